@@ -1,0 +1,59 @@
+/**
+ * Typed errors with stable codes. The HTTP layer maps `httpStatus` once; the CLI prints
+ * `message` as one line. A failed job is state, never one of these.
+ */
+export class GantryError extends Error {
+  readonly code: string;
+  readonly httpStatus: number;
+  readonly details: unknown;
+  constructor(code: string, message: string, httpStatus = 500, details?: unknown) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+    this.httpStatus = httpStatus;
+    this.details = details;
+  }
+}
+
+export class NotFoundError extends GantryError {
+  constructor(message: string, details?: unknown) { super('NOT_FOUND', message, 404, details); }
+}
+export class ConflictError extends GantryError {
+  constructor(message: string, details?: unknown) { super('CONFLICT', message, 409, details); }
+}
+export class InputError extends GantryError {
+  constructor(message: string, details?: unknown) { super('INVALID_INPUT', message, 400, details); }
+}
+export class UnauthorizedError extends GantryError {
+  constructor(message = 'a valid API token is required (Authorization: Bearer <token>)') { super('UNAUTHORIZED', message, 401); }
+}
+
+/** One problem in a config file, positioned for `FILE:LINE:COL: message`. Line and column are 1-based. */
+export interface Diagnostic {
+  file: string;
+  line: number;
+  col: number;
+  message: string;
+}
+
+export function formatDiagnostic(d: Diagnostic): string {
+  return `${d.file}:${d.line}:${d.col}: ${d.message}`;
+}
+
+/** A config file that failed validation; carries every problem found, not just the first. */
+export class InvalidConfigError extends GantryError {
+  readonly diagnostics: Diagnostic[];
+  constructor(diagnostics: Diagnostic[]) {
+    super('INVALID_CONFIG', diagnostics.map(formatDiagnostic).join('\n'), 422, diagnostics);
+    this.diagnostics = diagnostics;
+  }
+}
+
+/** A `${{ }}` expression that does not parse or cannot be evaluated. `offset` is within the expression source. */
+export class ExpressionError extends GantryError {
+  readonly offset: number;
+  constructor(message: string, offset = 0) {
+    super('INVALID_EXPRESSION', message, 422);
+    this.offset = offset;
+  }
+}

@@ -1,0 +1,192 @@
+/**
+ * Domain types shared by every part of Gantry. No I/O here.
+ * Config types are the *normalised* form of gantry.yaml (camelCase, durations in ms,
+ * `needs` always a list) produced by `src/pipeline/config-schema.ts`.
+ */
+
+/** A value an expression can produce or a context can hold (JSON-like). */
+export type Value = null | boolean | number | string | Value[] | { [key: string]: Value };
+
+// ---------------------------------------------------------------- config (normalised)
+
+export interface StepConfig {
+  name?: string;
+  id?: string;
+  run: string;
+  env: Record<string, string>;
+  if?: string;
+  workingDirectory?: string;
+  /** Default: `bash -eo pipefail {0}`-like behaviour; a custom shell is a command line the script file is appended to. */
+  shell?: string;
+  timeoutMs?: number;
+  continueOnError: boolean;
+}
+
+export interface MatrixConfig {
+  /** Axis name → list of values (values may hold `${{ }}` strings evaluated at plan time). */
+  axes: Record<string, Value[]>;
+  include: Record<string, Value>[];
+  exclude: Record<string, Value>[];
+  failFast: boolean;
+  maxParallel?: number;
+}
+
+export interface CacheConfig {
+  key: string;
+  restoreKeys: string[];
+  paths: string[];
+}
+
+export interface JobConfig {
+  name?: string;
+  needs: string[];
+  if?: string;
+  env: Record<string, string>;
+  timeoutMs?: number;
+  /** How many times a failed job is retried (0 = run once). */
+  retry: number;
+  matrix?: MatrixConfig;
+  steps: StepConfig[];
+  outputs: Record<string, string>;
+  cache?: CacheConfig;
+  artifacts: string[];
+  reports: { junit?: string };
+  network: boolean;
+}
+
+export type InputType = 'string' | 'number' | 'boolean' | 'choice';
+export interface InputConfig {
+  type: InputType;
+  description?: string;
+  default?: string | number | boolean;
+  required: boolean;
+  options?: string[];
+}
+
+export interface TriggersConfig {
+  push?: { branches?: string[]; paths?: string[] };
+  schedule: string[];
+  manual?: { inputs: Record<string, InputConfig> };
+  webhook?: Record<string, never> | true;
+}
+
+export interface PipelineConfig {
+  on: TriggersConfig;
+  concurrency?: { group: string; cancelInProgress: boolean };
+  env: Record<string, string>;
+  jobs: Record<string, JobConfig>;
+}
+
+/** The whole gantry.yaml. Only `pipeline` is interpreted today; other sections are kept as-is. */
+export interface GantryConfig {
+  name?: string;
+  pipeline: PipelineConfig;
+  service?: unknown;
+  environments?: unknown;
+  slos?: unknown;
+  experiments?: unknown;
+}
+
+// ---------------------------------------------------------------- events that trigger runs
+
+export type TriggerKind = 'push' | 'schedule' | 'manual' | 'webhook';
+
+export interface TriggerEvent {
+  kind: TriggerKind;
+  /** Full ref, e.g. `refs/heads/main`. */
+  ref: string;
+  sha: string;
+  /** Files changed by the push (relative paths); undefined when unknown (then path filters match). */
+  changedFiles?: string[];
+  /** For schedule triggers: the cron string that fired. */
+  schedule?: string;
+}
+
+/** The `gantry` context of expressions. */
+export interface GantryContext {
+  sha: string;
+  ref: string;
+  event: TriggerKind;
+  run_id: string;
+  workspace: string;
+}
+
+// ---------------------------------------------------------------- plan (compiled, pure)
+
+export type MatrixValues = Record<string, Value>;
+
+/** One job instance of a run: a job, or one cell of its matrix. */
+export interface PlannedJob {
+  /** Unique within the run: `build`, or `test (1, linux)` for a matrix cell. */
+  key: string;
+  jobId: string;
+  matrix: MatrixValues | null;
+  /** Job *ids* this instance needs (all instances of each must finish). */
+  needs: string[];
+  config: JobConfig;
+}
+
+export interface Plan {
+  jobs: PlannedJob[];
+}
+
+// ---------------------------------------------------------------- lifecycles
+
+export type RunStatus = 'queued' | 'running' | 'success' | 'failure' | 'cancelled';
+/**
+ * waiting: its needs are not finished; queued: ready, waiting for an executor slot;
+ * running; then one of the final states.
+ */
+export type JobStatus = 'waiting' | 'queued' | 'running' | 'success' | 'failure' | 'skipped' | 'cancelled';
+export type StepStatus = 'success' | 'failure' | 'skipped' | 'cancelled';
+
+export const FINAL_JOB_STATUSES: readonly JobStatus[] = ['success', 'failure', 'skipped', 'cancelled'];
+export const FINAL_RUN_STATUSES: readonly RunStatus[] = ['success', 'failure', 'cancelled'];
+
+export interface StepResult {
+  name: string;
+  status: StepStatus;
+  exitCode: number | null;
+  durationMs: number;
+}
+
+export interface TestCounts {
+  passed: number;
+  failed: number;
+  skipped: number;
+  /** Names of failing tests (`suite › name`), at most 100. */
+  failures: string[];
+}
+
+/** What the executor reports when a job ends. */
+export interface JobResult {
+  status: 'success' | 'failure' | 'cancelled';
+  outputs: Record<string, string>;
+  steps: StepResult[];
+  tests: TestCounts | null;
+  logTruncated: boolean;
+  /** Why it failed, when it did for a reason other than a step's exit code (timeout, setup error). */
+  error?: string;
+}
+
+/** The job shape of `gantry run --json` and `gantry runs show --json`. */
+export interface JobReport {
+  id: string;
+  key: string;
+  matrix: MatrixValues | null;
+  status: 'success' | 'failure' | 'skipped' | 'cancelled' | 'queued' | 'waiting' | 'running';
+  startedAt: string | null;
+  finishedAt: string | null;
+  outputs: Record<string, string>;
+  tests: { passed: number; failed: number; skipped: number } | null;
+  steps: StepResult[];
+  attempt: number;
+  logTruncated: boolean;
+  reason?: string;
+}
+
+export interface RunReport {
+  id: string;
+  status: RunStatus;
+  jobs: JobReport[];
+}

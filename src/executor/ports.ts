@@ -1,0 +1,65 @@
+/**
+ * The executor's contract: run one job instance in its own workspace and report a JobResult.
+ * Used identically by `gantry run` (local) and the server; only the workspace source differs.
+ *
+ * Ordering: `onLog` is called in output order per job; lines are already masked.
+ * Cancellation: aborting `signal` ends the whole process tree of the running step (SIGTERM,
+ * then SIGKILL after `killGraceMs`) and resolves with status `cancelled`.
+ * Idempotency: a job may be run again (retry, recovery) with the same `workspaceDir`; the
+ * runner wipes it first.
+ */
+import type { GantryContext, JobResult, PlannedJob, Value } from '../core/types.ts';
+
+export interface LogLine {
+  jobKey: string;
+  /** `system` lines are Gantry's own (step headers, warnings, truncation markers). */
+  stream: 'stdout' | 'stderr' | 'system';
+  /** ms since epoch */
+  at: number;
+  text: string;
+}
+
+export interface NeedsEntry {
+  result: 'success' | 'failure' | 'skipped' | 'cancelled';
+  outputs: Record<string, string>;
+}
+
+export interface JobContext {
+  /** Pipeline-level env merged under the job's env. */
+  env: Record<string, string>;
+  inputs: Record<string, Value>;
+  /** name → plaintext value. Every value is masked in the log. */
+  secrets: Record<string, string>;
+  /** jobId → result/outputs of the jobs this one needs. */
+  needs: Record<string, NeedsEntry>;
+  gantry: GantryContext;
+}
+
+export interface JobSpec {
+  runId: string;
+  job: PlannedJob;
+  context: JobContext;
+  /** Directory holding the run's source tree (a snapshot or checkout); copied into the workspace. */
+  sourceDir: string;
+  /** This job's fresh workspace (created/wiped by the runner). */
+  workspaceDir: string;
+  /** Artifact directories of needed jobs, restored into the workspace at the same relative paths. */
+  artifactsIn: string[];
+  /** Where this job's artifacts are saved (created by the runner when the job has `artifacts`). */
+  artifactsOut: string;
+  /** Content-addressed cache root (shared between jobs and runs). */
+  cacheDir: string;
+  /** Where the job's log file is written. */
+  logFile: string;
+  /** Byte cap for the stored log; past it the head and the tail are kept with a marker. */
+  logCapBytes: number;
+  /** `auto`: bubblewrap when installed (one warning line otherwise); `off`: plain processes. */
+  sandbox: 'auto' | 'off';
+  /** Paths the sandbox must hide from the job (the data dir, other workspaces). */
+  hiddenPaths: string[];
+  killGraceMs?: number;
+  onLog?: (line: LogLine) => void;
+  signal: AbortSignal;
+}
+
+export type RunJob = (spec: JobSpec) => Promise<JobResult>;
