@@ -1,3 +1,5 @@
 #!/usr/bin/env node
-// The published entry point: the compiled CLI. In a checkout, `npm run build` produces dist/.
-import '../dist/cli/main.js';
+// The published entry point: the compiled CLI (`npm run build` produces dist/).
+import { main } from '../dist/cli/main.js';
+
+process.exitCode = await main(process.argv.slice(2));

@@ -73,9 +73,15 @@ export interface JobRecord {
   finishedAt: string | null;
   /** Reused from an earlier run (rerun --failed): the id of that run. */
   reusedFromRunId: string | null;
+  /** How often the server died while this job ran (a job is retried once after an interruption). */
+  interruptions: number;
 }
 
-export type NewRun = Omit<RunRecord, 'id' | 'number' | 'createdAt' | 'startedAt' | 'finishedAt' | 'cancelRequested' | 'status'> & { status?: RunStatus };
+export type NewRun = Omit<RunRecord, 'id' | 'number' | 'createdAt' | 'startedAt' | 'finishedAt' | 'cancelRequested' | 'status'> & {
+  status?: RunStatus;
+  /** Given when the caller needs the id before the run is stored (it plans with it); generated otherwise. */
+  id?: string;
+};
 
 export interface RunPatch {
   status?: RunStatus;

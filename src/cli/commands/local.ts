@@ -1,0 +1,199 @@
+/** Commands that need no server: validate, init, schema, run. */
+import { existsSync, readFileSync } from 'node:fs';
+import { appendFile, readFile, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { parseEnv } from 'node:util';
+import type { Command } from 'commander';
+import { formatDiagnostic, InputError } from '../../core/errors.ts';
+import type { TriggerKind } from '../../core/types.ts';
+import { runLocally } from '../../engine/local-run.ts';
+import { jobLogFile } from '../../engine/run-paths.ts';
+import { runJob } from '../../executor/job-runner.ts';
+import { parseLogLine } from '../../executor/log-writer.ts';
+import { resolveRef } from '../../executor/workspace.ts';
+import { starterConfig } from '../../pipeline/init-template.ts';
+import { gantryJsonSchema } from '../../pipeline/json-schema.ts';
+import { loadConfigFile, validateConfig } from '../../pipeline/load-config.ts';
+import { explainPlan } from '../../pipeline/triggers.ts';
+import { resolveInputs } from '../../pipeline/inputs.ts';
+import type { JobRecord } from '../../store/ports.ts';
+import { LiveTable } from '../live-table.ts';
+import { bold, dim, formatMs, printJson, red, statusSymbol } from '../output.ts';
+
+export const DEFAULT_LOG_CAP_BYTES = 64 * 1024 * 1024;
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+/** `k=v` pairs from repeated flags. */
+export function parsePairs(pairs: string[], flag: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new InputError(`${flag} expects key=value, got '${pair}'`);
+    out[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return out;
+}
+
+/** Secrets for `gantry run`: named environment variables and dotenv files — never values on the command line. */
+export function collectSecrets(names: string[], files: string[]): Record<string, string> {
+  const secrets: Record<string, string> = {};
+  for (const file of files) {
+    if (!existsSync(file)) throw new InputError(`secrets file ${file} does not exist`);
+    Object.assign(secrets, parseEnv(readFileSync(file, 'utf8')));
+  }
+  for (const name of names) {
+    const value = process.env[name];
+    if (value === undefined) throw new InputError(`--secret ${name}: the environment variable ${name} is not set (export it first, or use --secrets-file)`);
+    secrets[name] = value;
+  }
+  return secrets;
+}
+
+export function registerLocalCommands(program: Command): void {
+  program.command('validate [file]')
+    .description('check gantry.yaml and print every problem as FILE:LINE:COL: message (exit 2 when invalid)')
+    .action(async (file?: string) => {
+      const path = resolveConfigPath(file);
+      const text = await readFile(path, 'utf8').catch(() => { throw new InputError(`cannot read ${path}: create one with \`gantry init\``); });
+      const { diagnostics } = validateConfig(text, relativeName(path));
+      if (diagnostics.length === 0) {
+        process.stdout.write(`${relativeName(path)} is valid\n`);
+        return;
+      }
+      for (const d of diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
+      process.stderr.write(`${diagnostics.length} problem${diagnostics.length === 1 ? '' : 's'} found\n`);
+      process.exitCode = 2;
+    });
+
+  program.command('init')
+    .description('write a starter gantry.yaml that fits this repository')
+    .option('--force', 'overwrite an existing gantry.yaml')
+    .action(async (opts: { force?: boolean }) => {
+      const dir = process.cwd();
+      const target = join(dir, 'gantry.yaml');
+      if (existsSync(target) && !opts.force) throw new InputError('gantry.yaml already exists (use --force to overwrite it)');
+      const packageJsonPath = join(dir, 'package.json');
+      const packageJson = existsSync(packageJsonPath) ? JSON.parse(await readFile(packageJsonPath, 'utf8')) as { scripts?: Record<string, string> } : undefined;
+      const text = starterConfig({
+        packageJson, hasPackageLock: existsSync(join(dir, 'package-lock.json')),
+        hasMakefile: existsSync(join(dir, 'Makefile')), name: basename(dir),
+      });
+      await writeFile(target, text);
+      await ignoreDataDir(dir);
+      process.stdout.write(`wrote gantry.yaml — try it with \`gantry run\`\n`);
+    });
+
+  program.command('schema')
+    .description('print the JSON Schema of gantry.yaml (for editors)')
+    .action(() => { printJson(gantryJsonSchema()); });
+
+  program.command('run')
+    .description('run the pipeline of the repository in the current directory, locally, with the server\'s engine')
+    .option('--job <id>', 'run this job and what it needs (repeatable)', collect, [])
+    .option('--input <key=value>', 'a manual input (repeatable)', collect, [])
+    .option('--secret <NAME>', 'pass the environment variable NAME as secrets.NAME (repeatable)', collect, [])
+    .option('--secrets-file <file>', 'read secrets from a dotenv file (repeatable)', collect, [])
+    .option('--event <kind>', 'the event to simulate: push, manual, schedule, webhook', 'push')
+    .option('--file <path>', 'the config file (default gantry.yaml)')
+    .option('--parallel <n>', 'jobs at once (default: the number of cores)', (v) => Number.parseInt(v, 10))
+    .option('--no-sandbox', 'run jobs as plain processes even where bubblewrap is installed')
+    .option('--plan', 'show which jobs would run and why the others would not, without running anything')
+    .option('--json', 'print one JSON object with the result')
+    .option('-v, --verbose', 'stream job logs while they run')
+    .action(async (opts: RunOptions) => { process.exitCode = await runCommand(opts); });
+}
+
+interface RunOptions {
+  job: string[]; input: string[]; secret: string[]; secretsFile: string[]; event: string; file?: string;
+  parallel?: number; sandbox: boolean; plan?: boolean; json?: boolean; verbose?: boolean;
+}
+
+const EVENTS: TriggerKind[] = ['push', 'manual', 'schedule', 'webhook'];
+
+async function runCommand(opts: RunOptions): Promise<number> {
+  const event = opts.event as TriggerKind;
+  if (!EVENTS.includes(event)) throw new InputError(`--event must be one of ${EVENTS.join(', ')}, got '${opts.event}'`);
+  const parallel = opts.parallel ?? availableParallelism();
+  if (!Number.isInteger(parallel) || parallel < 1) throw new InputError('--parallel expects a positive whole number');
+  const repoDir = process.cwd();
+  const { config } = await loadConfigFile(opts.file ? resolve(opts.file) : repoDir);
+  const inputs = parsePairs(opts.input, '--input');
+
+  if (opts.plan) {
+    const head = await resolveRef(repoDir, 'HEAD').catch(() => ({ sha: '', ref: '' }));
+    const explanation = explainPlan(config.pipeline, { kind: event, ref: head.ref, sha: head.sha },
+      resolveInputs(config.pipeline.on.manual?.inputs, inputs));
+    if (opts.json) { printJson(explanation); return 0; }
+    process.stdout.write(`${explanation.triggered ? 'triggered' : 'not triggered'}: ${explanation.reason}\n`);
+    for (const job of explanation.jobs) {
+      const mark = job.willRun === 'yes' ? statusSymbol('success') : job.willRun === 'no' ? statusSymbol('skipped') : statusSymbol('queued');
+      process.stdout.write(`${mark} ${job.key.padEnd(24)} ${job.willRun.padEnd(8)} ${dim(job.reason)}\n`);
+    }
+    return 0;
+  }
+
+  const table = opts.json ? null : new LiveTable(process.stderr);
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const result = await runLocally({
+      repoDir, config, only: opts.job.length > 0 ? opts.job : undefined, inputs,
+      secrets: collectSecrets(opts.secret, opts.secretsFile), event, parallel,
+      sandbox: opts.sandbox ? 'auto' : 'off', logCapBytes: DEFAULT_LOG_CAP_BYTES, runJob,
+      onChange: (jobs) => table?.update(jobs),
+      onLog: opts.verbose && !opts.json ? (line) => process.stderr.write(`${dim(`[${line.jobKey}]`, process.stderr)} ${line.text}\n`) : undefined,
+      signal: controller.signal,
+    });
+    table?.stop();
+    if (opts.json) {
+      printJson(result.report);
+    } else {
+      printFailures(result.dataDir, result.runId, result.jobs);
+      const took = totalDuration(result.jobs);
+      process.stderr.write(`${bold(`${statusSymbol(result.report.status, process.stderr)} pipeline ${result.report.status}`, process.stderr)} ${dim(`in ${formatMs(took)} · logs in ${join(result.dataDir, 'runs', result.runId)}`, process.stderr)}\n`);
+    }
+    return result.report.status === 'success' ? 0 : 1;
+  } finally {
+    table?.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+/** The last lines of each failed job's log, so the reason is on screen without another command. */
+function printFailures(dataDir: string, runId: string, jobs: JobRecord[]): void {
+  for (const job of jobs.filter((j) => j.status === 'failure')) {
+    const file = jobLogFile(dataDir, runId, job.key);
+    if (!existsSync(file)) continue;
+    const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean).slice(-15);
+    process.stderr.write(`\n${red(`── ${job.key} failed`, process.stderr)}${job.reason ? `: ${job.reason}` : ''}\n`);
+    for (const line of lines) process.stderr.write(`   ${parseLogLine(line).text}\n`);
+  }
+}
+
+function totalDuration(jobs: JobRecord[]): number {
+  const starts = jobs.map((j) => j.startedAt).filter((v): v is string => v !== null).map(Date.parse);
+  const ends = jobs.map((j) => j.finishedAt).filter((v): v is string => v !== null).map(Date.parse);
+  return starts.length && ends.length ? Math.max(...ends) - Math.min(...starts) : 0;
+}
+
+function resolveConfigPath(file?: string): string {
+  if (file) return resolve(file);
+  const yml = resolve('gantry.yml');
+  return existsSync(yml) && !existsSync(resolve('gantry.yaml')) ? yml : resolve('gantry.yaml');
+}
+
+function relativeName(path: string): string {
+  return path.startsWith(`${process.cwd()}/`) ? path.slice(process.cwd().length + 1) : path;
+}
+
+/** Keeps `.gantry/` (local runs, caches) out of git, so snapshots and commits never include it. */
+async function ignoreDataDir(dir: string): Promise<void> {
+  const gitignore = join(dir, '.gitignore');
+  const current = existsSync(gitignore) ? await readFile(gitignore, 'utf8') : '';
+  if (current.split('\n').some((l) => l.trim() === '.gantry/' || l.trim() === '.gantry')) return;
+  await appendFile(gitignore, `${current && !current.endsWith('\n') ? '\n' : ''}.gantry/\n`);
+}

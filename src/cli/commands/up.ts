@@ -1,0 +1,28 @@
+/** `gantry up`: the server on its embedded defaults, until SIGINT/SIGTERM. */
+import type { Command } from 'commander';
+import { resolveServerOptions } from '../../server/server-options.ts';
+import { startServer } from '../../server/start.ts';
+import { bold, dim } from '../output.ts';
+
+export function registerUpCommand(program: Command): void {
+  program.command('up')
+    .description('start the Gantry server (SQLite under the data directory unless --store says otherwise)')
+    .option('--port <port>', 'TCP port (default 7700)')
+    .option('--host <host>', 'address to listen on (default 127.0.0.1)')
+    .option('--data <dir>', 'data directory (default ./.gantry)')
+    .option('--store <url>', 'postgres://… to use PostgreSQL instead of the embedded SQLite')
+    .option('--parallel <n>', 'jobs at once (default: the number of cores)')
+    .action(async (opts: { port?: string; host?: string; data?: string; store?: string; parallel?: string }) => {
+      const options = resolveServerOptions({ port: opts.port, host: opts.host, dataDir: opts.data, store: opts.store, parallel: opts.parallel });
+      const server = await startServer(options);
+      process.stdout.write(`${bold('Gantry is up')} at ${server.url}  ${dim(`(data: ${options.dataDir}, store: ${server.store.dialect})`)}\n`);
+      if (server.createdAdminToken) process.stdout.write(dim(`an admin API token was saved to ${options.dataDir}/admin.token (mode 0600); the CLI uses it from there\n`));
+      if (options.host !== '127.0.0.1' && options.host !== 'localhost') process.stdout.write(`listening on ${options.host}: every API call still needs the token\n`);
+      await new Promise<void>((resolve) => {
+        const stop = () => { process.stdout.write('shutting down…\n'); resolve(); };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      await server.close();
+    });
+}

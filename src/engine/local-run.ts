@@ -1,0 +1,104 @@
+/**
+ * `gantry run`: the server's engine on the working tree, with no server. State lives in memory
+ * (a local run has nobody to resume it), logs and artifacts under `<repo>/.gantry/runs/<id>/`.
+ */
+import { rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { newId } from '../core/ids.ts';
+import type { GantryConfig, PlannedJob, RunReport, TriggerKind } from '../core/types.ts';
+import type { LogLine, RunJob } from '../executor/ports.ts';
+import { snapshotWorkingTree } from '../executor/workspace.ts';
+import { compilePlan } from '../pipeline/plan.ts';
+import { resolveInputs } from '../pipeline/inputs.ts';
+import { initialRunState, type RunState } from '../pipeline/run-reducer.ts';
+import type { JobRecord } from '../store/ports.ts';
+import { buildJobSpec, type RunSetting } from './job-spec.ts';
+import { RunDriver, type Transition } from './run-driver.ts';
+import { sourceDir } from './run-paths.ts';
+import { SlotPool } from './slot-pool.ts';
+import { applyJobPatch, jobPatches, runReport } from './transition-records.ts';
+
+export interface LocalRunOptions {
+  repoDir: string;
+  config: GantryConfig;
+  /** `--job`: these job ids and what they need. */
+  only?: string[];
+  inputs: Record<string, string>;
+  secrets: Record<string, string>;
+  event: TriggerKind;
+  parallel: number;
+  sandbox: 'auto' | 'off';
+  logCapBytes: number;
+  runJob: RunJob;
+  /** Called after every persisted transition with all job rows (for the live table). */
+  onChange?: (jobs: JobRecord[], state: RunState) => void;
+  onLog?: (line: LogLine) => void;
+  signal?: AbortSignal;
+}
+
+export interface LocalRunResult {
+  runId: string;
+  dataDir: string;
+  report: RunReport;
+  jobs: JobRecord[];
+}
+
+export async function runLocally(o: LocalRunOptions): Promise<LocalRunResult> {
+  const repoDir = resolve(o.repoDir);
+  const dataDir = join(repoDir, '.gantry');
+  const runId = newId();
+  const pipeline = o.config.pipeline;
+  const inputs = resolveInputs(pipeline.on.manual?.inputs, o.inputs);
+  const source = sourceDir(dataDir, runId);
+  const snapshot = await snapshotWorkingTree(repoDir, source);
+  const gantry = { sha: snapshot.sha ?? '', ref: snapshot.ref ?? '', event: o.event, run_id: runId, workspace: '' };
+  const plan = compilePlan(pipeline, { inputs, gantry, only: o.only });
+  const plannedJobs = new Map<string, PlannedJob>(plan.jobs.map((j) => [j.key, j]));
+  const state = initialRunState(runId, plan);
+  const records = new Map<string, JobRecord>(plan.jobs.map((j) => [j.key, initialJobRecord(runId, state, j)]));
+
+  const setting: RunSetting = {
+    dataDir, runId, sourceDir: source, plannedJobs, pipelineEnv: pipeline.env, inputs, secrets: o.secrets, gantry,
+    logCapBytes: o.logCapBytes, sandbox: o.sandbox, onLog: o.onLog,
+  };
+  const driver = new RunDriver(state, { inputs, gantry, env: pipeline.env }, {
+    slots: new SlotPool(o.parallel),
+    now: () => new Date(),
+    runJob: async (spec) => {
+      try {
+        return await o.runJob(spec);
+      } finally {
+        await rm(spec.workspaceDir, { recursive: true, force: true });
+        await rm(`${spec.workspaceDir}.tmp`, { recursive: true, force: true });
+      }
+    },
+    jobSpec: async (job, current, signal) => buildJobSpec(setting, job, current, signal),
+    persist: async (t: Transition) => {
+      for (const { key, patch } of jobPatches(t)) {
+        const record = records.get(key);
+        if (record) records.set(key, applyJobPatch(record, patch));
+      }
+      o.onChange?.([...records.values()], t.state);
+    },
+  });
+  const onAbort = () => { void driver.cancel(); };
+  o.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    await driver.start();
+    const status = await driver.done;
+    await rm(join(dataDir, 'work', runId), { recursive: true, force: true });
+    const jobs = [...records.values()];
+    return { runId, dataDir, jobs, report: runReport({ id: runId, status }, jobs) };
+  } finally {
+    o.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+function initialJobRecord(runId: string, state: RunState, planned: PlannedJob): JobRecord {
+  const job = state.jobs[planned.key];
+  return {
+    runId, key: planned.key, jobId: planned.jobId, matrix: planned.matrix, needs: job?.needs ?? [],
+    status: job?.status ?? 'waiting', attempt: job?.attempt ?? 1, outputs: {}, steps: [], tests: null,
+    logTruncated: false, reason: null, startedAt: null, finishedAt: null, reusedFromRunId: null, interruptions: 0,
+  };
+}

@@ -1,0 +1,10 @@
+/**
+ * The executor's public entry: what the engine, the server and the CLI use to run jobs and to
+ * read the logs it writes. Internals (process trees, the sandbox command line) stay importable
+ * for tests but are not part of this surface.
+ */
+export type { JobContext, JobSpec, LogLine, NeedsEntry, RunJob } from './ports.ts';
+export { runJob, SANDBOX_MISSING_WARNING } from './job-runner.ts';
+export { parseLogLine, type ParsedLogLine, type StreamCode } from './log-writer.ts';
+export { createMasker, type Masker } from './masker.ts';
+export { sandboxAvailable } from './sandbox.ts';

@@ -1,0 +1,461 @@
+/**
+ * Runs one job instance: workspace, artifacts and cache in, steps, outputs, cache and artifacts
+ * out, one log. The same function serves `gantry run` and the server (see ports.ts).
+ *
+ * Decisions worth knowing:
+ * - A step's environment is built from scratch, never inherited: the server's environment holds
+ *   tokens and database URLs. Only PATH and LANG/LC_ALL/TZ pass through.
+ * - A job's private temp dir `<workspaceDir>.tmp/` holds the step scripts (which may contain
+ *   interpolated secrets), the GANTRY_OUTPUT/GANTRY_ENV files, HOME and TMPDIR. It is removed
+ *   when the job ends.
+ * - Artifacts are saved whatever the outcome (a failed job's files are what one needs to debug
+ *   it), except when the job was cancelled: cancelling must be quick.
+ * - A cancel is a hard stop: remaining steps are reported `cancelled`, `if: always()` cleanup
+ *   steps included (their time would be unbounded).
+ * - A step's failure ends the job's success; following steps run only when their `if` allows
+ *   it (`always()`, `failure()`). `continue-on-error` keeps the step `failure` in the report but
+ *   the job goes on as if it had succeeded (`steps.<id>.conclusion` is `success`).
+ * - Background processes a step leaves running (a server for the next step) are ended when the
+ *   job ends. In the sandbox each step has its own pid namespace, so they end with the step.
+ * - The runner never throws for a failing job: setup problems (a bad expression, a workspace
+ *   that cannot be copied) are a `failure` with `error` set and a system line in the log.
+ */
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { JobResult, StepConfig, StepResult, StepStatus, TestCounts, Value } from '../core/types.ts';
+import { evaluateCondition, interpolate, type ExpressionContext } from '../pipeline/expressions/index.ts';
+import { restoreArtifacts, saveArtifacts } from './artifacts.ts';
+import { restoreCache, saveCache } from './cache.ts';
+import { hashFiles } from './hash-files.ts';
+import { collectJUnit } from './junit.ts';
+import { createLogWriter, type LogWriter } from './log-writer.ts';
+import { createMasker } from './masker.ts';
+import type { JobSpec, RunJob } from './ports.ts';
+import { findJobProcesses } from './orphans.ts';
+import { DEFAULT_KILL_GRACE_MS, killLeftovers, processRefs, spawnStep, type ProcessRef, type StepExit } from './process-tree.ts';
+import { sandboxArgv, sandboxAvailable } from './sandbox.ts';
+import { isSettableEnvName, parseStepFile } from './step-files.ts';
+import { materializeWorkspace } from './workspace.ts';
+
+export const SANDBOX_MISSING_WARNING = 'bubblewrap is not installed: the job runs without a sandbox';
+
+type Outcome = 'success' | 'failure' | 'cancelled' | 'skipped';
+
+interface StepContextEntry {
+  outputs: Record<string, string>;
+  outcome: Outcome;
+  conclusion: Outcome;
+}
+
+/** A problem that fails the job before or around its steps; its message goes to the log and to `error`. */
+class SetupFailure extends Error {}
+
+/** The executor entry point: see ports.ts for the contract. */
+export const runJob: RunJob = async (spec) => {
+  let writer: LogWriter;
+  try {
+    writer = createLogWriter({
+      file: spec.logFile,
+      capBytes: spec.logCapBytes,
+      jobKey: spec.job.key,
+      masker: createMasker(Object.values(spec.context.secrets)),
+      onLine: spec.onLog,
+    });
+  } catch (error) {
+    return { status: 'failure', outputs: {}, steps: [], tests: null, logTruncated: false, error: `cannot write the job log: ${messageOf(error)}` };
+  }
+  const run = new JobRun(spec, writer);
+  let result: Omit<JobResult, 'logTruncated'>;
+  try {
+    result = await run.execute();
+  } catch (error) {
+    // A bug of ours or a broken machine: still a job result, never an exception.
+    writer.system(`✘ internal error: ${messageOf(error)}`);
+    result = { status: 'failure', outputs: {}, steps: run.stepResults, tests: null, error: `internal error: ${messageOf(error)}` };
+  }
+  await run.cleanUp();
+  let logTruncated = false;
+  try {
+    logTruncated = (await writer.close()).truncated;
+  } catch (error) {
+    result = { ...result, status: result.status === 'cancelled' ? 'cancelled' : 'failure', error: result.error ?? `cannot write the job log: ${messageOf(error)}` };
+  }
+  return { ...result, logTruncated };
+};
+
+class JobRun {
+  readonly stepResults: StepResult[] = [];
+  private readonly spec: JobSpec;
+  private readonly log: LogWriter;
+  private readonly tmpDir: string;
+  private readonly started = performance.now();
+  private readonly leftovers: ProcessRef[] = [];
+  private readonly stepsContext: Record<string, StepContextEntry> = {};
+  /** Job env (interpolated) and what steps added through GANTRY_ENV. */
+  private jobEnv: Record<string, string> = {};
+  private readonly addedEnv: Record<string, string> = {};
+  private failed = false;
+  private timedOutError: string | null = null;
+  private sandboxed = false;
+
+  constructor(spec: JobSpec, log: LogWriter) {
+    this.spec = spec;
+    this.log = log;
+    this.tmpDir = `${spec.workspaceDir}.tmp`;
+  }
+
+  private get config() {
+    return this.spec.job.config;
+  }
+
+  async execute(): Promise<Omit<JobResult, 'logTruncated'>> {
+    const { spec, config } = this;
+    let cacheKey: string | null = null;
+    let exactHit = false;
+    try {
+      this.sandboxed = this.chooseSandbox();
+      await rm(this.tmpDir, { recursive: true, force: true });
+      await materializeWorkspace(spec.sourceDir, spec.workspaceDir);
+      await mkdir(path.join(this.tmpDir, 'home'), { recursive: true });
+      if (spec.signal.aborted) return this.cancelledBeforeSteps();
+      if (spec.artifactsIn.length > 0) {
+        const { files } = await restoreArtifacts(spec.artifactsIn, spec.workspaceDir);
+        this.log.system(`[gantry] restored ${files} artifact file(s) from needed jobs`);
+      }
+      this.jobEnv = this.interpolateEnv({ ...spec.context.env, ...config.env }, {}, 'job env');
+      if (config.cache) {
+        const cache = config.cache;
+        cacheKey = this.interpolateSetup(cache.key, 'cache key');
+        const restoreKeys = cache.restoreKeys.map((k) => this.interpolateSetup(k, 'cache restore-keys'));
+        const restored = await restoreCache({ cacheDir: spec.cacheDir, key: cacheKey, restoreKeys, paths: cache.paths, workspaceDir: spec.workspaceDir });
+        exactHit = restored.hit === 'exact';
+        this.log.system(restored.hit ? `[gantry] cache restored (${restored.hit} hit): ${restored.key}` : `[gantry] cache miss: ${cacheKey}`);
+      }
+    } catch (error) {
+      if (spec.signal.aborted) return this.cancelledBeforeSteps();
+      const message = error instanceof SetupFailure ? error.message : `job setup failed: ${messageOf(error)}`;
+      this.log.system(`✘ ${message}`);
+      for (const step of config.steps) this.stepResults.push({ name: this.stepName(step), status: 'skipped', exitCode: null, durationMs: 0 });
+      return { status: 'failure', outputs: {}, steps: this.stepResults, tests: null, error: message };
+    }
+    if (spec.signal.aborted) return this.cancelledBeforeSteps();
+
+    for (const [index, step] of config.steps.entries()) await this.runStep(step, index);
+
+    const cancelled = spec.signal.aborted || this.stepResults.some((s) => s.status === 'cancelled');
+    let error: string | undefined = this.timedOutError ?? undefined;
+    let status: JobResult['status'] = cancelled ? 'cancelled' : this.failed || error ? 'failure' : 'success';
+
+    const outputs: Record<string, string> = {};
+    for (const [name, template] of Object.entries(config.outputs)) {
+      try {
+        outputs[name] = interpolate(template, this.expressionContext());
+      } catch (err) {
+        const message = `job output ${name}: ${messageOf(err)}`;
+        this.log.system(`✘ ${message}`);
+        if (status === 'success') status = 'failure';
+        error ??= message;
+      }
+    }
+    let tests: TestCounts | null = null;
+    if (!cancelled) {
+      if (status === 'success' && config.cache && cacheKey !== null && !exactHit) {
+        await this.bestEffort('cache save', async () => {
+          const saved = await saveCache({ cacheDir: spec.cacheDir, key: cacheKey, paths: config.cache?.paths ?? [], workspaceDir: spec.workspaceDir });
+          if (saved.saved) this.log.system(`[gantry] cache saved: ${cacheKey} (${saved.files} files, ${saved.bytes} bytes)`);
+        });
+      }
+      if (config.artifacts.length > 0) {
+        try {
+          const saved = await saveArtifacts({ workspaceDir: spec.workspaceDir, patterns: config.artifacts, destDir: spec.artifactsOut });
+          this.log.system(`[gantry] saved ${saved.files} artifact file(s) (${saved.bytes} bytes)`);
+        } catch (err) {
+          const message = `saving artifacts failed: ${messageOf(err)}`;
+          this.log.system(`✘ ${message}`);
+          if (status === 'success') status = 'failure';
+          error ??= message;
+        }
+      }
+      if (config.reports.junit) {
+        const pattern = config.reports.junit;
+        await this.bestEffort('JUnit report', async () => {
+          tests = await collectJUnit(spec.workspaceDir, pattern);
+          if (tests) this.log.system(`[gantry] tests: ${tests.passed} passed, ${tests.failed} failed, ${tests.skipped} skipped`);
+          else this.log.system(`[gantry] no JUnit report matches ${pattern}`);
+        });
+      }
+    }
+    return { status, outputs, steps: this.stepResults, tests, ...(error !== undefined ? { error } : {}) };
+  }
+
+  /** Ends background processes the steps left and removes the private temp dir. Never throws. */
+  async cleanUp(): Promise<void> {
+    try {
+      // Also by environment: a process that left the step's group (setsid) after its parent died
+      // is found only this way (see orphans.ts).
+      const tagged = processRefs(await findJobProcesses(this.spec.runId, this.spec.job.key));
+      await killLeftovers([...this.leftovers, ...tagged], this.spec.killGraceMs ?? DEFAULT_KILL_GRACE_MS);
+    } catch {
+      // Nothing more we can do about processes we cannot see.
+    }
+    await rm(this.tmpDir, { recursive: true, force: true }).catch(() => undefined);
+  }
+
+  private chooseSandbox(): boolean {
+    if (this.spec.sandbox === 'off') return false;
+    if (sandboxAvailable()) return true;
+    this.log.system(`⚠ ${SANDBOX_MISSING_WARNING}`);
+    return false;
+  }
+
+  private cancelledBeforeSteps(): Omit<JobResult, 'logTruncated'> {
+    this.log.system('✘ cancelled');
+    for (const step of this.config.steps.slice(this.stepResults.length)) {
+      this.stepResults.push({ name: this.stepName(step), status: 'cancelled', exitCode: null, durationMs: 0 });
+    }
+    return { status: 'cancelled', outputs: {}, steps: this.stepResults, tests: null };
+  }
+
+  private async runStep(step: StepConfig, index: number): Promise<void> {
+    const { spec } = this;
+    const name = this.stepName(step);
+    const record = (status: StepStatus, exitCode: number | null, durationMs: number, outputs: Record<string, string> = {}) => {
+      this.stepResults.push({ name, status, exitCode, durationMs });
+      const conclusion: Outcome = status === 'failure' && step.continueOnError ? 'success' : status;
+      if (step.id !== undefined) this.stepsContext[step.id] = { outputs, outcome: status, conclusion };
+      if (status === 'failure' && !step.continueOnError) this.failed = true;
+    };
+
+    if (spec.signal.aborted) return record('cancelled', null, 0);
+    if (this.timedOutError) return record('skipped', null, 0);
+
+    let stepEnv: Record<string, string>;
+    let script: string;
+    let cwd: string;
+    try {
+      const runs = evaluateCondition(step.if, this.expressionContext());
+      if (!runs) {
+        this.log.system(`○ ${name} (skipped)`);
+        return record('skipped', null, 0);
+      }
+      stepEnv = this.interpolateEnv(step.env, { ...this.jobEnv, ...this.addedEnv }, 'step env');
+      const ctx = this.expressionContext({ ...this.jobEnv, ...this.addedEnv, ...stepEnv });
+      script = interpolate(step.run, ctx);
+      cwd = this.workingDirectory(step.workingDirectory === undefined ? undefined : interpolate(step.workingDirectory, ctx));
+    } catch (error) {
+      this.log.system(`▶ ${name}`);
+      this.log.system(`✘ ${messageOf(error)}`);
+      return record('failure', null, 0);
+    }
+
+    this.log.system(`▶ ${name}`);
+    const files = {
+      script: path.join(this.tmpDir, `step-${index}`),
+      output: path.join(this.tmpDir, `step-${index}.output`),
+      env: path.join(this.tmpDir, `step-${index}.env`),
+    };
+    await writeFile(files.script, script, { mode: 0o700 });
+    await writeFile(files.output, '');
+    await writeFile(files.env, '');
+
+    const elapsed = performance.now() - this.started;
+    const jobBudget = this.config.timeoutMs === undefined ? Infinity : this.config.timeoutMs - elapsed;
+    const stepBudget = step.timeoutMs ?? Infinity;
+    const timeoutMs = Math.min(jobBudget, stepBudget);
+    const jobLimited = jobBudget < stepBudget;
+    if (jobBudget <= 0) {
+      this.timedOutError = `job timed out after ${formatDuration(this.config.timeoutMs ?? 0)}`;
+      this.log.system(`✘ ${this.timedOutError}`);
+      return record('skipped', null, 0);
+    }
+
+    let argv = shellArgv(step.shell, files.script);
+    if (this.sandboxed) {
+      argv = sandboxArgv(argv, {
+        workspaceDir: spec.workspaceDir,
+        privateDirs: [this.tmpDir],
+        hiddenPaths: spec.hiddenPaths,
+        network: this.config.network,
+        cwd,
+      });
+    }
+    const env = this.stepEnvironment(stepEnv, files);
+    let exit: StepExit;
+    try {
+      exit = await spawnStep({
+        argv,
+        cwd,
+        env,
+        timeoutMs: Number.isFinite(timeoutMs) ? Math.max(0, timeoutMs) : undefined,
+        signal: spec.signal,
+        killGraceMs: spec.killGraceMs,
+        onStdout: (chunk) => this.log.stdout(chunk),
+        onStderr: (chunk) => this.log.stderr(chunk),
+      });
+    } catch (error) {
+      this.log.system(`✘ ${messageOf(error)}`);
+      return record('failure', null, 0);
+    }
+    this.leftovers.push(...exit.leftovers);
+
+    if (exit.cancelled) {
+      this.log.system(`✘ cancelled after ${exit.durationMs} ms`);
+      return record('cancelled', null, exit.durationMs);
+    }
+    if (exit.timedOut) {
+      const limit = jobLimited ? this.config.timeoutMs ?? 0 : stepBudget;
+      const message = `${jobLimited ? 'job' : 'step'} timed out after ${formatDuration(limit)}`;
+      this.log.system(`✘ ${message}`);
+      if (jobLimited) this.timedOutError = message;
+      return record('failure', null, exit.durationMs);
+    }
+
+    const outputs = await this.readStepFiles(files);
+    if (exit.exitCode === 0) {
+      this.log.system(`✔ exit code 0 in ${exit.durationMs} ms`);
+      return record('success', 0, exit.durationMs, outputs);
+    }
+    const how = exit.exitCode !== null ? `exit code ${exit.exitCode}` : `killed by ${exit.signal ?? 'a signal'}`;
+    this.log.system(`✘ ${how} in ${exit.durationMs} ms${step.continueOnError ? ' (continue-on-error)' : ''}`);
+    return record('failure', exit.exitCode, exit.durationMs, outputs);
+  }
+
+  /** Reads GANTRY_OUTPUT (returned) and GANTRY_ENV (merged into the env of later steps). */
+  private async readStepFiles(files: { output: string; env: string }): Promise<Record<string, string>> {
+    const output = parseStepFile(await readFile(files.output, 'utf8').catch(() => ''));
+    const env = parseStepFile(await readFile(files.env, 'utf8').catch(() => ''));
+    for (const e of output.errors) this.log.system(`⚠ GANTRY_OUTPUT ${e}`);
+    for (const e of env.errors) this.log.system(`⚠ GANTRY_ENV ${e}`);
+    for (const [name, value] of Object.entries(env.values)) {
+      if (isSettableEnvName(name)) this.addedEnv[name] = value;
+      else this.log.system(`⚠ GANTRY_ENV: ${name} cannot be set by a step`);
+    }
+    return output.values;
+  }
+
+  /** The step's environment, from scratch (see the module comment). Gantry's own variables win. */
+  private stepEnvironment(stepEnv: Record<string, string>, files: { output: string; env: string }): Record<string, string> {
+    const { spec } = this;
+    const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
+    for (const name of ['LANG', 'LC_ALL', 'TZ']) {
+      const value = process.env[name];
+      if (value !== undefined) env[name] = value;
+    }
+    Object.assign(env, this.jobEnv, this.addedEnv, stepEnv);
+    Object.assign(env, {
+      HOME: path.join(this.tmpDir, 'home'),
+      TMPDIR: this.tmpDir,
+      CI: 'true',
+      GANTRY: 'true',
+      GANTRY_WORKSPACE: spec.workspaceDir,
+      GANTRY_RUN_ID: spec.runId,
+      GANTRY_JOB: spec.job.key,
+      GANTRY_SHA: spec.context.gantry.sha,
+      GANTRY_REF: spec.context.gantry.ref,
+      GANTRY_EVENT: spec.context.gantry.event,
+      GANTRY_OUTPUT: files.output,
+      GANTRY_ENV: files.env,
+    });
+    return env;
+  }
+
+  private expressionContext(env?: Record<string, string>): ExpressionContext {
+    const { spec } = this;
+    const needs: Record<string, Value> = {};
+    for (const [id, entry] of Object.entries(spec.context.needs)) needs[id] = { result: entry.result, outputs: entry.outputs };
+    const steps: Record<string, Value> = {};
+    for (const [id, entry] of Object.entries(this.stepsContext)) steps[id] = { ...entry };
+    return {
+      contexts: {
+        env: env ?? { ...this.jobEnv, ...this.addedEnv },
+        matrix: spec.job.matrix ?? {},
+        steps,
+        needs,
+        inputs: spec.context.inputs,
+        secrets: spec.context.secrets,
+        gantry: { ...spec.context.gantry, workspace: spec.workspaceDir },
+        job: { status: this.failed || this.timedOutError ? 'failure' : 'success' },
+      },
+      status: { failed: this.failed || this.timedOutError !== null, cancelled: spec.signal.aborted },
+      hashFiles: (patterns) => hashFiles(spec.workspaceDir, patterns),
+    };
+  }
+
+  /** Interpolates env values in order; each value sees the ones before it in `env`. */
+  private interpolateEnv(raw: Record<string, string>, base: Record<string, string>, what: string): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [name, template] of Object.entries(raw)) {
+      try {
+        out[name] = interpolate(template, this.expressionContext({ ...base, ...out }));
+      } catch (error) {
+        throw new SetupFailure(`${what} ${name}: ${messageOf(error)}`);
+      }
+    }
+    return out;
+  }
+
+  private interpolateSetup(template: string, what: string): string {
+    try {
+      return interpolate(template, this.expressionContext());
+    } catch (error) {
+      throw new SetupFailure(`${what}: ${messageOf(error)}`);
+    }
+  }
+
+  /** `working-directory`, resolved in the workspace; it must exist and stay inside (symlinks included). */
+  private workingDirectory(dir: string | undefined): string {
+    const root = this.spec.workspaceDir;
+    if (dir === undefined || dir === '' || dir === '.') return root;
+    const resolved = path.resolve(root, dir);
+    if (!isInside(root, resolved)) throw new SetupFailure(`working-directory ${dir} is outside the workspace`);
+    if (!existsSync(resolved) || !statSync(resolved).isDirectory()) throw new SetupFailure(`working-directory ${dir} does not exist in the workspace`);
+    if (!isInside(realpathSync(root), realpathSync(resolved))) throw new SetupFailure(`working-directory ${dir} is outside the workspace`);
+    return resolved;
+  }
+
+  private stepName(step: StepConfig): string {
+    if (step.name !== undefined) {
+      try {
+        return interpolate(step.name, this.expressionContext());
+      } catch {
+        return step.name;
+      }
+    }
+    const first = step.run.split('\n').find((line) => line.trim() !== '')?.trim() ?? 'run';
+    return first.length > 80 ? `${first.slice(0, 79)}…` : first;
+  }
+
+  private async bestEffort(what: string, task: () => Promise<void>): Promise<void> {
+    try {
+      await task();
+    } catch (error) {
+      this.log.system(`⚠ ${what} failed: ${messageOf(error)}`);
+    }
+  }
+}
+
+/** The command line running a step's script file (see StepConfig.shell). */
+export function shellArgv(shell: string | undefined, file: string): string[] {
+  const trimmed = shell?.trim() ?? '';
+  if (trimmed === '' || trimmed === 'bash') return ['bash', '--noprofile', '--norc', '-eo', 'pipefail', file];
+  if (trimmed === 'sh') return ['sh', '-e', file];
+  const parts = trimmed.split(/\s+/);
+  return parts.some((p) => p.includes('{0}')) ? parts.map((p) => p.replaceAll('{0}', file)) : [...parts, file];
+}
+
+/** `30s`, `1.5s`, `10m`, `250ms`: durations as users wrote them in gantry.yaml. */
+export function formatDuration(ms: number): string {
+  if (ms >= 60_000 && ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms >= 1000) return `${Math.round(ms / 100) / 10}s`;
+  return `${Math.round(ms)}ms`;
+}
+
+function isInside(root: string, p: string): boolean {
+  const rel = path.relative(root, p);
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

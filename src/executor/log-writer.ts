@@ -1,0 +1,392 @@
+/**
+ * Writes a job's log file: masks secrets, timestamps lines, caps the size.
+ *
+ * ## Log file format (read by the API and the CLI: keep `parseLogLine` in step)
+ *
+ * One line per output line, UTF-8 (bytes of the job's output are stored as they came):
+ *
+ *     <ISO-8601 UTC timestamp with ms> <stream> <text>\n
+ *     2024-05-01T12:00:00.123Z o hello from stdout
+ *     2024-05-01T12:00:00.124Z e a warning on stderr
+ *     2024-05-01T12:00:00.125Z s ▶ npm test
+ *
+ * `stream` is `o` (stdout), `e` (stderr) or `s` (Gantry's own system lines). The timestamp is
+ * when the chunk completing the line was read. `\r\n` is stored as `\n`; a line longer than
+ * 64 KiB is split into several lines; a last line without a newline is stored at `close()`.
+ *
+ * ## Cap
+ *
+ * The first `capBytes/2` bytes of the log go to the file. Past that, output goes to rotating
+ * segment files next to the log (`<file>.tail.<n>`), old segments being deleted, so neither
+ * memory nor disk grow with what a job prints. `close()` appends one system line
+ * `[gantry] log truncated: N bytes (M lines) cut from the middle` (N counts stored bytes) and
+ * the last ~`capBytes/2` bytes (starting at a line boundary), then removes the segments.
+ *
+ * ## Performance
+ *
+ * Output is handled as bytes: each chunk's complete lines are turned into one latin1 string (one
+ * char per byte, no UTF-8 decoding), masked, prefixed with one timestamp string computed once
+ * per chunk, and written with one `writeSync`. Per-line work (UTF-8 decoding, `LogLine`
+ * objects) happens only when `onLine` is given. Writes are synchronous: a chunk is at most a few
+ * tens of KiB to the page cache, and it keeps the order of lines trivially right.
+ */
+import { closeSync, mkdirSync, openSync, readdirSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import type { LogLine } from './ports.ts';
+import type { Masker } from './masker.ts';
+
+export interface LogWriterOptions {
+  file: string;
+  /** Cap of the stored log in bytes; 0 or Infinity for none. */
+  capBytes: number;
+  jobKey: string;
+  masker: Masker;
+  /** Called once per stored line, already masked, in order. */
+  onLine?: (line: LogLine) => void;
+  now?: () => number;
+}
+
+export interface LogSummary {
+  /** Size of the stored log. */
+  bytes: number;
+  /** Lines in the stored log (including the truncation marker). */
+  lines: number;
+  truncated: boolean;
+  /** Stored bytes that were cut from the middle. */
+  cutBytes: number;
+}
+
+export interface LogWriter {
+  stdout(chunk: Buffer): void;
+  stderr(chunk: Buffer): void;
+  /** A line (or lines) of Gantry's own. Flushes partial stdout/stderr lines first so they stay before it. */
+  system(text: string): void;
+  /** Flushes partial lines, assembles a truncated log, closes the file. Later writes are ignored. */
+  close(): Promise<LogSummary>;
+}
+
+export type StreamCode = 'o' | 'e' | 's';
+
+export interface ParsedLogLine {
+  at: string;
+  stream: StreamCode;
+  text: string;
+}
+
+/** Longest stored line in bytes; longer output lines are split (at a UTF-8 character boundary). */
+export const MAX_LINE_BYTES = 64 * 1024;
+const MIN_SEGMENT_BYTES = 4096;
+const NL = 10;
+const STREAM_NAMES = { o: 'stdout', e: 'stderr', s: 'system' } as const;
+
+/** Parses one line of a stored log (without its `\n`). A line not in the format is returned as stdout text. */
+export function parseLogLine(line: string): ParsedLogLine {
+  const space = line.indexOf(' ');
+  const stream = line[space + 1];
+  if (space > 0 && (stream === 'o' || stream === 'e' || stream === 's') && (line.length === space + 2 || line[space + 2] === ' ')) {
+    return { at: line.slice(0, space), stream, text: line.slice(space + 3) };
+  }
+  return { at: '', stream: 'o', text: line };
+}
+
+interface Segment {
+  path: string;
+  bytes: number;
+}
+
+/** Opens (truncates) the log file and returns its writer. */
+export function createLogWriter(o: LogWriterOptions): LogWriter {
+  const now = o.now ?? Date.now;
+  const { masker, onLine, jobKey } = o;
+  const capped = Number.isFinite(o.capBytes) && o.capBytes > 0;
+  const headBudget = capped ? Math.floor(o.capBytes / 2) : Infinity;
+  const tailBudget = capped ? o.capBytes - headBudget : Infinity;
+  const segmentBytes = capped ? Math.max(MIN_SEGMENT_BYTES, Math.ceil(tailBudget / 2)) : 0;
+
+  mkdirSync(dirname(o.file), { recursive: true });
+  removeSegments(o.file);
+  const fd = openSync(o.file, 'w');
+
+  let closed = false;
+  let headBytes = 0;
+  let headLines = 0;
+  let totalBytes = 0;
+  let totalLines = 0;
+  let truncated = false;
+  const segments: Segment[] = [];
+  let segmentFd = -1;
+  let segmentSeq = 0;
+  const pending: { o: Buffer | null; e: Buffer | null } = { o: null, e: null };
+
+  let stampMs = -1;
+  let stamp = '';
+  const prefixes = { o: '', e: '', s: '' };
+  const prefixFor = (stream: StreamCode, ms: number): string => {
+    if (ms !== stampMs) {
+      stampMs = ms;
+      stamp = new Date(ms).toISOString();
+      prefixes.o = `${stamp} o `;
+      prefixes.e = `${stamp} e `;
+      prefixes.s = `${stamp} s `;
+    }
+    return prefixes[stream];
+  };
+
+  /** Stores complete lines: `bytes` is latin1 text (one char per byte) ending with `\n`. */
+  const emit = (stream: StreamCode, bytes: string, ms: number) => {
+    let text = bytes.includes('\r') ? bytes.replaceAll('\r\n', '\n') : bytes;
+    if (masker.active) text = masker.maskBytes(text);
+    const prefix = prefixFor(stream, ms);
+    const formatted = (prefix + text.replaceAll('\n', '\n' + prefix)).slice(0, -prefix.length);
+    const lines = (formatted.length - text.length) / prefix.length;
+    totalBytes += formatted.length;
+    totalLines += lines;
+    store(formatted, lines);
+    if (onLine) deliver(stream, text, ms);
+  };
+
+  const deliver = (stream: StreamCode, latin1: string, ms: number) => {
+    if (!onLine) return;
+    const utf8 = Buffer.from(latin1, 'latin1').toString('utf8');
+    const name = STREAM_NAMES[stream];
+    let start = 0;
+    for (let nl = utf8.indexOf('\n'); nl !== -1; nl = utf8.indexOf('\n', start)) {
+      onLine({ jobKey, stream: name, at: ms, text: utf8.slice(start, nl) });
+      start = nl + 1;
+    }
+  };
+
+  const store = (formatted: string, lines: number) => {
+    if (!truncated) {
+      if (headBytes + formatted.length <= headBudget) {
+        writeSync(fd, formatted, null, 'latin1');
+        headBytes += formatted.length;
+        headLines += lines;
+        return;
+      }
+      // The head is full: what fits (whole lines) goes to the file, the rest starts the tail.
+      const cut = formatted.lastIndexOf('\n', headBudget - headBytes - 1) + 1;
+      if (cut > 0) {
+        const head = formatted.slice(0, cut);
+        writeSync(fd, head, null, 'latin1');
+        headBytes += cut;
+        headLines += countNewlines(head);
+      }
+      truncated = true;
+      formatted = formatted.slice(cut);
+      if (formatted.length === 0) return;
+    }
+    writeTail(formatted);
+  };
+
+  const writeTail = (formatted: string) => {
+    let current = segments.at(-1);
+    if (!current || current.bytes >= segmentBytes) {
+      if (segmentFd !== -1) closeSync(segmentFd);
+      current = { path: `${o.file}.tail.${segmentSeq++}`, bytes: 0 };
+      segmentFd = openSync(current.path, 'w');
+      segments.push(current);
+      // Keep just enough older segments to hold the tail budget.
+      let kept = segments.reduce((sum, s) => sum + s.bytes, 0);
+      while (segments.length > 1 && kept - (segments[0] as Segment).bytes >= tailBudget) {
+        const oldest = segments.shift() as Segment;
+        kept -= oldest.bytes;
+        unlinkSync(oldest.path);
+      }
+    }
+    writeSync(segmentFd, formatted, null, 'latin1');
+    current.bytes += formatted.length;
+  };
+
+  const onChunk = (stream: 'o' | 'e', chunk: Buffer) => {
+    if (closed || chunk.length === 0) return;
+    const ms = now();
+    const before = pending[stream];
+    const buf = before ? Buffer.concat([before, chunk]) : chunk;
+    const last = buf.lastIndexOf(NL);
+    if (last === -1) {
+      pending[stream] = buf;
+      if (buf.length > MAX_LINE_BYTES) flushLong(stream, ms);
+      return;
+    }
+    pending[stream] = last === buf.length - 1 ? null : Buffer.from(buf.subarray(last + 1));
+    let complete = buf.subarray(0, last + 1);
+    // Only the first line (it holds the pending bytes) or a chunk bigger than a line can be too long.
+    const firstNl = complete.indexOf(NL);
+    if (firstNl > MAX_LINE_BYTES || chunk.length > MAX_LINE_BYTES) complete = splitLongLines(complete);
+    emit(stream, complete.toString('latin1'), ms);
+    if ((pending[stream]?.length ?? 0) > MAX_LINE_BYTES) flushLong(stream, ms);
+  };
+
+  /** A partial line grew past the maximum: store its first MAX_LINE_BYTES as a line of their own. */
+  const flushLong = (stream: 'o' | 'e', ms: number) => {
+    let buf = pending[stream];
+    while (buf && buf.length > MAX_LINE_BYTES) {
+      const cut = utf8Boundary(buf, MAX_LINE_BYTES);
+      emit(stream, buf.toString('latin1', 0, cut) + '\n', ms);
+      buf = buf.subarray(cut);
+    }
+    pending[stream] = buf && buf.length > 0 ? Buffer.from(buf) : null;
+  };
+
+  const flushPartial = (ms: number) => {
+    for (const stream of ['o', 'e'] as const) {
+      const buf = pending[stream];
+      pending[stream] = null;
+      if (buf && buf.length > 0) emit(stream, buf.toString('latin1') + '\n', ms);
+    }
+  };
+
+  return {
+    stdout: (chunk) => onChunk('o', chunk),
+    stderr: (chunk) => onChunk('e', chunk),
+    system(text) {
+      if (closed) return;
+      const ms = now();
+      flushPartial(ms);
+      emit('s', Buffer.from(text.replace(/\r?\n$/, '') + '\n', 'utf8').toString('latin1'), ms);
+    },
+    async close() {
+      if (closed) throw new Error('log writer already closed');
+      const ms = now();
+      flushPartial(ms);
+      closed = true;
+      let summary: LogSummary = { bytes: headBytes, lines: headLines, truncated: false, cutBytes: 0 };
+      try {
+        if (truncated) summary = appendTail(ms);
+      } finally {
+        if (segmentFd !== -1) closeSync(segmentFd);
+        for (const s of segments) unlinkSync(s.path);
+        closeSync(fd);
+      }
+      return summary;
+    },
+  };
+
+  /** Writes the marker and the kept tail after the head; returns the final summary. */
+  function appendTail(ms: number): LogSummary {
+    closeSync(segmentFd);
+    segmentFd = -1;
+    const keptTotal = segments.reduce((sum, s) => sum + s.bytes, 0);
+    // Start at a line boundary within the last tailBudget bytes.
+    let start = Math.max(0, keptTotal - tailBudget);
+    if (start > 0) {
+      const nl = findNewline(segments, start - 1);
+      start = nl === -1 ? keptTotal : nl + 1;
+    }
+    const tailBytes = keptTotal - start;
+    const cutBytes = totalBytes - headBytes - tailBytes;
+    // Lines of the kept tail are counted while copying; the marker needs them first, so count ahead.
+    const tailLines = countNewlinesIn(segments, start);
+    const cutLines = totalLines - headLines - tailLines;
+    const marker = `${prefixFor('s', ms)}[gantry] log truncated: ${cutBytes} bytes (${cutLines} lines) cut from the middle\n`;
+    const markerBytes = Buffer.byteLength(marker, 'utf8');
+    writeSync(fd, marker, null, 'utf8');
+    if (onLine) {
+      onLine({ jobKey, stream: 'system', at: ms, text: marker.slice(prefixFor('s', ms).length, -1) });
+    }
+    copySegments(segments, start, fd);
+    return { bytes: headBytes + markerBytes + tailBytes, lines: headLines + 1 + tailLines, truncated: true, cutBytes };
+  }
+}
+
+/** Splits every line longer than MAX_LINE_BYTES into lines of at most that length. Rare path. */
+function splitLongLines(buf: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  const newline = Buffer.from('\n');
+  let start = 0;
+  while (start < buf.length) {
+    const nl = buf.indexOf(NL, start);
+    const end = nl === -1 ? buf.length : nl;
+    let pos = start;
+    while (end - pos > MAX_LINE_BYTES) {
+      const cut = pos + utf8Boundary(buf.subarray(pos, end), MAX_LINE_BYTES);
+      parts.push(buf.subarray(pos, cut), newline);
+      pos = cut;
+    }
+    parts.push(buf.subarray(pos, nl === -1 ? end : nl + 1));
+    start = end + 1;
+  }
+  return Buffer.concat(parts);
+}
+
+/** The largest cut ≤ max that does not split a UTF-8 sequence (falls back to max for non-UTF-8 bytes). */
+function utf8Boundary(buf: Buffer, max: number): number {
+  for (let cut = max, steps = 0; cut > 0 && steps < 4; cut--, steps++) {
+    if (((buf[cut] ?? 0) & 0xc0) !== 0x80) return cut;
+  }
+  return max;
+}
+
+function countNewlines(s: string): number {
+  let n = 0;
+  for (let i = s.indexOf('\n'); i !== -1; i = s.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
+const COPY_CHUNK = 64 * 1024;
+
+/** Visits the segments' bytes from `offset` (in the concatenation of all segments) in chunks. */
+function readSegments(segments: Segment[], offset: number, visit: (chunk: Buffer, at: number) => boolean): void {
+  const buf = Buffer.allocUnsafe(COPY_CHUNK);
+  let base = 0;
+  for (const segment of segments) {
+    const end = base + segment.bytes;
+    if (end > offset) {
+      const fd = openSync(segment.path, 'r');
+      try {
+        let pos = Math.max(0, offset - base);
+        while (pos < segment.bytes) {
+          const n = readSync(fd, buf, 0, Math.min(COPY_CHUNK, segment.bytes - pos), pos);
+          if (n === 0) break;
+          if (!visit(buf.subarray(0, n), base + pos)) return;
+          pos += n;
+        }
+      } finally {
+        closeSync(fd);
+      }
+    }
+    base = end;
+  }
+}
+
+function findNewline(segments: Segment[], from: number): number {
+  let found = -1;
+  readSegments(segments, from, (chunk, at) => {
+    const i = chunk.indexOf(NL);
+    if (i === -1) return true;
+    found = at + i;
+    return false;
+  });
+  return found;
+}
+
+function countNewlinesIn(segments: Segment[], from: number): number {
+  let n = 0;
+  readSegments(segments, from, (chunk) => {
+    for (let i = chunk.indexOf(NL); i !== -1; i = chunk.indexOf(NL, i + 1)) n++;
+    return true;
+  });
+  return n;
+}
+
+function copySegments(segments: Segment[], from: number, fd: number): void {
+  readSegments(segments, from, (chunk) => {
+    writeSync(fd, chunk);
+    return true;
+  });
+}
+
+/** Leftover segments of an earlier attempt at this log (a crash between rotation and close). */
+function removeSegments(file: string): void {
+  const prefix = `${basename(file)}.tail.`;
+  let names: string[] = [];
+  try {
+    names = readdirSync(dirname(file));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (name.startsWith(prefix)) unlinkSync(join(dirname(file), name));
+  }
+}

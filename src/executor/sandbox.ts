@@ -1,0 +1,66 @@
+/**
+ * The step sandbox: bubblewrap (`bwrap`), an unprivileged container without images. A job sees
+ * the host read-only (its tools), a fresh /tmp, its own workspace and private dirs writable, and
+ * nothing of Gantry's data dir (other jobs' workspaces, logs, secrets at rest). It gets its own
+ * pid/ipc/uts namespaces and, when the job says `network: false`, no network at all.
+ *
+ * Limitation (documented): with its own pid namespace, everything a step starts ends with the
+ * step, so a background server started by one step is not there for the next one.
+ */
+import { spawnSync } from 'node:child_process';
+import { statSync } from 'node:fs';
+
+export interface SandboxOptions {
+  workspaceDir: string;
+  /** Writable too: the job's temp dir (scripts, HOME, TMPDIR) and the like. */
+  privateDirs: string[];
+  /** Hidden behind an empty tmpfs (directories) or /dev/null (files). */
+  hiddenPaths: string[];
+  network: boolean;
+  cwd: string;
+}
+
+let available: boolean | undefined;
+
+/**
+ * Whether bubblewrap is installed AND works here (user namespaces may be disabled, e.g. in some
+ * containers). Checked once per process: the answer cannot change while we run.
+ */
+export function sandboxAvailable(): boolean {
+  if (available === undefined) {
+    const probe = spawnSync('bwrap', ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', 'true'], {
+      stdio: 'ignore',
+      timeout: 10_000,
+    });
+    available = probe.status === 0;
+  }
+  return available;
+}
+
+/**
+ * The command line running `argv` inside the sandbox. Mount order matters and is bwrap's
+ * argument order: the hidden paths are covered first, then the workspace and private dirs are
+ * bound back on top (they live inside the hidden data dir).
+ */
+export function sandboxArgv(argv: string[], o: SandboxOptions): string[] {
+  const out = ['bwrap', '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp'];
+  for (const hidden of o.hiddenPaths) {
+    const kind = pathKind(hidden);
+    // A path that does not exist has nothing to hide (and bwrap could not create its mount point on the read-only root).
+    if (kind === 'dir') out.push('--tmpfs', hidden);
+    else if (kind === 'file') out.push('--ro-bind', '/dev/null', hidden);
+  }
+  for (const dir of [o.workspaceDir, ...o.privateDirs]) out.push('--bind', dir, dir);
+  out.push('--unshare-pid', '--unshare-ipc', '--unshare-uts', '--die-with-parent', '--new-session');
+  if (!o.network) out.push('--unshare-net');
+  out.push('--chdir', o.cwd, '--', ...argv);
+  return out;
+}
+
+function pathKind(p: string): 'dir' | 'file' | null {
+  try {
+    return statSync(p).isDirectory() ? 'dir' : 'file';
+  } catch {
+    return null;
+  }
+}

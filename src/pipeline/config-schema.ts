@@ -1,0 +1,435 @@
+/**
+ * The gantry.yaml schema: the raw YAML as users write it (kebab-case keys, shorthands) in, the
+ * normalised GantryConfig of src/core/types.ts out. Every field carries a description, which the
+ * editor JSON Schema (json-schema.ts) publishes. Checks that need the whole file (needs graph,
+ * cron strings, expressions) live in load-config.ts.
+ */
+import { z } from 'zod';
+import type {
+  CacheConfig,
+  GantryConfig,
+  InputConfig,
+  JobConfig,
+  MatrixConfig,
+  PipelineConfig,
+  StepConfig,
+  TriggersConfig,
+  Value,
+} from '../core/types.ts';
+import { parseDuration } from './durations.ts';
+
+/** Job ids, step ids, input and output names: safe in expressions (`needs.<id>`) and file names. */
+export const ID_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** How a value is named in messages: "got a number", "got nothing". */
+export function describeValue(value: unknown): string {
+  if (value === undefined || value === null) return 'nothing';
+  if (Array.isArray(value)) return value.length === 0 ? 'an empty list' : 'a list';
+  if (typeof value === 'object') return 'a map';
+  if (typeof value === 'string') return value === '' ? 'an empty string' : 'a string';
+  if (typeof value === 'number') return 'a number';
+  return `a ${typeof value}`;
+}
+
+/** An error option for a schema: "expected <what>, got <the value's kind>". */
+function expected(what: string): { error: (issue: { input?: unknown }) => string } {
+  return { error: (issue) => `expected ${what}, got ${describeValue(issue.input)}` };
+}
+
+const EXPECTED_LABELS: Readonly<Record<string, string>> = {
+  string: 'a string',
+  number: 'a number',
+  int: 'an integer',
+  boolean: 'true or false',
+  array: 'a list',
+  object: 'a map',
+  record: 'a map',
+  null: 'nothing',
+};
+
+/**
+ * Readable messages for the issues whose schema has no message of its own. Pass it to
+ * safeParse (`{ error: configErrorMap }`) so no module-level zod configuration is needed.
+ */
+export function configErrorMap(issue: z.core.$ZodRawIssue): string | undefined {
+  const got = describeValue(issue.input);
+  switch (issue.code) {
+    case 'invalid_type':
+      return `expected ${EXPECTED_LABELS[issue.expected] ?? issue.expected}, got ${got}`;
+    case 'invalid_value':
+      return `expected ${issue.values.map((v) => `'${String(v)}'`).join(', ').replace(/, ([^,]*)$/, ' or $1')}, got ${typeof issue.input === 'string' ? `'${issue.input}'` : got}`;
+    case 'too_small':
+      if (issue.origin === 'array') return `expected at least ${String(issue.minimum)} item${issue.minimum === 1 ? '' : 's'}, got ${got}`;
+      return `expected a number ${issue.inclusive ? '≥' : '>'} ${String(issue.minimum)}, got ${String(issue.input)}`;
+    case 'too_big':
+      return `expected a number ${issue.inclusive ? '≤' : '<'} ${String(issue.maximum)}, got ${String(issue.input)}`;
+    default:
+      return undefined;
+  }
+}
+
+// ---------------------------------------------------------------- building blocks
+
+const scalar = z.union([z.string(), z.number(), z.boolean()], expected('a string, number or boolean'));
+
+/** A string or a list of strings, always a list once parsed (`needs: build` ≡ `needs: [build]`). */
+function stringOrList(what: string): z.ZodType<string[], string | string[]> {
+  return z
+    .union([z.string(), z.array(z.string(), expected(`a list of ${what}`))], expected(`a list of ${what} or a string`))
+    .transform((value) => (typeof value === 'string' ? [value] : value));
+}
+
+const envMap = z
+  .record(
+    z.string().regex(ENV_NAME_PATTERN, {
+      error: (issue) => `invalid variable name '${String(issue.input)}': use letters, digits and _, not starting with a digit`,
+    }),
+    scalar.transform((value) => String(value)),
+    expected('a map of variable names to values'),
+  )
+  .describe('Environment variables (name → value). Numbers and booleans become strings; values may use ${{ }} expressions.');
+
+/** `if:` is a condition; YAML's bare `true`/`false` are accepted and kept as the same expression text. */
+const condition = z
+  .union([z.string(), z.boolean()], expected('a condition (an expression such as "github.ref == \'refs/heads/main\'")'))
+  .transform((value) => String(value));
+
+const duration = z
+  .union([z.string(), z.number()], expected('a duration such as 30s, 5m or 1h30m'))
+  .transform((value, ctx) => {
+    try {
+      return parseDuration(value);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message, input: value });
+      return z.NEVER;
+    }
+  });
+
+function idString(what: string): z.ZodString {
+  return z.string(expected('a string')).regex(ID_PATTERN, {
+    error: (issue) => `invalid ${what} '${String(issue.input)}': use letters, digits, - and _, starting with a letter or _`,
+  });
+}
+
+/** Drops undefined values so the normalised config has no `key: undefined` noise. */
+function compact<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+// ---------------------------------------------------------------- steps
+
+const stepMap = z
+  .strictObject({
+    run: z.string().describe('The shell script to run. May use ${{ }} expressions.'),
+    name: z.string().optional().describe('A display name (default: the first line of run).'),
+    id: idString('step id').optional().describe('An id other steps and outputs can refer to (`steps.<id>.outputs`); unique within the job.'),
+    env: envMap.optional(),
+    if: condition.optional().describe('Run the step only when this expression is true (with or without ${{ }}). Default: success().'),
+    'working-directory': z.string().optional().describe('Directory to run in, relative to the workspace.'),
+    shell: z
+      .string()
+      .refine((value) => value === 'bash' || value === 'sh' || value.includes('{0}'), {
+        error: (issue) => `invalid shell '${String(issue.input)}': use 'bash', 'sh' or a command line containing {0} (the script file), e.g. 'python3 {0}'`,
+      })
+      .optional()
+      .describe("'bash' (default, with -eo pipefail), 'sh', or a command line where {0} is the script file."),
+    timeout: duration.optional().describe('Stop the step after this long: 500ms, 30s, 5m, 1h30m, or a number of seconds.'),
+    'continue-on-error': z.boolean().default(false).describe('Let the job go on (and succeed) when this step fails.'),
+  })
+  .transform(
+    (step): StepConfig =>
+      compact({
+        name: step.name,
+        id: step.id,
+        run: step.run,
+        env: step.env ?? {},
+        if: step.if,
+        workingDirectory: step['working-directory'],
+        shell: step.shell,
+        timeoutMs: step.timeout,
+        continueOnError: step['continue-on-error'],
+      }),
+  );
+
+const step = z
+  .union(
+    [z.string().transform((run): StepConfig => ({ run, env: {}, continueOnError: false })), stepMap],
+    expected('a step (a command string or a map with run)'),
+  )
+  .describe('A step: a shell command string (shorthand for `run:`) or a map with run and options.');
+
+// ---------------------------------------------------------------- jobs
+
+const matrixCell = z
+  .record(z.string(), scalar, expected('a map of axis names to values'))
+  .describe('A combination of axis values.');
+
+const MATRIX_OPTION_KEYS = ['include', 'exclude', 'fail-fast', 'max-parallel'] as const;
+
+const matrix = z
+  .object(
+    {
+      include: z
+        .array(matrixCell, expected('a list of maps (one per extra combination)'))
+        .optional()
+        .describe('Extra combinations to run, or values added to the matching combinations.'),
+      exclude: z
+        .array(matrixCell, expected('a list of maps (one per combination to skip)'))
+        .optional()
+        .describe('Combinations to leave out; a map matches every combination holding its values.'),
+      'fail-fast': z.boolean().default(true).describe('Cancel the other combinations when one fails.'),
+      'max-parallel': z.int().min(1).optional().describe('Most combinations running at once (default: no limit).'),
+    },
+    expected('a map of axes (name → list of values)'),
+  )
+  .catchall(
+    z.array(scalar, expected('a list of values (one job per value)')).min(1).describe('An axis: one job runs per value.'),
+  )
+  .transform((raw): MatrixConfig => {
+    const axes: Record<string, Value[]> = {};
+    for (const [key, value] of Object.entries(raw)) {
+      if (!(MATRIX_OPTION_KEYS as readonly string[]).includes(key)) axes[key] = value as Value[];
+    }
+    return compact({
+      axes,
+      include: raw.include ?? [],
+      exclude: raw.exclude ?? [],
+      failFast: raw['fail-fast'],
+      maxParallel: raw['max-parallel'],
+    });
+  })
+  .describe('Run the job once per combination of the axes (every other key is an axis: name → list of values).');
+
+const cache = z
+  .strictObject(
+    {
+      key: z.string().describe("The cache key, usually with a hash of the lockfile: npm-${{ hashFiles('package-lock.json') }}."),
+      'restore-keys': stringOrList('key prefixes')
+        .optional()
+        .describe('Prefixes tried in order when the exact key misses; the newest matching entry is restored.'),
+      paths: stringOrList('paths').describe('Paths (relative to the workspace, or ~/...) to save and restore.'),
+    },
+    expected('a map with key and paths'),
+  )
+  .transform((raw): CacheConfig => ({ key: raw.key, restoreKeys: raw['restore-keys'] ?? [], paths: raw.paths }))
+  .describe('Keep files between runs, keyed by an expression.');
+
+const job = z
+  .strictObject(
+    {
+      name: z.string().optional().describe('A display name (default: the job id).'),
+      needs: stringOrList('job ids').optional().describe('Jobs that must succeed before this one starts.'),
+      if: condition.optional().describe('Run the job only when this expression is true (with or without ${{ }}). Default: success().'),
+      env: envMap.optional(),
+      timeout: duration.optional().describe('Cancel the job after this long: 500ms, 30s, 5m, 1h30m, or a number of seconds.'),
+      retry: z.int().min(0).default(0).describe('How many times to run the job again when it fails (0 = run once).'),
+      matrix: matrix.optional(),
+      steps: z.array(step, expected('a list of steps')).min(1).describe('The steps to run, in order, in one workspace.'),
+      outputs: z
+        .record(idString('output name'), z.string(), expected('a map of output names to expressions'))
+        .optional()
+        .describe('Values later jobs read as needs.<job>.outputs.<name>; usually ${{ steps.<id>.outputs.<name> }}.'),
+      cache: cache.optional(),
+      artifacts: stringOrList('globs').optional().describe('Files to keep after the job (globs relative to the workspace).'),
+      reports: z
+        .strictObject(
+          { junit: z.string().optional().describe('JUnit XML files (a glob) to read test results from.') },
+          expected('a map'),
+        )
+        .optional()
+        .describe('Test reports to collect.'),
+      network: z.boolean().default(true).describe('Allow network access from the sandbox.'),
+    },
+    expected('a map with steps'),
+  )
+  .transform(
+    (raw): JobConfig =>
+      compact({
+        name: raw.name,
+        needs: raw.needs ?? [],
+        if: raw.if,
+        env: raw.env ?? {},
+        timeoutMs: raw.timeout,
+        retry: raw.retry,
+        matrix: raw.matrix,
+        steps: raw.steps,
+        outputs: raw.outputs ?? {},
+        cache: raw.cache,
+        artifacts: raw.artifacts ?? [],
+        reports: compact({ junit: raw.reports?.junit }),
+        network: raw.network,
+      }),
+  )
+  .describe('A job: steps run in order in one workspace.');
+
+// ---------------------------------------------------------------- triggers
+
+const input = z
+  .strictObject(
+    {
+      type: z.enum(['string', 'number', 'boolean', 'choice']).default('string').describe('The kind of value (default: string).'),
+      description: z.string().optional().describe('Shown when asking for the value.'),
+      default: scalar.optional().describe('The value when none is given.'),
+      required: z.boolean().default(false).describe('Refuse to start without a value.'),
+      options: z
+        .array(scalar.transform((value) => String(value)), expected('a list of options'))
+        .optional()
+        .describe('The allowed values of a choice input.'),
+    },
+    expected('a map describing the input'),
+  )
+  .transform((raw): InputConfig => compact(raw))
+  .describe('An input given when the pipeline is started by hand (inputs.<name> in expressions).');
+
+/** `push:`, `push: true` and `push: {}` all mean "any push". */
+const nothingOrTrue = z.union([z.null(), z.literal(true)]);
+
+const push = z
+  .union(
+    [
+      nothingOrTrue.transform(() => ({})),
+      z
+        .strictObject(
+          {
+            branches: stringOrList('branch globs').optional().describe("Branches (globs, e.g. 'release/*') whose pushes start a run."),
+            paths: stringOrList('path globs')
+              .optional()
+              .describe("Only run when a changed file matches (globs; '!glob' excludes)."),
+          },
+          expected('a map'),
+        )
+        .transform((raw) => compact(raw)),
+    ],
+    expected('nothing, true or a map with branches and paths'),
+  )
+  .describe('Run on git pushes (any branch unless branches is set).');
+
+const manual = z
+  .union(
+    [
+      nothingOrTrue.transform(() => ({ inputs: {} })),
+      z
+        .strictObject(
+          { inputs: z.record(idString('input name'), input, expected('a map of inputs')).optional().describe('Values asked for when started.') },
+          expected('a map'),
+        )
+        .transform((raw) => ({ inputs: raw.inputs ?? {} })),
+    ],
+    expected('nothing, true or a map with inputs'),
+  )
+  .describe('Allow starting the pipeline by hand (gantry run, the API, the dashboard).');
+
+const webhook = z
+  .union([nothingOrTrue, z.strictObject({}, expected('an empty map'))], expected('nothing, true or {}'))
+  .transform((): true => true)
+  .describe('Allow starting runs from webhook deliveries (GitHub, GitLab, Gitea).');
+
+const triggers = z
+  .strictObject(
+    {
+      push: push.optional(),
+      schedule: stringOrList('cron strings').optional().describe("Cron schedules ('0 3 * * *'; 6 fields to give seconds)."),
+      manual: manual.optional(),
+      webhook: webhook.optional(),
+    },
+    expected('a map of triggers'),
+  )
+  .nullable()
+  .optional()
+  .transform((raw): TriggersConfig => {
+    if (raw === null || raw === undefined) return { push: {}, schedule: [] };
+    return compact({ push: raw.push, schedule: raw.schedule ?? [], manual: raw.manual, webhook: raw.webhook });
+  })
+  .describe('What starts a run. Default: a push to any branch.');
+
+// ---------------------------------------------------------------- pipeline and file
+
+const concurrency = z
+  .union(
+    [
+      z.string().transform((group) => ({ group, cancelInProgress: false })),
+      z
+        .strictObject(
+          {
+            group: z.string().describe('Runs with the same group (an expression) run one at a time.'),
+            'cancel-in-progress': z.boolean().default(false).describe('Cancel the running run of the group when a new one starts.'),
+          },
+          expected('a map'),
+        )
+        .transform((raw) => ({ group: raw.group, cancelInProgress: raw['cancel-in-progress'] })),
+    ],
+    expected('a group name or a map with group'),
+  )
+  .describe('Serialise runs of the same group (a string is the group).');
+
+const pipeline = z
+  .strictObject(
+    {
+      on: triggers,
+      env: envMap.optional(),
+      concurrency: concurrency.optional(),
+      jobs: z
+        .record(idString('job id'), job, expected('a map of jobs (id → job)'))
+        .refine((jobs) => Object.keys(jobs).length > 0, { error: 'a pipeline needs at least one job' })
+        .describe('The jobs, by id. They run in parallel unless ordered by needs.'),
+    },
+    expected('a map with jobs'),
+  )
+  .transform(
+    (raw): PipelineConfig =>
+      compact({ on: raw.on, concurrency: raw.concurrency, env: raw.env ?? {}, jobs: raw.jobs }),
+  )
+  .describe('The CI pipeline: triggers and jobs.');
+
+const later = (what: string): z.ZodOptional<z.ZodUnknown> =>
+  z.unknown().optional().describe(`${what} (its schema is not defined yet: any value is accepted).`);
+
+/** raw gantry.yaml → GantryConfig. Parse with `{ error: configErrorMap }` for readable messages. */
+export const gantryConfigSchema = z
+  .strictObject(
+    {
+      name: z.string().optional().describe('The name of the service or project.'),
+      pipeline,
+      service: later('How the service runs'),
+      environments: later('Deployment environments'),
+      slos: later('Service level objectives'),
+      experiments: later('Chaos experiments'),
+    },
+    expected('a map at the top level (with pipeline, name, …)'),
+  )
+  .transform(
+    (raw): GantryConfig =>
+      compact({
+        name: raw.name,
+        pipeline: raw.pipeline,
+        service: raw.service,
+        environments: raw.environments,
+        slos: raw.slos,
+        experiments: raw.experiments,
+      }),
+  )
+  .describe('gantry.yaml: everything about a service in one file.') satisfies z.ZodType<GantryConfig>;
+
+/** gantry.yaml as written, before normalisation. */
+export type GantryConfigInput = z.input<typeof gantryConfigSchema>;
+
+/**
+ * The keys each kind of map accepts, for "did you mean" suggestions on unknown keys.
+ * Read from the schema shapes so they cannot drift.
+ */
+export const KNOWN_KEYS = {
+  file: Object.keys(gantryConfigSchema.in.shape),
+  pipeline: Object.keys(pipeline.in.shape),
+  on: ['push', 'schedule', 'manual', 'webhook'],
+  push: ['branches', 'paths'],
+  manual: ['inputs'],
+  input: ['type', 'description', 'default', 'required', 'options'],
+  concurrency: ['group', 'cancel-in-progress'],
+  job: Object.keys(job.in.shape),
+  step: Object.keys(stepMap.in.shape),
+  matrix: [...MATRIX_OPTION_KEYS],
+  cache: Object.keys(cache.in.shape),
+  reports: ['junit'],
+  webhook: [],
+} as const satisfies Record<string, readonly string[]>;

@@ -1,0 +1,694 @@
+/**
+ * gantry.yaml text → GantryConfig, or every problem in it at once, each at its line and column.
+ * Stages: YAML syntax, then the zod schema (config-schema.ts), then checks across the file
+ * (needs graph, step ids, inputs, cron strings, `${{ }}` expressions). Later stages read the raw
+ * YAML values defensively, so one run reports problems of every kind together.
+ */
+import { stat, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Cron } from 'croner';
+import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Document, type Node, type Scalar } from 'yaml';
+import type { z } from 'zod';
+import { ExpressionError, InputError, InvalidConfigError, type Diagnostic } from '../core/errors.ts';
+import type { GantryConfig } from '../core/types.ts';
+import { KNOWN_KEYS, configErrorMap, gantryConfigSchema } from './config-schema.ts';
+import { conditionRunsAfterFailure, parseExpression, splitTemplate } from './expressions/index.ts';
+
+/** The file names `gantry` looks for in a directory, in order. */
+export const CONFIG_FILE_NAMES = ['gantry.yaml', 'gantry.yml'] as const;
+
+/** Parses and validates gantry.yaml text. Throws InvalidConfigError carrying every diagnostic. */
+export function parseConfig(text: string, file: string): GantryConfig {
+  const { config, diagnostics } = validateConfig(text, file);
+  if (config === null) throw new InvalidConfigError(diagnostics);
+  return config;
+}
+
+/**
+ * Same checks as parseConfig, for callers that show problems rather than fail (`gantry validate`,
+ * the editor endpoint). Diagnostics are sorted by position; empty means valid.
+ */
+export function validateConfig(text: string, file: string): { config: GantryConfig | null; diagnostics: Diagnostic[] } {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const checker = new Checker(text, doc, lineCounter);
+  if (doc.errors.length > 0) {
+    // A broken document yields a partial tree; schema errors on it would only be noise.
+    for (const error of doc.errors) checker.report(error.pos[0], `invalid YAML: ${yamlMessage(error.code, error.message)}`);
+    return { config: null, diagnostics: checker.diagnostics(file) };
+  }
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 1000 });
+  } catch (error) {
+    checker.report(0, `invalid YAML: ${(error as Error).message}`);
+    return { config: null, diagnostics: checker.diagnostics(file) };
+  }
+  checker.raw = raw;
+  const result = gantryConfigSchema.safeParse(raw, { error: configErrorMap, reportInput: true });
+  if (!result.success) checker.schemaIssues(result.error.issues, []);
+  checkNeeds(checker);
+  checkJobs(checker);
+  checkTriggers(checker);
+  checkExpressions(checker);
+  const diagnostics = checker.diagnostics(file);
+  return { config: result.success && diagnostics.length === 0 ? result.data : null, diagnostics };
+}
+
+/**
+ * Reads FILE, or gantry.yaml / gantry.yml in a directory (default: the current one).
+ * Throws InputError when there is no file (saying how to create one), InvalidConfigError when invalid.
+ */
+export async function loadConfigFile(pathOrDir = '.'): Promise<{ config: GantryConfig; text: string; file: string }> {
+  const info = await stat(pathOrDir).catch(() => null);
+  if (info === null) throw new InputError(`${pathOrDir} does not exist: run 'gantry init' to create a gantry.yaml`);
+  let file = pathOrDir;
+  if (info.isDirectory()) {
+    const found = await firstFile(CONFIG_FILE_NAMES.map((name) => join(pathOrDir, name)));
+    if (found === undefined) throw new InputError(`no gantry.yaml in ${pathOrDir}: run 'gantry init' to create one`);
+    file = found;
+  }
+  const text = await readFile(file, 'utf8');
+  return { config: parseConfig(text, file), text, file };
+}
+
+async function firstFile(candidates: string[]): Promise<string | undefined> {
+  for (const candidate of candidates) {
+    const info = await stat(candidate).catch(() => null);
+    if (info?.isFile() === true) return candidate;
+  }
+  return undefined;
+}
+
+function yamlMessage(code: string, message: string): string {
+  if (code === 'MULTIPLE_DOCS') return "the file must hold one YAML document (remove the second '---')";
+  if (code === 'DUPLICATE_KEY') return 'this key appears twice in the same map';
+  return message.charAt(0).toLowerCase() + message.slice(1);
+}
+
+// ---------------------------------------------------------------- positions
+
+type Path = readonly (string | number)[];
+
+interface Located {
+  /** The node at the end of the path, or the deepest one found when the path does not exist. */
+  node: Node | null;
+  /** The key naming that node when it is a map value. */
+  key: Node | null;
+  found: boolean;
+}
+
+/** Collects diagnostics against the YAML document, mapping value paths to source offsets. */
+class Checker {
+  readonly text: string;
+  readonly doc: Document;
+  readonly lineCounter: LineCounter;
+  raw: unknown = undefined;
+  private readonly problems: { offset: number; message: string }[] = [];
+
+  constructor(text: string, doc: Document, lineCounter: LineCounter) {
+    this.text = text;
+    this.doc = doc;
+    this.lineCounter = lineCounter;
+  }
+
+  report(offset: number, message: string): void {
+    this.problems.push({ offset, message });
+  }
+
+  diagnostics(file: string): Diagnostic[] {
+    const seen = new Set<string>();
+    const out: Diagnostic[] = [];
+    for (const { offset, message } of this.problems) {
+      const { line, col } = this.lineCounter.linePos(Math.min(Math.max(offset, 0), this.text.length));
+      const key = `${line}:${col}:${message}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push({ file, line, col, message });
+    }
+    return out.sort((a, b) => a.line - b.line || a.col - b.col || a.message.localeCompare(b.message));
+  }
+
+  locate(path: Path): Located {
+    let node: unknown = this.doc.contents;
+    let key: Node | null = null;
+    for (const segment of path) {
+      if (isAlias(node)) node = node.resolve(this.doc) ?? null;
+      if (isMap(node)) {
+        const pair = node.items.find((item) => isScalar(item.key) && String(item.key.value) === String(segment));
+        if (pair === undefined) return { node: node as Node, key, found: false };
+        key = pair.key as Node;
+        node = pair.value;
+      } else if (isSeq(node) && typeof segment === 'number' && segment < node.items.length) {
+        key = null;
+        node = node.items[segment];
+      } else {
+        return { node: (node as Node | null) ?? null, key, found: false };
+      }
+    }
+    return { node: (node as Node | null) ?? null, key, found: true };
+  }
+
+  /** Where a value starts; an empty value (`steps:`) points at its key instead. */
+  valueOffset(path: Path): number {
+    const { node, key } = this.locate(path);
+    const empty = node === null || (isScalar(node) && node.value === null && node.range?.[0] === node.range?.[1]);
+    if (empty || node?.range === undefined || node.range === null) return startOf(key) ?? startOf(node) ?? 0;
+    return node.range[0];
+  }
+
+  /** Where the key naming a value starts (a list item: where the item starts). */
+  keyOffset(path: Path): number {
+    const { node, key, found } = this.locate(path);
+    if (!found) return this.keyOffset(path.slice(0, -1));
+    return startOf(key) ?? startOf(node) ?? 0;
+  }
+
+  /** The raw value at a path (undefined when absent). */
+  rawAt(path: Path): unknown {
+    let value = this.raw;
+    for (const segment of path) {
+      if (!isObject(value) && !Array.isArray(value)) return undefined;
+      value = (value as Record<string | number, unknown>)[segment];
+    }
+    return value;
+  }
+
+  schemaIssues(issues: readonly z.core.$ZodIssue[], base: Path): void {
+    const suggestedKeys = new Set<string>();
+    const missing: { path: Path; key: string }[] = [];
+    for (const issue of issues) this.schemaIssue(issue, base, suggestedKeys, missing);
+    for (const { path, key } of missing) {
+      // "unknown key 'rnu' (did you mean 'run'?)" already says it; "missing 'run'" would repeat it.
+      if (suggestedKeys.has(`${path.join('\0')}\0${key}`)) continue;
+      this.report(this.keyOffset(path), `missing required key '${key}' ${contextLabel(path)}`);
+    }
+  }
+
+  private schemaIssue(issue: z.core.$ZodIssue, base: Path, suggested: Set<string>, missing: { path: Path; key: string }[]): void {
+    const path = [...base, ...issue.path.map((segment) => (typeof segment === 'symbol' ? String(segment) : segment))];
+    switch (issue.code) {
+      case 'invalid_union': {
+        const branch = matchingBranch(issue.errors);
+        if (branch !== undefined) {
+          for (const inner of branch) this.schemaIssue(inner, path, suggested, missing);
+          return;
+        }
+        break;
+      }
+      case 'unrecognized_keys':
+        for (const key of issue.keys) {
+          const suggestion = closest(key, knownKeys(path));
+          if (suggestion !== undefined) suggested.add(`${path.join('\0')}\0${suggestion}`);
+          const hint = suggestion === undefined ? '' : ` (did you mean '${suggestion}'?)`;
+          this.report(this.keyOffset([...path, key]), `unknown key '${key}' ${contextLabel(path)}${hint}`);
+        }
+        return;
+      case 'invalid_key':
+        this.report(this.keyOffset(path), issue.issues[0]?.message ?? issue.message);
+        return;
+      case 'invalid_type': {
+        const parentPath = path.slice(0, -1);
+        const parent = this.rawAt(parentPath);
+        const last = path.at(-1);
+        if (typeof last === 'string' && isObject(parent) && !Object.hasOwn(parent, last)) {
+          missing.push({ path: parentPath, key: last });
+          return;
+        }
+        if (path.length === 0 && (this.raw === null || this.raw === undefined)) {
+          this.report(0, "the file is empty: it needs a pipeline with at least one job (run 'gantry init' for a starter)");
+          return;
+        }
+        break;
+      }
+      default:
+        break;
+    }
+    this.report(this.valueOffset(path), path.length === 0 ? issue.message : `${describePath(path)}: ${issue.message}`);
+  }
+}
+
+function startOf(node: Node | null | undefined): number | undefined {
+  return node?.range?.[0];
+}
+
+/**
+ * In a failed union, the branch that accepted the value's type and failed deeper (a map with a
+ * misspelt key), so its precise issues are reported instead of "expected A or B".
+ */
+function matchingBranch(branches: readonly (readonly z.core.$ZodIssue[])[]): readonly z.core.$ZodIssue[] | undefined {
+  const typeMatched = branches.filter(
+    (issues) => !issues.some((i) => i.path.length === 0 && (i.code === 'invalid_type' || i.code === 'invalid_value' || i.code === 'invalid_union')),
+  );
+  return typeMatched.length === 1 ? typeMatched[0] : undefined;
+}
+
+// ---------------------------------------------------------------- naming places in messages
+
+function jobPath(path: Path): string | undefined {
+  return path[0] === 'pipeline' && path[1] === 'jobs' && path.length >= 3 ? String(path[2]) : undefined;
+}
+
+function mapKind(path: Path): keyof typeof KNOWN_KEYS | undefined {
+  const job = jobPath(path);
+  if (job !== undefined) {
+    if (path.length === 3) return 'job';
+    if (path.length === 5 && path[3] === 'steps') return 'step';
+    if (path.length === 4 && (path[3] === 'matrix' || path[3] === 'cache' || path[3] === 'reports')) return path[3];
+    return undefined;
+  }
+  const dotted = path.join('.');
+  if (dotted === '') return 'file';
+  if (dotted === 'pipeline') return 'pipeline';
+  if (dotted === 'pipeline.on') return 'on';
+  if (dotted === 'pipeline.concurrency') return 'concurrency';
+  if (dotted === 'pipeline.on.push' || dotted === 'pipeline.on.manual' || dotted === 'pipeline.on.webhook') return path[2] as 'push';
+  if (path.length === 5 && dotted.startsWith('pipeline.on.manual.inputs.')) return 'input';
+  return undefined;
+}
+
+function knownKeys(path: Path): readonly string[] {
+  const kind = mapKind(path);
+  return kind === undefined ? [] : KNOWN_KEYS[kind];
+}
+
+/** Where a map sits, as a phrase: "in job 'test'", "in step 2 of job 'test'". */
+function contextLabel(path: Path): string {
+  const kind = mapKind(path);
+  const job = jobPath(path);
+  if (kind === 'file') return 'at the top level';
+  if (kind === 'job') return `in job '${job}'`;
+  if (kind === 'step') return `in step ${Number(path[4]) + 1} of job '${job}'`;
+  if (kind === 'matrix' || kind === 'cache' || kind === 'reports') return `in the ${kind} of job '${job}'`;
+  if (kind === 'input') return `in input '${String(path[4])}'`;
+  return `in '${path.join('.')}'`;
+}
+
+/** What a value is, as a phrase: "'needs' in job 'test'", "step 3 of job 'test'". */
+function describePath(path: Path): string {
+  if (path.length === 0) return 'the file';
+  const last = path.at(-1);
+  const parent = path.slice(0, -1);
+  const job = jobPath(path);
+  if (typeof last === 'number') {
+    if (job !== undefined && path.length === 5 && path[3] === 'steps') return `step ${last + 1} of job '${job}'`;
+    return `item ${last + 1} of ${describePath(parent)}`;
+  }
+  if (job !== undefined && path.length === 3) return `job '${job}'`;
+  if (mapKind(path) === 'input') return `input '${String(last)}'`;
+  return `'${String(last)}' ${contextLabel(parent)}`;
+}
+
+/** The candidate a misspelt key most likely meant: edit distance ≤ 2, or a prefix either way. */
+function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of candidates) {
+    const distance = editDistance(word.toLowerCase(), candidate.toLowerCase());
+    const prefix = word.length >= 2 && (candidate.startsWith(word) || word.startsWith(candidate));
+    if ((distance <= 2 && distance < word.length) || prefix) {
+      if (distance < bestDistance) {
+        best = candidate;
+        bestDistance = distance;
+      }
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost));
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}
+
+function suggestion(word: string, candidates: readonly string[]): string {
+  const match = closest(word, candidates);
+  return match === undefined ? '' : ` (did you mean '${match}'?)`;
+}
+
+// ---------------------------------------------------------------- checks across the file
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Each job's raw map, by id, in file order (job ids cannot look like integers, so order holds). */
+function rawJobs(checker: Checker): [string, Record<string, unknown>][] {
+  const jobs = checker.rawAt(['pipeline', 'jobs']);
+  if (!isObject(jobs)) return [];
+  return Object.entries(jobs).filter((entry): entry is [string, Record<string, unknown>] => isObject(entry[1]));
+}
+
+/** A string-or-list field as (value, path) pairs, skipping entries of the wrong type. */
+function stringEntries(value: unknown, path: Path): { value: string; path: Path }[] {
+  if (typeof value === 'string') return [{ value, path }];
+  if (!Array.isArray(value)) return [];
+  return value.flatMap((item, index) => (typeof item === 'string' ? [{ value: item, path: [...path, index] }] : []));
+}
+
+function checkNeeds(checker: Checker): void {
+  const jobs = rawJobs(checker);
+  const ids = jobs.map(([id]) => id);
+  const edges = new Map<string, { target: string; path: Path }[]>();
+  for (const [id, job] of jobs) {
+    const valid: { target: string; path: Path }[] = [];
+    for (const { value: target, path } of stringEntries(job.needs, ['pipeline', 'jobs', id, 'needs'])) {
+      if (target === id) {
+        checker.report(checker.valueOffset(path), `job '${id}' needs itself`);
+      } else if (!ids.includes(target)) {
+        const others = ids.filter((other) => other !== id);
+        checker.report(checker.valueOffset(path), `job '${id}' needs '${target}', which does not exist${suggestion(target, others)}`);
+      } else {
+        valid.push({ target, path });
+      }
+    }
+    edges.set(id, valid);
+  }
+  for (const cycle of findCycles(ids, edges)) {
+    const [first, second] = cycle;
+    const edge = edges.get(first ?? '')?.find((e) => e.target === second);
+    checker.report(edge === undefined ? 0 : checker.valueOffset(edge.path), `needs cycle: ${cycle.join(' → ')}`);
+  }
+}
+
+/** Cycles found by a depth-first walk, each starting at its job that comes first in the file, closed (a → b → a). */
+function findCycles(ids: readonly string[], edges: ReadonlyMap<string, readonly { target: string }[]>): string[][] {
+  const state = new Map<string, 'active' | 'done'>();
+  const stack: string[] = [];
+  const cycles = new Map<string, string[]>();
+  const visit = (id: string): void => {
+    state.set(id, 'active');
+    stack.push(id);
+    for (const { target } of edges.get(id) ?? []) {
+      const seen = state.get(target);
+      if (seen === 'active') {
+        const loop = stack.slice(stack.indexOf(target));
+        const start = loop.reduce((best, job, index) => (ids.indexOf(job) < ids.indexOf(loop[best] ?? '') ? index : best), 0);
+        const rotated = [...loop.slice(start), ...loop.slice(0, start)];
+        const closed = [...rotated, rotated[0] ?? ''];
+        cycles.set(closed.join('\0'), closed);
+      } else if (seen === undefined) {
+        visit(target);
+      }
+    }
+    stack.pop();
+    state.set(id, 'done');
+  };
+  for (const id of ids) if (!state.has(id)) visit(id);
+  return [...cycles.values()];
+}
+
+const MATRIX_OPTIONS: readonly string[] = KNOWN_KEYS.matrix;
+
+function checkJobs(checker: Checker): void {
+  for (const [id, job] of rawJobs(checker)) {
+    const jobPathPrefix = ['pipeline', 'jobs', id];
+    if (Array.isArray(job.steps)) {
+      const firstUse = new Map<string, number>();
+      job.steps.forEach((step, index) => {
+        if (!isObject(step) || typeof step.id !== 'string') return;
+        const earlier = firstUse.get(step.id);
+        if (earlier === undefined) {
+          firstUse.set(step.id, index);
+          return;
+        }
+        const path = [...jobPathPrefix, 'steps', index, 'id'];
+        checker.report(checker.valueOffset(path), `duplicate step id '${step.id}' in job '${id}' (step ${earlier + 1} already uses it)`);
+      });
+    }
+    if (isObject(job.matrix)) {
+      const axes = Object.keys(job.matrix).filter((key) => !MATRIX_OPTIONS.includes(key));
+      const include = job.matrix.include;
+      if (axes.length === 0 && !(Array.isArray(include) && include.length > 0)) {
+        checker.report(
+          checker.keyOffset([...jobPathPrefix, 'matrix']),
+          `the matrix of job '${id}' has no axes and no include: add an axis (name: [values]) or include combinations`,
+        );
+      }
+    }
+  }
+}
+
+function checkTriggers(checker: Checker): void {
+  for (const { value, path } of stringEntries(checker.rawAt(['pipeline', 'on', 'schedule']), ['pipeline', 'on', 'schedule'])) {
+    const problem = cronProblem(value);
+    if (problem !== undefined) checker.report(checker.valueOffset(path), `invalid cron schedule '${value}': ${problem}`);
+  }
+  const inputs = checker.rawAt(['pipeline', 'on', 'manual', 'inputs']);
+  if (!isObject(inputs)) return;
+  for (const [name, input] of Object.entries(inputs)) {
+    if (!isObject(input)) continue;
+    const path = ['pipeline', 'on', 'manual', 'inputs', name];
+    const type = input.type ?? 'string';
+    const fallback = input.default;
+    if (type === 'choice') {
+      const options = Array.isArray(input.options) ? input.options.map(String) : [];
+      if (options.length === 0) {
+        checker.report(checker.keyOffset(path), `input '${name}' is a choice but has no options: list them under options`);
+      } else if (fallback !== undefined && fallback !== null && !options.includes(String(fallback))) {
+        const listed = options.map((option) => `'${option}'`).join(', ');
+        checker.report(checker.valueOffset([...path, 'default']), `default '${String(fallback)}' of input '${name}' is not one of its options (${listed})`);
+      }
+    } else if ((type === 'number' || type === 'boolean') && fallback !== undefined && typeof fallback !== type) {
+      checker.report(checker.valueOffset([...path, 'default']), `default of input '${name}' must be a ${type}, got ${JSON.stringify(fallback)}`);
+    }
+  }
+}
+
+/** Why a cron string is unusable, or undefined. Croner also takes 7 fields and nicknames; Gantry keeps to 5 or 6. */
+function cronProblem(pattern: string): string | undefined {
+  const fields = pattern.trim().split(/\s+/).filter((field) => field !== '').length;
+  if (fields !== 5 && fields !== 6) {
+    return `expected 5 fields (minute hour day-of-month month day-of-week) or 6 with seconds first, got ${fields}`;
+  }
+  try {
+    const cron = new Cron(pattern, { paused: true });
+    if (cron.nextRun() === null) return 'it never fires';
+    return undefined;
+  } catch (error) {
+    return (error as Error).message.replace(/^CronPattern:\s*/, '');
+  }
+}
+
+// ---------------------------------------------------------------- expressions
+
+interface ExpressionSite {
+  path: Path;
+  text: string;
+  condition: boolean;
+}
+
+/** Every string gantry evaluates: conditions, and templates that may hold `${{ }}`. */
+function expressionSites(checker: Checker): ExpressionSite[] {
+  const sites: ExpressionSite[] = [];
+  const template = (value: unknown, path: Path): void => {
+    for (const entry of stringEntries(value, path)) sites.push({ path: entry.path, text: entry.value, condition: false });
+  };
+  const env = (value: unknown, path: Path): void => {
+    if (isObject(value)) for (const [name, text] of Object.entries(value)) template(typeof text === 'string' ? text : undefined, [...path, name]);
+  };
+  const condition = (value: unknown, path: Path): void => {
+    if (typeof value === 'string') sites.push({ path, text: value, condition: true });
+  };
+  env(checker.rawAt(['pipeline', 'env']), ['pipeline', 'env']);
+  const concurrency = checker.rawAt(['pipeline', 'concurrency']);
+  if (typeof concurrency === 'string') template(concurrency, ['pipeline', 'concurrency']);
+  else if (isObject(concurrency)) template(typeof concurrency.group === 'string' ? concurrency.group : undefined, ['pipeline', 'concurrency', 'group']);
+
+  for (const [id, job] of rawJobs(checker)) {
+    const base = ['pipeline', 'jobs', id];
+    condition(job.if, [...base, 'if']);
+    env(job.env, [...base, 'env']);
+    env(job.outputs, [...base, 'outputs']);
+    if (isObject(job.cache)) {
+      template(typeof job.cache.key === 'string' ? job.cache.key : undefined, [...base, 'cache', 'key']);
+      template(job.cache['restore-keys'], [...base, 'cache', 'restore-keys']);
+    }
+    if (isObject(job.matrix)) {
+      for (const [key, value] of Object.entries(job.matrix)) {
+        if (key === 'include' || key === 'exclude') {
+          if (Array.isArray(value)) value.forEach((cell, index) => env(cell, [...base, 'matrix', key, index]));
+        } else if (Array.isArray(value)) {
+          template(value, [...base, 'matrix', key]);
+        }
+      }
+    }
+    if (Array.isArray(job.steps)) {
+      job.steps.forEach((step, index) => {
+        const stepPath = [...base, 'steps', index];
+        if (typeof step === 'string') {
+          template(step, stepPath);
+        } else if (isObject(step)) {
+          template(typeof step.run === 'string' ? step.run : undefined, [...stepPath, 'run']);
+          condition(step.if, [...stepPath, 'if']);
+          env(step.env, [...stepPath, 'env']);
+        }
+      });
+    }
+  }
+  return sites;
+}
+
+function checkExpressions(checker: Checker): void {
+  for (const site of expressionSites(checker)) {
+    const problem = site.condition ? conditionProblem(site.text) : templateProblem(site.text);
+    if (problem === undefined) continue;
+    const node = checker.locate(site.path).node;
+    const offset = isScalar(node) ? scalarSourceOffset(node, checker.text, problem.offset) : checker.valueOffset(site.path);
+    checker.report(offset, `invalid expression in ${describePath(site.path)}: ${problem.message}`);
+  }
+}
+
+interface ExpressionProblem {
+  /** Offset inside the string value. */
+  offset: number;
+  message: string;
+}
+
+function templateProblem(text: string): ExpressionProblem | undefined {
+  if (!text.includes('${{')) return undefined;
+  try {
+    for (const part of splitTemplate(text)) {
+      if (part.kind !== 'expr') continue;
+      try {
+        parseExpression(part.source);
+      } catch (error) {
+        const problem = expressionProblem(error);
+        return { offset: part.offset + problem.offset, message: problem.message };
+      }
+    }
+    return undefined;
+  } catch (error) {
+    return expressionProblem(error);
+  }
+}
+
+/** Conditions follow the runtime's rules exactly (bare, or one whole `${{ }}`), hence the runtime's own parser. */
+function conditionProblem(text: string): ExpressionProblem | undefined {
+  try {
+    conditionRunsAfterFailure(text);
+    return undefined;
+  } catch (error) {
+    return expressionProblem(error);
+  }
+}
+
+function expressionProblem(error: unknown): ExpressionProblem {
+  if (!(error instanceof ExpressionError)) throw error;
+  // The diagnostic gives the file position, so the expression-relative column would only confuse.
+  const message = error.message.replace(` at column ${error.offset + 1}`, '');
+  return { offset: error.offset, message };
+}
+
+/**
+ * The source offset of character `valueOffset` of a scalar's value. Exact for plain and quoted
+ * scalars on one line and for block scalars; folded multi-line scalars are aligned line by line.
+ */
+export function scalarSourceOffset(node: Scalar, text: string, valueOffset: number): number {
+  const range = node.range;
+  if (range === undefined || range === null) return 0;
+  const value = String(node.value);
+  const segments: { valueStart: number; sources: number[] }[] = [];
+  let cursor = 0;
+  for (const chunk of sourceChunks(node, text, range[0], range[1])) {
+    if (chunk.chars === '') continue;
+    const at = value.indexOf(chunk.chars, cursor);
+    if (at === -1) break;
+    segments.push({ valueStart: at, sources: chunk.sources });
+    cursor = at + chunk.chars.length;
+  }
+  let best = range[0];
+  for (const segment of segments) {
+    if (valueOffset < segment.valueStart) break;
+    const inside = valueOffset - segment.valueStart;
+    const last = segment.sources.length - 1;
+    best = inside <= last ? (segment.sources[inside] ?? best) : (segment.sources[last] ?? best) + (inside - last);
+  }
+  return best;
+}
+
+interface Chunk {
+  /** Value characters this source line contributes. */
+  chars: string;
+  /** Source offset of each of those characters. */
+  sources: number[];
+}
+
+/** One chunk per source line of the scalar, with escapes decoded and indentation removed. */
+function sourceChunks(node: Scalar, text: string, start: number, end: number): Chunk[] {
+  const type = node.type;
+  if (type === 'BLOCK_LITERAL' || type === 'BLOCK_FOLDED') return blockChunks(text, start, end);
+  const quote = type === 'QUOTE_DOUBLE' || type === 'QUOTE_SINGLE' ? 1 : 0;
+  const chunks: Chunk[] = [];
+  let lineStart = start + quote;
+  const contentEnd = end - quote;
+  while (lineStart <= contentEnd) {
+    let lineEnd = text.indexOf('\n', lineStart);
+    if (lineEnd === -1 || lineEnd > contentEnd) lineEnd = contentEnd;
+    let from = lineStart;
+    // Continuation lines lose their indentation when folded.
+    if (lineStart !== start + quote) while (from < lineEnd && (text[from] === ' ' || text[from] === '\t')) from++;
+    chunks.push(decodeLine(text, from, lineEnd, type));
+    lineStart = lineEnd + 1;
+  }
+  return chunks;
+}
+
+function decodeLine(text: string, from: number, to: number, type: Scalar['type']): Chunk {
+  let chars = '';
+  const sources: number[] = [];
+  for (let pos = from; pos < to; pos++) {
+    const ch = text[pos] ?? '';
+    if (type === 'QUOTE_SINGLE' && ch === "'" && text[pos + 1] === "'") {
+      chars += "'";
+      sources.push(pos);
+      pos++;
+    } else if (type === 'QUOTE_DOUBLE' && ch === '\\' && pos + 1 >= to) {
+      break; // an escaped line break joins the next line without a space
+    } else if (type === 'QUOTE_DOUBLE' && ch === '\\') {
+      const escape = text[pos + 1] ?? '';
+      const hexDigits = escape === 'x' ? 2 : escape === 'u' ? 4 : escape === 'U' ? 8 : 0;
+      const decoded = hexDigits > 0 ? String.fromCodePoint(Number.parseInt(text.slice(pos + 2, pos + 2 + hexDigits), 16) || 0xfffd) : '?';
+      for (let i = 0; i < decoded.length; i++) sources.push(pos);
+      chars += hexDigits > 0 ? decoded : ESCAPES[escape] ?? escape;
+      pos += 1 + hexDigits;
+    } else {
+      chars += ch;
+      sources.push(pos);
+    }
+  }
+  return { chars: chars.trimEnd(), sources: sources.slice(0, chars.trimEnd().length) };
+}
+
+const ESCAPES: Readonly<Record<string, string>> = { n: '\n', t: '\t', r: '\r', '0': '\0', '"': '"', '\\': '\\', '/': '/', ' ': ' ', e: '\x1b', a: '\x07', b: '\b', f: '\f', v: '\v' };
+
+/** Block scalars: skip the `|`/`>` header line, strip the indentation of the first content line. */
+function blockChunks(text: string, start: number, end: number): Chunk[] {
+  const headerEnd = text.indexOf('\n', start);
+  if (headerEnd === -1 || headerEnd >= end) return [];
+  const lines: { from: number; to: number }[] = [];
+  let lineStart = headerEnd + 1;
+  while (lineStart < end) {
+    let lineEnd = text.indexOf('\n', lineStart);
+    if (lineEnd === -1 || lineEnd > end) lineEnd = end;
+    lines.push({ from: lineStart, to: lineEnd });
+    lineStart = lineEnd + 1;
+  }
+  const firstContent = lines.find((line) => text.slice(line.from, line.to).trim() !== '');
+  if (firstContent === undefined) return [];
+  let indent = 0;
+  while (text[firstContent.from + indent] === ' ') indent++;
+  return lines.map(({ from, to }) => {
+    const contentFrom = Math.min(from + indent, to);
+    const chars = text.slice(contentFrom, to);
+    return { chars, sources: Array.from({ length: chars.length }, (_, i) => contentFrom + i) };
+  });
+}

@@ -1,0 +1,393 @@
+/**
+ * The run lifecycle as a pure function: state and event in, new state and commands out. The
+ * server and the local runner own the I/O (dispatching jobs to executors, persisting state); all
+ * decisions — which job is ready, skipped, retried, cancelled, and how the run ends — live here,
+ * so they are tested without processes and replayed identically after a crash.
+ */
+import { GantryError } from '../core/errors.ts';
+import { FINAL_JOB_STATUSES, FINAL_RUN_STATUSES } from '../core/types.ts';
+import type { GantryContext, JobStatus, MatrixValues, Plan, RunStatus, Value } from '../core/types.ts';
+import { conditionRunsAfterFailure, evaluateCondition } from './expressions/index.ts';
+
+/** One job instance's lifecycle within a run. */
+export interface JobState {
+  key: string;
+  jobId: string;
+  matrix: MatrixValues | null;
+  /** Job *keys* this instance waits for (every instance of each needed job). */
+  needs: string[];
+  status: JobStatus;
+  /** 1-based number of the attempt that is (or was last) queued/running. */
+  attempt: number;
+  /** `retry + 1`. */
+  maxAttempts: number;
+  outputs: Record<string, string>;
+  /**
+   * Why the job ended as it did ("skipped: needed job 'build' failed"). Also set on a running job
+   * the moment it is aborted, so its cancellation reads right and it is not retried.
+   */
+  reason: string | null;
+  condition?: string;
+  failFast: boolean;
+  maxParallel?: number;
+  /** How often the runner died under this job in this run; the second time fails it. */
+  interruptions: number;
+}
+
+export interface RunState {
+  runId: string;
+  status: RunStatus;
+  cancelRequested: boolean;
+  /** In plan order (dependencies first). */
+  jobs: Record<string, JobState>;
+}
+
+export type RunEvent =
+  | { type: 'start' }
+  | { type: 'job-started'; key: string }
+  | { type: 'job-finished'; key: string; status: 'success' | 'failure' | 'cancelled'; outputs: Record<string, string> }
+  /** The server died while the job ran (reported on recovery). */
+  | { type: 'job-interrupted'; key: string }
+  | { type: 'cancel' };
+
+export type RunCommand =
+  /** The job is now 'queued': run it when an executor slot is free. */
+  | { type: 'dispatch'; key: string }
+  /** Stop this running job; it will report `job-finished` with status cancelled. */
+  | { type: 'abort'; key: string; reason: string }
+  /** The run is final; emitted exactly once per run. */
+  | { type: 'finished'; status: 'success' | 'failure' | 'cancelled' };
+
+/** What job conditions can see besides `needs` and `matrix`. */
+export interface ConditionEnv {
+  inputs: Record<string, Value>;
+  gantry: GantryContext;
+  env: Record<string, string>;
+}
+
+export interface RunTransition {
+  state: RunState;
+  /** Keys of the jobs whose record changed, in the order they first changed. */
+  changed: string[];
+  commands: RunCommand[];
+}
+
+/** A move the lifecycle does not allow (a caller bug or a stale event), e.g. starting a job that is not queued. */
+export class IllegalTransitionError extends GantryError {
+  constructor(message: string, details?: unknown) {
+    super('ILLEGAL_TRANSITION', message, 409, details);
+  }
+}
+
+/** A run as compiled: every job waiting, nothing started. */
+export function initialRunState(runId: string, plan: Plan): RunState {
+  const keysByJobId = new Map<string, string[]>();
+  for (const job of plan.jobs) keysByJobId.set(job.jobId, [...(keysByJobId.get(job.jobId) ?? []), job.key]);
+  const jobs: Record<string, JobState> = {};
+  for (const job of plan.jobs) {
+    const state: JobState = {
+      key: job.key,
+      jobId: job.jobId,
+      matrix: job.matrix,
+      needs: job.needs.flatMap((id) => keysByJobId.get(id) ?? []),
+      status: 'waiting',
+      attempt: 1,
+      maxAttempts: job.config.retry + 1,
+      outputs: {},
+      reason: null,
+      failFast: job.config.matrix?.failFast ?? false,
+      interruptions: 0,
+    };
+    if (job.config.if !== undefined) state.condition = job.config.if;
+    if (job.config.matrix?.maxParallel !== undefined) state.maxParallel = job.config.matrix.maxParallel;
+    jobs[job.key] = state;
+  }
+  return { runId, status: 'queued', cancelRequested: false, jobs };
+}
+
+/**
+ * Applies one event. Never mutates `state`. Throws IllegalTransitionError for moves the
+ * lifecycle forbids; a `cancel` of a finished run is a no-op so cancelling stays idempotent.
+ */
+export function reduceRun(state: RunState, event: RunEvent, env: ConditionEnv): RunTransition {
+  if (isFinalRun(state.status)) {
+    if (event.type === 'cancel') return { state, changed: [], commands: [] };
+    throw new IllegalTransitionError(`run ${state.runId} is already ${state.status}; '${event.type}' is not allowed`, { event });
+  }
+  const draft = new Draft(state);
+  switch (event.type) {
+    case 'start':
+      if (state.status !== 'queued') throw new IllegalTransitionError(`run ${state.runId} is already ${state.status}`);
+      draft.status = 'running';
+      break;
+    case 'job-started': {
+      const job = draft.get(event.key);
+      if (job.status !== 'queued') throw notIn(job, 'queued', event.type);
+      draft.set(job.key, { status: 'running' });
+      break;
+    }
+    case 'job-finished':
+      finishJob(draft, event.key, event.status, event.outputs);
+      break;
+    case 'job-interrupted':
+      interruptJob(draft, event.key);
+      break;
+    case 'cancel':
+      cancelRun(draft);
+      break;
+  }
+  settle(draft, env);
+  return draft.result();
+}
+
+/**
+ * The starting state of a re-run. 'all' resets every job; 'failed' re-runs a job if it did not
+ * succeed or it (transitively) needs a job that is re-run — the rest keep their state (status
+ * success and outputs), so their dependents see the same `needs` as before.
+ */
+export function rerunState(previous: RunState, newRunId: string, mode: 'all' | 'failed'): RunState {
+  if (!isFinalRun(previous.status)) {
+    throw new IllegalTransitionError(`run ${previous.runId} is still ${previous.status}; only a finished run can be re-run`);
+  }
+  const rerun = new Set<string>();
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const job of Object.values(previous.jobs)) {
+      if (rerun.has(job.key)) continue;
+      if (mode === 'all' || job.status !== 'success' || job.needs.some((key) => rerun.has(key))) {
+        rerun.add(job.key);
+        grew = true;
+      }
+    }
+  }
+  const jobs: Record<string, JobState> = {};
+  for (const job of Object.values(previous.jobs)) {
+    jobs[job.key] = rerun.has(job.key)
+      ? { ...job, status: 'waiting', attempt: 1, outputs: {}, reason: null, interruptions: 0 }
+      : { ...job, outputs: { ...job.outputs } };
+  }
+  return { runId: newRunId, status: 'queued', cancelRequested: false, jobs };
+}
+
+// ---------------------------------------------------------------- transitions
+
+function finishJob(draft: Draft, key: string, status: 'success' | 'failure' | 'cancelled', outputs: Record<string, string>): void {
+  const job = draft.get(key);
+  if (job.status !== 'running') throw notIn(job, 'running', 'job-finished');
+  // An aborted job (reason already set) or a cancelled run is never retried.
+  if (status === 'failure' && job.attempt < job.maxAttempts && job.reason === null && !draft.cancelRequested) {
+    draft.set(key, { status: 'queued', attempt: job.attempt + 1, outputs: {} });
+    draft.commands.push({ type: 'dispatch', key });
+    return;
+  }
+  let reason: string | null = null;
+  if (status === 'cancelled') reason = job.reason ?? 'cancelled';
+  else if (status === 'failure' && job.attempt > 1) reason = `failed after ${job.attempt} attempts`;
+  draft.set(key, { status, outputs: { ...outputs }, reason });
+  if (status === 'failure') failFast(draft, draft.get(key));
+}
+
+function interruptJob(draft: Draft, key: string): void {
+  const job = draft.get(key);
+  if (job.status !== 'running') throw notIn(job, 'running', 'job-interrupted');
+  if (job.reason !== null || draft.cancelRequested) {
+    // It was being aborted anyway: the runner dying finished the job.
+    draft.set(key, { status: 'cancelled', reason: job.reason ?? 'cancelled: the run was cancelled' });
+    return;
+  }
+  if (job.interruptions === 0) {
+    draft.set(key, { status: 'queued', attempt: job.attempt + 1, interruptions: 1, outputs: {} });
+    draft.commands.push({ type: 'dispatch', key });
+    return;
+  }
+  draft.set(key, { status: 'failure', interruptions: job.interruptions + 1, reason: 'interrupted twice' });
+  failFast(draft, draft.get(key));
+}
+
+function cancelRun(draft: Draft): void {
+  if (draft.cancelRequested) return;
+  draft.cancelRequested = true;
+  if (draft.status === 'queued') {
+    for (const job of draft.list()) draft.set(job.key, { status: 'cancelled', reason: 'cancelled: the run was cancelled before it started' });
+    return;
+  }
+  const reason = 'cancelled: the run was cancelled';
+  for (const job of draft.list()) {
+    if (job.status === 'waiting' || job.status === 'queued') {
+      // always()/failure()/cancelled() jobs are the clean-up a cancel must still run.
+      if (!runsAfterFailure(job.condition)) draft.set(job.key, { status: 'cancelled', reason });
+    } else if (job.status === 'running' && job.reason === null) {
+      draft.set(job.key, { reason });
+      draft.commands.push({ type: 'abort', key: job.key, reason });
+    }
+  }
+}
+
+/** A matrix instance failed for good: its siblings stop (waiting/queued at once, running via abort). */
+function failFast(draft: Draft, failed: JobState): void {
+  if (failed.matrix === null || !failed.failFast) return;
+  const reason = `cancelled: fail-fast after '${failed.key}' failed`;
+  for (const sibling of draft.list()) {
+    if (sibling.jobId !== failed.jobId || sibling.key === failed.key) continue;
+    if (sibling.status === 'waiting' || sibling.status === 'queued') {
+      draft.set(sibling.key, { status: 'cancelled', reason });
+    } else if (sibling.status === 'running' && sibling.reason === null) {
+      draft.set(sibling.key, { reason });
+      draft.commands.push({ type: 'abort', key: sibling.key, reason });
+    }
+  }
+}
+
+/** Decides every ready job until nothing moves, then ends the run if every job is final. */
+function settle(draft: Draft, env: ConditionEnv): void {
+  if (draft.status === 'running') {
+    let moved = true;
+    while (moved) {
+      moved = false;
+      for (const job of draft.list()) {
+        if (job.status !== 'waiting') continue;
+        const needs = job.needs.map((key) => draft.get(key));
+        if (!needs.every((need) => isFinalJob(need.status))) continue;
+        const decision = decide(job, needs, draft, env);
+        if (decision.status === 'queued') {
+          if (!hasSlot(draft, job)) continue;
+          draft.set(job.key, { status: 'queued' });
+          draft.commands.push({ type: 'dispatch', key: job.key });
+        } else {
+          draft.set(job.key, { status: decision.status, reason: decision.reason });
+          if (decision.status === 'failure') failFast(draft, draft.get(job.key));
+        }
+        moved = true;
+      }
+    }
+  }
+  if (isFinalRun(draft.status) || (draft.status === 'queued' && !draft.cancelRequested)) return;
+  const jobs = draft.list();
+  if (!jobs.every((job) => isFinalJob(job.status))) return;
+  const status = draft.cancelRequested
+    ? 'cancelled'
+    : jobs.some((job) => job.status === 'failure' || job.status === 'cancelled')
+      ? 'failure'
+      : 'success';
+  draft.status = status;
+  draft.commands.push({ type: 'finished', status });
+}
+
+type Decision = { status: 'queued' } | { status: 'skipped' | 'failure'; reason: string };
+
+function decide(job: JobState, needs: JobState[], draft: Draft, env: ConditionEnv): Decision {
+  if (!runsAfterFailure(job.condition)) {
+    // GitHub semantics: under the implicit success(), any need that did not succeed skips the job.
+    const bad = needs.find((n) => n.status === 'failure') ?? needs.find((n) => n.status === 'cancelled') ?? needs.find((n) => n.status === 'skipped');
+    if (bad !== undefined) {
+      const how = bad.status === 'failure' ? 'failed' : bad.status === 'cancelled' ? 'was cancelled' : 'was skipped';
+      return { status: 'skipped', reason: `skipped: needed job '${bad.jobId}' ${how}` };
+    }
+  }
+  let ok: boolean;
+  try {
+    ok = evaluateCondition(job.condition, {
+      contexts: {
+        inputs: env.inputs,
+        gantry: { ...env.gantry },
+        env: env.env,
+        matrix: job.matrix ?? {},
+        needs: needsContext(needs),
+      },
+      status: {
+        failed: needs.some((n) => n.status === 'failure' || n.status === 'cancelled'),
+        cancelled: draft.cancelRequested,
+      },
+    });
+  } catch (error) {
+    // A bad condition fails its job (state, shown to the user), never the whole reducer.
+    return { status: 'failure', reason: `condition error: ${error instanceof Error ? error.message : String(error)}` };
+  }
+  if (ok) return { status: 'queued' };
+  return { status: 'skipped', reason: `skipped: condition \`${(job.condition ?? 'success()').trim()}\` was false` };
+}
+
+/** `needs.<jobId>` as conditions see it; a matrix job's instances are folded into one entry. */
+function needsContext(needs: JobState[]): Value {
+  const byJobId = new Map<string, JobState[]>();
+  for (const need of needs) byJobId.set(need.jobId, [...(byJobId.get(need.jobId) ?? []), need]);
+  const out: Record<string, Value> = {};
+  for (const [jobId, instances] of byJobId) {
+    const result = instances.some((j) => j.status === 'failure')
+      ? 'failure'
+      : instances.some((j) => j.status === 'cancelled')
+        ? 'cancelled'
+        : instances.every((j) => j.status === 'success')
+          ? 'success'
+          : 'skipped';
+    const outputs: Record<string, Value> = {};
+    for (const instance of instances) Object.assign(outputs, instance.outputs);
+    out[jobId] = { result, outputs };
+  }
+  return out;
+}
+
+function hasSlot(draft: Draft, job: JobState): boolean {
+  if (job.maxParallel === undefined) return true;
+  const busy = draft.list().filter((j) => j.jobId === job.jobId && (j.status === 'queued' || j.status === 'running')).length;
+  return busy < job.maxParallel;
+}
+
+function runsAfterFailure(condition: string | undefined): boolean {
+  try {
+    return conditionRunsAfterFailure(condition);
+  } catch {
+    // An unparsable condition is reported when the job is evaluated; here it counts as default.
+    return false;
+  }
+}
+
+function isFinalJob(status: JobStatus): boolean {
+  return FINAL_JOB_STATUSES.includes(status);
+}
+
+function isFinalRun(status: RunStatus): boolean {
+  return FINAL_RUN_STATUSES.includes(status);
+}
+
+function notIn(job: JobState, expected: JobStatus, event: string): IllegalTransitionError {
+  return new IllegalTransitionError(`'${event}' for job '${job.key}' which is ${job.status}, not ${expected}`, { key: job.key, status: job.status });
+}
+
+/** Copy-on-write view of a RunState that records what changed and the commands to emit. */
+class Draft {
+  readonly base: RunState;
+  readonly jobs: Record<string, JobState>;
+  readonly changed = new Set<string>();
+  readonly commands: RunCommand[] = [];
+  status: RunStatus;
+  cancelRequested: boolean;
+
+  constructor(base: RunState) {
+    this.base = base;
+    this.jobs = { ...base.jobs };
+    this.status = base.status;
+    this.cancelRequested = base.cancelRequested;
+  }
+
+  get(key: string): JobState {
+    const job = Object.hasOwn(this.jobs, key) ? this.jobs[key] : undefined;
+    if (job === undefined) throw new IllegalTransitionError(`run ${this.base.runId} has no job '${key}'`, { key });
+    return job;
+  }
+
+  list(): JobState[] {
+    return Object.values(this.jobs);
+  }
+
+  set(key: string, patch: Partial<JobState>): void {
+    this.jobs[key] = { ...this.get(key), ...patch };
+    this.changed.add(key);
+  }
+
+  result(): RunTransition {
+    const state: RunState = { ...this.base, status: this.status, cancelRequested: this.cancelRequested, jobs: this.jobs };
+    return { state, changed: [...this.changed], commands: this.commands };
+  }
+}

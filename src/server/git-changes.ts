@@ -1,0 +1,86 @@
+/**
+ * What a push changed, read from git itself: the files between two commits of a local
+ * repository, and the branch heads of a local repository or a remote URL. Used by the git hook
+ * and the repository poller, which only know shas, to fill `TriggerEvent.changedFiles`.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { GantryError, InputError } from '../core/errors.ts';
+
+/** A full object id: SHA-1 (40 hex) or SHA-256 (64 hex). Anything else is refused before git sees it. */
+const OBJECT_ID = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+const ZERO_ID = /^0+$/;
+/** Remote listing can hang on a dead host or a credential prompt; the caller retries next time. */
+const REMOTE_TIMEOUT_MS = 30_000;
+const LOCAL_TIMEOUT_MS = 60_000;
+
+/** Runs git without a terminal (no credential prompt can block the server) and returns stdout. Throws `GIT_FAILED`. */
+export function runGit(args: string[], o: { cwd?: string; timeoutMs?: number } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'git',
+      args,
+      {
+        cwd: o.cwd,
+        timeout: o.timeoutMs ?? LOCAL_TIMEOUT_MS,
+        maxBuffer: 256 * 1024 * 1024,
+        encoding: 'utf8',
+        env: { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' },
+      },
+      (error, stdout, stderr) => {
+        if (!error) return resolve(stdout);
+        const detail = stderr.trim().split('\n').slice(-3).join(' ') || error.message;
+        reject(new GantryError('GIT_FAILED', `git ${args[0] ?? ''} failed: ${detail}`, 500, { args, stderr: stderr.slice(-4000) }));
+      },
+    );
+  });
+}
+
+function assertObjectId(sha: string, what: string): void {
+  if (!OBJECT_ID.test(sha)) throw new InputError(`${what} is not a full commit sha: ${JSON.stringify(sha.slice(0, 80))}`);
+}
+
+function splitNul(out: string): string[] {
+  return out.split('\0').filter((name) => name !== '');
+}
+
+/**
+ * Files changed between two commits of a local repository (`git diff --name-only -z before after`);
+ * before null or all-zeros → the files of `after`'s tree (for a new branch: files changed by the
+ * commit itself against its first parent, or all files for a root commit).
+ * Renames are listed under both names so a path filter matches either side.
+ */
+export async function changedFiles(repoDir: string, before: string | null, after: string): Promise<string[]> {
+  assertObjectId(after, 'after');
+  if (before !== null && !ZERO_ID.test(before)) {
+    assertObjectId(before, 'before');
+    return splitNul(await runGit(['diff', '--name-only', '-z', '--no-renames', before, after], { cwd: repoDir }));
+  }
+  // `rev-list --parents` prints "<commit> <parent>...": no parent means a root commit.
+  const [, firstParent] = (await runGit(['rev-list', '--parents', '-n', '1', after], { cwd: repoDir })).trim().split(' ');
+  if (firstParent === undefined) return splitNul(await runGit(['ls-tree', '-r', '--name-only', '-z', after], { cwd: repoDir }));
+  return splitNul(await runGit(['diff', '--name-only', '-z', '--no-renames', firstParent, after], { cwd: repoDir }));
+}
+
+/** A URL (`https://`, `file://`, `ssh://`) or scp-like `user@host:path`, as opposed to a local directory. */
+function isRemote(repo: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(repo) || (/^[^/]+@[^/:]+:/.test(repo) && !existsSync(repo));
+}
+
+/** Parses `<sha> <ref>` (ls-remote uses a tab, for-each-ref our space) lines into a ref → sha map. */
+function parseRefLines(out: string): Record<string, string> {
+  const heads: Record<string, string> = {};
+  for (const line of out.split('\n')) {
+    const match = /^([0-9a-f]+)\s+(refs\/heads\/\S.*)$/.exec(line);
+    if (match?.[1] && match[2]) heads[match[2]] = match[1];
+  }
+  return heads;
+}
+
+/** Reads refs/heads/* of a local repository or a URL: { 'refs/heads/main': sha } (`git ls-remote --heads` / for-each-ref). */
+export async function listBranchHeads(repo: string): Promise<Record<string, string>> {
+  // A "repository" starting with '-' would be read by git as an option (e.g. --upload-pack=...).
+  if (repo === '' || repo.startsWith('-')) throw new InputError(`not a repository location: ${JSON.stringify(repo)}`);
+  if (isRemote(repo)) return parseRefLines(await runGit(['ls-remote', '--heads', repo], { timeoutMs: REMOTE_TIMEOUT_MS }));
+  return parseRefLines(await runGit(['for-each-ref', '--format=%(objectname) %(refname)', 'refs/heads/'], { cwd: repo }));
+}

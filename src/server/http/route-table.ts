@@ -1,0 +1,95 @@
+/**
+ * Routes are declared once, with zod schemas for their params, query and body: the same
+ * declaration registers the fastify handler, validates the request ("parse at the edges") and
+ * produces the OpenAPI document served at /api/openapi.json.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { InputError } from '../../core/errors.ts';
+import { GANTRY_VERSION } from '../../core/version.ts';
+
+export type Auth = 'admin' | 'none' | 'hook' | 'signature';
+
+export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  url: string;
+  summary: string;
+  auth: Auth;
+  params?: P;
+  query?: Q;
+  body?: B;
+  /** Describes a non-JSON or streaming response for the OpenAPI document. */
+  produces?: string;
+  handler: (input: { params: z.output<P>; query: z.output<Q>; body: z.output<B>; request: FastifyRequest; reply: FastifyReply }) => Promise<unknown>;
+}
+
+type AnyRoute = RouteSpec<z.ZodType, z.ZodType, z.ZodType>;
+
+export class RouteTable {
+  readonly #routes: AnyRoute[] = [];
+
+  add<P extends z.ZodType = z.ZodObject, Q extends z.ZodType = z.ZodObject, B extends z.ZodType = z.ZodUnknown>(spec: RouteSpec<P, Q, B>): void {
+    this.#routes.push(spec as unknown as AnyRoute);
+  }
+
+  authOf(method: string, routeUrl: string | undefined): Auth | undefined {
+    return this.#routes.find((r) => r.method === method && r.url === routeUrl)?.auth;
+  }
+
+  register(app: FastifyInstance): void {
+    for (const route of this.#routes) {
+      app.route({
+        method: route.method,
+        url: route.url,
+        handler: async (request, reply) => {
+          const params = parse(route.params, request.params, 'path parameters');
+          const query = parse(route.query, request.query, 'query');
+          const body = parse(route.body, request.body ?? {}, 'body');
+          const result = await route.handler({ params, query, body, request, reply });
+          if (reply.sent || result === undefined) return reply;
+          return result;
+        },
+      });
+    }
+  }
+
+  openApi(): object {
+    const paths: Record<string, Record<string, unknown>> = {};
+    for (const route of this.#routes) {
+      const path = route.url.replace(/:([A-Za-z]+)/g, '{$1}');
+      const parameters = [
+        ...objectKeys(route.params).map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } })),
+        ...objectKeys(route.query).map((name) => ({ name, in: 'query', required: false, schema: { type: 'string' } })),
+      ];
+      paths[path] ??= {};
+      paths[path][route.method.toLowerCase()] = {
+        summary: route.summary,
+        ...(parameters.length ? { parameters } : {}),
+        ...(route.body ? { requestBody: { content: { 'application/json': { schema: z.toJSONSchema(route.body, { io: 'input', unrepresentable: 'any' }) } } } } : {}),
+        security: route.auth === 'admin' ? [{ bearer: [] }] : [],
+        responses: {
+          200: { description: 'OK', content: { [route.produces ?? 'application/json']: {} } },
+          default: { description: 'Error: `{ error: { code, message } }`' },
+        },
+      };
+    }
+    return {
+      openapi: '3.1.0',
+      info: { title: 'Gantry API', version: GANTRY_VERSION, description: 'Every endpoint but /api/health needs `Authorization: Bearer <token>`. Errors are `{ error: { code, message } }`.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      paths,
+    };
+  }
+}
+
+function parse<T extends z.ZodType>(schema: T | undefined, value: unknown, where: string): z.output<T> {
+  if (!schema) return value as z.output<T>;
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((i) => `${i.path.length ? `${i.path.join('.')}: ` : ''}${i.message}`);
+  throw new InputError(`invalid ${where}: ${problems.join('; ')}`);
+}
+
+function objectKeys(schema: z.ZodType | undefined): string[] {
+  return schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
+}

@@ -1,0 +1,72 @@
+/**
+ * The server's options as one table: name, environment variable, default (with unit) and what
+ * it does. Defaults ← environment ← flags, validated once, then frozen.
+ */
+import { availableParallelism } from 'node:os';
+import { join, resolve } from 'node:path';
+import { InputError } from '../core/errors.ts';
+
+export interface ServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  /** `sqlite:<file>` (default, under the data dir) or `postgres://…`. */
+  readonly store: string;
+  readonly parallel: number;
+  readonly logCapBytes: number;
+  readonly sandbox: 'auto' | 'off';
+  /** How often URL projects are polled, ms. */
+  readonly pollIntervalMs: number;
+  /** On SIGTERM, how long running jobs may finish before they are stopped (they resume on restart), ms. */
+  readonly drainMs: number;
+}
+
+interface OptionSpec {
+  env: string;
+  description: string;
+  parse: (raw: string) => unknown;
+}
+
+const int = (name: string, min: number) => (raw: string) => {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new InputError(`${name} must be a whole number ≥ ${min}, got '${raw}'`);
+  return n;
+};
+
+export const SERVER_OPTION_TABLE: Record<keyof ServerOptions, OptionSpec> = {
+  host: { env: 'GANTRY_HOST', description: 'address to listen on (default 127.0.0.1: loopback only)', parse: String },
+  port: { env: 'GANTRY_PORT', description: 'TCP port (default 7700; 0 picks a free one)', parse: int('port', 0) },
+  dataDir: { env: 'GANTRY_DATA', description: 'data directory (default ./.gantry)', parse: (raw) => resolve(raw) },
+  store: { env: 'GANTRY_STORE', description: 'store URL: sqlite:<file> or postgres://… (default sqlite under the data dir)', parse: String },
+  parallel: { env: 'GANTRY_PARALLEL', description: 'jobs running at once (default: the number of cores)', parse: int('parallel', 1) },
+  logCapBytes: { env: 'GANTRY_LOG_CAP_BYTES', description: 'stored log size per job, bytes (default 64 MiB); past it head and tail are kept', parse: int('log cap', 4096) },
+  sandbox: {
+    env: 'GANTRY_SANDBOX', description: 'auto (bubblewrap where installed) or off',
+    parse: (raw) => { if (raw !== 'auto' && raw !== 'off') throw new InputError(`sandbox must be auto or off, got '${raw}'`); return raw; },
+  },
+  pollIntervalMs: { env: 'GANTRY_POLL_INTERVAL_MS', description: 'poll interval of URL projects, ms (default 60000)', parse: int('poll interval', 100) },
+  drainMs: { env: 'GANTRY_DRAIN_MS', description: 'on shutdown, time for running jobs to finish, ms (default 10000)', parse: int('drain time', 0) },
+};
+
+export function resolveServerOptions(flags: Partial<Record<keyof ServerOptions, string | number | undefined>>, env: NodeJS.ProcessEnv = process.env): ServerOptions {
+  const raw: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [name, spec] of Object.entries(SERVER_OPTION_TABLE) as [keyof ServerOptions, OptionSpec][]) {
+    const given = flags[name] ?? env[spec.env];
+    if (given === undefined || given === '') continue;
+    try { raw[name] = spec.parse(String(given)); } catch (error) { problems.push((error as Error).message); }
+  }
+  if (problems.length > 0) throw new InputError(problems.join('; '));
+  const dataDir = (raw.dataDir as string | undefined) ?? resolve('.gantry');
+  return Object.freeze({
+    host: (raw.host as string | undefined) ?? '127.0.0.1',
+    port: (raw.port as number | undefined) ?? 7700,
+    dataDir,
+    store: (raw.store as string | undefined) ?? `sqlite:${join(dataDir, 'gantry.db')}`,
+    parallel: (raw.parallel as number | undefined) ?? availableParallelism(),
+    logCapBytes: (raw.logCapBytes as number | undefined) ?? 64 * 1024 * 1024,
+    sandbox: (raw.sandbox as 'auto' | 'off' | undefined) ?? 'auto',
+    pollIntervalMs: (raw.pollIntervalMs as number | undefined) ?? 60_000,
+    drainMs: (raw.drainMs as number | undefined) ?? 10_000,
+  });
+}

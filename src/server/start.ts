@@ -1,0 +1,98 @@
+/**
+ * The composition root of `gantry up`: opens the store, wires services with plain constructor
+ * arguments, resumes what a previous process left, then listens. `close()` shuts down in reverse.
+ */
+import { mkdir, rm, writeFile, chmod } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { GANTRY_VERSION } from '../core/version.ts';
+import { SlotPool } from '../engine/slot-pool.ts';
+import type { RunJob } from '../executor/ports.ts';
+import { runJob as defaultRunJob } from '../executor/job-runner.ts';
+import { openStore } from '../store/index.ts';
+import type { EventEnvironment, Store } from '../store/ports.ts';
+import { ADMIN_TOKEN_FILE, SERVER_INFO_FILE } from '../cli/api-client.ts';
+import { createApp } from './app.ts';
+import { LiveHub } from './live-hub.ts';
+import { ProjectService } from './project-service.ts';
+import { RunService } from './run-service.ts';
+import { SecretBox } from './secret-box.ts';
+import type { ServerOptions } from './server-options.ts';
+import { hashToken, newToken } from './tokens.ts';
+
+export interface RunningServer {
+  url: string;
+  app: FastifyInstance;
+  store: Store;
+  runs: RunService;
+  /** Set when this start created the admin token (first start). */
+  createdAdminToken: boolean;
+  resumedRuns: number;
+  close(): Promise<void>;
+}
+
+export interface StartOverrides {
+  runJob?: RunJob;
+  log?: (level: 'info' | 'warn', message: string, data?: Record<string, unknown>) => void;
+}
+
+export async function startServer(options: ServerOptions, overrides: StartOverrides = {}): Promise<RunningServer> {
+  const log = overrides.log ?? ((level, message, data) => process.stderr.write(`${level === 'warn' ? 'WARN ' : ''}${message}${data ? ` ${JSON.stringify(data)}` : ''}\n`));
+  await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
+  await chmod(options.dataDir, 0o700);
+  const store = await openStore({ url: options.store });
+  const secretBox = await SecretBox.open(options.dataDir);
+  const createdAdminToken = await ensureAdminToken(store, options.dataDir);
+  const hub = new LiveHub();
+  const eventEnv = (): EventEnvironment => ({ gantryVersion: GANTRY_VERSION, nodeVersion: process.version, host: hostname() });
+  let closing = false;
+
+  const runs = new RunService({
+    store, dataDir: options.dataDir, logCapBytes: options.logCapBytes, sandbox: options.sandbox,
+    slots: new SlotPool(options.parallel), runJob: overrides.runJob ?? defaultRunJob,
+    secrets: async (projectId) => {
+      const sealed = await store.secrets.all(projectId);
+      return Object.fromEntries(Object.entries(sealed).map(([name, value]) => [name, secretBox.decrypt(value)]));
+    },
+    eventEnv, notify: (runId) => hub.notify(runId), now: () => new Date(),
+  });
+  const projects = new ProjectService({
+    store, runs, secretBox, dataDir: options.dataDir, pollIntervalMs: options.pollIntervalMs, eventEnv,
+    warn: (message, data) => log('warn', message, data),
+  });
+  const app = createApp({ store, runs, projects, secretBox, hub, dataDir: options.dataDir, isClosing: () => closing });
+
+  const address = await app.listen({ host: options.host, port: options.port });
+  const url = address.replace('[::1]', 'localhost');
+  await writeFile(join(options.dataDir, SERVER_INFO_FILE), `${JSON.stringify({ url, pid: process.pid, version: GANTRY_VERSION })}\n`, { mode: 0o600 });
+  await store.events.append({ type: 'server.started', subject: 'server', actor: 'server', data: { url, store: store.dialect }, env: eventEnv() });
+  await projects.start(url);
+  const resumedRuns = await runs.recover();
+  if (resumedRuns > 0) log('info', `resuming ${resumedRuns} run${resumedRuns === 1 ? '' : 's'} left by the previous server`);
+
+  return {
+    url, app, store, runs, createdAdminToken, resumedRuns,
+    close: async () => {
+      if (closing) return;
+      closing = true;
+      await projects.stop();
+      await runs.shutdown(options.drainMs);
+      await app.close();
+      await store.events.append({ type: 'server.stopped', subject: 'server', actor: 'server', data: {}, env: eventEnv() }).catch(() => undefined);
+      await store.close();
+      await rm(join(options.dataDir, SERVER_INFO_FILE), { force: true });
+    },
+  };
+}
+
+/** The first start creates an admin token, saved (mode 0600) where the CLI on this machine finds it. */
+async function ensureAdminToken(store: Store, dataDir: string): Promise<boolean> {
+  const file = join(dataDir, ADMIN_TOKEN_FILE);
+  if (existsSync(file)) return false;
+  const token = newToken();
+  await store.tokens.create({ name: 'admin', hash: hashToken(token) });
+  await writeFile(file, `${token}\n`, { mode: 0o600 });
+  return true;
+}

@@ -1,0 +1,30 @@
+/** The Store of ./ports.ts assembled from the per-aggregate stores over one Kysely handle. */
+import type { Kysely } from 'kysely';
+import type { Store } from './ports.ts';
+import type { Database, StoreDialect } from './migrations.ts';
+import { createProjectStore } from './project-store.ts';
+import { createRunStore } from './run-store.ts';
+import { createEventStore } from './event-store.ts';
+import { createSecretStore } from './secret-store.ts';
+import { createTokenStore } from './token-store.ts';
+
+/**
+ * Wraps an already migrated database. The store owns `db`: `close()` destroys it (once;
+ * later calls are no-ops, so shutdown hooks may call it freely).
+ */
+export function createKyselyStore(db: Kysely<Database>, dialect: StoreDialect): Store {
+  const ctx = { db, dialect };
+  let closing: Promise<void> | undefined;
+  return {
+    projects: createProjectStore(ctx),
+    runs: createRunStore(ctx),
+    events: createEventStore(ctx),
+    secrets: createSecretStore(ctx),
+    tokens: createTokenStore(ctx),
+    dialect,
+    close() {
+      closing ??= db.destroy();
+      return closing;
+    },
+  };
+}

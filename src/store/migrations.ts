@@ -1,0 +1,205 @@
+/**
+ * The schema: its row types and the migrations that create it, kept in code (no migration files
+ * to ship) and run on every open. One schema for both dialects: JSON and timestamps are text
+ * (ISO-8601 UTC sorts as text), so the stores read and write them identically; only the
+ * autoincrement and boolean column types differ.
+ */
+import { sql } from 'kysely';
+import type { ColumnType, Kysely } from 'kysely';
+import { Migrator } from 'kysely/migration';
+import type { Migration } from 'kysely/migration';
+
+export type StoreDialect = 'sqlite' | 'postgres';
+
+/** Written as a boolean; read back as 0/1 from SQLite and as a boolean from PostgreSQL. */
+export type DbBool = ColumnType<boolean | number, boolean, boolean>;
+
+export interface ProjectsTable {
+  id: string;
+  name: string;
+  /** JSON ProjectSource. */
+  source: string;
+  webhook_secret: string;
+  /** JSON object. */
+  state: string;
+  created_at: string;
+}
+
+export interface RunsTable {
+  id: string;
+  project_id: string | null;
+  /** project_id, or '' for local runs: NULLs are distinct in unique indexes, so numbering needs a non-null scope. */
+  number_scope: string;
+  number: number;
+  status: string;
+  /** JSON TriggerEvent. */
+  event: string;
+  /** JSON object. */
+  inputs: string;
+  config_text: string;
+  config_hash: string;
+  concurrency_group: string | null;
+  parent_run_id: string | null;
+  cancel_requested: DbBool;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export interface JobsTable {
+  run_id: string;
+  key: string;
+  /** Order the jobs were given in at create, so jobs() returns them in plan order. */
+  position: number;
+  job_id: string;
+  matrix: string | null;
+  needs: string;
+  status: string;
+  attempt: number;
+  outputs: string;
+  steps: string;
+  tests: string | null;
+  log_truncated: DbBool;
+  reason: string | null;
+  started_at: string | null;
+  finished_at: string | null;
+  reused_from_run_id: string | null;
+}
+
+export interface EventsTable {
+  /** PostgreSQL's bigserial comes back as a string. */
+  id: ColumnType<number | string, never, never>;
+  type: string;
+  subject: string;
+  actor: string;
+  at: string;
+  data: string;
+  env: string;
+}
+
+export interface SecretsTable {
+  project_id: string;
+  name: string;
+  ciphertext: string;
+  updated_at: string;
+}
+
+export interface TokensTable {
+  id: string;
+  name: string;
+  hash: string;
+  created_at: string;
+}
+
+/** The whole database, as Kysely sees it. */
+export interface Database {
+  projects: ProjectsTable;
+  runs: RunsTable;
+  jobs: JobsTable;
+  events: EventsTable;
+  secrets: SecretsTable;
+  tokens: TokensTable;
+}
+
+/** Every migration, in order. Never edit one that has shipped: add the next. */
+export function migrations(dialect: StoreDialect): Record<string, Migration> {
+  const bool = dialect === 'postgres' ? 'boolean' : 'integer';
+  return {
+    '0001_initial': {
+      async up(db: Kysely<any>): Promise<void> {
+        await db.schema.createTable('projects')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', (c) => c.notNull().unique())
+          .addColumn('source', 'text', (c) => c.notNull())
+          .addColumn('webhook_secret', 'text', (c) => c.notNull())
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+
+        await db.schema.createTable('runs')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('project_id', 'text', (c) => c.references('projects.id').onDelete('cascade'))
+          .addColumn('number_scope', 'text', (c) => c.notNull())
+          .addColumn('number', 'integer', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('event', 'text', (c) => c.notNull())
+          .addColumn('inputs', 'text', (c) => c.notNull())
+          .addColumn('config_text', 'text', (c) => c.notNull())
+          .addColumn('config_hash', 'text', (c) => c.notNull())
+          .addColumn('concurrency_group', 'text')
+          .addColumn('parent_run_id', 'text')
+          .addColumn('cancel_requested', sql.raw(bool), (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('started_at', 'text')
+          .addColumn('finished_at', 'text')
+          .addUniqueConstraint('runs_number_unique', ['number_scope', 'number'])
+          .execute();
+        await db.schema.createIndex('runs_created_idx').on('runs').columns(['created_at', 'id']).execute();
+        await db.schema.createIndex('runs_status_idx').on('runs').column('status').execute();
+        await db.schema.createIndex('runs_group_idx').on('runs').column('concurrency_group').execute();
+        await db.schema.createIndex('runs_project_idx').on('runs').column('project_id').execute();
+
+        await db.schema.createTable('jobs')
+          .addColumn('run_id', 'text', (c) => c.notNull().references('runs.id').onDelete('cascade'))
+          .addColumn('key', 'text', (c) => c.notNull())
+          .addColumn('position', 'integer', (c) => c.notNull())
+          .addColumn('job_id', 'text', (c) => c.notNull())
+          .addColumn('matrix', 'text')
+          .addColumn('needs', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('attempt', 'integer', (c) => c.notNull())
+          .addColumn('outputs', 'text', (c) => c.notNull())
+          .addColumn('steps', 'text', (c) => c.notNull())
+          .addColumn('tests', 'text')
+          .addColumn('log_truncated', sql.raw(bool), (c) => c.notNull())
+          .addColumn('reason', 'text')
+          .addColumn('started_at', 'text')
+          .addColumn('finished_at', 'text')
+          .addColumn('reused_from_run_id', 'text')
+          .addPrimaryKeyConstraint('jobs_pk', ['run_id', 'key'])
+          .execute();
+
+        await db.schema.createTable('events')
+          .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
+            dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement())
+          .addColumn('type', 'text', (c) => c.notNull())
+          .addColumn('subject', 'text', (c) => c.notNull())
+          .addColumn('actor', 'text', (c) => c.notNull())
+          .addColumn('at', 'text', (c) => c.notNull())
+          .addColumn('data', 'text', (c) => c.notNull())
+          .addColumn('env', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('events_type_idx').on('events').columns(['type', 'id']).execute();
+        await db.schema.createIndex('events_subject_idx').on('events').columns(['subject', 'id']).execute();
+
+        await db.schema.createTable('secrets')
+          .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('ciphertext', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('secrets_pk', ['project_id', 'name'])
+          .execute();
+
+        await db.schema.createTable('tokens')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('hash', 'text', (c) => c.notNull().unique())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+      },
+    },
+  };
+}
+
+/** Brings the schema up to date. Safe to run from several processes at once (the Migrator locks). */
+export async function migrateToLatest(db: Kysely<any>, dialect: StoreDialect): Promise<void> {
+  const all = migrations(dialect);
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => all },
+    migrationTableName: 'gantry_migrations',
+    migrationLockTableName: 'gantry_migrations_lock',
+  });
+  const { error } = await migrator.migrateToLatest();
+  if (error !== undefined) throw error;
+}

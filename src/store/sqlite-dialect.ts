@@ -1,0 +1,116 @@
+/**
+ * A Kysely dialect over `node:sqlite` (Kysely ships one for better-sqlite3 only). Mirrors
+ * Kysely's own SqliteDriver: one connection, and because SqliteAdapter says it does not support
+ * multiple connections, Kysely serialises every query and transaction on it with a mutex.
+ */
+import { DatabaseSync } from 'node:sqlite';
+import type { SQLInputValue } from 'node:sqlite';
+import {
+  CompiledQuery, SelectQueryNode, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler,
+} from 'kysely';
+import type {
+  DatabaseConnection, DatabaseIntrospector, Dialect, DialectAdapter, Driver, Kysely, QueryCompiler, QueryResult,
+} from 'kysely';
+
+/**
+ * Applied to every database we open. WAL lets readers run beside the writer; synchronous=FULL
+ * fsyncs the WAL on every commit, so a resolved write survives kill -9 and power loss alike;
+ * busy_timeout makes a second process (the CLI next to the server) wait instead of failing.
+ */
+export const SQLITE_PRAGMAS: readonly string[] = [
+  'PRAGMA busy_timeout = 5000',
+  'PRAGMA journal_mode = WAL',
+  'PRAGMA synchronous = FULL',
+  'PRAGMA foreign_keys = ON',
+];
+
+/** Opens (creating if needed) a SQLite file with Gantry's pragmas applied. Throws node:sqlite's error as-is. */
+export function openSqliteDatabase(path: string): DatabaseSync {
+  const db = new DatabaseSync(path);
+  try {
+    for (const pragma of SQLITE_PRAGMAS) db.exec(pragma);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return db;
+}
+
+export interface NodeSqliteDialectConfig {
+  /** An open database; the dialect owns it from now on and closes it on `Kysely.destroy()`. */
+  database: DatabaseSync;
+}
+
+/** The dialect to hand to `new Kysely({ dialect })`. */
+export class NodeSqliteDialect implements Dialect {
+  readonly #config: NodeSqliteDialectConfig;
+  constructor(config: NodeSqliteDialectConfig) { this.#config = config; }
+  createDriver(): Driver { return new NodeSqliteDriver(this.#config.database); }
+  createQueryCompiler(): QueryCompiler { return new SqliteQueryCompiler(); }
+  createAdapter(): DialectAdapter { return new SqliteAdapter(); }
+  createIntrospector(db: Kysely<any>): DatabaseIntrospector { return new SqliteIntrospector(db); }
+}
+
+class NodeSqliteDriver implements Driver {
+  readonly #db: DatabaseSync;
+  readonly #connection: NodeSqliteConnection;
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+    this.#connection = new NodeSqliteConnection(db);
+  }
+  async init(): Promise<void> {}
+  async acquireConnection(): Promise<DatabaseConnection> { return this.#connection; }
+  /**
+   * IMMEDIATE takes the write lock at BEGIN: a deferred transaction that reads and then writes
+   * can fail with SQLITE_BUSY at the write without waiting for busy_timeout when another
+   * process writes, whereas waiting at BEGIN honours the timeout.
+   */
+  async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+  async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('commit'));
+  }
+  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('rollback'));
+  }
+  async releaseConnection(): Promise<void> {}
+  async destroy(): Promise<void> {
+    if (this.#db.isOpen) this.#db.close();
+  }
+}
+
+class NodeSqliteConnection implements DatabaseConnection {
+  readonly #db: DatabaseSync;
+  constructor(db: DatabaseSync) { this.#db = db; }
+
+  async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
+    const stmt = this.#db.prepare(compiledQuery.sql);
+    const params = toSqliteParams(compiledQuery.parameters);
+    // A statement that yields columns is a reader (SELECT, or a write with RETURNING).
+    if (stmt.columns().length > 0) {
+      return { rows: stmt.all(...params).map((row) => ({ ...row }) as R) };
+    }
+    const { changes, lastInsertRowid } = stmt.run(...params);
+    return { rows: [], numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid) };
+  }
+
+  async *streamQuery<R>(compiledQuery: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
+    if (!SelectQueryNode.is(compiledQuery.query)) {
+      throw new Error('the node:sqlite driver only streams SELECT queries');
+    }
+    const stmt = this.#db.prepare(compiledQuery.sql);
+    for (const row of stmt.iterate(...toSqliteParams(compiledQuery.parameters))) {
+      yield { rows: [{ ...row } as R] };
+    }
+  }
+}
+
+/** node:sqlite binds numbers, bigints, strings, bytes and null; booleans are stored as 0/1. */
+function toSqliteParams(parameters: readonly unknown[]): SQLInputValue[] {
+  return parameters.map((value) => {
+    if (typeof value === 'boolean') return value ? 1 : 0;
+    if (value === undefined) return null;
+    return value as SQLInputValue;
+  });
+}

@@ -1,0 +1,164 @@
+import { describe, expect, it } from 'vitest';
+import type { TriggerEvent, TriggersConfig } from '../../src/core/types.ts';
+import { conditionReferences, explainPlan, matchTrigger } from '../../src/pipeline/triggers.ts';
+import { pipeline } from './pipeline-fixtures.ts';
+
+function push(ref: string, changedFiles?: string[]): TriggerEvent {
+  const event: TriggerEvent = { kind: 'push', ref: ref.startsWith('refs/') ? ref : `refs/heads/${ref}`, sha: 'abc' };
+  if (changedFiles !== undefined) event.changedFiles = changedFiles;
+  return event;
+}
+
+function on(partial: Partial<TriggersConfig>): TriggersConfig {
+  return { schedule: [], ...partial };
+}
+
+const matched = (t: TriggersConfig, e: TriggerEvent): boolean => matchTrigger(t, e).matched;
+
+describe('matchTrigger: push', () => {
+  it('runs every push when no trigger is declared', () => {
+    expect(matchTrigger(on({}), push('any/branch'))).toEqual({ matched: true, reason: 'no triggers are declared, so every push runs' });
+    expect(matched(on({}), push('refs/tags/v1'))).toBe(true);
+  });
+
+  it('matches branches by glob: * stays within a segment, ** crosses /', () => {
+    const t = on({ push: { branches: ['main', 'release/*', 'team/**'] } });
+    expect(matched(t, push('main'))).toBe(true);
+    expect(matched(t, push('release/1.0'))).toBe(true);
+    expect(matched(t, push('release/1.0/hotfix'))).toBe(false);
+    expect(matched(t, push('team/a/b/c'))).toBe(true);
+    expect(matched(t, push('mainline'))).toBe(false);
+    expect(matchTrigger(t, push('dev')).reason).toBe("push to branch 'dev' does not match branches (main, release/*, team/**)");
+  });
+
+  it('never matches a tag against branch filters', () => {
+    const t = on({ push: { branches: ['**'] } });
+    const result = matchTrigger(t, push('refs/tags/main'));
+    expect(result.matched).toBe(false);
+    expect(result.reason).toContain('is not a branch push');
+    expect(matched(on({ push: {} }), push('refs/tags/v1'))).toBe(true);
+  });
+
+  it('lets the last matching branch pattern decide, with ! excluding', () => {
+    const t = on({ push: { branches: ['**', '!wip/**', 'wip/keep'] } });
+    expect(matched(t, push('feature/x'))).toBe(true);
+    expect(matched(t, push('wip/scratch'))).toBe(false);
+    expect(matched(t, push('wip/keep'))).toBe(true);
+    const onlyNegative = on({ push: { branches: ['!wip/**'] } });
+    expect(matched(onlyNegative, push('main'))).toBe(true);
+    expect(matched(onlyNegative, push('wip/x'))).toBe(false);
+  });
+
+  it('matches paths when any changed file matches, the last matching pattern deciding', () => {
+    const t = on({ push: { paths: ['src/**', '!src/**/*.md', 'src/README.md'] } });
+    expect(matched(t, push('main', ['src/lib/a.ts']))).toBe(true);
+    expect(matched(t, push('main', ['src/lib/notes.md']))).toBe(false);
+    expect(matched(t, push('main', ['src/lib/notes.md', 'src/x.ts']))).toBe(true);
+    expect(matched(t, push('main', ['src/README.md']))).toBe(true);
+    expect(matched(t, push('main', ['docs/guide.md']))).toBe(false);
+    expect(matched(t, push('main', []))).toBe(false);
+    expect(matchTrigger(t, push('main', ['src/x.ts'])).reason).toBe("push to 'refs/heads/main' and changed file 'src/x.ts' matches paths (src/**, !src/**/*.md, src/README.md)");
+  });
+
+  it('matches dotfiles with **', () => {
+    expect(matched(on({ push: { paths: ['**/*.yaml'] } }), push('main', ['.gantry/ci.yaml']))).toBe(true);
+  });
+
+  it('assumes paths match when the changed files are unknown, and says so', () => {
+    const result = matchTrigger(on({ push: { branches: ['main'], paths: ['src/**'] } }), push('main'));
+    expect(result.matched).toBe(true);
+    expect(result.reason).toBe("push to branch 'main' matches branches (main); the changed files are unknown, so the path filter (src/**) is assumed to match");
+  });
+
+  it('requires both branch and path filters to match', () => {
+    const t = on({ push: { branches: ['main'], paths: ['src/**'] } });
+    expect(matched(t, push('dev', ['src/a.ts']))).toBe(false);
+    expect(matched(t, push('main', ['docs/a.md']))).toBe(false);
+    expect(matched(t, push('main', ['src/a.ts']))).toBe(true);
+  });
+
+  it('does not run pushes when only other triggers are declared', () => {
+    const result = matchTrigger(on({ schedule: ['0 3 * * *'], manual: { inputs: {} } }), push('main'));
+    expect(result).toEqual({ matched: false, reason: 'pushes do not trigger this pipeline (it declares only schedule, manual)' });
+  });
+});
+
+describe('matchTrigger: other kinds', () => {
+  const base = { ref: 'refs/heads/main', sha: 'abc' };
+
+  it('always runs manual events', () => {
+    expect(matchTrigger(on({ push: { branches: ['x'] } }), { ...base, kind: 'manual' }).matched).toBe(true);
+    expect(matchTrigger(on({ manual: { inputs: {} } }), { ...base, kind: 'manual' }).reason).toBe('started by hand');
+  });
+
+  it('runs schedule events only for declared schedules', () => {
+    const t = on({ schedule: ['0 3 * * *'] });
+    expect(matchTrigger(t, { ...base, kind: 'schedule', schedule: '0 3 * * *' }).matched).toBe(true);
+    expect(matchTrigger(t, { ...base, kind: 'schedule', schedule: '0 4 * * *' }).matched).toBe(false);
+    expect(matchTrigger(on({}), { ...base, kind: 'schedule', schedule: '0 3 * * *' })).toEqual({ matched: false, reason: 'no schedule is declared' });
+  });
+
+  it('runs webhook events only when declared', () => {
+    expect(matchTrigger(on({ webhook: true }), { ...base, kind: 'webhook' }).matched).toBe(true);
+    expect(matchTrigger(on({ push: {} }), { ...base, kind: 'webhook' })).toEqual({ matched: false, reason: 'webhook events do not trigger this pipeline (it declares only push)' });
+  });
+});
+
+describe('explainPlan', () => {
+  const p = pipeline({
+    build: {},
+    deploy: { needs: ['build'], if: "gantry.ref == 'refs/heads/main'" },
+    notify: { needs: ['deploy'] },
+    report: { needs: ['build'], if: 'always()' },
+    gate: { needs: ['build'], if: "needs.build.outputs.ok == 'yes'" },
+    after_gate: { needs: ['gate'] },
+    flagged: { if: '${{ inputs.extra }}' },
+    linux_only: { matrix: { axes: { os: ['linux', 'mac'] } }, if: "matrix.os == 'linux'" },
+    env_check: { if: "env.STAGE == 'prod' && success()" },
+  }, { env: { STAGE: 'prod' }, on: { push: { branches: ['main', 'dev'] } } });
+
+  it('explains every job as not running when the event does not trigger', () => {
+    const explanation = explainPlan(p, push('feature/x'), {});
+    expect(explanation.triggered).toBe(false);
+    expect(new Set(explanation.jobs.map((j) => j.willRun))).toEqual(new Set(['no']));
+    expect(explanation.jobs[0]?.reason).toBe("push to branch 'feature/x' does not match branches (main, dev)");
+  });
+
+  it('decides static conditions now and defers run-time ones', () => {
+    const explanation = explainPlan(p, push('dev'), { extra: true }, 'run-7');
+    expect(explanation.triggered).toBe(true);
+    const byKey = Object.fromEntries(explanation.jobs.map((j) => [j.key, [j.willRun, j.reason]]));
+    expect(byKey).toEqual({
+      build: ['yes', 'no condition'],
+      deploy: ['no', "condition `gantry.ref == 'refs/heads/main'` is false"],
+      notify: ['no', "needed job 'deploy' will not run"],
+      report: ['depends', 'decided at run time: condition `always()` uses always()'],
+      gate: ['depends', "decided at run time: condition `needs.build.outputs.ok == 'yes'` uses needs"],
+      after_gate: ['depends', "decided at run time: needed job 'gate' may be skipped"],
+      flagged: ['yes', 'condition `inputs.extra` is true'],
+      'linux_only (linux)': ['yes', "condition `matrix.os == 'linux'` is true"],
+      'linux_only (mac)': ['no', "condition `matrix.os == 'linux'` is false"],
+      env_check: ['yes', "condition `env.STAGE == 'prod' && success()` is true"],
+    });
+  });
+
+  it('runs the main-branch chain on main', () => {
+    const explanation = explainPlan(p, push('main'), { extra: false });
+    const byKey = Object.fromEntries(explanation.jobs.map((j) => [j.key, j.willRun]));
+    expect(byKey).toMatchObject({ deploy: 'yes', notify: 'yes', flagged: 'no' });
+  });
+
+  it('reports a broken condition as an error that stops the job', () => {
+    const explanation = explainPlan(pipeline({ a: { if: 'inputs.x ==' } }), push('main'), {});
+    expect(explanation.jobs[0]?.willRun).toBe('no');
+    expect(explanation.jobs[0]?.reason).toMatch(/^condition error: /);
+  });
+});
+
+describe('conditionReferences', () => {
+  it('finds contexts and functions, ignoring string literals and property names', () => {
+    const refs = conditionReferences("${{ contains(inputs.list, 'needs.x') && github.event.steps == 'it''s always()' && failure() }}");
+    expect([...refs.contexts].sort()).toEqual(['github', 'inputs']);
+    expect([...refs.functions].sort()).toEqual(['contains', 'failure']);
+  });
+});

@@ -1,0 +1,153 @@
+/**
+ * What only the SQLite store promises beyond the shared contract: its pragmas, that a write
+ * whose promise resolved survives kill -9 of the writer, that a second process can write to
+ * the same file at once, and clear errors when the file cannot be used.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openSqliteDatabase } from '../../src/store/sqlite-dialect.ts';
+import { openStore } from '../../src/store/index.ts';
+import type { RunRecord } from '../../src/store/index.ts';
+import { sqliteTestDatabase } from '../support/databases.ts';
+
+const CHILD = join(import.meta.dirname, 'fixtures', 'create-runs.ts');
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function tempDb() {
+  const db = await sqliteTestDatabase();
+  cleanups.push(db.cleanup);
+  return db;
+}
+
+/** Collects the child's complete stdout lines; `waitFor` resolves once a condition on them holds. */
+function lineCollector(child: ChildProcess) {
+  const lines: string[] = [];
+  let buffered = '';
+  let stderr = '';
+  const waiters = new Set<() => void>();
+  child.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+  child.stdout?.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString();
+    const parts = buffered.split('\n');
+    buffered = parts.pop() ?? '';
+    // Only complete lines count: a partial line may be cut off by the kill.
+    lines.push(...parts.filter((l) => l !== ''));
+    for (const check of waiters) check();
+  });
+  child.once('exit', () => { for (const check of waiters) check(); });
+  function waitFor(predicate: () => boolean, timeoutMs: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => done(new Error(`timed out after ${timeoutMs} ms with ${lines.length} lines; stderr: ${stderr}`)), timeoutMs);
+      function done(err?: Error) {
+        clearTimeout(timer);
+        waiters.delete(check);
+        if (err === undefined) resolve(); else reject(err);
+      }
+      function check() {
+        if (predicate()) done();
+        else if (child.exitCode !== null || child.signalCode !== null) done(new Error(`child exited early; stderr: ${stderr}`));
+      }
+      waiters.add(check);
+      check();
+    });
+  }
+  return { lines, waitFor };
+}
+
+describe('SQLite store', () => {
+  it('opens the file with WAL, synchronous=FULL, foreign keys and a busy timeout', async () => {
+    const { path } = await tempDb();
+    const db = openSqliteDatabase(path);
+    try {
+      const pragma = (name: string) => Object.values(db.prepare(`PRAGMA ${name}`).get() ?? {})[0];
+      expect(pragma('journal_mode')).toBe('wal');
+      expect(pragma('synchronous')).toBe(2); // FULL
+      expect(pragma('foreign_keys')).toBe(1);
+      expect(pragma('busy_timeout')).toBe(5000);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('creates missing parent directories and accepts sqlite:, sqlite:// and bare paths', async () => {
+    const { dir } = await tempDb();
+    for (const url of [`sqlite:${dir}/a/b/one.db`, `sqlite://${dir}/two.db`, join(dir, 'three.db')]) {
+      const store = await openStore({ url });
+      try {
+        expect(store.dialect).toBe('sqlite');
+        await store.tokens.create({ name: url, hash: url });
+      } finally {
+        await store.close();
+      }
+    }
+    const again = await openStore({ url: join(dir, 'a', 'b', 'one.db') });
+    try {
+      expect((await again.tokens.list()).map((t) => t.name)).toEqual([`sqlite:${dir}/a/b/one.db`]);
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('fails with STORE_UNAVAILABLE naming the path when the file cannot be used', async () => {
+    const { dir } = await tempDb();
+    const notADir = join(dir, 'plain-file');
+    await writeFile(notADir, 'x');
+    await expect(openStore({ url: `sqlite:${notADir}/gantry.db` })).rejects.toMatchObject({
+      code: 'STORE_UNAVAILABLE',
+      message: expect.stringContaining(`cannot open the SQLite database at ${notADir}/gantry.db`),
+    });
+    const garbage = join(dir, 'garbage.db');
+    await writeFile(garbage, Buffer.alloc(4096, 7));
+    await expect(openStore({ url: `sqlite:${garbage}` })).rejects.toMatchObject({
+      code: 'STORE_UNAVAILABLE',
+      message: expect.stringMatching(new RegExp(`SQLite database at ${garbage}: .*not a database`)),
+    });
+  });
+
+  it('loses no resolved write when the writing process is killed with SIGKILL, while another process writes too', async () => {
+    const { url } = await tempDb();
+    const store = await openStore({ url });
+    cleanups.push(() => store.close());
+
+    const child = spawn(process.execPath, [CHILD, url], { stdio: ['ignore', 'pipe', 'pipe'] });
+    cleanups.push(async () => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
+    const exited = once(child, 'exit');
+    const { lines: printed, waitFor } = lineCollector(child);
+
+    // Write from this process at the same time: numbers must stay unique across processes.
+    await waitFor(() => printed.length >= 5, 20_000);
+    const ours: RunRecord[] = [];
+    for (let i = 0; i < 10; i++) {
+      ours.push(await store.runs.create({
+        projectId: null, event: { kind: 'manual', ref: 'refs/heads/main', sha: 'p' }, inputs: {}, configText: '',
+        configHash: 'h', concurrencyGroup: null, parentRunId: null,
+      }, []));
+    }
+    await waitFor(() => printed.length >= 40, 20_000);
+    child.kill('SIGKILL');
+    const [, signal] = await exited;
+    expect(signal).toBe('SIGKILL');
+
+    await store.close();
+    const reopened = await openStore({ url });
+    cleanups.push(() => reopened.close());
+    for (const id of printed) {
+      const run = await reopened.runs.get(id);
+      expect(run, `run ${id} printed by the child before the kill`).toMatchObject({ id, status: 'running' });
+      expect((await reopened.runs.jobs(id)).map((j) => j.key)).toEqual(['build']);
+      expect(await reopened.events.list({ subjectPrefix: `run:${id}` })).toHaveLength(1);
+    }
+    for (const run of ours) expect(await reopened.runs.get(run.id)).toEqual(run);
+    const numbers = (await reopened.runs.list()).map((r) => r.number).sort((a, b) => a - b);
+    expect(numbers).toEqual(Array.from({ length: numbers.length }, (_, i) => i + 1));
+    expect(numbers.length).toBeGreaterThanOrEqual(printed.length + ours.length);
+  });
+});
