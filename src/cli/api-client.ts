@@ -33,7 +33,14 @@ export function serverAddress(dataDirOption?: string): ServerAddress {
   if (!dataDir) {
     throw new GantryError('NO_SERVER', 'no Gantry server found: start one with `gantry up`, or set GANTRY_URL and GANTRY_TOKEN', 1);
   }
-  const token = envToken ?? readFileSync(join(dataDir, ADMIN_TOKEN_FILE), 'utf8').trim();
+  let token = envToken;
+  if (!token) {
+    try {
+      token = readFileSync(join(dataDir, ADMIN_TOKEN_FILE), 'utf8').trim();
+    } catch {
+      throw new GantryError('NO_SERVER', `no Gantry server data in ${dataDir}: start one with \`gantry up --data ${dataDir}\`, or set GANTRY_URL and GANTRY_TOKEN`, 1);
+    }
+  }
   let url = envUrl;
   if (!url) {
     try {

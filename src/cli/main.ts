@@ -20,6 +20,7 @@ export function buildProgram(): Command {
     .description('Gantry: pipelines as code, progressive delivery and delivery metrics in one service')
     .version(GANTRY_VERSION)
     .option('--debug', 'print stack traces of errors')
+    .option('--data <dir>', 'data directory of the local server (default: ./.gantry for `up`, the nearest .gantry/ for other commands)')
     .showHelpAfterError('(run `gantry --help` for usage)')
     .exitOverride();
   registerLocalCommands(program);

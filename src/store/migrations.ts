@@ -64,6 +64,7 @@ export interface JobsTable {
   started_at: string | null;
   finished_at: string | null;
   reused_from_run_id: string | null;
+  interruptions: number;
 }
 
 export interface EventsTable {
@@ -156,6 +157,7 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
           .addColumn('started_at', 'text')
           .addColumn('finished_at', 'text')
           .addColumn('reused_from_run_id', 'text')
+          .addColumn('interruptions', 'integer', (c) => c.notNull().defaultTo(0))
           .addPrimaryKeyConstraint('jobs_pk', ['run_id', 'key'])
           .execute();
 

@@ -2,12 +2,12 @@
 import { sql } from 'kysely';
 import type { Selectable, Updateable } from 'kysely';
 import { newId } from '../core/ids.ts';
-import { NotFoundError } from '../core/errors.ts';
+import { ConflictError, NotFoundError } from '../core/errors.ts';
 import type { JobStatus, MatrixValues, RunStatus, StepResult, TestCounts, TriggerEvent, Value } from '../core/types.ts';
 import type { JobPatch, JobRecord, RunPatch, RunRecord, RunStore } from './ports.ts';
 import type { JobsTable, RunsTable } from './migrations.ts';
 import {
-  PG_LOCK_RUN_NUMBER, fromDbBool, fromJson, fromJsonOrNull, isForeignKeyViolation, nowIso, toJson, toNumber,
+  PG_LOCK_RUN_NUMBER, fromDbBool, fromJson, fromJsonOrNull, isForeignKeyViolation, isUniqueViolation, nowIso, toJson, toNumber,
 } from './codec.ts';
 import type { Db, StoreContext } from './codec.ts';
 import { insertEvents } from './event-store.ts';
@@ -48,6 +48,7 @@ function toJob(row: Selectable<JobsTable>): JobRecord {
     startedAt: row.started_at,
     finishedAt: row.finished_at,
     reusedFromRunId: row.reused_from_run_id,
+    interruptions: toNumber(row.interruptions),
   };
 }
 
@@ -72,6 +73,7 @@ function jobPatchColumns(patch: JobPatch): Updateable<JobsTable> {
   if (patch.startedAt !== undefined) set.started_at = patch.startedAt;
   if (patch.finishedAt !== undefined) set.finished_at = patch.finishedAt;
   if (patch.reusedFromRunId !== undefined) set.reused_from_run_id = patch.reusedFromRunId;
+  if (patch.interruptions !== undefined) set.interruptions = patch.interruptions;
   return set;
 }
 
@@ -97,9 +99,12 @@ async function nextNumber(trx: Db, ctx: StoreContext, scope: string): Promise<nu
 export function createRunStore(ctx: StoreContext): RunStore {
   const { db } = ctx;
   return {
-    /** Throws NotFoundError when `projectId` names no project. */
+    /**
+     * Throws NotFoundError when `projectId` names no project, ConflictError when a given `id`
+     * is taken.
+     */
     async create(run, jobs) {
-      const id = newId();
+      const id = run.id ?? newId();
       const createdAt = nowIso();
       const scope = run.projectId ?? '';
       try {
@@ -140,6 +145,7 @@ export function createRunStore(ctx: StoreContext): RunStore {
               started_at: j.startedAt,
               finished_at: j.finishedAt,
               reused_from_run_id: j.reusedFromRunId,
+              interruptions: j.interruptions,
             }))).execute();
           }
           const record: RunRecord = {
@@ -162,6 +168,8 @@ export function createRunStore(ctx: StoreContext): RunStore {
         });
       } catch (err) {
         if (isForeignKeyViolation(err)) throw new NotFoundError(`project ${run.projectId} not found`, { projectId: run.projectId });
+        // With the numbering lock held, the only unique key a create can hit is a caller's id.
+        if (isUniqueViolation(err) && run.id !== undefined) throw new ConflictError(`a run with id ${run.id} already exists`, { runId: run.id });
         throw err;
       }
     },

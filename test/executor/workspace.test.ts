@@ -207,16 +207,17 @@ describe('materializeWorkspace', () => {
     writeTree(source, spec);
     const root = temp.make('ws');
     const times: number[] = [];
-    for (let i = 0; i < 9; i++) {
+    for (let i = 0; i < 5; i++) {
       const started = performance.now();
       await materializeWorkspace(source, path.join(root, 'ws'));
       times.push(performance.now() - started);
     }
     times.sort((a, b) => a - b);
-    const median = times[4] ?? Infinity;
+    const median = times[2] ?? Infinity;
     process.stdout.write(`materializeWorkspace, 200 files: median ${median.toFixed(1)} ms\n`);
     expect((await matchFiles(path.join(root, 'ws'), ['**'])).length).toBe(200);
-    // Generous for a loaded 2-core machine; about 30–50 ms when measured.
-    expect(median).toBeLessThan(500);
+    // A smoke bound for a loaded shared 2-core machine (measured: 35–50 ms idle, 100–260 ms loaded);
+    // it catches a per-file process spawn or a quadratic walk, not small regressions.
+    expect(median).toBeLessThan(2000);
   });
 });

@@ -1,6 +1,5 @@
 import { createServer, get, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { setImmediate as tick } from 'node:timers/promises';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { openEventStream, type EventStream } from '../../src/server/event-stream.ts';
 
@@ -62,27 +61,40 @@ describe('openEventStream', () => {
     expect(stream.closed).toBe(false);
   });
 
-  it('cuts off a client that stops reading once the queue cap is hit', async () => {
-    const { stream, client } = await connect({ maxQueued: 8 });
-    client.pause();
-    client.removeAllListeners('data');
-    let clientGone = false;
-    client.socket.on('close', () => (clientGone = true));
-    let closedSeen = false;
-    stream.onClose(() => (closedSeen = true));
-
+  it('keeps up with a client that reads, and cuts off one that stops reading once the queue cap is hit', async () => {
     const chunk = 'y'.repeat(64 * 1024);
-    let sent = 0;
-    // Bounded: loopback buffers hold a few MB at most, far below 20_000 × 64 KiB.
-    while (!stream.closed && sent < 20_000) {
-      stream.send('log', chunk);
-      sent++;
-      if (sent % 16 === 0) await tick();
-    }
-    console.log("SENT", sent); expect(stream.closed).toBe(true);
+    /** Sends paced like a live log (one event per timer tick) until the stream closes or `limit` events are out. */
+    const pump = async (stream: EventStream, limit: number): Promise<number> => {
+      let sent = 0;
+      while (!stream.closed && sent < limit) {
+        stream.send('log', chunk);
+        sent++;
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      return sent;
+    };
+
+    const reader = await connect({ maxQueued: 8 });
+    expect(await pump(reader.stream, 100)).toBe(100);
+    await vi.waitFor(() => expect(reader.text().split('event: log').length - 1).toBe(100), { timeout: 5000, interval: 20 });
+    expect(reader.stream.closed).toBe(false);
+
+    const stalled = await connect({ maxQueued: 8 });
+    stalled.client.pause();
+    stalled.client.removeAllListeners('data');
+    let clientGone = false;
+    stalled.client.socket.on('close', () => (clientGone = true));
+    let closedSeen = false;
+    stalled.stream.onClose(() => (closedSeen = true));
+    // Bounded: loopback buffers hold a few MB, far below 2000 × 64 KiB.
+    const sent = await pump(stalled.stream, 2000);
+    expect(stalled.stream.closed).toBe(true);
+    expect(sent).toBeLessThan(2000);
     expect(closedSeen).toBe(true);
-    await vi.waitFor(() => expect(clientGone).toBe(true), { timeout: 3000, interval: 10 });
-    stream.send('after', 1);
+    // Once it reads again, the client finds the connection gone (not merely idle).
+    stalled.client.resume();
+    await vi.waitFor(() => expect(clientGone).toBe(true), { timeout: 5000, interval: 10 });
+    stalled.stream.send('after', 1);
   });
 
   it('reports a client that went away through onClose', async () => {
@@ -91,7 +103,7 @@ describe('openEventStream', () => {
     stream.onClose(closed);
     client.destroy();
     await vi.waitFor(() => expect(closed).toHaveBeenCalledTimes(1), { timeout: 3000, interval: 10 });
-    console.log("SENT", sent); expect(stream.closed).toBe(true);
+    expect(stream.closed).toBe(true);
     const late = vi.fn();
     stream.onClose(late);
     expect(late).toHaveBeenCalledTimes(1);

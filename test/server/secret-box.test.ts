@@ -87,10 +87,10 @@ describe('SecretBox', () => {
     const path = join(dir, 'secret.key');
     for (const mode of [0o644, 0o640, 0o604, 0o620]) {
       await chmod(path, mode);
-      const err = await SecretBox.open(dir).catch((e: unknown) => e as { code: string; message: string });
-      expect(err).toMatchObject({ code: 'SECRET_KEY_INSECURE' });
-      expect(err.message).toContain(`chmod 600 ${path}`);
-      expect(err.message).toContain(`mode ${mode.toString(8).padStart(4, '0')}`);
+      await expect(SecretBox.open(dir)).rejects.toMatchObject({
+        code: 'SECRET_KEY_INSECURE',
+        message: expect.stringContaining(`(mode ${mode.toString(8).padStart(4, '0')}); run: chmod 600 ${path}`),
+      });
     }
     await chmod(path, 0o400);
     await expect(SecretBox.open(dir)).resolves.toBeInstanceOf(SecretBox);

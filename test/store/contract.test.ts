@@ -49,6 +49,7 @@ function job(key: string, overrides: Partial<Omit<JobRecord, 'runId'>> = {}): Om
     startedAt: null,
     finishedAt: null,
     reusedFromRunId: null,
+    interruptions: 0,
     ...overrides,
   };
 }
@@ -147,7 +148,7 @@ function storeContract(name: string, factory: () => Promise<TestDatabase | null>
         const tests: TestCounts = { passed: 10, failed: 1, skipped: 2, failures: ['suite › it fails'] };
         const jobs = [
           job('build', { status: 'queued', outputs: { version: '1.2.3', empty: '' } }),
-          job('test (linux, 24)', { jobId: 'test', matrix, needs: ['build'], status: 'success', attempt: 2, steps, tests, logTruncated: true, reason: 'why', startedAt: '2024-01-01T00:00:00.000Z', finishedAt: '2024-01-01T00:01:00.000Z', reusedFromRunId: 'R0' }),
+          job('test (linux, 24)', { jobId: 'test', matrix, needs: ['build'], status: 'success', attempt: 2, steps, tests, logTruncated: true, reason: 'why', startedAt: '2024-01-01T00:00:00.000Z', finishedAt: '2024-01-01T00:01:00.000Z', reusedFromRunId: 'R0', interruptions: 1 }),
           job('deploy', { needs: ['build', 'test (linux, 24)'], status: 'skipped', reason: 'needs failed' }),
         ];
         const input = newRun(p.id, { concurrencyGroup: 'deploy-prod', parentRunId: 'PARENT', status: 'running' });
@@ -167,6 +168,16 @@ function storeContract(name: string, factory: () => Promise<TestDatabase | null>
         expect(await store.runs.jobs(run.id)).toEqual([]);
         expect(await store.runs.get(uniq('missing'))).toBeUndefined();
         expect(await store.runs.jobs(uniq('missing'))).toEqual([]);
+      });
+
+      it('uses an id the caller chose, and refuses one that is taken with ConflictError', async () => {
+        const id = uniq('RUNID');
+        const run = await store.runs.create({ ...newRun(null), id }, [job('a')]);
+        expect(run.id).toBe(id);
+        expect(await store.runs.get(id)).toEqual(run);
+        const again = store.runs.create({ ...newRun(null), id }, [job('b')]);
+        await expect(again).rejects.toBeInstanceOf(ConflictError);
+        expect((await store.runs.jobs(id)).map((j) => j.key)).toEqual(['a']);
       });
 
       it('numbers runs 1, 2, 3… per project, and local runs in a sequence of their own', async () => {
@@ -234,7 +245,7 @@ function storeContract(name: string, factory: () => Promise<TestDatabase | null>
         await store.runs.transition(run.id, {
           run: { status: 'running', startedAt: '2024-05-01T10:00:00.000Z', cancelRequested: true },
           jobs: [
-            { key: 'build', patch: { status: 'success', attempt: 2, outputs: { sha: 'abc' }, steps, tests, logTruncated: true, reason: 'ok', startedAt: '2024-05-01T10:00:01.000Z', finishedAt: '2024-05-01T10:00:02.000Z', reusedFromRunId: 'OLD' } },
+            { key: 'build', patch: { status: 'success', attempt: 2, outputs: { sha: 'abc' }, steps, tests, logTruncated: true, reason: 'ok', startedAt: '2024-05-01T10:00:01.000Z', finishedAt: '2024-05-01T10:00:02.000Z', reusedFromRunId: 'OLD', interruptions: 1 } },
             { key: 'test', patch: { status: 'queued' } },
           ],
           events: [
@@ -245,7 +256,7 @@ function storeContract(name: string, factory: () => Promise<TestDatabase | null>
 
         expect(await store.runs.get(run.id)).toEqual({ ...run, status: 'running', startedAt: '2024-05-01T10:00:00.000Z', cancelRequested: true });
         const [build, test] = await store.runs.jobs(run.id);
-        expect(build).toEqual({ ...job('build'), runId: run.id, status: 'success', attempt: 2, outputs: { sha: 'abc' }, steps, tests, logTruncated: true, reason: 'ok', startedAt: '2024-05-01T10:00:01.000Z', finishedAt: '2024-05-01T10:00:02.000Z', reusedFromRunId: 'OLD' });
+        expect(build).toEqual({ ...job('build'), runId: run.id, status: 'success', attempt: 2, outputs: { sha: 'abc' }, steps, tests, logTruncated: true, reason: 'ok', startedAt: '2024-05-01T10:00:01.000Z', finishedAt: '2024-05-01T10:00:02.000Z', reusedFromRunId: 'OLD', interruptions: 1 });
         expect(test).toMatchObject({ key: 'test', status: 'queued', needs: ['build'] });
 
         const events = await store.events.list({ subjectPrefix: `run:${run.id}` });

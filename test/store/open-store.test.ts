@@ -5,6 +5,16 @@ import { openStore, parseStoreUrl, StoreUnavailableError } from '../../src/store
 import { PG_URL } from '../support/requirements.ts';
 import { pgAvailable } from '../support/databases.ts';
 
+/** The error a promise rejects with; fails the test when it resolves instead. */
+async function rejectionOf(promise: Promise<unknown>): Promise<StoreUnavailableError> {
+  try {
+    await promise;
+  } catch (err) {
+    return err as StoreUnavailableError;
+  }
+  throw new Error('expected the promise to reject');
+}
+
 describe('parseStoreUrl', () => {
   it('reads SQLite URLs and bare paths as files', () => {
     expect(parseStoreUrl('sqlite:/var/lib/gantry/gantry.db')).toEqual({ dialect: 'sqlite', path: '/var/lib/gantry/gantry.db' });
@@ -40,9 +50,8 @@ describe('openStore', () => {
 
   it('says it cannot connect to PostgreSQL at host:port, without the password', async () => {
     // Port 1 on loopback: nothing listens there, so the connection is refused at once.
-    const failing = openStore({ url: 'postgres://gantry:hunter2@127.0.0.1:1/gantry' });
-    await expect(failing).rejects.toBeInstanceOf(StoreUnavailableError);
-    const err = await failing.catch((e: unknown) => e as StoreUnavailableError);
+    const err = await rejectionOf(openStore({ url: 'postgres://gantry:hunter2@127.0.0.1:1/gantry' }));
+    expect(err).toBeInstanceOf(StoreUnavailableError);
     expect(err.code).toBe('STORE_UNAVAILABLE');
     expect(err.httpStatus).toBe(503);
     expect(err.message).toMatch(/^cannot connect to PostgreSQL at 127\.0\.0\.1:1\/gantry: .*ECONNREFUSED/);
@@ -52,7 +61,7 @@ describe('openStore', () => {
   it.skipIf(!pgAvailable())('says so when PostgreSQL refuses the credentials', async () => {
     const url = new URL(PG_URL);
     url.password = 'definitely-wrong-password';
-    const err = await openStore({ url: url.toString() }).catch((e: unknown) => e as StoreUnavailableError);
+    const err = await rejectionOf(openStore({ url: url.toString() }));
     expect(err).toBeInstanceOf(StoreUnavailableError);
     expect(err.message).toMatch(/^cannot connect to PostgreSQL at .*: .*password authentication failed/);
     expect(err.message).not.toContain('definitely-wrong-password');

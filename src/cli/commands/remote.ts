@@ -17,8 +17,6 @@ const enc = encodeURIComponent;
 interface RunView { run: Omit<RunRecord, 'configText'>; status: RunStatus; jobs: JobReport[] }
 
 export function registerRemoteCommands(program: Command): void {
-  program.option('--data <dir>', 'the data directory of a local server (default: nearest .gantry/)');
-
   const project = program.command('project').description('manage registered repositories');
   project.command('add <pathOrUrl>')
     .description('register a repository: a local path gets git hooks (a commit triggers at once), a URL is polled')
