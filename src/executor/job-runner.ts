@@ -96,7 +96,9 @@ class JobRun {
   private jobEnv: Record<string, string> = {};
   private readonly addedEnv: Record<string, string> = {};
   private failed = false;
-  private timedOutError: string | null = null;
+  private jobTimedOut = false;
+  /** The first reason the job failed other than a step's exit code (JobResult.error). */
+  private error: string | null = null;
   private sandboxed = false;
 
   constructor(spec: JobSpec, log: LogWriter) {
@@ -144,8 +146,8 @@ class JobRun {
     for (const [index, step] of config.steps.entries()) await this.runStep(step, index);
 
     const cancelled = spec.signal.aborted || this.stepResults.some((s) => s.status === 'cancelled');
-    let error: string | undefined = this.timedOutError ?? undefined;
-    let status: JobResult['status'] = cancelled ? 'cancelled' : this.failed || error ? 'failure' : 'success';
+    let error: string | undefined = this.error ?? undefined;
+    let status: JobResult['status'] = cancelled ? 'cancelled' : this.failed || this.jobTimedOut ? 'failure' : 'success';
 
     const outputs: Record<string, string> = {};
     for (const [name, template] of Object.entries(config.outputs)) {
@@ -228,7 +230,12 @@ class JobRun {
     };
 
     if (spec.signal.aborted) return record('cancelled', null, 0);
-    if (this.timedOutError) return record('skipped', null, 0);
+    if (this.jobTimedOut) return record('skipped', null, 0);
+    const fail = (message: string, exitCode: number | null = null, durationMs = 0) => {
+      this.log.system(`✘ ${message}`);
+      if (!step.continueOnError) this.error ??= `step ${name}: ${message}`;
+      record('failure', exitCode, durationMs);
+    };
 
     let stepEnv: Record<string, string>;
     let script: string;
@@ -245,8 +252,7 @@ class JobRun {
       cwd = this.workingDirectory(step.workingDirectory === undefined ? undefined : interpolate(step.workingDirectory, ctx));
     } catch (error) {
       this.log.system(`▶ ${name}`);
-      this.log.system(`✘ ${messageOf(error)}`);
-      return record('failure', null, 0);
+      return fail(messageOf(error));
     }
 
     this.log.system(`▶ ${name}`);
@@ -265,8 +271,9 @@ class JobRun {
     const timeoutMs = Math.min(jobBudget, stepBudget);
     const jobLimited = jobBudget < stepBudget;
     if (jobBudget <= 0) {
-      this.timedOutError = `job timed out after ${formatDuration(this.config.timeoutMs ?? 0)}`;
-      this.log.system(`✘ ${this.timedOutError}`);
+      this.jobTimedOut = true;
+      this.error ??= `job timed out after ${formatDuration(this.config.timeoutMs ?? 0)}`;
+      this.log.system(`✘ ${this.error}`);
       return record('skipped', null, 0);
     }
 
@@ -294,8 +301,7 @@ class JobRun {
         onStderr: (chunk) => this.log.stderr(chunk),
       });
     } catch (error) {
-      this.log.system(`✘ ${messageOf(error)}`);
-      return record('failure', null, 0);
+      return fail(messageOf(error));
     }
     this.leftovers.push(...exit.leftovers);
 
@@ -306,8 +312,10 @@ class JobRun {
     if (exit.timedOut) {
       const limit = jobLimited ? this.config.timeoutMs ?? 0 : stepBudget;
       const message = `${jobLimited ? 'job' : 'step'} timed out after ${formatDuration(limit)}`;
+      if (!jobLimited) return fail(message, null, exit.durationMs);
+      this.jobTimedOut = true;
+      this.error ??= message;
       this.log.system(`✘ ${message}`);
-      if (jobLimited) this.timedOutError = message;
       return record('failure', null, exit.durationMs);
     }
 
@@ -375,9 +383,9 @@ class JobRun {
         inputs: spec.context.inputs,
         secrets: spec.context.secrets,
         gantry: { ...spec.context.gantry, workspace: spec.workspaceDir },
-        job: { status: this.failed || this.timedOutError ? 'failure' : 'success' },
+        job: { status: this.failed || this.jobTimedOut ? 'failure' : 'success' },
       },
-      status: { failed: this.failed || this.timedOutError !== null, cancelled: spec.signal.aborted },
+      status: { failed: this.failed || this.jobTimedOut, cancelled: spec.signal.aborted },
       hashFiles: (patterns) => hashFiles(spec.workspaceDir, patterns),
     };
   }

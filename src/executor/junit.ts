@@ -40,9 +40,13 @@ function emptyCounts(): TestCounts {
   return { passed: 0, failed: 0, skipped: 0, failures: [] };
 }
 
-/** Adds one suite (and the suites nested in it) to `counts`; `suiteName` is the nearest named enclosing suite. */
-function addSuite(node: XmlNode, suiteName: string, counts: TestCounts): void {
-  const name = attribute(node, 'name') || suiteName;
+/**
+ * Adds one element's test cases and nested suites to `counts`. `suiteName` is the nearest
+ * named enclosing `<testsuite>`; a `<testsuites>` name (the whole run, e.g. "vitest tests")
+ * is not a suite name and is not inherited.
+ */
+function addSuite(node: XmlNode, suiteName: string, counts: TestCounts, isSuite: boolean): void {
+  const name = (isSuite ? attribute(node, 'name') : '') || suiteName;
   for (const testcase of asNodes(node.testcase)) {
     if ('failure' in testcase || 'error' in testcase) {
       counts.failed++;
@@ -57,8 +61,8 @@ function addSuite(node: XmlNode, suiteName: string, counts: TestCounts): void {
       counts.passed++;
     }
   }
-  for (const child of asNodes(node.testsuite)) addSuite(child, name, counts);
-  for (const child of asNodes(node.testsuites)) addSuite(child, name, counts);
+  for (const child of asNodes(node.testsuite)) addSuite(child, name, counts, true);
+  for (const child of asNodes(node.testsuites)) addSuite(child, name, counts, false);
 }
 
 /**
@@ -77,7 +81,7 @@ export function parseJUnit(xml: string): TestCounts {
     throw new InputError('not a JUnit report: the root element is neither <testsuites> nor <testsuite>');
   }
   const counts = emptyCounts();
-  addSuite(doc, '', counts);
+  addSuite(doc, '', counts, false);
   return counts;
 }
 

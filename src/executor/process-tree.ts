@@ -19,6 +19,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { GantryError } from '../core/errors.ts';
 
@@ -107,7 +108,11 @@ export async function spawnStep(o: SpawnStepOptions): Promise<StepExit> {
     const exit = await exited;
     done = true;
     if (killing) await killing;
-    await Promise.race([stdioClosed, delay(STDIO_DRAIN_MS, undefined, { ref: false })]);
+    const closed = await Promise.race([stdioClosed.then(() => true), delay(STDIO_DRAIN_MS, false, { ref: false })]);
+    if (!closed) {
+      // Pipes held by background processes must not keep this process (e.g. `gantry run`) alive.
+      for (const stream of [child.stdout, child.stderr]) (stream as Readable & { unref?: () => void }).unref?.();
+    }
     return {
       exitCode: exit.code,
       signal: exit.signal,

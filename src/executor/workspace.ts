@@ -22,12 +22,14 @@ export function createLimiter(limit: number): <T>(task: () => Promise<T>) => Pro
   const waiting: (() => void)[] = [];
   return async (task) => {
     if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
-    active++;
+    else active++;
     try {
       return await task();
     } finally {
-      active--;
-      waiting.shift()?.();
+      // Hand the slot straight to a waiter so a newcomer cannot slip in between.
+      const next = waiting.shift();
+      if (next) next();
+      else active--;
     }
   };
 }
@@ -65,6 +67,7 @@ export async function copyLeaf(src: string, dest: string, replace: boolean): Pro
  * the workspace holds `node_modules -> /`. One instance per restore: it remembers checked dirs.
  */
 export function createDirMaker(root: string): (relDir: string) => Promise<void> {
+  let rootMade: Promise<unknown> | undefined;
   const made = new Map<string, Promise<void>>();
   const makeOne = async (rel: string): Promise<void> => {
     const abs = path.join(root, rel);
@@ -89,12 +92,9 @@ export function createDirMaker(root: string): (relDir: string) => Promise<void> 
     return pending;
   };
   return async (relDir) => {
-    if (relDir === '' || relDir === '.') {
-      await mkdir(root, { recursive: true });
-      return;
-    }
-    await mkdir(root, { recursive: true });
-    await ensure(relDir);
+    rootMade ??= mkdir(root, { recursive: true });
+    await rootMade;
+    if (relDir !== '' && relDir !== '.') await ensure(relDir);
   };
 }
 

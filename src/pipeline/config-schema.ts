@@ -215,34 +215,34 @@ const cache = z
   .transform((raw): CacheConfig => ({ key: raw.key, restoreKeys: raw['restore-keys'] ?? [], paths: raw.paths }))
   .describe('Keep files between runs, keyed by an expression.');
 
-const job = z
-  .strictObject(
-    {
-      name: z.string().optional().describe('A display name (default: the job id).'),
-      needs: stringOrList('job ids').optional().describe('Jobs that must succeed before this one starts.'),
-      if: condition.optional().describe('Run the job only when this expression is true (with or without ${{ }}). Default: success().'),
-      env: envMap.optional(),
-      timeout: duration.optional().describe('Cancel the job after this long: 500ms, 30s, 5m, 1h30m, or a number of seconds.'),
-      retry: z.int().min(0).default(0).describe('How many times to run the job again when it fails (0 = run once).'),
-      matrix: matrix.optional(),
-      steps: z.array(step, expected('a list of steps')).min(1).describe('The steps to run, in order, in one workspace.'),
-      outputs: z
-        .record(idString('output name'), z.string(), expected('a map of output names to expressions'))
-        .optional()
-        .describe('Values later jobs read as needs.<job>.outputs.<name>; usually ${{ steps.<id>.outputs.<name> }}.'),
-      cache: cache.optional(),
-      artifacts: stringOrList('globs').optional().describe('Files to keep after the job (globs relative to the workspace).'),
-      reports: z
-        .strictObject(
-          { junit: z.string().optional().describe('JUnit XML files (a glob) to read test results from.') },
-          expected('a map'),
-        )
-        .optional()
-        .describe('Test reports to collect.'),
-      network: z.boolean().default(true).describe('Allow network access from the sandbox.'),
-    },
-    expected('a map with steps'),
-  )
+const reportsMap = z.strictObject(
+  { junit: z.string().optional().describe('JUnit XML files (a glob) to read test results from.') },
+  expected('a map'),
+);
+
+const jobMap = z.strictObject(
+  {
+    name: z.string().optional().describe('A display name (default: the job id).'),
+    needs: stringOrList('job ids').optional().describe('Jobs that must succeed before this one starts.'),
+    if: condition.optional().describe('Run the job only when this expression is true (with or without ${{ }}). Default: success().'),
+    env: envMap.optional(),
+    timeout: duration.optional().describe('Cancel the job after this long: 500ms, 30s, 5m, 1h30m, or a number of seconds.'),
+    retry: z.int().min(0).default(0).describe('How many times to run the job again when it fails (0 = run once).'),
+    matrix: matrix.optional(),
+    steps: z.array(step, expected('a list of steps')).min(1).describe('The steps to run, in order, in one workspace.'),
+    outputs: z
+      .record(idString('output name'), z.string(), expected('a map of output names to expressions'))
+      .optional()
+      .describe('Values later jobs read as needs.<job>.outputs.<name>; usually ${{ steps.<id>.outputs.<name> }}.'),
+    cache: cache.optional(),
+    artifacts: stringOrList('globs').optional().describe('Files to keep after the job (globs relative to the workspace).'),
+    reports: reportsMap.optional().describe('Test reports to collect.'),
+    network: z.boolean().default(true).describe('Allow network access from the sandbox.'),
+  },
+  expected('a map with steps'),
+);
+
+const job = jobMap
   .transform(
     (raw): JobConfig =>
       compact({
@@ -265,56 +265,55 @@ const job = z
 
 // ---------------------------------------------------------------- triggers
 
-const input = z
-  .strictObject(
-    {
-      type: z.enum(['string', 'number', 'boolean', 'choice']).default('string').describe('The kind of value (default: string).'),
-      description: z.string().optional().describe('Shown when asking for the value.'),
-      default: scalar.optional().describe('The value when none is given.'),
-      required: z.boolean().default(false).describe('Refuse to start without a value.'),
-      options: z
-        .array(scalar.transform((value) => String(value)), expected('a list of options'))
-        .optional()
-        .describe('The allowed values of a choice input.'),
-    },
-    expected('a map describing the input'),
-  )
+const inputMap = z.strictObject(
+  {
+    type: z.enum(['string', 'number', 'boolean', 'choice']).default('string').describe('The kind of value (default: string).'),
+    description: z.string().optional().describe('Shown when asking for the value.'),
+    default: scalar.optional().describe('The value when none is given.'),
+    required: z.boolean().default(false).describe('Refuse to start without a value.'),
+    options: z
+      .array(scalar.transform((value) => String(value)), expected('a list of options'))
+      .optional()
+      .describe('The allowed values of a choice input.'),
+  },
+  expected('a map describing the input'),
+);
+
+const input = inputMap
   .transform((raw): InputConfig => compact(raw))
   .describe('An input given when the pipeline is started by hand (inputs.<name> in expressions).');
 
 /** `push:`, `push: true` and `push: {}` all mean "any push". */
 const nothingOrTrue = z.union([z.null(), z.literal(true)]);
 
+const pushMap = z.strictObject(
+  {
+    branches: stringOrList('branch globs').optional().describe("Branches (globs, e.g. 'release/*') whose pushes start a run."),
+    paths: stringOrList('path globs').optional().describe("Only run when a changed file matches (globs; '!glob' excludes)."),
+  },
+  expected('a map'),
+);
+
 const push = z
   .union(
     [
       nothingOrTrue.transform(() => ({})),
-      z
-        .strictObject(
-          {
-            branches: stringOrList('branch globs').optional().describe("Branches (globs, e.g. 'release/*') whose pushes start a run."),
-            paths: stringOrList('path globs')
-              .optional()
-              .describe("Only run when a changed file matches (globs; '!glob' excludes)."),
-          },
-          expected('a map'),
-        )
-        .transform((raw) => compact(raw)),
+      pushMap.transform((raw) => compact(raw)),
     ],
     expected('nothing, true or a map with branches and paths'),
   )
   .describe('Run on git pushes (any branch unless branches is set).');
 
+const manualMap = z.strictObject(
+  { inputs: z.record(idString('input name'), input, expected('a map of inputs')).optional().describe('Values asked for when started.') },
+  expected('a map'),
+);
+
 const manual = z
   .union(
     [
       nothingOrTrue.transform(() => ({ inputs: {} })),
-      z
-        .strictObject(
-          { inputs: z.record(idString('input name'), input, expected('a map of inputs')).optional().describe('Values asked for when started.') },
-          expected('a map'),
-        )
-        .transform((raw) => ({ inputs: raw.inputs ?? {} })),
+      manualMap.transform((raw) => ({ inputs: raw.inputs ?? {} })),
     ],
     expected('nothing, true or a map with inputs'),
   )
@@ -325,16 +324,17 @@ const webhook = z
   .transform((): true => true)
   .describe('Allow starting runs from webhook deliveries (GitHub, GitLab, Gitea).');
 
-const triggers = z
-  .strictObject(
-    {
-      push: push.optional(),
-      schedule: stringOrList('cron strings').optional().describe("Cron schedules ('0 3 * * *'; 6 fields to give seconds)."),
-      manual: manual.optional(),
-      webhook: webhook.optional(),
-    },
-    expected('a map of triggers'),
-  )
+const triggerMap = z.strictObject(
+  {
+    push: push.optional(),
+    schedule: stringOrList('cron strings').optional().describe("Cron schedules ('0 3 * * *'; 6 fields to give seconds)."),
+    manual: manual.optional(),
+    webhook: webhook.optional(),
+  },
+  expected('a map of triggers'),
+);
+
+const triggers = triggerMap
   .nullable()
   .optional()
   .transform((raw): TriggersConfig => {
@@ -345,19 +345,19 @@ const triggers = z
 
 // ---------------------------------------------------------------- pipeline and file
 
+const concurrencyMap = z.strictObject(
+  {
+    group: z.string().describe('Runs with the same group (an expression) run one at a time.'),
+    'cancel-in-progress': z.boolean().default(false).describe('Cancel the running run of the group when a new one starts.'),
+  },
+  expected('a map'),
+);
+
 const concurrency = z
   .union(
     [
       z.string().transform((group) => ({ group, cancelInProgress: false })),
-      z
-        .strictObject(
-          {
-            group: z.string().describe('Runs with the same group (an expression) run one at a time.'),
-            'cancel-in-progress': z.boolean().default(false).describe('Cancel the running run of the group when a new one starts.'),
-          },
-          expected('a map'),
-        )
-        .transform((raw) => ({ group: raw.group, cancelInProgress: raw['cancel-in-progress'] })),
+      concurrencyMap.transform((raw) => ({ group: raw.group, cancelInProgress: raw['cancel-in-progress'] })),
     ],
     expected('a group name or a map with group'),
   )
@@ -418,18 +418,34 @@ export type GantryConfigInput = z.input<typeof gantryConfigSchema>;
  * The keys each kind of map accepts, for "did you mean" suggestions on unknown keys.
  * Read from the schema shapes so they cannot drift.
  */
-export const KNOWN_KEYS = {
+export const KNOWN_KEYS: Readonly<Record<ConfigMapKind, readonly string[]>> = {
   file: Object.keys(gantryConfigSchema.in.shape),
   pipeline: Object.keys(pipeline.in.shape),
-  on: ['push', 'schedule', 'manual', 'webhook'],
-  push: ['branches', 'paths'],
-  manual: ['inputs'],
-  input: ['type', 'description', 'default', 'required', 'options'],
-  concurrency: ['group', 'cancel-in-progress'],
-  job: Object.keys(job.in.shape),
+  on: Object.keys(triggerMap.shape),
+  push: Object.keys(pushMap.shape),
+  manual: Object.keys(manualMap.shape),
+  input: Object.keys(inputMap.shape),
+  concurrency: Object.keys(concurrencyMap.shape),
+  job: Object.keys(jobMap.shape),
   step: Object.keys(stepMap.in.shape),
   matrix: [...MATRIX_OPTION_KEYS],
   cache: Object.keys(cache.in.shape),
-  reports: ['junit'],
+  reports: Object.keys(reportsMap.shape),
   webhook: [],
-} as const satisfies Record<string, readonly string[]>;
+};
+
+/** The kinds of map in gantry.yaml that have a fixed set of keys. */
+export type ConfigMapKind =
+  | 'file'
+  | 'pipeline'
+  | 'on'
+  | 'push'
+  | 'manual'
+  | 'input'
+  | 'concurrency'
+  | 'job'
+  | 'step'
+  | 'matrix'
+  | 'cache'
+  | 'reports'
+  | 'webhook';

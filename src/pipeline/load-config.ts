@@ -11,7 +11,7 @@ import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Docum
 import type { z } from 'zod';
 import { ExpressionError, InputError, InvalidConfigError, type Diagnostic } from '../core/errors.ts';
 import type { GantryConfig } from '../core/types.ts';
-import { KNOWN_KEYS, configErrorMap, gantryConfigSchema } from './config-schema.ts';
+import { KNOWN_KEYS, configErrorMap, gantryConfigSchema, type ConfigMapKind } from './config-schema.ts';
 import { conditionRunsAfterFailure, parseExpression, splitTemplate } from './expressions/index.ts';
 
 /** The file names `gantry` looks for in a directory, in order. */
@@ -30,21 +30,24 @@ export function parseConfig(text: string, file: string): GantryConfig {
  */
 export function validateConfig(text: string, file: string): { config: GantryConfig | null; diagnostics: Diagnostic[] } {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
-  const checker = new Checker(text, doc, lineCounter);
+  // Merge keys (`<<: *defaults`) are YAML 1.1, but CI users (GitLab's especially) rely on them.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, merge: true });
   if (doc.errors.length > 0) {
     // A broken document yields a partial tree; schema errors on it would only be noise.
-    for (const error of doc.errors) checker.report(error.pos[0], `invalid YAML: ${yamlMessage(error.code, error.message)}`);
-    return { config: null, diagnostics: checker.diagnostics(file) };
+    const syntax = new Checker(text, doc, lineCounter, undefined);
+    for (const error of doc.errors) syntax.report(error.pos[0], `invalid YAML: ${yamlMessage(error.code, error.message)}`);
+    return { config: null, diagnostics: syntax.diagnostics(file) };
   }
   let raw: unknown;
   try {
     raw = doc.toJS({ maxAliasCount: 1000 });
   } catch (error) {
-    checker.report(0, `invalid YAML: ${(error as Error).message}`);
-    return { config: null, diagnostics: checker.diagnostics(file) };
+    // An alias to an undefined anchor, or an alias bomb.
+    const syntax = new Checker(text, doc, lineCounter, undefined);
+    syntax.report(0, `invalid YAML: ${(error as Error).message}`);
+    return { config: null, diagnostics: syntax.diagnostics(file) };
   }
-  checker.raw = raw;
+  const checker = new Checker(text, doc, lineCounter, raw);
   const result = gantryConfigSchema.safeParse(raw, { error: configErrorMap, reportInput: true });
   if (!result.success) checker.schemaIssues(result.error.issues, []);
   checkNeeds(checker);
@@ -103,13 +106,15 @@ class Checker {
   readonly text: string;
   readonly doc: Document;
   readonly lineCounter: LineCounter;
-  raw: unknown = undefined;
+  /** The document as plain values, which the checks after the schema read defensively. */
+  readonly raw: unknown;
   private readonly problems: { offset: number; message: string }[] = [];
 
-  constructor(text: string, doc: Document, lineCounter: LineCounter) {
+  constructor(text: string, doc: Document, lineCounter: LineCounter, raw: unknown) {
     this.text = text;
     this.doc = doc;
     this.lineCounter = lineCounter;
+    this.raw = raw;
   }
 
   report(offset: number, message: string): void {
@@ -187,6 +192,12 @@ class Checker {
 
   private schemaIssue(issue: z.core.$ZodIssue, base: Path, suggested: Set<string>, missing: { path: Path; key: string }[]): void {
     const path = [...base, ...issue.path.map((segment) => (typeof segment === 'symbol' ? String(segment) : segment))];
+    const last = path.at(-1);
+    const parent = this.rawAt(path.slice(0, -1));
+    if (typeof last === 'string' && isObject(parent) && !Object.hasOwn(parent, last) && (issue.code === 'invalid_type' || issue.code === 'invalid_union')) {
+      missing.push({ path: path.slice(0, -1), key: last });
+      return;
+    }
     switch (issue.code) {
       case 'invalid_union': {
         const branch = matchingBranch(issue.errors);
@@ -207,20 +218,12 @@ class Checker {
       case 'invalid_key':
         this.report(this.keyOffset(path), issue.issues[0]?.message ?? issue.message);
         return;
-      case 'invalid_type': {
-        const parentPath = path.slice(0, -1);
-        const parent = this.rawAt(parentPath);
-        const last = path.at(-1);
-        if (typeof last === 'string' && isObject(parent) && !Object.hasOwn(parent, last)) {
-          missing.push({ path: parentPath, key: last });
-          return;
-        }
+      case 'invalid_type':
         if (path.length === 0 && (this.raw === null || this.raw === undefined)) {
           this.report(0, "the file is empty: it needs a pipeline with at least one job (run 'gantry init' for a starter)");
           return;
         }
         break;
-      }
       default:
         break;
     }
@@ -249,22 +252,26 @@ function jobPath(path: Path): string | undefined {
   return path[0] === 'pipeline' && path[1] === 'jobs' && path.length >= 3 ? String(path[2]) : undefined;
 }
 
-function mapKind(path: Path): keyof typeof KNOWN_KEYS | undefined {
-  const job = jobPath(path);
-  if (job !== undefined) {
+const FIXED_MAPS: Readonly<Record<string, ConfigMapKind>> = {
+  '': 'file',
+  pipeline: 'pipeline',
+  'pipeline.on': 'on',
+  'pipeline.on.push': 'push',
+  'pipeline.on.manual': 'manual',
+  'pipeline.on.webhook': 'webhook',
+  'pipeline.concurrency': 'concurrency',
+};
+
+/** Which kind of map sits at a path, when it is one with fixed keys. */
+function mapKind(path: Path): ConfigMapKind | undefined {
+  if (jobPath(path) !== undefined) {
     if (path.length === 3) return 'job';
-    if (path.length === 5 && path[3] === 'steps') return 'step';
+    if (path.length === 5 && path[3] === 'steps' && typeof path[4] === 'number') return 'step';
     if (path.length === 4 && (path[3] === 'matrix' || path[3] === 'cache' || path[3] === 'reports')) return path[3];
     return undefined;
   }
-  const dotted = path.join('.');
-  if (dotted === '') return 'file';
-  if (dotted === 'pipeline') return 'pipeline';
-  if (dotted === 'pipeline.on') return 'on';
-  if (dotted === 'pipeline.concurrency') return 'concurrency';
-  if (dotted === 'pipeline.on.push' || dotted === 'pipeline.on.manual' || dotted === 'pipeline.on.webhook') return path[2] as 'push';
-  if (path.length === 5 && dotted.startsWith('pipeline.on.manual.inputs.')) return 'input';
-  return undefined;
+  if (path.length === 5 && path.slice(0, 4).join('.') === 'pipeline.on.manual.inputs') return 'input';
+  return FIXED_MAPS[path.join('.')];
 }
 
 function knownKeys(path: Path): readonly string[] {
@@ -492,13 +499,13 @@ function expressionSites(checker: Checker): ExpressionSite[] {
   const template = (value: unknown, path: Path): void => {
     for (const entry of stringEntries(value, path)) sites.push({ path: entry.path, text: entry.value, condition: false });
   };
-  const env = (value: unknown, path: Path): void => {
+  const stringMap = (value: unknown, path: Path): void => {
     if (isObject(value)) for (const [name, text] of Object.entries(value)) template(typeof text === 'string' ? text : undefined, [...path, name]);
   };
   const condition = (value: unknown, path: Path): void => {
     if (typeof value === 'string') sites.push({ path, text: value, condition: true });
   };
-  env(checker.rawAt(['pipeline', 'env']), ['pipeline', 'env']);
+  stringMap(checker.rawAt(['pipeline', 'env']), ['pipeline', 'env']);
   const concurrency = checker.rawAt(['pipeline', 'concurrency']);
   if (typeof concurrency === 'string') template(concurrency, ['pipeline', 'concurrency']);
   else if (isObject(concurrency)) template(typeof concurrency.group === 'string' ? concurrency.group : undefined, ['pipeline', 'concurrency', 'group']);
@@ -506,8 +513,8 @@ function expressionSites(checker: Checker): ExpressionSite[] {
   for (const [id, job] of rawJobs(checker)) {
     const base = ['pipeline', 'jobs', id];
     condition(job.if, [...base, 'if']);
-    env(job.env, [...base, 'env']);
-    env(job.outputs, [...base, 'outputs']);
+    stringMap(job.env, [...base, 'env']);
+    stringMap(job.outputs, [...base, 'outputs']);
     if (isObject(job.cache)) {
       template(typeof job.cache.key === 'string' ? job.cache.key : undefined, [...base, 'cache', 'key']);
       template(job.cache['restore-keys'], [...base, 'cache', 'restore-keys']);
@@ -515,7 +522,7 @@ function expressionSites(checker: Checker): ExpressionSite[] {
     if (isObject(job.matrix)) {
       for (const [key, value] of Object.entries(job.matrix)) {
         if (key === 'include' || key === 'exclude') {
-          if (Array.isArray(value)) value.forEach((cell, index) => env(cell, [...base, 'matrix', key, index]));
+          if (Array.isArray(value)) value.forEach((cell, index) => stringMap(cell, [...base, 'matrix', key, index]));
         } else if (Array.isArray(value)) {
           template(value, [...base, 'matrix', key]);
         }
@@ -529,7 +536,7 @@ function expressionSites(checker: Checker): ExpressionSite[] {
         } else if (isObject(step)) {
           template(typeof step.run === 'string' ? step.run : undefined, [...stepPath, 'run']);
           condition(step.if, [...stepPath, 'if']);
-          env(step.env, [...stepPath, 'env']);
+          stringMap(step.env, [...stepPath, 'env']);
         }
       });
     }
@@ -592,7 +599,7 @@ function expressionProblem(error: unknown): ExpressionProblem {
  * The source offset of character `valueOffset` of a scalar's value. Exact for plain and quoted
  * scalars on one line and for block scalars; folded multi-line scalars are aligned line by line.
  */
-export function scalarSourceOffset(node: Scalar, text: string, valueOffset: number): number {
+function scalarSourceOffset(node: Scalar, text: string, valueOffset: number): number {
   const range = node.range;
   if (range === undefined || range === null) return 0;
   const value = String(node.value);

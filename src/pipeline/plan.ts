@@ -5,12 +5,13 @@
  */
 import { GantryError, InputError } from '../core/errors.ts';
 import type { GantryContext, JobConfig, MatrixConfig, MatrixValues, PipelineConfig, Plan, PlannedJob, Value } from '../core/types.ts';
-import { evaluate, hasExpression, interpolate } from './expressions/index.ts';
+import { evaluate, hasExpression, interpolate, splitTemplate } from './expressions/index.ts';
 import type { ExpressionContext } from './expressions/index.ts';
 
 /** GitHub's limit; beyond it a matrix is almost always a mistake (a typo'd fromJSON, a runaway axis). */
 export const MAX_MATRIX_CELLS = 256;
 
+/** What a plan is compiled against: the run's resolved inputs and `gantry` context. */
 export interface CompilePlanOptions {
   inputs: Record<string, Value>;
   gantry: GantryContext;
@@ -161,23 +162,36 @@ function matrixCellsOf(jobId: string, matrix: MatrixConfig, ctx: ExpressionConte
   return cells;
 }
 
-const WHOLE_EXPRESSION = /^\s*\$\{\{([\s\S]*)\}\}\s*$/;
+/** The source of a string that is exactly one `${{ }}` (blank text around it allowed), else undefined. */
+export function wholeExpression(text: string): string | undefined {
+  if (!hasExpression(text)) return undefined;
+  const parts = splitTemplate(text);
+  const expressions = parts.filter((part) => part.kind === 'expr');
+  const [only] = expressions;
+  if (expressions.length !== 1 || only === undefined) return undefined;
+  return parts.every((part) => part.kind === 'expr' || part.text.trim() === '') ? only.source : undefined;
+}
 
 function expandAxis(values: Value[], ctx: ExpressionContext): Value[] {
-  const only = values.length === 1 ? values[0] : undefined;
-  if (typeof only === 'string') {
-    const whole = WHOLE_EXPRESSION.exec(only);
-    if (whole?.[1] !== undefined && !whole[1].includes('${{')) {
-      const result = evaluate(whole[1], ctx);
-      if (Array.isArray(result)) return result;
-      return [result];
-    }
+  const [first] = values;
+  if (values.length === 1 && typeof first === 'string') {
+    const expanded = interpolateValue(first, ctx);
+    if (Array.isArray(expanded)) return expanded;
+    return [expanded];
   }
   return values.map((value) => interpolateValue(value, ctx));
 }
 
+/**
+ * A string that is one whole `${{ }}` keeps the type of its result (`${{ inputs.count }}` stays a
+ * number, `${{ fromJSON(x) }}` may be a list); a string mixing text and expressions is text.
+ */
 function interpolateValue(value: Value, ctx: ExpressionContext): Value {
-  if (typeof value === 'string') return hasExpression(value) ? interpolate(value, ctx) : value;
+  if (typeof value === 'string') {
+    const whole = wholeExpression(value);
+    if (whole !== undefined) return evaluate(whole, ctx);
+    return hasExpression(value) ? interpolate(value, ctx) : value;
+  }
   if (Array.isArray(value)) return value.map((item) => interpolateValue(item, ctx));
   if (value !== null && typeof value === 'object') return interpolateRecord(value, ctx);
   return value;

@@ -34,6 +34,7 @@ export interface JobState {
   interruptions: number;
 }
 
+/** Everything the reducer needs to decide the next move; what the store persists per run. */
 export interface RunState {
   runId: string;
   status: RunStatus;
@@ -42,6 +43,7 @@ export interface RunState {
   jobs: Record<string, JobState>;
 }
 
+/** What happened: reported by the server's dispatch loop, the executors and the API. */
 export type RunEvent =
   | { type: 'start' }
   | { type: 'job-started'; key: string }
@@ -50,6 +52,7 @@ export type RunEvent =
   | { type: 'job-interrupted'; key: string }
   | { type: 'cancel' };
 
+/** What the caller must do next; the reducer itself never does I/O. */
 export type RunCommand =
   /** The job is now 'queued': run it when an executor slot is free. */
   | { type: 'dispatch'; key: string }
@@ -65,6 +68,7 @@ export interface ConditionEnv {
   env: Record<string, string>;
 }
 
+/** The result of one event. */
 export interface RunTransition {
   state: RunState;
   /** Keys of the jobs whose record changed, in the order they first changed. */

@@ -6,7 +6,7 @@
 import picomatch from 'picomatch';
 import type { GantryContext, PipelineConfig, TriggerEvent, TriggersConfig, Value } from '../core/types.ts';
 import { evaluateCondition } from './expressions/index.ts';
-import { compilePlan } from './plan.ts';
+import { compilePlan, wholeExpression } from './plan.ts';
 
 export interface TriggerMatch {
   matched: boolean;
@@ -101,6 +101,7 @@ function lastMatchWins(subject: string, patterns: string[]): boolean {
 
 // ---------------------------------------------------------------- plan explanation
 
+/** The answer to "what would this push run?", one verdict and sentence per job instance. */
 export interface PlanExplanation {
   triggered: boolean;
   reason: string;
@@ -188,8 +189,12 @@ function explainJob(
 
 /** `${{ expr }}` → `expr`; conditions may be written either way. */
 function unwrap(condition: string): string {
-  const whole = /^\s*\$\{\{([\s\S]*)\}\}\s*$/.exec(condition);
-  return whole?.[1] !== undefined && !whole[1].includes('${{') ? whole[1] : condition;
+  try {
+    return wholeExpression(condition) ?? condition;
+  } catch {
+    // Unclosed `${{`: show it as written; evaluating it reports the error.
+    return condition;
+  }
 }
 
 /**

@@ -7,13 +7,15 @@ import type { ServerResponse } from 'node:http';
 
 const DEFAULT_HEARTBEAT_MS = 15_000;
 const DEFAULT_MAX_QUEUED = 1_000;
+/** How long close() lets queued events drain to a client before giving up on it. */
+const END_DEADLINE_MS = 10_000;
 
 /** One client's event stream. */
 export interface EventStream {
   /** Queues one event (`data` as JSON on one line). After close it does nothing. */
   send(event: string, data: unknown, id?: string | number): void;
   readonly closed: boolean;
-  /** Ends the stream; safe to call twice. */
+  /** Ends the stream after the queued events are written; safe to call twice. */
   close(): void;
   /** Runs `fn` once when the stream closes for any reason (client gone, close(), slow client); at once if already closed. */
   onClose(fn: () => void): void;
@@ -38,22 +40,25 @@ function frame(event: string, data: unknown, id?: string | number): string {
  * buffer), sends a comment heartbeat every 15 s (keeps proxies from timing the connection out),
  * and honours backpressure: once `res.write` returns false, messages wait for 'drain' in a queue
  * of at most `maxQueued` (default 1000); one more and the connection is destroyed, so a slow
- * client cannot balloon memory. Cleans up (timer, listeners) on close.
+ * client cannot balloon memory. close() still delivers what is queued (a final `end` event
+ * matters) but gives a client that does not read 10 s before destroying the connection.
+ * Cleans up (timers, listeners) on close.
  */
 export function openEventStream(res: ServerResponse, o: { heartbeatMs?: number; maxQueued?: number } = {}): EventStream {
   const maxQueued = o.maxQueued ?? DEFAULT_MAX_QUEUED;
   const queue: string[] = [];
   const closeHandlers: (() => void)[] = [];
   let waitingForDrain = false;
+  /** No more events are accepted; close handlers have run. */
   let closed = false;
+  /** close() came while data waited for drain: end the response once the queue is written. */
+  let ending = false;
+  let endDeadline: NodeJS.Timeout | undefined;
 
-  const finish = (): void => {
+  const markClosed = (): void => {
     if (closed) return;
     closed = true;
     clearInterval(heartbeat);
-    queue.length = 0;
-    res.off('drain', flush);
-    res.off('close', finish);
     for (const fn of closeHandlers.splice(0)) {
       try {
         fn();
@@ -63,9 +68,19 @@ export function openEventStream(res: ServerResponse, o: { heartbeatMs?: number; 
     }
   };
 
+  /** The connection is gone (client left, ended, or destroyed): drop everything. */
+  const onResponseClose = (): void => {
+    queue.length = 0;
+    clearTimeout(endDeadline);
+    res.off('drain', flush);
+    res.off('close', onResponseClose);
+    markClosed();
+  };
+
   function flush(): void {
     waitingForDrain = false;
-    while (!closed && !waitingForDrain && queue.length > 0) write(queue.shift() ?? '');
+    while (!waitingForDrain && queue.length > 0) write(queue.shift() ?? '');
+    if (ending && !waitingForDrain) res.end();
   }
 
   function write(text: string): void {
@@ -78,7 +93,7 @@ export function openEventStream(res: ServerResponse, o: { heartbeatMs?: number; 
     if (queue.length >= maxQueued) {
       // Ending politely would wait for the very client that is not reading.
       res.destroy();
-      finish();
+      onResponseClose();
       return;
     }
     queue.push(text);
@@ -94,13 +109,13 @@ export function openEventStream(res: ServerResponse, o: { heartbeatMs?: number; 
   }
   res.flushHeaders();
   res.on('drain', flush);
-  res.on('close', finish);
+  res.on('close', onResponseClose);
   // Only an idle connection needs a heartbeat; one waiting for drain has data pending already.
   const heartbeat = setInterval(() => {
     if (!waitingForDrain) enqueue(': heartbeat\n\n');
   }, o.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
   heartbeat.unref();
-  if (res.destroyed) finish();
+  if (res.destroyed) onResponseClose();
 
   return {
     send(event, data, id) {
@@ -111,9 +126,14 @@ export function openEventStream(res: ServerResponse, o: { heartbeatMs?: number; 
     },
     close() {
       if (closed) return;
-      if (waitingForDrain) res.destroy();
-      else res.end();
-      finish();
+      if (waitingForDrain) {
+        ending = true;
+        endDeadline = setTimeout(() => res.destroy(), END_DEADLINE_MS);
+        endDeadline.unref();
+      } else {
+        res.end();
+      }
+      markClosed();
     },
     onClose(fn) {
       if (closed) fn();

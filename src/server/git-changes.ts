@@ -4,7 +4,7 @@
  * and the repository poller, which only know shas, to fill `TriggerEvent.changedFiles`.
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { GantryError, InputError } from '../core/errors.ts';
 
 /** A full object id: SHA-1 (40 hex) or SHA-256 (64 hex). Anything else is refused before git sees it. */
@@ -62,9 +62,14 @@ export async function changedFiles(repoDir: string, before: string | null, after
   return splitNul(await runGit(['diff', '--name-only', '-z', '--no-renames', firstParent, after], { cwd: repoDir }));
 }
 
-/** A URL (`https://`, `file://`, `ssh://`) or scp-like `user@host:path`, as opposed to a local directory. */
-function isRemote(repo: string): boolean {
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(repo) || (/^[^/]+@[^/:]+:/.test(repo) && !existsSync(repo));
+/** A local directory is read directly; anything else (a URL, scp-like `git@host:path`) is asked over the wire. */
+function isLocalDirectory(repo: string): boolean {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(repo)) return false;
+  try {
+    return statSync(repo).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** Parses `<sha> <ref>` (ls-remote uses a tab, for-each-ref our space) lines into a ref → sha map. */
@@ -81,6 +86,6 @@ function parseRefLines(out: string): Record<string, string> {
 export async function listBranchHeads(repo: string): Promise<Record<string, string>> {
   // A "repository" starting with '-' would be read by git as an option (e.g. --upload-pack=...).
   if (repo === '' || repo.startsWith('-')) throw new InputError(`not a repository location: ${JSON.stringify(repo)}`);
-  if (isRemote(repo)) return parseRefLines(await runGit(['ls-remote', '--heads', repo], { timeoutMs: REMOTE_TIMEOUT_MS }));
-  return parseRefLines(await runGit(['for-each-ref', '--format=%(objectname) %(refname)', 'refs/heads/'], { cwd: repo }));
+  if (isLocalDirectory(repo)) return parseRefLines(await runGit(['for-each-ref', '--format=%(objectname) %(refname)', 'refs/heads/'], { cwd: repo }));
+  return parseRefLines(await runGit(['ls-remote', '--heads', repo], { timeoutMs: REMOTE_TIMEOUT_MS }));
 }

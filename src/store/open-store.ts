@@ -50,7 +50,12 @@ export function parseStoreUrl(url: string): StoreLocation {
   return { dialect: 'sqlite', path: resolve(url) };
 }
 
-/** Opens and migrates the store; every failure is a StoreUnavailableError saying what failed. */
+/**
+ * Opens and migrates the store; every failure is a StoreUnavailableError saying what failed.
+ * SQLite: open one store per file per process. node:sqlite waits for a busy file synchronously,
+ * so two stores in one process writing the same file at once would stall each other until
+ * busy_timeout; separate processes (server and CLI) are fine.
+ */
 export async function openStore(opts: OpenStoreOptions): Promise<Store> {
   const location = parseStoreUrl(opts.url);
   return location.dialect === 'sqlite' ? openSqliteStore(location.path) : openPostgresStore(location.url, location.display);

@@ -71,7 +71,9 @@ class NodeSqliteDriver implements Driver {
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
     await connection.executeQuery(CompiledQuery.raw('commit'));
   }
+  /** SQLite may already have rolled back on its own (e.g. disk full); a second ROLLBACK would hide that error. */
   async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    if (!this.#db.isTransaction) return;
     await connection.executeQuery(CompiledQuery.raw('rollback'));
   }
   async releaseConnection(): Promise<void> {}

@@ -174,6 +174,12 @@ describe('resolveRef', () => {
     expect(await resolveRef(repo, 'v1')).toEqual({ sha: first, ref: 'refs/tags/v1' });
     expect(await resolveRef(repo, first)).toEqual({ sha: first, ref: first });
     expect(await resolveRef(repo, first.slice(0, 10))).toEqual({ sha: first, ref: first });
+    expect(await resolveRef(repo, 'HEAD')).toEqual({ sha: second, ref: 'refs/heads/feature' });
+    const mirror = path.join(temp.make('server'), 'm.git');
+    git(path.dirname(mirror), 'clone', '-q', '--mirror', repo, mirror);
+    expect(await resolveRef(mirror, 'main')).toEqual({ sha: first, ref: 'refs/heads/main' });
+    git(repo, 'checkout', '-q', '--detach');
+    expect(await resolveRef(repo, 'HEAD')).toEqual({ sha: second, ref: second });
     await expect(resolveRef(repo, 'nope')).rejects.toThrow(NotFoundError);
     await expect(resolveRef(repo, '--all')).rejects.toThrow(InputError);
     await expect(resolveRef(temp.make('plain'), 'main')).rejects.toThrow(InputError);

@@ -198,6 +198,14 @@ describe('a valid gantry.yaml', () => {
     expect(config.pipeline.concurrency).toStrictEqual({ group: 'main', cancelInProgress: false });
   });
 
+  it('accepts anchors and merge keys', () => {
+    const config = parseConfig(
+      ['pipeline:', '  jobs:', '    a: &base', '      timeout: 5m', '      steps: [x]', '    b:', '      <<: *base', '      needs: a'].join('\n'),
+      'gantry.yaml',
+    );
+    expect(config.pipeline.jobs.b).toMatchObject({ timeoutMs: 300_000, needs: ['a'], steps: [{ run: 'x' }] });
+  });
+
   it('has no trigger the file does not name once `on` is given', () => {
     const config = parseConfig('pipeline:\n  on: { schedule: "0 3 * * *" }\n  jobs: { a: { steps: [x] } }', 'gantry.yaml');
     expect(config.pipeline.on).toStrictEqual({ schedule: ['0 3 * * *'] });
@@ -228,7 +236,7 @@ describe('unknown keys', () => {
 
   it('suggests a key the typo is a prefix of, and nothing when no key is close', () => {
     expect(problems('pipeline:', '  concurrency: { group: x, cancel: true }', '  jobs: { a: { steps: [x] } }')).toEqual([
-      "2:29: unknown key 'cancel' in 'pipeline.concurrency' (did you mean 'cancel-in-progress'?)",
+      "2:28: unknown key 'cancel' in 'pipeline.concurrency' (did you mean 'cancel-in-progress'?)",
     ]);
     expect(problems(...withJob('steps: [make]', 'colour: blue'))).toEqual(["5:7: unknown key 'colour' in job 'build'"]);
   });
@@ -253,7 +261,7 @@ describe('unknown keys', () => {
     ).toEqual([
       "3:13: unknown key 'branch' in 'pipeline.on.push' (did you mean 'branches'?)",
       "4:32: unknown key 'typ' in input 'who' (did you mean 'type'?)",
-      "8:23: unknown key 'path' in the cache of job 'a' (did you mean 'paths'?)",
+      "8:24: unknown key 'path' in the cache of job 'a' (did you mean 'paths'?)",
       "9:18: unknown key 'junti' in the reports of job 'a' (did you mean 'junit'?)",
     ]);
   });
@@ -283,10 +291,10 @@ describe('wrong types and values', () => {
         '    2fast: { steps: [x] }',
       ),
     ).toEqual([
-      "2:39: 'type' in input 'x': expected 'string', 'number', 'boolean' or 'choice', got 'text'",
+      "2:40: 'type' in input 'x': expected 'string', 'number', 'boolean' or 'choice', got 'text'",
       "5:16: 'timeout' in job 'build': invalid duration '5 minutes': use a number of seconds or a value like 500ms, 30s, 5m, 1h or 1h30m",
-      "7:27: 'shell' in step 1 of job 'build': invalid shell 'python': use 'bash', 'sh' or a command line containing {0} (the script file), e.g. 'python3 {0}'",
-      "7:39: 'id' in step 1 of job 'build': invalid step id '9lives': use letters, digits, - and _, starting with a letter or _",
+      "7:28: 'shell' in step 1 of job 'build': invalid shell 'python': use 'bash', 'sh' or a command line containing {0} (the script file), e.g. 'python3 {0}'",
+      "7:40: 'id' in step 1 of job 'build': invalid step id '9lives': use letters, digits, - and _, starting with a letter or _",
       "8:5: invalid job id '2fast': use letters, digits, - and _, starting with a letter or _",
     ]);
   });
@@ -295,13 +303,14 @@ describe('wrong types and values', () => {
     expect(problems('pipeline:', '  jobs:', '    build:', '      name: x')).toEqual(["3:5: missing required key 'steps' in job 'build'"]);
     expect(problems('name: x')).toEqual(["1:1: missing required key 'pipeline' at the top level"]);
     expect(problems(...withJob('steps:'))).toEqual(["4:7: 'steps' in job 'build': expected a list of steps, got nothing"]);
+    expect(problems(...withJob('steps: [x]', 'cache: { key: k }'))).toEqual(["5:7: missing required key 'paths' in the cache of job 'build'"]);
     expect(problems('pipeline:', '  jobs: {}')).toEqual(["2:9: 'jobs' in 'pipeline': a pipeline needs at least one job"]);
   });
 
   it('reports matrix include/exclude that are not lists of maps, and an empty matrix', () => {
     expect(problems(...withJob('matrix: { os: [linux], include: linux, exclude: [linux] }', 'steps: [x]'))).toEqual([
-      "4:40: 'include' in the matrix of job 'build': expected a list of maps (one per extra combination), got a string",
-      "4:57: item 1 of 'exclude' in the matrix of job 'build': expected a map of axis names to values, got a string",
+      "4:39: 'include' in the matrix of job 'build': expected a list of maps (one per extra combination), got a string",
+      "4:56: item 1 of 'exclude' in the matrix of job 'build': expected a map of axis names to values, got a string",
     ]);
     expect(problems(...withJob('matrix: { fail-fast: false }', 'steps: [x]'))).toEqual([
       "4:7: the matrix of job 'build' has no axes and no include: add an axis (name: [values]) or include combinations",
@@ -326,12 +335,12 @@ describe('checks across the file', () => {
         '    a: { needs: b, steps: [x] }',
         '    b: { needs: c, steps: [x] }',
       ),
-    ).toEqual(['4:25: needs cycle: c → a → b → c']);
+    ).toEqual(['4:24: needs cycle: c → a → b → c']);
   });
 
   it('reports duplicate step ids at the second one', () => {
     expect(problems(...withJob('steps:', '  - { run: a, id: one }', '  - { run: b, id: one }'))).toEqual([
-      "6:23: duplicate step id 'one' in job 'build' (step 1 already uses it)",
+      "6:25: duplicate step id 'one' in job 'build' (step 1 already uses it)",
     ]);
   });
 
@@ -349,7 +358,7 @@ describe('checks across the file', () => {
       ),
     ).toEqual([
       "5:9: input 'env' is a choice but has no options: list them under options",
-      "6:50: default 'xl' of input 'size' is not one of its options ('s', 'm')",
+      "6:57: default 'xl' of input 'size' is not one of its options ('s', 'm')",
       '7:41: default of input \'count\' must be a number, got "many"',
     ]);
   });
@@ -382,11 +391,36 @@ describe('expressions', () => {
         '            line ${{ (1 }}',
       ),
     ).toEqual([
-      "5:28: invalid expression in step 1 of job 'build': unexpected '+'",
-      "6:25: invalid expression in 'run' in step 2 of job 'build': unknown function 'foo'",
-      "7:31: invalid expression in 'run' in step 3 of job 'build': expected an expression after '=='",
-      "10:27: invalid expression in 'run' in step 4 of job 'build': unknown context 'nope' (known contexts: env, matrix, steps, needs, inputs, secrets, gantry, job)",
-      "13:23: invalid expression in 'run' in step 5 of job 'build': expected ')'",
+      "5:30: invalid expression in step 1 of job 'build': unexpected '+'",
+      "6:27: invalid expression in 'run' in step 2 of job 'build': unknown function 'foo'",
+      "7:36: invalid expression in 'run' in step 3 of job 'build': unexpected end of expression",
+      "10:28: invalid expression in 'run' in step 4 of job 'build': unknown context 'nope' (known contexts: env, matrix, steps, needs, inputs, secrets, gantry, job)",
+      "13:25: invalid expression in 'run' in step 5 of job 'build': unexpected end of expression, expected ')'",
+    ]);
+  });
+
+  it('follows folded lines, escapes and expressions spanning lines', () => {
+    expect(
+      problems(
+        'pipeline:',
+        '  jobs:',
+        '    build:',
+        '      steps:',
+        '        - run: echo one',
+        '            two ${{ 1 + }}',
+        '        - run: "first',
+        '            second ${{ x( }}"',
+        '        - run: "a\\x41\\u00e9 ${{ ! }}"',
+        '        - run: |-',
+        '            ${{',
+        '              1 +',
+        '            }}',
+      ),
+    ).toEqual([
+      "6:23: invalid expression in 'run' in step 1 of job 'build': unexpected '+'",
+      "8:24: invalid expression in 'run' in step 2 of job 'build': unknown function 'x'",
+      "9:35: invalid expression in 'run' in step 3 of job 'build': unexpected end of expression",
+      "12:17: invalid expression in 'run' in step 4 of job 'build': unexpected '+'",
     ]);
   });
 
@@ -404,9 +438,9 @@ describe('expressions', () => {
         "          if: \"branch ${{ gantry.ref }}\"",
       ),
     ).toEqual([
-      "4:20: invalid expression in 'if' in job 'build': expected an expression after '&&'",
-      "7:17: invalid expression in 'if' in step 1 of job 'build': expected ')'",
-      "9:15: invalid expression in 'if' in step 2 of job 'build': an if: condition must be one expression: write it without '${{ }}', or wrap the whole condition in one '${{ }}'",
+      "4:23: invalid expression in 'if' in job 'build': unexpected end of expression",
+      "7:27: invalid expression in 'if' in step 1 of job 'build': unexpected end of expression",
+      "9:16: invalid expression in 'if' in step 2 of job 'build': an if: condition must be one expression: write it without '${{ }}', or wrap the whole condition in one '${{ }}'",
     ]);
   });
 
@@ -425,11 +459,11 @@ describe('expressions', () => {
       ),
     ).toEqual([
       "2:14: invalid expression in 'A' in 'pipeline.env': unclosed '${{' (missing '}}')",
-      "3:41: invalid expression in 'group' in 'pipeline.concurrency': expected a property name after '.'",
-      "6:30: invalid expression in 'v' in 'pipeline.jobs.build.outputs': expected a property name after '.'",
-      "7:26: invalid expression in 'key' in the cache of job 'build': hashFiles() takes at least 1 argument",
-      "7:66: invalid expression in item 1 of 'restore-keys' in the cache of job 'build': unexpected ')'",
-      "8:26: invalid expression in item 1 of 'v' in the matrix of job 'build': unexpected '+'",
+      "3:42: invalid expression in 'group' in 'pipeline.concurrency': unexpected end of expression, expected a property name after '.'",
+      "6:32: invalid expression in 'v' in 'pipeline.jobs.build.outputs': unexpected '.', expected a property name after '.'",
+      "7:28: invalid expression in 'key' in the cache of job 'build': hashFiles() takes at least 1 argument, got 0",
+      "7:67: invalid expression in item 1 of 'restore-keys' in the cache of job 'build': unexpected ')'",
+      "8:28: invalid expression in item 1 of 'v' in the matrix of job 'build': unexpected '+'",
       "8:56: invalid expression in 'v' in 'pipeline.jobs.build.matrix.include.0': unexpected '['",
     ]);
   });
@@ -452,7 +486,7 @@ describe('many problems at once', () => {
         '    build: { steps: [x], retry: 1.5 }',
       ),
     ).toEqual([
-      "2:20: invalid cron schedule '61 * * * *': Invalid value for minute: 61",
+      "2:19: invalid cron schedule '61 * * * *': Invalid value for minute: 61",
       "5:14: job 'deploy' needs 'buidl', which does not exist (did you mean 'build'?)",
       "6:7: unknown key 'nedds' in job 'deploy' (did you mean 'needs'?)",
       "7:16: 'timeout' in job 'deploy': invalid duration 'soon': use a number of seconds or a value like 500ms, 30s, 5m, 1h or 1h30m",

@@ -130,6 +130,11 @@ describe('matrixCells', () => {
     expect(cells).toEqual([{ os: 'linux', label: 'x-L' }]);
   });
 
+  it('keeps the type of a value that is one whole expression, and makes mixed text a string', () => {
+    const ctx = { contexts: { inputs: { n: 3, list: [1, 2] } } };
+    expect(matrixCells(matrixOf({ axes: { v: ['${{ inputs.n }}', 'n=${{ inputs.n }}', ' ${{ inputs.list }} '] } }), ctx)).toEqual([{ v: 3 }, { v: 'n=3' }, { v: [1, 2] }]);
+  });
+
   it('treats a fromJSON axis that yields a scalar as one value', () => {
     expect(matrixCells(matrixOf({ axes: { v: ['${{ fromJSON(\'3\') }}'] } }), noCtx)).toEqual([{ v: 3 }]);
   });

@@ -61,6 +61,20 @@ describe('openEventStream', () => {
     expect(stream.closed).toBe(false);
   });
 
+  it('close() during backpressure still delivers the queued events, then ends', async () => {
+    const { stream, client, text } = await connect({ maxQueued: 10_000 });
+    const gone = new Promise<void>((resolve) => client.on('close', resolve));
+    const payload = 'z'.repeat(1024);
+    for (let i = 0; i < 3000; i++) stream.send('line', { i, payload });
+    stream.send('end', { status: 'success' });
+    stream.close();
+    expect(stream.closed).toBe(true);
+    await gone;
+    expect(client.complete).toBe(true);
+    expect(text().split('event: line').length - 1).toBe(3000);
+    expect(text().endsWith('event: end\ndata: {"status":"success"}\n\n')).toBe(true);
+  });
+
   it('keeps up with a client that reads, and cuts off one that stops reading once the queue cap is hit', async () => {
     const chunk = 'y'.repeat(64 * 1024);
     /** Sends paced like a live log (one event per timer tick) until the stream closes or `limit` events are out. */

@@ -126,6 +126,16 @@ describe('installGitHook', () => {
     expect(await readFile(hookPath, 'utf8')).toBe('#!/bin/sh\nexit 0\n');
   });
 
+  it('reports a push into a bare repository', async () => {
+    const { url, received } = await serve();
+    const bare = await initRepo(await temp.make(), true);
+    await installGitHook(bare, { serverUrl: url, token: TOKEN, projectId: 'p' });
+    const head = await git(repo, ['rev-parse', 'HEAD']);
+    await git(repo, ['push', '-q', bare, 'main']);
+    await vi.waitFor(() => expect(received).toHaveLength(1), { timeout: 5000, interval: 20 });
+    expect(parseHookBody(received[0]?.body ?? '')).toEqual([{ before: null, after: head, ref: 'refs/heads/main' }]);
+  });
+
   it('installs where core.hooksPath points', async () => {
     const { url, received } = await serve();
     await git(repo, ['config', 'core.hooksPath', '.githooks']);
@@ -139,8 +149,10 @@ describe('installGitHook', () => {
   it('does not slow a commit when the server hangs', async () => {
     const { url, received } = await serve(false);
     await installGitHook(repo, { serverUrl: url, token: TOKEN, projectId: 'p' });
+    await writeFile(path.join(repo, 'e.txt'), 'e\n');
+    await git(repo, ['add', 'e.txt']);
     const started = performance.now();
-    await commit(repo, { 'e.txt': 'e\n' });
+    await git(repo, ['commit', '-q', '-m', 'while the server hangs']);
     const elapsed = performance.now() - started;
     // curl waits up to 2 s for this server: only a backgrounded call keeps the commit fast.
     expect(elapsed).toBeLessThan(1000);

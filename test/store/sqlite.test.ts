@@ -9,7 +9,9 @@ import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openSqliteDatabase } from '../../src/store/sqlite-dialect.ts';
+import { Kysely } from 'kysely';
+import type { Generated } from 'kysely';
+import { NodeSqliteDialect, openSqliteDatabase } from '../../src/store/sqlite-dialect.ts';
 import { openStore } from '../../src/store/index.ts';
 import type { RunRecord } from '../../src/store/index.ts';
 import { sqliteTestDatabase } from '../support/databases.ts';
@@ -61,6 +63,39 @@ function lineCollector(child: ChildProcess) {
   }
   return { lines, waitFor };
 }
+
+describe('NodeSqliteDialect', () => {
+  it('runs Kysely queries: affected rows, RETURNING, streaming, booleans as 0/1, plain row objects', async () => {
+    const db = new Kysely<{ t: { id: Generated<number>; name: string; flag: boolean | number } }>({
+      dialect: new NodeSqliteDialect({ database: openSqliteDatabase(':memory:') }),
+    });
+    try {
+      await db.schema.createTable('t').addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('name', 'text', (c) => c.notNull()).addColumn('flag', 'integer', (c) => c.notNull()).execute();
+      const inserted = await db.insertInto('t').values([{ name: 'a', flag: true }, { name: 'b', flag: false }]).executeTakeFirst();
+      expect(inserted.numInsertedOrUpdatedRows).toBe(2n);
+      expect(inserted.insertId).toBe(2n);
+      const returned = await db.insertInto('t').values({ name: 'c', flag: true }).returning(['id', 'name']).executeTakeFirstOrThrow();
+      expect(returned).toEqual({ id: 3, name: 'c' });
+      const rows = await db.selectFrom('t').selectAll().orderBy('id').execute();
+      expect(rows).toStrictEqual([{ id: 1, name: 'a', flag: 1 }, { id: 2, name: 'b', flag: 0 }, { id: 3, name: 'c', flag: 1 }]);
+      expect(Object.getPrototypeOf(rows[0])).toBe(Object.prototype);
+      const updated = await db.updateTable('t').set({ flag: false }).where('flag', '=', true).executeTakeFirst();
+      expect(updated.numUpdatedRows).toBe(2n);
+      const streamed: string[] = [];
+      for await (const row of db.selectFrom('t').select('name').orderBy('id', 'desc').stream()) streamed.push(row.name);
+      expect(streamed).toEqual(['c', 'b', 'a']);
+      // A failed transaction leaves nothing behind, and the connection is usable afterwards.
+      await expect(db.transaction().execute(async (trx) => {
+        await trx.insertInto('t').values({ name: 'd', flag: true }).execute();
+        throw new Error('boom');
+      })).rejects.toThrow('boom');
+      expect((await db.selectFrom('t').select('name').execute()).map((r) => r.name)).toEqual(['a', 'b', 'c']);
+    } finally {
+      await db.destroy();
+    }
+  });
+});
 
 describe('SQLite store', () => {
   it('opens the file with WAL, synchronous=FULL, foreign keys and a busy timeout', async () => {

@@ -1,0 +1,111 @@
+/**
+ * kill -9 of a real `gantry up` in the middle of a run, then `gantry up` again on the same data
+ * directory: no accepted run is lost, the interrupted job is retried once, queued work runs, and
+ * the interrupted job's old processes are gone before its retry starts.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { makeRepo, waitFor } from '../support/server.ts';
+
+const NODE = process.execPath;
+const CLI = join(import.meta.dirname, '../../src/cli/main.ts');
+
+interface Server { child: ChildProcess; url: string; token: string }
+
+async function up(dataDir: string, port: number): Promise<Server> {
+  const child = spawn(NODE, [CLI, '--data', dataDir, 'up', '--port', String(port), '--parallel', '1'], {
+    env: { ...process.env, GANTRY_SANDBOX: 'off', GANTRY_DRAIN_MS: '0' }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => { output += d.toString(); });
+  child.stderr?.on('data', (d: Buffer) => { output += d.toString(); });
+  const url = await waitFor(() => /Gantry is up at (\S+)/.exec(output)?.[1], 20_000, `gantry up (output: ${output})`);
+  return { child, url, token: readFileSync(join(dataDir, 'admin.token'), 'utf8').trim() };
+}
+
+async function api<T>(s: Server, method: string, path: string, body?: unknown): Promise<T> {
+  const response = await fetch(`${s.url}${path}`, {
+    method, headers: { authorization: `Bearer ${s.token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return await response.json() as T;
+}
+
+function freePort(): Promise<number> {
+  return import('node:net').then(({ createServer }) => new Promise((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  }));
+}
+
+describe('durability across kill -9', () => {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  afterAll(async () => { for (const c of cleanups.reverse()) await c(); });
+
+  it('resumes accepted runs, retries the interrupted job once and never runs it twice at once', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'gantry-durable-'));
+    const marks = await mkdtemp(join(tmpdir(), 'gantry-marks-'));
+    cleanups.push(() => rm(dataDir, { recursive: true, force: true }), () => rm(marks, { recursive: true, force: true }));
+    const repo = await makeRepo({
+      'gantry.yaml': `
+pipeline:
+  jobs:
+    first:
+      steps:
+        - run: |
+            echo "start $GANTRY_RUN_ID $$" >> ${marks}/events
+            sleep 6
+            echo "end $GANTRY_RUN_ID $$" >> ${marks}/events
+    second:
+      needs: first
+      steps:
+        - run: echo "second $GANTRY_RUN_ID" >> ${marks}/events
+`,
+    });
+    cleanups.push(() => repo.cleanup());
+    const port = await freePort();
+    let server = await up(dataDir, port);
+    cleanups.push(async () => { server.child.kill('SIGKILL'); });
+    await api(server, 'POST', '/api/projects', { path: repo.dir, name: 'durable' });
+    const a = (await api<{ run: { id: string } }>(server, 'POST', '/api/projects/durable/runs', {})).run.id;
+    const b = (await api<{ run: { id: string } }>(server, 'POST', '/api/projects/durable/runs', {})).run.id;
+    const events = () => (existsSync(join(marks, 'events')) ? readFileSync(join(marks, 'events'), 'utf8') : '');
+    await waitFor(() => events().includes(`start ${a}`), 20_000, 'the first job to start');
+
+    server.child.kill('SIGKILL');
+    await new Promise((resolve) => server.child.once('exit', resolve));
+    server = await up(dataDir, port);
+
+    const done = async (id: string) => {
+      const view = await api<{ status: string; jobs: { key: string; status: string; attempt: number }[] }>(server, 'GET', `/api/runs/${id}`);
+      return ['success', 'failure', 'cancelled'].includes(view.status) ? view : undefined;
+    };
+    const runA = await waitFor(() => done(a), 40_000, 'run A to end');
+    const runB = await waitFor(() => done(b), 40_000, 'run B to end');
+    expect(runA.status).toBe('success');
+    expect(runB.status).toBe('success');
+    expect(runA.jobs.find((j) => j.key === 'first')?.attempt).toBe(2);
+
+    const lines = events().trim().split('\n');
+    const starts = lines.filter((l) => l.startsWith(`start ${a}`));
+    const ends = lines.filter((l) => l.startsWith(`end ${a}`));
+    expect(starts).toHaveLength(2);
+    // The first attempt was killed before the retry: only the retry's process wrote its end.
+    expect(ends).toHaveLength(1);
+    expect(ends[0]?.split(' ')[2]).toBe(starts[1]?.split(' ')[2]);
+    expect(lines.filter((l) => l.startsWith(`second ${a}`))).toHaveLength(1);
+    expect(lines.filter((l) => l.startsWith(`start ${b}`))).toHaveLength(1);
+
+    const log = await api<{ events: { type: string; subject: string }[] }>(server, 'GET', `/api/events?subject=job:${a}/first&limit=1000`);
+    expect(log.events.map((e) => e.type).filter((t) => t === 'job.running')).toHaveLength(2);
+    server.child.kill('SIGTERM');
+    await new Promise((resolve) => server.child.once('exit', resolve));
+    expect(await readFile(join(dataDir, 'admin.token'), 'utf8')).toMatch(/^gnt_/);
+  });
+});

@@ -1,0 +1,360 @@
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer, type Server } from 'node:net';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { JobConfig, StepConfig } from '../../src/core/types.ts';
+import { runJob } from '../../src/executor/job-runner.ts';
+import { parseLogLine, type ParsedLogLine } from '../../src/executor/log-writer.ts';
+import type { JobSpec, LogLine } from '../../src/executor/ports.ts';
+import { findJobProcesses } from '../../src/executor/orphans.ts';
+import { isAlive } from '../../src/executor/process-tree.ts';
+import { hasBubblewrap, requirement } from '../support/requirements.ts';
+
+let root: string;
+let data: string;
+let source: string;
+const pidsToReap: number[] = [];
+
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), 'gantry-job-'));
+  data = join(root, 'data');
+  source = join(root, 'source');
+  mkdirSync(join(source, 'sub'), { recursive: true });
+  writeFileSync(join(source, 'hello.txt'), 'hello from the source\n');
+  writeFileSync(join(source, 'sub', 'inner.txt'), 'inner\n');
+});
+afterEach(() => {
+  for (const pid of pidsToReap.splice(0)) {
+    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  }
+  rmSync(root, { recursive: true, force: true });
+});
+
+function jobConfig(steps: Partial<StepConfig>[], extra: Partial<JobConfig> = {}): JobConfig {
+  return {
+    needs: [], env: {}, retry: 0, outputs: {}, artifacts: [], reports: {}, network: true,
+    steps: steps.map((s) => ({ run: 'true', env: {}, continueOnError: false, ...s })),
+    ...extra,
+  };
+}
+
+function makeSpec(config: JobConfig, o: Partial<JobSpec> = {}): JobSpec {
+  const key = 'build';
+  return {
+    runId: 'run1',
+    job: { key, jobId: key, matrix: { os: 'linux' }, needs: [], config },
+    context: {
+      env: {},
+      inputs: { version: '1.2.3' },
+      secrets: {},
+      needs: { prep: { result: 'success', outputs: { tag: 'v9' } } },
+      gantry: { sha: 'abc123', ref: 'refs/heads/main', event: 'push', run_id: 'run1', workspace: '' },
+    },
+    sourceDir: source,
+    workspaceDir: join(data, 'work', 'run1', key),
+    artifactsIn: [],
+    artifactsOut: join(data, 'runs', 'run1', 'jobs', key, 'artifacts'),
+    cacheDir: join(data, 'cache'),
+    logFile: join(data, 'runs', 'run1', 'jobs', key, 'log'),
+    logCapBytes: 10 * 1024 * 1024,
+    sandbox: 'off',
+    hiddenPaths: [data],
+    killGraceMs: 500,
+    signal: new AbortController().signal,
+    ...o,
+  };
+}
+
+function readLog(spec: JobSpec): ParsedLogLine[] {
+  return readFileSync(spec.logFile, 'utf8').split('\n').slice(0, -1).map(parseLogLine);
+}
+const texts = (lines: ParsedLogLine[], stream: 'o' | 'e' | 's') => lines.filter((l) => l.stream === stream).map((l) => l.text);
+
+describe('runJob', () => {
+  it('passes outputs and GANTRY_ENV between steps, interpolates contexts and computes job outputs', async () => {
+    const config = jobConfig([
+      {
+        id: 'one',
+        run: [
+          'echo "version=${{ inputs.version }}-${{ matrix.os }}" >> "$GANTRY_OUTPUT"',
+          'printf "notes<<EOF\\nline 1\\nline 2\\nEOF\\n" >> "$GANTRY_OUTPUT"',
+          'echo "FROM_STEP=carried" >> "$GANTRY_ENV"',
+          'cat hello.txt',
+        ].join('\n'),
+      },
+      {
+        name: 'use ${{ steps.one.outputs.version }}',
+        env: { STEP_VAR: '${{ env.JOB_VAR }}+${{ needs.prep.outputs.tag }}' },
+        run: 'echo "$FROM_STEP $STEP_VAR $JOB_VAR ${{ gantry.sha }} ${{ steps.one.outcome }}"\necho "${{ steps.one.outputs.notes }}" | wc -l\necho "$GANTRY_JOB $GANTRY_RUN_ID $GANTRY_SHA $GANTRY_REF $GANTRY_EVENT $CI $GANTRY"\ntest "$GANTRY_WORKSPACE" = "$PWD"',
+      },
+    ], {
+      env: { JOB_VAR: 'job-${{ matrix.os }}' },
+      outputs: { version: '${{ steps.one.outputs.version }}', missing: '${{ steps.nope.outputs.x }}' },
+    });
+    const spec = makeSpec(config);
+    const result = await runJob(spec);
+    expect(result.status).toBe('success');
+    expect(result.outputs).toEqual({ version: '1.2.3-linux', missing: '' });
+    expect(result.steps.map((s) => [s.name, s.status, s.exitCode])).toEqual([
+      ['echo "version=${{ inputs.version }}-${{ matrix.os }}" >> "$GANTRY_OUTPUT"', 'success', 0],
+      ['use 1.2.3-linux', 'success', 0],
+    ]);
+    const log = readLog(spec);
+    expect(texts(log, 'o')).toEqual([
+      'hello from the source',
+      'carried job-linux+v9 job-linux abc123 success',
+      '2',
+      'build run1 abc123 refs/heads/main push true true',
+    ]);
+    expect(texts(log, 's')[0]).toMatch(/^▶ echo "version=/);
+    expect(texts(log, 's')[1]).toMatch(/^✔ exit code 0 in \d+ ms$/);
+    expect(existsSync(`${spec.workspaceDir}.tmp`)).toBe(false);
+  });
+
+  it('applies if, continue-on-error, working-directory and shells', async () => {
+    const config = jobConfig([
+      { id: 'flaky', run: 'echo flaky; exit 4', continueOnError: true },
+      { name: 'after flaky', run: 'echo "conclusion ${{ steps.flaky.conclusion }} outcome ${{ steps.flaky.outcome }}"' },
+      { name: 'never', if: "matrix.os == 'windows'", run: 'echo never' },
+      { name: 'in sub', workingDirectory: 'sub', run: 'cat inner.txt; pwd' },
+      { name: 'posix sh', shell: 'sh', run: 'echo "sh $0"' },
+      { name: 'custom', shell: 'cat {0}', run: 'custom shell script body' },
+      { name: 'escape', workingDirectory: '../..', run: 'echo escaped' },
+      { name: 'skipped after failure', run: 'echo should not run' },
+      { name: 'always', if: 'always()', run: 'echo "always ${{ job.status }}"' },
+      { name: 'on failure', if: 'failure()', run: 'echo on failure' },
+    ]);
+    const spec = makeSpec(config);
+    const result = await runJob(spec);
+    expect(result.status).toBe('failure');
+    expect(result.error).toMatch(/^step escape: working-directory \.\.\/\.\. is outside the workspace$/);
+    expect(result.steps.map((s) => [s.name, s.status, s.exitCode])).toEqual([
+      ['echo flaky; exit 4', 'failure', 4],
+      ['after flaky', 'success', 0],
+      ['never', 'skipped', null],
+      ['in sub', 'success', 0],
+      ['posix sh', 'success', 0],
+      ['custom', 'success', 0],
+      ['escape', 'failure', null],
+      ['skipped after failure', 'skipped', null],
+      ['always', 'success', 0],
+      ['on failure', 'success', 0],
+    ]);
+    const out = texts(readLog(spec), 'o');
+    expect(out).toEqual([
+      'flaky',
+      'conclusion success outcome failure',
+      'inner',
+      join(spec.workspaceDir, 'sub'),
+      `sh ${spec.workspaceDir}.tmp/step-4`,
+      'custom shell script body',
+      'always failure',
+      'on failure',
+    ]);
+    expect(texts(readLog(spec), 's')).toContain('✘ exit code 4 in ' + result.steps[0]?.durationMs + ' ms (continue-on-error)');
+  });
+
+  it('fails a step with a bad expression and says why, without throwing', async () => {
+    const spec = makeSpec(jobConfig([{ name: 'bad', run: 'echo ${{ 1 + }}' }, { name: 'next', run: 'echo next' }]));
+    const result = await runJob(spec);
+    expect(result.status).toBe('failure');
+    expect(result.steps.map((s) => s.status)).toEqual(['failure', 'skipped']);
+    expect(result.error).toMatch(/^step bad: /);
+    const system = texts(readLog(spec), 's');
+    expect(system[0]).toBe('▶ bad');
+    expect(system[1]).toMatch(/^✘ .+/);
+  });
+
+  it('reports a setup error (source missing) as a failure with error set', async () => {
+    const spec = makeSpec(jobConfig([{ run: 'echo hi' }]), { sourceDir: join(root, 'nope') });
+    const result = await runJob(spec);
+    expect(result.status).toBe('failure');
+    expect(result.error).toMatch(/^job setup failed: /);
+    expect(result.steps.map((s) => s.status)).toEqual(['skipped']);
+  });
+
+  it('times a step out, kills its whole tree and goes on with failure() steps', async () => {
+    const pidFile = join(root, 'pids');
+    const spec = makeSpec(jobConfig([
+      { name: 'slow', timeoutMs: 300, run: `sleep 1000 & echo $! >> ${pidFile}\nsetsid sleep 1000 & echo $! >> ${pidFile}\nwait` },
+      { name: 'report', if: 'failure()', run: 'echo reporting' },
+    ]));
+    const result = await runJob(spec);
+    expect(result.status).toBe('failure');
+    expect(result.error).toBe('step slow: step timed out after 300ms');
+    expect(result.steps.map((s) => [s.status, s.exitCode])).toEqual([['failure', null], ['success', 0]]);
+    expect(texts(readLog(spec), 's')).toContain('✘ step timed out after 300ms');
+    const pids = readFileSync(pidFile, 'utf8').trim().split('\n').map(Number);
+    pidsToReap.push(...pids);
+    expect(pids).toHaveLength(2);
+    expect(pids.some(isAlive)).toBe(false);
+    expect(await findJobProcesses(spec.runId, spec.job.key)).toEqual([]);
+  });
+
+  it('enforces the job timeout as the remaining budget across steps', async () => {
+    const spec = makeSpec(jobConfig([
+      { name: 'first', run: 'echo quick' },
+      { name: 'long', run: 'sleep 1000' },
+      { name: 'later', if: 'always()', run: 'echo later' },
+    ], { timeoutMs: 1000 }));
+    const result = await runJob(spec);
+    expect(result.status).toBe('failure');
+    expect(result.error).toBe('job timed out after 1s');
+    expect(result.steps.map((s) => s.status)).toEqual(['success', 'failure', 'skipped']);
+  });
+
+  it('cancels: ends the running step and reports the rest cancelled', async () => {
+    const controller = new AbortController();
+    const onLog = (line: LogLine) => { if (line.text === 'started') controller.abort(); };
+    const spec = makeSpec(jobConfig([
+      { name: 'first', run: 'echo first' },
+      { name: 'running', run: 'echo started; sleep 1000' },
+      { name: 'next', if: 'always()', run: 'echo next' },
+    ]), { signal: controller.signal, onLog });
+    const result = await runJob(spec);
+    expect(result.status).toBe('cancelled');
+    expect(result.steps.map((s) => s.status)).toEqual(['success', 'cancelled', 'cancelled']);
+    expect(texts(readLog(spec), 'o')).toEqual(['first', 'started']);
+  });
+
+  it('masks a secret in all its forms in the stored log and in onLog, multi-line secrets line by line', async () => {
+    const secret = 's3cr3t/p@ss+word';
+    const key = 'line-one-of-key\nline-two-of-key';
+    const lines: LogLine[] = [];
+    const spec = makeSpec(jobConfig([{
+      run: [
+        'echo "plain $TOKEN"',
+        'echo "b64 $(printf %s "$TOKEN" | base64 -w0)"',
+        'echo "url ${{ secrets.TOKEN }}" | sed "s/@/%40/; s#/#%2F#; s/+/%2B/"',
+        'printf "%s\\n" "$KEY"',
+        'echo "name=$TOKEN" >> "$GANTRY_OUTPUT"',
+        'echo "err $TOKEN" >&2',
+      ].join('\n'),
+      id: 's',
+      env: { TOKEN: '${{ secrets.TOKEN }}', KEY: '${{ secrets.KEY }}' },
+    }], { outputs: { leaked: '${{ steps.s.outputs.name }}' } }), {
+      context: { ...makeSpec(jobConfig([])).context, secrets: { TOKEN: secret, KEY: key } },
+      onLog: (l) => lines.push(l),
+    });
+    const result = await runJob(spec);
+    expect(result.status).toBe('success');
+    const stored = readFileSync(spec.logFile, 'utf8');
+    expect(texts(readLog(spec), 'o')).toEqual(['plain ***', 'b64 ***', 'url ***', '***', '***']);
+    expect(texts(readLog(spec), 'e')).toEqual(['err ***']);
+    for (const form of [secret, Buffer.from(secret).toString('base64'), encodeURIComponent(secret), 'line-one-of-key', 'line-two-of-key']) {
+      expect(stored).not.toContain(form);
+      expect(lines.some((l) => l.text.includes(form))).toBe(false);
+    }
+    expect(result.outputs.leaked).toBe(secret);
+  });
+
+  it('caps the stored log, keeping head and tail around the marker', async () => {
+    const spec = makeSpec(jobConfig([{ name: 'chatty', run: 'for i in $(seq 1 5000); do echo "output line $i"; done' }]), { logCapBytes: 8192 });
+    const result = await runJob(spec);
+    expect(result.logTruncated).toBe(true);
+    const log = readLog(spec);
+    const out = texts(log, 'o');
+    expect(out[0]).toBe('output line 1');
+    expect(out.at(-1)).toBe('output line 5000');
+    const marker = log.findIndex((l) => l.text.startsWith('[gantry] log truncated: '));
+    expect(marker).toBeGreaterThan(0);
+    expect(log[marker]?.text).toMatch(/^\[gantry\] log truncated: \d+ bytes \(\d+ lines\) cut from the middle$/);
+    expect(log.at(-1)?.text).toMatch(/^✔ exit code 0/);
+    expect(readFileSync(spec.logFile).length).toBeLessThan(8192 + 200);
+    expect(readdirSync(join(spec.logFile, '..'))).toEqual(['log']);
+  });
+
+  it('does not pass the server environment to steps', async () => {
+    process.env.GANTRY_TOKEN = 'server-token-value';
+    process.env.DATABASE_URL = 'postgres://secret';
+    try {
+      const spec = makeSpec(jobConfig([{ run: 'env | cut -d= -f1 | sort | tr "\\n" " "; echo; echo "home=$HOME tmp=$TMPDIR"' }]));
+      const result = await runJob(spec);
+      expect(result.status).toBe('success');
+      const [names, dirs] = texts(readLog(spec), 'o');
+      expect(names).not.toMatch(/GANTRY_TOKEN|DATABASE_URL/);
+      expect(names).toContain('PATH');
+      expect(dirs).toBe(`home=${spec.workspaceDir}.tmp/home tmp=${spec.workspaceDir}.tmp`);
+    } finally {
+      delete process.env.GANTRY_TOKEN;
+      delete process.env.DATABASE_URL;
+    }
+  });
+
+  it('keeps background processes for later steps and ends them with the job', async () => {
+    const pidFile = join(root, 'bg');
+    const spec = makeSpec(jobConfig([
+      { name: 'start server', run: `sleep 1000 & echo $! > ${pidFile}` },
+      { name: 'use server', run: `kill -0 $(cat ${pidFile}) && echo alive` },
+    ]));
+    const result = await runJob(spec);
+    expect(result.status).toBe('success');
+    expect(texts(readLog(spec), 'o')).toEqual(['alive']);
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    pidsToReap.push(pid);
+    expect(isAlive(pid)).toBe(false);
+  });
+
+  it('saves artifacts even when the job fails and collects JUnit counts', async () => {
+    const spec = makeSpec(jobConfig([{
+      run: [
+        'mkdir -p dist && echo built > dist/app.txt',
+        `echo '<testsuite name="s" tests="2" failures="1"><testcase name="a"/><testcase name="b"><failure/></testcase></testsuite>' > report.xml`,
+        'exit 1',
+      ].join('\n'),
+    }], { artifacts: ['dist/'], reports: { junit: 'report.xml' } }));
+    const result = await runJob(spec);
+    expect(result.status).toBe('failure');
+    expect(readFileSync(join(spec.artifactsOut, 'dist', 'app.txt'), 'utf8')).toBe('built\n');
+    expect(result.tests).toMatchObject({ passed: 1, failed: 1, skipped: 0 });
+  });
+
+  it('restores the cache saved by an earlier successful job', async () => {
+    const cache = { key: 'deps-${{ hashFiles(\'hello.txt\') }}', restoreKeys: ['deps-'], paths: ['deps'] };
+    const first = makeSpec(jobConfig([{ run: 'test ! -e deps/x && mkdir deps && echo cached > deps/x' }], { cache }));
+    expect((await runJob(first)).status).toBe('success');
+    const second = makeSpec(jobConfig([{ run: 'cat deps/x' }], { cache }));
+    const result = await runJob(second);
+    expect(result.status).toBe('success');
+    expect(texts(readLog(second), 'o')).toEqual(['cached']);
+    expect(texts(readLog(second), 's')[0]).toMatch(/^\[gantry\] cache restored \(exact hit\): deps-[0-9a-f]+$/);
+  });
+});
+
+describe.runIf(requirement('bubblewrap', hasBubblewrap()))('runJob in the sandbox', () => {
+  let server: Server;
+  let port: number;
+  beforeAll(async () => {
+    server = createServer((socket) => socket.end('hi\n'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as { port: number }).port;
+  });
+  afterAll(async () => { await new Promise((resolve) => server.close(resolve)); });
+
+  it('hides the data dir, keeps the host read-only and cuts the network when asked', async () => {
+    mkdirSync(data, { recursive: true });
+    writeFileSync(join(data, 'server-secret'), 'do not read');
+    const script = [
+      `cat ${data}/server-secret 2>/dev/null || echo "no secret"`,
+      'touch /usr/gantry-x 2>/dev/null || echo "read-only host"',
+      'echo ok > in-workspace.txt && cat in-workspace.txt',
+      `(exec 3<>/dev/tcp/127.0.0.1/${port} && head -n1 <&3) 2>/dev/null || echo "no network"`,
+      'echo "home $(touch $HOME/h && echo writable)"',
+    ].join('\n');
+    const isolated = makeSpec(jobConfig([{ run: script }], { network: false }), { sandbox: 'auto' });
+    const result = await runJob(isolated);
+    expect(result.status).toBe('success');
+    expect(texts(readLog(isolated), 'o')).toEqual(['no secret', 'read-only host', 'ok', 'no network', 'home writable']);
+    const networked = makeSpec(jobConfig([{ run: script }], { network: true }), { sandbox: 'auto', runId: 'run2' });
+    await runJob(networked);
+    expect(texts(readLog(networked), 'o')[3]).toBe('hi');
+  });
+
+  it('ends the whole tree of a sandboxed step on timeout', async () => {
+    const spec = makeSpec(jobConfig([{ name: 'slow', timeoutMs: 300, run: 'sleep 1000 &\nsetsid sleep 1000 &\nwait' }]), { sandbox: 'auto', runId: 'run-sbx-timeout' });
+    const result = await runJob(spec);
+    expect(result.steps.map((s) => [s.status, s.exitCode])).toEqual([['failure', null]]);
+    expect(await findJobProcesses('run-sbx-timeout', 'build')).toEqual([]);
+  });
+});
