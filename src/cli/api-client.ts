@@ -4,12 +4,11 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { ADMIN_TOKEN_FILE, SERVER_INFO_FILE } from '../core/data-files.ts';
 import { GantryError } from '../core/errors.ts';
 
 export interface ServerAddress { url: string; token: string }
 
-export const SERVER_INFO_FILE = 'server.json';
-export const ADMIN_TOKEN_FILE = 'admin.token';
 
 /** The data directory: `--data`, GANTRY_DATA, or the nearest `.gantry/` from the current directory up. */
 export function findDataDir(explicit?: string): string | null {

@@ -201,20 +201,33 @@ export function createLogWriter(o: LogWriterOptions): LogWriter {
   const onChunk = (stream: 'o' | 'e', chunk: Buffer) => {
     if (closed || chunk.length === 0) return;
     const ms = now();
+    // No concatenation of whole chunks: a fresh 64 KiB Buffer per chunk is external memory,
+    // which makes V8 run full GCs. Only the pending partial line is joined with the first line.
+    let head = '';
+    let body = chunk;
     const before = pending[stream];
-    const buf = before ? Buffer.concat([before, chunk]) : chunk;
-    const last = buf.lastIndexOf(NL);
-    if (last === -1) {
-      pending[stream] = buf;
-      if (buf.length > MAX_LINE_BYTES) flushLong(stream, ms);
-      return;
+    if (before) {
+      const nl = chunk.indexOf(NL);
+      if (nl === -1) {
+        pending[stream] = Buffer.concat([before, chunk]);
+        if ((pending[stream]?.length ?? 0) > MAX_LINE_BYTES) flushLong(stream, ms);
+        return;
+      }
+      let first = Buffer.concat([before, chunk.subarray(0, nl + 1)]);
+      if (first.length > MAX_LINE_BYTES + 1) first = splitLongLines(first);
+      head = first.toString('latin1');
+      pending[stream] = null;
+      body = chunk.subarray(nl + 1);
     }
-    pending[stream] = last === buf.length - 1 ? null : Buffer.from(buf.subarray(last + 1));
-    let complete = buf.subarray(0, last + 1);
-    // Only the first line (it holds the pending bytes) or a chunk bigger than a line can be too long.
-    const firstNl = complete.indexOf(NL);
-    if (firstNl > MAX_LINE_BYTES || chunk.length > MAX_LINE_BYTES) complete = splitLongLines(complete);
-    emit(stream, complete.toString('latin1'), ms);
+    const last = body.lastIndexOf(NL);
+    if (last !== body.length - 1) {
+      pending[stream] = Buffer.from(body.subarray(last + 1));
+      body = body.subarray(0, last + 1);
+    }
+    // Lines inside one chunk are no longer than the chunk: only a huge chunk needs the check.
+    if (body.length > MAX_LINE_BYTES) body = splitLongLines(body);
+    const text = body.length === 0 ? head : head + body.toString('latin1');
+    if (text.length > 0) emit(stream, text, ms);
     if ((pending[stream]?.length ?? 0) > MAX_LINE_BYTES) flushLong(stream, ms);
   };
 

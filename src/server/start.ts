@@ -13,7 +13,7 @@ import type { RunJob } from '../executor/ports.ts';
 import { runJob as defaultRunJob } from '../executor/job-runner.ts';
 import { openStore } from '../store/index.ts';
 import type { EventEnvironment, Store } from '../store/ports.ts';
-import { ADMIN_TOKEN_FILE, SERVER_INFO_FILE } from '../cli/api-client.ts';
+import { ADMIN_TOKEN_FILE, SERVER_INFO_FILE } from '../core/data-files.ts';
 import { createApp } from './app.ts';
 import { LiveHub } from './live-hub.ts';
 import { ProjectService } from './project-service.ts';

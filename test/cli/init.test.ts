@@ -1,0 +1,70 @@
+/** `gantry init`: a starter gantry.yaml fitted to the repository, which `gantry validate` accepts. */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { makeRepo, runCli, type TempRepo } from '../support/cli.ts';
+
+const repos: TempRepo[] = [];
+afterEach(async () => { await Promise.all(repos.splice(0).map((r) => r.cleanup())); });
+
+async function repoWith(files: Record<string, string>): Promise<TempRepo> {
+  const repo = await makeRepo(files);
+  repos.push(repo);
+  return repo;
+}
+
+const read = (repo: TempRepo, name: string) => readFile(path.join(repo.dir, name), 'utf8');
+
+/** Runs init then validate; returns the written gantry.yaml. */
+async function initAndValidate(repo: TempRepo): Promise<string> {
+  const init = await runCli(repo.dir, ['init']);
+  expect(init.stderr).toBe('');
+  expect(init.code).toBe(0);
+  const validate = await runCli(repo.dir, ['validate']);
+  expect(validate.stderr).toBe('');
+  expect(validate.code).toBe(0);
+  return read(repo, 'gantry.yaml');
+}
+
+const uncommented = (yaml: string) => yaml.split('\n').filter((l) => !l.trim().startsWith('#')).join('\n');
+
+describe('gantry init', () => {
+  it('uses npm ci and npm test for a package.json with a lockfile and a test script', async () => {
+    const repo = await repoWith({
+      'package.json': JSON.stringify({ name: 'x', scripts: { test: 'node test.js' } }),
+      'package-lock.json': '{}',
+    });
+    const yaml = uncommented(await initAndValidate(repo));
+    expect(yaml).toMatch(/run: npm ci/);
+    expect(yaml).toMatch(/run: npm test/);
+    expect(yaml).not.toMatch(/\bmake\b/);
+  });
+
+  it('uses make for a Makefile', async () => {
+    const repo = await repoWith({ Makefile: 'all:\n\techo built\n' });
+    const yaml = uncommented(await initAndValidate(repo));
+    expect(yaml).toMatch(/run: make\b/);
+    expect(yaml).not.toMatch(/npm/);
+  });
+
+  it('writes a commented template otherwise, ignores .gantry/ once and refuses to overwrite without --force', async () => {
+    const repo = await repoWith({ '.gitignore': 'node_modules' });
+    const yaml = await initAndValidate(repo);
+    expect(yaml.split('\n').filter((l) => l.trim().startsWith('#')).length).toBeGreaterThan(3);
+    expect(await read(repo, '.gitignore')).toBe('node_modules\n.gantry/\n');
+    // The template is a pipeline that works, not just one that parses.
+    const run = await runCli(repo.dir, ['run', '--no-sandbox']);
+    expect(run.code).toBe(0);
+
+    await repo.write({ 'gantry.yaml': '# mine\n' });
+    const again = await runCli(repo.dir, ['init']);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/^gantry: .*already exists.*--force/);
+    expect(await read(repo, 'gantry.yaml')).toBe('# mine\n');
+
+    const forced = await runCli(repo.dir, ['init', '--force']);
+    expect(forced.code).toBe(0);
+    expect(await read(repo, 'gantry.yaml')).toBe(yaml);
+    expect(await read(repo, '.gitignore')).toBe('node_modules\n.gantry/\n');
+  });
+});
