@@ -14,7 +14,7 @@ import { initialRunState, type RunState } from '../pipeline/run-reducer.ts';
 import type { JobRecord } from '../store/ports.ts';
 import { buildJobSpec, type RunSetting } from './job-spec.ts';
 import { RunDriver, type Transition } from './run-driver.ts';
-import { sourceDir } from './run-paths.ts';
+import { runDir, sourceDir } from './run-paths.ts';
 import { SlotPool } from './slot-pool.ts';
 import { applyJobPatch, jobPatches, runReport } from './transition-records.ts';
 
@@ -50,9 +50,16 @@ export async function runLocally(o: LocalRunOptions): Promise<LocalRunResult> {
   const pipeline = o.config.pipeline;
   const inputs = resolveInputs(pipeline.on.manual?.inputs, o.inputs);
   const source = sourceDir(dataDir, runId);
-  const snapshot = await snapshotWorkingTree(repoDir, source);
-  const gantry = { sha: snapshot.sha ?? '', ref: snapshot.ref ?? '', event: o.event, run_id: runId, workspace: '' };
-  const plan = compilePlan(pipeline, { inputs, gantry, only: o.only });
+  const prepare = async () => {
+    const snapshot = await snapshotWorkingTree(repoDir, source);
+    const gantry = { sha: snapshot.sha ?? '', ref: snapshot.ref ?? '', event: o.event, run_id: runId, workspace: '' };
+    return { gantry, plan: compilePlan(pipeline, { inputs, gantry, only: o.only }) };
+  };
+  const { gantry, plan } = await prepare().catch(async (error: unknown) => {
+    // A usage error (an unknown --job) must not leave a half run with a copy of the tree behind.
+    await rm(runDir(dataDir, runId), { recursive: true, force: true });
+    throw error;
+  });
   const plannedJobs = new Map<string, PlannedJob>(plan.jobs.map((j) => [j.key, j]));
   const state = initialRunState(runId, plan);
   const records = new Map<string, JobRecord>(plan.jobs.map((j) => [j.key, initialJobRecord(runId, state, j)]));

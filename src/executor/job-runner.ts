@@ -31,7 +31,7 @@ import { hashFiles } from './hash-files.ts';
 import { collectJUnit } from './junit.ts';
 import { createLogWriter, type LogWriter } from './log-writer.ts';
 import { createMasker } from './masker.ts';
-import type { JobSpec, RunJob } from './ports.ts';
+import type { JobSpec, LogLine, RunJob } from './ports.ts';
 import { findJobProcesses } from './orphans.ts';
 import { DEFAULT_KILL_GRACE_MS, killLeftovers, processRefs, spawnStep, type ProcessRef, type StepExit } from './process-tree.ts';
 import { sandboxArgv, sandboxAvailable } from './sandbox.ts';
@@ -60,7 +60,7 @@ export const runJob: RunJob = async (spec) => {
       capBytes: spec.logCapBytes,
       jobKey: spec.job.key,
       masker: createMasker(Object.values(spec.context.secrets)),
-      onLine: spec.onLog,
+      onLine: spec.onLog ? guardLogListener(spec.onLog) : undefined,
     });
   } catch (error) {
     return { status: 'failure', outputs: {}, steps: [], tests: null, logTruncated: false, error: `cannot write the job log: ${messageOf(error)}` };
@@ -207,7 +207,7 @@ class JobRun {
   private chooseSandbox(): boolean {
     if (this.spec.sandbox === 'off') return false;
     if (sandboxAvailable()) return true;
-    this.log.system(`⚠ ${SANDBOX_MISSING_WARNING}`);
+    this.log.system(SANDBOX_MISSING_WARNING);
     return false;
   }
 
@@ -457,6 +457,17 @@ export function formatDuration(ms: number): string {
   if (ms >= 60_000 && ms % 60_000 === 0) return `${ms / 60_000}m`;
   if (ms >= 1000) return `${Math.round(ms / 100) / 10}s`;
   return `${Math.round(ms)}ms`;
+}
+
+/** A failing log subscriber (a closed SSE stream…) must neither crash the job nor stop its log. */
+function guardLogListener(listener: (line: LogLine) => void): (line: LogLine) => void {
+  return (line) => {
+    try {
+      listener(line);
+    } catch {
+      // The subscriber's problem; the stored log is complete regardless.
+    }
+  };
 }
 
 function isInside(root: string, p: string): boolean {

@@ -41,7 +41,7 @@ export interface LogWriterOptions {
   capBytes: number;
   jobKey: string;
   masker: Masker;
-  /** Called once per stored line, already masked, in order. */
+  /** Called once per stored line, already masked, in order. Must not throw. */
   onLine?: (line: LogLine) => void;
   now?: () => number;
 }
@@ -61,7 +61,10 @@ export interface LogWriter {
   stderr(chunk: Buffer): void;
   /** A line (or lines) of Gantry's own. Flushes partial stdout/stderr lines first so they stay before it. */
   system(text: string): void;
-  /** Flushes partial lines, assembles a truncated log, closes the file. Later writes are ignored. */
+  /**
+   * Flushes partial lines, assembles a truncated log, closes the file. Later writes are ignored.
+   * Rejects with the first write error if writing failed at any point (what was written stays).
+   */
   close(): Promise<LogSummary>;
 }
 
@@ -101,7 +104,8 @@ export function createLogWriter(o: LogWriterOptions): LogWriter {
   const capped = Number.isFinite(o.capBytes) && o.capBytes > 0;
   const headBudget = capped ? Math.floor(o.capBytes / 2) : Infinity;
   const tailBudget = capped ? o.capBytes - headBudget : Infinity;
-  const segmentBytes = capped ? Math.max(MIN_SEGMENT_BYTES, Math.ceil(tailBudget / 2)) : 0;
+  // Few, large segments: creating files is the expensive part. At most ~2 × tailBudget on disk.
+  const segmentBytes = capped ? Math.max(MIN_SEGMENT_BYTES, tailBudget) : 0;
 
   mkdirSync(dirname(o.file), { recursive: true });
   removeSegments(o.file);
@@ -198,8 +202,22 @@ export function createLogWriter(o: LogWriterOptions): LogWriter {
     current.bytes += formatted.length;
   };
 
+  /**
+   * Writes run inside stream 'data' handlers, where a throw would crash the process: a write
+   * error (disk full) stops the log instead and is reported by close().
+   */
+  let failure: unknown = null;
+  const guarded = (write: () => void) => {
+    if (closed || failure !== null) return;
+    try {
+      write();
+    } catch (error) {
+      failure = error;
+    }
+  };
+
   const onChunk = (stream: 'o' | 'e', chunk: Buffer) => {
-    if (closed || chunk.length === 0) return;
+    if (chunk.length === 0) return;
     const ms = now();
     // No concatenation of whole chunks: a fresh 64 KiB Buffer per chunk is external memory,
     // which makes V8 run full GCs. Only the pending partial line is joined with the first line.
@@ -213,7 +231,7 @@ export function createLogWriter(o: LogWriterOptions): LogWriter {
         if ((pending[stream]?.length ?? 0) > MAX_LINE_BYTES) flushLong(stream, ms);
         return;
       }
-      let first = Buffer.concat([before, chunk.subarray(0, nl + 1)]);
+      let first: Buffer = Buffer.concat([before, chunk.subarray(0, nl + 1)]);
       if (first.length > MAX_LINE_BYTES + 1) first = splitLongLines(first);
       head = first.toString('latin1');
       pending[stream] = null;
@@ -251,27 +269,29 @@ export function createLogWriter(o: LogWriterOptions): LogWriter {
   };
 
   return {
-    stdout: (chunk) => onChunk('o', chunk),
-    stderr: (chunk) => onChunk('e', chunk),
+    stdout: (chunk) => guarded(() => onChunk('o', chunk)),
+    stderr: (chunk) => guarded(() => onChunk('e', chunk)),
     system(text) {
-      if (closed) return;
-      const ms = now();
-      flushPartial(ms);
-      emit('s', Buffer.from(text.replace(/\r?\n$/, '') + '\n', 'utf8').toString('latin1'), ms);
+      guarded(() => {
+        const ms = now();
+        flushPartial(ms);
+        emit('s', Buffer.from(text.replace(/\r?\n$/, '') + '\n', 'utf8').toString('latin1'), ms);
+      });
     },
     async close() {
       if (closed) throw new Error('log writer already closed');
       const ms = now();
-      flushPartial(ms);
+      guarded(() => flushPartial(ms));
       closed = true;
       let summary: LogSummary = { bytes: headBytes, lines: headLines, truncated: false, cutBytes: 0 };
       try {
-        if (truncated) summary = appendTail(ms);
+        if (truncated && failure === null) summary = appendTail(ms);
       } finally {
         if (segmentFd !== -1) closeSync(segmentFd);
         for (const s of segments) unlinkSync(s.path);
         closeSync(fd);
       }
+      if (failure !== null) throw failure;
       return summary;
     },
   };

@@ -11,7 +11,7 @@ import type { Value } from '../core/types.ts';
 import { parseConfig } from '../pipeline/load-config.ts';
 import type { EventEnvironment, Project, Store } from '../store/ports.ts';
 import { CronScheduler } from './cron-scheduler.ts';
-import { changedFiles, runGit } from './git-changes.ts';
+import { changedFiles, listBranchHeads, runGit } from './git-changes.ts';
 import { installGitHook } from './git-hooks.ts';
 import { readConfigAtCommit, syncMirror } from './repo-files.ts';
 import { RepoPoller } from './repo-poller.ts';
@@ -140,8 +140,14 @@ export class ProjectService {
       if (this.#serverUrl) await installGitHook(project.source.path, { serverUrl: this.#serverUrl, token: await this.hookToken(project.id), projectId: project.id });
     } else {
       const mirror = this.#deps.runs.gitDir(project);
-      if (fresh) await syncMirror(project.source.url, mirror);
       const url = project.source.url;
+      if (fresh) {
+        // The heads at registration are the baseline: a push right after `project add` must run,
+        // even if it lands before the poller's first look.
+        await syncMirror(url, mirror);
+        project = { ...project, state: { ...project.state, heads: await listBranchHeads(mirror) } };
+        await this.#deps.store.projects.setState(project.id, project.state);
+      }
       const poller = new RepoPoller({
         url,
         intervalMs: this.#deps.pollIntervalMs,

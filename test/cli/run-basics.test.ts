@@ -99,7 +99,7 @@ describe('gantry run', () => {
     const report = parseReport(result.stdout);
     const log = await jobLog(repo, report.id, 'look');
     expect(log).toContain('edited-not-committed');
-    expect(log).not.toContain('committed\n');
+    expect(log).not.toMatch(/ o committed$/m);
     expect(log).toContain('brand-new');
     expect(log).toContain('untracked.txt');
     expect(log).not.toContain('debug.log');
@@ -147,11 +147,11 @@ pipeline:
 `;
 
   it.each([
-    { name: 'an unknown flag', args: ['--frobnicate'], pattern: /unknown option '--frobnicate'/ },
     { name: 'an unknown --job', args: ['--job', 'nope', '--input', 'target=x'], pattern: /^gantry: .*'nope'/ },
     { name: 'a missing required input', args: [], pattern: /^gantry: .*'target'/ },
     { name: 'a malformed --input', args: ['--input', 'target'], pattern: /^gantry: .*--input/ },
-    { name: 'a secret passed as a value', args: ['--secret-value', 'x'], pattern: /unknown option/ },
+    // There is no flag that takes a secret's value: it would end up in shell history and `ps`.
+    { name: 'an unknown flag (such as a secret value)', args: ['--secret-value', 'x'], pattern: /unknown option '--secret-value'/ },
   ])('$name', async ({ args, pattern }) => {
     const repo = await repoWith({ 'gantry.yaml': PIPELINE });
     const result = await runCli(repo.dir, ['run', '--no-sandbox', ...args]);
@@ -159,7 +159,7 @@ pipeline:
     expect(result.stderr).toMatch(pattern);
     expect(result.stderr).not.toMatch(/\n\s+at /);
     expect(result.stdout).toBe('');
-    await expect(jobLog(repo, 'any', 'a')).rejects.toThrow(); // nothing ran
+    expect(await repo.runIds()).toEqual([]); // nothing ran, nothing left behind
   });
 
   it('an invalid gantry.yaml: its problems as FILE:LINE:COL lines', async () => {

@@ -166,6 +166,21 @@ describe('runJob', () => {
     expect(system[1]).toMatch(/^✘ .+/);
   });
 
+  it('reports a log that cannot be written as a failure', async () => {
+    const spec = makeSpec(jobConfig([{ run: 'echo hi' }]), { logFile: '/dev/full' });
+    const result = await runJob(spec);
+    expect(result.status).toBe('failure');
+    expect(result.error).toMatch(/^cannot write the job log: .*ENOSPC/);
+    expect(result.steps.map((s) => s.status)).toEqual(['success']);
+  });
+
+  it('keeps running and logging when a log listener throws', async () => {
+    const spec = makeSpec(jobConfig([{ run: 'echo one; echo two' }]), { onLog: () => { throw new Error('subscriber gone'); } });
+    const result = await runJob(spec);
+    expect(result.status).toBe('success');
+    expect(texts(readLog(spec), 'o')).toEqual(['one', 'two']);
+  });
+
   it('reports a setup error (source missing) as a failure with error set', async () => {
     const spec = makeSpec(jobConfig([{ run: 'echo hi' }]), { sourceDir: join(root, 'nope') });
     const result = await runJob(spec);

@@ -127,6 +127,12 @@ describe('createLogWriter', () => {
     expect(readdirSync(join(dir, 'job'))).toEqual(['log']);
   });
 
+  it('survives a failing disk: writes never throw, close() reports the error', async () => {
+    const writer = createLogWriter({ file: '/dev/full', capBytes: 0, jobKey: 'k', masker: createMasker([]) });
+    expect(() => { writer.stdout(b('x\n')); writer.system('y'); }).not.toThrow();
+    await expect(writer.close()).rejects.toMatchObject({ code: 'ENOSPC' });
+  });
+
   it('ignores writes after close', async () => {
     const { writer, stored } = open();
     writer.stdout(b('a\n'));

@@ -129,6 +129,8 @@ export interface TempRepo {
   write(files: Record<string, string>): Promise<void>;
   /** Writes files and commits everything. */
   commit(files: Record<string, string>, message?: string): Promise<void>;
+  /** The ids of the runs whose directory exists under `.gantry/runs/`. */
+  runIds(): Promise<string[]>;
   /** Every file under `.gantry/runs/<runId>/`, relative path → content. */
   runFiles(runId: string): Promise<Map<string, string>>;
   cleanup(): Promise<void>;
@@ -152,6 +154,12 @@ export async function makeRepo(files: Record<string, string>, options: { branch?
       await write(more);
       await git(dir, ['add', '-A']);
       await git(dir, ['commit', '-q', '--allow-empty', '-m', message]);
+    },
+    async runIds() {
+      return readdir(path.join(dir, '.gantry', 'runs')).catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return [];
+        throw error;
+      });
     },
     async runFiles(runId) {
       const root = path.join(dir, '.gantry', 'runs', runId);

@@ -15,6 +15,7 @@ import { resolveRef } from '../../executor/workspace.ts';
 import { starterConfig } from '../../pipeline/init-template.ts';
 import { gantryJsonSchema } from '../../pipeline/json-schema.ts';
 import { loadConfigFile, validateConfig } from '../../pipeline/load-config.ts';
+import { compilePlan } from '../../pipeline/plan.ts';
 import { explainPlan } from '../../pipeline/triggers.ts';
 import { resolveInputs } from '../../pipeline/inputs.ts';
 import type { JobRecord } from '../../store/ports.ts';
@@ -122,8 +123,13 @@ async function runCommand(opts: RunOptions): Promise<number> {
 
   if (opts.plan) {
     const head = await resolveRef(repoDir, 'HEAD').catch(() => ({ sha: '', ref: '' }));
-    const explanation = explainPlan(config.pipeline, { kind: event, ref: head.ref, sha: head.sha },
-      resolveInputs(config.pipeline.on.manual?.inputs, inputs));
+    const resolvedInputs = resolveInputs(config.pipeline.on.manual?.inputs, inputs);
+    const full = explainPlan(config.pipeline, { kind: event, ref: head.ref, sha: head.sha }, resolvedInputs);
+    // --job narrows the plan as it narrows the run (and rejects an unknown id the same way).
+    const selected = new Set(compilePlan(config.pipeline, {
+      inputs: resolvedInputs, gantry: { sha: head.sha, ref: head.ref, event, run_id: '', workspace: '' }, only: opts.job,
+    }).jobs.map((j) => j.key));
+    const explanation = { ...full, jobs: full.jobs.filter((j) => selected.has(j.key)) };
     if (opts.json) { printJson(explanation); return 0; }
     process.stdout.write(`${explanation.triggered ? 'triggered' : 'not triggered'}: ${explanation.reason}\n`);
     for (const job of explanation.jobs) {

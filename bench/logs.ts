@@ -1,0 +1,96 @@
+/**
+ * Log throughput and memory: one step printing 100 MB of 81-byte lines.
+ *
+ * 1. `gantry run --no-sandbox`: the job's duration against the same command in a plain bash
+ *    with its output to /dev/null (the brief's reference; target ≤ 1.5×) and to a file (what
+ *    any runner that keeps the log must at least do), measured in the same run.
+ * 2. A real server (`gantry up`, sandbox as configured by default): the same pipeline triggered
+ *    with `gantry trigger`; the server process's RSS (/proc/<pid>/status VmRSS) is sampled every
+ *    100 ms from before the trigger until the run ends. Target: max RSS < 200 MB.
+ *
+ * Env: BYTES (default 100000000). The stored log is capped (64 MiB by default: head and tail
+ * kept), so the log file itself is smaller than the output.
+ */
+import { join } from 'node:path';
+import { benchMain, clientEnv, gantry, jobsSpanMs, parseRun, progress, round, rssMiB, RssSampler, runOk, startServer, tempDir, tempRepo, waitFor, type RunJson } from './lib.ts';
+
+const BYTES = Number(process.env.BYTES ?? 100_000_000);
+const LINE = 'gantry-log-bench-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFGHIJKLMNOPQRSTUVWXY'; // 80 chars + \n
+const COMMAND = `yes ${LINE} | head -c ${BYTES}`;
+const TARGET_RATIO = 1.5;
+const TARGET_RSS_MIB = 200;
+const TERMINAL = new Set(['success', 'failure', 'cancelled', 'skipped']);
+
+await benchMain('logs', 118_000, async () => {
+  const yaml = ['pipeline:', '  on:', '    push:', '    manual:', '  jobs:', '    noisy:', '      steps:', `        - run: ${COMMAND}`, ''].join('\n');
+  const repo = await tempRepo('logs', yaml);
+  const scratch = await tempDir('logs-ref');
+
+  progress(`plain bash references (${BYTES} bytes)`);
+  const devNull = (await runOk(['bash', '-c', `set -o pipefail; ${COMMAND} > /dev/null`])).ms;
+  const toFile = (await runOk(['bash', '-c', `set -o pipefail; ${COMMAND} > ${join(scratch, 'out.log')}`])).ms;
+
+  progress('gantry run --no-sandbox');
+  const local = await gantry(['run', '--no-sandbox', '--json'], { cwd: repo, timeoutMs: 50_000, cpu: true });
+  if (local.code !== 0) throw new Error(`gantry run exited ${local.code}: ${local.stderr.slice(-1000)}`);
+  const localRun = parseRun(local.stdout);
+  const jobMs = jobsSpanMs(localRun);
+  progress(`gantry job ${jobMs} ms (wall ${round(local.ms)} ms); bash > /dev/null ${round(devNull)} ms, > file ${round(toFile)} ms`);
+  const devNullAfter = (await runOk(['bash', '-c', `set -o pipefail; ${COMMAND} > /dev/null`])).ms;
+
+  progress('server: gantry up, project add, trigger');
+  const dataDir = await tempDir('logs-data');
+  const server = await startServer({ dataDir });
+  const env = clientEnv(server);
+  const add = await gantry(['project', 'add', repo, '--name', 'logs'], { env });
+  if (add.code !== 0) throw new Error(`project add failed: ${add.stderr}`);
+  const idleRss = rssMiB(server.pid);
+  const sampler = new RssSampler(server.pid, 100);
+  const t0 = performance.now();
+  const trig = await gantry(['trigger', 'logs'], { env });
+  const runId = trig.stdout.trim();
+  if (trig.code !== 0 || !/^[0-9A-Z]+$/.test(runId)) throw new Error(`trigger failed: ${trig.stdout} ${trig.stderr}`);
+  const view = await waitFor(`run ${runId} to end`, async () => {
+    const v = await server.api<{ run: { status: string }; status: string; jobs: RunJson['jobs'] }>('GET', `/api/runs/${runId}`);
+    return TERMINAL.has(v.run.status) ? v : undefined;
+  }, 60_000, 100);
+  const serverMs = performance.now() - t0;
+  sampler.stop();
+  const afterRss = rssMiB(server.pid);
+  const serverJobMs = jobsSpanMs(parseRun(JSON.stringify({ id: runId, status: view.run.status, jobs: view.jobs })));
+  progress(`server run ${view.run.status}: job ${serverJobMs} ms, max RSS ${round(sampler.maxMiB)} MiB over ${sampler.samples} samples`);
+  await server.stop();
+
+  const devNullMs = Math.min(devNull, devNullAfter);
+  const ratio = jobMs / devNullMs;
+  return {
+    bytes: BYTES,
+    command: COMMAND,
+    unit: 'ms, MiB',
+    gantry_run_no_sandbox: {
+      job_ms: jobMs,
+      wall_ms: round(local.ms, 0),
+      cpu_ms: round(local.cpuMs ?? Number.NaN, 0),
+      log_truncated: (localRun.jobs[0] as { logTruncated?: boolean } | undefined)?.logTruncated ?? null,
+      mb_per_s: round(BYTES / 1e6 / (jobMs / 1000), 1),
+    },
+    bash_to_dev_null_ms: [round(devNull), round(devNullAfter)],
+    bash_to_file_ms: round(toFile),
+    ratio_job_to_dev_null: round(ratio),
+    ratio_job_to_file: round(jobMs / toFile),
+    target_ratio: TARGET_RATIO,
+    meets_ratio_target: ratio <= TARGET_RATIO,
+    server: {
+      sandbox: 'default (auto: bubblewrap where it works)',
+      run_status: view.run.status,
+      job_ms: serverJobMs,
+      trigger_to_end_observed_ms: round(serverMs, 0),
+      rss_idle_mib: idleRss === null ? null : round(idleRss, 1),
+      rss_max_mib: round(sampler.maxMiB, 1),
+      rss_after_mib: afterRss === null ? null : round(afterRss, 1),
+      rss_samples: sampler.samples,
+      target_rss_mib: TARGET_RSS_MIB,
+      meets_rss_target: sampler.maxMiB < TARGET_RSS_MIB,
+    },
+  };
+});

@@ -1,0 +1,82 @@
+/** SIGINT to `gantry run` cancels the run: processes stopped, status cancelled, exit 1. */
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeRepo, parseReport, startCli, type TempRepo, waitFor } from '../support/cli.ts';
+
+function pipeline(pidFile: string): string {
+  return `
+pipeline:
+  jobs:
+    long:
+      steps:
+        - run: sleep 60 & echo $! > ${pidFile}; wait
+    later:
+      needs: long
+      steps: [echo never]
+`;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+let scratch: string;
+let repo: TempRepo;
+beforeAll(async () => {
+  scratch = await mkdtemp(path.join(tmpdir(), 'gantry-cli-cancel-'));
+  repo = await makeRepo({ 'gantry.yaml': pipeline(path.join(scratch, '$GANTRY_RUN_ID.pid')) });
+});
+afterAll(async () => {
+  await repo.cleanup();
+  await rm(scratch, { recursive: true, force: true });
+});
+
+/** Starts a run, waits until its step's `sleep` runs, sends SIGINT; returns the result and that pid. */
+async function interrupt(extraArgs: string[]) {
+  const before = new Set(await repo.runIds());
+  const cli = startCli(repo.dir, ['run', '--no-sandbox', ...extraArgs]);
+  let pidFile = '';
+  await waitFor('the step to start', async () => {
+    const runId = (await repo.runIds()).find((id) => !before.has(id));
+    pidFile = runId ? path.join(scratch, `${runId}.pid`) : '';
+    return pidFile !== '' && existsSync(pidFile) && (await readFile(pidFile, 'utf8')).endsWith('\n');
+  });
+  const sleepPid = Number((await readFile(pidFile, 'utf8')).trim());
+  expect(alive(sleepPid)).toBe(true);
+  cli.child.kill('SIGINT');
+  const result = await cli.result;
+  return { result, sleepPid };
+}
+
+describe('SIGINT to gantry run', () => {
+  it('--json still prints the report, with status cancelled, and exits 1; the step\'s processes are gone', async () => {
+    const { result, sleepPid } = await interrupt(['--json']);
+
+    expect(result.code).toBe(1);
+    expect(result.durationMs).toBeLessThan(20_000);
+    const report = parseReport(result.stdout);
+    expect(report.status).toBe('cancelled');
+    const long = report.jobs.find((j) => j.key === 'long');
+    expect(long?.status).toBe('cancelled');
+    expect(long?.steps[0]?.status).toBe('cancelled');
+    expect(['cancelled', 'skipped']).toContain(report.jobs.find((j) => j.key === 'later')?.status);
+    await waitFor('the step\'s sleep to be killed', () => !alive(sleepPid), 5_000);
+  });
+
+  it('without --json says the pipeline was cancelled and exits 1', async () => {
+    const { result, sleepPid } = await interrupt([]);
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/long\s+cancelled/);
+    expect(result.stderr.trim().split('\n').at(-1)).toMatch(/pipeline cancelled/);
+    await waitFor('the step\'s sleep to be killed', () => !alive(sleepPid), 5_000);
+  });
+});

@@ -1,0 +1,76 @@
+/** `gantry run --plan`: which jobs would run and why not, without running anything. */
+import { afterEach, describe, expect, it } from 'vitest';
+import { git, makeRepo, runCli, type TempRepo } from '../support/cli.ts';
+
+const PIPELINE = `
+pipeline:
+  on:
+    push:
+      branches: [release/*]
+  jobs:
+    build:
+      steps: [echo build]
+    deploy:
+      needs: build
+      if: gantry.ref == 'refs/heads/main'
+      steps: [echo deploy]
+    notify:
+      needs: build
+      if: failure()
+      steps: [echo notify]
+`;
+
+interface PlanJson {
+  triggered: boolean;
+  reason: string;
+  jobs: Array<{ key: string; jobId: string; willRun: 'yes' | 'no' | 'depends'; reason: string }>;
+}
+
+const repos: TempRepo[] = [];
+afterEach(async () => { await Promise.all(repos.splice(0).map((r) => r.cleanup())); });
+
+async function repoOn(branch: string): Promise<TempRepo> {
+  const repo = await makeRepo({ 'gantry.yaml': PIPELINE });
+  repos.push(repo);
+  if (branch !== 'main') await git(repo.dir, ['checkout', '-q', '-b', branch]);
+  return repo;
+}
+
+describe('gantry run --plan', () => {
+  it('names the branch filter when a push to this branch would not start the pipeline', async () => {
+    const repo = await repoOn('main');
+    const result = await runCli(repo.dir, ['run', '--plan']);
+
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/not triggered: .*'main'.*release\/\*/);
+    for (const key of ['build', 'deploy', 'notify']) expect(result.stdout).toMatch(new RegExp(`${key}\\s+no\\s`));
+    expect(await repo.runIds()).toEqual([]);
+  });
+
+  it('--json: yes, no (a false condition) or depends (decided at run time), per job', async () => {
+    const repo = await repoOn('release/1.0');
+    const result = await runCli(repo.dir, ['run', '--plan', '--json']);
+
+    expect(result.code).toBe(0);
+    const plan = JSON.parse(result.stdout) as PlanJson;
+    expect(plan.triggered).toBe(true);
+    const verdict = Object.fromEntries(plan.jobs.map((j) => [j.key, j]));
+    expect(verdict.build?.willRun).toBe('yes');
+    expect(verdict.deploy).toMatchObject({ willRun: 'no' });
+    expect(verdict.deploy?.reason).toMatch(/gantry\.ref == 'refs\/heads\/main'.*false/);
+    expect(verdict.notify?.willRun).toBe('depends');
+    expect(await repo.runIds()).toEqual([]);
+  });
+
+  it('with --job, shows only that job and what it needs; an unknown --job is a usage error', async () => {
+    const repo = await repoOn('release/1.0');
+    const result = await runCli(repo.dir, ['run', '--plan', '--json', '--job', 'deploy']);
+    expect(result.code).toBe(0);
+    const plan = JSON.parse(result.stdout) as PlanJson;
+    expect(plan.jobs.map((j) => j.key)).toEqual(['build', 'deploy']);
+
+    const unknown = await runCli(repo.dir, ['run', '--plan', '--job', 'nope']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/^gantry: .*'nope'/);
+  });
+});
