@@ -92,6 +92,7 @@ export async function runLocally(o: LocalRunOptions): Promise<LocalRunResult> {
   o.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     await driver.start();
+    // Ctrl-C while the tree was being copied came before the listener: act on it now.
     const status = await driver.done;
     await rm(join(dataDir, 'work', runId), { recursive: true, force: true });
     const jobs = [...records.values()];

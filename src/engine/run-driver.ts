@@ -74,11 +74,11 @@ export class RunDriver {
    * Continues a run loaded from the store after a restart: jobs that were running are reported
    * interrupted (the reducer retries them once), queued jobs are dispatched again.
    */
-  async resume(): Promise<void> {
+  async resume(interruptedRetries = 1): Promise<void> {
     if (this.#state.status === 'queued') return this.start();
     const jobs = Object.values(this.#state.jobs);
     for (const job of jobs.filter((j) => j.status === 'running')) {
-      await this.#apply({ type: 'job-interrupted', key: job.key });
+      await this.#apply({ type: 'job-interrupted', key: job.key, retries: interruptedRetries });
     }
     for (const job of Object.values(this.#state.jobs).filter((j) => j.status === 'queued')) {
       if (!this.#controllers.has(job.key)) this.#dispatch(job.key);

@@ -49,7 +49,7 @@ export type RunEvent =
   | { type: 'job-started'; key: string }
   | { type: 'job-finished'; key: string; status: 'success' | 'failure' | 'cancelled'; outputs: Record<string, string> }
   /** The server died while the job ran (reported on recovery). */
-  | { type: 'job-interrupted'; key: string }
+  | { type: 'job-interrupted'; key: string; /** How many interruptions a job survives (re-queued each time); default 1. */ retries?: number }
   | { type: 'cancel' };
 
 /** What the caller must do next; the reducer itself never does I/O. */
@@ -134,7 +134,7 @@ export function reduceRun(state: RunState, event: RunEvent, env: ConditionEnv): 
       finishJob(draft, event.key, event.status, event.outputs);
       break;
     case 'job-interrupted':
-      interruptJob(draft, event.key);
+      interruptJob(draft, event.key, event.retries ?? 1);
       break;
     case 'cancel':
       cancelRun(draft);
@@ -192,7 +192,7 @@ function finishJob(draft: Draft, key: string, status: 'success' | 'failure' | 'c
   if (status === 'failure') failFast(draft, draft.get(key));
 }
 
-function interruptJob(draft: Draft, key: string): void {
+function interruptJob(draft: Draft, key: string, retries: number): void {
   const job = draft.get(key);
   if (job.status !== 'running') throw notIn(job, 'running', 'job-interrupted');
   if (job.reason !== null || draft.cancelRequested) {
@@ -200,12 +200,13 @@ function interruptJob(draft: Draft, key: string): void {
     draft.set(key, { status: 'cancelled', reason: job.reason ?? 'cancelled: the run was cancelled' });
     return;
   }
-  if (job.interruptions === 0) {
-    draft.set(key, { status: 'queued', attempt: job.attempt + 1, interruptions: 1, outputs: {} });
+  if (job.interruptions < retries) {
+    draft.set(key, { status: 'queued', attempt: job.attempt + 1, interruptions: job.interruptions + 1, outputs: {} });
     draft.commands.push({ type: 'dispatch', key });
     return;
   }
-  draft.set(key, { status: 'failure', interruptions: job.interruptions + 1, reason: 'interrupted twice' });
+  const times = job.interruptions + 1;
+  draft.set(key, { status: 'failure', interruptions: times, reason: times === 2 ? 'interrupted twice' : `interrupted ${times} times` });
   failFast(draft, draft.get(key));
 }
 

@@ -32,6 +32,8 @@ export interface RunServiceDeps {
   dataDir: string;
   logCapBytes: number;
   sandbox: 'auto' | 'off';
+  /** How many times a job whose server died under it is retried. */
+  interruptedRetries: number;
   slots: SlotPool;
   runJob: RunJob;
   /** Decrypted secrets of a project, name → value. */
@@ -195,7 +197,7 @@ export class RunService {
       for (const job of Object.values(driver.state.jobs)) {
         if (job.status === 'running') await killJobProcesses(run.id, job.key);
       }
-      await driver.resume();
+      await driver.resume(this.#deps.interruptedRetries);
     } else {
       await driver.start();
     }

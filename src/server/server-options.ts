@@ -19,6 +19,8 @@ export interface ServerOptions {
   readonly pollIntervalMs: number;
   /** On SIGTERM, how long running jobs may finish before they are stopped (they resume on restart), ms. */
   readonly drainMs: number;
+  /** How many times a job whose server died under it is retried (0: it fails). */
+  readonly interruptedRetries: number;
 }
 
 interface OptionSpec {
@@ -46,6 +48,7 @@ export const SERVER_OPTION_TABLE: Record<keyof ServerOptions, OptionSpec> = {
   },
   pollIntervalMs: { env: 'GANTRY_POLL_INTERVAL_MS', description: 'poll interval of URL projects, ms (default 60000)', parse: int('poll interval', 100) },
   drainMs: { env: 'GANTRY_DRAIN_MS', description: 'on shutdown, time for running jobs to finish, ms (default 10000)', parse: int('drain time', 0) },
+  interruptedRetries: { env: 'GANTRY_INTERRUPTED_RETRIES', description: 'retries of a job whose server died under it (default 1)', parse: int('interrupted retries', 0) },
 };
 
 export function resolveServerOptions(flags: Partial<Record<keyof ServerOptions, string | number | undefined>>, env: NodeJS.ProcessEnv = process.env): ServerOptions {
@@ -68,5 +71,6 @@ export function resolveServerOptions(flags: Partial<Record<keyof ServerOptions, 
     sandbox: (raw.sandbox as 'auto' | 'off' | undefined) ?? 'auto',
     pollIntervalMs: (raw.pollIntervalMs as number | undefined) ?? 60_000,
     drainMs: (raw.drainMs as number | undefined) ?? 10_000,
+    interruptedRetries: (raw.interruptedRetries as number | undefined) ?? 1,
   });
 }

@@ -50,7 +50,7 @@ export async function startServer(options: ServerOptions, overrides: StartOverri
   let closing = false;
 
   const runs = new RunService({
-    store, dataDir: options.dataDir, logCapBytes: options.logCapBytes, sandbox: options.sandbox,
+    store, dataDir: options.dataDir, logCapBytes: options.logCapBytes, sandbox: options.sandbox, interruptedRetries: options.interruptedRetries,
     slots: new SlotPool(options.parallel), runJob: overrides.runJob ?? defaultRunJob,
     secrets: async (projectId) => {
       const sealed = await store.secrets.all(projectId);

@@ -80,3 +80,23 @@ describe('SIGINT to gantry run', () => {
     await waitFor('the step\'s sleep to be killed', () => !alive(sleepPid), 5_000);
   });
 });
+
+describe('SIGINT while the working tree is being copied', () => {
+  it('still cancels the run instead of being lost', async () => {
+    const big = await makeRepo({ 'gantry.yaml': 'pipeline:\n  jobs:\n    a:\n      steps: [sleep 20]\n' });
+    try {
+      // Enough untracked files that the snapshot takes a moment, so the signal lands during it.
+      await big.write(Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`many/f${i}.txt`, `${i}\n`])));
+      const cli = startCli(big.dir, ['run', '--no-sandbox', '--json']);
+      await waitFor('the run directory', async () => (await big.runIds()).length > 0);
+      cli.child.kill('SIGINT');
+      const result = await cli.result;
+
+      expect(parseReport(result.stdout).status).toBe('cancelled');
+      expect(result.code).toBe(1);
+      expect(result.durationMs).toBeLessThan(15_000);
+    } finally {
+      await big.cleanup();
+    }
+  });
+});

@@ -226,6 +226,25 @@ describe('reduceRun: retries and interruptions', () => {
     expect(d.state.jobs.deploy).toMatchObject({ status: 'failure', reason: 'interrupted twice' });
     expect(d.state.status).toBe('failure');
   });
+
+  it('retries an interrupted job as often as the configured retries allow', () => {
+    const never = new Driver(runOf({ deploy: {} }));
+    never.start();
+    never.started('deploy');
+    never.send({ type: 'job-interrupted', key: 'deploy', retries: 0 });
+    expect(never.state.jobs.deploy).toMatchObject({ status: 'failure', interruptions: 1 });
+
+    const patient = new Driver(runOf({ deploy: {} }));
+    patient.start();
+    for (let i = 1; i <= 3; i++) {
+      patient.started('deploy');
+      patient.send({ type: 'job-interrupted', key: 'deploy', retries: 3 });
+      expect(patient.state.jobs.deploy).toMatchObject({ status: 'queued', attempt: i + 1, interruptions: i });
+    }
+    patient.started('deploy');
+    patient.send({ type: 'job-interrupted', key: 'deploy', retries: 3 });
+    expect(patient.state.jobs.deploy).toMatchObject({ status: 'failure', reason: 'interrupted 4 times' });
+  });
 });
 
 describe('reduceRun: matrix scheduling', () => {
