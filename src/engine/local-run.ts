@@ -93,6 +93,7 @@ export async function runLocally(o: LocalRunOptions): Promise<LocalRunResult> {
   try {
     await driver.start();
     // Ctrl-C while the tree was being copied came before the listener: act on it now.
+    if (o.signal?.aborted) onAbort();
     const status = await driver.done;
     await rm(join(dataDir, 'work', runId), { recursive: true, force: true });
     const jobs = [...records.values()];

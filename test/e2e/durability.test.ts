@@ -16,9 +16,9 @@ const CLI = join(import.meta.dirname, '../../src/cli/main.ts');
 
 interface Server { child: ChildProcess; url: string; token: string }
 
-async function up(dataDir: string, port: number): Promise<Server> {
+async function up(dataDir: string, port: number, env: Record<string, string> = {}): Promise<Server> {
   const child = spawn(NODE, [CLI, '--data', dataDir, 'up', '--port', String(port), '--parallel', '1'], {
-    env: { ...process.env, GANTRY_SANDBOX: 'off', GANTRY_DRAIN_MS: '0' }, stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, GANTRY_SANDBOX: 'off', GANTRY_DRAIN_MS: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   child.stdout?.on('data', (d: Buffer) => { output += d.toString(); });
@@ -107,5 +107,47 @@ pipeline:
     server.child.kill('SIGTERM');
     await new Promise((resolve) => server.child.once('exit', resolve));
     expect(await readFile(join(dataDir, 'admin.token'), 'utf8')).toMatch(/^gnt_/);
+  });
+
+  it('on SIGTERM lets a job run until the drain deadline, then stops it so the next start resumes it', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'gantry-drain-'));
+    const marks = await mkdtemp(join(tmpdir(), 'gantry-marks-'));
+    cleanups.push(() => rm(dataDir, { recursive: true, force: true }), () => rm(marks, { recursive: true, force: true }));
+    const repo = await makeRepo({
+      'gantry.yaml': `
+pipeline:
+  jobs:
+    long:
+      steps:
+        - run: |
+            echo "start $$" >> ${marks}/events
+            sleep 4
+            echo "end $$" >> ${marks}/events
+`,
+    });
+    cleanups.push(() => repo.cleanup());
+    const port = await freePort();
+    let server = await up(dataDir, port, { GANTRY_DRAIN_MS: '300' });
+    cleanups.push(async () => { server.child.kill('SIGKILL'); });
+    await api(server, 'POST', '/api/projects', { path: repo.dir, name: 'drain' });
+    const runId = (await api<{ run: { id: string } }>(server, 'POST', '/api/projects/drain/runs', {})).run.id;
+    const events = () => (existsSync(join(marks, 'events')) ? readFileSync(join(marks, 'events'), 'utf8') : '');
+    await waitFor(() => events().includes('start'), 20_000, 'the job to start');
+    const stoppedAt = Date.now();
+    server.child.kill('SIGTERM');
+    const code = await new Promise((resolve) => server.child.once('exit', resolve));
+    expect(code).toBe(0);
+    expect(Date.now() - stoppedAt).toBeLessThan(3_000); // the drain deadline, not the job's 4 s
+    expect(events()).not.toContain('end'); // the job was stopped, not left behind
+
+    server = await up(dataDir, port);
+    const view = await waitFor(async () => {
+      const v = await api<{ status: string; jobs: { attempt: number; status: string }[] }>(server, 'GET', `/api/runs/${runId}`);
+      return v.status === 'success' ? v : undefined;
+    }, 30_000, 'the resumed run to succeed');
+    expect(view.jobs[0]?.attempt).toBe(2);
+    expect(events().trim().split('\n').filter((l) => l.startsWith('end'))).toHaveLength(1);
+    server.child.kill('SIGTERM');
+    await new Promise((resolve) => server.child.once('exit', resolve));
   });
 });
