@@ -20,6 +20,7 @@ import { benchMain, epochMs, gantry, gitEnv, percentile, progress, round, runOk,
 const COMMITS = Number(process.env.COMMITS ?? 20);
 const TARGET_P50_MS = 200;
 const BUILDBOT_TRIGGER_TO_START_MS = 72;
+interface RunView { run: { status: string; createdAt: string }; jobs: { startedAt: string | null }[] }
 const TERMINAL = new Set(['success', 'failure', 'cancelled', 'skipped']);
 
 await benchMain('trigger-latency', 115_000, async () => {
@@ -41,6 +42,9 @@ await benchMain('trigger-latency', 115_000, async () => {
   const latencies: number[] = [];
   const commitMs: number[] = [];
   const toDone: number[] = [];
+  const toCreated: number[] = [];
+  const createdToJob: number[] = [];
+  const jobToStep: number[] = [];
   for (let i = 0; i <= COMMITS; i++) {
     const t0 = epochMs();
     const commit = await runOk(['git', 'commit', '-q', '--allow-empty', '-m', `bench ${i}`], { cwd: repo, env: gitEnv() });
@@ -51,15 +55,22 @@ await benchMain('trigger-latency', 115_000, async () => {
     seen.add(file);
     const startedAt = Number(BigInt((await readFile(join(stamps, file), 'utf8')).trim()) / 1000n) / 1000;
     const runId = file.slice('started-'.length);
-    await waitFor(`run ${runId} to end`, async () => {
-      const view = await server.api<{ run: { status: string } }>('GET', `/api/runs/${runId}`);
-      return TERMINAL.has(view.run.status) ? view.run.status : undefined;
-    }, 20_000, 5).then((status) => { if (status !== 'success') throw new Error(`run ${runId} ended ${status}`); });
+    const view = await waitFor(`run ${runId} to end`, async () => {
+      const v = await server.api<RunView>('GET', `/api/runs/${runId}`);
+      return TERMINAL.has(v.run.status) ? v : undefined;
+    }, 20_000, 5);
+    if (view.run.status !== 'success') throw new Error(`run ${runId} ended ${view.run.status}`);
     const done = epochMs();
     if (i === 0) { progress(`warm-up: ${round(startedAt - t0)} ms`); continue; }
     latencies.push(startedAt - t0);
     commitMs.push(commit.ms);
     toDone.push(done - t0);
+    // Where the time goes, from the server's own (ms-resolution) timestamps.
+    const created = Date.parse(view.run.createdAt);
+    const jobStarted = Date.parse(view.jobs[0]?.startedAt ?? '');
+    toCreated.push(created - t0);
+    createdToJob.push(jobStarted - created);
+    jobToStep.push(startedAt - jobStarted);
     progress(`commit ${i}: step running after ${round(startedAt - t0)} ms (git commit ${round(commit.ms)} ms)`);
   }
   await server.stop();
@@ -73,6 +84,11 @@ await benchMain('trigger-latency', 115_000, async () => {
       p50: round(p50), p95: round(percentile(latencies, 95)), min: round(Math.min(...latencies)), max: round(Math.max(...latencies)),
     },
     git_commit_ms: spread(commitMs),
+    breakdown_p50_ms: {
+      commit_start_to_run_created: round(percentile(toCreated, 50)),
+      run_created_to_job_started: round(percentile(createdToJob, 50)),
+      job_started_to_step_running: round(percentile(jobToStep, 50)),
+    },
     commit_to_run_end_observed_ms: { p50: round(percentile(toDone, 50)), p95: round(percentile(toDone, 95)) },
     target_p50_ms: TARGET_P50_MS,
     meets_target: p50 <= TARGET_P50_MS,

@@ -155,6 +155,8 @@ export interface ProcessRef {
 
 /** The live members of a process group (what a step that exited left running in the background). */
 export function leftoverProcesses(pgid: number): ProcessRef[] {
+  // One syscall answers the usual case (nothing left in the group) without scanning /proc.
+  if (!groupHasMembers(pgid)) return [];
   return listProcesses()
     .filter((p) => p.pgrp === pgid && p.state !== 'Z' && p.state !== 'X')
     .map((p) => ({ pid: p.pid, startTime: p.startTime }));
@@ -273,6 +275,15 @@ function treeOf(roots: number[], procs: ProcInfo[], pgid: number | null): Set<nu
 export function isAlive(pid: number): boolean {
   const info = readStat(pid);
   return info !== null && info.state !== 'Z' && info.state !== 'X';
+}
+
+function groupHasMembers(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function groupAlive(pgid: number): boolean {

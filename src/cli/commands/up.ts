@@ -1,7 +1,6 @@
 /** `gantry up`: the server on its embedded defaults, until SIGINT/SIGTERM. */
 import type { Command } from 'commander';
 import { resolveServerOptions } from '../../server/server-options.ts';
-import { startServer } from '../../server/start.ts';
 import { bold, dim } from '../output.ts';
 
 export function registerUpCommand(program: Command): void {
@@ -15,6 +14,9 @@ export function registerUpCommand(program: Command): void {
       // --data is the program-wide option: the same flag tells client commands where a local server keeps its data.
       const { data } = program.opts() as { data?: string };
       const options = resolveServerOptions({ port: opts.port, host: opts.host, dataDir: data, store: opts.store, parallel: opts.parallel });
+      // Loaded here, not at the top: the server's dependencies (fastify, kysely, pg) would slow
+      // every other command's start-up and make each step's fork in `gantry run` costlier.
+      const { startServer } = await import('../../server/start.ts');
       const server = await startServer(options);
       process.stdout.write(`${bold('Gantry is up')} at ${server.url}  ${dim(`(data: ${options.dataDir}, store: ${server.store.dialect})`)}\n`);
       if (server.createdAdminToken) process.stdout.write(`${dim(`an admin API token was saved to ${options.dataDir}/admin.token (mode 0600); the CLI uses it from there`)}\n`);
