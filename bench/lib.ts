@@ -80,18 +80,20 @@ export async function runCmd(argv: string[], o: CmdOptions = {}): Promise<CmdRes
   const [command, ...args] = o.cpu ? [...CPU_WRAPPER, ...argv] : argv;
   if (command === undefined || argv.length === 0) throw new Error('runCmd: empty argv');
   const started = performance.now();
+  // Its own process group: stopping it (TERM/KILL to -pid) also reaches what it started, e.g. the
+  // gantry CLI under the CPU-timing bash, which a signal to the bash alone would leave running.
   const child = spawn(command, args, {
-    cwd: o.cwd, env: o.env ?? process.env,
+    cwd: o.cwd, env: o.env ?? process.env, detached: true,
     stdio: ['ignore', o.stdout === 'ignore' ? 'ignore' : 'pipe', 'pipe'],
   });
-  const untrack = track(child, argv.join(' '));
+  const untrack = track(child, true);
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   child.stdout?.on('data', (c: Buffer) => out.push(c));
   child.stderr?.on('data', (c: Buffer) => err.push(c));
   const timeoutMs = o.timeoutMs ?? 120_000;
   let timedOut = false;
-  const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, timeoutMs);
+  const timer = setTimeout(() => { timedOut = true; signal(child, true, 'SIGKILL'); }, timeoutMs);
   try {
     const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res, rej) => {
       child.once('error', rej);
@@ -101,7 +103,7 @@ export async function runCmd(argv: string[], o: CmdOptions = {}): Promise<CmdRes
     if (timedOut) throw new Error(`${argv.join(' ')} did not finish within ${timeoutMs} ms`);
     let stderr = Buffer.concat(err).toString('utf8');
     let cpuMs: number | undefined;
-    if (o.cpu) {
+    if (o.cpu && signal === null) {
       const m = TIMES_LINE.exec(stderr);
       if (!m) throw new Error(`no CPU times from ${argv.join(' ')}: ${stderr.slice(-500)}`);
       cpuMs = (Number(m[1]) * 60 + Number(m[2]) + Number(m[3]) * 60 + Number(m[4])) * 1000;
@@ -216,7 +218,7 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
   const child = spawn(NODE, [GANTRY_CLI, '--data', o.dataDir, 'up', '--port', String(port)], {
     env: { GANTRY_DRAIN_MS: '1000', ...(o.env ?? process.env) }, stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const untrack = track(child, 'gantry up');
+  const untrack = track(child, false);
   let log = '';
   const keep = (c: Buffer) => { log = (log + c.toString('utf8')).slice(-4000); };
   child.stdout.on('data', keep);
@@ -255,7 +257,7 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
       return JSON.parse(text) as T;
     },
     stop: async () => {
-      await stopChild(child);
+      await stopChild(child, false);
       untrack();
     },
   };
@@ -344,8 +346,8 @@ export async function bwrapWorks(): Promise<boolean> {
 }
 
 /** Registers a child process so cleanup stops it by PID; returns the unregister function. */
-function track(child: ChildProcess, _label: string): () => void {
-  const cleanup: Cleanup = () => stopChild(child);
+function track(child: ChildProcess, group: boolean): () => void {
+  const cleanup: Cleanup = () => stopChild(child, group);
   cleanups.push(cleanup);
   return () => {
     const i = cleanups.indexOf(cleanup);
@@ -353,12 +355,22 @@ function track(child: ChildProcess, _label: string): () => void {
   };
 }
 
-/** TERM by PID, then KILL after 5 s; resolves when the child has exited. */
-async function stopChild(child: ChildProcess): Promise<void> {
+/** Signals a child we started: its PID, or with `group` the process group it leads (-PID). */
+function signal(child: ChildProcess, group: boolean, sig: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(group ? -child.pid : child.pid, sig);
+  } catch {
+    // Already gone.
+  }
+}
+
+/** TERM, then KILL after 5 s; resolves when the child has exited. */
+async function stopChild(child: ChildProcess, group: boolean): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
   const gone = new Promise<void>((res) => child.once('exit', () => res()));
-  process.kill(child.pid, 'SIGTERM');
-  const timer = setTimeout(() => { if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL'); }, 5000);
+  signal(child, group, 'SIGTERM');
+  const timer = setTimeout(() => { if (child.exitCode === null) signal(child, group, 'SIGKILL'); }, 5000);
   await gone;
   clearTimeout(timer);
 }
@@ -391,7 +403,7 @@ export async function benchMain(name: string, deadlineMs: number, body: () => Pr
     if (finished) return;
     process.stdout.write(`${JSON.stringify({ bench: name, ...result, machine: machine() }, null, 2)}\n`);
   } catch (error) {
-    progress(`${name} failed: ${(error as Error).stack ?? String(error)}`);
+    if (!finished) progress(`${name} failed: ${(error as Error).stack ?? String(error)}`);
     process.exitCode = 1;
   } finally {
     if (!finished) {

@@ -2,6 +2,7 @@
  * Manual-run inputs (`gantry run -i k=v`, the dashboard's form, the API): strings in, typed
  * values out. Every problem is reported in one InputError so a user fixes them in one go.
  */
+import { closestName } from '../core/did-you-mean.ts';
 import { InputError } from '../core/errors.ts';
 import type { InputConfig, Value } from '../core/types.ts';
 
@@ -21,7 +22,7 @@ export function resolveInputs(declared: Record<string, InputConfig> | undefined,
   const problems: string[] = [];
   for (const name of Object.keys(given)) {
     if (Object.hasOwn(declared, name)) continue;
-    const suggestion = didYouMean(name, names);
+    const suggestion = closestName(name, names);
     const hint = suggestion === undefined ? `declared inputs: ${names.join(', ')}` : `did you mean '${suggestion}'?`;
     problems.push(`unknown input '${name}' (${hint})`);
   }
@@ -72,30 +73,3 @@ function emptyValue(config: InputConfig): Value {
   return '';
 }
 
-/** The closest declared name, when it is close enough to be a plausible typo. */
-export function didYouMean(name: string, candidates: string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const candidate of candidates) {
-    const d = editDistance(name.toLowerCase(), candidate.toLowerCase());
-    if (d < bestDistance) {
-      best = candidate;
-      bestDistance = d;
-    }
-  }
-  const limit = Math.max(2, Math.floor(name.length / 3));
-  return bestDistance <= limit ? best : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost));
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
-}

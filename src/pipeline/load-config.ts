@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Cron } from 'croner';
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Document, type Node, type Scalar } from 'yaml';
 import type { z } from 'zod';
+import { closestName, didYouMean } from '../core/did-you-mean.ts';
 import { ExpressionError, InputError, InvalidConfigError, type Diagnostic } from '../core/errors.ts';
 import type { GantryConfig } from '../core/types.ts';
 import { KNOWN_KEYS, configErrorMap, gantryConfigSchema, type ConfigMapKind } from './config-schema.ts';
@@ -209,7 +210,7 @@ class Checker {
       }
       case 'unrecognized_keys':
         for (const key of issue.keys) {
-          const suggestion = closest(key, knownKeys(path));
+          const suggestion = closestName(key, knownKeys(path));
           if (suggestion !== undefined) suggested.add(`${path.join('\0')}\0${suggestion}`);
           const hint = suggestion === undefined ? '' : ` (did you mean '${suggestion}'?)`;
           this.report(this.keyOffset([...path, key]), `unknown key '${key}' ${contextLabel(path)}${hint}`);
@@ -306,41 +307,6 @@ function describePath(path: Path): string {
   return `'${String(last)}' ${contextLabel(parent)}`;
 }
 
-/** The candidate a misspelt key most likely meant: edit distance ≤ 2, or a prefix either way. */
-function closest(word: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const candidate of candidates) {
-    const distance = editDistance(word.toLowerCase(), candidate.toLowerCase());
-    const prefix = word.length >= 2 && (candidate.startsWith(word) || word.startsWith(candidate));
-    if ((distance <= 2 && distance < word.length) || prefix) {
-      if (distance < bestDistance) {
-        best = candidate;
-        bestDistance = distance;
-      }
-    }
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost));
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
-}
-
-function suggestion(word: string, candidates: readonly string[]): string {
-  const match = closest(word, candidates);
-  return match === undefined ? '' : ` (did you mean '${match}'?)`;
-}
-
 // ---------------------------------------------------------------- checks across the file
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -372,7 +338,7 @@ function checkNeeds(checker: Checker): void {
         checker.report(checker.valueOffset(path), `job '${id}' needs itself`);
       } else if (!ids.includes(target)) {
         const others = ids.filter((other) => other !== id);
-        checker.report(checker.valueOffset(path), `job '${id}' needs '${target}', which does not exist${suggestion(target, others)}`);
+        checker.report(checker.valueOffset(path), `job '${id}' needs '${target}', which does not exist${didYouMean(target, others)}`);
       } else {
         valid.push({ target, path });
       }

@@ -5,7 +5,8 @@
  */
 import type { Value } from '../../core/types.ts';
 import { CONTEXT_NAMES, type ComparisonOperator, type ContextName, type Expr } from './ast.ts';
-import { MAX_DEPTH, MAX_EXPRESSION_LENGTH, didYouMean, semanticError, syntaxError } from './errors.ts';
+import { didYouMean } from '../../core/did-you-mean.ts';
+import { MAX_DEPTH, MAX_EXPRESSION_LENGTH, semanticError, syntaxError } from './errors.ts';
 import { FUNCTION_NAMES, arityProblem, formatProblem, lookupFunction } from './functions.ts';
 import { tokenize, type Token } from './lexer.ts';
 
