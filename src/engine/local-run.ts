@@ -2,7 +2,7 @@
  * `gantry run`: the server's engine on the working tree, with no server. State lives in memory
  * (a local run has nobody to resume it), logs and artifacts under `<repo>/.gantry/runs/<id>/`.
  */
-import { rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { newId } from '../core/ids.ts';
 import type { GantryConfig, PlannedJob, RunReport, TriggerKind } from '../core/types.ts';
@@ -96,10 +96,22 @@ export async function runLocally(o: LocalRunOptions): Promise<LocalRunResult> {
     if (o.signal?.aborted) onAbort();
     const status = await driver.done;
     await rm(join(dataDir, 'work', runId), { recursive: true, force: true });
+    await rm(source, { recursive: true, force: true });
+    await pruneLocalRuns(dataDir, runId);
     const jobs = [...records.values()];
     return { runId, dataDir, jobs, report: runReport({ id: runId, status }, jobs) };
   } finally {
     o.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** Local runs keep their logs and artifacts for inspection; only the newest ones, so `.gantry/` does not grow forever. */
+export const LOCAL_RUNS_KEPT = 20;
+
+async function pruneLocalRuns(dataDir: string, currentRunId: string): Promise<void> {
+  const ids = (await readdir(join(dataDir, 'runs')).catch(() => [] as string[])).filter((id) => /^[0-9A-Z]{26}$/.test(id)).sort();
+  for (const id of ids.slice(0, Math.max(0, ids.length - LOCAL_RUNS_KEPT))) {
+    if (id !== currentRunId) await rm(runDir(dataDir, id), { recursive: true, force: true });
   }
 }
 

@@ -30,7 +30,7 @@ import { restoreCache, saveCache } from './cache.ts';
 import { hashFiles } from './hash-files.ts';
 import { collectJUnit } from './junit.ts';
 import { createLogWriter, type LogWriter } from './log-writer.ts';
-import { createMasker } from './masker.ts';
+import { createMasker, type Masker } from './masker.ts';
 import type { JobSpec, LogLine, RunJob } from './ports.ts';
 import { findJobProcesses } from './orphans.ts';
 import { DEFAULT_KILL_GRACE_MS, killLeftovers, processRefs, spawnStep, type ProcessRef, type StepExit } from './process-tree.ts';
@@ -54,18 +54,19 @@ class SetupFailure extends Error {}
 /** The executor entry point: see ports.ts for the contract. */
 export const runJob: RunJob = async (spec) => {
   let writer: LogWriter;
+  const masker = createMasker(Object.values(spec.context.secrets));
   try {
     writer = createLogWriter({
       file: spec.logFile,
       capBytes: spec.logCapBytes,
       jobKey: spec.job.key,
-      masker: createMasker(Object.values(spec.context.secrets)),
+      masker,
       onLine: spec.onLog ? guardLogListener(spec.onLog) : undefined,
     });
   } catch (error) {
     return { status: 'failure', outputs: {}, steps: [], tests: null, logTruncated: false, error: `cannot write the job log: ${messageOf(error)}` };
   }
-  const run = new JobRun(spec, writer);
+  const run = new JobRun(spec, writer, masker);
   let result: Omit<JobResult, 'logTruncated'>;
   try {
     result = await run.execute();
@@ -101,9 +102,12 @@ class JobRun {
   private error: string | null = null;
   private sandboxed = false;
 
-  constructor(spec: JobSpec, log: LogWriter) {
+  private readonly masker: Masker;
+
+  constructor(spec: JobSpec, log: LogWriter, masker: Masker) {
     this.spec = spec;
     this.log = log;
+    this.masker = masker;
     this.tmpDir = `${spec.workspaceDir}.tmp`;
   }
 
@@ -152,7 +156,8 @@ class JobRun {
     const outputs: Record<string, string> = {};
     for (const [name, template] of Object.entries(config.outputs)) {
       try {
-        outputs[name] = interpolate(template, this.expressionContext());
+        // Outputs leave the job (reports, the store, other jobs' contexts): a secret in one is masked like in the log.
+        outputs[name] = this.masker.mask(interpolate(template, this.expressionContext()));
       } catch (err) {
         const message = `job output ${name}: ${messageOf(err)}`;
         this.log.system(`✘ ${message}`);

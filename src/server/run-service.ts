@@ -249,6 +249,8 @@ export class RunService {
     void driver.done.finally(async () => {
       this.#drivers.delete(run.id);
       await rm(join(this.#deps.dataDir, 'work', run.id), { recursive: true, force: true }).catch(() => undefined);
+      // The source tree is only needed while jobs run; a rerun checks the commit out again.
+      await rm(sourceDir(this.#deps.dataDir, run.id), { recursive: true, force: true }).catch(() => undefined);
       if (run.concurrencyGroup && !this.#stopping) await this.#startNextInGroup(run.concurrencyGroup);
     }).catch(() => undefined);
   }

@@ -1,10 +1,14 @@
 /** SIGINT to `gantry run` cancels the run: processes stopped, status cancelled, exit 1. */
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { promisify } from 'node:util';
 import { makeRepo, parseReport, startCli, type TempRepo, waitFor } from '../support/cli.ts';
+
+const execFileAsync = promisify(execFile);
 
 function pipeline(pidFile: string): string {
   return `
@@ -83,10 +87,10 @@ describe('SIGINT to gantry run', () => {
 
 describe('SIGINT while the working tree is being copied', () => {
   it('still cancels the run instead of being lost', async () => {
-    const big = await makeRepo({ 'gantry.yaml': 'pipeline:\n  jobs:\n    a:\n      steps: [sleep 20]\n' });
+    const big = await makeRepo({ 'gantry.yaml': 'pipeline:\n  jobs:\n    a:\n      steps: [sleep 15]\n' });
     try {
       // Enough untracked files that the snapshot takes a moment, so the signal lands during it.
-      await big.write(Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`many/f${i}.txt`, `${i}\n`])));
+      await execFileAsync('sh', ['-c', 'mkdir many && cd many && seq 600 | xargs touch'], { cwd: big.dir });
       const cli = startCli(big.dir, ['run', '--no-sandbox', '--json']);
       await waitFor('the run directory', async () => (await big.runIds()).length > 0);
       cli.child.kill('SIGINT');

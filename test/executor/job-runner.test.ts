@@ -261,7 +261,7 @@ describe('runJob', () => {
       expect(stored).not.toContain(form);
       expect(lines.some((l) => l.text.includes(form))).toBe(false);
     }
-    expect(result.outputs.leaked).toBe(secret);
+    expect(result.outputs.leaked).toBe('***'); // outputs leave the job: masked like the log
   });
 
   it('caps the stored log, keeping head and tail around the marker', async () => {
