@@ -25,6 +25,7 @@ import { compilePlan } from '../pipeline/plan.ts';
 import { initialRunState, rerunState, type RunState } from '../pipeline/run-reducer.ts';
 import { matchTrigger } from '../pipeline/triggers.ts';
 import type { EventEnvironment, JobRecord, NewEvent, Project, RunRecord, Store } from '../store/ports.ts';
+import { runGit } from './git-changes.ts';
 import { readConfigAtCommit, syncMirror } from './repo-files.ts';
 
 export interface RunServiceDeps {
@@ -66,6 +67,8 @@ export class RunService {
   /** Run ids whose source checkout / driver start is under way. */
   readonly #starting = new Map<string, Promise<void>>();
   #stopping = false;
+  /** Local repositories' git directories, resolved once: checkouts read their objects directly. */
+  readonly #localGitDirs = new Map<string, string>();
 
   constructor(deps: RunServiceDeps) {
     this.#deps = deps;
@@ -212,7 +215,7 @@ export class RunService {
       const project = run.projectId ? await this.#deps.store.projects.get(run.projectId) : undefined;
       if (!project) throw new NotFoundError(`the project of run ${run.id} no longer exists`);
       await rm(source, { recursive: true, force: true });
-      await checkoutCommit(this.gitDir(project), run.event.sha, source, join(dataDir, 'mirrors', `${project.id}.git`));
+      await checkoutCommit(this.gitDir(project), run.event.sha, source, await this.#objectsDir(project));
     }
     const reused = new Map(jobs.filter((j) => j.reusedFromRunId).map((j) => [j.key, j.reusedFromRunId as string]));
     const setting: RunSetting = {
@@ -242,6 +245,20 @@ export class RunService {
         this.#deps.notify(run.id);
       },
     });
+  }
+
+  /**
+   * Where a checkout reads git objects from: a local repository's own git directory (no mirror to
+   * clone and fetch on every commit: that was most of the trigger latency), a URL's mirror.
+   */
+  async #objectsDir(project: Project): Promise<string> {
+    if (project.source.kind !== 'local') return join(this.#deps.dataDir, 'mirrors', `${project.id}.git`);
+    let dir = this.#localGitDirs.get(project.id);
+    if (!dir) {
+      dir = (await runGit(['-C', project.source.path, 'rev-parse', '--path-format=absolute', '--git-common-dir'])).trim();
+      this.#localGitDirs.set(project.id, dir);
+    }
+    return dir;
   }
 
   #watch(run: RunRecord, driver: RunDriver): void {
