@@ -1,5 +1,5 @@
 /** Commands that need no server: validate, init, schema, run. */
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { basename, join, resolve } from 'node:path';
@@ -169,14 +169,29 @@ async function runCommand(opts: RunOptions): Promise<number> {
   }
 }
 
-/** The last lines of each failed job's log, so the reason is on screen without another command. */
+/** The failing tests and the last lines of each failed job's log, so the reason is on screen without another command. */
 function printFailures(dataDir: string, runId: string, jobs: JobRecord[]): void {
   for (const job of jobs.filter((j) => j.status === 'failure')) {
+    process.stderr.write(`\n${red(`── ${job.key} failed`, process.stderr)}${job.reason ? `: ${job.reason}` : ''}\n`);
+    for (const name of job.tests?.failures ?? []) process.stderr.write(`   ${red('✘', process.stderr)} ${name}\n`);
     const file = jobLogFile(dataDir, runId, job.key);
     if (!existsSync(file)) continue;
-    const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean).slice(-15);
-    process.stderr.write(`\n${red(`── ${job.key} failed`, process.stderr)}${job.reason ? `: ${job.reason}` : ''}\n`);
-    for (const line of lines) process.stderr.write(`   ${parseLogLine(line).text}\n`);
+    for (const line of tailLines(file, 15)) process.stderr.write(`   ${parseLogLine(line).text}\n`);
+  }
+}
+
+/** The last `count` lines of a file, reading only its end (a log can be tens of megabytes). */
+function tailLines(file: string, count: number): string[] {
+  const fd = openSync(file, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const length = Math.min(size, 64 * 1024);
+    const buffer = Buffer.alloc(length);
+    readSync(fd, buffer, 0, length, size - length);
+    const lines = buffer.toString('utf8').split('\n').filter(Boolean);
+    return (length < size ? lines.slice(1) : lines).slice(-count);
+  } finally {
+    closeSync(fd);
   }
 }
 
