@@ -1,0 +1,103 @@
+/**
+ * Normalised `service` and `environments` sections of gantry.yaml (durations in ms, rates as
+ * fractions 0..1), produced by src/pipeline/config-schema.ts and read by the runtime
+ * supervisor, the proxy and the rollout controller. No I/O.
+ */
+
+/** An HTTP path (GET on the instance's port, 2xx/3xx = healthy) or a command (exit 0 = healthy). */
+export interface HealthCheckConfig {
+  path?: string;
+  command?: string;
+  intervalMs: number;
+  timeoutMs: number;
+  /** Consecutive successes to become healthy (readiness) … */
+  successThreshold: number;
+  /** … and consecutive failures to become unhealthy. */
+  failureThreshold: number;
+  /** Grace before the first check. */
+  initialDelayMs: number;
+}
+
+export interface ServiceConfig {
+  /** Shell command (bash -c) that starts one instance; it gets $PORT. */
+  run: string;
+  env: Record<string, string>;
+  instances: number;
+  /** Relative to the release's artifact root. */
+  workingDirectory?: string;
+  health: { readiness: HealthCheckConfig; liveness?: HealthCheckConfig };
+  stop: { signal: NodeSignal; drainTimeoutMs: number };
+}
+
+export type NodeSignal = 'SIGTERM' | 'SIGINT' | 'SIGQUIT' | 'SIGHUP' | 'SIGUSR1' | 'SIGUSR2' | 'SIGKILL';
+
+/** Send matching requests to the canary regardless of weight (A/B, "let me see the new version"). */
+export type MatchRule =
+  | { header: string; value?: string; regex?: string }
+  | { cookie: string; value?: string; regex?: string };
+
+export interface CanaryStepConfig {
+  /** Percent of traffic (0..100) on the canary during this step. */
+  weight: number;
+  /** How long the step lasts; null = until `gantry rollout promote`. */
+  pauseMs: number | null;
+}
+
+export interface LatencyCheckConfig {
+  /** e.g. 0.99 for p99 */
+  quantile: number;
+  /** Absolute bound on the canary's value. */
+  maxMs?: number;
+  /** Bound on canary − baseline (same window), e.g. 50 ms. */
+  maxIncreaseMs?: number;
+}
+
+export interface PrometheusCheckConfig {
+  name: string;
+  /** PromQL; `$version` / `$environment` are substituted. Must return a scalar or one series. */
+  query: string;
+  min?: number;
+  max?: number;
+}
+
+export interface AnalysisConfig {
+  errorRate?: {
+    /** Absolute bound on the canary's 5xx rate, e.g. 0.01. */
+    max?: number;
+    /** Bound on canary − baseline 5xx rate, e.g. 0.005. */
+    maxIncrease?: number;
+  };
+  latency: LatencyCheckConfig[];
+  prometheus: PrometheusCheckConfig[];
+  /** Fewer canary requests than this in the window → inconclusive. */
+  minRequests: number;
+  /** Sliding window the checks look at. */
+  windowMs: number;
+  /** 1 − the false-alarm rate of each statistical test, e.g. 0.99. */
+  confidence: number;
+  /** What an inconclusive result does when a step's time is up. */
+  onInconclusive: 'pause' | 'continue';
+}
+
+export type StrategyConfig =
+  | { kind: 'recreate' }
+  | { kind: 'rolling'; maxSurge: number; maxUnavailable: number }
+  | { kind: 'blue-green'; keepOldMs: number; analysis?: AnalysisConfig; analysisMs: number }
+  | { kind: 'canary'; steps: CanaryStepConfig[]; analysis?: AnalysisConfig; match: MatchRule[] };
+
+export interface EnvironmentConfig {
+  name: string;
+  /** A deploy waits for `gantry approve` when required. */
+  approval: 'required' | 'none';
+  /** Each new release deploys here by itself. */
+  auto: boolean;
+  strategy: StrategyConfig;
+  /** The proxy's listener port for this environment (127.0.0.1 unless the server binds wider). */
+  port?: number;
+  /** Overrides service.env. */
+  env: Record<string, string>;
+  /** Env var name → secret name (resolved from the environment's, then the project's secrets). */
+  secrets: Record<string, string>;
+  /** Overrides service.instances. */
+  instances?: number;
+}
