@@ -13,9 +13,12 @@ export const ALLOWED: Record<string, string[]> = {
   pipeline: ['core'],
   store: ['core'],
   executor: ['core', 'pipeline'],
+  delivery: ['core', 'pipeline'],
+  proxy: ['core'],
+  runtime: ['core', 'executor'],
   engine: ['core', 'pipeline', 'executor', 'store'],
-  server: ['core', 'pipeline', 'executor', 'engine', 'store'],
-  cli: ['core', 'pipeline', 'executor', 'engine', 'store', 'server'],
+  server: ['core', 'pipeline', 'executor', 'engine', 'store', 'delivery', 'proxy', 'runtime'],
+  cli: ['core', 'pipeline', 'executor', 'engine', 'store', 'server', 'delivery', 'proxy', 'runtime'],
 };
 
 function files(dir: string): string[] {
