@@ -20,8 +20,8 @@
  * - The runner never throws for a failing job: setup problems (a bad expression, a workspace
  *   that cannot be copied) are a `failure` with `error` set and a system line in the log.
  */
-import { existsSync, realpathSync, statSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { JobResult, StepConfig, StepResult, StepStatus, TestCounts, Value } from '../core/types.ts';
 import { evaluateCondition, interpolate, type ExpressionContext } from '../pipeline/expressions/index.ts';
@@ -35,6 +35,7 @@ import type { JobSpec, LogLine, RunJob } from './ports.ts';
 import { findJobProcesses } from './orphans.ts';
 import { DEFAULT_KILL_GRACE_MS, killLeftovers, processRefs, spawnStep, type ProcessRef, type StepExit } from './process-tree.ts';
 import { sandboxArgv, sandboxAvailable } from './sandbox.ts';
+import { defaultSpawnerPool, Spawner, spawnerAvailable } from './spawner.ts';
 import { isSettableEnvName, parseStepFile } from './step-files.ts';
 import { materializeWorkspace } from './workspace.ts';
 
@@ -101,6 +102,8 @@ class JobRun {
   /** The first reason the job failed other than a step's exit code (JobResult.error). */
   private error: string | null = null;
   private sandboxed = false;
+  /** The helper starting this job's steps; null when it is unavailable (then one spawn per step). */
+  private spawner: Spawner | null = null;
 
   private readonly masker: Masker;
 
@@ -121,9 +124,10 @@ class JobRun {
     let exactHit = false;
     try {
       this.sandboxed = this.chooseSandbox();
-      await rm(this.tmpDir, { recursive: true, force: true });
+      // Sync and checked first: tiny, and a missing path must not cost a thrown ENOENT per job.
+      if (existsSync(this.tmpDir)) await rm(this.tmpDir, { recursive: true, force: true });
       await materializeWorkspace(spec.sourceDir, spec.workspaceDir);
-      await mkdir(path.join(this.tmpDir, 'home'), { recursive: true });
+      mkdirSync(path.join(this.tmpDir, 'home'), { recursive: true });
       if (spec.signal.aborted) return this.cancelledBeforeSteps();
       if (spec.artifactsIn.length > 0) {
         const { files } = await restoreArtifacts(spec.artifactsIn, spec.workspaceDir);
@@ -147,6 +151,7 @@ class JobRun {
     }
     if (spec.signal.aborted) return this.cancelledBeforeSteps();
 
+    await this.startSpawner();
     for (const [index, step] of config.steps.entries()) await this.runStep(step, index);
 
     const cancelled = spec.signal.aborted || this.stepResults.some((s) => s.status === 'cancelled');
@@ -198,15 +203,59 @@ class JobRun {
 
   /** Ends background processes the steps left and removes the private temp dir. Never throws. */
   async cleanUp(): Promise<void> {
+    const spawner = this.spawner;
+    this.spawner = null;
     try {
-      // Also by environment: a process that left the step's group (setsid) after its parent died
-      // is found only this way (see orphans.ts).
-      const tagged = processRefs(await findJobProcesses(this.spec.runId, this.spec.job.key));
-      await killLeftovers([...this.leftovers, ...tagged], this.spec.killGraceMs ?? DEFAULT_KILL_GRACE_MS);
+      if (spawner?.reaper) {
+        // Escapees of a step's group were re-parented to the helper (see spawner.ts): its
+        // children are the rest of the job's processes, no scan of /proc needed.
+        await killLeftovers([...this.leftovers, ...spawner.adopted()], this.spec.killGraceMs ?? DEFAULT_KILL_GRACE_MS);
+      } else {
+        // Also by environment: a process that left the step's group (setsid) after its parent
+        // died is found only this way (see orphans.ts).
+        const tagged = processRefs(await findJobProcesses(this.spec.runId, this.spec.job.key));
+        await killLeftovers([...this.leftovers, ...tagged], this.spec.killGraceMs ?? DEFAULT_KILL_GRACE_MS);
+      }
     } catch {
       // Nothing more we can do about processes we cannot see.
     }
+    if (spawner) {
+      // A sandboxed helper holds the job's pid namespace: closing it ends what is left inside.
+      if (this.sandboxed) await spawner.close().catch(() => undefined);
+      else defaultSpawnerPool.release(spawner);
+    }
     await rm(this.tmpDir, { recursive: true, force: true }).catch(() => undefined);
+  }
+
+  /**
+   * Starts (or takes from the pool) the helper that forks the steps (see spawner.ts). In the
+   * sandbox it runs inside one bubblewrap for the whole job. Without it (no perl), each step is
+   * spawned from Node, one bubblewrap per step.
+   */
+  private async startSpawner(): Promise<void> {
+    if (!spawnerAvailable()) return;
+    const { spec } = this;
+    let spawner: Spawner | null = null;
+    try {
+      if (this.sandboxed) {
+        const wrapper = sandboxArgv([], {
+          workspaceDir: spec.workspaceDir,
+          privateDirs: [this.tmpDir],
+          hiddenPaths: spec.hiddenPaths,
+          network: this.config.network,
+          cwd: spec.workspaceDir,
+        });
+        spawner = new Spawner({ wrapper, cwd: spec.workspaceDir });
+        await spawner.started();
+      } else {
+        spawner = await defaultSpawnerPool.acquire(spec.workspaceDir);
+      }
+      spawner.attach({ onStdout: (chunk) => this.log.stdout(chunk), onStderr: (chunk) => this.log.stderr(chunk) });
+      this.spawner = spawner;
+    } catch {
+      if (spawner) await spawner.close().catch(() => undefined);
+      this.spawner = null;
+    }
   }
 
   private chooseSandbox(): boolean {
@@ -266,9 +315,10 @@ class JobRun {
       output: path.join(this.tmpDir, `step-${index}.output`),
       env: path.join(this.tmpDir, `step-${index}.env`),
     };
-    await writeFile(files.script, script, { mode: 0o700 });
-    await writeFile(files.output, '');
-    await writeFile(files.env, '');
+    // Sync: three tiny files in the job's own dir cost less than three thread-pool round trips.
+    writeFileSync(files.script, script, { mode: 0o700 });
+    closeSync(openSync(files.output, 'w'));
+    closeSync(openSync(files.env, 'w'));
 
     const elapsed = performance.now() - this.started;
     const jobBudget = this.config.timeoutMs === undefined ? Infinity : this.config.timeoutMs - elapsed;
@@ -283,7 +333,7 @@ class JobRun {
     }
 
     let argv = shellArgv(step.shell, files.script);
-    if (this.sandboxed) {
+    if (this.sandboxed && !this.spawner) {
       argv = sandboxArgv(argv, {
         workspaceDir: spec.workspaceDir,
         privateDirs: [this.tmpDir],
@@ -295,16 +345,17 @@ class JobRun {
     const env = this.stepEnvironment(stepEnv, files);
     let exit: StepExit;
     try {
-      exit = await spawnStep({
+      const options = {
         argv,
         cwd,
         env,
         timeoutMs: Number.isFinite(timeoutMs) ? Math.max(0, timeoutMs) : undefined,
         signal: spec.signal,
         killGraceMs: spec.killGraceMs,
-        onStdout: (chunk) => this.log.stdout(chunk),
-        onStderr: (chunk) => this.log.stderr(chunk),
-      });
+        onStdout: (chunk: Buffer) => this.log.stdout(chunk),
+        onStderr: (chunk: Buffer) => this.log.stderr(chunk),
+      };
+      exit = this.spawner ? await this.spawner.run(options) : await spawnStep(options);
     } catch (error) {
       return fail(messageOf(error));
     }
@@ -324,7 +375,7 @@ class JobRun {
       return record('failure', null, exit.durationMs);
     }
 
-    const outputs = await this.readStepFiles(files);
+    const outputs = this.readStepFiles(files);
     if (exit.exitCode === 0) {
       this.log.system(`✔ exit code 0 in ${exit.durationMs} ms`);
       return record('success', 0, exit.durationMs, outputs);
@@ -335,9 +386,9 @@ class JobRun {
   }
 
   /** Reads GANTRY_OUTPUT (returned) and GANTRY_ENV (merged into the env of later steps). */
-  private async readStepFiles(files: { output: string; env: string }): Promise<Record<string, string>> {
-    const output = parseStepFile(await readFile(files.output, 'utf8').catch(() => ''));
-    const env = parseStepFile(await readFile(files.env, 'utf8').catch(() => ''));
+  private readStepFiles(files: { output: string; env: string }): Record<string, string> {
+    const output = parseStepFile(readSmallFile(files.output));
+    const env = parseStepFile(readSmallFile(files.env));
     for (const e of output.errors) this.log.system(`⚠ GANTRY_OUTPUT ${e}`);
     for (const e of env.errors) this.log.system(`⚠ GANTRY_ENV ${e}`);
     for (const [name, value] of Object.entries(env.values)) {
@@ -473,6 +524,17 @@ function guardLogListener(listener: (line: LogLine) => void): (line: LogLine) =>
       // The subscriber's problem; the stored log is complete regardless.
     }
   };
+}
+
+/** A step file's content; '' when it is empty or gone (checked first: most steps write nothing). */
+function readSmallFile(file: string): string {
+  const st = statSync(file, { throwIfNoEntry: false });
+  if (!st || st.size === 0) return '';
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 function isInside(root: string, p: string): boolean {

@@ -107,8 +107,8 @@ export function createLogWriter(o: LogWriterOptions): LogWriter {
   // Few, large segments: creating files is the expensive part. At most ~2 × tailBudget on disk.
   const segmentBytes = capped ? Math.max(MIN_SEGMENT_BYTES, tailBudget) : 0;
 
-  mkdirSync(dirname(o.file), { recursive: true });
-  removeSegments(o.file);
+  // A directory created just now holds no segments of an earlier attempt: skip the listing.
+  if (mkdirSync(dirname(o.file), { recursive: true }) === undefined) removeSegments(o.file);
   const fd = openSync(o.file, 'w');
 
   let closed = false;

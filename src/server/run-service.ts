@@ -124,9 +124,9 @@ export class RunService {
     const run = await this.#requireRun(runId);
     if (!ACTIVE.includes(run.status)) throw new ConflictError(`run ${runId} has already ended (${run.status})`);
     await this.#starting.get(runId);
-    const driver = this.#drivers.get(runId) ?? await this.#loadDriver(run);
+    // A run that never started (waiting for its concurrency group) needs no checkout to be cancelled.
+    const driver = this.#drivers.get(runId) ?? await this.#loadDriver(run, run.status !== 'queued');
     await this.#event({ type: 'run.cancel', subject: `run:${runId}`, actor, data: { runId } });
-    if (driver.state.status === 'queued') await driver.start();
     await driver.cancel();
     if (!this.#drivers.has(runId)) this.#watch(run, driver);
     return this.#requireRun(runId);
@@ -206,12 +206,12 @@ export class RunService {
     }
   }
 
-  async #loadDriver(run: RunRecord): Promise<RunDriver> {
+  async #loadDriver(run: RunRecord, checkout = true): Promise<RunDriver> {
     const { dataDir } = this.#deps;
     const jobs = await this.#deps.store.runs.jobs(run.id);
     const { config, state, plannedJobs, inputs, gantry } = this.#replan(run, jobs);
     const source = sourceDir(dataDir, run.id);
-    if (!existsSync(source)) {
+    if (checkout && !existsSync(source)) {
       const project = run.projectId ? await this.#deps.store.projects.get(run.projectId) : undefined;
       if (!project) throw new NotFoundError(`the project of run ${run.id} no longer exists`);
       await rm(source, { recursive: true, force: true });
@@ -289,9 +289,13 @@ export class RunService {
     return { config, state, plannedJobs, inputs, gantry };
   }
 
+  /**
+   * One run of a concurrency group at a time, oldest first: busy while another run of the group
+   * is running (in the store), or an older one is being started or driven by this process.
+   */
   async #groupBusy(run: RunRecord): Promise<boolean> {
-    const others = await this.#deps.store.runs.list({ concurrencyGroup: run.concurrencyGroup ?? undefined, status: ['running'] });
-    return others.some((o) => o.id !== run.id);
+    const others = await this.#deps.store.runs.list({ concurrencyGroup: run.concurrencyGroup ?? undefined, status: ACTIVE });
+    return others.some((o) => o.id !== run.id && (o.status === 'running' || (o.id < run.id && (this.#starting.has(o.id) || this.#drivers.has(o.id)))));
   }
 
   async #startNextInGroup(group: string): Promise<void> {

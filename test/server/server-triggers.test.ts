@@ -68,6 +68,31 @@ pipeline:
     expect((await waitForRunEnd(server, second.id)).status).toBe('cancelled');
   });
 
+  it('runs a concurrency group one run at a time, in order, and cancels a waiting run without starting it', async () => {
+    const repo = await makeRepo({
+      'gantry.yaml': `
+pipeline:
+  concurrency: { group: serial }
+  jobs:
+    work: { steps: ["sleep 1"] }
+`,
+    });
+    cleanups.push(() => repo.cleanup());
+    await server.api('POST', '/api/projects', { path: repo.dir, name: 'serial' });
+    const trigger = async () => (await server.api<{ run: { id: string } }>('POST', '/api/projects/serial/runs', {})).body.run.id;
+    const [first, second, third] = [await trigger(), await trigger(), await trigger()];
+    await waitFor(async () => (await server.api<{ status: string }>('GET', `/api/runs/${first}`)).body.status === 'running', 10_000, 'the first run to start');
+    expect((await server.api<{ status: string }>('GET', `/api/runs/${second}`)).body.status).toBe('queued');
+    expect((await server.api<{ status: string }>('GET', `/api/runs/${third}`)).body.status).toBe('queued');
+    expect((await server.api('POST', `/api/runs/${third}/cancel`)).status).toBe(200);
+    const views = [await waitForRunEnd(server, first), await waitForRunEnd(server, second), await waitForRunEnd(server, third)];
+    expect(views.map((v) => v.status)).toEqual(['success', 'success', 'cancelled']);
+    const runs = (await server.api<{ runs: { id: string; startedAt: string | null; finishedAt: string | null }[] }>('GET', '/api/runs?project=serial')).body.runs;
+    const byId = new Map(runs.map((r) => [r.id, r]));
+    expect(Date.parse(byId.get(second)!.startedAt!)).toBeGreaterThanOrEqual(Date.parse(byId.get(first)!.finishedAt!));
+    expect(byId.get(third)!.startedAt).toBeNull();
+  });
+
   it('streams a job log live while the job writes it', async () => {
     const repo = await makeRepo({
       'gantry.yaml': `

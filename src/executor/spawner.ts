@@ -1,0 +1,449 @@
+/**
+ * A small long-lived helper process that starts a job's steps, so Node does not fork per step.
+ *
+ * Why: `child_process.spawn` is a synchronous fork+exec of the ~110 MB Node process: 4–7 ms of
+ * main-thread time per step, during which no other job's log flows. A fork from a tiny Perl
+ * process costs ~0.3 ms. The helper is started once and reused: outside the sandbox it is pooled
+ * per process (one per parallel slot); in the sandbox one helper runs inside ONE bubblewrap per
+ * job, instead of one bubblewrap per step.
+ *
+ * Protocol (all Node-driven, one step at a time per helper):
+ * - stdin, Node → helper: `<byte length>\n` then NUL-separated fields: cwd, argc, argv…, env
+ *   entries `NAME=value`. The helper forks; the child starts a new session (`setsid`: the step's
+ *   pid is its process group), reads stdin from /dev/null, changes directory, sets exactly that
+ *   environment and execs argv (PATH lookup with the step's PATH).
+ * - fd 3, helper → Node, lines: `H <pid> <subreaper 0|1>` once; `S <pid>` started; `X <message>`
+ *   could not start; `E <pid> <wait status>` ended.
+ * - stdout/stderr of every step are the helper's own (inherited pipes). When a step ends, the
+ *   helper writes a random per-helper marker to both, then sends `E`: Node knows all the step
+ *   wrote before exiting has been read once it has seen the marker on both streams. Output of
+ *   background processes a step leaves keeps flowing to the job's log, as before.
+ *
+ * The helper makes itself a child subreaper (Linux prctl), so a process that escapes its step's
+ * process group (`setsid`, a daemon's double fork) is re-parented to the helper, not to init:
+ * the job's leftovers are then the helper's children (one read of /proc/<pid>/task/<pid>/children)
+ * instead of a scan of every process's environment.
+ *
+ * When Node dies, the helper reads EOF on stdin and exits; steps it started carry on as they
+ * would have (the server's recovery finds them by their GANTRY_* variables, see orphans.ts).
+ */
+import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { constants } from 'node:os';
+import type { Readable, Writable } from 'node:stream';
+import { GantryError } from '../core/errors.ts';
+import { DEFAULT_KILL_GRACE_MS, killProcessTree, leftoverProcesses, processRefs, type ProcessRef, type StepExit } from './process-tree.ts';
+
+const HELPER = String.raw`
+use strict; use warnings; use POSIX (); use Fcntl;
+$| = 1;
+open(my $rep, '>&=', 3) or die "gantry spawner: fd 3: $!\n";
+fcntl($rep, F_SETFD, FD_CLOEXEC);
+my %prctl = (x86_64 => 157, aarch64 => 167, riscv64 => 167, i686 => 172, i386 => 172);
+my $arch = (POSIX::uname())[4];
+my $reaper = (exists $prctl{$arch} && syscall($prctl{$arch}, 36, 1, 0, 0, 0) == 0) ? 1 : 0;
+my $marker = shift @ARGV;
+sub reply { my $m = shift; syswrite($rep, "$m\n"); }
+reply("H $$ $reaper");
+my $buf = '';
+sub readn {
+  my $n = shift;
+  while (length($buf) < $n) {
+    my $r = sysread(STDIN, $buf, 65536, length $buf);
+    if (!defined $r) { next if $!{EINTR}; exit 0; }
+    exit 0 if $r == 0;
+  }
+  my $out = substr($buf, 0, $n); substr($buf, 0, $n) = ''; return $out;
+}
+sub readline_ {
+  while ((my $i = index($buf, "\n")) < 0) {
+    my $r = sysread(STDIN, $buf, 65536, length $buf);
+    if (!defined $r) { next if $!{EINTR}; exit 0; }
+    exit 0 if $r == 0;
+  }
+  return readn(index($buf, "\n") + 1);
+}
+while (1) {
+  1 while waitpid(-1, POSIX::WNOHANG()) > 0;
+  my $len = readline_(); chomp $len;
+  my @f = split(/\0/, readn($len), -1);
+  my $cwd = shift @f; my $argc = shift @f;
+  my @argv = splice(@f, 0, $argc);
+  my %env = map { my $i = index($_, '='); (substr($_, 0, $i) => substr($_, $i + 1)) } @f;
+  pipe(my $er, my $ew) or do { reply("X pipe: $!"); next; };
+  my $pid = fork();
+  if (!defined $pid) { reply("X fork: $!"); next; }
+  if ($pid == 0) {
+    close $er;
+    POSIX::setsid();
+    open(STDIN, '<', '/dev/null');
+    if (!chdir $cwd) { syswrite($ew, "chdir $cwd: $!"); POSIX::_exit(127); }
+    %ENV = %env;
+    { no warnings; exec { $argv[0] } @argv; }
+    syswrite($ew, "$argv[0]: $!"); POSIX::_exit(127);
+  }
+  close $ew;
+  my $err = ''; 1 while !defined sysread($er, $err, 4096) && $!{EINTR}; close $er;
+  if ($err ne '') { waitpid($pid, 0); reply("X $err"); next; }
+  reply("S $pid");
+  my $status = -1;
+  while (1) {
+    my $p = waitpid(-1, 0);
+    if ($p == $pid) { $status = $?; last; }
+    last if $p == -1 && !$!{EINTR};
+  }
+  syswrite(STDOUT, $marker); syswrite(STDERR, $marker);
+  reply("E $pid $status");
+}
+`;
+
+/** Where a running step's output goes. */
+export interface StepSink {
+  onStdout(chunk: Buffer): void;
+  onStderr(chunk: Buffer): void;
+}
+
+export interface SpawnerStepOptions extends StepSink {
+  argv: string[];
+  cwd: string;
+  env: Record<string, string>;
+  timeoutMs?: number;
+  signal: AbortSignal;
+  killGraceMs?: number;
+}
+
+type Reply = { kind: 'S'; pid: number } | { kind: 'X'; message: string } | { kind: 'E'; pid: number; status: number };
+
+const SIGNAL_NAMES = new Map<number, string>(Object.entries(constants.signals).map(([name, n]) => [n, name]));
+/** After `E`, how long the markers may take to come through before we stop waiting (only a broken pipe could delay them). */
+const MARKER_WAIT_MS = 2000;
+
+/** Demultiplexes one of the helper's output streams into steps by counting end-of-step markers. */
+class MarkedStream {
+  private held: Buffer | null = null;
+  /** Markers seen so far; the step numbered n (from 1) has ended on this stream when seen ≥ n. */
+  seen = 0;
+  private waiters: { count: number; resolve: () => void }[] = [];
+  private readonly marker: Buffer;
+  private readonly deliver: (chunk: Buffer) => void;
+
+  constructor(marker: Buffer, deliver: (chunk: Buffer) => void) {
+    this.marker = marker;
+    this.deliver = deliver;
+  }
+
+  push(input: Buffer): void {
+    let chunk = this.held ? Buffer.concat([this.held, input]) : input;
+    this.held = null;
+    const m = this.marker;
+    for (let at = chunk.indexOf(m); at !== -1; at = chunk.indexOf(m)) {
+      if (at > 0) this.deliver(chunk.subarray(0, at));
+      chunk = chunk.subarray(at + m.length);
+      this.seen++;
+      this.waiters = this.waiters.filter((w) => {
+        if (w.count > this.seen) return true;
+        w.resolve();
+        return false;
+      });
+    }
+    // A marker cut by the chunk boundary: hold back the tail that could be its beginning.
+    const first = m[0] as number;
+    for (let p = chunk.indexOf(first, Math.max(0, chunk.length - m.length + 1)); p !== -1; p = chunk.indexOf(first, p + 1)) {
+      if (m.subarray(0, chunk.length - p).equals(chunk.subarray(p))) {
+        this.held = Buffer.from(chunk.subarray(p));
+        chunk = chunk.subarray(0, p);
+        break;
+      }
+    }
+    if (chunk.length > 0) this.deliver(chunk);
+  }
+
+  until(count: number): Promise<void> {
+    if (this.seen >= count) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ count, resolve }));
+  }
+}
+
+export interface SpawnerOptions {
+  /** The helper's command line prefix (bubblewrap's), or none to run it directly. */
+  wrapper?: string[];
+  cwd: string;
+}
+
+/**
+ * One helper process. Runs one step at a time; `release()`/`close()` are the pool's and the
+ * job runner's. Never shared by two jobs at once.
+ */
+export class Spawner {
+  readonly child: ChildProcessByStdio<Writable, Readable, Readable>;
+  /** The helper's pid as the host sees it (inside the sandbox it differs from its own view). */
+  private hostPid: number | null = null;
+  private ownPid = 0;
+  /** Whether processes escaping a step are re-parented to the helper (see the module comment). */
+  reaper = false;
+  private readonly sandboxed: boolean;
+  private readonly ready: Promise<void>;
+  private readonly replies: Reply[] = [];
+  private replyWaiter: (() => void) | null = null;
+  private lineBuf = '';
+  private sink: StepSink | null = null;
+  private readonly out: MarkedStream;
+  private readonly err: MarkedStream;
+  private steps = 0;
+  dead = false;
+  private readonly exited: Promise<void>;
+
+  constructor(o: SpawnerOptions) {
+    const marker = `\x1e<gantry-step-end-${randomBytes(12).toString('hex')}>\x1e`;
+    const argv = [...(o.wrapper ?? []), 'perl', '-e', HELPER, marker];
+    this.sandboxed = (o.wrapper?.length ?? 0) > 0;
+    const [command, ...args] = argv as [string, ...string[]];
+    this.child = spawn(command, args, {
+      cwd: o.cwd,
+      env: { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', LC_ALL: 'C' },
+      stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
+    }) as unknown as ChildProcessByStdio<Writable, Readable, Readable>;
+    const markerBuf = Buffer.from(marker, 'latin1');
+    this.out = new MarkedStream(markerBuf, (c) => this.sink?.onStdout(c));
+    this.err = new MarkedStream(markerBuf, (c) => this.sink?.onStderr(c));
+    this.child.stdout.on('data', (c: Buffer) => this.out.push(c));
+    this.child.stderr.on('data', (c: Buffer) => this.err.push(c));
+    this.child.stdin.on('error', () => undefined);
+    const control = this.child.stdio[3] as Readable;
+    control.setEncoding('latin1');
+    control.on('data', (text: string) => this.onControl(text));
+    this.exited = new Promise((resolve) => {
+      this.child.once('close', () => resolve());
+      this.child.once('error', () => resolve());
+    });
+    void this.exited.then(() => {
+      this.dead = true;
+      this.replyWaiter?.();
+    });
+    this.ready = this.handshake();
+    // Awaited by started()/run(); this only keeps an early failure from being reported unhandled.
+    this.ready.catch(() => undefined);
+  }
+
+  private async handshake(): Promise<void> {
+    const hello = await this.nextLine();
+    const match = /^H (\d+) ([01])$/.exec(hello ?? '');
+    if (!match) throw new GantryError('SPAWN_FAILED', 'the step helper did not start (is perl installed?)');
+    this.ownPid = Number(match[1]);
+    this.reaper = match[2] === '1';
+    this.hostPid = this.sandboxed ? findHostPid(this.child.pid ?? -1, this.ownPid) : this.ownPid;
+  }
+
+  /** Resolves once the helper answered; rejects when it could not start. */
+  async started(): Promise<void> {
+    await this.ready;
+  }
+
+  private pendingLines: string[] = [];
+
+  private onControl(text: string): void {
+    this.lineBuf += text;
+    for (let nl = this.lineBuf.indexOf('\n'); nl !== -1; nl = this.lineBuf.indexOf('\n')) {
+      this.pendingLines.push(this.lineBuf.slice(0, nl));
+      this.lineBuf = this.lineBuf.slice(nl + 1);
+    }
+    const waiter = this.replyWaiter;
+    this.replyWaiter = null;
+    waiter?.();
+  }
+
+  private async nextLine(): Promise<string | null> {
+    while (this.pendingLines.length === 0) {
+      if (this.dead) return null;
+      await new Promise<void>((resolve) => { this.replyWaiter = resolve; });
+    }
+    return this.pendingLines.shift() as string;
+  }
+
+  private async nextReply(): Promise<Reply | null> {
+    const line = await this.nextLine();
+    if (line === null) return null;
+    if (line.startsWith('S ')) return { kind: 'S', pid: Number(line.slice(2)) };
+    if (line.startsWith('X ')) return { kind: 'X', message: line.slice(2) };
+    const [, pid, status] = line.split(' ');
+    return { kind: 'E', pid: Number(pid), status: Number(status) };
+  }
+
+  /** Keeps the event loop alive while a job uses the helper; an idle pooled helper must not. */
+  setRef(on: boolean): void {
+    const handles = [this.child, this.child.stdout, this.child.stderr, this.child.stdin, this.child.stdio[3]] as unknown as { ref?: () => void; unref?: () => void }[];
+    for (const h of handles) {
+      if (on) h.ref?.();
+      else h.unref?.();
+    }
+  }
+
+  /** Output of the job's processes between steps (background processes) goes to the same sink. */
+  attach(sink: StepSink | null): void {
+    this.sink = sink;
+  }
+
+  /** Runs one step; same contract as `spawnStep` (process-tree.ts). */
+  async run(o: SpawnerStepOptions): Promise<StepExit> {
+    const started = performance.now();
+    if (o.signal.aborted) return { exitCode: null, signal: null, timedOut: false, cancelled: true, durationMs: 0, pid: null, leftovers: [] };
+    await this.ready;
+    if (o.argv.length === 0) throw new GantryError('SPAWN_FAILED', 'a step needs a command line');
+    const fields = [o.cwd, String(o.argv.length), ...o.argv];
+    for (const [name, value] of Object.entries(o.env)) fields.push(`${name}=${value}`);
+    const payload = Buffer.from(fields.join('\0'), 'utf8');
+    this.sink = o;
+    this.child.stdin.write(`${payload.length}\n`);
+    this.child.stdin.write(payload);
+    const first = await this.nextReply();
+    if (first === null) throw new GantryError('SPAWN_FAILED', 'the step helper ended unexpectedly');
+    if (first.kind === 'X') throw new GantryError('SPAWN_FAILED', `cannot start ${o.argv[0] ?? ''}: ${first.message}`);
+    if (first.kind !== 'S') throw new GantryError('SPAWN_FAILED', 'the step helper answered out of turn');
+    const step = ++this.steps;
+    const pid = this.sandboxed ? findChildHostPid(this.hostPid, first.pid) : first.pid;
+
+    let timedOut = false;
+    let cancelled = false;
+    let killing: Promise<void> | null = null;
+    let done = false;
+    const stop = (reason: 'timeout' | 'cancel') => {
+      if (done || killing || pid === null) return;
+      if (reason === 'timeout') timedOut = true;
+      else cancelled = true;
+      killing = killProcessTree(pid, o.killGraceMs ?? DEFAULT_KILL_GRACE_MS);
+    };
+    const onAbort = () => stop('cancel');
+    o.signal.addEventListener('abort', onAbort, { once: true });
+    const timer = o.timeoutMs !== undefined ? setTimeout(() => stop('timeout'), Math.max(0, o.timeoutMs)) : null;
+    if (o.signal.aborted) stop('cancel');
+    try {
+      const end = await this.nextReply();
+      done = true;
+      if (killing) await killing;
+      if (end === null || end.kind !== 'E') throw new GantryError('SPAWN_FAILED', 'the step helper ended unexpectedly');
+      let markerTimer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all([this.out.until(step), this.err.until(step)]),
+        new Promise<void>((resolve) => { markerTimer = setTimeout(resolve, MARKER_WAIT_MS); }),
+      ]);
+      clearTimeout(markerTimer);
+      const termSignal = end.status & 0x7f;
+      return {
+        exitCode: end.status < 0 ? null : termSignal === 0 ? end.status >> 8 : null,
+        signal: termSignal === 0 ? null : SIGNAL_NAMES.get(termSignal) ?? `signal ${termSignal}`,
+        timedOut,
+        cancelled,
+        durationMs: Math.round(performance.now() - started),
+        pid,
+        leftovers: killing || pid === null ? [] : leftoverProcesses(pid),
+      };
+    } finally {
+      if (timer) clearTimeout(timer);
+      o.signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /**
+   * Processes the helper adopted or still has as children (escapees, background processes whose
+   * step ended): the job's leftovers. Host pids; empty in the sandbox (the helper's end ends them).
+   */
+  adopted(): ProcessRef[] {
+    if (this.sandboxed || this.hostPid === null) return [];
+    return processRefs(childrenOf(this.hostPid));
+  }
+
+  /** Ends the helper (closing its stdin); in the sandbox this ends every process of the job. */
+  async close(): Promise<void> {
+    this.sink = null;
+    this.child.stdin.end();
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+/** The pids listed in /proc/<pid>/task/<pid>/children (the main thread forks every step). */
+function childrenOf(pid: number): number[] {
+  try {
+    const text = readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').trim();
+    return text === '' ? [] : text.split(' ').map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** The innermost pid of a process (its pid in the namespace it was created in). */
+function innerPid(hostPid: number): number | null {
+  try {
+    const status = readFileSync(`/proc/${hostPid}/status`, 'latin1');
+    const line = /^NSpid:\s*(.*)$/m.exec(status)?.[1];
+    const last = line?.trim().split(/\s+/).at(-1);
+    return last === undefined ? null : Number(last);
+  } catch {
+    return null;
+  }
+}
+
+/** The host pid of the helper running under bubblewrap (a descendant of the bwrap process). */
+function findHostPid(wrapperPid: number, inner: number): number | null {
+  const queue = [wrapperPid];
+  for (let guard = 0; queue.length > 0 && guard < 16; guard++) {
+    const pid = queue.shift() as number;
+    for (const child of childrenOf(pid)) {
+      if (innerPid(child) === inner && child !== inner) return child;
+      queue.push(child);
+    }
+  }
+  return null;
+}
+
+function findChildHostPid(parentHostPid: number | null, inner: number): number | null {
+  if (parentHostPid === null) return null;
+  return childrenOf(parentHostPid).find((p) => innerPid(p) === inner) ?? null;
+}
+
+let perlAvailable: boolean | undefined;
+
+/** Whether the helper can run here (perl is part of every Debian/Ubuntu base system, not of Alpine). */
+export function spawnerAvailable(): boolean {
+  perlAvailable ??= spawnSync('perl', ['-e', 'use POSIX; use Fcntl; exit 0'], { stdio: 'ignore', timeout: 10_000 }).status === 0;
+  return perlAvailable;
+}
+
+/**
+ * Idle unsandboxed helpers, reused by the next job. A helper goes back only when nothing of its
+ * last job is left (no children), so a job never sees another job's output or processes.
+ */
+export class SpawnerPool {
+  private readonly idle: Spawner[] = [];
+  private readonly maxIdle: number;
+
+  constructor(maxIdle = 8) {
+    this.maxIdle = maxIdle;
+  }
+
+  async acquire(cwd: string): Promise<Spawner> {
+    for (let s = this.idle.pop(); s; s = this.idle.pop()) {
+      if (s.dead) continue;
+      s.setRef(true);
+      return s;
+    }
+    const spawner = new Spawner({ cwd });
+    await spawner.started();
+    return spawner;
+  }
+
+  release(spawner: Spawner): void {
+    spawner.attach(null);
+    if (spawner.dead || this.idle.length >= this.maxIdle || spawner.adopted().length > 0) {
+      void spawner.close();
+      return;
+    }
+    spawner.setRef(false);
+    this.idle.push(spawner);
+  }
+}
+
+/** The process-wide pool used by `runJob`. */
+export const defaultSpawnerPool = new SpawnerPool();
