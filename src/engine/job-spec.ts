@@ -16,6 +16,8 @@ export interface RunSetting {
   gantry: GantryContext;
   logCapBytes: number;
   sandbox: 'auto' | 'off';
+  /** More paths the sandbox hides besides the data dir (e.g. all of `<repo>/.gantry` for local runs). */
+  hiddenPaths?: string[];
   /** Artifacts of jobs reused from an earlier run (rerun --failed) live in that run's directory. */
   artifactRunOf?: (key: string) => string;
   onLog?: (line: LogLine) => void;
@@ -45,7 +47,7 @@ export function buildJobSpec(setting: RunSetting, job: JobState, state: RunState
     logFile: jobLogFile(dataDir, runId, job.key),
     logCapBytes: setting.logCapBytes,
     sandbox: setting.sandbox,
-    hiddenPaths: [dataDir],
+    hiddenPaths: [...(setting.hiddenPaths ?? []), dataDir],
     onLog: setting.onLog,
     signal,
   };

@@ -1,6 +1,6 @@
 /**
  * `gantry run`: the server's engine on the working tree, with no server. State lives in memory
- * (a local run has nobody to resume it), logs and artifacts under `<repo>/.gantry/runs/<id>/`.
+ * (a local run has nobody to resume it), logs and artifacts under `<repo>/.gantry/local/runs/<id>/`.
  */
 import { readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -45,7 +45,8 @@ export interface LocalRunResult {
 
 export async function runLocally(o: LocalRunOptions): Promise<LocalRunResult> {
   const repoDir = resolve(o.repoDir);
-  const dataDir = join(repoDir, '.gantry');
+  // Beside a server's data (`gantry up` defaults to ./.gantry too), never mixed with it.
+  const dataDir = join(repoDir, '.gantry', 'local');
   const runId = newId();
   const pipeline = o.config.pipeline;
   const inputs = resolveInputs(pipeline.on.manual?.inputs, o.inputs);
@@ -66,7 +67,7 @@ export async function runLocally(o: LocalRunOptions): Promise<LocalRunResult> {
 
   const setting: RunSetting = {
     dataDir, runId, sourceDir: source, plannedJobs, pipelineEnv: pipeline.env, inputs, secrets: o.secrets, gantry,
-    logCapBytes: o.logCapBytes, sandbox: o.sandbox, onLog: o.onLog,
+    logCapBytes: o.logCapBytes, sandbox: o.sandbox, onLog: o.onLog, hiddenPaths: [join(repoDir, '.gantry')],
   };
   const driver = new RunDriver(state, { inputs, gantry, env: pipeline.env }, {
     slots: new SlotPool(o.parallel),

@@ -23,6 +23,7 @@ describe.runIf(requirement('bubblewrap', hasBubblewrap()))('gantry run in the sa
     const repo = await makeRepo({ 'gantry.yaml': 'placeholder' });
     repos.push(repo);
     await repo.write({
+      '.gantry/admin.token': 'a server token beside the local runs\n',
       'input.txt': 'uncommitted input\n',
       'gantry.yaml': `
 pipeline:
@@ -33,7 +34,8 @@ pipeline:
             cat input.txt
             echo written > ${marker} && echo "tmp-write-ok"
             if touch ${hostDir}/escaped 2>/dev/null; then echo "host-writable"; else echo "host-read-only"; fi
-            if ls ${repo.dir}/.gantry/runs/*/jobs 2>/dev/null | grep -q probe; then echo "data-visible"; else echo "data-hidden"; fi
+            if ls ${repo.dir}/.gantry/local/runs/*/jobs 2>/dev/null | grep -q probe; then echo "data-visible"; else echo "data-hidden"; fi
+            if test -e ${repo.dir}/.gantry/admin.token; then echo "server-data-visible"; else echo "server-data-hidden"; fi
 `,
     });
     const result = await runCli(repo.dir, ['run', '--json']);
@@ -43,6 +45,7 @@ pipeline:
     const log = await jobLog(repo, report.id, 'probe');
     expect(log).toContain('uncommitted input');
     expect(log).toContain('tmp-write-ok');
+    expect(log).toContain('server-data-hidden'); // a server's data dir in the same repo is hidden too
     expect(existsSync(marker)).toBe(false); // its /tmp was its own
     expect(log).toContain('host-read-only');
     expect(existsSync(path.join(hostDir, 'escaped'))).toBe(false);

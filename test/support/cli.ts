@@ -129,9 +129,9 @@ export interface TempRepo {
   write(files: Record<string, string>): Promise<void>;
   /** Writes files and commits everything. */
   commit(files: Record<string, string>, message?: string): Promise<void>;
-  /** The ids of the runs whose directory exists under `.gantry/runs/`. */
+  /** The ids of the runs whose directory exists under `.gantry/local/runs/`. */
   runIds(): Promise<string[]>;
-  /** Every file under `.gantry/runs/<runId>/`, relative path → content. */
+  /** Every file under `.gantry/local/runs/<runId>/`, relative path → content. */
   runFiles(runId: string): Promise<Map<string, string>>;
   cleanup(): Promise<void>;
 }
@@ -157,13 +157,13 @@ export async function makeRepo(files: Record<string, string>, options: { branch?
       await git(dir, ['commit', '-q', '--allow-empty', '-m', message]);
     },
     async runIds() {
-      return readdir(path.join(dir, '.gantry', 'runs')).catch((error: NodeJS.ErrnoException) => {
+      return readdir(path.join(dir, '.gantry', 'local', 'runs')).catch((error: NodeJS.ErrnoException) => {
         if (error.code === 'ENOENT') return [];
         throw error;
       });
     },
     async runFiles(runId) {
-      const root = path.join(dir, '.gantry', 'runs', runId);
+      const root = path.join(dir, '.gantry', 'local', 'runs', runId);
       const out = new Map<string, string>();
       for (const entry of await readdir(root, { recursive: true, withFileTypes: true })) {
         if (!entry.isFile()) continue;
@@ -178,9 +178,9 @@ export async function makeRepo(files: Record<string, string>, options: { branch?
   return repo;
 }
 
-/** The log of one job of a run, by the layout users are told about: `.gantry/runs/<id>/jobs/<job>/log`. */
+/** The log of one job of a run, by the layout users are told about: `.gantry/local/runs/<id>/jobs/<job>/log`. */
 export function jobLog(repo: TempRepo, runId: string, jobDirName: string): Promise<string> {
-  return readFile(path.join(repo.dir, '.gantry', 'runs', runId, 'jobs', jobDirName, 'log'), 'utf8');
+  return readFile(path.join(repo.dir, '.gantry', 'local', 'runs', runId, 'jobs', jobDirName, 'log'), 'utf8');
 }
 
 /** Polls `check` until it returns true (or throws after `timeoutMs`): waiting on a condition, never a fixed sleep. */
