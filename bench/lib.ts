@@ -7,8 +7,8 @@
  * benchmark ends, fails, times out or gets Ctrl-C. Temp dirs are removed the same way.
  * Progress goes to stderr; stdout carries only the final JSON object.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -18,8 +18,23 @@ import { fileURLToPath } from 'node:url';
 
 /** The repository root (bench/ is one level below it). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-/** The CLI entry, run with the same Node that runs the benchmark (the repo's Node 24). */
-export const GANTRY_CLI = join(REPO_ROOT, 'src', 'cli', 'main.ts');
+/**
+ * The CLI entry users run: the compiled `dist/cli/main.js` (what `npm start` and the published
+ * package execute), rebuilt first when any source is newer. GANTRY_BENCH_SOURCE=1 runs the
+ * TypeScript sources instead (Node's type stripping: slower start, more memory).
+ */
+export const GANTRY_CLI = process.env.GANTRY_BENCH_SOURCE === '1' ? join(REPO_ROOT, 'src', 'cli', 'main.ts') : compiledCli();
+
+function compiledCli(): string {
+  const compiled = join(REPO_ROOT, 'dist', 'cli', 'main.js');
+  const newestSource = (dir: string): number => readdirSync(dir, { withFileTypes: true })
+    .reduce((newest, entry) => Math.max(newest, entry.isDirectory() ? newestSource(join(dir, entry.name)) : statSync(join(dir, entry.name)).mtimeMs), 0);
+  if (!existsSync(compiled) || statSync(compiled).mtimeMs < newestSource(join(REPO_ROOT, 'src'))) {
+    process.stderr.write('# building dist/ (npm run build)\n');
+    execFileSync(process.execPath, [join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(REPO_ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
+  }
+  return compiled;
+}
 export const NODE = process.execPath;
 
 /** Stops processes and removes dirs registered during a benchmark, newest first. */
