@@ -4,7 +4,10 @@
  * supervisor, the proxy and the rollout controller. No I/O.
  */
 
-/** An HTTP path (GET on the instance's port, 2xx/3xx = healthy) or a command (exit 0 = healthy). */
+/**
+ * An HTTP path (GET on the instance's port, 2xx/3xx = healthy), a command (exit 0 = healthy), or
+ * neither: healthy when $PORT accepts a TCP connection.
+ */
 export interface HealthCheckConfig {
   path?: string;
   command?: string;

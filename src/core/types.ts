@@ -4,6 +4,8 @@
  * `needs` always a list) produced by `src/pipeline/config-schema.ts`.
  */
 
+import type { EnvironmentConfig, ServiceConfig } from './delivery-config.ts';
+
 /** A value an expression can produce or a context can hold (JSON-like). */
 export type Value = null | boolean | number | string | Value[] | { [key: string]: Value };
 
@@ -77,12 +79,13 @@ export interface PipelineConfig {
   jobs: Record<string, JobConfig>;
 }
 
-/** The whole gantry.yaml. Only `pipeline` is interpreted today; other sections are kept as-is. */
+/** The whole gantry.yaml. `pipeline`, `service` and `environments` are validated; `slos` and `experiments` are kept as-is for now. */
 export interface GantryConfig {
   name?: string;
   pipeline: PipelineConfig;
-  service?: unknown;
-  environments?: unknown;
+  service?: ServiceConfig;
+  /** By name, in file order. */
+  environments?: Record<string, EnvironmentConfig>;
   slos?: unknown;
   experiments?: unknown;
 }

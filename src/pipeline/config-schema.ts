@@ -1,8 +1,9 @@
 /**
  * The gantry.yaml schema: the raw YAML as users write it (kebab-case keys, shorthands) in, the
  * normalised GantryConfig of src/core/types.ts out. Every field carries a description, which the
- * editor JSON Schema (json-schema.ts) publishes. Checks that need the whole file (needs graph,
- * cron strings, expressions) live in load-config.ts.
+ * editor JSON Schema (json-schema.ts) publishes. `service` and `environments` have their own
+ * module (config-delivery-schema.ts). Checks that need the whole file (needs graph, cron strings,
+ * expressions, a service for the environments) live in load-config.ts.
  */
 import { z } from 'zod';
 import type {
@@ -16,105 +17,21 @@ import type {
   TriggersConfig,
   Value,
 } from '../core/types.ts';
-import { parseDuration } from './durations.ts';
+import { compact, duration, envMap, expected, idString, scalar } from './config-common.ts';
+import { DELIVERY_KNOWN_KEYS, environmentsSchema, serviceSchema, type DeliveryMapKind } from './config-delivery-schema.ts';
 
-/** Job ids, step ids, input and output names: safe in expressions (`needs.<id>`) and file names. */
-export const ID_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]*$/;
-const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-/** How a value is named in messages: "got a number", "got nothing". */
-export function describeValue(value: unknown): string {
-  if (value === undefined || value === null) return 'nothing';
-  if (Array.isArray(value)) return value.length === 0 ? 'an empty list' : 'a list';
-  if (typeof value === 'object') return 'a map';
-  if (typeof value === 'string') return value === '' ? 'an empty string' : 'a string';
-  if (typeof value === 'number') return 'a number';
-  return `a ${typeof value}`;
-}
-
-/** An error option for a schema: "expected <what>, got <the value's kind>". */
-function expected(what: string): { error: (issue: { input?: unknown }) => string } {
-  return { error: (issue) => `expected ${what}, got ${describeValue(issue.input)}` };
-}
-
-const EXPECTED_LABELS: Readonly<Record<string, string>> = {
-  string: 'a string',
-  number: 'a number',
-  int: 'an integer',
-  boolean: 'true or false',
-  array: 'a list',
-  object: 'a map',
-  record: 'a map',
-  null: 'nothing',
-};
-
-/**
- * Readable messages for the issues whose schema has no message of its own. Pass it to
- * safeParse (`{ error: configErrorMap }`) so no module-level zod configuration is needed.
- */
-export function configErrorMap(issue: z.core.$ZodRawIssue): string | undefined {
-  const got = describeValue(issue.input);
-  switch (issue.code) {
-    case 'invalid_type':
-      return `expected ${EXPECTED_LABELS[issue.expected] ?? issue.expected}, got ${got}`;
-    case 'invalid_value':
-      return `expected ${issue.values.map((v) => `'${String(v)}'`).join(', ').replace(/, ([^,]*)$/, ' or $1')}, got ${typeof issue.input === 'string' ? `'${issue.input}'` : got}`;
-    case 'too_small':
-      if (issue.origin === 'array') return `expected at least ${String(issue.minimum)} item${issue.minimum === 1 ? '' : 's'}, got ${got}`;
-      return `expected a number ${issue.inclusive ? '≥' : '>'} ${String(issue.minimum)}, got ${String(issue.input)}`;
-    case 'too_big':
-      return `expected a number ${issue.inclusive ? '≤' : '<'} ${String(issue.maximum)}, got ${String(issue.input)}`;
-    default:
-      return undefined;
-  }
-}
-
-// ---------------------------------------------------------------- building blocks
-
-const scalar = z.union([z.string(), z.number(), z.boolean()], expected('a string, number or boolean'));
-
-/** A string or a list of strings, always a list once parsed (`needs: build` ≡ `needs: [build]`). */
-function stringOrList(what: string): z.ZodType<string[], string | string[]> {
-  return z
-    .union([z.string(), z.array(z.string(), expected(`a list of ${what}`))], expected(`a list of ${what} or a string`))
-    .transform((value) => (typeof value === 'string' ? [value] : value));
-}
-
-const envMap = z
-  .record(
-    z.string().regex(ENV_NAME_PATTERN, {
-      error: (issue) => `invalid variable name '${String(issue.input)}': use letters, digits and _, not starting with a digit`,
-    }),
-    scalar.transform((value) => String(value)),
-    expected('a map of variable names to values'),
-  )
-  .describe('Environment variables (name → value). Numbers and booleans become strings; values may use ${{ }} expressions.');
+export { ID_PATTERN, configErrorMap, describeValue } from './config-common.ts';
 
 /** `if:` is a condition; YAML's bare `true`/`false` are accepted and kept as the same expression text. */
 const condition = z
   .union([z.string(), z.boolean()], expected('a condition (an expression such as "github.ref == \'refs/heads/main\'")'))
   .transform((value) => String(value));
 
-const duration = z
-  .union([z.string(), z.number()], expected('a duration such as 30s, 5m or 1h30m'))
-  .transform((value, ctx) => {
-    try {
-      return parseDuration(value);
-    } catch (error) {
-      ctx.addIssue({ code: 'custom', message: (error as Error).message, input: value });
-      return z.NEVER;
-    }
-  });
-
-function idString(what: string): z.ZodString {
-  return z.string(expected('a string')).regex(ID_PATTERN, {
-    error: (issue) => `invalid ${what} '${String(issue.input)}': use letters, digits, - and _, starting with a letter or _`,
-  });
-}
-
-/** Drops undefined values so the normalised config has no `key: undefined` noise. */
-function compact<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+/** A string or a list of strings, always a list once parsed (`needs: build` ≡ `needs: [build]`). */
+function stringOrList(what: string): z.ZodType<string[], string | string[]> {
+  return z
+    .union([z.string(), z.array(z.string(), expected(`a list of ${what}`))], expected(`a list of ${what} or a string`))
+    .transform((value) => (typeof value === 'string' ? [value] : value));
 }
 
 // ---------------------------------------------------------------- steps
@@ -391,8 +308,8 @@ export const gantryConfigSchema = z
     {
       name: z.string().optional().describe('The name of the service or project.'),
       pipeline,
-      service: later('How the service runs'),
-      environments: later('Deployment environments'),
+      service: serviceSchema.optional(),
+      environments: environmentsSchema.optional(),
       slos: later('Service level objectives'),
       experiments: later('Chaos experiments'),
     },
@@ -432,6 +349,7 @@ export const KNOWN_KEYS: Readonly<Record<ConfigMapKind, readonly string[]>> = {
   cache: Object.keys(cache.in.shape),
   reports: Object.keys(reportsMap.shape),
   webhook: [],
+  ...DELIVERY_KNOWN_KEYS,
 };
 
 /** The kinds of map in gantry.yaml that have a fixed set of keys. */
@@ -448,4 +366,5 @@ export type ConfigMapKind =
   | 'matrix'
   | 'cache'
   | 'reports'
-  | 'webhook';
+  | 'webhook'
+  | DeliveryMapKind;

@@ -1,8 +1,9 @@
 /**
  * gantry.yaml text → GantryConfig, or every problem in it at once, each at its line and column.
  * Stages: YAML syntax, then the zod schema (config-schema.ts), then checks across the file
- * (needs graph, step ids, inputs, cron strings, `${{ }}` expressions). Later stages read the raw
- * YAML values defensively, so one run reports problems of every kind together.
+ * (needs graph, step ids, inputs, cron strings, `${{ }}` expressions; the delivery sections' in
+ * config-delivery-checks.ts). Later stages read the raw YAML values defensively, so one run
+ * reports problems of every kind together.
  */
 import { stat, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,6 +13,8 @@ import type { z } from 'zod';
 import { closestName, didYouMean } from '../core/did-you-mean.ts';
 import { ExpressionError, InputError, InvalidConfigError, type Diagnostic } from '../core/errors.ts';
 import type { GantryConfig } from '../core/types.ts';
+import { checkDelivery } from './config-delivery-checks.ts';
+import { deliveryContextLabel, deliveryItemName, deliveryMapKind, isDeliveryPath } from './config-delivery-places.ts';
 import { KNOWN_KEYS, configErrorMap, gantryConfigSchema, type ConfigMapKind } from './config-schema.ts';
 import { conditionRunsAfterFailure, parseExpression, splitTemplate } from './expressions/index.ts';
 
@@ -55,6 +58,7 @@ export function validateConfig(text: string, file: string): { config: GantryConf
   checkJobs(checker);
   checkTriggers(checker);
   checkExpressions(checker);
+  checkDelivery(checker);
   const diagnostics = checker.diagnostics(file);
   return { config: result.success && diagnostics.length === 0 ? result.data : null, diagnostics };
 }
@@ -219,6 +223,13 @@ class Checker {
       case 'invalid_key':
         this.report(this.keyOffset(path), issue.issues[0]?.message ?? issue.message);
         return;
+      case 'custom':
+        // A problem with a key itself (`latency-99`, a percentile checked twice): at the key, which the message names.
+        if ((issue.params as { at?: unknown } | undefined)?.at === 'key') {
+          this.report(this.keyOffset(path), issue.message);
+          return;
+        }
+        break;
       case 'invalid_type':
         if (path.length === 0 && (this.raw === null || this.raw === undefined)) {
           this.report(0, "the file is empty: it needs a pipeline with at least one job (run 'gantry init' for a starter)");
@@ -265,6 +276,7 @@ const FIXED_MAPS: Readonly<Record<string, ConfigMapKind>> = {
 
 /** Which kind of map sits at a path, when it is one with fixed keys. */
 function mapKind(path: Path): ConfigMapKind | undefined {
+  if (isDeliveryPath(path)) return deliveryMapKind(path);
   if (jobPath(path) !== undefined) {
     if (path.length === 3) return 'job';
     if (path.length === 5 && path[3] === 'steps' && typeof path[4] === 'number') return 'step';
@@ -282,6 +294,8 @@ function knownKeys(path: Path): readonly string[] {
 
 /** Where a map sits, as a phrase: "in job 'test'", "in step 2 of job 'test'". */
 function contextLabel(path: Path): string {
+  const delivery = deliveryContextLabel(path);
+  if (delivery !== undefined) return delivery;
   const kind = mapKind(path);
   const job = jobPath(path);
   if (kind === 'file') return 'at the top level';
@@ -295,6 +309,8 @@ function contextLabel(path: Path): string {
 /** What a value is, as a phrase: "'needs' in job 'test'", "step 3 of job 'test'". */
 function describePath(path: Path): string {
   if (path.length === 0) return 'the file';
+  const item = deliveryItemName(path);
+  if (item !== undefined) return item;
   const last = path.at(-1);
   const parent = path.slice(0, -1);
   const job = jobPath(path);

@@ -153,7 +153,13 @@ const FULL_EXPECTED: GantryConfig = {
       },
     },
   },
-  service: { run: 'node dist/server.js' },
+  service: {
+    run: 'node dist/server.js',
+    env: {},
+    instances: 1,
+    health: { readiness: { intervalMs: 1000, timeoutMs: 1000, successThreshold: 1, failureThreshold: 3, initialDelayMs: 0 } },
+    stop: { signal: 'SIGTERM', drainTimeoutMs: 30_000 },
+  },
   slos: { availability: { objective: '99.9%' } },
 };
 

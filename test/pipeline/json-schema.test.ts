@@ -32,8 +32,29 @@ pipeline:
       matrix: { shard: [1, 2], include: [{ shard: 3 }], fail-fast: false, max-parallel: 1 }
       steps: [{ run: "npm test -- --shard=\${{ matrix.shard }}/2" }]
       reports: { junit: "reports/*.xml" }
-service: { run: node dist/server.js }
-environments: { production: { approval: required } }
+service:
+  run: node dist/server.js
+  instances: 2
+  health: { path: /healthz, liveness: { command: ./alive, interval: 5s } }
+  stop: { signal: SIGTERM, drain-timeout: 30s }
+environments:
+  staging: { auto: true }
+  preview:
+  production:
+    approval: required
+    port: 8080
+    secrets: { DB_PASSWORD: PROD_DB_PASSWORD }
+    strategy:
+      canary:
+        steps: [{ weight: 5, pause: 30s }, { weight: 50%, pause: until-promoted }]
+        match: [{ header: x-canary, value: "true" }]
+        analysis:
+          error-rate: { max: 1%, max-increase: 0.005 }
+          latency-p99: { max: 300ms }
+          latency-p99.9: { max-increase: 50ms }
+          prometheus: [{ name: saturation, query: 'avg(x)', max: 0.8 }]
+          confidence: 99%
+  blue: { approval: true, strategy: { blue-green: { keep-old: 10m } } }
 slos: { availability: { objective: 99.9% } }
 experiments: {}
 `;
@@ -73,6 +94,22 @@ describe('the gantry.yaml JSON Schema', () => {
     const result = validator.safeParse(example);
     expect(result.success).toBe(false);
     expect(result.error?.issues).toEqual([expect.objectContaining({ code: 'unrecognized_keys', keys: ['nedds'], path: ['pipeline', 'jobs', 'test'] })]);
+  });
+
+  it('checks analysis keys: latency-p<NN> by pattern, anything else unknown', () => {
+    const validator = z.fromJSONSchema(gantryJsonSchema() as Parameters<typeof z.fromJSONSchema>[0]);
+    const example = parse(EXAMPLE) as { environments: { production: { strategy: { canary: { analysis: Record<string, unknown> } } } } };
+    const analysis = example.environments.production.strategy.canary.analysis;
+    analysis['latency-p50'] = { max: '100ms' };
+    expect(validator.safeParse(example).success).toBe(true);
+
+    for (const key of ['latency-99', 'latency-p100', 'windw']) {
+      const wrong = structuredClone(example);
+      wrong.environments.production.strategy.canary.analysis[key] = { max: '1s' };
+      expect(validator.safeParse(wrong).success, key).toBe(false);
+    }
+    analysis['latency-p50'] = { mx: '100ms' };
+    expect(validator.safeParse(example).success).toBe(false);
   });
 
   it('rejects a job without steps and a wrong type', () => {

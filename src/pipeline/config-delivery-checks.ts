@@ -1,0 +1,60 @@
+/**
+ * Checks on `service` and `environments` that look across entries or sections, which a schema of
+ * one value cannot do: environments need a service, ports are distinct, `PORT` belongs to Gantry,
+ * a variable comes from env or from a secret but not both. They read the raw YAML values
+ * defensively, so they report alongside the schema's own problems.
+ */
+type Path = readonly (string | number)[];
+
+/** What the checks need from load-config's diagnostics collector. */
+export interface DeliveryCheckSink {
+  /** The raw value at a path (undefined when absent). */
+  rawAt(path: Path): unknown;
+  /** Where the key naming a value starts. */
+  keyOffset(path: Path): number;
+  /** Where a value starts. */
+  valueOffset(path: Path): number;
+  report(offset: number, message: string): void;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Runs every cross-entry check of the delivery sections. */
+export function checkDelivery(sink: DeliveryCheckSink): void {
+  const environments = sink.rawAt(['environments']);
+  if (environments !== undefined && sink.rawAt(['service']) === undefined) {
+    sink.report(sink.keyOffset(['environments']), "environments need a service to deploy: add a 'service' section with its 'run' command");
+  }
+  reservedPort(sink, sink.rawAt(['service', 'env']), ['service', 'env']);
+  if (!isObject(environments)) return;
+  const ports = new Map<number, string>();
+  for (const [name, settings] of Object.entries(environments)) {
+    if (!isObject(settings)) continue;
+    const base = ['environments', name];
+    const port = settings.port;
+    if (typeof port === 'number' && Number.isInteger(port)) {
+      const owner = ports.get(port);
+      if (owner === undefined) ports.set(port, name);
+      else sink.report(sink.valueOffset([...base, 'port']), `port ${port} is already used by environment '${owner}'`);
+    }
+    reservedPort(sink, settings.env, [...base, 'env']);
+    reservedPort(sink, settings.secrets, [...base, 'secrets']);
+    if (isObject(settings.env) && isObject(settings.secrets)) {
+      for (const variable of Object.keys(settings.secrets)) {
+        if (!Object.hasOwn(settings.env, variable)) continue;
+        sink.report(
+          sink.keyOffset([...base, 'secrets', variable]),
+          `'${variable}' is in both env and secrets of environment '${name}': keep one`,
+        );
+      }
+    }
+  }
+}
+
+/** Each instance gets its own $PORT; a fixed one would make every instance collide. */
+function reservedPort(sink: DeliveryCheckSink, variables: unknown, path: Path): void {
+  if (!isObject(variables) || !Object.hasOwn(variables, 'PORT')) return;
+  sink.report(sink.keyOffset([...path, 'PORT']), "'PORT' is set by Gantry for each instance: remove it and read $PORT in the service");
+}
