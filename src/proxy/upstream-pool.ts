@@ -1,0 +1,506 @@
+/**
+ * Keep-alive connections to one upstream instance, and the HTTP/1.1 response parser that runs on
+ * them. A custom pool instead of `http.Agent` because the agent's per-request `ClientRequest`,
+ * `IncomingMessage` and listener churn were most of a naive proxy's CPU: here a connection's
+ * listeners are attached once, idle connections are reused last-in first-out (the warmest one),
+ * and a response is parsed straight from the socket's buffers into callbacks on the waiting
+ * exchange. Bodies stream through piece by piece; nothing is buffered beyond one socket read.
+ *
+ * Framing follows RFC 9112 §6.3: no body for HEAD, 1xx, 204, 304; `Transfer-Encoding: chunked`
+ * before `Content-Length`; otherwise read until close. Anything ambiguous (bad status line,
+ * obs-fold, conflicting lengths, bytes after the response) closes the connection, never reuses it.
+ */
+import { connect, type Socket } from 'node:net';
+import type { VersionSeries } from './request-metrics.ts';
+import type { Upstream } from './route-table.ts';
+
+/** What a connection reports to the exchange it serves. Called in this order: head, body*, end | failure. */
+export interface ExchangeSink {
+  /** Whether the request was a HEAD (its response has no body whatever the headers say). */
+  readonly isHead: boolean;
+  /** False while the request body is still being sent: the connection is then not reusable. */
+  requestComplete(): boolean;
+  onResponseHead(status: number, reason: string, headers: string[]): void;
+  /** One piece of the decoded body; false asks the connection to pause until `resume()`. */
+  onResponseBody(piece: Buffer): boolean;
+  /** The response is complete; `last` is its final body piece when there is one. */
+  onResponseEnd(last: Buffer | null): void;
+  /** The connection failed; `responseStarted` is true once any response byte arrived. */
+  onFailure(code: string, responseStarted: boolean): void;
+  /** The connection can take more request body. */
+  onRequestDrain(): void;
+}
+
+const HEAD = 0;
+const BODY_LENGTH = 1;
+const CHUNK_SIZE = 2;
+const CHUNK_DATA = 3;
+const CHUNK_CRLF = 4;
+const TRAILERS = 5;
+const BODY_CLOSE = 6;
+
+const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
+const MAX_HEAD = 64 * 1024;
+const MAX_LINE = 4096;
+const EMPTY: Buffer = Buffer.alloc(0);
+
+/** Hop-by-hop response headers (RFC 9110 §7.6.1) and framing headers the proxy re-creates. */
+function isHopByHop(lower: string): boolean {
+  switch (lower.length) {
+    case 2: return lower === 'te';
+    case 7: return lower === 'trailer' || lower === 'upgrade';
+    case 10: return lower === 'connection' || lower === 'keep-alive';
+    case 16: return lower === 'proxy-connection';
+    case 17: return lower === 'transfer-encoding';
+    default: return false;
+  }
+}
+
+class ProtocolError extends Error {
+  readonly code = 'EPROTO';
+}
+
+/** One keep-alive TCP connection to an upstream, serving one exchange at a time. */
+export class UpstreamConnection {
+  readonly socket: Socket;
+  readonly pool: UpstreamPool;
+  exchange: ExchangeSink | null = null;
+  /** performance.now() when it last went idle. */
+  idleSince = 0;
+  #state = HEAD;
+  #remaining = 0;
+  #pending: Buffer | null = null;
+  #keepAlive = true;
+  #gotBytes = false;
+  #lastError: string | null = null;
+  #connected = false;
+  #dead = false;
+
+  constructor(pool: UpstreamPool) {
+    this.pool = pool;
+    const s = connect({ host: pool.upstream.host, port: pool.upstream.port, noDelay: true });
+    this.socket = s;
+    s.setTimeout(pool.connectTimeoutMs);
+    s.on('connect', this.#onConnect);
+    s.on('data', this.#onData);
+    s.on('end', this.#onEnd);
+    s.on('error', this.#onError);
+    s.on('close', this.#onClose);
+    s.on('timeout', this.#onTimeout);
+    s.on('drain', this.#onDrain);
+  }
+
+  /** Starts a response cycle for `ex` (the request is written by the caller). */
+  begin(ex: ExchangeSink): void {
+    this.exchange = ex;
+    this.#state = HEAD;
+    this.#gotBytes = false;
+    this.#keepAlive = true;
+  }
+
+  /** Resumes reading after the client caught up. */
+  resume(): void {
+    this.socket.resume();
+  }
+
+  /** Closes it now; an exchange still attached is not told (the caller gave up on it). */
+  destroy(): void {
+    this.exchange = null;
+    this.#dead = true;
+    this.socket.destroy();
+  }
+
+  get alive(): boolean {
+    return !this.#dead && !this.socket.destroyed;
+  }
+
+  #onConnect = (): void => {
+    this.#connected = true;
+    this.socket.setTimeout(0);
+  };
+
+  #onTimeout = (): void => {
+    if (!this.#connected) {
+      this.#lastError = 'ETIMEDOUT';
+      this.socket.destroy();
+    }
+  };
+
+  #onError = (err: NodeJS.ErrnoException): void => {
+    this.#lastError = err.code ?? 'ECONNRESET';
+  };
+
+  #onDrain = (): void => {
+    this.exchange?.onRequestDrain();
+  };
+
+  #onEnd = (): void => {
+    const ex = this.exchange;
+    if (ex !== null && this.#state === BODY_CLOSE) {
+      this.#complete(null, false);
+      return;
+    }
+    this.#dead = true;
+    this.socket.destroy();
+  };
+
+  #onClose = (): void => {
+    this.#dead = true;
+    this.pool.remove(this);
+    const ex = this.exchange;
+    if (ex === null) return;
+    this.exchange = null;
+    ex.onFailure(this.#lastError ?? (this.#connected ? 'ECONNRESET' : 'ECONNREFUSED'), this.#gotBytes);
+  };
+
+  #fail(code: string): void {
+    this.#lastError = code;
+    this.#dead = true;
+    this.socket.destroy();
+  }
+
+  #onData = (chunk: Buffer): void => {
+    const ex = this.exchange;
+    if (ex === null) {
+      // Bytes nobody asked for: the stream is out of step, never reuse it.
+      this.#fail('EPROTO');
+      return;
+    }
+    this.#gotBytes = true;
+    let buf = chunk;
+    if (this.#pending !== null) {
+      buf = Buffer.concat([this.#pending, chunk]);
+      this.#pending = null;
+    }
+    let pos = 0;
+    const len = buf.length;
+    try {
+      while (pos < len) {
+        switch (this.#state) {
+          case HEAD: {
+            const end = buf.indexOf(CRLFCRLF, pos);
+            if (end < 0) {
+              if (len - pos > MAX_HEAD) throw new ProtocolError('response head too large');
+              this.#pending = buf.subarray(pos);
+              return;
+            }
+            const more = this.#parseHead(buf.toString('latin1', pos, end), ex);
+            pos = end + 4;
+            if (!more) {
+              this.#complete(null, pos < len);
+              return;
+            }
+            break;
+          }
+          case BODY_LENGTH: {
+            const avail = len - pos;
+            if (avail < this.#remaining) {
+              this.#remaining -= avail;
+              if (!ex.onResponseBody(pos === 0 ? buf : buf.subarray(pos))) this.socket.pause();
+              return;
+            }
+            const piece = buf.subarray(pos, pos + this.#remaining);
+            pos += this.#remaining;
+            this.#remaining = 0;
+            this.#complete(piece, pos < len);
+            return;
+          }
+          case BODY_CLOSE: {
+            if (!ex.onResponseBody(pos === 0 ? buf : buf.subarray(pos))) this.socket.pause();
+            return;
+          }
+          case CHUNK_SIZE: {
+            const nl = buf.indexOf(10, pos);
+            if (nl < 0) {
+              if (len - pos > MAX_LINE) throw new ProtocolError('chunk size line too long');
+              this.#pending = buf.subarray(pos);
+              return;
+            }
+            let size = 0;
+            let digits = 0;
+            for (let i = pos; i < nl; i++) {
+              const c = buf[i] as number;
+              const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
+              if (d < 0) {
+                if (c === 59 /* ; */ || c === 13 /* \r */ || c === 32 || c === 9) break;
+                throw new ProtocolError('bad chunk size');
+              }
+              size = size * 16 + d;
+              if (++digits > 12) throw new ProtocolError('chunk too large');
+            }
+            if (digits === 0) throw new ProtocolError('bad chunk size');
+            pos = nl + 1;
+            if (size === 0) this.#state = TRAILERS;
+            else {
+              this.#remaining = size;
+              this.#state = CHUNK_DATA;
+            }
+            break;
+          }
+          case CHUNK_DATA: {
+            const n = Math.min(len - pos, this.#remaining);
+            const piece = buf.subarray(pos, pos + n);
+            pos += n;
+            this.#remaining -= n;
+            if (this.#remaining === 0) this.#state = CHUNK_CRLF;
+            if (!ex.onResponseBody(piece)) this.socket.pause();
+            if (this.exchange !== ex) return; // the client went away while we wrote
+            break;
+          }
+          case CHUNK_CRLF: {
+            const nl = buf.indexOf(10, pos);
+            if (nl < 0) {
+              if (len - pos > 2) throw new ProtocolError('missing CRLF after chunk');
+              this.#pending = buf.subarray(pos);
+              return;
+            }
+            if (nl - pos > 1) throw new ProtocolError('missing CRLF after chunk');
+            pos = nl + 1;
+            this.#state = CHUNK_SIZE;
+            break;
+          }
+          case TRAILERS: {
+            // Trailers are dropped (the client gets a fresh chunked encoding); read to the empty line.
+            const nl = buf.indexOf(10, pos);
+            if (nl < 0) {
+              if (len - pos > MAX_HEAD) throw new ProtocolError('trailers too large');
+              this.#pending = buf.subarray(pos);
+              return;
+            }
+            const empty = nl === pos || (nl === pos + 1 && buf[pos] === 13);
+            pos = nl + 1;
+            if (empty) {
+              this.#complete(null, pos < len);
+              return;
+            }
+            break;
+          }
+        }
+      }
+    } catch (e) {
+      this.#fail(e instanceof ProtocolError ? 'EPROTO' : 'EPROTO');
+    }
+  };
+
+  /** Parses a response head; returns whether a body follows (1xx heads are skipped, returning true). */
+  #parseHead(head: string, ex: ExchangeSink): boolean {
+    if (!head.startsWith('HTTP/1.') || head.charCodeAt(8) !== 32) throw new ProtocolError('bad status line');
+    const minor = head.charCodeAt(7) - 48;
+    const status = (head.charCodeAt(9) - 48) * 100 + (head.charCodeAt(10) - 48) * 10 + (head.charCodeAt(11) - 48);
+    if (!(status >= 100 && status <= 999)) throw new ProtocolError('bad status code');
+    let lineEnd = head.indexOf('\r\n');
+    if (lineEnd < 0) lineEnd = head.length;
+    const reason = lineEnd > 13 ? head.slice(13, lineEnd) : '';
+    if (status < 200) {
+      // 100 Continue, 103 Early Hints: interim, not forwarded. 101 never happens on a pooled connection.
+      if (status === 101) throw new ProtocolError('unexpected 101');
+      return true;
+    }
+    const headers: string[] = [];
+    let contentLength = -1;
+    let chunked = false;
+    let transferEncoding = false;
+    let close = minor === 0;
+    let connectionTokens: string[] | null = null;
+    let p = lineEnd + 2;
+    while (p < head.length) {
+      let e = head.indexOf('\r\n', p);
+      if (e < 0) e = head.length;
+      const first = head.charCodeAt(p);
+      if (first === 32 || first === 9) throw new ProtocolError('obsolete line folding');
+      const colon = head.indexOf(':', p);
+      if (colon < 0 || colon > e) throw new ProtocolError('header line without colon');
+      const name = head.slice(p, colon);
+      const value = head.slice(colon + 1, e).trim();
+      p = e + 2;
+      const n = name.length;
+      if (n === 2 || n === 7 || n === 10 || n === 14 || n === 16 || n === 17) {
+        const lower = name.toLowerCase();
+        if (n === 14 && lower === 'content-length') {
+          if (!/^\d{1,15}$/.test(value)) throw new ProtocolError('bad content-length');
+          const v = Number(value);
+          if (contentLength >= 0 && contentLength !== v) throw new ProtocolError('conflicting content-length');
+          if (contentLength >= 0) continue;
+          contentLength = v;
+        } else if (isHopByHop(lower)) {
+          if (lower === 'transfer-encoding') {
+            transferEncoding = true;
+            chunked = /(?:^|,)\s*chunked\s*$/i.test(value);
+          } else if (lower === 'connection') {
+            for (const t of value.split(',')) {
+              const tok = t.trim().toLowerCase();
+              if (tok === 'close') close = true;
+              else if (tok === 'keep-alive') { if (minor === 0) close = false; }
+              else if (tok !== '') (connectionTokens ??= []).push(tok);
+            }
+          }
+          continue;
+        }
+      }
+      headers.push(name, value);
+    }
+    if (connectionTokens !== null) {
+      const drop = new Set(connectionTokens);
+      for (let i = headers.length - 2; i >= 0; i -= 2) if (drop.has((headers[i] as string).toLowerCase())) headers.splice(i, 2);
+    }
+    if (transferEncoding && contentLength >= 0) {
+      // RFC 9112 §6.3: Transfer-Encoding wins, and the length must not reach the client.
+      for (let i = headers.length - 2; i >= 0; i -= 2) if ((headers[i] as string).toLowerCase() === 'content-length') headers.splice(i, 2);
+      contentLength = -1;
+      close = true;
+    }
+    this.#keepAlive = !close;
+    ex.onResponseHead(status, reason, headers);
+    if (this.exchange !== ex) return false;
+    if (ex.isHead || status === 204 || status === 304) return false;
+    if (chunked) {
+      this.#state = CHUNK_SIZE;
+      return true;
+    }
+    if (!transferEncoding && contentLength >= 0) {
+      if (contentLength === 0) return false;
+      this.#remaining = contentLength;
+      this.#state = BODY_LENGTH;
+      return true;
+    }
+    this.#keepAlive = false;
+    this.#state = BODY_CLOSE;
+    return true;
+  }
+
+  /** The response is done: hand the connection back (or close it), then tell the exchange. */
+  #complete(last: Buffer | null, extraBytes: boolean): void {
+    const ex = this.exchange;
+    this.exchange = null;
+    this.#state = HEAD;
+    this.#pending = null;
+    if (ex === null) return;
+    if (this.#keepAlive && !extraBytes && ex.requestComplete() && this.socket.readyState === 'open') {
+      this.pool.release(this);
+    } else {
+      this.#dead = true;
+      this.socket.destroy();
+    }
+    ex.onResponseEnd(last === null || last.length === 0 ? null : last);
+  }
+}
+
+/** Something waiting for a connection of a full pool. */
+export interface PoolWaiter {
+  attach(conn: UpstreamConnection): void;
+}
+
+/**
+ * The connections to one upstream instance, its in-flight count (for draining) and the
+ * metrics series of the version it runs. One per instance listed in the route table.
+ */
+export class UpstreamPool {
+  upstream: Upstream;
+  /** Metrics series of the upstream's (version, pool); replaced when the table relabels it. */
+  series: VersionSeries;
+  readonly maxSockets: number;
+  readonly connectTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  /** Exchanges (and WebSocket tunnels) using this instance now. */
+  inFlight = 0;
+  /** No longer in the table: no new requests, close once idle. */
+  draining = false;
+  readonly #idle: UpstreamConnection[] = [];
+  readonly #waiters: PoolWaiter[] = [];
+  #open = 0;
+  readonly #onIdle: (pool: UpstreamPool) => void;
+
+  constructor(o: { upstream: Upstream; series: VersionSeries; maxSockets: number; connectTimeoutMs: number; idleTimeoutMs: number; onIdle: (pool: UpstreamPool) => void }) {
+    this.upstream = o.upstream;
+    this.series = o.series;
+    this.maxSockets = o.maxSockets;
+    this.connectTimeoutMs = o.connectTimeoutMs;
+    this.idleTimeoutMs = o.idleTimeoutMs;
+    this.#onIdle = o.onIdle;
+  }
+
+  /** Open connections (idle and busy). */
+  get openConnections(): number {
+    return this.#open;
+  }
+
+  get idleConnections(): number {
+    return this.#idle.length;
+  }
+
+  /**
+   * A connection for `w`: the most recently used idle one that is young enough, a new one, or —
+   * when `maxSockets` are busy — the next one released (then `w.attach` is called later).
+   */
+  acquire(w: PoolWaiter): UpstreamConnection | null {
+    const now = performance.now();
+    while (this.#idle.length > 0) {
+      const c = this.#idle.pop() as UpstreamConnection;
+      // Old idle connections race the server's keep-alive timeout; close them rather than risk a reset.
+      if (c.alive && now - c.idleSince < this.idleTimeoutMs) return c;
+      c.destroy(); // its 'close' calls remove(), which does the accounting
+    }
+    if (this.#open < this.maxSockets) {
+      this.#open++;
+      return new UpstreamConnection(this);
+    }
+    this.#waiters.push(w);
+    return null;
+  }
+
+  /** Forgets a waiter that gave up (client gone). */
+  cancel(w: PoolWaiter): void {
+    const i = this.#waiters.indexOf(w);
+    if (i >= 0) this.#waiters.splice(i, 1);
+  }
+
+  /** Takes back a connection whose response is complete. */
+  release(c: UpstreamConnection): void {
+    const w = this.#waiters.shift();
+    if (w !== undefined) {
+      w.attach(c);
+      return;
+    }
+    if (this.draining) {
+      c.destroy();
+      return;
+    }
+    c.idleSince = performance.now();
+    this.#idle.push(c);
+  }
+
+  /** Called exactly once by each connection, when its socket closed. */
+  remove(c: UpstreamConnection): void {
+    const i = this.#idle.indexOf(c);
+    if (i >= 0) this.#idle.splice(i, 1);
+    this.#open--;
+    // A waiter could now open a fresh connection.
+    if (this.#waiters.length > 0 && this.#open < this.maxSockets) {
+      const w = this.#waiters.shift() as PoolWaiter;
+      this.#open++;
+      w.attach(new UpstreamConnection(this));
+    }
+  }
+
+  /** Closes idle connections older than the idle timeout (called on a coarse timer). */
+  sweep(now: number): void {
+    for (let i = this.#idle.length - 1; i >= 0; i--) {
+      const c = this.#idle[i] as UpstreamConnection;
+      if (now - c.idleSince >= this.idleTimeoutMs || this.draining) {
+        this.#idle.splice(i, 1);
+        c.destroy();
+      }
+    }
+  }
+
+  /** Closes every idle connection (draining, shutdown). */
+  closeIdle(): void {
+    for (const c of this.#idle.splice(0)) c.destroy();
+  }
+
+  /** One fewer request in flight; tells the proxy when a draining pool became idle. */
+  done(): void {
+    this.inFlight--;
+    if (this.inFlight === 0) this.#onIdle(this);
+  }
+}
