@@ -82,6 +82,18 @@ export interface AnalysisConfig {
   onInconclusive: 'pause' | 'continue';
 }
 
+/**
+ * Analysis defaults, shared by the config schema and the analysis: a 10 s window and 20 canary
+ * requests are what catches a 5 % error canary at 10 % of 100 req/s within seconds while a
+ * healthy canary is failed about once in 1,000 minutes (see src/delivery/analysis.ts).
+ */
+export const ANALYSIS_DEFAULTS = {
+  minRequests: 20,
+  windowMs: 10_000,
+  confidence: 0.99,
+  onInconclusive: 'pause',
+} as const satisfies Pick<AnalysisConfig, 'minRequests' | 'windowMs' | 'confidence' | 'onInconclusive'>;
+
 export type StrategyConfig =
   | { kind: 'recreate' }
   | { kind: 'rolling'; maxSurge: number; maxUnavailable: number }

@@ -19,6 +19,7 @@ import type {
   ServiceConfig,
   StrategyConfig,
 } from '../core/delivery-config.ts';
+import { ANALYSIS_DEFAULTS } from '../core/delivery-config.ts';
 import { InputError } from '../core/errors.ts';
 import { compact, configErrorMap, describeValue, duration, envMap, envName, ENV_NAME_PATTERN, expected, idString, scalar } from './config-common.ts';
 import { parseDuration } from './durations.ts';
@@ -333,7 +334,7 @@ const prometheusChecks = z
   .describe('Checks on Prometheus queries (through its HTTP API).');
 
 /** Defaults of an analysis: enough requests for a test to mean something, a short window for fast decisions. */
-export const ANALYSIS_DEFAULTS = { minRequests: 50, windowMs: 30_000, confidence: 0.99, onInconclusive: 'pause' } as const;
+export { ANALYSIS_DEFAULTS };
 
 const ANALYSIS_FIXED_KEYS = ['error-rate', 'prometheus', 'min-requests', 'window', 'confidence', 'inconclusive'] as const;
 
@@ -348,7 +349,7 @@ export const analysisMap = z
         .min(1)
         .optional()
         .describe(`Fewer canary requests than this in the window make the result inconclusive (default ${ANALYSIS_DEFAULTS.minRequests}).`),
-      window: duration.optional().describe('The sliding window the checks look at (default 30s).'),
+      window: duration.optional().describe(`The sliding window the checks look at (default ${ANALYSIS_DEFAULTS.windowMs / 1000}s).`),
       confidence: confidence
         .optional()
         .describe('1 − the false-alarm rate of each statistical test, e.g. 99% (default) or 0.99.'),

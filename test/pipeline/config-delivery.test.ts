@@ -148,7 +148,7 @@ const FULL_ENVIRONMENTS: Record<string, EnvironmentConfig> = {
       kind: 'blue-green',
       keepOldMs: 300_000,
       analysisMs: 60_000,
-      analysis: { errorRate: { max: 0.02 }, latency: [], prometheus: [], minRequests: 50, windowMs: 30_000, confidence: 0.99, onInconclusive: 'pause' },
+      analysis: { errorRate: { max: 0.02 }, latency: [], prometheus: [], minRequests: 20, windowMs: 10_000, confidence: 0.99, onInconclusive: 'pause' },
     },
   },
   green: { name: 'green', approval: 'none', auto: false, env: {}, secrets: {}, strategy: { kind: 'blue-green', keepOldMs: 600_000, analysisMs: 0 } },

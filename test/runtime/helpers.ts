@@ -1,0 +1,146 @@
+/**
+ * Shared pieces of the runtime tests: specs for the fixture service, waiting for conditions,
+ * plain HTTP, and a safety net that kills every instance process a test left behind.
+ */
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach } from 'vitest';
+import type { HealthCheckConfig, ServiceConfig } from '../../src/core/delivery-config.ts';
+import { parseLogLine } from '../../src/executor/index.ts';
+import { Supervisor, type InstanceSpec, type InstanceStatus, type SupervisorOptions } from '../../src/runtime/index.ts';
+import { processesWithEnv } from '../../src/runtime/proc.ts';
+
+export const FIXTURE = join(import.meta.dirname, 'fixtures', 'service.mjs');
+export const SUPERVISOR_CHILD = join(import.meta.dirname, 'fixtures', 'supervisor-child.ts');
+
+export function check(o: Partial<HealthCheckConfig> = {}): HealthCheckConfig {
+  return { path: '/healthz', intervalMs: 40, timeoutMs: 1000, successThreshold: 1, failureThreshold: 2, initialDelayMs: 0, ...o };
+}
+
+export function service(o: Partial<ServiceConfig> = {}): ServiceConfig {
+  return {
+    run: `exec "${process.execPath}" "${FIXTURE}"`,
+    env: {},
+    instances: 1,
+    health: { readiness: check() },
+    stop: { signal: 'SIGTERM', drainTimeoutMs: 2000 },
+    ...o,
+  };
+}
+
+/** A spec for the fixture service; the release's artifacts dir lives inside the data dir (as in the server). */
+export function spec(dataDir: string, id: string, o: Partial<InstanceSpec> = {}): InstanceSpec {
+  const workDir = join(dataDir, 'releases', 'r1');
+  mkdirSync(workDir, { recursive: true });
+  return { id, environment: 'staging', releaseId: 'r1', pool: 'stable', service: service(), env: {}, secrets: [], workDir, sandbox: 'off', ...o };
+}
+
+type Falsy = undefined | null | false;
+
+/** Polls `probe` (sync or async) until it returns something truthy, and returns that. */
+export async function waitFor<T>(probe: () => T | Falsy | Promise<T | Falsy>, what: string, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== null && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export function httpGet(port: number, path = '/'): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, agent: false, headers: { connection: 'close' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+    });
+    req.on('error', reject);
+    req.setTimeout(5000, () => req.destroy(new Error('request timed out')));
+    req.end();
+  });
+}
+
+export function readLog(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** SIGKILLs every process of every instance recorded under `dataDir` (by their GANTRY_INSTANCE_KEY). */
+export function killRecordedInstances(dataDir: string): void {
+  const dir = join(dataDir, 'instances');
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir).filter((n) => n.endsWith('.json'));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const { envKey } = JSON.parse(readFileSync(join(dir, name), 'utf8')) as { envKey: string };
+    for (const pid of processesWithEnv('GANTRY_INSTANCE_KEY', envKey)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Gone already.
+      }
+    }
+  }
+}
+
+export type Change = InstanceStatus & { at: number };
+
+export interface Harness {
+  dataDir: string;
+  supervisor: Supervisor;
+  /** Every onChange report, with the monotonic time it came. */
+  changes: Change[];
+  /** Replaces the supervisor (for other options); the default one has fast polls and a 100 ms backoff. */
+  make(o?: Partial<SupervisorOptions>): Supervisor;
+}
+
+/** A fresh data dir and supervisor per test; afterwards every instance is stopped and the dir removed. */
+export function supervisorHarness(): Harness {
+  const h: Harness = {
+    dataDir: '',
+    supervisor: undefined as unknown as Supervisor,
+    changes: [],
+    make(o = {}) {
+      h.supervisor = new Supervisor({
+        dataDir: h.dataDir,
+        pollMs: 30,
+        statsIntervalMs: 100,
+        backoff: { initialMs: 100 },
+        onChange: (s) => h.changes.push({ ...s, at: performance.now() }),
+        ...o,
+      });
+      return h.supervisor;
+    },
+  };
+  beforeEach(() => {
+    h.dataDir = mkdtempSync(join(tmpdir(), 'gantry-runtime-'));
+    h.changes = [];
+    h.make();
+  });
+  afterEach(async () => {
+    for (const s of h.supervisor.list()) await h.supervisor.stop(s.id).catch(() => {});
+    await h.supervisor.detach();
+    killRecordedInstances(h.dataDir);
+    rmSync(h.dataDir, { recursive: true, force: true });
+  });
+  return h;
+}
+
+/** Gantry's own lines of an instance log, without their `[gantry] ` prefix. */
+export function systemLines(file: string): string[] {
+  return readLog(file)
+    .split('\n')
+    .filter(Boolean)
+    .map(parseLogLine)
+    .filter((l) => l.stream === 's')
+    .map((l) => l.text.replace(/^\[gantry\] /, ''));
+}
