@@ -143,14 +143,18 @@ export interface EventStore {
   list(filter?: { afterId?: number; type?: string; subjectPrefix?: string; limit?: number }): Promise<GantryEvent[]>;
 }
 
+/**
+ * Secrets of a project, and of its environments: `environment` names an environment's own value
+ * (`gantry secret set P N --env E`), which overrides the project's for deploys there.
+ */
 export interface SecretStore {
   /** Upsert. `ciphertext` is already encrypted by the caller (see src/server/secret-box.ts). */
-  set(projectId: string, name: string, ciphertext: string): Promise<void>;
-  get(projectId: string, name: string): Promise<string | undefined>;
-  /** name → ciphertext */
-  all(projectId: string): Promise<Record<string, string>>;
-  names(projectId: string): Promise<string[]>;
-  delete(projectId: string, name: string): Promise<boolean>;
+  set(projectId: string, name: string, ciphertext: string, environment?: string): Promise<void>;
+  get(projectId: string, name: string, environment?: string): Promise<string | undefined>;
+  /** name → ciphertext (project-level only when `environment` is absent; that environment's only when given). */
+  all(projectId: string, environment?: string): Promise<Record<string, string>>;
+  names(projectId: string, environment?: string): Promise<string[]>;
+  delete(projectId: string, name: string, environment?: string): Promise<boolean>;
 }
 
 export interface TokenRecord {
@@ -167,6 +171,104 @@ export interface TokenStore {
   list(): Promise<TokenRecord[]>;
 }
 
+// ---------------------------------------------------------------- delivery
+
+/** An immutable release: a commit, the artifacts of its run, and the resolved config. */
+export interface ReleaseRecord {
+  id: string;
+  projectId: string;
+  /** 1, 2, 3… per project. */
+  number: number;
+  /** The run whose artifacts it carries; null for a release made from a bare commit. */
+  runId: string | null;
+  sha: string;
+  ref: string;
+  /** The gantry.yaml text of the commit (service and environments are resolved from it). */
+  configText: string;
+  configHash: string;
+  /** Where its artifacts were copied, relative to the data directory. */
+  artifactsPath: string;
+  createdBy: string;
+  createdAt: string;
+}
+
+export interface ReleaseStore {
+  /** Assigns `number` in the same transaction. */
+  create(r: Omit<ReleaseRecord, 'id' | 'number' | 'createdAt'> & { id?: string }): Promise<ReleaseRecord>;
+  /** By id, or by `<projectId>#<number>`. */
+  get(id: string): Promise<ReleaseRecord | undefined>;
+  getByNumber(projectId: string, number: number): Promise<ReleaseRecord | undefined>;
+  /** Newest first. */
+  list(projectId: string, limit?: number): Promise<ReleaseRecord[]>;
+}
+
+/** A rollout of a release to an environment; `state` is the rollout machine's state (plain JSON). */
+export interface RolloutRecord {
+  id: string;
+  projectId: string;
+  environment: string;
+  releaseId: string;
+  previousReleaseId: string | null;
+  phase: string;
+  state: Record<string, Value>;
+  createdBy: string;
+  createdAt: string;
+  updatedAt: string;
+  finishedAt: string | null;
+}
+
+/** What runs in an environment now: its live release (after a rollout succeeded) and its proxy port. */
+export interface EnvironmentRecord {
+  projectId: string;
+  name: string;
+  currentReleaseId: string | null;
+  previousReleaseId: string | null;
+  /** The proxy listener port (`gantry env expose` or `port:` in the config). */
+  port: number | null;
+  updatedAt: string;
+}
+
+export interface RolloutStore {
+  create(r: Omit<RolloutRecord, 'createdAt' | 'updatedAt' | 'finishedAt'>): Promise<RolloutRecord>;
+  get(id: string): Promise<RolloutRecord | undefined>;
+  /** The unfinished rollout of an environment, if any (at most one exists). */
+  active(projectId: string, environment: string): Promise<RolloutRecord | undefined>;
+  /** Every unfinished rollout (for recovery). */
+  listActive(): Promise<RolloutRecord[]>;
+  /** Newest first. */
+  list(filter: { projectId?: string; environment?: string; limit?: number }): Promise<RolloutRecord[]>;
+  /**
+   * Persists a rollout transition in ONE transaction: the new phase and state, the environment's
+   * record when given (e.g. the current release after a promotion), and the events.
+   */
+  transition(id: string, change: { phase: string; state: Record<string, Value>; finishedAt?: string | null; environment?: Omit<EnvironmentRecord, 'updatedAt'>; events?: NewEvent[] }): Promise<void>;
+  environment(projectId: string, name: string): Promise<EnvironmentRecord | undefined>;
+  environments(projectId: string): Promise<EnvironmentRecord[]>;
+  setEnvironment(e: Omit<EnvironmentRecord, 'updatedAt'>): Promise<void>;
+}
+
+/** Ten-second request roll-ups recorded by the proxy, kept for charts and history. */
+export interface MetricRollup {
+  projectId: string;
+  environment: string;
+  version: string;
+  pool: string;
+  startMs: number;
+  endMs: number;
+  requests: number;
+  errors: number;
+  /** Bucketed latencies `{ valueMs, count }[]` and per-route counts, as JSON. */
+  data: Record<string, Value>;
+}
+
+export interface MetricStore {
+  append(rows: MetricRollup[]): Promise<void>;
+  /** Oldest first, rows overlapping [sinceMs, untilMs). */
+  query(filter: { projectId: string; environment?: string; version?: string; sinceMs: number; untilMs: number }): Promise<MetricRollup[]>;
+  /** Drops rows older than `beforeMs`; returns how many. */
+  prune(beforeMs: number): Promise<number>;
+}
+
 /** All stores over one database, plus its lifecycle. */
 export interface Store {
   projects: ProjectStore;
@@ -174,6 +276,9 @@ export interface Store {
   events: EventStore;
   secrets: SecretStore;
   tokens: TokenStore;
+  releases: ReleaseStore;
+  rollouts: RolloutStore;
+  metrics: MetricStore;
   /** `sqlite` or `postgres`. */
   readonly dialect: 'sqlite' | 'postgres';
   close(): Promise<void>;
