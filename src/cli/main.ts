@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { GantryError, InvalidConfigError } from '../core/errors.ts';
 import { GANTRY_VERSION } from '../core/version.ts';
+import { registerDeliveryCommands } from './commands/delivery.ts';
 import { registerLocalCommands } from './commands/local.ts';
 import { registerRemoteCommands } from './commands/remote.ts';
 import { registerUpCommand } from './commands/up.ts';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerLocalCommands(program);
   registerUpCommand(program);
   registerRemoteCommands(program);
+  registerDeliveryCommands(program);
   return program;
 }
 

@@ -223,6 +223,12 @@ export class Supervisor {
     return inst ? this.#status(inst) : undefined;
   }
 
+  /** What an instance serves (environment, release, pool), also for adopted instances. */
+  labels(id: string): { environment: string; releaseId: string; pool: string } | undefined {
+    const spec = this.#instances.get(id)?.spec;
+    return spec ? { environment: spec.environment, releaseId: spec.releaseId, pool: spec.pool } : undefined;
+  }
+
   list(): InstanceStatus[] {
     return [...this.#instances.values()].map((i) => this.#status(i));
   }

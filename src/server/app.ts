@@ -18,6 +18,7 @@ import { explainPlan } from '../pipeline/triggers.ts';
 import type { JobRecord, RunRecord, Store } from '../store/ports.ts';
 import { openEventStream } from './event-stream.ts';
 import { parseHookBody } from './git-hooks.ts';
+import { registerDeliveryRoutes, type DeliveryRouteDeps } from './delivery-routes.ts';
 import { RouteTable } from './http/route-table.ts';
 import type { LiveHub } from './live-hub.ts';
 import { followLog } from './log-follow.ts';
@@ -30,6 +31,8 @@ import { detectProvider, parsePushPayload, verifyWebhook, webhookEventName } fro
 
 export interface AppDeps {
   store: Store;
+  /** Progressive delivery (releases, deploys, rollouts); absent in tests of the pipeline API alone. */
+  delivery?: Omit<DeliveryRouteDeps, 'store' | 'projects'>;
   runs: RunService;
   projects: ProjectService;
   secretBox: SecretBox;
@@ -134,24 +137,27 @@ export function createApp(deps: AppDeps): FastifyInstance {
   routes.add({
     method: 'PUT', url: '/api/projects/:project/secrets/:name', summary: 'Set a secret (stored encrypted)', auth: 'admin',
     params: z.object({ project: z.string(), name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a secret name is letters, digits and _') }),
+    query: z.object({ env: z.string().optional() }),
     body: z.object({ value: z.string().min(1, 'the secret value is empty') }),
-    handler: async ({ params, body, request }) => {
+    handler: async ({ params, query, body, request }) => {
       const project = await deps.projects.require(params.project);
-      await store.secrets.set(project.id, params.name, deps.secretBox.encrypt(body.value));
-      await store.events.append({ type: 'secret.set', subject: `project:${project.id}`, actor: request.actor ?? 'api', data: { name: params.name }, env: eventEnvOf() });
+      await store.secrets.set(project.id, params.name, deps.secretBox.encrypt(body.value), query.env);
+      await store.events.append({ type: 'secret.set', subject: `project:${project.id}`, actor: request.actor ?? 'api', data: { name: params.name, environment: query.env ?? null }, env: eventEnvOf() });
       return { name: params.name };
     },
   });
   routes.add({
-    method: 'GET', url: '/api/projects/:project/secrets', summary: 'Secret names (never values)', auth: 'admin', params: projectParams,
-    handler: async ({ params }) => ({ names: await store.secrets.names((await deps.projects.require(params.project)).id) }),
+    method: 'GET', url: '/api/projects/:project/secrets', summary: 'Secret names (never values); `env` for an environment\'s own', auth: 'admin', params: projectParams,
+    query: z.object({ env: z.string().optional() }),
+    handler: async ({ params, query }) => ({ names: await store.secrets.names((await deps.projects.require(params.project)).id, query.env) }),
   });
   routes.add({
     method: 'DELETE', url: '/api/projects/:project/secrets/:name', summary: 'Delete a secret', auth: 'admin',
     params: z.object({ project: z.string(), name: z.string() }),
-    handler: async ({ params, request }) => {
+    query: z.object({ env: z.string().optional() }),
+    handler: async ({ params, query, request }) => {
       const project = await deps.projects.require(params.project);
-      if (!await store.secrets.delete(project.id, params.name)) throw new NotFoundError(`secret ${params.name} does not exist`);
+      if (!await store.secrets.delete(project.id, params.name, query.env)) throw new NotFoundError(`secret ${params.name} does not exist`);
       await store.events.append({ type: 'secret.deleted', subject: `project:${project.id}`, actor: request.actor ?? 'api', data: { name: params.name }, env: eventEnvOf() });
       return { deleted: true };
     },
@@ -337,6 +343,8 @@ export function createApp(deps: AppDeps): FastifyInstance {
       return undefined;
     },
   });
+
+  if (deps.delivery) registerDeliveryRoutes(routes, { store, projects: deps.projects, ...deps.delivery });
 
   routes.register(app);
   return app;

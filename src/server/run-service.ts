@@ -42,6 +42,8 @@ export interface RunServiceDeps {
   eventEnv(): EventEnvironment;
   /** Called after anything about a run was stored (drives live streams). */
   notify(runId: string): void;
+  /** Called once a run has ended (releases are made from successful ones). Must not throw. */
+  onRunFinished?(run: RunRecord, status: RunRecord['status']): void;
   now(): Date;
 }
 
@@ -247,6 +249,11 @@ export class RunService {
     });
   }
 
+  /** The tree of a commit of the project into `dest` (releases start from it). */
+  async checkout(project: Project, sha: string, dest: string): Promise<void> {
+    await checkoutCommit(this.gitDir(project), sha, dest, await this.#objectsDir(project));
+  }
+
   /**
    * Where a checkout reads git objects from: a local repository's own git directory (no mirror to
    * clone and fetch on every commit: that was most of the trigger latency), a URL's mirror.
@@ -263,7 +270,9 @@ export class RunService {
 
   #watch(run: RunRecord, driver: RunDriver): void {
     this.#drivers.set(run.id, driver);
-    void driver.done.finally(async () => {
+    void driver.done.then((status) => {
+      if (!this.#stopping) this.#deps.onRunFinished?.(run, status);
+    }, () => undefined).finally(async () => {
       this.#drivers.delete(run.id);
       await rm(join(this.#deps.dataDir, 'work', run.id), { recursive: true, force: true }).catch(() => undefined);
       // The source tree is only needed while jobs run; a rerun checks the commit out again.

@@ -21,6 +21,8 @@ export interface ServerOptions {
   readonly drainMs: number;
   /** How many times a job whose server died under it is retried (0: it fails). */
   readonly interruptedRetries: number;
+  /** Prometheus base URL for analysis checks with a PromQL query; null when none. */
+  readonly prometheusUrl: string | null;
 }
 
 interface OptionSpec {
@@ -49,6 +51,10 @@ export const SERVER_OPTION_TABLE: Record<keyof ServerOptions, OptionSpec> = {
   pollIntervalMs: { env: 'GANTRY_POLL_INTERVAL_MS', description: 'poll interval of URL projects, ms (default 60000)', parse: int('poll interval', 100) },
   drainMs: { env: 'GANTRY_DRAIN_MS', description: 'on shutdown, time for running jobs to finish, ms (default 10000)', parse: int('drain time', 0) },
   interruptedRetries: { env: 'GANTRY_INTERRUPTED_RETRIES', description: 'retries of a job whose server died under it (default 1)', parse: int('interrupted retries', 0) },
+  prometheusUrl: {
+    env: 'GANTRY_PROMETHEUS_URL', description: 'Prometheus base URL for analysis checks with a query (default: none)',
+    parse: (raw) => { if (!/^https?:\/\//.test(raw)) throw new InputError(`Prometheus URL must start with http:// or https://, got '${raw}'`); return raw.replace(/\/+$/, ''); },
+  },
 };
 
 export function resolveServerOptions(flags: Partial<Record<keyof ServerOptions, string | number | undefined>>, env: NodeJS.ProcessEnv = process.env): ServerOptions {
@@ -72,5 +78,6 @@ export function resolveServerOptions(flags: Partial<Record<keyof ServerOptions, 
     pollIntervalMs: (raw.pollIntervalMs as number | undefined) ?? 60_000,
     drainMs: (raw.drainMs as number | undefined) ?? 10_000,
     interruptedRetries: (raw.interruptedRetries as number | undefined) ?? 1,
+    prometheusUrl: (raw.prometheusUrl as string | undefined) ?? null,
   });
 }

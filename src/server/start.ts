@@ -11,12 +11,18 @@ import { GANTRY_VERSION } from '../core/version.ts';
 import { SlotPool } from '../engine/slot-pool.ts';
 import type { RunJob } from '../executor/ports.ts';
 import { runJob as defaultRunJob } from '../executor/job-runner.ts';
+import { Supervisor } from '../runtime/index.ts';
 import { openStore } from '../store/index.ts';
 import type { EventEnvironment, Store } from '../store/ports.ts';
 import { ADMIN_TOKEN_FILE, SERVER_INFO_FILE } from '../core/data-files.ts';
 import { createApp } from './app.ts';
 import { LiveHub } from './live-hub.ts';
 import { ProjectService } from './project-service.ts';
+import { AutoRelease } from './auto-release.ts';
+import { DeliveryController } from './delivery-controller.ts';
+import { PrometheusSource } from './prometheus-source.ts';
+import { ReleaseService } from './release-service.ts';
+import { RollupRecorder } from './rollup-recorder.ts';
 import { RunService } from './run-service.ts';
 import { SecretBox } from './secret-box.ts';
 import type { ServerOptions } from './server-options.ts';
@@ -57,18 +63,31 @@ export async function startServer(options: ServerOptions, overrides: StartOverri
       return Object.fromEntries(Object.entries(sealed).map(([name, value]) => [name, secretBox.decrypt(value)]));
     },
     eventEnv, notify: (runId) => hub.notify(runId), now: () => new Date(),
+    onRunFinished: (run, status) => {
+      if (status === 'success') void autoRelease.onSuccessfulRun(run).catch((error: unknown) => log('warn', 'automatic release failed', { runId: run.id, error: String(error) }));
+    },
   });
+  const supervisor = new Supervisor({ dataDir: options.dataDir, secretCodec: secretBox, onChange: (status) => delivery.onInstanceChange(status) });
+  const releases = new ReleaseService({ store, dataDir: options.dataDir, eventEnv, checkout: (project, sha, dest) => runs.checkout(project, sha, dest) });
+  const delivery: DeliveryController = new DeliveryController({
+    store, supervisor, secretBox, dataDir: options.dataDir, host: options.host, sandbox: options.sandbox,
+    prometheus: options.prometheusUrl ? new PrometheusSource({ baseUrl: options.prometheusUrl }) : null,
+    eventEnv, notify: (rolloutId) => hub.notify(rolloutId), warn: (message, data) => log('warn', message, data), now: () => Date.now(),
+  });
+  const autoRelease = new AutoRelease({ store, releases, delivery, warn: (message, data) => log('warn', message, data) });
   const projects = new ProjectService({
     store, runs, secretBox, dataDir: options.dataDir, pollIntervalMs: options.pollIntervalMs, eventEnv,
     warn: (message, data) => log('warn', message, data),
   });
-  const app = createApp({ store, runs, projects, secretBox, hub, dataDir: options.dataDir, isClosing: () => closing });
+  const app = createApp({ store, runs, projects, secretBox, hub, dataDir: options.dataDir, isClosing: () => closing, delivery: { releases, delivery } });
 
   const address = await app.listen({ host: options.host, port: options.port });
   const url = address.replace('[::1]', 'localhost');
   await writeFile(join(options.dataDir, SERVER_INFO_FILE), `${JSON.stringify({ url, pid: process.pid, version: GANTRY_VERSION })}\n`, { mode: 0o600 });
   await store.events.append({ type: 'server.started', subject: 'server', actor: 'server', data: { url, store: store.dialect }, env: eventEnv() });
   await projects.start(url);
+  await delivery.start();
+  const rollups = new RollupRecorder(store, delivery, (message, data) => log('warn', message, data));
   const resumedRuns = await runs.recover();
   if (resumedRuns > 0) log('info', `resuming ${resumedRuns} run${resumedRuns === 1 ? '' : 's'} left by the previous server`);
 
@@ -78,6 +97,8 @@ export async function startServer(options: ServerOptions, overrides: StartOverri
       if (closing) return;
       closing = true;
       await projects.stop();
+      await rollups.stop();
+      await delivery.stop();
       await runs.shutdown(options.drainMs);
       await app.close();
       await store.events.append({ type: 'server.stopped', subject: 'server', actor: 'server', data: {}, env: eventEnv() }).catch(() => undefined);

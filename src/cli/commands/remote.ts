@@ -47,11 +47,12 @@ export function registerRemoteCommands(program: Command): void {
   const secret = program.command('secret').description('manage encrypted secrets');
   secret.command('set <project> <name>')
     .description('store a secret; the value is read from stdin (never from the command line)')
-    .action(async (projectName: string, name: string) => {
+    .option('--env <env>', 'an environment\'s own value (overrides the project\'s for deploys there)')
+    .action(async (projectName: string, name: string, opts: { env?: string }) => {
       const value = (await readStdin()).replace(/\r?\n$/, '');
       if (!value) throw new InputError('no value on stdin: pipe it in, e.g. `printf %s "$TOKEN" | gantry secret set PROJECT NAME`');
-      await client(program).request('PUT', `/api/projects/${enc(projectName)}/secrets/${enc(name)}`, { value });
-      process.stdout.write(`secret ${name} set for ${projectName}\n`);
+      await client(program).request('PUT', `/api/projects/${enc(projectName)}/secrets/${enc(name)}${opts.env ? `?env=${enc(opts.env)}` : ''}`, { value });
+      process.stdout.write(`secret ${name} set for ${projectName}${opts.env ? ` (${opts.env})` : ''}\n`);
     });
   secret.command('list <project>').description('secret names').action(async (projectName: string) => {
     const { names } = await client(program).request<{ names: string[] }>('GET', `/api/projects/${enc(projectName)}/secrets`);

@@ -1,0 +1,521 @@
+/**
+ * The rollout controller: the I/O side of progressive delivery. For each environment it owns a
+ * traffic proxy (src/proxy) and the service instances (src/runtime supervisor), and it drives
+ * each rollout's pure state machine (src/delivery): every transition is persisted before its
+ * commands are carried out, decisions are made on a one-second analysis cadence from the proxy's
+ * own request metrics (and Prometheus where configured), and a restart resumes where it stopped.
+ *
+ * Pools are derived, not stored: an environment's `stable` pool is the instances of its current
+ * release, `canary` those of the active rollout's release, `old` those of the release a promotion
+ * replaced. So after a crash, adopted instances fall back into the right pools by their release.
+ */
+import { createServer } from 'node:net';
+import type { EnvironmentConfig, PrometheusCheckConfig, ServiceConfig } from '../core/delivery-config.ts';
+import { ConflictError, InputError, NotFoundError } from '../core/errors.ts';
+import { newId } from '../core/ids.ts';
+import type { Value } from '../core/types.ts';
+import {
+  ANALYSIS_INTERVAL_MS, evaluateAnalysis, initialRollback, initialRollout, isFinalRollout, nextDeadline, reduceRollout,
+  type AnalysisResult, type RolloutCommand, type RolloutEvent, type RolloutState,
+} from '../delivery/index.ts';
+import { parseConfig } from '../pipeline/load-config.ts';
+import { TrafficProxy, type Upstream } from '../proxy/index.ts';
+import type { InstanceStatus, Supervisor } from '../runtime/index.ts';
+import type { EnvironmentRecord, EventEnvironment, NewEvent, Project, ReleaseRecord, RolloutRecord, Store } from '../store/ports.ts';
+import { releaseDir } from './release-service.ts';
+import type { SecretBox } from './secret-box.ts';
+
+/** Prometheus as an analysis source (src/server/prometheus-source.ts). */
+export interface MetricQuerySource {
+  evaluate(checks: PrometheusCheckConfig[], vars: { version: string; environment: string }, at?: Date): Promise<{ values: Record<string, number | null>; problems: string[] }>;
+}
+
+export interface DeliveryDeps {
+  store: Store;
+  supervisor: Supervisor;
+  secretBox: SecretBox;
+  dataDir: string;
+  /** Address environment proxies listen on (the server's host). */
+  host: string;
+  sandbox: 'auto' | 'off';
+  prometheus: MetricQuerySource | null;
+  eventEnv(): EventEnvironment;
+  /** After anything about a rollout was stored (live streams). */
+  notify(rolloutId: string): void;
+  warn(message: string, data: Record<string, unknown>): void;
+  now(): number;
+  /** How long readiness may take before a start counts as failed (default 120 s). */
+  readyTimeoutMs?: number;
+}
+
+/** One environment of one project, as this process runs it. */
+interface EnvironmentRuntime {
+  projectId: string;
+  name: string;
+  proxy: TrafficProxy;
+  port: number;
+  /** The release whose instances form the stable pool (the environment's current release). */
+  stable: string | null;
+  /** The release being rolled out (canary pool), while a rollout runs. */
+  canary: string | null;
+  /** The release a promotion replaced, until drained. */
+  old: string | null;
+  weights: { stable: number; canary: number };
+  match: EnvironmentConfig['strategy'] extends infer S ? (S extends { match: infer M } ? M : never) : never;
+}
+
+interface ActiveRollout {
+  record: RolloutRecord;
+  state: RolloutState;
+  project: Project;
+  release: ReleaseRecord;
+  previous: ReleaseRecord | null;
+  env: EnvironmentRuntime;
+  queue: Promise<void>;
+  timer: NodeJS.Timeout | null;
+}
+
+const INSTANCE_KEY = (projectId: string, environment: string) => `${projectId}:${environment}`;
+
+export class DeliveryController {
+  readonly #deps: DeliveryDeps;
+  readonly #environments = new Map<string, EnvironmentRuntime>();
+  readonly #rollouts = new Map<string, ActiveRollout>();
+  #stopping = false;
+
+  constructor(deps: DeliveryDeps) {
+    this.#deps = deps;
+  }
+
+  /** After a restart: adopts running instances, reopens every environment's proxy, resumes rollouts. */
+  async start(): Promise<void> {
+    const { store } = this.#deps;
+    await this.#deps.supervisor.adopt();
+    for (const project of await store.projects.list()) {
+      for (const env of await store.rollouts.environments(project.id)) {
+        if (env.currentReleaseId || await store.rollouts.active(project.id, env.name)) await this.#environment(project, env.name);
+      }
+    }
+    for (const record of await store.rollouts.listActive()) {
+      const project = await store.projects.get(record.projectId);
+      if (!project) continue;
+      await this.#resume(project, record).catch((error: unknown) => this.#deps.warn('resuming a rollout failed', { rolloutId: record.id, error: String(error) }));
+    }
+  }
+
+  /** Stops timers and proxies; instances keep running (the next start adopts them). */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    for (const rollout of this.#rollouts.values()) if (rollout.timer) clearTimeout(rollout.timer);
+    await Promise.allSettled([...this.#rollouts.values()].map((r) => r.queue));
+    await Promise.allSettled([...this.#environments.values()].map((e) => e.proxy.close()));
+    await this.#deps.supervisor.detach();
+  }
+
+  /** Called by the supervisor's onChange: routes follow readiness at once. */
+  onInstanceChange(status: InstanceStatus): void {
+    if (status.state === 'stopped') this.#leaving.delete(status.id);
+    for (const env of this.#environments.values()) {
+      if (this.#instancesOf(env).some((i) => i.id === status.id)) this.#route(env);
+    }
+  }
+
+  // ---------------------------------------------------------------- commands from the API
+
+  async deploy(project: Project, release: ReleaseRecord, environment: string, actor: string): Promise<RolloutRecord> {
+    const { envConfig } = this.#configOf(release, environment);
+    const env = await this.#environment(project, environment, envConfig.port);
+    if (await this.#deps.store.rollouts.active(project.id, environment)) {
+      throw new ConflictError(`a rollout is already under way in ${environment}: wait for it, or \`gantry rollout abort ${project.name} --env ${environment}\``);
+    }
+    const current = env.stable ? await this.#deps.store.releases.get(env.stable) : undefined;
+    if (current?.id === release.id) throw new ConflictError(`release #${release.number} already runs in ${environment}`);
+    const state = initialRollout({
+      id: newId(), environment, releaseId: release.id, previousReleaseId: current?.id ?? null, strategy: envConfig.strategy,
+      approvalRequired: envConfig.approval === 'required', instances: this.#instanceCount(release, environment),
+    });
+    return this.#begin(project, release, current ?? null, env, state, actor);
+  }
+
+  async rollback(project: Project, environment: string, actor: string): Promise<RolloutRecord> {
+    const env = await this.#environment(project, environment);
+    const record = await this.#deps.store.rollouts.environment(project.id, environment);
+    if (!record?.currentReleaseId || !record.previousReleaseId) throw new ConflictError(`${environment} has no previous release to roll back to`);
+    if (await this.#deps.store.rollouts.active(project.id, environment)) throw new ConflictError(`a rollout is under way in ${environment}: \`gantry rollout abort\` rolls it back`);
+    const current = await this.#requireRelease(record.currentReleaseId);
+    const previous = await this.#requireRelease(record.previousReleaseId);
+    const state = initialRollback({ id: newId(), environment, currentReleaseId: current.id, previousReleaseId: previous.id, instances: this.#instanceCount(previous, environment) });
+    return this.#begin(project, previous, current, env, state, actor);
+  }
+
+  /** promote | pause | resume | abort | approve, by a person. */
+  async act(project: Project, environment: string, action: 'promote' | 'pause' | 'resume' | 'abort' | 'approve', actor: string): Promise<RolloutRecord> {
+    const record = await this.#deps.store.rollouts.active(project.id, environment);
+    if (!record) throw new NotFoundError(`no rollout is under way in ${environment}`);
+    const active = this.#rollouts.get(record.id);
+    if (!active) throw new ConflictError(`the rollout ${record.id} is not driven by this server yet (it is resuming): try again`);
+    const at = this.#deps.now();
+    const event: RolloutEvent = action === 'abort' ? { type: 'abort', at, actor } : { type: action, at, actor };
+    await this.#apply(active, event);
+    if (action === 'approve') await this.#apply(active, { type: 'start', at });
+    return (await this.#deps.store.rollouts.get(record.id)) as RolloutRecord;
+  }
+
+  /** The environment's port, exposed on the server's host. */
+  async expose(project: Project, environment: string, port: number, actor: string): Promise<EnvironmentRecord> {
+    const existing = await this.#deps.store.rollouts.environment(project.id, environment);
+    const record = { projectId: project.id, name: environment, currentReleaseId: existing?.currentReleaseId ?? null, previousReleaseId: existing?.previousReleaseId ?? null, port };
+    const runtime = this.#environments.get(INSTANCE_KEY(project.id, environment));
+    if (runtime && runtime.port !== port) {
+      await runtime.proxy.close();
+      this.#environments.delete(INSTANCE_KEY(project.id, environment));
+    }
+    await this.#deps.store.rollouts.setEnvironment(record);
+    await this.#deps.store.events.append({ type: 'environment.exposed', subject: `environment:${project.id}/${environment}`, actor, data: { port }, env: this.#deps.eventEnv() });
+    await this.#environment(project, environment);
+    return (await this.#deps.store.rollouts.environment(project.id, environment)) as EnvironmentRecord;
+  }
+
+  /** What `gantry rollout status` shows. */
+  status(project: Project, environment: string): { port: number | null; weights: { stable: number; canary: number }; instances: (InstanceStatus & { pool: string; releaseId: string })[] } {
+    const env = this.#environments.get(INSTANCE_KEY(project.id, environment));
+    if (!env) return { port: null, weights: { stable: 100, canary: 0 }, instances: [] };
+    return { port: env.port, weights: env.weights, instances: this.#instancesOf(env) };
+  }
+
+  /** The proxy's live request metrics of an environment per release (stable and canary). */
+  window(project: Project, environment: string, sinceMs: number, untilMs: number): Record<string, unknown> {
+    const env = this.#environments.get(INSTANCE_KEY(project.id, environment));
+    if (!env) return {};
+    const out: Record<string, unknown> = {};
+    for (const [pool, releaseId] of [['stable', env.stable], ['canary', env.canary]] as const) {
+      if (releaseId) out[pool] = { releaseId, ...env.proxy.metrics.window(sinceMs, untilMs, { version: releaseId }) };
+    }
+    return out;
+  }
+
+  /** Request metrics of every environment, in Prometheus text format. */
+  prometheus(): string {
+    return [...this.#environments.values()].map((e) => e.proxy.metrics.prometheus()).join('');
+  }
+
+  /** Ten-second roll-ups of every proxy, for the store. */
+  drainRollups(): { projectId: string; environment: string; rollups: ReturnType<TrafficProxy['metrics']['drainRollups']> }[] {
+    return [...this.#environments.values()].map((e) => ({ projectId: e.projectId, environment: e.name, rollups: e.proxy.metrics.drainRollups() }));
+  }
+
+  // ---------------------------------------------------------------- the loop
+
+  async #begin(project: Project, release: ReleaseRecord, previous: ReleaseRecord | null, env: EnvironmentRuntime, state: RolloutState, actor: string): Promise<RolloutRecord> {
+    const record = await this.#deps.store.rollouts.create({
+      id: state.id, projectId: project.id, environment: env.name, releaseId: release.id, previousReleaseId: previous?.id ?? null,
+      phase: state.phase, state: state as unknown as Record<string, Value>, createdBy: actor,
+    });
+    await this.#deps.store.events.append({
+      type: 'rollout.created', subject: `rollout:${record.id}`, actor,
+      data: { rolloutId: record.id, projectId: project.id, environment: env.name, releaseId: release.id, releaseNumber: release.number, previousReleaseId: previous?.id ?? null, strategy: state.strategy.kind },
+      env: { ...this.#deps.eventEnv(), commit: release.sha, configHash: release.configHash },
+    });
+    const active: ActiveRollout = { record, state, project, release, previous, env, queue: Promise.resolve(), timer: null };
+    this.#rollouts.set(record.id, active);
+    env.canary = release.id;
+    if (state.phase !== 'pending-approval') await this.#apply(active, { type: 'start', at: this.#deps.now() });
+    return (await this.#deps.store.rollouts.get(record.id)) as RolloutRecord;
+  }
+
+  /** Serialised per rollout: reduce → persist → act. */
+  #apply(active: ActiveRollout, event: RolloutEvent): Promise<void> {
+    const step = active.queue.then(async () => {
+      if (isFinalRollout(active.state.phase) || this.#stopping) return;
+      const { state, commands } = reduceRollout(active.state, event);
+      const finished = commands.find((c): c is Extract<RolloutCommand, { type: 'finished' }> => c.type === 'finished');
+      await this.#persist(active, state, commands, finished?.phase ?? null);
+      active.state = state;
+      for (const command of commands) this.#carryOut(active, command);
+      if (finished) this.#finish(active);
+      else this.#schedule(active);
+    });
+    active.queue = step.catch((error: unknown) => this.#deps.warn('a rollout step failed', { rolloutId: active.record.id, event: event.type, error: String(error) }));
+    return step;
+  }
+
+  async #persist(active: ActiveRollout, state: RolloutState, commands: RolloutCommand[], finished: string | null): Promise<void> {
+    const base = { actor: 'server', env: { ...this.#deps.eventEnv(), commit: active.release.sha, configHash: active.release.configHash } };
+    const subject = `rollout:${active.record.id}`;
+    const events: NewEvent[] = commands
+      .filter((c): c is Extract<RolloutCommand, { type: 'record' }> => c.type === 'record')
+      .map((c) => ({ ...base, type: `rollout.${c.event}`, subject, data: { rolloutId: active.record.id, environment: active.env.name, ...(c.data as Record<string, Value>) } }));
+    if (state.phase !== active.state.phase) {
+      events.push({ ...base, type: `rollout.phase.${state.phase}`, subject, data: { rolloutId: active.record.id, environment: active.env.name, from: active.state.phase, weights: state.weights, reason: state.reason } });
+    }
+    const env = finished === 'succeeded'
+      ? { projectId: active.project.id, name: active.env.name, currentReleaseId: active.release.id, previousReleaseId: active.previous?.id ?? null, port: active.env.port }
+      : undefined;
+    await this.#deps.store.rollouts.transition(active.record.id, {
+      phase: state.phase, state: state as unknown as Record<string, Value>, finishedAt: finished ? new Date(this.#deps.now()).toISOString() : null,
+      ...(env ? { environment: env } : {}), events,
+    });
+    this.#deps.notify(active.record.id);
+  }
+
+  #carryOut(active: ActiveRollout, command: RolloutCommand): void {
+    const env = active.env;
+    switch (command.type) {
+      case 'set-weights':
+        env.weights = { stable: command.stable, canary: command.canary };
+        this.#route(env);
+        break;
+      case 'swap-pools':
+        env.old = env.stable;
+        env.stable = env.canary;
+        env.canary = null;
+        env.weights = { stable: 100, canary: 0 };
+        this.#route(env);
+        break;
+      case 'start-instances':
+        void this.#startInstances(active, command.pool, command.releaseId, command.count);
+        break;
+      case 'stop-instances':
+        void this.#stopInstances(active, command.pool, command.drain, command.count);
+        break;
+      case 'record':
+      case 'finished':
+        break;
+    }
+  }
+
+  #finish(active: ActiveRollout): void {
+    if (active.timer) clearTimeout(active.timer);
+    this.#rollouts.delete(active.record.id);
+    const env = active.env;
+    if (active.state.phase === 'succeeded') {
+      env.canary = null;
+    } else {
+      // Rolled back, aborted or failed: the stable release stays; what was started for the canary goes.
+      env.canary = null;
+    }
+    env.weights = { stable: 100, canary: 0 };
+    this.#route(env);
+  }
+
+  #schedule(active: ActiveRollout): void {
+    if (active.timer) clearTimeout(active.timer);
+    const now = this.#deps.now();
+    const deadline = nextDeadline(active.state);
+    const analysing = active.state.strategy.kind !== 'recreate' && active.state.strategy.kind !== 'rolling' && (active.state.phase === 'progressing' || active.state.phase === 'paused');
+    const due = Math.min(deadline ?? Infinity, analysing ? now + ANALYSIS_INTERVAL_MS : Infinity);
+    if (!Number.isFinite(due) || this.#stopping) return;
+    active.timer = setTimeout(() => { void this.#tick(active); }, Math.max(0, due - now));
+    active.timer.unref?.();
+  }
+
+  async #tick(active: ActiveRollout): Promise<void> {
+    const at = this.#deps.now();
+    const analysis = await this.#analyse(active, at).catch((error: unknown) => {
+      this.#deps.warn('analysis failed', { rolloutId: active.record.id, error: String(error) });
+      return null;
+    });
+    await this.#apply(active, { type: 'tick', at, analysis });
+  }
+
+  async #analyse(active: ActiveRollout, at: number): Promise<AnalysisResult | null> {
+    const strategy = active.state.strategy;
+    const config = strategy.kind === 'canary' || strategy.kind === 'blue-green' ? strategy.analysis : undefined;
+    if (!config) return null;
+    const since = at - config.windowMs;
+    const metrics = active.env.proxy.metrics;
+    const canary = metrics.window(since, at, { version: active.release.id });
+    const baseline = active.previous ? metrics.window(since, at, { version: active.previous.id }) : { requests: 0, errors: 0, latency: [] };
+    const prometheus = config.prometheus.length > 0 && this.#deps.prometheus
+      ? (await this.#deps.prometheus.evaluate(config.prometheus, { version: active.release.id, environment: active.env.name }, new Date(at))).values
+      : undefined;
+    return evaluateAnalysis(config, {
+      canary: { requests: canary.requests, errors: canary.errors, latency: canary.latency },
+      baseline: { requests: baseline.requests, errors: baseline.errors, latency: baseline.latency },
+      ...(prometheus ? { prometheus } : {}),
+    });
+  }
+
+  // ---------------------------------------------------------------- instances and routes
+
+  async #startInstances(active: ActiveRollout, pool: 'canary' | 'stable', releaseId: string, count?: number): Promise<void> {
+    const env = active.env;
+    try {
+      const release = await this.#requireRelease(releaseId);
+      if (pool === 'stable') env.stable = releaseId;
+      else env.canary = releaseId;
+      const wanted = count ?? active.state.instances;
+      const spec = await this.#instanceSpec(active.project, release, env.name);
+      const started: string[] = [];
+      for (let i = 0; i < wanted; i++) {
+        const id = `${active.project.name}.${env.name}.r${release.number}.${newId().slice(-8).toLowerCase()}`;
+        await this.#deps.supervisor.start({ ...spec, id, pool });
+        started.push(id);
+      }
+      await Promise.all(started.map((id) => this.#deps.supervisor.waitReady(id, this.#deps.readyTimeoutMs ?? 120_000)));
+      this.#route(env);
+      await this.#apply(active, { type: 'instances-ready', at: this.#deps.now(), pool });
+    } catch (error) {
+      await this.#apply(active, { type: 'instances-failed', at: this.#deps.now(), pool, reason: (error as Error).message });
+    }
+  }
+
+  async #stopInstances(active: ActiveRollout, pool: 'canary' | 'stable' | 'old', drain: boolean, count?: number): Promise<void> {
+    const env = active.env;
+    const releaseId = pool === 'stable' ? env.stable : pool === 'canary' ? env.canary : env.old;
+    const victims = this.#instancesOf(env).filter((i) => i.releaseId === releaseId && i.state !== 'stopped').slice(0, count ?? Infinity);
+    const ids = new Set(victims.map((v) => v.id));
+    // Out of the route table first, so no new request reaches them; in-flight ones finish.
+    this.#route(env, ids);
+    if (drain) {
+      const drainMs = this.#drainTimeout(active);
+      await Promise.all(victims.map((v) => env.proxy.drained(v.id, drainMs)));
+    }
+    await Promise.all(victims.map((v) => this.#deps.supervisor.stop(v.id).catch(() => undefined)));
+    if (pool === 'old' && count === undefined) env.old = null;
+    this.#route(env);
+    if (drain) await this.#apply(active, { type: 'drained', at: this.#deps.now(), pool });
+  }
+
+  /** The route table: ready instances of the stable and canary releases, at the current weights. */
+  #route(env: EnvironmentRuntime, excluding: ReadonlySet<string> = new Set()): void {
+    const upstreams: Upstream[] = [];
+    for (const instance of this.#instancesOf(env)) {
+      if (instance.state !== 'ready' || excluding.has(instance.id) || this.#leaving.has(instance.id)) continue;
+      const pool = instance.releaseId === env.canary ? 'canary' : instance.releaseId === env.stable ? 'stable' : null;
+      if (!pool) continue;
+      upstreams.push({ id: instance.id, host: '127.0.0.1', port: instance.port, pool, version: instance.releaseId });
+    }
+    for (const id of excluding) this.#leaving.add(id);
+    env.proxy.setRoutes({ upstreams, weights: env.weights, match: env.match ?? [] });
+  }
+
+  readonly #leaving = new Set<string>();
+
+  #instancesOf(env: EnvironmentRuntime): (InstanceStatus & { pool: string; releaseId: string })[] {
+    const key = INSTANCE_KEY(env.projectId, env.name);
+    return this.#deps.supervisor.list()
+      .map((s) => ({ status: s, spec: this.#deps.supervisor.labels(s.id) }))
+      .filter((x) => x.spec?.environment === key)
+      .map((x) => ({ ...x.status, pool: x.spec?.pool ?? '', releaseId: x.spec?.releaseId ?? '' }));
+  }
+
+  async #environment(project: Project, name: string, configuredPort?: number): Promise<EnvironmentRuntime> {
+    const key = INSTANCE_KEY(project.id, name);
+    const existing = this.#environments.get(key);
+    if (existing) return existing;
+    const stored = await this.#deps.store.rollouts.environment(project.id, name);
+    const port = stored?.port ?? configuredPort ?? await freePort(this.#deps.host);
+    const proxy = new TrafficProxy({ environment: `${project.name}/${name}`, host: this.#deps.host, port });
+    await proxy.listen().catch((error: unknown) => {
+      throw new InputError(`cannot listen on ${this.#deps.host}:${port} for ${name}: ${(error as Error).message} (choose another with \`gantry env expose ${project.name} ${name} --port P\`)`);
+    });
+    if (!stored || stored.port !== port) {
+      await this.#deps.store.rollouts.setEnvironment({ projectId: project.id, name, currentReleaseId: stored?.currentReleaseId ?? null, previousReleaseId: stored?.previousReleaseId ?? null, port });
+    }
+    const current = stored?.currentReleaseId ? await this.#deps.store.releases.get(stored.currentReleaseId) : undefined;
+    const match = current ? this.#matchOf(current, name) : [];
+    const runtime: EnvironmentRuntime = { projectId: project.id, name, proxy, port, stable: stored?.currentReleaseId ?? null, canary: null, old: null, weights: { stable: 100, canary: 0 }, match };
+    this.#environments.set(key, runtime);
+    this.#route(runtime);
+    return runtime;
+  }
+
+  async #resume(project: Project, record: RolloutRecord): Promise<void> {
+    const state = record.state as unknown as RolloutState;
+    const release = await this.#requireRelease(record.releaseId);
+    const previous = record.previousReleaseId ? await this.#requireRelease(record.previousReleaseId) : null;
+    const env = await this.#environment(project, record.environment);
+    env.canary = release.id;
+    env.weights = { ...state.weights };
+    const active: ActiveRollout = { record, state, project, release, previous, env, queue: Promise.resolve(), timer: null };
+    this.#rollouts.set(record.id, active);
+    this.#route(env);
+    const waiting = state.waitingFor;
+    if (waiting?.event === 'instances-ready') {
+      const releaseId = waiting.pool === 'stable' ? env.stable : release.id;
+      const have = this.#instancesOf(env).filter((i) => i.releaseId === releaseId && i.state !== 'stopped');
+      if (have.length === 0 && releaseId) void this.#startInstances(active, waiting.pool as 'canary' | 'stable', releaseId);
+      else void this.#awaitReady(active, waiting.pool as 'canary' | 'stable', have.map((h) => h.id));
+    } else if (waiting?.event === 'drained') {
+      void this.#stopInstances(active, waiting.pool, true);
+    }
+    this.#schedule(active);
+  }
+
+  async #awaitReady(active: ActiveRollout, pool: 'canary' | 'stable', ids: string[]): Promise<void> {
+    try {
+      await Promise.all(ids.map((id) => this.#deps.supervisor.waitReady(id, this.#deps.readyTimeoutMs ?? 120_000)));
+      this.#route(active.env);
+      await this.#apply(active, { type: 'instances-ready', at: this.#deps.now(), pool });
+    } catch (error) {
+      await this.#apply(active, { type: 'instances-failed', at: this.#deps.now(), pool, reason: (error as Error).message });
+    }
+  }
+
+  // ---------------------------------------------------------------- config
+
+  #configOf(release: ReleaseRecord, environment: string): { service: ServiceConfig; envConfig: EnvironmentConfig } {
+    const config = parseConfig(release.configText, 'gantry.yaml');
+    const service = config.service;
+    const envConfig = config.environments?.[environment];
+    if (!service) throw new InputError(`release #${release.number} has no \`service\` section`);
+    if (!envConfig) throw new InputError(`release #${release.number} defines no environment '${environment}' (it has: ${Object.keys(config.environments ?? {}).join(', ') || 'none'})`);
+    return { service, envConfig };
+  }
+
+  #matchOf(release: ReleaseRecord, environment: string) {
+    try {
+      const { envConfig } = this.#configOf(release, environment);
+      return envConfig.strategy.kind === 'canary' ? envConfig.strategy.match : [];
+    } catch {
+      return [];
+    }
+  }
+
+  #instanceCount(release: ReleaseRecord, environment: string): number {
+    const { service, envConfig } = this.#configOf(release, environment);
+    return envConfig.instances ?? service.instances;
+  }
+
+  #drainTimeout(active: ActiveRollout): number {
+    try {
+      return this.#configOf(active.release, active.env.name).service.stop.drainTimeoutMs;
+    } catch {
+      return 30_000;
+    }
+  }
+
+  async #instanceSpec(project: Project, release: ReleaseRecord, environment: string) {
+    const { service, envConfig } = this.#configOf(release, environment);
+    const secrets: Record<string, string> = {};
+    for (const [variable, secretName] of Object.entries(envConfig.secrets)) {
+      const sealed = await this.#deps.store.secrets.get(project.id, secretName, environment) ?? await this.#deps.store.secrets.get(project.id, secretName);
+      if (sealed === undefined) throw new InputError(`secret ${secretName} (for ${variable} in ${environment}) is not set: \`gantry secret set ${project.name} ${secretName} --env ${environment}\``);
+      secrets[variable] = this.#deps.secretBox.decrypt(sealed);
+    }
+    const key = INSTANCE_KEY(project.id, environment);
+    return {
+      environment: key, releaseId: release.id, service,
+      env: { ...service.env, ...envConfig.env, ...secrets },
+      secrets: Object.values(secrets), workDir: releaseDir(this.#deps.dataDir, release.id), sandbox: this.#deps.sandbox,
+    };
+  }
+
+  async #requireRelease(id: string): Promise<ReleaseRecord> {
+    const release = await this.#deps.store.releases.get(id);
+    if (!release) throw new NotFoundError(`release ${id} does not exist`);
+    return release;
+  }
+}
+
+async function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, host, () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
