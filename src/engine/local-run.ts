@@ -2,6 +2,7 @@
  * `gantry run`: the server's engine on the working tree, with no server. State lives in memory
  * (a local run has nobody to resume it), logs and artifacts under `<repo>/.gantry/local/runs/<id>/`.
  */
+import { existsSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { newId } from '../core/ids.ts';
@@ -61,6 +62,15 @@ export async function runLocally(o: LocalRunOptions): Promise<LocalRunResult> {
     await rm(runDir(dataDir, runId), { recursive: true, force: true });
     throw error;
   });
+  // Workspaces are removed in the background, off the job's slot; a retry of the same job (same
+  // dirs) waits for its removal, and the run waits for all of them at its end.
+  const removals = new Map<string, Promise<void>>();
+  const removeLater = (dir: string) => {
+    const removal: Promise<void> = rm(dir, { recursive: true, force: true }).catch(() => undefined).finally(() => {
+      if (removals.get(dir) === removal) removals.delete(dir);
+    });
+    removals.set(dir, removal);
+  };
   const plannedJobs = new Map<string, PlannedJob>(plan.jobs.map((j) => [j.key, j]));
   const state = initialRunState(runId, plan);
   const records = new Map<string, JobRecord>(plan.jobs.map((j) => [j.key, initialJobRecord(runId, state, j)]));
@@ -73,11 +83,14 @@ export async function runLocally(o: LocalRunOptions): Promise<LocalRunResult> {
     slots: new SlotPool(o.parallel),
     now: () => new Date(),
     runJob: async (spec) => {
+      await removals.get(spec.workspaceDir);
+      await removals.get(`${spec.workspaceDir}.tmp`);
       try {
         return await o.runJob(spec);
       } finally {
-        await rm(spec.workspaceDir, { recursive: true, force: true });
-        await rm(`${spec.workspaceDir}.tmp`, { recursive: true, force: true });
+        removeLater(spec.workspaceDir);
+        // The executor removes its temp dir itself; this covers an executor that did not.
+        if (existsSync(`${spec.workspaceDir}.tmp`)) removeLater(`${spec.workspaceDir}.tmp`);
       }
     },
     jobSpec: async (job, current, signal) => buildJobSpec(setting, job, current, signal),
@@ -96,6 +109,7 @@ export async function runLocally(o: LocalRunOptions): Promise<LocalRunResult> {
     // Ctrl-C while the tree was being copied came before the listener: act on it now.
     if (o.signal?.aborted) onAbort();
     const status = await driver.done;
+    await Promise.all(removals.values());
     await rm(join(dataDir, 'work', runId), { recursive: true, force: true });
     await rm(source, { recursive: true, force: true });
     await pruneLocalRuns(dataDir, runId);

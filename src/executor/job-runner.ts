@@ -15,12 +15,17 @@
  * - A step's failure ends the job's success; following steps run only when their `if` allows
  *   it (`always()`, `failure()`). `continue-on-error` keeps the step `failure` in the report but
  *   the job goes on as if it had succeeded (`steps.<id>.conclusion` is `success`).
+ * - Steps are forked by a small helper process (spawner.ts), not by Node: a fork of Node costs
+ *   milliseconds of main-thread time per step. In the sandbox the helper runs inside one
+ *   bubblewrap for the whole job.
  * - Background processes a step leaves running (a server for the next step) are ended when the
- *   job ends. In the sandbox each step has its own pid namespace, so they end with the step.
+ *   job ends. In the sandbox the job's steps share one pid namespace, whose end ends them.
  * - The runner never throws for a failing job: setup problems (a bad expression, a workspace
  *   that cannot be copied) are a `failure` with `error` set and a system line in the log.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, rmdirSync, statSync, unlinkSync, writeFileSync,
+} from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { JobResult, StepConfig, StepResult, StepStatus, TestCounts, Value } from '../core/types.ts';
@@ -130,7 +135,9 @@ class JobRun {
       mkdirSync(path.join(this.tmpDir, 'home'), { recursive: true });
       if (spec.signal.aborted) return this.cancelledBeforeSteps();
       if (spec.artifactsIn.length > 0) {
-        const { files } = await restoreArtifacts(spec.artifactsIn, spec.workspaceDir);
+        // Most needed jobs save nothing: a sync existence check spares a directory walk per dir.
+        const present = spec.artifactsIn.filter((dir) => existsSync(dir));
+        const { files } = present.length > 0 ? await restoreArtifacts(present, spec.workspaceDir) : { files: 0 };
         this.log.system(`[gantry] restored ${files} artifact file(s) from needed jobs`);
       }
       this.jobEnv = this.interpolateEnv({ ...spec.context.env, ...config.env }, {}, 'job env');
@@ -224,7 +231,7 @@ class JobRun {
       if (this.sandboxed) await spawner.close().catch(() => undefined);
       else defaultSpawnerPool.release(spawner);
     }
-    await rm(this.tmpDir, { recursive: true, force: true }).catch(() => undefined);
+    await removeTmpDir(this.tmpDir);
   }
 
   /**
@@ -248,7 +255,7 @@ class JobRun {
         spawner = new Spawner({ wrapper, cwd: spec.workspaceDir });
         await spawner.started();
       } else {
-        spawner = await defaultSpawnerPool.acquire(spec.workspaceDir);
+        spawner = await defaultSpawnerPool.acquire();
       }
       spawner.attach({ onStdout: (chunk) => this.log.stdout(chunk), onStderr: (chunk) => this.log.stderr(chunk) });
       this.spawner = spawner;
@@ -315,10 +322,19 @@ class JobRun {
       output: path.join(this.tmpDir, `step-${index}.output`),
       env: path.join(this.tmpDir, `step-${index}.env`),
     };
-    // Sync: three tiny files in the job's own dir cost less than three thread-pool round trips.
-    writeFileSync(files.script, script, { mode: 0o700 });
-    closeSync(openSync(files.output, 'w'));
-    closeSync(openSync(files.env, 'w'));
+    // A helper that died (killed by a step, by the OOM killer) is replaced by plain spawns.
+    if (this.spawner?.dead) {
+      this.log.system('⚠ the step helper ended: the next steps are started one process each');
+      this.spawner = null;
+    }
+    // The helper writes them (see spawner.ts): file creation on a busy disk would block Node's
+    // main thread, i.e. every job at once. Without it, sync: cheaper than three round trips.
+    const stepFiles = [{ path: files.script, content: script, mode: 0o700 }, { path: files.output, content: '' }, { path: files.env, content: '' }];
+    if (!this.spawner) {
+      writeFileSync(files.script, script, { mode: 0o700 });
+      closeSync(openSync(files.output, 'w'));
+      closeSync(openSync(files.env, 'w'));
+    }
 
     const elapsed = performance.now() - this.started;
     const jobBudget = this.config.timeoutMs === undefined ? Infinity : this.config.timeoutMs - elapsed;
@@ -355,7 +371,7 @@ class JobRun {
         onStdout: (chunk: Buffer) => this.log.stdout(chunk),
         onStderr: (chunk: Buffer) => this.log.stderr(chunk),
       };
-      exit = this.spawner ? await this.spawner.run(options) : await spawnStep(options);
+      exit = this.spawner ? await this.spawner.run({ ...options, files: stepFiles }) : await spawnStep(options);
     } catch (error) {
       return fail(messageOf(error));
     }
@@ -524,6 +540,24 @@ function guardLogListener(listener: (line: LogLine) => void): (line: LogLine) =>
       // The subscriber's problem; the stored log is complete regardless.
     }
   };
+}
+
+/**
+ * Removes a job's temp dir. It usually holds only the runner's own small files and an empty
+ * HOME, removed synchronously (a recursive async rm is a dozen thread-pool round trips per
+ * job); anything a step left there (a tool's cache in HOME) goes through the recursive rm.
+ */
+async function removeTmpDir(dir: string): Promise<void> {
+  try {
+    const entries = readdirSync(dir, { withFileTypes: true });
+    for (const entry of entries) {
+      if (entry.isDirectory()) rmdirSync(path.join(dir, entry.name));
+      else unlinkSync(path.join(dir, entry.name));
+    }
+    rmdirSync(dir);
+  } catch {
+    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+  }
 }
 
 /** A step file's content; '' when it is empty or gone (checked first: most steps write nothing). */

@@ -12,6 +12,9 @@
  * 3. after the grace period (default 5 s), SIGKILL to whatever of the snapshot (and of a fresh
  *    snapshot, for processes forked meanwhile) is still alive.
  *
+ * `spawnStep` is the plain path (one Node spawn per step), used when the step helper of
+ * spawner.ts cannot run; the helper uses the same stop logic (`killProcessTree`) and leftovers.
+ *
  * The step runs in its own session and process group (`detached`), with stdin on /dev/null.
  * Background processes that outlive a step that exited normally are not killed here (a step may
  * start a server for the next one); their output keeps flowing to `onStdout`/`onStderr`, and the

@@ -8,12 +8,16 @@
  * job, instead of one bubblewrap per step.
  *
  * Protocol (all Node-driven, one step at a time per helper):
- * - stdin, Node → helper: `<byte length>\n` then NUL-separated fields: cwd, argc, argv…, env
- *   entries `NAME=value`. The helper forks; the child starts a new session (`setsid`: the step's
+ * - stdin, Node → helper: `<byte length>\n` then NUL-separated fields: the number of files to
+ *   write first, then per file its path, octal mode (or empty) and hex content (the step script
+ *   and its empty GANTRY_OUTPUT/GANTRY_ENV: file creation is slow on a busy disk, and would
+ *   block Node's main thread for every job at once), then cwd, argc, argv…, env entries
+ *   `NAME=value`. The helper writes the files and forks; the child starts a new session (`setsid`: the step's
  *   pid is its process group), reads stdin from /dev/null, changes directory, sets exactly that
  *   environment and execs argv (PATH lookup with the step's PATH).
- * - fd 3, helper → Node, lines: `H <pid> <subreaper 0|1>` once; `S <pid>` started; `X <message>`
- *   could not start; `E <pid> <wait status>` ended.
+ * - fd 3, helper → Node, lines: `H <pid> <subreaper 0|1>` once; per step `S <pid>` (forked) and,
+ *   from the child when exec fails, `X <message>`, in either order; then `E <wait status>` (-1
+ *   when nothing ran: `X` came first, from the helper).
  * - stdout/stderr of every step are the helper's own (inherited pipes). When a step ends, the
  *   helper writes a random per-helper marker to both, then sends `E`: Node knows all the step
  *   wrote before exiting has been read once it has seen the marker on both streams. Output of
@@ -44,6 +48,8 @@ my %prctl = (x86_64 => 157, aarch64 => 167, riscv64 => 167, i686 => 172, i386 =>
 my $arch = (POSIX::uname())[4];
 my $reaper = (exists $prctl{$arch} && syscall($prctl{$arch}, 36, 1, 0, 0, 0) == 0) ? 1 : 0;
 my $marker = shift @ARGV;
+# F_SETPIPE_SZ: a big pipe lets a chatty step write on while Node is busy formatting its log.
+for my $fh (\*STDOUT, \*STDERR) { fcntl($fh, 1031, 1048576) or fcntl($fh, 1031, 262144); }
 sub reply { my $m = shift; syswrite($rep, "$m\n"); }
 reply("H $$ $reaper");
 my $buf = '';
@@ -68,24 +74,28 @@ while (1) {
   1 while waitpid(-1, POSIX::WNOHANG()) > 0;
   my $len = readline_(); chomp $len;
   my @f = split(/\0/, readn($len), -1);
+  my $nfiles = shift @f; my $ferr;
+  for (1 .. $nfiles) {
+    my ($path, $mode, $hex) = splice(@f, 0, 3);
+    if (open(my $fh, '>', $path)) {
+      binmode $fh; print $fh pack('H*', $hex); close $fh or $ferr //= "$path: $!";
+      chmod(oct($mode), $path) if $mode ne '';
+    } else { $ferr //= "$path: $!"; }
+  }
   my $cwd = shift @f; my $argc = shift @f;
   my @argv = splice(@f, 0, $argc);
   my %env = map { my $i = index($_, '='); (substr($_, 0, $i) => substr($_, $i + 1)) } @f;
-  pipe(my $er, my $ew) or do { reply("X pipe: $!"); next; };
+  if (defined $ferr) { reply("X $ferr"); finish(-1); next; }
   my $pid = fork();
-  if (!defined $pid) { reply("X fork: $!"); next; }
+  if (!defined $pid) { reply("X fork: $!"); finish(-1); next; }
   if ($pid == 0) {
-    close $er;
     POSIX::setsid();
     open(STDIN, '<', '/dev/null');
-    if (!chdir $cwd) { syswrite($ew, "chdir $cwd: $!"); POSIX::_exit(127); }
+    if (!chdir $cwd) { reply("X chdir $cwd: $!"); POSIX::_exit(127); }
     %ENV = %env;
     { no warnings; exec { $argv[0] } @argv; }
-    syswrite($ew, "$argv[0]: $!"); POSIX::_exit(127);
+    reply("X $argv[0]: $!"); POSIX::_exit(127);
   }
-  close $ew;
-  my $err = ''; 1 while !defined sysread($er, $err, 4096) && $!{EINTR}; close $er;
-  if ($err ne '') { waitpid($pid, 0); reply("X $err"); next; }
   reply("S $pid");
   my $status = -1;
   while (1) {
@@ -93,9 +103,9 @@ while (1) {
     if ($p == $pid) { $status = $?; last; }
     last if $p == -1 && !$!{EINTR};
   }
-  syswrite(STDOUT, $marker); syswrite(STDERR, $marker);
-  reply("E $pid $status");
+  finish($status);
 }
+sub finish { syswrite(STDOUT, $marker); syswrite(STDERR, $marker); reply("E $_[0]"); }
 `;
 
 /** Where a running step's output goes. */
@@ -104,7 +114,17 @@ export interface StepSink {
   onStderr(chunk: Buffer): void;
 }
 
+/** A file the helper writes before it forks the step (off Node's main thread). */
+export interface StepFile {
+  path: string;
+  content: string;
+  /** Set exactly (chmod) when given. */
+  mode?: number;
+}
+
 export interface SpawnerStepOptions extends StepSink {
+  /** Written (truncated) before the step starts; a failure to write one fails the start. */
+  files?: StepFile[];
   argv: string[];
   cwd: string;
   env: Record<string, string>;
@@ -113,14 +133,14 @@ export interface SpawnerStepOptions extends StepSink {
   killGraceMs?: number;
 }
 
-type Reply = { kind: 'S'; pid: number } | { kind: 'X'; message: string } | { kind: 'E'; pid: number; status: number };
+type Reply = { kind: 'S'; pid: number } | { kind: 'X'; message: string } | { kind: 'E'; status: number };
 
 const SIGNAL_NAMES = new Map<number, string>(Object.entries(constants.signals).map(([name, n]) => [n, name]));
 /** After `E`, how long the markers may take to come through before we stop waiting (only a broken pipe could delay them). */
 const MARKER_WAIT_MS = 2000;
 
 /** Demultiplexes one of the helper's output streams into steps by counting end-of-step markers. */
-class MarkedStream {
+export class MarkedStream {
   private held: Buffer | null = null;
   /** Markers seen so far; the step numbered n (from 1) has ended on this stream when seen ≥ n. */
   seen = 0;
@@ -179,15 +199,15 @@ export class Spawner {
   readonly child: ChildProcessByStdio<Writable, Readable, Readable>;
   /** The helper's pid as the host sees it (inside the sandbox it differs from its own view). */
   private hostPid: number | null = null;
-  private ownPid = 0;
   /** Whether processes escaping a step are re-parented to the helper (see the module comment). */
   reaper = false;
   private readonly sandboxed: boolean;
   private readonly ready: Promise<void>;
-  private readonly replies: Reply[] = [];
   private replyWaiter: (() => void) | null = null;
   private lineBuf = '';
+  /** Where output goes right now: the running step's callbacks, else the attached job sink. */
   private sink: StepSink | null = null;
+  private attached: StepSink | null = null;
   private readonly out: MarkedStream;
   private readonly err: MarkedStream;
   private steps = 0;
@@ -213,8 +233,9 @@ export class Spawner {
     const control = this.child.stdio[3] as Readable;
     control.setEncoding('latin1');
     control.on('data', (text: string) => this.onControl(text));
+    // 'exit', not 'close': a background process may hold the pipes open after the helper ended.
     this.exited = new Promise((resolve) => {
-      this.child.once('close', () => resolve());
+      this.child.once('exit', () => resolve());
       this.child.once('error', () => resolve());
     });
     void this.exited.then(() => {
@@ -230,9 +251,14 @@ export class Spawner {
     const hello = await this.nextLine();
     const match = /^H (\d+) ([01])$/.exec(hello ?? '');
     if (!match) throw new GantryError('SPAWN_FAILED', 'the step helper did not start (is perl installed?)');
-    this.ownPid = Number(match[1]);
     this.reaper = match[2] === '1';
-    this.hostPid = this.sandboxed ? findHostPid(this.child.pid ?? -1, this.ownPid) : this.ownPid;
+    const ownPid = Number(match[1]);
+    this.hostPid = this.sandboxed ? findHostPid(this.child.pid ?? -1, ownPid) : ownPid;
+    // Without host pids a sandboxed step could not be stopped: the caller falls back to plain spawns.
+    if (this.hostPid === null) {
+      this.child.kill('SIGKILL');
+      throw new GantryError('SPAWN_FAILED', 'cannot find the step helper in its sandbox');
+    }
   }
 
   /** Resolves once the helper answered; rejects when it could not start. */
@@ -266,8 +292,7 @@ export class Spawner {
     if (line === null) return null;
     if (line.startsWith('S ')) return { kind: 'S', pid: Number(line.slice(2)) };
     if (line.startsWith('X ')) return { kind: 'X', message: line.slice(2) };
-    const [, pid, status] = line.split(' ');
-    return { kind: 'E', pid: Number(pid), status: Number(status) };
+    return { kind: 'E', status: Number(line.slice(2)) };
   }
 
   /** Keeps the event loop alive while a job uses the helper; an idle pooled helper must not. */
@@ -281,6 +306,7 @@ export class Spawner {
 
   /** Output of the job's processes between steps (background processes) goes to the same sink. */
   attach(sink: StepSink | null): void {
+    this.attached = sink;
     this.sink = sink;
   }
 
@@ -290,25 +316,33 @@ export class Spawner {
     if (o.signal.aborted) return { exitCode: null, signal: null, timedOut: false, cancelled: true, durationMs: 0, pid: null, leftovers: [] };
     await this.ready;
     if (o.argv.length === 0) throw new GantryError('SPAWN_FAILED', 'a step needs a command line');
-    const fields = [o.cwd, String(o.argv.length), ...o.argv];
+    const files = o.files ?? [];
+    const fields = [String(files.length)];
+    // Contents as hex: a script may hold any byte, NUL included.
+    for (const f of files) fields.push(f.path, f.mode === undefined ? '' : f.mode.toString(8), Buffer.from(f.content, 'utf8').toString('hex'));
+    fields.push(o.cwd, String(o.argv.length), ...o.argv);
     for (const [name, value] of Object.entries(o.env)) fields.push(`${name}=${value}`);
+    // NUL separates the fields (and cannot be in an argument or a variable anyway, as Node's spawn says).
+    if (fields.some((f) => f.includes('\0'))) throw new GantryError('SPAWN_FAILED', 'an argument or environment value holds a NUL byte');
     const payload = Buffer.from(fields.join('\0'), 'utf8');
     this.sink = o;
     this.child.stdin.write(`${payload.length}\n`);
     this.child.stdin.write(payload);
-    const first = await this.nextReply();
-    if (first === null) throw new GantryError('SPAWN_FAILED', 'the step helper ended unexpectedly');
-    if (first.kind === 'X') throw new GantryError('SPAWN_FAILED', `cannot start ${o.argv[0] ?? ''}: ${first.message}`);
-    if (first.kind !== 'S') throw new GantryError('SPAWN_FAILED', 'the step helper answered out of turn');
     const step = ++this.steps;
-    const pid = this.sandboxed ? findChildHostPid(this.hostPid, first.pid) : first.pid;
 
+    let pid: number | null = null;
+    let startError: string | null = null;
     let timedOut = false;
     let cancelled = false;
     let killing: Promise<void> | null = null;
     let done = false;
+    let stopRequested: 'timeout' | 'cancel' | null = null;
     const stop = (reason: 'timeout' | 'cancel') => {
-      if (done || killing || pid === null) return;
+      if (done || killing) return;
+      if (pid === null) {
+        stopRequested ??= reason; // acted on when the pid arrives
+        return;
+      }
       if (reason === 'timeout') timedOut = true;
       else cancelled = true;
       killing = killProcessTree(pid, o.killGraceMs ?? DEFAULT_KILL_GRACE_MS);
@@ -318,16 +352,25 @@ export class Spawner {
     const timer = o.timeoutMs !== undefined ? setTimeout(() => stop('timeout'), Math.max(0, o.timeoutMs)) : null;
     if (o.signal.aborted) stop('cancel');
     try {
-      const end = await this.nextReply();
+      let end: Reply | null;
+      // `S` (started) and `X` (could not start, from the child) come in either order, then `E`.
+      for (end = await this.nextReply(); end !== null && end.kind !== 'E'; end = await this.nextReply()) {
+        if (end.kind === 'X') startError ??= end.message;
+        else {
+          pid = this.sandboxed ? findChildHostPid(this.hostPid, end.pid) : end.pid;
+          if (stopRequested) stop(stopRequested);
+        }
+      }
       done = true;
       if (killing) await killing;
-      if (end === null || end.kind !== 'E') throw new GantryError('SPAWN_FAILED', 'the step helper ended unexpectedly');
+      if (end === null) throw new GantryError('SPAWN_FAILED', 'the step helper ended unexpectedly');
       let markerTimer: NodeJS.Timeout | undefined;
       await Promise.race([
         Promise.all([this.out.until(step), this.err.until(step)]),
         new Promise<void>((resolve) => { markerTimer = setTimeout(resolve, MARKER_WAIT_MS); }),
       ]);
       clearTimeout(markerTimer);
+      if (startError !== null) throw new GantryError('SPAWN_FAILED', `cannot start ${o.argv[0] ?? ''}: ${startError}`);
       const termSignal = end.status & 0x7f;
       return {
         exitCode: end.status < 0 ? null : termSignal === 0 ? end.status >> 8 : null,
@@ -341,6 +384,7 @@ export class Spawner {
     } finally {
       if (timer) clearTimeout(timer);
       o.signal.removeEventListener('abort', onAbort);
+      this.sink = this.attached;
     }
   }
 
@@ -355,7 +399,7 @@ export class Spawner {
 
   /** Ends the helper (closing its stdin); in the sandbox this ends every process of the job. */
   async close(): Promise<void> {
-    this.sink = null;
+    this.attach(null);
     this.child.stdin.end();
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
     await this.exited;
@@ -423,13 +467,14 @@ export class SpawnerPool {
     this.maxIdle = maxIdle;
   }
 
-  async acquire(cwd: string): Promise<Spawner> {
+  async acquire(): Promise<Spawner> {
     for (let s = this.idle.pop(); s; s = this.idle.pop()) {
       if (s.dead) continue;
       s.setRef(true);
       return s;
     }
-    const spawner = new Spawner({ cwd });
+    // At / : a pooled helper outlives the workspace it was first started for.
+    const spawner = new Spawner({ cwd: '/' });
     await spawner.started();
     return spawner;
   }

@@ -7,6 +7,9 @@ import { createRunStore } from './run-store.ts';
 import { createEventStore } from './event-store.ts';
 import { createSecretStore } from './secret-store.ts';
 import { createTokenStore } from './token-store.ts';
+import { createReleaseStore } from './release-store.ts';
+import { createRolloutStore } from './rollout-store.ts';
+import { createMetricStore } from './metric-store.ts';
 
 /**
  * Wraps an already migrated database. The store owns `db`: `close()` destroys it (once;
@@ -21,6 +24,9 @@ export function createKyselyStore(db: Kysely<Database>, dialect: StoreDialect): 
     events: createEventStore(ctx),
     secrets: createSecretStore(ctx),
     tokens: createTokenStore(ctx),
+    releases: createReleaseStore(ctx),
+    rollouts: createRolloutStore(ctx),
+    metrics: createMetricStore(ctx),
     dialect,
     close() {
       closing ??= db.destroy();

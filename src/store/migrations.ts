@@ -2,7 +2,7 @@
  * The schema: its row types and the migrations that create it, kept in code (no migration files
  * to ship) and run on every open. One schema for both dialects: JSON and timestamps are text
  * (ISO-8601 UTC sorts as text), so the stores read and write them identically; only the
- * autoincrement and boolean column types differ.
+ * autoincrement, big-integer and boolean column types differ.
  */
 import { sql } from 'kysely';
 import type { ColumnType, Kysely } from 'kysely';
@@ -92,6 +92,72 @@ export interface TokensTable {
   created_at: string;
 }
 
+export interface ReleasesTable {
+  id: string;
+  project_id: string;
+  /** 1, 2, 3… per project; unique with project_id. */
+  number: number;
+  run_id: string | null;
+  sha: string;
+  ref: string;
+  config_text: string;
+  config_hash: string;
+  artifacts_path: string;
+  created_by: string;
+  created_at: string;
+}
+
+export interface RolloutsTable {
+  id: string;
+  project_id: string;
+  environment: string;
+  release_id: string;
+  previous_release_id: string | null;
+  phase: string;
+  /** JSON object: the rollout machine's state. */
+  state: string;
+  created_by: string;
+  created_at: string;
+  updated_at: string;
+  /** Null while the rollout runs; a partial unique index allows one such row per environment. */
+  finished_at: string | null;
+}
+
+export interface EnvironmentsTable {
+  project_id: string;
+  name: string;
+  current_release_id: string | null;
+  previous_release_id: string | null;
+  port: number | null;
+  updated_at: string;
+}
+
+/** Milliseconds since the epoch need 64 bits: bigint on PostgreSQL, which pg returns as a string. */
+export type DbBigInt = ColumnType<number | string, number, number>;
+
+export interface MetricRollupsTable {
+  /** Insertion order, so rows with equal start_ms come back in the order they were appended. */
+  id: ColumnType<number | string, never, never>;
+  project_id: string;
+  environment: string;
+  version: string;
+  pool: string;
+  start_ms: DbBigInt;
+  end_ms: DbBigInt;
+  requests: number;
+  errors: number;
+  /** JSON object. */
+  data: string;
+}
+
+export interface EnvironmentSecretsTable {
+  project_id: string;
+  environment: string;
+  name: string;
+  ciphertext: string;
+  updated_at: string;
+}
+
 /** The whole database, as Kysely sees it. */
 export interface Database {
   projects: ProjectsTable;
@@ -100,6 +166,11 @@ export interface Database {
   events: EventsTable;
   secrets: SecretsTable;
   tokens: TokensTable;
+  releases: ReleasesTable;
+  rollouts: RolloutsTable;
+  environments: EnvironmentsTable;
+  metric_rollups: MetricRollupsTable;
+  environment_secrets: EnvironmentSecretsTable;
 }
 
 /** Every migration, in order. Never edit one that has shipped: add the next. */
@@ -187,6 +258,88 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
           .addColumn('name', 'text', (c) => c.notNull())
           .addColumn('hash', 'text', (c) => c.notNull().unique())
           .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+      },
+    },
+
+    // Progressive delivery: releases, rollouts, environments, request roll-ups and secrets per
+    // environment. Everything hangs off a project and goes with it (foreign keys cascade).
+    '0002_delivery': {
+      async up(db: Kysely<any>): Promise<void> {
+        const bigint = dialect === 'postgres' ? 'bigint' : 'integer';
+
+        await db.schema.createTable('releases')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+          .addColumn('number', 'integer', (c) => c.notNull())
+          // No foreign key: a release outlives the pruning of the run it was cut from.
+          .addColumn('run_id', 'text')
+          .addColumn('sha', 'text', (c) => c.notNull())
+          .addColumn('ref', 'text', (c) => c.notNull())
+          .addColumn('config_text', 'text', (c) => c.notNull())
+          .addColumn('config_hash', 'text', (c) => c.notNull())
+          .addColumn('artifacts_path', 'text', (c) => c.notNull())
+          .addColumn('created_by', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addUniqueConstraint('releases_number_unique', ['project_id', 'number'])
+          .execute();
+
+        await db.schema.createTable('rollouts')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+          .addColumn('environment', 'text', (c) => c.notNull())
+          .addColumn('release_id', 'text', (c) => c.notNull().references('releases.id').onDelete('cascade'))
+          .addColumn('previous_release_id', 'text')
+          .addColumn('phase', 'text', (c) => c.notNull())
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('created_by', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addColumn('finished_at', 'text')
+          .execute();
+        // The database itself keeps "at most one unfinished rollout per environment", so two
+        // servers (or two requests) racing to start one cannot both succeed.
+        await db.schema.createIndex('rollouts_one_active_idx').on('rollouts')
+          .columns(['project_id', 'environment']).unique().where(sql.ref('finished_at'), 'is', null).execute();
+        await db.schema.createIndex('rollouts_env_created_idx').on('rollouts')
+          .columns(['project_id', 'environment', 'created_at', 'id']).execute();
+        await db.schema.createIndex('rollouts_created_idx').on('rollouts').columns(['created_at', 'id']).execute();
+        await db.schema.createIndex('rollouts_release_idx').on('rollouts').column('release_id').execute();
+
+        await db.schema.createTable('environments')
+          .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('current_release_id', 'text')
+          .addColumn('previous_release_id', 'text')
+          .addColumn('port', 'integer')
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('environments_pk', ['project_id', 'name'])
+          .execute();
+
+        await db.schema.createTable('metric_rollups')
+          .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
+            dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement())
+          .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+          .addColumn('environment', 'text', (c) => c.notNull())
+          .addColumn('version', 'text', (c) => c.notNull())
+          .addColumn('pool', 'text', (c) => c.notNull())
+          .addColumn('start_ms', sql.raw(bigint), (c) => c.notNull())
+          .addColumn('end_ms', sql.raw(bigint), (c) => c.notNull())
+          .addColumn('requests', 'integer', (c) => c.notNull())
+          .addColumn('errors', 'integer', (c) => c.notNull())
+          .addColumn('data', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('metric_rollups_window_idx').on('metric_rollups')
+          .columns(['project_id', 'environment', 'start_ms']).execute();
+        await db.schema.createIndex('metric_rollups_end_idx').on('metric_rollups').column('end_ms').execute();
+
+        await db.schema.createTable('environment_secrets')
+          .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+          .addColumn('environment', 'text', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('ciphertext', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('environment_secrets_pk', ['project_id', 'environment', 'name'])
           .execute();
       },
     },

@@ -4,10 +4,12 @@
  * dialect (as the server's components do), so each one scopes its reads to rows it made.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConflictError, NotFoundError } from '../../src/core/errors.ts';
+import { ConflictError, InputError, NotFoundError } from '../../src/core/errors.ts';
 import type { MatrixValues, StepResult, TestCounts } from '../../src/core/types.ts';
 import { openStore } from '../../src/store/index.ts';
-import type { EventEnvironment, JobRecord, NewEvent, NewRun, Store } from '../../src/store/index.ts';
+import type {
+  EventEnvironment, JobRecord, MetricRollup, NewEvent, NewRun, RolloutRecord, Store,
+} from '../../src/store/index.ts';
 import { pgAvailable, pgTestDatabase, sqliteTestDatabase } from '../support/databases.ts';
 import type { TestDatabase } from '../support/databases.ts';
 
@@ -56,6 +58,52 @@ function job(key: string, overrides: Partial<Omit<JobRecord, 'runId'>> = {}): Om
 
 function event(subject: string, overrides: Partial<NewEvent> = {}): NewEvent {
   return { type: 'test.event', subject, actor: 'cli', data: {}, env: ENV, ...overrides };
+}
+
+type NewRelease = Parameters<Store['releases']['create']>[0];
+type NewRollout = Parameters<Store['rollouts']['create']>[0];
+
+function newRelease(projectId: string, overrides: Partial<NewRelease> = {}): NewRelease {
+  return {
+    projectId,
+    runId: null,
+    sha: 'f00dfeed',
+    ref: 'refs/heads/main',
+    configText: 'service:\n  run: node server.js\n',
+    configHash: 'cfg-1',
+    artifactsPath: 'releases/x',
+    createdBy: 'cli',
+    ...overrides,
+  };
+}
+
+function newRollout(projectId: string, environment: string, releaseId: string, overrides: Partial<NewRollout> = {}): NewRollout {
+  return {
+    id: uniq('RO'),
+    projectId,
+    environment,
+    releaseId,
+    previousReleaseId: null,
+    phase: 'pending',
+    state: { step: 0, weights: { stable: 100, canary: 0 }, note: 'ü', checks: [true, null, 1.5] },
+    createdBy: 'cli',
+    ...overrides,
+  };
+}
+
+function rollup(projectId: string, startMs: number, overrides: Partial<MetricRollup> = {}): MetricRollup {
+  return {
+    projectId,
+    environment: 'production',
+    version: 'r1',
+    pool: 'stable',
+    startMs,
+    endMs: startMs + 10_000,
+    requests: 120,
+    errors: 3,
+    data: { latency: [{ valueMs: 5, count: 100 }, { valueMs: 250, count: 20 }], routes: { 'GET /': 120 } },
+    ...overrides,
+  };
 }
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -121,15 +169,38 @@ function storeContract(name: string, factory: () => Promise<TestDatabase | null>
         await expect(store.projects.setState(uniq('nope'), {})).rejects.toBeInstanceOf(NotFoundError);
       });
 
-      it('deletes a project together with its runs and secrets', async () => {
+      it('deletes a project together with its runs, secrets, releases, rollouts, environments and roll-ups', async () => {
         const p = await project();
+        const kept = await project();
         const run = await store.runs.create(newRun(p.id), [job('build')]);
         await store.secrets.set(p.id, 'TOKEN', 'v1:xyz');
+        await store.secrets.set(p.id, 'TOKEN', 'v1:env', 'production');
+        const release = await store.releases.create(newRelease(p.id, { runId: run.id }));
+        const rollout = await store.rollouts.create(newRollout(p.id, 'production', release.id));
+        await store.rollouts.transition(rollout.id, {
+          phase: 'canary', state: {}, environment: { projectId: p.id, name: 'production', currentReleaseId: release.id, previousReleaseId: null, port: 1 },
+        });
+        await store.metrics.append([rollup(p.id, 1_700_000_000_000), rollup(kept.id, 1_700_000_000_000)]);
+        const keptRelease = await store.releases.create(newRelease(kept.id));
+        await store.secrets.set(kept.id, 'TOKEN', 'v1:kept', 'production');
+
         await store.projects.delete(p.id);
         expect(await store.projects.get(p.id)).toBeUndefined();
         expect(await store.runs.get(run.id)).toBeUndefined();
         expect(await store.runs.jobs(run.id)).toEqual([]);
         expect(await store.secrets.names(p.id)).toEqual([]);
+        expect(await store.secrets.names(p.id, 'production')).toEqual([]);
+        expect(await store.releases.get(release.id)).toBeUndefined();
+        expect(await store.releases.list(p.id)).toEqual([]);
+        expect(await store.rollouts.get(rollout.id)).toBeUndefined();
+        expect(await store.rollouts.list({ projectId: p.id })).toEqual([]);
+        expect((await store.rollouts.listActive()).map((r) => r.id)).not.toContain(rollout.id);
+        expect(await store.rollouts.environments(p.id)).toEqual([]);
+        expect(await store.metrics.query({ projectId: p.id, sinceMs: 0, untilMs: 2 ** 50 })).toEqual([]);
+        // Another project's rows stay.
+        expect(await store.releases.get(keptRelease.id)).toEqual(keptRelease);
+        expect(await store.metrics.query({ projectId: kept.id, sinceMs: 0, untilMs: 2 ** 50 })).toHaveLength(1);
+        expect(await store.secrets.get(kept.id, 'TOKEN', 'production')).toBe('v1:kept');
         await expect(store.projects.delete(p.id)).rejects.toBeInstanceOf(NotFoundError);
         // The name is free again.
         await expect(store.projects.create({ name: p.name, source: p.source, webhookSecret: '' })).resolves.toMatchObject({ name: p.name });
@@ -407,6 +478,368 @@ function storeContract(name: string, factory: () => Promise<TestDatabase | null>
       });
     });
 
+    describe('releases', () => {
+      it('creates a release and finds it by id, by <projectId>#<number> and by number', async () => {
+        const p = await project();
+        const run = await store.runs.create(newRun(p.id), []);
+        const input = newRelease(p.id, { runId: run.id, configText: 'service:\n  name: ü 🚀\n' });
+        const release = await store.releases.create(input);
+        expect(release).toEqual({ ...input, id: expect.any(String), number: 1, createdAt: expect.stringMatching(ISO) });
+        expect(release.id).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/);
+        expect(await store.releases.get(release.id)).toEqual(release);
+        expect(await store.releases.get(`${p.id}#1`)).toEqual(release);
+        expect(await store.releases.getByNumber(p.id, 1)).toEqual(release);
+
+        for (const missing of [`${p.id}#2`, `${p.id}#0`, `${p.id}#01`, `${p.id}#-1`, `${p.id}#1.0`, `${p.id}#x`, `${p.id}#`, '#1', `${p.id}#99999999999`, uniq('nope')]) {
+          expect(await store.releases.get(missing), missing).toBeUndefined();
+        }
+        expect(await store.releases.getByNumber(p.id, 2)).toBeUndefined();
+        expect(await store.releases.getByNumber(p.id, 0.5)).toBeUndefined();
+        expect(await store.releases.getByNumber(p.id, 2 ** 40)).toBeUndefined();
+      });
+
+      it('uses an id the caller chose, refuses a taken one with ConflictError and an unknown project with NotFoundError', async () => {
+        const p = await project();
+        const id = uniq('RELID');
+        const release = await store.releases.create({ ...newRelease(p.id), id });
+        expect(release.id).toBe(id);
+        await expect(store.releases.create({ ...newRelease(p.id), id })).rejects.toBeInstanceOf(ConflictError);
+        const missing = uniq('no-such-project');
+        await expect(store.releases.create(newRelease(missing))).rejects.toBeInstanceOf(NotFoundError);
+        expect(await store.releases.list(missing)).toEqual([]);
+        // Neither failure used up a number.
+        expect((await store.releases.create(newRelease(p.id))).number).toBe(2);
+      });
+
+      it('gives 10 concurrent creates in each of two projects the numbers 1..10 exactly once', async () => {
+        const a = await project('a');
+        const b = await project('b');
+        const made = await Promise.all(Array.from({ length: 20 }, (_, i) => store.releases.create(newRelease(i % 2 === 0 ? a.id : b.id, { sha: `sha${i}` }))));
+        const oneToTen = Array.from({ length: 10 }, (_, i) => i + 1);
+        for (const p of [a, b]) {
+          expect(made.filter((r) => r.projectId === p.id).map((r) => r.number).sort((x, y) => x - y)).toEqual(oneToTen);
+          const stored = await store.releases.list(p.id);
+          expect(stored.map((r) => r.number)).toEqual([...oneToTen].reverse());
+          for (const r of stored) expect(await store.releases.get(`${p.id}#${r.number}`)).toEqual(r);
+        }
+        expect(new Set(made.map((r) => r.id)).size).toBe(20);
+      });
+
+      it('lists a project\'s releases newest first, with a limit', async () => {
+        const p = await project();
+        const other = await project();
+        const r1 = await store.releases.create(newRelease(p.id));
+        const r2 = await store.releases.create(newRelease(p.id));
+        await store.releases.create(newRelease(other.id));
+        const r3 = await store.releases.create(newRelease(p.id));
+        expect(await store.releases.list(p.id)).toEqual([r3, r2, r1]);
+        expect(await store.releases.list(p.id, 2)).toEqual([r3, r2]);
+        expect(await store.releases.list(uniq('nobody'))).toEqual([]);
+      });
+    });
+
+    describe('rollouts', () => {
+      async function projectWithRelease() {
+        const p = await project();
+        const release = await store.releases.create(newRelease(p.id));
+        return { p, release };
+      }
+
+      it('creates a rollout and reads it back by id, as active and among listActive', async () => {
+        const { p, release } = await projectWithRelease();
+        const input = newRollout(p.id, 'production', release.id, { previousReleaseId: 'PREV', phase: 'canary' });
+        const rollout = await store.rollouts.create(input);
+        expect(rollout).toEqual({ ...input, createdAt: expect.stringMatching(ISO), updatedAt: rollout.createdAt, finishedAt: null });
+        expect(await store.rollouts.get(rollout.id)).toEqual(rollout);
+        expect(await store.rollouts.active(p.id, 'production')).toEqual(rollout);
+        expect(await store.rollouts.active(p.id, 'staging')).toBeUndefined();
+        expect(await store.rollouts.get(uniq('missing'))).toBeUndefined();
+        expect((await store.rollouts.listActive()).filter((r) => r.projectId === p.id)).toEqual([rollout]);
+      });
+
+      it('allows one unfinished rollout per environment: a second is a ConflictError until the first finishes', async () => {
+        const { p, release } = await projectWithRelease();
+        const other = await projectWithRelease();
+        const first = await store.rollouts.create(newRollout(p.id, 'production', release.id));
+        const second = store.rollouts.create(newRollout(p.id, 'production', release.id));
+        await expect(second).rejects.toBeInstanceOf(ConflictError);
+        await expect(second).rejects.toMatchObject({ code: 'CONFLICT', httpStatus: 409 });
+        // Other environments, and the same name in another project, are independent.
+        const staging = await store.rollouts.create(newRollout(p.id, 'staging', release.id));
+        await store.rollouts.create(newRollout(other.p.id, 'production', other.release.id));
+        expect(await store.rollouts.active(p.id, 'production')).toEqual(first);
+
+        await store.rollouts.transition(first.id, { phase: 'succeeded', state: { done: true }, finishedAt: '2024-06-01T00:00:00.000Z' });
+        expect(await store.rollouts.active(p.id, 'production')).toBeUndefined();
+        const next = await store.rollouts.create(newRollout(p.id, 'production', release.id));
+        expect(await store.rollouts.active(p.id, 'production')).toEqual(next);
+        expect((await store.rollouts.listActive()).filter((r) => r.projectId === p.id).map((r) => r.id)).toEqual([staging.id, next.id]);
+
+        // Reopening the finished one beside the new active one breaks the rule too.
+        const reopen = store.rollouts.transition(first.id, { phase: 'canary', state: {}, finishedAt: null });
+        await expect(reopen).rejects.toBeInstanceOf(ConflictError);
+        expect(await store.rollouts.get(first.id)).toMatchObject({ phase: 'succeeded', finishedAt: '2024-06-01T00:00:00.000Z' });
+      });
+
+      it('lets exactly one of 6 concurrent creates for one environment win', async () => {
+        const { p, release } = await projectWithRelease();
+        const results = await Promise.allSettled(Array.from({ length: 6 }, () => store.rollouts.create(newRollout(p.id, 'production', release.id))));
+        const won = results.filter((r) => r.status === 'fulfilled');
+        expect(won).toHaveLength(1);
+        for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(ConflictError);
+        expect((await store.rollouts.list({ projectId: p.id })).map((r) => r.id)).toEqual([(won[0] as PromiseFulfilledResult<RolloutRecord>).value.id]);
+      });
+
+      it('refuses a taken id with ConflictError and an unknown project or release with NotFoundError', async () => {
+        const { p, release } = await projectWithRelease();
+        const made = await store.rollouts.create(newRollout(p.id, 'production', release.id));
+        await expect(store.rollouts.create(newRollout(p.id, 'staging', release.id, { id: made.id }))).rejects.toBeInstanceOf(ConflictError);
+        await expect(store.rollouts.create(newRollout(p.id, 'qa', uniq('no-release')))).rejects.toBeInstanceOf(NotFoundError);
+        await expect(store.rollouts.create(newRollout(uniq('no-project'), 'qa', release.id))).rejects.toBeInstanceOf(NotFoundError);
+        expect((await store.rollouts.list({ projectId: p.id })).map((r) => r.id)).toEqual([made.id]);
+      });
+
+      it('lists newest first, filtered by project, environment and limit', async () => {
+        const { p, release } = await projectWithRelease();
+        const done = { phase: 'succeeded', state: {}, finishedAt: '2024-06-01T00:00:00.000Z' };
+        const a = await store.rollouts.create(newRollout(p.id, 'production', release.id));
+        await store.rollouts.transition(a.id, done);
+        const b = await store.rollouts.create(newRollout(p.id, 'staging', release.id));
+        const c = await store.rollouts.create(newRollout(p.id, 'production', release.id));
+        const ids = async (f: Parameters<Store['rollouts']['list']>[0]) => (await store.rollouts.list(f)).map((r) => r.id);
+        expect(await ids({ projectId: p.id })).toEqual([c.id, b.id, a.id]);
+        expect(await ids({ projectId: p.id, environment: 'production' })).toEqual([c.id, a.id]);
+        expect(await ids({ projectId: p.id, limit: 2 })).toEqual([c.id, b.id]);
+        const all = await ids({});
+        expect(all.indexOf(c.id)).toBeLessThan(all.indexOf(a.id));
+      });
+
+      it('persists phase, state, finishedAt, the environment and events of a transition together', async () => {
+        const { p, release } = await projectWithRelease();
+        const rollout = await store.rollouts.create(newRollout(p.id, 'production', release.id));
+        const subject = `rollout:${rollout.id}`;
+        const state = { step: 2, weights: { stable: 50, canary: 50 }, analysis: [{ pass: true, p: 0.01 }], none: null };
+        await store.rollouts.transition(rollout.id, {
+          phase: 'analysing',
+          state,
+          events: [event(subject, { type: 'rollout.step', data: { step: 2 } }), event(subject, { type: 'rollout.analysis' })],
+        });
+        const mid = await store.rollouts.get(rollout.id);
+        expect(mid).toEqual({ ...rollout, phase: 'analysing', state, updatedAt: expect.stringMatching(ISO) });
+        expect(mid!.updatedAt >= rollout.updatedAt).toBe(true);
+        expect(await store.rollouts.environment(p.id, 'production')).toBeUndefined();
+
+        await store.rollouts.transition(rollout.id, {
+          phase: 'succeeded',
+          state: { step: 3 },
+          finishedAt: '2024-06-01T12:00:00.000Z',
+          environment: { projectId: p.id, name: 'production', currentReleaseId: release.id, previousReleaseId: null, port: 8080 },
+          events: [event(subject, { type: 'rollout.succeeded' })],
+        });
+        expect(await store.rollouts.get(rollout.id)).toMatchObject({ phase: 'succeeded', state: { step: 3 }, finishedAt: '2024-06-01T12:00:00.000Z' });
+        expect(await store.rollouts.environment(p.id, 'production')).toEqual({
+          projectId: p.id, name: 'production', currentReleaseId: release.id, previousReleaseId: null, port: 8080, updatedAt: expect.stringMatching(ISO),
+        });
+        const events = await store.events.list({ subjectPrefix: subject });
+        expect(events.map((e) => e.type)).toEqual(['rollout.step', 'rollout.analysis', 'rollout.succeeded']);
+        expect(events[0]).toMatchObject({ data: { step: 2 }, env: ENV });
+
+        // A transition without finishedAt leaves it; the environment row is upserted, not duplicated.
+        const r2 = await store.releases.create(newRelease(p.id));
+        await store.rollouts.transition(rollout.id, {
+          phase: 'succeeded',
+          state: { step: 4 },
+          environment: { projectId: p.id, name: 'production', currentReleaseId: r2.id, previousReleaseId: release.id, port: null },
+        });
+        expect(await store.rollouts.get(rollout.id)).toMatchObject({ state: { step: 4 }, finishedAt: '2024-06-01T12:00:00.000Z' });
+        expect(await store.rollouts.environments(p.id)).toEqual([
+          { projectId: p.id, name: 'production', currentReleaseId: r2.id, previousReleaseId: release.id, port: null, updatedAt: expect.stringMatching(ISO) },
+        ]);
+      });
+
+      it('rolls back the phase, state and environment when an event insert fails', async () => {
+        const { p, release } = await projectWithRelease();
+        const rollout = await store.rollouts.create(newRollout(p.id, 'production', release.id));
+        const subject = `rollout:${rollout.id}`;
+        await store.rollouts.setEnvironment({ projectId: p.id, name: 'production', currentReleaseId: 'OLD', previousReleaseId: null, port: 9000 });
+        const envBefore = await store.rollouts.environment(p.id, 'production');
+        // The second event breaks the events table's NOT NULL on type, after the rollout update,
+        // the environment upsert and the first event were written in the transaction.
+        const failing = store.rollouts.transition(rollout.id, {
+          phase: 'succeeded',
+          state: { changed: true },
+          finishedAt: '2024-06-01T12:00:00.000Z',
+          environment: { projectId: p.id, name: 'production', currentReleaseId: release.id, previousReleaseId: 'OLD', port: 9001 },
+          events: [event(subject, { type: 'rollout.succeeded' }), event(subject, { type: null as unknown as string })],
+        });
+        await expect(failing).rejects.toThrow();
+        expect(await store.rollouts.get(rollout.id)).toEqual(rollout);
+        expect(await store.rollouts.active(p.id, 'production')).toEqual(rollout);
+        expect(await store.rollouts.environment(p.id, 'production')).toEqual(envBefore);
+        expect(await store.events.list({ subjectPrefix: subject })).toEqual([]);
+        // The store is still usable after the rollback.
+        await store.rollouts.transition(rollout.id, { phase: 'canary', state: {}, events: [event(subject)] });
+        expect((await store.rollouts.get(rollout.id))?.phase).toBe('canary');
+        expect(await store.events.list({ subjectPrefix: subject })).toHaveLength(1);
+      });
+
+      it('refuses an unknown rollout with NotFoundError, and another environment with InputError, changing nothing', async () => {
+        const { p, release } = await projectWithRelease();
+        const missing = uniq('no-rollout');
+        const unknown = store.rollouts.transition(missing, {
+          phase: 'succeeded',
+          state: {},
+          environment: { projectId: p.id, name: 'production', currentReleaseId: release.id, previousReleaseId: null, port: 1 },
+          events: [event(`rollout:${missing}`)],
+        });
+        await expect(unknown).rejects.toBeInstanceOf(NotFoundError);
+        await expect(unknown).rejects.toMatchObject({ code: 'NOT_FOUND' });
+        expect(await store.rollouts.get(missing)).toBeUndefined();
+        expect(await store.rollouts.environments(p.id)).toEqual([]);
+        expect(await store.events.list({ subjectPrefix: `rollout:${missing}` })).toEqual([]);
+
+        const rollout = await store.rollouts.create(newRollout(p.id, 'staging', release.id));
+        const elsewhere = store.rollouts.transition(rollout.id, {
+          phase: 'succeeded',
+          state: {},
+          environment: { projectId: p.id, name: 'production', currentReleaseId: release.id, previousReleaseId: null, port: 1 },
+          events: [event(`rollout:${rollout.id}`)],
+        });
+        await expect(elsewhere).rejects.toBeInstanceOf(InputError);
+        expect(await store.rollouts.get(rollout.id)).toEqual(rollout);
+        expect(await store.rollouts.environments(p.id)).toEqual([]);
+        expect(await store.events.list({ subjectPrefix: `rollout:${rollout.id}` })).toEqual([]);
+      });
+    });
+
+    describe('environments', () => {
+      it('upserts environments and lists a project\'s sorted by name', async () => {
+        const p = await project();
+        const other = await project();
+        await store.rollouts.setEnvironment({ projectId: p.id, name: 'staging', currentReleaseId: null, previousReleaseId: null, port: null });
+        await store.rollouts.setEnvironment({ projectId: p.id, name: 'production', currentReleaseId: 'R1', previousReleaseId: null, port: 8443 });
+        await store.rollouts.setEnvironment({ projectId: other.id, name: 'production', currentReleaseId: 'X', previousReleaseId: null, port: 1 });
+        await store.rollouts.setEnvironment({ projectId: p.id, name: 'staging', currentReleaseId: 'R2', previousReleaseId: 'R1', port: 7000 });
+
+        const envs = await store.rollouts.environments(p.id);
+        expect(envs).toEqual([
+          { projectId: p.id, name: 'production', currentReleaseId: 'R1', previousReleaseId: null, port: 8443, updatedAt: expect.stringMatching(ISO) },
+          { projectId: p.id, name: 'staging', currentReleaseId: 'R2', previousReleaseId: 'R1', port: 7000, updatedAt: expect.stringMatching(ISO) },
+        ]);
+        expect(await store.rollouts.environment(p.id, 'staging')).toEqual(envs[1]);
+        expect(await store.rollouts.environment(p.id, 'qa')).toBeUndefined();
+        expect(await store.rollouts.environments(uniq('nobody'))).toEqual([]);
+      });
+
+      it('refuses an environment of an unknown project with NotFoundError', async () => {
+        const missing = uniq('nobody');
+        await expect(store.rollouts.setEnvironment({ projectId: missing, name: 'x', currentReleaseId: null, previousReleaseId: null, port: null }))
+          .rejects.toBeInstanceOf(NotFoundError);
+        expect(await store.rollouts.environments(missing)).toEqual([]);
+      });
+    });
+
+    describe('metrics', () => {
+      // Epoch milliseconds of today: beyond 32 bits, so the columns must hold 64-bit values.
+      const T = 1_700_000_000_000;
+
+      it('returns the rows overlapping [sinceMs, untilMs), oldest first', async () => {
+        const p = await project();
+        const other = await project();
+        // Appended out of order; buckets [T, T+10s), [T+10s, T+20s), [T+20s, T+30s).
+        const b2 = rollup(p.id, T + 10_000, { requests: 7, errors: 0 });
+        const b1 = rollup(p.id, T);
+        const b3 = rollup(p.id, T + 20_000, { data: {} });
+        await store.metrics.append([b2, b1]);
+        await store.metrics.append([b3]);
+        await store.metrics.append([rollup(other.id, T)]);
+        const window = (sinceMs: number, untilMs: number) => store.metrics.query({ projectId: p.id, sinceMs, untilMs });
+
+        expect(await window(T - 50_000, T + 50_000)).toEqual([b1, b2, b3]);
+        // Start inclusive, end exclusive: a bucket ending exactly at sinceMs or starting at untilMs is out.
+        expect(await window(T + 10_000, T + 20_000)).toEqual([b2]);
+        expect(await window(T + 5_000, T + 25_000)).toEqual([b1, b2, b3]);
+        expect(await window(T + 15_000, T + 15_001)).toEqual([b2]);
+        expect(await window(T + 9_999, T + 10_001)).toEqual([b1, b2]);
+        expect(await window(T + 30_000, T + 40_000)).toEqual([]);
+        expect(await window(T - 10_000, T)).toEqual([]);
+      });
+
+      it('filters by environment and version', async () => {
+        const p = await project();
+        const stable = rollup(p.id, T, { version: 'r1', pool: 'stable' });
+        const canary = rollup(p.id, T, { version: 'r2', pool: 'canary', requests: 5, errors: 5 });
+        const staging = rollup(p.id, T + 1, { environment: 'staging' });
+        await store.metrics.append([stable, canary, staging]);
+        const q = (f: { environment?: string; version?: string }) => store.metrics.query({ projectId: p.id, sinceMs: T, untilMs: T + 10_000, ...f });
+        expect(await q({})).toEqual([stable, canary, staging]);
+        expect(await q({ environment: 'production' })).toEqual([stable, canary]);
+        expect(await q({ environment: 'production', version: 'r2' })).toEqual([canary]);
+        expect(await q({ version: 'r1' })).toEqual([stable, staging]);
+        expect(await q({ environment: 'qa' })).toEqual([]);
+      });
+
+      it('appends all rows or none, and refuses an unknown project with NotFoundError', async () => {
+        const p = await project();
+        await store.metrics.append([]);
+        const failing = store.metrics.append([rollup(p.id, T), rollup(uniq('nobody'), T)]);
+        await expect(failing).rejects.toBeInstanceOf(NotFoundError);
+        expect(await store.metrics.query({ projectId: p.id, sinceMs: T, untilMs: T + 1 })).toEqual([]);
+        // A batch larger than one INSERT's chunk.
+        const many = Array.from({ length: 1_200 }, (_, i) => rollup(p.id, T + i * 10_000, { requests: i }));
+        await store.metrics.append(many);
+        expect(await store.metrics.query({ projectId: p.id, sinceMs: T, untilMs: T + 12_000_000 })).toEqual(many);
+      });
+
+      it('prunes the rows that ended at or before beforeMs and says how many', async () => {
+        // Long ago, so no other test's rows are this old.
+        const OLD = 1_000_000_000_000;
+        const p = await project();
+        const old1 = rollup(p.id, OLD);
+        const old2 = rollup(p.id, OLD + 10_000, { environment: 'staging' });
+        const straddling = rollup(p.id, OLD + 15_000);
+        const recent = rollup(p.id, T);
+        await store.metrics.append([old1, old2, straddling, recent]);
+        expect(await store.metrics.prune(OLD + 20_000)).toBe(2);
+        expect(await store.metrics.query({ projectId: p.id, sinceMs: 0, untilMs: T + 1 })).toEqual([straddling, recent]);
+        expect(await store.metrics.prune(OLD + 20_000)).toBe(0);
+      });
+    });
+
+    describe('environment secrets', () => {
+      it('keeps an environment\'s secrets apart from the project\'s and from other environments\'', async () => {
+        const p = await project();
+        await store.secrets.set(p.id, 'TOKEN', 'v1:project');
+        await store.secrets.set(p.id, 'TOKEN', 'v1:prod', 'production');
+        await store.secrets.set(p.id, 'DB_URL', 'v1:prod-db', 'production');
+        await store.secrets.set(p.id, 'TOKEN', 'v1:staging', 'staging');
+        await store.secrets.set(p.id, 'TOKEN', 'v1:prod2', 'production');
+
+        expect(await store.secrets.get(p.id, 'TOKEN')).toBe('v1:project');
+        expect(await store.secrets.get(p.id, 'TOKEN', 'production')).toBe('v1:prod2');
+        expect(await store.secrets.get(p.id, 'TOKEN', 'staging')).toBe('v1:staging');
+        expect(await store.secrets.get(p.id, 'DB_URL')).toBeUndefined();
+        expect(await store.secrets.get(p.id, 'TOKEN', 'qa')).toBeUndefined();
+        expect(await store.secrets.names(p.id)).toEqual(['TOKEN']);
+        expect(await store.secrets.names(p.id, 'production')).toEqual(['DB_URL', 'TOKEN']);
+        expect(await store.secrets.all(p.id)).toEqual({ TOKEN: 'v1:project' });
+        expect(await store.secrets.all(p.id, 'production')).toEqual({ DB_URL: 'v1:prod-db', TOKEN: 'v1:prod2' });
+        expect(await store.secrets.all(p.id, 'qa')).toEqual({});
+
+        expect(await store.secrets.delete(p.id, 'TOKEN', 'production')).toBe(true);
+        expect(await store.secrets.delete(p.id, 'TOKEN', 'production')).toBe(false);
+        expect(await store.secrets.get(p.id, 'TOKEN')).toBe('v1:project');
+        expect(await store.secrets.get(p.id, 'TOKEN', 'staging')).toBe('v1:staging');
+        expect(await store.secrets.delete(p.id, 'DB_URL')).toBe(false);
+        expect(await store.secrets.delete(p.id, 'TOKEN')).toBe(true);
+        expect(await store.secrets.names(p.id, 'production')).toEqual(['DB_URL']);
+      });
+
+      it('refuses an environment secret for an unknown project with NotFoundError', async () => {
+        await expect(store.secrets.set(uniq('nobody'), 'X', 'v1:x', 'production')).rejects.toBeInstanceOf(NotFoundError);
+      });
+    });
+
     describe('lifecycle', () => {
       it('reports its dialect', () => {
         expect(store.dialect).toBe(name === 'PostgreSQL' ? 'postgres' : 'sqlite');
@@ -420,6 +853,14 @@ function storeContract(name: string, factory: () => Promise<TestDatabase | null>
         await first.runs.transition(run.id, { run: { status: 'success' }, events: [event(`run:${run.id}`)] });
         await first.secrets.set(p.id, 'S', 'v1:s');
         const token = await first.tokens.create({ name: 'durable', hash: uniq('hash') });
+        await first.secrets.set(p.id, 'S', 'v1:env-s', 'production');
+        const release = await first.releases.create(newRelease(p.id, { runId: run.id }));
+        const rollout = await first.rollouts.create(newRollout(p.id, 'production', release.id));
+        const envRecord = { projectId: p.id, name: 'production', currentReleaseId: release.id, previousReleaseId: null, port: 8080 };
+        await first.rollouts.transition(rollout.id, { phase: 'canary', state: { step: 1 }, environment: envRecord, events: [event(`rollout:${rollout.id}`)] });
+        const movedRollout = await first.rollouts.get(rollout.id);
+        const metric = rollup(p.id, 1_700_000_000_000);
+        await first.metrics.append([metric]);
         await first.close();
         await first.close(); // idempotent
 
@@ -431,8 +872,17 @@ function storeContract(name: string, factory: () => Promise<TestDatabase | null>
           expect(await second.events.list({ subjectPrefix: `run:${run.id}` })).toHaveLength(1);
           expect(await second.secrets.get(p.id, 'S')).toBe('v1:s');
           expect(await second.tokens.findByHash(token.hash)).toEqual(token);
-          // Numbering continues after a reopen.
+          expect(await second.secrets.get(p.id, 'S', 'production')).toBe('v1:env-s');
+          expect(await second.releases.get(`${p.id}#1`)).toEqual(release);
+          expect(await second.rollouts.get(rollout.id)).toEqual(movedRollout);
+          expect(await second.rollouts.active(p.id, 'production')).toEqual(movedRollout);
+          expect(await second.rollouts.environment(p.id, 'production')).toMatchObject(envRecord);
+          expect(await second.events.list({ subjectPrefix: `rollout:${rollout.id}` })).toHaveLength(1);
+          expect(await second.metrics.query({ projectId: p.id, sinceMs: 0, untilMs: 2 ** 50 })).toEqual([metric]);
+          // Numbering continues after a reopen, and the one-active-rollout rule still holds.
           expect((await second.runs.create(newRun(p.id), [])).number).toBe(2);
+          expect((await second.releases.create(newRelease(p.id))).number).toBe(2);
+          await expect(second.rollouts.create(newRollout(p.id, 'production', release.id))).rejects.toBeInstanceOf(ConflictError);
         } finally {
           await second.close();
         }
