@@ -1,0 +1,96 @@
+/** Rolling and recreate strategies with real instances: what each promises under load. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeRepo, startTestServer, waitFor, waitForRunEnd, type TestServer } from '../support/server.ts';
+
+const SERVICE = readFileSync(join(import.meta.dirname, 'fixtures', 'service.js'), 'utf8');
+const yaml = (version: string) => `
+pipeline:
+  jobs:
+    build: { steps: ["true"] }
+service:
+  run: node server.js
+  env: { VERSION: ${version} }
+  instances: 3
+  health: { path: /healthz, readiness: { interval: 100ms } }
+  stop: { drain-timeout: 2s }
+environments:
+  rolling:
+    strategy: { rolling: { max-surge: 1, max-unavailable: 0 } }
+  recreate:
+    strategy: { recreate: {} }
+`;
+
+interface View { rollout: { id: string; phase: string } | null; live: { port: number | null; instances: { releaseId: string; state: string }[] } }
+
+describe('deployment strategies', () => {
+  let server: TestServer;
+  let repo: Awaited<ReturnType<typeof makeRepo>>;
+  const releases: string[] = [];
+
+  beforeAll(async () => {
+    server = await startTestServer();
+    repo = await makeRepo({ 'server.js': SERVICE, 'gantry.yaml': yaml('v1') });
+    await server.api('POST', '/api/projects', { path: repo.dir, name: 'strat' });
+    for (const version of ['v1', 'v2']) {
+      if (version !== 'v1') repo.commit({ 'gantry.yaml': yaml(version) }, version);
+      const run = (await server.api<{ run: { id: string } }>('POST', '/api/projects/strat/runs', {})).body.run.id;
+      expect((await waitForRunEnd(server, run)).status).toBe('success');
+      releases.push((await server.api<{ release: { id: string } }>('POST', '/api/projects/strat/releases', { run })).body.release.id);
+    }
+  });
+  afterAll(async () => {
+    await server?.cleanup();
+    await repo?.cleanup();
+  });
+
+  const view = async (env: string) => (await server.api<View>('GET', `/api/projects/strat/environments/${env}/rollout`)).body;
+  async function deploy(env: string, release: string): Promise<View> {
+    const { body } = await server.api<{ rollout: { id: string } }>('POST', `/api/projects/strat/environments/${env}/deploy`, { release });
+    return waitFor(async () => {
+      const v = await view(env);
+      return v.rollout?.id === body.rollout.id && ['succeeded', 'rolled-back', 'aborted', 'failed'].includes(v.rollout.phase) ? v : undefined;
+    }, 60_000, `the ${env} rollout to end`);
+  }
+  async function underLoad<T>(port: number, work: () => Promise<T>) {
+    let stop = false;
+    const bodies = new Map<string, number>();
+    let failures = 0;
+    const load = (async () => {
+      while (!stop) {
+        const answers = await Promise.all(Array.from({ length: 5 }, () => fetch(`http://127.0.0.1:${port}/`).then(async (r) => (r.status === 200 ? (await r.text()).trim() : null), () => null)));
+        for (const a of answers) {
+          if (a === null) failures++;
+          else bodies.set(a, (bodies.get(a) ?? 0) + 1);
+        }
+      }
+    })();
+    const result = await work();
+    stop = true;
+    await load;
+    return { result, bodies, failures };
+  }
+
+  it('rolling: replaces instances one at a time without a failed request', async () => {
+    const first = await deploy('rolling', releases[0]!);
+    expect(first.rollout?.phase).toBe('succeeded');
+    const port = first.live.port!;
+    const { result, bodies, failures } = await underLoad(port, () => deploy('rolling', releases[1]!));
+    expect(result.rollout?.phase).toBe('succeeded');
+    expect(failures).toBe(0);
+    expect([...bodies.keys()].sort()).toEqual(['v1', 'v2']);
+    const running = result.live.instances.filter((i) => i.state === 'ready');
+    expect(running).toHaveLength(3);
+    expect(new Set(running.map((i) => i.releaseId))).toEqual(new Set([releases[1]]));
+  });
+
+  it('recreate: stops the old release, then starts the new one', async () => {
+    const first = await deploy('recreate', releases[0]!);
+    expect(first.rollout?.phase).toBe('succeeded');
+    const second = await deploy('recreate', releases[1]!);
+    expect(second.rollout?.phase).toBe('succeeded');
+    expect((await (await fetch(`http://127.0.0.1:${second.live.port}/`)).text()).trim()).toBe('v2');
+    expect(second.live.instances.filter((i) => i.state === 'ready').every((i) => i.releaseId === releases[1])).toBe(true);
+  });
+});
