@@ -123,5 +123,13 @@ describe('delivery control', () => {
     await load;
     expect(requests).toBeGreaterThan(100);
     expect(failures).toBe(0);
+
+    // What the proxy measured, live and in Prometheus format.
+    const metrics = await server.api<{ live: { stable: { requests: number; errors: number; p99: number } } }>('GET', '/api/projects/ctl/environments/production/metrics?seconds=60');
+    expect(metrics.body.live.stable.requests).toBeGreaterThanOrEqual(requests);
+    expect(metrics.body.live.stable.errors).toBe(0);
+    const text = (await server.api<string>('GET', '/metrics')).body;
+    expect(text).toMatch(/gantry_proxy_requests_total\{[^}]*status_class="2xx"[^}]*\} \d+/);
+    expect((await fetch(`${server.url}/metrics`)).status).toBe(401);
   });
 });
