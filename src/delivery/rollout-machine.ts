@@ -542,8 +542,8 @@ function advanceRolling(d: Draft): void {
     s.waitingFor = { event: 'instances-ready', pool: 'canary' };
   }
   d.note('rollout.batch', { stopped: stop, started: start, ...next, weights: { ...s.weights } });
-  // The last old instances may go without a new batch to wait for.
-  if (next.oldRemaining === 0 && next.newStarting === 0 && next.newReady >= n) promote(d, false);
+  // The last old instances may go without a new batch to wait for; the rollout ends once they drained.
+  if (next.oldRemaining === 0 && next.newStarting === 0 && next.newReady >= n) promote(d, false, stop > 0 ? 'stable' : null);
 }
 
 /** maxSurge and maxUnavailable as counts; both 0 would never move, so surge becomes 1 (as Kubernetes refuses that pair). */
@@ -553,8 +553,11 @@ function rollingBudget(strategy: { maxSurge: number; maxUnavailable: number }, n
   return { surge, unavailable };
 }
 
-/** All traffic to the new release, which becomes stable; the old pool drains (unless there is none). */
-function promote(d: Draft, stopOld: boolean): void {
+/**
+ * All traffic to the new release, which becomes stable; the old pool drains (unless there is
+ * none). `draining` names a pool whose stop is already under way: the rollout ends when it drained.
+ */
+function promote(d: Draft, stopOld: boolean, draining: DrainPool | null = null): void {
   const s = d.s;
   s.pausedAt = null;
   s.pausedKind = null;
@@ -565,6 +568,12 @@ function promote(d: Draft, stopOld: boolean): void {
   s.canaryRouted = false;
   s.stableMissing = 0;
   if (s.rolling !== null) s.rolling = { oldRemaining: 0, newReady: s.instances, newStarting: 0 };
+  if (draining !== null) {
+    d.note('rollout.promoting', { weights: { ...s.weights } });
+    s.phase = 'promoting';
+    s.waitingFor = { event: 'drained', pool: draining };
+    return;
+  }
   if (!stopOld || s.previousReleaseId === null) {
     d.note('rollout.promoting', { weights: { ...s.weights } });
     finish(d, 'succeeded', null, {});

@@ -43,8 +43,27 @@
  * - The proxy never clears its table by itself: with no `setRoutes` calls it keeps routing.
  * - Metrics (per environment, version, pool, route = method + first path segment, at most 100
  *   routes per version): see `RequestMetrics`. `metrics: false` skips recording (benchmarks).
+ *
+ * In the server, each environment's proxy runs in its own process (proxy-host.ts) so traffic
+ * keeps flowing by the last table while the server is busy, restarting or killed; the server
+ * steers it through `ProxyClient` (same operations, asynchronous, over a 0600 Unix socket):
+ *
+ * ```ts
+ * const proxy = await ProxyClient.start({ dataDir, environmentKey: 'p1:production', label: 'shop/production', host: '127.0.0.1', port: 8080 });
+ * proxy.adopted;                                         // true: it was already running (same pid)
+ * await proxy.setRoutes(table);                          // persisted by the proxy, then applied
+ * await proxy.drained('i-2', 30_000);
+ * await proxy.window(since, until, { version: 'r42' }); await proxy.drainRollups(); await proxy.prometheus();
+ * await proxy.detach();                                  // server shutdown: the proxy keeps running
+ * await proxy.close();                                   // the environment goes away: the proxy stops
+ * ```
  */
 export { PROXY_ERROR_CODES, TrafficProxy, type TrafficProxyOptions } from './traffic-proxy.ts';
 export { RequestMetrics, RING_SECONDS, ROLLUP_MS, MAX_ROUTES, PROMETHEUS_BUCKETS_S, type LatencyBucket, type Pool, type Rollup, type WindowStats } from './request-metrics.ts';
 export { Router, validateRouteTable, type RouteTable, type Upstream } from './route-table.ts';
 export { bucketIndex, bucketHighUs, quantileUs } from './latency-histogram.ts';
+export {
+  ProxyClient, ProxyControlError, ProxyStartError, PROXY_CONTROL_UNAVAILABLE, PROXY_FILES, PROXY_START_FAILED, processStartTime, proxyDir,
+  type ProxyHostRecord, type ProxyStartOptions,
+} from './proxy-client.ts';
+export { runProxyHost, type ProxyHost, type ProxyHostOptions } from './proxy-host.ts';

@@ -1,6 +1,7 @@
 /**
  * The rollout controller: the I/O side of progressive delivery. For each environment it owns a
- * traffic proxy (src/proxy) and the service instances (src/runtime supervisor), and it drives
+ * traffic proxy process (src/proxy ProxyClient) and the service instances (src/runtime
+ * supervisor); both outlive the server, which adopts them when it starts again. It drives
  * each rollout's pure state machine (src/delivery): every transition is persisted before its
  * commands are carried out, decisions are made on a one-second analysis cadence from the proxy's
  * own request metrics (and Prometheus where configured), and a restart resumes where it stopped.
@@ -19,7 +20,7 @@ import {
   type AnalysisResult, type RolloutCommand, type RolloutEvent, type RolloutState,
 } from '../delivery/index.ts';
 import { parseConfig } from '../pipeline/load-config.ts';
-import { TrafficProxy, type Upstream } from '../proxy/index.ts';
+import { ProxyClient, type Rollup, type Upstream } from '../proxy/index.ts';
 import type { InstanceStatus, Supervisor } from '../runtime/index.ts';
 import type { EnvironmentRecord, EventEnvironment, NewEvent, Project, ReleaseRecord, RolloutRecord, Store } from '../store/ports.ts';
 import { releaseDir } from './release-service.ts';
@@ -52,7 +53,8 @@ export interface DeliveryDeps {
 interface EnvironmentRuntime {
   projectId: string;
   name: string;
-  proxy: TrafficProxy;
+  /** The environment's proxy process; it keeps routing by its last table whatever this server does. */
+  proxy: ProxyClient;
   port: number;
   /** The release whose instances form the stable pool (the environment's current release). */
   stable: string | null;
@@ -80,6 +82,8 @@ const INSTANCE_KEY = (projectId: string, environment: string) => `${projectId}:$
 export class DeliveryController {
   readonly #deps: DeliveryDeps;
   readonly #environments = new Map<string, EnvironmentRuntime>();
+  /** Environments being opened: concurrent callers share one proxy start. */
+  readonly #opening = new Map<string, Promise<EnvironmentRuntime>>();
   readonly #rollouts = new Map<string, ActiveRollout>();
   #stopping = false;
 
@@ -87,13 +91,18 @@ export class DeliveryController {
     this.#deps = deps;
   }
 
-  /** After a restart: adopts running instances, reopens every environment's proxy, resumes rollouts. */
+  /**
+   * After a restart: adopts running instances and every environment's proxy process, resumes
+   * rollouts. An environment with a rollout under way is not routed until the rollout resumed,
+   * so its proxy keeps the canary weights it had rather than falling back to stable for a moment.
+   */
   async start(): Promise<void> {
     const { store } = this.#deps;
     await this.#deps.supervisor.adopt();
     for (const project of await store.projects.list()) {
       for (const env of await store.rollouts.environments(project.id)) {
-        if (env.currentReleaseId || await store.rollouts.active(project.id, env.name)) await this.#environment(project, env.name);
+        const active = await store.rollouts.active(project.id, env.name);
+        if (env.currentReleaseId || active) await this.#environment(project, env.name, undefined, !active);
       }
     }
     for (const record of await store.rollouts.listActive()) {
@@ -103,12 +112,13 @@ export class DeliveryController {
     }
   }
 
-  /** Stops timers and proxies; instances keep running (the next start adopts them). */
+  /** Stops timers; proxies and instances keep running and serving (the next start adopts them). */
   async stop(): Promise<void> {
     this.#stopping = true;
     for (const rollout of this.#rollouts.values()) if (rollout.timer) clearTimeout(rollout.timer);
     await Promise.allSettled([...this.#rollouts.values()].map((r) => r.queue));
-    await Promise.allSettled([...this.#environments.values()].map((e) => e.proxy.close()));
+    await Promise.allSettled([...this.#opening.values()]);
+    await Promise.allSettled([...this.#environments.values()].map((e) => e.proxy.detach()));
     await this.#deps.supervisor.detach();
   }
 
@@ -116,7 +126,7 @@ export class DeliveryController {
   onInstanceChange(status: InstanceStatus): void {
     if (status.state === 'stopped') this.#leaving.delete(status.id);
     for (const env of this.#environments.values()) {
-      if (this.#instancesOf(env).some((i) => i.id === status.id)) this.#route(env);
+      if (this.#instancesOf(env).some((i) => i.id === status.id)) void this.#route(env);
     }
   }
 
@@ -184,24 +194,34 @@ export class DeliveryController {
   }
 
   /** The proxy's live request metrics of an environment per release (stable and canary). */
-  window(project: Project, environment: string, sinceMs: number, untilMs: number): Record<string, unknown> {
+  async window(project: Project, environment: string, sinceMs: number, untilMs: number): Promise<Record<string, unknown>> {
     const env = this.#environments.get(INSTANCE_KEY(project.id, environment));
     if (!env) return {};
     const out: Record<string, unknown> = {};
     for (const [pool, releaseId] of [['stable', env.stable], ['canary', env.canary]] as const) {
-      if (releaseId) out[pool] = { releaseId, ...env.proxy.metrics.window(sinceMs, untilMs, { version: releaseId }) };
+      if (releaseId) out[pool] = { releaseId, ...await env.proxy.window(sinceMs, untilMs, { version: releaseId }) };
     }
     return out;
   }
 
-  /** Request metrics of every environment, in Prometheus text format. */
-  prometheus(): string {
-    return [...this.#environments.values()].map((e) => e.proxy.metrics.prometheus()).join('');
+  /** Request metrics of every environment, in Prometheus text format (a proxy that does not answer is left out). */
+  async prometheus(): Promise<string> {
+    const texts = await Promise.all([...this.#environments.values()].map((e) => e.proxy.prometheus().catch((error: unknown) => {
+      this.#deps.warn('reading proxy metrics failed', { environment: e.name, error: String(error) });
+      return '';
+    })));
+    return texts.join('');
   }
 
-  /** Ten-second roll-ups of every proxy, for the store. */
-  drainRollups(): { projectId: string; environment: string; rollups: ReturnType<TrafficProxy['metrics']['drainRollups']> }[] {
-    return [...this.#environments.values()].map((e) => ({ projectId: e.projectId, environment: e.name, rollups: e.proxy.metrics.drainRollups() }));
+  /** Ten-second roll-ups of every proxy, for the store (a proxy that does not answer keeps its own for next time). */
+  async drainRollups(): Promise<{ projectId: string; environment: string; rollups: Rollup[] }[]> {
+    return Promise.all([...this.#environments.values()].map(async (e) => ({
+      projectId: e.projectId, environment: e.name,
+      rollups: await e.proxy.drainRollups().catch((error: unknown) => {
+        this.#deps.warn('reading proxy roll-ups failed', { environment: e.name, error: String(error) });
+        return [];
+      }),
+    })));
   }
 
   // ---------------------------------------------------------------- the loop
@@ -263,14 +283,14 @@ export class DeliveryController {
     switch (command.type) {
       case 'set-weights':
         env.weights = { stable: command.stable, canary: command.canary };
-        this.#route(env);
+        void this.#route(env);
         break;
       case 'swap-pools':
         env.old = env.stable;
         env.stable = env.canary;
         env.canary = null;
         env.weights = { stable: 100, canary: 0 };
-        this.#route(env);
+        void this.#route(env);
         break;
       case 'start-instances':
         void this.#startInstances(active, command.pool, command.releaseId, command.count);
@@ -295,7 +315,7 @@ export class DeliveryController {
       env.canary = null;
     }
     env.weights = { stable: 100, canary: 0 };
-    this.#route(env);
+    void this.#route(env);
   }
 
   #schedule(active: ActiveRollout): void {
@@ -323,9 +343,11 @@ export class DeliveryController {
     const config = strategy.kind === 'canary' || strategy.kind === 'blue-green' ? strategy.analysis : undefined;
     if (!config) return null;
     const since = at - config.windowMs;
-    const metrics = active.env.proxy.metrics;
-    const canary = metrics.window(since, at, { version: active.release.id });
-    const baseline = active.previous ? metrics.window(since, at, { version: active.previous.id }) : { requests: 0, errors: 0, latency: [] };
+    const proxy = active.env.proxy;
+    const [canary, baseline] = await Promise.all([
+      proxy.window(since, at, { version: active.release.id }),
+      active.previous ? proxy.window(since, at, { version: active.previous.id }) : { requests: 0, errors: 0, latency: [] },
+    ]);
     const prometheus = config.prometheus.length > 0 && this.#deps.prometheus
       ? (await this.#deps.prometheus.evaluate(config.prometheus, { version: active.release.id, environment: active.env.name }, new Date(at))).values
       : undefined;
@@ -353,7 +375,7 @@ export class DeliveryController {
         started.push(id);
       }
       await Promise.all(started.map((id) => this.#deps.supervisor.waitReady(id, this.#deps.readyTimeoutMs ?? 120_000)));
-      this.#route(env);
+      await this.#route(env);
       await this.#apply(active, { type: 'instances-ready', at: this.#deps.now(), pool });
     } catch (error) {
       await this.#apply(active, { type: 'instances-failed', at: this.#deps.now(), pool, reason: (error as Error).message });
@@ -366,19 +388,24 @@ export class DeliveryController {
     const victims = this.#instancesOf(env).filter((i) => i.releaseId === releaseId && i.state !== 'stopped').slice(0, count ?? Infinity);
     const ids = new Set(victims.map((v) => v.id));
     // Out of the route table first, so no new request reaches them; in-flight ones finish.
-    this.#route(env, ids);
+    await this.#route(env, ids);
     if (drain) {
       const drainMs = this.#drainTimeout(active);
-      await Promise.all(victims.map((v) => env.proxy.drained(v.id, drainMs)));
+      // A proxy that cannot say counts as not drained: the drain timeout already passed or will not help.
+      await Promise.all(victims.map((v) => env.proxy.drained(v.id, drainMs).catch(() => false)));
     }
     await Promise.all(victims.map((v) => this.#deps.supervisor.stop(v.id).catch(() => undefined)));
     if (pool === 'old' && count === undefined) env.old = null;
-    this.#route(env);
+    await this.#route(env);
     if (drain) await this.#apply(active, { type: 'drained', at: this.#deps.now(), pool });
   }
 
-  /** The route table: ready instances of the stable and canary releases, at the current weights. */
-  #route(env: EnvironmentRuntime, excluding: ReadonlySet<string> = new Set()): void {
+  /**
+   * The route table: ready instances of the stable and canary releases, at the current weights.
+   * Resolves once the proxy applied it (tables reach it in call order); never rejects: when its
+   * control socket fails, the proxy keeps routing by the last table it accepted.
+   */
+  #route(env: EnvironmentRuntime, excluding: ReadonlySet<string> = new Set()): Promise<void> {
     const upstreams: Upstream[] = [];
     for (const instance of this.#instancesOf(env)) {
       if (instance.state !== 'ready' || excluding.has(instance.id) || this.#leaving.has(instance.id)) continue;
@@ -387,7 +414,9 @@ export class DeliveryController {
       upstreams.push({ id: instance.id, host: '127.0.0.1', port: instance.port, pool, version: instance.releaseId });
     }
     for (const id of excluding) this.#leaving.add(id);
-    env.proxy.setRoutes({ upstreams, weights: env.weights, match: env.match ?? [] });
+    return env.proxy.setRoutes({ upstreams, weights: env.weights, match: env.match ?? [] }).catch((error: unknown) => {
+      this.#deps.warn('updating the proxy route table failed', { environment: env.name, error: String(error) });
+    });
   }
 
   readonly #leaving = new Set<string>();
@@ -400,14 +429,28 @@ export class DeliveryController {
       .map((x) => ({ ...x.status, pool: x.spec?.pool ?? '', releaseId: x.spec?.releaseId ?? '' }));
   }
 
-  async #environment(project: Project, name: string, configuredPort?: number): Promise<EnvironmentRuntime> {
+  /**
+   * The environment as this process runs it, opened on first use: its proxy process is adopted
+   * (still running from before) or started (routing by its persisted table at once). `route`
+   * false leaves the proxy's table alone until someone routes (a resuming rollout does).
+   */
+  #environment(project: Project, name: string, configuredPort?: number, route = true): Promise<EnvironmentRuntime> {
     const key = INSTANCE_KEY(project.id, name);
     const existing = this.#environments.get(key);
-    if (existing) return existing;
+    if (existing) return Promise.resolve(existing);
+    let opening = this.#opening.get(key);
+    if (!opening) {
+      opening = this.#open(project, name, configuredPort, route).finally(() => this.#opening.delete(key));
+      this.#opening.set(key, opening);
+    }
+    return opening;
+  }
+
+  async #open(project: Project, name: string, configuredPort: number | undefined, route: boolean): Promise<EnvironmentRuntime> {
+    const key = INSTANCE_KEY(project.id, name);
     const stored = await this.#deps.store.rollouts.environment(project.id, name);
     const port = stored?.port ?? configuredPort ?? await freePort(this.#deps.host);
-    const proxy = new TrafficProxy({ environment: `${project.name}/${name}`, host: this.#deps.host, port });
-    await proxy.listen().catch((error: unknown) => {
+    const proxy = await ProxyClient.start({ dataDir: this.#deps.dataDir, environmentKey: key, label: `${project.name}/${name}`, host: this.#deps.host, port }).catch((error: unknown) => {
       throw new InputError(`cannot listen on ${this.#deps.host}:${port} for ${name}: ${(error as Error).message} (choose another with \`gantry env expose ${project.name} ${name} --port P\`)`);
     });
     if (!stored || stored.port !== port) {
@@ -417,7 +460,7 @@ export class DeliveryController {
     const match = current ? this.#matchOf(current, name) : [];
     const runtime: EnvironmentRuntime = { projectId: project.id, name, proxy, port, stable: stored?.currentReleaseId ?? null, canary: null, old: null, weights: { stable: 100, canary: 0 }, match };
     this.#environments.set(key, runtime);
-    this.#route(runtime);
+    if (route) await this.#route(runtime);
     return runtime;
   }
 
@@ -425,12 +468,12 @@ export class DeliveryController {
     const state = record.state as unknown as RolloutState;
     const release = await this.#requireRelease(record.releaseId);
     const previous = record.previousReleaseId ? await this.#requireRelease(record.previousReleaseId) : null;
-    const env = await this.#environment(project, record.environment);
+    const env = await this.#environment(project, record.environment, undefined, false);
     env.canary = release.id;
     env.weights = { ...state.weights };
     const active: ActiveRollout = { record, state, project, release, previous, env, queue: Promise.resolve(), timer: null };
     this.#rollouts.set(record.id, active);
-    this.#route(env);
+    await this.#route(env);
     const waiting = state.waitingFor;
     if (waiting?.event === 'instances-ready') {
       const releaseId = waiting.pool === 'stable' ? env.stable : release.id;
@@ -446,7 +489,7 @@ export class DeliveryController {
   async #awaitReady(active: ActiveRollout, pool: 'canary' | 'stable', ids: string[]): Promise<void> {
     try {
       await Promise.all(ids.map((id) => this.#deps.supervisor.waitReady(id, this.#deps.readyTimeoutMs ?? 120_000)));
-      this.#route(active.env);
+      await this.#route(active.env);
       await this.#apply(active, { type: 'instances-ready', at: this.#deps.now(), pool });
     } catch (error) {
       await this.#apply(active, { type: 'instances-failed', at: this.#deps.now(), pool, reason: (error as Error).message });

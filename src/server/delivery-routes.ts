@@ -99,12 +99,12 @@ export function registerDeliveryRoutes(routes: RouteTable, deps: DeliveryRouteDe
       const seconds = query.seconds ?? 60;
       const until = Date.now();
       const rows = await store.metrics.query({ projectId: project.id, environment: params.env, sinceMs: until - seconds * 1000, untilMs: until });
-      return { live: deps.delivery.window(project, params.env, until - seconds * 1000, until), rollups: rows };
+      return { live: await deps.delivery.window(project, params.env, until - seconds * 1000, until), rollups: rows };
     },
   });
   routes.add({
     method: 'GET', url: '/metrics', summary: 'Request metrics of every environment, Prometheus text format', auth: 'admin', produces: 'text/plain',
-    handler: async ({ reply }) => reply.type('text/plain; version=0.0.4').send(deps.delivery.prometheus()),
+    handler: async ({ reply }) => reply.type('text/plain; version=0.0.4').send(await deps.delivery.prometheus()),
   });
 }
 

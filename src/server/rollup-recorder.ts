@@ -26,7 +26,7 @@ export class RollupRecorder {
 
   async flush(): Promise<void> {
     try {
-      const rows: MetricRollup[] = this.#delivery.drainRollups().flatMap(({ projectId, environment, rollups }) => rollups.map((r) => ({
+      const rows: MetricRollup[] = (await this.#delivery.drainRollups()).flatMap(({ projectId, environment, rollups }) => rollups.map((r) => ({
         projectId, environment, version: r.version, pool: r.pool, startMs: r.startMs, endMs: r.endMs,
         requests: r.requests, errors: r.errors,
         data: { connectionErrors: r.connectionErrors, statusClasses: r.statusClasses, latency: r.latency, p50: r.p50, p90: r.p90, p99: r.p99, routes: r.routes } as unknown as Record<string, Value>,

@@ -256,8 +256,11 @@ describe('rolling', () => {
     expect(d.state.phase).toBe('progressing');
     expect(d.step({ type: 'instances-ready', at: 1, pool: 'canary' })).toEqual(['weights 67/33', 'stop stable drain x1', 'start canary rel-2 x1']);
     expect(d.step({ type: 'instances-ready', at: 2, pool: 'canary' })).toEqual(['weights 33/67', 'stop stable drain x1', 'start canary rel-2 x1']);
-    expect(d.step({ type: 'instances-ready', at: 3, pool: 'canary' })).toEqual(['weights 0/100', 'stop stable drain x1', 'swap', 'finished succeeded']);
-    expect(d.state).toMatchObject({ phase: 'succeeded', weights: { stable: 100, canary: 0 } });
+    expect(d.step({ type: 'instances-ready', at: 3, pool: 'canary' })).toEqual(['weights 0/100', 'stop stable drain x1', 'swap']);
+    // It ends once the last old instance drained, not while it still serves its in-flight requests.
+    expect(d.state).toMatchObject({ phase: 'promoting', weights: { stable: 100, canary: 0 } });
+    expect(d.step({ type: 'drained', at: 4, pool: 'stable' })).toEqual(['finished succeeded']);
+    expect(d.state.phase).toBe('succeeded');
   });
 
   it('stops first with maxSurge 0, maxUnavailable 1, never below instances − 1 serving', () => {

@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { killInstances } from '../support/instances.ts';
 import { makeRepo, runCli, startCli, waitFor, type RunningCli, type TempRepo } from '../support/cli.ts';
 
 const SERVICE = readFileSync(join(import.meta.dirname, 'fixtures', 'service.js'), 'utf8');
@@ -51,6 +52,7 @@ describe('gantry delivery commands', () => {
   afterAll(async () => {
     if (server?.child.pid) process.kill(server.child.pid, 'SIGTERM');
     await server?.result.catch(() => undefined);
+    killInstances(dataDir);
     await repo?.cleanup();
     await rm(dataDir, { recursive: true, force: true });
   });

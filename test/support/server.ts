@@ -7,6 +7,7 @@ import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { killInstances } from './instances.ts';
 import { resolveServerOptions, type ServerOptions } from '../../src/server/server-options.ts';
 import { startServer, type RunningServer } from '../../src/server/start.ts';
 
@@ -35,6 +36,7 @@ export async function startTestServer(overrides: Partial<Record<keyof ServerOpti
     ...server, dataDir, token, api,
     cleanup: async () => {
       await server.close();
+      killInstances(dataDir);
       await rm(dataDir, { recursive: true, force: true });
     },
   };

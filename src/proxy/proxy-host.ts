@@ -1,0 +1,268 @@
+/**
+ * The main of an environment's proxy process: one `TrafficProxy` on the environment's port and a
+ * control API on a Unix socket (mode 0600, in a 0700 directory: only the server's user can steer
+ * traffic). It lives apart from the server so that traffic keeps flowing by the last route table
+ * while the server is busy, restarting or killed; `ProxyClient` starts or adopts it.
+ *
+ * Started as `node proxy-host.ts --dir D --key K --label L --host H --port P`. At start it loads
+ * `routes.json`, so a proxy process that crashed and was started again routes by the last table
+ * at once. Every accepted table is written to that file (temp file, fsync, rename) before it is
+ * applied. It exits on `POST /shutdown` or SIGTERM (graceful: stops accepting, lets in-flight
+ * requests finish), and by itself when its directory is removed (nothing could adopt it any more).
+ *
+ * Control API (JSON over HTTP):
+ * - `GET /health` → `ProxyHostRecord`
+ * - `PUT /routes` (RouteTable) → 204; 400 `{ error: { code, message } }` when invalid (old table kept)
+ * - `GET /routes` → the current table
+ * - `GET /drained?upstream=&timeoutMs=` → `{ drained }`
+ * - `GET /window?since=&until=&version=&pool=` → WindowStats
+ * - `POST /rollups/drain` → Rollup[]
+ * - `GET /metrics` → Prometheus text
+ * - `POST /shutdown` → 202, then the process exits
+ */
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { GantryError, InputError } from '../core/errors.ts';
+import { PROXY_FILES, processStartTime, type ProxyHostRecord } from './proxy-client.ts';
+import type { Pool } from './request-metrics.ts';
+import { validateRouteTable, type RouteTable } from './route-table.ts';
+import { TrafficProxy } from './traffic-proxy.ts';
+
+/** Options of `runProxyHost`. */
+export interface ProxyHostOptions {
+  dir: string;
+  environmentKey: string;
+  label: string;
+  host: string;
+  port: number;
+}
+
+/** A running proxy host; `done` settles when it has shut down. */
+export interface ProxyHost {
+  record: ProxyHostRecord;
+  done: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+const MAX_BODY = 4 * 1024 * 1024;
+const DIR_CHECK_MS = 1000;
+
+function log(level: 'info' | 'error', msg: string, data: Record<string, unknown> = {}): void {
+  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg, ...data })}\n`);
+}
+
+/** Writes `file` so that a crash leaves either the old content or the new one, never a mix. */
+function writeAtomic(file: string, text: string): void {
+  const tmp = `${file}.tmp`;
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+}
+
+function loadRoutes(file: string): RouteTable | null {
+  try {
+    const table = parseTable(JSON.parse(readFileSync(file, 'utf8')));
+    validateRouteTable(table);
+    return table;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') log('error', 'the persisted route table is unusable; starting without one', { error: String(error) });
+    return null;
+  }
+}
+
+/** The shape check the validator relies on (it checks values, not that arrays are arrays). */
+function parseTable(body: unknown): RouteTable {
+  const t = body as Partial<RouteTable> | null;
+  if (typeof t !== 'object' || t === null || !Array.isArray(t.upstreams) || typeof t.weights !== 'object' || t.weights === null || !(t.match === undefined || Array.isArray(t.match))) {
+    throw new InputError('invalid route table: expected { upstreams: [...], weights: { stable, canary }, match: [...] }');
+  }
+  if (t.upstreams.some((u) => typeof u !== 'object' || u === null)) throw new InputError('invalid route table: every upstream must be an object');
+  return { upstreams: t.upstreams, weights: t.weights, match: t.match ?? [] };
+}
+
+/** Whether something answers on `socketPath` (a live host); a stale socket file refuses. */
+function socketAnswers(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(socketPath);
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+  });
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) { reject(new InputError(`the body is larger than ${MAX_BODY} bytes`)); req.destroy(); return; }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function send(res: ServerResponse, status: number, body: unknown, type = 'application/json'): void {
+  const text = type === 'application/json' ? `${JSON.stringify(body)}\n` : String(body);
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function num(q: URLSearchParams, name: string): number {
+  const v = Number(q.get(name));
+  if (q.get(name) === null || !Number.isFinite(v)) throw new InputError(`query parameter ${name} must be a number`);
+  return v;
+}
+
+/** Starts the proxy and its control socket; resolves once both listen and `host.json` is written. */
+export async function runProxyHost(o: ProxyHostOptions): Promise<ProxyHost> {
+  const routesFile = join(o.dir, PROXY_FILES.routes);
+  const socketPath = join(o.dir, PROXY_FILES.socket);
+  const hostFile = join(o.dir, PROXY_FILES.host);
+  const proxy = new TrafficProxy({ environment: o.label, host: o.host, port: o.port });
+  let table = loadRoutes(routesFile);
+  if (table) proxy.setRoutes(table);
+  const { port } = await proxy.listen();
+
+  if (await socketAnswers(socketPath)) {
+    await proxy.close();
+    throw new GantryError('PROXY_ALREADY_RUNNING', `another proxy process answers on ${socketPath}`);
+  }
+  rmSync(socketPath, { force: true });
+  const startTime = processStartTime(process.pid) ?? '';
+  const record: ProxyHostRecord = { pid: process.pid, startTime, environmentKey: o.environmentKey, label: o.label, host: o.host, port };
+
+  let stopping: Promise<void> | null = null;
+  let resolveDone!: () => void;
+  const done = new Promise<void>((r) => { resolveDone = r; });
+  let control: Server | null = null;
+  let dirCheck: NodeJS.Timeout | null = null;
+  const shutdown = (): Promise<void> => {
+    stopping ??= (async () => {
+      log('info', 'proxy shutting down', { pid: process.pid });
+      if (dirCheck) clearInterval(dirCheck);
+      await proxy.close();
+      control?.close();
+      control?.closeAllConnections();
+      // Only our own files: a successor may already have replaced them.
+      const current = (() => { try { return JSON.parse(readFileSync(hostFile, 'utf8')) as ProxyHostRecord; } catch { return null; } })();
+      if (current?.pid === process.pid) {
+        rmSync(hostFile, { force: true });
+        rmSync(socketPath, { force: true });
+      }
+      resolveDone();
+    })();
+    return stopping;
+  };
+
+  const server = createServer((req, res) => {
+    void (async () => {
+      const url = new URL(req.url ?? '/', 'http://proxy');
+      const route = `${req.method} ${url.pathname}`;
+      const q = url.searchParams;
+      switch (route) {
+        case 'GET /health':
+          return send(res, 200, record);
+        case 'PUT /routes': {
+          const next = parseTable(JSON.parse(await readBody(req)) as unknown);
+          validateRouteTable(next);
+          // Persisted before applied: after a crash the file never lags what traffic saw.
+          writeAtomic(routesFile, JSON.stringify(next));
+          proxy.setRoutes(next);
+          table = next;
+          res.writeHead(204).end();
+          return;
+        }
+        case 'GET /routes':
+          return send(res, 200, table ?? { upstreams: [], weights: { stable: 100, canary: 0 }, match: [] });
+        case 'GET /drained': {
+          const upstream = q.get('upstream');
+          if (!upstream) throw new InputError('query parameter upstream is required');
+          return send(res, 200, { drained: await proxy.drained(upstream, num(q, 'timeoutMs')) });
+        }
+        case 'GET /window': {
+          const filter: { version?: string; pool?: Pool } = {};
+          const version = q.get('version');
+          const pool = q.get('pool');
+          if (version !== null) filter.version = version;
+          if (pool !== null) {
+            if (pool !== 'stable' && pool !== 'canary') throw new InputError('query parameter pool must be stable or canary');
+            filter.pool = pool;
+          }
+          return send(res, 200, proxy.metrics.window(num(q, 'since'), num(q, 'until'), filter));
+        }
+        case 'POST /rollups/drain':
+          return send(res, 200, proxy.metrics.drainRollups());
+        case 'GET /metrics':
+          return send(res, 200, proxy.metrics.prometheus(), 'text/plain; version=0.0.4');
+        case 'POST /shutdown':
+          send(res, 202, { stopping: true });
+          void shutdown();
+          return;
+        default:
+          return send(res, 404, { error: { code: 'NOT_FOUND', message: `no control route ${route}` } });
+      }
+    })().catch((error: unknown) => {
+      const e = error instanceof SyntaxError ? new InputError(`the body is not JSON: ${error.message}`) : error;
+      const status = e instanceof GantryError ? e.httpStatus : 500;
+      const code = e instanceof GantryError ? e.code : 'INTERNAL';
+      if (status >= 500) log('error', 'control request failed', { url: req.url, error: String(e) });
+      if (!res.headersSent) send(res, status, { error: { code, message: (e as Error).message } });
+    });
+  });
+  control = server;
+  // The socket is created 0600: there is no moment in which another user could connect.
+  const umask = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(socketPath, () => { server.off('error', reject); resolve(); });
+    });
+  } catch (error) {
+    await proxy.close();
+    throw error;
+  } finally {
+    process.umask(umask);
+  }
+  writeAtomic(hostFile, `${JSON.stringify(record)}\n`);
+  dirCheck = setInterval(() => {
+    if (!existsSync(o.dir)) void shutdown();
+  }, DIR_CHECK_MS);
+  log('info', 'proxy ready', { pid: process.pid, port, routes: table?.upstreams.length ?? 0 });
+  return { record, done, shutdown };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { dir: { type: 'string' }, key: { type: 'string' }, label: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' } },
+  });
+  const port = Number(values.port);
+  if (!values.dir || !values.key || !values.label || !values.host || !Number.isInteger(port)) {
+    log('error', 'usage', { error: 'proxy-host --dir D --key K --label L --host H --port P' });
+    process.exit(2);
+  }
+  let host: ProxyHost;
+  try {
+    host = await runProxyHost({ dir: values.dir, environmentKey: values.key, label: values.label, host: values.host, port });
+  } catch (error) {
+    log('error', 'cannot start the proxy', { error: (error as Error).message });
+    process.exit(1);
+  }
+  process.on('SIGTERM', () => void host.shutdown());
+  process.on('SIGINT', () => void host.shutdown());
+  // Detached from the server's terminal: a hangup there is not ours.
+  process.on('SIGHUP', () => undefined);
+  await host.done;
+  process.exit(0);
+}
+
+if (import.meta.main) await main();
