@@ -1,0 +1,136 @@
+/**
+ * kill -9 of `gantry up` in the middle of a canary: the environment's proxy and instances keep
+ * serving (no failed request while the server is gone), a new `gantry up` adopts them instead of
+ * starting duplicates, and the rollout carries on from where it was.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { killInstances } from '../support/instances.ts';
+import { makeRepo, waitFor } from '../support/server.ts';
+
+const CLI = join(import.meta.dirname, '../../src/cli/main.ts');
+const SERVICE = readFileSync(join(import.meta.dirname, 'fixtures', 'service.js'), 'utf8');
+const yaml = (version: string) => `
+pipeline:
+  jobs:
+    build: { steps: ["true"] }
+service:
+  run: node server.js
+  env: { VERSION: ${version} }
+  instances: 2
+  health: { path: /healthz, readiness: { interval: 100ms } }
+  stop: { drain-timeout: 1s }
+environments:
+  production:
+    strategy:
+      canary:
+        steps: [{ weight: 50, pause: until-promoted }]
+`;
+
+interface Server { child: ChildProcess; url: string; token: string }
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+async function up(dataDir: string, port: number): Promise<Server> {
+  const child = spawn(process.execPath, [CLI, '--data', dataDir, 'up', '--port', String(port)], {
+    env: { ...process.env, GANTRY_SANDBOX: 'off' }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => { output += d.toString(); });
+  child.stderr?.on('data', (d: Buffer) => { output += d.toString(); });
+  const url = await waitFor(() => /Gantry is up at (\S+)/.exec(output)?.[1], 20_000, `gantry up (${output})`);
+  return { child, url, token: readFileSync(join(dataDir, 'admin.token'), 'utf8').trim() };
+}
+
+async function api<T>(s: Server, method: string, path: string, body?: unknown): Promise<T> {
+  const response = await fetch(`${s.url}${path}`, {
+    method, headers: { authorization: `Bearer ${s.token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return await response.json() as T;
+}
+
+interface View { rollout: { id: string; phase: string } | null; live: { port: number | null; weights: { stable: number; canary: number }; instances: { id: string; pid: number | null; state: string; releaseId: string }[] } }
+
+describe('delivery across kill -9 of the server', () => {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  afterAll(async () => { for (const c of cleanups.reverse()) await c(); });
+
+  it('keeps serving while the server is gone and resumes the canary after a restart', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'gantry-delivery-kill-'));
+    cleanups.push(async () => { killInstances(dataDir); await rm(dataDir, { recursive: true, force: true }); });
+    const repo = await makeRepo({ 'server.js': SERVICE, 'gantry.yaml': yaml('v1') });
+    cleanups.push(() => repo.cleanup());
+    const apiPort = await freePort();
+    let server = await up(dataDir, apiPort);
+    cleanups.push(async () => { server.child.kill('SIGTERM'); });
+    await api(server, 'POST', '/api/projects', { path: repo.dir, name: 'web' });
+
+    const release = async () => {
+      const run = (await api<{ run: { id: string } }>(server, 'POST', '/api/projects/web/runs', {})).run.id;
+      await waitFor(async () => (await api<{ status: string }>(server, 'GET', `/api/runs/${run}`)).status === 'success', 30_000, 'the run');
+      return (await api<{ release: { id: string } }>(server, 'POST', '/api/projects/web/releases', { run })).release.id;
+    };
+    const view = () => api<View>(server, 'GET', '/api/projects/web/environments/production/rollout');
+    const r1 = await release();
+    const first = await api<{ rollout: { id: string } }>(server, 'POST', '/api/projects/web/environments/production/deploy', { release: r1 });
+    await waitFor(async () => (await view()).rollout?.phase === 'succeeded' || undefined, 30_000, 'the first deploy');
+    expect(first.rollout.id).toBeTruthy();
+    repo.commit({ 'gantry.yaml': yaml('v2') }, 'v2');
+    const r2 = await release();
+    await api(server, 'POST', '/api/projects/web/environments/production/deploy', { release: r2 });
+    const mid = await waitFor(async () => {
+      const v = await view();
+      return v.live.weights.canary === 50 && v.live.instances.filter((i) => i.state === 'ready').length === 4 ? v : undefined;
+    }, 30_000, 'the canary at 50 %');
+    const port = mid.live.port!;
+    const pidsBefore = mid.live.instances.map((i) => i.pid).sort();
+
+    let failures = 0;
+    let requests = 0;
+    const bodies = new Set<string>();
+    let stop = false;
+    const load = (async () => {
+      while (!stop) {
+        const answers = await Promise.all(Array.from({ length: 4 }, () => fetch(`http://127.0.0.1:${port}/`).then(async (r) => (r.status === 200 ? (await r.text()).trim() : null), () => null)));
+        requests += answers.length;
+        for (const a of answers) { if (a === null) failures++; else bodies.add(a); }
+      }
+    })();
+
+    server.child.kill('SIGKILL');
+    await new Promise((resolve) => server.child.once('exit', resolve));
+    const duringOutage = requests;
+    await waitFor(() => requests > duringOutage + 100, 20_000, 'requests served while the server is down');
+    server = await up(dataDir, apiPort);
+
+    const resumed = await waitFor(async () => {
+      const v = await view();
+      return v.rollout && v.live.instances.filter((i) => i.state === 'ready').length === 4 ? v : undefined;
+    }, 30_000, 'the restarted server to adopt the instances');
+    expect(resumed.rollout?.phase).toBe('progressing');
+    expect(resumed.live.weights).toEqual({ stable: 50, canary: 50 });
+    expect(resumed.live.instances.map((i) => i.pid).sort()).toEqual(pidsBefore); // adopted, not started again
+
+    await api(server, 'POST', '/api/projects/web/environments/production/rollout/promote');
+    await waitFor(async () => (await view()).rollout?.phase === 'succeeded' || undefined, 30_000, 'the promotion');
+    stop = true;
+    await load;
+    expect(failures).toBe(0);
+    expect(bodies).toEqual(new Set(['v1', 'v2']));
+    const final = await view();
+    expect(final.live.instances.filter((i) => i.state === 'ready').map((i) => i.releaseId)).toEqual([r2, r2]);
+  });
+});
