@@ -11,7 +11,7 @@
  * replaced. So after a crash, adopted instances fall back into the right pools by their release.
  */
 import { createServer } from 'node:net';
-import type { EnvironmentConfig, PrometheusCheckConfig, ServiceConfig } from '../core/delivery-config.ts';
+import type { EnvironmentConfig, MatchRule, PrometheusCheckConfig, ServiceConfig } from '../core/delivery-config.ts';
 import { ConflictError, InputError, NotFoundError } from '../core/errors.ts';
 import { newId } from '../core/ids.ts';
 import type { Value } from '../core/types.ts';
@@ -63,7 +63,8 @@ interface EnvironmentRuntime {
   /** The release a promotion replaced, until drained. */
   old: string | null;
   weights: { stable: number; canary: number };
-  match: EnvironmentConfig['strategy'] extends infer S ? (S extends { match: infer M } ? M : never) : never;
+  /** Requests matching these go to the canary (A/B, testers). */
+  match: MatchRule[];
 }
 
 interface ActiveRollout {
@@ -239,6 +240,7 @@ export class DeliveryController {
     const active: ActiveRollout = { record, state, project, release, previous, env, queue: Promise.resolve(), timer: null };
     this.#rollouts.set(record.id, active);
     env.canary = release.id;
+    env.match = state.strategy.kind === 'canary' ? state.strategy.match : [];
     if (state.phase !== 'pending-approval') await this.#apply(active, { type: 'start', at: this.#deps.now() });
     return (await this.#deps.store.rollouts.get(record.id)) as RolloutRecord;
   }
@@ -307,13 +309,9 @@ export class DeliveryController {
   #finish(active: ActiveRollout): void {
     if (active.timer) clearTimeout(active.timer);
     this.#rollouts.delete(active.record.id);
+    // Succeeded: swap-pools already made the canary stable. Otherwise the stable release stays.
     const env = active.env;
-    if (active.state.phase === 'succeeded') {
-      env.canary = null;
-    } else {
-      // Rolled back, aborted or failed: the stable release stays; what was started for the canary goes.
-      env.canary = null;
-    }
+    env.canary = null;
     env.weights = { stable: 100, canary: 0 };
     void this.#route(env);
   }
@@ -470,6 +468,7 @@ export class DeliveryController {
     const previous = record.previousReleaseId ? await this.#requireRelease(record.previousReleaseId) : null;
     const env = await this.#environment(project, record.environment, undefined, false);
     env.canary = release.id;
+    env.match = state.strategy.kind === 'canary' ? state.strategy.match : [];
     env.weights = { ...state.weights };
     const active: ActiveRollout = { record, state, project, release, previous, env, queue: Promise.resolve(), timer: null };
     this.#rollouts.set(record.id, active);

@@ -29,6 +29,7 @@ environments:
     strategy:
       canary:
         steps: [{ weight: 20, pause: 3s }, { weight: 50, pause: 2s }]
+        match: [{ header: x-canary, value: "1" }]
         analysis:
           error-rate: { max: 2% }
           min-requests: 20
@@ -83,6 +84,8 @@ describe('progressive delivery', () => {
     const deployed = await server.api<{ rollout: { id: string } }>('POST', '/api/projects/shop/environments/production/deploy', { release: release2.id });
     expect(deployed.status).toBe(201);
     const port = (await rollout('production')).live.port!;
+    // Testers who ask for the new version get it as soon as its instances are ready, whatever the weights.
+    await waitFor(async () => (await (await fetch(`http://127.0.0.1:${port}/`, { headers: { 'x-canary': '1' } })).text()).trim() === 'v2' || undefined, 20_000, 'the header rule to reach the canary');
     const seen = new Set<string>();
     let failures = 0;
     const load = (async () => {
