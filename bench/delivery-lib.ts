@@ -8,6 +8,7 @@
  * Nothing here imports server internals: the benchmarks must keep measuring the product while
  * its insides move (the proxy is about to become its own process).
  */
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { Agent, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
@@ -99,6 +100,10 @@ export class DeliveryBench {
     const repo = await tempRepo('delivery', gantryYaml({ version: 'v0' }, service), { 'server.js': fixture });
     const dataDir = await tempDir('delivery-data');
     const server = await startServer({ dataDir });
+    // Service instances outlive `gantry up` by design (a restarted server adopts them) and the
+    // API has no way to stop an environment, so at exit — after lib.ts has stopped the server,
+    // also on deadline or Ctrl-C — kill every process it left under this data dir.
+    process.once('exit', () => killLeftInstances(dataDir, server.pid));
     progress(`server up at ${server.url} (pid ${server.pid}) in ${round(server.readyMs)} ms`);
     await server.api('POST', '/api/projects', { path: repo, name: project });
     return new DeliveryBench(server, project, repo, service);
@@ -161,6 +166,40 @@ export class DeliveryBench {
     if (port === null) throw new Error(`${env} has no proxy port yet`);
     return port;
   }
+}
+
+/**
+ * SIGKILLs the process trees the server started under `dataDir` (instances: bwrap, or a shell
+ * whose working directory is a release dir there); synchronous, for an `exit` handler. Matches
+ * only processes naming the data dir in their command line or working directory, never the
+ * server itself or this process.
+ */
+export function killLeftInstances(dataDir: string, serverPid: number): number {
+  const parents = new Map<number, number>();
+  const roots: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid) || pid === process.pid || pid === serverPid) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      parents.set(pid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      let cwd = '';
+      try { cwd = readlinkSync(`/proc/${pid}/cwd`); } catch { /* another user's process */ }
+      if (cmdline.includes(dataDir) || cwd.startsWith(dataDir)) roots.push(pid);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  const doomed = new Set(roots);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [pid, ppid] of parents) if (!doomed.has(pid) && doomed.has(ppid)) { doomed.add(pid); grew = true; }
+  }
+  for (const pid of doomed) {
+    try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+  }
+  return doomed.size;
 }
 
 /** The first history entry that moved the rollout into `phase`, if any. */
@@ -317,6 +356,8 @@ export function summarize(records: RequestRecord[], o: { examples?: number } = {
     failures_by_kind: failuresByKind,
     failure_examples: failures.slice(0, o.examples ?? 5).map((r) => ({ at: new Date(r.sentMs).toISOString(), outcome: r.outcome, detail: r.detail, status: r.status, reused_socket: r.reusedSocket })),
     versions,
+    // How late the generator itself sent requests: large values mean it, not Gantry, fell behind.
+    send_lag_ms: records.length === 0 ? null : { p99: round(percentile(records.map((r) => r.sentMs - r.dueMs), 99)) },
     latency_ms: latencies.length === 0 ? null : {
       p50: round(percentile(latencies, 50)), p99: round(percentile(latencies, 99)), p999: round(percentile(latencies, 99.9)), max: round(latencies.reduce((m, v) => Math.max(m, v), 0)),
     },

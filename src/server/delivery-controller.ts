@@ -340,7 +340,9 @@ export class DeliveryController {
     const strategy = active.state.strategy;
     const config = strategy.kind === 'canary' || strategy.kind === 'blue-green' ? strategy.analysis : undefined;
     if (!config) return null;
-    const since = at - config.windowMs;
+    // Never before this rollout began: the same release may have served (and failed) in an earlier
+    // rollout, and its requests then must not decide this one.
+    const since = Math.max(at - config.windowMs, active.state.startedAt ?? at);
     const proxy = active.env.proxy;
     const [canary, baseline] = await Promise.all([
       proxy.window(since, at, { version: active.release.id }),

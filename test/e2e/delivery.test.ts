@@ -124,6 +124,22 @@ describe('progressive delivery', () => {
     expect(events.body.events.map((e) => e.type)).toContain('rollout.phase.rolled-back');
   });
 
+  it('judges a redeployed release by this rollout\'s requests only', async () => {
+    const releases = (await server.api<{ releases: { id: string; number: number }[] }>('GET', '/api/projects/shop/releases')).body.releases;
+    const bad = releases.find((r) => r.number === 3)!;
+    const again = await server.api<{ rollout: { id: string } }>('POST', '/api/projects/shop/environments/production/deploy', { release: bad.id });
+    expect(again.status).toBe(201);
+    // No traffic now: the errors release 3 made in its last rollout must not fail this one.
+    await waitFor(async () => ((await rollout('production')).live.weights.canary === 20) || undefined, 20_000, 'the canary to take its first step');
+    const waited = Date.now();
+    await waitFor(() => Date.now() - waited > 2_500 || undefined, 5_000, 'a few analysis rounds');
+    const view = await rollout('production');
+    expect(view.rollout?.id).toBe(again.body.rollout.id);
+    expect(['progressing', 'paused']).toContain(view.rollout?.phase);
+    await server.api('POST', '/api/projects/shop/environments/production/rollout/abort');
+    expect((await settled('production', again.body.rollout.id)).rollout?.phase).toBe('aborted');
+  });
+
   it('rolls back to the previous release on request', async () => {
     const back = await server.api<{ rollout: { id: string } }>('POST', '/api/projects/shop/environments/production/rollback');
     expect(back.status).toBe(201);
