@@ -10,15 +10,16 @@ const SRC = resolve(import.meta.dirname, '../src');
 
 export const ALLOWED: Record<string, string[]> = {
   core: [],
+  platform: [],
   pipeline: ['core'],
   store: ['core'],
-  executor: ['core', 'pipeline'],
+  executor: ['core', 'pipeline', 'platform'],
   delivery: ['core', 'pipeline'],
-  proxy: ['core'],
-  runtime: ['core', 'executor'],
+  proxy: ['core', 'platform'],
+  runtime: ['core', 'executor', 'platform'],
   engine: ['core', 'pipeline', 'executor', 'store'],
-  server: ['core', 'pipeline', 'executor', 'engine', 'store', 'delivery', 'proxy', 'runtime'],
-  cli: ['core', 'pipeline', 'executor', 'engine', 'store', 'server', 'delivery', 'proxy', 'runtime'],
+  server: ['core', 'pipeline', 'executor', 'engine', 'store', 'delivery', 'proxy', 'runtime', 'platform'],
+  cli: ['core', 'pipeline', 'executor', 'engine', 'store', 'server', 'delivery', 'proxy', 'runtime', 'platform'],
 };
 
 function files(dir: string): string[] {

@@ -21,10 +21,10 @@
  * job runner ends them when the job ends with `killLeftovers`.
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { GantryError } from '../core/errors.ts';
+import { listProcesses, readStat, type ProcStat } from '../platform/proc.ts';
 
 export interface SpawnStepOptions {
   argv: string[];
@@ -216,46 +216,8 @@ function signalAll(pgid: number | null, pids: Iterable<number>, signal: NodeJS.S
   }
 }
 
-interface ProcInfo {
-  pid: number;
-  ppid: number;
-  pgrp: number;
-  state: string;
-  startTime: string;
-}
-
-/** One pass over /proc. Processes that vanish while reading are skipped. */
-function listProcesses(): ProcInfo[] {
-  const out: ProcInfo[] = [];
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return out;
-  }
-  for (const name of entries) {
-    const code = name.charCodeAt(0);
-    if (code < 48 || code > 57) continue;
-    const info = readStat(Number(name));
-    if (info) out.push(info);
-  }
-  return out;
-}
-
-function readStat(pid: number): ProcInfo | null {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  } catch {
-    return null;
-  }
-  // The command name (field 2) may hold spaces and parentheses: parse after the LAST ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { pid, state: fields[0] ?? '', ppid: Number(fields[1]), pgrp: Number(fields[2]), startTime: fields[19] ?? '' };
-}
-
 /** The roots, every member of process group `pgid` (if given), and every descendant of those by parent links. */
-function treeOf(roots: number[], procs: ProcInfo[], pgid: number | null): Set<number> {
+function treeOf(roots: number[], procs: ProcStat[], pgid: number | null): Set<number> {
   const children = new Map<number, number[]>();
   for (const p of procs) {
     const list = children.get(p.ppid);

@@ -18,6 +18,7 @@ import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GantryError, InputError } from '../core/errors.ts';
+import { startTimeOf } from '../platform/proc.ts';
 import type { Pool, Rollup, WindowStats } from './request-metrics.ts';
 import type { RouteTable } from './route-table.ts';
 
@@ -55,18 +56,7 @@ export function proxyDir(dataDir: string, environmentKey: string): string {
 export const PROXY_FILES = { host: 'host.json', routes: 'routes.json', socket: 'control.sock', log: 'host.log' } as const;
 
 /** Start time of a live process (field 22 of /proc/<pid>/stat), null when gone or a zombie. */
-export function processStartTime(pid: number): string | null {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  } catch {
-    return null;
-  }
-  // The command name may hold spaces and parentheses: the fields start after the last ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const state = fields[0];
-  return state === 'Z' || state === 'X' ? null : (fields[19] ?? null);
-}
+export const processStartTime = startTimeOf;
 
 /** Options of `ProxyClient.start`. */
 export interface ProxyStartOptions {

@@ -16,7 +16,7 @@ import { linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, wri
 import { join } from 'node:path';
 import { z } from 'zod';
 import { GantryError } from '../core/errors.ts';
-import { isSameProcess, startTimeOf } from './proc.ts';
+import { isSameProcess, startTimeOf } from '../platform/proc.ts';
 import type { SpoolOffsets } from './spool-pump.ts';
 import type { InstanceExit, InstanceSpec, InstanceState, SecretCodec } from './types.ts';
 

@@ -1,9 +1,9 @@
 /** The delivery commands of the CLI against a running `gantry up`. */
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../support/net.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { killInstances } from '../support/instances.ts';
 import { makeRepo, runCli, startCli, waitFor, type RunningCli, type TempRepo } from '../support/cli.ts';
@@ -26,14 +26,6 @@ environments:
         steps: [{ weight: 50, pause: until-promoted }]
 `;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 describe('gantry delivery commands', () => {
   let repo: TempRepo;

@@ -6,9 +6,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../support/net.ts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { killInstances } from '../support/instances.ts';
 import { makeRepo, waitFor } from '../support/server.ts';
@@ -34,14 +34,6 @@ environments:
 
 interface Server { child: ChildProcess; url: string; token: string }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 async function up(dataDir: string, port: number): Promise<Server> {
   const child = spawn(process.execPath, [CLI, '--data', dataDir, 'up', '--port', String(port)], {

@@ -8,6 +8,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../support/net.ts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeRepo, waitFor } from '../support/server.ts';
 
@@ -35,14 +36,6 @@ async function api<T>(s: Server, method: string, path: string, body?: unknown): 
   return await response.json() as T;
 }
 
-function freePort(): Promise<number> {
-  return import('node:net').then(({ createServer }) => new Promise((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  }));
-}
 
 describe('durability across kill -9', () => {
   const cleanups: (() => Promise<unknown>)[] = [];

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Supervisor, type InstanceStatus, type SecretCodec } from '../../src/runtime/index.ts';
-import { isLive, processesWithEnv, readStat } from '../../src/runtime/proc.ts';
+import { isLive, processesWithEnv, readStat } from '../../src/platform/proc.ts';
 import { httpGet, killRecordedInstances, readLog, spec, SUPERVISOR_CHILD, waitFor } from './helpers.ts';
 
 let dataDir: string;

@@ -10,7 +10,7 @@ import { afterEach, beforeEach } from 'vitest';
 import type { HealthCheckConfig, ServiceConfig } from '../../src/core/delivery-config.ts';
 import { parseLogLine } from '../../src/executor/index.ts';
 import { Supervisor, type InstanceSpec, type InstanceStatus, type SupervisorOptions } from '../../src/runtime/index.ts';
-import { processesWithEnv } from '../../src/runtime/proc.ts';
+import { processesWithEnv } from '../../src/platform/proc.ts';
 
 export const FIXTURE = join(import.meta.dirname, 'fixtures', 'service.mjs');
 export const SUPERVISOR_CHILD = join(import.meta.dirname, 'fixtures', 'supervisor-child.ts');

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { isLive, readStat } from '../../src/runtime/proc.ts';
+import { isLive, readStat } from '../../src/platform/proc.ts';
 import { check, httpGet, readLog, service, spec, supervisorHarness, systemLines, waitFor } from './helpers.ts';
 
 const h = supervisorHarness();

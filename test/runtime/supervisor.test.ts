@@ -2,7 +2,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseLogLine } from '../../src/executor/index.ts';
-import { isLive, readStat } from '../../src/runtime/proc.ts';
+import { isLive, readStat } from '../../src/platform/proc.ts';
 import { hasBubblewrap, requirement } from '../support/requirements.ts';
 import { check, httpGet, readLog, service, spec, supervisorHarness, systemLines, waitFor } from './helpers.ts';
 

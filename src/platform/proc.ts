@@ -1,5 +1,6 @@
 /**
- * What the supervisor reads from /proc. Pids are reused, so a process is identified by
+ * What Gantry reads from /proc (the executor's process trees, the supervisor's instances, the
+ * proxies' host processes). Pids are reused, so a process is identified by
  * (pid, start time) — field 22 of /proc/<pid>/stat, in clock ticks since boot — which is what
  * instance records persist and what adoption compares. Trees follow parent links and process
  * groups; instance processes that left both (`setsid` daemons) are still found by the
