@@ -24,7 +24,7 @@
  *   that cannot be copied) are a `failure` with `error` set and a system line in the log.
  */
 import {
-  closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, rmdirSync, statSync, unlinkSync, writeFileSync,
+  existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmdirSync, statSync, unlinkSync, writeFileSync,
 } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -327,14 +327,14 @@ class JobRun {
       this.log.system('⚠ the step helper ended: the next steps are started one process each');
       this.spawner = null;
     }
-    // The helper writes them (see spawner.ts): file creation on a busy disk would block Node's
-    // main thread, i.e. every job at once. Without it, sync: cheaper than three round trips.
-    const stepFiles = [{ path: files.script, content: script, mode: 0o700 }, { path: files.output, content: '' }, { path: files.env, content: '' }];
-    if (!this.spawner) {
-      writeFileSync(files.script, script, { mode: 0o700 });
-      closeSync(openSync(files.output, 'w'));
-      closeSync(openSync(files.env, 'w'));
-    }
+    // Creating a file costs ~1 ms of kernel time on this kind of disk (and as much again to
+    // remove it), more than the rest of a step's overhead: the script goes on the command line
+    // when it can (`bash -c`), and GANTRY_OUTPUT / GANTRY_ENV are created by a step's first
+    // write to them, not beforehand. A script file is written only for a custom shell or a
+    // script too long for one argument — by the helper (see spawner.ts), off Node's main thread.
+    const command = stepCommand(step.shell, script, files.script);
+    const stepFiles = command.file ? [{ path: files.script, content: script, mode: 0o700 }] : [];
+    if (!this.spawner && command.file) writeFileSync(files.script, script, { mode: 0o700 });
 
     const elapsed = performance.now() - this.started;
     const jobBudget = this.config.timeoutMs === undefined ? Infinity : this.config.timeoutMs - elapsed;
@@ -348,7 +348,7 @@ class JobRun {
       return record('skipped', null, 0);
     }
 
-    let argv = shellArgv(step.shell, files.script);
+    let argv = command.argv;
     if (this.sandboxed && !this.spawner) {
       argv = sandboxArgv(argv, {
         workspaceDir: spec.workspaceDir,
@@ -522,6 +522,21 @@ export function shellArgv(shell: string | undefined, file: string): string[] {
   if (trimmed === 'sh') return ['sh', '-e', file];
   const parts = trimmed.split(/\s+/);
   return parts.some((p) => p.includes('{0}')) ? parts.map((p) => p.replaceAll('{0}', file)) : [...parts, file];
+}
+
+/** Linux refuses a single argument longer than 128 KiB (MAX_ARG_STRLEN); stay well below. */
+const MAX_INLINE_SCRIPT_BYTES = 64 * 1024;
+
+/**
+ * How a step's script runs: inline (`bash … -c SCRIPT`, `sh -e -c SCRIPT`) for the built-in
+ * shells, or from `file` for a custom shell (`{0}`) and for very long scripts.
+ */
+export function stepCommand(shell: string | undefined, script: string, file: string): { argv: string[]; file: boolean } {
+  const trimmed = shell?.trim() ?? '';
+  const builtIn = trimmed === '' || trimmed === 'bash' || trimmed === 'sh';
+  if (!builtIn || Buffer.byteLength(script) > MAX_INLINE_SCRIPT_BYTES) return { argv: shellArgv(shell, file), file: true };
+  // `$0` names the step's script file, as when it runs from one (error messages stay readable).
+  return { argv: [...shellArgv(shell, '-c').slice(0, -1), '-c', script, file], file: false };
 }
 
 /** `30s`, `1.5s`, `10m`, `250ms`: durations as users wrote them in gantry.yaml. */
