@@ -4,15 +4,20 @@
  * idempotent requests whose connection failed before any response byte, drains removed instances,
  * passes WebSocket upgrades through, and records every request in `RequestMetrics`.
  *
- * The client side is node:http's server (its C parser guards against malformed and smuggled
- * requests); the upstream side is `UpstreamPool`. The per-request path allocates one `Exchange`,
- * the request head string and the response header array; listeners live on sockets, not requests.
+ * The client side is `ClientConnection` (a strict request parser that refuses ambiguous requests,
+ * writing response heads straight to the socket); the upstream side is `UpstreamPool`. The
+ * per-request path allocates the parsed head, one `Exchange` and the request head string;
+ * listeners live on sockets, not requests, and timeouts are deadlines checked by one sweeper.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { ClientConnection, type ClientExchange, type ClientHandler } from './client-connection.ts';
 import { RequestMetrics, type VersionSeries } from './request-metrics.ts';
+import { BODY_CHUNKED, NO_BODY, type RequestHead } from './request-parser.ts';
 import { compileRules, cookieMatches, Router, ruleMatches, validateRouteTable, type CompiledRule, type RouteTable } from './route-table.ts';
 import { UpstreamPool, type ExchangeSink, type PoolWaiter, type UpstreamConnection } from './upstream-pool.ts';
+
+/** node:http's defaults for the client side: idle keep-alive 60 s (was keepAliveTimeout), a head within 30 s (headersTimeout). */
+const CLIENT_TIMEOUTS = { keepAliveMs: 60_000, headersMs: 30_000 } as const;
 
 /** Options of a `TrafficProxy`. */
 export interface TrafficProxyOptions {
@@ -41,34 +46,26 @@ export const PROXY_ERROR_CODES = {
   upstreamFailed: 'PROXY_UPSTREAM_FAILED',
 } as const;
 
-const kExchange = Symbol('gantry.proxy.exchange');
-interface ClientSocket extends Socket { [kExchange]?: Exchange | null }
-
 const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
-const NO_BODY = 0;
-const BODY_LENGTH = 1;
-const BODY_CHUNKED = 2;
 
 /** What `buildHead` found besides the head itself (one reused object: the proxy is single-threaded). */
-interface HeadScan { head: string; toCanary: boolean; bodyMode: number }
+interface HeadScan { head: string; toCanary: boolean }
 
 function errorBody(code: string, message: string): string {
   return `${JSON.stringify({ error: { code, message } })}\n`;
 }
 
 /**
- * Builds the upstream request head from the client's raw headers: hop-by-hop headers and those
+ * Builds the upstream request head from the client's parsed headers: hop-by-hop headers and those
  * named in `Connection` removed, `X-Forwarded-For/-Proto/-Host` added, match rules evaluated on
  * the way. `upgrade` keeps `Connection: Upgrade` + `Upgrade` for WebSocket handshakes.
  */
-function buildHead(req: IncomingMessage, rules: CompiledRule[], out: HeadScan, upgrade: boolean, drop: Set<string> | null): void {
-  const raw = req.rawHeaders;
-  let head = `${req.method} ${req.url} HTTP/1.1\r\n`;
+function buildHead(req: RequestHead, remote: string, rules: CompiledRule[], out: HeadScan, upgrade: boolean, drop: Set<string> | null): void {
+  const raw = req.headers;
+  let head = `${req.method} ${req.target} HTTP/1.1\r\n`;
   let xff = '';
   let host = '';
   let toCanary = false;
-  let bodyMode = NO_BODY;
-  let te = '';
   let upgradeValue = '';
   let connTokens: string[] | null = null;
   const nRules = rules.length;
@@ -103,9 +100,6 @@ function buildHead(req: IncomingMessage, rules: CompiledRule[], out: HeadScan, u
         }
         break;
       }
-      case 14:
-        if (name.toLowerCase() === 'content-length') bodyMode = BODY_LENGTH;
-        break;
       case 15:
         if (name.toLowerCase() === 'x-forwarded-for') { xff = xff === '' ? value : `${xff}, ${value}`; continue; }
         break;
@@ -116,8 +110,8 @@ function buildHead(req: IncomingMessage, rules: CompiledRule[], out: HeadScan, u
       }
       case 17: {
         const l = name.toLowerCase();
-        if (l === 'transfer-encoding') { te = value; bodyMode = BODY_CHUNKED; continue; }
-        if (l === 'x-forwarded-proto') continue;
+        // Re-added below: the proxy re-chunks the decoded body.
+        if (l === 'transfer-encoding' || l === 'x-forwarded-proto') continue;
         break;
       }
       case 19:
@@ -127,17 +121,15 @@ function buildHead(req: IncomingMessage, rules: CompiledRule[], out: HeadScan, u
     head += `${name}: ${value}\r\n`;
   }
   if (connTokens !== null && drop === null) {
-    buildHead(req, rules, out, upgrade, new Set(connTokens));
+    buildHead(req, remote, rules, out, upgrade, new Set(connTokens));
     return;
   }
-  const remote = req.socket.remoteAddress ?? '';
   head += `X-Forwarded-For: ${xff === '' ? remote : `${xff}, ${remote}`}\r\nX-Forwarded-Proto: http\r\n`;
   if (host !== '') head += `X-Forwarded-Host: ${host}\r\n`;
-  if (bodyMode === BODY_CHUNKED) head += `Transfer-Encoding: ${te}\r\n`;
+  if (req.bodyMode === BODY_CHUNKED) head += `Transfer-Encoding: ${req.transferEncoding}\r\n`;
   if (upgrade) head += `Connection: Upgrade\r\nUpgrade: ${upgradeValue}\r\n`;
   out.head = `${head}\r\n`;
   out.toCanary = toCanary;
-  out.bodyMode = bodyMode;
 }
 
 function matchHeader(rules: CompiledRule[], name: string, value: string): boolean {
@@ -153,38 +145,39 @@ function matchHeader(rules: CompiledRule[], name: string, value: string): boolea
 }
 
 /**
- * One client request on its way through the proxy. Implements the connection's callbacks, so a
- * request costs one object rather than a set of closures.
+ * One client request on its way through the proxy. Implements the connections' callbacks on both
+ * sides, so a request costs one object rather than a set of closures.
  */
-class Exchange implements ExchangeSink, PoolWaiter {
+class Exchange implements ExchangeSink, PoolWaiter, ClientExchange {
   readonly proxy: TrafficProxy;
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
+  readonly client: ClientConnection;
+  readonly method: string;
+  readonly url: string;
   readonly start: number;
   readonly head: string;
   readonly isHead: boolean;
-  readonly bodyMode: number;
+  readonly chunked: boolean;
   readonly retryable: boolean;
   pool: UpstreamPool | null = null;
   conn: UpstreamConnection | null = null;
   tried: UpstreamPool[] | null = null;
   status = 0;
   done = false;
-  reqDone: boolean;
-  bodyStarted = false;
-  #resDrain: (() => void) | null = null;
+  reqDone = false;
+  /** Request body pieces that arrived before an upstream connection was free. */
+  queued: Buffer[] | null = null;
+  waitingForClient = false;
 
-  constructor(proxy: TrafficProxy, req: IncomingMessage, res: ServerResponse, start: number, scan: HeadScan) {
+  constructor(proxy: TrafficProxy, client: ClientConnection, req: RequestHead, start: number, head: string) {
     this.proxy = proxy;
-    this.req = req;
-    this.res = res;
+    this.client = client;
+    this.method = req.method;
+    this.url = req.target;
     this.start = start;
-    this.head = scan.head;
-    this.bodyMode = scan.bodyMode;
-    const method = req.method as string;
-    this.isHead = method === 'HEAD';
-    this.retryable = scan.bodyMode === NO_BODY && RETRYABLE_METHODS.has(method);
-    this.reqDone = scan.bodyMode === NO_BODY;
+    this.head = head;
+    this.isHead = req.method === 'HEAD';
+    this.chunked = req.bodyMode === BODY_CHUNKED;
+    this.retryable = req.bodyMode === NO_BODY && RETRYABLE_METHODS.has(req.method);
   }
 
   /** Sends the request to `pool` (now or when the pool has a free connection). */
@@ -203,47 +196,82 @@ class Exchange implements ExchangeSink, PoolWaiter {
     }
     this.conn = conn;
     conn.begin(this);
-    conn.socket.write(this.head, 'latin1');
-    if (this.bodyMode !== NO_BODY && !this.bodyStarted) this.#startBody();
+    const s = conn.socket;
+    s.write(this.head, 'latin1');
+    const queued = this.queued;
+    if (queued !== null) {
+      this.queued = null;
+      let ok = true;
+      for (const piece of queued) ok = this.#sendBody(s, piece);
+      if (ok) this.client.resume();
+    }
+    if (this.reqDone && this.chunked) s.write('0\r\n\r\n', 'latin1');
   }
+
+  // ---- client side
+
+  onRequestBody(piece: Buffer): void {
+    if (this.done) return;
+    const conn = this.conn;
+    if (conn === null) {
+      (this.queued ??= []).push(piece);
+      this.client.pause();
+      return;
+    }
+    if (!this.#sendBody(conn.socket, piece)) this.client.pause();
+  }
+
+  onRequestEnd(): void {
+    this.reqDone = true;
+    if (this.chunked && this.conn !== null && !this.done) this.conn.socket.write('0\r\n\r\n', 'latin1');
+  }
+
+  onClientDrain(): void {
+    if (!this.waitingForClient) return;
+    this.waitingForClient = false;
+    this.conn?.resume();
+  }
+
+  #sendBody(s: Socket, piece: Buffer): boolean {
+    if (!this.chunked) return s.write(piece);
+    s.cork();
+    s.write(`${piece.length.toString(16)}\r\n`, 'latin1');
+    s.write(piece);
+    const ok = s.write('\r\n', 'latin1');
+    s.uncork();
+    return ok;
+  }
+
+  // ---- upstream side
 
   requestComplete(): boolean {
     return this.reqDone;
   }
 
-  onResponseHead(status: number, reason: string, headers: string[]): void {
-    if (this.res.destroyed) {
-      this.abort();
-      return;
-    }
+  onResponseHead(status: number, reason: string, block: string, hasLength: boolean): void {
     this.status = status;
-    try {
-      this.res.writeHead(status, reason, headers);
-    } catch {
-      // Header bytes node refuses to send (invalid characters): the answer cannot be relayed.
-      this.status = 502;
-      this.conn?.destroy();
-      this.conn = null;
-      this.#sendError(502, PROXY_ERROR_CODES.upstreamFailed, 'the upstream answered with headers that cannot be relayed');
-      this.#finish();
-    }
+    if (this.client.respondHead(status, reason, block, hasLength, this.isHead)) return;
+    // A reason phrase that must not be sent (invalid characters): the answer cannot be relayed.
+    this.status = 502;
+    this.conn?.destroy();
+    this.conn = null;
+    this.client.respondError(502, PROXY_ERROR_CODES.upstreamFailed, 'the upstream answered with headers that cannot be relayed');
+    this.#finish();
   }
 
   onResponseBody(piece: Buffer): boolean {
-    const res = this.res;
-    if (res.destroyed) {
-      this.abort();
-      return true;
-    }
-    if (res.write(piece)) return true;
-    res.once('drain', (this.#resDrain ??= () => this.conn?.resume()));
+    if (this.client.respondBody(piece)) return true;
+    this.waitingForClient = true;
     return false;
+  }
+
+  onReadEnd(): void {
+    this.client.flush();
   }
 
   onResponseEnd(last: Buffer | null): void {
     this.conn = null;
-    if (last === null) this.res.end();
-    else this.res.end(last);
+    this.client.respondEnd(last);
     this.#finish();
   }
 
@@ -253,7 +281,7 @@ class Exchange implements ExchangeSink, PoolWaiter {
     const proxy = this.proxy;
     if (proxy.metricsOn) proxy.metrics.recordConnectionError(pool.series, performance.timeOrigin + performance.now());
     if (this.done) return;
-    if (!responseStarted && this.retryable && !this.res.headersSent) {
+    if (!responseStarted && this.retryable && !this.client.responseStarted) {
       (this.tried ??= []).push(pool);
       const next = proxy.router.retry(pool, this.tried);
       if (next !== null) {
@@ -262,20 +290,15 @@ class Exchange implements ExchangeSink, PoolWaiter {
         return;
       }
     }
-    if (this.res.headersSent) {
-      // Part of the answer is out: all we can do is cut the client connection so it sees the failure.
-      this.status = 502;
-      this.res.destroy();
-    } else {
-      this.status = 502;
-      const why = responseStarted ? 'the upstream connection failed mid-response' : `no upstream could be reached (${code})`;
-      this.#sendError(502, PROXY_ERROR_CODES.upstreamFailed, why);
-    }
+    this.status = 502;
+    // When part of the answer is out, respondError cuts the client connection so it sees the failure.
+    const why = responseStarted ? 'the upstream connection failed mid-response' : `no upstream could be reached (${code})`;
+    this.client.respondError(502, PROXY_ERROR_CODES.upstreamFailed, why);
     this.#finish();
   }
 
   onRequestDrain(): void {
-    if (!this.reqDone) this.req.resume();
+    if (!this.reqDone) this.client.resume();
   }
 
   /** The client went away: stop work upstream, do not record an answer. */
@@ -290,15 +313,6 @@ class Exchange implements ExchangeSink, PoolWaiter {
       if (conn === null) pool.cancel(this);
       pool.done();
     }
-    this.#untrack();
-  }
-
-  #sendError(status: number, code: string, message: string): void {
-    const body = errorBody(code, message);
-    const res = this.res;
-    if (res.headersSent || res.destroyed) return;
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-gantry-proxy-error': code });
-    res.end(body);
   }
 
   #finish(): void {
@@ -308,49 +322,17 @@ class Exchange implements ExchangeSink, PoolWaiter {
     const proxy = this.proxy;
     if (proxy.metricsOn) {
       const end = performance.now();
-      proxy.metrics.record(pool.series, this.req.method as string, this.req.url as string, this.status, end - this.start, performance.timeOrigin + end);
+      proxy.metrics.record(pool.series, this.method, this.url, this.status, end - this.start, performance.timeOrigin + end);
     }
     pool.done();
-    this.#untrack();
-  }
-
-  #untrack(): void {
-    const s = this.req.socket as ClientSocket;
-    if (s[kExchange] === this) s[kExchange] = null;
-  }
-
-  #startBody(): void {
-    this.bodyStarted = true;
-    const req = this.req;
-    const chunked = this.bodyMode === BODY_CHUNKED;
-    req.on('data', (chunk: Buffer) => {
-      const conn = this.conn;
-      if (conn === null || this.done) return;
-      const s = conn.socket;
-      let ok: boolean;
-      if (chunked) {
-        s.cork();
-        s.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
-        s.write(chunk);
-        ok = s.write('\r\n', 'latin1');
-        s.uncork();
-      } else {
-        ok = s.write(chunk);
-      }
-      if (!ok) req.pause();
-    });
-    req.on('end', () => {
-      if (chunked && this.conn !== null && !this.done) this.conn.socket.write('0\r\n\r\n', 'latin1');
-      this.reqDone = true;
-    });
-    req.on('error', () => this.abort());
   }
 }
 
 /** One WebSocket (or other Upgrade) tunnel; counted in flight on its upstream until it closes. */
 class Tunnel {
   readonly proxy: TrafficProxy;
-  readonly req: IncomingMessage;
+  readonly method: string;
+  readonly url: string;
   readonly client: Socket;
   readonly firstBytes: Buffer;
   readonly head: string;
@@ -360,9 +342,10 @@ class Tunnel {
   tried: UpstreamPool[] = [];
   closed = false;
 
-  constructor(proxy: TrafficProxy, req: IncomingMessage, client: Socket, firstBytes: Buffer, head: string, start: number) {
+  constructor(proxy: TrafficProxy, req: RequestHead, client: Socket, firstBytes: Buffer, head: string, start: number) {
     this.proxy = proxy;
-    this.req = req;
+    this.method = req.method;
+    this.url = req.target;
     this.client = client;
     this.firstBytes = firstBytes;
     this.head = head;
@@ -412,7 +395,7 @@ class Tunnel {
     const status = d.length >= 12 ? Number(d.toString('latin1', 9, 12)) : 502;
     if (this.proxy.metricsOn && this.pool !== null) {
       const end = performance.now();
-      this.proxy.metrics.record(this.pool.series, this.req.method as string, this.req.url as string, Number.isFinite(status) ? status : 502, end - this.start, performance.timeOrigin + end);
+      this.proxy.metrics.record(this.pool.series, this.method, this.url, Number.isFinite(status) ? status : 502, end - this.start, performance.timeOrigin + end);
     }
   }
 
@@ -449,9 +432,15 @@ export class TrafficProxy {
   #active = new Map<string, UpstreamPool>();
   readonly #draining = new Set<UpstreamPool>();
   readonly #drainWaiters = new Set<DrainWaiter>();
-  readonly #scan: HeadScan = { head: '', toCanary: false, bodyMode: NO_BODY };
+  readonly #scan: HeadScan = { head: '', toCanary: false };
   #sweeper: NodeJS.Timeout | null = null;
   #closing = false;
+  readonly #clients = new Set<ClientConnection>();
+  readonly #handler: ClientHandler = {
+    onRequest: (c, h) => this.#onRequest(c, h),
+    onUpgrade: (c, h, rest) => this.#onUpgrade(c, h, rest),
+    onClosed: (c) => { this.#clients.delete(c); },
+  };
 
   constructor(o: TrafficProxyOptions) {
     this.#o = {
@@ -465,21 +454,8 @@ export class TrafficProxy {
     };
     this.metricsOn = o.metrics ?? true;
     this.metrics = new RequestMetrics({ environment: o.environment });
-    this.#server = createServer({
-      keepAliveTimeout: 60_000,
-      headersTimeout: 30_000,
-      // Uploads and long polls may take long; slow clients are bounded by headersTimeout.
-      requestTimeout: 0,
-      noDelay: true,
-    }, this.#onRequest);
-    this.#server.on('upgrade', this.#onUpgrade);
-    this.#server.on('connection', (s: ClientSocket) => {
-      s[kExchange] = null;
-      s.on('close', onClientClose);
-    });
-    this.#server.on('clientError', (_err, socket: Socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      else socket.destroy();
+    this.#server = createServer({ allowHalfOpen: true, noDelay: true }, (s: Socket) => {
+      this.#clients.add(new ClientConnection(s, this.#handler, CLIENT_TIMEOUTS));
     });
   }
 
@@ -556,10 +532,13 @@ export class TrafficProxy {
     this.#closing = true;
     if (this.#sweeper !== null) clearInterval(this.#sweeper);
     const closed = new Promise<void>((r) => this.#server.close(() => r()));
-    this.#server.closeIdleConnections();
+    for (const c of this.#clients) {
+      c.closeAfterResponse = true;
+      if (c.idle) c.destroy();
+    }
     const deadline = performance.now() + this.#o.closeTimeoutMs;
     while (this.#inFlight() > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    this.#server.closeAllConnections();
+    for (const c of this.#clients) c.destroy();
     for (const t of [...this.tunnels]) t.close();
     for (const p of [...this.#active.values(), ...this.#draining]) {
       p.draining = true;
@@ -602,44 +581,40 @@ export class TrafficProxy {
   #sweep(): void {
     const now = performance.now();
     for (const p of this.#active.values()) p.sweep(now);
+    // Idle keep-alive connections and heads that take too long (node:http's keepAliveTimeout, headersTimeout).
+    for (const c of this.#clients) if (c.deadline < now) c.destroy();
   }
 
-  #onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+  #onRequest(client: ClientConnection, req: RequestHead): void {
     const start = performance.now();
     const router = this.router;
     if (router.all.length === 0 || this.#closing) {
-      const code = PROXY_ERROR_CODES.noUpstream;
-      const body = errorBody(code, this.#closing ? 'the proxy is shutting down' : `environment ${this.#o.environment} has no upstream in its route table`);
-      res.writeHead(503, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-gantry-proxy-error': code });
-      res.end(body);
+      client.respondError(503, PROXY_ERROR_CODES.noUpstream, this.#closing ? 'the proxy is shutting down' : `environment ${this.#o.environment} has no upstream in its route table`);
       return;
     }
     const scan = this.#scan;
-    buildHead(req, router.rules, scan, false, null);
+    buildHead(req, client.remoteAddress, router.rules, scan, false, null);
     const pool = router.pick(scan.toCanary) as UpstreamPool;
-    const ex = new Exchange(this, req, res, start, scan);
-    (req.socket as ClientSocket)[kExchange] = ex;
+    const ex = new Exchange(this, client, req, start, scan.head);
+    client.exchange = ex;
     ex.startOn(pool);
-  };
+  }
 
-  #onUpgrade = (req: IncomingMessage, socket: Socket, firstBytes: Buffer): void => {
+  #onUpgrade(client: ClientConnection, req: RequestHead, firstBytes: Buffer): void {
     const start = performance.now();
     const router = this.router;
+    const socket = client.socket;
     if (router.all.length === 0 || this.#closing) {
       const body = errorBody(PROXY_ERROR_CODES.noUpstream, `environment ${this.#o.environment} has no upstream in its route table`);
-      socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nX-Gantry-Proxy-Error: ${PROXY_ERROR_CODES.noUpstream}\r\nConnection: close\r\n\r\n${body}`);
+      socket.once('error', () => socket.destroy());
       return;
     }
     const scan = this.#scan;
-    buildHead(req, router.rules, scan, true, null);
+    buildHead(req, client.remoteAddress, router.rules, scan, true, null);
     const pool = router.pick(scan.toCanary) as UpstreamPool;
     const t = new Tunnel(this, req, socket, firstBytes, scan.head, start);
     this.tunnels.add(t);
     t.open(pool);
-  };
-}
-
-function onClientClose(this: ClientSocket): void {
-  const ex = this[kExchange];
-  if (ex !== undefined && ex !== null && !ex.done) ex.abort();
+  }
 }

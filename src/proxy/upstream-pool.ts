@@ -20,15 +20,28 @@ export interface ExchangeSink {
   readonly isHead: boolean;
   /** False while the request body is still being sent: the connection is then not reusable. */
   requestComplete(): boolean;
-  onResponseHead(status: number, reason: string, headers: string[]): void;
-  /** One piece of the decoded body; false asks the connection to pause until `resume()`. */
+  /**
+   * The final response head: `block` holds the header lines to relay (`Name: value\r\n` each,
+   * validated, hop-by-hop and framing headers removed except Content-Length), `hasLength`
+   * whether Content-Length is among them.
+   */
+  onResponseHead(status: number, reason: string, block: string, hasLength: boolean): void;
+  /**
+   * One piece of the decoded body; false asks the connection to pause until `resume()`. The
+   * piece is valid during the call only (the connection reads into a reused buffer): copy to keep it.
+   */
   onResponseBody(piece: Buffer): boolean;
-  /** The response is complete; `last` is its final body piece when there is one. */
+  /** The response is complete; `last` is its final body piece when there is one (valid during the call only). */
   onResponseEnd(last: Buffer | null): void;
   /** The connection failed; `responseStarted` is true once any response byte arrived. */
   onFailure(code: string, responseStarted: boolean): void;
   /** The connection can take more request body. */
   onRequestDrain(): void;
+  /**
+   * A socket read was handled and the response is still incomplete: anything held back (a
+   * response head kept to go out with the first body bytes) must be sent now.
+   */
+  onReadEnd(): void;
 }
 
 const HEAD = 0;
@@ -56,6 +69,23 @@ function isHopByHop(lower: string): boolean {
   }
 }
 
+/** The lines of a header block whose (lowercased) names are not in `drop`. */
+function dropHeaders(block: string, drop: Set<string>): string {
+  let out = '';
+  for (const line of block.split('\r\n')) {
+    if (line === '') continue;
+    if (!drop.has(line.slice(0, line.indexOf(':')).toLowerCase())) out += `${line}\r\n`;
+  }
+  return out;
+}
+
+/** Characters a response head must not contain besides CR and LF (checked per line): controls other than HTAB. */
+const BAD_HEAD_CHARS = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
+
+// tchar (RFC 9110 §5.6.2) by char code.
+const TOKEN = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TOKEN[c.charCodeAt(0)] = 1;
+
 class ProtocolError extends Error {
   readonly code = 'EPROTO';
 }
@@ -78,11 +108,15 @@ export class UpstreamConnection {
 
   constructor(pool: UpstreamPool) {
     this.pool = pool;
-    const s = connect({ host: pool.upstream.host, port: pool.upstream.port, noDelay: true });
+    // Reads land in the pool's one buffer (no allocation and no stream machinery per read); what
+    // must outlive a read is copied.
+    const s = connect({
+      host: pool.upstream.host, port: pool.upstream.port, noDelay: true,
+      onread: { buffer: pool.readBuffer, callback: this.#onRead },
+    });
     this.socket = s;
     s.setTimeout(pool.connectTimeoutMs);
     s.on('connect', this.#onConnect);
-    s.on('data', this.#onData);
     s.on('end', this.#onEnd);
     s.on('error', this.#onError);
     s.on('close', this.#onClose);
@@ -159,13 +193,20 @@ export class UpstreamConnection {
     this.socket.destroy();
   }
 
-  #onData = (chunk: Buffer): void => {
+  /** The `onread` callback: `n` bytes are in the pool's read buffer. True keeps reading (pausing is explicit). */
+  #onRead = (n: number): boolean => {
     const ex = this.exchange;
     if (ex === null) {
       // Bytes nobody asked for: the stream is out of step, never reuse it.
       this.#fail('EPROTO');
-      return;
+      return true;
     }
+    this.#parse(this.pool.readBuffer.subarray(0, n), ex);
+    if (this.exchange === ex) ex.onReadEnd();
+    return true;
+  };
+
+  #parse(chunk: Buffer, ex: ExchangeSink): void {
     this.#gotBytes = true;
     let buf = chunk;
     if (this.#pending !== null) {
@@ -181,7 +222,7 @@ export class UpstreamConnection {
             const end = buf.indexOf(CRLFCRLF, pos);
             if (end < 0) {
               if (len - pos > MAX_HEAD) throw new ProtocolError('response head too large');
-              this.#pending = buf.subarray(pos);
+              this.#pending = Buffer.from(buf.subarray(pos));
               return;
             }
             const more = this.#parseHead(buf.toString('latin1', pos, end), ex);
@@ -213,7 +254,7 @@ export class UpstreamConnection {
             const nl = buf.indexOf(10, pos);
             if (nl < 0) {
               if (len - pos > MAX_LINE) throw new ProtocolError('chunk size line too long');
-              this.#pending = buf.subarray(pos);
+              this.#pending = Buffer.from(buf.subarray(pos));
               return;
             }
             let size = 0;
@@ -251,7 +292,7 @@ export class UpstreamConnection {
             const nl = buf.indexOf(10, pos);
             if (nl < 0) {
               if (len - pos > 2) throw new ProtocolError('missing CRLF after chunk');
-              this.#pending = buf.subarray(pos);
+              this.#pending = Buffer.from(buf.subarray(pos));
               return;
             }
             if (nl - pos > 1) throw new ProtocolError('missing CRLF after chunk');
@@ -264,7 +305,7 @@ export class UpstreamConnection {
             const nl = buf.indexOf(10, pos);
             if (nl < 0) {
               if (len - pos > MAX_HEAD) throw new ProtocolError('trailers too large');
-              this.#pending = buf.subarray(pos);
+              this.#pending = Buffer.from(buf.subarray(pos));
               return;
             }
             const empty = nl === pos || (nl === pos + 1 && buf[pos] === 13);
@@ -280,7 +321,7 @@ export class UpstreamConnection {
     } catch (e) {
       this.#fail(e instanceof ProtocolError ? 'EPROTO' : 'EPROTO');
     }
-  };
+  }
 
   /** Parses a response head; returns whether a body follows (1xx heads are skipped, returning true). */
   #parseHead(head: string, ex: ExchangeSink): boolean {
@@ -296,36 +337,58 @@ export class UpstreamConnection {
       if (status === 101) throw new ProtocolError('unexpected 101');
       return true;
     }
-    const headers: string[] = [];
+    // No controls but HTAB and CRLF line ends (a bare CR or LF would let the upstream inject lines).
+    if (BAD_HEAD_CHARS.test(head)) throw new ProtocolError('bad character in response head');
+    const cr0 = head.indexOf('\r');
+    const lf0 = head.indexOf('\n');
+    if ((cr0 >= 0 && cr0 < lineEnd) || (lf0 >= 0 && lf0 <= lineEnd)) throw new ProtocolError('bare CR or LF in status line');
+    // Header lines are relayed as they came, in runs: only the dropped ones cost string work.
+    let block = '';
+    let runStart = lineEnd + 2;
     let contentLength = -1;
     let chunked = false;
     let transferEncoding = false;
     let close = minor === 0;
     let connectionTokens: string[] | null = null;
     let p = lineEnd + 2;
-    while (p < head.length) {
+    const len = head.length;
+    while (p < len) {
       let e = head.indexOf('\r\n', p);
-      if (e < 0) e = head.length;
+      if (e < 0) e = len;
       const first = head.charCodeAt(p);
       if (first === 32 || first === 9) throw new ProtocolError('obsolete line folding');
+      // The next CR and LF must be this line's end.
+      const cr = head.indexOf('\r', p);
+      const lf = head.indexOf('\n', p);
+      if ((cr >= 0 && cr < e) || (lf >= 0 && lf <= e)) throw new ProtocolError('bare CR or LF in response head');
       const colon = head.indexOf(':', p);
       if (colon < 0 || colon > e) throw new ProtocolError('header line without colon');
-      const name = head.slice(p, colon);
-      const value = head.slice(colon + 1, e).trim();
+      for (let i = p; i < colon; i++) {
+        const c = head.charCodeAt(i);
+        if (c >= 128 || TOKEN[c] === 0) throw new ProtocolError('bad header name');
+      }
+      if (colon === p) throw new ProtocolError('bad header name');
+      const n = colon - p;
+      const lineStart = p;
       p = e + 2;
-      const n = name.length;
       if (n === 2 || n === 7 || n === 10 || n === 14 || n === 16 || n === 17) {
-        const lower = name.toLowerCase();
+        const lower = head.slice(lineStart, colon).toLowerCase();
         if (n === 14 && lower === 'content-length') {
+          const value = head.slice(colon + 1, e).trim();
           if (!/^\d{1,15}$/.test(value)) throw new ProtocolError('bad content-length');
           const v = Number(value);
           if (contentLength >= 0 && contentLength !== v) throw new ProtocolError('conflicting content-length');
-          if (contentLength >= 0) continue;
-          contentLength = v;
+          if (contentLength < 0) {
+            contentLength = v;
+            continue;
+          }
         } else if (isHopByHop(lower)) {
+          const value = head.slice(colon + 1, e).trim();
           if (lower === 'transfer-encoding') {
             transferEncoding = true;
             chunked = /(?:^|,)\s*chunked\s*$/i.test(value);
+          } else if (lower === 'connection' && value.length === 10 && value.toLowerCase() === 'keep-alive') {
+            if (minor === 0) close = false;
           } else if (lower === 'connection') {
             for (const t of value.split(',')) {
               const tok = t.trim().toLowerCase();
@@ -334,23 +397,24 @@ export class UpstreamConnection {
               else if (tok !== '') (connectionTokens ??= []).push(tok);
             }
           }
+        } else {
           continue;
         }
+        // Dropped: end the current run before this line.
+        if (lineStart > runStart) block += head.slice(runStart, lineStart);
+        runStart = p;
       }
-      headers.push(name, value);
     }
-    if (connectionTokens !== null) {
-      const drop = new Set(connectionTokens);
-      for (let i = headers.length - 2; i >= 0; i -= 2) if (drop.has((headers[i] as string).toLowerCase())) headers.splice(i, 2);
-    }
+    if (runStart < len) block += `${head.slice(runStart, len)}\r\n`;
     if (transferEncoding && contentLength >= 0) {
       // RFC 9112 §6.3: Transfer-Encoding wins, and the length must not reach the client.
-      for (let i = headers.length - 2; i >= 0; i -= 2) if ((headers[i] as string).toLowerCase() === 'content-length') headers.splice(i, 2);
+      (connectionTokens ??= []).push('content-length');
       contentLength = -1;
       close = true;
     }
+    if (connectionTokens !== null) block = dropHeaders(block, new Set(connectionTokens));
     this.#keepAlive = !close;
-    ex.onResponseHead(status, reason, headers);
+    ex.onResponseHead(status, reason, block, contentLength >= 0);
     if (this.exchange !== ex) return false;
     if (ex.isHead || status === 204 || status === 304) return false;
     if (chunked) {
@@ -401,6 +465,8 @@ export class UpstreamPool {
   readonly maxSockets: number;
   readonly connectTimeoutMs: number;
   readonly idleTimeoutMs: number;
+  /** Where this instance's connections read into; one per pool, as reads are handled synchronously. */
+  readonly readBuffer: Buffer = Buffer.allocUnsafe(64 * 1024);
   /** Exchanges (and WebSocket tunnels) using this instance now. */
   inFlight = 0;
   /** No longer in the table: no new requests, close once idle. */

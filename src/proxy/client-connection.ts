@@ -1,0 +1,412 @@
+/**
+ * The client side of the proxy: one accepted TCP connection, parsed with the strict
+ * `request-parser.ts` and answered by writing response heads straight to the socket. It replaces
+ * node:http's server, whose per-request `IncomingMessage`, `ServerResponse`, listeners and timers
+ * were about half of the proxy's CPU per request.
+ *
+ * One request at a time per connection: pipelined bytes wait until the current response is
+ * complete. Request bodies are handed to the current exchange piece by piece (Content-Length
+ * bodies as they are, chunked ones decoded); the exchange pauses the socket for backpressure. A
+ * response head is held until its first body bytes (or its end) so small answers leave in one
+ * write. Timeouts (idle keep-alive, slow heads) are deadlines checked by the proxy's coarse sweeper,
+ * not timers per request.
+ */
+import type { Socket } from 'node:net';
+import { STATUS_CODES } from 'node:http';
+import {
+  BODY_CHUNKED, BODY_LENGTH, ChunkedDecoder, MAX_REQUEST_HEAD, parseRequestHead, RequestParseError, validHeaderValue,
+  type RequestHead,
+} from './request-parser.ts';
+
+/** What a connection reports to the exchange serving its current request. */
+export interface ClientExchange {
+  /** A piece of the (decoded) request body. */
+  onRequestBody(piece: Buffer): void;
+  /** The request body is complete. */
+  onRequestEnd(): void;
+  /** The client socket can take more response bytes. */
+  onClientDrain(): void;
+  /** The client went away (or sent garbage mid-body): stop, record nothing. */
+  abort(): void;
+}
+
+/** What the proxy does with parsed requests. */
+export interface ClientHandler {
+  /** A request head arrived; the handler must set `conn.exchange` and eventually answer it. */
+  onRequest(conn: ClientConnection, head: RequestHead): void;
+  /** An Upgrade request: the socket now belongs to the handler; `rest` are the bytes after the head. */
+  onUpgrade(conn: ClientConnection, head: RequestHead, rest: Buffer): void;
+  /** The connection closed (it is no longer tracked). */
+  onClosed(conn: ClientConnection): void;
+}
+
+const S_HEAD = 0;
+const S_LENGTH = 1;
+const S_CHUNKED = 2;
+const S_WAIT = 3;
+const S_CLOSED = 4;
+
+const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
+const LFLF = Buffer.from('\n\n', 'latin1');
+/** Bodies up to this size are sent in the same write as the head, as one latin1 string. */
+const JOIN_LIMIT = 16 * 1024;
+/** Pipelined bytes buffered while a response is pending before the socket is paused. */
+const MAX_PIPELINED = 64 * 1024;
+
+/** How long a connection may sit idle between requests, and how long a request head may take (ms). */
+export interface ClientTimeouts { keepAliveMs: number; headersMs: number }
+
+/** One client connection of the proxy. */
+export class ClientConnection {
+  readonly socket: Socket;
+  /** The client's address, for X-Forwarded-For (read once per connection). */
+  readonly remoteAddress: string;
+  /** The exchange answering the current request, if any. */
+  exchange: ClientExchange | null = null;
+  /** performance.now() after which the sweeper closes the connection. */
+  deadline: number;
+  /** Set when the proxy shuts down: answer the current request, then close. */
+  closeAfterResponse = false;
+  readonly #handler: ClientHandler;
+  readonly #timeouts: ClientTimeouts;
+  #state = S_HEAD;
+  #buf: Buffer | null = null;
+  #remaining = 0;
+  #decoder: ChunkedDecoder | null = null;
+  #keepAlive = true;
+  #minor = 1;
+  #isHead = false;
+  #clientEnded = false;
+  #pausedForPipeline = false;
+  // Response side.
+  #pendingHead: string | null = null;
+  #headWritten = false;
+  #chunkedOut = false;
+  #closeAfter = false;
+  #onPiece = (piece: Buffer): void => { this.exchange?.onRequestBody(piece); };
+
+  constructor(socket: Socket, handler: ClientHandler, timeouts: ClientTimeouts) {
+    this.socket = socket;
+    this.remoteAddress = socket.remoteAddress ?? '';
+    this.#handler = handler;
+    this.#timeouts = timeouts;
+    this.deadline = performance.now() + timeouts.keepAliveMs;
+    socket.on('data', this.#onData);
+    socket.on('end', this.#onEnd);
+    socket.on('drain', this.#onDrain);
+    socket.on('error', noop);
+    socket.on('close', this.#onClose);
+  }
+
+  /** No request in progress and nothing buffered: safe to close at shutdown. */
+  get idle(): boolean {
+    return this.exchange === null && this.#state === S_HEAD && this.#buf === null;
+  }
+
+  /** A response head was committed (written or about to be): the answer can no longer change. */
+  get responseStarted(): boolean {
+    return this.#pendingHead !== null || this.#headWritten;
+  }
+
+  /** Closes the connection now. */
+  destroy(): void {
+    this.#state = S_CLOSED;
+    this.socket.destroy();
+  }
+
+  /** Stops reading (request body backpressure). */
+  pause(): void {
+    this.socket.pause();
+  }
+
+  /** Resumes reading. */
+  resume(): void {
+    if (!this.#pausedForPipeline) this.socket.resume();
+  }
+
+  /**
+   * Commits the response head (sent with the first body bytes, at the end, or by `flush`).
+   * `block` holds validated header lines without hop-by-hop or framing headers except
+   * Content-Length (`hasLength`). Returns false, sending nothing, when the reason phrase cannot be
+   * relayed safely.
+   */
+  respondHead(status: number, reason: string, block: string, hasLength: boolean, noBody: boolean): boolean {
+    if (reason === '') reason = STATUS_CODES[status] ?? 'Unknown';
+    else if (!validHeaderValue(reason)) return false;
+    let framing = '';
+    const bodyless = noBody || this.#isHead || status === 204 || status === 304 || status < 200;
+    this.#chunkedOut = false;
+    if (!bodyless && !hasLength) {
+      if (this.#minor === 1) {
+        this.#chunkedOut = true;
+        framing = 'Transfer-Encoding: chunked\r\n';
+      } else {
+        // An HTTP/1.0 client cannot read chunks: the end of the body is the end of the connection.
+        this.#closeAfter = true;
+      }
+    }
+    if (!this.#keepAlive || this.closeAfterResponse || this.#clientEnded) this.#closeAfter = true;
+    this.#pendingHead = `HTTP/1.1 ${status} ${reason}\r\n${block}${framing}${this.#closeAfter ? 'Connection: close' : 'Connection: keep-alive'}\r\n\r\n`;
+    return true;
+  }
+
+  /** Sends a committed head that is still held (the body may take a while). */
+  flush(): void {
+    const h = this.#pendingHead;
+    if (h === null) return;
+    this.#pendingHead = null;
+    this.#headWritten = true;
+    this.socket.write(h, 'latin1');
+  }
+
+  /**
+   * Writes a piece of the response body; false when the client is slow (wait for `onClientDrain`).
+   * `piece` may be reused by the caller afterwards: it is copied (small pieces into the string written).
+   */
+  respondBody(piece: Buffer): boolean {
+    const s = this.socket;
+    const h = this.#pendingHead;
+    if (this.#chunkedOut) {
+      const size = `${h ?? ''}${piece.length.toString(16)}\r\n`;
+      this.#pendingHead = null;
+      this.#headWritten = true;
+      if (piece.length <= JOIN_LIMIT) return s.write(`${size}${piece.toString('latin1')}\r\n`, 'latin1');
+      s.cork();
+      s.write(size, 'latin1');
+      s.write(Buffer.from(piece));
+      const ok = s.write('\r\n', 'latin1');
+      s.uncork();
+      return ok;
+    }
+    if (h === null) return piece.length <= JOIN_LIMIT ? s.write(piece.toString('latin1'), 'latin1') : s.write(Buffer.from(piece));
+    this.#pendingHead = null;
+    this.#headWritten = true;
+    if (piece.length <= JOIN_LIMIT) return s.write(`${h}${piece.toString('latin1')}`, 'latin1');
+    s.cork();
+    s.write(h, 'latin1');
+    const ok = s.write(Buffer.from(piece));
+    s.uncork();
+    return ok;
+  }
+
+  /** Ends the response (with its last body piece, if any) and moves on to the next request. */
+  respondEnd(last: Buffer | null): void {
+    const s = this.socket;
+    if (last !== null && last.length > JOIN_LIMIT) {
+      s.cork();
+      this.respondBody(last);
+      if (this.#chunkedOut) s.write('0\r\n\r\n', 'latin1');
+      s.uncork();
+    } else {
+      let out = this.#pendingHead ?? '';
+      this.#pendingHead = null;
+      if (last !== null) out += this.#chunkedOut ? `${last.length.toString(16)}\r\n${last.toString('latin1')}\r\n` : last.toString('latin1');
+      if (this.#chunkedOut) out += '0\r\n\r\n';
+      if (out !== '') s.write(out, 'latin1');
+    }
+    this.#done();
+  }
+
+  /** Answers the current request with the proxy's own JSON error (or cuts the connection if an answer already started). */
+  respondError(status: number, code: string, message: string): void {
+    if (this.responseStarted) {
+      this.exchange = null;
+      this.destroy();
+      return;
+    }
+    const body = `${JSON.stringify({ error: { code, message } })}\n`;
+    if (!this.#keepAlive || this.closeAfterResponse || this.#clientEnded || this.#state === S_LENGTH || this.#state === S_CHUNKED) this.#closeAfter = true;
+    this.socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`
+      + `X-Gantry-Proxy-Error: ${code}\r\nConnection: ${this.#closeAfter ? 'close' : 'keep-alive'}\r\n\r\n${body}`,
+      'latin1',
+    );
+    this.#done();
+  }
+
+  /** The response is complete: close, or get ready for the next request. */
+  #done(): void {
+    this.exchange = null;
+    this.#headWritten = false;
+    this.#isHead = false;
+    // A request whose body was not read to its end leaves the stream out of step: never reuse it.
+    if (this.#closeAfter || this.#state !== S_WAIT) {
+      this.#state = S_CLOSED;
+      const s = this.socket;
+      s.end(() => s.destroy());
+      return;
+    }
+    this.#state = S_HEAD;
+    this.deadline = performance.now() + this.#timeouts.keepAliveMs;
+    if (this.#pausedForPipeline) {
+      this.#pausedForPipeline = false;
+      this.socket.resume();
+    }
+    const pending = this.#buf;
+    if (pending !== null) {
+      this.#buf = null;
+      // Not from inside the upstream's callbacks: the next request may pick the same connection.
+      setImmediate(() => { if (this.#state === S_HEAD) this.#consume(pending); });
+    } else if (this.#clientEnded) {
+      // Half-closed by the client: the answer just written still has to get out.
+      this.#state = S_CLOSED;
+      const s = this.socket;
+      s.end(() => s.destroy());
+    }
+  }
+
+  /** Refuses a malformed request and closes the connection. */
+  #reject(status: number): void {
+    const ex = this.exchange;
+    if (ex !== null) {
+      this.exchange = null;
+      ex.abort();
+    }
+    if (this.responseStarted) {
+      this.destroy();
+      return;
+    }
+    this.#state = S_CLOSED;
+    const s = this.socket;
+    if (!s.writable) { s.destroy(); return; }
+    s.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, 'latin1', () => s.destroy());
+  }
+
+  #onData = (chunk: Buffer): void => {
+    const pending = this.#buf;
+    if (pending !== null) {
+      this.#buf = null;
+      chunk = Buffer.concat([pending, chunk]);
+    }
+    this.#consume(chunk);
+  };
+
+  #consume(buf: Buffer): void {
+    let pos = 0;
+    const len = buf.length;
+    try {
+      while (pos < len) {
+        switch (this.#state) {
+          case S_HEAD: {
+            // Empty lines before a request line are allowed (RFC 9112 §2.2), as CRLF only.
+            while (pos + 1 < len && buf[pos] === 13 && buf[pos + 1] === 10) pos += 2;
+            if (pos >= len) return;
+            const end = buf.indexOf(CRLFCRLF, pos);
+            if (end < 0) {
+              if (len - pos > MAX_REQUEST_HEAD) { this.#reject(431); return; }
+              // A blank line made of bare LFs would never end the head: refuse rather than wait.
+              if (buf.indexOf(LFLF, pos) >= 0) { this.#reject(400); return; }
+              this.#buf = pos === 0 ? buf : buf.subarray(pos);
+              const headDeadline = performance.now() + this.#timeouts.headersMs;
+              if (headDeadline < this.deadline) this.deadline = headDeadline;
+              return;
+            }
+            if (end - pos > MAX_REQUEST_HEAD) { this.#reject(431); return; }
+            const head = parseRequestHead(buf.toString('latin1', pos, end));
+            pos = end + 4;
+            if (head.method === 'CONNECT') { this.#reject(405); return; }
+            this.deadline = Infinity;
+            if (head.upgrade) {
+              this.#state = S_CLOSED;
+              this.#detach();
+              this.#handler.onUpgrade(this, head, buf.subarray(pos));
+              return;
+            }
+            this.#keepAlive = head.keepAlive;
+            this.#minor = head.minor;
+            this.#isHead = head.method === 'HEAD';
+            this.#closeAfter = false;
+            if (head.bodyMode === BODY_LENGTH) {
+              this.#state = S_LENGTH;
+              this.#remaining = head.contentLength;
+            } else if (head.bodyMode === BODY_CHUNKED) {
+              this.#state = S_CHUNKED;
+              this.#decoder = new ChunkedDecoder();
+            } else {
+              this.#state = S_WAIT;
+            }
+            if (head.expectContinue && head.bodyMode !== 0 && head.minor === 1) this.socket.write('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
+            this.#handler.onRequest(this, head);
+            if (this.#state === S_WAIT) this.exchange?.onRequestEnd();
+            break;
+          }
+          case S_LENGTH: {
+            const n = Math.min(len - pos, this.#remaining);
+            const piece = pos === 0 && n === len ? buf : buf.subarray(pos, pos + n);
+            pos += n;
+            this.#remaining -= n;
+            if (this.#remaining === 0) this.#state = S_WAIT;
+            this.exchange?.onRequestBody(piece);
+            if (this.#state === S_WAIT) this.exchange?.onRequestEnd();
+            break;
+          }
+          case S_CHUNKED: {
+            const d = this.#decoder as ChunkedDecoder;
+            pos = d.push(buf, pos, this.#onPiece);
+            if (d.done && this.#state === S_CHUNKED) {
+              this.#state = S_WAIT;
+              this.#decoder = null;
+              this.exchange?.onRequestEnd();
+            }
+            break;
+          }
+          case S_WAIT: {
+            // Pipelined: the next request waits for this response.
+            this.#buf = pos === 0 ? buf : buf.subarray(pos);
+            if (this.#buf.length > MAX_PIPELINED) {
+              this.#pausedForPipeline = true;
+              this.socket.pause();
+            }
+            return;
+          }
+          default:
+            return;
+        }
+      }
+    } catch (e) {
+      if (!(e instanceof RequestParseError)) throw e;
+      this.#reject(e.status);
+    }
+  }
+
+  #onEnd = (): void => {
+    this.#clientEnded = true;
+    if (this.#state === S_LENGTH || this.#state === S_CHUNKED) {
+      // The body was cut short: nothing sensible can be forwarded.
+      const ex = this.exchange;
+      this.exchange = null;
+      ex?.abort();
+      this.destroy();
+      return;
+    }
+    if (this.exchange === null) this.destroy();
+    // Otherwise the response is still owed (half-close); #done closes after it.
+  };
+
+  #onDrain = (): void => {
+    this.exchange?.onClientDrain();
+  };
+
+  #onClose = (): void => {
+    this.#state = S_CLOSED;
+    const ex = this.exchange;
+    this.exchange = null;
+    if (ex !== null) ex.abort();
+    this.#handler.onClosed(this);
+  };
+
+  /** Hands the socket over (Upgrade): our listeners go, the handler's come. */
+  #detach(): void {
+    const s = this.socket;
+    s.off('data', this.#onData);
+    s.off('end', this.#onEnd);
+    s.off('drain', this.#onDrain);
+    s.off('error', noop);
+    s.off('close', this.#onClose);
+    // Hold bytes that arrive before the tunnel's upstream is connected (its pipe resumes reading).
+    s.pause();
+    this.#handler.onClosed(this);
+  }
+}
+
+function noop(): void {}
