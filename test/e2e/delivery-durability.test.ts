@@ -78,8 +78,7 @@ describe('delivery across kill -9 of the server', () => {
     const view = () => api<View>(server, 'GET', '/api/projects/web/environments/production/rollout');
     const r1 = await release();
     const first = await api<{ rollout: { id: string } }>(server, 'POST', '/api/projects/web/environments/production/deploy', { release: r1 });
-    await waitFor(async () => (await view()).rollout?.phase === 'succeeded' || undefined, 30_000, 'the first deploy');
-    expect(first.rollout.id).toBeTruthy();
+    await waitFor(async () => { const v = await view(); return (v.rollout?.id === first.rollout.id && v.rollout.phase === 'succeeded') || undefined; }, 30_000, 'the first deploy');
     repo.commit({ 'gantry.yaml': yaml('v2') }, 'v2');
     const r2 = await release();
     await api(server, 'POST', '/api/projects/web/environments/production/deploy', { release: r2 });
