@@ -92,25 +92,12 @@ export async function spawnStep(o: SpawnStepOptions): Promise<StepExit> {
   await spawned;
   const pid = child.pid ?? null;
 
-  let timedOut = false;
-  let cancelled = false;
-  let killing: Promise<void> | null = null;
-  let done = false;
-  const stop = (reason: 'timeout' | 'cancel') => {
-    if (done || killing || pid === null) return;
-    if (reason === 'timeout') timedOut = true;
-    else cancelled = true;
-    killing = killProcessTree(pid, o.killGraceMs ?? DEFAULT_KILL_GRACE_MS);
-  };
-  const onAbort = () => stop('cancel');
-  o.signal.addEventListener('abort', onAbort, { once: true });
-  const timer = o.timeoutMs !== undefined ? setTimeout(() => stop('timeout'), Math.max(0, o.timeoutMs)) : null;
-  if (o.signal.aborted) stop('cancel');
+  const stopper = new StepStopper(o);
+  if (pid !== null) stopper.attach(pid);
 
   try {
     const exit = await exited;
-    done = true;
-    if (killing) await killing;
+    const killed = await stopper.settle();
     const closed = await Promise.race([stdioClosed.then(() => true), delay(STDIO_DRAIN_MS, false, { ref: false })]);
     if (!closed) {
       // Pipes held by background processes must not keep this process (e.g. `gantry run`) alive.
@@ -119,15 +106,69 @@ export async function spawnStep(o: SpawnStepOptions): Promise<StepExit> {
     return {
       exitCode: exit.code,
       signal: exit.signal,
-      timedOut,
-      cancelled,
+      timedOut: stopper.timedOut,
+      cancelled: stopper.cancelled,
       durationMs: Math.round(performance.now() - started),
       pid,
-      leftovers: killing || pid === null ? [] : leftoverProcesses(pid),
+      leftovers: killed || pid === null ? [] : leftoverProcesses(pid),
     };
   } finally {
-    if (timer) clearTimeout(timer);
-    o.signal.removeEventListener('abort', onAbort);
+    stopper.dispose();
+  }
+}
+
+/**
+ * A running step's cancel (the abort signal) and timeout: ends its whole tree once and records
+ * why. The pid may arrive after a stop was asked for (the spawner reports it); the stop then
+ * happens as soon as it does.
+ */
+export class StepStopper {
+  timedOut = false;
+  cancelled = false;
+  #killing: Promise<void> | null = null;
+  #pid: number | null = null;
+  #requested: 'timeout' | 'cancel' | null = null;
+  #done = false;
+  readonly #signal: AbortSignal;
+  readonly #graceMs: number;
+  readonly #timer: NodeJS.Timeout | null;
+  readonly #onAbort = () => this.#stop('cancel');
+
+  constructor(o: { signal: AbortSignal; timeoutMs?: number; killGraceMs?: number }) {
+    this.#signal = o.signal;
+    this.#graceMs = o.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
+    o.signal.addEventListener('abort', this.#onAbort, { once: true });
+    this.#timer = o.timeoutMs !== undefined ? setTimeout(() => this.#stop('timeout'), Math.max(0, o.timeoutMs)) : null;
+    if (o.signal.aborted) this.#stop('cancel');
+  }
+
+  /** The step's pid (its process group): a stop asked for before is carried out now. */
+  attach(pid: number): void {
+    this.#pid = pid;
+    if (this.#requested) this.#stop(this.#requested);
+  }
+
+  /** The step ended: no more stops; waits for a kill under way. Resolves whether one happened. */
+  async settle(): Promise<boolean> {
+    this.#done = true;
+    if (this.#killing) await this.#killing;
+    return this.#killing !== null;
+  }
+
+  dispose(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#signal.removeEventListener('abort', this.#onAbort);
+  }
+
+  #stop(reason: 'timeout' | 'cancel'): void {
+    if (this.#done || this.#killing) return;
+    if (this.#pid === null) {
+      this.#requested ??= reason;
+      return;
+    }
+    if (reason === 'timeout') this.timedOut = true;
+    else this.cancelled = true;
+    this.#killing = killProcessTree(this.#pid, this.#graceMs);
   }
 }
 

@@ -37,7 +37,7 @@ import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { GantryError } from '../core/errors.ts';
-import { DEFAULT_KILL_GRACE_MS, killProcessTree, leftoverProcesses, processRefs, type ProcessRef, type StepExit } from './process-tree.ts';
+import { leftoverProcesses, processRefs, StepStopper, type ProcessRef, type StepExit } from './process-tree.ts';
 
 const HELPER = String.raw`
 use strict; use warnings; use POSIX (); use Fcntl;
@@ -332,25 +332,7 @@ export class Spawner {
 
     let pid: number | null = null;
     let startError: string | null = null;
-    let timedOut = false;
-    let cancelled = false;
-    let killing: Promise<void> | null = null;
-    let done = false;
-    let stopRequested: 'timeout' | 'cancel' | null = null;
-    const stop = (reason: 'timeout' | 'cancel') => {
-      if (done || killing) return;
-      if (pid === null) {
-        stopRequested ??= reason; // acted on when the pid arrives
-        return;
-      }
-      if (reason === 'timeout') timedOut = true;
-      else cancelled = true;
-      killing = killProcessTree(pid, o.killGraceMs ?? DEFAULT_KILL_GRACE_MS);
-    };
-    const onAbort = () => stop('cancel');
-    o.signal.addEventListener('abort', onAbort, { once: true });
-    const timer = o.timeoutMs !== undefined ? setTimeout(() => stop('timeout'), Math.max(0, o.timeoutMs)) : null;
-    if (o.signal.aborted) stop('cancel');
+    const stopper = new StepStopper(o);
     try {
       let end: Reply | null;
       // `S` (started) and `X` (could not start, from the child) come in either order, then `E`.
@@ -358,11 +340,10 @@ export class Spawner {
         if (end.kind === 'X') startError ??= end.message;
         else {
           pid = this.sandboxed ? findChildHostPid(this.hostPid, end.pid) : end.pid;
-          if (stopRequested) stop(stopRequested);
+          if (pid !== null) stopper.attach(pid);
         }
       }
-      done = true;
-      if (killing) await killing;
+      const killed = await stopper.settle();
       if (end === null) throw new GantryError('SPAWN_FAILED', 'the step helper ended unexpectedly');
       let markerTimer: NodeJS.Timeout | undefined;
       await Promise.race([
@@ -375,15 +356,14 @@ export class Spawner {
       return {
         exitCode: end.status < 0 ? null : termSignal === 0 ? end.status >> 8 : null,
         signal: termSignal === 0 ? null : SIGNAL_NAMES.get(termSignal) ?? `signal ${termSignal}`,
-        timedOut,
-        cancelled,
+        timedOut: stopper.timedOut,
+        cancelled: stopper.cancelled,
         durationMs: Math.round(performance.now() - started),
         pid,
-        leftovers: killing || pid === null ? [] : leftoverProcesses(pid),
+        leftovers: killed || pid === null ? [] : leftoverProcesses(pid),
       };
     } finally {
-      if (timer) clearTimeout(timer);
-      o.signal.removeEventListener('abort', onAbort);
+      stopper.dispose();
       this.sink = this.attached;
     }
   }
