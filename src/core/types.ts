@@ -177,6 +177,8 @@ export interface JobReport {
   id: string;
   key: string;
   matrix: MatrixValues | null;
+  /** Keys of the job instances this one waits for (the run's graph). */
+  needs: string[];
   status: 'success' | 'failure' | 'skipped' | 'cancelled' | 'queued' | 'waiting' | 'running';
   startedAt: string | null;
   finishedAt: string | null;

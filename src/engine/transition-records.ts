@@ -69,6 +69,7 @@ export function jobReport(r: JobRecord): JobReport {
     id: r.jobId,
     key: r.key,
     matrix: r.matrix,
+    needs: r.needs,
     status: r.status,
     startedAt: r.startedAt,
     finishedAt: r.finishedAt,

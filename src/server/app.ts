@@ -9,7 +9,6 @@ import { z } from 'zod';
 import { GantryError, NotFoundError, UnauthorizedError } from '../core/errors.ts';
 import type { TriggerKind } from '../core/types.ts';
 import { GANTRY_VERSION } from '../core/version.ts';
-import { jobLogFile } from '../engine/run-paths.ts';
 import { jobReport } from '../engine/transition-records.ts';
 import { resolveRef } from '../executor/workspace.ts';
 import { parseConfig } from '../pipeline/load-config.ts';
@@ -19,9 +18,12 @@ import type { JobRecord, RunRecord, Store } from '../store/ports.ts';
 import { openEventStream } from './event-stream.ts';
 import { parseHookBody } from './git-hooks.ts';
 import { registerDeliveryRoutes, type DeliveryRouteDeps } from './delivery-routes.ts';
+import { registerEnvironmentViewRoutes } from './environment-view-routes.ts';
+import { requireRun } from './http/lookups.ts';
 import { RouteTable } from './http/route-table.ts';
+import { registerLogRoutes } from './log-routes.ts';
+import { registerRunFileRoutes } from './run-file-routes.ts';
 import type { LiveHub } from './live-hub.ts';
-import { followLog } from './log-follow.ts';
 import type { ProjectService } from './project-service.ts';
 import { readConfigAtCommit } from './repo-files.ts';
 import type { RunService } from './run-service.ts';
@@ -277,38 +279,8 @@ export function createApp(deps: AppDeps): FastifyInstance {
       return undefined;
     },
   });
-  routes.add({
-    method: 'GET', url: '/api/runs/:run/jobs/:job/log', summary: 'A job\'s log: stored lines `<ISO time> <o|e|s> <text>`; `follow=true` streams lines as server-sent events', auth: 'admin', produces: 'text/plain',
-    params: z.object({ run: z.string(), job: z.string() }),
-    query: z.object({ follow: z.enum(['true', 'false', '1', '0']).optional() }),
-    handler: async ({ params, query, reply, request }) => {
-      await requireRun(store, params.run);
-      const job = await requireJob(store, params.run, params.job);
-      const file = jobLogFile(deps.dataDir, params.run, job.key);
-      if (query.follow !== 'true' && query.follow !== '1') {
-        if (!existsSync(file)) return reply.type('text/plain; charset=utf-8').send('');
-        const info = await stat(file);
-        return reply.type('text/plain; charset=utf-8').header('content-length', info.size).send(createReadStream(file));
-      }
-      reply.hijack();
-      const stream = openEventStream(reply.raw);
-      const controller = new AbortController();
-      stream.onClose(() => controller.abort());
-      request.raw.on('close', () => controller.abort());
-      await followLog({
-        file, signal: controller.signal,
-        isDone: async () => {
-          const current = (await store.runs.jobs(params.run)).find((j) => j.key === job.key);
-          return !current || ['success', 'failure', 'skipped', 'cancelled'].includes(current.status);
-        },
-        onLines: (lines) => { for (const line of lines) stream.send('line', line); },
-      });
-      const final = (await store.runs.jobs(params.run)).find((j) => j.key === job.key);
-      stream.send('end', { status: final?.status ?? null, logTruncated: final?.logTruncated ?? false });
-      stream.close();
-      return undefined;
-    },
-  });
+  registerLogRoutes(routes, { store, dataDir: deps.dataDir });
+  registerRunFileRoutes(routes, { store, dataDir: deps.dataDir });
 
   // ---------------------------------------------------------------- events
   const eventQuery = z.object({ after: z.coerce.number().int().min(0).optional(), type: z.string().optional(), subject: z.string().optional(), limit: z.coerce.number().int().min(1).max(10_000).optional() });
@@ -344,7 +316,10 @@ export function createApp(deps: AppDeps): FastifyInstance {
     },
   });
 
-  if (deps.delivery) registerDeliveryRoutes(routes, { store, projects: deps.projects, ...deps.delivery });
+  if (deps.delivery) {
+    registerDeliveryRoutes(routes, { store, projects: deps.projects, ...deps.delivery });
+    registerEnvironmentViewRoutes(routes, { store, projects: deps.projects, delivery: deps.delivery.delivery, hub: deps.hub });
+  }
 
   routes.register(app);
   return app;
@@ -364,23 +339,6 @@ function bearer(request: FastifyRequest): string | null {
   const header = request.headers.authorization;
   if (!header?.startsWith('Bearer ')) return null;
   return header.slice(7).trim() || null;
-}
-
-async function requireRun(store: Store, runId: string): Promise<RunRecord> {
-  const run = await store.runs.get(runId);
-  if (!run) throw new NotFoundError(`run ${runId} does not exist`);
-  return run;
-}
-
-/** A job by its key, or by its id when that names exactly one job instance. */
-async function requireJob(store: Store, runId: string, keyOrId: string): Promise<JobRecord> {
-  const jobs = await store.runs.jobs(runId);
-  const exact = jobs.find((j) => j.key === keyOrId);
-  if (exact) return exact;
-  const byId = jobs.filter((j) => j.jobId === keyOrId);
-  if (byId.length === 1 && byId[0]) return byId[0];
-  if (byId.length > 1) throw new GantryError('AMBIGUOUS_JOB', `job '${keyOrId}' has ${byId.length} matrix instances: name one of ${byId.map((j) => `'${j.key}'`).join(', ')}`, 400);
-  throw new NotFoundError(`run ${runId} has no job '${keyOrId}' (jobs: ${jobs.map((j) => j.key).join(', ')})`);
 }
 
 function runWithJobs(run: RunRecord, jobs: JobRecord[]) {

@@ -1,0 +1,59 @@
+/**
+ * The shell: who is signed in, the header, and the routes. Pages other than the projects list
+ * load as their own chunks, so the first load stays small.
+ */
+import { lazy, Suspense, useEffect, useState } from 'react';
+import { Link, Route, Switch } from 'wouter';
+import { loadSession, type Session } from './api.ts';
+import ProjectsPage from './pages/ProjectsPage.tsx';
+
+const ProjectPage = lazy(() => import('./pages/ProjectPage.tsx'));
+const RunPage = lazy(() => import('./pages/RunPage.tsx'));
+const EnvironmentPage = lazy(() => import('./pages/EnvironmentPage.tsx'));
+const EventsPage = lazy(() => import('./pages/EventsPage.tsx'));
+
+export function App() {
+  const [session, setSession] = useState<Session | null | undefined>(undefined);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => { loadSession().then(setSession, (err: Error) => setError(err.message)); }, []);
+
+  return (
+    <>
+      <a className="skip-link" href="#main">Skip to content</a>
+      <header className="top">
+        <nav aria-label="Main">
+          <Link href="/" className="brand">Gantry</Link>
+          {session && <><Link href="/">Projects</Link><Link href="/events">Events</Link></>}
+        </nav>
+        {session && <span className="who" title="signed in as">{session.actor.replace(/^session:/, '')}</span>}
+      </header>
+      <main id="main" tabIndex={-1}>
+        {error && <p role="alert" className="error">The server did not answer: {error}</p>}
+        {session === undefined && !error && <p aria-busy="true">Loading…</p>}
+        {session === null && <SignIn />}
+        {session && (
+          <Suspense fallback={<p aria-busy="true">Loading…</p>}>
+            <Switch>
+              <Route path="/" component={ProjectsPage} />
+              <Route path="/projects/:project" component={ProjectPage} />
+              <Route path="/projects/:project/environments/:env" component={EnvironmentPage} />
+              <Route path="/runs/:run" component={RunPage} />
+              <Route path="/runs/:run/jobs/:job" component={RunPage} />
+              <Route path="/events" component={EventsPage} />
+              <Route><h1>Not found</h1><p>There is nothing at this address. <Link href="/">Back to the projects</Link>.</p></Route>
+            </Switch>
+          </Suspense>
+        )}
+      </main>
+    </>
+  );
+}
+
+function SignIn() {
+  return (
+    <section className="sign-in">
+      <h1>Sign in to Gantry</h1>
+      <p>Run <code>gantry open</code> on the machine where Gantry runs: it prints a one-time link that signs this browser in.</p>
+    </section>
+  );
+}

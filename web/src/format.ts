@@ -1,0 +1,38 @@
+/** Small formatting helpers shared by the pages. */
+
+export function duration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return '–';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s < 10 ? s.toFixed(1) : Math.round(s)} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} m ${Math.round(s % 60)} s`;
+  return `${Math.floor(m / 60)} h ${m % 60} m`;
+}
+
+/** Elapsed time of something that may still be going (`now` advances while it runs). */
+export function elapsed(startedAt: string | null, finishedAt: string | null, now = Date.now()): string {
+  if (!startedAt) return '';
+  return duration((finishedAt ? Date.parse(finishedAt) : now) - Date.parse(startedAt));
+}
+
+export function ago(at: string, now = Date.now()): string {
+  const s = Math.round((now - Date.parse(at)) / 1000);
+  if (s < 5) return 'just now';
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86_400) return `${Math.floor(s / 3600)} h ago`;
+  return new Date(at).toLocaleDateString();
+}
+
+export function shortSha(sha: string): string {
+  return sha.slice(0, 7);
+}
+
+export function branchOf(ref: string): string {
+  return ref.replace(/^refs\/(heads|tags)\//, '');
+}
+
+export function percent(value: number, digits = 1): string {
+  return `${(value * 100).toFixed(digits)} %`;
+}

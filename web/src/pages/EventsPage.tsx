@@ -1,0 +1,4 @@
+/** Placeholder: being written. */
+export default function EventsPage() {
+  return <p>Loading…</p>;
+}

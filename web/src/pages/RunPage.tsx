@@ -1,0 +1,4 @@
+/** Placeholder: being written. */
+export default function RunPage() {
+  return <p>Loading…</p>;
+}
