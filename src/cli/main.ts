@@ -10,6 +10,7 @@ import { GantryError, InvalidConfigError } from '../core/errors.ts';
 import { GANTRY_VERSION } from '../core/version.ts';
 import { registerDeliveryCommands } from './commands/delivery.ts';
 import { registerLocalCommands } from './commands/local.ts';
+import { registerOpenCommand } from './commands/open.ts';
 import { registerRemoteCommands } from './commands/remote.ts';
 import { registerUpCommand } from './commands/up.ts';
 
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerUpCommand(program);
   registerRemoteCommands(program);
   registerDeliveryCommands(program);
+  registerOpenCommand(program);
   return program;
 }
 

@@ -28,7 +28,9 @@ import type { ProjectService } from './project-service.ts';
 import { readConfigAtCommit } from './repo-files.ts';
 import type { RunService } from './run-service.ts';
 import type { SecretBox } from './secret-box.ts';
+import { cookieValue, csrfMatches, isSessionOrLinkToken, SESSION_COOKIE, type Session, type SessionService } from './sessions.ts';
 import { hashToken } from './tokens.ts';
+import { registerWebAssets } from './web-assets.ts';
 import { detectProvider, parsePushPayload, verifyWebhook, webhookEventName } from './webhooks.ts';
 
 export interface AppDeps {
@@ -40,12 +42,15 @@ export interface AppDeps {
   secretBox: SecretBox;
   hub: LiveHub;
   dataDir: string;
+  sessions: SessionService;
+  /** The address links should use (the one the server listens on). */
+  publicUrl(): string;
   /** True once shutdown began: every request gets 503. */
   isClosing(): boolean;
 }
 
 declare module 'fastify' {
-  interface FastifyRequest { rawBody?: Buffer; actor?: string }
+  interface FastifyRequest { rawBody?: Buffer; actor?: string; session?: Session }
 }
 
 const runIdParams = z.object({ run: z.string().min(1) });
@@ -74,7 +79,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
       return reply;
     }
     const auth = routes.authOf(request.method, request.routeOptions.url);
-    if (auth === 'admin') await authenticate(store, request);
+    if (auth === 'admin') await authenticate(store, deps.sessions, request);
     return undefined;
   });
 
@@ -100,6 +105,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
     method: 'GET', url: '/api/health', summary: 'Liveness (no token needed)', auth: 'none',
     handler: async () => ({ status: 'ok', version: GANTRY_VERSION, activeRuns: deps.runs.activeRuns() }),
   });
+  registerSessionRoutes();
   routes.add({ method: 'GET', url: '/api/openapi.json', summary: 'This document', auth: 'admin', handler: async () => routes.openApi() });
 
   // ---------------------------------------------------------------- projects
@@ -322,17 +328,86 @@ export function createApp(deps: AppDeps): FastifyInstance {
   }
 
   routes.register(app);
+  registerWebAssets(app);
   return app;
+
+  function registerSessionRoutes(): void {
+    routes.add({
+      method: 'POST', url: '/api/login-links', summary: 'A one-time link (10 minutes) that signs a browser in to the dashboard', auth: 'admin',
+      handler: async ({ request, reply }) => {
+        const link = await deps.sessions.createLoginLink(deps.publicUrl());
+        await store.events.append({ type: 'session.link-created', subject: 'server', actor: request.actor ?? 'api', data: { expiresAt: link.expiresAt }, env: eventEnvOf() });
+        reply.code(201);
+        return link;
+      },
+    });
+    routes.add({
+      method: 'GET', url: '/api/session', summary: 'Who is signed in, and the CSRF token for state-changing calls', auth: 'admin',
+      handler: async ({ request }) => ({ actor: request.actor, csrf: request.session?.csrf ?? '', expiresAt: request.session?.expiresAt ?? null }),
+    });
+    routes.add({
+      method: 'GET', url: '/auth/login', summary: 'Trades a one-time login link for a session cookie (HttpOnly, SameSite=Strict)', auth: 'none', produces: 'text/html',
+      query: z.object({ token: z.string().optional() }),
+      handler: async ({ query, request, reply }) => {
+        void reply.type('text/html; charset=utf-8').header('referrer-policy', 'no-referrer').header('cache-control', 'no-store')
+          .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'");
+        const redeemed = query.token ? await deps.sessions.redeem(query.token) : null;
+        if (!redeemed) {
+          return reply.code(401).send(authPage('This sign-in link is not valid', 'Links work once and for 10 minutes. Run <code>gantry open</code> for a new one.'));
+        }
+        const secure = request.protocol === 'https' ? '; Secure' : '';
+        await store.events.append({ type: 'session.started', subject: 'server', actor: 'dashboard', data: {}, env: eventEnvOf() });
+        // An HTML page that moves on by itself, not a redirect: the next request is then a
+        // same-site navigation, so the SameSite=Strict cookie goes with it whatever opened the link.
+        return reply.header('set-cookie', `${SESSION_COOKIE}=${redeemed.cookie}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${redeemed.maxAgeSeconds}${secure}`)
+          .header('refresh', '0; url=/')
+          .send(authPage('Signed in', '<a href="/">Continue to the dashboard</a>'));
+      },
+    });
+    routes.add({
+      method: 'POST', url: '/auth/logout', summary: 'Ends the dashboard session', auth: 'admin',
+      handler: async ({ request, reply }) => {
+        if (request.session) await deps.sessions.end(request.session);
+        return reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`).send({ signedOut: true });
+      },
+    });
+  }
 
   function eventEnvOf() { return deps.runs.eventEnv(); }
 }
 
-async function authenticate(store: Store, request: FastifyRequest): Promise<void> {
+/**
+ * A bearer token (scripts, the CLI) or the dashboard's session cookie. A cookie alone never
+ * changes anything: POST, PUT and DELETE also need the session's CSRF header, and a cross-site
+ * Origin is refused outright (SameSite=Strict already keeps the cookie off cross-site requests).
+ */
+async function authenticate(store: Store, sessions: SessionService, request: FastifyRequest): Promise<void> {
   const token = bearer(request);
-  if (!token) throw new UnauthorizedError();
-  const record = await store.tokens.findByHash(hashToken(token));
-  if (!record || record.name.startsWith('hook:')) throw new UnauthorizedError('the API token is not valid');
-  request.actor = `api:${record.name}`;
+  if (token) {
+    const record = await store.tokens.findByHash(hashToken(token));
+    if (!record || record.name.startsWith('hook:') || isSessionOrLinkToken(record.name)) throw new UnauthorizedError('the API token is not valid');
+    request.actor = `api:${record.name}`;
+    return;
+  }
+  const cookie = cookieValue(request.headers.cookie, SESSION_COOKIE);
+  const session = cookie ? await sessions.find(cookie) : null;
+  if (!session) throw new UnauthorizedError(cookie ? 'the session has expired: run `gantry open` to sign in again' : undefined);
+  if (request.method !== 'GET' && request.method !== 'HEAD') {
+    const origin = request.headers.origin;
+    if (origin && origin !== `http://${request.headers.host}` && origin !== `https://${request.headers.host}`) throw new GantryError('CSRF', 'cross-site request refused', 403);
+    if (!csrfMatches(session, headerValue(request.headers['x-gantry-csrf']))) throw new GantryError('CSRF', 'missing or wrong x-gantry-csrf header (reload the page)', 403);
+  }
+  request.session = session;
+  request.actor = session.actor;
+}
+
+function authPage(title: string, body: string): string {
+  return `<!doctype html><html lang="en"><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${title} · Gantry</title>`
+    + `<body style="font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem"><h1>${title}</h1><p>${body}</p></body></html>`;
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
 }
 
 function bearer(request: FastifyRequest): string | null {

@@ -25,6 +25,7 @@ import { ReleaseService } from './release-service.ts';
 import { RollupRecorder } from './rollup-recorder.ts';
 import { RunService } from './run-service.ts';
 import { SecretBox } from './secret-box.ts';
+import { SessionService } from './sessions.ts';
 import type { ServerOptions } from './server-options.ts';
 import { hashToken, newToken } from './tokens.ts';
 
@@ -33,6 +34,8 @@ export interface RunningServer {
   app: FastifyInstance;
   store: Store;
   runs: RunService;
+  /** Dashboard sign-in: `createLoginLink(url)` for a one-time link. */
+  sessions: SessionService;
   /** Set when this start created the admin token (first start). */
   createdAdminToken: boolean;
   resumedRuns: number;
@@ -79,10 +82,15 @@ export async function startServer(options: ServerOptions, overrides: StartOverri
     store, runs, secretBox, dataDir: options.dataDir, pollIntervalMs: options.pollIntervalMs, eventEnv,
     warn: (message, data) => log('warn', message, data),
   });
-  const app = createApp({ store, runs, projects, secretBox, hub, dataDir: options.dataDir, isClosing: () => closing, delivery: { releases, delivery } });
+  const sessions = new SessionService(store);
+  let url = '';
+  const app = createApp({
+    store, runs, projects, secretBox, hub, dataDir: options.dataDir, isClosing: () => closing, delivery: { releases, delivery },
+    sessions, publicUrl: () => url,
+  });
 
   const address = await app.listen({ host: options.host, port: options.port });
-  const url = address.replace('[::1]', 'localhost');
+  url = address.replace('[::1]', 'localhost');
   await writeFile(join(options.dataDir, SERVER_INFO_FILE), `${JSON.stringify({ url, pid: process.pid, version: GANTRY_VERSION })}\n`, { mode: 0o600 });
   await store.events.append({ type: 'server.started', subject: 'server', actor: 'server', data: { url, store: store.dialect }, env: eventEnv() });
   await projects.start(url);
@@ -92,7 +100,7 @@ export async function startServer(options: ServerOptions, overrides: StartOverri
   if (resumedRuns > 0) log('info', `resuming ${resumedRuns} run${resumedRuns === 1 ? '' : 's'} left by the previous server`);
 
   return {
-    url, app, store, runs, createdAdminToken, resumedRuns,
+    url, app, store, runs, sessions, createdAdminToken, resumedRuns,
     close: async () => {
       if (closing) return;
       closing = true;

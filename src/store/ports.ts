@@ -169,6 +169,8 @@ export interface TokenStore {
   create(t: { name: string; hash: string }): Promise<TokenRecord>;
   findByHash(hash: string): Promise<TokenRecord | undefined>;
   list(): Promise<TokenRecord[]>;
+  /** True when this call removed it: one-time tokens are consumed by whoever deletes them first. */
+  delete(hash: string): Promise<boolean>;
 }
 
 // ---------------------------------------------------------------- delivery

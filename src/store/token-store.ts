@@ -33,5 +33,10 @@ export function createTokenStore(ctx: StoreContext): TokenStore {
       const rows = await db.selectFrom('tokens').selectAll().orderBy('created_at', 'asc').orderBy('id', 'asc').execute();
       return rows.map((row) => ({ id: row.id, name: row.name, hash: row.hash, createdAt: row.created_at }));
     },
+
+    async delete(hash) {
+      const result = await db.deleteFrom('tokens').where('hash', '=', hash).executeTakeFirst();
+      return Number(result.numDeletedRows) > 0;
+    },
   };
 }
