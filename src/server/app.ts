@@ -15,6 +15,7 @@ import { parseConfig } from '../pipeline/load-config.ts';
 import { resolveInputs } from '../pipeline/inputs.ts';
 import { explainPlan } from '../pipeline/triggers.ts';
 import type { JobRecord, RunRecord, Store } from '../store/ports.ts';
+import { EventScopes, type ScopedEvent } from './event-scope.ts';
 import { openEventStream } from './event-stream.ts';
 import { parseHookBody } from './git-hooks.ts';
 import { registerDeliveryRoutes, type DeliveryRouteDeps } from './delivery-routes.ts';
@@ -289,18 +290,48 @@ export function createApp(deps: AppDeps): FastifyInstance {
   registerRunFileRoutes(routes, { store, dataDir: deps.dataDir });
 
   // ---------------------------------------------------------------- events
-  const eventQuery = z.object({ after: z.coerce.number().int().min(0).optional(), type: z.string().optional(), subject: z.string().optional(), limit: z.coerce.number().int().min(1).max(10_000).optional() });
+  const scopes = new EventScopes(store);
+  const eventQuery = z.object({
+    after: z.coerce.number().int().min(0).optional(),
+    before: z.coerce.number().int().min(0).optional(),
+    order: z.enum(['asc', 'desc']).optional(),
+    type: z.string().optional(), subject: z.string().optional(),
+    project: z.string().optional(), environment: z.string().optional(),
+    limit: z.coerce.number().int().min(1).max(10_000).optional(),
+  });
+  type EventQuery = z.output<typeof eventQuery>;
+  /** Events with their project and environment; filtered by them when asked (pages on until `limit` match). */
+  const listEvents = async (query: EventQuery, cursor: { after?: number; before?: number }, limit: number): Promise<ScopedEvent[]> => {
+    const projectId = query.project ? (await deps.projects.require(query.project)).id : undefined;
+    const out: ScopedEvent[] = [];
+    const newestFirst = query.order === 'desc';
+    let { after, before } = cursor;
+    for (;;) {
+      const page = await store.events.list({ afterId: after, beforeId: before, newestFirst, type: query.type, subjectPrefix: query.subject, limit: Math.max(limit, 200) });
+      for (const event of page) {
+        const scope = await scopes.scope(event);
+        if (projectId && scope.projectId !== projectId) continue;
+        if (query.environment && scope.environment !== query.environment) continue;
+        out.push({ ...event, scope });
+        if (out.length === limit) return out;
+      }
+      if (page.length < Math.max(limit, 200) || (!projectId && !query.environment)) return out;
+      const last = page.at(-1)!.id;
+      if (newestFirst) before = last; else after = last;
+    }
+  };
   routes.add({
-    method: 'GET', url: '/api/events', summary: 'The event log, oldest first (`after` an id to page)', auth: 'admin', query: eventQuery,
-    handler: async ({ query }) => ({ events: await store.events.list({ afterId: query.after, type: query.type, subjectPrefix: query.subject, limit: query.limit ?? 500 }) }),
+    method: 'GET', url: '/api/events', summary: 'The event log, oldest first (`after` an id to page; `order=desc` with `before` for history); each event with its project and environment', auth: 'admin', query: eventQuery,
+    handler: async ({ query }) => ({ events: await listEvents(query, { after: query.after, before: query.before }, query.limit ?? 500) }),
   });
   routes.add({
     method: 'GET', url: '/api/events/stream', summary: 'Server-sent events of the event log; resumes after Last-Event-ID', auth: 'admin', query: eventQuery, produces: 'text/event-stream',
     handler: async ({ query, reply, request }) => {
+      if (query.project) await deps.projects.require(query.project);
       reply.hijack();
       const stream = openEventStream(reply.raw);
       const lastHeader = Number(request.headers['last-event-id']);
-      let after = Number.isFinite(lastHeader) ? lastHeader : (query.after ?? 0);
+      let after = Number.isFinite(lastHeader) && request.headers['last-event-id'] !== undefined ? lastHeader : (query.after ?? 0);
       let busy = false;
       let again = false;
       const pump = async () => {
@@ -309,8 +340,11 @@ export function createApp(deps: AppDeps): FastifyInstance {
         try {
           do {
             again = false;
-            const events = await store.events.list({ afterId: after, type: query.type, subjectPrefix: query.subject, limit: 1000 });
-            for (const event of events) { stream.send('event', event, event.id); after = event.id; }
+            const newest = (await store.events.list({ newestFirst: true, limit: 1 }))[0]?.id ?? after;
+            const events = await listEvents({ ...query, order: 'asc' }, { after }, 1000);
+            for (const event of events) stream.send('event', event, event.id);
+            // Filtered streams skip what does not match: move past everything read so far.
+            after = events.length === 1000 ? events.at(-1)!.id : Math.max(after, newest, events.at(-1)?.id ?? 0);
             if (events.length === 1000) again = true;
           } while (again && !stream.closed);
         } finally { busy = false; }

@@ -58,9 +58,13 @@ export function createEventStore(ctx: StoreContext): EventStore {
     },
 
     async list(filter = {}) {
-      let q = db.selectFrom('events').selectAll().orderBy('id', 'asc');
+      let q = db.selectFrom('events').selectAll().orderBy('id', filter.newestFirst ? 'desc' : 'asc');
       if (filter.afterId !== undefined) q = q.where('id', '>', filter.afterId);
-      if (filter.type !== undefined) q = q.where('type', '=', filter.type);
+      if (filter.beforeId !== undefined) q = q.where('id', '<', filter.beforeId);
+      if (filter.type?.endsWith('.*')) {
+        const family = filter.type.slice(0, -1);
+        q = q.where(sql<boolean>`substr(type, 1, ${Array.from(family).length}) = ${family}`);
+      } else if (filter.type !== undefined) q = q.where('type', '=', filter.type);
       if (filter.subjectPrefix !== undefined && filter.subjectPrefix !== '') {
         // substr rather than LIKE: no wildcard escaping, and case-sensitive in both dialects.
         // Both count characters (code points), hence Array.from rather than .length.

@@ -139,8 +139,11 @@ export type NewEvent = Omit<GantryEvent, 'id' | 'at'> & { at?: string };
 
 export interface EventStore {
   append(e: NewEvent): Promise<GantryEvent>;
-  /** Oldest first; `afterId` for catching up a stream. */
-  list(filter?: { afterId?: number; type?: string; subjectPrefix?: string; limit?: number }): Promise<GantryEvent[]>;
+  /**
+   * Oldest first; `afterId` for catching up a stream. `newestFirst` with `beforeId` pages back
+   * through history (the dashboard's timeline). `type` ending in `.*` matches a family (`rollout.*`).
+   */
+  list(filter?: { afterId?: number; beforeId?: number; newestFirst?: boolean; type?: string; subjectPrefix?: string; limit?: number }): Promise<GantryEvent[]>;
 }
 
 /**
