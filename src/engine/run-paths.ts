@@ -5,6 +5,7 @@
  *   <dataDir>/runs/<runId>/source/              the run's source tree (snapshot or checkout)
  *   <dataDir>/runs/<runId>/jobs/<slug>/log      the job's log (see executor/log-writer.ts)
  *   <dataDir>/runs/<runId>/jobs/<slug>/artifacts/
+ *   <dataDir>/runs/<runId>/jobs/<slug>/tests.json  the job's test cases (executor/junit.ts TestResults)
  *   <dataDir>/work/<runId>/<slug>/              the job's workspace (deleted when the job ends)
  *   <dataDir>/cache/                            content-addressed caches
  */
@@ -36,6 +37,14 @@ export function jobLogFile(dataDir: string, runId: string, key: string): string 
 
 export function jobArtifactsDir(dataDir: string, runId: string, key: string): string {
   return join(jobDir(dataDir, runId, key), 'artifacts');
+}
+
+/**
+ * The job's saved test cases. The executor writes it next to `artifactsOut` (it cannot import
+ * this module): keep the name in step with job-runner.ts TESTS_FILE.
+ */
+export function jobTestsFile(dataDir: string, runId: string, key: string): string {
+  return join(jobDir(dataDir, runId, key), 'tests.json');
 }
 
 export function workspaceDir(dataDir: string, runId: string, key: string): string {

@@ -24,16 +24,16 @@
  *   that cannot be copied) are a `failure` with `error` set and a system line in the log.
  */
 import {
-  existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmdirSync, statSync, unlinkSync, writeFileSync,
+  existsSync, mkdirSync, readdirSync, rmSync, readFileSync, realpathSync, rmdirSync, statSync, unlinkSync, writeFileSync,
 } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { JobResult, StepConfig, StepResult, StepStatus, TestCounts, Value } from '../core/types.ts';
 import { evaluateCondition, interpolate, type ExpressionContext } from '../pipeline/expressions/index.ts';
 import { restoreArtifacts, saveArtifacts } from './artifacts.ts';
 import { restoreCache, saveCache } from './cache.ts';
 import { hashFiles } from './hash-files.ts';
-import { collectJUnit } from './junit.ts';
+import { collectJUnitResults } from './junit.ts';
 import { createLogWriter, type LogWriter } from './log-writer.ts';
 import { createMasker, type Masker } from './masker.ts';
 import type { JobSpec, LogLine, RunJob } from './ports.ts';
@@ -43,6 +43,12 @@ import { sandboxArgv, sandboxAvailable } from './sandbox.ts';
 import { defaultSpawnerPool, Spawner, spawnerAvailable } from './spawner.ts';
 import { isSettableEnvName, parseStepFile } from './step-files.ts';
 import { materializeWorkspace } from './workspace.ts';
+
+/**
+ * The job's saved test cases, next to its artifact directory (engine/run-paths.ts jobTestsFile
+ * names the same file for the API): the workspace holding the reports is deleted after the job.
+ */
+export const TESTS_FILE = 'tests.json';
 
 export const SANDBOX_MISSING_WARNING = 'bubblewrap is not installed: the job runs without a sandbox';
 
@@ -123,10 +129,16 @@ class JobRun {
     return this.spec.job.config;
   }
 
+  private get testsFile(): string {
+    return path.join(path.dirname(this.spec.artifactsOut), TESTS_FILE);
+  }
+
   async execute(): Promise<Omit<JobResult, 'logTruncated'>> {
     const { spec, config } = this;
     let cacheKey: string | null = null;
     let exactHit = false;
+    // A retry must not show the cases of the attempt before it.
+    if (config.reports.junit) rmSync(this.testsFile, { force: true });
     try {
       this.sandboxed = this.chooseSandbox();
       // Sync and checked first: tiny, and a missing path must not cost a thrown ENOENT per job.
@@ -199,7 +211,12 @@ class JobRun {
       if (config.reports.junit) {
         const pattern = config.reports.junit;
         await this.bestEffort('JUnit report', async () => {
-          tests = await collectJUnit(spec.workspaceDir, pattern);
+          const collected = await collectJUnitResults(spec.workspaceDir, pattern);
+          tests = collected?.counts ?? null;
+          if (collected) {
+            await mkdir(path.dirname(this.testsFile), { recursive: true });
+            await writeFile(this.testsFile, JSON.stringify(collected.results));
+          }
           if (tests) this.log.system(`[gantry] tests: ${tests.passed} passed, ${tests.failed} failed, ${tests.skipped} skipped`);
           else this.log.system(`[gantry] no JUnit report matches ${pattern}`);
         });

@@ -1,7 +1,12 @@
-/** `gantry up`: the server on its embedded defaults, until SIGINT/SIGTERM. */
+/** `gantry up`: the server on its embedded defaults, until SIGINT/SIGTERM; `--example` adds the example project. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
+import { ADMIN_TOKEN_FILE } from '../../core/data-files.ts';
 import { resolveServerOptions } from '../../server/server-options.ts';
-import { bold, dim } from '../output.ts';
+import { ApiClient } from '../api-client.ts';
+import { setUpExample } from '../example-project.ts';
+import { bold, dim, yellow } from '../output.ts';
 
 export function registerUpCommand(program: Command): void {
   program.command('up')
@@ -10,7 +15,8 @@ export function registerUpCommand(program: Command): void {
     .option('--host <host>', 'address to listen on (default 127.0.0.1)')
     .option('--store <url>', 'postgres://… to use PostgreSQL instead of the embedded SQLite')
     .option('--parallel <n>', 'jobs at once (default: the number of cores)')
-    .action(async (opts: { port?: string; host?: string; store?: string; parallel?: string }) => {
+    .option('--example', 'also register the example service (examples/hello), run its pipeline and deploy it to staging')
+    .action(async (opts: { port?: string; host?: string; store?: string; parallel?: string; example?: boolean }) => {
       // --data is the program-wide option: the same flag tells client commands where a local server keeps its data.
       const { data } = program.opts() as { data?: string };
       const options = resolveServerOptions({ port: opts.port, host: opts.host, dataDir: data, store: opts.store, parallel: opts.parallel });
@@ -21,11 +27,41 @@ export function registerUpCommand(program: Command): void {
       process.stdout.write(`${bold('Gantry is up')} at ${server.url}  ${dim(`(data: ${options.dataDir}, store: ${server.store.dialect})`)}\n`);
       if (server.createdAdminToken) process.stdout.write(`${dim(`an admin API token was saved to ${options.dataDir}/admin.token (mode 0600); the CLI uses it from there`)}\n`);
       if (options.host !== '127.0.0.1' && options.host !== 'localhost') process.stdout.write(`listening on ${options.host}: every API call still needs the token\n`);
-      await new Promise<void>((resolve) => {
-        const stop = () => { process.stdout.write('shutting down…\n'); resolve(); };
+      // Signals are watched from here on: a Ctrl-C while the example is being set up stops it and closes the server cleanly.
+      const stopping = new AbortController();
+      const stopped = new Promise<void>((resolve) => {
+        const stop = () => { process.stdout.write('shutting down…\n'); stopping.abort(); resolve(); };
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });
+      if (opts.example) {
+        await showExample(server.url, options.dataDir, stopping.signal);
+        if (!stopping.signal.aborted) await printLoginLink(() => server.sessions.createLoginLink(server.url));
+      }
+      await stopped;
       await server.close();
     });
+}
+
+/** The example's setup, told as it happens; a failure is reported and the server keeps running. */
+async function showExample(url: string, dataDir: string, signal: AbortSignal): Promise<void> {
+  const say = (line: string) => process.stdout.write(`${line}\n`);
+  try {
+    const api = new ApiClient({ url, token: readFileSync(join(dataDir, ADMIN_TOKEN_FILE), 'utf8').trim() });
+    const setup = await setUpExample({ dataDir, api, log: say, signal });
+    if (setup.stagingUrl) say(`${bold('staging')} of ${setup.project.name} answers at ${setup.stagingUrl}`);
+    say(dim(`next: \`gantry demo\` canaries new versions into production; edit ${setup.repoDir}/version.json and commit to ship your own`));
+  } catch (error) {
+    if (signal.aborted) return;
+    process.stderr.write(`${yellow('the example could not be set up', process.stderr)}: ${(error as Error).message}\n`);
+  }
+}
+
+async function printLoginLink(create: () => Promise<{ url: string; expiresAt: string }>): Promise<void> {
+  try {
+    const link = await create();
+    process.stdout.write(`${bold('Open the dashboard')}: ${link.url}\n${dim(`(a one-time link, valid until ${link.expiresAt}; \`gantry open\` makes another)`)}\n`);
+  } catch (error) {
+    process.stderr.write(`${yellow('no login link', process.stderr)}: ${(error as Error).message}\n`);
+  }
 }

@@ -1,0 +1,197 @@
+/**
+ * The dashboard in a real browser (Debian's Chromium) against a real `gantry up`: sign in with
+ * the one-time link, watch a run go green live, find a failing test, and abort a canary.
+ */
+import { createServer, type Server } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { browserAvailable, launchBrowser, screenshot, signIn, startGantryUp, type GantryUp } from '../support/browser.ts';
+import { makeRepo, type TempRepo } from '../support/cli.ts';
+import { waitFor } from '../support/server.ts';
+
+const SERVICE = readFileSync(join(import.meta.dirname, 'fixtures', 'service.js'), 'utf8');
+
+/** A step that waits until the test opens the gate: the browser sees "running" for as long as it needs. */
+const gateStep = (port: number) => `node -e "(async()=>{for(;;){try{if((await (await fetch('http://127.0.0.1:${port}/')).text())==='open')return}catch{}await new Promise(r=>setTimeout(r,50))}})()"`;
+
+const pipeline = (gatePort: number) => `
+pipeline:
+  on: { manual: {} }
+  jobs:
+    build:
+      steps:
+        - run: printf '\\033[32mcompiling the app\\033[0m\\n'
+        - run: ${JSON.stringify(gateStep(gatePort))}
+        - run: echo "built ok, see https://example.com/build"
+    test:
+      needs: build
+      matrix: { shard: [1, 2] }
+      steps: ["echo testing shard \${{ matrix.shard }}"]
+    package:
+      needs: test
+      steps: ["echo packaged"]
+`;
+
+const FAILING_PIPELINE = `
+pipeline:
+  on: { manual: {} }
+  jobs:
+    unit:
+      steps:
+        - run: |
+            mkdir -p reports
+            cat > reports/junit.xml <<'XML'
+            <testsuites><testsuite name="checkout" tests="3" failures="1">
+              <testcase classname="checkout" name="adds an item" time="0.01"/>
+              <testcase classname="checkout" name="rejects an expired card" time="0.02"><failure message="expected 402, got 200">at pay (checkout.js:42)</failure></testcase>
+              <testcase classname="checkout" name="applies a coupon" time="0.01"/>
+            </testsuite></testsuites>
+            XML
+            exit 1
+      reports: { junit: "reports/*.xml" }
+`;
+
+function serviceYaml(version: string): string {
+  return `
+pipeline:
+  on: { manual: {} }
+  jobs:
+    build: { steps: ["node --check server.js"] }
+service:
+  run: node server.js
+  env: { VERSION: "${version}" }
+  health: { path: /healthz, readiness: { interval: 100ms } }
+  stop: { drain-timeout: 1s }
+environments:
+  production:
+    strategy:
+      canary:
+        steps: [{ weight: 20, pause: 10m }, { weight: 50, pause: 10m }]
+        analysis:
+          error-rate: { max: 5% }
+          min-requests: 10
+          window: 10s
+`;
+}
+
+describe.runIf(browserAvailable())('the dashboard in a browser', () => {
+  let server: GantryUp;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  const repos: TempRepo[] = [];
+
+  beforeAll(async () => {
+    server = await startGantryUp();
+    browser = await launchBrowser();
+    context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    page = await context.newPage();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+    for (const repo of repos) await repo.cleanup();
+  });
+
+  async function project(name: string, files: Record<string, string>): Promise<TempRepo> {
+    const repo = await makeRepo(files);
+    repos.push(repo);
+    const added = await server.api('POST', '/api/projects', { path: repo.dir, name });
+    expect(added.status).toBe(201);
+    return repo;
+  }
+
+  it('signs in with the one-time link, which then no longer works', async () => {
+    await page.goto(server.url);
+    await page.getByRole('heading', { name: 'Sign in to Gantry' }).waitFor();
+    const link = await server.loginLink();
+    await page.goto(link);
+    await page.waitForURL(`${server.url}/`);
+    await page.getByRole('heading', { name: 'Projects' }).waitFor();
+    const cookies = await context.cookies();
+    expect(cookies.find((c) => c.name === 'gantry_session')).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
+
+    const other = await browser.newContext();
+    const response = await (await other.newPage()).goto(link);
+    expect(response?.status()).toBe(401);
+    await other.close();
+  });
+
+  it('shows a run going from queued to success, its graph and log updating live', async () => {
+    let gate = 'closed';
+    const gateServer: Server = createServer((_req, res) => res.end(gate));
+    await new Promise<void>((resolve) => gateServer.listen(0, '127.0.0.1', resolve));
+    const gatePort = (gateServer.address() as { port: number }).port;
+    try {
+      await project('shop', { 'gantry.yaml': pipeline(gatePort) });
+      const run = (await server.api<{ run: { id: string } }>('POST', '/api/projects/shop/runs', {})).body.run;
+      await page.goto(`${server.url}/runs/${run.id}`);
+      const build = page.locator('[data-job="build"]');
+      await build.and(page.locator('[data-status="running"]')).waitFor();
+      // The matrix is grouped, the downstream job waits.
+      await page.locator('[data-job="package"][data-status="waiting"]').waitFor();
+      await page.goto(`${server.url}/runs/${run.id}/jobs/build`);
+      await page.getByText('compiling the app').waitFor();
+      gate = 'open';
+      await page.getByText('built ok').waitFor();
+      await page.locator('[data-job="package"][data-status="success"]').waitFor({ timeout: 30_000 });
+      await page.locator('.run-header [data-status="success"]').first().waitFor();
+      expect(await page.locator('a[href="https://example.com/build"]').count()).toBeGreaterThan(0);
+      await screenshot(page, 'run');
+    } finally {
+      gateServer.close();
+    }
+  });
+
+  it('opens a failing job and shows the failing test first', async () => {
+    await project('checkout', { 'gantry.yaml': FAILING_PIPELINE });
+    const run = (await server.api<{ run: { id: string } }>('POST', '/api/projects/checkout/runs', {})).body.run;
+    await page.goto(`${server.url}/runs/${run.id}`);
+    await page.locator('[data-job="unit"][data-status="failure"]').waitFor({ timeout: 30_000 });
+    await page.locator('[data-job="unit"]').click();
+    await page.getByRole('tab', { name: /Tests/ }).click();
+    const first = page.locator('[data-test-status]').first();
+    await first.waitFor();
+    expect(await first.getAttribute('data-test-status')).toBe('failed');
+    expect(await first.textContent()).toContain('rejects an expired card');
+    await page.getByText('expected 402, got 200').first().waitFor();
+  });
+
+  it('starts a canary, shows the traffic split move, aborts it and shows the rollback on the timeline', async () => {
+    const repo = await project('web', { 'server.js': SERVICE, 'gantry.yaml': serviceYaml('v1') });
+    const release = async (number: number) => waitFor(async () => (await server.api<{ releases: { id: string; number: number }[] }>('GET', '/api/projects/web/releases')).body.releases.find((r) => r.number === number), 30_000, `release ${number}`);
+    const runAndRelease = async (number: number) => {
+      const run = (await server.api<{ run: { id: string } }>('POST', '/api/projects/web/runs', {})).body.run;
+      await waitFor(async () => ((await server.api<{ status: string }>('GET', `/api/runs/${run.id}`)).body.status === 'success') || undefined, 30_000, 'the build');
+      const made = await server.api<{ release: { id: string } }>('POST', '/api/projects/web/releases', { run: run.id });
+      expect(made.status).toBe(201);
+      return release(number);
+    };
+    const first = await runAndRelease(1);
+    await server.api('POST', '/api/projects/web/environments/production/deploy', { release: first.id });
+    await waitFor(async () => ((await server.api<{ rollout: { phase: string } | null }>('GET', '/api/projects/web/environments/production/rollout')).body.rollout?.phase === 'succeeded') || undefined, 30_000, 'v1 in production');
+
+    await repo.commit({ 'gantry.yaml': serviceYaml('v2') }, 'v2');
+    const second = await runAndRelease(2);
+    const projectId = (await server.api<{ project: { id: string } }>('GET', '/api/projects/web')).body.project.id;
+    await page.goto(`${server.url}/projects/${projectId}/environments/production`);
+    const split = page.locator('[data-testid="traffic-split"]');
+    await split.waitFor();
+    expect(await split.getAttribute('data-canary')).toBe('0');
+
+    await server.api('POST', '/api/projects/web/environments/production/deploy', { release: second.id });
+    await page.locator('[data-testid="traffic-split"][data-canary="20"]').waitFor({ timeout: 30_000 });
+    await screenshot(page, 'deployment');
+
+    await page.getByRole('button', { name: 'Abort' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: /Abort/ }).click();
+    await page.locator('[data-testid="traffic-split"][data-canary="0"]').waitFor({ timeout: 30_000 });
+
+    await page.goto(`${server.url}/events?project=${projectId}&environment=production`);
+    await page.locator('[data-event-type^="rollout."]').first().waitFor();
+    const types = await page.locator('[data-event-type]').evaluateAll((items) => items.map((item) => item.getAttribute('data-event-type')));
+    expect(types.some((type) => /abort|rolled-back|rollback/.test(type ?? ''))).toBe(true);
+  });
+});
