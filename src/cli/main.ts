@@ -9,6 +9,7 @@ import { Command, CommanderError } from 'commander';
 import { GantryError, InvalidConfigError } from '../core/errors.ts';
 import { GANTRY_VERSION } from '../core/version.ts';
 import { registerDeliveryCommands } from './commands/delivery.ts';
+import { registerDemoCommand } from './commands/demo.ts';
 import { registerLocalCommands } from './commands/local.ts';
 import { registerOpenCommand } from './commands/open.ts';
 import { registerRemoteCommands } from './commands/remote.ts';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerUpCommand(program);
   registerRemoteCommands(program);
   registerDeliveryCommands(program);
+  registerDemoCommand(program);
   registerOpenCommand(program);
   return program;
 }
