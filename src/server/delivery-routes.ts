@@ -1,5 +1,6 @@
 /** The delivery half of the API: releases, deploys, rollouts, environments, request metrics. */
 import { z } from 'zod';
+import { parseConfig } from '../pipeline/load-config.ts';
 import type { Store } from '../store/ports.ts';
 import type { DeliveryController } from './delivery-controller.ts';
 import type { RouteTable } from './http/route-table.ts';
@@ -38,6 +39,13 @@ export function registerDeliveryRoutes(routes: RouteTable, deps: DeliveryRouteDe
     handler: async ({ params }) => {
       const project = await deps.projects.require(params.project);
       const environments = await store.rollouts.environments(project.id);
+      // Environments the newest release defines but nothing was deployed to yet are listed too
+      // (without a release), so the dashboard can offer the first deploy.
+      const newest = (await store.releases.list(project.id, 1))[0];
+      const defined = newest ? Object.keys(parseConfig(newest.configText, 'gantry.yaml').environments ?? {}) : [];
+      for (const name of defined) {
+        if (!environments.some((e) => e.name === name)) environments.push({ projectId: project.id, name, currentReleaseId: null, previousReleaseId: null, port: null, updatedAt: newest!.createdAt });
+      }
       return {
         environments: await Promise.all(environments.map(async (e) => ({
           ...e,

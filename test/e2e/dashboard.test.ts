@@ -169,13 +169,17 @@ describe.runIf(browserAvailable())('the dashboard in a browser', () => {
       expect(made.status).toBe(201);
       return release(number);
     };
-    const first = await runAndRelease(1);
-    await server.api('POST', '/api/projects/web/environments/production/deploy', { release: first.id });
+    await runAndRelease(1);
+    const projectId = (await server.api<{ project: { id: string } }>('GET', '/api/projects/web')).body.project.id;
+    // The first deploy from the project page: production is listed before anything ran there.
+    await page.goto(`${server.url}/projects/${projectId}`);
+    await page.getByRole('button', { name: 'Deploy to production' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Deploy' }).click();
+    await page.waitForURL(`${server.url}/projects/${projectId}/environments/production`);
     await waitFor(async () => ((await server.api<{ rollout: { phase: string } | null }>('GET', '/api/projects/web/environments/production/rollout')).body.rollout?.phase === 'succeeded') || undefined, 30_000, 'v1 in production');
 
     await repo.commit({ 'gantry.yaml': serviceYaml('v2') }, 'v2');
     const second = await runAndRelease(2);
-    const projectId = (await server.api<{ project: { id: string } }>('GET', '/api/projects/web')).body.project.id;
     await page.goto(`${server.url}/projects/${projectId}/environments/production`);
     const split = page.locator('[data-testid="traffic-split"]');
     await split.waitFor();
