@@ -12,7 +12,9 @@ try {
   // Started outside a release (`npm start` in this folder): no build info.
 }
 
-const server = createServer(createHandler({ version, errorRate, environment: process.env.GANTRY_ENVIRONMENT ?? 'local', commit }));
+// GANTRY_ENVIRONMENT is '<project id>:<environment>'; the page shows the environment.
+const environment = (process.env.GANTRY_ENVIRONMENT ?? 'local').replace(/^.*:/, '');
+const server = createServer(createHandler({ version, errorRate, environment, commit }));
 server.keepAliveTimeout = 30_000;
 server.listen(Number(process.env.PORT ?? 3000), process.env.HOST ?? '127.0.0.1', () => {
   console.log(`hello ${version} listening on ${JSON.stringify(server.address())}`);

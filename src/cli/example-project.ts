@@ -44,6 +44,8 @@ export interface RolloutView {
     id: string; releaseId: string; phase: string; finishedAt: string | null;
     state: {
       stepIndex: number; reason: string | null;
+      /** 'inconclusive' when the analysis paused the rollout at a step's end for want of data. */
+      pausedKind?: string | null; pausedReason?: string | null;
       strategy: { kind: string; steps?: { weight: number; pauseMs: number | null }[] };
       lastAnalysis: { outcome: string; checks: { name: string; outcome: string; value: number | null; reason: string }[] } | null;
     };
@@ -92,13 +94,13 @@ export async function setUpExample(o: SetUpExampleOptions): Promise<ExampleSetup
     return { project: existing, repoDir, created: false, runId: null, stagingUrl };
   }
 
+  // A copy left by an earlier start that stopped half-way is taken as it is.
   if (!existsSync(join(repoDir, '.git'))) {
     log(`copying the example service to ${repoDir}`);
     await copyExample(o.sourceDir ?? EXAMPLE_SOURCE_DIR, repoDir);
     await runGit(['init', '-q', '-b', 'main'], { cwd: repoDir });
-    const version = await readVersion(repoDir);
-    await commitAll(repoDir, `hello ${version.version}`);
   }
+  if (!await hasCommit(repoDir)) await commitAll(repoDir, `hello ${(await readVersion(repoDir)).version}`);
   const project = await registerExample(api, repoDir);
   log(`registered the project ${project.name}; git hook installed: each commit there starts its pipeline`);
 
@@ -159,6 +161,10 @@ export async function commitVersion(repoDir: string, version: ExampleVersion, me
   await writeFile(join(repoDir, 'version.json'), `${JSON.stringify(version)}\n`);
   await runGit(['add', '--', 'version.json'], { cwd: repoDir });
   return commit(repoDir, message);
+}
+
+async function hasCommit(repoDir: string): Promise<boolean> {
+  return runGit(['rev-parse', '--verify', '-q', 'HEAD'], { cwd: repoDir }).then(() => true, () => false);
 }
 
 async function commitAll(repoDir: string, message: string): Promise<string> {
@@ -222,7 +228,7 @@ export async function followRun(api: ApiClient, runId: string, log: ProgressLog,
 function jobLine(job: JobReport): string {
   const took = job.startedAt && job.finishedAt ? formatMs(Date.parse(job.finishedAt) - Date.parse(job.startedAt)) : '';
   const tests = job.tests ? `  tests: ${job.tests.passed} passed, ${job.tests.failed} failed` : '';
-  return `${statusSymbol(job.status)} ${job.key.padEnd(8)} ${job.status.padEnd(8)} ${took.padStart(6)}${dim(tests)}`;
+  return `${statusSymbol(job.status)} ${job.key.padEnd(8)} ${job.status.padEnd(8)} ${took.padStart(6)}${tests ? dim(tests) : ''}`.trimEnd();
 }
 
 /** The push run of a commit: started by the git hook, or by hand when no hook call came (no curl). */

@@ -7,10 +7,10 @@
  * the release, and the demo deploys that release like `gantry deploy` would.
  */
 import type { Command } from 'commander';
-import { GantryError } from '../../core/errors.ts';
+import { ConflictError, GantryError, InputError } from '../../core/errors.ts';
 import { ApiClient, serverAddress } from '../api-client.ts';
 import {
-  commitVersion, environmentUrl, followRun, locateExampleProject, readVersion, runOfCommit, waitForRelease, waitForRollout,
+  commitVersion, environmentUrl, FINAL_PHASES, followRun, locateExampleProject, readVersion, runOfCommit, waitForRelease, waitForRollout,
   type ProgressLog, type ProjectView, type RolloutView,
 } from '../example-project.ts';
 import { bold, dim, green, red } from '../output.ts';
@@ -33,16 +33,17 @@ export function registerDemoCommand(program: Command): void {
     .option('--rate <n>', 'synthetic requests per second against production', '20')
     .action(async (opts: DemoOptions) => {
       const rate = Number(opts.rate);
-      if (!Number.isFinite(rate) || rate <= 0 || rate > 200) throw new GantryError('INVALID_INPUT', `--rate must be a number of requests per second from 1 to 200, got '${opts.rate}'`, 400);
+      if (!Number.isFinite(rate) || rate <= 0 || rate > 200) throw new InputError(`--rate must be a number of requests per second from 1 to 200, got '${opts.rate}'`);
       const api = new ApiClient(serverAddress((program.opts() as { data?: string }).data));
       const interrupt = new AbortController();
       const onSigint = () => interrupt.abort();
       process.once('SIGINT', onSigint);
+      const state: DemoState = { project: null, rolloutId: null };
       try {
-        process.exitCode = await runDemo(api, { faulty: opts.faulty, quiet: Boolean(opts.quiet), rate, signal: interrupt.signal });
+        process.exitCode = await runDemo(api, { faulty: opts.faulty, quiet: Boolean(opts.quiet), rate, signal: interrupt.signal }, state);
       } catch (error) {
         if (!interrupt.signal.aborted) throw error;
-        process.stderr.write('stopped: the load is off; a rollout under way goes on on the server (`gantry rollout status hello --env production`)\n');
+        process.stderr.write(`stopped: the load is off${await abortStartedRollout(api, state)}\n`);
         process.exitCode = 130;
       } finally {
         process.removeListener('SIGINT', onSigint);
@@ -50,20 +51,37 @@ export function registerDemoCommand(program: Command): void {
     });
 }
 
+/** What an interruption must undo: the rollout the demo started, which would pause for lack of traffic without its load. */
+interface DemoState { project: ProjectView | null; rolloutId: string | null }
+
+async function abortStartedRollout(api: ApiClient, state: DemoState): Promise<string> {
+  if (!state.project || !state.rolloutId) return '';
+  const path = `/api/projects/${enc(state.project.id)}/environments/production`;
+  try {
+    const view = await api.request<RolloutView>('GET', `${path}/rollout`);
+    if (view.rollout?.id !== state.rolloutId || FINAL_PHASES.has(view.rollout.phase)) return '';
+    await api.request('POST', `${path}/rollout/abort`);
+    return '; the rollout it started was aborted (production goes back to its current release)';
+  } catch (error) {
+    return `; the rollout it started could not be aborted (${(error as Error).message}): \`gantry rollout abort ${state.project.name} --env production\``;
+  }
+}
+
 interface RunDemoOptions { faulty: boolean; quiet: boolean; rate: number; signal: AbortSignal }
 
 /** The story; returns the exit code: 0 when the healthy version was promoted and the faulty one rolled back. */
-async function runDemo(api: ApiClient, o: RunDemoOptions): Promise<number> {
+async function runDemo(api: ApiClient, o: RunDemoOptions, state: DemoState): Promise<number> {
   const say: ProgressLog = (line) => process.stdout.write(`${line}\n`);
   const project = await locateExampleProject(api);
   if (!project) throw new GantryError('NO_EXAMPLE', `no example project on this server: start it with \`gantry up --example\` (what \`npm start\` does)`, 1);
+  state.project = project;
   const repoDir = project.source.path as string;
   const production = `/api/projects/${enc(project.id)}/environments/production`;
   const wait = { signal: o.signal, timeoutMs: ROLLOUT_TIMEOUT_MS };
 
   const before = await api.request<RolloutView>('GET', `${production}/rollout`);
-  if (before.rollout && !['succeeded', 'rolled-back', 'aborted', 'failed'].includes(before.rollout.phase)) {
-    throw new GantryError('CONFLICT', `a rollout is under way in production (${before.rollout.phase}): wait for it, or \`gantry rollout abort ${project.name} --env production\``, 409);
+  if (before.rollout && !FINAL_PHASES.has(before.rollout.phase)) {
+    throw new ConflictError(`a rollout is under way in production (${before.rollout.phase}): wait for it, or \`gantry rollout abort ${project.name} --env production\``);
   }
   if (!before.environment?.currentReleaseId) await firstProductionDeploy(api, project, say, wait);
 
@@ -76,9 +94,9 @@ async function runDemo(api: ApiClient, o: RunDemoOptions): Promise<number> {
   try {
     const current = await readVersion(repoDir);
     const good = nextVersion(current.version);
-    const healthy = await ship(api, project, { version: good, errorRate: 0 }, 'succeeded', { ...o, load, say, runs });
+    const healthy = await ship(api, project, { version: good, errorRate: 0 }, 'succeeded', { ...o, load, say, runs, state });
     let faulty = true;
-    if (o.faulty && healthy) faulty = await ship(api, project, { version: nextVersion(good), errorRate: FAULTY_ERROR_RATE }, 'rolled-back', { ...o, load, say, runs });
+    if (o.faulty && healthy) faulty = await ship(api, project, { version: nextVersion(good), errorRate: FAULTY_ERROR_RATE }, 'rolled-back', { ...o, load, say, runs, state });
     const totals = load.total();
     say(`${bold('traffic')}: ${describeTally(totals)}`);
     const base = api.address.url;
@@ -102,7 +120,7 @@ async function firstProductionDeploy(api: ApiClient, project: ProjectView, say: 
   if (done.rollout?.phase !== 'succeeded') throw new GantryError('EXAMPLE_FAILED', `the first deploy to production ended ${done.rollout?.phase ?? 'unknown'}: ${done.rollout?.state.reason ?? ''}`, 1);
 }
 
-interface ShipContext extends RunDemoOptions { load: SyntheticLoad; say: ProgressLog; runs: string[] }
+interface ShipContext extends RunDemoOptions { load: SyntheticLoad; say: ProgressLog; runs: string[]; state: DemoState }
 
 /** Commits a version, follows its pipeline and its canary; true when the rollout ended as `expected`. */
 async function ship(api: ApiClient, project: ProjectView, version: { version: string; errorRate: number }, expected: 'succeeded' | 'rolled-back', c: ShipContext): Promise<boolean> {
@@ -121,16 +139,24 @@ async function ship(api: ApiClient, project: ProjectView, version: { version: st
   }
   const release = await waitForRelease(api, project, run.id, { signal: c.signal, timeoutMs: 60_000 });
   const { rollout } = await api.request<{ rollout: { id: string } }>('POST', `/api/projects/${enc(project.id)}/environments/production/deploy`, { release: release.id });
+  c.state.rolloutId = rollout.id;
   say(`release #${release.number} → production (canary)`);
 
   let lastLine = '';
   let lastLoad = Date.now();
+  let resuming: Promise<unknown> | null = null;
   c.load.take();
   const done = await waitForRollout(api, project, 'production', (r) => r.id === rollout.id, {
     signal: c.signal, timeoutMs: ROLLOUT_TIMEOUT_MS, intervalMs: 500,
     onView: (view) => {
       const line = describeRollout(view);
       if (line !== lastLine) { say(`  ${line}`); lastLine = line; }
+      // Too little traffic at a step's end (a busy machine): a person would look and go on; so does the demo.
+      if (view.rollout?.phase === 'paused' && view.rollout.state.pausedKind === 'inconclusive' && !resuming) {
+        say(`  ${view.rollout.state.pausedReason ?? 'the analysis was inconclusive'}: the demo resumes it`);
+        resuming = api.request('POST', `/api/projects/${enc(project.id)}/environments/production/rollout/resume`)
+          .catch(() => undefined).finally(() => { resuming = null; });
+      }
       if (!c.quiet && Date.now() - lastLoad >= LOAD_REPORT_EVERY_MS) {
         lastLoad = Date.now();
         say(dim(`    traffic ${describeTally(c.load.take())}`));
@@ -141,7 +167,7 @@ async function ship(api: ApiClient, project: ProjectView, version: { version: st
   const as = phase === expected;
   const reason = done.rollout?.state.reason ? `: ${done.rollout.state.reason}` : '';
   if (phase === 'succeeded') say(`${as ? green('✔') : red('✘')} ${version.version} was promoted: production runs it`);
-  else if (phase === 'rolled-back') say(`${as ? green('✔') : red('✘')} ${version.version} was rolled back by the analysis${reason}`);
+  else if (phase === 'rolled-back') say(`${as ? green('✔') : red('✘')} ${version.version} was rolled back, production stays on the version before${reason ? `\n  ${reason.slice(2)}` : ''}`);
   else say(`${red('✘')} the rollout of ${version.version} ended ${phase}${reason}`);
   return as;
 }

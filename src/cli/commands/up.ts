@@ -37,6 +37,8 @@ export function registerUpCommand(program: Command): void {
       if (opts.example) {
         await showExample(server.url, options.dataDir, stopping.signal);
         if (!stopping.signal.aborted) await printLoginLink(() => server.sessions.createLoginLink(server.url));
+      } else {
+        process.stdout.write(`${dim('the dashboard is at the same address: `gantry open` prints a one-time sign-in link')}\n`);
       }
       await stopped;
       await server.close();

@@ -1,0 +1,138 @@
+/**
+ * The parts of `gantry demo` and the example setup that need no Gantry server: version bumps,
+ * progress lines, the synthetic load (against a real HTTP server) and copying the example.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeRollout, describeTally, nextVersion, SyntheticLoad } from '../../src/cli/commands/demo.ts';
+import { copyExample, EXAMPLE_SOURCE_DIR, type RolloutView } from '../../src/cli/example-project.ts';
+import { GantryError } from '../../src/core/errors.ts';
+import { waitFor } from '../support/cli.ts';
+
+describe('nextVersion', () => {
+  it('moves to the next major version, so a second demo ships newer versions than the first', () => {
+    expect(nextVersion('1.0.0')).toBe('2.0.0');
+    expect(nextVersion('3.0.0')).toBe('4.0.0');
+    expect(nextVersion('12.4.1')).toBe('13.0.0');
+    expect(nextVersion('garbage')).toBe('1.0.0');
+  });
+});
+
+describe('describeRollout', () => {
+  const view = (phase: string, weights: { stable: number; canary: number }, checks: { name: string; outcome: string }[] = []): RolloutView => ({
+    environment: null,
+    live: { port: 1, weights },
+    rollout: {
+      id: 'r', releaseId: 'x', phase, finishedAt: null,
+      state: {
+        stepIndex: 1, reason: null,
+        strategy: { kind: 'canary', steps: [{ weight: 20, pauseMs: 1 }, { weight: 50, pauseMs: 1 }] },
+        lastAnalysis: checks.length ? { outcome: 'pass', checks: checks.map((c) => ({ ...c, value: 0, reason: '' })) } : null,
+      },
+    },
+  });
+
+  it('shows the step, the split and each check while the canary takes traffic', () => {
+    expect(describeRollout(view('progressing', { stable: 50, canary: 50 }, [{ name: 'error-rate', outcome: 'pass' }, { name: 'latency-p99', outcome: 'inconclusive' }])))
+      .toBe('progressing step 2/2  stable 50% / canary 50%  analysis: error-rate ok, latency-p99 inconclusive');
+  });
+
+  it('leaves steps and analysis out once the rollout has ended', () => {
+    expect(describeRollout(view('rolled-back', { stable: 100, canary: 0 }, [{ name: 'error-rate', outcome: 'fail' }]))).toBe('rolled-back  stable 100% / canary 0%');
+  });
+});
+
+describe('describeTally', () => {
+  it('gives each version its share of the requests, in version order', () => {
+    expect(describeTally({ requests: 100, errors: 3, failed: 0, versions: { '10.0.0': 20, '9.0.0': 80 } })).toBe('100 requests (9.0.0 80%, 10.0.0 20%), 3 errors');
+    expect(describeTally({ requests: 2, errors: 0, failed: 2, versions: {} })).toBe('2 requests, 0 errors, 2 without answer');
+  });
+});
+
+describe('SyntheticLoad', () => {
+  let server: Server;
+  let url: string;
+  let requests = 0;
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      requests++;
+      // Every fourth request fails, like a faulty version; the version rides in the body either way.
+      const fail = requests % 4 === 0;
+      res.writeHead(fail ? 500 : 200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(fail ? { error: 'boom', version: '3.0.0' } : { version: '2.0.0' }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  it('sends requests at its rate and counts versions and errors', async () => {
+    const load = new SyntheticLoad({ url, ratePerSecond: 50, maxDurationMs: 60_000 });
+    load.start();
+    await waitFor('20 answers', () => load.total().requests >= 20, 5_000);
+    await load.stop();
+    const total = load.total();
+    expect(total.failed).toBe(0);
+    expect(total.errors).toBe(total.versions['3.0.0']);
+    expect(total.errors).toBeGreaterThan(0);
+    expect(total.requests).toBe((total.versions['2.0.0'] ?? 0) + (total.versions['3.0.0'] ?? 0));
+    // take() hands out what was seen since the last take, then starts again.
+    expect(load.take().requests).toBe(total.requests);
+    expect(load.take().requests).toBe(0);
+  });
+
+  it('stops by itself after its maximum duration', async () => {
+    const load = new SyntheticLoad({ url, ratePerSecond: 20, maxDurationMs: 300 });
+    load.start();
+    await waitFor('the load to stop', () => !load.running, 3_000);
+    const after = load.total().requests;
+    expect(after).toBeGreaterThan(0);
+    // 300 ms at 20/s is about 6 requests: bounded, whatever the machine's speed.
+    expect(after).toBeLessThanOrEqual(8);
+  });
+
+  it('counts requests that get no answer apart from errors', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as { port: number }).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const load = new SyntheticLoad({ url: `http://127.0.0.1:${port}/`, ratePerSecond: 20, maxDurationMs: 10_000 });
+    load.start();
+    await waitFor('a refused request', () => load.total().failed >= 2, 5_000);
+    await load.stop();
+    expect(load.total()).toMatchObject({ errors: 0, versions: {} });
+  });
+});
+
+describe('copyExample', () => {
+  let dir: string;
+  beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'gantry-example-copy-')); });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('copies the example without build output or repository state', async () => {
+    const source = join(dir, 'source');
+    await mkdir(join(source, 'dist'), { recursive: true });
+    await mkdir(join(source, 'test'), { recursive: true });
+    await writeFile(join(source, 'gantry.yaml'), 'pipeline: {}\n');
+    await writeFile(join(source, 'test', 'a.test.js'), '');
+    await writeFile(join(source, 'dist', 'build.json'), '{}');
+    await copyExample(source, join(dir, 'copy'));
+    expect(existsSync(join(dir, 'copy', 'gantry.yaml'))).toBe(true);
+    expect(existsSync(join(dir, 'copy', 'test', 'a.test.js'))).toBe(true);
+    expect(existsSync(join(dir, 'copy', 'dist'))).toBe(false);
+  });
+
+  it('says so when the package has no example', async () => {
+    const error = await copyExample(join(dir, 'nowhere'), join(dir, 'copy2')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(GantryError);
+    expect((error as GantryError).code).toBe('EXAMPLE_MISSING');
+  });
+
+  it('finds the package\'s own example', () => {
+    for (const file of ['gantry.yaml', 'server.js', 'version.json', 'README.md']) expect(existsSync(join(EXAMPLE_SOURCE_DIR, file)), file).toBe(true);
+  });
+});

@@ -1,0 +1,125 @@
+/**
+ * The first minute of a new user, end to end with real processes: `gantry up --example` (what
+ * `npm start` runs) registers the example service, runs its pipeline, deploys it to staging and
+ * prints a working login link; `gantry demo` then canaries 2.0.0 into production (promoted) and
+ * 3.0.0, a faulty version, which the analysis rolls back.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { git, runCli, startCli, waitFor, type RunningCli } from '../support/cli.ts';
+import { killInstances } from '../support/instances.ts';
+
+interface Rollout { id: string; releaseId: string; phase: string; state: { reason: string | null } }
+interface RolloutView { environment: { currentReleaseId: string | null } | null; rollout: Rollout | null; live: { port: number | null } }
+interface Release { id: string; number: number; sha: string; runId: string }
+interface JobView { key: string; status: string; tests: { passed: number; failed: number } | null }
+
+/** Proxy processes outlive the server by design, like instances: stop them by the PIDs they recorded. */
+function killProxies(dataDir: string): void {
+  const dir = join(dataDir, 'proxies');
+  if (!existsSync(dir)) return;
+  for (const name of readdirSync(dir)) {
+    try {
+      const { pid } = JSON.parse(readFileSync(join(dir, name, 'host.json'), 'utf8')) as { pid: number };
+      process.kill(pid, 'SIGKILL');
+    } catch { /* gone, or never written */ }
+  }
+}
+
+describe('the first minute', () => {
+  let home: string;
+  let dataDir: string;
+  let server: RunningCli;
+  let baseUrl = '';
+  let token = '';
+  const api = async <T>(path: string): Promise<T> => {
+    const response = await fetch(`${baseUrl}${path}`, { headers: { authorization: `Bearer ${token}` } });
+    expect(response.status, path).toBe(200);
+    return await response.json() as T;
+  };
+  const getJson = async (url: string) => {
+    const response = await fetch(url);
+    return { status: response.status, body: await response.json() as { version: string; environment: string } };
+  };
+
+  beforeAll(async () => {
+    home = await mkdtemp(join(tmpdir(), 'gantry-first-minute-'));
+    dataDir = join(home, '.gantry');
+    // No sandbox: the test's cleanup stops instances by the PIDs the supervisor recorded, which
+    // under bubblewrap are the outer bwrap processes only.
+    server = startCli(home, ['--data', dataDir, 'up', '--port', '0', '--example'], { env: { GANTRY_SANDBOX: 'off' }, timeoutMs: 170_000 });
+  });
+  afterAll(async () => {
+    if (server?.child.pid) process.kill(server.child.pid, 'SIGTERM');
+    await server?.result.catch(() => undefined);
+    killInstances(dataDir);
+    killProxies(dataDir);
+    await rm(home, { recursive: true, force: true });
+  });
+
+  it('`gantry up --example` runs the example\'s pipeline, deploys it to staging and prints a login link', async () => {
+    await waitFor('the login link', () => server.stdout().includes('Open the dashboard') || server.child.exitCode !== null, 90_000);
+    const out = server.stdout();
+    expect(server.stderr()).not.toMatch(/could not be set up|no login link/);
+    baseUrl = /Gantry is up at (http:\/\/\S+)/.exec(out)?.[1] ?? '';
+    token = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
+
+    const stagingUrl = /staging of hello answers at (http:\/\/\S+)/.exec(out)?.[1];
+    expect(stagingUrl, out).toBeDefined();
+    expect(await getJson(stagingUrl as string)).toMatchObject({ status: 200, body: { version: '1.0.0', environment: 'staging' } });
+
+    const { runs } = await api<{ runs: { id: string; status: string; event: { kind: string } }[] }>('/api/runs?project=hello');
+    expect(runs.map((r) => [r.status, r.event.kind])).toEqual([['success', 'push']]);
+    const { jobs } = await api<{ jobs: JobView[] }>(`/api/runs/${runs[0]?.id}`);
+    expect(jobs.map((j) => [j.key, j.status])).toEqual([['build', 'success'], ['test', 'success']]);
+    expect(jobs[1]?.tests?.passed).toBeGreaterThan(0);
+    expect(jobs[1]?.tests?.failed).toBe(0);
+
+    const link = /Open the dashboard: (http:\/\/\S+)/.exec(out)?.[1] as string;
+    expect(link.startsWith(`${baseUrl}/auth/login?token=`)).toBe(true);
+    const signedIn = await fetch(link, { redirect: 'manual' });
+    expect(signedIn.status).toBeLessThan(400);
+    expect(signedIn.headers.get('set-cookie')).toMatch(/gantry_session=/);
+  });
+
+  it('`gantry demo` promotes 2.0.0 and rolls the faulty 3.0.0 back', async () => {
+    expect(baseUrl).not.toBe('');
+    const demo = await runCli(home, ['--data', dataDir, 'demo', '--quiet'], { timeoutMs: 150_000 });
+    expect(demo.code, `${demo.stdout}\n${demo.stderr}`).toBe(0);
+    expect(demo.stdout).toMatch(/2\.0\.0 was promoted/);
+    expect(demo.stdout).toMatch(/3\.0\.0 was rolled back/);
+    expect(demo.stdout).toContain(`${baseUrl}/projects/`);
+
+    // The versions are commits of the example's repository, each released by its own run.
+    const repo = join(dataDir, 'examples', 'hello');
+    const shaOf = async (subject: string) => git(repo, ['log', '--format=%H', '--fixed-strings', `--grep=${subject}`, '-n', '1']);
+    const [v2, v3] = [await shaOf('hello 2.0.0'), await shaOf('hello 3.0.0')];
+    const { releases } = await api<{ releases: Release[] }>('/api/projects/hello/releases');
+    const release2 = releases.find((r) => r.sha === v2);
+    const release3 = releases.find((r) => r.sha === v3);
+    expect(release2 && release3).toBeTruthy();
+
+    const production = await api<RolloutView>('/api/projects/hello/environments/production/rollout');
+    expect(production.environment?.currentReleaseId).toBe(release2?.id);
+    expect(production.rollout).toMatchObject({ releaseId: release3?.id, phase: 'rolled-back' });
+    expect(production.rollout?.state.reason).toMatch(/error-rate/);
+    const answer = await getJson(`http://127.0.0.1:${production.live.port}/`);
+    expect(answer).toMatchObject({ status: 200, body: { version: '2.0.0', environment: 'production' } });
+  });
+
+  it('a restart with --example changes nothing and reports the example', async () => {
+    const { runs: before } = await api<{ runs: unknown[] }>('/api/runs?project=hello');
+    if (server.child.pid) process.kill(server.child.pid, 'SIGTERM');
+    expect((await server.result).code).toBe(0);
+    server = startCli(home, ['--data', dataDir, 'up', '--port', '0', '--example'], { env: { GANTRY_SANDBOX: 'off' }, timeoutMs: 60_000 });
+    await waitFor('the login link', () => server.stdout().includes('Open the dashboard') || server.child.exitCode !== null, 30_000);
+    expect(server.stdout()).toContain('the example project hello is registered already');
+    expect(server.stdout()).toMatch(/staging of hello answers at http:\/\/127\.0\.0\.1:\d+\//);
+    baseUrl = /Gantry is up at (http:\/\/\S+)/.exec(server.stdout())?.[1] ?? '';
+    const { runs: after } = await api<{ runs: unknown[] }>('/api/runs?project=hello');
+    expect(after).toHaveLength(before.length);
+  });
+});
