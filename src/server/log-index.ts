@@ -278,8 +278,14 @@ interface Haystack {
   find(from: number): number;
   newline(from: number): number;
   space(from: number): number;
+  esc(from: number): number;
   code(at: number): number;
+  text(start: number, end: number): string;
 }
+
+/** Escape sequences (CSI such as colours, OSC, two-byte ESC) the viewer does not show as text. */
+const ESCAPES = /\u001b(?:\[[0-?]*[ -/]*[@-~]|\][^\u0007\u001b]*(?:\u0007|\u001b\\)?|[@-Z\\-_])/g;
+const CODE_ESC = 0x1b;
 
 const CODE_O = 'o'.charCodeAt(0);
 const CODE_E = 'e'.charCodeAt(0);
@@ -287,7 +293,8 @@ const CODE_S = 's'.charCodeAt(0);
 const CODE_SPACE = 32;
 
 /**
- * Plain substring search over the text part of a log's lines, chunk by chunk (1 MiB at a time,
+ * Plain substring search over the text part of a log's lines as the viewer shows them
+ * (colour escapes left out), chunk by chunk (1 MiB at a time,
  * aligned to the index's checkpoints so each chunk's first line number is known without
  * counting). Exact-case searches compare bytes (no UTF-8 decoding); case-insensitive ones
  * decode the chunk and use a case-insensitive literal RegExp.
@@ -327,7 +334,9 @@ export async function searchLog(index: LogIndex, o: SearchOptions): Promise<Sear
           find: (at) => bytes.indexOf(needle, at),
           newline: (at) => bytes.indexOf(NL, at),
           space: (at) => bytes.indexOf(CODE_SPACE, at),
+          esc: (at) => bytes.indexOf(CODE_ESC, at),
           code: (at) => bytes[at] ?? -1,
+          text: (start, end) => bytes.toString('utf8', start, end),
         };
       } else {
         const text = bytes.toString('utf8');
@@ -338,11 +347,16 @@ export async function searchLog(index: LogIndex, o: SearchOptions): Promise<Sear
           },
           newline: (at) => text.indexOf('\n', at),
           space: (at) => text.indexOf(' ', at),
+          esc: (at) => text.indexOf('\u001b', at),
           code: (at) => text.charCodeAt(at),
+          text: (start, end) => text.slice(start, end),
         };
       }
       const wanted = o.limit - matches.length;
-      const found = matchLines(hay, firstLine, from, wanted + 1);
+      const visible = o.caseSensitive
+        ? (line: string) => line.includes(o.query)
+        : (line: string) => { pattern.lastIndex = 0; return pattern.test(line); };
+      const found = matchLines(hay, visible, firstLine, from, wanted + 1);
       if (found.length > wanted) {
         matches.push(...found.slice(0, wanted));
         return { matches, more: true, searchedTo: (found[wanted] as number) };
@@ -355,23 +369,42 @@ export async function searchLog(index: LogIndex, o: SearchOptions): Promise<Sear
   }
 }
 
-/** Line numbers (≥ `from`) in one chunk of whole lines starting at line `firstLine` whose text holds a hit. */
-function matchLines(hay: Haystack, firstLine: number, from: number, max: number): number[] {
+/**
+ * Line numbers (≥ `from`) in one chunk of whole lines starting at line `firstLine` whose text
+ * holds the query. Raw hits decide for plain lines; a line with escape sequences (colours) is
+ * decided on its text without them (`visible`), as the viewer shows it — a hit may straddle a
+ * colour change, and a hit inside an escape sequence is no hit.
+ */
+function matchLines(hay: Haystack, visible: (text: string) => boolean, firstLine: number, from: number, max: number): number[] {
   const found: number[] = [];
   let line = firstLine;
   let lineStart = 0;
   let lineEnd = hay.newline(0);
   let at = 0;
+  let hit = -2;
+  let esc = -2;
   while (found.length < max && lineEnd !== -1) {
-    const hit = hay.find(at);
-    if (hit === -1) break;
-    while (lineEnd !== -1 && lineEnd < hit) {
+    if (hit !== -1 && hit < at) hit = hay.find(at);
+    if (esc !== -1 && esc < at) esc = hay.esc(at);
+    const next = hit === -1 ? esc : esc === -1 ? hit : Math.min(hit, esc);
+    if (next === -1) break;
+    while (lineEnd !== -1 && lineEnd < next) {
       line++;
       lineStart = lineEnd + 1;
       lineEnd = hay.newline(lineStart);
     }
     if (lineEnd === -1) break;
     const textStart = textStartOf(hay, lineStart, lineEnd);
+    // `esc` is the first escape at or after this line's start (none can be in its prefix).
+    if (esc !== -1 && esc < lineEnd) {
+      if (line >= from && visible(hay.text(textStart, lineEnd).replace(ESCAPES, ''))) found.push(line);
+      at = lineEnd + 1;
+      continue;
+    }
+    if (next !== hit) {
+      at = lineEnd + 1;
+      continue;
+    }
     if (hit < textStart) {
       at = textStart;
       continue;

@@ -173,3 +173,28 @@ describe('log index', () => {
     expect((await searchLog(plain, { query: '2024', caseSensitive: true, limit: 5 })).matches).toEqual([1]);
   });
 });
+
+describe('log search through colours', () => {
+  it('matches text as shown, across colour changes, and never inside escape sequences', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gantry-log-search-'));
+    try {
+      const file = join(dir, 'colour.log');
+      const E = '\u001b';
+      writeFileSync(file, [
+        `${stamp} o ${E}[1;31merror${E}[0m at step 5`,
+        `${stamp} o plain error at step 5`,
+        `${stamp} o ${E}[31mnothing here${E}[0m`,
+        `${stamp} e ${E}]0;title${E}\\ERROR AT STEP 5`,
+        `${stamp} o no colour, no match`,
+      ].join('\n') + '\n');
+      const index = (await new LogIndexCache().get(file))!;
+      expect((await searchLog(index, { query: 'error at step 5', caseSensitive: true, limit: 10 })).matches).toEqual([0, 1]);
+      expect((await searchLog(index, { query: 'error at step 5', caseSensitive: false, limit: 10 })).matches).toEqual([0, 1, 3]);
+      expect((await searchLog(index, { query: '31m', caseSensitive: true, limit: 10 })).matches).toEqual([]);
+      expect((await searchLog(index, { query: 'title', caseSensitive: false, limit: 10 })).matches).toEqual([]);
+      expect((await searchLog(index, { query: 'no', caseSensitive: true, limit: 10 })).matches).toEqual([2, 4]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
