@@ -18,3 +18,5 @@ export type {
   DrainPool, FinalRolloutPhase, InitialRolloutOptions, Pool, RollingProgress, RolloutCommand, RolloutEvent,
   RolloutHistoryEntry, RolloutPhase, RolloutState, RolloutTransition,
 } from './rollout-machine.ts';
+export { LATENCY_BOUNDS_MS, latencyRow, metricSeries, windowPoint } from './metric-series.ts';
+export type { LatencyHeatmap, MetricSeries, ReleaseSeries, RollupInput, SeriesPoint } from './metric-series.ts';

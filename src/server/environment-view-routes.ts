@@ -4,7 +4,7 @@
  * changes, and the proxy's live request window every second so charts move between roll-ups.
  */
 import { z } from 'zod';
-import { metricSeries, windowPoint, type SeriesPoint } from '../delivery/metric-series.ts';
+import { metricSeries, windowPoint, type SeriesPoint } from '../delivery/index.ts';
 import type { Project, Store } from '../store/ports.ts';
 import type { DeliveryController } from './delivery-controller.ts';
 import { openEventStream } from './event-stream.ts';

@@ -133,9 +133,10 @@ describe.runIf(browserAvailable())('the dashboard in a browser', () => {
       // The matrix is grouped, the downstream job waits.
       await page.locator('[data-job="package"][data-status="waiting"]').waitFor();
       await page.goto(`${server.url}/runs/${run.id}/jobs/build`);
-      await page.getByText('compiling the app').waitFor();
+      const log = page.locator('[data-testid="log-scroll"]');
+      await log.getByText('compiling the app').waitFor();
       gate = 'open';
-      await page.getByText('built ok').waitFor();
+      await log.getByText('built ok').first().waitFor();
       await page.locator('[data-job="package"][data-status="success"]').waitFor({ timeout: 30_000 });
       await page.locator('.run-header [data-status="success"]').first().waitFor();
       expect(await page.locator('a[href="https://example.com/build"]').count()).toBeGreaterThan(0);

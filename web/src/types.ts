@@ -56,15 +56,6 @@ export interface GantryEvent {
 
 export interface Release { id: string; number: number; runId: string | null; sha: string; ref: string; configHash: string; createdBy: string; createdAt: string }
 
-export interface EnvironmentSummary {
-  name: string;
-  port: number | null;
-  currentRelease: Release | null;
-  previousRelease: Release | null;
-  rollout: RolloutRecord | null;
-  [key: string]: unknown;
-}
-
 export interface RolloutRecord {
   id: string;
   projectId: string;
