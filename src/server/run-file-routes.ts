@@ -11,7 +11,7 @@ import { NotFoundError } from '../core/errors.ts';
 import { jobArtifactsDir, jobTestsFile } from '../engine/run-paths.ts';
 import { listArtifacts } from '../executor/artifacts.ts';
 import { failingFirst, type TestResults } from '../executor/junit.ts';
-import type { Store } from '../store/ports.ts';
+import type { JobRecord, Store } from '../store/ports.ts';
 import { requireJob, requireRun } from './http/lookups.ts';
 import type { RouteTable } from './http/route-table.ts';
 
@@ -32,7 +32,7 @@ export function registerRunFileRoutes(routes: RouteTable, deps: RunFileRouteDeps
     handler: async ({ params }) => {
       await requireRun(store, params.run);
       const job = await requireJob(store, params.run, params.job);
-      const saved = await readTestResults(jobTestsFile(dataDir, params.run, job.key));
+      const saved = await readTestResults(jobTestsFile(dataDir, filesRunOf(job, params.run), job.key));
       if (!saved) return { summary: null, cases: [] };
       return { summary: saved.summary, cases: failingFirst(saved.cases) };
     },
@@ -44,7 +44,7 @@ export function registerRunFileRoutes(routes: RouteTable, deps: RunFileRouteDeps
     handler: async ({ params }) => {
       await requireRun(store, params.run);
       const job = await requireJob(store, params.run, params.job);
-      return { files: await listArtifacts(jobArtifactsDir(dataDir, params.run, job.key)) };
+      return { files: await listArtifacts(jobArtifactsDir(dataDir, filesRunOf(job, params.run), job.key)) };
     },
   });
 
@@ -55,7 +55,7 @@ export function registerRunFileRoutes(routes: RouteTable, deps: RunFileRouteDeps
       await requireRun(store, params.run);
       const job = await requireJob(store, params.run, params.job);
       const rel = params['*'];
-      const file = await resolveArtifact(jobArtifactsDir(dataDir, params.run, job.key), rel);
+      const file = await resolveArtifact(jobArtifactsDir(dataDir, filesRunOf(job, params.run), job.key), rel);
       if (!file) throw new NotFoundError(`job '${job.key}' has no artifact '${rel}'`);
       const name = path.basename(rel);
       return reply
@@ -66,6 +66,11 @@ export function registerRunFileRoutes(routes: RouteTable, deps: RunFileRouteDeps
         .send(createReadStream(file.path));
     },
   });
+}
+
+/** A job reused by a rerun of failed jobs kept its files in the run that ran it. */
+function filesRunOf(job: JobRecord, runId: string): string {
+  return job.reusedFromRunId ?? runId;
 }
 
 /** The saved cases, or null when the job saved none (no report, or an unreadable file). */

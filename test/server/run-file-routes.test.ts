@@ -30,7 +30,7 @@ pipeline:
       artifacts: [out/**]
     plain:
       steps:
-        - run: echo no report
+        - run: echo no report && exit 3
 `;
 
 interface Tests { summary: { passed: number; failed: number; skipped: number } | null; cases: { suite: string; classname: string; name: string; status: string; timeMs: number; message?: string; details?: string }[] }
@@ -48,7 +48,7 @@ describe('run file routes', () => {
     const { body } = await server.api<{ run: { id: string } }>('POST', '/api/projects/files/runs', {});
     runId = body.run.id;
     const view = await waitForRunEnd(server, runId);
-    expect(view.status).toBe('success');
+    expect(view.status).toBe('failure');
     unitKey = view.jobs.find((j) => j.id === 'unit')?.key ?? '';
     expect(unitKey).toMatch(/^unit .*1/);
     // A link planted in the artifact store must not serve what it points to.
@@ -108,6 +108,15 @@ describe('run file routes', () => {
       expect(response.status, rel).toBe(404);
       expect(((await response.json()) as { error: { code: string } }).error.code, rel).toBe('NOT_FOUND');
     }
+  });
+
+  it('serves the files of a job reused by a rerun of the failed jobs from the run that ran it', async () => {
+    const { body } = await server.api<{ run: { id: string } }>('POST', `/api/runs/${runId}/rerun`, { failed: true });
+    await waitForRunEnd(server, body.run.id);
+    const again = `/api/runs/${body.run.id}/jobs/${encodeURIComponent(unitKey)}`;
+    expect((await server.api<Tests>('GET', `${again}/tests`)).body.summary).toEqual({ passed: 2, failed: 2, skipped: 1 });
+    const file = await fetch(`${server.url}${again}/artifacts/out/nested/app.txt`, { headers: { authorization: `Bearer ${server.token}` } });
+    expect(await file.text()).toBe('hello artifact');
   });
 
   it('refuses without a token', async () => {

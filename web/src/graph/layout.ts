@@ -162,14 +162,18 @@ export function layoutGraph(jobs: readonly GraphJob[], options: LayoutOptions = 
 
 /** One node per job, except matrix instances (2+ jobs sharing an id) which share a group node. */
 function groupNodes(jobs: readonly GraphJob[], expanded: ReadonlySet<string>): { nodes: LayoutNode[]; nodeOfKey: Map<string, string> } {
-  const perId = new Map<string, number>();
-  for (const job of jobs) perId.set(job.id, (perId.get(job.id) ?? 0) + 1);
+  const keysPerId = new Map<string, Set<string>>();
+  for (const job of jobs) {
+    const keys = keysPerId.get(job.id) ?? new Set<string>();
+    keys.add(job.key);
+    keysPerId.set(job.id, keys);
+  }
   const nodes: LayoutNode[] = [];
   const groups = new Map<string, LayoutNode>();
   const nodeOfKey = new Map<string, string>();
   for (const job of jobs) {
     if (nodeOfKey.has(job.key)) continue; // duplicate keys: the first wins
-    if ((perId.get(job.id) ?? 0) < 2) {
+    if ((keysPerId.get(job.id)?.size ?? 0) < 2) {
       const id = `job:${job.key}`;
       nodes.push({ id, kind: 'job', label: job.key, keys: [job.key], expanded: false, column: 0, row: 0, size: 1 });
       nodeOfKey.set(job.key, id);
