@@ -50,7 +50,7 @@ export function registerLogRoutes(routes: RouteTable, deps: LogRouteDeps): void 
     handler: async ({ params, query, reply, request }) => {
       await requireRun(store, params.run);
       const job = await requireJob(store, params.run, params.job);
-      const file = jobLogFile(deps.dataDir, params.run, job.key);
+      const file = jobLogFile(deps.dataDir, job.reusedFromRunId ?? params.run, job.key);
       if (!isOn(query.follow)) {
         if (!existsSync(file)) return reply.type('text/plain; charset=utf-8').send('');
         const info = await stat(file);
@@ -98,7 +98,7 @@ export function registerLogRoutes(routes: RouteTable, deps: LogRouteDeps): void 
       await requireRun(store, params.run);
       const job = await requireJob(store, params.run, params.job);
       const complete = isFinal(job);
-      const index = await indexes.get(jobLogFile(deps.dataDir, params.run, job.key));
+      const index = await indexes.get(jobLogFile(deps.dataDir, job.reusedFromRunId ?? params.run, job.key));
       if (!index) return { from: query.from, lines: [], total: 0, complete, truncated: job.logTruncated };
       // A finished log may end without `\n` (a writer that died mid-line): that line counts then.
       const total = index.lines + (complete && index.size > index.linesEnd ? 1 : 0);
@@ -122,7 +122,7 @@ export function registerLogRoutes(routes: RouteTable, deps: LogRouteDeps): void 
       if (/[\r\n]/.test(q)) throw new InputError('q must be one line: log lines are searched one at a time');
       await requireRun(store, params.run);
       const job = await requireJob(store, params.run, params.job);
-      const index = await indexes.get(jobLogFile(deps.dataDir, params.run, job.key));
+      const index = await indexes.get(jobLogFile(deps.dataDir, job.reusedFromRunId ?? params.run, job.key));
       if (!index) return { matches: [], more: false, searchedTo: 0 };
       // A client that gave up (typed on, navigated away) stops the scan.
       const controller = new AbortController();

@@ -117,6 +117,12 @@ describe('run file routes', () => {
     expect((await server.api<Tests>('GET', `${again}/tests`)).body.summary).toEqual({ passed: 2, failed: 2, skipped: 1 });
     const file = await fetch(`${server.url}${again}/artifacts/out/nested/app.txt`, { headers: { authorization: `Bearer ${server.token}` } });
     expect(await file.text()).toBe('hello artifact');
+    // Its log too, whole and paged.
+    const log = (await server.api<string>('GET', `${again}/log`)).body;
+    expect(log).toContain('cp fixtures/report.xml');
+    const page = (await server.api<{ lines: string[]; total: number }>('GET', `${again}/log/lines?from=0&count=100`)).body;
+    expect(page.total).toBeGreaterThan(0);
+    expect(page.lines.join('\n')).toContain('cp fixtures/report.xml');
   });
 
   it('refuses without a token', async () => {
