@@ -22,9 +22,9 @@ pipeline:
   jobs:
     build:
       steps:
-        - run: printf '\\033[32mcompiling the app\\033[0m\\n'
+        - run: W=app; printf '\\033[32mcompiling the %s\\033[0m\\n' "$W"
         - run: ${JSON.stringify(gateStep(gatePort))}
-        - run: echo "built ok, see https://example.com/build"
+        - run: echo "built $(echo ok), see https://example.com/build"
     test:
       needs: build
       matrix: { shard: [1, 2] }
@@ -95,7 +95,13 @@ describe.runIf(browserAvailable())('the dashboard in a browser', () => {
     for (const repo of repos) await repo.cleanup();
   });
 
+  /** Each test stands alone: it signs in unless an earlier one did. */
+  async function signedIn(): Promise<void> {
+    if (!(await context.cookies()).some((c) => c.name === 'gantry_session')) await signIn(page, server);
+  }
+
   async function project(name: string, files: Record<string, string>): Promise<TempRepo> {
+    await signedIn();
     const repo = await makeRepo(files);
     repos.push(repo);
     const added = await server.api('POST', '/api/projects', { path: repo.dir, name });
@@ -136,7 +142,7 @@ describe.runIf(browserAvailable())('the dashboard in a browser', () => {
       const log = page.locator('[data-testid="log-scroll"]');
       await log.getByText('compiling the app').waitFor();
       gate = 'open';
-      await log.getByText('built ok').first().waitFor();
+      await log.getByText('built ok').waitFor();
       await page.locator('[data-job="package"][data-status="success"]').waitFor({ timeout: 30_000 });
       await page.locator('.run-header [data-status="success"]').first().waitFor();
       expect(await page.locator('a[href="https://example.com/build"]').count()).toBeGreaterThan(0);

@@ -160,7 +160,15 @@ export function LogViewer(props: { runId: string; jobKey: string; live: boolean 
       setTruncated(page.truncated);
     }, () => undefined);
   }, [base, growTotal]);
-  const connection = useEventStream(live && followFrom !== null ? `${base}?follow=true&fromLine=${followFrom}` : null, {
+  // Once following, keep the stream until the server ends it: the job's status reaches the page
+  // (live → false) before its last lines do, and closing then would lose them. Leaving live
+  // without a stream still re-reads the total, so nothing stays hidden.
+  const [streaming, setStreaming] = useState(live);
+  useEffect(() => {
+    if (live) setStreaming(true);
+    else catchUp();
+  }, [live, catchUp]);
+  const connection = useEventStream(streaming && !complete && followFrom !== null ? `${base}?follow=true&fromLine=${followFrom}` : null, {
     line: (data: LiveLine) => {
       pendingLive.current.push(data);
       if (!liveFrame.current) liveFrame.current = requestAnimationFrame(flushLive);
