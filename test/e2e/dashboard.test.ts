@@ -194,7 +194,26 @@ describe.runIf(browserAvailable())('the dashboard in a browser', () => {
 
     await server.api('POST', '/api/projects/web/environments/production/deploy', { release: second.id });
     await page.locator('[data-testid="traffic-split"][data-canary="20"]').waitFor({ timeout: 30_000 });
-    await screenshot(page, 'deployment');
+
+    // Light traffic through the environment's proxy, so the charts and numbers have something to show.
+    const port = (await server.api<{ live: { port: number } }>('GET', '/api/projects/web/environments/production/rollout')).body.live.port;
+    const load = new AbortController();
+    const traffic = (async () => {
+      while (!load.signal.aborted) {
+        await Promise.all(Array.from({ length: 5 }, () => fetch(`http://127.0.0.1:${port}/`, { signal: load.signal }).then((r) => r.text(), () => '')));
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    })();
+    try {
+      await page.waitForFunction(() => {
+        const canary = [...document.querySelectorAll('dl[aria-label^="Requests in the last"] dt')].find((dt) => dt.textContent?.startsWith('canary'));
+        return Number(/^(\d+) req/.exec(canary?.nextElementSibling?.textContent ?? '')?.[1] ?? 0) >= 30;
+      }, undefined, { timeout: 30_000 });
+      await screenshot(page, 'deployment');
+    } finally {
+      load.abort();
+      await traffic;
+    }
 
     await page.getByRole('button', { name: 'Abort' }).click();
     await page.getByRole('dialog').getByRole('button', { name: /Abort/ }).click();
