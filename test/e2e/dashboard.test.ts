@@ -4,6 +4,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -76,6 +77,8 @@ environments:
 `;
 }
 
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
 describe.runIf(browserAvailable())('the dashboard in a browser', () => {
   let server: GantryUp;
   let browser: Browser;
@@ -147,6 +150,15 @@ describe.runIf(browserAvailable())('the dashboard in a browser', () => {
       await page.locator('.run-header [data-status="success"]').first().waitFor();
       expect(await page.locator('a[href="https://example.com/build"]').count()).toBeGreaterThan(0);
       await screenshot(page, 'run');
+
+      // The graph by keyboard: arrows move between jobs, Enter opens one.
+      await page.locator('[data-job="build"]').focus();
+      await page.keyboard.press('ArrowRight');
+      const focused = await page.evaluate(() => document.activeElement?.getAttribute('data-job') ?? document.activeElement?.getAttribute('data-group'));
+      expect(focused).toMatch(/^test/);
+      await page.locator('[data-job="package"]').focus();
+      await page.keyboard.press('Enter');
+      await page.waitForURL(`${server.url}/runs/${run.id}/jobs/package`);
     } finally {
       gateServer.close();
     }
@@ -223,5 +235,58 @@ describe.runIf(browserAvailable())('the dashboard in a browser', () => {
     await page.locator('[data-event-type^="rollout."]').first().waitFor();
     const types = await page.locator('[data-event-type]').evaluateAll((items) => items.map((item) => item.getAttribute('data-event-type')));
     expect(types.some((type) => /abort|rolled-back|rollback/.test(type ?? ''))).toBe(true);
+  });
+
+  it('reconnects after the server restarts and catches up on what happened meanwhile', async () => {
+    await project('late', { 'gantry.yaml': FAILING_PIPELINE });
+    await page.goto(`${server.url}/events`);
+    const status = page.locator('.live-indicator');
+    await status.getByText('live').waitFor();
+    await server.stopServer();
+    await status.getByText('reconnecting…').waitFor();
+    await server.startServer();
+    // Happens while the page may still be waiting to reconnect: it must show up either way.
+    const run = (await server.api<{ run: { id: string } }>('POST', '/api/projects/late/runs', {})).body.run;
+    await status.getByText('live').waitFor({ timeout: 40_000 });
+    await page.locator('[data-event-type="server.started"]').first().waitFor();
+    await page.locator(`[data-event-type="run.created"] a[href="/runs/${run.id}"]`).waitFor({ timeout: 30_000 });
+  });
+
+  it.each([
+    { name: 'a phone in the dark', viewport: { width: 360, height: 740 }, colorScheme: 'dark' as const, mobile: true },
+    { name: 'a laptop in the light', viewport: { width: 1280, height: 800 }, colorScheme: 'light' as const, mobile: false },
+  ])('works on $name, and axe finds no serious accessibility problem', async ({ viewport, colorScheme, mobile }) => {
+    // bypassCSP: only so the test can inject axe; the app itself runs under its strict policy.
+    const phone = await browser.newContext({ viewport, colorScheme, isMobile: mobile, hasTouch: mobile, bypassCSP: true });
+    try {
+      const small = await phone.newPage();
+      await signIn(small, server);
+      const projectId = (await server.api<{ project: { id: string } }>('GET', '/api/projects/web')).body.project.id;
+      const runId = (await server.api<{ runs: { id: string }[] }>('GET', '/api/runs?project=shop&limit=1')).body.runs[0]!.id;
+      const pages = ['/', `/projects/${projectId}`, `/runs/${runId}/jobs/build`, `/projects/${projectId}/environments/production`, '/events'];
+      for (const path of pages) {
+        await small.goto(`${server.url}${path}`);
+        await small.locator('main h1').first().waitFor();
+        await small.waitForLoadState('networkidle').catch(() => undefined);
+        const layout = await small.evaluate(() => ({
+          overflow: document.documentElement.scrollWidth - window.innerWidth,
+          background: getComputedStyle(document.body).backgroundColor,
+        }));
+        expect(layout.overflow, `${path} scrolls sideways`).toBeLessThanOrEqual(1);
+        const [r, g, b] = (layout.background.match(/\d+/g) ?? []).map(Number);
+        const brightness = (r! + g! + b!) / 3;
+        if (colorScheme === 'dark') expect(brightness, `${path} is dark`).toBeLessThan(60);
+        else expect(brightness, `${path} is light`).toBeGreaterThan(200);
+        await small.addScriptTag({ content: AXE });
+        const violations = await small.evaluate(async () => {
+          const axe = (window as unknown as { axe: { run(context: Document, options: object): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe;
+          const result = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+          return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+        });
+        expect(violations, path).toEqual([]);
+      }
+    } finally {
+      await phone.close();
+    }
   });
 });

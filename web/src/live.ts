@@ -8,8 +8,6 @@ import { useEffect, useRef, useState } from 'react';
 
 export type Connection = 'connecting' | 'live' | 'reconnecting' | 'ended';
 
-export type Handlers = Record<string, (data: unknown) => void> & { onOpen?: never };
-
 /**
  * Subscribes to `url` (null: nothing) while the component is mounted. Handlers may change on
  * every render; the latest ones are called. `end` events close the stream.
@@ -21,19 +19,36 @@ export function useEventStream(url: string | null, handlers: Record<string, (dat
   useEffect(() => {
     if (!url) return undefined;
     setState('connecting');
-    const source = new EventSource(url, { withCredentials: true });
-    const names = new Set(Object.keys(latest.current.handlers));
-    names.add('end');
-    for (const name of names) {
-      source.addEventListener(name, (message) => {
-        const data = JSON.parse((message as MessageEvent<string>).data) as unknown;
-        latest.current.handlers[name]?.(data);
-        if (name === 'end') { source.close(); setState('ended'); }
-      });
-    }
-    source.onopen = () => { setState('live'); latest.current.onOpen?.(); };
-    source.onerror = () => { if (source.readyState !== EventSource.CLOSED) setState('reconnecting'); };
-    return () => source.close();
+    let source: EventSource | null = null;
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    let failures = 0;
+    let ended = false;
+    const connect = () => {
+      const current = new EventSource(url, { withCredentials: true });
+      source = current;
+      const names = new Set(Object.keys(latest.current.handlers));
+      names.add('end');
+      for (const name of names) {
+        current.addEventListener(name, (message) => {
+          const data = JSON.parse((message as MessageEvent<string>).data) as unknown;
+          latest.current.handlers[name]?.(data);
+          if (name === 'end') { ended = true; current.close(); setState('ended'); }
+        });
+      }
+      current.onopen = () => { failures = 0; setState('live'); latest.current.onOpen?.(); };
+      current.onerror = () => {
+        if (ended) return;
+        setState('reconnecting');
+        // EventSource retries a dropped connection by itself, but gives up for good on an HTTP
+        // error (a server answering 503 while it shuts down): then reconnect here, backing off.
+        if (current.readyState === EventSource.CLOSED) {
+          failures += 1;
+          retry = setTimeout(connect, Math.min(30_000, 500 * 2 ** Math.min(failures, 6)));
+        }
+      };
+    };
+    connect();
+    return () => { ended = true; clearTimeout(retry); source?.close(); };
   }, [url]);
   return state;
 }

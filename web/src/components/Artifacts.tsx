@@ -41,7 +41,7 @@ export function Artifacts(props: { runId: string; jobKey: string; done: boolean 
   if (files.length === 0) return <p className="muted">{done ? 'This job saved no artifacts.' : 'Artifacts are saved when the job ends.'}</p>;
   const total = files.reduce((sum, f) => sum + f.bytes, 0);
   return (
-    <div className="table-scroll">
+    <div className="table-scroll" tabIndex={0}>
       <table className="artifacts">
         <caption className="muted">{files.length} file{files.length === 1 ? '' : 's'}, {formatBytes(total)}</caption>
         <thead><tr><th scope="col">File</th><th scope="col" className="num">Size</th></tr></thead>

@@ -188,11 +188,6 @@ function position(node: LayoutNode) {
   return { left: x(node.column), top: y(node.row), width: NODE_W };
 }
 
-function label(job: Job, now: number): string {
-  const time = jobDuration(job, now);
-  return `${job.key}: ${job.status}${time ? `, ${time}` : ''}`;
-}
-
 const JobNode = memo(function JobNode(props: {
   node: LayoutNode;
   runId: string;
@@ -213,7 +208,6 @@ const JobNode = memo(function JobNode(props: {
       data-item={node.id}
       data-job={job.key}
       data-status={job.status}
-      aria-label={label(job, props.now)}
       aria-current={props.selected ? 'page' : undefined}
       tabIndex={props.tabbable ? 0 : -1}
       onFocus={() => props.onFocusItem(node.id)}
@@ -229,6 +223,8 @@ function NodeBody({ job, now }: { job: Job; now: number }) {
     <>
       <span className={`node-icon status-${job.status}`} aria-hidden="true">{ICONS[job.status]}</span>
       <span className="node-name" title={job.key}>{job.key}</span>
+      {/* Part of the accessible name, which must contain the visible text (WCAG 2.5.3). */}
+      <span className="visually-hidden">: {job.status},</span>
       <span className="node-time">{jobDuration(job, now)}</span>
     </>
   );
@@ -265,13 +261,13 @@ const GroupNode = memo(function GroupNode(props: {
         data-group=""
         data-status={status}
         aria-expanded={node.expanded}
-        aria-label={`${groupId}: matrix of ${members.length} jobs, ${countText}`}
         tabIndex={props.tabStop === node.id ? 0 : -1}
         onFocus={() => props.onFocusItem(node.id)}
         onClick={() => props.onToggle(groupId)}
       >
         <span className={`node-icon status-${status}`} aria-hidden="true">{ICONS[status]}</span>
         <span className="node-name" title={groupId}>{groupId}</span>
+        <span className="visually-hidden">: matrix of {members.length} jobs, {countText}</span>
         <span className="node-counts" aria-hidden="true">
           {counts.map(([s, n]) => <span key={s} className={`count status-${s}`}>{ICONS[s]}{n}</span>)}
         </span>
@@ -290,7 +286,6 @@ const GroupNode = memo(function GroupNode(props: {
             data-item={id}
             data-job={job.key}
             data-status={job.status}
-            aria-label={label(job, now)}
             aria-current={selected ? 'page' : undefined}
             tabIndex={props.tabStop === id ? 0 : -1}
             onFocus={() => props.onFocusItem(id)}

@@ -247,7 +247,7 @@ export default function EnvironmentPage() {
           {state && state.history.length > 0 && (
             <section className="card span-all" aria-labelledby="history-title">
               <h2 id="history-title">Decisions</h2>
-              <ol className="rollout-history">
+              <ol className="rollout-history" tabIndex={0} aria-label="Decisions of this rollout">
                 {state.history.map((entry, i) => (
                   <li key={i} data-event={entry.event}>
                     <time dateTime={new Date(entry.at).toISOString()}>{clock(entry.at)}</time>
@@ -305,7 +305,7 @@ function Analysis({ analysis, at }: { analysis: { outcome: string; checks: Analy
     <div className="analysis">
       <h3>Last analysis <StatusBadge status={badge} label={analysis.outcome} /> {at && <span className="muted small">at {clock(at)}</span>}</h3>
       {analysis.checks.length === 0 ? <p className="muted">No checks configured.</p> : (
-        <div className="table-scroll">
+        <div className="table-scroll" tabIndex={0}>
           <table className="checks">
             <thead><tr><th scope="col">Check</th><th scope="col">Result</th><th scope="col">Canary</th><th scope="col">Stable</th><th scope="col">Bound</th><th scope="col">p</th></tr></thead>
             <tbody>
@@ -407,7 +407,7 @@ function ReleaseFacts({ label, release, id }: { label: string; release: Release 
 function Instances({ instances, name, poolOf }: { instances: Instance[]; name: (id: string | null) => string; poolOf: (i: Instance) => string }) {
   if (instances.length === 0) return <p className="muted">No instances run in this environment.</p>;
   return (
-    <div className="table-scroll">
+    <div className="table-scroll" tabIndex={0}>
       <table className="instances">
         <thead><tr><th scope="col">Instance</th><th scope="col">Pool</th><th scope="col">Release</th><th scope="col">State</th><th scope="col">PID</th><th scope="col">Restarts</th><th scope="col">CPU</th><th scope="col">Memory</th><th scope="col">Up</th></tr></thead>
         <tbody>

@@ -82,7 +82,7 @@ export default function ProjectPage() {
       <section aria-labelledby="runs-title">
         <h2 id="runs-title">Runs</h2>
         {runs.length === 0 ? <p className="muted">No runs yet: push a commit, or press “Run pipeline”.</p> : (
-          <div className="table-scroll">
+          <div className="table-scroll" tabIndex={0}>
             <table>
               <thead><tr><th scope="col">Run</th><th scope="col">Status</th><th scope="col">Trigger</th><th scope="col">Commit</th><th scope="col">Started</th><th scope="col">Duration</th></tr></thead>
               <tbody>
@@ -105,7 +105,7 @@ export default function ProjectPage() {
       {releases.length > 0 && (
         <section aria-labelledby="releases-title">
           <h2 id="releases-title">Releases</h2>
-          <div className="table-scroll">
+          <div className="table-scroll" tabIndex={0}>
             <table>
               <thead><tr><th scope="col">Release</th><th scope="col">Commit</th><th scope="col">Made</th><th scope="col">Runs in</th><th scope="col"><span className="visually-hidden">Deploy</span></th></tr></thead>
               <tbody>

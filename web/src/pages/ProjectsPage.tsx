@@ -86,8 +86,10 @@ function ProjectCard({ project, overview }: { project: Project; overview: Overvi
         <ul className="run-strip">
           {overview.runs.map((run) => (
             <li key={run.id}>
-              <Link href={`/runs/${run.id}`} aria-label={`run ${run.number}: ${run.status}`}>
+              <Link href={`/runs/${run.id}`}>
+                <span className="visually-hidden">Run </span>
                 <StatusBadge status={run.status} label={`#${run.number}`} />
+                <span className="visually-hidden">: {run.status}</span>
               </Link>
             </li>
           ))}
