@@ -221,7 +221,6 @@ describe.runIf(browserAvailable())('the dashboard in a browser', () => {
         const canary = [...document.querySelectorAll('dl[aria-label^="Requests in the last"] dt')].find((dt) => dt.textContent?.startsWith('canary'));
         return Number(/^(\d+) req/.exec(canary?.nextElementSibling?.textContent ?? '')?.[1] ?? 0) >= 30;
       }, undefined, { timeout: 30_000 });
-      await screenshot(page, 'deployment');
     } finally {
       load.abort();
       await traffic;

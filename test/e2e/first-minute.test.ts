@@ -9,6 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { browserAvailable, launchBrowser, screenshot } from '../support/browser.ts';
 import { git, runCli, startCli, waitFor, type RunningCli } from '../support/cli.ts';
 import { killInstances } from '../support/instances.ts';
 
@@ -108,6 +109,28 @@ describe('the first minute', () => {
     expect(production.rollout?.state.reason).toMatch(/error-rate/);
     const answer = await getJson(`http://127.0.0.1:${production.live.port}/`);
     expect(answer).toMatchObject({ status: 200, body: { version: '2.0.0', environment: 'production' } });
+  });
+
+  it.runIf(browserAvailable())('the dashboard shows the demo: the faulty canary rolled back, its decisions and charts', async () => {
+    expect(baseUrl).not.toBe('');
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
+      const { url: link } = await (await fetch(`${baseUrl}/api/login-links`, { method: 'POST', headers: { authorization: `Bearer ${token}` } })).json() as { url: string };
+      await page.goto(link);
+      await page.waitForURL(`${baseUrl}/`);
+      const { project } = await api<{ project: { id: string } }>('/api/projects/hello');
+      await page.goto(`${baseUrl}/projects/${project.id}/environments/production`);
+      await page.locator('.env-rollout [data-status="rolled-back"]').first().waitFor();
+      await page.locator('.rollout-history li[data-event$="rolling-back"]').waitFor();
+      expect(await page.locator('.rollout-history').textContent()).toMatch(/error-rate/);
+      await page.locator('[data-testid="traffic-split"][data-canary="0"]').waitFor();
+      // Both analysis charts and both heatmaps drew (ECharts renders to canvas).
+      await page.waitForFunction(() => document.querySelectorAll('canvas').length >= 4, undefined, { timeout: 20_000 });
+      await screenshot(page, 'deployment', { fullPage: true });
+    } finally {
+      await browser.close();
+    }
   });
 
   it('a restart with --example changes nothing and reports the example', async () => {

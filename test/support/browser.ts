@@ -114,8 +114,8 @@ export async function signIn(page: Page, server: GantryUp): Promise<void> {
  * The README's screenshots come from the tests: written under docs/screenshots when
  * GANTRY_UPDATE_SCREENSHOTS=1, so a normal test run leaves the checkout unchanged.
  */
-export async function screenshot(page: Page, name: string): Promise<void> {
+export async function screenshot(page: Page, name: string, o: { fullPage?: boolean } = {}): Promise<void> {
   if (process.env.GANTRY_UPDATE_SCREENSHOTS !== '1') return;
   await mkdir(SCREENSHOTS, { recursive: true });
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: false });
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: o.fullPage ?? false });
 }
