@@ -85,12 +85,16 @@ describe.runIf(browserAvailable())('the dashboard in a browser', () => {
   let context: BrowserContext;
   let page: Page;
   const repos: TempRepo[] = [];
+  const problems: string[] = [];
 
   beforeAll(async () => {
     server = await startGantryUp();
     browser = await launchBrowser();
     context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
     page = await context.newPage();
+    // Uncaught errors and Content-Security-Policy refusals fail the file (see the last test).
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+    page.on('console', (message) => { if (message.type() === 'error' && /Content Security Policy|Refused/.test(message.text())) problems.push(message.text()); });
   });
   afterAll(async () => {
     await browser?.close();
@@ -287,5 +291,17 @@ describe.runIf(browserAvailable())('the dashboard in a browser', () => {
     } finally {
       await phone.close();
     }
+  });
+
+  it('signs out', async () => {
+    await signedIn();
+    await page.goto(server.url);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in to Gantry' }).waitFor();
+    expect((await context.cookies()).some((c) => c.name === 'gantry_session')).toBe(false);
+  });
+
+  it('raised no uncaught error and no Content-Security-Policy refusal on any page', () => {
+    expect(problems).toEqual([]);
   });
 });

@@ -4,7 +4,7 @@
  */
 import { lazy, Suspense, useEffect, useState } from 'react';
 import { Link, Route, Switch } from 'wouter';
-import { loadSession, type Session } from './api.ts';
+import { loadSession, send, type Session } from './api.ts';
 import ProjectsPage from './pages/ProjectsPage.tsx';
 
 const ProjectPage = lazy(() => import('./pages/ProjectPage.tsx'));
@@ -25,7 +25,12 @@ export function App() {
           <Link href="/" className="brand">Gantry</Link>
           {session && <><Link href="/">Projects</Link><Link href="/events">Events</Link></>}
         </nav>
-        {session && <span className="who" title="signed in as">{session.actor.replace(/^session:/, '')}</span>}
+        {session && (
+          <span className="who">
+            <span title="signed in as">{session.actor}</span>
+            <button type="button" onClick={() => { void send('POST', '/auth/logout').finally(() => { window.location.assign('/'); }); }}>Sign out</button>
+          </span>
+        )}
       </header>
       <main id="main" tabIndex={-1}>
         {error && <p role="alert" className="error">The server did not answer: {error}</p>}

@@ -101,28 +101,30 @@ function ProjectCard({ project, overview }: { project: Project; overview: Overvi
       {overview && overview.environments.length > 0 && (
         <>
           <h3>Environments</h3>
-          <table className="env-table">
-            <thead><tr><th scope="col">Environment</th><th scope="col">Release</th><th scope="col">Requests/s (1 h)</th><th scope="col">Errors (1 h)</th></tr></thead>
-            <tbody>
-              {overview.environments.map((env) => {
-                const release = env.currentReleaseId ? overview.releases.get(env.currentReleaseId) : undefined;
-                const rollout = env.rollout;
-                const lastRate = env.rps.at(-1) ?? 0;
-                const lastErrors = env.errorRate.at(-1) ?? 0;
-                return (
-                  <tr key={env.name}>
-                    <td><Link href={`/projects/${encodeURIComponent(project.id)}/environments/${encodeURIComponent(env.name)}`}>{env.name}</Link></td>
-                    <td>
-                      {release ? `#${release.number}` : <span className="muted">none</span>}
-                      {rollout && <> <StatusBadge status={rollout.phase} label={`${rollout.phase} #${overview.releases.get(rollout.releaseId)?.number ?? '?'}`} /></>}
-                    </td>
-                    <td><Sparkline values={env.rps} label={`requests per second over the last hour, now ${lastRate.toFixed(1)}`} /> <span className="small">{lastRate.toFixed(1)}</span></td>
-                    <td><Sparkline values={env.errorRate} max={0.05} label={`error rate over the last hour, now ${percent(lastErrors)}`} /> <span className="small">{percent(lastErrors)}</span></td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
+          <div className="table-scroll" tabIndex={0}>
+            <table className="env-table">
+              <thead><tr><th scope="col">Environment</th><th scope="col">Release</th><th scope="col">Requests/s (1 h)</th><th scope="col">Errors (1 h)</th></tr></thead>
+              <tbody>
+                {overview.environments.map((env) => {
+                  const release = env.currentReleaseId ? overview.releases.get(env.currentReleaseId) : undefined;
+                  const rollout = env.rollout;
+                  const lastRate = env.rps.at(-1) ?? 0;
+                  const lastErrors = env.errorRate.at(-1) ?? 0;
+                  return (
+                    <tr key={env.name}>
+                      <td><Link href={`/projects/${encodeURIComponent(project.id)}/environments/${encodeURIComponent(env.name)}`}>{env.name}</Link></td>
+                      <td>
+                        {release ? `#${release.number}` : <span className="muted">none</span>}
+                        {rollout && <> <StatusBadge status={rollout.phase} label={`${rollout.phase} #${overview.releases.get(rollout.releaseId)?.number ?? '?'}`} /></>}
+                      </td>
+                      <td><Sparkline width={90} values={env.rps} label={`requests per second over the last hour, now ${lastRate.toFixed(1)}`} /> <span className="small">{lastRate.toFixed(1)}</span></td>
+                      <td><Sparkline width={90} values={env.errorRate} max={0.05} label={`error rate over the last hour, now ${percent(lastErrors)}`} /> <span className="small">{percent(lastErrors)}</span></td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+          </div>
         </>
       )}
     </article>
