@@ -155,7 +155,8 @@ export function JobGraph(props: {
     >
       <div className="job-graph-canvas" style={{ width, height }}>
         <svg className="job-graph-edges" width={width} height={height} aria-hidden="true">
-          {edges.map((d, i) => <path key={i} d={d} />)}
+          {/* One path for every edge: a thousand-job graph would otherwise add thousands of SVG elements. */}
+          <path d={edges.join('')} />
         </svg>
         {layout.nodes.map((node) => node.kind === 'job' ? (
           <JobNode
