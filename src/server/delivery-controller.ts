@@ -65,6 +65,8 @@ interface EnvironmentRuntime {
   weights: { stable: number; canary: number };
   /** Requests matching these go to the canary (A/B, testers). */
   match: MatchRule[];
+  /** Set when the environment is being stopped: late reports of its rollout and instance starts must not act on it. */
+  stopped: boolean;
 }
 
 interface ActiveRollout {
@@ -86,6 +88,10 @@ export class DeliveryController {
   /** Environments being opened: concurrent callers share one proxy start. */
   readonly #opening = new Map<string, Promise<EnvironmentRuntime>>();
   readonly #rollouts = new Map<string, ActiveRollout>();
+  /** Per environment: deploys, rollbacks, exposes and stops run one at a time (see #exclusive). */
+  readonly #serial = new Map<string, Promise<unknown>>();
+  /** `start()` under way: a stop waits for it, so rollouts left by the previous server are driven first. */
+  #started: Promise<void> = Promise.resolve();
   #stopping = false;
 
   constructor(deps: DeliveryDeps) {
@@ -98,12 +104,27 @@ export class DeliveryController {
    * so its proxy keeps the canary weights it had rather than falling back to stable for a moment.
    */
   async start(): Promise<void> {
+    const started = this.#start();
+    this.#started = started.catch(() => undefined);
+    await started;
+  }
+
+  async #start(): Promise<void> {
     const { store } = this.#deps;
     await this.#deps.supervisor.adopt();
     for (const project of await store.projects.list()) {
       for (const env of await store.rollouts.environments(project.id)) {
         const active = await store.rollouts.active(project.id, env.name);
-        if (env.currentReleaseId || active) await this.#environment(project, env.name, undefined, !active);
+        if (env.currentReleaseId || active) {
+          await this.#environment(project, env.name, undefined, !active);
+          continue;
+        }
+        // It runs nothing: what of it still runs was left by a stop the previous server did not
+        // finish. Not awaited (a stubborn instance may take its whole drain timeout, and runs
+        // must not wait for that), but a deploy there waits for it.
+        const key = INSTANCE_KEY(project.id, env.name);
+        const stopped = env.previousReleaseId !== null;
+        void this.#exclusive(key, () => this.#finishStop(key, stopped));
       }
     }
     for (const record of await store.rollouts.listActive()) {
@@ -119,6 +140,7 @@ export class DeliveryController {
     for (const rollout of this.#rollouts.values()) if (rollout.timer) clearTimeout(rollout.timer);
     await Promise.allSettled([...this.#rollouts.values()].map((r) => r.queue));
     await Promise.allSettled([...this.#opening.values()]);
+    await Promise.allSettled([...this.#serial.values()]);
     await Promise.allSettled([...this.#environments.values()].map((e) => e.proxy.detach()));
     await this.#deps.supervisor.detach();
   }
@@ -133,7 +155,11 @@ export class DeliveryController {
 
   // ---------------------------------------------------------------- commands from the API
 
-  async deploy(project: Project, release: ReleaseRecord, environment: string, actor: string): Promise<RolloutRecord> {
+  deploy(project: Project, release: ReleaseRecord, environment: string, actor: string): Promise<RolloutRecord> {
+    return this.#exclusive(INSTANCE_KEY(project.id, environment), () => this.#deploy(project, release, environment, actor));
+  }
+
+  async #deploy(project: Project, release: ReleaseRecord, environment: string, actor: string): Promise<RolloutRecord> {
     const { envConfig } = this.#configOf(release, environment);
     const env = await this.#environment(project, environment, envConfig.port);
     if (await this.#deps.store.rollouts.active(project.id, environment)) {
@@ -148,9 +174,16 @@ export class DeliveryController {
     return this.#begin(project, release, current ?? null, env, state, actor);
   }
 
-  async rollback(project: Project, environment: string, actor: string): Promise<RolloutRecord> {
-    const env = await this.#environment(project, environment);
+  rollback(project: Project, environment: string, actor: string): Promise<RolloutRecord> {
+    return this.#exclusive(INSTANCE_KEY(project.id, environment), () => this.#rollback(project, environment, actor));
+  }
+
+  async #rollback(project: Project, environment: string, actor: string): Promise<RolloutRecord> {
     const record = await this.#deps.store.rollouts.environment(project.id, environment);
+    if (record && !record.currentReleaseId && record.previousReleaseId) {
+      throw new ConflictError(`${environment} is stopped: deploy a release to start it again (\`gantry deploy ${project.name} <release> --env ${environment}\`)`);
+    }
+    const env = await this.#environment(project, environment);
     if (!record?.currentReleaseId || !record.previousReleaseId) throw new ConflictError(`${environment} has no previous release to roll back to`);
     if (await this.#deps.store.rollouts.active(project.id, environment)) throw new ConflictError(`a rollout is under way in ${environment}: \`gantry rollout abort\` rolls it back`);
     const current = await this.#requireRelease(record.currentReleaseId);
@@ -173,7 +206,11 @@ export class DeliveryController {
   }
 
   /** The environment's port, exposed on the server's host. */
-  async expose(project: Project, environment: string, port: number, actor: string): Promise<EnvironmentRecord> {
+  expose(project: Project, environment: string, port: number, actor: string): Promise<EnvironmentRecord> {
+    return this.#exclusive(INSTANCE_KEY(project.id, environment), () => this.#expose(project, environment, port, actor));
+  }
+
+  async #expose(project: Project, environment: string, port: number, actor: string): Promise<EnvironmentRecord> {
     const existing = await this.#deps.store.rollouts.environment(project.id, environment);
     const record = { projectId: project.id, name: environment, currentReleaseId: existing?.currentReleaseId ?? null, previousReleaseId: existing?.previousReleaseId ?? null, port };
     const runtime = this.#environments.get(INSTANCE_KEY(project.id, environment));
@@ -185,6 +222,82 @@ export class DeliveryController {
     await this.#deps.store.events.append({ type: 'environment.exposed', subject: `environment:${project.id}/${environment}`, actor, data: { port }, env: this.#deps.eventEnv() });
     await this.#environment(project, environment);
     return (await this.#deps.store.rollouts.environment(project.id, environment)) as EnvironmentRecord;
+  }
+
+  /**
+   * Stops an environment: a rollout under way ends `aborted`, every instance drains and stops
+   * (out of the route table, in-flight requests finish, then the stop signal and SIGKILL after
+   * the drain timeout), and the proxy process exits, which frees its port. The record stays
+   * (nothing current, the release that ran as `previousReleaseId`, the exposed port kept), so
+   * history remains and the next deploy starts the environment afresh, like a first one.
+   * Stopping a stopped environment stops whatever is left and records the request again.
+   *
+   * Allowed at any time, also mid-rollout, as deleting or scaling a Deployment to zero is in
+   * Kubernetes and Argo Rollouts: whoever stops an environment wants nothing running there, and
+   * an abort first would only roll back (restart stable instances, drain the canary) what the
+   * stop takes away a moment later. So the rollout ends at once here instead of through the
+   * machine's roll-back path, whose drains and restarts would race the stop.
+   *
+   * Crash safety: the stopped record, the rollout's end and the `environment.stopped` event are
+   * committed before anything is stopped; a server that dies mid-stop finishes it on its next
+   * start (`#finishStop`), and nothing brings a stopped environment back but a deploy.
+   */
+  stopEnvironment(project: Project, environment: string, actor: string): Promise<EnvironmentRecord> {
+    return this.#exclusive(INSTANCE_KEY(project.id, environment), () => this.#stopEnvironment(project, environment, actor));
+  }
+
+  async #stopEnvironment(project: Project, name: string, actor: string): Promise<EnvironmentRecord> {
+    const { store } = this.#deps;
+    await this.#started;
+    const key = INSTANCE_KEY(project.id, name);
+    await this.#opening.get(key)?.catch(() => undefined);
+    const stored = await store.rollouts.environment(project.id, name);
+    if (!stored) throw new NotFoundError(`${project.name} has no environment '${name}' (nothing was deployed or exposed there)`);
+    const runtime = this.#environments.get(key);
+    if (runtime) runtime.stopped = true;
+    const record = await store.rollouts.active(project.id, name);
+    const driven = record ? this.#rollouts.get(record.id) : undefined;
+    if (driven) {
+      driven.env.stopped = true;
+      if (driven.timer) clearTimeout(driven.timer);
+      // A transition being persisted lands first; later ones see `stopped` and do nothing.
+      await driven.queue;
+    }
+    const at = this.#deps.now();
+    const ran = stored.currentReleaseId ?? stored.previousReleaseId;
+    const environment = { projectId: project.id, name, currentReleaseId: null, previousReleaseId: ran, port: stored.port };
+    const victims = this.#instancesOf({ projectId: project.id, name }).filter((i) => i.state !== 'stopped');
+    const stoppedEvent: NewEvent = {
+      type: 'environment.stopped', subject: `environment:${project.id}/${name}`, actor,
+      data: { projectId: project.id, environment: name, releaseId: ran, rolloutId: record?.id ?? null, instances: victims.map((v) => v.id), port: stored.port },
+      env: this.#deps.eventEnv(),
+    };
+    if (record) {
+      const before = (driven?.state ?? record.state) as unknown as RolloutState;
+      const state = abortedByStop(before, at, actor);
+      const release = driven?.release ?? await store.releases.get(record.releaseId);
+      const base = { actor, subject: `rollout:${record.id}`, env: { ...this.#deps.eventEnv(), ...(release ? { commit: release.sha, configHash: release.configHash } : {}) } };
+      const finished = state.history[state.history.length - 1] as RolloutState['history'][number];
+      await store.rollouts.transition(record.id, {
+        phase: state.phase, state: state as unknown as Record<string, Value>, finishedAt: new Date(at).toISOString(), environment,
+        events: [
+          { ...base, type: `rollout.${finished.event}`, data: finished.data as Record<string, Value> },
+          { ...base, type: `rollout.phase.${state.phase}`, data: { rolloutId: record.id, environment: name, from: before.phase, weights: state.weights, reason: state.reason } },
+          stoppedEvent,
+        ],
+      });
+      if (driven) driven.state = state;
+      this.#rollouts.delete(record.id);
+    } else {
+      await store.rollouts.setEnvironment(environment);
+      await store.events.append(stoppedEvent);
+    }
+    this.#environments.delete(key);
+    await this.#drainAndStop(runtime, name, victims);
+    if (runtime) await runtime.proxy.close();
+    else await this.#closeProxies(new Set([key]));
+    this.#deps.notify(record?.id ?? key);
+    return (await store.rollouts.environment(project.id, name)) as EnvironmentRecord;
   }
 
   /** What `gantry rollout status` shows. */
@@ -248,7 +361,7 @@ export class DeliveryController {
   /** Serialised per rollout: reduce → persist → act. */
   #apply(active: ActiveRollout, event: RolloutEvent): Promise<void> {
     const step = active.queue.then(async () => {
-      if (isFinalRollout(active.state.phase) || this.#stopping) return;
+      if (isFinalRollout(active.state.phase) || this.#stopping || active.env.stopped) return;
       const { state, commands } = reduceRollout(active.state, event);
       const finished = commands.find((c): c is Extract<RolloutCommand, { type: 'finished' }> => c.type === 'finished');
       await this.#persist(active, state, commands, finished?.phase ?? null);
@@ -369,10 +482,15 @@ export class DeliveryController {
       const wanted = count ?? active.state.instances;
       const spec = await this.#instanceSpec(active.project, release, env.name);
       const started: string[] = [];
-      for (let i = 0; i < wanted; i++) {
+      for (let i = 0; i < wanted && !env.stopped; i++) {
         const id = `${active.project.name}.${env.name}.r${release.number}.${newId().slice(-8).toLowerCase()}`;
         await this.#deps.supervisor.start({ ...spec, id, pool });
         started.push(id);
+      }
+      // The environment was stopped while these started: they must not outlive it.
+      if (env.stopped) {
+        await Promise.all(started.map((id) => this.#deps.supervisor.stop(id).catch(() => undefined)));
+        return;
       }
       await Promise.all(started.map((id) => this.#deps.supervisor.waitReady(id, this.#deps.readyTimeoutMs ?? 120_000)));
       await this.#route(env);
@@ -406,6 +524,7 @@ export class DeliveryController {
    * control socket fails, the proxy keeps routing by the last table it accepted.
    */
   #route(env: EnvironmentRuntime, excluding: ReadonlySet<string> = new Set()): Promise<void> {
+    if (env.stopped) return Promise.resolve();
     const upstreams: Upstream[] = [];
     for (const instance of this.#instancesOf(env)) {
       if (instance.state !== 'ready' || excluding.has(instance.id) || this.#leaving.has(instance.id)) continue;
@@ -421,7 +540,7 @@ export class DeliveryController {
 
   readonly #leaving = new Set<string>();
 
-  #instancesOf(env: EnvironmentRuntime): (InstanceStatus & { pool: string; releaseId: string })[] {
+  #instancesOf(env: Pick<EnvironmentRuntime, 'projectId' | 'name'>): (InstanceStatus & { pool: string; releaseId: string })[] {
     const key = INSTANCE_KEY(env.projectId, env.name);
     return this.#deps.supervisor.list()
       .map((s) => ({ status: s, spec: this.#deps.supervisor.labels(s.id) }))
@@ -458,7 +577,7 @@ export class DeliveryController {
     }
     const current = stored?.currentReleaseId ? await this.#deps.store.releases.get(stored.currentReleaseId) : undefined;
     const match = current ? this.#matchOf(current, name) : [];
-    const runtime: EnvironmentRuntime = { projectId: project.id, name, proxy, port, stable: stored?.currentReleaseId ?? null, canary: null, old: null, weights: { stable: 100, canary: 0 }, match };
+    const runtime: EnvironmentRuntime = { projectId: project.id, name, proxy, port, stable: stored?.currentReleaseId ?? null, canary: null, old: null, weights: { stable: 100, canary: 0 }, match, stopped: false };
     this.#environments.set(key, runtime);
     if (route) await this.#route(runtime);
     return runtime;
@@ -497,6 +616,61 @@ export class DeliveryController {
     }
   }
 
+  // ---------------------------------------------------------------- stopping environments
+
+  /**
+   * Drains and stops a stopped environment's instances: out of the route table first (so no new
+   * request reaches them; an empty table answers 503), in-flight requests finish within each
+   * release's drain timeout, then the supervisor's stop (signal, SIGKILL after the drain timeout).
+   */
+  async #drainAndStop(runtime: EnvironmentRuntime | undefined, environment: string, victims: { id: string; releaseId: string }[]): Promise<void> {
+    if (runtime) {
+      await runtime.proxy.setRoutes({ upstreams: [], weights: { stable: 100, canary: 0 }, match: [] }).catch((error: unknown) => {
+        this.#deps.warn('updating the proxy route table failed', { environment, error: String(error) });
+      });
+      const releases = new Map<string, ReleaseRecord | undefined>();
+      for (const releaseId of new Set(victims.map((v) => v.releaseId))) releases.set(releaseId, await this.#deps.store.releases.get(releaseId));
+      // A proxy that cannot say counts as not drained: the supervisor's own drain timeout follows.
+      await Promise.all(victims.map((v) => runtime.proxy.drained(v.id, this.#drainTimeoutOf(releases.get(v.releaseId), environment)).catch(() => false)));
+    }
+    await Promise.all(victims.map((v) => this.#deps.supervisor.stop(v.id).catch((error: unknown) => {
+      this.#deps.warn('stopping an instance failed', { instanceId: v.id, environment, error: String(error) });
+    })));
+  }
+
+  /** Shuts down the live proxy processes of these environments (not steered by this server). */
+  async #closeProxies(keys: ReadonlySet<string>): Promise<void> {
+    const found = await ProxyClient.adoptAll(this.#deps.dataDir, { watch: false });
+    await Promise.all(found.map((proxy) => (keys.has(proxy.environmentKey) ? proxy.close() : proxy.detach())));
+  }
+
+  /**
+   * On start, for an environment that runs nothing: a stop the previous server died in is
+   * finished. Its proxy goes first (graceful: in-flight requests finish), then any instance
+   * still running (adoption reattached or even revived it, as it does every instance meant to
+   * run). Only a stopped environment's proxy is shut down (`closeProxy`): one exposed before its
+   * first deploy keeps its listener.
+   */
+  async #finishStop(key: string, closeProxy: boolean): Promise<void> {
+    try {
+      if (closeProxy) await this.#closeProxies(new Set([key]));
+      const { supervisor } = this.#deps;
+      const leftovers = supervisor.list().filter((s) => s.state !== 'stopped' && supervisor.labels(s.id)?.environment === key);
+      await Promise.all(leftovers.map((s) => supervisor.stop(s.id)));
+    } catch (error) {
+      this.#deps.warn('finishing an interrupted environment stop failed', { environment: key, error: String(error) });
+    }
+  }
+
+  /** Runs `work` after every earlier call for the same environment settled, whatever their outcome. */
+  #exclusive<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const next = (this.#serial.get(key) ?? Promise.resolve()).then(work);
+    const settled = next.then(() => undefined, () => undefined);
+    this.#serial.set(key, settled);
+    void settled.then(() => { if (this.#serial.get(key) === settled) this.#serial.delete(key); });
+    return next;
+  }
+
   // ---------------------------------------------------------------- config
 
   #configOf(release: ReleaseRecord, environment: string): { service: ServiceConfig; envConfig: EnvironmentConfig } {
@@ -523,11 +697,16 @@ export class DeliveryController {
   }
 
   #drainTimeout(active: ActiveRollout): number {
+    return this.#drainTimeoutOf(active.release, active.env.name);
+  }
+
+  #drainTimeoutOf(release: ReleaseRecord | undefined, environment: string): number {
     try {
-      return this.#configOf(active.release, active.env.name).service.stop.drainTimeoutMs;
+      if (release) return this.#configOf(release, environment).service.stop.drainTimeoutMs;
     } catch {
-      return 30_000;
+      // an unreadable config: the default below
     }
+    return 30_000;
   }
 
   async #instanceSpec(project: Project, release: ReleaseRecord, environment: string) {
@@ -551,6 +730,19 @@ export class DeliveryController {
     if (!release) throw new NotFoundError(`release ${id} does not exist`);
     return release;
   }
+}
+
+/**
+ * The end of a rollout whose environment was stopped: `aborted` at once, with the decision in
+ * its history as the machine's own `finish` would record it (nothing is left to drain or restore).
+ */
+function abortedByStop(state: RolloutState, at: number, actor: string): RolloutState {
+  const reason = `aborted by ${actor}: the environment was stopped`;
+  const data = { rolloutId: state.id, environment: state.environment, releaseId: state.releaseId, phase: 'aborted', reason, weights: { ...state.weights }, actor };
+  return {
+    ...state, phase: 'aborted', reason, waitingFor: null, ending: null, pausedAt: null, pausedKind: null, pausedReason: null, updatedAt: at,
+    history: [...state.history, { at, event: 'rollout.finished', phase: 'aborted', data }],
+  };
 }
 
 async function freePort(host: string): Promise<number> {

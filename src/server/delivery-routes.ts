@@ -100,6 +100,15 @@ export function registerDeliveryRoutes(routes: RouteTable, deps: DeliveryRouteDe
     },
   });
   routes.add({
+    method: 'POST', url: '/api/projects/:project/environments/:env/stop',
+    summary: 'Stop an environment: end its rollout, drain and stop its instances, shut its proxy down; the record and its releases stay, and a deploy starts it again',
+    auth: 'admin', params: envParams,
+    handler: async ({ params, request }) => {
+      const project = await deps.projects.require(params.project);
+      return { environment: await deps.delivery.stopEnvironment(project, params.env, request.actor ?? 'api') };
+    },
+  });
+  routes.add({
     method: 'GET', url: '/api/projects/:project/environments/:env/metrics', summary: 'Request metrics per release over the last `seconds` (default 60), from the proxy', auth: 'admin', params: envParams,
     query: z.object({ seconds: z.coerce.number().int().min(1).max(300).optional() }),
     handler: async ({ params, query }) => {

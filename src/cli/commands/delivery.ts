@@ -88,6 +88,12 @@ export function registerDeliveryCommands(program: Command): void {
       await c.request('PUT', `/api/projects/${enc(project)}/environments/${enc(name)}/port`, { port });
       process.stdout.write(`${name} is served on ${new URL(c.address.url).hostname}:${port}\n`);
     });
+  env.command('stop <project> <env>').description('stop an environment: its rollout ends, its instances drain and stop, its port is freed (`gantry deploy` starts it again)')
+    .action(async (project: string, name: string) => {
+      const { environment } = await client(program).request<{ environment: { previousReleaseId: string | null; port: number | null } }>('POST', `/api/projects/${enc(project)}/environments/${enc(name)}/stop`);
+      const what = environment.previousReleaseId ? `release ${environment.previousReleaseId} no longer runs` : 'nothing runs there';
+      process.stdout.write(`stopped ${project}/${name}: ${what}${environment.port ? `, port ${environment.port} is free` : ''}\n`);
+    });
   env.command('list <project>').description('environments with their release and port').option('--json', 'JSON output')
     .action(async (project: string, opts: { json?: boolean }) => {
       const { environments } = await client(program).request<{ environments: { name: string; currentReleaseId: string | null; port: number | null; rollout: { phase: string } | null }[] }>('GET', `/api/projects/${enc(project)}/environments`);
