@@ -238,6 +238,14 @@ describe.runIf(browserAvailable())('the dashboard in a browser', () => {
     await page.locator('[data-event-type^="rollout."]').first().waitFor();
     const types = await page.locator('[data-event-type]').evaluateAll((items) => items.map((item) => item.getAttribute('data-event-type')));
     expect(types.some((type) => /abort|rolled-back|rollback/.test(type ?? ''))).toBe(true);
+
+    // Stopping the environment from its page: the port stops answering.
+    await page.goto(`${server.url}/projects/${projectId}/environments/production`);
+    await page.getByRole('button', { name: 'Stop environment' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Stop everything here' }).click();
+    await waitFor(async () => fetch(`http://127.0.0.1:${port}/`).then(() => undefined, () => true), 30_000, 'the port to close');
+    const stopped = (await server.api<{ events: { actor: string }[] }>('GET', '/api/events?type=environment.stopped')).body.events;
+    expect(stopped.at(-1)?.actor).toMatch(/^dashboard:/);
   });
 
   it('reconnects after the server restarts and catches up on what happened meanwhile', async () => {

@@ -214,6 +214,7 @@ export default function EnvironmentPage() {
             <TrafficSplit stable={weights.stable} canary={weights.canary} stableLabel={name(active ? stableId : environment?.currentReleaseId)} canaryLabel={canaryId && active ? name(canaryId) : undefined} />
             <LastMinute metrics={metrics} name={name} />
             <Actions rollout={rollout} state={state} environment={environment} name={name} act={act}
+              stop={async () => { await send('POST', `${base}/stop`); }}
               rollback={async () => {
                 const result = await send<{ rollout: RolloutRecord }>('POST', `${base}/rollback`);
                 setView((v) => (v ? { ...v, rollout: result.rollout } : v));
@@ -343,9 +344,9 @@ function LastMinute({ metrics, name }: { metrics: MetricsEvent | null; name: (id
   );
 }
 
-function Actions({ rollout, state, environment, name, act, rollback }: {
+function Actions({ rollout, state, environment, name, act, rollback, stop }: {
   rollout: RolloutRecord | null; state: RolloutState | undefined; environment: EnvironmentRecord | null;
-  name: (id: string | null) => string; act: (action: Action) => Promise<void>; rollback: () => Promise<void>;
+  name: (id: string | null) => string; act: (action: Action) => Promise<void>; rollback: () => Promise<void>; stop: () => Promise<void>;
 }) {
   const phase = rollout?.phase ?? 'none';
   const kind = state?.strategy.kind;
@@ -380,6 +381,9 @@ function Actions({ rollout, state, environment, name, act, rollback }: {
       <ConfirmButton label="Roll back" danger disabled={!canRollback} confirmLabel="Roll back now"
         question={<>Go back to {name(environment?.previousReleaseId ?? null)} at once: its instances start, all traffic switches to them as soon as they are ready (no canary, no analysis), then {name(environment?.currentReleaseId ?? null)}'s instances are drained and stopped.</>}
         onConfirm={rollback} />
+      <ConfirmButton label="Stop environment" danger disabled={!environment?.currentReleaseId && !active} confirmLabel="Stop everything here"
+        question={<>Stop {environment?.name ?? 'this environment'}: {active ? `the rollout of ${newRelease} ends as aborted, ` : ''}every instance is drained and stopped, and its port stops answering. Releases and history stay; the next deploy starts it again.</>}
+        onConfirm={stop} />
     </div>
   );
 }
