@@ -5,7 +5,7 @@
  * whole graph (a roving tabindex): arrow keys move between nodes, Enter opens a job or
  * expands a matrix group.
  */
-import { memo, useCallback, useEffect, useMemo, useRef, useState, type KeyboardEvent, type MouseEvent } from 'react';
+import { memo, startTransition, useCallback, useEffect, useMemo, useRef, useState, type KeyboardEvent, type MouseEvent } from 'react';
 import { useLocation } from 'wouter';
 import { elapsed } from '../format.ts';
 import { layoutGraph, moveFocus, type GraphJob, type LayoutNode } from '../graph/layout.ts';
@@ -91,9 +91,12 @@ export function JobGraph(props: {
     navigateRef.current(event.currentTarget.getAttribute('href') ?? '/');
   }, []);
 
+  // Which node holds the tab stop changes on every focus: a background render, so a click or an
+  // arrow key on a 1,000-job graph is painted before the graph re-renders.
+  const onFocusItem = useCallback((id: string) => { startTransition(() => setFocusId(id)); }, []);
   const container = useRef<HTMLDivElement>(null);
   const focusItem = (id: string) => {
-    setFocusId(id);
+    onFocusItem(id);
     const element = container.current?.querySelector<HTMLElement>(`[data-item="${CSS.escape(id)}"]`);
     element?.focus({ preventScroll: true });
     element?.scrollIntoView({ block: 'nearest', inline: 'nearest' });
@@ -165,7 +168,7 @@ export function JobGraph(props: {
             selected={node.keys[0] === selectedKey}
             tabbable={tabStop === node.id}
             now={byKey.get(node.keys[0] ?? '')?.status === 'running' ? now : 0}
-            onFocusItem={setFocusId}
+            onFocusItem={onFocusItem}
             onOpen={onOpen}
           />
         ) : (
@@ -176,7 +179,7 @@ export function JobGraph(props: {
             tabStop={tabStop}
             now={now}
             onToggle={toggle}
-            onFocusItem={setFocusId}
+            onFocusItem={onFocusItem}
             onOpen={onOpen}
           />
         ))}

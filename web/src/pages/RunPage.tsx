@@ -3,7 +3,7 @@
  * artifacts and steps. Live through the run's event stream (`run` snapshots, `job` changes);
  * every (re)connection refetches the whole run, so nothing missed while offline stays stale.
  */
-import { useCallback, useEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
+import { useCallback, useDeferredValue, useEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
 import { Link, useLocation, useParams } from 'wouter';
 import { getJson, p, send } from '../api.ts';
 import { Artifacts } from '../components/Artifacts.tsx';
@@ -106,6 +106,10 @@ export default function RunPage() {
   const jobs = data?.jobs ?? [];
   const named = params.job !== undefined ? findJob(jobs, params.job) : undefined;
   const selected = named ?? (params.job === undefined ? defaultJob(jobs) : undefined);
+  // The graph shows a click at once; the job's panel (its log, tests) follows in a background
+  // render, so selecting a job in a big graph is not held up by mounting the panel.
+  const panelKey = useDeferredValue(selected?.key ?? null);
+  const panelJob = panelKey === null ? undefined : jobs.find((j) => j.key === panelKey);
 
   if (error && !data) return <p role="alert" className="error">Could not load run {runId}: {error}</p>;
   if (!data) return <p aria-busy="true">Loading the run…</p>;
@@ -171,7 +175,7 @@ export default function RunPage() {
       </section>
 
       {params.job !== undefined && !named && <p role="alert" className="error">This run has no job “{params.job}”.</p>}
-      {selected && <JobPanel key={selected.key} runId={runId} job={selected} now={now} />}
+      {panelJob && <JobPanel key={panelJob.key} runId={runId} job={panelJob} now={now} />}
     </div>
   );
 }
