@@ -55,7 +55,6 @@ const BODY_CLOSE = 6;
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 const MAX_HEAD = 64 * 1024;
 const MAX_LINE = 4096;
-const EMPTY: Buffer = Buffer.alloc(0);
 
 /** Hop-by-hop response headers (RFC 9110 §7.6.1) and framing headers the proxy re-creates. */
 function isHopByHop(lower: string): boolean {

@@ -2,8 +2,6 @@
  * The HTTP API, built without listening (`createApp(deps)`), so tests run it in process and the
  * composition root (start.ts) decides where it listens. Errors map to HTTP once, here.
  */
-import { createReadStream, existsSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { GantryError, NotFoundError, UnauthorizedError } from '../core/errors.ts';
