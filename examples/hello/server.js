@@ -12,8 +12,7 @@ try {
   // Started outside a release (`npm start` in this folder): no build info.
 }
 
-// GANTRY_ENVIRONMENT is '<project id>:<environment>'; the page shows the environment.
-const environment = (process.env.GANTRY_ENVIRONMENT ?? 'local').replace(/^.*:/, '');
+const environment = process.env.GANTRY_ENVIRONMENT ?? 'local';
 const server = createServer(createHandler({ version, errorRate, environment, commit }));
 server.keepAliveTimeout = 30_000;
 server.listen(Number(process.env.PORT ?? 3000), process.env.HOST ?? '127.0.0.1', () => {

@@ -7,7 +7,8 @@
  *
  * - `start(spec)` validates the spec (INVALID_INPUT), assigns a port on 127.0.0.1 that passes a
  *   bind test and that no other instance holds, and runs `service.run` with `bash -c` and $PORT
- *   (plus HOME = its own dir, TMPDIR, GANTRY_INSTANCE_ID, GANTRY_RELEASE_ID, GANTRY_ENVIRONMENT;
+ *   (plus HOME = its own dir, TMPDIR, GANTRY_INSTANCE_ID, GANTRY_RELEASE_ID, GANTRY_ENVIRONMENT — the
+ *   spec's environment unless spec.env names it;
  *   of the server's env only PATH, LANG, LC_ALL, TZ) in its own session and process group, from
  *   `workDir` (+ `service.workingDirectory`). With `sandbox: 'auto'` and bubblewrap working, it
  *   runs inside bwrap: host read-only, the data dir hidden, `workDir` read-only, its own dir

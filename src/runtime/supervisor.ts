@@ -691,13 +691,14 @@ export class Supervisor {
       if (value !== undefined) env[name] = value;
     }
     env.PATH ??= '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-    Object.assign(env, inst.spec.env, {
+    // GANTRY_ENVIRONMENT defaults to the spec's environment key; the caller may name it better
+    // through spec.env. What the supervisor relies on (port, dirs, the instance key) comes last.
+    Object.assign(env, { GANTRY_ENVIRONMENT: inst.spec.environment }, inst.spec.env, {
       PORT: String(inst.port),
       HOME: inst.paths.home,
       TMPDIR: sandboxed ? '/tmp' : inst.paths.tmp,
       GANTRY_INSTANCE_ID: inst.spec.id,
       GANTRY_RELEASE_ID: inst.spec.releaseId,
-      GANTRY_ENVIRONMENT: inst.spec.environment,
       [INSTANCE_KEY_VAR]: inst.envKey,
     });
     return env;

@@ -720,7 +720,8 @@ export class DeliveryController {
     const key = INSTANCE_KEY(project.id, environment);
     return {
       environment: key, releaseId: release.id, service,
-      env: { ...service.env, ...envConfig.env, ...secrets },
+      // The environment by its name (the spec's `environment` is the supervisor's grouping key).
+      env: { GANTRY_ENVIRONMENT: environment, GANTRY_PROJECT: project.name, ...service.env, ...envConfig.env, ...secrets },
       secrets: Object.values(secrets), workDir: releaseDir(this.#deps.dataDir, release.id), sandbox: this.#deps.sandbox,
     };
   }

@@ -58,8 +58,8 @@ describe('progressive delivery', () => {
     const view = await rollout(env);
     return view.rollout && (!id || view.rollout.id === id) && ['succeeded', 'rolled-back', 'aborted', 'failed'].includes(view.rollout.phase) ? view : undefined;
   }, 60_000, `the rollout in ${env} to settle`);
-  const get = async (port: number) => {
-    const response = await fetch(`http://127.0.0.1:${port}/`);
+  const get = async (port: number, path = '/') => {
+    const response = await fetch(`http://127.0.0.1:${port}${path}`);
     return { status: response.status, body: (await response.text()).trim() };
   };
 
@@ -70,6 +70,10 @@ describe('progressive delivery', () => {
     const staging = await settled('staging');
     expect(staging.rollout?.phase).toBe('succeeded');
     expect(await get(staging.live.port!)).toEqual({ status: 200, body: 'v1' });
+    // What an instance learns about itself: the environment by its name, the project, the release.
+    const own = JSON.parse((await get(staging.live.port!, '/gantry-env')).body) as Record<string, string>;
+    expect(own).toMatchObject({ GANTRY_ENVIRONMENT: 'staging', GANTRY_PROJECT: 'shop' });
+    expect(own.GANTRY_RELEASE_ID).toMatch(/^\w+$/);
     const releases = await server.api<{ releases: { number: number }[] }>('GET', '/api/projects/shop/releases');
     expect(releases.body.releases.map((r) => r.number)).toEqual([1]);
   });
