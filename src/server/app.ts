@@ -330,6 +330,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
       const stream = openEventStream(reply.raw);
       const lastHeader = Number(request.headers['last-event-id']);
       let after = Number.isFinite(lastHeader) && request.headers['last-event-id'] !== undefined ? lastHeader : (query.after ?? 0);
+      const filtered = Boolean(query.project || query.environment);
       let busy = false;
       let again = false;
       const pump = async () => {
@@ -338,10 +339,10 @@ export function createApp(deps: AppDeps): FastifyInstance {
         try {
           do {
             again = false;
-            const newest = (await store.events.list({ newestFirst: true, limit: 1 }))[0]?.id ?? after;
+            // Filtered streams skip what does not match: remember how far the log was read.
+            const newest = filtered ? (await store.events.list({ newestFirst: true, limit: 1 }))[0]?.id ?? after : after;
             const events = await listEvents({ ...query, order: 'asc' }, { after }, 1000);
             for (const event of events) stream.send('event', event, event.id);
-            // Filtered streams skip what does not match: move past everything read so far.
             after = events.length === 1000 ? events.at(-1)!.id : Math.max(after, newest, events.at(-1)?.id ?? 0);
             if (events.length === 1000) again = true;
           } while (again && !stream.closed);

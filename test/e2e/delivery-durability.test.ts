@@ -11,26 +11,11 @@ import { join } from 'node:path';
 import { freePort } from '../support/net.ts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { killInstances } from '../support/instances.ts';
+import { HELD_CANARY, SERVICE_JS, serviceYaml } from './fixtures/service-config.ts';
 import { makeRepo, waitFor } from '../support/server.ts';
 
 const CLI = join(import.meta.dirname, '../../src/cli/main.ts');
-const SERVICE = readFileSync(join(import.meta.dirname, 'fixtures', 'service.js'), 'utf8');
-const yaml = (version: string) => `
-pipeline:
-  jobs:
-    build: { steps: ["true"] }
-service:
-  run: node server.js
-  env: { VERSION: ${version} }
-  instances: 2
-  health: { path: /healthz, readiness: { interval: 100ms } }
-  stop: { drain-timeout: 1s }
-environments:
-  production:
-    strategy:
-      canary:
-        steps: [{ weight: 50, pause: until-promoted }]
-`;
+const yaml = (version: string) => serviceYaml({ version, environments: HELD_CANARY });
 
 interface Server { child: ChildProcess; url: string; token: string }
 
@@ -63,7 +48,7 @@ describe('delivery across kill -9 of the server', () => {
   it('keeps serving while the server is gone and resumes the canary after a restart', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'gantry-delivery-kill-'));
     cleanups.push(async () => { killInstances(dataDir); await rm(dataDir, { recursive: true, force: true }); });
-    const repo = await makeRepo({ 'server.js': SERVICE, 'gantry.yaml': yaml('v1') });
+    const repo = await makeRepo({ 'server.js': SERVICE_JS, 'gantry.yaml': yaml('v1') });
     cleanups.push(() => repo.cleanup());
     const apiPort = await freePort();
     let server = await up(dataDir, apiPort);

@@ -1,26 +1,12 @@
 /** Rolling and recreate strategies with real instances: what each promises under load. */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeRepo, startTestServer, waitFor, waitForRunEnd, type TestServer } from '../support/server.ts';
+import { SERVICE_JS, serviceYaml } from './fixtures/service-config.ts';
 
-const SERVICE = readFileSync(join(import.meta.dirname, 'fixtures', 'service.js'), 'utf8');
-const yaml = (version: string) => `
-pipeline:
-  jobs:
-    build: { steps: ["true"] }
-service:
-  run: node server.js
-  env: { VERSION: ${version} }
-  instances: 3
-  health: { path: /healthz, readiness: { interval: 100ms } }
-  stop: { drain-timeout: 2s }
-environments:
-  rolling:
-    strategy: { rolling: { max-surge: 1, max-unavailable: 0 } }
-  recreate:
-    strategy: { recreate: {} }
-`;
+const yaml = (version: string) => serviceYaml({
+  version, instances: 3, drainTimeout: '2s',
+  environments: '  rolling:\n    strategy: { rolling: { max-surge: 1, max-unavailable: 0 } }\n  recreate:\n    strategy: { recreate: {} }',
+});
 
 interface View { rollout: { id: string; phase: string } | null; live: { port: number | null; instances: { releaseId: string; state: string }[] } }
 
@@ -31,7 +17,7 @@ describe('deployment strategies', () => {
 
   beforeAll(async () => {
     server = await startTestServer();
-    repo = await makeRepo({ 'server.js': SERVICE, 'gantry.yaml': yaml('v1') });
+    repo = await makeRepo({ 'server.js': SERVICE_JS, 'gantry.yaml': yaml('v1') });
     await server.api('POST', '/api/projects', { path: repo.dir, name: 'strat' });
     for (const version of ['v1', 'v2']) {
       if (version !== 'v1') repo.commit({ 'gantry.yaml': yaml(version) }, version);

@@ -17,25 +17,10 @@ import { startServer, type RunningServer } from '../../src/server/start.ts';
 import { openStore } from '../../src/store/index.ts';
 import { runCli } from '../support/cli.ts';
 import { killInstances } from '../support/instances.ts';
+import { HELD_CANARY, SERVICE_JS, serviceYaml } from './fixtures/service-config.ts';
 import { makeRepo, waitFor } from '../support/server.ts';
 
-const SERVICE = readFileSync(join(import.meta.dirname, 'fixtures', 'service.js'), 'utf8');
-const yaml = (version: string) => `
-pipeline:
-  jobs:
-    build: { steps: ["true"] }
-service:
-  run: node server.js
-  env: { VERSION: ${version} }
-  instances: 2
-  health: { path: /healthz, readiness: { interval: 100ms } }
-  stop: { drain-timeout: 1s }
-environments:
-  production:
-    strategy:
-      canary:
-        steps: [{ weight: 50, pause: until-promoted }]
-`;
+const yaml = (version: string) => serviceYaml({ version, environments: HELD_CANARY });
 
 interface EnvironmentRecord { projectId: string; name: string; currentReleaseId: string | null; previousReleaseId: string | null; port: number | null; updatedAt: string }
 interface View {
@@ -117,7 +102,7 @@ describe('gantry env stop', () => {
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'gantry-env-stop-'));
-    repo = await makeRepo({ 'server.js': SERVICE, 'gantry.yaml': yaml('v1') });
+    repo = await makeRepo({ 'server.js': SERVICE_JS, 'gantry.yaml': yaml('v1') });
     await start();
     expect((await api('POST', '/api/projects', { path: repo.dir, name: 'web' })).status).toBe(201);
     r1 = await release();

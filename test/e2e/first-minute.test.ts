@@ -101,7 +101,8 @@ describe('the first minute', () => {
     const { releases } = await api<{ releases: Release[] }>('/api/projects/hello/releases');
     const release2 = releases.find((r) => r.sha === v2);
     const release3 = releases.find((r) => r.sha === v3);
-    expect(release2 && release3).toBeTruthy();
+    expect(release2?.sha).toBe(v2);
+    expect(release3?.sha).toBe(v3);
 
     const production = await api<RolloutView>('/api/projects/hello/environments/production/rollout');
     expect(production.environment?.currentReleaseId).toBe(release2?.id);

@@ -6,19 +6,11 @@
  */
 import { useMemo } from 'react';
 import type { LineSeriesOption } from 'echarts/charts';
+import type { SeriesPoint } from '../../../src/delivery/metric-series.ts';
 import { useChart, useChartTheme, type ChartOption, type ChartTheme } from './echarts.ts';
 
-/** One point of GET …/series (src/delivery/metric-series.ts SeriesPoint). */
-export interface SeriesPoint {
-  t: number;
-  requests: number;
-  rps: number;
-  errors: number;
-  errorRate: number | null;
-  p50: number | null;
-  p95: number | null;
-  p99: number | null;
-}
+// One point of GET …/series is the server's own type (type-only: nothing of the server is bundled).
+export type { SeriesPoint };
 
 /** One release's line: which role it plays, its label (release number) and its points, oldest first. */
 export interface ReleaseLine {

@@ -11,10 +11,10 @@ import { Sparkline } from '../components/Sparkline.tsx';
 import { StatusBadge } from '../components/StatusBadge.tsx';
 import { useLiveEvents } from '../events.ts';
 import { ago, branchOf, percent, shortSha } from '../format.ts';
+import type { SeriesPoint } from '../../../src/delivery/metric-series.ts';
 import type { Project, Release, RolloutRecord, Run } from '../types.ts';
 
 interface EnvironmentRow { name: string; port: number | null; currentReleaseId: string | null; rollout: RolloutRecord | null }
-interface SeriesPoint { t: number; rps: number; errorRate: number | null; requests: number }
 interface Overview {
   runs: Run[];
   environments: (EnvironmentRow & { rps: number[]; errorRate: number[] })[];
