@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { GantryError } from '../core/errors.ts';
 import type { JobReport, RunStatus } from '../core/types.ts';
-import { runGit } from '../server/git-changes.ts';
+import { runGit } from '../platform/git.ts';
 import type { ApiClient } from './api-client.ts';
 import { dim, formatMs, statusSymbol } from './output.ts';
 

@@ -2,8 +2,7 @@
  * The composition root of `gantry up`: opens the store, wires services with plain constructor
  * arguments, resumes what a previous process left, then listens. `close()` shuts down in reverse.
  */
-import { mkdir, rm, writeFile, chmod } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -14,20 +13,14 @@ import { runJob as defaultRunJob } from '../executor/job-runner.ts';
 import { Supervisor } from '../runtime/index.ts';
 import { openStore } from '../store/index.ts';
 import type { EventEnvironment, Store } from '../store/ports.ts';
-import { ADMIN_TOKEN_FILE, SERVER_INFO_FILE } from '../core/data-files.ts';
+import { SERVER_INFO_FILE } from '../core/data-files.ts';
 import { createApp } from './app.ts';
-import { LiveHub } from './live-hub.ts';
-import { ProjectService } from './project-service.ts';
-import { AutoRelease } from './auto-release.ts';
-import { DeliveryController } from './delivery-controller.ts';
-import { PrometheusSource } from './prometheus-source.ts';
-import { ReleaseService } from './release-service.ts';
-import { RollupRecorder } from './rollup-recorder.ts';
-import { RunService } from './run-service.ts';
-import { SecretBox } from './secret-box.ts';
-import { SessionService } from './sessions.ts';
+import { ensureAdminToken, SecretBox, SessionService } from './auth/index.ts';
+import { AutoRelease, DeliveryController, PrometheusSource, ReleaseService, RollupRecorder } from './delivery/index.ts';
+import { LiveHub } from './events/index.ts';
+import { ProjectService } from './projects/index.ts';
+import { RunService } from './runs/index.ts';
 import type { ServerOptions } from './server-options.ts';
-import { hashToken, newToken } from './tokens.ts';
 
 export interface RunningServer {
   url: string;
@@ -114,14 +107,4 @@ export async function startServer(options: ServerOptions, overrides: StartOverri
       await rm(join(options.dataDir, SERVER_INFO_FILE), { force: true });
     },
   };
-}
-
-/** The first start creates an admin token, saved (mode 0600) where the CLI on this machine finds it. */
-async function ensureAdminToken(store: Store, dataDir: string): Promise<boolean> {
-  const file = join(dataDir, ADMIN_TOKEN_FILE);
-  if (existsSync(file)) return false;
-  const token = newToken();
-  await store.tokens.create({ name: 'admin', hash: hashToken(token) });
-  await writeFile(file, `${token}\n`, { mode: 0o600 });
-  return true;
 }

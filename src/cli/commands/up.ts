@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { ADMIN_TOKEN_FILE } from '../../core/data-files.ts';
-import { resolveServerOptions } from '../../server/server-options.ts';
+import { resolveServerOptions } from '../../server/index.ts';
 import { ApiClient } from '../api-client.ts';
 import { setUpExample } from '../example-project.ts';
 import { bold, dim, yellow } from '../output.ts';
@@ -22,7 +22,7 @@ export function registerUpCommand(program: Command): void {
       const options = resolveServerOptions({ port: opts.port, host: opts.host, dataDir: data, store: opts.store, parallel: opts.parallel });
       // Loaded here, not at the top: the server's dependencies (fastify, kysely, pg) would slow
       // every other command's start-up and make each step's fork in `gantry run` costlier.
-      const { startServer } = await import('../../server/start.ts');
+      const { startServer } = await import('../../server/index.ts');
       const server = await startServer(options);
       process.stdout.write(`${bold('Gantry is up')} at ${server.url}  ${dim(`(data: ${options.dataDir}, store: ${server.store.dialect})`)}\n`);
       if (server.createdAdminToken) process.stdout.write(`${dim(`an admin API token was saved to ${options.dataDir}/admin.token (mode 0600); the CLI uses it from there`)}\n`);

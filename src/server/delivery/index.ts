@@ -1,0 +1,8 @@
+/** Progressive delivery's I/O side: releases, the rollout driver per environment, its API, live views and roll-ups. */
+export { AutoRelease, type AutoReleaseDeps } from './auto-release.ts';
+export { DeliveryController, type DeliveryDeps, type MetricQuerySource } from './delivery-controller.ts';
+export { registerDeliveryRoutes, type DeliveryRouteDeps } from './delivery-routes.ts';
+export { registerEnvironmentViewRoutes } from './environment-view-routes.ts';
+export { PrometheusSource, type PrometheusSourceOptions } from './prometheus-source.ts';
+export { ReleaseService, releaseDir, type ReleaseServiceDeps } from './release-service.ts';
+export { RollupRecorder } from './rollup-recorder.ts';

@@ -1,0 +1,84 @@
+/**
+ * Releases: immutable bundles of a commit, the artifacts of its run and its config. A release's
+ * files (the commit's tree + the run's artifacts) are written once into `<data>/releases/<id>/`,
+ * the directory its instances run from (read-only for them in the sandbox).
+ */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { cp, mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ConflictError, InputError, NotFoundError } from '../../core/errors.ts';
+import { newId } from '../../core/ids.ts';
+import { jobArtifactsDir } from '../../engine/run-paths.ts';
+import { parseConfig } from '../../pipeline/load-config.ts';
+import type { EventEnvironment, Project, ReleaseRecord, RunRecord, Store } from '../../store/ports.ts';
+
+export interface ReleaseServiceDeps {
+  store: Store;
+  dataDir: string;
+  /** Writes the tree of a commit of the project into a directory. */
+  checkout(project: Project, sha: string, dest: string): Promise<void>;
+  eventEnv(): EventEnvironment;
+}
+
+export function releaseDir(dataDir: string, releaseId: string): string {
+  return join(dataDir, 'releases', releaseId);
+}
+
+export class ReleaseService {
+  readonly #deps: ReleaseServiceDeps;
+
+  constructor(deps: ReleaseServiceDeps) {
+    this.#deps = deps;
+  }
+
+  /** A release from a successful run (default: the project's newest successful run). */
+  async create(project: Project, o: { runId?: string; actor: string }): Promise<ReleaseRecord> {
+    const { store, dataDir } = this.#deps;
+    const run = o.runId ? await store.runs.get(o.runId) : (await store.runs.list({ projectId: project.id, status: ['success'], limit: 1 }))[0];
+    if (!run) throw new NotFoundError(o.runId ? `run ${o.runId} does not exist` : `project ${project.name} has no successful run to release yet`);
+    if (run.projectId !== project.id) throw new InputError(`run ${run.id} belongs to another project`);
+    if (run.status !== 'success') throw new ConflictError(`run ${run.id} did not succeed (${run.status}): only a successful run can be released`);
+    const config = parseConfig(run.configText, 'gantry.yaml');
+    if (!config.service) throw new InputError(`the gantry.yaml of run ${run.id} has no \`service\` section: there is nothing to release`);
+    const id = newId();
+    const target = releaseDir(dataDir, id);
+    await this.#deps.checkout(project, run.event.sha, target);
+    await this.#collectArtifacts(run, target);
+    try {
+      const release = await store.releases.create({
+        id, projectId: project.id, runId: run.id, sha: run.event.sha, ref: run.event.ref, configText: run.configText,
+        configHash: createHash('sha256').update(run.configText).digest('hex').slice(0, 16), artifactsPath: join('releases', id), createdBy: o.actor,
+      });
+      await store.events.append({
+        type: 'release.created', subject: `release:${release.id}`, actor: o.actor,
+        data: { releaseId: release.id, number: release.number, projectId: project.id, runId: run.id, sha: run.event.sha },
+        env: { ...this.#deps.eventEnv(), commit: run.event.sha, configHash: release.configHash },
+      });
+      return release;
+    } catch (error) {
+      await rm(target, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  /** By id or by number within the project (`3` or `#3`). */
+  async require(project: Project, idOrNumber: string): Promise<ReleaseRecord> {
+    const number = /^#?(\d+)$/.exec(idOrNumber)?.[1];
+    const release = number ? await this.#deps.store.releases.getByNumber(project.id, Number(number)) : await this.#deps.store.releases.get(idOrNumber);
+    if (!release || release.projectId !== project.id) throw new NotFoundError(`release ${idOrNumber} of ${project.name} does not exist (see \`gantry release list ${project.name}\`)`);
+    return release;
+  }
+
+  /**
+   * The commit's tree with every job's artifacts laid over it at their relative paths (as the
+   * jobs of the run saw them): a service runs from its sources and what the pipeline built.
+   */
+  async #collectArtifacts(run: RunRecord, target: string): Promise<void> {
+    await mkdir(target, { recursive: true });
+    for (const job of await this.#deps.store.runs.jobs(run.id)) {
+      const from = jobArtifactsDir(this.#deps.dataDir, job.reusedFromRunId ?? run.id, job.key);
+      if (existsSync(from)) await cp(from, target, { recursive: true, force: true, verbatimSymlinks: true });
+    }
+  }
+}

@@ -1,0 +1,3 @@
+/** Projects: registration, git hooks, URL polling, webhooks and schedules — everything that turns a push into a trigger. */
+export { registerProjectRoutes, type ProjectRouteDeps } from './project-routes.ts';
+export { ProjectService, type AddProjectRequest, type ProjectServiceDeps } from './project-service.ts';

@@ -1,0 +1,194 @@
+/**
+ * Registers repositories and keeps their triggers alive: git hooks for local repositories,
+ * polling for URLs, cron schedules from the default branch's gantry.yaml.
+ */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { InputError, NotFoundError } from '../../core/errors.ts';
+import type { Value } from '../../core/types.ts';
+import { parseConfig } from '../../pipeline/load-config.ts';
+import type { EventEnvironment, Project, Store } from '../../store/ports.ts';
+import { CronScheduler } from './cron-scheduler.ts';
+import { runGit } from '../../platform/git.ts';
+import { changedFiles, listBranchHeads } from '../repos/index.ts';
+import { installGitHook } from './git-hooks.ts';
+import { readConfigAtCommit, syncMirror } from '../repos/index.ts';
+import { RepoPoller } from './repo-poller.ts';
+import type { RunService } from '../runs/index.ts';
+import type { SecretBox } from '../auth/index.ts';
+import { resolveRef } from '../../executor/workspace.ts';
+
+export interface ProjectServiceDeps {
+  store: Store;
+  runs: RunService;
+  secretBox: SecretBox;
+  dataDir: string;
+  pollIntervalMs: number;
+  eventEnv(): EventEnvironment;
+  /** Problems of background triggers (a poll that failed): logged, never thrown. */
+  warn(message: string, data: Record<string, unknown>): void;
+}
+
+export interface AddProjectRequest { path?: string; url?: string; name?: string }
+
+export class ProjectService {
+  readonly #deps: ProjectServiceDeps;
+  readonly #pollers = new Map<string, RepoPoller>();
+  readonly #cron: CronScheduler;
+  #serverUrl = '';
+  #hookKey: Buffer | null = null;
+
+  constructor(deps: ProjectServiceDeps) {
+    this.#deps = deps;
+    this.#cron = new CronScheduler((projectId, schedule) => { void this.#fireSchedule(projectId, schedule); },
+      (error, projectId, schedule) => deps.warn('cron schedule failed', { projectId, schedule, error: String(error) }));
+  }
+
+  /** Starts triggers of every registered project; `serverUrl` is what git hooks call. */
+  async start(serverUrl: string): Promise<void> {
+    this.#serverUrl = serverUrl;
+    for (const project of await this.#deps.store.projects.list()) await this.#activate(project);
+  }
+
+  async stop(): Promise<void> {
+    this.#cron.stop();
+    await Promise.all([...this.#pollers.values()].map((p) => p.stop()));
+    this.#pollers.clear();
+  }
+
+  async add(req: AddProjectRequest, actor: string): Promise<{ project: Project; webhookSecret: string }> {
+    if (Boolean(req.path) === Boolean(req.url)) throw new InputError('give either a local repository path or a URL');
+    let source: Project['source'];
+    let name = req.name;
+    if (req.path) {
+      const path = resolve(req.path);
+      const top = await runGit(['-C', path, 'rev-parse', '--show-toplevel']).catch(() => null);
+      if (!top) throw new InputError(`${path} is not a git repository (run \`git init\` there first)`);
+      source = { kind: 'local', path: top.trim() };
+      name ??= basename(top.trim());
+    } else {
+      source = { kind: 'url', url: req.url as string };
+      name ??= basename((req.url as string).replace(/\/+$/, '')).replace(/\.git$/, '');
+    }
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) throw new InputError(`project name '${name}' may only hold letters, digits, '.', '_' and '-' (use --name)`);
+    const webhookSecret = randomBytes(24).toString('base64url');
+    const project = await this.#deps.store.projects.create({ name, source, webhookSecret: this.#deps.secretBox.encrypt(webhookSecret) });
+    await this.#deps.store.events.append({ type: 'project.added', subject: `project:${project.id}`, actor, data: { name, source: source as unknown as Value }, env: this.#deps.eventEnv() });
+    try {
+      await this.#activate(project, true);
+    } catch (error) {
+      await this.#deps.store.projects.delete(project.id);
+      throw error;
+    }
+    return { project, webhookSecret };
+  }
+
+  async remove(idOrName: string, actor: string): Promise<void> {
+    const project = await this.require(idOrName);
+    this.#cron.remove(project.id);
+    await this.#pollers.get(project.id)?.stop();
+    this.#pollers.delete(project.id);
+    await this.#deps.store.projects.delete(project.id);
+    await this.#deps.store.events.append({ type: 'project.removed', subject: `project:${project.id}`, actor, data: { name: project.name }, env: this.#deps.eventEnv() });
+  }
+
+  async require(idOrName: string): Promise<Project> {
+    const project = await this.#deps.store.projects.get(idOrName);
+    if (!project) throw new NotFoundError(`project '${idOrName}' does not exist (see \`gantry project list\`)`);
+    return project;
+  }
+
+  webhookSecret(project: Project): string {
+    return this.#deps.secretBox.decrypt(project.webhookSecret);
+  }
+
+  /** Upcoming schedule times of a project. */
+  schedules(projectId: string): { schedule: string; at: string }[] {
+    return this.#cron.next(projectId).map((n) => ({ schedule: n.schedule, at: n.at.toISOString() }));
+  }
+
+  /** The token written into a project's git hook: derived, so a restart can re-install hooks without storing it. */
+  async hookToken(projectId: string): Promise<string> {
+    return `gnh_${createHmac('sha256', await this.#key()).update(projectId).digest('base64url')}`;
+  }
+
+  async verifyHookToken(projectId: string, token: string): Promise<boolean> {
+    const expected = Buffer.from(await this.hookToken(projectId));
+    const given = Buffer.from(token);
+    return expected.length === given.length && timingSafeEqual(expected, given);
+  }
+
+  /** A git hook reported ref updates of a local repository. */
+  async onRefUpdates(project: Project, updates: { before: string | null; after: string; ref: string }[]): Promise<unknown[]> {
+    const outcomes: unknown[] = [];
+    for (const u of updates) {
+      const files = project.source.kind === 'local' ? await changedFiles(project.source.path, u.before, u.after).catch(() => undefined) : undefined;
+      const outcome = await this.#deps.runs.trigger(project, { kind: 'push', ref: u.ref, sha: u.after, changedFiles: files, actor: 'trigger:git-hook' });
+      outcomes.push('run' in outcome ? { runId: outcome.run.id } : outcome);
+      await this.#refreshSchedules(project).catch(() => undefined);
+    }
+    return outcomes;
+  }
+
+  async #activate(project: Project, fresh = false): Promise<void> {
+    if (project.source.kind === 'local') {
+      if (!existsSync(project.source.path)) {
+        this.#deps.warn('project repository is missing', { project: project.name, path: project.source.path });
+        return;
+      }
+      if (this.#serverUrl) await installGitHook(project.source.path, { serverUrl: this.#serverUrl, token: await this.hookToken(project.id), projectId: project.id });
+    } else {
+      const mirror = this.#deps.runs.gitDir(project);
+      const url = project.source.url;
+      if (fresh) {
+        // The heads at registration are the baseline: a push right after `project add` must run,
+        // even if it lands before the poller's first look.
+        await syncMirror(url, mirror);
+        project = { ...project, state: { ...project.state, heads: await listBranchHeads(mirror) } };
+        await this.#deps.store.projects.setState(project.id, project.state);
+      }
+      const poller = new RepoPoller({
+        url,
+        intervalMs: this.#deps.pollIntervalMs,
+        initialState: (project.state.heads as Record<string, string> | undefined) ?? null,
+        onChange: async (u) => {
+          await syncMirror(url, mirror);
+          const files = await changedFiles(mirror, u.before, u.after).catch(() => undefined);
+          await this.#deps.runs.trigger(project, { kind: 'push', ref: u.ref, sha: u.after, changedFiles: files, actor: 'trigger:poll' });
+        },
+        onState: async (heads) => { await this.#deps.store.projects.setState(project.id, { ...project.state, heads }); },
+        onError: (error) => this.#deps.warn('polling a repository failed', { project: project.name, error: error.message }),
+      });
+      this.#pollers.set(project.id, poller);
+      poller.start();
+    }
+    await this.#refreshSchedules(project).catch((error: unknown) => this.#deps.warn('reading schedules failed', { project: project.name, error: String(error) }));
+  }
+
+  async #refreshSchedules(project: Project): Promise<void> {
+    const gitDir = this.#deps.runs.gitDir(project);
+    const head = await resolveRef(gitDir, 'HEAD');
+    const { text, file } = await readConfigAtCommit(gitDir, head.sha);
+    this.#cron.set(project.id, parseConfig(text, file).pipeline.on.schedule);
+  }
+
+  async #fireSchedule(projectId: string, schedule: string): Promise<void> {
+    const project = await this.#deps.store.projects.get(projectId);
+    if (!project) return;
+    await this.#deps.runs.trigger(project, { kind: 'schedule', schedule, actor: 'trigger:schedule' })
+      .catch((error: unknown) => this.#deps.warn('scheduled run failed to start', { project: project.name, schedule, error: String(error) }));
+  }
+
+  async #key(): Promise<Buffer> {
+    if (this.#hookKey) return this.#hookKey;
+    const file = join(this.#deps.dataDir, 'hook.key');
+    if (!existsSync(file)) {
+      await writeFile(file, randomBytes(32).toString('hex'), { mode: 0o600, flag: 'wx' }).catch(() => undefined);
+      await chmod(file, 0o600);
+    }
+    this.#hookKey = Buffer.from((await readFile(file, 'utf8')).trim(), 'hex');
+    return this.#hookKey;
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * Push webhooks from GitHub, GitLab and Gitea (and Forgejo, which speaks Gitea): who sent it,
+ * whether it is genuine, and what it means as a TriggerEvent. Framework-free so the HTTP layer
+ * can call it with the raw body it must keep for signature checks.
+ */
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import { InputError } from '../../core/errors.ts';
+import type { TriggerEvent } from '../../core/types.ts';
+
+export type WebhookProvider = 'github' | 'gitlab' | 'gitea';
+
+type Headers = Record<string, string | string[] | undefined>;
+
+/** A header that is present exactly once; a repeated header is treated as absent (it cannot be trusted). */
+function header(headers: Headers, name: string): string | undefined {
+  const value = headers[name] ?? Object.entries(headers).find(([key]) => key.toLowerCase() === name)?.[1];
+  return typeof value === 'string' ? value : undefined;
+}
+
+/**
+ * Detects the provider from headers (x-github-event, x-gitlab-event, x-gitea-event).
+ * Gitea also sends `x-github-event` for compatibility, so it is recognised first.
+ */
+export function detectProvider(headers: Headers): WebhookProvider | null {
+  if (header(headers, 'x-gitea-event') !== undefined) return 'gitea';
+  if (header(headers, 'x-gitlab-event') !== undefined) return 'gitlab';
+  if (header(headers, 'x-github-event') !== undefined) return 'github';
+  return null;
+}
+
+/** The provider's event name (`push`, `ping`, `Push Hook`…); '' when the header is missing. */
+export function webhookEventName(provider: WebhookProvider, headers: Headers): string {
+  return header(headers, `x-${provider}-event`) ?? '';
+}
+
+function equalHex(expectedHex: string, actualHex: string): boolean {
+  if (!/^[0-9a-f]{64}$/i.test(actualHex)) return false;
+  return timingSafeEqual(Buffer.from(expectedHex, 'hex'), Buffer.from(actualHex, 'hex'));
+}
+
+/**
+ * Verifies the payload BEFORE anything is parsed or triggered. GitHub: `x-hub-signature-256:
+ * sha256=<hex HMAC-SHA256(secret, rawBody)>`; Gitea: `x-gitea-signature: <hex HMAC-SHA256>`;
+ * GitLab: `x-gitlab-token` equals the secret. Timing-safe comparisons; a missing or malformed
+ * header is a failure. An empty secret never verifies: it would let anyone trigger runs.
+ */
+export function verifyWebhook(provider: WebhookProvider, secret: string, rawBody: Buffer, headers: Headers): boolean {
+  if (secret === '') return false;
+  if (provider === 'gitlab') {
+    const token = header(headers, 'x-gitlab-token');
+    if (token === undefined) return false;
+    // Hashing both sides gives equal lengths, so the comparison leaks neither content nor length.
+    const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+    return timingSafeEqual(digest(secret), digest(token));
+  }
+  const expected = createHmac('sha256', secret).update(rawBody).digest('hex');
+  if (provider === 'gitea') {
+    const signature = header(headers, 'x-gitea-signature');
+    return signature !== undefined && equalHex(expected, signature.trim());
+  }
+  const signature = header(headers, 'x-hub-signature-256');
+  if (signature === undefined || !signature.startsWith('sha256=')) return false;
+  return equalHex(expected, signature.slice('sha256='.length).trim());
+}
+
+const PUSH_EVENTS: Record<WebhookProvider, string> = { github: 'push', gitlab: 'Push Hook', gitea: 'push' };
+
+const commitSchema = z.object({
+  added: z.array(z.string()).optional(),
+  modified: z.array(z.string()).optional(),
+  removed: z.array(z.string()).optional(),
+});
+
+/** The fields the three providers share in a push payload; everything else is ignored. */
+const pushSchema = z.object({
+  ref: z.string(),
+  after: z.string().regex(/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/, 'must be a full commit sha'),
+  deleted: z.boolean().optional(),
+  commits: z.array(commitSchema).nullish(),
+  /** GitLab: the payload lists at most 20 commits; this is the real count. */
+  total_commits_count: z.number().optional(),
+  /** Gitea: same idea. */
+  total_commits: z.number().optional(),
+});
+
+/**
+ * The union of files the listed commits touched, or undefined when the payload cannot tell
+ * (no commits listed, a truncated list, a commit without file lists): unknown files make path
+ * filters match, which is safer than a missed run.
+ */
+function filesOf(push: z.infer<typeof pushSchema>): string[] | undefined {
+  const commits = push.commits;
+  if (!commits || commits.length === 0) return undefined;
+  const total = push.total_commits_count ?? push.total_commits;
+  if (total !== undefined && total > commits.length) return undefined;
+  const files = new Set<string>();
+  for (const commit of commits) {
+    if (!commit.added || !commit.modified || !commit.removed) return undefined;
+    for (const file of [...commit.added, ...commit.modified, ...commit.removed]) files.add(file);
+  }
+  return [...files].sort();
+}
+
+/**
+ * A push payload → TriggerEvent (kind 'push', ref, sha = `after`, changedFiles = union of
+ * commits[].added/modified/removed, or undefined when the payload lists no commits info); null for
+ * a branch deletion (after = 40 zeros) or a non-push event (with the event name, e.g. 'ping' → null).
+ * Tag pushes are null too: like the git hook and the poller, only branches trigger runs.
+ * `body` is the parsed JSON (a string or Buffer of JSON is parsed here). A push payload of the
+ * wrong shape throws InputError (code INVALID_INPUT).
+ */
+export function parsePushPayload(provider: WebhookProvider, eventName: string, body: unknown): TriggerEvent | null {
+  if (eventName !== PUSH_EVENTS[provider]) return null;
+  let json = body;
+  if (typeof body === 'string' || Buffer.isBuffer(body)) {
+    try {
+      json = JSON.parse(body.toString());
+    } catch {
+      throw new InputError('webhook body is not valid JSON');
+    }
+  }
+  const parsed = pushSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new InputError(`not a ${provider} push payload: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  const push = parsed.data;
+  if (push.deleted === true || /^0+$/.test(push.after)) return null;
+  if (!push.ref.startsWith('refs/heads/')) return null;
+  const changed = filesOf(push);
+  return { kind: 'push', ref: push.ref, sha: push.after, ...(changed ? { changedFiles: changed } : {}) };
+}

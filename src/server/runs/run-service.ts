@@ -1,0 +1,364 @@
+/**
+ * Accepts runs and sees them through: trigger → persisted run → source checkout → RunDriver.
+ * Every accepted run is in the store before the caller hears its id, and `recover()` resumes
+ * whatever a crash left queued or running. Concurrency groups are enforced here.
+ */
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { ConflictError, NotFoundError } from '../../core/errors.ts';
+import { newId } from '../../core/ids.ts';
+import type { GantryConfig, GantryContext, PlannedJob, TriggerEvent, TriggerKind, Value } from '../../core/types.ts';
+import { buildJobSpec, type RunSetting } from '../../engine/job-spec.ts';
+import { RunDriver, type Transition } from '../../engine/run-driver.ts';
+import { sourceDir } from '../../engine/run-paths.ts';
+import type { SlotPool } from '../../engine/slot-pool.ts';
+import { jobPatches, runPatch, transitionEvents } from '../../engine/transition-records.ts';
+import { killJobProcesses } from '../../executor/orphans.ts';
+import type { RunJob } from '../../executor/ports.ts';
+import { checkoutCommit, resolveRef } from '../../executor/workspace.ts';
+import { interpolate } from '../../pipeline/expressions/index.ts';
+import { resolveInputs } from '../../pipeline/inputs.ts';
+import { parseConfig } from '../../pipeline/load-config.ts';
+import { compilePlan } from '../../pipeline/plan.ts';
+import { initialRunState, rerunState, type RunState } from '../../pipeline/run-reducer.ts';
+import { matchTrigger } from '../../pipeline/triggers.ts';
+import type { EventEnvironment, JobRecord, NewEvent, Project, RunRecord, Store } from '../../store/ports.ts';
+import { runGit } from '../../platform/git.ts';
+import { readConfigAtCommit, syncMirror } from '../repos/index.ts';
+
+export interface RunServiceDeps {
+  store: Store;
+  dataDir: string;
+  logCapBytes: number;
+  sandbox: 'auto' | 'off';
+  /** How many times a job whose server died under it is retried. */
+  interruptedRetries: number;
+  slots: SlotPool;
+  runJob: RunJob;
+  /** Decrypted secrets of a project, name → value. */
+  secrets(projectId: string): Promise<Record<string, string>>;
+  eventEnv(): EventEnvironment;
+  /** Called after anything about a run was stored (drives live streams). */
+  notify(runId: string): void;
+  /** Called once a run has ended (releases are made from successful ones). Must not throw. */
+  onRunFinished?(run: RunRecord, status: RunRecord['status']): void;
+  now(): Date;
+}
+
+export interface TriggerRequest {
+  kind: TriggerKind;
+  /** Branch name or full ref; default HEAD (the default branch). */
+  ref?: string;
+  /** Known sha (hooks, webhooks); resolved from `ref` otherwise. */
+  sha?: string;
+  changedFiles?: string[];
+  inputs?: Record<string, string>;
+  schedule?: string;
+  actor: string;
+}
+
+export type TriggerOutcome = { run: RunRecord } | { skipped: string };
+
+const ACTIVE: RunRecord['status'][] = ['queued', 'running'];
+
+export class RunService {
+  readonly #deps: RunServiceDeps;
+  readonly #drivers = new Map<string, RunDriver>();
+  /** Run ids whose source checkout / driver start is under way. */
+  readonly #starting = new Map<string, Promise<void>>();
+  #stopping = false;
+  /** Local repositories' git directories, resolved once: checkouts read their objects directly. */
+  readonly #localGitDirs = new Map<string, string>();
+
+  constructor(deps: RunServiceDeps) {
+    this.#deps = deps;
+  }
+
+  /** Where a project's git objects are read from: the repository itself, or the mirror of a URL. */
+  gitDir(project: Project): string {
+    return project.source.kind === 'local' ? project.source.path : join(this.#deps.dataDir, 'mirrors', `${project.id}.git`);
+  }
+
+  async trigger(project: Project, req: TriggerRequest): Promise<TriggerOutcome> {
+    const { store } = this.#deps;
+    if (project.source.kind === 'url') await syncMirror(project.source.url, this.gitDir(project));
+    const resolved = req.sha
+      ? { sha: req.sha, ref: fullRef(req.ref ?? 'HEAD') }
+      : await resolveRef(this.gitDir(project), req.ref ?? 'HEAD');
+    const event: TriggerEvent = { kind: req.kind, ref: resolved.ref, sha: resolved.sha, changedFiles: req.changedFiles, schedule: req.schedule };
+    const { text, file } = await readConfigAtCommit(this.gitDir(project), resolved.sha);
+    let config: GantryConfig;
+    try {
+      config = parseConfig(text, file);
+    } catch (error) {
+      await this.#event({ type: 'run.rejected', subject: `project:${project.id}`, actor: req.actor, data: { reason: (error as Error).message, sha: resolved.sha, ref: resolved.ref }, commit: resolved.sha });
+      throw error;
+    }
+    if (req.kind !== 'manual') {
+      const match = matchTrigger(config.pipeline.on, event);
+      if (!match.matched) {
+        await this.#event({ type: 'trigger.ignored', subject: `project:${project.id}`, actor: req.actor, data: { reason: match.reason, kind: req.kind, ref: event.ref, sha: event.sha }, commit: resolved.sha });
+        return { skipped: match.reason };
+      }
+    }
+    const inputs = resolveInputs(config.pipeline.on.manual?.inputs, req.inputs ?? {});
+    const runId = newId();
+    const gantry = gantryContext(runId, event);
+    const plan = compilePlan(config.pipeline, { inputs, gantry });
+    const state = initialRunState(runId, plan);
+    const concurrency = config.pipeline.concurrency;
+    const group = concurrency ? interpolate(concurrency.group, { contexts: { gantry: { ...gantry }, inputs } }) : null;
+    const configHash = hashText(text);
+    const run = await store.runs.create({
+      projectId: project.id, event, inputs, configText: text, configHash, concurrencyGroup: group, parentRunId: null,
+      id: runId,
+    }, jobRecordsOf(state));
+    await this.#event({ type: 'run.created', subject: `run:${run.id}`, actor: req.actor, data: { runId: run.id, number: run.number, projectId: project.id, kind: req.kind, ref: event.ref, sha: event.sha }, commit: event.sha, configHash });
+    this.#deps.notify(run.id);
+    if (group && concurrency?.cancelInProgress) await this.#cancelGroup(group, run.id, req.actor);
+    this.#schedule(run);
+    return { run };
+  }
+
+  async cancel(runId: string, actor: string): Promise<RunRecord> {
+    const run = await this.#requireRun(runId);
+    if (!ACTIVE.includes(run.status)) throw new ConflictError(`run ${runId} has already ended (${run.status})`);
+    await this.#starting.get(runId);
+    // A run that never started (waiting for its concurrency group) needs no checkout to be cancelled.
+    const driver = this.#drivers.get(runId) ?? await this.#loadDriver(run, run.status !== 'queued');
+    await this.#event({ type: 'run.cancel', subject: `run:${runId}`, actor, data: { runId } });
+    await driver.cancel();
+    if (!this.#drivers.has(runId)) this.#watch(run, driver);
+    return this.#requireRun(runId);
+  }
+
+  /** A new run of the same commit and config: all jobs, or (`failed`) only what did not succeed and what depends on it. */
+  async rerun(runId: string, mode: 'all' | 'failed', actor: string): Promise<RunRecord> {
+    const previous = await this.#requireRun(runId);
+    if (ACTIVE.includes(previous.status)) throw new ConflictError(`run ${runId} is still ${previous.status}: cancel it or wait for it to end`);
+    const previousJobs = await this.#deps.store.runs.jobs(runId);
+    const { state: previousState } = this.#replan(previous, previousJobs);
+    const newId_ = newId();
+    const state = rerunState(previousState, newId_, mode);
+    const byKey = new Map(previousJobs.map((j) => [j.key, j]));
+    const records: Omit<JobRecord, 'runId'>[] = Object.values(state.jobs).map((job) => {
+      const old = byKey.get(job.key);
+      if (job.status === 'success' && old) return { ...stripRunId(old), reusedFromRunId: old.reusedFromRunId ?? runId };
+      return blankJobRecord(job);
+    });
+    const run = await this.#deps.store.runs.create({
+      projectId: previous.projectId, event: previous.event, inputs: previous.inputs, configText: previous.configText,
+      configHash: previous.configHash, concurrencyGroup: previous.concurrencyGroup, parentRunId: runId, id: newId_,
+    }, records);
+    await this.#event({ type: 'run.created', subject: `run:${run.id}`, actor, data: { runId: run.id, number: run.number, rerunOf: runId, mode }, commit: previous.event.sha, configHash: previous.configHash });
+    this.#schedule(run);
+    return run;
+  }
+
+  /** Resumes every run a previous process left queued or running. Returns how many. */
+  async recover(): Promise<number> {
+    const active = (await this.#deps.store.runs.list({ status: ACTIVE, limit: 10_000 })).reverse();
+    for (const run of active) this.#schedule(run, true);
+    return active.length;
+  }
+
+  /** Stops taking work; waits up to `drainMs` for running jobs, then stops them without recording an end, so a restart resumes them. */
+  async shutdown(drainMs: number): Promise<void> {
+    this.#stopping = true;
+    const all = Promise.allSettled([...this.#drivers.values()].map((d) => d.done));
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise((resolve) => { timer = setTimeout(resolve, drainMs); });
+    await Promise.race([all, deadline]);
+    clearTimeout(timer);
+    for (const driver of this.#drivers.values()) driver.detach();
+  }
+
+  /** The environment recorded with every event (versions, host). */
+  eventEnv(): EventEnvironment {
+    return this.#deps.eventEnv();
+  }
+
+  activeRuns(): number {
+    return this.#drivers.size;
+  }
+
+  #schedule(run: RunRecord, recovering = false): void {
+    if (this.#stopping || this.#starting.has(run.id) || this.#drivers.has(run.id)) return;
+    const starting = this.#startRun(run, recovering)
+      .catch(async (error: unknown) => {
+        await this.#event({ type: 'run.start-failed', subject: `run:${run.id}`, actor: 'server', data: { runId: run.id, reason: (error as Error).message } }).catch(() => undefined);
+      })
+      .finally(() => this.#starting.delete(run.id));
+    this.#starting.set(run.id, starting);
+  }
+
+  async #startRun(run: RunRecord, recovering: boolean): Promise<void> {
+    if (run.concurrencyGroup && await this.#groupBusy(run)) return; // started when the group frees up
+    const driver = await this.#loadDriver(run);
+    this.#watch(run, driver);
+    if (recovering) {
+      for (const job of Object.values(driver.state.jobs)) {
+        if (job.status === 'running') await killJobProcesses(run.id, job.key);
+      }
+      await driver.resume(this.#deps.interruptedRetries);
+    } else {
+      await driver.start();
+    }
+  }
+
+  async #loadDriver(run: RunRecord, checkout = true): Promise<RunDriver> {
+    const { dataDir } = this.#deps;
+    const jobs = await this.#deps.store.runs.jobs(run.id);
+    const { config, state, plannedJobs, inputs, gantry } = this.#replan(run, jobs);
+    const source = sourceDir(dataDir, run.id);
+    if (checkout && !existsSync(source)) {
+      const project = run.projectId ? await this.#deps.store.projects.get(run.projectId) : undefined;
+      if (!project) throw new NotFoundError(`the project of run ${run.id} no longer exists`);
+      await rm(source, { recursive: true, force: true });
+      await checkoutCommit(this.gitDir(project), run.event.sha, source, await this.#objectsDir(project));
+    }
+    const reused = new Map(jobs.filter((j) => j.reusedFromRunId).map((j) => [j.key, j.reusedFromRunId as string]));
+    const setting: RunSetting = {
+      dataDir, runId: run.id, sourceDir: source, plannedJobs, pipelineEnv: config.pipeline.env, inputs,
+      secrets: run.projectId ? await this.#deps.secrets(run.projectId) : {}, gantry,
+      logCapBytes: this.#deps.logCapBytes, sandbox: this.#deps.sandbox, artifactRunOf: (key) => reused.get(key) ?? run.id,
+    };
+    const env = this.#deps.eventEnv();
+    return new RunDriver(state, { inputs, gantry, env: config.pipeline.env }, {
+      slots: this.#deps.slots,
+      now: this.#deps.now,
+      runJob: async (spec) => {
+        try {
+          return await this.#deps.runJob(spec);
+        } finally {
+          await rm(spec.workspaceDir, { recursive: true, force: true });
+          await rm(`${spec.workspaceDir}.tmp`, { recursive: true, force: true });
+        }
+      },
+      jobSpec: async (job, current, signal) => buildJobSpec(setting, job, current, signal),
+      persist: async (t: Transition) => {
+        await this.#deps.store.runs.transition(run.id, {
+          run: runPatch(t),
+          jobs: jobPatches(t),
+          events: transitionEvents(t, { actor: 'server', env: { ...env, configHash: run.configHash, commit: run.event.sha } }),
+        });
+        this.#deps.notify(run.id);
+      },
+    });
+  }
+
+  /** The tree of a commit of the project into `dest` (releases start from it). */
+  async checkout(project: Project, sha: string, dest: string): Promise<void> {
+    await checkoutCommit(this.gitDir(project), sha, dest, await this.#objectsDir(project));
+  }
+
+  /**
+   * Where a checkout reads git objects from: a local repository's own git directory (no mirror to
+   * clone and fetch on every commit: that was most of the trigger latency), a URL's mirror.
+   */
+  async #objectsDir(project: Project): Promise<string> {
+    if (project.source.kind !== 'local') return join(this.#deps.dataDir, 'mirrors', `${project.id}.git`);
+    let dir = this.#localGitDirs.get(project.id);
+    if (!dir) {
+      dir = (await runGit(['-C', project.source.path, 'rev-parse', '--path-format=absolute', '--git-common-dir'])).trim();
+      this.#localGitDirs.set(project.id, dir);
+    }
+    return dir;
+  }
+
+  #watch(run: RunRecord, driver: RunDriver): void {
+    this.#drivers.set(run.id, driver);
+    void driver.done.then((status) => {
+      if (!this.#stopping) this.#deps.onRunFinished?.(run, status);
+    }, () => undefined).finally(async () => {
+      this.#drivers.delete(run.id);
+      await rm(join(this.#deps.dataDir, 'work', run.id), { recursive: true, force: true }).catch(() => undefined);
+      // The source tree is only needed while jobs run; a rerun checks the commit out again.
+      await rm(sourceDir(this.#deps.dataDir, run.id), { recursive: true, force: true }).catch(() => undefined);
+      if (run.concurrencyGroup && !this.#stopping) await this.#startNextInGroup(run.concurrencyGroup);
+    }).catch(() => undefined);
+  }
+
+  /** Re-plans a stored run from its own config text and inputs (deterministic), then lays the stored job rows over it. */
+  #replan(run: RunRecord, jobs: JobRecord[]) {
+    const config = parseConfig(run.configText, 'gantry.yaml');
+    const inputs = run.inputs;
+    const gantry = gantryContext(run.id, run.event);
+    const plan = compilePlan(config.pipeline, { inputs, gantry });
+    const plannedJobs = new Map<string, PlannedJob>(plan.jobs.map((j) => [j.key, j]));
+    const initial = initialRunState(run.id, plan);
+    const state: RunState = { ...initial, status: run.status, cancelRequested: run.cancelRequested, jobs: { ...initial.jobs } };
+    for (const record of jobs) {
+      const job = state.jobs[record.key];
+      if (!job) continue;
+      state.jobs[record.key] = { ...job, status: record.status, attempt: record.attempt, outputs: record.outputs, reason: record.reason, interruptions: record.interruptions };
+    }
+    return { config, state, plannedJobs, inputs, gantry };
+  }
+
+  /**
+   * One run of a concurrency group at a time, oldest first: busy while another run of the group
+   * is running (in the store), or an older one is being started or driven by this process.
+   */
+  async #groupBusy(run: RunRecord): Promise<boolean> {
+    const others = await this.#deps.store.runs.list({ concurrencyGroup: run.concurrencyGroup ?? undefined, status: ACTIVE });
+    return others.some((o) => o.id !== run.id && (o.status === 'running' || (o.id < run.id && (this.#starting.has(o.id) || this.#drivers.has(o.id)))));
+  }
+
+  async #startNextInGroup(group: string): Promise<void> {
+    const queued = await this.#deps.store.runs.list({ concurrencyGroup: group, status: ['queued'] });
+    const oldest = queued.at(-1);
+    if (oldest) this.#schedule(oldest);
+  }
+
+  async #cancelGroup(group: string, exceptRunId: string, actor: string): Promise<void> {
+    const active = await this.#deps.store.runs.list({ concurrencyGroup: group, status: ACTIVE });
+    for (const other of active) {
+      if (other.id === exceptRunId) continue;
+      await this.cancel(other.id, `${actor} (cancel-in-progress)`).catch(() => undefined);
+    }
+  }
+
+  async #requireRun(runId: string): Promise<RunRecord> {
+    const run = await this.#deps.store.runs.get(runId);
+    if (!run) throw new NotFoundError(`run ${runId} does not exist`);
+    return run;
+  }
+
+  async #event(e: { type: string; subject: string; actor: string; data: Record<string, Value>; commit?: string; configHash?: string }): Promise<void> {
+    const env = { ...this.#deps.eventEnv(), ...(e.commit ? { commit: e.commit } : {}), ...(e.configHash ? { configHash: e.configHash } : {}) };
+    const event: NewEvent = { type: e.type, subject: e.subject, actor: e.actor, data: e.data, env };
+    await this.#deps.store.events.append(event);
+  }
+}
+
+export function gantryContext(runId: string, event: TriggerEvent): GantryContext {
+  return { sha: event.sha, ref: event.ref, event: event.kind, run_id: runId, workspace: '' };
+}
+
+function fullRef(ref: string): string {
+  return ref.startsWith('refs/') || ref === 'HEAD' ? ref : `refs/heads/${ref}`;
+}
+
+function hashText(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}
+
+function blankJobRecord(job: RunState['jobs'][string]): Omit<JobRecord, 'runId'> {
+  return {
+    key: job.key, jobId: job.jobId, matrix: job.matrix, needs: job.needs, status: job.status, attempt: job.attempt,
+    outputs: job.outputs, steps: [], tests: null, logTruncated: false, reason: job.reason, startedAt: null, finishedAt: null,
+    reusedFromRunId: null, interruptions: 0,
+  };
+}
+
+function jobRecordsOf(state: RunState): Omit<JobRecord, 'runId'>[] {
+  return Object.values(state.jobs).map(blankJobRecord);
+}
+
+function stripRunId(record: JobRecord): Omit<JobRecord, 'runId'> {
+  const { runId: _runId, ...rest } = record;
+  return rest;
+}

@@ -1,0 +1,69 @@
+import { pathToFileURL } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { changedFiles, listBranchHeads } from '../../../src/server/repos/git-changes.ts';
+import { TempDirs, commit, git, initRepo } from './git-fixture.ts';
+
+const temp = new TempDirs();
+const ZEROS = '0'.repeat(40);
+let repo: string;
+let root: string;
+
+beforeEach(async () => {
+  repo = await initRepo(await temp.make());
+  root = await commit(repo, { 'README.md': 'hello\n', 'src/a.ts': 'a\n', 'src/b.ts': 'b\n' }, 'root');
+});
+
+afterEach(() => temp.cleanup());
+
+describe('changedFiles', () => {
+  it('lists every file of a root commit', async () => {
+    expect((await changedFiles(repo, null, root)).sort()).toEqual(['README.md', 'src/a.ts', 'src/b.ts']);
+  });
+
+  it('lists only what the commit itself changed for a new branch', async () => {
+    await git(repo, ['switch', '-q', '-c', 'feature']);
+    const tip = await commit(repo, { 'src/b.ts': 'b2\n', 'docs/new.md': 'new\n' });
+    expect((await changedFiles(repo, ZEROS, tip)).sort()).toEqual(['docs/new.md', 'src/b.ts']);
+  });
+
+  it('lists the union over a push of several commits, deletions and both names of a rename', async () => {
+    await commit(repo, { 'src/a.ts': 'a2\n' });
+    await commit(repo, { 'src/b.ts': null });
+    await git(repo, ['mv', 'README.md', 'README.txt']);
+    await git(repo, ['commit', '-q', '-m', 'rename']);
+    const after = await git(repo, ['rev-parse', 'HEAD']);
+    expect((await changedFiles(repo, root, after)).sort()).toEqual(['README.md', 'README.txt', 'src/a.ts', 'src/b.ts']);
+  });
+
+  it('handles file names with spaces and newlines', async () => {
+    const after = await commit(repo, { 'with space.txt': 'x\n', 'new\nline.txt': 'y\n' });
+    expect((await changedFiles(repo, root, after)).sort()).toEqual(['new\nline.txt', 'with space.txt']);
+  });
+
+  it('refuses something that is not a sha before git sees it', async () => {
+    await expect(changedFiles(repo, null, '--output=/tmp/x')).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await expect(changedFiles(repo, 'HEAD~1', root)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+  });
+
+  it('reports an unknown commit as GIT_FAILED', async () => {
+    await expect(changedFiles(repo, null, 'f'.repeat(40))).rejects.toMatchObject({ code: 'GIT_FAILED' });
+  });
+});
+
+describe('listBranchHeads', () => {
+  it('reads the branches of a local repository and of a file:// URL alike', async () => {
+    await git(repo, ['branch', 'feature']);
+    const tip = await commit(repo, { 'x.txt': 'x\n' });
+    const expected = { 'refs/heads/main': tip, 'refs/heads/feature': root };
+    expect(await listBranchHeads(repo)).toEqual(expected);
+    expect(await listBranchHeads(pathToFileURL(repo).href)).toEqual(expected);
+  });
+
+  it('refuses a location git would read as an option', async () => {
+    await expect(listBranchHeads('--upload-pack=touch /tmp/pwned')).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+  });
+
+  it('fails with GIT_FAILED for a repository that does not exist', async () => {
+    await expect(listBranchHeads(pathToFileURL(`${repo}/missing`).href)).rejects.toMatchObject({ code: 'GIT_FAILED' });
+  });
+});
