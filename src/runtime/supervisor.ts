@@ -20,7 +20,7 @@ import { probe } from './health-check.ts';
 import { instanceSandboxArgv } from './instance-sandbox.ts';
 import { backoffDelay, DEFAULT_BACKOFF, transition, type Backoff } from './instance-state.ts';
 import { InstanceStore, type InstanceRecord } from './instance-store.ts';
-import { pickPort, portFree } from './port-picker.ts';
+import { pickPort, portFree } from '../platform/ports.ts';
 import { isSameProcess, listProcesses, startTimeOf, type ProcStat } from '../platform/proc.ts';
 import { INSTANCE_KEY_VAR, killLeftovers, terminateInstance, TreeSampler, type InstanceProcessRef } from './process-control.ts';
 import { RotatingLog } from './rotating-log.ts';

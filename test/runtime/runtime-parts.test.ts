@@ -7,7 +7,7 @@ import { createMasker, parseLogLine } from '../../src/executor/index.ts';
 import { instanceSandboxArgv } from '../../src/runtime/instance-sandbox.ts';
 import { backoffDelay, canTransition, DEFAULT_BACKOFF, transition } from '../../src/runtime/instance-state.ts';
 import { InstanceStore, type InstanceRecord } from '../../src/runtime/instance-store.ts';
-import { pickPort, portFree } from '../../src/runtime/port-picker.ts';
+import { pickPort, portFree } from '../../src/platform/ports.ts';
 import { RotatingLog } from '../../src/runtime/rotating-log.ts';
 import { MAX_LINE_BYTES, SpoolPump } from '../../src/runtime/spool-pump.ts';
 import { spec } from './helpers.ts';

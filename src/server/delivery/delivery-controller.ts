@@ -10,7 +10,6 @@
  * release, `canary` those of the active rollout's release, `old` those of the release a promotion
  * replaced. So after a crash, adopted instances fall back into the right pools by their release.
  */
-import { createServer } from 'node:net';
 import type { EnvironmentConfig, MatchRule, PrometheusCheckConfig, ServiceConfig } from '../../core/delivery-config.ts';
 import { ConflictError, InputError, NotFoundError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
@@ -25,6 +24,7 @@ import type { InstanceStatus, Supervisor } from '../../runtime/index.ts';
 import type { EnvironmentRecord, EventEnvironment, NewEvent, Project, ReleaseRecord, RolloutRecord, Store } from '../../store/ports.ts';
 import { releaseDir } from './release-service.ts';
 import type { SecretBox } from '../auth/index.ts';
+import { freePort } from '../../platform/ports.ts';
 
 /** Prometheus as an analysis source (src/server/prometheus-source.ts). */
 export interface MetricQuerySource {
@@ -744,15 +744,4 @@ function abortedByStop(state: RolloutState, at: number, actor: string): RolloutS
     ...state, phase: 'aborted', reason, waitingFor: null, ending: null, pausedAt: null, pausedKind: null, pausedReason: null, updatedAt: at,
     history: [...state.history, { at, event: 'rollout.finished', phase: 'aborted', data }],
   };
-}
-
-async function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, host, () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
 }

@@ -1,4 +1,6 @@
 /**
+ * Free TCP ports: the one helper every part uses (instances, environment proxies, tests, benches).
+ *
  * Ports for instances on 127.0.0.1. A port is handed out only after a bind test succeeds, and
  * never while another instance of this supervisor holds it (even one that is between restarts
  * and not listening). A bind test cannot reserve the port — something may take it before the
@@ -38,11 +40,16 @@ export async function pickPort(taken: ReadonlySet<number>, range?: { from: numbe
   throw new GantryError('NO_FREE_PORT', 'the kernel kept offering ports already assigned to instances', 503);
 }
 
-function kernelPort(): Promise<number> {
+/** A port on `host` the kernel just offered as free (a bind test: something may take it before the caller binds). */
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return kernelPort(host);
+}
+
+function kernelPort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
-    server.listen({ port: 0, host: '127.0.0.1', exclusive: true }, () => {
+    server.listen({ port: 0, host, exclusive: true }, () => {
       const address = server.address();
       const port = typeof address === 'object' && address !== null ? address.port : 0;
       server.close(() => resolve(port));
