@@ -31,10 +31,14 @@ function pipeline(): string {
 function makefile(): string {
   return [
     'all: final',
-    `final: ${middleIds.join(' ')}`, '\ttrue',
-    `${middleIds.join(' ')}: root`, '\ttrue',
-    'root:', '\ttrue',
-    `.PHONY: all final root ${middleIds.join(' ')}`, '',
+    `final: ${middleIds.join(' ')}`,
+    '\ttrue',
+    `${middleIds.join(' ')}: root`,
+    '\ttrue',
+    'root:',
+    '\ttrue',
+    `.PHONY: all final root ${middleIds.join(' ')}`,
+    '',
   ].join('\n');
 }
 
@@ -82,7 +86,13 @@ await benchMain('dag', 118_000, async () => {
     }
   }
 
-  const wall = gantryRuns.length > 0 ? spread(gantryRuns.map((g) => g.wallMs), 0) : null;
+  const wall =
+    gantryRuns.length > 0
+      ? spread(
+          gantryRuns.map((g) => g.wallMs),
+          0,
+        )
+      : null;
   const makeSpread = spread(make);
   return {
     jobs: JOBS,
@@ -91,10 +101,28 @@ await benchMain('dag', 118_000, async () => {
     reps: gantryRuns.length,
     gantry_wall_ms: wall,
     gantry_not_finished: unfinished,
-    gantry_jobs_span_ms: gantryRuns.length > 0 ? spread(gantryRuns.map((g) => g.spanMs), 0) : null,
-    gantry_cpu_ms: gantryRuns.length > 0 ? spread(gantryRuns.map((g) => g.cpuMs), 0) : null,
+    gantry_jobs_span_ms:
+      gantryRuns.length > 0
+        ? spread(
+            gantryRuns.map((g) => g.spanMs),
+            0,
+          )
+        : null,
+    gantry_cpu_ms:
+      gantryRuns.length > 0
+        ? spread(
+            gantryRuns.map((g) => g.cpuMs),
+            0,
+          )
+        : null,
     // Sum of the jobs' own durations / parallelism, vs the span: how much of the span is scheduling.
-    gantry_sum_of_job_ms: gantryRuns.length > 0 ? spread(gantryRuns.map((g) => g.jobMsSum), 0) : null,
+    gantry_sum_of_job_ms:
+      gantryRuns.length > 0
+        ? spread(
+            gantryRuns.map((g) => g.jobMsSum),
+            0,
+          )
+        : null,
     gantry_ms_per_job: wall ? round(wall.median / JOBS, 2) : null,
     target_ms: TARGET_MS,
     meets_target: wall ? wall.median <= TARGET_MS : false,

@@ -24,11 +24,16 @@ function firstLoadBytes(): Record<string, number> {
   const dir = join(REPO_ROOT, 'dist', 'web');
   const html = readFileSync(join(dir, 'index.html'), 'utf8');
   const files = [...html.matchAll(/(?:src|href)="\/(assets\/[^"]+\.(js|css))"/g)].map((m) => ({ path: m[1]!, kind: m[2]! }));
-  let js = 0; let jsRaw = 0; let css = 0;
+  let js = 0;
+  let jsRaw = 0;
+  let css = 0;
   for (const file of files) {
     const body = readFileSync(join(dir, file.path));
     const gz = gzipSync(body).length;
-    if (file.kind === 'js') { js += gz; jsRaw += body.length; } else css += gz;
+    if (file.kind === 'js') {
+      js += gz;
+      jsRaw += body.length;
+    } else css += gz;
   }
   return { js_gzip_kib: round(js / 1024, 1), js_raw_kib: round(jsRaw / 1024, 1), css_gzip_kib: round(css / 1024, 1), files: files.length };
 }
@@ -38,8 +43,12 @@ function graphPipeline(jobs: number): string {
   const lines = ['pipeline:', '  on: { manual: {} }', '  jobs:'];
   for (let i = 0; i < jobs; i++) {
     const layer = Math.floor(i / perLayer);
-    const needs = layer === 0 ? [] : [((layer - 1) * perLayer) + (i % perLayer), ((layer - 1) * perLayer) + ((i * 7 + 3) % perLayer)];
-    lines.push(`    j${i}:`, ...(needs.length ? [`      needs: [${[...new Set(needs)].map((n) => `j${n}`).join(', ')}]`] : []), '      steps: ["true"]');
+    const needs = layer === 0 ? [] : [(layer - 1) * perLayer + (i % perLayer), (layer - 1) * perLayer + ((i * 7 + 3) % perLayer)];
+    lines.push(
+      `    j${i}:`,
+      ...(needs.length ? [`      needs: [${[...new Set(needs)].map((n) => `j${n}`).join(', ')}]`] : []),
+      '      steps: ["true"]',
+    );
   }
   return `${lines.join('\n')}\n`;
 }
@@ -59,21 +68,28 @@ async function instrument(page: Page): Promise<void> {
     const w = window as unknown as { __long: number[]; __events: { name: string; duration: number }[] };
     w.__long = [];
     w.__events = [];
-    new PerformanceObserver((list) => { for (const e of list.getEntries()) w.__long.push(e.duration); }).observe({ type: 'longtask', buffered: true });
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) w.__long.push(e.duration);
+    }).observe({ type: 'longtask', buffered: true });
     // Interactions as INP counts them: events with an interactionId (clicks, taps, key presses).
     new PerformanceObserver((list) => {
-      for (const e of list.getEntries() as (PerformanceEntry & { interactionId?: number })[]) if (e.interactionId) w.__events.push({ name: e.name, duration: e.duration });
+      for (const e of list.getEntries() as (PerformanceEntry & { interactionId?: number })[])
+        if (e.interactionId) w.__events.push({ name: e.name, duration: e.duration });
     }).observe({ type: 'event', buffered: true, durationThreshold: 16 } as PerformanceObserverInit);
   });
 }
 
-async function pageStats(page: Page): Promise<{ longest_task_ms: number; long_tasks: number; slowest_interaction_ms: number; slowest_interaction: string | null }> {
+async function pageStats(
+  page: Page,
+): Promise<{ longest_task_ms: number; long_tasks: number; slowest_interaction_ms: number; slowest_interaction: string | null }> {
   return page.evaluate(() => {
     const w = window as unknown as { __long: number[]; __events: { name: string; duration: number }[] };
     const slowest = [...w.__events].sort((a, b) => b.duration - a.duration)[0];
     const stats = {
-      longest_task_ms: Math.round(Math.max(0, ...w.__long)), long_tasks: w.__long.length,
-      slowest_interaction_ms: Math.round(slowest?.duration ?? 0), slowest_interaction: slowest?.name ?? null,
+      longest_task_ms: Math.round(Math.max(0, ...w.__long)),
+      long_tasks: w.__long.length,
+      slowest_interaction_ms: Math.round(slowest?.duration ?? 0),
+      slowest_interaction: slowest?.name ?? null,
     };
     w.__long = [];
     w.__events = [];
@@ -82,41 +98,74 @@ async function pageStats(page: Page): Promise<{ longest_task_ms: number; long_ta
 }
 
 /** Scrolls `selector` continuously for `ms` (one step per frame) and returns the worst and p95 frame gaps. */
-async function scrollFrames(page: Page, selector: string, ms: number, axis: 'x' | 'y'): Promise<{ worst_frame_ms: number; p95_frame_ms: number; frames: number }> {
-  return page.evaluate(async ({ selector, ms, axis }) => {
-    const el = document.querySelector(selector) as HTMLElement;
-    const gaps: number[] = [];
-    const max = axis === 'y' ? el.scrollHeight - el.clientHeight : el.scrollWidth - el.clientWidth;
-    const step = Math.max(1, max / 240);
-    await new Promise<void>((resolve) => {
-      const start = performance.now();
-      let last = start;
-      const frame = (now: number) => {
-        gaps.push(now - last);
-        last = now;
-        if (axis === 'y') el.scrollTop = (el.scrollTop + step) % max; else el.scrollLeft = (el.scrollLeft + step) % max;
-        if (now - start < ms) requestAnimationFrame(frame); else resolve();
+async function scrollFrames(
+  page: Page,
+  selector: string,
+  ms: number,
+  axis: 'x' | 'y',
+): Promise<{ worst_frame_ms: number; p95_frame_ms: number; frames: number }> {
+  return page.evaluate(
+    async ({ selector, ms, axis }) => {
+      const el = document.querySelector(selector) as HTMLElement;
+      const gaps: number[] = [];
+      const max = axis === 'y' ? el.scrollHeight - el.clientHeight : el.scrollWidth - el.clientWidth;
+      const step = Math.max(1, max / 240);
+      await new Promise<void>((resolve) => {
+        const start = performance.now();
+        let last = start;
+        const frame = (now: number) => {
+          gaps.push(now - last);
+          last = now;
+          if (axis === 'y') el.scrollTop = (el.scrollTop + step) % max;
+          else el.scrollLeft = (el.scrollLeft + step) % max;
+          if (now - start < ms) requestAnimationFrame(frame);
+          else resolve();
+        };
+        requestAnimationFrame(frame);
+      });
+      gaps.shift();
+      const sorted = [...gaps].sort((a, b) => a - b);
+      return {
+        worst_frame_ms: Math.round(sorted.at(-1) ?? 0),
+        p95_frame_ms: Math.round(sorted[Math.floor(sorted.length * 0.95)] ?? 0),
+        frames: gaps.length,
       };
-      requestAnimationFrame(frame);
-    });
-    gaps.shift();
-    const sorted = [...gaps].sort((a, b) => a - b);
-    return { worst_frame_ms: Math.round(sorted.at(-1) ?? 0), p95_frame_ms: Math.round(sorted[Math.floor(sorted.length * 0.95)] ?? 0), frames: gaps.length };
-  }, { selector, ms, axis });
+    },
+    { selector, ms, axis },
+  );
 }
 
 await benchMain('dashboard', 15 * 60_000, async () => {
   const size = firstLoadBytes();
   progress(`first load: ${size.js_gzip_kib} KiB of JavaScript gzipped`);
   const logLines = Math.round((LOG_MB * 1024 * 1024) / 128);
-  const server = await startServer({ dataDir: await tempDir('dashboard-data'), env: { ...process.env, GANTRY_LOG_CAP_BYTES: String(LOG_MB * 2 * 1024 * 1024) } });
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'] });
+  const server = await startServer({
+    dataDir: await tempDir('dashboard-data'),
+    env: { ...process.env, GANTRY_LOG_CAP_BYTES: String(LOG_MB * 2 * 1024 * 1024) },
+  });
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-dev-shm-usage',
+    ],
+  });
   try {
     const runOf = async (name: string, yaml: string) => {
       const dir = await tempRepo(name, yaml);
       await server.api('POST', '/api/projects', { path: dir, name });
       const { run } = await server.api<{ run: { id: string } }>('POST', `/api/projects/${name}/runs`, {});
-      await waitFor(`${name} to finish`, async () => ((await server.api<{ status: string }>('GET', `/api/runs/${run.id}`)).status === 'success' ? true : undefined), 240_000, 200);
+      await waitFor(
+        `${name} to finish`,
+        async () => ((await server.api<{ status: string }>('GET', `/api/runs/${run.id}`)).status === 'success' ? true : undefined),
+        240_000,
+        200,
+      );
       return run.id;
     };
     progress(`running a ${JOBS}-job pipeline and a ${LOG_MB} MB log`);
@@ -176,20 +225,43 @@ await benchMain('dashboard', 15 * 60_000, async () => {
         return f;
       }, fraction);
       const expected = Math.floor(logLines * target * 0.9);
-      await page.waitForFunction((min) => [...document.querySelectorAll('[data-line]')].some((l) => Number(l.getAttribute('data-line')) >= min && (l.textContent ?? '').includes('lorem')), expected, { timeout: 30_000, polling: 'raf' });
+      await page.waitForFunction(
+        (min) =>
+          [...document.querySelectorAll('[data-line]')].some(
+            (l) => Number(l.getAttribute('data-line')) >= min && (l.textContent ?? '').includes('lorem'),
+          ),
+        expected,
+        { timeout: 30_000, polling: 'raf' },
+      );
       jumps[`${fraction * 100}%`] = Math.round(performance.now() - t0);
     }
     const logScroll = await scrollFrames(page, '[data-testid="log-scroll"]', 3000, 'y');
     const logAfter = await pageStats(page);
     progress(`log: ${round(logFirstLinesMs)} ms to the first lines, worst frame while scrolling ${logScroll.worst_frame_ms} ms`);
-    const logBytes = (await fetch(`${server.url}/api/runs/${logRun}/jobs/noisy/log`, { method: 'HEAD', headers: { authorization: `Bearer ${server.token()}` } })).headers.get('content-length');
+    const logBytes = (
+      await fetch(`${server.url}/api/runs/${logRun}/jobs/noisy/log`, {
+        method: 'HEAD',
+        headers: { authorization: `Bearer ${server.token()}` },
+      })
+    ).headers.get('content-length');
 
     return {
       first_load: size,
-      graph: { jobs: JOBS, navigation_to_all_nodes_ms: Math.round(graphRenderMs), load: graphLoad, interactions: graphInteraction, pan: graphPan },
+      graph: {
+        jobs: JOBS,
+        navigation_to_all_nodes_ms: Math.round(graphRenderMs),
+        load: graphLoad,
+        interactions: graphInteraction,
+        pan: graphPan,
+      },
       log: {
-        bytes: Number(logBytes), lines: logLines, navigation_to_first_lines_ms: Math.round(logFirstLinesMs), load: logLoad,
-        jump_to_lines_ms: jumps, continuous_scroll: logScroll, during_scroll: logAfter,
+        bytes: Number(logBytes),
+        lines: logLines,
+        navigation_to_first_lines_ms: Math.round(logFirstLinesMs),
+        load: logLoad,
+        jump_to_lines_ms: jumps,
+        continuous_scroll: logScroll,
+        during_scroll: logAfter,
       },
       peer: { name: 'none runs here (Jenkins, GitLab and Grafana need services this machine lacks)' },
     };

@@ -26,12 +26,24 @@
  *      whether the analysis judges a canary by requests from before its rollout).
  */
 import { benchMain, epochMs, progress, round, spread } from './lib.ts';
-import { canaryStrategy, DeliveryBench, isFailure, OpenLoopLoad, phaseEntry, summarize, type Release, type ReleaseSpec } from './delivery-lib.ts';
+import {
+  canaryStrategy,
+  DeliveryBench,
+  isFailure,
+  OpenLoopLoad,
+  phaseEntry,
+  summarize,
+  type Release,
+  type ReleaseSpec,
+} from './delivery-lib.ts';
 
 const REPS = Number(process.env.REPS ?? 5);
 const RATE = Number(process.env.RATE ?? 100);
 const WEIGHT = Number(process.env.WEIGHT ?? 10);
-const KINDS = (process.env.KINDS ?? 'errors,slow').split(',').map((k) => k.trim()).filter((k): k is Kind => k === 'errors' || k === 'slow');
+const KINDS = (process.env.KINDS ?? 'errors,slow')
+  .split(',')
+  .map((k) => k.trim())
+  .filter((k): k is Kind => k === 'errors' || k === 'slow');
 const DEADLINE_MS = Number(process.env.DEADLINE_MS ?? 300_000);
 const REUSE = process.env.REUSE === '1';
 const TARGET_MS = 15_000;
@@ -65,7 +77,10 @@ await benchMain('delivery-bad-canary', DEADLINE_MS, async () => {
     drainTimeout: '5s',
     environments: {
       [ENV]: {
-        strategy: canaryStrategy([{ weight: WEIGHT, pause: '120s' }], { 'error-rate': { max: '1%' }, 'latency-p50': { 'max-increase': '25ms' } }),
+        strategy: canaryStrategy([{ weight: WEIGHT, pause: '120s' }], {
+          'error-rate': { max: '1%' },
+          'latency-p50': { 'max-increase': '25ms' },
+        }),
       },
     },
   });
@@ -86,7 +101,8 @@ await benchMain('delivery-bad-canary', DEADLINE_MS, async () => {
     }
   }
   const first = await bench.settled(ENV, await bench.deploy(ENV, good));
-  if (first.rollout?.phase !== 'succeeded') throw new Error(`the stable deploy ended ${first.rollout?.phase}: ${first.rollout?.state.reason}`);
+  if (first.rollout?.phase !== 'succeeded')
+    throw new Error(`the stable deploy ended ${first.rollout?.phase}: ${first.rollout?.state.reason}`);
   const port = await bench.port(ENV);
   progress(`${ENV} serves v-good on 127.0.0.1:${port}; load ${RATE}/s`);
 
@@ -100,7 +116,13 @@ await benchMain('delivery-bad-canary', DEADLINE_MS, async () => {
   }
 
   const result: Record<string, unknown> = {
-    settings: { rate_per_s: RATE, canary_weight_pct: WEIGHT, reps: REPS, same_release_every_trial: REUSE, analysis: 'error-rate max 1%, latency-p50 max-increase 25ms, window 10s, min-requests 20, confidence 99% (defaults)' },
+    settings: {
+      rate_per_s: RATE,
+      canary_weight_pct: WEIGHT,
+      reps: REPS,
+      same_release_every_trial: REUSE,
+      analysis: 'error-rate max 1%, latency-p50 max-increase 25ms, window 10s, min-requests 20, confidence 99% (defaults)',
+    },
   };
   for (const kind of KINDS) {
     const mine = trials.filter((t) => t.kind === kind);
@@ -113,7 +135,9 @@ await benchMain('delivery-bad-canary', DEADLINE_MS, async () => {
       to_last_canary_answer_ms: spreadOrNull(mine.map((t) => t.to_last_canary_answer_ms)),
       canary_routed_to_rolling_back_ms: spreadOrNull(mine.map((t) => t.canary_routed_to_rolling_back_ms)),
       not_rolled_back_or_wrong_check: missed.length,
-      ...(kind === 'errors' ? { target_ms: TARGET_MS, meets_target: missed.length === 0 && stable.length === mine.length && Math.max(...stable) <= TARGET_MS } : {}),
+      ...(kind === 'errors'
+        ? { target_ms: TARGET_MS, meets_target: missed.length === 0 && stable.length === mine.length && Math.max(...stable) <= TARGET_MS }
+        : {}),
     };
   }
   return { ...result, trials, load: summarize(load.records) };
@@ -136,7 +160,8 @@ async function trial(bench: DeliveryBench, load: OpenLoopLoad, kind: Kind, spec:
   const toRollingBack = has && rollingBack ? rollingBack.at - firstSent : null;
   const toLast = has ? lastDone - firstSent : null;
   const t: Trial = {
-    kind, release: release.number,
+    kind,
+    release: release.number,
     phase: view.rollout?.phase ?? '?',
     reason: view.rollout?.state.reason ?? null,
     expected_check: EXPECTED_CHECK[kind].test(view.rollout?.state.reason ?? ''),
@@ -149,7 +174,9 @@ async function trial(bench: DeliveryBench, load: OpenLoopLoad, kind: Kind, spec:
     canary_routed_to_rolling_back_ms: routed && rollingBack ? round(rollingBack.at - routed.at, 0) : null,
     gantry_failed_requests: records.filter(isFailure).length,
   };
-  progress(`${kind} #${release.number}: ${t.phase} — ${t.to_stable_ms ?? '?'} ms to stable (${t.canary_requests} canary requests, ${t.canary_5xx} 5xx) — ${t.reason ?? ''}`);
+  progress(
+    `${kind} #${release.number}: ${t.phase} — ${t.to_stable_ms ?? '?'} ms to stable (${t.canary_requests} canary requests, ${t.canary_5xx} 5xx) — ${t.reason ?? ''}`,
+  );
   return t;
 }
 

@@ -30,19 +30,31 @@ const PAUSE_MS = Number(/^(\d+(?:\.\d+)?)s$/.exec(PAUSE)?.[1] ?? 10) * 1000;
 const DEADLINE_MS = Number(process.env.DEADLINE_MS ?? 90_000 + Math.ceil(N / PARALLEL) * (PAUSE_MS + 5000) * 1.5);
 const TARGET_PER_100 = 1;
 
-interface Trial { env: string; release: number; phase: string; reason: string | null; ms: number }
+interface Trial {
+  env: string;
+  release: number;
+  phase: string;
+  reason: string | null;
+  ms: number;
+}
 
 await benchMain('delivery-false-rollbacks', DEADLINE_MS, async () => {
   const envs = Array.from({ length: PARALLEL }, (_, i) => `c${i + 1}`);
-  const strategy = canaryStrategy([{ weight: 10, pause: PAUSE }], { 'error-rate': { max: '1%' }, 'latency-p50': { 'max-increase': '25ms' } });
+  const strategy = canaryStrategy([{ weight: 10, pause: PAUSE }], {
+    'error-rate': { max: '1%' },
+    'latency-p50': { 'max-increase': '25ms' },
+  });
   const bench = await DeliveryBench.create({ drainTimeout: '5s', environments: Object.fromEntries(envs.map((e) => [e, { strategy }])) });
   const releases: Release[] = [];
   for (let i = 1; i <= RELEASES; i++) releases.push(await bench.release({ version: `v-${i}`, failRate: FAIL_RATE }));
   const first = releases[0] as Release;
-  await Promise.all(envs.map(async (env) => {
-    const view = await bench.settled(env, await bench.deploy(env, first));
-    if (view.rollout?.phase !== 'succeeded') throw new Error(`the first deploy to ${env} ended ${view.rollout?.phase}: ${view.rollout?.state.reason}`);
-  }));
+  await Promise.all(
+    envs.map(async (env) => {
+      const view = await bench.settled(env, await bench.deploy(env, first));
+      if (view.rollout?.phase !== 'succeeded')
+        throw new Error(`the first deploy to ${env} ended ${view.rollout?.phase}: ${view.rollout?.state.reason}`);
+    }),
+  );
   const loads = await Promise.all(envs.map(async (env) => new OpenLoopLoad({ port: await bench.port(env), rate: RATE }).start()));
   progress(`${PARALLEL} environments at ${RATE}/s each; ${N} canaries of one step 10% for ${PAUSE}`);
 
@@ -57,9 +69,17 @@ await benchMain('delivery-false-rollbacks', DEADLINE_MS, async () => {
       if ((await bench.rollout(env)).environment?.currentReleaseId === release.id) release = releases[++k % RELEASES] as Release;
       const t0 = epochMs();
       const view = await bench.settled(env, await bench.deploy(env, release), PAUSE_MS + 60_000, 200);
-      const trial: Trial = { env, release: release.number, phase: view.rollout?.phase ?? '?', reason: view.rollout?.state.reason ?? null, ms: round(epochMs() - t0, 0) };
+      const trial: Trial = {
+        env,
+        release: release.number,
+        phase: view.rollout?.phase ?? '?',
+        reason: view.rollout?.state.reason ?? null,
+        ms: round(epochMs() - t0, 0),
+      };
       trials.push(trial);
-      progress(`${trials.length}/${N} ${env} → #${release.number}: ${trial.phase} in ${trial.ms} ms${trial.reason ? ` — ${trial.reason}` : ''}`);
+      progress(
+        `${trials.length}/${N} ${env} → #${release.number}: ${trial.phase} in ${trial.ms} ms${trial.reason ? ` — ${trial.reason}` : ''}`,
+      );
     }
   };
   let records: RequestRecord[] = [];
@@ -74,8 +94,13 @@ await benchMain('delivery-false-rollbacks', DEADLINE_MS, async () => {
   const per100 = trials.length > 0 ? (rolledBack.length / trials.length) * 100 : Number.NaN;
   return {
     settings: {
-      trials: N, parallel_environments: PARALLEL, rate_per_s_per_environment: RATE, canary: `one step 10% for ${PAUSE}`,
-      analysis: 'error-rate max 1%, latency-p50 max-increase 25ms, window 10s, min-requests 20, confidence 99% (defaults)', releases_rotated: RELEASES, fail_rate: FAIL_RATE,
+      trials: N,
+      parallel_environments: PARALLEL,
+      rate_per_s_per_environment: RATE,
+      canary: `one step 10% for ${PAUSE}`,
+      analysis: 'error-rate max 1%, latency-p50 max-increase 25ms, window 10s, min-requests 20, confidence 99% (defaults)',
+      releases_rotated: RELEASES,
+      fail_rate: FAIL_RATE,
     },
     trials: trials.length,
     succeeded: trials.filter((t) => t.phase === 'succeeded').length,

@@ -13,7 +13,20 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { Agent, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { epochMs, gitEnv, percentile, progress, REPO_ROOT, round, runOk, startServer, tempDir, tempRepo, waitFor, type ServerHandle } from './lib.ts';
+import {
+  epochMs,
+  gitEnv,
+  percentile,
+  progress,
+  REPO_ROOT,
+  round,
+  runOk,
+  startServer,
+  tempDir,
+  tempRepo,
+  waitFor,
+  type ServerHandle,
+} from './lib.ts';
 
 // ---------------------------------------------------------------- the API's shapes (as read here)
 
@@ -21,7 +34,12 @@ import { epochMs, gitEnv, percentile, progress, REPO_ROOT, round, runOk, startSe
 export const FINAL_PHASES: ReadonlySet<string> = new Set(['succeeded', 'rolled-back', 'aborted', 'failed']);
 
 /** A decision of the rollout, from its persisted state (`at` in ms since the epoch, server clock). */
-export interface HistoryEntry { at: number; event: string; phase: string; data: Record<string, unknown> }
+export interface HistoryEntry {
+  at: number;
+  event: string;
+  phase: string;
+  data: Record<string, unknown>;
+}
 
 /** GET /api/projects/:p/environments/:env/rollout, the fields the benchmarks read. */
 export interface RolloutView {
@@ -29,21 +47,45 @@ export interface RolloutView {
     id: string;
     phase: string;
     releaseId: string;
-    state: { reason: string | null; weights: { stable: number; canary: number }; history: HistoryEntry[]; waitingFor: unknown; lastAnalysis: unknown };
+    state: {
+      reason: string | null;
+      weights: { stable: number; canary: number };
+      history: HistoryEntry[];
+      waitingFor: unknown;
+      lastAnalysis: unknown;
+    };
   } | null;
   environment: { currentReleaseId: string | null; previousReleaseId: string | null } | null;
-  live: { port: number | null; weights: { stable: number; canary: number }; instances: { id: string; state: string; pool: string; releaseId: string }[] };
+  live: {
+    port: number | null;
+    weights: { stable: number; canary: number };
+    instances: { id: string; state: string; pool: string; releaseId: string }[];
+  };
 }
 
-export interface Release { id: string; number: number; sha: string }
+export interface Release {
+  id: string;
+  number: number;
+  sha: string;
+}
 
 /** One event of GET /api/events. */
-export interface GantryEvent { id: number; type: string; at: string; subject: string; data: Record<string, unknown> }
+export interface GantryEvent {
+  id: number;
+  type: string;
+  at: string;
+  subject: string;
+  data: Record<string, unknown>;
+}
 
 // ---------------------------------------------------------------- the service and its gantry.yaml
 
 /** What a release's instances do: answer their VERSION, fail FAIL_RATE of requests with 500, wait SLOW_MS. */
-export interface ReleaseSpec { version: string; failRate?: number; slowMs?: number }
+export interface ReleaseSpec {
+  version: string;
+  failRate?: number;
+  slowMs?: number;
+}
 
 /** Service settings common to every release of a benchmark. */
 export interface ServiceOptions {
@@ -114,10 +156,15 @@ export class DeliveryBench {
     await writeFile(join(this.#repo, 'gantry.yaml'), gantryYaml(spec, this.#service));
     await runOk(['git', 'commit', '-q', '-am', `release ${spec.version}`], { cwd: this.#repo, env: gitEnv() });
     const sha = (await runOk(['git', 'rev-parse', 'HEAD'], { cwd: this.#repo, env: gitEnv() })).stdout.trim();
-    const release = await waitFor(`the automatic release of ${spec.version} (${sha.slice(0, 8)})`, async () => {
-      const { releases } = await this.server.api<{ releases: Release[] }>('GET', `/api/projects/${this.project}/releases`);
-      return releases.find((r) => r.sha === sha);
-    }, timeoutMs, 100);
+    const release = await waitFor(
+      `the automatic release of ${spec.version} (${sha.slice(0, 8)})`,
+      async () => {
+        const { releases } = await this.server.api<{ releases: Release[] }>('GET', `/api/projects/${this.project}/releases`);
+        return releases.find((r) => r.sha === sha);
+      },
+      timeoutMs,
+      100,
+    );
     progress(`release #${release.number} = ${spec.version} (fail ${spec.failRate ?? 0}, slow ${spec.slowMs ?? 0} ms)`);
     return release;
   }
@@ -128,7 +175,9 @@ export class DeliveryBench {
 
   /** POST …/deploy; returns the new rollout's id. */
   async deploy(env: string, release: Release): Promise<string> {
-    const r = await this.server.api<{ rollout: { id: string } }>('POST', `/api/projects/${this.project}/environments/${env}/deploy`, { release: release.id });
+    const r = await this.server.api<{ rollout: { id: string } }>('POST', `/api/projects/${this.project}/environments/${env}/deploy`, {
+      release: release.id,
+    });
     return r.rollout.id;
   }
 
@@ -145,19 +194,28 @@ export class DeliveryBench {
   async settled(env: string, id: string, timeoutMs = 60_000, everyMs = 50): Promise<RolloutView> {
     let last: RolloutView | undefined;
     try {
-      return await waitFor(`rollout ${id} in ${env} to settle`, async () => {
-        last = await this.rollout(env);
-        return last.rollout?.id === id && FINAL_PHASES.has(last.rollout.phase) ? last : undefined;
-      }, timeoutMs, everyMs);
+      return await waitFor(
+        `rollout ${id} in ${env} to settle`,
+        async () => {
+          last = await this.rollout(env);
+          return last.rollout?.id === id && FINAL_PHASES.has(last.rollout.phase) ? last : undefined;
+        },
+        timeoutMs,
+        everyMs,
+      );
     } catch (error) {
       const r = last?.rollout;
-      throw new Error(`${(error as Error).message}; last seen: phase ${r?.phase ?? '?'}, waiting for ${JSON.stringify(r?.state.waitingFor ?? null)}, weights ${JSON.stringify(last?.live.weights)}, instances ${JSON.stringify(last?.live.instances.map((i) => `${i.id}:${i.pool}:${i.state}`))}`, { cause: error });
+      throw new Error(
+        `${(error as Error).message}; last seen: phase ${r?.phase ?? '?'}, waiting for ${JSON.stringify(r?.state.waitingFor ?? null)}, weights ${JSON.stringify(last?.live.weights)}, instances ${JSON.stringify(last?.live.instances.map((i) => `${i.id}:${i.pool}:${i.state}`))}`,
+        { cause: error },
+      );
     }
   }
 
   /** The events of one rollout (GET /api/events?subject=rollout:<id>). */
   async events(rolloutId: string): Promise<GantryEvent[]> {
-    return (await this.server.api<{ events: GantryEvent[] }>('GET', `/api/events?subject=${encodeURIComponent(`rollout:${rolloutId}`)}`)).events;
+    return (await this.server.api<{ events: GantryEvent[] }>('GET', `/api/events?subject=${encodeURIComponent(`rollout:${rolloutId}`)}`))
+      .events;
   }
 
   /** The environment's proxy port (known once the environment has been deployed to). */
@@ -185,19 +243,31 @@ export function killLeftInstances(dataDir: string, serverPid: number): number {
       parents.set(pid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
       let cwd = '';
-      try { cwd = readlinkSync(`/proc/${pid}/cwd`); } catch { /* another user's process */ }
+      try {
+        cwd = readlinkSync(`/proc/${pid}/cwd`);
+      } catch {
+        /* another user's process */
+      }
       if (cmdline.includes(dataDir) || cwd.startsWith(dataDir)) roots.push(pid);
     } catch {
       // Gone meanwhile.
     }
   }
   const doomed = new Set(roots);
-  for (let grew = true; grew;) {
+  for (let grew = true; grew; ) {
     grew = false;
-    for (const [pid, ppid] of parents) if (!doomed.has(pid) && doomed.has(ppid)) { doomed.add(pid); grew = true; }
+    for (const [pid, ppid] of parents)
+      if (!doomed.has(pid) && doomed.has(ppid)) {
+        doomed.add(pid);
+        grew = true;
+      }
   }
   for (const pid of doomed) {
-    try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
   }
   return doomed.size;
 }
@@ -303,17 +373,35 @@ export class OpenLoopLoad {
       const req = httpRequest({ host: this.#o.host, port: this.#o.port, path: this.#o.path, agent: this.#agent }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', (e: NodeJS.ErrnoException) => finish({ status: res.statusCode ?? null, version: null, outcome: 'error', detail: `response ${e.code ?? e.message}` }));
+        res.on('error', (e: NodeJS.ErrnoException) =>
+          finish({ status: res.statusCode ?? null, version: null, outcome: 'error', detail: `response ${e.code ?? e.message}` }),
+        );
         res.on('end', () => {
           const status = res.statusCode ?? 0;
           const body = Buffer.concat(chunks).toString('utf8').trim();
           const proxyError = res.headers['x-gantry-proxy-error'];
           const appFailed = / failed$/.test(body);
           const version = proxyError ? null : body.replace(/ failed$/, '') || null;
-          const outcome: Outcome = status >= 200 && status < 300 ? 'ok'
-            : status >= 500 ? (proxyError ? 'proxy-5xx' : appFailed ? 'app-5xx' : 'unknown-5xx')
-              : 'other-status';
-          finish({ status, version, outcome, ...(proxyError ? { detail: `${status} ${String(proxyError)}` } : outcome === 'ok' || outcome === 'app-5xx' ? {} : { detail: `${status} ${body.slice(0, 80)}` }) });
+          const outcome: Outcome =
+            status >= 200 && status < 300
+              ? 'ok'
+              : status >= 500
+                ? proxyError
+                  ? 'proxy-5xx'
+                  : appFailed
+                    ? 'app-5xx'
+                    : 'unknown-5xx'
+                : 'other-status';
+          finish({
+            status,
+            version,
+            outcome,
+            ...(proxyError
+              ? { detail: `${status} ${String(proxyError)}` }
+              : outcome === 'ok' || outcome === 'app-5xx'
+                ? {}
+                : { detail: `${status} ${body.slice(0, 80)}` }),
+          });
         });
       });
       req.setTimeout(this.#o.timeoutMs, () => req.destroy(Object.assign(new Error('client timeout'), { code: 'CLIENT_TIMEOUT' })));
@@ -354,12 +442,34 @@ export function summarize(records: RequestRecord[], o: { examples?: number } = {
     by_outcome: byOutcome,
     failed: failures.length,
     failures_by_kind: failuresByKind,
-    failure_examples: failures.slice(0, o.examples ?? 5).map((r) => ({ at: new Date(r.sentMs).toISOString(), outcome: r.outcome, detail: r.detail, status: r.status, reused_socket: r.reusedSocket })),
+    failure_examples: failures.slice(0, o.examples ?? 5).map((r) => ({
+      at: new Date(r.sentMs).toISOString(),
+      outcome: r.outcome,
+      detail: r.detail,
+      status: r.status,
+      reused_socket: r.reusedSocket,
+    })),
     versions,
     // How late the generator itself sent requests: large values mean it, not Gantry, fell behind.
-    send_lag_ms: records.length === 0 ? null : { p99: round(percentile(records.map((r) => r.sentMs - r.dueMs), 99)) },
-    latency_ms: latencies.length === 0 ? null : {
-      p50: round(percentile(latencies, 50)), p99: round(percentile(latencies, 99)), p999: round(percentile(latencies, 99.9)), max: round(latencies.reduce((m, v) => Math.max(m, v), 0)),
-    },
+    send_lag_ms:
+      records.length === 0
+        ? null
+        : {
+            p99: round(
+              percentile(
+                records.map((r) => r.sentMs - r.dueMs),
+                99,
+              ),
+            ),
+          },
+    latency_ms:
+      latencies.length === 0
+        ? null
+        : {
+            p50: round(percentile(latencies, 50)),
+            p99: round(percentile(latencies, 99)),
+            p999: round(percentile(latencies, 99.9)),
+            max: round(latencies.reduce((m, v) => Math.max(m, v), 0)),
+          },
   };
 }

@@ -25,7 +25,15 @@ const TAIL_MS = Number(process.env.TAIL_MS ?? 1000);
 const DEADLINE_MS = Number(process.env.DEADLINE_MS ?? 300_000);
 const ENV = 'production';
 
-interface Operation { kind: 'deploy' | 'rollback'; release: number; rolloutId: string; phase: string; reason: string | null; startMs: number; endMs: number }
+interface Operation {
+  kind: 'deploy' | 'rollback';
+  release: number;
+  rolloutId: string;
+  phase: string;
+  reason: string | null;
+  startMs: number;
+  endMs: number;
+}
 
 await benchMain('delivery-zero-downtime', DEADLINE_MS, async () => {
   const bench = await DeliveryBench.create({
@@ -33,14 +41,20 @@ await benchMain('delivery-zero-downtime', DEADLINE_MS, async () => {
     drainTimeout: '5s',
     environments: {
       [ENV]: {
-        strategy: canaryStrategy([{ weight: 50, pause: '1s' }], { 'error-rate': { max: '50%' }, 'min-requests': 20, window: '5s', inconclusive: 'continue' }),
+        strategy: canaryStrategy([{ weight: 50, pause: '1s' }], {
+          'error-rate': { max: '50%' },
+          'min-requests': 20,
+          window: '5s',
+          inconclusive: 'continue',
+        }),
       },
     },
   });
   const a = await bench.release({ version: 'v-a' });
   const b = await bench.release({ version: 'v-b' });
   const first = await bench.settled(ENV, await bench.deploy(ENV, a));
-  if (first.rollout?.phase !== 'succeeded') throw new Error(`the first deploy ended ${first.rollout?.phase}: ${first.rollout?.state.reason}`);
+  if (first.rollout?.phase !== 'succeeded')
+    throw new Error(`the first deploy ended ${first.rollout?.phase}: ${first.rollout?.state.reason}`);
   const port = await bench.port(ENV);
   progress(`${ENV} serves v-a on 127.0.0.1:${port}; load ${RATE}/s starts`);
 
@@ -78,13 +92,29 @@ await benchMain('delivery-zero-downtime', DEADLINE_MS, async () => {
   const notSucceeded = operations.filter((o) => o.phase !== 'succeeded');
   const summary = summarize(load.records);
   return {
-    settings: { rate_per_s: RATE, deploys: DEPLOYS, rollbacks: ROLLBACKS, instances_per_release: INSTANCES, canary: 'one step 50% for 1s, error-rate max 50%', env: ENV },
+    settings: {
+      rate_per_s: RATE,
+      deploys: DEPLOYS,
+      rollbacks: ROLLBACKS,
+      instances_per_release: INSTANCES,
+      canary: 'one step 50% for 1s, error-rate max 50%',
+      env: ENV,
+    },
     ...summary,
     failures_by_operation: failuresByOperation,
     deploys_done: operations.filter((o) => o.kind === 'deploy' && o.phase === 'succeeded').length,
     rollbacks_done: operations.filter((o) => o.kind === 'rollback' && o.phase === 'succeeded').length,
-    operations_not_succeeded: notSucceeded.map((o) => ({ kind: o.kind, release: o.release, rollout: o.rolloutId, phase: o.phase, reason: o.reason })),
-    operation_ms: spread(operations.map((o) => o.endMs - o.startMs), 0),
+    operations_not_succeeded: notSucceeded.map((o) => ({
+      kind: o.kind,
+      release: o.release,
+      rollout: o.rolloutId,
+      phase: o.phase,
+      reason: o.reason,
+    })),
+    operation_ms: spread(
+      operations.map((o) => o.endMs - o.startMs),
+      0,
+    ),
     wall_ms: round(wallMs),
     target: { failed_requests: 0 },
     meets_target: failures.length === 0 && notSucceeded.length === 0,
@@ -95,7 +125,15 @@ async function operate(bench: DeliveryBench, kind: Operation['kind'], target: Re
   const startMs = epochMs();
   const rolloutId = await start();
   const view = await bench.settled(ENV, rolloutId, 60_000);
-  const op: Operation = { kind, release: target.number, rolloutId, phase: view.rollout?.phase ?? '?', reason: view.rollout?.state.reason ?? null, startMs, endMs: epochMs() };
+  const op: Operation = {
+    kind,
+    release: target.number,
+    rolloutId,
+    phase: view.rollout?.phase ?? '?',
+    reason: view.rollout?.state.reason ?? null,
+    startMs,
+    endMs: epochMs(),
+  };
   progress(`${kind} to #${target.number}: ${op.phase} in ${round(op.endMs - startMs)} ms${op.reason ? ` (${op.reason})` : ''}`);
   return op;
 }

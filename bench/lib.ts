@@ -27,11 +27,19 @@ export const GANTRY_CLI = process.env.GANTRY_BENCH_SOURCE === '1' ? join(REPO_RO
 
 function compiledCli(): string {
   const compiled = join(REPO_ROOT, 'dist', 'cli', 'main.js');
-  const newestSource = (dir: string): number => readdirSync(dir, { withFileTypes: true })
-    .reduce((newest, entry) => Math.max(newest, entry.isDirectory() ? newestSource(join(dir, entry.name)) : statSync(join(dir, entry.name)).mtimeMs), 0);
+  const newestSource = (dir: string): number =>
+    readdirSync(dir, { withFileTypes: true }).reduce(
+      (newest, entry) =>
+        Math.max(newest, entry.isDirectory() ? newestSource(join(dir, entry.name)) : statSync(join(dir, entry.name)).mtimeMs),
+      0,
+    );
   if (!existsSync(compiled) || statSync(compiled).mtimeMs < newestSource(join(REPO_ROOT, 'src'))) {
     process.stderr.write('# building dist/ (npm run build)\n');
-    execFileSync(process.execPath, [join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(REPO_ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
+    execFileSync(
+      process.execPath,
+      [join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(REPO_ROOT, 'tsconfig.build.json')],
+      { stdio: 'inherit' },
+    );
   }
   return compiled;
 }
@@ -98,7 +106,9 @@ export async function runCmd(argv: string[], o: CmdOptions = {}): Promise<CmdRes
   // Its own process group: stopping it (TERM/KILL to -pid) also reaches what it started, e.g. the
   // gantry CLI under the CPU-timing bash, which a signal to the bash alone would leave running.
   const child = spawn(command, args, {
-    cwd: o.cwd, env: o.env ?? process.env, detached: true,
+    cwd: o.cwd,
+    env: o.env ?? process.env,
+    detached: true,
     stdio: ['ignore', o.stdout === 'ignore' ? 'ignore' : 'pipe', 'pipe'],
   });
   const untrack = track(child, true);
@@ -108,7 +118,10 @@ export async function runCmd(argv: string[], o: CmdOptions = {}): Promise<CmdRes
   child.stderr?.on('data', (c: Buffer) => err.push(c));
   const timeoutMs = o.timeoutMs ?? 120_000;
   let timedOut = false;
-  const timer = setTimeout(() => { timedOut = true; signal(child, true, 'SIGKILL'); }, timeoutMs);
+  const timer = setTimeout(() => {
+    timedOut = true;
+    signal(child, true, 'SIGKILL');
+  }, timeoutMs);
   try {
     const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res, rej) => {
       child.once('error', rej);
@@ -144,8 +157,10 @@ export function gantry(args: string[], o: CmdOptions = {}): Promise<CmdResult> {
 }
 
 const GIT_ENV = {
-  GIT_AUTHOR_NAME: 'bench', GIT_AUTHOR_EMAIL: 'bench@example.invalid',
-  GIT_COMMITTER_NAME: 'bench', GIT_COMMITTER_EMAIL: 'bench@example.invalid',
+  GIT_AUTHOR_NAME: 'bench',
+  GIT_AUTHOR_EMAIL: 'bench@example.invalid',
+  GIT_COMMITTER_NAME: 'bench',
+  GIT_COMMITTER_EMAIL: 'bench@example.invalid',
   GIT_CONFIG_NOSYSTEM: '1',
 };
 
@@ -167,14 +182,27 @@ export async function tempRepo(prefix: string, gantryYaml: string, files: Record
 }
 
 /** The job shape of `gantry run --json` / `runs show --json` that benchmarks read. */
-export interface JobJson { key: string; status: string; startedAt: string | null; finishedAt: string | null; steps: unknown[] }
-export interface RunJson { id: string; status: string; jobs: JobJson[] }
+export interface JobJson {
+  key: string;
+  status: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  steps: unknown[];
+}
+export interface RunJson {
+  id: string;
+  status: string;
+  jobs: JobJson[];
+}
 
 /** Parses `--json` output and checks the run succeeded (a failed run's timing means nothing). */
 export function parseRun(stdout: string): RunJson {
   const run = JSON.parse(stdout) as RunJson;
   if (run.status !== 'success') {
-    const bad = run.jobs.filter((j) => j.status !== 'success').slice(0, 3).map((j) => `${j.key}=${j.status}`);
+    const bad = run.jobs
+      .filter((j) => j.status !== 'success')
+      .slice(0, 3)
+      .map((j) => `${j.key}=${j.status}`);
     throw new Error(`run ${run.id} ended ${run.status} (${bad.join(', ')})`);
   }
   return run;
@@ -231,22 +259,28 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
   const url = `http://127.0.0.1:${port}`;
   const started = performance.now();
   const child = spawn(NODE, [GANTRY_CLI, '--data', o.dataDir, 'up', '--port', String(port)], {
-    env: { GANTRY_DRAIN_MS: '1000', ...(o.env ?? process.env) }, stdio: ['ignore', 'pipe', 'pipe'],
+    env: { GANTRY_DRAIN_MS: '1000', ...(o.env ?? process.env) },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   const untrack = track(child, false);
   let log = '';
-  const keep = (c: Buffer) => { log = (log + c.toString('utf8')).slice(-4000); };
+  const keep = (c: Buffer) => {
+    log = (log + c.toString('utf8')).slice(-4000);
+  };
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
   let exited = false;
-  child.once('exit', () => { exited = true; });
+  child.once('exit', () => {
+    exited = true;
+  });
   const pid = child.pid;
   if (pid === undefined) throw new Error('gantry up did not start');
   const deadline = started + (o.readyTimeoutMs ?? 30_000);
   let readyMs = -1;
   while (readyMs < 0) {
     if (exited) throw new Error(`gantry up exited before it answered: ${log}`);
-    if (performance.now() > deadline) throw new Error(`gantry up did not answer /api/health within ${o.readyTimeoutMs ?? 30_000} ms: ${log}`);
+    if (performance.now() > deadline)
+      throw new Error(`gantry up did not answer /api/health within ${o.readyTimeoutMs ?? 30_000} ms: ${log}`);
     try {
       const r = await fetch(`${url}/api/health`, { signal: AbortSignal.timeout(1000) });
       await r.arrayBuffer();
@@ -258,7 +292,10 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
   }
   let token: string | null = null;
   const handle: ServerHandle = {
-    pid, url, dataDir: o.dataDir, readyMs,
+    pid,
+    url,
+    dataDir: o.dataDir,
+    readyMs,
     token: () => (token ??= readFileSync(join(o.dataDir, 'admin.token'), 'utf8').trim()),
     api: async <T>(method: string, path: string, body?: unknown): Promise<T> => {
       const r = await fetch(`${url}${path}`, {
@@ -285,7 +322,12 @@ export function clientEnv(server: ServerHandle): NodeJS.ProcessEnv {
 }
 
 /** Polls `check` every `everyMs` until it returns a value, failing after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs: number, everyMs = 5): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs: number,
+  everyMs = 5,
+): Promise<T> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     const value = await check();
@@ -336,7 +378,12 @@ export function percentile(values: number[], p: number): number {
 }
 
 /** Median (lower middle for even counts, as in the peers' scripts), min and max. */
-export interface Spread { median: number; min: number; max: number; n: number }
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+  n: number;
+}
 export function spread(values: number[], digits = 2): Spread {
   const sorted = [...values].sort((a, b) => a - b);
   const r = (v: number | undefined) => round(v ?? Number.NaN, digits);
@@ -350,13 +397,20 @@ export function round(v: number, digits = 2): number {
 
 /** What every result carries so figures can be compared across machines. */
 export function machine(): Record<string, unknown> {
-  return { cores: cpus().length, node: process.version, platform: `${process.platform}-${process.arch}`, loadavg_1m_at_end: round(loadavg()[0] ?? 0) };
+  return {
+    cores: cpus().length,
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    loadavg_1m_at_end: round(loadavg()[0] ?? 0),
+  };
 }
 
 /** Whether bubblewrap works here (same probe as the executor's). */
 export async function bwrapWorks(): Promise<boolean> {
   if (!['/usr/bin/bwrap', '/bin/bwrap', '/usr/local/bin/bwrap'].some((p) => existsSync(p))) return false;
-  const r = await runCmd(['bwrap', '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', 'true'], { timeoutMs: 10_000 }).catch(() => null);
+  const r = await runCmd(['bwrap', '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', 'true'], { timeoutMs: 10_000 }).catch(
+    () => null,
+  );
   return r?.code === 0;
 }
 
@@ -385,7 +439,9 @@ async function stopChild(child: ChildProcess, group: boolean): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
   const gone = new Promise<void>((res) => child.once('exit', () => res()));
   signal(child, group, 'SIGTERM');
-  const timer = setTimeout(() => { if (child.exitCode === null) signal(child, group, 'SIGKILL'); }, 5000);
+  const timer = setTimeout(() => {
+    if (child.exitCode === null) signal(child, group, 'SIGKILL');
+  }, 5000);
   await gone;
   clearTimeout(timer);
 }

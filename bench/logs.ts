@@ -12,7 +12,24 @@
  * kept), so the log file itself is smaller than the output.
  */
 import { join } from 'node:path';
-import { benchMain, clientEnv, gantry, jobsSpanMs, parseRun, progress, round, rssMiB, RssSampler, runOk, spread, startServer, tempDir, tempRepo, waitFor, type RunJson } from './lib.ts';
+import {
+  benchMain,
+  clientEnv,
+  gantry,
+  jobsSpanMs,
+  parseRun,
+  progress,
+  round,
+  rssMiB,
+  RssSampler,
+  runOk,
+  spread,
+  startServer,
+  tempDir,
+  tempRepo,
+  waitFor,
+  type RunJson,
+} from './lib.ts';
 
 const BYTES = Number(process.env.BYTES ?? 100_000_000);
 const REPS = Number(process.env.REPS ?? 3);
@@ -23,7 +40,17 @@ const TARGET_RSS_MIB = 200;
 const TERMINAL = new Set(['success', 'failure', 'cancelled', 'skipped']);
 
 await benchMain('logs', 118_000, async () => {
-  const yaml = ['pipeline:', '  on:', '    push:', '    manual:', '  jobs:', '    noisy:', '      steps:', `        - run: ${COMMAND}`, ''].join('\n');
+  const yaml = [
+    'pipeline:',
+    '  on:',
+    '    push:',
+    '    manual:',
+    '  jobs:',
+    '    noisy:',
+    '      steps:',
+    `        - run: ${COMMAND}`,
+    '',
+  ].join('\n');
   const repo = await tempRepo('logs', yaml);
   const scratch = await tempDir('logs-ref');
 
@@ -37,8 +64,15 @@ await benchMain('logs', 118_000, async () => {
     const r = await gantry(['run', '--no-sandbox', '--json'], { cwd: repo, timeoutMs: 50_000, cpu: true });
     if (r.code !== 0) throw new Error(`gantry run exited ${r.code}: ${r.stderr.slice(-1000)}`);
     const run = parseRun(r.stdout);
-    local.push({ jobMs: jobsSpanMs(run), wallMs: r.ms, cpuMs: r.cpuMs ?? Number.NaN, truncated: (run.jobs[0] as { logTruncated?: boolean } | undefined)?.logTruncated ?? null });
-    progress(`rep ${rep + 1}: gantry job ${local[rep]?.jobMs} ms (wall ${round(r.ms)} ms); bash > /dev/null ${round(devNull[rep] ?? 0)} ms, > file ${round(toFile[rep] ?? 0)} ms`);
+    local.push({
+      jobMs: jobsSpanMs(run),
+      wallMs: r.ms,
+      cpuMs: r.cpuMs ?? Number.NaN,
+      truncated: (run.jobs[0] as { logTruncated?: boolean } | undefined)?.logTruncated ?? null,
+    });
+    progress(
+      `rep ${rep + 1}: gantry job ${local[rep]?.jobMs} ms (wall ${round(r.ms)} ms); bash > /dev/null ${round(devNull[rep] ?? 0)} ms, > file ${round(toFile[rep] ?? 0)} ms`,
+    );
   }
 
   progress('server: gantry up, project add, trigger');
@@ -53,10 +87,15 @@ await benchMain('logs', 118_000, async () => {
   const trig = await gantry(['trigger', 'logs'], { env });
   const runId = trig.stdout.trim();
   if (trig.code !== 0 || !/^[0-9A-Z]+$/.test(runId)) throw new Error(`trigger failed: ${trig.stdout} ${trig.stderr}`);
-  const view = await waitFor(`run ${runId} to end`, async () => {
-    const v = await server.api<{ run: { status: string }; status: string; jobs: RunJson['jobs'] }>('GET', `/api/runs/${runId}`);
-    return TERMINAL.has(v.run.status) ? v : undefined;
-  }, 60_000, 100);
+  const view = await waitFor(
+    `run ${runId} to end`,
+    async () => {
+      const v = await server.api<{ run: { status: string }; status: string; jobs: RunJson['jobs'] }>('GET', `/api/runs/${runId}`);
+      return TERMINAL.has(v.run.status) ? v : undefined;
+    },
+    60_000,
+    100,
+  );
   const serverMs = performance.now() - t0;
   sampler.stop();
   const afterRss = rssMiB(server.pid);
@@ -64,7 +103,10 @@ await benchMain('logs', 118_000, async () => {
   progress(`server run ${view.run.status}: job ${serverJobMs} ms, max RSS ${round(sampler.maxMiB)} MiB over ${sampler.samples} samples`);
   await server.stop();
 
-  const jobMs = spread(local.map((l) => l.jobMs), 0);
+  const jobMs = spread(
+    local.map((l) => l.jobMs),
+    0,
+  );
   const devNullMs = spread(devNull);
   const toFileMs = spread(toFile);
   const ratio = jobMs.median / devNullMs.median;
@@ -75,8 +117,14 @@ await benchMain('logs', 118_000, async () => {
     unit: 'ms (median, min, max over reps), MiB',
     gantry_run_no_sandbox: {
       job_ms: jobMs,
-      wall_ms: spread(local.map((l) => l.wallMs), 0),
-      cpu_ms: spread(local.map((l) => l.cpuMs), 0),
+      wall_ms: spread(
+        local.map((l) => l.wallMs),
+        0,
+      ),
+      cpu_ms: spread(
+        local.map((l) => l.cpuMs),
+        0,
+      ),
       log_truncated: local[0]?.truncated ?? null,
       mb_per_s: round(BYTES / 1e6 / (jobMs.median / 1000), 1),
     },

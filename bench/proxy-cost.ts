@@ -41,7 +41,10 @@ function progress(msg: string): void {
 
 if (mode === 'serve-backend') {
   // One process, two ports, fixed tiny answers (mirrors the peers' node backend).
-  for (const [port, body] of [[Number(process.argv[3]), 'A ok\n'], [Number(process.argv[4]), 'B ok\n']] as const) {
+  for (const [port, body] of [
+    [Number(process.argv[3]), 'A ok\n'],
+    [Number(process.argv[4]), 'B ok\n'],
+  ] as const) {
     createHttpServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
       res.end(body);
@@ -83,7 +86,12 @@ async function pacedLoad(port: number, rate: number, seconds: number, nConns: nu
   let errors = 0;
   const idle: Conn[] = [];
   const t0 = performance.now() + 200;
-  interface Conn { s: Socket; due: number; buf: Buffer | null; need: number }
+  interface Conn {
+    s: Socket;
+    due: number;
+    buf: Buffer | null;
+    need: number;
+  }
   const conns: Conn[] = [];
   const finishOne = (c: Conn): void => {
     const us = (performance.now() - c.due) * 1000;
@@ -91,33 +99,46 @@ async function pacedLoad(port: number, rate: number, seconds: number, nConns: nu
     done++;
     idle.push(c);
   };
-  await Promise.all(Array.from({ length: nConns }, () => new Promise<void>((resolve, reject) => {
-    const s = connect({ host: HOST, port, noDelay: true }, () => resolve());
-    const c: Conn = { s, due: 0, buf: null, need: -1 };
-    s.on('error', (e) => { errors++; reject(e); });
-    s.on('data', (d: Buffer) => {
-      c.buf = c.buf === null ? d : Buffer.concat([c.buf, d]);
-      for (;;) {
-        const b: Buffer | null = c.buf;
-        if (b === null) return;
-        if (c.need < 0) {
-          const end = b.indexOf('\r\n\r\n');
-          if (end < 0) return;
-          const m = /content-length:\s*(\d+)/i.exec(b.toString('latin1', 0, end));
-          if (!m) { errors++; s.destroy(); return; }
-          c.need = end + 4 + Number(m[1]);
-        }
-        if (b.length < c.need) return;
-        const status = Number(b.toString('latin1', 9, 12));
-        if (status >= 500) errors++;
-        c.buf = b.length === c.need ? null : b.subarray(c.need);
-        c.need = -1;
-        finishOne(c);
-      }
-    });
-    conns.push(c);
-    idle.push(c);
-  })));
+  await Promise.all(
+    Array.from(
+      { length: nConns },
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const s = connect({ host: HOST, port, noDelay: true }, () => resolve());
+          const c: Conn = { s, due: 0, buf: null, need: -1 };
+          s.on('error', (e) => {
+            errors++;
+            reject(e);
+          });
+          s.on('data', (d: Buffer) => {
+            c.buf = c.buf === null ? d : Buffer.concat([c.buf, d]);
+            for (;;) {
+              const b: Buffer | null = c.buf;
+              if (b === null) return;
+              if (c.need < 0) {
+                const end = b.indexOf('\r\n\r\n');
+                if (end < 0) return;
+                const m = /content-length:\s*(\d+)/i.exec(b.toString('latin1', 0, end));
+                if (!m) {
+                  errors++;
+                  s.destroy();
+                  return;
+                }
+                c.need = end + 4 + Number(m[1]);
+              }
+              if (b.length < c.need) return;
+              const status = Number(b.toString('latin1', 9, 12));
+              if (status >= 500) errors++;
+              c.buf = b.length === c.need ? null : b.subarray(c.need);
+              c.need = -1;
+              finishOne(c);
+            }
+          });
+          conns.push(c);
+          idle.push(c);
+        }),
+    ),
+  );
   await new Promise<void>((resolve) => {
     const deadline = t0 + seconds * 1000 + 5000;
     const tick = (): void => {
@@ -130,7 +151,10 @@ async function pacedLoad(port: number, rate: number, seconds: number, nConns: nu
         c.s.write(request);
         sent++;
       }
-      if ((sent >= total && done >= sent) || now > deadline) { resolve(); return; }
+      if ((sent >= total && done >= sent) || now > deadline) {
+        resolve();
+        return;
+      }
       setImmediate(tick);
     };
     setImmediate(tick);
@@ -138,15 +162,26 @@ async function pacedLoad(port: number, rate: number, seconds: number, nConns: nu
   for (const c of conns) c.s.destroy();
   const elapsed = (performance.now() - t0) / 1000;
   return {
-    rate, sent, done, errors, lost: sent - done, achieved_rps: Math.round(done / elapsed),
-    p50_ms: quantileUs(hist, done, 0.5) / 1000, p90_ms: quantileUs(hist, done, 0.9) / 1000,
-    p99_ms: quantileUs(hist, done, 0.99) / 1000, max_ms: quantileUs(hist, done, 1) / 1000,
+    rate,
+    sent,
+    done,
+    errors,
+    lost: sent - done,
+    achieved_rps: Math.round(done / elapsed),
+    p50_ms: quantileUs(hist, done, 0.5) / 1000,
+    p90_ms: quantileUs(hist, done, 0.9) / 1000,
+    p99_ms: quantileUs(hist, done, 0.99) / 1000,
+    max_ms: quantileUs(hist, done, 1) / 1000,
   };
 }
 
 // ------------------------------------------------------------------ the benchmark
 
-interface Proc { name: string; child: ChildProcess; pid: number }
+interface Proc {
+  name: string;
+  child: ChildProcess;
+  pid: number;
+}
 
 async function main(): Promise<void> {
   const DUR = Number(process.env.DUR ?? 5);
@@ -164,8 +199,18 @@ async function main(): Promise<void> {
     for (const p of procs.splice(0).reverse()) {
       if (p.child.exitCode !== null || p.child.signalCode !== null) continue;
       const gone = new Promise<void>((r) => p.child.once('exit', () => r()));
-      try { process.kill(p.pid, 'SIGTERM'); } catch { /* gone */ }
-      const t = setTimeout(() => { try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ } }, 3000);
+      try {
+        process.kill(p.pid, 'SIGTERM');
+      } catch {
+        /* gone */
+      }
+      const t = setTimeout(() => {
+        try {
+          process.kill(p.pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }, 3000);
       await gone;
       clearTimeout(t);
     }
@@ -183,12 +228,21 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => abort('terminated'));
 
   /** Starts a long-running process and waits until `ready()` says so (bounded). */
-  const start = async (name: string, argv: string[], ready: () => Promise<boolean>, env: NodeJS.ProcessEnv = process.env): Promise<Proc> => {
+  const start = async (
+    name: string,
+    argv: string[],
+    ready: () => Promise<boolean>,
+    env: NodeJS.ProcessEnv = process.env,
+  ): Promise<Proc> => {
     const [cmd, ...args] = argv as [string, ...string[]];
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     let log = '';
-    child.stdout?.on('data', (d: Buffer) => { log = (log + d.toString()).slice(-2000); });
-    child.stderr?.on('data', (d: Buffer) => { log = (log + d.toString()).slice(-2000); });
+    child.stdout?.on('data', (d: Buffer) => {
+      log = (log + d.toString()).slice(-2000);
+    });
+    child.stderr?.on('data', (d: Buffer) => {
+      log = (log + d.toString()).slice(-2000);
+    });
     if (child.pid === undefined) throw new Error(`${name} did not start`);
     const p = { name, child, pid: child.pid };
     procs.push(p);
@@ -211,12 +265,24 @@ async function main(): Promise<void> {
   };
   const cpuTicks = (pid: number): number => {
     let t = 0;
-    const pids = [pid, ...(spawnSync('ps', ['-o', 'pid=', '--ppid', String(pid)]).stdout.toString().trim().split(/\s+/).filter(Boolean).map(Number))];
+    const pids = [
+      pid,
+      ...spawnSync('ps', ['-o', 'pid=', '--ppid', String(pid)])
+        .stdout.toString()
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean)
+        .map(Number),
+    ];
     for (const q of pids) {
       try {
-        const f = readFileSync(`/proc/${q}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+        const f = readFileSync(`/proc/${q}/stat`, 'utf8')
+          .replace(/^.*\) /, '')
+          .split(' ');
         t += Number(f[11]) + Number(f[12]);
-      } catch { /* gone */ }
+      } catch {
+        /* gone */
+      }
     }
     return t;
   };
@@ -230,23 +296,58 @@ async function main(): Promise<void> {
     const hasNginx = spawnSync('sh', ['-c', 'command -v nginx']).status === 0;
     if (hasNginx) {
       backendKind = 'nginx (one worker, return 200)';
-      writeFileSync(join(dir, 'nginx.conf'), `worker_processes 1;\ndaemon off;\npid ${dir}/nginx.pid;\nerror_log ${dir}/nginx-error.log warn;\nevents { worker_connections 4096; }\nhttp {\n  access_log off;\n  keepalive_requests 1000000;\n  keepalive_timeout 65s;\n  default_type text/plain;\n  server { listen ${HOST}:${pa}; location / { return 200 "A ok\\n"; } }\n  server { listen ${HOST}:${pb}; location / { return 200 "B ok\\n"; } }\n}\n`);
-      backend = await start('nginx-backend', sut(['nginx', '-p', dir, '-e', `${dir}/nginx-error.log`, '-c', join(dir, 'nginx.conf')]), async () => (await answers(pa)) && answers(pb));
+      writeFileSync(
+        join(dir, 'nginx.conf'),
+        `worker_processes 1;\ndaemon off;\npid ${dir}/nginx.pid;\nerror_log ${dir}/nginx-error.log warn;\nevents { worker_connections 4096; }\nhttp {\n  access_log off;\n  keepalive_requests 1000000;\n  keepalive_timeout 65s;\n  default_type text/plain;\n  server { listen ${HOST}:${pa}; location / { return 200 "A ok\\n"; } }\n  server { listen ${HOST}:${pb}; location / { return 200 "B ok\\n"; } }\n}\n`,
+      );
+      backend = await start(
+        'nginx-backend',
+        sut(['nginx', '-p', dir, '-e', `${dir}/nginx-error.log`, '-c', join(dir, 'nginx.conf')]),
+        async () => (await answers(pa)) && answers(pb),
+      );
     } else {
       backendKind = 'node:http (one process, two ports; nginx is not installed)';
-      backend = await start('node-backend', sut([process.execPath, SELF, 'serve-backend', String(pa), String(pb)]), async () => (await answers(pa)) && answers(pb));
+      backend = await start(
+        'node-backend',
+        sut([process.execPath, SELF, 'serve-backend', String(pa), String(pb)]),
+        async () => (await answers(pa)) && answers(pb),
+      );
     }
-    writeFileSync(join(dir, 'haproxy.cfg'), `global\n  nbthread 1\n  maxconn 4000\ndefaults\n  mode http\n  option http-keep-alive\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n  timeout http-keep-alive 65s\nfrontend fe\n  bind ${HOST}:${pHa}\n  default_backend canary\nbackend canary\n  balance roundrobin\n  http-reuse safe\n  server a ${HOST}:${pa} weight 90\n  server b ${HOST}:${pb} weight 10\n`);
+    writeFileSync(
+      join(dir, 'haproxy.cfg'),
+      `global\n  nbthread 1\n  maxconn 4000\ndefaults\n  mode http\n  option http-keep-alive\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n  timeout http-keep-alive 65s\nfrontend fe\n  bind ${HOST}:${pHa}\n  default_backend canary\nbackend canary\n  balance roundrobin\n  http-reuse safe\n  server a ${HOST}:${pa} weight 90\n  server b ${HOST}:${pb} weight 10\n`,
+    );
     const haproxy = await start('haproxy', sut(['haproxy', '-db', '-f', join(dir, 'haproxy.cfg')]), () => answers(pHa));
     const profDir = process.env.BENCH_CPU_PROF;
     const nodeArgs = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
-    const gOn = await start('gantry-metrics-on', sut([process.execPath, ...nodeArgs, SELF, 'serve-proxy', String(pOn), '1', String(pa), String(pb)]), () => answers(pOn));
-    const gOff = await start('gantry-metrics-off', sut([process.execPath, SELF, 'serve-proxy', String(pOff), '0', String(pa), String(pb)]), () => answers(pOff));
+    const gOn = await start(
+      'gantry-metrics-on',
+      sut([process.execPath, ...nodeArgs, SELF, 'serve-proxy', String(pOn), '1', String(pa), String(pb)]),
+      () => answers(pOn),
+    );
+    const gOff = await start(
+      'gantry-metrics-off',
+      sut([process.execPath, SELF, 'serve-proxy', String(pOff), '0', String(pa), String(pb)]),
+      () => answers(pOff),
+    );
 
     const lua = join(dir, 'report.lua');
-    writeFileSync(lua, `local n = 0\nfunction response(status, headers, body)\n  n = n + 1\n  if n >= 3000000 then wrk.thread:stop() end\nend\nfunction done(summary, latency, requests)\n  local e = summary.errors\n  io.write(string.format("RESULT %.1f %.3f %.3f %d %d\\n", summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.requests, e.connect + e.read + e.write + e.status + e.timeout))\nend\n`);
+    writeFileSync(
+      lua,
+      `local n = 0\nfunction response(status, headers, body)\n  n = n + 1\n  if n >= 3000000 then wrk.thread:stop() end\nend\nfunction done(summary, latency, requests)\n  local e = summary.errors\n  io.write(string.format("RESULT %.1f %.3f %.3f %d %d\\n", summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.requests, e.connect + e.read + e.write + e.status + e.timeout))\nend\n`,
+    );
     const wrk = (port: number, seconds: number): { rps: number; p50: number; p99: number; n: number; errors: number } => {
-      const [cmd, ...args] = gen(['wrk', '-t1', `-c${CONNS}`, `-d${seconds}s`, '--timeout', '5s', '-s', lua, `http://${HOST}:${port}/`]) as [string, ...string[]];
+      const [cmd, ...args] = gen([
+        'wrk',
+        '-t1',
+        `-c${CONNS}`,
+        `-d${seconds}s`,
+        '--timeout',
+        '5s',
+        '-s',
+        lua,
+        `http://${HOST}:${port}/`,
+      ]) as [string, ...string[]];
       const r = spawnSync(cmd, args, { timeout: (seconds + 20) * 1000 });
       const line = /RESULT (\S+) (\S+) (\S+) (\d+) (\d+)/.exec(r.stdout?.toString() ?? '');
       if (!line) throw new Error(`wrk failed: ${r.stderr?.toString()} ${r.stdout?.toString()}`);
@@ -269,22 +370,40 @@ async function main(): Promise<void> {
         const c1 = p.proc ? cpuTicks(p.proc.pid) : 0;
         const b1 = cpuTicks(backend.pid);
         const e = (runs[p.label] ??= { rps: [], p50: [], p99: [], cpu_us: [], errors: 0 });
-        e.rps.push(r.rps); e.p50.push(r.p50); e.p99.push(r.p99); e.errors += r.errors;
-        e.cpu_us.push(p.proc ? ((c1 - c0) / TCK) * 1e6 / r.n : ((b1 - b0) / TCK) * 1e6 / r.n);
-        progress(`rep ${rep} ${p.label}: ${Math.round(r.rps)} req/s p50 ${r.p50} ms p99 ${r.p99} ms, ${p.proc ? 'proxy' : 'backend'} CPU ${round(e.cpu_us.at(-1) ?? 0, 1)} µs/req, errors ${r.errors}`);
+        e.rps.push(r.rps);
+        e.p50.push(r.p50);
+        e.p99.push(r.p99);
+        e.errors += r.errors;
+        e.cpu_us.push(p.proc ? (((c1 - c0) / TCK) * 1e6) / r.n : (((b1 - b0) / TCK) * 1e6) / r.n);
+        progress(
+          `rep ${rep} ${p.label}: ${Math.round(r.rps)} req/s p50 ${r.p50} ms p99 ${r.p99} ms, ${p.proc ? 'proxy' : 'backend'} CPU ${round(e.cpu_us.at(-1) ?? 0, 1)} µs/req, errors ${r.errors}`,
+        );
       }
     }
     const med = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor((a.length - 1) / 2)] as number;
-    const summary = Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, {
-      rps: Math.round(med(v.rps)), rps_min: Math.round(Math.min(...v.rps)), rps_max: Math.round(Math.max(...v.rps)),
-      p50_ms: med(v.p50), p99_ms: med(v.p99), cpu_us_per_req: round(med(v.cpu_us), 1), errors: v.errors,
-    }]));
+    const summary = Object.fromEntries(
+      Object.entries(runs).map(([k, v]) => [
+        k,
+        {
+          rps: Math.round(med(v.rps)),
+          rps_min: Math.round(Math.min(...v.rps)),
+          rps_max: Math.round(Math.max(...v.rps)),
+          p50_ms: med(v.p50),
+          p99_ms: med(v.p99),
+          cpu_us_per_req: round(med(v.cpu_us), 1),
+          errors: v.errors,
+        },
+      ]),
+    );
     const haRps = summary.haproxy?.rps ?? 0;
     const halfRate = Math.round(haRps / 2);
     progress(`half load: ${halfRate} req/s paced, ${HALF_SECONDS} s per path`);
     const half: Record<string, Record<string, number>> = {};
     for (const p of paths.slice(0, 3)) {
-      const [cmd, ...args] = gen([process.execPath, SELF, 'load', String(p.port), String(halfRate), String(HALF_SECONDS), '64']) as [string, ...string[]];
+      const [cmd, ...args] = gen([process.execPath, SELF, 'load', String(p.port), String(halfRate), String(HALF_SECONDS), '64']) as [
+        string,
+        ...string[],
+      ];
       const r = spawnSync(cmd, args, { timeout: (HALF_SECONDS + 30) * 1000 });
       const out = r.stdout?.toString().trim() ?? '';
       if (r.status !== 0 || out === '') throw new Error(`paced load failed: ${r.stderr?.toString()}`);
@@ -295,13 +414,30 @@ async function main(): Promise<void> {
     const off = summary.gantry_metrics_off;
     const result = {
       bench: 'proxy-cost',
-      setup: { backend: backendKind, split: '90/10', wrk: `wrk -t1 -c${CONNS} -d${DUR}s, 1 s warm-up, ${REPS} interleaved reps, median (min-max)`, pinning: PIN ? 'proxy + backend on CPU 0, load generator on CPU 1' : 'none' },
+      setup: {
+        backend: backendKind,
+        split: '90/10',
+        wrk: `wrk -t1 -c${CONNS} -d${DUR}s, 1 s warm-up, ${REPS} interleaved reps, median (min-max)`,
+        pinning: PIN ? 'proxy + backend on CPU 0, load generator on CPU 1' : 'none',
+      },
       throughput: summary,
       ratio_gantry_to_haproxy_rps: gantry && haRps ? round(gantry.rps / haRps, 2) : null,
       target_ratio: 0.5,
-      metrics_cost: gantry && off ? { rps_on: gantry.rps, rps_off: off.rps, rps_change_pct: round((gantry.rps / off.rps - 1) * 100, 1), cpu_us_on: gantry.cpu_us_per_req, cpu_us_off: off.cpu_us_per_req } : null,
+      metrics_cost:
+        gantry && off
+          ? {
+              rps_on: gantry.rps,
+              rps_off: off.rps,
+              rps_change_pct: round((gantry.rps / off.rps - 1) * 100, 1),
+              cpu_us_on: gantry.cpu_us_per_req,
+              cpu_us_off: off.cpu_us_per_req,
+            }
+          : null,
       half_load: {
-        rate: halfRate, seconds: HALF_SECONDS, connections: 64, per_path: half,
+        rate: halfRate,
+        seconds: HALF_SECONDS,
+        connections: 64,
+        per_path: half,
         added_p99_ms_gantry_vs_direct: round((half.gantry_metrics_on?.p99_ms ?? 0) - (half.direct?.p99_ms ?? 0), 3),
         added_p99_ms_haproxy_vs_direct: round((half.haproxy?.p99_ms ?? 0) - (half.direct?.p99_ms ?? 0), 3),
         target_added_p99_ms: 2,
@@ -322,11 +458,17 @@ function round(v: number, digits = 2): number {
 
 /** Distinct ports that were free a moment ago on 127.0.0.1. */
 async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(Array.from({ length: n }, () => new Promise<import('node:net').Server>((res, rej) => {
-    const s = createNetServer();
-    s.once('error', rej);
-    s.listen(0, HOST, () => res(s));
-  })));
+  const servers = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<import('node:net').Server>((res, rej) => {
+          const s = createNetServer();
+          s.once('error', rej);
+          s.listen(0, HOST, () => res(s));
+        }),
+    ),
+  );
   const ports = servers.map((s) => (s.address() as { port: number }).port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
   return ports;

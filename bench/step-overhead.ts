@@ -18,7 +18,21 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { benchMain, bwrapWorks, GANTRY_CLI, jobsSpanMs, NODE, parseRun, progress, REPO_ROOT, round, runOk, spread, tempDir, tempRepo } from './lib.ts';
+import {
+  benchMain,
+  bwrapWorks,
+  GANTRY_CLI,
+  jobsSpanMs,
+  NODE,
+  parseRun,
+  progress,
+  REPO_ROOT,
+  round,
+  runOk,
+  spread,
+  tempDir,
+  tempRepo,
+} from './lib.ts';
 
 const REPS = Number(process.env.REPS ?? 3);
 const STEPS = Number(process.env.STEPS ?? 200);
@@ -32,7 +46,11 @@ function pipeline(steps: number): string {
   return `${lines.join('\n')}\n`;
 }
 
-interface Sample { wallMs: number; cpuMs: number; jobMs?: number }
+interface Sample {
+  wallMs: number;
+  cpuMs: number;
+  jobMs?: number;
+}
 
 async function gantryRun(repo: string, sandbox: boolean, profileDir?: string): Promise<Required<Sample>> {
   const node = profileDir ? [NODE, '--cpu-prof', '--cpu-prof-dir', profileDir] : [NODE];
@@ -78,7 +96,9 @@ await benchMain('step-overhead', 115_000, async () => {
     plain.push(p);
     fixed.push(await gantryRun(repo1, false));
     if (sandbox) boxed.push(await gantryRun(repo, true));
-    progress(`rep ${rep + 1}: bash -c loop ${round(bashC[rep]?.wallMs ?? 0)} ms, node spawn loop ${round(nodeLoop[rep]?.wallMs ?? 0)} ms, gantry job ${p.jobMs} ms (wall ${round(p.wallMs)}, cpu ${round(p.cpuMs)})${sandbox ? `, sandboxed job ${boxed[rep]?.jobMs} ms` : ''}`);
+    progress(
+      `rep ${rep + 1}: bash -c loop ${round(bashC[rep]?.wallMs ?? 0)} ms, node spawn loop ${round(nodeLoop[rep]?.wallMs ?? 0)} ms, gantry job ${p.jobMs} ms (wall ${round(p.wallMs)}, cpu ${round(p.cpuMs)})${sandbox ? `, sandboxed job ${boxed[rep]?.jobMs} ms` : ''}`,
+    );
   }
 
   // Paired by rep: each rep's runs saw the same machine load.
@@ -93,9 +113,18 @@ await benchMain('step-overhead', 115_000, async () => {
     target_ms_per_step: TARGET_MS_PER_STEP,
     meets_target: overBash.median <= TARGET_MS_PER_STEP,
     gantry_no_sandbox: {
-      job_ms: spread(plain.map((s) => s.jobMs), 0),
-      wall_ms: spread(plain.map((s) => s.wallMs), 0),
-      cpu_ms: spread(plain.map((s) => s.cpuMs), 0),
+      job_ms: spread(
+        plain.map((s) => s.jobMs),
+        0,
+      ),
+      wall_ms: spread(
+        plain.map((s) => s.wallMs),
+        0,
+      ),
+      cpu_ms: spread(
+        plain.map((s) => s.cpuMs),
+        0,
+      ),
       per_step_overhead_over_bash_c_ms: overBash,
       per_step_overhead_over_bin_true_ms: spread(perStep(plain, binTrue)),
       per_step_overhead_over_node_spawn_loop_ms: spread(perStep(plain, nodeLoop)),
@@ -103,7 +132,20 @@ await benchMain('step-overhead', 115_000, async () => {
       // CPU of the 200-step run minus the 1-step run: what each extra step costs, start-up excluded.
       per_step_cpu_marginal_ms: spread(plain.map((s, i) => (s.cpuMs - (fixed[i]?.cpuMs ?? 0)) / (STEPS - 1))),
     },
-    gantry_one_step_job: { job_ms: spread(fixed.map((s) => s.jobMs), 0), wall_ms: spread(fixed.map((s) => s.wallMs), 0), cpu_ms: spread(fixed.map((s) => s.cpuMs), 0) },
+    gantry_one_step_job: {
+      job_ms: spread(
+        fixed.map((s) => s.jobMs),
+        0,
+      ),
+      wall_ms: spread(
+        fixed.map((s) => s.wallMs),
+        0,
+      ),
+      cpu_ms: spread(
+        fixed.map((s) => s.cpuMs),
+        0,
+      ),
+    },
     bash_loop_bash_c_true: { wall_ms: spread(bashC.map((s) => s.wallMs)), cpu_ms: spread(bashC.map((s) => s.cpuMs)) },
     bash_loop_bin_true: { wall_ms: spread(binTrue.map((s) => s.wallMs)), cpu_ms: spread(binTrue.map((s) => s.cpuMs)) },
     node_spawn_loop: { wall_ms: spread(nodeLoop.map((s) => s.wallMs)), cpu_ms: spread(nodeLoop.map((s) => s.cpuMs)) },
@@ -116,9 +158,18 @@ await benchMain('step-overhead', 115_000, async () => {
   };
   if (sandbox) {
     result.gantry_sandbox = {
-      job_ms: spread(boxed.map((s) => s.jobMs), 0),
-      wall_ms: spread(boxed.map((s) => s.wallMs), 0),
-      cpu_ms: spread(boxed.map((s) => s.cpuMs), 0),
+      job_ms: spread(
+        boxed.map((s) => s.jobMs),
+        0,
+      ),
+      wall_ms: spread(
+        boxed.map((s) => s.wallMs),
+        0,
+      ),
+      cpu_ms: spread(
+        boxed.map((s) => s.cpuMs),
+        0,
+      ),
       per_step_overhead_over_bash_c_ms: spread(perStep(boxed, bashC)),
     };
   }

@@ -15,18 +15,40 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { benchMain, epochMs, gantry, gitEnv, percentile, progress, round, runOk, spread, startServer, tempDir, tempRepo, waitFor } from './lib.ts';
+import {
+  benchMain,
+  epochMs,
+  gantry,
+  gitEnv,
+  percentile,
+  progress,
+  round,
+  runOk,
+  spread,
+  startServer,
+  tempDir,
+  tempRepo,
+  waitFor,
+} from './lib.ts';
 
 const COMMITS = Number(process.env.COMMITS ?? 20);
 const TARGET_P50_MS = 200;
 const BUILDBOT_TRIGGER_TO_START_MS = 72;
-interface RunView { run: { status: string; createdAt: string }; jobs: { startedAt: string | null }[] }
+interface RunView {
+  run: { status: string; createdAt: string };
+  jobs: { startedAt: string | null }[];
+}
 const TERMINAL = new Set(['success', 'failure', 'cancelled', 'skipped']);
 
 await benchMain('trigger-latency', 115_000, async () => {
   const stamps = await tempDir('stamps');
   const yaml = [
-    'pipeline:', '  on:', '    push:', '  jobs:', '    probe:', '      steps:',
+    'pipeline:',
+    '  on:',
+    '    push:',
+    '  jobs:',
+    '    probe:',
+    '      steps:',
     // Written aside then renamed, so the reader never sees a half-written stamp.
     `        - run: date +%s%N > ${stamps}/.t-$GANTRY_RUN_ID && mv ${stamps}/.t-$GANTRY_RUN_ID ${stamps}/started-$GANTRY_RUN_ID`,
     '',
@@ -48,20 +70,33 @@ await benchMain('trigger-latency', 115_000, async () => {
   for (let i = 0; i <= COMMITS; i++) {
     const t0 = epochMs();
     const commit = await runOk(['git', 'commit', '-q', '--allow-empty', '-m', `bench ${i}`], { cwd: repo, env: gitEnv() });
-    const file = await waitFor(`the step of commit ${i} to start`, async () => {
-      const fresh = (await readdir(stamps)).find((f) => f.startsWith('started-') && !seen.has(f));
-      return fresh;
-    }, 20_000, 2);
+    const file = await waitFor(
+      `the step of commit ${i} to start`,
+      async () => {
+        const fresh = (await readdir(stamps)).find((f) => f.startsWith('started-') && !seen.has(f));
+        return fresh;
+      },
+      20_000,
+      2,
+    );
     seen.add(file);
     const startedAt = Number(BigInt((await readFile(join(stamps, file), 'utf8')).trim()) / 1000n) / 1000;
     const runId = file.slice('started-'.length);
-    const view = await waitFor(`run ${runId} to end`, async () => {
-      const v = await server.api<RunView>('GET', `/api/runs/${runId}`);
-      return TERMINAL.has(v.run.status) ? v : undefined;
-    }, 20_000, 5);
+    const view = await waitFor(
+      `run ${runId} to end`,
+      async () => {
+        const v = await server.api<RunView>('GET', `/api/runs/${runId}`);
+        return TERMINAL.has(v.run.status) ? v : undefined;
+      },
+      20_000,
+      5,
+    );
     if (view.run.status !== 'success') throw new Error(`run ${runId} ended ${view.run.status}`);
     const done = epochMs();
-    if (i === 0) { progress(`warm-up: ${round(startedAt - t0)} ms`); continue; }
+    if (i === 0) {
+      progress(`warm-up: ${round(startedAt - t0)} ms`);
+      continue;
+    }
     latencies.push(startedAt - t0);
     commitMs.push(commit.ms);
     toDone.push(done - t0);
@@ -81,7 +116,10 @@ await benchMain('trigger-latency', 115_000, async () => {
     sandbox: 'off (GANTRY_SANDBOX=off: the step writes outside its workspace)',
     unit: 'ms',
     commit_to_step_running_ms: {
-      p50: round(p50), p95: round(percentile(latencies, 95)), min: round(Math.min(...latencies)), max: round(Math.max(...latencies)),
+      p50: round(p50),
+      p95: round(percentile(latencies, 95)),
+      min: round(Math.min(...latencies)),
+      max: round(Math.max(...latencies)),
     },
     git_commit_ms: spread(commitMs),
     breakdown_p50_ms: {

@@ -20,7 +20,10 @@ function readTable(prefix: string): Map<string, string[]> {
   for (const line of readFileSync(join(ROOT, 'ARCHITECTURE.md'), 'utf8').split('\n')) {
     const match = row.exec(line);
     if (!match) continue;
-    const list = (match[2] ?? '').split(',').map((s) => s.replace(/\(.*\)/, '').trim()).filter((s) => s && s !== '—');
+    const list = (match[2] ?? '')
+      .split(',')
+      .map((s) => s.replace(/\(.*\)/, '').trim())
+      .filter((s) => s && s !== '—');
     table.set(match[1] as string, list);
   }
   return table;
@@ -79,7 +82,12 @@ describe('architecture', () => {
   });
 
   it('every folder of src/ and every context of src/server/ is in the tables, each context with an index.ts', () => {
-    const parts = new Set(all.map((f) => relative(SRC, f).split('/')).filter((p) => p.length > 1).map((p) => p[0] as string));
+    const parts = new Set(
+      all
+        .map((f) => relative(SRC, f).split('/'))
+        .filter((p) => p.length > 1)
+        .map((p) => p[0] as string),
+    );
     expect([...parts].filter((p) => !PARTS.has(p))).toEqual([]);
     const contexts = new Set(all.map((f) => locate(f).context).filter((c): c is string => c !== null));
     expect([...contexts].filter((c) => !CONTEXTS.has(c))).toEqual([]);
@@ -91,10 +99,12 @@ describe('architecture', () => {
     for (const file of all) {
       const from = locate(file);
       for (const target of importsOf(file)) {
-        if (from.part === 'core' && target.startsWith('node:')) violations.push(`${relative(SRC, file)} imports ${target} (core stays I/O-free)`);
+        if (from.part === 'core' && target.startsWith('node:'))
+          violations.push(`${relative(SRC, file)} imports ${target} (core stays I/O-free)`);
         if (!target.startsWith('.')) continue;
         const to = locate(resolve(dirname(file), target));
-        if (to.part !== from.part && !(PARTS.get(from.part) ?? []).includes(to.part)) violations.push(`${relative(SRC, file)} imports ${target}`);
+        if (to.part !== from.part && !(PARTS.get(from.part) ?? []).includes(to.part))
+          violations.push(`${relative(SRC, file)} imports ${target}`);
       }
     }
     expect(violations).toEqual([]);
@@ -115,7 +125,8 @@ describe('architecture', () => {
         }
         if (to.context === null || to.context === from.context) continue;
         if (to.rest !== 'index.ts') violations.push(`${where} (go through ${to.context}/index.ts)`);
-        if (from.context !== null && !(CONTEXTS.get(from.context) ?? []).includes(to.context)) violations.push(`${where} (${from.context} may not use ${to.context})`);
+        if (from.context !== null && !(CONTEXTS.get(from.context) ?? []).includes(to.context))
+          violations.push(`${where} (${from.context} may not use ${to.context})`);
       }
     }
     expect(violations).toEqual([]);

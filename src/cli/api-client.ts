@@ -7,8 +7,10 @@ import { dirname, join, resolve } from 'node:path';
 import { ADMIN_TOKEN_FILE, SERVER_INFO_FILE } from '../core/data-files.ts';
 import { GantryError } from '../core/errors.ts';
 
-export interface ServerAddress { url: string; token: string }
-
+export interface ServerAddress {
+  url: string;
+  token: string;
+}
 
 /** The data directory: `--data`, GANTRY_DATA, or the nearest `.gantry/` from the current directory up. */
 export function findDataDir(explicit?: string): string | null {
@@ -37,7 +39,11 @@ export function serverAddress(dataDirOption?: string): ServerAddress {
     try {
       token = readFileSync(join(dataDir, ADMIN_TOKEN_FILE), 'utf8').trim();
     } catch {
-      throw new GantryError('NO_SERVER', `no Gantry server data in ${dataDir}: start one with \`gantry up --data ${dataDir}\`, or set GANTRY_URL and GANTRY_TOKEN`, 1);
+      throw new GantryError(
+        'NO_SERVER',
+        `no Gantry server data in ${dataDir}: start one with \`gantry up --data ${dataDir}\`, or set GANTRY_URL and GANTRY_TOKEN`,
+        1,
+      );
     }
   }
   let url = envUrl;
@@ -53,7 +59,9 @@ export function serverAddress(dataDirOption?: string): ServerAddress {
 
 export class ApiClient {
   readonly address: ServerAddress;
-  constructor(address: ServerAddress) { this.address = address; }
+  constructor(address: ServerAddress) {
+    this.address = address;
+  }
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const response = await this.raw(method, path, body);
@@ -75,14 +83,19 @@ export class ApiClient {
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (error) {
-      throw new GantryError('SERVER_UNREACHABLE', `cannot reach the Gantry server at ${this.address.url} (${(error as Error).cause ?? (error as Error).message}): is \`gantry up\` running?`, 1);
+      throw new GantryError(
+        'SERVER_UNREACHABLE',
+        `cannot reach the Gantry server at ${this.address.url} (${(error as Error).cause ?? (error as Error).message}): is \`gantry up\` running?`,
+        1,
+      );
     }
   }
 
   /** Opens a server-sent event stream; calls onEvent per event until the stream ends or the signal aborts. */
   async stream(path: string, onEvent: (event: string, data: unknown) => void, signal?: AbortSignal): Promise<void> {
     const response = await fetch(`${this.address.url}${path}`, {
-      headers: { authorization: `Bearer ${this.address.token}`, accept: 'text/event-stream' }, signal,
+      headers: { authorization: `Bearer ${this.address.token}`, accept: 'text/event-stream' },
+      signal,
     });
     if (!response.ok || !response.body) throw apiError(response.status, await response.json().catch(() => null));
     const decoder = new TextDecoder();

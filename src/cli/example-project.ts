@@ -34,18 +34,36 @@ const NOT_COPIED = new Set(['.git', '.gantry', 'node_modules', 'dist', 'reports'
 /** One progress line for the person watching (no trailing newline). */
 export type ProgressLog = (line: string) => void;
 
-export interface ProjectView { id: string; name: string; source: { kind: string; path?: string; url?: string } }
-interface RunView { run: { id: string; number: number; status: RunStatus; event: { sha: string } }; status: RunStatus; jobs: JobReport[] }
-interface ReleaseView { id: string; number: number; runId: string | null; sha: string }
+export interface ProjectView {
+  id: string;
+  name: string;
+  source: { kind: string; path?: string; url?: string };
+}
+interface RunView {
+  run: { id: string; number: number; status: RunStatus; event: { sha: string } };
+  status: RunStatus;
+  jobs: JobReport[];
+}
+interface ReleaseView {
+  id: string;
+  number: number;
+  runId: string | null;
+  sha: string;
+}
 /** The parts of GET …/environments/:env/rollout the example and the demo read. */
 export interface RolloutView {
   environment: { currentReleaseId: string | null; previousReleaseId: string | null; port: number | null } | null;
   rollout: {
-    id: string; releaseId: string; phase: string; finishedAt: string | null;
+    id: string;
+    releaseId: string;
+    phase: string;
+    finishedAt: string | null;
     state: {
-      stepIndex: number; reason: string | null;
+      stepIndex: number;
+      reason: string | null;
       /** 'inconclusive' when the analysis paused the rollout at a step's end for want of data. */
-      pausedKind?: string | null; pausedReason?: string | null;
+      pausedKind?: string | null;
+      pausedReason?: string | null;
       strategy: { kind: string; steps?: { weight: number; pauseMs: number | null }[] };
       lastAnalysis: { outcome: string; checks: { name: string; outcome: string; value: number | null; reason: string }[] } | null;
     };
@@ -100,11 +118,15 @@ export async function setUpExample(o: SetUpExampleOptions): Promise<ExampleSetup
     await copyExample(o.sourceDir ?? EXAMPLE_SOURCE_DIR, repoDir);
     await runGit(['init', '-q', '-b', 'main'], { cwd: repoDir });
   }
-  if (!await hasCommit(repoDir)) await commitAll(repoDir, `hello ${(await readVersion(repoDir)).version}`);
+  if (!(await hasCommit(repoDir))) await commitAll(repoDir, `hello ${(await readVersion(repoDir)).version}`);
   const project = await registerExample(api, repoDir);
   log(`registered the project ${project.name}; git hook installed: each commit there starts its pipeline`);
 
-  const { run } = await api.request<{ run?: { id: string; number: number }; skipped?: string }>('POST', `/api/projects/${enc(project.id)}/runs`, { kind: 'push' });
+  const { run } = await api.request<{ run?: { id: string; number: number }; skipped?: string }>(
+    'POST',
+    `/api/projects/${enc(project.id)}/runs`,
+    { kind: 'push' },
+  );
   if (!run) throw new GantryError('EXAMPLE_FAILED', `the example's pipeline did not start (its gantry.yaml ignores the push)`, 1);
   log(`run #${run.number} ${dim(run.id)}`);
   const finished = await followRun(api, run.id, log, { signal: o.signal, timeoutMs });
@@ -115,7 +137,11 @@ export async function setUpExample(o: SetUpExampleOptions): Promise<ExampleSetup
   log(`release #${release.number} ${dim(release.sha.slice(0, 12))} → staging`);
   const staging = await waitForRollout(api, project, 'staging', (r) => r.releaseId === release.id, { signal: o.signal, timeoutMs });
   if (staging.rollout?.phase !== 'succeeded') {
-    throw new GantryError('EXAMPLE_FAILED', `the deploy to staging ended ${staging.rollout?.phase ?? 'unknown'}${staging.rollout?.state.reason ? `: ${staging.rollout.state.reason}` : ''}`, 1);
+    throw new GantryError(
+      'EXAMPLE_FAILED',
+      `the deploy to staging ended ${staging.rollout?.phase ?? 'unknown'}${staging.rollout?.state.reason ? `: ${staging.rollout.state.reason}` : ''}`,
+      1,
+    );
   }
   return { project, repoDir, created: true, runId: run.id, stagingUrl: await environmentUrl(api, project, 'staging') };
 }
@@ -133,10 +159,17 @@ export async function findExampleProject(api: ApiClient, repoDir: string): Promi
  */
 export async function locateExampleProject(api: ApiClient): Promise<ProjectView | null> {
   const { projects } = await api.request<{ projects: ProjectView[] }>('GET', '/api/projects');
-  return projects.find((p) => {
-    const path = p.source.kind === 'local' ? p.source.path : undefined;
-    return path !== undefined && basename(path) === 'hello' && basename(join(path, '..')) === 'examples' && existsSync(join(path, 'version.json'));
-  }) ?? null;
+  return (
+    projects.find((p) => {
+      const path = p.source.kind === 'local' ? p.source.path : undefined;
+      return (
+        path !== undefined &&
+        basename(path) === 'hello' &&
+        basename(join(path, '..')) === 'examples' &&
+        existsSync(join(path, 'version.json'))
+      );
+    }) ?? null
+  );
 }
 
 /** Copies the example's sources, leaving out build output and repository state. */
@@ -149,7 +182,10 @@ export async function copyExample(sourceDir: string, repoDir: string): Promise<v
 }
 
 /** The example's version file: what `gantry demo` edits to make a new version. */
-export interface ExampleVersion { version: string; errorRate: number }
+export interface ExampleVersion {
+  version: string;
+  errorRate: number;
+}
 
 export async function readVersion(repoDir: string): Promise<ExampleVersion> {
   const parsed = JSON.parse(await readFile(join(repoDir, 'version.json'), 'utf8')) as Partial<ExampleVersion>;
@@ -164,7 +200,10 @@ export async function commitVersion(repoDir: string, version: ExampleVersion, me
 }
 
 async function hasCommit(repoDir: string): Promise<boolean> {
-  return runGit(['rev-parse', '--verify', '-q', 'HEAD'], { cwd: repoDir }).then(() => true, () => false);
+  return runGit(['rev-parse', '--verify', '-q', 'HEAD'], { cwd: repoDir }).then(
+    () => true,
+    () => false,
+  );
 }
 
 async function commitAll(repoDir: string, message: string): Promise<string> {
@@ -174,7 +213,21 @@ async function commitAll(repoDir: string, message: string): Promise<string> {
 
 async function commit(repoDir: string, message: string): Promise<string> {
   // A fixed identity: a fresh machine often has none, and these commits are the example's, not the user's.
-  await runGit(['-c', 'user.name=Gantry example', '-c', 'user.email=example@gantry.invalid', '-c', 'commit.gpgsign=false', 'commit', '-q', '-m', message], { cwd: repoDir });
+  await runGit(
+    [
+      '-c',
+      'user.name=Gantry example',
+      '-c',
+      'user.email=example@gantry.invalid',
+      '-c',
+      'commit.gpgsign=false',
+      'commit',
+      '-q',
+      '-m',
+      message,
+    ],
+    { cwd: repoDir },
+  );
   return (await runGit(['rev-parse', 'HEAD'], { cwd: repoDir })).trim();
 }
 
@@ -197,7 +250,11 @@ export async function environmentUrl(api: ApiClient, project: ProjectView, envir
   return port === null ? null : `http://${new URL(api.address.url).hostname}:${port}/`;
 }
 
-export interface WaitOptions { signal?: AbortSignal; timeoutMs: number; intervalMs?: number }
+export interface WaitOptions {
+  signal?: AbortSignal;
+  timeoutMs: number;
+  intervalMs?: number;
+}
 
 /** Polls until `check` gives a value; throws EXAMPLE_TIMEOUT after timeoutMs, or the signal's reason when aborted. */
 export async function poll<T>(what: string, check: () => Promise<T | undefined>, o: WaitOptions): Promise<T> {
@@ -214,15 +271,19 @@ export async function poll<T>(what: string, check: () => Promise<T | undefined>,
 /** Waits for a run to end, logging each job as it starts and ends. */
 export async function followRun(api: ApiClient, runId: string, log: ProgressLog, o: WaitOptions): Promise<RunView> {
   const seen = new Map<string, string>();
-  return poll(`run ${runId}`, async () => {
-    const view = await api.request<RunView>('GET', `/api/runs/${enc(runId)}`);
-    for (const job of view.jobs) {
-      if (seen.get(job.key) === job.status || job.status === 'waiting' || job.status === 'queued') continue;
-      seen.set(job.key, job.status);
-      log(`  ${jobLine(job)}`);
-    }
-    return ['success', 'failure', 'cancelled'].includes(view.status) ? view : undefined;
-  }, o);
+  return poll(
+    `run ${runId}`,
+    async () => {
+      const view = await api.request<RunView>('GET', `/api/runs/${enc(runId)}`);
+      for (const job of view.jobs) {
+        if (seen.get(job.key) === job.status || job.status === 'waiting' || job.status === 'queued') continue;
+        seen.set(job.key, job.status);
+        log(`  ${jobLine(job)}`);
+      }
+      return ['success', 'failure', 'cancelled'].includes(view.status) ? view : undefined;
+    },
+    o,
+  );
 }
 
 function jobLine(job: JobReport): string {
@@ -232,9 +293,17 @@ function jobLine(job: JobReport): string {
 }
 
 /** The push run of a commit: started by the git hook, or by hand when no hook call came (no curl). */
-export async function runOfCommit(api: ApiClient, project: ProjectView, sha: string, o: WaitOptions & { hookGraceMs?: number }): Promise<{ id: string; number: number }> {
+export async function runOfCommit(
+  api: ApiClient,
+  project: ProjectView,
+  sha: string,
+  o: WaitOptions & { hookGraceMs?: number },
+): Promise<{ id: string; number: number }> {
   const find = async () => {
-    const { runs } = await api.request<{ runs: { id: string; number: number; event: { kind: string; sha: string } }[] }>('GET', `/api/runs?project=${enc(project.id)}&limit=20`);
+    const { runs } = await api.request<{ runs: { id: string; number: number; event: { kind: string; sha: string } }[] }>(
+      'GET',
+      `/api/runs?project=${enc(project.id)}&limit=20`,
+    );
     return runs.find((r) => r.event.sha === sha && r.event.kind === 'push');
   };
   try {
@@ -242,29 +311,44 @@ export async function runOfCommit(api: ApiClient, project: ProjectView, sha: str
   } catch (error) {
     if (!(error instanceof GantryError && error.code === 'EXAMPLE_TIMEOUT')) throw error;
   }
-  const { run, skipped } = await api.request<{ run?: { id: string; number: number }; skipped?: string }>('POST', `/api/projects/${enc(project.id)}/runs`, { kind: 'push', ref: 'refs/heads/main' });
+  const { run, skipped } = await api.request<{ run?: { id: string; number: number }; skipped?: string }>(
+    'POST',
+    `/api/projects/${enc(project.id)}/runs`,
+    { kind: 'push', ref: 'refs/heads/main' },
+  );
   if (!run) throw new GantryError('EXAMPLE_FAILED', `the push was not run: ${skipped ?? 'skipped'}`, 1);
   return run;
 }
 
 /** The release AutoRelease makes from a successful push run. */
 export async function waitForRelease(api: ApiClient, project: ProjectView, runId: string, o: WaitOptions): Promise<ReleaseView> {
-  return poll(`the release of run ${runId}`, async () => {
-    const { releases } = await api.request<{ releases: ReleaseView[] }>('GET', `/api/projects/${enc(project.id)}/releases`);
-    return releases.find((r) => r.runId === runId);
-  }, o);
+  return poll(
+    `the release of run ${runId}`,
+    async () => {
+      const { releases } = await api.request<{ releases: ReleaseView[] }>('GET', `/api/projects/${enc(project.id)}/releases`);
+      return releases.find((r) => r.runId === runId);
+    },
+    o,
+  );
 }
 
 /** Waits until the environment's latest rollout is one `match` accepts and has ended; `onView` sees every poll. */
 export async function waitForRollout(
-  api: ApiClient, project: ProjectView, environment: string,
-  match: (rollout: NonNullable<RolloutView['rollout']>) => boolean, o: WaitOptions & { onView?: (view: RolloutView) => void },
+  api: ApiClient,
+  project: ProjectView,
+  environment: string,
+  match: (rollout: NonNullable<RolloutView['rollout']>) => boolean,
+  o: WaitOptions & { onView?: (view: RolloutView) => void },
 ): Promise<RolloutView> {
-  return poll(`the rollout in ${environment}`, async () => {
-    const view = await api.request<RolloutView>('GET', `/api/projects/${enc(project.id)}/environments/${enc(environment)}/rollout`);
-    if (view.rollout && match(view.rollout)) o.onView?.(view);
-    return view.rollout && match(view.rollout) && FINAL_PHASES.has(view.rollout.phase) ? view : undefined;
-  }, o);
+  return poll(
+    `the rollout in ${environment}`,
+    async () => {
+      const view = await api.request<RolloutView>('GET', `/api/projects/${enc(project.id)}/environments/${enc(environment)}/rollout`);
+      if (view.rollout && match(view.rollout)) o.onView?.(view);
+      return view.rollout && match(view.rollout) && FINAL_PHASES.has(view.rollout.phase) ? view : undefined;
+    },
+    o,
+  );
 }
 
 /** The same folder whichever way it was written (symlinks, as git's --show-toplevel resolves them). */

@@ -19,7 +19,13 @@ export function formatMs(ms: number): string {
 }
 
 const SYMBOL: Record<string, string> = {
-  success: '✔', failure: '✘', skipped: '○', cancelled: '⊘', running: '●', queued: '…', waiting: '·',
+  success: '✔',
+  failure: '✘',
+  skipped: '○',
+  cancelled: '⊘',
+  running: '●',
+  queued: '…',
+  waiting: '·',
 };
 
 export function statusSymbol(status: string, stream: NodeJS.WriteStream = process.stdout): string {

@@ -26,7 +26,11 @@ export const systemClock: Clock = {
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
 
-interface ManualTimer { id: number; due: number; callback: () => void }
+interface ManualTimer {
+  id: number;
+  due: number;
+  callback: () => void;
+}
 
 /** A clock for tests: time stands still until `advance()` moves it, firing what falls due on the way. */
 export class ManualClock implements Clock {
@@ -62,7 +66,10 @@ export class ManualClock implements Clock {
   advance(ms: number): void {
     const end = this.#now + ms;
     for (;;) {
-      const next = this.#timers.reduce<ManualTimer | null>((a, t) => (a === null || t.due < a.due || (t.due === a.due && t.id < a.id) ? t : a), null);
+      const next = this.#timers.reduce<ManualTimer | null>(
+        (a, t) => (a === null || t.due < a.due || (t.due === a.due && t.id < a.id) ? t : a),
+        null,
+      );
       if (!next || next.due > end) break;
       this.#timers = this.#timers.filter((t) => t !== next);
       this.#now = next.due;

@@ -35,9 +35,7 @@ export interface ServiceConfig {
 export type NodeSignal = 'SIGTERM' | 'SIGINT' | 'SIGQUIT' | 'SIGHUP' | 'SIGUSR1' | 'SIGUSR2' | 'SIGKILL';
 
 /** Send matching requests to the canary regardless of weight (A/B, "let me see the new version"). */
-export type MatchRule =
-  | { header: string; value?: string; regex?: string }
-  | { cookie: string; value?: string; regex?: string };
+export type MatchRule = { header: string; value?: string; regex?: string } | { cookie: string; value?: string; regex?: string };
 
 export interface CanaryStepConfig {
   /** Percent of traffic (0..100) on the canary during this step. */

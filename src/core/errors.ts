@@ -16,16 +16,24 @@ export class GantryError extends Error {
 }
 
 export class NotFoundError extends GantryError {
-  constructor(message: string, details?: unknown) { super('NOT_FOUND', message, 404, details); }
+  constructor(message: string, details?: unknown) {
+    super('NOT_FOUND', message, 404, details);
+  }
 }
 export class ConflictError extends GantryError {
-  constructor(message: string, details?: unknown) { super('CONFLICT', message, 409, details); }
+  constructor(message: string, details?: unknown) {
+    super('CONFLICT', message, 409, details);
+  }
 }
 export class InputError extends GantryError {
-  constructor(message: string, details?: unknown) { super('INVALID_INPUT', message, 400, details); }
+  constructor(message: string, details?: unknown) {
+    super('INVALID_INPUT', message, 400, details);
+  }
 }
 export class UnauthorizedError extends GantryError {
-  constructor(message = 'a valid API token is required (Authorization: Bearer <token>)') { super('UNAUTHORIZED', message, 401); }
+  constructor(message = 'a valid API token is required (Authorization: Bearer <token>)') {
+    super('UNAUTHORIZED', message, 401);
+  }
 }
 
 /** One problem in a config file, positioned for `FILE:LINE:COL: message`. Line and column are 1-based. */

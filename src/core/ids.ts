@@ -21,7 +21,11 @@ export interface IdGeneratorOptions {
 /** Makes an independent monotonic generator (tests use it with a fixed clock). */
 export function createIdGenerator(options: IdGeneratorOptions = {}): () => string {
   const now = options.now ?? Date.now;
-  const random = options.random ?? ((bytes: Uint8Array<ArrayBuffer>) => { globalThis.crypto.getRandomValues(bytes); });
+  const random =
+    options.random ??
+    ((bytes: Uint8Array<ArrayBuffer>) => {
+      globalThis.crypto.getRandomValues(bytes);
+    });
   let lastTime = -1;
   let hi = 0;
   let lo = 0;
@@ -31,9 +35,16 @@ export function createIdGenerator(options: IdGeneratorOptions = {}): () => strin
     if (time > MAX_TIME) throw new RangeError(`time ${time} does not fit in a 48-bit id`);
     if (time === lastTime) {
       lo += 1;
-      if (lo === HALF) { lo = 0; hi += 1; }
+      if (lo === HALF) {
+        lo = 0;
+        hi += 1;
+      }
       // All 80 bits used up in this millisecond: borrow the next one rather than wrap around.
-      if (hi === HALF) { hi = 0; lo = 0; lastTime = time + 1; }
+      if (hi === HALF) {
+        hi = 0;
+        lo = 0;
+        lastTime = time + 1;
+      }
     } else {
       const bytes = new Uint8Array(10);
       random(bytes);

@@ -21,8 +21,19 @@ export type Histogram = { valueMs: number; count: number }[];
 function erfc(x: number): number {
   const z = Math.abs(x);
   const t = 1 / (1 + 0.5 * z);
-  const r = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806
-    + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+  const r =
+    t *
+    Math.exp(
+      -z * z -
+        1.26551223 +
+        t *
+          (1.00002368 +
+            t *
+              (0.37409196 +
+                t *
+                  (0.09678418 +
+                    t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+    );
   return x >= 0 ? r : 2 - r;
 }
 
@@ -39,8 +50,8 @@ export function normalUpperTail(z: number): number {
 }
 
 const LANCZOS = [
-  0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
-  12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+  0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905,
+  -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
 ];
 
 /** ln Γ(x) for x > 0 (Lanczos, g = 7): binomial coefficients of large n without overflow. */
@@ -139,9 +150,14 @@ export interface SprtOptions {
  * re-evaluated as counts grow — what a test looked at every second needs. `llr` is the
  * log-likelihood ratio of H1 over H0.
  */
-export function sprtErrorRate(o: SprtOptions, errors: number, total: number): { decision: 'accept-h0' | 'accept-h1' | 'continue'; llr: number } {
+export function sprtErrorRate(
+  o: SprtOptions,
+  errors: number,
+  total: number,
+): { decision: 'accept-h0' | 'accept-h1' | 'continue'; llr: number } {
   if (!(o.p0 > 0 && o.p1 < 1 && o.p0 < o.p1)) throw new InputError(`SPRT needs 0 < p0 < p1 < 1 (got p0=${o.p0}, p1=${o.p1})`);
-  if (!(o.alpha > 0 && o.alpha < 1 && o.beta > 0 && o.beta < 1)) throw new InputError(`SPRT needs alpha and beta in (0, 1) (got ${o.alpha}, ${o.beta})`);
+  if (!(o.alpha > 0 && o.alpha < 1 && o.beta > 0 && o.beta < 1))
+    throw new InputError(`SPRT needs alpha and beta in (0, 1) (got ${o.alpha}, ${o.beta})`);
   const successes = Math.max(0, total - errors);
   const llr = errors * Math.log(o.p1 / o.p0) + successes * Math.log((1 - o.p1) / (1 - o.p0));
   const upper = Math.log((1 - o.beta) / o.alpha);

@@ -10,7 +10,13 @@
  */
 import { ANALYSIS_DEFAULTS, type AnalysisConfig, type LatencyCheckConfig, type PrometheusCheckConfig } from '../core/delivery-config.ts';
 import {
-  binomialUpperTail, countAbove, fisherExactGreater, mannWhitneyU, quantile, sortedHistogram, twoProportionZTest,
+  binomialUpperTail,
+  countAbove,
+  fisherExactGreater,
+  mannWhitneyU,
+  quantile,
+  sortedHistogram,
+  twoProportionZTest,
 } from './analysis-stats.ts';
 import type { Histogram } from './analysis-stats.ts';
 
@@ -81,11 +87,17 @@ export function evaluateAnalysis(config: AnalysisConfig, input: AnalysisWindow):
   const gate = trafficGate(config, window.canary);
   const errorRate = config.errorRate;
   if (errorRate?.max !== undefined) checks.push(gate('error-rate', errorRate.max) ?? errorRateCheck(errorRate.max, window, alpha));
-  if (errorRate?.maxIncrease !== undefined) checks.push(gate('error-rate-increase', errorRate.maxIncrease) ?? errorIncreaseCheck(errorRate.maxIncrease, window, alpha));
+  if (errorRate?.maxIncrease !== undefined)
+    checks.push(gate('error-rate-increase', errorRate.maxIncrease) ?? errorIncreaseCheck(errorRate.maxIncrease, window, alpha));
   for (const latency of config.latency) {
     const name = `latency-${quantileLabel(latency.quantile)}`;
-    if (latency.maxMs !== undefined) checks.push(gate(name, latency.maxMs) ?? latencyBoundCheck(name, latency, latency.maxMs, window, alpha));
-    if (latency.maxIncreaseMs !== undefined) checks.push(gate(`${name}-increase`, latency.maxIncreaseMs) ?? latencyIncreaseCheck(`${name}-increase`, latency, latency.maxIncreaseMs, window, alpha));
+    if (latency.maxMs !== undefined)
+      checks.push(gate(name, latency.maxMs) ?? latencyBoundCheck(name, latency, latency.maxMs, window, alpha));
+    if (latency.maxIncreaseMs !== undefined)
+      checks.push(
+        gate(`${name}-increase`, latency.maxIncreaseMs) ??
+          latencyIncreaseCheck(`${name}-increase`, latency, latency.maxIncreaseMs, window, alpha),
+      );
   }
   for (const prometheus of config.prometheus) checks.push(prometheusCheck(prometheus, window.prometheus?.[prometheus.name]));
   return { outcome: overall(checks), checks };
@@ -102,7 +114,12 @@ function trafficGate(config: AnalysisConfig, canary: Sample): (name: string, thr
   return (name, threshold) => {
     if (canary.requests >= config.minRequests && canary.requests > 0) return null;
     return {
-      name, outcome: 'inconclusive', value: null, baseline: null, threshold, pValue: null,
+      name,
+      outcome: 'inconclusive',
+      value: null,
+      baseline: null,
+      threshold,
+      pValue: null,
       reason: `too little traffic: ${canary.requests} of ${Math.max(1, config.minRequests)} required canary requests in the window`,
     };
   };
@@ -159,14 +176,23 @@ function errorIncreaseCheck(maxIncrease: number, window: AnalysisWindow, alpha: 
   const { canary, baseline } = window;
   const rate = canary.errors / canary.requests;
   if (baseline.requests <= 0) {
-    return { name: 'error-rate-increase', outcome: 'inconclusive', value: rate, baseline: null, threshold: maxIncrease, pValue: null, reason: 'no baseline traffic in the window to compare with' };
+    return {
+      name: 'error-rate-increase',
+      outcome: 'inconclusive',
+      value: rate,
+      baseline: null,
+      threshold: maxIncrease,
+      pValue: null,
+      reason: 'no baseline traffic in the window to compare with',
+    };
   }
   const baseRate = baseline.errors / baseline.requests;
   const pooled = (canary.errors + baseline.errors) / (canary.requests + baseline.requests);
   const minExpected = Math.min(canary.requests, baseline.requests) * Math.min(pooled, 1 - pooled);
-  const pWorse = minExpected >= 5
-    ? twoProportionZTest(canary.errors, canary.requests, baseline.errors, baseline.requests).pValue
-    : fisherExactGreater(canary.errors, canary.requests, baseline.errors, baseline.requests);
+  const pWorse =
+    minExpected >= 5
+      ? twoProportionZTest(canary.errors, canary.requests, baseline.errors, baseline.requests).pValue
+      : fisherExactGreater(canary.errors, canary.requests, baseline.errors, baseline.requests);
   const pBeyondHalf = binomialUpperTail(canary.errors, canary.requests, Math.min(1, baseRate + maxIncrease * NULL_FRACTION));
   const pValue = Math.max(pWorse, pBeyondHalf);
   const increase = rate - baseRate;
@@ -178,7 +204,15 @@ function errorIncreaseCheck(maxIncrease: number, window: AnalysisWindow, alpha: 
     : above
       ? `${observed}: +${percent(increase)} is more than +${percent(maxIncrease)} but not significantly (p = ${pvalue(pValue)} > ${pvalue(alpha)})`
       : `${observed}: within +${percent(maxIncrease)}`;
-  return { name: 'error-rate-increase', outcome: fail ? 'fail' : 'pass', value: rate, baseline: baseRate, threshold: maxIncrease, pValue, reason };
+  return {
+    name: 'error-rate-increase',
+    outcome: fail ? 'fail' : 'pass',
+    value: rate,
+    baseline: baseRate,
+    threshold: maxIncrease,
+    pValue,
+    reason,
+  };
 }
 
 /**
@@ -191,7 +225,15 @@ function latencyBoundCheck(name: string, check: LatencyCheckConfig, maxMs: numbe
   const { above, total } = countAbove(window.canary.latency, maxMs);
   const baselineValue = nullIfNaN(quantile(window.baseline.latency, check.quantile));
   if (total === 0) {
-    return { name, outcome: 'inconclusive', value: null, baseline: baselineValue, threshold: maxMs, pValue: null, reason: 'no canary latency samples in the window' };
+    return {
+      name,
+      outcome: 'inconclusive',
+      value: null,
+      baseline: baselineValue,
+      threshold: maxMs,
+      pValue: null,
+      reason: 'no canary latency samples in the window',
+    };
   }
   const value = quantile(window.canary.latency, check.quantile);
   const pValue = binomialUpperTail(above, total, 1 - check.quantile);
@@ -217,17 +259,42 @@ function latencyBoundCheck(name: string, check: LatencyCheckConfig, maxMs: numbe
  * to the far tail (p99.9) shows in the quantile difference but may not reach significance here —
  * an absolute `maxMs` bound catches that case.
  */
-function latencyIncreaseCheck(name: string, check: LatencyCheckConfig, maxIncreaseMs: number, window: AnalysisWindow, alpha: number): AnalysisCheck {
+function latencyIncreaseCheck(
+  name: string,
+  check: LatencyCheckConfig,
+  maxIncreaseMs: number,
+  window: AnalysisWindow,
+  alpha: number,
+): AnalysisCheck {
   const value = nullIfNaN(quantile(window.canary.latency, check.quantile));
   const baselineValue = nullIfNaN(quantile(window.baseline.latency, check.quantile));
   if (value === null) {
-    return { name, outcome: 'inconclusive', value: null, baseline: baselineValue, threshold: maxIncreaseMs, pValue: null, reason: 'no canary latency samples in the window' };
+    return {
+      name,
+      outcome: 'inconclusive',
+      value: null,
+      baseline: baselineValue,
+      threshold: maxIncreaseMs,
+      pValue: null,
+      reason: 'no canary latency samples in the window',
+    };
   }
   if (baselineValue === null) {
-    return { name, outcome: 'inconclusive', value, baseline: null, threshold: maxIncreaseMs, pValue: null, reason: 'no baseline latency samples in the window to compare with' };
+    return {
+      name,
+      outcome: 'inconclusive',
+      value,
+      baseline: null,
+      threshold: maxIncreaseMs,
+      pValue: null,
+      reason: 'no baseline latency samples in the window to compare with',
+    };
   }
   const shift = maxIncreaseMs * NULL_FRACTION;
-  const test = mannWhitneyU(window.canary.latency.map((b) => ({ valueMs: b.valueMs - shift, count: b.count })), window.baseline.latency);
+  const test = mannWhitneyU(
+    window.canary.latency.map((b) => ({ valueMs: b.valueMs - shift, count: b.count })),
+    window.baseline.latency,
+  );
   const increase = value - baselineValue;
   const above = increase > maxIncreaseMs;
   const fail = above && test.pValue <= alpha;
@@ -246,13 +313,37 @@ function prometheusCheck(check: PrometheusCheckConfig, value: number | null | un
   const name = `prometheus:${check.name}`;
   const bound = check.max ?? check.min ?? null;
   if (value === null || value === undefined || Number.isNaN(value)) {
-    return { name, outcome: 'inconclusive', value: null, baseline: null, threshold: bound, pValue: null, reason: `the query returned no value` };
+    return {
+      name,
+      outcome: 'inconclusive',
+      value: null,
+      baseline: null,
+      threshold: bound,
+      pValue: null,
+      reason: `the query returned no value`,
+    };
   }
   if (check.min !== undefined && value < check.min) {
-    return { name, outcome: 'fail', value, baseline: null, threshold: check.min, pValue: null, reason: `${value} is below the minimum ${check.min}` };
+    return {
+      name,
+      outcome: 'fail',
+      value,
+      baseline: null,
+      threshold: check.min,
+      pValue: null,
+      reason: `${value} is below the minimum ${check.min}`,
+    };
   }
   if (check.max !== undefined && value > check.max) {
-    return { name, outcome: 'fail', value, baseline: null, threshold: check.max, pValue: null, reason: `${value} is above the maximum ${check.max}` };
+    return {
+      name,
+      outcome: 'fail',
+      value,
+      baseline: null,
+      threshold: check.max,
+      pValue: null,
+      reason: `${value} is above the maximum ${check.max}`,
+    };
   }
   return { name, outcome: 'pass', value, baseline: null, threshold: bound, pValue: null, reason: `${value} is within bounds` };
 }

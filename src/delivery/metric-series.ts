@@ -171,7 +171,10 @@ function pointOf(t: number, requests: number, errors: number, latency: Histogram
   const has = requests > 0;
   const measured = latency.length > 0;
   return {
-    t, requests, rps: seconds > 0 ? requests / seconds : 0, errors,
+    t,
+    requests,
+    rps: seconds > 0 ? requests / seconds : 0,
+    errors,
     errorRate: has ? errors / requests : null,
     p50: has && measured ? quantile(latency, 0.5) : null,
     p95: has && measured ? quantile(latency, 0.95) : null,

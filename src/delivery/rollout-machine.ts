@@ -32,8 +32,16 @@ import { IllegalTransitionError } from '../pipeline/run-reducer.ts';
 import type { AnalysisCheck, AnalysisResult } from './analysis.ts';
 
 export type RolloutPhase =
-  | 'pending-approval' | 'starting' | 'progressing' | 'paused' | 'promoting' | 'succeeded'
-  | 'rolling-back' | 'rolled-back' | 'aborted' | 'failed';
+  | 'pending-approval'
+  | 'starting'
+  | 'progressing'
+  | 'paused'
+  | 'promoting'
+  | 'succeeded'
+  | 'rolling-back'
+  | 'rolled-back'
+  | 'aborted'
+  | 'failed';
 
 /** Phases a rollout never leaves. */
 export const FINAL_ROLLOUT_PHASES: readonly RolloutPhase[] = ['succeeded', 'rolled-back', 'aborted', 'failed'];
@@ -198,7 +206,13 @@ export function initialRollout(o: InitialRolloutOptions): RolloutState {
  * nothing runs) and over a canary (which would make the way back as slow as the way in); no
  * approval, since going back is the safe direction.
  */
-export function initialRollback(o: { id: string; environment: string; currentReleaseId: string; previousReleaseId: string; instances?: number }): RolloutState {
+export function initialRollback(o: {
+  id: string;
+  environment: string;
+  currentReleaseId: string;
+  previousReleaseId: string;
+  instances?: number;
+}): RolloutState {
   return initialRollout({
     id: o.id,
     environment: o.environment,
@@ -223,7 +237,13 @@ export function isFinalRollout(phase: RolloutPhase): phase is FinalRolloutPhase 
  */
 export function reduceRollout(state: RolloutState, event: RolloutEvent): RolloutTransition {
   if (isFinalRollout(state.phase)) {
-    if (event.type === 'tick' || event.type === 'abort' || event.type === 'drained' || event.type === 'instances-ready' || event.type === 'instances-failed') {
+    if (
+      event.type === 'tick' ||
+      event.type === 'abort' ||
+      event.type === 'drained' ||
+      event.type === 'instances-ready' ||
+      event.type === 'instances-failed'
+    ) {
       return { state, commands: [] };
     }
     throw illegal(state, event);
@@ -300,7 +320,12 @@ function onStart(d: Draft, event: { type: 'start'; at: number }): void {
 function begin(d: Draft): void {
   const s = d.s;
   s.startedAt = d.at;
-  d.note('rollout.started', { releaseId: s.releaseId, previousReleaseId: s.previousReleaseId, strategy: s.strategy.kind, instances: s.instances });
+  d.note('rollout.started', {
+    releaseId: s.releaseId,
+    previousReleaseId: s.previousReleaseId,
+    strategy: s.strategy.kind,
+    instances: s.instances,
+  });
   if (s.previousReleaseId === null) {
     startCanary(d, s.instances);
     return;
@@ -424,7 +449,9 @@ function onTick(d: Draft, analysis: AnalysisResult | null): void {
     s.lastAnalysis = analysis;
     s.lastAnalysisAt = d.at;
     if (analysis.outcome === 'fail') {
-      rollBack(d, 'rolled-back', `analysis failed: ${describe(analysis.checks.filter((c) => c.outcome === 'fail'))}`, { analysis: analysisData(analysis) });
+      rollBack(d, 'rolled-back', `analysis failed: ${describe(analysis.checks.filter((c) => c.outcome === 'fail'))}`, {
+        analysis: analysisData(analysis),
+      });
       return;
     }
   }
@@ -456,9 +483,18 @@ function nextStepOrPromote(d: Draft): void {
 function onPromote(d: Draft, event: { type: 'promote'; at: number; actor: string }): void {
   const s = d.s;
   if ((s.phase !== 'progressing' && s.phase !== 'paused') || (s.strategy.kind !== 'canary' && s.strategy.kind !== 'blue-green')) {
-    throw illegal(d.base, event, s.strategy.kind === 'canary' || s.strategy.kind === 'blue-green' ? `only a progressing or paused rollout can be promoted` : `a ${s.strategy.kind} rollout has no steps to skip`);
+    throw illegal(
+      d.base,
+      event,
+      s.strategy.kind === 'canary' || s.strategy.kind === 'blue-green'
+        ? `only a progressing or paused rollout can be promoted`
+        : `a ${s.strategy.kind} rollout has no steps to skip`,
+    );
   }
-  d.note('rollout.promoted', { actor: event.actor, skippedSteps: s.strategy.kind === 'canary' ? s.strategy.steps.length - s.stepIndex - 1 : 0 });
+  d.note('rollout.promoted', {
+    actor: event.actor,
+    skippedSteps: s.strategy.kind === 'canary' ? s.strategy.steps.length - s.stepIndex - 1 : 0,
+  });
   promote(d, true);
 }
 
@@ -522,9 +558,7 @@ function advanceRolling(d: Draft): void {
   }
   if (s.phase !== 'progressing') return;
   const stop = Math.max(0, Math.min(r.oldRemaining, r.oldRemaining + r.newReady - (n - unavailable)));
-  const start = r.newStarting > 0
-    ? 0
-    : Math.max(0, Math.min(n + surge - (r.oldRemaining - stop + r.newReady), n - r.newReady));
+  const start = r.newStarting > 0 ? 0 : Math.max(0, Math.min(n + surge - (r.oldRemaining - stop + r.newReady), n - r.newReady));
   const next: RollingProgress = { oldRemaining: r.oldRemaining - stop, newReady: r.newReady, newStarting: r.newStarting + start };
   s.rolling = next;
   if (stop === 0 && start === 0) return;
@@ -653,11 +687,16 @@ function stepName(s: RolloutState): string {
  */
 function stepVerdict(s: RolloutState): { outcome: 'pass' | 'inconclusive'; reason: string; data: unknown } {
   const strategy = s.strategy;
-  if ((strategy.kind !== 'canary' && strategy.kind !== 'blue-green') || strategy.analysis === undefined) return { outcome: 'pass', reason: 'no analysis configured', data: null };
+  if ((strategy.kind !== 'canary' && strategy.kind !== 'blue-green') || strategy.analysis === undefined)
+    return { outcome: 'pass', reason: 'no analysis configured', data: null };
   const fresh = s.lastAnalysis !== null && s.lastAnalysisAt !== null && s.stepStartedAt !== null && s.lastAnalysisAt > s.stepStartedAt;
   if (!fresh || s.lastAnalysis === null) return { outcome: 'inconclusive', reason: 'no analysis result during the step', data: null };
   if (s.lastAnalysis.outcome === 'pass') return { outcome: 'pass', reason: 'analysis passed', data: analysisData(s.lastAnalysis) };
-  return { outcome: 'inconclusive', reason: describe(s.lastAnalysis.checks.filter((c) => c.outcome !== 'pass')), data: analysisData(s.lastAnalysis) };
+  return {
+    outcome: 'inconclusive',
+    reason: describe(s.lastAnalysis.checks.filter((c) => c.outcome !== 'pass')),
+    data: analysisData(s.lastAnalysis),
+  };
 }
 
 function describe(checks: AnalysisCheck[]): string {
@@ -667,20 +706,31 @@ function describe(checks: AnalysisCheck[]): string {
 function analysisData(result: AnalysisResult): Record<string, unknown> {
   return {
     outcome: result.outcome,
-    checks: result.checks.map((c) => ({ name: c.name, outcome: c.outcome, value: c.value, baseline: c.baseline, threshold: c.threshold, pValue: c.pValue, reason: c.reason })),
+    checks: result.checks.map((c) => ({
+      name: c.name,
+      outcome: c.outcome,
+      value: c.value,
+      baseline: c.baseline,
+      threshold: c.threshold,
+      pValue: c.pValue,
+      reason: c.reason,
+    })),
   };
 }
 
 function validateStrategy(strategy: StrategyConfig): void {
   if (strategy.kind === 'canary') {
     for (const [i, step] of strategy.steps.entries()) {
-      if (!(step.weight >= 0 && step.weight <= 100)) throw new InputError(`canary step ${i + 1}: weight must be within 0..100 (got ${step.weight})`);
-      if (step.pauseMs !== null && !(step.pauseMs >= 0)) throw new InputError(`canary step ${i + 1}: pause must be ≥ 0 (got ${step.pauseMs})`);
+      if (!(step.weight >= 0 && step.weight <= 100))
+        throw new InputError(`canary step ${i + 1}: weight must be within 0..100 (got ${step.weight})`);
+      if (step.pauseMs !== null && !(step.pauseMs >= 0))
+        throw new InputError(`canary step ${i + 1}: pause must be ≥ 0 (got ${step.pauseMs})`);
     }
   }
   if (strategy.kind === 'rolling') {
     for (const key of ['maxSurge', 'maxUnavailable'] as const) {
-      if (!Number.isInteger(strategy[key]) || strategy[key] < 0) throw new InputError(`rolling ${key} must be a non-negative integer (got ${strategy[key]})`);
+      if (!Number.isInteger(strategy[key]) || strategy[key] < 0)
+        throw new InputError(`rolling ${key} must be a non-negative integer (got ${strategy[key]})`);
     }
   }
   if (strategy.kind === 'blue-green' && !(strategy.keepOldMs >= 0 && strategy.analysisMs >= 0)) {

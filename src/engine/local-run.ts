@@ -66,9 +66,11 @@ export async function runLocally(o: LocalRunOptions): Promise<LocalRunResult> {
   // dirs) waits for its removal, and the run waits for all of them at its end.
   const removals = new Map<string, Promise<void>>();
   const removeLater = (dir: string) => {
-    const removal: Promise<void> = rm(dir, { recursive: true, force: true }).catch(() => undefined).finally(() => {
-      if (removals.get(dir) === removal) removals.delete(dir);
-    });
+    const removal: Promise<void> = rm(dir, { recursive: true, force: true })
+      .catch(() => undefined)
+      .finally(() => {
+        if (removals.get(dir) === removal) removals.delete(dir);
+      });
     removals.set(dir, removal);
   };
   const plannedJobs = new Map<string, PlannedJob>(plan.jobs.map((j) => [j.key, j]));
@@ -76,33 +78,49 @@ export async function runLocally(o: LocalRunOptions): Promise<LocalRunResult> {
   const records = new Map<string, JobRecord>(plan.jobs.map((j) => [j.key, initialJobRecord(runId, state, j)]));
 
   const setting: RunSetting = {
-    dataDir, runId, sourceDir: source, plannedJobs, pipelineEnv: pipeline.env, inputs, secrets: o.secrets, gantry,
-    logCapBytes: o.logCapBytes, sandbox: o.sandbox, onLog: o.onLog, hiddenPaths: [join(repoDir, '.gantry')],
+    dataDir,
+    runId,
+    sourceDir: source,
+    plannedJobs,
+    pipelineEnv: pipeline.env,
+    inputs,
+    secrets: o.secrets,
+    gantry,
+    logCapBytes: o.logCapBytes,
+    sandbox: o.sandbox,
+    onLog: o.onLog,
+    hiddenPaths: [join(repoDir, '.gantry')],
   };
-  const driver = new RunDriver(state, { inputs, gantry, env: pipeline.env }, {
-    slots: new SlotPool(o.parallel),
-    now: () => new Date(),
-    runJob: async (spec) => {
-      await removals.get(spec.workspaceDir);
-      await removals.get(`${spec.workspaceDir}.tmp`);
-      try {
-        return await o.runJob(spec);
-      } finally {
-        removeLater(spec.workspaceDir);
-        // The executor removes its temp dir itself; this covers an executor that did not.
-        if (existsSync(`${spec.workspaceDir}.tmp`)) removeLater(`${spec.workspaceDir}.tmp`);
-      }
+  const driver = new RunDriver(
+    state,
+    { inputs, gantry, env: pipeline.env },
+    {
+      slots: new SlotPool(o.parallel),
+      now: () => new Date(),
+      runJob: async (spec) => {
+        await removals.get(spec.workspaceDir);
+        await removals.get(`${spec.workspaceDir}.tmp`);
+        try {
+          return await o.runJob(spec);
+        } finally {
+          removeLater(spec.workspaceDir);
+          // The executor removes its temp dir itself; this covers an executor that did not.
+          if (existsSync(`${spec.workspaceDir}.tmp`)) removeLater(`${spec.workspaceDir}.tmp`);
+        }
+      },
+      jobSpec: async (job, current, signal) => buildJobSpec(setting, job, current, signal),
+      persist: async (t: Transition) => {
+        for (const { key, patch } of jobPatches(t)) {
+          const record = records.get(key);
+          if (record) records.set(key, applyJobPatch(record, patch));
+        }
+        o.onChange?.([...records.values()], t.state);
+      },
     },
-    jobSpec: async (job, current, signal) => buildJobSpec(setting, job, current, signal),
-    persist: async (t: Transition) => {
-      for (const { key, patch } of jobPatches(t)) {
-        const record = records.get(key);
-        if (record) records.set(key, applyJobPatch(record, patch));
-      }
-      o.onChange?.([...records.values()], t.state);
-    },
-  });
-  const onAbort = () => { void driver.cancel(); };
+  );
+  const onAbort = () => {
+    void driver.cancel();
+  };
   o.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     await driver.start();
@@ -133,8 +151,21 @@ async function pruneLocalRuns(dataDir: string, currentRunId: string): Promise<vo
 function initialJobRecord(runId: string, state: RunState, planned: PlannedJob): JobRecord {
   const job = state.jobs[planned.key];
   return {
-    runId, key: planned.key, jobId: planned.jobId, matrix: planned.matrix, needs: job?.needs ?? [],
-    status: job?.status ?? 'waiting', attempt: job?.attempt ?? 1, outputs: {}, steps: [], tests: null,
-    logTruncated: false, reason: null, startedAt: null, finishedAt: null, reusedFromRunId: null, interruptions: 0,
+    runId,
+    key: planned.key,
+    jobId: planned.jobId,
+    matrix: planned.matrix,
+    needs: job?.needs ?? [],
+    status: job?.status ?? 'waiting',
+    attempt: job?.attempt ?? 1,
+    outputs: {},
+    steps: [],
+    tests: null,
+    logTruncated: false,
+    reason: null,
+    startedAt: null,
+    finishedAt: null,
+    reusedFromRunId: null,
+    interruptions: 0,
   };
 }

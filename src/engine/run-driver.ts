@@ -5,9 +5,7 @@
  */
 import type { JobResult, RunStatus } from '../core/types.ts';
 import type { JobSpec, NeedsEntry, RunJob } from '../executor/ports.ts';
-import {
-  reduceRun, type ConditionEnv, type JobState, type RunCommand, type RunEvent, type RunState,
-} from '../pipeline/run-reducer.ts';
+import { reduceRun, type ConditionEnv, type JobState, type RunCommand, type RunEvent, type RunState } from '../pipeline/run-reducer.ts';
 import type { SlotPool } from './slot-pool.ts';
 
 export interface Transition {
@@ -48,11 +46,16 @@ export class RunDriver {
     this.#state = state;
     this.#env = env;
     this.#host = host;
-    this.done = new Promise((resolve, reject) => { this.#resolveDone = resolve; this.#rejectDone = reject; });
+    this.done = new Promise((resolve, reject) => {
+      this.#resolveDone = resolve;
+      this.#rejectDone = reject;
+    });
     this.done.catch(() => undefined);
   }
 
-  get state(): RunState { return this.#state; }
+  get state(): RunState {
+    return this.#state;
+  }
 
   /**
    * Stops the run's jobs WITHOUT recording their end (server shutdown past its drain deadline):
@@ -63,7 +66,9 @@ export class RunDriver {
     for (const controller of this.#controllers.values()) controller.abort(new Error('server shutting down'));
   }
 
-  start(): Promise<void> { return this.#apply({ type: 'start' }); }
+  start(): Promise<void> {
+    return this.#apply({ type: 'start' });
+  }
 
   cancel(): Promise<void> {
     if (this.#state.cancelRequested || isFinal(this.#state.status)) return this.#queue;
@@ -95,15 +100,23 @@ export class RunDriver {
       this.#state = t.state;
       for (const command of t.commands) this.#act(command);
     });
-    this.#queue = step.catch((e: unknown) => { this.#rejectDone(e); });
+    this.#queue = step.catch((e: unknown) => {
+      this.#rejectDone(e);
+    });
     return step;
   }
 
   #act(command: RunCommand): void {
     switch (command.type) {
-      case 'dispatch': this.#dispatch(command.key); break;
-      case 'abort': this.#controllers.get(command.key)?.abort(new Error(command.reason)); break;
-      case 'finished': void Promise.all(this.#jobsInFlight).then(() => this.#resolveDone(command.status)); break;
+      case 'dispatch':
+        this.#dispatch(command.key);
+        break;
+      case 'abort':
+        this.#controllers.get(command.key)?.abort(new Error(command.reason));
+        break;
+      case 'finished':
+        void Promise.all(this.#jobsInFlight).then(() => this.#resolveDone(command.status));
+        break;
     }
   }
 
@@ -130,7 +143,14 @@ export class RunDriver {
         const spec = await this.#host.jobSpec(job, this.#state, controller.signal);
         result = await this.#host.runJob(spec);
       } catch (error) {
-        result = { status: 'failure', outputs: {}, steps: [], tests: null, logTruncated: false, error: `could not run the job: ${(error as Error).message}` };
+        result = {
+          status: 'failure',
+          outputs: {},
+          steps: [],
+          tests: null,
+          logTruncated: false,
+          error: `could not run the job: ${(error as Error).message}`,
+        };
       }
       await this.#apply({ type: 'job-finished', key, status: result.status, outputs: result.outputs }, result);
     } finally {
@@ -152,12 +172,18 @@ export function needsContext(state: RunState, job: JobState): Record<string, Nee
   const out: Record<string, NeedsEntry> = {};
   for (const [jobId, cells] of byJobId) {
     cells.sort((a, b) => a.key.localeCompare(b.key));
-    const result: NeedsEntry['result'] = cells.some((c) => c.status === 'failure') ? 'failure'
-      : cells.some((c) => c.status === 'cancelled') ? 'cancelled'
-      : cells.every((c) => c.status === 'success') ? 'success' : 'skipped';
+    const result: NeedsEntry['result'] = cells.some((c) => c.status === 'failure')
+      ? 'failure'
+      : cells.some((c) => c.status === 'cancelled')
+        ? 'cancelled'
+        : cells.every((c) => c.status === 'success')
+          ? 'success'
+          : 'skipped';
     out[jobId] = { result, outputs: Object.assign({}, ...cells.map((c) => c.outputs)) as Record<string, string> };
   }
   return out;
 }
 
-function isFinal(s: RunStatus): boolean { return s === 'success' || s === 'failure' || s === 'cancelled'; }
+function isFinal(s: RunStatus): boolean {
+  return s === 'success' || s === 'failure' || s === 'cancelled';
+}

@@ -22,7 +22,10 @@ export function sourceDir(dataDir: string, runId: string): string {
 
 /** A file-system-safe, unique and still readable name for a job key such as `test (1, linux)`. */
 export function jobSlug(key: string): string {
-  const readable = key.replace(/[^A-Za-z0-9_.-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 60);
+  const readable = key
+    .replace(/[^A-Za-z0-9_.-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 60);
   if (readable === key) return key;
   return `${readable}-${createHash('sha256').update(key).digest('hex').slice(0, 8)}`;
 }

@@ -25,7 +25,13 @@ export function jobPatches(t: Transition): { key: string; patch: JobPatch }[] {
     const job = t.state.jobs[key];
     const before = t.previous.jobs[key];
     if (!job) throw new Error(`transition changed unknown job ${key}`);
-    const patch: JobPatch = { status: job.status, attempt: job.attempt, outputs: job.outputs, reason: job.reason, interruptions: job.interruptions };
+    const patch: JobPatch = {
+      status: job.status,
+      attempt: job.attempt,
+      outputs: job.outputs,
+      reason: job.reason,
+      interruptions: job.interruptions,
+    };
     const startedNow = t.event.type === 'job-started' && t.event.key === key;
     if (startedNow) {
       Object.assign(patch, { startedAt: t.at, finishedAt: null, steps: [], tests: null, logTruncated: false });

@@ -24,7 +24,16 @@
  *   that cannot be copied) are a `failure` with `error` set and a system line in the log.
  */
 import {
-  existsSync, mkdirSync, readdirSync, rmSync, readFileSync, realpathSync, rmdirSync, statSync, unlinkSync, writeFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  rmSync,
+  readFileSync,
+  realpathSync,
+  rmdirSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
 } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -76,7 +85,14 @@ export const runJob: RunJob = async (spec) => {
       onLine: spec.onLog ? guardLogListener(spec.onLog) : undefined,
     });
   } catch (error) {
-    return { status: 'failure', outputs: {}, steps: [], tests: null, logTruncated: false, error: `cannot write the job log: ${messageOf(error)}` };
+    return {
+      status: 'failure',
+      outputs: {},
+      steps: [],
+      tests: null,
+      logTruncated: false,
+      error: `cannot write the job log: ${messageOf(error)}`,
+    };
   }
   const run = new JobRun(spec, writer, masker);
   let result: Omit<JobResult, 'logTruncated'>;
@@ -92,7 +108,11 @@ export const runJob: RunJob = async (spec) => {
   try {
     logTruncated = (await writer.close()).truncated;
   } catch (error) {
-    result = { ...result, status: result.status === 'cancelled' ? 'cancelled' : 'failure', error: result.error ?? `cannot write the job log: ${messageOf(error)}` };
+    result = {
+      ...result,
+      status: result.status === 'cancelled' ? 'cancelled' : 'failure',
+      error: result.error ?? `cannot write the job log: ${messageOf(error)}`,
+    };
   }
   return { ...result, logTruncated };
 };
@@ -157,15 +177,24 @@ class JobRun {
         const cache = config.cache;
         cacheKey = this.interpolateSetup(cache.key, 'cache key');
         const restoreKeys = cache.restoreKeys.map((k) => this.interpolateSetup(k, 'cache restore-keys'));
-        const restored = await restoreCache({ cacheDir: spec.cacheDir, key: cacheKey, restoreKeys, paths: cache.paths, workspaceDir: spec.workspaceDir });
+        const restored = await restoreCache({
+          cacheDir: spec.cacheDir,
+          key: cacheKey,
+          restoreKeys,
+          paths: cache.paths,
+          workspaceDir: spec.workspaceDir,
+        });
         exactHit = restored.hit === 'exact';
-        this.log.system(restored.hit ? `[gantry] cache restored (${restored.hit} hit): ${restored.key}` : `[gantry] cache miss: ${cacheKey}`);
+        this.log.system(
+          restored.hit ? `[gantry] cache restored (${restored.hit} hit): ${restored.key}` : `[gantry] cache miss: ${cacheKey}`,
+        );
       }
     } catch (error) {
       if (spec.signal.aborted) return this.cancelledBeforeSteps();
       const message = error instanceof SetupFailure ? error.message : `job setup failed: ${messageOf(error)}`;
       this.log.system(`✘ ${message}`);
-      for (const step of config.steps) this.stepResults.push({ name: this.stepName(step), status: 'skipped', exitCode: null, durationMs: 0 });
+      for (const step of config.steps)
+        this.stepResults.push({ name: this.stepName(step), status: 'skipped', exitCode: null, durationMs: 0 });
       return { status: 'failure', outputs: {}, steps: this.stepResults, tests: null, error: message };
     }
     if (spec.signal.aborted) return this.cancelledBeforeSteps();
@@ -193,7 +222,12 @@ class JobRun {
     if (!cancelled) {
       if (status === 'success' && config.cache && cacheKey !== null && !exactHit) {
         await this.bestEffort('cache save', async () => {
-          const saved = await saveCache({ cacheDir: spec.cacheDir, key: cacheKey, paths: config.cache?.paths ?? [], workspaceDir: spec.workspaceDir });
+          const saved = await saveCache({
+            cacheDir: spec.cacheDir,
+            key: cacheKey,
+            paths: config.cache?.paths ?? [],
+            workspaceDir: spec.workspaceDir,
+          });
           if (saved.saved) this.log.system(`[gantry] cache saved: ${cacheKey} (${saved.files} files, ${saved.bytes} bytes)`);
         });
       }
@@ -399,7 +433,7 @@ class JobRun {
       return record('cancelled', null, exit.durationMs);
     }
     if (exit.timedOut) {
-      const limit = jobLimited ? this.config.timeoutMs ?? 0 : stepBudget;
+      const limit = jobLimited ? (this.config.timeoutMs ?? 0) : stepBudget;
       const message = `${jobLimited ? 'job' : 'step'} timed out after ${formatDuration(limit)}`;
       if (!jobLimited) return fail(message, null, exit.durationMs);
       this.jobTimedOut = true;
@@ -506,7 +540,8 @@ class JobRun {
     if (dir === undefined || dir === '' || dir === '.') return root;
     const resolved = path.resolve(root, dir);
     if (!isInside(root, resolved)) throw new SetupFailure(`working-directory ${dir} is outside the workspace`);
-    if (!existsSync(resolved) || !statSync(resolved).isDirectory()) throw new SetupFailure(`working-directory ${dir} does not exist in the workspace`);
+    if (!existsSync(resolved) || !statSync(resolved).isDirectory())
+      throw new SetupFailure(`working-directory ${dir} does not exist in the workspace`);
     if (!isInside(realpathSync(root), realpathSync(resolved))) throw new SetupFailure(`working-directory ${dir} is outside the workspace`);
     return resolved;
   }
@@ -519,7 +554,11 @@ class JobRun {
         return step.name;
       }
     }
-    const first = step.run.split('\n').find((line) => line.trim() !== '')?.trim() ?? 'run';
+    const first =
+      step.run
+        .split('\n')
+        .find((line) => line.trim() !== '')
+        ?.trim() ?? 'run';
     return first.length > 80 ? `${first.slice(0, 79)}…` : first;
   }
 

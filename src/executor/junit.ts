@@ -87,7 +87,10 @@ function testCaseOf(node: XmlNode, suite: string): TestCase {
   const status: TestCaseStatus = problem !== undefined ? 'failed' : skipped !== undefined ? 'skipped' : 'passed';
   const seconds = Number(attribute(node, 'time'));
   const result: TestCase = {
-    suite, classname: attribute(node, 'classname'), name: attribute(node, 'name'), status,
+    suite,
+    classname: attribute(node, 'classname'),
+    name: attribute(node, 'name'),
+    status,
     timeMs: Number.isFinite(seconds) && seconds > 0 ? Math.round(seconds * 1000) : 0,
   };
   const element = problem ?? skipped;
@@ -111,7 +114,10 @@ function firstOf(value: unknown): XmlNode | string | undefined {
 function truncateBytes(text: string, max: number): string {
   if (Buffer.byteLength(text) <= max) return text;
   // A cut inside a multi-byte character decodes to U+FFFD: drop it.
-  return `${Buffer.from(text).subarray(0, max).toString('utf8').replace(/\uFFFD+$/, '')}…`;
+  return `${Buffer.from(text)
+    .subarray(0, max)
+    .toString('utf8')
+    .replace(/\uFFFD+$/, '')}…`;
 }
 
 function caseName(c: TestCase): string {
@@ -176,7 +182,10 @@ export function parseJUnit(xml: string): TestCounts {
  * rather than zero tests). A malformed report fails with an InputError naming the file, so the
  * user knows which runner wrote it.
  */
-export async function collectJUnitResults(workspaceDir: string, pattern: string): Promise<{ counts: TestCounts; results: TestResults } | null> {
+export async function collectJUnitResults(
+  workspaceDir: string,
+  pattern: string,
+): Promise<{ counts: TestCounts; results: TestResults } | null> {
   const files = await matchFiles(workspaceDir, [pattern]);
   if (files.length === 0) return null;
   const cases: TestCase[] = [];

@@ -141,7 +141,7 @@ export function createLogWriter(o: LogWriterOptions): LogWriter {
     let text = bytes.includes('\r') ? bytes.replaceAll('\r\n', '\n') : bytes;
     if (masker.active) text = masker.maskBytes(text);
     const prefix = prefixFor(stream, ms);
-    const formatted = (prefix + text.replaceAll('\n', '\n' + prefix)).slice(0, -prefix.length);
+    const formatted = (prefix + text.replaceAll('\n', `\n${prefix}`)).slice(0, -prefix.length);
     const lines = (formatted.length - text.length) / prefix.length;
     totalBytes += formatted.length;
     totalLines += lines;
@@ -254,7 +254,7 @@ export function createLogWriter(o: LogWriterOptions): LogWriter {
     let buf = pending[stream];
     while (buf && buf.length > MAX_LINE_BYTES) {
       const cut = utf8Boundary(buf, MAX_LINE_BYTES);
-      emit(stream, buf.toString('latin1', 0, cut) + '\n', ms);
+      emit(stream, `${buf.toString('latin1', 0, cut)}\n`, ms);
       buf = buf.subarray(cut);
     }
     pending[stream] = buf && buf.length > 0 ? Buffer.from(buf) : null;
@@ -264,7 +264,7 @@ export function createLogWriter(o: LogWriterOptions): LogWriter {
     for (const stream of ['o', 'e'] as const) {
       const buf = pending[stream];
       pending[stream] = null;
-      if (buf && buf.length > 0) emit(stream, buf.toString('latin1') + '\n', ms);
+      if (buf && buf.length > 0) emit(stream, `${buf.toString('latin1')}\n`, ms);
     }
   };
 
@@ -275,7 +275,7 @@ export function createLogWriter(o: LogWriterOptions): LogWriter {
       guarded(() => {
         const ms = now();
         flushPartial(ms);
-        emit('s', Buffer.from(text.replace(/\r?\n$/, '') + '\n', 'utf8').toString('latin1'), ms);
+        emit('s', Buffer.from(`${text.replace(/\r?\n$/, '')}\n`, 'utf8').toString('latin1'), ms);
       });
     },
     async close() {

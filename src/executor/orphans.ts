@@ -24,7 +24,11 @@ export async function findJobProcesses(runId: string, jobKey: string): Promise<n
 export async function killJobProcesses(runId: string, jobKey: string): Promise<number[]> {
   const pids = await findJobProcesses(runId, jobKey);
   for (const pid of pids) {
-    try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
   }
   return pids;
 }

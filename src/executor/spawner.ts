@@ -282,7 +282,9 @@ export class Spawner {
   private async nextLine(): Promise<string | null> {
     while (this.pendingLines.length === 0) {
       if (this.dead) return null;
-      await new Promise<void>((resolve) => { this.replyWaiter = resolve; });
+      await new Promise<void>((resolve) => {
+        this.replyWaiter = resolve;
+      });
     }
     return this.pendingLines.shift() as string;
   }
@@ -297,7 +299,10 @@ export class Spawner {
 
   /** Keeps the event loop alive while a job uses the helper; an idle pooled helper must not. */
   setRef(on: boolean): void {
-    const handles = [this.child, this.child.stdout, this.child.stderr, this.child.stdin, this.child.stdio[3]] as unknown as { ref?: () => void; unref?: () => void }[];
+    const handles = [this.child, this.child.stdout, this.child.stderr, this.child.stdin, this.child.stdio[3]] as unknown as {
+      ref?: () => void;
+      unref?: () => void;
+    }[];
     for (const h of handles) {
       if (on) h.ref?.();
       else h.unref?.();
@@ -313,13 +318,15 @@ export class Spawner {
   /** Runs one step; same contract as `spawnStep` (process-tree.ts). */
   async run(o: SpawnerStepOptions): Promise<StepExit> {
     const started = performance.now();
-    if (o.signal.aborted) return { exitCode: null, signal: null, timedOut: false, cancelled: true, durationMs: 0, pid: null, leftovers: [] };
+    if (o.signal.aborted)
+      return { exitCode: null, signal: null, timedOut: false, cancelled: true, durationMs: 0, pid: null, leftovers: [] };
     await this.ready;
     if (o.argv.length === 0) throw new GantryError('SPAWN_FAILED', 'a step needs a command line');
     const files = o.files ?? [];
     const fields = [String(files.length)];
     // Contents as hex: a script may hold any byte, NUL included.
-    for (const f of files) fields.push(f.path, f.mode === undefined ? '' : f.mode.toString(8), Buffer.from(f.content, 'utf8').toString('hex'));
+    for (const f of files)
+      fields.push(f.path, f.mode === undefined ? '' : f.mode.toString(8), Buffer.from(f.content, 'utf8').toString('hex'));
     fields.push(o.cwd, String(o.argv.length), ...o.argv);
     for (const [name, value] of Object.entries(o.env)) fields.push(`${name}=${value}`);
     // NUL separates the fields (and cannot be in an argument or a variable anyway, as Node's spawn says).
@@ -348,14 +355,16 @@ export class Spawner {
       let markerTimer: NodeJS.Timeout | undefined;
       await Promise.race([
         Promise.all([this.out.until(step), this.err.until(step)]),
-        new Promise<void>((resolve) => { markerTimer = setTimeout(resolve, MARKER_WAIT_MS); }),
+        new Promise<void>((resolve) => {
+          markerTimer = setTimeout(resolve, MARKER_WAIT_MS);
+        }),
       ]);
       clearTimeout(markerTimer);
       if (startError !== null) throw new GantryError('SPAWN_FAILED', `cannot start ${o.argv[0] ?? ''}: ${startError}`);
       const termSignal = end.status & 0x7f;
       return {
         exitCode: end.status < 0 ? null : termSignal === 0 ? end.status >> 8 : null,
-        signal: termSignal === 0 ? null : SIGNAL_NAMES.get(termSignal) ?? `signal ${termSignal}`,
+        signal: termSignal === 0 ? null : (SIGNAL_NAMES.get(termSignal) ?? `signal ${termSignal}`),
         timedOut: stopper.timedOut,
         cancelled: stopper.cancelled,
         durationMs: Math.round(performance.now() - started),

@@ -207,8 +207,10 @@ export async function snapshotWorkingTree(
   const inside = await git(['rev-parse', '--is-inside-work-tree'], absRepo);
   if (!inside.ok || inside.stdout.trim() !== 'true') {
     await mkdir(path.dirname(absDest), { recursive: true });
-    const files = await copyTree(absRepo, absDest, (rel, isDir) =>
-      isOwnData(rel) || (isDir && NON_GIT_SKIPPED.has(path.posix.basename(rel))),
+    const files = await copyTree(
+      absRepo,
+      absDest,
+      (rel, isDir) => isOwnData(rel) || (isDir && NON_GIT_SKIPPED.has(path.posix.basename(rel))),
     );
     return { sha: null, ref: null, files };
   }

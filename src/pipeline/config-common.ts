@@ -48,7 +48,10 @@ export function configErrorMap(issue: z.core.$ZodRawIssue): string | undefined {
     case 'invalid_type':
       return `expected ${EXPECTED_LABELS[issue.expected] ?? issue.expected}, got ${got}`;
     case 'invalid_value':
-      return `expected ${issue.values.map((v) => `'${String(v)}'`).join(', ').replace(/, ([^,]*)$/, ' or $1')}, got ${typeof issue.input === 'string' ? `'${issue.input}'` : got}`;
+      return `expected ${issue.values
+        .map((v) => `'${String(v)}'`)
+        .join(', ')
+        .replace(/, ([^,]*)$/, ' or $1')}, got ${typeof issue.input === 'string' ? `'${issue.input}'` : got}`;
     case 'too_small':
       if (issue.origin === 'array') return `expected at least ${String(issue.minimum)} item${issue.minimum === 1 ? '' : 's'}, got ${got}`;
       if (issue.origin === 'string') return `expected a non-empty string, got ${got}`;
@@ -70,20 +73,22 @@ export const envName = z.string().regex(ENV_NAME_PATTERN, {
 
 /** `NAME: value` pairs; numbers and booleans become strings, as a process environment holds only strings. */
 export const envMap = z
-  .record(envName, scalar.transform((value) => String(value)), expected('a map of variable names to values'))
+  .record(
+    envName,
+    scalar.transform((value) => String(value)),
+    expected('a map of variable names to values'),
+  )
   .describe('Environment variables (name → value). Numbers and booleans become strings; values may use ${{ }} expressions.');
 
 /** A duration in milliseconds, written as durations.ts accepts (`500ms`, `30s`, `1h30m`, or seconds). */
-export const duration = z
-  .union([z.string(), z.number()], expected('a duration such as 30s, 5m or 1h30m'))
-  .transform((value, ctx) => {
-    try {
-      return parseDuration(value);
-    } catch (error) {
-      ctx.addIssue({ code: 'custom', message: (error as Error).message, input: value });
-      return z.NEVER;
-    }
-  });
+export const duration = z.union([z.string(), z.number()], expected('a duration such as 30s, 5m or 1h30m')).transform((value, ctx) => {
+  try {
+    return parseDuration(value);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message, input: value });
+    return z.NEVER;
+  }
+});
 
 /** A string matching ID_PATTERN, with a message naming what the id is for. */
 export function idString(what: string): z.ZodString {

@@ -21,7 +21,18 @@ import type {
 } from '../core/delivery-config.ts';
 import { ANALYSIS_DEFAULTS } from '../core/delivery-config.ts';
 import { InputError } from '../core/errors.ts';
-import { compact, configErrorMap, describeValue, duration, envMap, envName, ENV_NAME_PATTERN, expected, idString, scalar } from './config-common.ts';
+import {
+  compact,
+  configErrorMap,
+  describeValue,
+  duration,
+  envMap,
+  envName,
+  ENV_NAME_PATTERN,
+  expected,
+  idString,
+  scalar,
+} from './config-common.ts';
 import { parseDuration } from './durations.ts';
 
 // ---------------------------------------------------------------- values
@@ -51,7 +62,11 @@ const rate = z
   .transform((value, ctx) => {
     const fraction = typeof value === 'number' ? value : percentageToFraction(value);
     if (!(fraction >= 0 && fraction <= 1)) {
-      ctx.addIssue({ code: 'custom', message: `expected a fraction between 0 and 1 or a percentage up to 100%, got ${String(value)}`, input: value });
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected a fraction between 0 and 1 or a percentage up to 100%, got ${String(value)}`,
+        input: value,
+      });
       return z.NEVER;
     }
     return fraction;
@@ -63,36 +78,40 @@ const confidence = z
   .transform((value, ctx) => {
     const fraction = typeof value === 'number' ? value : percentageToFraction(value);
     if (!(fraction > 0 && fraction < 1)) {
-      ctx.addIssue({ code: 'custom', message: `expected a confidence above 0% and below 100% (such as 99%), got ${String(value)}`, input: value });
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected a confidence above 0% and below 100% (such as 99%), got ${String(value)}`,
+        input: value,
+      });
       return z.NEVER;
     }
     return fraction;
   });
 
 /** A traffic weight in percent (0..100): `5` or `5%` both mean five percent. */
-const weight = z
-  .union([z.number(), percentageString], expected('a percentage of traffic (0 to 100)'))
-  .transform((value, ctx) => {
-    const percent = typeof value === 'number' ? value : Number(PERCENTAGE.exec(value.trim())?.[1]);
-    if (!(percent >= 0 && percent <= 100)) {
-      ctx.addIssue({ code: 'custom', message: `expected a percentage of traffic from 0 to 100, got ${String(value)}`, input: value });
-      return z.NEVER;
-    }
-    return percent;
-  });
+const weight = z.union([z.number(), percentageString], expected('a percentage of traffic (0 to 100)')).transform((value, ctx) => {
+  const percent = typeof value === 'number' ? value : Number(PERCENTAGE.exec(value.trim())?.[1]);
+  if (!(percent >= 0 && percent <= 100)) {
+    ctx.addIssue({ code: 'custom', message: `expected a percentage of traffic from 0 to 100, got ${String(value)}`, input: value });
+    return z.NEVER;
+  }
+  return percent;
+});
 
 /** A canary step's pause: a duration, or `until-promoted` (null: wait for `gantry rollout promote`). */
-const pause = z
-  .union([z.string(), z.number()], expected('a duration such as 30s or until-promoted'))
-  .transform((value, ctx) => {
-    if (value === 'until-promoted') return null;
-    try {
-      return parseDuration(value);
-    } catch {
-      ctx.addIssue({ code: 'custom', message: `invalid pause '${String(value)}': use a duration (30s, 5m, 1h30m, or seconds) or until-promoted`, input: value });
-      return z.NEVER;
-    }
-  });
+const pause = z.union([z.string(), z.number()], expected('a duration such as 30s or until-promoted')).transform((value, ctx) => {
+  if (value === 'until-promoted') return null;
+  try {
+    return parseDuration(value);
+  } catch {
+    ctx.addIssue({
+      code: 'custom',
+      message: `invalid pause '${String(value)}': use a duration (30s, 5m, 1h30m, or seconds) or until-promoted`,
+      input: value,
+    });
+    return z.NEVER;
+  }
+});
 
 const httpPath = z.string(expected('an HTTP path such as /healthz')).regex(/^\/\S*$/, {
   error: (issue) => `invalid path '${String(issue.input)}': an HTTP path starts with / (e.g. /healthz)`,
@@ -101,11 +120,13 @@ const httpPath = z.string(expected('an HTTP path such as /healthz')).regex(/^\/\
 const relativeDirectory = z
   .string(expected('a relative path'))
   .refine((value) => value !== '' && !value.startsWith('/') && !value.split('/').includes('..'), {
-    error: (issue) => `invalid working-directory '${String(issue.input)}': use a path inside the release's artifacts (relative, without ..)`,
+    error: (issue) =>
+      `invalid working-directory '${String(issue.input)}': use a path inside the release's artifacts (relative, without ..)`,
   });
 
 const secretName = z.string(expected('a secret name')).regex(ENV_NAME_PATTERN, {
-  error: (issue) => `invalid secret name '${String(issue.input)}': secret names are letters, digits and _, not starting with a digit (as \`gantry secret set\` accepts)`,
+  error: (issue) =>
+    `invalid secret name '${String(issue.input)}': secret names are letters, digits and _, not starting with a digit (as \`gantry secret set\` accepts)`,
 });
 
 /** An HTTP token (RFC 9110), which header and cookie names must be. */
@@ -121,21 +142,45 @@ const regexSource = z.string(expected('a regular expression')).superRefine((valu
   try {
     new RegExp(value);
   } catch (error) {
-    ctx.addIssue({ code: 'custom', message: `invalid regex '${value}': ${(error as Error).message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, '').toLowerCase()}`, input: value });
+    ctx.addIssue({
+      code: 'custom',
+      message: `invalid regex '${value}': ${(error as Error).message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, '').toLowerCase()}`,
+      input: value,
+    });
   }
 });
 
 // ---------------------------------------------------------------- service
 
 /** The signals `service.stop.signal` accepts (what Node can send a child). */
-export const NODE_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGKILL'] as const satisfies readonly NodeSignal[];
+export const NODE_SIGNALS = [
+  'SIGTERM',
+  'SIGINT',
+  'SIGQUIT',
+  'SIGHUP',
+  'SIGUSR1',
+  'SIGUSR2',
+  'SIGKILL',
+] as const satisfies readonly NodeSignal[];
 
 type CheckTiming = Omit<HealthCheckConfig, 'path' | 'command'>;
 
 /** Readiness is checked often so a new instance takes traffic soon after it is up. */
-export const READINESS_DEFAULTS: Readonly<CheckTiming> = { intervalMs: 1000, timeoutMs: 1000, successThreshold: 1, failureThreshold: 3, initialDelayMs: 0 };
+export const READINESS_DEFAULTS: Readonly<CheckTiming> = {
+  intervalMs: 1000,
+  timeoutMs: 1000,
+  successThreshold: 1,
+  failureThreshold: 3,
+  initialDelayMs: 0,
+};
 /** Liveness less often: a restart is costly, and a slow check must not kill a busy instance. */
-export const LIVENESS_DEFAULTS: Readonly<CheckTiming> = { intervalMs: 5000, timeoutMs: 1000, successThreshold: 1, failureThreshold: 3, initialDelayMs: 0 };
+export const LIVENESS_DEFAULTS: Readonly<CheckTiming> = {
+  intervalMs: 5000,
+  timeoutMs: 1000,
+  successThreshold: 1,
+  failureThreshold: 3,
+  initialDelayMs: 0,
+};
 /** SIGTERM, then SIGKILL after 30 s (Kubernetes' terminationGracePeriodSeconds). */
 export const STOP_DEFAULTS: Readonly<ServiceConfig['stop']> = { signal: 'SIGTERM', drainTimeoutMs: 30_000 };
 
@@ -146,12 +191,8 @@ function healthCheckMap(kind: 'readiness' | 'liveness', defaults: CheckTiming) {
       {
         path: httpPath
           .optional()
-          .describe('HTTP path to GET on the instance\'s $PORT; a 2xx or 3xx answer passes. Default: health.path when set.'),
-        command: z
-          .string()
-          .min(1)
-          .optional()
-          .describe('A shell command (bash -c, with $PORT set) instead of path; exit 0 passes.'),
+          .describe("HTTP path to GET on the instance's $PORT; a 2xx or 3xx answer passes. Default: health.path when set."),
+        command: z.string().min(1).optional().describe('A shell command (bash -c, with $PORT set) instead of path; exit 0 passes.'),
         interval: duration.optional().describe(`Time between checks (default ${seconds(defaults.intervalMs)}).`),
         timeout: duration.optional().describe(`A check taking longer fails (default ${seconds(defaults.timeoutMs)}).`),
         'success-threshold': z
@@ -164,7 +205,9 @@ function healthCheckMap(kind: 'readiness' | 'liveness', defaults: CheckTiming) {
           .min(1)
           .optional()
           .describe(`Consecutive failures to count as unhealthy (default ${defaults.failureThreshold}).`),
-        'initial-delay': duration.optional().describe(`Wait this long after start before the first check (default ${seconds(defaults.initialDelayMs)}).`),
+        'initial-delay': duration
+          .optional()
+          .describe(`Wait this long after start before the first check (default ${seconds(defaults.initialDelayMs)}).`),
       },
       expected('a map (path or command, interval, timeout, thresholds)'),
     )
@@ -202,13 +245,17 @@ const healthMap = z
     {
       path: httpPath
         .optional()
-        .describe('Shorthand: check readiness AND liveness by GET on this path (each with its defaults), unless readiness or liveness say otherwise.'),
+        .describe(
+          'Shorthand: check readiness AND liveness by GET on this path (each with its defaults), unless readiness or liveness say otherwise.',
+        ),
       readiness: readinessMap.optional(),
       liveness: livenessMap.optional(),
     },
     expected('a map (path, readiness, liveness)'),
   )
-  .describe('Health checks. Without any, an instance is ready once $PORT accepts TCP connections and is never restarted for being unhealthy (only when it exits).');
+  .describe(
+    'Health checks. Without any, an instance is ready once $PORT accepts TCP connections and is never restarted for being unhealthy (only when it exits).',
+  );
 
 const stopMap = z
   .strictObject(
@@ -226,8 +273,14 @@ const serviceMap = z.strictObject(
   {
     run: z.string(expected('a command')).min(1).describe('The command (bash -c) that starts one instance. It must listen on $PORT.'),
     env: envMap.optional(),
-    instances: z.int().min(1).default(1).describe('How many instances run in each environment (default 1; an environment may override it).'),
-    'working-directory': relativeDirectory.optional().describe('Where run starts, relative to the release\'s artifacts (default: their root).'),
+    instances: z
+      .int()
+      .min(1)
+      .default(1)
+      .describe('How many instances run in each environment (default 1; an environment may override it).'),
+    'working-directory': relativeDirectory
+      .optional()
+      .describe("Where run starts, relative to the release's artifacts (default: their root)."),
     health: healthMap.optional(),
     stop: stopMap.optional(),
   },
@@ -241,17 +294,22 @@ export const serviceSchema = serviceMap
     const sharedPath = health.path;
     const readiness = toHealthCheck(health.readiness ?? {}, READINESS_DEFAULTS, sharedPath);
     const liveness =
-      health.liveness !== undefined || sharedPath !== undefined ? toHealthCheck(health.liveness ?? {}, LIVENESS_DEFAULTS, sharedPath) : undefined;
+      health.liveness !== undefined || sharedPath !== undefined
+        ? toHealthCheck(health.liveness ?? {}, LIVENESS_DEFAULTS, sharedPath)
+        : undefined;
     return compact({
       run: raw.run,
       env: raw.env ?? {},
       instances: raw.instances,
       workingDirectory: raw['working-directory'],
       health: compact({ readiness, liveness }),
-      stop: { signal: raw.stop?.signal ?? STOP_DEFAULTS.signal, drainTimeoutMs: raw.stop?.['drain-timeout'] ?? STOP_DEFAULTS.drainTimeoutMs },
+      stop: {
+        signal: raw.stop?.signal ?? STOP_DEFAULTS.signal,
+        drainTimeoutMs: raw.stop?.['drain-timeout'] ?? STOP_DEFAULTS.drainTimeoutMs,
+      },
     });
   })
-  .describe('How the service runs: one command per instance, each on its own $PORT, behind Gantry\'s proxy.');
+  .describe("How the service runs: one command per instance, each on its own $PORT, behind Gantry's proxy.");
 
 // ---------------------------------------------------------------- analysis
 
@@ -271,10 +329,12 @@ export function latencyQuantile(key: string): number | undefined {
 const errorRateMap = z
   .strictObject(
     {
-      max: rate.optional().describe("Highest acceptable 5xx rate of the canary, e.g. 1% (or 0.01)."),
+      max: rate.optional().describe('Highest acceptable 5xx rate of the canary, e.g. 1% (or 0.01).'),
       'max-increase': rate
         .optional()
-        .describe('Highest acceptable canary − baseline 5xx rate in the same window, e.g. 0.5%; judged with a statistical test at the analysis confidence.'),
+        .describe(
+          'Highest acceptable canary − baseline 5xx rate in the same window, e.g. 0.5%; judged with a statistical test at the analysis confidence.',
+        ),
     },
     expected('a map (max, max-increase)'),
   )
@@ -288,7 +348,7 @@ const errorRateMap = z
 const latencyMap = z
   .strictObject(
     {
-      max: duration.optional().describe("Highest acceptable value of this percentile for the canary, e.g. 300ms."),
+      max: duration.optional().describe('Highest acceptable value of this percentile for the canary, e.g. 300ms.'),
       'max-increase': duration
         .optional()
         .describe('Highest acceptable canary − baseline difference of this percentile in the same window, e.g. 50ms.'),
@@ -300,7 +360,9 @@ const latencyMap = z
       ctx.addIssue({ code: 'custom', message: 'give max, max-increase or both', input: raw });
     }
   }, whenClean)
-  .describe('Check a latency percentile (the key names it: latency-p50, latency-p99, latency-p999 for 99.9%) against a bound and against the baseline.');
+  .describe(
+    'Check a latency percentile (the key names it: latency-p50, latency-p99, latency-p999 for 99.9%) against a bound and against the baseline.',
+  );
 
 const prometheusCheckMap = z
   .strictObject(
@@ -328,7 +390,13 @@ const prometheusChecks = z
     checks.forEach((check, index) => {
       const earlier = seen.get(check.name);
       if (earlier === undefined) seen.set(check.name, index);
-      else ctx.addIssue({ code: 'custom', path: [index, 'name'], message: `duplicate check name '${check.name}' (check ${earlier + 1} already uses it)`, input: check.name });
+      else
+        ctx.addIssue({
+          code: 'custom',
+          path: [index, 'name'],
+          message: `duplicate check name '${check.name}' (check ${earlier + 1} already uses it)`,
+          input: check.name,
+        });
     });
   })
   .describe('Checks on Prometheus queries (through its HTTP API).');
@@ -350,9 +418,7 @@ export const analysisMap = z
         .optional()
         .describe(`Fewer canary requests than this in the window make the result inconclusive (default ${ANALYSIS_DEFAULTS.minRequests}).`),
       window: duration.optional().describe(`The sliding window the checks look at (default ${ANALYSIS_DEFAULTS.windowMs / 1000}s).`),
-      confidence: confidence
-        .optional()
-        .describe('1 − the false-alarm rate of each statistical test, e.g. 99% (default) or 0.99.'),
+      confidence: confidence.optional().describe('1 − the false-alarm rate of each statistical test, e.g. 99% (default) or 0.99.'),
       inconclusive: z
         .enum(['pause', 'continue'])
         .optional()
@@ -378,7 +444,13 @@ export const analysisMap = z
         } else if (quantile === undefined) {
           ctx.addIssue({ code: 'unrecognized_keys', keys: [key], input: raw });
         } else if (quantiles.has(quantile)) {
-          ctx.addIssue({ code: 'custom', path: [key], params: { at: 'key' }, message: `'${key}' checks the same percentile as '${quantiles.get(quantile) ?? ''}'`, input: key });
+          ctx.addIssue({
+            code: 'custom',
+            path: [key],
+            params: { at: 'key' },
+            message: `'${key}' checks the same percentile as '${quantiles.get(quantile) ?? ''}'`,
+            input: key,
+          });
         } else {
           quantiles.set(quantile, key);
           const result = latencyMap.safeParse(value, { error: configErrorMap, reportInput: true });
@@ -391,7 +463,11 @@ export const analysisMap = z
   .superRefine((raw, ctx) => {
     const hasLatency = Object.keys(raw).some((key) => latencyQuantile(key) !== undefined);
     if (raw['error-rate'] === undefined && raw.prometheus === undefined && !hasLatency) {
-      ctx.addIssue({ code: 'custom', message: 'an analysis needs at least one check: error-rate, latency-p<NN> or prometheus', input: raw });
+      ctx.addIssue({
+        code: 'custom',
+        message: 'an analysis needs at least one check: error-rate, latency-p<NN> or prometheus',
+        input: raw,
+      });
     }
   }, whenClean);
 
@@ -443,26 +519,40 @@ const rollingMap = z
   .strictObject(
     {
       'max-surge': z.int().min(0).optional().describe('How many instances above the desired count may run during the update (default 1).'),
-      'max-unavailable': z.int().min(0).optional().describe('How many instances below the desired count may be ready during the update (default 0).'),
+      'max-unavailable': z
+        .int()
+        .min(0)
+        .optional()
+        .describe('How many instances below the desired count may be ready during the update (default 0).'),
     },
     expected('nothing or a map (max-surge, max-unavailable)'),
   )
   .superRefine((raw, ctx) => {
     if ((raw['max-surge'] ?? DEFAULT_STRATEGY.maxSurge) === 0 && (raw['max-unavailable'] ?? DEFAULT_STRATEGY.maxUnavailable) === 0) {
-      ctx.addIssue({ code: 'custom', message: 'max-surge and max-unavailable cannot both be 0 (the update could never progress)', input: raw });
+      ctx.addIssue({
+        code: 'custom',
+        message: 'max-surge and max-unavailable cannot both be 0 (the update could never progress)',
+        input: raw,
+      });
     }
   }, whenClean)
   .nullable()
-  .describe('Replace instances a few at a time, each new one taking traffic once ready (default strategy: max-surge 1, max-unavailable 0).');
+  .describe(
+    'Replace instances a few at a time, each new one taking traffic once ready (default strategy: max-surge 1, max-unavailable 0).',
+  );
 
 const blueGreenMap = z
   .strictObject(
     {
-      'keep-old': duration.optional().describe('How long the old pool keeps running after the switch, for an instant rollback (default 10m).'),
+      'keep-old': duration
+        .optional()
+        .describe('How long the old pool keeps running after the switch, for an instant rollback (default 10m).'),
       analysis: analysis.optional(),
       'analysis-duration': duration
         .optional()
-        .describe('How long the analysis watches the new pool after the switch; a failure switches back (default 1m with analysis, else 0).'),
+        .describe(
+          'How long the analysis watches the new pool after the switch; a failure switches back (default 1m with analysis, else 0).',
+        ),
     },
     expected('nothing or a map (keep-old, analysis, analysis-duration)'),
   )
@@ -473,7 +563,9 @@ const canaryStepMap = z
   .strictObject(
     {
       weight: weight.describe('Percent of traffic (0 to 100; 5 or 5%) on the new version during this step. Weights must increase.'),
-      pause: pause.describe('How long the step lasts (30s, 5m) while analysis runs, or until-promoted to wait for `gantry rollout promote`.'),
+      pause: pause.describe(
+        'How long the step lasts (30s, 5m) while analysis runs, or until-promoted to wait for `gantry rollout promote`.',
+      ),
     },
     expected('a map with weight and pause'),
   )
@@ -487,7 +579,12 @@ const canarySteps = z
     steps.forEach((step, index) => {
       const previous = steps[index - 1];
       if (previous !== undefined && step.weight <= previous.weight) {
-        ctx.addIssue({ code: 'custom', path: [index, 'weight'], message: `weights must increase (step ${index} has ${previous.weight})`, input: step.weight });
+        ctx.addIssue({
+          code: 'custom',
+          path: [index, 'weight'],
+          message: `weights must increase (step ${index} has ${previous.weight})`,
+          input: step.weight,
+        });
       }
     });
   })
@@ -498,15 +595,23 @@ const matchRuleMap = z
     {
       header: tokenName('header').optional().describe('A request header name (case-insensitive; kept in lower case).'),
       cookie: tokenName('cookie').optional().describe('A cookie name.'),
-      value: scalar.transform((value) => String(value)).optional().describe('The exact value to match; without value or regex, the header or cookie just has to be present.'),
-      regex: regexSource.optional().describe('A regular expression the value must match (JavaScript syntax; matches anywhere unless anchored with ^ and $).'),
+      value: scalar
+        .transform((value) => String(value))
+        .optional()
+        .describe('The exact value to match; without value or regex, the header or cookie just has to be present.'),
+      regex: regexSource
+        .optional()
+        .describe('A regular expression the value must match (JavaScript syntax; matches anywhere unless anchored with ^ and $).'),
     },
     expected('a map with header or cookie, and value or regex'),
   )
   .superRefine((raw, ctx) => {
-    if (raw.header === undefined && raw.cookie === undefined) ctx.addIssue({ code: 'custom', message: 'a match rule needs header or cookie', input: raw });
-    if (raw.header !== undefined && raw.cookie !== undefined) ctx.addIssue({ code: 'custom', path: ['cookie'], message: 'give header or cookie, not both', input: raw.cookie });
-    if (raw.value !== undefined && raw.regex !== undefined) ctx.addIssue({ code: 'custom', path: ['regex'], message: 'give value or regex, not both', input: raw.regex });
+    if (raw.header === undefined && raw.cookie === undefined)
+      ctx.addIssue({ code: 'custom', message: 'a match rule needs header or cookie', input: raw });
+    if (raw.header !== undefined && raw.cookie !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['cookie'], message: 'give header or cookie, not both', input: raw.cookie });
+    if (raw.value !== undefined && raw.regex !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['regex'], message: 'give value or regex, not both', input: raw.regex });
   }, whenClean)
   .transform((raw): MatchRule => {
     const condition = compact({ value: raw.value, regex: raw.regex });
@@ -518,7 +623,10 @@ const canaryMap = z
   .strictObject(
     {
       steps: canarySteps,
-      match: z.array(matchRuleMap, expected('a list of rules')).optional().describe('Requests that always go to the canary (any rule matching is enough).'),
+      match: z
+        .array(matchRuleMap, expected('a list of rules'))
+        .optional()
+        .describe('Requests that always go to the canary (any rule matching is enough).'),
       analysis: analysis.optional(),
     },
     expected('a map with steps'),
@@ -541,7 +649,10 @@ const strategyMap = z
       ctx.addIssue({ code: 'custom', message: 'expected one strategy: recreate, rolling, blue-green or canary', input: raw });
     }
     if (given.length > 1) {
-      const names = given.map((key) => `'${key}'`).join(', ').replace(/, ([^,]*)$/, ' and $1');
+      const names = given
+        .map((key) => `'${key}'`)
+        .join(', ')
+        .replace(/, ([^,]*)$/, ' and $1');
       ctx.addIssue({ code: 'custom', message: `choose one strategy, not ${names}`, input: raw });
     }
   }, whenClean)
@@ -567,7 +678,9 @@ const strategyMap = z
     }
     return { kind: 'recreate' };
   })
-  .describe('How a new release replaces the running one: one of recreate, rolling, blue-green or canary (default: rolling, max-surge 1, max-unavailable 0).');
+  .describe(
+    'How a new release replaces the running one: one of recreate, rolling, blue-green or canary (default: rolling, max-surge 1, max-unavailable 0).',
+  );
 
 // ---------------------------------------------------------------- environments
 
@@ -576,7 +689,8 @@ export const ENVIRONMENT_NAME_PATTERN = /^[a-z][a-z0-9-]*$/;
 
 const approval = z
   .union([z.enum(['required', 'none']), z.boolean()], {
-    error: (issue) => `expected required or none (or true/false), got ${typeof issue.input === 'string' ? `'${issue.input}'` : describeValue(issue.input)}`,
+    error: (issue) =>
+      `expected required or none (or true/false), got ${typeof issue.input === 'string' ? `'${issue.input}'` : describeValue(issue.input)}`,
   })
   .transform((value): EnvironmentConfig['approval'] => (value === true || value === 'required' ? 'required' : 'none'))
   .describe("'required': a deploy here waits for `gantry approve`; 'none' (default). true and false mean the same.");
@@ -586,13 +700,20 @@ const environmentMap = z.strictObject(
     approval: approval.optional(),
     auto: z.boolean().default(false).describe('Deploy each new release here by itself (default false).'),
     strategy: strategyMap.optional(),
-    port: z.int().min(1).max(65535).optional().describe("The proxy's listener port for this environment (1 to 65535; one port per environment)."),
+    port: z
+      .int()
+      .min(1)
+      .max(65535)
+      .optional()
+      .describe("The proxy's listener port for this environment (1 to 65535; one port per environment)."),
     instances: z.int().min(1).optional().describe('Instances in this environment (default: service.instances).'),
     env: envMap.optional().describe('Environment variables for the instances here, over service.env (name → value).'),
     secrets: z
       .record(envName, secretName, expected('a map of variable names to secret names'))
       .optional()
-      .describe('Environment variables taken from secrets: variable name → secret name (the environment\'s secret, else the project\'s). Masked in logs.'),
+      .describe(
+        "Environment variables taken from secrets: variable name → secret name (the environment's secret, else the project's). Masked in logs.",
+      ),
   },
   expected('nothing or a map (approval, auto, strategy, port, instances, env, secrets)'),
 );
@@ -622,10 +743,13 @@ export const environmentsSchema = z
     environment,
     expected('a map of environments (name → settings)'),
   )
-  .transform((environments): Record<string, EnvironmentConfig> =>
-    Object.fromEntries(Object.entries(environments).map(([name, settings]) => [name, { name, ...settings }])),
+  .transform(
+    (environments): Record<string, EnvironmentConfig> =>
+      Object.fromEntries(Object.entries(environments).map(([name, settings]) => [name, { name, ...settings }])),
   )
-  .describe('Where releases deploy, by name (staging, production …), each with its approval, strategy, port and overrides. Needs a service.');
+  .describe(
+    'Where releases deploy, by name (staging, production …), each with its approval, strategy, port and overrides. Needs a service.',
+  );
 
 // ---------------------------------------------------------------- keys, for "did you mean"
 

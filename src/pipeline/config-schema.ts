@@ -40,14 +40,17 @@ const stepMap = z
   .strictObject({
     run: z.string().describe('The shell script to run. May use ${{ }} expressions.'),
     name: z.string().optional().describe('A display name (default: the first line of run).'),
-    id: idString('step id').optional().describe('An id other steps and outputs can refer to (`steps.<id>.outputs`); unique within the job.'),
+    id: idString('step id')
+      .optional()
+      .describe('An id other steps and outputs can refer to (`steps.<id>.outputs`); unique within the job.'),
     env: envMap.optional(),
     if: condition.optional().describe('Run the step only when this expression is true (with or without ${{ }}). Default: success().'),
     'working-directory': z.string().optional().describe('Directory to run in, relative to the workspace.'),
     shell: z
       .string()
       .refine((value) => value === 'bash' || value === 'sh' || value.includes('{0}'), {
-        error: (issue) => `invalid shell '${String(issue.input)}': use 'bash', 'sh' or a command line containing {0} (the script file), e.g. 'python3 {0}'`,
+        error: (issue) =>
+          `invalid shell '${String(issue.input)}': use 'bash', 'sh' or a command line containing {0} (the script file), e.g. 'python3 {0}'`,
       })
       .optional()
       .describe("'bash' (default, with -eo pipefail), 'sh', or a command line where {0} is the script file."),
@@ -78,9 +81,7 @@ const step = z
 
 // ---------------------------------------------------------------- jobs
 
-const matrixCell = z
-  .record(z.string(), scalar, expected('a map of axis names to values'))
-  .describe('A combination of axis values.');
+const matrixCell = z.record(z.string(), scalar, expected('a map of axis names to values')).describe('A combination of axis values.');
 
 const MATRIX_OPTION_KEYS = ['include', 'exclude', 'fail-fast', 'max-parallel'] as const;
 
@@ -100,9 +101,7 @@ const matrix = z
     },
     expected('a map of axes (name → list of values)'),
   )
-  .catchall(
-    z.array(scalar, expected('a list of values (one job per value)')).min(1).describe('An axis: one job runs per value.'),
-  )
+  .catchall(z.array(scalar, expected('a list of values (one job per value)')).min(1).describe('An axis: one job runs per value.'))
   .transform((raw): MatrixConfig => {
     const axes: Record<string, Value[]> = {};
     for (const [key, value] of Object.entries(raw)) {
@@ -189,7 +188,10 @@ const inputMap = z.strictObject(
     default: scalar.optional().describe('The value when none is given.'),
     required: z.boolean().default(false).describe('Refuse to start without a value.'),
     options: z
-      .array(scalar.transform((value) => String(value)), expected('a list of options'))
+      .array(
+        scalar.transform((value) => String(value)),
+        expected('a list of options'),
+      )
       .optional()
       .describe('The allowed values of a choice input.'),
   },
@@ -213,10 +215,7 @@ const pushMap = z.strictObject(
 
 const push = z
   .union(
-    [
-      nothingOrTrue.transform(() => ({})),
-      pushMap.transform((raw) => compact(raw)),
-    ],
+    [nothingOrTrue.transform(() => ({})), pushMap.transform((raw) => compact(raw))],
     expected('nothing, true or a map with branches and paths'),
   )
   .describe('Run on git pushes (any branch unless branches is set).');
@@ -228,10 +227,7 @@ const manualMap = z.strictObject(
 
 const manual = z
   .union(
-    [
-      nothingOrTrue.transform(() => ({ inputs: {} })),
-      manualMap.transform((raw) => ({ inputs: raw.inputs ?? {} })),
-    ],
+    [nothingOrTrue.transform(() => ({ inputs: {} })), manualMap.transform((raw) => ({ inputs: raw.inputs ?? {} }))],
     expected('nothing, true or a map with inputs'),
   )
   .describe('Allow starting the pipeline by hand (gantry run, the API, the dashboard).');
@@ -293,10 +289,7 @@ const pipeline = z
     },
     expected('a map with jobs'),
   )
-  .transform(
-    (raw): PipelineConfig =>
-      compact({ on: raw.on, concurrency: raw.concurrency, env: raw.env ?? {}, jobs: raw.jobs }),
-  )
+  .transform((raw): PipelineConfig => compact({ on: raw.on, concurrency: raw.concurrency, env: raw.env ?? {}, jobs: raw.jobs }))
   .describe('The CI pipeline: triggers and jobs.');
 
 const later = (what: string): z.ZodOptional<z.ZodUnknown> =>

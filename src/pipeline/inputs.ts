@@ -72,4 +72,3 @@ function emptyValue(config: InputConfig): Value {
   if (config.type === 'number') return null;
   return '';
 }
-

@@ -199,7 +199,12 @@ class Checker {
     const path = [...base, ...issue.path.map((segment) => (typeof segment === 'symbol' ? String(segment) : segment))];
     const last = path.at(-1);
     const parent = this.rawAt(path.slice(0, -1));
-    if (typeof last === 'string' && isObject(parent) && !Object.hasOwn(parent, last) && (issue.code === 'invalid_type' || issue.code === 'invalid_union')) {
+    if (
+      typeof last === 'string' &&
+      isObject(parent) &&
+      !Object.hasOwn(parent, last) &&
+      (issue.code === 'invalid_type' || issue.code === 'invalid_union')
+    ) {
       missing.push({ path: path.slice(0, -1), key: last });
       return;
     }
@@ -253,7 +258,8 @@ function startOf(node: Node | null | undefined): number | undefined {
  */
 function matchingBranch(branches: readonly (readonly z.core.$ZodIssue[])[]): readonly z.core.$ZodIssue[] | undefined {
   const typeMatched = branches.filter(
-    (issues) => !issues.some((i) => i.path.length === 0 && (i.code === 'invalid_type' || i.code === 'invalid_value' || i.code === 'invalid_union')),
+    (issues) =>
+      !issues.some((i) => i.path.length === 0 && (i.code === 'invalid_type' || i.code === 'invalid_value' || i.code === 'invalid_union')),
   );
   return typeMatched.length === 1 ? typeMatched[0] : undefined;
 }
@@ -444,17 +450,26 @@ function checkTriggers(checker: Checker): void {
         checker.report(checker.keyOffset(path), `input '${name}' is a choice but has no options: list them under options`);
       } else if (fallback !== undefined && fallback !== null && !options.includes(String(fallback))) {
         const listed = options.map((option) => `'${option}'`).join(', ');
-        checker.report(checker.valueOffset([...path, 'default']), `default '${String(fallback)}' of input '${name}' is not one of its options (${listed})`);
+        checker.report(
+          checker.valueOffset([...path, 'default']),
+          `default '${String(fallback)}' of input '${name}' is not one of its options (${listed})`,
+        );
       }
     } else if ((type === 'number' || type === 'boolean') && fallback !== undefined && typeof fallback !== type) {
-      checker.report(checker.valueOffset([...path, 'default']), `default of input '${name}' must be a ${type}, got ${JSON.stringify(fallback)}`);
+      checker.report(
+        checker.valueOffset([...path, 'default']),
+        `default of input '${name}' must be a ${type}, got ${JSON.stringify(fallback)}`,
+      );
     }
   }
 }
 
 /** Why a cron string is unusable, or undefined. Croner also takes 7 fields and nicknames; Gantry keeps to 5 or 6. */
 function cronProblem(pattern: string): string | undefined {
-  const fields = pattern.trim().split(/\s+/).filter((field) => field !== '').length;
+  const fields = pattern
+    .trim()
+    .split(/\s+/)
+    .filter((field) => field !== '').length;
   if (fields !== 5 && fields !== 6) {
     return `expected 5 fields (minute hour day-of-month month day-of-week) or 6 with seconds first, got ${fields}`;
   }
@@ -482,7 +497,8 @@ function expressionSites(checker: Checker): ExpressionSite[] {
     for (const entry of stringEntries(value, path)) sites.push({ path: entry.path, text: entry.value, condition: false });
   };
   const stringMap = (value: unknown, path: Path): void => {
-    if (isObject(value)) for (const [name, text] of Object.entries(value)) template(typeof text === 'string' ? text : undefined, [...path, name]);
+    if (isObject(value))
+      for (const [name, text] of Object.entries(value)) template(typeof text === 'string' ? text : undefined, [...path, name]);
   };
   const condition = (value: unknown, path: Path): void => {
     if (typeof value === 'string') sites.push({ path, text: value, condition: true });
@@ -490,7 +506,8 @@ function expressionSites(checker: Checker): ExpressionSite[] {
   stringMap(checker.rawAt(['pipeline', 'env']), ['pipeline', 'env']);
   const concurrency = checker.rawAt(['pipeline', 'concurrency']);
   if (typeof concurrency === 'string') template(concurrency, ['pipeline', 'concurrency']);
-  else if (isObject(concurrency)) template(typeof concurrency.group === 'string' ? concurrency.group : undefined, ['pipeline', 'concurrency', 'group']);
+  else if (isObject(concurrency))
+    template(typeof concurrency.group === 'string' ? concurrency.group : undefined, ['pipeline', 'concurrency', 'group']);
 
   for (const [id, job] of rawJobs(checker)) {
     const base = ['pipeline', 'jobs', id];
@@ -504,7 +521,7 @@ function expressionSites(checker: Checker): ExpressionSite[] {
     if (isObject(job.matrix)) {
       for (const [key, value] of Object.entries(job.matrix)) {
         if (key === 'include' || key === 'exclude') {
-          if (Array.isArray(value)) value.forEach((cell, index) => stringMap(cell, [...base, 'matrix', key, index]));
+          if (Array.isArray(value)) for (const [index, cell] of value.entries()) stringMap(cell, [...base, 'matrix', key, index]);
         } else if (Array.isArray(value)) {
           template(value, [...base, 'matrix', key]);
         }
@@ -643,11 +660,11 @@ function decodeLine(text: string, from: number, to: number, type: Scalar['type']
     } else if (type === 'QUOTE_DOUBLE' && ch === '\\' && pos + 1 >= to) {
       break; // an escaped line break joins the next line without a space
     } else if (type === 'QUOTE_DOUBLE' && ch === '\\') {
-      const escape = text[pos + 1] ?? '';
-      const hexDigits = escape === 'x' ? 2 : escape === 'u' ? 4 : escape === 'U' ? 8 : 0;
+      const escaped = text[pos + 1] ?? '';
+      const hexDigits = escaped === 'x' ? 2 : escaped === 'u' ? 4 : escaped === 'U' ? 8 : 0;
       const decoded = hexDigits > 0 ? String.fromCodePoint(Number.parseInt(text.slice(pos + 2, pos + 2 + hexDigits), 16) || 0xfffd) : '?';
       for (let i = 0; i < decoded.length; i++) sources.push(pos);
-      chars += hexDigits > 0 ? decoded : ESCAPES[escape] ?? escape;
+      chars += hexDigits > 0 ? decoded : (ESCAPES[escaped] ?? escaped);
       pos += 1 + hexDigits;
     } else {
       chars += ch;
@@ -657,7 +674,21 @@ function decodeLine(text: string, from: number, to: number, type: Scalar['type']
   return { chars: chars.trimEnd(), sources: sources.slice(0, chars.trimEnd().length) };
 }
 
-const ESCAPES: Readonly<Record<string, string>> = { n: '\n', t: '\t', r: '\r', '0': '\0', '"': '"', '\\': '\\', '/': '/', ' ': ' ', e: '\x1b', a: '\x07', b: '\b', f: '\f', v: '\v' };
+const ESCAPES: Readonly<Record<string, string>> = {
+  n: '\n',
+  t: '\t',
+  r: '\r',
+  '0': '\0',
+  '"': '"',
+  '\\': '\\',
+  '/': '/',
+  ' ': ' ',
+  e: '\x1b',
+  a: '\x07',
+  b: '\b',
+  f: '\f',
+  v: '\v',
+};
 
 /** Block scalars: skip the `|`/`>` header line, strip the indentation of the first content line. */
 function blockChunks(text: string, start: number, end: number): Chunk[] {

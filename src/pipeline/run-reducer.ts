@@ -49,7 +49,11 @@ export type RunEvent =
   | { type: 'job-started'; key: string }
   | { type: 'job-finished'; key: string; status: 'success' | 'failure' | 'cancelled'; outputs: Record<string, string> }
   /** The server died while the job ran (reported on recovery). */
-  | { type: 'job-interrupted'; key: string; /** How many interruptions a job survives (re-queued each time); default 1. */ retries?: number }
+  | {
+      type: 'job-interrupted';
+      key: string /** How many interruptions a job survives (re-queued each time); default 1. */;
+      retries?: number;
+    }
   | { type: 'cancel' };
 
 /** What the caller must do next; the reducer itself never does I/O. */
@@ -214,7 +218,8 @@ function cancelRun(draft: Draft): void {
   if (draft.cancelRequested) return;
   draft.cancelRequested = true;
   if (draft.status === 'queued') {
-    for (const job of draft.list()) draft.set(job.key, { status: 'cancelled', reason: 'cancelled: the run was cancelled before it started' });
+    for (const job of draft.list())
+      draft.set(job.key, { status: 'cancelled', reason: 'cancelled: the run was cancelled before it started' });
     return;
   }
   const reason = 'cancelled: the run was cancelled';
@@ -284,7 +289,8 @@ type Decision = { status: 'queued' } | { status: 'skipped' | 'failure'; reason: 
 function decide(job: JobState, needs: JobState[], draft: Draft, env: ConditionEnv): Decision {
   if (!runsAfterFailure(job.condition)) {
     // GitHub semantics: under the implicit success(), any need that did not succeed skips the job.
-    const bad = needs.find((n) => n.status === 'failure') ?? needs.find((n) => n.status === 'cancelled') ?? needs.find((n) => n.status === 'skipped');
+    const bad =
+      needs.find((n) => n.status === 'failure') ?? needs.find((n) => n.status === 'cancelled') ?? needs.find((n) => n.status === 'skipped');
     if (bad !== undefined) {
       const how = bad.status === 'failure' ? 'failed' : bad.status === 'cancelled' ? 'was cancelled' : 'was skipped';
       return { status: 'skipped', reason: `skipped: needed job '${bad.jobId}' ${how}` };
@@ -357,7 +363,10 @@ function isFinalRun(status: RunStatus): boolean {
 }
 
 function notIn(job: JobState, expected: JobStatus, event: string): IllegalTransitionError {
-  return new IllegalTransitionError(`'${event}' for job '${job.key}' which is ${job.status}, not ${expected}`, { key: job.key, status: job.status });
+  return new IllegalTransitionError(`'${event}' for job '${job.key}' which is ${job.status}, not ${expected}`, {
+    key: job.key,
+    status: job.status,
+  });
 }
 
 /** Copy-on-write view of a RunState that records what changed and the commands to emit. */

@@ -63,7 +63,10 @@ function matchPush(push: NonNullable<TriggersConfig['push']>, event: TriggerEven
   let branchText = `push to '${event.ref}'`;
   if (branches.length > 0) {
     if (!event.ref.startsWith('refs/heads/')) {
-      return { matched: false, reason: `${branchText} is not a branch push, and only branches (${branches.join(', ')}) trigger this pipeline` };
+      return {
+        matched: false,
+        reason: `${branchText} is not a branch push, and only branches (${branches.join(', ')}) trigger this pipeline`,
+      };
     }
     const branch = event.ref.slice('refs/heads/'.length);
     branchText = `push to branch '${branch}'`;
@@ -74,13 +77,20 @@ function matchPush(push: NonNullable<TriggersConfig['push']>, event: TriggerEven
   }
 
   const paths = push.paths ?? [];
-  if (paths.length === 0) return { matched: true, reason: branches.length > 0 ? branchText : `${branchText}: any push triggers this pipeline` };
+  if (paths.length === 0)
+    return { matched: true, reason: branches.length > 0 ? branchText : `${branchText}: any push triggers this pipeline` };
   if (event.changedFiles === undefined) {
-    return { matched: true, reason: `${branchText}; the changed files are unknown, so the path filter (${paths.join(', ')}) is assumed to match` };
+    return {
+      matched: true,
+      reason: `${branchText}; the changed files are unknown, so the path filter (${paths.join(', ')}) is assumed to match`,
+    };
   }
   const hit = event.changedFiles.find((file) => lastMatchWins(file, paths));
   if (hit === undefined) {
-    return { matched: false, reason: `${branchText}, but none of the ${event.changedFiles.length} changed files match paths (${paths.join(', ')})` };
+    return {
+      matched: false,
+      reason: `${branchText}, but none of the ${event.changedFiles.length} changed files match paths (${paths.join(', ')})`,
+    };
   }
   return { matched: true, reason: `${branchText} and changed file '${hit}' matches paths (${paths.join(', ')})` };
 }

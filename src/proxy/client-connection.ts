@@ -14,7 +14,13 @@
 import type { Socket } from 'node:net';
 import { STATUS_CODES } from 'node:http';
 import {
-  BODY_CHUNKED, BODY_LENGTH, ChunkedDecoder, MAX_REQUEST_HEAD, parseRequestHead, RequestParseError, validHeaderValue,
+  BODY_CHUNKED,
+  BODY_LENGTH,
+  ChunkedDecoder,
+  MAX_REQUEST_HEAD,
+  parseRequestHead,
+  RequestParseError,
+  validHeaderValue,
   type RequestHead,
 } from './request-parser.ts';
 
@@ -54,7 +60,10 @@ const JOIN_LIMIT = 16 * 1024;
 const MAX_PIPELINED = 64 * 1024;
 
 /** How long a connection may sit idle between requests, and how long a request head may take (ms). */
-export interface ClientTimeouts { keepAliveMs: number; headersMs: number }
+export interface ClientTimeouts {
+  keepAliveMs: number;
+  headersMs: number;
+}
 
 /** One client connection of the proxy. */
 export class ClientConnection {
@@ -83,7 +92,9 @@ export class ClientConnection {
   #headWritten = false;
   #chunkedOut = false;
   #closeAfter = false;
-  #onPiece = (piece: Buffer): void => { this.exchange?.onRequestBody(piece); };
+  #onPiece = (piece: Buffer): void => {
+    this.exchange?.onRequestBody(piece);
+  };
 
   constructor(socket: Socket, handler: ClientHandler, timeouts: ClientTimeouts) {
     this.socket = socket;
@@ -200,7 +211,8 @@ export class ClientConnection {
     } else {
       let out = this.#pendingHead ?? '';
       this.#pendingHead = null;
-      if (last !== null) out += this.#chunkedOut ? `${last.length.toString(16)}\r\n${last.toString('latin1')}\r\n` : last.toString('latin1');
+      if (last !== null)
+        out += this.#chunkedOut ? `${last.length.toString(16)}\r\n${last.toString('latin1')}\r\n` : last.toString('latin1');
       if (this.#chunkedOut) out += '0\r\n\r\n';
       if (out !== '') s.write(out, 'latin1');
     }
@@ -215,10 +227,11 @@ export class ClientConnection {
       return;
     }
     const body = `${JSON.stringify({ error: { code, message } })}\n`;
-    if (!this.#keepAlive || this.closeAfterResponse || this.#clientEnded || this.#state === S_LENGTH || this.#state === S_CHUNKED) this.#closeAfter = true;
+    if (!this.#keepAlive || this.closeAfterResponse || this.#clientEnded || this.#state === S_LENGTH || this.#state === S_CHUNKED)
+      this.#closeAfter = true;
     this.socket.write(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`
-      + `X-Gantry-Proxy-Error: ${code}\r\nConnection: ${this.#closeAfter ? 'close' : 'keep-alive'}\r\n\r\n${body}`,
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `X-Gantry-Proxy-Error: ${code}\r\nConnection: ${this.#closeAfter ? 'close' : 'keep-alive'}\r\n\r\n${body}`,
       'latin1',
     );
     this.#done();
@@ -246,7 +259,9 @@ export class ClientConnection {
     if (pending !== null) {
       this.#buf = null;
       // Not from inside the upstream's callbacks: the next request may pick the same connection.
-      setImmediate(() => { if (this.#state === S_HEAD) this.#consume(pending); });
+      setImmediate(() => {
+        if (this.#state === S_HEAD) this.#consume(pending);
+      });
     } else if (this.#clientEnded) {
       // Half-closed by the client: the answer just written still has to get out.
       this.#state = S_CLOSED;
@@ -268,8 +283,13 @@ export class ClientConnection {
     }
     this.#state = S_CLOSED;
     const s = this.socket;
-    if (!s.writable) { s.destroy(); return; }
-    s.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, 'latin1', () => s.destroy());
+    if (!s.writable) {
+      s.destroy();
+      return;
+    }
+    s.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, 'latin1', () =>
+      s.destroy(),
+    );
   }
 
   #onData = (chunk: Buffer): void => {
@@ -293,18 +313,30 @@ export class ClientConnection {
             if (pos >= len) return;
             const end = buf.indexOf(CRLFCRLF, pos);
             if (end < 0) {
-              if (len - pos > MAX_REQUEST_HEAD) { this.#reject(431); return; }
+              if (len - pos > MAX_REQUEST_HEAD) {
+                this.#reject(431);
+                return;
+              }
               // A blank line made of bare LFs would never end the head: refuse rather than wait.
-              if (buf.indexOf(LFLF, pos) >= 0) { this.#reject(400); return; }
+              if (buf.indexOf(LFLF, pos) >= 0) {
+                this.#reject(400);
+                return;
+              }
               this.#buf = pos === 0 ? buf : buf.subarray(pos);
               const headDeadline = performance.now() + this.#timeouts.headersMs;
               if (headDeadline < this.deadline) this.deadline = headDeadline;
               return;
             }
-            if (end - pos > MAX_REQUEST_HEAD) { this.#reject(431); return; }
+            if (end - pos > MAX_REQUEST_HEAD) {
+              this.#reject(431);
+              return;
+            }
             const head = parseRequestHead(buf.toString('latin1', pos, end));
             pos = end + 4;
-            if (head.method === 'CONNECT') { this.#reject(405); return; }
+            if (head.method === 'CONNECT') {
+              this.#reject(405);
+              return;
+            }
             this.deadline = Infinity;
             if (head.upgrade) {
               this.#state = S_CLOSED;
@@ -325,7 +357,8 @@ export class ClientConnection {
             } else {
               this.#state = S_WAIT;
             }
-            if (head.expectContinue && head.bodyMode !== 0 && head.minor === 1) this.socket.write('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
+            if (head.expectContinue && head.bodyMode !== 0 && head.minor === 1)
+              this.socket.write('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
             this.#handler.onRequest(this, head);
             if (this.#state === S_WAIT) this.exchange?.onRequestEnd();
             break;

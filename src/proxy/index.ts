@@ -59,11 +59,29 @@
  * ```
  */
 export { PROXY_ERROR_CODES, TrafficProxy, type TrafficProxyOptions } from './traffic-proxy.ts';
-export { RequestMetrics, RING_SECONDS, ROLLUP_MS, MAX_ROUTES, PROMETHEUS_BUCKETS_S, type LatencyBucket, type Pool, type Rollup, type WindowStats } from './request-metrics.ts';
+export {
+  RequestMetrics,
+  RING_SECONDS,
+  ROLLUP_MS,
+  MAX_ROUTES,
+  PROMETHEUS_BUCKETS_S,
+  type LatencyBucket,
+  type Pool,
+  type Rollup,
+  type WindowStats,
+} from './request-metrics.ts';
 export { Router, validateRouteTable, type RouteTable, type Upstream } from './route-table.ts';
 export { bucketIndex, bucketHighUs, quantileUs } from './latency-histogram.ts';
 export {
-  ProxyClient, ProxyControlError, ProxyStartError, PROXY_CONTROL_UNAVAILABLE, PROXY_FILES, PROXY_START_FAILED, processStartTime, proxyDir,
-  type ProxyHostRecord, type ProxyStartOptions,
+  ProxyClient,
+  ProxyControlError,
+  ProxyStartError,
+  PROXY_CONTROL_UNAVAILABLE,
+  PROXY_FILES,
+  PROXY_START_FAILED,
+  processStartTime,
+  proxyDir,
+  type ProxyHostRecord,
+  type ProxyStartOptions,
 } from './proxy-client.ts';
 export { runProxyHost, type ProxyHost, type ProxyHostOptions } from './proxy-host.ts';

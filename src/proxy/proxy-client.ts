@@ -29,12 +29,16 @@ export const PROXY_START_FAILED = 'PROXY_START_FAILED';
 
 /** The control socket did not answer (in time) or answered nonsense: the proxy keeps its last table. */
 export class ProxyControlError extends GantryError {
-  constructor(message: string, details?: unknown) { super(PROXY_CONTROL_UNAVAILABLE, message, 503, details); }
+  constructor(message: string, details?: unknown) {
+    super(PROXY_CONTROL_UNAVAILABLE, message, 503, details);
+  }
 }
 
 /** The proxy process could not start; `message` carries its own reason (e.g. `listen EADDRINUSE`). */
 export class ProxyStartError extends GantryError {
-  constructor(message: string, details?: unknown) { super(PROXY_START_FAILED, message, 500, details); }
+  constructor(message: string, details?: unknown) {
+    super(PROXY_START_FAILED, message, 500, details);
+  }
 }
 
 /** What identifies a running proxy process (`host.json`, and `GET /health`). */
@@ -157,7 +161,10 @@ export class ProxyClient {
     const existing = readRecord(dir);
     if (existing && isSame(existing)) {
       const health = await ping(join(dir, PROXY_FILES.socket), o.controlTimeoutMs ?? 5000, 3);
-      if (health.pid !== existing.pid) throw new ProxyControlError(`the proxy of ${o.label} answering on its control socket is process ${health.pid}, not ${existing.pid}`);
+      if (health.pid !== existing.pid)
+        throw new ProxyControlError(
+          `the proxy of ${o.label} answering on its control socket is process ${health.pid}, not ${existing.pid}`,
+        );
       if (health.host === o.host && (o.port === 0 || health.port === o.port)) return new ProxyClient(o, health, true);
       await shutdown(join(dir, PROXY_FILES.socket), health, o.controlTimeoutMs ?? 5000);
     }
@@ -177,7 +184,14 @@ export class ProxyClient {
     for (const name of names) {
       const record = readRecord(join(dataDir, 'proxies', name));
       if (!record || !isSame(record)) continue;
-      const start: ProxyStartOptions = { dataDir, environmentKey: record.environmentKey, label: record.label, host: record.host, port: record.port, ...o };
+      const start: ProxyStartOptions = {
+        dataDir,
+        environmentKey: record.environmentKey,
+        label: record.label,
+        host: record.host,
+        port: record.port,
+        ...o,
+      };
       if (proxyDir(dataDir, record.environmentKey) !== join(dataDir, 'proxies', name)) continue;
       const health = await ping(join(dataDir, 'proxies', name, PROXY_FILES.socket), o.controlTimeoutMs ?? 5000, 1).catch(() => null);
       if (health?.pid === record.pid) out.push(new ProxyClient(start, health, true));
@@ -295,32 +309,47 @@ export class ProxyClient {
 }
 
 /** One control request; the answer's body on 2xx, InputError on 400, ProxyControlError otherwise. */
-function control(socketPath: string, method: string, path: string, o: { body?: string; timeoutMs: number; agent?: Agent; label?: string }): Promise<string> {
+function control(
+  socketPath: string,
+  method: string,
+  path: string,
+  o: { body?: string; timeoutMs: number; agent?: Agent; label?: string },
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const what = `the proxy control socket of ${o.label ?? socketPath}`;
-    const req = request({
-      socketPath, method, path, agent: o.agent ?? false,
-      headers: o.body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(o.body) },
-      signal: AbortSignal.timeout(o.timeoutMs),
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', (e) => reject(new ProxyControlError(`${what} failed mid-answer: ${e.message}`)));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        const status = res.statusCode ?? 0;
-        if (status >= 200 && status < 300) { resolve(text); return; }
-        let message = text;
-        try {
-          message = (JSON.parse(text) as { error: { message: string } }).error.message;
-        } catch {
-          // not our JSON: keep the text
-        }
-        reject(status === 400 ? new InputError(message) : new ProxyControlError(`${what} answered ${status}: ${message}`));
-      });
-    });
+    const req = request(
+      {
+        socketPath,
+        method,
+        path,
+        agent: o.agent ?? false,
+        headers: o.body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(o.body) },
+        signal: AbortSignal.timeout(o.timeoutMs),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', (e) => reject(new ProxyControlError(`${what} failed mid-answer: ${e.message}`)));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          const status = res.statusCode ?? 0;
+          if (status >= 200 && status < 300) {
+            resolve(text);
+            return;
+          }
+          let message = text;
+          try {
+            message = (JSON.parse(text) as { error: { message: string } }).error.message;
+          } catch {
+            // not our JSON: keep the text
+          }
+          reject(status === 400 ? new InputError(message) : new ProxyControlError(`${what} answered ${status}: ${message}`));
+        });
+      },
+    );
     req.on('error', (e: NodeJS.ErrnoException) => {
-      const why = e.name === 'AbortError' || e.name === 'TimeoutError' ? `no answer within ${o.timeoutMs} ms` : `${e.code ?? e.name}: ${e.message}`;
+      const why =
+        e.name === 'AbortError' || e.name === 'TimeoutError' ? `no answer within ${o.timeoutMs} ms` : `${e.code ?? e.name}: ${e.message}`;
       reject(new ProxyControlError(`${what}: ${why}`, { code: e.code }));
     });
     req.end(o.body);
@@ -357,32 +386,45 @@ async function shutdown(socketPath: string, record: ProxyHostRecord, timeoutMs: 
 /** Spawns the proxy process (detached, own process group) and waits for its first answer. */
 async function spawnHost(o: ProxyStartOptions, dir: string): Promise<ProxyHostRecord> {
   const socketPath = join(dir, PROXY_FILES.socket);
-  if (Buffer.byteLength(socketPath) > 107) throw new ProxyStartError(`the proxy control socket path ${socketPath} is longer than Unix sockets allow (107 bytes): use a shorter data directory`);
+  if (Buffer.byteLength(socketPath) > 107)
+    throw new ProxyStartError(
+      `the proxy control socket path ${socketPath} is longer than Unix sockets allow (107 bytes): use a shorter data directory`,
+    );
   const logFile = join(dir, PROXY_FILES.log);
   const log = openSync(logFile, 'a', 0o600);
   let exited: string | null = null;
   let child;
   try {
-    child = spawn(process.execPath, [
-      fileURLToPath(HOST_FILE), '--dir', dir, '--key', o.environmentKey, '--label', o.label, '--host', o.host, '--port', String(o.port),
-    ], {
-      detached: true,
-      stdio: ['ignore', log, log],
-      cwd: dir,
-      // The proxy needs no secrets of the server's environment.
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...(process.env.TZ ? { TZ: process.env.TZ } : {}) },
-    });
+    child = spawn(
+      process.execPath,
+      [fileURLToPath(HOST_FILE), '--dir', dir, '--key', o.environmentKey, '--label', o.label, '--host', o.host, '--port', String(o.port)],
+      {
+        detached: true,
+        stdio: ['ignore', log, log],
+        cwd: dir,
+        // The proxy needs no secrets of the server's environment.
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...(process.env.TZ ? { TZ: process.env.TZ } : {}) },
+      },
+    );
   } finally {
     closeSync(log);
   }
-  child.on('error', (e) => { exited = e.message; });
-  child.on('exit', (code, signal) => { exited = `exited with ${signal ?? `code ${code}`}`; });
+  child.on('error', (e) => {
+    exited = e.message;
+  });
+  child.on('exit', (code, signal) => {
+    exited = `exited with ${signal ?? `code ${code}`}`;
+  });
   child.unref();
   const pid = child.pid;
   const deadline = Date.now() + (o.startTimeoutMs ?? 10_000);
   while (Date.now() < deadline) {
-    if (exited !== null) throw new ProxyStartError(`the proxy of ${o.label} ${exited}: ${lastError(logFile) ?? 'see its log'}`, { log: logFile });
-    const health = await control(socketPath, 'GET', '/health', { timeoutMs: 1000 }).then((t) => JSON.parse(t) as ProxyHostRecord, () => null);
+    if (exited !== null)
+      throw new ProxyStartError(`the proxy of ${o.label} ${exited}: ${lastError(logFile) ?? 'see its log'}`, { log: logFile });
+    const health = await control(socketPath, 'GET', '/health', { timeoutMs: 1000 }).then(
+      (t) => JSON.parse(t) as ProxyHostRecord,
+      () => null,
+    );
     if (health && health.pid === pid) return health;
     await sleep(20);
   }

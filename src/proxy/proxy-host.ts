@@ -73,7 +73,8 @@ function loadRoutes(file: string): RouteTable | null {
     validateRouteTable(table);
     return table;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') log('error', 'the persisted route table is unusable; starting without one', { error: String(error) });
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+      log('error', 'the persisted route table is unusable; starting without one', { error: String(error) });
     return null;
   }
 }
@@ -81,10 +82,18 @@ function loadRoutes(file: string): RouteTable | null {
 /** The shape check the validator relies on (it checks values, not that arrays are arrays). */
 function parseTable(body: unknown): RouteTable {
   const t = body as Partial<RouteTable> | null;
-  if (typeof t !== 'object' || t === null || !Array.isArray(t.upstreams) || typeof t.weights !== 'object' || t.weights === null || !(t.match === undefined || Array.isArray(t.match))) {
+  if (
+    typeof t !== 'object' ||
+    t === null ||
+    !Array.isArray(t.upstreams) ||
+    typeof t.weights !== 'object' ||
+    t.weights === null ||
+    !(t.match === undefined || Array.isArray(t.match))
+  ) {
     throw new InputError('invalid route table: expected { upstreams: [...], weights: { stable, canary }, match: [...] }');
   }
-  if (t.upstreams.some((u) => typeof u !== 'object' || u === null)) throw new InputError('invalid route table: every upstream must be an object');
+  if (t.upstreams.some((u) => typeof u !== 'object' || u === null))
+    throw new InputError('invalid route table: every upstream must be an object');
   return { upstreams: t.upstreams, weights: t.weights, match: t.match ?? [] };
 }
 
@@ -92,7 +101,10 @@ function parseTable(body: unknown): RouteTable {
 function socketAnswers(socketPath: string): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect(socketPath);
-    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
     s.once('error', () => resolve(false));
   });
 }
@@ -103,7 +115,11 @@ function readBody(req: IncomingMessage): Promise<string> {
     let size = 0;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY) { reject(new InputError(`the body is larger than ${MAX_BODY} bytes`)); req.destroy(); return; }
+      if (size > MAX_BODY) {
+        reject(new InputError(`the body is larger than ${MAX_BODY} bytes`));
+        req.destroy();
+        return;
+      }
       chunks.push(c);
     });
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
@@ -143,7 +159,9 @@ export async function runProxyHost(o: ProxyHostOptions): Promise<ProxyHost> {
 
   let stopping: Promise<void> | null = null;
   let resolveDone!: () => void;
-  const done = new Promise<void>((r) => { resolveDone = r; });
+  const done = new Promise<void>((r) => {
+    resolveDone = r;
+  });
   let control: Server | null = null;
   let dirCheck: NodeJS.Timeout | null = null;
   const shutdown = (): Promise<void> => {
@@ -154,7 +172,13 @@ export async function runProxyHost(o: ProxyHostOptions): Promise<ProxyHost> {
       control?.close();
       control?.closeAllConnections();
       // Only our own files: a successor may already have replaced them.
-      const current = (() => { try { return JSON.parse(readFileSync(hostFile, 'utf8')) as ProxyHostRecord; } catch { return null; } })();
+      const current = (() => {
+        try {
+          return JSON.parse(readFileSync(hostFile, 'utf8')) as ProxyHostRecord;
+        } catch {
+          return null;
+        }
+      })();
       if (current?.pid === process.pid) {
         rmSync(hostFile, { force: true });
         rmSync(socketPath, { force: true });
@@ -225,7 +249,10 @@ export async function runProxyHost(o: ProxyHostOptions): Promise<ProxyHost> {
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(socketPath, () => { server.off('error', reject); resolve(); });
+      server.listen(socketPath, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
   } catch (error) {
     await proxy.close();
@@ -243,7 +270,13 @@ export async function runProxyHost(o: ProxyHostOptions): Promise<ProxyHost> {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { dir: { type: 'string' }, key: { type: 'string' }, label: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' } },
+    options: {
+      dir: { type: 'string' },
+      key: { type: 'string' },
+      label: { type: 'string' },
+      host: { type: 'string' },
+      port: { type: 'string' },
+    },
   });
   const port = Number(values.port);
   if (!values.dir || !values.key || !values.label || !values.host || !Number.isInteger(port)) {

@@ -91,7 +91,10 @@ export class VersionSeries {
     let end = url.length;
     for (let i = 1; i < url.length; i++) {
       const c = url.charCodeAt(i);
-      if (c === 47 /* / */ || c === 63 /* ? */ || c === 35 /* # */) { end = i; break; }
+      if (c === 47 /* / */ || c === 63 /* ? */ || c === 35 /* # */) {
+        end = i;
+        break;
+      }
     }
     const seg = url.charCodeAt(0) === 47 ? url.slice(0, end) : '/*other';
     const known = byPath.get(seg);
@@ -128,7 +131,10 @@ export interface Rollup {
 }
 
 /** One histogram bucket: its representative latency (the bucket's highest value) and count. */
-export interface LatencyBucket { valueMs: number; count: number }
+export interface LatencyBucket {
+  valueMs: number;
+  count: number;
+}
 
 /** Aggregate of a time window, what the canary analysis compares. */
 export interface WindowStats {
@@ -293,7 +299,15 @@ export class RequestMetrics {
             routes.push({ route: r.route, requests: rt[REQ] as number, errors: rt[5] as number, statusClasses: classRecord(rt, 0) });
           }
         }
-        out.push({ environment: this.environment, version: s.version, pool: s.pool, startMs: start, endMs: start + ROLLUP_MS, ...summarize(totals, hist), routes });
+        out.push({
+          environment: this.environment,
+          version: s.version,
+          pool: s.pool,
+          startMs: start,
+          endMs: start + ROLLUP_MS,
+          ...summarize(totals, hist),
+          routes,
+        });
       }
     }
     this.#rolledUntilMs = Math.max(this.#rolledUntilMs, until);
@@ -317,7 +331,13 @@ export class RequestMetrics {
           const key = `${s.version}\0${r.route}`;
           let a = byKey.get(key);
           if (a === undefined) {
-            a = { version: s.version, route: r.route, classes: new Float64Array(6), buckets: new Float64Array(r.promBuckets.length), sum: 0 };
+            a = {
+              version: s.version,
+              route: r.route,
+              classes: new Float64Array(6),
+              buckets: new Float64Array(r.promBuckets.length),
+              sum: 0,
+            };
             byKey.set(key, a);
           }
           for (let c = 0; c < 6; c++) a.classes[c]! += r.classTotals[c] as number;
@@ -332,7 +352,9 @@ export class RequestMetrics {
     ];
     for (const a of byKey.values()) {
       const l = `environment="${env}",version="${escapeLabel(a.version)}",route="${escapeLabel(a.route)}"`;
-      for (let c = 1; c <= 5; c++) if ((a.classes[c] as number) > 0) lines.push(`gantry_proxy_requests_total{${l},status_class="${CLASS_NAMES[c - 1]}"} ${a.classes[c]}`);
+      for (let c = 1; c <= 5; c++)
+        if ((a.classes[c] as number) > 0)
+          lines.push(`gantry_proxy_requests_total{${l},status_class="${CLASS_NAMES[c - 1]}"} ${a.classes[c]}`);
     }
     lines.push('# HELP gantry_proxy_request_duration_seconds Time from request received to response handed to the client.');
     lines.push('# TYPE gantry_proxy_request_duration_seconds histogram');
@@ -350,7 +372,8 @@ export class RequestMetrics {
     }
     lines.push('# HELP gantry_proxy_connection_errors_total Failed attempts to reach an instance (refused, reset, timed out).');
     lines.push('# TYPE gantry_proxy_connection_errors_total counter');
-    for (const [version, n] of connErr) lines.push(`gantry_proxy_connection_errors_total{environment="${env}",version="${escapeLabel(version)}"} ${n}`);
+    for (const [version, n] of connErr)
+      lines.push(`gantry_proxy_connection_errors_total{environment="${env}",version="${escapeLabel(version)}"} ${n}`);
     return `${lines.join('\n')}\n`;
   }
 }

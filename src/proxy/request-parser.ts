@@ -137,8 +137,9 @@ export function parseRequestHead(head: string): RequestHead {
           for (const t of value.split(',')) {
             const tok = t.trim().toLowerCase();
             if (tok === 'close') keepAlive = false;
-            else if (tok === 'keep-alive') { if (minor === 0) keepAlive = true; }
-            else if (tok === 'upgrade') connUpgrade = true;
+            else if (tok === 'keep-alive') {
+              if (minor === 0) keepAlive = true;
+            } else if (tok === 'upgrade') connUpgrade = true;
           }
         }
         break;
@@ -168,8 +169,16 @@ export function parseRequestHead(head: string): RequestHead {
     bodyMode = BODY_LENGTH;
   }
   return {
-    method, target, minor, headers, bodyMode, contentLength: contentLength < 0 ? 0 : contentLength,
-    transferEncoding: te, keepAlive, upgrade: connUpgrade && hasUpgrade, expectContinue,
+    method,
+    target,
+    minor,
+    headers,
+    bodyMode,
+    contentLength: Math.max(contentLength, 0),
+    transferEncoding: te,
+    keepAlive,
+    upgrade: connUpgrade && hasUpgrade,
+    expectContinue,
   };
 }
 

@@ -41,8 +41,12 @@ export interface CompiledRule {
 export function validateRouteTable(t: RouteTable): void {
   const problems: string[] = [];
   const { stable, canary } = t.weights ?? { stable: Number.NaN, canary: Number.NaN };
-  for (const [name, w] of [['stable', stable], ['canary', canary]] as const) {
-    if (typeof w !== 'number' || !Number.isFinite(w) || w < 0 || w > 100) problems.push(`weights.${name} must be a number from 0 to 100 (got ${String(w)})`);
+  for (const [name, w] of [
+    ['stable', stable],
+    ['canary', canary],
+  ] as const) {
+    if (typeof w !== 'number' || !Number.isFinite(w) || w < 0 || w > 100)
+      problems.push(`weights.${name} must be a number from 0 to 100 (got ${String(w)})`);
   }
   if (problems.length === 0 && Math.abs(stable + canary - 100) > 1e-9) problems.push(`weights must sum to 100 (got ${stable} + ${canary})`);
   const ids = new Set<string>();

@@ -49,7 +49,10 @@ export const PROXY_ERROR_CODES = {
 const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** What `buildHead` found besides the head itself (one reused object: the proxy is single-threaded). */
-interface HeadScan { head: string; toCanary: boolean }
+interface HeadScan {
+  head: string;
+  toCanary: boolean;
+}
 
 function errorBody(code: string, message: string): string {
   return `${JSON.stringify({ error: { code, message } })}\n`;
@@ -60,7 +63,14 @@ function errorBody(code: string, message: string): string {
  * named in `Connection` removed, `X-Forwarded-For/-Proto/-Host` added, match rules evaluated on
  * the way. `upgrade` keeps `Connection: Upgrade` + `Upgrade` for WebSocket handshakes.
  */
-function buildHead(req: RequestHead, remote: string, rules: CompiledRule[], out: HeadScan, upgrade: boolean, drop: Set<string> | null): void {
+function buildHead(
+  req: RequestHead,
+  remote: string,
+  rules: CompiledRule[],
+  out: HeadScan,
+  upgrade: boolean,
+  drop: Set<string> | null,
+): void {
   const raw = req.headers;
   let head = `${req.method} ${req.target} HTTP/1.1\r\n`;
   let xff = '';
@@ -74,7 +84,7 @@ function buildHead(req: RequestHead, remote: string, rules: CompiledRule[], out:
     const value = raw[i + 1] as string;
     const n = name.length;
     if (nRules > 0 && !toCanary) toCanary = matchHeader(rules, name, value);
-    if (drop !== null && drop.has(name.toLowerCase())) continue;
+    if (drop?.has(name.toLowerCase())) continue;
     switch (n) {
       case 2:
         if (name.toLowerCase() === 'te') continue;
@@ -84,7 +94,10 @@ function buildHead(req: RequestHead, remote: string, rules: CompiledRule[], out:
         break;
       case 7: {
         const l = name.toLowerCase();
-        if (l === 'upgrade') { upgradeValue = value; continue; }
+        if (l === 'upgrade') {
+          upgradeValue = value;
+          continue;
+        }
         if (l === 'trailer') continue;
         break;
       }
@@ -101,7 +114,10 @@ function buildHead(req: RequestHead, remote: string, rules: CompiledRule[], out:
         break;
       }
       case 15:
-        if (name.toLowerCase() === 'x-forwarded-for') { xff = xff === '' ? value : `${xff}, ${value}`; continue; }
+        if (name.toLowerCase() === 'x-forwarded-for') {
+          xff = xff === '' ? value : `${xff}, ${value}`;
+          continue;
+        }
         break;
       case 16: {
         const l = name.toLowerCase();
@@ -360,11 +376,16 @@ class Tunnel {
     const up = connect({ host: pool.upstream.host, port: pool.upstream.port, noDelay: true });
     this.up = up;
     let connected = false;
-    up.setTimeout(pool.connectTimeoutMs, () => { if (!connected) up.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })); });
+    up.setTimeout(pool.connectTimeoutMs, () => {
+      if (!connected) up.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' }));
+    });
     up.once('connect', () => {
       connected = true;
       up.setTimeout(0);
-      if (this.closed) { up.destroy(); return; }
+      if (this.closed) {
+        up.destroy();
+        return;
+      }
       up.write(this.head, 'latin1');
       if (this.firstBytes.length > 0) up.write(this.firstBytes);
       up.once('data', (d: Buffer) => this.#firstResponse(d));
@@ -376,16 +397,24 @@ class Tunnel {
       this.client.once('end', () => up.end(() => this.close()));
     });
     up.on('error', (err: NodeJS.ErrnoException) => {
-      if (connected || this.closed) { this.close(); return; }
+      if (connected || this.closed) {
+        this.close();
+        return;
+      }
       if (this.proxy.metricsOn) this.proxy.metrics.recordConnectionError(pool.series, Date.now());
       this.tried.push(pool);
       pool.done();
       this.pool = null;
       this.up = null;
       const next = this.proxy.router.retry(pool, this.tried);
-      if (next !== null) { this.open(next); return; }
+      if (next !== null) {
+        this.open(next);
+        return;
+      }
       const body = errorBody(PROXY_ERROR_CODES.upstreamFailed, `no upstream could be reached (${err.code ?? 'ECONNRESET'})`);
-      this.client.end(`HTTP/1.1 502 Bad Gateway\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      this.client.end(
+        `HTTP/1.1 502 Bad Gateway\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
       this.closed = true;
     });
     up.on('close', () => this.close());
@@ -395,7 +424,14 @@ class Tunnel {
     const status = d.length >= 12 ? Number(d.toString('latin1', 9, 12)) : 502;
     if (this.proxy.metricsOn && this.pool !== null) {
       const end = performance.now();
-      this.proxy.metrics.record(this.pool.series, this.method, this.url, Number.isFinite(status) ? status : 502, end - this.start, performance.timeOrigin + end);
+      this.proxy.metrics.record(
+        this.pool.series,
+        this.method,
+        this.url,
+        Number.isFinite(status) ? status : 502,
+        end - this.start,
+        performance.timeOrigin + end,
+      );
     }
   }
 
@@ -410,7 +446,11 @@ class Tunnel {
   }
 }
 
-interface DrainWaiter { id: string; resolve: (ok: boolean) => void; timer: NodeJS.Timeout }
+interface DrainWaiter {
+  id: string;
+  resolve: (ok: boolean) => void;
+  timer: NodeJS.Timeout;
+}
 
 /**
  * The HTTP data plane of one environment. `setRoutes` atomically replaces routing; instances no
@@ -439,7 +479,9 @@ export class TrafficProxy {
   readonly #handler: ClientHandler = {
     onRequest: (c, h) => this.#onRequest(c, h),
     onUpgrade: (c, h, rest) => this.#onUpgrade(c, h, rest),
-    onClosed: (c) => { this.#clients.delete(c); },
+    onClosed: (c) => {
+      this.#clients.delete(c);
+    },
   };
 
   constructor(o: TrafficProxyOptions) {
@@ -489,8 +531,11 @@ export class TrafficProxy {
       let pool = this.#active.get(key);
       if (pool === undefined) {
         pool = new UpstreamPool({
-          upstream: { ...u }, series, maxSockets: this.#o.maxSocketsPerUpstream,
-          connectTimeoutMs: this.#o.connectTimeoutMs, idleTimeoutMs: this.#o.upstreamIdleTimeoutMs,
+          upstream: { ...u },
+          series,
+          maxSockets: this.#o.maxSocketsPerUpstream,
+          connectTimeoutMs: this.#o.connectTimeoutMs,
+          idleTimeoutMs: this.#o.upstreamIdleTimeoutMs,
           onIdle: this.#onPoolIdle,
         });
       } else {
@@ -517,7 +562,10 @@ export class TrafficProxy {
       const w: DrainWaiter = {
         id: upstreamId,
         resolve,
-        timer: setTimeout(() => { this.#drainWaiters.delete(w); resolve(false); }, timeoutMs),
+        timer: setTimeout(() => {
+          this.#drainWaiters.delete(w);
+          resolve(false);
+        }, timeoutMs),
       };
       this.#drainWaiters.add(w);
     });
@@ -544,7 +592,10 @@ export class TrafficProxy {
       p.draining = true;
       p.closeIdle();
     }
-    for (const w of this.#drainWaiters) { clearTimeout(w.timer); w.resolve(!this.#busy(w.id)); }
+    for (const w of this.#drainWaiters) {
+      clearTimeout(w.timer);
+      w.resolve(!this.#busy(w.id));
+    }
     this.#drainWaiters.clear();
     await closed;
   }
@@ -589,7 +640,11 @@ export class TrafficProxy {
     const start = performance.now();
     const router = this.router;
     if (router.all.length === 0 || this.#closing) {
-      client.respondError(503, PROXY_ERROR_CODES.noUpstream, this.#closing ? 'the proxy is shutting down' : `environment ${this.#o.environment} has no upstream in its route table`);
+      client.respondError(
+        503,
+        PROXY_ERROR_CODES.noUpstream,
+        this.#closing ? 'the proxy is shutting down' : `environment ${this.#o.environment} has no upstream in its route table`,
+      );
       return;
     }
     const scan = this.#scan;
@@ -606,7 +661,9 @@ export class TrafficProxy {
     const socket = client.socket;
     if (router.all.length === 0 || this.#closing) {
       const body = errorBody(PROXY_ERROR_CODES.noUpstream, `environment ${this.#o.environment} has no upstream in its route table`);
-      socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nX-Gantry-Proxy-Error: ${PROXY_ERROR_CODES.noUpstream}\r\nConnection: close\r\n\r\n${body}`);
+      socket.end(
+        `HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nX-Gantry-Proxy-Error: ${PROXY_ERROR_CODES.noUpstream}\r\nConnection: close\r\n\r\n${body}`,
+      );
       socket.once('error', () => socket.destroy());
       return;
     }

@@ -59,12 +59,18 @@ const MAX_LINE = 4096;
 /** Hop-by-hop response headers (RFC 9110 §7.6.1) and framing headers the proxy re-creates. */
 function isHopByHop(lower: string): boolean {
   switch (lower.length) {
-    case 2: return lower === 'te';
-    case 7: return lower === 'trailer' || lower === 'upgrade';
-    case 10: return lower === 'connection' || lower === 'keep-alive';
-    case 16: return lower === 'proxy-connection';
-    case 17: return lower === 'transfer-encoding';
-    default: return false;
+    case 2:
+      return lower === 'te';
+    case 7:
+      return lower === 'trailer' || lower === 'upgrade';
+    case 10:
+      return lower === 'connection' || lower === 'keep-alive';
+    case 16:
+      return lower === 'proxy-connection';
+    case 17:
+      return lower === 'transfer-encoding';
+    default:
+      return false;
   }
 }
 
@@ -110,7 +116,9 @@ export class UpstreamConnection {
     // Reads land in the pool's one buffer (no allocation and no stream machinery per read); what
     // must outlive a read is copied.
     const s = connect({
-      host: pool.upstream.host, port: pool.upstream.port, noDelay: true,
+      host: pool.upstream.host,
+      port: pool.upstream.port,
+      noDelay: true,
       onread: { buffer: pool.readBuffer, callback: this.#onRead },
     });
     this.socket = s;
@@ -392,8 +400,9 @@ export class UpstreamConnection {
             for (const t of value.split(',')) {
               const tok = t.trim().toLowerCase();
               if (tok === 'close') close = true;
-              else if (tok === 'keep-alive') { if (minor === 0) close = false; }
-              else if (tok !== '') (connectionTokens ??= []).push(tok);
+              else if (tok === 'keep-alive') {
+                if (minor === 0) close = false;
+              } else if (tok !== '') (connectionTokens ??= []).push(tok);
             }
           }
         } else {
@@ -475,7 +484,14 @@ export class UpstreamPool {
   #open = 0;
   readonly #onIdle: (pool: UpstreamPool) => void;
 
-  constructor(o: { upstream: Upstream; series: VersionSeries; maxSockets: number; connectTimeoutMs: number; idleTimeoutMs: number; onIdle: (pool: UpstreamPool) => void }) {
+  constructor(o: {
+    upstream: Upstream;
+    series: VersionSeries;
+    maxSockets: number;
+    connectTimeoutMs: number;
+    idleTimeoutMs: number;
+    onIdle: (pool: UpstreamPool) => void;
+  }) {
     this.upstream = o.upstream;
     this.series = o.series;
     this.maxSockets = o.maxSockets;

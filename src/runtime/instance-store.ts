@@ -93,7 +93,7 @@ export class InstanceStore {
     const stored = { version: RECORD_VERSION, ...r, spec, ...secretPart };
     const file = join(this.dir, `${r.id}.json`);
     const temp = `${file}.${process.pid}.tmp`;
-    writeFileSync(temp, JSON.stringify(stored, null, 2) + '\n', { mode: 0o600 });
+    writeFileSync(temp, `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o600 });
     renameSync(temp, file);
   }
 

@@ -13,7 +13,17 @@
  * service does.
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { CLOCK_TICKS_PER_SECOND, isLive, isSameProcess, listProcesses, processesWithEnv, readStat, rssBytesOf, treeOf, type ProcStat } from '../platform/proc.ts';
+import {
+  CLOCK_TICKS_PER_SECOND,
+  isLive,
+  isSameProcess,
+  listProcesses,
+  processesWithEnv,
+  readStat,
+  rssBytesOf,
+  treeOf,
+  type ProcStat,
+} from '../platform/proc.ts';
 
 /** Every process of an instance carries this variable; its value is unique per data dir and instance. */
 export const INSTANCE_KEY_VAR = 'GANTRY_INSTANCE_KEY';

@@ -40,7 +40,7 @@ export class RotatingLog {
     const text = this.#o.masker.active ? this.#o.masker.maskBytes(latin1) : latin1;
     const prefix = `${new Date(this.#o.now()).toISOString()} ${stream} `;
     // Every line gets the prefix: prepend it, then after each newline except the final one.
-    const formatted = prefix + text.slice(0, -1).replaceAll('\n', '\n' + prefix) + '\n';
+    const formatted = `${prefix + text.slice(0, -1).replaceAll('\n', `\n${prefix}`)}\n`;
     this.#write(Buffer.from(formatted, 'latin1'));
   }
 

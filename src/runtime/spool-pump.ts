@@ -104,7 +104,7 @@ export class SpoolPump {
       // A budget per call: loop until the spools are read to their end.
     }
     for (const s of this.#streams) {
-      if (s.pending) this.#log.lines(s.code, s.pending.toString('latin1') + '\n');
+      if (s.pending) this.#log.lines(s.code, `${s.pending.toString('latin1')}\n`);
       s.pending = null;
     }
   }
@@ -162,7 +162,7 @@ export class SpoolPump {
     let rest = data.subarray(last + 1);
     if (last !== -1) this.#log.lines(s.code, splitLongLines(data.toString('latin1', 0, last + 1).replaceAll('\r\n', '\n')));
     while (rest.length > MAX_LINE_BYTES) {
-      this.#log.lines(s.code, rest.toString('latin1', 0, MAX_LINE_BYTES) + '\n');
+      this.#log.lines(s.code, `${rest.toString('latin1', 0, MAX_LINE_BYTES)}\n`);
       rest = rest.subarray(MAX_LINE_BYTES);
     }
     s.pending = rest.length > 0 ? Buffer.from(rest) : null;
@@ -191,7 +191,7 @@ export class SpoolPump {
     }
     if (fstatSync(s.fd).size < 4 * this.#compactBytes) return;
     this.#pumpStream(s);
-    if (s.pending) this.#log.lines(s.code, s.pending.toString('latin1') + '\n');
+    if (s.pending) this.#log.lines(s.code, `${s.pending.toString('latin1')}\n`);
     s.pending = null;
     truncateSync(s.file, 0);
     s.readOffset = 0;

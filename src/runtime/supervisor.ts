@@ -168,7 +168,9 @@ export class Supervisor {
       this.#starting.delete(spec.id);
     }
     this.#ensureTimers();
-    inst.log.system(`[gantry] starting instance ${spec.id} (release ${spec.releaseId}, environment ${spec.environment}, pool ${spec.pool})`);
+    inst.log.system(
+      `[gantry] starting instance ${spec.id} (release ${spec.releaseId}, environment ${spec.environment}, pool ${spec.pool})`,
+    );
     try {
       await this.#spawn(inst);
     } catch (error) {
@@ -201,7 +203,9 @@ export class Supervisor {
       };
       const timer = setTimeout(() => {
         inst.waiters.delete(waiter);
-        reject(new GantryError('INSTANCE_NOT_READY', `instance ${id} not ready after ${timeoutMs} ms (${inst.state})`, 504, this.#status(inst)));
+        reject(
+          new GantryError('INSTANCE_NOT_READY', `instance ${id} not ready after ${timeoutMs} ms (${inst.state})`, 504, this.#status(inst)),
+        );
       }, timeoutMs);
       inst.waiters.add(waiter);
     });
@@ -321,13 +325,20 @@ export class Supervisor {
     }
     if (inst.desired !== 'running' || this.#detached) return;
     const sandboxed = spec.sandbox === 'auto' && sandboxAvailable();
-    if (spec.sandbox === 'auto' && !sandboxed) inst.log.system('[gantry] bubblewrap is not available here: the instance runs without a sandbox');
+    if (spec.sandbox === 'auto' && !sandboxed)
+      inst.log.system('[gantry] bubblewrap is not available here: the instance runs without a sandbox');
     inst.sandboxed = sandboxed;
     const cwd = resolve(spec.workDir, spec.service.workingDirectory ?? '.');
     const env = this.#envOf(inst, sandboxed);
     const argv = ['bash', '-c', spec.service.run];
     const command = sandboxed
-      ? instanceSandboxArgv(argv, { workDir: spec.workDir, instanceDir: inst.paths.home, tmpDir: inst.paths.tmp, hiddenPaths: this.#hidden, cwd })
+      ? instanceSandboxArgv(argv, {
+          workDir: spec.workDir,
+          instanceDir: inst.paths.home,
+          tmpDir: inst.paths.tmp,
+          hiddenPaths: this.#hidden,
+          cwd,
+        })
       : argv;
     // Persisted before the process exists: should we die right after spawning, the record's key finds it.
     this.#persist(inst);
@@ -396,7 +407,12 @@ export class Supervisor {
   }
 
   async #finishAdoptedStop(inst: Instance, record: InstanceRecord): Promise<void> {
-    const ref: InstanceProcessRef = { pid: record.pid as number, startTime: record.startTime as string, envKey: inst.envKey, sandboxed: record.sandboxed };
+    const ref: InstanceProcessRef = {
+      pid: record.pid as number,
+      startTime: record.startTime as string,
+      envKey: inst.envKey,
+      sandboxed: record.sandboxed,
+    };
     await terminateInstance(ref, inst.spec.service.stop.signal, inst.spec.service.stop.drainTimeoutMs);
     inst.pump.drain();
     inst.log.system('[gantry] finished a stop interrupted by the server going away');
@@ -473,7 +489,9 @@ export class Supervisor {
       inst.cpuPercent = null;
       inst.rssBytes = null;
       const how = exit.signal ? `signal ${exit.signal}` : exit.code === null ? 'an unknown status' : `code ${exit.code}`;
-      inst.log.system(`[gantry] process ${proc.pid} exited with ${how}${leftovers.length > 0 ? `; killed ${leftovers.length} leftover process(es)` : ''}`);
+      inst.log.system(
+        `[gantry] process ${proc.pid} exited with ${how}${leftovers.length > 0 ? `; killed ${leftovers.length} leftover process(es)` : ''}`,
+      );
       if (inst.desired === 'stopped') {
         if (inst.state !== 'stopping') this.#setState(inst, 'stopping', false);
         this.#setState(inst, 'stopped');
@@ -526,17 +544,20 @@ export class Supervisor {
 
   #scheduleProbe(inst: Instance, proc: Proc, kind: 'readiness' | 'liveness', check: HealthCheckConfig, delayMs: number): void {
     if (inst.proc !== proc || proc.terminating || this.#detached) return;
-    const timer = setTimeout(() => {
-      proc.timers.delete(timer);
-      void probe(check, this.#probeTarget(inst))
-        .catch(() => false)
-        .then((ok) => {
-          if (inst.proc !== proc || proc.terminating || proc.exitSeen || this.#detached) return;
-          if (kind === 'readiness') this.#onReadiness(inst, proc, check, ok);
-          else this.#onLiveness(inst, proc, check, ok);
-          this.#scheduleProbe(inst, proc, kind, check, check.intervalMs);
-        });
-    }, Math.max(0, delayMs));
+    const timer = setTimeout(
+      () => {
+        proc.timers.delete(timer);
+        void probe(check, this.#probeTarget(inst))
+          .catch(() => false)
+          .then((ok) => {
+            if (inst.proc !== proc || proc.terminating || proc.exitSeen || this.#detached) return;
+            if (kind === 'readiness') this.#onReadiness(inst, proc, check, ok);
+            else this.#onLiveness(inst, proc, check, ok);
+            this.#scheduleProbe(inst, proc, kind, check, check.intervalMs);
+          });
+      },
+      Math.max(0, delayMs),
+    );
     proc.timers.add(timer);
   }
 
@@ -622,7 +643,13 @@ export class Supervisor {
     o: { port: number; restarts: number; lastExit: InstanceExit | null; desired: 'running' | 'stopped'; offsets: { o: number; e: number } },
   ): Instance {
     for (const dir of [paths.dir, paths.home, paths.tmp]) mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const log = new RotatingLog({ file: paths.log, capBytes: this.#logCap, keep: this.#logKeep, masker: createMasker(spec.secrets), now: this.#now });
+    const log = new RotatingLog({
+      file: paths.log,
+      capBytes: this.#logCap,
+      keep: this.#logKeep,
+      masker: createMasker(spec.secrets),
+      now: this.#now,
+    });
     return {
       spec,
       envKey: `${this.#keyPrefix}/${spec.id}`,
@@ -681,7 +708,14 @@ export class Supervisor {
 
   #pathsOf(id: string): InstancePaths {
     const dir = join(this.#store.dir, id);
-    return { dir, home: join(dir, 'home'), tmp: join(dir, 'tmp'), out: join(dir, 'stdout.spool'), err: join(dir, 'stderr.spool'), log: join(dir, 'instance.log') };
+    return {
+      dir,
+      home: join(dir, 'home'),
+      tmp: join(dir, 'tmp'),
+      out: join(dir, 'stdout.spool'),
+      err: join(dir, 'stderr.spool'),
+      log: join(dir, 'instance.log'),
+    };
   }
 
   #envOf(inst: Instance, sandboxed: boolean): Record<string, string> {
@@ -797,7 +831,10 @@ function validateSpec(spec: InstanceSpec): void {
   if (!ID_PATTERN.test(spec.id)) problems.push(`id ${JSON.stringify(spec.id)} must match ${ID_PATTERN}`);
   if (spec.service.run.trim() === '') problems.push('service.run is empty');
   const { readiness, liveness } = spec.service.health;
-  for (const [name, check] of [['readiness', readiness], ['liveness', liveness]] as const) {
+  for (const [name, check] of [
+    ['readiness', readiness],
+    ['liveness', liveness],
+  ] as const) {
     if (check && check.path === undefined && check.command === undefined) problems.push(`health.${name} needs a path or a command`);
     if (check && (check.intervalMs <= 0 || check.timeoutMs <= 0)) problems.push(`health.${name} needs a positive interval and timeout`);
   }

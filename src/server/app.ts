@@ -43,13 +43,22 @@ export function createApp(deps: AppDeps): FastifyInstance {
   const eventEnv = () => deps.runs.eventEnv();
 
   routes.add({
-    method: 'GET', url: '/api/health', summary: 'Liveness (no token needed)', auth: 'none',
+    method: 'GET',
+    url: '/api/health',
+    summary: 'Liveness (no token needed)',
+    auth: 'none',
     handler: async () => ({ status: 'ok', version: GANTRY_VERSION, activeRuns: deps.runs.activeRuns() }),
   });
   routes.add({ method: 'GET', url: '/api/openapi.json', summary: 'This document', auth: 'admin', handler: async () => routes.openApi() });
   registerSessionRoutes(routes, { store, sessions: deps.sessions, publicUrl: deps.publicUrl, eventEnv });
   registerProjectRoutes(routes, { store, projects: deps.projects, runs: deps.runs, secretBox: deps.secretBox, eventEnv });
-  registerRunRoutes(routes, { store, runs: deps.runs, hub: deps.hub, dataDir: deps.dataDir, projectId: async (p) => (await deps.projects.require(p)).id });
+  registerRunRoutes(routes, {
+    store,
+    runs: deps.runs,
+    hub: deps.hub,
+    dataDir: deps.dataDir,
+    projectId: async (p) => (await deps.projects.require(p)).id,
+  });
   registerEventRoutes(routes, { store, hub: deps.hub, requireProject: (p) => deps.projects.require(p) });
   if (deps.delivery) {
     registerDeliveryRoutes(routes, { store, projects: deps.projects, ...deps.delivery });

@@ -41,29 +41,64 @@ export const SERVER_OPTION_TABLE: Record<keyof ServerOptions, OptionSpec> = {
   host: { env: 'GANTRY_HOST', description: 'address to listen on (default 127.0.0.1: loopback only)', parse: String },
   port: { env: 'GANTRY_PORT', description: 'TCP port (default 7700; 0 picks a free one)', parse: int('port', 0) },
   dataDir: { env: 'GANTRY_DATA', description: 'data directory (default ./.gantry)', parse: (raw) => resolve(raw) },
-  store: { env: 'GANTRY_STORE', description: 'store URL: sqlite:<file> or postgres://… (default sqlite under the data dir)', parse: String },
-  parallel: { env: 'GANTRY_PARALLEL', description: 'jobs running at once (default: the number of cores)', parse: int('parallel', 1) },
-  logCapBytes: { env: 'GANTRY_LOG_CAP_BYTES', description: 'stored log size per job, bytes (default 64 MiB); past it head and tail are kept', parse: int('log cap', 4096) },
-  sandbox: {
-    env: 'GANTRY_SANDBOX', description: 'auto (bubblewrap where installed) or off',
-    parse: (raw) => { if (raw !== 'auto' && raw !== 'off') throw new InputError(`sandbox must be auto or off, got '${raw}'`); return raw; },
+  store: {
+    env: 'GANTRY_STORE',
+    description: 'store URL: sqlite:<file> or postgres://… (default sqlite under the data dir)',
+    parse: String,
   },
-  pollIntervalMs: { env: 'GANTRY_POLL_INTERVAL_MS', description: 'poll interval of URL projects, ms (default 60000)', parse: int('poll interval', 100) },
-  drainMs: { env: 'GANTRY_DRAIN_MS', description: 'on shutdown, time for running jobs to finish, ms (default 10000)', parse: int('drain time', 0) },
-  interruptedRetries: { env: 'GANTRY_INTERRUPTED_RETRIES', description: 'retries of a job whose server died under it (default 1)', parse: int('interrupted retries', 0) },
+  parallel: { env: 'GANTRY_PARALLEL', description: 'jobs running at once (default: the number of cores)', parse: int('parallel', 1) },
+  logCapBytes: {
+    env: 'GANTRY_LOG_CAP_BYTES',
+    description: 'stored log size per job, bytes (default 64 MiB); past it head and tail are kept',
+    parse: int('log cap', 4096),
+  },
+  sandbox: {
+    env: 'GANTRY_SANDBOX',
+    description: 'auto (bubblewrap where installed) or off',
+    parse: (raw) => {
+      if (raw !== 'auto' && raw !== 'off') throw new InputError(`sandbox must be auto or off, got '${raw}'`);
+      return raw;
+    },
+  },
+  pollIntervalMs: {
+    env: 'GANTRY_POLL_INTERVAL_MS',
+    description: 'poll interval of URL projects, ms (default 60000)',
+    parse: int('poll interval', 100),
+  },
+  drainMs: {
+    env: 'GANTRY_DRAIN_MS',
+    description: 'on shutdown, time for running jobs to finish, ms (default 10000)',
+    parse: int('drain time', 0),
+  },
+  interruptedRetries: {
+    env: 'GANTRY_INTERRUPTED_RETRIES',
+    description: 'retries of a job whose server died under it (default 1)',
+    parse: int('interrupted retries', 0),
+  },
   prometheusUrl: {
-    env: 'GANTRY_PROMETHEUS_URL', description: 'Prometheus base URL for analysis checks with a query (default: none)',
-    parse: (raw) => { if (!/^https?:\/\//.test(raw)) throw new InputError(`Prometheus URL must start with http:// or https://, got '${raw}'`); return raw.replace(/\/+$/, ''); },
+    env: 'GANTRY_PROMETHEUS_URL',
+    description: 'Prometheus base URL for analysis checks with a query (default: none)',
+    parse: (raw) => {
+      if (!/^https?:\/\//.test(raw)) throw new InputError(`Prometheus URL must start with http:// or https://, got '${raw}'`);
+      return raw.replace(/\/+$/, '');
+    },
   },
 };
 
-export function resolveServerOptions(flags: Partial<Record<keyof ServerOptions, string | number | undefined>>, env: NodeJS.ProcessEnv = process.env): ServerOptions {
+export function resolveServerOptions(
+  flags: Partial<Record<keyof ServerOptions, string | number | undefined>>,
+  env: NodeJS.ProcessEnv = process.env,
+): ServerOptions {
   const raw: Record<string, unknown> = {};
   const problems: string[] = [];
   for (const [name, spec] of Object.entries(SERVER_OPTION_TABLE) as [keyof ServerOptions, OptionSpec][]) {
     const given = flags[name] ?? env[spec.env];
     if (given === undefined || given === '') continue;
-    try { raw[name] = spec.parse(String(given)); } catch (error) { problems.push((error as Error).message); }
+    try {
+      raw[name] = spec.parse(String(given));
+    } catch (error) {
+      problems.push((error as Error).message);
+    }
   }
   if (problems.length > 0) throw new InputError(problems.join('; '));
   const dataDir = (raw.dataDir as string | undefined) ?? resolve('.gantry');

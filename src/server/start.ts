@@ -41,7 +41,10 @@ export interface StartOverrides {
 }
 
 export async function startServer(options: ServerOptions, overrides: StartOverrides = {}): Promise<RunningServer> {
-  const log = overrides.log ?? ((level, message, data) => process.stderr.write(`${level === 'warn' ? 'WARN ' : ''}${message}${data ? ` ${JSON.stringify(data)}` : ''}\n`));
+  const log =
+    overrides.log ??
+    ((level, message, data) =>
+      process.stderr.write(`${level === 'warn' ? 'WARN ' : ''}${message}${data ? ` ${JSON.stringify(data)}` : ''}\n`));
   await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
   await chmod(options.dataDir, 0o700);
   const store = await openStore({ url: options.store });
@@ -52,40 +55,88 @@ export async function startServer(options: ServerOptions, overrides: StartOverri
   let closing = false;
 
   const runs = new RunService({
-    store, dataDir: options.dataDir, logCapBytes: options.logCapBytes, sandbox: options.sandbox, interruptedRetries: options.interruptedRetries,
-    slots: new SlotPool(options.parallel), runJob: overrides.runJob ?? defaultRunJob,
+    store,
+    dataDir: options.dataDir,
+    logCapBytes: options.logCapBytes,
+    sandbox: options.sandbox,
+    interruptedRetries: options.interruptedRetries,
+    slots: new SlotPool(options.parallel),
+    runJob: overrides.runJob ?? defaultRunJob,
     secrets: async (projectId) => {
       const sealed = await store.secrets.all(projectId);
       return Object.fromEntries(Object.entries(sealed).map(([name, value]) => [name, secretBox.decrypt(value)]));
     },
-    eventEnv, notify: (runId) => hub.notify(runId), now: () => new Date(),
+    eventEnv,
+    notify: (runId) => hub.notify(runId),
+    now: () => new Date(),
     onRunFinished: (run, status) => {
-      if (status === 'success') void autoRelease.onSuccessfulRun(run).catch((error: unknown) => log('warn', 'automatic release failed', { runId: run.id, error: String(error) }));
+      if (status === 'success')
+        void autoRelease
+          .onSuccessfulRun(run)
+          .catch((error: unknown) => log('warn', 'automatic release failed', { runId: run.id, error: String(error) }));
     },
   });
-  const supervisor = new Supervisor({ dataDir: options.dataDir, secretCodec: secretBox, onChange: (status) => delivery.onInstanceChange(status) });
-  const releases = new ReleaseService({ store, dataDir: options.dataDir, eventEnv, checkout: (project, sha, dest) => runs.checkout(project, sha, dest) });
+  const supervisor = new Supervisor({
+    dataDir: options.dataDir,
+    secretCodec: secretBox,
+    onChange: (status) => delivery.onInstanceChange(status),
+  });
+  const releases = new ReleaseService({
+    store,
+    dataDir: options.dataDir,
+    eventEnv,
+    checkout: (project, sha, dest) => runs.checkout(project, sha, dest),
+  });
   const delivery: DeliveryController = new DeliveryController({
-    store, supervisor, secretBox, dataDir: options.dataDir, host: options.host, sandbox: options.sandbox,
+    store,
+    supervisor,
+    secretBox,
+    dataDir: options.dataDir,
+    host: options.host,
+    sandbox: options.sandbox,
     prometheus: options.prometheusUrl ? new PrometheusSource({ baseUrl: options.prometheusUrl }) : null,
-    eventEnv, notify: (rolloutId) => hub.notify(rolloutId), warn: (message, data) => log('warn', message, data), now: () => Date.now(),
+    eventEnv,
+    notify: (rolloutId) => hub.notify(rolloutId),
+    warn: (message, data) => log('warn', message, data),
+    now: () => Date.now(),
   });
   const autoRelease = new AutoRelease({ store, releases, delivery, warn: (message, data) => log('warn', message, data) });
   const projects = new ProjectService({
-    store, runs, secretBox, dataDir: options.dataDir, pollIntervalMs: options.pollIntervalMs, eventEnv,
+    store,
+    runs,
+    secretBox,
+    dataDir: options.dataDir,
+    pollIntervalMs: options.pollIntervalMs,
+    eventEnv,
     warn: (message, data) => log('warn', message, data),
   });
   const sessions = new SessionService(store);
   let url = '';
   const app = createApp({
-    store, runs, projects, secretBox, hub, dataDir: options.dataDir, isClosing: () => closing, delivery: { releases, delivery },
-    sessions, publicUrl: () => url,
+    store,
+    runs,
+    projects,
+    secretBox,
+    hub,
+    dataDir: options.dataDir,
+    isClosing: () => closing,
+    delivery: { releases, delivery },
+    sessions,
+    publicUrl: () => url,
   });
 
   const address = await app.listen({ host: options.host, port: options.port });
   url = address.replace('[::1]', 'localhost');
-  await writeFile(join(options.dataDir, SERVER_INFO_FILE), `${JSON.stringify({ url, pid: process.pid, version: GANTRY_VERSION })}\n`, { mode: 0o600 });
-  await store.events.append({ type: 'server.started', subject: 'server', actor: 'server', data: { url, store: store.dialect }, env: eventEnv() });
+  await writeFile(join(options.dataDir, SERVER_INFO_FILE), `${JSON.stringify({ url, pid: process.pid, version: GANTRY_VERSION })}\n`, {
+    mode: 0o600,
+  });
+  await store.events.append({
+    type: 'server.started',
+    subject: 'server',
+    actor: 'server',
+    data: { url, store: store.dialect },
+    env: eventEnv(),
+  });
   await projects.start(url);
   await delivery.start();
   const rollups = new RollupRecorder(store, delivery, (message, data) => log('warn', message, data));
@@ -93,7 +144,13 @@ export async function startServer(options: ServerOptions, overrides: StartOverri
   if (resumedRuns > 0) log('info', `resuming ${resumedRuns} run${resumedRuns === 1 ? '' : 's'} left by the previous server`);
 
   return {
-    url, app, store, runs, sessions, createdAdminToken, resumedRuns,
+    url,
+    app,
+    store,
+    runs,
+    sessions,
+    createdAdminToken,
+    resumedRuns,
     close: async () => {
       if (closing) return;
       closing = true;
@@ -102,7 +159,9 @@ export async function startServer(options: ServerOptions, overrides: StartOverri
       await delivery.stop();
       await runs.shutdown(options.drainMs);
       await app.close();
-      await store.events.append({ type: 'server.stopped', subject: 'server', actor: 'server', data: {}, env: eventEnv() }).catch(() => undefined);
+      await store.events
+        .append({ type: 'server.stopped', subject: 'server', actor: 'server', data: {}, env: eventEnv() })
+        .catch(() => undefined);
       await store.close();
       await rm(join(options.dataDir, SERVER_INFO_FILE), { force: true });
     },

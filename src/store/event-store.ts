@@ -24,7 +24,8 @@ export async function insertEvents(trx: Db, dialect: StoreDialect, events: reado
   // One statement per event: the order of ids returned by a multi-row INSERT is not guaranteed.
   for (const e of events) {
     const at = e.at ?? nowIso();
-    const row = await trx.insertInto('events')
+    const row = await trx
+      .insertInto('events')
       .values({ type: e.type, subject: e.subject, actor: e.actor, at, data: toJson(e.data), env: toJson(e.env) })
       .returning('id')
       .executeTakeFirstOrThrow();
@@ -50,15 +51,19 @@ export function createEventStore(ctx: StoreContext): EventStore {
   const { db, dialect } = ctx;
   return {
     async append(e) {
-      const [stored] = dialect === 'postgres'
-        ? await db.transaction().execute((trx) => insertEvents(trx, dialect, [e]))
-        : await insertEvents(db, dialect, [e]);
+      const [stored] =
+        dialect === 'postgres'
+          ? await db.transaction().execute((trx) => insertEvents(trx, dialect, [e]))
+          : await insertEvents(db, dialect, [e]);
       if (stored === undefined) throw new Error('event insert returned no row');
       return stored;
     },
 
     async list(filter = {}) {
-      let q = db.selectFrom('events').selectAll().orderBy('id', filter.newestFirst ? 'desc' : 'asc');
+      let q = db
+        .selectFrom('events')
+        .selectAll()
+        .orderBy('id', filter.newestFirst ? 'desc' : 'asc');
       if (filter.afterId !== undefined) q = q.where('id', '>', filter.afterId);
       if (filter.beforeId !== undefined) q = q.where('id', '<', filter.beforeId);
       if (filter.type?.endsWith('.*')) {

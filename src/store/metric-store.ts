@@ -40,17 +40,22 @@ export function createMetricStore(ctx: StoreContext): MetricStore {
       try {
         await db.transaction().execute(async (trx) => {
           for (let i = 0; i < rows.length; i += CHUNK) {
-            await trx.insertInto('metric_rollups').values(rows.slice(i, i + CHUNK).map((r) => ({
-              project_id: r.projectId,
-              environment: r.environment,
-              version: r.version,
-              pool: r.pool,
-              start_ms: r.startMs,
-              end_ms: r.endMs,
-              requests: r.requests,
-              errors: r.errors,
-              data: toJson(r.data),
-            }))).execute();
+            await trx
+              .insertInto('metric_rollups')
+              .values(
+                rows.slice(i, i + CHUNK).map((r) => ({
+                  project_id: r.projectId,
+                  environment: r.environment,
+                  version: r.version,
+                  pool: r.pool,
+                  start_ms: r.startMs,
+                  end_ms: r.endMs,
+                  requests: r.requests,
+                  errors: r.errors,
+                  data: toJson(r.data),
+                })),
+              )
+              .execute();
           }
         });
       } catch (err) {
@@ -64,11 +69,14 @@ export function createMetricStore(ctx: StoreContext): MetricStore {
 
     /** A row overlaps [sinceMs, untilMs) when it starts before untilMs and ends after sinceMs. */
     async query(filter) {
-      let q = db.selectFrom('metric_rollups').selectAll()
+      let q = db
+        .selectFrom('metric_rollups')
+        .selectAll()
         .where('project_id', '=', filter.projectId)
         .where('start_ms', '<', filter.untilMs)
         .where('end_ms', '>', filter.sinceMs)
-        .orderBy('start_ms', 'asc').orderBy('id', 'asc');
+        .orderBy('start_ms', 'asc')
+        .orderBy('id', 'asc');
       if (filter.environment !== undefined) q = q.where('environment', '=', filter.environment);
       if (filter.version !== undefined) q = q.where('version', '=', filter.version);
       return (await q.execute()).map(toRollup);

@@ -179,7 +179,8 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
   return {
     '0001_initial': {
       async up(db: Kysely<any>): Promise<void> {
-        await db.schema.createTable('projects')
+        await db.schema
+          .createTable('projects')
           .addColumn('id', 'text', (c) => c.primaryKey())
           .addColumn('name', 'text', (c) => c.notNull().unique())
           .addColumn('source', 'text', (c) => c.notNull())
@@ -188,7 +189,8 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
           .addColumn('created_at', 'text', (c) => c.notNull())
           .execute();
 
-        await db.schema.createTable('runs')
+        await db.schema
+          .createTable('runs')
           .addColumn('id', 'text', (c) => c.primaryKey())
           .addColumn('project_id', 'text', (c) => c.references('projects.id').onDelete('cascade'))
           .addColumn('number_scope', 'text', (c) => c.notNull())
@@ -211,7 +213,8 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
         await db.schema.createIndex('runs_group_idx').on('runs').column('concurrency_group').execute();
         await db.schema.createIndex('runs_project_idx').on('runs').column('project_id').execute();
 
-        await db.schema.createTable('jobs')
+        await db.schema
+          .createTable('jobs')
           .addColumn('run_id', 'text', (c) => c.notNull().references('runs.id').onDelete('cascade'))
           .addColumn('key', 'text', (c) => c.notNull())
           .addColumn('position', 'integer', (c) => c.notNull())
@@ -232,9 +235,11 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
           .addPrimaryKeyConstraint('jobs_pk', ['run_id', 'key'])
           .execute();
 
-        await db.schema.createTable('events')
+        await db.schema
+          .createTable('events')
           .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
-            dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement())
+            dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+          )
           .addColumn('type', 'text', (c) => c.notNull())
           .addColumn('subject', 'text', (c) => c.notNull())
           .addColumn('actor', 'text', (c) => c.notNull())
@@ -245,7 +250,8 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
         await db.schema.createIndex('events_type_idx').on('events').columns(['type', 'id']).execute();
         await db.schema.createIndex('events_subject_idx').on('events').columns(['subject', 'id']).execute();
 
-        await db.schema.createTable('secrets')
+        await db.schema
+          .createTable('secrets')
           .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
           .addColumn('name', 'text', (c) => c.notNull())
           .addColumn('ciphertext', 'text', (c) => c.notNull())
@@ -253,7 +259,8 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
           .addPrimaryKeyConstraint('secrets_pk', ['project_id', 'name'])
           .execute();
 
-        await db.schema.createTable('tokens')
+        await db.schema
+          .createTable('tokens')
           .addColumn('id', 'text', (c) => c.primaryKey())
           .addColumn('name', 'text', (c) => c.notNull())
           .addColumn('hash', 'text', (c) => c.notNull().unique())
@@ -268,7 +275,8 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
       async up(db: Kysely<any>): Promise<void> {
         const bigint = dialect === 'postgres' ? 'bigint' : 'integer';
 
-        await db.schema.createTable('releases')
+        await db.schema
+          .createTable('releases')
           .addColumn('id', 'text', (c) => c.primaryKey())
           .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
           .addColumn('number', 'integer', (c) => c.notNull())
@@ -284,7 +292,8 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
           .addUniqueConstraint('releases_number_unique', ['project_id', 'number'])
           .execute();
 
-        await db.schema.createTable('rollouts')
+        await db.schema
+          .createTable('rollouts')
           .addColumn('id', 'text', (c) => c.primaryKey())
           .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
           .addColumn('environment', 'text', (c) => c.notNull())
@@ -299,14 +308,23 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
           .execute();
         // The database itself keeps "at most one unfinished rollout per environment", so two
         // servers (or two requests) racing to start one cannot both succeed.
-        await db.schema.createIndex('rollouts_one_active_idx').on('rollouts')
-          .columns(['project_id', 'environment']).unique().where(sql.ref('finished_at'), 'is', null).execute();
-        await db.schema.createIndex('rollouts_env_created_idx').on('rollouts')
-          .columns(['project_id', 'environment', 'created_at', 'id']).execute();
+        await db.schema
+          .createIndex('rollouts_one_active_idx')
+          .on('rollouts')
+          .columns(['project_id', 'environment'])
+          .unique()
+          .where(sql.ref('finished_at'), 'is', null)
+          .execute();
+        await db.schema
+          .createIndex('rollouts_env_created_idx')
+          .on('rollouts')
+          .columns(['project_id', 'environment', 'created_at', 'id'])
+          .execute();
         await db.schema.createIndex('rollouts_created_idx').on('rollouts').columns(['created_at', 'id']).execute();
         await db.schema.createIndex('rollouts_release_idx').on('rollouts').column('release_id').execute();
 
-        await db.schema.createTable('environments')
+        await db.schema
+          .createTable('environments')
           .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
           .addColumn('name', 'text', (c) => c.notNull())
           .addColumn('current_release_id', 'text')
@@ -316,9 +334,11 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
           .addPrimaryKeyConstraint('environments_pk', ['project_id', 'name'])
           .execute();
 
-        await db.schema.createTable('metric_rollups')
+        await db.schema
+          .createTable('metric_rollups')
           .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
-            dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement())
+            dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+          )
           .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
           .addColumn('environment', 'text', (c) => c.notNull())
           .addColumn('version', 'text', (c) => c.notNull())
@@ -329,11 +349,15 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
           .addColumn('errors', 'integer', (c) => c.notNull())
           .addColumn('data', 'text', (c) => c.notNull())
           .execute();
-        await db.schema.createIndex('metric_rollups_window_idx').on('metric_rollups')
-          .columns(['project_id', 'environment', 'start_ms']).execute();
+        await db.schema
+          .createIndex('metric_rollups_window_idx')
+          .on('metric_rollups')
+          .columns(['project_id', 'environment', 'start_ms'])
+          .execute();
         await db.schema.createIndex('metric_rollups_end_idx').on('metric_rollups').column('end_ms').execute();
 
-        await db.schema.createTable('environment_secrets')
+        await db.schema
+          .createTable('environment_secrets')
           .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
           .addColumn('environment', 'text', (c) => c.notNull())
           .addColumn('name', 'text', (c) => c.notNull())

@@ -16,7 +16,9 @@ import { createKyselyStore } from './kysely-store.ts';
 
 /** The database cannot be opened, reached or migrated; the message says which and where. */
 export class StoreUnavailableError extends GantryError {
-  constructor(message: string, details?: unknown) { super('STORE_UNAVAILABLE', message, 503, details); }
+  constructor(message: string, details?: unknown) {
+    super('STORE_UNAVAILABLE', message, 503, details);
+  }
 }
 
 export interface OpenStoreOptions {
@@ -45,7 +47,9 @@ export function parseStoreUrl(url: string): StoreLocation {
     return { dialect: 'sqlite', path: rest === ':memory:' ? rest : resolve(rest) };
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
-    throw new StoreUnavailableError(`unsupported store URL scheme in "${url.split('://')[0]}://…": use sqlite:/path/to/gantry.db or postgres://…`);
+    throw new StoreUnavailableError(
+      `unsupported store URL scheme in "${url.split('://')[0]}://…": use sqlite:/path/to/gantry.db or postgres://…`,
+    );
   }
   return { dialect: 'sqlite', path: resolve(url) };
 }

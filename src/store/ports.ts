@@ -6,9 +6,7 @@
  * Contract for every method: when the returned promise resolves, the write is durable
  * (committed). Methods are safe to call concurrently. Timestamps are ISO-8601 UTC strings.
  */
-import type {
-  JobStatus, MatrixValues, RunStatus, StepResult, TestCounts, TriggerEvent, Value,
-} from '../core/types.ts';
+import type { JobStatus, MatrixValues, RunStatus, StepResult, TestCounts, TriggerEvent, Value } from '../core/types.ts';
 
 export type ProjectSource = { kind: 'local'; path: string } | { kind: 'url'; url: string };
 
@@ -143,7 +141,14 @@ export interface EventStore {
    * Oldest first; `afterId` for catching up a stream. `newestFirst` with `beforeId` pages back
    * through history (the dashboard's timeline). `type` ending in `.*` matches a family (`rollout.*`).
    */
-  list(filter?: { afterId?: number; beforeId?: number; newestFirst?: boolean; type?: string; subjectPrefix?: string; limit?: number }): Promise<GantryEvent[]>;
+  list(filter?: {
+    afterId?: number;
+    beforeId?: number;
+    newestFirst?: boolean;
+    type?: string;
+    subjectPrefix?: string;
+    limit?: number;
+  }): Promise<GantryEvent[]>;
 }
 
 /**
@@ -246,7 +251,16 @@ export interface RolloutStore {
    * Persists a rollout transition in ONE transaction: the new phase and state, the environment's
    * record when given (e.g. the current release after a promotion), and the events.
    */
-  transition(id: string, change: { phase: string; state: Record<string, Value>; finishedAt?: string | null; environment?: Omit<EnvironmentRecord, 'updatedAt'>; events?: NewEvent[] }): Promise<void>;
+  transition(
+    id: string,
+    change: {
+      phase: string;
+      state: Record<string, Value>;
+      finishedAt?: string | null;
+      environment?: Omit<EnvironmentRecord, 'updatedAt'>;
+      events?: NewEvent[];
+    },
+  ): Promise<void>;
   environment(projectId: string, name: string): Promise<EnvironmentRecord | undefined>;
   environments(projectId: string): Promise<EnvironmentRecord[]>;
   setEnvironment(e: Omit<EnvironmentRecord, 'updatedAt'>): Promise<void>;

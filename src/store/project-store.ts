@@ -28,17 +28,25 @@ export function createProjectStore(ctx: StoreContext): ProjectStore {
   return {
     async create(p) {
       const project: Project = {
-        id: newId(), name: p.name, source: p.source, webhookSecret: p.webhookSecret, state: {}, createdAt: nowIso(),
+        id: newId(),
+        name: p.name,
+        source: p.source,
+        webhookSecret: p.webhookSecret,
+        state: {},
+        createdAt: nowIso(),
       };
       try {
-        await db.insertInto('projects').values({
-          id: project.id,
-          name: project.name,
-          source: toJson(project.source),
-          webhook_secret: project.webhookSecret,
-          state: toJson(project.state),
-          created_at: project.createdAt,
-        }).execute();
+        await db
+          .insertInto('projects')
+          .values({
+            id: project.id,
+            name: project.name,
+            source: toJson(project.source),
+            webhook_secret: project.webhookSecret,
+            state: toJson(project.state),
+            created_at: project.createdAt,
+          })
+          .execute();
       } catch (err) {
         if (isUniqueViolation(err)) throw new ConflictError(`a project named "${p.name}" already exists`, { name: p.name });
         throw err;
@@ -61,7 +69,11 @@ export function createProjectStore(ctx: StoreContext): ProjectStore {
 
     /** Throws NotFoundError for an unknown id. */
     async setState(id, state) {
-      const result = await db.updateTable('projects').set({ state: toJson(state) }).where('id', '=', id).executeTakeFirst();
+      const result = await db
+        .updateTable('projects')
+        .set({ state: toJson(state) })
+        .where('id', '=', id)
+        .executeTakeFirst();
       if (Number(result.numUpdatedRows) === 0) throw new NotFoundError(`project ${id} not found`, { id });
     },
 

@@ -37,7 +37,8 @@ async function nextNumber(trx: Db, ctx: StoreContext, projectId: string): Promis
   if (ctx.dialect === 'postgres') {
     await sql`select pg_advisory_xact_lock(${PG_LOCK_RELEASE_NUMBER}::int, hashtext(${projectId}))`.execute(trx);
   }
-  const row = await trx.selectFrom('releases')
+  const row = await trx
+    .selectFrom('releases')
     .select((eb) => eb.fn.max('number').as('max'))
     .where('project_id', '=', projectId)
     .executeTakeFirst();
@@ -61,8 +62,12 @@ export function createReleaseStore(ctx: StoreContext): ReleaseStore {
 
   async function getByNumber(projectId: string, number: number): Promise<ReleaseRecord | undefined> {
     if (!Number.isSafeInteger(number) || number < 1 || number > MAX_NUMBER) return undefined;
-    const row = await db.selectFrom('releases').selectAll()
-      .where('project_id', '=', projectId).where('number', '=', number).executeTakeFirst();
+    const row = await db
+      .selectFrom('releases')
+      .selectAll()
+      .where('project_id', '=', projectId)
+      .where('number', '=', number)
+      .executeTakeFirst();
     return row === undefined ? undefined : toRelease(row);
   }
 
@@ -77,19 +82,22 @@ export function createReleaseStore(ctx: StoreContext): ReleaseStore {
       try {
         return await db.transaction().execute(async (trx) => {
           const number = await nextNumber(trx, ctx, r.projectId);
-          await trx.insertInto('releases').values({
-            id,
-            project_id: r.projectId,
-            number,
-            run_id: r.runId,
-            sha: r.sha,
-            ref: r.ref,
-            config_text: r.configText,
-            config_hash: r.configHash,
-            artifacts_path: r.artifactsPath,
-            created_by: r.createdBy,
-            created_at: createdAt,
-          }).execute();
+          await trx
+            .insertInto('releases')
+            .values({
+              id,
+              project_id: r.projectId,
+              number,
+              run_id: r.runId,
+              sha: r.sha,
+              ref: r.ref,
+              config_text: r.configText,
+              config_hash: r.configHash,
+              artifacts_path: r.artifactsPath,
+              created_by: r.createdBy,
+              created_at: createdAt,
+            })
+            .execute();
           const record: ReleaseRecord = {
             id,
             projectId: r.projectId,
@@ -108,7 +116,8 @@ export function createReleaseStore(ctx: StoreContext): ReleaseStore {
       } catch (err) {
         if (isForeignKeyViolation(err)) throw new NotFoundError(`project ${r.projectId} not found`, { projectId: r.projectId });
         // With the numbering lock held, the only unique key a create can hit is a caller's id.
-        if (isUniqueViolation(err) && r.id !== undefined) throw new ConflictError(`a release with id ${r.id} already exists`, { releaseId: r.id });
+        if (isUniqueViolation(err) && r.id !== undefined)
+          throw new ConflictError(`a release with id ${r.id} already exists`, { releaseId: r.id });
         throw err;
       }
     },

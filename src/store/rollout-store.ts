@@ -44,7 +44,8 @@ async function upsertEnvironment(db: Db, e: Omit<EnvironmentRecord, 'updatedAt'>
     updated_at: nowIso(),
   };
   try {
-    await db.insertInto('environments')
+    await db
+      .insertInto('environments')
       .values({ project_id: e.projectId, name: e.name, ...columns })
       .onConflict((oc) => oc.columns(['project_id', 'name']).doUpdateSet(columns))
       .execute();
@@ -82,27 +83,36 @@ export function createRolloutStore(ctx: StoreContext): RolloutStore {
         finishedAt: null,
       };
       try {
-        await db.insertInto('rollouts').values({
-          id: r.id,
-          project_id: r.projectId,
-          environment: r.environment,
-          release_id: r.releaseId,
-          previous_release_id: r.previousReleaseId,
-          phase: r.phase,
-          state: toJson(r.state),
-          created_by: r.createdBy,
-          created_at: now,
-          updated_at: now,
-          finished_at: null,
-        }).execute();
+        await db
+          .insertInto('rollouts')
+          .values({
+            id: r.id,
+            project_id: r.projectId,
+            environment: r.environment,
+            release_id: r.releaseId,
+            previous_release_id: r.previousReleaseId,
+            phase: r.phase,
+            state: toJson(r.state),
+            created_by: r.createdBy,
+            created_at: now,
+            updated_at: now,
+            finished_at: null,
+          })
+          .execute();
       } catch (err) {
         if (isForeignKeyViolation(err)) {
-          throw new NotFoundError(`project ${r.projectId} or release ${r.releaseId} not found`, { projectId: r.projectId, releaseId: r.releaseId });
+          throw new NotFoundError(`project ${r.projectId} or release ${r.releaseId} not found`, {
+            projectId: r.projectId,
+            releaseId: r.releaseId,
+          });
         }
         if (isUniqueViolation(err)) {
           const taken = await db.selectFrom('rollouts').select('id').where('id', '=', r.id).executeTakeFirst();
           if (taken !== undefined) throw new ConflictError(`a rollout with id ${r.id} already exists`, { rolloutId: r.id });
-          throw new ConflictError(`environment "${r.environment}" already has a rollout in progress`, { projectId: r.projectId, environment: r.environment });
+          throw new ConflictError(`environment "${r.environment}" already has a rollout in progress`, {
+            projectId: r.projectId,
+            environment: r.environment,
+          });
         }
         throw err;
       }
@@ -115,16 +125,25 @@ export function createRolloutStore(ctx: StoreContext): RolloutStore {
     },
 
     async active(projectId, environment) {
-      const row = await db.selectFrom('rollouts').selectAll()
-        .where('project_id', '=', projectId).where('environment', '=', environment).where('finished_at', 'is', null)
+      const row = await db
+        .selectFrom('rollouts')
+        .selectAll()
+        .where('project_id', '=', projectId)
+        .where('environment', '=', environment)
+        .where('finished_at', 'is', null)
         .executeTakeFirst();
       return row === undefined ? undefined : toRollout(row);
     },
 
     /** Oldest first, so recovery resumes rollouts in the order they started. */
     async listActive() {
-      const rows = await db.selectFrom('rollouts').selectAll().where('finished_at', 'is', null)
-        .orderBy('created_at', 'asc').orderBy('id', 'asc').execute();
+      const rows = await db
+        .selectFrom('rollouts')
+        .selectAll()
+        .where('finished_at', 'is', null)
+        .orderBy('created_at', 'asc')
+        .orderBy('id', 'asc')
+        .execute();
       return rows.map(toRollout);
     },
 
@@ -146,14 +165,21 @@ export function createRolloutStore(ctx: StoreContext): RolloutStore {
         await db.transaction().execute(async (trx) => {
           const set: Updateable<RolloutsTable> = { phase: change.phase, state: toJson(change.state), updated_at: nowIso() };
           if (change.finishedAt !== undefined) set.finished_at = change.finishedAt;
-          const updated = await trx.updateTable('rollouts').set(set).where('id', '=', id)
-            .returning(['project_id', 'environment']).executeTakeFirst();
+          const updated = await trx
+            .updateTable('rollouts')
+            .set(set)
+            .where('id', '=', id)
+            .returning(['project_id', 'environment'])
+            .executeTakeFirst();
           if (updated === undefined) throw new NotFoundError(`rollout ${id} not found`, { rolloutId: id });
 
           if (change.environment !== undefined) {
             const env = change.environment;
             if (env.projectId !== updated.project_id || env.name !== updated.environment) {
-              throw new InputError(`rollout ${id} deploys to ${updated.environment}, not ${env.name}`, { rolloutId: id, environment: env.name });
+              throw new InputError(`rollout ${id} deploys to ${updated.environment}, not ${env.name}`, {
+                rolloutId: id,
+                environment: env.name,
+              });
             }
             await upsertEnvironment(trx, env);
           }
@@ -162,21 +188,25 @@ export function createRolloutStore(ctx: StoreContext): RolloutStore {
           await insertEvents(trx, ctx.dialect, change.events ?? []);
         });
       } catch (err) {
-        if (isUniqueViolation(err)) throw new ConflictError(`rollout ${id} cannot be reopened: its environment has another rollout in progress`, { rolloutId: id });
+        if (isUniqueViolation(err))
+          throw new ConflictError(`rollout ${id} cannot be reopened: its environment has another rollout in progress`, { rolloutId: id });
         throw err;
       }
     },
 
     async environment(projectId, name) {
-      const row = await db.selectFrom('environments').selectAll()
-        .where('project_id', '=', projectId).where('name', '=', name).executeTakeFirst();
+      const row = await db
+        .selectFrom('environments')
+        .selectAll()
+        .where('project_id', '=', projectId)
+        .where('name', '=', name)
+        .executeTakeFirst();
       return row === undefined ? undefined : toEnvironment(row);
     },
 
     /** Sorted by name. */
     async environments(projectId) {
-      const rows = await db.selectFrom('environments').selectAll()
-        .where('project_id', '=', projectId).orderBy('name', 'asc').execute();
+      const rows = await db.selectFrom('environments').selectAll().where('project_id', '=', projectId).orderBy('name', 'asc').execute();
       return rows.map(toEnvironment);
     },
 

@@ -7,7 +7,15 @@ import type { JobStatus, MatrixValues, RunStatus, StepResult, TestCounts, Trigge
 import type { JobPatch, JobRecord, RunPatch, RunRecord, RunStore } from './ports.ts';
 import type { JobsTable, RunsTable } from './migrations.ts';
 import {
-  PG_LOCK_RUN_NUMBER, fromDbBool, fromJson, fromJsonOrNull, isForeignKeyViolation, isUniqueViolation, nowIso, toJson, toNumber,
+  PG_LOCK_RUN_NUMBER,
+  fromDbBool,
+  fromJson,
+  fromJsonOrNull,
+  isForeignKeyViolation,
+  isUniqueViolation,
+  nowIso,
+  toJson,
+  toNumber,
 } from './codec.ts';
 import type { Db, StoreContext } from './codec.ts';
 import { insertEvents } from './event-store.ts';
@@ -87,7 +95,8 @@ async function nextNumber(trx: Db, ctx: StoreContext, scope: string): Promise<nu
   if (ctx.dialect === 'postgres') {
     await sql`select pg_advisory_xact_lock(${PG_LOCK_RUN_NUMBER}::int, hashtext(${scope}))`.execute(trx);
   }
-  const row = await trx.selectFrom('runs')
+  const row = await trx
+    .selectFrom('runs')
     .select((eb) => eb.fn.max('number').as('max'))
     .where('number_scope', '=', scope)
     .executeTakeFirst();
@@ -110,43 +119,51 @@ export function createRunStore(ctx: StoreContext): RunStore {
       try {
         return await db.transaction().execute(async (trx) => {
           const number = await nextNumber(trx, ctx, scope);
-          await trx.insertInto('runs').values({
-            id,
-            project_id: run.projectId,
-            number_scope: scope,
-            number,
-            status: run.status ?? 'queued',
-            event: toJson(run.event),
-            inputs: toJson(run.inputs),
-            config_text: run.configText,
-            config_hash: run.configHash,
-            concurrency_group: run.concurrencyGroup,
-            parent_run_id: run.parentRunId,
-            cancel_requested: false,
-            created_at: createdAt,
-            started_at: null,
-            finished_at: null,
-          }).execute();
+          await trx
+            .insertInto('runs')
+            .values({
+              id,
+              project_id: run.projectId,
+              number_scope: scope,
+              number,
+              status: run.status ?? 'queued',
+              event: toJson(run.event),
+              inputs: toJson(run.inputs),
+              config_text: run.configText,
+              config_hash: run.configHash,
+              concurrency_group: run.concurrencyGroup,
+              parent_run_id: run.parentRunId,
+              cancel_requested: false,
+              created_at: createdAt,
+              started_at: null,
+              finished_at: null,
+            })
+            .execute();
           if (jobs.length > 0) {
-            await trx.insertInto('jobs').values(jobs.map((j, position) => ({
-              run_id: id,
-              key: j.key,
-              position,
-              job_id: j.jobId,
-              matrix: j.matrix === null ? null : toJson(j.matrix),
-              needs: toJson(j.needs),
-              status: j.status,
-              attempt: j.attempt,
-              outputs: toJson(j.outputs),
-              steps: toJson(j.steps),
-              tests: j.tests === null ? null : toJson(j.tests),
-              log_truncated: j.logTruncated,
-              reason: j.reason,
-              started_at: j.startedAt,
-              finished_at: j.finishedAt,
-              reused_from_run_id: j.reusedFromRunId,
-              interruptions: j.interruptions,
-            }))).execute();
+            await trx
+              .insertInto('jobs')
+              .values(
+                jobs.map((j, position) => ({
+                  run_id: id,
+                  key: j.key,
+                  position,
+                  job_id: j.jobId,
+                  matrix: j.matrix === null ? null : toJson(j.matrix),
+                  needs: toJson(j.needs),
+                  status: j.status,
+                  attempt: j.attempt,
+                  outputs: toJson(j.outputs),
+                  steps: toJson(j.steps),
+                  tests: j.tests === null ? null : toJson(j.tests),
+                  log_truncated: j.logTruncated,
+                  reason: j.reason,
+                  started_at: j.startedAt,
+                  finished_at: j.finishedAt,
+                  reused_from_run_id: j.reusedFromRunId,
+                  interruptions: j.interruptions,
+                })),
+              )
+              .execute();
           }
           const record: RunRecord = {
             id,
@@ -169,7 +186,8 @@ export function createRunStore(ctx: StoreContext): RunStore {
       } catch (err) {
         if (isForeignKeyViolation(err)) throw new NotFoundError(`project ${run.projectId} not found`, { projectId: run.projectId });
         // With the numbering lock held, the only unique key a create can hit is a caller's id.
-        if (isUniqueViolation(err) && run.id !== undefined) throw new ConflictError(`a run with id ${run.id} already exists`, { runId: run.id });
+        if (isUniqueViolation(err) && run.id !== undefined)
+          throw new ConflictError(`a run with id ${run.id} already exists`, { runId: run.id });
         throw err;
       }
     },
@@ -200,16 +218,22 @@ export function createRunStore(ctx: StoreContext): RunStore {
     async transition(runId, change) {
       await db.transaction().execute(async (trx) => {
         const runSet = change.run === undefined ? {} : runPatchColumns(change.run);
-        const found = Object.keys(runSet).length > 0
-          ? Number((await trx.updateTable('runs').set(runSet).where('id', '=', runId).executeTakeFirst()).numUpdatedRows) > 0
-          : (await trx.selectFrom('runs').select('id').where('id', '=', runId).executeTakeFirst()) !== undefined;
+        const found =
+          Object.keys(runSet).length > 0
+            ? Number((await trx.updateTable('runs').set(runSet).where('id', '=', runId).executeTakeFirst()).numUpdatedRows) > 0
+            : (await trx.selectFrom('runs').select('id').where('id', '=', runId).executeTakeFirst()) !== undefined;
         if (!found) throw new NotFoundError(`run ${runId} not found`, { runId });
 
         for (const { key, patch } of change.jobs ?? []) {
           const jobSet = jobPatchColumns(patch);
-          const jobFound = Object.keys(jobSet).length > 0
-            ? Number((await trx.updateTable('jobs').set(jobSet).where('run_id', '=', runId).where('key', '=', key).executeTakeFirst()).numUpdatedRows) > 0
-            : (await trx.selectFrom('jobs').select('key').where('run_id', '=', runId).where('key', '=', key).executeTakeFirst()) !== undefined;
+          const jobFound =
+            Object.keys(jobSet).length > 0
+              ? Number(
+                  (await trx.updateTable('jobs').set(jobSet).where('run_id', '=', runId).where('key', '=', key).executeTakeFirst())
+                    .numUpdatedRows,
+                ) > 0
+              : (await trx.selectFrom('jobs').select('key').where('run_id', '=', runId).where('key', '=', key).executeTakeFirst()) !==
+                undefined;
           if (!jobFound) throw new NotFoundError(`job "${key}" of run ${runId} not found`, { runId, key });
         }
 

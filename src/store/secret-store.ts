@@ -21,12 +21,14 @@ export function createSecretStore(ctx: StoreContext): SecretStore {
       const updatedAt = nowIso();
       try {
         if (environment === undefined) {
-          await db.insertInto('secrets')
+          await db
+            .insertInto('secrets')
             .values({ project_id: projectId, name, ciphertext, updated_at: updatedAt })
             .onConflict((oc) => oc.columns(['project_id', 'name']).doUpdateSet({ ciphertext, updated_at: updatedAt }))
             .execute();
         } else {
-          await db.insertInto('environment_secrets')
+          await db
+            .insertInto('environment_secrets')
             .values({ project_id: projectId, environment, name, ciphertext, updated_at: updatedAt })
             .onConflict((oc) => oc.columns(['project_id', 'environment', 'name']).doUpdateSet({ ciphertext, updated_at: updatedAt }))
             .execute();
@@ -38,39 +40,68 @@ export function createSecretStore(ctx: StoreContext): SecretStore {
     },
 
     async get(projectId, name, environment) {
-      const row = environment === undefined
-        ? await db.selectFrom('secrets').select('ciphertext')
-          .where('project_id', '=', projectId).where('name', '=', name).executeTakeFirst()
-        : await db.selectFrom('environment_secrets').select('ciphertext')
-          .where('project_id', '=', projectId).where('environment', '=', environment).where('name', '=', name).executeTakeFirst();
+      const row =
+        environment === undefined
+          ? await db
+              .selectFrom('secrets')
+              .select('ciphertext')
+              .where('project_id', '=', projectId)
+              .where('name', '=', name)
+              .executeTakeFirst()
+          : await db
+              .selectFrom('environment_secrets')
+              .select('ciphertext')
+              .where('project_id', '=', projectId)
+              .where('environment', '=', environment)
+              .where('name', '=', name)
+              .executeTakeFirst();
       return row?.ciphertext;
     },
 
     async all(projectId, environment) {
-      const rows = environment === undefined
-        ? await db.selectFrom('secrets').select(['name', 'ciphertext'])
-          .where('project_id', '=', projectId).orderBy('name', 'asc').execute()
-        : await db.selectFrom('environment_secrets').select(['name', 'ciphertext'])
-          .where('project_id', '=', projectId).where('environment', '=', environment).orderBy('name', 'asc').execute();
+      const rows =
+        environment === undefined
+          ? await db
+              .selectFrom('secrets')
+              .select(['name', 'ciphertext'])
+              .where('project_id', '=', projectId)
+              .orderBy('name', 'asc')
+              .execute()
+          : await db
+              .selectFrom('environment_secrets')
+              .select(['name', 'ciphertext'])
+              .where('project_id', '=', projectId)
+              .where('environment', '=', environment)
+              .orderBy('name', 'asc')
+              .execute();
       return Object.fromEntries(rows.map((r) => [r.name, r.ciphertext]));
     },
 
     /** Sorted by name. */
     async names(projectId, environment) {
-      const rows = environment === undefined
-        ? await db.selectFrom('secrets').select('name')
-          .where('project_id', '=', projectId).orderBy('name', 'asc').execute()
-        : await db.selectFrom('environment_secrets').select('name')
-          .where('project_id', '=', projectId).where('environment', '=', environment).orderBy('name', 'asc').execute();
+      const rows =
+        environment === undefined
+          ? await db.selectFrom('secrets').select('name').where('project_id', '=', projectId).orderBy('name', 'asc').execute()
+          : await db
+              .selectFrom('environment_secrets')
+              .select('name')
+              .where('project_id', '=', projectId)
+              .where('environment', '=', environment)
+              .orderBy('name', 'asc')
+              .execute();
       return rows.map((r) => r.name);
     },
 
     async delete(projectId, name, environment) {
-      const result = environment === undefined
-        ? await db.deleteFrom('secrets')
-          .where('project_id', '=', projectId).where('name', '=', name).executeTakeFirst()
-        : await db.deleteFrom('environment_secrets')
-          .where('project_id', '=', projectId).where('environment', '=', environment).where('name', '=', name).executeTakeFirst();
+      const result =
+        environment === undefined
+          ? await db.deleteFrom('secrets').where('project_id', '=', projectId).where('name', '=', name).executeTakeFirst()
+          : await db
+              .deleteFrom('environment_secrets')
+              .where('project_id', '=', projectId)
+              .where('environment', '=', environment)
+              .where('name', '=', name)
+              .executeTakeFirst();
       return Number(result.numDeletedRows) > 0;
     },
   };

@@ -5,12 +5,8 @@
  */
 import { DatabaseSync } from 'node:sqlite';
 import type { SQLInputValue } from 'node:sqlite';
-import {
-  CompiledQuery, SelectQueryNode, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler,
-} from 'kysely';
-import type {
-  DatabaseConnection, DatabaseIntrospector, Dialect, DialectAdapter, Driver, Kysely, QueryCompiler, QueryResult,
-} from 'kysely';
+import { CompiledQuery, SelectQueryNode, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler } from 'kysely';
+import type { DatabaseConnection, DatabaseIntrospector, Dialect, DialectAdapter, Driver, Kysely, QueryCompiler, QueryResult } from 'kysely';
 
 /**
  * Applied to every database we open. WAL lets readers run beside the writer; synchronous=FULL
@@ -44,11 +40,21 @@ export interface NodeSqliteDialectConfig {
 /** The dialect to hand to `new Kysely({ dialect })`. */
 export class NodeSqliteDialect implements Dialect {
   readonly #config: NodeSqliteDialectConfig;
-  constructor(config: NodeSqliteDialectConfig) { this.#config = config; }
-  createDriver(): Driver { return new NodeSqliteDriver(this.#config.database); }
-  createQueryCompiler(): QueryCompiler { return new SqliteQueryCompiler(); }
-  createAdapter(): DialectAdapter { return new SqliteAdapter(); }
-  createIntrospector(db: Kysely<any>): DatabaseIntrospector { return new SqliteIntrospector(db); }
+  constructor(config: NodeSqliteDialectConfig) {
+    this.#config = config;
+  }
+  createDriver(): Driver {
+    return new NodeSqliteDriver(this.#config.database);
+  }
+  createQueryCompiler(): QueryCompiler {
+    return new SqliteQueryCompiler();
+  }
+  createAdapter(): DialectAdapter {
+    return new SqliteAdapter();
+  }
+  createIntrospector(db: Kysely<any>): DatabaseIntrospector {
+    return new SqliteIntrospector(db);
+  }
 }
 
 class NodeSqliteDriver implements Driver {
@@ -59,7 +65,9 @@ class NodeSqliteDriver implements Driver {
     this.#connection = new NodeSqliteConnection(db);
   }
   async init(): Promise<void> {}
-  async acquireConnection(): Promise<DatabaseConnection> { return this.#connection; }
+  async acquireConnection(): Promise<DatabaseConnection> {
+    return this.#connection;
+  }
   /**
    * IMMEDIATE takes the write lock at BEGIN: a deferred transaction that reads and then writes
    * can fail with SQLITE_BUSY at the write without waiting for busy_timeout when another
@@ -84,7 +92,9 @@ class NodeSqliteDriver implements Driver {
 
 class NodeSqliteConnection implements DatabaseConnection {
   readonly #db: DatabaseSync;
-  constructor(db: DatabaseSync) { this.#db = db; }
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+  }
 
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
     const stmt = this.#db.prepare(compiledQuery.sql);

@@ -13,9 +13,7 @@ export function createTokenStore(ctx: StoreContext): TokenStore {
     async create(t) {
       const token: TokenRecord = { id: newId(), name: t.name, hash: t.hash, createdAt: nowIso() };
       try {
-        await db.insertInto('tokens')
-          .values({ id: token.id, name: token.name, hash: token.hash, created_at: token.createdAt })
-          .execute();
+        await db.insertInto('tokens').values({ id: token.id, name: token.name, hash: token.hash, created_at: token.createdAt }).execute();
       } catch (err) {
         if (isUniqueViolation(err)) throw new ConflictError('a token with this hash already exists');
         throw err;

@@ -23,32 +23,56 @@ describe('nextVersion', () => {
 });
 
 describe('describeRollout', () => {
-  const view = (phase: string, weights: { stable: number; canary: number }, checks: { name: string; outcome: string }[] = []): RolloutView => ({
+  const view = (
+    phase: string,
+    weights: { stable: number; canary: number },
+    checks: { name: string; outcome: string }[] = [],
+  ): RolloutView => ({
     environment: null,
     live: { port: 1, weights },
     rollout: {
-      id: 'r', releaseId: 'x', phase, finishedAt: null,
+      id: 'r',
+      releaseId: 'x',
+      phase,
+      finishedAt: null,
       state: {
-        stepIndex: 1, reason: null,
-        strategy: { kind: 'canary', steps: [{ weight: 20, pauseMs: 1 }, { weight: 50, pauseMs: 1 }] },
+        stepIndex: 1,
+        reason: null,
+        strategy: {
+          kind: 'canary',
+          steps: [
+            { weight: 20, pauseMs: 1 },
+            { weight: 50, pauseMs: 1 },
+          ],
+        },
         lastAnalysis: checks.length ? { outcome: 'pass', checks: checks.map((c) => ({ ...c, value: 0, reason: '' })) } : null,
       },
     },
   });
 
   it('shows the step, the split and each check while the canary takes traffic', () => {
-    expect(describeRollout(view('progressing', { stable: 50, canary: 50 }, [{ name: 'error-rate', outcome: 'pass' }, { name: 'latency-p99', outcome: 'inconclusive' }])))
-      .toBe('progressing step 2/2  stable 50% / canary 50%  analysis: error-rate ok, latency-p99 inconclusive');
+    expect(
+      describeRollout(
+        view('progressing', { stable: 50, canary: 50 }, [
+          { name: 'error-rate', outcome: 'pass' },
+          { name: 'latency-p99', outcome: 'inconclusive' },
+        ]),
+      ),
+    ).toBe('progressing step 2/2  stable 50% / canary 50%  analysis: error-rate ok, latency-p99 inconclusive');
   });
 
   it('leaves steps and analysis out once the rollout has ended', () => {
-    expect(describeRollout(view('rolled-back', { stable: 100, canary: 0 }, [{ name: 'error-rate', outcome: 'fail' }]))).toBe('rolled-back  stable 100% / canary 0%');
+    expect(describeRollout(view('rolled-back', { stable: 100, canary: 0 }, [{ name: 'error-rate', outcome: 'fail' }]))).toBe(
+      'rolled-back  stable 100% / canary 0%',
+    );
   });
 });
 
 describe('describeTally', () => {
   it('gives each version its share of the requests, in version order', () => {
-    expect(describeTally({ requests: 100, errors: 3, failed: 0, versions: { '10.0.0': 20, '9.0.0': 80 } })).toBe('100 requests (9.0.0 80%, 10.0.0 20%), 3 errors');
+    expect(describeTally({ requests: 100, errors: 3, failed: 0, versions: { '10.0.0': 20, '9.0.0': 80 } })).toBe(
+      '100 requests (9.0.0 80%, 10.0.0 20%), 3 errors',
+    );
     expect(describeTally({ requests: 2, errors: 0, failed: 2, versions: {} })).toBe('2 requests, 0 errors, 2 without answer');
   });
 });
@@ -58,7 +82,7 @@ describe('SyntheticLoad', () => {
   let url: string;
   let requests = 0;
   beforeAll(async () => {
-    server = createServer((req, res) => {
+    server = createServer((_req, res) => {
       requests++;
       // Every fourth request fails, like a faulty version; the version rides in the body either way.
       const fail = requests % 4 === 0;
@@ -110,7 +134,9 @@ describe('SyntheticLoad', () => {
 
 describe('copyExample', () => {
   let dir: string;
-  beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'gantry-example-copy-')); });
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'gantry-example-copy-'));
+  });
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
   it('copies the example without build output or repository state', async () => {
@@ -132,7 +158,8 @@ describe('copyExample', () => {
     expect((error as GantryError).code).toBe('EXAMPLE_MISSING');
   });
 
-  it('finds the package\'s own example', () => {
-    for (const file of ['gantry.yaml', 'server.js', 'version.json', 'README.md']) expect(existsSync(join(EXAMPLE_SOURCE_DIR, file)), file).toBe(true);
+  it("finds the package's own example", () => {
+    for (const file of ['gantry.yaml', 'server.js', 'version.json', 'README.md'])
+      expect(existsSync(join(EXAMPLE_SOURCE_DIR, file)), file).toBe(true);
   });
 });

@@ -5,7 +5,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { makeRepo, runCli, type TempRepo } from '../support/cli.ts';
 
 const repos: TempRepo[] = [];
-afterEach(async () => { await Promise.all(repos.splice(0).map((r) => r.cleanup())); });
+afterEach(async () => {
+  await Promise.all(repos.splice(0).map((r) => r.cleanup()));
+});
 
 async function repoWith(files: Record<string, string>): Promise<TempRepo> {
   const repo = await makeRepo(files);
@@ -26,7 +28,11 @@ async function initAndValidate(repo: TempRepo): Promise<string> {
   return read(repo, 'gantry.yaml');
 }
 
-const uncommented = (yaml: string) => yaml.split('\n').filter((l) => !l.trim().startsWith('#')).join('\n');
+const uncommented = (yaml: string) =>
+  yaml
+    .split('\n')
+    .filter((l) => !l.trim().startsWith('#'))
+    .join('\n');
 
 describe('gantry init', () => {
   it('uses npm ci and npm test for a package.json with a lockfile and a test script', async () => {

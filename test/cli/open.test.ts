@@ -4,8 +4,12 @@ import { startTestServer, type TestServer } from '../support/server.ts';
 
 describe('gantry open', () => {
   let server: TestServer;
-  beforeAll(async () => { server = await startTestServer(); });
-  afterAll(async () => { await server.cleanup(); });
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
+  afterAll(async () => {
+    await server.cleanup();
+  });
 
   it('prints a one-time sign-in link for the local server', async () => {
     const result = await runCli(server.dataDir, ['--data', server.dataDir, 'open', '--no-browser']);

@@ -6,7 +6,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { jobLog, makeRepo, parseReport, runCli, type TempRepo } from '../support/cli.ts';
 
 const repos: TempRepo[] = [];
-afterEach(async () => { await Promise.all(repos.splice(0).map((r) => r.cleanup())); });
+afterEach(async () => {
+  await Promise.all(repos.splice(0).map((r) => r.cleanup()));
+});
 
 async function repoWith(files: Record<string, string>): Promise<TempRepo> {
   const repo = await makeRepo(files);
@@ -46,7 +48,10 @@ describe('gantry run', () => {
     expect(result.code).toBe(0);
     const lines = result.stderr.trim().split('\n');
     for (const job of ['build', 'test', 'lint']) {
-      expect(lines.some((l) => l.includes(job) && /\bsuccess\b/.test(l)), `a success line for ${job}`).toBe(true);
+      expect(
+        lines.some((l) => l.includes(job) && /\bsuccess\b/.test(l)),
+        `a success line for ${job}`,
+      ).toBe(true);
     }
     // `build` must end before `test` starts.
     const buildDone = lines.findIndex((l) => l.includes('build') && /\bsuccess\b/.test(l));
@@ -112,13 +117,17 @@ describe('gantry run', () => {
 
     expect(result.code).toBe(0);
     const report = parseReport(result.stdout);
-    expect(report.jobs.map((j) => [j.id, j.status])).toEqual([['build', 'success'], ['test', 'success']]);
+    expect(report.jobs.map((j) => [j.id, j.status])).toEqual([
+      ['build', 'success'],
+      ['test', 'success'],
+    ]);
     expect(report.jobs[1]?.outputs).toEqual({ seen: 'v1.2.3' });
   });
 
-  it('exits 1 on failure and prints the tail of the failed job\'s log after the table', async () => {
+  it("exits 1 on failure and prints the tail of the failed job's log after the table", async () => {
     const repo = await repoWith({
-      'gantry.yaml': 'pipeline:\n  jobs:\n    boom:\n      steps:\n        - run: for i in $(seq -w 1 40); do echo "line-$i"; done; exit 3\n    fine:\n      steps: [echo ok]\n',
+      'gantry.yaml':
+        'pipeline:\n  jobs:\n    boom:\n      steps:\n        - run: for i in $(seq -w 1 40); do echo "line-$i"; done; exit 3\n    fine:\n      steps: [echo ok]\n',
     });
     const result = await runCli(repo.dir, ['run', '--no-sandbox']);
 

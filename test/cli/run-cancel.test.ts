@@ -61,7 +61,7 @@ async function interrupt(extraArgs: string[]) {
 }
 
 describe('SIGINT to gantry run', () => {
-  it('--json still prints the report, with status cancelled, and exits 1; the step\'s processes are gone', async () => {
+  it("--json still prints the report, with status cancelled, and exits 1; the step's processes are gone", async () => {
     const { result, sleepPid } = await interrupt(['--json']);
 
     expect(result.code).toBe(1);
@@ -72,7 +72,7 @@ describe('SIGINT to gantry run', () => {
     expect(long?.status).toBe('cancelled');
     expect(long?.steps[0]?.status).toBe('cancelled');
     expect(['cancelled', 'skipped']).toContain(report.jobs.find((j) => j.key === 'later')?.status);
-    await waitFor('the step\'s sleep to be killed', () => !alive(sleepPid), 5_000);
+    await waitFor("the step's sleep to be killed", () => !alive(sleepPid), 5_000);
   });
 
   it('without --json says the pipeline was cancelled and exits 1', async () => {
@@ -81,7 +81,7 @@ describe('SIGINT to gantry run', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/long\s+cancelled/);
     expect(result.stderr.trim().split('\n').at(-1)).toMatch(/pipeline cancelled/);
-    await waitFor('the step\'s sleep to be killed', () => !alive(sleepPid), 5_000);
+    await waitFor("the step's sleep to be killed", () => !alive(sleepPid), 5_000);
   });
 });
 

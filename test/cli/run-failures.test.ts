@@ -9,7 +9,9 @@ const JUNIT = `<?xml version="1.0"?>
 
 describe('gantry run on failure', () => {
   let repo: TempRepo | undefined;
-  afterEach(async () => { await repo?.cleanup(); });
+  afterEach(async () => {
+    await repo?.cleanup();
+  });
 
   it('names the failing tests and shows the end of the log, not its start', async () => {
     repo = await makeRepo({

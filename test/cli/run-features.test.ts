@@ -9,8 +9,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeRepo, parseReport, runCli, type CliResult, type RunReportJson, type TempRepo } from '../support/cli.ts';
 
-const JUNIT = '<testsuite name="unit" tests="4"><testcase name="a"/><testcase name="b"/>'
-  + '<testcase name="c"><failure message="boom"/></testcase><testcase name="d"><skipped/></testcase></testsuite>';
+const JUNIT =
+  '<testsuite name="unit" tests="4"><testcase name="a"/><testcase name="b"/>' +
+  '<testcase name="c"><failure message="boom"/></testcase><testcase name="d"><skipped/></testcase></testsuite>';
 
 function pipeline(counterFile: string): string {
   return `
@@ -76,13 +77,20 @@ afterAll(async () => {
   await rm(counterDir, { recursive: true, force: true });
 });
 
-describe('gantry run --json with the engine\'s features', () => {
+describe("gantry run --json with the engine's features", () => {
   it('fails the run (exit 1) because one job timed out, and reports every job', () => {
     expect(result.code).toBe(1);
     expect(report.status).toBe('failure');
-    expect(report.jobs.map((j) => j.key).sort()).toEqual(
-      ['after-slow', 'build', 'flaky', 'manual-only', 'on-failure', 'slow', 'test (1)', 'test (2)'],
-    );
+    expect(report.jobs.map((j) => j.key).sort()).toEqual([
+      'after-slow',
+      'build',
+      'flaky',
+      'manual-only',
+      'on-failure',
+      'slow',
+      'test (1)',
+      'test (2)',
+    ]);
   });
 
   it('expands a matrix into `test (1)` and `test (2)` with their values', () => {

@@ -27,7 +27,9 @@ interface PlanJson {
 }
 
 const repos: TempRepo[] = [];
-afterEach(async () => { await Promise.all(repos.splice(0).map((r) => r.cleanup())); });
+afterEach(async () => {
+  await Promise.all(repos.splice(0).map((r) => r.cleanup()));
+});
 
 async function repoOn(branch: string): Promise<TempRepo> {
   const repo = await makeRepo({ 'gantry.yaml': PIPELINE });

@@ -6,9 +6,11 @@ import { makeRepo, parseReport, runCli, type TempRepo } from '../support/cli.ts'
 
 describe('gantry run keeps .gantry/ small', () => {
   let repo: TempRepo | undefined;
-  afterEach(async () => { await repo?.cleanup(); });
+  afterEach(async () => {
+    await repo?.cleanup();
+  });
 
-  it('keeps the newest local runs only and drops each run\'s source copy', async () => {
+  it("keeps the newest local runs only and drops each run's source copy", async () => {
     repo = await makeRepo({ 'gantry.yaml': 'pipeline:\n  jobs:\n    a: { steps: [echo a] }\n' });
     const old = Array.from({ length: LOCAL_RUNS_KEPT + 5 }, (_, i) => `01AAAAAAAAAAAAAAAAAAAAAA${String(i).padStart(2, '0')}`);
     for (const id of old) await mkdir(join(repo.dir, '.gantry', 'local', 'runs', id, 'jobs'), { recursive: true });

@@ -44,7 +44,9 @@ beforeAll(async () => {
   report = parseReport(json.stdout);
 });
 
-afterAll(async () => { await repo.cleanup(); });
+afterAll(async () => {
+  await repo.cleanup();
+});
 
 describe('gantry run secrets', () => {
   it('hands the job the secret from the environment and the one from the dotenv file', async () => {

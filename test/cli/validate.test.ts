@@ -3,7 +3,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { makeRepo, runCli, type TempRepo } from '../support/cli.ts';
 
 const repos: TempRepo[] = [];
-afterEach(async () => { await Promise.all(repos.splice(0).map((r) => r.cleanup())); });
+afterEach(async () => {
+  await Promise.all(repos.splice(0).map((r) => r.cleanup()));
+});
 
 async function repoWith(files: Record<string, string>): Promise<TempRepo> {
   const repo = await makeRepo(files);

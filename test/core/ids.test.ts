@@ -40,9 +40,9 @@ describe('newId', () => {
 
   it('carries into the next millisecond when the randomness of one runs out', () => {
     const next = createIdGenerator({ now: () => 0, random: (bytes) => bytes.fill(0xff) });
-    expect(next()).toBe('0000000000' + 'Z'.repeat(16));
-    expect(next()).toBe('0000000001' + '0'.repeat(16));
-    expect(next()).toBe('0000000001' + '0'.repeat(15) + '1');
+    expect(next()).toBe(`0000000000${'Z'.repeat(16)}`);
+    expect(next()).toBe(`0000000001${'0'.repeat(16)}`);
+    expect(next()).toBe(`0000000001${'0'.repeat(15)}1`);
   });
 
   it('gives different ids to separate generators in the same millisecond', () => {

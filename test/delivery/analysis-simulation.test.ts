@@ -14,7 +14,10 @@ import type { PoolModel } from './simulation.ts';
 const CONFIG: AnalysisConfig = {
   ...ANALYSIS_DEFAULTS,
   errorRate: { max: 0.01, maxIncrease: 0.01 },
-  latency: [{ quantile: 0.99, maxMs: 500, maxIncreaseMs: 100 }, { quantile: 0.5, maxIncreaseMs: 25 }],
+  latency: [
+    { quantile: 0.99, maxMs: 500, maxIncreaseMs: 100 },
+    { quantile: 0.5, maxIncreaseMs: 25 },
+  ],
   prometheus: [],
 };
 const BASELINE: PoolModel = { requestsPerSecond: 90, errorRate: 0.001, medianMs: 100, sigma: 0.4 };
@@ -22,7 +25,9 @@ const HEALTHY: PoolModel = { ...BASELINE, requestsPerSecond: 10 };
 const TRIALS = 100;
 
 function trials(canary: PoolModel, seconds: number, seedBase: number): (number | null)[] {
-  return Array.from({ length: TRIALS }, (_, i) => secondsToFail(CONFIG, { seed: seedBase + i, canary, baseline: BASELINE, seconds, windowSeconds: 10 }));
+  return Array.from({ length: TRIALS }, (_, i) =>
+    secondsToFail(CONFIG, { seed: seedBase + i, canary, baseline: BASELINE, seconds, windowSeconds: 10 }),
+  );
 }
 
 function median(values: number[]): number {
@@ -39,8 +44,15 @@ describe('canary analysis, simulated', () => {
   it('rarely fails a canary at half its error bound: ≤ 10/100 over 60 s at 0.5 % against max 1 % (measured: 5 %)', () => {
     // The price of catching bad canaries in seconds (see errorRateCheck): pins NULL_FRACTION.
     const onlyMax: AnalysisConfig = { ...CONFIG, errorRate: { max: 0.01 }, latency: [] };
-    const failed = Array.from({ length: TRIALS }, (_, i) => secondsToFail(onlyMax, { seed: 4_000 + i, canary: { ...HEALTHY, errorRate: 0.005 }, baseline: BASELINE, seconds: 60, windowSeconds: 10 }))
-      .filter((t) => t !== null);
+    const failed = Array.from({ length: TRIALS }, (_, i) =>
+      secondsToFail(onlyMax, {
+        seed: 4_000 + i,
+        canary: { ...HEALTHY, errorRate: 0.005 },
+        baseline: BASELINE,
+        seconds: 60,
+        windowSeconds: 10,
+      }),
+    ).filter((t) => t !== null);
     expect(failed.length).toBeLessThanOrEqual(10);
   });
 
@@ -66,9 +78,18 @@ describe('canary analysis, simulated', () => {
 
   it('names the failing check and its numbers when it fails a bad canary', () => {
     let failing: unknown = null;
-    secondsToFail(CONFIG, { seed: 7, canary: { ...HEALTHY, errorRate: 0.2 }, baseline: BASELINE, seconds: 30, windowSeconds: 10 }, (_, result) => {
-      if (result.outcome === 'fail') failing = result.checks.find((c) => c.name === 'error-rate');
+    secondsToFail(
+      CONFIG,
+      { seed: 7, canary: { ...HEALTHY, errorRate: 0.2 }, baseline: BASELINE, seconds: 30, windowSeconds: 10 },
+      (_, result) => {
+        if (result.outcome === 'fail') failing = result.checks.find((c) => c.name === 'error-rate');
+      },
+    );
+    expect(failing).toMatchObject({
+      outcome: 'fail',
+      threshold: 0.01,
+      pValue: expect.any(Number),
+      reason: expect.stringMatching(/errors \(\d+ of \d+ requests\) is above the 1% bound/),
     });
-    expect(failing).toMatchObject({ outcome: 'fail', threshold: 0.01, pValue: expect.any(Number), reason: expect.stringMatching(/errors \(\d+ of \d+ requests\) is above the 1% bound/) });
   });
 });

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { GantryError } from '../../src/core/errors.ts';
 import {
-  binomialUpperTail, fisherExactGreater, mannWhitneyU, normalCdf, normalUpperTail, quantile, sortedHistogram, sprtErrorRate,
+  binomialUpperTail,
+  fisherExactGreater,
+  mannWhitneyU,
+  normalCdf,
+  normalUpperTail,
+  quantile,
+  sortedHistogram,
+  sprtErrorRate,
   twoProportionZTest,
 } from '../../src/delivery/index.ts';
 import type { Histogram } from '../../src/delivery/index.ts';
@@ -51,7 +58,16 @@ function exactMannWhitneyP(a: number[], b: number[]): number {
 
 describe('normalCdf', () => {
   it('matches the z-table', () => {
-    const table: [number, number][] = [[0, 0.5], [1, 0.8413], [-1, 0.1587], [1.645, 0.95], [1.96, 0.975], [2.326, 0.99], [3, 0.99865], [-2.576, 0.005]];
+    const table: [number, number][] = [
+      [0, 0.5],
+      [1, 0.8413],
+      [-1, 0.1587],
+      [1.645, 0.95],
+      [1.96, 0.975],
+      [2.326, 0.99],
+      [3, 0.99865],
+      [-2.576, 0.005],
+    ];
     for (const [z, p] of table) expect(normalCdf(z)).toBeCloseTo(p, 4);
   });
 
@@ -82,7 +98,11 @@ describe('twoProportionZTest', () => {
 
 describe('binomialUpperTail', () => {
   it('equals the sum of the exact probabilities', () => {
-    for (const [n, p] of [[20, 0.1], [50, 0.01], [7, 0.5]] as const) {
+    for (const [n, p] of [
+      [20, 0.1],
+      [50, 0.01],
+      [7, 0.5],
+    ] as const) {
       for (let k = 0; k <= n; k++) {
         let expected = 0;
         for (let i = k; i <= n; i++) expected += choose(n, i) * p ** i * (1 - p) ** (n - i);
@@ -194,8 +214,17 @@ describe('mannWhitneyU', () => {
   });
 
   it('gives the same answer for buckets as for the samples they hold', () => {
-    const a: Histogram = [{ valueMs: 120, count: 40 }, { valueMs: 100, count: 25 }, { valueMs: 140, count: 10 }];
-    const b: Histogram = [{ valueMs: 100, count: 60 }, { valueMs: 90, count: 30 }, { valueMs: 120, count: 30 }, { valueMs: 100, count: 5 }];
+    const a: Histogram = [
+      { valueMs: 120, count: 40 },
+      { valueMs: 100, count: 25 },
+      { valueMs: 140, count: 10 },
+    ];
+    const b: Histogram = [
+      { valueMs: 100, count: 60 },
+      { valueMs: 90, count: 30 },
+      { valueMs: 120, count: 30 },
+      { valueMs: 100, count: 5 },
+    ];
     const expand = (h: Histogram): number[] => h.flatMap((x) => Array<number>(x.count).fill(x.valueMs));
     const bucketed = mannWhitneyU(a, b);
     const raw = mannWhitneyU(hist(expand(a)), hist(expand(b)));
@@ -205,7 +234,16 @@ describe('mannWhitneyU', () => {
 
   it('costs O(buckets): a billion samples in three buckets is instant', () => {
     const started = performance.now();
-    const r = mannWhitneyU([{ valueMs: 101, count: 5e8 }, { valueMs: 100, count: 1e8 }], [{ valueMs: 100, count: 5e8 }, { valueMs: 99, count: 1 }]);
+    const r = mannWhitneyU(
+      [
+        { valueMs: 101, count: 5e8 },
+        { valueMs: 100, count: 1e8 },
+      ],
+      [
+        { valueMs: 100, count: 5e8 },
+        { valueMs: 99, count: 1 },
+      ],
+    );
     expect(r.n1).toBe(6e8);
     expect(r.pValue).toBeLessThan(1e-10);
     expect(performance.now() - started).toBeLessThan(50);
@@ -220,7 +258,12 @@ describe('mannWhitneyU', () => {
 
 describe('quantile', () => {
   it('is the nearest-rank value of unsorted buckets', () => {
-    const h: Histogram = [{ valueMs: 300, count: 1 }, { valueMs: 100, count: 50 }, { valueMs: 200, count: 49 }, { valueMs: 150, count: 0 }];
+    const h: Histogram = [
+      { valueMs: 300, count: 1 },
+      { valueMs: 100, count: 50 },
+      { valueMs: 200, count: 49 },
+      { valueMs: 150, count: 0 },
+    ];
     expect(quantile(h, 0.5)).toBe(100);
     expect(quantile(h, 0.51)).toBe(200);
     expect(quantile(h, 0.99)).toBe(200);
@@ -232,8 +275,18 @@ describe('quantile', () => {
   });
 
   it('merges duplicate buckets once and leaves normalised input alone', () => {
-    const normal: Histogram = [{ valueMs: 1, count: 2 }, { valueMs: 3, count: 1 }];
+    const normal: Histogram = [
+      { valueMs: 1, count: 2 },
+      { valueMs: 3, count: 1 },
+    ];
     expect(sortedHistogram(normal)).toBe(normal);
-    expect(sortedHistogram([{ valueMs: 3, count: 1 }, { valueMs: 1, count: 1 }, { valueMs: 1, count: 1 }, { valueMs: 2, count: 0 }])).toEqual(normal);
+    expect(
+      sortedHistogram([
+        { valueMs: 3, count: 1 },
+        { valueMs: 1, count: 1 },
+        { valueMs: 1, count: 1 },
+        { valueMs: 2, count: 0 },
+      ]),
+    ).toEqual(normal);
   });
 });

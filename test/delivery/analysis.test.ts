@@ -36,65 +36,133 @@ describe('evaluateAnalysis', () => {
 
   it('does not fail a rate above max that could be noise, nor any rate at or below max', () => {
     // 2 errors in 100: above 1 % but a canary at 0.5 % does that 9 % of the time.
-    const noisy = check(evaluateAnalysis(config({ errorRate: { max: 0.01 } }), { canary: sample(100, 2), baseline: sample(900, 0) }).checks, 'error-rate');
+    const noisy = check(
+      evaluateAnalysis(config({ errorRate: { max: 0.01 } }), { canary: sample(100, 2), baseline: sample(900, 0) }).checks,
+      'error-rate',
+    );
     expect(noisy.outcome).toBe('pass');
     expect(noisy.reason).toContain('not significantly');
     // At the bound exactly, however much traffic: never a fail.
-    expect(check(evaluateAnalysis(config({ errorRate: { max: 0.01 } }), { canary: sample(100_000, 1000), baseline: sample(1, 0) }).checks, 'error-rate').outcome).toBe('pass');
+    expect(
+      check(
+        evaluateAnalysis(config({ errorRate: { max: 0.01 } }), { canary: sample(100_000, 1000), baseline: sample(1, 0) }).checks,
+        'error-rate',
+      ).outcome,
+    ).toBe('pass');
     // Well above it with lots of traffic: a fail.
-    expect(check(evaluateAnalysis(config({ errorRate: { max: 0.01 } }), { canary: sample(100_000, 1200), baseline: sample(1, 0) }).checks, 'error-rate').outcome).toBe('fail');
+    expect(
+      check(
+        evaluateAnalysis(config({ errorRate: { max: 0.01 } }), { canary: sample(100_000, 1200), baseline: sample(1, 0) }).checks,
+        'error-rate',
+      ).outcome,
+    ).toBe('fail');
   });
 
   it('compares the error rate with the baseline: significant AND beyond the allowed increase', () => {
     const cfg = config({ errorRate: { maxIncrease: 0.02 } });
     // 10 % against 1 %: both.
-    expect(check(evaluateAnalysis(cfg, { canary: sample(200, 20), baseline: sample(2000, 20) }).checks, 'error-rate-increase')).toMatchObject({ outcome: 'fail', value: 0.1, baseline: 0.01, threshold: 0.02 });
+    expect(
+      check(evaluateAnalysis(cfg, { canary: sample(200, 20), baseline: sample(2000, 20) }).checks, 'error-rate-increase'),
+    ).toMatchObject({ outcome: 'fail', value: 0.1, baseline: 0.01, threshold: 0.02 });
     // 2.5 % against 1 % with lots of traffic: significant, but within +2 %.
-    const small = check(evaluateAnalysis(cfg, { canary: sample(100_000, 2500), baseline: sample(900_000, 9000) }).checks, 'error-rate-increase');
+    const small = check(
+      evaluateAnalysis(cfg, { canary: sample(100_000, 2500), baseline: sample(900_000, 9000) }).checks,
+      'error-rate-increase',
+    );
     expect(small.outcome).toBe('pass');
     // One error against a clean baseline: the z-test would call it p ≈ 0.001; the exact test does not.
-    expect(check(evaluateAnalysis(cfg, { canary: sample(40, 1), baseline: sample(900, 0) }).checks, 'error-rate-increase').outcome).toBe('pass');
+    expect(check(evaluateAnalysis(cfg, { canary: sample(40, 1), baseline: sample(900, 0) }).checks, 'error-rate-increase').outcome).toBe(
+      'pass',
+    );
   });
 
   it('is inconclusive on comparisons without baseline traffic', () => {
     const r = evaluateAnalysis(config({ errorRate: { maxIncrease: 0.01 }, latency: [{ quantile: 0.5, maxIncreaseMs: 10 }] }), {
-      canary: sample(100, 0), baseline: { requests: 0, errors: 0, latency: [] },
+      canary: sample(100, 0),
+      baseline: { requests: 0, errors: 0, latency: [] },
     });
     expect(r.outcome).toBe('inconclusive');
-    expect(r.checks.map((c) => [c.name, c.outcome])).toEqual([['error-rate-increase', 'inconclusive'], ['latency-p50-increase', 'inconclusive']]);
+    expect(r.checks.map((c) => [c.name, c.outcome])).toEqual([
+      ['error-rate-increase', 'inconclusive'],
+      ['latency-p50-increase', 'inconclusive'],
+    ]);
     expect(r.checks[0]?.reason).toContain('no baseline traffic');
   });
 
   it('fails a quantile above its absolute bound only with enough samples above it', () => {
     const cfg = config({ latency: [{ quantile: 0.99, maxMs: 300 }] });
     // 5 of 100 above 300 ms: a true p99 ≤ 300 gives that with p = 0.0034.
-    const over = check(evaluateAnalysis(cfg, { canary: sample(100, 0, [{ valueMs: 100, count: 95 }, { valueMs: 450, count: 5 }]), baseline: sample(900, 0) }).checks, 'latency-p99');
+    const over = check(
+      evaluateAnalysis(cfg, {
+        canary: sample(100, 0, [
+          { valueMs: 100, count: 95 },
+          { valueMs: 450, count: 5 },
+        ]),
+        baseline: sample(900, 0),
+      }).checks,
+      'latency-p99',
+    );
     expect(over).toMatchObject({ outcome: 'fail', value: 450, threshold: 300 });
     expect(over.pValue).toBeCloseTo(0.0034323, 5);
     // 2 of 100: the observed p99 is above, but that is ordinary for a p99 at the bound.
-    const noise = check(evaluateAnalysis(cfg, { canary: sample(100, 0, [{ valueMs: 100, count: 98 }, { valueMs: 450, count: 2 }]), baseline: sample(900, 0) }).checks, 'latency-p99');
+    const noise = check(
+      evaluateAnalysis(cfg, {
+        canary: sample(100, 0, [
+          { valueMs: 100, count: 98 },
+          { valueMs: 450, count: 2 },
+        ]),
+        baseline: sample(900, 0),
+      }).checks,
+      'latency-p99',
+    );
     expect(noise.outcome).toBe('pass');
   });
 
   it('fails a canary slower than the baseline by more than maxIncreaseMs, via Mann-Whitney', () => {
     const cfg = config({ latency: [{ quantile: 0.5, maxIncreaseMs: 20 }] });
-    const spread = (offset: number, n: number): Histogram => Array.from({ length: 10 }, (_, i) => ({ valueMs: 80 + i * 5 + offset, count: n / 10 }));
-    const slower = check(evaluateAnalysis(cfg, { canary: sample(100, 0, spread(50, 100)), baseline: sample(900, 0, spread(0, 900)) }).checks, 'latency-p50-increase');
+    const spread = (offset: number, n: number): Histogram =>
+      Array.from({ length: 10 }, (_, i) => ({ valueMs: 80 + i * 5 + offset, count: n / 10 }));
+    const slower = check(
+      evaluateAnalysis(cfg, { canary: sample(100, 0, spread(50, 100)), baseline: sample(900, 0, spread(0, 900)) }).checks,
+      'latency-p50-increase',
+    );
     expect(slower).toMatchObject({ outcome: 'fail', value: 150, baseline: 100, threshold: 20 });
     expect(slower.pValue).toBeLessThan(1e-6);
     // 10 ms slower: real, but within the allowance.
-    expect(check(evaluateAnalysis(cfg, { canary: sample(100, 0, spread(10, 100)), baseline: sample(900, 0, spread(0, 900)) }).checks, 'latency-p50-increase').outcome).toBe('pass');
+    expect(
+      check(
+        evaluateAnalysis(cfg, { canary: sample(100, 0, spread(10, 100)), baseline: sample(900, 0, spread(0, 900)) }).checks,
+        'latency-p50-increase',
+      ).outcome,
+    ).toBe('pass');
     // 25 ms slower at p50 on 20 samples that overlap the baseline: not significant enough.
-    const few = check(evaluateAnalysis(cfg, { canary: sample(20, 0, [{ valueMs: 125, count: 11 }, { valueMs: 80, count: 9 }]), baseline: sample(900, 0, spread(0, 900)) }).checks, 'latency-p50-increase');
+    const few = check(
+      evaluateAnalysis(cfg, {
+        canary: sample(20, 0, [
+          { valueMs: 125, count: 11 },
+          { valueMs: 80, count: 9 },
+        ]),
+        baseline: sample(900, 0, spread(0, 900)),
+      }).checks,
+      'latency-p50-increase',
+    );
     expect(few.outcome).toBe('pass');
     expect(few.reason).toContain('not significantly');
   });
 
   it('checks Prometheus values against min and max; no value is inconclusive', () => {
-    const cfg = config({ prometheus: [{ name: 'saturation', query: 'q1', max: 0.8 }, { name: 'throughput', query: 'q2', min: 10 }] });
+    const cfg = config({
+      prometheus: [
+        { name: 'saturation', query: 'q1', max: 0.8 },
+        { name: 'throughput', query: 'q2', min: 10 },
+      ],
+    });
     const r = evaluateAnalysis(cfg, { canary: sample(0, 0), baseline: sample(0, 0), prometheus: { saturation: 0.5, throughput: 4 } });
     expect(r.outcome).toBe('fail');
-    expect(r.checks.map((c) => [c.name, c.outcome, c.threshold])).toEqual([['prometheus:saturation', 'pass', 0.8], ['prometheus:throughput', 'fail', 10]]);
+    expect(r.checks.map((c) => [c.name, c.outcome, c.threshold])).toEqual([
+      ['prometheus:saturation', 'pass', 0.8],
+      ['prometheus:throughput', 'fail', 10],
+    ]);
     const missing = evaluateAnalysis(cfg, { canary: sample(0, 0), baseline: sample(0, 0), prometheus: { saturation: null } });
     expect(missing.outcome).toBe('inconclusive');
     expect(missing.checks.every((c) => c.outcome === 'inconclusive')).toBe(true);

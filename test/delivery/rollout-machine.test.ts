@@ -1,26 +1,62 @@
 import { describe, expect, it } from 'vitest';
 import type { AnalysisConfig, StrategyConfig } from '../../src/core/delivery-config.ts';
 import {
-  IllegalTransitionError, initialRollback, initialRollout, isFinalRollout, nextDeadline, reduceRollout,
+  IllegalTransitionError,
+  initialRollback,
+  initialRollout,
+  isFinalRollout,
+  nextDeadline,
+  reduceRollout,
 } from '../../src/delivery/index.ts';
 import type { AnalysisResult, RolloutCommand, RolloutEvent, RolloutState } from '../../src/delivery/index.ts';
 import { seededRandom } from './simulation.ts';
 
-const ANALYSIS: AnalysisConfig = { errorRate: { max: 0.01 }, latency: [], prometheus: [], minRequests: 20, windowMs: 10_000, confidence: 0.99, onInconclusive: 'pause' };
+const ANALYSIS: AnalysisConfig = {
+  errorRate: { max: 0.01 },
+  latency: [],
+  prometheus: [],
+  minRequests: 20,
+  windowMs: 10_000,
+  confidence: 0.99,
+  onInconclusive: 'pause',
+};
 const CANARY: StrategyConfig = {
   kind: 'canary',
-  steps: [{ weight: 10, pauseMs: 30_000 }, { weight: 50, pauseMs: 60_000 }],
+  steps: [
+    { weight: 10, pauseMs: 30_000 },
+    { weight: 50, pauseMs: 60_000 },
+  ],
   analysis: ANALYSIS,
   match: [],
 };
 const PASS: AnalysisResult = { outcome: 'pass', checks: [] };
 const INCONCLUSIVE: AnalysisResult = {
   outcome: 'inconclusive',
-  checks: [{ name: 'error-rate', outcome: 'inconclusive', value: null, baseline: null, threshold: 0.01, pValue: null, reason: 'too little traffic: 3 of 20 required canary requests in the window' }],
+  checks: [
+    {
+      name: 'error-rate',
+      outcome: 'inconclusive',
+      value: null,
+      baseline: null,
+      threshold: 0.01,
+      pValue: null,
+      reason: 'too little traffic: 3 of 20 required canary requests in the window',
+    },
+  ],
 };
 const FAIL: AnalysisResult = {
   outcome: 'fail',
-  checks: [{ name: 'error-rate', outcome: 'fail', value: 0.06, baseline: 0.001, threshold: 0.01, pValue: 0.0001, reason: '6% errors (6 of 100 requests) is above the 1% bound (p = 1e-4)' }],
+  checks: [
+    {
+      name: 'error-rate',
+      outcome: 'fail',
+      value: 0.06,
+      baseline: 0.001,
+      threshold: 0.01,
+      pValue: 0.0001,
+      reason: '6% errors (6 of 100 requests) is above the 1% bound (p = 1e-4)',
+    },
+  ],
 };
 
 function deepFreeze<T>(value: T): T {
@@ -37,10 +73,17 @@ class Driver {
   commands: RolloutCommand[] = [];
 
   constructor(strategy: StrategyConfig, o: { approval?: boolean; previous?: string | null; instances?: number } = {}) {
-    this.state = deepFreeze(initialRollout({
-      id: 'ro-1', environment: 'production', releaseId: 'rel-2', previousReleaseId: o.previous === undefined ? 'rel-1' : o.previous,
-      strategy, approvalRequired: o.approval ?? false, instances: o.instances ?? 2,
-    }));
+    this.state = deepFreeze(
+      initialRollout({
+        id: 'ro-1',
+        environment: 'production',
+        releaseId: 'rel-2',
+        previousReleaseId: o.previous === undefined ? 'rel-1' : o.previous,
+        strategy,
+        approvalRequired: o.approval ?? false,
+        instances: o.instances ?? 2,
+      }),
+    );
   }
 
   send(event: RolloutEvent): RolloutCommand[] {
@@ -52,18 +95,26 @@ class Driver {
 
   /** The commands of one event, records left out, as short strings. */
   step(event: RolloutEvent): string[] {
-    return this.send(event).filter((c) => c.type !== 'record').map(show);
+    return this.send(event)
+      .filter((c) => c.type !== 'record')
+      .map(show);
   }
 }
 
 function show(c: RolloutCommand): string {
   switch (c.type) {
-    case 'start-instances': return `start ${c.pool} ${c.releaseId}${c.count === undefined ? '' : ` x${c.count}`}`;
-    case 'stop-instances': return `stop ${c.pool}${c.drain ? ' drain' : ''}${c.count === undefined ? '' : ` x${c.count}`}`;
-    case 'set-weights': return `weights ${c.stable}/${c.canary}`;
-    case 'swap-pools': return 'swap';
-    case 'record': return `record ${c.event}`;
-    case 'finished': return `finished ${c.phase}`;
+    case 'start-instances':
+      return `start ${c.pool} ${c.releaseId}${c.count === undefined ? '' : ` x${c.count}`}`;
+    case 'stop-instances':
+      return `stop ${c.pool}${c.drain ? ' drain' : ''}${c.count === undefined ? '' : ` x${c.count}`}`;
+    case 'set-weights':
+      return `weights ${c.stable}/${c.canary}`;
+    case 'swap-pools':
+      return 'swap';
+    case 'record':
+      return `record ${c.event}`;
+    case 'finished':
+      return `finished ${c.phase}`;
   }
 }
 
@@ -86,12 +137,25 @@ describe('canary', () => {
     expect(d.step({ type: 'drained', at: 96_000, pool: 'old' })).toEqual(['finished succeeded']);
     expect(d.state.phase).toBe('succeeded');
     expect(d.state.history.map((h) => h.event)).toEqual([
-      'rollout.started', 'rollout.instances-ready', 'rollout.step', 'rollout.step-completed', 'rollout.step', 'rollout.step-completed', 'rollout.promoting', 'rollout.finished',
+      'rollout.started',
+      'rollout.instances-ready',
+      'rollout.step',
+      'rollout.step-completed',
+      'rollout.step',
+      'rollout.step-completed',
+      'rollout.promoting',
+      'rollout.finished',
     ]);
     // Every decision went to the events log too, with its numbers.
     const records = d.commands.filter((c) => c.type === 'record');
     expect(records.map((c) => c.event)).toEqual(d.state.history.map((h) => h.event));
-    expect(records[2]?.data).toMatchObject({ rolloutId: 'ro-1', environment: 'production', step: 1, of: 2, weights: { stable: 90, canary: 10 } });
+    expect(records[2]?.data).toMatchObject({
+      rolloutId: 'ro-1',
+      environment: 'production',
+      step: 1,
+      of: 2,
+      weights: { stable: 90, canary: 10 },
+    });
   });
 
   it('rolls back at once when analysis fails: 100/0, canary drained, reason and numbers recorded', () => {
@@ -102,7 +166,9 @@ describe('canary', () => {
     expect(d.state.phase).toBe('rolling-back');
     expect(d.state.reason).toBe('analysis failed: error-rate: 6% errors (6 of 100 requests) is above the 1% bound (p = 1e-4)');
     const record = d.commands.find((c) => c.type === 'record' && c.event === 'rollout.rolling-back');
-    expect(record).toMatchObject({ data: { analysis: { outcome: 'fail', checks: [{ name: 'error-rate', value: 0.06, threshold: 0.01, pValue: 0.0001 }] } } });
+    expect(record).toMatchObject({
+      data: { analysis: { outcome: 'fail', checks: [{ name: 'error-rate', value: 0.06, threshold: 0.01, pValue: 0.0001 }] } },
+    });
     expect(nextDeadline(d.state)).toBeNull();
     // Promoting now is a caller bug; aborting is idempotent.
     expect(() => d.send({ type: 'promote', at: 4_500, actor: 'ann' })).toThrow(IllegalTransitionError);
@@ -117,7 +183,11 @@ describe('canary', () => {
     d.send({ type: 'start', at: 0 });
     d.send({ type: 'instances-ready', at: 0, pool: 'canary' });
     expect(d.step({ type: 'tick', at: 30_000, analysis: INCONCLUSIVE })).toEqual([]);
-    expect(d.state).toMatchObject({ phase: 'paused', pausedReason: expect.stringContaining('3 of 20 required'), weights: { stable: 90, canary: 10 } });
+    expect(d.state).toMatchObject({
+      phase: 'paused',
+      pausedReason: expect.stringContaining('3 of 20 required'),
+      weights: { stable: 90, canary: 10 },
+    });
     // Analysis still watches while paused, and a fail still rolls back.
     expect(nextDeadline(d.state)).toBe(31_000);
     expect(d.step({ type: 'resume', at: 40_000, actor: 'ann' })).toEqual(['weights 50/50']);
@@ -212,15 +282,27 @@ describe('canary', () => {
     // Aborted before the canary took traffic: stopped at once, nothing to drain.
     expect(d.state.phase).toBe('aborted');
     const final = d.state;
-    for (const late of [{ type: 'tick', at: 4, analysis: FAIL }, { type: 'abort', at: 4, actor: 'y' }, { type: 'drained', at: 4, pool: 'canary' }] as RolloutEvent[]) {
+    for (const late of [
+      { type: 'tick', at: 4, analysis: FAIL },
+      { type: 'abort', at: 4, actor: 'y' },
+      { type: 'drained', at: 4, pool: 'canary' },
+    ] as RolloutEvent[]) {
       expect(reduceRollout(final, late)).toEqual({ state: final, commands: [] });
     }
     expect(() => reduceRollout(final, { type: 'resume', at: 5, actor: 'y' })).toThrow(IllegalTransitionError);
   });
 
   it('rejects impossible steps up front', () => {
-    expect(() => initialRollout({ id: 'x', environment: 'e', releaseId: 'r', previousReleaseId: null, strategy: { kind: 'canary', steps: [{ weight: 120, pauseMs: 1 }], match: [] }, approvalRequired: false }))
-      .toThrow(/weight must be within 0..100/);
+    expect(() =>
+      initialRollout({
+        id: 'x',
+        environment: 'e',
+        releaseId: 'r',
+        previousReleaseId: null,
+        strategy: { kind: 'canary', steps: [{ weight: 120, pauseMs: 1 }], match: [] },
+        approvalRequired: false,
+      }),
+    ).toThrow(/weight must be within 0..100/);
   });
 });
 
@@ -254,8 +336,16 @@ describe('rolling', () => {
     const d = new Driver({ kind: 'rolling', maxSurge: 1, maxUnavailable: 0 }, { instances: 3 });
     expect(d.step({ type: 'start', at: 0 })).toEqual(['start canary rel-2 x1']);
     expect(d.state.phase).toBe('progressing');
-    expect(d.step({ type: 'instances-ready', at: 1, pool: 'canary' })).toEqual(['weights 67/33', 'stop stable drain x1', 'start canary rel-2 x1']);
-    expect(d.step({ type: 'instances-ready', at: 2, pool: 'canary' })).toEqual(['weights 33/67', 'stop stable drain x1', 'start canary rel-2 x1']);
+    expect(d.step({ type: 'instances-ready', at: 1, pool: 'canary' })).toEqual([
+      'weights 67/33',
+      'stop stable drain x1',
+      'start canary rel-2 x1',
+    ]);
+    expect(d.step({ type: 'instances-ready', at: 2, pool: 'canary' })).toEqual([
+      'weights 33/67',
+      'stop stable drain x1',
+      'start canary rel-2 x1',
+    ]);
     expect(d.step({ type: 'instances-ready', at: 3, pool: 'canary' })).toEqual(['weights 0/100', 'stop stable drain x1', 'swap']);
     // It ends once the last old instance drained, not while it still serves its in-flight requests.
     expect(d.state).toMatchObject({ phase: 'promoting', weights: { stable: 100, canary: 0 } });
@@ -266,7 +356,11 @@ describe('rolling', () => {
   it('stops first with maxSurge 0, maxUnavailable 1, never below instances − 1 serving', () => {
     const d = new Driver({ kind: 'rolling', maxSurge: 0, maxUnavailable: 1 }, { instances: 2 });
     expect(d.step({ type: 'start', at: 0 })).toEqual(['stop stable drain x1', 'start canary rel-2 x1']);
-    expect(d.step({ type: 'instances-ready', at: 1, pool: 'canary' })).toEqual(['weights 0/100', 'stop stable drain x1', 'start canary rel-2 x1']);
+    expect(d.step({ type: 'instances-ready', at: 1, pool: 'canary' })).toEqual([
+      'weights 0/100',
+      'stop stable drain x1',
+      'start canary rel-2 x1',
+    ]);
     expect(d.step({ type: 'instances-ready', at: 2, pool: 'canary' })).toEqual(['swap', 'finished succeeded']);
   });
 
@@ -284,7 +378,11 @@ describe('rolling', () => {
   it('keeps traffic on the new instances while the old ones restart, when none are left', () => {
     const d = new Driver({ kind: 'rolling', maxSurge: 0, maxUnavailable: 2 }, { instances: 3 });
     expect(d.step({ type: 'start', at: 0 })).toEqual(['stop stable drain x2', 'start canary rel-2 x2']);
-    expect(d.step({ type: 'instances-ready', at: 1, pool: 'canary' })).toEqual(['weights 0/100', 'stop stable drain x1', 'start canary rel-2 x1']);
+    expect(d.step({ type: 'instances-ready', at: 1, pool: 'canary' })).toEqual([
+      'weights 0/100',
+      'stop stable drain x1',
+      'start canary rel-2 x1',
+    ]);
     expect(d.step({ type: 'abort', at: 2, actor: 'ann' })).toEqual(['start stable rel-1 x3']);
     expect(d.state).toMatchObject({ phase: 'rolling-back', weights: { stable: 0, canary: 100 } });
     // The last new batch turning ready now changes nothing: the rollout waits for stable.
@@ -323,10 +421,25 @@ describe('first deploy and rollback', () => {
   });
 
   it('gantry rollback is an instant blue-green back to the previous release', () => {
-    let state = initialRollback({ id: 'rb-1', environment: 'production', currentReleaseId: 'rel-2', previousReleaseId: 'rel-1', instances: 2 });
-    expect(state).toMatchObject({ releaseId: 'rel-1', previousReleaseId: 'rel-2', phase: 'starting', strategy: { kind: 'blue-green', keepOldMs: 0 } });
+    let state = initialRollback({
+      id: 'rb-1',
+      environment: 'production',
+      currentReleaseId: 'rel-2',
+      previousReleaseId: 'rel-1',
+      instances: 2,
+    });
+    expect(state).toMatchObject({
+      releaseId: 'rel-1',
+      previousReleaseId: 'rel-2',
+      phase: 'starting',
+      strategy: { kind: 'blue-green', keepOldMs: 0 },
+    });
     const commands: string[] = [];
-    for (const event of [{ type: 'start', at: 0 }, { type: 'instances-ready', at: 1_000, pool: 'canary' }, { type: 'drained', at: 2_000, pool: 'old' }] as RolloutEvent[]) {
+    for (const event of [
+      { type: 'start', at: 0 },
+      { type: 'instances-ready', at: 1_000, pool: 'canary' },
+      { type: 'drained', at: 2_000, pool: 'old' },
+    ] as RolloutEvent[]) {
       const t = reduceRollout(state, event);
       state = t.state;
       commands.push(...t.commands.filter((c) => c.type !== 'record').map(show));
@@ -340,7 +453,14 @@ describe('random event sequences (property)', () => {
   const strategies: StrategyConfig[] = [
     CANARY,
     { ...CANARY, analysis: { ...ANALYSIS, onInconclusive: 'continue' } },
-    { kind: 'canary', steps: [{ weight: 0, pauseMs: 0 }, { weight: 100, pauseMs: null }], match: [] },
+    {
+      kind: 'canary',
+      steps: [
+        { weight: 0, pauseMs: 0 },
+        { weight: 100, pauseMs: null },
+      ],
+      match: [],
+    },
     { kind: 'blue-green', keepOldMs: 5_000, analysis: ANALYSIS, analysisMs: 3_000 },
     { kind: 'blue-green', keepOldMs: 0, analysisMs: 0 },
     { kind: 'rolling', maxSurge: 1, maxUnavailable: 0 },
@@ -353,16 +473,26 @@ describe('random event sequences (property)', () => {
     const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)] as T;
     const pool = pick(['canary', 'stable'] as const);
     switch (Math.floor(random() * 10)) {
-      case 0: return { type: 'start', at };
-      case 1: return { type: 'approve', at, actor: 'a' };
-      case 2: return { type: 'instances-ready', at, pool };
-      case 3: return { type: 'instances-failed', at, reason: 'boom', ...(random() < 0.5 ? { pool } : {}) };
-      case 4: return { type: 'tick', at, analysis: pick([PASS, INCONCLUSIVE, FAIL, null, PASS, PASS]) };
-      case 5: return { type: 'promote', at, actor: 'a' };
-      case 6: return { type: 'pause', at, actor: 'a' };
-      case 7: return { type: 'resume', at, actor: 'a' };
-      case 8: return { type: 'abort', at, actor: 'a' };
-      default: return { type: 'drained', at, pool: pick(['canary', 'stable', 'old'] as const) };
+      case 0:
+        return { type: 'start', at };
+      case 1:
+        return { type: 'approve', at, actor: 'a' };
+      case 2:
+        return { type: 'instances-ready', at, pool };
+      case 3:
+        return { type: 'instances-failed', at, reason: 'boom', ...(random() < 0.5 ? { pool } : {}) };
+      case 4:
+        return { type: 'tick', at, analysis: pick([PASS, INCONCLUSIVE, FAIL, null, PASS, PASS]) };
+      case 5:
+        return { type: 'promote', at, actor: 'a' };
+      case 6:
+        return { type: 'pause', at, actor: 'a' };
+      case 7:
+        return { type: 'resume', at, actor: 'a' };
+      case 8:
+        return { type: 'abort', at, actor: 'a' };
+      default:
+        return { type: 'drained', at, pool: pick(['canary', 'stable', 'old'] as const) };
     }
   }
 
@@ -371,10 +501,17 @@ describe('random event sequences (property)', () => {
     let finals = 0;
     for (let trial = 0; trial < 600; trial++) {
       const strategy = strategies[trial % strategies.length] as StrategyConfig;
-      let state = deepFreeze(initialRollout({
-        id: `ro-${trial}`, environment: 'e', releaseId: 'new', previousReleaseId: random() < 0.2 ? null : 'old',
-        strategy, approvalRequired: random() < 0.3, instances: 1 + Math.floor(random() * 4),
-      }));
+      let state = deepFreeze(
+        initialRollout({
+          id: `ro-${trial}`,
+          environment: 'e',
+          releaseId: 'new',
+          previousReleaseId: random() < 0.2 ? null : 'old',
+          strategy,
+          approvalRequired: random() < 0.3,
+          instances: 1 + Math.floor(random() * 4),
+        }),
+      );
       let at = 0;
       let finishedCount = 0;
       for (let i = 0; i < 60; i++) {
@@ -395,7 +532,8 @@ describe('random event sequences (property)', () => {
         const { stable, canary } = state.weights;
         if (stable + canary !== 100 || stable < 0 || canary < 0) throw new Error(`weights ${stable}/${canary} after ${where}`);
         for (const c of commands) {
-          if (c.type === 'set-weights' && (c.stable + c.canary !== 100 || c.stable < 0 || c.canary < 0)) throw new Error(`set-weights ${c.stable}/${c.canary} after ${where}`);
+          if (c.type === 'set-weights' && (c.stable + c.canary !== 100 || c.stable < 0 || c.canary < 0))
+            throw new Error(`set-weights ${c.stable}/${c.canary} after ${where}`);
         }
         if (isFinalRollout(before.phase) && (state !== before || commands.length > 0)) throw new Error(`a final rollout moved: ${where}`);
         finishedCount += commands.filter((c) => c.type === 'finished').length;

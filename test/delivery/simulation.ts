@@ -91,7 +91,10 @@ export function secondsToFail(
   for (let second = 1; second <= o.seconds; second++) {
     canary.push(simulateSecond(random, o.canary));
     baseline.push(simulateSecond(random, o.baseline));
-    const result = evaluateAnalysis(config, { canary: sum(canary.slice(-o.windowSeconds)), baseline: sum(baseline.slice(-o.windowSeconds)) });
+    const result = evaluateAnalysis(config, {
+      canary: sum(canary.slice(-o.windowSeconds)),
+      baseline: sum(baseline.slice(-o.windowSeconds)),
+    });
     onResult?.(second, result);
     if (result.outcome === 'fail') return second;
   }

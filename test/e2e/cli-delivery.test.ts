@@ -26,7 +26,6 @@ environments:
         steps: [{ weight: 50, pause: until-promoted }]
 `;
 
-
 describe('gantry delivery commands', () => {
   let repo: TempRepo;
   let dataDir: string;
@@ -52,7 +51,7 @@ describe('gantry delivery commands', () => {
   it('releases, exposes, deploys, promotes a canary by hand and rolls back', async () => {
     const count = async () => (JSON.parse((await gantry('release', 'list', 'web', '--json')).stdout) as unknown[]).length;
     await repo.commit({ 'a.txt': '1' }, 'v1');
-    await waitFor('release #1', async () => await count() === 1, 30_000);
+    await waitFor('release #1', async () => (await count()) === 1, 30_000);
     const port = await freePort();
     const exposed = await gantry('env', 'expose', 'web', 'production', '--port', String(port));
     expect(exposed.code, exposed.stderr).toBe(0);
@@ -62,15 +61,19 @@ describe('gantry delivery commands', () => {
     expect(await body(port)).toBe('v1');
 
     await repo.commit({ 'gantry.yaml': yaml('v2') }, 'v2');
-    await waitFor('release #2', async () => await count() === 2, 30_000);
+    await waitFor('release #2', async () => (await count()) === 2, 30_000);
     const second = await gantry('deploy', 'web', '#2', '--env', 'production');
     expect(second.code, second.stderr).toBe(0);
     type Status = { rollout: { phase: string; strategy: string; step: number }; weights: { stable: number; canary: number } };
     let status: Status | undefined;
-    await waitFor('the canary to take half the traffic', async () => {
-      status = JSON.parse((await gantry('rollout', 'status', 'web', '--env', 'production', '--json')).stdout) as Status;
-      return status.weights.canary === 50;
-    }, 30_000);
+    await waitFor(
+      'the canary to take half the traffic',
+      async () => {
+        status = JSON.parse((await gantry('rollout', 'status', 'web', '--env', 'production', '--json')).stdout) as Status;
+        return status.weights.canary === 50;
+      },
+      30_000,
+    );
     if (!status) throw new Error('no status');
     expect(status.rollout.strategy).toBe('canary');
     expect(status.weights).toEqual({ stable: 50, canary: 50 });

@@ -27,8 +27,12 @@ function withStdin(cwd: string, args: string[], input: string): Promise<{ code: 
     const child = spawn(NODE, [CLI_MAIN, ...args], { cwd, env: cliEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+    });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
     child.stdin.end(input);
@@ -73,9 +77,16 @@ describe('gantry CLI against a running server', () => {
     expect(triggered.stderr).toMatch(/✔ test\s+success/);
 
     const shown = await gantry('runs', 'show', runId, '--json');
-    const report = JSON.parse(shown.stdout) as { id: string; status: string; jobs: { id: string; status: string; steps: { exitCode: number }[]; matrix: null; tests: null }[] };
+    const report = JSON.parse(shown.stdout) as {
+      id: string;
+      status: string;
+      jobs: { id: string; status: string; steps: { exitCode: number }[]; matrix: null; tests: null }[];
+    };
     expect(report).toMatchObject({ id: runId, status: 'success' });
-    expect(report.jobs.map((j) => [j.id, j.status, j.matrix, j.tests])).toEqual([['build', 'success', null, null], ['test', 'success', null, null]]);
+    expect(report.jobs.map((j) => [j.id, j.status, j.matrix, j.tests])).toEqual([
+      ['build', 'success', null, null],
+      ['test', 'success', null, null],
+    ]);
     expect(report.jobs[0]?.steps[0]?.exitCode).toBe(0);
 
     const logs = await gantry('logs', runId, '--job', 'build');
@@ -94,7 +105,11 @@ describe('gantry CLI against a running server', () => {
     const before = (await gantry('runs', 'list', '--json')).stdout;
     const count = (JSON.parse(before) as unknown[]).length;
     await repo.commit({ 'change.txt': 'x' }, 'a change');
-    await waitFor('the hook-triggered run', async () => (JSON.parse((await gantry('runs', 'list', '--json')).stdout) as unknown[]).length > count, 15_000);
+    await waitFor(
+      'the hook-triggered run',
+      async () => (JSON.parse((await gantry('runs', 'list', '--json')).stdout) as unknown[]).length > count,
+      15_000,
+    );
   });
 
   it('fails with one readable line and the right exit code', async () => {

@@ -15,7 +15,8 @@ import { waitFor } from '../support/server.ts';
 const SERVICE = readFileSync(join(import.meta.dirname, 'fixtures', 'service.js'), 'utf8');
 
 /** A step that waits until the test opens the gate: the browser sees "running" for as long as it needs. */
-const gateStep = (port: number) => `node -e "(async()=>{for(;;){try{if((await (await fetch('http://127.0.0.1:${port}/')).text())==='open')return}catch{}await new Promise(r=>setTimeout(r,50))}})()"`;
+const gateStep = (port: number) =>
+  `node -e "(async()=>{for(;;){try{if((await (await fetch('http://127.0.0.1:${port}/')).text())==='open')return}catch{}await new Promise(r=>setTimeout(r,50))}})()"`;
 
 const pipeline = (gatePort: number) => `
 pipeline:
@@ -94,7 +95,9 @@ describe.runIf(browserAvailable())('the dashboard in a browser', () => {
     page = await context.newPage();
     // Uncaught errors and Content-Security-Policy refusals fail the file (see the last test).
     page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-    page.on('console', (message) => { if (message.type() === 'error' && /Content Security Policy|Refused/.test(message.text())) problems.push(message.text()); });
+    page.on('console', (message) => {
+      if (message.type() === 'error' && /Content Security Policy|Refused/.test(message.text())) problems.push(message.text());
+    });
   });
   afterAll(async () => {
     await browser?.close();
@@ -158,7 +161,9 @@ describe.runIf(browserAvailable())('the dashboard in a browser', () => {
       // The graph by keyboard: arrows move between jobs, Enter opens one.
       await page.locator('[data-job="build"]').focus();
       await page.keyboard.press('ArrowRight');
-      const focused = await page.evaluate(() => document.activeElement?.getAttribute('data-job') ?? document.activeElement?.getAttribute('data-group'));
+      const focused = await page.evaluate(
+        () => document.activeElement?.getAttribute('data-job') ?? document.activeElement?.getAttribute('data-group'),
+      );
       expect(focused).toMatch(/^test/);
       await page.locator('[data-job="package"]').focus();
       await page.keyboard.press('Enter');
@@ -184,10 +189,22 @@ describe.runIf(browserAvailable())('the dashboard in a browser', () => {
 
   it('starts a canary, shows the traffic split move, aborts it and shows the rollback on the timeline', async () => {
     const repo = await project('web', { 'server.js': SERVICE, 'gantry.yaml': serviceYaml('v1') });
-    const release = async (number: number) => waitFor(async () => (await server.api<{ releases: { id: string; number: number }[] }>('GET', '/api/projects/web/releases')).body.releases.find((r) => r.number === number), 30_000, `release ${number}`);
+    const release = async (number: number) =>
+      waitFor(
+        async () =>
+          (await server.api<{ releases: { id: string; number: number }[] }>('GET', '/api/projects/web/releases')).body.releases.find(
+            (r) => r.number === number,
+          ),
+        30_000,
+        `release ${number}`,
+      );
     const runAndRelease = async (number: number) => {
       const run = (await server.api<{ run: { id: string } }>('POST', '/api/projects/web/runs', {})).body.run;
-      await waitFor(async () => ((await server.api<{ status: string }>('GET', `/api/runs/${run.id}`)).body.status === 'success') || undefined, 30_000, 'the build');
+      await waitFor(
+        async () => (await server.api<{ status: string }>('GET', `/api/runs/${run.id}`)).body.status === 'success' || undefined,
+        30_000,
+        'the build',
+      );
       const made = await server.api<{ release: { id: string } }>('POST', '/api/projects/web/releases', { run: run.id });
       expect(made.status).toBe(201);
       return release(number);
@@ -199,7 +216,13 @@ describe.runIf(browserAvailable())('the dashboard in a browser', () => {
     await page.getByRole('button', { name: 'Deploy to production' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Deploy' }).click();
     await page.waitForURL(`${server.url}/projects/${projectId}/environments/production`);
-    await waitFor(async () => ((await server.api<{ rollout: { phase: string } | null }>('GET', '/api/projects/web/environments/production/rollout')).body.rollout?.phase === 'succeeded') || undefined, 30_000, 'v1 in production');
+    await waitFor(
+      async () =>
+        (await server.api<{ rollout: { phase: string } | null }>('GET', '/api/projects/web/environments/production/rollout')).body.rollout
+          ?.phase === 'succeeded' || undefined,
+      30_000,
+      'v1 in production',
+    );
 
     await repo.commit({ 'gantry.yaml': serviceYaml('v2') }, 'v2');
     const second = await runAndRelease(2);
@@ -216,15 +239,28 @@ describe.runIf(browserAvailable())('the dashboard in a browser', () => {
     const load = new AbortController();
     const traffic = (async () => {
       while (!load.signal.aborted) {
-        await Promise.all(Array.from({ length: 5 }, () => fetch(`http://127.0.0.1:${port}/`, { signal: load.signal }).then((r) => r.text(), () => '')));
+        await Promise.all(
+          Array.from({ length: 5 }, () =>
+            fetch(`http://127.0.0.1:${port}/`, { signal: load.signal }).then(
+              (r) => r.text(),
+              () => '',
+            ),
+          ),
+        );
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     })();
     try {
-      await page.waitForFunction(() => {
-        const canary = [...document.querySelectorAll('dl[aria-label^="Requests in the last"] dt')].find((dt) => dt.textContent?.startsWith('canary'));
-        return Number(/^(\d+) req/.exec(canary?.nextElementSibling?.textContent ?? '')?.[1] ?? 0) >= 30;
-      }, undefined, { timeout: 30_000 });
+      await page.waitForFunction(
+        () => {
+          const canary = [...document.querySelectorAll('dl[aria-label^="Requests in the last"] dt')].find((dt) =>
+            dt.textContent?.startsWith('canary'),
+          );
+          return Number(/^(\d+) req/.exec(canary?.nextElementSibling?.textContent ?? '')?.[1] ?? 0) >= 30;
+        },
+        undefined,
+        { timeout: 30_000 },
+      );
     } finally {
       load.abort();
       await traffic;
@@ -243,7 +279,15 @@ describe.runIf(browserAvailable())('the dashboard in a browser', () => {
     await page.goto(`${server.url}/projects/${projectId}/environments/production`);
     await page.getByRole('button', { name: 'Stop environment' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Stop everything here' }).click();
-    await waitFor(async () => fetch(`http://127.0.0.1:${port}/`).then(() => undefined, () => true), 30_000, 'the port to close');
+    await waitFor(
+      async () =>
+        fetch(`http://127.0.0.1:${port}/`).then(
+          () => undefined,
+          () => true,
+        ),
+      30_000,
+      'the port to close',
+    );
     const stopped = (await server.api<{ events: { actor: string }[] }>('GET', '/api/events?type=environment.stopped')).body.events;
     expect(stopped.at(-1)?.actor).toMatch(/^dashboard:/);
   });
@@ -274,7 +318,13 @@ describe.runIf(browserAvailable())('the dashboard in a browser', () => {
       await signIn(small, server);
       const projectId = (await server.api<{ project: { id: string } }>('GET', '/api/projects/web')).body.project.id;
       const runId = (await server.api<{ runs: { id: string }[] }>('GET', '/api/runs?project=shop&limit=1')).body.runs[0]!.id;
-      const pages = ['/', `/projects/${projectId}`, `/runs/${runId}/jobs/build`, `/projects/${projectId}/environments/production`, '/events'];
+      const pages = [
+        '/',
+        `/projects/${projectId}`,
+        `/runs/${runId}/jobs/build`,
+        `/projects/${projectId}/environments/production`,
+        '/events',
+      ];
       for (const path of pages) {
         await small.goto(`${server.url}${path}`);
         await small.locator('main h1').first().waitFor();
@@ -290,9 +340,26 @@ describe.runIf(browserAvailable())('the dashboard in a browser', () => {
         else expect(brightness, `${path} is light`).toBeGreaterThan(200);
         await small.addScriptTag({ content: AXE });
         const violations = await small.evaluate(async () => {
-          const axe = (window as unknown as { axe: { run(context: Document, options: object): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe;
+          const axe = (
+            window as unknown as {
+              axe: {
+                run(
+                  context: Document,
+                  options: object,
+                ): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }>;
+              };
+            }
+          ).axe;
           const result = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
-          return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+          return result.violations
+            .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+            .map(
+              (v) =>
+                `${v.id}: ${v.nodes
+                  .slice(0, 3)
+                  .map((n) => n.target.join(' '))
+                  .join(', ')}`,
+            );
         });
         expect(violations, path).toEqual([]);
       }

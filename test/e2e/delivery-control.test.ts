@@ -55,43 +55,68 @@ describe('delivery control', () => {
   const view = async () => (await server.api<RolloutView>('GET', '/api/projects/ctl/environments/production/rollout')).body;
 
   it('refuses deploys it cannot do, with a clear reason', async () => {
-    const unknownEnv = await server.api<{ error: { code: string; message: string } }>('POST', '/api/projects/ctl/environments/qa/deploy', { release: releaseId });
+    const unknownEnv = await server.api<{ error: { code: string; message: string } }>('POST', '/api/projects/ctl/environments/qa/deploy', {
+      release: releaseId,
+    });
     expect(unknownEnv.status).toBe(400);
     expect(unknownEnv.body.error.message).toMatch(/defines no environment 'qa' \(it has: production\)/);
-    const unknownRelease = await server.api<{ error: { code: string } }>('POST', '/api/projects/ctl/environments/production/deploy', { release: '99' });
+    const unknownRelease = await server.api<{ error: { code: string } }>('POST', '/api/projects/ctl/environments/production/deploy', {
+      release: '99',
+    });
     expect(unknownRelease.status).toBe(404);
     const noRollout = await server.api<{ error: { code: string } }>('POST', '/api/projects/ctl/environments/production/rollout/promote');
     expect(noRollout.status).toBe(404);
   });
 
   it('waits for approval, and fails the start while a needed secret is missing', async () => {
-    const deployed = await server.api<{ rollout: { id: string; phase: string } }>('POST', '/api/projects/ctl/environments/production/deploy', { release: releaseId });
+    const deployed = await server.api<{ rollout: { id: string; phase: string } }>(
+      'POST',
+      '/api/projects/ctl/environments/production/deploy',
+      { release: releaseId },
+    );
     expect(deployed.status).toBe(201);
     expect(deployed.body.rollout.phase).toBe('pending-approval');
     expect((await server.api('POST', '/api/projects/ctl/environments/production/deploy', { release: releaseId })).status).toBe(409);
     await server.api('POST', '/api/projects/ctl/environments/production/rollout/approve');
-    const failed = await waitFor(async () => {
-      const v = await view();
-      return v.rollout && ['failed', 'rolled-back', 'aborted'].includes(v.rollout.phase) ? v : undefined;
-    }, 20_000, 'the rollout to fail');
+    const failed = await waitFor(
+      async () => {
+        const v = await view();
+        return v.rollout && ['failed', 'rolled-back', 'aborted'].includes(v.rollout.phase) ? v : undefined;
+      },
+      20_000,
+      'the rollout to fail',
+    );
     expect(failed.rollout?.phase).toBe('failed');
-    const events = await server.api<{ events: { type: string; data: Record<string, unknown> }[] }>('GET', `/api/events?subject=rollout:${deployed.body.rollout.id}`);
+    const events = await server.api<{ events: { type: string; data: Record<string, unknown> }[] }>(
+      'GET',
+      `/api/events?subject=rollout:${deployed.body.rollout.id}`,
+    );
     expect(JSON.stringify(events.body.events)).toMatch(/secret DB_PASSWORD/);
   });
 
-  it('gives instances the environment\'s secret, masks it in their logs, and restarts a killed instance without a failed request', async () => {
+  it("gives instances the environment's secret, masks it in their logs, and restarts a killed instance without a failed request", async () => {
     expect((await server.api('PUT', '/api/projects/ctl/secrets/DB_PASSWORD?env=production', { value: PASSWORD })).status).toBe(200);
-    const deployed = await server.api<{ rollout: { id: string } }>('POST', '/api/projects/ctl/environments/production/deploy', { release: releaseId });
+    const deployed = await server.api<{ rollout: { id: string } }>('POST', '/api/projects/ctl/environments/production/deploy', {
+      release: releaseId,
+    });
     await server.api('POST', '/api/projects/ctl/environments/production/rollout/approve');
-    const live = await waitFor(async () => {
-      const v = await view();
-      return v.rollout?.id === deployed.body.rollout.id && v.rollout.phase === 'succeeded' ? v : undefined;
-    }, 30_000, 'the rollout to succeed');
+    const live = await waitFor(
+      async () => {
+        const v = await view();
+        return v.rollout?.id === deployed.body.rollout.id && v.rollout.phase === 'succeeded' ? v : undefined;
+      },
+      30_000,
+      'the rollout to succeed',
+    );
     const port = live.live.port!;
     const hash = (await (await fetch(`http://127.0.0.1:${port}/secret-hash`)).text()).trim();
     expect(hash).toBe(createHash('sha256').update(PASSWORD).digest('hex'));
     const logOf = (id: string) => readFileSync(join(server.dataDir, 'instances', id, 'instance.log'), 'utf8');
-    await waitFor(() => live.live.instances.every((i) => logOf(i.id).includes('connecting with password')), 10_000, 'the instances\' start-up lines');
+    await waitFor(
+      () => live.live.instances.every((i) => logOf(i.id).includes('connecting with password')),
+      10_000,
+      "the instances' start-up lines",
+    );
     for (const i of live.live.instances) {
       const log = logOf(i.id);
       expect(log).toContain('connecting with password ***');
@@ -106,18 +131,29 @@ describe('delivery control', () => {
     let stop = false;
     const load = (async () => {
       while (!stop) {
-        const results = await Promise.all(Array.from({ length: 5 }, () => fetch(`http://127.0.0.1:${port}/`).then((r) => r.status, () => 0)));
+        const results = await Promise.all(
+          Array.from({ length: 5 }, () =>
+            fetch(`http://127.0.0.1:${port}/`).then(
+              (r) => r.status,
+              () => 0,
+            ),
+          ),
+        );
         requests += results.length;
         failures += results.filter((s) => s !== 200).length;
       }
     })();
     await waitFor(() => requests > 50, 10_000, 'load to start');
     process.kill(pid, 'SIGKILL');
-    const restarted = await waitFor(async () => {
-      const v = await view();
-      const again = v.live.instances.find((i) => i.id === victim.id);
-      return again && again.restarts > 0 && again.state === 'ready' ? again : undefined;
-    }, 20_000, 'the killed instance to be restarted');
+    const restarted = await waitFor(
+      async () => {
+        const v = await view();
+        const again = v.live.instances.find((i) => i.id === victim.id);
+        return again && again.restarts > 0 && again.state === 'ready' ? again : undefined;
+      },
+      20_000,
+      'the killed instance to be restarted',
+    );
     expect(restarted.restarts).toBeGreaterThan(0);
     stop = true;
     await load;
@@ -125,7 +161,10 @@ describe('delivery control', () => {
     expect(failures).toBe(0);
 
     // What the proxy measured, live and in Prometheus format.
-    const metrics = await server.api<{ live: { stable: { requests: number; errors: number; p99: number } } }>('GET', '/api/projects/ctl/environments/production/metrics?seconds=60');
+    const metrics = await server.api<{ live: { stable: { requests: number; errors: number; p99: number } } }>(
+      'GET',
+      '/api/projects/ctl/environments/production/metrics?seconds=60',
+    );
     expect(metrics.body.live.stable.requests).toBeGreaterThanOrEqual(requests);
     expect(metrics.body.live.stable.errors).toBe(0);
     const text = (await server.api<string>('GET', '/metrics')).body;

@@ -17,42 +17,65 @@ import { makeRepo, waitFor } from '../support/server.ts';
 const CLI = join(import.meta.dirname, '../../src/cli/main.ts');
 const yaml = (version: string) => serviceYaml({ version, environments: HELD_CANARY });
 
-interface Server { child: ChildProcess; url: string; token: string }
-
+interface Server {
+  child: ChildProcess;
+  url: string;
+  token: string;
+}
 
 async function up(dataDir: string, port: number): Promise<Server> {
   const child = spawn(process.execPath, [CLI, '--data', dataDir, 'up', '--port', String(port)], {
-    env: { ...process.env, GANTRY_SANDBOX: 'off' }, stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, GANTRY_SANDBOX: 'off' },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout?.on('data', (d: Buffer) => { output += d.toString(); });
-  child.stderr?.on('data', (d: Buffer) => { output += d.toString(); });
+  child.stdout?.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
   const url = await waitFor(() => /Gantry is up at (\S+)/.exec(output)?.[1], 20_000, `gantry up (${output})`);
   return { child, url, token: readFileSync(join(dataDir, 'admin.token'), 'utf8').trim() };
 }
 
 async function api<T>(s: Server, method: string, path: string, body?: unknown): Promise<T> {
   const response = await fetch(`${s.url}${path}`, {
-    method, headers: { authorization: `Bearer ${s.token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    method,
+    headers: { authorization: `Bearer ${s.token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
     body: body ? JSON.stringify(body) : undefined,
   });
-  return await response.json() as T;
+  return (await response.json()) as T;
 }
 
-interface View { rollout: { id: string; phase: string } | null; live: { port: number | null; weights: { stable: number; canary: number }; instances: { id: string; pid: number | null; state: string; releaseId: string }[] } }
+interface View {
+  rollout: { id: string; phase: string } | null;
+  live: {
+    port: number | null;
+    weights: { stable: number; canary: number };
+    instances: { id: string; pid: number | null; state: string; releaseId: string }[];
+  };
+}
 
 describe('delivery across kill -9 of the server', () => {
   const cleanups: (() => Promise<unknown>)[] = [];
-  afterAll(async () => { for (const c of cleanups.reverse()) await c(); });
+  afterAll(async () => {
+    for (const c of cleanups.reverse()) await c();
+  });
 
   it('keeps serving while the server is gone and resumes the canary after a restart', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'gantry-delivery-kill-'));
-    cleanups.push(async () => { killInstances(dataDir); await rm(dataDir, { recursive: true, force: true }); });
+    cleanups.push(async () => {
+      killInstances(dataDir);
+      await rm(dataDir, { recursive: true, force: true });
+    });
     const repo = await makeRepo({ 'server.js': SERVICE_JS, 'gantry.yaml': yaml('v1') });
     cleanups.push(() => repo.cleanup());
     const apiPort = await freePort();
     let server = await up(dataDir, apiPort);
-    cleanups.push(async () => { server.child.kill('SIGTERM'); });
+    cleanups.push(async () => {
+      server.child.kill('SIGTERM');
+    });
     await api(server, 'POST', '/api/projects', { path: repo.dir, name: 'web' });
 
     const release = async () => {
@@ -62,15 +85,28 @@ describe('delivery across kill -9 of the server', () => {
     };
     const view = () => api<View>(server, 'GET', '/api/projects/web/environments/production/rollout');
     const r1 = await release();
-    const first = await api<{ rollout: { id: string } }>(server, 'POST', '/api/projects/web/environments/production/deploy', { release: r1 });
-    await waitFor(async () => { const v = await view(); return (v.rollout?.id === first.rollout.id && v.rollout.phase === 'succeeded') || undefined; }, 30_000, 'the first deploy');
+    const first = await api<{ rollout: { id: string } }>(server, 'POST', '/api/projects/web/environments/production/deploy', {
+      release: r1,
+    });
+    await waitFor(
+      async () => {
+        const v = await view();
+        return (v.rollout?.id === first.rollout.id && v.rollout.phase === 'succeeded') || undefined;
+      },
+      30_000,
+      'the first deploy',
+    );
     repo.commit({ 'gantry.yaml': yaml('v2') }, 'v2');
     const r2 = await release();
     await api(server, 'POST', '/api/projects/web/environments/production/deploy', { release: r2 });
-    const mid = await waitFor(async () => {
-      const v = await view();
-      return v.live.weights.canary === 50 && v.live.instances.filter((i) => i.state === 'ready').length === 4 ? v : undefined;
-    }, 30_000, 'the canary at 50 %');
+    const mid = await waitFor(
+      async () => {
+        const v = await view();
+        return v.live.weights.canary === 50 && v.live.instances.filter((i) => i.state === 'ready').length === 4 ? v : undefined;
+      },
+      30_000,
+      'the canary at 50 %',
+    );
     const port = mid.live.port!;
     const pidsBefore = mid.live.instances.map((i) => i.pid).sort();
 
@@ -80,9 +116,19 @@ describe('delivery across kill -9 of the server', () => {
     let stop = false;
     const load = (async () => {
       while (!stop) {
-        const answers = await Promise.all(Array.from({ length: 4 }, () => fetch(`http://127.0.0.1:${port}/`).then(async (r) => (r.status === 200 ? (await r.text()).trim() : null), () => null)));
+        const answers = await Promise.all(
+          Array.from({ length: 4 }, () =>
+            fetch(`http://127.0.0.1:${port}/`).then(
+              async (r) => (r.status === 200 ? (await r.text()).trim() : null),
+              () => null,
+            ),
+          ),
+        );
         requests += answers.length;
-        for (const a of answers) { if (a === null) failures++; else bodies.add(a); }
+        for (const a of answers) {
+          if (a === null) failures++;
+          else bodies.add(a);
+        }
       }
     })();
 
@@ -92,10 +138,14 @@ describe('delivery across kill -9 of the server', () => {
     await waitFor(() => requests > duringOutage + 100, 20_000, 'requests served while the server is down');
     server = await up(dataDir, apiPort);
 
-    const resumed = await waitFor(async () => {
-      const v = await view();
-      return v.rollout && v.live.instances.filter((i) => i.state === 'ready').length === 4 ? v : undefined;
-    }, 30_000, 'the restarted server to adopt the instances');
+    const resumed = await waitFor(
+      async () => {
+        const v = await view();
+        return v.rollout && v.live.instances.filter((i) => i.state === 'ready').length === 4 ? v : undefined;
+      },
+      30_000,
+      'the restarted server to adopt the instances',
+    );
     expect(resumed.rollout?.phase).toBe('progressing');
     expect(resumed.live.weights).toEqual({ stable: 50, canary: 50 });
     expect(resumed.live.instances.map((i) => i.pid).sort()).toEqual(pidsBefore); // adopted, not started again

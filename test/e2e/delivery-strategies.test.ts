@@ -3,12 +3,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeRepo, startTestServer, waitFor, waitForRunEnd, type TestServer } from '../support/server.ts';
 import { SERVICE_JS, serviceYaml } from './fixtures/service-config.ts';
 
-const yaml = (version: string) => serviceYaml({
-  version, instances: 3, drainTimeout: '2s',
-  environments: '  rolling:\n    strategy: { rolling: { max-surge: 1, max-unavailable: 0 } }\n  recreate:\n    strategy: { recreate: {} }',
-});
+const yaml = (version: string) =>
+  serviceYaml({
+    version,
+    instances: 3,
+    drainTimeout: '2s',
+    environments:
+      '  rolling:\n    strategy: { rolling: { max-surge: 1, max-unavailable: 0 } }\n  recreate:\n    strategy: { recreate: {} }',
+  });
 
-interface View { rollout: { id: string; phase: string } | null; live: { port: number | null; instances: { releaseId: string; state: string }[] } }
+interface View {
+  rollout: { id: string; phase: string } | null;
+  live: { port: number | null; instances: { releaseId: string; state: string }[] };
+}
 
 describe('deployment strategies', () => {
   let server: TestServer;
@@ -34,10 +41,16 @@ describe('deployment strategies', () => {
   const view = async (env: string) => (await server.api<View>('GET', `/api/projects/strat/environments/${env}/rollout`)).body;
   async function deploy(env: string, release: string): Promise<View> {
     const { body } = await server.api<{ rollout: { id: string } }>('POST', `/api/projects/strat/environments/${env}/deploy`, { release });
-    return waitFor(async () => {
-      const v = await view(env);
-      return v.rollout?.id === body.rollout.id && ['succeeded', 'rolled-back', 'aborted', 'failed'].includes(v.rollout.phase) ? v : undefined;
-    }, 60_000, `the ${env} rollout to end`);
+    return waitFor(
+      async () => {
+        const v = await view(env);
+        return v.rollout?.id === body.rollout.id && ['succeeded', 'rolled-back', 'aborted', 'failed'].includes(v.rollout.phase)
+          ? v
+          : undefined;
+      },
+      60_000,
+      `the ${env} rollout to end`,
+    );
   }
   async function underLoad<T>(port: number, work: () => Promise<T>) {
     let stop = false;
@@ -45,7 +58,14 @@ describe('deployment strategies', () => {
     let failures = 0;
     const load = (async () => {
       while (!stop) {
-        const answers = await Promise.all(Array.from({ length: 5 }, () => fetch(`http://127.0.0.1:${port}/`).then(async (r) => (r.status === 200 ? (await r.text()).trim() : null), () => null)));
+        const answers = await Promise.all(
+          Array.from({ length: 5 }, () =>
+            fetch(`http://127.0.0.1:${port}/`).then(
+              async (r) => (r.status === 200 ? (await r.text()).trim() : null),
+              () => null,
+            ),
+          ),
+        );
         for (const a of answers) {
           if (a === null) failures++;
           else bodies.set(a, (bodies.get(a) ?? 0) + 1);

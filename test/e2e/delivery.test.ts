@@ -37,7 +37,10 @@ environments:
 `;
 }
 
-interface RolloutView { rollout: { id: string; phase: string; state: { reason: string | null; weights: { stable: number; canary: number } } } | null; live: { port: number | null; weights: { stable: number; canary: number } } }
+interface RolloutView {
+  rollout: { id: string; phase: string; state: { reason: string | null; weights: { stable: number; canary: number } } } | null;
+  live: { port: number | null; weights: { stable: number; canary: number } };
+}
 
 describe('progressive delivery', () => {
   let server: TestServer;
@@ -54,10 +57,19 @@ describe('progressive delivery', () => {
   });
 
   const rollout = async (env: string) => (await server.api<RolloutView>('GET', `/api/projects/shop/environments/${env}/rollout`)).body;
-  const settled = (env: string, id?: string) => waitFor(async () => {
-    const view = await rollout(env);
-    return view.rollout && (!id || view.rollout.id === id) && ['succeeded', 'rolled-back', 'aborted', 'failed'].includes(view.rollout.phase) ? view : undefined;
-  }, 60_000, `the rollout in ${env} to settle`);
+  const settled = (env: string, id?: string) =>
+    waitFor(
+      async () => {
+        const view = await rollout(env);
+        return view.rollout &&
+          (!id || view.rollout.id === id) &&
+          ['succeeded', 'rolled-back', 'aborted', 'failed'].includes(view.rollout.phase)
+          ? view
+          : undefined;
+      },
+      60_000,
+      `the rollout in ${env} to settle`,
+    );
   const get = async (port: number, path = '/') => {
     const response = await fetch(`http://127.0.0.1:${port}${path}`);
     return { status: response.status, body: (await response.text()).trim() };
@@ -65,7 +77,14 @@ describe('progressive delivery', () => {
 
   it('releases a successful push on the default branch and deploys it to the automatic environment', async () => {
     const sha = repo.commit({ 'README.md': 'v1\n' }, 'v1');
-    const run = await waitFor(async () => (await server.api<{ runs: { id: string; event: { sha: string } }[] }>('GET', '/api/runs')).body.runs.find((r) => r.event.sha === sha), 15_000, 'the run');
+    const run = await waitFor(
+      async () =>
+        (await server.api<{ runs: { id: string; event: { sha: string } }[] }>('GET', '/api/runs')).body.runs.find(
+          (r) => r.event.sha === sha,
+        ),
+      15_000,
+      'the run',
+    );
     expect((await waitForRunEnd(server, run.id)).status).toBe('success');
     const staging = await settled('staging');
     expect(staging.rollout?.phase).toBe('succeeded');
@@ -79,17 +98,32 @@ describe('progressive delivery', () => {
   });
 
   it('canaries a release into production and promotes it when the analysis passes', async () => {
-    const first = await server.api<{ rollout: { id: string } }>('POST', '/api/projects/shop/environments/production/deploy', { release: '1' });
+    const first = await server.api<{ rollout: { id: string } }>('POST', '/api/projects/shop/environments/production/deploy', {
+      release: '1',
+    });
     expect(first.status).toBe(201);
     await settled('production', first.body.rollout.id);
 
     repo.commit({ 'gantry.yaml': gantryYaml('v2') }, 'v2');
-    const release2 = await waitFor(async () => (await server.api<{ releases: { id: string; number: number }[] }>('GET', '/api/projects/shop/releases')).body.releases.find((r) => r.number === 2), 30_000, 'release 2');
-    const deployed = await server.api<{ rollout: { id: string } }>('POST', '/api/projects/shop/environments/production/deploy', { release: release2.id });
+    const release2 = await waitFor(
+      async () =>
+        (await server.api<{ releases: { id: string; number: number }[] }>('GET', '/api/projects/shop/releases')).body.releases.find(
+          (r) => r.number === 2,
+        ),
+      30_000,
+      'release 2',
+    );
+    const deployed = await server.api<{ rollout: { id: string } }>('POST', '/api/projects/shop/environments/production/deploy', {
+      release: release2.id,
+    });
     expect(deployed.status).toBe(201);
     const port = (await rollout('production')).live.port!;
     // Testers who ask for the new version get it as soon as its instances are ready, whatever the weights.
-    await waitFor(async () => (await (await fetch(`http://127.0.0.1:${port}/`, { headers: { 'x-canary': '1' } })).text()).trim() === 'v2' || undefined, 20_000, 'the header rule to reach the canary');
+    await waitFor(
+      async () => (await (await fetch(`http://127.0.0.1:${port}/`, { headers: { 'x-canary': '1' } })).text()).trim() === 'v2' || undefined,
+      20_000,
+      'the header rule to reach the canary',
+    );
     const seen = new Set<string>();
     let failures = 0;
     const load = (async () => {
@@ -97,7 +131,10 @@ describe('progressive delivery', () => {
         const view = await rollout('production');
         if (view.rollout && ['succeeded', 'rolled-back', 'aborted', 'failed'].includes(view.rollout.phase)) return view;
         const answers = await Promise.all(Array.from({ length: 10 }, () => get(port)));
-        for (const a of answers) { seen.add(a.body); if (a.status !== 200) failures++; }
+        for (const a of answers) {
+          seen.add(a.body);
+          if (a.status !== 200) failures++;
+        }
       }
     })();
     const final = await load;
@@ -109,13 +146,27 @@ describe('progressive delivery', () => {
 
   it('rolls a failing canary back by itself, with the reason and its numbers', async () => {
     repo.commit({ 'gantry.yaml': gantryYaml('v3', 0.25) }, 'v3 (bad)');
-    const release3 = await waitFor(async () => (await server.api<{ releases: { id: string; number: number }[] }>('GET', '/api/projects/shop/releases')).body.releases.find((r) => r.number === 3), 30_000, 'release 3');
-    const deployed = await server.api<{ rollout: { id: string } }>('POST', '/api/projects/shop/environments/production/deploy', { release: release3.id });
+    const release3 = await waitFor(
+      async () =>
+        (await server.api<{ releases: { id: string; number: number }[] }>('GET', '/api/projects/shop/releases')).body.releases.find(
+          (r) => r.number === 3,
+        ),
+      30_000,
+      'release 3',
+    );
+    const deployed = await server.api<{ rollout: { id: string } }>('POST', '/api/projects/shop/environments/production/deploy', {
+      release: release3.id,
+    });
     const port = (await rollout('production')).live.port!;
     const load = (async () => {
       for (;;) {
         const view = await rollout('production');
-        if (view.rollout && view.rollout.id === deployed.body.rollout.id && ['succeeded', 'rolled-back', 'aborted', 'failed'].includes(view.rollout.phase)) return view;
+        if (
+          view.rollout &&
+          view.rollout.id === deployed.body.rollout.id &&
+          ['succeeded', 'rolled-back', 'aborted', 'failed'].includes(view.rollout.phase)
+        )
+          return view;
         await Promise.all(Array.from({ length: 10 }, () => get(port)));
       }
     })();
@@ -124,17 +175,26 @@ describe('progressive delivery', () => {
     expect(final.rollout?.state.reason).toMatch(/error/i);
     expect(final.live.weights).toEqual({ stable: 100, canary: 0 });
     for (let i = 0; i < 20; i++) expect(await get(port)).toEqual({ status: 200, body: 'v2' });
-    const events = await server.api<{ events: { type: string; data: Record<string, unknown> }[] }>('GET', `/api/events?subject=rollout:${deployed.body.rollout.id}`);
+    const events = await server.api<{ events: { type: string; data: Record<string, unknown> }[] }>(
+      'GET',
+      `/api/events?subject=rollout:${deployed.body.rollout.id}`,
+    );
     expect(events.body.events.map((e) => e.type)).toContain('rollout.phase.rolled-back');
   });
 
-  it('judges a redeployed release by this rollout\'s requests only', async () => {
+  it("judges a redeployed release by this rollout's requests only", async () => {
     const releases = (await server.api<{ releases: { id: string; number: number }[] }>('GET', '/api/projects/shop/releases')).body.releases;
     const bad = releases.find((r) => r.number === 3)!;
-    const again = await server.api<{ rollout: { id: string } }>('POST', '/api/projects/shop/environments/production/deploy', { release: bad.id });
+    const again = await server.api<{ rollout: { id: string } }>('POST', '/api/projects/shop/environments/production/deploy', {
+      release: bad.id,
+    });
     expect(again.status).toBe(201);
     // No traffic now: the errors release 3 made in its last rollout must not fail this one.
-    await waitFor(async () => ((await rollout('production')).live.weights.canary === 20) || undefined, 20_000, 'the canary to take its first step');
+    await waitFor(
+      async () => (await rollout('production')).live.weights.canary === 20 || undefined,
+      20_000,
+      'the canary to take its first step',
+    );
     const waited = Date.now();
     await waitFor(() => Date.now() - waited > 2_500 || undefined, 5_000, 'a few analysis rounds');
     const view = await rollout('production');

@@ -15,36 +15,50 @@ import { makeRepo, waitFor } from '../support/server.ts';
 const NODE = process.execPath;
 const CLI = join(import.meta.dirname, '../../src/cli/main.ts');
 
-interface Server { child: ChildProcess; url: string; token: string }
+interface Server {
+  child: ChildProcess;
+  url: string;
+  token: string;
+}
 
 async function up(dataDir: string, port: number, env: Record<string, string> = {}): Promise<Server> {
   const child = spawn(NODE, [CLI, '--data', dataDir, 'up', '--port', String(port), '--parallel', '1'], {
-    env: { ...process.env, GANTRY_SANDBOX: 'off', GANTRY_DRAIN_MS: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, GANTRY_SANDBOX: 'off', GANTRY_DRAIN_MS: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout?.on('data', (d: Buffer) => { output += d.toString(); });
-  child.stderr?.on('data', (d: Buffer) => { output += d.toString(); });
+  child.stdout?.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
   const url = await waitFor(() => /Gantry is up at (\S+)/.exec(output)?.[1], 20_000, `gantry up (output: ${output})`);
   return { child, url, token: readFileSync(join(dataDir, 'admin.token'), 'utf8').trim() };
 }
 
 async function api<T>(s: Server, method: string, path: string, body?: unknown): Promise<T> {
   const response = await fetch(`${s.url}${path}`, {
-    method, headers: { authorization: `Bearer ${s.token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    method,
+    headers: { authorization: `Bearer ${s.token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
     body: body ? JSON.stringify(body) : undefined,
   });
-  return await response.json() as T;
+  return (await response.json()) as T;
 }
-
 
 describe('durability across kill -9', () => {
   const cleanups: (() => Promise<unknown>)[] = [];
-  afterAll(async () => { for (const c of cleanups.reverse()) await c(); });
+  afterAll(async () => {
+    for (const c of cleanups.reverse()) await c();
+  });
 
   it('resumes accepted runs, retries the interrupted job once and never runs it twice at once', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'gantry-durable-'));
     const marks = await mkdtemp(join(tmpdir(), 'gantry-marks-'));
-    cleanups.push(() => rm(dataDir, { recursive: true, force: true }), () => rm(marks, { recursive: true, force: true }));
+    cleanups.push(
+      () => rm(dataDir, { recursive: true, force: true }),
+      () => rm(marks, { recursive: true, force: true }),
+    );
     const repo = await makeRepo({
       'gantry.yaml': `
 pipeline:
@@ -64,7 +78,9 @@ pipeline:
     cleanups.push(() => repo.cleanup());
     const port = await freePort();
     let server = await up(dataDir, port);
-    cleanups.push(async () => { server.child.kill('SIGKILL'); });
+    cleanups.push(async () => {
+      server.child.kill('SIGKILL');
+    });
     await api(server, 'POST', '/api/projects', { path: repo.dir, name: 'durable' });
     const a = (await api<{ run: { id: string } }>(server, 'POST', '/api/projects/durable/runs', {})).run.id;
     const b = (await api<{ run: { id: string } }>(server, 'POST', '/api/projects/durable/runs', {})).run.id;
@@ -76,7 +92,11 @@ pipeline:
     server = await up(dataDir, port);
 
     const done = async (id: string) => {
-      const view = await api<{ status: string; jobs: { key: string; status: string; attempt: number }[] }>(server, 'GET', `/api/runs/${id}`);
+      const view = await api<{ status: string; jobs: { key: string; status: string; attempt: number }[] }>(
+        server,
+        'GET',
+        `/api/runs/${id}`,
+      );
       return ['success', 'failure', 'cancelled'].includes(view.status) ? view : undefined;
     };
     const runA = await waitFor(() => done(a), 40_000, 'run A to end');
@@ -105,7 +125,10 @@ pipeline:
   it('on SIGTERM lets a job run until the drain deadline, then stops it so the next start resumes it', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'gantry-drain-'));
     const marks = await mkdtemp(join(tmpdir(), 'gantry-marks-'));
-    cleanups.push(() => rm(dataDir, { recursive: true, force: true }), () => rm(marks, { recursive: true, force: true }));
+    cleanups.push(
+      () => rm(dataDir, { recursive: true, force: true }),
+      () => rm(marks, { recursive: true, force: true }),
+    );
     const repo = await makeRepo({
       'gantry.yaml': `
 pipeline:
@@ -121,7 +144,9 @@ pipeline:
     cleanups.push(() => repo.cleanup());
     const port = await freePort();
     let server = await up(dataDir, port, { GANTRY_DRAIN_MS: '300' });
-    cleanups.push(async () => { server.child.kill('SIGKILL'); });
+    cleanups.push(async () => {
+      server.child.kill('SIGKILL');
+    });
     await api(server, 'POST', '/api/projects', { path: repo.dir, name: 'drain' });
     const runId = (await api<{ run: { id: string } }>(server, 'POST', '/api/projects/drain/runs', {})).run.id;
     const events = () => (existsSync(join(marks, 'events')) ? readFileSync(join(marks, 'events'), 'utf8') : '');
@@ -134,12 +159,21 @@ pipeline:
     expect(events()).not.toContain('end'); // the job was stopped, not left behind
 
     server = await up(dataDir, port);
-    const view = await waitFor(async () => {
-      const v = await api<{ status: string; jobs: { attempt: number; status: string }[] }>(server, 'GET', `/api/runs/${runId}`);
-      return v.status === 'success' ? v : undefined;
-    }, 30_000, 'the resumed run to succeed');
+    const view = await waitFor(
+      async () => {
+        const v = await api<{ status: string; jobs: { attempt: number; status: string }[] }>(server, 'GET', `/api/runs/${runId}`);
+        return v.status === 'success' ? v : undefined;
+      },
+      30_000,
+      'the resumed run to succeed',
+    );
     expect(view.jobs[0]?.attempt).toBe(2);
-    expect(events().trim().split('\n').filter((l) => l.startsWith('end'))).toHaveLength(1);
+    expect(
+      events()
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('end')),
+    ).toHaveLength(1);
     server.child.kill('SIGTERM');
     await new Promise((resolve) => server.child.once('exit', resolve));
   });

@@ -22,11 +22,22 @@ import { makeRepo, waitFor } from '../support/server.ts';
 
 const yaml = (version: string) => serviceYaml({ version, environments: HELD_CANARY });
 
-interface EnvironmentRecord { projectId: string; name: string; currentReleaseId: string | null; previousReleaseId: string | null; port: number | null; updatedAt: string }
+interface EnvironmentRecord {
+  projectId: string;
+  name: string;
+  currentReleaseId: string | null;
+  previousReleaseId: string | null;
+  port: number | null;
+  updatedAt: string;
+}
 interface View {
   environment: EnvironmentRecord | null;
   rollout: { id: string; phase: string; finishedAt: string | null; state: { reason: string | null } } | null;
-  live: { port: number | null; weights: { stable: number; canary: number }; instances: { id: string; pid: number | null; state: string; releaseId: string }[] };
+  live: {
+    port: number | null;
+    weights: { stable: number; canary: number };
+    instances: { id: string; pid: number | null; state: string; releaseId: string }[];
+  };
 }
 
 const gone = (pid: number) => startTimeOf(pid) === null;
@@ -35,7 +46,10 @@ const gone = (pid: number) => startTimeOf(pid) === null;
 function accepts(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
     socket.once('error', () => resolve(false));
   });
 }
@@ -55,10 +69,11 @@ describe('gantry env stop', () => {
   };
   const api = async <T>(method: string, path: string, body?: unknown) => {
     const response = await fetch(`${server.url}${path}`, {
-      method, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
-    return { status: response.status, body: await response.json() as T };
+    return { status: response.status, body: (await response.json()) as T };
   };
   const view = async () => (await api<View>('GET', '/api/projects/web/environments/production/rollout')).body;
   /** Pids of the live proxy processes of web/production (their host.json), remembered for clean-up. */
@@ -67,7 +82,9 @@ describe('gantry env stop', () => {
     if (!existsSync(dir)) return [];
     const pids = readdirSync(dir)
       .filter((name) => existsSync(join(dir, name, PROXY_FILES.host))) // a proxy that shut down removed it
-      .map((name) => JSON.parse(readFileSync(join(dir, name, PROXY_FILES.host), 'utf8')) as { pid: number; startTime: string; label: string })
+      .map(
+        (name) => JSON.parse(readFileSync(join(dir, name, PROXY_FILES.host), 'utf8')) as { pid: number; startTime: string; label: string },
+      )
       .filter((r) => r.label === 'web/production' && startTimeOf(r.pid) === r.startTime)
       .map((r) => r.pid);
     for (const pid of pids) proxyPids.add(pid);
@@ -77,7 +94,8 @@ describe('gantry env stop', () => {
   const liveInstances = () => {
     const dir = join(dataDir, 'instances');
     if (!existsSync(dir)) return [];
-    return readdirSync(dir).filter((f) => f.endsWith('.json'))
+    return readdirSync(dir)
+      .filter((f) => f.endsWith('.json'))
       .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as { pid: number | null; startTime: string | null })
       .filter((r) => r.pid !== null && startTimeOf(r.pid) === r.startTime)
       .map((r) => r.pid as number);
@@ -88,16 +106,24 @@ describe('gantry env stop', () => {
     return (await api<{ release: { id: string } }>('POST', '/api/projects/web/releases', { run })).body.release.id;
   };
   const deploy = async (releaseId: string) => {
-    const { status, body } = await api<{ rollout: { id: string } }>('POST', '/api/projects/web/environments/production/deploy', { release: releaseId });
+    const { status, body } = await api<{ rollout: { id: string } }>('POST', '/api/projects/web/environments/production/deploy', {
+      release: releaseId,
+    });
     expect(status, JSON.stringify(body)).toBe(201);
     return body.rollout.id;
   };
   const deployed = async (releaseId: string) => {
     const id = await deploy(releaseId);
-    return waitFor(async () => {
-      const v = await view();
-      return v.rollout?.id === id && v.rollout.phase === 'succeeded' && v.live.instances.filter((i) => i.state === 'ready').length === 2 ? v : undefined;
-    }, 20_000, `release ${releaseId} to run`);
+    return waitFor(
+      async () => {
+        const v = await view();
+        return v.rollout?.id === id && v.rollout.phase === 'succeeded' && v.live.instances.filter((i) => i.state === 'ready').length === 2
+          ? v
+          : undefined;
+      },
+      20_000,
+      `release ${releaseId} to run`,
+    );
   };
 
   beforeAll(async () => {
@@ -114,7 +140,11 @@ describe('gantry env stop', () => {
     await server?.close();
     if (dataDir) killInstances(dataDir);
     for (const pid of proxyPids) {
-      try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
     }
     await repo?.cleanup();
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
@@ -123,10 +153,14 @@ describe('gantry env stop', () => {
   it('stops an environment mid-canary: the rollout ends aborted, instances and proxy are gone, the port is free, the stop is recorded', async () => {
     await deployed(r1);
     const canary = await deploy(r2);
-    const mid = await waitFor(async () => {
-      const v = await view();
-      return v.live.weights.canary === 50 && v.live.instances.filter((i) => i.state === 'ready').length === 4 ? v : undefined;
-    }, 20_000, 'the canary at 50 %');
+    const mid = await waitFor(
+      async () => {
+        const v = await view();
+        return v.live.weights.canary === 50 && v.live.instances.filter((i) => i.state === 'ready').length === 4 ? v : undefined;
+      },
+      20_000,
+      'the canary at 50 %',
+    );
     const port = mid.live.port!;
     const pids = mid.live.instances.map((i) => i.pid!);
     const proxies = liveProxies();
@@ -150,14 +184,23 @@ describe('gantry env stop', () => {
     expect(after.rollout?.state.reason).toMatch(/environment was stopped/);
     expect(after.live).toMatchObject({ port: null, instances: [] });
     // The environment is still listed, with nothing current: its history stays.
-    const listed = await api<{ environments: { name: string; currentReleaseId: string | null; previousReleaseId: string | null }[] }>('GET', '/api/projects/web/environments');
+    const listed = await api<{ environments: { name: string; currentReleaseId: string | null; previousReleaseId: string | null }[] }>(
+      'GET',
+      '/api/projects/web/environments',
+    );
     expect(listed.body.environments.find((e) => e.name === 'production')).toMatchObject({ currentReleaseId: null, previousReleaseId: r1 });
     const releases = (await api<{ releases: { id: string }[] }>('GET', '/api/projects/web/releases')).body.releases.map((r) => r.id);
     expect(releases).toEqual(expect.arrayContaining([r1, r2]));
 
-    const events = await api<{ events: { type: string; actor: string; subject: string; data: Record<string, unknown> }[] }>('GET', '/api/events?type=environment.stopped');
+    const events = await api<{ events: { type: string; actor: string; subject: string; data: Record<string, unknown> }[] }>(
+      'GET',
+      '/api/events?type=environment.stopped',
+    );
     expect(events.body.events).toHaveLength(1);
-    expect(events.body.events[0]).toMatchObject({ actor: 'api:admin', data: { environment: 'production', releaseId: r1, rolloutId: canary, port } });
+    expect(events.body.events[0]).toMatchObject({
+      actor: 'api:admin',
+      data: { environment: 'production', releaseId: r1, rolloutId: canary, port },
+    });
     expect((events.body.events[0]!.data.instances as string[]).sort()).toEqual(mid.live.instances.map((i) => i.id).sort());
     const rolloutEvents = await api<{ events: { type: string }[] }>('GET', `/api/events?subject=rollout:${canary}`);
     expect(rolloutEvents.body.events.map((e) => e.type)).toContain('rollout.phase.aborted');
@@ -199,7 +242,13 @@ describe('gantry env stop', () => {
     // The server goes away (instances and proxy keep serving) right after the stop was committed.
     await server.close();
     const store = await openStore({ url: `sqlite:${join(dataDir, 'gantry.db')}` });
-    await store.rollouts.setEnvironment({ projectId: running.environment!.projectId, name: 'production', currentReleaseId: null, previousReleaseId: r2, port });
+    await store.rollouts.setEnvironment({
+      projectId: running.environment!.projectId,
+      name: 'production',
+      currentReleaseId: null,
+      previousReleaseId: r2,
+      port,
+    });
     await store.close();
     expect(await accepts(port)).toBe(true);
 

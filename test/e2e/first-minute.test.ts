@@ -13,10 +13,28 @@ import { browserAvailable, launchBrowser, screenshot } from '../support/browser.
 import { git, runCli, startCli, waitFor, type RunningCli } from '../support/cli.ts';
 import { killInstances } from '../support/instances.ts';
 
-interface Rollout { id: string; releaseId: string; phase: string; state: { reason: string | null } }
-interface RolloutView { environment: { currentReleaseId: string | null } | null; rollout: Rollout | null; live: { port: number | null } }
-interface Release { id: string; number: number; sha: string; runId: string }
-interface JobView { key: string; status: string; tests: { passed: number; failed: number } | null }
+interface Rollout {
+  id: string;
+  releaseId: string;
+  phase: string;
+  state: { reason: string | null };
+}
+interface RolloutView {
+  environment: { currentReleaseId: string | null } | null;
+  rollout: Rollout | null;
+  live: { port: number | null };
+}
+interface Release {
+  id: string;
+  number: number;
+  sha: string;
+  runId: string;
+}
+interface JobView {
+  key: string;
+  status: string;
+  tests: { passed: number; failed: number } | null;
+}
 
 /** Proxy processes outlive the server by design, like instances: stop them by the PIDs they recorded. */
 function killProxies(dataDir: string): void {
@@ -26,7 +44,9 @@ function killProxies(dataDir: string): void {
     try {
       const { pid } = JSON.parse(readFileSync(join(dir, name, 'host.json'), 'utf8')) as { pid: number };
       process.kill(pid, 'SIGKILL');
-    } catch { /* gone, or never written */ }
+    } catch {
+      /* gone, or never written */
+    }
   }
 }
 
@@ -39,11 +59,11 @@ describe('the first minute', () => {
   const api = async <T>(path: string): Promise<T> => {
     const response = await fetch(`${baseUrl}${path}`, { headers: { authorization: `Bearer ${token}` } });
     expect(response.status, path).toBe(200);
-    return await response.json() as T;
+    return (await response.json()) as T;
   };
   const getJson = async (url: string) => {
     const response = await fetch(url);
-    return { status: response.status, body: await response.json() as { version: string; environment: string } };
+    return { status: response.status, body: (await response.json()) as { version: string; environment: string } };
   };
 
   beforeAll(async () => {
@@ -61,7 +81,7 @@ describe('the first minute', () => {
     await rm(home, { recursive: true, force: true });
   });
 
-  it('`gantry up --example` runs the example\'s pipeline, deploys it to staging and prints a login link', async () => {
+  it("`gantry up --example` runs the example's pipeline, deploys it to staging and prints a login link", async () => {
     await waitFor('the login link', () => server.stdout().includes('Open the dashboard') || server.child.exitCode !== null, 90_000);
     const out = server.stdout();
     expect(server.stderr()).not.toMatch(/could not be set up|no login link/);
@@ -75,7 +95,10 @@ describe('the first minute', () => {
     const { runs } = await api<{ runs: { id: string; status: string; event: { kind: string } }[] }>('/api/runs?project=hello');
     expect(runs.map((r) => [r.status, r.event.kind])).toEqual([['success', 'push']]);
     const { jobs } = await api<{ jobs: JobView[] }>(`/api/runs/${runs[0]?.id}`);
-    expect(jobs.map((j) => [j.key, j.status])).toEqual([['build', 'success'], ['test', 'success']]);
+    expect(jobs.map((j) => [j.key, j.status])).toEqual([
+      ['build', 'success'],
+      ['test', 'success'],
+    ]);
     expect(jobs[1]?.tests?.passed).toBeGreaterThan(0);
     expect(jobs[1]?.tests?.failed).toBe(0);
 
@@ -117,7 +140,9 @@ describe('the first minute', () => {
     const browser = await launchBrowser();
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
-      const { url: link } = await (await fetch(`${baseUrl}/api/login-links`, { method: 'POST', headers: { authorization: `Bearer ${token}` } })).json() as { url: string };
+      const { url: link } = (await (
+        await fetch(`${baseUrl}/api/login-links`, { method: 'POST', headers: { authorization: `Bearer ${token}` } })
+      ).json()) as { url: string };
       await page.goto(link);
       await page.waitForURL(`${baseUrl}/`);
       const { project } = await api<{ project: { id: string } }>('/api/projects/hello');

@@ -94,7 +94,11 @@ describe('saveCache / restoreCache', () => {
     expect(blobs(cacheDir).length).toBe(before);
 
     writeFileSync(path.join(ws, 'node_modules/dep/index.js'), 'changed');
-    expect(await saveCache({ cacheDir, key: 'a', paths: ['node_modules'], workspaceDir: ws })).toEqual({ saved: false, files: 0, bytes: 0 });
+    expect(await saveCache({ cacheDir, key: 'a', paths: ['node_modules'], workspaceDir: ws })).toEqual({
+      saved: false,
+      files: 0,
+      bytes: 0,
+    });
     const target = temp.make('ws2');
     await restoreCache({ cacheDir, key: 'a', restoreKeys: [], paths: ['node_modules'], workspaceDir: target });
     expect(read(path.join(target, 'node_modules/dep/index.js'))).toBe('module.exports = 1');
@@ -161,9 +165,9 @@ describe('saveCache / restoreCache', () => {
     writeTree(outside, { 'same.js': 'precious' });
     const byDir = temp.make('target');
     writeTree(byDir, { node_modules: { link: outside } });
-    await expect(
-      restoreCache({ cacheDir, key: 'k', restoreKeys: [], paths: ['node_modules'], workspaceDir: byDir }),
-    ).rejects.toThrow(/symbolic link/);
+    await expect(restoreCache({ cacheDir, key: 'k', restoreKeys: [], paths: ['node_modules'], workspaceDir: byDir })).rejects.toThrow(
+      /symbolic link/,
+    );
     expect(readdirSync(outside)).toEqual(['same.js']);
 
     const byFile = temp.make('target');
@@ -186,9 +190,7 @@ describe('cache concurrency', () => {
       return ws;
     });
     const keyOf = (i: number): string => (i % 2 === 0 ? 'shared-key' : `own-${i}`);
-    const savesPromise = Promise.all(
-      workspaces.map((ws, i) => saveCache({ cacheDir, key: keyOf(i), paths: ['deps'], workspaceDir: ws })),
-    );
+    const savesPromise = Promise.all(workspaces.map((ws, i) => saveCache({ cacheDir, key: keyOf(i), paths: ['deps'], workspaceDir: ws })));
     let savesDone = false;
     void savesPromise.finally(() => {
       savesDone = true;
@@ -205,7 +207,7 @@ describe('cache concurrency', () => {
     });
     const saves = await savesPromise;
     expect(saves.filter((s, i) => keyOf(i) === 'shared-key' && s.saved)).toHaveLength(1);
-    expect(saves.filter((s, i) => keyOf(i) !== 'shared-key').every((s) => s.saved && s.files === 30)).toBe(true);
+    expect(saves.filter((_s, i) => keyOf(i) !== 'shared-key').every((s) => s.saved && s.files === 30)).toBe(true);
     for (const seen of await Promise.all(restores)) {
       for (const { hit, files } of seen) expect(files).toBe(hit === null ? 0 : 30);
     }

@@ -64,7 +64,7 @@ describe('matchFiles', () => {
     const outside = temp.make();
     writeTree(outside, { 'secret.txt': 's', 'sub/deeper.txt': 'd' });
     const root = temp.make();
-    writeTree(root, { 'a.txt': 'a', 'escape': { link: outside }, 'inner': { link: 'a.txt' } });
+    writeTree(root, { 'a.txt': 'a', escape: { link: outside }, inner: { link: 'a.txt' } });
     expect(await both(root, ['**'])).toEqual(['a.txt', 'escape', 'inner']);
     // The link itself matches (it is an entry); what it points to never does.
     expect(await both(root, ['escape/**'])).toEqual(['escape']);

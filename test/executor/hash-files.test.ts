@@ -11,7 +11,12 @@ afterEach(() => temp.cleanup());
 /** GitHub's algorithm, written independently: sha256 of the concatenated raw sha256 digests. */
 function expected(root: string, rels: string[]): string {
   const total = createHash('sha256');
-  for (const rel of rels) total.update(createHash('sha256').update(readFileSync(path.join(root, rel))).digest());
+  for (const rel of rels)
+    total.update(
+      createHash('sha256')
+        .update(readFileSync(path.join(root, rel)))
+        .digest(),
+    );
   return total.digest('hex');
 }
 

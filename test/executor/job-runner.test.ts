@@ -26,14 +26,24 @@ beforeEach(() => {
 });
 afterEach(() => {
   for (const pid of pidsToReap.splice(0)) {
-    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
   }
   rmSync(root, { recursive: true, force: true });
 });
 
 function jobConfig(steps: Partial<StepConfig>[], extra: Partial<JobConfig> = {}): JobConfig {
   return {
-    needs: [], env: {}, retry: 0, outputs: {}, artifacts: [], reports: {}, network: true,
+    needs: [],
+    env: {},
+    retry: 0,
+    outputs: {},
+    artifacts: [],
+    reports: {},
+    network: true,
     steps: steps.map((s) => ({ run: 'true', env: {}, continueOnError: false, ...s })),
     ...extra,
   };
@@ -73,25 +83,28 @@ const texts = (lines: ParsedLogLine[], stream: 'o' | 'e' | 's') => lines.filter(
 
 describe('runJob', () => {
   it('passes outputs and GANTRY_ENV between steps, interpolates contexts and computes job outputs', async () => {
-    const config = jobConfig([
+    const config = jobConfig(
+      [
+        {
+          id: 'one',
+          run: [
+            'echo "version=${{ inputs.version }}-${{ matrix.os }}" >> "$GANTRY_OUTPUT"',
+            'printf "notes<<EOF\\nline 1\\nline 2\\nEOF\\n" >> "$GANTRY_OUTPUT"',
+            'echo "FROM_STEP=carried" >> "$GANTRY_ENV"',
+            'cat hello.txt',
+          ].join('\n'),
+        },
+        {
+          name: 'use ${{ steps.one.outputs.version }}',
+          env: { STEP_VAR: '${{ env.JOB_VAR }}+${{ needs.prep.outputs.tag }}' },
+          run: 'echo "$FROM_STEP $STEP_VAR $JOB_VAR ${{ gantry.sha }} ${{ steps.one.outcome }}"\necho "${{ steps.one.outputs.notes }}" | wc -l\necho "$GANTRY_JOB $GANTRY_RUN_ID $GANTRY_SHA $GANTRY_REF $GANTRY_EVENT $CI $GANTRY"\ntest "$GANTRY_WORKSPACE" = "$PWD"',
+        },
+      ],
       {
-        id: 'one',
-        run: [
-          'echo "version=${{ inputs.version }}-${{ matrix.os }}" >> "$GANTRY_OUTPUT"',
-          'printf "notes<<EOF\\nline 1\\nline 2\\nEOF\\n" >> "$GANTRY_OUTPUT"',
-          'echo "FROM_STEP=carried" >> "$GANTRY_ENV"',
-          'cat hello.txt',
-        ].join('\n'),
+        env: { JOB_VAR: 'job-${{ matrix.os }}' },
+        outputs: { version: '${{ steps.one.outputs.version }}', missing: '${{ steps.nope.outputs.x }}' },
       },
-      {
-        name: 'use ${{ steps.one.outputs.version }}',
-        env: { STEP_VAR: '${{ env.JOB_VAR }}+${{ needs.prep.outputs.tag }}' },
-        run: 'echo "$FROM_STEP $STEP_VAR $JOB_VAR ${{ gantry.sha }} ${{ steps.one.outcome }}"\necho "${{ steps.one.outputs.notes }}" | wc -l\necho "$GANTRY_JOB $GANTRY_RUN_ID $GANTRY_SHA $GANTRY_REF $GANTRY_EVENT $CI $GANTRY"\ntest "$GANTRY_WORKSPACE" = "$PWD"',
-      },
-    ], {
-      env: { JOB_VAR: 'job-${{ matrix.os }}' },
-      outputs: { version: '${{ steps.one.outputs.version }}', missing: '${{ steps.nope.outputs.x }}' },
-    });
+    );
     const spec = makeSpec(config);
     const result = await runJob(spec);
     expect(result.status).toBe('success');
@@ -152,11 +165,16 @@ describe('runJob', () => {
       'always failure',
       'on failure',
     ]);
-    expect(texts(readLog(spec), 's')).toContain('✘ exit code 4 in ' + result.steps[0]?.durationMs + ' ms (continue-on-error)');
+    expect(texts(readLog(spec), 's')).toContain(`✘ exit code 4 in ${result.steps[0]?.durationMs} ms (continue-on-error)`);
   });
 
   it('fails a step with a bad expression and says why, without throwing', async () => {
-    const spec = makeSpec(jobConfig([{ name: 'bad', run: 'echo ${{ 1 + }}' }, { name: 'next', run: 'echo next' }]));
+    const spec = makeSpec(
+      jobConfig([
+        { name: 'bad', run: 'echo ${{ 1 + }}' },
+        { name: 'next', run: 'echo next' },
+      ]),
+    );
     const result = await runJob(spec);
     expect(result.status).toBe('failure');
     expect(result.steps.map((s) => s.status)).toEqual(['failure', 'skipped']);
@@ -175,7 +193,11 @@ describe('runJob', () => {
   });
 
   it('keeps running and logging when a log listener throws', async () => {
-    const spec = makeSpec(jobConfig([{ run: 'echo one; echo two' }]), { onLog: () => { throw new Error('subscriber gone'); } });
+    const spec = makeSpec(jobConfig([{ run: 'echo one; echo two' }]), {
+      onLog: () => {
+        throw new Error('subscriber gone');
+      },
+    });
     const result = await runJob(spec);
     expect(result.status).toBe('success');
     expect(texts(readLog(spec), 'o')).toEqual(['one', 'two']);
@@ -191,14 +213,19 @@ describe('runJob', () => {
 
   it('times a step out, kills its whole tree and goes on with failure() steps', async () => {
     const pidFile = join(root, 'pids');
-    const spec = makeSpec(jobConfig([
-      { name: 'slow', timeoutMs: 300, run: `sleep 1000 & echo $! >> ${pidFile}\nsetsid sleep 1000 & echo $! >> ${pidFile}\nwait` },
-      { name: 'report', if: 'failure()', run: 'echo reporting' },
-    ]));
+    const spec = makeSpec(
+      jobConfig([
+        { name: 'slow', timeoutMs: 300, run: `sleep 1000 & echo $! >> ${pidFile}\nsetsid sleep 1000 & echo $! >> ${pidFile}\nwait` },
+        { name: 'report', if: 'failure()', run: 'echo reporting' },
+      ]),
+    );
     const result = await runJob(spec);
     expect(result.status).toBe('failure');
     expect(result.error).toBe('step slow: step timed out after 300ms');
-    expect(result.steps.map((s) => [s.status, s.exitCode])).toEqual([['failure', null], ['success', 0]]);
+    expect(result.steps.map((s) => [s.status, s.exitCode])).toEqual([
+      ['failure', null],
+      ['success', 0],
+    ]);
     expect(texts(readLog(spec), 's')).toContain('✘ step timed out after 300ms');
     const pids = readFileSync(pidFile, 'utf8').trim().split('\n').map(Number);
     pidsToReap.push(...pids);
@@ -208,11 +235,16 @@ describe('runJob', () => {
   });
 
   it('enforces the job timeout as the remaining budget across steps', async () => {
-    const spec = makeSpec(jobConfig([
-      { name: 'first', run: 'echo quick' },
-      { name: 'long', run: 'sleep 1000' },
-      { name: 'later', if: 'always()', run: 'echo later' },
-    ], { timeoutMs: 1000 }));
+    const spec = makeSpec(
+      jobConfig(
+        [
+          { name: 'first', run: 'echo quick' },
+          { name: 'long', run: 'sleep 1000' },
+          { name: 'later', if: 'always()', run: 'echo later' },
+        ],
+        { timeoutMs: 1000 },
+      ),
+    );
     const result = await runJob(spec);
     expect(result.status).toBe('failure');
     expect(result.error).toBe('job timed out after 1s');
@@ -221,12 +253,17 @@ describe('runJob', () => {
 
   it('cancels: ends the running step and reports the rest cancelled', async () => {
     const controller = new AbortController();
-    const onLog = (line: LogLine) => { if (line.text === 'started') controller.abort(); };
-    const spec = makeSpec(jobConfig([
-      { name: 'first', run: 'echo first' },
-      { name: 'running', run: 'echo started; sleep 1000' },
-      { name: 'next', if: 'always()', run: 'echo next' },
-    ]), { signal: controller.signal, onLog });
+    const onLog = (line: LogLine) => {
+      if (line.text === 'started') controller.abort();
+    };
+    const spec = makeSpec(
+      jobConfig([
+        { name: 'first', run: 'echo first' },
+        { name: 'running', run: 'echo started; sleep 1000' },
+        { name: 'next', if: 'always()', run: 'echo next' },
+      ]),
+      { signal: controller.signal, onLog },
+    );
     const result = await runJob(spec);
     expect(result.status).toBe('cancelled');
     expect(result.steps.map((s) => s.status)).toEqual(['success', 'cancelled', 'cancelled']);
@@ -237,21 +274,29 @@ describe('runJob', () => {
     const secret = 's3cr3t/p@ss+word';
     const key = 'line-one-of-key\nline-two-of-key';
     const lines: LogLine[] = [];
-    const spec = makeSpec(jobConfig([{
-      run: [
-        'echo "plain $TOKEN"',
-        'echo "b64 $(printf %s "$TOKEN" | base64 -w0)"',
-        'echo "url ${{ secrets.TOKEN }}" | sed "s/@/%40/; s#/#%2F#; s/+/%2B/"',
-        'printf "%s\\n" "$KEY"',
-        'echo "name=$TOKEN" >> "$GANTRY_OUTPUT"',
-        'echo "err $TOKEN" >&2',
-      ].join('\n'),
-      id: 's',
-      env: { TOKEN: '${{ secrets.TOKEN }}', KEY: '${{ secrets.KEY }}' },
-    }], { outputs: { leaked: '${{ steps.s.outputs.name }}' } }), {
-      context: { ...makeSpec(jobConfig([])).context, secrets: { TOKEN: secret, KEY: key } },
-      onLog: (l) => lines.push(l),
-    });
+    const spec = makeSpec(
+      jobConfig(
+        [
+          {
+            run: [
+              'echo "plain $TOKEN"',
+              'echo "b64 $(printf %s "$TOKEN" | base64 -w0)"',
+              'echo "url ${{ secrets.TOKEN }}" | sed "s/@/%40/; s#/#%2F#; s/+/%2B/"',
+              'printf "%s\\n" "$KEY"',
+              'echo "name=$TOKEN" >> "$GANTRY_OUTPUT"',
+              'echo "err $TOKEN" >&2',
+            ].join('\n'),
+            id: 's',
+            env: { TOKEN: '${{ secrets.TOKEN }}', KEY: '${{ secrets.KEY }}' },
+          },
+        ],
+        { outputs: { leaked: '${{ steps.s.outputs.name }}' } },
+      ),
+      {
+        context: { ...makeSpec(jobConfig([])).context, secrets: { TOKEN: secret, KEY: key } },
+        onLog: (l) => lines.push(l),
+      },
+    );
     const result = await runJob(spec);
     expect(result.status).toBe('success');
     const stored = readFileSync(spec.logFile, 'utf8');
@@ -265,7 +310,9 @@ describe('runJob', () => {
   });
 
   it('caps the stored log, keeping head and tail around the marker', async () => {
-    const spec = makeSpec(jobConfig([{ name: 'chatty', run: 'for i in $(seq 1 5000); do echo "output line $i"; done' }]), { logCapBytes: 8192 });
+    const spec = makeSpec(jobConfig([{ name: 'chatty', run: 'for i in $(seq 1 5000); do echo "output line $i"; done' }]), {
+      logCapBytes: 8192,
+    });
     const result = await runJob(spec);
     expect(result.logTruncated).toBe(true);
     const log = readLog(spec);
@@ -299,10 +346,12 @@ describe('runJob', () => {
 
   it('keeps background processes for later steps and ends them with the job', async () => {
     const pidFile = join(root, 'bg');
-    const spec = makeSpec(jobConfig([
-      { name: 'start server', run: `sleep 1000 & echo $! > ${pidFile}` },
-      { name: 'use server', run: `kill -0 $(cat ${pidFile}) && echo alive` },
-    ]));
+    const spec = makeSpec(
+      jobConfig([
+        { name: 'start server', run: `sleep 1000 & echo $! > ${pidFile}` },
+        { name: 'use server', run: `kill -0 $(cat ${pidFile}) && echo alive` },
+      ]),
+    );
     const result = await runJob(spec);
     expect(result.status).toBe('success');
     expect(texts(readLog(spec), 'o')).toEqual(['alive']);
@@ -312,13 +361,20 @@ describe('runJob', () => {
   });
 
   it('saves artifacts even when the job fails and collects JUnit counts', async () => {
-    const spec = makeSpec(jobConfig([{
-      run: [
-        'mkdir -p dist && echo built > dist/app.txt',
-        `echo '<testsuite name="s" tests="2" failures="1"><testcase name="a"/><testcase name="b"><failure/></testcase></testsuite>' > report.xml`,
-        'exit 1',
-      ].join('\n'),
-    }], { artifacts: ['dist/'], reports: { junit: 'report.xml' } }));
+    const spec = makeSpec(
+      jobConfig(
+        [
+          {
+            run: [
+              'mkdir -p dist && echo built > dist/app.txt',
+              `echo '<testsuite name="s" tests="2" failures="1"><testcase name="a"/><testcase name="b"><failure/></testcase></testsuite>' > report.xml`,
+              'exit 1',
+            ].join('\n'),
+          },
+        ],
+        { artifacts: ['dist/'], reports: { junit: 'report.xml' } },
+      ),
+    );
     const result = await runJob(spec);
     expect(result.status).toBe('failure');
     expect(readFileSync(join(spec.artifactsOut, 'dist', 'app.txt'), 'utf8')).toBe('built\n');
@@ -326,7 +382,7 @@ describe('runJob', () => {
   });
 
   it('restores the cache saved by an earlier successful job', async () => {
-    const cache = { key: 'deps-${{ hashFiles(\'hello.txt\') }}', restoreKeys: ['deps-'], paths: ['deps'] };
+    const cache = { key: "deps-${{ hashFiles('hello.txt') }}", restoreKeys: ['deps-'], paths: ['deps'] };
     const first = makeSpec(jobConfig([{ run: 'test ! -e deps/x && mkdir deps && echo cached > deps/x' }], { cache }));
     expect((await runJob(first)).status).toBe('success');
     const second = makeSpec(jobConfig([{ run: 'cat deps/x' }], { cache }));
@@ -345,7 +401,9 @@ describe.runIf(requirement('bubblewrap', hasBubblewrap()))('runJob in the sandbo
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     port = (server.address() as { port: number }).port;
   });
-  afterAll(async () => { await new Promise((resolve) => server.close(resolve)); });
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+  });
 
   it('hides the data dir, keeps the host read-only and cuts the network when asked', async () => {
     mkdirSync(data, { recursive: true });
@@ -367,7 +425,10 @@ describe.runIf(requirement('bubblewrap', hasBubblewrap()))('runJob in the sandbo
   });
 
   it('ends the whole tree of a sandboxed step on timeout', async () => {
-    const spec = makeSpec(jobConfig([{ name: 'slow', timeoutMs: 300, run: 'sleep 1000 &\nsetsid sleep 1000 &\nwait' }]), { sandbox: 'auto', runId: 'run-sbx-timeout' });
+    const spec = makeSpec(jobConfig([{ name: 'slow', timeoutMs: 300, run: 'sleep 1000 &\nsetsid sleep 1000 &\nwait' }]), {
+      sandbox: 'auto',
+      runId: 'run-sbx-timeout',
+    });
     const result = await runJob(spec);
     expect(result.steps.map((s) => [s.status, s.exitCode])).toEqual([['failure', null]]);
     expect(await findJobProcesses('run-sbx-timeout', 'build')).toEqual([]);

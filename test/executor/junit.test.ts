@@ -1,6 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { InputError } from '../../src/core/errors.ts';
-import { collectJUnit, collectJUnitResults, MAX_DETAILS_BYTES, MAX_SAVED_CASES, parseJUnit, parseJUnitCases } from '../../src/executor/junit.ts';
+import {
+  collectJUnit,
+  collectJUnitResults,
+  MAX_DETAILS_BYTES,
+  MAX_SAVED_CASES,
+  parseJUnit,
+  parseJUnitCases,
+} from '../../src/executor/junit.ts';
 import { tempDirs, writeTree } from './fixtures.ts';
 
 const temp = tempDirs();
@@ -80,19 +87,33 @@ describe('parseJUnitCases', () => {
   it('reads each case with its suite, status, time, message and details in document order', () => {
     const cases = parseJUnitCases(NESTED);
     expect(cases.map((c) => [c.suite, c.name, c.status])).toEqual([
-      ['math', 'adds', 'passed'], ['math', 'divides', 'failed'], ['math', 'pending', 'skipped'],
-      ['math.nested', 'deep error', 'failed'], ['math.nested', 'deep pass', 'passed'],
-      ['', 'trims <spaces>', 'failed'], ['', '', 'passed'],
+      ['math', 'adds', 'passed'],
+      ['math', 'divides', 'failed'],
+      ['math', 'pending', 'skipped'],
+      ['math.nested', 'deep error', 'failed'],
+      ['math.nested', 'deep pass', 'passed'],
+      ['', 'trims <spaces>', 'failed'],
+      ['', '', 'passed'],
     ]);
     expect(cases[0]).toEqual({ suite: 'math', classname: 'math', name: 'adds', status: 'passed', timeMs: 10 });
-    expect(cases[1]).toEqual({ suite: 'math', classname: 'math', name: 'divides', status: 'failed', timeMs: 0, message: 'expected 2 to be 3', details: 'stack & more' });
+    expect(cases[1]).toEqual({
+      suite: 'math',
+      classname: 'math',
+      name: 'divides',
+      status: 'failed',
+      timeMs: 0,
+      message: 'expected 2 to be 3',
+      details: 'stack & more',
+    });
     expect(cases[3]?.message).toBe('boom');
     expect(cases[5]).toEqual({ suite: '', classname: 'com.example.StringTest', name: 'trims <spaces>', status: 'failed', timeMs: 0 });
   });
 
   it('keeps the text of a failure without attributes and truncates long details', () => {
     const long = 'é'.repeat(MAX_DETAILS_BYTES);
-    const [plain, huge] = parseJUnitCases(`<testsuite name="s"><testcase name="a"><failure>only text</failure></testcase><testcase name="b"><error>${long}</error></testcase></testsuite>`);
+    const [plain, huge] = parseJUnitCases(
+      `<testsuite name="s"><testcase name="a"><failure>only text</failure></testcase><testcase name="b"><error>${long}</error></testcase></testsuite>`,
+    );
     expect(plain).toMatchObject({ status: 'failed', details: 'only text' });
     expect(plain?.message).toBeUndefined();
     expect(Buffer.byteLength(huge?.details ?? '')).toBeLessThanOrEqual(MAX_DETAILS_BYTES + 3);
@@ -114,7 +135,13 @@ describe('collectJUnitResults', () => {
     expect(collected?.results.summary).toEqual({ passed: 6000, failed: 3, skipped: 1 });
     const cases = collected?.results.cases ?? [];
     expect(cases).toHaveLength(MAX_SAVED_CASES);
-    expect(cases.slice(0, 5).map((c) => `${c.status}:${c.name}`)).toEqual(['failed:f0', 'failed:f1', 'failed:f2', 'skipped:s', 'passed:p0']);
+    expect(cases.slice(0, 5).map((c) => `${c.status}:${c.name}`)).toEqual([
+      'failed:f0',
+      'failed:f1',
+      'failed:f2',
+      'skipped:s',
+      'passed:p0',
+    ]);
     expect(await collectJUnitResults(ws, 'none/*.xml')).toBeNull();
   });
 });

@@ -7,14 +7,26 @@ import { createMasker } from '../../src/executor/masker.ts';
 import type { LogLine } from '../../src/executor/ports.ts';
 
 let dir: string;
-beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'gantry-log-')); });
-afterEach(() => { rmSync(dir, { recursive: true, force: true }); });
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'gantry-log-'));
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
 
 const T0 = Date.UTC(2024, 4, 1, 12, 0, 0, 123);
 function open(o: Partial<LogWriterOptions> = {}) {
   const file = join(dir, 'job', 'log');
   const lines: LogLine[] = [];
-  const writer = createLogWriter({ file, capBytes: 0, jobKey: 'build', masker: createMasker([]), onLine: (l) => lines.push(l), now: () => T0, ...o });
+  const writer = createLogWriter({
+    file,
+    capBytes: 0,
+    jobKey: 'build',
+    masker: createMasker([]),
+    onLine: (l) => lines.push(l),
+    now: () => T0,
+    ...o,
+  });
   const stored = () => readFileSync(file, 'utf8').split('\n').slice(0, -1).map(parseLogLine);
   return { file, writer, lines, stored };
 }
@@ -48,7 +60,10 @@ describe('createLogWriter', () => {
     ];
     expect(stored()).toEqual(expected);
     expect(lines.map((l) => [l.stream, l.text, l.at, l.jobKey])).toEqual([
-      ['stdout', 'partial', T0, 'build'], ['stdout', 'next', T0, 'build'], ['stderr', 'err-a', T0, 'build'], ['stdout', 'last', T0, 'build'],
+      ['stdout', 'partial', T0, 'build'],
+      ['stdout', 'next', T0, 'build'],
+      ['stderr', 'err-a', T0, 'build'],
+      ['stdout', 'last', T0, 'build'],
     ]);
   });
 
@@ -101,7 +116,10 @@ describe('createLogWriter', () => {
     let pending = '';
     for (let i = 0; i < total; i++) {
       pending += `line ${String(i).padStart(4, '0')}\n`;
-      if (pending.length > 333) { writer.stdout(b(pending.slice(0, 333))); pending = pending.slice(333); }
+      if (pending.length > 333) {
+        writer.stdout(b(pending.slice(0, 333)));
+        pending = pending.slice(333);
+      }
     }
     writer.stdout(b(pending));
     const summary = await writer.close();
@@ -129,7 +147,10 @@ describe('createLogWriter', () => {
 
   it('survives a failing disk: writes never throw, close() reports the error', async () => {
     const writer = createLogWriter({ file: '/dev/full', capBytes: 0, jobKey: 'k', masker: createMasker([]) });
-    expect(() => { writer.stdout(b('x\n')); writer.system('y'); }).not.toThrow();
+    expect(() => {
+      writer.stdout(b('x\n'));
+      writer.system('y');
+    }).not.toThrow();
     await expect(writer.close()).rejects.toMatchObject({ code: 'ENOSPC' });
   });
 
@@ -144,7 +165,11 @@ describe('createLogWriter', () => {
 
 describe('parseLogLine', () => {
   it('parses the three streams and an empty text, and keeps foreign lines as text', () => {
-    expect(parseLogLine('2024-05-01T12:00:00.123Z e  two spaces')).toEqual({ at: '2024-05-01T12:00:00.123Z', stream: 'e', text: ' two spaces' });
+    expect(parseLogLine('2024-05-01T12:00:00.123Z e  two spaces')).toEqual({
+      at: '2024-05-01T12:00:00.123Z',
+      stream: 'e',
+      text: ' two spaces',
+    });
     expect(parseLogLine('2024-05-01T12:00:00.123Z o ')).toEqual({ at: '2024-05-01T12:00:00.123Z', stream: 'o', text: '' });
     expect(parseLogLine('not a log line')).toEqual({ at: '', stream: 'o', text: 'not a log line' });
   });

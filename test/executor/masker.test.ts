@@ -19,7 +19,14 @@ describe('createMasker', () => {
     expect(b64(secret)).not.toBe(b64url(secret));
     expect(b64(secret)).toMatch(/=$/);
     const masker = createMasker([secret]);
-    const forms = [secret, b64(secret), b64(secret).replace(/=+$/, ''), b64url(secret), b64url(secret).replace(/=+$/, ''), encodeURIComponent(secret)];
+    const forms = [
+      secret,
+      b64(secret),
+      b64(secret).replace(/=+$/, ''),
+      b64url(secret),
+      b64url(secret).replace(/=+$/, ''),
+      encodeURIComponent(secret),
+    ];
     for (const form of forms) {
       expect(masker.mask(`before ${form} after`)).toBe('before *** after');
       expect(unbytes(masker.maskBytes(bytes(`x${form}y`)))).toBe('x***y');
@@ -29,7 +36,10 @@ describe('createMasker', () => {
   it('masks each line of a multi-line secret, trimmed, ignoring short lines', () => {
     const key = '-----BEGIN KEY-----\n  MIIBOgIBAAJBAKj34GkxFhD9  \nab\n-----END KEY-----';
     const masker = createMasker([key]);
-    const printed = key.split('\n').map((l) => `> ${l}`).join('\n');
+    const printed = key
+      .split('\n')
+      .map((l) => `> ${l}`)
+      .join('\n');
     expect(masker.mask(printed)).toBe('> ***\n>   ***  \n> ab\n> ***');
   });
 

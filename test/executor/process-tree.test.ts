@@ -6,10 +6,16 @@ import { isAlive, killLeftovers, spawnStep, type SpawnStepOptions } from '../../
 
 let dir: string;
 const started: number[] = [];
-beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'gantry-proc-')); });
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'gantry-proc-'));
+});
 afterEach(() => {
   for (const pid of started.splice(0)) {
-    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
   }
   rmSync(dir, { recursive: true, force: true });
 });
@@ -57,7 +63,14 @@ function readPids(pidFile: string): number[] {
   return pids;
 }
 
-const exists = (f: string) => { try { readFileSync(f); return true; } catch { return false; } };
+const exists = (f: string) => {
+  try {
+    readFileSync(f);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 describe('spawnStep', () => {
   it('reports the exit code, passes output and env, and reads stdin from /dev/null', async () => {
@@ -117,8 +130,15 @@ describe('spawnStep', () => {
   });
 
   it('rejects with a coded error when the command does not exist', async () => {
-    await expect(spawnStep({
-      argv: ['/nonexistent/shell'], cwd: dir, env: {}, signal: new AbortController().signal, onStdout: () => {}, onStderr: () => {},
-    })).rejects.toMatchObject({ code: 'SPAWN_FAILED' });
+    await expect(
+      spawnStep({
+        argv: ['/nonexistent/shell'],
+        cwd: dir,
+        env: {},
+        signal: new AbortController().signal,
+        onStdout: () => {},
+        onStderr: () => {},
+      }),
+    ).rejects.toMatchObject({ code: 'SPAWN_FAILED' });
   });
 });

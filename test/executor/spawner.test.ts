@@ -10,10 +10,16 @@ import { hasBubblewrap, requirement } from '../support/requirements.ts';
 let dir: string;
 const spawners: Spawner[] = [];
 const started: number[] = [];
-beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'gantry-spawner-')); });
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'gantry-spawner-'));
+});
 afterEach(async () => {
   for (const pid of started.splice(0)) {
-    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
   }
   await Promise.all(spawners.splice(0).map((s) => s.close()));
   rmSync(dir, { recursive: true, force: true });
@@ -54,7 +60,14 @@ const readPids = (file: string) => {
   started.push(...pids);
   return pids;
 };
-const exists = (f: string) => { try { readFileSync(f); return true; } catch { return false; } };
+const exists = (f: string) => {
+  try {
+    readFileSync(f);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 describe.runIf(requirement('perl', spawnerAvailable()))('Spawner', () => {
   it('runs steps one after the other with their own output, exit code, cwd, env and stdin', async () => {
@@ -67,9 +80,15 @@ describe.runIf(requirement('perl', spawnerAvailable()))('Spawner', () => {
     expect(first.stdout()).toBe(`out multi\nline ${dir}\nstdin empty\n`);
     expect(first.stderr()).toBe('err\n');
     // Only what was given (bash adds PWD, SHLVL and _), and the step leads its own session.
-    const second = step(spawner, 'printf "%s " $(env | cut -d= -f1 | sort); echo; ps -o sid= -p $$; echo $$', { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', A: '1' } });
+    const second = step(spawner, 'printf "%s " $(env | cut -d= -f1 | sort); echo; ps -o sid= -p $$; echo $$', {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', A: '1' },
+    });
     expect(await second.promise).toMatchObject({ exitCode: 0 });
-    const [names, sid, pid] = second.stdout().trim().split('\n').map((l) => l.trim());
+    const [names, sid, pid] = second
+      .stdout()
+      .trim()
+      .split('\n')
+      .map((l) => l.trim());
     expect(names?.split(' ').filter((n) => !['PWD', 'SHLVL', '_'].includes(n))).toEqual(['A', 'PATH']);
     expect(sid).toBe(pid);
     expect(first.stdout()).not.toContain('PATH'); // the second step's output went to its own sink
@@ -78,10 +97,19 @@ describe.runIf(requirement('perl', spawnerAvailable()))('Spawner', () => {
   it('reports a step ended by a signal, and a command that cannot start without breaking the helper', async () => {
     const spawner = await helper();
     expect(await step(spawner, 'kill -TERM $$').promise).toMatchObject({ exitCode: null, signal: 'SIGTERM' });
-    await expect(spawner.run({
-      argv: ['gantry-no-such-command'], cwd: dir, env: { PATH: '/usr/bin:/bin' }, signal: new AbortController().signal, onStdout() {}, onStderr() {},
-    })).rejects.toMatchObject({ code: 'SPAWN_FAILED', message: expect.stringMatching(/^cannot start gantry-no-such-command: /) });
-    await expect(step(spawner, 'true', { env: { PATH: '/usr/bin:/bin', BAD: 'a\0b' } }).promise).rejects.toMatchObject({ code: 'SPAWN_FAILED' });
+    await expect(
+      spawner.run({
+        argv: ['gantry-no-such-command'],
+        cwd: dir,
+        env: { PATH: '/usr/bin:/bin' },
+        signal: new AbortController().signal,
+        onStdout() {},
+        onStderr() {},
+      }),
+    ).rejects.toMatchObject({ code: 'SPAWN_FAILED', message: expect.stringMatching(/^cannot start gantry-no-such-command: /) });
+    await expect(step(spawner, 'true', { env: { PATH: '/usr/bin:/bin', BAD: 'a\0b' } }).promise).rejects.toMatchObject({
+      code: 'SPAWN_FAILED',
+    });
     const after = step(spawner, 'echo still working');
     expect(await after.promise).toMatchObject({ exitCode: 0 });
     expect(after.stdout()).toBe('still working\n');
@@ -90,12 +118,18 @@ describe.runIf(requirement('perl', spawnerAvailable()))('Spawner', () => {
   it('writes the step files before it starts the step, and fails the start when it cannot', async () => {
     const spawner = await helper();
     const script = join(dir, 'script');
-    const files = [{ path: script, content: 'printf "%s" "$(od -An -c out.txt | tr -s " ")"\n', mode: 0o700 }, { path: join(dir, 'out.txt'), content: 'a\0é' }];
+    const files = [
+      { path: script, content: 'printf "%s" "$(od -An -c out.txt | tr -s " ")"\n', mode: 0o700 },
+      { path: join(dir, 'out.txt'), content: 'a\0é' },
+    ];
     const s = step(spawner, '', { files, argv: ['bash', script] });
     expect(await s.promise).toMatchObject({ exitCode: 0 });
     expect(s.stdout()).toBe(' a \\0 303 251');
     const missing = step(spawner, 'echo never', { files: [{ path: join(dir, 'no', 'such', 'dir'), content: '' }] });
-    await expect(missing.promise).rejects.toMatchObject({ code: 'SPAWN_FAILED', message: expect.stringContaining('No such file or directory') });
+    await expect(missing.promise).rejects.toMatchObject({
+      code: 'SPAWN_FAILED',
+      message: expect.stringContaining('No such file or directory'),
+    });
     expect(missing.stdout()).toBe('');
     const after = step(spawner, 'stat -c %a script');
     expect(await after.promise).toMatchObject({ exitCode: 0 });
@@ -106,7 +140,10 @@ describe.runIf(requirement('perl', spawnerAvailable()))('Spawner', () => {
     const spawner = await helper();
     const pidFile = join(dir, 'pids');
     const controller = new AbortController();
-    const s = step(spawner, `sleep 1000 & echo $! >> ${pidFile}; setsid sleep 1000 & echo $! >> ${pidFile}; wait`, { signal: controller.signal, killGraceMs: 300 });
+    const s = step(spawner, `sleep 1000 & echo $! >> ${pidFile}; setsid sleep 1000 & echo $! >> ${pidFile}; wait`, {
+      signal: controller.signal,
+      killGraceMs: 300,
+    });
     await waitFor(() => exists(pidFile) && readFileSync(pidFile, 'utf8').trim().split('\n').length >= 2, 'pids');
     controller.abort();
     const result = await s.promise;
@@ -145,7 +182,7 @@ describe.runIf(requirement('perl', spawnerAvailable()))('Spawner', () => {
 });
 
 describe.runIf(requirement('perl', spawnerAvailable()) && requirement('bubblewrap', hasBubblewrap()))('Spawner in the sandbox', () => {
-  it('runs the job\'s steps in one sandbox: a background process outlives its step and ends with the helper', async () => {
+  it("runs the job's steps in one sandbox: a background process outlives its step and ends with the helper", async () => {
     const wrapper = sandboxArgv([], { workspaceDir: dir, privateDirs: [], hiddenPaths: [], network: false, cwd: dir });
     const spawner = await helper(wrapper);
     const pidFile = join(dir, 'bg');

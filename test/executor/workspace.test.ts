@@ -81,7 +81,7 @@ describe('snapshotWorkingTree', () => {
       'node_modules/dep/index.js': 'dep',
       '.gantry/data': 'd',
       '.git/HEAD': 'not really',
-      'ln': { link: '/etc/passwd' },
+      ln: { link: '/etc/passwd' },
     });
     const dest = path.join(temp.make('snap'), 'src');
     expect(await snapshotWorkingTree(dir, dest)).toEqual({ sha: null, ref: null, files: 3 });
@@ -97,7 +97,7 @@ describe('checkoutCommit', () => {
     writeTree(repo, {
       'a.txt': 'v1',
       'tool.sh': { text: 'echo', mode: 0o755 },
-      'link': { link: 'a.txt' },
+      link: { link: 'a.txt' },
       '.gitattributes': 'secret.txt export-ignore\n',
       'secret.txt': 'still checked out',
     });
@@ -140,9 +140,7 @@ describe('checkoutCommit', () => {
     const { repo, first, second } = history();
     const server = temp.make('server');
     const mirror = path.join(server, 'm.git');
-    await Promise.all(
-      [first, second, first, second].map((sha, i) => checkoutCommit(repo, sha, path.join(server, `ws${i}`), mirror)),
-    );
+    await Promise.all([first, second, first, second].map((sha, i) => checkoutCommit(repo, sha, path.join(server, `ws${i}`), mirror)));
     expect(readFileSync(path.join(server, 'ws3', 'b.txt'), 'utf8')).toBe('new');
     expect(readFileSync(path.join(server, 'ws2', 'a.txt'), 'utf8')).toBe('v1');
   });
@@ -189,7 +187,7 @@ describe('resolveRef', () => {
 describe('materializeWorkspace', () => {
   it('replaces the workspace with a copy of the source, modes and links included', async () => {
     const source = temp.make('source');
-    writeTree(source, { 'a.txt': 'a', 'bin/x': { text: 'x', mode: 0o755 }, 'l': { link: 'a.txt' }, 'empty/.keep': '' });
+    writeTree(source, { 'a.txt': 'a', 'bin/x': { text: 'x', mode: 0o755 }, l: { link: 'a.txt' }, 'empty/.keep': '' });
     mkdirSync(path.join(source, 'really-empty'));
     const ws = path.join(temp.make('ws'), 'jobs', 'build');
     mkdirSync(ws, { recursive: true });

@@ -46,7 +46,10 @@ describe.concurrent('gantry validate: service and environments', () => {
   });
 
   it('accepts the same file once fixed', async ({ expect }) => {
-    const fixed = BROKEN.replace('helth', 'health').replace('port: 8080\n    strategy', 'port: 8081\n    strategy').replace('weight: 10', 'weight: 100').replace('latency-99', 'latency-p99');
+    const fixed = BROKEN.replace('helth', 'health')
+      .replace('port: 8080\n    strategy', 'port: 8081\n    strategy')
+      .replace('weight: 10', 'weight: 100')
+      .replace('latency-99', 'latency-p99');
     const result = await validate(fixed);
     expect(result.stderr).toBe('');
     expect(result.stdout).toBe('gantry.yaml is valid\n');

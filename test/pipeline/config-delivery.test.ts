@@ -94,7 +94,14 @@ const FULL_SERVICE: ServiceConfig = {
   workingDirectory: 'dist',
   health: {
     readiness: { path: '/ready', intervalMs: 2000, timeoutMs: 500, successThreshold: 2, failureThreshold: 4, initialDelayMs: 1000 },
-    liveness: { command: 'curl -fs localhost:$PORT/live', intervalMs: 10_000, timeoutMs: 1000, successThreshold: 1, failureThreshold: 5, initialDelayMs: 0 },
+    liveness: {
+      command: 'curl -fs localhost:$PORT/live',
+      intervalMs: 10_000,
+      timeoutMs: 1000,
+      successThreshold: 1,
+      failureThreshold: 5,
+      initialDelayMs: 0,
+    },
   },
   stop: { signal: 'SIGINT', drainTimeoutMs: 60_000 },
 };
@@ -148,12 +155,34 @@ const FULL_ENVIRONMENTS: Record<string, EnvironmentConfig> = {
       kind: 'blue-green',
       keepOldMs: 300_000,
       analysisMs: 60_000,
-      analysis: { errorRate: { max: 0.02 }, latency: [], prometheus: [], minRequests: 20, windowMs: 10_000, confidence: 0.99, onInconclusive: 'pause' },
+      analysis: {
+        errorRate: { max: 0.02 },
+        latency: [],
+        prometheus: [],
+        minRequests: 20,
+        windowMs: 10_000,
+        confidence: 0.99,
+        onInconclusive: 'pause',
+      },
     },
   },
-  green: { name: 'green', approval: 'none', auto: false, env: {}, secrets: {}, strategy: { kind: 'blue-green', keepOldMs: 600_000, analysisMs: 0 } },
+  green: {
+    name: 'green',
+    approval: 'none',
+    auto: false,
+    env: {},
+    secrets: {},
+    strategy: { kind: 'blue-green', keepOldMs: 600_000, analysisMs: 0 },
+  },
   batch: { name: 'batch', approval: 'none', auto: false, env: {}, secrets: {}, strategy: { kind: 'recreate' } },
-  slow: { name: 'slow', approval: 'none', auto: false, env: {}, secrets: {}, strategy: { kind: 'rolling', maxSurge: 0, maxUnavailable: 1 } },
+  slow: {
+    name: 'slow',
+    approval: 'none',
+    auto: false,
+    env: {},
+    secrets: {},
+    strategy: { kind: 'rolling', maxSurge: 0, maxUnavailable: 1 },
+  },
 };
 
 describe('service and environments: normalised', () => {
@@ -173,7 +202,9 @@ describe('service and environments: normalised', () => {
       health: { readiness: READINESS },
       stop: { signal: 'SIGTERM', drainTimeoutMs: 30_000 },
     });
-    expect(config.environments).toStrictEqual({ staging: { name: 'staging', approval: 'none', auto: false, strategy: ROLLING, env: {}, secrets: {} } });
+    expect(config.environments).toStrictEqual({
+      staging: { name: 'staging', approval: 'none', auto: false, strategy: ROLLING, env: {}, secrets: {} },
+    });
   });
 
   it('reads health.path as both checks, and lets a check without path or command inherit it', () => {
@@ -181,7 +212,10 @@ describe('service and environments: normalised', () => {
       readiness: { path: '/healthz', ...READINESS },
       liveness: { path: '/healthz', ...LIVENESS },
     });
-    expect(parse(...PIPELINE, 'service: { run: x, health: { path: /h, readiness: { interval: 3s }, liveness: { command: ./alive } } }').service?.health).toStrictEqual({
+    expect(
+      parse(...PIPELINE, 'service: { run: x, health: { path: /h, readiness: { interval: 3s }, liveness: { command: ./alive } } }').service
+        ?.health,
+    ).toStrictEqual({
       readiness: { path: '/h', ...READINESS, intervalMs: 3000 },
       liveness: { command: './alive', ...LIVENESS },
     });
@@ -191,7 +225,10 @@ describe('service and environments: normalised', () => {
     expect(parse(...PIPELINE, 'service: { run: x, health: { readiness: { initial-delay: 2s } } }').service?.health).toStrictEqual({
       readiness: { ...READINESS, initialDelayMs: 2000 },
     });
-    expect(parse(...PIPELINE, 'service: { run: x, health: { liveness: {} } }').service?.health).toStrictEqual({ readiness: READINESS, liveness: LIVENESS });
+    expect(parse(...PIPELINE, 'service: { run: x, health: { liveness: {} } }').service?.health).toStrictEqual({
+      readiness: READINESS,
+      liveness: LIVENESS,
+    });
   });
 
   it('reads rolling with its defaults and approval as true/false', () => {
@@ -216,7 +253,8 @@ describe('service and environments: normalised', () => {
     expect(latencyQuantile('latency-p05')).toBe(0.05);
     expect(latencyQuantile('latency-p999')).toBe(0.999);
     expect(latencyQuantile('latency-p99.99')).toBe(0.9999);
-    for (const key of ['latency-p100', 'latency-p9', 'latency-p00', 'latency-99', 'latency-p99x', 'error-rate']) expect(latencyQuantile(key), key).toBeUndefined();
+    for (const key of ['latency-p100', 'latency-p9', 'latency-p00', 'latency-99', 'latency-p99x', 'error-rate'])
+      expect(latencyQuantile(key), key).toBeUndefined();
   });
 });
 
@@ -256,9 +294,7 @@ describe('service and environments: errors at their line and column', () => {
       "12:26: unknown key 'mx' in the latency-p99 check of environment 'production' (did you mean 'max'?)",
       "13:45: unknown key 'mx' in prometheus check 1 of environment 'production' (did you mean 'max'?)",
     ]);
-    expect(
-      environmentProblems('strategy:', '  canary:', '    steps: [{ weight: 10, pase: 1m }]', '    match: [{ headr: x }]'),
-    ).toEqual([
+    expect(environmentProblems('strategy:', '  canary:', '    steps: [{ weight: 10, pase: 1m }]', '    match: [{ headr: x }]')).toEqual([
       "8:31: unknown key 'pase' in canary step 1 of environment 'production' (did you mean 'pause'?)",
       "9:19: unknown key 'headr' in match rule 1 of environment 'production' (did you mean 'header'?)",
     ]);
@@ -403,7 +439,12 @@ describe('service and environments: errors at their line and column', () => {
       "17:25: 'min-requests' in the analysis of environment 'production': expected a number ≥ 1, got 0",
     ]);
     expect(
-      analysisProblems('prometheus:', '  - { name: cpu, query: q }', '  - { name: cpu, query: q, min: 2, max: 1 }', '  - { name: 9x, query: "" }'),
+      analysisProblems(
+        'prometheus:',
+        '  - { name: cpu, query: q }',
+        '  - { name: cpu, query: q, min: 2, max: 1 }',
+        '  - { name: 9x, query: "" }',
+      ),
     ).toEqual([
       "11:15: prometheus check 1 of environment 'production': give min, max or both",
       "12:23: 'name' in prometheus check 2 of environment 'production': duplicate check name 'cpu' (check 1 already uses it)",
@@ -438,9 +479,7 @@ describe('service and environments: errors at their line and column', () => {
   });
 
   it('reports delivery problems together with pipeline problems', () => {
-    expect(
-      problems('pipeline:', '  jobs: { build: { steps: [make], nedds: [] } }', 'service: { run: x, instances: none }'),
-    ).toEqual([
+    expect(problems('pipeline:', '  jobs: { build: { steps: [make], nedds: [] } }', 'service: { run: x, instances: none }')).toEqual([
       "2:35: unknown key 'nedds' in job 'build' (did you mean 'needs'?)",
       "3:31: 'instances' in 'service': expected a number, got a string",
     ]);

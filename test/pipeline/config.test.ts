@@ -97,7 +97,13 @@ const FULL_EXPECTED: GantryConfig = {
       schedule: ['0 3 * * *'],
       manual: {
         inputs: {
-          target: { type: 'choice', options: ['staging', 'production'], default: 'staging', description: 'Where to deploy', required: false },
+          target: {
+            type: 'choice',
+            options: ['staging', 'production'],
+            default: 'staging',
+            description: 'Where to deploy',
+            required: false,
+          },
           'dry-run': { type: 'boolean', default: true, required: false },
           note: { type: 'string', required: false },
         },
@@ -206,7 +212,9 @@ describe('a valid gantry.yaml', () => {
 
   it('accepts anchors and merge keys', () => {
     const config = parseConfig(
-      ['pipeline:', '  jobs:', '    a: &base', '      timeout: 5m', '      steps: [x]', '    b:', '      <<: *base', '      needs: a'].join('\n'),
+      ['pipeline:', '  jobs:', '    a: &base', '      timeout: 5m', '      steps: [x]', '    b:', '      <<: *base', '      needs: a'].join(
+        '\n',
+      ),
       'gantry.yaml',
     );
     expect(config.pipeline.jobs.b).toMatchObject({ timeoutMs: 300_000, needs: ['a'], steps: [{ run: 'x' }] });
@@ -225,19 +233,27 @@ describe('YAML syntax errors', () => {
   });
 
   it('refuses a second document', () => {
-    expect(problems('pipeline: {}', '---', 'name: x')).toEqual(["2:1: invalid YAML: the file must hold one YAML document (remove the second '---')"]);
+    expect(problems('pipeline: {}', '---', 'name: x')).toEqual([
+      "2:1: invalid YAML: the file must hold one YAML document (remove the second '---')",
+    ]);
   });
 
   it('explains an empty file and a file that is not a map', () => {
-    expect(problems('# nothing yet')).toEqual(["1:1: the file is empty: it needs a pipeline with at least one job (run 'gantry init' for a starter)"]);
+    expect(problems('# nothing yet')).toEqual([
+      "1:1: the file is empty: it needs a pipeline with at least one job (run 'gantry init' for a starter)",
+    ]);
     expect(problems('- build')).toEqual(['1:1: expected a map at the top level (with pipeline, name, …), got a list']);
   });
 });
 
 describe('unknown keys', () => {
   it('points at the key and suggests the closest known one', () => {
-    expect(problems(...withJob('nedds: [x]', 'steps: [make]'))).toEqual(["4:7: unknown key 'nedds' in job 'build' (did you mean 'needs'?)"]);
-    expect(problems('pipelin: {}', ...withJob('steps: [make]'))).toEqual(["1:1: unknown key 'pipelin' at the top level (did you mean 'pipeline'?)"]);
+    expect(problems(...withJob('nedds: [x]', 'steps: [make]'))).toEqual([
+      "4:7: unknown key 'nedds' in job 'build' (did you mean 'needs'?)",
+    ]);
+    expect(problems('pipelin: {}', ...withJob('steps: [make]'))).toEqual([
+      "1:1: unknown key 'pipelin' at the top level (did you mean 'pipeline'?)",
+    ]);
   });
 
   it('suggests a key the typo is a prefix of, and nothing when no key is close', () => {
@@ -248,7 +264,9 @@ describe('unknown keys', () => {
   });
 
   it('names the step and does not also report the missing key it suggests', () => {
-    expect(problems(...withJob('steps:', '  - rnu: make'))).toEqual(["5:11: unknown key 'rnu' in step 1 of job 'build' (did you mean 'run'?)"]);
+    expect(problems(...withJob('steps:', '  - rnu: make'))).toEqual([
+      "5:11: unknown key 'rnu' in step 1 of job 'build' (did you mean 'run'?)",
+    ]);
   });
 
   it('checks triggers, inputs, cache and reports', () => {
@@ -275,9 +293,15 @@ describe('unknown keys', () => {
 
 describe('wrong types and values', () => {
   it('says what was expected and what was found, at the value', () => {
-    expect(problems(...withJob('needs: 3', 'steps: [make]'))).toEqual(["4:14: 'needs' in job 'build': expected a list of job ids or a string, got a number"]);
-    expect(problems(...withJob('steps: [make, 42]'))).toEqual(["4:21: step 2 of job 'build': expected a step (a command string or a map with run), got a number"]);
-    expect(problems(...withJob('env: { A: [1] }', 'steps: [make]'))).toEqual(["4:17: 'A' in 'pipeline.jobs.build.env': expected a string, number or boolean, got a list"]);
+    expect(problems(...withJob('needs: 3', 'steps: [make]'))).toEqual([
+      "4:14: 'needs' in job 'build': expected a list of job ids or a string, got a number",
+    ]);
+    expect(problems(...withJob('steps: [make, 42]'))).toEqual([
+      "4:21: step 2 of job 'build': expected a step (a command string or a map with run), got a number",
+    ]);
+    expect(problems(...withJob('env: { A: [1] }', 'steps: [make]'))).toEqual([
+      "4:17: 'A' in 'pipeline.jobs.build.env': expected a string, number or boolean, got a list",
+    ]);
     expect(problems(...withJob('retry: -1', 'network: "no"', 'steps: [make]'))).toEqual([
       "4:14: 'retry' in job 'build': expected a number ≥ 0, got -1",
       "5:16: 'network' in job 'build': expected true or false, got a string",
@@ -309,7 +333,9 @@ describe('wrong types and values', () => {
     expect(problems('pipeline:', '  jobs:', '    build:', '      name: x')).toEqual(["3:5: missing required key 'steps' in job 'build'"]);
     expect(problems('name: x')).toEqual(["1:1: missing required key 'pipeline' at the top level"]);
     expect(problems(...withJob('steps:'))).toEqual(["4:7: 'steps' in job 'build': expected a list of steps, got nothing"]);
-    expect(problems(...withJob('steps: [x]', 'cache: { key: k }'))).toEqual(["5:7: missing required key 'paths' in the cache of job 'build'"]);
+    expect(problems(...withJob('steps: [x]', 'cache: { key: k }'))).toEqual([
+      "5:7: missing required key 'paths' in the cache of job 'build'",
+    ]);
     expect(problems('pipeline:', '  jobs: {}')).toEqual(["2:9: 'jobs' in 'pipeline': a pipeline needs at least one job"]);
   });
 
@@ -370,11 +396,13 @@ describe('checks across the file', () => {
   });
 
   it('checks cron strings: croner errors, field count, schedules that never fire', () => {
-    expect(problems('pipeline:', '  on:', '    schedule: ["0 25 * * *", "@daily", "0 0 31 2 *"]', '  jobs: { a: { steps: [x] } }')).toEqual([
-      "3:16: invalid cron schedule '0 25 * * *': Invalid value for hour: 25",
-      "3:30: invalid cron schedule '@daily': expected 5 fields (minute hour day-of-month month day-of-week) or 6 with seconds first, got 1",
-      "3:40: invalid cron schedule '0 0 31 2 *': it never fires",
-    ]);
+    expect(problems('pipeline:', '  on:', '    schedule: ["0 25 * * *", "@daily", "0 0 31 2 *"]', '  jobs: { a: { steps: [x] } }')).toEqual(
+      [
+        "3:16: invalid cron schedule '0 25 * * *': Invalid value for hour: 25",
+        "3:30: invalid cron schedule '@daily': expected 5 fields (minute hour day-of-month month day-of-week) or 6 with seconds first, got 1",
+        "3:40: invalid cron schedule '0 0 31 2 *': it never fires",
+      ],
+    );
   });
 });
 
@@ -440,8 +468,8 @@ describe('expressions', () => {
         '      steps:',
         '        - run: x',
         '          if: ${{ always( }}',
-        "        - run: y",
-        "          if: \"branch ${{ gantry.ref }}\"",
+        '        - run: y',
+        '          if: "branch ${{ gantry.ref }}"',
       ),
     ).toEqual([
       "4:23: invalid expression in 'if' in job 'build': unexpected end of expression",

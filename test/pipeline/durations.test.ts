@@ -23,7 +23,9 @@ describe('parseDuration', () => {
 
   it.each(['', 'soon', '5 minutes', '30m1h', '5s5s', '1d', '-5s', 'ms'])('refuses %j with a message naming the accepted forms', (text) => {
     expect(() => parseDuration(text)).toThrow(InputError);
-    expect(() => parseDuration(text)).toThrow(`invalid duration '${text}': use a number of seconds or a value like 500ms, 30s, 5m, 1h or 1h30m`);
+    expect(() => parseDuration(text)).toThrow(
+      `invalid duration '${text}': use a number of seconds or a value like 500ms, 30s, 5m, 1h or 1h30m`,
+    );
   });
 
   it('refuses negative and non-finite numbers', () => {

@@ -78,7 +78,7 @@ describe('property access', () => {
     ['ENV.NAME', 'gantry'],
     ["env['NAME']", 'gantry'],
     ['env.with-dash', 'dashed'],
-    ["steps.my-step.outputs.answer", '42'],
+    ['steps.my-step.outputs.answer', '42'],
     ['matrix.nested.deep.value', 'x'],
     ["matrix['nested']['deep'].value", 'x'],
     ['matrix.list[0]', 1],
@@ -107,7 +107,7 @@ describe('property access', () => {
     ['matrix.os.*', []],
     ['secrets.*', []],
     ['(matrix).os', 'linux'],
-    ["fromJSON('{\"one\": 1}').one", 1],
+    ['fromJSON(\'{"one": 1}\').one', 1],
     ["fromJSON('[[1, 2], [3]]')[1][0]", 3],
   ])('%s → %j', (src, expected) => {
     expect(run(src)).toEqual(expected);
@@ -306,13 +306,13 @@ describe('functions', () => {
     ["toJSON('a\"b')", '"a\\"b"'],
     ['toJSON(-0)', '0'],
     ['toJSON(matrix.list)', '[\n  1,\n  2,\n  3\n]'],
-    ["toJSON(fromJSON('{\"a\": {\"b\": []}}'))", '{\n  "a": {\n    "b": []\n  }\n}'],
+    ['toJSON(fromJSON(\'{"a": {"b": []}}\'))', '{\n  "a": {\n    "b": []\n  }\n}'],
     ["fromJSON('true')", true],
     ["fromJSON('-12.5')", -12.5],
-    ["fromJSON('\"text\"')", 'text'],
+    ['fromJSON(\'"text"\')', 'text'],
     ["fromJSON('null')", null],
-    ["fromJSON('{\"a\": [1, {\"b\": null}]}')", { a: [1, { b: null }] }],
-    ["fromJSON(env.ZERO) == 0", true],
+    ['fromJSON(\'{"a": [1, {"b": null}]}\')', { a: [1, { b: null }] }],
+    ['fromJSON(env.ZERO) == 0', true],
     ['fromJSON(toJSON(matrix.nested))', { deep: { value: 'x' } }],
   ])('%s → %j', (src, expected) => {
     expect(run(src)).toEqual(expected);
@@ -349,7 +349,12 @@ describe('functions', () => {
     const e = expressionError(() => run("'x' == hashFiles('a')"));
     expect(e.message).toMatch(/hashFiles\(\) is not available/);
     expect(e.offset).toBe(7);
-    const failing: ExpressionContext = { contexts, hashFiles: () => { throw new Error('disk on fire'); } };
+    const failing: ExpressionContext = {
+      contexts,
+      hashFiles: () => {
+        throw new Error('disk on fire');
+      },
+    };
     expect(expressionError(() => evaluate("hashFiles('a')", failing)).message).toBe('hashFiles() failed: disk on fire');
   });
 
@@ -400,7 +405,7 @@ describe('parse errors', () => {
     ['eval(1)', 0, "unknown function 'eval'"],
     ['matrx.os', 0, "unknown context 'matrx' (did you mean 'matrix'?)"],
     ['true && nedds.build', 8, "unknown context 'nedds' (did you mean 'needs'?)"],
-    ['github.sha', 0, 'unknown context \'github\' (known contexts: env, matrix, steps, needs, inputs, secrets, gantry, job)'],
+    ['github.sha', 0, "unknown context 'github' (known contexts: env, matrix, steps, needs, inputs, secrets, gantry, job)"],
     ['True', 0, "unknown context 'True' (known contexts: env, matrix, steps, needs, inputs, secrets, gantry, job)"],
     ['format', 0, "'format' is a function: call it as format(…)"],
     ["contains('a')", 0, 'contains() takes 2 arguments, got 1'],
@@ -410,7 +415,7 @@ describe('parse errors', () => {
     ['format()', 0, 'format() takes at least 1 argument, got 0'],
     ['hashFiles()', 0, 'hashFiles() takes at least 1 argument, got 0'],
     ['success(1)', 0, 'success() takes 0 arguments, got 1'],
-    ["toJSON()", 0, 'toJSON() takes 1 argument, got 0'],
+    ['toJSON()', 0, 'toJSON() takes 1 argument, got 0'],
     ["format('{0}')", 7, "format(): '{0}' is out of range: 0 arguments given after the format string"],
     ["format('{0}{1}', 'abc')", 7, "format(): '{1}' is out of range: 1 argument given after the format string"],
     ["format('{0', 'x')", 7, "format(): invalid format string '{0' (write '{{' and '}}' for literal braces)"],
@@ -458,10 +463,29 @@ describe('splitTemplate and hasExpression', () => {
       ],
     ],
     ["${{ 'a}}b' }}", [{ kind: 'expr', source: " 'a}}b' ", offset: 3 }]],
-    ["x${{ 'it''s }}' }}y", [{ kind: 'text', text: 'x' }, { kind: 'expr', source: " 'it''s }}' ", offset: 4 }, { kind: 'text', text: 'y' }]],
-    ['${{a}}${{b}}', [{ kind: 'expr', source: 'a', offset: 3 }, { kind: 'expr', source: 'b', offset: 9 }]],
+    [
+      "x${{ 'it''s }}' }}y",
+      [
+        { kind: 'text', text: 'x' },
+        { kind: 'expr', source: " 'it''s }}' ", offset: 4 },
+        { kind: 'text', text: 'y' },
+      ],
+    ],
+    [
+      '${{a}}${{b}}',
+      [
+        { kind: 'expr', source: 'a', offset: 3 },
+        { kind: 'expr', source: 'b', offset: 9 },
+      ],
+    ],
     ['a }} b ${ { c', [{ kind: 'text', text: 'a }} b ${ { c' }]],
-    ['$${{ x }}', [{ kind: 'text', text: '$' }, { kind: 'expr', source: ' x ', offset: 4 }]],
+    [
+      '$${{ x }}',
+      [
+        { kind: 'text', text: '$' },
+        { kind: 'expr', source: ' x ', offset: 4 },
+      ],
+    ],
   ])('%j', (text, parts) => {
     expect(splitTemplate(text)).toEqual(parts);
   });
@@ -581,7 +605,7 @@ describe('evaluateCondition', () => {
     ['0', ok, false],
     ['matrix.missing', ok, false],
     ['matrix.list', ok, true],
-    ["env.EMPTY", ok, false],
+    ['env.EMPTY', ok, false],
   ])('if: %j with %j → %s', (condition, status, expected) => {
     expect(evaluateCondition(condition, { contexts, status })).toBe(expected);
   });
@@ -645,11 +669,11 @@ describe('safety', () => {
     "matrix.list['constructor']",
     'matrix.list.length',
     'matrix.os.length',
-    "matrix.hasOwnProperty",
-    "matrix.toString",
-    "fromJSON('{\"__proto__\": {\"x\": 1}}').__proto__",
-    "fromJSON('{\"__proto__\": {\"x\": 1}}').x",
-    "fromJSON('{\"constructor\": 1}').constructor",
+    'matrix.hasOwnProperty',
+    'matrix.toString',
+    'fromJSON(\'{"__proto__": {"x": 1}}\').__proto__',
+    'fromJSON(\'{"__proto__": {"x": 1}}\').x',
+    'fromJSON(\'{"constructor": 1}\').constructor',
   ])('%s → null', (src) => {
     expect(run(src)).toBeNull();
   });
@@ -662,6 +686,7 @@ describe('safety', () => {
   });
 
   it('does not use eval or Function', () => {
+    // biome-ignore lint/security/noGlobalEval: the test traps eval to prove the evaluator never calls it
     const originalEval = globalThis.eval;
     const originalFunction = globalThis.Function;
     const trap = () => {
@@ -693,7 +718,7 @@ describe('safety', () => {
   it('accepts nesting within the limit and long flat chains', () => {
     expect(run(`${'('.repeat(90)}1${')'.repeat(90)}`)).toBe(1);
     expect(run(`${'!'.repeat(90)}true`)).toBe(true);
-    expect(run(Array.from({ length: 2000 }, () => 'false').join(' || ') + ' || 7')).toBe(7);
+    expect(run(`${Array.from({ length: 2000 }, () => 'false').join(' || ')} || 7`)).toBe(7);
   });
 
   it('rejects expressions longer than 20,000 characters', () => {

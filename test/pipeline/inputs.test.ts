@@ -32,7 +32,11 @@ describe('resolveInputs', () => {
   });
 
   it('gives optional inputs without a default an empty value of their type', () => {
-    const d: Record<string, InputConfig> = { n: { type: 'number', required: false }, b: { type: 'boolean', required: false }, c: { type: 'choice', options: ['x'], required: false } };
+    const d: Record<string, InputConfig> = {
+      n: { type: 'number', required: false },
+      b: { type: 'boolean', required: false },
+      c: { type: 'choice', options: ['x'], required: false },
+    };
     expect(resolveInputs(d, {})).toEqual({ n: null, b: false, c: '' });
   });
 

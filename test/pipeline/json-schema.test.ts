@@ -81,7 +81,11 @@ describe('the gantry.yaml JSON Schema', () => {
 
   it('identifies itself and describes every field', () => {
     const schema = gantryJsonSchema();
-    expect(schema).toMatchObject({ $schema: 'https://json-schema.org/draft/2020-12/schema', $id: expect.stringMatching(/gantry\.schema\.json$/), title: 'gantry.yaml' });
+    expect(schema).toMatchObject({
+      $schema: 'https://json-schema.org/draft/2020-12/schema',
+      $id: expect.stringMatching(/gantry\.schema\.json$/),
+      title: 'gantry.yaml',
+    });
     expect(undescribed(schema, '')).toEqual([]);
   });
 
@@ -93,7 +97,9 @@ describe('the gantry.yaml JSON Schema', () => {
     example.pipeline.jobs.test.nedds = ['build'];
     const result = validator.safeParse(example);
     expect(result.success).toBe(false);
-    expect(result.error?.issues).toEqual([expect.objectContaining({ code: 'unrecognized_keys', keys: ['nedds'], path: ['pipeline', 'jobs', 'test'] })]);
+    expect(result.error?.issues).toEqual([
+      expect.objectContaining({ code: 'unrecognized_keys', keys: ['nedds'], path: ['pipeline', 'jobs', 'test'] }),
+    ]);
   });
 
   it('checks analysis keys: latency-p<NN> by pattern, anything else unknown', () => {

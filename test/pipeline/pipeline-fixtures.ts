@@ -27,7 +27,10 @@ export function matrixOf(spec: Partial<MatrixConfig>): MatrixConfig {
   return { axes: {}, include: [], exclude: [], failFast: true, ...spec };
 }
 
-export function pipeline(jobs: Record<string, JobSpec>, extra: { on?: Partial<TriggersConfig>; env?: Record<string, string> } = {}): PipelineConfig {
+export function pipeline(
+  jobs: Record<string, JobSpec>,
+  extra: { on?: Partial<TriggersConfig>; env?: Record<string, string> } = {},
+): PipelineConfig {
   const out: PipelineConfig = { on: { schedule: [], ...extra.on }, env: extra.env ?? {}, jobs: {} };
   for (const [id, spec] of Object.entries(jobs)) out.jobs[id] = job(spec);
   return out;

@@ -63,21 +63,37 @@ describe('compilePlan', () => {
 
   it('rejects a matrix with more than 256 cells, or none', () => {
     const big = Array.from({ length: 17 }, (_, i) => i);
-    expect(() => keys(pipeline({ t: { matrix: { axes: { a: big, b: big } } } }))).toThrow(/job 't': matrix produces 289 combinations; at most 256/);
-    expect(() => keys(pipeline({ t: { matrix: { axes: { a: [1] }, exclude: [{ a: 1 }] } } }))).toThrow("job 't': its matrix produces no combinations");
-    expect(() => keys(pipeline({ t: { matrix: { axes: { a: ['${{ fromJSON(inputs.x) }}'] } } } }), undefined, { x: '[' })).toThrow(InputError);
+    expect(() => keys(pipeline({ t: { matrix: { axes: { a: big, b: big } } } }))).toThrow(
+      /job 't': matrix produces 289 combinations; at most 256/,
+    );
+    expect(() => keys(pipeline({ t: { matrix: { axes: { a: [1] }, exclude: [{ a: 1 }] } } }))).toThrow(
+      "job 't': its matrix produces no combinations",
+    );
+    expect(() => keys(pipeline({ t: { matrix: { axes: { a: ['${{ fromJSON(inputs.x) }}'] } } } }), undefined, { x: '[' })).toThrow(
+      InputError,
+    );
   });
 });
 
 describe('matrixCells', () => {
   it('removes cells that partially match an exclude entry', () => {
-    const cells = matrixCells(matrixOf({ axes: { os: ['linux', 'mac'], node: [20, 22] }, exclude: [{ os: 'mac', node: 20 }, { node: 24 }] }), noCtx);
-    expect(cells).toEqual([{ os: 'linux', node: 20 }, { os: 'linux', node: 22 }, { os: 'mac', node: 22 }]);
+    const cells = matrixCells(
+      matrixOf({ axes: { os: ['linux', 'mac'], node: [20, 22] }, exclude: [{ os: 'mac', node: 20 }, { node: 24 }] }),
+      noCtx,
+    );
+    expect(cells).toEqual([
+      { os: 'linux', node: 20 },
+      { os: 'linux', node: 22 },
+      { os: 'mac', node: 22 },
+    ]);
   });
 
   it('excludes by a single key too', () => {
     const cells = matrixCells(matrixOf({ axes: { os: ['linux', 'mac'], node: [20, 22] }, exclude: [{ os: 'mac' }] }), noCtx);
-    expect(cells).toEqual([{ os: 'linux', node: 20 }, { os: 'linux', node: 22 }]);
+    expect(cells).toEqual([
+      { os: 'linux', node: 20 },
+      { os: 'linux', node: 22 },
+    ]);
   });
 
   it('applies includes with GitHub semantics (the documented fruit/animal example)', () => {
@@ -105,12 +121,27 @@ describe('matrixCells', () => {
   });
 
   it('never overwrites an original axis value from an include', () => {
-    const cells = matrixCells(matrixOf({ axes: { os: ['linux'] }, include: [{ os: 'linux', os_extra: 1 }, { os: 'windows', exe: true }] }), noCtx);
-    expect(cells).toEqual([{ os: 'linux', os_extra: 1 }, { os: 'windows', exe: true }]);
+    const cells = matrixCells(
+      matrixOf({
+        axes: { os: ['linux'] },
+        include: [
+          { os: 'linux', os_extra: 1 },
+          { os: 'windows', exe: true },
+        ],
+      }),
+      noCtx,
+    );
+    expect(cells).toEqual([
+      { os: 'linux', os_extra: 1 },
+      { os: 'windows', exe: true },
+    ]);
   });
 
   it('applies excludes before includes, so an include can bring an excluded cell back', () => {
-    const cells = matrixCells(matrixOf({ axes: { os: ['linux', 'mac'] }, exclude: [{ os: 'mac' }], include: [{ os: 'mac', arm: true }] }), noCtx);
+    const cells = matrixCells(
+      matrixOf({ axes: { os: ['linux', 'mac'] }, exclude: [{ os: 'mac' }], include: [{ os: 'mac', arm: true }] }),
+      noCtx,
+    );
     expect(cells).toEqual([{ os: 'linux' }, { os: 'mac', arm: true }]);
   });
 
@@ -126,17 +157,24 @@ describe('matrixCells', () => {
 
   it('interpolates include and exclude entries', () => {
     const ctx = { contexts: { inputs: { skip: 'mac', label: 'L' } } };
-    const cells = matrixCells(matrixOf({ axes: { os: ['linux', 'mac'] }, exclude: [{ os: '${{ inputs.skip }}' }], include: [{ label: 'x-${{ inputs.label }}' }] }), ctx);
+    const cells = matrixCells(
+      matrixOf({ axes: { os: ['linux', 'mac'] }, exclude: [{ os: '${{ inputs.skip }}' }], include: [{ label: 'x-${{ inputs.label }}' }] }),
+      ctx,
+    );
     expect(cells).toEqual([{ os: 'linux', label: 'x-L' }]);
   });
 
   it('keeps the type of a value that is one whole expression, and makes mixed text a string', () => {
     const ctx = { contexts: { inputs: { n: 3, list: [1, 2] } } };
-    expect(matrixCells(matrixOf({ axes: { v: ['${{ inputs.n }}', 'n=${{ inputs.n }}', ' ${{ inputs.list }} '] } }), ctx)).toEqual([{ v: 3 }, { v: 'n=3' }, { v: [1, 2] }]);
+    expect(matrixCells(matrixOf({ axes: { v: ['${{ inputs.n }}', 'n=${{ inputs.n }}', ' ${{ inputs.list }} '] } }), ctx)).toEqual([
+      { v: 3 },
+      { v: 'n=3' },
+      { v: [1, 2] },
+    ]);
   });
 
   it('treats a fromJSON axis that yields a scalar as one value', () => {
-    expect(matrixCells(matrixOf({ axes: { v: ['${{ fromJSON(\'3\') }}'] } }), noCtx)).toEqual([{ v: 3 }]);
+    expect(matrixCells(matrixOf({ axes: { v: ["${{ fromJSON('3') }}"] } }), noCtx)).toEqual([{ v: 3 }]);
   });
 });
 

@@ -82,7 +82,17 @@ describe('initialRunState', () => {
     expect(state.cancelRequested).toBe(false);
     expect(Object.keys(state.jobs)).toEqual(['build', 'test (1)', 'test (2)', 'deploy']);
     expect(state.jobs.build).toEqual({
-      key: 'build', jobId: 'build', matrix: null, needs: [], status: 'waiting', attempt: 1, maxAttempts: 3, outputs: {}, reason: null, failFast: false, interruptions: 0,
+      key: 'build',
+      jobId: 'build',
+      matrix: null,
+      needs: [],
+      status: 'waiting',
+      attempt: 1,
+      maxAttempts: 3,
+      outputs: {},
+      reason: null,
+      failFast: false,
+      interruptions: 0,
     });
     expect(state.jobs['test (2)']).toMatchObject({ matrix: { n: 2 }, needs: ['build'], failFast: true, maxParallel: 1, maxAttempts: 1 });
     expect(state.jobs.deploy).toMatchObject({ needs: ['test (1)', 'test (2)'], condition: 'always()' });
@@ -95,7 +105,10 @@ describe('reduceRun: ordering', () => {
     const t = d.start();
     expect(d.state.status).toBe('running');
     expect(t.changed).toEqual(['build', 'lint']);
-    expect(t.commands).toEqual([{ type: 'dispatch', key: 'build' }, { type: 'dispatch', key: 'lint' }]);
+    expect(t.commands).toEqual([
+      { type: 'dispatch', key: 'build' },
+      { type: 'dispatch', key: 'lint' },
+    ]);
     d.complete('build');
     expect(d.status('test')).toBe('waiting');
     const last = d.complete('lint');
@@ -158,7 +171,15 @@ describe('reduceRun: conditions', () => {
       { target: 'prod' },
     );
     d.start();
-    expect(d.statuses()).toEqual({ build: 'queued', byInput: 'queued', byEnv: 'skipped', byRef: 'queued', 'byMatrix (linux)': 'skipped', 'byMatrix (mac)': 'queued', byNeeds: 'waiting' });
+    expect(d.statuses()).toEqual({
+      build: 'queued',
+      byInput: 'queued',
+      byEnv: 'skipped',
+      byRef: 'queued',
+      'byMatrix (linux)': 'skipped',
+      'byMatrix (mac)': 'queued',
+      byNeeds: 'waiting',
+    });
     expect(d.reason('byEnv')).toBe("skipped: condition `env.STAGE == 'dev'` was false");
     d.complete('build', 'success', { version: '1.2' });
     expect(d.status('byNeeds')).toBe('queued');
@@ -186,7 +207,12 @@ describe('reduceRun: conditions', () => {
     d.finished('test (1)', 'success', { last: 'one', a: '1' });
     expect(d.status('summary')).toBe('queued');
 
-    const skippedNeed = new Driver(runOf({ test: { matrix: { axes: { n: [1, 2] } }, if: 'matrix.n == 1' }, summary: { needs: ['test'], if: "always() && needs.test.result == 'skipped'" } }));
+    const skippedNeed = new Driver(
+      runOf({
+        test: { matrix: { axes: { n: [1, 2] } }, if: 'matrix.n == 1' },
+        summary: { needs: ['test'], if: "always() && needs.test.result == 'skipped'" },
+      }),
+    );
     skippedNeed.start();
     skippedNeed.complete('test (1)');
     expect(skippedNeed.status('summary')).toBe('queued');
@@ -256,7 +282,13 @@ describe('reduceRun: matrix scheduling', () => {
     const t = d.finished('test (1)', 'failure');
     const reason = "cancelled: fail-fast after 'test (1)' failed";
     expect(t.commands).toEqual([{ type: 'abort', key: 'test (2)', reason }]);
-    expect(d.statuses()).toEqual({ 'test (1)': 'failure', 'test (2)': 'running', 'test (3)': 'cancelled', 'test (4)': 'cancelled', after: 'waiting' });
+    expect(d.statuses()).toEqual({
+      'test (1)': 'failure',
+      'test (2)': 'running',
+      'test (3)': 'cancelled',
+      'test (4)': 'cancelled',
+      after: 'waiting',
+    });
     expect(d.reason('test (3)')).toBe(reason);
     d.finished('test (2)', 'cancelled');
     expect(d.state.jobs['test (2)']).toMatchObject({ status: 'cancelled', reason });
@@ -285,7 +317,10 @@ describe('reduceRun: matrix scheduling', () => {
 
   it('keeps at most max-parallel instances queued or running', () => {
     const d = new Driver(runOf({ test: { matrix: { axes: { n: [1, 2, 3] }, maxParallel: 2 } } }));
-    expect(d.start().commands).toEqual([{ type: 'dispatch', key: 'test (1)' }, { type: 'dispatch', key: 'test (2)' }]);
+    expect(d.start().commands).toEqual([
+      { type: 'dispatch', key: 'test (1)' },
+      { type: 'dispatch', key: 'test (2)' },
+    ]);
     expect(d.status('test (3)')).toBe('waiting');
     d.started('test (1)');
     expect(d.finished('test (1)').commands).toEqual([{ type: 'dispatch', key: 'test (3)' }]);
@@ -300,19 +335,24 @@ describe('reduceRun: matrix scheduling', () => {
 
 describe('reduceRun: cancel', () => {
   it('cancels waiting and queued jobs, aborts running ones and still runs clean-up jobs', () => {
-    const d = new Driver(runOf({
-      build: {},
-      lint: {},
-      test: { needs: ['build'] },
-      cleanup: { needs: ['test'], if: 'always()' },
-      onCancel: { needs: ['build'], if: 'cancelled()' },
-    }));
+    const d = new Driver(
+      runOf({
+        build: {},
+        lint: {},
+        test: { needs: ['build'] },
+        cleanup: { needs: ['test'], if: 'always()' },
+        onCancel: { needs: ['build'], if: 'cancelled()' },
+      }),
+    );
     d.start();
     d.started('build');
     const t = d.send({ type: 'cancel' });
     const reason = 'cancelled: the run was cancelled';
     // cleanup's need (test) is final now, so it is decided at once; onCancel waits for build.
-    expect(t.commands).toEqual([{ type: 'abort', key: 'build', reason }, { type: 'dispatch', key: 'cleanup' }]);
+    expect(t.commands).toEqual([
+      { type: 'abort', key: 'build', reason },
+      { type: 'dispatch', key: 'cleanup' },
+    ]);
     expect(d.statuses()).toEqual({ build: 'running', lint: 'cancelled', test: 'cancelled', cleanup: 'queued', onCancel: 'waiting' });
     expect(d.reason('lint')).toBe(reason);
     d.finished('build', 'cancelled');
@@ -377,7 +417,7 @@ describe('reduceRun: illegal transitions', () => {
     d.start();
     expect(illegal({ type: 'start' })).toThrow('run run-1 is already running');
     expect(illegal({ type: 'job-started', key: 'b' })).toThrow("'job-started' for job 'b' which is waiting, not queued");
-    expect(illegal({ type: 'job-finished', key: 'a', status: 'success', outputs: {} })).toThrow("which is queued, not running");
+    expect(illegal({ type: 'job-finished', key: 'a', status: 'success', outputs: {} })).toThrow('which is queued, not running');
     expect(illegal({ type: 'job-interrupted', key: 'a' })).toThrow(IllegalTransitionError);
     expect(illegal({ type: 'job-started', key: 'nope' })).toThrow("run run-1 has no job 'nope'");
     d.complete('a');
@@ -395,7 +435,9 @@ describe('reduceRun: illegal transitions', () => {
 
 describe('rerunState', () => {
   function finishedRun(): RunState {
-    const d = new Driver(runOf({ build: {}, lint: {}, test: { needs: ['build'] }, deploy: { needs: ['test', 'lint'] }, docs: { needs: ['lint'] } }));
+    const d = new Driver(
+      runOf({ build: {}, lint: {}, test: { needs: ['build'] }, deploy: { needs: ['test', 'lint'] }, docs: { needs: ['lint'] } }),
+    );
     d.start();
     d.complete('build', 'success', { version: '7' });
     d.complete('lint');
@@ -411,7 +453,11 @@ describe('rerunState', () => {
     expect(next.runId).toBe('run-2');
     expect(next.status).toBe('queued');
     expect(Object.fromEntries(Object.values(next.jobs).map((j) => [j.key, j.status]))).toEqual({
-      build: 'success', lint: 'success', test: 'waiting', deploy: 'waiting', docs: 'success',
+      build: 'success',
+      lint: 'success',
+      test: 'waiting',
+      deploy: 'waiting',
+      docs: 'success',
     });
     expect(next.jobs.build?.outputs).toEqual({ version: '7' });
 
@@ -427,12 +473,19 @@ describe('rerunState', () => {
     d.start();
     d.complete('b', 'failure');
     const next = rerunState(d.state, 'run-2', 'failed');
-    expect(Object.fromEntries(Object.values(next.jobs).map((j) => [j.key, j.status]))).toEqual({ a: 'waiting', b: 'waiting', c: 'waiting', e: 'waiting' });
+    expect(Object.fromEntries(Object.values(next.jobs).map((j) => [j.key, j.status]))).toEqual({
+      a: 'waiting',
+      b: 'waiting',
+      c: 'waiting',
+      e: 'waiting',
+    });
   });
 
   it("resets every job in 'all' mode, and refuses a run that is not finished", () => {
     const next = rerunState(finishedRun(), 'run-3', 'all');
-    expect(Object.values(next.jobs).every((j) => j.status === 'waiting' && j.attempt === 1 && Object.keys(j.outputs).length === 0)).toBe(true);
+    expect(Object.values(next.jobs).every((j) => j.status === 'waiting' && j.attempt === 1 && Object.keys(j.outputs).length === 0)).toBe(
+      true,
+    );
     expect(() => rerunState(runOf({ a: {} }), 'run-4', 'failed')).toThrow(IllegalTransitionError);
   });
 });

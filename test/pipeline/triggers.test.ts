@@ -57,7 +57,9 @@ describe('matchTrigger: push', () => {
     expect(matched(t, push('main', ['src/README.md']))).toBe(true);
     expect(matched(t, push('main', ['docs/guide.md']))).toBe(false);
     expect(matched(t, push('main', []))).toBe(false);
-    expect(matchTrigger(t, push('main', ['src/x.ts'])).reason).toBe("push to 'refs/heads/main' and changed file 'src/x.ts' matches paths (src/**, !src/**/*.md, src/README.md)");
+    expect(matchTrigger(t, push('main', ['src/x.ts'])).reason).toBe(
+      "push to 'refs/heads/main' and changed file 'src/x.ts' matches paths (src/**, !src/**/*.md, src/README.md)",
+    );
   });
 
   it('matches dotfiles with **', () => {
@@ -67,7 +69,9 @@ describe('matchTrigger: push', () => {
   it('assumes paths match when the changed files are unknown, and says so', () => {
     const result = matchTrigger(on({ push: { branches: ['main'], paths: ['src/**'] } }), push('main'));
     expect(result.matched).toBe(true);
-    expect(result.reason).toBe("push to branch 'main' matches branches (main); the changed files are unknown, so the path filter (src/**) is assumed to match");
+    expect(result.reason).toBe(
+      "push to branch 'main' matches branches (main); the changed files are unknown, so the path filter (src/**) is assumed to match",
+    );
   });
 
   it('requires both branch and path filters to match', () => {
@@ -95,27 +99,36 @@ describe('matchTrigger: other kinds', () => {
     const t = on({ schedule: ['0 3 * * *'] });
     expect(matchTrigger(t, { ...base, kind: 'schedule', schedule: '0 3 * * *' }).matched).toBe(true);
     expect(matchTrigger(t, { ...base, kind: 'schedule', schedule: '0 4 * * *' }).matched).toBe(false);
-    expect(matchTrigger(on({}), { ...base, kind: 'schedule', schedule: '0 3 * * *' })).toEqual({ matched: false, reason: 'no schedule is declared' });
+    expect(matchTrigger(on({}), { ...base, kind: 'schedule', schedule: '0 3 * * *' })).toEqual({
+      matched: false,
+      reason: 'no schedule is declared',
+    });
   });
 
   it('runs webhook events only when declared', () => {
     expect(matchTrigger(on({ webhook: true }), { ...base, kind: 'webhook' }).matched).toBe(true);
-    expect(matchTrigger(on({ push: {} }), { ...base, kind: 'webhook' })).toEqual({ matched: false, reason: 'webhook events do not trigger this pipeline (it declares only push)' });
+    expect(matchTrigger(on({ push: {} }), { ...base, kind: 'webhook' })).toEqual({
+      matched: false,
+      reason: 'webhook events do not trigger this pipeline (it declares only push)',
+    });
   });
 });
 
 describe('explainPlan', () => {
-  const p = pipeline({
-    build: {},
-    deploy: { needs: ['build'], if: "gantry.ref == 'refs/heads/main'" },
-    notify: { needs: ['deploy'] },
-    report: { needs: ['build'], if: 'always()' },
-    gate: { needs: ['build'], if: "needs.build.outputs.ok == 'yes'" },
-    after_gate: { needs: ['gate'] },
-    flagged: { if: '${{ inputs.extra }}' },
-    linux_only: { matrix: { axes: { os: ['linux', 'mac'] } }, if: "matrix.os == 'linux'" },
-    env_check: { if: "env.STAGE == 'prod' && success()" },
-  }, { env: { STAGE: 'prod' }, on: { push: { branches: ['main', 'dev'] } } });
+  const p = pipeline(
+    {
+      build: {},
+      deploy: { needs: ['build'], if: "gantry.ref == 'refs/heads/main'" },
+      notify: { needs: ['deploy'] },
+      report: { needs: ['build'], if: 'always()' },
+      gate: { needs: ['build'], if: "needs.build.outputs.ok == 'yes'" },
+      after_gate: { needs: ['gate'] },
+      flagged: { if: '${{ inputs.extra }}' },
+      linux_only: { matrix: { axes: { os: ['linux', 'mac'] } }, if: "matrix.os == 'linux'" },
+      env_check: { if: "env.STAGE == 'prod' && success()" },
+    },
+    { env: { STAGE: 'prod' }, on: { push: { branches: ['main', 'dev'] } } },
+  );
 
   it('explains every job as not running when the event does not trigger', () => {
     const explanation = explainPlan(p, push('feature/x'), {});

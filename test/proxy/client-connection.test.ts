@@ -16,7 +16,11 @@ async function proxyTo(port: number): Promise<number> {
   const proxy = new TrafficProxy({ environment: 'test', port: 0 });
   const r = await proxy.listen();
   cleanups.push(() => proxy.close());
-  proxy.setRoutes({ upstreams: [{ id: 'a', host: '127.0.0.1', port, pool: 'stable', version: 'v1' }], weights: { stable: 100, canary: 0 }, match: [] });
+  proxy.setRoutes({
+    upstreams: [{ id: 'a', host: '127.0.0.1', port, pool: 'stable', version: 'v1' }],
+    weights: { stable: 100, canary: 0 },
+    match: [],
+  });
   return r.port;
 }
 
@@ -29,12 +33,18 @@ async function withBackend(handler?: Parameters<typeof backend>[1]): Promise<{ b
 /** A raw client: what it received so far and whether the proxy closed the connection. */
 function raw(port: number): { s: Socket; got: () => string; closed: () => boolean } {
   const s = connect({ host: '127.0.0.1', port, noDelay: true });
-  cleanups.push(() => { s.destroy(); });
+  cleanups.push(() => {
+    s.destroy();
+  });
   let got = '';
   let closed = false;
-  s.on('data', (d: Buffer) => { got += d.toString('latin1'); });
+  s.on('data', (d: Buffer) => {
+    got += d.toString('latin1');
+  });
   s.on('error', () => {});
-  s.on('close', () => { closed = true; });
+  s.on('close', () => {
+    closed = true;
+  });
   return { s, got: () => got, closed: () => closed };
 }
 
@@ -49,7 +59,10 @@ async function refusedWith400(port: number, request: string): Promise<string> {
 describe('proxy client side', () => {
   it('answers 400 and closes on ambiguous framing; the upstream never sees those requests', async () => {
     const { b, port } = await withBackend();
-    await refusedWith400(port, 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n');
+    await refusedWith400(
+      port,
+      'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n',
+    );
     await refusedWith400(port, 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc');
     await refusedWith400(port, 'GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n folded\r\n\r\n');
     await refusedWith400(port, 'GET / HTTP/1.1\nHost: x\n\n');
@@ -58,7 +71,10 @@ describe('proxy client side', () => {
   });
 
   it('answers 400 and closes when a chunk size is invalid', async () => {
-    const { port } = await withBackend((req, res) => { req.resume(); req.on('end', () => res.end('late')); });
+    const { port } = await withBackend((req, res) => {
+      req.resume();
+      req.on('end', () => res.end('late'));
+    });
     const text = await refusedWith400(port, 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nzz\r\n');
     expect(text).not.toContain('late');
   });
@@ -69,7 +85,9 @@ describe('proxy client side', () => {
       req.on('end', () => res.end(`${req.method} ${req.url}`));
     });
     const c = raw(port);
-    c.s.write('GET /one HTTP/1.1\r\nHost: x\r\n\r\nPOST /two HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nbodyGET /three HTTP/1.1\r\nHost: x\r\n\r\n');
+    c.s.write(
+      'GET /one HTTP/1.1\r\nHost: x\r\n\r\nPOST /two HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nbodyGET /three HTTP/1.1\r\nHost: x\r\n\r\n',
+    );
     await until('three answers', () => c.got().split('HTTP/1.1 200').length === 4);
     const bodies = [...c.got().matchAll(/\r\n\r\n([A-Z]+ \/[a-z]+)/g)].map((m) => m[1]);
     expect(bodies).toEqual(['GET /one', 'POST /two', 'GET /three']);
@@ -112,7 +130,12 @@ describe('proxy client side', () => {
       s.on('error', () => {});
     });
     await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
-    cleanups.push(() => new Promise<void>((r) => { up.close(() => r()); }));
+    cleanups.push(
+      () =>
+        new Promise<void>((r) => {
+          up.close(() => r());
+        }),
+    );
     return proxyTo((up.address() as AddressInfo).port);
   }
 
@@ -134,7 +157,9 @@ describe('proxy client side', () => {
   });
 
   it('relays other header lines as sent and drops Content-Length when Transfer-Encoding is present', async () => {
-    const port = await rawUpstream('HTTP/1.1 200 OK\r\nX-One:  spaced \r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\nX-Two: 2\r\n\r\n3\r\nabc\r\n0\r\n\r\n');
+    const port = await rawUpstream(
+      'HTTP/1.1 200 OK\r\nX-One:  spaced \r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\nX-Two: 2\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
+    );
     const got = await get(port, (g) => g.endsWith('0\r\n\r\n'));
     expect(got).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
     expect(got).toContain('X-One:  spaced \r\n');

@@ -3,7 +3,15 @@
  * (connections, requests, headers), and a keep-alive client built on node:http (fetch forbids the
  * hop-by-hop headers these tests send).
  */
-import { Agent, createServer, request, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  type Agent,
+  createServer,
+  request,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
 export interface Backend {
@@ -22,18 +30,26 @@ type Handler = (req: IncomingMessage, res: ServerResponse, b: Backend) => void;
 export async function backend(name: string, handler?: Handler): Promise<Backend> {
   const sockets = new Set<Socket>();
   const b: Backend = {
-    name, port: 0, connections: 0, requests: 0, lastHeaders: {},
+    name,
+    port: 0,
+    connections: 0,
+    requests: 0,
+    lastHeaders: {},
     server: createServer((req, res) => {
       b.requests++;
       b.lastHeaders = req.headers;
-      if (handler) { handler(req, res, b); return; }
+      if (handler) {
+        handler(req, res, b);
+        return;
+      }
       req.resume();
       req.on('end', () => res.end(name));
     }),
-    close: () => new Promise<void>((r) => {
-      for (const s of sockets) s.destroy();
-      b.server.close(() => r());
-    }),
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        b.server.close(() => r());
+      }),
   };
   b.server.on('connection', (s: Socket) => {
     b.connections++;
@@ -54,17 +70,27 @@ export async function deadPort(): Promise<number> {
   return port;
 }
 
-export interface Reply { status: number; headers: IncomingHttpHeaders; body: string }
+export interface Reply {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
 
 /** One request through a keep-alive agent; resolves with the whole answer. */
-export function call(port: number, o: { method?: string; path?: string; headers?: Record<string, string>; body?: Buffer | string; agent?: Agent } = {}): Promise<Reply> {
+export function call(
+  port: number,
+  o: { method?: string; path?: string; headers?: Record<string, string>; body?: Buffer | string; agent?: Agent } = {},
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method: o.method ?? 'GET', path: o.path ?? '/', headers: o.headers, agent: o.agent }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-      res.on('error', reject);
-    });
+    const req = request(
+      { host: '127.0.0.1', port, method: o.method ?? 'GET', path: o.path ?? '/', headers: o.headers, agent: o.agent },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(o.body);
   });

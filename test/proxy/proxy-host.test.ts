@@ -9,7 +9,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InputError } from '../../src/core/errors.ts';
-import { ProxyClient, ProxyControlError, ProxyStartError, PROXY_FILES, processStartTime, type ProxyStartOptions, type RouteTable, type Upstream } from '../../src/proxy/index.ts';
+import {
+  ProxyClient,
+  ProxyControlError,
+  ProxyStartError,
+  PROXY_FILES,
+  processStartTime,
+  type ProxyStartOptions,
+  type RouteTable,
+  type Upstream,
+} from '../../src/proxy/index.ts';
 import { backend, call, deadPort, until, type Backend } from './helpers.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -49,7 +58,13 @@ async function backends(...names: string[]): Promise<Backend[]> {
 }
 
 function table(a: Backend, b: Backend, weights: { stable: number; canary: number }): RouteTable {
-  const up = (id: string, x: Backend, pool: 'stable' | 'canary'): Upstream => ({ id, host: '127.0.0.1', port: x.port, pool, version: pool === 'stable' ? 'r1' : 'r2' });
+  const up = (id: string, x: Backend, pool: 'stable' | 'canary'): Upstream => ({
+    id,
+    host: '127.0.0.1',
+    port: x.port,
+    pool,
+    version: pool === 'stable' ? 'r1' : 'r2',
+  });
   return { upstreams: [up('a', a, 'stable'), up('b', b, 'canary')], weights, match: [] };
 }
 
@@ -68,11 +83,14 @@ function traffic(port: number, workers = 4) {
   const stats = { ok: 0, failed: 0, errors: [] as string[] };
   let stop = false;
   const loops = Array.from({ length: workers }, async (_, w) => {
-    for (let i = 0; !stop; i++) {
+    for (let _i = 0; !stop; _i++) {
       try {
         const r = await call(port, w === 0 ? {} : { agent });
         if (r.status === 200) stats.ok++;
-        else { stats.failed++; stats.errors.push(`${r.status} ${r.body}`); }
+        else {
+          stats.failed++;
+          stats.errors.push(`${r.status} ${r.body}`);
+        }
       } catch (error) {
         stats.failed++;
         stats.errors.push(String(error));
@@ -103,15 +121,28 @@ function serverSide(dir: string, routes: RouteTable): Promise<{ pid: number; pro
   `;
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  cleanups.push(async () => { child.kill('SIGKILL'); await exited; });
+  cleanups.push(async () => {
+    child.kill('SIGKILL');
+    await exited;
+  });
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       if (!out.includes('\n')) return;
       const { proxyPid, port } = JSON.parse(out) as { proxyPid: number; port: number };
-      cleanups.push(() => { killGroup(proxyPid); });
-      resolve({ pid: child.pid as number, proxyPid, port, kill: async () => { child.kill('SIGKILL'); await exited; } });
+      cleanups.push(() => {
+        killGroup(proxyPid);
+      });
+      resolve({
+        pid: child.pid as number,
+        proxyPid,
+        port,
+        kill: async () => {
+          child.kill('SIGKILL');
+          await exited;
+        },
+      });
     });
     child.once('exit', (code) => reject(new Error(`the server side exited early (${code})`)));
   });
@@ -120,7 +151,7 @@ function serverSide(dir: string, routes: RouteTable): Promise<{ pid: number; pro
 describe('proxy host process', () => {
   it('routes by the table it is given, behind a 0600 control socket, with metrics through the client', async () => {
     const dir = dataDir();
-    const [a, b] = await backends('a', 'b') as [Backend, Backend];
+    const [a, b] = (await backends('a', 'b')) as [Backend, Backend];
     const client = await startClient({ dataDir: dir });
     expect(client.adopted).toBe(false);
     expect(client.pid).not.toBe(process.pid);
@@ -144,7 +175,7 @@ describe('proxy host process', () => {
 
   it('keeps routing when the server side is killed -9 mid-traffic; a new client adopts the same process', async () => {
     const dir = dataDir();
-    const [a, b] = await backends('a', 'b') as [Backend, Backend];
+    const [a, b] = (await backends('a', 'b')) as [Backend, Backend];
     const server = await serverSide(dir, table(a, b, { stable: 90, canary: 10 }));
     const load = traffic(server.port);
     await until('traffic to flow', () => load.stats.ok > 100);
@@ -167,7 +198,7 @@ describe('proxy host process', () => {
 
   it('a proxy process killed -9 comes back routing by its persisted table', async () => {
     const dir = dataDir();
-    const [a, b] = await backends('a', 'b') as [Backend, Backend];
+    const [a, b] = (await backends('a', 'b')) as [Backend, Backend];
     const first = await startClient({ dataDir: dir, watch: false });
     const routes = table(a, b, { stable: 0, canary: 100 });
     await first.setRoutes(routes);
@@ -181,7 +212,9 @@ describe('proxy host process', () => {
     expect(second.adopted).toBe(false);
     expect(second.pid).not.toBe(first.pid);
     // No setRoutes yet: the table came from disk.
-    expect(JSON.parse(readFileSync(join(dir, 'proxies', second.dir.split('/').pop() as string, PROXY_FILES.routes), 'utf8'))).toEqual(routes);
+    expect(JSON.parse(readFileSync(join(dir, 'proxies', second.dir.split('/').pop() as string, PROXY_FILES.routes), 'utf8'))).toEqual(
+      routes,
+    );
     const agent = new Agent({ keepAlive: true });
     cleanups.push(() => agent.destroy());
     expect(await bodies(port, 5, agent)).toEqual({ b: 5 });
@@ -189,7 +222,7 @@ describe('proxy host process', () => {
 
   it('an attached client starts a dead proxy process again, with the last table', async () => {
     const dir = dataDir();
-    const [a, b] = await backends('a', 'b') as [Backend, Backend];
+    const [a, b] = (await backends('a', 'b')) as [Backend, Backend];
     const client = await startClient({ dataDir: dir });
     await client.setRoutes(table(a, b, { stable: 100, canary: 0 }));
     const dead = client.pid;
@@ -204,7 +237,14 @@ describe('proxy host process', () => {
     const dir = dataDir();
     const client = await startClient({ dataDir: dir });
     const other = dataDir();
-    const failed = ProxyClient.start({ dataDir: other, environmentKey: 'p1:staging', label: 'shop/staging', host: '127.0.0.1', port: client.port, watch: false });
+    const failed = ProxyClient.start({
+      dataDir: other,
+      environmentKey: 'p1:staging',
+      label: 'shop/staging',
+      host: '127.0.0.1',
+      port: client.port,
+      watch: false,
+    });
     await expect(failed).rejects.toBeInstanceOf(ProxyStartError);
     await expect(failed).rejects.toThrow(/EADDRINUSE/);
 
@@ -218,10 +258,16 @@ describe('proxy host process', () => {
   it('close() lets an in-flight request finish, then the process is gone; a removed directory ends it too', async () => {
     const dir = dataDir();
     let release: () => void = () => undefined;
-    const slow = await backend('slow', (_req, res) => { release = () => res.end('late'); });
+    const slow = await backend('slow', (_req, res) => {
+      release = () => res.end('late');
+    });
     cleanups.push(() => slow.close());
     const client = await startClient({ dataDir: dir });
-    await client.setRoutes({ upstreams: [{ id: 's', host: '127.0.0.1', port: slow.port, pool: 'stable', version: 'r1' }], weights: { stable: 100, canary: 0 }, match: [] });
+    await client.setRoutes({
+      upstreams: [{ id: 's', host: '127.0.0.1', port: slow.port, pool: 'stable', version: 'r1' }],
+      weights: { stable: 100, canary: 0 },
+      match: [],
+    });
     const answer = call(client.port);
     await until('the request to reach the backend', () => slow.requests === 1);
     const closing = client.close();

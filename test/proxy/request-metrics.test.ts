@@ -62,7 +62,9 @@ describe('RequestMetrics', () => {
     expect(routes.has('OTHER /pot')).toBe(true);
     expect(text).toContain('gantry_proxy_requests_total{environment="prod",version="v\\"1",route="GET /u0",status_class="2xx"} 1');
     expect(text).toContain('gantry_proxy_requests_total{environment="prod",version="v\\"1",route="OTHER /pot",status_class="4xx"} 1');
-    expect(text).toContain('gantry_proxy_request_duration_seconds_bucket{environment="prod",version="v\\"1",route="GET /u0",le="0.0025"} 0');
+    expect(text).toContain(
+      'gantry_proxy_request_duration_seconds_bucket{environment="prod",version="v\\"1",route="GET /u0",le="0.0025"} 0',
+    );
     expect(text).toContain('gantry_proxy_request_duration_seconds_bucket{environment="prod",version="v\\"1",route="GET /u0",le="0.005"} 1');
     expect(text).toContain('gantry_proxy_request_duration_seconds_count{environment="prod",version="v\\"1",route="OTHER /pot"} 1');
     expect(text).toMatch(/# TYPE gantry_proxy_request_duration_seconds histogram/);
@@ -79,8 +81,19 @@ describe('RequestMetrics', () => {
     now = T0 + ROLLUP_MS + 500;
     const first = m.drainRollups();
     expect(first).toHaveLength(1);
-    expect(first[0]).toMatchObject({ environment: 'prod', version: 'v1', pool: 'stable', startMs: T0, endMs: T0 + ROLLUP_MS, requests: 2, errors: 1 });
-    expect(first[0]?.routes.map((r) => [r.route, r.requests]).sort()).toEqual([['GET /a', 1], ['GET /b', 1]]);
+    expect(first[0]).toMatchObject({
+      environment: 'prod',
+      version: 'v1',
+      pool: 'stable',
+      startMs: T0,
+      endMs: T0 + ROLLUP_MS,
+      requests: 2,
+      errors: 1,
+    });
+    expect(first[0]?.routes.map((r) => [r.route, r.requests]).sort()).toEqual([
+      ['GET /a', 1],
+      ['GET /b', 1],
+    ]);
     expect(m.drainRollups()).toEqual([]);
     now = T0 + 2 * ROLLUP_MS;
     const second = m.drainRollups();

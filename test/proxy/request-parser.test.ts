@@ -18,9 +18,22 @@ function refused(text: string): string {
 
 describe('parseRequestHead', () => {
   it('parses method, target, version, headers in order and body framing', () => {
-    const h = parseRequestHead(head(['POST /a?b=1 HTTP/1.1', 'Host: x', 'X-A:  1 ', 'Content-Length: 12', 'Connection: keep-alive, Upgrade', 'Upgrade: websocket']));
+    const h = parseRequestHead(
+      head(['POST /a?b=1 HTTP/1.1', 'Host: x', 'X-A:  1 ', 'Content-Length: 12', 'Connection: keep-alive, Upgrade', 'Upgrade: websocket']),
+    );
     expect([h.method, h.target, h.minor]).toEqual(['POST', '/a?b=1', 1]);
-    expect(h.headers).toEqual(['Host', 'x', 'X-A', '1', 'Content-Length', '12', 'Connection', 'keep-alive, Upgrade', 'Upgrade', 'websocket']);
+    expect(h.headers).toEqual([
+      'Host',
+      'x',
+      'X-A',
+      '1',
+      'Content-Length',
+      '12',
+      'Connection',
+      'keep-alive, Upgrade',
+      'Upgrade',
+      'websocket',
+    ]);
     expect([h.bodyMode, h.contentLength, h.keepAlive, h.upgrade]).toEqual([BODY_LENGTH, 12, true, true]);
     const c = parseRequestHead(head(['PUT / HTTP/1.1', 'host: x', 'transfer-encoding: gzip, chunked', 'expect: 100-continue']));
     expect([c.bodyMode, c.transferEncoding, c.expectContinue]).toEqual([BODY_CHUNKED, 'gzip, chunked', true]);
@@ -63,7 +76,12 @@ function decode(parts: string[]): { body: string; consumed: number[]; done: bool
   const d = new ChunkedDecoder();
   let body = '';
   const consumed: number[] = [];
-  for (const p of parts) consumed.push(d.push(Buffer.from(p, 'latin1'), 0, (piece) => { body += piece.toString('latin1'); }));
+  for (const p of parts)
+    consumed.push(
+      d.push(Buffer.from(p, 'latin1'), 0, (piece) => {
+        body += piece.toString('latin1');
+      }),
+    );
   return { body, consumed, done: d.done };
 }
 
@@ -80,7 +98,18 @@ describe('ChunkedDecoder', () => {
   });
 
   it('refuses invalid chunk sizes, bare LF and missing CRLF after data', () => {
-    for (const bad of ['x\r\n', '\r\n', '5 \r\nhello\r\n', '-1\r\n', '1000000000000\r\n', '5\nhello\r\n', '5\r\nhelloXX\r\n', '0\r\n folded: 1\r\n\r\n', '0\r\n\n', '+5\r\nhello\r\n']) {
+    for (const bad of [
+      'x\r\n',
+      '\r\n',
+      '5 \r\nhello\r\n',
+      '-1\r\n',
+      '1000000000000\r\n',
+      '5\nhello\r\n',
+      '5\r\nhelloXX\r\n',
+      '0\r\n folded: 1\r\n\r\n',
+      '0\r\n\n',
+      '+5\r\nhello\r\n',
+    ]) {
       expect(() => decode([bad]), JSON.stringify(bad)).toThrow(RequestParseError);
     }
   });

@@ -14,7 +14,9 @@ describe('Router', () => {
   });
 
   it('gives an empty pool weight to the other, and retries across pools without repeats', () => {
-    expect(Array.from({ length: 10 }, () => new Router(['s'], [], { stable: 0, canary: 100 }, []).pick(false))).toEqual(Array(10).fill('s'));
+    expect(Array.from({ length: 10 }, () => new Router(['s'], [], { stable: 0, canary: 100 }, []).pick(false))).toEqual(
+      Array(10).fill('s'),
+    );
     expect(new Router([], [], { stable: 100, canary: 0 }, []).pick(false)).toBeNull();
     const r = new Router(['s1', 's2'], ['c'], { stable: 100, canary: 0 }, []);
     expect(r.pick(true)).toBe('c');
@@ -25,7 +27,14 @@ describe('Router', () => {
 
   it('rejects invalid tables listing every problem', () => {
     try {
-      validateRouteTable({ upstreams: [{ id: 'a', host: 'h', port: 70000, pool: 'stable', version: '1' }, { id: 'a', host: 'h', port: 1, pool: 'stable', version: '1' }], weights: { stable: 90, canary: 20 }, match: [{ cookie: 'c', regex: '[' }] });
+      validateRouteTable({
+        upstreams: [
+          { id: 'a', host: 'h', port: 70000, pool: 'stable', version: '1' },
+          { id: 'a', host: 'h', port: 1, pool: 'stable', version: '1' },
+        ],
+        weights: { stable: 90, canary: 20 },
+        match: [{ cookie: 'c', regex: '[' }],
+      });
       expect.unreachable();
     } catch (e) {
       expect(e).toBeInstanceOf(InputError);

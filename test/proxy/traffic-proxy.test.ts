@@ -15,7 +15,10 @@ async function startProxy(o: { connectTimeoutMs?: number } = {}): Promise<{ prox
   const proxy = new TrafficProxy({ environment: 'test', port: 0, ...o });
   const { port } = await proxy.listen();
   const agent = new Agent({ keepAlive: true, maxSockets: 50 });
-  cleanups.push(() => proxy.close(), () => agent.destroy());
+  cleanups.push(
+    () => proxy.close(),
+    () => agent.destroy(),
+  );
   return { proxy, port, agent };
 }
 
@@ -42,7 +45,17 @@ describe('TrafficProxy forwarding', () => {
     proxy.setRoutes({ upstreams: [up('a', b.port)], weights: { stable: 100, canary: 0 }, match: [] });
     let last;
     for (let i = 0; i < 50; i++) {
-      last = await call(port, { agent, headers: { connection: 'keep-alive, x-hop', 'x-hop': '1', te: 'trailers', 'keep-alive': 'timeout=5', 'x-forwarded-for': '10.0.0.1', 'x-user': 'u' } });
+      last = await call(port, {
+        agent,
+        headers: {
+          connection: 'keep-alive, x-hop',
+          'x-hop': '1',
+          te: 'trailers',
+          'keep-alive': 'timeout=5',
+          'x-forwarded-for': '10.0.0.1',
+          'x-user': 'u',
+        },
+      });
       expect(last.status).toBe(200);
     }
     expect(b.connections).toBe(1);
@@ -64,7 +77,11 @@ describe('TrafficProxy forwarding', () => {
   it('splits 90/10 exactly over 1,000 requests, round robin inside a pool', async () => {
     const [s1, s2, c1] = await backends('s1', 's2', 'c1');
     const { proxy, port, agent } = await startProxy();
-    proxy.setRoutes({ upstreams: [up('s1', s1!.port), up('s2', s2!.port), up('c1', c1!.port, 'canary')], weights: { stable: 90, canary: 10 }, match: [] });
+    proxy.setRoutes({
+      upstreams: [up('s1', s1!.port), up('s2', s2!.port), up('c1', c1!.port, 'canary')],
+      weights: { stable: 90, canary: 10 },
+      match: [],
+    });
     const counts: Record<string, number> = {};
     for (let i = 0; i < 1000; i++) {
       const r = await call(port, { agent });
@@ -82,7 +99,10 @@ describe('TrafficProxy forwarding', () => {
     proxy.setRoutes({
       upstreams: [up('s', s!.port), up('c', c!.port, 'canary')],
       weights: { stable: 100, canary: 0 },
-      match: [{ header: 'X-Canary', value: 'yes' }, { cookie: 'beta', regex: '^(on|true)$' }],
+      match: [
+        { header: 'X-Canary', value: 'yes' },
+        { cookie: 'beta', regex: '^(on|true)$' },
+      ],
     });
     expect((await call(port, { agent })).body).toBe('s');
     expect((await call(port, { agent, headers: { 'x-canary': 'yes' } })).body).toBe('c');
@@ -93,11 +113,17 @@ describe('TrafficProxy forwarding', () => {
 
   it('streams request and response bodies without buffering them whole', async () => {
     let release!: () => void;
-    const firstChunkSeen = new Promise<void>((r) => { release = r; });
+    const firstChunkSeen = new Promise<void>((r) => {
+      release = r;
+    });
     const b = await backend('b', (req, res) => {
       // Answer as soon as the first request bytes arrive, then echo the rest: only possible if neither side is buffered.
       res.writeHead(200, { 'content-type': 'application/octet-stream' });
-      req.once('data', (c: Buffer) => { release(); res.write(c); req.pipe(res); });
+      req.once('data', (c: Buffer) => {
+        release();
+        res.write(c);
+        req.pipe(res);
+      });
     });
     cleanups.push(() => b.close());
     const { proxy, port } = await startProxy();
@@ -126,7 +152,10 @@ describe('TrafficProxy forwarding', () => {
     const b = await backend('b', (req, res) => {
       const h = createHash('sha256');
       let n = 0;
-      req.on('data', (c: Buffer) => { h.update(c); n += c.length; });
+      req.on('data', (c: Buffer) => {
+        h.update(c);
+        n += c.length;
+      });
       req.on('end', () => {
         const body = Buffer.alloc(n, 'y');
         res.writeHead(200, { 'content-length': body.length, 'x-sha': h.digest('hex') });
@@ -145,8 +174,16 @@ describe('TrafficProxy forwarding', () => {
 
   it('answers HEAD, 204 and 304 without a body and keeps the connection usable', async () => {
     const b = await backend('b', (req, res) => {
-      if (req.url === '/204') { res.writeHead(204); res.end(); return; }
-      if (req.url === '/304') { res.writeHead(304, { etag: '"x"' }); res.end(); return; }
+      if (req.url === '/204') {
+        res.writeHead(204);
+        res.end();
+        return;
+      }
+      if (req.url === '/304') {
+        res.writeHead(304, { etag: '"x"' });
+        res.end();
+        return;
+      }
       res.writeHead(200, { 'content-length': 5 });
       res.end(req.method === 'HEAD' ? undefined : 'hello');
     });
@@ -178,7 +215,10 @@ describe('TrafficProxy failures', () => {
 
   it('retries a GET reset before any response byte, but not one reset after the response started', async () => {
     let resets = 0;
-    const reset = await backend('reset', (req) => { resets++; req.socket.destroy(); });
+    const reset = await backend('reset', (req) => {
+      resets++;
+      req.socket.destroy();
+    });
     let partials = 0;
     const partial = await backend('partial', (_req, res) => {
       partials++;
@@ -187,7 +227,10 @@ describe('TrafficProxy failures', () => {
       setImmediate(() => res.socket?.destroy());
     });
     const [good] = await backends('good');
-    cleanups.push(() => reset.close(), () => partial.close());
+    cleanups.push(
+      () => reset.close(),
+      () => partial.close(),
+    );
     const { proxy, port } = await startProxy();
     proxy.setRoutes({ upstreams: [up('reset', reset.port), up('good', good!.port)], weights: { stable: 100, canary: 0 }, match: [] });
     for (let i = 0; i < 4; i++) expect((await call(port)).body).toBe('good');
@@ -195,7 +238,14 @@ describe('TrafficProxy failures', () => {
 
     proxy.setRoutes({ upstreams: [up('partial', partial.port), up('good', good!.port)], weights: { stable: 100, canary: 0 }, match: [] });
     const before = good!.requests;
-    const outcomes = await Promise.all([0, 1].map(() => call(port).then((r) => r.body, (e: Error) => `error:${e.message}`)));
+    const outcomes = await Promise.all(
+      [0, 1].map(() =>
+        call(port).then(
+          (r) => r.body,
+          (e: Error) => `error:${e.message}`,
+        ),
+      ),
+    );
     expect(outcomes.filter((o) => o === 'good')).toHaveLength(1);
     expect(outcomes.filter((o) => o.startsWith('error'))).toHaveLength(1);
     expect(partials).toBe(1);
@@ -207,7 +257,11 @@ describe('TrafficProxy failures', () => {
     const empty = await call(port);
     expect(empty.status).toBe(503);
     expect(JSON.parse(empty.body).error.code).toBe('PROXY_NO_UPSTREAM');
-    proxy.setRoutes({ upstreams: [up('d1', await deadPort()), up('d2', await deadPort(), 'canary')], weights: { stable: 50, canary: 50 }, match: [] });
+    proxy.setRoutes({
+      upstreams: [up('d1', await deadPort()), up('d2', await deadPort(), 'canary')],
+      weights: { stable: 50, canary: 50 },
+      match: [],
+    });
     const r = await call(port);
     expect(r.status).toBe(502);
     expect(r.headers['x-gantry-proxy-error']).toBe('PROXY_UPSTREAM_FAILED');
@@ -218,7 +272,9 @@ describe('TrafficProxy failures', () => {
     const [a] = await backends('a');
     const { proxy, port } = await startProxy();
     proxy.setRoutes({ upstreams: [up('a', a!.port)], weights: { stable: 100, canary: 0 }, match: [] });
-    expect(() => proxy.setRoutes({ upstreams: [up('a', 0)], weights: { stable: 50, canary: 10 }, match: [{ header: 'x', regex: '(' }] })).toThrow(InputError);
+    expect(() =>
+      proxy.setRoutes({ upstreams: [up('a', 0)], weights: { stable: 50, canary: 10 }, match: [{ header: 'x', regex: '(' }] }),
+    ).toThrow(InputError);
     expect((await call(port)).body).toBe('a');
   });
 });
@@ -230,7 +286,10 @@ describe('TrafficProxy draining and pool swaps', () => {
       void backend('slow', (_req, res) => {
         started();
         finishSlow = () => res.end('slow done');
-      }).then((b) => { slow = b; cleanups.push(() => b.close()); });
+      }).then((b) => {
+        slow = b;
+        cleanups.push(() => b.close());
+      });
     });
     let slow: Backend | undefined;
     await until('slow backend up', () => slow !== undefined);
@@ -254,8 +313,12 @@ describe('TrafficProxy draining and pool swaps', () => {
     const bs = await backends('b0', 'b1', 'b2', 'b3', 'b4', 'b5');
     const { proxy, port, agent } = await startProxy();
     const table = (k: number) => ({
-      upstreams: [up(`s${k % 6}`, bs[k % 6]!.port, 'stable', `v${k}`), up(`s${(k + 1) % 6}`, bs[(k + 1) % 6]!.port, 'stable', `v${k}`), up(`c${(k + 2) % 6}`, bs[(k + 2) % 6]!.port, 'canary', `v${k + 1}`)],
-      weights: { stable: 100 - (k * 5) % 100, canary: (k * 5) % 100 },
+      upstreams: [
+        up(`s${k % 6}`, bs[k % 6]!.port, 'stable', `v${k}`),
+        up(`s${(k + 1) % 6}`, bs[(k + 1) % 6]!.port, 'stable', `v${k}`),
+        up(`c${(k + 2) % 6}`, bs[(k + 2) % 6]!.port, 'canary', `v${k + 1}`),
+      ],
+      weights: { stable: 100 - ((k * 5) % 100), canary: (k * 5) % 100 },
       match: [],
     });
     proxy.setRoutes(table(0));
@@ -289,16 +352,24 @@ describe('TrafficProxy draining and pool swaps', () => {
     const b = await backend('ws');
     cleanups.push(() => b.close());
     b.server.on('upgrade', (req, socket) => {
-      socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Key: ${String(req.headers['sec-websocket-key'])}\r\n\r\n`);
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Key: ${String(req.headers['sec-websocket-key'])}\r\n\r\n`,
+      );
       socket.on('data', (d: Buffer) => socket.write(d));
     });
     const { proxy, port } = await startProxy();
     proxy.setRoutes({ upstreams: [up('ws', b.port)], weights: { stable: 100, canary: 0 }, match: [] });
     const s = connect({ host: '127.0.0.1', port });
-    cleanups.push(() => { s.destroy(); });
+    cleanups.push(() => {
+      s.destroy();
+    });
     let got = '';
-    s.on('data', (d: Buffer) => { got += d.toString('latin1'); });
-    s.write('GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: abc\r\nSec-WebSocket-Version: 13\r\n\r\n');
+    s.on('data', (d: Buffer) => {
+      got += d.toString('latin1');
+    });
+    s.write(
+      'GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: abc\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
     await until('101', () => got.includes('\r\n\r\n'));
     expect(got).toMatch(/^HTTP\/1\.1 101/);
     expect(got).toContain('X-Key: abc');

@@ -34,7 +34,18 @@ export function service(o: Partial<ServiceConfig> = {}): ServiceConfig {
 export function spec(dataDir: string, id: string, o: Partial<InstanceSpec> = {}): InstanceSpec {
   const workDir = join(dataDir, 'releases', 'r1');
   mkdirSync(workDir, { recursive: true });
-  return { id, environment: 'staging', releaseId: 'r1', pool: 'stable', service: service(), env: {}, secrets: [], workDir, sandbox: 'off', ...o };
+  return {
+    id,
+    environment: 'staging',
+    releaseId: 'r1',
+    pool: 'stable',
+    service: service(),
+    env: {},
+    secrets: [],
+    workDir,
+    sandbox: 'off',
+    ...o,
+  };
 }
 
 type Falsy = undefined | null | false;

@@ -13,8 +13,13 @@ describe('Supervisor restarts', () => {
     h.make({ backoff: { initialMs: 150 } });
     // The initial delay lets the process install its SIGTERM handler before the first probe.
     const liveness = check({ path: '/livez', failureThreshold: 2, initialDelayMs: 200 });
-    const s = await h.supervisor.start(spec(h.dataDir, 'sick', { env: { LIVEZ_FAIL: '1' }, service: service({ health: { readiness: check(), liveness } }) }));
-    await waitFor(() => (h.supervisor.status('sick')?.restarts ?? 0) >= 2 && h.supervisor.status('sick')?.state === 'starting', 'two restarts');
+    const s = await h.supervisor.start(
+      spec(h.dataDir, 'sick', { env: { LIVEZ_FAIL: '1' }, service: service({ health: { readiness: check(), liveness } }) }),
+    );
+    await waitFor(
+      () => (h.supervisor.status('sick')?.restarts ?? 0) >= 2 && h.supervisor.status('sick')?.state === 'starting',
+      'two restarts',
+    );
 
     const lines = systemLines(s.logFile);
     expect(lines.filter((t) => t.startsWith('liveness failed 2 times in a row')).length).toBeGreaterThanOrEqual(2);
@@ -54,7 +59,13 @@ describe('Supervisor restarts', () => {
     await h.supervisor.stop('crashy');
     const restarts = h.supervisor.status('crashy')?.restarts;
     expect(h.supervisor.status('crashy')).toMatchObject({ state: 'stopped', pid: null });
-    const pending = Number(/in (\d+) ms/.exec(systemLines(s.logFile).filter((t) => t.startsWith('restarting in')).at(-1) ?? '')?.[1]);
+    const pending = Number(
+      /in (\d+) ms/.exec(
+        systemLines(s.logFile)
+          .filter((t) => t.startsWith('restarting in'))
+          .at(-1) ?? '',
+      )?.[1],
+    );
     await new Promise((r) => setTimeout(r, pending + 100)); // the cancelled restart would have fired by now
     expect(h.supervisor.status('crashy')).toMatchObject({ state: 'stopped', restarts });
   });
@@ -66,7 +77,10 @@ describe('Supervisor restarts', () => {
     const crashAndRestart = async (restarts: number) => {
       const ready = await h.supervisor.waitReady('once', 10_000);
       await httpGet(ready.port);
-      await waitFor(() => h.supervisor.status('once')?.restarts === restarts && h.supervisor.status('once')?.state === 'starting', `restart ${restarts}`);
+      await waitFor(
+        () => h.supervisor.status('once')?.restarts === restarts && h.supervisor.status('once')?.state === 'starting',
+        `restart ${restarts}`,
+      );
     };
     await crashAndRestart(1);
     await crashAndRestart(2);

@@ -105,7 +105,7 @@ describe('SpoolPump', () => {
 
   it('splits overlong lines', () => {
     const { log, pump } = setup();
-    appendFileSync(join(dir, 'out'), 'y'.repeat(MAX_LINE_BYTES + 10) + '\n');
+    appendFileSync(join(dir, 'out'), `${'y'.repeat(MAX_LINE_BYTES + 10)}\n`);
     pump.drain();
     expect(texts(log.file).map((t) => t.length)).toEqual([2 + MAX_LINE_BYTES, 2 + 10]);
     pump.close();
@@ -170,7 +170,9 @@ describe('instanceSandboxArgv', () => {
     });
     const text = argv.join(' ');
     expect(text).toContain(`--bind ${join(data, 'instances', 'i', 'tmp')} /tmp --tmpfs ${dir} --ro-bind /dev/null ${join(dir, 'marker')}`);
-    expect(text).toContain(`--ro-bind ${join(data, 'releases', 'r1')} ${join(data, 'releases', 'r1')} --bind ${join(data, 'instances', 'i', 'home')}`);
+    expect(text).toContain(
+      `--ro-bind ${join(data, 'releases', 'r1')} ${join(data, 'releases', 'r1')} --bind ${join(data, 'instances', 'i', 'home')}`,
+    );
     expect(text).not.toContain('absent');
     expect(argv).not.toContain('--die-with-parent');
     expect(argv).toContain('--unshare-pid');

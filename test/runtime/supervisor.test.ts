@@ -129,7 +129,9 @@ describe('Supervisor', () => {
 
   it('refuses bad specs and duplicate ids', async () => {
     await expect(h.supervisor.start(spec(h.dataDir, '../evil'))).rejects.toMatchObject({ code: 'INVALID_INPUT' });
-    await expect(h.supervisor.start(spec(h.dataDir, 'x', { workDir: join(h.dataDir, 'missing') }))).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await expect(h.supervisor.start(spec(h.dataDir, 'x', { workDir: join(h.dataDir, 'missing') }))).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+    });
     const noProbe = service({ health: { readiness: check({ path: undefined }) } });
     await expect(h.supervisor.start(spec(h.dataDir, 'y', { service: noProbe }))).rejects.toMatchObject({ code: 'INVALID_INPUT' });
     await h.supervisor.start(spec(h.dataDir, 'dup'));
@@ -146,7 +148,11 @@ describe('Supervisor', () => {
 
   it('runs the instance in bubblewrap: artifacts read-only, its dirs writable, the data dir hidden', async (ctx) => {
     if (!requirement('bubblewrap', hasBubblewrap())) return ctx.skip();
-    const hidden = [join(h.dataDir, 'instances', 'boxed.json'), join(h.dataDir, 'instances', 'boxed', 'instance.log'), join(h.dataDir, 'instances', 'boxed', 'stdout.spool')];
+    const hidden = [
+      join(h.dataDir, 'instances', 'boxed.json'),
+      join(h.dataDir, 'instances', 'boxed', 'instance.log'),
+      join(h.dataDir, 'instances', 'boxed', 'stdout.spool'),
+    ];
     const s = await h.supervisor.start(spec(h.dataDir, 'boxed', { sandbox: 'auto', env: { SECRET_PATHS: hidden.join(':') } }));
     const ready = await h.supervisor.waitReady('boxed', 10_000);
     expect(ready.sandboxed).toBe(true);

@@ -19,7 +19,9 @@ import { simulate, statuses, type Action, type Outcome, type SimulationResult } 
 
 const DIR = import.meta.dirname;
 
-const valueSchema: z.ZodType<Value> = z.lazy(() => z.union([z.null(), z.boolean(), z.number(), z.string(), z.array(valueSchema), z.record(z.string(), valueSchema)]));
+const valueSchema: z.ZodType<Value> = z.lazy(() =>
+  z.union([z.null(), z.boolean(), z.number(), z.string(), z.array(valueSchema), z.record(z.string(), valueSchema)]),
+);
 
 const pipelineFixture = z.strictObject({
   env: z.record(z.string(), z.string()).optional(),
@@ -45,14 +47,22 @@ const pipelineFixture = z.strictObject({
 
 const outcomeSchema = z.union([
   z.enum(['success', 'failure', 'cancelled', 'interrupted']),
-  z.strictObject({ status: z.enum(['success', 'failure', 'cancelled', 'interrupted']), outputs: z.record(z.string(), z.string()).optional() }),
+  z.strictObject({
+    status: z.enum(['success', 'failure', 'cancelled', 'interrupted']),
+    outputs: z.record(z.string(), z.string()).optional(),
+  }),
 ]);
 const outcomesSchema = z.record(z.string(), z.array(outcomeSchema)).optional();
 const expectSchema = z.strictObject({
   run: z.enum(['success', 'failure', 'cancelled']),
   jobs: z.record(
     z.string(),
-    z.strictObject({ status: z.string(), attempt: z.number().optional(), reason: z.string().optional(), reasonMatches: z.string().optional() }),
+    z.strictObject({
+      status: z.string(),
+      attempt: z.number().optional(),
+      reason: z.string().optional(),
+      reasonMatches: z.string().optional(),
+    }),
   ),
   commands: z.array(z.string()),
   maxConcurrent: z.record(z.string(), z.number()).optional(),
@@ -90,7 +100,10 @@ function checkExpectations(result: SimulationResult, expected: z.infer<typeof ex
   }
 }
 
-const names = readdirSync(DIR).filter((file) => /^\d\d_.*\.yaml$/.test(file)).map((file) => file.slice(0, -'.yaml'.length)).sort();
+const names = readdirSync(DIR)
+  .filter((file) => /^\d\d_.*\.yaml$/.test(file))
+  .map((file) => file.slice(0, -'.yaml'.length))
+  .sort();
 
 describe('engine scenarios', () => {
   it('has at least ten scenarios, each with a script', () => {
@@ -116,7 +129,10 @@ describe('engine scenarios', () => {
       checkExpectations(first, script.expect);
 
       if (script.rerun) {
-        const second = simulate(rerunState(first.state, 'run-2', script.rerun.mode), env, { outcome: scripted(script.rerun.outcomes), slots: script.slots });
+        const second = simulate(rerunState(first.state, 'run-2', script.rerun.mode), env, {
+          outcome: scripted(script.rerun.outcomes),
+          slots: script.slots,
+        });
         checkExpectations(second, script.rerun.expect);
       }
     });
@@ -141,7 +157,19 @@ function pick<T>(random: () => number, items: readonly T[]): T {
   return items[Math.floor(random() * items.length)] as T;
 }
 
-const CONDITIONS = [undefined, undefined, undefined, undefined, 'always()', 'failure()', 'cancelled()', 'success()', "inputs.flag == 'on'", 'inputs.flag ==', "always() && needs.j0.result != 'success'"];
+const CONDITIONS = [
+  undefined,
+  undefined,
+  undefined,
+  undefined,
+  'always()',
+  'failure()',
+  'cancelled()',
+  'success()',
+  "inputs.flag == 'on'",
+  'inputs.flag ==',
+  "always() && needs.j0.result != 'success'",
+];
 const OUTCOMES: Outcome[] = ['success', 'success', 'success', 'success', 'failure', 'failure', 'cancelled', 'interrupted'];
 
 function randomPipeline(random: () => number): Record<string, JobSpec> {
@@ -217,7 +245,8 @@ describe('run reducer properties', () => {
       for (const [key, status] of Object.entries(statuses(result.state))) expect(FINAL_JOB_STATUSES, `${label} ${key}`).toContain(status);
       const jobStates = Object.values(result.state.jobs);
       if (result.state.cancelRequested) expect(result.state.status, label).toBe('cancelled');
-      else if (jobStates.some((j) => j.status === 'failure' || j.status === 'cancelled')) expect(result.state.status, label).toBe('failure');
+      else if (jobStates.some((j) => j.status === 'failure' || j.status === 'cancelled'))
+        expect(result.state.status, label).toBe('failure');
       else expect(result.state.status, label).toBe('success');
       for (const job of jobStates) {
         const dispatches = result.log.filter((line) => line === `dispatch ${job.key}`).length;

@@ -11,10 +11,7 @@ import type { ConditionEnv, RunCommand, RunEvent, RunState } from '../../src/pip
 export type OutcomeStatus = 'success' | 'failure' | 'cancelled' | 'interrupted';
 export type Outcome = OutcomeStatus | { status: OutcomeStatus; outputs?: Record<string, string> };
 
-export type Action =
-  | { kind: 'start'; key: string }
-  | { kind: 'finish'; key: string }
-  | { kind: 'cancel' };
+export type Action = { kind: 'start'; key: string } | { kind: 'finish'; key: string } | { kind: 'cancel' };
 
 export interface SimulationOptions {
   /** What the n-th run (1-based) of a job reports. */
@@ -102,7 +99,9 @@ export function simulate(initial: RunState, env: ConditionEnv, opts: SimulationO
     } else {
       running.splice(running.indexOf(action.key), 1);
       const wasAborted = aborted.delete(action.key);
-      const outcome = normalise(wasAborted ? (opts.abortOutcome?.(action.key) ?? 'cancelled') : opts.outcome(action.key, runs.get(action.key) ?? 1));
+      const outcome = normalise(
+        wasAborted ? (opts.abortOutcome?.(action.key) ?? 'cancelled') : opts.outcome(action.key, runs.get(action.key) ?? 1),
+      );
       if (outcome.status === 'interrupted') apply({ type: 'job-interrupted', key: action.key });
       else apply({ type: 'job-finished', key: action.key, status: outcome.status, outputs: outcome.outputs ?? {} });
     }

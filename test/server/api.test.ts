@@ -32,7 +32,10 @@ describe('server API', () => {
   beforeAll(async () => {
     server = await startTestServer();
     repo = await makeRepo({ 'gantry.yaml': PIPELINE });
-    const added = await server.api<{ project: { id: string }; webhook: { secret: string } }>('POST', '/api/projects', { path: repo.dir, name: 'shop' });
+    const added = await server.api<{ project: { id: string }; webhook: { secret: string } }>('POST', '/api/projects', {
+      path: repo.dir,
+      name: 'shop',
+    });
     expect(added.status).toBe(201);
     projectId = added.body.project.id;
     webhookSecret = added.body.webhook.secret;
@@ -58,19 +61,31 @@ describe('server API', () => {
     const { status, body } = await server.api<{ openapi: string; paths: Record<string, unknown> }>('GET', '/api/openapi.json');
     expect(status).toBe(200);
     expect(body.openapi).toBe('3.1.0');
-    expect(Object.keys(body.paths)).toEqual(expect.arrayContaining(['/api/projects/{project}/runs', '/api/runs/{run}/cancel', '/api/runs/{run}/jobs/{job}/log']));
+    expect(Object.keys(body.paths)).toEqual(
+      expect.arrayContaining(['/api/projects/{project}/runs', '/api/runs/{run}/cancel', '/api/runs/{run}/jobs/{job}/log']),
+    );
   });
 
   it('runs a commit of a registered repository through its git hook, with outputs and artifacts between jobs', async () => {
     const sha = repo.commit({ 'README.md': 'hello\n' }, 'docs');
-    const run = await waitFor(async () => {
-      const { body } = await server.api<{ runs: { id: string; event: { sha: string; kind: string } }[] }>('GET', `/api/runs?project=shop`);
-      return body.runs.find((r) => r.event.sha === sha);
-    }, 15_000, 'the hook-triggered run');
+    const run = await waitFor(
+      async () => {
+        const { body } = await server.api<{ runs: { id: string; event: { sha: string; kind: string } }[] }>(
+          'GET',
+          `/api/runs?project=shop`,
+        );
+        return body.runs.find((r) => r.event.sha === sha);
+      },
+      15_000,
+      'the hook-triggered run',
+    );
     expect(run.event.kind).toBe('push');
     const view = await waitForRunEnd(server, run.id);
     expect(view.status).toBe('success');
-    expect(view.jobs.map((j) => [j.key, j.status])).toEqual([['build', 'success'], ['test', 'success']]);
+    expect(view.jobs.map((j) => [j.key, j.status])).toEqual([
+      ['build', 'success'],
+      ['test', 'success'],
+    ]);
     expect(view.jobs[0]?.outputs).toEqual({ version: '7' });
     const log = await server.api<string>('GET', `/api/runs/${run.id}/jobs/test/log`);
     expect(log.body).toMatch(/ o v7\n/);
@@ -78,18 +93,25 @@ describe('server API', () => {
 
   it('rejects a webhook whose signature does not match, and runs one that does', async () => {
     const sha = repo.git('rev-parse', 'HEAD');
-    const payload = JSON.stringify({ ref: 'refs/heads/main', before: '0'.repeat(40), after: sha, commits: [{ added: [], modified: ['README.md'], removed: [] }] });
-    const sign = (secret: string) => `sha256=${createHmac('sha256', secret).update(payload).digest('hex')}`;
-    const post = (signature: string) => fetch(`${server.url}/api/webhooks/${projectId}`, {
-      method: 'POST', body: payload,
-      headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-hub-signature-256': signature },
+    const payload = JSON.stringify({
+      ref: 'refs/heads/main',
+      before: '0'.repeat(40),
+      after: sha,
+      commits: [{ added: [], modified: ['README.md'], removed: [] }],
     });
+    const sign = (secret: string) => `sha256=${createHmac('sha256', secret).update(payload).digest('hex')}`;
+    const post = (signature: string) =>
+      fetch(`${server.url}/api/webhooks/${projectId}`, {
+        method: 'POST',
+        body: payload,
+        headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-hub-signature-256': signature },
+      });
     const before = (await server.api<{ runs: unknown[] }>('GET', '/api/runs')).body.runs.length;
     expect((await post(sign('not-the-secret'))).status).toBe(401);
     expect((await server.api<{ runs: unknown[] }>('GET', '/api/runs')).body.runs.length).toBe(before);
     const accepted = await post(sign(webhookSecret));
     expect(accepted.status).toBe(202);
-    const { runId } = await accepted.json() as { runId: string };
+    const { runId } = (await accepted.json()) as { runId: string };
     expect((await waitForRunEnd(server, runId)).status).toBe('success');
   });
 
@@ -97,7 +119,9 @@ describe('server API', () => {
     const secret = 'hunter2-very-secret';
     expect((await server.api('PUT', `/api/projects/shop/secrets/DEPLOY_KEY`, { value: secret })).status).toBe(200);
     expect((await server.api<{ names: string[] }>('GET', '/api/projects/shop/secrets')).body.names).toEqual(['DEPLOY_KEY']);
-    repo.commit({ 'gantry.yaml': `
+    repo.commit(
+      {
+        'gantry.yaml': `
 pipeline:
   jobs:
     leak:
@@ -105,7 +129,10 @@ pipeline:
         - run: |
             echo "key=\${{ secrets.DEPLOY_KEY }}"
             printf %s "\${{ secrets.DEPLOY_KEY }}" | base64
-` }, 'secret job');
+`,
+      },
+      'secret job',
+    );
     const { body } = await server.api<{ run: { id: string } }>('POST', '/api/projects/shop/runs', {});
     const view = await waitForRunEnd(server, body.run.id);
     expect(view.status).toBe('success');
@@ -118,13 +145,18 @@ pipeline:
   });
 
   it('cancels a running run and ends its processes', async () => {
-    repo.commit({ 'gantry.yaml': `
+    repo.commit(
+      {
+        'gantry.yaml': `
 pipeline:
   jobs:
     slow:
       steps:
         - run: echo started; sleep 300 & wait
-` }, 'slow job');
+`,
+      },
+      'slow job',
+    );
     const { body } = await server.api<{ run: { id: string } }>('POST', '/api/projects/shop/runs', {});
     const runId = body.run.id;
     await waitFor(async () => (await findJobProcesses(runId, 'slow')).length > 0, 15_000, 'the job processes');
@@ -138,7 +170,9 @@ pipeline:
   });
 
   it('reruns only the failed jobs, reusing the outputs and artifacts of the successful ones', async () => {
-    repo.commit({ 'gantry.yaml': `
+    repo.commit(
+      {
+        'gantry.yaml': `
 pipeline:
   jobs:
     build:
@@ -151,7 +185,10 @@ pipeline:
       needs: build
       steps:
         - run: cat out/a.txt; echo "seen-stamp=\${{ needs.build.outputs.stamp }}"; exit 1
-` }, 'flaky');
+`,
+      },
+      'flaky',
+    );
     const first = (await server.api<{ run: { id: string } }>('POST', '/api/projects/shop/runs', {})).body.run.id;
     const failed = await waitForRunEnd(server, first);
     expect(failed.status).toBe('failure');
@@ -172,33 +209,57 @@ pipeline:
   });
 
   it('streams a run as server-sent events until it ends', async () => {
-    repo.commit({ 'gantry.yaml': `
+    repo.commit(
+      {
+        'gantry.yaml': `
 pipeline:
   jobs:
     a: { steps: [echo a] }
     b: { needs: a, steps: [echo b] }
-` }, 'two jobs');
+`,
+      },
+      'two jobs',
+    );
     const { body } = await server.api<{ run: { id: string } }>('POST', '/api/projects/shop/runs', {});
     const response = await fetch(`${server.url}/api/runs/${body.run.id}/stream`, { headers: { authorization: `Bearer ${server.token}` } });
     expect(response.headers.get('content-type')).toContain('text/event-stream');
     const text = await response.text(); // the server closes the stream when the run ends
-    const events = [...text.matchAll(/event: (\w+)\ndata: (.*)\n/g)].map((m) => ({ event: m[1], data: JSON.parse(m[2] as string) as { key?: string; status: string } }));
+    const events = [...text.matchAll(/event: (\w+)\ndata: (.*)\n/g)].map((m) => ({
+      event: m[1],
+      data: JSON.parse(m[2] as string) as { key?: string; status: string },
+    }));
     expect(events.at(-1)).toEqual({ event: 'end', data: { status: 'success' } });
     const bStates = events.filter((e) => e.event === 'job' && e.data.key === 'b').map((e) => e.data.status);
     expect(bStates.at(-1)).toBe('success');
   });
 
   it('records every state change in the event log', async () => {
-    const { body } = await server.api<{ events: { type: string; subject: string; env: { gantryVersion: string; nodeVersion: string; host: string } }[] }>('GET', '/api/events?limit=10000');
+    const { body } = await server.api<{
+      events: { type: string; subject: string; env: { gantryVersion: string; nodeVersion: string; host: string } }[];
+    }>('GET', '/api/events?limit=10000');
     const types = new Set(body.events.map((e) => e.type));
-    for (const type of ['server.started', 'project.added', 'run.created', 'run.running', 'job.queued', 'job.running', 'job.success', 'run.success', 'run.cancel', 'run.cancelled', 'secret.set']) {
+    for (const type of [
+      'server.started',
+      'project.added',
+      'run.created',
+      'run.running',
+      'job.queued',
+      'job.running',
+      'job.success',
+      'run.success',
+      'run.cancel',
+      'run.cancelled',
+      'secret.set',
+    ]) {
       expect(types, type).toContain(type);
     }
     expect(body.events[0]?.env.nodeVersion).toBe(process.version);
   });
 
   it('explains which jobs would run for a commit before running anything', async () => {
-    repo.commit({ 'gantry.yaml': `
+    repo.commit(
+      {
+        'gantry.yaml': `
 pipeline:
   on:
     push: { branches: [main], paths: ['src/**'] }
@@ -207,12 +268,21 @@ pipeline:
     deploy:
       if: gantry.ref == 'refs/heads/release'
       steps: [echo deploy]
-` }, 'plan');
+`,
+      },
+      'plan',
+    );
     const runsBefore = (await server.api<{ runs: unknown[] }>('GET', '/api/runs')).body.runs.length;
-    const plan = await server.api<{ triggered: boolean; jobs: { key: string; willRun: string; reason: string }[] }>('POST', '/api/projects/shop/plan', { changedFiles: ['src/a.ts'] });
+    const plan = await server.api<{ triggered: boolean; jobs: { key: string; willRun: string; reason: string }[] }>(
+      'POST',
+      '/api/projects/shop/plan',
+      { changedFiles: ['src/a.ts'] },
+    );
     expect(plan.body.triggered).toBe(true);
     expect(plan.body.jobs.find((j) => j.key === 'deploy')?.willRun).toBe('no');
-    const docsOnly = await server.api<{ triggered: boolean; reason: string }>('POST', '/api/projects/shop/plan', { changedFiles: ['README.md'] });
+    const docsOnly = await server.api<{ triggered: boolean; reason: string }>('POST', '/api/projects/shop/plan', {
+      changedFiles: ['README.md'],
+    });
     expect(docsOnly.body.triggered).toBe(false);
     expect(docsOnly.body.reason).toMatch(/path/);
     expect((await server.api<{ runs: unknown[] }>('GET', '/api/runs')).body.runs.length).toBe(runsBefore);

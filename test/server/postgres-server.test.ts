@@ -7,7 +7,10 @@ describe.skipIf(!pgAvailable())('server on PostgreSQL', () => {
   it('runs a pipeline and keeps its runs across a restart', async () => {
     const url = await pgTestUrl();
     if (!url) return;
-    const repo = await makeRepo({ 'gantry.yaml': "pipeline:\n  jobs:\n    a: { steps: ['echo \"out=1\" >> $GANTRY_OUTPUT'], outputs: { out: '${{ steps.x.outputs.out }}' } }\n    b: { needs: a, steps: [echo b] }\n" });
+    const repo = await makeRepo({
+      'gantry.yaml':
+        "pipeline:\n  jobs:\n    a: { steps: ['echo \"out=1\" >> $GANTRY_OUTPUT'], outputs: { out: '${{ steps.x.outputs.out }}' } }\n    b: { needs: a, steps: [echo b] }\n",
+    });
     try {
       let server = await startTestServer({ store: url });
       await server.api('POST', '/api/projects', { path: repo.dir, name: 'pg' });

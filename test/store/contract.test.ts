@@ -7,9 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConflictError, InputError, NotFoundError } from '../../src/core/errors.ts';
 import type { MatrixValues, StepResult, TestCounts } from '../../src/core/types.ts';
 import { openStore } from '../../src/store/index.ts';
-import type {
-  EventEnvironment, JobRecord, MetricRollup, NewEvent, NewRun, RolloutRecord, Store,
-} from '../../src/store/index.ts';
+import type { EventEnvironment, JobRecord, MetricRollup, NewEvent, NewRun, RolloutRecord, Store } from '../../src/store/index.ts';
 import { pgAvailable, pgTestDatabase, sqliteTestDatabase } from '../support/databases.ts';
 import type { TestDatabase } from '../support/databases.ts';
 
@@ -101,7 +99,13 @@ function rollup(projectId: string, startMs: number, overrides: Partial<MetricRol
     endMs: startMs + 10_000,
     requests: 120,
     errors: 3,
-    data: { latency: [{ valueMs: 5, count: 100 }, { valueMs: 250, count: 20 }], routes: { 'GET /': 120 } },
+    data: {
+      latency: [
+        { valueMs: 5, count: 100 },
+        { valueMs: 250, count: 20 },
+      ],
+      routes: { 'GET /': 120 },
+    },
     ...overrides,
   };
 }
@@ -133,8 +137,17 @@ function storeContract(name: string, factory: () => Promise<TestDatabase | null>
     describe('projects', () => {
       it('creates a project and finds it by id and by name', async () => {
         const name = uniq('app');
-        const created = await store.projects.create({ name, source: { kind: 'url', url: 'https://example.test/r.git' }, webhookSecret: 'v1:abc' });
-        expect(created).toMatchObject({ name, source: { kind: 'url', url: 'https://example.test/r.git' }, webhookSecret: 'v1:abc', state: {} });
+        const created = await store.projects.create({
+          name,
+          source: { kind: 'url', url: 'https://example.test/r.git' },
+          webhookSecret: 'v1:abc',
+        });
+        expect(created).toMatchObject({
+          name,
+          source: { kind: 'url', url: 'https://example.test/r.git' },
+          webhookSecret: 'v1:abc',
+          state: {},
+        });
         expect(created.id).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/);
         expect(created.createdAt).toMatch(ISO);
         expect(await store.projects.get(created.id)).toEqual(created);
@@ -178,7 +191,9 @@ function storeContract(name: string, factory: () => Promise<TestDatabase | null>
         const release = await store.releases.create(newRelease(p.id, { runId: run.id }));
         const rollout = await store.rollouts.create(newRollout(p.id, 'production', release.id));
         await store.rollouts.transition(rollout.id, {
-          phase: 'canary', state: {}, environment: { projectId: p.id, name: 'production', currentReleaseId: release.id, previousReleaseId: null, port: 1 },
+          phase: 'canary',
+          state: {},
+          environment: { projectId: p.id, name: 'production', currentReleaseId: release.id, previousReleaseId: null, port: 1 },
         });
         await store.metrics.append([rollup(p.id, 1_700_000_000_000), rollup(kept.id, 1_700_000_000_000)]);
         const keptRelease = await store.releases.create(newRelease(kept.id));
@@ -210,7 +225,14 @@ function storeContract(name: string, factory: () => Promise<TestDatabase | null>
     describe('runs', () => {
       it('creates a run with its jobs and reads both back unchanged', async () => {
         const p = await project();
-        const matrix: MatrixValues = { os: 'linux', node: 24, flags: ['a', 'b'], opts: { deep: { x: null, y: false } }, label: 'ü 🚀', ratio: 0.125 };
+        const matrix: MatrixValues = {
+          os: 'linux',
+          node: 24,
+          flags: ['a', 'b'],
+          opts: { deep: { x: null, y: false } },
+          label: 'ü 🚀',
+          ratio: 0.125,
+        };
         const steps: StepResult[] = [
           { name: 'checkout', status: 'success', exitCode: 0, durationMs: 12 },
           { name: 'test', status: 'failure', exitCode: 1, durationMs: 3400 },
@@ -219,7 +241,21 @@ function storeContract(name: string, factory: () => Promise<TestDatabase | null>
         const tests: TestCounts = { passed: 10, failed: 1, skipped: 2, failures: ['suite › it fails'] };
         const jobs = [
           job('build', { status: 'queued', outputs: { version: '1.2.3', empty: '' } }),
-          job('test (linux, 24)', { jobId: 'test', matrix, needs: ['build'], status: 'success', attempt: 2, steps, tests, logTruncated: true, reason: 'why', startedAt: '2024-01-01T00:00:00.000Z', finishedAt: '2024-01-01T00:01:00.000Z', reusedFromRunId: 'R0', interruptions: 1 }),
+          job('test (linux, 24)', {
+            jobId: 'test',
+            matrix,
+            needs: ['build'],
+            status: 'success',
+            attempt: 2,
+            steps,
+            tests,
+            logTruncated: true,
+            reason: 'why',
+            startedAt: '2024-01-01T00:00:00.000Z',
+            finishedAt: '2024-01-01T00:01:00.000Z',
+            reusedFromRunId: 'R0',
+            interruptions: 1,
+          }),
           job('deploy', { needs: ['build', 'test (linux, 24)'], status: 'skipped', reason: 'needs failed' }),
         ];
         const input = newRun(p.id, { concurrencyGroup: 'deploy-prod', parentRunId: 'PARENT', status: 'running' });
@@ -316,29 +352,80 @@ function storeContract(name: string, factory: () => Promise<TestDatabase | null>
         await store.runs.transition(run.id, {
           run: { status: 'running', startedAt: '2024-05-01T10:00:00.000Z', cancelRequested: true },
           jobs: [
-            { key: 'build', patch: { status: 'success', attempt: 2, outputs: { sha: 'abc' }, steps, tests, logTruncated: true, reason: 'ok', startedAt: '2024-05-01T10:00:01.000Z', finishedAt: '2024-05-01T10:00:02.000Z', reusedFromRunId: 'OLD', interruptions: 1 } },
+            {
+              key: 'build',
+              patch: {
+                status: 'success',
+                attempt: 2,
+                outputs: { sha: 'abc' },
+                steps,
+                tests,
+                logTruncated: true,
+                reason: 'ok',
+                startedAt: '2024-05-01T10:00:01.000Z',
+                finishedAt: '2024-05-01T10:00:02.000Z',
+                reusedFromRunId: 'OLD',
+                interruptions: 1,
+              },
+            },
             { key: 'test', patch: { status: 'queued' } },
           ],
           events: [
             event(subject, { type: 'run.started', data: { number: run.number } }),
-            event(`job:${run.id}/build`, { type: 'job.finished', data: { status: 'success', nested: { a: [1, null] } }, at: '2024-05-01T10:00:02.000Z' }),
+            event(`job:${run.id}/build`, {
+              type: 'job.finished',
+              data: { status: 'success', nested: { a: [1, null] } },
+              at: '2024-05-01T10:00:02.000Z',
+            }),
           ],
         });
 
-        expect(await store.runs.get(run.id)).toEqual({ ...run, status: 'running', startedAt: '2024-05-01T10:00:00.000Z', cancelRequested: true });
+        expect(await store.runs.get(run.id)).toEqual({
+          ...run,
+          status: 'running',
+          startedAt: '2024-05-01T10:00:00.000Z',
+          cancelRequested: true,
+        });
         const [build, test] = await store.runs.jobs(run.id);
-        expect(build).toEqual({ ...job('build'), runId: run.id, status: 'success', attempt: 2, outputs: { sha: 'abc' }, steps, tests, logTruncated: true, reason: 'ok', startedAt: '2024-05-01T10:00:01.000Z', finishedAt: '2024-05-01T10:00:02.000Z', reusedFromRunId: 'OLD', interruptions: 1 });
+        expect(build).toEqual({
+          ...job('build'),
+          runId: run.id,
+          status: 'success',
+          attempt: 2,
+          outputs: { sha: 'abc' },
+          steps,
+          tests,
+          logTruncated: true,
+          reason: 'ok',
+          startedAt: '2024-05-01T10:00:01.000Z',
+          finishedAt: '2024-05-01T10:00:02.000Z',
+          reusedFromRunId: 'OLD',
+          interruptions: 1,
+        });
         expect(test).toMatchObject({ key: 'test', status: 'queued', needs: ['build'] });
 
         const events = await store.events.list({ subjectPrefix: `run:${run.id}` });
         expect(events).toHaveLength(1);
         expect(events[0]).toMatchObject({ type: 'run.started', actor: 'cli', data: { number: run.number }, env: ENV });
         const jobEvents = await store.events.list({ subjectPrefix: `job:${run.id}/` });
-        expect(jobEvents).toEqual([{ id: expect.any(Number), type: 'job.finished', subject: `job:${run.id}/build`, actor: 'cli', at: '2024-05-01T10:00:02.000Z', data: { status: 'success', nested: { a: [1, null] } }, env: ENV }]);
+        expect(jobEvents).toEqual([
+          {
+            id: expect.any(Number),
+            type: 'job.finished',
+            subject: `job:${run.id}/build`,
+            actor: 'cli',
+            at: '2024-05-01T10:00:02.000Z',
+            data: { status: 'success', nested: { a: [1, null] } },
+            env: ENV,
+          },
+        ]);
         expect(jobEvents[0]!.id).toBeGreaterThan(events[0]!.id);
 
         // Clearing fields back to null, and un-setting cancelRequested, also persist.
-        await store.runs.transition(run.id, { run: { startedAt: null, cancelRequested: false }, jobs: [{ key: 'build', patch: { tests: null, reason: null, logTruncated: false } }] });
+        await store.runs.transition(run.id, {
+          run: { startedAt: null, cancelRequested: false },
+          jobs: [{ key: 'build', patch: { tests: null, reason: null, logTruncated: false } }],
+        });
         expect(await store.runs.get(run.id)).toMatchObject({ startedAt: null, cancelRequested: false, status: 'running' });
         expect((await store.runs.jobs(run.id))[0]).toMatchObject({ tests: null, reason: null, logTruncated: false, attempt: 2 });
       });
@@ -349,7 +436,10 @@ function storeContract(name: string, factory: () => Promise<TestDatabase | null>
         const before = await store.events.list({ subjectPrefix: `run:${run.id}` });
         const failing = store.runs.transition(run.id, {
           run: { status: 'running', startedAt: '2024-05-01T10:00:00.000Z' },
-          jobs: [{ key: 'build', patch: { status: 'running' } }, { key: 'no-such-job', patch: { status: 'running' } }],
+          jobs: [
+            { key: 'build', patch: { status: 'running' } },
+            { key: 'no-such-job', patch: { status: 'running' } },
+          ],
           events: [event(`run:${run.id}`, { type: 'run.started' })],
         });
         await expect(failing).rejects.toBeInstanceOf(NotFoundError);
@@ -410,7 +500,7 @@ function storeContract(name: string, factory: () => Promise<TestDatabase | null>
         expect(await ids({ subjectPrefix: `${tag}:_` })).toEqual([]);
         expect(await ids({ subjectPrefix: `${tag}%` })).toEqual([]);
         expect(await ids({ subjectPrefix: tag.toUpperCase() })).toEqual([d.id]);
-        expect((await ids({ type: 'job.started', afterId: a.id }))).toContain(b.id);
+        expect(await ids({ type: 'job.started', afterId: a.id })).toContain(b.id);
       });
 
       it('keeps ids unique and in list order under concurrent appends and transitions', async () => {
@@ -418,7 +508,9 @@ function storeContract(name: string, factory: () => Promise<TestDatabase | null>
         const run = await store.runs.create(newRun(null), []);
         const appended = await Promise.all([
           ...Array.from({ length: 15 }, (_, i) => store.events.append(event(`${tag}:${i}`))),
-          ...Array.from({ length: 5 }, () => store.runs.transition(run.id, { events: [event(`${tag}:t`), event(`${tag}:t`)] }).then(() => undefined)),
+          ...Array.from({ length: 5 }, () =>
+            store.runs.transition(run.id, { events: [event(`${tag}:t`), event(`${tag}:t`)] }).then(() => undefined),
+          ),
         ]);
         const listed = await store.events.list({ subjectPrefix: tag });
         expect(listed).toHaveLength(25);
@@ -490,7 +582,18 @@ function storeContract(name: string, factory: () => Promise<TestDatabase | null>
         expect(await store.releases.get(`${p.id}#1`)).toEqual(release);
         expect(await store.releases.getByNumber(p.id, 1)).toEqual(release);
 
-        for (const missing of [`${p.id}#2`, `${p.id}#0`, `${p.id}#01`, `${p.id}#-1`, `${p.id}#1.0`, `${p.id}#x`, `${p.id}#`, '#1', `${p.id}#99999999999`, uniq('nope')]) {
+        for (const missing of [
+          `${p.id}#2`,
+          `${p.id}#0`,
+          `${p.id}#01`,
+          `${p.id}#-1`,
+          `${p.id}#1.0`,
+          `${p.id}#x`,
+          `${p.id}#`,
+          '#1',
+          `${p.id}#99999999999`,
+          uniq('nope'),
+        ]) {
           expect(await store.releases.get(missing), missing).toBeUndefined();
         }
         expect(await store.releases.getByNumber(p.id, 2)).toBeUndefined();
@@ -514,10 +617,17 @@ function storeContract(name: string, factory: () => Promise<TestDatabase | null>
       it('gives 10 concurrent creates in each of two projects the numbers 1..10 exactly once', async () => {
         const a = await project('a');
         const b = await project('b');
-        const made = await Promise.all(Array.from({ length: 20 }, (_, i) => store.releases.create(newRelease(i % 2 === 0 ? a.id : b.id, { sha: `sha${i}` }))));
+        const made = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => store.releases.create(newRelease(i % 2 === 0 ? a.id : b.id, { sha: `sha${i}` }))),
+        );
         const oneToTen = Array.from({ length: 10 }, (_, i) => i + 1);
         for (const p of [a, b]) {
-          expect(made.filter((r) => r.projectId === p.id).map((r) => r.number).sort((x, y) => x - y)).toEqual(oneToTen);
+          expect(
+            made
+              .filter((r) => r.projectId === p.id)
+              .map((r) => r.number)
+              .sort((x, y) => x - y),
+          ).toEqual(oneToTen);
           const stored = await store.releases.list(p.id);
           expect(stored.map((r) => r.number)).toEqual([...oneToTen].reverse());
           for (const r of stored) expect(await store.releases.get(`${p.id}#${r.number}`)).toEqual(r);
@@ -525,7 +635,7 @@ function storeContract(name: string, factory: () => Promise<TestDatabase | null>
         expect(new Set(made.map((r) => r.id)).size).toBe(20);
       });
 
-      it('lists a project\'s releases newest first, with a limit', async () => {
+      it("lists a project's releases newest first, with a limit", async () => {
         const p = await project();
         const other = await project();
         const r1 = await store.releases.create(newRelease(p.id));
@@ -583,11 +693,15 @@ function storeContract(name: string, factory: () => Promise<TestDatabase | null>
 
       it('lets exactly one of 6 concurrent creates for one environment win', async () => {
         const { p, release } = await projectWithRelease();
-        const results = await Promise.allSettled(Array.from({ length: 6 }, () => store.rollouts.create(newRollout(p.id, 'production', release.id))));
+        const results = await Promise.allSettled(
+          Array.from({ length: 6 }, () => store.rollouts.create(newRollout(p.id, 'production', release.id))),
+        );
         const won = results.filter((r) => r.status === 'fulfilled');
         expect(won).toHaveLength(1);
         for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(ConflictError);
-        expect((await store.rollouts.list({ projectId: p.id })).map((r) => r.id)).toEqual([(won[0] as PromiseFulfilledResult<RolloutRecord>).value.id]);
+        expect((await store.rollouts.list({ projectId: p.id })).map((r) => r.id)).toEqual([
+          (won[0] as PromiseFulfilledResult<RolloutRecord>).value.id,
+        ]);
       });
 
       it('refuses a taken id with ConflictError and an unknown project or release with NotFoundError', async () => {
@@ -636,9 +750,18 @@ function storeContract(name: string, factory: () => Promise<TestDatabase | null>
           environment: { projectId: p.id, name: 'production', currentReleaseId: release.id, previousReleaseId: null, port: 8080 },
           events: [event(subject, { type: 'rollout.succeeded' })],
         });
-        expect(await store.rollouts.get(rollout.id)).toMatchObject({ phase: 'succeeded', state: { step: 3 }, finishedAt: '2024-06-01T12:00:00.000Z' });
+        expect(await store.rollouts.get(rollout.id)).toMatchObject({
+          phase: 'succeeded',
+          state: { step: 3 },
+          finishedAt: '2024-06-01T12:00:00.000Z',
+        });
         expect(await store.rollouts.environment(p.id, 'production')).toEqual({
-          projectId: p.id, name: 'production', currentReleaseId: release.id, previousReleaseId: null, port: 8080, updatedAt: expect.stringMatching(ISO),
+          projectId: p.id,
+          name: 'production',
+          currentReleaseId: release.id,
+          previousReleaseId: null,
+          port: 8080,
+          updatedAt: expect.stringMatching(ISO),
         });
         const events = await store.events.list({ subjectPrefix: subject });
         expect(events.map((e) => e.type)).toEqual(['rollout.step', 'rollout.analysis', 'rollout.succeeded']);
@@ -653,7 +776,14 @@ function storeContract(name: string, factory: () => Promise<TestDatabase | null>
         });
         expect(await store.rollouts.get(rollout.id)).toMatchObject({ state: { step: 4 }, finishedAt: '2024-06-01T12:00:00.000Z' });
         expect(await store.rollouts.environments(p.id)).toEqual([
-          { projectId: p.id, name: 'production', currentReleaseId: r2.id, previousReleaseId: release.id, port: null, updatedAt: expect.stringMatching(ISO) },
+          {
+            projectId: p.id,
+            name: 'production',
+            currentReleaseId: r2.id,
+            previousReleaseId: release.id,
+            port: null,
+            updatedAt: expect.stringMatching(ISO),
+          },
         ]);
       });
 
@@ -661,7 +791,13 @@ function storeContract(name: string, factory: () => Promise<TestDatabase | null>
         const { p, release } = await projectWithRelease();
         const rollout = await store.rollouts.create(newRollout(p.id, 'production', release.id));
         const subject = `rollout:${rollout.id}`;
-        await store.rollouts.setEnvironment({ projectId: p.id, name: 'production', currentReleaseId: 'OLD', previousReleaseId: null, port: 9000 });
+        await store.rollouts.setEnvironment({
+          projectId: p.id,
+          name: 'production',
+          currentReleaseId: 'OLD',
+          previousReleaseId: null,
+          port: 9000,
+        });
         const envBefore = await store.rollouts.environment(p.id, 'production');
         // The second event breaks the events table's NOT NULL on type, after the rollout update,
         // the environment upsert and the first event were written in the transaction.
@@ -713,18 +849,56 @@ function storeContract(name: string, factory: () => Promise<TestDatabase | null>
     });
 
     describe('environments', () => {
-      it('upserts environments and lists a project\'s sorted by name', async () => {
+      it("upserts environments and lists a project's sorted by name", async () => {
         const p = await project();
         const other = await project();
-        await store.rollouts.setEnvironment({ projectId: p.id, name: 'staging', currentReleaseId: null, previousReleaseId: null, port: null });
-        await store.rollouts.setEnvironment({ projectId: p.id, name: 'production', currentReleaseId: 'R1', previousReleaseId: null, port: 8443 });
-        await store.rollouts.setEnvironment({ projectId: other.id, name: 'production', currentReleaseId: 'X', previousReleaseId: null, port: 1 });
-        await store.rollouts.setEnvironment({ projectId: p.id, name: 'staging', currentReleaseId: 'R2', previousReleaseId: 'R1', port: 7000 });
+        await store.rollouts.setEnvironment({
+          projectId: p.id,
+          name: 'staging',
+          currentReleaseId: null,
+          previousReleaseId: null,
+          port: null,
+        });
+        await store.rollouts.setEnvironment({
+          projectId: p.id,
+          name: 'production',
+          currentReleaseId: 'R1',
+          previousReleaseId: null,
+          port: 8443,
+        });
+        await store.rollouts.setEnvironment({
+          projectId: other.id,
+          name: 'production',
+          currentReleaseId: 'X',
+          previousReleaseId: null,
+          port: 1,
+        });
+        await store.rollouts.setEnvironment({
+          projectId: p.id,
+          name: 'staging',
+          currentReleaseId: 'R2',
+          previousReleaseId: 'R1',
+          port: 7000,
+        });
 
         const envs = await store.rollouts.environments(p.id);
         expect(envs).toEqual([
-          { projectId: p.id, name: 'production', currentReleaseId: 'R1', previousReleaseId: null, port: 8443, updatedAt: expect.stringMatching(ISO) },
-          { projectId: p.id, name: 'staging', currentReleaseId: 'R2', previousReleaseId: 'R1', port: 7000, updatedAt: expect.stringMatching(ISO) },
+          {
+            projectId: p.id,
+            name: 'production',
+            currentReleaseId: 'R1',
+            previousReleaseId: null,
+            port: 8443,
+            updatedAt: expect.stringMatching(ISO),
+          },
+          {
+            projectId: p.id,
+            name: 'staging',
+            currentReleaseId: 'R2',
+            previousReleaseId: 'R1',
+            port: 7000,
+            updatedAt: expect.stringMatching(ISO),
+          },
         ]);
         expect(await store.rollouts.environment(p.id, 'staging')).toEqual(envs[1]);
         expect(await store.rollouts.environment(p.id, 'qa')).toBeUndefined();
@@ -733,8 +907,9 @@ function storeContract(name: string, factory: () => Promise<TestDatabase | null>
 
       it('refuses an environment of an unknown project with NotFoundError', async () => {
         const missing = uniq('nobody');
-        await expect(store.rollouts.setEnvironment({ projectId: missing, name: 'x', currentReleaseId: null, previousReleaseId: null, port: null }))
-          .rejects.toBeInstanceOf(NotFoundError);
+        await expect(
+          store.rollouts.setEnvironment({ projectId: missing, name: 'x', currentReleaseId: null, previousReleaseId: null, port: null }),
+        ).rejects.toBeInstanceOf(NotFoundError);
         expect(await store.rollouts.environments(missing)).toEqual([]);
       });
     });
@@ -771,7 +946,8 @@ function storeContract(name: string, factory: () => Promise<TestDatabase | null>
         const canary = rollup(p.id, T, { version: 'r2', pool: 'canary', requests: 5, errors: 5 });
         const staging = rollup(p.id, T + 1, { environment: 'staging' });
         await store.metrics.append([stable, canary, staging]);
-        const q = (f: { environment?: string; version?: string }) => store.metrics.query({ projectId: p.id, sinceMs: T, untilMs: T + 10_000, ...f });
+        const q = (f: { environment?: string; version?: string }) =>
+          store.metrics.query({ projectId: p.id, sinceMs: T, untilMs: T + 10_000, ...f });
         expect(await q({})).toEqual([stable, canary, staging]);
         expect(await q({ environment: 'production' })).toEqual([stable, canary]);
         expect(await q({ environment: 'production', version: 'r2' })).toEqual([canary]);
@@ -807,7 +983,7 @@ function storeContract(name: string, factory: () => Promise<TestDatabase | null>
     });
 
     describe('environment secrets', () => {
-      it('keeps an environment\'s secrets apart from the project\'s and from other environments\'', async () => {
+      it("keeps an environment's secrets apart from the project's and from other environments'", async () => {
         const p = await project();
         await store.secrets.set(p.id, 'TOKEN', 'v1:project');
         await store.secrets.set(p.id, 'TOKEN', 'v1:prod', 'production');
@@ -857,7 +1033,12 @@ function storeContract(name: string, factory: () => Promise<TestDatabase | null>
         const release = await first.releases.create(newRelease(p.id, { runId: run.id }));
         const rollout = await first.rollouts.create(newRollout(p.id, 'production', release.id));
         const envRecord = { projectId: p.id, name: 'production', currentReleaseId: release.id, previousReleaseId: null, port: 8080 };
-        await first.rollouts.transition(rollout.id, { phase: 'canary', state: { step: 1 }, environment: envRecord, events: [event(`rollout:${rollout.id}`)] });
+        await first.rollouts.transition(rollout.id, {
+          phase: 'canary',
+          state: { step: 1 },
+          environment: envRecord,
+          events: [event(`rollout:${rollout.id}`)],
+        });
         const movedRollout = await first.rollouts.get(rollout.id);
         const metric = rollup(p.id, 1_700_000_000_000);
         await first.metrics.append([metric]);

@@ -22,7 +22,8 @@ afterEach(async () => {
 
 /** A Kysely handle on the test database, bypassing openStore (which would migrate to the latest). */
 function rawDb(database: TestDatabase, dialect: StoreDialect): Kysely<Database> {
-  if (dialect === 'postgres') return new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: database.url, max: 2 }) }) });
+  if (dialect === 'postgres')
+    return new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: database.url, max: 2 }) }) });
   return new Kysely<Database>({ dialect: new NodeSqliteDialect({ database: openSqliteDatabase(database.url.slice('sqlite:'.length)) }) });
 }
 
@@ -48,10 +49,18 @@ function upgradeSuite(name: string, dialect: StoreDialect, factory: () => Promis
       const before = createKyselyStore(old, dialect);
       const project = await before.projects.create({ name: 'legacy', source: { kind: 'local', path: '/srv' }, webhookSecret: 's' });
       await before.secrets.set(project.id, 'TOKEN', 'v1:old');
-      const run = await before.runs.create({
-        projectId: project.id, event: { kind: 'manual', ref: 'refs/heads/main', sha: 'abc' }, inputs: {},
-        configText: 'pipeline: {}', configHash: 'h', concurrencyGroup: null, parentRunId: null,
-      }, []);
+      const run = await before.runs.create(
+        {
+          projectId: project.id,
+          event: { kind: 'manual', ref: 'refs/heads/main', sha: 'abc' },
+          inputs: {},
+          configText: 'pipeline: {}',
+          configHash: 'h',
+          concurrencyGroup: null,
+          parentRunId: null,
+        },
+        [],
+      );
       await before.close();
 
       const store = await openStore({ url: database.url });
@@ -62,13 +71,40 @@ function upgradeSuite(name: string, dialect: StoreDialect, factory: () => Promis
         expect(await store.secrets.get(project.id, 'TOKEN', 'production')).toBeUndefined();
 
         const release = await store.releases.create({
-          projectId: project.id, runId: run.id, sha: 'abc', ref: 'refs/heads/main', configText: '', configHash: 'h', artifactsPath: 'r/1', createdBy: 'cli',
+          projectId: project.id,
+          runId: run.id,
+          sha: 'abc',
+          ref: 'refs/heads/main',
+          configText: '',
+          configHash: 'h',
+          artifactsPath: 'r/1',
+          createdBy: 'cli',
         });
         expect(release.number).toBe(1);
-        const rollout = { projectId: project.id, environment: 'production', releaseId: release.id, previousReleaseId: null, phase: 'pending', state: {}, createdBy: 'cli' };
+        const rollout = {
+          projectId: project.id,
+          environment: 'production',
+          releaseId: release.id,
+          previousReleaseId: null,
+          phase: 'pending',
+          state: {},
+          createdBy: 'cli',
+        };
         await store.rollouts.create({ ...rollout, id: 'RO-1' });
         await expect(store.rollouts.create({ ...rollout, id: 'RO-2' })).rejects.toBeInstanceOf(ConflictError);
-        await store.metrics.append([{ projectId: project.id, environment: 'production', version: 'r1', pool: 'stable', startMs: 0, endMs: 10, requests: 1, errors: 0, data: {} }]);
+        await store.metrics.append([
+          {
+            projectId: project.id,
+            environment: 'production',
+            version: 'r1',
+            pool: 'stable',
+            startMs: 0,
+            endMs: 10,
+            requests: 1,
+            errors: 0,
+            data: {},
+          },
+        ]);
         await store.projects.delete(project.id);
         expect(await store.releases.list(project.id)).toEqual([]);
       } finally {

@@ -35,7 +35,9 @@ function lineCollector(child: ChildProcess) {
   let buffered = '';
   let stderr = '';
   const waiters = new Set<() => void>();
-  child.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
   child.stdout?.on('data', (chunk: Buffer) => {
     buffered += chunk.toString();
     const parts = buffered.split('\n');
@@ -44,14 +46,20 @@ function lineCollector(child: ChildProcess) {
     lines.push(...parts.filter((l) => l !== ''));
     for (const check of waiters) check();
   });
-  child.once('exit', () => { for (const check of waiters) check(); });
+  child.once('exit', () => {
+    for (const check of waiters) check();
+  });
   function waitFor(predicate: () => boolean, timeoutMs: number): Promise<void> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => done(new Error(`timed out after ${timeoutMs} ms with ${lines.length} lines; stderr: ${stderr}`)), timeoutMs);
+      const timer = setTimeout(
+        () => done(new Error(`timed out after ${timeoutMs} ms with ${lines.length} lines; stderr: ${stderr}`)),
+        timeoutMs,
+      );
       function done(err?: Error) {
         clearTimeout(timer);
         waiters.delete(check);
-        if (err === undefined) resolve(); else reject(err);
+        if (err === undefined) resolve();
+        else reject(err);
       }
       function check() {
         if (predicate()) done();
@@ -70,15 +78,29 @@ describe('NodeSqliteDialect', () => {
       dialect: new NodeSqliteDialect({ database: openSqliteDatabase(':memory:') }),
     });
     try {
-      await db.schema.createTable('t').addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
-        .addColumn('name', 'text', (c) => c.notNull()).addColumn('flag', 'integer', (c) => c.notNull()).execute();
-      const inserted = await db.insertInto('t').values([{ name: 'a', flag: true }, { name: 'b', flag: false }]).executeTakeFirst();
+      await db.schema
+        .createTable('t')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('flag', 'integer', (c) => c.notNull())
+        .execute();
+      const inserted = await db
+        .insertInto('t')
+        .values([
+          { name: 'a', flag: true },
+          { name: 'b', flag: false },
+        ])
+        .executeTakeFirst();
       expect(inserted.numInsertedOrUpdatedRows).toBe(2n);
       expect(inserted.insertId).toBe(2n);
       const returned = await db.insertInto('t').values({ name: 'c', flag: true }).returning(['id', 'name']).executeTakeFirstOrThrow();
       expect(returned).toEqual({ id: 3, name: 'c' });
       const rows = await db.selectFrom('t').selectAll().orderBy('id').execute();
-      expect(rows).toStrictEqual([{ id: 1, name: 'a', flag: 1 }, { id: 2, name: 'b', flag: 0 }, { id: 3, name: 'c', flag: 1 }]);
+      expect(rows).toStrictEqual([
+        { id: 1, name: 'a', flag: 1 },
+        { id: 2, name: 'b', flag: 0 },
+        { id: 3, name: 'c', flag: 1 },
+      ]);
       expect(Object.getPrototypeOf(rows[0])).toBe(Object.prototype);
       const updated = await db.updateTable('t').set({ flag: false }).where('flag', '=', true).executeTakeFirst();
       expect(updated.numUpdatedRows).toBe(2n);
@@ -86,10 +108,12 @@ describe('NodeSqliteDialect', () => {
       for await (const row of db.selectFrom('t').select('name').orderBy('id', 'desc').stream()) streamed.push(row.name);
       expect(streamed).toEqual(['c', 'b', 'a']);
       // A failed transaction leaves nothing behind, and the connection is usable afterwards.
-      await expect(db.transaction().execute(async (trx) => {
-        await trx.insertInto('t').values({ name: 'd', flag: true }).execute();
-        throw new Error('boom');
-      })).rejects.toThrow('boom');
+      await expect(
+        db.transaction().execute(async (trx) => {
+          await trx.insertInto('t').values({ name: 'd', flag: true }).execute();
+          throw new Error('boom');
+        }),
+      ).rejects.toThrow('boom');
       expect((await db.selectFrom('t').select('name').execute()).map((r) => r.name)).toEqual(['a', 'b', 'c']);
     } finally {
       await db.destroy();
@@ -153,7 +177,9 @@ describe('SQLite store', () => {
     cleanups.push(() => store.close());
 
     const child = spawn(process.execPath, [CHILD, url], { stdio: ['ignore', 'pipe', 'pipe'] });
-    cleanups.push(async () => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
+    cleanups.push(async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    });
     const exited = once(child, 'exit');
     const { lines: printed, waitFor } = lineCollector(child);
 
@@ -161,10 +187,20 @@ describe('SQLite store', () => {
     await waitFor(() => printed.length >= 5, 20_000);
     const ours: RunRecord[] = [];
     for (let i = 0; i < 10; i++) {
-      ours.push(await store.runs.create({
-        projectId: null, event: { kind: 'manual', ref: 'refs/heads/main', sha: 'p' }, inputs: {}, configText: '',
-        configHash: 'h', concurrencyGroup: null, parentRunId: null,
-      }, []));
+      ours.push(
+        await store.runs.create(
+          {
+            projectId: null,
+            event: { kind: 'manual', ref: 'refs/heads/main', sha: 'p' },
+            inputs: {},
+            configText: '',
+            configHash: 'h',
+            concurrencyGroup: null,
+            parentRunId: null,
+          },
+          [],
+        ),
+      );
     }
     await waitFor(() => printed.length >= 40, 20_000);
     child.kill('SIGKILL');

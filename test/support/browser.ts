@@ -25,7 +25,15 @@ export function browserAvailable(): boolean {
 export async function launchBrowser(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-dev-shm-usage',
+    ],
   });
 }
 
@@ -59,15 +67,27 @@ export async function startGantryUp(env: Record<string, string> = {}): Promise<G
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await response.text();
-    return { status: response.status, body: (text && response.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text) as T };
+    return {
+      status: response.status,
+      body: (text && response.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text) as T,
+    };
   };
   const handle: GantryUp = {
-    url, dataDir, token, api,
-    get child() { return process_.child; },
+    url,
+    dataDir,
+    token,
+    api,
+    get child() {
+      return process_.child;
+    },
     output: () => process_.output(),
     loginLink: async () => (await api<{ url: string }>('POST', '/api/login-links')).body.url,
-    stopServer: async () => { await process_.stop(); },
-    startServer: async () => { process_ = await spawnUp(dataDir, port, env); },
+    stopServer: async () => {
+      await process_.stop();
+    },
+    startServer: async () => {
+      process_ = await spawnUp(dataDir, port, env);
+    },
     stop: async () => {
       await process_.stop();
       killInstances(dataDir);
@@ -77,16 +97,30 @@ export async function startGantryUp(env: Record<string, string> = {}): Promise<G
   return handle;
 }
 
-async function spawnUp(dataDir: string, port: number, env: Record<string, string>): Promise<{ child: ChildProcess; output(): string; stop(): Promise<void> }> {
-  const child = spawn(NODE, [CLI_MAIN, '--data', dataDir, 'up', '--port', String(port)], { env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+async function spawnUp(
+  dataDir: string,
+  port: number,
+  env: Record<string, string>,
+): Promise<{ child: ChildProcess; output(): string; stop(): Promise<void> }> {
+  const child = spawn(NODE, [CLI_MAIN, '--data', dataDir, 'up', '--port', String(port)], {
+    env: cliEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => { output += chunk; });
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => { output += chunk; });
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    output += chunk;
+  });
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    output += chunk;
+  });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`gantry up exited: ${output}`);
-    const healthy = await fetch(`http://127.0.0.1:${port}/api/health`).then((r) => r.ok, () => false);
+    const healthy = await fetch(`http://127.0.0.1:${port}/api/health`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (healthy && existsSync(join(dataDir, 'admin.token'))) break;
     if (Date.now() > deadline) throw new Error(`gantry up did not become healthy: ${output}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -97,7 +131,9 @@ async function spawnUp(dataDir: string, port: number, env: Record<string, string
     stop: async () => {
       if (child.exitCode !== null || child.pid === undefined) return;
       process.kill(child.pid, 'SIGTERM');
-      const killTimer = setTimeout(() => { if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL'); }, 15_000);
+      const killTimer = setTimeout(() => {
+        if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+      }, 15_000);
       await exited;
       clearTimeout(killTimer);
     },

@@ -24,7 +24,11 @@ export function killInstances(dataDir: string): number[] {
     for (const pid of new Set(pids)) {
       // Each instance leads its own process group (a session of its own).
       for (const target of [-pid, pid]) {
-        try { process.kill(target, 'SIGKILL'); } catch { /* already gone */ }
+        try {
+          process.kill(target, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
       }
       killed.push(pid);
     }

@@ -72,27 +72,32 @@ export async function startPrometheus(o: { targets: string[]; scrapeInterval?: s
   const interval = o.scrapeInterval ?? '1s';
   const dir = await mkdtemp(join(tmpdir(), 'gantry-prometheus-'));
   const config = join(dir, 'prometheus.yml');
-  await writeFile(config, [
-    'global:',
-    `  scrape_interval: ${interval}`,
-    `  scrape_timeout: ${interval}`,
-    `  evaluation_interval: ${interval}`,
-    'scrape_configs:',
-    '  - job_name: app',
-    `    static_configs: [{ targets: ${JSON.stringify(o.targets)} }]`,
-    '',
-  ].join('\n'));
+  await writeFile(
+    config,
+    [
+      'global:',
+      `  scrape_interval: ${interval}`,
+      `  scrape_timeout: ${interval}`,
+      `  evaluation_interval: ${interval}`,
+      'scrape_configs:',
+      '  - job_name: app',
+      `    static_configs: [{ targets: ${JSON.stringify(o.targets)} }]`,
+      '',
+    ].join('\n'),
+  );
 
   let lastOutput = '';
   for (let attempt = 1; attempt <= 3; attempt++) {
     const port = await freePort();
-    const child = spawn(BINARY, [
-      `--config.file=${config}`,
-      `--storage.tsdb.path=${join(dir, `data-${attempt}`)}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-    ], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(
+      BINARY,
+      [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, `data-${attempt}`)}`, `--web.listen-address=127.0.0.1:${port}`],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     let output = '';
-    child.stderr?.on('data', (chunk: Buffer) => { output = (output + chunk.toString()).slice(-4_000); });
+    child.stderr?.on('data', (chunk: Buffer) => {
+      output = (output + chunk.toString()).slice(-4_000);
+    });
     const url = `http://127.0.0.1:${port}`;
     const stop = async () => {
       await stopChild(child);
@@ -100,7 +105,10 @@ export async function startPrometheus(o: { targets: string[]; scrapeInterval?: s
     };
     const deadline = Date.now() + (o.readyTimeoutMs ?? 15_000);
     while (Date.now() < deadline && child.exitCode === null && child.signalCode === null) {
-      const ready = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1_000) }).then((r) => r.ok, () => false);
+      const ready = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1_000) }).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ready && child.pid !== undefined) return { url, pid: child.pid, stop };
       await delay(POLL_MS);
     }
@@ -123,8 +131,10 @@ export async function waitForSeries(prometheusUrl: string, query: string, timeou
   const url = new URL('/api/v1/query', prometheusUrl);
   url.searchParams.set('query', query);
   while (Date.now() < deadline) {
-    const body = await fetch(url, { signal: AbortSignal.timeout(1_000) }).then((r) => r.json(), () => null) as
-      { data?: { result?: unknown[] } } | null;
+    const body = (await fetch(url, { signal: AbortSignal.timeout(1_000) }).then(
+      (r) => r.json(),
+      () => null,
+    )) as { data?: { result?: unknown[] } } | null;
     if ((body?.data?.result?.length ?? 0) > 0) return;
     await delay(POLL_MS);
   }

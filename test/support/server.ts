@@ -30,10 +30,16 @@ export async function startTestServer(overrides: Partial<Record<keyof ServerOpti
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await response.text();
-    return { status: response.status, body: (text && response.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text) as T };
+    return {
+      status: response.status,
+      body: (text && response.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text) as T,
+    };
   };
   return {
-    ...server, dataDir, token, api,
+    ...server,
+    dataDir,
+    token,
+    api,
     cleanup: async () => {
       await server.close();
       killInstances(dataDir);
@@ -43,12 +49,18 @@ export async function startTestServer(overrides: Partial<Record<keyof ServerOpti
 }
 
 /** A git repository in a temp dir with the given files committed on `main`. */
-export async function makeRepo(files: Record<string, string>): Promise<{ dir: string; git(...args: string[]): string; commit(files: Record<string, string>, message?: string): string; cleanup(): Promise<void> }> {
+export async function makeRepo(files: Record<string, string>): Promise<{
+  dir: string;
+  git(...args: string[]): string;
+  commit(files: Record<string, string>, message?: string): string;
+  cleanup(): Promise<void>;
+}> {
   const dir = await mkdtemp(join(tmpdir(), 'gantry-repo-'));
-  const git = (...args: string[]) => execFileSync('git', ['-C', dir, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' },
-  }).trim();
+  const git = (...args: string[]) =>
+    execFileSync('git', ['-C', dir, ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' },
+    }).trim();
   git('init', '-q', '-b', 'main');
   const writeAll = async (entries: Record<string, string>) => {
     for (const [path, content] of Object.entries(entries)) {
@@ -60,7 +72,8 @@ export async function makeRepo(files: Record<string, string>): Promise<{ dir: st
   git('add', '-A');
   git('commit', '-qm', 'initial');
   return {
-    dir, git,
+    dir,
+    git,
     commit: (entries, message = 'change') => {
       for (const [path, content] of Object.entries(entries)) {
         mkdirSync(dirname(join(dir, path)), { recursive: true });
@@ -75,7 +88,11 @@ export async function makeRepo(files: Record<string, string>): Promise<{ dir: st
 }
 
 /** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
-export async function waitFor<T>(check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+export async function waitFor<T>(
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 20_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -85,7 +102,8 @@ export async function waitFor<T>(check: () => Promise<T | undefined | false> | T
     } catch (error) {
       last = error;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
@@ -93,13 +111,26 @@ export async function waitFor<T>(check: () => Promise<T | undefined | false> | T
 export interface RunView {
   run: { id: string; number: number; status: string; event: { kind: string; ref: string; sha: string }; parentRunId: string | null };
   status: string;
-  jobs: { id: string; key: string; status: string; outputs: Record<string, string>; attempt: number; reason?: string; steps: { name: string; status: string; exitCode: number | null }[]; tests: unknown }[];
+  jobs: {
+    id: string;
+    key: string;
+    status: string;
+    outputs: Record<string, string>;
+    attempt: number;
+    reason?: string;
+    steps: { name: string; status: string; exitCode: number | null }[];
+    tests: unknown;
+  }[];
 }
 
 /** Waits until the run has ended and returns it. */
 export async function waitForRunEnd(server: TestServer, runId: string, timeoutMs = 30_000): Promise<RunView> {
-  return waitFor(async () => {
-    const { body } = await server.api<RunView>('GET', `/api/runs/${runId}`);
-    return ['success', 'failure', 'cancelled'].includes(body.status) ? body : undefined;
-  }, timeoutMs, `run ${runId} to end`);
+  return waitFor(
+    async () => {
+      const { body } = await server.api<RunView>('GET', `/api/runs/${runId}`);
+      return ['success', 'failure', 'cancelled'].includes(body.status) ? body : undefined;
+    },
+    timeoutMs,
+    `run ${runId} to end`,
+  );
 }

@@ -53,8 +53,13 @@ describe('ANSI SGR parsing', () => {
 
   it('drops other escape sequences and control characters, and merges equal styles', () => {
     expect(parseAnsi(`${E}[2K${E}[1Gdone${E}[?25h ok`)).toEqual([{ text: 'done ok', style: PLAIN }]);
-    expect(parseAnsi(`${E}]0;title${E}\\a${E}]8;;https://x.test${E}\\link${E}]8;;${E}\\b\u0007c`)).toEqual([{ text: 'alinkbc', style: PLAIN }]);
-    expect(parseAnsi(`x${E}[31m${E}[31my${E}[31mz`)).toEqual([{ text: 'x', style: PLAIN }, { text: 'yz', style: applySgr(PLAIN, '31') }]);
+    expect(parseAnsi(`${E}]0;title${E}\\a${E}]8;;https://x.test${E}\\link${E}]8;;${E}\\b\u0007c`)).toEqual([
+      { text: 'alinkbc', style: PLAIN },
+    ]);
+    expect(parseAnsi(`x${E}[31m${E}[31my${E}[31mz`)).toEqual([
+      { text: 'x', style: PLAIN },
+      { text: 'yz', style: applySgr(PLAIN, '31') },
+    ]);
     // A truncated sequence at the end of a line is dropped, not shown.
     expect(parseAnsi(`end${E}[3`)).toEqual([{ text: 'end', style: PLAIN }]);
     expect(parseAnsi(`end${E}`)).toEqual([{ text: 'end', style: PLAIN }]);

@@ -9,7 +9,13 @@ function place(layout: GraphLayout): Record<string, [number, number]> {
 
 describe('layoutGraph', () => {
   it('puts each node in the column of its longest path from a root', () => {
-    const layout = layoutGraph([job('lint'), job('build'), job('test', ['build']), job('e2e', ['test']), job('deploy', ['lint', 'e2e', 'build'])]);
+    const layout = layoutGraph([
+      job('lint'),
+      job('build'),
+      job('test', ['build']),
+      job('e2e', ['test']),
+      job('deploy', ['lint', 'e2e', 'build']),
+    ]);
     const columns = Object.fromEntries(layout.nodes.map((n) => [n.label, n.column]));
     expect(columns).toEqual({ lint: 0, build: 0, test: 1, e2e: 2, deploy: 3 });
     expect(layout.columns).toBe(4);
@@ -28,15 +34,22 @@ describe('layoutGraph', () => {
   it('groups matrix instances into one node that expands by a row per instance', () => {
     const jobs = [
       job('build'),
-      job('test (1)', ['build'], 'test'), job('test (2)', ['build'], 'test'), job('test (3)', ['build'], 'test'),
+      job('test (1)', ['build'], 'test'),
+      job('test (2)', ['build'], 'test'),
+      job('test (3)', ['build'], 'test'),
       job('package', ['test (1)', 'test (2)', 'test (3)']),
     ];
     const collapsed = layoutGraph(jobs);
     expect(collapsed.nodes.map((n) => [n.id, n.kind, n.size])).toEqual([
-      ['job:build', 'job', 1], ['group:test', 'group', 1], ['job:package', 'job', 1],
+      ['job:build', 'job', 1],
+      ['group:test', 'group', 1],
+      ['job:package', 'job', 1],
     ]);
     expect(collapsed.nodes[1]?.keys).toEqual(['test (1)', 'test (2)', 'test (3)']);
-    expect(collapsed.edges).toEqual([{ from: 'job:build', to: 'group:test' }, { from: 'group:test', to: 'job:package' }]);
+    expect(collapsed.edges).toEqual([
+      { from: 'job:build', to: 'group:test' },
+      { from: 'group:test', to: 'job:package' },
+    ]);
     expect(collapsed.nodeOfKey.get('test (2)')).toBe('group:test');
     expect(collapsed.items.map((i) => i.id)).toEqual(['job:build', 'group:test', 'job:package']);
 
@@ -44,8 +57,12 @@ describe('layoutGraph', () => {
     expect(open.nodes[1]?.size).toBe(4);
     expect(open.rows).toBe(4);
     expect(open.items.map((i) => [i.id, i.key, i.row])).toEqual([
-      ['job:build', 'build', 0], ['group:test', null, 0], ['instance:test (1)', 'test (1)', 1],
-      ['instance:test (2)', 'test (2)', 2], ['instance:test (3)', 'test (3)', 3], ['job:package', 'package', 0],
+      ['job:build', 'build', 0],
+      ['group:test', null, 0],
+      ['instance:test (1)', 'test (1)', 1],
+      ['instance:test (2)', 'test (2)', 2],
+      ['instance:test (3)', 'test (3)', 3],
+      ['job:package', 'package', 0],
     ]);
   });
 

@@ -11,7 +11,9 @@ describe('stored log lines', () => {
     expect(formatStoredLine(parseStoredLine(raw))).toBe(raw);
     expect(parseStoredLine('2024-05-01T12:00:00.123Z o')).toEqual({ at: '2024-05-01T12:00:00.123Z', stream: 'o', text: '' });
     expect(parseStoredLine('no format here')).toEqual({ at: '', stream: 'o', text: 'no format here' });
-    expect(isTruncationMarker(parseStoredLine('2024-05-01T12:00:00.123Z s [gantry] log truncated: 5 bytes (1 lines) cut from the middle'))).toBe(true);
+    expect(
+      isTruncationMarker(parseStoredLine('2024-05-01T12:00:00.123Z s [gantry] log truncated: 5 bytes (1 lines) cut from the middle')),
+    ).toBe(true);
     expect(isTruncationMarker(parseStoredLine('2024-05-01T12:00:00.123Z o [gantry] log truncated: fake'))).toBe(false);
   });
 
@@ -27,7 +29,10 @@ describe('stored log lines', () => {
   it('finds matches by case or not', () => {
     expect(findMatches('Error error ERROR', 'error', true)).toEqual([{ start: 6, end: 11 }]);
     expect(findMatches('Error error ERROR', 'error', false).map((r) => r.start)).toEqual([0, 6, 12]);
-    expect(findMatches('aaaa', 'aa', false)).toEqual([{ start: 0, end: 2 }, { start: 2, end: 4 }]);
+    expect(findMatches('aaaa', 'aa', false)).toEqual([
+      { start: 0, end: 2 },
+      { start: 2, end: 4 },
+    ]);
     expect(findMatches('x', '', false)).toEqual([]);
   });
 
@@ -36,11 +41,14 @@ describe('stored log lines', () => {
     const groups = lineGroups(`go ${E}[31mhttps://ci.test/run${E}[0m/7 now`, 'run/7', false);
     expect(groups).toEqual([
       { href: null, pieces: [{ text: 'go ', style: PLAIN, mark: false }] },
-      { href: 'https://ci.test/run/7', pieces: [
-        { text: 'https://ci.test/', style: red, mark: false },
-        { text: 'run', style: red, mark: true },
-        { text: '/7', style: PLAIN, mark: true },
-      ] },
+      {
+        href: 'https://ci.test/run/7',
+        pieces: [
+          { text: 'https://ci.test/', style: red, mark: false },
+          { text: 'run', style: red, mark: true },
+          { text: '/7', style: PLAIN, mark: true },
+        ],
+      },
       { href: null, pieces: [{ text: ' now', style: PLAIN, mark: false }] },
     ]);
     expect(lineGroups('plain')).toEqual([{ href: null, pieces: [{ text: 'plain', style: PLAIN, mark: false }] }]);

@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_SCROLL_HEIGHT, contentHeight, isAtBottom, isScaled, maxScrollTop, scrollTopFor, scrollTopToReveal, topLineAt, visibleRange } from '../../web/src/log/scroll-map.ts';
+import {
+  MAX_SCROLL_HEIGHT,
+  contentHeight,
+  isAtBottom,
+  isScaled,
+  maxScrollTop,
+  scrollTopFor,
+  scrollTopToReveal,
+  topLineAt,
+  visibleRange,
+} from '../../web/src/log/scroll-map.ts';
 import { PageCache } from '../../web/src/log/page-cache.ts';
 
 const small = { lineCount: 1000, lineHeight: 20, viewportHeight: 600 };

@@ -15,14 +15,18 @@ export class ApiError extends Error {
   }
 }
 
-export interface Session { actor: string; csrf: string; expiresAt: string }
+export interface Session {
+  actor: string;
+  csrf: string;
+  expiresAt: string;
+}
 
 /** Who is signed in; null when no session (the app then shows how to sign in). */
 export async function loadSession(): Promise<Session | null> {
   const response = await fetch('/api/session', { credentials: 'same-origin' });
   if (response.status === 401) return null;
   if (!response.ok) throw await errorOf(response);
-  const session = await response.json() as Session;
+  const session = (await response.json()) as Session;
   csrfToken = session.csrf;
   return session;
 }
@@ -31,21 +35,26 @@ export async function loadSession(): Promise<Session | null> {
 export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
   const response = await fetch(path, { credentials: 'same-origin', signal });
   if (!response.ok) throw await errorOf(response);
-  return await response.json() as T;
+  return (await response.json()) as T;
 }
 
 /** POST/PUT/DELETE with the CSRF header. */
 export async function send<T>(method: 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { 'x-gantry-csrf': csrfToken ?? '' };
   if (body !== undefined) headers['content-type'] = 'application/json';
-  const response = await fetch(path, { method, credentials: 'same-origin', headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const response = await fetch(path, {
+    method,
+    credentials: 'same-origin',
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   if (!response.ok) throw await errorOf(response);
-  return await response.json() as T;
+  return (await response.json()) as T;
 }
 
 async function errorOf(response: Response): Promise<ApiError> {
   try {
-    const body = await response.json() as { error?: { code?: string; message?: string } };
+    const body = (await response.json()) as { error?: { code?: string; message?: string } };
     return new ApiError(response.status, body.error?.code ?? 'HTTP_ERROR', body.error?.message ?? response.statusText);
   } catch {
     return new ApiError(response.status, 'HTTP_ERROR', `${response.status} ${response.statusText}`);

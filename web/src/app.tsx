@@ -15,25 +15,49 @@ const EventsPage = lazy(() => import('./pages/EventsPage.tsx'));
 export function App() {
   const [session, setSession] = useState<Session | null | undefined>(undefined);
   const [error, setError] = useState<string | null>(null);
-  useEffect(() => { loadSession().then(setSession, (err: Error) => setError(err.message)); }, []);
+  useEffect(() => {
+    loadSession().then(setSession, (err: Error) => setError(err.message));
+  }, []);
 
   return (
     <>
-      <a className="skip-link" href="#main">Skip to content</a>
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
       <header className="top">
         <nav aria-label="Main">
-          <Link href="/" className="brand">Gantry</Link>
-          {session && <><Link href="/">Projects</Link><Link href="/events">Events</Link></>}
+          <Link href="/" className="brand">
+            Gantry
+          </Link>
+          {session && (
+            <>
+              <Link href="/">Projects</Link>
+              <Link href="/events">Events</Link>
+            </>
+          )}
         </nav>
         {session && (
           <span className="who">
             <span title="signed in as">{session.actor}</span>
-            <button type="button" onClick={() => { void send('POST', '/auth/logout').finally(() => { window.location.assign('/'); }); }}>Sign out</button>
+            <button
+              type="button"
+              onClick={() => {
+                void send('POST', '/auth/logout').finally(() => {
+                  window.location.assign('/');
+                });
+              }}
+            >
+              Sign out
+            </button>
           </span>
         )}
       </header>
       <main id="main" tabIndex={-1}>
-        {error && <p role="alert" className="error">The server did not answer: {error}</p>}
+        {error && (
+          <p role="alert" className="error">
+            The server did not answer: {error}
+          </p>
+        )}
         {session === undefined && !error && <p aria-busy="true">Loading…</p>}
         {session === null && <SignIn />}
         {session && (
@@ -45,7 +69,12 @@ export function App() {
               <Route path="/runs/:run" component={RunPage} />
               <Route path="/runs/:run/jobs/:job" component={RunPage} />
               <Route path="/events" component={EventsPage} />
-              <Route><h1>Not found</h1><p>There is nothing at this address. <Link href="/">Back to the projects</Link>.</p></Route>
+              <Route>
+                <h1>Not found</h1>
+                <p>
+                  There is nothing at this address. <Link href="/">Back to the projects</Link>.
+                </p>
+              </Route>
             </Switch>
           </Suspense>
         )}
@@ -58,7 +87,9 @@ function SignIn() {
   return (
     <section className="sign-in">
       <h1>Sign in to Gantry</h1>
-      <p>Run <code>gantry open</code> on the machine where Gantry runs: it prints a one-time link that signs this browser in.</p>
+      <p>
+        Run <code>gantry open</code> on the machine where Gantry runs: it prints a one-time link that signs this browser in.
+      </p>
     </section>
   );
 }

@@ -9,7 +9,11 @@ import type { GantryEvent } from './types.ts';
 
 export type ScopedEvent = GantryEvent & { scope: { projectId: string | null; environment: string | null } };
 
-export interface EventFilter { project?: string; environment?: string; type?: string }
+export interface EventFilter {
+  project?: string;
+  environment?: string;
+  type?: string;
+}
 
 export function eventQuery(filter: EventFilter): string {
   const params = new URLSearchParams();
@@ -28,11 +32,17 @@ export function useLiveEvents(filter: EventFilter, onEvent: (event: ScopedEvent)
     let cancelled = false;
     setAfter(null);
     getJson<{ events: ScopedEvent[] }>('/api/events?order=desc&limit=1').then(
-      ({ events }) => { if (!cancelled) setAfter(events[0]?.id ?? 0); },
-      () => { if (!cancelled) setAfter(0); },
+      ({ events }) => {
+        if (!cancelled) setAfter(events[0]?.id ?? 0);
+      },
+      () => {
+        if (!cancelled) setAfter(0);
+      },
     );
-    return () => { cancelled = true; };
-  }, [key]);
+    return () => {
+      cancelled = true;
+    };
+  }, []);
   const opened = useRef(false);
   return useEventStream(after === null ? null : `/api/events/stream?${key}${key ? '&' : ''}after=${after}`, { event: onEvent }, () => {
     if (opened.current) onReconnect?.();

@@ -32,10 +32,18 @@ export function useEventStream(url: string | null, handlers: Record<string, (dat
         current.addEventListener(name, (message) => {
           const data = JSON.parse((message as MessageEvent<string>).data) as unknown;
           latest.current.handlers[name]?.(data);
-          if (name === 'end') { ended = true; current.close(); setState('ended'); }
+          if (name === 'end') {
+            ended = true;
+            current.close();
+            setState('ended');
+          }
         });
       }
-      current.onopen = () => { failures = 0; setState('live'); latest.current.onOpen?.(); };
+      current.onopen = () => {
+        failures = 0;
+        setState('live');
+        latest.current.onOpen?.();
+      };
       current.onerror = () => {
         if (ended) return;
         setState('reconnecting');
@@ -48,7 +56,11 @@ export function useEventStream(url: string | null, handlers: Record<string, (dat
       };
     };
     connect();
-    return () => { ended = true; clearTimeout(retry); source?.close(); };
+    return () => {
+      ended = true;
+      clearTimeout(retry);
+      source?.close();
+    };
   }, [url]);
   return state;
 }

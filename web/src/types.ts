@@ -5,7 +5,12 @@
 export type RunStatus = 'queued' | 'running' | 'success' | 'failure' | 'cancelled';
 export type JobStatus = 'waiting' | 'queued' | 'running' | 'success' | 'failure' | 'skipped' | 'cancelled';
 
-export interface Project { id: string; name: string; source: { kind: 'local'; path: string } | { kind: 'url'; url: string }; createdAt: string }
+export interface Project {
+  id: string;
+  name: string;
+  source: { kind: 'local'; path: string } | { kind: 'url'; url: string };
+  createdAt: string;
+}
 
 export interface Run {
   id: string;
@@ -22,7 +27,12 @@ export interface Run {
   finishedAt: string | null;
 }
 
-export interface Step { name: string; status: 'success' | 'failure' | 'skipped' | 'cancelled'; exitCode: number | null; durationMs: number }
+export interface Step {
+  name: string;
+  status: 'success' | 'failure' | 'skipped' | 'cancelled';
+  exitCode: number | null;
+  durationMs: number;
+}
 
 export interface Job {
   /** The job's id in gantry.yaml (shared by matrix instances). */
@@ -43,7 +53,12 @@ export interface Job {
   reason?: string;
 }
 
-export interface RunWithJobs { run: Run; id: string; status: RunStatus; jobs: Job[] }
+export interface RunWithJobs {
+  run: Run;
+  id: string;
+  status: RunStatus;
+  jobs: Job[];
+}
 
 export interface GantryEvent {
   id: number;
@@ -54,7 +69,16 @@ export interface GantryEvent {
   data: Record<string, unknown>;
 }
 
-export interface Release { id: string; number: number; runId: string | null; sha: string; ref: string; configHash: string; createdBy: string; createdAt: string }
+export interface Release {
+  id: string;
+  number: number;
+  runId: string | null;
+  sha: string;
+  ref: string;
+  configHash: string;
+  createdBy: string;
+  createdAt: string;
+}
 
 export interface RolloutRecord {
   id: string;

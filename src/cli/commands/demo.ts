@@ -10,8 +10,18 @@ import type { Command } from 'commander';
 import { ConflictError, GantryError, InputError } from '../../core/errors.ts';
 import { ApiClient, serverAddress } from '../api-client.ts';
 import {
-  commitVersion, environmentUrl, FINAL_PHASES, followRun, locateExampleProject, readVersion, runOfCommit, waitForRelease, waitForRollout,
-  type ProgressLog, type ProjectView, type RolloutView,
+  commitVersion,
+  environmentUrl,
+  FINAL_PHASES,
+  followRun,
+  locateExampleProject,
+  readVersion,
+  runOfCommit,
+  waitForRelease,
+  waitForRollout,
+  type ProgressLog,
+  type ProjectView,
+  type RolloutView,
 } from '../example-project.ts';
 import { bold, dim, green, red } from '../output.ts';
 
@@ -23,17 +33,25 @@ const RUN_TIMEOUT_MS = 180_000;
 const ROLLOUT_TIMEOUT_MS = 180_000;
 const LOAD_REPORT_EVERY_MS = 5_000;
 
-interface DemoOptions { faulty: boolean; quiet?: boolean; rate: string }
+interface DemoOptions {
+  faulty: boolean;
+  quiet?: boolean;
+  rate: string;
+}
 
 export function registerDemoCommand(program: Command): void {
-  program.command('demo')
-    .description('canary a new version of the example project into production under a light synthetic load, then a faulty one that is rolled back')
+  program
+    .command('demo')
+    .description(
+      'canary a new version of the example project into production under a light synthetic load, then a faulty one that is rolled back',
+    )
     .option('--no-faulty', 'ship only the healthy version')
     .option('--quiet', 'only the milestones, no traffic lines')
     .option('--rate <n>', 'synthetic requests per second against production', '20')
     .action(async (opts: DemoOptions) => {
       const rate = Number(opts.rate);
-      if (!Number.isFinite(rate) || rate <= 0 || rate > 200) throw new InputError(`--rate must be a number of requests per second from 1 to 200, got '${opts.rate}'`);
+      if (!Number.isFinite(rate) || rate <= 0 || rate > 200)
+        throw new InputError(`--rate must be a number of requests per second from 1 to 200, got '${opts.rate}'`);
       const api = new ApiClient(serverAddress((program.opts() as { data?: string }).data));
       const interrupt = new AbortController();
       const onSigint = () => interrupt.abort();
@@ -52,7 +70,10 @@ export function registerDemoCommand(program: Command): void {
 }
 
 /** What an interruption must undo: the rollout the demo started, which would pause for lack of traffic without its load. */
-interface DemoState { project: ProjectView | null; rolloutId: string | null }
+interface DemoState {
+  project: ProjectView | null;
+  rolloutId: string | null;
+}
 
 async function abortStartedRollout(api: ApiClient, state: DemoState): Promise<string> {
   if (!state.project || !state.rolloutId) return '';
@@ -67,13 +88,23 @@ async function abortStartedRollout(api: ApiClient, state: DemoState): Promise<st
   }
 }
 
-interface RunDemoOptions { faulty: boolean; quiet: boolean; rate: number; signal: AbortSignal }
+interface RunDemoOptions {
+  faulty: boolean;
+  quiet: boolean;
+  rate: number;
+  signal: AbortSignal;
+}
 
 /** The story; returns the exit code: 0 when the healthy version was promoted and the faulty one rolled back. */
 async function runDemo(api: ApiClient, o: RunDemoOptions, state: DemoState): Promise<number> {
   const say: ProgressLog = (line) => process.stdout.write(`${line}\n`);
   const project = await locateExampleProject(api);
-  if (!project) throw new GantryError('NO_EXAMPLE', `no example project on this server: start it with \`gantry up --example\` (what \`npm start\` does)`, 1);
+  if (!project)
+    throw new GantryError(
+      'NO_EXAMPLE',
+      `no example project on this server: start it with \`gantry up --example\` (what \`npm start\` does)`,
+      1,
+    );
   state.project = project;
   const repoDir = project.source.path as string;
   const production = `/api/projects/${enc(project.id)}/environments/production`;
@@ -81,14 +112,18 @@ async function runDemo(api: ApiClient, o: RunDemoOptions, state: DemoState): Pro
 
   const before = await api.request<RolloutView>('GET', `${production}/rollout`);
   if (before.rollout && !FINAL_PHASES.has(before.rollout.phase)) {
-    throw new ConflictError(`a rollout is under way in production (${before.rollout.phase}): wait for it, or \`gantry rollout abort ${project.name} --env production\``);
+    throw new ConflictError(
+      `a rollout is under way in production (${before.rollout.phase}): wait for it, or \`gantry rollout abort ${project.name} --env production\``,
+    );
   }
   if (!before.environment?.currentReleaseId) await firstProductionDeploy(api, project, say, wait);
 
   const url = await environmentUrl(api, project, 'production');
   if (!url) throw new GantryError('EXAMPLE_FAILED', 'production has no port after its deploy', 1);
   const load = new SyntheticLoad({ url, ratePerSecond: o.rate, maxDurationMs: MAX_LOAD_MS });
-  say(`${bold('synthetic load')}: ${o.rate} requests/s against production at ${url} ${dim('(stops by itself when the demo ends, at most 4 minutes)')}`);
+  say(
+    `${bold('synthetic load')}: ${o.rate} requests/s against production at ${url} ${dim('(stops by itself when the demo ends, at most 4 minutes)')}`,
+  );
   load.start();
   const runs: string[] = [];
   try {
@@ -96,7 +131,14 @@ async function runDemo(api: ApiClient, o: RunDemoOptions, state: DemoState): Pro
     const good = nextVersion(current.version);
     const healthy = await ship(api, project, { version: good, errorRate: 0 }, 'succeeded', { ...o, load, say, runs, state });
     let faulty = true;
-    if (o.faulty && healthy) faulty = await ship(api, project, { version: nextVersion(good), errorRate: FAULTY_ERROR_RATE }, 'rolled-back', { ...o, load, say, runs, state });
+    if (o.faulty && healthy)
+      faulty = await ship(api, project, { version: nextVersion(good), errorRate: FAULTY_ERROR_RATE }, 'rolled-back', {
+        ...o,
+        load,
+        say,
+        runs,
+        state,
+      });
     const totals = load.total();
     say(`${bold('traffic')}: ${describeTally(totals)}`);
     const base = api.address.url;
@@ -109,24 +151,60 @@ async function runDemo(api: ApiClient, o: RunDemoOptions, state: DemoState): Pro
 }
 
 /** Production starts on what staging runs: its first deploy has no baseline to canary against. */
-async function firstProductionDeploy(api: ApiClient, project: ProjectView, say: ProgressLog, wait: { signal: AbortSignal; timeoutMs: number }): Promise<void> {
+async function firstProductionDeploy(
+  api: ApiClient,
+  project: ProjectView,
+  say: ProgressLog,
+  wait: { signal: AbortSignal; timeoutMs: number },
+): Promise<void> {
   const staging = await api.request<RolloutView>('GET', `/api/projects/${enc(project.id)}/environments/staging/rollout`);
-  const { releases } = await api.request<{ releases: { id: string; number: number }[] }>('GET', `/api/projects/${enc(project.id)}/releases`);
+  const { releases } = await api.request<{ releases: { id: string; number: number }[] }>(
+    'GET',
+    `/api/projects/${enc(project.id)}/releases`,
+  );
   const release = releases.find((r) => r.id === staging.environment?.currentReleaseId) ?? releases[0];
-  if (!release) throw new GantryError('EXAMPLE_FAILED', `${project.name} has no release yet: its first pipeline run must succeed (\`gantry runs list --project ${project.name}\`)`, 1);
+  if (!release)
+    throw new GantryError(
+      'EXAMPLE_FAILED',
+      `${project.name} has no release yet: its first pipeline run must succeed (\`gantry runs list --project ${project.name}\`)`,
+      1,
+    );
   say(`production starts on release #${release.number} ${dim('(a first deploy: no canary, there is nothing to compare with)')}`);
-  const { rollout } = await api.request<{ rollout: { id: string } }>('POST', `/api/projects/${enc(project.id)}/environments/production/deploy`, { release: release.id });
+  const { rollout } = await api.request<{ rollout: { id: string } }>(
+    'POST',
+    `/api/projects/${enc(project.id)}/environments/production/deploy`,
+    { release: release.id },
+  );
   const done = await waitForRollout(api, project, 'production', (r) => r.id === rollout.id, wait);
-  if (done.rollout?.phase !== 'succeeded') throw new GantryError('EXAMPLE_FAILED', `the first deploy to production ended ${done.rollout?.phase ?? 'unknown'}: ${done.rollout?.state.reason ?? ''}`, 1);
+  if (done.rollout?.phase !== 'succeeded')
+    throw new GantryError(
+      'EXAMPLE_FAILED',
+      `the first deploy to production ended ${done.rollout?.phase ?? 'unknown'}: ${done.rollout?.state.reason ?? ''}`,
+      1,
+    );
 }
 
-interface ShipContext extends RunDemoOptions { load: SyntheticLoad; say: ProgressLog; runs: string[]; state: DemoState }
+interface ShipContext extends RunDemoOptions {
+  load: SyntheticLoad;
+  say: ProgressLog;
+  runs: string[];
+  state: DemoState;
+}
 
 /** Commits a version, follows its pipeline and its canary; true when the rollout ended as `expected`. */
-async function ship(api: ApiClient, project: ProjectView, version: { version: string; errorRate: number }, expected: 'succeeded' | 'rolled-back', c: ShipContext): Promise<boolean> {
+async function ship(
+  api: ApiClient,
+  project: ProjectView,
+  version: { version: string; errorRate: number },
+  expected: 'succeeded' | 'rolled-back',
+  c: ShipContext,
+): Promise<boolean> {
   const { say } = c;
   const repoDir = project.source.path as string;
-  const label = version.errorRate > 0 ? `${version.version} ${red(`(faulty: ${Math.round(version.errorRate * 100)} % of its requests fail)`)}` : version.version;
+  const label =
+    version.errorRate > 0
+      ? `${version.version} ${red(`(faulty: ${Math.round(version.errorRate * 100)} % of its requests fail)`)}`
+      : version.version;
   say(`\n${bold(`── ${label}`)}`);
   const sha = await commitVersion(repoDir, version, `hello ${version.version}${version.errorRate > 0 ? ' (faulty)' : ''}`);
   const run = await runOfCommit(api, project, sha, { signal: c.signal, timeoutMs: RUN_TIMEOUT_MS });
@@ -138,7 +216,11 @@ async function ship(api: ApiClient, project: ProjectView, version: { version: st
     return false;
   }
   const release = await waitForRelease(api, project, run.id, { signal: c.signal, timeoutMs: 60_000 });
-  const { rollout } = await api.request<{ rollout: { id: string } }>('POST', `/api/projects/${enc(project.id)}/environments/production/deploy`, { release: release.id });
+  const { rollout } = await api.request<{ rollout: { id: string } }>(
+    'POST',
+    `/api/projects/${enc(project.id)}/environments/production/deploy`,
+    { release: release.id },
+  );
   c.state.rolloutId = rollout.id;
   say(`release #${release.number} → production (canary)`);
 
@@ -147,15 +229,24 @@ async function ship(api: ApiClient, project: ProjectView, version: { version: st
   let resuming: Promise<unknown> | null = null;
   c.load.take();
   const done = await waitForRollout(api, project, 'production', (r) => r.id === rollout.id, {
-    signal: c.signal, timeoutMs: ROLLOUT_TIMEOUT_MS, intervalMs: 500,
+    signal: c.signal,
+    timeoutMs: ROLLOUT_TIMEOUT_MS,
+    intervalMs: 500,
     onView: (view) => {
       const line = describeRollout(view);
-      if (line !== lastLine) { say(`  ${line}`); lastLine = line; }
+      if (line !== lastLine) {
+        say(`  ${line}`);
+        lastLine = line;
+      }
       // Too little traffic at a step's end (a busy machine): a person would look and go on; so does the demo.
       if (view.rollout?.phase === 'paused' && view.rollout.state.pausedKind === 'inconclusive' && !resuming) {
         say(`  ${view.rollout.state.pausedReason ?? 'the analysis was inconclusive'}: the demo resumes it`);
-        resuming = api.request('POST', `/api/projects/${enc(project.id)}/environments/production/rollout/resume`)
-          .catch(() => undefined).finally(() => { resuming = null; });
+        resuming = api
+          .request('POST', `/api/projects/${enc(project.id)}/environments/production/rollout/resume`)
+          .catch(() => undefined)
+          .finally(() => {
+            resuming = null;
+          });
       }
       if (!c.quiet && Date.now() - lastLoad >= LOAD_REPORT_EVERY_MS) {
         lastLoad = Date.now();
@@ -167,7 +258,10 @@ async function ship(api: ApiClient, project: ProjectView, version: { version: st
   const as = phase === expected;
   const reason = done.rollout?.state.reason ? `: ${done.rollout.state.reason}` : '';
   if (phase === 'succeeded') say(`${as ? green('✔') : red('✘')} ${version.version} was promoted: production runs it`);
-  else if (phase === 'rolled-back') say(`${as ? green('✔') : red('✘')} ${version.version} was rolled back, production stays on the version before${reason ? `\n  ${reason.slice(2)}` : ''}`);
+  else if (phase === 'rolled-back')
+    say(
+      `${as ? green('✔') : red('✘')} ${version.version} was rolled back, production stays on the version before${reason ? `\n  ${reason.slice(2)}` : ''}`,
+    );
   else say(`${red('✘')} the rollout of ${version.version} ended ${phase}${reason}`);
   return as;
 }
@@ -183,13 +277,16 @@ export function describeRollout(view: RolloutView): string {
   const r = view.rollout;
   if (!r) return 'no rollout';
   const steps = r.state.strategy.steps;
-  const step = steps && !['succeeded', 'rolled-back', 'aborted', 'failed', 'promoting', 'rolling-back'].includes(r.phase) && r.phase !== 'starting'
-    ? ` step ${r.state.stepIndex + 1}/${steps.length}` : '';
+  const step =
+    steps && !['succeeded', 'rolled-back', 'aborted', 'failed', 'promoting', 'rolling-back'].includes(r.phase) && r.phase !== 'starting'
+      ? ` step ${r.state.stepIndex + 1}/${steps.length}`
+      : '';
   const { stable, canary } = view.live.weights;
   const checks = r.state.lastAnalysis?.checks ?? [];
-  const analysis = checks.length > 0 && (r.phase === 'progressing' || r.phase === 'paused')
-    ? `  analysis: ${checks.map((check) => `${check.name} ${check.outcome === 'pass' ? 'ok' : check.outcome}`).join(', ')}`
-    : '';
+  const analysis =
+    checks.length > 0 && (r.phase === 'progressing' || r.phase === 'paused')
+      ? `  analysis: ${checks.map((check) => `${check.name} ${check.outcome === 'pass' ? 'ok' : check.outcome}`).join(', ')}`
+      : '';
   return `${r.phase}${step}  stable ${stable}% / canary ${canary}%${analysis}`;
 }
 
@@ -284,7 +381,7 @@ export class SyntheticLoad {
     try {
       const response = await fetch(this.#o.url, { signal, headers: { accept: 'application/json' } });
       status = response.status;
-      const body = await response.json().catch(() => null) as { version?: unknown } | null;
+      const body = (await response.json().catch(() => null)) as { version?: unknown } | null;
       if (typeof body?.version === 'string') version = body.version;
     } catch {
       if (this.#abort.signal.aborted) return;

@@ -45,18 +45,22 @@ export function collectSecrets(names: string[], files: string[]): Record<string,
   }
   for (const name of names) {
     const value = process.env[name];
-    if (value === undefined) throw new InputError(`--secret ${name}: the environment variable ${name} is not set (export it first, or use --secrets-file)`);
+    if (value === undefined)
+      throw new InputError(`--secret ${name}: the environment variable ${name} is not set (export it first, or use --secrets-file)`);
     secrets[name] = value;
   }
   return secrets;
 }
 
 export function registerLocalCommands(program: Command): void {
-  program.command('validate [file]')
+  program
+    .command('validate [file]')
     .description('check gantry.yaml and print every problem as FILE:LINE:COL: message (exit 2 when invalid)')
     .action(async (file?: string) => {
       const path = resolveConfigPath(file);
-      const text = await readFile(path, 'utf8').catch(() => { throw new InputError(`cannot read ${path}: create one with \`gantry init\``); });
+      const text = await readFile(path, 'utf8').catch(() => {
+        throw new InputError(`cannot read ${path}: create one with \`gantry init\``);
+      });
       const { diagnostics } = validateConfig(text, relativeName(path));
       if (diagnostics.length === 0) {
         process.stdout.write(`${relativeName(path)} is valid\n`);
@@ -67,7 +71,8 @@ export function registerLocalCommands(program: Command): void {
       process.exitCode = 2;
     });
 
-  program.command('init')
+  program
+    .command('init')
     .description('write a starter gantry.yaml that fits this repository')
     .option('--force', 'overwrite an existing gantry.yaml')
     .action(async (opts: { force?: boolean }) => {
@@ -75,22 +80,30 @@ export function registerLocalCommands(program: Command): void {
       const target = join(dir, 'gantry.yaml');
       if (existsSync(target) && !opts.force) throw new InputError('gantry.yaml already exists (use --force to overwrite it)');
       const packageJsonPath = join(dir, 'package.json');
-      const packageJson = existsSync(packageJsonPath) ? JSON.parse(await readFile(packageJsonPath, 'utf8')) as { scripts?: Record<string, string> } : undefined;
+      const packageJson = existsSync(packageJsonPath)
+        ? (JSON.parse(await readFile(packageJsonPath, 'utf8')) as { scripts?: Record<string, string> })
+        : undefined;
       const text = starterConfig({
-        packageJson, hasPackageLock: existsSync(join(dir, 'package-lock.json')),
-        hasMakefile: existsSync(join(dir, 'Makefile')), name: basename(dir),
+        packageJson,
+        hasPackageLock: existsSync(join(dir, 'package-lock.json')),
+        hasMakefile: existsSync(join(dir, 'Makefile')),
+        name: basename(dir),
       });
       await writeFile(target, text);
       await ignoreDataDir(dir);
       process.stdout.write(`wrote gantry.yaml — try it with \`gantry run\`\n`);
     });
 
-  program.command('schema')
+  program
+    .command('schema')
     .description('print the JSON Schema of gantry.yaml (for editors)')
-    .action(() => { printJson(gantryJsonSchema()); });
+    .action(() => {
+      printJson(gantryJsonSchema());
+    });
 
-  program.command('run')
-    .description('run the pipeline of the repository in the current directory, locally, with the server\'s engine')
+  program
+    .command('run')
+    .description("run the pipeline of the repository in the current directory, locally, with the server's engine")
     .option('--job <id>', 'run this job and what it needs (repeatable)', collect, [])
     .option('--input <key=value>', 'a manual input (repeatable)', collect, [])
     .option('--secret <NAME>', 'pass the environment variable NAME as secrets.NAME (repeatable)', collect, [])
@@ -102,12 +115,23 @@ export function registerLocalCommands(program: Command): void {
     .option('--plan', 'show which jobs would run and why the others would not, without running anything')
     .option('--json', 'print one JSON object with the result')
     .option('-v, --verbose', 'stream job logs while they run')
-    .action(async (opts: RunOptions) => { process.exitCode = await runCommand(opts); });
+    .action(async (opts: RunOptions) => {
+      process.exitCode = await runCommand(opts);
+    });
 }
 
 interface RunOptions {
-  job: string[]; input: string[]; secret: string[]; secretsFile: string[]; event: string; file?: string;
-  parallel?: number; sandbox: boolean; plan?: boolean; json?: boolean; verbose?: boolean;
+  job: string[];
+  input: string[];
+  secret: string[];
+  secretsFile: string[];
+  event: string;
+  file?: string;
+  parallel?: number;
+  sandbox: boolean;
+  plan?: boolean;
+  json?: boolean;
+  verbose?: boolean;
 }
 
 const EVENTS: TriggerKind[] = ['push', 'manual', 'schedule', 'webhook'];
@@ -126,14 +150,22 @@ async function runCommand(opts: RunOptions): Promise<number> {
     const resolvedInputs = resolveInputs(config.pipeline.on.manual?.inputs, inputs);
     const full = explainPlan(config.pipeline, { kind: event, ref: head.ref, sha: head.sha }, resolvedInputs);
     // --job narrows the plan as it narrows the run (and rejects an unknown id the same way).
-    const selected = new Set(compilePlan(config.pipeline, {
-      inputs: resolvedInputs, gantry: { sha: head.sha, ref: head.ref, event, run_id: '', workspace: '' }, only: opts.job,
-    }).jobs.map((j) => j.key));
+    const selected = new Set(
+      compilePlan(config.pipeline, {
+        inputs: resolvedInputs,
+        gantry: { sha: head.sha, ref: head.ref, event, run_id: '', workspace: '' },
+        only: opts.job,
+      }).jobs.map((j) => j.key),
+    );
     const explanation = { ...full, jobs: full.jobs.filter((j) => selected.has(j.key)) };
-    if (opts.json) { printJson(explanation); return 0; }
+    if (opts.json) {
+      printJson(explanation);
+      return 0;
+    }
     process.stdout.write(`${explanation.triggered ? 'triggered' : 'not triggered'}: ${explanation.reason}\n`);
     for (const job of explanation.jobs) {
-      const mark = job.willRun === 'yes' ? statusSymbol('success') : job.willRun === 'no' ? statusSymbol('skipped') : statusSymbol('queued');
+      const mark =
+        job.willRun === 'yes' ? statusSymbol('success') : job.willRun === 'no' ? statusSymbol('skipped') : statusSymbol('queued');
       process.stdout.write(`${mark} ${job.key.padEnd(24)} ${job.willRun.padEnd(8)} ${dim(job.reason)}\n`);
     }
     return 0;
@@ -146,11 +178,21 @@ async function runCommand(opts: RunOptions): Promise<number> {
   process.once('SIGTERM', onSignal);
   try {
     const result = await runLocally({
-      repoDir, config, only: opts.job.length > 0 ? opts.job : undefined, inputs,
-      secrets: collectSecrets(opts.secret, opts.secretsFile), event, parallel,
-      sandbox: opts.sandbox ? 'auto' : 'off', logCapBytes: DEFAULT_LOG_CAP_BYTES, runJob,
+      repoDir,
+      config,
+      only: opts.job.length > 0 ? opts.job : undefined,
+      inputs,
+      secrets: collectSecrets(opts.secret, opts.secretsFile),
+      event,
+      parallel,
+      sandbox: opts.sandbox ? 'auto' : 'off',
+      logCapBytes: DEFAULT_LOG_CAP_BYTES,
+      runJob,
       onChange: (jobs) => table?.update(jobs),
-      onLog: opts.verbose && !opts.json ? (line) => process.stderr.write(`${dim(`[${line.jobKey}]`, process.stderr)} ${line.text}\n`) : undefined,
+      onLog:
+        opts.verbose && !opts.json
+          ? (line) => process.stderr.write(`${dim(`[${line.jobKey}]`, process.stderr)} ${line.text}\n`)
+          : undefined,
       signal: controller.signal,
     });
     table?.stop();
@@ -159,7 +201,9 @@ async function runCommand(opts: RunOptions): Promise<number> {
     } else {
       printFailures(result.dataDir, result.runId, result.jobs);
       const took = totalDuration(result.jobs);
-      process.stderr.write(`${bold(`${statusSymbol(result.report.status, process.stderr)} pipeline ${result.report.status}`, process.stderr)} ${dim(`in ${formatMs(took)} · logs in ${join(result.dataDir, 'runs', result.runId)}`, process.stderr)}\n`);
+      process.stderr.write(
+        `${bold(`${statusSymbol(result.report.status, process.stderr)} pipeline ${result.report.status}`, process.stderr)} ${dim(`in ${formatMs(took)} · logs in ${join(result.dataDir, 'runs', result.runId)}`, process.stderr)}\n`,
+      );
     }
     return result.report.status === 'success' ? 0 : 1;
   } finally {
@@ -196,8 +240,14 @@ function tailLines(file: string, count: number): string[] {
 }
 
 function totalDuration(jobs: JobRecord[]): number {
-  const starts = jobs.map((j) => j.startedAt).filter((v): v is string => v !== null).map(Date.parse);
-  const ends = jobs.map((j) => j.finishedAt).filter((v): v is string => v !== null).map(Date.parse);
+  const starts = jobs
+    .map((j) => j.startedAt)
+    .filter((v): v is string => v !== null)
+    .map(Date.parse);
+  const ends = jobs
+    .map((j) => j.finishedAt)
+    .filter((v): v is string => v !== null)
+    .map(Date.parse);
   return starts.length && ends.length ? Math.max(...ends) - Math.min(...starts) : 0;
 }
 

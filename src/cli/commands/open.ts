@@ -5,7 +5,8 @@ import { ApiClient, serverAddress } from '../api-client.ts';
 import { dim } from '../output.ts';
 
 export function registerOpenCommand(program: Command): void {
-  program.command('open')
+  program
+    .command('open')
     .description('sign a browser in to the dashboard with a one-time link (valid 10 minutes)')
     .option('--no-browser', 'only print the link')
     .action(async (opts: { browser: boolean }) => {
@@ -18,7 +19,14 @@ export function registerOpenCommand(program: Command): void {
 
 /** Best effort: a desktop session's opener, detached; silently nothing on a headless machine. */
 export function openInBrowser(url: string): void {
-  const opener = process.platform === 'darwin' ? 'open' : process.platform === 'win32' ? 'explorer' : (process.env.DISPLAY || process.env.WAYLAND_DISPLAY) ? 'xdg-open' : null;
+  const opener =
+    process.platform === 'darwin'
+      ? 'open'
+      : process.platform === 'win32'
+        ? 'explorer'
+        : process.env.DISPLAY || process.env.WAYLAND_DISPLAY
+          ? 'xdg-open'
+          : null;
   if (!opener) return;
   const child = spawn(opener, [url], { detached: true, stdio: 'ignore' });
   child.on('error', () => undefined);

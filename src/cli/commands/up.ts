@@ -9,7 +9,8 @@ import { setUpExample } from '../example-project.ts';
 import { bold, dim, yellow } from '../output.ts';
 
 export function registerUpCommand(program: Command): void {
-  program.command('up')
+  program
+    .command('up')
     .description('start the Gantry server (SQLite under the data directory unless --store says otherwise)')
     .option('--port <port>', 'TCP port (default 7700)')
     .option('--host <host>', 'address to listen on (default 127.0.0.1)')
@@ -24,13 +25,23 @@ export function registerUpCommand(program: Command): void {
       // every other command's start-up and make each step's fork in `gantry run` costlier.
       const { startServer } = await import('../../server/index.ts');
       const server = await startServer(options);
-      process.stdout.write(`${bold('Gantry is up')} at ${server.url}  ${dim(`(data: ${options.dataDir}, store: ${server.store.dialect})`)}\n`);
-      if (server.createdAdminToken) process.stdout.write(`${dim(`an admin API token was saved to ${options.dataDir}/admin.token (mode 0600); the CLI uses it from there`)}\n`);
-      if (options.host !== '127.0.0.1' && options.host !== 'localhost') process.stdout.write(`listening on ${options.host}: every API call still needs the token\n`);
+      process.stdout.write(
+        `${bold('Gantry is up')} at ${server.url}  ${dim(`(data: ${options.dataDir}, store: ${server.store.dialect})`)}\n`,
+      );
+      if (server.createdAdminToken)
+        process.stdout.write(
+          `${dim(`an admin API token was saved to ${options.dataDir}/admin.token (mode 0600); the CLI uses it from there`)}\n`,
+        );
+      if (options.host !== '127.0.0.1' && options.host !== 'localhost')
+        process.stdout.write(`listening on ${options.host}: every API call still needs the token\n`);
       // Signals are watched from here on: a Ctrl-C while the example is being set up stops it and closes the server cleanly.
       const stopping = new AbortController();
       const stopped = new Promise<void>((resolve) => {
-        const stop = () => { process.stdout.write('shutting down…\n'); stopping.abort(); resolve(); };
+        const stop = () => {
+          process.stdout.write('shutting down…\n');
+          stopping.abort();
+          resolve();
+        };
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });
@@ -62,7 +73,9 @@ async function showExample(url: string, dataDir: string, signal: AbortSignal): P
 async function printLoginLink(create: () => Promise<{ url: string; expiresAt: string }>): Promise<void> {
   try {
     const link = await create();
-    process.stdout.write(`${bold('Open the dashboard')}: ${link.url}\n${dim(`(a one-time link, valid until ${link.expiresAt}; \`gantry open\` makes another)`)}\n`);
+    process.stdout.write(
+      `${bold('Open the dashboard')}: ${link.url}\n${dim(`(a one-time link, valid until ${link.expiresAt}; \`gantry open\` makes another)`)}\n`,
+    );
   } catch (error) {
     process.stderr.write(`${yellow('no login link', process.stderr)}: ${(error as Error).message}\n`);
   }

@@ -14,8 +14,18 @@ export type ComparisonOperator = '==' | '!=' | '<' | '<=' | '>' | '>=';
 
 /** The built-in functions, in their canonical spelling. */
 export type FunctionName =
-  | 'contains' | 'startsWith' | 'endsWith' | 'format' | 'join' | 'toJSON' | 'fromJSON' | 'hashFiles'
-  | 'success' | 'failure' | 'always' | 'cancelled';
+  | 'contains'
+  | 'startsWith'
+  | 'endsWith'
+  | 'format'
+  | 'join'
+  | 'toJSON'
+  | 'fromJSON'
+  | 'hashFiles'
+  | 'success'
+  | 'failure'
+  | 'always'
+  | 'cancelled';
 
 /**
  * One node. `offset` is the 0-based position in the parsed source where the node's text starts

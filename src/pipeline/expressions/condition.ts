@@ -59,7 +59,10 @@ function conditionSource(condition: string | undefined): ConditionSource | undef
   const [only] = expressions;
   if (expressions.length !== 1 || !onlyBlankText || only === undefined) {
     // GitHub would treat this as a (always truthy) string; refusing it avoids a silent footgun.
-    throw semanticError("an if: condition must be one expression: write it without '${{ }}', or wrap the whole condition in one '${{ }}'", 0);
+    throw semanticError(
+      "an if: condition must be one expression: write it without '${{ }}', or wrap the whole condition in one '${{ }}'",
+      0,
+    );
   }
   return { source: only.source, offset: only.offset };
 }

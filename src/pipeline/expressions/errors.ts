@@ -45,4 +45,3 @@ export function shiftError(error: unknown, delta: number): unknown {
   if (error instanceof ExpressionError) return new ExpressionError(error.message, error.offset + delta);
   return error;
 }
-

@@ -58,7 +58,12 @@ function evaluateNode(node: Expr, ctx: ExpressionContext, env: FunctionEnvironme
       return value;
     }
     case 'call':
-      return callFunction(node.name, node.args.map((arg) => evaluateNode(arg, ctx, env)), env, node.offset);
+      return callFunction(
+        node.name,
+        node.args.map((arg) => evaluateNode(arg, ctx, env)),
+        env,
+        node.offset,
+      );
   }
 }
 

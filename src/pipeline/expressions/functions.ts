@@ -130,7 +130,10 @@ function formatString(template: string, args: readonly Value[], offset: number):
       if (!match) throw semanticError(`format(): invalid format string '${template}' (write '{{' and '}}' for literal braces)`, offset);
       const index = Number(match[1]);
       if (index >= args.length) {
-        throw semanticError(`format(): '{${index}}' is out of range: ${args.length} argument${args.length === 1 ? '' : 's'} given after the format string`, offset);
+        throw semanticError(
+          `format(): '{${index}}' is out of range: ${args.length} argument${args.length === 1 ? '' : 's'} given after the format string`,
+          offset,
+        );
       }
       out += toStringValue(args[index] ?? null);
       pos += match[0].length;

@@ -138,7 +138,8 @@ class Parser {
 
   private parseName(token: Token & { kind: 'identifier' }): Expr {
     if (this.isPunctuator('(')) return this.parseCall(token);
-    if (Object.hasOwn(KEYWORDS, token.text)) return this.node({ kind: 'literal', value: KEYWORDS[token.text] ?? null, offset: token.offset }, []);
+    if (Object.hasOwn(KEYWORDS, token.text))
+      return this.node({ kind: 'literal', value: KEYWORDS[token.text] ?? null, offset: token.offset }, []);
     const name = CONTEXT_NAMES.find((c) => c === token.text.toLowerCase());
     if (name !== undefined) return this.node({ kind: 'context', name: name satisfies ContextName, offset: token.offset }, []);
     const fn = lookupFunction(token.text);

@@ -7,7 +7,9 @@ import { shiftError, syntaxError } from './errors.ts';
 import { evaluate, type ExpressionContext } from './evaluate.ts';
 import { parseExpression } from './parser.ts';
 
-export type TemplatePart = { kind: 'text'; text: string } | { kind: 'expr'; source: string; offset: number /* offset of `source` inside the template text */ };
+export type TemplatePart =
+  | { kind: 'text'; text: string }
+  | { kind: 'expr'; source: string; offset: number /* offset of `source` inside the template text */ };
 
 const OPEN = '${{';
 const CLOSE = '}}';

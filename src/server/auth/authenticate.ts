@@ -12,7 +12,9 @@ import { cookieValue, csrfMatches, isSessionOrLinkToken, SESSION_COOKIE, type Se
 import { hashToken } from './tokens.ts';
 
 declare module 'fastify' {
-  interface FastifyRequest { session?: Session }
+  interface FastifyRequest {
+    session?: Session;
+  }
 }
 
 export function authenticator(store: Store, sessions: SessionService): (request: FastifyRequest) => Promise<void> {
@@ -29,8 +31,10 @@ export function authenticator(store: Store, sessions: SessionService): (request:
     if (!session) throw new UnauthorizedError(cookie ? 'the session has expired: run `gantry open` to sign in again' : undefined);
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       const origin = request.headers.origin;
-      if (origin && origin !== `http://${request.headers.host}` && origin !== `https://${request.headers.host}`) throw new GantryError('CSRF', 'cross-site request refused', 403);
-      if (!csrfMatches(session, headerValue(request.headers['x-gantry-csrf']))) throw new GantryError('CSRF', 'missing or wrong x-gantry-csrf header (reload the page)', 403);
+      if (origin && origin !== `http://${request.headers.host}` && origin !== `https://${request.headers.host}`)
+        throw new GantryError('CSRF', 'cross-site request refused', 403);
+      if (!csrfMatches(session, headerValue(request.headers['x-gantry-csrf'])))
+        throw new GantryError('CSRF', 'missing or wrong x-gantry-csrf header (reload the page)', 403);
     }
     request.session = session;
     request.actor = session.actor;

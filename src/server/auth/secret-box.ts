@@ -93,7 +93,7 @@ async function createKeyFileIfMissing(path: string): Promise<void> {
   try {
     // The umask can only remove bits, but be explicit about the mode we rely on.
     await handle.chmod(0o600);
-    await handle.writeFile(randomBytes(KEY_BYTES).toString('base64') + '\n');
+    await handle.writeFile(`${randomBytes(KEY_BYTES).toString('base64')}\n`);
     await handle.sync();
   } finally {
     await handle.close();

@@ -15,39 +15,73 @@ export interface SessionRouteDeps {
 export function registerSessionRoutes(routes: RouteTable, deps: SessionRouteDeps): void {
   const { store } = deps;
   routes.add({
-    method: 'POST', url: '/api/login-links', summary: 'A one-time link (10 minutes) that signs a browser in to the dashboard', auth: 'admin',
+    method: 'POST',
+    url: '/api/login-links',
+    summary: 'A one-time link (10 minutes) that signs a browser in to the dashboard',
+    auth: 'admin',
     handler: async ({ request, reply }) => {
       const link = await deps.sessions.createLoginLink(deps.publicUrl());
-      await store.events.append({ type: 'session.link-created', subject: 'server', actor: request.actor ?? 'api', data: { expiresAt: link.expiresAt }, env: deps.eventEnv() });
+      await store.events.append({
+        type: 'session.link-created',
+        subject: 'server',
+        actor: request.actor ?? 'api',
+        data: { expiresAt: link.expiresAt },
+        env: deps.eventEnv(),
+      });
       reply.code(201);
       return link;
     },
   });
   routes.add({
-    method: 'GET', url: '/api/session', summary: 'Who is signed in, and the CSRF token for state-changing calls', auth: 'admin',
-    handler: async ({ request }) => ({ actor: request.actor, csrf: request.session?.csrf ?? '', expiresAt: request.session?.expiresAt ?? null }),
+    method: 'GET',
+    url: '/api/session',
+    summary: 'Who is signed in, and the CSRF token for state-changing calls',
+    auth: 'admin',
+    handler: async ({ request }) => ({
+      actor: request.actor,
+      csrf: request.session?.csrf ?? '',
+      expiresAt: request.session?.expiresAt ?? null,
+    }),
   });
   routes.add({
-    method: 'GET', url: '/auth/login', summary: 'Trades a one-time login link for a session cookie (HttpOnly, SameSite=Strict)', auth: 'none', produces: 'text/html',
+    method: 'GET',
+    url: '/auth/login',
+    summary: 'Trades a one-time login link for a session cookie (HttpOnly, SameSite=Strict)',
+    auth: 'none',
+    produces: 'text/html',
     query: z.object({ token: z.string().optional() }),
     handler: async ({ query, request, reply }) => {
-      void reply.type('text/html; charset=utf-8').header('referrer-policy', 'no-referrer').header('cache-control', 'no-store')
+      void reply
+        .type('text/html; charset=utf-8')
+        .header('referrer-policy', 'no-referrer')
+        .header('cache-control', 'no-store')
         .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'");
       const redeemed = query.token ? await deps.sessions.redeem(query.token) : null;
       if (!redeemed) {
-        return reply.code(401).send(authPage('This sign-in link is not valid', 'Links work once and for 10 minutes. Run <code>gantry open</code> for a new one.'));
+        return reply
+          .code(401)
+          .send(
+            authPage('This sign-in link is not valid', 'Links work once and for 10 minutes. Run <code>gantry open</code> for a new one.'),
+          );
       }
       const secure = request.protocol === 'https' ? '; Secure' : '';
       await store.events.append({ type: 'session.started', subject: 'server', actor: 'dashboard', data: {}, env: deps.eventEnv() });
       // An HTML page that moves on by itself, not a redirect: the next request is then a
       // same-site navigation, so the SameSite=Strict cookie goes with it whatever opened the link.
-      return reply.header('set-cookie', `${SESSION_COOKIE}=${redeemed.cookie}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${redeemed.maxAgeSeconds}${secure}`)
+      return reply
+        .header(
+          'set-cookie',
+          `${SESSION_COOKIE}=${redeemed.cookie}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${redeemed.maxAgeSeconds}${secure}`,
+        )
         .header('refresh', '0; url=/')
         .send(authPage('Signed in', '<a href="/">Continue to the dashboard</a>'));
     },
   });
   routes.add({
-    method: 'POST', url: '/auth/logout', summary: 'Ends the dashboard session', auth: 'admin',
+    method: 'POST',
+    url: '/auth/logout',
+    summary: 'Ends the dashboard session',
+    auth: 'admin',
     handler: async ({ request, reply }) => {
       if (request.session) await deps.sessions.end(request.session);
       return reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`).send({ signedOut: true });
@@ -56,6 +90,8 @@ export function registerSessionRoutes(routes: RouteTable, deps: SessionRouteDeps
 }
 
 function authPage(title: string, body: string): string {
-  return `<!doctype html><html lang="en"><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${title} · Gantry</title>`
-    + `<body style="font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem"><h1>${title}</h1><p>${body}</p></body></html>`;
+  return (
+    `<!doctype html><html lang="en"><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${title} · Gantry</title>` +
+    `<body style="font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem"><h1>${title}</h1><p>${body}</p></body></html>`
+  );
 }

@@ -17,8 +17,16 @@ const SESSION_PREFIX = 'session:';
 const LINK_TTL_MS = 10 * 60_000;
 const SESSION_TTL_MS = 7 * 24 * 3600_000;
 
-export interface LoginLink { url: string; expiresAt: string }
-export interface Session { actor: string; csrf: string; expiresAt: string; hash: string }
+export interface LoginLink {
+  url: string;
+  expiresAt: string;
+}
+export interface Session {
+  actor: string;
+  csrf: string;
+  expiresAt: string;
+  hash: string;
+}
 
 /** Token names that only sessions and login links use: never valid as an API bearer token. */
 export function isSessionOrLinkToken(name: string): boolean {
@@ -48,7 +56,7 @@ export class SessionService {
     const hash = hashToken(linkToken);
     const record = await this.#store.tokens.findByHash(hash);
     if (!record?.name.startsWith(LINK_PREFIX)) return null;
-    if (!await this.#store.tokens.delete(hash)) return null;
+    if (!(await this.#store.tokens.delete(hash))) return null;
     if (expiryOf(record.name, LINK_PREFIX) <= this.#now()) return null;
     const cookie = `gns_${randomBytes(32).toString('base64url')}`;
     await this.#store.tokens.create({ name: `${SESSION_PREFIX}${this.#now() + SESSION_TTL_MS}`, hash: hashToken(cookie) });

@@ -35,8 +35,14 @@ export class AutoRelease {
     const release = await this.#deps.releases.create(project, { runId: run.id, actor: 'trigger:auto' });
     for (const [name, env] of Object.entries(config.environments ?? {})) {
       if (!env.auto) continue;
-      await this.#deps.delivery.deploy(project, release, name, 'trigger:auto')
-        .catch((error: unknown) => this.#deps.warn('automatic deploy failed', { project: project.name, environment: name, release: release.id, error: String(error) }));
+      await this.#deps.delivery.deploy(project, release, name, 'trigger:auto').catch((error: unknown) =>
+        this.#deps.warn('automatic deploy failed', {
+          project: project.name,
+          environment: name,
+          release: release.id,
+          error: String(error),
+        }),
+      );
     }
   }
 }

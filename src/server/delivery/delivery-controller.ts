@@ -15,8 +15,17 @@ import { ConflictError, InputError, NotFoundError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
 import type { Value } from '../../core/types.ts';
 import {
-  ANALYSIS_INTERVAL_MS, evaluateAnalysis, initialRollback, initialRollout, isFinalRollout, nextDeadline, reduceRollout,
-  type AnalysisResult, type RolloutCommand, type RolloutEvent, type RolloutState,
+  ANALYSIS_INTERVAL_MS,
+  evaluateAnalysis,
+  initialRollback,
+  initialRollout,
+  isFinalRollout,
+  nextDeadline,
+  reduceRollout,
+  type AnalysisResult,
+  type RolloutCommand,
+  type RolloutEvent,
+  type RolloutState,
 } from '../../delivery/index.ts';
 import { parseConfig } from '../../pipeline/load-config.ts';
 import { ProxyClient, type Rollup, type Upstream } from '../../proxy/index.ts';
@@ -28,7 +37,11 @@ import { freePort } from '../../platform/ports.ts';
 
 /** Prometheus as an analysis source (src/server/prometheus-source.ts). */
 export interface MetricQuerySource {
-  evaluate(checks: PrometheusCheckConfig[], vars: { version: string; environment: string }, at?: Date): Promise<{ values: Record<string, number | null>; problems: string[] }>;
+  evaluate(
+    checks: PrometheusCheckConfig[],
+    vars: { version: string; environment: string },
+    at?: Date,
+  ): Promise<{ values: Record<string, number | null>; problems: string[] }>;
 }
 
 export interface DeliveryDeps {
@@ -130,7 +143,9 @@ export class DeliveryController {
     for (const record of await store.rollouts.listActive()) {
       const project = await store.projects.get(record.projectId);
       if (!project) continue;
-      await this.#resume(project, record).catch((error: unknown) => this.#deps.warn('resuming a rollout failed', { rolloutId: record.id, error: String(error) }));
+      await this.#resume(project, record).catch((error: unknown) =>
+        this.#deps.warn('resuming a rollout failed', { rolloutId: record.id, error: String(error) }),
+      );
     }
   }
 
@@ -163,13 +178,20 @@ export class DeliveryController {
     const { envConfig } = this.#configOf(release, environment);
     const env = await this.#environment(project, environment, envConfig.port);
     if (await this.#deps.store.rollouts.active(project.id, environment)) {
-      throw new ConflictError(`a rollout is already under way in ${environment}: wait for it, or \`gantry rollout abort ${project.name} --env ${environment}\``);
+      throw new ConflictError(
+        `a rollout is already under way in ${environment}: wait for it, or \`gantry rollout abort ${project.name} --env ${environment}\``,
+      );
     }
     const current = env.stable ? await this.#deps.store.releases.get(env.stable) : undefined;
     if (current?.id === release.id) throw new ConflictError(`release #${release.number} already runs in ${environment}`);
     const state = initialRollout({
-      id: newId(), environment, releaseId: release.id, previousReleaseId: current?.id ?? null, strategy: envConfig.strategy,
-      approvalRequired: envConfig.approval === 'required', instances: this.#instanceCount(release, environment),
+      id: newId(),
+      environment,
+      releaseId: release.id,
+      previousReleaseId: current?.id ?? null,
+      strategy: envConfig.strategy,
+      approvalRequired: envConfig.approval === 'required',
+      instances: this.#instanceCount(release, environment),
     });
     return this.#begin(project, release, current ?? null, env, state, actor);
   }
@@ -181,19 +203,34 @@ export class DeliveryController {
   async #rollback(project: Project, environment: string, actor: string): Promise<RolloutRecord> {
     const record = await this.#deps.store.rollouts.environment(project.id, environment);
     if (record && !record.currentReleaseId && record.previousReleaseId) {
-      throw new ConflictError(`${environment} is stopped: deploy a release to start it again (\`gantry deploy ${project.name} <release> --env ${environment}\`)`);
+      throw new ConflictError(
+        `${environment} is stopped: deploy a release to start it again (\`gantry deploy ${project.name} <release> --env ${environment}\`)`,
+      );
     }
     const env = await this.#environment(project, environment);
-    if (!record?.currentReleaseId || !record.previousReleaseId) throw new ConflictError(`${environment} has no previous release to roll back to`);
-    if (await this.#deps.store.rollouts.active(project.id, environment)) throw new ConflictError(`a rollout is under way in ${environment}: \`gantry rollout abort\` rolls it back`);
+    if (!record?.currentReleaseId || !record.previousReleaseId)
+      throw new ConflictError(`${environment} has no previous release to roll back to`);
+    if (await this.#deps.store.rollouts.active(project.id, environment))
+      throw new ConflictError(`a rollout is under way in ${environment}: \`gantry rollout abort\` rolls it back`);
     const current = await this.#requireRelease(record.currentReleaseId);
     const previous = await this.#requireRelease(record.previousReleaseId);
-    const state = initialRollback({ id: newId(), environment, currentReleaseId: current.id, previousReleaseId: previous.id, instances: this.#instanceCount(previous, environment) });
+    const state = initialRollback({
+      id: newId(),
+      environment,
+      currentReleaseId: current.id,
+      previousReleaseId: previous.id,
+      instances: this.#instanceCount(previous, environment),
+    });
     return this.#begin(project, previous, current, env, state, actor);
   }
 
   /** promote | pause | resume | abort | approve, by a person. */
-  async act(project: Project, environment: string, action: 'promote' | 'pause' | 'resume' | 'abort' | 'approve', actor: string): Promise<RolloutRecord> {
+  async act(
+    project: Project,
+    environment: string,
+    action: 'promote' | 'pause' | 'resume' | 'abort' | 'approve',
+    actor: string,
+  ): Promise<RolloutRecord> {
     const record = await this.#deps.store.rollouts.active(project.id, environment);
     if (!record) throw new NotFoundError(`no rollout is under way in ${environment}`);
     const active = this.#rollouts.get(record.id);
@@ -212,14 +249,26 @@ export class DeliveryController {
 
   async #expose(project: Project, environment: string, port: number, actor: string): Promise<EnvironmentRecord> {
     const existing = await this.#deps.store.rollouts.environment(project.id, environment);
-    const record = { projectId: project.id, name: environment, currentReleaseId: existing?.currentReleaseId ?? null, previousReleaseId: existing?.previousReleaseId ?? null, port };
+    const record = {
+      projectId: project.id,
+      name: environment,
+      currentReleaseId: existing?.currentReleaseId ?? null,
+      previousReleaseId: existing?.previousReleaseId ?? null,
+      port,
+    };
     const runtime = this.#environments.get(INSTANCE_KEY(project.id, environment));
     if (runtime && runtime.port !== port) {
       await runtime.proxy.close();
       this.#environments.delete(INSTANCE_KEY(project.id, environment));
     }
     await this.#deps.store.rollouts.setEnvironment(record);
-    await this.#deps.store.events.append({ type: 'environment.exposed', subject: `environment:${project.id}/${environment}`, actor, data: { port }, env: this.#deps.eventEnv() });
+    await this.#deps.store.events.append({
+      type: 'environment.exposed',
+      subject: `environment:${project.id}/${environment}`,
+      actor,
+      data: { port },
+      env: this.#deps.eventEnv(),
+    });
     await this.#environment(project, environment);
     return (await this.#deps.store.rollouts.environment(project.id, environment)) as EnvironmentRecord;
   }
@@ -268,21 +317,41 @@ export class DeliveryController {
     const environment = { projectId: project.id, name, currentReleaseId: null, previousReleaseId: ran, port: stored.port };
     const victims = this.#instancesOf({ projectId: project.id, name }).filter((i) => i.state !== 'stopped');
     const stoppedEvent: NewEvent = {
-      type: 'environment.stopped', subject: `environment:${project.id}/${name}`, actor,
-      data: { projectId: project.id, environment: name, releaseId: ran, rolloutId: record?.id ?? null, instances: victims.map((v) => v.id), port: stored.port },
+      type: 'environment.stopped',
+      subject: `environment:${project.id}/${name}`,
+      actor,
+      data: {
+        projectId: project.id,
+        environment: name,
+        releaseId: ran,
+        rolloutId: record?.id ?? null,
+        instances: victims.map((v) => v.id),
+        port: stored.port,
+      },
       env: this.#deps.eventEnv(),
     };
     if (record) {
       const before = (driven?.state ?? record.state) as unknown as RolloutState;
       const state = abortedByStop(before, at, actor);
-      const release = driven?.release ?? await store.releases.get(record.releaseId);
-      const base = { actor, subject: `rollout:${record.id}`, env: { ...this.#deps.eventEnv(), ...(release ? { commit: release.sha, configHash: release.configHash } : {}) } };
+      const release = driven?.release ?? (await store.releases.get(record.releaseId));
+      const base = {
+        actor,
+        subject: `rollout:${record.id}`,
+        env: { ...this.#deps.eventEnv(), ...(release ? { commit: release.sha, configHash: release.configHash } : {}) },
+      };
       const finished = state.history[state.history.length - 1] as RolloutState['history'][number];
       await store.rollouts.transition(record.id, {
-        phase: state.phase, state: state as unknown as Record<string, Value>, finishedAt: new Date(at).toISOString(), environment,
+        phase: state.phase,
+        state: state as unknown as Record<string, Value>,
+        finishedAt: new Date(at).toISOString(),
+        environment,
         events: [
           { ...base, type: `rollout.${finished.event}`, data: finished.data as Record<string, Value> },
-          { ...base, type: `rollout.phase.${state.phase}`, data: { rolloutId: record.id, environment: name, from: before.phase, weights: state.weights, reason: state.reason } },
+          {
+            ...base,
+            type: `rollout.phase.${state.phase}`,
+            data: { rolloutId: record.id, environment: name, from: before.phase, weights: state.weights, reason: state.reason },
+          },
           stoppedEvent,
         ],
       });
@@ -301,7 +370,14 @@ export class DeliveryController {
   }
 
   /** What `gantry rollout status` shows. */
-  status(project: Project, environment: string): { port: number | null; weights: { stable: number; canary: number }; instances: (InstanceStatus & { pool: string; releaseId: string })[] } {
+  status(
+    project: Project,
+    environment: string,
+  ): {
+    port: number | null;
+    weights: { stable: number; canary: number };
+    instances: (InstanceStatus & { pool: string; releaseId: string })[];
+  } {
     const env = this.#environments.get(INSTANCE_KEY(project.id, environment));
     if (!env) return { port: null, weights: { stable: 100, canary: 0 }, instances: [] };
     return { port: env.port, weights: env.weights, instances: this.#instancesOf(env) };
@@ -312,42 +388,75 @@ export class DeliveryController {
     const env = this.#environments.get(INSTANCE_KEY(project.id, environment));
     if (!env) return {};
     const out: Record<string, unknown> = {};
-    for (const [pool, releaseId] of [['stable', env.stable], ['canary', env.canary]] as const) {
-      if (releaseId) out[pool] = { releaseId, ...await env.proxy.window(sinceMs, untilMs, { version: releaseId }) };
+    for (const [pool, releaseId] of [
+      ['stable', env.stable],
+      ['canary', env.canary],
+    ] as const) {
+      if (releaseId) out[pool] = { releaseId, ...(await env.proxy.window(sinceMs, untilMs, { version: releaseId })) };
     }
     return out;
   }
 
   /** Request metrics of every environment, in Prometheus text format (a proxy that does not answer is left out). */
   async prometheus(): Promise<string> {
-    const texts = await Promise.all([...this.#environments.values()].map((e) => e.proxy.prometheus().catch((error: unknown) => {
-      this.#deps.warn('reading proxy metrics failed', { environment: e.name, error: String(error) });
-      return '';
-    })));
+    const texts = await Promise.all(
+      [...this.#environments.values()].map((e) =>
+        e.proxy.prometheus().catch((error: unknown) => {
+          this.#deps.warn('reading proxy metrics failed', { environment: e.name, error: String(error) });
+          return '';
+        }),
+      ),
+    );
     return texts.join('');
   }
 
   /** Ten-second roll-ups of every proxy, for the store (a proxy that does not answer keeps its own for next time). */
   async drainRollups(): Promise<{ projectId: string; environment: string; rollups: Rollup[] }[]> {
-    return Promise.all([...this.#environments.values()].map(async (e) => ({
-      projectId: e.projectId, environment: e.name,
-      rollups: await e.proxy.drainRollups().catch((error: unknown) => {
-        this.#deps.warn('reading proxy roll-ups failed', { environment: e.name, error: String(error) });
-        return [];
-      }),
-    })));
+    return Promise.all(
+      [...this.#environments.values()].map(async (e) => ({
+        projectId: e.projectId,
+        environment: e.name,
+        rollups: await e.proxy.drainRollups().catch((error: unknown) => {
+          this.#deps.warn('reading proxy roll-ups failed', { environment: e.name, error: String(error) });
+          return [];
+        }),
+      })),
+    );
   }
 
   // ---------------------------------------------------------------- the loop
 
-  async #begin(project: Project, release: ReleaseRecord, previous: ReleaseRecord | null, env: EnvironmentRuntime, state: RolloutState, actor: string): Promise<RolloutRecord> {
+  async #begin(
+    project: Project,
+    release: ReleaseRecord,
+    previous: ReleaseRecord | null,
+    env: EnvironmentRuntime,
+    state: RolloutState,
+    actor: string,
+  ): Promise<RolloutRecord> {
     const record = await this.#deps.store.rollouts.create({
-      id: state.id, projectId: project.id, environment: env.name, releaseId: release.id, previousReleaseId: previous?.id ?? null,
-      phase: state.phase, state: state as unknown as Record<string, Value>, createdBy: actor,
+      id: state.id,
+      projectId: project.id,
+      environment: env.name,
+      releaseId: release.id,
+      previousReleaseId: previous?.id ?? null,
+      phase: state.phase,
+      state: state as unknown as Record<string, Value>,
+      createdBy: actor,
     });
     await this.#deps.store.events.append({
-      type: 'rollout.created', subject: `rollout:${record.id}`, actor,
-      data: { rolloutId: record.id, projectId: project.id, environment: env.name, releaseId: release.id, releaseNumber: release.number, previousReleaseId: previous?.id ?? null, strategy: state.strategy.kind },
+      type: 'rollout.created',
+      subject: `rollout:${record.id}`,
+      actor,
+      data: {
+        rolloutId: record.id,
+        projectId: project.id,
+        environment: env.name,
+        releaseId: release.id,
+        releaseNumber: release.number,
+        previousReleaseId: previous?.id ?? null,
+        strategy: state.strategy.kind,
+      },
       env: { ...this.#deps.eventEnv(), commit: release.sha, configHash: release.configHash },
     });
     const active: ActiveRollout = { record, state, project, release, previous, env, queue: Promise.resolve(), timer: null };
@@ -370,7 +479,9 @@ export class DeliveryController {
       if (finished) this.#finish(active);
       else this.#schedule(active);
     });
-    active.queue = step.catch((error: unknown) => this.#deps.warn('a rollout step failed', { rolloutId: active.record.id, event: event.type, error: String(error) }));
+    active.queue = step.catch((error: unknown) =>
+      this.#deps.warn('a rollout step failed', { rolloutId: active.record.id, event: event.type, error: String(error) }),
+    );
     return step;
   }
 
@@ -379,16 +490,42 @@ export class DeliveryController {
     const subject = `rollout:${active.record.id}`;
     const events: NewEvent[] = commands
       .filter((c): c is Extract<RolloutCommand, { type: 'record' }> => c.type === 'record')
-      .map((c) => ({ ...base, type: `rollout.${c.event}`, subject, data: { rolloutId: active.record.id, environment: active.env.name, ...(c.data as Record<string, Value>) } }));
+      .map((c) => ({
+        ...base,
+        type: `rollout.${c.event}`,
+        subject,
+        data: { rolloutId: active.record.id, environment: active.env.name, ...(c.data as Record<string, Value>) },
+      }));
     if (state.phase !== active.state.phase) {
-      events.push({ ...base, type: `rollout.phase.${state.phase}`, subject, data: { rolloutId: active.record.id, environment: active.env.name, from: active.state.phase, weights: state.weights, reason: state.reason } });
+      events.push({
+        ...base,
+        type: `rollout.phase.${state.phase}`,
+        subject,
+        data: {
+          rolloutId: active.record.id,
+          environment: active.env.name,
+          from: active.state.phase,
+          weights: state.weights,
+          reason: state.reason,
+        },
+      });
     }
-    const env = finished === 'succeeded'
-      ? { projectId: active.project.id, name: active.env.name, currentReleaseId: active.release.id, previousReleaseId: active.previous?.id ?? null, port: active.env.port }
-      : undefined;
+    const env =
+      finished === 'succeeded'
+        ? {
+            projectId: active.project.id,
+            name: active.env.name,
+            currentReleaseId: active.release.id,
+            previousReleaseId: active.previous?.id ?? null,
+            port: active.env.port,
+          }
+        : undefined;
     await this.#deps.store.rollouts.transition(active.record.id, {
-      phase: state.phase, state: state as unknown as Record<string, Value>, finishedAt: finished ? new Date(this.#deps.now()).toISOString() : null,
-      ...(env ? { environment: env } : {}), events,
+      phase: state.phase,
+      state: state as unknown as Record<string, Value>,
+      finishedAt: finished ? new Date(this.#deps.now()).toISOString() : null,
+      ...(env ? { environment: env } : {}),
+      events,
     });
     this.#deps.notify(active.record.id);
   }
@@ -433,10 +570,18 @@ export class DeliveryController {
     if (active.timer) clearTimeout(active.timer);
     const now = this.#deps.now();
     const deadline = nextDeadline(active.state);
-    const analysing = active.state.strategy.kind !== 'recreate' && active.state.strategy.kind !== 'rolling' && (active.state.phase === 'progressing' || active.state.phase === 'paused');
+    const analysing =
+      active.state.strategy.kind !== 'recreate' &&
+      active.state.strategy.kind !== 'rolling' &&
+      (active.state.phase === 'progressing' || active.state.phase === 'paused');
     const due = Math.min(deadline ?? Infinity, analysing ? now + ANALYSIS_INTERVAL_MS : Infinity);
     if (!Number.isFinite(due) || this.#stopping) return;
-    active.timer = setTimeout(() => { void this.#tick(active); }, Math.max(0, due - now));
+    active.timer = setTimeout(
+      () => {
+        void this.#tick(active);
+      },
+      Math.max(0, due - now),
+    );
     active.timer.unref?.();
   }
 
@@ -461,9 +606,16 @@ export class DeliveryController {
       proxy.window(since, at, { version: active.release.id }),
       active.previous ? proxy.window(since, at, { version: active.previous.id }) : { requests: 0, errors: 0, latency: [] },
     ]);
-    const prometheus = config.prometheus.length > 0 && this.#deps.prometheus
-      ? (await this.#deps.prometheus.evaluate(config.prometheus, { version: active.release.id, environment: active.env.name }, new Date(at))).values
-      : undefined;
+    const prometheus =
+      config.prometheus.length > 0 && this.#deps.prometheus
+        ? (
+            await this.#deps.prometheus.evaluate(
+              config.prometheus,
+              { version: active.release.id, environment: active.env.name },
+              new Date(at),
+            )
+          ).values
+        : undefined;
     return evaluateAnalysis(config, {
       canary: { requests: canary.requests, errors: canary.errors, latency: canary.latency },
       baseline: { requests: baseline.requests, errors: baseline.errors, latency: baseline.latency },
@@ -503,7 +655,9 @@ export class DeliveryController {
   async #stopInstances(active: ActiveRollout, pool: 'canary' | 'stable' | 'old', drain: boolean, count?: number): Promise<void> {
     const env = active.env;
     const releaseId = pool === 'stable' ? env.stable : pool === 'canary' ? env.canary : env.old;
-    const victims = this.#instancesOf(env).filter((i) => i.releaseId === releaseId && i.state !== 'stopped').slice(0, count ?? Infinity);
+    const victims = this.#instancesOf(env)
+      .filter((i) => i.releaseId === releaseId && i.state !== 'stopped')
+      .slice(0, count ?? Infinity);
     const ids = new Set(victims.map((v) => v.id));
     // Out of the route table first, so no new request reaches them; in-flight ones finish.
     await this.#route(env, ids);
@@ -542,7 +696,8 @@ export class DeliveryController {
 
   #instancesOf(env: Pick<EnvironmentRuntime, 'projectId' | 'name'>): (InstanceStatus & { pool: string; releaseId: string })[] {
     const key = INSTANCE_KEY(env.projectId, env.name);
-    return this.#deps.supervisor.list()
+    return this.#deps.supervisor
+      .list()
       .map((s) => ({ status: s, spec: this.#deps.supervisor.labels(s.id) }))
       .filter((x) => x.spec?.environment === key)
       .map((x) => ({ ...x.status, pool: x.spec?.pool ?? '', releaseId: x.spec?.releaseId ?? '' }));
@@ -568,16 +723,41 @@ export class DeliveryController {
   async #open(project: Project, name: string, configuredPort: number | undefined, route: boolean): Promise<EnvironmentRuntime> {
     const key = INSTANCE_KEY(project.id, name);
     const stored = await this.#deps.store.rollouts.environment(project.id, name);
-    const port = stored?.port ?? configuredPort ?? await freePort(this.#deps.host);
-    const proxy = await ProxyClient.start({ dataDir: this.#deps.dataDir, environmentKey: key, label: `${project.name}/${name}`, host: this.#deps.host, port }).catch((error: unknown) => {
-      throw new InputError(`cannot listen on ${this.#deps.host}:${port} for ${name}: ${(error as Error).message} (choose another with \`gantry env expose ${project.name} ${name} --port P\`)`);
+    const port = stored?.port ?? configuredPort ?? (await freePort(this.#deps.host));
+    const proxy = await ProxyClient.start({
+      dataDir: this.#deps.dataDir,
+      environmentKey: key,
+      label: `${project.name}/${name}`,
+      host: this.#deps.host,
+      port,
+    }).catch((error: unknown) => {
+      throw new InputError(
+        `cannot listen on ${this.#deps.host}:${port} for ${name}: ${(error as Error).message} (choose another with \`gantry env expose ${project.name} ${name} --port P\`)`,
+      );
     });
     if (!stored || stored.port !== port) {
-      await this.#deps.store.rollouts.setEnvironment({ projectId: project.id, name, currentReleaseId: stored?.currentReleaseId ?? null, previousReleaseId: stored?.previousReleaseId ?? null, port });
+      await this.#deps.store.rollouts.setEnvironment({
+        projectId: project.id,
+        name,
+        currentReleaseId: stored?.currentReleaseId ?? null,
+        previousReleaseId: stored?.previousReleaseId ?? null,
+        port,
+      });
     }
     const current = stored?.currentReleaseId ? await this.#deps.store.releases.get(stored.currentReleaseId) : undefined;
     const match = current ? this.#matchOf(current, name) : [];
-    const runtime: EnvironmentRuntime = { projectId: project.id, name, proxy, port, stable: stored?.currentReleaseId ?? null, canary: null, old: null, weights: { stable: 100, canary: 0 }, match, stopped: false };
+    const runtime: EnvironmentRuntime = {
+      projectId: project.id,
+      name,
+      proxy,
+      port,
+      stable: stored?.currentReleaseId ?? null,
+      canary: null,
+      old: null,
+      weights: { stable: 100, canary: 0 },
+      match,
+      stopped: false,
+    };
     this.#environments.set(key, runtime);
     if (route) await this.#route(runtime);
     return runtime;
@@ -599,7 +779,12 @@ export class DeliveryController {
       const releaseId = waiting.pool === 'stable' ? env.stable : release.id;
       const have = this.#instancesOf(env).filter((i) => i.releaseId === releaseId && i.state !== 'stopped');
       if (have.length === 0 && releaseId) void this.#startInstances(active, waiting.pool as 'canary' | 'stable', releaseId);
-      else void this.#awaitReady(active, waiting.pool as 'canary' | 'stable', have.map((h) => h.id));
+      else
+        void this.#awaitReady(
+          active,
+          waiting.pool as 'canary' | 'stable',
+          have.map((h) => h.id),
+        );
     } else if (waiting?.event === 'drained') {
       void this.#stopInstances(active, waiting.pool, true);
     }
@@ -623,19 +808,30 @@ export class DeliveryController {
    * request reaches them; an empty table answers 503), in-flight requests finish within each
    * release's drain timeout, then the supervisor's stop (signal, SIGKILL after the drain timeout).
    */
-  async #drainAndStop(runtime: EnvironmentRuntime | undefined, environment: string, victims: { id: string; releaseId: string }[]): Promise<void> {
+  async #drainAndStop(
+    runtime: EnvironmentRuntime | undefined,
+    environment: string,
+    victims: { id: string; releaseId: string }[],
+  ): Promise<void> {
     if (runtime) {
       await runtime.proxy.setRoutes({ upstreams: [], weights: { stable: 100, canary: 0 }, match: [] }).catch((error: unknown) => {
         this.#deps.warn('updating the proxy route table failed', { environment, error: String(error) });
       });
       const releases = new Map<string, ReleaseRecord | undefined>();
-      for (const releaseId of new Set(victims.map((v) => v.releaseId))) releases.set(releaseId, await this.#deps.store.releases.get(releaseId));
+      for (const releaseId of new Set(victims.map((v) => v.releaseId)))
+        releases.set(releaseId, await this.#deps.store.releases.get(releaseId));
       // A proxy that cannot say counts as not drained: the supervisor's own drain timeout follows.
-      await Promise.all(victims.map((v) => runtime.proxy.drained(v.id, this.#drainTimeoutOf(releases.get(v.releaseId), environment)).catch(() => false)));
+      await Promise.all(
+        victims.map((v) => runtime.proxy.drained(v.id, this.#drainTimeoutOf(releases.get(v.releaseId), environment)).catch(() => false)),
+      );
     }
-    await Promise.all(victims.map((v) => this.#deps.supervisor.stop(v.id).catch((error: unknown) => {
-      this.#deps.warn('stopping an instance failed', { instanceId: v.id, environment, error: String(error) });
-    })));
+    await Promise.all(
+      victims.map((v) =>
+        this.#deps.supervisor.stop(v.id).catch((error: unknown) => {
+          this.#deps.warn('stopping an instance failed', { instanceId: v.id, environment, error: String(error) });
+        }),
+      ),
+    );
   }
 
   /** Shuts down the live proxy processes of these environments (not steered by this server). */
@@ -665,9 +861,14 @@ export class DeliveryController {
   /** Runs `work` after every earlier call for the same environment settled, whatever their outcome. */
   #exclusive<T>(key: string, work: () => Promise<T>): Promise<T> {
     const next = (this.#serial.get(key) ?? Promise.resolve()).then(work);
-    const settled = next.then(() => undefined, () => undefined);
+    const settled = next.then(
+      () => undefined,
+      () => undefined,
+    );
     this.#serial.set(key, settled);
-    void settled.then(() => { if (this.#serial.get(key) === settled) this.#serial.delete(key); });
+    void settled.then(() => {
+      if (this.#serial.get(key) === settled) this.#serial.delete(key);
+    });
     return next;
   }
 
@@ -678,7 +879,10 @@ export class DeliveryController {
     const service = config.service;
     const envConfig = config.environments?.[environment];
     if (!service) throw new InputError(`release #${release.number} has no \`service\` section`);
-    if (!envConfig) throw new InputError(`release #${release.number} defines no environment '${environment}' (it has: ${Object.keys(config.environments ?? {}).join(', ') || 'none'})`);
+    if (!envConfig)
+      throw new InputError(
+        `release #${release.number} defines no environment '${environment}' (it has: ${Object.keys(config.environments ?? {}).join(', ') || 'none'})`,
+      );
     return { service, envConfig };
   }
 
@@ -713,16 +917,25 @@ export class DeliveryController {
     const { service, envConfig } = this.#configOf(release, environment);
     const secrets: Record<string, string> = {};
     for (const [variable, secretName] of Object.entries(envConfig.secrets)) {
-      const sealed = await this.#deps.store.secrets.get(project.id, secretName, environment) ?? await this.#deps.store.secrets.get(project.id, secretName);
-      if (sealed === undefined) throw new InputError(`secret ${secretName} (for ${variable} in ${environment}) is not set: \`gantry secret set ${project.name} ${secretName} --env ${environment}\``);
+      const sealed =
+        (await this.#deps.store.secrets.get(project.id, secretName, environment)) ??
+        (await this.#deps.store.secrets.get(project.id, secretName));
+      if (sealed === undefined)
+        throw new InputError(
+          `secret ${secretName} (for ${variable} in ${environment}) is not set: \`gantry secret set ${project.name} ${secretName} --env ${environment}\``,
+        );
       secrets[variable] = this.#deps.secretBox.decrypt(sealed);
     }
     const key = INSTANCE_KEY(project.id, environment);
     return {
-      environment: key, releaseId: release.id, service,
+      environment: key,
+      releaseId: release.id,
+      service,
       // The environment by its name (the spec's `environment` is the supervisor's grouping key).
       env: { GANTRY_ENVIRONMENT: environment, GANTRY_PROJECT: project.name, ...service.env, ...envConfig.env, ...secrets },
-      secrets: Object.values(secrets), workDir: releaseDir(this.#deps.dataDir, release.id), sandbox: this.#deps.sandbox,
+      secrets: Object.values(secrets),
+      workDir: releaseDir(this.#deps.dataDir, release.id),
+      sandbox: this.#deps.sandbox,
     };
   }
 
@@ -739,9 +952,25 @@ export class DeliveryController {
  */
 function abortedByStop(state: RolloutState, at: number, actor: string): RolloutState {
   const reason = `aborted by ${actor}: the environment was stopped`;
-  const data = { rolloutId: state.id, environment: state.environment, releaseId: state.releaseId, phase: 'aborted', reason, weights: { ...state.weights }, actor };
+  const data = {
+    rolloutId: state.id,
+    environment: state.environment,
+    releaseId: state.releaseId,
+    phase: 'aborted',
+    reason,
+    weights: { ...state.weights },
+    actor,
+  };
   return {
-    ...state, phase: 'aborted', reason, waitingFor: null, ending: null, pausedAt: null, pausedKind: null, pausedReason: null, updatedAt: at,
+    ...state,
+    phase: 'aborted',
+    reason,
+    waitingFor: null,
+    ending: null,
+    pausedAt: null,
+    pausedKind: null,
+    pausedReason: null,
+    updatedAt: at,
     history: [...state.history, { at, event: 'rollout.finished', phase: 'aborted', data }],
   };
 }

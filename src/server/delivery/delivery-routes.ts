@@ -21,11 +21,21 @@ export function registerDeliveryRoutes(routes: RouteTable, deps: DeliveryRouteDe
   const { store } = deps;
 
   routes.add({
-    method: 'GET', url: '/api/projects/:project/releases', summary: 'Releases of a project, newest first', auth: 'admin', params: projectParams,
-    handler: async ({ params }) => ({ releases: (await store.releases.list((await deps.projects.require(params.project)).id, 100)).map(publicRelease) }),
+    method: 'GET',
+    url: '/api/projects/:project/releases',
+    summary: 'Releases of a project, newest first',
+    auth: 'admin',
+    params: projectParams,
+    handler: async ({ params }) => ({
+      releases: (await store.releases.list((await deps.projects.require(params.project)).id, 100)).map(publicRelease),
+    }),
   });
   routes.add({
-    method: 'POST', url: '/api/projects/:project/releases', summary: 'Make a release from a successful run (default: the newest one)', auth: 'admin', params: projectParams,
+    method: 'POST',
+    url: '/api/projects/:project/releases',
+    summary: 'Make a release from a successful run (default: the newest one)',
+    auth: 'admin',
+    params: projectParams,
     body: z.object({ run: z.string().optional() }),
     handler: async ({ params, body, request, reply }) => {
       const project = await deps.projects.require(params.project);
@@ -35,7 +45,11 @@ export function registerDeliveryRoutes(routes: RouteTable, deps: DeliveryRouteDe
     },
   });
   routes.add({
-    method: 'GET', url: '/api/projects/:project/environments', summary: 'Environments: current release, port, rollout under way', auth: 'admin', params: projectParams,
+    method: 'GET',
+    url: '/api/projects/:project/environments',
+    summary: 'Environments: current release, port, rollout under way',
+    auth: 'admin',
+    params: projectParams,
     handler: async ({ params }) => {
       const project = await deps.projects.require(params.project);
       const environments = await store.rollouts.environments(project.id);
@@ -44,19 +58,33 @@ export function registerDeliveryRoutes(routes: RouteTable, deps: DeliveryRouteDe
       const newest = (await store.releases.list(project.id, 1))[0];
       const defined = newest ? Object.keys(parseConfig(newest.configText, 'gantry.yaml').environments ?? {}) : [];
       for (const name of defined) {
-        if (!environments.some((e) => e.name === name)) environments.push({ projectId: project.id, name, currentReleaseId: null, previousReleaseId: null, port: null, updatedAt: newest!.createdAt });
+        if (!environments.some((e) => e.name === name))
+          environments.push({
+            projectId: project.id,
+            name,
+            currentReleaseId: null,
+            previousReleaseId: null,
+            port: null,
+            updatedAt: newest!.createdAt,
+          });
       }
       return {
-        environments: await Promise.all(environments.map(async (e) => ({
-          ...e,
-          rollout: (await store.rollouts.active(project.id, e.name)) ?? null,
-          live: deps.delivery.status(project, e.name),
-        }))),
+        environments: await Promise.all(
+          environments.map(async (e) => ({
+            ...e,
+            rollout: (await store.rollouts.active(project.id, e.name)) ?? null,
+            live: deps.delivery.status(project, e.name),
+          })),
+        ),
       };
     },
   });
   routes.add({
-    method: 'POST', url: '/api/projects/:project/environments/:env/deploy', summary: 'Deploy a release to an environment with its strategy', auth: 'admin', params: envParams,
+    method: 'POST',
+    url: '/api/projects/:project/environments/:env/deploy',
+    summary: 'Deploy a release to an environment with its strategy',
+    auth: 'admin',
+    params: envParams,
     body: z.object({ release: z.string().min(1) }),
     handler: async ({ params, body, request, reply }) => {
       const project = await deps.projects.require(params.project);
@@ -67,7 +95,11 @@ export function registerDeliveryRoutes(routes: RouteTable, deps: DeliveryRouteDe
     },
   });
   routes.add({
-    method: 'POST', url: '/api/projects/:project/environments/:env/rollback', summary: 'Go back to the previous release at once', auth: 'admin', params: envParams,
+    method: 'POST',
+    url: '/api/projects/:project/environments/:env/rollback',
+    summary: 'Go back to the previous release at once',
+    auth: 'admin',
+    params: envParams,
     handler: async ({ params, request, reply }) => {
       const project = await deps.projects.require(params.project);
       const rollout = await deps.delivery.rollback(project, params.env, request.actor ?? 'api');
@@ -76,15 +108,29 @@ export function registerDeliveryRoutes(routes: RouteTable, deps: DeliveryRouteDe
     },
   });
   routes.add({
-    method: 'GET', url: '/api/projects/:project/environments/:env/rollout', summary: 'The rollout under way (or the last one): phase, step, weights, analysis, instances', auth: 'admin', params: envParams,
+    method: 'GET',
+    url: '/api/projects/:project/environments/:env/rollout',
+    summary: 'The rollout under way (or the last one): phase, step, weights, analysis, instances',
+    auth: 'admin',
+    params: envParams,
     handler: async ({ params }) => {
       const project = await deps.projects.require(params.project);
-      const rollout = (await store.rollouts.active(project.id, params.env)) ?? (await store.rollouts.list({ projectId: project.id, environment: params.env, limit: 1 }))[0] ?? null;
-      return { environment: (await store.rollouts.environment(project.id, params.env)) ?? null, rollout, live: deps.delivery.status(project, params.env) };
+      const rollout =
+        (await store.rollouts.active(project.id, params.env)) ??
+        (await store.rollouts.list({ projectId: project.id, environment: params.env, limit: 1 }))[0] ??
+        null;
+      return {
+        environment: (await store.rollouts.environment(project.id, params.env)) ?? null,
+        rollout,
+        live: deps.delivery.status(project, params.env),
+      };
     },
   });
   routes.add({
-    method: 'POST', url: '/api/projects/:project/environments/:env/rollout/:action', summary: 'promote, pause, resume, abort or approve the rollout under way', auth: 'admin',
+    method: 'POST',
+    url: '/api/projects/:project/environments/:env/rollout/:action',
+    summary: 'promote, pause, resume, abort or approve the rollout under way',
+    auth: 'admin',
     params: z.object({ project: z.string(), env: z.string(), action: z.enum(['promote', 'pause', 'resume', 'abort', 'approve']) }),
     handler: async ({ params, request }) => {
       const project = await deps.projects.require(params.project);
@@ -92,7 +138,11 @@ export function registerDeliveryRoutes(routes: RouteTable, deps: DeliveryRouteDe
     },
   });
   routes.add({
-    method: 'PUT', url: '/api/projects/:project/environments/:env/port', summary: 'Expose an environment on a port (its proxy listener)', auth: 'admin', params: envParams,
+    method: 'PUT',
+    url: '/api/projects/:project/environments/:env/port',
+    summary: 'Expose an environment on a port (its proxy listener)',
+    auth: 'admin',
+    params: envParams,
     body: z.object({ port: z.number().int().min(1).max(65_535) }),
     handler: async ({ params, body, request }) => {
       const project = await deps.projects.require(params.project);
@@ -100,31 +150,65 @@ export function registerDeliveryRoutes(routes: RouteTable, deps: DeliveryRouteDe
     },
   });
   routes.add({
-    method: 'POST', url: '/api/projects/:project/environments/:env/stop',
-    summary: 'Stop an environment: end its rollout, drain and stop its instances, shut its proxy down; the record and its releases stay, and a deploy starts it again',
-    auth: 'admin', params: envParams,
+    method: 'POST',
+    url: '/api/projects/:project/environments/:env/stop',
+    summary:
+      'Stop an environment: end its rollout, drain and stop its instances, shut its proxy down; the record and its releases stay, and a deploy starts it again',
+    auth: 'admin',
+    params: envParams,
     handler: async ({ params, request }) => {
       const project = await deps.projects.require(params.project);
       return { environment: await deps.delivery.stopEnvironment(project, params.env, request.actor ?? 'api') };
     },
   });
   routes.add({
-    method: 'GET', url: '/api/projects/:project/environments/:env/metrics', summary: 'Request metrics per release over the last `seconds` (default 60), from the proxy', auth: 'admin', params: envParams,
+    method: 'GET',
+    url: '/api/projects/:project/environments/:env/metrics',
+    summary: 'Request metrics per release over the last `seconds` (default 60), from the proxy',
+    auth: 'admin',
+    params: envParams,
     query: z.object({ seconds: z.coerce.number().int().min(1).max(300).optional() }),
     handler: async ({ params, query }) => {
       const project = await deps.projects.require(params.project);
       const seconds = query.seconds ?? 60;
       const until = Date.now();
-      const rows = await store.metrics.query({ projectId: project.id, environment: params.env, sinceMs: until - seconds * 1000, untilMs: until });
+      const rows = await store.metrics.query({
+        projectId: project.id,
+        environment: params.env,
+        sinceMs: until - seconds * 1000,
+        untilMs: until,
+      });
       return { live: await deps.delivery.window(project, params.env, until - seconds * 1000, until), rollups: rows };
     },
   });
   routes.add({
-    method: 'GET', url: '/metrics', summary: 'Request metrics of every environment, Prometheus text format', auth: 'admin', produces: 'text/plain',
+    method: 'GET',
+    url: '/metrics',
+    summary: 'Request metrics of every environment, Prometheus text format',
+    auth: 'admin',
+    produces: 'text/plain',
     handler: async ({ reply }) => reply.type('text/plain; version=0.0.4').send(await deps.delivery.prometheus()),
   });
 }
 
-function publicRelease(r: { id: string; number: number; runId: string | null; sha: string; ref: string; configHash: string; createdBy: string; createdAt: string }) {
-  return { id: r.id, number: r.number, runId: r.runId, sha: r.sha, ref: r.ref, configHash: r.configHash, createdBy: r.createdBy, createdAt: r.createdAt };
+function publicRelease(r: {
+  id: string;
+  number: number;
+  runId: string | null;
+  sha: string;
+  ref: string;
+  configHash: string;
+  createdBy: string;
+  createdAt: string;
+}) {
+  return {
+    id: r.id,
+    number: r.number,
+    runId: r.runId,
+    sha: r.sha,
+    ref: r.ref,
+    configHash: r.configHash,
+    createdBy: r.createdBy,
+    createdAt: r.createdAt,
+  };
 }

@@ -35,9 +35,12 @@ export function registerEnvironmentViewRoutes(routes: RouteTable, deps: Environm
   const now = deps.now ?? Date.now;
 
   routes.add({
-    method: 'GET', url: '/api/projects/:project/environments/:env/series',
-    summary: 'Chart series per release and in total (rate, error rate, p50/p95/p99, latency heatmap) over the last `seconds` (≤ 86400, default 3600) in `step`-second buckets (≥ 10, default 60)',
-    auth: 'admin', params: envParams,
+    method: 'GET',
+    url: '/api/projects/:project/environments/:env/series',
+    summary:
+      'Chart series per release and in total (rate, error rate, p50/p95/p99, latency heatmap) over the last `seconds` (≤ 86400, default 3600) in `step`-second buckets (≥ 10, default 60)',
+    auth: 'admin',
+    params: envParams,
     query: z.object({
       seconds: z.coerce.number().int().min(1).max(86_400).optional(),
       step: z.coerce.number().int().min(10).max(86_400).optional(),
@@ -47,14 +50,23 @@ export function registerEnvironmentViewRoutes(routes: RouteTable, deps: Environm
       const untilMs = now();
       const sinceMs = untilMs - (query.seconds ?? 3600) * 1000;
       const rows = await store.metrics.query({ projectId: project.id, environment: params.env, sinceMs, untilMs });
-      return { ...metricSeries(rows, { sinceMs, untilMs, stepSeconds: query.step ?? 60 }), sinceMs, untilMs, dataUntilMs: rows.reduce<number | null>((max, r) => Math.max(max ?? 0, r.endMs), null) };
+      return {
+        ...metricSeries(rows, { sinceMs, untilMs, stepSeconds: query.step ?? 60 }),
+        sinceMs,
+        untilMs,
+        dataUntilMs: rows.reduce<number | null>((max, r) => Math.max(max ?? 0, r.endMs), null),
+      };
     },
   });
 
   routes.add({
-    method: 'GET', url: '/api/projects/:project/environments/:env/stream',
-    summary: 'Server-sent events: `rollout` (as GET …/rollout) at once and on every change, `metrics` (the proxy\'s live window) every second',
-    auth: 'admin', params: envParams, produces: 'text/event-stream',
+    method: 'GET',
+    url: '/api/projects/:project/environments/:env/stream',
+    summary:
+      "Server-sent events: `rollout` (as GET …/rollout) at once and on every change, `metrics` (the proxy's live window) every second",
+    auth: 'admin',
+    params: envParams,
+    produces: 'text/event-stream',
     handler: async ({ params, reply }) => {
       const project = await deps.projects.require(params.project);
       reply.hijack();
@@ -72,11 +84,19 @@ export function registerEnvironmentViewRoutes(routes: RouteTable, deps: Environm
       };
       // Notifications come for every run and rollout of the server: coalesce them into one re-read at a time.
       const scheduleRollout = () => {
-        if (reading) { again = true; return; }
-        reading = pushRollout().catch(() => undefined).finally(() => {
-          reading = null;
-          if (again && !stream.closed) { again = false; scheduleRollout(); }
-        });
+        if (reading) {
+          again = true;
+          return;
+        }
+        reading = pushRollout()
+          .catch(() => undefined)
+          .finally(() => {
+            reading = null;
+            if (again && !stream.closed) {
+              again = false;
+              scheduleRollout();
+            }
+          });
       };
 
       let measuring = false;
@@ -93,9 +113,14 @@ export function registerEnvironmentViewRoutes(routes: RouteTable, deps: Environm
       };
 
       const unsubscribe = deps.hub.subscribe('*', scheduleRollout);
-      const timer = setInterval(() => { void pushMetrics(); }, deps.metricsEveryMs ?? 1000);
+      const timer = setInterval(() => {
+        void pushMetrics();
+      }, deps.metricsEveryMs ?? 1000);
       timer.unref();
-      stream.onClose(() => { unsubscribe(); clearInterval(timer); });
+      stream.onClose(() => {
+        unsubscribe();
+        clearInterval(timer);
+      });
       scheduleRollout();
       await reading;
       void pushMetrics();
@@ -107,11 +132,20 @@ export function registerEnvironmentViewRoutes(routes: RouteTable, deps: Environm
 /** Exactly what GET …/environments/:env/rollout answers (src/server/delivery-routes.ts). */
 async function rolloutView(deps: EnvironmentViewRouteDeps, project: Project, env: string) {
   const { store } = deps;
-  const rollout = (await store.rollouts.active(project.id, env)) ?? (await store.rollouts.list({ projectId: project.id, environment: env, limit: 1 }))[0] ?? null;
+  const rollout =
+    (await store.rollouts.active(project.id, env)) ??
+    (await store.rollouts.list({ projectId: project.id, environment: env, limit: 1 }))[0] ??
+    null;
   return { environment: (await store.rollouts.environment(project.id, env)) ?? null, rollout, live: deps.delivery.status(project, env) };
 }
 
-interface PoolWindow { releaseId: string; requests: number; errors: number; latency?: unknown; [key: string]: unknown }
+interface PoolWindow {
+  releaseId: string;
+  requests: number;
+  errors: number;
+  latency?: unknown;
+  [key: string]: unknown;
+}
 
 /**
  * One `metrics` event: the proxy's window of the last minute per pool (latency buckets left out:
@@ -139,7 +173,9 @@ async function liveMetrics(deps: EnvironmentViewRouteDeps, project: Project, env
     if (Array.isArray(w.latency)) all.latency.push(...(w.latency as unknown[]));
   }
   return {
-    at, seconds: LIVE_WINDOW_SECONDS, pools,
+    at,
+    seconds: LIVE_WINDOW_SECONDS,
+    pools,
     points: { seconds: LIVE_POINT_SECONDS, total: windowPoint(all, t, LIVE_POINT_SECONDS), releases },
     live: deps.delivery.status(project, env),
   };

@@ -42,8 +42,7 @@ const PLACEHOLDER = /\$(version|environment)\b/y;
  * is valid in both, so the query author may use either quote.
  */
 export function escapePromQLString(value: string): string {
-  return value.replace(/[\\"'`\x00-\x1f\x7f]/g, (c) =>
-    c === '\\' ? '\\\\' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return value.replace(/[\\"'`\x00-\x1f\x7f]/g, (c) => (c === '\\' ? '\\\\' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
 }
 
 /**
@@ -102,11 +101,13 @@ const queryResponse = z.discriminatedUnion('status', [
       z.object({ resultType: z.literal('scalar'), result: sampleValue }),
       z.object({
         resultType: z.literal('vector'),
-        result: z.array(z.object({
-          metric: z.record(z.string(), z.string()),
-          value: sampleValue.optional(),
-          histogram: z.unknown().optional(),
-        })),
+        result: z.array(
+          z.object({
+            metric: z.record(z.string(), z.string()),
+            value: sampleValue.optional(),
+            histogram: z.unknown().optional(),
+          }),
+        ),
       }),
       z.object({ resultType: z.literal('matrix'), result: z.array(z.unknown()) }),
       z.object({ resultType: z.literal('string'), result: z.unknown() }),
@@ -130,7 +131,9 @@ const SOCKET_ERRORS: Record<string, string> = {
 type Answer = { value: number } | { value: null; problem?: string };
 
 function formatLabels(metric: Record<string, string>): string {
-  return `{${Object.entries(metric).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')}}`;
+  return `{${Object.entries(metric)
+    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+    .join(', ')}}`;
 }
 
 function toNumber(raw: string): Answer {
@@ -148,7 +151,10 @@ function interpret(data: Extract<QueryResponse, { status: 'success' }>['data']):
       const [first, ...rest] = data.result;
       if (first === undefined) return { value: null };
       if (rest.length > 0) {
-        const shown = data.result.slice(0, MAX_SERIES_SHOWN).map((s) => formatLabels(s.metric)).join(', ');
+        const shown = data.result
+          .slice(0, MAX_SERIES_SHOWN)
+          .map((s) => formatLabels(s.metric))
+          .join(', ');
         const more = data.result.length > MAX_SERIES_SHOWN ? ', …' : '';
         return {
           value: null,
@@ -263,7 +269,10 @@ export class PrometheusSource {
     }
     const parsed = queryResponse.safeParse(json);
     if (!parsed.success) {
-      return { value: null, problem: status >= 400 ? httpProblem : `${this.#queryUrl.origin} answered JSON that is not a Prometheus query result` };
+      return {
+        value: null,
+        problem: status >= 400 ? httpProblem : `${this.#queryUrl.origin} answered JSON that is not a Prometheus query result`,
+      };
     }
     if (parsed.data.status === 'error') {
       return { value: null, problem: `Prometheus error (${parsed.data.errorType ?? 'unknown'}): ${parsed.data.error ?? 'no message'}` };

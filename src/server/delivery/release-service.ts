@@ -35,10 +35,14 @@ export class ReleaseService {
   /** A release from a successful run (default: the project's newest successful run). */
   async create(project: Project, o: { runId?: string; actor: string }): Promise<ReleaseRecord> {
     const { store, dataDir } = this.#deps;
-    const run = o.runId ? await store.runs.get(o.runId) : (await store.runs.list({ projectId: project.id, status: ['success'], limit: 1 }))[0];
-    if (!run) throw new NotFoundError(o.runId ? `run ${o.runId} does not exist` : `project ${project.name} has no successful run to release yet`);
+    const run = o.runId
+      ? await store.runs.get(o.runId)
+      : (await store.runs.list({ projectId: project.id, status: ['success'], limit: 1 }))[0];
+    if (!run)
+      throw new NotFoundError(o.runId ? `run ${o.runId} does not exist` : `project ${project.name} has no successful run to release yet`);
     if (run.projectId !== project.id) throw new InputError(`run ${run.id} belongs to another project`);
-    if (run.status !== 'success') throw new ConflictError(`run ${run.id} did not succeed (${run.status}): only a successful run can be released`);
+    if (run.status !== 'success')
+      throw new ConflictError(`run ${run.id} did not succeed (${run.status}): only a successful run can be released`);
     const config = parseConfig(run.configText, 'gantry.yaml');
     if (!config.service) throw new InputError(`the gantry.yaml of run ${run.id} has no \`service\` section: there is nothing to release`);
     const id = newId();
@@ -47,11 +51,20 @@ export class ReleaseService {
     await this.#collectArtifacts(run, target);
     try {
       const release = await store.releases.create({
-        id, projectId: project.id, runId: run.id, sha: run.event.sha, ref: run.event.ref, configText: run.configText,
-        configHash: createHash('sha256').update(run.configText).digest('hex').slice(0, 16), artifactsPath: join('releases', id), createdBy: o.actor,
+        id,
+        projectId: project.id,
+        runId: run.id,
+        sha: run.event.sha,
+        ref: run.event.ref,
+        configText: run.configText,
+        configHash: createHash('sha256').update(run.configText).digest('hex').slice(0, 16),
+        artifactsPath: join('releases', id),
+        createdBy: o.actor,
       });
       await store.events.append({
-        type: 'release.created', subject: `release:${release.id}`, actor: o.actor,
+        type: 'release.created',
+        subject: `release:${release.id}`,
+        actor: o.actor,
         data: { releaseId: release.id, number: release.number, projectId: project.id, runId: run.id, sha: run.event.sha },
         env: { ...this.#deps.eventEnv(), commit: run.event.sha, configHash: release.configHash },
       });
@@ -65,8 +78,11 @@ export class ReleaseService {
   /** By id or by number within the project (`3` or `#3`). */
   async require(project: Project, idOrNumber: string): Promise<ReleaseRecord> {
     const number = /^#?(\d+)$/.exec(idOrNumber)?.[1];
-    const release = number ? await this.#deps.store.releases.getByNumber(project.id, Number(number)) : await this.#deps.store.releases.get(idOrNumber);
-    if (!release || release.projectId !== project.id) throw new NotFoundError(`release ${idOrNumber} of ${project.name} does not exist (see \`gantry release list ${project.name}\`)`);
+    const release = number
+      ? await this.#deps.store.releases.getByNumber(project.id, Number(number))
+      : await this.#deps.store.releases.get(idOrNumber);
+    if (!release || release.projectId !== project.id)
+      throw new NotFoundError(`release ${idOrNumber} of ${project.name} does not exist (see \`gantry release list ${project.name}\`)`);
     return release;
   }
 

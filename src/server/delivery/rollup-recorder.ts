@@ -20,17 +20,35 @@ export class RollupRecorder {
     this.#store = store;
     this.#delivery = delivery;
     this.#warn = warn;
-    this.#timer = setInterval(() => { this.#flushing = this.flush(); }, EVERY_MS);
+    this.#timer = setInterval(() => {
+      this.#flushing = this.flush();
+    }, EVERY_MS);
     this.#timer.unref();
   }
 
   async flush(): Promise<void> {
     try {
-      const rows: MetricRollup[] = (await this.#delivery.drainRollups()).flatMap(({ projectId, environment, rollups }) => rollups.map((r) => ({
-        projectId, environment, version: r.version, pool: r.pool, startMs: r.startMs, endMs: r.endMs,
-        requests: r.requests, errors: r.errors,
-        data: { connectionErrors: r.connectionErrors, statusClasses: r.statusClasses, latency: r.latency, p50: r.p50, p90: r.p90, p99: r.p99, routes: r.routes } as unknown as Record<string, Value>,
-      })));
+      const rows: MetricRollup[] = (await this.#delivery.drainRollups()).flatMap(({ projectId, environment, rollups }) =>
+        rollups.map((r) => ({
+          projectId,
+          environment,
+          version: r.version,
+          pool: r.pool,
+          startMs: r.startMs,
+          endMs: r.endMs,
+          requests: r.requests,
+          errors: r.errors,
+          data: {
+            connectionErrors: r.connectionErrors,
+            statusClasses: r.statusClasses,
+            latency: r.latency,
+            p50: r.p50,
+            p90: r.p90,
+            p99: r.p99,
+            routes: r.routes,
+          } as unknown as Record<string, Value>,
+        })),
+      );
       if (rows.length > 0) await this.#store.metrics.append(rows);
       await this.#store.metrics.prune(Date.now() - ROLLUP_RETENTION_MS);
     } catch (error) {

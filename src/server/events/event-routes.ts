@@ -16,8 +16,10 @@ const eventQuery = z.object({
   after: z.coerce.number().int().min(0).optional(),
   before: z.coerce.number().int().min(0).optional(),
   order: z.enum(['asc', 'desc']).optional(),
-  type: z.string().optional(), subject: z.string().optional(),
-  project: z.string().optional(), environment: z.string().optional(),
+  type: z.string().optional(),
+  subject: z.string().optional(),
+  project: z.string().optional(),
+  environment: z.string().optional(),
   limit: z.coerce.number().int().min(1).max(10_000).optional(),
 });
 type EventQuery = z.output<typeof eventQuery>;
@@ -33,7 +35,14 @@ export function registerEventRoutes(routes: RouteTable, deps: EventRouteDeps): v
     const newestFirst = query.order === 'desc';
     let { after, before } = cursor;
     for (;;) {
-      const page = await store.events.list({ afterId: after, beforeId: before, newestFirst, type: query.type, subjectPrefix: query.subject, limit: Math.max(limit, 200) });
+      const page = await store.events.list({
+        afterId: after,
+        beforeId: before,
+        newestFirst,
+        type: query.type,
+        subjectPrefix: query.subject,
+        limit: Math.max(limit, 200),
+      });
       for (const event of page) {
         const scope = await scopes.scope(event);
         if (projectId && scope.projectId !== projectId) continue;
@@ -43,16 +52,27 @@ export function registerEventRoutes(routes: RouteTable, deps: EventRouteDeps): v
       }
       if (page.length < Math.max(limit, 200) || (!projectId && !query.environment)) return out;
       const last = page.at(-1)!.id;
-      if (newestFirst) before = last; else after = last;
+      if (newestFirst) before = last;
+      else after = last;
     }
   };
 
   routes.add({
-    method: 'GET', url: '/api/events', summary: 'The event log, oldest first (`after` an id to page; `order=desc` with `before` for history); each event with its project and environment', auth: 'admin', query: eventQuery,
+    method: 'GET',
+    url: '/api/events',
+    summary:
+      'The event log, oldest first (`after` an id to page; `order=desc` with `before` for history); each event with its project and environment',
+    auth: 'admin',
+    query: eventQuery,
     handler: async ({ query }) => ({ events: await listEvents(query, { after: query.after, before: query.before }, query.limit ?? 500) }),
   });
   routes.add({
-    method: 'GET', url: '/api/events/stream', summary: 'Server-sent events of the event log; resumes after Last-Event-ID', auth: 'admin', query: eventQuery, produces: 'text/event-stream',
+    method: 'GET',
+    url: '/api/events/stream',
+    summary: 'Server-sent events of the event log; resumes after Last-Event-ID',
+    auth: 'admin',
+    query: eventQuery,
+    produces: 'text/event-stream',
     handler: async ({ query, reply, request }) => {
       if (query.project) await deps.requireProject(query.project);
       reply.hijack();
@@ -63,21 +83,28 @@ export function registerEventRoutes(routes: RouteTable, deps: EventRouteDeps): v
       let busy = false;
       let again = false;
       const pump = async () => {
-        if (busy) { again = true; return; }
+        if (busy) {
+          again = true;
+          return;
+        }
         busy = true;
         try {
           do {
             again = false;
             // Filtered streams skip what does not match: remember how far the log was read.
-            const newest = filtered ? (await store.events.list({ newestFirst: true, limit: 1 }))[0]?.id ?? after : after;
+            const newest = filtered ? ((await store.events.list({ newestFirst: true, limit: 1 }))[0]?.id ?? after) : after;
             const events = await listEvents({ ...query, order: 'asc' }, { after }, 1000);
             for (const event of events) stream.send('event', event, event.id);
             after = events.length === 1000 ? events.at(-1)!.id : Math.max(after, newest, events.at(-1)?.id ?? 0);
             if (events.length === 1000) again = true;
           } while (again && !stream.closed);
-        } finally { busy = false; }
+        } finally {
+          busy = false;
+        }
       };
-      const unsubscribe = deps.hub.subscribe('*', () => { void pump(); });
+      const unsubscribe = deps.hub.subscribe('*', () => {
+        void pump();
+      });
       stream.onClose(unsubscribe);
       await pump();
       return undefined;

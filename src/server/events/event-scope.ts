@@ -5,7 +5,10 @@
  */
 import type { GantryEvent, Store } from '../../store/ports.ts';
 
-export interface EventScope { projectId: string | null; environment: string | null }
+export interface EventScope {
+  projectId: string | null;
+  environment: string | null;
+}
 export type ScopedEvent = GantryEvent & { scope: EventScope };
 
 const CACHE_LIMIT = 10_000;

@@ -20,6 +20,8 @@ export class LiveHub {
   subscribe(runId: string, listener: (runId: string) => void): () => void {
     const wrapped = (id?: string) => listener(id ?? runId);
     this.#emitter.on(runId, wrapped);
-    return () => { this.#emitter.off(runId, wrapped); };
+    return () => {
+      this.#emitter.off(runId, wrapped);
+    };
   }
 }

@@ -89,7 +89,10 @@ export function openEventStream(res: ServerResponse, o: { heartbeatMs?: number; 
 
   const enqueue = (text: string): void => {
     if (closed) return;
-    if (!waitingForDrain) return write(text);
+    if (!waitingForDrain) {
+      write(text);
+      return;
+    }
     if (queue.length >= maxQueued) {
       // Ending politely would wait for the very client that is not reading.
       res.destroy();

@@ -8,7 +8,10 @@ import { GantryError } from '../../core/errors.ts';
 import type { RouteTable } from './route-table.ts';
 
 declare module 'fastify' {
-  interface FastifyRequest { rawBody?: Buffer; actor?: string }
+  interface FastifyRequest {
+    rawBody?: Buffer;
+    actor?: string;
+  }
 }
 
 export interface HttpAppOptions {
@@ -26,8 +29,15 @@ export function createHttpApp(o: HttpAppOptions): FastifyInstance {
 
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body: Buffer, done) => {
     request.rawBody = body;
-    if (body.length === 0) { done(null, {}); return; }
-    try { done(null, JSON.parse(body.toString('utf8'))); } catch { done(new GantryError('INVALID_JSON', 'the request body is not valid JSON', 400), undefined); }
+    if (body.length === 0) {
+      done(null, {});
+      return;
+    }
+    try {
+      done(null, JSON.parse(body.toString('utf8')));
+    } catch {
+      done(new GantryError('INVALID_JSON', 'the request body is not valid JSON', 400), undefined);
+    }
   });
   app.addContentTypeParser(['text/plain', 'application/x-www-form-urlencoded'], { parseAs: 'buffer' }, (request, body: Buffer, done) => {
     request.rawBody = body;
@@ -36,7 +46,10 @@ export function createHttpApp(o: HttpAppOptions): FastifyInstance {
 
   app.addHook('onRequest', async (request, reply) => {
     if (o.isClosing()) {
-      reply.code(503).header('connection', 'close').send({ error: { code: 'SHUTTING_DOWN', message: 'the server is shutting down' } });
+      reply
+        .code(503)
+        .header('connection', 'close')
+        .send({ error: { code: 'SHUTTING_DOWN', message: 'the server is shutting down' } });
       return reply;
     }
     if (o.routes.authOf(request.method, request.routeOptions.url) === 'admin') await o.authenticate(request);
@@ -45,7 +58,9 @@ export function createHttpApp(o: HttpAppOptions): FastifyInstance {
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, _request, reply) => {
     if (error instanceof GantryError) {
-      void reply.code(error.httpStatus).send({ error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) } });
+      void reply
+        .code(error.httpStatus)
+        .send({ error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) } });
       return;
     }
     if (error.statusCode && error.statusCode < 500) {

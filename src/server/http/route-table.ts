@@ -20,7 +20,13 @@ export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z
   body?: B;
   /** Describes a non-JSON or streaming response for the OpenAPI document. */
   produces?: string;
-  handler: (input: { params: z.output<P>; query: z.output<Q>; body: z.output<B>; request: FastifyRequest; reply: FastifyReply }) => Promise<unknown>;
+  handler: (input: {
+    params: z.output<P>;
+    query: z.output<Q>;
+    body: z.output<B>;
+    request: FastifyRequest;
+    reply: FastifyReply;
+  }) => Promise<unknown>;
 }
 
 type AnyRoute = RouteSpec<z.ZodType, z.ZodType, z.ZodType>;
@@ -28,7 +34,9 @@ type AnyRoute = RouteSpec<z.ZodType, z.ZodType, z.ZodType>;
 export class RouteTable {
   readonly #routes: AnyRoute[] = [];
 
-  add<P extends z.ZodType = z.ZodObject, Q extends z.ZodType = z.ZodObject, B extends z.ZodType = z.ZodUnknown>(spec: RouteSpec<P, Q, B>): void {
+  add<P extends z.ZodType = z.ZodObject, Q extends z.ZodType = z.ZodObject, B extends z.ZodType = z.ZodUnknown>(
+    spec: RouteSpec<P, Q, B>,
+  ): void {
     this.#routes.push(spec as unknown as AnyRoute);
   }
 
@@ -65,7 +73,13 @@ export class RouteTable {
       paths[path][route.method.toLowerCase()] = {
         summary: route.summary,
         ...(parameters.length ? { parameters } : {}),
-        ...(route.body ? { requestBody: { content: { 'application/json': { schema: z.toJSONSchema(route.body, { io: 'input', unrepresentable: 'any' }) } } } } : {}),
+        ...(route.body
+          ? {
+              requestBody: {
+                content: { 'application/json': { schema: z.toJSONSchema(route.body, { io: 'input', unrepresentable: 'any' }) } },
+              },
+            }
+          : {}),
         security: route.auth === 'admin' ? [{ bearer: [] }] : [],
         responses: {
           200: { description: 'OK', content: { [route.produces ?? 'application/json']: {} } },
@@ -75,7 +89,11 @@ export class RouteTable {
     }
     return {
       openapi: '3.1.0',
-      info: { title: 'Gantry API', version: GANTRY_VERSION, description: 'Every endpoint but /api/health needs `Authorization: Bearer <token>`. Errors are `{ error: { code, message } }`.' },
+      info: {
+        title: 'Gantry API',
+        version: GANTRY_VERSION,
+        description: 'Every endpoint but /api/health needs `Authorization: Bearer <token>`. Errors are `{ error: { code, message } }`.',
+      },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       paths,
     };

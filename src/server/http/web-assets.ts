@@ -12,12 +12,19 @@ import { gzipSync } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml', '.png': 'image/png', '.json': 'application/json', '.woff2': 'font/woff2', '.ico': 'image/x-icon',
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.json': 'application/json',
+  '.woff2': 'font/woff2',
+  '.ico': 'image/x-icon',
 };
 
 /** Scripts and style sheets come from this origin only (React and ECharts set styles through the DOM, which CSP allows). */
-const CONTENT_SECURITY_POLICY = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+const CONTENT_SECURITY_POLICY =
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 /** Where the build is: two levels up from dist/server/http when running from dist, under dist/web when running from src. */
 export function webRoot(): string | null {
@@ -28,7 +35,11 @@ export function webRoot(): string | null {
   return null;
 }
 
-interface Asset { body: Buffer; gzip: Buffer | null; type: string }
+interface Asset {
+  body: Buffer;
+  gzip: Buffer | null;
+  type: string;
+}
 
 export function registerWebAssets(app: FastifyInstance, root = webRoot()): void {
   const cache = new Map<string, Asset>();
@@ -40,7 +51,11 @@ export function registerWebAssets(app: FastifyInstance, root = webRoot()): void 
     const file = normalize(join(root, relative));
     if (!file.startsWith(root + sep)) return null;
     let body: Buffer;
-    try { body = await readFile(file); } catch { return null; }
+    try {
+      body = await readFile(file);
+    } catch {
+      return null;
+    }
     const type = TYPES[extname(file)] ?? 'application/octet-stream';
     const asset = { body, type, gzip: /text|javascript|json|svg/.test(type) && body.length > 1024 ? gzipSync(body) : null };
     cache.set(relative, asset);
@@ -48,11 +63,13 @@ export function registerWebAssets(app: FastifyInstance, root = webRoot()): void 
   };
 
   const send = (request: FastifyRequest, reply: FastifyReply, asset: Asset, immutable: boolean) => {
-    void reply.header('content-type', asset.type)
+    void reply
+      .header('content-type', asset.type)
       .header('cache-control', immutable ? 'public, max-age=31536000, immutable' : 'no-cache')
       .header('x-content-type-options', 'nosniff')
       .header('vary', 'accept-encoding');
-    if (asset.gzip && /\bgzip\b/.test(String(request.headers['accept-encoding'] ?? ''))) return reply.header('content-encoding', 'gzip').send(asset.gzip);
+    if (asset.gzip && /\bgzip\b/.test(String(request.headers['accept-encoding'] ?? '')))
+      return reply.header('content-encoding', 'gzip').send(asset.gzip);
     return reply.send(asset.body);
   };
 
@@ -63,10 +80,18 @@ export function registerWebAssets(app: FastifyInstance, root = webRoot()): void 
   });
 
   app.get('/*', async (request, reply) => {
-    if (request.url.startsWith('/api/')) return reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route GET ${request.url}` } });
+    if (request.url.startsWith('/api/'))
+      return reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route GET ${request.url}` } });
     const index = await load('index.html');
-    void reply.header('content-security-policy', CONTENT_SECURITY_POLICY).header('referrer-policy', 'same-origin').header('x-frame-options', 'DENY');
-    if (!index) return reply.code(503).type('text/plain; charset=utf-8').send('The dashboard is not built. Run `npm run build` (or `npm start`), then reload.\n');
+    void reply
+      .header('content-security-policy', CONTENT_SECURITY_POLICY)
+      .header('referrer-policy', 'same-origin')
+      .header('x-frame-options', 'DENY');
+    if (!index)
+      return reply
+        .code(503)
+        .type('text/plain; charset=utf-8')
+        .send('The dashboard is not built. Run `npm run build` (or `npm start`), then reload.\n');
     return send(request, reply, index, false);
   });
 }

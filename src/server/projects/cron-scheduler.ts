@@ -25,7 +25,10 @@ export class CronScheduler {
   readonly #onError: (e: unknown, projectId: string, schedule: string) => void;
   readonly #jobs = new Map<string, Map<string, Cron>>();
 
-  constructor(onFire: (projectId: string, schedule: string, at: Date) => void, onError?: (e: unknown, projectId: string, schedule: string) => void) {
+  constructor(
+    onFire: (projectId: string, schedule: string, at: Date) => void,
+    onError?: (e: unknown, projectId: string, schedule: string) => void,
+  ) {
     this.#onFire = onFire;
     this.#onError = onError ?? (() => {});
   }
@@ -51,7 +54,11 @@ export class CronScheduler {
       current.delete(schedule);
     }
     for (const schedule of wanted) {
-      if (!current.has(schedule)) current.set(schedule, createJob(schedule, (job) => this.#fire(projectId, schedule, job)));
+      if (!current.has(schedule))
+        current.set(
+          schedule,
+          createJob(schedule, (job) => this.#fire(projectId, schedule, job)),
+        );
     }
     if (current.size === 0) this.#jobs.delete(projectId);
     else this.#jobs.set(projectId, current);

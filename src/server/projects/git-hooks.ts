@@ -96,7 +96,10 @@ exit $status
  * Throws GIT_TOO_OLD, GIT_FAILED (not a repository), INVALID_INPUT (bad URL or token) and
  * CONFLICT (a foreign hook AND a chained one both exist, so one would be lost).
  */
-export async function installGitHook(repoDir: string, o: { serverUrl: string; token: string; projectId: string }): Promise<{ hookPath: string }> {
+export async function installGitHook(
+  repoDir: string,
+  o: { serverUrl: string; token: string; projectId: string },
+): Promise<{ hookPath: string }> {
   let base: URL;
   try {
     base = new URL(o.serverUrl);

@@ -30,11 +30,17 @@ export function registerProjectRoutes(routes: RouteTable, deps: ProjectRouteDeps
   const { store } = deps;
 
   routes.add({
-    method: 'GET', url: '/api/projects', summary: 'List projects', auth: 'admin',
+    method: 'GET',
+    url: '/api/projects',
+    summary: 'List projects',
+    auth: 'admin',
     handler: async () => ({ projects: (await store.projects.list()).map(publicProject) }),
   });
   routes.add({
-    method: 'POST', url: '/api/projects', summary: 'Register a repository (local path gets git hooks; a URL is polled)', auth: 'admin',
+    method: 'POST',
+    url: '/api/projects',
+    summary: 'Register a repository (local path gets git hooks; a URL is polled)',
+    auth: 'admin',
     body: z.object({ path: z.string().optional(), url: z.string().optional(), name: z.string().optional() }),
     handler: async ({ body, request, reply }) => {
       const { project, webhookSecret } = await deps.projects.add(body, request.actor ?? 'api');
@@ -43,18 +49,33 @@ export function registerProjectRoutes(routes: RouteTable, deps: ProjectRouteDeps
     },
   });
   routes.add({
-    method: 'GET', url: '/api/projects/:project', summary: 'One project with its next scheduled runs', auth: 'admin', params: projectParams,
+    method: 'GET',
+    url: '/api/projects/:project',
+    summary: 'One project with its next scheduled runs',
+    auth: 'admin',
+    params: projectParams,
     handler: async ({ params }) => {
       const project = await deps.projects.require(params.project);
       return { project: publicProject(project), schedules: deps.projects.schedules(project.id) };
     },
   });
   routes.add({
-    method: 'DELETE', url: '/api/projects/:project', summary: 'Unregister a project (and remove the git hook Gantry installed)', auth: 'admin', params: projectParams,
-    handler: async ({ params, request }) => { await deps.projects.remove(params.project, request.actor ?? 'api'); return { deleted: true }; },
+    method: 'DELETE',
+    url: '/api/projects/:project',
+    summary: 'Unregister a project (and remove the git hook Gantry installed)',
+    auth: 'admin',
+    params: projectParams,
+    handler: async ({ params, request }) => {
+      await deps.projects.remove(params.project, request.actor ?? 'api');
+      return { deleted: true };
+    },
   });
   routes.add({
-    method: 'GET', url: '/api/projects/:project/webhook', summary: 'The webhook URL and secret of a project', auth: 'admin', params: projectParams,
+    method: 'GET',
+    url: '/api/projects/:project/webhook',
+    summary: 'The webhook URL and secret of a project',
+    auth: 'admin',
+    params: projectParams,
     handler: async ({ params }) => {
       const project = await deps.projects.require(params.project);
       return { url: `/api/webhooks/${project.id}`, secret: deps.projects.webhookSecret(project) };
@@ -63,49 +84,92 @@ export function registerProjectRoutes(routes: RouteTable, deps: ProjectRouteDeps
 
   // ---------------------------------------------------------------- secrets
   routes.add({
-    method: 'PUT', url: '/api/projects/:project/secrets/:name', summary: 'Set a secret (stored encrypted)', auth: 'admin',
+    method: 'PUT',
+    url: '/api/projects/:project/secrets/:name',
+    summary: 'Set a secret (stored encrypted)',
+    auth: 'admin',
     params: z.object({ project: z.string(), name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a secret name is letters, digits and _') }),
     query: z.object({ env: z.string().optional() }),
     body: z.object({ value: z.string().min(1, 'the secret value is empty') }),
     handler: async ({ params, query, body, request }) => {
       const project = await deps.projects.require(params.project);
       await store.secrets.set(project.id, params.name, deps.secretBox.encrypt(body.value), query.env);
-      await store.events.append({ type: 'secret.set', subject: `project:${project.id}`, actor: request.actor ?? 'api', data: { name: params.name, environment: query.env ?? null }, env: deps.eventEnv() });
+      await store.events.append({
+        type: 'secret.set',
+        subject: `project:${project.id}`,
+        actor: request.actor ?? 'api',
+        data: { name: params.name, environment: query.env ?? null },
+        env: deps.eventEnv(),
+      });
       return { name: params.name };
     },
   });
   routes.add({
-    method: 'GET', url: '/api/projects/:project/secrets', summary: 'Secret names (never values); `env` for an environment\'s own', auth: 'admin', params: projectParams,
+    method: 'GET',
+    url: '/api/projects/:project/secrets',
+    summary: "Secret names (never values); `env` for an environment's own",
+    auth: 'admin',
+    params: projectParams,
     query: z.object({ env: z.string().optional() }),
-    handler: async ({ params, query }) => ({ names: await store.secrets.names((await deps.projects.require(params.project)).id, query.env) }),
+    handler: async ({ params, query }) => ({
+      names: await store.secrets.names((await deps.projects.require(params.project)).id, query.env),
+    }),
   });
   routes.add({
-    method: 'DELETE', url: '/api/projects/:project/secrets/:name', summary: 'Delete a secret', auth: 'admin',
+    method: 'DELETE',
+    url: '/api/projects/:project/secrets/:name',
+    summary: 'Delete a secret',
+    auth: 'admin',
     params: z.object({ project: z.string(), name: z.string() }),
     query: z.object({ env: z.string().optional() }),
     handler: async ({ params, query, request }) => {
       const project = await deps.projects.require(params.project);
-      if (!await store.secrets.delete(project.id, params.name, query.env)) throw new NotFoundError(`secret ${params.name} does not exist`);
-      await store.events.append({ type: 'secret.deleted', subject: `project:${project.id}`, actor: request.actor ?? 'api', data: { name: params.name }, env: deps.eventEnv() });
+      if (!(await store.secrets.delete(project.id, params.name, query.env)))
+        throw new NotFoundError(`secret ${params.name} does not exist`);
+      await store.events.append({
+        type: 'secret.deleted',
+        subject: `project:${project.id}`,
+        actor: request.actor ?? 'api',
+        data: { name: params.name },
+        env: deps.eventEnv(),
+      });
       return { deleted: true };
     },
   });
 
   // ---------------------------------------------------------------- triggering
   routes.add({
-    method: 'POST', url: '/api/projects/:project/runs', summary: 'Trigger a run by hand (or as a webhook-kind event)', auth: 'admin', params: projectParams,
+    method: 'POST',
+    url: '/api/projects/:project/runs',
+    summary: 'Trigger a run by hand (or as a webhook-kind event)',
+    auth: 'admin',
+    params: projectParams,
     body: z.object({ ref: z.string().optional(), inputs: inputsSchema.optional(), kind: z.enum(['manual', 'push', 'webhook']).optional() }),
     handler: async ({ params, body, request, reply }) => {
       const project = await deps.projects.require(params.project);
-      const outcome = await deps.runs.trigger(project, { kind: body.kind ?? 'manual', ref: body.ref, inputs: body.inputs, actor: request.actor ?? 'api' });
+      const outcome = await deps.runs.trigger(project, {
+        kind: body.kind ?? 'manual',
+        ref: body.ref,
+        inputs: body.inputs,
+        actor: request.actor ?? 'api',
+      });
       if ('skipped' in outcome) return { skipped: outcome.skipped };
       reply.code(201);
       return { run: outcome.run };
     },
   });
   routes.add({
-    method: 'POST', url: '/api/projects/:project/plan', summary: 'Which jobs would run for a commit and event, and why the others would not', auth: 'admin', params: projectParams,
-    body: z.object({ ref: z.string().optional(), kind: z.enum(['push', 'manual', 'schedule', 'webhook']).optional(), inputs: inputsSchema.optional(), changedFiles: z.array(z.string()).optional() }),
+    method: 'POST',
+    url: '/api/projects/:project/plan',
+    summary: 'Which jobs would run for a commit and event, and why the others would not',
+    auth: 'admin',
+    params: projectParams,
+    body: z.object({
+      ref: z.string().optional(),
+      kind: z.enum(['push', 'manual', 'schedule', 'webhook']).optional(),
+      inputs: inputsSchema.optional(),
+      changedFiles: z.array(z.string()).optional(),
+    }),
     handler: async ({ params, body }) => {
       const project = await deps.projects.require(params.project);
       const gitDir = deps.runs.gitDir(project);
@@ -113,14 +177,22 @@ export function registerProjectRoutes(routes: RouteTable, deps: ProjectRouteDeps
       const { text, file } = await readConfigAtCommit(gitDir, head.sha);
       const config = parseConfig(text, file);
       const kind: TriggerKind = body.kind ?? 'push';
-      return explainPlan(config.pipeline, { kind, ref: head.ref, sha: head.sha, changedFiles: body.changedFiles }, resolveInputs(config.pipeline.on.manual?.inputs, body.inputs ?? {}));
+      return explainPlan(
+        config.pipeline,
+        { kind, ref: head.ref, sha: head.sha, changedFiles: body.changedFiles },
+        resolveInputs(config.pipeline.on.manual?.inputs, body.inputs ?? {}),
+      );
     },
   });
   routes.add({
-    method: 'POST', url: '/api/projects/:project/git-hook', summary: 'Ref updates from the git hook Gantry installed (hook token)', auth: 'hook', params: projectParams,
+    method: 'POST',
+    url: '/api/projects/:project/git-hook',
+    summary: 'Ref updates from the git hook Gantry installed (hook token)',
+    auth: 'hook',
+    params: projectParams,
     handler: async ({ params, request, reply }) => {
       const token = bearer(request);
-      if (!token || !await deps.projects.verifyHookToken(params.project, token)) throw new UnauthorizedError();
+      if (!token || !(await deps.projects.verifyHookToken(params.project, token))) throw new UnauthorizedError();
       const project = await deps.projects.require(params.project);
       const updates = parseHookBody(typeof request.body === 'string' ? request.body : '');
       const outcomes = await deps.projects.onRefUpdates(project, updates);
@@ -129,18 +201,37 @@ export function registerProjectRoutes(routes: RouteTable, deps: ProjectRouteDeps
     },
   });
   routes.add({
-    method: 'POST', url: '/api/webhooks/:project', summary: 'GitHub, GitLab and Gitea push webhooks (HMAC or token verified before anything else)', auth: 'signature', params: projectParams,
+    method: 'POST',
+    url: '/api/webhooks/:project',
+    summary: 'GitHub, GitLab and Gitea push webhooks (HMAC or token verified before anything else)',
+    auth: 'signature',
+    params: projectParams,
     handler: async ({ params, request, reply }) => {
       const project = await store.projects.get(params.project);
       const provider = detectProvider(request.headers);
       // The same answer for an unknown project and a bad signature: nothing leaks to a prober.
-      if (!project || !provider || !request.rawBody || !verifyWebhook(provider, deps.projects.webhookSecret(project), request.rawBody, request.headers)) {
-        throw new GantryError('BAD_SIGNATURE', 'the webhook signature does not match (check the secret from `gantry project webhook`)', 401);
+      if (
+        !project ||
+        !provider ||
+        !request.rawBody ||
+        !verifyWebhook(provider, deps.projects.webhookSecret(project), request.rawBody, request.headers)
+      ) {
+        throw new GantryError(
+          'BAD_SIGNATURE',
+          'the webhook signature does not match (check the secret from `gantry project webhook`)',
+          401,
+        );
       }
       const eventName = webhookEventName(provider, request.headers);
       const push = parsePushPayload(provider, eventName, request.body);
       const outcome = push
-        ? await deps.runs.trigger(project, { kind: 'push', ref: push.ref, sha: push.sha, changedFiles: push.changedFiles, actor: `webhook:${provider}` })
+        ? await deps.runs.trigger(project, {
+            kind: 'push',
+            ref: push.ref,
+            sha: push.sha,
+            changedFiles: push.changedFiles,
+            actor: `webhook:${provider}`,
+          })
         : await deps.runs.trigger(project, { kind: 'webhook', actor: `webhook:${provider}:${eventName}` });
       reply.code(202);
       return 'run' in outcome ? { runId: outcome.run.id } : { skipped: outcome.skipped };

@@ -31,7 +31,11 @@ export interface ProjectServiceDeps {
   warn(message: string, data: Record<string, unknown>): void;
 }
 
-export interface AddProjectRequest { path?: string; url?: string; name?: string }
+export interface AddProjectRequest {
+  path?: string;
+  url?: string;
+  name?: string;
+}
 
 export class ProjectService {
   readonly #deps: ProjectServiceDeps;
@@ -42,8 +46,12 @@ export class ProjectService {
 
   constructor(deps: ProjectServiceDeps) {
     this.#deps = deps;
-    this.#cron = new CronScheduler((projectId, schedule) => { void this.#fireSchedule(projectId, schedule); },
-      (error, projectId, schedule) => deps.warn('cron schedule failed', { projectId, schedule, error: String(error) }));
+    this.#cron = new CronScheduler(
+      (projectId, schedule) => {
+        void this.#fireSchedule(projectId, schedule);
+      },
+      (error, projectId, schedule) => deps.warn('cron schedule failed', { projectId, schedule, error: String(error) }),
+    );
   }
 
   /** Starts triggers of every registered project; `serverUrl` is what git hooks call. */
@@ -72,10 +80,17 @@ export class ProjectService {
       source = { kind: 'url', url: req.url as string };
       name ??= basename((req.url as string).replace(/\/+$/, '')).replace(/\.git$/, '');
     }
-    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) throw new InputError(`project name '${name}' may only hold letters, digits, '.', '_' and '-' (use --name)`);
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name))
+      throw new InputError(`project name '${name}' may only hold letters, digits, '.', '_' and '-' (use --name)`);
     const webhookSecret = randomBytes(24).toString('base64url');
     const project = await this.#deps.store.projects.create({ name, source, webhookSecret: this.#deps.secretBox.encrypt(webhookSecret) });
-    await this.#deps.store.events.append({ type: 'project.added', subject: `project:${project.id}`, actor, data: { name, source: source as unknown as Value }, env: this.#deps.eventEnv() });
+    await this.#deps.store.events.append({
+      type: 'project.added',
+      subject: `project:${project.id}`,
+      actor,
+      data: { name, source: source as unknown as Value },
+      env: this.#deps.eventEnv(),
+    });
     try {
       await this.#activate(project, true);
     } catch (error) {
@@ -91,7 +106,13 @@ export class ProjectService {
     await this.#pollers.get(project.id)?.stop();
     this.#pollers.delete(project.id);
     await this.#deps.store.projects.delete(project.id);
-    await this.#deps.store.events.append({ type: 'project.removed', subject: `project:${project.id}`, actor, data: { name: project.name }, env: this.#deps.eventEnv() });
+    await this.#deps.store.events.append({
+      type: 'project.removed',
+      subject: `project:${project.id}`,
+      actor,
+      data: { name: project.name },
+      env: this.#deps.eventEnv(),
+    });
   }
 
   async require(idOrName: string): Promise<Project> {
@@ -111,7 +132,9 @@ export class ProjectService {
 
   /** The token written into a project's git hook: derived, so a restart can re-install hooks without storing it. */
   async hookToken(projectId: string): Promise<string> {
-    return `gnh_${createHmac('sha256', await this.#key()).update(projectId).digest('base64url')}`;
+    return `gnh_${createHmac('sha256', await this.#key())
+      .update(projectId)
+      .digest('base64url')}`;
   }
 
   async verifyHookToken(projectId: string, token: string): Promise<boolean> {
@@ -124,8 +147,15 @@ export class ProjectService {
   async onRefUpdates(project: Project, updates: { before: string | null; after: string; ref: string }[]): Promise<unknown[]> {
     const outcomes: unknown[] = [];
     for (const u of updates) {
-      const files = project.source.kind === 'local' ? await changedFiles(project.source.path, u.before, u.after).catch(() => undefined) : undefined;
-      const outcome = await this.#deps.runs.trigger(project, { kind: 'push', ref: u.ref, sha: u.after, changedFiles: files, actor: 'trigger:git-hook' });
+      const files =
+        project.source.kind === 'local' ? await changedFiles(project.source.path, u.before, u.after).catch(() => undefined) : undefined;
+      const outcome = await this.#deps.runs.trigger(project, {
+        kind: 'push',
+        ref: u.ref,
+        sha: u.after,
+        changedFiles: files,
+        actor: 'trigger:git-hook',
+      });
       outcomes.push('run' in outcome ? { runId: outcome.run.id } : outcome);
       await this.#refreshSchedules(project).catch(() => undefined);
     }
@@ -138,7 +168,12 @@ export class ProjectService {
         this.#deps.warn('project repository is missing', { project: project.name, path: project.source.path });
         return;
       }
-      if (this.#serverUrl) await installGitHook(project.source.path, { serverUrl: this.#serverUrl, token: await this.hookToken(project.id), projectId: project.id });
+      if (this.#serverUrl)
+        await installGitHook(project.source.path, {
+          serverUrl: this.#serverUrl,
+          token: await this.hookToken(project.id),
+          projectId: project.id,
+        });
     } else {
       const mirror = this.#deps.runs.gitDir(project);
       const url = project.source.url;
@@ -158,13 +193,17 @@ export class ProjectService {
           const files = await changedFiles(mirror, u.before, u.after).catch(() => undefined);
           await this.#deps.runs.trigger(project, { kind: 'push', ref: u.ref, sha: u.after, changedFiles: files, actor: 'trigger:poll' });
         },
-        onState: async (heads) => { await this.#deps.store.projects.setState(project.id, { ...project.state, heads }); },
+        onState: async (heads) => {
+          await this.#deps.store.projects.setState(project.id, { ...project.state, heads });
+        },
         onError: (error) => this.#deps.warn('polling a repository failed', { project: project.name, error: error.message }),
       });
       this.#pollers.set(project.id, poller);
       poller.start();
     }
-    await this.#refreshSchedules(project).catch((error: unknown) => this.#deps.warn('reading schedules failed', { project: project.name, error: String(error) }));
+    await this.#refreshSchedules(project).catch((error: unknown) =>
+      this.#deps.warn('reading schedules failed', { project: project.name, error: String(error) }),
+    );
   }
 
   async #refreshSchedules(project: Project): Promise<void> {
@@ -177,8 +216,11 @@ export class ProjectService {
   async #fireSchedule(projectId: string, schedule: string): Promise<void> {
     const project = await this.#deps.store.projects.get(projectId);
     if (!project) return;
-    await this.#deps.runs.trigger(project, { kind: 'schedule', schedule, actor: 'trigger:schedule' })
-      .catch((error: unknown) => this.#deps.warn('scheduled run failed to start', { project: project.name, schedule, error: String(error) }));
+    await this.#deps.runs
+      .trigger(project, { kind: 'schedule', schedule, actor: 'trigger:schedule' })
+      .catch((error: unknown) =>
+        this.#deps.warn('scheduled run failed to start', { project: project.name, schedule, error: String(error) }),
+      );
   }
 
   async #key(): Promise<Buffer> {

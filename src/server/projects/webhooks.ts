@@ -122,7 +122,9 @@ export function parsePushPayload(provider: WebhookProvider, eventName: string, b
   }
   const parsed = pushSchema.safeParse(json);
   if (!parsed.success) {
-    throw new InputError(`not a ${provider} push payload: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    throw new InputError(
+      `not a ${provider} push payload: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   }
   const push = parsed.data;
   if (push.deleted === true || /^0+$/.test(push.after)) return null;

@@ -61,6 +61,7 @@ function parseRefLines(out: string): Record<string, string> {
 export async function listBranchHeads(repo: string): Promise<Record<string, string>> {
   // A "repository" starting with '-' would be read by git as an option (e.g. --upload-pack=...).
   if (repo === '' || repo.startsWith('-')) throw new InputError(`not a repository location: ${JSON.stringify(repo)}`);
-  if (isLocalDirectory(repo)) return parseRefLines(await runGit(['for-each-ref', '--format=%(objectname) %(refname)', 'refs/heads/'], { cwd: repo }));
+  if (isLocalDirectory(repo))
+    return parseRefLines(await runGit(['for-each-ref', '--format=%(objectname) %(refname)', 'refs/heads/'], { cwd: repo }));
   return parseRefLines(await runGit(['ls-remote', '--heads', repo], { timeoutMs: REMOTE_GIT_TIMEOUT_MS }));
 }

@@ -39,18 +39,26 @@ export class LogIndex {
   }
 
   /** Complete (`\n`-terminated) lines indexed so far. */
-  get lines(): number { return this.#lines; }
+  get lines(): number {
+    return this.#lines;
+  }
   /** Byte offset just past the last complete line. */
-  get linesEnd(): number { return this.#linesEnd; }
+  get linesEnd(): number {
+    return this.#linesEnd;
+  }
   /** File size at the last update: bytes past `linesEnd` are a partial last line. */
-  get size(): number { return this.#size; }
+  get size(): number {
+    return this.#size;
+  }
   /** Bytes of memory the checkpoints take (for tests and capacity estimates). */
-  get memoryBytes(): number { return this.#checkpoints.byteLength; }
+  get memoryBytes(): number {
+    return this.#checkpoints.byteLength;
+  }
 
   /** Scans bytes appended since the last update (up to `size`, the file's current size). */
   async update(size: number, handle?: FileHandle): Promise<void> {
     if (size <= this.#scanned) return;
-    const own = handle ?? await open(this.path, 'r');
+    const own = handle ?? (await open(this.path, 'r'));
     try {
       const buffer = Buffer.allocUnsafe(Math.min(SCAN_CHUNK, size - this.#scanned));
       while (this.#scanned < size) {
@@ -88,10 +96,14 @@ export class LogIndex {
   }
 
   /** Checkpoints held: checkpoint k is line k * STRIDE. */
-  get checkpointCount(): number { return this.#checkpointCount; }
+  get checkpointCount(): number {
+    return this.#checkpointCount;
+  }
 
   /** Byte offset of line k * STRIDE (k < checkpointCount). */
-  checkpoint(k: number): number { return this.#checkpoints[k] ?? 0; }
+  checkpoint(k: number): number {
+    return this.#checkpoints[k] ?? 0;
+  }
 
   /** The nearest known line start at or before `line`: [line number, byte offset]. */
   checkpointFor(line: number): [number, number] {
@@ -123,9 +135,12 @@ export class LogIndex {
  * `partialLast` is set.
  */
 export async function scanLines(
-  path: string, from: number, to: number,
+  path: string,
+  from: number,
+  to: number,
   visit: (start: number, end: number, index: number, bytes: Buffer, bytesStart: number) => boolean,
-  partialLast = false, chunkBytes = READ_CHUNK,
+  partialLast = false,
+  chunkBytes = READ_CHUNK,
 ): Promise<void> {
   if (to <= from) return;
   const handle = await open(path, 'r');
@@ -189,10 +204,12 @@ export class LogIndexCache {
     const index = entry?.index ?? new LogIndex(path, info.ino);
     // Updates of one index run one after another; a request joins the chain.
     const previous = entry?.pending ?? Promise.resolve(index);
-    const pending = previous.catch(() => index).then(async () => {
-      await index.update(info.size);
-      return index;
-    });
+    const pending = previous
+      .catch(() => index)
+      .then(async () => {
+        await index.update(info.size);
+        return index;
+      });
     this.#entries.delete(path);
     this.#entries.set(path, { index, pending });
     while (this.#entries.size > this.#max) {
@@ -227,7 +244,12 @@ export interface LinePage {
  * returning at least one line) so a page of 64 KiB lines stays a bounded response.
  * `includePartial` adds a last line without `\n` (a finished log whose writer died mid-line).
  */
-export async function readLines(index: LogIndex, from: number, count: number, o: { maxBytes?: number; includePartial?: boolean } = {}): Promise<LinePage> {
+export async function readLines(
+  index: LogIndex,
+  from: number,
+  count: number,
+  o: { maxBytes?: number; includePartial?: boolean } = {},
+): Promise<LinePage> {
   const maxBytes = o.maxBytes ?? 4 * 1024 * 1024;
   const lines: string[] = [];
   const end = o.includePartial ? index.size : index.linesEnd;
@@ -236,16 +258,22 @@ export async function readLines(index: LogIndex, from: number, count: number, o:
   const [first, offset] = index.checkpointFor(from);
   let bytes = 0;
   let cut = false;
-  await scanLines(index.path, offset, end, (start, stop, i, chunk, chunkStart) => {
-    if (first + i < from) return true;
-    if (lines.length > 0 && bytes + (stop - start) > maxBytes) {
-      cut = true;
-      return false;
-    }
-    bytes += stop - start;
-    lines.push(chunk.toString('utf8', start - chunkStart, stop - chunkStart));
-    return lines.length < count;
-  }, o.includePartial);
+  await scanLines(
+    index.path,
+    offset,
+    end,
+    (start, stop, i, chunk, chunkStart) => {
+      if (first + i < from) return true;
+      if (lines.length > 0 && bytes + (stop - start) > maxBytes) {
+        cut = true;
+        return false;
+      }
+      bytes += stop - start;
+      lines.push(chunk.toString('utf8', start - chunkStart, stop - chunkStart));
+      return lines.length < count;
+    },
+    o.includePartial,
+  );
   return { lines, cut };
 }
 
@@ -313,7 +341,7 @@ export async function searchLog(index: LogIndex, o: SearchOptions): Promise<Sear
     let buffer = Buffer.allocUnsafe(SEARCH_CHUNK);
     let k = Math.floor(from / STRIDE);
     while (k < index.checkpointCount) {
-      if (o.signal?.aborted || (matches.length > 0 || k * STRIDE > from) && now() > deadline) {
+      if (o.signal?.aborted || ((matches.length > 0 || k * STRIDE > from) && now() > deadline)) {
         return { matches, more: true, searchedTo: Math.max(from, k * STRIDE) };
       }
       // Take whole strides up to ~1 MiB (at least one stride).
@@ -355,11 +383,14 @@ export async function searchLog(index: LogIndex, o: SearchOptions): Promise<Sear
       const wanted = o.limit - matches.length;
       const visible = o.caseSensitive
         ? (line: string) => line.includes(o.query)
-        : (line: string) => { pattern.lastIndex = 0; return pattern.test(line); };
+        : (line: string) => {
+            pattern.lastIndex = 0;
+            return pattern.test(line);
+          };
       const found = matchLines(hay, visible, firstLine, from, wanted + 1);
       if (found.length > wanted) {
         matches.push(...found.slice(0, wanted));
-        return { matches, more: true, searchedTo: (found[wanted] as number) };
+        return { matches, more: true, searchedTo: found[wanted] as number };
       }
       matches.push(...found);
     }

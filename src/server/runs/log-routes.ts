@@ -44,7 +44,12 @@ export function registerLogRoutes(routes: RouteTable, deps: LogRouteDeps): void 
   const currentJob = async (runId: string, key: string) => (await store.runs.jobs(runId)).find((j) => j.key === key);
 
   routes.add({
-    method: 'GET', url: '/api/runs/:run/jobs/:job/log', summary: 'A job\'s log: stored lines `<ISO time> <o|e|s> <text>`; `follow=true` streams lines as server-sent events (`line` with `id` = 0-based line number, then `end`), from line `fromLine` (or after `Last-Event-ID`)', auth: 'admin', produces: 'text/plain',
+    method: 'GET',
+    url: '/api/runs/:run/jobs/:job/log',
+    summary:
+      "A job's log: stored lines `<ISO time> <o|e|s> <text>`; `follow=true` streams lines as server-sent events (`line` with `id` = 0-based line number, then `end`), from line `fromLine` (or after `Last-Event-ID`)",
+    auth: 'admin',
+    produces: 'text/plain',
     params: jobParams,
     query: z.object({ follow: flag, fromLine: lineNumber.optional() }),
     handler: async ({ params, query, reply, request }) => {
@@ -58,7 +63,7 @@ export function registerLogRoutes(routes: RouteTable, deps: LogRouteDeps): void 
       }
       // EventSource reconnects with the id of the last event it got: resume right after it.
       const lastId = Number(request.headers['last-event-id']);
-      const fromLine = Number.isInteger(lastId) && lastId >= 0 ? lastId + 1 : query.fromLine ?? 0;
+      const fromLine = Number.isInteger(lastId) && lastId >= 0 ? lastId + 1 : (query.fromLine ?? 0);
       let startOffset = 0;
       let skipLines = 0;
       if (fromLine > 0) {
@@ -73,9 +78,14 @@ export function registerLogRoutes(routes: RouteTable, deps: LogRouteDeps): void 
       request.raw.on('close', () => controller.abort());
       let next = fromLine;
       await followLog({
-        file, signal: controller.signal, startOffset, skipLines,
+        file,
+        signal: controller.signal,
+        startOffset,
+        skipLines,
         isDone: async () => isFinal(await currentJob(params.run, job.key)),
-        onRestart: () => { next = 0; },
+        onRestart: () => {
+          next = 0;
+        },
         onLines: (lines) => {
           for (const line of lines) {
             stream.send('line', { ...line, line: next }, next);
@@ -91,7 +101,10 @@ export function registerLogRoutes(routes: RouteTable, deps: LogRouteDeps): void 
   });
 
   routes.add({
-    method: 'GET', url: '/api/runs/:run/jobs/:job/log/lines', summary: `Lines of a job's log by 0-based number: \`{ from, lines, total, complete, truncated }\` (raw stored lines; at most ${MAX_PAGE_LINES} per request, fewer past 4 MiB)`, auth: 'admin',
+    method: 'GET',
+    url: '/api/runs/:run/jobs/:job/log/lines',
+    summary: `Lines of a job's log by 0-based number: \`{ from, lines, total, complete, truncated }\` (raw stored lines; at most ${MAX_PAGE_LINES} per request, fewer past 4 MiB)`,
+    auth: 'admin',
     params: jobParams,
     query: z.object({ from: lineNumber.default(0), count: z.coerce.number().int().min(0).max(MAX_PAGE_LINES).default(500) }),
     handler: async ({ params, query }) => {
@@ -108,7 +121,10 @@ export function registerLogRoutes(routes: RouteTable, deps: LogRouteDeps): void 
   });
 
   routes.add({
-    method: 'GET', url: '/api/runs/:run/jobs/:job/log/search', summary: `Lines of a job's log whose text contains \`q\` (plain text, \`case=true\` for exact case): \`{ matches: 0-based line numbers, more, searchedTo }\`; \`fromLine\` continues a search, at most ${MAX_SEARCH_MATCHES} matches per request`, auth: 'admin',
+    method: 'GET',
+    url: '/api/runs/:run/jobs/:job/log/search',
+    summary: `Lines of a job's log whose text contains \`q\` (plain text, \`case=true\` for exact case): \`{ matches: 0-based line numbers, more, searchedTo }\`; \`fromLine\` continues a search, at most ${MAX_SEARCH_MATCHES} matches per request`,
+    auth: 'admin',
     params: jobParams,
     query: z.object({
       q: z.string().optional(),
@@ -126,10 +142,16 @@ export function registerLogRoutes(routes: RouteTable, deps: LogRouteDeps): void 
       if (!index) return { matches: [], more: false, searchedTo: 0 };
       // A client that gave up (typed on, navigated away) stops the scan.
       const controller = new AbortController();
-      reply.raw.on('close', () => { if (!reply.raw.writableFinished) controller.abort(); });
+      reply.raw.on('close', () => {
+        if (!reply.raw.writableFinished) controller.abort();
+      });
       return searchLog(index, {
-        query: q, caseSensitive: isOn(query.case), limit: query.limit, fromLine: query.fromLine,
-        timeBudgetMs: SEARCH_BUDGET_MS, signal: controller.signal,
+        query: q,
+        caseSensitive: isOn(query.case),
+        limit: query.limit,
+        fromLine: query.fromLine,
+        timeBudgetMs: SEARCH_BUDGET_MS,
+        signal: controller.signal,
       });
     },
   });

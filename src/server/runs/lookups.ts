@@ -15,7 +15,11 @@ export async function requireJob(store: Store, runId: string, keyOrId: string): 
   if (exact) return exact;
   const byId = jobs.filter((j) => j.jobId === keyOrId);
   if (byId.length === 1 && byId[0]) return byId[0];
-  if (byId.length > 1) throw new GantryError('AMBIGUOUS_JOB', `job '${keyOrId}' has ${byId.length} matrix instances: name one of ${byId.map((j) => `'${j.key}'`).join(', ')}`, 400);
+  if (byId.length > 1)
+    throw new GantryError(
+      'AMBIGUOUS_JOB',
+      `job '${keyOrId}' has ${byId.length} matrix instances: name one of ${byId.map((j) => `'${j.key}'`).join(', ')}`,
+      400,
+    );
   throw new NotFoundError(`run ${runId} has no job '${keyOrId}' (jobs: ${jobs.map((j) => j.key).join(', ')})`);
 }
-

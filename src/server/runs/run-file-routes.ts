@@ -27,7 +27,10 @@ export function registerRunFileRoutes(routes: RouteTable, deps: RunFileRouteDeps
   const { store, dataDir } = deps;
 
   routes.add({
-    method: 'GET', url: '/api/runs/:run/jobs/:job/tests', summary: 'A job\'s test cases from its JUnit reports, failing first: `{ summary, cases }` (`summary: null` without a report)', auth: 'admin',
+    method: 'GET',
+    url: '/api/runs/:run/jobs/:job/tests',
+    summary: "A job's test cases from its JUnit reports, failing first: `{ summary, cases }` (`summary: null` without a report)",
+    auth: 'admin',
     params: jobParams,
     handler: async ({ params }) => {
       await requireRun(store, params.run);
@@ -39,7 +42,10 @@ export function registerRunFileRoutes(routes: RouteTable, deps: RunFileRouteDeps
   });
 
   routes.add({
-    method: 'GET', url: '/api/runs/:run/jobs/:job/artifacts', summary: 'A job\'s artifacts: `{ files: [{ path, bytes }] }`', auth: 'admin',
+    method: 'GET',
+    url: '/api/runs/:run/jobs/:job/artifacts',
+    summary: "A job's artifacts: `{ files: [{ path, bytes }] }`",
+    auth: 'admin',
     params: jobParams,
     handler: async ({ params }) => {
       await requireRun(store, params.run);
@@ -49,7 +55,11 @@ export function registerRunFileRoutes(routes: RouteTable, deps: RunFileRouteDeps
   });
 
   routes.add({
-    method: 'GET', url: '/api/runs/:run/jobs/:job/artifacts/*', summary: 'Download one artifact file', auth: 'admin', produces: 'application/octet-stream',
+    method: 'GET',
+    url: '/api/runs/:run/jobs/:job/artifacts/*',
+    summary: 'Download one artifact file',
+    auth: 'admin',
+    produces: 'application/octet-stream',
     params: z.object({ run: z.string(), job: z.string(), '*': z.string() }),
     handler: async ({ params, reply }) => {
       await requireRun(store, params.run);
@@ -60,7 +70,10 @@ export function registerRunFileRoutes(routes: RouteTable, deps: RunFileRouteDeps
       const name = path.basename(rel);
       return reply
         .type('application/octet-stream')
-        .header('content-disposition', `attachment; filename="${name.replace(/[^\x20-\x7e]|["\\]/g, '_')}"; filename*=UTF-8''${encodeURIComponent(name)}`)
+        .header(
+          'content-disposition',
+          `attachment; filename="${name.replace(/[^\x20-\x7e]|["\\]/g, '_')}"; filename*=UTF-8''${encodeURIComponent(name)}`,
+        )
         .header('content-length', file.bytes)
         .header('x-content-type-options', 'nosniff')
         .send(createReadStream(file.path));

@@ -23,7 +23,10 @@ const runIdParams = z.object({ run: z.string().min(1) });
 export function registerRunRoutes(routes: RouteTable, deps: RunRouteDeps): void {
   const { store } = deps;
   routes.add({
-    method: 'GET', url: '/api/runs', summary: 'Runs, newest first', auth: 'admin',
+    method: 'GET',
+    url: '/api/runs',
+    summary: 'Runs, newest first',
+    auth: 'admin',
     query: z.object({ project: z.string().optional(), limit: z.coerce.number().int().min(1).max(1000).optional() }),
     handler: async ({ query }) => {
       const projectId = query.project ? await deps.projectId(query.project) : undefined;
@@ -31,15 +34,27 @@ export function registerRunRoutes(routes: RouteTable, deps: RunRouteDeps): void 
     },
   });
   routes.add({
-    method: 'GET', url: '/api/runs/:run', summary: 'A run with its jobs (same job shape as `gantry run --json`)', auth: 'admin', params: runIdParams,
+    method: 'GET',
+    url: '/api/runs/:run',
+    summary: 'A run with its jobs (same job shape as `gantry run --json`)',
+    auth: 'admin',
+    params: runIdParams,
     handler: async ({ params }) => runWithJobs(await requireRun(store, params.run), await store.runs.jobs(params.run)),
   });
   routes.add({
-    method: 'POST', url: '/api/runs/:run/cancel', summary: 'Cancel a run (its running jobs are stopped)', auth: 'admin', params: runIdParams,
+    method: 'POST',
+    url: '/api/runs/:run/cancel',
+    summary: 'Cancel a run (its running jobs are stopped)',
+    auth: 'admin',
+    params: runIdParams,
     handler: async ({ params, request }) => ({ run: await deps.runs.cancel(params.run, request.actor ?? 'api') }),
   });
   routes.add({
-    method: 'POST', url: '/api/runs/:run/rerun', summary: 'Run again: all jobs, or only the failed ones and what depends on them', auth: 'admin', params: runIdParams,
+    method: 'POST',
+    url: '/api/runs/:run/rerun',
+    summary: 'Run again: all jobs, or only the failed ones and what depends on them',
+    auth: 'admin',
+    params: runIdParams,
     body: z.object({ failed: z.boolean().optional() }),
     handler: async ({ params, body, request, reply }) => {
       const run = await deps.runs.rerun(params.run, body.failed ? 'failed' : 'all', request.actor ?? 'api');
@@ -48,7 +63,12 @@ export function registerRunRoutes(routes: RouteTable, deps: RunRouteDeps): void 
     },
   });
   routes.add({
-    method: 'GET', url: '/api/runs/:run/stream', summary: 'Server-sent events: `run` snapshots then `job` changes', auth: 'admin', params: runIdParams, produces: 'text/event-stream',
+    method: 'GET',
+    url: '/api/runs/:run/stream',
+    summary: 'Server-sent events: `run` snapshots then `job` changes',
+    auth: 'admin',
+    params: runIdParams,
+    produces: 'text/event-stream',
     handler: async ({ params, reply }) => {
       await requireRun(store, params.run);
       reply.hijack();
@@ -63,15 +83,35 @@ export function registerRunRoutes(routes: RouteTable, deps: RunRouteDeps): void 
         const jobs = await store.runs.jobs(params.run);
         for (const job of jobs) {
           const report = JSON.stringify(jobReport(job));
-          if (sent.get(job.key) !== report) { sent.set(job.key, report); stream.send('job', JSON.parse(report)); }
+          if (sent.get(job.key) !== report) {
+            sent.set(job.key, report);
+            stream.send('job', JSON.parse(report));
+          }
         }
         const runJson = JSON.stringify(run);
-        if (runJson !== sentRun) { sentRun = runJson; stream.send('run', run); }
-        if (run.status !== 'queued' && run.status !== 'running') { stream.send('end', { status: run.status }); stream.close(); }
+        if (runJson !== sentRun) {
+          sentRun = runJson;
+          stream.send('run', run);
+        }
+        if (run.status !== 'queued' && run.status !== 'running') {
+          stream.send('end', { status: run.status });
+          stream.close();
+        }
       };
       const schedule = () => {
-        if (pending) { again = true; return; }
-        pending = push().catch(() => undefined).finally(() => { pending = null; if (again && !stream.closed) { again = false; schedule(); } });
+        if (pending) {
+          again = true;
+          return;
+        }
+        pending = push()
+          .catch(() => undefined)
+          .finally(() => {
+            pending = null;
+            if (again && !stream.closed) {
+              again = false;
+              schedule();
+            }
+          });
       };
       const unsubscribe = deps.hub.subscribe(params.run, schedule);
       stream.onClose(unsubscribe);

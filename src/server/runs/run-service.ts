@@ -87,19 +87,37 @@ export class RunService {
     const resolved = req.sha
       ? { sha: req.sha, ref: fullRef(req.ref ?? 'HEAD') }
       : await resolveRef(this.gitDir(project), req.ref ?? 'HEAD');
-    const event: TriggerEvent = { kind: req.kind, ref: resolved.ref, sha: resolved.sha, changedFiles: req.changedFiles, schedule: req.schedule };
+    const event: TriggerEvent = {
+      kind: req.kind,
+      ref: resolved.ref,
+      sha: resolved.sha,
+      changedFiles: req.changedFiles,
+      schedule: req.schedule,
+    };
     const { text, file } = await readConfigAtCommit(this.gitDir(project), resolved.sha);
     let config: GantryConfig;
     try {
       config = parseConfig(text, file);
     } catch (error) {
-      await this.#event({ type: 'run.rejected', subject: `project:${project.id}`, actor: req.actor, data: { reason: (error as Error).message, sha: resolved.sha, ref: resolved.ref }, commit: resolved.sha });
+      await this.#event({
+        type: 'run.rejected',
+        subject: `project:${project.id}`,
+        actor: req.actor,
+        data: { reason: (error as Error).message, sha: resolved.sha, ref: resolved.ref },
+        commit: resolved.sha,
+      });
       throw error;
     }
     if (req.kind !== 'manual') {
       const match = matchTrigger(config.pipeline.on, event);
       if (!match.matched) {
-        await this.#event({ type: 'trigger.ignored', subject: `project:${project.id}`, actor: req.actor, data: { reason: match.reason, kind: req.kind, ref: event.ref, sha: event.sha }, commit: resolved.sha });
+        await this.#event({
+          type: 'trigger.ignored',
+          subject: `project:${project.id}`,
+          actor: req.actor,
+          data: { reason: match.reason, kind: req.kind, ref: event.ref, sha: event.sha },
+          commit: resolved.sha,
+        });
         return { skipped: match.reason };
       }
     }
@@ -111,11 +129,27 @@ export class RunService {
     const concurrency = config.pipeline.concurrency;
     const group = concurrency ? interpolate(concurrency.group, { contexts: { gantry: { ...gantry }, inputs } }) : null;
     const configHash = hashText(text);
-    const run = await store.runs.create({
-      projectId: project.id, event, inputs, configText: text, configHash, concurrencyGroup: group, parentRunId: null,
-      id: runId,
-    }, jobRecordsOf(state));
-    await this.#event({ type: 'run.created', subject: `run:${run.id}`, actor: req.actor, data: { runId: run.id, number: run.number, projectId: project.id, kind: req.kind, ref: event.ref, sha: event.sha }, commit: event.sha, configHash });
+    const run = await store.runs.create(
+      {
+        projectId: project.id,
+        event,
+        inputs,
+        configText: text,
+        configHash,
+        concurrencyGroup: group,
+        parentRunId: null,
+        id: runId,
+      },
+      jobRecordsOf(state),
+    );
+    await this.#event({
+      type: 'run.created',
+      subject: `run:${run.id}`,
+      actor: req.actor,
+      data: { runId: run.id, number: run.number, projectId: project.id, kind: req.kind, ref: event.ref, sha: event.sha },
+      commit: event.sha,
+      configHash,
+    });
     this.#deps.notify(run.id);
     if (group && concurrency?.cancelInProgress) await this.#cancelGroup(group, run.id, req.actor);
     this.#schedule(run);
@@ -127,7 +161,7 @@ export class RunService {
     if (!ACTIVE.includes(run.status)) throw new ConflictError(`run ${runId} has already ended (${run.status})`);
     await this.#starting.get(runId);
     // A run that never started (waiting for its concurrency group) needs no checkout to be cancelled.
-    const driver = this.#drivers.get(runId) ?? await this.#loadDriver(run, run.status !== 'queued');
+    const driver = this.#drivers.get(runId) ?? (await this.#loadDriver(run, run.status !== 'queued'));
     await this.#event({ type: 'run.cancel', subject: `run:${runId}`, actor, data: { runId } });
     await driver.cancel();
     if (!this.#drivers.has(runId)) this.#watch(run, driver);
@@ -137,7 +171,8 @@ export class RunService {
   /** A new run of the same commit and config: all jobs, or (`failed`) only what did not succeed and what depends on it. */
   async rerun(runId: string, mode: 'all' | 'failed', actor: string): Promise<RunRecord> {
     const previous = await this.#requireRun(runId);
-    if (ACTIVE.includes(previous.status)) throw new ConflictError(`run ${runId} is still ${previous.status}: cancel it or wait for it to end`);
+    if (ACTIVE.includes(previous.status))
+      throw new ConflictError(`run ${runId} is still ${previous.status}: cancel it or wait for it to end`);
     const previousJobs = await this.#deps.store.runs.jobs(runId);
     const { state: previousState } = this.#replan(previous, previousJobs);
     const newId_ = newId();
@@ -148,11 +183,27 @@ export class RunService {
       if (job.status === 'success' && old) return { ...stripRunId(old), reusedFromRunId: old.reusedFromRunId ?? runId };
       return blankJobRecord(job);
     });
-    const run = await this.#deps.store.runs.create({
-      projectId: previous.projectId, event: previous.event, inputs: previous.inputs, configText: previous.configText,
-      configHash: previous.configHash, concurrencyGroup: previous.concurrencyGroup, parentRunId: runId, id: newId_,
-    }, records);
-    await this.#event({ type: 'run.created', subject: `run:${run.id}`, actor, data: { runId: run.id, number: run.number, rerunOf: runId, mode }, commit: previous.event.sha, configHash: previous.configHash });
+    const run = await this.#deps.store.runs.create(
+      {
+        projectId: previous.projectId,
+        event: previous.event,
+        inputs: previous.inputs,
+        configText: previous.configText,
+        configHash: previous.configHash,
+        concurrencyGroup: previous.concurrencyGroup,
+        parentRunId: runId,
+        id: newId_,
+      },
+      records,
+    );
+    await this.#event({
+      type: 'run.created',
+      subject: `run:${run.id}`,
+      actor,
+      data: { runId: run.id, number: run.number, rerunOf: runId, mode },
+      commit: previous.event.sha,
+      configHash: previous.configHash,
+    });
     this.#schedule(run);
     return run;
   }
@@ -169,7 +220,9 @@ export class RunService {
     this.#stopping = true;
     const all = Promise.allSettled([...this.#drivers.values()].map((d) => d.done));
     let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise((resolve) => { timer = setTimeout(resolve, drainMs); });
+    const deadline = new Promise((resolve) => {
+      timer = setTimeout(resolve, drainMs);
+    });
     await Promise.race([all, deadline]);
     clearTimeout(timer);
     for (const driver of this.#drivers.values()) driver.detach();
@@ -188,14 +241,19 @@ export class RunService {
     if (this.#stopping || this.#starting.has(run.id) || this.#drivers.has(run.id)) return;
     const starting = this.#startRun(run, recovering)
       .catch(async (error: unknown) => {
-        await this.#event({ type: 'run.start-failed', subject: `run:${run.id}`, actor: 'server', data: { runId: run.id, reason: (error as Error).message } }).catch(() => undefined);
+        await this.#event({
+          type: 'run.start-failed',
+          subject: `run:${run.id}`,
+          actor: 'server',
+          data: { runId: run.id, reason: (error as Error).message },
+        }).catch(() => undefined);
       })
       .finally(() => this.#starting.delete(run.id));
     this.#starting.set(run.id, starting);
   }
 
   async #startRun(run: RunRecord, recovering: boolean): Promise<void> {
-    if (run.concurrencyGroup && await this.#groupBusy(run)) return; // started when the group frees up
+    if (run.concurrencyGroup && (await this.#groupBusy(run))) return; // started when the group frees up
     const driver = await this.#loadDriver(run);
     this.#watch(run, driver);
     if (recovering) {
@@ -221,32 +279,44 @@ export class RunService {
     }
     const reused = new Map(jobs.filter((j) => j.reusedFromRunId).map((j) => [j.key, j.reusedFromRunId as string]));
     const setting: RunSetting = {
-      dataDir, runId: run.id, sourceDir: source, plannedJobs, pipelineEnv: config.pipeline.env, inputs,
-      secrets: run.projectId ? await this.#deps.secrets(run.projectId) : {}, gantry,
-      logCapBytes: this.#deps.logCapBytes, sandbox: this.#deps.sandbox, artifactRunOf: (key) => reused.get(key) ?? run.id,
+      dataDir,
+      runId: run.id,
+      sourceDir: source,
+      plannedJobs,
+      pipelineEnv: config.pipeline.env,
+      inputs,
+      secrets: run.projectId ? await this.#deps.secrets(run.projectId) : {},
+      gantry,
+      logCapBytes: this.#deps.logCapBytes,
+      sandbox: this.#deps.sandbox,
+      artifactRunOf: (key) => reused.get(key) ?? run.id,
     };
     const env = this.#deps.eventEnv();
-    return new RunDriver(state, { inputs, gantry, env: config.pipeline.env }, {
-      slots: this.#deps.slots,
-      now: this.#deps.now,
-      runJob: async (spec) => {
-        try {
-          return await this.#deps.runJob(spec);
-        } finally {
-          await rm(spec.workspaceDir, { recursive: true, force: true });
-          await rm(`${spec.workspaceDir}.tmp`, { recursive: true, force: true });
-        }
+    return new RunDriver(
+      state,
+      { inputs, gantry, env: config.pipeline.env },
+      {
+        slots: this.#deps.slots,
+        now: this.#deps.now,
+        runJob: async (spec) => {
+          try {
+            return await this.#deps.runJob(spec);
+          } finally {
+            await rm(spec.workspaceDir, { recursive: true, force: true });
+            await rm(`${spec.workspaceDir}.tmp`, { recursive: true, force: true });
+          }
+        },
+        jobSpec: async (job, current, signal) => buildJobSpec(setting, job, current, signal),
+        persist: async (t: Transition) => {
+          await this.#deps.store.runs.transition(run.id, {
+            run: runPatch(t),
+            jobs: jobPatches(t),
+            events: transitionEvents(t, { actor: 'server', env: { ...env, configHash: run.configHash, commit: run.event.sha } }),
+          });
+          this.#deps.notify(run.id);
+        },
       },
-      jobSpec: async (job, current, signal) => buildJobSpec(setting, job, current, signal),
-      persist: async (t: Transition) => {
-        await this.#deps.store.runs.transition(run.id, {
-          run: runPatch(t),
-          jobs: jobPatches(t),
-          events: transitionEvents(t, { actor: 'server', env: { ...env, configHash: run.configHash, commit: run.event.sha } }),
-        });
-        this.#deps.notify(run.id);
-      },
-    });
+    );
   }
 
   /** The tree of a commit of the project into `dest` (releases start from it). */
@@ -270,15 +340,21 @@ export class RunService {
 
   #watch(run: RunRecord, driver: RunDriver): void {
     this.#drivers.set(run.id, driver);
-    void driver.done.then((status) => {
-      if (!this.#stopping) this.#deps.onRunFinished?.(run, status);
-    }, () => undefined).finally(async () => {
-      this.#drivers.delete(run.id);
-      await rm(join(this.#deps.dataDir, 'work', run.id), { recursive: true, force: true }).catch(() => undefined);
-      // The source tree is only needed while jobs run; a rerun checks the commit out again.
-      await rm(sourceDir(this.#deps.dataDir, run.id), { recursive: true, force: true }).catch(() => undefined);
-      if (run.concurrencyGroup && !this.#stopping) await this.#startNextInGroup(run.concurrencyGroup);
-    }).catch(() => undefined);
+    void driver.done
+      .then(
+        (status) => {
+          if (!this.#stopping) this.#deps.onRunFinished?.(run, status);
+        },
+        () => undefined,
+      )
+      .finally(async () => {
+        this.#drivers.delete(run.id);
+        await rm(join(this.#deps.dataDir, 'work', run.id), { recursive: true, force: true }).catch(() => undefined);
+        // The source tree is only needed while jobs run; a rerun checks the commit out again.
+        await rm(sourceDir(this.#deps.dataDir, run.id), { recursive: true, force: true }).catch(() => undefined);
+        if (run.concurrencyGroup && !this.#stopping) await this.#startNextInGroup(run.concurrencyGroup);
+      })
+      .catch(() => undefined);
   }
 
   /** Re-plans a stored run from its own config text and inputs (deterministic), then lays the stored job rows over it. */
@@ -293,7 +369,14 @@ export class RunService {
     for (const record of jobs) {
       const job = state.jobs[record.key];
       if (!job) continue;
-      state.jobs[record.key] = { ...job, status: record.status, attempt: record.attempt, outputs: record.outputs, reason: record.reason, interruptions: record.interruptions };
+      state.jobs[record.key] = {
+        ...job,
+        status: record.status,
+        attempt: record.attempt,
+        outputs: record.outputs,
+        reason: record.reason,
+        interruptions: record.interruptions,
+      };
     }
     return { config, state, plannedJobs, inputs, gantry };
   }
@@ -304,7 +387,9 @@ export class RunService {
    */
   async #groupBusy(run: RunRecord): Promise<boolean> {
     const others = await this.#deps.store.runs.list({ concurrencyGroup: run.concurrencyGroup ?? undefined, status: ACTIVE });
-    return others.some((o) => o.id !== run.id && (o.status === 'running' || (o.id < run.id && (this.#starting.has(o.id) || this.#drivers.has(o.id)))));
+    return others.some(
+      (o) => o.id !== run.id && (o.status === 'running' || (o.id < run.id && (this.#starting.has(o.id) || this.#drivers.has(o.id)))),
+    );
   }
 
   async #startNextInGroup(group: string): Promise<void> {
@@ -327,8 +412,19 @@ export class RunService {
     return run;
   }
 
-  async #event(e: { type: string; subject: string; actor: string; data: Record<string, Value>; commit?: string; configHash?: string }): Promise<void> {
-    const env = { ...this.#deps.eventEnv(), ...(e.commit ? { commit: e.commit } : {}), ...(e.configHash ? { configHash: e.configHash } : {}) };
+  async #event(e: {
+    type: string;
+    subject: string;
+    actor: string;
+    data: Record<string, Value>;
+    commit?: string;
+    configHash?: string;
+  }): Promise<void> {
+    const env = {
+      ...this.#deps.eventEnv(),
+      ...(e.commit ? { commit: e.commit } : {}),
+      ...(e.configHash ? { configHash: e.configHash } : {}),
+    };
     const event: NewEvent = { type: e.type, subject: e.subject, actor: e.actor, data: e.data, env };
     await this.#deps.store.events.append(event);
   }
@@ -348,9 +444,21 @@ function hashText(text: string): string {
 
 function blankJobRecord(job: RunState['jobs'][string]): Omit<JobRecord, 'runId'> {
   return {
-    key: job.key, jobId: job.jobId, matrix: job.matrix, needs: job.needs, status: job.status, attempt: job.attempt,
-    outputs: job.outputs, steps: [], tests: null, logTruncated: false, reason: job.reason, startedAt: null, finishedAt: null,
-    reusedFromRunId: null, interruptions: 0,
+    key: job.key,
+    jobId: job.jobId,
+    matrix: job.matrix,
+    needs: job.needs,
+    status: job.status,
+    attempt: job.attempt,
+    outputs: job.outputs,
+    steps: [],
+    tests: null,
+    logTruncated: false,
+    reason: job.reason,
+    startedAt: null,
+    finishedAt: null,
+    reusedFromRunId: null,
+    interruptions: 0,
   };
 }
 

@@ -20,7 +20,7 @@ async function dataDir(): Promise<string> {
 function flip(ciphertext: string, index: number): string {
   const raw = Buffer.from(ciphertext.slice(3), 'base64');
   raw[index] = raw[index]! ^ 0x01;
-  return 'v1:' + raw.toString('base64');
+  return `v1:${raw.toString('base64')}`;
 }
 
 describe('SecretBox', () => {
@@ -67,7 +67,9 @@ describe('SecretBox', () => {
     const box = await SecretBox.open(await dataDir());
     const sealed = box.encrypt('top secret value');
     for (const index of [0, 11, 12, 27, 28, 28 + 15]) {
-      expect(() => box.decrypt(flip(sealed, index)), `bit flipped at byte ${index}`).toThrow(expect.objectContaining({ code: 'SECRET_DECRYPT_FAILED' }));
+      expect(() => box.decrypt(flip(sealed, index)), `bit flipped at byte ${index}`).toThrow(
+        expect.objectContaining({ code: 'SECRET_DECRYPT_FAILED' }),
+      );
     }
   });
 
@@ -75,7 +77,7 @@ describe('SecretBox', () => {
     const box = await SecretBox.open(await dataDir());
     const other = await SecretBox.open(await dataDir());
     const sealed = box.encrypt('value');
-    for (const bad of [other.encrypt('value'), sealed.slice(0, 20), 'value', 'v2:' + sealed.slice(3), 'v1:']) {
+    for (const bad of [other.encrypt('value'), sealed.slice(0, 20), 'value', `v2:${sealed.slice(3)}`, 'v1:']) {
       expect(() => box.decrypt(bad)).toThrow(expect.objectContaining({ code: 'SECRET_DECRYPT_FAILED' }));
     }
     expect(() => box.decrypt(other.encrypt('x'))).toThrow(/cannot decrypt a secret: it was altered or encrypted with another key/);

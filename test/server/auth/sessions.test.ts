@@ -9,8 +9,12 @@ import { startTestServer, type TestServer } from '../../support/server.ts';
 
 describe('dashboard sign-in over HTTP', () => {
   let server: TestServer;
-  beforeAll(async () => { server = await startTestServer(); });
-  afterAll(async () => { await server.cleanup(); });
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
+  afterAll(async () => {
+    await server.cleanup();
+  });
 
   async function signIn(): Promise<{ cookie: string; csrf: string }> {
     const link = await server.api<{ url: string; expiresAt: string }>('POST', '/api/login-links');
@@ -20,7 +24,7 @@ describe('dashboard sign-in over HTTP', () => {
     const setCookie = response.headers.get('set-cookie') ?? '';
     const cookie = setCookie.split(';')[0]!;
     const session = await fetch(`${server.url}/api/session`, { headers: { cookie } });
-    const body = await session.json() as { csrf: string; actor: string };
+    const body = (await session.json()) as { csrf: string; actor: string };
     return { cookie, csrf: body.csrf };
   }
 
@@ -48,13 +52,25 @@ describe('dashboard sign-in over HTTP', () => {
     const body = JSON.stringify({ path: '/nonexistent' });
     const noHeader = await fetch(path, { method: 'POST', headers: { cookie, 'content-type': 'application/json' }, body });
     expect(noHeader.status).toBe(403);
-    expect((await noHeader.json() as { error: { code: string } }).error.code).toBe('CSRF');
-    const wrongHeader = await fetch(path, { method: 'POST', headers: { cookie, 'content-type': 'application/json', 'x-gantry-csrf': `${csrf}x` }, body });
+    expect(((await noHeader.json()) as { error: { code: string } }).error.code).toBe('CSRF');
+    const wrongHeader = await fetch(path, {
+      method: 'POST',
+      headers: { cookie, 'content-type': 'application/json', 'x-gantry-csrf': `${csrf}x` },
+      body,
+    });
     expect(wrongHeader.status).toBe(403);
-    const crossSite = await fetch(path, { method: 'POST', headers: { cookie, 'content-type': 'application/json', 'x-gantry-csrf': csrf, origin: 'http://evil.example' }, body });
+    const crossSite = await fetch(path, {
+      method: 'POST',
+      headers: { cookie, 'content-type': 'application/json', 'x-gantry-csrf': csrf, origin: 'http://evil.example' },
+      body,
+    });
     expect(crossSite.status).toBe(403);
     // With the header the request reaches the handler (which rejects the missing path, not the caller).
-    const allowed = await fetch(path, { method: 'POST', headers: { cookie, 'content-type': 'application/json', 'x-gantry-csrf': csrf, origin: server.url }, body });
+    const allowed = await fetch(path, {
+      method: 'POST',
+      headers: { cookie, 'content-type': 'application/json', 'x-gantry-csrf': csrf, origin: server.url },
+      body,
+    });
     expect(allowed.status).not.toBe(403);
     expect(allowed.status).not.toBe(401);
   });
@@ -62,7 +78,8 @@ describe('dashboard sign-in over HTTP', () => {
   it('records who acted: the dashboard session, in the event log', async () => {
     const { cookie, csrf } = await signIn();
     await fetch(`${server.url}/api/login-links`, { method: 'POST', headers: { cookie, 'x-gantry-csrf': csrf } });
-    const events = (await server.api<{ events: { type: string; actor: string }[] }>('GET', '/api/events?type=session.link-created')).body.events;
+    const events = (await server.api<{ events: { type: string; actor: string }[] }>('GET', '/api/events?type=session.link-created')).body
+      .events;
     expect(events.at(-1)?.actor).toMatch(/^dashboard:/);
   });
 
@@ -99,7 +116,7 @@ describe('dashboard sign-in over HTTP', () => {
     expect(asset.headers.get('cache-control')).toContain('immutable');
     const missing = await fetch(`${server.url}/api/nothing-here`, { headers: { authorization: `Bearer ${server.token}` } });
     expect(missing.status).toBe(404);
-    expect((await missing.json() as { error: { code: string } }).error.code).toBe('NOT_FOUND');
+    expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND');
   });
 });
 
@@ -110,7 +127,10 @@ describe('SessionService', () => {
     dir = await mkdtemp(join(tmpdir(), 'gantry-sessions-'));
     store = await openStore({ url: `sqlite:${join(dir, 'gantry.db')}` });
   });
-  afterAll(async () => { await store.close(); await rm(dir, { recursive: true, force: true }); });
+  afterAll(async () => {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
 
   it('refuses a link after its ten minutes and a session after its expiry', async () => {
     let now = Date.parse('2026-11-22T10:00:00Z');

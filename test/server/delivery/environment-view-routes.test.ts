@@ -25,7 +25,10 @@ environments:
         steps: [{ weight: 30, pause: until-promoted }]
 `;
 
-interface SseEvent { event: string; data: any }
+interface SseEvent {
+  event: string;
+  data: any;
+}
 
 /** A live SSE connection read event by event (fetch + a tiny parser: what EventSource does). */
 async function openStream(server: TestServer, path: string) {
@@ -54,10 +57,14 @@ async function openStream(server: TestServer, path: string) {
     }
   })();
   return {
-    response, events,
+    response,
+    events,
     next: (predicate: (e: SseEvent) => boolean, after = 0, what = 'an event') =>
       waitFor(() => events.slice(after).find(predicate), 20_000, what),
-    close: async () => { controller.abort(); await pump; },
+    close: async () => {
+      controller.abort();
+      await pump;
+    },
   };
 }
 
@@ -73,7 +80,8 @@ describe('environment view routes', () => {
     projectId = (await server.api<{ project: { id: string } }>('POST', '/api/projects', { path: repo.dir, name: 'view' })).body.project.id;
     const run = (await server.api<{ run: { id: string } }>('POST', '/api/projects/view/runs', {})).body.run.id;
     expect((await waitForRunEnd(server, run)).status).toBe('success');
-    for (let i = 0; i < 2; i++) releases.push((await server.api<{ release: { id: string } }>('POST', '/api/projects/view/releases', { run })).body.release.id);
+    for (let i = 0; i < 2; i++)
+      releases.push((await server.api<{ release: { id: string } }>('POST', '/api/projects/view/releases', { run })).body.release.id);
   }, 60_000);
   afterAll(async () => {
     await server?.cleanup();
@@ -83,11 +91,29 @@ describe('environment view routes', () => {
   it('answers series per release and in total from the stored roll-ups', async () => {
     const now = Date.now();
     const start = Math.floor(now / 10_000) * 10_000 - 60_000;
-    const row = (version: string, pool: string, offset: number, requests: number, errors: number, latency: { valueMs: number; count: number }[]) => ({
-      projectId, environment: 'staging', version, pool, startMs: start + offset, endMs: start + offset + 10_000, requests, errors, data: { latency },
+    const row = (
+      version: string,
+      pool: string,
+      offset: number,
+      requests: number,
+      errors: number,
+      latency: { valueMs: number; count: number }[],
+    ) => ({
+      projectId,
+      environment: 'staging',
+      version,
+      pool,
+      startMs: start + offset,
+      endMs: start + offset + 10_000,
+      requests,
+      errors,
+      data: { latency },
     });
     await server.store.metrics.append([
-      row('r-stable', 'stable', 0, 100, 1, [{ valueMs: 5, count: 99 }, { valueMs: 80, count: 1 }]),
+      row('r-stable', 'stable', 0, 100, 1, [
+        { valueMs: 5, count: 99 },
+        { valueMs: 80, count: 1 },
+      ]),
       row('r-canary', 'canary', 0, 10, 2, [{ valueMs: 40, count: 10 }]),
       row('r-stable', 'stable', 10_000, 50, 0, [{ valueMs: 5, count: 50 }]),
       // Another environment's traffic stays out.
@@ -105,7 +131,9 @@ describe('environment view routes', () => {
     expect(at(body.releases['r-canary'].points, start)).toMatchObject({ requests: 10, errorRate: 0.2, p50: 40, p95: 40 });
     expect(at(body.releases['r-canary'].points, start + 10_000)).toMatchObject({ requests: 0, errorRate: null, p50: null });
     expect(body.releases['r-stable'].heatmap.bucketsMs).toEqual([5, 10, 20, 50, 100]);
-    expect(body.releases['r-stable'].heatmap.cells).toEqual(expect.arrayContaining([[body.total.findIndex((p: { t: number }) => p.t === start), 0, 99]]));
+    expect(body.releases['r-stable'].heatmap.cells).toEqual(
+      expect.arrayContaining([[body.total.findIndex((p: { t: number }) => p.t === start), 0, 99]]),
+    );
     expect(body.dataUntilMs).toBe(start + 20_000);
 
     const defaults = await server.api<any>('GET', '/api/projects/view/environments/staging/series');
@@ -127,21 +155,35 @@ describe('environment view routes', () => {
     const stream = await openStream(server, '/api/projects/view/environments/qa/stream');
     try {
       const first = await stream.next((e) => e.event === 'rollout', 0, 'the rollout event');
-      expect(first.data).toEqual({ environment: null, rollout: null, live: { port: null, weights: { stable: 100, canary: 0 }, instances: [] } });
+      expect(first.data).toEqual({
+        environment: null,
+        rollout: null,
+        live: { port: null, weights: { stable: 100, canary: 0 }, instances: [] },
+      });
       const metrics = await stream.next((e) => e.event === 'metrics', 0, 'a metrics event');
-      expect(metrics.data).toMatchObject({ seconds: 60, pools: {}, points: { seconds: 10, releases: {}, total: { requests: 0, errorRate: null } } });
+      expect(metrics.data).toMatchObject({
+        seconds: 60,
+        pools: {},
+        points: { seconds: 10, releases: {}, total: { requests: 0, errorRate: null } },
+      });
     } finally {
       await stream.close();
     }
   });
 
-  it('streams the rollout as GET …/rollout has it, every change to it, and the proxy\'s live metrics each second', async () => {
-    const first = await server.api<{ rollout: { id: string } }>('POST', '/api/projects/view/environments/production/deploy', { release: releases[0] });
+  it("streams the rollout as GET …/rollout has it, every change to it, and the proxy's live metrics each second", async () => {
+    const first = await server.api<{ rollout: { id: string } }>('POST', '/api/projects/view/environments/production/deploy', {
+      release: releases[0],
+    });
     expect(first.status).toBe(201);
-    const settled = await waitFor(async () => {
-      const v = (await server.api<any>('GET', '/api/projects/view/environments/production/rollout')).body;
-      return v.rollout?.phase === 'succeeded' && v.live.instances.some((i: { state: string }) => i.state === 'ready') ? v : undefined;
-    }, 30_000, 'the first deploy');
+    const settled = await waitFor(
+      async () => {
+        const v = (await server.api<any>('GET', '/api/projects/view/environments/production/rollout')).body;
+        return v.rollout?.phase === 'succeeded' && v.live.instances.some((i: { state: string }) => i.state === 'ready') ? v : undefined;
+      },
+      30_000,
+      'the first deploy',
+    );
     const port = settled.live.port as number;
     for (let i = 0; i < 5; i++) expect((await (await fetch(`http://127.0.0.1:${port}/`)).text()).trim()).toBe('v1');
 
@@ -155,7 +197,11 @@ describe('environment view routes', () => {
       expect(hello.data.environment).toEqual(rest.environment);
       expect(hello.data.live.port).toBe(port);
 
-      const metrics = await stream.next((e) => e.event === 'metrics' && e.data.pools.stable?.requests >= 5, 0, 'metrics with the requests made');
+      const metrics = await stream.next(
+        (e) => e.event === 'metrics' && e.data.pools.stable?.requests >= 5,
+        0,
+        'metrics with the requests made',
+      );
       expect(metrics.data.seconds).toBe(60);
       expect(metrics.data.pools.stable).toMatchObject({ releaseId: releases[0], errors: 0 });
       expect(metrics.data.pools.stable.latency).toBeUndefined();
@@ -168,11 +214,21 @@ describe('environment view routes', () => {
 
       // A canary of the second release: the stream follows each persisted transition.
       const seen = stream.events.length;
-      const second = await server.api<{ rollout: { id: string } }>('POST', '/api/projects/view/environments/production/deploy', { release: releases[1] });
+      const second = await server.api<{ rollout: { id: string } }>('POST', '/api/projects/view/environments/production/deploy', {
+        release: releases[1],
+      });
       expect(second.status).toBe(201);
-      const stepped = await stream.next((e) => e.event === 'rollout' && e.data.rollout?.id === second.body.rollout.id && e.data.rollout.state.weights.canary === 30, seen, 'the canary at its first step');
+      const stepped = await stream.next(
+        (e) => e.event === 'rollout' && e.data.rollout?.id === second.body.rollout.id && e.data.rollout.state.weights.canary === 30,
+        seen,
+        'the canary at its first step',
+      );
       expect(stepped.data.rollout.phase).toBe('progressing');
-      const withCanary = await stream.next((e) => e.event === 'metrics' && e.data.pools.canary?.releaseId === releases[1], seen, 'the canary pool in the metrics');
+      const withCanary = await stream.next(
+        (e) => e.event === 'metrics' && e.data.pools.canary?.releaseId === releases[1],
+        seen,
+        'the canary pool in the metrics',
+      );
       expect(withCanary.data.live.weights).toEqual({ stable: 70, canary: 30 });
 
       // Only changes are sent: rollout events never repeat the one before.
@@ -181,7 +237,11 @@ describe('environment view routes', () => {
 
       const beforeAbort = stream.events.length;
       expect((await server.api('POST', '/api/projects/view/environments/production/rollout/abort')).status).toBe(200);
-      const ended = await stream.next((e) => e.event === 'rollout' && e.data.rollout?.phase === 'aborted', beforeAbort, 'the aborted rollout');
+      const ended = await stream.next(
+        (e) => e.event === 'rollout' && e.data.rollout?.phase === 'aborted',
+        beforeAbort,
+        'the aborted rollout',
+      );
       expect(ended.data.rollout.state.history.map((h: { event: string }) => h.event)).toContain('rollout.rolling-back');
     } finally {
       await stream.close();

@@ -3,7 +3,12 @@ import { makeRepo, startTestServer, waitForRunEnd, type TestServer } from '../..
 
 const PIPELINE = 'pipeline:\n  on:\n    manual: {}\n  jobs:\n    hello:\n      steps:\n        - run: echo hi\n';
 
-interface ScopedEvent { id: number; type: string; subject: string; scope: { projectId: string | null; environment: string | null } }
+interface ScopedEvent {
+  id: number;
+  type: string;
+  subject: string;
+  scope: { projectId: string | null; environment: string | null };
+}
 
 describe('the events timeline API', () => {
   let server: TestServer;
@@ -39,17 +44,23 @@ describe('the events timeline API', () => {
   it('pages back through history newest first', async () => {
     const newest = (await server.api<{ events: ScopedEvent[] }>('GET', '/api/events?order=desc&limit=3')).body.events;
     expect(newest.map((e) => e.id)).toEqual([...newest.map((e) => e.id)].sort((a, b) => b - a));
-    const older = (await server.api<{ events: ScopedEvent[] }>('GET', `/api/events?order=desc&limit=3&before=${newest.at(-1)!.id}`)).body.events;
+    const older = (await server.api<{ events: ScopedEvent[] }>('GET', `/api/events?order=desc&limit=3&before=${newest.at(-1)!.id}`)).body
+      .events;
     expect(older[0]!.id).toBeLessThan(newest.at(-1)!.id);
   });
 
   it('streams only the filtered project, resuming after Last-Event-ID', async () => {
-    const response = await fetch(`${server.url}/api/events/stream?project=alpha&type=run.*`, { headers: { authorization: `Bearer ${server.token}`, 'last-event-id': '0' } });
+    const response = await fetch(`${server.url}/api/events/stream?project=alpha&type=run.*`, {
+      headers: { authorization: `Bearer ${server.token}`, 'last-event-id': '0' },
+    });
     const reader = response.body!.getReader();
     let text = '';
     while (!text.includes('run.success')) text += new TextDecoder().decode((await reader.read()).value);
     await reader.cancel();
-    const events = text.split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)) as ScopedEvent);
+    const events = text
+      .split('\n')
+      .filter((l) => l.startsWith('data: '))
+      .map((l) => JSON.parse(l.slice(6)) as ScopedEvent);
     expect(events.length).toBeGreaterThan(0);
     expect(events.every((e) => e.scope.projectId === projectIds[0] && e.type.startsWith('run.'))).toBe(true);
   });

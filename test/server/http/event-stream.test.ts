@@ -15,7 +15,10 @@ afterEach(async () => {
 });
 
 /** A real server whose every request becomes an event stream; resolves with the first stream and a real client on it. */
-async function connect(o?: { heartbeatMs?: number; maxQueued?: number }): Promise<{ stream: EventStream; client: IncomingMessage; text: () => string }> {
+async function connect(o?: {
+  heartbeatMs?: number;
+  maxQueued?: number;
+}): Promise<{ stream: EventStream; client: IncomingMessage; text: () => string }> {
   let resolveStream: (s: EventStream) => void = () => {};
   const streamReady = new Promise<EventStream>((resolve) => (resolveStream = resolve));
   const server = createServer((_req, res) => resolveStream(openEventStream(res, o)));

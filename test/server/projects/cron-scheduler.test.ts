@@ -21,9 +21,12 @@ function scheduler(onFire?: (projectId: string, schedule: string, at: Date) => v
 describe('CronScheduler', () => {
   it('fires a per-second schedule with its scheduled time, survives a throwing onFire, and remove() stops it', async () => {
     const errors: unknown[] = [];
-    const { s, fires } = scheduler((projectId) => {
-      if (projectId === 'q') throw new Error('boom');
-    }, (e) => errors.push(e));
+    const { s, fires } = scheduler(
+      (projectId) => {
+        if (projectId === 'q') throw new Error('boom');
+      },
+      (e) => errors.push(e),
+    );
     s.set('p', ['* * * * * *']);
     s.set('q', ['* * * * * *']);
     await vi.waitFor(() => expect(fires.some((f) => f.projectId === 'p')).toBe(true), { timeout: 3000, interval: 20 });
@@ -37,7 +40,10 @@ describe('CronScheduler', () => {
     const pFires = fires.filter((f) => f.projectId === 'p').length;
     // 'q' firing twice more proves a whole second passed in which 'p' would have fired too.
     const qFires = fires.filter((f) => f.projectId === 'q').length;
-    await vi.waitFor(() => expect(fires.filter((f) => f.projectId === 'q').length).toBeGreaterThanOrEqual(qFires + 2), { timeout: 4000, interval: 20 });
+    await vi.waitFor(() => expect(fires.filter((f) => f.projectId === 'q').length).toBeGreaterThanOrEqual(qFires + 2), {
+      timeout: 4000,
+      interval: 20,
+    });
     expect(fires.filter((f) => f.projectId === 'p')).toHaveLength(pFires);
     // Every 'q' fire threw, and it kept firing all the same.
     expect(errors.length).toBe(fires.filter((f) => f.projectId === 'q').length);

@@ -21,7 +21,12 @@ async function startServer(answer = true): Promise<{ server: Server; url: string
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      received.push({ url: req.url ?? '', authorization: req.headers.authorization, contentType: req.headers['content-type'], body: Buffer.concat(chunks).toString() });
+      received.push({
+        url: req.url ?? '',
+        authorization: req.headers.authorization,
+        contentType: req.headers['content-type'],
+        body: Buffer.concat(chunks).toString(),
+      });
       if (answer) res.writeHead(204).end();
     });
   });
@@ -175,8 +180,12 @@ describe('installGitHook', () => {
   });
 
   it('refuses a bad server URL or a token that would break the header', async () => {
-    await expect(installGitHook(repo, { serverUrl: 'ftp://x', token: TOKEN, projectId: 'p' })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
-    await expect(installGitHook(repo, { serverUrl: 'http://x', token: 'a\nX-Evil: 1', projectId: 'p' })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await expect(installGitHook(repo, { serverUrl: 'ftp://x', token: TOKEN, projectId: 'p' })).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+    });
+    await expect(installGitHook(repo, { serverUrl: 'http://x', token: 'a\nX-Evil: 1', projectId: 'p' })).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+    });
   });
 
   it('refuses to clobber when both a foreign hook and a chained one exist', async () => {

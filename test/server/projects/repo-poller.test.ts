@@ -131,7 +131,10 @@ describe('RepoPoller', () => {
     await vi.waitFor(() => expect(states.length).toBeGreaterThan(0), { timeout: 5000, interval: 20 });
     const second = await commit(work, { 'd.txt': 'd\n' });
     await git(work, ['push', '-q', 'origin', 'main']);
-    await vi.waitFor(() => expect(changes).toEqual([{ ref: 'refs/heads/main', before: first, after: second }]), { timeout: 5000, interval: 20 });
+    await vi.waitFor(() => expect(changes).toEqual([{ ref: 'refs/heads/main', before: first, after: second }]), {
+      timeout: 5000,
+      interval: 20,
+    });
     await p.stop();
     await expect(p.pollNow()).resolves.toBeUndefined();
   });

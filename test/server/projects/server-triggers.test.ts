@@ -6,12 +6,16 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeRepo, startTestServer, waitFor, waitForRunEnd, type TestServer } from '../../support/server.ts';
 
-interface RunList { runs: { id: string; status: string; event: { kind: string; sha: string; schedule?: string }; concurrencyGroup: string | null }[] }
+interface RunList {
+  runs: { id: string; status: string; event: { kind: string; sha: string; schedule?: string }; concurrencyGroup: string | null }[];
+}
 
 describe('server triggers', () => {
   const cleanups: (() => Promise<unknown>)[] = [];
   let server: TestServer;
-  afterAll(async () => { for (const c of cleanups.reverse()) await c(); });
+  afterAll(async () => {
+    for (const c of cleanups.reverse()) await c();
+  });
 
   it('polls a URL repository and runs new commits', async () => {
     server = await startTestServer({ pollIntervalMs: 200 });
@@ -27,22 +31,32 @@ describe('server triggers', () => {
     // The heads at registration are the baseline: a push right after it must start a run.
     const sha = work.commit({ 'a.txt': 'a' }, 'new');
     execFileSync('git', ['-C', work.dir, 'push', '-q', bare, 'main']);
-    await waitFor(async () => {
-      const { body } = await server.api<RunList>('GET', '/api/runs?project=remote');
-      return body.runs.find((r) => r.event.sha === sha);
-    }, 20_000, 'a run of the pushed commit');
+    await waitFor(
+      async () => {
+        const { body } = await server.api<RunList>('GET', '/api/runs?project=remote');
+        return body.runs.find((r) => r.event.sha === sha);
+      },
+      20_000,
+      'a run of the pushed commit',
+    );
     const run = (await server.api<RunList>('GET', '/api/runs?project=remote')).body.runs.find((r) => r.event.sha === sha);
     expect(run?.event.kind).toBe('push');
     expect((await waitForRunEnd(server, run!.id)).status).toBe('success');
   });
 
   it('runs cron schedules from the default branch', async () => {
-    const repo = await makeRepo({ 'gantry.yaml': "pipeline:\n  on:\n    schedule: ['* * * * * *']\n  jobs:\n    nightly: { steps: [echo tick] }\n" });
+    const repo = await makeRepo({
+      'gantry.yaml': "pipeline:\n  on:\n    schedule: ['* * * * * *']\n  jobs:\n    nightly: { steps: [echo tick] }\n",
+    });
     cleanups.push(() => repo.cleanup());
     await server.api('POST', '/api/projects', { path: repo.dir, name: 'cron' });
     const project = await server.api<{ schedules: { schedule: string; at: string }[] }>('GET', '/api/projects/cron');
     expect(project.body.schedules[0]?.schedule).toBe('* * * * * *');
-    const run = await waitFor(async () => (await server.api<RunList>('GET', '/api/runs?project=cron')).body.runs.find((r) => r.event.kind === 'schedule'), 10_000, 'a scheduled run');
+    const run = await waitFor(
+      async () => (await server.api<RunList>('GET', '/api/runs?project=cron')).body.runs.find((r) => r.event.kind === 'schedule'),
+      10_000,
+      'a scheduled run',
+    );
     expect(run.event.schedule).toBe('* * * * * *');
     await server.api('DELETE', '/api/projects/cron');
   });
@@ -59,11 +73,19 @@ pipeline:
     cleanups.push(() => repo.cleanup());
     await server.api('POST', '/api/projects', { path: repo.dir, name: 'grouped' });
     const first = (await server.api<{ run: { id: string } }>('POST', '/api/projects/grouped/runs', {})).body.run.id;
-    await waitFor(async () => (await server.api<{ status: string }>('GET', `/api/runs/${first}`)).body.status === 'running', 10_000, 'the first run to start');
+    await waitFor(
+      async () => (await server.api<{ status: string }>('GET', `/api/runs/${first}`)).body.status === 'running',
+      10_000,
+      'the first run to start',
+    );
     const second = (await server.api<{ run: { id: string; concurrencyGroup: string } }>('POST', '/api/projects/grouped/runs', {})).body.run;
     expect(second.concurrencyGroup).toBe('deploy-refs/heads/main');
     expect((await waitForRunEnd(server, first)).status).toBe('cancelled');
-    await waitFor(async () => (await server.api<{ status: string }>('GET', `/api/runs/${second.id}`)).body.status === 'running', 10_000, 'the second run to start');
+    await waitFor(
+      async () => (await server.api<{ status: string }>('GET', `/api/runs/${second.id}`)).body.status === 'running',
+      10_000,
+      'the second run to start',
+    );
     await server.api('POST', `/api/runs/${second.id}/cancel`);
     expect((await waitForRunEnd(server, second.id)).status).toBe('cancelled');
   });
@@ -81,13 +103,19 @@ pipeline:
     await server.api('POST', '/api/projects', { path: repo.dir, name: 'serial' });
     const trigger = async () => (await server.api<{ run: { id: string } }>('POST', '/api/projects/serial/runs', {})).body.run.id;
     const [first, second, third] = [await trigger(), await trigger(), await trigger()];
-    await waitFor(async () => (await server.api<{ status: string }>('GET', `/api/runs/${first}`)).body.status === 'running', 10_000, 'the first run to start');
+    await waitFor(
+      async () => (await server.api<{ status: string }>('GET', `/api/runs/${first}`)).body.status === 'running',
+      10_000,
+      'the first run to start',
+    );
     expect((await server.api<{ status: string }>('GET', `/api/runs/${second}`)).body.status).toBe('queued');
     expect((await server.api<{ status: string }>('GET', `/api/runs/${third}`)).body.status).toBe('queued');
     expect((await server.api('POST', `/api/runs/${third}/cancel`)).status).toBe(200);
     const views = [await waitForRunEnd(server, first), await waitForRunEnd(server, second), await waitForRunEnd(server, third)];
     expect(views.map((v) => v.status)).toEqual(['success', 'success', 'cancelled']);
-    const runs = (await server.api<{ runs: { id: string; startedAt: string | null; finishedAt: string | null }[] }>('GET', '/api/runs?project=serial')).body.runs;
+    const runs = (
+      await server.api<{ runs: { id: string; startedAt: string | null; finishedAt: string | null }[] }>('GET', '/api/runs?project=serial')
+    ).body.runs;
     const byId = new Map(runs.map((r) => [r.id, r]));
     expect(Date.parse(byId.get(second)!.startedAt!)).toBeGreaterThanOrEqual(Date.parse(byId.get(first)!.finishedAt!));
     expect(byId.get(third)!.startedAt).toBeNull();
@@ -106,7 +134,9 @@ pipeline:
     cleanups.push(() => repo.cleanup());
     await server.api('POST', '/api/projects', { path: repo.dir, name: 'talker' });
     const runId = (await server.api<{ run: { id: string } }>('POST', '/api/projects/talker/runs', {})).body.run.id;
-    const response = await fetch(`${server.url}/api/runs/${runId}/jobs/talk/log?follow=true`, { headers: { authorization: `Bearer ${server.token}` } });
+    const response = await fetch(`${server.url}/api/runs/${runId}/jobs/talk/log?follow=true`, {
+      headers: { authorization: `Bearer ${server.token}` },
+    });
     const text = await response.text();
     const lines = [...text.matchAll(/event: line\ndata: (.*)\n/g)].map((m) => (JSON.parse(m[1] as string) as { text: string }).text);
     expect(lines.filter((l) => l.startsWith('line '))).toEqual(['line 1', 'line 2', 'line 3']);

@@ -141,7 +141,9 @@ describe('parsePushPayload', () => {
 
   it('ignores a branch deletion', () => {
     expect(parsePushPayload('github', 'push', githubPush({ after: ZEROS, deleted: true, commits: [], head_commit: null }))).toBeNull();
-    expect(parsePushPayload('gitlab', 'Push Hook', { ref: 'refs/heads/old', before: BEFORE, after: ZEROS, commits: [], total_commits_count: 0 })).toBeNull();
+    expect(
+      parsePushPayload('gitlab', 'Push Hook', { ref: 'refs/heads/old', before: BEFORE, after: ZEROS, commits: [], total_commits_count: 0 }),
+    ).toBeNull();
   });
 
   it('ignores ping and other events', () => {
@@ -173,7 +175,12 @@ describe('parsePushPayload', () => {
       commits: [{ id: AFTER, message: 'fix', added: ['a.txt'], modified: [], removed: ['b.txt'] }],
       total_commits_count: 1,
     };
-    expect(parsePushPayload('gitlab', 'Push Hook', gitlab)).toEqual({ kind: 'push', ref: 'refs/heads/develop', sha: AFTER, changedFiles: ['a.txt', 'b.txt'] });
+    expect(parsePushPayload('gitlab', 'Push Hook', gitlab)).toEqual({
+      kind: 'push',
+      ref: 'refs/heads/develop',
+      sha: AFTER,
+      changedFiles: ['a.txt', 'b.txt'],
+    });
     expect(parsePushPayload('gitlab', 'Push Hook', { ...gitlab, total_commits_count: 25 })?.changedFiles).toBeUndefined();
   });
 
@@ -186,7 +193,12 @@ describe('parsePushPayload', () => {
       total_commits: 1,
       repository: { full_name: 'acme/gantry' },
     };
-    expect(parsePushPayload('gitea', 'push', gitea)).toEqual({ kind: 'push', ref: 'refs/heads/main', sha: AFTER, changedFiles: ['go.mod'] });
+    expect(parsePushPayload('gitea', 'push', gitea)).toEqual({
+      kind: 'push',
+      ref: 'refs/heads/main',
+      sha: AFTER,
+      changedFiles: ['go.mod'],
+    });
   });
 
   it('refuses a push payload of the wrong shape with INVALID_INPUT', () => {

@@ -19,7 +19,7 @@ function writeLog(file: string, from: number, lines: number): void {
     for (let start = from; start < from + lines; start += 20_000) {
       const parts: string[] = [];
       for (let n = start; n < Math.min(from + lines, start + 20_000); n++) parts.push(lineAt(n));
-      writeSync(fd, parts.join('\n') + '\n');
+      writeSync(fd, `${parts.join('\n')}\n`);
     }
   } finally {
     closeSync(fd);
@@ -56,7 +56,7 @@ describe('log index', () => {
     }
     expect((await readLines(index, LINES, 10)).lines).toEqual([]);
     expect(await index.offsetOf(STRIDE * 3 + 5)).toBe(
-      Buffer.byteLength(Array.from({ length: STRIDE * 3 + 5 }, (_, n) => lineAt(n) + '\n').join('')),
+      Buffer.byteLength(Array.from({ length: STRIDE * 3 + 5 }, (_, n) => `${lineAt(n)}\n`).join('')),
     );
   });
 
@@ -73,7 +73,9 @@ describe('log index', () => {
     const looseMs = performance.now() - started;
     const withOdd = [...expected, ...Array.from({ length: LINES }, (_, n) => n).filter((n) => n % 50_000 === 7)].sort((a, b) => a - b);
     expect(loose.matches).toEqual(withOdd);
-    console.info(`log search over ${(index.size / 1e6).toFixed(1)} MB: exact case ${exactMs.toFixed(0)} ms, any case ${looseMs.toFixed(0)} ms`);
+    console.info(
+      `log search over ${(index.size / 1e6).toFixed(1)} MB: exact case ${exactMs.toFixed(0)} ms, any case ${looseMs.toFixed(0)} ms`,
+    );
 
     // Timestamps are not text: every line has "12:00" in its time, none in its text.
     expect((await searchLog(index, { query: '12:00', caseSensitive: true, limit: 10 })).matches).toEqual([]);
@@ -180,13 +182,16 @@ describe('log search through colours', () => {
     try {
       const file = join(dir, 'colour.log');
       const E = '\u001b';
-      writeFileSync(file, [
-        `${stamp} o ${E}[1;31merror${E}[0m at step 5`,
-        `${stamp} o plain error at step 5`,
-        `${stamp} o ${E}[31mnothing here${E}[0m`,
-        `${stamp} e ${E}]0;title${E}\\ERROR AT STEP 5`,
-        `${stamp} o no colour, no match`,
-      ].join('\n') + '\n');
+      writeFileSync(
+        file,
+        `${[
+          `${stamp} o ${E}[1;31merror${E}[0m at step 5`,
+          `${stamp} o plain error at step 5`,
+          `${stamp} o ${E}[31mnothing here${E}[0m`,
+          `${stamp} e ${E}]0;title${E}\\ERROR AT STEP 5`,
+          `${stamp} o no colour, no match`,
+        ].join('\n')}\n`,
+      );
       const index = (await new LogIndexCache().get(file))!;
       expect((await searchLog(index, { query: 'error at step 5', caseSensitive: true, limit: 10 })).matches).toEqual([0, 1]);
       expect((await searchLog(index, { query: 'error at step 5', caseSensitive: false, limit: 10 })).matches).toEqual([0, 1, 3]);

@@ -4,16 +4,39 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeRepo, startTestServer, waitFor, waitForRunEnd, type TestServer } from '../../support/server.ts';
 
-interface Page { from: number; lines: string[]; total: number; complete: boolean; truncated: boolean }
-interface Search { matches: number[]; more: boolean; searchedTo: number }
-interface LineEvent { id: string; at: string; stream: string; text: string; line: number }
+interface Page {
+  from: number;
+  lines: string[];
+  total: number;
+  complete: boolean;
+  truncated: boolean;
+}
+interface Search {
+  matches: number[];
+  more: boolean;
+  searchedTo: number;
+}
+interface LineEvent {
+  id: string;
+  at: string;
+  stream: string;
+  text: string;
+  line: number;
+}
 
 const textOf = (raw: string): string => raw.replace(/^\S+ [oes] /, '');
 
 /** Reads a log's SSE stream until `end` (or until `stopWhen` says so), returning its line events. */
-async function follow(server: TestServer, path: string, o: { headers?: Record<string, string>; stopWhen?: (lines: LineEvent[]) => boolean } = {}): Promise<{ lines: LineEvent[]; end: unknown }> {
+async function follow(
+  server: TestServer,
+  path: string,
+  o: { headers?: Record<string, string>; stopWhen?: (lines: LineEvent[]) => boolean } = {},
+): Promise<{ lines: LineEvent[]; end: unknown }> {
   const controller = new AbortController();
-  const response = await fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${server.token}`, ...o.headers }, signal: controller.signal });
+  const response = await fetch(`${server.url}${path}`, {
+    headers: { authorization: `Bearer ${server.token}`, ...o.headers },
+    signal: controller.signal,
+  });
   expect(response.status).toBe(200);
   const lines: LineEvent[] = [];
   let end: unknown = null;
@@ -26,9 +49,13 @@ async function follow(server: TestServer, path: string, o: { headers?: Record<st
       while ((boundary = buffer.indexOf('\n\n')) >= 0) {
         const block = buffer.slice(0, boundary);
         buffer = buffer.slice(boundary + 2);
-        const field = (name: string) => block.split('\n').find((l) => l.startsWith(`${name}: `))?.slice(name.length + 2);
+        const field = (name: string) =>
+          block
+            .split('\n')
+            .find((l) => l.startsWith(`${name}: `))
+            ?.slice(name.length + 2);
         const data = field('data');
-        if (field('event') === 'line' && data) lines.push({ id: field('id') ?? '', ...JSON.parse(data) as Omit<LineEvent, 'id'> });
+        if (field('event') === 'line' && data) lines.push({ id: field('id') ?? '', ...(JSON.parse(data) as Omit<LineEvent, 'id'>) });
         if (field('event') === 'end') end = JSON.parse(data ?? 'null');
       }
       if (end !== null || o.stopWhen?.(lines)) break;
@@ -83,10 +110,14 @@ pipeline:
   const search = (job: string, query: string) => server.api<Search>('GET', `/api/runs/${runId}/jobs/${job}/log/search?${query}`);
 
   it('follows only what comes after fromLine, numbering lines, while the job runs', async () => {
-    const before = await waitFor(async () => {
-      const page = (await lines('slow', 'from=0&count=2000')).body;
-      return page.lines.some((l) => textOf(l) === 'early 50') ? page : undefined;
-    }, 20_000, 'the early lines');
+    const before = await waitFor(
+      async () => {
+        const page = (await lines('slow', 'from=0&count=2000')).body;
+        return page.lines.some((l) => textOf(l) === 'early 50') ? page : undefined;
+      },
+      20_000,
+      'the early lines',
+    );
     expect(before.complete).toBe(false);
     const stream = follow(server, `/api/runs/${runId}/jobs/slow/log?follow=true&fromLine=${before.total}`);
     writeFileSync(join(gates, 'go'), '');
@@ -122,7 +153,7 @@ pipeline:
     expect(whole).toHaveLength(first.total);
     expect(whole.slice(0, 1000)).toEqual([...first.lines, ...second.lines]);
     const raw = (await server.api<string>('GET', `/api/runs/${runId}/jobs/many/log`)).body;
-    expect(whole.join('\n') + '\n').toBe(raw);
+    expect(`${whole.join('\n')}\n`).toBe(raw);
     expect(whole.find((l) => l.includes('warn on stderr'))).toMatch(/ e warn on stderr$/);
     expect(whole.find((l) => l.includes('red'))).toContain('\u001b[31mred\u001b[0m');
     expect((await lines('many', `from=${first.total}&count=10`)).body.lines).toEqual([]);
@@ -139,7 +170,10 @@ pipeline:
     expect(exact).toEqual({ matches: [all.findIndex((l) => l.includes('Needle'))], more: false, searchedTo: all.length });
     expect((await search('many', 'q=needle&case=true')).body.matches).toEqual([]);
     expect((await search('many', 'q=needle')).body.matches).toEqual(exact.matches);
-    const expected = all.map((l, i) => [textOf(l), i] as const).filter(([t]) => t.includes('out 12')).map(([, i]) => i);
+    const expected = all
+      .map((l, i) => [textOf(l), i] as const)
+      .filter(([t]) => t.includes('out 12'))
+      .map(([, i]) => i);
     expect((await search('many', `q=${encodeURIComponent('out 12')}&limit=1000`)).body.matches).toEqual(expected);
     const limited = (await search('many', `q=${encodeURIComponent('out 12')}&limit=5`)).body;
     expect(limited.matches).toEqual(expected.slice(0, 5));
@@ -170,7 +204,9 @@ pipeline:
     expect(tail.lines.map((e) => e.line)).toEqual([total - 3, total - 2, total - 1]);
     const all = (await lines('many', `from=${total - 3}&count=3`)).body.lines;
     expect(tail.lines.map((e) => `${e.at} ${e.stream} ${e.text}`)).toEqual(all);
-    const resumed = await follow(server, `/api/runs/${runId}/jobs/many/log?follow=true&fromLine=0`, { headers: { 'last-event-id': String(total - 2) } });
+    const resumed = await follow(server, `/api/runs/${runId}/jobs/many/log?follow=true&fromLine=0`, {
+      headers: { 'last-event-id': String(total - 2) },
+    });
     expect(resumed.lines.map((e) => e.line)).toEqual([total - 1]);
     const beyond = await follow(server, `/api/runs/${runId}/jobs/many/log?follow=true&fromLine=${total + 5}`);
     expect(beyond.lines).toEqual([]);

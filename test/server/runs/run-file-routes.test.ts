@@ -33,7 +33,10 @@ pipeline:
         - run: echo no report && exit 3
 `;
 
-interface Tests { summary: { passed: number; failed: number; skipped: number } | null; cases: { suite: string; classname: string; name: string; status: string; timeMs: number; message?: string; details?: string }[] }
+interface Tests {
+  summary: { passed: number; failed: number; skipped: number } | null;
+  cases: { suite: string; classname: string; name: string; status: string; timeMs: number; message?: string; details?: string }[];
+}
 
 describe('run file routes', () => {
   let server: TestServer;
@@ -73,8 +76,13 @@ describe('run file routes', () => {
       ['passed', 'strings › trims'],
     ]);
     expect(body.cases[0]).toEqual({
-      suite: 'math', classname: 'math', name: 'divides', status: 'failed', timeMs: 1500,
-      message: 'expected 2 to be 3', details: 'at divide (math.ts:3)',
+      suite: 'math',
+      classname: 'math',
+      name: 'divides',
+      status: 'failed',
+      timeMs: 1500,
+      message: 'expected 2 to be 3',
+      details: 'at divide (math.ts:3)',
     });
     expect(body.cases[2]?.message).toBe('later');
     expect(body.cases[3]?.timeMs).toBe(12);
@@ -89,12 +97,17 @@ describe('run file routes', () => {
 
   it('lists artifacts with their sizes, and none for a job that saved nothing', async () => {
     const { body } = await server.api<{ files: { path: string; bytes: number }[] }>('GET', `${jobPath()}/artifacts`);
-    expect(body.files).toEqual([{ path: 'out/link.txt', bytes: 0 }, { path: 'out/nested/app.txt', bytes: 14 }]);
+    expect(body.files).toEqual([
+      { path: 'out/link.txt', bytes: 0 },
+      { path: 'out/nested/app.txt', bytes: 14 },
+    ]);
     expect((await server.api('GET', `/api/runs/${runId}/jobs/plain/artifacts`)).body).toEqual({ files: [] });
   });
 
   it('downloads an artifact as an attachment', async () => {
-    const response = await fetch(`${server.url}${jobPath()}/artifacts/out/nested/app.txt`, { headers: { authorization: `Bearer ${server.token}` } });
+    const response = await fetch(`${server.url}${jobPath()}/artifacts/out/nested/app.txt`, {
+      headers: { authorization: `Bearer ${server.token}` },
+    });
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('application/octet-stream');
     expect(response.headers.get('content-disposition')).toMatch(/^attachment; filename="app\.txt"/);
@@ -102,8 +115,17 @@ describe('run file routes', () => {
   });
 
   it('refuses paths escaping the artifact directory, through .. or a link', async () => {
-    const get = (rel: string) => fetch(`${server.url}${jobPath()}/artifacts/${rel}`, { headers: { authorization: `Bearer ${server.token}` } });
-    for (const rel of ['..%2Flog', 'out%2F..%2F..%2Flog', '%2E%2E/%2E%2E/%2E%2E/%2E%2E/%2E%2E/etc/hostname', 'out/link.txt', 'out', 'out/missing.txt', '%2Fetc%2Fhostname']) {
+    const get = (rel: string) =>
+      fetch(`${server.url}${jobPath()}/artifacts/${rel}`, { headers: { authorization: `Bearer ${server.token}` } });
+    for (const rel of [
+      '..%2Flog',
+      'out%2F..%2F..%2Flog',
+      '%2E%2E/%2E%2E/%2E%2E/%2E%2E/%2E%2E/etc/hostname',
+      'out/link.txt',
+      'out',
+      'out/missing.txt',
+      '%2Fetc%2Fhostname',
+    ]) {
       const response = await get(rel);
       expect(response.status, rel).toBe(404);
       expect(((await response.json()) as { error: { code: string } }).error.code, rel).toBe('NOT_FOUND');
@@ -115,7 +137,9 @@ describe('run file routes', () => {
     await waitForRunEnd(server, body.run.id);
     const again = `/api/runs/${body.run.id}/jobs/${encodeURIComponent(unitKey)}`;
     expect((await server.api<Tests>('GET', `${again}/tests`)).body.summary).toEqual({ passed: 2, failed: 2, skipped: 1 });
-    const file = await fetch(`${server.url}${again}/artifacts/out/nested/app.txt`, { headers: { authorization: `Bearer ${server.token}` } });
+    const file = await fetch(`${server.url}${again}/artifacts/out/nested/app.txt`, {
+      headers: { authorization: `Bearer ${server.token}` },
+    });
     expect(await file.text()).toBe('hello artifact');
     // Its log too, whole and paged.
     const log = (await server.api<string>('GET', `${again}/log`)).body;

@@ -38,22 +38,39 @@ export default function AnalysisCharts({ lines, marks, range }: AnalysisChartsPr
   const latencyOption = useMemo(() => latencyOptionOf(theme, lines, marks, range), [theme, lines, marks, range]);
   const errorRef = useChart(errorOption);
   const latencyRef = useChart(latencyOption);
-  const summary = (pick: (p: SeriesPoint) => number | null, format: (v: number) => string) => lines.map((line) => {
-    const last = [...line.points].reverse().find((p) => pick(p) !== null);
-    return `${line.role} ${line.label}: ${last ? format(pick(last) as number) : 'no requests'}`;
-  }).join('; ') || 'no traffic yet';
+  const summary = (pick: (p: SeriesPoint) => number | null, format: (v: number) => string) =>
+    lines
+      .map((line) => {
+        const last = [...line.points].reverse().find((p) => pick(p) !== null);
+        return `${line.role} ${line.label}: ${last ? format(pick(last) as number) : 'no requests'}`;
+      })
+      .join('; ') || 'no traffic yet';
 
   return (
     <div className="analysis-charts">
       <figure className="chart-figure">
         <figcaption>Error rate, canary vs stable</figcaption>
-        <div ref={errorRef} className="chart" role="img"
-          aria-label={`Error rate over time per release, with rollout decisions marked. Latest: ${summary((p) => p.errorRate, (v) => `${(v * 100).toFixed(2)} %`)}`} />
+        <div
+          ref={errorRef}
+          className="chart"
+          role="img"
+          aria-label={`Error rate over time per release, with rollout decisions marked. Latest: ${summary(
+            (p) => p.errorRate,
+            (v) => `${(v * 100).toFixed(2)} %`,
+          )}`}
+        />
       </figure>
       <figure className="chart-figure">
         <figcaption>Latency p50 / p95 / p99, canary vs stable</figcaption>
-        <div ref={latencyRef} className="chart" role="img"
-          aria-label={`Latency percentiles over time per release, with rollout decisions marked. Latest p99: ${summary((p) => p.p99, (v) => `${v.toFixed(1)} ms`)}`} />
+        <div
+          ref={latencyRef}
+          className="chart"
+          role="img"
+          aria-label={`Latency percentiles over time per release, with rollout decisions marked. Latest p99: ${summary(
+            (p) => p.p99,
+            (v) => `${v.toFixed(1)} ms`,
+          )}`}
+        />
       </figure>
     </div>
   );
@@ -71,16 +88,28 @@ function baseOption(theme: ChartTheme, range: { min: number; max: number }, yNam
     grid: { left: 8, right: 16, top: 44, bottom: 8, containLabel: true },
     legend: { top: 0, type: 'scroll', textStyle: { color: theme.fgSoft }, pageTextStyle: { color: theme.fgSoft } },
     tooltip: {
-      trigger: 'axis', backgroundColor: theme.bgRaised, borderColor: theme.border, textStyle: { color: theme.fg },
+      trigger: 'axis',
+      backgroundColor: theme.bgRaised,
+      borderColor: theme.border,
+      textStyle: { color: theme.fg },
       valueFormatter: (value) => (typeof value === 'number' ? yFormat(value) : '–'),
     },
     xAxis: {
-      type: 'time', min: range.min, max: range.max, axisLine, axisLabel: { color: theme.fgSoft, hideOverlap: true },
+      type: 'time',
+      min: range.min,
+      max: range.max,
+      axisLine,
+      axisLabel: { color: theme.fgSoft, hideOverlap: true },
       splitLine: { show: false },
     },
     yAxis: {
-      type: 'value', name: yName, nameTextStyle: { color: theme.fgSoft, align: 'left' }, min: 0, axisLine,
-      axisLabel: { color: theme.fgSoft, formatter: (v: number) => yFormat(v) }, splitLine: { lineStyle: { color: theme.border, type: 'dashed' } },
+      type: 'value',
+      name: yName,
+      nameTextStyle: { color: theme.fgSoft, align: 'left' },
+      min: 0,
+      axisLine,
+      axisLabel: { color: theme.fgSoft, formatter: (v: number) => yFormat(v) },
+      splitLine: { lineStyle: { color: theme.border, type: 'dashed' } },
     },
   };
 }
@@ -97,9 +126,15 @@ function decisionSeries(theme: ChartTheme, marks: DecisionMark[]): LineSeriesOpt
     else merged.push({ ...mark });
   }
   return {
-    type: 'line', name: 'decisions', data: [], silent: true, legendHoverLink: false,
+    type: 'line',
+    name: 'decisions',
+    data: [],
+    silent: true,
+    legendHoverLink: false,
     markLine: {
-      symbol: ['none', 'none'], animation: false, silent: false,
+      symbol: ['none', 'none'],
+      animation: false,
+      silent: false,
       lineStyle: { color: theme.fgSoft, type: 'dashed', width: 1 },
       label: { show: true, position: 'insideEndTop', color: theme.fg, fontSize: 11, formatter: '{b}' },
       emphasis: { label: { show: true } },
@@ -117,11 +152,17 @@ function withLegend(option: ChartOption, series: LineSeriesOption[]): ChartOptio
 function errorRateOption(theme: ChartTheme, lines: ReleaseLine[], marks: DecisionMark[], range: { min: number; max: number }): ChartOption {
   const percent = (v: number) => `${(v * 100).toFixed(v < 0.01 && v > 0 ? 2 : 1)} %`;
   return withLegend(baseOption(theme, range, 'errors', percent), [
-    ...lines.map((line): LineSeriesOption => ({
-      type: 'line', name: `${line.role} ${line.label}`, showSymbol: false, connectNulls: false,
-        color: colourOf(theme, line.role), lineStyle: { width: 2 },
+    ...lines.map(
+      (line): LineSeriesOption => ({
+        type: 'line',
+        name: `${line.role} ${line.label}`,
+        showSymbol: false,
+        connectNulls: false,
+        color: colourOf(theme, line.role),
+        lineStyle: { width: 2 },
         data: line.points.map((p) => [p.t, p.errorRate]),
-      })),
+      }),
+    ),
     decisionSeries(theme, marks),
   ]);
 }
@@ -135,11 +176,19 @@ const PERCENTILES = [
 function latencyOptionOf(theme: ChartTheme, lines: ReleaseLine[], marks: DecisionMark[], range: { min: number; max: number }): ChartOption {
   const ms = (v: number) => (v >= 1000 ? `${(v / 1000).toFixed(1)} s` : `${v < 10 ? v.toFixed(1) : Math.round(v)} ms`);
   return withLegend(baseOption(theme, range, 'latency', ms), [
-    ...lines.flatMap((line) => PERCENTILES.map(({ key, dash, width }): LineSeriesOption => ({
-        type: 'line', name: `${line.role} ${line.label} ${key}`, showSymbol: false, connectNulls: false,
-        color: colourOf(theme, line.role), lineStyle: { width, type: dash },
-        data: line.points.map((p) => [p.t, p[key]]),
-      }))),
+    ...lines.flatMap((line) =>
+      PERCENTILES.map(
+        ({ key, dash, width }): LineSeriesOption => ({
+          type: 'line',
+          name: `${line.role} ${line.label} ${key}`,
+          showSymbol: false,
+          connectNulls: false,
+          color: colourOf(theme, line.role),
+          lineStyle: { width, type: dash },
+          data: line.points.map((p) => [p.t, p[key]]),
+        }),
+      ),
+    ),
     decisionSeries(theme, marks),
   ]);
 }

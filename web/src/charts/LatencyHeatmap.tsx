@@ -24,7 +24,9 @@ export default function LatencyHeatmap({ maps }: LatencyHeatmapProps) {
   if (maps.every((m) => m.heatmap.cells.length === 0)) return <p className="muted">No requests in this span yet.</p>;
   return (
     <div className="heatmaps">
-      {maps.map((m) => <OneHeatmap key={`${m.role}-${m.label}`} {...m} />)}
+      {maps.map((m) => (
+        <OneHeatmap key={`${m.role}-${m.label}`} {...m} />
+      ))}
     </div>
   );
 }
@@ -38,8 +40,12 @@ function OneHeatmap({ role, label, heatmap }: LatencyHeatmapProps['maps'][number
   return (
     <figure className="chart-figure">
       <figcaption>{title}</figcaption>
-      <div ref={ref} className="chart heatmap" role="img"
-        aria-label={`${title}: ${total} requests over time by latency bucket (${heatmap.bucketsMs.length ? `${formatMs(heatmap.bucketsMs[0] ?? 0)} to ${formatMs(heatmap.bucketsMs.at(-1) ?? 0)}` : 'none'})`} />
+      <div
+        ref={ref}
+        className="chart heatmap"
+        role="img"
+        aria-label={`${title}: ${total} requests over time by latency bucket (${heatmap.bucketsMs.length ? `${formatMs(heatmap.bucketsMs[0] ?? 0)} to ${formatMs(heatmap.bucketsMs.at(-1) ?? 0)}` : 'none'})`}
+      />
     </figure>
   );
 }
@@ -58,7 +64,9 @@ function heatmapOption(theme: ChartTheme, role: 'stable' | 'canary' | 'total', h
     textStyle: { color: theme.fg, fontFamily: theme.font },
     grid: { left: 8, right: 16, top: 12, bottom: 56, containLabel: true },
     tooltip: {
-      backgroundColor: theme.bgRaised, borderColor: theme.border, textStyle: { color: theme.fg },
+      backgroundColor: theme.bgRaised,
+      borderColor: theme.border,
+      textStyle: { color: theme.fg },
       formatter: (params) => {
         const value = (params as { value?: [number, number, number] }).value;
         if (!value) return '';
@@ -68,19 +76,40 @@ function heatmapOption(theme: ChartTheme, role: 'stable' | 'canary' | 'total', h
       },
     },
     xAxis: {
-      type: 'category', data: heatmap.times.map(clock), axisLine, axisLabel: { color: theme.fgSoft, hideOverlap: true }, splitArea: { show: false },
+      type: 'category',
+      data: heatmap.times.map(clock),
+      axisLine,
+      axisLabel: { color: theme.fgSoft, hideOverlap: true },
+      splitArea: { show: false },
     },
     yAxis: {
-      type: 'category', data: heatmap.bucketsMs.map((b) => `≤ ${formatMs(b)}`), axisLine, axisLabel: { color: theme.fgSoft }, splitArea: { show: false },
+      type: 'category',
+      data: heatmap.bucketsMs.map((b) => `≤ ${formatMs(b)}`),
+      axisLine,
+      axisLabel: { color: theme.fgSoft },
+      splitArea: { show: false },
     },
     visualMap: {
-      type: 'continuous', min: 0, max, calculable: false, orient: 'horizontal', left: 'center', bottom: 0, itemHeight: 120, itemWidth: 10,
-      text: [`${max}`, '0'], textStyle: { color: theme.fgSoft },
+      type: 'continuous',
+      min: 0,
+      max,
+      calculable: false,
+      orient: 'horizontal',
+      left: 'center',
+      bottom: 0,
+      itemHeight: 120,
+      itemWidth: 10,
+      text: [`${max}`, '0'],
+      textStyle: { color: theme.fgSoft },
       inRange: { color: [theme.bgSoft, hot] },
     },
-    series: [{
-      type: 'heatmap', name: 'requests', data: heatmap.cells,
-      emphasis: { itemStyle: { borderColor: theme.fg, borderWidth: 1 } },
-    }],
+    series: [
+      {
+        type: 'heatmap',
+        name: 'requests',
+        data: heatmap.cells,
+        emphasis: { itemStyle: { borderColor: theme.fg, borderWidth: 1 } },
+      },
+    ],
   };
 }

@@ -23,15 +23,38 @@ export interface ChartTheme {
 }
 
 const VARIABLES: Record<keyof ChartTheme, string> = {
-  fg: '--fg', fgSoft: '--fg-soft', border: '--border', bg: '--bg', bgSoft: '--bg-soft', bgRaised: '--bg-raised',
-  stable: '--stable', canary: '--canary', bad: '--bad', ok: '--ok', warn: '--warn', accent: '--accent', mono: '--mono', font: '--font',
+  fg: '--fg',
+  fgSoft: '--fg-soft',
+  border: '--border',
+  bg: '--bg',
+  bgSoft: '--bg-soft',
+  bgRaised: '--bg-raised',
+  stable: '--stable',
+  canary: '--canary',
+  bad: '--bad',
+  ok: '--ok',
+  warn: '--warn',
+  accent: '--accent',
+  mono: '--mono',
+  font: '--font',
 };
 
 /** Used where a variable is missing (a test page without the stylesheet). */
 const FALLBACK: ChartTheme = {
-  fg: '#1b2430', fgSoft: '#5b6675', border: '#d9dee5', bg: '#ffffff', bgSoft: '#f5f7fa', bgRaised: '#ffffff',
-  stable: '#2563eb', canary: '#d97706', bad: '#c62828', ok: '#15803d', warn: '#b45309', accent: '#2563eb',
-  mono: 'monospace', font: 'system-ui, sans-serif',
+  fg: '#1b2430',
+  fgSoft: '#5b6675',
+  border: '#d9dee5',
+  bg: '#ffffff',
+  bgSoft: '#f5f7fa',
+  bgRaised: '#ffffff',
+  stable: '#2563eb',
+  canary: '#d97706',
+  bad: '#c62828',
+  ok: '#15803d',
+  warn: '#b45309',
+  accent: '#2563eb',
+  mono: 'monospace',
+  font: 'system-ui, sans-serif',
 };
 
 /** The current values of the theme variables on the document root. */

@@ -6,8 +6,15 @@
 import { useEffect, useRef } from 'react';
 import { HeatmapChart, LineChart, type HeatmapSeriesOption, type LineSeriesOption } from 'echarts/charts';
 import {
-  GridComponent, LegendComponent, MarkLineComponent, TooltipComponent, VisualMapComponent,
-  type GridComponentOption, type LegendComponentOption, type MarkLineComponentOption, type TooltipComponentOption,
+  GridComponent,
+  LegendComponent,
+  MarkLineComponent,
+  TooltipComponent,
+  VisualMapComponent,
+  type GridComponentOption,
+  type LegendComponentOption,
+  type MarkLineComponentOption,
+  type TooltipComponentOption,
   type VisualMapComponentOption,
 } from 'echarts/components';
 import { init, use, type ComposeOption, type EChartsType } from 'echarts/core';
@@ -21,8 +28,13 @@ use([LineChart, HeatmapChart, GridComponent, TooltipComponent, LegendComponent, 
 
 /** The option type of exactly what is registered above: using anything else fails to type-check. */
 export type ChartOption = ComposeOption<
-  | LineSeriesOption | HeatmapSeriesOption | GridComponentOption | TooltipComponentOption | LegendComponentOption
-  | MarkLineComponentOption | VisualMapComponentOption
+  | LineSeriesOption
+  | HeatmapSeriesOption
+  | GridComponentOption
+  | TooltipComponentOption
+  | LegendComponentOption
+  | MarkLineComponentOption
+  | VisualMapComponentOption
 >;
 
 /**

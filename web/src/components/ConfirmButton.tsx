@@ -30,15 +30,35 @@ export function ConfirmButton(props: {
   };
   return (
     <>
-      <button type="button" className={props.danger ? 'danger' : ''} disabled={props.disabled} onClick={() => { setError(null); dialog.current?.showModal(); }}>
+      <button
+        type="button"
+        className={props.danger ? 'danger' : ''}
+        disabled={props.disabled}
+        onClick={() => {
+          setError(null);
+          dialog.current?.showModal();
+        }}
+      >
         {props.label}
       </button>
       <dialog ref={dialog} aria-label={props.label}>
-        <form method="dialog" onSubmit={(e) => { e.preventDefault(); void confirm(); }}>
+        <form
+          method="dialog"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void confirm();
+          }}
+        >
           <p>{props.question}</p>
-          {error && <p role="alert" className="error">{error}</p>}
+          {error && (
+            <p role="alert" className="error">
+              {error}
+            </p>
+          )}
           <div className="actions">
-            <button type="button" onClick={() => dialog.current?.close()}>Cancel</button>
+            <button type="button" onClick={() => dialog.current?.close()}>
+              Cancel
+            </button>
             <button type="submit" className={props.danger ? 'danger' : 'primary'} disabled={busy} autoFocus>
               {props.confirmLabel ?? props.label}
             </button>

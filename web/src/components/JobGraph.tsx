@@ -18,7 +18,15 @@ const ROW_H = 46;
 const COL_GAP = 56;
 const PAD = 8;
 
-const ICONS: Record<JobStatus, string> = { success: '✓', failure: '✗', cancelled: '⊘', skipped: '↷', running: '●', queued: '○', waiting: '○' };
+const ICONS: Record<JobStatus, string> = {
+  success: '✓',
+  failure: '✗',
+  cancelled: '⊘',
+  skipped: '↷',
+  running: '●',
+  queued: '○',
+  waiting: '○',
+};
 /** The order statuses are listed in a group's counts (the ones needing attention first). */
 const STATUS_ORDER: JobStatus[] = ['failure', 'running', 'queued', 'waiting', 'cancelled', 'skipped', 'success'];
 
@@ -62,8 +70,8 @@ export function JobGraph(props: {
 }) {
   const { runId, jobs, selectedKey, now } = props;
   // The shape as one string: unchanged by status updates, so the layout memo holds.
-  const shapeKey = useMemo(() => jobs.map((j) => `${j.id}\u0000${j.key}\u0000${j.needs.join('\u0001')}`).join('\u0002'), [jobs]);
-  const shape = useMemo<GraphJob[]>(() => jobs.map((j) => ({ key: j.key, id: j.id, needs: j.needs })), [shapeKey]);
+  const _shapeKey = useMemo(() => jobs.map((j) => `${j.id}\u0000${j.key}\u0000${j.needs.join('\u0001')}`).join('\u0002'), [jobs]);
+  const shape = useMemo<GraphJob[]>(() => jobs.map((j) => ({ key: j.key, id: j.id, needs: j.needs })), [jobs.map]);
   const [expanded, setExpanded] = useState<ReadonlySet<string>>(() => new Set());
   const layout = useMemo(() => layoutGraph(shape, { expanded }), [shape, expanded]);
   const byKey = useMemo(() => new Map(jobs.map((j) => [j.key, j])), [jobs]);
@@ -73,12 +81,12 @@ export function JobGraph(props: {
   useEffect(() => {
     if (!selectedKey || !selectedGroup || !layout.nodeOfKey.get(selectedKey)?.startsWith('group:')) return;
     setExpanded((open) => (open.has(selectedGroup) ? open : new Set([...open, selectedGroup])));
-  }, [selectedKey, selectedGroup]);
+  }, [selectedKey, selectedGroup, layout.nodeOfKey.get]);
 
-  const selectedItem = selectedKey === null ? undefined
-    : layout.items.find((i) => i.key === selectedKey)?.id ?? layout.nodeOfKey.get(selectedKey);
+  const selectedItem =
+    selectedKey === null ? undefined : (layout.items.find((i) => i.key === selectedKey)?.id ?? layout.nodeOfKey.get(selectedKey));
   const [focusId, setFocusId] = useState<string | null>(null);
-  const tabStop = focusId && layout.items.some((i) => i.id === focusId) ? focusId : selectedItem ?? layout.items[0]?.id ?? null;
+  const tabStop = focusId && layout.items.some((i) => i.id === focusId) ? focusId : (selectedItem ?? layout.items[0]?.id ?? null);
 
   // Plain links with one click handler: a wouter <Link> per node would subscribe 1,000 nodes to
   // every location change.
@@ -93,7 +101,9 @@ export function JobGraph(props: {
 
   // Which node holds the tab stop changes on every focus: a background render, so a click or an
   // arrow key on a 1,000-job graph is painted before the graph re-renders.
-  const onFocusItem = useCallback((id: string) => { startTransition(() => setFocusId(id)); }, []);
+  const onFocusItem = useCallback((id: string) => {
+    startTransition(() => setFocusId(id));
+  }, []);
   const container = useRef<HTMLDivElement>(null);
   const focusItem = (id: string) => {
     onFocusItem(id);
@@ -108,21 +118,30 @@ export function JobGraph(props: {
     if (!box || !selectedRow) return;
     const left = x(selectedRow.column);
     const top = y(selectedRow.row);
-    const visible = left >= box.scrollLeft && left + NODE_W <= box.scrollLeft + box.clientWidth
-      && top >= box.scrollTop && top + NODE_H <= box.scrollTop + box.clientHeight;
+    const visible =
+      left >= box.scrollLeft &&
+      left + NODE_W <= box.scrollLeft + box.clientWidth &&
+      top >= box.scrollTop &&
+      top + NODE_H <= box.scrollTop + box.clientHeight;
     if (!visible) box.scrollTo({ left: Math.max(0, left - COL_GAP), top: Math.max(0, top - ROW_H) });
-  }, [selectedRow?.id, selectedRow?.column, selectedRow?.row]);
+  }, [selectedRow?.id, selectedRow?.column, selectedRow?.row, selectedRow]);
 
   const toggle = useCallback((groupId: string) => {
     setExpanded((open) => {
       const next = new Set(open);
-      if (next.has(groupId)) next.delete(groupId); else next.add(groupId);
+      if (next.has(groupId)) next.delete(groupId);
+      else next.add(groupId);
       return next;
     });
   }, []);
   const onKeyDown = (event: KeyboardEvent<HTMLDivElement>) => {
     const keys: Record<string, 'up' | 'down' | 'left' | 'right' | 'home' | 'end'> = {
-      ArrowUp: 'up', ArrowDown: 'down', ArrowLeft: 'left', ArrowRight: 'right', Home: 'home', End: 'end',
+      ArrowUp: 'up',
+      ArrowDown: 'down',
+      ArrowLeft: 'left',
+      ArrowRight: 'right',
+      Home: 'home',
+      End: 'end',
     };
     const direction = keys[event.key];
     if (!direction || !tabStop) return;
@@ -161,28 +180,34 @@ export function JobGraph(props: {
           {/* One path for every edge: a thousand-job graph would otherwise add thousands of SVG elements. */}
           <path d={edges.join('')} />
         </svg>
-        {layout.nodes.map((node) => node.kind === 'job' ? (
-          <JobNode
-            key={node.id} node={node} runId={runId}
-            job={byKey.get(node.keys[0] ?? '')}
-            selected={node.keys[0] === selectedKey}
-            tabbable={tabStop === node.id}
-            now={byKey.get(node.keys[0] ?? '')?.status === 'running' ? now : 0}
-            onFocusItem={onFocusItem}
-            onOpen={onOpen}
-          />
-        ) : (
-          <GroupNode
-            key={node.id} node={node} runId={runId}
-            members={node.keys.map((k) => byKey.get(k)).filter((j): j is Job => j !== undefined)}
-            selectedKey={selectedKey}
-            tabStop={tabStop}
-            now={now}
-            onToggle={toggle}
-            onFocusItem={onFocusItem}
-            onOpen={onOpen}
-          />
-        ))}
+        {layout.nodes.map((node) =>
+          node.kind === 'job' ? (
+            <JobNode
+              key={node.id}
+              node={node}
+              runId={runId}
+              job={byKey.get(node.keys[0] ?? '')}
+              selected={node.keys[0] === selectedKey}
+              tabbable={tabStop === node.id}
+              now={byKey.get(node.keys[0] ?? '')?.status === 'running' ? now : 0}
+              onFocusItem={onFocusItem}
+              onOpen={onOpen}
+            />
+          ) : (
+            <GroupNode
+              key={node.id}
+              node={node}
+              runId={runId}
+              members={node.keys.map((k) => byKey.get(k)).filter((j): j is Job => j !== undefined)}
+              selectedKey={selectedKey}
+              tabStop={tabStop}
+              now={now}
+              onToggle={toggle}
+              onFocusItem={onFocusItem}
+              onOpen={onOpen}
+            />
+          ),
+        )}
       </div>
     </div>
   );
@@ -225,8 +250,12 @@ const JobNode = memo(function JobNode(props: {
 function NodeBody({ job, now }: { job: Job; now: number }) {
   return (
     <>
-      <span className={`node-icon status-${job.status}`} aria-hidden="true">{ICONS[job.status]}</span>
-      <span className="node-name" title={job.key}>{job.key}</span>
+      <span className={`node-icon status-${job.status}`} aria-hidden="true">
+        {ICONS[job.status]}
+      </span>
+      <span className="node-name" title={job.key}>
+        {job.key}
+      </span>
       {/* Part of the accessible name, which must contain the visible text (WCAG 2.5.3). */}
       <span className="visually-hidden">: {job.status},</span>
       <span className="node-time">{jobDuration(job, now)}</span>
@@ -234,74 +263,98 @@ function NodeBody({ job, now }: { job: Job; now: number }) {
   );
 }
 
-const GroupNode = memo(function GroupNode(props: {
-  node: LayoutNode;
-  runId: string;
-  members: Job[];
-  selectedKey: string | null;
-  tabStop: string | null;
-  now: number;
-  onToggle: (groupId: string) => void;
-  onFocusItem: (id: string) => void;
-  onOpen: (event: MouseEvent<HTMLAnchorElement>) => void;
-}) {
-  const { node, members, runId } = props;
-  const status = groupStatus(members);
-  const counts = countsOf(members);
-  const countText = counts.map(([s, n]) => `${n} ${s}`).join(', ');
-  const groupId = node.label;
-  return (
-    <div
-      className={`graph-group${node.expanded ? ' open' : ''}`}
-      data-status={status}
-      style={{ ...position(node), height: node.size * ROW_H - (ROW_H - NODE_H) }}
-    >
-      <button
-        type="button"
-        className="graph-node group-header"
-        style={{ height: NODE_H }}
-        data-item={node.id}
-        data-job={groupId}
-        data-group=""
+const GroupNode = memo(
+  function GroupNode(props: {
+    node: LayoutNode;
+    runId: string;
+    members: Job[];
+    selectedKey: string | null;
+    tabStop: string | null;
+    now: number;
+    onToggle: (groupId: string) => void;
+    onFocusItem: (id: string) => void;
+    onOpen: (event: MouseEvent<HTMLAnchorElement>) => void;
+  }) {
+    const { node, members, runId } = props;
+    const status = groupStatus(members);
+    const counts = countsOf(members);
+    const countText = counts.map(([s, n]) => `${n} ${s}`).join(', ');
+    const groupId = node.label;
+    return (
+      <div
+        className={`graph-group${node.expanded ? ' open' : ''}`}
         data-status={status}
-        aria-expanded={node.expanded}
-        tabIndex={props.tabStop === node.id ? 0 : -1}
-        onFocus={() => props.onFocusItem(node.id)}
-        onClick={() => props.onToggle(groupId)}
+        style={{ ...position(node), height: node.size * ROW_H - (ROW_H - NODE_H) }}
       >
-        <span className={`node-icon status-${status}`} aria-hidden="true">{ICONS[status]}</span>
-        <span className="node-name" title={groupId}>{groupId}</span>
-        <span className="visually-hidden">: matrix of {members.length} jobs, {countText}</span>
-        <span className="node-counts" aria-hidden="true">
-          {counts.map(([s, n]) => <span key={s} className={`count status-${s}`}>{ICONS[s]}{n}</span>)}
-        </span>
-        <span className="node-caret" aria-hidden="true">{node.expanded ? '▾' : '▸'}</span>
-      </button>
-      {node.expanded && members.map((job) => {
-        const id = `instance:${job.key}`;
-        const selected = job.key === props.selectedKey;
-        const now = job.status === 'running' ? props.now : 0;
-        return (
-          <a
-            key={job.key}
-            href={jobHref(runId, job.key)}
-            className={`graph-node instance${selected ? ' selected' : ''}`}
-            style={{ height: NODE_H }}
-            data-item={id}
-            data-job={job.key}
-            data-status={job.status}
-            aria-current={selected ? 'page' : undefined}
-            tabIndex={props.tabStop === id ? 0 : -1}
-            onFocus={() => props.onFocusItem(id)}
-            onClick={props.onOpen}
-          >
-            <NodeBody job={job} now={now} />
-          </a>
-        );
-      })}
-    </div>
-  );
-}, (a, b) => a.node === b.node && a.runId === b.runId && a.selectedKey === b.selectedKey && a.tabStop === b.tabStop
-  && a.onToggle === b.onToggle && a.onFocusItem === b.onFocusItem && a.onOpen === b.onOpen
-  && (a.now === b.now || !b.members.some((m) => m.status === 'running'))
-  && a.members.length === b.members.length && a.members.every((m, i) => m === b.members[i]));
+        <button
+          type="button"
+          className="graph-node group-header"
+          style={{ height: NODE_H }}
+          data-item={node.id}
+          data-job={groupId}
+          data-group=""
+          data-status={status}
+          aria-expanded={node.expanded}
+          tabIndex={props.tabStop === node.id ? 0 : -1}
+          onFocus={() => props.onFocusItem(node.id)}
+          onClick={() => props.onToggle(groupId)}
+        >
+          <span className={`node-icon status-${status}`} aria-hidden="true">
+            {ICONS[status]}
+          </span>
+          <span className="node-name" title={groupId}>
+            {groupId}
+          </span>
+          <span className="visually-hidden">
+            : matrix of {members.length} jobs, {countText}
+          </span>
+          <span className="node-counts" aria-hidden="true">
+            {counts.map(([s, n]) => (
+              <span key={s} className={`count status-${s}`}>
+                {ICONS[s]}
+                {n}
+              </span>
+            ))}
+          </span>
+          <span className="node-caret" aria-hidden="true">
+            {node.expanded ? '▾' : '▸'}
+          </span>
+        </button>
+        {node.expanded &&
+          members.map((job) => {
+            const id = `instance:${job.key}`;
+            const selected = job.key === props.selectedKey;
+            const now = job.status === 'running' ? props.now : 0;
+            return (
+              <a
+                key={job.key}
+                href={jobHref(runId, job.key)}
+                className={`graph-node instance${selected ? ' selected' : ''}`}
+                style={{ height: NODE_H }}
+                data-item={id}
+                data-job={job.key}
+                data-status={job.status}
+                aria-current={selected ? 'page' : undefined}
+                tabIndex={props.tabStop === id ? 0 : -1}
+                onFocus={() => props.onFocusItem(id)}
+                onClick={props.onOpen}
+              >
+                <NodeBody job={job} now={now} />
+              </a>
+            );
+          })}
+      </div>
+    );
+  },
+  (a, b) =>
+    a.node === b.node &&
+    a.runId === b.runId &&
+    a.selectedKey === b.selectedKey &&
+    a.tabStop === b.tabStop &&
+    a.onToggle === b.onToggle &&
+    a.onFocusItem === b.onFocusItem &&
+    a.onOpen === b.onOpen &&
+    (a.now === b.now || !b.members.some((m) => m.status === 'running')) &&
+    a.members.length === b.members.length &&
+    a.members.every((m, i) => m === b.members[i]),
+);

@@ -6,7 +6,8 @@ const LABELS: Record<Connection, string> = { connecting: 'connecting…', live: 
 export function LiveIndicator({ state }: { state: Connection }) {
   return (
     <span className="muted live-indicator" role="status" aria-live="polite">
-      <span className={`live-dot ${state}`} aria-hidden="true" />{LABELS[state]}
+      <span className={`live-dot ${state}`} aria-hidden="true" />
+      {LABELS[state]}
     </span>
   );
 }

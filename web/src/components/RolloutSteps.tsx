@@ -23,25 +23,54 @@ function stateOf(index: number, stepIndex: number, phase: string, started: boole
   return 'stopped';
 }
 
-export function RolloutSteps({ steps, stepIndex, phase, started }: { steps: CanaryStep[]; stepIndex: number; phase: string; started: boolean }) {
+export function RolloutSteps({
+  steps,
+  stepIndex,
+  phase,
+  started,
+}: {
+  steps: CanaryStep[];
+  stepIndex: number;
+  phase: string;
+  started: boolean;
+}) {
   const promotion: StepState = phase === 'succeeded' ? 'done' : phase === 'promoting' ? 'current' : 'todo';
   return (
     <ol className="rollout-steps" aria-label="Canary steps">
       {steps.map((step, i) => {
         const state = stateOf(i, stepIndex, phase, started);
         return (
-          <li key={i} className={`step ${state}${state === 'current' && phase === 'paused' ? ' paused' : ''}`} aria-current={state === 'current' ? 'step' : undefined} data-step={i + 1}>
-            <span className="step-mark" aria-hidden="true">{state === 'done' ? '✓' : state === 'stopped' ? '✗' : i + 1}</span>
+          <li
+            key={i}
+            className={`step ${state}${state === 'current' && phase === 'paused' ? ' paused' : ''}`}
+            aria-current={state === 'current' ? 'step' : undefined}
+            data-step={i + 1}
+          >
+            <span className="step-mark" aria-hidden="true">
+              {state === 'done' ? '✓' : state === 'stopped' ? '✗' : i + 1}
+            </span>
             <span className="step-body">
               <span className="step-weight">{step.weight} %</span>
               <span className="step-pause muted">{step.pauseMs === null ? 'until promoted' : `for ${duration(step.pauseMs)}`}</span>
-              <span className="visually-hidden">{state === 'done' ? ' (done)' : state === 'current' ? (phase === 'paused' ? ' (current, paused)' : ' (current)') : state === 'stopped' ? ' (stopped here)' : ''}</span>
+              <span className="visually-hidden">
+                {state === 'done'
+                  ? ' (done)'
+                  : state === 'current'
+                    ? phase === 'paused'
+                      ? ' (current, paused)'
+                      : ' (current)'
+                    : state === 'stopped'
+                      ? ' (stopped here)'
+                      : ''}
+              </span>
             </span>
           </li>
         );
       })}
       <li className={`step ${promotion}`} aria-current={promotion === 'current' ? 'step' : undefined} data-step="promote">
-        <span className="step-mark" aria-hidden="true">{promotion === 'done' ? '✓' : '↑'}</span>
+        <span className="step-mark" aria-hidden="true">
+          {promotion === 'done' ? '✓' : '↑'}
+        </span>
         <span className="step-body">
           <span className="step-weight">100 %</span>
           <span className="step-pause muted">promote</span>

@@ -1,7 +1,19 @@
 /** A run's, job's or rollout's state as a word with a colour and a shape (colour is never the only cue). */
 const ICONS: Record<string, string> = {
-  success: '✓', succeeded: '✓', failure: '✗', failed: '✗', cancelled: '⊘', aborted: '⊘', skipped: '↷',
-  running: '●', progressing: '●', queued: '○', waiting: '○', paused: '❚❚', 'rolled-back': '↺', 'rolling-back': '↺',
+  success: '✓',
+  succeeded: '✓',
+  failure: '✗',
+  failed: '✗',
+  cancelled: '⊘',
+  aborted: '⊘',
+  skipped: '↷',
+  running: '●',
+  progressing: '●',
+  queued: '○',
+  waiting: '○',
+  paused: '❚❚',
+  'rolled-back': '↺',
+  'rolling-back': '↺',
 };
 
 export function StatusBadge({ status, label }: { status: string; label?: string }) {

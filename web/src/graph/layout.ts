@@ -132,7 +132,7 @@ export function layoutGraph(jobs: readonly GraphJob[], options: LayoutOptions = 
         let sum = 0;
         for (const n of near) sum += rowOf[n] ?? 0;
         // A node with no neighbour on this side keeps its place.
-        return { i, position, weight: near.length ? sum / near.length : rowOf[i] ?? 0 };
+        return { i, position, weight: near.length ? sum / near.length : (rowOf[i] ?? 0) };
       });
       keyed.sort((a, b) => a.weight - b.weight || a.position - b.position);
       columns[c] = keyed.map((k) => k.i);
@@ -153,7 +153,9 @@ export function layoutGraph(jobs: readonly GraphJob[], options: LayoutOptions = 
         items.push({ id: node.id, nodeId: node.id, key: node.keys[0] ?? null, column: c, row: node.row });
       } else {
         items.push({ id: node.id, nodeId: node.id, key: null, column: c, row: node.row });
-        if (node.expanded) node.keys.forEach((key, k) => items.push({ id: `instance:${key}`, nodeId: node.id, key, column: c, row: node.row + 1 + k }));
+        if (node.expanded)
+          for (const [k, key] of node.keys.entries())
+            items.push({ id: `instance:${key}`, nodeId: node.id, key, column: c, row: node.row + 1 + k });
       }
     }
   }

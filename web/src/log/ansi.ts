@@ -25,7 +25,16 @@ export interface AnsiSegment {
   style: AnsiStyle;
 }
 
-export const PLAIN: AnsiStyle = Object.freeze({ fg: null, bg: null, bold: false, dim: false, italic: false, underline: false, inverse: false, strike: false });
+export const PLAIN: AnsiStyle = Object.freeze({
+  fg: null,
+  bg: null,
+  bold: false,
+  dim: false,
+  italic: false,
+  underline: false,
+  inverse: false,
+  strike: false,
+});
 
 const ESC = '\u001b';
 const BEL = '\u0007';
@@ -60,7 +69,10 @@ export function parseAnsi(line: string): AnsiSegment[] {
         let j = i + 2;
         while (j < line.length && isParam(line.charCodeAt(j))) j++;
         while (j < line.length && isIntermediate(line.charCodeAt(j))) j++;
-        if (j >= line.length) { i = line.length; break; }
+        if (j >= line.length) {
+          i = line.length;
+          break;
+        }
         if (line[j] === 'm' && j === skipIntermediates(line, i + 2)) {
           flush();
           style = applySgr(style, line.slice(i + 2, j));
@@ -99,8 +111,10 @@ export function applySgr(style: AnsiStyle, params: string): AnsiStyle {
     else if (c === 4 || c === 21) next.underline = true;
     else if (c === 7) next.inverse = true;
     else if (c === 9) next.strike = true;
-    else if (c === 22) { next.bold = false; next.dim = false; }
-    else if (c === 23) next.italic = false;
+    else if (c === 22) {
+      next.bold = false;
+      next.dim = false;
+    } else if (c === 23) next.italic = false;
     else if (c === 24) next.underline = false;
     else if (c === 27) next.inverse = false;
     else if (c === 29) next.strike = false;
@@ -122,7 +136,8 @@ export function applySgr(style: AnsiStyle, params: string): AnsiStyle {
         const withSpace = params.includes(':') && codes.length - k >= 6;
         const at = k + (withSpace ? 3 : 2);
         const [r, g, b] = [codes[at], codes[at + 1], codes[at + 2]];
-        if ([r, g, b].every((v) => v !== undefined && v >= 0 && v <= 255)) color = { kind: 'rgb', r: r as number, g: g as number, b: b as number };
+        if ([r, g, b].every((v) => v !== undefined && v >= 0 && v <= 255))
+          color = { kind: 'rgb', r: r as number, g: g as number, b: b as number };
         k = at + 2;
       } else {
         k = codes.length;
@@ -217,8 +232,17 @@ function sameColor(a: AnsiColor | null, b: AnsiColor | null): boolean {
 }
 
 function sameStyle(a: AnsiStyle, b: AnsiStyle): boolean {
-  return a === b || (sameColor(a.fg, b.fg) && sameColor(a.bg, b.bg) && a.bold === b.bold && a.dim === b.dim
-    && a.italic === b.italic && a.underline === b.underline && a.inverse === b.inverse && a.strike === b.strike);
+  return (
+    a === b ||
+    (sameColor(a.fg, b.fg) &&
+      sameColor(a.bg, b.bg) &&
+      a.bold === b.bold &&
+      a.dim === b.dim &&
+      a.italic === b.italic &&
+      a.underline === b.underline &&
+      a.inverse === b.inverse &&
+      a.strike === b.strike)
+  );
 }
 
 function isParam(code: number): boolean {

@@ -51,9 +51,15 @@ export function findLinks(text: string): (Range & { href: string })[] {
     let url = match[0];
     for (;;) {
       const last = url.at(-1) ?? '';
-      if ('.,;:!?*'.includes(last)) { url = url.slice(0, -1); continue; }
+      if ('.,;:!?*'.includes(last)) {
+        url = url.slice(0, -1);
+        continue;
+      }
       const pair = ({ ')': '(', ']': '[', '}': '{' } as Record<string, string>)[last];
-      if (pair && count(url, last) > count(url, pair)) { url = url.slice(0, -1); continue; }
+      if (pair && count(url, last) > count(url, pair)) {
+        url = url.slice(0, -1);
+        continue;
+      }
       break;
     }
     if (/^https?:\/\/.+/.test(url)) links.push({ start: match.index, end: match.index + url.length, href: url });
@@ -109,8 +115,14 @@ export function lineGroups(text: string, query = '', caseSensitive = false): Pie
   // Every position where something changes: segment edges, link edges, match edges.
   const cuts = new Set<number>([0, plain.length]);
   let pos = 0;
-  for (const s of segments) { cuts.add(pos); pos += s.text.length; }
-  for (const r of [...links, ...marks]) { cuts.add(r.start); cuts.add(r.end); }
+  for (const s of segments) {
+    cuts.add(pos);
+    pos += s.text.length;
+  }
+  for (const r of [...links, ...marks]) {
+    cuts.add(r.start);
+    cuts.add(r.end);
+  }
   const sorted = [...cuts].sort((a, b) => a - b);
   const groups: PieceGroup[] = [];
   let segIndex = 0;
@@ -130,7 +142,8 @@ export function lineGroups(text: string, query = '', caseSensitive = false): Pie
     const href = link?.href ?? null;
     const last = groups.at(-1);
     // Adjacent links to the same URL stay separate groups only when they are separate links.
-    if (last && last.href === href && (href === null || links.find((l) => l.start <= start - 1 && start - 1 < l.end) === link)) last.pieces.push(piece);
+    if (last && last.href === href && (href === null || links.find((l) => l.start <= start - 1 && start - 1 < l.end) === link))
+      last.pieces.push(piece);
     else groups.push({ href, pieces: [piece] });
   }
   return groups;

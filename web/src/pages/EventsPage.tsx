@@ -17,30 +17,48 @@ export default function EventsPage() {
   const [, navigate] = useLocation();
   const filter = useMemo<EventFilter>(() => {
     const params = new URLSearchParams(search);
-    return { project: params.get('project') ?? undefined, environment: params.get('environment') ?? undefined, type: params.get('type') ?? undefined };
+    return {
+      project: params.get('project') ?? undefined,
+      environment: params.get('environment') ?? undefined,
+      type: params.get('type') ?? undefined,
+    };
   }, [search]);
   const [projects, setProjects] = useState<Project[]>([]);
   const [events, setEvents] = useState<ScopedEvent[] | null>(null);
   const [more, setMore] = useState(false);
   const [error, setError] = useState<string | null>(null);
 
-  useEffect(() => { getJson<{ projects: Project[] }>('/api/projects').then(({ projects: list }) => setProjects(list), () => undefined); }, []);
+  useEffect(() => {
+    getJson<{ projects: Project[] }>('/api/projects').then(
+      ({ projects: list }) => setProjects(list),
+      () => undefined,
+    );
+  }, []);
   const load = useCallback(() => {
-    getJson<{ events: ScopedEvent[] }>(`/api/events?order=desc&limit=${PAGE}&${eventQuery(filter)}`).then(({ events: list }) => {
-      setEvents(list);
-      setMore(list.length === PAGE);
-      setError(null);
-    }, (err: Error) => setError(err.message));
+    getJson<{ events: ScopedEvent[] }>(`/api/events?order=desc&limit=${PAGE}&${eventQuery(filter)}`).then(
+      ({ events: list }) => {
+        setEvents(list);
+        setMore(list.length === PAGE);
+        setError(null);
+      },
+      (err: Error) => setError(err.message),
+    );
   }, [filter]);
   useEffect(load, [load]);
-  const connection = useLiveEvents(filter, (event) => {
-    setEvents((list) => (list && !list.some((e) => e.id === event.id) ? [event, ...list] : list));
-  }, load);
+  const connection = useLiveEvents(
+    filter,
+    (event) => {
+      setEvents((list) => (list && !list.some((e) => e.id === event.id) ? [event, ...list] : list));
+    },
+    load,
+  );
 
   const older = async () => {
     const before = events?.at(-1)?.id;
     if (!before) return;
-    const { events: page } = await getJson<{ events: ScopedEvent[] }>(`/api/events?order=desc&limit=${PAGE}&before=${before}&${eventQuery(filter)}`);
+    const { events: page } = await getJson<{ events: ScopedEvent[] }>(
+      `/api/events?order=desc&limit=${PAGE}&before=${before}&${eventQuery(filter)}`,
+    );
     setEvents((list) => [...(list ?? []), ...page]);
     setMore(page.length === PAGE);
   };
@@ -49,7 +67,10 @@ export default function EventsPage() {
     navigate(`/events${query ? `?${query}` : ''}`, { replace: true });
   };
   const projectName = new Map(projects.map((project) => [project.id, project.name]));
-  const environments = [...new Set((events ?? []).map((e) => e.scope.environment).filter((e): e is string => !!e)), ...(filter.environment ? [filter.environment] : [])];
+  const environments = [
+    ...new Set((events ?? []).map((e) => e.scope.environment).filter((e): e is string => !!e)),
+    ...(filter.environment ? [filter.environment] : []),
+  ];
 
   return (
     <section aria-labelledby="events-title">
@@ -58,55 +79,100 @@ export default function EventsPage() {
         <LiveIndicator state={connection} />
       </div>
       <form className="toolbar filters" role="search" aria-label="Filter events" onSubmit={(e) => e.preventDefault()}>
-        <label>Project{' '}
+        <label>
+          Project{' '}
           <select value={filter.project ?? ''} onChange={(e) => setFilter({ project: e.target.value || undefined })}>
             <option value="">all</option>
-            {projects.map((project) => <option key={project.id} value={project.id}>{project.name}</option>)}
+            {projects.map((project) => (
+              <option key={project.id} value={project.id}>
+                {project.name}
+              </option>
+            ))}
           </select>
         </label>
-        <label>Environment{' '}
+        <label>
+          Environment{' '}
           <select value={filter.environment ?? ''} onChange={(e) => setFilter({ environment: e.target.value || undefined })}>
             <option value="">all</option>
-            {[...new Set(environments)].map((name) => <option key={name} value={name}>{name}</option>)}
+            {[...new Set(environments)].map((name) => (
+              <option key={name} value={name}>
+                {name}
+              </option>
+            ))}
           </select>
         </label>
-        <label>Type{' '}
+        <label>
+          Type{' '}
           <select value={filter.type ?? ''} onChange={(e) => setFilter({ type: e.target.value || undefined })}>
             <option value="">all</option>
-            {FAMILIES.map((family) => <option key={family} value={`${family}.*`}>{family}</option>)}
+            {FAMILIES.map((family) => (
+              <option key={family} value={`${family}.*`}>
+                {family}
+              </option>
+            ))}
           </select>
         </label>
       </form>
-      {error && <p role="alert" className="error">{error}</p>}
-      {events === null ? <p aria-busy="true">Loading…</p> : events.length === 0 ? <p className="muted">No events match.</p> : (
+      {error && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
+      {events === null ? (
+        <p aria-busy="true">Loading…</p>
+      ) : events.length === 0 ? (
+        <p className="muted">No events match.</p>
+      ) : (
         <ol className="timeline" aria-label="Events, newest first">
           {events.map((event) => (
             <li key={event.id} className={`event family-${event.type.split('.')[0]}`} data-event-type={event.type}>
-              <time dateTime={event.at} title={event.at}>{new Date(event.at).toLocaleString()}</time>
+              <time dateTime={event.at} title={event.at}>
+                {new Date(event.at).toLocaleString()}
+              </time>
               <span className="event-type">{event.type}</span>
-              <span className="event-subject"><SubjectLink event={event} projectName={projectName} /></span>
+              <span className="event-subject">
+                <SubjectLink event={event} projectName={projectName} />
+              </span>
               <span className="event-actor muted">{event.actor}</span>
               <span className="event-data muted">{summary(event.data)}</span>
             </li>
           ))}
         </ol>
       )}
-      {more && <button type="button" onClick={() => void older()}>Older events</button>}
+      {more && (
+        <button type="button" onClick={() => void older()}>
+          Older events
+        </button>
+      )}
     </section>
   );
 }
 
 function SubjectLink({ event, projectName }: { event: ScopedEvent; projectName: Map<string, string> }) {
   const [kind, rest = ''] = event.subject.split(/:(.*)/s);
-  const project = event.scope.projectId ? projectName.get(event.scope.projectId) ?? event.scope.projectId : null;
+  const project = event.scope.projectId ? (projectName.get(event.scope.projectId) ?? event.scope.projectId) : null;
   const where = [project, event.scope.environment].filter(Boolean).join(' / ');
-  if (kind === 'run') return <><Link href={`/runs/${rest}`}>run</Link> <span className="muted">{where}</span></>;
+  if (kind === 'run')
+    return (
+      <>
+        <Link href={`/runs/${rest}`}>run</Link> <span className="muted">{where}</span>
+      </>
+    );
   if (kind === 'job') {
     const slash = rest.indexOf('/');
-    return <><Link href={`/runs/${rest.slice(0, slash)}/jobs/${encodeURIComponent(rest.slice(slash + 1))}`}>{rest.slice(slash + 1)}</Link> <span className="muted">{where}</span></>;
+    return (
+      <>
+        <Link href={`/runs/${rest.slice(0, slash)}/jobs/${encodeURIComponent(rest.slice(slash + 1))}`}>{rest.slice(slash + 1)}</Link>{' '}
+        <span className="muted">{where}</span>
+      </>
+    );
   }
   if ((kind === 'rollout' || kind === 'environment') && event.scope.projectId && event.scope.environment) {
-    return <Link href={`/projects/${encodeURIComponent(event.scope.projectId)}/environments/${encodeURIComponent(event.scope.environment)}`}>{where}</Link>;
+    return (
+      <Link href={`/projects/${encodeURIComponent(event.scope.projectId)}/environments/${encodeURIComponent(event.scope.environment)}`}>
+        {where}
+      </Link>
+    );
   }
   if (event.scope.projectId) return <Link href={`/projects/${encodeURIComponent(event.scope.projectId)}`}>{where}</Link>;
   return <span>{event.subject}</span>;

@@ -14,7 +14,12 @@ import { ago, branchOf, percent, shortSha } from '../format.ts';
 import type { SeriesPoint } from '../../../src/delivery/metric-series.ts';
 import type { Project, Release, RolloutRecord, Run } from '../types.ts';
 
-interface EnvironmentRow { name: string; port: number | null; currentReleaseId: string | null; rollout: RolloutRecord | null }
+interface EnvironmentRow {
+  name: string;
+  port: number | null;
+  currentReleaseId: string | null;
+  rollout: RolloutRecord | null;
+}
 interface Overview {
   runs: Run[];
   environments: (EnvironmentRow & { rps: number[]; errorRate: number[] })[];
@@ -27,10 +32,14 @@ async function loadOverview(project: Project): Promise<Overview> {
     getJson<{ environments: EnvironmentRow[] }>(p`/api/projects/${project.id}/environments`).catch(() => ({ environments: [] })),
     getJson<{ releases: Release[] }>(p`/api/projects/${project.id}/releases`).catch(() => ({ releases: [] })),
   ]);
-  const withSeries = await Promise.all(environments.environments.map(async (env) => {
-    const series = await getJson<{ total: SeriesPoint[] }>(p`/api/projects/${project.id}/environments/${env.name}/series` + '?seconds=3600&step=60').catch(() => ({ total: [] }));
-    return { ...env, rps: series.total.map((point) => point.rps), errorRate: series.total.map((point) => point.errorRate ?? 0) };
-  }));
+  const withSeries = await Promise.all(
+    environments.environments.map(async (env) => {
+      const series = await getJson<{ total: SeriesPoint[] }>(
+        `${p`/api/projects/${project.id}/environments/${env.name}/series`}?seconds=3600&step=60`,
+      ).catch(() => ({ total: [] }));
+      return { ...env, rps: series.total.map((point) => point.rps), errorRate: series.total.map((point) => point.errorRate ?? 0) };
+    }),
+  );
   return { runs: runs.runs, environments: withSeries, releases: new Map(releases.releases.map((r) => [r.id, r])) };
 }
 
@@ -40,21 +49,34 @@ export default function ProjectsPage() {
   const [error, setError] = useState<string | null>(null);
 
   const refreshProject = useCallback((project: Project) => {
-    loadOverview(project).then((overview) => setOverviews((all) => ({ ...all, [project.id]: overview })), () => undefined);
+    loadOverview(project).then(
+      (overview) => setOverviews((all) => ({ ...all, [project.id]: overview })),
+      () => undefined,
+    );
   }, []);
   const refreshAll = useCallback(() => {
-    getJson<{ projects: Project[] }>('/api/projects').then(({ projects: list }) => {
-      setProjects(list);
-      for (const project of list) refreshProject(project);
-    }, (err: Error) => setError(err.message));
+    getJson<{ projects: Project[] }>('/api/projects').then(
+      ({ projects: list }) => {
+        setProjects(list);
+        for (const project of list) refreshProject(project);
+      },
+      (err: Error) => setError(err.message),
+    );
   }, [refreshProject]);
   useEffect(refreshAll, [refreshAll]);
 
-  const connection = useLiveEvents({}, (event) => {
-    if (event.type.startsWith('project.')) { refreshAll(); return; }
-    const project = projects?.find((candidate) => candidate.id === event.scope.projectId);
-    if (project && /^(run|release|rollout|environment)\./.test(event.type)) refreshProject(project);
-  }, refreshAll);
+  const connection = useLiveEvents(
+    {},
+    (event) => {
+      if (event.type.startsWith('project.')) {
+        refreshAll();
+        return;
+      }
+      const project = projects?.find((candidate) => candidate.id === event.scope.projectId);
+      if (project && /^(run|release|rollout|environment)\./.test(event.type)) refreshProject(project);
+    },
+    refreshAll,
+  );
 
   return (
     <section aria-labelledby="projects-title">
@@ -62,14 +84,23 @@ export default function ProjectsPage() {
         <h1 id="projects-title">Projects</h1>
         <LiveIndicator state={connection} />
       </div>
-      {error && <p role="alert" className="error">{error}</p>}
+      {error && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
       {projects?.length === 0 && (
         <div className="card">
-          <p>No projects yet. Register a repository with <code>gantry project add PATH</code>, or start with the example: <code>npm start</code>.</p>
+          <p>
+            No projects yet. Register a repository with <code>gantry project add PATH</code>, or start with the example:{' '}
+            <code>npm start</code>.
+          </p>
         </div>
       )}
       <div className="grid">
-        {projects?.map((project) => <ProjectCard key={project.id} project={project} overview={overviews[project.id]} />)}
+        {projects?.map((project) => (
+          <ProjectCard key={project.id} project={project} overview={overviews[project.id]} />
+        ))}
       </div>
     </section>
   );
@@ -79,10 +110,20 @@ function ProjectCard({ project, overview }: { project: Project; overview: Overvi
   const source = project.source.kind === 'local' ? project.source.path : project.source.url;
   return (
     <article className="card project-card" data-project={project.name}>
-      <h2><Link href={`/projects/${encodeURIComponent(project.id)}`}>{project.name}</Link></h2>
-      <p className="muted mono source" title={source}>{source}</p>
+      <h2>
+        <Link href={`/projects/${encodeURIComponent(project.id)}`}>{project.name}</Link>
+      </h2>
+      <p className="muted mono source" title={source}>
+        {source}
+      </p>
       <h3>Recent runs</h3>
-      {!overview ? <p aria-busy="true" className="muted">Loading…</p> : overview.runs.length === 0 ? <p className="muted">No runs yet.</p> : (
+      {!overview ? (
+        <p aria-busy="true" className="muted">
+          Loading…
+        </p>
+      ) : overview.runs.length === 0 ? (
+        <p className="muted">No runs yet.</p>
+      ) : (
         <ul className="run-strip">
           {overview.runs.map((run) => (
             <li key={run.id}>
@@ -96,14 +137,24 @@ function ProjectCard({ project, overview }: { project: Project; overview: Overvi
         </ul>
       )}
       {overview?.runs[0] && (
-        <p className="muted small">Last: {branchOf(overview.runs[0].event.ref)} @ <span className="mono">{shortSha(overview.runs[0].event.sha)}</span>, {ago(overview.runs[0].createdAt)}</p>
+        <p className="muted small">
+          Last: {branchOf(overview.runs[0].event.ref)} @ <span className="mono">{shortSha(overview.runs[0].event.sha)}</span>,{' '}
+          {ago(overview.runs[0].createdAt)}
+        </p>
       )}
       {overview && overview.environments.length > 0 && (
         <>
           <h3>Environments</h3>
           <div className="table-scroll" tabIndex={0}>
             <table className="env-table">
-              <thead><tr><th scope="col">Environment</th><th scope="col">Release</th><th scope="col">Requests/s (1 h)</th><th scope="col">Errors (1 h)</th></tr></thead>
+              <thead>
+                <tr>
+                  <th scope="col">Environment</th>
+                  <th scope="col">Release</th>
+                  <th scope="col">Requests/s (1 h)</th>
+                  <th scope="col">Errors (1 h)</th>
+                </tr>
+              </thead>
               <tbody>
                 {overview.environments.map((env) => {
                   const release = env.currentReleaseId ? overview.releases.get(env.currentReleaseId) : undefined;
@@ -112,13 +163,40 @@ function ProjectCard({ project, overview }: { project: Project; overview: Overvi
                   const lastErrors = env.errorRate.at(-1) ?? 0;
                   return (
                     <tr key={env.name}>
-                      <td><Link href={`/projects/${encodeURIComponent(project.id)}/environments/${encodeURIComponent(env.name)}`}>{env.name}</Link></td>
+                      <td>
+                        <Link href={`/projects/${encodeURIComponent(project.id)}/environments/${encodeURIComponent(env.name)}`}>
+                          {env.name}
+                        </Link>
+                      </td>
                       <td>
                         {release ? `#${release.number}` : <span className="muted">none</span>}
-                        {rollout && <> <StatusBadge status={rollout.phase} label={`${rollout.phase} #${overview.releases.get(rollout.releaseId)?.number ?? '?'}`} /></>}
+                        {rollout && (
+                          <>
+                            {' '}
+                            <StatusBadge
+                              status={rollout.phase}
+                              label={`${rollout.phase} #${overview.releases.get(rollout.releaseId)?.number ?? '?'}`}
+                            />
+                          </>
+                        )}
                       </td>
-                      <td><Sparkline width={90} values={env.rps} label={`requests per second over the last hour, now ${lastRate.toFixed(1)}`} /> <span className="small">{lastRate.toFixed(1)}</span></td>
-                      <td><Sparkline width={90} values={env.errorRate} max={0.05} label={`error rate over the last hour, now ${percent(lastErrors)}`} /> <span className="small">{percent(lastErrors)}</span></td>
+                      <td>
+                        <Sparkline
+                          width={90}
+                          values={env.rps}
+                          label={`requests per second over the last hour, now ${lastRate.toFixed(1)}`}
+                        />{' '}
+                        <span className="small">{lastRate.toFixed(1)}</span>
+                      </td>
+                      <td>
+                        <Sparkline
+                          width={90}
+                          values={env.errorRate}
+                          max={0.05}
+                          label={`error rate over the last hour, now ${percent(lastErrors)}`}
+                        />{' '}
+                        <span className="small">{percent(lastErrors)}</span>
+                      </td>
                     </tr>
                   );
                 })}

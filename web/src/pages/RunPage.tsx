@@ -25,12 +25,20 @@ const ACTIVE_JOB = new Set(['waiting', 'queued', 'running']);
  */
 function findJob(jobs: readonly Job[], param: string): Job | undefined {
   let decoded = param;
-  try { decoded = decodeURIComponent(param); } catch { /* a literal % */ }
+  try {
+    decoded = decodeURIComponent(param);
+  } catch {
+    /* a literal % */
+  }
   return jobs.find((j) => j.key === param || j.key === decoded || safeDecodeURI(encodeURIComponent(j.key)) === param);
 }
 
 function safeDecodeURI(text: string): string {
-  try { return decodeURI(text); } catch { return text; }
+  try {
+    return decodeURI(text);
+  } catch {
+    return text;
+  }
 }
 
 /** The job shown when the URL names none: the first failed, else the first running, else the first. */
@@ -52,14 +60,25 @@ export default function RunPage() {
   const load = useCallback(() => {
     const newer = { jobs: new Map<string, Job>(), run: null as Run | null };
     sinceLoad.current = newer;
-    getJson<RunWithJobs>(p`/api/runs/${runId}`).then((body) => {
-      const run = newer.run ? { ...body.run, ...newer.run } : body.run;
-      setData({ ...body, run, status: run.status, jobs: body.jobs.map((j) => newer.jobs.get(j.key) ?? j) });
-      setError(null);
-    }, (err: Error) => setError(err.message));
+    getJson<RunWithJobs>(p`/api/runs/${runId}`).then(
+      (body) => {
+        const run = newer.run ? { ...body.run, ...newer.run } : body.run;
+        setData({ ...body, run, status: run.status, jobs: body.jobs.map((j) => newer.jobs.get(j.key) ?? j) });
+        setError(null);
+      },
+      (err: Error) => setError(err.message),
+    );
   }, [runId]);
-  useEffect(() => { setData(null); load(); }, [load]);
-  useEffect(() => { getJson<{ projects: Project[] }>('/api/projects').then((b) => setProjects(b.projects), () => setProjects([])); }, []);
+  useEffect(() => {
+    setData(null);
+    load();
+  }, [load]);
+  useEffect(() => {
+    getJson<{ projects: Project[] }>('/api/projects').then(
+      (b) => setProjects(b.projects),
+      () => setProjects([]),
+    );
+  }, []);
 
   // Job changes arrive one event each (a thousand on a reconnect): applied once per frame.
   const pendingJobs = useRef(new Map<string, Job>());
@@ -85,20 +104,29 @@ export default function RunPage() {
   }, []);
   useEffect(() => {
     pendingJobs.current = new Map();
-    return () => { if (frame.current !== null) cancelAnimationFrame(frame.current); frame.current = null; };
-  }, [runId]);
+    return () => {
+      if (frame.current !== null) cancelAnimationFrame(frame.current);
+      frame.current = null;
+    };
+  }, []);
 
-  const connection = useEventStream(p`/api/runs/${runId}/stream`, {
-    run: (run: Run) => {
-      sinceLoad.current.run = run;
-      setData((current) => current && current.run.id === run.id ? { ...current, run: { ...current.run, ...run }, status: run.status } : current);
+  const connection = useEventStream(
+    p`/api/runs/${runId}/stream`,
+    {
+      run: (run: Run) => {
+        sinceLoad.current.run = run;
+        setData((current) =>
+          current && current.run.id === run.id ? { ...current, run: { ...current.run, ...run }, status: run.status } : current,
+        );
+      },
+      job: (job: Job) => {
+        sinceLoad.current.jobs.set(job.key, job);
+        pendingJobs.current.set(job.key, job);
+        frame.current ??= requestAnimationFrame(flushJobs);
+      },
     },
-    job: (job: Job) => {
-      sinceLoad.current.jobs.set(job.key, job);
-      pendingJobs.current.set(job.key, job);
-      frame.current ??= requestAnimationFrame(flushJobs);
-    },
-  }, load);
+    load,
+  );
 
   const active = data?.status === 'queued' || data?.status === 'running';
   const now = useClock(active);
@@ -111,7 +139,12 @@ export default function RunPage() {
   const panelKey = useDeferredValue(selected?.key ?? null);
   const panelJob = panelKey === null ? undefined : jobs.find((j) => j.key === panelKey);
 
-  if (error && !data) return <p role="alert" className="error">Could not load run {runId}: {error}</p>;
+  if (error && !data)
+    return (
+      <p role="alert" className="error">
+        Could not load run {runId}: {error}
+      </p>
+    );
   if (!data) return <p aria-busy="true">Loading the run…</p>;
   const { run } = data;
   const project = projects?.find((pr) => pr.id === run.projectId);
@@ -122,19 +155,60 @@ export default function RunPage() {
         <div className="run-title">
           <h1>Run #{run.number}</h1>
           <StatusBadge status={data.status} />
-          <span className={`live-dot ${connection === 'live' ? 'live' : connection === 'reconnecting' ? 'reconnecting' : ''}`} title={`updates: ${connection}`} aria-hidden="true" />
+          <span
+            className={`live-dot ${connection === 'live' ? 'live' : connection === 'reconnecting' ? 'reconnecting' : ''}`}
+            title={`updates: ${connection}`}
+            aria-hidden="true"
+          />
           {connection === 'reconnecting' && <span className="muted">reconnecting…</span>}
         </div>
         <dl className="run-facts">
           {run.projectId && (
-            <div><dt>Project</dt><dd><Link href={`/projects/${encodeURIComponent(run.projectId)}`}>{project?.name ?? run.projectId}</Link></dd></div>
+            <div>
+              <dt>Project</dt>
+              <dd>
+                <Link href={`/projects/${encodeURIComponent(run.projectId)}`}>{project?.name ?? run.projectId}</Link>
+              </dd>
+            </div>
           )}
-          <div><dt>Trigger</dt><dd>{run.event.kind}</dd></div>
-          <div><dt>Branch</dt><dd className="mono">{branchOf(run.event.ref)}</dd></div>
-          <div><dt>Commit</dt><dd className="mono" title={run.event.sha}>{shortSha(run.event.sha)}</dd></div>
-          <div><dt>Started</dt><dd>{run.startedAt ? <time dateTime={run.startedAt} title={new Date(run.startedAt).toLocaleString()}>{ago(run.startedAt, now)}</time> : 'not yet'}</dd></div>
-          <div><dt>Duration</dt><dd className="run-duration">{run.startedAt ? elapsed(run.startedAt, run.finishedAt, now) : '–'}</dd></div>
-          {run.parentRunId && <div><dt>Re-run of</dt><dd><Link href={`/runs/${encodeURIComponent(run.parentRunId)}`}>the previous run</Link></dd></div>}
+          <div>
+            <dt>Trigger</dt>
+            <dd>{run.event.kind}</dd>
+          </div>
+          <div>
+            <dt>Branch</dt>
+            <dd className="mono">{branchOf(run.event.ref)}</dd>
+          </div>
+          <div>
+            <dt>Commit</dt>
+            <dd className="mono" title={run.event.sha}>
+              {shortSha(run.event.sha)}
+            </dd>
+          </div>
+          <div>
+            <dt>Started</dt>
+            <dd>
+              {run.startedAt ? (
+                <time dateTime={run.startedAt} title={new Date(run.startedAt).toLocaleString()}>
+                  {ago(run.startedAt, now)}
+                </time>
+              ) : (
+                'not yet'
+              )}
+            </dd>
+          </div>
+          <div>
+            <dt>Duration</dt>
+            <dd className="run-duration">{run.startedAt ? elapsed(run.startedAt, run.finishedAt, now) : '–'}</dd>
+          </div>
+          {run.parentRunId && (
+            <div>
+              <dt>Re-run of</dt>
+              <dd>
+                <Link href={`/runs/${encodeURIComponent(run.parentRunId)}`}>the previous run</Link>
+              </dd>
+            </div>
+          )}
         </dl>
         <div className="toolbar run-actions">
           {!active && (
@@ -168,13 +242,25 @@ export default function RunPage() {
           )}
         </div>
       </header>
-      {error && <p role="alert" className="error">{error}</p>}
+      {error && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
 
       <section className="run-graph" aria-label="Jobs">
-        {jobs.length === 0 ? <p className="muted">This run has no jobs.</p> : <JobGraph runId={runId} jobs={jobs} selectedKey={selected?.key ?? null} now={now} />}
+        {jobs.length === 0 ? (
+          <p className="muted">This run has no jobs.</p>
+        ) : (
+          <JobGraph runId={runId} jobs={jobs} selectedKey={selected?.key ?? null} now={now} />
+        )}
       </section>
 
-      {params.job !== undefined && !named && <p role="alert" className="error">This run has no job “{params.job}”.</p>}
+      {params.job !== undefined && !named && (
+        <p role="alert" className="error">
+          This run has no job “{params.job}”.
+        </p>
+      )}
       {panelJob && <JobPanel key={panelJob.key} runId={runId} job={panelJob} now={now} />}
     </div>
   );
@@ -196,11 +282,21 @@ type Tab = 'log' | 'tests' | 'artifacts';
 
 function JobPanel({ runId, job, now }: { runId: string; job: Job; now: number }) {
   const live = ACTIVE_JOB.has(job.status);
-  const tabs = useMemo<{ id: Tab; label: string }[]>(() => [
-    { id: 'log', label: 'Log' },
-    ...(job.tests ? [{ id: 'tests' as const, label: job.tests.failed > 0 ? `Tests (${job.tests.failed} failed)` : `Tests (${job.tests.passed + job.tests.skipped})` }] : []),
-    { id: 'artifacts', label: 'Artifacts' },
-  ], [job.tests]);
+  const tabs = useMemo<{ id: Tab; label: string }[]>(
+    () => [
+      { id: 'log', label: 'Log' },
+      ...(job.tests
+        ? [
+            {
+              id: 'tests' as const,
+              label: job.tests.failed > 0 ? `Tests (${job.tests.failed} failed)` : `Tests (${job.tests.passed + job.tests.skipped})`,
+            },
+          ]
+        : []),
+      { id: 'artifacts', label: 'Artifacts' },
+    ],
+    [job.tests],
+  );
   const [tab, setTab] = useState<Tab>('log');
   const current = tabs.some((t) => t.id === tab) ? tab : 'log';
   const tabRefs = useRef(new Map<Tab, HTMLButtonElement>());
@@ -235,7 +331,10 @@ function JobPanel({ runId, job, now }: { runId: string; job: Job; now: number })
             {tabs.map((t) => (
               <button
                 key={t.id}
-                ref={(el) => { if (el) tabRefs.current.set(t.id, el); else tabRefs.current.delete(t.id); }}
+                ref={(el) => {
+                  if (el) tabRefs.current.set(t.id, el);
+                  else tabRefs.current.delete(t.id);
+                }}
                 type="button"
                 role="tab"
                 id={`${idBase}-tab-${t.id}`}
@@ -249,7 +348,13 @@ function JobPanel({ runId, job, now }: { runId: string; job: Job; now: number })
               </button>
             ))}
           </div>
-          <div role="tabpanel" id={`${idBase}-panel-${current}`} aria-labelledby={`${idBase}-tab-${current}`} tabIndex={0} className="tabpanel">
+          <div
+            role="tabpanel"
+            id={`${idBase}-panel-${current}`}
+            aria-labelledby={`${idBase}-tab-${current}`}
+            tabIndex={0}
+            className="tabpanel"
+          >
             {current === 'log' && <LogViewer runId={runId} jobKey={job.key} live={live} />}
             {current === 'tests' && <TestResults runId={runId} jobKey={job.key} done={!live} />}
             {current === 'artifacts' && <Artifacts runId={runId} jobKey={job.key} done={!live} />}
@@ -264,7 +369,9 @@ function JobPanel({ runId, job, now }: { runId: string; job: Job; now: number })
               {job.steps.map((step, i) => (
                 <li key={i}>
                   <StatusBadge status={step.status} />
-                  <span className="step-name" title={step.name}>{step.name}</span>
+                  <span className="step-name" title={step.name}>
+                    {step.name}
+                  </span>
                   <span className="muted step-time">{step.status === 'skipped' ? '' : duration(step.durationMs)}</span>
                   {step.status === 'failure' && step.exitCode !== null && <span className="muted step-exit">exit {step.exitCode}</span>}
                 </li>
@@ -272,7 +379,9 @@ function JobPanel({ runId, job, now }: { runId: string; job: Job; now: number })
             </ol>
           )}
           {job.tests && (
-            <p className="muted">Tests: {job.tests.passed} passed, {job.tests.failed} failed, {job.tests.skipped} skipped</p>
+            <p className="muted">
+              Tests: {job.tests.passed} passed, {job.tests.failed} failed, {job.tests.skipped} skipped
+            </p>
           )}
         </aside>
       </div>
