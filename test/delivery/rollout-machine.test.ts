@@ -328,47 +328,43 @@ describe('stop (the environment was stopped)', () => {
     return d;
   }
 
-  it.each([
-    'pending-approval',
-    'starting',
-    'progressing',
-    'paused',
-    'promoting',
-    'rolling-back',
-  ] as const)('ends a %s rollout aborted at once, with no instance or weight commands', (phase) => {
-    const d = inPhase(phase);
-    expect(d.state.phase).toBe(phase);
-    const before = d.state;
-    const commands = d.send({ type: 'stop', at: 9_000, actor: 'ops' });
-    const reason = 'aborted by ops: the environment was stopped';
-    const data = {
-      rolloutId: 'ro-1',
-      environment: 'production',
-      releaseId: 'rel-2',
-      phase: 'aborted',
-      reason,
-      weights: before.weights,
-      actor: 'ops',
-    };
-    // Exactly what the controller built by hand before (abortedByStop): the rest of the state untouched.
-    expect(d.state).toEqual({
-      ...before,
-      phase: 'aborted',
-      reason,
-      waitingFor: null,
-      ending: null,
-      pausedAt: null,
-      pausedKind: null,
-      pausedReason: null,
-      updatedAt: 9_000,
-      history: [...before.history, { at: 9_000, event: 'rollout.finished', phase: 'aborted', data }],
-    });
-    expect(commands).toEqual([
-      { type: 'record', event: 'rollout.finished', data },
-      { type: 'finished', phase: 'aborted' },
-    ]);
-    expect(nextDeadline(d.state)).toBeNull();
-  });
+  it.each(['pending-approval', 'starting', 'progressing', 'paused', 'promoting', 'rolling-back'] as const)(
+    'ends a %s rollout aborted at once, with no instance or weight commands',
+    (phase) => {
+      const d = inPhase(phase);
+      expect(d.state.phase).toBe(phase);
+      const before = d.state;
+      const commands = d.send({ type: 'stop', at: 9_000, actor: 'ops' });
+      const reason = 'aborted by ops: the environment was stopped';
+      const data = {
+        rolloutId: 'ro-1',
+        environment: 'production',
+        releaseId: 'rel-2',
+        phase: 'aborted',
+        reason,
+        weights: before.weights,
+        actor: 'ops',
+      };
+      // Exactly what the controller built by hand before (abortedByStop): the rest of the state untouched.
+      expect(d.state).toEqual({
+        ...before,
+        phase: 'aborted',
+        reason,
+        waitingFor: null,
+        ending: null,
+        pausedAt: null,
+        pausedKind: null,
+        pausedReason: null,
+        updatedAt: 9_000,
+        history: [...before.history, { at: 9_000, event: 'rollout.finished', phase: 'aborted', data }],
+      });
+      expect(commands).toEqual([
+        { type: 'record', event: 'rollout.finished', data },
+        { type: 'finished', phase: 'aborted' },
+      ]);
+      expect(nextDeadline(d.state)).toBeNull();
+    },
+  );
 
   it('keeps the traffic split the rollout ended with in its record', () => {
     const d = inPhase('progressing');
