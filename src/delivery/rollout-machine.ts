@@ -23,7 +23,8 @@
  * - first deploy (no previous release), any strategy: start → ready → swap-pools.
  * A rollback restores what was stopped (start-instances stable with the previous release), moves
  * all traffic to stable, drains the canary, then ends rolled-back / aborted. `initialRollback`
- * builds the `gantry rollback` of a finished rollout.
+ * builds the `gantry rollback` of a finished rollout. A `stop` (the environment was stopped)
+ * ends any unfinished rollout `aborted` at once, leaving the instances and the proxy to the stop.
  */
 import { InputError } from '../core/errors.ts';
 import type { StrategyConfig } from '../core/delivery-config.ts';
@@ -128,6 +129,12 @@ export type RolloutEvent =
   | { type: 'pause'; at: number; actor: string }
   | { type: 'resume'; at: number; actor: string }
   | { type: 'abort'; at: number; actor: string; reason?: string }
+  /**
+   * The rollout's environment was stopped (POST …/environments/:env/stop): the rollout ends `aborted` at once,
+   * from any phase, without the roll-back path. The environment stop itself stops every instance
+   * and closes the proxy, so this event asks for no instance or weight commands (see `onStop`).
+   */
+  | { type: 'stop'; at: number; actor: string }
   /** One per `stop-instances` with drain, once its in-flight requests finished. */
   | { type: 'drained'; at: number; pool: DrainPool };
 
@@ -232,7 +239,7 @@ export function isFinalRollout(phase: RolloutPhase): phase is FinalRolloutPhase 
 /**
  * Applies one event. Never mutates `state`. Throws IllegalTransitionError (409) for moves the
  * lifecycle forbids. Reports that can arrive late or twice (tick, drained, instances-ready,
- * instances-failed, abort) are no-ops where they no longer apply — on a finished rollout above
+ * instances-failed, abort, stop) are no-ops where they no longer apply — on a finished rollout above
  * all — so timers and supervisors need no coordination with the reducer.
  */
 export function reduceRollout(state: RolloutState, event: RolloutEvent): RolloutTransition {
@@ -240,6 +247,7 @@ export function reduceRollout(state: RolloutState, event: RolloutEvent): Rollout
     if (
       event.type === 'tick' ||
       event.type === 'abort' ||
+      event.type === 'stop' ||
       event.type === 'drained' ||
       event.type === 'instances-ready' ||
       event.type === 'instances-failed'
@@ -283,6 +291,9 @@ export function reduceRollout(state: RolloutState, event: RolloutEvent): Rollout
       break;
     case 'abort':
       onAbort(d, event);
+      break;
+    case 'stop':
+      onStop(d, event);
       break;
   }
   return d.result();
@@ -541,6 +552,23 @@ function onAbort(d: Draft, event: { type: 'abort'; at: number; actor: string; re
     return;
   }
   rollBack(d, 'aborted', reason, { actor: event.actor });
+}
+
+/**
+ * The environment was stopped: `aborted` at once, from any phase that is not final (promoting and
+ * rolling-back included — unlike `abort`, a stop is not refused or deferred, since nothing will be
+ * left running to promote to or roll back onto). Only the records and `finished` are commanded:
+ * the stop that sent this event stops every instance of the environment and closes its proxy, so
+ * start/stop-instances or set-weights here would race it (a drain that restarts stable, weights
+ * sent to a proxy being closed). The weights stay as they were, recorded as the traffic split the
+ * rollout ended with.
+ */
+function onStop(d: Draft, event: { type: 'stop'; at: number; actor: string }): void {
+  const s = d.s;
+  s.pausedAt = null;
+  s.pausedKind = null;
+  s.pausedReason = null;
+  finish(d, 'aborted', `aborted by ${event.actor}: the environment was stopped`, { actor: event.actor });
 }
 
 // ---------------------------------------------------------------- strategies

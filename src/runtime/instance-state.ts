@@ -12,7 +12,11 @@ const TRANSITIONS: Readonly<Record<InstanceState, readonly InstanceState[]>> = {
   unready: ['ready', 'restarting', 'stopping'],
   restarting: ['starting', 'stopping', 'failed'],
   stopping: ['stopped'],
-  stopped: ['starting'],
+  // An instance object begins 'stopped' (no process under supervision), also one rebuilt from its
+  // record by adopt(): a live process whose stop the previous server did not finish makes it
+  // 'stopping' (the stop is finished), a running one whose process is gone 'restarting' (it starts
+  // again at once). Neither has another way in: stop() and the exit handling never leave 'stopped'.
+  stopped: ['starting', 'stopping', 'restarting'],
   failed: ['starting', 'stopping', 'stopped'],
 };
 

@@ -162,7 +162,8 @@ export class Supervisor {
     try {
       const port = await pickPort(this.#takenPorts(), this.#ports);
       inst = this.#create(spec, paths, { port, restarts: 0, lastExit: null, desired: 'running', offsets: { o: 0, e: 0 } });
-      inst.state = 'starting';
+      // Reported by the spawn just below.
+      this.#setState(inst, 'starting', false);
       this.#instances.set(spec.id, inst);
     } finally {
       this.#starting.delete(spec.id);
@@ -268,9 +269,11 @@ export class Supervisor {
       inst.log.system(`[gantry] supervisor ${process.pid} attached; output read now was written while the instance was unsupervised`);
       inst.pump.pump();
       if (record.desired === 'stopped') {
-        inst.state = alive ? 'stopping' : 'stopped';
-        if (alive) work.push(this.#finishAdoptedStop(inst, record));
-        else this.#persist(inst);
+        // A new instance is 'stopped' until told otherwise: a dead one stays so, a live one is still stopping.
+        if (alive) {
+          this.#setState(inst, 'stopping');
+          work.push(this.#finishAdoptedStop(inst, record));
+        } else this.#persist(inst);
         continue;
       }
       // Concurrently: each attach waits for a probe, each revival for leftovers to die.
@@ -379,13 +382,14 @@ export class Supervisor {
     const proc = this.#newProc(pid, startTime, null);
     inst.proc = proc;
     inst.startedAt = startedAt;
-    inst.state = 'starting';
+    this.#setState(inst, 'starting');
     // It was serving before the server went away: one passing probe is enough to say so again.
     const ok = await probe(inst.spec.service.health.readiness, this.#probeTarget(inst)).catch(() => false);
     if (inst.proc === proc && ok && inst.state === 'starting') {
       proc.everReady = true;
       inst.readySinceMs = this.#now();
-      inst.state = 'ready';
+      // Persisted and reported just below.
+      this.#setState(inst, 'ready', false);
     }
     inst.log.system(`[gantry] adopted process ${pid} on port ${inst.port} (${inst.state})`);
     this.#persist(inst);
@@ -395,7 +399,7 @@ export class Supervisor {
 
   /** A record whose process is gone: clean up what it left and start it again at once. */
   async #reviveDead(inst: Instance, record: InstanceRecord): Promise<void> {
-    inst.state = 'restarting';
+    this.#setState(inst, 'restarting');
     const leftovers = await killLeftovers(inst.envKey);
     inst.pump.drain();
     await inst.pump.compact(false);
@@ -752,6 +756,7 @@ export class Supervisor {
     return taken;
   }
 
+  /** The only way `inst.state` changes: through the transition table, then persisted and reported (unless the caller does that next). */
   #setState(inst: Instance, to: InstanceState, report = true): void {
     inst.state = transition(inst.spec.id, inst.state, to);
     if (!report) return;

@@ -306,6 +306,96 @@ describe('canary', () => {
   });
 });
 
+describe('stop (the environment was stopped)', () => {
+  /** Drivers in every phase a rollout can be stopped from. */
+  function inPhase(phase: RolloutState['phase']): Driver {
+    const approval = phase === 'pending-approval';
+    const d = new Driver(CANARY, { approval });
+    if (approval) return d;
+    d.send({ type: 'start', at: 0 });
+    if (phase === 'starting') return d;
+    d.send({ type: 'instances-ready', at: 1_000, pool: 'canary' });
+    if (phase === 'progressing') return d;
+    if (phase === 'paused') {
+      d.send({ type: 'pause', at: 2_000, actor: 'ann' });
+      return d;
+    }
+    if (phase === 'promoting') {
+      d.send({ type: 'promote', at: 2_000, actor: 'ann' });
+      return d;
+    }
+    d.send({ type: 'abort', at: 2_000, actor: 'ann' });
+    return d;
+  }
+
+  it.each(['pending-approval', 'starting', 'progressing', 'paused', 'promoting', 'rolling-back'] as const)(
+    'ends a %s rollout aborted at once, with no instance or weight commands',
+    (phase) => {
+      const d = inPhase(phase);
+      expect(d.state.phase).toBe(phase);
+      const before = d.state;
+      const commands = d.send({ type: 'stop', at: 9_000, actor: 'ops' });
+      const reason = 'aborted by ops: the environment was stopped';
+      const data = {
+        rolloutId: 'ro-1',
+        environment: 'production',
+        releaseId: 'rel-2',
+        phase: 'aborted',
+        reason,
+        weights: before.weights,
+        actor: 'ops',
+      };
+      // Exactly what the controller built by hand before (abortedByStop): the rest of the state untouched.
+      expect(d.state).toEqual({
+        ...before,
+        phase: 'aborted',
+        reason,
+        waitingFor: null,
+        ending: null,
+        pausedAt: null,
+        pausedKind: null,
+        pausedReason: null,
+        updatedAt: 9_000,
+        history: [...before.history, { at: 9_000, event: 'rollout.finished', phase: 'aborted', data }],
+      });
+      expect(commands).toEqual([
+        { type: 'record', event: 'rollout.finished', data },
+        { type: 'finished', phase: 'aborted' },
+      ]);
+      expect(nextDeadline(d.state)).toBeNull();
+    },
+  );
+
+  it('keeps the traffic split the rollout ended with in its record', () => {
+    const d = inPhase('progressing');
+    expect(d.state.weights).toEqual({ stable: 90, canary: 10 });
+    d.send({ type: 'stop', at: 9_000, actor: 'ops' });
+    expect(d.state.weights).toEqual({ stable: 90, canary: 10 });
+    expect(d.state.history.at(-1)?.data).toMatchObject({ weights: { stable: 90, canary: 10 } });
+  });
+
+  it('is a no-op on a finished rollout, like the other late reports', () => {
+    for (const phase of ['succeeded', 'rolled-back', 'aborted', 'failed'] as const) {
+      const d = new Driver(CANARY);
+      d.send({ type: 'start', at: 0 });
+      if (phase === 'failed') d.send({ type: 'instances-failed', at: 1, reason: 'exit 1' });
+      else {
+        d.send({ type: 'instances-ready', at: 1, pool: 'canary' });
+        if (phase === 'succeeded') {
+          d.send({ type: 'promote', at: 2, actor: 'a' });
+          d.send({ type: 'drained', at: 3, pool: 'old' });
+        } else if (phase === 'rolled-back') {
+          d.send({ type: 'tick', at: 2, analysis: FAIL });
+          d.send({ type: 'drained', at: 3, pool: 'canary' });
+        } else d.send({ type: 'stop', at: 2, actor: 'a' });
+      }
+      expect(d.state.phase).toBe(phase);
+      const final = d.state;
+      expect(reduceRollout(final, { type: 'stop', at: 10, actor: 'ops' })).toEqual({ state: final, commands: [] });
+    }
+  });
+});
+
 describe('blue-green', () => {
   const strategy: StrategyConfig = { kind: 'blue-green', keepOldMs: 60_000, analysis: ANALYSIS, analysisMs: 30_000 };
 
@@ -472,7 +562,7 @@ describe('random event sequences (property)', () => {
   function randomEvent(random: () => number, at: number): RolloutEvent {
     const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)] as T;
     const pool = pick(['canary', 'stable'] as const);
-    switch (Math.floor(random() * 10)) {
+    switch (Math.floor(random() * 11)) {
       case 0:
         return { type: 'start', at };
       case 1:
@@ -491,6 +581,8 @@ describe('random event sequences (property)', () => {
         return { type: 'resume', at, actor: 'a' };
       case 8:
         return { type: 'abort', at, actor: 'a' };
+      case 9:
+        return { type: 'stop', at, actor: 'a' };
       default:
         return { type: 'drained', at, pool: pick(['canary', 'stable', 'old'] as const) };
     }

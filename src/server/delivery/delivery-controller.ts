@@ -284,8 +284,8 @@ export class DeliveryController {
    * Allowed at any time, also mid-rollout, as deleting or scaling a Deployment to zero is in
    * Kubernetes and Argo Rollouts: whoever stops an environment wants nothing running there, and
    * an abort first would only roll back (restart stable instances, drain the canary) what the
-   * stop takes away a moment later. So the rollout ends at once here instead of through the
-   * machine's roll-back path, whose drains and restarts would race the stop.
+   * stop takes away a moment later. So the rollout ends at once here (the machine's `stop` event)
+   * instead of through its roll-back path, whose drains and restarts would race the stop.
    *
    * Crash safety: the stopped record, the rollout's end and the `environment.stopped` event are
    * committed before anything is stopped; a server that dies mid-stop finishes it on its next
@@ -332,7 +332,7 @@ export class DeliveryController {
     };
     if (record) {
       const before = (driven?.state ?? record.state) as unknown as RolloutState;
-      const state = abortedByStop(before, at, actor);
+      const { state } = reduceRollout(before, { type: 'stop', at, actor });
       const release = driven?.release ?? (await store.releases.get(record.releaseId));
       const base = {
         actor,
@@ -944,33 +944,4 @@ export class DeliveryController {
     if (!release) throw new NotFoundError(`release ${id} does not exist`);
     return release;
   }
-}
-
-/**
- * The end of a rollout whose environment was stopped: `aborted` at once, with the decision in
- * its history as the machine's own `finish` would record it (nothing is left to drain or restore).
- */
-function abortedByStop(state: RolloutState, at: number, actor: string): RolloutState {
-  const reason = `aborted by ${actor}: the environment was stopped`;
-  const data = {
-    rolloutId: state.id,
-    environment: state.environment,
-    releaseId: state.releaseId,
-    phase: 'aborted',
-    reason,
-    weights: { ...state.weights },
-    actor,
-  };
-  return {
-    ...state,
-    phase: 'aborted',
-    reason,
-    waitingFor: null,
-    ending: null,
-    pausedAt: null,
-    pausedKind: null,
-    pausedReason: null,
-    updatedAt: at,
-    history: [...state.history, { at, event: 'rollout.finished', phase: 'aborted', data }],
-  };
 }
