@@ -172,18 +172,20 @@ export async function uninstallGitHook(repoDir: string): Promise<{ hookPath: str
     return { hookPath, outcome: 'restored' };
   }
   await rm(hookPath, { force: true });
-  let folder = dir;
-  for (let n = Number(CREATED_DIRS.exec(current ?? '')?.[1] ?? 0); n > 0; n--, folder = path.dirname(folder)) {
-    // Only empty folders go: anything the user put there since keeps its folder.
-    if (
-      !(await rmdir(folder).then(
-        () => true,
-        () => false,
-      ))
-    )
-      break;
-  }
+  await removeEmptyFolders(dir, Number(CREATED_DIRS.exec(current ?? '')?.[1] ?? 0));
   return { hookPath, outcome: 'removed' };
+}
+
+/** Removes `dir` and its parents, `levels` folders in all, stopping at the first that is not empty (the user's files stay). */
+async function removeEmptyFolders(dir: string, levels: number): Promise<void> {
+  let folder = dir;
+  for (let n = 0; n < levels; n++, folder = path.dirname(folder)) {
+    try {
+      await rmdir(folder);
+    } catch {
+      return;
+    }
+  }
 }
 
 const HOOK_LINE = /^([0-9a-f]{40}|[0-9a-f]{64}) ([0-9a-f]{40}|[0-9a-f]{64}) (refs\/heads\/\S+)$/;
