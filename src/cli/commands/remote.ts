@@ -58,10 +58,11 @@ export function registerRemoteCommands(program: Command): void {
     });
   project
     .command('remove <project>')
-    .description('unregister a project')
+    .description("unregister a project (its repository gets back the git hook it had before Gantry's)")
     .action(async (name: string) => {
-      await client(program).request('DELETE', `/api/projects/${enc(name)}`);
+      const { warnings = [] } = await client(program).request<{ warnings?: string[] }>('DELETE', `/api/projects/${enc(name)}`);
       process.stdout.write(`removed ${name}\n`);
+      for (const warning of warnings) process.stderr.write(`warning: ${warning}\n`);
     });
   project
     .command('webhook <project>')

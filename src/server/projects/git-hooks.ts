@@ -3,7 +3,7 @@
  * server about every branch update (commit, merge, rebase, reset, push into the repository)
  * as it happens, so nothing has to poll a directory on disk.
  */
-import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConflictError, GantryError, InputError } from '../../core/errors.ts';
 import { runGit } from '../../platform/git.ts';
@@ -12,6 +12,8 @@ const HOOK_NAME = 'reference-transaction';
 const CHAINED_NAME = 'reference-transaction.pre-gantry';
 /** The line that marks a hook file as Gantry's; a file without it is the user's and is never overwritten. */
 const MARKER = '# gantry-managed-hook v1';
+/** Written when installing had to create the hooks folder (N levels of it), so uninstalling takes them out again. */
+const CREATED_DIRS = /^# gantry-created-dirs: (\d+)$/m;
 
 function shellQuote(s: string): string {
   return `'${s.replaceAll("'", `'\\''`)}'`;
@@ -49,10 +51,10 @@ async function readIfExists(file: string): Promise<string | null> {
  * a slow or dead server never slows or fails git. The token goes to curl on stdin (`-H @-`),
  * not on its command line, where any local user could read it in the process list.
  */
-function hookScript(url: string, token: string): string {
+function hookScript(url: string, token: string, createdDirs: number): string {
   return `#!/bin/sh
 ${MARKER}
-# Installed by Gantry: notifies the Gantry server of branch updates so pipelines start at once.
+${createdDirs > 0 ? `# gantry-created-dirs: ${createdDirs}\n` : ''}# Installed by Gantry: notifies the Gantry server of branch updates so pipelines start at once.
 # Re-installing replaces this file; uninstalling restores any hook kept as ${CHAINED_NAME}.
 input=
 branches=
@@ -94,7 +96,8 @@ exit $status
  * called first with the same stdin and args; its exit code preserved). The token is written into
  * the hook file, which gets mode 0700. Idempotent: re-installing replaces Gantry's part only.
  * Throws GIT_TOO_OLD, GIT_FAILED (not a repository), INVALID_INPUT (bad URL or token) and
- * CONFLICT (a foreign hook AND a chained one both exist, so one would be lost).
+ * CONFLICT (a foreign hook AND a chained one both exist, so one would be lost). Hooks folders it
+ * has to create are noted in the hook, so uninstallGitHook can take them out again.
  */
 export async function installGitHook(
   repoDir: string,
@@ -116,8 +119,12 @@ export async function installGitHook(
   const dir = await hooksDir(repoDir);
   const hookPath = path.join(dir, HOOK_NAME);
   const chainedPath = path.join(dir, CHAINED_NAME);
-  await mkdir(dir, { recursive: true });
+  const created = await mkdir(dir, { recursive: true });
   const current = await readIfExists(hookPath);
+  // Folders this install (or the one it replaces) had to create: uninstalling removes them again.
+  const createdDirs = created
+    ? path.relative(created, dir).split(path.sep).filter(Boolean).length + 1
+    : Number(current?.includes(MARKER) ? (CREATED_DIRS.exec(current)?.[1] ?? 0) : 0);
   if (current !== null && !current.includes(MARKER)) {
     if ((await readIfExists(chainedPath)) !== null) {
       throw new ConflictError(`${hookPath} and ${chainedPath} both exist; merge them by hand, then install again`);
@@ -126,20 +133,59 @@ export async function installGitHook(
   }
   // Written aside then renamed: a commit running right now sees the old hook or the new one, never half a file.
   const tmp = `${hookPath}.gantry-${process.pid}-${Date.now()}`;
-  await writeFile(tmp, hookScript(url, o.token), { mode: 0o700 });
+  await writeFile(tmp, hookScript(url, o.token, createdDirs), { mode: 0o700 });
   await chmod(tmp, 0o700);
   await rename(tmp, hookPath);
   return { hookPath };
 }
 
-/** Removes Gantry's hook and puts back the hook it chained, if any. A hook that is not Gantry's is left alone. */
-export async function uninstallGitHook(repoDir: string): Promise<void> {
+/** What uninstalling found: Gantry's hook taken out, and the hook it had chained put back or not. */
+export type UninstallOutcome =
+  /** Gantry's hook was removed; there was no hook before it. */
+  | 'removed'
+  /** Gantry's hook was removed (or already gone) and the hook it had chained is back in place. */
+  | 'restored'
+  /** No hook of Gantry's was there (never installed, or deleted by the user): nothing changed. */
+  | 'absent'
+  /** The hook in place is not Gantry's (the user replaced it): left alone. */
+  | 'foreign';
+
+/**
+ * Undoes installGitHook, leaving the hooks folder as it was before: removes Gantry's hook, puts
+ * back the hook it chained (a rename, so its bytes and mode are the original's) and removes the
+ * hooks folders the install had to create, if they are empty. Respects `core.hooksPath` as
+ * installing did. Idempotent: a second call, or one after the user deleted the hook, finds
+ * nothing to do (a chained hook left behind is still put back). A hook that is not Gantry's is
+ * never touched. Throws GIT_FAILED when `repoDir` is not a git repository.
+ */
+export async function uninstallGitHook(repoDir: string): Promise<{ hookPath: string; outcome: UninstallOutcome }> {
   const dir = await hooksDir(repoDir);
   const hookPath = path.join(dir, HOOK_NAME);
+  const chainedPath = path.join(dir, CHAINED_NAME);
   const current = await readIfExists(hookPath);
-  if (current === null || !current.includes(MARKER)) return;
+  const chained = (await readIfExists(chainedPath)) !== null;
+  if (current !== null && !current.includes(MARKER)) return { hookPath, outcome: 'foreign' };
+  if (current === null && !chained) return { hookPath, outcome: 'absent' };
+  if (chained) {
+    // One rename replaces Gantry's hook with the original: a commit running now sees one or the other.
+    await rename(chainedPath, hookPath);
+    return { hookPath, outcome: 'restored' };
+  }
   await rm(hookPath, { force: true });
-  if ((await readIfExists(path.join(dir, CHAINED_NAME))) !== null) await rename(path.join(dir, CHAINED_NAME), hookPath);
+  await removeEmptyFolders(dir, Number(CREATED_DIRS.exec(current ?? '')?.[1] ?? 0));
+  return { hookPath, outcome: 'removed' };
+}
+
+/** Removes `dir` and its parents, `levels` folders in all, stopping at the first that is not empty (the user's files stay). */
+async function removeEmptyFolders(dir: string, levels: number): Promise<void> {
+  let folder = dir;
+  for (let n = 0; n < levels; n++, folder = path.dirname(folder)) {
+    try {
+      await rmdir(folder);
+    } catch {
+      return;
+    }
+  }
 }
 
 const HOOK_LINE = /^([0-9a-f]{40}|[0-9a-f]{64}) ([0-9a-f]{40}|[0-9a-f]{64}) (refs\/heads\/\S+)$/;

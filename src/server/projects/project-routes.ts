@@ -62,12 +62,13 @@ export function registerProjectRoutes(routes: RouteTable, deps: ProjectRouteDeps
   routes.add({
     method: 'DELETE',
     url: '/api/projects/:project',
-    summary: 'Unregister a project (and remove the git hook Gantry installed)',
+    summary:
+      'Unregister a project: removes the git hook Gantry installed (restoring any it chained) or the mirror it polled; `warnings` says what could not be cleaned up',
     auth: 'admin',
     params: projectParams,
     handler: async ({ params, request }) => {
-      await deps.projects.remove(params.project, request.actor ?? 'api');
-      return { deleted: true };
+      const { warnings } = await deps.projects.remove(params.project, request.actor ?? 'api');
+      return { deleted: true, warnings };
     },
   });
   routes.add({

@@ -4,7 +4,7 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { InputError, NotFoundError } from '../../core/errors.ts';
 import type { Value } from '../../core/types.ts';
@@ -13,7 +13,7 @@ import type { EventEnvironment, Project, Store } from '../../store/ports.ts';
 import { CronScheduler } from './cron-scheduler.ts';
 import { runGit } from '../../platform/git.ts';
 import { changedFiles, listBranchHeads } from '../repos/index.ts';
-import { installGitHook } from './git-hooks.ts';
+import { installGitHook, uninstallGitHook } from './git-hooks.ts';
 import { readConfigAtCommit, syncMirror } from '../repos/index.ts';
 import { RepoPoller } from './repo-poller.ts';
 import type { RunService } from '../runs/index.ts';
@@ -100,19 +100,47 @@ export class ProjectService {
     return { project, webhookSecret };
   }
 
-  async remove(idOrName: string, actor: string): Promise<void> {
+  /**
+   * Unregisters a project and undoes what `add` did outside the store: stops its triggers, takes
+   * Gantry's git hook out of a local repository (putting back a hook it had chained) and deletes a
+   * URL project's mirror. Cleaning up never blocks the removal: what could not be done (the
+   * repository is gone, the hook could not be removed) comes back as warnings for the user.
+   */
+  async remove(idOrName: string, actor: string): Promise<{ warnings: string[] }> {
     const project = await this.require(idOrName);
     this.#cron.remove(project.id);
     await this.#pollers.get(project.id)?.stop();
     this.#pollers.delete(project.id);
+    const warnings = project.source.kind === 'local' ? await this.#removeHook(project.source.path) : [];
     await this.#deps.store.projects.delete(project.id);
+    if (project.source.kind === 'url') {
+      const mirror = this.#deps.runs.gitDir(project);
+      await rm(mirror, { recursive: true, force: true }).catch((error: unknown) =>
+        warnings.push(`could not delete the mirror ${mirror}: ${error instanceof Error ? error.message : String(error)}`),
+      );
+    }
     await this.#deps.store.events.append({
       type: 'project.removed',
       subject: `project:${project.id}`,
       actor,
-      data: { name: project.name },
+      data: { name: project.name, warnings },
       env: this.#deps.eventEnv(),
     });
+    return { warnings };
+  }
+
+  async #removeHook(repoDir: string): Promise<string[]> {
+    if (!existsSync(repoDir)) return [`the repository ${repoDir} is gone; there was no git hook left to remove`];
+    try {
+      const { hookPath, outcome } = await uninstallGitHook(repoDir);
+      if (outcome === 'foreign' && existsSync(`${hookPath}.pre-gantry`))
+        return [`${hookPath} is not Gantry's hook, so ${hookPath}.pre-gantry (the hook it had replaced) was left for you to restore`];
+      return [];
+    } catch (error) {
+      return [
+        `could not remove Gantry's git hook from ${repoDir}: ${error instanceof Error ? error.message : String(error)}; delete its reference-transaction hook by hand`,
+      ];
+    }
   }
 
   async require(idOrName: string): Promise<Project> {

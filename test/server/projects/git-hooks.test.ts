@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chmod, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { installGitHook, parseHookBody, uninstallGitHook } from '../../../src/server/projects/git-hooks.ts';
@@ -129,6 +130,42 @@ describe('installGitHook', () => {
     expect(await readFile(hookPath, 'utf8')).toBe('#!/bin/sh\nexit 0\n');
     await uninstallGitHook(repo);
     expect(await readFile(hookPath, 'utf8')).toBe('#!/bin/sh\nexit 0\n');
+  });
+
+  it('uninstalls with outcomes, puts back a chained hook the user stranded, and never touches a foreign one', async () => {
+    const hooks = path.join(repo, '.git', 'hooks');
+    const hookPath = path.join(hooks, 'reference-transaction');
+    expect((await uninstallGitHook(repo)).outcome).toBe('absent');
+    await installGitHook(repo, { serverUrl: 'http://127.0.0.1:1', token: TOKEN, projectId: 'p' });
+    expect((await uninstallGitHook(repo)).outcome).toBe('removed');
+    expect(existsSync(hookPath)).toBe(false);
+    expect((await uninstallGitHook(repo)).outcome).toBe('absent');
+
+    await writeFile(hookPath, '#!/bin/sh\nexit 0\n', { mode: 0o710 });
+    await installGitHook(repo, { serverUrl: 'http://127.0.0.1:1', token: TOKEN, projectId: 'p' });
+    await rm(hookPath); // the user deleted Gantry's hook; theirs is still kept aside
+    expect((await uninstallGitHook(repo)).outcome).toBe('restored');
+    expect(await readFile(hookPath, 'utf8')).toBe('#!/bin/sh\nexit 0\n');
+    expect((await stat(hookPath)).mode & 0o777).toBe(0o710);
+    expect(existsSync(path.join(hooks, 'reference-transaction.pre-gantry'))).toBe(false);
+
+    await writeFile(hookPath, '#!/bin/sh\n# not gantry\n');
+    expect((await uninstallGitHook(repo)).outcome).toBe('foreign');
+    expect(await readFile(hookPath, 'utf8')).toBe('#!/bin/sh\n# not gantry\n');
+  });
+
+  it('removes the hooks folders it created, even after a re-install, but not one the user filled', async () => {
+    await git(repo, ['config', 'core.hooksPath', 'tools/git/hooks']);
+    await installGitHook(repo, { serverUrl: 'http://127.0.0.1:1', token: TOKEN, projectId: 'p' });
+    await installGitHook(repo, { serverUrl: 'http://127.0.0.1:2', token: TOKEN, projectId: 'p' }); // a server restart
+    await uninstallGitHook(repo);
+    expect(existsSync(path.join(repo, 'tools'))).toBe(false);
+
+    await installGitHook(repo, { serverUrl: 'http://127.0.0.1:1', token: TOKEN, projectId: 'p' });
+    await writeFile(path.join(repo, 'tools', 'git', 'README'), 'mine\n');
+    await uninstallGitHook(repo);
+    expect(existsSync(path.join(repo, 'tools', 'git', 'hooks'))).toBe(false);
+    expect(await readFile(path.join(repo, 'tools', 'git', 'README'), 'utf8')).toBe('mine\n');
   });
 
   it('reports a push into a bare repository', async () => {
