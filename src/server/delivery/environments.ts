@@ -146,6 +146,11 @@ export class Environments {
       .map((x) => ({ ...x.status, pool: x.labels?.pool ?? '', releaseId: x.labels?.releaseId ?? '' }));
   }
 
+  /** Whether the instance was taken out of the routes to be stopped (until it is `stopped`). */
+  isLeaving(instanceId: string): boolean {
+    return this.#leaving.has(instanceId);
+  }
+
   /** Routes follow readiness: an instance change re-routes the environments it belongs to. */
   onInstanceChange(status: InstanceStatus): void {
     if (status.state === 'stopped') this.#leaving.delete(status.id);

@@ -332,7 +332,9 @@ export class RolloutDriver {
     const releaseId = pool === 'stable' ? env.stable : pool === 'canary' ? env.canary : env.old;
     const victims = environments
       .instancesOf(env)
-      .filter((i) => i.releaseId === releaseId && i.state !== 'stopped')
+      // A counted stop (a rolling batch) picks instances not already on their way out: one an
+      // earlier batch is still stopping must not count again, or a running one would be left.
+      .filter((i) => i.releaseId === releaseId && i.state !== 'stopped' && (count === undefined || !environments.isLeaving(i.id)))
       .slice(0, count ?? Infinity);
     const ids = new Set(victims.map((v) => v.id));
     // Out of the route table first, so no new request reaches them; in-flight ones finish.
