@@ -10,13 +10,21 @@ import { GANTRY_VERSION } from '../core/version.ts';
 import { SlotPool } from '../engine/slot-pool.ts';
 import type { RunJob } from '../executor/ports.ts';
 import { runJob as defaultRunJob } from '../executor/job-runner.ts';
-import { Supervisor } from '../runtime/index.ts';
+import { systemClock } from '../core/clock.ts';
 import { openStore } from '../store/index.ts';
 import type { EventEnvironment, Store } from '../store/ports.ts';
 import { SERVER_INFO_FILE } from '../core/data-files.ts';
 import { createApp } from './app.ts';
 import { ensureAdminToken, SecretBox, SessionService } from './auth/index.ts';
-import { AutoRelease, DeliveryController, PrometheusSource, ReleaseService, RollupRecorder } from './delivery/index.ts';
+import {
+  AutoRelease,
+  DeliveryController,
+  PrometheusSource,
+  ProxyProcesses,
+  ReleaseService,
+  RollupRecorder,
+  SupervisedInstances,
+} from './delivery/index.ts';
 import { LiveHub } from './events/index.ts';
 import { ProjectService } from './projects/index.ts';
 import { RunService } from './runs/index.ts';
@@ -76,11 +84,7 @@ export async function startServer(options: ServerOptions, overrides: StartOverri
           .catch((error: unknown) => log('warn', 'automatic release failed', { runId: run.id, error: String(error) }));
     },
   });
-  const supervisor = new Supervisor({
-    dataDir: options.dataDir,
-    secretCodec: secretBox,
-    onChange: (status) => delivery.onInstanceChange(status),
-  });
+  const supervisor = new SupervisedInstances({ dataDir: options.dataDir, secretCodec: secretBox });
   const releases = new ReleaseService({
     store,
     dataDir: options.dataDir,
@@ -90,6 +94,7 @@ export async function startServer(options: ServerOptions, overrides: StartOverri
   const delivery: DeliveryController = new DeliveryController({
     store,
     supervisor,
+    proxies: new ProxyProcesses(options.dataDir),
     secretBox,
     dataDir: options.dataDir,
     host: options.host,
@@ -98,7 +103,7 @@ export async function startServer(options: ServerOptions, overrides: StartOverri
     eventEnv,
     notify: (rolloutId) => hub.notify(rolloutId),
     warn: (message, data) => log('warn', message, data),
-    now: () => Date.now(),
+    clock: systemClock,
   });
   const autoRelease = new AutoRelease({ store, releases, delivery, warn: (message, data) => log('warn', message, data) });
   const projects = new ProjectService({

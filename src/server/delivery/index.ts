@@ -1,6 +1,17 @@
 /** Progressive delivery's I/O side: releases, the rollout driver per environment, its API, live views and roll-ups. */
 export { AutoRelease, type AutoReleaseDeps } from './auto-release.ts';
-export { DeliveryController, type DeliveryDeps, type MetricQuerySource } from './delivery-controller.ts';
+export { DeliveryController, type DeliveryDeps } from './delivery-controller.ts';
+export type {
+  Clock,
+  EnvironmentProxy,
+  InstanceLabels,
+  InstanceSupervisor,
+  MetricQuerySource,
+  MetricsSource,
+  ProxyControl,
+  ProxyOpenOptions,
+} from './ports.ts';
+export { ProxyProcesses, SupervisedInstances } from './real-ports.ts';
 export { registerDeliveryRoutes, type DeliveryRouteDeps } from './delivery-routes.ts';
 export { registerEnvironmentViewRoutes } from './environment-view-routes.ts';
 export { PrometheusSource, type PrometheusSourceOptions } from './prometheus-source.ts';

@@ -1,0 +1,115 @@
+/**
+ * The rollout controller's side effects, each behind a small port: service instances
+ * (`InstanceSupervisor`), each environment's traffic proxy (`ProxyControl` → `EnvironmentProxy`),
+ * Prometheus (`MetricsSource`) and time (`Clock`, src/core/clock.ts). The real implementations
+ * live in ./real-ports.ts (thin adapters over src/runtime and src/proxy); in-memory fakes for
+ * tests in test/support/fakes/. One contract suite per port (test/server/delivery/contracts/)
+ * runs against both, so a scenario passing on the fakes says something about the real thing.
+ */
+import type { PrometheusCheckConfig } from '../../core/delivery-config.ts';
+import type { Rollup, RouteTable, WindowStats } from '../../proxy/index.ts';
+import type { InstanceSpec, InstanceStatus } from '../../runtime/index.ts';
+
+export type { Clock, TimerHandle } from '../../core/clock.ts';
+
+/** What an instance serves: the environment key (`<projectId>:<environment>`), release and pool. */
+export interface InstanceLabels {
+  environment: string;
+  releaseId: string;
+  pool: string;
+}
+
+/**
+ * Starts and stops service instances; they outlive the server (`adopt` reattaches them).
+ *
+ * - Ordering: `start` resolves once the instance is registered (`starting`, listed by `list()`,
+ *   labelled by `labels()`); readiness comes later and is awaited with `waitReady`. Every state
+ *   change is reported to the `onChange` listeners, in the order it happened, after `list()`
+ *   shows it.
+ * - Concurrency: calls for different instances may overlap freely; `stop` of an instance whose
+ *   start is under way waits for the start. Listeners are called synchronously and must not throw.
+ * - Idempotency: `start` of an id that runs rejects (ConflictError); `stop` of a stopped instance
+ *   resolves at once; `stop` of an unknown id rejects (NotFoundError). `adopt` and `detach` may be
+ *   called once each per lifetime.
+ * - `waitReady` resolves when the instance is `ready`, rejects (code INSTANCE_NOT_READY) when it
+ *   is `failed`, `stopping` or `stopped`, or after `timeoutMs`.
+ */
+export interface InstanceSupervisor {
+  /** Reattaches instances left by a previous server (the same data dir); resolves when each is watched again. */
+  adopt(): Promise<unknown>;
+  start(spec: InstanceSpec): Promise<InstanceStatus>;
+  waitReady(id: string, timeoutMs: number): Promise<InstanceStatus>;
+  /** Signal, drain timeout, SIGKILL; resolves once the instance is `stopped`. */
+  stop(id: string): Promise<void>;
+  /** Every known instance (stopped ones included, until forgotten). */
+  list(): InstanceStatus[];
+  labels(id: string): InstanceLabels | undefined;
+  /** Registers a change listener; returns its removal. */
+  onChange(listener: (status: InstanceStatus) => void): () => void;
+  /** Server shutdown: stops watching; instances keep running. */
+  detach(): Promise<void>;
+}
+
+/** Where and as whom an environment's proxy listens. */
+export interface ProxyOpenOptions {
+  /** `<projectId>:<environment>`: identifies the proxy across server restarts. */
+  environmentKey: string;
+  /** Metrics label (`project/environment`). */
+  label: string;
+  host: string;
+  port: number;
+}
+
+/**
+ * Each environment's proxy process, started or adopted. Proxies outlive the server and keep
+ * routing by their last table.
+ *
+ * - `open` adopts a live proxy of that environment on the same host and port (keeping its table),
+ *   else starts one (routing by its persisted table); rejects when the port cannot be listened on.
+ *   Concurrent `open`s of one environment are the caller's to avoid (the controller shares one).
+ * - `closeAbandoned(keys)` shuts down live proxies of those environments that no `open` returned
+ *   (a stop the previous server did not finish); others found are left running. Idempotent.
+ */
+export interface ProxyControl {
+  open(options: ProxyOpenOptions): Promise<EnvironmentProxy>;
+  closeAbandoned(environmentKeys: ReadonlySet<string>): Promise<void>;
+}
+
+/**
+ * One environment's proxy as the controller steers it.
+ *
+ * - Ordering: route tables reach the proxy in call order; a later one never overtakes an earlier
+ *   one (queued ones may be coalesced into the newest). `setRoutes` resolves once that table (or
+ *   a newer one) is applied; each request is routed by exactly one table.
+ * - Failure: every call has a deadline and rejects rather than hanging; the proxy keeps routing by
+ *   the last table it accepted. An invalid table rejects (InputError) and changes nothing.
+ * - `drained(id, ms)`: true once the upstream (out of the table) has no request in flight, false
+ *   at the deadline. `window` reads request metrics of a time range, filtered by release
+ *   (`version`) or pool; reading does not consume. `drainRollups` hands each ten-second roll-up out
+ *   once. `detach` leaves the process running; `close` stops it and frees its port; both idempotent.
+ */
+export interface EnvironmentProxy {
+  setRoutes(table: RouteTable): Promise<void>;
+  drained(upstreamId: string, timeoutMs: number): Promise<boolean>;
+  window(sinceMs: number, untilMs: number, filter?: { version?: string; pool?: 'stable' | 'canary' }): Promise<WindowStats>;
+  drainRollups(): Promise<Rollup[]>;
+  prometheus(): Promise<string>;
+  detach(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Prometheus as an analysis source (./prometheus-source.ts). Never rejects for an unavailable,
+ * slow or confused backend: a check that cannot be answered is `null` (inconclusive) with a
+ * problem line. Stateless: concurrent calls are safe, and each call asks again.
+ */
+export interface MetricsSource {
+  evaluate(
+    checks: PrometheusCheckConfig[],
+    vars: { version: string; environment: string },
+    at?: Date,
+  ): Promise<{ values: Record<string, number | null>; problems: string[] }>;
+}
+
+/** The former name of `MetricsSource`. */
+export type MetricQuerySource = MetricsSource;

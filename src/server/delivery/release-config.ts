@@ -1,0 +1,96 @@
+/**
+ * Reading what a release says about one environment: its gantry.yaml's `service` and
+ * `environments.<name>` sections, the instance count, the drain timeout, the canary match rules,
+ * and an instance spec with the environment's secrets decrypted. No side effects but store reads.
+ */
+import type { EnvironmentConfig, MatchRule, ServiceConfig } from '../../core/delivery-config.ts';
+import { InputError, NotFoundError } from '../../core/errors.ts';
+import { parseConfig } from '../../pipeline/load-config.ts';
+import type { InstanceSpec } from '../../runtime/index.ts';
+import type { Project, ReleaseRecord, Store } from '../../store/ports.ts';
+import type { SecretBox } from '../auth/index.ts';
+import { environmentKey } from './environment-key.ts';
+import { releaseDir } from './release-service.ts';
+
+/** When a release's config cannot be read: the supervisor's own default drain timeout. */
+const DEFAULT_DRAIN_MS = 30_000;
+
+/** The release's service and its environment section; InputError when either is missing. */
+export function configOf(release: ReleaseRecord, environment: string): { service: ServiceConfig; envConfig: EnvironmentConfig } {
+  const config = parseConfig(release.configText, 'gantry.yaml');
+  const service = config.service;
+  const envConfig = config.environments?.[environment];
+  if (!service) throw new InputError(`release #${release.number} has no \`service\` section`);
+  if (!envConfig)
+    throw new InputError(
+      `release #${release.number} defines no environment '${environment}' (it has: ${Object.keys(config.environments ?? {}).join(', ') || 'none'})`,
+    );
+  return { service, envConfig };
+}
+
+/** The canary's match rules (A/B, testers); none for other strategies or an unreadable config. */
+export function matchOf(release: ReleaseRecord, environment: string): MatchRule[] {
+  try {
+    const { envConfig } = configOf(release, environment);
+    return envConfig.strategy.kind === 'canary' ? envConfig.strategy.match : [];
+  } catch {
+    return [];
+  }
+}
+
+export function instanceCount(release: ReleaseRecord, environment: string): number {
+  const { service, envConfig } = configOf(release, environment);
+  return envConfig.instances ?? service.instances;
+}
+
+export function drainTimeoutOf(release: ReleaseRecord | undefined, environment: string): number {
+  try {
+    if (release) return configOf(release, environment).service.stop.drainTimeoutMs;
+  } catch {
+    // an unreadable config: the default
+  }
+  return DEFAULT_DRAIN_MS;
+}
+
+export async function requireRelease(store: Store, id: string): Promise<ReleaseRecord> {
+  const release = await store.releases.get(id);
+  if (!release) throw new NotFoundError(`release ${id} does not exist`);
+  return release;
+}
+
+export interface InstanceSpecDeps {
+  store: Store;
+  secretBox: SecretBox;
+  dataDir: string;
+  sandbox: 'auto' | 'off';
+}
+
+/** The spec of an instance of `release` in `environment`, without its id and pool; InputError for a secret not set. */
+export async function instanceSpec(
+  deps: InstanceSpecDeps,
+  project: Project,
+  release: ReleaseRecord,
+  environment: string,
+): Promise<Omit<InstanceSpec, 'id' | 'pool'>> {
+  const { service, envConfig } = configOf(release, environment);
+  const secrets: Record<string, string> = {};
+  for (const [variable, secretName] of Object.entries(envConfig.secrets)) {
+    const sealed =
+      (await deps.store.secrets.get(project.id, secretName, environment)) ?? (await deps.store.secrets.get(project.id, secretName));
+    if (sealed === undefined)
+      throw new InputError(
+        `secret ${secretName} (for ${variable} in ${environment}) is not set: \`gantry secret set ${project.name} ${secretName} --env ${environment}\``,
+      );
+    secrets[variable] = deps.secretBox.decrypt(sealed);
+  }
+  return {
+    environment: environmentKey(project.id, environment),
+    releaseId: release.id,
+    service,
+    // The environment by its name (the spec's `environment` is the supervisor's grouping key).
+    env: { GANTRY_ENVIRONMENT: environment, GANTRY_PROJECT: project.name, ...service.env, ...envConfig.env, ...secrets },
+    secrets: Object.values(secrets),
+    workDir: releaseDir(deps.dataDir, release.id),
+    sandbox: deps.sandbox,
+  };
+}

@@ -1,0 +1,352 @@
+/**
+ * The rollout loop: feeds events to the pure reducer (src/delivery), persists each transition
+ * (phase, state, events, the environment record on success) BEFORE carrying out its commands,
+ * then carries them out on the supervisor and the environment's proxy. Events of one rollout
+ * are applied one at a time (`queue`); ticks come from the `Clock` by `nextDeadline` and, while a
+ * canary takes traffic, every `ANALYSIS_INTERVAL_MS` with fresh analysis input.
+ */
+import { newId } from '../../core/ids.ts';
+import type { Value } from '../../core/types.ts';
+import {
+  ANALYSIS_INTERVAL_MS,
+  isFinalRollout,
+  nextDeadline,
+  reduceRollout,
+  type RolloutCommand,
+  type RolloutEvent,
+  type RolloutState,
+} from '../../delivery/index.ts';
+import type { EventEnvironment, NewEvent, Project, ReleaseRecord, RolloutRecord, Store } from '../../store/ports.ts';
+import { analyse } from './analysis-input.ts';
+import type { EnvironmentRuntime, Environments } from './environments.ts';
+import type { Clock, InstanceSupervisor, MetricsSource, TimerHandle } from './ports.ts';
+import { drainTimeoutOf, instanceSpec, requireRelease, type InstanceSpecDeps } from './release-config.ts';
+
+/** A rollout this server drives. */
+export interface ActiveRollout {
+  record: RolloutRecord;
+  state: RolloutState;
+  project: Project;
+  release: ReleaseRecord;
+  previous: ReleaseRecord | null;
+  env: EnvironmentRuntime;
+  /** The last step applied (events of one rollout are applied in order). */
+  queue: Promise<void>;
+  timer: TimerHandle | null;
+}
+
+export interface RolloutDriverDeps extends InstanceSpecDeps {
+  store: Store;
+  supervisor: InstanceSupervisor;
+  environments: Environments;
+  clock: Clock;
+  prometheus: MetricsSource | null;
+  eventEnv(): EventEnvironment;
+  notify(rolloutId: string): void;
+  warn(message: string, data: Record<string, unknown>): void;
+  /** How long readiness may take before a start counts as failed (default 120 s). */
+  readyTimeoutMs?: number;
+}
+
+const DEFAULT_READY_TIMEOUT_MS = 120_000;
+
+export class RolloutDriver {
+  readonly #deps: RolloutDriverDeps;
+  readonly #rollouts = new Map<string, ActiveRollout>();
+  #stopping = false;
+
+  constructor(deps: RolloutDriverDeps) {
+    this.#deps = deps;
+  }
+
+  get(rolloutId: string): ActiveRollout | undefined {
+    return this.#rollouts.get(rolloutId);
+  }
+
+  /** Stops driving a rollout (its timer too); what is being applied still lands. */
+  forget(rolloutId: string): void {
+    const active = this.#rollouts.get(rolloutId);
+    if (active?.timer) this.#deps.clock.clearTimeout(active.timer);
+    this.#rollouts.delete(rolloutId);
+  }
+
+  /** Server shutdown: no more timers or steps; resolves once steps under way landed. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    for (const rollout of this.#rollouts.values()) if (rollout.timer) this.#deps.clock.clearTimeout(rollout.timer);
+    await Promise.allSettled([...this.#rollouts.values()].map((r) => r.queue));
+  }
+
+  /** Creates the rollout (record + `rollout.created`), then starts it unless it waits for approval. */
+  async begin(
+    project: Project,
+    release: ReleaseRecord,
+    previous: ReleaseRecord | null,
+    env: EnvironmentRuntime,
+    state: RolloutState,
+    actor: string,
+  ): Promise<RolloutRecord> {
+    const { store } = this.#deps;
+    const record = await store.rollouts.create({
+      id: state.id,
+      projectId: project.id,
+      environment: env.name,
+      releaseId: release.id,
+      previousReleaseId: previous?.id ?? null,
+      phase: state.phase,
+      state: state as unknown as Record<string, Value>,
+      createdBy: actor,
+    });
+    await store.events.append({
+      type: 'rollout.created',
+      subject: `rollout:${record.id}`,
+      actor,
+      data: {
+        rolloutId: record.id,
+        projectId: project.id,
+        environment: env.name,
+        releaseId: release.id,
+        releaseNumber: release.number,
+        previousReleaseId: previous?.id ?? null,
+        strategy: state.strategy.kind,
+      },
+      env: { ...this.#deps.eventEnv(), commit: release.sha, configHash: release.configHash },
+    });
+    const active: ActiveRollout = { record, state, project, release, previous, env, queue: Promise.resolve(), timer: null };
+    this.#rollouts.set(record.id, active);
+    env.canary = release.id;
+    env.match = state.strategy.kind === 'canary' ? state.strategy.match : [];
+    if (state.phase !== 'pending-approval') await this.apply(active, { type: 'start', at: this.#deps.clock.now() });
+    return (await store.rollouts.get(record.id)) as RolloutRecord;
+  }
+
+  /** Picks up a rollout the previous server left mid-way, from its persisted state. */
+  async resume(project: Project, record: RolloutRecord, env: EnvironmentRuntime): Promise<void> {
+    const { store, environments } = this.#deps;
+    const state = record.state as unknown as RolloutState;
+    const release = await requireRelease(store, record.releaseId);
+    const previous = record.previousReleaseId ? await requireRelease(store, record.previousReleaseId) : null;
+    env.canary = release.id;
+    env.match = state.strategy.kind === 'canary' ? state.strategy.match : [];
+    env.weights = { ...state.weights };
+    const active: ActiveRollout = { record, state, project, release, previous, env, queue: Promise.resolve(), timer: null };
+    this.#rollouts.set(record.id, active);
+    await environments.route(env);
+    const waiting = state.waitingFor;
+    if (waiting?.event === 'instances-ready') {
+      const releaseId = waiting.pool === 'stable' ? env.stable : release.id;
+      const have = environments.instancesOf(env).filter((i) => i.releaseId === releaseId && i.state !== 'stopped');
+      if (have.length === 0 && releaseId) void this.#startInstances(active, waiting.pool as 'canary' | 'stable', releaseId);
+      else
+        void this.#awaitReady(
+          active,
+          waiting.pool as 'canary' | 'stable',
+          have.map((h) => h.id),
+        );
+    } else if (waiting?.event === 'drained') {
+      void this.#stopInstances(active, waiting.pool, true);
+    }
+    this.#schedule(active);
+  }
+
+  /** Serialised per rollout: reduce → persist → act. */
+  apply(active: ActiveRollout, event: RolloutEvent): Promise<void> {
+    const step = active.queue.then(async () => {
+      if (isFinalRollout(active.state.phase) || this.#stopping || active.env.stopped) return;
+      const { state, commands } = reduceRollout(active.state, event);
+      const finished = commands.find((c): c is Extract<RolloutCommand, { type: 'finished' }> => c.type === 'finished');
+      await this.#persist(active, state, commands, finished?.phase ?? null);
+      active.state = state;
+      for (const command of commands) this.#carryOut(active, command);
+      if (finished) this.#finish(active);
+      else this.#schedule(active);
+    });
+    active.queue = step.catch((error: unknown) =>
+      this.#deps.warn('a rollout step failed', { rolloutId: active.record.id, event: event.type, error: String(error) }),
+    );
+    return step;
+  }
+
+  async #persist(active: ActiveRollout, state: RolloutState, commands: RolloutCommand[], finished: string | null): Promise<void> {
+    const base = { actor: 'server', env: { ...this.#deps.eventEnv(), commit: active.release.sha, configHash: active.release.configHash } };
+    const subject = `rollout:${active.record.id}`;
+    const events: NewEvent[] = commands
+      .filter((c): c is Extract<RolloutCommand, { type: 'record' }> => c.type === 'record')
+      .map((c) => ({
+        ...base,
+        type: `rollout.${c.event}`,
+        subject,
+        data: { rolloutId: active.record.id, environment: active.env.name, ...(c.data as Record<string, Value>) },
+      }));
+    if (state.phase !== active.state.phase) {
+      events.push({
+        ...base,
+        type: `rollout.phase.${state.phase}`,
+        subject,
+        data: {
+          rolloutId: active.record.id,
+          environment: active.env.name,
+          from: active.state.phase,
+          weights: state.weights,
+          reason: state.reason,
+        },
+      });
+    }
+    const env =
+      finished === 'succeeded'
+        ? {
+            projectId: active.project.id,
+            name: active.env.name,
+            currentReleaseId: active.release.id,
+            previousReleaseId: active.previous?.id ?? null,
+            port: active.env.port,
+          }
+        : undefined;
+    await this.#deps.store.rollouts.transition(active.record.id, {
+      phase: state.phase,
+      state: state as unknown as Record<string, Value>,
+      finishedAt: finished ? new Date(this.#deps.clock.now()).toISOString() : null,
+      ...(env ? { environment: env } : {}),
+      events,
+    });
+    this.#deps.notify(active.record.id);
+  }
+
+  #carryOut(active: ActiveRollout, command: RolloutCommand): void {
+    const env = active.env;
+    switch (command.type) {
+      case 'set-weights':
+        env.weights = { stable: command.stable, canary: command.canary };
+        void this.#deps.environments.route(env);
+        break;
+      case 'swap-pools':
+        env.old = env.stable;
+        env.stable = env.canary;
+        env.canary = null;
+        env.weights = { stable: 100, canary: 0 };
+        void this.#deps.environments.route(env);
+        break;
+      case 'start-instances':
+        void this.#startInstances(active, command.pool, command.releaseId, command.count);
+        break;
+      case 'stop-instances':
+        void this.#stopInstances(active, command.pool, command.drain, command.count);
+        break;
+      case 'record':
+      case 'finished':
+        break;
+    }
+  }
+
+  #finish(active: ActiveRollout): void {
+    this.forget(active.record.id);
+    // Succeeded: swap-pools already made the canary stable. Otherwise the stable release stays.
+    const env = active.env;
+    env.canary = null;
+    env.weights = { stable: 100, canary: 0 };
+    void this.#deps.environments.route(env);
+  }
+
+  #schedule(active: ActiveRollout): void {
+    const { clock } = this.#deps;
+    if (active.timer) clock.clearTimeout(active.timer);
+    active.timer = null;
+    const now = clock.now();
+    const deadline = nextDeadline(active.state);
+    const analysing =
+      active.state.strategy.kind !== 'recreate' &&
+      active.state.strategy.kind !== 'rolling' &&
+      (active.state.phase === 'progressing' || active.state.phase === 'paused');
+    const due = Math.min(deadline ?? Infinity, analysing ? now + ANALYSIS_INTERVAL_MS : Infinity);
+    if (!Number.isFinite(due) || this.#stopping) return;
+    active.timer = clock.setTimeout(
+      () => {
+        void this.#tick(active);
+      },
+      Math.max(0, due - now),
+    );
+  }
+
+  async #tick(active: ActiveRollout): Promise<void> {
+    const at = this.#deps.clock.now();
+    const analysis = await analyse(
+      {
+        state: active.state,
+        proxy: active.env.proxy,
+        environment: active.env.name,
+        releaseId: active.release.id,
+        previousReleaseId: active.previous?.id ?? null,
+        prometheus: this.#deps.prometheus,
+      },
+      at,
+    ).catch((error: unknown) => {
+      this.#deps.warn('analysis failed', { rolloutId: active.record.id, error: String(error) });
+      return null;
+    });
+    await this.apply(active, { type: 'tick', at, analysis });
+  }
+
+  // ---------------------------------------------------------------- instances
+
+  async #startInstances(active: ActiveRollout, pool: 'canary' | 'stable', releaseId: string, count?: number): Promise<void> {
+    const { supervisor, store } = this.#deps;
+    const env = active.env;
+    const started: string[] = [];
+    try {
+      const release = await requireRelease(store, releaseId);
+      if (pool === 'stable') env.stable = releaseId;
+      else env.canary = releaseId;
+      const wanted = count ?? active.state.instances;
+      const spec = await instanceSpec(this.#deps, active.project, release, env.name);
+      for (let i = 0; i < wanted && !env.stopped; i++) {
+        const id = `${active.project.name}.${env.name}.r${release.number}.${newId().slice(-8).toLowerCase()}`;
+        await supervisor.start({ ...spec, id, pool });
+        started.push(id);
+      }
+      // The environment was stopped while these started: they must not outlive it.
+      if (env.stopped) {
+        await Promise.all(started.map((id) => supervisor.stop(id).catch(() => undefined)));
+        return;
+      }
+    } catch (error) {
+      await this.apply(active, { type: 'instances-failed', at: this.#deps.clock.now(), pool, reason: (error as Error).message });
+      return;
+    }
+    await this.#awaitReady(active, pool, started);
+  }
+
+  async #awaitReady(active: ActiveRollout, pool: 'canary' | 'stable', ids: string[]): Promise<void> {
+    const timeout = this.#deps.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
+    try {
+      await Promise.all(ids.map((id) => this.#deps.supervisor.waitReady(id, timeout)));
+      await this.#deps.environments.route(active.env);
+      await this.apply(active, { type: 'instances-ready', at: this.#deps.clock.now(), pool });
+    } catch (error) {
+      await this.apply(active, { type: 'instances-failed', at: this.#deps.clock.now(), pool, reason: (error as Error).message });
+    }
+  }
+
+  async #stopInstances(active: ActiveRollout, pool: 'canary' | 'stable' | 'old', drain: boolean, count?: number): Promise<void> {
+    const { environments, supervisor } = this.#deps;
+    const env = active.env;
+    const releaseId = pool === 'stable' ? env.stable : pool === 'canary' ? env.canary : env.old;
+    const victims = environments
+      .instancesOf(env)
+      // A counted stop (a rolling batch) picks instances not already on their way out: one an
+      // earlier batch is still stopping must not count again, or a running one would be left.
+      .filter((i) => i.releaseId === releaseId && i.state !== 'stopped' && (count === undefined || !environments.isLeaving(i.id)))
+      .slice(0, count ?? Infinity);
+    const ids = new Set(victims.map((v) => v.id));
+    // Out of the route table first, so no new request reaches them; in-flight ones finish.
+    await environments.route(env, ids);
+    if (drain) {
+      const drainMs = drainTimeoutOf(active.release, env.name);
+      // A proxy that cannot say counts as not drained: the drain timeout already passed or will not help.
+      await Promise.all(victims.map((v) => env.proxy.drained(v.id, drainMs).catch(() => false)));
+    }
+    await Promise.all(victims.map((v) => supervisor.stop(v.id).catch(() => undefined)));
+    if (pool === 'old' && count === undefined) env.old = null;
+    await environments.route(env);
+    if (drain) await this.apply(active, { type: 'drained', at: this.#deps.clock.now(), pool });
+  }
+}
