@@ -40,6 +40,11 @@ export class RouteTable {
     this.#routes.push(spec as unknown as AnyRoute);
   }
 
+  /** Every declared route, in declaration order (what tests walk to check each one's auth). */
+  list(): { method: RouteSpec<z.ZodType, z.ZodType, z.ZodType>['method']; url: string; auth: Auth }[] {
+    return this.#routes.map(({ method, url, auth }) => ({ method, url, auth }));
+  }
+
   authOf(method: string, routeUrl: string | undefined): Auth | undefined {
     return this.#routes.find((r) => r.method === method && r.url === routeUrl)?.auth;
   }
