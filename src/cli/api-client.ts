@@ -66,9 +66,9 @@ export class ApiClient {
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const response = await this.raw(method, path, body);
     const text = await response.text();
-    const parsed: unknown = text ? JSON.parse(text) : null;
-    if (!response.ok) throw apiError(response.status, parsed);
-    return parsed as T;
+    // An error answer need not be JSON (a proxy in front of the server): it is still an HTTP error.
+    if (!response.ok) throw apiError(response.status, jsonOrNull(text));
+    return (text ? JSON.parse(text) : null) as T;
   }
 
   async raw(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Response> {
@@ -117,9 +117,20 @@ export class ApiClient {
   }
 }
 
+function jsonOrNull(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
 function apiError(status: number, body: unknown): GantryError {
   const error = (body as { error?: { code?: string; message?: string } } | null)?.error;
   const message = error?.message ?? `the server answered HTTP ${status}`;
   if (isErrorCode(error?.code)) return new GantryError(error.code, message);
-  return new GantryError('HTTP_ERROR', error?.code ? `${message} (${error.code})` : message, { status, code: error?.code });
+  return new GantryError('HTTP_ERROR', error?.code ? `${message} (${error.code})` : message, {
+    status,
+    ...(error?.code ? { code: error.code } : {}),
+  });
 }

@@ -143,8 +143,10 @@ describe('API routes in process', () => {
       expectError(await call('DELETE', '/api/projects/nope', sameOrigin), 404, 'NOT_FOUND');
     });
 
-    it('refuses an unknown or expired cookie', async () => {
-      expectError(await call('GET', '/api/projects', { cookie: 'gantry_session=gns_nope' }), 401, 'UNAUTHORIZED');
+    it('refuses a cookie that is not a session: unknown, a login link, an API token', async () => {
+      for (const value of ['gns_nope', linkToken, t.token]) {
+        expectError(await call('GET', '/api/projects', { cookie: `gantry_session=${value}` }), 401, 'UNAUTHORIZED');
+      }
     });
   });
 
