@@ -34,6 +34,13 @@ const BODY_LIMIT = 8 * 1024 * 1024;
 export function createHttpApp(o: HttpAppOptions): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT });
   app.decorate('routeTable', o.routes);
+  // Auth is read from the table: an API route registered around it would have none, so refuse it.
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) {
+      if (route.url.startsWith('/api/') && !o.routes.authOf(method === 'HEAD' ? 'GET' : method, route.url))
+        throw new Error(`${method} ${route.url} is not in the route table: declare it with routes.add and its auth`);
+    }
+  });
 
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body: Buffer, done) => {
     request.rawBody = body;

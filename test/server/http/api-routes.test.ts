@@ -6,6 +6,7 @@
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpStatusOf, isErrorCode } from '../../../src/core/error-codes.ts';
+import { createHttpApp, RouteTable } from '../../../src/server/http/index.ts';
 import { buildTestApp, type TestApp } from '../../support/app.ts';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'HEAD';
@@ -99,6 +100,27 @@ describe('API routes in process', () => {
       for (const route of gets) {
         const res = await call('HEAD', concrete(route.url));
         expect(res.statusCode, `HEAD ${route.url}`).toBe(401);
+      }
+    });
+
+    it('refuses the git hook route without its per-project hook token (the admin token is not one)', async () => {
+      const attempts: Record<string, string>[] = [{}, { authorization: 'Bearer gnt_wrong' }, { authorization: `Bearer ${t.token}` }];
+      for (const headers of attempts) {
+        const res = await call(
+          'POST',
+          '/api/projects/nope/git-hook',
+          { 'content-type': 'text/plain', ...headers },
+          'a b refs/heads/main\n',
+        );
+        expectError(res, 401, 'UNAUTHORIZED');
+      }
+    });
+
+    it('refuses an unsigned webhook, and one for an unknown project, alike', async () => {
+      const push = { ref: 'refs/heads/main', after: 'a'.repeat(40) };
+      const attempts: Record<string, string>[] = [{}, { 'x-github-event': 'push', 'x-hub-signature-256': 'sha256=00' }];
+      for (const headers of attempts) {
+        expectError(await call('POST', '/api/webhooks/nope', headers, push), 401, 'BAD_SIGNATURE');
       }
     });
 
@@ -218,5 +240,19 @@ describe('API routes in process', () => {
       }
       expect((await call('GET', '/api/health')).statusCode).toBe(200);
     });
+  });
+});
+
+describe('the HTTP shell', () => {
+  it('refuses an API route registered around the route table (it would have no auth)', async () => {
+    const app = createHttpApp({
+      routes: new RouteTable(),
+      authenticate: async () => undefined,
+      isClosing: () => false,
+      onInternalError: () => undefined,
+    });
+    expect(() => app.get('/api/sneaky', async () => ({ secret: true }))).toThrow(/not in the route table/);
+    app.get('/outside-the-api', async () => 'fine');
+    await app.close();
   });
 });
