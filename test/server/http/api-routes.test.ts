@@ -198,6 +198,7 @@ describe('API routes in process', () => {
         expect(error.message).toContain('/api/no-such-thing');
       }
       expectError(await call('GET', '/api/no-such-thing'), 404, 'NOT_FOUND');
+      expectError(await call('GET', '/assets/no-such-file.js'), 404, 'NOT_FOUND');
     });
 
     it('answers 415 UNSUPPORTED_MEDIA_TYPE for a body the API does not read', async () => {
@@ -207,6 +208,22 @@ describe('API routes in process', () => {
     it('answers 413 BODY_TOO_LARGE past the body limit', async () => {
       const big = JSON.stringify({ name: 'x'.repeat(9 * 1024 * 1024) });
       expectError(await admin('POST', '/api/projects', big, { 'content-type': 'application/json' }), 413, 'BODY_TOO_LARGE');
+    });
+
+    it('answers every route, called for things that do not exist, with a success or an error of the catalogue', async () => {
+      // Event streams never end, so they are left out; everything else must answer, and never with a bug.
+      const routes = t.app.routeTable.list().filter((r) => !r.url.endsWith('/stream'));
+      for (const route of routes) {
+        const payload = route.method === 'POST' || route.method === 'PUT' ? {} : undefined;
+        const res = await admin(route.method, concrete(route.url), payload);
+        const name = `${route.method} ${route.url}: ${res.statusCode} ${res.body.slice(0, 200)}`;
+        expect(res.statusCode, name).toBeLessThan(500);
+        if (res.statusCode >= 400 && res.headers['content-type']?.startsWith('application/json')) {
+          const code = (res.json() as { error: { code: string } }).error.code;
+          expectError(res, res.statusCode, code);
+        }
+      }
+      expect(t.internalErrors).toEqual([]);
     });
 
     it('answers 500 INTERNAL for a bug of ours without leaking its message, and reports it', async () => {
