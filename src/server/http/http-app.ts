@@ -32,7 +32,13 @@ export interface HttpAppOptions {
 const BODY_LIMIT = 8 * 1024 * 1024;
 
 export function createHttpApp(o: HttpAppOptions): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: BODY_LIMIT,
+    // A URL that does not decode (or a too-long parameter) is refused before routing, and by
+    // default in fastify's own shape: give it ours.
+    frameworkErrors: (error, request, reply) => sendError(reply, clientError(error.statusCode ?? 400, error.message, request)),
+  });
   app.decorate('routeTable', o.routes);
   // Auth is read from the table: an API route registered around it would have none, so refuse it.
   app.addHook('onRoute', (route) => {

@@ -205,6 +205,16 @@ describe('API routes in process', () => {
       expectError(await admin('POST', '/api/projects', '<project/>', { 'content-type': 'application/xml' }), 415, 'UNSUPPORTED_MEDIA_TYPE');
     });
 
+    it('answers 400 BAD_REQUEST for a URL that does not decode', async () => {
+      const error = expectError(await admin('GET', '/api/projects/%E0%A4%A'), 400, 'BAD_REQUEST');
+      expect(error.message).toContain('/api/projects/%E0%A4%A');
+    });
+
+    it('answers 400 BAD_REQUEST for a body that does not match its Content-Length', async () => {
+      const res = await admin('POST', '/api/projects', '{"name":"a"}', { 'content-type': 'application/json', 'content-length': '5' });
+      expectError(res, 400, 'BAD_REQUEST');
+    });
+
     it('answers 413 BODY_TOO_LARGE past the body limit', async () => {
       const big = JSON.stringify({ name: 'x'.repeat(9 * 1024 * 1024) });
       expectError(await admin('POST', '/api/projects', big, { 'content-type': 'application/json' }), 413, 'BODY_TOO_LARGE');
