@@ -134,6 +134,15 @@ describe('API routes in process', () => {
     });
   });
 
+  it('describes the error body in the OpenAPI document, with the codes the server sends', async () => {
+    const doc = (await admin('GET', '/api/openapi.json')).json() as {
+      components: { schemas: { Error: { properties: { error: { properties: { code: { enum: string[] } } } } } } };
+    };
+    const codes = doc.components.schemas.Error.properties.error.properties.code.enum;
+    expect(codes).toEqual(expect.arrayContaining(['UNAUTHORIZED', 'CSRF', 'INVALID_INPUT', 'SHUTTING_DOWN', 'INTERNAL']));
+    expect(codes).not.toContain('NO_SERVER');
+  });
+
   describe('CSRF with a session cookie', () => {
     const withCookie = (extra: Record<string, string> = {}) => ({ cookie: `gantry_session=${cookie}`, ...extra });
 
