@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { ADMIN_TOKEN_FILE, SERVER_INFO_FILE } from '../core/data-files.ts';
+import { isErrorCode } from '../core/error-codes.ts';
 import { GantryError } from '../core/errors.ts';
 
 export interface ServerAddress {
@@ -32,7 +33,7 @@ export function serverAddress(dataDirOption?: string): ServerAddress {
   if (envUrl && envToken) return { url: envUrl.replace(/\/+$/, ''), token: envToken };
   const dataDir = findDataDir(dataDirOption);
   if (!dataDir) {
-    throw new GantryError('NO_SERVER', 'no Gantry server found: start one with `gantry up`, or set GANTRY_URL and GANTRY_TOKEN', 1);
+    throw new GantryError('NO_SERVER', 'no Gantry server found: start one with `gantry up`, or set GANTRY_URL and GANTRY_TOKEN');
   }
   let token = envToken;
   if (!token) {
@@ -42,7 +43,6 @@ export function serverAddress(dataDirOption?: string): ServerAddress {
       throw new GantryError(
         'NO_SERVER',
         `no Gantry server data in ${dataDir}: start one with \`gantry up --data ${dataDir}\`, or set GANTRY_URL and GANTRY_TOKEN`,
-        1,
       );
     }
   }
@@ -51,7 +51,7 @@ export function serverAddress(dataDirOption?: string): ServerAddress {
     try {
       url = (JSON.parse(readFileSync(join(dataDir, SERVER_INFO_FILE), 'utf8')) as { url: string }).url;
     } catch {
-      throw new GantryError('NO_SERVER', `no running server recorded in ${dataDir}: start it with \`gantry up\``, 1);
+      throw new GantryError('NO_SERVER', `no running server recorded in ${dataDir}: start it with \`gantry up\``);
     }
   }
   return { url: url.replace(/\/+$/, ''), token };
@@ -66,9 +66,9 @@ export class ApiClient {
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const response = await this.raw(method, path, body);
     const text = await response.text();
-    const parsed: unknown = text ? JSON.parse(text) : null;
-    if (!response.ok) throw apiError(response.status, parsed);
-    return parsed as T;
+    // An error answer need not be JSON (a proxy in front of the server): it is still an HTTP error.
+    if (!response.ok) throw apiError(response.status, jsonOrNull(text));
+    return (text ? JSON.parse(text) : null) as T;
   }
 
   async raw(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Response> {
@@ -86,7 +86,6 @@ export class ApiClient {
       throw new GantryError(
         'SERVER_UNREACHABLE',
         `cannot reach the Gantry server at ${this.address.url} (${(error as Error).cause ?? (error as Error).message}): is \`gantry up\` running?`,
-        1,
       );
     }
   }
@@ -118,7 +117,20 @@ export class ApiClient {
   }
 }
 
+function jsonOrNull(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
 function apiError(status: number, body: unknown): GantryError {
   const error = (body as { error?: { code?: string; message?: string } } | null)?.error;
-  return new GantryError(error?.code ?? 'HTTP_ERROR', error?.message ?? `the server answered HTTP ${status}`, status);
+  const message = error?.message ?? `the server answered HTTP ${status}`;
+  if (isErrorCode(error?.code)) return new GantryError(error.code, message);
+  return new GantryError('HTTP_ERROR', error?.code ? `${message} (${error.code})` : message, {
+    status,
+    ...(error?.code ? { code: error.code } : {}),
+  });
 }

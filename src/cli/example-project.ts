@@ -127,11 +127,11 @@ export async function setUpExample(o: SetUpExampleOptions): Promise<ExampleSetup
     `/api/projects/${enc(project.id)}/runs`,
     { kind: 'push' },
   );
-  if (!run) throw new GantryError('EXAMPLE_FAILED', `the example's pipeline did not start (its gantry.yaml ignores the push)`, 1);
+  if (!run) throw new GantryError('EXAMPLE_FAILED', `the example's pipeline did not start (its gantry.yaml ignores the push)`);
   log(`run #${run.number} ${dim(run.id)}`);
   const finished = await followRun(api, run.id, log, { signal: o.signal, timeoutMs });
   if (finished.status !== 'success') {
-    throw new GantryError('EXAMPLE_FAILED', `the example's pipeline ended ${finished.status}: see \`gantry runs show ${run.id}\``, 1);
+    throw new GantryError('EXAMPLE_FAILED', `the example's pipeline ended ${finished.status}: see \`gantry runs show ${run.id}\``);
   }
   const release = await waitForRelease(api, project, run.id, { signal: o.signal, timeoutMs: 60_000 });
   log(`release #${release.number} ${dim(release.sha.slice(0, 12))} → staging`);
@@ -140,7 +140,6 @@ export async function setUpExample(o: SetUpExampleOptions): Promise<ExampleSetup
     throw new GantryError(
       'EXAMPLE_FAILED',
       `the deploy to staging ended ${staging.rollout?.phase ?? 'unknown'}${staging.rollout?.state.reason ? `: ${staging.rollout.state.reason}` : ''}`,
-      1,
     );
   }
   return { project, repoDir, created: true, runId: run.id, stagingUrl: await environmentUrl(api, project, 'staging') };
@@ -175,7 +174,7 @@ export async function locateExampleProject(api: ApiClient): Promise<ProjectView 
 /** Copies the example's sources, leaving out build output and repository state. */
 export async function copyExample(sourceDir: string, repoDir: string): Promise<void> {
   if (!existsSync(join(sourceDir, 'gantry.yaml'))) {
-    throw new GantryError('EXAMPLE_MISSING', `the example service is missing from ${sourceDir} (is this a complete Gantry checkout?)`, 1);
+    throw new GantryError('EXAMPLE_MISSING', `the example service is missing from ${sourceDir} (is this a complete Gantry checkout?)`);
   }
   await mkdir(repoDir, { recursive: true });
   await cp(sourceDir, repoDir, { recursive: true, filter: (from) => !NOT_COPIED.has(basename(from)) || from === sourceDir });
@@ -240,7 +239,7 @@ async function registerExample(api: ApiClient, repoDir: string): Promise<Project
       if (!(error instanceof GantryError && error.code === 'CONFLICT' && name !== FALLBACK_NAME)) throw error;
     }
   }
-  throw new GantryError('EXAMPLE_FAILED', 'could not register the example project', 1);
+  throw new GantryError('EXAMPLE_FAILED', 'could not register the example project');
 }
 
 /** http://host:port/ of an environment's proxy, or null before its first deploy. */
@@ -263,7 +262,7 @@ export async function poll<T>(what: string, check: () => Promise<T | undefined>,
     o.signal?.throwIfAborted();
     const value = await check();
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new GantryError('EXAMPLE_TIMEOUT', `timed out after ${formatMs(o.timeoutMs)} waiting for ${what}`, 1);
+    if (Date.now() > deadline) throw new GantryError('EXAMPLE_TIMEOUT', `timed out after ${formatMs(o.timeoutMs)} waiting for ${what}`);
     await sleep(o.intervalMs ?? 250, undefined, { signal: o.signal });
   }
 }
@@ -316,7 +315,7 @@ export async function runOfCommit(
     `/api/projects/${enc(project.id)}/runs`,
     { kind: 'push', ref: 'refs/heads/main' },
   );
-  if (!run) throw new GantryError('EXAMPLE_FAILED', `the push was not run: ${skipped ?? 'skipped'}`, 1);
+  if (!run) throw new GantryError('EXAMPLE_FAILED', `the push was not run: ${skipped ?? 'skipped'}`);
   return run;
 }
 

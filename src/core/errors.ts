@@ -1,38 +1,41 @@
+import { type ErrorCode, httpStatusOf } from './error-codes.ts';
+
 /**
- * Typed errors with stable codes. The HTTP layer maps `httpStatus` once; the CLI prints
- * `message` as one line. A failed job is state, never one of these.
+ * Typed errors with stable codes. The code must be in the catalogue (core/error-codes.ts), which
+ * gives its HTTP status; the HTTP layer maps `httpStatus` once; the CLI prints `message` as one
+ * line. A failed job is state, never one of these.
  */
 export class GantryError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly httpStatus: number;
   readonly details: unknown;
-  constructor(code: string, message: string, httpStatus = 500, details?: unknown) {
+  constructor(code: ErrorCode, message: string, details?: unknown) {
     super(message);
     this.name = new.target.name;
     this.code = code;
-    this.httpStatus = httpStatus;
+    this.httpStatus = httpStatusOf(code);
     this.details = details;
   }
 }
 
 export class NotFoundError extends GantryError {
   constructor(message: string, details?: unknown) {
-    super('NOT_FOUND', message, 404, details);
+    super('NOT_FOUND', message, details);
   }
 }
 export class ConflictError extends GantryError {
   constructor(message: string, details?: unknown) {
-    super('CONFLICT', message, 409, details);
+    super('CONFLICT', message, details);
   }
 }
 export class InputError extends GantryError {
   constructor(message: string, details?: unknown) {
-    super('INVALID_INPUT', message, 400, details);
+    super('INVALID_INPUT', message, details);
   }
 }
 export class UnauthorizedError extends GantryError {
   constructor(message = 'a valid API token is required (Authorization: Bearer <token>)') {
-    super('UNAUTHORIZED', message, 401);
+    super('UNAUTHORIZED', message);
   }
 }
 
@@ -52,7 +55,7 @@ export function formatDiagnostic(d: Diagnostic): string {
 export class InvalidConfigError extends GantryError {
   readonly diagnostics: Diagnostic[];
   constructor(diagnostics: Diagnostic[]) {
-    super('INVALID_CONFIG', diagnostics.map(formatDiagnostic).join('\n'), 422, diagnostics);
+    super('INVALID_CONFIG', diagnostics.map(formatDiagnostic).join('\n'), diagnostics);
     this.diagnostics = diagnostics;
   }
 }
@@ -61,7 +64,7 @@ export class InvalidConfigError extends GantryError {
 export class ExpressionError extends GantryError {
   readonly offset: number;
   constructor(message: string, offset = 0) {
-    super('INVALID_EXPRESSION', message, 422);
+    super('INVALID_EXPRESSION', message);
     this.offset = offset;
   }
 }

@@ -143,7 +143,7 @@ export async function copyTree(
 /** A git command that failed for a reason other than a missing repository or commit. */
 export class GitError extends GantryError {
   constructor(message: string, details?: unknown) {
-    super('GIT_FAILED', message, 500, details);
+    super('GIT_FAILED', message, details);
   }
 }
 

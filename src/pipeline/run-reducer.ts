@@ -83,7 +83,7 @@ export interface RunTransition {
 /** A move the lifecycle does not allow (a caller bug or a stale event), e.g. starting a job that is not queued. */
 export class IllegalTransitionError extends GantryError {
   constructor(message: string, details?: unknown) {
-    super('ILLEGAL_TRANSITION', message, 409, details);
+    super('ILLEGAL_TRANSITION', message, details);
   }
 }
 

@@ -34,7 +34,7 @@ export function runGit(args: string[], o: GitOptions = {}): Promise<string> {
       (error, stdout, stderr) => {
         if (!error) return resolve(stdout);
         const detail = stderr.trim().split('\n').slice(-3).join(' ') || error.message;
-        reject(new GantryError('GIT_FAILED', `git ${args[0] ?? ''} failed: ${detail}`, 500, { args, stderr: stderr.slice(-4000) }));
+        reject(new GantryError('GIT_FAILED', `git ${args[0] ?? ''} failed: ${detail}`, { args, stderr: stderr.slice(-4000) }));
       },
     );
   });

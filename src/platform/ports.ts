@@ -31,13 +31,13 @@ export async function pickPort(taken: ReadonlySet<number>, range?: { from: numbe
     for (let port = range.from; port <= range.to; port++) {
       if (!taken.has(port) && (await portFree(port))) return port;
     }
-    throw new GantryError('NO_FREE_PORT', `no free port in ${range.from}-${range.to}`, 503, range);
+    throw new GantryError('NO_FREE_PORT', `no free port in ${range.from}-${range.to}`, range);
   }
   for (let i = 0; i < EPHEMERAL_TRIES; i++) {
     const port = await kernelPort();
     if (!taken.has(port)) return port;
   }
-  throw new GantryError('NO_FREE_PORT', 'the kernel kept offering ports already assigned to instances', 503);
+  throw new GantryError('NO_FREE_PORT', 'the kernel kept offering ports already assigned to instances');
 }
 
 /** A port on `host` the kernel just offered as free (a bind test: something may take it before the caller binds). */

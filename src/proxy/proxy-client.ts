@@ -18,26 +18,27 @@ import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GantryError, InputError } from '../core/errors.ts';
+import type { ErrorCode } from '../core/error-codes.ts';
 import { startTimeOf } from '../platform/proc.ts';
 import type { Pool, Rollup, WindowStats } from './request-metrics.ts';
 import type { RouteTable } from './route-table.ts';
 
 /** Stable code of every failure to reach or steer a proxy process. */
-export const PROXY_CONTROL_UNAVAILABLE = 'PROXY_CONTROL_UNAVAILABLE';
+export const PROXY_CONTROL_UNAVAILABLE = 'PROXY_CONTROL_UNAVAILABLE' satisfies ErrorCode;
 /** Stable code of a proxy process that exited before it was ready (port taken, …). */
-export const PROXY_START_FAILED = 'PROXY_START_FAILED';
+export const PROXY_START_FAILED = 'PROXY_START_FAILED' satisfies ErrorCode;
 
 /** The control socket did not answer (in time) or answered nonsense: the proxy keeps its last table. */
 export class ProxyControlError extends GantryError {
   constructor(message: string, details?: unknown) {
-    super(PROXY_CONTROL_UNAVAILABLE, message, 503, details);
+    super(PROXY_CONTROL_UNAVAILABLE, message, details);
   }
 }
 
 /** The proxy process could not start; `message` carries its own reason (e.g. `listen EADDRINUSE`). */
 export class ProxyStartError extends GantryError {
   constructor(message: string, details?: unknown) {
-    super(PROXY_START_FAILED, message, 500, details);
+    super(PROXY_START_FAILED, message, details);
   }
 }
 

@@ -15,6 +15,7 @@ import { RequestMetrics, type VersionSeries } from './request-metrics.ts';
 import { BODY_CHUNKED, NO_BODY, type RequestHead } from './request-parser.ts';
 import { compileRules, cookieMatches, Router, ruleMatches, validateRouteTable, type CompiledRule, type RouteTable } from './route-table.ts';
 import { UpstreamPool, type ExchangeSink, type PoolWaiter, type UpstreamConnection } from './upstream-pool.ts';
+import type { ErrorCode } from '../core/error-codes.ts';
 
 /** node:http's defaults for the client side: idle keep-alive 60 s (was keepAliveTimeout), a head within 30 s (headersTimeout). */
 const CLIENT_TIMEOUTS = { keepAliveMs: 60_000, headersMs: 30_000 } as const;
@@ -41,9 +42,9 @@ export interface TrafficProxyOptions {
 /** Stable codes of the proxy's own error answers (`{ error: { code, message } }`). */
 export const PROXY_ERROR_CODES = {
   /** 503: the route table has no upstream. */
-  noUpstream: 'PROXY_NO_UPSTREAM',
+  noUpstream: 'PROXY_NO_UPSTREAM' satisfies ErrorCode,
   /** 502: every upstream tried failed before answering (or the one tried, for non-idempotent requests). */
-  upstreamFailed: 'PROXY_UPSTREAM_FAILED',
+  upstreamFailed: 'PROXY_UPSTREAM_FAILED' satisfies ErrorCode,
 } as const;
 
 const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);

@@ -27,7 +27,7 @@ export function canTransition(from: InstanceState, to: InstanceState): boolean {
 /** Returns `to`, or throws INVALID_INSTANCE_TRANSITION (a supervisor bug, hence 500). */
 export function transition(id: string, from: InstanceState, to: InstanceState): InstanceState {
   if (!canTransition(from, to)) {
-    throw new GantryError('INVALID_INSTANCE_TRANSITION', `instance ${id}: illegal move ${from} → ${to}`, 500, { id, from, to });
+    throw new GantryError('INVALID_INSTANCE_TRANSITION', `instance ${id}: illegal move ${from} → ${to}`, { id, from, to });
   }
   return to;
 }

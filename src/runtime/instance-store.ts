@@ -145,12 +145,12 @@ export class InstanceStore {
       }
       const holder = readLock(file);
       if (holder && isSameProcess(holder.pid, holder.startTime)) {
-        throw new GantryError('SUPERVISOR_LOCKED', `another supervisor (pid ${holder.pid}) owns ${this.dir}`, 409, { pid: holder.pid });
+        throw new GantryError('SUPERVISOR_LOCKED', `another supervisor (pid ${holder.pid}) owns ${this.dir}`, { pid: holder.pid });
       }
       // A stale lock (its holder died, e.g. kill -9 of the server): take it over.
       rmSync(file, { force: true });
     }
-    throw new GantryError('SUPERVISOR_LOCKED', `could not take the supervisor lock of ${this.dir}`, 409);
+    throw new GantryError('SUPERVISOR_LOCKED', `could not take the supervisor lock of ${this.dir}`);
   }
 
   unlock(): void {

@@ -191,7 +191,7 @@ export class Supervisor {
           return true;
         }
         if (inst.state === 'failed' || inst.state === 'stopping' || inst.state === 'stopped') {
-          reject(new GantryError('INSTANCE_NOT_READY', `instance ${id} is ${inst.state}`, 503, this.#status(inst)));
+          reject(new GantryError('INSTANCE_NOT_READY', `instance ${id} is ${inst.state}`, this.#status(inst)));
           return true;
         }
         return false;
@@ -204,9 +204,7 @@ export class Supervisor {
       };
       const timer = setTimeout(() => {
         inst.waiters.delete(waiter);
-        reject(
-          new GantryError('INSTANCE_NOT_READY', `instance ${id} not ready after ${timeoutMs} ms (${inst.state})`, 504, this.#status(inst)),
-        );
+        reject(new GantryError('INSTANCE_NOT_READY', `instance ${id} not ready after ${timeoutMs} ms (${inst.state})`, this.#status(inst)));
       }, timeoutMs);
       inst.waiters.add(waiter);
     });
@@ -817,7 +815,7 @@ export class Supervisor {
   }
 
   #assertAttached(): void {
-    if (this.#detached) throw new GantryError('SUPERVISOR_DETACHED', 'this supervisor was detached; create a new one', 409);
+    if (this.#detached) throw new GantryError('SUPERVISOR_DETACHED', 'this supervisor was detached; create a new one');
   }
 }
 

@@ -17,7 +17,7 @@ import { createKyselyStore } from './kysely-store.ts';
 /** The database cannot be opened, reached or migrated; the message says which and where. */
 export class StoreUnavailableError extends GantryError {
   constructor(message: string, details?: unknown) {
-    super('STORE_UNAVAILABLE', message, 503, details);
+    super('STORE_UNAVAILABLE', message, details);
   }
 }
 

@@ -103,7 +103,6 @@ async function runDemo(api: ApiClient, o: RunDemoOptions, state: DemoState): Pro
     throw new GantryError(
       'NO_EXAMPLE',
       `no example project on this server: start it with \`gantry up --example\` (what \`npm start\` does)`,
-      1,
     );
   state.project = project;
   const repoDir = project.source.path as string;
@@ -119,7 +118,7 @@ async function runDemo(api: ApiClient, o: RunDemoOptions, state: DemoState): Pro
   if (!before.environment?.currentReleaseId) await firstProductionDeploy(api, project, say, wait);
 
   const url = await environmentUrl(api, project, 'production');
-  if (!url) throw new GantryError('EXAMPLE_FAILED', 'production has no port after its deploy', 1);
+  if (!url) throw new GantryError('EXAMPLE_FAILED', 'production has no port after its deploy');
   const load = new SyntheticLoad({ url, ratePerSecond: o.rate, maxDurationMs: MAX_LOAD_MS });
   say(
     `${bold('synthetic load')}: ${o.rate} requests/s against production at ${url} ${dim('(stops by itself when the demo ends, at most 4 minutes)')}`,
@@ -167,7 +166,6 @@ async function firstProductionDeploy(
     throw new GantryError(
       'EXAMPLE_FAILED',
       `${project.name} has no release yet: its first pipeline run must succeed (\`gantry runs list --project ${project.name}\`)`,
-      1,
     );
   say(`production starts on release #${release.number} ${dim('(a first deploy: no canary, there is nothing to compare with)')}`);
   const { rollout } = await api.request<{ rollout: { id: string } }>(
@@ -180,7 +178,6 @@ async function firstProductionDeploy(
     throw new GantryError(
       'EXAMPLE_FAILED',
       `the first deploy to production ended ${done.rollout?.phase ?? 'unknown'}: ${done.rollout?.state.reason ?? ''}`,
-      1,
     );
 }
 

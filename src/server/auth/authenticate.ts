@@ -32,9 +32,9 @@ export function authenticator(store: Store, sessions: SessionService): (request:
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       const origin = request.headers.origin;
       if (origin && origin !== `http://${request.headers.host}` && origin !== `https://${request.headers.host}`)
-        throw new GantryError('CSRF', 'cross-site request refused', 403);
+        throw new GantryError('CSRF', 'cross-site request refused');
       if (!csrfMatches(session, headerValue(request.headers['x-gantry-csrf'])))
-        throw new GantryError('CSRF', 'missing or wrong x-gantry-csrf header (reload the page)', 403);
+        throw new GantryError('CSRF', 'missing or wrong x-gantry-csrf header (reload the page)');
     }
     request.session = session;
     request.actor = session.actor;

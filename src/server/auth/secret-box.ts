@@ -38,13 +38,12 @@ export class SecretBox {
       throw new GantryError(
         'SECRET_KEY_INSECURE',
         `refusing to use ${path}: it is accessible by group or others (mode ${(info.mode & 0o777).toString(8).padStart(4, '0')}); run: chmod 600 ${path}`,
-        500,
         { path },
       );
     }
     const key = Buffer.from((await readFile(path, 'utf8')).trim(), 'base64');
     if (key.length !== KEY_BYTES) {
-      throw new GantryError('SECRET_KEY_INVALID', `${path} does not hold a base64 ${KEY_BYTES}-byte key`, 500, { path });
+      throw new GantryError('SECRET_KEY_INVALID', `${path} does not hold a base64 ${KEY_BYTES}-byte key`, { path });
     }
     return new SecretBox(key);
   }
@@ -73,7 +72,7 @@ export class SecretBox {
 }
 
 function decryptFailed(why: string): GantryError {
-  return new GantryError('SECRET_DECRYPT_FAILED', `cannot decrypt a secret: ${why}`, 500);
+  return new GantryError('SECRET_DECRYPT_FAILED', `cannot decrypt a secret: ${why}`);
 }
 
 /**

@@ -3,7 +3,7 @@
  * bytes (webhook signatures are computed over them), 503 while closing, authentication by the
  * route table's `auth` field, and typed errors mapped to `{ error: { code, message } }` once.
  */
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { GantryError } from '../../core/errors.ts';
 import type { RouteTable } from './route-table.ts';
 
@@ -11,6 +11,10 @@ declare module 'fastify' {
   interface FastifyRequest {
     rawBody?: Buffer;
     actor?: string;
+  }
+  interface FastifyInstance {
+    /** The route table the app was built from (tests walk it). */
+    routeTable: RouteTable;
   }
 }
 
@@ -24,8 +28,25 @@ export interface HttpAppOptions {
   onInternalError(error: Error): void;
 }
 
+/** The largest request body read, in bytes (8 MiB). */
+const BODY_LIMIT = 8 * 1024 * 1024;
+
 export function createHttpApp(o: HttpAppOptions): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 8 * 1024 * 1024 });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: BODY_LIMIT,
+    // A URL that does not decode (or a too-long parameter) is refused before routing, and by
+    // default in fastify's own shape: give it ours.
+    frameworkErrors: (error, request, reply) => sendError(reply, clientError(error.statusCode ?? 400, error.message, request)),
+  });
+  app.decorate('routeTable', o.routes);
+  // Auth is read from the table: an API route registered around it would have none, so refuse it.
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) {
+      if (route.url.startsWith('/api/') && !o.routes.authOf(method === 'HEAD' ? 'GET' : method, route.url))
+        throw new Error(`${method} ${route.url} is not in the route table: declare it with routes.add and its auth`);
+    }
+  });
 
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body: Buffer, done) => {
     request.rawBody = body;
@@ -36,7 +57,7 @@ export function createHttpApp(o: HttpAppOptions): FastifyInstance {
     try {
       done(null, JSON.parse(body.toString('utf8')));
     } catch {
-      done(new GantryError('INVALID_JSON', 'the request body is not valid JSON', 400), undefined);
+      done(new GantryError('INVALID_JSON', 'the request body is not valid JSON'), undefined);
     }
   });
   app.addContentTypeParser(['text/plain', 'application/x-www-form-urlencoded'], { parseAs: 'buffer' }, (request, body: Buffer, done) => {
@@ -46,34 +67,50 @@ export function createHttpApp(o: HttpAppOptions): FastifyInstance {
 
   app.addHook('onRequest', async (request, reply) => {
     if (o.isClosing()) {
-      reply
-        .code(503)
-        .header('connection', 'close')
-        .send({ error: { code: 'SHUTTING_DOWN', message: 'the server is shutting down' } });
+      sendError(reply.header('connection', 'close'), new GantryError('SHUTTING_DOWN', 'the server is shutting down'));
       return reply;
     }
-    if (o.routes.authOf(request.method, request.routeOptions.url) === 'admin') await o.authenticate(request);
+    // Fastify answers HEAD on every GET route by itself: HEAD needs what GET needs.
+    const method = request.method === 'HEAD' ? 'GET' : request.method;
+    if (o.routes.authOf(method, request.routeOptions.url) === 'admin') await o.authenticate(request);
     return undefined;
   });
 
-  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, _request, reply) => {
+  app.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
     if (error instanceof GantryError) {
-      void reply
-        .code(error.httpStatus)
-        .send({ error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) } });
+      sendError(reply, error);
       return;
     }
+    // Fastify's own refusals (body too large, unknown content type, bad framing) get codes of ours.
     if (error.statusCode && error.statusCode < 500) {
-      void reply.code(error.statusCode).send({ error: { code: error.code ?? 'BAD_REQUEST', message: error.message } });
+      sendError(reply, clientError(error.statusCode, error.message, request));
       return;
     }
     o.onInternalError(error);
-    void reply.code(500).send({ error: { code: 'INTERNAL', message: 'internal error (see the server log)' } });
+    sendError(reply, new GantryError('INTERNAL', 'internal error (see the server log)'));
   });
   app.setNotFoundHandler((request, reply) => {
-    void reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url}` } });
+    sendError(reply, new GantryError('NOT_FOUND', `no route ${request.method} ${request.url}`));
   });
   return app;
+}
+
+/** The one place an error becomes an HTTP answer: the catalogue's status and `{ error: { code, message } }`. */
+function sendError(reply: FastifyReply, error: GantryError): void {
+  void reply
+    .code(error.httpStatus)
+    .send({ error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) } });
+}
+
+/** A request fastify refused before any route saw it, as an error of the catalogue. */
+function clientError(status: number, message: string, request: FastifyRequest): GantryError {
+  if (status === 413) return new GantryError('BODY_TOO_LARGE', `the request body is larger than ${BODY_LIMIT} bytes`);
+  if (status === 415)
+    return new GantryError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      `cannot read a body of type ${request.headers['content-type'] ?? '(none)'}: send application/json`,
+    );
+  return new GantryError('BAD_REQUEST', message);
 }
 
 /** The bearer token of a request, if any. */

@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { ERROR_CODES, type ErrorCodeInfo } from '../../core/error-codes.ts';
 import { InputError } from '../../core/errors.ts';
 import { GANTRY_VERSION } from '../../core/version.ts';
 
@@ -38,6 +39,11 @@ export class RouteTable {
     spec: RouteSpec<P, Q, B>,
   ): void {
     this.#routes.push(spec as unknown as AnyRoute);
+  }
+
+  /** Every declared route, in declaration order (what tests walk to check each one's auth). */
+  list(): { method: RouteSpec<z.ZodType, z.ZodType, z.ZodType>['method']; url: string; auth: Auth }[] {
+    return this.#routes.map(({ method, url, auth }) => ({ method, url, auth }));
   }
 
   authOf(method: string, routeUrl: string | undefined): Auth | undefined {
@@ -83,7 +89,7 @@ export class RouteTable {
         security: route.auth === 'admin' ? [{ bearer: [] }] : [],
         responses: {
           200: { description: 'OK', content: { [route.produces ?? 'application/json']: {} } },
-          default: { description: 'Error: `{ error: { code, message } }`' },
+          default: { description: 'An error (its codes: docs/errors.md)', content: { 'application/json': { schema: ERROR_REF } } },
         },
       };
     }
@@ -92,12 +98,31 @@ export class RouteTable {
       info: {
         title: 'Gantry API',
         version: GANTRY_VERSION,
-        description: 'Every endpoint but /api/health needs `Authorization: Bearer <token>`. Errors are `{ error: { code, message } }`.',
+        description:
+          'Endpoints with a security requirement need `Authorization: Bearer <token>`. Errors are `{ error: { code, message } }`, each code listed in docs/errors.md.',
       },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } }, schemas: { Error: errorSchema() } },
       paths,
     };
   }
+}
+
+const ERROR_REF = { $ref: '#/components/schemas/Error' };
+
+/** The one error body, its code one of the catalogue's that the server sends (not the CLI's). */
+function errorSchema(): object {
+  const codes = Object.entries(ERROR_CODES as Record<string, ErrorCodeInfo>).filter(([, info]) => info.from === undefined);
+  return {
+    type: 'object',
+    required: ['error'],
+    properties: {
+      error: {
+        type: 'object',
+        required: ['code', 'message'],
+        properties: { code: { type: 'string', enum: codes.map(([code]) => code) }, message: { type: 'string' }, details: {} },
+      },
+    },
+  };
 }
 
 function parse<T extends z.ZodType>(schema: T | undefined, value: unknown, where: string): z.output<T> {

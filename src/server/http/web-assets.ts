@@ -10,6 +10,7 @@ import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { NotFoundError } from '../../core/errors.ts';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -75,13 +76,12 @@ export function registerWebAssets(app: FastifyInstance, root = webRoot()): void 
 
   app.get('/assets/*', async (request, reply) => {
     const asset = await load(join('assets', (request.params as { '*': string })['*']));
-    if (!asset) return reply.code(404).send({ error: { code: 'NOT_FOUND', message: 'no such asset' } });
+    if (!asset) throw new NotFoundError('no such asset');
     return send(request, reply, asset, true);
   });
 
   app.get('/*', async (request, reply) => {
-    if (request.url.startsWith('/api/'))
-      return reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route GET ${request.url}` } });
+    if (request.url.startsWith('/api/')) throw new NotFoundError(`no route GET ${request.url}`);
     const index = await load('index.html');
     void reply
       .header('content-security-policy', CONTENT_SECURITY_POLICY)

@@ -30,7 +30,7 @@ async function assertGitSupportsHook(): Promise<void> {
   const major = Number(version?.[1] ?? 0);
   const minor = Number(version?.[2] ?? 0);
   if (major < 2 || (major === 2 && minor < 28)) {
-    throw new GantryError('GIT_TOO_OLD', `git ${major}.${minor} has no reference-transaction hook; git 2.28 or newer is required`, 422);
+    throw new GantryError('GIT_TOO_OLD', `git ${major}.${minor} has no reference-transaction hook; git 2.28 or newer is required`);
   }
 }
 

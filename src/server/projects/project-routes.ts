@@ -217,11 +217,7 @@ export function registerProjectRoutes(routes: RouteTable, deps: ProjectRouteDeps
         !request.rawBody ||
         !verifyWebhook(provider, deps.projects.webhookSecret(project), request.rawBody, request.headers)
       ) {
-        throw new GantryError(
-          'BAD_SIGNATURE',
-          'the webhook signature does not match (check the secret from `gantry project webhook`)',
-          401,
-        );
+        throw new GantryError('BAD_SIGNATURE', 'the webhook signature does not match (check the secret from `gantry project webhook`)');
       }
       const eventName = webhookEventName(provider, request.headers);
       const push = parsePushPayload(provider, eventName, request.body);

@@ -19,7 +19,6 @@ export async function requireJob(store: Store, runId: string, keyOrId: string): 
     throw new GantryError(
       'AMBIGUOUS_JOB',
       `job '${keyOrId}' has ${byId.length} matrix instances: name one of ${byId.map((j) => `'${j.key}'`).join(', ')}`,
-      400,
     );
   throw new NotFoundError(`run ${runId} has no job '${keyOrId}' (jobs: ${jobs.map((j) => j.key).join(', ')})`);
 }

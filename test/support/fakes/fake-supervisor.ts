@@ -95,7 +95,7 @@ export class FakeSupervisor implements InstanceSupervisor {
     this.#known.add(spec.id);
     if (this.host.isFailStart(spec.releaseId)) {
       this.#set(instance, 'failed');
-      throw new GantryError('INSTANCE_START_FAILED', `instance ${spec.id} cannot start`, 500);
+      throw new GantryError('SPAWN_FAILED', `instance ${spec.id} cannot start`);
     }
     this.#changed(instance);
     const status = this.#status(instance);

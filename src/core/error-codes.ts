@@ -1,0 +1,251 @@
+/**
+ * Every error code Gantry throws or sends, in one table: the HTTP status it maps to and one
+ * sentence saying what it means and what to do. `GantryError` takes its status from here, so a
+ * code is declared once; `npm run docs:errors` renders this table into docs/errors.md, and
+ * test/core/error-codes.test.ts fails when a code is used but missing here, or listed but unused.
+ *
+ * Codes that only the CLI raises (it never answers HTTP) carry the status closest in meaning;
+ * the CLI turns any error into a message and an exit code.
+ */
+export interface ErrorCodeInfo {
+  /** The HTTP status of an answer carrying this code. */
+  readonly httpStatus: number;
+  /** What the code means and what the user should do about it. */
+  readonly sentence: string;
+  /** Who raises it when not the server: the `gantry` CLI itself, or an environment's traffic proxy. */
+  readonly from?: 'cli' | 'proxy';
+}
+
+export const ERROR_CODES = {
+  // -- requests (any API route)
+  NOT_FOUND: {
+    httpStatus: 404,
+    sentence:
+      'The project, run, job, release, environment or route named does not exist; check the name or id (`gantry project list`, `gantry runs list`).',
+  },
+  CONFLICT: {
+    httpStatus: 409,
+    sentence:
+      'The request clashes with the current state (a name already taken, a run already finished, a deploy already under way); read the message, then retry or choose another name.',
+  },
+  INVALID_INPUT: {
+    httpStatus: 400,
+    sentence: 'A path parameter, query parameter or body field is missing or malformed; the message names the field and what was expected.',
+  },
+  INVALID_JSON: {
+    httpStatus: 400,
+    sentence: 'The request body is not valid JSON; send a JSON document with `content-type: application/json`.',
+  },
+  BAD_REQUEST: {
+    httpStatus: 400,
+    sentence: 'The request could not be read (a malformed URL, header or body framing); fix the client that sent it.',
+  },
+  BODY_TOO_LARGE: {
+    httpStatus: 413,
+    sentence: 'The request body exceeds the server limit of 8 MiB; send less data per request.',
+  },
+  UNSUPPORTED_MEDIA_TYPE: {
+    httpStatus: 415,
+    sentence: 'The request body has a content type the API does not read; send `application/json`.',
+  },
+  UNAUTHORIZED: {
+    httpStatus: 401,
+    sentence:
+      'No valid credentials: send `Authorization: Bearer <token>` with an API token (the admin token is in `<data>/admin.token`), or sign in to the dashboard again with `gantry open`.',
+  },
+  CSRF: {
+    httpStatus: 403,
+    sentence:
+      "A dashboard request that changes something came without the session's `x-gantry-csrf` header or from another origin; reload the dashboard page and retry.",
+  },
+  BAD_SIGNATURE: {
+    httpStatus: 401,
+    sentence:
+      "A webhook delivery is not signed with the project's webhook secret (or names no known project); copy the secret from `gantry project webhook` into the forge's webhook settings.",
+  },
+  SHUTTING_DOWN: {
+    httpStatus: 503,
+    sentence: 'The server is stopping and takes no new requests; retry once it (or its replacement) is up.',
+  },
+  INTERNAL: {
+    httpStatus: 500,
+    sentence: 'A bug in Gantry; the details are in the server log only. Please report it with that log entry.',
+  },
+  // -- configuration and pipelines
+  INVALID_CONFIG: {
+    httpStatus: 422,
+    sentence:
+      'The `gantry.yaml` does not validate; each problem is listed as `FILE:LINE:COL: message`. Fix them and push again (`gantry validate` checks locally).',
+  },
+  INVALID_EXPRESSION: {
+    httpStatus: 422,
+    sentence: 'A `${{ }}` expression does not parse or cannot be evaluated; the message points at the offending part.',
+  },
+  ILLEGAL_TRANSITION: {
+    httpStatus: 409,
+    sentence:
+      'A run, job or rollout was asked to move to a state its lifecycle does not allow from where it is (often a stale request); reload its state and retry.',
+  },
+  AMBIGUOUS_JOB: {
+    httpStatus: 400,
+    sentence: 'A job id names several matrix instances; name one instance by its key (the message lists them).',
+  },
+  // -- git and repositories
+  GIT_FAILED: {
+    httpStatus: 500,
+    sentence: "A git command failed (unreachable remote, missing commit, corrupt repository); the message carries git's own output.",
+  },
+  GIT_TOO_OLD: {
+    httpStatus: 422,
+    sentence: 'The installed git has no reference-transaction hook; install git 2.28 or newer.',
+  },
+  // -- executor
+  SPAWN_FAILED: {
+    httpStatus: 500,
+    sentence:
+      'A step could not be started (empty command, NUL byte in an argument, missing perl or program); read the message, fix the step or install what it names.',
+  },
+  // -- secrets
+  SECRET_KEY_INVALID: {
+    httpStatus: 500,
+    sentence:
+      'The secret key file in the data directory does not hold a base64 32-byte key; restore it from a backup (secrets sealed with another key cannot be read).',
+  },
+  SECRET_KEY_INSECURE: {
+    httpStatus: 500,
+    sentence: 'The secret key file can be read by group or others, so the server refuses it; run the `chmod 600` the message gives.',
+  },
+  SECRET_DECRYPT_FAILED: {
+    httpStatus: 500,
+    sentence:
+      'A stored secret cannot be decrypted with the current key (the key file changed or the value is corrupt); set the secret again.',
+  },
+  // -- store
+  STORE_UNAVAILABLE: {
+    httpStatus: 503,
+    sentence:
+      'The database cannot be opened, reached or migrated; the message says which and where. Check GANTRY_STORE and that the database is up.',
+  },
+  // -- runtime (service instances)
+  INSTANCE_NOT_READY: {
+    httpStatus: 503,
+    sentence:
+      "A service instance did not become ready (it failed, stopped, or timed out; the message says its state); check the service's log and the `health` check in gantry.yaml.",
+  },
+  INVALID_INSTANCE_TRANSITION: {
+    httpStatus: 500,
+    sentence: 'A bug in the supervisor: an instance was moved to a state its lifecycle forbids. Please report it with the server log.',
+  },
+  SUPERVISOR_LOCKED: {
+    httpStatus: 409,
+    sentence: 'Another live Gantry server owns this data directory; stop it, or use another `--data` directory.',
+  },
+  SUPERVISOR_DETACHED: {
+    httpStatus: 409,
+    sentence: 'A supervisor that was detached was asked to start or adopt instances (a bug of the caller); create a new supervisor.',
+  },
+  NO_FREE_PORT: {
+    httpStatus: 503,
+    sentence: 'No free TCP port was left for a service instance in the configured range; stop unused instances or widen the range.',
+  },
+  // -- proxy
+  PROXY_ALREADY_RUNNING: {
+    httpStatus: 409,
+    sentence:
+      "Another proxy process already answers on this environment's control socket; the existing one is adopted, so start no second one.",
+  },
+  PROXY_CONTROL_UNAVAILABLE: {
+    httpStatus: 503,
+    sentence:
+      "The environment's proxy did not answer on its control socket in time (it keeps routing by its last table); the server retries, check the proxy log if it persists.",
+  },
+  PROXY_START_FAILED: {
+    httpStatus: 500,
+    sentence: "The environment's proxy process exited before it was ready (often its port is taken); the message carries its reason.",
+  },
+  PROXY_NO_UPSTREAM: {
+    httpStatus: 503,
+    from: 'proxy',
+    sentence:
+      'The proxy has no ready instance to send the request to (nothing deployed yet, or every instance is down); deploy a release, or check the instances with `gantry env list <project>`.',
+  },
+  PROXY_UPSTREAM_FAILED: {
+    httpStatus: 502,
+    from: 'proxy',
+    sentence: "Every instance the proxy tried failed before answering; check the service's logs.",
+  },
+  // -- CLI only
+  NO_SERVER: {
+    httpStatus: 503,
+    from: 'cli',
+    sentence: 'The CLI found no Gantry server to talk to; start one with `gantry up`, or set GANTRY_URL and GANTRY_TOKEN.',
+  },
+  SERVER_UNREACHABLE: {
+    httpStatus: 503,
+    from: 'cli',
+    sentence: 'The CLI could not connect to the server it was pointed at; check that `gantry up` is running and GANTRY_URL is right.',
+  },
+  HTTP_ERROR: {
+    httpStatus: 502,
+    from: 'cli',
+    sentence:
+      'The server answered with an error the CLI does not know (an older or newer server, or something else on that address); the message carries the HTTP status.',
+  },
+  NO_EXAMPLE: {
+    httpStatus: 404,
+    from: 'cli',
+    sentence: 'No example project is registered on this server; start it with `gantry up --example` (what `npm start` does).',
+  },
+  EXAMPLE_MISSING: {
+    httpStatus: 500,
+    from: 'cli',
+    sentence: 'The example service is missing from the installation; use a complete Gantry checkout or package.',
+  },
+  EXAMPLE_FAILED: {
+    httpStatus: 500,
+    from: 'cli',
+    sentence: "The example project's pipeline or deploy did not succeed; the message says which step and which command shows more.",
+  },
+  EXAMPLE_TIMEOUT: {
+    httpStatus: 504,
+    from: 'cli',
+    sentence: 'The example project took too long to reach the next step; see `gantry runs list` and the server log.',
+  },
+} as const satisfies Record<string, ErrorCodeInfo>;
+
+/** A code of the catalogue. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** True when `code` is in the catalogue (for codes read from outside, e.g. a server's answer). */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(ERROR_CODES, code);
+}
+
+/** The HTTP status of a code. */
+export function httpStatusOf(code: ErrorCode): number {
+  return ERROR_CODES[code].httpStatus;
+}
+
+/** docs/errors.md: the catalogue as a Markdown table (written by `npm run docs:errors`, checked by a test). */
+export function renderErrorDocs(): string {
+  const rows = Object.entries(ERROR_CODES).map(
+    ([code, info]: [string, ErrorCodeInfo]) =>
+      `| \`${code}\` | ${info.httpStatus} | ${info.from ?? 'server'} | ${info.sentence.replaceAll('|', '\\|')} |`,
+  );
+  return [
+    '# Error codes',
+    '',
+    '<!-- Generated from src/core/error-codes.ts by `npm run docs:errors`; do not edit by hand. -->',
+    '',
+    'Every error Gantry reports carries one of these stable codes. The API answers with the HTTP',
+    'status below and a body `{ "error": { "code": "…", "message": "…" } }`; the CLI prints the',
+    'message. Codes from `cli` are raised by the `gantry` command itself and never sent by the server',
+    '(their status is the closest in meaning); codes from `proxy` are answered to traffic by an',
+    'environment’s proxy, with the code also in the `x-gantry-proxy-error` header.',
+    '',
+    '| code | HTTP | from | what it means and what to do |',
+    '|---|---|---|---|',
+    ...rows,
+    '',
+  ].join('\n');
+}
