@@ -193,12 +193,13 @@ const DIM = '\x1b[2m';
 const RESET = '\x1b[0m';
 
 /**
- * `HH:MM:SS level component message key=value …` (local time), an error's stack indented below.
+ * `HH:MM:SS level component message key=value …` (local time), an error's stack indented below;
+ * `pid` is left out (a terminal shows one process).
  * Written here rather than taken from pino-pretty: it is forty lines, where pino-pretty brings a
  * dozen packages and a worker thread for the one line shape we want.
  */
 export function formatPretty(entry: Record<string, unknown>, color: boolean): string {
-  const { level, time, component, msg, err, ...rest } = entry;
+  const { level, time, component, msg, err, pid: _pid, ...rest } = entry;
   const paint = (code: string | undefined, text: string) => (color && code ? `${code}${text}${RESET}` : text);
   const when = typeof time === 'string' || typeof time === 'number' ? new Date(time) : new Date();
   const hhmmss = [when.getHours(), when.getMinutes(), when.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');

@@ -109,7 +109,10 @@ describe('logger', () => {
 
   it('writes one compact human line on a terminal: HH:MM:SS level component message key=value', () => {
     const sink = memory(true);
-    const log = createLogger({ component: 'server', destination: sink, color: false }).child({ component: 'runs', runId: 'R1' });
+    const log = createLogger({ component: 'server', destination: sink, color: false, base: { pid: 7 } }).child({
+      component: 'runs',
+      runId: 'R1',
+    });
     log.warn('automatic release failed', { reason: 'no artifacts here', count: 2 });
     expect(sink.text()).toMatch(/^\d\d:\d\d:\d\d warn {2}runs automatic release failed runId=R1 reason="no artifacts here" count=2\n$/);
   });
