@@ -7,4 +7,5 @@ export type { JobContext, JobSpec, LogLine, NeedsEntry, RunJob } from './ports.t
 export { runJob, SANDBOX_MISSING_WARNING } from './job-runner.ts';
 export { parseLogLine, type ParsedLogLine, type StreamCode } from './log-writer.ts';
 export { createMasker, type Masker } from './masker.ts';
+export { SecretSet } from './secret-set.ts';
 export { sandboxAvailable } from './sandbox.ts';

@@ -404,7 +404,11 @@ async function spawnHost(o: ProxyStartOptions, dir: string): Promise<ProxyHostRe
         stdio: ['ignore', log, log],
         cwd: dir,
         // The proxy needs no secrets of the server's environment.
-        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...(process.env.TZ ? { TZ: process.env.TZ } : {}) },
+        env: {
+          PATH: process.env.PATH ?? '/usr/bin:/bin',
+          ...(process.env.TZ ? { TZ: process.env.TZ } : {}),
+          ...(process.env.GANTRY_LOG_LEVEL ? { GANTRY_LOG_LEVEL: process.env.GANTRY_LOG_LEVEL } : {}),
+        },
       },
     );
   } finally {
@@ -445,8 +449,9 @@ function lastError(logFile: string): string | null {
     const lines = readFileSync(logFile, 'utf8').trim().split('\n').reverse();
     for (const line of lines) {
       try {
-        const entry = JSON.parse(line) as { level?: string; msg?: string; error?: string };
-        if (entry.level === 'error') return `${entry.msg ?? ''}${entry.error ? `: ${entry.error}` : ''}`;
+        const entry = JSON.parse(line) as { level?: string; msg?: string; err?: { message?: string }; error?: string };
+        const why = entry.err?.message ?? entry.error;
+        if (entry.level === 'error') return `${entry.msg ?? ''}${why ? `: ${why}` : ''}`;
       } catch {
         // not one of ours
       }

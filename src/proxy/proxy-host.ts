@@ -26,6 +26,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { GantryError, InputError } from '../core/errors.ts';
+import { createLogger, logSettingsFromEnv, type Logger } from '../platform/logger.ts';
 import { PROXY_FILES, processStartTime, type ProxyHostRecord } from './proxy-client.ts';
 import type { Pool } from './request-metrics.ts';
 import { validateRouteTable, type RouteTable } from './route-table.ts';
@@ -38,6 +39,8 @@ export interface ProxyHostOptions {
   label: string;
   host: string;
   port: number;
+  /** Default: the process's `proxy` logger (JSON lines on stdout, which the client points at `host.log`). */
+  log?: Logger;
 }
 
 /** A running proxy host; `done` settles when it has shut down. */
@@ -50,8 +53,27 @@ export interface ProxyHost {
 const MAX_BODY = 4 * 1024 * 1024;
 const DIR_CHECK_MS = 1000;
 
-function log(level: 'info' | 'error', msg: string, data: Record<string, unknown> = {}): void {
-  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg, ...data })}\n`);
+/** WARN and ERROR messages of the proxy process: static, data beside them. */
+const LOG = {
+  routesUnusable: 'the persisted route table is unusable; starting without one',
+  controlFailed: 'control request failed',
+  usage: 'usage: proxy-host --dir D --key K --label L --host H --port P',
+  startFailed: 'cannot start the proxy',
+} as const;
+
+/**
+ * The proxy process's logger: the server's logger and line format, always JSON (its output is
+ * `host.log`, which the server reads back for the reason of a failed start). The proxy holds
+ * no secrets, so only the credential paths are redacted. `GANTRY_LOG_LEVEL` is passed down.
+ */
+function processLogger(): Logger {
+  return createLogger({
+    component: 'proxy',
+    destination: process.stdout,
+    format: 'json',
+    level: logSettingsFromEnv().level ?? 'info',
+    base: { pid: process.pid },
+  });
 }
 
 /** Writes `file` so that a crash leaves either the old content or the new one, never a mix. */
@@ -67,14 +89,13 @@ function writeAtomic(file: string, text: string): void {
   renameSync(tmp, file);
 }
 
-function loadRoutes(file: string): RouteTable | null {
+function loadRoutes(file: string, log: Logger): RouteTable | null {
   try {
     const table = parseTable(JSON.parse(readFileSync(file, 'utf8')));
     validateRouteTable(table);
     return table;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
-      log('error', 'the persisted route table is unusable; starting without one', { error: String(error) });
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') log.error(LOG.routesUnusable, { file, err: error });
     return null;
   }
 }
@@ -144,8 +165,9 @@ export async function runProxyHost(o: ProxyHostOptions): Promise<ProxyHost> {
   const routesFile = join(o.dir, PROXY_FILES.routes);
   const socketPath = join(o.dir, PROXY_FILES.socket);
   const hostFile = join(o.dir, PROXY_FILES.host);
+  const log = (o.log ?? processLogger()).child({ environment: o.label });
   const proxy = new TrafficProxy({ environment: o.label, host: o.host, port: o.port });
-  let table = loadRoutes(routesFile);
+  let table = loadRoutes(routesFile, log);
   if (table) proxy.setRoutes(table);
   const { port } = await proxy.listen();
 
@@ -166,7 +188,7 @@ export async function runProxyHost(o: ProxyHostOptions): Promise<ProxyHost> {
   let dirCheck: NodeJS.Timeout | null = null;
   const shutdown = (): Promise<void> => {
     stopping ??= (async () => {
-      log('info', 'proxy shutting down', { pid: process.pid });
+      log.info('proxy shutting down');
       if (dirCheck) clearInterval(dirCheck);
       await proxy.close();
       control?.close();
@@ -239,7 +261,7 @@ export async function runProxyHost(o: ProxyHostOptions): Promise<ProxyHost> {
       const e = error instanceof SyntaxError ? new InputError(`the body is not JSON: ${error.message}`) : error;
       const status = e instanceof GantryError ? e.httpStatus : 500;
       const code = e instanceof GantryError ? e.code : 'INTERNAL';
-      if (status >= 500) log('error', 'control request failed', { url: req.url, error: String(e) });
+      if (status >= 500) log.error(LOG.controlFailed, { url: req.url, err: e });
       if (!res.headersSent) send(res, status, { error: { code, message: (e as Error).message } });
     });
   });
@@ -264,7 +286,7 @@ export async function runProxyHost(o: ProxyHostOptions): Promise<ProxyHost> {
   dirCheck = setInterval(() => {
     if (!existsSync(o.dir)) void shutdown();
   }, DIR_CHECK_MS);
-  log('info', 'proxy ready', { pid: process.pid, port, routes: table?.upstreams.length ?? 0 });
+  log.info('proxy ready', { port, routes: table?.upstreams.length ?? 0 });
   return { record, done, shutdown };
 }
 
@@ -279,15 +301,16 @@ async function main(): Promise<void> {
     },
   });
   const port = Number(values.port);
+  const log = processLogger();
   if (!values.dir || !values.key || !values.label || !values.host || !Number.isInteger(port)) {
-    log('error', 'usage', { error: 'proxy-host --dir D --key K --label L --host H --port P' });
+    log.error(LOG.usage);
     process.exit(2);
   }
   let host: ProxyHost;
   try {
-    host = await runProxyHost({ dir: values.dir, environmentKey: values.key, label: values.label, host: values.host, port });
+    host = await runProxyHost({ dir: values.dir, environmentKey: values.key, label: values.label, host: values.host, port, log });
   } catch (error) {
-    log('error', 'cannot start the proxy', { error: (error as Error).message });
+    log.error(LOG.startFailed, { environment: values.label, err: error });
     process.exit(1);
   }
   process.on('SIGTERM', () => void host.shutdown());

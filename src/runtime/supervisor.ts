@@ -20,12 +20,20 @@ import { probe } from './health-check.ts';
 import { instanceSandboxArgv } from './instance-sandbox.ts';
 import { backoffDelay, DEFAULT_BACKOFF, transition, type Backoff } from './instance-state.ts';
 import { InstanceStore, type InstanceRecord } from './instance-store.ts';
+import { silentLogger, type Logger } from '../platform/logger.ts';
 import { pickPort, portFree } from '../platform/ports.ts';
 import { isSameProcess, listProcesses, startTimeOf, type ProcStat } from '../platform/proc.ts';
 import { INSTANCE_KEY_VAR, killLeftovers, terminateInstance, TreeSampler, type InstanceProcessRef } from './process-control.ts';
 import { RotatingLog } from './rotating-log.ts';
 import { SpoolPump } from './spool-pump.ts';
 import type { InstanceExit, InstanceSpec, InstanceState, InstanceStatus, SupervisorOptions } from './types.ts';
+
+/** WARN and ERROR messages of the supervisor (the server's log): static, data beside them. */
+const LOG = {
+  startFailed: 'cannot start the instance',
+  restartFailed: 'cannot restart the instance',
+  exitHandlingFailed: 'exit handling failed',
+} as const;
 
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const DEFAULT_STATS_MS = 5000;
@@ -108,6 +116,7 @@ interface InstancePaths {
 export class Supervisor {
   readonly #dataDir: string;
   readonly #onChange: ((s: InstanceStatus) => void) | undefined;
+  readonly #logger: Logger;
   readonly #now: () => number;
   readonly #backoff: Backoff;
   readonly #statsMs: number;
@@ -128,6 +137,7 @@ export class Supervisor {
   constructor(o: SupervisorOptions) {
     this.#dataDir = resolve(o.dataDir);
     this.#onChange = o.onChange;
+    this.#logger = o.logger ?? silentLogger;
     this.#now = o.now ?? Date.now;
     this.#backoff = { ...DEFAULT_BACKOFF, ...stripUndefined(o.backoff ?? {}) };
     this.#statsMs = o.statsIntervalMs ?? DEFAULT_STATS_MS;
@@ -176,6 +186,7 @@ export class Supervisor {
       await this.#spawn(inst);
     } catch (error) {
       inst.log.system(`[gantry] cannot start the instance: ${error instanceof Error ? error.message : String(error)}`);
+      this.#logOf(inst).warn(LOG.startFailed, { err: error });
       if (!inst.proc) this.#setState(inst, 'failed');
       throw error;
     }
@@ -359,6 +370,7 @@ export class Supervisor {
     });
     if (spawned !== null || child.pid === undefined) {
       inst.log.system(`[gantry] cannot start the instance: ${spawned?.message ?? 'no pid'}`);
+      this.#logOf(inst).warn(LOG.startFailed, { err: spawned ?? 'no pid' });
       this.#setState(inst, 'failed');
       return;
     }
@@ -370,6 +382,7 @@ export class Supervisor {
     inst.startedAt = new Date(this.#now()).toISOString();
     inst.readySinceMs = null;
     inst.log.system(`[gantry] process ${pid} started on port ${inst.port}${sandboxed ? ' (bubblewrap)' : ''}`);
+    this.#logOf(inst).info('instance process started', { pid, port: inst.port, sandboxed });
     this.#persist(inst);
     this.#notify(inst);
     this.#scheduleProbes(inst, proc, false);
@@ -390,6 +403,7 @@ export class Supervisor {
       this.#setState(inst, 'ready', false);
     }
     inst.log.system(`[gantry] adopted process ${pid} on port ${inst.port} (${inst.state})`);
+    this.#logOf(inst).info('instance process adopted', { pid, port: inst.port, state: inst.state });
     this.#persist(inst);
     this.#notify(inst);
     if (inst.proc === proc) this.#scheduleProbes(inst, proc, true);
@@ -431,6 +445,7 @@ export class Supervisor {
     } catch (error) {
       // E.g. NO_FREE_PORT, or the data dir became unwritable: nothing a retry loop would fix by itself.
       inst.log.system(`[gantry] cannot restart the instance: ${error instanceof Error ? error.message : String(error)}`);
+      this.#logOf(inst).warn(LOG.restartFailed, { err: error });
       if ((inst.state as InstanceState) === 'starting' && !inst.proc) this.#setState(inst, 'failed');
     }
   }
@@ -494,6 +509,13 @@ export class Supervisor {
       inst.log.system(
         `[gantry] process ${proc.pid} exited with ${how}${leftovers.length > 0 ? `; killed ${leftovers.length} leftover process(es)` : ''}`,
       );
+      this.#logOf(inst).info('instance process exited', {
+        pid: proc.pid,
+        code: exit.code,
+        signal: exit.signal,
+        leftovers: leftovers.length,
+        desired: inst.desired,
+      });
       if (inst.desired === 'stopped') {
         if (inst.state !== 'stopping') this.#setState(inst, 'stopping', false);
         this.#setState(inst, 'stopped');
@@ -503,6 +525,7 @@ export class Supervisor {
     } catch (error) {
       // Runs from an event handler: a throw here would take the whole server down.
       inst.log.system(`[gantry] exit handling failed: ${error instanceof Error ? error.message : String(error)}`);
+      this.#logOf(inst).error(LOG.exitHandlingFailed, { err: error });
     } finally {
       proc.markHandled();
     }
@@ -525,6 +548,7 @@ export class Supervisor {
       inst.failures++;
       delayMs = backoffDelay(inst.failures, this.#backoff);
       inst.log.system(`[gantry] restarting in ${delayMs} ms (restart ${inst.restarts + 1}, ${inst.failures} in a row)`);
+      this.#logOf(inst).info('instance restart scheduled', { delayMs, restart: inst.restarts + 1, failures: inst.failures });
     }
     if (inst.state !== 'restarting') this.#setState(inst, 'restarting', false);
     this.#persist(inst);
@@ -756,10 +780,17 @@ export class Supervisor {
 
   /** The only way `inst.state` changes: through the transition table, then persisted and reported (unless the caller does that next). */
   #setState(inst: Instance, to: InstanceState, report = true): void {
+    const from = inst.state;
     inst.state = transition(inst.spec.id, inst.state, to);
+    this.#logOf(inst).debug('instance state changed', { from, to });
     if (!report) return;
     this.#persist(inst);
     this.#notify(inst);
+  }
+
+  /** The server's log with the instance's context on every line. */
+  #logOf(inst: Instance): Logger {
+    return this.#logger.child({ instanceId: inst.spec.id, environment: inst.spec.environment, releaseId: inst.spec.releaseId });
   }
 
   #persist(inst: Instance): void {

@@ -4,6 +4,7 @@
  * the CLI can share it without pulling in process code.
  */
 import type { ServiceConfig } from '../core/delivery-config.ts';
+import type { Logger } from '../platform/logger.ts';
 
 /** One instance of a release's service, fully resolved by the caller (env already includes secrets). */
 export interface InstanceSpec {
@@ -96,4 +97,10 @@ export interface SupervisorOptions {
   hiddenPaths?: string[];
   /** When given, env and secrets are encrypted in the persisted instance records. */
   secretCodec?: SecretCodec;
+  /**
+   * The server's log (component `supervisor`): state changes and problems, with the instance's
+   * id, environment and release beside them. The instance's own log gets its `[gantry]` lines
+   * either way. Default: silent.
+   */
+  logger?: Logger;
 }

@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { GANTRY_VERSION } from '../core/version.ts';
+import { createLogger } from '../platform/logger.ts';
 import type { Store } from '../store/ports.ts';
 import { authenticator, registerSessionRoutes, type SecretBox, type SessionService } from './auth/index.ts';
 import { registerDeliveryRoutes, registerEnvironmentViewRoutes, type DeliveryRouteDeps } from './delivery/index.ts';
@@ -27,18 +28,19 @@ export interface AppDeps {
   publicUrl(): string;
   /** True once shutdown began: every request gets 503. */
   isClosing(): boolean;
-  /** A bug of ours reached the HTTP layer (the client sees INTERNAL). Default: stderr. */
+  /** A bug of ours reached the HTTP layer (the client sees INTERNAL). Default: an `http` logger on stderr. */
   onInternalError?(error: Error): void;
 }
 
 export function createApp(deps: AppDeps): FastifyInstance {
   const routes = new RouteTable();
   const { store } = deps;
+  const onInternalError = deps.onInternalError ?? defaultInternalErrorLog();
   const app = createHttpApp({
     routes,
     authenticate: authenticator(store, deps.sessions),
     isClosing: deps.isClosing,
-    onInternalError: deps.onInternalError ?? ((error) => process.stderr.write(`gantry: internal error: ${error.stack ?? error.message}\n`)),
+    onInternalError,
   });
   const eventEnv = () => deps.runs.eventEnv();
 
@@ -68,4 +70,10 @@ export function createApp(deps: AppDeps): FastifyInstance {
   routes.register(app);
   registerWebAssets(app);
   return app;
+}
+
+/** Without a composition root's logger (tests of the API alone), internal errors still reach stderr as log lines. */
+function defaultInternalErrorLog(): (error: Error) => void {
+  const log = createLogger({ component: 'http' });
+  return (error) => log.error('internal error', { err: error });
 }

@@ -5,6 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { InputError } from '../core/errors.ts';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../platform/logger.ts';
 
 export interface ServerOptions {
   readonly host: string;
@@ -23,6 +24,10 @@ export interface ServerOptions {
   readonly interruptedRetries: number;
   /** Prometheus base URL for analysis checks with a PromQL query; null when none. */
   readonly prometheusUrl: string | null;
+  /** The server's own log: JSON lines, or one human line per entry; null: pretty on a terminal, JSON otherwise. */
+  readonly logFormat: LogFormat | null;
+  /** Lowest level written to the server's log. */
+  readonly logLevel: LogLevel;
 }
 
 interface OptionSpec {
@@ -30,6 +35,14 @@ interface OptionSpec {
   description: string;
   parse: (raw: string) => unknown;
 }
+
+const oneOf =
+  <T extends string>(name: string, values: readonly T[]) =>
+  (raw: string): T => {
+    const value = values.find((v) => v === raw);
+    if (value === undefined) throw new InputError(`${name} must be one of ${values.join(', ')}, got '${raw}'`);
+    return value;
+  };
 
 const int = (name: string, min: number) => (raw: string) => {
   const n = Number(raw);
@@ -83,6 +96,16 @@ export const SERVER_OPTION_TABLE: Record<keyof ServerOptions, OptionSpec> = {
       return raw.replace(/\/+$/, '');
     },
   },
+  logFormat: {
+    env: 'GANTRY_LOG_FORMAT',
+    description: "the server's log: json (one JSON object a line) or pretty (default: pretty on a terminal, json otherwise)",
+    parse: oneOf('log format', LOG_FORMATS),
+  },
+  logLevel: {
+    env: 'GANTRY_LOG_LEVEL',
+    description: "lowest level of the server's log: debug, info, warn, error or silent (default info)",
+    parse: oneOf('log level', LOG_LEVELS),
+  },
 };
 
 export function resolveServerOptions(
@@ -114,5 +137,7 @@ export function resolveServerOptions(
     drainMs: (raw.drainMs as number | undefined) ?? 10_000,
     interruptedRetries: (raw.interruptedRetries as number | undefined) ?? 1,
     prometheusUrl: (raw.prometheusUrl as string | undefined) ?? null,
+    logFormat: (raw.logFormat as LogFormat | undefined) ?? null,
+    logLevel: (raw.logLevel as LogLevel | undefined) ?? 'info',
   });
 }

@@ -2,7 +2,7 @@
  * The composition root of `gantry up`: opens the store, wires services with plain constructor
  * arguments, resumes what a previous process left, then listens. `close()` shuts down in reverse.
  */
-import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -13,7 +13,9 @@ import { runJob as defaultRunJob } from '../executor/job-runner.ts';
 import { systemClock } from '../core/clock.ts';
 import { openStore } from '../store/index.ts';
 import type { EventEnvironment, Store } from '../store/ports.ts';
-import { SERVER_INFO_FILE } from '../core/data-files.ts';
+import { ADMIN_TOKEN_FILE, SERVER_INFO_FILE } from '../core/data-files.ts';
+import { SecretSet } from '../executor/index.ts';
+import { createLogger, type LogDestination, type Logger } from '../platform/logger.ts';
 import { createApp } from './app.ts';
 import { ensureAdminToken, SecretBox, SessionService } from './auth/index.ts';
 import {
@@ -40,24 +42,43 @@ export interface RunningServer {
   /** Set when this start created the admin token (first start). */
   createdAdminToken: boolean;
   resumedRuns: number;
+  /** The server's logger (component `server`): the CLI logs beside it, with the same format and masking. */
+  log: Logger;
   close(): Promise<void>;
 }
 
 export interface StartOverrides {
   runJob?: RunJob;
+  /** Where the server's log goes (default: stderr); it is masked and formatted as in production. */
+  logDestination?: LogDestination;
+  /**
+   * Receives each log entry instead of a stream (tests that want silence pass `() => undefined`).
+   * Entries are masked first, as on any destination.
+   */
   log?: (level: 'info' | 'warn', message: string, data?: Record<string, unknown>) => void;
 }
 
+/** WARN and ERROR messages of the composition root: static, the data goes beside them. */
+const LOG = {
+  autoReleaseFailed: 'automatic release failed',
+  jobCouldNotRun: 'the executor threw while running a job',
+  internalError: 'internal error',
+} as const;
+
 export async function startServer(options: ServerOptions, overrides: StartOverrides = {}): Promise<RunningServer> {
-  const log =
-    overrides.log ??
-    ((level, message, data) =>
-      process.stderr.write(`${level === 'warn' ? 'WARN ' : ''}${message}${data ? ` ${JSON.stringify(data)}` : ''}\n`));
+  // Every secret value the server handles is registered here before it could reach a log line.
+  const secrets = new SecretSet();
+  const storePassword = storeUrlPassword(options.store);
+  if (storePassword) secrets.add(storePassword);
+  const log = serverLogger(options, overrides, secrets.mask);
+  const runsLog = log.child({ component: 'runs' });
+  const deliveryLog = log.child({ component: 'delivery' });
   await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
   await chmod(options.dataDir, 0o700);
   const store = await openStore({ url: options.store });
-  const secretBox = await SecretBox.open(options.dataDir);
+  const secretBox = await SecretBox.open(options.dataDir, { onReveal: (plaintext) => secrets.add(plaintext) });
   const createdAdminToken = await ensureAdminToken(store, options.dataDir);
+  secrets.add((await readFile(join(options.dataDir, ADMIN_TOKEN_FILE), 'utf8')).trim());
   const hub = new LiveHub();
   const eventEnv = (): EventEnvironment => ({ gantryVersion: GANTRY_VERSION, nodeVersion: process.version, host: hostname() });
   let closing = false;
@@ -69,7 +90,7 @@ export async function startServer(options: ServerOptions, overrides: StartOverri
     sandbox: options.sandbox,
     interruptedRetries: options.interruptedRetries,
     slots: new SlotPool(options.parallel),
-    runJob: overrides.runJob ?? defaultRunJob,
+    runJob: loggedRunJob(overrides.runJob ?? defaultRunJob, runsLog),
     secrets: async (projectId) => {
       const sealed = await store.secrets.all(projectId);
       return Object.fromEntries(Object.entries(sealed).map(([name, value]) => [name, secretBox.decrypt(value)]));
@@ -81,10 +102,14 @@ export async function startServer(options: ServerOptions, overrides: StartOverri
       if (status === 'success')
         void autoRelease
           .onSuccessfulRun(run)
-          .catch((error: unknown) => log('warn', 'automatic release failed', { runId: run.id, error: String(error) }));
+          .catch((error: unknown) => deliveryLog.warn(LOG.autoReleaseFailed, { runId: run.id, err: error }));
     },
   });
-  const supervisor = new SupervisedInstances({ dataDir: options.dataDir, secretCodec: secretBox });
+  const supervisor = new SupervisedInstances({
+    dataDir: options.dataDir,
+    secretCodec: secretBox,
+    logger: log.child({ component: 'supervisor' }),
+  });
   const releases = new ReleaseService({
     store,
     dataDir: options.dataDir,
@@ -102,10 +127,11 @@ export async function startServer(options: ServerOptions, overrides: StartOverri
     prometheus: options.prometheusUrl ? new PrometheusSource({ baseUrl: options.prometheusUrl }) : null,
     eventEnv,
     notify: (rolloutId) => hub.notify(rolloutId),
-    warn: (message, data) => log('warn', message, data),
+    warn: (message, data) => deliveryLog.warn(message, data),
     clock: systemClock,
   });
-  const autoRelease = new AutoRelease({ store, releases, delivery, warn: (message, data) => log('warn', message, data) });
+  const autoRelease = new AutoRelease({ store, releases, delivery, warn: (message, data) => deliveryLog.warn(message, data) });
+  const projectsLog = log.child({ component: 'projects' });
   const projects = new ProjectService({
     store,
     runs,
@@ -113,9 +139,10 @@ export async function startServer(options: ServerOptions, overrides: StartOverri
     dataDir: options.dataDir,
     pollIntervalMs: options.pollIntervalMs,
     eventEnv,
-    warn: (message, data) => log('warn', message, data),
+    warn: (message, data) => projectsLog.warn(message, data),
   });
   const sessions = new SessionService(store);
+  const httpLog = log.child({ component: 'http' });
   let url = '';
   const app = createApp({
     store,
@@ -128,6 +155,7 @@ export async function startServer(options: ServerOptions, overrides: StartOverri
     delivery: { releases, delivery },
     sessions,
     publicUrl: () => url,
+    onInternalError: (error) => httpLog.error(LOG.internalError, { err: error }),
   });
 
   const address = await app.listen({ host: options.host, port: options.port });
@@ -135,6 +163,7 @@ export async function startServer(options: ServerOptions, overrides: StartOverri
   await writeFile(join(options.dataDir, SERVER_INFO_FILE), `${JSON.stringify({ url, pid: process.pid, version: GANTRY_VERSION })}\n`, {
     mode: 0o600,
   });
+  log.info('server listening', { url, store: store.dialect, version: GANTRY_VERSION });
   await store.events.append({
     type: 'server.started',
     subject: 'server',
@@ -144,9 +173,9 @@ export async function startServer(options: ServerOptions, overrides: StartOverri
   });
   await projects.start(url);
   await delivery.start();
-  const rollups = new RollupRecorder(store, delivery, (message, data) => log('warn', message, data));
+  const rollups = new RollupRecorder(store, delivery, (message, data) => deliveryLog.warn(message, data));
   const resumedRuns = await runs.recover();
-  if (resumedRuns > 0) log('info', `resuming ${resumedRuns} run${resumedRuns === 1 ? '' : 's'} left by the previous server`);
+  if (resumedRuns > 0) runsLog.info('resuming runs left by the previous server', { runs: resumedRuns });
 
   return {
     url,
@@ -156,9 +185,11 @@ export async function startServer(options: ServerOptions, overrides: StartOverri
     sessions,
     createdAdminToken,
     resumedRuns,
+    log,
     close: async () => {
       if (closing) return;
       closing = true;
+      log.info('server stopping', { drainMs: options.drainMs });
       await projects.stop();
       await rollups.stop();
       await delivery.stop();
@@ -169,6 +200,59 @@ export async function startServer(options: ServerOptions, overrides: StartOverri
         .catch(() => undefined);
       await store.close();
       await rm(join(options.dataDir, SERVER_INFO_FILE), { force: true });
+      log.info('server stopped');
     },
   };
+}
+
+/**
+ * The executor, with a line per finished job in the server's log (a failed job is state, so
+ * `info`; the executor itself throwing is ours, so `warn` before the driver records the failure).
+ */
+function loggedRunJob(runJob: RunJob, log: Logger): RunJob {
+  return async (spec) => {
+    const jobLog = log.child({ runId: spec.runId, jobId: spec.job.key });
+    jobLog.debug('job started');
+    try {
+      const result = await runJob(spec);
+      jobLog.info('job finished', { status: result.status, ...(result.error ? { reason: result.error } : {}) });
+      return result;
+    } catch (error) {
+      jobLog.warn(LOG.jobCouldNotRun, { err: error });
+      throw error;
+    }
+  };
+}
+
+/** The server's root logger: options decide format and level, `mask` redacts at the sink. */
+function serverLogger(options: ServerOptions, overrides: StartOverrides, mask: (text: string) => string): Logger {
+  const forward = overrides.log;
+  const destination: LogDestination =
+    overrides.logDestination ??
+    (forward
+      ? {
+          write: (line: string) => {
+            const { level, msg, time: _time, component: _component, ...data } = JSON.parse(line) as Record<string, unknown>;
+            forward(level === 'info' || level === 'debug' ? 'info' : 'warn', String(msg), data);
+          },
+        }
+      : process.stderr);
+  return createLogger({
+    component: 'server',
+    destination,
+    ...(forward ? { format: 'json' as const } : options.logFormat ? { format: options.logFormat } : {}),
+    level: options.logLevel,
+    mask,
+    base: { pid: process.pid },
+  });
+}
+
+/** The password of a `postgres://user:password@…` store URL, if any (it must never be logged). */
+function storeUrlPassword(store: string): string | null {
+  try {
+    const password = decodeURIComponent(new URL(store).password);
+    return password || null;
+  } catch {
+    return null;
+  }
 }

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { killInstances } from './instances.ts';
 import { resolveServerOptions, type ServerOptions } from '../../src/server/server-options.ts';
-import { startServer, type RunningServer } from '../../src/server/start.ts';
+import { startServer, type RunningServer, type StartOverrides } from '../../src/server/start.ts';
 
 export interface TestServer extends RunningServer {
   dataDir: string;
@@ -18,10 +18,14 @@ export interface TestServer extends RunningServer {
   cleanup(): Promise<void>;
 }
 
-export async function startTestServer(overrides: Partial<Record<keyof ServerOptions, string | number>> = {}): Promise<TestServer> {
+/** `start`: overrides of the composition root; without `logDestination` the server's log is dropped. */
+export async function startTestServer(
+  overrides: Partial<Record<keyof ServerOptions, string | number>> = {},
+  start: StartOverrides = {},
+): Promise<TestServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'gantry-server-'));
   const options = resolveServerOptions({ dataDir, port: 0, sandbox: 'off', drainMs: 0, ...overrides }, {});
-  const server = await startServer(options, { log: () => undefined });
+  const server = await startServer(options, start.logDestination ? start : { log: () => undefined, ...start });
   const token = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
   const api = async <T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const response = await fetch(`${server.url}${path}`, {

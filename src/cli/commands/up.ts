@@ -3,10 +3,17 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { ADMIN_TOKEN_FILE } from '../../core/data-files.ts';
+import type { Logger } from '../../platform/logger.ts';
 import { resolveServerOptions } from '../../server/index.ts';
 import { ApiClient } from '../api-client.ts';
 import { setUpExample } from '../example-project.ts';
-import { bold, dim, yellow } from '../output.ts';
+import { bold, dim } from '../output.ts';
+
+/** WARN messages of `gantry up` (the server's log, component `up`). */
+const LOG = {
+  exampleFailed: 'the example could not be set up',
+  noLoginLink: 'no login link',
+} as const;
 
 export function registerUpCommand(program: Command): void {
   program
@@ -25,6 +32,7 @@ export function registerUpCommand(program: Command): void {
       // every other command's start-up and make each step's fork in `gantry run` costlier.
       const { startServer } = await import('../../server/index.ts');
       const server = await startServer(options);
+      const log = server.log.child({ component: 'up' });
       process.stdout.write(
         `${bold('Gantry is up')} at ${server.url}  ${dim(`(data: ${options.dataDir}, store: ${server.store.dialect})`)}\n`,
       );
@@ -37,8 +45,9 @@ export function registerUpCommand(program: Command): void {
       // Signals are watched from here on: a Ctrl-C while the example is being set up stops it and closes the server cleanly.
       const stopping = new AbortController();
       const stopped = new Promise<void>((resolve) => {
-        const stop = () => {
+        const stop = (signal: NodeJS.Signals) => {
           process.stdout.write('shutting down…\n');
+          log.info('shutdown requested', { signal });
           stopping.abort();
           resolve();
         };
@@ -46,8 +55,8 @@ export function registerUpCommand(program: Command): void {
         process.once('SIGTERM', stop);
       });
       if (opts.example) {
-        await showExample(server.url, options.dataDir, stopping.signal);
-        if (!stopping.signal.aborted) await printLoginLink(() => server.sessions.createLoginLink(server.url));
+        await showExample(server.url, options.dataDir, stopping.signal, log);
+        if (!stopping.signal.aborted) await printLoginLink(() => server.sessions.createLoginLink(server.url), log);
       } else {
         process.stdout.write(`${dim('the dashboard is at the same address: `gantry open` prints a one-time sign-in link')}\n`);
       }
@@ -57,7 +66,7 @@ export function registerUpCommand(program: Command): void {
 }
 
 /** The example's setup, told as it happens; a failure is reported and the server keeps running. */
-async function showExample(url: string, dataDir: string, signal: AbortSignal): Promise<void> {
+async function showExample(url: string, dataDir: string, signal: AbortSignal, log: Logger): Promise<void> {
   const say = (line: string) => process.stdout.write(`${line}\n`);
   try {
     const api = new ApiClient({ url, token: readFileSync(join(dataDir, ADMIN_TOKEN_FILE), 'utf8').trim() });
@@ -66,17 +75,17 @@ async function showExample(url: string, dataDir: string, signal: AbortSignal): P
     say(dim(`next: \`gantry demo\` canaries new versions into production; edit ${setup.repoDir}/version.json and commit to ship your own`));
   } catch (error) {
     if (signal.aborted) return;
-    process.stderr.write(`${yellow('the example could not be set up', process.stderr)}: ${(error as Error).message}\n`);
+    log.warn(LOG.exampleFailed, { err: error });
   }
 }
 
-async function printLoginLink(create: () => Promise<{ url: string; expiresAt: string }>): Promise<void> {
+async function printLoginLink(create: () => Promise<{ url: string; expiresAt: string }>, log: Logger): Promise<void> {
   try {
     const link = await create();
     process.stdout.write(
       `${bold('Open the dashboard')}: ${link.url}\n${dim(`(a one-time link, valid until ${link.expiresAt}; \`gantry open\` makes another)`)}\n`,
     );
   } catch (error) {
-    process.stderr.write(`${yellow('no login link', process.stderr)}: ${(error as Error).message}\n`);
+    log.warn(LOG.noLoginLink, { err: error });
   }
 }

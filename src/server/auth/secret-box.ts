@@ -20,16 +20,20 @@ const PREFIX = 'v1:';
  */
 export class SecretBox {
   readonly #key: Buffer;
+  readonly #onReveal: (plaintext: string) => void;
 
-  private constructor(key: Buffer) {
+  private constructor(key: Buffer, onReveal: (plaintext: string) => void) {
     this.#key = key;
+    this.#onReveal = onReveal;
   }
 
   /**
    * Loads the key, creating it on first use. Errors: SECRET_KEY_INSECURE (permissions too
    * open), SECRET_KEY_INVALID (not a 32-byte key), or the file system's own error.
+   * `onReveal` sees every plaintext the box encrypts or decrypts: the server registers them with
+   * its log masker, so a secret it handled never reaches its own log.
    */
-  static async open(dataDir: string): Promise<SecretBox> {
+  static async open(dataDir: string, o: { onReveal?: (plaintext: string) => void } = {}): Promise<SecretBox> {
     const path = join(dataDir, KEY_FILE);
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
     await createKeyFileIfMissing(path);
@@ -45,11 +49,12 @@ export class SecretBox {
     if (key.length !== KEY_BYTES) {
       throw new GantryError('SECRET_KEY_INVALID', `${path} does not hold a base64 ${KEY_BYTES}-byte key`, { path });
     }
-    return new SecretBox(key);
+    return new SecretBox(key, o.onReveal ?? (() => undefined));
   }
 
   /** A fresh random IV each time, so equal plaintexts give different ciphertexts. */
   encrypt(plaintext: string): string {
+    this.#onReveal(plaintext);
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv('aes-256-gcm', this.#key, iv);
     const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
@@ -63,11 +68,14 @@ export class SecretBox {
     if (raw.length < IV_BYTES + TAG_BYTES) throw decryptFailed('it is too short');
     const decipher = createDecipheriv('aes-256-gcm', this.#key, raw.subarray(0, IV_BYTES));
     decipher.setAuthTag(raw.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
+    let plaintext: string;
     try {
-      return Buffer.concat([decipher.update(raw.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]).toString('utf8');
+      plaintext = Buffer.concat([decipher.update(raw.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]).toString('utf8');
     } catch {
       throw decryptFailed('it was altered or encrypted with another key');
     }
+    this.#onReveal(plaintext);
+    return plaintext;
   }
 }
 
