@@ -6,6 +6,7 @@ import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { systemClock } from '../core/clock.ts';
 import { GANTRY_VERSION } from '../core/version.ts';
 import { SlotPool } from '../engine/slot-pool.ts';
 import type { RunJob } from '../executor/ports.ts';
@@ -68,7 +69,7 @@ export async function startServer(options: ServerOptions, overrides: StartOverri
     },
     eventEnv,
     notify: (runId) => hub.notify(runId),
-    now: () => new Date(),
+    clock: systemClock,
     onRunFinished: (run, status) => {
       if (status === 'success')
         void autoRelease
@@ -107,6 +108,7 @@ export async function startServer(options: ServerOptions, overrides: StartOverri
     secretBox,
     dataDir: options.dataDir,
     pollIntervalMs: options.pollIntervalMs,
+    clock: systemClock,
     eventEnv,
     warn: (message, data) => log('warn', message, data),
   });

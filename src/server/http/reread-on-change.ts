@@ -12,10 +12,10 @@ export interface RereadOptions {
    */
   subscribe(onChange: () => void): () => void;
   /**
-   * Reads the store and sends what changed. Returns `true` to be called again straight away
+   * Reads the store and sends what changed. Resolving to `true` asks to be called again straight away
    * (it sent one page and more is waiting). It may close the stream (e.g. after an `end` event).
    */
-  read(): Promise<boolean | void>;
+  read(): Promise<unknown>;
   /** A read that threw (the store is busy or closing); the next notification reads again. Default: ignored. */
   onError?(error: unknown): void;
 }

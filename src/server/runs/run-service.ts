@@ -7,6 +7,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
+import type { Clock } from '../../core/clock.ts';
 import { ConflictError, NotFoundError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
 import type { GantryConfig, GantryContext, PlannedJob, TriggerEvent, TriggerKind, Value } from '../../core/types.ts';
@@ -44,7 +45,8 @@ export interface RunServiceDeps {
   notify(runId: string): void;
   /** Called once a run has ended (releases are made from successful ones). Must not throw. */
   onRunFinished?(run: RunRecord, status: RunRecord['status']): void;
-  now(): Date;
+  /** Time of transitions (job and run start/end). */
+  clock: Clock;
 }
 
 export interface TriggerRequest {
@@ -297,7 +299,7 @@ export class RunService {
       { inputs, gantry, env: config.pipeline.env },
       {
         slots: this.#deps.slots,
-        now: this.#deps.now,
+        now: () => new Date(this.#deps.clock.now()),
         runJob: async (spec) => {
           try {
             return await this.#deps.runJob(spec);
