@@ -441,7 +441,8 @@ let perlAvailable: boolean | undefined;
 
 /** Whether the helper can run here (perl is part of every Debian/Ubuntu base system, not of Alpine). */
 export function spawnerAvailable(): boolean {
-  perlAvailable ??= spawnSync('perl', ['-e', 'use POSIX; use Fcntl; exit 0'], { stdio: 'ignore', timeout: 10_000 }).status === 0;
+  perlAvailable ??=
+    spawnSync('perl', ['-e', 'use POSIX; use Fcntl; exit 0'], { stdio: 'ignore', timeout: 10_000, env: childEnv() }).status === 0;
   return perlAvailable;
 }
 
