@@ -118,7 +118,10 @@ export class CronScheduler {
     const due = job.due;
     if (!due) return;
     const now = this.#clock.now();
-    if (now < due.getTime()) return this.#arm(projectId, schedule, job, due);
+    if (now < due.getTime()) {
+      this.#arm(projectId, schedule, job, due); // a wait cut at MAX_CRON_WAIT_MS
+      return;
+    }
     // Fire once for the time waited for; times missed since (a long pause) are not replayed.
     this.#arm(projectId, schedule, job, job.cron.nextRun(new Date(now)));
     try {
