@@ -7,7 +7,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import type { Clock } from '../../core/clock.ts';
+import type { Clock, TimerHandle } from '../../core/clock.ts';
 import { ConflictError, NotFoundError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
 import type { GantryConfig, GantryContext, PlannedJob, TriggerEvent, TriggerKind, Value } from '../../core/types.ts';
@@ -221,12 +221,13 @@ export class RunService {
   async shutdown(drainMs: number): Promise<void> {
     this.#stopping = true;
     const all = Promise.allSettled([...this.#drivers.values()].map((d) => d.done));
-    let timer: NodeJS.Timeout | undefined;
+    const { clock } = this.#deps;
+    let timer: TimerHandle | undefined;
     const deadline = new Promise((resolve) => {
-      timer = setTimeout(resolve, drainMs);
+      timer = clock.setTimeout(() => resolve(undefined), drainMs);
     });
     await Promise.race([all, deadline]);
-    clearTimeout(timer);
+    if (timer) clock.clearTimeout(timer);
     for (const driver of this.#drivers.values()) driver.detach();
   }
 
