@@ -47,7 +47,9 @@ export class ManualClock implements Clock {
   }
 
   setTimeout(callback: () => void, ms: number): TimerHandle {
-    const timer = { id: this.#nextId++, due: this.#now + Math.max(0, ms), callback };
+    // Like setTimeout: a negative or non-numeric delay means "at once" (NaN would poison `now`).
+    const delay = Number.isFinite(ms) ? Math.max(0, ms) : 0;
+    const timer = { id: this.#nextId++, due: this.#now + delay, callback };
     this.#timers.push(timer);
     return { id: timer.id };
   }
@@ -64,6 +66,7 @@ export class ManualClock implements Clock {
 
   /** Moves time forward by `ms`, firing each timer at its due time, in order (timers set while firing count too). */
   advance(ms: number): void {
+    if (!(ms >= 0)) throw new RangeError(`a clock never goes backwards: advance(${ms})`);
     const end = this.#now + ms;
     for (;;) {
       const next = this.#timers.reduce<ManualTimer | null>(

@@ -5,7 +5,7 @@
  */
 export type { JobContext, JobSpec, LogLine, NeedsEntry, RunJob } from './ports.ts';
 export { runJob, SANDBOX_MISSING_WARNING } from './job-runner.ts';
-export { parseLogLine, type ParsedLogLine, type StreamCode } from './log-writer.ts';
+export { parseLogLine, type ParsedLogLine, type StreamCode } from '../core/log-line.ts';
 export { createMasker, type Masker } from './masker.ts';
 export { SecretSet } from './secret-set.ts';
 export { sandboxAvailable } from './sandbox.ts';

@@ -39,6 +39,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { JobResult, StepConfig, StepResult, StepStatus, TestCounts, Value } from '../core/types.ts';
 import { evaluateCondition, interpolate, type ExpressionContext } from '../pipeline/expressions/index.ts';
+import { childEnv } from '../platform/child-env.ts';
 import { restoreArtifacts, saveArtifacts } from './artifacts.ts';
 import { restoreCache, saveCache } from './cache.ts';
 import { hashFiles } from './hash-files.ts';
@@ -468,27 +469,25 @@ class JobRun {
   /** The step's environment, from scratch (see the module comment). Gantry's own variables win. */
   private stepEnvironment(stepEnv: Record<string, string>, files: { output: string; env: string }): Record<string, string> {
     const { spec } = this;
-    const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
-    for (const name of ['LANG', 'LC_ALL', 'TZ']) {
-      const value = process.env[name];
-      if (value !== undefined) env[name] = value;
-    }
-    Object.assign(env, this.jobEnv, this.addedEnv, stepEnv);
-    Object.assign(env, {
-      HOME: path.join(this.tmpDir, 'home'),
-      TMPDIR: this.tmpDir,
-      CI: 'true',
-      GANTRY: 'true',
-      GANTRY_WORKSPACE: spec.workspaceDir,
-      GANTRY_RUN_ID: spec.runId,
-      GANTRY_JOB: spec.job.key,
-      GANTRY_SHA: spec.context.gantry.sha,
-      GANTRY_REF: spec.context.gantry.ref,
-      GANTRY_EVENT: spec.context.gantry.event,
-      GANTRY_OUTPUT: files.output,
-      GANTRY_ENV: files.env,
+    return childEnv({
+      set: {
+        ...this.jobEnv,
+        ...this.addedEnv,
+        ...stepEnv,
+        HOME: path.join(this.tmpDir, 'home'),
+        TMPDIR: this.tmpDir,
+        CI: 'true',
+        GANTRY: 'true',
+        GANTRY_WORKSPACE: spec.workspaceDir,
+        GANTRY_RUN_ID: spec.runId,
+        GANTRY_JOB: spec.job.key,
+        GANTRY_SHA: spec.context.gantry.sha,
+        GANTRY_REF: spec.context.gantry.ref,
+        GANTRY_EVENT: spec.context.gantry.event,
+        GANTRY_OUTPUT: files.output,
+        GANTRY_ENV: files.env,
+      },
     });
-    return env;
   }
 
   private expressionContext(env?: Record<string, string>): ExpressionContext {

@@ -1,7 +1,7 @@
 /**
  * Writes a job's log file: masks secrets, timestamps lines, caps the size.
  *
- * ## Log file format (read by the API and the CLI: keep `parseLogLine` in step)
+ * ## Log file format (defined in `core/log-line.ts`, which every reader parses it with)
  *
  * One line per output line, UTF-8 (bytes of the job's output are stored as they came):
  *
@@ -32,6 +32,7 @@
  */
 import { closeSync, mkdirSync, openSync, readdirSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { logLinePrefix, STREAM_NAMES, type StreamCode, truncationMarkerText } from '../core/log-line.ts';
 import type { LogLine } from './ports.ts';
 import type { Masker } from './masker.ts';
 
@@ -68,30 +69,12 @@ export interface LogWriter {
   close(): Promise<LogSummary>;
 }
 
-export type StreamCode = 'o' | 'e' | 's';
-
-export interface ParsedLogLine {
-  at: string;
-  stream: StreamCode;
-  text: string;
-}
+export { parseLogLine, type ParsedLogLine, type StreamCode } from '../core/log-line.ts';
 
 /** Longest stored line in bytes; longer output lines are split (at a UTF-8 character boundary). */
 export const MAX_LINE_BYTES = 64 * 1024;
 const MIN_SEGMENT_BYTES = 4096;
 const NL = 10;
-const STREAM_NAMES = { o: 'stdout', e: 'stderr', s: 'system' } as const;
-
-/** Parses one line of a stored log (without its `\n`). A line not in the format is returned as stdout text. */
-export function parseLogLine(line: string): ParsedLogLine {
-  const space = line.indexOf(' ');
-  const stream = line[space + 1];
-  if (space > 0 && (stream === 'o' || stream === 'e' || stream === 's') && (line.length === space + 2 || line[space + 2] === ' ')) {
-    return { at: line.slice(0, space), stream, text: line.slice(space + 3) };
-  }
-  return { at: '', stream: 'o', text: line };
-}
-
 interface Segment {
   path: string;
   bytes: number;
@@ -129,9 +112,9 @@ export function createLogWriter(o: LogWriterOptions): LogWriter {
     if (ms !== stampMs) {
       stampMs = ms;
       stamp = new Date(ms).toISOString();
-      prefixes.o = `${stamp} o `;
-      prefixes.e = `${stamp} e `;
-      prefixes.s = `${stamp} s `;
+      prefixes.o = logLinePrefix(stamp, 'o');
+      prefixes.e = logLinePrefix(stamp, 'e');
+      prefixes.s = logLinePrefix(stamp, 's');
     }
     return prefixes[stream];
   };
@@ -312,11 +295,12 @@ export function createLogWriter(o: LogWriterOptions): LogWriter {
     // Lines of the kept tail are counted while copying; the marker needs them first, so count ahead.
     const tailLines = countNewlinesIn(segments, start);
     const cutLines = totalLines - headLines - tailLines;
-    const marker = `${prefixFor('s', ms)}[gantry] log truncated: ${cutBytes} bytes (${cutLines} lines) cut from the middle\n`;
+    const markerText = truncationMarkerText(cutBytes, cutLines);
+    const marker = `${prefixFor('s', ms)}${markerText}\n`;
     const markerBytes = Buffer.byteLength(marker, 'utf8');
     writeSync(fd, marker, null, 'utf8');
     if (onLine) {
-      onLine({ jobKey, stream: 'system', at: ms, text: marker.slice(prefixFor('s', ms).length, -1) });
+      onLine({ jobKey, stream: 'system', at: ms, text: markerText });
     }
     copySegments(segments, start, fd);
     return { bytes: headBytes + markerBytes + tailBytes, lines: headLines + 1 + tailLines, truncated: true, cutBytes };

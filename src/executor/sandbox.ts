@@ -11,6 +11,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
+import { childEnv } from '../platform/child-env.ts';
 
 export interface SandboxOptions {
   workspaceDir: string;
@@ -33,6 +34,7 @@ export function sandboxAvailable(): boolean {
     const probe = spawnSync('bwrap', ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', 'true'], {
       stdio: 'ignore',
       timeout: 10_000,
+      env: childEnv(),
     });
     available = probe.status === 0;
   }

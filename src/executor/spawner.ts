@@ -37,6 +37,7 @@ import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { GantryError } from '../core/errors.ts';
+import { childEnv } from '../platform/child-env.ts';
 import { leftoverProcesses, processRefs, StepStopper, type ProcessRef, type StepExit } from './process-tree.ts';
 
 const HELPER = String.raw`
@@ -221,7 +222,7 @@ export class Spawner {
     const [command, ...args] = argv as [string, ...string[]];
     this.child = spawn(command, args, {
       cwd: o.cwd,
-      env: { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', LC_ALL: 'C' },
+      env: childEnv({ set: { LC_ALL: 'C' } }),
       stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
     }) as unknown as ChildProcessByStdio<Writable, Readable, Readable>;
     const markerBuf = Buffer.from(marker, 'latin1');
@@ -440,7 +441,8 @@ let perlAvailable: boolean | undefined;
 
 /** Whether the helper can run here (perl is part of every Debian/Ubuntu base system, not of Alpine). */
 export function spawnerAvailable(): boolean {
-  perlAvailable ??= spawnSync('perl', ['-e', 'use POSIX; use Fcntl; exit 0'], { stdio: 'ignore', timeout: 10_000 }).status === 0;
+  perlAvailable ??=
+    spawnSync('perl', ['-e', 'use POSIX; use Fcntl; exit 0'], { stdio: 'ignore', timeout: 10_000, env: childEnv() }).status === 0;
   return perlAvailable;
 }
 

@@ -4,13 +4,13 @@
  * artifact restores share, because they must all refuse to write through a symbolic link the
  * job (or the repository) planted in the workspace.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readlinkSync, symlinkSync } from 'node:fs';
 import { copyFile, lstat, mkdir, mkdtemp, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { GantryError, InputError, NotFoundError } from '../core/errors.ts';
+import { InputError, NotFoundError } from '../core/errors.ts';
+import { REMOTE_GIT_TIMEOUT_MS, runGit, tryGit } from '../platform/git.ts';
 
 // ---------------------------------------------------------------- copy primitives
 
@@ -140,35 +140,13 @@ export async function copyTree(
 
 // ---------------------------------------------------------------- git
 
-/** A git command that failed for a reason other than a missing repository or commit. */
-export class GitError extends GantryError {
-  constructor(message: string, details?: unknown) {
-    super('GIT_FAILED', message, details);
-  }
-}
+/** Trees and listings of big repositories are big. */
+const GIT_MAX_BUFFER = 512 * 1024 * 1024;
+/** A first clone of a big repository takes long; later fetches are incremental. */
+const CLONE_TIMEOUT_MS = 10 * 60_000;
 
-interface GitResult {
-  ok: boolean;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs git without a terminal prompt (a server must never hang on credentials). */
-function git(args: string[], cwd: string, env: Record<string, string> = {}): Promise<GitResult> {
-  return new Promise((resolve) => {
-    execFile(
-      'git',
-      args,
-      { cwd, maxBuffer: 512 * 1024 * 1024, env: { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C', ...env } },
-      (err, stdout, stderr) => resolve({ ok: !err, stdout, stderr }),
-    );
-  });
-}
-
-async function gitOrThrow(args: string[], cwd: string, env?: Record<string, string>): Promise<string> {
-  const result = await git(args, cwd, env);
-  if (!result.ok) throw new GitError(`git ${args[0] ?? ''} failed: ${result.stderr.trim().split('\n').pop() ?? ''}`, { args });
-  return result.stdout;
+function git(args: string[], cwd: string, o: { timeoutMs?: number } = {}) {
+  return tryGit(args, { cwd, maxBuffer: GIT_MAX_BUFFER, ...o });
 }
 
 async function headOf(repoDir: string): Promise<{ sha: string | null; ref: string | null }> {
@@ -215,7 +193,10 @@ export async function snapshotWorkingTree(
     return { sha: null, ref: null, files };
   }
 
-  const listing = await gitOrThrow(['ls-files', '-z', '--cached', '--others', '--exclude-standard'], absRepo);
+  const listing = await runGit(['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+    cwd: absRepo,
+    maxBuffer: GIT_MAX_BUFFER,
+  });
   // Unmerged paths appear once per stage: dedupe.
   const paths = [...new Set(listing.split('\0').filter((p) => p !== '' && !isOwnData(p)))];
   const makeDir = createDirMaker(absDest);
@@ -266,7 +247,7 @@ async function ensureMirror(repo: string, mirrorDir: string): Promise<void> {
   const parent = path.dirname(path.resolve(mirrorDir));
   await mkdir(parent, { recursive: true });
   const temp = `${path.resolve(mirrorDir)}.tmp-${randomBytes(6).toString('hex')}`;
-  const clone = await git(['clone', '--mirror', '--quiet', '--', repo, temp], parent);
+  const clone = await git(['clone', '--mirror', '--quiet', '--', repo, temp], parent, { timeoutMs: CLONE_TIMEOUT_MS });
   if (!clone.ok) {
     await rm(temp, { recursive: true, force: true });
     throw new NotFoundError(`cannot clone repository ${repo}: ${clone.stderr.trim().split('\n').pop() ?? ''}`);
@@ -283,7 +264,9 @@ async function ensureMirror(repo: string, mirrorDir: string): Promise<void> {
 /** Fetches into the mirror; a second try covers a concurrent fetch holding a ref lock. */
 async function fetchMirror(mirrorDir: string, extra: string[]): Promise<boolean> {
   for (let attempt = 0; attempt < 2; attempt++) {
-    const result = await git(['--git-dir', mirrorDir, 'fetch', '--quiet', '--prune', 'origin', ...extra], mirrorDir);
+    const result = await git(['--git-dir', mirrorDir, 'fetch', '--quiet', '--prune', 'origin', ...extra], mirrorDir, {
+      timeoutMs: REMOTE_GIT_TIMEOUT_MS,
+    });
     if (result.ok) return true;
   }
   return false;
@@ -319,8 +302,8 @@ export async function checkoutCommit(repo: string, sha: string, destDir: string,
   try {
     const env = { GIT_INDEX_FILE: path.join(indexDir, 'index') };
     const base = ['--git-dir', absMirror, '--work-tree', absDest];
-    await gitOrThrow([...base, 'read-tree', commit], absDest, env);
-    await gitOrThrow([...base, 'checkout-index', '--all', '--force'], absDest, env);
+    await runGit([...base, 'read-tree', commit], { cwd: absDest, env });
+    await runGit([...base, 'checkout-index', '--all', '--force'], { cwd: absDest, env });
   } finally {
     await rm(indexDir, { recursive: true, force: true });
   }

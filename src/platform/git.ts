@@ -4,6 +4,7 @@
  */
 import { execFile } from 'node:child_process';
 import { GantryError } from '../core/errors.ts';
+import { childEnv, GIT_HOST_ENV } from './child-env.ts';
 
 /** Local commands; a remote (`ls-remote`, `fetch`, `clone`) passes `REMOTE_GIT_TIMEOUT_MS`. */
 export const LOCAL_GIT_TIMEOUT_MS = 60_000;
@@ -13,14 +14,36 @@ export const REMOTE_GIT_TIMEOUT_MS = 30_000;
 export interface GitOptions {
   cwd?: string;
   timeoutMs?: number;
-  /** Extra environment (e.g. GIT_INDEX_FILE); the prompt and locale settings always win. */
+  /**
+   * Extra environment (e.g. GIT_INDEX_FILE); the prompt and locale settings always win. Of the
+   * host's environment git sees only `childEnv`'s list plus `GIT_HOST_ENV` (never the server's secrets).
+   */
   env?: Record<string, string>;
   maxBuffer?: number;
 }
 
+export interface GitResult {
+  ok: boolean;
+  stdout: string;
+  stderr: string;
+  /** Why it failed (exit status, timeout, buffer overflow); '' when ok. */
+  error: string;
+}
+
 /** Runs git and returns stdout. Throws `GIT_FAILED` with the tail of stderr. */
-export function runGit(args: string[], o: GitOptions = {}): Promise<string> {
-  return new Promise((resolve, reject) => {
+export async function runGit(args: string[], o: GitOptions = {}): Promise<string> {
+  const result = await tryGit(args, o);
+  if (result.ok) return result.stdout;
+  const detail = result.stderr.trim().split('\n').slice(-3).join(' ') || result.error;
+  throw new GantryError('GIT_FAILED', `git ${args[0] ?? ''} failed: ${detail}`, { args, stderr: result.stderr.slice(-4000) });
+}
+
+/**
+ * Runs git like `runGit` but reports failure instead of throwing: for probes whose failure is an
+ * answer (`rev-parse --verify` of a missing commit, "is this a repository?").
+ */
+export function tryGit(args: string[], o: GitOptions = {}): Promise<GitResult> {
+  return new Promise((resolve) => {
     execFile(
       'git',
       args,
@@ -29,13 +52,12 @@ export function runGit(args: string[], o: GitOptions = {}): Promise<string> {
         timeout: o.timeoutMs ?? LOCAL_GIT_TIMEOUT_MS,
         maxBuffer: o.maxBuffer ?? 256 * 1024 * 1024,
         encoding: 'utf8',
-        env: { ...process.env, ...o.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '', SSH_ASKPASS: '', LC_ALL: 'C' },
+        env: childEnv({
+          inherit: GIT_HOST_ENV,
+          set: { ...o.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '', SSH_ASKPASS: '', LC_ALL: 'C' },
+        }),
       },
-      (error, stdout, stderr) => {
-        if (!error) return resolve(stdout);
-        const detail = stderr.trim().split('\n').slice(-3).join(' ') || error.message;
-        reject(new GantryError('GIT_FAILED', `git ${args[0] ?? ''} failed: ${detail}`, { args, stderr: stderr.slice(-4000) }));
-      },
+      (error, stdout, stderr) => resolve({ ok: !error, stdout, stderr, error: error ? error.message : '' }),
     );
   });
 }

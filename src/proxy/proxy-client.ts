@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GantryError, InputError } from '../core/errors.ts';
 import type { ErrorCode } from '../core/error-codes.ts';
+import { childEnv } from '../platform/child-env.ts';
 import { startTimeOf } from '../platform/proc.ts';
 import type { Pool, Rollup, WindowStats } from './request-metrics.ts';
 import type { RouteTable } from './route-table.ts';
@@ -404,11 +405,7 @@ async function spawnHost(o: ProxyStartOptions, dir: string): Promise<ProxyHostRe
         stdio: ['ignore', log, log],
         cwd: dir,
         // The proxy needs no secrets of the server's environment.
-        env: {
-          PATH: process.env.PATH ?? '/usr/bin:/bin',
-          ...(process.env.TZ ? { TZ: process.env.TZ } : {}),
-          ...(process.env.GANTRY_LOG_LEVEL ? { GANTRY_LOG_LEVEL: process.env.GANTRY_LOG_LEVEL } : {}),
-        },
+        env: childEnv({ set: process.env.GANTRY_LOG_LEVEL ? { GANTRY_LOG_LEVEL: process.env.GANTRY_LOG_LEVEL } : {} }),
       },
     );
   } finally {

@@ -3,12 +3,12 @@
  * the file rotates: past `capBytes` it becomes `<file>.1` (older ones shift to `.2` … `.<keep>`,
  * the oldest is deleted) and a fresh file starts. Disk use stays under (keep + 1) × capBytes.
  *
- * Lines use the job log format (`<ISO time> <o|e|s> <text>`, read with the executor's
- * `parseLogLine`), masked with the instance's secrets before they are stored. Only one
+ * Lines use the job log format (`<ISO time> <o|e|s> <text>`, `core/log-line.ts`), masked with the instance's secrets before they are stored. Only one
  * supervisor writes a given log at a time (the data dir lock guarantees it).
  */
 import { closeSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { logLinePrefix } from '../core/log-line.ts';
 import type { Masker } from '../executor/index.ts';
 
 export interface RotatingLogOptions {
@@ -38,7 +38,7 @@ export class RotatingLog {
   lines(stream: 'o' | 'e', latin1: string): void {
     if (latin1.length === 0) return;
     const text = this.#o.masker.active ? this.#o.masker.maskBytes(latin1) : latin1;
-    const prefix = `${new Date(this.#o.now()).toISOString()} ${stream} `;
+    const prefix = logLinePrefix(new Date(this.#o.now()).toISOString(), stream);
     // Every line gets the prefix: prepend it, then after each newline except the final one.
     const formatted = `${prefix + text.slice(0, -1).replaceAll('\n', `\n${prefix}`)}\n`;
     this.#write(Buffer.from(formatted, 'latin1'));
@@ -46,7 +46,7 @@ export class RotatingLog {
 
   /** A line of Gantry's own (UTF-8 text). */
   system(text: string): void {
-    const line = `${new Date(this.#o.now()).toISOString()} s ${text.replace(/\r?\n/g, ' ')}\n`;
+    const line = `${logLinePrefix(new Date(this.#o.now()).toISOString(), 's')}${text.replace(/\r?\n/g, ' ')}\n`;
     this.#write(Buffer.from(line, 'utf8'));
   }
 

@@ -22,6 +22,7 @@ import { backoffDelay, DEFAULT_BACKOFF, transition, type Backoff } from './insta
 import { InstanceStore, type InstanceRecord } from './instance-store.ts';
 import { silentLogger, type Logger } from '../platform/logger.ts';
 import { pickPort, portFree } from '../platform/ports.ts';
+import { childEnv } from '../platform/child-env.ts';
 import { isSameProcess, listProcesses, startTimeOf, type ProcStat } from '../platform/proc.ts';
 import { INSTANCE_KEY_VAR, killLeftovers, terminateInstance, TreeSampler, type InstanceProcessRef } from './process-control.ts';
 import { RotatingLog } from './rotating-log.ts';
@@ -47,9 +48,6 @@ const DEFAULT_LOG_KEEP = 3;
 const OFFSETS_SAVE_MS = 1000;
 /** Immediate retries on a new port when an instance that never got ready lost its port to another process. */
 const MAX_PORT_RETRIES = 3;
-/** Variables of the server's own environment an instance gets (nothing else: the server's env may hold its secrets). */
-const PASSED_ENV = ['PATH', 'LANG', 'LC_ALL', 'TZ'];
-
 /** One running (or waiting) process of an instance. */
 interface Proc {
   pid: number;
@@ -745,23 +743,20 @@ export class Supervisor {
   }
 
   #envOf(inst: Instance, sandboxed: boolean): Record<string, string> {
-    const env: Record<string, string> = {};
-    for (const name of PASSED_ENV) {
-      const value = process.env[name];
-      if (value !== undefined) env[name] = value;
-    }
-    env.PATH ??= '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
     // GANTRY_ENVIRONMENT defaults to the spec's environment key; the caller may name it better
     // through spec.env. What the supervisor relies on (port, dirs, the instance key) comes last.
-    Object.assign(env, { GANTRY_ENVIRONMENT: inst.spec.environment }, inst.spec.env, {
-      PORT: String(inst.port),
-      HOME: inst.paths.home,
-      TMPDIR: sandboxed ? '/tmp' : inst.paths.tmp,
-      GANTRY_INSTANCE_ID: inst.spec.id,
-      GANTRY_RELEASE_ID: inst.spec.releaseId,
-      [INSTANCE_KEY_VAR]: inst.envKey,
+    return childEnv({
+      set: {
+        GANTRY_ENVIRONMENT: inst.spec.environment,
+        ...inst.spec.env,
+        PORT: String(inst.port),
+        HOME: inst.paths.home,
+        TMPDIR: sandboxed ? '/tmp' : inst.paths.tmp,
+        GANTRY_INSTANCE_ID: inst.spec.id,
+        GANTRY_RELEASE_ID: inst.spec.releaseId,
+        [INSTANCE_KEY_VAR]: inst.envKey,
+      },
     });
-    return env;
   }
 
   #probeTarget(inst: Instance) {

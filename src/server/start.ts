@@ -6,11 +6,11 @@ import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { systemClock } from '../core/clock.ts';
 import { GANTRY_VERSION } from '../core/version.ts';
 import { SlotPool } from '../engine/slot-pool.ts';
 import type { RunJob } from '../executor/ports.ts';
 import { runJob as defaultRunJob } from '../executor/job-runner.ts';
-import { systemClock } from '../core/clock.ts';
 import { openStore } from '../store/index.ts';
 import type { EventEnvironment, Store } from '../store/ports.ts';
 import { ADMIN_TOKEN_FILE, SERVER_INFO_FILE } from '../core/data-files.ts';
@@ -97,7 +97,7 @@ export async function startServer(options: ServerOptions, overrides: StartOverri
     },
     eventEnv,
     notify: (runId) => hub.notify(runId),
-    now: () => new Date(),
+    clock: systemClock,
     onRunFinished: (run, status) => {
       if (status === 'success')
         void autoRelease
@@ -138,6 +138,7 @@ export async function startServer(options: ServerOptions, overrides: StartOverri
     secretBox,
     dataDir: options.dataDir,
     pollIntervalMs: options.pollIntervalMs,
+    clock: systemClock,
     eventEnv,
     warn: (message, data) => projectsLog.warn(message, data),
   });

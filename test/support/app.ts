@@ -73,7 +73,7 @@ export async function buildTestApp(): Promise<TestApp> {
     secrets: async () => ({}),
     eventEnv,
     notify: (runId) => hub.notify(runId),
-    now: () => new Date(),
+    clock: systemClock,
   });
   const supervisor = new SupervisedInstances({ dataDir, secretCodec: secretBox });
   const releases = new ReleaseService({ store, dataDir, eventEnv, checkout: (project, sha, dest) => runs.checkout(project, sha, dest) });
@@ -91,7 +91,16 @@ export async function buildTestApp(): Promise<TestApp> {
     warn: () => undefined,
     clock: systemClock,
   });
-  const projects = new ProjectService({ store, runs, secretBox, dataDir, pollIntervalMs: 60_000, eventEnv, warn: () => undefined });
+  const projects = new ProjectService({
+    store,
+    runs,
+    secretBox,
+    dataDir,
+    pollIntervalMs: 60_000,
+    eventEnv,
+    warn: () => undefined,
+    clock: systemClock,
+  });
   const sessions = new SessionService(store);
   const app = createApp({
     store,

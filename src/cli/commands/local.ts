@@ -10,7 +10,7 @@ import type { TriggerKind } from '../../core/types.ts';
 import { runLocally } from '../../engine/local-run.ts';
 import { jobLogFile } from '../../engine/run-paths.ts';
 import { runJob } from '../../executor/job-runner.ts';
-import { parseLogLine } from '../../executor/log-writer.ts';
+import { parseLogLine } from '../../core/log-line.ts';
 import { resolveRef } from '../../executor/workspace.ts';
 import { starterConfig } from '../../pipeline/init-template.ts';
 import { gantryJsonSchema } from '../../pipeline/json-schema.ts';

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { InputError } from '../../core/errors.ts';
 import type { JobReport, RunStatus } from '../../core/types.ts';
-import { parseLogLine } from '../../executor/log-writer.ts';
+import { parseLogLine } from '../../core/log-line.ts';
 import type { RunRecord } from '../../store/ports.ts';
 import { ApiClient, serverAddress } from '../api-client.ts';
 import { bold, dim, formatMs, printJson, statusSymbol } from '../output.ts';

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { metricSeries, windowPoint, type SeriesPoint } from '../../delivery/index.ts';
 import type { Project, Store } from '../../store/ports.ts';
 import type { DeliveryController } from './delivery-controller.ts';
-import { openEventStream } from '../http/index.ts';
+import { openEventStream, rereadOnChange } from '../http/index.ts';
 import type { RouteTable } from '../http/index.ts';
 import type { LiveHub } from '../events/index.ts';
 import type { ProjectService } from '../projects/index.ts';
@@ -73,8 +73,6 @@ export function registerEnvironmentViewRoutes(routes: RouteTable, deps: Environm
       const stream = openEventStream(reply.raw);
 
       let sentRollout = '';
-      let reading: Promise<void> | null = null;
-      let again = false;
       const pushRollout = async () => {
         const view = JSON.stringify(await rolloutView(deps, project, params.env));
         if (view !== sentRollout && !stream.closed) {
@@ -82,23 +80,6 @@ export function registerEnvironmentViewRoutes(routes: RouteTable, deps: Environm
           stream.send('rollout', JSON.parse(view));
         }
       };
-      // Notifications come for every run and rollout of the server: coalesce them into one re-read at a time.
-      const scheduleRollout = () => {
-        if (reading) {
-          again = true;
-          return;
-        }
-        reading = pushRollout()
-          .catch(() => undefined)
-          .finally(() => {
-            reading = null;
-            if (again && !stream.closed) {
-              again = false;
-              scheduleRollout();
-            }
-          });
-      };
-
       let measuring = false;
       const pushMetrics = async () => {
         if (measuring || stream.closed) return; // a slow proxy must not pile up reads
@@ -112,17 +93,14 @@ export function registerEnvironmentViewRoutes(routes: RouteTable, deps: Environm
         }
       };
 
-      const unsubscribe = deps.hub.subscribe('*', scheduleRollout);
+      // Notifications come for every run and rollout of the server: coalesced into one re-read at a time.
+      const rollouts = rereadOnChange(stream, { subscribe: (onChange) => deps.hub.subscribe('*', onChange), read: pushRollout });
       const timer = setInterval(() => {
         void pushMetrics();
       }, deps.metricsEveryMs ?? 1000);
       timer.unref();
-      stream.onClose(() => {
-        unsubscribe();
-        clearInterval(timer);
-      });
-      scheduleRollout();
-      await reading;
+      stream.onClose(() => clearInterval(timer));
+      await rollouts.idle();
       void pushMetrics();
       return undefined;
     },

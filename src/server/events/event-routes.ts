@@ -1,7 +1,7 @@
 /** The event log over HTTP: pages of it (each event with its project and environment) and a live stream. */
 import { z } from 'zod';
 import type { Project, Store } from '../../store/ports.ts';
-import { openEventStream, type RouteTable } from '../http/index.ts';
+import { openEventStream, rereadOnChange, type RouteTable } from '../http/index.ts';
 import { EventScopes, type ScopedEvent } from './event-scope.ts';
 import type { LiveHub } from './live-hub.ts';
 
@@ -80,33 +80,15 @@ export function registerEventRoutes(routes: RouteTable, deps: EventRouteDeps): v
       const lastHeader = Number(request.headers['last-event-id']);
       let after = Number.isFinite(lastHeader) && request.headers['last-event-id'] !== undefined ? lastHeader : (query.after ?? 0);
       const filtered = Boolean(query.project || query.environment);
-      let busy = false;
-      let again = false;
-      const pump = async () => {
-        if (busy) {
-          again = true;
-          return;
-        }
-        busy = true;
-        try {
-          do {
-            again = false;
-            // Filtered streams skip what does not match: remember how far the log was read.
-            const newest = filtered ? ((await store.events.list({ newestFirst: true, limit: 1 }))[0]?.id ?? after) : after;
-            const events = await listEvents({ ...query, order: 'asc' }, { after }, 1000);
-            for (const event of events) stream.send('event', event, event.id);
-            after = events.length === 1000 ? events.at(-1)!.id : Math.max(after, newest, events.at(-1)?.id ?? 0);
-            if (events.length === 1000) again = true;
-          } while (again && !stream.closed);
-        } finally {
-          busy = false;
-        }
+      const read = async () => {
+        // Filtered streams skip what does not match: remember how far the log was read.
+        const newest = filtered ? ((await store.events.list({ newestFirst: true, limit: 1 }))[0]?.id ?? after) : after;
+        const events = await listEvents({ ...query, order: 'asc' }, { after }, 1000);
+        for (const event of events) stream.send('event', event, event.id);
+        after = events.length === 1000 ? events.at(-1)!.id : Math.max(after, newest, events.at(-1)?.id ?? 0);
+        return events.length === 1000;
       };
-      const unsubscribe = deps.hub.subscribe('*', () => {
-        void pump();
-      });
-      stream.onClose(unsubscribe);
-      await pump();
+      await rereadOnChange(stream, { subscribe: (onChange) => deps.hub.subscribe('*', onChange), read }).idle();
       return undefined;
     },
   });

@@ -2,4 +2,5 @@
 export { bearer, createHttpApp, headerValue, type HttpAppOptions } from './http-app.ts';
 export { RouteTable, type Auth, type RouteSpec } from './route-table.ts';
 export { openEventStream, type EventStream } from './event-stream.ts';
+export { rereadOnChange, type RereadOptions, type Rereader } from './reread-on-change.ts';
 export { registerWebAssets, webRoot } from './web-assets.ts';

@@ -3,14 +3,28 @@
  * firing a callback that the server turns into a run.
  */
 import { Cron } from 'croner';
+import type { Clock, TimerHandle } from '../../core/clock.ts';
 import { InputError } from '../../core/errors.ts';
 
 /** Every schedule is read in UTC, whatever the server's local timezone, so a config means the same everywhere. */
 const TIMEZONE = 'UTC';
 
-function createJob(schedule: string, fn?: (job: Cron) => void): Cron {
-  const options = { timezone: TIMEZONE, mode: '5-or-6-parts' as const, unref: true };
-  return fn ? new Cron(schedule, options, fn) : new Cron(schedule, options);
+/**
+ * Longest single wait: a real timer cannot wait more than ~24.8 days (longer fires at once), and
+ * waking each hour to look again keeps a fire on time across a suspended host or a moved clock.
+ */
+export const MAX_CRON_WAIT_MS = 60 * 60_000;
+
+/** croner as a calculator only (no callback, so no timer of its own): time comes from the Clock. */
+function parse(schedule: string): Cron {
+  return new Cron(schedule, { timezone: TIMEZONE, mode: '5-or-6-parts' });
+}
+
+interface Job {
+  cron: Cron;
+  /** The fire time waited for; null when the pattern has no future time. */
+  due: Date | null;
+  timer: TimerHandle | null;
 }
 
 /**
@@ -23,14 +37,17 @@ function createJob(schedule: string, fn?: (job: Cron) => void): Cron {
 export class CronScheduler {
   readonly #onFire: (projectId: string, schedule: string, at: Date) => void;
   readonly #onError: (e: unknown, projectId: string, schedule: string) => void;
-  readonly #jobs = new Map<string, Map<string, Cron>>();
+  readonly #clock: Clock;
+  readonly #jobs = new Map<string, Map<string, Job>>();
 
-  constructor(
-    onFire: (projectId: string, schedule: string, at: Date) => void,
-    onError?: (e: unknown, projectId: string, schedule: string) => void,
-  ) {
-    this.#onFire = onFire;
-    this.#onError = onError ?? (() => {});
+  constructor(o: {
+    clock: Clock;
+    onFire: (projectId: string, schedule: string, at: Date) => void;
+    onError?: (e: unknown, projectId: string, schedule: string) => void;
+  }) {
+    this.#onFire = o.onFire;
+    this.#onError = o.onError ?? (() => {});
+    this.#clock = o.clock;
   }
 
   /**
@@ -40,25 +57,25 @@ export class CronScheduler {
    */
   set(projectId: string, schedules: string[]): void {
     const wanted = [...new Set(schedules.map((s) => s.trim()))];
+    const parsed = new Map<string, Cron>();
     for (const schedule of wanted) {
       try {
-        createJob(schedule).stop();
+        parsed.set(schedule, parse(schedule));
       } catch (e) {
         throw new InputError(`invalid cron schedule ${JSON.stringify(schedule)}: ${(e as Error).message}`, { projectId, schedule });
       }
     }
-    const current = this.#jobs.get(projectId) ?? new Map<string, Cron>();
+    const current = this.#jobs.get(projectId) ?? new Map<string, Job>();
     for (const [schedule, job] of current) {
       if (wanted.includes(schedule)) continue;
-      job.stop();
+      this.#cancel(job);
       current.delete(schedule);
     }
-    for (const schedule of wanted) {
-      if (!current.has(schedule))
-        current.set(
-          schedule,
-          createJob(schedule, (job) => this.#fire(projectId, schedule, job)),
-        );
+    for (const [schedule, cron] of parsed) {
+      if (current.has(schedule)) continue;
+      const job: Job = { cron, due: null, timer: null };
+      current.set(schedule, job);
+      this.#arm(projectId, schedule, job, cron.nextRun(new Date(this.#clock.now())));
     }
     if (current.size === 0) this.#jobs.delete(projectId);
     else this.#jobs.set(projectId, current);
@@ -66,17 +83,14 @@ export class CronScheduler {
 
   /** Stops all of the project's schedules (project deleted or schedules removed from its config). */
   remove(projectId: string): void {
-    for (const job of this.#jobs.get(projectId)?.values() ?? []) job.stop();
+    for (const job of this.#jobs.get(projectId)?.values() ?? []) this.#cancel(job);
     this.#jobs.delete(projectId);
   }
 
   /** The next fire time of each of the project's schedules, soonest first (for the dashboard). */
   next(projectId: string): { schedule: string; at: Date }[] {
     const upcoming: { schedule: string; at: Date }[] = [];
-    for (const [schedule, job] of this.#jobs.get(projectId) ?? []) {
-      const at = job.nextRun();
-      if (at) upcoming.push({ schedule, at });
-    }
+    for (const [schedule, job] of this.#jobs.get(projectId) ?? []) if (job.due) upcoming.push({ schedule, at: job.due });
     return upcoming.sort((a, b) => a.at.getTime() - b.at.getTime());
   }
 
@@ -85,12 +99,33 @@ export class CronScheduler {
     for (const projectId of [...this.#jobs.keys()]) this.remove(projectId);
   }
 
-  #fire(projectId: string, schedule: string, job: Cron): void {
-    // croner calls us a few ms after the scheduled second; report the scheduled time itself.
-    const now = Date.now();
-    const at = job.previousRuns(1, new Date(now + 1))[0] ?? new Date(now);
+  /** Waits for `due` (at most MAX_CRON_WAIT_MS at a time). */
+  #arm(projectId: string, schedule: string, job: Job, due: Date | null): void {
+    job.due = due;
+    job.timer = null;
+    if (!due) return;
+    const wait = Math.min(Math.max(0, due.getTime() - this.#clock.now()), MAX_CRON_WAIT_MS);
+    job.timer = this.#clock.setTimeout(() => this.#wake(projectId, schedule, job), wait);
+  }
+
+  #cancel(job: Job): void {
+    if (job.timer) this.#clock.clearTimeout(job.timer);
+    job.timer = null;
+    job.due = null;
+  }
+
+  #wake(projectId: string, schedule: string, job: Job): void {
+    const due = job.due;
+    if (!due) return;
+    const now = this.#clock.now();
+    if (now < due.getTime()) {
+      this.#arm(projectId, schedule, job, due); // a wait cut at MAX_CRON_WAIT_MS
+      return;
+    }
+    // Fire once for the time waited for; times missed since (a long pause) are not replayed.
+    this.#arm(projectId, schedule, job, job.cron.nextRun(new Date(now)));
     try {
-      this.#onFire(projectId, schedule, at);
+      this.#onFire(projectId, schedule, due);
     } catch (e) {
       try {
         this.#onError(e, projectId, schedule);

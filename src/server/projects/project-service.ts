@@ -6,6 +6,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
+import type { Clock } from '../../core/clock.ts';
 import { InputError, NotFoundError } from '../../core/errors.ts';
 import type { Value } from '../../core/types.ts';
 import { parseConfig } from '../../pipeline/load-config.ts';
@@ -26,6 +27,8 @@ export interface ProjectServiceDeps {
   secretBox: SecretBox;
   dataDir: string;
   pollIntervalMs: number;
+  /** Drives the cron schedules. */
+  clock: Clock;
   eventEnv(): EventEnvironment;
   /** Problems of background triggers (a poll that failed): logged, never thrown. */
   warn(message: string, data: Record<string, unknown>): void;
@@ -46,12 +49,13 @@ export class ProjectService {
 
   constructor(deps: ProjectServiceDeps) {
     this.#deps = deps;
-    this.#cron = new CronScheduler(
-      (projectId, schedule) => {
+    this.#cron = new CronScheduler({
+      clock: deps.clock,
+      onFire: (projectId, schedule) => {
         void this.#fireSchedule(projectId, schedule);
       },
-      (error, projectId, schedule) => deps.warn('cron schedule failed', { projectId, schedule, error: String(error) }),
-    );
+      onError: (error, projectId, schedule) => deps.warn('cron schedule failed', { projectId, schedule, error: String(error) }),
+    });
   }
 
   /** Starts triggers of every registered project; `serverUrl` is what git hooks call. */

@@ -5,7 +5,7 @@
  */
 import { open, stat } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
-import { parseLogLine, type ParsedLogLine } from '../../executor/log-writer.ts';
+import { parseLogLine, type ParsedLogLine } from '../../core/log-line.ts';
 
 export interface FollowOptions {
   file: string;

@@ -11,6 +11,7 @@
  */
 import { open, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
+import { logTextStart } from '../../core/log-line.ts';
 
 /** Every STRIDE-th line start is remembered. */
 export const STRIDE = 64;
@@ -315,9 +316,6 @@ interface Haystack {
 const ESCAPES = /\u001b(?:\[[0-?]*[ -/]*[@-~]|\][^\u0007\u001b]*(?:\u0007|\u001b\\)?|[@-Z\\-_])/g;
 const CODE_ESC = 0x1b;
 
-const CODE_O = 'o'.charCodeAt(0);
-const CODE_E = 'e'.charCodeAt(0);
-const CODE_S = 's'.charCodeAt(0);
 const CODE_SPACE = 32;
 
 /**
@@ -446,12 +444,7 @@ function matchLines(hay: Haystack, visible: (text: string) => boolean, firstLine
   return found;
 }
 
-/** Where the text of a stored line `<time> <o|e|s> <text>` starts (the line start when not in that format). */
+/** Where the text of a stored line starts (the line start when not in the format of `core/log-line.ts`). */
 function textStartOf(hay: Haystack, lineStart: number, lineEnd: number): number {
-  const space = hay.space(lineStart);
-  if (space <= lineStart || space + 1 >= lineEnd) return lineStart;
-  const stream = hay.code(space + 1);
-  if (stream !== CODE_O && stream !== CODE_E && stream !== CODE_S) return lineStart;
-  if (space + 2 === lineEnd) return lineEnd;
-  return hay.code(space + 2) === CODE_SPACE ? space + 3 : lineStart;
+  return logTextStart(hay.code, lineStart, lineEnd, hay.space(lineStart));
 }

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { jobReport } from '../../engine/transition-records.ts';
 import type { JobRecord, RunRecord, Store } from '../../store/ports.ts';
 import type { LiveHub } from '../events/index.ts';
-import { openEventStream, type RouteTable } from '../http/index.ts';
+import { openEventStream, rereadOnChange, type RouteTable } from '../http/index.ts';
 import { registerLogRoutes } from './log-routes.ts';
 import { requireRun } from './lookups.ts';
 import { registerRunFileRoutes } from './run-file-routes.ts';
@@ -75,9 +75,7 @@ export function registerRunRoutes(routes: RouteTable, deps: RunRouteDeps): void 
       const stream = openEventStream(reply.raw);
       const sent = new Map<string, string>();
       let sentRun = '';
-      let pending: Promise<void> | null = null;
-      let again = false;
-      const push = async () => {
+      const read = async () => {
         const run = await store.runs.get(params.run);
         if (!run) return;
         const jobs = await store.runs.jobs(params.run);
@@ -98,24 +96,7 @@ export function registerRunRoutes(routes: RouteTable, deps: RunRouteDeps): void 
           stream.close();
         }
       };
-      const schedule = () => {
-        if (pending) {
-          again = true;
-          return;
-        }
-        pending = push()
-          .catch(() => undefined)
-          .finally(() => {
-            pending = null;
-            if (again && !stream.closed) {
-              again = false;
-              schedule();
-            }
-          });
-      };
-      const unsubscribe = deps.hub.subscribe(params.run, schedule);
-      stream.onClose(unsubscribe);
-      schedule();
+      rereadOnChange(stream, { subscribe: (onChange) => deps.hub.subscribe(params.run, onChange), read });
       return undefined;
     },
   });

@@ -7,6 +7,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
+import type { Clock, TimerHandle } from '../../core/clock.ts';
 import { ConflictError, NotFoundError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
 import type { GantryConfig, GantryContext, PlannedJob, TriggerEvent, TriggerKind, Value } from '../../core/types.ts';
@@ -44,7 +45,8 @@ export interface RunServiceDeps {
   notify(runId: string): void;
   /** Called once a run has ended (releases are made from successful ones). Must not throw. */
   onRunFinished?(run: RunRecord, status: RunRecord['status']): void;
-  now(): Date;
+  /** Time of transitions (job and run start/end). */
+  clock: Clock;
 }
 
 export interface TriggerRequest {
@@ -219,12 +221,13 @@ export class RunService {
   async shutdown(drainMs: number): Promise<void> {
     this.#stopping = true;
     const all = Promise.allSettled([...this.#drivers.values()].map((d) => d.done));
-    let timer: NodeJS.Timeout | undefined;
+    const { clock } = this.#deps;
+    let timer: TimerHandle | undefined;
     const deadline = new Promise((resolve) => {
-      timer = setTimeout(resolve, drainMs);
+      timer = clock.setTimeout(() => resolve(undefined), drainMs);
     });
     await Promise.race([all, deadline]);
-    clearTimeout(timer);
+    if (timer) clock.clearTimeout(timer);
     for (const driver of this.#drivers.values()) driver.detach();
   }
 
@@ -297,7 +300,7 @@ export class RunService {
       { inputs, gantry, env: config.pipeline.env },
       {
         slots: this.#deps.slots,
-        now: this.#deps.now,
+        now: () => new Date(this.#deps.clock.now()),
         runJob: async (spec) => {
           try {
             return await this.#deps.runJob(spec);

@@ -1,40 +1,25 @@
 /**
- * One stored log line (`<ISO time> <o|e|s> <text>`, see src/executor/log-writer.ts) → what the
+ * One stored log line (`<ISO time> <o|e|s> <text>`, see src/core/log-line.ts) → what the
  * viewer draws: its stream, its time, and its text cut into pieces that carry an ANSI style, a
  * link target and whether they are part of a search match. Pure, so it is unit-tested in Node.
  */
+import {
+  formatLogLine,
+  isTruncationMarker,
+  type ParsedLogLine,
+  parseLogLine,
+  type StreamCode,
+  TRUNCATION_MARKER,
+} from '../../../src/core/log-line.ts';
 import { parseAnsi, type AnsiStyle } from './ansi.ts';
 
-export type StreamCode = 'o' | 'e' | 's';
-
-export interface StoredLine {
-  /** ISO time, '' when the line is not in the stored format. */
-  at: string;
-  stream: StreamCode;
-  text: string;
-}
-
-/** Same rules as the server's `parseLogLine`: a line not in the format is stdout text. */
-export function parseStoredLine(line: string): StoredLine {
-  const space = line.indexOf(' ');
-  const stream = line[space + 1];
-  if (space > 0 && (stream === 'o' || stream === 'e' || stream === 's') && (line.length === space + 2 || line[space + 2] === ' ')) {
-    return { at: line.slice(0, space), stream, text: line.slice(space + 3) };
-  }
-  return { at: '', stream: 'o', text: line };
-}
-
+// The format itself is the server's (src/core/log-line.ts): one definition for writer and readers.
+export { isTruncationMarker, TRUNCATION_MARKER, type StreamCode };
+export type StoredLine = ParsedLogLine;
+/** A stored line → time, stream, text (a line not in the format is stdout text). */
+export const parseStoredLine = parseLogLine;
 /** The stored form of a line the live stream delivered already parsed. */
-export function formatStoredLine(line: StoredLine): string {
-  return line.at ? `${line.at} ${line.stream} ${line.text}` : line.text;
-}
-
-/** The system line the log writer puts where it cut the middle of an over-long log. */
-export const TRUNCATION_MARKER = '[gantry] log truncated:';
-
-export function isTruncationMarker(line: StoredLine): boolean {
-  return line.stream === 's' && line.text.startsWith(TRUNCATION_MARKER);
-}
+export const formatStoredLine = formatLogLine;
 
 export interface Range {
   start: number;
