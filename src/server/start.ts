@@ -1,6 +1,9 @@
 /**
- * The composition root of `gantry up`: opens the store, wires services with plain constructor
- * arguments, resumes what a previous process left, then listens. `close()` shuts down in reverse.
+ * The composition root of `gantry up`. `buildServer` opens the store and wires every service
+ * with plain constructor arguments, without listening (in-process API tests use it as it is);
+ * `startServer` then listens, starts what needs the server's address (hooks, polling, cron,
+ * environments, roll-ups) and resumes what a previous process left. `close()` shuts down in
+ * reverse.
  */
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -47,8 +50,36 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** The wired server before it listens. */
+export interface ServerParts {
+  app: FastifyInstance;
+  store: Store;
+  runs: RunService;
+  projects: ProjectService;
+  delivery: DeliveryController;
+  sessions: SessionService;
+  log: Logger;
+  /** What every event records about this process. */
+  eventEnv(): EventEnvironment;
+  /** Set when this build created the admin token (first start). */
+  createdAdminToken: boolean;
+  /**
+   * Starts what needs the server's address — git hooks, polling, cron, environments, roll-ups —
+   * and resumes the runs a previous process left. Returns how many runs it resumed.
+   */
+  start(url: string): Promise<number>;
+  /** From the first call every request answers 503; stops in reverse start order. Idempotent. */
+  close(): Promise<void>;
+}
+
 export interface StartOverrides {
   runJob?: RunJob;
+  /** Wraps the opened store (tests inject faults at a port this way). */
+  wrapStore?(store: Store): Store;
+  /** Also answer 503 while this returns true (tests of the shutdown path). */
+  isClosing?(): boolean;
+  /** Also receives what reached the HTTP layer as an internal error. */
+  onInternalError?(error: Error): void;
   /** Where the server's log goes (default: stderr); it is masked and formatted as in production. */
   logDestination?: LogDestination;
   /**
@@ -65,7 +96,7 @@ const LOG = {
   internalError: 'internal error',
 } as const;
 
-export async function startServer(options: ServerOptions, overrides: StartOverrides = {}): Promise<RunningServer> {
+export async function buildServer(options: ServerOptions, overrides: StartOverrides = {}): Promise<ServerParts> {
   // Every secret value the server handles is registered here before it could reach a log line.
   const secrets = new SecretSet();
   const storePassword = storeUrlPassword(options.store);
@@ -75,14 +106,15 @@ export async function startServer(options: ServerOptions, overrides: StartOverri
   const deliveryLog = log.child({ component: 'delivery' });
   await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
   await chmod(options.dataDir, 0o700);
-  const store = await openStore({ url: options.store });
+  const opened = await openStore({ url: options.store });
+  const store = overrides.wrapStore ? overrides.wrapStore(opened) : opened;
   const secretBox = await SecretBox.open(options.dataDir, { onReveal: (plaintext) => secrets.add(plaintext) });
   const createdAdminToken = await ensureAdminToken(store, options.dataDir);
   secrets.add((await readFile(join(options.dataDir, ADMIN_TOKEN_FILE), 'utf8')).trim());
   const hub = new LiveHub();
   const eventEnv = (): EventEnvironment => ({ gantryVersion: GANTRY_VERSION, nodeVersion: process.version, host: hostname() });
   let closing = false;
-
+  let started: { rollups: RollupRecorder } | null = null;
   const runs = new RunService({
     store,
     dataDir: options.dataDir,
@@ -152,56 +184,83 @@ export async function startServer(options: ServerOptions, overrides: StartOverri
     secretBox,
     hub,
     dataDir: options.dataDir,
-    isClosing: () => closing,
+    isClosing: () => closing || (overrides.isClosing?.() ?? false),
     delivery: { releases, delivery },
     sessions,
     publicUrl: () => url,
-    onInternalError: (error) => httpLog.error(LOG.internalError, { err: error }),
+    onInternalError: (error) => {
+      httpLog.error(LOG.internalError, { err: error });
+      overrides.onInternalError?.(error);
+    },
   });
-
-  const address = await app.listen({ host: options.host, port: options.port });
-  url = address.replace('[::1]', 'localhost');
-  await writeFile(join(options.dataDir, SERVER_INFO_FILE), `${JSON.stringify({ url, pid: process.pid, version: GANTRY_VERSION })}\n`, {
-    mode: 0o600,
-  });
-  log.info('server listening', { url, store: store.dialect, version: GANTRY_VERSION });
-  await store.events.append({
-    type: 'server.started',
-    subject: 'server',
-    actor: 'server',
-    data: { url, store: store.dialect },
-    env: eventEnv(),
-  });
-  await projects.start(url);
-  await delivery.start();
-  const rollups = new RollupRecorder(store, delivery, (message, data) => deliveryLog.warn(message, data));
-  const resumedRuns = await runs.recover();
-  if (resumedRuns > 0) runsLog.info('resuming runs left by the previous server', { runs: resumedRuns });
 
   return {
-    url,
     app,
     store,
     runs,
+    projects,
+    delivery,
     sessions,
-    createdAdminToken,
-    resumedRuns,
     log,
+    eventEnv,
+    createdAdminToken,
+    start: async (address) => {
+      url = address;
+      await projects.start(url);
+      await delivery.start();
+      started = { rollups: new RollupRecorder(store, delivery, (message, data) => deliveryLog.warn(message, data)) };
+      const resumed = await runs.recover();
+      if (resumed > 0) runsLog.info('resuming runs left by the previous server', { runs: resumed });
+      return resumed;
+    },
     close: async () => {
       if (closing) return;
       closing = true;
       log.info('server stopping', { drainMs: options.drainMs });
-      await projects.stop();
-      await rollups.stop();
-      await delivery.stop();
+      if (started) {
+        await projects.stop();
+        await started.rollups.stop();
+        await delivery.stop();
+      }
       await runs.shutdown(options.drainMs);
       await app.close();
       await store.events
         .append({ type: 'server.stopped', subject: 'server', actor: 'server', data: {}, env: eventEnv() })
         .catch(() => undefined);
       await store.close();
-      await rm(join(options.dataDir, SERVER_INFO_FILE), { force: true });
       log.info('server stopped');
+    },
+  };
+}
+
+export async function startServer(options: ServerOptions, overrides: StartOverrides = {}): Promise<RunningServer> {
+  const parts = await buildServer(options, overrides);
+  const { app, store, log } = parts;
+  const address = await app.listen({ host: options.host, port: options.port });
+  const url = address.replace('[::1]', 'localhost');
+  const infoFile = join(options.dataDir, SERVER_INFO_FILE);
+  await writeFile(infoFile, `${JSON.stringify({ url, pid: process.pid, version: GANTRY_VERSION })}\n`, { mode: 0o600 });
+  log.info('server listening', { url, store: store.dialect, version: GANTRY_VERSION });
+  await store.events.append({
+    type: 'server.started',
+    subject: 'server',
+    actor: 'server',
+    data: { url, store: store.dialect },
+    env: parts.eventEnv(),
+  });
+  const resumedRuns = await parts.start(url);
+  return {
+    url,
+    app,
+    store,
+    runs: parts.runs,
+    sessions: parts.sessions,
+    createdAdminToken: parts.createdAdminToken,
+    resumedRuns,
+    log,
+    close: async () => {
+      await parts.close();
+      await rm(infoFile, { force: true });
     },
   };
 }

@@ -11,11 +11,14 @@ const alive = (pid: number) => isLive(readStat(pid));
 describe('Supervisor restarts', () => {
   it('restarts on liveness failure, with a growing backoff', async () => {
     h.make({ backoff: { initialMs: 150 } });
-    // The initial delay lets the process install its SIGTERM handler before the first probe.
     const liveness = check({ path: '/livez', failureThreshold: 2, initialDelayMs: 200 });
+    const sick = join(h.dataDir, 'sick');
     const s = await h.supervisor.start(
-      spec(h.dataDir, 'sick', { env: { LIVEZ_FAIL: '1' }, service: service({ health: { readiness: check(), liveness } }) }),
+      spec(h.dataDir, 'sick', { env: { LIVEZ_FAIL_FILE: sick }, service: service({ health: { readiness: check(), liveness } }) }),
     );
+    // Healthy until it is ready (so its SIGTERM handler is installed, however slow the machine), then sick.
+    await h.supervisor.waitReady('sick', 30_000);
+    writeFileSync(sick, '');
     await waitFor(
       () => (h.supervisor.status('sick')?.restarts ?? 0) >= 2 && h.supervisor.status('sick')?.state === 'starting',
       'two restarts',
@@ -37,8 +40,9 @@ describe('Supervisor restarts', () => {
     expect(gaps.length).toBeGreaterThanOrEqual(2);
     expect(gaps[0]).toBeGreaterThanOrEqual(140);
     expect(gaps[1]).toBeGreaterThanOrEqual(290);
-    // The liveness kill is a graceful stop: the fixture exits 0 on SIGTERM.
-    expect(h.supervisor.status('sick')?.lastExit).toEqual({ code: 0, signal: null });
+    // The liveness kill is a graceful stop: the fixture, killed after it was ready, exits 0 on SIGTERM.
+    const firstRestart = h.changes.find((c) => c.state === 'restarting' && c.pid === null);
+    expect(firstRestart?.lastExit).toEqual({ code: 0, signal: null });
     expect(alive(s.pid as number)).toBe(false);
   });
 

@@ -1,24 +1,17 @@
 /**
- * The HTTP API in process, without a port: `createApp` over a real SQLite store in a temp data
- * directory, with the real services. Requests go through `app.inject()`. `closing` and `fault`
- * steer the app's two outside inputs: shutdown, and a store port that fails like a bug would.
+ * The HTTP API in process, without a port: the server as `gantry up` wires it (`buildServer`)
+ * over a real SQLite store in a temp data directory, never listening. Requests go through
+ * `app.inject()`. `closing` and `fault` steer the app's two outside inputs: shutdown, and a
+ * store port that fails like a bug would.
  */
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { SlotPool } from '../../src/engine/slot-pool.ts';
-import { runJob } from '../../src/executor/job-runner.ts';
-import { systemClock } from '../../src/core/clock.ts';
-import { ensureAdminToken, SecretBox, SessionService } from '../../src/server/auth/index.ts';
-import { DeliveryController, ProxyProcesses, ReleaseService, SupervisedInstances } from '../../src/server/delivery/index.ts';
-import { LiveHub } from '../../src/server/events/index.ts';
-import { createApp } from '../../src/server/index.ts';
-import { ProjectService } from '../../src/server/projects/index.ts';
-import { RunService } from '../../src/server/runs/index.ts';
-import { openStore } from '../../src/store/index.ts';
-import type { EventEnvironment, ProjectStore, Store } from '../../src/store/ports.ts';
+import type { SessionService } from '../../src/server/auth/index.ts';
+import { buildServer, resolveServerOptions } from '../../src/server/index.ts';
+import type { ProjectStore, Store } from '../../src/store/ports.ts';
 
 export interface TestApp {
   app: FastifyInstance;
@@ -38,91 +31,37 @@ export interface TestApp {
 
 export async function buildTestApp(): Promise<TestApp> {
   const dataDir = await mkdtemp(join(tmpdir(), 'gantry-app-'));
-  const realStore = await openStore({ url: `sqlite:${join(dataDir, 'gantry.db')}` });
-  const secretBox = await SecretBox.open(dataDir);
-  await ensureAdminToken(realStore, dataDir);
-  const token = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
-  const eventEnv = (): EventEnvironment => ({ gantryVersion: 'test', nodeVersion: process.version, host: 'test' });
-  const hub = new LiveHub();
-
   const state: Pick<TestApp, 'closing' | 'fault' | 'internalErrors'> = { closing: false, fault: null, internalErrors: [] };
-  const projectsPort = new Proxy(realStore.projects, {
-    get(target, key) {
-      if (key === 'list' && state.fault) {
-        const fault = state.fault;
-        return async () => {
-          throw fault;
-        };
-      }
-      const value = Reflect.get(target, key) as unknown;
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  }) as ProjectStore;
-  const store = new Proxy(realStore, {
-    get: (target, key) => (key === 'projects' ? projectsPort : Reflect.get(target, key)),
-  }) as Store;
+  const withFaults = (store: Store): Store => {
+    const projects = new Proxy(store.projects, {
+      get(target, key) {
+        if (key === 'list' && state.fault) {
+          const fault = state.fault;
+          return async () => {
+            throw fault;
+          };
+        }
+        const value = Reflect.get(target, key) as unknown;
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    }) as ProjectStore;
+    return new Proxy(store, { get: (target, key) => (key === 'projects' ? projects : Reflect.get(target, key)) }) as Store;
+  };
+  const options = resolveServerOptions({ dataDir, sandbox: 'off', parallel: 1 }, {});
+  const parts = await buildServer(options, {
+    wrapStore: withFaults,
+    isClosing: () => state.closing,
+    onInternalError: (error) => state.internalErrors.push(error),
+    log: () => undefined,
+  });
+  await parts.app.ready();
 
-  const runs = new RunService({
-    store,
+  return {
+    app: parts.app,
+    store: parts.store,
+    sessions: parts.sessions,
     dataDir,
-    logCapBytes: 1024 * 1024,
-    sandbox: 'off',
-    interruptedRetries: 1,
-    slots: new SlotPool(1),
-    runJob,
-    secrets: async () => ({}),
-    eventEnv,
-    notify: (runId) => hub.notify(runId),
-    clock: systemClock,
-  });
-  const supervisor = new SupervisedInstances({ dataDir, secretCodec: secretBox });
-  const releases = new ReleaseService({ store, dataDir, eventEnv, checkout: (project, sha, dest) => runs.checkout(project, sha, dest) });
-  const delivery = new DeliveryController({
-    store,
-    supervisor,
-    proxies: new ProxyProcesses(dataDir),
-    secretBox,
-    dataDir,
-    host: '127.0.0.1',
-    sandbox: 'off',
-    prometheus: null,
-    eventEnv,
-    notify: (id) => hub.notify(id),
-    warn: () => undefined,
-    clock: systemClock,
-  });
-  const projects = new ProjectService({
-    store,
-    runs,
-    secretBox,
-    dataDir,
-    pollIntervalMs: 60_000,
-    eventEnv,
-    warn: () => undefined,
-    clock: systemClock,
-  });
-  const sessions = new SessionService(store);
-  const app = createApp({
-    store,
-    runs,
-    projects,
-    secretBox,
-    hub,
-    dataDir,
-    sessions,
-    delivery: { releases, delivery },
-    publicUrl: () => 'http://gantry.test',
-    isClosing: () => testApp.closing,
-    onInternalError: (error) => testApp.internalErrors.push(error),
-  });
-  await app.ready();
-
-  const testApp: TestApp = {
-    app,
-    store,
-    sessions,
-    dataDir,
-    token,
+    token: readFileSync(join(dataDir, 'admin.token'), 'utf8').trim(),
     get closing() {
       return state.closing;
     },
@@ -137,11 +76,8 @@ export async function buildTestApp(): Promise<TestApp> {
     },
     internalErrors: state.internalErrors,
     cleanup: async () => {
-      await app.close();
-      await runs.shutdown(0);
-      await realStore.close();
+      await parts.close();
       await rm(dataDir, { recursive: true, force: true });
     },
   };
-  return testApp;
 }
