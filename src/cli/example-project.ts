@@ -15,6 +15,7 @@ import type { JobReport, RunStatus } from '../core/types.ts';
 import { runGit } from '../platform/git.ts';
 import type { ApiClient } from './api-client.ts';
 import { dim, formatMs, statusSymbol } from './output.ts';
+import { isFinalRollout } from '../core/rollout-phase.ts';
 
 /** The project name the example registers under (another if a project of the user's has it). */
 export const EXAMPLE_NAME = 'hello';
@@ -72,7 +73,6 @@ export interface RolloutView {
 }
 
 /** Rollout phases that never change again. */
-export const FINAL_PHASES: ReadonlySet<string> = new Set(['succeeded', 'rolled-back', 'aborted', 'failed']);
 
 export interface ExampleSetup {
   project: ProjectView;
@@ -344,7 +344,7 @@ export async function waitForRollout(
     async () => {
       const view = await api.request<RolloutView>('GET', `/api/projects/${enc(project.id)}/environments/${enc(environment)}/rollout`);
       if (view.rollout && match(view.rollout)) o.onView?.(view);
-      return view.rollout && match(view.rollout) && FINAL_PHASES.has(view.rollout.phase) ? view : undefined;
+      return view.rollout && match(view.rollout) && isFinalRollout(view.rollout.phase) ? view : undefined;
     },
     o,
   );

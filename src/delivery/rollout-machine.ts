@@ -31,23 +31,9 @@ import type { StrategyConfig } from '../core/delivery-config.ts';
 // The run reducer's error: one class (code ILLEGAL_TRANSITION, HTTP 409) for every lifecycle.
 import { IllegalTransitionError } from '../pipeline/run-reducer.ts';
 import type { AnalysisCheck, AnalysisResult } from './analysis.ts';
+import { type FinalRolloutPhase, isFinalRollout, type RolloutPhase } from '../core/rollout-phase.ts';
 
-export type RolloutPhase =
-  | 'pending-approval'
-  | 'starting'
-  | 'progressing'
-  | 'paused'
-  | 'promoting'
-  | 'succeeded'
-  | 'rolling-back'
-  | 'rolled-back'
-  | 'aborted'
-  | 'failed';
-
-/** Phases a rollout never leaves. */
-export const FINAL_ROLLOUT_PHASES: readonly RolloutPhase[] = ['succeeded', 'rolled-back', 'aborted', 'failed'];
-
-export type FinalRolloutPhase = 'succeeded' | 'rolled-back' | 'aborted' | 'failed';
+export { FINAL_ROLLOUT_PHASES, type FinalRolloutPhase, isFinalRollout, type RolloutPhase } from '../core/rollout-phase.ts';
 export type Pool = 'canary' | 'stable';
 export type DrainPool = 'canary' | 'stable' | 'old';
 
@@ -229,11 +215,6 @@ export function initialRollback(o: {
     approvalRequired: false,
     ...(o.instances === undefined ? {} : { instances: o.instances }),
   });
-}
-
-/** Whether the rollout is over. */
-export function isFinalRollout(phase: RolloutPhase): phase is FinalRolloutPhase {
-  return FINAL_ROLLOUT_PHASES.includes(phase);
 }
 
 /**

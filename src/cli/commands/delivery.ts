@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { InputError } from '../../core/errors.ts';
 import { ApiClient, serverAddress } from '../api-client.ts';
 import { bold, dim, printJson, red, statusSymbol } from '../output.ts';
+import { isFinalRollout } from '../../core/rollout-phase.ts';
 
 const enc = encodeURIComponent;
 const client = (program: Command) => new ApiClient(serverAddress((program.opts() as { data?: string }).data));
@@ -28,8 +29,6 @@ interface RolloutStateView {
     checks: { name: string; outcome: string; value: number | null; baseline: number | null; threshold: number | null; reason: string }[];
   } | null;
 }
-
-const FINAL = new Set(['succeeded', 'rolled-back', 'aborted', 'failed']);
 
 export function registerDeliveryCommands(program: Command): void {
   const release = program.command('release').description("immutable releases: a commit, its run's artifacts and its config");
@@ -209,14 +208,15 @@ function printStatus(project: string, env: string, view: RolloutView): void {
     process.stdout.write('no rollout yet\n');
     return;
   }
-  const symbol = r.phase === 'succeeded' ? statusSymbol('success') : FINAL.has(r.phase) ? statusSymbol('failure') : statusSymbol('running');
+  const symbol =
+    r.phase === 'succeeded' ? statusSymbol('success') : isFinalRollout(r.phase) ? statusSymbol('failure') : statusSymbol('running');
   process.stdout.write(
     `${symbol} rollout ${r.id} ${r.phase}  (${r.state.strategy.kind})${r.state.reason ? dim(`  ${r.state.reason}`) : ''}\n`,
   );
   const steps = r.state.strategy.steps;
   if (steps) {
     process.stdout.write(
-      `  steps: ${steps.map((s, i) => (i === r.state.stepIndex && !FINAL.has(r.phase) ? bold(`[${s.weight}%]`) : `${s.weight}%`)).join(' → ')}\n`,
+      `  steps: ${steps.map((s, i) => (i === r.state.stepIndex && !isFinalRollout(r.phase) ? bold(`[${s.weight}%]`) : `${s.weight}%`)).join(' → ')}\n`,
     );
   }
   const { stable, canary } = view.live.weights;
@@ -243,7 +243,7 @@ async function follow(c: ApiClient, project: string, env: string, rolloutId: str
       process.stderr.write(`${line}\n`);
       last = line;
     }
-    if (FINAL.has(r.phase)) return r.phase === 'succeeded' ? 0 : 1;
+    if (isFinalRollout(r.phase)) return r.phase === 'succeeded' ? 0 : 1;
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }

@@ -12,7 +12,6 @@ import { ApiClient, serverAddress } from '../api-client.ts';
 import {
   commitVersion,
   environmentUrl,
-  FINAL_PHASES,
   followRun,
   locateExampleProject,
   readVersion,
@@ -24,6 +23,7 @@ import {
   type RolloutView,
 } from '../example-project.ts';
 import { bold, dim, green, red } from '../output.ts';
+import { isFinalRollout } from '../../core/rollout-phase.ts';
 
 /** The faulty version's share of 500 answers: caught within seconds at a 20 % canary, obvious on the charts. */
 export const FAULTY_ERROR_RATE = 0.3;
@@ -80,7 +80,7 @@ async function abortStartedRollout(api: ApiClient, state: DemoState): Promise<st
   const path = `/api/projects/${enc(state.project.id)}/environments/production`;
   try {
     const view = await api.request<RolloutView>('GET', `${path}/rollout`);
-    if (view.rollout?.id !== state.rolloutId || FINAL_PHASES.has(view.rollout.phase)) return '';
+    if (view.rollout?.id !== state.rolloutId || isFinalRollout(view.rollout.phase)) return '';
     await api.request('POST', `${path}/rollout/abort`);
     return '; the rollout it started was aborted (production goes back to its current release)';
   } catch (error) {
@@ -110,7 +110,7 @@ async function runDemo(api: ApiClient, o: RunDemoOptions, state: DemoState): Pro
   const wait = { signal: o.signal, timeoutMs: ROLLOUT_TIMEOUT_MS };
 
   const before = await api.request<RolloutView>('GET', `${production}/rollout`);
-  if (before.rollout && !FINAL_PHASES.has(before.rollout.phase)) {
+  if (before.rollout && !isFinalRollout(before.rollout.phase)) {
     throw new ConflictError(
       `a rollout is under way in production (${before.rollout.phase}): wait for it, or \`gantry rollout abort ${project.name} --env production\``,
     );
@@ -275,7 +275,7 @@ export function describeRollout(view: RolloutView): string {
   if (!r) return 'no rollout';
   const steps = r.state.strategy.steps;
   const step =
-    steps && !['succeeded', 'rolled-back', 'aborted', 'failed', 'promoting', 'rolling-back'].includes(r.phase) && r.phase !== 'starting'
+    steps && !isFinalRollout(r.phase) && !['starting', 'promoting', 'rolling-back'].includes(r.phase)
       ? ` step ${r.state.stepIndex + 1}/${steps.length}`
       : '';
   const { stable, canary } = view.live.weights;

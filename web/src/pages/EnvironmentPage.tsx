@@ -19,6 +19,7 @@ import { ago, branchOf, duration, percent, shortSha } from '../format.ts';
 import { useEventStream } from '../live.ts';
 import type { Project, Release, RolloutRecord } from '../types.ts';
 import './EnvironmentPage.css';
+import { isFinalRollout } from '../../../src/core/rollout-phase.ts';
 
 const AnalysisCharts = lazy(() => import('../charts/AnalysisCharts.tsx'));
 const LatencyHeatmap = lazy(() => import('../charts/LatencyHeatmap.tsx'));
@@ -138,7 +139,6 @@ interface LivePoint {
 
 type Action = 'promote' | 'pause' | 'resume' | 'abort' | 'approve';
 
-const FINAL = new Set(['succeeded', 'rolled-back', 'aborted', 'failed']);
 /** Live points kept in memory: half an hour at one a second. */
 const MAX_LIVE_POINTS = 1800;
 const DEFAULT_SPAN_S = 15 * 60;
@@ -204,7 +204,7 @@ export default function EnvironmentPage() {
     rollout?.id,
     rollout?.releaseId,
     rollout?.previousReleaseId,
-    rollout && FINAL.has(rollout.phase),
+    rollout && isFinalRollout(rollout.phase),
     environment?.currentReleaseId,
     environment?.previousReleaseId,
   ].join('|');
@@ -237,7 +237,7 @@ export default function EnvironmentPage() {
 
   const live = metrics?.live ?? view?.live ?? null;
   const weights = live?.weights ?? { stable: 100, canary: 0 };
-  const active = rollout !== null && !FINAL.has(rollout.phase);
+  const active = rollout !== null && !isFinalRollout(rollout.phase);
   const canaryId = rollout?.releaseId ?? null;
   const stableId = rollout ? rollout.previousReleaseId : (environment?.currentReleaseId ?? null);
 
@@ -454,7 +454,7 @@ function Waiting({ rollout, state, stepEnds }: { rollout: RolloutRecord; state: 
         : `Waiting for the ${state.waitingFor.pool} instances to be ready.`,
     );
   if (stepEnds !== null) lines.push(`This step ends at ${clock(stepEnds)} if the analysis allows.`);
-  if (state.reason) lines.push(`${FINAL.has(rollout.phase) ? 'Ended' : 'Rolling back'}: ${state.reason}`);
+  if (state.reason) lines.push(`${isFinalRollout(rollout.phase) ? 'Ended' : 'Rolling back'}: ${state.reason}`);
   if (lines.length === 0) return null;
   return (
     <div className={`rollout-reason${state.reason && rollout.phase !== 'succeeded' ? ' bad' : ''}`} role="status">
@@ -554,7 +554,7 @@ function Actions({
 }) {
   const phase = rollout?.phase ?? 'none';
   const kind = state?.strategy.kind;
-  const active = rollout !== null && !FINAL.has(phase);
+  const active = rollout !== null && !isFinalRollout(phase);
   const stepsLeft = state?.strategy.kind === 'canary' ? state.strategy.steps.length - state.stepIndex - 1 : 0;
   const newRelease = name(rollout?.releaseId ?? null);
   const oldRelease = name(rollout?.previousReleaseId ?? null);
