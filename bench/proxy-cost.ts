@@ -22,11 +22,12 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
-import { connect, createServer as createNetServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BUCKETS, bucketIndex, quantileUs } from '../src/proxy/latency-histogram.ts';
+import { pickPort } from '../src/platform/ports.ts';
 import { TrafficProxy } from '../src/proxy/index.ts';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -457,19 +458,9 @@ function round(v: number, digits = 2): number {
 }
 
 /** Distinct ports that were free a moment ago on 127.0.0.1. */
+/** `n` distinct ports that were free a moment ago. */
 async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<import('node:net').Server>((res, rej) => {
-          const s = createNetServer();
-          s.once('error', rej);
-          s.listen(0, HOST, () => res(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
+  const taken = new Set<number>();
+  while (taken.size < n) taken.add(await pickPort(taken));
+  return [...taken];
 }
