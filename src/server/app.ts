@@ -28,7 +28,7 @@ export interface AppDeps {
   publicUrl(): string;
   /** True once shutdown began: every request gets 503. */
   isClosing(): boolean;
-  /** A bug of ours reached the HTTP layer (the client sees INTERNAL). Default: an `http` logger on stderr. */
+  /** An answer of 5xx: a bug of ours (the client sees INTERNAL) or a coded server-side failure. Default: an `http` logger on stderr. */
   onInternalError?(error: Error): void;
 }
 

@@ -10,6 +10,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { systemClock } from '../core/clock.ts';
+import { GantryError } from '../core/errors.ts';
 import { GANTRY_VERSION } from '../core/version.ts';
 import { SlotPool } from '../engine/slot-pool.ts';
 import type { RunJob } from '../executor/ports.ts';
@@ -94,6 +95,7 @@ const LOG = {
   autoReleaseFailed: 'automatic release failed',
   jobCouldNotRun: 'the executor threw while running a job',
   internalError: 'internal error',
+  requestFailed: 'request failed on the server side',
 } as const;
 
 export async function buildServer(options: ServerOptions, overrides: StartOverrides = {}): Promise<ServerParts> {
@@ -189,7 +191,9 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     sessions,
     publicUrl: () => url,
     onInternalError: (error) => {
-      httpLog.error(LOG.internalError, { err: error });
+      // A coded failure is ours to report but not a bug; anything else is.
+      if (error instanceof GantryError) httpLog.warn(LOG.requestFailed, { code: error.code, err: error });
+      else httpLog.error(LOG.internalError, { err: error });
       overrides.onInternalError?.(error);
     },
   });

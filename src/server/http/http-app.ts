@@ -24,7 +24,11 @@ export interface HttpAppOptions {
   authenticate(request: FastifyRequest): Promise<void>;
   /** True once shutdown began: every request gets 503. */
   isClosing(): boolean;
-  /** Where an unexpected error (a bug of ours) is reported; the client sees only INTERNAL. */
+  /**
+   * Every answer of 5xx is reported here, so the server log has what the client was told: a bug
+   * of ours (any error that is not a GantryError; the client sees only INTERNAL) or a coded
+   * failure on our side (GIT_FAILED, STORE_UNAVAILABLE, …).
+   */
   onInternalError(error: Error): void;
 }
 
@@ -78,6 +82,7 @@ export function createHttpApp(o: HttpAppOptions): FastifyInstance {
 
   app.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
     if (error instanceof GantryError) {
+      if (error.httpStatus >= 500) o.onInternalError(error);
       sendError(reply, error);
       return;
     }

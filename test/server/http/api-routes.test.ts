@@ -6,6 +6,7 @@
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpStatusOf, isErrorCode } from '../../../src/core/error-codes.ts';
+import { GantryError } from '../../../src/core/errors.ts';
 import { createHttpApp, RouteTable } from '../../../src/server/http/index.ts';
 import { buildTestApp, type TestApp } from '../../support/app.ts';
 
@@ -253,6 +254,17 @@ describe('API routes in process', () => {
         expect(res.body).not.toContain('hunter2');
         expect(error.message).toBe('internal error (see the server log)');
         expect(t.internalErrors.at(-1)?.message).toBe('database password is hunter2');
+      } finally {
+        t.fault = null;
+      }
+    });
+
+    it('reports a coded failure on the server side (5xx) as well as answering it', async () => {
+      t.fault = new GantryError('STORE_UNAVAILABLE', 'the store did not answer');
+      try {
+        const res = await admin('GET', '/api/projects');
+        expectError(res, 503, 'STORE_UNAVAILABLE');
+        expect(t.internalErrors.at(-1)).toBe(t.fault);
       } finally {
         t.fault = null;
       }
