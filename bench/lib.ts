@@ -10,11 +10,11 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../src/platform/ports.ts';
 
 /** The repository root (bench/ is one level below it). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -216,18 +216,8 @@ export function jobsSpanMs(run: RunJson): number {
   return Math.max(...ends) - Math.min(...starts);
 }
 
-/** A TCP port that was free a moment ago on 127.0.0.1 (bind :0, read it, close). */
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => (port > 0 ? res(port) : rej(new Error('no port'))));
-    });
-  });
-}
+/** A TCP port that was free a moment ago on 127.0.0.1: the one helper in src/platform/ports.ts. */
+export { freePort };
 
 export interface ServerHandle {
   pid: number;
