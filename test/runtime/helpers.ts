@@ -2,10 +2,10 @@
  * Shared pieces of the runtime tests: specs for the fixture service, waiting for conditions,
  * plain HTTP, and a safety net that kills every instance process a test left behind.
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { afterEach, beforeEach } from 'vitest';
 import type { HealthCheckConfig, ServiceConfig } from '../../src/core/delivery-config.ts';
 import { parseLogLine } from '../../src/executor/index.ts';
@@ -28,6 +28,27 @@ export function service(o: Partial<ServiceConfig> = {}): ServiceConfig {
     stop: { signal: 'SIGTERM', drainTimeoutMs: 2000 },
     ...o,
   };
+}
+
+/**
+ * The fixture service as a sandboxed instance runs it: from inside its release dir. The sandbox
+ * gives the service a fresh /tmp, so a checkout under /tmp (and the Node inside its
+ * node_modules) is out of its sight; the release dir is bound in, as the server's artifacts are.
+ */
+export function boxedService(workDir: string, o: Partial<ServiceConfig> = {}): ServiceConfig {
+  mkdirSync(workDir, { recursive: true });
+  copyFileSync(FIXTURE, join(workDir, 'service.mjs'));
+  let node = process.execPath;
+  if (!relative(tmpdir(), node).startsWith('..')) {
+    node = join(workDir, 'node');
+    try {
+      linkSync(process.execPath, node);
+    } catch {
+      copyFileSync(process.execPath, node);
+      chmodSync(node, 0o755);
+    }
+  }
+  return service({ run: `exec "${node}" "${join(workDir, 'service.mjs')}"`, ...o });
 }
 
 /** A spec for the fixture service; the release's artifacts dir lives inside the data dir (as in the server). */

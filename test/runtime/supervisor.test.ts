@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseLogLine } from '../../src/executor/index.ts';
 import { isLive, readStat } from '../../src/platform/proc.ts';
 import { hasBubblewrap, requirement } from '../support/requirements.ts';
-import { check, httpGet, readLog, service, spec, supervisorHarness, systemLines } from './helpers.ts';
+import { boxedService, check, httpGet, readLog, service, spec, supervisorHarness, systemLines } from './helpers.ts';
 import { afterTimersDue, waitFor } from '../support/wait.ts';
 
 const h = supervisorHarness();
@@ -164,7 +164,8 @@ describe('Supervisor', () => {
       join(h.dataDir, 'instances', 'boxed', 'instance.log'),
       join(h.dataDir, 'instances', 'boxed', 'stdout.spool'),
     ];
-    const s = await h.supervisor.start(spec(h.dataDir, 'boxed', { sandbox: 'auto', env: { SECRET_PATHS: hidden.join(':') } }));
+    const service = boxedService(join(h.dataDir, 'releases', 'r1'));
+    const s = await h.supervisor.start(spec(h.dataDir, 'boxed', { sandbox: 'auto', service, env: { SECRET_PATHS: hidden.join(':') } }));
     const ready = await h.supervisor.waitReady('boxed', 10_000);
     expect(ready.sandboxed).toBe(true);
     const who = JSON.parse((await httpGet(ready.port, '/whoami')).body) as Record<string, unknown>;
