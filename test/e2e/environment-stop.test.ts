@@ -55,7 +55,9 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
-describe('gantry env stop', () => {
+// One story, in order: each test starts from the state the previous one left (a stopped
+// environment, a restarted server), so the suite is never shuffled.
+describe('gantry env stop', { shuffle: false }, () => {
   let dataDir: string;
   let server: TestServer;
   let repo: Awaited<ReturnType<typeof makeRepo>>;

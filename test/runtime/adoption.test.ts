@@ -6,7 +6,8 @@ import { createInterface } from 'node:readline';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Supervisor, type InstanceStatus, type SecretCodec } from '../../src/runtime/index.ts';
 import { isLive, processesWithEnv, readStat } from '../../src/platform/proc.ts';
-import { httpGet, killRecordedInstances, readLog, spec, SUPERVISOR_CHILD } from './helpers.ts';
+import { httpGet, readLog, spec, SUPERVISOR_CHILD } from './helpers.ts';
+import { killInstances } from '../support/instances.ts';
 import { waitFor } from '../support/wait.ts';
 
 let dataDir: string;
@@ -21,7 +22,7 @@ afterEach(async () => {
     for (const i of s.list()) await s.stop(i.id).catch(() => {});
     await s.detach();
   }
-  killRecordedInstances(dataDir);
+  killInstances(dataDir);
   rmSync(dataDir, { recursive: true, force: true });
 });
 

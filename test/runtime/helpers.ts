@@ -10,7 +10,7 @@ import { afterEach, beforeEach } from 'vitest';
 import type { HealthCheckConfig, ServiceConfig } from '../../src/core/delivery-config.ts';
 import { parseLogLine } from '../../src/executor/index.ts';
 import { Supervisor, type InstanceSpec, type InstanceStatus, type SupervisorOptions } from '../../src/runtime/index.ts';
-import { processesWithEnv } from '../../src/platform/proc.ts';
+import { killInstances } from '../support/instances.ts';
 
 export const FIXTURE = join(import.meta.dirname, 'fixtures', 'service.mjs');
 export const SUPERVISOR_CHILD = join(import.meta.dirname, 'fixtures', 'supervisor-child.ts');
@@ -90,27 +90,6 @@ export function readLog(file: string): string {
   }
 }
 
-/** SIGKILLs every process of every instance recorded under `dataDir` (by their GANTRY_INSTANCE_KEY). */
-export function killRecordedInstances(dataDir: string): void {
-  const dir = join(dataDir, 'instances');
-  let names: string[] = [];
-  try {
-    names = readdirSync(dir).filter((n) => n.endsWith('.json'));
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    const { envKey } = JSON.parse(readFileSync(join(dir, name), 'utf8')) as { envKey: string };
-    for (const pid of processesWithEnv('GANTRY_INSTANCE_KEY', envKey)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // Gone already.
-      }
-    }
-  }
-}
-
 export type Change = InstanceStatus & { at: number };
 
 export interface Harness {
@@ -148,7 +127,7 @@ export function supervisorHarness(): Harness {
   afterEach(async () => {
     for (const s of h.supervisor.list()) await h.supervisor.stop(s.id).catch(() => {});
     await h.supervisor.detach();
-    killRecordedInstances(h.dataDir);
+    killInstances(h.dataDir);
     rmSync(h.dataDir, { recursive: true, force: true });
   });
   return h;

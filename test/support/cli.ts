@@ -1,6 +1,7 @@
 /**
- * End-to-end helpers for the `gantry` CLI: the real `node src/cli/main.ts` as a child process (Node 24 from the repo), so the tests see exactly
- * what a user sees — exit code, stdout, stderr and the files left under `.gantry/`.
+ * End-to-end helpers for the `gantry` CLI: the real `node src/cli/main.ts` as a child process
+ * (Node 24 from the repo), so the tests see exactly what a user sees — exit code, stdout, stderr
+ * and the files left under `.gantry/` (read them with `TestRepo.runFiles` from repo.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';

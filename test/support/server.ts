@@ -4,7 +4,7 @@
  *   a temp data directory: fast, for API and engine tests.
  * - `startGantryUp`: the real `gantry up` as a child process on a free port, for tests that kill
  *   it, restart it, or drive it from a browser.
- * Both stop the service instances they leave behind (instances.ts) when cleaned up.
+ * Both stop the service instances and proxies they leave behind (instances.ts) when cleaned up.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { resolveServerOptions, type ServerOptions } from '../../src/server/server-options.ts';
 import { type RunningServer, startServer } from '../../src/server/start.ts';
 import { CLI_MAIN, cliEnv, NODE } from './cli.ts';
-import { killInstances } from './instances.ts';
+import { killLeftovers } from './instances.ts';
 import { freePort } from './net.ts';
 import { waitFor } from './wait.ts';
 
@@ -69,7 +69,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     api: apiClient(() => server.url, token),
     cleanup: async () => {
       await server.close();
-      killInstances(dataDir);
+      killLeftovers(dataDir);
       if (opts.dataDir === undefined) await rm(dataDir, { recursive: true, force: true });
     },
   };
@@ -155,7 +155,7 @@ export async function startGantryUp(opts: GantryUpOptions = {}): Promise<GantryU
     },
     stop: async () => {
       await process_.stop();
-      killInstances(dataDir);
+      killLeftovers(dataDir);
       await rm(dataDir, { recursive: true, force: true });
     },
   };
