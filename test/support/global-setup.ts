@@ -6,11 +6,12 @@
  * temp dir (as the `postgres` user when run as root: PostgreSQL refuses to run as root), a free
  * port on 127.0.0.1, the unix socket in the temp dir, fsync off — and its URL is handed to the
  * test workers with `provide` (read back by `PG_URL` in requirements.ts). The teardown stops it
- * and removes the dir. When neither is there, the PostgreSQL tests skip (or fail under
+ * and removes the dir (a run killed before its teardown leaves its cluster behind: the next run
+ * stops it). When neither is there, the PostgreSQL tests skip (or fail under
  * GANTRY_REQUIRE_ALL=1) exactly as before.
  */
 import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -49,9 +50,38 @@ function asClusterOwner(command: string, args: string[]): void {
   execFileSync(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
 }
 
+const PREFIX = 'gantry-test-pg-';
+
+/** Stops and removes the clusters of earlier runs that were killed before their teardown. */
+function removeStaleClusters(bin: string): void {
+  for (const name of readdirSync(tmpdir()).filter((n) => n.startsWith(PREFIX))) {
+    const dir = join(tmpdir(), name);
+    let owner = Number.NaN;
+    try {
+      owner = Number(readFileSync(join(dir, 'owner.pid'), 'utf8'));
+    } catch {
+      /* no owner file: not ours to judge */
+      continue;
+    }
+    try {
+      process.kill(owner, 0);
+      continue; // its run is still going
+    } catch {
+      /* the run that started it is gone */
+    }
+    try {
+      asClusterOwner(join(bin, 'pg_ctl'), ['-D', join(dir, 'data'), '-m', 'immediate', '-w', 'stop']);
+    } catch {
+      /* not running */
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function startThrowawayPostgres(): Promise<{ url: string; stop(): Promise<void> } | null> {
   const bin = postgresBinDir();
   if (bin === null) return null;
+  removeStaleClusters(bin);
   const root = userInfo().uid === 0;
   let owner: { uid: number; gid: number } | null = null;
   if (root) {
@@ -64,7 +94,8 @@ async function startThrowawayPostgres(): Promise<{ url: string; stop(): Promise<
       return null;
     }
   }
-  const dir = mkdtempSync(join(tmpdir(), 'gantry-test-pg-'));
+  const dir = mkdtempSync(join(tmpdir(), PREFIX));
+  writeFileSync(join(dir, 'owner.pid'), String(process.pid));
   const data = join(dir, 'data');
   const pwfile = join(dir, 'pwfile');
   writeFileSync(pwfile, `${PG_PASSWORD}\n`);
