@@ -3,50 +3,16 @@
  * serving (no failed request while the server is gone), a new `gantry up` adopts them instead of
  * starting duplicates, and the rollout carries on from where it was.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { freePort } from '../support/net.ts';
 import { afterAll, describe, expect, it } from 'vitest';
-import { killInstances } from '../support/instances.ts';
 import { HELD_CANARY, SERVICE_JS, serviceYaml } from './fixtures/service-config.ts';
 import { makeRepo } from '../support/repo.ts';
+import { type GantryUp, startGantryUp } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
 
-const CLI = join(import.meta.dirname, '../../src/cli/main.ts');
 const yaml = (version: string) => serviceYaml({ version, environments: HELD_CANARY });
 
-interface Server {
-  child: ChildProcess;
-  url: string;
-  token: string;
-}
-
-async function up(dataDir: string, port: number): Promise<Server> {
-  const child = spawn(process.execPath, [CLI, '--data', dataDir, 'up', '--port', String(port)], {
-    env: { ...process.env, GANTRY_SANDBOX: 'off' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    output += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    output += d.toString();
-  });
-  const url = await waitFor(() => /Gantry is up at (\S+)/.exec(output)?.[1], { what: `gantry up (${output})`, timeoutMs: 20_000 });
-  return { child, url, token: readFileSync(join(dataDir, 'admin.token'), 'utf8').trim() };
-}
-
-async function api<T>(s: Server, method: string, path: string, body?: unknown): Promise<T> {
-  const response = await fetch(`${s.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${s.token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return (await response.json()) as T;
+async function api<T>(s: GantryUp, method: string, path: string, body?: unknown): Promise<T> {
+  return (await s.api<T>(method, path, body)).body;
 }
 
 interface View {
@@ -65,18 +31,10 @@ describe('delivery across kill -9 of the server', () => {
   });
 
   it('keeps serving while the server is gone and resumes the canary after a restart', async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'gantry-delivery-kill-'));
-    cleanups.push(async () => {
-      killInstances(dataDir);
-      await rm(dataDir, { recursive: true, force: true });
-    });
     const repo = await makeRepo({ 'server.js': SERVICE_JS, 'gantry.yaml': yaml('v1') });
     cleanups.push(() => repo.cleanup());
-    const apiPort = await freePort();
-    let server = await up(dataDir, apiPort);
-    cleanups.push(async () => {
-      server.child.kill('SIGTERM');
-    });
+    const server = await startGantryUp({ env: { GANTRY_SANDBOX: 'off' } });
+    cleanups.push(() => server.stop());
     await api(server, 'POST', '/api/projects', { path: repo.dir, name: 'web' });
 
     const release = async () => {
@@ -134,11 +92,10 @@ describe('delivery across kill -9 of the server', () => {
       }
     })();
 
-    server.child.kill('SIGKILL');
-    await new Promise((resolve) => server.child.once('exit', resolve));
+    await server.kill('SIGKILL');
     const duringOutage = requests;
     await waitFor(() => requests > duringOutage + 100, { what: 'requests served while the server is down', timeoutMs: 20_000 });
-    server = await up(dataDir, apiPort);
+    await server.startServer();
 
     const resumed = await waitFor(
       async () => {

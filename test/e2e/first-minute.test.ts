@@ -4,7 +4,7 @@
  * prints a working login link; `gantry demo` then canaries 2.0.0 into production (promoted) and
  * 3.0.0, a faulty version, which the analysis rolls back.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -2,7 +2,7 @@
  * Shared pieces of the runtime tests: specs for the fixture service, waiting for conditions,
  * plain HTTP, and a safety net that kills every instance process a test left behind.
  */
-import { chmodSync, copyFileSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
