@@ -3,19 +3,48 @@
  * directory: no accepted run is lost, the interrupted job is retried once, queued work runs, and
  * the interrupted job's old processes are gone before its retry starts.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../support/net.ts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeRepo } from '../support/repo.ts';
-import { type GantryUp, startGantryUp } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
 
-const SERVER_ENV = { GANTRY_SANDBOX: 'off', GANTRY_DRAIN_MS: '0' };
+const NODE = process.execPath;
+const CLI = join(import.meta.dirname, '../../src/cli/main.ts');
 
-async function api<T>(s: GantryUp, method: string, path: string, body?: unknown): Promise<T> {
-  return (await s.api<T>(method, path, body)).body;
+interface Server {
+  child: ChildProcess;
+  url: string;
+  token: string;
+}
+
+async function up(dataDir: string, port: number, env: Record<string, string> = {}): Promise<Server> {
+  const child = spawn(NODE, [CLI, '--data', dataDir, 'up', '--port', String(port), '--parallel', '1'], {
+    env: { ...process.env, GANTRY_SANDBOX: 'off', GANTRY_DRAIN_MS: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
+  const url = await waitFor(() => /Gantry is up at (\S+)/.exec(output)?.[1], { what: `gantry up (output: ${output})`, timeoutMs: 20_000 });
+  return { child, url, token: readFileSync(join(dataDir, 'admin.token'), 'utf8').trim() };
+}
+
+async function api<T>(s: Server, method: string, path: string, body?: unknown): Promise<T> {
+  const response = await fetch(`${s.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${s.token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return (await response.json()) as T;
 }
 
 describe('durability across kill -9', () => {
@@ -25,8 +54,12 @@ describe('durability across kill -9', () => {
   });
 
   it('resumes accepted runs, retries the interrupted job once and never runs it twice at once', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'gantry-durable-'));
     const marks = await mkdtemp(join(tmpdir(), 'gantry-marks-'));
-    cleanups.push(() => rm(marks, { recursive: true, force: true }));
+    cleanups.push(
+      () => rm(dataDir, { recursive: true, force: true }),
+      () => rm(marks, { recursive: true, force: true }),
+    );
     const repo = await makeRepo({
       'gantry.yaml': `
 pipeline:
@@ -46,16 +79,20 @@ pipeline:
 `,
     });
     cleanups.push(() => repo.cleanup());
-    const server = await startGantryUp({ env: SERVER_ENV, args: ['--parallel', '1'] });
-    cleanups.push(() => server.stop());
+    const port = await freePort();
+    let server = await up(dataDir, port);
+    cleanups.push(async () => {
+      server.child.kill('SIGKILL');
+    });
     await api(server, 'POST', '/api/projects', { path: repo.dir, name: 'durable' });
     const a = (await api<{ run: { id: string } }>(server, 'POST', '/api/projects/durable/runs', {})).run.id;
     const b = (await api<{ run: { id: string } }>(server, 'POST', '/api/projects/durable/runs', {})).run.id;
     const events = () => (existsSync(join(marks, 'events')) ? readFileSync(join(marks, 'events'), 'utf8') : '');
     await waitFor(() => events().includes(`start ${a}`), { what: 'the first job to start', timeoutMs: 20_000 });
 
-    await server.kill('SIGKILL');
-    await server.startServer();
+    server.child.kill('SIGKILL');
+    await new Promise((resolve) => server.child.once('exit', resolve));
+    server = await up(dataDir, port);
     // The very first attempt waits for the `go` file instead of a fixed time, so it cannot end by
     // itself while the server is down, however slow the machine; every later attempt runs
     // through. Once the retry of A has started, `go` appears: had the first attempt's process
@@ -98,13 +135,18 @@ pipeline:
 
     const log = await api<{ events: { type: string; subject: string }[] }>(server, 'GET', `/api/events?subject=job:${a}/first&limit=1000`);
     expect(log.events.map((e) => e.type).filter((t) => t === 'job.running')).toHaveLength(2);
-    await server.kill('SIGTERM');
-    expect(await readFile(join(server.dataDir, 'admin.token'), 'utf8')).toMatch(/^gnt_/);
+    server.child.kill('SIGTERM');
+    await new Promise((resolve) => server.child.once('exit', resolve));
+    expect(await readFile(join(dataDir, 'admin.token'), 'utf8')).toMatch(/^gnt_/);
   });
 
   it('on SIGTERM lets a job run until the drain deadline, then stops it so the next start resumes it', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'gantry-drain-'));
     const marks = await mkdtemp(join(tmpdir(), 'gantry-marks-'));
-    cleanups.push(() => rm(marks, { recursive: true, force: true }));
+    cleanups.push(
+      () => rm(dataDir, { recursive: true, force: true }),
+      () => rm(marks, { recursive: true, force: true }),
+    );
     const repo = await makeRepo({
       'gantry.yaml': `
 pipeline:
@@ -118,18 +160,23 @@ pipeline:
 `,
     });
     cleanups.push(() => repo.cleanup());
-    const server = await startGantryUp({ env: { ...SERVER_ENV, GANTRY_DRAIN_MS: '300' }, args: ['--parallel', '1'] });
-    cleanups.push(() => server.stop());
+    const port = await freePort();
+    let server = await up(dataDir, port, { GANTRY_DRAIN_MS: '300' });
+    cleanups.push(async () => {
+      server.child.kill('SIGKILL');
+    });
     await api(server, 'POST', '/api/projects', { path: repo.dir, name: 'drain' });
     const runId = (await api<{ run: { id: string } }>(server, 'POST', '/api/projects/drain/runs', {})).run.id;
     const events = () => (existsSync(join(marks, 'events')) ? readFileSync(join(marks, 'events'), 'utf8') : '');
     await waitFor(() => events().includes('start'), { what: 'the job to start', timeoutMs: 20_000 });
-    expect(await server.kill('SIGTERM')).toBe(0);
+    server.child.kill('SIGTERM');
+    const code = await new Promise((resolve) => server.child.once('exit', resolve));
+    expect(code).toBe(0);
     // The server exited before the job's 4 s were up (the drain deadline, not the job, ended it),
     // and it stopped the job rather than leaving it behind.
     expect(events()).not.toContain('end');
 
-    await server.startServer();
+    server = await up(dataDir, port);
     const view = await waitFor(
       async () => {
         const v = await api<{ status: string; jobs: { attempt: number; status: string }[] }>(server, 'GET', `/api/runs/${runId}`);
@@ -144,6 +191,7 @@ pipeline:
         .split('\n')
         .filter((l) => l.startsWith('end')),
     ).toHaveLength(1);
-    await server.kill('SIGTERM');
+    server.child.kill('SIGTERM');
+    await new Promise((resolve) => server.child.once('exit', resolve));
   });
 });
