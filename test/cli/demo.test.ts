@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeRollout, describeTally, nextVersion, SyntheticLoad } from '../../src/cli/commands/demo.ts';
 import { copyExample, EXAMPLE_SOURCE_DIR, type RolloutView } from '../../src/cli/example-project.ts';
 import { GantryError } from '../../src/core/errors.ts';
-import { waitFor } from '../support/cli.ts';
+import { freePort } from '../support/net.ts';
+import { waitFor } from '../support/wait.ts';
 
 describe('nextVersion', () => {
   it('moves to the next major version, so a second demo ships newer versions than the first', () => {
@@ -97,7 +98,7 @@ describe('SyntheticLoad', () => {
   it('sends requests at its rate and counts versions and errors', async () => {
     const load = new SyntheticLoad({ url, ratePerSecond: 50, maxDurationMs: 60_000 });
     load.start();
-    await waitFor('20 answers', () => load.total().requests >= 20, 5_000);
+    await waitFor(() => load.total().requests >= 20, { what: '20 answers', timeoutMs: 5_000 });
     await load.stop();
     const total = load.total();
     expect(total.failed).toBe(0);
@@ -112,7 +113,7 @@ describe('SyntheticLoad', () => {
   it('stops by itself after its maximum duration', async () => {
     const load = new SyntheticLoad({ url, ratePerSecond: 20, maxDurationMs: 300 });
     load.start();
-    await waitFor('the load to stop', () => !load.running, 3_000);
+    await waitFor(() => !load.running, { what: 'the load to stop', timeoutMs: 3_000 });
     const after = load.total().requests;
     expect(after).toBeGreaterThan(0);
     // 300 ms at 20/s is about 6 requests: bounded, whatever the machine's speed.
@@ -120,13 +121,10 @@ describe('SyntheticLoad', () => {
   });
 
   it('counts requests that get no answer apart from errors', async () => {
-    const closed = createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const port = (closed.address() as { port: number }).port;
-    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const port = await freePort();
     const load = new SyntheticLoad({ url: `http://127.0.0.1:${port}/`, ratePerSecond: 20, maxDurationMs: 10_000 });
     load.start();
-    await waitFor('a refused request', () => load.total().failed >= 2, 5_000);
+    await waitFor(() => load.total().failed >= 2, { what: 'a refused request', timeoutMs: 5_000 });
     await load.stop();
     expect(load.total()).toMatchObject({ errors: 0, versions: {} });
   });

@@ -2,23 +2,24 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { makeRepo, runCli, type TempRepo } from '../support/cli.ts';
+import { runCli } from '../support/cli.ts';
+import { makeRepo, type TestRepo } from '../support/repo.ts';
 
-const repos: TempRepo[] = [];
+const repos: TestRepo[] = [];
 afterEach(async () => {
   await Promise.all(repos.splice(0).map((r) => r.cleanup()));
 });
 
-async function repoWith(files: Record<string, string>): Promise<TempRepo> {
+async function repoWith(files: Record<string, string>): Promise<TestRepo> {
   const repo = await makeRepo(files);
   repos.push(repo);
   return repo;
 }
 
-const read = (repo: TempRepo, name: string) => readFile(path.join(repo.dir, name), 'utf8');
+const read = (repo: TestRepo, name: string) => readFile(path.join(repo.dir, name), 'utf8');
 
 /** Runs init then validate; returns the written gantry.yaml. */
-async function initAndValidate(repo: TempRepo): Promise<string> {
+async function initAndValidate(repo: TestRepo): Promise<string> {
   const init = await runCli(repo.dir, ['init']);
   expect(init.stderr).toBe('');
   expect(init.code).toBe(0);

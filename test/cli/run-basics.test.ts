@@ -3,14 +3,15 @@
  * jobs, the working tree as it is, --job, and the exit codes.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { jobLog, makeRepo, parseReport, runCli, type TempRepo } from '../support/cli.ts';
+import { parseReport, runCli } from '../support/cli.ts';
+import { jobLog, makeRepo, type TestRepo } from '../support/repo.ts';
 
-const repos: TempRepo[] = [];
+const repos: TestRepo[] = [];
 afterEach(async () => {
   await Promise.all(repos.splice(0).map((r) => r.cleanup()));
 });
 
-async function repoWith(files: Record<string, string>): Promise<TempRepo> {
+async function repoWith(files: Record<string, string>): Promise<TestRepo> {
   const repo = await makeRepo(files);
   repos.push(repo);
   return repo;

@@ -6,7 +6,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { promisify } from 'node:util';
-import { makeRepo, parseReport, startCli, type TempRepo, waitFor } from '../support/cli.ts';
+import { parseReport, startCli } from '../support/cli.ts';
+import { waitFor } from '../support/wait.ts';
+import { makeRepo, type TestRepo } from '../support/repo.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -33,7 +35,7 @@ function alive(pid: number): boolean {
 }
 
 let scratch: string;
-let repo: TempRepo;
+let repo: TestRepo;
 beforeAll(async () => {
   scratch = await mkdtemp(path.join(tmpdir(), 'gantry-cli-cancel-'));
   repo = await makeRepo({ 'gantry.yaml': pipeline(path.join(scratch, '$GANTRY_RUN_ID.pid')) });
@@ -48,11 +50,14 @@ async function interrupt(extraArgs: string[]) {
   const before = new Set(await repo.runIds());
   const cli = startCli(repo.dir, ['run', '--no-sandbox', ...extraArgs]);
   let pidFile = '';
-  await waitFor('the step to start', async () => {
-    const runId = (await repo.runIds()).find((id) => !before.has(id));
-    pidFile = runId ? path.join(scratch, `${runId}.pid`) : '';
-    return pidFile !== '' && existsSync(pidFile) && (await readFile(pidFile, 'utf8')).endsWith('\n');
-  });
+  await waitFor(
+    async () => {
+      const runId = (await repo.runIds()).find((id) => !before.has(id));
+      pidFile = runId ? path.join(scratch, `${runId}.pid`) : '';
+      return pidFile !== '' && existsSync(pidFile) && (await readFile(pidFile, 'utf8')).endsWith('\n');
+    },
+    { what: 'the step to start' },
+  );
   const sleepPid = Number((await readFile(pidFile, 'utf8')).trim());
   expect(alive(sleepPid)).toBe(true);
   cli.child.kill('SIGINT');
@@ -72,7 +77,7 @@ describe('SIGINT to gantry run', () => {
     expect(long?.status).toBe('cancelled');
     expect(long?.steps[0]?.status).toBe('cancelled');
     expect(['cancelled', 'skipped']).toContain(report.jobs.find((j) => j.key === 'later')?.status);
-    await waitFor("the step's sleep to be killed", () => !alive(sleepPid), 5_000);
+    await waitFor(() => !alive(sleepPid), { what: "the step's sleep to be killed", timeoutMs: 5_000 });
   });
 
   it('without --json says the pipeline was cancelled and exits 1', async () => {
@@ -81,7 +86,7 @@ describe('SIGINT to gantry run', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/long\s+cancelled/);
     expect(result.stderr.trim().split('\n').at(-1)).toMatch(/pipeline cancelled/);
-    await waitFor("the step's sleep to be killed", () => !alive(sleepPid), 5_000);
+    await waitFor(() => !alive(sleepPid), { what: "the step's sleep to be killed", timeoutMs: 5_000 });
   });
 });
 
@@ -92,7 +97,7 @@ describe('SIGINT while the working tree is being copied', () => {
       // Enough untracked files that the snapshot takes a moment, so the signal lands during it.
       await execFileAsync('sh', ['-c', 'mkdir many && cd many && seq 600 | xargs touch'], { cwd: big.dir });
       const cli = startCli(big.dir, ['run', '--no-sandbox', '--json']);
-      await waitFor('the run directory', async () => (await big.runIds()).length > 0);
+      await waitFor(async () => (await big.runIds()).length > 0, { what: 'the run directory' });
       cli.child.kill('SIGINT');
       const result = await cli.result;
 

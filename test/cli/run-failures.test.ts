@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { makeRepo, runCli, type TempRepo } from '../support/cli.ts';
+import { runCli } from '../support/cli.ts';
+import { makeRepo, type TestRepo } from '../support/repo.ts';
 
 const JUNIT = `<?xml version="1.0"?>
 <testsuite name="math" tests="2" failures="1">
@@ -8,7 +9,7 @@ const JUNIT = `<?xml version="1.0"?>
 </testsuite>`;
 
 describe('gantry run on failure', () => {
-  let repo: TempRepo | undefined;
+  let repo: TestRepo | undefined;
   afterEach(async () => {
     await repo?.cleanup();
   });

@@ -7,7 +7,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeRepo, parseReport, runCli, type CliResult, type RunReportJson, type TempRepo } from '../support/cli.ts';
+import { parseReport, runCli, type CliResult, type RunReportJson } from '../support/cli.ts';
+import { makeRepo, type TestRepo } from '../support/repo.ts';
 
 const JUNIT =
   '<testsuite name="unit" tests="4"><testcase name="a"/><testcase name="b"/>' +
@@ -55,7 +56,7 @@ pipeline:
 `;
 }
 
-let repo: TempRepo;
+let repo: TestRepo;
 let counterDir: string;
 let result: CliResult;
 let report: RunReportJson;

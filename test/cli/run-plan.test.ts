@@ -1,6 +1,7 @@
 /** `gantry run --plan`: which jobs would run and why not, without running anything. */
 import { afterEach, describe, expect, it } from 'vitest';
-import { git, makeRepo, runCli, type TempRepo } from '../support/cli.ts';
+import { runCli } from '../support/cli.ts';
+import { git, makeRepo, type TestRepo } from '../support/repo.ts';
 
 const PIPELINE = `
 pipeline:
@@ -26,15 +27,15 @@ interface PlanJson {
   jobs: Array<{ key: string; jobId: string; willRun: 'yes' | 'no' | 'depends'; reason: string }>;
 }
 
-const repos: TempRepo[] = [];
+const repos: TestRepo[] = [];
 afterEach(async () => {
   await Promise.all(repos.splice(0).map((r) => r.cleanup()));
 });
 
-async function repoOn(branch: string): Promise<TempRepo> {
+async function repoOn(branch: string): Promise<TestRepo> {
   const repo = await makeRepo({ 'gantry.yaml': PIPELINE });
   repos.push(repo);
-  if (branch !== 'main') await git(repo.dir, ['checkout', '-q', '-b', branch]);
+  if (branch !== 'main') git(repo.dir, 'checkout', '-q', '-b', branch);
   return repo;
 }
 

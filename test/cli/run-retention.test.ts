@@ -2,10 +2,11 @@ import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LOCAL_RUNS_KEPT } from '../../src/engine/local-run.ts';
-import { makeRepo, parseReport, runCli, type TempRepo } from '../support/cli.ts';
+import { parseReport, runCli } from '../support/cli.ts';
+import { makeRepo, type TestRepo } from '../support/repo.ts';
 
 describe('gantry run keeps .gantry/ small', () => {
-  let repo: TempRepo | undefined;
+  let repo: TestRepo | undefined;
   afterEach(async () => {
     await repo?.cleanup();
   });

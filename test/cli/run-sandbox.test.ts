@@ -5,9 +5,10 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { hasBubblewrap, requirement } from '../support/requirements.ts';
-import { jobLog, makeRepo, parseReport, runCli, type TempRepo } from '../support/cli.ts';
+import { parseReport, runCli } from '../support/cli.ts';
+import { jobLog, makeRepo, type TestRepo } from '../support/repo.ts';
 
-const repos: TempRepo[] = [];
+const repos: TestRepo[] = [];
 const scratch: string[] = [];
 afterAll(async () => {
   await Promise.all(repos.splice(0).map((r) => r.cleanup()));

@@ -4,7 +4,8 @@
  */
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeRepo, parseReport, runCli, type CliResult, type RunReportJson, type TempRepo } from '../support/cli.ts';
+import { parseReport, runCli, type CliResult, type RunReportJson } from '../support/cli.ts';
+import { makeRepo, type TestRepo } from '../support/repo.ts';
 
 const ENV_SECRET = 'env-secret-7f3a9c1e';
 const FILE_SECRET = 'file-secret-0d5b2e84';
@@ -30,7 +31,7 @@ pipeline:
             exit 1
 `;
 
-let repo: TempRepo;
+let repo: TestRepo;
 let plain: CliResult;
 let json: CliResult;
 let report: RunReportJson;

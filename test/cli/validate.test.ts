@@ -1,13 +1,14 @@
 /** `gantry validate` and `gantry schema` as a user runs them: exit codes and FILE:LINE:COL lines. */
 import { afterEach, describe, expect, it } from 'vitest';
-import { makeRepo, runCli, type TempRepo } from '../support/cli.ts';
+import { runCli } from '../support/cli.ts';
+import { makeRepo, type TestRepo } from '../support/repo.ts';
 
-const repos: TempRepo[] = [];
+const repos: TestRepo[] = [];
 afterEach(async () => {
   await Promise.all(repos.splice(0).map((r) => r.cleanup()));
 });
 
-async function repoWith(files: Record<string, string>): Promise<TempRepo> {
+async function repoWith(files: Record<string, string>): Promise<TestRepo> {
   const repo = await makeRepo(files);
   repos.push(repo);
   return repo;

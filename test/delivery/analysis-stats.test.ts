@@ -114,10 +114,9 @@ describe('binomialUpperTail', () => {
   it('matches published values and stays cheap for large n', () => {
     expect(binomialUpperTail(5, 100, 0.01)).toBeCloseTo(0.0034323, 6);
     expect(binomialUpperTail(3, 20, 0.1)).toBeCloseTo(0.3230732, 6);
-    // 10 million trials: the sum stops once terms vanish instead of walking all of them.
-    const started = performance.now();
+    // 10 million trials: the sum stops once terms vanish instead of walking all of them (its
+    // speed, ≤ 100 ms, is measured by bench/test-timings.ts).
     expect(binomialUpperTail(10_100, 10_000_000, 0.001)).toBeCloseTo(normalUpperTail((10_099.5 - 10_000) / Math.sqrt(10_000 * 0.999)), 2);
-    expect(performance.now() - started).toBeLessThan(100);
   });
 
   it('handles the edges', () => {
@@ -232,8 +231,8 @@ describe('mannWhitneyU', () => {
     expect(bucketed.u).toBe(bruteU(expand(a), expand(b)));
   });
 
-  it('costs O(buckets): a billion samples in three buckets is instant', () => {
-    const started = performance.now();
+  // O(buckets): its speed (≤ 50 ms for a billion samples) is measured by bench/test-timings.ts.
+  it('takes a billion samples in three buckets', () => {
     const r = mannWhitneyU(
       [
         { valueMs: 101, count: 5e8 },
@@ -246,7 +245,6 @@ describe('mannWhitneyU', () => {
     );
     expect(r.n1).toBe(6e8);
     expect(r.pValue).toBeLessThan(1e-10);
-    expect(performance.now() - started).toBeLessThan(50);
   });
 
   it('is one-sided and says nothing without data or variation', () => {

@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { freePort } from '../support/net.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { killInstances } from '../support/instances.ts';
-import { makeRepo, runCli, startCli, waitFor, type RunningCli, type TempRepo } from '../support/cli.ts';
+import { runCli, startCli, type RunningCli } from '../support/cli.ts';
+import { waitFor } from '../support/wait.ts';
+import { makeRepo, type TestRepo } from '../support/repo.ts';
 
 const SERVICE = readFileSync(join(import.meta.dirname, 'fixtures', 'service.js'), 'utf8');
 const yaml = (version: string) => `
@@ -27,7 +29,7 @@ environments:
 `;
 
 describe('gantry delivery commands', () => {
-  let repo: TempRepo;
+  let repo: TestRepo;
   let dataDir: string;
   let server: RunningCli;
   const gantry = (...args: string[]) => runCli(repo.dir, ['--data', dataDir, ...args]);
@@ -37,7 +39,7 @@ describe('gantry delivery commands', () => {
     repo = await makeRepo({ 'server.js': SERVICE, 'gantry.yaml': yaml('v1') });
     dataDir = await mkdtemp(join(tmpdir(), 'gantry-cli-delivery-'));
     server = startCli(repo.dir, ['--data', dataDir, 'up', '--port', '0'], { env: { GANTRY_SANDBOX: 'off' }, timeoutMs: 180_000 });
-    await waitFor('gantry up', () => server.stdout().includes('Gantry is up at'), 20_000);
+    await waitFor(() => server.stdout().includes('Gantry is up at'), { what: 'gantry up', timeoutMs: 20_000 });
     expect((await gantry('project', 'add', '.', '--name', 'web')).code).toBe(0);
   });
   afterAll(async () => {
@@ -51,7 +53,7 @@ describe('gantry delivery commands', () => {
   it('releases, exposes, deploys, promotes a canary by hand and rolls back', async () => {
     const count = async () => (JSON.parse((await gantry('release', 'list', 'web', '--json')).stdout) as unknown[]).length;
     await repo.commit({ 'a.txt': '1' }, 'v1');
-    await waitFor('release #1', async () => (await count()) === 1, 30_000);
+    await waitFor(async () => (await count()) === 1, { what: 'release #1', timeoutMs: 30_000 });
     const port = await freePort();
     const exposed = await gantry('env', 'expose', 'web', 'production', '--port', String(port));
     expect(exposed.code, exposed.stderr).toBe(0);
@@ -61,18 +63,17 @@ describe('gantry delivery commands', () => {
     expect(await body(port)).toBe('v1');
 
     await repo.commit({ 'gantry.yaml': yaml('v2') }, 'v2');
-    await waitFor('release #2', async () => (await count()) === 2, 30_000);
+    await waitFor(async () => (await count()) === 2, { what: 'release #2', timeoutMs: 30_000 });
     const second = await gantry('deploy', 'web', '#2', '--env', 'production');
     expect(second.code, second.stderr).toBe(0);
     type Status = { rollout: { phase: string; strategy: string; step: number }; weights: { stable: number; canary: number } };
     let status: Status | undefined;
     await waitFor(
-      'the canary to take half the traffic',
       async () => {
         status = JSON.parse((await gantry('rollout', 'status', 'web', '--env', 'production', '--json')).stdout) as Status;
         return status.weights.canary === 50;
       },
-      30_000,
+      { what: 'the canary to take half the traffic', timeoutMs: 30_000 },
     );
     if (!status) throw new Error('no status');
     expect(status.rollout.strategy).toBe('canary');
@@ -83,7 +84,7 @@ describe('gantry delivery commands', () => {
     expect(text.stdout).toMatch(/traffic: stable 50% .* canary 50%/);
 
     expect((await gantry('rollout', 'promote', 'web', '--env', 'production')).code).toBe(0);
-    await waitFor('v2 everywhere', async () => (await body(port)) === 'v2' && (await body(port)) === 'v2', 30_000);
+    await waitFor(async () => (await body(port)) === 'v2' && (await body(port)) === 'v2', { what: 'v2 everywhere', timeoutMs: 30_000 });
 
     const back = await gantry('rollback', 'web', '--env', 'production', '--follow');
     expect(back.code, back.stderr).toBe(0);

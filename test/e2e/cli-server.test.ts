@@ -4,7 +4,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI_MAIN, NODE, cliEnv, makeRepo, runCli, startCli, waitFor, type RunningCli, type TempRepo } from '../support/cli.ts';
+import { CLI_MAIN, NODE, cliEnv, runCli, startCli, type RunningCli } from '../support/cli.ts';
+import { waitFor } from '../support/wait.ts';
+import { makeRepo, type TestRepo } from '../support/repo.ts';
 
 const PIPELINE = `
 pipeline:
@@ -40,7 +42,7 @@ function withStdin(cwd: string, args: string[], input: string): Promise<{ code: 
 }
 
 describe('gantry CLI against a running server', () => {
-  let repo: TempRepo;
+  let repo: TestRepo;
   let dataDir: string;
   let server: RunningCli;
   const gantry = (...args: string[]) => runCli(repo.dir, ['--data', dataDir, ...args]);
@@ -49,7 +51,7 @@ describe('gantry CLI against a running server', () => {
     repo = await makeRepo({ 'gantry.yaml': PIPELINE });
     dataDir = await mkdtemp(join(tmpdir(), 'gantry-cli-server-'));
     server = startCli(repo.dir, ['--data', dataDir, 'up', '--port', '0'], { env: { GANTRY_SANDBOX: 'off' }, timeoutMs: 120_000 });
-    await waitFor('gantry up', () => server.stdout().includes('Gantry is up at'), 20_000);
+    await waitFor(() => server.stdout().includes('Gantry is up at'), { what: 'gantry up', timeoutMs: 20_000 });
   });
   afterAll(async () => {
     if (server?.child.pid) process.kill(server.child.pid, 'SIGTERM');
@@ -105,11 +107,10 @@ describe('gantry CLI against a running server', () => {
     const before = (await gantry('runs', 'list', '--json')).stdout;
     const count = (JSON.parse(before) as unknown[]).length;
     await repo.commit({ 'change.txt': 'x' }, 'a change');
-    await waitFor(
-      'the hook-triggered run',
-      async () => (JSON.parse((await gantry('runs', 'list', '--json')).stdout) as unknown[]).length > count,
-      15_000,
-    );
+    await waitFor(async () => (JSON.parse((await gantry('runs', 'list', '--json')).stdout) as unknown[]).length > count, {
+      what: 'the hook-triggered run',
+      timeoutMs: 15_000,
+    });
   });
 
   it('fails with one readable line and the right exit code', async () => {

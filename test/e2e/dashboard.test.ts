@@ -8,9 +8,11 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { browserAvailable, launchBrowser, screenshot, signIn, startGantryUp, type GantryUp } from '../support/browser.ts';
-import { makeRepo, type TempRepo } from '../support/cli.ts';
-import { waitFor } from '../support/server.ts';
+import { browserAvailable, launchBrowser, screenshot, signIn } from '../support/browser.ts';
+import { startGantryUp, type GantryUp } from '../support/server.ts';
+
+import { waitFor } from '../support/wait.ts';
+import { makeRepo, type TestRepo } from '../support/repo.ts';
 
 const SERVICE = readFileSync(join(import.meta.dirname, 'fixtures', 'service.js'), 'utf8');
 
@@ -85,7 +87,7 @@ describe.runIf(browserAvailable())('the dashboard in a browser', () => {
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
-  const repos: TempRepo[] = [];
+  const repos: TestRepo[] = [];
   const problems: string[] = [];
 
   beforeAll(async () => {
@@ -110,7 +112,7 @@ describe.runIf(browserAvailable())('the dashboard in a browser', () => {
     if (!(await context.cookies()).some((c) => c.name === 'gantry_session')) await signIn(page, server);
   }
 
-  async function project(name: string, files: Record<string, string>): Promise<TempRepo> {
+  async function project(name: string, files: Record<string, string>): Promise<TestRepo> {
     await signedIn();
     const repo = await makeRepo(files);
     repos.push(repo);
@@ -195,15 +197,13 @@ describe.runIf(browserAvailable())('the dashboard in a browser', () => {
           (await server.api<{ releases: { id: string; number: number }[] }>('GET', '/api/projects/web/releases')).body.releases.find(
             (r) => r.number === number,
           ),
-        30_000,
-        `release ${number}`,
+        { what: `release ${number}`, timeoutMs: 30_000 },
       );
     const runAndRelease = async (number: number) => {
       const run = (await server.api<{ run: { id: string } }>('POST', '/api/projects/web/runs', {})).body.run;
       await waitFor(
         async () => (await server.api<{ status: string }>('GET', `/api/runs/${run.id}`)).body.status === 'success' || undefined,
-        30_000,
-        'the build',
+        { what: 'the build', timeoutMs: 30_000 },
       );
       const made = await server.api<{ release: { id: string } }>('POST', '/api/projects/web/releases', { run: run.id });
       expect(made.status).toBe(201);
@@ -220,8 +220,7 @@ describe.runIf(browserAvailable())('the dashboard in a browser', () => {
       async () =>
         (await server.api<{ rollout: { phase: string } | null }>('GET', '/api/projects/web/environments/production/rollout')).body.rollout
           ?.phase === 'succeeded' || undefined,
-      30_000,
-      'v1 in production',
+      { what: 'v1 in production', timeoutMs: 30_000 },
     );
 
     await repo.commit({ 'gantry.yaml': serviceYaml('v2') }, 'v2');
@@ -285,8 +284,7 @@ describe.runIf(browserAvailable())('the dashboard in a browser', () => {
           () => undefined,
           () => true,
         ),
-      30_000,
-      'the port to close',
+      { what: 'the port to close', timeoutMs: 30_000 },
     );
     const stopped = (await server.api<{ events: { actor: string }[] }>('GET', '/api/events?type=environment.stopped')).body.events;
     expect(stopped.at(-1)?.actor).toMatch(/^dashboard:/);

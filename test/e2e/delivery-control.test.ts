@@ -5,7 +5,9 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeRepo, startTestServer, waitFor, waitForRunEnd, type TestServer } from '../support/server.ts';
+import { startTestServer, waitForRunEnd, type TestServer } from '../support/server.ts';
+import { waitFor } from '../support/wait.ts';
+import { makeRepo } from '../support/repo.ts';
 
 const SERVICE = readFileSync(join(import.meta.dirname, 'fixtures', 'service.js'), 'utf8');
 const PASSWORD = 'pr0d-db-pa55word';
@@ -83,8 +85,7 @@ describe('delivery control', () => {
         const v = await view();
         return v.rollout && ['failed', 'rolled-back', 'aborted'].includes(v.rollout.phase) ? v : undefined;
       },
-      20_000,
-      'the rollout to fail',
+      { what: 'the rollout to fail', timeoutMs: 20_000 },
     );
     expect(failed.rollout?.phase).toBe('failed');
     const events = await server.api<{ events: { type: string; data: Record<string, unknown> }[] }>(
@@ -105,18 +106,16 @@ describe('delivery control', () => {
         const v = await view();
         return v.rollout?.id === deployed.body.rollout.id && v.rollout.phase === 'succeeded' ? v : undefined;
       },
-      30_000,
-      'the rollout to succeed',
+      { what: 'the rollout to succeed', timeoutMs: 30_000 },
     );
     const port = live.live.port!;
     const hash = (await (await fetch(`http://127.0.0.1:${port}/secret-hash`)).text()).trim();
     expect(hash).toBe(createHash('sha256').update(PASSWORD).digest('hex'));
     const logOf = (id: string) => readFileSync(join(server.dataDir, 'instances', id, 'instance.log'), 'utf8');
-    await waitFor(
-      () => live.live.instances.every((i) => logOf(i.id).includes('connecting with password')),
-      10_000,
-      "the instances' start-up lines",
-    );
+    await waitFor(() => live.live.instances.every((i) => logOf(i.id).includes('connecting with password')), {
+      what: "the instances' start-up lines",
+      timeoutMs: 10_000,
+    });
     for (const i of live.live.instances) {
       const log = logOf(i.id);
       expect(log).toContain('connecting with password ***');
@@ -143,7 +142,7 @@ describe('delivery control', () => {
         failures += results.filter((s) => s !== 200).length;
       }
     })();
-    await waitFor(() => requests > 50, 10_000, 'load to start');
+    await waitFor(() => requests > 50, { what: 'load to start', timeoutMs: 10_000 });
     process.kill(pid, 'SIGKILL');
     const restarted = await waitFor(
       async () => {
@@ -151,8 +150,7 @@ describe('delivery control', () => {
         const again = v.live.instances.find((i) => i.id === victim.id);
         return again && again.restarts > 0 && again.state === 'ready' ? again : undefined;
       },
-      20_000,
-      'the killed instance to be restarted',
+      { what: 'the killed instance to be restarted', timeoutMs: 20_000 },
     );
     expect(restarted.restarts).toBeGreaterThan(0);
     stop = true;

@@ -3,49 +3,16 @@
  * serving (no failed request while the server is gone), a new `gantry up` adopts them instead of
  * starting duplicates, and the rollout carries on from where it was.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { freePort } from '../support/net.ts';
 import { afterAll, describe, expect, it } from 'vitest';
-import { killInstances } from '../support/instances.ts';
 import { HELD_CANARY, SERVICE_JS, serviceYaml } from './fixtures/service-config.ts';
-import { makeRepo, waitFor } from '../support/server.ts';
+import { makeRepo } from '../support/repo.ts';
+import { type GantryUp, startGantryUp } from '../support/server.ts';
+import { waitFor } from '../support/wait.ts';
 
-const CLI = join(import.meta.dirname, '../../src/cli/main.ts');
 const yaml = (version: string) => serviceYaml({ version, environments: HELD_CANARY });
 
-interface Server {
-  child: ChildProcess;
-  url: string;
-  token: string;
-}
-
-async function up(dataDir: string, port: number): Promise<Server> {
-  const child = spawn(process.execPath, [CLI, '--data', dataDir, 'up', '--port', String(port)], {
-    env: { ...process.env, GANTRY_SANDBOX: 'off' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    output += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    output += d.toString();
-  });
-  const url = await waitFor(() => /Gantry is up at (\S+)/.exec(output)?.[1], 20_000, `gantry up (${output})`);
-  return { child, url, token: readFileSync(join(dataDir, 'admin.token'), 'utf8').trim() };
-}
-
-async function api<T>(s: Server, method: string, path: string, body?: unknown): Promise<T> {
-  const response = await fetch(`${s.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${s.token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return (await response.json()) as T;
+async function api<T>(s: GantryUp, method: string, path: string, body?: unknown): Promise<T> {
+  return (await s.api<T>(method, path, body)).body;
 }
 
 interface View {
@@ -64,23 +31,18 @@ describe('delivery across kill -9 of the server', () => {
   });
 
   it('keeps serving while the server is gone and resumes the canary after a restart', async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'gantry-delivery-kill-'));
-    cleanups.push(async () => {
-      killInstances(dataDir);
-      await rm(dataDir, { recursive: true, force: true });
-    });
     const repo = await makeRepo({ 'server.js': SERVICE_JS, 'gantry.yaml': yaml('v1') });
     cleanups.push(() => repo.cleanup());
-    const apiPort = await freePort();
-    let server = await up(dataDir, apiPort);
-    cleanups.push(async () => {
-      server.child.kill('SIGTERM');
-    });
+    const server = await startGantryUp({ env: { GANTRY_SANDBOX: 'off' } });
+    cleanups.push(() => server.stop());
     await api(server, 'POST', '/api/projects', { path: repo.dir, name: 'web' });
 
     const release = async () => {
       const run = (await api<{ run: { id: string } }>(server, 'POST', '/api/projects/web/runs', {})).run.id;
-      await waitFor(async () => (await api<{ status: string }>(server, 'GET', `/api/runs/${run}`)).status === 'success', 30_000, 'the run');
+      await waitFor(async () => (await api<{ status: string }>(server, 'GET', `/api/runs/${run}`)).status === 'success', {
+        what: 'the run',
+        timeoutMs: 30_000,
+      });
       return (await api<{ release: { id: string } }>(server, 'POST', '/api/projects/web/releases', { run })).release.id;
     };
     const view = () => api<View>(server, 'GET', '/api/projects/web/environments/production/rollout');
@@ -93,10 +55,9 @@ describe('delivery across kill -9 of the server', () => {
         const v = await view();
         return (v.rollout?.id === first.rollout.id && v.rollout.phase === 'succeeded') || undefined;
       },
-      30_000,
-      'the first deploy',
+      { what: 'the first deploy', timeoutMs: 30_000 },
     );
-    repo.commit({ 'gantry.yaml': yaml('v2') }, 'v2');
+    await repo.commit({ 'gantry.yaml': yaml('v2') }, 'v2');
     const r2 = await release();
     await api(server, 'POST', '/api/projects/web/environments/production/deploy', { release: r2 });
     const mid = await waitFor(
@@ -104,8 +65,7 @@ describe('delivery across kill -9 of the server', () => {
         const v = await view();
         return v.live.weights.canary === 50 && v.live.instances.filter((i) => i.state === 'ready').length === 4 ? v : undefined;
       },
-      30_000,
-      'the canary at 50 %',
+      { what: 'the canary at 50 %', timeoutMs: 30_000 },
     );
     const port = mid.live.port!;
     const pidsBefore = mid.live.instances.map((i) => i.pid).sort();
@@ -132,26 +92,24 @@ describe('delivery across kill -9 of the server', () => {
       }
     })();
 
-    server.child.kill('SIGKILL');
-    await new Promise((resolve) => server.child.once('exit', resolve));
+    await server.kill('SIGKILL');
     const duringOutage = requests;
-    await waitFor(() => requests > duringOutage + 100, 20_000, 'requests served while the server is down');
-    server = await up(dataDir, apiPort);
+    await waitFor(() => requests > duringOutage + 100, { what: 'requests served while the server is down', timeoutMs: 20_000 });
+    await server.startServer();
 
     const resumed = await waitFor(
       async () => {
         const v = await view();
         return v.rollout && v.live.instances.filter((i) => i.state === 'ready').length === 4 ? v : undefined;
       },
-      30_000,
-      'the restarted server to adopt the instances',
+      { what: 'the restarted server to adopt the instances', timeoutMs: 30_000 },
     );
     expect(resumed.rollout?.phase).toBe('progressing');
     expect(resumed.live.weights).toEqual({ stable: 50, canary: 50 });
     expect(resumed.live.instances.map((i) => i.pid).sort()).toEqual(pidsBefore); // adopted, not started again
 
     await api(server, 'POST', '/api/projects/web/environments/production/rollout/promote');
-    await waitFor(async () => (await view()).rollout?.phase === 'succeeded' || undefined, 30_000, 'the promotion');
+    await waitFor(async () => (await view()).rollout?.phase === 'succeeded' || undefined, { what: 'the promotion', timeoutMs: 30_000 });
     stop = true;
     await load;
     expect(failures).toBe(0);

@@ -1,7 +1,9 @@
 /** Rolling and recreate strategies with real instances: what each promises under load. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeRepo, startTestServer, waitFor, waitForRunEnd, type TestServer } from '../support/server.ts';
+import { startTestServer, waitForRunEnd, type TestServer } from '../support/server.ts';
 import { SERVICE_JS, serviceYaml } from './fixtures/service-config.ts';
+import { waitFor } from '../support/wait.ts';
+import { makeRepo } from '../support/repo.ts';
 
 const yaml = (version: string) =>
   serviceYaml({
@@ -27,7 +29,7 @@ describe('deployment strategies', () => {
     repo = await makeRepo({ 'server.js': SERVICE_JS, 'gantry.yaml': yaml('v1') });
     await server.api('POST', '/api/projects', { path: repo.dir, name: 'strat' });
     for (const version of ['v1', 'v2']) {
-      if (version !== 'v1') repo.commit({ 'gantry.yaml': yaml(version) }, version);
+      if (version !== 'v1') await repo.commit({ 'gantry.yaml': yaml(version) }, version);
       const run = (await server.api<{ run: { id: string } }>('POST', '/api/projects/strat/runs', {})).body.run.id;
       expect((await waitForRunEnd(server, run)).status).toBe('success');
       releases.push((await server.api<{ release: { id: string } }>('POST', '/api/projects/strat/releases', { run })).body.release.id);
@@ -48,8 +50,7 @@ describe('deployment strategies', () => {
           ? v
           : undefined;
       },
-      60_000,
-      `the ${env} rollout to end`,
+      { what: `the ${env} rollout to end`, timeoutMs: 60_000 },
     );
   }
   async function underLoad<T>(port: number, work: () => Promise<T>) {

@@ -6,7 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeRepo, startTestServer, waitFor, waitForRunEnd, type TestServer } from '../support/server.ts';
+import { startTestServer, waitForRunEnd, type TestServer } from '../support/server.ts';
+import { waitFor } from '../support/wait.ts';
+import { makeRepo } from '../support/repo.ts';
 
 const SERVICE = readFileSync(join(import.meta.dirname, 'fixtures', 'service.js'), 'utf8');
 
@@ -67,8 +69,7 @@ describe('progressive delivery', () => {
           ? view
           : undefined;
       },
-      60_000,
-      `the rollout in ${env} to settle`,
+      { what: `the rollout in ${env} to settle`, timeoutMs: 60_000 },
     );
   const get = async (port: number, path = '/') => {
     const response = await fetch(`http://127.0.0.1:${port}${path}`);
@@ -76,14 +77,13 @@ describe('progressive delivery', () => {
   };
 
   it('releases a successful push on the default branch and deploys it to the automatic environment', async () => {
-    const sha = repo.commit({ 'README.md': 'v1\n' }, 'v1');
+    const sha = await repo.commit({ 'README.md': 'v1\n' }, 'v1');
     const run = await waitFor(
       async () =>
         (await server.api<{ runs: { id: string; event: { sha: string } }[] }>('GET', '/api/runs')).body.runs.find(
           (r) => r.event.sha === sha,
         ),
-      15_000,
-      'the run',
+      { what: 'the run', timeoutMs: 15_000 },
     );
     expect((await waitForRunEnd(server, run.id)).status).toBe('success');
     const staging = await settled('staging');
@@ -104,14 +104,13 @@ describe('progressive delivery', () => {
     expect(first.status).toBe(201);
     await settled('production', first.body.rollout.id);
 
-    repo.commit({ 'gantry.yaml': gantryYaml('v2') }, 'v2');
+    await repo.commit({ 'gantry.yaml': gantryYaml('v2') }, 'v2');
     const release2 = await waitFor(
       async () =>
         (await server.api<{ releases: { id: string; number: number }[] }>('GET', '/api/projects/shop/releases')).body.releases.find(
           (r) => r.number === 2,
         ),
-      30_000,
-      'release 2',
+      { what: 'release 2', timeoutMs: 30_000 },
     );
     const deployed = await server.api<{ rollout: { id: string } }>('POST', '/api/projects/shop/environments/production/deploy', {
       release: release2.id,
@@ -121,8 +120,7 @@ describe('progressive delivery', () => {
     // Testers who ask for the new version get it as soon as its instances are ready, whatever the weights.
     await waitFor(
       async () => (await (await fetch(`http://127.0.0.1:${port}/`, { headers: { 'x-canary': '1' } })).text()).trim() === 'v2' || undefined,
-      20_000,
-      'the header rule to reach the canary',
+      { what: 'the header rule to reach the canary', timeoutMs: 20_000 },
     );
     const seen = new Set<string>();
     let failures = 0;
@@ -145,14 +143,13 @@ describe('progressive delivery', () => {
   });
 
   it('rolls a failing canary back by itself, with the reason and its numbers', async () => {
-    repo.commit({ 'gantry.yaml': gantryYaml('v3', 0.25) }, 'v3 (bad)');
+    await repo.commit({ 'gantry.yaml': gantryYaml('v3', 0.25) }, 'v3 (bad)');
     const release3 = await waitFor(
       async () =>
         (await server.api<{ releases: { id: string; number: number }[] }>('GET', '/api/projects/shop/releases')).body.releases.find(
           (r) => r.number === 3,
         ),
-      30_000,
-      'release 3',
+      { what: 'release 3', timeoutMs: 30_000 },
     );
     const deployed = await server.api<{ rollout: { id: string } }>('POST', '/api/projects/shop/environments/production/deploy', {
       release: release3.id,
@@ -190,13 +187,12 @@ describe('progressive delivery', () => {
     });
     expect(again.status).toBe(201);
     // No traffic now: the errors release 3 made in its last rollout must not fail this one.
-    await waitFor(
-      async () => (await rollout('production')).live.weights.canary === 20 || undefined,
-      20_000,
-      'the canary to take its first step',
-    );
+    await waitFor(async () => (await rollout('production')).live.weights.canary === 20 || undefined, {
+      what: 'the canary to take its first step',
+      timeoutMs: 20_000,
+    });
     const waited = Date.now();
-    await waitFor(() => Date.now() - waited > 2_500 || undefined, 5_000, 'a few analysis rounds');
+    await waitFor(() => Date.now() - waited > 2_500 || undefined, { what: 'a few analysis rounds', timeoutMs: 5_000 });
     const view = await rollout('production');
     expect(view.rollout?.id).toBe(again.body.rollout.id);
     expect(['progressing', 'paused']).toContain(view.rollout?.phase);

@@ -12,13 +12,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTimeOf } from '../../src/platform/proc.ts';
 import { PROXY_FILES } from '../../src/proxy/index.ts';
-import { resolveServerOptions } from '../../src/server/server-options.ts';
-import { startServer, type RunningServer } from '../../src/server/start.ts';
 import { openStore } from '../../src/store/index.ts';
 import { runCli } from '../support/cli.ts';
 import { killInstances } from '../support/instances.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
 import { HELD_CANARY, SERVICE_JS, serviceYaml } from './fixtures/service-config.ts';
-import { makeRepo, waitFor } from '../support/server.ts';
+
+import { waitFor } from '../support/wait.ts';
+import { makeRepo } from '../support/repo.ts';
 
 const yaml = (version: string) => serviceYaml({ version, environments: HELD_CANARY });
 
@@ -54,27 +55,21 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
-describe('gantry env stop', () => {
+// One story, in order: each test starts from the state the previous one left (a stopped
+// environment, a restarted server), so the suite is never shuffled.
+describe('gantry env stop', { shuffle: false }, () => {
   let dataDir: string;
-  let server: RunningServer;
-  let token: string;
+  let server: TestServer;
   let repo: Awaited<ReturnType<typeof makeRepo>>;
   let r1: string;
   let r2: string;
   const proxyPids = new Set<number>();
 
+  /** Starts (again) on the same data dir: the restart tests need the previous server's state. */
   const start = async () => {
-    server = await startServer(resolveServerOptions({ dataDir, port: 0, sandbox: 'off', drainMs: 0 }, {}), { log: () => undefined });
-    token = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
+    server = await startTestServer({ dataDir });
   };
-  const api = async <T>(method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${server.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: response.status, body: (await response.json()) as T };
-  };
+  const api = <T>(method: string, path: string, body?: unknown) => server.api<T>(method, path, body);
   const view = async () => (await api<View>('GET', '/api/projects/web/environments/production/rollout')).body;
   /** Pids of the live proxy processes of web/production (their host.json), remembered for clean-up. */
   const liveProxies = () => {
@@ -102,7 +97,10 @@ describe('gantry env stop', () => {
   };
   const release = async () => {
     const run = (await api<{ run: { id: string } }>('POST', '/api/projects/web/runs', {})).body.run.id;
-    await waitFor(async () => (await api<{ status: string }>('GET', `/api/runs/${run}`)).body.status === 'success', 30_000, 'the run');
+    await waitFor(async () => (await api<{ status: string }>('GET', `/api/runs/${run}`)).body.status === 'success', {
+      what: 'the run',
+      timeoutMs: 30_000,
+    });
     return (await api<{ release: { id: string } }>('POST', '/api/projects/web/releases', { run })).body.release.id;
   };
   const deploy = async (releaseId: string) => {
@@ -121,8 +119,7 @@ describe('gantry env stop', () => {
           ? v
           : undefined;
       },
-      20_000,
-      `release ${releaseId} to run`,
+      { what: `release ${releaseId} to run`, timeoutMs: 20_000 },
     );
   };
 
@@ -132,7 +129,7 @@ describe('gantry env stop', () => {
     await start();
     expect((await api('POST', '/api/projects', { path: repo.dir, name: 'web' })).status).toBe(201);
     r1 = await release();
-    repo.commit({ 'gantry.yaml': yaml('v2') }, 'v2');
+    await repo.commit({ 'gantry.yaml': yaml('v2') }, 'v2');
     r2 = await release();
   }, 60_000);
 
@@ -158,8 +155,7 @@ describe('gantry env stop', () => {
         const v = await view();
         return v.live.weights.canary === 50 && v.live.instances.filter((i) => i.state === 'ready').length === 4 ? v : undefined;
       },
-      20_000,
-      'the canary at 50 %',
+      { what: 'the canary at 50 %', timeoutMs: 20_000 },
     );
     const port = mid.live.port!;
     const pids = mid.live.instances.map((i) => i.pid!);
@@ -253,7 +249,7 @@ describe('gantry env stop', () => {
     expect(await accepts(port)).toBe(true);
 
     await start();
-    await waitFor(() => [...pids, ...proxies].every(gone), 10_000, 'the leftover instances and proxy to be stopped');
+    await waitFor(() => [...pids, ...proxies].every(gone), { what: 'the leftover instances and proxy to be stopped', timeoutMs: 10_000 });
     expect(await accepts(port)).toBe(false);
     expect(liveInstances()).toEqual([]);
   }, 30_000);

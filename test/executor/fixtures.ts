@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { GIT_VARS } from '../support/repo.ts';
 
 /** A temp dir registry: `make()` creates one, `cleanup()` removes them all (call it in afterEach). */
 export function tempDirs(): { make: (label?: string) => string; cleanup: () => void } {
@@ -37,14 +38,7 @@ export function writeTree(root: string, spec: TreeSpec): void {
   }
 }
 
-const GIT_ENV = {
-  ...process.env,
-  GIT_AUTHOR_NAME: 'Test',
-  GIT_AUTHOR_EMAIL: 'test@example.com',
-  GIT_COMMITTER_NAME: 'Test',
-  GIT_COMMITTER_EMAIL: 'test@example.com',
-  GIT_CONFIG_NOSYSTEM: '1',
-};
+const GIT_ENV = { ...process.env, ...GIT_VARS };
 
 /** Runs git in `cwd` and returns its trimmed stdout. */
 export function git(cwd: string, ...args: string[]): string {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isAlive, killLeftovers, spawnStep, type SpawnStepOptions } from '../../src/executor/process-tree.ts';
+import { waitFor } from '../support/wait.ts';
 
 let dir: string;
 const started: number[] = [];
@@ -19,14 +20,6 @@ afterEach(() => {
   }
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function waitFor(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 function step(script: string, o: Partial<SpawnStepOptions> = {}) {
   const out: Buffer[] = [];
@@ -85,8 +78,8 @@ describe('spawnStep', () => {
     const pidFile = join(dir, 'pids');
     const controller = new AbortController();
     const s = step(treeScript(pidFile), { signal: controller.signal, killGraceMs: 2000 });
-    await waitFor(() => exists(`${pidFile}.ready`), 'the tree to start');
-    await waitFor(() => readFileSync(pidFile, 'utf8').trim().split('\n').length >= 4, 'all pids');
+    await waitFor(() => exists(`${pidFile}.ready`), { what: 'the tree to start' });
+    await waitFor(() => readFileSync(pidFile, 'utf8').trim().split('\n').length >= 4, { what: 'all pids' });
     const pids = readPids(pidFile);
     expect(pids.every(isAlive)).toBe(true);
     controller.abort();
@@ -94,7 +87,7 @@ describe('spawnStep', () => {
     expect(result.cancelled).toBe(true);
     expect(result.timedOut).toBe(false);
     expect(result.exitCode).toBeNull();
-    await waitFor(() => !pids.some(isAlive), 'the tree to be gone', 3000);
+    await waitFor(() => !pids.some(isAlive), { what: 'the tree to be gone', timeoutMs: 3000 });
   });
 
   it('on timeout ends the tree and reports timedOut; SIGKILL follows when SIGTERM is ignored', async () => {
@@ -105,7 +98,7 @@ describe('spawnStep', () => {
     expect(result.cancelled).toBe(false);
     expect(result.signal).toBe('SIGKILL');
     const pids = readPids(pidFile);
-    await waitFor(() => !pids.some(isAlive), 'the tree to be gone', 3000);
+    await waitFor(() => !pids.some(isAlive), { what: 'the tree to be gone', timeoutMs: 3000 });
   });
 
   it('does not wait for background processes that keep the pipes open, and reports them as leftovers', async () => {
@@ -117,7 +110,7 @@ describe('spawnStep', () => {
     expect(result.leftovers.map((r) => r.pid)).toEqual([bg]);
     expect(isAlive(bg as number)).toBe(true);
     await killLeftovers(result.leftovers, 2000);
-    await waitFor(() => !isAlive(bg as number), 'the leftover to be gone', 3000);
+    await waitFor(() => !isAlive(bg as number), { what: 'the leftover to be gone', timeoutMs: 3000 });
   });
 
   it('does not start when already cancelled', async () => {

@@ -6,6 +6,7 @@ import { isAlive, killLeftovers } from '../../src/executor/process-tree.ts';
 import { sandboxArgv } from '../../src/executor/sandbox.ts';
 import { MarkedStream, Spawner, spawnerAvailable, SpawnerPool, type SpawnerStepOptions } from '../../src/executor/spawner.ts';
 import { hasBubblewrap, requirement } from '../support/requirements.ts';
+import { waitFor } from '../support/wait.ts';
 
 let dir: string;
 const spawners: Spawner[] = [];
@@ -24,14 +25,6 @@ afterEach(async () => {
   await Promise.all(spawners.splice(0).map((s) => s.close()));
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function waitFor(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 async function helper(wrapper?: string[]): Promise<Spawner> {
   const spawner = new Spawner({ cwd: dir, wrapper });
@@ -144,7 +137,7 @@ describe.runIf(requirement('perl', spawnerAvailable()))('Spawner', () => {
       signal: controller.signal,
       killGraceMs: 300,
     });
-    await waitFor(() => exists(pidFile) && readFileSync(pidFile, 'utf8').trim().split('\n').length >= 2, 'pids');
+    await waitFor(() => exists(pidFile) && readFileSync(pidFile, 'utf8').trim().split('\n').length >= 2, { what: 'pids' });
     controller.abort();
     const result = await s.promise;
     expect(result.cancelled).toBe(true);
@@ -169,11 +162,11 @@ describe.runIf(requirement('perl', spawnerAvailable()))('Spawner', () => {
     // The escapee's parent exits at once: it is re-parented to the helper (a subreaper), not to init.
     const s = step(spawner, `(setsid bash -c 'echo $$ > ${pidFile}; sleep 0.3; echo from the background; exec sleep 1000' &)`);
     expect(await s.promise).toMatchObject({ exitCode: 0 });
-    await waitFor(() => exists(pidFile), 'escapee pid');
+    await waitFor(() => exists(pidFile), { what: 'escapee pid' });
     const [pid] = readPids(pidFile);
     expect(spawner.reaper).toBe(true);
-    await waitFor(() => spawner.adopted().some((r) => r.pid === pid), 'adoption');
-    await waitFor(() => later.join('').includes('from the background'), 'background output');
+    await waitFor(() => spawner.adopted().some((r) => r.pid === pid), { what: 'adoption' });
+    await waitFor(() => later.join('').includes('from the background'), { what: 'background output' });
     await killLeftovers(spawner.adopted(), 500);
     expect(isAlive(pid as number)).toBe(false);
     pool.release(spawner);

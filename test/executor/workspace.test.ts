@@ -1,4 +1,4 @@
-import { cpSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InputError, NotFoundError } from '../../src/core/errors.ts';
@@ -204,30 +204,15 @@ describe('materializeWorkspace', () => {
     expect(lstatSync(path.join(ws, 'bin/x')).nlink).toBe(1);
   });
 
-  it('copies a 200-file tree quickly', async () => {
+  // Its speed (≤ 3 × fs.cpSync + 50 ms) is measured by bench/test-timings.ts, not asserted here.
+  it('copies a 200-file tree', async () => {
     const source = temp.make('source');
     const spec: Record<string, string> = {};
     for (let d = 0; d < 20; d++) for (let f = 0; f < 10; f++) spec[`d${d}/sub${d % 3}/f${f}.ts`] = 'x'.repeat(2000 + f * 500);
     writeTree(source, spec);
     const root = temp.make('ws');
-    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Infinity;
-    // Interleaved with Node's native copy, so machine load (2 shared cores) hits both alike.
-    const ours: number[] = [];
-    const native: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      let started = performance.now();
-      await materializeWorkspace(source, path.join(root, 'ws'));
-      ours.push(performance.now() - started);
-      started = performance.now();
-      rmSync(path.join(root, 'native'), { recursive: true, force: true });
-      cpSync(source, path.join(root, 'native'), { recursive: true, verbatimSymlinks: true });
-      native.push(performance.now() - started);
-    }
-    process.stdout.write(
-      `materializeWorkspace, 200 files: median ${median(ours).toFixed(1)} ms (fs.cpSync: ${median(native).toFixed(1)} ms)\n`,
-    );
+    await materializeWorkspace(source, path.join(root, 'ws'));
     expect((await matchFiles(path.join(root, 'ws'), ['**'])).length).toBe(200);
-    // Measured about level with fs.cpSync (35–60 ms idle); this catches a per-file spawn or a quadratic walk.
-    expect(median(ours)).toBeLessThan(3 * median(native) + 50);
+    expect(readFileSync(path.join(root, 'ws', 'd19', 'sub1', 'f9.ts'), 'utf8')).toBe('x'.repeat(2000 + 9 * 500));
   });
 });

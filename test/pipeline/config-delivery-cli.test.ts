@@ -1,6 +1,7 @@
 /** `gantry validate` on the delivery sections, as a user runs it: the real CLI in a temp repo. */
 import { describe, it } from 'vitest';
-import { makeRepo, runCli, type CliResult } from '../support/cli.ts';
+import { runCli, type CliResult } from '../support/cli.ts';
+import { makeRepo } from '../support/repo.ts';
 
 /** `gantry validate` in a fresh repo holding `text` as gantry.yaml; the repo is removed afterwards. */
 async function validate(text: string): Promise<CliResult> {

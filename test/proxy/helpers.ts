@@ -13,6 +13,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { freePort } from '../support/net.ts';
 
 export interface Backend {
   name: string;
@@ -62,12 +63,8 @@ export async function backend(name: string, handler?: Handler): Promise<Backend>
 }
 
 /** A port that refuses connections (bound, then closed). */
-export async function deadPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
+export function deadPort(): Promise<number> {
+  return freePort();
 }
 
 export interface Reply {

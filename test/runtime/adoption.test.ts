@@ -6,7 +6,9 @@ import { createInterface } from 'node:readline';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Supervisor, type InstanceStatus, type SecretCodec } from '../../src/runtime/index.ts';
 import { isLive, processesWithEnv, readStat } from '../../src/platform/proc.ts';
-import { httpGet, killRecordedInstances, readLog, spec, SUPERVISOR_CHILD, waitFor } from './helpers.ts';
+import { httpGet, readLog, spec, SUPERVISOR_CHILD } from './helpers.ts';
+import { killInstances } from '../support/instances.ts';
+import { waitFor } from '../support/wait.ts';
 
 let dataDir: string;
 const supervisors: Supervisor[] = [];
@@ -20,7 +22,7 @@ afterEach(async () => {
     for (const i of s.list()) await s.stop(i.id).catch(() => {});
     await s.detach();
   }
-  killRecordedInstances(dataDir);
+  killInstances(dataDir);
   rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -52,9 +54,9 @@ describe('adoption', () => {
     expect(keep.state).toBe('ready');
 
     process.kill(server.pid, 'SIGKILL');
-    await waitFor(() => !alive(server.pid), 'the server to die');
+    await waitFor(() => !alive(server.pid), { what: 'the server to die' });
     process.kill(lost.pid as number, 'SIGKILL');
-    await waitFor(() => !alive(lost.pid as number), 'the lost instance to die');
+    await waitFor(() => !alive(lost.pid as number), { what: 'the lost instance to die' });
     // The survivor keeps serving with no server at all.
     expect((await httpGet(keep.port)).body).toBe(`hello from keep pid ${keep.pid}\n`);
 
@@ -73,10 +75,13 @@ describe('adoption', () => {
 
     // Supervision really is back: a crash of the adopted instance is noticed (through /proc) and restarted.
     process.kill(keep.pid as number, 'SIGKILL');
-    const restarted = await waitFor(() => {
-      const st = s.status('keep');
-      return st?.state === 'ready' && st.pid !== keep.pid ? st : null;
-    }, 'the adopted instance to be restarted');
+    const restarted = await waitFor(
+      () => {
+        const st = s.status('keep');
+        return st?.state === 'ready' && st.pid !== keep.pid ? st : null;
+      },
+      { what: 'the adopted instance to be restarted' },
+    );
     expect(restarted.restarts).toBe(1);
 
     // The log continues in the same file, still masked, with the re-attachment marked.

@@ -2,15 +2,15 @@
  * Shared pieces of the runtime tests: specs for the fixture service, waiting for conditions,
  * plain HTTP, and a safety net that kills every instance process a test left behind.
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { afterEach, beforeEach } from 'vitest';
 import type { HealthCheckConfig, ServiceConfig } from '../../src/core/delivery-config.ts';
 import { parseLogLine } from '../../src/executor/index.ts';
 import { Supervisor, type InstanceSpec, type InstanceStatus, type SupervisorOptions } from '../../src/runtime/index.ts';
-import { processesWithEnv } from '../../src/platform/proc.ts';
+import { killInstances } from '../support/instances.ts';
 
 export const FIXTURE = join(import.meta.dirname, 'fixtures', 'service.mjs');
 export const SUPERVISOR_CHILD = join(import.meta.dirname, 'fixtures', 'supervisor-child.ts');
@@ -28,6 +28,27 @@ export function service(o: Partial<ServiceConfig> = {}): ServiceConfig {
     stop: { signal: 'SIGTERM', drainTimeoutMs: 2000 },
     ...o,
   };
+}
+
+/**
+ * The fixture service as a sandboxed instance runs it: from inside its release dir. The sandbox
+ * gives the service a fresh /tmp, so a checkout under /tmp (and the Node inside its
+ * node_modules) is out of its sight; the release dir is bound in, as the server's artifacts are.
+ */
+export function boxedService(workDir: string, o: Partial<ServiceConfig> = {}): ServiceConfig {
+  mkdirSync(workDir, { recursive: true });
+  copyFileSync(FIXTURE, join(workDir, 'service.mjs'));
+  let node = process.execPath;
+  if (!relative(tmpdir(), node).startsWith('..')) {
+    node = join(workDir, 'node');
+    try {
+      linkSync(process.execPath, node);
+    } catch {
+      copyFileSync(process.execPath, node);
+      chmodSync(node, 0o755);
+    }
+  }
+  return service({ run: `exec "${node}" "${join(workDir, 'service.mjs')}"`, ...o });
 }
 
 /** A spec for the fixture service; the release's artifacts dir lives inside the data dir (as in the server). */
@@ -48,19 +69,6 @@ export function spec(dataDir: string, id: string, o: Partial<InstanceSpec> = {})
   };
 }
 
-type Falsy = undefined | null | false;
-
-/** Polls `probe` (sync or async) until it returns something truthy, and returns that. */
-export async function waitFor<T>(probe: () => T | Falsy | Promise<T | Falsy>, what: string, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== null && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 export function httpGet(port: number, path = '/'): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, agent: false, headers: { connection: 'close' } }, (res) => {
@@ -79,27 +87,6 @@ export function readLog(file: string): string {
     return readFileSync(file, 'utf8');
   } catch {
     return '';
-  }
-}
-
-/** SIGKILLs every process of every instance recorded under `dataDir` (by their GANTRY_INSTANCE_KEY). */
-export function killRecordedInstances(dataDir: string): void {
-  const dir = join(dataDir, 'instances');
-  let names: string[] = [];
-  try {
-    names = readdirSync(dir).filter((n) => n.endsWith('.json'));
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    const { envKey } = JSON.parse(readFileSync(join(dir, name), 'utf8')) as { envKey: string };
-    for (const pid of processesWithEnv('GANTRY_INSTANCE_KEY', envKey)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // Gone already.
-      }
-    }
   }
 }
 
@@ -140,7 +127,7 @@ export function supervisorHarness(): Harness {
   afterEach(async () => {
     for (const s of h.supervisor.list()) await h.supervisor.stop(s.id).catch(() => {});
     await h.supervisor.detach();
-    killRecordedInstances(h.dataDir);
+    killInstances(h.dataDir);
     rmSync(h.dataDir, { recursive: true, force: true });
   });
   return h;

@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { isLive, readStat } from '../../src/platform/proc.ts';
 import { canTransition, transition } from '../../src/runtime/instance-state.ts';
 import type { InstanceState } from '../../src/runtime/index.ts';
-import { type Change, spec, supervisorHarness, systemLines, waitFor } from './helpers.ts';
+import { waitFor } from '../support/wait.ts';
+import { type Change, spec, supervisorHarness, systemLines } from './helpers.ts';
 
 const h = supervisorHarness();
 const alive = (pid: number) => isLive(readStat(pid));
@@ -83,10 +84,13 @@ describe('the supervisor only takes legal moves', () => {
     const first = await h.supervisor.start(spec(h.dataDir, 'victim'));
     await h.supervisor.waitReady('victim', 10_000);
     process.kill(first.pid as number, 'SIGKILL');
-    await waitFor(() => {
-      const s = h.supervisor.status('victim');
-      return s?.state === 'ready' && s.pid !== first.pid ? s : null;
-    }, 'a new ready process');
+    await waitFor(
+      () => {
+        const s = h.supervisor.status('victim');
+        return s?.state === 'ready' && s.pid !== first.pid ? s : null;
+      },
+      { what: 'a new ready process' },
+    );
     expect(systemLines(first.logFile).filter((t) => t.startsWith('restarting in'))).toEqual([
       'restarting in 50 ms (restart 1, 1 in a row)',
     ]);
@@ -99,8 +103,8 @@ describe('the supervisor only takes legal moves', () => {
   it('a crash loop stopped during its backoff wait', async () => {
     h.make({ backoff: { initialMs: 50 } });
     await h.supervisor.start(spec(h.dataDir, 'crashy', { env: { EXIT_AT_START: '3' } }));
-    await waitFor(() => (h.supervisor.status('crashy')?.restarts ?? 0) >= 2, 'two restarts');
-    await waitFor(() => h.supervisor.status('crashy')?.state === 'restarting', 'a backoff wait');
+    await waitFor(() => (h.supervisor.status('crashy')?.restarts ?? 0) >= 2, { what: 'two restarts' });
+    await waitFor(() => h.supervisor.status('crashy')?.state === 'restarting', { what: 'a backoff wait' });
     await h.supervisor.stop('crashy');
     const states = statesOf(h.changes, 'crashy');
     expect(states.slice(0, 4)).toEqual(['starting', 'restarting', 'starting', 'restarting']);
@@ -120,7 +124,7 @@ describe('the supervisor only takes legal moves', () => {
     // A server gone mid-operation: 'lost' died meanwhile, 'halt' was being stopped (its record says so).
     const lost = started.get('lost') as number;
     process.kill(lost, 'SIGKILL');
-    await waitFor(() => !alive(lost), 'the lost instance to die');
+    await waitFor(() => !alive(lost), { what: 'the lost instance to die' });
     const file = join(h.dataDir, 'instances', 'halt.json');
     writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), desired: 'stopped', state: 'stopping' }));
 
@@ -128,7 +132,7 @@ describe('the supervisor only takes legal moves', () => {
     h.make();
     await h.supervisor.adopt();
     await h.supervisor.waitReady('lost', 10_000);
-    await waitFor(() => h.supervisor.status('halt')?.state === 'stopped', 'the interrupted stop to finish');
+    await waitFor(() => h.supervisor.status('halt')?.state === 'stopped', { what: 'the interrupted stop to finish' });
     expect(alive(started.get('halt') as number)).toBe(false);
 
     expect(statesOf(h.changes, 'keep')).toEqual(['starting', 'ready']);

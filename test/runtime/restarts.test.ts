@@ -3,7 +3,8 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isLive, readStat } from '../../src/platform/proc.ts';
-import { check, httpGet, readLog, service, spec, supervisorHarness, systemLines, waitFor } from './helpers.ts';
+import { check, httpGet, readLog, service, spec, supervisorHarness, systemLines } from './helpers.ts';
+import { afterTimersDue, waitFor } from '../support/wait.ts';
 
 const h = supervisorHarness();
 const alive = (pid: number) => isLive(readStat(pid));
@@ -19,10 +20,9 @@ describe('Supervisor restarts', () => {
     // Healthy until it is ready (so its SIGTERM handler is installed, however slow the machine), then sick.
     await h.supervisor.waitReady('sick', 30_000);
     writeFileSync(sick, '');
-    await waitFor(
-      () => (h.supervisor.status('sick')?.restarts ?? 0) >= 2 && h.supervisor.status('sick')?.state === 'starting',
-      'two restarts',
-    );
+    await waitFor(() => (h.supervisor.status('sick')?.restarts ?? 0) >= 2 && h.supervisor.status('sick')?.state === 'starting', {
+      what: 'two restarts',
+    });
 
     const lines = systemLines(s.logFile);
     expect(lines.filter((t) => t.startsWith('liveness failed 2 times in a row')).length).toBeGreaterThanOrEqual(2);
@@ -49,7 +49,7 @@ describe('Supervisor restarts', () => {
   it('backs off a crash loop exponentially and never reports it ready', async () => {
     h.make({ backoff: { initialMs: 50 } });
     const s = await h.supervisor.start(spec(h.dataDir, 'crashy', { env: { EXIT_AT_START: '3' } }));
-    await waitFor(() => (h.supervisor.status('crashy')?.restarts ?? 0) >= 3, 'three restarts');
+    await waitFor(() => (h.supervisor.status('crashy')?.restarts ?? 0) >= 3, { what: 'three restarts' });
     expect(h.supervisor.status('crashy')?.lastExit).toEqual({ code: 3, signal: null });
     const delays = systemLines(s.logFile)
       .filter((t) => t.startsWith('restarting in'))
@@ -59,7 +59,7 @@ describe('Supervisor restarts', () => {
     expect(h.changes.some((c) => c.state === 'ready')).toBe(false);
     expect(readLog(s.logFile)).toContain(' e exiting at start with 3');
     // A stop during the backoff wait ends the loop for good.
-    await waitFor(() => h.supervisor.status('crashy')?.state === 'restarting', 'a backoff wait');
+    await waitFor(() => h.supervisor.status('crashy')?.state === 'restarting', { what: 'a backoff wait' });
     await h.supervisor.stop('crashy');
     const restarts = h.supervisor.status('crashy')?.restarts;
     expect(h.supervisor.status('crashy')).toMatchObject({ state: 'stopped', pid: null });
@@ -70,7 +70,7 @@ describe('Supervisor restarts', () => {
           .at(-1) ?? '',
       )?.[1],
     );
-    await new Promise((r) => setTimeout(r, pending + 100)); // the cancelled restart would have fired by now
+    await afterTimersDue(pending); // the cancelled restart's timer was set before this one, for no longer
     expect(h.supervisor.status('crashy')).toMatchObject({ state: 'stopped', restarts });
   });
 
@@ -81,10 +81,9 @@ describe('Supervisor restarts', () => {
     const crashAndRestart = async (restarts: number) => {
       const ready = await h.supervisor.waitReady('once', 10_000);
       await httpGet(ready.port);
-      await waitFor(
-        () => h.supervisor.status('once')?.restarts === restarts && h.supervisor.status('once')?.state === 'starting',
-        `restart ${restarts}`,
-      );
+      await waitFor(() => h.supervisor.status('once')?.restarts === restarts && h.supervisor.status('once')?.state === 'starting', {
+        what: `restart ${restarts}`,
+      });
     };
     await crashAndRestart(1);
     await crashAndRestart(2);
@@ -103,10 +102,13 @@ describe('Supervisor restarts', () => {
     const first = await h.supervisor.start(spec(h.dataDir, 'victim'));
     await h.supervisor.waitReady('victim', 10_000);
     process.kill(first.pid as number, 'SIGKILL');
-    const again = await waitFor(() => {
-      const s = h.supervisor.status('victim');
-      return s?.state === 'ready' && s.pid !== first.pid ? s : null;
-    }, 'a new ready process');
+    const again = await waitFor(
+      () => {
+        const s = h.supervisor.status('victim');
+        return s?.state === 'ready' && s.pid !== first.pid ? s : null;
+      },
+      { what: 'a new ready process' },
+    );
     expect(again.restarts).toBe(1);
     expect(again.lastExit).toEqual({ code: null, signal: 'SIGKILL' });
     expect((await httpGet(again.port)).body).toBe(`hello from victim pid ${again.pid}\n`);

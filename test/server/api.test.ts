@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findJobProcesses } from '../../src/executor/orphans.ts';
-import { makeRepo, startTestServer, waitFor, waitForRunEnd, type RunView, type TestServer } from '../support/server.ts';
+import { startTestServer, waitForRunEnd, type RunView, type TestServer } from '../support/server.ts';
+import { waitFor } from '../support/wait.ts';
+import { makeRepo } from '../support/repo.ts';
 
 const PIPELINE = `
 pipeline:
@@ -67,7 +69,7 @@ describe('server API', () => {
   });
 
   it('runs a commit of a registered repository through its git hook, with outputs and artifacts between jobs', async () => {
-    const sha = repo.commit({ 'README.md': 'hello\n' }, 'docs');
+    const sha = await repo.commit({ 'README.md': 'hello\n' }, 'docs');
     const run = await waitFor(
       async () => {
         const { body } = await server.api<{ runs: { id: string; event: { sha: string; kind: string } }[] }>(
@@ -76,8 +78,7 @@ describe('server API', () => {
         );
         return body.runs.find((r) => r.event.sha === sha);
       },
-      15_000,
-      'the hook-triggered run',
+      { what: 'the hook-triggered run', timeoutMs: 15_000 },
     );
     expect(run.event.kind).toBe('push');
     const view = await waitForRunEnd(server, run.id);
@@ -119,7 +120,7 @@ describe('server API', () => {
     const secret = 'hunter2-very-secret';
     expect((await server.api('PUT', `/api/projects/shop/secrets/DEPLOY_KEY`, { value: secret })).status).toBe(200);
     expect((await server.api<{ names: string[] }>('GET', '/api/projects/shop/secrets')).body.names).toEqual(['DEPLOY_KEY']);
-    repo.commit(
+    await repo.commit(
       {
         'gantry.yaml': `
 pipeline:
@@ -145,7 +146,7 @@ pipeline:
   });
 
   it('cancels a running run and ends its processes', async () => {
-    repo.commit(
+    await repo.commit(
       {
         'gantry.yaml': `
 pipeline:
@@ -159,18 +160,21 @@ pipeline:
     );
     const { body } = await server.api<{ run: { id: string } }>('POST', '/api/projects/shop/runs', {});
     const runId = body.run.id;
-    await waitFor(async () => (await findJobProcesses(runId, 'slow')).length > 0, 15_000, 'the job processes');
+    await waitFor(async () => (await findJobProcesses(runId, 'slow')).length > 0, { what: 'the job processes', timeoutMs: 15_000 });
     const cancelled = await server.api('POST', `/api/runs/${runId}/cancel`);
     expect(cancelled.status).toBe(200);
     const view = await waitForRunEnd(server, runId);
     expect(view.status).toBe('cancelled');
     expect(view.jobs[0]?.status).toBe('cancelled');
-    await waitFor(async () => (await findJobProcesses(runId, 'slow')).length === 0, 10_000, 'the job processes to end');
+    await waitFor(async () => (await findJobProcesses(runId, 'slow')).length === 0, {
+      what: 'the job processes to end',
+      timeoutMs: 10_000,
+    });
     expect((await server.api('POST', `/api/runs/${runId}/cancel`)).status).toBe(409);
   });
 
   it('reruns only the failed jobs, reusing the outputs and artifacts of the successful ones', async () => {
-    repo.commit(
+    await repo.commit(
       {
         'gantry.yaml': `
 pipeline:
@@ -209,7 +213,7 @@ pipeline:
   });
 
   it('streams a run as server-sent events until it ends', async () => {
-    repo.commit(
+    await repo.commit(
       {
         'gantry.yaml': `
 pipeline:
@@ -257,7 +261,7 @@ pipeline:
   });
 
   it('explains which jobs would run for a commit before running anything', async () => {
-    repo.commit(
+    await repo.commit(
       {
         'gantry.yaml': `
 pipeline:

@@ -1,7 +1,8 @@
 /** The whole server on PostgreSQL: a run through the API, then a restart that keeps everything. */
 import { describe, expect, it } from 'vitest';
 import { dropPgTestDatabase, pgAvailable, pgTestUrl } from '../support/databases.ts';
-import { makeRepo, startTestServer, waitForRunEnd } from '../support/server.ts';
+import { startTestServer, waitForRunEnd } from '../support/server.ts';
+import { makeRepo } from '../support/repo.ts';
 
 describe.skipIf(!pgAvailable())('server on PostgreSQL', () => {
   it('runs a pipeline and keeps its runs across a restart', async () => {
@@ -12,7 +13,7 @@ describe.skipIf(!pgAvailable())('server on PostgreSQL', () => {
         "pipeline:\n  jobs:\n    a: { steps: ['echo \"out=1\" >> $GANTRY_OUTPUT'], outputs: { out: '${{ steps.x.outputs.out }}' } }\n    b: { needs: a, steps: [echo b] }\n",
     });
     try {
-      let server = await startTestServer({ store: url });
+      let server = await startTestServer({ options: { store: url } });
       await server.api('POST', '/api/projects', { path: repo.dir, name: 'pg' });
       const runId = (await server.api<{ run: { id: string } }>('POST', '/api/projects/pg/runs', {})).body.run.id;
       const view = await waitForRunEnd(server, runId);
@@ -20,7 +21,7 @@ describe.skipIf(!pgAvailable())('server on PostgreSQL', () => {
       expect(view.jobs.map((j) => j.status)).toEqual(['success', 'success']);
       await server.cleanup();
       // Same database, fresh data directory: the runs and events live in PostgreSQL.
-      server = await startTestServer({ store: url });
+      server = await startTestServer({ options: { store: url } });
       const runs = await server.api<{ runs: { id: string; status: string }[] }>('GET', '/api/runs');
       expect(runs.body.runs).toEqual([expect.objectContaining({ id: runId, status: 'success' })]);
       await server.cleanup();

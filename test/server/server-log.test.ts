@@ -6,7 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runJob } from '../../src/executor/index.ts';
 import type { RunJob } from '../../src/executor/ports.ts';
-import { makeRepo, startTestServer, waitFor, waitForRunEnd, type TestServer } from '../support/server.ts';
+import { makeRepo } from '../support/repo.ts';
+import { startTestServer, type TestServer, waitForRunEnd } from '../support/server.ts';
+import { waitFor } from '../support/wait.ts';
 
 const SECRET = 'hunter2/very+secret=@x';
 
@@ -38,10 +40,10 @@ describe("the server's log", () => {
   };
 
   beforeAll(async () => {
-    server = await startTestServer(
-      { logLevel: 'debug', logFormat: 'json' },
-      { runJob: leakyRunJob, logDestination: { write: (line: string) => (written += line) } },
-    );
+    server = await startTestServer({
+      options: { logLevel: 'debug', logFormat: 'json' },
+      start: { runJob: leakyRunJob, logDestination: { write: (line: string) => (written += line) } },
+    });
     repo = await makeRepo({ 'gantry.yaml': PIPELINE });
     expect((await server.api('POST', '/api/projects', { path: repo.dir, name: 'shop' })).status).toBe(201);
   });
@@ -59,13 +61,16 @@ describe("the server's log", () => {
     const jobLog = (await server.api<string>('GET', `/api/runs/${body.run.id}/jobs/leak/log`)).body;
     expect(jobLog).toContain('key=***');
 
-    const entries = await waitFor(() => {
-      const parsed = written
-        .trim()
-        .split('\n')
-        .map((line) => JSON.parse(line) as Record<string, unknown>);
-      return parsed.some((e) => e.msg === 'job finished' && e.jobId === 'leak') ? parsed : undefined;
-    });
+    const entries = await waitFor(
+      () => {
+        const parsed = written
+          .trim()
+          .split('\n')
+          .map((line) => JSON.parse(line) as Record<string, unknown>);
+        return parsed.some((e) => e.msg === 'job finished' && e.jobId === 'leak') ? parsed : undefined;
+      },
+      { what: 'the job-finished log line' },
+    );
     expect(entries[0]).toMatchObject({ level: 'info', component: 'server', msg: 'server listening' });
     expect(entries).toContainEqual(
       expect.objectContaining({ component: 'runs', runId: body.run.id, jobId: 'leak', msg: 'job finished', status: 'success' }),

@@ -1,7 +1,8 @@
 /**
  * Real databases for store tests. PostgreSQL tests each get a fresh database on the server named
- * by GANTRY_TEST_PG_URL (created here, dropped by the returned cleanup), so runs never see each
- * other's rows; without that variable they are skipped with a notice (a failure under
+ * by GANTRY_TEST_PG_URL — or, when that is unset, on the throwaway cluster global-setup.ts starts
+ * wherever PostgreSQL is installed — created here and dropped by the returned cleanup, so runs
+ * never see each other's rows; with neither they are skipped with a notice (a failure under
  * GANTRY_REQUIRE_ALL=1).
  */
 import { randomBytes } from 'node:crypto';
@@ -19,7 +20,7 @@ export interface TestDatabase {
 
 /** True when PostgreSQL tests should run; decided synchronously so `describe.skipIf` can use it. */
 export function pgAvailable(): boolean {
-  return requirement('PostgreSQL (GANTRY_TEST_PG_URL)', PG_URL !== '');
+  return requirement('PostgreSQL (GANTRY_TEST_PG_URL, or an installed PostgreSQL)', PG_URL !== '');
 }
 
 const created = new Map<string, string>();

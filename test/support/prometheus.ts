@@ -5,10 +5,10 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { freePort } from './net.ts';
 import { requirement } from './requirements.ts';
 
 const BINARY = process.env.GANTRY_TEST_PROMETHEUS ?? 'prometheus';
@@ -34,19 +34,6 @@ export interface TestPrometheus {
   pid: number;
   /** SIGTERM, SIGKILL after 5 s, then removes the temp dir. Safe to call twice. */
   stop(): Promise<void>;
-}
-
-/** A port that was free a moment ago; Prometheus can only be told a number, so a race is retried by the caller. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
 }
 
 function exited(child: ChildProcess): Promise<void> {

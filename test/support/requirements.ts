@@ -4,8 +4,13 @@
  * failure instead, so CI can never pass by skipping.
  */
 import { execFileSync } from 'node:child_process';
+import { inject } from 'vitest';
 
-export const PG_URL = process.env.GANTRY_TEST_PG_URL ?? '';
+/**
+ * The PostgreSQL server for tests: GANTRY_TEST_PG_URL when set, otherwise the throwaway cluster
+ * that test/support/global-setup.ts started (when PostgreSQL is installed), otherwise ''.
+ */
+export const PG_URL = process.env.GANTRY_TEST_PG_URL || inject('gantryTestPgUrl') || '';
 
 export function hasBubblewrap(): boolean {
   try {

@@ -70,11 +70,10 @@ describe('ANSI SGR parsing', () => {
     expect(parseAnsi(`${E}[32m10%\r100%\r`)).toEqual([{ text: '100%', style: applySgr(PLAIN, '32') }]);
   });
 
-  it('parses a long coloured line quickly', () => {
+  // Its speed (≤ 50 ms) is measured by bench/test-timings.ts, not asserted here.
+  it('parses a long coloured line', () => {
     const line = Array.from({ length: 2000 }, (_, i) => `${E}[3${i % 8}mword${i}${E}[0m `).join('');
-    const started = performance.now();
     const segments = parseAnsi(line);
-    expect(performance.now() - started).toBeLessThan(50);
     expect(segments).toHaveLength(4000);
   });
 });

@@ -85,7 +85,8 @@ describe('layoutGraph', () => {
     expect(layoutGraph([]).columns).toBe(0);
   });
 
-  it('lays out 1,000 jobs with many edges quickly', () => {
+  // Its speed (≤ 500 ms) is measured by bench/test-timings.ts, not asserted here.
+  it('lays out 1,000 jobs with many edges', () => {
     const jobs: GraphJob[] = [];
     for (let layer = 0; layer < 10; layer++) {
       for (let i = 0; i < 100; i++) {
@@ -93,9 +94,7 @@ describe('layoutGraph', () => {
         jobs.push(job(`j${layer}-${i}`, needs));
       }
     }
-    const started = performance.now();
     const layout = layoutGraph(jobs);
-    expect(performance.now() - started).toBeLessThan(500);
     expect(layout.columns).toBe(10);
     expect(layout.rows).toBe(100);
     expect(countCrossings(layout)).toBeLessThan(countCrossings(layoutGraph(jobs, { sweeps: 0 })));

@@ -5,7 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeRepo, startTestServer, waitFor, waitForRunEnd, type TestServer } from '../../support/server.ts';
+import { startTestServer, waitForRunEnd, type TestServer } from '../../support/server.ts';
+import { waitFor } from '../../support/wait.ts';
+import { makeRepo } from '../../support/repo.ts';
 
 const SERVICE = readFileSync(join(import.meta.dirname, '..', '..', 'e2e', 'fixtures', 'service.js'), 'utf8');
 
@@ -60,7 +62,7 @@ async function openStream(server: TestServer, path: string) {
     response,
     events,
     next: (predicate: (e: SseEvent) => boolean, after = 0, what = 'an event') =>
-      waitFor(() => events.slice(after).find(predicate), 20_000, what),
+      waitFor(() => events.slice(after).find(predicate), { what: what, timeoutMs: 20_000 }),
     close: async () => {
       controller.abort();
       await pump;
@@ -181,8 +183,7 @@ describe('environment view routes', () => {
         const v = (await server.api<any>('GET', '/api/projects/view/environments/production/rollout')).body;
         return v.rollout?.phase === 'succeeded' && v.live.instances.some((i: { state: string }) => i.state === 'ready') ? v : undefined;
       },
-      30_000,
-      'the first deploy',
+      { what: 'the first deploy', timeoutMs: 30_000 },
     );
     const port = settled.live.port as number;
     for (let i = 0; i < 5; i++) expect((await (await fetch(`http://127.0.0.1:${port}/`)).text()).trim()).toBe('v1');

@@ -63,14 +63,12 @@ describe('PrometheusSource without a Prometheus', () => {
   it('reports a refused connection as a problem, without throwing', async () => {
     const { server, url } = await serve(() => {});
     await close(server); // the port is now closed
-    const started = Date.now();
     const result = await new PrometheusSource({ baseUrl: url }).evaluate([{ name: 'errors', query: 'up' }], prod);
     expect(result.values).toEqual({ errors: null });
     expect(result.problems).toHaveLength(1);
     expect(result.problems[0]).toMatch(
       /^prometheus check "errors": cannot reach http:\/\/127\.0\.0\.1:\d+: connection refused \(ECONNREFUSED\)$/,
     );
-    expect(Date.now() - started).toBeLessThan(1_000);
   });
 
   it('gives up after timeoutMs on a server that never answers', async () => {
@@ -82,8 +80,7 @@ describe('PrometheusSource without a Prometheus', () => {
     const result = await new PrometheusSource({ baseUrl: url, timeoutMs: 300 }).evaluate([{ name: 'slow', query: 'up' }], prod);
     const elapsed = Date.now() - started;
     expect(result).toEqual({ values: { slow: null }, problems: [`prometheus check "slow": no answer from ${url} within 300 ms`] });
-    expect(elapsed).toBeGreaterThanOrEqual(290);
-    expect(elapsed).toBeLessThan(1_500);
+    expect(elapsed).toBeGreaterThanOrEqual(290); // it waited for its timeout (a hang fails the test's own)
   });
 
   it('reports an HTTP error or a non-Prometheus answer', async () => {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeRepo, startTestServer, waitForRunEnd, type TestServer } from '../../support/server.ts';
+import { startTestServer, waitForRunEnd, type TestServer } from '../../support/server.ts';
+import { makeRepo } from '../../support/repo.ts';
 
 const PIPELINE = 'pipeline:\n  on:\n    manual: {}\n  jobs:\n    hello:\n      steps:\n        - run: echo hi\n';
 

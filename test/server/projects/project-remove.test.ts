@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../support/cli.ts';
-import { makeRepo, startTestServer, type TestServer } from '../../support/server.ts';
+import { makeRepo } from '../../support/repo.ts';
+import { startTestServer, type TestServer } from '../../support/server.ts';
 
 /** Every entry under `dir` (recursively): relative path → mode and a hash of the bytes; null when `dir` does not exist. */
 async function snapshot(dir: string): Promise<Map<string, { mode: number; sha256: string }> | null> {

@@ -4,7 +4,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { makeRepo, startTestServer, waitFor, waitForRunEnd, type TestServer } from '../../support/server.ts';
+import { startTestServer, waitForRunEnd, type TestServer } from '../../support/server.ts';
+import { waitFor } from '../../support/wait.ts';
+import { makeRepo } from '../../support/repo.ts';
 
 interface RunList {
   runs: { id: string; status: string; event: { kind: string; sha: string; schedule?: string }; concurrencyGroup: string | null }[];
@@ -18,7 +20,7 @@ describe('server triggers', () => {
   });
 
   it('polls a URL repository and runs new commits', async () => {
-    server = await startTestServer({ pollIntervalMs: 200 });
+    server = await startTestServer({ options: { pollIntervalMs: 200 } });
     cleanups.push(() => server.cleanup());
     const work = await makeRepo({ 'gantry.yaml': 'pipeline:\n  jobs:\n    hello: { steps: [echo polled] }\n' });
     cleanups.push(() => work.cleanup());
@@ -29,15 +31,14 @@ describe('server triggers', () => {
     const added = await server.api<{ project: { id: string } }>('POST', '/api/projects', { url: `file://${bare}`, name: 'remote' });
     expect(added.status).toBe(201);
     // The heads at registration are the baseline: a push right after it must start a run.
-    const sha = work.commit({ 'a.txt': 'a' }, 'new');
+    const sha = await work.commit({ 'a.txt': 'a' }, 'new');
     execFileSync('git', ['-C', work.dir, 'push', '-q', bare, 'main']);
     await waitFor(
       async () => {
         const { body } = await server.api<RunList>('GET', '/api/runs?project=remote');
         return body.runs.find((r) => r.event.sha === sha);
       },
-      20_000,
-      'a run of the pushed commit',
+      { what: 'a run of the pushed commit', timeoutMs: 20_000 },
     );
     const run = (await server.api<RunList>('GET', '/api/runs?project=remote')).body.runs.find((r) => r.event.sha === sha);
     expect(run?.event.kind).toBe('push');
@@ -54,8 +55,7 @@ describe('server triggers', () => {
     expect(project.body.schedules[0]?.schedule).toBe('* * * * * *');
     const run = await waitFor(
       async () => (await server.api<RunList>('GET', '/api/runs?project=cron')).body.runs.find((r) => r.event.kind === 'schedule'),
-      10_000,
-      'a scheduled run',
+      { what: 'a scheduled run', timeoutMs: 10_000 },
     );
     expect(run.event.schedule).toBe('* * * * * *');
     await server.api('DELETE', '/api/projects/cron');
@@ -73,19 +73,17 @@ pipeline:
     cleanups.push(() => repo.cleanup());
     await server.api('POST', '/api/projects', { path: repo.dir, name: 'grouped' });
     const first = (await server.api<{ run: { id: string } }>('POST', '/api/projects/grouped/runs', {})).body.run.id;
-    await waitFor(
-      async () => (await server.api<{ status: string }>('GET', `/api/runs/${first}`)).body.status === 'running',
-      10_000,
-      'the first run to start',
-    );
+    await waitFor(async () => (await server.api<{ status: string }>('GET', `/api/runs/${first}`)).body.status === 'running', {
+      what: 'the first run to start',
+      timeoutMs: 10_000,
+    });
     const second = (await server.api<{ run: { id: string; concurrencyGroup: string } }>('POST', '/api/projects/grouped/runs', {})).body.run;
     expect(second.concurrencyGroup).toBe('deploy-refs/heads/main');
     expect((await waitForRunEnd(server, first)).status).toBe('cancelled');
-    await waitFor(
-      async () => (await server.api<{ status: string }>('GET', `/api/runs/${second.id}`)).body.status === 'running',
-      10_000,
-      'the second run to start',
-    );
+    await waitFor(async () => (await server.api<{ status: string }>('GET', `/api/runs/${second.id}`)).body.status === 'running', {
+      what: 'the second run to start',
+      timeoutMs: 10_000,
+    });
     await server.api('POST', `/api/runs/${second.id}/cancel`);
     expect((await waitForRunEnd(server, second.id)).status).toBe('cancelled');
   });
@@ -103,11 +101,10 @@ pipeline:
     await server.api('POST', '/api/projects', { path: repo.dir, name: 'serial' });
     const trigger = async () => (await server.api<{ run: { id: string } }>('POST', '/api/projects/serial/runs', {})).body.run.id;
     const [first, second, third] = [await trigger(), await trigger(), await trigger()];
-    await waitFor(
-      async () => (await server.api<{ status: string }>('GET', `/api/runs/${first}`)).body.status === 'running',
-      10_000,
-      'the first run to start',
-    );
+    await waitFor(async () => (await server.api<{ status: string }>('GET', `/api/runs/${first}`)).body.status === 'running', {
+      what: 'the first run to start',
+      timeoutMs: 10_000,
+    });
     expect((await server.api<{ status: string }>('GET', `/api/runs/${second}`)).body.status).toBe('queued');
     expect((await server.api<{ status: string }>('GET', `/api/runs/${third}`)).body.status).toBe('queued');
     expect((await server.api('POST', `/api/runs/${third}/cancel`)).status).toBe(200);

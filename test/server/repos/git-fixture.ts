@@ -1,22 +1,18 @@
-/** Real git repositories in temp dirs for the trigger tests. */
+/**
+ * Bare and non-bare repositories in caller-owned dirs for the trigger tests (remotes, pushes);
+ * a plain repository with files is `makeRepo` in test/support/repo.ts.
+ */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { GIT_VARS } from '../../support/repo.ts';
 
 const execFileAsync = promisify(execFile);
 
 /** Same identity and no user/system config, so the machine's git setup cannot change the results. */
-export const GIT_ENV: NodeJS.ProcessEnv = {
-  ...process.env,
-  GIT_CONFIG_NOSYSTEM: '1',
-  GIT_CONFIG_GLOBAL: '/dev/null',
-  GIT_AUTHOR_NAME: 'Test',
-  GIT_AUTHOR_EMAIL: 'test@example.com',
-  GIT_COMMITTER_NAME: 'Test',
-  GIT_COMMITTER_EMAIL: 'test@example.com',
-};
+export const GIT_ENV: NodeJS.ProcessEnv = { ...process.env, ...GIT_VARS };
 
 export async function git(cwd: string, args: string[], env: NodeJS.ProcessEnv = GIT_ENV): Promise<string> {
   const { stdout } = await execFileAsync('git', args, { cwd, env });

@@ -2,7 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeRepo, startTestServer, waitFor, waitForRunEnd, type TestServer } from '../../support/server.ts';
+import { startTestServer, waitForRunEnd, type TestServer } from '../../support/server.ts';
+import { waitFor } from '../../support/wait.ts';
+import { makeRepo } from '../../support/repo.ts';
 
 interface Page {
   from: number;
@@ -74,7 +76,7 @@ describe('log routes', () => {
 
   beforeAll(async () => {
     gates = mkdtempSync(join(tmpdir(), 'gantry-log-gates-'));
-    server = await startTestServer({ logCapBytes: 400_000 });
+    server = await startTestServer({ options: { logCapBytes: 400_000 } });
     repo = await makeRepo({
       'gantry.yaml': `
 pipeline:
@@ -115,8 +117,7 @@ pipeline:
         const page = (await lines('slow', 'from=0&count=2000')).body;
         return page.lines.some((l) => textOf(l) === 'early 50') ? page : undefined;
       },
-      20_000,
-      'the early lines',
+      { what: 'the early lines', timeoutMs: 20_000 },
     );
     expect(before.complete).toBe(false);
     const stream = follow(server, `/api/runs/${runId}/jobs/slow/log?follow=true&fromLine=${before.total}`);

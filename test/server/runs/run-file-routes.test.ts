@@ -1,7 +1,8 @@
 import { symlinkSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jobArtifactsDir } from '../../../src/engine/run-paths.ts';
-import { makeRepo, startTestServer, waitForRunEnd, type TestServer } from '../../support/server.ts';
+import { startTestServer, waitForRunEnd, type TestServer } from '../../support/server.ts';
+import { makeRepo } from '../../support/repo.ts';
 
 const REPORT = `<?xml version="1.0" encoding="UTF-8"?>
 <testsuites name="all">

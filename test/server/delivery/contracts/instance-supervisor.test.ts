@@ -12,7 +12,8 @@ import { ManualClock } from '../../../../src/core/clock.ts';
 import type { InstanceSpec, InstanceStatus } from '../../../../src/runtime/index.ts';
 import { type InstanceSupervisor, SupervisedInstances } from '../../../../src/server/delivery/index.ts';
 import { FakeSupervisor } from '../../../support/fakes/fake-supervisor.ts';
-import { killRecordedInstances, spec as fixtureSpec } from '../../../runtime/helpers.ts';
+import { killLeftovers } from '../../../support/instances.ts';
+import { spec as fixtureSpec } from '../../../runtime/helpers.ts';
 
 interface Harness {
   supervisor: InstanceSupervisor;
@@ -60,7 +61,7 @@ const implementations: [string, () => Harness][] = [
         cleanup: async () => {
           for (const s of supervisor.list()) await supervisor.stop(s.id).catch(() => undefined);
           await supervisor.detach();
-          killRecordedInstances(dataDir);
+          killLeftovers(dataDir);
           rmSync(dataDir, { recursive: true, force: true });
         },
       };
