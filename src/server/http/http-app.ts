@@ -39,6 +39,10 @@ export function createHttpApp(o: HttpAppOptions): FastifyInstance {
   const app = Fastify({
     logger: false,
     bodyLimit: BODY_LIMIT,
+    // close() runs after the drain, when every request already gets 503: end every connection
+    // then. With 'idle' only, a keep-alive connection that Node did not count as idle at that
+    // moment kept close() waiting forever (seen with undici's pool in the tests).
+    forceCloseConnections: true,
     // A URL that does not decode (or a too-long parameter) is refused before routing, and by
     // default in fastify's own shape: give it ours.
     frameworkErrors: (error, request, reply) => sendError(reply, clientError(error.statusCode ?? 400, error.message, request)),
