@@ -23,10 +23,9 @@
  */
 import pino from 'pino';
 
-export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
-export const LOG_FORMATS = ['json', 'pretty'] as const;
-export type LogFormat = (typeof LOG_FORMATS)[number];
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './log-options.ts';
+
+export { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel };
 
 /** Fields beside a message. `err` (an Error) is serialised with its type, message and stack. */
 export type LogData = Record<string, unknown>;
