@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer, type Server } from 'node:net';
+import { type GreetingServer, greetingServer } from '../support/net.ts';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { JobConfig, StepConfig } from '../../src/core/types.ts';
 import { runJob } from '../../src/executor/job-runner.ts';
@@ -394,16 +394,13 @@ describe('runJob', () => {
 });
 
 describe.runIf(requirement('bubblewrap', hasBubblewrap()))('runJob in the sandbox', () => {
-  let server: Server;
+  let server: GreetingServer;
   let port: number;
   beforeAll(async () => {
-    server = createServer((socket) => socket.end('hi\n'));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    port = (server.address() as { port: number }).port;
+    server = await greetingServer('hi\n');
+    port = server.port;
   });
-  afterAll(async () => {
-    await new Promise((resolve) => server.close(resolve));
-  });
+  afterAll(() => server.close());
 
   it('hides the data dir, keeps the host read-only and cuts the network when asked', async () => {
     mkdirSync(data, { recursive: true });

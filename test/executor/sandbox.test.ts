@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { type GreetingServer, greetingServer } from '../support/net.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -64,7 +64,7 @@ describe('sandboxArgv', () => {
 describe.runIf(requirement('bubblewrap', hasBubblewrap()))('inside the sandbox', () => {
   let root: string;
   let opts: SandboxOptions;
-  let server: Server;
+  let server: GreetingServer;
   let port: number;
 
   beforeAll(async () => {
@@ -77,12 +77,11 @@ describe.runIf(requirement('bubblewrap', hasBubblewrap()))('inside the sandbox',
     writeFileSync(join(data, 'work', 'run1', 'job-b', 'other.txt'), 'other job');
     writeFileSync(join(data, 'secret.key'), 'top secret');
     opts = { workspaceDir: ws, privateDirs: [`${ws}.tmp`], hiddenPaths: [data], network: false, cwd: ws };
-    server = createServer((socket) => socket.end('hi\n'));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    port = (server.address() as { port: number }).port;
+    server = await greetingServer('hi\n');
+    port = server.port;
   });
   afterAll(async () => {
-    await new Promise((resolve) => server.close(resolve));
+    await server.close();
     rmSync(root, { recursive: true, force: true });
   });
 
