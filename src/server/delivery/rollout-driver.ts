@@ -53,6 +53,8 @@ const DEFAULT_READY_TIMEOUT_MS = 120_000;
 export class RolloutDriver {
   readonly #deps: RolloutDriverDeps;
   readonly #rollouts = new Map<string, ActiveRollout>();
+  /** Stops under way per `<rolloutId>:<pool>`: `drained` is reported when the last of them is done. */
+  readonly #stopsInFlight = new Map<string, number>();
   #stopping = false;
 
   constructor(deps: RolloutDriverDeps) {
@@ -337,16 +339,27 @@ export class RolloutDriver {
       .filter((i) => i.releaseId === releaseId && i.state !== 'stopped' && (count === undefined || !environments.isLeaving(i.id)))
       .slice(0, count ?? Infinity);
     const ids = new Set(victims.map((v) => v.id));
-    // Out of the route table first, so no new request reaches them; in-flight ones finish.
-    await environments.route(env, ids);
-    if (drain) {
-      const drainMs = drainTimeoutOf(active.release, env.name);
-      // A proxy that cannot say counts as not drained: the drain timeout already passed or will not help.
-      await Promise.all(victims.map((v) => env.proxy.drained(v.id, drainMs).catch(() => false)));
+    // Counted before the first await: a batch that ends while a later one still drains must see it.
+    const key = `${active.record.id}:${pool}`;
+    this.#stopsInFlight.set(key, (this.#stopsInFlight.get(key) ?? 0) + 1);
+    try {
+      // Out of the route table first, so no new request reaches them; in-flight ones finish.
+      await environments.route(env, ids);
+      if (drain) {
+        const drainMs = drainTimeoutOf(active.release, env.name);
+        // A proxy that cannot say counts as not drained: the drain timeout already passed or will not help.
+        await Promise.all(victims.map((v) => env.proxy.drained(v.id, drainMs).catch(() => false)));
+      }
+      await Promise.all(victims.map((v) => supervisor.stop(v.id).catch(() => undefined)));
+    } finally {
+      const left = (this.#stopsInFlight.get(key) ?? 1) - 1;
+      if (left === 0) this.#stopsInFlight.delete(key);
+      else this.#stopsInFlight.set(key, left);
     }
-    await Promise.all(victims.map((v) => supervisor.stop(v.id).catch(() => undefined)));
     if (pool === 'old' && count === undefined) env.old = null;
     await environments.route(env);
-    if (drain) await this.apply(active, { type: 'drained', at: this.#deps.clock.now(), pool });
+    // `drained` tells the machine that every stop of this pool it asked for is done: a rolling
+    // batch that finishes while a later batch still drains must not end the rollout early.
+    if (drain && !this.#stopsInFlight.has(key)) await this.apply(active, { type: 'drained', at: this.#deps.clock.now(), pool });
   }
 }
