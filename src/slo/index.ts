@@ -1,0 +1,12 @@
+/**
+ * SLOs' pure core: error-budget arithmetic, the SRE workbook's burn-rate alert rules scaled to a
+ * period, the alert state machine, and the downsampled event history a budget is read from. The
+ * public entry for the server's SLO evaluation and the CLI; no I/O anywhere below.
+ */
+export { WORKBOOK_PERIOD_MS, WORKBOOK_RULES, budgetSpentAtFiring, defaultBurnRateRules } from './alert-windows.ts';
+export { NO_EVENTS, addCounts, budgetStatus, burnRate, errorRatio } from './budget.ts';
+export type { BudgetStatus, EventCounts } from './budget.ts';
+export { INACTIVE, readRules, stepAlert } from './burn-rate-alerts.ts';
+export type { AlertState, AlertTransition, RuleReading } from './burn-rate-alerts.ts';
+export { bucketStart, compactHistory, historyTiers, recordEvents, sumEvents } from './event-history.ts';
+export type { HistoryBucket, HistoryTier } from './event-history.ts';
