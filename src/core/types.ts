@@ -4,6 +4,7 @@
  * `needs` always a list) produced by `src/pipeline/config-schema.ts`.
  */
 
+import type { SloConfig } from './slo-config.ts';
 import type { EnvironmentConfig, ServiceConfig } from './delivery-config.ts';
 
 /** A value an expression can produce or a context can hold (JSON-like). */
@@ -79,14 +80,15 @@ export interface PipelineConfig {
   jobs: Record<string, JobConfig>;
 }
 
-/** The whole gantry.yaml. `pipeline`, `service` and `environments` are validated; `slos` and `experiments` are kept as-is for now. */
+/** The whole gantry.yaml. Everything but `experiments` is validated; `experiments` is kept as-is for now. */
 export interface GantryConfig {
   name?: string;
   pipeline: PipelineConfig;
   service?: ServiceConfig;
   /** By name, in file order. */
   environments?: Record<string, EnvironmentConfig>;
-  slos?: unknown;
+  /** In file order. */
+  slos?: SloConfig[];
   experiments?: unknown;
 }
 

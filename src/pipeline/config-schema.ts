@@ -19,6 +19,7 @@ import type {
 } from '../core/types.ts';
 import { compact, duration, envMap, expected, idString, scalar } from './config-common.ts';
 import { DELIVERY_KNOWN_KEYS, environmentsSchema, serviceSchema, type DeliveryMapKind } from './config-delivery-schema.ts';
+import { SLO_KNOWN_KEYS, slosSchema, type SloMapKind } from './config-slo-schema.ts';
 
 export { ID_PATTERN, configErrorMap, describeValue } from './config-common.ts';
 
@@ -303,7 +304,7 @@ export const gantryConfigSchema = z
       pipeline,
       service: serviceSchema.optional(),
       environments: environmentsSchema.optional(),
-      slos: later('Service level objectives'),
+      slos: slosSchema.optional(),
       experiments: later('Chaos experiments'),
     },
     expected('a map at the top level (with pipeline, name, …)'),
@@ -343,6 +344,7 @@ export const KNOWN_KEYS: Readonly<Record<ConfigMapKind, readonly string[]>> = {
   reports: Object.keys(reportsMap.shape),
   webhook: [],
   ...DELIVERY_KNOWN_KEYS,
+  ...SLO_KNOWN_KEYS,
 };
 
 /** The kinds of map in gantry.yaml that have a fixed set of keys. */
@@ -360,4 +362,5 @@ export type ConfigMapKind =
   | 'cache'
   | 'reports'
   | 'webhook'
-  | DeliveryMapKind;
+  | DeliveryMapKind
+  | SloMapKind;

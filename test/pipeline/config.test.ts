@@ -166,7 +166,19 @@ const FULL_EXPECTED: GantryConfig = {
     health: { readiness: { intervalMs: 1000, timeoutMs: 1000, successThreshold: 1, failureThreshold: 3, initialDelayMs: 0 } },
     stop: { signal: 'SIGTERM', drainTimeoutMs: 30_000 },
   },
-  slos: { availability: { objective: '99.9%' } },
+  slos: [
+    {
+      name: 'availability',
+      objective: 0.999,
+      periodMs: 30 * 86_400_000,
+      sli: { kind: 'availability' },
+      alerts: [
+        { severity: 'page', burnRate: 14.4, longWindowMs: 3_600_000, shortWindowMs: 300_000 },
+        { severity: 'page', burnRate: 6, longWindowMs: 21_600_000, shortWindowMs: 1_800_000 },
+        { severity: 'ticket', burnRate: 1, longWindowMs: 259_200_000, shortWindowMs: 21_600_000 },
+      ],
+    },
+  ],
 };
 
 describe('a valid gantry.yaml', () => {
