@@ -10,3 +10,5 @@ export { INACTIVE, readRules, stepAlert } from './burn-rate-alerts.ts';
 export type { AlertState, AlertTransition, RuleReading } from './burn-rate-alerts.ts';
 export { bucketStart, compactHistory, historyTiers, recordEvents, sumEvents } from './event-history.ts';
 export type { HistoryBucket, HistoryTier } from './event-history.ts';
+export { prometheusRules, promDuration } from './prometheus-rules.ts';
+export type { AlertingRule, HistogramBounds, RecordingRule, RuleFile, RuleGroup } from './prometheus-rules.ts';
