@@ -10,6 +10,7 @@ import { createTokenStore } from './token-store.ts';
 import { createReleaseStore } from './release-store.ts';
 import { createRolloutStore } from './rollout-store.ts';
 import { createMetricStore } from './metric-store.ts';
+import { createSloStore } from './slo-store.ts';
 
 /**
  * Wraps an already migrated database. The store owns `db`: `close()` destroys it (once;
@@ -27,6 +28,7 @@ export function createKyselyStore(db: Kysely<Database>, dialect: StoreDialect): 
     releases: createReleaseStore(ctx),
     rollouts: createRolloutStore(ctx),
     metrics: createMetricStore(ctx),
+    slos: createSloStore(ctx),
     dialect,
     close() {
       closing ??= db.destroy();

@@ -87,5 +87,14 @@ export function createMetricStore(ctx: StoreContext): MetricStore {
       const result = await db.deleteFrom('metric_rollups').where('end_ms', '<=', beforeMs).executeTakeFirst();
       return Number(result.numDeletedRows);
     },
+
+    /**
+     * By id, which follows commit order as long as one writer appends (the roll-up recorder):
+     * with concurrent appenders a PostgreSQL sequence can hand out an id that commits later.
+     */
+    async after(afterId, limit) {
+      const rows = await db.selectFrom('metric_rollups').selectAll().where('id', '>', afterId).orderBy('id', 'asc').limit(limit).execute();
+      return rows.map((row) => ({ ...toRollup(row), id: toNumber(row.id) }));
+    },
   };
 }

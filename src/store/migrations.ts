@@ -158,6 +158,33 @@ export interface EnvironmentSecretsTable {
   updated_at: string;
 }
 
+/** One bucket of an SLO's downsampled good/total history (src/slo/event-history.ts). */
+export interface SloBucketsTable {
+  project_id: string;
+  environment: string;
+  slo: string;
+  start_ms: DbBigInt;
+  end_ms: DbBigInt;
+  good: number;
+  total: number;
+}
+
+/** An SLO's alert states (JSON) and, in the row with empty key parts, the roll-up cursor. */
+export interface SloStatesTable {
+  project_id: string;
+  environment: string;
+  slo: string;
+  /** JSON: the alert state per severity. */
+  alerts: string;
+  updated_at: string;
+}
+
+/** How far the SLO histories have read the stored roll-ups (one row). */
+export interface SloCursorTable {
+  name: string;
+  rollup_id: DbBigInt;
+}
+
 /** The whole database, as Kysely sees it. */
 export interface Database {
   projects: ProjectsTable;
@@ -171,6 +198,9 @@ export interface Database {
   environments: EnvironmentsTable;
   metric_rollups: MetricRollupsTable;
   environment_secrets: EnvironmentSecretsTable;
+  slo_buckets: SloBucketsTable;
+  slo_states: SloStatesTable;
+  slo_cursor: SloCursorTable;
 }
 
 /** Every migration, in order. Never edit one that has shipped: add the next. */
@@ -364,6 +394,36 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
           .addColumn('ciphertext', 'text', (c) => c.notNull())
           .addColumn('updated_at', 'text', (c) => c.notNull())
           .addPrimaryKeyConstraint('environment_secrets_pk', ['project_id', 'environment', 'name'])
+          .execute();
+      },
+    },
+    '0003_slos': {
+      async up(db: Kysely<any>): Promise<void> {
+        const bigint = dialect === 'postgres' ? 'bigint' : 'integer';
+        await db.schema
+          .createTable('slo_buckets')
+          .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+          .addColumn('environment', 'text', (c) => c.notNull())
+          .addColumn('slo', 'text', (c) => c.notNull())
+          .addColumn('start_ms', sql.raw(bigint), (c) => c.notNull())
+          .addColumn('end_ms', sql.raw(bigint), (c) => c.notNull())
+          .addColumn('good', 'double precision', (c) => c.notNull())
+          .addColumn('total', 'double precision', (c) => c.notNull())
+          .addPrimaryKeyConstraint('slo_buckets_pk', ['project_id', 'environment', 'slo', 'start_ms'])
+          .execute();
+        await db.schema
+          .createTable('slo_states')
+          .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+          .addColumn('environment', 'text', (c) => c.notNull())
+          .addColumn('slo', 'text', (c) => c.notNull())
+          .addColumn('alerts', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('slo_states_pk', ['project_id', 'environment', 'slo'])
+          .execute();
+        await db.schema
+          .createTable('slo_cursor')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('rollup_id', sql.raw(bigint), (c) => c.notNull())
           .execute();
       },
     },

@@ -286,6 +286,57 @@ export interface MetricStore {
   query(filter: { projectId: string; environment?: string; version?: string; sinceMs: number; untilMs: number }): Promise<MetricRollup[]>;
   /** Drops rows older than `beforeMs`; returns how many. */
   prune(beforeMs: number): Promise<number>;
+  /** Rows appended after the row with id `afterId`, in the order they were appended, with their ids; at most `limit`. */
+  after(afterId: number, limit: number): Promise<(MetricRollup & { id: number })[]>;
+}
+
+/** One SLO of one environment. */
+export interface SloKey {
+  projectId: string;
+  environment: string;
+  slo: string;
+}
+
+/** Good and total events in [startMs, endMs) (a bucket of src/slo/event-history.ts). */
+export interface SloBucket {
+  startMs: number;
+  endMs: number;
+  good: number;
+  total: number;
+}
+
+export interface SloRecord extends SloKey {
+  /** Oldest first. */
+  buckets: SloBucket[];
+  /** The alert state per severity, as the SLO service keeps it. */
+  alerts: Record<string, Value>;
+}
+
+/** What one evaluation of the SLOs changed; stored all or nothing. */
+export interface SloChange {
+  /** The last stored roll-up id the histories now include. */
+  cursor?: number;
+  /** Buckets written whole (replacing any with the same start). */
+  buckets: (SloKey & SloBucket)[];
+  /** Buckets gone (merged into a coarser one, or older than the period). */
+  removed: (SloKey & { startMs: number })[];
+  alerts: (SloKey & { alerts: Record<string, Value> })[];
+  events: NewEvent[];
+}
+
+/**
+ * SLO histories and alert states. The SLO service holds them in memory and writes each
+ * evaluation's difference here, with the roll-up cursor in the same transaction, so a history
+ * counts every stored roll-up exactly once across crashes.
+ */
+export interface SloStore {
+  /** Every SLO's history and alert state, for the service's start. */
+  load(): Promise<SloRecord[]>;
+  /** 0 before any roll-up has been read. */
+  cursor(): Promise<number>;
+  apply(change: SloChange): Promise<void>;
+  /** Forgets SLOs no longer configured (history and state). */
+  remove(keys: SloKey[]): Promise<void>;
 }
 
 /** All stores over one database, plus its lifecycle. */
@@ -298,6 +349,7 @@ export interface Store {
   releases: ReleaseStore;
   rollouts: RolloutStore;
   metrics: MetricStore;
+  slos: SloStore;
   /** `sqlite` or `postgres`. */
   readonly dialect: 'sqlite' | 'postgres';
   close(): Promise<void>;
