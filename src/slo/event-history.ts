@@ -88,6 +88,28 @@ export function recordEvents(
 }
 
 /**
+ * Adds events observed over [fromMs, toMs) (a roll-up, a live window), spread evenly over the
+ * finest buckets they cover, so a 10-second roll-up does not land whole in a 1-second bucket.
+ */
+export function recordSpan(
+  history: readonly HistoryBucket[],
+  tiers: readonly HistoryTier[],
+  fromMs: number,
+  toMs: number,
+  counts: EventCounts,
+): HistoryBucket[] {
+  const resolutionMs = tiers[0]?.resolutionMs ?? SECOND;
+  if (toMs - fromMs <= resolutionMs) return recordEvents(history, tiers, fromMs, counts);
+  let next = history.slice();
+  const span = toMs - fromMs;
+  for (let start = bucketStart(fromMs, resolutionMs); start < toMs; start += resolutionMs) {
+    const share = (Math.min(toMs, start + resolutionMs) - Math.max(fromMs, start)) / span;
+    next = recordEvents(next, tiers, Math.max(fromMs, start), { good: counts.good * share, total: counts.total * share });
+  }
+  return next;
+}
+
+/**
  * Moves buckets that have aged out of their tier into the next, coarser one (merging those that
  * fall in the same coarse bucket), and drops what is older than the last tier keeps.
  * Idempotent: compacting twice at the same time changes nothing.

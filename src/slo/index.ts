@@ -8,7 +8,9 @@ export { NO_EVENTS, addCounts, budgetStatus, burnRate, errorRatio } from './budg
 export type { BudgetStatus, EventCounts } from './budget.ts';
 export { INACTIVE, readRules, stepAlert } from './burn-rate-alerts.ts';
 export type { AlertState, AlertTransition, RuleReading } from './burn-rate-alerts.ts';
-export { bucketStart, compactHistory, historyTiers, recordEvents, sumEvents } from './event-history.ts';
+export { bucketStart, compactHistory, historyTiers, recordEvents, recordSpan, sumEvents } from './event-history.ts';
 export type { HistoryBucket, HistoryTier } from './event-history.ts';
 export { prometheusRules, promDuration } from './prometheus-rules.ts';
 export type { AlertingRule, HistogramBounds, RecordingRule, RuleFile, RuleGroup } from './prometheus-rules.ts';
+export { sliCounts } from './sli-counts.ts';
+export type { RequestCounts } from './sli-counts.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { EventCounts, HistoryBucket } from '../../src/slo/index.ts';
-import { compactHistory, historyTiers, recordEvents, sumEvents } from '../../src/slo/index.ts';
+import { compactHistory, historyTiers, recordEvents, recordSpan, sumEvents } from '../../src/slo/index.ts';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
@@ -77,6 +77,16 @@ describe('downsampled event history', () => {
     expect(sumEvents(once, 0, 4000 * SECOND)).toEqual({ good: 8000, total: 12_000 });
     for (let i = 1; i < once.length; i++)
       expect((once[i] as HistoryBucket).startMs).toBeGreaterThanOrEqual((once[i - 1] as HistoryBucket).endMs);
+  });
+
+  it('spreads a span of events over the finest buckets it covers', () => {
+    const tiers = historyTiers(DAY); // 1-second buckets
+    const history = recordSpan([], tiers, 10_500, 20_500, { good: 90, total: 100 });
+    expect(history).toHaveLength(11);
+    expect(history[0]).toEqual({ startMs: 10_000, endMs: 11_000, good: 4.5, total: 5 });
+    expect(history[5]).toEqual({ startMs: 15_000, endMs: 16_000, good: 9, total: 10 });
+    expect(sumEvents(history, 0, 30_000)).toEqual({ good: 90, total: 100 });
+    expect(sumEvents(history, 15_000, 20_000).total).toBeCloseTo(50, 9);
   });
 
   it('drops what is older than the period (and one bucket of slack)', () => {
