@@ -13,9 +13,12 @@ import { registerEventRoutes, type LiveHub } from './events/index.ts';
 import { createHttpApp, registerWebAssets, RouteTable } from './http/index.ts';
 import { registerProjectRoutes, type ProjectService } from './projects/index.ts';
 import { registerRunRoutes, type RunService } from './runs/index.ts';
+import { registerSloRoutes, type SloService } from './slo/index.ts';
 
 export interface AppDeps {
   store: Store;
+  /** SLO evaluation; absent in tests of the pipeline API alone. */
+  slos?: SloService;
   /** Progressive delivery (releases, deploys, rollouts); absent in tests of the pipeline API alone. */
   delivery?: Omit<DeliveryRouteDeps, 'store' | 'projects'>;
   runs: RunService;
@@ -66,6 +69,8 @@ export function createApp(deps: AppDeps): FastifyInstance {
     registerDeliveryRoutes(routes, { store, projects: deps.projects, ...deps.delivery });
     registerEnvironmentViewRoutes(routes, { store, projects: deps.projects, delivery: deps.delivery.delivery, hub: deps.hub });
   }
+
+  if (deps.slos) registerSloRoutes(routes, { slos: deps.slos, requireProject: (p) => deps.projects.require(p) });
 
   routes.register(app);
   registerWebAssets(app);

@@ -34,6 +34,7 @@ import {
 import { LiveHub } from './events/index.ts';
 import { ProjectService } from './projects/index.ts';
 import { RunService } from './runs/index.ts';
+import { SloService, storeSloTargets } from './slo/index.ts';
 import type { ServerOptions } from './server-options.ts';
 
 export interface RunningServer {
@@ -117,6 +118,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
   const eventEnv = (): EventEnvironment => ({ gantryVersion: GANTRY_VERSION, nodeVersion: process.version, host: hostname() });
   let closing = false;
   let started: { rollups: RollupRecorder } | null = null;
+  const sloLog = log.child({ component: 'slo' });
   const runs = new RunService({
     store,
     dataDir: options.dataDir,
@@ -164,6 +166,15 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     warn: (message, data) => deliveryLog.warn(message, data),
     clock: systemClock,
   });
+  const slos = new SloService({
+    store,
+    clock: systemClock,
+    targets: storeSloTargets(store),
+    traffic: (projectId, environment, sinceMs, untilMs) => delivery.traffic(projectId, environment, sinceMs, untilMs),
+    eventEnv,
+    changed: (projectId, environment) => hub.notify(`environment:${projectId}/${environment}`),
+    warn: (message, data) => sloLog.warn(message, data),
+  });
   const autoRelease = new AutoRelease({ store, releases, delivery, warn: (message, data) => deliveryLog.warn(message, data) });
   const projectsLog = log.child({ component: 'projects' });
   const projects = new ProjectService({
@@ -188,6 +199,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     dataDir: options.dataDir,
     isClosing: () => closing || (overrides.isClosing?.() ?? false),
     delivery: { releases, delivery },
+    slos,
     sessions,
     publicUrl: () => url,
     onInternalError: (error) => {
@@ -213,6 +225,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
       await projects.start(url);
       await delivery.start();
       started = { rollups: new RollupRecorder(store, delivery, (message, data) => deliveryLog.warn(message, data)) };
+      await slos.start();
       const resumed = await runs.recover();
       if (resumed > 0) runsLog.info('resuming runs left by the previous server', { runs: resumed });
       return resumed;
@@ -223,6 +236,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
       log.info('server stopping', { drainMs: options.drainMs });
       if (started) {
         await projects.stop();
+        await slos.stop();
         await started.rollups.stop();
         await delivery.stop();
       }

@@ -166,7 +166,7 @@ describe('delivery control', () => {
     expect(metrics.body.live.stable.requests).toBeGreaterThanOrEqual(requests);
     expect(metrics.body.live.stable.errors).toBe(0);
     const text = (await server.api<string>('GET', '/metrics')).body;
-    expect(text).toMatch(/gantry_proxy_requests_total\{[^}]*status_class="2xx"[^}]*\} \d+/);
+    expect(text).toMatch(/gantry_proxy_requests_total\{project="ctl",environment="production",[^}]*status_class="2xx"[^}]*\} \d+/);
     expect((await fetch(`${server.url}/metrics`)).status).toBe(401);
   });
 });

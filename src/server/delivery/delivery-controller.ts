@@ -19,7 +19,7 @@
 import { ConflictError, NotFoundError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
 import { initialRollback, initialRollout, type RolloutEvent } from '../../delivery/index.ts';
-import type { Rollup } from '../../proxy/index.ts';
+import type { Rollup, WindowStats } from '../../proxy/index.ts';
 import type { InstanceStatus } from '../../runtime/index.ts';
 import type { EnvironmentRecord, EventEnvironment, Project, ReleaseRecord, RolloutRecord, Store } from '../../store/ports.ts';
 import type { SecretBox } from '../auth/index.ts';
@@ -265,15 +265,29 @@ export class DeliveryController {
     return out;
   }
 
-  /** Request metrics of every environment, in Prometheus text format (a proxy that does not answer is left out). */
+  /** Every request through an environment's proxy in [sinceMs, untilMs), all releases together (SLOs); undefined without a proxy. */
+  async traffic(projectId: string, environment: string, sinceMs: number, untilMs: number): Promise<WindowStats | undefined> {
+    const env = this.#environments.get(projectId, environment);
+    return env === undefined ? undefined : env.proxy.window(sinceMs, untilMs);
+  }
+
+  /**
+   * Request metrics of every environment, in Prometheus text format (a proxy that does not answer
+   * is left out), each series labelled with its project's name: environments of two projects may
+   * share a name, and SLO rules (`gantry slo rules`) select by both.
+   */
   async prometheus(): Promise<string> {
     const texts = await Promise.all(
-      this.#environments.all().map((e) =>
-        e.proxy.prometheus().catch((error: unknown) => {
+      this.#environments.all().map(async (e) => {
+        try {
+          const [text, project] = await Promise.all([e.proxy.prometheus(), this.#deps.store.projects.get(e.projectId)]);
+          const label = `project="${(project?.name ?? e.projectId).replace(/\\/g, '\\\\').replace(/"/g, '\\"')}",`;
+          return text.replaceAll('{environment="', `{${label}environment="`);
+        } catch (error) {
           this.#deps.warn('reading proxy metrics failed', { environment: e.name, error: String(error) });
           return '';
-        }),
-      ),
+        }
+      }),
     );
     return texts.join('');
   }

@@ -1,0 +1,396 @@
+/**
+ * Evaluates every environment's SLOs continuously (every 2 s by default): the stored proxy
+ * roll-ups go into each SLO's downsampled history exactly once (read by id, the cursor stored
+ * in the same transaction as the buckets), the seconds since the last roll-up come from the
+ * proxy's live window (counted, never stored), and the burn-rate rules decide each alert.
+ * Every alert firing and resolving is an event with its numbers. The SLOs are those of the
+ * gantry.yaml each environment runs (its current release), so they change with a deploy.
+ *
+ * Prometheus SLIs are not evaluated here yet: `gantry slo rules` gives Prometheus their rules.
+ */
+import type { Clock } from '../../core/clock.ts';
+import type { SloConfig } from '../../core/slo-config.ts';
+import type { Value } from '../../core/types.ts';
+import {
+  type AlertState,
+  type AlertTransition,
+  type BudgetStatus,
+  budgetStatus,
+  burnRate,
+  compactHistory,
+  type HistoryBucket,
+  type HistoryTier,
+  historyTiers,
+  INACTIVE,
+  type RequestCounts,
+  type RuleReading,
+  readRules,
+  recordSpan,
+  sliCounts,
+  stepAlert,
+  sumEvents,
+} from '../../slo/index.ts';
+import type { EventEnvironment, NewEvent, SloBucket, SloKey, Store } from '../../store/ports.ts';
+
+/** An environment with a current release, and the SLOs that release declares for it (maybe none). */
+export interface SloTarget {
+  projectId: string;
+  environment: string;
+  slos: SloConfig[];
+}
+
+export interface SloServiceDeps {
+  store: Store;
+  clock: Clock;
+  /** The environments to evaluate and their SLOs (from each one's current release). */
+  targets(): Promise<SloTarget[]>;
+  /** Requests through an environment's proxy in [sinceMs, untilMs), every release together; undefined when its proxy does not answer. */
+  traffic(projectId: string, environment: string, sinceMs: number, untilMs: number): Promise<RequestCounts | undefined>;
+  eventEnv(): EventEnvironment;
+  /** After an evaluation stored alert changes for an environment (live streams). */
+  changed?(projectId: string, environment: string): void;
+  warn(message: string, data: Record<string, unknown>): void;
+  /** Default 2000 ms. */
+  intervalMs?: number;
+}
+
+/** How many roll-ups one evaluation reads at most (the rest at the next). */
+const ROLLUP_BATCH = 5000;
+/** How far back the live window reaches when no roll-up has arrived yet for an environment. */
+const MAX_TAIL_MS = 60_000;
+
+const SEVERITIES = ['page', 'ticket'] as const;
+
+interface Tracked {
+  key: SloKey;
+  config: SloConfig;
+  tiers: HistoryTier[];
+  buckets: HistoryBucket[];
+  /** What is stored, to write only the difference. */
+  stored: Map<number, HistoryBucket>;
+  alerts: Record<(typeof SEVERITIES)[number], AlertState>;
+  /** When Gantry began measuring it (its oldest bucket, or when it was first evaluated). */
+  sinceMs: number;
+  readings: RuleReading[];
+  /** The latest evaluation's view: history plus the live seconds. */
+  latest: HistoryBucket[];
+}
+
+/** One SLO's state as the API shows it. */
+export interface SloStatus {
+  environment: string;
+  slo: SloConfig;
+  budget: BudgetStatus;
+  /** Burn rate over each rule's windows. */
+  rules: {
+    severity: string;
+    burnRate: number;
+    longWindowMs: number;
+    shortWindowMs: number;
+    longBurnRate: number;
+    shortBurnRate: number;
+    holds: boolean;
+  }[];
+  alerts: Record<string, AlertState>;
+  /** When Gantry began measuring it. */
+  sinceMs: number;
+  evaluatedAtMs: number | null;
+  /** Prometheus SLIs: evaluated by Prometheus from `gantry slo rules`, not here. */
+  evaluated: boolean;
+}
+
+function keyString(k: SloKey): string {
+  return `${k.projectId}\0${k.environment}\0${k.slo}`;
+}
+
+function envString(projectId: string, environment: string): string {
+  return `${projectId}\0${environment}`;
+}
+
+export class SloService {
+  readonly #deps: SloServiceDeps;
+  readonly #tracked = new Map<string, Tracked>();
+  /** Stored state of SLOs not yet seen in a target (their config comes with the first evaluation). */
+  readonly #pending = new Map<string, { buckets: HistoryBucket[]; alerts: Record<string, Value> }>();
+  /** The end of the newest roll-up read, per environment: the live window starts there. */
+  readonly #consumedUntil = new Map<string, number>();
+  #cursor = 0;
+  #evaluatedAtMs: number | null = null;
+  #timer: ReturnType<Clock['setTimeout']> | undefined;
+  #running: Promise<void> = Promise.resolve();
+  #stopped = false;
+  #loaded = false;
+
+  constructor(deps: SloServiceDeps) {
+    this.#deps = deps;
+  }
+
+  /** Loads the stored histories and evaluates on the interval until stop(). */
+  async start(): Promise<void> {
+    await this.#load();
+    this.#schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer !== undefined) this.#deps.clock.clearTimeout(this.#timer);
+    await this.#running;
+  }
+
+  #schedule(): void {
+    if (this.#stopped) return;
+    this.#timer = this.#deps.clock.setTimeout(() => {
+      this.#running = this.evaluate()
+        .catch((error: unknown) => this.#deps.warn('evaluating SLOs failed', { error: String(error) }))
+        .finally(() => this.#schedule());
+    }, this.#deps.intervalMs ?? 2000);
+  }
+
+  async #load(): Promise<void> {
+    if (this.#loaded) return;
+    this.#loaded = true;
+    this.#cursor = await this.#deps.store.slos.cursor();
+    for (const record of await this.#deps.store.slos.load()) {
+      const key = { projectId: record.projectId, environment: record.environment, slo: record.slo };
+      const buckets = record.buckets.map((b) => ({ ...b }));
+      this.#pending.set(keyString(key), { buckets, alerts: record.alerts });
+      const last = buckets.at(-1);
+      const env = envString(key.projectId, key.environment);
+      if (last !== undefined) this.#consumedUntil.set(env, Math.max(this.#consumedUntil.get(env) ?? 0, last.endMs));
+    }
+  }
+
+  /** One evaluation of every SLO; the timer calls it, tests may too. */
+  async evaluate(): Promise<void> {
+    await this.#load();
+    const now = this.#deps.clock.now();
+    const targets = await this.#deps.targets();
+    this.#sync(targets, now);
+
+    // Stored roll-ups into the histories, exactly once.
+    let cursor = this.#cursor;
+    for (;;) {
+      const rows = await this.#deps.store.metrics.after(cursor, ROLLUP_BATCH);
+      for (const row of rows) {
+        cursor = row.id;
+        const env = envString(row.projectId, row.environment);
+        this.#consumedUntil.set(env, Math.max(this.#consumedUntil.get(env) ?? 0, row.endMs));
+        const counts = {
+          requests: row.requests,
+          errors: row.errors,
+          latency: (row.data.latency ?? []) as unknown as RequestCounts['latency'],
+        };
+        for (const t of this.#tracked.values()) {
+          if (t.key.projectId !== row.projectId || t.key.environment !== row.environment) continue;
+          const events = sliCounts(t.config.sli, counts);
+          if (events !== undefined) t.buckets = recordSpan(t.buckets, t.tiers, row.startMs, row.endMs, events);
+        }
+      }
+      if (rows.length < ROLLUP_BATCH) break;
+    }
+
+    const events: NewEvent[] = [];
+    const alertChanges: (SloKey & { alerts: Record<string, Value> })[] = [];
+    const changedEnvs = new Set<string>();
+    for (const target of targets) {
+      const env = envString(target.projectId, target.environment);
+      const since = this.#consumedUntil.get(env) ?? now - MAX_TAIL_MS;
+      const tail = target.slos.some((s) => s.sli.kind !== 'prometheus')
+        ? await this.#deps.traffic(target.projectId, target.environment, Math.max(since, now - MAX_TAIL_MS), now).catch(() => undefined)
+        : undefined;
+      for (const slo of target.slos) {
+        const t = this.#tracked.get(keyString({ projectId: target.projectId, environment: target.environment, slo: slo.name }));
+        if (t === undefined || slo.sli.kind === 'prometheus') continue;
+        const live = tail === undefined ? undefined : sliCounts(slo.sli, tail);
+        t.latest =
+          live !== undefined && live.total > 0 ? recordSpan(t.buckets, t.tiers, Math.max(since, now - MAX_TAIL_MS), now, live) : t.buckets;
+        const latest = t.latest;
+        t.readings = readRules(slo.alerts, (windowMs) => burnRate(sumEvents(latest, now - windowMs, now), slo.objective), now - t.sinceMs);
+        const transitions: AlertTransition[] = [];
+        for (const severity of SEVERITIES) {
+          const step = stepAlert(t.alerts[severity], severity, t.readings, now);
+          t.alerts[severity] = step.state;
+          if (step.transition !== undefined) transitions.push(step.transition);
+        }
+        if (transitions.length > 0) {
+          alertChanges.push({ ...t.key, alerts: t.alerts as unknown as Record<string, Value> });
+          changedEnvs.add(env);
+          const budget = this.#budget(t, now);
+          for (const transition of transitions) events.push(this.#event(t, transition, budget));
+        }
+      }
+    }
+
+    // Compact and store what changed, with the cursor and the alert events, in one transaction.
+    const upserts: (SloKey & SloBucket)[] = [];
+    const removed: (SloKey & { startMs: number })[] = [];
+    const storedAfter = new Map<Tracked, Map<number, HistoryBucket>>();
+    for (const t of this.#tracked.values()) {
+      t.buckets = compactHistory(t.buckets, t.tiers, now);
+      const next = new Map(t.buckets.map((b) => [b.startMs, b]));
+      for (const b of t.buckets) {
+        const old = t.stored.get(b.startMs);
+        if (old === undefined || old.endMs !== b.endMs || old.good !== b.good || old.total !== b.total) upserts.push({ ...t.key, ...b });
+      }
+      for (const startMs of t.stored.keys()) if (!next.has(startMs)) removed.push({ ...t.key, startMs });
+      storedAfter.set(t, next);
+    }
+    if (upserts.length > 0 || removed.length > 0 || alertChanges.length > 0 || cursor !== this.#cursor) {
+      try {
+        await this.#deps.store.slos.apply({ cursor, buckets: upserts, removed, alerts: alertChanges, events });
+      } catch (error) {
+        // Memory now holds roll-ups the store has not: start again from the store's state.
+        this.#forget();
+        throw error;
+      }
+    }
+    for (const [t, stored] of storedAfter) t.stored = stored;
+    this.#cursor = cursor;
+    this.#evaluatedAtMs = now;
+    for (const env of changedEnvs) {
+      const [projectId = '', environment = ''] = env.split('\0');
+      this.#deps.changed?.(projectId, environment);
+    }
+  }
+
+  #forget(): void {
+    this.#tracked.clear();
+    this.#pending.clear();
+    this.#consumedUntil.clear();
+    this.#loaded = false;
+  }
+
+  /** Tracks the targets' SLOs: new ones start (from their stored state if any), changed ones take the new config, removed ones are forgotten. */
+  #sync(targets: SloTarget[], now: number): void {
+    const wanted = new Set<string>();
+    const gone: SloKey[] = [];
+    for (const target of targets) {
+      for (const slo of target.slos) {
+        const key = { projectId: target.projectId, environment: target.environment, slo: slo.name };
+        const id = keyString(key);
+        wanted.add(id);
+        const existing = this.#tracked.get(id);
+        if (existing !== undefined) {
+          if (existing.config.periodMs !== slo.periodMs) existing.tiers = historyTiers(slo.periodMs);
+          existing.config = slo;
+          continue;
+        }
+        const stored = this.#pending.get(id);
+        this.#pending.delete(id);
+        const buckets = stored?.buckets ?? [];
+        const alerts = (stored?.alerts ?? {}) as Partial<Record<(typeof SEVERITIES)[number], AlertState>>;
+        this.#tracked.set(id, {
+          key,
+          config: slo,
+          tiers: historyTiers(slo.periodMs),
+          buckets,
+          stored: new Map(buckets.map((b) => [b.startMs, b])),
+          alerts: { page: alerts.page ?? INACTIVE, ticket: alerts.ticket ?? INACTIVE },
+          sinceMs: buckets[0]?.startMs ?? now,
+          readings: [],
+          latest: buckets,
+        });
+      }
+      // An SLO the environment's release no longer declares is forgotten, with its history.
+      for (const [id, t] of this.#tracked) {
+        if (t.key.projectId === target.projectId && t.key.environment === target.environment && !wanted.has(id)) {
+          this.#tracked.delete(id);
+          gone.push(t.key);
+        }
+      }
+      for (const id of this.#pending.keys()) {
+        const [projectId, environment] = id.split('\0');
+        if (projectId === target.projectId && environment === target.environment && !wanted.has(id)) {
+          this.#pending.delete(id);
+          const [, , slo = ''] = id.split('\0');
+          gone.push({ projectId, environment, slo });
+        }
+      }
+    }
+    if (gone.length > 0) {
+      this.#deps.store.slos
+        .remove(gone)
+        .catch((error: unknown) => this.#deps.warn('forgetting removed SLOs failed', { error: String(error) }));
+    }
+  }
+
+  #budget(t: Tracked, now: number): BudgetStatus {
+    const period = sumEvents(t.latest, now - t.config.periodMs, now);
+    // Projected at the fastest page rule's long window: recent, but not every request's swing.
+    const fastest = t.config.alerts.filter((a) => a.severity === 'page').sort((a, b) => a.longWindowMs - b.longWindowMs)[0];
+    const current = fastest === undefined ? 0 : burnRate(sumEvents(t.latest, now - fastest.longWindowMs, now), t.config.objective);
+    return budgetStatus(period, t.config.objective, t.config.periodMs, current);
+  }
+
+  #event(t: Tracked, transition: AlertTransition, budget: BudgetStatus): NewEvent {
+    const readings = transition.readings.map((r) => ({
+      burnRate: r.rule.burnRate,
+      longWindowMs: r.rule.longWindowMs,
+      shortWindowMs: r.rule.shortWindowMs,
+      longBurnRate: round(r.longBurnRate),
+      shortBurnRate: round(r.shortBurnRate),
+      holds: r.holds,
+    }));
+    const base = {
+      slo: t.key.slo,
+      severity: transition.severity,
+      objective: t.config.objective,
+      readings,
+      budgetRemaining: round(budget.remaining),
+    };
+    const data =
+      transition.type === 'fired'
+        ? base
+        : {
+            ...base,
+            firedAt: new Date(transition.firedAtMs).toISOString(),
+            durationMs: transition.atMs - transition.firedAtMs,
+            peakBurnRate: round(transition.peakBurnRate),
+          };
+    return {
+      type: `slo.alert.${transition.type}`,
+      subject: `environment:${t.key.projectId}/${t.key.environment}`,
+      actor: 'server',
+      at: new Date(transition.atMs).toISOString(),
+      data: data as unknown as Record<string, Value>,
+      env: this.#deps.eventEnv(),
+    };
+  }
+
+  /** The SLOs of a project (optionally one environment), as last evaluated. */
+  status(projectId: string, environment?: string): SloStatus[] {
+    const now = this.#deps.clock.now();
+    const out: SloStatus[] = [];
+    for (const t of this.#tracked.values()) {
+      if (t.key.projectId !== projectId || (environment !== undefined && t.key.environment !== environment)) continue;
+      out.push({
+        environment: t.key.environment,
+        slo: t.config,
+        budget: this.#budget(t, now),
+        rules: t.readings.map((r) => ({
+          severity: r.rule.severity,
+          burnRate: r.rule.burnRate,
+          longWindowMs: r.rule.longWindowMs,
+          shortWindowMs: r.rule.shortWindowMs,
+          longBurnRate: r.longBurnRate,
+          shortBurnRate: r.shortBurnRate,
+          holds: r.holds,
+        })),
+        alerts: { ...t.alerts },
+        sinceMs: t.sinceMs,
+        evaluatedAtMs: this.#evaluatedAtMs,
+        evaluated: t.config.sli.kind !== 'prometheus',
+      });
+    }
+    return out;
+  }
+
+  /** The budget's good/total history of one SLO, oldest first (charts). */
+  history(key: SloKey): HistoryBucket[] {
+    return this.#tracked.get(keyString(key))?.latest ?? [];
+  }
+}
+
+function round(n: number): number {
+  return Number.isFinite(n) ? Math.round(n * 1e6) / 1e6 : n;
+}
