@@ -13,6 +13,7 @@ import { registerDemoCommand } from './commands/demo.ts';
 import { registerLocalCommands } from './commands/local.ts';
 import { registerOpenCommand } from './commands/open.ts';
 import { registerRemoteCommands } from './commands/remote.ts';
+import { registerSloCommands } from './commands/slo.ts';
 import { registerUpCommand } from './commands/up.ts';
 
 /** Exit codes: 0 ok, 1 failed (a pipeline, a request), 2 usage or config error. */
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerUpCommand(program);
   registerRemoteCommands(program);
   registerDeliveryCommands(program);
+  registerSloCommands(program);
   registerDemoCommand(program);
   registerOpenCommand(program);
   return program;
