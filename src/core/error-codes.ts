@@ -81,6 +81,11 @@ export const ERROR_CODES = {
     httpStatus: 422,
     sentence: 'A `${{ }}` expression does not parse or cannot be evaluated; the message points at the offending part.',
   },
+  EXPRESSION_LIMIT: {
+    httpStatus: 422,
+    sentence:
+      'A `${{ }}` expression went past a limit that keeps evaluation cheap: 21,000 characters, 50 levels of nesting, a result (string or JSON) of 10 MiB, or a work budget per evaluation. Simplify it, or move the computation into a step.',
+  },
   ILLEGAL_TRANSITION: {
     httpStatus: 409,
     sentence:

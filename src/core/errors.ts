@@ -60,11 +60,15 @@ export class InvalidConfigError extends GantryError {
   }
 }
 
-/** A `${{ }}` expression that does not parse or cannot be evaluated. `offset` is within the expression source. */
+/**
+ * A `${{ }}` expression that does not parse or cannot be evaluated (`INVALID_EXPRESSION`), or that
+ * went past one of the language's limits (`EXPRESSION_LIMIT`: length, nesting, result size, work).
+ * `offset` is within the expression source.
+ */
 export class ExpressionError extends GantryError {
   readonly offset: number;
-  constructor(message: string, offset = 0) {
-    super('INVALID_EXPRESSION', message);
+  constructor(message: string, offset = 0, code: 'INVALID_EXPRESSION' | 'EXPRESSION_LIMIT' = 'INVALID_EXPRESSION' satisfies ErrorCode) {
+    super(code, message);
     this.offset = offset;
   }
 }

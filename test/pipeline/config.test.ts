@@ -439,9 +439,9 @@ describe('expressions', () => {
     ).toEqual([
       "5:30: invalid expression in step 1 of job 'build': unexpected '+'",
       "6:27: invalid expression in 'run' in step 2 of job 'build': unknown function 'foo'",
-      "7:36: invalid expression in 'run' in step 3 of job 'build': unexpected end of expression",
+      "7:33: invalid expression in 'run' in step 3 of job 'build': unexpected end of expression after '=='",
       "10:28: invalid expression in 'run' in step 4 of job 'build': unknown context 'nope' (known contexts: env, matrix, steps, needs, inputs, secrets, gantry, job)",
-      "13:25: invalid expression in 'run' in step 5 of job 'build': unexpected end of expression, expected ')'",
+      "13:23: invalid expression in 'run' in step 5 of job 'build': unexpected end of expression after '1', expected ')'",
     ]);
   });
 
@@ -465,7 +465,7 @@ describe('expressions', () => {
     ).toEqual([
       "6:23: invalid expression in 'run' in step 1 of job 'build': unexpected '+'",
       "8:24: invalid expression in 'run' in step 2 of job 'build': unknown function 'x'",
-      "9:35: invalid expression in 'run' in step 3 of job 'build': unexpected end of expression",
+      "9:33: invalid expression in 'run' in step 3 of job 'build': unexpected end of expression after '!'",
       "12:17: invalid expression in 'run' in step 4 of job 'build': unexpected '+'",
     ]);
   });
@@ -484,8 +484,8 @@ describe('expressions', () => {
         '          if: "branch ${{ gantry.ref }}"',
       ),
     ).toEqual([
-      "4:23: invalid expression in 'if' in job 'build': unexpected end of expression",
-      "7:27: invalid expression in 'if' in step 1 of job 'build': unexpected end of expression",
+      "4:21: invalid expression in 'if' in job 'build': unexpected end of expression after '&&'",
+      "7:25: invalid expression in 'if' in step 1 of job 'build': unexpected end of expression after '('",
       "9:16: invalid expression in 'if' in step 2 of job 'build': an if: condition must be one expression: write it without '${{ }}', or wrap the whole condition in one '${{ }}'",
     ]);
   });
@@ -505,8 +505,8 @@ describe('expressions', () => {
       ),
     ).toEqual([
       "2:14: invalid expression in 'A' in 'pipeline.env': unclosed '${{' (missing '}}')",
-      "3:42: invalid expression in 'group' in 'pipeline.concurrency': unexpected end of expression, expected a property name after '.'",
-      "6:32: invalid expression in 'v' in 'pipeline.jobs.build.outputs': unexpected '.', expected a property name after '.'",
+      "3:40: invalid expression in 'group' in 'pipeline.concurrency': unexpected end of expression after '.', expected a property name after '.'",
+      "6:32: invalid expression in 'v' in 'pipeline.jobs.build.outputs': unexpected '.x'",
       "7:28: invalid expression in 'key' in the cache of job 'build': hashFiles() takes at least 1 argument, got 0",
       "7:67: invalid expression in item 1 of 'restore-keys' in the cache of job 'build': unexpected ')'",
       "8:28: invalid expression in item 1 of 'v' in the matrix of job 'build': unexpected '+'",

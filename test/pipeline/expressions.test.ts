@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Value } from '../../src/core/types.ts';
 import { ExpressionError } from '../../src/core/errors.ts';
+import type { Value } from '../../src/core/types.ts';
 import {
   conditionRunsAfterFailure,
   evaluate,
@@ -12,6 +12,7 @@ import {
   toDisplayString,
   type ExpressionContext,
 } from '../../src/pipeline/expressions/index.ts';
+import { expressionError } from './expression-error.ts';
 
 const contexts: Record<string, Value> = {
   env: { NAME: 'gantry', EMPTY: '', ZERO: '0', 'with-dash': 'dashed' },
@@ -27,17 +28,6 @@ const contexts: Record<string, Value> = {
 const ctx: ExpressionContext = { contexts };
 const run = (src: string, c: ExpressionContext = ctx): Value => evaluate(src, c);
 
-/** Runs `fn` and returns the ExpressionError it throws (failing the test when it does not). */
-function expressionError(fn: () => unknown): ExpressionError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ExpressionError);
-    return error as ExpressionError;
-  }
-  throw new Error('expected an ExpressionError');
-}
-
 describe('literals', () => {
   it.each<[string, Value]>([
     ['null', null],
@@ -50,7 +40,6 @@ describe('literals', () => {
     ['-.5', -0.5],
     ['0xff', 255],
     ['0xFF', 255],
-    ['-0x10', -16],
     ['0o10', 8],
     ['-2.99e-2', -0.0299],
     ['1.2E+2', 120],
@@ -376,14 +365,14 @@ describe('functions', () => {
 
 describe('parse errors', () => {
   it.each<[string, number, string]>([
-    ['(1', 2, "unexpected end of expression at column 3, expected ')'"],
+    ['(1', 1, "unexpected end of expression after '1' at column 2, expected ')'"],
     ['1 + 2', 2, "unexpected '+' at column 3"],
     ['matrix.os)', 9, "unexpected ')' at column 10, expected an operator or the end"],
     ['(matrix.os))', 11, "unexpected ')' at column 12, expected an operator or the end"],
     ['', 0, 'expected an expression at column 1'],
     ['   ', 3, 'expected an expression at column 4'],
-    ["contains('a', ", 14, 'unexpected end of expression at column 15'],
-    ['matrix.list[0', 13, "unexpected end of expression at column 14, expected ']'"],
+    ["contains('a', ", 12, "unexpected end of expression after ',' at column 13"],
+    ['matrix.list[0', 12, "unexpected end of expression after '0' at column 13, expected ']'"],
     ['matrix.list[0,1]', 13, "unexpected ',' at column 14, expected ']'"],
     ['matrix.1', 7, "unexpected '1' at column 8, expected a property name after '.'"],
     ['matrix.list[1].2', 15, "unexpected '2' at column 16, expected a property name after '.'"],
@@ -391,13 +380,13 @@ describe('parse errors', () => {
     ['1 = 1', 2, "unexpected '=' at column 3 (use '==' to compare)"],
     ['true & false', 5, "unexpected '&' at column 6 (use '&&')"],
     ['true | false', 5, "unexpected '|' at column 6 (use '||')"],
-    ['"double"', 0, `unexpected '"' at column 1 (strings use single quotes)`],
+    ['"double"', 0, `unexpected '"double"' at column 1 (strings use single quotes)`],
     ["'open", 0, "unterminated string at column 1 (strings end with ')"],
     ["'it''s", 0, "unterminated string at column 1 (strings end with ')"],
     ['12abc', 0, "invalid number '12abc' at column 1"],
     ['matrix.os @ 1', 10, "unexpected '@' at column 11"],
     ['*', 0, "unexpected '*' at column 1"],
-    ['!', 1, 'unexpected end of expression at column 2'],
+    ['!', 0, "unexpected end of expression after '!' at column 1"],
     ['1 2', 2, "unexpected '2' at column 3, expected an operator or the end"],
     ['contains(,)', 9, "unexpected ',' at column 10"],
     ["contain('abc', 'b')", 0, "unknown function 'contain' (did you mean 'contains'?)"],
@@ -517,7 +506,7 @@ describe('interpolate and toDisplayString', () => {
     ['${{ null }}', ''],
     ['[${{ matrix.missing }}]', '[]'],
     ['${{ true }}/${{ false }}', 'true/false'],
-    ['${{ 1.5 }} ${{ 0xff }} ${{ -0 }} ${{ 1e21 }} ${{ 0.1 }}', '1.5 255 0 1e+21 0.1'],
+    ['${{ 1.5 }} ${{ 0xff }} ${{ -0 }} ${{ 1e21 }} ${{ 0.1 }}', '1.5 255 0 1E+21 0.1'],
     ['${{ NaN }} ${{ -Infinity }}', 'NaN -Infinity'],
     ['${{ matrix.list }}', '[1,2,3]'],
     ['${{ matrix.nested }}', '{"deep":{"value":"x"}}'],
@@ -538,7 +527,7 @@ describe('interpolate and toDisplayString', () => {
     [false, 'false'],
     [42, '42'],
     [-0, '0'],
-    [0.000001, '0.000001'],
+    [0.000001, '1E-06'],
     [[1, 'a', null], '[1,"a",null]'],
     [{ a: { b: [] } }, '{"a":{"b":[]}}'],
   ])('toDisplayString(%j) = %j', (value, expected) => {
@@ -624,7 +613,7 @@ describe('evaluateCondition', () => {
     ['${{ matrix.os }} == linux', 0, /must be one expression/],
     ['${{ a }} ${{ b }}', 0, /must be one expression/],
     ['${{ matrix.os == ) }}', 17, /^unexpected '\)' at column 18$/],
-    ['matrix.os ==', 12, /^unexpected end of expression at column 13$/],
+    ['matrix.os ==', 10, /^unexpected end of expression after '==' at column 11$/],
     ['${{ matrix.os', 0, /^unclosed/],
     ['${{ }}', 4, /^expected an expression/],
   ])('rejects %j (offset %i)', (condition, offset, message) => {
@@ -654,6 +643,85 @@ describe('conditionRunsAfterFailure', () => {
 
   it('throws on a condition that does not parse', () => {
     expect(() => conditionRunsAfterFailure('always(')).toThrow(ExpressionError);
+  });
+});
+
+describe('GitHub compatibility', () => {
+  it.each<[string, Value]>([
+    ['fromJSON(\'{"18":"lts"}\')[matrix.node]', 'lts'],
+    ['fromJSON(\'{"true":"yes"}\')[true]', 'yes'],
+    ['fromJSON(\'{"":"empty"}\')[null]', 'empty'],
+    ['fromJSON(\'{"255":"hex"}\')[0xff]', 'hex'],
+    ['fromJSON(\'{"NaN":"nan","Infinity":"inf"}\')[NaN]', 'nan'],
+    ['fromJSON(\'{"0.5":"half"}\')[.5]', 'half'],
+    ['fromJSON(\'[{"true":1},{"true":2},{"x":3}]\').*[true]', [1, 2]],
+    ["fromJSON('{\"a\":1}')[fromJSON('[]')]", null],
+  ])('an object key is the string form of any scalar: %s → %j', (src, expected) => {
+    expect(run(src, { contexts: { matrix: { node: 18 } } })).toEqual(expected);
+  });
+
+  it.each<[string, Value]>([
+    ["case(matrix.os == 'linux', 'tux', matrix.os == 'darwin', 'apple', 'other')", 'tux'],
+    ["case(matrix.os == 'windows', 'win', 'other')", 'other'],
+    ["CASE(true, fromJSON('[1]'), 'x')", [1]],
+    // Only what decides is evaluated: the failing fromJSON is never reached.
+    ["case(true, 'first', fromJSON('not json'))", 'first'],
+  ])('case(): %s → %j', (src, expected) => {
+    expect(run(src)).toEqual(expected);
+  });
+
+  it('case() refuses an even number of arguments when parsed, and a non-boolean condition where it stands', () => {
+    const arity = expressionError(() => parseExpression("case(true, 'a', false, 'b')"));
+    expect(arity.message).toBe('case() takes an odd number of arguments (condition, value pairs, then a default), got 4');
+    const condition = expressionError(() => run("case(true == false, 'a', matrix.os, 'b', 'c')"));
+    expect(condition.message).toBe('case(): condition 2 must be true or false, got "linux"');
+    expect(condition.offset).toBe(25);
+  });
+
+  it.each<[number, string]>([
+    [0.84551240822557006, '0.84551240822557'],
+    [0.1 + 0.2, '0.3'],
+    [123456789012345, '123456789012345'],
+    [1234567890123456, '1.23456789012346E+15'],
+    [0.0001, '0.0001'],
+    [0.00001, '1E-05'],
+    [-1.5e300, '-1.5E+300'],
+  ])('numbers print with at most 15 significant digits: %d → %s', (value, text) => {
+    expect(toDisplayString(value)).toBe(text);
+    expect(run(`format('{0}', ${value})`)).toBe(text);
+  });
+
+  it.each(['-0xFF', '+0x10', '-0o7'])('a signed hex or octal literal is refused: %s', (src) => {
+    const e = expressionError(() => parseExpression(src));
+    expect(e.message).toBe(`invalid number '${src}' at column 1`);
+  });
+
+  it.each<[string, boolean]>([
+    ["'ı' == 'I'", false],
+    ["'i' == 'İ'", false],
+    ["'ß' == 'SS'", false],
+    ["'ß' == 'ß'", true],
+    ["'é' == 'É'", true],
+    ["'straße' == 'STRASSE'", false],
+    ["contains('STRASSE', 'ß')", false],
+    ["startsWith('Élan', 'é')", true],
+    ["fromJSON('{\"é\":1}')['É'] == 1", true],
+    ["fromJSON('{\"ß\":1}')['SS'] == null", true],
+  ])('case-insensitive comparison is ordinal, one character at a time: %s → %s', (src, expected) => {
+    expect(run(src)).toBe(expected);
+  });
+
+  it.each<[string, number, string]>([
+    ['😊 Emoji', 0, "unexpected '😊' at column 1"],
+    ["matrix.os == '😊' && 😊", 21, "unexpected '😊' at column 22"],
+    ['matrix.b@r', 7, "unexpected 'b@r' at column 8"],
+    ['1 =2', 2, "unexpected '=2' at column 3 (use '==' to compare)"],
+    ['.github/workflow.md', 0, "unexpected '.github/workflow.md' at column 1"],
+    ['matrix..os', 7, "unexpected '.os' at column 8"],
+  ])('an error names the whole symbol, never half a character: %j', (src, offset, message) => {
+    const e = expressionError(() => parseExpression(src));
+    expect(e.message).toBe(message);
+    expect(e.offset).toBe(offset);
   });
 });
 
@@ -712,18 +780,20 @@ describe('safety', () => {
     ['huge nesting', `${'('.repeat(5000)}1${')'.repeat(5000)}`],
   ])('rejects too deep %s with a clear error', (_what, src) => {
     const e = expressionError(() => parseExpression(src));
-    expect(e.message).toMatch(/^expression is nested too deeply \(the limit is 100 levels\) at column \d+$/);
+    expect(e.message).toMatch(/^expression is nested too deeply \(the limit is 50 levels\) at column \d+$/);
+    expect(e.code).toBe('EXPRESSION_LIMIT');
   });
 
   it('accepts nesting within the limit and long flat chains', () => {
     expect(run(`${'('.repeat(90)}1${')'.repeat(90)}`)).toBe(1);
-    expect(run(`${'!'.repeat(90)}true`)).toBe(true);
+    expect(run(`${'!'.repeat(49)}true`)).toBe(false);
     expect(run(`${Array.from({ length: 2000 }, () => 'false').join(' || ')} || 7`)).toBe(7);
   });
 
-  it('rejects expressions longer than 20,000 characters', () => {
-    const e = expressionError(() => parseExpression(`'${'a'.repeat(20_000)}'`));
-    expect(e.message).toBe('expression is too long (20002 characters; the limit is 20000)');
-    expect(run(`'${'a'.repeat(19_000)}' == ''`)).toBe(false);
+  it("rejects expressions longer than 21,000 characters (GitHub's limit)", () => {
+    const e = expressionError(() => parseExpression(`'${'a'.repeat(21_000)}'`));
+    expect(e.message).toBe('expression is too long (21,002 characters; the limit is 21,000)');
+    expect(e.code).toBe('EXPRESSION_LIMIT');
+    expect(run(`'${'a'.repeat(20_000)}' == ''`)).toBe(false);
   });
 });

@@ -6,8 +6,6 @@ import type { Value } from '../../core/types.ts';
 
 /** The only top-level names an expression may read; anything else is a typo caught at parse time. */
 export const CONTEXT_NAMES = ['env', 'matrix', 'steps', 'needs', 'inputs', 'secrets', 'gantry', 'job'] as const;
-/** One of CONTEXT_NAMES. */
-export type ContextName = (typeof CONTEXT_NAMES)[number];
 
 /** The binary operators that always produce a boolean. */
 export type ComparisonOperator = '==' | '!=' | '<' | '<=' | '>' | '>=';
@@ -22,6 +20,7 @@ export type FunctionName =
   | 'toJSON'
   | 'fromJSON'
   | 'hashFiles'
+  | 'case'
   | 'success'
   | 'failure'
   | 'always'
@@ -33,7 +32,8 @@ export type FunctionName =
  */
 export type Expr =
   | { readonly kind: 'literal'; readonly value: Value; readonly offset: number }
-  | { readonly kind: 'context'; readonly name: ContextName; readonly offset: number }
+  /** `name` in the spelling the parser was told (CONTEXT_NAMES unless it was given others). */
+  | { readonly kind: 'context'; readonly name: string; readonly offset: number }
   /** `a.b`: `name` as written; lookup falls back to a case-insensitive match. */
   | { readonly kind: 'property'; readonly object: Expr; readonly name: string; readonly offset: number }
   /** `a[expr]` */

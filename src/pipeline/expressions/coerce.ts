@@ -46,9 +46,24 @@ export function toNumber(value: Value): number {
   return Number.NaN;
 }
 
-/** The case folding used for every case-insensitive comparison (GitHub compares ordinally, ignoring case). */
+const ASCII = /^[\x00-\x7f]*$/;
+/** The two letters whose one-to-one upper case would equate Turkish and Latin i, which ordinal comparison keeps apart. */
+const UNFOLDED = new Set(['\u0131', '\u0130']);
+
+/**
+ * The case folding of every case-insensitive comparison: GitHub compares ordinally ignoring case
+ * (.NET's OrdinalIgnoreCase), i.e. each UTF-16 unit upper-cased on its own. JavaScript's
+ * toUpperCase is full Unicode casing ('ß' → 'SS', 'ı' → 'I'), which would make 'ß' == 'SS' true.
+ */
 export function foldCase(text: string): string {
-  return text.toUpperCase();
+  if (ASCII.test(text)) return text.toUpperCase();
+  let out = '';
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charAt(i);
+    const upper = unit.toUpperCase();
+    out += upper.length === 1 && !UNFOLDED.has(unit) ? upper : unit;
+  }
+  return out;
 }
 
 /** `==`: same kinds compare directly (strings ignoring case, containers by identity); other kinds as numbers. */
@@ -87,12 +102,33 @@ export function toStringValue(value: Value): string {
 }
 
 /**
- * The text a `${{ }}` becomes in a template: null → '', booleans 'true'/'false', numbers as JS
- * prints them (-0 as '0'), strings as-is, arrays and objects as compact JSON.
+ * The text a `${{ }}` becomes in a template: null → '', booleans 'true'/'false', numbers as GitHub
+ * prints them (formatNumber), strings as-is, arrays and objects as compact JSON.
  */
 export function toDisplayString(value: Value): string {
   if (value === null) return '';
   if (typeof value === 'string') return value;
-  if (typeof value === 'boolean' || typeof value === 'number') return String(value);
+  if (typeof value === 'boolean') return String(value);
+  if (typeof value === 'number') return formatNumber(value);
   return JSON.stringify(value) ?? '';
+}
+
+/** Significant digits of a number's text, as GitHub's runner prints numbers ("G15"). */
+const SIGNIFICANT_DIGITS = 15;
+
+/**
+ * A number as GitHub prints it (.NET's "G15"): at most 15 significant digits, so binary noise
+ * never shows (0.84551240822557006 → '0.84551240822557'); plain notation for exponents from -4
+ * to 14, else scientific with a two-digit exponent ('1E+21', '1.5E-07'); -0 as '0'.
+ */
+export function formatNumber(value: number): string {
+  if (Number.isNaN(value)) return 'NaN';
+  if (!Number.isFinite(value)) return value > 0 ? 'Infinity' : '-Infinity';
+  if (value === 0) return '0';
+  const [mantissa = '', exponentText = '0'] = value.toExponential(SIGNIFICANT_DIGITS - 1).split('e');
+  const exponent = Number(exponentText);
+  if (exponent > -5 && exponent < SIGNIFICANT_DIGITS) return String(Number(value.toPrecision(SIGNIFICANT_DIGITS)));
+  const digits = mantissa.includes('.') ? mantissa.replace(/0+$/, '').replace(/\.$/, '') : mantissa;
+  const sign = exponent < 0 ? '-' : '+';
+  return `${digits}E${sign}${String(Math.abs(exponent)).padStart(2, '0')}`;
 }

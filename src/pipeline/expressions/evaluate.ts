@@ -5,8 +5,10 @@
  */
 import type { Value } from '../../core/types.ts';
 import type { AccessExpr, Expr } from './ast.ts';
-import { compareValues, looseEquals, toNumber, truthy } from './coerce.ts';
+import { compareValues, foldCase, isContainer, looseEquals, toNumber, toStringValue, truthy } from './coerce.ts';
+import { semanticError } from './errors.ts';
 import { callFunction, type FunctionEnvironment } from './functions.ts';
+import { EvaluationBudget, type EvaluationLimits } from './limits.ts';
 import { parseExpression } from './parser.ts';
 
 /** What an expression can see while it is evaluated. */
@@ -17,6 +19,8 @@ export interface ExpressionContext {
   status?: { failed: boolean; cancelled: boolean };
   /** hashFiles(...patterns) is delegated (the evaluator does no I/O); missing → ExpressionError when called. */
   hashFiles?: (patterns: string[]) => string;
+  /** Result size and work allowed per evaluation; the defaults of limits.ts unless a test needs them smaller. */
+  limits?: EvaluationLimits;
 }
 
 /** Names that would reach into JavaScript's object machinery rather than the user's data. */
@@ -28,11 +32,17 @@ const EMPTY_CONTEXT: Value = Object.freeze({});
  * contexts are returned as they are (not copied), so treat the result as read-only.
  */
 export function evaluate(expr: Expr | string, ctx: ExpressionContext): Value {
+  return evaluateWithin(expr, ctx, new EvaluationBudget(ctx.limits));
+}
+
+/** evaluate() charging an existing budget, so the parts of one template share one. */
+export function evaluateWithin(expr: Expr | string, ctx: ExpressionContext, budget: EvaluationBudget): Value {
   const tree = typeof expr === 'string' ? parseExpression(expr) : expr;
-  return evaluateNode(tree, ctx, { status: ctx.status ?? { failed: false, cancelled: false }, hashFiles: ctx.hashFiles });
+  return evaluateNode(tree, ctx, { status: ctx.status ?? { failed: false, cancelled: false }, hashFiles: ctx.hashFiles, budget });
 }
 
 function evaluateNode(node: Expr, ctx: ExpressionContext, env: FunctionEnvironment): Value {
+  env.budget.spend(1, node.offset);
   switch (node.kind) {
     case 'literal':
       return node.value;
@@ -46,8 +56,13 @@ function evaluateNode(node: Expr, ctx: ExpressionContext, env: FunctionEnvironme
     }
     case 'not':
       return !truthy(evaluateNode(node.operand, ctx, env));
-    case 'compare':
-      return compare(node.operator, evaluateNode(node.left, ctx, env), evaluateNode(node.right, ctx, env));
+    case 'compare': {
+      const left = evaluateNode(node.left, ctx, env);
+      const right = evaluateNode(node.right, ctx, env);
+      // Strings are compared through case-folded copies.
+      if (typeof left === 'string' && typeof right === 'string') env.budget.spend(left.length + right.length, node.offset);
+      return compare(node.operator, left, right);
+    }
     case 'logical': {
       // Like JS (and GitHub), the result is the operand that decided, not a boolean.
       let value: Value = null;
@@ -58,6 +73,7 @@ function evaluateNode(node: Expr, ctx: ExpressionContext, env: FunctionEnvironme
       return value;
     }
     case 'call':
+      if (node.name === 'case') return evaluateCase(node.args, ctx, env);
       return callFunction(
         node.name,
         node.args.map((arg) => evaluateNode(arg, ctx, env)),
@@ -65,6 +81,25 @@ function evaluateNode(node: Expr, ctx: ExpressionContext, env: FunctionEnvironme
         node.offset,
       );
   }
+}
+
+/**
+ * case(condition, value, …, default): like && and ||, only what decides is evaluated. A condition
+ * must be a boolean (GitHub's rule), so `case(matrix.os, …)` fails rather than testing truthiness.
+ */
+function evaluateCase(args: readonly Expr[], ctx: ExpressionContext, env: FunctionEnvironment): Value {
+  for (let i = 0; i + 1 < args.length; i += 2) {
+    const condition = args[i] as Expr;
+    const decided = evaluateNode(condition, ctx, env);
+    if (typeof decided !== 'boolean') {
+      throw semanticError(
+        `case(): condition ${i / 2 + 1} must be true or false, got ${JSON.stringify(decided) ?? 'null'}`,
+        condition.offset,
+      );
+    }
+    if (decided) return evaluateNode(args[i + 1] as Expr, ctx, env);
+  }
+  return evaluateNode(args.at(-1) as Expr, ctx, env);
 }
 
 function compare(operator: Extract<Expr, { kind: 'compare' }>['operator'], left: Value, right: Value): boolean {
@@ -99,10 +134,13 @@ function access(node: AccessExpr, ctx: ExpressionContext, env: FunctionEnvironme
 
   if (node.kind === 'wildcard') {
     const sources = base.filtered ? base.items : [base.value ?? null];
-    return { filtered: true, items: sources.flatMap(elementsOf) };
+    const items = sources.flatMap(elementsOf);
+    env.budget.spend(sources.length + items.length, node.offset);
+    return { filtered: true, items };
   }
   const key = node.kind === 'property' ? node.name : evaluateNode(node.index, ctx, env);
   if (!base.filtered) return { filtered: false, value: lookup(base.value ?? null, key) };
+  env.budget.spend(base.items.length, node.offset);
   const items: Value[] = [];
   for (const item of base.items) {
     const value = lookup(item, key);
@@ -119,20 +157,22 @@ function elementsOf(value: Value): Value[] {
 
 /**
  * `target[key]`, or undefined when missing. Arrays take numeric-ish keys (truncated); objects take
- * string keys, exact first, then ignoring case (GitHub's contexts are case-insensitive).
+ * the key's string form (GitHub's: `foo[18]` reads `'18'`, `foo[true]` `'true'`, `foo[null]` `''`),
+ * exact first, then ignoring case (GitHub's contexts are case-insensitive).
  */
-function lookup(target: Value, key: Value): Value | undefined {
+function lookup(target: Value, keyValue: Value): Value | undefined {
   if (Array.isArray(target)) {
-    const index = Math.trunc(toNumber(key));
+    const index = Math.trunc(toNumber(keyValue));
     if (!Number.isFinite(index) || index < 0 || index >= target.length) return undefined;
     return target[index];
   }
-  if (target === null || typeof target !== 'object' || typeof key !== 'string') return undefined;
+  if (target === null || typeof target !== 'object' || isContainer(keyValue)) return undefined;
+  const key = toStringValue(keyValue);
   if (FORBIDDEN_KEYS.has(key.toLowerCase())) return undefined;
   if (Object.hasOwn(target, key)) return target[key];
-  const lower = key.toLowerCase();
+  const folded = foldCase(key);
   for (const candidate of Object.keys(target)) {
-    if (candidate.toLowerCase() === lower) return target[candidate];
+    if (foldCase(candidate) === folded) return target[candidate];
   }
   return undefined;
 }

@@ -7,11 +7,14 @@ import { GantryError } from '../../core/errors.ts';
 import type { FunctionName } from './ast.ts';
 import { foldCase, isContainer, looseEquals, toStringValue } from './coerce.ts';
 import { semanticError } from './errors.ts';
+import { jsonTextLength } from './json-length.ts';
+import type { EvaluationBudget } from './limits.ts';
 
-/** What a function may read besides its arguments. */
+/** What a function may read besides its arguments, and the budget its work is charged to. */
 export interface FunctionEnvironment {
   status: { failed: boolean; cancelled: boolean };
   hashFiles?: ((patterns: string[]) => string) | undefined;
+  budget: EvaluationBudget;
 }
 
 /** A function's canonical name and how many arguments it takes. */
@@ -30,6 +33,8 @@ const SPECS: readonly FunctionSpec[] = [
   { name: 'toJSON', minArgs: 1, maxArgs: 1 },
   { name: 'fromJSON', minArgs: 1, maxArgs: 1 },
   { name: 'hashFiles', minArgs: 1, maxArgs: Infinity },
+  /** case(condition, value, …, default): evaluated lazily by the evaluator, like && and ||. */
+  { name: 'case', minArgs: 3, maxArgs: Infinity },
   { name: 'success', minArgs: 0, maxArgs: 0 },
   { name: 'failure', minArgs: 0, maxArgs: 0 },
   { name: 'always', minArgs: 0, maxArgs: 0 },
@@ -51,6 +56,9 @@ export function lookupFunction(name: string): FunctionSpec | undefined {
 
 /** A message when `count` arguments do not fit the function, else undefined. */
 export function arityProblem(spec: FunctionSpec, count: number): string | undefined {
+  if (spec.name === 'case' && count >= spec.minArgs && count % 2 === 0) {
+    return `case() takes an odd number of arguments (condition, value pairs, then a default), got ${count}`;
+  }
   if (count >= spec.minArgs && count <= spec.maxArgs) return undefined;
   const plural = (n: number) => `${n} argument${n === 1 ? '' : 's'}`;
   let expected: string;
@@ -61,27 +69,35 @@ export function arityProblem(spec: FunctionSpec, count: number): string | undefi
 }
 
 /** Runs a function on evaluated arguments; `offset` positions any error at the call. */
-export function callFunction(name: FunctionName, args: readonly Value[], env: FunctionEnvironment, offset: number): Value {
+export function callFunction(name: Exclude<FunctionName, 'case'>, args: readonly Value[], env: FunctionEnvironment, offset: number): Value {
   const first = args[0] ?? null;
   const second = args[1] ?? null;
+  const budget = env.budget;
   switch (name) {
     case 'contains':
-      if (Array.isArray(first)) return first.some((element) => looseEquals(element, second));
-      return foldCase(toStringValue(first)).includes(foldCase(toStringValue(second)));
+      if (Array.isArray(first)) {
+        budget.spend(first.length, offset);
+        return first.some((element) => looseEquals(element, second));
+      }
+      return textTest(first, second, budget, offset, (text, part) => text.includes(part));
     case 'startsWith':
       if (isContainer(first) || isContainer(second)) return false;
-      return foldCase(toStringValue(first)).startsWith(foldCase(toStringValue(second)));
+      return textTest(first, second, budget, offset, (text, part) => text.startsWith(part));
     case 'endsWith':
       if (isContainer(first) || isContainer(second)) return false;
-      return foldCase(toStringValue(first)).endsWith(foldCase(toStringValue(second)));
+      return textTest(first, second, budget, offset, (text, part) => text.endsWith(part));
     case 'format':
-      return formatString(toStringValue(first), args.slice(1), offset);
+      return format(toStringValue(first), args.slice(1).map(toStringValue), budget, offset);
     case 'join':
-      return join(first, args.length > 1 ? second : undefined);
+      return join(first, args.length > 1 ? second : undefined, budget, offset);
     case 'toJSON':
+      budget.produce(jsonTextLength(first, 2, budget.maxResultLength), offset);
       return JSON.stringify(first, null, 2) ?? 'null';
-    case 'fromJSON':
-      return fromJSON(toStringValue(first), offset);
+    case 'fromJSON': {
+      const text = toStringValue(first);
+      budget.spend(text.length, offset);
+      return fromJSON(text, offset);
+    }
     case 'hashFiles':
       return hashFiles(args.map(toStringValue), env, offset);
     case 'success':
@@ -104,7 +120,7 @@ const PLACEHOLDER = /\{(\d+)\}/y;
  */
 export function formatProblem(template: string, argCount: number): string | undefined {
   try {
-    formatString(template, new Array<Value>(argCount).fill(null), 0);
+    formatPieces(template, argCount, 0);
     return undefined;
   } catch (error) {
     if (error instanceof GantryError) return error.message;
@@ -112,47 +128,91 @@ export function formatProblem(template: string, argCount: number): string | unde
   }
 }
 
-/** `{N}` is argument N; `{{` and `}}` are literal braces; any other brace is an error. */
-function formatString(template: string, args: readonly Value[], offset: number): string {
-  let out = '';
+/** format(): the length of the result is known from the pieces, so it is checked before the string is built. */
+function format(template: string, values: readonly string[], budget: EvaluationBudget, offset: number): string {
+  const pieces = formatPieces(template, values.length, offset);
+  let length = 0;
+  for (const piece of pieces) length += typeof piece === 'string' ? piece.length : (values[piece]?.length ?? 0);
+  budget.produce(length, offset);
+  return pieces.map((piece) => (typeof piece === 'string' ? piece : (values[piece] ?? ''))).join('');
+}
+
+/** A format string as literal text and argument indexes: `{N}` is argument N; `{{` and `}}` are literal braces; any other brace is an error. */
+function formatPieces(template: string, argCount: number, offset: number): (string | number)[] {
+  const pieces: (string | number)[] = [];
+  let text = '';
   let pos = 0;
   while (pos < template.length) {
     const ch = template[pos];
-    if (ch === '{' && template[pos + 1] === '{') {
-      out += '{';
+    if ((ch === '{' || ch === '}') && template[pos + 1] === ch) {
+      text += ch;
       pos += 2;
-    } else if (ch === '}' && template[pos + 1] === '}') {
-      out += '}';
-      pos += 2;
-    } else if (ch === '{') {
-      PLACEHOLDER.lastIndex = pos;
-      const match = PLACEHOLDER.exec(template);
-      if (!match) throw semanticError(`format(): invalid format string '${template}' (write '{{' and '}}' for literal braces)`, offset);
-      const index = Number(match[1]);
-      if (index >= args.length) {
-        throw semanticError(
-          `format(): '{${index}}' is out of range: ${args.length} argument${args.length === 1 ? '' : 's'} given after the format string`,
-          offset,
-        );
-      }
-      out += toStringValue(args[index] ?? null);
-      pos += match[0].length;
-    } else if (ch === '}') {
-      throw semanticError(`format(): invalid format string '${template}' (write '{{' and '}}' for literal braces)`, offset);
-    } else {
-      out += ch;
-      pos++;
+      continue;
     }
+    if (ch === '}') throw invalidFormat(template, offset);
+    if (ch !== '{') {
+      const next = nextBrace(template, pos);
+      text += template.slice(pos, next);
+      pos = next;
+      continue;
+    }
+    PLACEHOLDER.lastIndex = pos;
+    const match = PLACEHOLDER.exec(template);
+    if (!match) throw invalidFormat(template, offset);
+    const index = Number(match[1]);
+    if (index >= argCount) {
+      throw semanticError(
+        `format(): '{${index}}' is out of range: ${argCount} argument${argCount === 1 ? '' : 's'} given after the format string`,
+        offset,
+      );
+    }
+    if (text !== '') pieces.push(text);
+    text = '';
+    pieces.push(index);
+    pos += match[0].length;
   }
-  return out;
+  if (text !== '') pieces.push(text);
+  return pieces;
+}
+
+function nextBrace(template: string, from: number): number {
+  const open = template.indexOf('{', from);
+  const close = template.indexOf('}', from);
+  const candidates = [open, close].filter((at) => at !== -1);
+  return candidates.length === 0 ? template.length : Math.min(...candidates);
+}
+
+function invalidFormat(template: string, offset: number): Error {
+  return semanticError(`format(): invalid format string '${template}' (write '{{' and '}}' for literal braces)`, offset);
 }
 
 /** Arrays are joined element-wise; a scalar is its own string; an object joins to ''. A container separator means the default ','. */
-function join(value: Value, separator: Value | undefined): string {
+function join(value: Value, separator: Value | undefined, budget: EvaluationBudget, offset: number): string {
   const glue = separator === undefined || isContainer(separator) ? ',' : toStringValue(separator);
-  if (Array.isArray(value)) return value.map(toStringValue).join(glue);
-  if (isContainer(value)) return '';
-  return toStringValue(value);
+  if (!Array.isArray(value)) return isContainer(value) ? '' : toStringValue(value);
+  const parts = value.map(toStringValue);
+  budget.produce(lengthOf(parts) + glue.length * Math.max(0, parts.length - 1), offset);
+  return parts.join(glue);
+}
+
+function lengthOf(texts: readonly string[]): number {
+  let length = 0;
+  for (const text of texts) length += text.length;
+  return length;
+}
+
+/** contains/startsWith/endsWith on two strings, ignoring case; folding copies both, so both are charged. */
+function textTest(
+  text: Value,
+  part: Value,
+  budget: EvaluationBudget,
+  offset: number,
+  test: (text: string, part: string) => boolean,
+): boolean {
+  const a = toStringValue(text);
+  const b = toStringValue(part);
+  budget.spend(a.length + b.length, offset);
+  return test(foldCase(a), foldCase(b));
 }
 
 function fromJSON(text: string, offset: number): Value {

@@ -16,7 +16,10 @@ export type Token =
   | { readonly kind: 'end'; readonly text: ''; readonly offset: number };
 
 const IDENTIFIER = /[A-Za-z_][A-Za-z0-9_-]*/y;
-const NUMBER = /[+-]?(?:Infinity|0[xX][0-9a-fA-F]+|0[oO][0-7]+|(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)/y;
+/** Hex and octal take no sign: GitHub refuses `-0xFF` as an unknown symbol. */
+const NUMBER = /(?:0[xX][0-9a-fA-F]+|0[oO][0-7]+|[+-]?(?:Infinity|(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?))/y;
+/** Where a run of characters GitHub reads as one symbol stops (whitespace, brackets, operators, the separator). */
+const BOUNDARY = /[\s()[\],.!<>=&|]/;
 const TWO_CHAR: readonly Punctuator[] = ['<=', '>=', '==', '!=', '&&', '||'];
 const ONE_CHAR: readonly Punctuator[] = ['(', ')', '[', ']', ',', '.', '!', '<', '>', '*'];
 /** Characters that are almost right, with the hint that fixes them. */
@@ -58,7 +61,7 @@ export function tokenize(src: string): Token[] {
     }
     const pair = src.slice(pos, pos + 2);
     const punctuator = TWO_CHAR.find((p) => p === pair) ?? ONE_CHAR.find((p) => p === ch);
-    if (punctuator === undefined) throw syntaxError(`unexpected '${ch}'`, pos, HINTS[ch] ?? '');
+    if (punctuator === undefined) throw unknownSymbol(src, pos, tokens.at(-1));
     tokens.push({ kind: 'punctuator', text: punctuator, offset: pos });
     pos += punctuator.length;
   }
@@ -67,15 +70,40 @@ export function tokenize(src: string): Token[] {
 }
 
 /**
+ * An error for a character no token starts with, naming the whole symbol it belongs to as GitHub
+ * does (`b@r` in `foo.b@r`, `=2` in `1 =2`, a whole emoji rather than half of one), at the
+ * symbol's start: a name or number written right before it belongs to it.
+ */
+function unknownSymbol(src: string, pos: number, previous: Token | undefined): Error {
+  const glued = previous !== undefined && (previous.kind === 'identifier' || previous.kind === 'number');
+  const start = glued && previous.offset + previous.text.length === pos ? previous.offset : pos;
+  const symbol = symbolAt(src, start, pos + 1, false);
+  return syntaxError(`unexpected '${symbol}'`, start, HINTS[src[pos] ?? ''] ?? '');
+}
+
+/** The symbol starting at `start`: at least up to `minEnd`, then up to a boundary (dots included when `throughDots`). */
+function symbolAt(src: string, start: number, minEnd: number, throughDots: boolean): string {
+  let end = Math.max(minEnd, start + 1);
+  if (/[\uD800-\uDBFF]/.test(src[end - 1] ?? '')) end++;
+  while (end < src.length) {
+    const ch = src[end] ?? '';
+    if (BOUNDARY.test(ch) && !(throughDots && ch === '.')) break;
+    end++;
+  }
+  return src.slice(start, end);
+}
+
+/**
  * `.5` is a number but `a.5` is a property access gone wrong, and `-1` is a number (there is no
- * minus operator), so the token before decides.
+ * minus operator), so the token before decides. A dot that cannot be an access starts a number
+ * (GitHub's rule), so `.github/x` is refused as one bad number rather than piece by piece.
  */
 function startsNumber(src: string, pos: number, previous: Token | undefined): boolean {
   const ch = src[pos] ?? '';
   const next = src[pos + 1] ?? '';
   if (/\d/.test(ch)) return true;
   const afterOperand = previous !== undefined && (previous.kind !== 'punctuator' || [')', ']', '*'].includes(previous.text));
-  if (ch === '.') return /\d/.test(next) && !afterOperand;
+  if (ch === '.') return !afterOperand;
   if (ch === '-' || ch === '+') {
     return /\d/.test(next) || (next === '.' && /\d/.test(src[pos + 2] ?? '')) || src.startsWith('Infinity', pos + 1);
   }
@@ -86,17 +114,15 @@ function readNumber(src: string, pos: number): Token {
   NUMBER.lastIndex = pos;
   const text = NUMBER.exec(src)?.[0] ?? '';
   const end = pos + text.length;
-  if (text === '' || /[A-Za-z0-9_]/.test(src[end] ?? '')) {
-    const bad = /^[+-]?[A-Za-z0-9_.]*/.exec(src.slice(pos))?.[0] ?? src.slice(pos, end + 1);
-    throw syntaxError(`invalid number '${bad}'`, pos);
+  if (text === '' || (end < src.length && !BOUNDARY.test(src[end] ?? ''))) {
+    const symbol = symbolAt(src, pos, end, true);
+    throw syntaxError(/^[+-]?\.?\d/.test(symbol) ? `invalid number '${symbol}'` : `unexpected '${symbol}'`, pos);
   }
-  const negative = text.startsWith('-');
-  const body = /^[+-]/.test(text) ? text.slice(1) : text;
   let value: number;
-  if (/^0[xX]/.test(body)) value = Number.parseInt(body.slice(2), 16);
-  else if (/^0[oO]/.test(body)) value = Number.parseInt(body.slice(2), 8);
-  else value = Number(body);
-  return { kind: 'number', value: negative ? -value : value, text, offset: pos };
+  if (/^0[xX]/.test(text)) value = Number.parseInt(text.slice(2), 16);
+  else if (/^0[oO]/.test(text)) value = Number.parseInt(text.slice(2), 8);
+  else value = Number(text);
+  return { kind: 'number', value, text, offset: pos };
 }
 
 /** Single-quoted, with `''` standing for one quote (GitHub's only escape). */

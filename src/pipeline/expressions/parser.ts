@@ -4,34 +4,50 @@
  * format strings are checked here so mistakes surface when gantry.yaml is compiled, not mid-run.
  */
 import type { Value } from '../../core/types.ts';
-import { CONTEXT_NAMES, type ComparisonOperator, type ContextName, type Expr } from './ast.ts';
+import { CONTEXT_NAMES, type ComparisonOperator, type Expr } from './ast.ts';
 import { didYouMean } from '../../core/did-you-mean.ts';
-import { MAX_DEPTH, MAX_EXPRESSION_LENGTH, semanticError, syntaxError } from './errors.ts';
+import { limitError, semanticError, syntaxError } from './errors.ts';
 import { FUNCTION_NAMES, arityProblem, formatProblem, lookupFunction } from './functions.ts';
 import { tokenize, type Token } from './lexer.ts';
+import { MAX_DEPTH, MAX_EXPRESSION_LENGTH } from './limits.ts';
 
 const KEYWORDS: Readonly<Record<string, Value>> = { true: true, false: false, null: null, NaN: Number.NaN, Infinity: Infinity };
+/**
+ * How deep the parser itself may recurse. Parentheses and argument lists recurse without adding
+ * a level to the tree, so this only guards the stack; MAX_DEPTH is the language's limit.
+ */
+const MAX_RECURSION = 2 * MAX_DEPTH;
+
+/** How to parse: which context names exist (gantry.yaml's by default; GitHub's own test cases bring theirs). */
+export interface ParseOptions {
+  contexts?: readonly string[];
+}
 
 /**
  * Parses one expression (the text between `${{` and `}}`, or a bare `if:` condition).
  * Throws ExpressionError with `offset` = 0-based position in `src` of the problem.
  */
-export function parseExpression(src: string): Expr {
+export function parseExpression(src: string, options: ParseOptions = {}): Expr {
   if (src.length > MAX_EXPRESSION_LENGTH) {
-    throw semanticError(`expression is too long (${src.length} characters; the limit is ${MAX_EXPRESSION_LENGTH})`, MAX_EXPRESSION_LENGTH);
+    throw limitError(
+      `expression is too long (${src.length.toLocaleString('en-US')} characters; the limit is ${MAX_EXPRESSION_LENGTH.toLocaleString('en-US')})`,
+      MAX_EXPRESSION_LENGTH,
+    );
   }
-  return new Parser(tokenize(src)).parseAll();
+  return new Parser(tokenize(src), options.contexts ?? CONTEXT_NAMES).parseAll();
 }
 
 class Parser {
   private readonly tokens: Token[];
+  private readonly contexts: readonly string[];
   private pos = 0;
   private depth = 0;
   /** Height of every node built so far: chains such as `a.b.c…` grow the tree without recursing here. */
   private readonly heights = new Map<Expr, number>();
 
-  constructor(tokens: Token[]) {
+  constructor(tokens: Token[], contexts: readonly string[]) {
     this.tokens = tokens;
+    this.contexts = contexts;
   }
 
   parseAll(): Expr {
@@ -140,11 +156,12 @@ class Parser {
     if (this.isPunctuator('(')) return this.parseCall(token);
     if (Object.hasOwn(KEYWORDS, token.text))
       return this.node({ kind: 'literal', value: KEYWORDS[token.text] ?? null, offset: token.offset }, []);
-    const name = CONTEXT_NAMES.find((c) => c === token.text.toLowerCase());
-    if (name !== undefined) return this.node({ kind: 'context', name: name satisfies ContextName, offset: token.offset }, []);
+    const lower = token.text.toLowerCase();
+    const name = this.contexts.find((c) => c.toLowerCase() === lower);
+    if (name !== undefined) return this.node({ kind: 'context', name, offset: token.offset }, []);
     const fn = lookupFunction(token.text);
     if (fn) throw semanticError(`'${token.text}' is a function: call it as ${fn.name}(…)`, token.offset);
-    const hint = didYouMean(token.text, CONTEXT_NAMES) || ` (known contexts: ${CONTEXT_NAMES.join(', ')})`;
+    const hint = didYouMean(token.text, this.contexts) || ` (known contexts: ${this.contexts.join(', ')})`;
     throw semanticError(`unknown context '${token.text}'${hint}`, token.offset);
   }
 
@@ -183,11 +200,12 @@ class Parser {
 
   private enter(): void {
     this.depth++;
-    if (this.depth > MAX_DEPTH) throw this.tooDeep();
+    if (this.depth > MAX_RECURSION) throw this.tooDeep();
   }
 
   private tooDeep(): Error {
-    return syntaxError(`expression is nested too deeply (the limit is ${MAX_DEPTH} levels)`, this.peek(-1).offset);
+    const at = this.peek(-1).offset;
+    return limitError(`expression is nested too deeply (the limit is ${MAX_DEPTH} levels)`, at, true);
   }
 
   private expect(text: ')' | ']'): void {
@@ -195,9 +213,12 @@ class Parser {
     if (token.kind !== 'punctuator' || token.text !== text) throw this.unexpected(token, `, expected '${text}'`);
   }
 
+  /** An end that comes too early is reported at the token it follows, as GitHub does ('1 <' points at '<'). */
   private unexpected(token: Token, suffix = ''): Error {
-    const what = token.kind === 'end' ? 'end of expression' : `'${token.text}'`;
-    return syntaxError(`unexpected ${what}`, token.offset, suffix);
+    if (token.kind !== 'end') return syntaxError(`unexpected '${token.text}'`, token.offset, suffix);
+    const last = this.tokens.at(-2);
+    if (last === undefined) return syntaxError('unexpected end of expression', token.offset, suffix);
+    return syntaxError(`unexpected end of expression after '${last.text}'`, last.offset, suffix);
   }
 
   private isPunctuator(text: string): boolean {

@@ -2,9 +2,11 @@
  * Strings with `${{ … }}` parts: splitting them (for validation at compile time) and filling
  * them in (at run time). Error offsets are re-based onto the whole text.
  */
-import { toDisplayString } from './coerce.ts';
+import { isContainer, toDisplayString } from './coerce.ts';
 import { shiftError, syntaxError } from './errors.ts';
-import { evaluate, type ExpressionContext } from './evaluate.ts';
+import { evaluateWithin, type ExpressionContext } from './evaluate.ts';
+import { jsonTextLength } from './json-length.ts';
+import { EvaluationBudget } from './limits.ts';
 import { parseExpression } from './parser.ts';
 
 export type TemplatePart =
@@ -73,6 +75,8 @@ function skipString(text: string, quote: number): number {
  */
 export function interpolate(text: string, ctx: ExpressionContext): string {
   if (!hasExpression(text)) return text;
+  // One budget for the whole text: its parts are one result, bounded as one.
+  const budget = new EvaluationBudget(ctx.limits);
   let out = '';
   for (const part of splitTemplate(text)) {
     if (part.kind === 'text') {
@@ -80,7 +84,11 @@ export function interpolate(text: string, ctx: ExpressionContext): string {
       continue;
     }
     try {
-      out += toDisplayString(evaluate(parseExpression(part.source), ctx));
+      const value = evaluateWithin(parseExpression(part.source), ctx, budget);
+      const length = isContainer(value) ? jsonTextLength(value, 0, budget.maxResultLength) : toDisplayString(value).length;
+      budget.checkResultLength(out.length + length, 0);
+      budget.spend(length, 0);
+      out += toDisplayString(value);
     } catch (error) {
       throw shiftError(error, part.offset);
     }
