@@ -397,7 +397,7 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
           .execute();
       },
     },
-    '0003_slos': {
+    '0004_slos': {
       async up(db: Kysely<any>): Promise<void> {
         const bigint = dialect === 'postgres' ? 'bigint' : 'integer';
         await db.schema

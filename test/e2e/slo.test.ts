@@ -1,0 +1,154 @@
+/**
+ * SLOs end to end: a real server, a service deployed with an `slos` section, real requests
+ * through its proxy, an outage and a recovery. The period is 4 h, so the workbook's fast page
+ * rule watches 20 s and 1.7 s windows (and the slow one 2 min and 10 s): real alerts in seconds.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../support/cli.ts';
+import { makeRepo } from '../support/repo.ts';
+import { startTestServer, waitForRunEnd, type TestServer } from '../support/server.ts';
+import { waitFor } from '../support/wait.ts';
+
+/** Answers 200, or 500 to everything between POST /outage/on and POST /outage/off. */
+const SERVICE = `
+const http = require('node:http');
+let outage = false;
+http.createServer((req, res) => {
+  if (req.method === 'POST' && req.url.startsWith('/outage/')) { outage = req.url === '/outage/on'; res.end('ok'); return; }
+  res.statusCode = outage && req.url !== '/healthz' ? 500 : 200;
+  res.end(outage ? 'down' : 'up');
+}).listen(Number(process.env.PORT), '127.0.0.1');
+`;
+
+const YAML = `
+pipeline:
+  jobs:
+    build: { steps: ["node --check server.js"] }
+service:
+  run: node server.js
+  health: { path: /healthz, readiness: { interval: 100ms } }
+  stop: { drain-timeout: 1s }
+environments:
+  production: { strategy: { recreate: {} } }
+slos:
+  availability: { objective: 99.9%, period: 4h }
+`;
+
+interface SloView {
+  environment: string;
+  slo: { name: string };
+  budget: { total: number; bad: number; remaining: number };
+  alerts: Record<string, { status: string }>;
+}
+
+describe('SLOs end to end', () => {
+  let server: TestServer;
+  let repo: Awaited<ReturnType<typeof makeRepo>>;
+  let port = 0;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+  let load: NodeJS.Timeout | undefined;
+
+  const send = (method: string, path: string): Promise<number> =>
+    new Promise((resolve) => {
+      const req = http.request({ host: '127.0.0.1', port, method, path, agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', () => resolve(0));
+      req.end();
+    });
+
+  beforeAll(async () => {
+    server = await startTestServer();
+    repo = await makeRepo({ 'server.js': SERVICE, 'gantry.yaml': YAML });
+    await server.api('POST', '/api/projects', { path: repo.dir, name: 'shop' });
+    const run = (await server.api<{ run: { id: string } }>('POST', '/api/projects/shop/runs', {})).body.run.id;
+    expect((await waitForRunEnd(server, run)).status).toBe('success');
+    const made = await server.api<{ release: { id: string } }>('POST', '/api/projects/shop/releases', { run });
+    expect(made.body).toHaveProperty('release');
+    const release = made.body.release.id;
+    await server.api('POST', '/api/projects/shop/environments/production/deploy', { release });
+    port = await waitFor(
+      async () => {
+        const view = (
+          await server.api<{ rollout: { phase: string } | null; live: { port: number | null } }>(
+            'GET',
+            '/api/projects/shop/environments/production/rollout',
+          )
+        ).body;
+        return view.rollout?.phase === 'succeeded' ? view.live.port : undefined;
+      },
+      { what: 'the deploy to finish', timeoutMs: 30_000 },
+    );
+    // 50 requests a second, for the whole test.
+    load = setInterval(() => void send('GET', '/'), 20);
+  }, 60_000);
+
+  afterAll(async () => {
+    clearInterval(load);
+    agent.destroy();
+    await server?.cleanup();
+    await repo?.cleanup();
+  });
+
+  const slos = async () => (await server.api<{ slos: SloView[] }>('GET', '/api/projects/shop/slos')).body.slos;
+  const alertEvents = async () =>
+    (
+      await server.api<{ events: { type: string; at: string; data: { severity: string; slo: string } }[] }>(
+        'GET',
+        '/api/events?type=slo.alert.*',
+      )
+    ).body.events;
+
+  it('measures the budget, pages on an outage within seconds, and resolves after recovery', async () => {
+    // The fast rule's long window (20 s) must be measured before it may page.
+    await waitFor(async () => ((await slos())[0]?.budget.total ?? 0) > 1000, { what: '20 s of measured traffic', timeoutMs: 40_000 });
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // a little past the long window
+    expect(await alertEvents()).toEqual([]);
+
+    const outageAt = Date.now();
+    expect(await send('POST', '/outage/on')).toBe(200);
+    const fired = await waitFor(async () => (await alertEvents()).find((e) => e.type === 'slo.alert.fired' && e.data.severity === 'page'), {
+      what: 'the page alert',
+      timeoutMs: 20_000,
+    });
+    expect(Date.parse(fired.at) - outageAt).toBeLessThanOrEqual(15_000);
+    expect(fired.data.slo).toBe('availability');
+
+    const status = await runCli(repo.dir, ['slo', 'status', 'shop'], { env: { GANTRY_URL: server.url, GANTRY_TOKEN: server.token } });
+    expect(status.code).toBe(0);
+    expect(status.stdout).toContain('production availability  99.9% over 4h');
+    expect(status.stdout).toContain('PAGE FIRING');
+
+    expect(await send('POST', '/outage/off')).toBe(200);
+    await waitFor(async () => (await alertEvents()).some((e) => e.type === 'slo.alert.resolved' && e.data.severity === 'page'), {
+      what: 'the page alert to resolve',
+      timeoutMs: 30_000,
+    });
+    const [after] = await slos();
+    expect(after?.alerts.page?.status).toBe('inactive');
+    expect(after?.budget.bad).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('writes Prometheus rules for the project that promtool accepts', async () => {
+    const rules = await runCli(repo.dir, ['slo', 'rules', 'shop'], { env: { GANTRY_URL: server.url, GANTRY_TOKEN: server.token } });
+    expect(rules.code).toBe(0);
+    expect(rules.stdout).toContain('gantry_slo:sli_error:ratio_rate20s');
+    const dir = await mkdtemp(join(tmpdir(), 'gantry-slo-rules-'));
+    try {
+      await writeFile(join(dir, 'rules.yaml'), rules.stdout);
+      const checked = await promisify(execFile)('promtool', ['check', 'rules', join(dir, 'rules.yaml')]).catch(
+        (error: { stdout: string }) => error,
+      );
+      expect(checked.stdout).toContain('SUCCESS');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
