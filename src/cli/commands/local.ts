@@ -18,6 +18,7 @@ import { loadConfigFile, validateConfig } from '../../pipeline/load-config.ts';
 import { compilePlan } from '../../pipeline/plan.ts';
 import { explainPlan } from '../../pipeline/triggers.ts';
 import { resolveInputs } from '../../pipeline/inputs.ts';
+import { parseEnvNames } from '../../platform/child-env.ts';
 import type { JobRecord } from '../../store/ports.ts';
 import { LiveTable } from '../live-table.ts';
 import { bold, dim, formatMs, printJson, red, statusSymbol } from '../output.ts';
@@ -187,6 +188,8 @@ async function runCommand(opts: RunOptions): Promise<number> {
       parallel,
       sandbox: opts.sandbox ? 'auto' : 'off',
       logCapBytes: DEFAULT_LOG_CAP_BYTES,
+      // The server's option, honoured here too: a pipeline sees the same host variables locally.
+      passEnv: parseEnvNames(process.env.GANTRY_PASS_ENV ?? '', 'GANTRY_PASS_ENV'),
       runJob,
       onChange: (jobs) => table?.update(jobs),
       onLog:
