@@ -4,10 +4,10 @@
  *
  * Decisions worth knowing:
  * - A step's environment is built from scratch, never inherited: the server's environment holds
- *   tokens and database URLs. Of the host's, a step gets PATH, HOME's place taken by its own,
- *   LANG/LC_ALL/TZ, the network settings (proxies, CA bundles: `NETWORK_ENV`) and the names the
- *   operator added (`spec.passEnv`); in the sandbox the CA files those name are readable. The
- *   job's `env:` wins over all of them (docs/job-environment.md).
+ *   tokens and database URLs. Of the host's, a step gets PATH, LANG/LC_ALL/TZ, the network
+ *   settings (proxies, CA bundles: `NETWORK_ENV`) and the names the operator added
+ *   (`spec.passEnv`); in the sandbox the CA files those name are readable. The job's `env:` wins
+ *   over all of them; HOME and TMPDIR are the job's own (docs/job-environment.md).
  * - A job's private temp dir `<workspaceDir>.tmp/` holds the step scripts (which may contain
  *   interpolated secrets), the GANTRY_OUTPUT/GANTRY_ENV files, HOME and TMPDIR. It is removed
  *   when the job ends.
