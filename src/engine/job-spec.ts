@@ -18,6 +18,8 @@ export interface RunSetting {
   sandbox: 'auto' | 'off';
   /** More paths the sandbox hides besides the data dir (e.g. all of `<repo>/.gantry` for local runs). */
   hiddenPaths?: string[];
+  /** More host variables for the steps (`GANTRY_PASS_ENV`; see JobSpec.passEnv). */
+  passEnv?: readonly string[];
   /** Artifacts of jobs reused from an earlier run (rerun --failed) live in that run's directory. */
   artifactRunOf?: (key: string) => string;
   onLog?: (line: LogLine) => void;
@@ -48,6 +50,7 @@ export function buildJobSpec(setting: RunSetting, job: JobState, state: RunState
     logCapBytes: setting.logCapBytes,
     sandbox: setting.sandbox,
     hiddenPaths: [...(setting.hiddenPaths ?? []), dataDir],
+    passEnv: setting.passEnv,
     onLog: setting.onLog,
     signal,
   };

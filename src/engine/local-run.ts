@@ -30,6 +30,8 @@ export interface LocalRunOptions {
   parallel: number;
   sandbox: 'auto' | 'off';
   logCapBytes: number;
+  /** More host variables for the steps (`GANTRY_PASS_ENV`; see JobSpec.passEnv). */
+  passEnv?: readonly string[];
   runJob: RunJob;
   /** Called after every persisted transition with all job rows (for the live table). */
   onChange?: (jobs: JobRecord[], state: RunState) => void;
@@ -90,6 +92,7 @@ export async function runLocally(o: LocalRunOptions): Promise<LocalRunResult> {
     sandbox: o.sandbox,
     onLog: o.onLog,
     hiddenPaths: [join(repoDir, '.gantry')],
+    passEnv: o.passEnv,
   };
   const driver = new RunDriver(
     state,

@@ -4,7 +4,10 @@
  *
  * Decisions worth knowing:
  * - A step's environment is built from scratch, never inherited: the server's environment holds
- *   tokens and database URLs. Only PATH and LANG/LC_ALL/TZ pass through.
+ *   tokens and database URLs. Of the host's, a step gets PATH, LANG/LC_ALL/TZ, the network
+ *   settings (proxies, CA bundles: `NETWORK_ENV`) and the names the operator added
+ *   (`spec.passEnv`); in the sandbox the CA files those name are readable. The job's `env:` wins
+ *   over all of them; HOME and TMPDIR are the job's own (docs/job-environment.md).
  * - A job's private temp dir `<workspaceDir>.tmp/` holds the step scripts (which may contain
  *   interpolated secrets), the GANTRY_OUTPUT/GANTRY_ENV files, HOME and TMPDIR. It is removed
  *   when the job ends.
@@ -39,7 +42,8 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { JobResult, StepConfig, StepResult, StepStatus, TestCounts, Value } from '../core/types.ts';
 import { evaluateCondition, interpolate, type ExpressionContext } from '../pipeline/expressions/index.ts';
-import { childEnv } from '../platform/child-env.ts';
+import { caBinds } from '../platform/ca-binds.ts';
+import { childEnv, NETWORK_ENV } from '../platform/child-env.ts';
 import { restoreArtifacts, saveArtifacts } from './artifacts.ts';
 import { restoreCache, saveCache } from './cache.ts';
 import { hashFiles } from './hash-files.ts';
@@ -134,6 +138,10 @@ class JobRun {
   /** The first reason the job failed other than a step's exit code (JobResult.error). */
   private error: string | null = null;
   private sandboxed = false;
+  /** The host variables every step gets (read once per job), under the job's own. */
+  private readonly hostEnv: Record<string, string>;
+  /** bwrap mounts making the CA files of `hostEnv` readable in the sandbox. */
+  private sandboxBinds: string[] = [];
   /** The helper starting this job's steps; null when it is unavailable (then one spawn per step). */
   private spawner: Spawner | null = null;
 
@@ -144,6 +152,7 @@ class JobRun {
     this.log = log;
     this.masker = masker;
     this.tmpDir = `${spec.workspaceDir}.tmp`;
+    this.hostEnv = childEnv({ inherit: [...NETWORK_ENV, ...(spec.passEnv ?? [])] });
   }
 
   private get config() {
@@ -162,6 +171,11 @@ class JobRun {
     if (config.reports.junit) rmSync(this.testsFile, { force: true });
     try {
       this.sandboxed = this.chooseSandbox();
+      if (this.sandboxed) {
+        const binds = caBinds(this.hostEnv, spec.hiddenPaths);
+        this.sandboxBinds = binds.args;
+        for (const sentence of binds.unreadable) this.log.system(`⚠ ${sentence}`);
+      }
       // Sync and checked first: tiny, and a missing path must not cost a thrown ENOENT per job.
       if (existsSync(this.tmpDir)) await rm(this.tmpDir, { recursive: true, force: true });
       await materializeWorkspace(spec.sourceDir, spec.workspaceDir);
@@ -301,6 +315,7 @@ class JobRun {
           workspaceDir: spec.workspaceDir,
           privateDirs: [this.tmpDir],
           hiddenPaths: spec.hiddenPaths,
+          binds: this.sandboxBinds,
           network: this.config.network,
           cwd: spec.workspaceDir,
         });
@@ -406,6 +421,7 @@ class JobRun {
         workspaceDir: spec.workspaceDir,
         privateDirs: [this.tmpDir],
         hiddenPaths: spec.hiddenPaths,
+        binds: this.sandboxBinds,
         network: this.config.network,
         cwd,
       });
@@ -471,6 +487,7 @@ class JobRun {
     const { spec } = this;
     return childEnv({
       set: {
+        ...this.hostEnv,
         ...this.jobEnv,
         ...this.addedEnv,
         ...stepEnv,

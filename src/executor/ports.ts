@@ -57,6 +57,12 @@ export interface JobSpec {
   sandbox: 'auto' | 'off';
   /** Paths the sandbox must hide from the job (the data dir, other workspaces). */
   hiddenPaths: string[];
+  /**
+   * Host variables the steps get besides PATH, LANG, LC_ALL, TZ and the network settings
+   * (`NETWORK_ENV` of platform/child-env.ts): the server's `GANTRY_PASS_ENV`. Read from the
+   * host when the job starts; the job's own `env:` wins.
+   */
+  passEnv?: readonly string[];
   killGraceMs?: number;
   onLog?: (line: LogLine) => void;
   signal: AbortSignal;

@@ -19,6 +19,8 @@ export interface SandboxOptions {
   privateDirs: string[];
   /** Hidden behind an empty tmpfs (directories) or /dev/null (files). */
   hiddenPaths: string[];
+  /** More mounts after the hidden paths: the CA files the job's host settings name (platform/ca-binds.ts). */
+  binds?: readonly string[];
   network: boolean;
   cwd: string;
 }
@@ -43,8 +45,8 @@ export function sandboxAvailable(): boolean {
 
 /**
  * The command line running `argv` inside the sandbox. Mount order matters and is bwrap's
- * argument order: the hidden paths are covered first, then the workspace and private dirs are
- * bound back on top (they live inside the hidden data dir).
+ * argument order: the hidden paths are covered first, then the extra binds and the workspace and
+ * private dirs are bound back on top (they live inside the hidden data dir).
  */
 export function sandboxArgv(argv: string[], o: SandboxOptions): string[] {
   const out = ['bwrap', '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp'];
@@ -54,6 +56,7 @@ export function sandboxArgv(argv: string[], o: SandboxOptions): string[] {
     if (kind === 'dir') out.push('--tmpfs', hidden);
     else if (kind === 'file') out.push('--ro-bind', '/dev/null', hidden);
   }
+  if (o.binds) out.push(...o.binds);
   for (const dir of [o.workspaceDir, ...o.privateDirs]) out.push('--bind', dir, dir);
   out.push('--unshare-pid', '--unshare-ipc', '--unshare-uts', '--die-with-parent', '--new-session');
   if (!o.network) out.push('--unshare-net');

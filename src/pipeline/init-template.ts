@@ -3,7 +3,7 @@
  * (package.json, Makefile, or nothing), commented so a newcomer can extend it without the docs.
  * Pure: the CLI gathers the facts about the repository and writes the file.
  */
-import { GANTRY_SCHEMA_ID } from './json-schema.ts';
+import { SCHEMA_FILE } from './json-schema.ts';
 
 /** What `gantry init` found in the repository. */
 export interface RepoFacts {
@@ -25,7 +25,8 @@ function header(name: string): string {
   const lines = [
     '# gantry.yaml: how this project is built, tested and delivered.',
     '# Try it locally with `gantry run`; check this file with `gantry validate`.',
-    `# yaml-language-server: $schema=${GANTRY_SCHEMA_ID}`,
+    // Relative to this file: the schema `gantry init` and `gantry run` write beside it (cli/schema-file.ts).
+    `# yaml-language-server: $schema=./${SCHEMA_FILE}`,
     '',
   ];
   if (name.trim() !== '') lines.push(`name: ${yamlString(name.trim())}`, '');

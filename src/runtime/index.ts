@@ -9,10 +9,12 @@
  *   bind test and that no other instance holds, and runs `service.run` with `bash -c` and $PORT
  *   (plus HOME = its own dir, TMPDIR, GANTRY_INSTANCE_ID, GANTRY_RELEASE_ID, GANTRY_ENVIRONMENT — the
  *   spec's environment unless spec.env names it;
- *   of the server's env only PATH, LANG, LC_ALL, TZ) in its own session and process group, from
+ *   of the server's env only PATH, LANG, LC_ALL, TZ, the proxy and CA settings and the names of
+ *   `passEnv`) in its own session and process group, from
  *   `workDir` (+ `service.workingDirectory`). With `sandbox: 'auto'` and bubblewrap working, it
  *   runs inside bwrap: host read-only, the data dir hidden, `workDir` read-only, its own dir
- *   writable, a private tmp on /tmp. Resolves once the process runs (`starting`); CONFLICT when
+ *   writable, a private tmp on /tmp, and the CA files of the server's settings readable (even in
+ *   /tmp). Resolves once the process runs (`starting`); CONFLICT when
  *   the id is running (or has a running record not adopted yet).
  * - Readiness probes (HTTP GET on 127.0.0.1:PORT, 2xx/3xx; or a command, exit 0) start after
  *   `initialDelayMs` and repeat every `intervalMs`: `successThreshold` passes in a row → `ready`,

@@ -20,6 +20,8 @@ export interface InstanceSandboxOptions {
   tmpDir: string;
   /** Covered by an empty tmpfs (directories) or /dev/null (files); paths that do not exist are skipped. */
   hiddenPaths: string[];
+  /** More mounts after the hidden paths: the CA files the instance's host settings name (platform/ca-binds.ts). */
+  binds?: readonly string[];
   cwd: string;
 }
 
@@ -31,6 +33,7 @@ export function instanceSandboxArgv(argv: string[], o: InstanceSandboxOptions): 
     if (kind === 'dir') out.push('--tmpfs', hidden);
     else if (kind === 'file') out.push('--ro-bind', '/dev/null', hidden);
   }
+  if (o.binds) out.push(...o.binds);
   // After the hidden paths: these usually live inside the data dir and are bound back on top.
   out.push('--ro-bind', o.workDir, o.workDir);
   out.push('--bind', o.instanceDir, o.instanceDir);

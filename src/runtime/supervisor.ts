@@ -22,7 +22,8 @@ import { backoffDelay, DEFAULT_BACKOFF, transition, type Backoff } from './insta
 import { InstanceStore, type InstanceRecord } from './instance-store.ts';
 import { silentLogger, type Logger } from '../platform/logger.ts';
 import { pickPort, portFree } from '../platform/ports.ts';
-import { childEnv } from '../platform/child-env.ts';
+import { caBinds } from '../platform/ca-binds.ts';
+import { childEnv, NETWORK_ENV } from '../platform/child-env.ts';
 import { isSameProcess, listProcesses, startTimeOf, type ProcStat } from '../platform/proc.ts';
 import { INSTANCE_KEY_VAR, killLeftovers, terminateInstance, TreeSampler, type InstanceProcessRef } from './process-control.ts';
 import { RotatingLog } from './rotating-log.ts';
@@ -123,6 +124,8 @@ export class Supervisor {
   readonly #logKeep: number;
   readonly #ports: { from: number; to: number } | undefined;
   readonly #hidden: string[];
+  /** The host variables every instance gets (read once), under its own. */
+  readonly #hostEnv: Record<string, string>;
   readonly #store: InstanceStore;
   readonly #keyPrefix: string;
   readonly #instances = new Map<string, Instance>();
@@ -144,6 +147,7 @@ export class Supervisor {
     this.#logKeep = o.log?.keep ?? DEFAULT_LOG_KEEP;
     this.#ports = o.ports;
     this.#hidden = [this.#dataDir, ...(o.hiddenPaths ?? [])];
+    this.#hostEnv = childEnv({ inherit: [...NETWORK_ENV, ...(o.passEnv ?? [])] });
     this.#store = new InstanceStore(this.#dataDir, o.secretCodec);
     this.#keyPrefix = createHash('sha256').update(this.#dataDir).digest('hex').slice(0, 12);
   }
@@ -341,12 +345,15 @@ export class Supervisor {
     const cwd = resolve(spec.workDir, spec.service.workingDirectory ?? '.');
     const env = this.#envOf(inst, sandboxed);
     const argv = ['bash', '-c', spec.service.run];
+    const binds = sandboxed ? caBinds(this.#hostEnv, this.#hidden) : null;
+    for (const sentence of binds?.unreadable ?? []) inst.log.system(`[gantry] ${sentence}`);
     const command = sandboxed
       ? instanceSandboxArgv(argv, {
           workDir: spec.workDir,
           instanceDir: inst.paths.home,
           tmpDir: inst.paths.tmp,
           hiddenPaths: this.#hidden,
+          binds: binds?.args,
           cwd,
         })
       : argv;
@@ -747,6 +754,7 @@ export class Supervisor {
     // through spec.env. What the supervisor relies on (port, dirs, the instance key) comes last.
     return childEnv({
       set: {
+        ...this.#hostEnv,
         GANTRY_ENVIRONMENT: inst.spec.environment,
         ...inst.spec.env,
         PORT: String(inst.port),

@@ -95,6 +95,12 @@ export interface SupervisorOptions {
   ports?: { from: number; to: number };
   /** More paths hidden from sandboxed instances (the data dir always is). */
   hiddenPaths?: string[];
+  /**
+   * Host variables instances get besides PATH, LANG, LC_ALL, TZ and the network settings
+   * (`NETWORK_ENV` of platform/child-env.ts): the server's `GANTRY_PASS_ENV`. Read when the
+   * supervisor is made; an instance's own env wins.
+   */
+  passEnv?: readonly string[];
   /** When given, env and secrets are encrypted in the persisted instance records. */
   secretCodec?: SecretCodec;
   /**

@@ -5,6 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { InputError } from '../core/errors.ts';
+import { parseEnvNames } from '../platform/child-env.ts';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../platform/log-options.ts';
 
 export interface ServerOptions {
@@ -16,6 +17,11 @@ export interface ServerOptions {
   readonly parallel: number;
   readonly logCapBytes: number;
   readonly sandbox: 'auto' | 'off';
+  /**
+   * Host variables job steps and service instances get besides the fixed list (PATH, LANG,
+   * LC_ALL, TZ, the proxy and CA settings); see docs/job-environment.md.
+   */
+  readonly passEnv: readonly string[];
   /** How often URL projects are polled, ms. */
   readonly pollIntervalMs: number;
   /** On SIGTERM, how long running jobs may finish before they are stopped (they resume on restart), ms. */
@@ -72,6 +78,12 @@ export const SERVER_OPTION_TABLE: Record<keyof ServerOptions, OptionSpec> = {
       if (raw !== 'auto' && raw !== 'off') throw new InputError(`sandbox must be auto or off, got '${raw}'`);
       return raw;
     },
+  },
+  passEnv: {
+    env: 'GANTRY_PASS_ENV',
+    description:
+      "more of the server's environment variables for job steps and service instances, names separated by commas (default: none beyond PATH, LANG, LC_ALL, TZ and the proxy and CA settings)",
+    parse: (raw) => parseEnvNames(raw, 'GANTRY_PASS_ENV'),
   },
   pollIntervalMs: {
     env: 'GANTRY_POLL_INTERVAL_MS',
@@ -133,6 +145,7 @@ export function resolveServerOptions(
     parallel: (raw.parallel as number | undefined) ?? availableParallelism(),
     logCapBytes: (raw.logCapBytes as number | undefined) ?? 64 * 1024 * 1024,
     sandbox: (raw.sandbox as 'auto' | 'off' | undefined) ?? 'auto',
+    passEnv: Object.freeze((raw.passEnv as string[] | undefined) ?? []),
     pollIntervalMs: (raw.pollIntervalMs as number | undefined) ?? 60_000,
     drainMs: (raw.drainMs as number | undefined) ?? 10_000,
     interruptedRetries: (raw.interruptedRetries as number | undefined) ?? 1,

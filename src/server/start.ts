@@ -124,6 +124,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     dataDir: options.dataDir,
     logCapBytes: options.logCapBytes,
     sandbox: options.sandbox,
+    passEnv: options.passEnv,
     interruptedRetries: options.interruptedRetries,
     slots: new SlotPool(options.parallel),
     runJob: loggedRunJob(overrides.runJob ?? defaultRunJob, runsLog),
@@ -143,6 +144,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
   });
   const supervisor = new SupervisedInstances({
     dataDir: options.dataDir,
+    passEnv: options.passEnv,
     secretCodec: secretBox,
     logger: log.child({ component: 'supervisor' }),
   });

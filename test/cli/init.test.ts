@@ -1,5 +1,5 @@
 /** `gantry init`: a starter gantry.yaml fitted to the repository, which `gantry validate` accepts. */
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.ts';
@@ -35,7 +35,26 @@ const uncommented = (yaml: string) =>
     .filter((l) => !l.trim().startsWith('#'))
     .join('\n');
 
+const packagedSchema = () => readFile(new URL('../../schema/gantry.schema.json', import.meta.url), 'utf8');
+
 describe('gantry init', () => {
+  it("writes the schema where the starter's modeline points; gantry run writes it again in a fresh clone", async () => {
+    const repo = await repoWith({ 'package.json': JSON.stringify({ name: 'x', scripts: {} }) });
+    expect((await runCli(repo.dir, ['init'])).code).toBe(0);
+    const yaml = await read(repo, 'gantry.yaml');
+    const modeline = /^# yaml-language-server: \$schema=(.+)$/m.exec(yaml)?.[1];
+    // The YAML language server resolves a relative path against the file that holds the modeline.
+    const schemaFile = path.resolve(repo.dir, modeline ?? '');
+    expect(schemaFile).toBe(path.join(repo.dir, '.gantry', 'gantry.schema.json'));
+    expect(await readFile(schemaFile, 'utf8')).toBe(await packagedSchema());
+
+    // A fresh clone has no .gantry/ (git ignores it).
+    await rm(path.join(repo.dir, '.gantry'), { recursive: true });
+    await repo.write({ 'gantry.yaml': 'pipeline:\n  jobs:\n    a:\n      steps: [echo ok]\n' });
+    expect((await runCli(repo.dir, ['run', '--no-sandbox'])).code).toBe(0);
+    expect(await readFile(schemaFile, 'utf8')).toBe(await packagedSchema());
+  });
+
   it('uses npm ci and npm test for a package.json with a lockfile and a test script', async () => {
     const repo = await repoWith({
       'package.json': JSON.stringify({ name: 'x', scripts: { test: 'node test.js' } }),

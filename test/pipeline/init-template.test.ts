@@ -32,7 +32,8 @@ describe('starterConfig', () => {
       restoreKeys: [],
       paths: ['node_modules'],
     });
-    expect(text).toContain('# yaml-language-server: $schema=');
+    // A path relative to gantry.yaml, where the CLI writes the schema: no domain to resolve.
+    expect(text).toContain('\n# yaml-language-server: $schema=./.gantry/gantry.schema.json\n');
   });
 
   it('uses npm install without a lockfile and leaves out scripts that do not exist', () => {

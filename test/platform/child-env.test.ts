@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { childEnv, DEFAULT_PATH, GIT_HOST_ENV, isSecretHostVariable } from '../../src/platform/child-env.ts';
+import { childEnv, DEFAULT_PATH, GIT_HOST_ENV, isSecretHostVariable, NETWORK_ENV, parseEnvNames } from '../../src/platform/child-env.ts';
 
 const host = {
   PATH: '/opt/bin:/usr/bin',
@@ -50,7 +50,45 @@ describe('childEnv', () => {
     }
   });
 
-  it('names no secret among the variables git inherits', () => {
+  it('names no secret among the variables git, jobs and instances inherit', () => {
     expect(GIT_HOST_ENV.filter(isSecretHostVariable)).toEqual([]);
+    expect(NETWORK_ENV.filter(isSecretHostVariable)).toEqual([]);
+  });
+
+  it('passes the proxy and CA settings jobs and instances need', () => {
+    for (const name of [
+      'HTTP_PROXY',
+      'https_proxy',
+      'NO_PROXY',
+      'SSL_CERT_FILE',
+      'SSL_CERT_DIR',
+      'NODE_EXTRA_CA_CERTS',
+      'REQUESTS_CA_BUNDLE',
+      'GIT_SSL_CAINFO',
+    ])
+      expect(NETWORK_ENV).toContain(name);
+    expect(GIT_HOST_ENV).toEqual(expect.arrayContaining([...NETWORK_ENV]));
+  });
+});
+
+describe('parseEnvNames (GANTRY_PASS_ENV)', () => {
+  it('takes names separated by commas or spaces, once each', () => {
+    expect(parseEnvNames(' JAVA_HOME, MAVEN_OPTS  JAVA_HOME,,', 'GANTRY_PASS_ENV')).toEqual(['JAVA_HOME', 'MAVEN_OPTS']);
+    expect(parseEnvNames('', 'GANTRY_PASS_ENV')).toEqual([]);
+  });
+
+  it("refuses non-names, Gantry's own and secret-looking names, all at once, with a stable code", () => {
+    let error: unknown;
+    try {
+      parseEnvNames('JAVA_HOME, 1BAD, NPM_TOKEN, GANTRY_STORE', 'GANTRY_PASS_ENV');
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toMatchObject({ code: 'INVALID_INPUT' });
+    const message = (error as Error).message;
+    expect(message).toContain("GANTRY_PASS_ENV: '1BAD' is not a variable name");
+    expect(message).toContain('GANTRY_PASS_ENV: NPM_TOKEN looks like a secret (give it to jobs as a project secret)');
+    expect(message).toContain("GANTRY_PASS_ENV: GANTRY_STORE is one of Gantry's own settings");
+    expect(message).not.toContain('JAVA_HOME');
   });
 });

@@ -18,8 +18,10 @@ import { loadConfigFile, validateConfig } from '../../pipeline/load-config.ts';
 import { compilePlan } from '../../pipeline/plan.ts';
 import { explainPlan } from '../../pipeline/triggers.ts';
 import { resolveInputs } from '../../pipeline/inputs.ts';
+import { parseEnvNames } from '../../platform/child-env.ts';
 import type { JobRecord } from '../../store/ports.ts';
 import { LiveTable } from '../live-table.ts';
+import { writeSchemaFile } from '../schema-file.ts';
 import { bold, dim, formatMs, printJson, red, statusSymbol } from '../output.ts';
 
 export const DEFAULT_LOG_CAP_BYTES = 64 * 1024 * 1024;
@@ -91,6 +93,7 @@ export function registerLocalCommands(program: Command): void {
       });
       await writeFile(target, text);
       await ignoreDataDir(dir);
+      await writeSchemaFile(dir);
       process.stdout.write(`wrote gantry.yaml — try it with \`gantry run\`\n`);
     });
 
@@ -171,6 +174,8 @@ async function runCommand(opts: RunOptions): Promise<number> {
     return 0;
   }
 
+  // Editor support only: never a reason for a run to fail.
+  await writeSchemaFile(repoDir).catch(() => undefined);
   const table = opts.json ? null : new LiveTable(process.stderr);
   const controller = new AbortController();
   const onSignal = () => controller.abort();
@@ -187,6 +192,8 @@ async function runCommand(opts: RunOptions): Promise<number> {
       parallel,
       sandbox: opts.sandbox ? 'auto' : 'off',
       logCapBytes: DEFAULT_LOG_CAP_BYTES,
+      // The server's option, honoured here too: a pipeline sees the same host variables locally.
+      passEnv: parseEnvNames(process.env.GANTRY_PASS_ENV ?? '', 'GANTRY_PASS_ENV'),
       runJob,
       onChange: (jobs) => table?.update(jobs),
       onLog:

@@ -34,6 +34,8 @@ export interface RunServiceDeps {
   dataDir: string;
   logCapBytes: number;
   sandbox: 'auto' | 'off';
+  /** More host variables for job steps (the `passEnv` server option). */
+  passEnv?: readonly string[];
   /** How many times a job whose server died under it is retried. */
   interruptedRetries: number;
   slots: SlotPool;
@@ -292,6 +294,7 @@ export class RunService {
       gantry,
       logCapBytes: this.#deps.logCapBytes,
       sandbox: this.#deps.sandbox,
+      passEnv: this.#deps.passEnv,
       artifactRunOf: (key) => reused.get(key) ?? run.id,
     };
     const env = this.#deps.eventEnv();
