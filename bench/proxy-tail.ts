@@ -241,12 +241,13 @@ function serverSide(client: ProxyClient): { timer: NodeJS.Timeout; stats: { wind
         () => stats.failures++,
       );
     if (tick % 10 === 0)
-      client.drainRollups().then(
-        (rollups) => {
-          stats.rollups += rollups.length;
-        },
-        () => stats.failures++,
-      );
+      client
+        .readRollups()
+        .then(async (batch) => {
+          stats.rollups += batch.rollups.length;
+          await client.ackRollups(batch.through);
+        })
+        .catch(() => stats.failures++);
   }, 1000);
   return { timer, stats };
 }

@@ -21,7 +21,7 @@ import { GantryError, InputError } from '../core/errors.ts';
 import type { ErrorCode } from '../core/error-codes.ts';
 import { childEnv } from '../platform/child-env.ts';
 import { startTimeOf } from '../platform/proc.ts';
-import type { Pool, Rollup, WindowStats } from './request-metrics.ts';
+import type { Pool, RollupBatch, WindowStats } from './request-metrics.ts';
 import type { RouteTable } from './route-table.ts';
 
 /** Stable code of every failure to reach or steer a proxy process. */
@@ -247,9 +247,25 @@ export class ProxyClient {
     return JSON.parse(await this.#call('GET', `/window?${q}`)) as WindowStats;
   }
 
-  /** Completed ten-second roll-ups, handed over once (the proxy forgets them). */
-  async drainRollups(): Promise<Rollup[]> {
-    return JSON.parse(await this.#call('POST', '/rollups/drain')) as Rollup[];
+  /**
+   * The completed ten-second roll-ups the proxy still keeps: store them, then `ackRollups(through)`.
+   * Until then every read returns them again. A proxy process older than acknowledgements (still
+   * running from before an upgrade) hands them over once, as it always did.
+   */
+  async readRollups(): Promise<RollupBatch> {
+    try {
+      return JSON.parse(await this.#call('GET', '/rollups')) as RollupBatch;
+    } catch (error) {
+      if (!(error instanceof ProxyControlError && (error.details as { status?: number } | undefined)?.status === 404)) throw error;
+      const rollups = JSON.parse(await this.#call('POST', '/rollups/drain')) as RollupBatch['rollups'];
+      return { rollups, through: 0, dropped: 0 };
+    }
+  }
+
+  /** Tells the proxy the roll-ups up to `through` are stored: it forgets them. Idempotent. */
+  async ackRollups(through: number): Promise<void> {
+    if (through <= 0) return;
+    await this.#call('POST', `/rollups/ack?through=${through}`);
   }
 
   /** The proxy's metrics in Prometheus text format. */
@@ -345,7 +361,7 @@ function control(
           } catch {
             // not our JSON: keep the text
           }
-          reject(status === 400 ? new InputError(message) : new ProxyControlError(`${what} answered ${status}: ${message}`));
+          reject(status === 400 ? new InputError(message) : new ProxyControlError(`${what} answered ${status}: ${message}`, { status }));
         });
       },
     );
