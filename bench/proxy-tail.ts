@@ -25,7 +25,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync } from 
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PROXY_FILES, ProxyClient, proxyDir } from '../src/proxy/index.ts';
+import { PROXY_FILES, PROXY_NODE_FLAGS, ProxyClient, proxyDir } from '../src/proxy/index.ts';
 import {
   answers,
   cpuTicks,
@@ -81,7 +81,7 @@ async function main(): Promise<void> {
     );
     const haproxy = await procs.start('haproxy', sut(['haproxy', '-db', '-f', writeHaproxyConfig(dir, pHa, pa, pb)]), () => answers(pHa));
 
-    // The proxy process is started here (pinned, with NODE_FLAGS) and adopted by a ProxyClient, as a restarted server adopts it.
+    // The proxy process is started here (pinned, with the flags ProxyClient gives it, and NODE_FLAGS) and adopted by a ProxyClient, as a restarted server adopts it.
     const dataDir = join(dir, 'data');
     const key = 'bench:tail';
     const hostDir = proxyDir(dataDir, key);
@@ -89,6 +89,7 @@ async function main(): Promise<void> {
     const log = openSync(process.env.PROXY_LOG ?? join(hostDir, PROXY_FILES.log), 'a');
     const argv = sut([
       process.execPath,
+      ...PROXY_NODE_FLAGS,
       ...NODE_FLAGS,
       PROXY_HOST,
       '--dir',
@@ -179,7 +180,7 @@ async function main(): Promise<void> {
         max_rate: `wrk -t1 -c50 -d${WRK_SECONDS}s after 1 s warm-up, ${REPS} interleaved reps, median`,
         open_loop: `${SECONDS} s per path, ${CONNS} keep-alive connections, latency from each request's scheduled time`,
         pinning: PIN ? 'proxies + backends on CPU 0, load generator on CPU 1' : 'none',
-        node_flags: NODE_FLAGS.join(' '),
+        node_flags: [...PROXY_NODE_FLAGS, ...NODE_FLAGS].join(' '),
       },
       max_rate: Object.fromEntries(
         Object.entries(max).map(([k, v]) => [

@@ -83,6 +83,7 @@ export {
   ProxyStartError,
   PROXY_CONTROL_UNAVAILABLE,
   PROXY_FILES,
+  PROXY_NODE_FLAGS,
   PROXY_START_FAILED,
   processStartTime,
   proxyDir,

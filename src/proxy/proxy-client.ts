@@ -82,6 +82,15 @@ export interface ProxyStartOptions {
   watch?: boolean;
 }
 
+/**
+ * V8 flags of the proxy process. A young generation of 16 MB semi-spaces from the start: the proxy
+ * allocates a few KB per request that die young, and V8's default (1 MB, grown only when much
+ * survives, which here it never does) scavenged every ~400 requests; at 16 MB it is every ~4,000,
+ * ten times fewer pauses in the requests' path for the same work (each scavenge copies only what
+ * is in flight). Costs up to ~32 MB of RSS per proxy process.
+ */
+export const PROXY_NODE_FLAGS = ['--min-semi-space-size=16', '--max-semi-space-size=16'] as const;
+
 const HOST_FILE = new URL(`./proxy-host.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url);
 const WATCH_MS = 1000;
 
@@ -415,7 +424,20 @@ async function spawnHost(o: ProxyStartOptions, dir: string): Promise<ProxyHostRe
   try {
     child = spawn(
       process.execPath,
-      [fileURLToPath(HOST_FILE), '--dir', dir, '--key', o.environmentKey, '--label', o.label, '--host', o.host, '--port', String(o.port)],
+      [
+        ...PROXY_NODE_FLAGS,
+        fileURLToPath(HOST_FILE),
+        '--dir',
+        dir,
+        '--key',
+        o.environmentKey,
+        '--label',
+        o.label,
+        '--host',
+        o.host,
+        '--port',
+        String(o.port),
+      ],
       {
         detached: true,
         stdio: ['ignore', log, log],

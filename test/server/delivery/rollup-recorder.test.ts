@@ -89,7 +89,14 @@ describe('roll-up recorder', () => {
     const [stable, canary] = await Promise.all([backend('r1'), backend('r2')]);
     cleanups.push(() => stable?.close());
     cleanups.push(() => canary?.close());
-    const proxy = await ProxyClient.start({ dataDir: dir, environmentKey: KEY, label: 'shop/production', host: '127.0.0.1', port: 0, watch: false });
+    const proxy = await ProxyClient.start({
+      dataDir: dir,
+      environmentKey: KEY,
+      label: 'shop/production',
+      host: '127.0.0.1',
+      port: 0,
+      watch: false,
+    });
     const proxyPid = proxy.pid;
     cleanups.push(async () => {
       await proxy.close();
