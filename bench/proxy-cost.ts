@@ -20,38 +20,32 @@
  * Child modes (used by the benchmark itself): `serve-proxy`, `serve-backend`, `load`.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer as createHttpServer } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BUCKETS, bucketIndex, quantileUs } from '../src/proxy/latency-histogram.ts';
-import { pickPort } from '../src/platform/ports.ts';
 import { TrafficProxy } from '../src/proxy/index.ts';
+import {
+  answers,
+  cpuTicks,
+  freePorts,
+  HOST,
+  pacedLoad,
+  progress,
+  round,
+  serveBackends,
+  TICKS_PER_SECOND,
+  wrkRunner,
+  writeHaproxyConfig,
+} from './proxy-lib.ts';
 
 const SELF = fileURLToPath(import.meta.url);
-const HOST = '127.0.0.1';
 const mode = process.argv[2];
-
-function progress(msg: string): void {
-  process.stderr.write(`[bench] ${msg}\n`);
-}
 
 // ------------------------------------------------------------------ child modes
 
 if (mode === 'serve-backend') {
-  // One process, two ports, fixed tiny answers (mirrors the peers' node backend).
-  for (const [port, body] of [
-    [Number(process.argv[3]), 'A ok\n'],
-    [Number(process.argv[4]), 'B ok\n'],
-  ] as const) {
-    createHttpServer((_req, res) => {
-      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
-      res.end(body);
-    }).listen(port, HOST);
-  }
-  process.stdout.write('READY\n');
+  serveBackends(Number(process.argv[3]), Number(process.argv[4]));
 } else if (mode === 'serve-proxy') {
   const [port, metrics, a, b] = process.argv.slice(3).map(Number) as [number, number, number, number];
   const proxy = new TrafficProxy({ environment: 'bench', port, metrics: metrics === 1 });
@@ -72,108 +66,6 @@ if (mode === 'serve-backend') {
   process.exit(0);
 } else {
   await main();
-}
-
-/**
- * Open-loop load: request i is due at start + i/rate; it is sent on the first idle keep-alive
- * connection, and its latency counts from when it was due (queueing included).
- */
-async function pacedLoad(port: number, rate: number, seconds: number, nConns: number): Promise<Record<string, number>> {
-  const request = Buffer.from(`GET / HTTP/1.1\r\nHost: ${HOST}:${port}\r\n\r\n`, 'latin1');
-  const hist = new Float64Array(BUCKETS);
-  const total = Math.floor(rate * seconds);
-  let sent = 0;
-  let done = 0;
-  let errors = 0;
-  const idle: Conn[] = [];
-  const t0 = performance.now() + 200;
-  interface Conn {
-    s: Socket;
-    due: number;
-    buf: Buffer | null;
-    need: number;
-  }
-  const conns: Conn[] = [];
-  const finishOne = (c: Conn): void => {
-    const us = (performance.now() - c.due) * 1000;
-    hist[bucketIndex(us)]! += 1;
-    done++;
-    idle.push(c);
-  };
-  await Promise.all(
-    Array.from(
-      { length: nConns },
-      () =>
-        new Promise<void>((resolve, reject) => {
-          const s = connect({ host: HOST, port, noDelay: true }, () => resolve());
-          const c: Conn = { s, due: 0, buf: null, need: -1 };
-          s.on('error', (e) => {
-            errors++;
-            reject(e);
-          });
-          s.on('data', (d: Buffer) => {
-            c.buf = c.buf === null ? d : Buffer.concat([c.buf, d]);
-            for (;;) {
-              const b: Buffer | null = c.buf;
-              if (b === null) return;
-              if (c.need < 0) {
-                const end = b.indexOf('\r\n\r\n');
-                if (end < 0) return;
-                const m = /content-length:\s*(\d+)/i.exec(b.toString('latin1', 0, end));
-                if (!m) {
-                  errors++;
-                  s.destroy();
-                  return;
-                }
-                c.need = end + 4 + Number(m[1]);
-              }
-              if (b.length < c.need) return;
-              const status = Number(b.toString('latin1', 9, 12));
-              if (status >= 500) errors++;
-              c.buf = b.length === c.need ? null : b.subarray(c.need);
-              c.need = -1;
-              finishOne(c);
-            }
-          });
-          conns.push(c);
-          idle.push(c);
-        }),
-    ),
-  );
-  await new Promise<void>((resolve) => {
-    const deadline = t0 + seconds * 1000 + 5000;
-    const tick = (): void => {
-      const now = performance.now();
-      while (sent < total && idle.length > 0) {
-        const due = t0 + (sent * 1000) / rate;
-        if (due > now) break;
-        const c = idle.pop() as Conn;
-        c.due = due;
-        c.s.write(request);
-        sent++;
-      }
-      if ((sent >= total && done >= sent) || now > deadline) {
-        resolve();
-        return;
-      }
-      setImmediate(tick);
-    };
-    setImmediate(tick);
-  });
-  for (const c of conns) c.s.destroy();
-  const elapsed = (performance.now() - t0) / 1000;
-  return {
-    rate,
-    sent,
-    done,
-    errors,
-    lost: sent - done,
-    achieved_rps: Math.round(done / elapsed),
-    p50_ms: quantileUs(hist, done, 0.5) / 1000,
-    p90_ms: quantileUs(hist, done, 0.9) / 1000,
-    p99_ms: quantileUs(hist, done, 0.99) / 1000,
-    max_ms: quantileUs(hist, done, 1) / 1000,
-  };
 }
 
 // ------------------------------------------------------------------ the benchmark
@@ -255,39 +147,7 @@ async function main(): Promise<void> {
     }
     return p;
   };
-  const answers = async (port: number): Promise<boolean> => {
-    try {
-      const r = await fetch(`http://${HOST}:${port}/`, { signal: AbortSignal.timeout(1000) });
-      await r.arrayBuffer();
-      return r.status === 200;
-    } catch {
-      return false;
-    }
-  };
-  const cpuTicks = (pid: number): number => {
-    let t = 0;
-    const pids = [
-      pid,
-      ...spawnSync('ps', ['-o', 'pid=', '--ppid', String(pid)])
-        .stdout.toString()
-        .trim()
-        .split(/\s+/)
-        .filter(Boolean)
-        .map(Number),
-    ];
-    for (const q of pids) {
-      try {
-        const f = readFileSync(`/proc/${q}/stat`, 'utf8')
-          .replace(/^.*\) /, '')
-          .split(' ');
-        t += Number(f[11]) + Number(f[12]);
-      } catch {
-        /* gone */
-      }
-    }
-    return t;
-  };
-  const TCK = 100;
+  const TCK = TICKS_PER_SECOND;
 
   try {
     const ports = await freePorts(7);
@@ -314,11 +174,7 @@ async function main(): Promise<void> {
         async () => (await answers(pa)) && answers(pb),
       );
     }
-    writeFileSync(
-      join(dir, 'haproxy.cfg'),
-      `global\n  nbthread 1\n  maxconn 4000\ndefaults\n  mode http\n  option http-keep-alive\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n  timeout http-keep-alive 65s\nfrontend fe\n  bind ${HOST}:${pHa}\n  default_backend canary\nbackend canary\n  balance roundrobin\n  http-reuse safe\n  server a ${HOST}:${pa} weight 90\n  server b ${HOST}:${pb} weight 10\n`,
-    );
-    const haproxy = await start('haproxy', sut(['haproxy', '-db', '-f', join(dir, 'haproxy.cfg')]), () => answers(pHa));
+    const haproxy = await start('haproxy', sut(['haproxy', '-db', '-f', writeHaproxyConfig(dir, pHa, pa, pb)]), () => answers(pHa));
     const profDir = process.env.BENCH_CPU_PROF;
     const nodeArgs = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
     const gOn = await start(
@@ -332,28 +188,7 @@ async function main(): Promise<void> {
       () => answers(pOff),
     );
 
-    const lua = join(dir, 'report.lua');
-    writeFileSync(
-      lua,
-      `local n = 0\nfunction response(status, headers, body)\n  n = n + 1\n  if n >= 3000000 then wrk.thread:stop() end\nend\nfunction done(summary, latency, requests)\n  local e = summary.errors\n  io.write(string.format("RESULT %.1f %.3f %.3f %d %d\\n", summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.requests, e.connect + e.read + e.write + e.status + e.timeout))\nend\n`,
-    );
-    const wrk = (port: number, seconds: number): { rps: number; p50: number; p99: number; n: number; errors: number } => {
-      const [cmd, ...args] = gen([
-        'wrk',
-        '-t1',
-        `-c${CONNS}`,
-        `-d${seconds}s`,
-        '--timeout',
-        '5s',
-        '-s',
-        lua,
-        `http://${HOST}:${port}/`,
-      ]) as [string, ...string[]];
-      const r = spawnSync(cmd, args, { timeout: (seconds + 20) * 1000 });
-      const line = /RESULT (\S+) (\S+) (\S+) (\d+) (\d+)/.exec(r.stdout?.toString() ?? '');
-      if (!line) throw new Error(`wrk failed: ${r.stderr?.toString()} ${r.stdout?.toString()}`);
-      return { rps: Number(line[1]), p50: Number(line[2]), p99: Number(line[3]), n: Number(line[4]), errors: Number(line[5]) };
-    };
+    const wrk = wrkRunner(dir, CONNS, gen);
 
     const paths = [
       { label: 'direct', port: pa, proc: null as Proc | null },
@@ -364,10 +199,10 @@ async function main(): Promise<void> {
     const runs: Record<string, { rps: number[]; p50: number[]; p99: number[]; cpu_us: number[]; errors: number }> = {};
     for (let rep = 1; rep <= REPS; rep++) {
       for (const p of paths) {
-        wrk(p.port, 1); // warm-up: JIT, connection pools
+        await wrk(p.port, 1); // warm-up: JIT, connection pools
         const c0 = p.proc ? cpuTicks(p.proc.pid) : 0;
         const b0 = cpuTicks(backend.pid);
-        const r = wrk(p.port, DUR);
+        const r = await wrk(p.port, DUR);
         const c1 = p.proc ? cpuTicks(p.proc.pid) : 0;
         const b1 = cpuTicks(backend.pid);
         const e = (runs[p.label] ??= { rps: [], p50: [], p99: [], cpu_us: [], errors: 0 });
@@ -450,17 +285,4 @@ async function main(): Promise<void> {
     clearTimeout(deadline);
     if (!aborted) await stopAll();
   }
-}
-
-function round(v: number, digits = 2): number {
-  const f = 10 ** digits;
-  return Math.round(v * f) / f;
-}
-
-/** Distinct ports that were free a moment ago on 127.0.0.1. */
-/** `n` distinct ports that were free a moment ago. */
-async function freePorts(n: number): Promise<number[]> {
-  const taken = new Set<number>();
-  while (taken.size < n) taken.add(await pickPort(taken));
-  return [...taken];
 }

@@ -18,7 +18,8 @@
  * proxy.setRoutes({ ...table, upstreams: withoutI2 });   // i-2 drains: no new requests …
  * await proxy.drained('i-2', 30_000);                    // … true once its in-flight ones finished
  * proxy.metrics.window(Date.now() - 30_000, Date.now(), { pool: 'canary' }); // analysis input
- * proxy.metrics.drainRollups();                          // ten-second roll-ups for the store
+ * proxy.metrics.pendingRollups();                        // ten-second roll-ups for the store, kept …
+ * proxy.metrics.ackRollups(through);                     // … until the server stored them
  * proxy.metrics.prometheus();                            // text for GET /metrics (served by the server)
  * await proxy.close();
  * ```
@@ -53,7 +54,9 @@
  * proxy.adopted;                                         // true: it was already running (same pid)
  * await proxy.setRoutes(table);                          // persisted by the proxy, then applied
  * await proxy.drained('i-2', 30_000);
- * await proxy.window(since, until, { version: 'r42' }); await proxy.drainRollups(); await proxy.prometheus();
+ * await proxy.window(since, until, { version: 'r42' }); await proxy.prometheus();
+ * const { rollups, through } = await proxy.readRollups(); // store them, then:
+ * await proxy.ackRollups(through);                      // the proxy forgets them
  * await proxy.detach();                                  // server shutdown: the proxy keeps running
  * await proxy.close();                                   // the environment goes away: the proxy stops
  * ```
@@ -64,10 +67,12 @@ export {
   RING_SECONDS,
   ROLLUP_MS,
   MAX_ROUTES,
+  MAX_PENDING_ROLLUPS,
   PROMETHEUS_BUCKETS_S,
   type LatencyBucket,
   type Pool,
   type Rollup,
+  type RollupBatch,
   type WindowStats,
 } from './request-metrics.ts';
 export { Router, validateRouteTable, type RouteTable, type Upstream } from './route-table.ts';
@@ -78,6 +83,7 @@ export {
   ProxyStartError,
   PROXY_CONTROL_UNAVAILABLE,
   PROXY_FILES,
+  PROXY_NODE_FLAGS,
   PROXY_START_FAILED,
   processStartTime,
   proxyDir,

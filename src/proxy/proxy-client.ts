@@ -21,7 +21,7 @@ import { GantryError, InputError } from '../core/errors.ts';
 import type { ErrorCode } from '../core/error-codes.ts';
 import { childEnv } from '../platform/child-env.ts';
 import { startTimeOf } from '../platform/proc.ts';
-import type { Pool, Rollup, WindowStats } from './request-metrics.ts';
+import type { Pool, RollupBatch, WindowStats } from './request-metrics.ts';
 import type { RouteTable } from './route-table.ts';
 
 /** Stable code of every failure to reach or steer a proxy process. */
@@ -81,6 +81,15 @@ export interface ProxyStartOptions {
   /** Restart the process when it dies while this client is attached; default true. */
   watch?: boolean;
 }
+
+/**
+ * V8 flags of the proxy process. A young generation of 16 MB semi-spaces from the start: the proxy
+ * allocates a few KB per request that die young, and V8's default (1 MB, grown only when much
+ * survives, which here it never does) scavenged every ~400 requests; at 16 MB it is every ~4,000,
+ * ten times fewer pauses in the requests' path for the same work (each scavenge copies only what
+ * is in flight). Costs up to ~32 MB of RSS per proxy process.
+ */
+export const PROXY_NODE_FLAGS = ['--min-semi-space-size=16', '--max-semi-space-size=16'] as const;
 
 const HOST_FILE = new URL(`./proxy-host.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url);
 const WATCH_MS = 1000;
@@ -247,9 +256,25 @@ export class ProxyClient {
     return JSON.parse(await this.#call('GET', `/window?${q}`)) as WindowStats;
   }
 
-  /** Completed ten-second roll-ups, handed over once (the proxy forgets them). */
-  async drainRollups(): Promise<Rollup[]> {
-    return JSON.parse(await this.#call('POST', '/rollups/drain')) as Rollup[];
+  /**
+   * The completed ten-second roll-ups the proxy still keeps: store them, then `ackRollups(through)`.
+   * Until then every read returns them again. A proxy process older than acknowledgements (still
+   * running from before an upgrade) hands them over once, as it always did.
+   */
+  async readRollups(): Promise<RollupBatch> {
+    try {
+      return JSON.parse(await this.#call('GET', '/rollups')) as RollupBatch;
+    } catch (error) {
+      if (!(error instanceof ProxyControlError && (error.details as { status?: number } | undefined)?.status === 404)) throw error;
+      const rollups = JSON.parse(await this.#call('POST', '/rollups/drain')) as RollupBatch['rollups'];
+      return { rollups, through: 0, dropped: 0 };
+    }
+  }
+
+  /** Tells the proxy the roll-ups up to `through` are stored: it forgets them. Idempotent. */
+  async ackRollups(through: number): Promise<void> {
+    if (through <= 0) return;
+    await this.#call('POST', `/rollups/ack?through=${through}`);
   }
 
   /** The proxy's metrics in Prometheus text format. */
@@ -345,7 +370,7 @@ function control(
           } catch {
             // not our JSON: keep the text
           }
-          reject(status === 400 ? new InputError(message) : new ProxyControlError(`${what} answered ${status}: ${message}`));
+          reject(status === 400 ? new InputError(message) : new ProxyControlError(`${what} answered ${status}: ${message}`, { status }));
         });
       },
     );
@@ -399,7 +424,20 @@ async function spawnHost(o: ProxyStartOptions, dir: string): Promise<ProxyHostRe
   try {
     child = spawn(
       process.execPath,
-      [fileURLToPath(HOST_FILE), '--dir', dir, '--key', o.environmentKey, '--label', o.label, '--host', o.host, '--port', String(o.port)],
+      [
+        ...PROXY_NODE_FLAGS,
+        fileURLToPath(HOST_FILE),
+        '--dir',
+        dir,
+        '--key',
+        o.environmentKey,
+        '--label',
+        o.label,
+        '--host',
+        o.host,
+        '--port',
+        String(o.port),
+      ],
       {
         detached: true,
         stdio: ['ignore', log, log],

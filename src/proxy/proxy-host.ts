@@ -16,7 +16,9 @@
  * - `GET /routes` → the current table
  * - `GET /drained?upstream=&timeoutMs=` → `{ drained }`
  * - `GET /window?since=&until=&version=&pool=` → WindowStats
- * - `POST /rollups/drain` → Rollup[]
+ * - `GET /rollups` → RollupBatch: the roll-ups not yet acknowledged (reading does not consume)
+ * - `POST /rollups/ack?through=` → `{ acknowledged }`: forgets those up to `through` (stored)
+ * - `POST /rollups/drain` → Rollup[], read and acknowledged at once (for servers that predate ack)
  * - `GET /metrics` → Prometheus text
  * - `POST /shutdown` → 202, then the process exits
  */
@@ -28,7 +30,7 @@ import { parseArgs } from 'node:util';
 import { GantryError, InputError } from '../core/errors.ts';
 import { createLogger, logSettingsFromEnv, type Logger } from '../platform/logger.ts';
 import { PROXY_FILES, processStartTime, type ProxyHostRecord } from './proxy-client.ts';
-import type { Pool } from './request-metrics.ts';
+import { ROLLUP_MS, type Pool } from './request-metrics.ts';
 import { validateRouteTable, type RouteTable } from './route-table.ts';
 import { TrafficProxy } from './traffic-proxy.ts';
 
@@ -186,10 +188,14 @@ export async function runProxyHost(o: ProxyHostOptions): Promise<ProxyHost> {
   });
   let control: Server | null = null;
   let dirCheck: NodeJS.Timeout | null = null;
+  // Completed periods become pending roll-ups even while no server reads them (the ring keeps 5 minutes).
+  const collector = setInterval(() => proxy.metrics.collectRollups(), ROLLUP_MS);
+  collector.unref();
   const shutdown = (): Promise<void> => {
     stopping ??= (async () => {
       log.info('proxy shutting down');
       if (dirCheck) clearInterval(dirCheck);
+      clearInterval(collector);
       await proxy.close();
       control?.close();
       control?.closeAllConnections();
@@ -246,6 +252,10 @@ export async function runProxyHost(o: ProxyHostOptions): Promise<ProxyHost> {
           }
           return send(res, 200, proxy.metrics.window(num(q, 'since'), num(q, 'until'), filter));
         }
+        case 'GET /rollups':
+          return send(res, 200, proxy.metrics.pendingRollups());
+        case 'POST /rollups/ack':
+          return send(res, 200, { acknowledged: proxy.metrics.ackRollups(num(q, 'through')) });
         case 'POST /rollups/drain':
           return send(res, 200, proxy.metrics.drainRollups());
         case 'GET /metrics':

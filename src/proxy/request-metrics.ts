@@ -5,8 +5,15 @@
  * counters for Prometheus plus per-second counts for the ten-second roll-ups.
  *
  * Recording writes into preallocated typed arrays (no allocation, no string building once a
- * route is known); the analysis (`window`), the store (`drainRollups`) and `/metrics`
- * (`prometheus`) pay for aggregation when they ask.
+ * route is known); the analysis (`window`), the store (`pendingRollups`) and `/metrics`
+ * (`prometheus`) pay for aggregation when they ask. Each one-second slot remembers the range of
+ * histogram buckets it used, so reading or clearing a slot touches those buckets, not all 1,408:
+ * the server reads five minutes of slots twice a second while a canary is analysed, on the same
+ * event loop that forwards requests.
+ *
+ * Completed roll-ups are numbered and kept until the server acknowledges them as stored
+ * (`ackRollups`): a server killed between reading and storing reads them again, and the store
+ * ignores a roll-up it already has, so each is stored exactly once.
  */
 import { BUCKETS, bucketHighUs, bucketIndex, quantileUs } from './latency-histogram.ts';
 
@@ -19,6 +26,11 @@ export const RING_SECONDS = 300;
 export const ROLLUP_MS = 10_000;
 /** Distinct routes per (version, pool) before new ones are counted as `<METHOD> /*other`. */
 export const MAX_ROUTES = 100;
+/**
+ * Roll-ups kept for a server that does not acknowledge them (down, or an older one): over an
+ * hour for a stable and a canary series. Beyond, the oldest go (counted in `droppedRollups`).
+ */
+export const MAX_PENDING_ROLLUPS = 1_000;
 
 /** Upper bounds (seconds) of the Prometheus latency histogram. */
 export const PROMETHEUS_BUCKETS_S = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
@@ -41,6 +53,28 @@ const PROM_INDEX = (() => {
   }
   return out;
 })();
+
+/** Starts slot `slot` afresh for second `sec`, clearing only the buckets its last second used. */
+function resetSlot(s: VersionSeries, slot: number, sec: number): void {
+  s.secs[slot] = sec;
+  const base = slot * SLOT;
+  s.counts.fill(0, base, base + SLOT);
+  const lo = s.lowBucket[slot] as number;
+  const hi = s.highBucket[slot] as number;
+  if (s.hist !== null && lo <= hi) s.hist.fill(0, slot * BUCKETS + lo, slot * BUCKETS + hi + 1);
+  s.lowBucket[slot] = BUCKETS;
+  s.highBucket[slot] = 0;
+}
+
+/** Adds slot `slot` of `s` to `totals` (SLOT counters) and `hist` (BUCKETS counts). */
+function addSlot(s: VersionSeries, slot: number, totals: Float64Array, hist: Float64Array): void {
+  for (let k = 0; k < SLOT; k++) totals[k]! += s.counts[slot * SLOT + k] as number;
+  const h = s.hist;
+  if (h === null) return;
+  const off = slot * BUCKETS;
+  const hi = s.highBucket[slot] as number;
+  for (let i = s.lowBucket[slot] as number; i <= hi; i++) hist[i]! += h[off + i] as number;
+}
 
 /** Status code → class 1..5 (anything odd counts as 5xx: the client got no usable answer). */
 function statusClass(status: number): number {
@@ -71,6 +105,9 @@ export class VersionSeries {
   readonly counts = new Uint32Array(RING_SECONDS * SLOT);
   /** RING_SECONDS histograms back to back, allocated on the first request (1.7 MB). */
   hist: Uint32Array | null = null;
+  /** Per slot, the lowest and highest histogram bucket it counted (lowest > highest: none). */
+  readonly lowBucket = new Uint16Array(RING_SECONDS).fill(BUCKETS);
+  readonly highBucket = new Uint16Array(RING_SECONDS);
   connectionErrorsTotal = 0;
   /** method → first path segment → series; the two-level map avoids building a key per request. */
   readonly routes = new Map<string, Map<string, RouteSeries>>();
@@ -112,6 +149,8 @@ export class VersionSeries {
 
 /** A ten-second roll-up of one (version, pool), for the store. */
 export interface Rollup {
+  /** Its number in this proxy process's sequence (what `ackRollups` takes); 0 from an older proxy. */
+  seq: number;
   environment: string;
   version: string;
   pool: Pool;
@@ -128,6 +167,15 @@ export interface Rollup {
   p90: number;
   p99: number;
   routes: { route: string; requests: number; errors: number; statusClasses: Record<string, number> }[];
+}
+
+/** The roll-ups not yet acknowledged, oldest first, and the cursor that acknowledges all of them. */
+export interface RollupBatch {
+  rollups: Rollup[];
+  /** The highest `seq` among them (or of the last acknowledged one when there are none). */
+  through: number;
+  /** Roll-ups dropped unacknowledged since the process started (MAX_PENDING_ROLLUPS). */
+  dropped: number;
 }
 
 /** One histogram bucket: its representative latency (the bucket's highest value) and count. */
@@ -177,6 +225,10 @@ export class RequestMetrics {
   readonly #series = new Map<string, VersionSeries>();
   readonly #now: () => number;
   #rolledUntilMs: number;
+  /** Completed roll-ups not yet acknowledged, by ascending seq. */
+  #pending: Rollup[] = [];
+  #lastSeq = 0;
+  #dropped = 0;
 
   constructor(o: { environment: string; now?: () => number }) {
     this.environment = o.environment;
@@ -202,16 +254,14 @@ export class RequestMetrics {
     const cls = statusClass(status);
     const counts = s.counts;
     const base = slot * SLOT;
-    if (s.secs[slot] !== sec) {
-      s.secs[slot] = sec;
-      counts.fill(0, base, base + SLOT);
-      s.hist?.fill(0, slot * BUCKETS, slot * BUCKETS + BUCKETS);
-    }
+    if (s.secs[slot] !== sec) resetSlot(s, slot, sec);
     counts[base + REQ]! += 1;
     counts[base + cls]! += 1;
     const hist = s.hist ?? (s.hist = new Uint32Array(RING_SECONDS * BUCKETS));
     const idx = bucketIndex(latencyMs * 1000);
     hist[slot * BUCKETS + idx]! += 1;
+    if (idx < (s.lowBucket[slot] as number)) s.lowBucket[slot] = idx;
+    if (idx > (s.highBucket[slot] as number)) s.highBucket[slot] = idx;
 
     const r = s.route(method, url);
     r.classTotals[cls]! += 1;
@@ -230,13 +280,8 @@ export class RequestMetrics {
   recordConnectionError(s: VersionSeries, atMs: number): void {
     const sec = Math.floor(atMs / 1000);
     const slot = sec % RING_SECONDS;
-    const base = slot * SLOT;
-    if (s.secs[slot] !== sec) {
-      s.secs[slot] = sec;
-      s.counts.fill(0, base, base + SLOT);
-      s.hist?.fill(0, slot * BUCKETS, slot * BUCKETS + BUCKETS);
-    }
-    s.counts[base + CONN_ERR]! += 1;
+    if (s.secs[slot] !== sec) resetSlot(s, slot, sec);
+    s.counts[slot * SLOT + CONN_ERR]! += 1;
     s.connectionErrorsTotal += 1;
   }
 
@@ -255,63 +300,95 @@ export class RequestMetrics {
       if (filter.pool !== undefined && s.pool !== filter.pool) continue;
       for (let sec = from; sec < to; sec++) {
         const slot = sec % RING_SECONDS;
-        if (s.secs[slot] !== sec) continue;
-        for (let k = 0; k < SLOT; k++) totals[k]! += s.counts[slot * SLOT + k] as number;
-        if (s.hist !== null) {
-          const off = slot * BUCKETS;
-          for (let i = 0; i < BUCKETS; i++) hist[i]! += s.hist[off + i] as number;
-        }
+        if (s.secs[slot] === sec) addSlot(s, slot, totals, hist);
       }
     }
     return summarize(totals, hist);
   }
 
   /**
-   * The ten-second roll-ups completed since the last call (at most the ring's ~5 minutes),
-   * one per (version, pool) with traffic; the next call will not return them again.
+   * The roll-ups completed and not yet acknowledged (at most MAX_PENDING_ROLLUPS, oldest first).
+   * Reading does not consume: the same ones come back until `ackRollups` takes them.
+   */
+  pendingRollups(): RollupBatch {
+    this.collectRollups();
+    return { rollups: [...this.#pending], through: this.#lastSeq, dropped: this.#dropped };
+  }
+
+  /** Forgets the roll-ups up to `through` (stored by the server). Idempotent; returns how many went. */
+  ackRollups(through: number): number {
+    let n = 0;
+    while (n < this.#pending.length && (this.#pending[n] as Rollup).seq <= through) n++;
+    if (n > 0) this.#pending.splice(0, n);
+    return n;
+  }
+
+  /**
+   * Reads and acknowledges at once: each roll-up is handed out at most once (lost if the caller
+   * fails to store it). For servers that predate `ackRollups`.
    */
   drainRollups(): Rollup[] {
+    const { rollups, through } = this.pendingRollups();
+    this.ackRollups(through);
+    return rollups;
+  }
+
+  /**
+   * Turns the ten-second periods completed since the last call into numbered pending roll-ups
+   * (one per (version, pool) with traffic). Called on a timer by the proxy process, so periods
+   * older than the ring are kept while no server reads them.
+   */
+  collectRollups(): void {
     const until = Math.floor(this.#now() / ROLLUP_MS) * ROLLUP_MS;
     const oldest = until - (RING_SECONDS - ROLLUP_MS / 1000) * 1000;
-    const out: Rollup[] = [];
     for (let start = Math.max(this.#rolledUntilMs, oldest); start < until; start += ROLLUP_MS) {
-      const firstSec = start / 1000;
       for (const s of this.#series.values()) {
-        const totals = new Float64Array(SLOT);
-        const hist = new Float64Array(BUCKETS);
-        for (let sec = firstSec; sec < firstSec + ROLLUP_MS / 1000; sec++) {
-          const slot = sec % RING_SECONDS;
-          if (s.secs[slot] !== sec) continue;
-          for (let k = 0; k < SLOT; k++) totals[k]! += s.counts[slot * SLOT + k] as number;
-          if (s.hist !== null) for (let i = 0; i < BUCKETS; i++) hist[i]! += s.hist[slot * BUCKETS + i] as number;
+        const r = this.#rollup(s, start);
+        if (r === null) continue;
+        this.#pending.push(r);
+        if (this.#pending.length > MAX_PENDING_ROLLUPS) {
+          this.#pending.shift();
+          this.#dropped++;
         }
-        if (totals[REQ] === 0 && totals[CONN_ERR] === 0) continue;
-        const routes: Rollup['routes'] = [];
-        for (const byPath of s.routes.values()) {
-          for (const r of new Set(byPath.values())) {
-            const rt = new Float64Array(SLOT);
-            for (let sec = firstSec; sec < firstSec + ROLLUP_MS / 1000; sec++) {
-              const slot = sec % RING_SECONDS;
-              if (r.secs[slot] !== sec) continue;
-              for (let k = 0; k < SLOT; k++) rt[k]! += r.counts[slot * SLOT + k] as number;
-            }
-            if (rt[REQ] === 0) continue;
-            routes.push({ route: r.route, requests: rt[REQ] as number, errors: rt[5] as number, statusClasses: classRecord(rt, 0) });
-          }
-        }
-        out.push({
-          environment: this.environment,
-          version: s.version,
-          pool: s.pool,
-          startMs: start,
-          endMs: start + ROLLUP_MS,
-          ...summarize(totals, hist),
-          routes,
-        });
       }
     }
     this.#rolledUntilMs = Math.max(this.#rolledUntilMs, until);
-    return out;
+  }
+
+  /** The roll-up of `s` over [start, start + ROLLUP_MS), or null without traffic. */
+  #rollup(s: VersionSeries, start: number): Rollup | null {
+    const firstSec = start / 1000;
+    const lastSec = firstSec + ROLLUP_MS / 1000;
+    const totals = new Float64Array(SLOT);
+    const hist = new Float64Array(BUCKETS);
+    for (let sec = firstSec; sec < lastSec; sec++) {
+      const slot = sec % RING_SECONDS;
+      if (s.secs[slot] === sec) addSlot(s, slot, totals, hist);
+    }
+    if (totals[REQ] === 0 && totals[CONN_ERR] === 0) return null;
+    const routes: Rollup['routes'] = [];
+    for (const byPath of s.routes.values()) {
+      for (const r of new Set(byPath.values())) {
+        const rt = new Float64Array(SLOT);
+        for (let sec = firstSec; sec < lastSec; sec++) {
+          const slot = sec % RING_SECONDS;
+          if (r.secs[slot] !== sec) continue;
+          for (let k = 0; k < SLOT; k++) rt[k]! += r.counts[slot * SLOT + k] as number;
+        }
+        if (rt[REQ] === 0) continue;
+        routes.push({ route: r.route, requests: rt[REQ] as number, errors: rt[5] as number, statusClasses: classRecord(rt, 0) });
+      }
+    }
+    return {
+      seq: ++this.#lastSeq,
+      environment: this.environment,
+      version: s.version,
+      pool: s.pool,
+      startMs: start,
+      endMs: start + ROLLUP_MS,
+      ...summarize(totals, hist),
+      routes,
+    };
   }
 
   /**

@@ -13,6 +13,9 @@ import type { StoreContext } from './codec.ts';
  */
 const CHUNK = 500;
 
+/** What identifies a roll-up (the unique index of migration 0003). */
+const ROLLUP_IDENTITY = ['project_id', 'environment', 'version', 'pool', 'start_ms'] as const;
+
 function toRollup(row: Selectable<MetricRollupsTable>): MetricRollup {
   return {
     projectId: row.project_id,
@@ -34,7 +37,10 @@ function toRollup(row: Selectable<MetricRollupsTable>): MetricRollup {
 export function createMetricStore(ctx: StoreContext): MetricStore {
   const { db } = ctx;
   return {
-    /** All rows or none. Throws NotFoundError when a row's project does not exist. */
+    /**
+     * All rows or none; a row already stored (same project, environment, version, pool and start)
+     * is skipped. Throws NotFoundError when a row's project does not exist.
+     */
     async append(rows) {
       if (rows.length === 0) return;
       try {
@@ -55,6 +61,7 @@ export function createMetricStore(ctx: StoreContext): MetricStore {
                   data: toJson(r.data),
                 })),
               )
+              .onConflict((oc) => oc.columns(ROLLUP_IDENTITY).doNothing())
               .execute();
           }
         });

@@ -397,6 +397,22 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
           .execute();
       },
     },
+
+    // A roll-up is stored once: the proxy hands it out again until the server acknowledges it, and
+    // the store skips one it has (append's ON CONFLICT). Earlier copies, if any, keep the first.
+    '0003_metric_rollup_identity': {
+      async up(db: Kysely<any>): Promise<void> {
+        await sql`delete from metric_rollups where id not in (select min(id) from metric_rollups group by project_id, environment, version, pool, start_ms)`.execute(
+          db,
+        );
+        await db.schema
+          .createIndex('metric_rollups_identity_idx')
+          .on('metric_rollups')
+          .columns(['project_id', 'environment', 'version', 'pool', 'start_ms'])
+          .unique()
+          .execute();
+      },
+    },
     '0004_slos': {
       async up(db: Kysely<any>): Promise<void> {
         const bigint = dialect === 'postgres' ? 'bigint' : 'integer';

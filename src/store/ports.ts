@@ -281,6 +281,11 @@ export interface MetricRollup {
 }
 
 export interface MetricStore {
+  /**
+   * Adds the rows in one transaction (all or none). Idempotent by roll-up: a row whose project,
+   * environment, version, pool and start are already stored is skipped, so a batch handed out
+   * again (a server killed before it acknowledged it to the proxy) is not counted twice.
+   */
   append(rows: MetricRollup[]): Promise<void>;
   /** Oldest first, rows overlapping [sinceMs, untilMs). */
   query(filter: { projectId: string; environment?: string; version?: string; sinceMs: number; untilMs: number }): Promise<MetricRollup[]>;

@@ -14,6 +14,7 @@ import {
   ProxyControlError,
   ProxyStartError,
   PROXY_FILES,
+  PROXY_NODE_FLAGS,
   processStartTime,
   type ProxyStartOptions,
   type RouteTable,
@@ -157,6 +158,8 @@ describe('proxy host process', () => {
     expect(client.pid).not.toBe(process.pid);
     expect(statSync(join(client.dir, PROXY_FILES.socket)).mode & 0o777).toBe(0o600);
     expect(statSync(client.dir).mode & 0o777).toBe(0o700);
+    // A young generation sized for per-request garbage (fewer scavenges in the requests' path).
+    expect(readFileSync(`/proc/${client.pid}/cmdline`, 'utf8').split('\0')).toEqual(expect.arrayContaining([...PROXY_NODE_FLAGS]));
 
     const since = Date.now();
     await client.setRoutes(table(a, b, { stable: 50, canary: 50 }));

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { bucketHighUs, bucketIndex, quantileUs, RequestMetrics, ROLLUP_MS } from '../../src/proxy/index.ts';
+import {
+  bucketHighUs,
+  bucketIndex,
+  MAX_PENDING_ROLLUPS,
+  quantileUs,
+  RequestMetrics,
+  RING_SECONDS,
+  ROLLUP_MS,
+} from '../../src/proxy/index.ts';
 
 describe('latency histogram buckets', () => {
   it('is exact below 128 µs and within 1.6 % above, monotonic', () => {
@@ -98,5 +106,68 @@ describe('RequestMetrics', () => {
     now = T0 + 2 * ROLLUP_MS;
     const second = m.drainRollups();
     expect(second.map((r) => [r.startMs, r.requests])).toEqual([[T0 + ROLLUP_MS, 1]]);
+  });
+
+  it('keeps completed roll-ups, numbered, until they are acknowledged', () => {
+    let now = T0;
+    const m = new RequestMetrics({ environment: 'prod', now: () => now });
+    const stable = m.series('v1', 'stable');
+    const canary = m.series('v2', 'canary');
+    m.record(stable, 'GET', '/a', 200, 5, T0 + 1000);
+    m.record(canary, 'GET', '/a', 200, 5, T0 + 2000);
+    now = T0 + ROLLUP_MS;
+    const first = m.pendingRollups();
+    expect(first.rollups.map((r) => [r.seq, r.version, r.startMs])).toEqual([
+      [1, 'v1', T0],
+      [2, 'v2', T0],
+    ]);
+    expect(first.through).toBe(2);
+    // Not acknowledged: read again, the same ones.
+    expect(m.pendingRollups()).toEqual(first);
+    m.record(stable, 'GET', '/a', 200, 5, T0 + ROLLUP_MS + 1);
+    now = T0 + 2 * ROLLUP_MS;
+    expect(m.ackRollups(1)).toBe(1);
+    expect(m.ackRollups(1)).toBe(0);
+    const second = m.pendingRollups();
+    expect(second.rollups.map((r) => [r.seq, r.version, r.startMs])).toEqual([
+      [2, 'v2', T0],
+      [3, 'v1', T0 + ROLLUP_MS],
+    ]);
+    expect(m.ackRollups(second.through)).toBe(2);
+    expect(m.pendingRollups()).toEqual({ rollups: [], through: 3, dropped: 0 });
+  });
+
+  it('collects roll-ups while nobody reads, beyond the ring, dropping the oldest past the cap', () => {
+    let now = T0;
+    const m = new RequestMetrics({ environment: 'prod', now: () => now });
+    const s = m.series('v1', 'stable');
+    const periods = MAX_PENDING_ROLLUPS + 5;
+    for (let i = 0; i < periods; i++) {
+      m.record(s, 'GET', '/', 200, 1 + (i % 50), T0 + i * ROLLUP_MS);
+      now = T0 + (i + 1) * ROLLUP_MS;
+      m.collectRollups(); // the proxy process's timer
+    }
+    const { rollups, dropped } = m.pendingRollups();
+    expect(periods * ROLLUP_MS).toBeGreaterThan(RING_SECONDS * 1000);
+    expect([rollups.length, dropped]).toEqual([MAX_PENDING_ROLLUPS, 5]);
+    expect(rollups[0]?.startMs).toBe(T0 + 5 * ROLLUP_MS);
+    expect(rollups.every((r) => r.requests === 1)).toBe(true);
+  });
+
+  it('forgets the latencies of a reused slot (the ring wrapped) and keeps each slot to its own buckets', () => {
+    let now = T0;
+    const m = new RequestMetrics({ environment: 'prod', now: () => now });
+    const s = m.series('v1', 'stable');
+    m.record(s, 'GET', '/', 200, 900, T0); // slot 0, a slow one
+    m.record(s, 'GET', '/', 200, 0.05, T0);
+    const later = T0 + RING_SECONDS * 1000; // the same slot, one lap later
+    m.record(s, 'GET', '/', 200, 2, later);
+    m.record(s, 'GET', '/', 200, 3, later + 1000);
+    now = later + 2000;
+    const w = m.window(later, later + 2000);
+    expect(w.requests).toBe(2);
+    expect(w.latency.map((b) => b.count)).toEqual([1, 1]);
+    expect(w.p99).toBeLessThan(4);
+    expect(m.window(later, later + 1000).latency).toEqual([{ valueMs: bucketHighUs(bucketIndex(2000)) / 1000, count: 1 }]);
   });
 });

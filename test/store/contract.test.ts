@@ -967,6 +967,17 @@ function storeContract(name: string, factory: () => Promise<TestDatabase | null>
         expect(await store.metrics.query({ projectId: p.id, sinceMs: T, untilMs: T + 12_000_000 })).toEqual(many);
       });
 
+      it('stores a roll-up once: one appended again (same project, environment, version, pool, start) is skipped', async () => {
+        const p = await project();
+        const first = rollup(p.id, T, { requests: 10 });
+        const canary = rollup(p.id, T, { version: 'r2', pool: 'canary', requests: 2 });
+        await store.metrics.append([first]);
+        // A server killed before acknowledging reads the batch again, with the roll-up already stored.
+        await store.metrics.append([rollup(p.id, T, { requests: 10 }), canary, rollup(p.id, T + 10_000)]);
+        const rows = await store.metrics.query({ projectId: p.id, sinceMs: T, untilMs: T + 20_000 });
+        expect(rows).toEqual([first, canary, rollup(p.id, T + 10_000)]);
+      });
+
       it('prunes the rows that ended at or before beforeMs and says how many', async () => {
         // Long ago, so no other test's rows are this old.
         const OLD = 1_000_000_000_000;

@@ -19,14 +19,14 @@
 import { ConflictError, NotFoundError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
 import { initialRollback, initialRollout, type RolloutEvent } from '../../delivery/index.ts';
-import type { Rollup, WindowStats } from '../../proxy/index.ts';
+import type { WindowStats } from '../../proxy/index.ts';
 import type { InstanceStatus } from '../../runtime/index.ts';
 import type { EnvironmentRecord, EventEnvironment, Project, ReleaseRecord, RolloutRecord, Store } from '../../store/ports.ts';
 import type { SecretBox } from '../auth/index.ts';
 import { environmentKey } from './environment-key.ts';
 import { finishStop, stopEnvironment, type EnvironmentStopDeps } from './environment-stop.ts';
 import { Environments, type PooledInstance } from './environments.ts';
-import type { Clock, InstanceSupervisor, MetricsSource, ProxyControl } from './ports.ts';
+import type { Clock, EnvironmentProxy, InstanceSupervisor, MetricsSource, ProxyControl } from './ports.ts';
 import { configOf, instanceCount, requireRelease } from './release-config.ts';
 import { RolloutDriver } from './rollout-driver.ts';
 
@@ -292,18 +292,9 @@ export class DeliveryController {
     return texts.join('');
   }
 
-  /** Ten-second roll-ups of every proxy, for the store (a proxy that does not answer keeps its own for next time). */
-  async drainRollups(): Promise<{ projectId: string; environment: string; rollups: Rollup[] }[]> {
-    return Promise.all(
-      this.#environments.all().map(async (e) => ({
-        projectId: e.projectId,
-        environment: e.name,
-        rollups: await e.proxy.drainRollups().catch((error: unknown) => {
-          this.#deps.warn('reading proxy roll-ups failed', { environment: e.name, error: String(error) });
-          return [];
-        }),
-      })),
-    );
+  /** The proxy of every open environment, where the roll-up recorder reads and acknowledges roll-ups. */
+  rollupSources(): { projectId: string; environment: string; proxy: EnvironmentProxy }[] {
+    return this.#environments.all().map((e) => ({ projectId: e.projectId, environment: e.name, proxy: e.proxy }));
   }
 
   /** Runs `work` after every earlier call for the same environment settled, whatever their outcome. */

@@ -7,7 +7,7 @@
  * runs against both, so a scenario passing on the fakes says something about the real thing.
  */
 import type { PrometheusCheckConfig } from '../../core/delivery-config.ts';
-import type { Rollup, RouteTable, WindowStats } from '../../proxy/index.ts';
+import type { RollupBatch, RouteTable, WindowStats } from '../../proxy/index.ts';
 import type { InstanceSpec, InstanceStatus } from '../../runtime/index.ts';
 
 export type { Clock, TimerHandle } from '../../core/clock.ts';
@@ -85,14 +85,17 @@ export interface ProxyControl {
  *   the last table it accepted. An invalid table rejects (InputError) and changes nothing.
  * - `drained(id, ms)`: true once the upstream (out of the table) has no request in flight, false
  *   at the deadline. `window` reads request metrics of a time range, filtered by release
- *   (`version`) or pool; reading does not consume. `drainRollups` hands each ten-second roll-up out
- *   once. `detach` leaves the process running; `close` stops it and frees its port; both idempotent.
+ *   (`version`) or pool; reading does not consume. `readRollups` returns the completed ten-second
+ *   roll-ups the proxy keeps, again on every read until `ackRollups(through)` (after they are
+ *   stored) makes it forget them; acknowledging twice is harmless. `detach` leaves the process
+ *   running; `close` stops it and frees its port; both idempotent.
  */
 export interface EnvironmentProxy {
   setRoutes(table: RouteTable): Promise<void>;
   drained(upstreamId: string, timeoutMs: number): Promise<boolean>;
   window(sinceMs: number, untilMs: number, filter?: { version?: string; pool?: 'stable' | 'canary' }): Promise<WindowStats>;
-  drainRollups(): Promise<Rollup[]>;
+  readRollups(): Promise<RollupBatch>;
+  ackRollups(through: number): Promise<void>;
   prometheus(): Promise<string>;
   detach(): Promise<void>;
   close(): Promise<void>;

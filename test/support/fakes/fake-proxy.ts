@@ -10,7 +10,7 @@
  * table changed), `drain <env>`, `proxy close <env>`.
  */
 import { InputError } from '../../../src/core/errors.ts';
-import type { Rollup, RouteTable, WindowStats } from '../../../src/proxy/index.ts';
+import type { RollupBatch, RouteTable, WindowStats } from '../../../src/proxy/index.ts';
 import type { EnvironmentProxy, ProxyControl, ProxyOpenOptions } from '../../../src/server/delivery/index.ts';
 
 /** Scripted traffic of one release: requests per second, the fraction answered 5xx, and a latency. */
@@ -127,9 +127,13 @@ export class FakeEnvironmentProxy implements EnvironmentProxy {
     };
   }
 
-  async drainRollups(): Promise<Rollup[]> {
+  async readRollups(): Promise<RollupBatch> {
     this.#control();
-    return [];
+    return { rollups: [], through: 0, dropped: 0 };
+  }
+
+  async ackRollups(_through: number): Promise<void> {
+    this.#control();
   }
 
   async prometheus(): Promise<string> {

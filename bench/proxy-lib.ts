@@ -1,0 +1,367 @@
+/**
+ * What the proxy benchmarks (`proxy-cost.ts`, `proxy-tail.ts`) share: the two backends, HAProxy's
+ * configuration with the same 90/10 split, a bounded set of started processes stopped by PID, `wrk`
+ * for the maximum rate, and the open-loop load generator that measures latency from each
+ * request's scheduled time (no coordinated omission).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { BUCKETS, bucketIndex, quantileUs } from '../src/proxy/latency-histogram.ts';
+import { pickPort } from '../src/platform/ports.ts';
+
+export const HOST = '127.0.0.1';
+
+export function progress(msg: string): void {
+  process.stderr.write(`[bench] ${msg}\n`);
+}
+
+export function round(v: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(v * f) / f;
+}
+
+/** `n` distinct ports that were free a moment ago. */
+export async function freePorts(n: number): Promise<number[]> {
+  const taken = new Set<number>();
+  while (taken.size < n) taken.add(await pickPort(taken));
+  return [...taken];
+}
+
+/** The backends' child mode: one process, two ports, fixed tiny answers (mirrors the peers' node backend). */
+export function serveBackends(portA: number, portB: number): void {
+  for (const [port, body] of [
+    [portA, 'A ok\n'],
+    [portB, 'B ok\n'],
+  ] as const) {
+    createHttpServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
+      res.end(body);
+    }).listen(port, HOST);
+  }
+  process.stdout.write('READY\n');
+}
+
+/** HAProxy 2.6 with one thread, weights 90/10 round robin and keep-alive both ways, as the peers' script. */
+export function writeHaproxyConfig(dir: string, port: number, a: number, b: number): string {
+  const file = join(dir, 'haproxy.cfg');
+  writeFileSync(
+    file,
+    `global\n  nbthread 1\n  maxconn 4000\ndefaults\n  mode http\n  option http-keep-alive\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n  timeout http-keep-alive 65s\nfrontend fe\n  bind ${HOST}:${port}\n  default_backend canary\nbackend canary\n  balance roundrobin\n  http-reuse safe\n  server a ${HOST}:${a} weight 90\n  server b ${HOST}:${b} weight 10\n`,
+  );
+  return file;
+}
+
+/** Whether `GET /` on `port` answers 200 within a second. */
+export async function answers(port: number): Promise<boolean> {
+  try {
+    const r = await fetch(`http://${HOST}:${port}/`, { signal: AbortSignal.timeout(1000) });
+    await r.arrayBuffer();
+    return r.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+export interface Proc {
+  name: string;
+  child: ChildProcess;
+  pid: number;
+}
+
+/**
+ * The processes a benchmark started: each waited for (bounded), and all stopped by PID (TERM, then
+ * KILL after 3 s) on `stopAll`, which the deadline, SIGINT and SIGTERM also call.
+ */
+export class ProcessSet {
+  readonly #procs: Proc[] = [];
+  readonly #cleanups: (() => void)[] = [];
+  #aborted = false;
+  readonly #deadline: NodeJS.Timeout;
+
+  constructor(deadlineMs: number) {
+    this.#deadline = setTimeout(() => this.#abort(`deadline of ${deadlineMs} ms passed`), deadlineMs);
+    process.once('SIGINT', () => this.#abort('interrupted'));
+    process.once('SIGTERM', () => this.#abort('terminated'));
+  }
+
+  /** Runs `fn` at the end, after the processes are stopped (temp dirs…). */
+  onStop(fn: () => void): void {
+    this.#cleanups.push(fn);
+  }
+
+  /** Starts a long-running process and waits until `ready()` says so (10 s at most). */
+  async start(name: string, argv: string[], ready: () => Promise<boolean>): Promise<Proc> {
+    const [cmd, ...args] = argv as [string, ...string[]];
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    const keep = (d: Buffer): void => {
+      log = (log + d.toString()).slice(-2000);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    if (child.pid === undefined) throw new Error(`${name} did not start`);
+    const p = { name, child, pid: child.pid };
+    this.#procs.push(p);
+    const until = performance.now() + 10_000;
+    while (!(await ready())) {
+      if (child.exitCode !== null) throw new Error(`${name} exited: ${log}`);
+      if (performance.now() > until) throw new Error(`${name} not ready within 10 s: ${log}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return p;
+  }
+
+  async stopAll(): Promise<void> {
+    clearTimeout(this.#deadline);
+    for (const p of this.#procs.splice(0).reverse()) {
+      if (p.child.exitCode !== null || p.child.signalCode !== null) continue;
+      const gone = new Promise<void>((r) => p.child.once('exit', () => r()));
+      signal(p.pid, 'SIGTERM');
+      const t = setTimeout(() => signal(p.pid, 'SIGKILL'), 3000);
+      await gone;
+      clearTimeout(t);
+    }
+    for (const fn of this.#cleanups.splice(0)) fn();
+  }
+
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  #abort(why: string): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    progress(`${why}; stopping`);
+    void this.stopAll().then(() => process.exit(1));
+  }
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // already gone
+  }
+}
+
+/** User + system CPU ticks (1/100 s) of `pid` and its children. */
+export function cpuTicks(pid: number): number {
+  let t = 0;
+  const children = spawnSync('ps', ['-o', 'pid=', '--ppid', String(pid)])
+    .stdout.toString()
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number);
+  for (const q of [pid, ...children]) {
+    try {
+      const f = readFileSync(`/proc/${q}/stat`, 'utf8')
+        .replace(/^.*\) /, '')
+        .split(' ');
+      t += Number(f[11]) + Number(f[12]);
+    } catch {
+      // gone
+    }
+  }
+  return t;
+}
+
+export const TICKS_PER_SECOND = 100;
+
+/** What one `wrk` run measured (closed loop: the maximum rate at `conns` connections). */
+export interface WrkResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  n: number;
+  errors: number;
+}
+
+/**
+ * Runs a command to its end without blocking the event loop (the benchmark's own timers keep
+ * running meanwhile), killed after `timeoutMs`; resolves with its exit code and stdout.
+ */
+export function runAsync(argv: string[], timeoutMs: number): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr?.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-4000);
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('error', reject);
+    child.once('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
+/** Writes the Lua script `wrk` reports with (one `RESULT` line) and returns a runner. */
+export function wrkRunner(
+  dir: string,
+  conns: number,
+  prefix: (argv: string[]) => string[],
+): (port: number, seconds: number) => Promise<WrkResult> {
+  const lua = join(dir, 'report.lua');
+  writeFileSync(
+    lua,
+    `local n = 0\nfunction response(status, headers, body)\n  n = n + 1\n  if n >= 3000000 then wrk.thread:stop() end\nend\nfunction done(summary, latency, requests)\n  local e = summary.errors\n  io.write(string.format("RESULT %.1f %.3f %.3f %d %d\\n", summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.requests, e.connect + e.read + e.write + e.status + e.timeout))\nend\n`,
+  );
+  return async (port, seconds) => {
+    const argv = prefix(['wrk', '-t1', `-c${conns}`, `-d${seconds}s`, '--timeout', '5s', '-s', lua, `http://${HOST}:${port}/`]);
+    const r = await runAsync(argv, (seconds + 20) * 1000);
+    const line = /RESULT (\S+) (\S+) (\S+) (\d+) (\d+)/.exec(r.stdout);
+    if (!line) throw new Error(`wrk failed: ${r.stderr} ${r.stdout}`);
+    return { rps: Number(line[1]), p50: Number(line[2]), p99: Number(line[3]), n: Number(line[4]), errors: Number(line[5]) };
+  };
+}
+
+/** What one open-loop run measured; latencies in ms from each request's scheduled time. */
+export interface PacedResult {
+  rate: number;
+  sent: number;
+  done: number;
+  errors: number;
+  lost: number;
+  achieved_rps: number;
+  p50_ms: number;
+  p90_ms: number;
+  p99_ms: number;
+  p999_ms: number;
+  max_ms: number;
+  /**
+   * The longest time in which requests were due and none was answered: for each answer, the time
+   * since the later of the previous answer and its own due time.
+   */
+  longest_stall_ms: number;
+  /** Requests answered more than 10 ms after they were due. */
+  over_10ms: number;
+  /** The generator's own longest gap between two turns of its loop (its own pauses, for reading the rest). */
+  generator_max_gap_ms: number;
+}
+
+/**
+ * Open-loop load (wrk2-style): request i is due at start + i/rate and sent on the first idle
+ * keep-alive connection (of `nConns`); its latency counts from when it was due, queueing included.
+ */
+export async function pacedLoad(port: number, rate: number, seconds: number, nConns: number): Promise<PacedResult> {
+  const request = Buffer.from(`GET / HTTP/1.1\r\nHost: ${HOST}:${port}\r\n\r\n`, 'latin1');
+  const hist = new Float64Array(BUCKETS);
+  const total = Math.floor(rate * seconds);
+  let sent = 0;
+  let done = 0;
+  let errors = 0;
+  let lastAnswer = 0;
+  let longestStall = 0;
+  let over10 = 0;
+  let maxGap = 0;
+  interface Conn {
+    s: Socket;
+    due: number;
+    buf: Buffer | null;
+    need: number;
+  }
+  const idle: Conn[] = [];
+  const conns: Conn[] = [];
+  const t0 = performance.now() + 200;
+  const finishOne = (c: Conn): void => {
+    const now = performance.now();
+    const ms = now - c.due;
+    hist[bucketIndex(ms * 1000)]! += 1;
+    if (ms > 10) over10++;
+    const stall = now - Math.max(lastAnswer, c.due);
+    if (stall > longestStall) longestStall = stall;
+    lastAnswer = now;
+    done++;
+    idle.push(c);
+  };
+  await Promise.all(
+    Array.from(
+      { length: nConns },
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const s = connect({ host: HOST, port, noDelay: true }, () => resolve());
+          const c: Conn = { s, due: 0, buf: null, need: -1 };
+          s.on('error', (e) => {
+            errors++;
+            reject(e);
+          });
+          s.on('data', (d: Buffer) => {
+            c.buf = c.buf === null ? d : Buffer.concat([c.buf, d]);
+            for (;;) {
+              const b: Buffer | null = c.buf;
+              if (b === null) return;
+              if (c.need < 0) {
+                const end = b.indexOf('\r\n\r\n');
+                if (end < 0) return;
+                const m = /content-length:\s*(\d+)/i.exec(b.toString('latin1', 0, end));
+                if (!m) {
+                  errors++;
+                  s.destroy();
+                  return;
+                }
+                c.need = end + 4 + Number(m[1]);
+              }
+              if (b.length < c.need) return;
+              if (Number(b.toString('latin1', 9, 12)) >= 500) errors++;
+              c.buf = b.length === c.need ? null : b.subarray(c.need);
+              c.need = -1;
+              finishOne(c);
+            }
+          });
+          conns.push(c);
+          idle.push(c);
+        }),
+    ),
+  );
+  await new Promise<void>((resolve) => {
+    const deadline = t0 + seconds * 1000 + 5000;
+    let lastTurn = performance.now();
+    const tick = (): void => {
+      const now = performance.now();
+      if (now - lastTurn > maxGap) maxGap = now - lastTurn;
+      lastTurn = now;
+      while (sent < total && idle.length > 0) {
+        const due = t0 + (sent * 1000) / rate;
+        if (due > now) break;
+        const c = idle.pop() as Conn;
+        c.due = due;
+        c.s.write(request);
+        sent++;
+      }
+      if ((sent >= total && done >= sent) || now > deadline) {
+        resolve();
+        return;
+      }
+      setImmediate(tick);
+    };
+    setImmediate(tick);
+  });
+  for (const c of conns) c.s.destroy();
+  const elapsed = (performance.now() - t0) / 1000;
+  const q = (p: number): number => quantileUs(hist, done, p) / 1000;
+  return {
+    rate,
+    sent,
+    done,
+    errors,
+    lost: total - done,
+    achieved_rps: Math.round(done / elapsed),
+    p50_ms: q(0.5),
+    p90_ms: q(0.9),
+    p99_ms: q(0.99),
+    p999_ms: q(0.999),
+    max_ms: q(1),
+    longest_stall_ms: round(longestStall, 2),
+    over_10ms: over10,
+    generator_max_gap_ms: round(maxGap, 2),
+  };
+}

@@ -1,0 +1,254 @@
+/**
+ * Proxy tail (issue "Hardening" §4): the latency Gantry's proxy process adds at the tail, against
+ * HAProxy in the same run, with the same 90/10 split to the same two backends.
+ *
+ * 1. Maximum rate of each path (direct to a backend, HAProxy, Gantry): `wrk -t1 -c50` (closed
+ *    loop), REPS interleaved runs after a warm-up, median.
+ * 2. Open loop (latency from each request's scheduled time, wrk2-style) at half of HAProxy's
+ *    maximum and at ~70 % of Gantry's own, each path in turn: added p50 / p99 / p99.9 over direct,
+ *    the longest stall (time during which requests were due and none was answered), throughput.
+ *
+ * Gantry runs as in production: the proxy process (`src/proxy/proxy-host.ts`) steered over its
+ * control socket by a `ProxyClient`, which meanwhile plays the server's part — the analysis' two
+ * `window` reads every second over the last five minutes, and the roll-ups read and acknowledged
+ * every ten seconds. System under test (proxy + backends) pinned to CPU 0, load generator to CPU 1.
+ *
+ * Prints one JSON object; progress on stderr. Bounded: a deadline (DEADLINE_MS, default 150 s) and
+ * every process started here stopped by PID on exit, error, deadline or Ctrl-C.
+ * Env: REPS [2] wrk runs per path, WRK_SECONDS [3], SECONDS [8] per open-loop run, CONNS [64]
+ * open-loop connections, PIN [1], NODE_FLAGS (extra flags for the proxy process, e.g.
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof` or `--trace-gc`), PROXY_LOG (a file that keeps the proxy
+ * process's output, e.g. what --trace-gc prints; by default it goes with the temp dir).
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PROXY_FILES, PROXY_NODE_FLAGS, ProxyClient, proxyDir } from '../src/proxy/index.ts';
+import {
+  answers,
+  cpuTicks,
+  freePorts,
+  HOST,
+  pacedLoad,
+  ProcessSet,
+  progress,
+  round,
+  runAsync,
+  serveBackends,
+  TICKS_PER_SECOND,
+  wrkRunner,
+  writeHaproxyConfig,
+  type PacedResult,
+} from './proxy-lib.ts';
+
+const SELF = fileURLToPath(import.meta.url);
+const PROXY_HOST = fileURLToPath(new URL('../src/proxy/proxy-host.ts', import.meta.url));
+const mode = process.argv[2];
+
+if (mode === 'serve-backend') {
+  serveBackends(Number(process.argv[3]), Number(process.argv[4]));
+} else if (mode === 'load') {
+  const [port, rate, seconds, conns] = process.argv.slice(3).map(Number) as [number, number, number, number];
+  process.stdout.write(`${JSON.stringify(await pacedLoad(port, rate, seconds, conns))}\n`);
+  process.exit(0);
+} else {
+  await main();
+}
+
+async function main(): Promise<void> {
+  const REPS = Number(process.env.REPS ?? 2);
+  const WRK_SECONDS = Number(process.env.WRK_SECONDS ?? 3);
+  const SECONDS = Number(process.env.SECONDS ?? 8);
+  const CONNS = Number(process.env.CONNS ?? 64);
+  const PIN = process.env.PIN !== '0';
+  const NODE_FLAGS = (process.env.NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const procs = new ProcessSet(Number(process.env.DEADLINE_MS ?? 150_000));
+  const dir = mkdtempSync(join(tmpdir(), 'gantry-bench-tail-'));
+  procs.onStop(() => rmSync(dir, { recursive: true, force: true }));
+  const sut = (argv: string[]): string[] => (PIN ? ['taskset', '-c', '0', ...argv] : argv);
+  const gen = (argv: string[]): string[] => (PIN ? ['taskset', '-c', '1', ...argv] : argv);
+  let client: ProxyClient | null = null;
+  let poller: NodeJS.Timeout | null = null;
+
+  try {
+    const [pa, pb, pHa, pG] = (await freePorts(4)) as [number, number, number, number];
+    await procs.start(
+      'backends',
+      sut([process.execPath, SELF, 'serve-backend', String(pa), String(pb)]),
+      async () => (await answers(pa)) && answers(pb),
+    );
+    const haproxy = await procs.start('haproxy', sut(['haproxy', '-db', '-f', writeHaproxyConfig(dir, pHa, pa, pb)]), () => answers(pHa));
+
+    // The proxy process is started here (pinned, with the flags ProxyClient gives it, and NODE_FLAGS) and adopted by a ProxyClient, as a restarted server adopts it.
+    const dataDir = join(dir, 'data');
+    const key = 'bench:tail';
+    const hostDir = proxyDir(dataDir, key);
+    mkdirSync(hostDir, { recursive: true, mode: 0o700 });
+    const log = openSync(process.env.PROXY_LOG ?? join(hostDir, PROXY_FILES.log), 'a');
+    const argv = sut([
+      process.execPath,
+      ...PROXY_NODE_FLAGS,
+      ...NODE_FLAGS,
+      PROXY_HOST,
+      '--dir',
+      hostDir,
+      '--key',
+      key,
+      '--label',
+      'bench/tail',
+      '--host',
+      HOST,
+      '--port',
+      String(pG),
+    ]);
+    const child = spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', log, log], cwd: hostDir });
+    closeSync(log);
+    procs.onStop(() => {
+      if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+    });
+    // Adopted only once it wrote host.json: earlier, ProxyClient.start would spawn a second one.
+    const hostFile = join(hostDir, PROXY_FILES.host);
+    const until = performance.now() + 10_000;
+    while (!existsSync(hostFile)) {
+      if (child.exitCode !== null || performance.now() > until) throw new Error('the proxy process did not start; see its host.log');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    client = await ProxyClient.start({ dataDir, environmentKey: key, label: 'bench/tail', host: HOST, port: pG, watch: false });
+    const gantryPid = client.pid;
+    if (gantryPid !== child.pid) throw new Error('adopted a proxy process this benchmark did not start');
+    await client.setRoutes({
+      upstreams: [
+        { id: 'a', host: HOST, port: pa, pool: 'stable', version: 'v1' },
+        { id: 'b', host: HOST, port: pb, pool: 'canary', version: 'v2' },
+      ],
+      weights: { stable: 90, canary: 10 },
+      match: [],
+    });
+    const server = serverSide(client);
+    poller = server.timer;
+
+    const wrk = wrkRunner(dir, 50, gen);
+    const paths = [
+      { label: 'direct', port: pa, pid: 0 },
+      { label: 'haproxy', port: pHa, pid: haproxy.pid },
+      { label: 'gantry', port: pG, pid: gantryPid },
+    ];
+    const max: Record<string, { rps: number[]; cpu_us: number[] }> = {};
+    for (let rep = 1; rep <= REPS; rep++) {
+      for (const p of paths) {
+        await wrk(p.port, 1);
+        const c0 = p.pid ? cpuTicks(p.pid) : 0;
+        const r = await wrk(p.port, WRK_SECONDS);
+        const c1 = p.pid ? cpuTicks(p.pid) : 0;
+        const e = (max[p.label] ??= { rps: [], cpu_us: [] });
+        e.rps.push(r.rps);
+        e.cpu_us.push((((c1 - c0) / TICKS_PER_SECOND) * 1e6) / r.n);
+        progress(`max rate, rep ${rep} ${p.label}: ${Math.round(r.rps)} req/s (wrk p99 ${r.p99} ms, errors ${r.errors})`);
+      }
+    }
+    const med = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor((a.length - 1) / 2)] as number;
+    const maxRps = (label: string): number => Math.round(med(max[label]?.rps ?? [0]));
+
+    const levels = [
+      { name: 'half_haproxy_max', rate: Math.round(maxRps('haproxy') / 2) },
+      { name: 'gantry_70pct_of_own_max', rate: Math.round(maxRps('gantry') * 0.7) },
+    ];
+    const open: Record<string, unknown> = {};
+    for (const level of levels) {
+      const runs: Record<string, PacedResult> = {};
+      for (const p of paths) {
+        const c0 = p.pid ? cpuTicks(p.pid) : 0;
+        const argv = gen([process.execPath, SELF, 'load', String(p.port), String(level.rate), String(SECONDS), String(CONNS)]);
+        const r = await runAsync(argv, (SECONDS + 30) * 1000);
+        const out = r.stdout.trim();
+        if (r.status !== 0 || out === '') throw new Error(`open-loop load failed: ${r.stderr}`);
+        runs[p.label] = JSON.parse(out) as PacedResult;
+        const cpu = p.pid ? round((cpuTicks(p.pid) - c0) / TICKS_PER_SECOND / SECONDS, 2) : null;
+        progress(`${level.name} (${level.rate} req/s) ${p.label}: ${out}${cpu === null ? '' : ` cpu ${cpu}`}`);
+      }
+      open[level.name] = { rate: level.rate, ...compare(runs) };
+    }
+    const half = open.half_haproxy_max as ReturnType<typeof compare>;
+    const result = {
+      bench: 'proxy-tail',
+      setup: {
+        backend: 'node:http (one process, two ports)',
+        split: '90/10',
+        gantry: 'proxy process (proxy-host.ts), adopted by a ProxyClient reading window ×2 each second and roll-ups each 10 s',
+        max_rate: `wrk -t1 -c50 -d${WRK_SECONDS}s after 1 s warm-up, ${REPS} interleaved reps, median`,
+        open_loop: `${SECONDS} s per path, ${CONNS} keep-alive connections, latency from each request's scheduled time`,
+        pinning: PIN ? 'proxies + backends on CPU 0, load generator on CPU 1' : 'none',
+        node_flags: [...PROXY_NODE_FLAGS, ...NODE_FLAGS].join(' '),
+      },
+      max_rate: Object.fromEntries(
+        Object.entries(max).map(([k, v]) => [
+          k,
+          { rps: Math.round(med(v.rps)), runs: v.rps.map(Math.round), cpu_us_per_req: round(med(v.cpu_us), 1) },
+        ]),
+      ),
+      ratio_gantry_to_haproxy_rps: round(maxRps('gantry') / maxRps('haproxy'), 2),
+      target_ratio_rps: 0.5,
+      open_loop: open,
+      ratio_added_p99_gantry_to_haproxy_at_half: half.ratio_added_p99,
+      target_ratio_added_p99: 2,
+      control_plane: { window_reads: server.stats.windows, rollups_read: server.stats.rollups, failures: server.stats.failures },
+      machine: { cores: cpus().length, node: process.version, loadavg_1m_at_end: round(loadavg()[0] ?? 0, 2) },
+    };
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  } finally {
+    if (poller !== null) clearInterval(poller);
+    if (!procs.aborted) {
+      await client?.close().catch(() => undefined);
+      await procs.stopAll();
+    }
+  }
+}
+
+/** Added latency of each proxy over the direct path, and Gantry's against HAProxy's. */
+function compare(runs: Record<string, PacedResult>) {
+  const d = runs.direct as PacedResult;
+  const added = (r: PacedResult | undefined) =>
+    r === undefined
+      ? null
+      : {
+          p50_ms: round(r.p50_ms - d.p50_ms, 3),
+          p99_ms: round(r.p99_ms - d.p99_ms, 3),
+          p999_ms: round(r.p999_ms - d.p999_ms, 3),
+        };
+  const g = added(runs.gantry);
+  const h = added(runs.haproxy);
+  return {
+    per_path: runs,
+    added_over_direct: { haproxy: h, gantry: g },
+    // HAProxy's added p99 can be ~0 on a quiet machine: the ratio is then measured against 0.1 ms.
+    ratio_added_p99: g && h ? round(g.p99_ms / Math.max(h.p99_ms, 0.1), 2) : null,
+    longest_stall_ms: { direct: d.longest_stall_ms, haproxy: runs.haproxy?.longest_stall_ms, gantry: runs.gantry?.longest_stall_ms },
+    throughput_ratio_gantry_to_haproxy: round((runs.gantry?.achieved_rps ?? 0) / (runs.haproxy?.achieved_rps ?? 1), 2),
+  };
+}
+
+/** What the server asks of a proxy while a canary is analysed: two windows a second, roll-ups every ten. */
+function serverSide(client: ProxyClient): { timer: NodeJS.Timeout; stats: { windows: number; rollups: number; failures: number } } {
+  const stats = { windows: 0, rollups: 0, failures: 0 };
+  let tick = 0;
+  const timer = setInterval(() => {
+    tick++;
+    const now = Date.now();
+    for (const version of ['v1', 'v2'])
+      client.window(now - 300_000, now, { version }).then(
+        () => stats.windows++,
+        () => stats.failures++,
+      );
+    if (tick % 10 === 0)
+      client
+        .readRollups()
+        .then(async (batch) => {
+          stats.rollups += batch.rollups.length;
+          await client.ackRollups(batch.through);
+        })
+        .catch(() => stats.failures++);
+  }, 1000);
+  return { timer, stats };
+}
