@@ -113,4 +113,10 @@ export interface EnvironmentConfig {
   secrets: Record<string, string>;
   /** Overrides service.instances. */
   instances?: number;
+  /**
+   * What an exhausted error budget (any SLO here at or below 0 % left) does to a deploy: `block`
+   * refuses it unless overridden with a reason (rollbacks always pass), `warn` lets it go with an
+   * event. Absent means `block`: the team that wrote the SLO asked for it to matter.
+   */
+  errorBudgetPolicy?: 'block' | 'warn';
 }

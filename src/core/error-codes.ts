@@ -153,6 +153,12 @@ export const ERROR_CODES = {
     httpStatus: 503,
     sentence: 'No free TCP port was left for a service instance in the configured range; stop unused instances or widen the range.',
   },
+  // -- SLOs
+  ERROR_BUDGET_EXHAUSTED: {
+    httpStatus: 409,
+    sentence:
+      'An SLO of the environment has spent its error budget and the environment\'s error-budget-policy is block: fix reliability first (`gantry slo status`), roll back, or deploy anyway with `--override --reason "…"` (recorded).',
+  },
   // -- proxy
   PROXY_ALREADY_RUNNING: {
     httpStatus: 409,

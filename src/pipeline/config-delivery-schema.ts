@@ -714,8 +714,14 @@ const environmentMap = z.strictObject(
       .describe(
         "Environment variables taken from secrets: variable name → secret name (the environment's secret, else the project's). Masked in logs.",
       ),
+    'error-budget-policy': z
+      .enum(['block', 'warn'])
+      .optional()
+      .describe(
+        'When an SLO of this environment has spent its error budget: block refuses deploys (rollbacks pass; `gantry deploy --override --reason` overrides), warn records it and deploys (default block).',
+      ),
   },
-  expected('nothing or a map (approval, auto, strategy, port, instances, env, secrets)'),
+  expected('nothing or a map (approval, auto, strategy, port, instances, env, secrets, error-budget-policy)'),
 );
 
 const environment = environmentMap
@@ -730,6 +736,7 @@ const environment = environmentMap
       env: value.env ?? {},
       secrets: value.secrets ?? {},
       instances: value.instances,
+      errorBudgetPolicy: value['error-budget-policy'],
     });
   })
   .describe('A deployment environment: an empty map (or nothing) takes every default.');

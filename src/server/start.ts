@@ -167,8 +167,13 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     notify: (rolloutId) => hub.notify(rolloutId),
     warn: (message, data) => deliveryLog.warn(message, data),
     clock: systemClock,
+    exhaustedBudgets: (projectId, environment) =>
+      slos
+        .status(projectId, environment)
+        .filter((s) => s.evaluated && s.budget.total > 0 && s.budget.remaining <= 0)
+        .map((s) => ({ slo: s.slo.name, remaining: s.budget.remaining })),
   });
-  const slos = new SloService({
+  const slos: SloService = new SloService({
     store,
     clock: systemClock,
     targets: storeSloTargets(store),

@@ -136,6 +136,59 @@ describe('SLOs end to end', () => {
     expect(after?.budget.bad).toBeGreaterThan(0);
   }, 120_000);
 
+  it('refuses deploys while the budget is spent, unless overridden with a reason; rollbacks pass', async () => {
+    // The outage above spent far more than 0.1 % of the requests so far.
+    const [spent] = await slos();
+    expect(spent?.budget.remaining).toBeLessThan(0);
+    const run = (await server.api<{ run: { id: string } }>('POST', '/api/projects/shop/runs', {})).body.run.id;
+    expect((await waitForRunEnd(server, run)).status).toBe('success');
+    const release = (await server.api<{ release: { id: string; number: number } }>('POST', '/api/projects/shop/releases', { run })).body
+      .release;
+
+    const refused = await server.api<{ error: { code: string; message: string } }>(
+      'POST',
+      '/api/projects/shop/environments/production/deploy',
+      {
+        release: release.id,
+      },
+    );
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.code).toBe('ERROR_BUDGET_EXHAUSTED');
+    expect(refused.body.error.message).toContain('the error budget of production is spent: availability');
+
+    const cliEnv = { GANTRY_URL: server.url, GANTRY_TOKEN: server.token };
+    const noReason = await runCli(repo.dir, ['deploy', 'shop', String(release.number), '--env', 'production', '--override'], {
+      env: cliEnv,
+    });
+    expect(noReason.code).not.toBe(0);
+    expect(noReason.stderr).toContain('--override needs --reason');
+    const overridden = await runCli(
+      repo.dir,
+      ['deploy', 'shop', String(release.number), '--env', 'production', '--override', '--reason', 'hotfix for the outage'],
+      {
+        env: cliEnv,
+      },
+    );
+    expect(overridden.code).toBe(0);
+    const events = (
+      await server.api<{ events: { type: string; actor: string; data: Record<string, unknown> }[] }>('GET', '/api/events?type=deploy.*')
+    ).body.events;
+    expect(events).toEqual([
+      expect.objectContaining({
+        type: 'deploy.budget-override',
+        data: expect.objectContaining({ reason: 'hotfix for the outage', policy: 'block' }),
+      }),
+    ]);
+    await waitFor(
+      async () =>
+        (await server.api<{ rollout: { phase: string } | null }>('GET', '/api/projects/shop/environments/production/rollout')).body.rollout
+          ?.phase === 'succeeded',
+      { what: 'the overriding deploy', timeoutMs: 30_000 },
+    );
+    const rolledBack = await server.api<{ rollout: { id: string } }>('POST', '/api/projects/shop/environments/production/rollback');
+    expect(rolledBack.status).toBe(201);
+  }, 90_000);
+
   it('writes Prometheus rules for the project that promtool accepts', async () => {
     const rules = await runCli(repo.dir, ['slo', 'rules', 'shop'], { env: { GANTRY_URL: server.url, GANTRY_TOKEN: server.token } });
     expect(rules.code).toBe(0);

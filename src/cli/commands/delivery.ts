@@ -67,12 +67,16 @@ export function registerDeliveryCommands(program: Command): void {
     .description('deploy a release (id or number) to an environment with its strategy')
     .requiredOption('--env <env>', 'the environment')
     .option('--follow', 'show the rollout until it ends')
-    .action(async (project: string, releaseRef: string, opts: { env: string; follow?: boolean }) => {
+    .option('--override', "deploy although an SLO's error budget is spent (needs --reason)")
+    .option('--reason <text>', 'why the override (recorded with the deploy)')
+    .action(async (project: string, releaseRef: string, opts: { env: string; follow?: boolean; override?: boolean; reason?: string }) => {
+      if (opts.override && !opts.reason?.trim()) throw new InputError('--override needs --reason "why": it is recorded with the deploy');
+      if (opts.reason !== undefined && !opts.override) throw new InputError('--reason goes with --override');
       const c = client(program);
       const { rollout } = await c.request<{ rollout: { id: string; phase: string } }>(
         'POST',
         `/api/projects/${enc(project)}/environments/${enc(opts.env)}/deploy`,
-        { release: releaseRef },
+        { release: releaseRef, ...(opts.override ? { override: { reason: opts.reason } } : {}) },
       );
       process.stdout.write(`${rollout.id}\n`);
       if (rollout.phase === 'pending-approval')

@@ -16,7 +16,8 @@
  * replaced. So after a crash, adopted instances fall back into the right pools by their release.
  * Deploys, rollbacks, exposes and stops run one at a time per environment (`#exclusive`).
  */
-import { ConflictError, NotFoundError } from '../../core/errors.ts';
+import { ConflictError, GantryError, NotFoundError } from '../../core/errors.ts';
+import type { Value } from '../../core/types.ts';
 import { newId } from '../../core/ids.ts';
 import { initialRollback, initialRollout, type RolloutEvent } from '../../delivery/index.ts';
 import type { WindowStats } from '../../proxy/index.ts';
@@ -49,6 +50,13 @@ export interface DeliveryDeps {
   warn(message: string, data: Record<string, unknown>): void;
   /** How long readiness may take before a start counts as failed (default 120 s). */
   readyTimeoutMs?: number;
+  /** The SLOs of an environment that have spent their error budget (none when SLOs are not evaluated). */
+  exhaustedBudgets?(projectId: string, environment: string): { slo: string; remaining: number }[];
+}
+
+/** A deploy despite an exhausted error budget: who decided, and why (recorded). */
+export interface BudgetOverride {
+  reason: string;
 }
 
 export class DeliveryController {
@@ -126,12 +134,19 @@ export class DeliveryController {
 
   // ---------------------------------------------------------------- commands from the API
 
-  deploy(project: Project, release: ReleaseRecord, environment: string, actor: string): Promise<RolloutRecord> {
-    return this.#exclusive(environmentKey(project.id, environment), () => this.#deploy(project, release, environment, actor));
+  deploy(project: Project, release: ReleaseRecord, environment: string, actor: string, override?: BudgetOverride): Promise<RolloutRecord> {
+    return this.#exclusive(environmentKey(project.id, environment), () => this.#deploy(project, release, environment, actor, override));
   }
 
-  async #deploy(project: Project, release: ReleaseRecord, environment: string, actor: string): Promise<RolloutRecord> {
+  async #deploy(
+    project: Project,
+    release: ReleaseRecord,
+    environment: string,
+    actor: string,
+    override?: BudgetOverride,
+  ): Promise<RolloutRecord> {
     const { envConfig } = configOf(release, environment);
+    await this.#checkErrorBudget(project, release, environment, envConfig.errorBudgetPolicy ?? 'block', actor, override);
     const env = await this.#environments.open(project, environment, envConfig.port);
     if (await this.#deps.store.rollouts.active(project.id, environment)) {
       throw new ConflictError(
@@ -150,6 +165,44 @@ export class DeliveryController {
       instances: instanceCount(release, environment),
     });
     return this.#driver.begin(project, release, current ?? null, env, state, actor);
+  }
+
+  /**
+   * The error-budget policy: with an SLO's budget spent, `block` refuses the deploy unless it is
+   * overridden with a reason; `warn` and overrides go ahead and are recorded as an event.
+   * Rollbacks never come here.
+   */
+  async #checkErrorBudget(
+    project: Project,
+    release: ReleaseRecord,
+    environment: string,
+    policy: 'block' | 'warn',
+    actor: string,
+    override: BudgetOverride | undefined,
+  ): Promise<void> {
+    const exhausted = this.#deps.exhaustedBudgets?.(project.id, environment) ?? [];
+    if (exhausted.length === 0) return;
+    const names = exhausted.map((e) => `${e.slo} (${Math.round(e.remaining * 1000) / 10}% left)`).join(', ');
+    if (policy === 'block' && override === undefined) {
+      throw new GantryError(
+        'ERROR_BUDGET_EXHAUSTED',
+        `the error budget of ${environment} is spent: ${names}. Fix reliability first (\`gantry slo status ${project.name} --env ${environment}\`), roll back, or deploy anyway with --override --reason "…"`,
+        { environment, slos: exhausted.map((e) => e.slo) },
+      );
+    }
+    await this.#deps.store.events.append({
+      type: override === undefined ? 'deploy.budget-warning' : 'deploy.budget-override',
+      subject: `environment:${project.id}/${environment}`,
+      actor,
+      data: {
+        releaseId: release.id,
+        release: release.number,
+        policy,
+        slos: exhausted as unknown as Value,
+        ...(override ? { reason: override.reason } : {}),
+      },
+      env: this.#deps.eventEnv(),
+    });
   }
 
   rollback(project: Project, environment: string, actor: string): Promise<RolloutRecord> {

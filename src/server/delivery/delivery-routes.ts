@@ -85,11 +85,15 @@ export function registerDeliveryRoutes(routes: RouteTable, deps: DeliveryRouteDe
     summary: 'Deploy a release to an environment with its strategy',
     auth: 'admin',
     params: envParams,
-    body: z.object({ release: z.string().min(1) }),
+    body: z.object({
+      release: z.string().min(1),
+      /** Deploy although an SLO's error budget is spent (the environment's policy is block); the reason is recorded. */
+      override: z.object({ reason: z.string().trim().min(1) }).optional(),
+    }),
     handler: async ({ params, body, request, reply }) => {
       const project = await deps.projects.require(params.project);
       const release = await deps.releases.require(project, body.release);
-      const rollout = await deps.delivery.deploy(project, release, params.env, request.actor ?? 'api');
+      const rollout = await deps.delivery.deploy(project, release, params.env, request.actor ?? 'api', body.override);
       reply.code(201);
       return { rollout };
     },
