@@ -84,6 +84,19 @@ function isToken(s: string, from: number, to: number): boolean {
   return true;
 }
 
+/**
+ * `s` without surrounding OWS (SP, HTAB; RFC 9110 §5.6.3). Not `String.prototype.trim`, which also
+ * strips NBSP (0xA0, obs-text): `Transfer-Encoding: \xa0chunked` would read as chunked here and as
+ * an unknown coding in Node.
+ */
+export function trimOws(s: string): string {
+  let from = 0;
+  let to = s.length;
+  while (from < to && (s.charCodeAt(from) === 32 || s.charCodeAt(from) === 9)) from++;
+  while (to > from && (s.charCodeAt(to - 1) === 32 || s.charCodeAt(to - 1) === 9)) to--;
+  return from === 0 && to === s.length ? s : s.slice(from, to);
+}
+
 function isHex(c: number): boolean {
   return (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
 }
@@ -127,6 +140,12 @@ export function validHeaderValue(s: string): boolean {
   return !BAD_VALUE.test(s);
 }
 
+/**
+ * CGI-style servers (and frameworks on WSGI, Rack, PHP) map `-` and `_` in names to the same
+ * variable, so `Transfer_Encoding` would frame the body there while the proxy reads a plain header.
+ */
+const UNDERSCORE_FRAMING = 'framing header spelt with an underscore';
+
 function bad(message: string): RequestParseError {
   return new RequestParseError(400, 'PROXY_BAD_REQUEST', message);
 }
@@ -143,7 +162,7 @@ function checkTransferEncoding(te: string): string {
   if (te.length === 7 && te.toLowerCase() === 'chunked') return te;
   const codings: string[] = [];
   for (const part of te.split(',')) {
-    const coding = part.trim();
+    const coding = trimOws(part);
     // Empty list elements are allowed (RFC 9110 §5.6.1); parameters are refused, no coding needs one.
     if (coding === '') continue;
     if (!isToken(coding, 0, coding.length)) throw bad('bad Transfer-Encoding');
@@ -243,7 +262,7 @@ export function parseRequestHead(head: string): RequestHead {
       case 10:
         if (name.toLowerCase() === 'connection') {
           for (const t of value.split(',')) {
-            const tok = t.trim().toLowerCase();
+            const tok = trimOws(t).toLowerCase();
             if (tok === 'close') keepAlive = false;
             else if (tok === 'keep-alive') {
               if (minor === 0) keepAlive = true;
@@ -251,20 +270,28 @@ export function parseRequestHead(head: string): RequestHead {
           }
         }
         break;
-      case 14:
-        if (name.toLowerCase() === 'content-length') {
+      case 14: {
+        const l = name.toLowerCase();
+        if (l === 'content-length') {
           if (contentLength >= 0) throw bad('more than one Content-Length');
           if (!/^\d{1,15}$/.test(value)) throw bad('bad Content-Length');
           contentLength = Number(value);
+        } else if (l === 'content_length') {
+          throw bad(UNDERSCORE_FRAMING);
         }
         break;
-      case 17:
-        if (name.toLowerCase() === 'transfer-encoding') {
+      }
+      case 17: {
+        const l = name.toLowerCase();
+        if (l === 'transfer-encoding') {
           // Field lines of one list combine in order (RFC 9110 §5.3).
           te = teCount === 0 ? value : `${te}, ${value}`;
           teCount++;
+        } else if (l === 'transfer_encoding') {
+          throw bad(UNDERSCORE_FRAMING);
         }
         break;
+      }
     }
   }
   if (minor === 1 && hosts !== 1) throw bad(hosts === 0 ? 'missing Host' : 'more than one Host');

@@ -12,7 +12,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { ClientConnection, type ClientExchange, type ClientHandler } from './client-connection.ts';
 import { RequestMetrics, type VersionSeries } from './request-metrics.ts';
-import { BODY_CHUNKED, MAX_REQUEST_HEAD, NO_BODY, type RequestHead } from './request-parser.ts';
+import { BODY_CHUNKED, MAX_REQUEST_HEAD, NO_BODY, trimOws, type RequestHead } from './request-parser.ts';
 import { compileRules, cookieMatches, Router, ruleMatches, validateRouteTable, type CompiledRule, type RouteTable } from './route-table.ts';
 import { Tunnel } from './tunnel.ts';
 import { UpstreamPool, type ExchangeSink, type PoolWaiter, type UpstreamConnection } from './upstream-pool.ts';
@@ -112,7 +112,7 @@ function buildHead(
         if (l === 'keep-alive') continue;
         if (l === 'connection') {
           for (const t of value.split(',')) {
-            const tok = t.trim().toLowerCase();
+            const tok = trimOws(t).toLowerCase();
             if (tok !== '' && tok !== 'close' && tok !== 'keep-alive' && tok !== 'upgrade') (connTokens ??= []).push(tok);
           }
           continue;
@@ -384,7 +384,14 @@ class Exchange implements ExchangeSink, PoolWaiter, ClientExchange {
     const proxy = this.proxy;
     if (!proxy.metricsOn) return;
     const end = performance.now();
-    proxy.metrics.record((this.pool as UpstreamPool).series, this.method, this.url, this.status, end - this.start, performance.timeOrigin + end);
+    proxy.metrics.record(
+      (this.pool as UpstreamPool).series,
+      this.method,
+      this.url,
+      this.status,
+      end - this.start,
+      performance.timeOrigin + end,
+    );
   }
 }
 
