@@ -57,6 +57,10 @@ const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 const LFLF = Buffer.from('\n\n', 'latin1');
 /** Bodies up to this size are sent in the same write as the head, as one latin1 string. */
 const JOIN_LIMIT = 16 * 1024;
+/** The codes of the connection's own refusals. */
+const HEAD_TOO_LARGE_CODE = 'PROXY_HEAD_TOO_LARGE' satisfies ErrorCode;
+const BAD_REQUEST = 'PROXY_BAD_REQUEST' satisfies ErrorCode;
+const METHOD_NOT_ALLOWED = 'PROXY_METHOD_NOT_ALLOWED' satisfies ErrorCode;
 /** Why a head is refused with 431 (the proxy's limit is node:http's default). */
 const HEAD_TOO_LARGE = `request head larger than ${MAX_REQUEST_HEAD} bytes`;
 /** Pipelined bytes buffered while a response is pending before the socket is paused. */
@@ -345,12 +349,12 @@ export class ClientConnection {
             const end = buf.indexOf(CRLFCRLF, pos);
             if (end < 0) {
               if (len - pos > MAX_REQUEST_HEAD) {
-                this.#reject(431, 'PROXY_HEAD_TOO_LARGE', HEAD_TOO_LARGE);
+                this.#reject(431, HEAD_TOO_LARGE_CODE, HEAD_TOO_LARGE);
                 return;
               }
               // A blank line made of bare LFs would never end the head: refuse rather than wait.
               if (buf.indexOf(LFLF, pos) >= 0) {
-                this.#reject(400, 'PROXY_BAD_REQUEST', 'bare LF in request head');
+                this.#reject(400, BAD_REQUEST, 'bare LF in request head');
                 return;
               }
               this.#buf = pos === 0 ? buf : buf.subarray(pos);
@@ -359,13 +363,13 @@ export class ClientConnection {
               return;
             }
             if (end - pos > MAX_REQUEST_HEAD) {
-              this.#reject(431, 'PROXY_HEAD_TOO_LARGE', HEAD_TOO_LARGE);
+              this.#reject(431, HEAD_TOO_LARGE_CODE, HEAD_TOO_LARGE);
               return;
             }
             const head = parseRequestHead(buf.toString('latin1', pos, end));
             pos = end + 4;
             if (head.method === 'CONNECT') {
-              this.#reject(405, 'PROXY_METHOD_NOT_ALLOWED', 'CONNECT is not proxied');
+              this.#reject(405, METHOD_NOT_ALLOWED, 'CONNECT is not proxied');
               return;
             }
             this.deadline = Infinity;

@@ -146,8 +146,12 @@ export function validHeaderValue(s: string): boolean {
  */
 const UNDERSCORE_FRAMING = 'framing header spelt with an underscore';
 
+/** The codes of the parser's refusals. */
+const BAD_REQUEST = 'PROXY_BAD_REQUEST' satisfies ErrorCode;
+const CODING_UNSUPPORTED = 'PROXY_TRANSFER_CODING_UNSUPPORTED' satisfies ErrorCode;
+
 function bad(message: string): RequestParseError {
-  return new RequestParseError(400, 'PROXY_BAD_REQUEST', message);
+  return new RequestParseError(400, BAD_REQUEST, message);
 }
 
 /** Transfer codings the proxy passes on (the registered ones, RFC 9112 §7; `identity` is no longer one). */
@@ -173,8 +177,7 @@ function checkTransferEncoding(te: string): string {
   if (chunked !== 1 || (codings.at(-1) as string).toLowerCase() !== 'chunked')
     throw bad(chunked > 1 ? 'chunked applied more than once' : 'chunked is not the final transfer coding');
   for (const c of codings)
-    if (!KNOWN_CODINGS.has(c.toLowerCase()))
-      throw new RequestParseError(501, 'PROXY_TRANSFER_CODING_UNSUPPORTED', `unsupported transfer coding ${c}`);
+    if (!KNOWN_CODINGS.has(c.toLowerCase())) throw new RequestParseError(501, CODING_UNSUPPORTED, `unsupported transfer coding ${c}`);
   return codings.join(', ');
 }
 

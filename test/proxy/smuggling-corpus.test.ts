@@ -11,12 +11,13 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { connect, type AddressInfo, type Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProxyClient, processStartTime } from '../../src/proxy/index.ts';
 import { waitFor } from '../support/wait.ts';
+import { rawClient } from './helpers.ts';
 
 // ------------------------------------------------------------------ recording upstreams
 
@@ -141,21 +142,12 @@ function responses(text: string): { list: Response[]; rest: string } {
 
 const sockets = new Set<Socket>();
 
-/** Opens a connection; `got()` is everything received so far. */
-function open(port: number): { s: Socket; got: () => string; closed: () => boolean } {
-  const s = connect({ host: '127.0.0.1', port, noDelay: true });
-  sockets.add(s);
-  let got = '';
-  let closed = false;
-  s.on('data', (d: Buffer) => {
-    got += d.toString('latin1');
-  });
-  s.on('error', () => {});
-  s.on('close', () => {
-    closed = true;
-    sockets.delete(s);
-  });
-  return { s, got: () => got, closed: () => closed };
+/** Opens a connection, destroyed at the end if still open. */
+function open(port: number): ReturnType<typeof rawClient> {
+  const c = rawClient(port);
+  sockets.add(c.s);
+  c.s.on('close', () => sockets.delete(c.s));
+  return c;
 }
 
 /**
