@@ -185,6 +185,28 @@ export const ERROR_CODES = {
     from: 'proxy',
     sentence: "Every instance the proxy tried failed before answering; check the service's logs.",
   },
+  PROXY_BAD_REQUEST: {
+    httpStatus: 400,
+    from: 'proxy',
+    sentence:
+      'The proxy refused a request whose framing, target or Host another server could read differently (request smuggling); the message names the rule, and ARCHITECTURE.md lists them. Fix the client.',
+  },
+  PROXY_HEAD_TOO_LARGE: {
+    httpStatus: 431,
+    from: 'proxy',
+    sentence:
+      "The request head is over 16 KiB (Node's default limit), as sent or once the proxy's X-Forwarded-* headers are added; send fewer or smaller headers (often cookies).",
+  },
+  PROXY_TRANSFER_CODING_UNSUPPORTED: {
+    httpStatus: 501,
+    from: 'proxy',
+    sentence: 'The request uses a transfer coding other than chunked, gzip, deflate or compress; send the body with a registered coding.',
+  },
+  PROXY_METHOD_NOT_ALLOWED: {
+    httpStatus: 405,
+    from: 'proxy',
+    sentence: 'The proxy does not tunnel CONNECT requests; it forwards HTTP requests and Upgrade handshakes only.',
+  },
   // -- CLI only
   NO_SERVER: {
     httpStatus: 503,

@@ -5,7 +5,9 @@
  * were about half of the proxy's CPU per request.
  *
  * One request at a time per connection: pipelined bytes wait until the current response is
- * complete. Request bodies are handed to the current exchange piece by piece (Content-Length
+ * complete. An Upgrade request is a request like any other until its upstream switches protocols
+ * (101): only then does the exchange take the socket over (`takeOver`) as a raw tunnel, with the
+ * bytes that followed the request; any other answer keeps the connection parsed request by request. Request bodies are handed to the current exchange piece by piece (Content-Length
  * bodies as they are, chunked ones decoded); the exchange pauses the socket for backpressure. A
  * response head is held until its first body bytes (or its end) so small answers leave in one
  * write. Timeouts (idle keep-alive, slow heads) are deadlines checked by the proxy's coarse sweeper,
@@ -13,6 +15,7 @@
  */
 import type { Socket } from 'node:net';
 import { STATUS_CODES } from 'node:http';
+import type { ErrorCode } from '../core/error-codes.ts';
 import {
   BODY_CHUNKED,
   BODY_LENGTH,
@@ -38,10 +41,8 @@ export interface ClientExchange {
 
 /** What the proxy does with parsed requests. */
 export interface ClientHandler {
-  /** A request head arrived; the handler must set `conn.exchange` and eventually answer it. */
+  /** A request head arrived; the handler must set `conn.exchange` and eventually answer it (or take the socket over). */
   onRequest(conn: ClientConnection, head: RequestHead): void;
-  /** An Upgrade request: the socket now belongs to the handler; `rest` are the bytes after the head. */
-  onUpgrade(conn: ClientConnection, head: RequestHead, rest: Buffer): void;
   /** The connection closed (it is no longer tracked). */
   onClosed(conn: ClientConnection): void;
 }
@@ -56,6 +57,12 @@ const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 const LFLF = Buffer.from('\n\n', 'latin1');
 /** Bodies up to this size are sent in the same write as the head, as one latin1 string. */
 const JOIN_LIMIT = 16 * 1024;
+/** The codes of the connection's own refusals. */
+const HEAD_TOO_LARGE_CODE = 'PROXY_HEAD_TOO_LARGE' satisfies ErrorCode;
+const BAD_REQUEST = 'PROXY_BAD_REQUEST' satisfies ErrorCode;
+const METHOD_NOT_ALLOWED = 'PROXY_METHOD_NOT_ALLOWED' satisfies ErrorCode;
+/** Why a head is refused with 431 (the proxy's limit is node:http's default). */
+const HEAD_TOO_LARGE = `request head larger than ${MAX_REQUEST_HEAD} bytes`;
 /** Pipelined bytes buffered while a response is pending before the socket is paused. */
 const MAX_PIPELINED = 64 * 1024;
 
@@ -112,6 +119,30 @@ export class ClientConnection {
   /** No request in progress and nothing buffered: safe to close at shutdown. */
   get idle(): boolean {
     return this.exchange === null && this.#state === S_HEAD && this.#buf === null;
+  }
+
+  /**
+   * The authority a request without one is for (RFC 9112 §3.3: the connection's local address and
+   * port), e.g. `127.0.0.1:8080` or `[::1]:8080`.
+   */
+  get localAuthority(): string {
+    const a = this.socket.localAddress ?? '';
+    return `${a.includes(':') ? `[${a}]` : a}:${this.socket.localPort ?? ''}`;
+  }
+
+  /**
+   * Hands the socket over for good (the upstream switched protocols): this connection stops
+   * reading and is no longer tracked. `rest` are the bytes received after the request, `ended`
+   * whether the client already half-closed. Call it only once the request body is complete.
+   */
+  takeOver(): { rest: Buffer | null; ended: boolean } {
+    const rest = this.#buf;
+    this.#buf = null;
+    this.exchange = null;
+    this.#state = S_CLOSED;
+    this.#pausedForPipeline = false;
+    this.#detach();
+    return { rest, ended: this.#clientEnded };
   }
 
   /** A response head was committed (written or about to be): the answer can no longer change. */
@@ -270,8 +301,8 @@ export class ClientConnection {
     }
   }
 
-  /** Refuses a malformed request and closes the connection. */
-  #reject(status: number): void {
+  /** Refuses a malformed request with `{ error: { code, message } }` and closes the connection. */
+  #reject(status: number, code: ErrorCode, message: string): void {
     const ex = this.exchange;
     if (ex !== null) {
       this.exchange = null;
@@ -287,8 +318,12 @@ export class ClientConnection {
       s.destroy();
       return;
     }
-    s.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, 'latin1', () =>
-      s.destroy(),
+    const body = `${JSON.stringify({ error: { code, message } })}\n`;
+    s.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n` +
+        `X-Gantry-Proxy-Error: ${code}\r\nConnection: close\r\n\r\n${body}`,
+      'latin1',
+      () => s.destroy(),
     );
   }
 
@@ -314,12 +349,12 @@ export class ClientConnection {
             const end = buf.indexOf(CRLFCRLF, pos);
             if (end < 0) {
               if (len - pos > MAX_REQUEST_HEAD) {
-                this.#reject(431);
+                this.#reject(431, HEAD_TOO_LARGE_CODE, HEAD_TOO_LARGE);
                 return;
               }
               // A blank line made of bare LFs would never end the head: refuse rather than wait.
               if (buf.indexOf(LFLF, pos) >= 0) {
-                this.#reject(400);
+                this.#reject(400, BAD_REQUEST, 'bare LF in request head');
                 return;
               }
               this.#buf = pos === 0 ? buf : buf.subarray(pos);
@@ -328,22 +363,16 @@ export class ClientConnection {
               return;
             }
             if (end - pos > MAX_REQUEST_HEAD) {
-              this.#reject(431);
+              this.#reject(431, HEAD_TOO_LARGE_CODE, HEAD_TOO_LARGE);
               return;
             }
             const head = parseRequestHead(buf.toString('latin1', pos, end));
             pos = end + 4;
             if (head.method === 'CONNECT') {
-              this.#reject(405);
+              this.#reject(405, METHOD_NOT_ALLOWED, 'CONNECT is not proxied');
               return;
             }
             this.deadline = Infinity;
-            if (head.upgrade) {
-              this.#state = S_CLOSED;
-              this.#detach();
-              this.#handler.onUpgrade(this, head, buf.subarray(pos));
-              return;
-            }
             this.#keepAlive = head.keepAlive;
             this.#minor = head.minor;
             this.#isHead = head.method === 'HEAD';
@@ -360,7 +389,10 @@ export class ClientConnection {
             if (head.expectContinue && head.bodyMode !== 0 && head.minor === 1)
               this.socket.write('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
             this.#handler.onRequest(this, head);
-            if (this.#state === S_WAIT) this.exchange?.onRequestEnd();
+            if (this.#state === S_WAIT) {
+              this.#requestEnd(buf, pos);
+              return;
+            }
             break;
           }
           case S_LENGTH: {
@@ -370,7 +402,10 @@ export class ClientConnection {
             this.#remaining -= n;
             if (this.#remaining === 0) this.#state = S_WAIT;
             this.exchange?.onRequestBody(piece);
-            if (this.#state === S_WAIT) this.exchange?.onRequestEnd();
+            if (this.#state === S_WAIT) {
+              this.#requestEnd(buf, pos);
+              return;
+            }
             break;
           }
           case S_CHUNKED: {
@@ -379,17 +414,13 @@ export class ClientConnection {
             if (d.done && this.#state === S_CHUNKED) {
               this.#state = S_WAIT;
               this.#decoder = null;
-              this.exchange?.onRequestEnd();
+              this.#requestEnd(buf, pos);
+              return;
             }
             break;
           }
           case S_WAIT: {
-            // Pipelined: the next request waits for this response.
-            this.#buf = pos === 0 ? buf : buf.subarray(pos);
-            if (this.#buf.length > MAX_PIPELINED) {
-              this.#pausedForPipeline = true;
-              this.socket.pause();
-            }
+            this.#holdPipelined(buf, pos);
             return;
           }
           default:
@@ -398,7 +429,26 @@ export class ClientConnection {
       }
     } catch (e) {
       if (!(e instanceof RequestParseError)) throw e;
-      this.#reject(e.status);
+      this.#reject(e.status, e.code, e.message);
+    }
+  }
+
+  /**
+   * The request is complete: what follows is held before the exchange hears of it, since an
+   * exchange whose upstream already switched protocols takes the socket over right then.
+   */
+  #requestEnd(buf: Buffer, pos: number): void {
+    if (pos < buf.length) this.#holdPipelined(buf, pos);
+    this.exchange?.onRequestEnd();
+  }
+
+  /** Pipelined bytes: the next request waits for this response (or, after a 101, the tunnel takes them). */
+  #holdPipelined(buf: Buffer, pos: number): void {
+    const rest = pos === 0 ? buf : buf.subarray(pos);
+    this.#buf = this.#buf === null ? rest : Buffer.concat([this.#buf, rest]);
+    if (this.#buf.length > MAX_PIPELINED) {
+      this.#pausedForPipeline = true;
+      this.socket.pause();
     }
   }
 
@@ -428,7 +478,7 @@ export class ClientConnection {
     this.#handler.onClosed(this);
   };
 
-  /** Hands the socket over (Upgrade): our listeners go, the handler's come. */
+  /** Hands the socket over (a tunnel after a 101): our listeners go, the tunnel's come. */
   #detach(): void {
     const s = this.socket;
     s.off('data', this.#onData);
@@ -436,7 +486,7 @@ export class ClientConnection {
     s.off('drain', this.#onDrain);
     s.off('error', noop);
     s.off('close', this.#onClose);
-    // Hold bytes that arrive before the tunnel's upstream is connected (its pipe resumes reading).
+    // Hold bytes until the tunnel listens (it resumes reading).
     s.pause();
     this.#handler.onClosed(this);
   }

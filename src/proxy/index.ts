@@ -37,10 +37,13 @@
  *   when the connection was refused, reset or timed out before any response byte; never after.
  *   Nothing left → 502 `{ error: { code: 'PROXY_UPSTREAM_FAILED' } }`; empty table → 503
  *   `PROXY_NO_UPSTREAM` (header `x-gantry-proxy-error` carries the code too).
- * - Headers: hop-by-hop ones (and those named in `Connection`) are dropped both ways;
- *   `X-Forwarded-For` is appended to, `X-Forwarded-Proto` and `-Host` are set; `Host` is kept.
- * - Bodies stream both ways with backpressure; nothing is buffered whole. WebSocket (any
- *   `Upgrade`) handshakes are tunnelled raw to one instance and count as in flight until closed.
+ * - Requests are parsed strictly and ambiguous ones refused (ARCHITECTURE.md, "The proxy's
+ *   parsing rules"). Headers: hop-by-hop ones (and those named in `Connection`) are dropped both
+ *   ways; `X-Forwarded-For` is appended to, `X-Forwarded-Proto` and `-Host` are set; `Host` is
+ *   kept, except that an absolute-form target's authority replaces it (RFC 9112 §3.2.2).
+ * - Bodies stream both ways with backpressure; nothing is buffered whole. An `Upgrade` request
+ *   (WebSocket or other) is forwarded like any request; only when the instance answers 101 does
+ *   the connection become a raw tunnel, counted in flight until closed.
  * - The proxy never clears its table by itself: with no `setRoutes` calls it keeps routing.
  * - Metrics (per environment, version, pool, route = method + first path segment, at most 100
  *   routes per version): see `RequestMetrics`. `metrics: false` skips recording (benchmarks).

@@ -4,23 +4,28 @@
  * than the forwarding itself; this parser reads a request head straight from the socket's bytes.
  *
  * Strictness is the point (request smuggling, RFC 9112 §6.3 and §11.2): anything a front-end and
- * a back-end could read differently is refused with 400 — both Content-Length and
- * Transfer-Encoding, more than one Content-Length (even equal), a Content-Length that is not
- * digits, a Transfer-Encoding not ending in `chunked`, obs-fold, bare CR or LF, whitespace
- * before a header's colon, control characters, a missing or repeated Host in HTTP/1.1, and
- * invalid chunk sizes or chunk framing. The proxy always re-frames a body it forwards.
+ * a back-end could read differently is refused — see "The proxy's parsing rules" in
+ * ARCHITECTURE.md for the list and the reason for each. The proxy always re-frames a body it
+ * forwards, and forwards absolute-form targets in origin-form with the target's authority as Host.
  */
+import type { ErrorCode } from '../core/error-codes.ts';
 
-/** Why a request was refused; `status` is what the client is answered before the connection closes. */
+/** Why a request was refused; the client is answered `status` with `code` before the connection closes. */
 export class RequestParseError extends Error {
   readonly status: number;
-  constructor(status: number, message: string) {
+  readonly code: ErrorCode;
+  constructor(status: number, code: ErrorCode, message: string) {
     super(message);
     this.status = status;
+    this.code = code;
   }
 }
 
-/** Largest request head accepted (node:http's default maxHeaderSize). */
+/**
+ * Largest request head, on either side of the proxy: node:http's default maxHeaderSize. Node counts
+ * the target, names and values only, so a whole head (request line to blank line) within this
+ * size always fits a Node upstream's default.
+ */
 export const MAX_REQUEST_HEAD = 16 * 1024;
 
 /** Body framing of a request. */
@@ -31,6 +36,7 @@ export const BODY_CHUNKED = 2;
 /** A parsed request head; header names and values are as sent (values without surrounding OWS). */
 export interface RequestHead {
   method: string;
+  /** The target to forward: origin-form (`/path?query`, also for an absolute-form request) or `*`. */
   target: string;
   /** 0 or 1 (HTTP/1.0 or HTTP/1.1). */
   minor: number;
@@ -39,19 +45,35 @@ export interface RequestHead {
   bodyMode: number;
   /** Content-Length when `bodyMode` is BODY_LENGTH. */
   contentLength: number;
-  /** The Transfer-Encoding value when chunked. */
+  /** The transfer codings when chunked: every Transfer-Encoding line combined (RFC 9110 §5.3), `chunked` last. */
   transferEncoding: string;
   /** The client wants the connection kept open after this exchange. */
   keepAlive: boolean;
-  /** `Connection: upgrade` with an `Upgrade` header: tunnel it. */
+  /** HTTP/1.1 with `Connection: upgrade` and an `Upgrade` header: tunnel it if the upstream switches (101). */
   upgrade: boolean;
   /** `Expect: 100-continue`. */
   expectContinue: boolean;
+  /**
+   * Host and port the request is for: an absolute-form target's authority (it replaces Host, RFC
+   * 9112 §3.2.2), else the Host value; '' when neither names one (HTTP/1.0 without Host, empty Host).
+   */
+  authority: string;
+  /** The target came in absolute-form: Host is forwarded as `authority`, not as sent. */
+  absoluteForm: boolean;
 }
 
 // tchar (RFC 9110 §5.6.2) by char code.
 const TOKEN = new Uint8Array(128);
 for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TOKEN[c.charCodeAt(0)] = 1;
+
+/**
+ * reg-name characters of a Host (RFC 3986 §3.2.2: unreserved, sub-delims, `%`) without the comma:
+ * X-Forwarded-Host is read as a list downstream, so `a.test,b.test` would name two hosts there.
+ */
+const REG_NAME = new Uint8Array(128);
+for (const c of "-._~!$&'()*+;=%0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") REG_NAME[c.charCodeAt(0)] = 1;
+/** Inside `[ ]`: IPv6 (hex, `:`, `.`) and IPvFuture (`v`, unreserved, sub-delims, `:`). */
+const IP_LITERAL = /^\[(?:[0-9A-Fa-f:.]+|[vV][0-9A-Fa-f]+\.[-._~!$&'()*+,;=:0-9A-Za-z]+)\]$/;
 
 function isToken(s: string, from: number, to: number): boolean {
   if (to <= from) return false;
@@ -62,18 +84,101 @@ function isToken(s: string, from: number, to: number): boolean {
   return true;
 }
 
+/**
+ * `s` without surrounding OWS (SP, HTAB; RFC 9110 §5.6.3). Not `String.prototype.trim`, which also
+ * strips NBSP (0xA0, obs-text): `Transfer-Encoding: \xa0chunked` would read as chunked here and as
+ * an unknown coding in Node.
+ */
+export function trimOws(s: string): string {
+  let from = 0;
+  let to = s.length;
+  while (from < to && (s.charCodeAt(from) === 32 || s.charCodeAt(from) === 9)) from++;
+  while (to > from && (s.charCodeAt(to - 1) === 32 || s.charCodeAt(to - 1) === 9)) to--;
+  return from === 0 && to === s.length ? s : s.slice(from, to);
+}
+
+function isHex(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
+}
+
+/**
+ * Whether `s.slice(from, to)` is `uri-host [ ":" port ]` (RFC 9110 §7.2) without userinfo, path or
+ * a comma. Only a wholly empty Host names no host (a target URI without authority); an `http`
+ * URI must name one (RFC 9110 §4.2.1), hence `needHost` for absolute-form targets.
+ */
+function validAuthority(s: string, from: number, to: number, needHost: boolean): boolean {
+  if (to === from) return !needHost;
+  let hostEnd = to;
+  // The port: digits after the last colon outside an IP literal.
+  for (let i = to - 1; i >= from; i--) {
+    const c = s.charCodeAt(i);
+    if (c === 58 /* : */) {
+      hostEnd = i;
+      break;
+    }
+    if (c < 48 || c > 57) break;
+  }
+  if (hostEnd === from) return false;
+  if (s.charCodeAt(from) === 91 /* [ */) return IP_LITERAL.test(s.slice(from, hostEnd));
+  for (let i = from; i < hostEnd; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 128 || REG_NAME[c] === 0) return false;
+    if (c === 37 /* % */ && !(i + 2 < hostEnd && isHex(s.charCodeAt(i + 1)) && isHex(s.charCodeAt(i + 2)))) return false;
+  }
+  return true;
+}
+
 /** Field value characters (RFC 9110 §5.5): HTAB, visible ASCII, SP, obs-text. No CR, LF, NUL or other controls. */
 const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
-/** Request-target characters: visible ASCII only (no SP, controls or obs-text). */
-const BAD_TARGET = /[^\x21-\x7e]/;
+/** Request-target characters (RFC 9112 §3.2): visible ASCII without `#` (a fragment is never sent). */
+const BAD_TARGET = /[^\x21\x22\x24-\x7e]/;
+/** `http://` or `https://`, any case, at the start of an absolute-form target. */
+const HTTP_SCHEME = /^https?:\/\//i;
 
 /** Whether `s` may be sent as a header value (used for the response side too). */
 export function validHeaderValue(s: string): boolean {
   return !BAD_VALUE.test(s);
 }
 
+/**
+ * CGI-style servers (and frameworks on WSGI, Rack, PHP) map `-` and `_` in names to the same
+ * variable, so `Transfer_Encoding` would frame the body there while the proxy reads a plain header.
+ */
+const UNDERSCORE_FRAMING = 'framing header spelt with an underscore';
+
+/** The codes of the parser's refusals. */
+const BAD_REQUEST = 'PROXY_BAD_REQUEST' satisfies ErrorCode;
+const CODING_UNSUPPORTED = 'PROXY_TRANSFER_CODING_UNSUPPORTED' satisfies ErrorCode;
+
 function bad(message: string): RequestParseError {
-  return new RequestParseError(400, message);
+  return new RequestParseError(400, BAD_REQUEST, message);
+}
+
+/** Transfer codings the proxy passes on (the registered ones, RFC 9112 §7; `identity` is no longer one). */
+const KNOWN_CODINGS = new Set(['chunked', 'gzip', 'deflate', 'compress', 'x-gzip', 'x-compress']);
+
+/**
+ * Checks the combined Transfer-Encoding list (RFC 9112 §6.1, §6.3): each element a bare coding,
+ * `chunked` once and last (else 400), every coding a registered one (else 501). Returns the list
+ * to forward: as sent when it is plain, else its elements joined by ", ".
+ */
+function checkTransferEncoding(te: string): string {
+  if (te.length === 7 && te.toLowerCase() === 'chunked') return te;
+  const codings: string[] = [];
+  for (const part of te.split(',')) {
+    const coding = trimOws(part);
+    // Empty list elements are allowed (RFC 9110 §5.6.1); parameters are refused, no coding needs one.
+    if (coding === '') continue;
+    if (!isToken(coding, 0, coding.length)) throw bad('bad Transfer-Encoding');
+    codings.push(coding);
+  }
+  let chunked = 0;
+  for (const c of codings) if (c.toLowerCase() === 'chunked') chunked++;
+  if (chunked !== 1 || (codings.at(-1) as string).toLowerCase() !== 'chunked')
+    throw bad(chunked > 1 ? 'chunked applied more than once' : 'chunked is not the final transfer coding');
+  for (const c of codings)
+    if (!KNOWN_CODINGS.has(c.toLowerCase())) throw new RequestParseError(501, CODING_UNSUPPORTED, `unsupported transfer coding ${c}`);
+  return codings.join(', ');
 }
 
 /**
@@ -88,12 +193,32 @@ export function parseRequestHead(head: string): RequestHead {
   if (sp1 <= 0 || sp1 > lineEnd || !isToken(head, 0, sp1)) throw bad('bad request line');
   const sp2 = head.indexOf(' ', sp1 + 1);
   if (sp2 < 0 || sp2 > lineEnd || lineEnd - sp2 !== 9) throw bad('bad request line');
-  const target = head.slice(sp1 + 1, sp2);
+  let target = head.slice(sp1 + 1, sp2);
   if (target === '' || BAD_TARGET.test(target)) throw bad('bad request target');
   if (!head.startsWith('HTTP/1.', sp2 + 1)) throw bad('unsupported HTTP version');
   const minor = head.charCodeAt(sp2 + 8) - 48;
   if (minor !== 0 && minor !== 1) throw bad('unsupported HTTP version');
   const method = head.slice(0, sp1);
+  let authority = '';
+  let absoluteForm = false;
+  if (target.charCodeAt(0) !== 47 /* / */) {
+    // RFC 9112 §3.2: origin-form is the rule; absolute-form (http/https only) and OPTIONS * are
+    // the exceptions a gateway takes; authority-form is CONNECT's, which the proxy refuses.
+    if (target === '*') {
+      if (method !== 'OPTIONS') throw bad('asterisk-form target outside OPTIONS');
+    } else {
+      const scheme = HTTP_SCHEME.exec(target);
+      if (scheme === null) throw bad('bad request target');
+      const from = scheme[0].length;
+      let to = from;
+      while (to < target.length && target.charCodeAt(to) !== 47 && target.charCodeAt(to) !== 63 /* ? */) to++;
+      if (target.lastIndexOf('@', to) >= from) throw bad('userinfo in request target');
+      if (!validAuthority(target, from, to, true)) throw bad('bad authority in request target');
+      authority = target.slice(from, to);
+      absoluteForm = true;
+      target = to === target.length ? '/' : target.charCodeAt(to) === 47 ? target.slice(to) : `/${target.slice(to)}`;
+    }
+  }
 
   const headers: string[] = [];
   let contentLength = -1;
@@ -124,7 +249,12 @@ export function parseRequestHead(head: string): RequestHead {
     headers.push(name, value);
     switch (name.length) {
       case 4:
-        if (name.toLowerCase() === 'host') hosts++;
+        if (name.toLowerCase() === 'host') {
+          // RFC 9112 §3.2: an invalid Host is a 400 even when an absolute-form target overrides it.
+          if (!validAuthority(value, 0, value.length, false)) throw bad('bad Host');
+          hosts++;
+          if (!absoluteForm) authority = value;
+        }
         break;
       case 6:
         if (name.toLowerCase() === 'expect' && value.toLowerCase() === '100-continue') expectContinue = true;
@@ -135,7 +265,7 @@ export function parseRequestHead(head: string): RequestHead {
       case 10:
         if (name.toLowerCase() === 'connection') {
           for (const t of value.split(',')) {
-            const tok = t.trim().toLowerCase();
+            const tok = trimOws(t).toLowerCase();
             if (tok === 'close') keepAlive = false;
             else if (tok === 'keep-alive') {
               if (minor === 0) keepAlive = true;
@@ -143,19 +273,28 @@ export function parseRequestHead(head: string): RequestHead {
           }
         }
         break;
-      case 14:
-        if (name.toLowerCase() === 'content-length') {
+      case 14: {
+        const l = name.toLowerCase();
+        if (l === 'content-length') {
           if (contentLength >= 0) throw bad('more than one Content-Length');
           if (!/^\d{1,15}$/.test(value)) throw bad('bad Content-Length');
           contentLength = Number(value);
+        } else if (l === 'content_length') {
+          throw bad(UNDERSCORE_FRAMING);
         }
         break;
-      case 17:
-        if (name.toLowerCase() === 'transfer-encoding') {
-          te = value;
+      }
+      case 17: {
+        const l = name.toLowerCase();
+        if (l === 'transfer-encoding') {
+          // Field lines of one list combine in order (RFC 9110 §5.3).
+          te = teCount === 0 ? value : `${te}, ${value}`;
           teCount++;
+        } else if (l === 'transfer_encoding') {
+          throw bad(UNDERSCORE_FRAMING);
         }
         break;
+      }
     }
   }
   if (minor === 1 && hosts !== 1) throw bad(hosts === 0 ? 'missing Host' : 'more than one Host');
@@ -163,7 +302,9 @@ export function parseRequestHead(head: string): RequestHead {
   let bodyMode = NO_BODY;
   if (teCount > 0) {
     if (contentLength >= 0) throw bad('both Content-Length and Transfer-Encoding');
-    if (teCount > 1 || minor === 0 || !/(?:^|,)[ \t]*chunked$/i.test(te)) throw bad('unsupported Transfer-Encoding');
+    // RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing.
+    if (minor === 0) throw bad('Transfer-Encoding in HTTP/1.0');
+    te = checkTransferEncoding(te);
     bodyMode = BODY_CHUNKED;
   } else if (contentLength > 0) {
     bodyMode = BODY_LENGTH;
@@ -177,9 +318,70 @@ export function parseRequestHead(head: string): RequestHead {
     contentLength: Math.max(contentLength, 0),
     transferEncoding: te,
     keepAlive,
-    upgrade: connUpgrade && hasUpgrade,
+    // RFC 9110 §7.8: a server ignores Upgrade in an HTTP/1.0 request.
+    upgrade: connUpgrade && hasUpgrade && minor === 1,
     expectContinue,
+    authority,
+    absoluteForm,
   };
+}
+
+/** Byte is a tchar. */
+function tokenByte(c: number): boolean {
+  return c < 128 && TOKEN[c] === 1;
+}
+
+/**
+ * `line[from, to)` is `*( ";" token [ "=" ( token / quoted-string ) ] )` — RFC 9112 §7.1.1's
+ * chunk-ext without its optional whitespace (BWS), which Node's parser refuses too: a proxy in
+ * front of Gantry must not be able to read an extension where Gantry reads data, or the reverse.
+ */
+function validChunkExtensions(line: Buffer, from: number, to: number): boolean {
+  let i = from;
+  while (i < to) {
+    if (line[i] !== 59 /* ; */) return false;
+    const name = ++i;
+    while (i < to && tokenByte(line[i] as number)) i++;
+    if (i === name) return false;
+    if (i === to || line[i] === 59) continue;
+    if (line[i] !== 61 /* = */) return false;
+    i++;
+    if (line[i] === 34 /* " */) {
+      // quoted-string (RFC 9110 §5.6.4): qdtext or quoted-pair up to the closing quote.
+      i++;
+      for (;;) {
+        if (i >= to) return false;
+        const c = line[i] as number;
+        if (c === 34) break;
+        if (c === 92 /* \ */) {
+          const q = line[i + 1];
+          if (i + 1 >= to || q === undefined || !(q === 9 || (q >= 32 && q !== 127))) return false;
+          i += 2;
+          continue;
+        }
+        if (!(c === 9 || (c >= 32 && c !== 127))) return false;
+        i++;
+      }
+      i++;
+    } else {
+      const value = i;
+      while (i < to && tokenByte(line[i] as number)) i++;
+      if (i === value) return false;
+    }
+  }
+  return true;
+}
+
+/** A trailer line (without CRLF) is a field line: token, colon, value without controls; no obs-fold. */
+function validTrailer(line: Buffer, end: number): boolean {
+  const colon = line.indexOf(58 /* : */);
+  if (colon <= 0 || colon >= end) return false;
+  for (let i = 0; i < colon; i++) if (!tokenByte(line[i] as number)) return false;
+  for (let i = colon + 1; i < end; i++) {
+    const c = line[i] as number;
+    if ((c < 32 && c !== 9) || c === 127) return false;
+  }
+  return true;
 }
 
 const CS_SIZE = 0;
@@ -192,8 +394,9 @@ const MAX_CHUNK_LINE = 4096;
 /**
  * Decodes a chunked request body incrementally. `push` returns the offset just past the bytes it
  * consumed (less than `end` only once the body is complete: the rest belongs to the next request)
- * and hands data pieces to `onData`. Throws RequestParseError on bad framing. Extensions and
- * trailers are dropped (the proxy re-chunks the body without them).
+ * and hands data pieces to `onData`. Throws RequestParseError on bad framing, bad extensions or
+ * bad trailer lines. Extensions and trailers are checked, then dropped (the proxy re-chunks the
+ * body without them).
  */
 export class ChunkedDecoder {
   #state = CS_SIZE;
@@ -246,7 +449,7 @@ export class ChunkedDecoder {
           size = size * 16 + d;
         }
         if (i === 0) throw bad('bad chunk size');
-        if (i < body && line[i] !== 59 /* ; */) throw bad('bad chunk size');
+        if (i < body && (line[i] !== 59 /* ; */ || !validChunkExtensions(line, i, body))) throw bad('bad chunk size or extension');
         if (size === 0) this.#state = CS_TRAILER;
         else {
           this.#remaining = size;
@@ -254,11 +457,8 @@ export class ChunkedDecoder {
         }
       } else if (body === 0) {
         this.#state = CS_DONE;
-      } else {
-        const c = line[0] as number;
-        if (c === 32 || c === 9) throw bad('obsolete line folding in trailer');
-        const colon = line.indexOf(58);
-        if (colon <= 0 || colon >= body) throw bad('bad trailer');
+      } else if (!validTrailer(line, body)) {
+        throw bad('bad trailer field');
       }
     }
     return pos;

@@ -2,18 +2,19 @@
  * The traffic proxy of one environment: an HTTP/1.1 listener that forwards each request to an
  * instance chosen by the current route table, streams bodies both ways with backpressure, retries
  * idempotent requests whose connection failed before any response byte, drains removed instances,
- * passes WebSocket upgrades through, and records every request in `RequestMetrics`.
+ * tunnels upgrades the upstream accepted (101, `tunnel.ts`), and records every request in `RequestMetrics`.
  *
  * The client side is `ClientConnection` (a strict request parser that refuses ambiguous requests,
  * writing response heads straight to the socket); the upstream side is `UpstreamPool`. The
  * per-request path allocates the parsed head, one `Exchange` and the request head string;
  * listeners live on sockets, not requests, and timeouts are deadlines checked by one sweeper.
  */
-import { createServer, connect, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { ClientConnection, type ClientExchange, type ClientHandler } from './client-connection.ts';
 import { RequestMetrics, type VersionSeries } from './request-metrics.ts';
-import { BODY_CHUNKED, NO_BODY, type RequestHead } from './request-parser.ts';
+import { BODY_CHUNKED, MAX_REQUEST_HEAD, NO_BODY, trimOws, type RequestHead } from './request-parser.ts';
 import { compileRules, cookieMatches, Router, ruleMatches, validateRouteTable, type CompiledRule, type RouteTable } from './route-table.ts';
+import { Tunnel } from './tunnel.ts';
 import { UpstreamPool, type ExchangeSink, type PoolWaiter, type UpstreamConnection } from './upstream-pool.ts';
 import type { ErrorCode } from '../core/error-codes.ts';
 
@@ -45,6 +46,8 @@ export const PROXY_ERROR_CODES = {
   noUpstream: 'PROXY_NO_UPSTREAM' satisfies ErrorCode,
   /** 502: every upstream tried failed before answering (or the one tried, for non-idempotent requests). */
   upstreamFailed: 'PROXY_UPSTREAM_FAILED' satisfies ErrorCode,
+  /** 431: the head the upstream would get (the client's plus X-Forwarded-*) exceeds MAX_REQUEST_HEAD. */
+  headTooLarge: 'PROXY_HEAD_TOO_LARGE' satisfies ErrorCode,
 } as const;
 
 const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -55,35 +58,37 @@ interface HeadScan {
   toCanary: boolean;
 }
 
-function errorBody(code: string, message: string): string {
-  return `${JSON.stringify({ error: { code, message } })}\n`;
-}
-
 /**
  * Builds the upstream request head from the client's parsed headers: hop-by-hop headers and those
  * named in `Connection` removed, `X-Forwarded-For/-Proto/-Host` added, match rules evaluated on
- * the way. `upgrade` keeps `Connection: Upgrade` + `Upgrade` for WebSocket handshakes.
+ * the way. `Host` and `X-Forwarded-Host` carry `authority` (the absolute-form target's, the
+ * client's Host, or the proxy's address for a request that names none). An upgrade request keeps
+ * `Connection: Upgrade` + `Upgrade`.
  */
 function buildHead(
   req: RequestHead,
   remote: string,
+  authority: string,
   rules: CompiledRule[],
   out: HeadScan,
-  upgrade: boolean,
   drop: Set<string> | null,
 ): void {
   const raw = req.headers;
+  const upgrade = req.upgrade;
   let head = `${req.method} ${req.target} HTTP/1.1\r\n`;
   let xff = '';
-  let host = '';
+  let hostSent = false;
   let toCanary = false;
   let upgradeValue = '';
   let connTokens: string[] | null = null;
   const nRules = rules.length;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
-    const value = raw[i + 1] as string;
+    let value = raw[i + 1] as string;
     const n = name.length;
+    const isHost = n === 4 && name.toLowerCase() === 'host';
+    // RFC 9112 §3.2.2: an absolute-form target's authority replaces Host; an empty Host names none.
+    if (isHost) value = authority;
     if (nRules > 0 && !toCanary) toCanary = matchHeader(rules, name, value);
     if (drop?.has(name.toLowerCase())) continue;
     switch (n) {
@@ -91,7 +96,7 @@ function buildHead(
         if (name.toLowerCase() === 'te') continue;
         break;
       case 4:
-        if (name.toLowerCase() === 'host') host = value;
+        if (isHost) hostSent = true;
         break;
       case 7: {
         const l = name.toLowerCase();
@@ -107,7 +112,7 @@ function buildHead(
         if (l === 'keep-alive') continue;
         if (l === 'connection') {
           for (const t of value.split(',')) {
-            const tok = t.trim().toLowerCase();
+            const tok = trimOws(t).toLowerCase();
             if (tok !== '' && tok !== 'close' && tok !== 'keep-alive' && tok !== 'upgrade') (connTokens ??= []).push(tok);
           }
           continue;
@@ -138,11 +143,12 @@ function buildHead(
     head += `${name}: ${value}\r\n`;
   }
   if (connTokens !== null && drop === null) {
-    buildHead(req, remote, rules, out, upgrade, new Set(connTokens));
+    buildHead(req, remote, authority, rules, out, new Set(connTokens));
     return;
   }
-  head += `X-Forwarded-For: ${xff === '' ? remote : `${xff}, ${remote}`}\r\nX-Forwarded-Proto: http\r\n`;
-  if (host !== '') head += `X-Forwarded-Host: ${host}\r\n`;
+  // HTTP/1.0 without Host (or a Host named in Connection): HTTP/1.1 requires one (RFC 9112 §3.2).
+  if (!hostSent) head += `Host: ${authority}\r\n`;
+  head += `X-Forwarded-For: ${xff === '' ? remote : `${xff}, ${remote}`}\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: ${authority}\r\n`;
   if (req.bodyMode === BODY_CHUNKED) head += `Transfer-Encoding: ${req.transferEncoding}\r\n`;
   if (upgrade) head += `Connection: Upgrade\r\nUpgrade: ${upgradeValue}\r\n`;
   out.head = `${head}\r\n`;
@@ -173,6 +179,7 @@ class Exchange implements ExchangeSink, PoolWaiter, ClientExchange {
   readonly start: number;
   readonly head: string;
   readonly isHead: boolean;
+  readonly upgrade: boolean;
   readonly chunked: boolean;
   readonly retryable: boolean;
   pool: UpstreamPool | null = null;
@@ -184,6 +191,8 @@ class Exchange implements ExchangeSink, PoolWaiter, ClientExchange {
   /** Request body pieces that arrived before an upstream connection was free. */
   queued: Buffer[] | null = null;
   waitingForClient = false;
+  /** Set once the upstream switched protocols (101). */
+  tunnel: Tunnel | null = null;
 
   constructor(proxy: TrafficProxy, client: ClientConnection, req: RequestHead, start: number, head: string) {
     this.proxy = proxy;
@@ -193,6 +202,7 @@ class Exchange implements ExchangeSink, PoolWaiter, ClientExchange {
     this.start = start;
     this.head = head;
     this.isHead = req.method === 'HEAD';
+    this.upgrade = req.upgrade;
     this.chunked = req.bodyMode === BODY_CHUNKED;
     this.retryable = req.bodyMode === NO_BODY && RETRYABLE_METHODS.has(req.method);
   }
@@ -241,9 +251,14 @@ class Exchange implements ExchangeSink, PoolWaiter, ClientExchange {
   onRequestEnd(): void {
     this.reqDone = true;
     if (this.chunked && this.conn !== null && !this.done) this.conn.socket.write('0\r\n\r\n', 'latin1');
+    if (this.tunnel !== null) this.#joinTunnel(this.tunnel);
   }
 
   onClientDrain(): void {
+    if (this.tunnel !== null) {
+      this.conn?.resume();
+      return;
+    }
     if (!this.waitingForClient) return;
     this.waitingForClient = false;
     this.conn?.resume();
@@ -318,8 +333,34 @@ class Exchange implements ExchangeSink, PoolWaiter, ClientExchange {
     if (!this.reqDone) this.client.resume();
   }
 
+  onSwitchingProtocols(conn: UpstreamConnection, head: string, rest: Buffer): void {
+    this.status = 101;
+    this.#record();
+    const pool = this.pool as UpstreamPool;
+    const proxy = this.proxy;
+    // In flight on its upstream (for draining) until it closes.
+    const t = new Tunnel(this.client.socket, conn, () => {
+      proxy.tunnels.delete(t);
+      pool.done();
+    });
+    this.tunnel = t;
+    proxy.tunnels.add(t);
+    t.start(head, rest);
+    // Until the request body is complete, the client's bytes are that body (see onRequestEnd).
+    if (this.reqDone) this.#joinTunnel(t);
+  }
+
+  #joinTunnel(t: Tunnel): void {
+    const { rest, ended } = this.client.takeOver();
+    t.joinClient(rest, ended);
+  }
+
   /** The client went away: stop work upstream, do not record an answer. */
   abort(): void {
+    if (this.tunnel !== null) {
+      this.tunnel.close();
+      return;
+    }
     if (this.done) return;
     this.done = true;
     const conn = this.conn;
@@ -335,115 +376,22 @@ class Exchange implements ExchangeSink, PoolWaiter, ClientExchange {
   #finish(): void {
     if (this.done) return;
     this.done = true;
-    const pool = this.pool as UpstreamPool;
+    this.#record();
+    (this.pool as UpstreamPool).done();
+  }
+
+  #record(): void {
     const proxy = this.proxy;
-    if (proxy.metricsOn) {
-      const end = performance.now();
-      proxy.metrics.record(pool.series, this.method, this.url, this.status, end - this.start, performance.timeOrigin + end);
-    }
-    pool.done();
-  }
-}
-
-/** One WebSocket (or other Upgrade) tunnel; counted in flight on its upstream until it closes. */
-class Tunnel {
-  readonly proxy: TrafficProxy;
-  readonly method: string;
-  readonly url: string;
-  readonly client: Socket;
-  readonly firstBytes: Buffer;
-  readonly head: string;
-  readonly start: number;
-  pool: UpstreamPool | null = null;
-  up: Socket | null = null;
-  tried: UpstreamPool[] = [];
-  closed = false;
-
-  constructor(proxy: TrafficProxy, req: RequestHead, client: Socket, firstBytes: Buffer, head: string, start: number) {
-    this.proxy = proxy;
-    this.method = req.method;
-    this.url = req.target;
-    this.client = client;
-    this.firstBytes = firstBytes;
-    this.head = head;
-    this.start = start;
-    client.on('error', () => this.close());
-    client.on('close', () => this.close());
-  }
-
-  open(pool: UpstreamPool): void {
-    this.pool = pool;
-    pool.inFlight++;
-    const up = connect({ host: pool.upstream.host, port: pool.upstream.port, noDelay: true });
-    this.up = up;
-    let connected = false;
-    up.setTimeout(pool.connectTimeoutMs, () => {
-      if (!connected) up.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' }));
-    });
-    up.once('connect', () => {
-      connected = true;
-      up.setTimeout(0);
-      if (this.closed) {
-        up.destroy();
-        return;
-      }
-      up.write(this.head, 'latin1');
-      if (this.firstBytes.length > 0) up.write(this.firstBytes);
-      up.once('data', (d: Buffer) => this.#firstResponse(d));
-      // Either side finishing ends the tunnel once its last bytes are flushed to the other (node's
-      // http sockets allow half-open connections, which would otherwise keep it alive forever).
-      up.pipe(this.client, { end: false });
-      this.client.pipe(up, { end: false });
-      up.once('end', () => this.client.end(() => this.close()));
-      this.client.once('end', () => up.end(() => this.close()));
-    });
-    up.on('error', (err: NodeJS.ErrnoException) => {
-      if (connected || this.closed) {
-        this.close();
-        return;
-      }
-      if (this.proxy.metricsOn) this.proxy.metrics.recordConnectionError(pool.series, Date.now());
-      this.tried.push(pool);
-      pool.done();
-      this.pool = null;
-      this.up = null;
-      const next = this.proxy.router.retry(pool, this.tried);
-      if (next !== null) {
-        this.open(next);
-        return;
-      }
-      const body = errorBody(PROXY_ERROR_CODES.upstreamFailed, `no upstream could be reached (${err.code ?? 'ECONNRESET'})`);
-      this.client.end(
-        `HTTP/1.1 502 Bad Gateway\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-      );
-      this.closed = true;
-    });
-    up.on('close', () => this.close());
-  }
-
-  #firstResponse(d: Buffer): void {
-    const status = d.length >= 12 ? Number(d.toString('latin1', 9, 12)) : 502;
-    if (this.proxy.metricsOn && this.pool !== null) {
-      const end = performance.now();
-      this.proxy.metrics.record(
-        this.pool.series,
-        this.method,
-        this.url,
-        Number.isFinite(status) ? status : 502,
-        end - this.start,
-        performance.timeOrigin + end,
-      );
-    }
-  }
-
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.up?.destroy();
-    this.client.destroy();
-    this.proxy.tunnels.delete(this);
-    this.pool?.done();
-    this.pool = null;
+    if (!proxy.metricsOn) return;
+    const end = performance.now();
+    proxy.metrics.record(
+      (this.pool as UpstreamPool).series,
+      this.method,
+      this.url,
+      this.status,
+      end - this.start,
+      performance.timeOrigin + end,
+    );
   }
 }
 
@@ -479,7 +427,6 @@ export class TrafficProxy {
   readonly #clients = new Set<ClientConnection>();
   readonly #handler: ClientHandler = {
     onRequest: (c, h) => this.#onRequest(c, h),
-    onUpgrade: (c, h, rest) => this.#onUpgrade(c, h, rest),
     onClosed: (c) => {
       this.#clients.delete(c);
     },
@@ -649,30 +596,19 @@ export class TrafficProxy {
       return;
     }
     const scan = this.#scan;
-    buildHead(req, client.remoteAddress, router.rules, scan, false, null);
+    buildHead(req, client.remoteAddress, req.authority === '' ? client.localAuthority : req.authority, router.rules, scan, null);
+    // What the upstream gets must fit a Node upstream's default limit too, X-Forwarded-* included.
+    if (scan.head.length > MAX_REQUEST_HEAD) {
+      client.respondError(
+        431,
+        PROXY_ERROR_CODES.headTooLarge,
+        `request head larger than ${MAX_REQUEST_HEAD} bytes once the proxy's X-Forwarded-* headers are added`,
+      );
+      return;
+    }
     const pool = router.pick(scan.toCanary) as UpstreamPool;
     const ex = new Exchange(this, client, req, start, scan.head);
     client.exchange = ex;
     ex.startOn(pool);
-  }
-
-  #onUpgrade(client: ClientConnection, req: RequestHead, firstBytes: Buffer): void {
-    const start = performance.now();
-    const router = this.router;
-    const socket = client.socket;
-    if (router.all.length === 0 || this.#closing) {
-      const body = errorBody(PROXY_ERROR_CODES.noUpstream, `environment ${this.#o.environment} has no upstream in its route table`);
-      socket.end(
-        `HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nX-Gantry-Proxy-Error: ${PROXY_ERROR_CODES.noUpstream}\r\nConnection: close\r\n\r\n${body}`,
-      );
-      socket.once('error', () => socket.destroy());
-      return;
-    }
-    const scan = this.#scan;
-    buildHead(req, client.remoteAddress, router.rules, scan, true, null);
-    const pool = router.pick(scan.toCanary) as UpstreamPool;
-    const t = new Tunnel(this, req, socket, firstBytes, scan.head, start);
-    this.tunnels.add(t);
-    t.open(pool);
   }
 }

@@ -9,6 +9,8 @@
  * Framing follows RFC 9112 §6.3: no body for HEAD, 1xx, 204, 304; `Transfer-Encoding: chunked`
  * before `Content-Length`; otherwise read until close. Anything ambiguous (bad status line,
  * obs-fold, conflicting lengths, bytes after the response) closes the connection, never reuses it.
+ * A 101 to a request that asked for an upgrade turns the connection into one end of a raw tunnel:
+ * it leaves the pool, and its reads go to the `TunnelEnd` instead of the parser.
  */
 import { connect, type Socket } from 'node:net';
 import type { VersionSeries } from './request-metrics.ts';
@@ -18,6 +20,8 @@ import type { Upstream } from './route-table.ts';
 export interface ExchangeSink {
   /** Whether the request was a HEAD (its response has no body whatever the headers say). */
   readonly isHead: boolean;
+  /** Whether the request asked for an upgrade (a 101 answer is then allowed). */
+  readonly upgrade: boolean;
   /** False while the request body is still being sent: the connection is then not reusable. */
   requestComplete(): boolean;
   /**
@@ -42,6 +46,21 @@ export interface ExchangeSink {
    * response head kept to go out with the first body bytes) must be sent now.
    */
   onReadEnd(): void;
+  /**
+   * The upstream switched protocols: `head` is its 101 head as received (validated, blank line
+   * included), `rest` the bytes after it (a copy). `conn` has left the pool and reads nothing
+   * until `conn.tunnel()` names where its bytes go.
+   */
+  onSwitchingProtocols(conn: UpstreamConnection, head: string, rest: Buffer): void;
+}
+
+/** Where a connection's bytes go once it is a tunnel (after a 101); `onData`'s piece is valid during the call only. */
+export interface TunnelEnd {
+  /** False asks the connection to pause until `resume()`. */
+  onUpstreamData(piece: Buffer): boolean;
+  onUpstreamEnd(): void;
+  onUpstreamClose(): void;
+  onUpstreamDrain(): void;
 }
 
 const HEAD = 0;
@@ -91,6 +110,27 @@ const BAD_HEAD_CHARS = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
 const TOKEN = new Uint8Array(128);
 for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TOKEN[c.charCodeAt(0)] = 1;
 
+/** `head` from `from` on is CRLF-separated field lines: a token, a colon, no bare CR or LF, no obs-fold. */
+function validFieldLines(head: string, from: number): boolean {
+  let p = from;
+  while (p < head.length) {
+    let e = head.indexOf('\r\n', p);
+    if (e < 0) e = head.length;
+    const colon = head.indexOf(':', p);
+    if (colon <= p || colon > e) return false;
+    for (let i = p; i < colon; i++) {
+      const c = head.charCodeAt(i);
+      if (c >= 128 || TOKEN[c] === 0) return false;
+    }
+    for (let i = colon + 1; i < e; i++) {
+      const c = head.charCodeAt(i);
+      if (c === 13 || c === 10) return false;
+    }
+    p = e + 2;
+  }
+  return true;
+}
+
 class ProtocolError extends Error {
   readonly code = 'EPROTO';
 }
@@ -110,6 +150,9 @@ export class UpstreamConnection {
   #lastError: string | null = null;
   #connected = false;
   #dead = false;
+  /** Set by `#parseHead` on a 101 to an upgrade request. */
+  #switched = false;
+  #tunnel: TunnelEnd | null = null;
 
   constructor(pool: UpstreamPool) {
     this.pool = pool;
@@ -155,6 +198,12 @@ export class UpstreamConnection {
     return !this.#dead && !this.socket.destroyed;
   }
 
+  /** Sends this (switched) connection's bytes to `end` from now on, and starts reading. */
+  tunnel(end: TunnelEnd): void {
+    this.#tunnel = end;
+    this.socket.resume();
+  }
+
   #onConnect = (): void => {
     this.#connected = true;
     this.socket.setTimeout(0);
@@ -172,10 +221,15 @@ export class UpstreamConnection {
   };
 
   #onDrain = (): void => {
-    this.exchange?.onRequestDrain();
+    if (this.#tunnel !== null) this.#tunnel.onUpstreamDrain();
+    else this.exchange?.onRequestDrain();
   };
 
   #onEnd = (): void => {
+    if (this.#tunnel !== null) {
+      this.#tunnel.onUpstreamEnd();
+      return;
+    }
     const ex = this.exchange;
     if (ex !== null && this.#state === BODY_CLOSE) {
       this.#complete(null, false);
@@ -187,6 +241,11 @@ export class UpstreamConnection {
 
   #onClose = (): void => {
     this.#dead = true;
+    if (this.#switched) {
+      // Left the pool at the 101.
+      this.#tunnel?.onUpstreamClose();
+      return;
+    }
     this.pool.remove(this);
     const ex = this.exchange;
     if (ex === null) return;
@@ -202,6 +261,11 @@ export class UpstreamConnection {
 
   /** The `onread` callback: `n` bytes are in the pool's read buffer. True keeps reading (pausing is explicit). */
   #onRead = (n: number): boolean => {
+    const t = this.#tunnel;
+    if (t !== null) {
+      if (!t.onUpstreamData(this.pool.readBuffer.subarray(0, n))) this.socket.pause();
+      return true;
+    }
     const ex = this.exchange;
     if (ex === null) {
       // Bytes nobody asked for: the stream is out of step, never reuse it.
@@ -232,8 +296,13 @@ export class UpstreamConnection {
               this.#pending = Buffer.from(buf.subarray(pos));
               return;
             }
-            const more = this.#parseHead(buf.toString('latin1', pos, end), ex);
+            const head = buf.toString('latin1', pos, end);
+            const more = this.#parseHead(head, ex);
             pos = end + 4;
+            if (this.#switched) {
+              this.#switchProtocols(ex, head, buf.subarray(pos));
+              return;
+            }
             if (!more) {
               this.#complete(null, pos < len);
               return;
@@ -339,9 +408,8 @@ export class UpstreamConnection {
     let lineEnd = head.indexOf('\r\n');
     if (lineEnd < 0) lineEnd = head.length;
     const reason = lineEnd > 13 ? head.slice(13, lineEnd) : '';
-    if (status < 200) {
-      // 100 Continue, 103 Early Hints: interim, not forwarded. 101 never happens on a pooled connection.
-      if (status === 101) throw new ProtocolError('unexpected 101');
+    if (status < 200 && status !== 101) {
+      // 100 Continue, 103 Early Hints: interim, not forwarded.
       return true;
     }
     // No controls but HTAB and CRLF line ends (a bare CR or LF would let the upstream inject lines).
@@ -349,6 +417,13 @@ export class UpstreamConnection {
     const cr0 = head.indexOf('\r');
     const lf0 = head.indexOf('\n');
     if ((cr0 >= 0 && cr0 < lineEnd) || (lf0 >= 0 && lf0 <= lineEnd)) throw new ProtocolError('bare CR or LF in status line');
+    if (status === 101) {
+      // Only an upgrade request may be switched; its head is relayed whole (Upgrade and Connection included).
+      if (!ex.upgrade) throw new ProtocolError('unexpected 101');
+      if (!validFieldLines(head, lineEnd + 2)) throw new ProtocolError('bad header line');
+      this.#switched = true;
+      return false;
+    }
     // Header lines are relayed as they came, in runs: only the dropped ones cost string work.
     let block = '';
     let runStart = lineEnd + 2;
@@ -438,6 +513,15 @@ export class UpstreamConnection {
     this.#keepAlive = false;
     this.#state = BODY_CLOSE;
     return true;
+  }
+
+  /** A 101: the connection leaves the pool, holds its reads until `tunnel()`, and the exchange takes it over. */
+  #switchProtocols(ex: ExchangeSink, head: string, rest: Buffer): void {
+    this.exchange = null;
+    this.#pending = null;
+    this.socket.pause();
+    this.pool.detach();
+    ex.onSwitchingProtocols(this, `${head}\r\n\r\n`, Buffer.from(rest));
   }
 
   /** The response is done: hand the connection back (or close it), then tell the exchange. */
@@ -550,10 +634,19 @@ export class UpstreamPool {
     this.#idle.push(c);
   }
 
-  /** Called exactly once by each connection, when its socket closed. */
+  /** Called exactly once by each connection, when its socket closed (or `detach` when it became a tunnel). */
   remove(c: UpstreamConnection): void {
     const i = this.#idle.indexOf(c);
     if (i >= 0) this.#idle.splice(i, 1);
+    this.detach();
+  }
+
+  /**
+   * A connection that became a tunnel (101) no longer counts against `maxSockets`: a long-lived
+   * WebSocket must not hold a slot ordinary requests wait for. It stays in flight (`inFlight`)
+   * until the tunnel closes.
+   */
+  detach(): void {
     this.#open--;
     // A waiter could now open a fresh connection.
     if (this.#waiters.length > 0 && this.#open < this.maxSockets) {

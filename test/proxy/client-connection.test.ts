@@ -2,10 +2,10 @@
  * The proxy's own HTTP/1.1 client side over raw sockets: what node:http's server used to do for
  * it (refusing ambiguous requests, pipelining, HTTP/1.0, 100-continue) and the response framing.
  */
-import { createServer as createNetServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TrafficProxy } from '../../src/proxy/index.ts';
-import { backend, until, type Backend } from './helpers.ts';
+import { backend, echoUpgrades, rawClient, until, type Backend } from './helpers.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -30,22 +30,13 @@ async function withBackend(handler?: Parameters<typeof backend>[1]): Promise<{ b
   return { b, port: await proxyTo(b.port) };
 }
 
-/** A raw client: what it received so far and whether the proxy closed the connection. */
-function raw(port: number): { s: Socket; got: () => string; closed: () => boolean } {
-  const s = connect({ host: '127.0.0.1', port, noDelay: true });
+/** A raw client, destroyed after the test. */
+function raw(port: number): ReturnType<typeof rawClient> {
+  const c = rawClient(port);
   cleanups.push(() => {
-    s.destroy();
+    c.s.destroy();
   });
-  let got = '';
-  let closed = false;
-  s.on('data', (d: Buffer) => {
-    got += d.toString('latin1');
-  });
-  s.on('error', () => {});
-  s.on('close', () => {
-    closed = true;
-  });
-  return { s, got: () => got, closed: () => closed };
+  return c;
 }
 
 async function refusedWith400(port: number, request: string): Promise<string> {
@@ -170,11 +161,7 @@ describe('proxy client side', () => {
 
   it('tunnels an Upgrade and keeps the bytes the client sends before the upstream answered', async () => {
     const { b, port } = await withBackend();
-    b.server.on('upgrade', (_req, socket: Socket, first: Buffer) => {
-      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n');
-      if (first.length > 0) socket.write(first);
-      socket.on('data', (d: Buffer) => socket.write(d));
-    });
+    echoUpgrades(b);
     const c = raw(port);
     c.s.write('GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n');
     c.s.write('early|');
@@ -182,5 +169,17 @@ describe('proxy client side', () => {
     expect(c.got()).toMatch(/^HTTP\/1\.1 101 /);
     c.s.write('late');
     await until('the late bytes echoed', () => c.got().endsWith('early|late'));
+  });
+
+  it('an upgrade answered 101 before its body ended forwards the rest of the body, then tunnels what follows', async () => {
+    const { b, port } = await withBackend();
+    // node:http with an upgrade listener answers at the head and reads the body as the new protocol.
+    echoUpgrades(b);
+    const c = raw(port);
+    c.s.write('POST /up HTTP/1.1\r\nHost: x\r\nUpgrade: x\r\nConnection: Upgrade\r\nContent-Length: 5\r\n\r\nhe');
+    await until('the 101 and the first body bytes echoed', () => c.got().endsWith('\r\n\r\nhe'));
+    expect(c.got()).toMatch(/^HTTP\/1\.1 101 /);
+    c.s.write('lloraw|');
+    await until('the rest of the body and the raw bytes echoed', () => c.got().endsWith('\r\n\r\nhelloraw|'));
   });
 });

@@ -12,7 +12,7 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { type AddressInfo, connect, type Socket } from 'node:net';
 import { freePort } from '../support/net.ts';
 
 export interface Backend {
@@ -100,4 +100,29 @@ export async function until(what: string, check: () => boolean, timeoutMs = 5000
     if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/** A raw client connection: what it received so far (latin1) and whether it is closed. The caller destroys `s`. */
+export function rawClient(port: number): { s: Socket; got: () => string; closed: () => boolean } {
+  const s = connect({ host: '127.0.0.1', port, noDelay: true });
+  let got = '';
+  let closed = false;
+  s.on('data', (d: Buffer) => {
+    got += d.toString('latin1');
+  });
+  s.on('error', () => {});
+  s.on('close', () => {
+    closed = true;
+  });
+  return { s, got: () => got, closed: () => closed };
+}
+
+/** Makes `b` answer Upgrade requests with 101, then echo every byte (the head's leftovers first). */
+export function echoUpgrades(b: Backend): void {
+  b.server.on('upgrade', (req: IncomingMessage, socket: Socket, first: Buffer) => {
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${req.headers.upgrade}\r\nConnection: Upgrade\r\n\r\n`);
+    if (first.length > 0) socket.write(first);
+    socket.on('data', (d: Buffer) => socket.write(d));
+    socket.on('error', () => {});
+  });
 }

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { BODY_CHUNKED, BODY_LENGTH, ChunkedDecoder, NO_BODY, parseRequestHead, RequestParseError } from '../../src/proxy/request-parser.ts';
+import {
+  BODY_CHUNKED,
+  BODY_LENGTH,
+  ChunkedDecoder,
+  NO_BODY,
+  parseRequestHead,
+  RequestParseError,
+  trimOws,
+} from '../../src/proxy/request-parser.ts';
 
 function head(lines: string[]): string {
   return lines.join('\r\n');
@@ -70,6 +78,42 @@ describe('parseRequestHead', () => {
     refused(head(['GET / HTTP/1.1']));
     refused(head(['GET / HTTP/1.1', 'Host: a', 'Host: b']));
   });
+
+  it('takes the authority from an absolute-form target (RFC 9112 §3.2.2) and forwards origin-form', () => {
+    const abs = parseRequestHead(head(['GET http://other.test:81/x?y HTTP/1.1', 'Host: a.test']));
+    expect([abs.target, abs.authority, abs.absoluteForm]).toEqual(['/x?y', 'other.test:81', true]);
+    expect(parseRequestHead(head(['GET https://o.test?q HTTP/1.1', 'Host: a.test'])).target).toBe('/?q');
+    const plain = parseRequestHead(head(['GET /x HTTP/1.1', 'Host: [::1]:8080']));
+    expect([plain.target, plain.authority, plain.absoluteForm]).toEqual(['/x', '[::1]:8080', false]);
+    expect(parseRequestHead(head(['GET / HTTP/1.0'])).authority).toBe('');
+    expect(parseRequestHead(head(['GET / HTTP/1.1', 'Host:'])).authority).toBe('');
+    expect(parseRequestHead(head(['OPTIONS * HTTP/1.1', 'Host: a'])).target).toBe('*');
+    for (const bad of ['a.test, b.test', 'user@a.test', 'a.test/p', 'a.test:8x', '[zz]', ':80', 'a%zz'])
+      expect(refused(head(['GET / HTTP/1.1', `Host: ${bad}`])), bad).toMatch(/Host/);
+    refused(head(['GET http://u@o.test/ HTTP/1.1', 'Host: a']));
+    refused(head(['GET mailto:x HTTP/1.1', 'Host: a']));
+    refused(head(['GET * HTTP/1.1', 'Host: a']));
+    refused(head(['GET /a#b HTTP/1.1', 'Host: a']));
+  });
+
+  it('combines Transfer-Encoding lines (RFC 9110 §5.3) and still refuses chunked not last, twice, or unknown codings', () => {
+    const two = parseRequestHead(head(['POST / HTTP/1.1', 'Host: x', 'Transfer-Encoding: deflate', 'Transfer-Encoding: chunked']));
+    expect([two.bodyMode, two.transferEncoding]).toEqual([BODY_CHUNKED, 'deflate, chunked']);
+    expect(parseRequestHead(head(['POST / HTTP/1.1', 'Host: x', 'Transfer-Encoding: gzip,,chunked'])).transferEncoding).toBe(
+      'gzip, chunked',
+    );
+    refused(head(['POST / HTTP/1.1', 'Host: x', 'Transfer-Encoding: chunked', 'Transfer-Encoding: gzip']));
+    refused(head(['POST / HTTP/1.1', 'Host: x', 'Transfer-Encoding: chunked;x=1']));
+    refused(head(['POST / HTTP/1.1', 'Host: x', 'Transfer-Encoding: \xa0chunked']));
+    refused(head(['POST / HTTP/1.1', 'Host: x', 'Transfer_Encoding: chunked']));
+    try {
+      parseRequestHead(head(['POST / HTTP/1.1', 'Host: x', 'Transfer-Encoding: identity, chunked']));
+      throw new Error('accepted');
+    } catch (e) {
+      expect([(e as RequestParseError).status, (e as RequestParseError).code]).toEqual([501, 'PROXY_TRANSFER_CODING_UNSUPPORTED']);
+    }
+    expect(trimOws(' \t\xa0x\xa0 ')).toBe('\xa0x\xa0');
+  });
 });
 
 function decode(parts: string[]): { body: string; consumed: number[]; done: boolean } {
@@ -86,6 +130,11 @@ function decode(parts: string[]): { body: string; consumed: number[]; done: bool
 }
 
 describe('ChunkedDecoder', () => {
+  it('accepts chunk extensions of RFC 9112 §7.1.1 (token or quoted values, quoted-pairs)', () => {
+    const r = decode(['5;a;b=c;d="x \\"y\\"; z"\r\nhello\r\n0\r\nX-T: 1\r\n\r\n']);
+    expect([r.body, r.done]).toEqual(['hello', true]);
+  });
+
   it('decodes chunks split anywhere, drops extensions and trailers, stops at the end of the body', () => {
     const wire = '5;ext=1\r\nhello\r\nA\r\n0123456789\r\n0\r\nX-Trailer: t\r\n\r\nGET /next';
     for (let cut = 1; cut < wire.length - 9; cut++) {
@@ -109,6 +158,15 @@ describe('ChunkedDecoder', () => {
       '0\r\n folded: 1\r\n\r\n',
       '0\r\n\n',
       '+5\r\nhello\r\n',
+      '2;\r\naa\r\n',
+      '5;a="x; y\r\nhello\r\n',
+      '5;a=\r\nhello\r\n',
+      '5;=b\r\nhello\r\n',
+      '5 ;a\r\nhello\r\n',
+      '5;a =b\r\nhello\r\n',
+      '5;a="\x01"\r\nhello\r\n',
+      '0\r\nBad Name: 1\r\n\r\n',
+      '0\r\nX: a\x01b\r\n\r\n',
     ]) {
       expect(() => decode([bad]), JSON.stringify(bad)).toThrow(RequestParseError);
     }
