@@ -14,6 +14,7 @@ import { registerLocalCommands } from './commands/local.ts';
 import { registerOpenCommand } from './commands/open.ts';
 import { registerRemoteCommands } from './commands/remote.ts';
 import { registerSloCommands } from './commands/slo.ts';
+import { registerNotifyCommands } from './commands/notify.ts';
 import { registerUpCommand } from './commands/up.ts';
 
 /** Exit codes: 0 ok, 1 failed (a pipeline, a request), 2 usage or config error. */
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerRemoteCommands(program);
   registerDeliveryCommands(program);
   registerSloCommands(program);
+  registerNotifyCommands(program);
   registerDemoCommand(program);
   registerOpenCommand(program);
   return program;

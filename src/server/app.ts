@@ -14,11 +14,14 @@ import { createHttpApp, registerWebAssets, RouteTable } from './http/index.ts';
 import { registerProjectRoutes, type ProjectService } from './projects/index.ts';
 import { registerRunRoutes, type RunService } from './runs/index.ts';
 import { registerSloRoutes, type SloService } from './slo/index.ts';
+import { type Notifier, registerNotificationRoutes } from './notifications/index.ts';
 
 export interface AppDeps {
   store: Store;
   /** SLO evaluation; absent in tests of the pipeline API alone. */
   slos?: SloService;
+  /** Notifications; absent in tests of the pipeline API alone. */
+  notifier?: Notifier;
   /** Progressive delivery (releases, deploys, rollouts); absent in tests of the pipeline API alone. */
   delivery?: Omit<DeliveryRouteDeps, 'store' | 'projects'>;
   runs: RunService;
@@ -71,6 +74,16 @@ export function createApp(deps: AppDeps): FastifyInstance {
   }
 
   if (deps.slos) registerSloRoutes(routes, { slos: deps.slos, requireProject: (p) => deps.projects.require(p) });
+  if (deps.notifier) {
+    registerNotificationRoutes(routes, {
+      store,
+      notifier: deps.notifier,
+      encrypt: (plaintext) => deps.secretBox.encrypt(plaintext),
+      decrypt: (ciphertext) => deps.secretBox.decrypt(ciphertext),
+      requireProject: (p) => deps.projects.require(p),
+      clock: { now: () => Date.now() },
+    });
+  }
 
   routes.register(app);
   registerWebAssets(app);

@@ -31,10 +31,11 @@ import {
   RollupRecorder,
   SupervisedInstances,
 } from './delivery/index.ts';
-import { LiveHub } from './events/index.ts';
+import { EventScopes, LiveHub } from './events/index.ts';
 import { ProjectService } from './projects/index.ts';
 import { RunService } from './runs/index.ts';
 import { SloService, storeSloTargets } from './slo/index.ts';
+import { Notifier } from './notifications/index.ts';
 import type { ServerOptions } from './server-options.ts';
 
 export interface RunningServer {
@@ -182,6 +183,16 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     changed: (projectId, environment) => hub.notify(`environment:${projectId}/${environment}`),
     warn: (message, data) => sloLog.warn(message, data),
   });
+  const notifyLog = log.child({ component: 'notify' });
+  const scopes = new EventScopes(store);
+  const notifier = new Notifier({
+    store,
+    clock: systemClock,
+    scope: (event) => scopes.scope(event),
+    decrypt: (ciphertext) => secretBox.decrypt(ciphertext),
+    publicUrl: () => url,
+    warn: (message, data) => notifyLog.warn(message, data),
+  });
   const autoRelease = new AutoRelease({ store, releases, delivery, warn: (message, data) => deliveryLog.warn(message, data) });
   const projectsLog = log.child({ component: 'projects' });
   const projects = new ProjectService({
@@ -207,6 +218,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     isClosing: () => closing || (overrides.isClosing?.() ?? false),
     delivery: { releases, delivery },
     slos,
+    notifier,
     sessions,
     publicUrl: () => url,
     onInternalError: (error) => {
@@ -233,6 +245,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
       await delivery.start();
       started = { rollups: new RollupRecorder(store, delivery, (message, data) => deliveryLog.warn(message, data)) };
       await slos.start();
+      notifier.start();
       const resumed = await runs.recover();
       if (resumed > 0) runsLog.info('resuming runs left by the previous server', { runs: resumed });
       return resumed;
@@ -243,6 +256,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
       log.info('server stopping', { drainMs: options.drainMs });
       if (started) {
         await projects.stop();
+        await notifier.stop();
         await slos.stop();
         await started.rollups.stop();
         await delivery.stop();

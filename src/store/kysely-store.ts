@@ -11,6 +11,7 @@ import { createReleaseStore } from './release-store.ts';
 import { createRolloutStore } from './rollout-store.ts';
 import { createMetricStore } from './metric-store.ts';
 import { createSloStore } from './slo-store.ts';
+import { createNotificationStore } from './notification-store.ts';
 
 /**
  * Wraps an already migrated database. The store owns `db`: `close()` destroys it (once;
@@ -29,6 +30,7 @@ export function createKyselyStore(db: Kysely<Database>, dialect: StoreDialect): 
     rollouts: createRolloutStore(ctx),
     metrics: createMetricStore(ctx),
     slos: createSloStore(ctx),
+    notifications: createNotificationStore(ctx),
     dialect,
     close() {
       closing ??= db.destroy();

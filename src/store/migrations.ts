@@ -185,6 +185,42 @@ export interface SloCursorTable {
   rollup_id: DbBigInt;
 }
 
+/** Where notifications go: a Slack-compatible or a signed JSON webhook (target and secret encrypted). */
+export interface NotificationChannelsTable {
+  id: string;
+  /** null: a default channel, for every project. */
+  project_id: string | null;
+  name: string;
+  kind: string;
+  target_ciphertext: string;
+  secret_ciphertext: string | null;
+  /** JSON: which events go there. */
+  routes: string;
+  created_at: string;
+}
+
+/** One notification of one event to one channel: the outbox row and its delivery log. */
+export interface NotificationDeliveriesTable {
+  id: ColumnType<number | string, never, never>;
+  channel_id: string;
+  event_id: DbBigInt;
+  idempotency_key: string;
+  status: string;
+  attempts: number;
+  next_attempt_ms: DbBigInt;
+  last_error: string | null;
+  /** JSON: the event as it was when it was queued. */
+  payload: string;
+  created_at: string;
+  delivered_at: string | null;
+}
+
+/** How far the notifier has read the event log (one row). */
+export interface NotificationCursorTable {
+  name: string;
+  event_id: DbBigInt;
+}
+
 /** The whole database, as Kysely sees it. */
 export interface Database {
   projects: ProjectsTable;
@@ -201,6 +237,9 @@ export interface Database {
   slo_buckets: SloBucketsTable;
   slo_states: SloStatesTable;
   slo_cursor: SloCursorTable;
+  notification_channels: NotificationChannelsTable;
+  notification_deliveries: NotificationDeliveriesTable;
+  notification_cursor: NotificationCursorTable;
 }
 
 /** Every migration, in order. Never edit one that has shipped: add the next. */
@@ -440,6 +479,48 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
           .createTable('slo_cursor')
           .addColumn('name', 'text', (c) => c.primaryKey())
           .addColumn('rollup_id', sql.raw(bigint), (c) => c.notNull())
+          .execute();
+      },
+    },
+    '0005_notifications': {
+      async up(db: Kysely<any>): Promise<void> {
+        const bigint = dialect === 'postgres' ? 'bigint' : 'integer';
+        await db.schema
+          .createTable('notification_channels')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('project_id', 'text', (c) => c.references('projects.id').onDelete('cascade'))
+          .addColumn('name', 'text', (c) => c.notNull().unique())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('target_ciphertext', 'text', (c) => c.notNull())
+          .addColumn('secret_ciphertext', 'text')
+          .addColumn('routes', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('notification_deliveries')
+          .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
+            dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+          )
+          .addColumn('channel_id', 'text', (c) => c.notNull().references('notification_channels.id').onDelete('cascade'))
+          .addColumn('event_id', sql.raw(bigint), (c) => c.notNull())
+          .addColumn('idempotency_key', 'text', (c) => c.notNull().unique())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('attempts', 'integer', (c) => c.notNull())
+          .addColumn('next_attempt_ms', sql.raw(bigint), (c) => c.notNull())
+          .addColumn('last_error', 'text')
+          .addColumn('payload', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('delivered_at', 'text')
+          .execute();
+        await db.schema
+          .createIndex('notification_deliveries_due_idx')
+          .on('notification_deliveries')
+          .columns(['status', 'next_attempt_ms'])
+          .execute();
+        await db.schema
+          .createTable('notification_cursor')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('event_id', sql.raw(bigint), (c) => c.notNull())
           .execute();
       },
     },

@@ -344,6 +344,78 @@ export interface SloStore {
   remove(keys: SloKey[]): Promise<void>;
 }
 
+/** Which events a channel receives; every list present must match (absent = any). */
+export interface NotificationRoutes {
+  /** Event types; `slo.alert.*` matches a family. */
+  events: string[];
+  environments?: string[];
+  /** For events that carry one (alerts, incidents): page, ticket, … */
+  severities?: string[];
+}
+
+export interface NotificationChannel {
+  id: string;
+  /** null: a default channel, for events of every project. */
+  projectId: string | null;
+  name: string;
+  kind: 'slack' | 'webhook';
+  /** The URL, encrypted by the caller (an incoming-webhook URL is a credential). */
+  targetCiphertext: string;
+  /** The webhook's HMAC key, encrypted by the caller. */
+  secretCiphertext: string | null;
+  routes: NotificationRoutes;
+  createdAt: string;
+}
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+export interface NotificationDelivery {
+  id: number;
+  channelId: string;
+  eventId: number;
+  /** `<channel id>:<event id>`: the same for every attempt, so a receiver can drop repeats. */
+  idempotencyKey: string;
+  status: DeliveryStatus;
+  attempts: number;
+  nextAttemptMs: number;
+  lastError: string | null;
+  /** The event (and its project and environment) as queued. */
+  payload: Record<string, Value>;
+  createdAt: string;
+  deliveredAt: string | null;
+}
+
+/**
+ * Notification channels and the outbox. The notifier reads the event log by id and queues one
+ * delivery per (event, matching channel) together with its cursor, so an event is queued exactly
+ * once across crashes; deliveries stay until delivered or given up, and are the delivery log.
+ */
+export interface NotificationStore {
+  addChannel(c: Omit<NotificationChannel, 'createdAt'>): Promise<NotificationChannel>;
+  channels(): Promise<NotificationChannel[]>;
+  /** Removes it and its deliveries; false when there was none. */
+  removeChannel(id: string): Promise<boolean>;
+  /** 0 before any event was read. */
+  cursor(): Promise<number>;
+  /**
+   * Queues deliveries (a repeated idempotency key is skipped) and moves the cursor, all or
+   * nothing. `createdAt` is the caller's clock: the day of retries counts from it.
+   */
+  enqueue(
+    cursor: number,
+    deliveries: Omit<NotificationDelivery, 'id' | 'status' | 'attempts' | 'lastError' | 'deliveredAt'>[],
+  ): Promise<void>;
+  /** Pending deliveries due at `nowMs`, oldest first. */
+  due(nowMs: number, limit: number): Promise<NotificationDelivery[]>;
+  /** After an attempt: delivered, another attempt at `nextAttemptMs`, or failed for good. */
+  record(
+    id: number,
+    outcome: { status: DeliveryStatus; attempts: number; nextAttemptMs?: number; error?: string | null; at: string },
+  ): Promise<void>;
+  /** Newest first. */
+  deliveries(filter: { channelId?: string; status?: DeliveryStatus; limit: number }): Promise<NotificationDelivery[]>;
+}
+
 /** All stores over one database, plus its lifecycle. */
 export interface Store {
   projects: ProjectStore;
@@ -355,6 +427,7 @@ export interface Store {
   rollouts: RolloutStore;
   metrics: MetricStore;
   slos: SloStore;
+  notifications: NotificationStore;
   /** `sqlite` or `postgres`. */
   readonly dialect: 'sqlite' | 'postgres';
   close(): Promise<void>;

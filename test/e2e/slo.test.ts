@@ -9,7 +9,9 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyWebhook } from '../../src/server/notifications/index.ts';
 import { runCli } from '../support/cli.ts';
 import { makeRepo } from '../support/repo.ts';
 import { startTestServer, waitForRunEnd, type TestServer } from '../support/server.ts';
@@ -53,6 +55,19 @@ describe('SLOs end to end', () => {
   let port = 0;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
   let load: NodeJS.Timeout | undefined;
+  /** A webhook receiver: what the notifications channel was sent. */
+  const received: { headers: http.IncomingHttpHeaders; body: string }[] = [];
+  const receiver = http.createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8').on('data', (c: string) => {
+      body += c;
+    });
+    req.on('end', () => {
+      received.push({ headers: req.headers, body });
+      res.end();
+    });
+  });
+  let secret = '';
 
   const send = (method: string, path: string): Promise<number> =>
     new Promise((resolve) => {
@@ -86,6 +101,14 @@ describe('SLOs end to end', () => {
       },
       { what: 'the deploy to finish', timeoutMs: 30_000 },
     );
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+    const added = await runCli(repo.dir, ['notify', 'channel', 'add', 'oncall', hookUrl, '--events', 'slo.alert.*', '--severity', 'page'], {
+      env: { GANTRY_URL: server.url, GANTRY_TOKEN: server.token },
+    });
+    expect(added.code).toBe(0);
+    secret = /signing secret \(shown once; verify X-Gantry-Signature with it\): ([0-9a-f]{64})/.exec(added.stdout)?.[1] ?? '';
+    expect(secret).not.toBe('');
     // 50 requests a second, for the whole test.
     load = setInterval(() => void send('GET', '/'), 20);
   }, 60_000);
@@ -93,6 +116,8 @@ describe('SLOs end to end', () => {
   afterAll(async () => {
     clearInterval(load);
     agent.destroy();
+    receiver.closeAllConnections();
+    receiver.close();
     await server?.cleanup();
     await repo?.cleanup();
   });
@@ -125,6 +150,16 @@ describe('SLOs end to end', () => {
     expect(status.code).toBe(0);
     expect(status.stdout).toContain('production availability  99.9% over 4h');
     expect(status.stdout).toContain('PAGE FIRING');
+
+    // The on-call channel hears of it, signed.
+    const notified = await waitFor(() => received.find((r) => r.body.includes('"slo.alert.fired"')), {
+      what: 'the page notification',
+      timeoutMs: 10_000,
+    });
+    expect(verifyWebhook(secret, String(notified.headers['x-gantry-signature']), notified.body, Date.now() / 1000)).toBe(true);
+    expect(JSON.parse(notified.body)).toMatchObject({
+      event: { project: 'shop', environment: 'production', data: { slo: 'availability', severity: 'page' } },
+    });
 
     expect(await send('POST', '/outage/off')).toBe(200);
     await waitFor(async () => (await alertEvents()).some((e) => e.type === 'slo.alert.resolved' && e.data.severity === 'page'), {
