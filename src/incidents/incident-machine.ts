@@ -6,29 +6,10 @@
  * allowed until it is resolved.
  */
 import { ConflictError } from '../core/errors.ts';
-export type IncidentState = 'open' | 'acknowledged' | 'mitigated' | 'resolved';
-export type IncidentSeverity = 'sev1' | 'sev2' | 'sev3';
+import type { Incident, IncidentSeverity, IncidentState } from '../core/incident.ts';
 
+export type { Incident, IncidentSeverity, IncidentState };
 export const INCIDENT_STATES: readonly IncidentState[] = ['open', 'acknowledged', 'mitigated', 'resolved'];
-
-export interface Incident {
-  id: string;
-  projectId: string;
-  environment: string | null;
-  /** Per project, from 1. */
-  number: number;
-  title: string;
-  severity: IncidentSeverity;
-  state: IncidentState;
-  owner: string | null;
-  /** The alert that opened it (`<environment>/<slo>/page`), so repeats of it join this incident. */
-  alertKey: string | null;
-  openedBy: string;
-  openedAt: number;
-  acknowledgedAt: number | null;
-  mitigatedAt: number | null;
-  resolvedAt: number | null;
-}
 
 export type IncidentAction =
   | { type: 'acknowledge'; at: number; by: string }

@@ -15,6 +15,7 @@ import { registerProjectRoutes, type ProjectService } from './projects/index.ts'
 import { registerRunRoutes, type RunService } from './runs/index.ts';
 import { registerSloRoutes, type SloService } from './slo/index.ts';
 import { type Notifier, registerNotificationRoutes } from './notifications/index.ts';
+import { type IncidentService, registerIncidentRoutes } from './incidents/index.ts';
 
 export interface AppDeps {
   store: Store;
@@ -22,6 +23,8 @@ export interface AppDeps {
   slos?: SloService;
   /** Notifications; absent in tests of the pipeline API alone. */
   notifier?: Notifier;
+  /** Incidents; absent in tests of the pipeline API alone. */
+  incidents?: IncidentService;
   /** Progressive delivery (releases, deploys, rollouts); absent in tests of the pipeline API alone. */
   delivery?: Omit<DeliveryRouteDeps, 'store' | 'projects'>;
   runs: RunService;
@@ -74,6 +77,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
   }
 
   if (deps.slos) registerSloRoutes(routes, { slos: deps.slos, requireProject: (p) => deps.projects.require(p) });
+  if (deps.incidents) registerIncidentRoutes(routes, { incidents: deps.incidents, requireProject: (p) => deps.projects.require(p) });
   if (deps.notifier) {
     registerNotificationRoutes(routes, {
       store,

@@ -36,6 +36,7 @@ import { ProjectService } from './projects/index.ts';
 import { RunService } from './runs/index.ts';
 import { SloService, storeSloTargets } from './slo/index.ts';
 import { Notifier } from './notifications/index.ts';
+import { IncidentService } from './incidents/index.ts';
 import type { ServerOptions } from './server-options.ts';
 
 export interface RunningServer {
@@ -193,6 +194,15 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     publicUrl: () => url,
     warn: (message, data) => notifyLog.warn(message, data),
   });
+  const incidents = new IncidentService({
+    store,
+    clock: systemClock,
+    scope: (event) => scopes.scope(event),
+    eventEnv,
+    impact: (projectId, environment, fromMs, toMs) => slos.impact(projectId, environment, fromMs, toMs),
+    changed: (projectId) => hub.notify(`project:${projectId}`),
+    warn: (message, data) => log.child({ component: 'incidents' }).warn(message, data),
+  });
   const autoRelease = new AutoRelease({ store, releases, delivery, warn: (message, data) => deliveryLog.warn(message, data) });
   const projectsLog = log.child({ component: 'projects' });
   const projects = new ProjectService({
@@ -219,6 +229,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     delivery: { releases, delivery },
     slos,
     notifier,
+    incidents,
     sessions,
     publicUrl: () => url,
     onInternalError: (error) => {
@@ -246,6 +257,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
       started = { rollups: new RollupRecorder(store, delivery, (message, data) => deliveryLog.warn(message, data)) };
       await slos.start();
       notifier.start();
+      incidents.start();
       const resumed = await runs.recover();
       if (resumed > 0) runsLog.info('resuming runs left by the previous server', { runs: resumed });
       return resumed;
@@ -256,6 +268,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
       log.info('server stopping', { drainMs: options.drainMs });
       if (started) {
         await projects.stop();
+        await incidents.stop();
         await notifier.stop();
         await slos.stop();
         await started.rollups.stop();

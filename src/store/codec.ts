@@ -62,3 +62,4 @@ export function isForeignKeyViolation(err: unknown): boolean {
 export const PG_LOCK_RUN_NUMBER = 0x67_61_72; // 'gar'
 export const PG_LOCK_EVENTS = 0x67_61_65; // 'gae'
 export const PG_LOCK_RELEASE_NUMBER = 0x67_61_6c; // 'gal'
+export const PG_LOCK_INCIDENT_NUMBER = 0x67_61_69; // 'gai'

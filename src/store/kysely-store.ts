@@ -12,6 +12,7 @@ import { createRolloutStore } from './rollout-store.ts';
 import { createMetricStore } from './metric-store.ts';
 import { createSloStore } from './slo-store.ts';
 import { createNotificationStore } from './notification-store.ts';
+import { createIncidentStore } from './incident-store.ts';
 
 /**
  * Wraps an already migrated database. The store owns `db`: `close()` destroys it (once;
@@ -31,6 +32,7 @@ export function createKyselyStore(db: Kysely<Database>, dialect: StoreDialect): 
     metrics: createMetricStore(ctx),
     slos: createSloStore(ctx),
     notifications: createNotificationStore(ctx),
+    incidents: createIncidentStore(ctx),
     dialect,
     close() {
       closing ??= db.destroy();

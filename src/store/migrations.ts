@@ -221,6 +221,37 @@ export interface NotificationCursorTable {
   event_id: DbBigInt;
 }
 
+export interface IncidentsTable {
+  id: string;
+  project_id: string;
+  environment: string | null;
+  number: number;
+  title: string;
+  severity: string;
+  state: string;
+  owner: string | null;
+  alert_key: string | null;
+  opened_by: string;
+  opened_at: DbBigInt;
+  acknowledged_at: DbBigInt | null;
+  mitigated_at: DbBigInt | null;
+  resolved_at: DbBigInt | null;
+}
+
+export interface IncidentNotesTable {
+  id: ColumnType<number | string, never, never>;
+  incident_id: string;
+  at: DbBigInt;
+  author: string;
+  text: string;
+}
+
+/** How far a consumer of the event log has read it, by consumer name. */
+export interface EventCursorsTable {
+  name: string;
+  event_id: DbBigInt;
+}
+
 /** The whole database, as Kysely sees it. */
 export interface Database {
   projects: ProjectsTable;
@@ -240,6 +271,9 @@ export interface Database {
   notification_channels: NotificationChannelsTable;
   notification_deliveries: NotificationDeliveriesTable;
   notification_cursor: NotificationCursorTable;
+  incidents: IncidentsTable;
+  incident_notes: IncidentNotesTable;
+  event_cursors: EventCursorsTable;
 }
 
 /** Every migration, in order. Never edit one that has shipped: add the next. */
@@ -519,6 +553,44 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
           .execute();
         await db.schema
           .createTable('notification_cursor')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('event_id', sql.raw(bigint), (c) => c.notNull())
+          .execute();
+      },
+    },
+    '0006_incidents': {
+      async up(db: Kysely<any>): Promise<void> {
+        const bigint = dialect === 'postgres' ? 'bigint' : 'integer';
+        await db.schema
+          .createTable('incidents')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+          .addColumn('environment', 'text')
+          .addColumn('number', 'integer', (c) => c.notNull())
+          .addColumn('title', 'text', (c) => c.notNull())
+          .addColumn('severity', 'text', (c) => c.notNull())
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('owner', 'text')
+          .addColumn('alert_key', 'text')
+          .addColumn('opened_by', 'text', (c) => c.notNull())
+          .addColumn('opened_at', sql.raw(bigint), (c) => c.notNull())
+          .addColumn('acknowledged_at', sql.raw(bigint))
+          .addColumn('mitigated_at', sql.raw(bigint))
+          .addColumn('resolved_at', sql.raw(bigint))
+          .addUniqueConstraint('incidents_number_uq', ['project_id', 'number'])
+          .execute();
+        await db.schema
+          .createTable('incident_notes')
+          .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
+            dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+          )
+          .addColumn('incident_id', 'text', (c) => c.notNull().references('incidents.id').onDelete('cascade'))
+          .addColumn('at', sql.raw(bigint), (c) => c.notNull())
+          .addColumn('author', 'text', (c) => c.notNull())
+          .addColumn('text', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('event_cursors')
           .addColumn('name', 'text', (c) => c.primaryKey())
           .addColumn('event_id', sql.raw(bigint), (c) => c.notNull())
           .execute();

@@ -6,6 +6,7 @@
  * Contract for every method: when the returned promise resolves, the write is durable
  * (committed). Methods are safe to call concurrently. Timestamps are ISO-8601 UTC strings.
  */
+import type { Incident } from '../core/incident.ts';
 import type { JobStatus, MatrixValues, RunStatus, StepResult, TestCounts, TriggerEvent, Value } from '../core/types.ts';
 
 export type ProjectSource = { kind: 'local'; path: string } | { kind: 'url'; url: string };
@@ -416,6 +417,36 @@ export interface NotificationStore {
   deliveries(filter: { channelId?: string; status?: DeliveryStatus; limit: number }): Promise<NotificationDelivery[]>;
 }
 
+export interface IncidentNote {
+  at: number;
+  author: string;
+  text: string;
+}
+
+/**
+ * Incidents (the lifecycle is src/incidents' state machine; this stores its results) and their
+ * notes, each change with its events in one transaction.
+ */
+export interface IncidentStore {
+  /**
+   * Stores a new incident with the next number of its project, and its events; with `cursor`,
+   * also moves that event-log consumer's cursor (an alert read once opens one incident).
+   */
+  open(incident: Omit<Incident, 'number'>, events: NewEvent[], cursor?: { name: string; eventId: number }): Promise<Incident>;
+  get(id: string): Promise<Incident | undefined>;
+  byNumber(projectId: string, number: number): Promise<Incident | undefined>;
+  /** Newest first. */
+  list(filter: { projectId?: string; states?: string[]; limit: number }): Promise<Incident[]>;
+  /** The incident an alert opened that is not resolved yet. */
+  openForAlert(projectId: string, alertKey: string): Promise<Incident | undefined>;
+  save(incident: Incident, events: NewEvent[]): Promise<void>;
+  addNote(incidentId: string, note: IncidentNote, events: NewEvent[]): Promise<void>;
+  notes(incidentId: string): Promise<IncidentNote[]>;
+  /** A consumer's cursor (0 before it read anything), and moving it alone. */
+  cursor(name: string): Promise<number>;
+  setCursor(name: string, eventId: number): Promise<void>;
+}
+
 /** All stores over one database, plus its lifecycle. */
 export interface Store {
   projects: ProjectStore;
@@ -428,6 +459,7 @@ export interface Store {
   metrics: MetricStore;
   slos: SloStore;
   notifications: NotificationStore;
+  incidents: IncidentStore;
   /** `sqlite` or `postgres`. */
   readonly dialect: 'sqlite' | 'postgres';
   close(): Promise<void>;

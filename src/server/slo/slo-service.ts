@@ -385,6 +385,34 @@ export class SloService {
     return out;
   }
 
+  /**
+   * What an environment lost over [fromMs, toMs) (an incident's impact): requests that failed
+   * their SLI (the availability SLO's when there is one) and the largest share of a period's
+   * budget any SLO burned then. null when no SLO there is measured by Gantry.
+   */
+  impact(
+    projectId: string,
+    environment: string,
+    fromMs: number,
+    toMs: number,
+  ): { failedRequests: number; totalRequests: number; budgetBurned: number | null } | null {
+    const now = this.#deps.clock.now();
+    const own = [...this.#tracked.values()].filter(
+      (t) => t.key.projectId === projectId && t.key.environment === environment && t.config.sli.kind !== 'prometheus',
+    );
+    if (own.length === 0) return null;
+    let burned = 0;
+    for (const t of own) {
+      const during = sumEvents(t.latest, fromMs, toMs);
+      const period = sumEvents(t.latest, now - t.config.periodMs, now);
+      const allowed = period.total * (1 - t.config.objective);
+      if (allowed > 0) burned = Math.max(burned, (during.total - during.good) / allowed);
+    }
+    const main = own.find((t) => t.config.sli.kind === 'availability') ?? (own[0] as Tracked);
+    const during = sumEvents(main.latest, fromMs, toMs);
+    return { failedRequests: Math.round(during.total - during.good), totalRequests: Math.round(during.total), budgetBurned: burned };
+  }
+
   /** The budget's good/total history of one SLO, oldest first (charts). */
   history(key: SloKey): HistoryBucket[] {
     return this.#tracked.get(keyString(key))?.latest ?? [];

@@ -1,0 +1,105 @@
+/** The incident API: list, open, show (timeline, impact, suggestions), lifecycle, notes, postmortem, stats. */
+import { z } from 'zod';
+import type { Project } from '../../store/ports.ts';
+import type { RouteTable } from '../http/index.ts';
+import type { IncidentService } from './incident-service.ts';
+
+export interface IncidentRouteDeps {
+  incidents: IncidentService;
+  requireProject(idOrName: string): Promise<Project>;
+}
+
+const one = z.object({ project: z.string().min(1), number: z.coerce.number().int().min(1) });
+const STATES = ['open', 'acknowledged', 'mitigated', 'resolved'] as const;
+
+export function registerIncidentRoutes(routes: RouteTable, deps: IncidentRouteDeps): void {
+  const { incidents } = deps;
+  routes.add({
+    method: 'GET',
+    url: '/api/incidents',
+    summary: 'Incidents, newest first (of one project, in some states), with time to acknowledge and to restore',
+    auth: 'admin',
+    query: z.object({
+      project: z.string().min(1).optional(),
+      state: z.string().optional(),
+      limit: z.coerce.number().int().min(1).max(1000).optional(),
+    }),
+    handler: async ({ query }) => {
+      const projectId = query.project === undefined ? undefined : (await deps.requireProject(query.project)).id;
+      const states = query.state === undefined ? undefined : z.array(z.enum(STATES)).parse(query.state.split(','));
+      return { incidents: await incidents.list({ projectId, states, limit: query.limit }) };
+    },
+  });
+  routes.add({
+    method: 'POST',
+    url: '/api/projects/:project/incidents',
+    summary: 'Open an incident by hand',
+    auth: 'admin',
+    params: z.object({ project: z.string().min(1) }),
+    body: z.object({
+      title: z.string().min(1).max(300),
+      environment: z.string().min(1).optional(),
+      severity: z.enum(['sev1', 'sev2', 'sev3']).optional(),
+    }),
+    handler: async ({ params, body, request, reply }) => {
+      const project = await deps.requireProject(params.project);
+      reply.code(201);
+      return { incident: await incidents.open(project, body, request.actor ?? 'api') };
+    },
+  });
+  routes.add({
+    method: 'GET',
+    url: '/api/projects/:project/incidents/stats',
+    summary: "Median time to acknowledge and to restore of the project's incidents",
+    auth: 'admin',
+    params: z.object({ project: z.string().min(1) }),
+    handler: async ({ params }) => incidents.stats((await deps.requireProject(params.project)).id),
+  });
+  routes.add({
+    method: 'GET',
+    url: '/api/projects/:project/incidents/:number',
+    summary: 'One incident: its notes, the timeline from the event log, the impact, suggested actions',
+    auth: 'admin',
+    params: one,
+    handler: async ({ params }) => incidents.view(await deps.requireProject(params.project), params.number),
+  });
+  for (const [path, action] of [
+    ['ack', 'acknowledge'],
+    ['mitigate', 'mitigate'],
+    ['resolve', 'resolve'],
+  ] as const) {
+    routes.add({
+      method: 'POST',
+      url: `/api/projects/:project/incidents/:number/${path}`,
+      summary: `Mark an incident ${action === 'acknowledge' ? 'acknowledged' : `${action}d`} (later steps imply the earlier ones)`,
+      auth: 'admin',
+      params: one,
+      handler: async ({ params, request }) => ({
+        incident: await incidents.act(await deps.requireProject(params.project), params.number, action, request.actor ?? 'api'),
+      }),
+    });
+  }
+  routes.add({
+    method: 'POST',
+    url: '/api/projects/:project/incidents/:number/notes',
+    summary: "Add a note to an incident's timeline",
+    auth: 'admin',
+    params: one,
+    body: z.object({ text: z.string().min(1).max(10_000) }),
+    handler: async ({ params, body, request, reply }) => {
+      await incidents.note(await deps.requireProject(params.project), params.number, body.text, request.actor ?? 'api');
+      reply.code(201);
+      return { ok: true };
+    },
+  });
+  routes.add({
+    method: 'GET',
+    url: '/api/projects/:project/incidents/:number/postmortem',
+    summary: 'A postmortem draft in Markdown',
+    auth: 'admin',
+    params: one,
+    produces: 'text/markdown',
+    handler: async ({ params, reply }) =>
+      reply.type('text/markdown; charset=utf-8').send(await incidents.postmortem(await deps.requireProject(params.project), params.number)),
+  });
+}
