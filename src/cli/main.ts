@@ -15,6 +15,7 @@ import { registerOpenCommand } from './commands/open.ts';
 import { registerRemoteCommands } from './commands/remote.ts';
 import { registerSloCommands } from './commands/slo.ts';
 import { registerNotifyCommands } from './commands/notify.ts';
+import { registerIncidentCommands } from './commands/incident.ts';
 import { registerUpCommand } from './commands/up.ts';
 
 /** Exit codes: 0 ok, 1 failed (a pipeline, a request), 2 usage or config error. */
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerDeliveryCommands(program);
   registerSloCommands(program);
   registerNotifyCommands(program);
+  registerIncidentCommands(program);
   registerDemoCommand(program);
   registerOpenCommand(program);
   return program;

@@ -151,6 +151,19 @@ describe('SLOs end to end', () => {
     expect(status.stdout).toContain('production availability  99.9% over 4h');
     expect(status.stdout).toContain('PAGE FIRING');
 
+    // An incident opens for the page, once.
+    const cli = { env: { GANTRY_URL: server.url, GANTRY_TOKEN: server.token } };
+    const incident = await waitFor(
+      async () =>
+        (await server.api<{ incidents: { number: number; openedAt: number; title: string }[] }>('GET', '/api/incidents?project=shop')).body
+          .incidents[0],
+      { what: 'the incident', timeoutMs: 20_000 },
+    );
+    expect(incident.title).toBe("SLO 'availability' of production is burning its error budget");
+    const listed = await runCli(repo.dir, ['incident', 'list', 'shop'], cli);
+    expect(listed.stdout).toContain("#1    open         sev2  production  SLO 'availability' of production is burning its error budget");
+    expect((await runCli(repo.dir, ['incident', 'ack', 'shop', '1'], cli)).code).toBe(0);
+
     // The on-call channel hears of it, signed.
     const notified = await waitFor(() => received.find((r) => r.body.includes('"slo.alert.fired"')), {
       what: 'the page notification',
@@ -169,6 +182,13 @@ describe('SLOs end to end', () => {
     const [after] = await slos();
     expect(after?.alerts.page?.status).toBe('inactive');
     expect(after?.budget.bad).toBeGreaterThan(0);
+
+    expect((await runCli(repo.dir, ['incident', 'mitigate', 'shop', '1'], cli)).code).toBe(0);
+    const postmortem = await runCli(repo.dir, ['incident', 'postmortem', 'shop', '1'], cli);
+    expect(postmortem.code).toBe(0);
+    expect(postmortem.stdout).toContain('## Timeline (UTC)');
+    expect(postmortem.stdout).toMatch(/- Requests failed while it was open: [1-9]\d* of \d+/);
+    expect(postmortem.stdout).toContain("page alert: SLO 'availability' burning fast");
   }, 120_000);
 
   it('refuses deploys while the budget is spent, unless overridden with a reason; rollbacks pass', async () => {

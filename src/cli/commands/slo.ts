@@ -1,5 +1,6 @@
 /** `gantry slo status|rules`: error budgets and burn-rate alerts of a project's SLOs. */
 import type { Command } from 'commander';
+import { GantryError } from '../../core/errors.ts';
 import { formatDuration } from '../../pipeline/durations.ts';
 import { ApiClient, serverAddress } from '../api-client.ts';
 import { bold, dim, green, printJson, red, yellow } from '../output.ts';
@@ -102,7 +103,7 @@ export function registerSloCommands(program: Command): void {
       const text = await response.text();
       if (!response.ok) {
         const error = (JSON.parse(text) as { error?: { message?: string } }).error;
-        throw new Error(error?.message ?? `the server answered HTTP ${response.status}`);
+        throw new GantryError('HTTP_ERROR', error?.message ?? `the server answered HTTP ${response.status}`);
       }
       process.stdout.write(text);
     });
