@@ -1,5 +1,6 @@
 /** The incident API: list, open, show (timeline, impact, suggestions), lifecycle, notes, postmortem, stats. */
 import { z } from 'zod';
+import { InputError } from '../../core/errors.ts';
 import type { Project } from '../../store/ports.ts';
 import type { RouteTable } from '../http/index.ts';
 import type { IncidentService } from './incident-service.ts';
@@ -12,8 +13,46 @@ export interface IncidentRouteDeps {
 const one = z.object({ project: z.string().min(1), number: z.coerce.number().int().min(1) });
 const STATES = ['open', 'acknowledged', 'mitigated', 'resolved'] as const;
 
+/** Alertmanager's webhook payload, version 4 (https://prometheus.io/docs/alerting/latest/configuration/#webhook_config). */
+const alertmanagerPayload = z.object({
+  version: z.literal('4'),
+  groupKey: z.string().min(1),
+  status: z.enum(['firing', 'resolved']),
+  receiver: z.string(),
+  groupLabels: z.record(z.string(), z.string()),
+  commonLabels: z.record(z.string(), z.string()),
+  commonAnnotations: z.record(z.string(), z.string()),
+  externalURL: z.string().optional(),
+  alerts: z.array(
+    z.object({
+      status: z.enum(['firing', 'resolved']),
+      labels: z.record(z.string(), z.string()),
+      startsAt: z.string(),
+      endsAt: z.string().optional(),
+    }),
+  ),
+});
+
 export function registerIncidentRoutes(routes: RouteTable, deps: IncidentRouteDeps): void {
   const { incidents } = deps;
+  routes.add({
+    method: 'POST',
+    url: '/api/alertmanager/webhook',
+    summary:
+      "Alertmanager's webhook receiver: a firing group opens an incident (the project from `?project=` or the alerts' `project` label), a resolved one resolves it",
+    auth: 'admin',
+    query: z.object({ project: z.string().min(1).optional() }),
+    body: alertmanagerPayload,
+    handler: async ({ query, body }) => {
+      const name = query.project ?? body.commonLabels.project;
+      if (name === undefined)
+        throw new InputError(
+          'say which project the alerts are about: `?project=<name>` in the webhook URL, or a `project` label on the alerts',
+        );
+      const incident = await incidents.fromAlertmanager(await deps.requireProject(name), body);
+      return { incident: incident ?? null };
+    },
+  });
   routes.add({
     method: 'GET',
     url: '/api/incidents',

@@ -47,6 +47,16 @@ export interface IncidentServiceDeps {
   intervalMs?: number;
 }
 
+/** What Gantry reads of Alertmanager's webhook payload (version 4). */
+export interface AlertmanagerGroup {
+  groupKey: string;
+  status: 'firing' | 'resolved';
+  commonLabels: Record<string, string>;
+  commonAnnotations: Record<string, string>;
+  externalURL?: string;
+  alerts: { status: string; startsAt: string; labels: Record<string, string> }[];
+}
+
 export interface IncidentView {
   incident: Incident;
   ttaMs: number | null;
@@ -138,6 +148,45 @@ export class IncidentService {
     );
     this.#deps.changed?.(fields.projectId);
     return incident;
+  }
+
+  /**
+   * An Alertmanager webhook notification (payload version 4): a firing group opens an incident,
+   * or joins the one it opened while that is not resolved (Alertmanager repeats notifications);
+   * a resolved group resolves it. Severity follows the group's `severity` label.
+   */
+  async fromAlertmanager(project: Project, group: AlertmanagerGroup): Promise<Incident | undefined> {
+    const alertKey = `alertmanager:${group.groupKey}`;
+    const existing = await this.#deps.store.incidents.openForAlert(project.id, alertKey);
+    if (group.status === 'resolved') {
+      if (existing === undefined) return undefined;
+      return this.act(project, existing.number, 'resolve', 'alertmanager');
+    }
+    if (existing !== undefined) return existing;
+    const labels = group.commonLabels;
+    const severity: IncidentSeverity =
+      labels.severity === 'critical' || labels.severity === 'page'
+        ? 'sev1'
+        : labels.severity === 'warning' || labels.severity === 'ticket'
+          ? 'sev3'
+          : 'sev2';
+    const firstStart = group.alerts
+      .map((a) => Date.parse(a.startsAt))
+      .filter(Number.isFinite)
+      .sort((a, b) => a - b)[0];
+    return this.#open(
+      {
+        projectId: project.id,
+        environment: labels.environment ?? null,
+        title: group.commonAnnotations.summary ?? `${labels.alertname ?? 'alert'} is firing`,
+        severity,
+        alertKey,
+        openedBy: 'alertmanager',
+        openedAt: firstStart ?? this.#deps.clock.now(),
+      },
+      undefined,
+      { groupKey: group.groupKey, alerts: group.alerts.length, ...(group.externalURL ? { externalURL: group.externalURL } : {}) },
+    );
   }
 
   /** By hand: `gantry incident open`. */
