@@ -86,9 +86,13 @@ export function evaluateAnalysis(config: AnalysisConfig, input: AnalysisWindow):
   const checks: AnalysisCheck[] = [];
   const gate = trafficGate(config, window.canary);
   const errorRate = config.errorRate;
-  if (errorRate?.max !== undefined) checks.push(gate('error-rate', errorRate.max) ?? errorRateCheck(errorRate.max, window, alpha));
+  if (errorRate?.max !== undefined)
+    checks.push(gate('error-rate', errorRate.max) ?? fewErrors(errorRateCheck(errorRate.max, window, alpha), window.canary.errors, config.minErrors));
   if (errorRate?.maxIncrease !== undefined)
-    checks.push(gate('error-rate-increase', errorRate.maxIncrease) ?? errorIncreaseCheck(errorRate.maxIncrease, window, alpha));
+    checks.push(
+      gate('error-rate-increase', errorRate.maxIncrease) ??
+        fewErrors(errorIncreaseCheck(errorRate.maxIncrease, window, alpha), window.canary.errors, config.minErrors),
+    );
   for (const latency of config.latency) {
     const name = `latency-${quantileLabel(latency.quantile)}`;
     if (latency.maxMs !== undefined)
@@ -123,6 +127,19 @@ function trafficGate(config: AnalysisConfig, canary: Sample): (name: string, thr
       reason: `too little traffic: ${canary.requests} of ${Math.max(1, config.minRequests)} required canary requests in the window`,
     };
   };
+}
+
+/**
+ * The least evidence a rollback needs: an error-rate check that failed on fewer than `minErrors`
+ * canary errors passes instead, saying so. The checks run every second on counts that grow from
+ * the canary's first request, so the first seconds — a handful of requests, where one or two
+ * errors already look significant — are where repeated looks would fail healthy canaries; a
+ * floor on the errors themselves closes that door while a bad canary reaches it within seconds
+ * (see the simulation in test/delivery/analysis-simulation.test.ts for the figures).
+ */
+function fewErrors(check: AnalysisCheck, errors: number, minErrors: number): AnalysisCheck {
+  if (check.outcome !== 'fail' || errors >= minErrors) return check;
+  return { ...check, outcome: 'pass', reason: `${check.reason}, but ${errors} errors are fewer than the ${minErrors} a rollback needs` };
 }
 
 /**
