@@ -87,7 +87,9 @@ export function evaluateAnalysis(config: AnalysisConfig, input: AnalysisWindow):
   const gate = trafficGate(config, window.canary);
   const errorRate = config.errorRate;
   if (errorRate?.max !== undefined)
-    checks.push(gate('error-rate', errorRate.max) ?? fewErrors(errorRateCheck(errorRate.max, window, alpha), window.canary.errors, config.minErrors));
+    checks.push(
+      gate('error-rate', errorRate.max) ?? fewErrors(errorRateCheck(errorRate.max, window, alpha), window.canary.errors, config.minErrors),
+    );
   if (errorRate?.maxIncrease !== undefined)
     checks.push(
       gate('error-rate-increase', errorRate.maxIncrease) ??

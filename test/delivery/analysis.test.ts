@@ -43,10 +43,13 @@ describe('evaluateAnalysis', () => {
       baseline: sample(180, 0),
     });
     expect(twoOfTwenty.outcome).toBe('pass');
-    expect(check(twoOfTwenty.checks, 'error-rate').reason).toMatch(/is above the 1% bound .*but 2 errors are fewer than the 4 a rollback needs/);
+    expect(check(twoOfTwenty.checks, 'error-rate').reason).toMatch(
+      /is above the 1% bound .*but 2 errors are fewer than the 4 a rollback needs/,
+    );
     // The same rate with the minimum evidence: a fail.
     expect(
-      evaluateAnalysis(config({ errorRate: { max: 0.01, maxIncrease: 0.01 } }), { canary: sample(40, 4), baseline: sample(360, 0) }).outcome,
+      evaluateAnalysis(config({ errorRate: { max: 0.01, maxIncrease: 0.01 } }), { canary: sample(40, 4), baseline: sample(360, 0) })
+        .outcome,
     ).toBe('fail');
     // The floor is a setting: at min-errors 2 the two errors are enough again.
     expect(
