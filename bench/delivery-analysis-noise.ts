@@ -16,7 +16,9 @@
  * check never failed a healthy canary here), beside the best any rule could do with one look.
  *
  * Env: N [1000] trials per configuration and kind, HEALTHY_S [180], FRONTIER_N [500],
- *      DEADLINE_MS [240000]. `npm run bench:delivery-analysis` (~1 min on a quiet machine).
+ *      DEADLINE_MS [240000]. `npm run bench:delivery-analysis` (~1 min on a quiet machine); its
+ *      npm script sets GANTRY_BENCH_SOURCE=1 only so that importing lib.ts does not build dist/,
+ *      which this benchmark never runs.
  */
 import type { AnalysisConfig } from '../src/core/delivery-config.ts';
 import { ANALYSIS_DEFAULTS } from '../src/delivery/index.ts';

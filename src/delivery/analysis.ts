@@ -69,7 +69,7 @@ export interface AnalysisResult {
  * Defaults for the analysis settings gantry.yaml may leave out, tuned by the simulation in
  * test/delivery/analysis-simulation.test.ts and bench/delivery-analysis-noise.ts: at 10 req/s on
  * the canary, 20 requests is two seconds of traffic; the 5-minute window is the canary's whole
- * history for its first five minutes; 4 errors and 98 % per test fail 0.36 % of healthy canaries
+ * history for its first five minutes; 4 errors and 98 % per test fail ~0.4 % of healthy canaries
  * at 1 % background errors (all in their first seconds) and catch a 6 % one in a median of 8 s.
  */
 export { ANALYSIS_DEFAULTS };
