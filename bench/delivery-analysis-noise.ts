@@ -16,7 +16,7 @@
  * check never failed a healthy canary here), beside the best any rule could do with one look.
  *
  * Env: N [1000] trials per configuration and kind, HEALTHY_S [180], FRONTIER_N [500],
- *      DEADLINE_MS [240000]. `npm run bench:delivery-analysis` (~1 min on a quiet machine); its
+ *      DEADLINE_MS [600000]. `npm run bench:delivery-analysis` (~2–3 min on a quiet machine); its
  *      npm script sets GANTRY_BENCH_SOURCE=1 only so that importing lib.ts does not build dist/,
  *      which this benchmark never runs.
  */
@@ -28,7 +28,7 @@ import { benchMain, progress, round } from './lib.ts';
 const N = Number(process.env.N ?? 1000);
 const HEALTHY_S = Number(process.env.HEALTHY_S ?? 180);
 const FRONTIER_N = Number(process.env.FRONTIER_N ?? 500);
-const DEADLINE_MS = Number(process.env.DEADLINE_MS ?? 240_000);
+const DEADLINE_MS = Number(process.env.DEADLINE_MS ?? 600_000);
 const BAD_S = 60;
 const TARGET = { false_rollbacks_per_100: 1, bad_canary_s: 15 };
 
