@@ -1,16 +1,17 @@
 /**
- * Bad canary (issue 3 §5): how fast Gantry takes a bad release back, seen from outside.
+ * Bad canary (issue 3 §5, made realistic in issue "Hardening"): how fast Gantry takes a bad
+ * release back, seen from outside.
  *
- * A stable release (no errors) serves RATE requests/s (open loop) on the environment's port; each
- * trial deploys a brand-new bad release as a canary at 10 % weight (one step, long enough that
- * only the analysis can end it) and waits for the rollout to settle:
- * - errors: FAIL_RATE=0.05 (every 20th request of an instance answers 500), analysis
- *   `error-rate: { max: 1% }` — target ≤ 15 s from the canary's first request to 100 % of
- *   traffic on stable;
- * - slow: SLOW_MS=50 (every answer 50 ms late), analysis `latency-p50: { max-increase: 25ms }`
- *   — time to detection, no target.
- * Both checks are in every release's analysis (the one config a team would run); each trial's
- * canary is a new release so no earlier trial's requests sit in its analysis window.
+ * A stable release serves RATE requests/s (open loop) on the environment's port with background
+ * noise (BASE_FAIL_RATE [1 %] random errors, JITTER_MS [20 ms] mean random extra latency, as every
+ * release here); each trial deploys a brand-new bad release as a canary at WEIGHT % (one step,
+ * long enough that only the analysis can end it) and waits for the rollout to settle:
+ * - errors: the canary fails BAD_FAIL_RATE [6 %] of requests at random — target ≤ 15 s from the
+ *   canary's first request to 100 % of traffic on stable;
+ * - slow: every canary answer SLOW_MS [100] ms later — time to detection, no target.
+ * The analysis is `benchAnalysis` (error-rate max 5 % and max-increase 2 %, latency-p99
+ * max-increase 50 ms; the one config a team would run, so both kinds meet every check); each
+ * trial's canary is a new release so no earlier trial's requests sit in its analysis window.
  *
  * Per trial, from the canary's first request (the first answer whose body carries its VERSION;
  * its send time):
@@ -20,13 +21,17 @@
  * - `to_stable_ms` = the larger of the two, judged against the target.
  * A trial whose rollout does not end rolled-back, or ends it for another check, is reported.
  *
- * Env: REPS [5] trials per kind, RATE [100] requests/s, WEIGHT [10] %, KINDS [errors,slow],
- *      DEADLINE_MS [300000], REUSE [0]: 1 deploys the same bad release in every trial of a kind
+ * Env: REPS [8] trials per kind, RATE [100] requests/s, WEIGHT [10] %, KINDS [errors,slow],
+ *      BAD_FAIL_RATE [0.06], SLOW_MS [100], BASE_FAIL_RATE [0.01], JITTER_MS [20], ANALYSIS [{}]
+ *      (JSON merged over the analysis; see delivery-lib.ts),
+ *      DEADLINE_MS [480000], REUSE [0]: 1 deploys the same bad release in every trial of a kind
  *      (back to back, so the analysis window still holds the previous trial's requests — shows
  *      whether the analysis judges a canary by requests from before its rollout).
  */
 import { benchMain, epochMs, progress, round, spread } from './lib.ts';
 import {
+  benchAnalysis,
+  benchNoise,
   canaryStrategy,
   DeliveryBench,
   isFailure,
@@ -37,24 +42,28 @@ import {
   type ReleaseSpec,
 } from './delivery-lib.ts';
 
-const REPS = Number(process.env.REPS ?? 5);
+const REPS = Number(process.env.REPS ?? 8);
 const RATE = Number(process.env.RATE ?? 100);
 const WEIGHT = Number(process.env.WEIGHT ?? 10);
 const KINDS = (process.env.KINDS ?? 'errors,slow')
   .split(',')
   .map((k) => k.trim())
   .filter((k): k is Kind => k === 'errors' || k === 'slow');
-const DEADLINE_MS = Number(process.env.DEADLINE_MS ?? 300_000);
+const DEADLINE_MS = Number(process.env.DEADLINE_MS ?? 480_000);
+const BAD_FAIL_RATE = Number(process.env.BAD_FAIL_RATE ?? 0.06);
+const SLOW_MS = Number(process.env.SLOW_MS ?? 100);
+const NOISE = benchNoise();
+const ANALYSIS = benchAnalysis();
 const REUSE = process.env.REUSE === '1';
 const TARGET_MS = 15_000;
 const ENV = 'production';
 
 type Kind = 'errors' | 'slow';
 const SPECS: Record<Kind, (i: number) => ReleaseSpec> = {
-  errors: (i) => ({ version: `v-err-${i}`, failRate: 0.05 }),
-  slow: (i) => ({ version: `v-slow-${i}`, slowMs: 50 }),
+  errors: (i) => ({ version: `v-err-${i}`, ...NOISE, failRate: BAD_FAIL_RATE }),
+  slow: (i) => ({ version: `v-slow-${i}`, ...NOISE, slowMs: SLOW_MS }),
 };
-const EXPECTED_CHECK: Record<Kind, RegExp> = { errors: /error/i, slow: /latency|p50/i };
+const EXPECTED_CHECK: Record<Kind, RegExp> = { errors: /error/i, slow: /latency|p99/i };
 
 interface Trial {
   kind: Kind;
@@ -77,14 +86,11 @@ await benchMain('delivery-bad-canary', DEADLINE_MS, async () => {
     drainTimeout: '5s',
     environments: {
       [ENV]: {
-        strategy: canaryStrategy([{ weight: WEIGHT, pause: '120s' }], {
-          'error-rate': { max: '1%' },
-          'latency-p50': { 'max-increase': '25ms' },
-        }),
+        strategy: canaryStrategy([{ weight: WEIGHT, pause: '120s' }], ANALYSIS),
       },
     },
   });
-  const good = await bench.release({ version: 'v-good' });
+  const good = await bench.release({ version: 'v-good', ...NOISE });
   const bad: { kind: Kind; release: Release; spec: ReleaseSpec }[] = [];
   if (REUSE) {
     for (const kind of KINDS) {
@@ -121,7 +127,9 @@ await benchMain('delivery-bad-canary', DEADLINE_MS, async () => {
       canary_weight_pct: WEIGHT,
       reps: REPS,
       same_release_every_trial: REUSE,
-      analysis: 'error-rate max 1%, latency-p50 max-increase 25ms, window 10s, min-requests 20, confidence 99% (defaults)',
+      analysis: ANALYSIS,
+      base_fail_rate: NOISE.failRate,
+      jitter_ms: NOISE.jitterMs,
     },
   };
   for (const kind of KINDS) {
@@ -129,7 +137,8 @@ await benchMain('delivery-bad-canary', DEADLINE_MS, async () => {
     const stable = mine.map((t) => t.to_stable_ms).filter((v): v is number => v !== null);
     const missed = mine.filter((t) => t.phase !== 'rolled-back' || !t.expected_check);
     result[kind] = {
-      release: kind === 'errors' ? 'FAIL_RATE=0.05' : 'SLOW_MS=50',
+      release: kind === 'errors' ? `FAIL_RATE=${BAD_FAIL_RATE}` : `SLOW_MS=${SLOW_MS}`,
+      within_target: kind === 'errors' ? mine.filter((t) => t.to_stable_ms !== null && t.to_stable_ms <= TARGET_MS).length : undefined,
       to_stable_ms: stable.length > 0 ? spread(stable, 0) : null,
       to_rolling_back_ms: spreadOrNull(mine.map((t) => t.to_rolling_back_ms)),
       to_last_canary_answer_ms: spreadOrNull(mine.map((t) => t.to_last_canary_answer_ms)),

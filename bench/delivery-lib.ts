@@ -80,11 +80,15 @@ export interface GantryEvent {
 
 // ---------------------------------------------------------------- the service and its gantry.yaml
 
-/** What a release's instances do: answer their VERSION, fail FAIL_RATE of requests with 500, wait SLOW_MS. */
+/**
+ * What a release's instances do: answer their VERSION, fail a random FAIL_RATE of requests with
+ * 500, wait SLOW_MS plus a random delay of JITTER_MS mean (exponential).
+ */
 export interface ReleaseSpec {
   version: string;
   failRate?: number;
   slowMs?: number;
+  jitterMs?: number;
 }
 
 /** Service settings common to every release of a benchmark. */
@@ -104,12 +108,36 @@ export function gantryYaml(spec: ReleaseSpec, o: ServiceOptions): string {
     service: {
       run: 'node server.js',
       instances: o.instances ?? 1,
-      env: { VERSION: spec.version, FAIL_RATE: String(spec.failRate ?? 0), SLOW_MS: String(spec.slowMs ?? 0) },
+      env: {
+        VERSION: spec.version,
+        FAIL_RATE: String(spec.failRate ?? 0),
+        SLOW_MS: String(spec.slowMs ?? 0),
+        JITTER_MS: String(spec.jitterMs ?? 0),
+      },
       health: { path: '/healthz', readiness: { interval: '100ms' } },
       stop: { 'drain-timeout': o.drainTimeout ?? '5s' },
     },
     environments: o.environments,
   });
+}
+
+/**
+ * The analysis both delivery benchmarks run (issue "Hardening"): the bounds a team would write for
+ * a service with 1 % background errors, plus ANALYSIS (JSON, gantry.yaml spelling) merged over
+ * them — e.g. `ANALYSIS='{"window":"10s","confidence":"99%","min-errors":1}'` is the analysis as
+ * it was before that issue.
+ */
+export function benchAnalysis(): Record<string, unknown> {
+  return {
+    'error-rate': { max: '5%', 'max-increase': '2%' },
+    'latency-p99': { 'max-increase': '50ms' },
+    ...(JSON.parse(process.env.ANALYSIS ?? '{}') as Record<string, unknown>),
+  };
+}
+
+/** The background noise of every release in the delivery benchmarks: BASE_FAIL_RATE [0.01] random errors, JITTER_MS [20] mean extra latency. */
+export function benchNoise(): { failRate: number; jitterMs: number } {
+  return { failRate: Number(process.env.BASE_FAIL_RATE ?? 0.01), jitterMs: Number(process.env.JITTER_MS ?? 20) };
 }
 
 /** A canary strategy with one or more steps and an analysis, as gantry.yaml spells it. */
@@ -165,7 +193,9 @@ export class DeliveryBench {
       timeoutMs,
       100,
     );
-    progress(`release #${release.number} = ${spec.version} (fail ${spec.failRate ?? 0}, slow ${spec.slowMs ?? 0} ms)`);
+    progress(
+      `release #${release.number} = ${spec.version} (fail ${spec.failRate ?? 0}, slow ${spec.slowMs ?? 0} ms, jitter ${spec.jitterMs ?? 0} ms)`,
+    );
     return release;
   }
 

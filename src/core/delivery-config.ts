@@ -72,25 +72,33 @@ export interface AnalysisConfig {
   prometheus: PrometheusCheckConfig[];
   /** Fewer canary requests than this in the window → inconclusive. */
   minRequests: number;
-  /** Sliding window the checks look at. */
+  /** Fewer canary errors than this in the window never fail an error-rate check: the least evidence a rollback needs. */
+  minErrors: number;
+  /** The window the checks look at; it never reaches back before the rollout started. */
   windowMs: number;
-  /** 1 − the false-alarm rate of each statistical test, e.g. 0.99. */
+  /** 1 − the false-alarm rate of each statistical test at each look, e.g. 0.98. */
   confidence: number;
   /** What an inconclusive result does when a step's time is up. */
   onInconclusive: 'pause' | 'continue';
 }
 
 /**
- * Analysis defaults, shared by the config schema and the analysis: a 10 s window and 20 canary
- * requests are what catches a 5 % error canary at 10 % of 100 req/s within seconds while a
- * healthy canary is failed about once in 1,000 minutes (see src/delivery/analysis.ts).
+ * Analysis defaults, shared by the config schema and the analysis (the figures behind them are in
+ * src/delivery/analysis.ts and test/delivery/analysis-simulation.test.ts). The 5-minute window
+ * is everything since the canary began for its first five minutes (the proxy keeps five minutes
+ * of per-second metrics): the checks run every second, and on a sliding 10 s window each second
+ * was a fresh chance to fail a healthy canary on noise; on growing counts a healthy canary's
+ * evidence only gets stronger, so the looks no longer add up to false rollbacks and each test can
+ * run at 98 % rather than 99 %, which catches bad canaries sooner. Four errors are the least
+ * evidence a rollback needs.
  */
 export const ANALYSIS_DEFAULTS = {
   minRequests: 20,
-  windowMs: 10_000,
-  confidence: 0.99,
+  minErrors: 4,
+  windowMs: 300_000,
+  confidence: 0.98,
   onInconclusive: 'pause',
-} as const satisfies Pick<AnalysisConfig, 'minRequests' | 'windowMs' | 'confidence' | 'onInconclusive'>;
+} as const satisfies Pick<AnalysisConfig, 'minRequests' | 'minErrors' | 'windowMs' | 'confidence' | 'onInconclusive'>;
 
 export type StrategyConfig =
   | { kind: 'recreate' }

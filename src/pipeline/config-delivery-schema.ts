@@ -401,10 +401,10 @@ const prometheusChecks = z
   })
   .describe('Checks on Prometheus queries (through its HTTP API).');
 
-/** Defaults of an analysis: enough requests for a test to mean something, a short window for fast decisions. */
+/** Defaults of an analysis: enough requests and errors for a test to mean something, a window that grows from the canary's start. */
 export { ANALYSIS_DEFAULTS };
 
-const ANALYSIS_FIXED_KEYS = ['error-rate', 'prometheus', 'min-requests', 'window', 'confidence', 'inconclusive'] as const;
+const ANALYSIS_FIXED_KEYS = ['error-rate', 'prometheus', 'min-requests', 'min-errors', 'window', 'confidence', 'inconclusive'] as const;
 
 /** The analysis map before normalisation; exported so the JSON Schema can describe its `latency-p<NN>` keys. */
 export const analysisMap = z
@@ -417,8 +417,23 @@ export const analysisMap = z
         .min(1)
         .optional()
         .describe(`Fewer canary requests than this in the window make the result inconclusive (default ${ANALYSIS_DEFAULTS.minRequests}).`),
-      window: duration.optional().describe(`The sliding window the checks look at (default ${ANALYSIS_DEFAULTS.windowMs / 1000}s).`),
-      confidence: confidence.optional().describe('1 − the false-alarm rate of each statistical test, e.g. 99% (default) or 0.99.'),
+      'min-errors': z
+        .int()
+        .min(1)
+        .optional()
+        .describe(
+          `The least evidence a rollback needs: with fewer canary errors than this in the window, the error-rate checks pass (default ${ANALYSIS_DEFAULTS.minErrors}).`,
+        ),
+      window: duration
+        .optional()
+        .describe(
+          `The window the checks look at, counted from the rollout's start (default ${ANALYSIS_DEFAULTS.windowMs / 60_000}m: everything since the canary began, up to the five minutes of metrics the proxy keeps). A short window reacts sooner to a canary that turns bad late, but every check on it is a fresh chance to fail a healthy canary on noise.`,
+        ),
+      confidence: confidence
+        .optional()
+        .describe(
+          `1 − the false-alarm rate of each statistical test at each look, e.g. 99% or 0.99 (default ${ANALYSIS_DEFAULTS.confidence * 100}%). Higher spares more healthy canaries and catches bad ones later.`,
+        ),
       inconclusive: z
         .enum(['pause', 'continue'])
         .optional()
@@ -492,6 +507,7 @@ const analysis = analysisMap
       latency,
       prometheus: raw.prometheus ?? [],
       minRequests: raw['min-requests'] ?? ANALYSIS_DEFAULTS.minRequests,
+      minErrors: raw['min-errors'] ?? ANALYSIS_DEFAULTS.minErrors,
       windowMs: raw.window ?? ANALYSIS_DEFAULTS.windowMs,
       confidence: raw.confidence ?? ANALYSIS_DEFAULTS.confidence,
       onInconclusive: raw.inconclusive ?? ANALYSIS_DEFAULTS.onInconclusive,

@@ -34,6 +34,29 @@ describe('evaluateAnalysis', () => {
     expect(c.reason).toContain('6 of 100');
   });
 
+  it('never rolls back on fewer than minErrors canary errors, however the tests read them', () => {
+    // The old bench's verdict: 2 errors in the first 20 requests against a clean baseline read as
+    // p < 1 % against a 1 % bound — and a healthy canary at 1 % errors shows that in its first
+    // seconds about 2 % of the time.
+    const twoOfTwenty = evaluateAnalysis(config({ errorRate: { max: 0.01, maxIncrease: 0.01 } }), {
+      canary: sample(20, 2),
+      baseline: sample(180, 0),
+    });
+    expect(twoOfTwenty.outcome).toBe('pass');
+    expect(check(twoOfTwenty.checks, 'error-rate').reason).toMatch(
+      /is above the 1% bound .*but 2 errors are fewer than the 4 a rollback needs/,
+    );
+    // The same rate with the minimum evidence: a fail.
+    expect(
+      evaluateAnalysis(config({ errorRate: { max: 0.01, maxIncrease: 0.01 } }), { canary: sample(40, 4), baseline: sample(360, 0) })
+        .outcome,
+    ).toBe('fail');
+    // The floor is a setting: at min-errors 2 the two errors are enough again.
+    expect(
+      evaluateAnalysis(config({ errorRate: { max: 0.01 }, minErrors: 2 }), { canary: sample(20, 2), baseline: sample(180, 0) }).outcome,
+    ).toBe('fail');
+  });
+
   it('does not fail a rate above max that could be noise, nor any rate at or below max', () => {
     // 2 errors in 100: above 1 % but a canary at 0.5 % does that 9 % of the time.
     const noisy = check(

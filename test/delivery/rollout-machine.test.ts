@@ -16,6 +16,7 @@ const ANALYSIS: AnalysisConfig = {
   latency: [],
   prometheus: [],
   minRequests: 20,
+  minErrors: 4,
   windowMs: 10_000,
   confidence: 0.99,
   onInconclusive: 'pause',

@@ -68,6 +68,7 @@ environments:
           latency-p99.9: { max: 1s }
           prometheus: [{ name: saturation, query: 'avg(rate(cpu{version="$version"}[1m]))', max: 0.8 }, { name: hits, query: 'sum(x)', min: 1 }]
           min-requests: 100
+          min-errors: 3
           window: 1m
           confidence: 99.9%
           inconclusive: continue
@@ -138,6 +139,7 @@ const FULL_ENVIRONMENTS: Record<string, EnvironmentConfig> = {
           { name: 'hits', query: 'sum(x)', min: 1 },
         ],
         minRequests: 100,
+        minErrors: 3,
         windowMs: 60_000,
         confidence: 0.999,
         onInconclusive: 'continue',
@@ -160,8 +162,9 @@ const FULL_ENVIRONMENTS: Record<string, EnvironmentConfig> = {
         latency: [],
         prometheus: [],
         minRequests: 20,
-        windowMs: 10_000,
-        confidence: 0.99,
+        minErrors: 4,
+        windowMs: 300_000,
+        confidence: 0.98,
         onInconclusive: 'pause',
       },
     },
@@ -426,6 +429,7 @@ describe('service and environments: errors at their line and column', () => {
         'confidence: 100%',
         'inconclusive: wait',
         'min-requests: 0',
+        'min-errors: 0',
       ),
     ).toEqual([
       "10:30: 'max' in the error-rate check of environment 'production': expected a fraction between 0 and 1 or a percentage up to 100%, got 5",
@@ -437,6 +441,7 @@ describe('service and environments: errors at their line and column', () => {
       "15:23: 'confidence' in the analysis of environment 'production': expected a confidence above 0% and below 100% (such as 99%), got 100%",
       "16:25: 'inconclusive' in the analysis of environment 'production': expected 'pause' or 'continue', got 'wait'",
       "17:25: 'min-requests' in the analysis of environment 'production': expected a number ≥ 1, got 0",
+      "18:23: 'min-errors' in the analysis of environment 'production': expected a number ≥ 1, got 0",
     ]);
     expect(
       analysisProblems(
