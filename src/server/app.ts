@@ -9,7 +9,7 @@ import { createLogger } from '../platform/logger.ts';
 import type { Store } from '../store/ports.ts';
 import { authenticator, registerSessionRoutes, type SecretBox, type SessionService } from './auth/index.ts';
 import { registerDeliveryRoutes, registerEnvironmentViewRoutes, type DeliveryRouteDeps } from './delivery/index.ts';
-import { registerEventRoutes, type LiveHub } from './events/index.ts';
+import { EventScopes, registerEventRoutes, type LiveHub } from './events/index.ts';
 import { createHttpApp, registerWebAssets, RouteTable } from './http/index.ts';
 import { registerProjectRoutes, type ProjectService } from './projects/index.ts';
 import { registerRunRoutes, type RunService } from './runs/index.ts';
@@ -76,7 +76,23 @@ export function createApp(deps: AppDeps): FastifyInstance {
     registerEnvironmentViewRoutes(routes, { store, projects: deps.projects, delivery: deps.delivery.delivery, hub: deps.hub });
   }
 
-  if (deps.slos) registerSloRoutes(routes, { slos: deps.slos, requireProject: (p) => deps.projects.require(p) });
+  if (deps.slos) {
+    const scopes = new EventScopes(store);
+    registerSloRoutes(routes, {
+      slos: deps.slos,
+      requireProject: (p) => deps.projects.require(p),
+      resolvedAlerts: async (projectId, limit) => {
+        const out = [];
+        for (const event of await store.events.list({ type: 'slo.alert.resolved', newestFirst: true, limit: 1000 })) {
+          const scope = await scopes.scope(event);
+          if (projectId !== undefined && scope.projectId !== projectId) continue;
+          out.push({ at: event.at, projectId: scope.projectId, environment: scope.environment, data: event.data });
+          if (out.length >= limit) break;
+        }
+        return out;
+      },
+    });
+  }
   if (deps.incidents) registerIncidentRoutes(routes, { incidents: deps.incidents, requireProject: (p) => deps.projects.require(p) });
   if (deps.notifier) {
     registerNotificationRoutes(routes, {

@@ -150,6 +150,8 @@ describe('SLOs end to end', () => {
     expect(status.code).toBe(0);
     expect(status.stdout).toContain('production availability  99.9% over 4h');
     expect(status.stdout).toContain('PAGE FIRING');
+    const firing = await runCli(repo.dir, ['alerts', 'list', 'shop'], { env: { GANTRY_URL: server.url, GANTRY_TOKEN: server.token } });
+    expect(firing.stdout).toMatch(/^PAGE production availability since /m);
 
     // An incident opens for the page, once.
     const cli = { env: { GANTRY_URL: server.url, GANTRY_TOKEN: server.token } };
@@ -183,6 +185,10 @@ describe('SLOs end to end', () => {
     expect(after?.alerts.page?.status).toBe('inactive');
     expect(after?.budget.bad).toBeGreaterThan(0);
 
+    const resolvedAlerts = await runCli(repo.dir, ['alerts', 'list', 'shop', '--state', 'resolved', '--json'], cli);
+    expect(JSON.parse(resolvedAlerts.stdout)).toEqual([
+      expect.objectContaining({ environment: 'production', data: expect.objectContaining({ slo: 'availability', severity: 'page' }) }),
+    ]);
     expect((await runCli(repo.dir, ['incident', 'mitigate', 'shop', '1'], cli)).code).toBe(0);
     const postmortem = await runCli(repo.dir, ['incident', 'postmortem', 'shop', '1'], cli);
     expect(postmortem.code).toBe(0);

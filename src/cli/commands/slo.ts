@@ -76,6 +76,45 @@ function printStatus(s: SloStatusView): void {
 }
 
 export function registerSloCommands(program: Command): void {
+  program
+    .command('alerts')
+    .description('burn-rate alerts')
+    .command('list [project]')
+    .description('alerts firing now, or with --state resolved the latest that resolved')
+    .option('--state <state>', 'firing (default) or resolved')
+    .option('--json', 'JSON output')
+    .action(async (project: string | undefined, opts: { state?: string; json?: boolean }) => {
+      const query = new URLSearchParams();
+      if (project) query.set('project', project);
+      if (opts.state) query.set('state', opts.state);
+      const { alerts } = await client(program).request<{
+        alerts: {
+          environment: string | null;
+          slo?: string;
+          severity?: string;
+          sinceMs?: number;
+          peakBurnRate?: number;
+          at?: string;
+          data?: Record<string, unknown>;
+        }[];
+      }>('GET', `/api/alerts?${query}`);
+      if (opts.json) {
+        printJson(alerts);
+        return;
+      }
+      if (alerts.length === 0) process.stdout.write(opts.state === 'resolved' ? 'no resolved alerts\n' : 'no alerts firing\n');
+      for (const a of alerts) {
+        if (a.data !== undefined)
+          process.stdout.write(
+            `${dim(a.at ?? '')} ${a.environment ?? '-'} ${String(a.data.slo)} ${String(a.data.severity)} resolved after ${formatDuration(Number(a.data.durationMs ?? 0))}\n`,
+          );
+        else
+          process.stdout.write(
+            `${red(String(a.severity).toUpperCase())} ${a.environment ?? '-'} ${a.slo} since ${new Date(a.sinceMs ?? 0).toISOString()} (peak ${(a.peakBurnRate ?? 0).toFixed(1)}×)\n`,
+          );
+      }
+    });
+
   const slo = program.command('slo').description('service level objectives: error budgets and burn-rate alerts');
   slo
     .command('status <project>')

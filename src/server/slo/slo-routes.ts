@@ -11,6 +11,11 @@ import type { SloService } from './slo-service.ts';
 export interface SloRouteDeps {
   slos: SloService;
   requireProject(idOrName: string): Promise<Project>;
+  /** Burn-rate alerts that resolved, newest first (from the event log). */
+  resolvedAlerts(
+    projectId: string | undefined,
+    limit: number,
+  ): Promise<{ at: string; environment: string | null; projectId: string | null; data: Record<string, unknown> }[]>;
 }
 
 const projectParams = z.object({ project: z.string().min(1) });
@@ -26,6 +31,23 @@ export function registerSloRoutes(routes: RouteTable, deps: SloRouteDeps): void 
     handler: async ({ params, query }) => {
       const project = await deps.requireProject(params.project);
       return { slos: deps.slos.status(project.id, query.env) };
+    },
+  });
+
+  routes.add({
+    method: 'GET',
+    url: '/api/alerts',
+    summary: 'Burn-rate alerts: those firing now, or (`state=resolved`) the latest that resolved',
+    auth: 'admin',
+    query: z.object({
+      project: z.string().min(1).optional(),
+      state: z.enum(['firing', 'resolved']).optional(),
+      limit: z.coerce.number().int().min(1).max(1000).optional(),
+    }),
+    handler: async ({ query }) => {
+      const projectId = query.project === undefined ? undefined : (await deps.requireProject(query.project)).id;
+      if (query.state === 'resolved') return { alerts: await deps.resolvedAlerts(projectId, query.limit ?? 100) };
+      return { alerts: deps.slos.firing(projectId) };
     },
   });
 

@@ -357,6 +357,21 @@ export class SloService {
     };
   }
 
+  /** Every alert firing now, across projects. */
+  firing(
+    projectId?: string,
+  ): { projectId: string; environment: string; slo: string; severity: string; sinceMs: number; peakBurnRate: number }[] {
+    const out = [];
+    for (const t of this.#tracked.values()) {
+      if (projectId !== undefined && t.key.projectId !== projectId) continue;
+      for (const severity of SEVERITIES) {
+        const state = t.alerts[severity];
+        if (state.status === 'firing') out.push({ ...t.key, severity, sinceMs: state.sinceMs, peakBurnRate: state.peakBurnRate });
+      }
+    }
+    return out;
+  }
+
   /** The SLOs of a project (optionally one environment), as last evaluated. */
   status(projectId: string, environment?: string): SloStatus[] {
     const now = this.#deps.clock.now();
