@@ -335,10 +335,19 @@ const JobList = memo(function JobList(props: {
   onToggle: (groupId: string) => void;
 }) {
   const { layout, jobsByKey, runId, hrefSearch, selectedKey, tabStop, now } = props;
-  const nodes = useMemo(() => new Map(layout.nodes.map((n) => [n.id, n])), [layout]);
+  // What depends on the graph's shape only, computed once per shape rather than on every
+  // selection or focus move (which re-render this list of 1,000).
+  const rows = useMemo(() => {
+    const nodes = new Map(layout.nodes.map((n) => [n.id, n]));
+    return layout.items.map((item) => ({
+      item,
+      href: item.key === null ? '' : jobHref(runId, item.key, hrefSearch),
+      group: item.key === null ? nodes.get(item.nodeId) : undefined,
+    }));
+  }, [layout, runId, hrefSearch]);
   return (
     <ul aria-label="Jobs">
-      {layout.items.map((item) => {
+      {rows.map(({ item, href, group }) => {
         if (item.key !== null) {
           const job = jobsByKey.get(item.key);
           if (!job) return null;
@@ -347,7 +356,7 @@ const JobList = memo(function JobList(props: {
               key={item.id}
               itemId={item.id}
               job={job}
-              href={jobHref(runId, job.key, hrefSearch)}
+              href={href}
               selected={job.key === selectedKey}
               tabbable={tabStop === item.id}
               now={job.status === 'running' ? now : 0}
@@ -355,9 +364,8 @@ const JobList = memo(function JobList(props: {
             />
           );
         }
-        const node = nodes.get(item.nodeId);
-        if (!node) return null;
-        const members = node.keys.map((k) => jobsByKey.get(k)).filter((j): j is Job => j !== undefined);
+        if (!group) return null;
+        const members = group.keys.map((k) => jobsByKey.get(k)).filter((j): j is Job => j !== undefined);
         const counts = countsOf(members)
           .map(([s, n]) => `${n} ${s}`)
           .join(', ');
@@ -366,14 +374,14 @@ const JobList = memo(function JobList(props: {
             <button
               type="button"
               data-item={item.id}
-              data-job={node.label}
+              data-job={group.label}
               data-group=""
               data-status={groupStatus(members)}
-              aria-expanded={node.expanded}
+              aria-expanded={group.expanded}
               tabIndex={tabStop === item.id ? 0 : -1}
-              onClick={() => props.onToggle(node.label)}
+              onClick={() => props.onToggle(group.label)}
             >
-              {node.label}: matrix of {members.length} jobs, {counts}
+              {group.label}: matrix of {members.length} jobs, {counts}
             </button>
           </li>
         );
