@@ -43,9 +43,10 @@ export function JobGraphCanvas(props: GraphViewProps) {
   const itemsById = useMemo(() => new Map(layout.items.map((i) => [i.id, i])), [layout]);
 
   // What a frame reads, current as of the last commit: frames are painted outside React's render.
-  const latest = useRef({ layout, jobsByKey, selectedKey, now, scale });
+  const nodesById = useMemo(() => new Map(layout.nodes.map((n) => [n.id, n])), [layout]);
+  const latest = useRef({ layout, nodesById, itemsById, jobsByKey, selectedKey, now, scale });
   useLayoutEffect(() => {
-    latest.current = { layout, jobsByKey, selectedKey, now, scale };
+    latest.current = { layout, nodesById, itemsById, jobsByKey, selectedKey, now, scale };
   });
   const hover = useRef<string | null>(null);
   const palette = useRef<Palette | null>(null);
@@ -69,22 +70,23 @@ export function JobGraphCanvas(props: GraphViewProps) {
     }
     palette.current ??= readPalette(box);
     const focused = document.activeElement;
-    const focusRingId =
-      focused instanceof HTMLElement && element.contains(focused) && focused.matches(':focus-visible')
-        ? (focused.dataset.item ?? null)
-        : null;
     const input = latest.current;
+    const focusRing =
+      focused instanceof HTMLElement && element.contains(focused) && focused.matches(':focus-visible')
+        ? input.itemsById.get(focused.dataset.item ?? '')
+        : undefined;
     drawFrame(
       ctx,
       {
         layout: input.layout,
+        nodesById: input.nodesById,
         jobsByKey: input.jobsByKey,
         view: visibleWorld(scroll, input.scale),
         scale: input.scale,
         dpr,
         selectedKey: input.selectedKey,
         hoverId: hover.current,
-        focusRingId,
+        focusRing: focusRing ?? null,
         now: input.now,
         palette: palette.current,
       },

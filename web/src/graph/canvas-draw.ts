@@ -7,7 +7,7 @@
 import type { Job, JobStatus } from '../types.ts';
 import { edgeCurve, type Box, intersects, itemBox, NODE_H, nodeBox } from './geometry.ts';
 import { countsOf, groupStatus, jobDuration, STATUS_ICONS } from './job-status.ts';
-import type { GraphLayout, LayoutNode } from './layout.ts';
+import type { GraphLayout, LayoutItem, LayoutNode } from './layout.ts';
 import { TEXT_MIN_SCALE } from './viewport.ts';
 
 export interface Palette {
@@ -52,15 +52,17 @@ export function readPalette(element: Element): Palette {
 /** What one frame shows. */
 export interface Frame {
   layout: GraphLayout;
+  /** The layout's nodes by id (built once per layout, not per frame). */
+  nodesById: ReadonlyMap<string, LayoutNode>;
   jobsByKey: ReadonlyMap<string, Job>;
   /** The visible world box, the zoom scale and the device pixel ratio. */
   view: Box;
   scale: number;
   dpr: number;
   selectedKey: string | null;
-  /** The item under the pointer, and the item with keyboard focus (ring drawn) if any. */
+  /** The item under the pointer, and the item with keyboard focus (its ring drawn) if any. */
   hoverId: string | null;
-  focusRingId: string | null;
+  focusRing: LayoutItem | null;
   /** The clock for running jobs' durations. */
   now: number;
   palette: Palette;
@@ -72,6 +74,19 @@ export interface Frame {
  */
 export class TextFitter {
   private readonly fitted = new Map<string, string>();
+  private readonly widths = new Map<string, number>();
+
+  /** The width of `text` in the context's current font. */
+  width(ctx: CanvasRenderingContext2D, text: string): number {
+    const cacheKey = `${ctx.font}\u0000${text}`;
+    let width = this.widths.get(cacheKey);
+    if (width === undefined) {
+      width = ctx.measureText(text).width;
+      if (this.widths.size > 20_000) this.widths.clear();
+      this.widths.set(cacheKey, width);
+    }
+    return width;
+  }
 
   fit(ctx: CanvasRenderingContext2D, text: string, maxWidth: number): string {
     const cacheKey = `${ctx.font}\u0000${maxWidth}\u0000${text}`;
@@ -112,9 +127,7 @@ export function drawFrame(ctx: CanvasRenderingContext2D, frame: Frame, text: Tex
   const k = dpr * scale;
   ctx.setTransform(k, 0, 0, k, -view.x * k, -view.y * k);
 
-  const byId = new Map<string, LayoutNode>();
-  for (const node of layout.nodes) byId.set(node.id, node);
-  drawEdges(ctx, frame, byId);
+  drawEdges(ctx, frame, frame.nodesById);
 
   const withText = scale >= TEXT_MIN_SCALE;
   for (const node of layout.nodes) {
@@ -128,7 +141,7 @@ export function drawFrame(ctx: CanvasRenderingContext2D, frame: Frame, text: Tex
     drawGroup(ctx, frame, text, node, withText);
   }
 
-  const ring = frame.focusRingId ? layout.items.find((i) => i.id === frame.focusRingId) : undefined;
+  const ring = frame.focusRing;
   if (ring) {
     const box = itemBox(ring.column, ring.row);
     ctx.strokeStyle = palette.focus;
@@ -233,7 +246,7 @@ function drawJob(
   if (!withText) return;
   const time = jobDuration(job, job.status === 'running' ? frame.now : 0);
   ctx.font = `${SMALL_PX}px ${frame.palette.fontFamily}`;
-  const timeWidth = time ? ctx.measureText(time).width + GAP : 0;
+  const timeWidth = time ? text.width(ctx, time) + GAP : 0;
   const right = drawLabel(ctx, frame, text, box, job.status, job.key, selected, timeWidth);
   if (!time) return;
   ctx.font = `${SMALL_PX}px ${frame.palette.fontFamily}`;
@@ -277,9 +290,9 @@ function drawGroupHeaderText(
   const { palette } = frame;
   const counts = countsOf(members).map(([s, n]) => ({ status: s, label: `${STATUS_ICONS[s]}${n}` }));
   ctx.font = `${COUNT_PX}px ${palette.fontFamily}`;
-  const pill = (label: string) => ctx.measureText(label).width + 9;
+  const pill = (label: string) => text.width(ctx, label) + 9;
   const caret = node.expanded ? '▾' : '▸';
-  const caretWidth = ctx.measureText(caret).width + GAP;
+  const caretWidth = text.width(ctx, caret) + GAP;
   const countsWidth = counts.reduce((sum, c) => sum + pill(c.label) + 3.75, 0);
   const right = drawLabel(ctx, frame, text, header, status, node.label, false, countsWidth + caretWidth);
   const cy = header.y + NODE_H / 2;
