@@ -1,8 +1,10 @@
 /**
  * Paints the job graph on a 2D canvas: the edges and nodes that intersect the view, nothing
  * else, so a frame costs the same for 50 jobs or 5,000. It looks like the DOM renderer
- * (JobGraph.css): same boxes, status stripe and icon, name, time, group counts. Colours come
- * from the page's CSS variables, so the light and dark themes apply as they do to the DOM.
+ * (JobGraph.css): same boxes, status stripe and icon, name, time, group counts. Zoomed out
+ * below readable text it draws an overview instead: blocks in status colours, a fill per colour.
+ * Colours come from the page's CSS variables, so the light and dark themes apply as they do to
+ * the DOM.
  */
 import type { Job, JobStatus } from '../types.ts';
 import { edgeCurve, type Box, intersects, itemBox, NODE_H, nodeBox } from './geometry.ts';
@@ -129,17 +131,18 @@ export function drawFrame(ctx: CanvasRenderingContext2D, frame: Frame, text: Tex
 
   drawEdges(ctx, frame, frame.nodesById);
 
-  const withText = scale >= TEXT_MIN_SCALE;
-  for (const node of layout.nodes) {
-    const box = nodeBox(node);
-    if (!intersects(box, view)) continue;
-    if (node.kind === 'job') {
-      const job = frame.jobsByKey.get(node.keys[0] ?? '');
-      if (job) drawJob(ctx, frame, text, box, `job:${job.key}`, job, withText);
-      continue;
+  if (scale >= TEXT_MIN_SCALE) {
+    for (const node of layout.nodes) {
+      const box = nodeBox(node);
+      if (!intersects(box, view)) continue;
+      if (node.kind === 'job') {
+        const job = frame.jobsByKey.get(node.keys[0] ?? '');
+        if (job) drawJob(ctx, frame, text, box, `job:${job.key}`, job);
+        continue;
+      }
+      drawGroup(ctx, frame, text, node);
     }
-    drawGroup(ctx, frame, text, node, withText);
-  }
+  } else drawOverview(ctx, frame);
 
   const ring = frame.focusRing;
   if (ring) {
@@ -154,6 +157,7 @@ export function drawFrame(ctx: CanvasRenderingContext2D, frame: Frame, text: Tex
 }
 
 function drawEdges(ctx: CanvasRenderingContext2D, frame: Frame, byId: ReadonlyMap<string, LayoutNode>): void {
+  const overview = frame.scale < TEXT_MIN_SCALE;
   ctx.beginPath();
   for (const edge of frame.layout.edges) {
     const from = byId.get(edge.from);
@@ -164,13 +168,66 @@ function drawEdges(ctx: CanvasRenderingContext2D, frame: Frame, byId: ReadonlyMa
     const bounds = { x: c.x1, y: Math.min(c.y1, c.y2), width: c.x2 - c.x1, height: Math.abs(c.y2 - c.y1) + 1 };
     if (!intersects(bounds, frame.view)) continue;
     ctx.moveTo(c.x1, c.y1);
-    ctx.bezierCurveTo(c.x1 + c.bend, c.y1, c.x2 - c.bend, c.y2, c.x2, c.y2);
+    // Zoomed out, straight lines: the curves' shape does not show, and they cost more to raster.
+    if (overview) ctx.lineTo(c.x2, c.y2);
+    else ctx.bezierCurveTo(c.x1 + c.bend, c.y1, c.x2 - c.bend, c.y2, c.x2, c.y2);
   }
   ctx.globalAlpha = 0.55;
   ctx.strokeStyle = frame.palette.fgSoft;
-  ctx.lineWidth = 1.5;
+  ctx.lineWidth = overview ? 1 / frame.scale : 1.5;
   ctx.stroke();
   ctx.globalAlpha = 1;
+}
+
+/**
+ * The graph zoomed out below readable text: each item a block in its status colours, drawn as
+ * one path per colour (a thousand nodes in a dozen fills), plus the selection, hover and open
+ * groups' outlines.
+ */
+function drawOverview(ctx: CanvasRenderingContext2D, frame: Frame): void {
+  const { palette, view, layout } = frame;
+  const fills = new Map<string, Box[]>();
+  const add = (colour: string, box: Box) => {
+    const boxes = fills.get(colour);
+    if (boxes) boxes.push(box);
+    else fills.set(colour, [box]);
+  };
+  const block = (box: Box, status: JobStatus) => {
+    add(palette.status[status].bg, box);
+    add(palette.status[status].fg, { x: box.x, y: box.y, width: STRIPE * 2, height: box.height });
+  };
+  const outlined: Box[] = [];
+  for (const node of layout.nodes) {
+    const whole = nodeBox(node);
+    if (!intersects(whole, view)) continue;
+    const members = node.keys.map((key) => frame.jobsByKey.get(key)).filter((j): j is Job => j !== undefined);
+    if (node.kind === 'job') {
+      const job = members[0];
+      if (!job) continue;
+      block(whole, job.status);
+      if (job.key === frame.selectedKey || frame.hoverId === node.id) outlined.push(whole);
+      continue;
+    }
+    block(itemBox(node.column, node.row), groupStatus(members));
+    if (frame.hoverId === node.id) outlined.push(itemBox(node.column, node.row));
+    if (!node.expanded) continue;
+    for (const [k, job] of members.entries()) {
+      const box = itemBox(node.column, node.row + 1 + k);
+      block(box, job.status);
+      if (job.key === frame.selectedKey || frame.hoverId === `instance:${job.key}`) outlined.push(box);
+    }
+  }
+  for (const [colour, boxes] of fills) {
+    ctx.fillStyle = colour;
+    ctx.beginPath();
+    for (const b of boxes) ctx.rect(b.x, b.y, b.width, b.height);
+    ctx.fill();
+  }
+  ctx.strokeStyle = palette.accent;
+  ctx.lineWidth = 2 / frame.scale;
+  ctx.beginPath();
+  for (const b of outlined) ctx.rect(b.x, b.y, b.width, b.height);
+  ctx.stroke();
 }
 
 /** A node's frame: background, border (dashed while not started), status stripe, selection ring. */
@@ -232,18 +289,9 @@ function drawLabel(
   return box.x + box.width - PAD_X;
 }
 
-function drawJob(
-  ctx: CanvasRenderingContext2D,
-  frame: Frame,
-  text: TextFitter,
-  box: Box,
-  itemId: string,
-  job: Job,
-  withText: boolean,
-): void {
+function drawJob(ctx: CanvasRenderingContext2D, frame: Frame, text: TextFitter, box: Box, itemId: string, job: Job): void {
   const selected = job.key === frame.selectedKey;
   drawBox(ctx, frame, box, job.status, frame.hoverId === itemId, selected);
-  if (!withText) return;
   const time = jobDuration(job, job.status === 'running' ? frame.now : 0);
   ctx.font = `${SMALL_PX}px ${frame.palette.fontFamily}`;
   const timeWidth = time ? text.width(ctx, time) + GAP : 0;
@@ -255,7 +303,7 @@ function drawJob(
   ctx.fillText(time, right, box.y + NODE_H / 2);
 }
 
-function drawGroup(ctx: CanvasRenderingContext2D, frame: Frame, text: TextFitter, node: LayoutNode, withText: boolean): void {
+function drawGroup(ctx: CanvasRenderingContext2D, frame: Frame, text: TextFitter, node: LayoutNode): void {
   const members = node.keys.map((key) => frame.jobsByKey.get(key)).filter((j): j is Job => j !== undefined);
   const status = groupStatus(members);
   const whole = nodeBox(node);
@@ -270,11 +318,11 @@ function drawGroup(ctx: CanvasRenderingContext2D, frame: Frame, text: TextFitter
   }
   const header = itemBox(node.column, node.row);
   drawBox(ctx, frame, header, status, frame.hoverId === node.id, false);
-  if (withText) drawGroupHeaderText(ctx, frame, text, header, node, members, status);
+  drawGroupHeaderText(ctx, frame, text, header, node, members, status);
   if (!node.expanded) return;
   for (const [k, job] of members.entries()) {
     const box = itemBox(node.column, node.row + 1 + k);
-    if (intersects(box, frame.view)) drawJob(ctx, frame, text, box, `instance:${job.key}`, job, withText);
+    if (intersects(box, frame.view)) drawJob(ctx, frame, text, box, `instance:${job.key}`, job);
   }
 }
 
