@@ -253,13 +253,15 @@ async function measureGraph(browser: Browser, url: string, link: string, runId: 
       await page.waitForURL((u) => u.href !== before && /\/jobs\/j\d+/.test(u.pathname), { timeout: 30_000 });
     }
     await idle();
+    const clickLatencies = await interactionLatencies(page, CLICKS);
     await page.locator('[data-job="j0"]').focus();
     for (let i = 0; i < KEYS; i++) {
       await idle();
       await page.keyboard.press(i % 2 ? 'ArrowDown' : 'ArrowRight');
     }
     await idle();
-    const latencies = await interactionLatencies(page, CLICKS + KEYS);
+    const keyLatencies = await interactionLatencies(page, KEYS);
+    const latencies = [...clickLatencies, ...keyLatencies];
     const interactionTasks = await pageStats(page);
     await graph.evaluate((el) => el.setAttribute('data-bench-scroller', ''));
     const pan = await scrollFrames(page, '[data-bench-scroller]', 2000, 'x');
@@ -272,6 +274,8 @@ async function measureGraph(browser: Browser, url: string, link: string, runId: 
       navigation_ms: Math.round(navigationMs),
       load_longest_task_ms: load.longest_task_ms,
       interactions,
+      clicks: latencySummary(clickLatencies.map((v) => Math.round(v))),
+      arrow_keys: latencySummary(keyLatencies.map((v) => Math.round(v))),
       interaction_longest_task_ms: interactionTasks.longest_task_ms,
       pan,
       zoom,

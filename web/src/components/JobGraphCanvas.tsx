@@ -12,7 +12,18 @@
  *   in the accessibility tree and focusable but never laid out or painted, so it costs nothing
  *   per frame; the canvas draws the focus ring of the focused item.
  */
-import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent, type MouseEvent } from 'react';
+import {
+  memo,
+  startTransition,
+  useCallback,
+  useEffect,
+  useLayoutEffect,
+  useMemo,
+  useRef,
+  useState,
+  type KeyboardEvent,
+  type MouseEvent,
+} from 'react';
 import { backingSize, drawFrame, type Palette, readPalette, TextFitter } from '../graph/canvas-draw.ts';
 import { graphSize, itemBox } from '../graph/geometry.ts';
 import { buildHitIndex, itemAt } from '../graph/hit-test.ts';
@@ -37,16 +48,18 @@ export function JobGraphCanvas(props: GraphViewProps) {
     props;
   const container = useRef<HTMLDivElement>(null);
   const canvas = useRef<HTMLCanvasElement>(null);
-  const [scale, setScale] = useState(1);
+  const spacer = useRef<HTMLDivElement>(null);
+  // The zoom label's value; the scale frames use is `latest.current.scale`, set at once by zoomTo.
+  const [scaleLabel, setScaleLabel] = useState(1);
   const size = useMemo(() => graphSize(layout), [layout]);
   const hitIndex = useMemo(() => buildHitIndex(layout), [layout]);
   const itemsById = useMemo(() => new Map(layout.items.map((i) => [i.id, i])), [layout]);
 
   // What a frame reads, current as of the last commit: frames are painted outside React's render.
   const nodesById = useMemo(() => new Map(layout.nodes.map((n) => [n.id, n])), [layout]);
-  const latest = useRef({ layout, nodesById, itemsById, jobsByKey, selectedKey, now, scale });
+  const latest = useRef({ layout, nodesById, itemsById, jobsByKey, selectedKey, now, scale: 1 });
   useLayoutEffect(() => {
-    latest.current = { layout, nodesById, itemsById, jobsByKey, selectedKey, now, scale };
+    latest.current = { ...latest.current, layout, nodesById, itemsById, jobsByKey, selectedKey, now };
   });
   const hover = useRef<string | null>(null);
   const palette = useRef<Palette | null>(null);
@@ -107,7 +120,7 @@ export function JobGraphCanvas(props: GraphViewProps) {
 
   // Repaint whenever what is drawn changes (after the commit that changed it).
   // biome-ignore lint/correctness/useExhaustiveDependencies: the frame reads these through `latest`; they say when to repaint
-  useLayoutEffect(() => requestPaint(), [requestPaint, layout, jobsByKey, selectedKey, now, scale]);
+  useLayoutEffect(() => requestPaint(), [requestPaint, layout, jobsByKey, selectedKey, now]);
 
   // The canvas follows the container's size, and the theme follows the system's.
   useEffect(() => {
@@ -137,8 +150,18 @@ export function JobGraphCanvas(props: GraphViewProps) {
   const selected = selectedItem ? itemsById.get(selectedItem) : undefined;
   useEffect(() => reveal(selected), [reveal, selected]);
 
-  // Zoom: the scroll position that keeps the anchor still is applied once the spacer has its new size.
-  const zoomScroll = useRef<{ left: number; top: number } | null>(null);
+  // The spacer's size is set here and by zoomTo, never by a render: a render with an older scale
+  // would shrink the scroll range under the view mid-gesture.
+  const sizeSpacer = useCallback(() => {
+    const element = spacer.current;
+    if (!element) return;
+    element.style.width = `${size.width * latest.current.scale}px`;
+    element.style.height = `${size.height * latest.current.scale}px`;
+  }, [size]);
+  useLayoutEffect(() => sizeSpacer(), [sizeSpacer]);
+
+  // Zoom is applied at once, outside React (each wheel step would otherwise wait for a render);
+  // only the label follows in a background render.
   const zoomTo = useCallback(
     (wanted: number, anchor?: { x: number; y: number }) => {
       const box = container.current;
@@ -146,19 +169,15 @@ export function JobGraphCanvas(props: GraphViewProps) {
       const next = clampScale(wanted);
       if (!box || next === current) return;
       const scroll = scrollOf(box);
-      zoomScroll.current = zoomAround(scroll, current, next, anchor ?? { x: scroll.width / 2, y: scroll.height / 2 }, size);
+      const target = zoomAround(scroll, current, next, anchor ?? { x: scroll.width / 2, y: scroll.height / 2 }, size);
       latest.current.scale = next;
-      setScale(next);
+      sizeSpacer();
+      box.scrollTo(target);
+      requestPaint();
+      startTransition(() => setScaleLabel(next));
     },
-    [size],
+    [size, sizeSpacer, requestPaint],
   );
-  // biome-ignore lint/correctness/useExhaustiveDependencies: runs after the render that resized the spacer for `scale`
-  useLayoutEffect(() => {
-    const box = container.current;
-    if (!box || !zoomScroll.current) return;
-    box.scrollTo(zoomScroll.current);
-    zoomScroll.current = null;
-  }, [scale]);
   const fitScale = () => {
     const box = container.current;
     return box ? Math.min(box.clientWidth / size.width, box.clientHeight / size.height, 1) : 1;
@@ -265,18 +284,18 @@ export function JobGraphCanvas(props: GraphViewProps) {
   return (
     <div className="job-graph-frame">
       <div className="job-graph-zoom" role="toolbar" aria-label="Zoom the job graph">
-        <button type="button" aria-label="Zoom out" title="Zoom out (−)" onClick={() => zoomTo(scale / ZOOM_STEP)}>
+        <button type="button" aria-label="Zoom out" title="Zoom out (−)" onClick={() => zoomTo(latest.current.scale / ZOOM_STEP)}>
           −
         </button>
         <button
           type="button"
-          aria-label={`Zoom ${Math.round(scale * 100)} %, reset to 100 %`}
+          aria-label={`Zoom ${Math.round(scaleLabel * 100)} %, reset to 100 %`}
           title="Actual size (0)"
           onClick={() => zoomTo(1)}
         >
-          {Math.round(scale * 100)} %
+          {Math.round(scaleLabel * 100)} %
         </button>
-        <button type="button" aria-label="Zoom in" title="Zoom in (+)" onClick={() => zoomTo(scale * ZOOM_STEP)}>
+        <button type="button" aria-label="Zoom in" title="Zoom in (+)" onClick={() => zoomTo(latest.current.scale * ZOOM_STEP)}>
           +
         </button>
         <button type="button" onClick={() => zoomTo(fitScale())}>
@@ -295,7 +314,7 @@ export function JobGraphCanvas(props: GraphViewProps) {
         onBlur={requestPaint}
       >
         {/* The canvas sticks to the view inside a spacer as big as the scaled graph, which is what scrolls. */}
-        <div className="job-graph-spacer" style={{ width: size.width * scale, height: size.height * scale }}>
+        <div ref={spacer} className="job-graph-spacer">
           <canvas
             ref={canvas}
             className="job-graph-surface"
