@@ -108,14 +108,21 @@ async function pageStats(
   });
 }
 
+type FrameStats = { worst_frame_ms: number; p95_frame_ms: number; frames: number };
+
+/** The worst and p95 gaps between frames. */
+function frameStats(gaps: number[]): FrameStats {
+  const sorted = [...gaps].sort((a, b) => a - b);
+  return {
+    worst_frame_ms: Math.round(sorted.at(-1) ?? 0),
+    p95_frame_ms: Math.round(sorted[Math.floor(sorted.length * 0.95)] ?? 0),
+    frames: gaps.length,
+  };
+}
+
 /** Scrolls `selector` continuously for `ms` (one step per frame) and returns the worst and p95 frame gaps. */
-async function scrollFrames(
-  page: Page,
-  selector: string,
-  ms: number,
-  axis: 'x' | 'y',
-): Promise<{ worst_frame_ms: number; p95_frame_ms: number; frames: number }> {
-  return page.evaluate(
+async function scrollFrames(page: Page, selector: string, ms: number, axis: 'x' | 'y'): Promise<FrameStats> {
+  const gaps = await page.evaluate(
     async ({ selector, ms, axis }) => {
       const el = document.querySelector(selector) as HTMLElement;
       const gaps: number[] = [];
@@ -135,15 +142,11 @@ async function scrollFrames(
         requestAnimationFrame(frame);
       });
       gaps.shift();
-      const sorted = [...gaps].sort((a, b) => a - b);
-      return {
-        worst_frame_ms: Math.round(sorted.at(-1) ?? 0),
-        p95_frame_ms: Math.round(sorted[Math.floor(sorted.length * 0.95)] ?? 0),
-        frames: gaps.length,
-      };
+      return gaps;
     },
     { selector, ms, axis },
   );
+  return frameStats(gaps);
 }
 
 /**
@@ -167,8 +170,8 @@ function latencySummary(values: number[]): { p50_ms: number; p95_ms: number; max
 }
 
 /** Zooms the canvas graph out and in with Ctrl + wheel, one step per frame, and returns the frame gaps. */
-async function zoomFrames(page: Page, ms: number): Promise<{ worst_frame_ms: number; p95_frame_ms: number; frames: number }> {
-  return page.evaluate(async (ms) => {
+async function zoomFrames(page: Page, ms: number): Promise<FrameStats> {
+  const gaps = await page.evaluate(async (ms) => {
     const target = document.querySelector('.job-graph') as HTMLElement;
     const rect = target.getBoundingClientRect();
     const gaps: number[] = [];
@@ -197,13 +200,9 @@ async function zoomFrames(page: Page, ms: number): Promise<{ worst_frame_ms: num
       requestAnimationFrame(frame);
     });
     gaps.shift();
-    const sorted = [...gaps].sort((a, b) => a - b);
-    return {
-      worst_frame_ms: Math.round(sorted.at(-1) ?? 0),
-      p95_frame_ms: Math.round(sorted[Math.floor(sorted.length * 0.95)] ?? 0),
-      frames: gaps.length,
-    };
+    return gaps;
   }, ms);
+  return frameStats(gaps);
 }
 
 type Renderer = 'dom' | 'canvas';
