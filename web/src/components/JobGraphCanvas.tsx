@@ -32,7 +32,7 @@ import { type GraphLayout, type LayoutItem, moveFocus } from '../graph/layout.ts
 import { clampScale, revealScroll, type Scroll, toWorld, visibleWorld, zoomAround } from '../graph/viewport.ts';
 import type { Job } from '../types.ts';
 import type { GraphViewProps } from './JobGraph.tsx';
-import { arrowDirection, graphLabel } from './graph-keys.ts';
+import { arrowDirection, focusedItem, graphLabel } from './graph-keys.ts';
 
 /** Screen pixels kept around an item scrolled into view. */
 const REVEAL_MARGIN = 24;
@@ -266,9 +266,10 @@ export function JobGraphCanvas(props: GraphViewProps) {
       return;
     }
     const direction = arrowDirection(event.key);
-    if (!direction || !tabStop) return;
+    const from = focusedItem(event.target) ?? tabStop;
+    if (!direction || !from) return;
     event.preventDefault();
-    focusItem(moveFocus(layout, tabStop, direction));
+    focusItem(moveFocus(layout, from, direction));
   };
 
   // Focus moving in, out or within the list: record the tab stop, show the item, redraw the ring.

@@ -11,7 +11,7 @@ import { type LayoutNode, moveFocus } from '../graph/layout.ts';
 import { revealScroll } from '../graph/viewport.ts';
 import type { Job } from '../types.ts';
 import type { GraphViewProps } from './JobGraph.tsx';
-import { arrowDirection, graphLabel } from './graph-keys.ts';
+import { arrowDirection, focusedItem, graphLabel } from './graph-keys.ts';
 
 export function JobGraphDom(props: GraphViewProps) {
   const { layout, jobsByKey: byKey, runId, selectedKey, selectedItem, tabStop, now, hrefSearch, onFocusItem, onOpen, onToggle } = props;
@@ -34,9 +34,10 @@ export function JobGraphDom(props: GraphViewProps) {
 
   const onKeyDown = (event: KeyboardEvent<HTMLDivElement>) => {
     const direction = arrowDirection(event.key);
-    if (!direction || !tabStop) return;
+    const from = focusedItem(event.target) ?? tabStop;
+    if (!direction || !from) return;
     event.preventDefault();
-    focusItem(moveFocus(layout, tabStop, direction));
+    focusItem(moveFocus(layout, from, direction));
   };
 
   const edges = useMemo(() => {

@@ -19,3 +19,11 @@ export function arrowDirection(key: string): FocusMove | undefined {
 export function graphLabel(jobs: number): string {
   return `Job graph, ${jobs} job${jobs === 1 ? '' : 's'}: arrow keys move between jobs, Enter opens one`;
 }
+
+/**
+ * The item a key event comes from: the focused element's own, not the recorded tab stop, which
+ * is updated in a background render and may still name the previous item when keys come fast.
+ */
+export function focusedItem(target: EventTarget): string | undefined {
+  return target instanceof HTMLElement ? target.dataset.item : undefined;
+}
