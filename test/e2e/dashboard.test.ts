@@ -13,6 +13,8 @@ import { startGantryUp, type GantryUp } from '../support/server.ts';
 
 import { waitFor } from '../support/wait.ts';
 import { makeRepo, type TestRepo } from '../support/repo.ts';
+import { itemBox } from '../../web/src/graph/geometry.ts';
+import { layoutGraph, moveFocus } from '../../web/src/graph/layout.ts';
 
 const SERVICE = readFileSync(join(import.meta.dirname, 'fixtures', 'service.js'), 'utf8');
 
@@ -78,6 +80,40 @@ environments:
           min-requests: 10
           window: 10s
 `;
+}
+
+/** A graph with a matrix group, a long name and a job two columns away: what the canvas must draw and hit. */
+const GRAPH_PIPELINE = `
+pipeline:
+  on: { manual: {} }
+  jobs:
+    build: { steps: ["true"] }
+    lint: { steps: ["true"] }
+    test:
+      needs: build
+      matrix: { shard: [1, 2] }
+      steps: ["true"]
+    a-job-with-a-name-far-too-long-for-its-box: { needs: lint, steps: ["true"] }
+    package: { needs: [test, lint], steps: ["true"] }
+`;
+
+type AxeViolations = { id: string; impact: string; nodes: { target: string[] }[] }[];
+
+/** axe-core's serious and critical WCAG 2.1 AA findings on the page (axe must be injected first). */
+function seriousViolations(page: Page): Promise<string[]> {
+  return page.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run(context: Document, options: object): Promise<{ violations: AxeViolations }> } }).axe;
+    const result = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+    return result.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map(
+        (v) =>
+          `${v.id}: ${v.nodes
+            .slice(0, 3)
+            .map((n) => n.target.join(' '))
+            .join(', ')}`,
+      );
+  });
 }
 
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
@@ -305,6 +341,104 @@ describe.runIf(browserAvailable())('the dashboard in a browser', () => {
     await page.locator(`[data-event-type="run.created"] a[href="/runs/${run.id}"]`).waitFor({ timeout: 30_000 });
   });
 
+  it('draws a big graph on a canvas: hover, click, keys, zoom, and the job list for assistive technology', async () => {
+    await project('wide', { 'gantry.yaml': GRAPH_PIPELINE });
+    const run = (await server.api<{ run: { id: string } }>('POST', '/api/projects/wide/runs', {})).body.run;
+    await waitFor(async () => (await server.api<{ status: string }>('GET', `/api/runs/${run.id}`)).body.status === 'success' || undefined, {
+      what: 'the run',
+      timeoutMs: 30_000,
+    });
+    const { jobs } = (await server.api<{ jobs: { key: string; id: string; needs: string[] }[] }>('GET', `/api/runs/${run.id}`)).body;
+    // Where the dashboard puts each job: the same pure layout and grid the page uses. The page
+    // opens on a matrix instance, so its group is open.
+    const layout = layoutGraph(jobs, { expanded: new Set(['test']) });
+    const boxOf = (id: string) => {
+      const item = layout.items.find((i) => i.id === id);
+      if (!item) throw new Error(`no item ${id}`);
+      return itemBox(item.column, item.row);
+    };
+
+    // Forced by the URL (a graph this small is DOM by default); kept while moving between jobs.
+    await page.goto(`${server.url}/runs/${run.id}/jobs/${encodeURIComponent('test (2)')}?graph=canvas`);
+    const canvas = page.locator('canvas[data-painted]');
+    await canvas.waitFor();
+    await page.locator('canvas button[data-group][aria-expanded="true"]').waitFor({ state: 'attached' });
+    expect(await page.locator('.graph-node').count()).toBe(0);
+    const origin = (await canvas.boundingBox())!;
+    const at = (id: string, dx = 20, dy = 19) => ({ x: origin.x + boxOf(id).x + dx, y: origin.y + boxOf(id).y + dy });
+
+    // Drawn: the status stripe of a job in the theme's success colour.
+    const stripeColour = () =>
+      page.evaluate(
+        ({ x, y }) => {
+          const element = document.querySelector('canvas') as HTMLCanvasElement;
+          const dpr = element.width / element.clientWidth;
+          const [r, g, b] = element.getContext('2d')?.getImageData(Math.round(x * dpr), Math.round(y * dpr), 1, 1).data ?? [];
+          const probe = document.createElement('span');
+          probe.style.color = 'var(--ok)';
+          document.body.append(probe);
+          const ok = getComputedStyle(probe).color;
+          probe.remove();
+          return `rgb(${r}, ${g}, ${b})` === ok || undefined;
+        },
+        { x: boxOf('job:lint').x + 2, y: boxOf('job:lint').y + 19 },
+      );
+    await waitFor(stripeColour, { what: "lint's stripe in the success colour" });
+
+    // Hover: the pointer over a job shows its whole name; over a gap, nothing.
+    const long = 'a-job-with-a-name-far-too-long-for-its-box';
+    await page.mouse.move(at(`job:${long}`).x, at(`job:${long}`).y);
+    await waitFor(async () => (await canvas.getAttribute('title')) === long || undefined, { what: 'the hover title' });
+    expect(await canvas.evaluate((c) => getComputedStyle(c).cursor)).toBe('pointer');
+    await page.mouse.move(at('job:build', 212 + 20).x, at('job:build').y);
+    await waitFor(async () => (await canvas.getAttribute('title')) === '' || undefined, { what: 'no title over a gap' });
+
+    // Click: opens the job under the pointer; the list marks it as the current one.
+    await page.mouse.click(at('job:package').x, at('job:package').y);
+    await page.waitForURL(`${server.url}/runs/${run.id}/jobs/package?graph=canvas`);
+    await page.locator('canvas a[data-job="package"][aria-current="page"]').waitFor({ state: 'attached' });
+    // A click on the group header folds it: its instances leave the list.
+    await page.mouse.click(at('group:test').x, at('group:test').y);
+    await page.locator('canvas button[data-group][aria-expanded="false"]').waitFor({ state: 'attached' });
+    expect(await page.locator('canvas a[data-job^="test ("]').count()).toBe(0);
+
+    // Keyboard: the list's links are the graph's tab stops; arrows move, Enter opens or expands.
+    const focused = () => page.evaluate(() => document.activeElement?.getAttribute('data-item'));
+    await page.locator('canvas a[data-job="build"]').focus();
+    await page.keyboard.press('ArrowRight');
+    expect(await focused()).toBe(moveFocus(layoutGraph(jobs), 'job:build', 'right'));
+    await page.locator('canvas button[data-group]').focus();
+    await page.keyboard.press('Enter');
+    await page.locator('canvas button[data-group][aria-expanded="true"]').waitFor({ state: 'attached' });
+    await page.keyboard.press('ArrowDown');
+    expect(await focused()).toBe('instance:test (1)');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(`${server.url}/runs/${run.id}/jobs/${encodeURIComponent('test (1)')}?graph=canvas`);
+
+    // Zoom: keys and buttons resize what scrolls; a click still finds its job at the new scale.
+    const spacerWidth = () => page.locator('.job-graph-spacer').evaluate((e) => Number.parseFloat((e as HTMLElement).style.width));
+    const full = await spacerWidth();
+    await page.getByRole('button', { name: 'Zoom out' }).click();
+    await page.getByRole('button', { name: /^Zoom 80 %/ }).waitFor();
+    expect(await spacerWidth()).toBeCloseTo(full * 0.8, 0);
+    const scaled = boxOf('job:lint');
+    await page.mouse.click(origin.x + (scaled.x + 20) * 0.8, origin.y + (scaled.y + 19) * 0.8);
+    await page.waitForURL(`${server.url}/runs/${run.id}/jobs/lint?graph=canvas`);
+
+    // axe is injected, which the app's CSP refuses: it checks the same page in a context that allows it.
+    const checker = await browser.newContext({ viewport: { width: 1280, height: 860 }, bypassCSP: true });
+    try {
+      const other = await checker.newPage();
+      await signIn(other, server);
+      await other.goto(`${server.url}/runs/${run.id}/jobs/build?graph=canvas`);
+      await other.locator('canvas[data-painted]').waitFor();
+      await other.addScriptTag({ content: AXE });
+      expect(await seriousViolations(other)).toEqual([]);
+    } finally {
+      await checker.close();
+    }
+  });
+
   it.each([
     { name: 'a phone in the dark', viewport: { width: 360, height: 740 }, colorScheme: 'dark' as const, mobile: true },
     { name: 'a laptop in the light', viewport: { width: 1280, height: 800 }, colorScheme: 'light' as const, mobile: false },
@@ -337,28 +471,7 @@ describe.runIf(browserAvailable())('the dashboard in a browser', () => {
         if (colorScheme === 'dark') expect(brightness, `${path} is dark`).toBeLessThan(60);
         else expect(brightness, `${path} is light`).toBeGreaterThan(200);
         await small.addScriptTag({ content: AXE });
-        const violations = await small.evaluate(async () => {
-          const axe = (
-            window as unknown as {
-              axe: {
-                run(
-                  context: Document,
-                  options: object,
-                ): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }>;
-              };
-            }
-          ).axe;
-          const result = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
-          return result.violations
-            .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-            .map(
-              (v) =>
-                `${v.id}: ${v.nodes
-                  .slice(0, 3)
-                  .map((n) => n.target.join(' '))
-                  .join(', ')}`,
-            );
-        });
+        const violations = await seriousViolations(small);
         expect(violations, path).toEqual([]);
       }
     } finally {

@@ -254,12 +254,15 @@ export function countCrossings(layout: GraphLayout): number {
   return crossings;
 }
 
+/** Where a key moves the focus inside the graph. */
+export type FocusMove = 'up' | 'down' | 'left' | 'right' | 'home' | 'end';
+
 /**
  * The keyboard stop an arrow key moves to from `current`: up/down within the column, left/right
  * to the nearest row in the neighbouring column (skipping empty ones). Returns `current` when
  * there is nowhere to go.
  */
-export function moveFocus(layout: GraphLayout, current: string, key: 'up' | 'down' | 'left' | 'right' | 'home' | 'end'): string {
+export function moveFocus(layout: GraphLayout, current: string, key: FocusMove): string {
   const { items } = layout;
   const at = items.findIndex((item) => item.id === current);
   const here = items[at];

@@ -3,7 +3,7 @@
  * artifacts and steps. Live through the run's event stream (`run` snapshots, `job` changes);
  * every (re)connection refetches the whole run, so nothing missed while offline stays stale.
  */
-import { useCallback, useDeferredValue, useEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
+import { memo, useCallback, useDeferredValue, useEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
 import { Link, useLocation, useParams } from 'wouter';
 import { getJson, p, send } from '../api.ts';
 import { Artifacts } from '../components/Artifacts.tsx';
@@ -280,7 +280,11 @@ function useClock(running: boolean): number {
 
 type Tab = 'log' | 'tests' | 'artifacts';
 
-function JobPanel({ runId, job, now }: { runId: string; job: Job; now: number }) {
+/**
+ * Memoised: selecting another job re-renders the page at once but the panel only once the
+ * deferred key follows, so a click on a big graph does not wait for the old job's log viewer.
+ */
+const JobPanel = memo(function JobPanel({ runId, job, now }: { runId: string; job: Job; now: number }) {
   const live = ACTIVE_JOB.has(job.status);
   const tabs = useMemo<{ id: Tab; label: string }[]>(
     () => [
@@ -387,7 +391,7 @@ function JobPanel({ runId, job, now }: { runId: string; job: Job; now: number })
       </div>
     </section>
   );
-}
+});
 
 /** A job key as an id fragment (keys hold spaces, commas and parentheses). */
 function useSafeId(key: string): string {
