@@ -27,7 +27,8 @@
  *   helper) inherits the helper's stdin and fd 3 instead of /dev/null: Node then talks to it over
  *   the same pipes (its `H`, `S`, `X`, `E`, and the same marker), while the outer helper only
  *   waits for it. The outer helper answers `L <pid>` when it forked and `D <wait status>` when
- *   the nested one has ended (Node sends it `Q` when the job is done), then reads stdin again.
+ *   the nested one has ended (Node sends it `Q` when the job is done) and so has every process of
+ *   the sandbox, then reads stdin again.
  *
  * The helper makes itself a child subreaper (Linux prctl), so a process that escapes its step's
  * process group (`setsid`, a daemon's double fork) is re-parented to the helper, not to init:
@@ -120,6 +121,9 @@ while (1) {
     if ($p == $pid) { $status = $?; last; }
     last if $p == -1 && $! != 4;
   }
+  # bubblewrap exits before its init (pid 1 of the sandbox) has ended the rest, and that init is
+  # re-parented here (a subreaper): the sandbox is over only when every child is.
+  if ($nested) { 1 while waitpid(-1, 0) > 0 || $! == 4; }
   done($status);
 }
 sub finish { syswrite(STDOUT, $marker); syswrite(STDERR, $marker); reply("E $_[0]"); }
@@ -385,8 +389,8 @@ export class Spawner {
     // NUL separates the fields (and cannot be in an argument or a variable anyway, as Node's spawn says).
     if (fields.some((f) => f.includes('\0'))) throw new GantryError('SPAWN_FAILED', 'an argument or environment value holds a NUL byte');
     const payload = Buffer.from(fields.join('\0'), 'utf8');
-    this.child.stdin.write(`${nested ? 'L' : ''}${payload.length}\n`);
-    this.child.stdin.write(payload);
+    // One write: each wakes the helper, and on a busy machine each wake-up costs Node its turn.
+    this.child.stdin.write(Buffer.concat([Buffer.from(`${nested ? 'L' : ''}${payload.length}\n`), payload]));
   }
 
   /**
