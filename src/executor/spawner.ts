@@ -46,6 +46,7 @@ import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { GantryError } from '../core/errors.ts';
 import { childEnv } from '../platform/child-env.ts';
+import { childrenOf } from '../platform/proc.ts';
 import { leftoverProcesses, processRefs, StepStopper, type ProcessRef, type StepExit } from './process-tree.ts';
 
 /**
@@ -591,16 +592,6 @@ function killQuietly(pid: number): void {
     process.kill(pid, 'SIGKILL');
   } catch {
     // Already gone.
-  }
-}
-
-/** The pids listed in /proc/<pid>/task/<pid>/children (the main thread forks every step). */
-function childrenOf(pid: number): number[] {
-  try {
-    const text = readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').trim();
-    return text === '' ? [] : text.split(' ').map(Number);
-  } catch {
-    return [];
   }
 }
 

@@ -9,6 +9,7 @@ import { parseLogLine, type ParsedLogLine } from '../../src/executor/log-writer.
 import type { JobSpec, LogLine } from '../../src/executor/ports.ts';
 import { findJobProcesses } from '../../src/executor/orphans.ts';
 import { isAlive } from '../../src/executor/process-tree.ts';
+import { childrenOf, readStat } from '../../src/platform/proc.ts';
 import { hasBubblewrap, requirement } from '../support/requirements.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -436,7 +437,7 @@ describe.runIf(requirement('bubblewrap', hasBubblewrap()))('runJob in the sandbo
       // The step is running once the job's bubblewrap exists; then the job is let go.
       const ours = (pid: number) => commOf(pid) === 'bwrap' && cmdlineOf(pid).includes(spec.workspaceDir);
       const bwrap = await waitFor(() => descendants(process.pid).find(ours), { what: 'the sandbox' });
-      helpers.add(parentOf(bwrap));
+      helpers.add(parentOf(bwrap) ?? -1);
       expect(bwrapChildren()).toEqual([]);
       writeFileSync(go, '');
       expect((await result).status).toBe('success');
@@ -457,15 +458,6 @@ describe.runIf(requirement('bubblewrap', hasBubblewrap()))('runJob in the sandbo
   });
 });
 
-function childrenOf(pid: number): number[] {
-  try {
-    const text = readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').trim();
-    return text === '' ? [] : text.split(' ').map(Number);
-  } catch {
-    return [];
-  }
-}
-
 function descendants(pid: number): number[] {
   const found: number[] = [];
   for (const queue = [pid]; queue.length > 0; ) {
@@ -477,13 +469,8 @@ function descendants(pid: number): number[] {
   return found;
 }
 
-function commOf(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'latin1').trim();
-  } catch {
-    return '';
-  }
-}
+const commOf = (pid: number) => readStat(pid)?.comm ?? '';
+const parentOf = (pid: number) => readStat(pid)?.ppid;
 
 function cmdlineOf(pid: number): string {
   try {
@@ -491,9 +478,4 @@ function cmdlineOf(pid: number): string {
   } catch {
     return '';
   }
-}
-
-function parentOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
 }

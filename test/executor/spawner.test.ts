@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isAlive, killLeftovers } from '../../src/executor/process-tree.ts';
 import { sandboxArgv } from '../../src/executor/sandbox.ts';
 import { MarkedStream, Spawner, spawnerAvailable, SpawnerPool, type SpawnerStepOptions } from '../../src/executor/spawner.ts';
+import { childrenOf, readStat } from '../../src/platform/proc.ts';
 import { hasBubblewrap, requirement } from '../support/requirements.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -214,9 +215,9 @@ describe.runIf(requirement('perl', spawnerAvailable()) && requirement('bubblewra
     const spawner = await helper();
     const wrapper = sandboxArgv([], { workspaceDir: dir, privateDirs: [], hiddenPaths: [], network: true, cwd: dir });
     await spawner.enterSandbox(wrapper, dir);
-    const bwraps = (spawner.child.pid ? childrenOfPid(spawner.child.pid) : []).filter((pid) => commOf(pid) === 'bwrap');
+    const bwraps = (spawner.child.pid ? childrenOf(spawner.child.pid) : []).filter((pid) => commOf(pid) === 'bwrap');
     expect(bwraps).toHaveLength(1);
-    expect(childrenOfPid(process.pid).filter((pid) => commOf(pid) === 'bwrap')).toEqual([]);
+    expect(childrenOf(process.pid).filter((pid) => commOf(pid) === 'bwrap')).toEqual([]);
     await spawner.leaveSandbox();
   });
 
@@ -237,17 +238,7 @@ describe.runIf(requirement('perl', spawnerAvailable()) && requirement('bubblewra
   });
 });
 
-const childrenOfPid = (pid: number) => {
-  const text = readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').trim();
-  return text === '' ? [] : text.split(' ').map(Number);
-};
-const commOf = (pid: number) => {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'latin1').trim();
-  } catch {
-    return '';
-  }
-};
+const commOf = (pid: number) => readStat(pid)?.comm ?? '';
 
 describe('MarkedStream', () => {
   it('splits output at markers, also when a marker is cut across chunks', async () => {
