@@ -48,8 +48,8 @@ const TERMINAL = new Set(['success', 'failure', 'cancelled', 'skipped']);
 /** The step's start time (epoch ms) once its log holds the stamp line, else undefined. */
 async function stampIn(logFile: string): Promise<number | undefined> {
   if (!existsSync(logFile)) return undefined;
-  const line = (await readFile(logFile, 'utf8')).split('\n').find((l) => l.includes(STAMP));
-  const seconds = line?.split(' ').at(-1);
+  // The step's own output line (the system line naming the step holds the stamp's name too).
+  const seconds = new RegExp(` o ${STAMP} (\\d+\\.\\d+)$`, 'm').exec(await readFile(logFile, 'utf8'))?.[1];
   return seconds === undefined ? undefined : Number(seconds) * 1000;
 }
 
