@@ -1,22 +1,43 @@
 /**
  * DAG throughput of the engine: 1,000 jobs, fan-out then fan-in (one root job, 998 middle jobs
  * needing it, one final job needing all of them), one `true` step each, through
- * `gantry run --no-sandbox --json` (jobs at once = the number of cores). Target: ≤ 10 s wall on
- * 2 cores. The peer floor is `make -j<cores>` (and `ninja -j<cores>` when installed) running the
- * same DAG shape in the same run.
+ * `gantry run --json` (jobs at once = the number of cores), with the default executor (each job in
+ * its own bubblewrap sandbox, when bubblewrap works here) and with `--no-sandbox`. Targets: the
+ * sandboxed run ≤ 10× `make -j<cores>` of the same run; ≤ 10 s wall on 2 cores without the
+ * sandbox. The peer floor is `make -j<cores>` (and `ninja -j<cores>` when installed) running the
+ * same DAG shape in the same run, interleaved with Gantry's runs.
  *
- * Env: JOBS (default 1000), REPS (default 1 for gantry, make/ninja run 3×), GANTRY_TIMEOUT_MS
- * (default 90000: a run past it is reported as not finished, not as a figure).
+ * Env: JOBS (default 1000), REPS (default 1 for each gantry variant, make/ninja run 3×),
+ * GANTRY_TIMEOUT_MS (default 120000: a run past it is reported as not finished, not as a figure),
+ * SANDBOX (`both` by default when bubblewrap works, `on` or `off` for one variant), DEADLINE_MS
+ * (default 280000: the whole benchmark; a sandboxed run takes ~50 s on a loaded 2-core machine).
  */
 import { writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { benchMain, gantry, jobsSpanMs, parseRun, progress, round, runCmd, runOk, spread, tempDir, tempRepo, type RunJson } from './lib.ts';
+import {
+  benchMain,
+  bwrapWorks,
+  gantry,
+  jobsSpanMs,
+  parseRun,
+  progress,
+  round,
+  runCmd,
+  runOk,
+  spread,
+  tempDir,
+  tempRepo,
+  type RunJson,
+} from './lib.ts';
 
 const JOBS = Number(process.env.JOBS ?? 1000);
 const REPS = Number(process.env.REPS ?? 1);
-const GANTRY_TIMEOUT_MS = Number(process.env.GANTRY_TIMEOUT_MS ?? 90_000);
+const GANTRY_TIMEOUT_MS = Number(process.env.GANTRY_TIMEOUT_MS ?? 120_000);
+const DEADLINE_MS = Number(process.env.DEADLINE_MS ?? 280_000);
 const TARGET_MS = 10_000;
+const TARGET_SANDBOX_RATIO = 10;
+const SANDBOX = process.env.SANDBOX ?? 'both';
 const MIDDLE = JOBS - 2;
 const middleIds = Array.from({ length: MIDDLE }, (_, i) => `m${i + 1}`);
 
@@ -53,83 +74,93 @@ async function hasTool(name: string): Promise<boolean> {
   return (await runCmd(['sh', '-c', `command -v ${name}`]).catch(() => null))?.code === 0;
 }
 
-await benchMain('dag', 118_000, async () => {
+interface GantryRun {
+  wallMs: number;
+  cpuMs: number;
+  spanMs: number;
+  jobMsSum: number;
+}
+
+/** The figures of one executor variant over its reps (nulls when none finished). */
+function summary(runs: GantryRun[], makeMedianMs: number, unfinished: string | null) {
+  const of = (pick: (g: GantryRun) => number) => (runs.length === 0 ? null : spread(runs.map(pick), 0));
+  const wall = of((g) => g.wallMs);
+  return {
+    reps: runs.length,
+    not_finished: unfinished,
+    wall_ms: wall,
+    jobs_span_ms: of((g) => g.spanMs),
+    cpu_ms: of((g) => g.cpuMs),
+    // Sum of the jobs' own durations / parallelism, vs the span: how much of the span is scheduling.
+    sum_of_job_ms: of((g) => g.jobMsSum),
+    ms_per_job: wall ? round(wall.median / JOBS, 2) : null,
+    ratio_to_make: wall ? round(wall.median / makeMedianMs, 1) : null,
+  };
+}
+
+await benchMain('dag', DEADLINE_MS, async () => {
   const cores = cpus().length;
   const repo = await tempRepo('dag', pipeline());
   const refs = await tempDir('dag-make');
   await writeFile(join(refs, 'Makefile'), makefile());
   await writeFile(join(refs, 'build.ninja'), ninjaFile());
   const ninja = await hasTool('ninja');
+  const bwrap = await bwrapWorks();
+  const variants: { name: 'sandbox' | 'no_sandbox'; args: string[] }[] = [];
+  if (bwrap && SANDBOX !== 'off') variants.push({ name: 'sandbox', args: [] });
+  if (SANDBOX !== 'on') variants.push({ name: 'no_sandbox', args: ['--no-sandbox'] });
 
   const make: number[] = [];
   const ninjaMs: number[] = [];
-  const gantryRuns: { wallMs: number; cpuMs: number; spanMs: number; jobMsSum: number }[] = [];
-  let unfinished: string | null = null;
+  const runs = { sandbox: [] as GantryRun[], no_sandbox: [] as GantryRun[] };
+  const unfinished = { sandbox: null as string | null, no_sandbox: null as string | null };
   for (let rep = 0; rep < Math.max(3, REPS); rep++) {
     make.push((await runOk(['make', '-s', `-j${cores}`, '-f', 'Makefile'], { cwd: refs })).ms);
     if (ninja) ninjaMs.push((await runOk(['ninja', '-j', String(cores)], { cwd: refs })).ms);
     // Its targets are never written, so ninja reruns everything each time; its log is dropped anyway.
     await runCmd(['rm', '-f', join(refs, '.ninja_log'), join(refs, '.ninja_deps')]);
-    if (rep >= REPS || unfinished) continue;
-    progress(`gantry run: ${JOBS} jobs (rep ${rep + 1}), parallel ${cores}`);
-    try {
-      const r = await gantry(['run', '--no-sandbox', '--json'], { cwd: repo, timeoutMs: GANTRY_TIMEOUT_MS, cpu: true });
-      if (r.code !== 0 && r.stdout.trim() === '') throw new Error(`gantry run exited ${r.code}: ${r.stderr.slice(-1000)}`);
-      const run: RunJson = parseRun(r.stdout);
-      if (run.jobs.length !== JOBS) throw new Error(`expected ${JOBS} jobs, the run reported ${run.jobs.length}`);
-      const jobMsSum = run.jobs.reduce((t, j) => t + (Date.parse(j.finishedAt ?? '') - Date.parse(j.startedAt ?? '')), 0);
-      gantryRuns.push({ wallMs: r.ms, cpuMs: r.cpuMs ?? Number.NaN, spanMs: jobsSpanMs(run), jobMsSum });
-      progress(`gantry: wall ${round(r.ms)} ms, jobs span ${jobsSpanMs(run)} ms, make -j${cores} ${round(make[rep] ?? 0)} ms`);
-    } catch (error) {
-      unfinished = (error as Error).message;
-      progress(`gantry run did not complete: ${unfinished}`);
+    if (rep >= REPS) continue;
+    for (const variant of variants) {
+      if (unfinished[variant.name]) continue;
+      progress(`gantry run ${variant.args.join(' ')}: ${JOBS} jobs (rep ${rep + 1}), parallel ${cores}`);
+      try {
+        const r = await gantry(['run', ...variant.args, '--json'], { cwd: repo, timeoutMs: GANTRY_TIMEOUT_MS, cpu: true });
+        if (r.code !== 0 && r.stdout.trim() === '') throw new Error(`gantry run exited ${r.code}: ${r.stderr.slice(-1000)}`);
+        const run: RunJson = parseRun(r.stdout);
+        if (run.jobs.length !== JOBS) throw new Error(`expected ${JOBS} jobs, the run reported ${run.jobs.length}`);
+        const jobMsSum = run.jobs.reduce((t, j) => t + (Date.parse(j.finishedAt ?? '') - Date.parse(j.startedAt ?? '')), 0);
+        runs[variant.name].push({ wallMs: r.ms, cpuMs: r.cpuMs ?? Number.NaN, spanMs: jobsSpanMs(run), jobMsSum });
+        progress(
+          `gantry (${variant.name}): wall ${round(r.ms)} ms, jobs span ${jobsSpanMs(run)} ms, make -j${cores} ${round(make[rep] ?? 0)} ms`,
+        );
+      } catch (error) {
+        unfinished[variant.name] = (error as Error).message;
+        progress(`gantry run (${variant.name}) did not complete: ${unfinished[variant.name]}`);
+      }
     }
   }
 
-  const wall =
-    gantryRuns.length > 0
-      ? spread(
-          gantryRuns.map((g) => g.wallMs),
-          0,
-        )
-      : null;
   const makeSpread = spread(make);
+  const sandboxed = summary(runs.sandbox, makeSpread.median, unfinished.sandbox);
+  const plain = summary(runs.no_sandbox, makeSpread.median, unfinished.no_sandbox);
+  const plainWall = plain.wall_ms?.median ?? null;
+  const sandboxRatio = sandboxed.ratio_to_make;
   return {
     jobs: JOBS,
     shape: `1 root → ${MIDDLE} middle → 1 final, one \`true\` step each`,
     parallel: cores,
-    reps: gantryRuns.length,
-    gantry_wall_ms: wall,
-    gantry_not_finished: unfinished,
-    gantry_jobs_span_ms:
-      gantryRuns.length > 0
-        ? spread(
-            gantryRuns.map((g) => g.spanMs),
-            0,
-          )
-        : null,
-    gantry_cpu_ms:
-      gantryRuns.length > 0
-        ? spread(
-            gantryRuns.map((g) => g.cpuMs),
-            0,
-          )
-        : null,
-    // Sum of the jobs' own durations / parallelism, vs the span: how much of the span is scheduling.
-    gantry_sum_of_job_ms:
-      gantryRuns.length > 0
-        ? spread(
-            gantryRuns.map((g) => g.jobMsSum),
-            0,
-          )
-        : null,
-    gantry_ms_per_job: wall ? round(wall.median / JOBS, 2) : null,
-    target_ms: TARGET_MS,
-    meets_target: wall ? wall.median <= TARGET_MS : false,
+    sandbox_variant: bwrap ? SANDBOX : 'not run: bubblewrap missing or not working',
+    gantry_sandbox: sandboxed,
+    gantry_no_sandbox: plain,
+    target_sandbox_ratio_to_make: TARGET_SANDBOX_RATIO,
+    meets_sandbox_target: sandboxRatio !== null && sandboxRatio <= TARGET_SANDBOX_RATIO,
+    target_no_sandbox_ms: TARGET_MS,
+    meets_no_sandbox_target: plainWall !== null && plainWall <= TARGET_MS,
     peer: {
       name: `make -j${cores} (GNU make), same DAG, same run`,
       wall_ms: makeSpread,
-      ratio_gantry_to_peer: wall ? round(wall.median / makeSpread.median, 1) : null,
+      ratio_sandboxed_gantry_to_peer: sandboxRatio,
+      ratio_gantry_no_sandbox_to_peer: plain.ratio_to_make,
     },
     ...(ninja ? { ninja_wall_ms: spread(ninjaMs) } : {}),
   };

@@ -4,6 +4,7 @@
  * and interleaved so that noise from other tenants hits every variant alike.
  *
  *   per-step overhead over bash (ms) = (job ms − bash loop ms) / 200      target ≤ 3 ms
+ *   ratio = job ms / bash loop ms                                          target ≤ 2
  *
  * "job ms" is the engine's own finishedAt − startedAt of the job; the end-to-end wall time of the
  * CLI (Node start-up, config, working-tree snapshot) is reported beside it, and a 1-step job gives
@@ -171,6 +172,7 @@ await benchMain('step-overhead', 115_000, async () => {
         0,
       ),
       per_step_overhead_over_bash_c_ms: spread(perStep(boxed, bashC)),
+      ratio_job_to_bash_c_loop: round(median(boxed.map((s) => s.jobMs)) / median(bashC.map((s) => s.wallMs))),
     };
   }
   if (CPU_PROF) result.cpu_profile_dir = CPU_PROF;

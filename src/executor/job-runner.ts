@@ -19,8 +19,8 @@
  *   it (`always()`, `failure()`). `continue-on-error` keeps the step `failure` in the report but
  *   the job goes on as if it had succeeded (`steps.<id>.conclusion` is `success`).
  * - Steps are forked by a small helper process (spawner.ts), not by Node: a fork of Node costs
- *   milliseconds of main-thread time per step. In the sandbox the helper runs inside one
- *   bubblewrap for the whole job.
+ *   milliseconds of main-thread time per step. In the sandbox a nested helper runs inside one
+ *   bubblewrap for the whole job, started by the pooled helper.
  * - Background processes a step leaves running (a server for the next step) are ended when the
  *   job ends. In the sandbox the job's steps share one pid namespace, whose end ends them.
  * - The runner never throws for a failing job: setup problems (a bad expression, a workspace
@@ -54,7 +54,7 @@ import type { JobSpec, LogLine, RunJob } from './ports.ts';
 import { findJobProcesses } from './orphans.ts';
 import { DEFAULT_KILL_GRACE_MS, killLeftovers, processRefs, spawnStep, type ProcessRef, type StepExit } from './process-tree.ts';
 import { sandboxArgv, sandboxAvailable } from './sandbox.ts';
-import { defaultSpawnerPool, Spawner, spawnerAvailable } from './spawner.ts';
+import { defaultSpawnerPool, type Spawner, spawnerAvailable } from './spawner.ts';
 import { isSettableEnvName, parseStepFile } from './step-files.ts';
 import { materializeWorkspace } from './workspace.ts';
 
@@ -293,23 +293,25 @@ class JobRun {
       // Nothing more we can do about processes we cannot see.
     }
     if (spawner) {
-      // A sandboxed helper holds the job's pid namespace: closing it ends what is left inside.
-      if (this.sandboxed) await spawner.close().catch(() => undefined);
-      else defaultSpawnerPool.release(spawner);
+      // The sandbox holds the job's pid namespace: leaving it ends what is left inside.
+      await spawner.leaveSandbox().catch(() => undefined);
+      defaultSpawnerPool.release(spawner);
     }
     await removeTmpDir(this.tmpDir);
   }
 
   /**
-   * Starts (or takes from the pool) the helper that forks the steps (see spawner.ts). In the
-   * sandbox it runs inside one bubblewrap for the whole job. Without it (no perl), each step is
-   * spawned from Node, one bubblewrap per step.
+   * Takes a helper from the pool to fork the steps (see spawner.ts); in the sandbox, that helper
+   * starts the job's one bubblewrap with a nested helper inside (no fork of Node per job). Without
+   * it (no perl, or a sandbox that would not start), each step is spawned from Node, one
+   * bubblewrap per step.
    */
   private async startSpawner(): Promise<void> {
     if (!spawnerAvailable()) return;
     const { spec } = this;
     let spawner: Spawner | null = null;
     try {
+      spawner = await defaultSpawnerPool.acquire();
       if (this.sandboxed) {
         const wrapper = sandboxArgv([], {
           workspaceDir: spec.workspaceDir,
@@ -319,15 +321,12 @@ class JobRun {
           network: this.config.network,
           cwd: spec.workspaceDir,
         });
-        spawner = new Spawner({ wrapper, cwd: spec.workspaceDir });
-        await spawner.started();
-      } else {
-        spawner = await defaultSpawnerPool.acquire();
+        await spawner.enterSandbox(wrapper, spec.workspaceDir);
       }
       spawner.attach({ onStdout: (chunk) => this.log.stdout(chunk), onStderr: (chunk) => this.log.stderr(chunk) });
       this.spawner = spawner;
     } catch {
-      if (spawner) await spawner.close().catch(() => undefined);
+      if (spawner) defaultSpawnerPool.release(spawner);
       this.spawner = null;
     }
   }
@@ -390,7 +389,7 @@ class JobRun {
       env: path.join(this.tmpDir, `step-${index}.env`),
     };
     // A helper that died (killed by a step, by the OOM killer) is replaced by plain spawns.
-    if (this.spawner?.dead) {
+    if (this.spawner && !this.spawner.usable) {
       this.log.system('⚠ the step helper ended: the next steps are started one process each');
       this.spawner = null;
     }

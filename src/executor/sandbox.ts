@@ -4,10 +4,11 @@
  * nothing of Gantry's data dir (other jobs' workspaces, logs, secrets at rest). It gets its own
  * pid/ipc/uts namespaces and, when the job says `network: false`, no network at all.
  *
- * One sandbox per job (the step helper of spawner.ts runs inside it and forks the steps): the
- * job's steps share its pid namespace, so a background server started by one step is there for
- * the next one, and everything ends with the job. Without the helper (no perl), each step gets
- * its own sandbox and its background processes end with the step.
+ * One sandbox per job (a nested step helper of spawner.ts runs inside it and forks the steps;
+ * the pooled helper outside starts it, so Node forks nothing per job): the job's steps share its
+ * pid namespace, so a background server started by one step is there for the next one, and
+ * everything ends with the job. Without the helper (no perl), each step gets its own sandbox and
+ * its background processes end with the step.
  */
 import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';

@@ -2,19 +2,20 @@
  * A small long-lived helper process that starts a job's steps, so Node does not fork per step.
  *
  * Why: `child_process.spawn` is a synchronous fork+exec of the ~110 MB Node process: 4–7 ms of
- * main-thread time per step, during which no other job's log flows. A fork from a tiny Perl
- * process costs ~0.3 ms. The helper is started once and reused: outside the sandbox it is pooled
- * per process (one per parallel slot); in the sandbox one helper runs inside ONE bubblewrap per
- * job, instead of one bubblewrap per step.
+ * main-thread time per step on a quiet machine (tens of ms on a loaded one, since Node waits for
+ * the exec), during which no other job's log flows. A fork from a tiny Perl process costs ~0.3 ms.
+ * Helpers are pooled per process (one per parallel slot) and reused by the next job. A sandboxed
+ * job's steps run under a second helper inside ONE bubblewrap per job, and that bubblewrap is
+ * started by the pooled helper too (`enterSandbox`), so a sandboxed job costs Node no fork either.
  *
- * Protocol (all Node-driven, one step at a time per helper):
- * - stdin, Node → helper: `<byte length>\n` then NUL-separated fields: the number of files to
- *   write first, then per file its path, octal mode (or empty) and hex content (the step script
- *   and its empty GANTRY_OUTPUT/GANTRY_ENV: file creation is slow on a busy disk, and would
- *   block Node's main thread for every job at once), then cwd, argc, argv…, env entries
- *   `NAME=value`. The helper writes the files and forks; the child starts a new session (`setsid`: the step's
- *   pid is its process group), reads stdin from /dev/null, changes directory, sets exactly that
- *   environment and execs argv (PATH lookup with the step's PATH).
+ * Protocol (all Node-driven, one request at a time per helper):
+ * - stdin, Node → helper: `<byte length>\n` (a step) or `L<byte length>\n` (a nested helper,
+ *   below) then NUL-separated fields: the number of files to write first, then per file its path,
+ *   octal mode (or empty) and hex content (the step script: file creation is slow on a busy disk,
+ *   and would block Node's main thread for every job at once), then cwd, argc, argv…, env entries
+ *   `NAME=value`. The helper writes the files and forks; the child starts a new session (`setsid`:
+ *   the step's pid is its process group), reads stdin from /dev/null, changes directory, sets
+ *   exactly that environment and execs argv (PATH lookup with the step's PATH). `Q\n`: exit.
  * - fd 3, helper → Node, lines: `H <pid> <subreaper 0|1>` once; per step `S <pid>` (forked) and,
  *   from the child when exec fails, `X <message>`, in either order; then `E <wait status>` (-1
  *   when nothing ran: `X` came first, from the helper).
@@ -22,14 +23,21 @@
  *   helper writes a random per-helper marker to both, then sends `E`: Node knows all the step
  *   wrote before exiting has been read once it has seen the marker on both streams. Output of
  *   background processes a step leaves keeps flowing to the job's log, as before.
+ * - A nested helper (`L`, for the sandbox: argv is bubblewrap's command line running this same
+ *   helper) inherits the helper's stdin and fd 3 instead of /dev/null: Node then talks to it over
+ *   the same pipes (its `H`, `S`, `X`, `E`, and the same marker), while the outer helper only
+ *   waits for it. The outer helper answers `L <pid>` when it forked and `D <wait status>` when
+ *   the nested one has ended (Node sends it `Q` when the job is done) and so has every process of
+ *   the sandbox, then reads stdin again.
  *
  * The helper makes itself a child subreaper (Linux prctl), so a process that escapes its step's
  * process group (`setsid`, a daemon's double fork) is re-parented to the helper, not to init:
  * the job's leftovers are then the helper's children (one read of /proc/<pid>/task/<pid>/children)
  * instead of a scan of every process's environment.
  *
- * When Node dies, the helper reads EOF on stdin and exits; steps it started carry on as they
- * would have (the server's recovery finds them by their GANTRY_* variables, see orphans.ts).
+ * When Node dies, the helper reads EOF on stdin and exits (a nested helper first, ending its
+ * sandbox, then the outer one); steps it started outside a sandbox carry on as they would have
+ * (the server's recovery finds them by their GANTRY_* variables, see orphans.ts).
  */
 import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -38,42 +46,50 @@ import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { GantryError } from '../core/errors.ts';
 import { childEnv } from '../platform/child-env.ts';
+import { childrenOf } from '../platform/proc.ts';
 import { leftoverProcesses, processRefs, StepStopper, type ProcessRef, type StepExit } from './process-tree.ts';
 
+/**
+ * The helper's source. It loads no module: `use POSIX` alone costs ~12 ms of CPU per start here
+ * (strict, warnings, Fcntl and Errno a few more; `perl -e 1` ~7 ms), and a sandboxed job starts
+ * its own helper, so the constants below are spelled out (Linux: F_SETFD 2, FD_CLOEXEC 1,
+ * WNOHANG 1, EINTR 4) and the two syscalls it needs by number come from Node (`SYSCALLS`).
+ */
 const HELPER = String.raw`
-use strict; use warnings; use POSIX (); use Fcntl;
 $| = 1;
+my ($marker, $prctl, $setsid) = @ARGV;
 open(my $rep, '>&=', 3) or die "gantry spawner: fd 3: $!\n";
-fcntl($rep, F_SETFD, FD_CLOEXEC);
-my %prctl = (x86_64 => 157, aarch64 => 167, riscv64 => 167, i686 => 172, i386 => 172);
-my $arch = (POSIX::uname())[4];
-my $reaper = (exists $prctl{$arch} && syscall($prctl{$arch}, 36, 1, 0, 0, 0) == 0) ? 1 : 0;
-my $marker = shift @ARGV;
+fcntl($rep, 2, 1);
+my $reaper = ($prctl > 0 && syscall($prctl, 36, 1, 0, 0, 0) == 0) ? 1 : 0;
 # F_SETPIPE_SZ: a big pipe lets a chatty step write on while Node is busy formatting its log.
 for my $fh (\*STDOUT, \*STDERR) { fcntl($fh, 1031, 1048576) or fcntl($fh, 1031, 262144); }
 sub reply { my $m = shift; syswrite($rep, "$m\n"); }
 reply("H $$ $reaper");
 my $buf = '';
+sub fill {
+  while (1) {
+    my $r = sysread(STDIN, $buf, 65536, length $buf);
+    return if $r;
+    next if !defined $r && $! == 4;
+    exit 0;
+  }
+}
 sub readn {
   my $n = shift;
-  while (length($buf) < $n) {
-    my $r = sysread(STDIN, $buf, 65536, length $buf);
-    if (!defined $r) { next if $!{EINTR}; exit 0; }
-    exit 0 if $r == 0;
-  }
+  fill() while length($buf) < $n;
   my $out = substr($buf, 0, $n); substr($buf, 0, $n) = ''; return $out;
 }
 sub readline_ {
-  while ((my $i = index($buf, "\n")) < 0) {
-    my $r = sysread(STDIN, $buf, 65536, length $buf);
-    if (!defined $r) { next if $!{EINTR}; exit 0; }
-    exit 0 if $r == 0;
-  }
+  fill() while index($buf, "\n") < 0;
   return readn(index($buf, "\n") + 1);
 }
+my $nested = 0;
+sub done { if ($nested) { reply("D $_[0]"); } else { finish($_[0]); } }
 while (1) {
-  1 while waitpid(-1, POSIX::WNOHANG()) > 0;
+  1 while waitpid(-1, 1) > 0;
   my $len = readline_(); chomp $len;
+  exit 0 if $len eq 'Q';
+  $nested = $len =~ s/^L// ? 1 : 0;
   my @f = split(/\0/, readn($len), -1);
   my $nfiles = shift @f; my $ferr;
   for (1 .. $nfiles) {
@@ -86,28 +102,45 @@ while (1) {
   my $cwd = shift @f; my $argc = shift @f;
   my @argv = splice(@f, 0, $argc);
   my %env = map { my $i = index($_, '='); (substr($_, 0, $i) => substr($_, $i + 1)) } @f;
-  if (defined $ferr) { reply("X $ferr"); finish(-1); next; }
+  if (defined $ferr) { reply("X $ferr"); done(-1); next; }
   my $pid = fork();
-  if (!defined $pid) { reply("X fork: $!"); finish(-1); next; }
+  if (!defined $pid) { reply("X fork: $!"); done(-1); next; }
   if ($pid == 0) {
-    POSIX::setsid();
-    open(STDIN, '<', '/dev/null');
-    if (!chdir $cwd) { reply("X chdir $cwd: $!"); POSIX::_exit(127); }
+    # A new session where the syscall's number is known, else at least a new process group.
+    if ($setsid > 0) { syscall($setsid); } else { setpgrp(0, 0); }
+    # A nested helper reads Node's requests and answers on fd 3 itself; a step gets neither.
+    if ($nested) { fcntl($rep, 2, 0); } else { open(STDIN, '<', '/dev/null'); }
+    if (!chdir $cwd) { reply("X chdir $cwd: $!"); exit 127; }
     %ENV = %env;
-    { no warnings; exec { $argv[0] } @argv; }
-    reply("X $argv[0]: $!"); POSIX::_exit(127);
+    exec { $argv[0] } @argv;
+    reply("X $argv[0]: $!"); exit 127;
   }
-  reply("S $pid");
+  reply(($nested ? 'L' : 'S') . " $pid");
   my $status = -1;
   while (1) {
     my $p = waitpid(-1, 0);
     if ($p == $pid) { $status = $?; last; }
-    last if $p == -1 && !$!{EINTR};
+    last if $p == -1 && $! != 4;
   }
-  finish($status);
+  # bubblewrap exits before its init (pid 1 of the sandbox) has ended the rest, and that init is
+  # re-parented here (a subreaper): the sandbox is over only when every child is.
+  if ($nested) { 1 while waitpid(-1, 0) > 0 || $! == 4; }
+  done($status);
 }
 sub finish { syswrite(STDOUT, $marker); syswrite(STDERR, $marker); reply("E $_[0]"); }
 `;
+
+/**
+ * Linux syscall numbers the helper needs (prctl for PR_SET_CHILD_SUBREAPER, setsid), by Node's
+ * name of the architecture. Elsewhere the helper does without: no subreaper (leftovers are found
+ * by their environment), a new process group instead of a session.
+ */
+const SYSCALLS: Record<string, { prctl: number; setsid: number }> = {
+  x64: { prctl: 157, setsid: 112 },
+  arm64: { prctl: 167, setsid: 157 },
+  riscv64: { prctl: 167, setsid: 157 },
+  ia32: { prctl: 172, setsid: 66 },
+};
 
 /** Where a running step's output goes. */
 export interface StepSink {
@@ -134,11 +167,17 @@ export interface SpawnerStepOptions extends StepSink {
   killGraceMs?: number;
 }
 
-type Reply = { kind: 'S'; pid: number } | { kind: 'X'; message: string } | { kind: 'E'; status: number };
+type Reply =
+  | { kind: 'S' | 'L'; pid: number }
+  | { kind: 'H'; pid: number; reaper: boolean }
+  | { kind: 'X'; message: string }
+  | { kind: 'E'; status: number };
 
 const SIGNAL_NAMES = new Map<number, string>(Object.entries(constants.signals).map(([name, n]) => [n, name]));
 /** After `E`, how long the markers may take to come through before we stop waiting (only a broken pipe could delay them). */
 const MARKER_WAIT_MS = 2000;
+/** How long a sandbox may take to end after `Q` before its bubblewrap is killed (and again before the helper is). */
+const SANDBOX_END_MS = 5000;
 
 /** Demultiplexes one of the helper's output streams into steps by counting end-of-step markers. */
 export class MarkedStream {
@@ -187,9 +226,17 @@ export class MarkedStream {
 }
 
 export interface SpawnerOptions {
-  /** The helper's command line prefix (bubblewrap's), or none to run it directly. */
-  wrapper?: string[];
   cwd: string;
+}
+
+/** The nested helper of a sandboxed job (see `enterSandbox`), by host pids. */
+interface Sandbox {
+  /** The bubblewrap process the outer helper forked. */
+  wrapperPid: number;
+  /** The nested helper (its pid inside the sandbox differs). */
+  helperPid: number;
+  /** Resolves with the `D` (ended) reply's wait status. */
+  ended: Promise<number | null>;
 }
 
 /**
@@ -198,11 +245,10 @@ export interface SpawnerOptions {
  */
 export class Spawner {
   readonly child: ChildProcessByStdio<Writable, Readable, Readable>;
-  /** The helper's pid as the host sees it (inside the sandbox it differs from its own view). */
-  private hostPid: number | null = null;
-  /** Whether processes escaping a step are re-parented to the helper (see the module comment). */
-  reaper = false;
-  private readonly sandboxed: boolean;
+  /** The helper's pid. */
+  private ownPid: number | null = null;
+  private ownReaper = false;
+  private readonly marker: string;
   private readonly ready: Promise<void>;
   private replyWaiter: (() => void) | null = null;
   private lineBuf = '';
@@ -213,19 +259,26 @@ export class Spawner {
   private readonly err: MarkedStream;
   private steps = 0;
   dead = false;
+  /** The sandbox whose nested helper runs the steps now, if any. */
+  private sandbox: Sandbox | null = null;
+  /** Resolves the current sandbox's `ended` at its `D` reply (or the helper's exit: null). */
+  private sandboxEnd: ((status: number | null) => void) | null = null;
+  /**
+   * A sandbox ended on its own (its helper killed): steps can no longer run here for this job,
+   * and its missing step markers make this helper unfit for another job.
+   */
+  private spoiled = false;
   private readonly exited: Promise<void>;
 
   constructor(o: SpawnerOptions) {
-    const marker = `\x1e<gantry-step-end-${randomBytes(12).toString('hex')}>\x1e`;
-    const argv = [...(o.wrapper ?? []), 'perl', '-e', HELPER, marker];
-    this.sandboxed = (o.wrapper?.length ?? 0) > 0;
-    const [command, ...args] = argv as [string, ...string[]];
+    this.marker = `\x1e<gantry-step-end-${randomBytes(12).toString('hex')}>\x1e`;
+    const [command, ...args] = helperArgv(this.marker);
     this.child = spawn(command, args, {
       cwd: o.cwd,
       env: childEnv({ set: { LC_ALL: 'C' } }),
       stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
     }) as unknown as ChildProcessByStdio<Writable, Readable, Readable>;
-    const markerBuf = Buffer.from(marker, 'latin1');
+    const markerBuf = Buffer.from(this.marker, 'latin1');
     this.out = new MarkedStream(markerBuf, (c) => this.sink?.onStdout(c));
     this.err = new MarkedStream(markerBuf, (c) => this.sink?.onStderr(c));
     this.child.stdout.on('data', (c: Buffer) => this.out.push(c));
@@ -241,6 +294,7 @@ export class Spawner {
     });
     void this.exited.then(() => {
       this.dead = true;
+      this.endSandbox(null);
       this.replyWaiter?.();
     });
     this.ready = this.handshake();
@@ -249,17 +303,10 @@ export class Spawner {
   }
 
   private async handshake(): Promise<void> {
-    const hello = await this.nextLine();
-    const match = /^H (\d+) ([01])$/.exec(hello ?? '');
-    if (!match) throw new GantryError('SPAWN_FAILED', 'the step helper did not start (is perl installed?)');
-    this.reaper = match[2] === '1';
-    const ownPid = Number(match[1]);
-    this.hostPid = this.sandboxed ? findHostPid(this.child.pid ?? -1, ownPid) : ownPid;
-    // Without host pids a sandboxed step could not be stopped: the caller falls back to plain spawns.
-    if (this.hostPid === null) {
-      this.child.kill('SIGKILL');
-      throw new GantryError('SPAWN_FAILED', 'cannot find the step helper in its sandbox');
-    }
+    const hello = await this.nextReply();
+    if (hello?.kind !== 'H') throw new GantryError('SPAWN_FAILED', 'the step helper did not start (is perl installed?)');
+    this.ownReaper = hello.reaper;
+    this.ownPid = hello.pid;
   }
 
   /** Resolves once the helper answered; rejects when it could not start. */
@@ -267,13 +314,26 @@ export class Spawner {
     await this.ready;
   }
 
+  /** Whether processes escaping a step are re-parented to the helper running it (see the module comment). */
+  get reaper(): boolean {
+    return this.sandbox !== null || this.ownReaper;
+  }
+
+  /** False once steps cannot run here any more: the helper ended, or the job's sandbox did. */
+  get usable(): boolean {
+    return !this.dead && !this.spoiled;
+  }
+
   private pendingLines: string[] = [];
 
   private onControl(text: string): void {
     this.lineBuf += text;
     for (let nl = this.lineBuf.indexOf('\n'); nl !== -1; nl = this.lineBuf.indexOf('\n')) {
-      this.pendingLines.push(this.lineBuf.slice(0, nl));
+      const line = this.lineBuf.slice(0, nl);
       this.lineBuf = this.lineBuf.slice(nl + 1);
+      // A sandbox's end is news whoever is waiting for what: it never queues behind other replies.
+      if (line.startsWith('D ')) this.endSandbox(Number(line.slice(2)));
+      else this.pendingLines.push(line);
     }
     const waiter = this.replyWaiter;
     this.replyWaiter = null;
@@ -292,10 +352,13 @@ export class Spawner {
 
   private async nextReply(): Promise<Reply | null> {
     const line = await this.nextLine();
-    if (line === null) return null;
-    if (line.startsWith('S ')) return { kind: 'S', pid: Number(line.slice(2)) };
-    if (line.startsWith('X ')) return { kind: 'X', message: line.slice(2) };
-    return { kind: 'E', status: Number(line.slice(2)) };
+    return line === null ? null : parseReply(line);
+  }
+
+  private endSandbox(status: number | null): void {
+    const resolve = this.sandboxEnd;
+    this.sandboxEnd = null;
+    resolve?.(status);
   }
 
   /** Keeps the event loop alive while a job uses the helper; an idle pooled helper must not. */
@@ -316,6 +379,90 @@ export class Spawner {
     this.sink = sink;
   }
 
+  /** Sends one request: a step, or with `nested` a helper under `argv` (see the protocol). */
+  private send(nested: boolean, files: StepFile[], cwd: string, argv: string[], env: Record<string, string>): void {
+    const fields = [String(files.length)];
+    // Contents as hex: a script may hold any byte, NUL included.
+    for (const f of files)
+      fields.push(f.path, f.mode === undefined ? '' : f.mode.toString(8), Buffer.from(f.content, 'utf8').toString('hex'));
+    fields.push(cwd, String(argv.length), ...argv);
+    for (const [name, value] of Object.entries(env)) fields.push(`${name}=${value}`);
+    // NUL separates the fields (and cannot be in an argument or a variable anyway, as Node's spawn says).
+    if (fields.some((f) => f.includes('\0'))) throw new GantryError('SPAWN_FAILED', 'an argument or environment value holds a NUL byte');
+    const payload = Buffer.from(fields.join('\0'), 'utf8');
+    // One write: each wakes the helper, and on a busy machine each wake-up costs Node its turn.
+    this.child.stdin.write(Buffer.concat([Buffer.from(`${nested ? 'L' : ''}${payload.length}\n`), payload]));
+  }
+
+  /**
+   * Moves this job's steps into a sandbox: the helper forks `wrapper` (bubblewrap's command line)
+   * running a nested helper, which then answers for every step until `leaveSandbox`. The job's
+   * steps share the sandbox's pid namespace, so its end ends everything they left running.
+   * Rejects (the helper staying usable outside) when the sandbox does not start.
+   */
+  async enterSandbox(wrapper: string[], cwd: string): Promise<void> {
+    await this.ready;
+    if (this.sandbox) throw new GantryError('SPAWN_FAILED', 'the step helper is already in a sandbox');
+    const ended = new Promise<number | null>((resolve) => {
+      this.sandboxEnd = resolve;
+    });
+    if (this.dead) this.endSandbox(null);
+    this.send(true, [], cwd, [...wrapper, ...helperArgv(this.marker)], childEnv({ set: { LC_ALL: 'C' } }));
+    let wrapperPid: number | null = null;
+    let hello: { pid: number } | null = null;
+    let startError: string | null = null;
+    // `L` (forked) comes from this helper, `H` from the nested one: either may come first.
+    const early = Promise.race([
+      ended.then(() => null),
+      (async () => {
+        while (wrapperPid === null || hello === null) {
+          const reply = await this.nextReply();
+          if (reply === null) return null;
+          if (reply.kind === 'L') wrapperPid = reply.pid;
+          else if (reply.kind === 'H') hello = reply;
+          else if (reply.kind === 'X') startError ??= reply.message;
+        }
+        return true;
+      })(),
+    ]);
+    if ((await early) === null || wrapperPid === null || hello === null) {
+      await ended;
+      // A reply reader may still be waiting: this helper's answers are no longer to be trusted.
+      this.spoiled = true;
+      throw new GantryError('SPAWN_FAILED', `the sandbox did not start${startError ? `: ${startError}` : ''}`);
+    }
+    const helperPid = findHostPid(wrapperPid, (hello as { pid: number }).pid);
+    this.sandbox = { wrapperPid, helperPid: helperPid ?? -1, ended };
+    // Without host pids a sandboxed step could not be stopped: the caller falls back to plain spawns.
+    if (helperPid === null) {
+      await this.leaveSandbox();
+      throw new GantryError('SPAWN_FAILED', 'cannot find the step helper in its sandbox');
+    }
+  }
+
+  /**
+   * Ends the job's sandbox (`Q` to its helper), and with it every process still in it; the helper
+   * is then back outside, ready for another job. Bounded: a sandbox that does not end is killed,
+   * and a helper that does not report it is ended too.
+   */
+  async leaveSandbox(): Promise<void> {
+    const sandbox = this.sandbox;
+    if (!sandbox) return;
+    this.sandbox = null;
+    this.attach(null);
+    if (this.sandboxEnd === null) {
+      // It ended on its own: the next `Q` would end this helper instead.
+      this.spoiled = true;
+      return;
+    }
+    this.child.stdin.write('Q\n');
+    if ((await withTimeout(sandbox.ended, SANDBOX_END_MS)) !== undefined) return;
+    killQuietly(sandbox.wrapperPid);
+    if ((await withTimeout(sandbox.ended, SANDBOX_END_MS)) !== undefined) return;
+    this.spoiled = true;
+    await this.close();
+  }
+
   /** Runs one step; same contract as `spawnStep` (process-tree.ts). */
   async run(o: SpawnerStepOptions): Promise<StepExit> {
     const started = performance.now();
@@ -323,36 +470,37 @@ export class Spawner {
       return { exitCode: null, signal: null, timedOut: false, cancelled: true, durationMs: 0, pid: null, leftovers: [] };
     await this.ready;
     if (o.argv.length === 0) throw new GantryError('SPAWN_FAILED', 'a step needs a command line');
-    const files = o.files ?? [];
-    const fields = [String(files.length)];
-    // Contents as hex: a script may hold any byte, NUL included.
-    for (const f of files)
-      fields.push(f.path, f.mode === undefined ? '' : f.mode.toString(8), Buffer.from(f.content, 'utf8').toString('hex'));
-    fields.push(o.cwd, String(o.argv.length), ...o.argv);
-    for (const [name, value] of Object.entries(o.env)) fields.push(`${name}=${value}`);
-    // NUL separates the fields (and cannot be in an argument or a variable anyway, as Node's spawn says).
-    if (fields.some((f) => f.includes('\0'))) throw new GantryError('SPAWN_FAILED', 'an argument or environment value holds a NUL byte');
-    const payload = Buffer.from(fields.join('\0'), 'utf8');
+    if (this.spoiled) throw new GantryError('SPAWN_FAILED', 'the step helper ended unexpectedly');
+    const sandbox = this.sandbox;
+    this.send(false, o.files ?? [], o.cwd, o.argv, o.env);
     this.sink = o;
-    this.child.stdin.write(`${payload.length}\n`);
-    this.child.stdin.write(payload);
     const step = ++this.steps;
 
     let pid: number | null = null;
     let startError: string | null = null;
     const stopper = new StepStopper(o);
     try {
-      let end: Reply | null;
+      let end: Reply | null = null;
       // `S` (started) and `X` (could not start, from the child) come in either order, then `E`.
-      for (end = await this.nextReply(); end !== null && end.kind !== 'E'; end = await this.nextReply()) {
-        if (end.kind === 'X') startError ??= end.message;
-        else {
-          pid = this.sandboxed ? findChildHostPid(this.hostPid, end.pid) : end.pid;
-          if (pid !== null) stopper.attach(pid);
+      const replies = (async () => {
+        for (end = await this.nextReply(); end !== null && end.kind !== 'E'; end = await this.nextReply()) {
+          if (end.kind === 'X') startError ??= end.message;
+          else if (end.kind === 'S') {
+            pid = sandbox ? findChildHostPid(sandbox.helperPid, end.pid) : end.pid;
+            if (pid !== null) stopper.attach(pid);
+          }
         }
-      }
+        return end;
+      })();
+      // A sandbox ending under a running step (its helper killed) never answers `E`.
+      const lost = sandbox ? sandbox.ended.then(() => null) : new Promise<null>(() => undefined);
+      end = await Promise.race([replies, lost]);
       const killed = await stopper.settle();
-      if (end === null) throw new GantryError('SPAWN_FAILED', 'the step helper ended unexpectedly');
+      if (end === null || (end as Reply).kind !== 'E') {
+        this.spoiled = true;
+        throw new GantryError('SPAWN_FAILED', 'the step helper ended unexpectedly');
+      }
+      const status = (end as { status: number }).status;
       let markerTimer: NodeJS.Timeout | undefined;
       await Promise.race([
         Promise.all([this.out.until(step), this.err.until(step)]),
@@ -362,9 +510,9 @@ export class Spawner {
       ]);
       clearTimeout(markerTimer);
       if (startError !== null) throw new GantryError('SPAWN_FAILED', `cannot start ${o.argv[0] ?? ''}: ${startError}`);
-      const termSignal = end.status & 0x7f;
+      const termSignal = status & 0x7f;
       return {
-        exitCode: end.status < 0 ? null : termSignal === 0 ? end.status >> 8 : null,
+        exitCode: status < 0 ? null : termSignal === 0 ? status >> 8 : null,
         signal: termSignal === 0 ? null : (SIGNAL_NAMES.get(termSignal) ?? `signal ${termSignal}`),
         timedOut: stopper.timedOut,
         cancelled: stopper.cancelled,
@@ -380,14 +528,19 @@ export class Spawner {
 
   /**
    * Processes the helper adopted or still has as children (escapees, background processes whose
-   * step ended): the job's leftovers. Host pids; empty in the sandbox (the helper's end ends them).
+   * step ended): the job's leftovers. Host pids; empty in a sandbox (its end ends them).
    */
   adopted(): ProcessRef[] {
-    if (this.sandboxed || this.hostPid === null) return [];
-    return processRefs(childrenOf(this.hostPid));
+    if (this.sandbox || this.ownPid === null) return [];
+    return processRefs(childrenOf(this.ownPid));
   }
 
-  /** Ends the helper (closing its stdin); in the sandbox this ends every process of the job. */
+  /** Whether the pool may hand this helper to another job. */
+  get reusable(): boolean {
+    return this.usable && this.sandbox === null && this.adopted().length === 0;
+  }
+
+  /** Ends the helper (closing its stdin); a sandbox it runs ends first, and every process in it. */
   async close(): Promise<void> {
     this.attach(null);
     this.child.stdin.end();
@@ -397,13 +550,48 @@ export class Spawner {
   }
 }
 
-/** The pids listed in /proc/<pid>/task/<pid>/children (the main thread forks every step). */
-function childrenOf(pid: number): number[] {
+/** The helper's command line (also run inside bubblewrap as a nested helper). */
+function helperArgv(marker: string): [string, ...string[]] {
+  const calls = SYSCALLS[process.arch] ?? { prctl: 0, setsid: 0 };
+  return ['perl', '-e', HELPER, marker, String(calls.prctl), String(calls.setsid)];
+}
+
+function parseReply(line: string): Reply {
+  const kind = line[0];
+  const rest = line.slice(2);
+  switch (kind) {
+    case 'S':
+    case 'L':
+      return { kind, pid: Number(rest) };
+    case 'H': {
+      const [pid, reaper] = rest.split(' ');
+      return { kind, pid: Number(pid), reaper: reaper === '1' };
+    }
+    case 'X':
+      return { kind, message: rest };
+    default:
+      return { kind: 'E', status: Number(rest) };
+  }
+}
+
+/** The promise's value, or undefined when it did not settle within `ms`. */
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
   try {
-    const text = readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').trim();
-    return text === '' ? [] : text.split(' ').map(Number);
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
   } catch {
-    return [];
+    // Already gone.
   }
 }
 
@@ -447,7 +635,7 @@ export function spawnerAvailable(): boolean {
 }
 
 /**
- * Idle unsandboxed helpers, reused by the next job. A helper goes back only when nothing of its
+ * Idle helpers (outside any sandbox), reused by the next job. A helper goes back only when nothing of its
  * last job is left (no children), so a job never sees another job's output or processes.
  */
 export class SpawnerPool {
@@ -472,7 +660,7 @@ export class SpawnerPool {
 
   release(spawner: Spawner): void {
     spawner.attach(null);
-    if (spawner.dead || this.idle.length >= this.maxIdle || spawner.adopted().length > 0) {
+    if (!spawner.reusable || this.idle.length >= this.maxIdle) {
       void spawner.close();
       return;
     }

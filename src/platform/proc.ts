@@ -45,6 +45,16 @@ export function readStat(pid: number): ProcStat | null {
   };
 }
 
+/** The pids in /proc/<pid>/task/<pid>/children: the children its main thread forked (or adopted, as a subreaper). */
+export function childrenOf(pid: number): number[] {
+  try {
+    const text = readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').trim();
+    return text === '' ? [] : text.split(' ').map(Number);
+  } catch {
+    return [];
+  }
+}
+
 /** Alive and not a zombie (a zombie is dead; it only waits to be reaped). */
 export function isLive(info: ProcStat | null): info is ProcStat {
   return info !== null && info.state !== 'Z' && info.state !== 'X';

@@ -9,7 +9,9 @@ import { parseLogLine, type ParsedLogLine } from '../../src/executor/log-writer.
 import type { JobSpec, LogLine } from '../../src/executor/ports.ts';
 import { findJobProcesses } from '../../src/executor/orphans.ts';
 import { isAlive } from '../../src/executor/process-tree.ts';
+import { childrenOf, readStat } from '../../src/platform/proc.ts';
 import { hasBubblewrap, requirement } from '../support/requirements.ts';
+import { waitFor } from '../support/wait.ts';
 
 let root: string;
 let data: string;
@@ -421,6 +423,30 @@ describe.runIf(requirement('bubblewrap', hasBubblewrap()))('runJob in the sandbo
     expect(texts(readLog(networked), 'o')[3]).toBe('hi');
   });
 
+  it("starts each job's sandbox from a pooled step helper: Node forks no bubblewrap", async () => {
+    const bwrapChildren = () => childrenOf(process.pid).filter((pid) => commOf(pid) === 'bwrap');
+    const helpers = new Set<number>();
+    for (const runId of ['run-sbx-pool-1', 'run-sbx-pool-2']) {
+      const spec = makeSpec(jobConfig([{ run: 'while [ ! -e go ]; do sleep 0.01; done; echo in the sandbox' }]), {
+        sandbox: 'auto',
+        runId,
+        workspaceDir: join(data, 'work', runId, 'build'),
+      });
+      const result = runJob(spec);
+      const go = join(spec.workspaceDir, 'go');
+      // The step is running once the job's bubblewrap exists; then the job is let go.
+      const ours = (pid: number) => commOf(pid) === 'bwrap' && cmdlineOf(pid).includes(spec.workspaceDir);
+      const bwrap = await waitFor(() => descendants(process.pid).find(ours), { what: 'the sandbox' });
+      helpers.add(parentOf(bwrap) ?? -1);
+      expect(bwrapChildren()).toEqual([]);
+      writeFileSync(go, '');
+      expect((await result).status).toBe('success');
+    }
+    // Both jobs used the same long-lived helper (a child of Node), one sandbox each.
+    expect(helpers.size).toBe(1);
+    expect(parentOf([...helpers][0] as number)).toBe(process.pid);
+  });
+
   it('ends the whole tree of a sandboxed step on timeout', async () => {
     const spec = makeSpec(jobConfig([{ name: 'slow', timeoutMs: 300, run: 'sleep 1000 &\nsetsid sleep 1000 &\nwait' }]), {
       sandbox: 'auto',
@@ -431,3 +457,25 @@ describe.runIf(requirement('bubblewrap', hasBubblewrap()))('runJob in the sandbo
     expect(await findJobProcesses('run-sbx-timeout', 'build')).toEqual([]);
   });
 });
+
+function descendants(pid: number): number[] {
+  const found: number[] = [];
+  for (const queue = [pid]; queue.length > 0; ) {
+    for (const child of childrenOf(queue.shift() as number)) {
+      found.push(child);
+      queue.push(child);
+    }
+  }
+  return found;
+}
+
+const commOf = (pid: number) => readStat(pid)?.comm ?? '';
+const parentOf = (pid: number) => readStat(pid)?.ppid;
+
+function cmdlineOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+  } catch {
+    return '';
+  }
+}

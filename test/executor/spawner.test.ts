@@ -1,10 +1,11 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isAlive, killLeftovers } from '../../src/executor/process-tree.ts';
 import { sandboxArgv } from '../../src/executor/sandbox.ts';
 import { MarkedStream, Spawner, spawnerAvailable, SpawnerPool, type SpawnerStepOptions } from '../../src/executor/spawner.ts';
+import { childrenOf, readStat } from '../../src/platform/proc.ts';
 import { hasBubblewrap, requirement } from '../support/requirements.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -26,8 +27,8 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function helper(wrapper?: string[]): Promise<Spawner> {
-  const spawner = new Spawner({ cwd: dir, wrapper });
+async function helper(): Promise<Spawner> {
+  const spawner = new Spawner({ cwd: dir });
   spawners.push(spawner);
   await spawner.started();
   return spawner;
@@ -175,20 +176,69 @@ describe.runIf(requirement('perl', spawnerAvailable()))('Spawner', () => {
 });
 
 describe.runIf(requirement('perl', spawnerAvailable()) && requirement('bubblewrap', hasBubblewrap()))('Spawner in the sandbox', () => {
-  it("runs the job's steps in one sandbox: a background process outlives its step and ends with the helper", async () => {
+  /** Host pids of processes whose command line holds `tag` (a process in the sandbox is seen from here too). */
+  const tagged = (tag: string) =>
+    readdirSync('/proc')
+      .filter((name) => /^\d+$/.test(name))
+      .filter((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes(tag);
+        } catch {
+          return false;
+        }
+      });
+
+  it("runs the job's steps in one sandbox: a background process outlives its step and ends with the sandbox", async () => {
+    const spawner = await helper();
     const wrapper = sandboxArgv([], { workspaceDir: dir, privateDirs: [], hiddenPaths: [], network: false, cwd: dir });
-    const spawner = await helper(wrapper);
+    await spawner.enterSandbox(wrapper, dir);
     const pidFile = join(dir, 'bg');
-    expect(await step(spawner, `sleep 1000 & echo $! > ${pidFile}`).promise).toMatchObject({ exitCode: 0 });
+    const tag = `gantry-bg-${process.pid}-${Date.now()}`;
+    expect(await step(spawner, `(exec -a ${tag} sleep 1000) & echo $! > ${pidFile}`).promise).toMatchObject({ exitCode: 0 });
     const check = step(spawner, `kill -0 $(cat ${pidFile}) && echo alive`);
     expect(await check.promise).toMatchObject({ exitCode: 0 });
     expect(check.stdout()).toBe('alive\n');
     const timed = step(spawner, 'sleep 1000 & setsid sleep 1000 & wait', { timeoutMs: 200, killGraceMs: 300 });
     expect(await timed.promise).toMatchObject({ timedOut: true });
-    await spawner.close();
-    expect(spawner.dead).toBe(true);
+    expect(tagged(tag)).toHaveLength(1);
+    await spawner.leaveSandbox();
+    expect(tagged(tag)).toEqual([]);
+    // The same helper runs on outside the sandbox: /tmp is the host's again.
+    const outside = join(tmpdir(), `gantry-outside-${process.pid}-${Date.now()}`);
+    expect(await step(spawner, `echo out > ${outside}`).promise).toMatchObject({ exitCode: 0 });
+    expect(readFileSync(outside, 'utf8')).toBe('out\n');
+    rmSync(outside);
+    expect(spawner.reusable).toBe(true);
+  });
+
+  it('starts the sandbox from the helper, not from Node: the bubblewrap is its child', async () => {
+    const spawner = await helper();
+    const wrapper = sandboxArgv([], { workspaceDir: dir, privateDirs: [], hiddenPaths: [], network: true, cwd: dir });
+    await spawner.enterSandbox(wrapper, dir);
+    const bwraps = (spawner.child.pid ? childrenOf(spawner.child.pid) : []).filter((pid) => commOf(pid) === 'bwrap');
+    expect(bwraps).toHaveLength(1);
+    expect(childrenOf(process.pid).filter((pid) => commOf(pid) === 'bwrap')).toEqual([]);
+    await spawner.leaveSandbox();
+  });
+
+  it('reports a sandbox that does not start, and is not reused', async () => {
+    const spawner = await helper();
+    await expect(spawner.enterSandbox(['bwrap', '--no-such-option'], dir)).rejects.toThrow(/sandbox did not start/);
+    expect(spawner.reusable).toBe(false);
+  });
+
+  it('a sandbox whose helper is killed fails the running step, and the helper is not reused', async () => {
+    const spawner = await helper();
+    const wrapper = sandboxArgv([], { workspaceDir: dir, privateDirs: [], hiddenPaths: [], network: true, cwd: dir });
+    await spawner.enterSandbox(wrapper, dir);
+    await expect(step(spawner, 'kill -9 $PPID; sleep 1000').promise).rejects.toThrow(/ended unexpectedly/);
+    expect(spawner.usable).toBe(false);
+    await spawner.leaveSandbox();
+    expect(spawner.reusable).toBe(false);
   });
 });
+
+const commOf = (pid: number) => readStat(pid)?.comm ?? '';
 
 describe('MarkedStream', () => {
   it('splits output at markers, also when a marker is cut across chunks', async () => {
