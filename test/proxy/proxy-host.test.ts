@@ -251,6 +251,9 @@ describe('proxy host process', () => {
     await expect(failed).rejects.toBeInstanceOf(ProxyStartError);
     await expect(failed).rejects.toThrow(/EADDRINUSE/);
 
+    // The server lets go of its client before it starts the environment on another port (as
+    // `gantry env expose` does): a client still watching would respawn the old process.
+    await client.detach();
     const port = await deadPort();
     const moved = await startClient({ dataDir: dir, port });
     expect([moved.adopted, moved.port]).toEqual([false, port]);

@@ -334,8 +334,12 @@ export class DeliveryController {
       this.#environments.all().map(async (e) => {
         try {
           const [text, project] = await Promise.all([e.proxy.prometheus(), this.#deps.store.projects.get(e.projectId)]);
-          const label = `project="${(project?.name ?? e.projectId).replace(/\\/g, '\\\\').replace(/"/g, '\\"')}",`;
-          return text.replaceAll('{environment="', `{${label}environment="`);
+          // The proxy labels its series with `<project>/<environment>`; rules select the two apart.
+          const name = project?.name ?? e.projectId;
+          return text.replaceAll(
+            `{environment="${promLabel(`${name}/${e.name}`)}"`,
+            `{project="${promLabel(name)}",environment="${promLabel(e.name)}"`,
+          );
         } catch (error) {
           this.#deps.warn('reading proxy metrics failed', { environment: e.name, error: String(error) });
           return '';
@@ -363,4 +367,9 @@ export class DeliveryController {
     });
     return next;
   }
+}
+
+/** A Prometheus label value's escaping (backslash, quote, newline). */
+function promLabel(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
