@@ -63,6 +63,20 @@ export function bucketStart(atMs: number, resolutionMs: number): number {
   return Math.floor(atMs / resolutionMs) * resolutionMs;
 }
 
+/** Adds counts to the finest-tier bucket at `atMs` of `buckets`, in place (sorted by start). */
+function addInPlace(buckets: HistoryBucket[], resolutionMs: number, atMs: number, counts: EventCounts): void {
+  const startMs = bucketStart(atMs, resolutionMs);
+  // New samples almost always land in or after the newest bucket: look from the end.
+  let index = buckets.length - 1;
+  while (index >= 0 && (buckets[index] as HistoryBucket).startMs > startMs) index--;
+  const found = index >= 0 ? buckets[index] : undefined;
+  if (found !== undefined && found.endMs > startMs) {
+    buckets[index] = { ...found, good: found.good + counts.good, total: found.total + counts.total };
+    return;
+  }
+  buckets.splice(index + 1, 0, { startMs, endMs: startMs + resolutionMs, good: counts.good, total: counts.total });
+}
+
 /**
  * Adds a sample (events observed at `atMs`) to the history: into its finest-tier bucket,
  * created if absent. Returns a new array; buckets stay sorted by start.
@@ -73,23 +87,15 @@ export function recordEvents(
   atMs: number,
   counts: EventCounts,
 ): HistoryBucket[] {
-  const resolutionMs = tiers[0]?.resolutionMs ?? SECOND;
-  const startMs = bucketStart(atMs, resolutionMs);
-  const index = history.findLastIndex((b) => b.startMs <= startMs);
-  const found = index >= 0 ? history[index] : undefined;
-  if (found !== undefined && found.endMs > startMs) {
-    const next = history.slice();
-    next[index] = { ...found, good: found.good + counts.good, total: found.total + counts.total };
-    return next;
-  }
   const next = history.slice();
-  next.splice(index + 1, 0, { startMs, endMs: startMs + resolutionMs, good: counts.good, total: counts.total });
+  addInPlace(next, tiers[0]?.resolutionMs ?? SECOND, atMs, counts);
   return next;
 }
 
 /**
  * Adds events observed over [fromMs, toMs) (a roll-up, a live window), spread evenly over the
  * finest buckets they cover, so a 10-second roll-up does not land whole in a 1-second bucket.
+ * Returns a new array (one copy, however many buckets the span covers).
  */
 export function recordSpan(
   history: readonly HistoryBucket[],
@@ -99,12 +105,15 @@ export function recordSpan(
   counts: EventCounts,
 ): HistoryBucket[] {
   const resolutionMs = tiers[0]?.resolutionMs ?? SECOND;
-  if (toMs - fromMs <= resolutionMs) return recordEvents(history, tiers, fromMs, counts);
-  let next = history.slice();
+  const next = history.slice();
+  if (toMs - fromMs <= resolutionMs) {
+    addInPlace(next, resolutionMs, fromMs, counts);
+    return next;
+  }
   const span = toMs - fromMs;
   for (let start = bucketStart(fromMs, resolutionMs); start < toMs; start += resolutionMs) {
     const share = (Math.min(toMs, start + resolutionMs) - Math.max(fromMs, start)) / span;
-    next = recordEvents(next, tiers, Math.max(fromMs, start), { good: counts.good * share, total: counts.total * share });
+    addInPlace(next, resolutionMs, Math.max(fromMs, start), { good: counts.good * share, total: counts.total * share });
   }
   return next;
 }
@@ -150,8 +159,11 @@ export function sumEvents(history: readonly HistoryBucket[], fromMs: number, toM
   if (toMs <= fromMs) return NO_EVENTS;
   let good = 0;
   let total = 0;
-  for (const bucket of history) {
-    if (bucket.endMs <= fromMs || bucket.startMs >= toMs) continue;
+  // Windows are recent: walk back from the newest bucket and stop at the first one before the window.
+  for (let i = history.length - 1; i >= 0; i--) {
+    const bucket = history[i] as HistoryBucket;
+    if (bucket.endMs <= fromMs) break;
+    if (bucket.startMs >= toMs) continue;
     const span = bucket.endMs - bucket.startMs;
     const overlap = Math.min(bucket.endMs, toMs) - Math.max(bucket.startMs, fromMs);
     const share = overlap >= span ? 1 : overlap / span;

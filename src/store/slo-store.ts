@@ -58,14 +58,24 @@ export function createSloStore(ctx: StoreContext): SloStore {
     /** One transaction: a crash leaves the histories, states and cursor of the previous evaluation. */
     async apply(change) {
       await db.transaction().execute(async (trx) => {
+        // One statement per SLO (compaction removes many buckets of each at once).
+        const removedBy = new Map<string, { key: SloKey; starts: number[] }>();
         for (const r of change.removed) {
-          await trx
-            .deleteFrom('slo_buckets')
-            .where('project_id', '=', r.projectId)
-            .where('environment', '=', r.environment)
-            .where('slo', '=', r.slo)
-            .where('start_ms', '=', r.startMs)
-            .execute();
+          const id = keyOf(r);
+          const entry = removedBy.get(id) ?? { key: r, starts: [] };
+          entry.starts.push(r.startMs);
+          removedBy.set(id, entry);
+        }
+        for (const { key, starts } of removedBy.values()) {
+          for (let i = 0; i < starts.length; i += CHUNK) {
+            await trx
+              .deleteFrom('slo_buckets')
+              .where('project_id', '=', key.projectId)
+              .where('environment', '=', key.environment)
+              .where('slo', '=', key.slo)
+              .where('start_ms', 'in', starts.slice(i, i + CHUNK))
+              .execute();
+          }
         }
         for (let i = 0; i < change.buckets.length; i += CHUNK) {
           await trx

@@ -18,6 +18,7 @@ import {
   budgetStatus,
   burnRate,
   compactHistory,
+  type EventCounts,
   type HistoryBucket,
   type HistoryTier,
   historyTiers,
@@ -60,6 +61,8 @@ const ROLLUP_BATCH = 5000;
 const MAX_TAIL_MS = 60_000;
 
 const SEVERITIES = ['page', 'ticket'] as const;
+/** Compaction (and the full comparison with what is stored) runs this often per SLO, staggered. */
+const COMPACT_EVERY_MS = 5 * 60_000;
 
 interface Tracked {
   key: SloKey;
@@ -72,8 +75,11 @@ interface Tracked {
   /** When Gantry began measuring it (its oldest bucket, or when it was first evaluated). */
   sinceMs: number;
   readings: RuleReading[];
-  /** The latest evaluation's view: history plus the live seconds. */
-  latest: HistoryBucket[];
+  /** The live seconds since the newest roll-up, counted at the last evaluation (never stored). */
+  tail: { fromMs: number; toMs: number; counts: EventCounts } | null;
+  /** The earliest time roll-ups changed since the last store (buckets ending after it are written). */
+  touchedFromMs: number | null;
+  compactedAtMs: number;
 }
 
 /** One SLO's state as the API shows it. */
@@ -183,7 +189,10 @@ export class SloService {
         for (const t of this.#tracked.values()) {
           if (t.key.projectId !== row.projectId || t.key.environment !== row.environment) continue;
           const events = sliCounts(t.config.sli, counts);
-          if (events !== undefined) t.buckets = recordSpan(t.buckets, t.tiers, row.startMs, row.endMs, events);
+          if (events !== undefined) {
+            t.buckets = recordSpan(t.buckets, t.tiers, row.startMs, row.endMs, events);
+            t.touchedFromMs = Math.min(t.touchedFromMs ?? row.startMs, row.startMs);
+          }
         }
       }
       if (rows.length < ROLLUP_BATCH) break;
@@ -202,10 +211,8 @@ export class SloService {
         const t = this.#tracked.get(keyString({ projectId: target.projectId, environment: target.environment, slo: slo.name }));
         if (t === undefined || slo.sli.kind === 'prometheus') continue;
         const live = tail === undefined ? undefined : sliCounts(slo.sli, tail);
-        t.latest =
-          live !== undefined && live.total > 0 ? recordSpan(t.buckets, t.tiers, Math.max(since, now - MAX_TAIL_MS), now, live) : t.buckets;
-        const latest = t.latest;
-        t.readings = readRules(slo.alerts, (windowMs) => burnRate(sumEvents(latest, now - windowMs, now), slo.objective), now - t.sinceMs);
+        t.tail = live !== undefined && live.total > 0 ? { fromMs: Math.max(since, now - MAX_TAIL_MS), toMs: now, counts: live } : null;
+        t.readings = readRules(slo.alerts, (windowMs) => burnRate(this.#window(t, now - windowMs, now), slo.objective), now - t.sinceMs);
         const transitions: AlertTransition[] = [];
         for (const severity of SEVERITIES) {
           const step = stepAlert(t.alerts[severity], severity, t.readings, now);
@@ -224,16 +231,30 @@ export class SloService {
     // Compact and store what changed, with the cursor and the alert events, in one transaction.
     const upserts: (SloKey & SloBucket)[] = [];
     const removed: (SloKey & { startMs: number })[] = [];
-    const storedAfter = new Map<Tracked, Map<number, HistoryBucket>>();
+    /** What the store holds after this evaluation: all of it after a compaction, or buckets written over it. */
+    const storedAfter = new Map<Tracked, Map<number, HistoryBucket> | HistoryBucket[]>();
     for (const t of this.#tracked.values()) {
-      t.buckets = compactHistory(t.buckets, t.tiers, now);
-      const next = new Map(t.buckets.map((b) => [b.startMs, b]));
-      for (const b of t.buckets) {
-        const old = t.stored.get(b.startMs);
-        if (old === undefined || old.endMs !== b.endMs || old.good !== b.good || old.total !== b.total) upserts.push({ ...t.key, ...b });
+      if (now - t.compactedAtMs >= COMPACT_EVERY_MS) {
+        // Aging moves buckets between tiers slowly: compact now and then, and compare all of it with the store.
+        t.buckets = compactHistory(t.buckets, t.tiers, now);
+        const next = new Map(t.buckets.map((b) => [b.startMs, b]));
+        for (const b of t.buckets) {
+          const old = t.stored.get(b.startMs);
+          if (old === undefined || old.endMs !== b.endMs || old.good !== b.good || old.total !== b.total) upserts.push({ ...t.key, ...b });
+        }
+        for (const startMs of t.stored.keys()) if (!next.has(startMs)) removed.push({ ...t.key, startMs });
+        storedAfter.set(t, next);
+      } else if (t.touchedFromMs !== null) {
+        // Roll-ups only add to buckets at and after the earliest one they touched: write those.
+        const written: HistoryBucket[] = [];
+        for (let i = t.buckets.length - 1; i >= 0; i--) {
+          const b = t.buckets[i] as HistoryBucket;
+          if (b.endMs <= t.touchedFromMs) break;
+          upserts.push({ ...t.key, ...b });
+          written.push(b);
+        }
+        storedAfter.set(t, written);
       }
-      for (const startMs of t.stored.keys()) if (!next.has(startMs)) removed.push({ ...t.key, startMs });
-      storedAfter.set(t, next);
     }
     if (upserts.length > 0 || removed.length > 0 || alertChanges.length > 0 || cursor !== this.#cursor) {
       try {
@@ -244,7 +265,12 @@ export class SloService {
         throw error;
       }
     }
-    for (const [t, stored] of storedAfter) t.stored = stored;
+    for (const [t, stored] of storedAfter) {
+      if (t.touchedFromMs === null || now - t.compactedAtMs >= COMPACT_EVERY_MS) t.compactedAtMs = now;
+      if (stored instanceof Map) t.stored = stored;
+      else for (const b of stored) t.stored.set(b.startMs, b);
+      t.touchedFromMs = null;
+    }
     this.#cursor = cursor;
     this.#evaluatedAtMs = now;
     for (const env of changedEnvs) {
@@ -288,7 +314,10 @@ export class SloService {
           alerts: { page: alerts.page ?? INACTIVE, ticket: alerts.ticket ?? INACTIVE },
           sinceMs: buckets[0]?.startMs ?? now,
           readings: [],
-          latest: buckets,
+          tail: null,
+          touchedFromMs: null,
+          // Staggered, so that not every SLO compacts in the same evaluation.
+          compactedAtMs: now - ((this.#tracked.size * 7919) % COMPACT_EVERY_MS),
         });
       }
       // An SLO the environment's release no longer declares is forgotten, with its history.
@@ -314,11 +343,22 @@ export class SloService {
     }
   }
 
+  /** Events in [fromMs, toMs): the stored history plus the share of the live seconds inside the window. */
+  #window(t: Tracked, fromMs: number, toMs: number): EventCounts {
+    const stored = sumEvents(t.buckets, fromMs, toMs);
+    const tail = t.tail;
+    if (tail === null) return stored;
+    const overlap = Math.min(toMs, tail.toMs) - Math.max(fromMs, tail.fromMs);
+    if (overlap <= 0) return stored;
+    const share = Math.min(1, overlap / (tail.toMs - tail.fromMs));
+    return { good: stored.good + tail.counts.good * share, total: stored.total + tail.counts.total * share };
+  }
+
   #budget(t: Tracked, now: number): BudgetStatus {
-    const period = sumEvents(t.latest, now - t.config.periodMs, now);
+    const period = this.#window(t, now - t.config.periodMs, now);
     // Projected at the fastest page rule's long window: recent, but not every request's swing.
     const fastest = t.config.alerts.filter((a) => a.severity === 'page').sort((a, b) => a.longWindowMs - b.longWindowMs)[0];
-    const current = fastest === undefined ? 0 : burnRate(sumEvents(t.latest, now - fastest.longWindowMs, now), t.config.objective);
+    const current = fastest === undefined ? 0 : burnRate(this.#window(t, now - fastest.longWindowMs, now), t.config.objective);
     return budgetStatus(period, t.config.objective, t.config.periodMs, current);
   }
 
@@ -418,19 +458,21 @@ export class SloService {
     if (own.length === 0) return null;
     let burned = 0;
     for (const t of own) {
-      const during = sumEvents(t.latest, fromMs, toMs);
-      const period = sumEvents(t.latest, now - t.config.periodMs, now);
+      const during = this.#window(t, fromMs, toMs);
+      const period = this.#window(t, now - t.config.periodMs, now);
       const allowed = period.total * (1 - t.config.objective);
       if (allowed > 0) burned = Math.max(burned, (during.total - during.good) / allowed);
     }
     const main = own.find((t) => t.config.sli.kind === 'availability') ?? (own[0] as Tracked);
-    const during = sumEvents(main.latest, fromMs, toMs);
+    const during = this.#window(main, fromMs, toMs);
     return { failedRequests: Math.round(during.total - during.good), totalRequests: Math.round(during.total), budgetBurned: burned };
   }
 
   /** The budget's good/total history of one SLO, oldest first (charts). */
   history(key: SloKey): HistoryBucket[] {
-    return this.#tracked.get(keyString(key))?.latest ?? [];
+    const t = this.#tracked.get(keyString(key));
+    if (t === undefined) return [];
+    return t.tail === null ? t.buckets : recordSpan(t.buckets, t.tiers, t.tail.fromMs, t.tail.toMs, t.tail.counts);
   }
 }
 
