@@ -81,3 +81,34 @@ export class ManualClock implements Clock {
     this.#now = end;
   }
 }
+
+/** A background loop started by `repeatEvery`. */
+export interface Repeating {
+  /** No run starts after this; resolves once a run under way has ended. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs `task` every `intervalMs` on `clock`, each run starting `intervalMs` after the previous
+ * one ended, so runs never overlap however slow one is. A failed run goes to `onError` and the
+ * loop carries on: background work (SLO evaluation, notifications, incidents) must not die.
+ */
+export function repeatEvery(clock: Clock, intervalMs: number, task: () => Promise<void>, onError: (error: unknown) => void): Repeating {
+  let stopped = false;
+  let running: Promise<void> = Promise.resolve();
+  let timer: TimerHandle | undefined;
+  const schedule = (): void => {
+    if (stopped) return;
+    timer = clock.setTimeout(() => {
+      running = task().catch(onError).finally(schedule);
+    }, intervalMs);
+  };
+  schedule();
+  return {
+    async stop() {
+      stopped = true;
+      if (timer !== undefined) clock.clearTimeout(timer);
+      await running;
+    },
+  };
+}

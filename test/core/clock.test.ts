@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ManualClock, systemClock } from '../../src/core/clock.ts';
+import { ManualClock, repeatEvery, systemClock } from '../../src/core/clock.ts';
 
 describe('ManualClock', () => {
   it('stands still until advanced', () => {
@@ -97,5 +97,48 @@ describe('systemClock', () => {
     systemClock.clearTimeout(handle);
     await new Promise<void>((resolve) => systemClock.setTimeout(resolve, 5));
     expect(cleared).toBe(false);
+  });
+});
+
+/** Lets the promise chains that do not wait on the clock run to their end. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+describe('repeatEvery', () => {
+  it('runs a task each interval after the last run ended, survives a failure, and stops after the run under way', async () => {
+    const clock = new ManualClock(0);
+    const starts: number[] = [];
+    const errors: unknown[] = [];
+    let finish: () => void = () => undefined;
+    const loop = repeatEvery(
+      clock,
+      1000,
+      () => {
+        starts.push(clock.now());
+        if (starts.length === 2) return Promise.reject(new Error('boom'));
+        return new Promise<void>((resolve) => {
+          finish = resolve;
+        });
+      },
+      (error) => errors.push(error),
+    );
+    clock.advance(1000);
+    expect(starts).toEqual([1000]);
+    clock.advance(5000); // the first run has not ended: no second one starts
+    expect(starts).toEqual([1000]);
+    finish();
+    await settle();
+    clock.advance(1000);
+    expect(starts).toEqual([1000, 7000]);
+    await settle();
+    expect(errors).toEqual([new Error('boom')]);
+    clock.advance(1000);
+    expect(starts).toEqual([1000, 7000, 8000]);
+    const stopped = loop.stop();
+    finish();
+    await stopped;
+    clock.advance(10_000);
+    expect(starts).toHaveLength(3);
   });
 });

@@ -5,7 +5,7 @@
  * People open them by hand too, and move them through the lifecycle of src/incidents. The
  * timeline builds itself from the event log of the incident's project and environment.
  */
-import type { Clock } from '../../core/clock.ts';
+import { type Clock, type Repeating, repeatEvery } from '../../core/clock.ts';
 import { InputError, NotFoundError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
 import type { Value } from '../../core/types.ts';
@@ -70,31 +70,23 @@ export interface IncidentView {
 
 export class IncidentService {
   readonly #deps: IncidentServiceDeps;
-  #timer: ReturnType<Clock['setTimeout']> | undefined;
-  #running: Promise<void> = Promise.resolve();
-  #stopped = false;
+  #loop: Repeating | undefined;
 
   constructor(deps: IncidentServiceDeps) {
     this.#deps = deps;
   }
 
   start(): void {
-    this.#schedule();
+    this.#loop ??= repeatEvery(
+      this.#deps.clock,
+      this.#deps.intervalMs ?? 1000,
+      () => this.readAlerts(),
+      (error) => this.#deps.warn('opening incidents from alerts failed', { error: String(error) }),
+    );
   }
 
   async stop(): Promise<void> {
-    this.#stopped = true;
-    if (this.#timer !== undefined) this.#deps.clock.clearTimeout(this.#timer);
-    await this.#running;
-  }
-
-  #schedule(): void {
-    if (this.#stopped) return;
-    this.#timer = this.#deps.clock.setTimeout(() => {
-      this.#running = this.readAlerts()
-        .catch((error: unknown) => this.#deps.warn('opening incidents from alerts failed', { error: String(error) }))
-        .finally(() => this.#schedule());
-    }, this.#deps.intervalMs ?? 1000);
+    await this.#loop?.stop();
   }
 
   /** Opens an incident for each new page alert not already covered by an open one. */

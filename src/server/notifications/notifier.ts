@@ -6,7 +6,7 @@
  * idempotency key (`<channel>:<event>`), so a receiver that saw a retry before can drop it. A
  * server killed with deliveries queued sends them after its restart: they are rows, not memory.
  */
-import type { Clock } from '../../core/clock.ts';
+import { type Clock, type Repeating, repeatEvery } from '../../core/clock.ts';
 import type { Value } from '../../core/types.ts';
 import type { GantryEvent, NotificationChannel, NotificationDelivery, Store } from '../../store/ports.ts';
 import type { EventScope } from '../events/index.ts';
@@ -57,31 +57,23 @@ export function retryDelayMs(attempts: number, random: number): number {
 
 export class Notifier {
   readonly #deps: NotifierDeps;
-  #timer: ReturnType<Clock['setTimeout']> | undefined;
-  #running: Promise<void> = Promise.resolve();
-  #stopped = false;
+  #loop: Repeating | undefined;
 
   constructor(deps: NotifierDeps) {
     this.#deps = deps;
   }
 
   start(): void {
-    this.#schedule();
+    this.#loop ??= repeatEvery(
+      this.#deps.clock,
+      this.#deps.intervalMs ?? 1000,
+      () => this.tick(),
+      (error) => this.#deps.warn('notifying failed', { error: String(error) }),
+    );
   }
 
   async stop(): Promise<void> {
-    this.#stopped = true;
-    if (this.#timer !== undefined) this.#deps.clock.clearTimeout(this.#timer);
-    await this.#running;
-  }
-
-  #schedule(): void {
-    if (this.#stopped) return;
-    this.#timer = this.#deps.clock.setTimeout(() => {
-      this.#running = this.tick()
-        .catch((error: unknown) => this.#deps.warn('notifying failed', { error: String(error) }))
-        .finally(() => this.#schedule());
-    }, this.#deps.intervalMs ?? 1000);
+    await this.#loop?.stop();
   }
 
   /** Queues what is new and sends what is due; the timer calls it, tests may too. */

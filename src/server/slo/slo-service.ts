@@ -8,7 +8,7 @@
  *
  * Prometheus SLIs are not evaluated here yet: `gantry slo rules` gives Prometheus their rules.
  */
-import type { Clock } from '../../core/clock.ts';
+import { type Clock, type Repeating, repeatEvery } from '../../core/clock.ts';
 import type { SloConfig } from '../../core/slo-config.ts';
 import type { Value } from '../../core/types.ts';
 import {
@@ -122,9 +122,7 @@ export class SloService {
   readonly #consumedUntil = new Map<string, number>();
   #cursor = 0;
   #evaluatedAtMs: number | null = null;
-  #timer: ReturnType<Clock['setTimeout']> | undefined;
-  #running: Promise<void> = Promise.resolve();
-  #stopped = false;
+  #loop: Repeating | undefined;
   #loaded = false;
 
   constructor(deps: SloServiceDeps) {
@@ -134,22 +132,16 @@ export class SloService {
   /** Loads the stored histories and evaluates on the interval until stop(). */
   async start(): Promise<void> {
     await this.#load();
-    this.#schedule();
+    this.#loop ??= repeatEvery(
+      this.#deps.clock,
+      this.#deps.intervalMs ?? 2000,
+      () => this.evaluate(),
+      (error) => this.#deps.warn('evaluating SLOs failed', { error: String(error) }),
+    );
   }
 
   async stop(): Promise<void> {
-    this.#stopped = true;
-    if (this.#timer !== undefined) this.#deps.clock.clearTimeout(this.#timer);
-    await this.#running;
-  }
-
-  #schedule(): void {
-    if (this.#stopped) return;
-    this.#timer = this.#deps.clock.setTimeout(() => {
-      this.#running = this.evaluate()
-        .catch((error: unknown) => this.#deps.warn('evaluating SLOs failed', { error: String(error) }))
-        .finally(() => this.#schedule());
-    }, this.#deps.intervalMs ?? 2000);
+    await this.#loop?.stop();
   }
 
   async #load(): Promise<void> {
