@@ -8,6 +8,7 @@ import type { ServerOptions } from './server-options.ts';
 export type { AppDeps } from './app.ts';
 export { resolveServerOptions, SERVER_OPTION_TABLE, type ServerOptions } from './server-options.ts';
 export type { RunningServer, ServerParts, StartOverrides } from './start.ts';
+export type { SloStatus } from './slo/index.ts';
 
 /** See start.ts: wires the server without listening. */
 export async function buildServer(options: ServerOptions, overrides?: StartOverrides): Promise<ServerParts> {

@@ -2,37 +2,12 @@
 import type { Command } from 'commander';
 import { GantryError } from '../../core/errors.ts';
 import { formatDuration } from '../../pipeline/durations.ts';
+import type { SloStatus } from '../../server/index.ts';
 import { ApiClient, serverAddress } from '../api-client.ts';
 import { bold, dim, green, printJson, red, yellow } from '../output.ts';
 
 const enc = encodeURIComponent;
 const client = (program: Command) => new ApiClient(serverAddress((program.opts() as { data?: string }).data));
-
-/** The API's SLO status (src/server/slo/slo-service.ts SloStatus), as the CLI reads it. */
-interface SloStatusView {
-  environment: string;
-  slo: { name: string; objective: number; periodMs: number; sli: { kind: string; thresholdMs?: number } };
-  budget: {
-    sli: number;
-    total: number;
-    bad: number;
-    allowedBad: number;
-    consumed: number;
-    remaining: number;
-    exhaustedInMs: number | null;
-  };
-  rules: {
-    severity: string;
-    burnRate: number;
-    longWindowMs: number;
-    shortWindowMs: number;
-    longBurnRate: number;
-    shortBurnRate: number;
-    holds: boolean;
-  }[];
-  alerts: Record<string, { status: string; sinceMs?: number }>;
-  evaluated: boolean;
-}
 
 function percent(fraction: number, digits = 3): string {
   return `${Number((fraction * 100).toFixed(digits))}%`;
@@ -42,13 +17,13 @@ function period(ms: number): string {
   return ms % 86_400_000 === 0 ? `${ms / 86_400_000}d` : formatDuration(ms);
 }
 
-function describeSli(sli: SloStatusView['slo']['sli']): string {
+function describeSli(sli: SloStatus['slo']['sli']): string {
   if (sli.kind === 'latency') return `requests within ${sli.thresholdMs}ms`;
   if (sli.kind === 'prometheus') return 'from Prometheus';
   return 'requests without a 5xx';
 }
 
-function printStatus(s: SloStatusView): void {
+function printStatus(s: SloStatus): void {
   const firing = Object.entries(s.alerts).filter(([, a]) => a.status === 'firing');
   const head = `${bold(s.environment)} ${bold(s.slo.name)}  ${percent(s.slo.objective)} over ${period(s.slo.periodMs)} ${dim(`(${describeSli(s.slo.sli)})`)}`;
   process.stdout.write(`${head}${firing.map(([severity]) => `  ${red(`${severity.toUpperCase()} FIRING`)}`).join('')}\n`);
@@ -123,7 +98,7 @@ export function registerSloCommands(program: Command): void {
     .option('--json', 'JSON output')
     .action(async (project: string, opts: { env?: string; json?: boolean }) => {
       const query = opts.env === undefined ? '' : `?env=${enc(opts.env)}`;
-      const { slos } = await client(program).request<{ slos: SloStatusView[] }>('GET', `/api/projects/${enc(project)}/slos${query}`);
+      const { slos } = await client(program).request<{ slos: SloStatus[] }>('GET', `/api/projects/${enc(project)}/slos${query}`);
       if (opts.json) {
         printJson(slos);
         return;
