@@ -178,7 +178,9 @@ describe.runIf(prometheusAvailable())('Prometheus SLIs evaluated by Gantry', () 
     await unreachable.evaluate();
     const [down] = unreachable.status(projectId);
     expect(down).toMatchObject({ evaluated: false, rules: [], alerts: { page: { status: 'inactive' } } });
-    expect(down?.problem).toMatch(/^the (good|total) query over [26]s: cannot reach http:\/\/127\.0\.0\.1:\d+: connection refused \(ECONNREFUSED\)$/);
+    expect(down?.problem).toMatch(
+      /^the (good|total) query over [26]s: cannot reach http:\/\/127\.0\.0\.1:\d+: connection refused \(ECONNREFUSED\)$/,
+    );
 
     const unconfigured = service([CHECKOUT], undefined);
     await unconfigured.evaluate();
