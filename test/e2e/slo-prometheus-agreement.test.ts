@@ -3,8 +3,9 @@
  * a deployed service (every 5th request a 500, every 4th answered after 400 ms), 100 requests a
  * second through its proxy, and a real Prometheus scraping the server's /metrics every second
  * and evaluating the rules `gantry slo rules` wrote (checked by promtool first). The SLO period
- * is 6 h, so the workbook's windows are 2.5 s, 15 s, 30 s, 3 min, 36 min; the 15 s and 30 s ones
- * are compared (why not the others, and why the comparison is fair: test/support/slo-agreement.ts).
+ * is 6 h, so the workbook's windows are 2.5 s, 15 s, 30 s, 3 min, 36 min; the 30 s one is
+ * compared, at three evaluations (why not the others, and why the comparison is fair:
+ * test/support/slo-agreement.ts; `npm run bench:slo-agreement` compares more, for longer).
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -84,7 +85,7 @@ describe.runIf(prometheusAvailable())("Gantry's burn rates against Prometheus ev
     }
   });
 
-  it('agrees within 1 % on every window of 15 s and more, at several evaluations', async () => {
+  it('agrees within 1 % on the 30 s window, at several evaluations', async () => {
     prometheus = await startPrometheus({
       targets: [new URL(server.url).host],
       scrapeInterval: `${SCRAPE_MS / 1000}s`,
@@ -120,15 +121,14 @@ describe.runIf(prometheusAvailable())("Gantry's burn rates against Prometheus ev
           project: 'shop',
           scrapeMs: SCRAPE_MS,
           scrapingSinceMs: loadStartedAt,
+          minWindowMs: LONGEST_COMPARED_MS,
         })),
       );
     }
     expect(load.failed).toBe(0);
     // Every 5th request fails against a 1 % budget (20×); every 4th is slow against 5 % (5×).
     for (const c of compared) expect(c.gantry).toBeCloseTo(c.slo === 'availability' ? 20 : 5, 0);
-    expect(new Set(compared.map((c) => `${c.slo} ${c.window}`))).toEqual(
-      new Set(['availability 15s', 'availability 30s', 'latency 15s', 'latency 30s']),
-    );
+    expect(new Set(compared.map((c) => `${c.slo} ${c.window}`))).toEqual(new Set(['availability 30s', 'latency 30s']));
     const worst = Math.max(...compared.map((c) => c.relativeDifference));
     expect(worst, JSON.stringify(compared, null, 1)).toBeLessThan(0.01);
   }, 120_000);
