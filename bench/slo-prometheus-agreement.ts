@@ -17,12 +17,13 @@ import { promDuration } from '../src/slo/index.ts';
 import { runCli } from '../test/support/cli.ts';
 import { startPrometheus } from '../test/support/prometheus-process.ts';
 import { makeRepo } from '../test/support/repo.ts';
-import { startTestServer, waitForRunEnd } from '../test/support/server.ts';
+import { startTestServer } from '../test/support/server.ts';
 import {
   AGREEMENT_SERVICE,
   type AgreementStatus,
   agreementYaml,
   compareBurnRates,
+  deployAgreementService,
   OpenLoopLoad,
   type WindowAgreement,
   waitForRuleEvaluation,
@@ -41,31 +42,7 @@ await benchMain('slo-prometheus-agreement', (DURATION_S + 150) * 1000, async () 
   let prometheus: Awaited<ReturnType<typeof startPrometheus>> | undefined;
   let load: OpenLoopLoad | undefined;
   try {
-    await server.api('POST', '/api/projects', { path: repo.dir, name: 'shop' });
-    const run = (await server.api<{ run: { id: string } }>('POST', '/api/projects/shop/runs', {})).body.run.id;
-    await waitForRunEnd(server, run);
-    const release = (await server.api<{ release: { id: string } }>('POST', '/api/projects/shop/releases', { run })).body.release.id;
-    await server.api('POST', '/api/projects/shop/environments/production/deploy', { release });
-    const port = await waitFor(
-      'the deploy',
-      async () => {
-        const view = (
-          await server.api<{ rollout: { phase: string } | null; live: { port: number | null } }>(
-            'GET',
-            '/api/projects/shop/environments/production/rollout',
-          )
-        ).body;
-        return view.rollout?.phase === 'succeeded' ? (view.live.port ?? undefined) : undefined;
-      },
-      60_000,
-      100,
-    );
-    await waitFor(
-      'both SLOs',
-      async () => ((await server.api<{ slos: unknown[] }>('GET', '/api/projects/shop/slos')).body.slos.length === 2 ? true : undefined),
-      20_000,
-      100,
-    );
+    const port = await deployAgreementService(server.api, repo.dir);
     const rules = (await runCli(repo.dir, ['slo', 'rules', 'shop'], { env: { GANTRY_URL: server.url, GANTRY_TOKEN: server.token } }))
       .stdout;
     const dir = await tempDir('gantry-bench-slo-rules-');

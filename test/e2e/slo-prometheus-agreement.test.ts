@@ -16,12 +16,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.ts';
 import { prometheusAvailable, startPrometheus, type TestPrometheus } from '../support/prometheus.ts';
 import { makeRepo } from '../support/repo.ts';
-import { startTestServer, type TestServer, waitForRunEnd } from '../support/server.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
 import {
   AGREEMENT_SERVICE,
   type AgreementStatus,
   agreementYaml,
   compareBurnRates,
+  deployAgreementService,
   OpenLoopLoad,
   type WindowAgreement,
   waitForRuleEvaluation,
@@ -42,26 +43,7 @@ describe.runIf(prometheusAvailable())("Gantry's burn rates against Prometheus ev
   beforeAll(async () => {
     server = await startTestServer();
     repo = await makeRepo({ 'server.js': AGREEMENT_SERVICE, 'gantry.yaml': agreementYaml('6h') });
-    await server.api('POST', '/api/projects', { path: repo.dir, name: 'shop' });
-    const run = (await server.api<{ run: { id: string } }>('POST', '/api/projects/shop/runs', {})).body.run.id;
-    expect((await waitForRunEnd(server, run)).status).toBe('success');
-    const release = (await server.api<{ release: { id: string } }>('POST', '/api/projects/shop/releases', { run })).body.release.id;
-    await server.api('POST', '/api/projects/shop/environments/production/deploy', { release });
-    port = await waitFor(
-      async () => {
-        const view = (
-          await server.api<{ rollout: { phase: string } | null; live: { port: number | null } }>(
-            'GET',
-            '/api/projects/shop/environments/production/rollout',
-          )
-        ).body;
-        return view.rollout?.phase === 'succeeded' ? view.live.port : undefined;
-      },
-      { what: 'the deploy to finish', timeoutMs: 30_000 },
-    );
-    await waitFor(async () => (await server.api<{ slos: unknown[] }>('GET', '/api/projects/shop/slos')).body.slos.length === 2, {
-      what: 'both SLOs evaluated',
-    });
+    port = await deployAgreementService(server.api, repo.dir);
     const written = await runCli(repo.dir, ['slo', 'rules', 'shop'], { env: { GANTRY_URL: server.url, GANTRY_TOKEN: server.token } });
     expect(written.code).toBe(0);
     rules = written.stdout;

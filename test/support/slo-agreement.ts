@@ -28,6 +28,8 @@
  */
 import http from 'node:http';
 import { promDuration } from '../../src/slo/index.ts';
+import { type ApiCall, waitForRunEnd } from './server.ts';
+import { waitFor } from './wait.ts';
 
 /** Fails every ERROR_EVERY-th request with a 500 and answers every SLOW_EVERY-th after SLOW_MS. */
 export const ERROR_EVERY = 5;
@@ -62,6 +64,35 @@ slos:
   availability: { objective: 99%, period: ${period} }
   latency: { objective: 95%, threshold: 250ms, period: ${period} }
 `;
+}
+
+/**
+ * Registers the repository as project `shop`, builds it, releases and deploys to production,
+ * and waits for both SLOs to be evaluated; returns the environment's proxy port.
+ */
+export async function deployAgreementService(api: ApiCall, repoDir: string): Promise<number> {
+  await api('POST', '/api/projects', { path: repoDir, name: 'shop' });
+  const run = (await api<{ run: { id: string } }>('POST', '/api/projects/shop/runs', {})).body.run.id;
+  const ended = await waitForRunEnd({ api }, run, 60_000);
+  if (ended.status !== 'success') throw new Error(`the build ended ${ended.status}`);
+  const release = (await api<{ release: { id: string } }>('POST', '/api/projects/shop/releases', { run })).body.release.id;
+  await api('POST', '/api/projects/shop/environments/production/deploy', { release });
+  const port = await waitFor(
+    async () => {
+      const view = (
+        await api<{ rollout: { phase: string } | null; live: { port: number | null } }>(
+          'GET',
+          '/api/projects/shop/environments/production/rollout',
+        )
+      ).body;
+      return view.rollout?.phase === 'succeeded' ? view.live.port : undefined;
+    },
+    { what: 'the deploy to finish', timeoutMs: 60_000 },
+  );
+  await waitFor(async () => (await api<{ slos: unknown[] }>('GET', '/api/projects/shop/slos')).body.slos.length === 2, {
+    what: 'both SLOs evaluated',
+  });
+  return port;
 }
 
 /** Requests at `rate` a second on keep-alive connections, each sent when due whatever earlier answers do. */

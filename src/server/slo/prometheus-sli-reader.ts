@@ -111,7 +111,13 @@ export class PrometheusSliReader {
   /** One query's rate, or a problem line naming the query and its window. */
   async #ask(query: PrometheusQuery, template: string, windowMs: number, nowMs: number, which: 'good' | 'total'): Promise<number | string> {
     const window = promDuration(windowMs);
-    const answer = await this.#limit(() => query(withWindow(template, window), nowMs));
+    let answer: Awaited<ReturnType<PrometheusQuery>>;
+    try {
+      answer = await this.#limit(() => query(withWindow(template, window), nowMs));
+    } catch (error) {
+      // The port promises not to reject; if one does, it is this SLO's problem, not the evaluation's.
+      answer = { value: null, problem: error instanceof Error ? error.message : String(error) };
+    }
     if (answer.value === null) return `the ${which} query over ${window}: ${answer.problem ?? 'returned no data'}`;
     // A rate is never negative; a query that says so is not counting events.
     if (answer.value < 0) return `the ${which} query over ${window}: returned ${answer.value}, not a rate of events`;
