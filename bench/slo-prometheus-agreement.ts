@@ -2,7 +2,7 @@
  * Gantry's burn rates against Prometheus's on the same traffic (issue "SLOs" target: within 1 %).
  * A Gantry server (in process, real proxy process, real service) with an availability and a
  * latency SLO over PERIOD; RATE requests a second through its proxy, every 5th a 500 and every
- * 4th answered after 400 ms; a real Prometheus scraping /metrics every SCRAPE_S with the rules of
+ * 4th answered after 300 ms; a real Prometheus scraping /metrics every SCRAPE_S with the rules of
  * `gantry slo rules`. After the longest compared window has filled, every few seconds each SLO's
  * windows (those of 10 scrapes or more, see test/support/slo-agreement.ts) are compared with
  * the recorded series at Gantry's evaluation time. Prints the relative differences per window.

@@ -1,9 +1,9 @@
 /**
  * Gantry's burn rates agree with Prometheus's within 1 % on the same traffic: a real server with
- * a deployed service (every 5th request a 500, every 4th answered after 400 ms), 100 requests a
+ * a deployed service (every 5th request a 500, every 4th answered after 300 ms), 100 requests a
  * second through its proxy, and a real Prometheus scraping the server's /metrics every second
  * and evaluating the rules `gantry slo rules` wrote (checked by promtool first). The SLO period
- * is 6 h, so the workbook's windows are 2.5 s, 15 s, 30 s, 3 min, 36 min; the 30 s one is
+ * is 12 h, so the workbook's windows are 5 s, 30 s, 1 min, 6 min, 72 min; the 1-minute one is
  * compared, at three evaluations (why not the others, and why the comparison is fair:
  * test/support/slo-agreement.ts; `npm run bench:slo-agreement` compares more, for longer).
  */
@@ -30,7 +30,7 @@ import {
 import { waitFor } from '../support/wait.ts';
 
 const SCRAPE_MS = 1000;
-const LONGEST_COMPARED_MS = 30_000;
+const LONGEST_COMPARED_MS = 60_000;
 
 describe.runIf(prometheusAvailable())("Gantry's burn rates against Prometheus evaluating `gantry slo rules`", () => {
   let server: TestServer;
@@ -42,7 +42,7 @@ describe.runIf(prometheusAvailable())("Gantry's burn rates against Prometheus ev
 
   beforeAll(async () => {
     server = await startTestServer();
-    repo = await makeRepo({ 'server.js': AGREEMENT_SERVICE, 'gantry.yaml': agreementYaml('6h') });
+    repo = await makeRepo({ 'server.js': AGREEMENT_SERVICE, 'gantry.yaml': agreementYaml('12h') });
     port = await deployAgreementService(server.api, repo.dir);
     const written = await runCli(repo.dir, ['slo', 'rules', 'shop'], { env: { GANTRY_URL: server.url, GANTRY_TOKEN: server.token } });
     expect(written.code).toBe(0);
@@ -67,7 +67,7 @@ describe.runIf(prometheusAvailable())("Gantry's burn rates against Prometheus ev
     }
   });
 
-  it('agrees within 1 % on the 30 s window, at several evaluations', async () => {
+  it('agrees within 1 % on the 1-minute window, at several evaluations', async () => {
     prometheus = await startPrometheus({
       targets: [new URL(server.url).host],
       scrapeInterval: `${SCRAPE_MS / 1000}s`,
@@ -79,8 +79,8 @@ describe.runIf(prometheusAvailable())("Gantry's burn rates against Prometheus ev
     const loadStartedAt = Date.now();
     // One scrape of margin past the longest compared window.
     await waitFor(() => Date.now() - loadStartedAt > LONGEST_COMPARED_MS + 2 * SCRAPE_MS, {
-      what: 'the 30 s window to fill',
-      timeoutMs: 60_000,
+      what: 'the 1-minute window to fill',
+      timeoutMs: 90_000,
     });
 
     const compared: WindowAgreement[] = [];
@@ -95,7 +95,7 @@ describe.runIf(prometheusAvailable())("Gantry's burn rates against Prometheus ev
         { what: 'a new evaluation' },
       );
       const at = statuses[0]?.evaluatedAtMs ?? 0;
-      await waitForRuleEvaluation(prometheus.url, 'gantry_slo:sli_error:ratio_rate30s', at);
+      await waitForRuleEvaluation(prometheus.url, 'gantry_slo:sli_error:ratio_rate1m', at);
       compared.push(
         ...(await compareBurnRates({
           statuses,
@@ -110,8 +110,8 @@ describe.runIf(prometheusAvailable())("Gantry's burn rates against Prometheus ev
     expect(load.failed).toBe(0);
     // Every 5th request fails against a 1 % budget (20×); every 4th is slow against 5 % (5×).
     for (const c of compared) expect(c.gantry).toBeCloseTo(c.slo === 'availability' ? 20 : 5, 0);
-    expect(new Set(compared.map((c) => `${c.slo} ${c.window}`))).toEqual(new Set(['availability 30s', 'latency 30s']));
+    expect(new Set(compared.map((c) => `${c.slo} ${c.window}`))).toEqual(new Set(['availability 1m', 'latency 1m']));
     const worst = Math.max(...compared.map((c) => c.relativeDifference));
     expect(worst, JSON.stringify(compared, null, 1)).toBeLessThan(0.01);
-  }, 120_000);
+  }, 150_000);
 });
