@@ -12,11 +12,30 @@ export type SliConfig =
   | { kind: 'latency'; thresholdMs: number }
   /**
    * Any two PromQL rate expressions; `{{window}}` in each is replaced by the window being
-   * evaluated (`5m`, `1h`, …), as Sloth's and Pyrra's SLI templates do.
+   * evaluated (`5m`, `1h`, …), as Sloth's SLI templates do (Sloth's own `{{.window}}` works too).
    */
   | { kind: 'prometheus'; good: string; total: string };
 
 export type AlertSeverity = 'page' | 'ticket';
+
+/** A period aligned to the calendar in UTC: months start on the 1st, weeks on Monday (ISO 8601). */
+export type CalendarPeriod = 'month' | 'week';
+
+/**
+ * Where the range goes in a Prometheus SLI's queries: `{{window}}`, or Sloth's Go-template
+ * spelling `{{.window}}`, with or without spaces inside the braces, so that queries pasted from
+ * a Sloth spec work as they are.
+ */
+const WINDOW_PLACEHOLDER = /\{\{\s*\.?window\s*\}\}/g;
+
+export function hasWindowPlaceholder(query: string): boolean {
+  return new RegExp(WINDOW_PLACEHOLDER.source).test(query);
+}
+
+/** The query with every window placeholder replaced by a PromQL duration (`5m`, `1h30m`). */
+export function withWindow(query: string, window: string): string {
+  return query.replace(WINDOW_PLACEHOLDER, window);
+}
 
 /**
  * One multi-window, multi-burn-rate condition (SRE workbook, "Alerting on SLOs", approach 6): it holds
@@ -33,8 +52,13 @@ export interface SloConfig {
   name: string;
   /** The target share of good events, 0 < objective < 1 (0.999 for 99.9%). */
   objective: number;
-  /** A rolling period ending now. */
+  /**
+   * The period's length: a rolling period ending now, or for a calendar period its nominal
+   * length (30 days for a month, 7 for a week), which the alert windows scale from.
+   */
   periodMs: number;
+  /** Set for a calendar period: the budget resets at the start of each (UTC) month or ISO week. */
+  calendar?: CalendarPeriod;
   sli: SliConfig;
   /** The alert conditions; the workbook's three scaled to the period unless overridden ([] = none). */
   alerts: BurnRateRule[];
@@ -45,6 +69,12 @@ export interface SloConfig {
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
+
+/**
+ * The nominal length of a calendar period, which its alert windows scale from: a month is the
+ * workbook's 30 days whatever its length, so its alerts are the workbook's own.
+ */
+export const CALENDAR_PERIOD_MS: Readonly<Record<CalendarPeriod, number>> = Object.freeze({ month: 30 * DAY, week: 7 * DAY });
 
 /** The period the SRE workbook's alerting table is written for. */
 export const WORKBOOK_PERIOD_MS = 30 * DAY;

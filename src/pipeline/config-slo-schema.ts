@@ -6,8 +6,8 @@
  * PromQL one, neither an availability SLO from the proxy's requests.
  */
 import { z } from 'zod';
-import type { BurnRateRule, SloConfig } from '../core/slo-config.ts';
-import { defaultBurnRateRules } from '../core/slo-config.ts';
+import type { BurnRateRule, CalendarPeriod, SloConfig } from '../core/slo-config.ts';
+import { CALENDAR_PERIOD_MS, defaultBurnRateRules, hasWindowPlaceholder } from '../core/slo-config.ts';
 import { compact, duration, expected, ID_PATTERN, idString } from './config-common.ts';
 import { percentageToFraction } from './config-delivery-schema.ts';
 import { parseDuration } from './durations.ts';
@@ -45,17 +45,27 @@ export function parsePeriod(text: string | number): number {
   return ms;
 }
 
-const period = z.union([z.string(), z.number()], expected('a period such as 30d, 4w or 12h')).transform((value, ctx) => {
-  try {
-    return parsePeriod(value);
-  } catch (error) {
-    const message = (error as Error).message.replace('a value like 500ms, 30s, 5m, 1h or 1h30m', 'a period such as 30d, 4w or 12h');
-    ctx.addIssue({ code: 'custom', message, input: value });
-    return z.NEVER;
-  }
-});
+/**
+ * A rolling period (`30d`, `4w`, `12h`) or a calendar one (`month`, `week`: Nobl9's and
+ * OpenSLO's calendar-aligned windows, Datadog's "month to date"), in UTC.
+ */
+const period = z
+  .union([z.string(), z.number()], expected('a period such as 30d, 4w, 12h, month or week'))
+  .transform((value, ctx): { periodMs: number; calendar?: CalendarPeriod } => {
+    if (value === 'month' || value === 'week') return { periodMs: CALENDAR_PERIOD_MS[value], calendar: value };
+    try {
+      return { periodMs: parsePeriod(value) };
+    } catch (error) {
+      const message = (error as Error).message.replace(
+        'a value like 500ms, 30s, 5m, 1h or 1h30m',
+        'a period such as 30d, 4w or 12h, or month or week for a calendar period',
+      );
+      ctx.addIssue({ code: 'custom', message, input: value });
+      return z.NEVER;
+    }
+  });
 
-const promql = z.string(expected('a PromQL expression')).refine((text) => text.includes(WINDOW_PLACEHOLDER), {
+const promql = z.string(expected('a PromQL expression')).refine(hasWindowPlaceholder, {
   error: `expected a PromQL expression with ${WINDOW_PLACEHOLDER} where the range goes, e.g. sum(rate(http_requests_total[${WINDOW_PLACEHOLDER}]))`,
 });
 
@@ -98,7 +108,11 @@ const environmentList = z.array(idString('environment name'), expected('a list o
 const sloMap = z.strictObject(
   {
     objective: objective.describe('The share of good events to meet, e.g. 99.9%.'),
-    period: period.optional().describe('The rolling period the objective holds over (default 30d).'),
+    period: period
+      .optional()
+      .describe(
+        'The period the objective holds over: rolling (default 30d) or calendar (month, week; UTC), whose budget resets at its start.',
+      ),
     threshold: duration.optional().describe('Makes it a latency SLO: good = answered within this time, at the proxy.'),
     prometheus: prometheusMap.optional().describe('Makes it an SLO over any SLI in Prometheus.'),
     alerts: z
@@ -113,7 +127,7 @@ const sloMap = z.strictObject(
 type SloInput = z.output<typeof sloMap>;
 
 function normalise(name: string, raw: SloInput, defaultEnvironments: string[] | undefined): SloConfig {
-  const periodMs = raw.period ?? 30 * DAY;
+  const { periodMs, calendar } = raw.period ?? { periodMs: 30 * DAY };
   const sli: SloConfig['sli'] =
     raw.prometheus !== undefined
       ? { kind: 'prometheus', good: raw.prometheus.good, total: raw.prometheus.total }
@@ -124,6 +138,7 @@ function normalise(name: string, raw: SloInput, defaultEnvironments: string[] | 
     name,
     objective: raw.objective,
     periodMs,
+    calendar,
     sli,
     alerts: raw.alerts === false ? [] : (raw.alerts ?? defaultBurnRateRules(periodMs)),
     environments: raw.environments ?? defaultEnvironments,

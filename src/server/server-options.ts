@@ -102,7 +102,7 @@ export const SERVER_OPTION_TABLE: Record<keyof ServerOptions, OptionSpec> = {
   },
   prometheusUrl: {
     env: 'GANTRY_PROMETHEUS_URL',
-    description: 'Prometheus base URL for analysis checks with a query (default: none)',
+    description: 'Prometheus base URL for analysis checks with a query and SLOs with a Prometheus SLI (default: none)',
     parse: (raw) => {
       if (!/^https?:\/\//.test(raw)) throw new InputError(`Prometheus URL must start with http:// or https://, got '${raw}'`);
       return raw.replace(/\/+$/, '');

@@ -156,6 +156,8 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     eventEnv,
     checkout: (project, sha, dest) => runs.checkout(project, sha, dest),
   });
+  // One client for canary checks and Prometheus SLIs alike.
+  const prometheus = options.prometheusUrl ? new PrometheusSource({ baseUrl: options.prometheusUrl }) : null;
   const delivery: DeliveryController = new DeliveryController({
     store,
     supervisor,
@@ -164,7 +166,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     dataDir: options.dataDir,
     host: options.host,
     sandbox: options.sandbox,
-    prometheus: options.prometheusUrl ? new PrometheusSource({ baseUrl: options.prometheusUrl }) : null,
+    prometheus,
     eventEnv,
     notify: (rolloutId) => hub.notify(rolloutId),
     warn: (message, data) => deliveryLog.warn(message, data),
@@ -180,6 +182,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     clock: systemClock,
     targets: storeSloTargets(store),
     traffic: (projectId, environment, sinceMs, untilMs) => delivery.traffic(projectId, environment, sinceMs, untilMs),
+    ...(prometheus === null ? {} : { prometheus: (query: string, atMs: number) => prometheus.query(query, new Date(atMs)) }),
     eventEnv,
     changed: (projectId, environment) => hub.notify(`environment:${projectId}/${environment}`),
     warn: (message, data) => sloLog.warn(message, data),

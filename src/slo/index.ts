@@ -12,5 +12,7 @@ export { bucketStart, compactHistory, historyTiers, recordEvents, recordSpan, su
 export type { HistoryBucket, HistoryTier } from './event-history.ts';
 export { prometheusRules, promDuration } from './prometheus-rules.ts';
 export type { AlertingRule, HistogramBounds, RecordingRule, RuleFile, RuleGroup } from './prometheus-rules.ts';
+export { budgetSpan, calendarPeriodEnd, calendarPeriodStart, longestPeriodMs, periodLengthMs } from './period.ts';
+export type { PeriodSpec } from './period.ts';
 export { sliCounts } from './sli-counts.ts';
 export type { RequestCounts } from './sli-counts.ts';

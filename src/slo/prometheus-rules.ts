@@ -9,6 +9,7 @@
  */
 import { InputError } from '../core/errors.ts';
 import type { AlertSeverity, SloConfig } from '../core/slo-config.ts';
+import { withWindow } from '../core/slo-config.ts';
 
 export interface RuleFile {
   groups: RuleGroup[];
@@ -97,8 +98,8 @@ function errorRatioExpr(slo: SloConfig, selector: string, window: string, bounds
       );
     }
     case 'prometheus': {
-      const good = sli.good.replaceAll('{{window}}', window);
-      const total = sli.total.replaceAll('{{window}}', window);
+      const good = withWindow(sli.good, window);
+      const total = withWindow(sli.total, window);
       return `1 - (\n(${good})\n/\n(${total})\n)`;
     }
   }

@@ -52,6 +52,21 @@ describe('the slos section', () => {
     ]);
   });
 
+  it("takes calendar periods (month, week) with the workbook's alerts, and Sloth's {{.window}} spelling", () => {
+    const [monthly, weekly, sloth] = slos(
+      'monthly: { objective: 99.9%, period: month }',
+      'weekly: { objective: 99.9%, period: week }',
+      "sloth: { objective: 99%, prometheus: { good: 'sum(rate(ok[{{.window}}]))', total: 'sum(rate(all[{{ .window }}]))' } }",
+    );
+    expect(monthly).toMatchObject({ periodMs: 30 * DAY, calendar: 'month' });
+    expect(monthly?.alerts[0]).toMatchObject({ longWindowMs: 3_600_000, shortWindowMs: 300_000 });
+    expect(weekly).toMatchObject({ periodMs: 7 * DAY, calendar: 'week' });
+    expect(sloth?.sli).toEqual({ kind: 'prometheus', good: 'sum(rate(ok[{{.window}}]))', total: 'sum(rate(all[{{ .window }}]))' });
+    expect(problems('q: { objective: 99%, period: quarter }')).toEqual([
+      "6:32: 'period' in SLO 'q': invalid duration 'quarter': use a number of seconds or a period such as 30d, 4w or 12h, or month or week for a calendar period",
+    ]);
+  });
+
   it('scales the default alerts to the period and takes rules or false instead', () => {
     const [daily, custom, silent] = slos(
       'daily: { objective: 0.999, period: 1d }',
@@ -89,7 +104,7 @@ describe('the slos section', () => {
       "6:8: unknown key 'objectve' in SLO 'a' (did you mean 'objective'?)",
       "7:19: 'objective' in SLO 'b': expected an objective above 0 and below 100%, got 100%",
       "8:19: 'objective' in SLO 'c': expected an objective above 0 and below 100%, got 99.9 (write 99.9% for a percentage)",
-      "9:32: 'period' in SLO 'd': invalid duration '30x': use a number of seconds or a period such as 30d, 4w or 12h",
+      "9:32: 'period' in SLO 'd': invalid duration '30x': use a number of seconds or a period such as 30d, 4w or 12h, or month or week for a calendar period",
       "10:44: 'good' in the prometheus SLI of SLO 'e': expected a PromQL expression with {{window}} where the range goes, e.g. sum(rate(http_requests_total[{{window}}]))",
       "11:51: 'prometheus' in SLO 'f': an SLO measures one SLI: give threshold (latency at the proxy) or prometheus, not both",
       "12:96: 'short-window' in alert rule 1 of SLO 'g': short-window must be shorter than long-window",

@@ -47,6 +47,18 @@ describe('generated rules', () => {
     );
   });
 
+  it("put the window into Sloth's {{.window}} spelling as into {{window}}", () => {
+    const [checkout] = slos(
+      "checkout: { objective: 99%, period: 30d, prometheus: { good: 'sum(rate(ok[{{ .window }}]))', total: 'sum(rate(all[{{window}}]))' } }",
+    );
+    const rules = prometheusRules('shop', checkout === undefined ? [] : [checkout], ['production'], PROMETHEUS_BUCKETS_S);
+    const first = rules.groups[0]?.rules[0];
+    expect(first).toMatchObject({
+      record: 'gantry_slo:sli_error:ratio_rate5m',
+      expr: '1 - (\n(sum(rate(ok[5m])))\n/\n(sum(rate(all[5m])))\n)',
+    });
+  });
+
   it('apply each SLO only to its environments', () => {
     const file = prometheusRules(
       'shop',

@@ -3,20 +3,15 @@
  * and TSDB that are removed on stop, scraping the targets the test serves itself. Without the
  * binary the tests are skipped with a notice (a failure under GANTRY_REQUIRE_ALL=1).
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
-import { freePort } from './net.ts';
+import { execFileSync } from 'node:child_process';
+import { PROMETHEUS_BINARY } from './prometheus-process.ts';
 import { requirement } from './requirements.ts';
 
-const BINARY = process.env.GANTRY_TEST_PROMETHEUS ?? 'prometheus';
-const POLL_MS = 50;
+export { startPrometheus, type TestPrometheus, waitForSeries } from './prometheus-process.ts';
 
 function hasPrometheus(): boolean {
   try {
-    execFileSync(BINARY, ['--version'], { stdio: 'ignore' });
+    execFileSync(PROMETHEUS_BINARY, ['--version'], { stdio: 'ignore' });
     return true;
   } catch {
     return false;
@@ -26,104 +21,4 @@ function hasPrometheus(): boolean {
 /** True when Prometheus tests should run; synchronous so `describe.runIf` can use it. */
 export function prometheusAvailable(): boolean {
   return requirement('Prometheus', hasPrometheus());
-}
-
-export interface TestPrometheus {
-  /** e.g. http://127.0.0.1:40123 */
-  url: string;
-  pid: number;
-  /** SIGTERM, SIGKILL after 5 s, then removes the temp dir. Safe to call twice. */
-  stop(): Promise<void>;
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
-  const killed = await Promise.race([exited(child).then(() => true), delay(5_000).then(() => false)]);
-  if (!killed) {
-    child.kill('SIGKILL');
-    await exited(child);
-  }
-}
-
-/**
- * Starts Prometheus on a free 127.0.0.1 port scraping `targets` (host:port) every
- * `scrapeInterval` and resolves once `/-/ready` answers. The caller stops it.
- */
-export async function startPrometheus(o: { targets: string[]; scrapeInterval?: string; readyTimeoutMs?: number }): Promise<TestPrometheus> {
-  const interval = o.scrapeInterval ?? '1s';
-  const dir = await mkdtemp(join(tmpdir(), 'gantry-prometheus-'));
-  const config = join(dir, 'prometheus.yml');
-  await writeFile(
-    config,
-    [
-      'global:',
-      `  scrape_interval: ${interval}`,
-      `  scrape_timeout: ${interval}`,
-      `  evaluation_interval: ${interval}`,
-      'scrape_configs:',
-      '  - job_name: app',
-      `    static_configs: [{ targets: ${JSON.stringify(o.targets)} }]`,
-      '',
-    ].join('\n'),
-  );
-
-  let lastOutput = '';
-  for (let attempt = 1; attempt <= 3; attempt++) {
-    const port = await freePort();
-    const child = spawn(
-      BINARY,
-      [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, `data-${attempt}`)}`, `--web.listen-address=127.0.0.1:${port}`],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    let output = '';
-    child.stderr?.on('data', (chunk: Buffer) => {
-      output = (output + chunk.toString()).slice(-4_000);
-    });
-    const url = `http://127.0.0.1:${port}`;
-    const stop = async () => {
-      await stopChild(child);
-      await rm(dir, { recursive: true, force: true });
-    };
-    const deadline = Date.now() + (o.readyTimeoutMs ?? 15_000);
-    while (Date.now() < deadline && child.exitCode === null && child.signalCode === null) {
-      const ready = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1_000) }).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ready && child.pid !== undefined) return { url, pid: child.pid, stop };
-      await delay(POLL_MS);
-    }
-    const exitedEarly = child.exitCode !== null || child.signalCode !== null;
-    await stopChild(child);
-    lastOutput = output;
-    // Only a lost race for the port is worth another try.
-    if (!exitedEarly || !/address already in use/.test(output)) break;
-  }
-  await rm(dir, { recursive: true, force: true });
-  throw new Error(`Prometheus did not become ready:\n${lastOutput.split('\n').slice(-10).join('\n')}`);
-}
-
-/**
- * Waits until the instant query `query` returns at least one series: after that the first scrape
- * has landed and tests can query for real data. Polls; throws after `timeoutMs`.
- */
-export async function waitForSeries(prometheusUrl: string, query: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  const url = new URL('/api/v1/query', prometheusUrl);
-  url.searchParams.set('query', query);
-  while (Date.now() < deadline) {
-    const body = (await fetch(url, { signal: AbortSignal.timeout(1_000) }).then(
-      (r) => r.json(),
-      () => null,
-    )) as { data?: { result?: unknown[] } } | null;
-    if ((body?.data?.result?.length ?? 0) > 0) return;
-    await delay(POLL_MS);
-  }
-  throw new Error(`no series for ${query} within ${timeoutMs} ms`);
 }

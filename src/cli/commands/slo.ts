@@ -27,10 +27,8 @@ function printStatus(s: SloStatus): void {
   const firing = Object.entries(s.alerts).filter(([, a]) => a.status === 'firing');
   const head = `${bold(s.environment)} ${bold(s.slo.name)}  ${percent(s.slo.objective)} over ${period(s.slo.periodMs)} ${dim(`(${describeSli(s.slo.sli)})`)}`;
   process.stdout.write(`${head}${firing.map(([severity]) => `  ${red(`${severity.toUpperCase()} FIRING`)}`).join('')}\n`);
-  if (!s.evaluated) {
-    process.stdout.write(`  ${dim('evaluated by Prometheus: `gantry slo rules` writes its rules')}\n`);
-    return;
-  }
+  if (s.problem !== null) process.stdout.write(`  ${yellow(`not measured: ${s.problem}`)}\n`);
+  if (!s.evaluated) return;
   const remaining = s.budget.remaining;
   const paintBudget = remaining <= 0 ? red : remaining < 0.25 ? yellow : green;
   const exhausted =

@@ -128,7 +128,9 @@ const SOCKET_ERRORS: Record<string, string> = {
   ETIMEDOUT: 'connect timed out',
 };
 
-type Answer = { value: number } | { value: null; problem?: string };
+/** One query's answer: its number, or null (with a problem line unless there was simply no data). */
+export type PrometheusAnswer = { value: number } | { value: null; problem?: string };
+type Answer = PrometheusAnswer;
 
 function formatLabels(metric: Record<string, string>): string {
   return `{${Object.entries(metric)
@@ -233,6 +235,16 @@ export class PrometheusSource {
     return { values, problems };
   }
 
+  /**
+   * Runs one PromQL query as it is (no placeholders) as an instant query at `at` (default:
+   * Prometheus's now): a number, null with no problem for no data, or null with a problem line
+   * (several series, not a number, an error, no answer). Never rejects. The SLO evaluation's
+   * Prometheus SLIs come through here.
+   */
+  query(promql: string, at?: Date): Promise<Answer> {
+    return this.#instant(promql, at);
+  }
+
   async #ask(template: string, vars: PromQLVars, at: Date | undefined): Promise<Answer> {
     let query: string;
     try {
@@ -240,6 +252,10 @@ export class PrometheusSource {
     } catch (e) {
       return { value: null, problem: e instanceof Error ? e.message : String(e) };
     }
+    return this.#instant(query, at);
+  }
+
+  async #instant(query: string, at: Date | undefined): Promise<Answer> {
     const url = new URL(this.#queryUrl);
     url.searchParams.set('query', query);
     if (at !== undefined) url.searchParams.set('time', String(at.getTime() / 1000));

@@ -6,7 +6,10 @@
  * Every alert firing and resolving is an event with its numbers. The SLOs are those of the
  * gantry.yaml each environment runs (its current release), so they change with a deploy.
  *
- * Prometheus SLIs are not evaluated here yet: `gantry slo rules` gives Prometheus their rules.
+ * Prometheus SLIs are read from Prometheus at each evaluation (`prometheus-sli-reader.ts`):
+ * each window's burn rate from the SLI's queries over that window, the budget from the same
+ * queries over the period. They keep no history here; while Prometheus cannot answer, such an
+ * SLO shows the problem and its alerts stay as they were.
  */
 import { type Clock, type Repeating, repeatEvery } from '../../core/clock.ts';
 import type { SloConfig } from '../../core/slo-config.ts';
@@ -15,6 +18,7 @@ import {
   type AlertState,
   type AlertTransition,
   type BudgetStatus,
+  budgetSpan,
   budgetStatus,
   burnRate,
   compactHistory,
@@ -23,6 +27,9 @@ import {
   type HistoryTier,
   historyTiers,
   INACTIVE,
+  longestPeriodMs,
+  NO_EVENTS,
+  periodLengthMs,
   type RequestCounts,
   type RuleReading,
   readRules,
@@ -32,6 +39,7 @@ import {
   sumEvents,
 } from '../../slo/index.ts';
 import type { EventEnvironment, NewEvent, SloBucket, SloKey, Store } from '../../store/ports.ts';
+import { type PrometheusQuery, PrometheusSliReader, type PrometheusSliReading } from './prometheus-sli-reader.ts';
 
 /** An environment with a current release, and the SLOs that release declares for it (maybe none). */
 export interface SloTarget {
@@ -48,6 +56,8 @@ export interface SloServiceDeps {
   /** Requests through an environment's proxy in [sinceMs, untilMs), every release together; undefined when its proxy does not answer. */
   traffic(projectId: string, environment: string, sinceMs: number, untilMs: number): Promise<RequestCounts | undefined>;
   eventEnv(): EventEnvironment;
+  /** Instant queries for Prometheus SLIs; absent when the server has no Prometheus URL (those SLOs then show a problem). */
+  prometheus?: PrometheusQuery;
   /** After an evaluation stored alert changes for an environment (live streams). */
   changed?(projectId: string, environment: string): void;
   warn(message: string, data: Record<string, unknown>): void;
@@ -80,6 +90,10 @@ interface Tracked {
   /** The earliest time roll-ups changed since the last store (buckets ending after it are written). */
   touchedFromMs: number | null;
   compactedAtMs: number;
+  /** A Prometheus SLI's last reading: rates per window and the period's counts (null until read; never stored). */
+  prometheus: Extract<PrometheusSliReading, { ok: true }> | null;
+  /** Why the last evaluation could not measure it (a Prometheus SLI's queries), or null. */
+  problem: string | null;
 }
 
 /** One SLO's state as the API shows it. */
@@ -101,8 +115,10 @@ export interface SloStatus {
   /** When Gantry began measuring it. */
   sinceMs: number;
   evaluatedAtMs: number | null;
-  /** Prometheus SLIs: evaluated by Prometheus from `gantry slo rules`, not here. */
+  /** Whether the numbers above are measured: false for a Prometheus SLI not yet read. */
   evaluated: boolean;
+  /** Why the last evaluation could not measure it (Prometheus unreachable, no data, …), or null. */
+  problem: string | null;
 }
 
 function keyString(k: SloKey): string {
@@ -124,9 +140,11 @@ export class SloService {
   #evaluatedAtMs: number | null = null;
   #loop: Repeating | undefined;
   #loaded = false;
+  readonly #prometheus: PrometheusSliReader;
 
   constructor(deps: SloServiceDeps) {
     this.#deps = deps;
+    this.#prometheus = new PrometheusSliReader(deps.prometheus ?? null);
   }
 
   /** Loads the stored histories and evaluates on the interval until stop(). */
@@ -164,6 +182,15 @@ export class SloService {
     const now = this.#deps.clock.now();
     const targets = await this.#deps.targets();
     this.#sync(targets, now);
+    // Prometheus answers while the roll-ups are read.
+    const prometheusReadings = this.#prometheus.read(
+      targets.flatMap((target) =>
+        target.slos
+          .filter((slo) => slo.sli.kind === 'prometheus')
+          .map((slo) => ({ id: keyString({ projectId: target.projectId, environment: target.environment, slo: slo.name }), slo })),
+      ),
+      now,
+    );
 
     // Stored roll-ups into the histories, exactly once.
     let cursor = this.#cursor;
@@ -190,6 +217,7 @@ export class SloService {
       if (rows.length < ROLLUP_BATCH) break;
     }
 
+    const readings = await prometheusReadings;
     const events: NewEvent[] = [];
     const alertChanges: (SloKey & { alerts: Record<string, Value> })[] = [];
     const changedEnvs = new Set<string>();
@@ -200,11 +228,26 @@ export class SloService {
         ? await this.#deps.traffic(target.projectId, target.environment, Math.max(since, now - MAX_TAIL_MS), now).catch(() => undefined)
         : undefined;
       for (const slo of target.slos) {
-        const t = this.#tracked.get(keyString({ projectId: target.projectId, environment: target.environment, slo: slo.name }));
-        if (t === undefined || slo.sli.kind === 'prometheus') continue;
-        const live = tail === undefined ? undefined : sliCounts(slo.sli, tail);
-        t.tail = live !== undefined && live.total > 0 ? { fromMs: Math.max(since, now - MAX_TAIL_MS), toMs: now, counts: live } : null;
-        t.readings = readRules(slo.alerts, (windowMs) => burnRate(this.#window(t, now - windowMs, now), slo.objective), now - t.sinceMs);
+        const id = keyString({ projectId: target.projectId, environment: target.environment, slo: slo.name });
+        const t = this.#tracked.get(id);
+        if (t === undefined) continue;
+        if (slo.sli.kind === 'prometheus') {
+          const reading = readings.get(id) ?? { ok: false, problem: 'not read' };
+          if (!reading.ok) {
+            // Unmeasured is not healthy: alerts neither fire nor resolve until Prometheus answers.
+            t.problem = reading.problem;
+            t.readings = [];
+            continue;
+          }
+          t.prometheus = reading;
+          t.problem = null;
+          // Prometheus holds the SLI's past: every window is as measured as its data allows, as for the rules.
+          t.readings = readRules(slo.alerts, (windowMs) => this.#burnRateOver(t, windowMs, now), Number.POSITIVE_INFINITY);
+        } else {
+          const live = tail === undefined ? undefined : sliCounts(slo.sli, tail);
+          t.tail = live !== undefined && live.total > 0 ? { fromMs: Math.max(since, now - MAX_TAIL_MS), toMs: now, counts: live } : null;
+          t.readings = readRules(slo.alerts, (windowMs) => this.#burnRateOver(t, windowMs, now), now - t.sinceMs);
+        }
         const transitions: AlertTransition[] = [];
         for (const severity of SEVERITIES) {
           const step = stepAlert(t.alerts[severity], severity, t.readings, now);
@@ -289,7 +332,7 @@ export class SloService {
         wanted.add(id);
         const existing = this.#tracked.get(id);
         if (existing !== undefined) {
-          if (existing.config.periodMs !== slo.periodMs) existing.tiers = historyTiers(slo.periodMs);
+          if (longestPeriodMs(existing.config) !== longestPeriodMs(slo)) existing.tiers = historyTiers(longestPeriodMs(slo));
           existing.config = slo;
           continue;
         }
@@ -300,7 +343,7 @@ export class SloService {
         this.#tracked.set(id, {
           key,
           config: slo,
-          tiers: historyTiers(slo.periodMs),
+          tiers: historyTiers(longestPeriodMs(slo)),
           buckets,
           stored: new Map(buckets.map((b) => [b.startMs, b])),
           alerts: { page: alerts.page ?? INACTIVE, ticket: alerts.ticket ?? INACTIVE },
@@ -310,6 +353,8 @@ export class SloService {
           touchedFromMs: null,
           // Staggered, so that not every SLO compacts in the same evaluation.
           compactedAtMs: now - ((this.#tracked.size * 7919) % COMPACT_EVERY_MS),
+          prometheus: null,
+          problem: null,
         });
       }
       // An SLO the environment's release no longer declares is forgotten, with its history.
@@ -346,12 +391,24 @@ export class SloService {
     return { good: stored.good + tail.counts.good * share, total: stored.total + tail.counts.total * share };
   }
 
+  /** The burn rate over the `windowMs` before now: from the history, or a Prometheus SLI's last reading. */
+  #burnRateOver(t: Tracked, windowMs: number, now: number): number {
+    if (t.config.sli.kind === 'prometheus') return burnRate(t.prometheus?.windows.get(windowMs) ?? NO_EVENTS, t.config.objective);
+    return burnRate(this.#window(t, now - windowMs, now), t.config.objective);
+  }
+
+  /** Events over the period so far (rolling, or since the calendar period began). */
+  #periodEvents(t: Tracked, now: number): EventCounts {
+    if (t.config.sli.kind === 'prometheus') return t.prometheus?.period ?? NO_EVENTS;
+    return this.#window(t, budgetSpan(t.config, now).fromMs, now);
+  }
+
   #budget(t: Tracked, now: number): BudgetStatus {
-    const period = this.#window(t, now - t.config.periodMs, now);
+    const period = this.#periodEvents(t, now);
     // Projected at the fastest page rule's long window: recent, but not every request's swing.
     const fastest = t.config.alerts.filter((a) => a.severity === 'page').sort((a, b) => a.longWindowMs - b.longWindowMs)[0];
-    const current = fastest === undefined ? 0 : burnRate(this.#window(t, now - fastest.longWindowMs, now), t.config.objective);
-    return budgetStatus(period, t.config.objective, t.config.periodMs, current);
+    const current = fastest === undefined ? 0 : this.#burnRateOver(t, fastest.longWindowMs, now);
+    return budgetStatus(period, t.config.objective, periodLengthMs(t.config, now), current);
   }
 
   #event(t: Tracked, transition: AlertTransition, budget: BudgetStatus): NewEvent {
@@ -426,7 +483,8 @@ export class SloService {
         alerts: { ...t.alerts },
         sinceMs: t.sinceMs,
         evaluatedAtMs: this.#evaluatedAtMs,
-        evaluated: t.config.sli.kind !== 'prometheus',
+        evaluated: t.config.sli.kind !== 'prometheus' || t.prometheus !== null,
+        problem: t.problem,
       });
     }
     return out;
@@ -451,7 +509,7 @@ export class SloService {
     let burned = 0;
     for (const t of own) {
       const during = this.#window(t, fromMs, toMs);
-      const period = this.#window(t, now - t.config.periodMs, now);
+      const period = this.#periodEvents(t, now);
       const allowed = period.total * (1 - t.config.objective);
       if (allowed > 0) burned = Math.max(burned, (during.total - during.good) / allowed);
     }

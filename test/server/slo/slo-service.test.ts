@@ -166,6 +166,26 @@ describe('SloService', () => {
     expect((await exact()).total).toBeGreaterThan(0);
   });
 
+  it('counts a calendar month from its first second, so its budget is whole again at midnight UTC on the 1st', async () => {
+    // Two minutes before 1 December 2026, 00:00 UTC.
+    clock = new ManualClock(START - 120_000);
+    rolledUpTo = START - 120_000;
+    traffic.failing = (s) => s % 50 === 0;
+    slos = [
+      { ...AVAILABILITY, name: 'monthly', periodMs: 30 * DAY, calendar: 'month', alerts: [] },
+      { ...AVAILABILITY, name: 'rolling', periodMs: 30 * DAY, alerts: [] },
+    ];
+    const slo = service();
+    await run(slo, 110);
+    const before = slo.status(projectId).find((s) => s.slo.name === 'monthly');
+    expect(before?.budget.total).toBeGreaterThanOrEqual(5000); // November's last 110 s
+    await run(slo, 60); // 50 s into December
+    const byName = Object.fromEntries(slo.status(projectId).map((s) => [s.slo.name, s.budget]));
+    expect(byName.monthly?.total).toBe(50 * 50);
+    expect(byName.monthly?.bad).toBe(50); // the failing second of December so far (second 0)
+    expect(byName.rolling?.total).toBe(170 * 50);
+  });
+
   it('forgets an SLO the release no longer declares, and starts one it newly declares', async () => {
     const slo = service();
     await run(slo, 30);
