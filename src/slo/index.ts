@@ -14,3 +14,13 @@ export { prometheusRules, promDuration } from './prometheus-rules.ts';
 export type { AlertingRule, HistogramBounds, RecordingRule, RuleFile, RuleGroup } from './prometheus-rules.ts';
 export { sliCounts } from './sli-counts.ts';
 export type { RequestCounts } from './sli-counts.ts';
+export { alertIntervals, alertWindows, budgetHistory, deployMarkers } from './budget-history.ts';
+export type {
+  AlertInterval,
+  BudgetHistory,
+  BudgetHistoryInput,
+  DeployMarker,
+  HistoryEvent,
+  HistoryPoint,
+  HistoryWindow,
+} from './budget-history.ts';
