@@ -1,0 +1,34 @@
+/**
+ * An error budget at a glance: how much is left as a bar and a number, coloured by level and
+ * with the level in words (colour is never the only cue).
+ */
+import { barFraction, budgetLevel } from '../slo/budget-view.ts';
+import './Slo.css';
+
+const WORDS = { ok: 'healthy', low: 'low', exhausted: 'spent' } as const;
+
+export function BudgetBar({ remaining, label, compact = false }: { remaining: number; label: string; compact?: boolean }) {
+  const level = budgetLevel(remaining);
+  const shown = `${(Math.max(remaining, -9.99) * 100).toFixed(remaining < 0.1 && remaining > -0.1 ? 1 : 0)} %`;
+  return (
+    <span
+      className={`budget-bar budget-${level}${compact ? ' compact' : ''}`}
+      data-budget-level={level}
+      data-remaining={remaining.toFixed(4)}
+    >
+      <span
+        className="budget-track"
+        role="meter"
+        aria-label={label}
+        aria-valuemin={0}
+        aria-valuemax={100}
+        aria-valuenow={Math.round(barFraction(remaining) * 100)}
+        aria-valuetext={`${shown} of the error budget left (${WORDS[level]})`}
+      >
+        <span className="budget-fill" style={{ width: `${barFraction(remaining) * 100}%` }} />
+      </span>
+      <span className="budget-number">{shown}</span>
+      {!compact && <span className="budget-word small">{WORDS[level]}</span>}
+    </span>
+  );
+}

@@ -1,0 +1,46 @@
+/**
+ * An incident's timeline drawn as a picture: a vertical line with a mark per entry, coloured and
+ * shaped by family (alert, resolution, deploy, rollback, note, incident step), spaced by the time
+ * between entries (layoutTimeline), with a break where a long wait was shortened. It is still an
+ * ordered list: readable as text, in order, by assistive technology.
+ */
+import { duration } from '../format.ts';
+import { layoutTimeline, timelineKind } from '../slo/timeline-layout.ts';
+import type { TimelineEntry } from '../slo/types.ts';
+
+const ICONS = { alert: '▲', resolved: '▽', deploy: '◆', rollback: '↺', note: '✎', incident: '●', other: '·' } as const;
+const MIN_GAP = 40;
+
+export function IncidentTimeline({ entries, openedAt }: { entries: TimelineEntry[]; openedAt: number }) {
+  if (entries.length === 0) return <p className="muted">Nothing happened around it yet.</p>;
+  const { slots } = layoutTimeline(entries, { targetHeight: Math.max(320, entries.length * 48), minGap: MIN_GAP, maxGap: 160 });
+  let previousY = 0;
+  return (
+    <ol className="incident-timeline" aria-label="Timeline, oldest first">
+      {slots.map((slot, i) => {
+        const kind = timelineKind(slot.entry.kind, slot.entry.text);
+        const extra = i === 0 ? 0 : Math.max(0, slot.y - previousY - MIN_GAP);
+        previousY = slot.y;
+        const before = slot.entry.at < openedAt;
+        return (
+          <li
+            key={`${slot.entry.at} ${slot.entry.kind} ${slot.entry.text}`}
+            className={`tl-entry tl-${kind}${before ? ' tl-before' : ''}`}
+            data-kind={kind}
+            style={extra > 0 ? { marginTop: extra } : undefined}
+          >
+            {slot.breakBefore && <span className="tl-break muted small">⋯ {duration(slot.gapMs)} later</span>}
+            <span className="tl-mark" aria-hidden="true">
+              {ICONS[kind]}
+            </span>
+            <time dateTime={new Date(slot.entry.at).toISOString()} title={new Date(slot.entry.at).toISOString()}>
+              {new Date(slot.entry.at).toLocaleTimeString([], { hour12: false })}
+            </time>
+            <span className="tl-text">{slot.entry.text}</span>
+            {slot.entry.by && <span className="tl-by muted small">{slot.entry.by}</span>}
+          </li>
+        );
+      })}
+    </ol>
+  );
+}
