@@ -4,6 +4,7 @@
  * into one route table; the HTTP shell maps errors and authenticates once, by the table.
  */
 import type { FastifyInstance } from 'fastify';
+import { ROLLOUT_FINISHED_EVENT } from '../core/rollout-phase.ts';
 import { GANTRY_VERSION } from '../core/version.ts';
 import { createLogger } from '../platform/logger.ts';
 import type { GantryEvent, Store } from '../store/ports.ts';
@@ -97,7 +98,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
       requireProject: (p) => deps.projects.require(p),
       environmentEvents: async (projectId, environment, fromMs) => {
         const out = [];
-        for (const type of ['slo.alert.*', 'rollout.created', 'rollout.finished']) {
+        for (const type of ['slo.alert.*', 'rollout.created', ROLLOUT_FINISHED_EVENT]) {
           for await (const event of eventsSince(store, type, fromMs)) {
             const scope = await scopes.scope(event);
             if (scope.projectId === projectId && scope.environment === environment)

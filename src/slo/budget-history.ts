@@ -7,6 +7,7 @@
  * each point costs two binary searches over prefix sums, whatever the period, so a 30-day SLO
  * costs the same as a 1-hour one. Pure: the server passes the buckets and the events.
  */
+import { ROLLOUT_FINISHED_EVENT } from '../core/rollout-phase.ts';
 import type { AlertSeverity, BurnRateRule } from '../core/slo-config.ts';
 import type { HistoryBucket } from './event-history.ts';
 
@@ -207,7 +208,7 @@ export function deployMarkers(events: readonly HistoryEvent[]): DeployMarker[] {
       releaseOf.set(e.data.rolloutId, e.data.releaseNumber);
   }
   return events
-    .filter((e) => e.type === 'rollout.finished')
+    .filter((e) => e.type === ROLLOUT_FINISHED_EVENT)
     .map((e) => {
       const rolloutId = typeof e.data.rolloutId === 'string' ? e.data.rolloutId : null;
       return {

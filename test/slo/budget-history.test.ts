@@ -137,8 +137,8 @@ describe('the budget history the dashboard draws', () => {
     const events: HistoryEvent[] = [
       { type: 'rollout.created', atMs: T0, data: { rolloutId: 'r1', releaseNumber: 3 } },
       { type: 'rollout.step', atMs: T0 + 1000, data: { rolloutId: 'r1' } },
-      { type: 'rollout.finished', atMs: T0 + 5000, data: { rolloutId: 'r1', phase: 'succeeded' } },
-      { type: 'rollout.finished', atMs: T0 + 9000, data: { rolloutId: 'r0', phase: 'rolled-back' } },
+      { type: 'rollout.rollout.finished', atMs: T0 + 5000, data: { rolloutId: 'r1', phase: 'succeeded' } },
+      { type: 'rollout.rollout.finished', atMs: T0 + 9000, data: { rolloutId: 'r0', phase: 'rolled-back' } },
     ];
     expect(deployMarkers(events)).toEqual([
       { atMs: T0 + 5000, rolloutId: 'r1', releaseNumber: 3, outcome: 'succeeded' },

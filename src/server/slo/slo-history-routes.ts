@@ -14,7 +14,7 @@ import type { SloService } from './slo-service.ts';
 export interface SloHistoryRouteDeps {
   slos: SloService;
   requireProject(idOrName: string): Promise<Project>;
-  /** The environment's `slo.alert.*`, `rollout.created` and `rollout.finished` events at or after `fromMs`. */
+  /** The environment's `slo.alert.*`, `rollout.created` and ROLLOUT_FINISHED_EVENT events at or after `fromMs`. */
   environmentEvents(projectId: string, environment: string, fromMs: number): Promise<HistoryEvent[]>;
   clock: { now(): number };
 }

@@ -114,7 +114,7 @@ describe('GET /api/projects/:project/slos/:slo/history', () => {
       env: ENV,
     });
     await store.events.append({
-      type: 'rollout.finished',
+      type: 'rollout.rollout.finished',
       subject: 'rollout:r1',
       actor: 'server',
       at: new Date(START + 5000).toISOString(),
