@@ -24,7 +24,7 @@ export interface BudgetHistoryInput {
   periodMs: number;
   rules: readonly BurnRateRule[];
   buckets: readonly HistoryBucket[];
-  /** When Gantry began measuring the SLO: nothing before it is drawn. */
+  /** When Gantry began measuring the SLO: nothing before it (or before the oldest bucket, if older) is drawn. */
   sinceMs: number;
   nowMs: number;
   /** How many points to draw (at least 2). */
@@ -83,7 +83,9 @@ export interface BudgetHistory {
 export function budgetHistory(input: BudgetHistoryInput): BudgetHistory {
   const { nowMs, objective } = input;
   const periodStart = nowMs - input.periodMs;
-  const fromMs = Math.min(nowMs, Math.max(periodStart, input.sinceMs));
+  // A roll-up that began before measuring did is counted from its start: draw from there.
+  const measuredFrom = Math.min(input.sinceMs, input.buckets[0]?.startMs ?? input.sinceMs);
+  const fromMs = Math.min(nowMs, Math.max(periodStart, measuredFrom));
   const counts = prefixCounts(input.buckets);
   const period = counts.between(periodStart, nowMs);
   const allowedBad = period.total * (1 - objective);
@@ -97,7 +99,7 @@ export function budgetHistory(input: BudgetHistoryInput): BudgetHistory {
     const spent = counts.between(periodStart, t);
     const remaining = allowedBad > 0 ? 1 - (spent.total - spent.good) / allowedBad : 1;
     const burnRates = windows.map(({ windowMs }) => {
-      if (t - windowMs < input.sinceMs) return null;
+      if (t - windowMs < measuredFrom) return null;
       const w = counts.between(t - windowMs, t);
       return w.total > 0 ? (w.total - w.good) / w.total / (1 - objective) : 0;
     });

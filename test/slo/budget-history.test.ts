@@ -90,6 +90,24 @@ describe('the budget history the dashboard draws', () => {
       events: [],
     });
     expect(history.fromMs).toBe(T0 - HOUR);
+    // A roll-up that began before measuring did: the span starts with it, at a full budget.
+    const early = budgetHistory({
+      slo: 's',
+      objective: 0.99,
+      periodMs: HOUR,
+      rules: [{ severity: 'page', burnRate: 1, longWindowMs: 5 * MINUTE, shortWindowMs: MINUTE }],
+      buckets: [{ startMs: T0 - 10 * MINUTE, endMs: T0, good: 90, total: 100 }],
+      sinceMs: T0 - 5 * MINUTE,
+      nowMs: T0,
+      points: 3,
+      events: [],
+    });
+    const round = (n: number | null) => (n === null ? null : Math.round(n * 1e9) / 1e9);
+    expect(early.points.map((p) => [p.t, round(p.remaining), p.burnRates.map(round)])).toEqual([
+      [T0 - 10 * MINUTE, 1, [null, null]],
+      [T0 - 5 * MINUTE, -4, [10, 10]],
+      [T0, -9, [10, 10]],
+    ]);
     expect(history.points.map((p) => [p.t, p.remaining])).toEqual([
       [T0 - HOUR, 1],
       [T0 - 45 * MINUTE, 1],

@@ -107,7 +107,7 @@ function contextSeries(theme: ChartTheme, history: SloHistory): LineSeriesOption
       animation: false,
       silent: false,
       lineStyle: { color: theme.canary, type: 'dashed', width: 1.5 },
-      label: { show: true, position: 'insideEndTop', color: theme.fg, fontSize: 11, formatter: '{b}' },
+      label: { show: true, position: 'end', color: theme.fg, fontSize: 11, formatter: '{b}' },
       data: history.markers.map((m) => ({
         name: `${m.releaseNumber === null ? 'rollout' : `#${m.releaseNumber}`}${m.outcome === 'succeeded' ? '' : ` ${m.outcome}`}`,
         xAxis: m.atMs,

@@ -9,7 +9,8 @@ const WORDS = { ok: 'healthy', low: 'low', exhausted: 'spent' } as const;
 
 export function BudgetBar({ remaining, label, compact = false }: { remaining: number; label: string; compact?: boolean }) {
   const level = budgetLevel(remaining);
-  const shown = `${(Math.max(remaining, -9.99) * 100).toFixed(remaining < 0.1 && remaining > -0.1 ? 1 : 0)} %`;
+  // Far below zero is worth saying as it is: 16 times the budget spent reads -1500 %.
+  const shown = `${(remaining * 100).toFixed(Math.abs(remaining) < 0.1 ? 1 : 0)} %`;
   return (
     <span
       className={`budget-bar budget-${level}${compact ? ' compact' : ''}`}
