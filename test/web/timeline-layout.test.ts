@@ -28,17 +28,19 @@ describe("an incident's timeline as a picture", () => {
     expect(layoutTimeline([], { targetHeight: 100, minGap: 10, maxGap: 50 })).toEqual({ slots: [], height: 0 });
   });
 
-  it('draws alerts, resolutions, deploys, rollbacks, notes and incident steps each their own way', () => {
+  it('draws alerts, resolutions, deploys, rollbacks, notes and incident steps each their own way, and the rest as other', () => {
     expect(
       [
         ['slo.alert.fired', ''],
         ['slo.alert.resolved', ''],
         ['rollout.rollout.finished', 'rollout succeeded (release r7)'],
         ['rollout.rollout.finished', 'rollout rolled-back'],
+        ['deploy.budget-override', ''],
         ['note', 'note: looking'],
         ['incident.acknowledged', ''],
+        ['rollout.rollout.step', ''],
         ['run.failure', ''],
       ].map(([kind, text]) => timelineKind(kind as string, text)),
-    ).toEqual(['alert', 'resolved', 'deploy', 'rollback', 'note', 'incident', 'other']);
+    ).toEqual(['alert', 'resolved', 'deploy', 'rollback', 'deploy', 'note', 'incident', 'other', 'other']);
   });
 });

@@ -4,6 +4,7 @@
  * never closer than a line of text and never farther than a few lines (a long wait becomes a
  * marked break instead of an empty screen). Pure, tested in test/web/timeline-layout.test.ts.
  */
+import { ROLLOUT_FINISHED_EVENT } from '../../../src/core/rollout-phase.ts';
 
 export interface TimelineSlot<T> {
   entry: T;
@@ -50,13 +51,17 @@ export function layoutTimeline<T extends { at: number }>(
 
 export type TimelineKind = 'alert' | 'resolved' | 'deploy' | 'rollback' | 'note' | 'incident' | 'other';
 
-/** The family an entry (its kind, an event type or `note`, and its text) is drawn as. */
+/**
+ * The family an entry (its kind, an event type or `note`, and its text) is drawn as. A rollout
+ * counts once, at its end (how it ended is in the text); its steps, runs and jobs are `other`,
+ * which the picture leaves out unless asked.
+ */
 export function timelineKind(kind: string, text = ''): TimelineKind {
   if (kind === 'note' || kind === 'incident.note') return 'note';
   if (kind === 'slo.alert.fired') return 'alert';
   if (kind === 'slo.alert.resolved') return 'resolved';
-  if (/rolled-back|rolling-back|rollback|aborted/.test(`${kind} ${text}`)) return 'rollback';
-  if (kind.startsWith('rollout.') || kind.startsWith('deploy.') || kind.startsWith('release.')) return 'deploy';
   if (kind.startsWith('incident.')) return 'incident';
+  if (kind === ROLLOUT_FINISHED_EVENT) return /rolled-back|aborted|failed/.test(text) ? 'rollback' : 'deploy';
+  if (kind.startsWith('deploy.')) return 'deploy';
   return 'other';
 }
