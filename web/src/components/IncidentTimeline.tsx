@@ -42,7 +42,7 @@ export function IncidentTimeline({ entries, openedAt }: { entries: TimelineEntry
           return (
             <li
               key={`${slot.entry.at} ${slot.entry.kind} ${slot.entry.text}`}
-              className={`tl-entry tl-${kind}${before ? ' tl-before' : ''}`}
+              className={`tl-entry tl-${kind}${before ? ' tl-before' : ''}${slot.breakBefore ? ' tl-after-break' : ''}`}
               data-kind={kind}
               style={extra > 0 ? { marginTop: extra } : undefined}
             >
