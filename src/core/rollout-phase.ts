@@ -23,3 +23,10 @@ export const FINAL_ROLLOUT_PHASES: readonly FinalRolloutPhase[] = ['succeeded', 
 export function isFinalRollout(phase: string): phase is FinalRolloutPhase {
   return (FINAL_ROLLOUT_PHASES as readonly string[]).includes(phase);
 }
+
+/**
+ * The event log's type for a rollout's end (data: `phase`, `reason`, `rolloutId`, `environment`).
+ * The driver records each of the reducer's notes under a `rollout.` prefix, so the reducer's
+ * `rollout.finished` note is stored as `rollout.rollout.finished`; readers of the log match this.
+ */
+export const ROLLOUT_FINISHED_EVENT = 'rollout.rollout.finished';

@@ -4,16 +4,17 @@
  * into one route table; the HTTP shell maps errors and authenticates once, by the table.
  */
 import type { FastifyInstance } from 'fastify';
+import { ROLLOUT_FINISHED_EVENT } from '../core/rollout-phase.ts';
 import { GANTRY_VERSION } from '../core/version.ts';
 import { createLogger } from '../platform/logger.ts';
-import type { Store } from '../store/ports.ts';
+import type { GantryEvent, Store } from '../store/ports.ts';
 import { authenticator, registerSessionRoutes, type SecretBox, type SessionService } from './auth/index.ts';
 import { registerDeliveryRoutes, registerEnvironmentViewRoutes, type DeliveryRouteDeps } from './delivery/index.ts';
 import { EventScopes, registerEventRoutes, type LiveHub } from './events/index.ts';
 import { createHttpApp, registerWebAssets, RouteTable } from './http/index.ts';
 import { registerProjectRoutes, type ProjectService } from './projects/index.ts';
 import { registerRunRoutes, type RunService } from './runs/index.ts';
-import { registerSloRoutes, type SloService } from './slo/index.ts';
+import { registerSloHistoryRoutes, registerSloRoutes, type SloService } from './slo/index.ts';
 import { type Notifier, registerNotificationRoutes } from './notifications/index.ts';
 import { type IncidentService, registerIncidentRoutes } from './incidents/index.ts';
 
@@ -92,6 +93,22 @@ export function createApp(deps: AppDeps): FastifyInstance {
         return out;
       },
     });
+    registerSloHistoryRoutes(routes, {
+      slos: deps.slos,
+      requireProject: (p) => deps.projects.require(p),
+      environmentEvents: async (projectId, environment, fromMs) => {
+        const out = [];
+        for (const type of ['slo.alert.*', 'rollout.created', ROLLOUT_FINISHED_EVENT]) {
+          for await (const event of eventsSince(store, type, fromMs)) {
+            const scope = await scopes.scope(event);
+            if (scope.projectId === projectId && scope.environment === environment)
+              out.push({ type: event.type, atMs: Date.parse(event.at), data: event.data });
+          }
+        }
+        return out;
+      },
+      clock: { now: () => Date.now() },
+    });
   }
   if (deps.incidents) registerIncidentRoutes(routes, { incidents: deps.incidents, requireProject: (p) => deps.projects.require(p) });
   if (deps.notifier) {
@@ -108,6 +125,20 @@ export function createApp(deps: AppDeps): FastifyInstance {
   routes.register(app);
   registerWebAssets(app);
   return app;
+}
+
+/** Events of a type (or `family.*`) at or after `fromMs`, newest first, a page at a time. */
+async function* eventsSince(store: Store, type: string, fromMs: number): AsyncGenerator<GantryEvent> {
+  let beforeId: number | undefined;
+  for (;;) {
+    const page = await store.events.list({ type, newestFirst: true, beforeId, limit: 500 });
+    for (const event of page) {
+      if (Date.parse(event.at) < fromMs) return;
+      yield event;
+    }
+    if (page.length < 500) return;
+    beforeId = (page.at(-1) as GantryEvent).id;
+  }
 }
 
 /** Without a composition root's logger (tests of the API alone), internal errors still reach stderr as log lines. */

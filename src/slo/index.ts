@@ -16,3 +16,13 @@ export { budgetSpan, calendarPeriodEnd, calendarPeriodStart, longestPeriodMs, pe
 export type { PeriodSpec } from './period.ts';
 export { sliCounts } from './sli-counts.ts';
 export type { RequestCounts } from './sli-counts.ts';
+export { alertIntervals, alertWindows, budgetHistory, deployMarkers } from './budget-history.ts';
+export type {
+  AlertInterval,
+  BudgetHistory,
+  BudgetHistoryInput,
+  DeployMarker,
+  HistoryEvent,
+  HistoryPoint,
+  HistoryWindow,
+} from './budget-history.ts';

@@ -65,3 +65,10 @@ async function errorOf(response: Response): Promise<ApiError> {
 export function p(strings: TemplateStringsArray, ...values: (string | number)[]): string {
   return strings.reduce((out, part, i) => out + part + (i < values.length ? encodeURIComponent(String(values[i])) : ''), '');
 }
+
+/** GET a text resource (a Markdown draft). */
+export async function getText(path: string): Promise<string> {
+  const response = await fetch(path, { credentials: 'same-origin' });
+  if (!response.ok) throw await errorOf(response);
+  return response.text();
+}

@@ -11,6 +11,9 @@ const ProjectPage = lazy(() => import('./pages/ProjectPage.tsx'));
 const RunPage = lazy(() => import('./pages/RunPage.tsx'));
 const EnvironmentPage = lazy(() => import('./pages/EnvironmentPage.tsx'));
 const EventsPage = lazy(() => import('./pages/EventsPage.tsx'));
+const IncidentsPage = lazy(() => import('./pages/IncidentsPage.tsx'));
+const IncidentPage = lazy(() => import('./pages/IncidentPage.tsx'));
+const NotificationsPage = lazy(() => import('./pages/NotificationsPage.tsx'));
 
 export function App() {
   const [session, setSession] = useState<Session | null | undefined>(undefined);
@@ -33,6 +36,8 @@ export function App() {
             <>
               <Link href="/">Projects</Link>
               <Link href="/events">Events</Link>
+              <Link href="/incidents">Incidents</Link>
+              <Link href="/notifications">Notifications</Link>
             </>
           )}
         </nav>
@@ -69,6 +74,9 @@ export function App() {
               <Route path="/runs/:run" component={RunPage} />
               <Route path="/runs/:run/jobs/:job" component={RunPage} />
               <Route path="/events" component={EventsPage} />
+              <Route path="/incidents" component={IncidentsPage} />
+              <Route path="/projects/:project/incidents/:number" component={IncidentPage} />
+              <Route path="/notifications" component={NotificationsPage} />
               <Route>
                 <h1>Not found</h1>
                 <p>

@@ -7,6 +7,7 @@
  */
 import { type Clock, type Repeating, repeatEvery } from '../../core/clock.ts';
 import { InputError, NotFoundError } from '../../core/errors.ts';
+import { ROLLOUT_FINISHED_EVENT } from '../../core/rollout-phase.ts';
 import { newId } from '../../core/ids.ts';
 import type { Value } from '../../core/types.ts';
 import {
@@ -237,7 +238,7 @@ export class IncidentService {
     const suggestions: IncidentView['suggestions'] = [];
     if (incident.state !== 'resolved' && incident.environment !== null) {
       const deploy = events
-        .filter((e) => e.type === 'rollout.finished' && e.data.phase === 'succeeded' && Date.parse(e.at) <= incident.openedAt)
+        .filter((e) => e.type === ROLLOUT_FINISHED_EVENT && e.data.phase === 'succeeded' && Date.parse(e.at) <= incident.openedAt)
         .at(-1);
       if (deploy !== undefined) {
         suggestions.push({
@@ -260,7 +261,7 @@ export class IncidentService {
     const changesBefore = view.timeline.filter(
       (e) =>
         e.at <= view.incident.openedAt &&
-        (e.kind.startsWith('rollout.finished') || e.kind.startsWith('deploy.') || e.kind.startsWith('secret.')),
+        (e.kind === ROLLOUT_FINISHED_EVENT || e.kind.startsWith('deploy.') || e.kind.startsWith('secret.')),
     );
     return postmortemMarkdown({
       incident: view.incident,
@@ -329,7 +330,7 @@ function entryOf(e: GantryEvent): TimelineEntry {
       ? `${String(d.severity)} alert: SLO '${String(d.slo)}' burning fast`
       : e.type === 'slo.alert.resolved'
         ? `${String(d.severity)} alert resolved: SLO '${String(d.slo)}'`
-        : e.type === 'rollout.finished'
+        : e.type === ROLLOUT_FINISHED_EVENT
           ? `rollout ${String(d.phase)}${d.releaseId ? ` (release ${String(d.releaseId)})` : ''}`
           : e.type;
   return { at: Date.parse(e.at), kind: e.type, text, by: e.actor };

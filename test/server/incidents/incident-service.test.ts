@@ -1,5 +1,6 @@
 /** IncidentService on a real SQLite store, with the real event scopes and a ManualClock. */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ROLLOUT_FINISHED_EVENT } from '../../../src/core/rollout-phase.ts';
 import { ManualClock } from '../../../src/core/clock.ts';
 import { ConflictError } from '../../../src/core/errors.ts';
 import { EventScopes } from '../../../src/server/events/index.ts';
@@ -51,7 +52,7 @@ describe('IncidentService', () => {
 
   it('opens one incident per page alert group, however often it fires, and a new one after resolution', async () => {
     const incidents = service();
-    await store.events.append(event('rollout.finished', -20, { phase: 'succeeded', releaseId: 'r7' }));
+    await store.events.append(event(ROLLOUT_FINISHED_EVENT, -20, { phase: 'succeeded', releaseId: 'r7' }));
     await store.events.append(event('slo.alert.fired', 0, { slo: 'availability', severity: 'page' }));
     await store.events.append(event('slo.alert.fired', 1, { slo: 'availability', severity: 'ticket' }));
     await incidents.readAlerts();
@@ -81,9 +82,9 @@ describe('IncidentService', () => {
 
   it('builds the timeline from the event log with notes, suggests rolling back the deploy before it, and drafts the postmortem', async () => {
     const incidents = service();
-    await store.events.append(event('rollout.finished', -20, { phase: 'succeeded', releaseId: 'r7' }));
+    await store.events.append(event(ROLLOUT_FINISHED_EVENT, -20, { phase: 'succeeded', releaseId: 'r7' }));
     await store.events.append({
-      ...event('rollout.finished', -10, { phase: 'succeeded', releaseId: 'other' }),
+      ...event(ROLLOUT_FINISHED_EVENT, -10, { phase: 'succeeded', releaseId: 'other' }),
       subject: `environment:${project.id}/staging`,
     });
     await store.events.append(event('slo.alert.fired', 0, { slo: 'availability', severity: 'page' }));

@@ -8,11 +8,13 @@ import { HeatmapChart, LineChart, type HeatmapSeriesOption, type LineSeriesOptio
 import {
   GridComponent,
   LegendComponent,
+  MarkAreaComponent,
   MarkLineComponent,
   TooltipComponent,
   VisualMapComponent,
   type GridComponentOption,
   type LegendComponentOption,
+  type MarkAreaComponentOption,
   type MarkLineComponentOption,
   type TooltipComponentOption,
   type VisualMapComponentOption,
@@ -24,7 +26,18 @@ export { useChartTheme, type ChartTheme } from './chart-theme.ts';
 
 // No AriaComponent: it overwrites the container's aria-label with a dump of raw data points;
 // each chart's container carries its own role="img" and a summary label instead.
-use([LineChart, HeatmapChart, GridComponent, TooltipComponent, LegendComponent, MarkLineComponent, VisualMapComponent, CanvasRenderer]);
+use([
+  LineChart,
+  HeatmapChart,
+  GridComponent,
+  TooltipComponent,
+  LegendComponent,
+  MarkLineComponent,
+  // Alert intervals on the SLO charts.
+  MarkAreaComponent,
+  VisualMapComponent,
+  CanvasRenderer,
+]);
 
 /** The option type of exactly what is registered above: using anything else fails to type-check. */
 export type ChartOption = ComposeOption<
@@ -34,6 +47,7 @@ export type ChartOption = ComposeOption<
   | TooltipComponentOption
   | LegendComponentOption
   | MarkLineComponentOption
+  | MarkAreaComponentOption
   | VisualMapComponentOption
 >;
 

@@ -13,6 +13,7 @@ import type { Heatmap, LatencyHeatmapProps } from '../charts/LatencyHeatmap.tsx'
 import { ConfirmButton } from '../components/ConfirmButton.tsx';
 import { LiveIndicator } from '../components/LiveIndicator.tsx';
 import { RolloutSteps, type CanaryStep } from '../components/RolloutSteps.tsx';
+import { SloPanel } from '../components/SloPanel.tsx';
 import { StatusBadge } from '../components/StatusBadge.tsx';
 import { TrafficSplit } from '../components/TrafficSplit.tsx';
 import { ago, branchOf, duration, percent, shortSha } from '../format.ts';
@@ -353,6 +354,11 @@ export default function EnvironmentPage() {
             />
             {active && rollout && <ReleaseFacts label="Rolling out" release={releaseById.get(rollout.releaseId)} id={rollout.releaseId} />}
             {state?.lastAnalysis && <Analysis analysis={state.lastAnalysis} at={state.lastAnalysisAt} />}
+          </section>
+
+          <section className="card span-all" aria-labelledby="slos-title">
+            <h2 id="slos-title">SLOs</h2>
+            <SloPanel project={projectParam} environment={env} opened={opened} tick={metrics?.at ?? null} />
           </section>
 
           <section className="card span-all" aria-labelledby="charts-title">

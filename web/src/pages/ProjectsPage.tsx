@@ -8,10 +8,13 @@ import { Link } from 'wouter';
 import { getJson, p } from '../api.ts';
 import { LiveIndicator } from '../components/LiveIndicator.tsx';
 import { Sparkline } from '../components/Sparkline.tsx';
+import { BudgetBar } from '../components/BudgetBar.tsx';
 import { StatusBadge } from '../components/StatusBadge.tsx';
 import { useLiveEvents } from '../events.ts';
 import { ago, branchOf, percent, shortSha } from '../format.ts';
 import type { SeriesPoint } from '../../../src/delivery/metric-series.ts';
+import { worstBudgets, type WorstBudget } from '../slo/budget-view.ts';
+import type { SloStatus } from '../slo/types.ts';
 import type { Project, Release, RolloutRecord, Run } from '../types.ts';
 
 interface EnvironmentRow {
@@ -24,13 +27,16 @@ interface Overview {
   runs: Run[];
   environments: (EnvironmentRow & { rps: number[]; errorRate: number[] })[];
   releases: Map<string, Release>;
+  /** Each environment's worst error budget. */
+  budgets: Map<string, WorstBudget>;
 }
 
 async function loadOverview(project: Project): Promise<Overview> {
-  const [runs, environments, releases] = await Promise.all([
+  const [runs, environments, releases, slos] = await Promise.all([
     getJson<{ runs: Run[] }>(`/api/runs?project=${encodeURIComponent(project.id)}&limit=8`),
     getJson<{ environments: EnvironmentRow[] }>(p`/api/projects/${project.id}/environments`).catch(() => ({ environments: [] })),
     getJson<{ releases: Release[] }>(p`/api/projects/${project.id}/releases`).catch(() => ({ releases: [] })),
+    getJson<{ slos: SloStatus[] }>(p`/api/projects/${project.id}/slos`).catch(() => ({ slos: [] })),
   ]);
   const withSeries = await Promise.all(
     environments.environments.map(async (env) => {
@@ -40,7 +46,12 @@ async function loadOverview(project: Project): Promise<Overview> {
       return { ...env, rps: series.total.map((point) => point.rps), errorRate: series.total.map((point) => point.errorRate ?? 0) };
     }),
   );
-  return { runs: runs.runs, environments: withSeries, releases: new Map(releases.releases.map((r) => [r.id, r])) };
+  return {
+    runs: runs.runs,
+    environments: withSeries,
+    releases: new Map(releases.releases.map((r) => [r.id, r])),
+    budgets: new Map(worstBudgets(slos.slos).map((b) => [b.environment, b])),
+  };
 }
 
 export default function ProjectsPage() {
@@ -73,7 +84,7 @@ export default function ProjectsPage() {
         return;
       }
       const project = projects?.find((candidate) => candidate.id === event.scope.projectId);
-      if (project && /^(run|release|rollout|environment)\./.test(event.type)) refreshProject(project);
+      if (project && /^(run|release|rollout|environment|slo)\./.test(event.type)) refreshProject(project);
     },
     refreshAll,
   );
@@ -153,6 +164,7 @@ function ProjectCard({ project, overview }: { project: Project; overview: Overvi
                   <th scope="col">Release</th>
                   <th scope="col">Requests/s (1 h)</th>
                   <th scope="col">Errors (1 h)</th>
+                  <th scope="col">Error budget</th>
                 </tr>
               </thead>
               <tbody>
@@ -197,6 +209,9 @@ function ProjectCard({ project, overview }: { project: Project; overview: Overvi
                         />{' '}
                         <span className="small">{percent(lastErrors)}</span>
                       </td>
+                      <td>
+                        <EnvironmentBudget budget={overview.budgets.get(env.name)} environment={env.name} />
+                      </td>
                     </tr>
                   );
                 })}
@@ -206,5 +221,22 @@ function ProjectCard({ project, overview }: { project: Project; overview: Overvi
         </>
       )}
     </article>
+  );
+}
+
+/** The environment's worst budget, and the alerts firing there: the projects page's one glance at reliability. */
+function EnvironmentBudget({ budget, environment }: { budget: WorstBudget | undefined; environment: string }) {
+  if (!budget) return <span className="muted small">no SLOs</span>;
+  return (
+    <span className="env-budgets" data-env-budget={environment}>
+      {budget.remaining === null ? (
+        <span className="muted small">evaluated by Prometheus</span>
+      ) : (
+        <BudgetBar compact remaining={budget.remaining} label={`Error budget of ${environment} (${budget.slo}, the lowest)`} />
+      )}
+      {budget.firing.map((severity) => (
+        <StatusBadge key={severity} status="failed" label={`${severity} alert`} />
+      ))}
+    </span>
   );
 }
