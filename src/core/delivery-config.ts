@@ -96,7 +96,7 @@ export const ANALYSIS_DEFAULTS = {
   minRequests: 20,
   minErrors: 4,
   windowMs: 300_000,
-  confidence: 0.98,
+  confidence: 0.99,
   onInconclusive: 'pause',
 } as const satisfies Pick<AnalysisConfig, 'minRequests' | 'minErrors' | 'windowMs' | 'confidence' | 'onInconclusive'>;
 
