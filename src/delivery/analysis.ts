@@ -193,9 +193,10 @@ export const ALTERNATIVE_ALLOWANCES = 2;
  * fails at the baseline's rate + 2 × maxIncrease") reaches 1/α. The SPRT's false-alarm rate
  * holds however often it is looked at, so a healthy canary is failed with probability ≤ α over
  * its whole analysis, not α per look (docs/decisions/0020). The alternative's rate ratio is set
- * from the baseline's rate so far (with half an error added, so a clean baseline does not make
- * it infinite); the baseline has most of the traffic, so this estimate moves little once the
- * canary has a few errors, and the simulation shows the bound holding with it.
+ * from the baseline's rate so far (floored at half the allowance); the baseline has most of the
+ * traffic, so it moves little once the canary has a few errors, and the simulation shows the
+ * bound holding with it (a ratio fixed in advance would make it exact, but no fixed ratio fits
+ * both a 0.1 % and a 5 % baseline).
  *
  * The price is stated plainly: H0 is "no worse than the baseline", so a canary worse by less
  * than the allowance (2 % against 1 % with max-increase 2 %) is eventually significant, and is
@@ -218,8 +219,11 @@ function errorIncreaseCheck(maxIncrease: number, window: AnalysisWindow, alpha: 
     };
   }
   const baseRate = baseline.errors / baseline.requests;
-  const priorRate = (baseline.errors + 0.5) / (baseline.requests + 1);
-  const ratio = Math.min(1, priorRate + ALTERNATIVE_ALLOWANCES * maxIncrease) / priorRate;
+  // The baseline's rate, but never below half the allowance: a clean baseline (no errors yet in
+  // the first seconds) would otherwise put the alternative at an enormous ratio, where two or
+  // three canary errors already reach 1/α. The floor caps the ratio at 1 + 2·2 = 5.
+  const rateFloor = Math.max(baseRate, maxIncrease / 2);
+  const ratio = Math.min(1, rateFloor + ALTERNATIVE_ALLOWANCES * maxIncrease) / rateFloor;
   const sprt = errorSplitSprt(canary.errors, canary.requests, baseline.errors, baseline.requests, ratio);
   // 1 / likelihood ratio: the always-valid p-value of this look (Ville), comparable with α.
   const pValue = Math.min(1, Math.exp(-sprt.llr));
