@@ -198,7 +198,8 @@ export function errorSplitSprt(
   baselineRequests: number,
   ratio: number,
 ): ErrorSplitSprt {
-  if (!(ratio > 1) || !Number.isFinite(ratio)) throw new InputError(`the SPRT's alternative error-rate ratio must be a number above 1 (got ${ratio})`);
+  if (!(ratio > 1) || !Number.isFinite(ratio))
+    throw new InputError(`the SPRT's alternative error-rate ratio must be a number above 1 (got ${ratio})`);
   if (!(canaryRequests > 0 && baselineRequests > 0)) return { llr: 0, shareIfEqual: Number.NaN, shareIfWorse: Number.NaN };
   const shareIfEqual = canaryRequests / (canaryRequests + baselineRequests);
   const shareIfWorse = (ratio * canaryRequests) / (ratio * canaryRequests + baselineRequests);

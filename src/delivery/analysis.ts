@@ -16,7 +16,13 @@
  * on both sides every simulated false rollback came in the first ten seconds. That first stretch
  * is closed by `minErrors`, the least evidence a rollback needs (docs/decisions/0014).
  */
-import { ANALYSIS_DEFAULTS, type AnalysisConfig, type LatencyCheckConfig, type PrometheusCheckConfig } from '../core/delivery-config.ts';
+import {
+  ANALYSIS_DEFAULTS,
+  type AnalysisConfig,
+  type LatencyCheckConfig,
+  type PrometheusCheckConfig,
+  type SloBurnCheckConfig,
+} from '../core/delivery-config.ts';
 import { binomialUpperTail, countAbove, errorSplitSprt, mannWhitneyU, quantile, sortedHistogram } from './analysis-stats.ts';
 import type { Histogram } from './analysis-stats.ts';
 
@@ -104,6 +110,12 @@ export function evaluateAnalysis(config: AnalysisConfig, input: AnalysisWindow):
         gate(`${name}-increase`, latency.maxIncreaseMs) ??
           latencyIncreaseCheck(`${name}-increase`, latency, latency.maxIncreaseMs, window, alpha),
       );
+  }
+  if (config.slo !== undefined) {
+    const slo = config.slo;
+    const name = `slo-${slo.name}-burn-rate`;
+    const bad = sloBadEvents(slo, window.canary);
+    checks.push(gate(name, slo.maxBurnRate) ?? fewErrors(sloBurnCheck(name, slo, window, alpha), bad.bad, config.minErrors));
   }
   for (const prometheus of config.prometheus) checks.push(prometheusCheck(prometheus, window.prometheus?.[prometheus.name]));
   return { outcome: overall(checks), checks };
@@ -245,6 +257,53 @@ function errorIncreaseCheck(maxIncrease: number, window: AnalysisWindow, alpha: 
     pValue,
     reason,
   };
+}
+
+/** A pool's bad and total events under an SLO's SLI: 5xx for availability, requests slower than the threshold for latency. */
+function sloBadEvents(slo: SloBurnCheckConfig, sample: Sample): { bad: number; total: number } {
+  if (slo.sli?.kind === 'latency') {
+    const { above, total } = countAbove(sample.latency, slo.sli.thresholdMs);
+    return { bad: above, total };
+  }
+  return { bad: sample.errors, total: sample.requests };
+}
+
+/**
+ * An SLO's burn rate as a canary check: the canary's bad share of its own events in the window
+ * over the SLO's error budget (1 − objective). The same care as the absolute error-rate bound,
+ * which it is once the budget is multiplied out: it fails when the observed burn rate is above
+ * `maxBurnRate` AND an exact binomial test rejects "the bad share is at most half the share
+ * that bound allows" at α — and, through `fewErrors`, never on fewer than `minErrors` bad events
+ * (1 error in 3 requests is a burn rate of 333 against 99.9 %, and no evidence of anything).
+ */
+function sloBurnCheck(name: string, slo: SloBurnCheckConfig, window: AnalysisWindow, alpha: number): AnalysisCheck {
+  if (slo.objective === undefined) {
+    return {
+      name,
+      outcome: 'inconclusive',
+      value: null,
+      baseline: null,
+      threshold: slo.maxBurnRate,
+      pValue: null,
+      reason: `SLO '${slo.name}' is not in this configuration`,
+    };
+  }
+  const budget = 1 - slo.objective;
+  const { bad, total } = sloBadEvents(slo, window.canary);
+  const stable = sloBadEvents(slo, window.baseline);
+  const burn = bad / total / budget;
+  const baselineBurn = stable.total > 0 ? stable.bad / stable.total / budget : null;
+  const pValue = binomialUpperTail(bad, total, Math.min(1, slo.maxBurnRate * budget * NULL_FRACTION));
+  const above = burn > slo.maxBurnRate;
+  const fail = above && pValue <= alpha;
+  const what = slo.sli?.kind === 'latency' ? `slower than ${ms(slo.sli.thresholdMs)}` : 'errors';
+  const observed = `burn rate ${Number(burn.toPrecision(3))} of SLO '${slo.name}' (${bad} of ${total} requests ${what}, objective ${percent(slo.objective)})`;
+  const reason = fail
+    ? `${observed} is above ${slo.maxBurnRate} (p = ${pvalue(pValue)})`
+    : above
+      ? `${observed} is above ${slo.maxBurnRate} but not significantly (p = ${pvalue(pValue)} > ${pvalue(alpha)})`
+      : `${observed} is within ${slo.maxBurnRate}`;
+  return { name, outcome: fail ? 'fail' : 'pass', value: burn, baseline: baselineBurn, threshold: slo.maxBurnRate, pValue, reason };
 }
 
 /**
