@@ -409,7 +409,7 @@ const sloCheckMap = z
         "The name of an SLO in 'slos' with an availability or latency SLI (the proxy measures those per pool).",
       ),
       'max-burn-rate': z
-        .number(expected('a number'))
+        .number()
         .positive()
         .describe(
           "Fail when the canary's own burn rate over the analysis window is above this, e.g. 14.4 (the SRE workbook's fast-burn page: 2 % of a 30-day budget in an hour); judged with a statistical test at the analysis confidence.",
