@@ -10,11 +10,13 @@
  * significant-but-tiny difference from rolling back; the second keeps noise from doing it.
  *
  * Being called every second is the hard part: each call is another chance for noise to pass a
- * test at α. On a sliding window those chances add up with the canary's age; on the default
- * window (everything since the canary began) a healthy canary's counts only grow, its evidence
- * only gets stronger, and the chance that a later look fails it shrinks fast — with 1 % errors
- * on both sides every simulated false rollback came in the first ten seconds. That first stretch
- * is closed by `minErrors`, the least evidence a rollback needs (docs/decisions/0014).
+ * test at α. The error-rate increase, the check a noisy healthy canary meets most, is therefore
+ * a sequential test whose false alarms stay below α over every look (docs/decisions/0020). The
+ * others are fixed-level tests; on the default window (everything since the canary began) a
+ * healthy canary's counts only grow, its evidence only gets stronger, and the chance that a later
+ * look fails it shrinks fast — with 1 % errors on both sides every simulated false rollback came
+ * in the first ten seconds. That first stretch is closed by `minErrors`, the least evidence a
+ * rollback needs (docs/decisions/0014).
  */
 import {
   ANALYSIS_DEFAULTS,
@@ -67,8 +69,8 @@ export interface AnalysisResult {
  * Defaults for the analysis settings gantry.yaml may leave out, tuned by the simulation in
  * test/delivery/analysis-simulation.test.ts and bench/delivery-analysis-noise.ts: at 10 req/s on
  * the canary, 20 requests is two seconds of traffic; the 5-minute window is the canary's whole
- * history for its first five minutes; 4 errors and 98 % per test fail ~0.4 % of healthy canaries
- * at 1 % background errors (all in their first seconds) and catch a 6 % one in a median of 8 s.
+ * history for its first five minutes; 4 errors and 99 % fail ~0.5 % of healthy canaries at 1 %
+ * background errors and catch a 6 % one in a median of 9 s (p90 21 s).
  */
 export { ANALYSIS_DEFAULTS };
 
@@ -166,7 +168,7 @@ function fewErrors(check: AnalysisCheck, errors: number, minErrors: number): Ana
  * takes 4–5 errors per 100 requests and caught the bad canary within 15 s in only ~81 % of
  * simulated trials; the SPRT (p0 = max/2, p1 = max) needs ~8 errors in 150 requests (ln 2 per
  * error against ln(99) ≈ 4.6), slower still — telling 0.5 % from 1 % takes thousands of
- * requests. The exact test at max/2 (with the default window, 98 % and `minErrors` 4) catches
+ * requests. The exact test at max/2 (with the default window, 98 % and `minErrors` 4: 0014) catches
  * it in ~94 % of trials within 15 s (median 8 s, all within 30 s) while a canary at the
  * baseline's 0.1 % is failed in 0.1 % of 60 s trials. The price is stated plainly: a canary
  * sitting at half its bound is failed ~3.4 % of the time over a minute, one exactly at the bound
