@@ -7,27 +7,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, waitForRunEnd, type TestServer } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
 import { makeRepo } from '../support/repo.ts';
-import { SERVICE_JS } from './fixtures/service-config.ts';
+import { SERVICE_JS, serviceYaml } from './fixtures/service-config.ts';
 
 function yaml(version: string, failRate: number): string {
-  return `
-pipeline:
-  jobs:
-    build: { steps: ["true"] }
-service:
-  run: node server.js
-  env: { VERSION: ${version}, FAIL_RATE: "${failRate}" }
-  instances: 1
-  health: { path: /healthz, readiness: { interval: 100ms } }
-  stop: { drain-timeout: 1s }
-environments:
-  production:
+  const production = `  production:
     strategy:
       canary:
         steps: [{ weight: 50, pause: 30s }]
         analysis:
-          slo: { name: availability, max-burn-rate: 14.4 }
-slos:
+          slo: { name: availability, max-burn-rate: 14.4 }`;
+  return `${serviceYaml({ version, instances: 1, env: `FAIL_RATE: "${failRate}"`, environments: production })}slos:
   availability: { objective: 99%, period: 30d }
 `;
 }
