@@ -334,7 +334,7 @@ const errorRateMap = z
       'max-increase': rate
         .optional()
         .describe(
-          'Highest acceptable canary − baseline 5xx rate in the same window, e.g. 0.5%; judged with a statistical test at the analysis confidence.',
+          'Highest acceptable canary − baseline 5xx rate in the same window, e.g. 0.5%; judged with a sequential test whose false rollbacks stay below 1 − the analysis confidence however long the canary runs. A canary worse than the baseline but within this allowance can still be rolled back when its noisy rate crosses it: set about twice a regression you accept.',
         ),
     },
     expected('a map (max, max-increase)'),
