@@ -215,7 +215,7 @@ export const ALTERNATIVE_ALLOWANCES = 2;
  * The price is stated plainly: H0 is "no worse than the baseline", so a canary worse by less
  * than the allowance (2 % against 1 % with max-increase 2 %) is eventually significant, and is
  * failed whenever its noisy point estimate then crosses the allowance — 17–19 of 100 such
- * canaries in 3 minutes at 10 requests/s (12 with the fixed-level tests this replaced). A
+ * canaries in 3 minutes at 10 requests/s (11 with the fixed-level tests this replaced). A
  * null at half the allowance spares them but needs twice the errors to catch a bad canary.
  */
 function errorIncreaseCheck(maxIncrease: number, window: AnalysisWindow, alpha: number): AnalysisCheck {
