@@ -61,6 +61,21 @@ export interface PrometheusCheckConfig {
   max?: number;
 }
 
+/**
+ * A canary check on one of the `slos`: the canary's own bad and total events in the analysis
+ * window give its burn rate against the SLO's objective. `objective` and `sli` are copied from
+ * the SLO when the whole file is compiled (the delivery and SLO sections are parsed apart).
+ */
+export interface SloBurnCheckConfig {
+  /** The SLO's name in `slos`. */
+  name: string;
+  /** Fail above this burn rate (1 = spending the budget exactly over the SLO's period). */
+  maxBurnRate: number;
+  objective?: number;
+  /** Only SLIs the proxy measures per pool can judge a canary. */
+  sli?: { kind: 'availability' } | { kind: 'latency'; thresholdMs: number };
+}
+
 export interface AnalysisConfig {
   errorRate?: {
     /** Absolute bound on the canary's 5xx rate, e.g. 0.01. */
@@ -70,13 +85,17 @@ export interface AnalysisConfig {
   };
   latency: LatencyCheckConfig[];
   prometheus: PrometheusCheckConfig[];
+  slo?: SloBurnCheckConfig;
   /** Fewer canary requests than this in the window → inconclusive. */
   minRequests: number;
   /** Fewer canary errors than this in the window never fail an error-rate check: the least evidence a rollback needs. */
   minErrors: number;
   /** The window the checks look at; it never reaches back before the rollout started. */
   windowMs: number;
-  /** 1 − the false-alarm rate of each statistical test at each look, e.g. 0.98. */
+  /**
+   * 1 − the false-alarm rate, e.g. 0.99: over the whole analysis for the error-rate-increase
+   * check (a sequential test), at each look for the others.
+   */
   confidence: number;
   /** What an inconclusive result does when a step's time is up. */
   onInconclusive: 'pause' | 'continue';
@@ -88,15 +107,15 @@ export interface AnalysisConfig {
  * is everything since the canary began for its first five minutes (the proxy keeps five minutes
  * of per-second metrics): the checks run every second, and on a sliding 10 s window each second
  * was a fresh chance to fail a healthy canary on noise; on growing counts a healthy canary's
- * evidence only gets stronger, so the looks no longer add up to false rollbacks and each test can
- * run at 98 % rather than 99 %, which catches bad canaries sooner. Four errors are the least
- * evidence a rollback needs.
+ * evidence only gets stronger, so the looks no longer add up to false rollbacks. 99 % is the
+ * error-rate-increase SPRT's bound on false rollbacks over a whole analysis (docs/decisions/0020).
+ * Four errors are the least evidence a rollback needs.
  */
 export const ANALYSIS_DEFAULTS = {
   minRequests: 20,
   minErrors: 4,
   windowMs: 300_000,
-  confidence: 0.98,
+  confidence: 0.99,
   onInconclusive: 'pause',
 } as const satisfies Pick<AnalysisConfig, 'minRequests' | 'minErrors' | 'windowMs' | 'confidence' | 'onInconclusive'>;
 

@@ -165,6 +165,49 @@ export function sprtErrorRate(
   return { decision: llr >= upper ? 'accept-h1' : llr <= lower ? 'accept-h0' : 'continue', llr };
 }
 
+/** The log-likelihood ratio of an error-split SPRT and what it compared, for a check's report. */
+export interface ErrorSplitSprt {
+  /** ln(L(ρ1) / L(1)): how much likelier the split is if the canary fails `ratio` times as often as the baseline. */
+  llr: number;
+  /** The canary's share of all errors expected if both pools fail alike: its share of the requests. */
+  shareIfEqual: number;
+  /** The canary's share of all errors expected if it fails `ratio` times as often. */
+  shareIfWorse: number;
+}
+
+/**
+ * Wald's SPRT on how the errors split between canary and baseline, the test of Lindon & Malek
+ * (arXiv:2011.03567, §5) for two Poisson counting processes with a point alternative: given the
+ * total number of errors, each one came from the canary with probability θ = ρ·n_c / (ρ·n_c + n_b),
+ * where ρ is the canary's error rate over the baseline's and n the pools' requests. Conditioning
+ * on the total removes the unknown baseline rate, so H0 "ρ = 1" is a simple hypothesis and the
+ * likelihood ratio of `ratio` over 1 is a martingale under it (a supermartingale when ρ < 1):
+ * by Ville's inequality it ever reaches 1/α with probability ≤ α, however often it is looked at
+ * and however long the canary runs. That is the property a check evaluated every second needs,
+ * and what the fixed-level tests repeated every second lacked.
+ *
+ * The binomial form of the split is the Poisson limit of rare errors; with error rates of a few
+ * per cent on both sides the exact (hypergeometric) split differs by less than the rates.
+ * `llr` = x·ln(θ1/θ0) + y·ln((1−θ1)/(1−θ0)) for x canary and y baseline errors — the closed form
+ * test/delivery/analysis-stats.test.ts checks against SciPy's binomial log-pmf.
+ */
+export function errorSplitSprt(
+  canaryErrors: number,
+  canaryRequests: number,
+  baselineErrors: number,
+  baselineRequests: number,
+  ratio: number,
+): ErrorSplitSprt {
+  if (!(ratio > 1) || !Number.isFinite(ratio))
+    throw new InputError(`the SPRT's alternative error-rate ratio must be a number above 1 (got ${ratio})`);
+  if (!(canaryRequests > 0 && baselineRequests > 0)) return { llr: 0, shareIfEqual: Number.NaN, shareIfWorse: Number.NaN };
+  const shareIfEqual = canaryRequests / (canaryRequests + baselineRequests);
+  const shareIfWorse = (ratio * canaryRequests) / (ratio * canaryRequests + baselineRequests);
+  const llr =
+    canaryErrors * Math.log(shareIfWorse / shareIfEqual) + baselineErrors * (Math.log1p(-shareIfWorse) - Math.log1p(-shareIfEqual));
+  return { llr, shareIfEqual, shareIfWorse };
+}
+
 /**
  * The histogram with buckets merged by value, ascending, zero counts dropped. Returns its input
  * unchanged when it already has that shape (the proxy's snapshots do), so callers that evaluate

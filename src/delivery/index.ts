@@ -6,6 +6,7 @@
 export {
   binomialUpperTail,
   countAbove,
+  errorSplitSprt,
   fisherExactGreater,
   mannWhitneyU,
   normalCdf,
@@ -15,7 +16,7 @@ export {
   sprtErrorRate,
   twoProportionZTest,
 } from './analysis-stats.ts';
-export type { Histogram, SprtOptions } from './analysis-stats.ts';
+export type { ErrorSplitSprt, Histogram, SprtOptions } from './analysis-stats.ts';
 export { ANALYSIS_DEFAULTS, NULL_FRACTION, evaluateAnalysis, quantileLabel } from './analysis.ts';
 export type { AnalysisCheck, AnalysisResult, AnalysisWindow, CheckOutcome, Sample } from './analysis.ts';
 export {

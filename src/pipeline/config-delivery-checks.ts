@@ -1,9 +1,11 @@
 /**
  * Checks on `service` and `environments` that look across entries or sections, which a schema of
  * one value cannot do: environments need a service, ports are distinct, `PORT` belongs to Gantry,
- * a variable comes from env or from a secret but not both. They read the raw YAML values
+ * a variable comes from env or from a secret but not both, an analysis `slo` check names an SLO. They read the raw YAML values
  * defensively, so they report alongside the schema's own problems.
  */
+import { checkSloChecks } from './config-delivery-slo.ts';
+
 type Path = readonly (string | number)[];
 
 /** What the checks need from load-config's diagnostics collector. */
@@ -28,6 +30,7 @@ export function checkDelivery(sink: DeliveryCheckSink): void {
     sink.report(sink.keyOffset(['environments']), "environments need a service to deploy: add a 'service' section with its 'run' command");
   }
   reservedPort(sink, sink.rawAt(['service', 'env']), ['service', 'env']);
+  checkSloChecks(sink);
   if (!isObject(environments)) return;
   const ports = new Map<number, string>();
   for (const [name, settings] of Object.entries(environments)) {

@@ -43,6 +43,7 @@ function environmentPlace(environment: string, rest: Path): Place {
       if (third === 'analysis') {
         if (rest.length === 3) return { kind: 'analysis', context: `in the analysis ${of}` };
         if (fourth === 'error-rate' && rest.length === 4) return { kind: 'error-rate', context: `in the error-rate check ${of}` };
+        if (fourth === 'slo' && rest.length === 4) return { kind: 'slo-check', context: `in the slo check ${of}` };
         if (typeof fourth === 'string' && latencyQuantile(fourth) !== undefined && rest.length === 4) {
           return { kind: 'latency', context: `in the ${fourth} check ${of}` };
         }

@@ -16,6 +16,7 @@ import type {
   MatchRule,
   NodeSignal,
   PrometheusCheckConfig,
+  SloBurnCheckConfig,
   ServiceConfig,
   StrategyConfig,
 } from '../core/delivery-config.ts';
@@ -333,7 +334,7 @@ const errorRateMap = z
       'max-increase': rate
         .optional()
         .describe(
-          'Highest acceptable canary − baseline 5xx rate in the same window, e.g. 0.5%; judged with a statistical test at the analysis confidence.',
+          'Highest acceptable canary − baseline 5xx rate in the same window, e.g. 0.5%; judged with a sequential test whose false rollbacks stay below 1 − the analysis confidence however long the canary runs. A canary worse than the baseline but within this allowance can still be rolled back when its noisy rate crosses it: set about twice a regression you accept.',
         ),
     },
     expected('a map (max, max-increase)'),
@@ -401,10 +402,37 @@ const prometheusChecks = z
   })
   .describe('Checks on Prometheus queries (through its HTTP API).');
 
+const sloCheckMap = z
+  .strictObject(
+    {
+      name: idString('SLO name').describe(
+        "The name of an SLO in 'slos' with an availability or latency SLI (the proxy measures those per pool).",
+      ),
+      'max-burn-rate': z
+        .number()
+        .positive()
+        .describe(
+          "Fail when the canary's own burn rate over the analysis window is above this, e.g. 14.4 (the SRE workbook's fast-burn page: 2 % of a 30-day budget in an hour); judged with a statistical test at the analysis confidence.",
+        ),
+    },
+    expected('a map with name and max-burn-rate'),
+  )
+  .transform((raw): SloBurnCheckConfig => ({ name: raw.name, maxBurnRate: raw['max-burn-rate'] }))
+  .describe("Check the canary's burn rate of an SLO's error budget.");
+
 /** Defaults of an analysis: enough requests and errors for a test to mean something, a window that grows from the canary's start. */
 export { ANALYSIS_DEFAULTS };
 
-const ANALYSIS_FIXED_KEYS = ['error-rate', 'prometheus', 'min-requests', 'min-errors', 'window', 'confidence', 'inconclusive'] as const;
+const ANALYSIS_FIXED_KEYS = [
+  'error-rate',
+  'prometheus',
+  'slo',
+  'min-requests',
+  'min-errors',
+  'window',
+  'confidence',
+  'inconclusive',
+] as const;
 
 /** The analysis map before normalisation; exported so the JSON Schema can describe its `latency-p<NN>` keys. */
 export const analysisMap = z
@@ -412,6 +440,7 @@ export const analysisMap = z
     {
       'error-rate': errorRateMap.optional(),
       prometheus: prometheusChecks.optional(),
+      slo: sloCheckMap.optional(),
       'min-requests': z
         .int()
         .min(1)
@@ -432,7 +461,7 @@ export const analysisMap = z
       confidence: confidence
         .optional()
         .describe(
-          `1 − the false-alarm rate of each statistical test at each look, e.g. 99% or 0.99 (default ${ANALYSIS_DEFAULTS.confidence * 100}%). Higher spares more healthy canaries and catches bad ones later.`,
+          `1 − the false-alarm rate, e.g. 99% or 0.99 (default ${ANALYSIS_DEFAULTS.confidence * 100}%): over the whole analysis for error-rate max-increase (a sequential test), at each look for the other checks. Higher spares more healthy canaries and catches bad ones later.`,
         ),
       inconclusive: z
         .enum(['pause', 'continue'])
@@ -477,10 +506,10 @@ export const analysisMap = z
   )
   .superRefine((raw, ctx) => {
     const hasLatency = Object.keys(raw).some((key) => latencyQuantile(key) !== undefined);
-    if (raw['error-rate'] === undefined && raw.prometheus === undefined && !hasLatency) {
+    if (raw['error-rate'] === undefined && raw.prometheus === undefined && raw.slo === undefined && !hasLatency) {
       ctx.addIssue({
         code: 'custom',
-        message: 'an analysis needs at least one check: error-rate, latency-p<NN> or prometheus',
+        message: 'an analysis needs at least one check: error-rate, latency-p<NN>, slo or prometheus',
         input: raw,
       });
     }
@@ -506,6 +535,7 @@ const analysis = analysisMap
       errorRate: errorRate === undefined ? undefined : compact({ max: errorRate.max, maxIncrease: errorRate['max-increase'] }),
       latency,
       prometheus: raw.prometheus ?? [],
+      slo: raw.slo,
       minRequests: raw['min-requests'] ?? ANALYSIS_DEFAULTS.minRequests,
       minErrors: raw['min-errors'] ?? ANALYSIS_DEFAULTS.minErrors,
       windowMs: raw.window ?? ANALYSIS_DEFAULTS.windowMs,
@@ -514,7 +544,7 @@ const analysis = analysisMap
     });
   })
   .describe(
-    'Automated analysis of the new version against the stable one (the baseline) on live requests. Keys: error-rate, latency-p<NN> (latency-p50, latency-p99, latency-p999 …), prometheus, and the options. A failed check rolls back at once.',
+    'Automated analysis of the new version against the stable one (the baseline) on live requests. Keys: error-rate, latency-p<NN> (latency-p50, latency-p99, latency-p999 …), slo, prometheus, and the options. A failed check rolls back at once.',
   );
 
 // ---------------------------------------------------------------- strategies
@@ -793,7 +823,8 @@ export type DeliveryMapKind =
   | 'analysis'
   | 'error-rate'
   | 'latency'
-  | 'prometheus';
+  | 'prometheus'
+  | 'slo-check';
 
 /** Known keys per kind of map; the analysis lists latency-p99 to stand for every latency-p<NN>. */
 export const DELIVERY_KNOWN_KEYS: Readonly<Record<DeliveryMapKind, readonly string[]>> = {
@@ -813,4 +844,5 @@ export const DELIVERY_KNOWN_KEYS: Readonly<Record<DeliveryMapKind, readonly stri
   'error-rate': Object.keys(errorRateMap.shape),
   latency: Object.keys(latencyMap.shape),
   prometheus: Object.keys(prometheusCheckMap.in.shape),
+  'slo-check': Object.keys(sloCheckMap.in.shape),
 };

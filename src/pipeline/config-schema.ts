@@ -19,6 +19,7 @@ import type {
 } from '../core/types.ts';
 import { compact, duration, envMap, expected, idString, scalar } from './config-common.ts';
 import { DELIVERY_KNOWN_KEYS, environmentsSchema, serviceSchema, type DeliveryMapKind } from './config-delivery-schema.ts';
+import { withSloObjectives } from './config-delivery-slo.ts';
 import { SLO_KNOWN_KEYS, slosSchema, type SloMapKind } from './config-slo-schema.ts';
 
 export { ID_PATTERN, configErrorMap, describeValue } from './config-common.ts';
@@ -315,7 +316,7 @@ export const gantryConfigSchema = z
         name: raw.name,
         pipeline: raw.pipeline,
         service: raw.service,
-        environments: raw.environments,
+        environments: raw.environments === undefined ? undefined : withSloObjectives(raw.environments, raw.slos ?? []),
         slos: raw.slos,
         experiments: raw.experiments,
       }),

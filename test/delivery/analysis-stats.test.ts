@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { GantryError } from '../../src/core/errors.ts';
 import {
   binomialUpperTail,
+  errorSplitSprt,
   fisherExactGreater,
   mannWhitneyU,
   normalCdf,
@@ -139,6 +140,58 @@ describe('fisherExactGreater', () => {
     for (let i = ea; i <= Math.min(k, na); i++) expected += (choose(na, i) * choose(nb, k - i)) / choose(na + nb, k);
     expect(fisherExactGreater(ea, na, eb, nb)).toBeCloseTo(expected, 10);
     expect(fisherExactGreater(0, 100, 0, 900)).toBe(1);
+  });
+});
+
+describe('errorSplitSprt', () => {
+  // Reference: the same log-likelihood ratio as SciPy computes it from the binomial pmf of the
+  // canary's share of all errors (scipy 1.17):
+  //   binom.logpmf(x, x + y, θ1) − binom.logpmf(x, x + y, θ0),
+  //   θ0 = n_c / (n_c + n_b), θ1 = ρ·n_c / (ρ·n_c + n_b)
+  it.each([
+    [9, 150, 14, 1350, 5, 6.746079769619005],
+    [2, 150, 13, 1350, 5, -1.8282077244499946],
+    [0, 100, 5, 900, 3, -0.9116077839697728],
+    [30, 500, 20, 500, 2.5, -0.4920674405464833],
+  ])('x=%i of %i canary, y=%i of %i baseline, ρ=%d: ln LR agrees with SciPy', (x, nc, y, nb, ratio, expected) => {
+    expect(errorSplitSprt(x, nc, y, nb, ratio).llr).toBeCloseTo(expected, 10);
+  });
+
+  it('reports the canary shares of errors it compared', () => {
+    const r = errorSplitSprt(1, 100, 1, 900, 4);
+    expect(r.shareIfEqual).toBeCloseTo(0.1, 12);
+    expect(r.shareIfWorse).toBeCloseTo(400 / 1300, 12);
+  });
+
+  it('is no evidence without traffic on both sides, and refuses an alternative that is not worse', () => {
+    expect(errorSplitSprt(3, 0, 0, 100, 5).llr).toBe(0);
+    expect(errorSplitSprt(3, 30, 0, 0, 5).llr).toBe(0);
+    expect(() => errorSplitSprt(1, 10, 1, 10, 1)).toThrow(GantryError);
+    expect(() => errorSplitSprt(1, 10, 1, 10, Number.NaN)).toThrow(GantryError);
+  });
+
+  it('keeps its false-alarm rate below α however often it is looked at (Ville), at equal rates', () => {
+    // 2,000 seeded streams of 3 minutes at 10/90 traffic and 1 % errors on both sides, looked at
+    // every second: the share that ever reaches 1/α = 100 must stay below α = 1 %.
+    let seed = 12345;
+    const random = (): number => {
+      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+      return seed / 2 ** 32;
+    };
+    let alarms = 0;
+    for (let trial = 0; trial < 2000; trial++) {
+      let canaryErrors = 0;
+      let baselineErrors = 0;
+      for (let second = 1; second <= 180; second++) {
+        for (let i = 0; i < 10; i++) if (random() < 0.01) canaryErrors++;
+        for (let i = 0; i < 90; i++) if (random() < 0.01) baselineErrors++;
+        if (errorSplitSprt(canaryErrors, 10 * second, baselineErrors, 90 * second, 5).llr >= Math.log(100)) {
+          alarms++;
+          break;
+        }
+      }
+    }
+    expect(alarms / 2000).toBeLessThan(0.01);
   });
 });
 

@@ -99,6 +99,23 @@ describe('evaluateAnalysis', () => {
     );
   });
 
+  it('judges the increase with a sequential test: fails only once the likelihood ratio reaches 1/α, and reports 1/LR as p', () => {
+    // 10/90 traffic, allowance +2 %, baseline at 0.56 %: the SPRT's alternative is the baseline
+    // (floored at 1 %) + 4 %, a rate ratio of 5. Each canary error multiplies the likelihood
+    // ratio by 0.357/0.1, each baseline error by 0.643/0.9; 1/α = 100 at the default 99 %.
+    const cfg = config({ errorRate: { maxIncrease: 0.02 } });
+    const llr = (x: number, y: number): number => x * Math.log(0.5 / 1.4 / 0.1) + y * Math.log(0.9 / 1.4 / 0.9);
+    // 4 canary errors in 40 against 2 in 360: +9.4 % observed, but LR = e^4.42 < 100 — noise a
+    // healthy canary shows often enough over 180 looks (the per-look tests failed it).
+    const four = check(evaluateAnalysis(cfg, { canary: sample(40, 4), baseline: sample(360, 2) }).checks, 'error-rate-increase');
+    expect(four).toMatchObject({ outcome: 'pass', pValue: expect.closeTo(Math.exp(-llr(4, 2)), 10) });
+    expect(four.reason).toContain('not yet significantly (sequential p = 0.012 > 0.01)');
+    // One more canary error: LR = e^5.69 ≥ 100.
+    const five = check(evaluateAnalysis(cfg, { canary: sample(50, 5), baseline: sample(450, 2) }).checks, 'error-rate-increase');
+    expect(five).toMatchObject({ outcome: 'fail', pValue: expect.closeTo(Math.exp(-llr(5, 2)), 10) });
+    expect(five.reason).toContain('(sequential p = 0.0034)');
+  });
+
   it('is inconclusive on comparisons without baseline traffic', () => {
     const r = evaluateAnalysis(config({ errorRate: { maxIncrease: 0.01 }, latency: [{ quantile: 0.5, maxIncreaseMs: 10 }] }), {
       canary: sample(100, 0),
@@ -171,6 +188,65 @@ describe('evaluateAnalysis', () => {
     );
     expect(few.outcome).toBe('pass');
     expect(few.reason).toContain('not significantly');
+  });
+
+  describe('slo check', () => {
+    const availability = { name: 'availability', maxBurnRate: 14.4, objective: 0.999, sli: { kind: 'availability' } } as const;
+
+    it("fails a canary burning the SLO's budget above max-burn-rate, with its burn rate and the stable pool's", () => {
+      // 99.9 %: a budget of 0.1 %; 14.4× burns 1.44 % of requests. 8 errors in 200 is 4 %, a burn rate of 40.
+      const r = evaluateAnalysis(config({ slo: availability }), { canary: sample(200, 8), baseline: sample(1800, 2) });
+      expect(r.outcome).toBe('fail');
+      const c = check(r.checks, 'slo-availability-burn-rate');
+      expect(c).toMatchObject({
+        outcome: 'fail',
+        value: expect.closeTo(40, 9),
+        baseline: expect.closeTo(2 / 1800 / 0.001, 9),
+        threshold: 14.4,
+      });
+      expect(c.reason).toMatch(/^burn rate 40 of SLO 'availability' \(8 of 200 requests errors, objective 99\.9%\) is above 14\.4 \(p = /);
+    });
+
+    it('does not fail on 1 error in 3 requests, nor on a burn rate that could be noise', () => {
+      // 1 in 3 is a burn rate of 333, and no evidence: too little traffic, then too few errors.
+      expect(
+        check(
+          evaluateAnalysis(config({ slo: availability }), { canary: sample(3, 1), baseline: sample(30, 0) }).checks,
+          'slo-availability-burn-rate',
+        ).outcome,
+      ).toBe('inconclusive');
+      const oneIn30 = check(
+        evaluateAnalysis(config({ slo: availability, minRequests: 1 }), { canary: sample(30, 1), baseline: sample(300, 0) }).checks,
+        'slo-availability-burn-rate',
+      );
+      expect(oneIn30.outcome).toBe('pass');
+      // 4 errors in 150 (burn rate 26.7) against a bound of 1.44 %: p(≥ 4 | 0.72 %) ≈ 0.02 > 0.01, not significant.
+      const noisy = check(
+        evaluateAnalysis(config({ slo: availability }), { canary: sample(150, 4), baseline: sample(1350, 1) }).checks,
+        'slo-availability-burn-rate',
+      );
+      expect(noisy).toMatchObject({ outcome: 'pass', reason: expect.stringContaining('not significantly') });
+    });
+
+    it('counts requests slower than the threshold for a latency SLO', () => {
+      const latency = { name: 'fast', maxBurnRate: 6, objective: 0.99, sli: { kind: 'latency', thresholdMs: 300 } } as const;
+      // 99 % within 300 ms; 6× burns 6 %: 20 of 100 canary requests at 500 ms is a burn rate of 20.
+      const slow = sample(100, 0, [
+        { valueMs: 100, count: 80 },
+        { valueMs: 500, count: 20 },
+      ]);
+      const c = check(evaluateAnalysis(config({ slo: latency }), { canary: slow, baseline: sample(900, 0) }).checks, 'slo-fast-burn-rate');
+      expect(c).toMatchObject({ outcome: 'fail', value: expect.closeTo(20, 9), baseline: 0 });
+      expect(c.reason).toContain('20 of 100 requests slower than 300 ms');
+    });
+
+    it('is inconclusive when the SLO was not resolved from the file', () => {
+      const c = check(
+        evaluateAnalysis(config({ slo: { name: 'gone', maxBurnRate: 2 } }), { canary: sample(100, 50), baseline: sample(900, 0) }).checks,
+        'slo-gone-burn-rate',
+      );
+      expect(c).toMatchObject({ outcome: 'inconclusive', reason: "SLO 'gone' is not in this configuration" });
+    });
   });
 
   it('checks Prometheus values against min and max; no value is inconclusive', () => {

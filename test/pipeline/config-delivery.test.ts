@@ -164,7 +164,7 @@ const FULL_ENVIRONMENTS: Record<string, EnvironmentConfig> = {
         minRequests: 20,
         minErrors: 4,
         windowMs: 300_000,
-        confidence: 0.98,
+        confidence: 0.99,
         onInconclusive: 'pause',
       },
     },
@@ -458,7 +458,7 @@ describe('service and environments: errors at their line and column', () => {
       "13:34: 'query' in prometheus check 3 of environment 'production': expected a non-empty string, got an empty string",
     ]);
     expect(analysisProblems('window: 30s')).toEqual([
-      "10:11: 'analysis' in the canary strategy of environment 'production': an analysis needs at least one check: error-rate, latency-p<NN> or prometheus",
+      "10:11: 'analysis' in the canary strategy of environment 'production': an analysis needs at least one check: error-rate, latency-p<NN>, slo or prometheus",
     ]);
   });
 
