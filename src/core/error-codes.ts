@@ -77,6 +77,11 @@ export const ERROR_CODES = {
     sentence:
       'The `gantry.yaml` does not validate; each problem is listed as `FILE:LINE:COL: message`. Fix them and push again (`gantry validate` checks locally).',
   },
+  INVALID_ADVISORY: {
+    httpStatus: 400,
+    sentence:
+      'An advisory file is not an OSV record (https://ossf.github.io/osv-schema/): the message names the file, the record id and the field; fix or remove that file and import again.',
+  },
   INVALID_EXPRESSION: {
     httpStatus: 422,
     sentence: 'A `${{ }}` expression does not parse or cannot be evaluated; the message points at the offending part.',
