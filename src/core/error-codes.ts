@@ -82,6 +82,11 @@ export const ERROR_CODES = {
     sentence:
       'An advisory file is not an OSV record (https://ossf.github.io/osv-schema/): the message names the file, the record id and the field; fix or remove that file and import again.',
   },
+  INVALID_LOCKFILE: {
+    httpStatus: 400,
+    sentence:
+      'A lockfile could not be read (not valid JSON, YAML or TOML, or not the format its name says): the message names the file and, where it can, the line; regenerate it with its package manager.',
+  },
   INVALID_EXPRESSION: {
     httpStatus: 422,
     sentence: 'A `${{ }}` expression does not parse or cannot be evaluated; the message points at the offending part.',

@@ -1,6 +1,9 @@
 /**
  * Security gates' pure core: version order per ecosystem, OSV records and their evaluation,
- * lockfiles read into package graphs. No I/O: callers hand in file contents.
+ * lockfiles read into package graphs, and the dependency scan over both. No I/O: callers hand in
+ * file contents.
  */
+export { type DependencyFinding, scanDependencies } from './dependency-scan.ts';
+export { type LockedPackage, LockfileError, type PackageGraph, dependencyPath, lockfileKind, readLockfile } from './lockfiles/index.ts';
 export * from './osv/index.ts';
 export { ECOSYSTEMS, type Ecosystem, isEcosystem, versionComparator } from './versions/index.ts';
