@@ -87,6 +87,11 @@ export const ERROR_CODES = {
     sentence:
       'A lockfile could not be read (not valid JSON, YAML or TOML, or not the format its name says): the message names the file and, where it can, the line; regenerate it with its package manager.',
   },
+  INVALID_SECRET_RULES: {
+    httpStatus: 400,
+    sentence:
+      'A secret-scanning rules file (gitleaks TOML format) could not be used: the message names the file, the rule and the field or regular expression at fault; fix it and scan again.',
+  },
   INVALID_EXPRESSION: {
     httpStatus: 422,
     sentence: 'A `${{ }}` expression does not parse or cannot be evaluated; the message points at the offending part.',
