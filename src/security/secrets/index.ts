@@ -1,4 +1,5 @@
-/** Secrets in text: gitleaks-format rules (built in: gitleaks' own defaults), the detector, redaction. */
+/** Secrets in text: gitleaks-format rules (built in: gitleaks' own defaults and a few of Gantry's), the detector, redaction. */
+import { GANTRY_EXTRA_RULES_TOML } from './gantry-rules.ts';
 import { GITLEAKS_DEFAULT_TOML } from './gitleaks-default-rules.ts';
 import { type SecretRules, compileRules, parseRulesFile } from './rules-config.ts';
 
@@ -17,9 +18,16 @@ export type { SecretRule, SecretRules } from './rules-config.ts';
 
 let builtIn: SecretRules | undefined;
 
-/** The built-in rules: gitleaks' default configuration, compiled once. */
+/** gitleaks' defaults and Gantry's few own rules, as one rules file (what `useDefault` extends). */
+function builtInRaw() {
+  const gitleaks = parseRulesFile('gitleaks default rules', GITLEAKS_DEFAULT_TOML);
+  const gantry = parseRulesFile('gantry rules', GANTRY_EXTRA_RULES_TOML);
+  return { ...gitleaks, rules: [...(gitleaks.rules ?? []), ...(gantry.rules ?? [])] };
+}
+
+/** The built-in rules: gitleaks' default configuration and Gantry's own, compiled once. */
 export function defaultSecretRules(): SecretRules {
-  builtIn ??= compileRules('gitleaks default rules', parseRulesFile('gitleaks default rules', GITLEAKS_DEFAULT_TOML), null);
+  builtIn ??= compileRules('built-in rules', builtInRaw(), null);
   return builtIn;
 }
 
@@ -28,5 +36,5 @@ export function defaultSecretRules(): SecretRules {
  * rules when it says `[extend] useDefault = true`.
  */
 export function secretRulesFrom(file: string, text: string): SecretRules {
-  return compileRules(file, parseRulesFile(file, text), parseRulesFile('gitleaks default rules', GITLEAKS_DEFAULT_TOML));
+  return compileRules(file, parseRulesFile(file, text), builtInRaw());
 }
