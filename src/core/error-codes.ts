@@ -87,6 +87,11 @@ export const ERROR_CODES = {
     sentence:
       'A lockfile could not be read (not valid JSON, YAML or TOML, or not the format its name says): the message names the file and, where it can, the line; regenerate it with its package manager.',
   },
+  INVALID_SARIF: {
+    httpStatus: 400,
+    sentence:
+      'A scanner\'s output is not a SARIF 2.1.0 log: the message names the file and the field; check that the tool was asked for SARIF (e.g. `--format sarif`) and version 2.1.0.',
+  },
   INVALID_SECRET_RULES: {
     httpStatus: 400,
     sentence:
