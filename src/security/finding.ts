@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { DependencyFinding } from './dependency-scan.ts';
+import type { DockerfileFinding } from './dockerfile/index.ts';
 import type { SecretFinding } from './secrets/index.ts';
 
 export type FindingLevel = 'critical' | 'high' | 'medium' | 'low' | 'info';
@@ -87,5 +88,22 @@ export function dependencyToFinding(f: DependencyFinding): Finding {
       path: f.path,
       ...(f.score === null ? {} : { cvss: f.score }),
     },
+  };
+}
+
+/** hadolint's levels are about style as much as safety; a secret baked into a layer is worse than either. */
+const DOCKERFILE_LEVEL: Record<DockerfileFinding['level'], FindingLevel> = { error: 'medium', warning: 'low', info: 'info' };
+const DOCKERFILE_OVERRIDES: Record<string, FindingLevel> = { DL3064: 'high', GD001: 'medium' };
+
+export function dockerfileToFinding(path: string, f: DockerfileFinding, lineText: string): Finding {
+  return {
+    scanner: 'dockerfile',
+    ruleId: f.code,
+    ruleName: f.message,
+    level: DOCKERFILE_OVERRIDES[f.code] ?? DOCKERFILE_LEVEL[f.level],
+    message: `${f.message} (${path}:${f.line})`,
+    location: { path, startLine: f.line },
+    // The instruction's text, not its line number, so that moving it keeps the finding.
+    fingerprint: fingerprint('dockerfile', path, f.code, lineText.trim()),
   };
 }

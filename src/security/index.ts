@@ -4,7 +4,16 @@
  * file contents.
  */
 export { type DependencyFinding, scanDependencies } from './dependency-scan.ts';
-export { FINDING_LEVELS, type Finding, type FindingLocation, dependencyToFinding, fingerprint, secretToFinding } from './finding.ts';
+export { DOCKERFILE_RULES, type DockerfileFinding, lintDockerfile, parseDockerfile } from './dockerfile/index.ts';
+export {
+  FINDING_LEVELS,
+  type Finding,
+  type FindingLocation,
+  dependencyToFinding,
+  dockerfileToFinding,
+  fingerprint,
+  secretToFinding,
+} from './finding.ts';
 export { FINGERPRINT_KEY, SARIF_SCHEMA, type SarifTool, fromSarif, toSarif } from './sarif.ts';
 export { type LockedPackage, LockfileError, type PackageGraph, dependencyPath, lockfileKind, readLockfile } from './lockfiles/index.ts';
 export * from './osv/index.ts';
