@@ -3,7 +3,7 @@
  * finding with the chain that pulls the package in and the version that fixes it.
  */
 import { type PackageGraph, dependencyPath } from './lockfiles/index.ts';
-import { type AdvisoryIndex, type FindingLevel, matchPackage } from './osv/index.ts';
+import { type AdvisoryIndex, type AdvisoryLevel, matchPackage } from './osv/index.ts';
 
 export interface DependencyFinding {
   /** The lockfile it was found in. */
@@ -17,7 +17,7 @@ export interface DependencyFinding {
   path: string[];
   id: string;
   ids: string[];
-  level: FindingLevel;
+  level: AdvisoryLevel;
   score: number | null;
   summary: string;
   fixedIn: string | null;

@@ -11,7 +11,7 @@ export {
 export { type SeverityLevel, cvss3BaseScore, ratingOf } from './cvss.ts';
 export {
   type AdvisoryIndex,
-  type FindingLevel,
+  type AdvisoryLevel,
   type VulnerabilityMatch,
   indexAdvisories,
   matchPackage,

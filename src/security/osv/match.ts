@@ -36,7 +36,7 @@ export function indexAdvisories(records: Iterable<OsvRecord>): AdvisoryIndex {
   return { byPackage };
 }
 
-export type FindingLevel = SeverityLevel | 'unknown';
+export type AdvisoryLevel = SeverityLevel | 'unknown';
 
 export interface VulnerabilityMatch {
   package: PackageRef;
@@ -44,7 +44,7 @@ export interface VulnerabilityMatch {
   id: string;
   /** Every id and alias of the merged records, sorted. */
   ids: string[];
-  level: FindingLevel;
+  level: AdvisoryLevel;
   /** The highest CVSS v3 base score among the merged records, when any gives a vector. */
   score: number | null;
   summary: string;
@@ -53,11 +53,11 @@ export interface VulnerabilityMatch {
   records: OsvRecord[];
 }
 
-const LEVEL_ORDER: FindingLevel[] = ['unknown', 'none', 'low', 'medium', 'high', 'critical'];
+const LEVEL_ORDER: AdvisoryLevel[] = ['unknown', 'none', 'low', 'medium', 'high', 'critical'];
 const GHSA_LEVELS: Record<string, SeverityLevel> = { LOW: 'low', MODERATE: 'medium', MEDIUM: 'medium', HIGH: 'high', CRITICAL: 'critical' };
 
 /** A record's CVSS v3 score (its own, else its affected entries'), and its level. */
-export function recordSeverity(record: OsvRecord, pkg?: PackageRef): { level: FindingLevel; score: number | null } {
+export function recordSeverity(record: OsvRecord, pkg?: PackageRef): { level: AdvisoryLevel; score: number | null } {
   const vectors = [
     ...(record.severity ?? []),
     ...(record.affected ?? []).filter((a) => pkg === undefined || affectsPackage(a, pkg)).flatMap((a) => a.severity ?? []),
@@ -99,7 +99,7 @@ export function matchPackage(pkg: PackageRef, index: AdvisoryIndex): Vulnerabili
   const matches = mergeByAlias(hits).map((records) => {
     const ids = [...new Set(records.flatMap((r) => [r.id, ...(r.aliases ?? [])]))].sort();
     const severities = records.map((r) => recordSeverity(r, pkg));
-    const level = severities.reduce<FindingLevel>(
+    const level = severities.reduce<AdvisoryLevel>(
       (best, s) => (LEVEL_ORDER.indexOf(s.level) > LEVEL_ORDER.indexOf(best) ? s.level : best),
       'unknown',
     );
