@@ -90,7 +90,7 @@ export const ERROR_CODES = {
   INVALID_SARIF: {
     httpStatus: 400,
     sentence:
-      'A scanner\'s output is not a SARIF 2.1.0 log: the message names the file and the field; check that the tool was asked for SARIF (e.g. `--format sarif`) and version 2.1.0.',
+      "A scanner's output is not a SARIF 2.1.0 log: the message names the file and the field; check that the tool was asked for SARIF (e.g. `--format sarif`) and version 2.1.0.",
   },
   INVALID_SECRET_RULES: {
     httpStatus: 400,

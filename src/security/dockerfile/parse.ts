@@ -1,6 +1,6 @@
 /**
  * A Dockerfile as a list of instructions, the way BuildKit's parser reads it: parser directives
- * (`# escape=`), comments, line continuations with the escape character (comment lines inside a
+ * (`# escapeChar=`), comments, line continuations with the escapeChar character (comment lines inside a
  * continuation are dropped), heredocs (`RUN <<EOF`), JSON (exec) form. Also hadolint's inline
  * pragma `# hadolint ignore=DL3008,DL3015`, which silences those rules for the next instruction.
  */
@@ -8,7 +8,7 @@
 export interface Instruction {
   /** Upper-cased: `FROM`, `RUN`, … */
   keyword: string;
-  /** The arguments after the keyword, continuations joined (escape and newline removed). */
+  /** The arguments after the keyword, continuations joined (escapeChar and newline removed). */
   args: string;
   /** The arguments as a JSON array of strings when written in exec form, else null. */
   json: string[] | null;
@@ -49,13 +49,13 @@ function splitFlags(args: string): { flags: Map<string, string[]>; rest: string 
 
 export function parseDockerfile(text: string): Instruction[] {
   const lines = text.split(/\r?\n/);
-  let escape = '\\';
+  let escapeChar = '\\';
   let i = 0;
   // Parser directives: `# key=value` lines at the very top.
   for (; i < lines.length; i++) {
     const directive = /^#\s*([a-zA-Z]+)\s*=\s*(\S+)\s*$/.exec(lines[i] as string);
     if (!directive) break;
-    if ((directive[1] as string).toLowerCase() === 'escape') escape = directive[2] as string;
+    if ((directive[1] as string).toLowerCase() === 'escape') escapeChar = directive[2] as string;
   }
   const instructions: Instruction[] = [];
   let pendingIgnore = new Set<string>();
@@ -74,14 +74,14 @@ export function parseDockerfile(text: string): Instruction[] {
     }
     const start = i;
     let logical = trimmed;
-    // Continuations: a line ending with the escape character goes on; comment and empty lines inside are skipped.
-    while (logical.endsWith(escape) && i + 1 < lines.length) {
-      logical = logical.slice(0, -escape.length);
+    // Continuations: a line ending with the escapeChar character goes on; comment and empty lines inside are skipped.
+    while (logical.endsWith(escapeChar) && i + 1 < lines.length) {
+      logical = logical.slice(0, -escapeChar.length);
       i++;
       while (i < lines.length && /^\s*(#.*)?$/.test(lines[i] as string) && i + 1 < lines.length) i++;
       logical += (lines[i] as string).trimStart().length > 0 ? (lines[i] as string) : '';
     }
-    if (logical.endsWith(escape)) logical = logical.slice(0, -escape.length);
+    if (logical.endsWith(escapeChar)) logical = logical.slice(0, -escapeChar.length);
     const m = /^(\S+)\s*([\s\S]*)$/.exec(logical.trim()) as RegExpExecArray;
     const keyword = (m[1] as string).toUpperCase();
     const args = (m[2] as string).trim();
