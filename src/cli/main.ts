@@ -13,6 +13,7 @@ import { registerDemoCommand } from './commands/demo.ts';
 import { registerLocalCommands } from './commands/local.ts';
 import { registerOpenCommand } from './commands/open.ts';
 import { registerRemoteCommands } from './commands/remote.ts';
+import { registerScanCommands } from './commands/scan.ts';
 import { registerSloCommands } from './commands/slo.ts';
 import { registerNotifyCommands } from './commands/notify.ts';
 import { registerIncidentCommands } from './commands/incident.ts';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerSloCommands(program);
   registerNotifyCommands(program);
   registerIncidentCommands(program);
+  registerScanCommands(program);
   registerDemoCommand(program);
   registerOpenCommand(program);
   return program;

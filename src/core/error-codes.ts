@@ -77,6 +77,26 @@ export const ERROR_CODES = {
     sentence:
       'The `gantry.yaml` does not validate; each problem is listed as `FILE:LINE:COL: message`. Fix them and push again (`gantry validate` checks locally).',
   },
+  INVALID_ADVISORY: {
+    httpStatus: 400,
+    sentence:
+      'An advisory file is not an OSV record (https://ossf.github.io/osv-schema/): the message names the file, the record id and the field; fix or remove that file and import again.',
+  },
+  INVALID_LOCKFILE: {
+    httpStatus: 400,
+    sentence:
+      'A lockfile could not be read (not valid JSON, YAML or TOML, or not the format its name says): the message names the file and, where it can, the line; regenerate it with its package manager.',
+  },
+  INVALID_SARIF: {
+    httpStatus: 400,
+    sentence:
+      "A scanner's output is not a SARIF 2.1.0 log: the message names the file and the field; check that the tool was asked for SARIF (e.g. `--format sarif`) and version 2.1.0.",
+  },
+  INVALID_SECRET_RULES: {
+    httpStatus: 400,
+    sentence:
+      'A secret-scanning rules file (gitleaks TOML format) could not be used: the message names the file, the rule and the field or regular expression at fault; fix it and scan again.',
+  },
   INVALID_EXPRESSION: {
     httpStatus: 422,
     sentence: 'A `${{ }}` expression does not parse or cannot be evaluated; the message points at the offending part.',

@@ -1,0 +1,155 @@
+/**
+ * Runs the security scanners over a working tree, or over the change staged for a commit: secrets
+ * (gitleaks rules; `.gitleaks.toml` and `.gitleaksignore` at the root are honoured as gitleaks
+ * does), vulnerable dependencies in every lockfile, Dockerfile rules. What could not be checked
+ * is reported beside the findings, never dropped silently.
+ */
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { basename, join, relative } from 'node:path';
+import { tryGit } from '../platform/git.ts';
+import {
+  type AdvisoryIndex,
+  type Finding,
+  type PackageGraph,
+  addedLines,
+  defaultSecretRules,
+  dependencyToFinding,
+  detectSecrets,
+  dockerfileToFinding,
+  lintDockerfile,
+  lockfileKind,
+  parseIgnoreFile,
+  readLockfile,
+  redactFinding,
+  scanDependencies,
+  secretRulesFrom,
+  secretToFinding,
+} from '../security/index.ts';
+
+export interface ScanOptions {
+  root: string;
+  /** Only the change staged in git's index (a pre-commit hook). */
+  staged?: boolean;
+  /** Null: dependencies are listed but not checked, and the report says so. */
+  advisories: AdvisoryIndex | null;
+}
+
+export interface ScanReport {
+  findings: Finding[];
+  filesScanned: number;
+  lockfiles: { file: string; packages: number; skipped: PackageGraph['skipped'] }[];
+  dependenciesChecked: boolean;
+  /** Files left out and why (too large, binary, unreadable lockfile…). */
+  notes: string[];
+}
+
+const MAX_FILE_BYTES = 2 * 1024 * 1024;
+const DOCKERFILE = /^(?:Dockerfile|Containerfile)(?:\..+)?$|\.dockerfile$/i;
+
+async function listFiles(root: string): Promise<string[]> {
+  const git = await tryGit(['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: root });
+  if (git.ok) return git.stdout.split('\0').filter((f) => f !== '');
+  const out: string[] = [];
+  const walk = (dir: string): void => {
+    for (const name of readdirSync(dir)) {
+      if (name === '.git' || name === 'node_modules') continue;
+      const path = join(dir, name);
+      const stat = statSync(path);
+      if (stat.isDirectory()) walk(path);
+      else if (stat.isFile()) out.push(relative(root, path));
+    }
+  };
+  walk(root);
+  return out;
+}
+
+function isBinary(bytes: Buffer): boolean {
+  return bytes.subarray(0, 8192).includes(0);
+}
+
+export async function scanTree(options: ScanOptions): Promise<ScanReport> {
+  const { root } = options;
+  const report: ScanReport = { findings: [], filesScanned: 0, lockfiles: [], dependenciesChecked: options.advisories !== null, notes: [] };
+  const readWorking = (path: string): string | undefined => {
+    try {
+      return readFileSync(join(root, path), 'utf8');
+    } catch {
+      return undefined;
+    }
+  };
+  const readStaged = async (path: string): Promise<string | undefined> => {
+    const shown = await tryGit(['show', `:${path}`], { cwd: root });
+    return shown.ok ? shown.stdout : undefined;
+  };
+  const configText = readWorking('.gitleaks.toml');
+  const rules = configText === undefined ? defaultSecretRules() : secretRulesFrom('.gitleaks.toml', configText);
+  const ignoreText = readWorking('.gitleaksignore');
+  const ignore = ignoreText === undefined ? undefined : parseIgnoreFile(ignoreText);
+
+  let candidates: string[];
+  const contents = new Map<string, string>();
+  if (options.staged) {
+    const diff = await tryGit(['diff', '--cached', '--unified=0', '--no-color', '--no-ext-diff', '--diff-filter=ACMR'], { cwd: root });
+    if (!diff.ok) throw new Error(`cannot read the staged change in ${root}: ${diff.stderr.trim() || diff.error}`);
+    const changes = addedLines(diff.stdout);
+    for (const change of changes) {
+      const fragment = {
+        raw: change.lines.map((l) => l.text).join('\n'),
+        path: change.path,
+        lineNumbers: change.lines.map((l) => l.number),
+      };
+      for (const f of detectSecrets(rules, fragment, { ignore })) report.findings.push(secretToFinding(redactFinding(f)));
+    }
+    report.filesScanned = changes.length;
+    candidates = changes.map((c) => c.path).filter((p) => lockfileKind(p) !== null || DOCKERFILE.test(basename(p)));
+    for (const path of candidates) {
+      const text = await readStaged(path);
+      if (text !== undefined) contents.set(path, text);
+    }
+  } else {
+    candidates = await listFiles(root);
+    for (const path of candidates) {
+      let bytes: Buffer;
+      try {
+        const stat = statSync(join(root, path));
+        if (!stat.isFile()) continue;
+        if (stat.size > MAX_FILE_BYTES) {
+          report.notes.push(
+            `${path}: not scanned for secrets (${Math.round(stat.size / 1024 / 1024)} MiB, over the ${MAX_FILE_BYTES / 1024 / 1024} MiB limit)`,
+          );
+          continue;
+        }
+        bytes = readFileSync(join(root, path));
+      } catch {
+        continue;
+      }
+      if (isBinary(bytes)) continue;
+      const text = bytes.toString('utf8');
+      contents.set(path, text);
+      report.filesScanned++;
+      for (const f of detectSecrets(rules, { raw: text, path }, { ignore })) report.findings.push(secretToFinding(redactFinding(f)));
+    }
+  }
+
+  const graphs: PackageGraph[] = [];
+  for (const [path, text] of contents) {
+    if (lockfileKind(path) !== null) {
+      try {
+        const graph = readLockfile(path, text, (sibling) => contents.get(sibling) ?? readWorking(sibling));
+        graphs.push(graph);
+        report.lockfiles.push({ file: path, packages: graph.packages.length, skipped: graph.skipped });
+      } catch (error) {
+        report.notes.push(error instanceof Error ? error.message : String(error));
+      }
+    }
+    if (DOCKERFILE.test(basename(path))) {
+      const lines = text.split('\n');
+      for (const f of lintDockerfile(text)) report.findings.push(dockerfileToFinding(path, f, lines[f.line - 1] ?? ''));
+    }
+  }
+  if (options.advisories !== null)
+    for (const f of scanDependencies(graphs, options.advisories)) report.findings.push(dependencyToFinding(f));
+  else if (graphs.length > 0)
+    report.notes.push(`${graphs.length} lockfile(s) read but not checked: no advisory database given (--advisories PATH)`);
+  return report;
+}

@@ -1,0 +1,23 @@
+/**
+ * Security gates' pure core: version order per ecosystem, OSV records and their evaluation,
+ * lockfiles read into package graphs and the dependency scan over both, secrets (gitleaks rules),
+ * Dockerfile rules, one finding model and SARIF. No I/O: callers hand in file contents.
+ */
+export { type DependencyFinding, scanDependencies } from './dependency-scan.ts';
+export { type AddedLines, addedLines } from './diff.ts';
+export { DOCKERFILE_RULES, type DockerfileFinding, lintDockerfile, parseDockerfile } from './dockerfile/index.ts';
+export {
+  FINDING_LEVELS,
+  type Finding,
+  type FindingLevel,
+  type FindingLocation,
+  dependencyToFinding,
+  dockerfileToFinding,
+  fingerprint,
+  secretToFinding,
+} from './finding.ts';
+export { FINGERPRINT_KEY, SARIF_SCHEMA, type SarifTool, fromSarif, toSarif } from './sarif.ts';
+export { type LockedPackage, LockfileError, type PackageGraph, dependencyPath, lockfileKind, readLockfile } from './lockfiles/index.ts';
+export * from './osv/index.ts';
+export * from './secrets/index.ts';
+export { ECOSYSTEMS, type Ecosystem, isEcosystem, versionComparator } from './versions/index.ts';
