@@ -15,11 +15,19 @@ export interface LogEvent {
   data: Record<string, unknown>;
 }
 
-/** The event types DORA reads; the server asks the store for these only. */
+/**
+ * The event types DORA reads; the server asks the store for exactly these (the type index serves
+ * an exact list; a family like `rollout.phase.*` would scan). Of a rollout's phases only the end
+ * and `rolling-back` (the new release took traffic and is being taken off it) matter.
+ */
 export const DORA_EVENT_TYPES: readonly string[] = [
   'release.created',
   'rollout.created',
-  'rollout.phase.*',
+  'rollout.phase.rolling-back',
+  'rollout.phase.succeeded',
+  'rollout.phase.rolled-back',
+  'rollout.phase.aborted',
+  'rollout.phase.failed',
   'environment.stopped',
   'incident.opened',
   'incident.mitigated',

@@ -155,6 +155,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     dataDir: options.dataDir,
     eventEnv,
     checkout: (project, sha, dest) => runs.checkout(project, sha, dest),
+    commitsBetween: (project, from, to) => runs.commitsBetween(project, from, to),
   });
   const delivery: DeliveryController = new DeliveryController({
     store,
