@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { doraReport, quantile, type RolloutRow, toDoraEvents } from '../../src/dora/index.ts';
-import { at, DAY, HistoryBuilder, HOUR, T0 } from './history-builder.ts';
+import { at, DAY, EDGE_CASE_ANSWERS, edgeCaseHistory, HistoryBuilder, HOUR, T0 } from './history-builder.ts';
 
 const WEEK = { from: T0, to: T0 + 7 * DAY };
 const report = (h: HistoryBuilder, w = WEEK) => doraReport(toDoraEvents(h.events), h.projectId, h.environment, w);
@@ -261,6 +261,30 @@ describe('windows and trend', () => {
       ['late', null],
     ]);
     expect(report(h, { from: T0, to: T0 + 90 * DAY }).bucket).toBe('week');
+  });
+});
+
+describe('every edge case in one history', () => {
+  it('gives the answers worked out by hand', () => {
+    const r = report(edgeCaseHistory(new HistoryBuilder()), { from: T0, to: T0 + 2 * DAY });
+    expect(r.rollouts.filter((x) => x.counted).map((x) => x.rolloutId)).toEqual(EDGE_CASE_ANSWERS.counted);
+    expect(r.rollouts.filter((x) => x.failure !== null && x.counted).map((x) => x.rolloutId)).toEqual(EDGE_CASE_ANSWERS.failed);
+    expect(r.numbers.deployments).toBe(7);
+    expect(r.numbers.deploymentsPerDay).toBe(3.5);
+    expect(r.numbers.leadTime.commits).toBe(EDGE_CASE_ANSWERS.leadTime.commits);
+    expect(r.numbers.leadTime.medianMs).toBeCloseTo(EDGE_CASE_ANSWERS.leadTime.medianMs, 3);
+    expect(r.numbers.leadTime.p90Ms).toBeCloseTo(EDGE_CASE_ANSWERS.leadTime.p90Ms as number, 3);
+    expect(r.numbers.changeFailure).toEqual(EDGE_CASE_ANSWERS.changeFailure);
+    expect(r.numbers.recovery.recovered).toBe(4);
+    expect(r.numbers.recovery.medianMs).toBeCloseTo(EDGE_CASE_ANSWERS.recovery.medianMs, 3);
+    expect(r.numbers.rework).toEqual(EDGE_CASE_ANSWERS.rework);
+    // Tiers beside the numbers: 3.5 a day, 2 h, 57 %, exactly 1 h (not under an hour).
+    expect(r.tiers).toEqual({ deploymentFrequency: 'elite', leadTime: 'elite', changeFailureRate: 'low', recoveryTime: 'high' });
+    expect(r.incidents.map((i) => [i.number, i.rolloutId])).toEqual([
+      [1, 'd5'],
+      [2, null],
+    ]);
+    expect(r.stops).toEqual([at(21)]);
   });
 });
 

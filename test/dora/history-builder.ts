@@ -8,7 +8,6 @@ export const T0 = Date.parse('2026-11-01T00:00:00Z');
 export const HOUR = 3_600_000;
 export const DAY = 24 * HOUR;
 export const at = (hours: number): number => T0 + hours * HOUR;
-const iso = (hours: number): string => new Date(at(hours)).toISOString();
 
 export class HistoryBuilder {
   readonly events: LogEvent[] = [];
@@ -17,14 +16,25 @@ export class HistoryBuilder {
 
   readonly projectId: string;
   readonly environment: string;
+  /** Hour 0 of this history. */
+  readonly t0: number;
 
-  constructor(projectId = 'p1', environment = 'production') {
+  constructor(projectId = 'p1', environment = 'production', t0 = T0) {
     this.projectId = projectId;
     this.environment = environment;
+    this.t0 = t0;
+  }
+
+  at(hours: number): number {
+    return this.t0 + hours * HOUR;
+  }
+
+  #iso(hours: number): string {
+    return new Date(this.at(hours)).toISOString();
   }
 
   #push(hours: number, type: string, subject: string, data: Record<string, unknown>, actor = 'server'): this {
-    this.events.push({ id: this.events.length + 1, type, subject, actor, at: iso(hours), data });
+    this.events.push({ id: this.events.length + 1, type, subject, actor, at: this.#iso(hours), data });
     return this;
   }
 
@@ -41,7 +51,7 @@ export class HistoryBuilder {
       runId: `run-${releaseId}`,
       sha: commits.at(-1)?.[0] ?? 'none',
       baseReleaseId: base,
-      commits: commits.map(([sha, h]) => ({ sha, at: iso(h) })),
+      commits: commits.map(([sha, h]) => ({ sha, at: this.#iso(h) })),
       commitsTruncated: o.truncated === true,
     });
   }
@@ -140,3 +150,52 @@ export class HistoryBuilder {
     );
   }
 }
+
+/**
+ * Every edge case of docs/dora.md in one history (hours after t0), with its answers worked out
+ * by hand in EDGE_CASE_ANSWERS: the same history checks the core, the store and the API.
+ */
+export function edgeCaseHistory(h: HistoryBuilder): HistoryBuilder {
+  return h
+    .release(0.5, 'r1', [
+      ['a', 0],
+      ['b', 1],
+    ])
+    .deploy(2, 3, 'd1', 'r1') // a 3 h, b 2 h
+    .release(4, 'r2', [['c', 4]])
+    .deploy(4, 5, 'd2', 'r2') // c 1 h
+    .deploy(6, 6.5, 'back', 'r1', { kind: 'rollback' }) // d2 failed (rolled back by hand), recovered in 1.5 h
+    .deploy(7, 7.25, 'back-again', 'r2', { kind: 'rollback' }) // a rollback of the rollback: fails nothing
+    .deploy(8, 8.5, 'again', 'r2') // a redeploy of the running release: not a deployment
+    .release(9, 'r3', [['d', 9]])
+    .canaryRolledBack(10, 10.2, 10.5, 'bad', 'r3') // failed, recovered in 0.5 h
+    .release(11, 'r4', [['e', 11]])
+    .canaryRolledBack(12, 12.1, 12.2, 'aborted-late', 'r4', 'aborted') // aborted by hand after traffic: failed, 0.2 h
+    .rollout(13, 'aborted-early', 'r4')
+    .phase(13.1, 'aborted-early', 'aborted', 'pending-approval') // never reached users: not a deployment
+    .release(14, 'r5', [
+      ['f', 14],
+      ['skewed', 30],
+    ])
+    .deploy(15, 16, 'd5', 'r5') // d 7 h, e 5 h, f 2 h, skewed 0 h (its date is after the deploy)
+    .incident(17) // #1: d5 failed from 16 h
+    .incident(17.5, { experiment: 'slow-db' }) // #2: a chaos experiment, not a failed change
+    .release(18, 'r6', []) // no new commits
+    .deploy(18, 19, 'fix', 'r6') // rework (incident #1 open); live at 19 h restores d5: 3 h
+    .mitigate(20, 1)
+    .stop(21)
+    .release(22, 'r7', [['g', 22]])
+    .deploy(23, 24, 'd7', 'r7'); // g 2 h
+}
+
+/** The answers for edgeCaseHistory over a window that holds all of it. */
+export const EDGE_CASE_ANSWERS = {
+  counted: ['d1', 'd2', 'bad', 'aborted-late', 'd5', 'fix', 'd7'],
+  failed: ['d2', 'bad', 'aborted-late', 'd5'],
+  // Lead times 0, 1, 2, 2, 2, 3, 5, 7 h: median (2 + 2) / 2; p90 at rank 6.3 → 5 + 0.3 × 2.
+  leadTime: { commits: 8, medianMs: 2 * HOUR, p90Ms: 5.6 * HOUR },
+  changeFailure: { failed: 4, rate: 4 / 7 },
+  // Recoveries 0.2, 0.5, 1.5, 3 h: median (0.5 + 1.5) / 2.
+  recovery: { recovered: 4, notRecovered: 0, medianMs: 1 * HOUR },
+  rework: { deployments: 1, rate: 1 / 7 },
+};
