@@ -16,6 +16,7 @@ import { registerRemoteCommands } from './commands/remote.ts';
 import { registerSloCommands } from './commands/slo.ts';
 import { registerNotifyCommands } from './commands/notify.ts';
 import { registerIncidentCommands } from './commands/incident.ts';
+import { registerDoraCommand } from './commands/dora.ts';
 import { registerUpCommand } from './commands/up.ts';
 
 /** Exit codes: 0 ok, 1 failed (a pipeline, a request), 2 usage or config error. */
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerSloCommands(program);
   registerNotifyCommands(program);
   registerIncidentCommands(program);
+  registerDoraCommand(program);
   registerDemoCommand(program);
   registerOpenCommand(program);
   return program;
