@@ -11,6 +11,7 @@ const ProjectPage = lazy(() => import('./pages/ProjectPage.tsx'));
 const RunPage = lazy(() => import('./pages/RunPage.tsx'));
 const EnvironmentPage = lazy(() => import('./pages/EnvironmentPage.tsx'));
 const EventsPage = lazy(() => import('./pages/EventsPage.tsx'));
+const DoraPage = lazy(() => import('./pages/DoraPage.tsx'));
 
 export function App() {
   const [session, setSession] = useState<Session | null | undefined>(undefined);
@@ -33,6 +34,7 @@ export function App() {
             <>
               <Link href="/">Projects</Link>
               <Link href="/events">Events</Link>
+              <Link href="/dora">DORA</Link>
             </>
           )}
         </nav>
@@ -69,6 +71,7 @@ export function App() {
               <Route path="/runs/:run" component={RunPage} />
               <Route path="/runs/:run/jobs/:job" component={RunPage} />
               <Route path="/events" component={EventsPage} />
+              <Route path="/dora" component={DoraPage} />
               <Route>
                 <h1>Not found</h1>
                 <p>
