@@ -108,21 +108,29 @@ export function deliveryHistory(
   let live = null as RolloutRow | null;
   let underWay = null as RolloutRow | null;
 
-  const unrecovered = (): RolloutRow[] => [...rows.values()].filter((r) => r.failure !== null && r.failure.recoveredBy === null);
-  const openIncidents = (): IncidentRow[] => [...incidents.values()].filter((i) => i.restoredAt === null && !i.experiment);
+  // Kept as they change rather than searched for, so a replay stays linear in the number of events.
+  const failing = new Set<RolloutRow>();
+  const openIncidents = new Set<number>();
+  const unrecovered = (): RolloutRow[] => [...failing];
   const recover = (row: RolloutRow, at: number, by: string): void => {
     if (row.failure === null || row.failure.recoveredBy !== null) return;
     row.failure.recoveredAt = by === 'environment stopped' ? null : Math.max(at, row.failure.startedAt);
     row.failure.recoveredBy = by;
+    failing.delete(row);
   };
   const fail = (row: RolloutRow, cause: string, startedAt: number): void => {
-    if (row.failure === null) row.failure = { causes: [cause], startedAt, recoveredAt: null, recoveredBy: null };
-    else if (!row.failure.causes.includes(cause)) row.failure.causes.push(cause);
+    if (row.failure === null) {
+      row.failure = { causes: [cause], startedAt, recoveredAt: null, recoveredBy: null };
+      failing.add(row);
+    } else if (!row.failure.causes.includes(cause)) row.failure.causes.push(cause);
   };
+  const latestDeployment = new Map<string, RolloutRow>();
+  const incidentsOf = new Map<string, IncidentRow[]>();
 
   /** The commits a release brings that are not live yet: its own, then those of earlier releases that never went live here. */
   const newCommits = (releaseId: string): { commits: Commit[]; truncated: boolean; unknown: boolean; chain: string[] } => {
     const commits: Commit[] = [];
+    const seen = new Set<string>();
     const chain: string[] = [];
     let truncated = false;
     let unknown = false;
@@ -132,7 +140,12 @@ export function deliveryHistory(
       if (info === undefined) break;
       chain.push(id);
       if (info.commits === null) unknown = true;
-      else for (const c of info.commits) if (!liveCommits.has(c.sha) && !commits.some((x) => x.sha === c.sha)) commits.push(c);
+      else
+        for (const c of info.commits) {
+          if (liveCommits.has(c.sha) || seen.has(c.sha)) continue;
+          seen.add(c.sha);
+          commits.push(c);
+        }
       truncated ||= info.truncated;
       id = info.baseReleaseId;
     }
@@ -230,10 +243,13 @@ export function deliveryHistory(
           commitsUnknown: false,
           failure: null,
           // Rework: started while the environment was failing (an incident open, a failure not recovered).
-          rework: kind === 'deployment' && (openIncidents().length > 0 || unrecovered().length > 0),
+          rework: kind === 'deployment' && (openIncidents.size > 0 || failing.size > 0),
         };
         rows.set(e.rolloutId, row);
-        if (kind === 'deployment') underWay = row;
+        if (kind === 'deployment') {
+          underWay = row;
+          latestDeployment.set(e.releaseId, row);
+        }
         break;
       }
       case 'phase': {
@@ -258,12 +274,13 @@ export function deliveryHistory(
         if (e.environment !== environment) break;
         incidents.set(e.number, incident);
         if (e.experiment) break;
-        const named =
-          e.releaseId === null ? null : [...rows.values()].filter((r) => r.kind === 'deployment' && r.releaseId === e.releaseId).at(-1);
+        openIncidents.add(e.number);
+        const named = e.releaseId === null ? undefined : latestDeployment.get(e.releaseId);
         // The newest change is the suspect: the deployment rolling out, else the one running.
         const suspect = named ?? underWay ?? (live !== null && live.kind === 'deployment' ? live : null);
         if (suspect === null || (!suspect.counted && suspect.outcome !== null)) break;
         incident.rolloutId = suspect.rolloutId;
+        incidentsOf.set(suspect.rolloutId, [...(incidentsOf.get(suspect.rolloutId) ?? []), incident]);
         fail(
           suspect,
           `incident #${e.number}`,
@@ -276,9 +293,10 @@ export function deliveryHistory(
         const incident = incidents.get(e.number);
         if (incident === undefined || incident.restoredAt !== null) break;
         incident.restoredAt = e.at;
+        openIncidents.delete(e.number);
         const row = incident.rolloutId === null ? undefined : rows.get(incident.rolloutId);
         if (row?.failure == null || row.failure.recoveredBy !== null) break;
-        const linked = [...incidents.values()].filter((i) => i.rolloutId === row.rolloutId);
+        const linked = incidentsOf.get(row.rolloutId) ?? [];
         const onlyIncidents = row.failure.causes.every((c) => c.startsWith('incident #'));
         if (onlyIncidents && linked.every((i) => i.restoredAt !== null)) recover(row, e.at, 'incidents mitigated');
         break;

@@ -18,7 +18,14 @@ interface Key {
   format(v: number): string;
 }
 
-const hours = (v: number) => (v >= 48 ? `${(v / 24).toFixed(1)} d` : `${v < 10 ? v.toFixed(1) : Math.round(v)} h`);
+/** Lead and recovery times span seconds to weeks: the unit follows the value. */
+function hours(v: number): string {
+  if (v === 0) return '0';
+  if (v < 1 / 60) return `${Math.round(v * 3600)} s`;
+  if (v < 1) return `${Math.round(v * 60)} min`;
+  if (v >= 48) return `${(v / 24).toFixed(1)} d`;
+  return `${v < 10 ? v.toFixed(1) : Math.round(v)} h`;
+}
 
 const KEYS: Key[] = [
   { id: 'frequency', title: 'Deployments', unit: 'deploys', value: (b) => b.deployments, format: (v) => String(Math.round(v * 10) / 10) },
