@@ -59,7 +59,7 @@ export function doraText(answer: DoraAnswer): string {
   for (const r of answer.reports) {
     const n = r.numbers;
     const p = r.previous;
-    out += bold(`${r.projectName} · ${r.environment} · ${day(r.window.from)} → ${day(r.window.to)} UTC`) + '\n';
+    out += `${bold(`${r.projectName} · ${r.environment} · ${day(r.window.from)} → ${day(r.window.to)} UTC`)}\n`;
     const rows: [string, string, string, string][] = [
       [
         'deployment frequency',

@@ -90,6 +90,13 @@ describe.runIf(browserAvailable())('the DORA page in a browser', () => {
     expect(incident.status).toBe(201);
     await deployed(server.api('POST', '/api/projects/web/environments/production/rollback'));
 
+    // What the numbers are made of: each release lists its new commits, each rollout says what it is.
+    const events = async (type: string) =>
+      (await server.api<{ events: { data: Record<string, unknown> }[] }>('GET', `/api/events?type=${type}`)).body.events.map((e) => e.data);
+    expect((await events('rollout.created')).map((d) => d.kind)).toEqual(['deploy', 'deploy', 'rollback']);
+    const releases = await events('release.created');
+    expect(releases[1]).toMatchObject({ baseReleaseId: first.id, commitsTruncated: false, commits: [{ sha: v2, at: expect.any(String) }] });
+
     await signIn(page, server);
     await page.getByRole('link', { name: 'DORA' }).click();
     await page.waitForURL(`${server.url}/dora`);
