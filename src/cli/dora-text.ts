@@ -2,7 +2,7 @@
  * `gantry dora` as text: per project, each metric with its tier beside it and the previous
  * window's value (the trend), then the rollouts behind the numbers, so a person can check them.
  */
-import type { DoraNumbers, DoraTier, RolloutRow } from '../dora/index.ts';
+import { type DoraTier, frequencyText, type RolloutRow, rateText } from '../dora/index.ts';
 import type { DoraAnswer } from '../server/index.ts';
 import { bold, dim, green, red, yellow } from './output.ts';
 
@@ -20,14 +20,6 @@ export function span(ms: number | null): string {
   }
   const hours = Math.round((ms % DAY) / HOUR);
   return `${Math.floor(ms / DAY)}d${hours > 0 ? `${hours}h` : ''}`;
-}
-
-const percent = (rate: number | null): string => (rate === null ? '—' : `${Math.round(rate * 1000) / 10}%`);
-
-function frequency(n: DoraNumbers): string {
-  const perDay = n.deploymentsPerDay;
-  if (n.deployments === 0) return '0';
-  return perDay >= 1 ? `${Math.round(perDay * 10) / 10} a day` : `${Math.round(perDay * 70) / 10} a week`;
 }
 
 function tier(t: DoraTier | null): string {
@@ -63,9 +55,9 @@ export function doraText(answer: DoraAnswer): string {
     const rows: [string, string, string, string][] = [
       [
         'deployment frequency',
-        `${frequency(n)} (${n.deployments})`,
+        `${frequencyText(n)} (${n.deployments})`,
         tier(r.tiers.deploymentFrequency),
-        `${frequency(p)} (${p.deployments})`,
+        `${frequencyText(p)} (${p.deployments})`,
       ],
       [
         'lead time for changes',
@@ -75,9 +67,9 @@ export function doraText(answer: DoraAnswer): string {
       ],
       [
         'change failure rate',
-        `${percent(n.changeFailure.rate)} (${n.changeFailure.failed} of ${n.deployments})`,
+        `${rateText(n.changeFailure.rate)} (${n.changeFailure.failed} of ${n.deployments})`,
         tier(r.tiers.changeFailureRate),
-        percent(p.changeFailure.rate),
+        rateText(p.changeFailure.rate),
       ],
       [
         'failed deploy recovery',
@@ -85,7 +77,7 @@ export function doraText(answer: DoraAnswer): string {
         tier(r.tiers.recoveryTime),
         `median ${span(p.recovery.medianMs)}`,
       ],
-      ['rework rate', `${percent(n.rework.rate)} (${n.rework.deployments} of ${n.deployments})`, tier(null), percent(p.rework.rate)],
+      ['rework rate', `${rateText(n.rework.rate)} (${n.rework.deployments} of ${n.deployments})`, tier(null), rateText(p.rework.rate)],
     ];
     out += dim(`  ${'metric'.padEnd(24)}${'value'.padEnd(48)}${'tier'.padEnd(8)}previous window\n`);
     for (const [name, value, t, previous] of rows)

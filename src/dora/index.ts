@@ -33,3 +33,4 @@ export {
   tiersOf,
 } from './dora-report.ts';
 export { DEFAULT_SINCE, parseSince } from './since.ts';
+export { frequencyText, rateText } from './dora-text.ts';

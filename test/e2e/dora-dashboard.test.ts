@@ -106,7 +106,7 @@ describe.runIf(browserAvailable())('the DORA page in a browser', () => {
     // Two deployments, one failed (an incident, then a rollback by hand); the rollback is no deployment.
     await row('Deployment frequency').waitFor({ timeout: 20_000 });
     expect(await row('Deployment frequency').textContent()).toMatch(/\(2\)/);
-    expect(await row('Change failure rate').textContent()).toMatch(/50 %\s*\(1 of 2\)\s*low/);
+    expect(await row('Change failure rate').textContent()).toMatch(/50%\s*\(1 of 2\)\s*low/);
     expect(await row('Lead time for changes').locator('.tier').textContent()).toBe('elite');
     expect(await row('Failed deployment recovery time').textContent()).toMatch(/1 recovered/);
 

@@ -6,7 +6,8 @@
  */
 import { lazy, Suspense, useCallback, useEffect, useMemo, useState } from 'react';
 import { Link, useLocation, useSearch } from 'wouter';
-import type { DoraNumbers, DoraTier, RolloutRow } from '../../../src/dora/index.ts';
+import { frequencyText, rateText } from '../../../src/dora/dora-text.ts';
+import type { DoraTier, RolloutRow } from '../../../src/dora/index.ts';
 import type { DoraAnswer } from '../../../src/server/dora/index.ts';
 import { getJson } from '../api.ts';
 import { LiveIndicator } from '../components/LiveIndicator.tsx';
@@ -18,16 +19,8 @@ import './DoraPage.css';
 const DoraCharts = lazy(() => import('../charts/DoraCharts.tsx'));
 const WINDOWS = ['7d', '30d', '90d'];
 
-const percent = (rate: number | null) => (rate === null ? '—' : `${Math.round(rate * 1000) / 10} %`);
 const span = (ms: number | null) => (ms === null ? '—' : duration(ms));
 const time = (ms: number | null) => (ms === null ? '—' : new Date(ms).toLocaleString());
-
-function frequency(n: DoraNumbers): string {
-  if (n.deployments === 0) return '0';
-  return n.deploymentsPerDay >= 1
-    ? `${Math.round(n.deploymentsPerDay * 10) / 10} a day`
-    : `${Math.round(n.deploymentsPerDay * 70) / 10} a week`;
-}
 
 function Tier({ tier }: { tier: DoraTier | null }) {
   if (tier === null) return <span className="muted">no tier</span>;
@@ -136,9 +129,9 @@ export default function DoraPage() {
               <tbody>
                 <SummaryRow
                   name="Deployment frequency"
-                  value={`${frequency(report.numbers)} (${report.numbers.deployments})`}
+                  value={`${frequencyText(report.numbers)} (${report.numbers.deployments})`}
                   tier={report.tiers.deploymentFrequency}
-                  previous={`${frequency(report.previous)} (${report.previous.deployments})`}
+                  previous={`${frequencyText(report.previous)} (${report.previous.deployments})`}
                   definition={answer.definitions[0]?.definition}
                 />
                 <SummaryRow
@@ -150,9 +143,9 @@ export default function DoraPage() {
                 />
                 <SummaryRow
                   name="Change failure rate"
-                  value={`${percent(report.numbers.changeFailure.rate)} (${report.numbers.changeFailure.failed} of ${report.numbers.deployments})`}
+                  value={`${rateText(report.numbers.changeFailure.rate)} (${report.numbers.changeFailure.failed} of ${report.numbers.deployments})`}
                   tier={report.tiers.changeFailureRate}
-                  previous={percent(report.previous.changeFailure.rate)}
+                  previous={rateText(report.previous.changeFailure.rate)}
                   definition={answer.definitions[2]?.definition}
                 />
                 <SummaryRow
@@ -166,9 +159,9 @@ export default function DoraPage() {
                 />
                 <SummaryRow
                   name="Deployment rework rate"
-                  value={`${percent(report.numbers.rework.rate)} (${report.numbers.rework.deployments} of ${report.numbers.deployments})`}
+                  value={`${rateText(report.numbers.rework.rate)} (${report.numbers.rework.deployments} of ${report.numbers.deployments})`}
                   tier={null}
-                  previous={percent(report.previous.rework.rate)}
+                  previous={rateText(report.previous.rework.rate)}
                   definition={answer.definitions[4]?.definition}
                 />
               </tbody>
