@@ -216,10 +216,12 @@ export function deliveryHistory(
         if (e.projectId !== projectId || e.environment !== environment) break;
         const number = releases.get(e.releaseId)?.number ?? null;
         const liveNumber = live === null ? null : (releases.get(live.releaseId)?.number ?? null);
+        // A deploy of an older release than the running one is a rollback by hand, whatever it was called.
+        const older = number !== null && liveNumber !== null && number < liveNumber;
         const kind: RolloutKind =
           live !== null && live.releaseId === e.releaseId && e.rollback !== true
             ? 'redeploy'
-            : e.rollback === true || (e.rollback === null && number !== null && liveNumber !== null && number < liveNumber)
+            : e.rollback === true || older
               ? 'rollback'
               : 'deployment';
         const row: RolloutRow = {

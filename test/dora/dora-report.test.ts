@@ -107,6 +107,18 @@ describe('redeploys and rollbacks', () => {
     expect(r.numbers.leadTime).toEqual({ commits: 2, medianMs: 1.5 * HOUR, p90Ms: 1.9 * HOUR });
   });
 
+  it('reads `gantry deploy` of an older release than the running one as a rollback by hand', () => {
+    const h = new HistoryBuilder()
+      .release(0, 'r1', [['a', 0]])
+      .deploy(0, 1, 'd1', 'r1')
+      .release(2, 'r2', [['b', 2]])
+      .deploy(2, 3, 'd2', 'r2');
+    h.deploy(4, 5, 'older', 'r1', { kind: 'deploy', actor: 'api:bob' });
+    const r = report(h);
+    expect(row(r.rollouts, 'older')).toMatchObject({ kind: 'rollback', counted: false });
+    expect(row(r.rollouts, 'd2').failure?.causes).toEqual(['rolled back by api:bob']);
+  });
+
   it('reads a deploy of an older release as a rollback when the event predates the rollback flag', () => {
     const h = new HistoryBuilder()
       .release(0, 'r1', [['a', 0]])
