@@ -32,7 +32,7 @@ const KEYS: Key[] = [
   {
     id: 'lead-time',
     title: 'Lead time for changes (median)',
-    unit: 'hours',
+    unit: '',
     value: (b) => (b.leadTime.medianMs === null ? null : b.leadTime.medianMs / HOUR),
     format: hours,
   },
@@ -46,7 +46,7 @@ const KEYS: Key[] = [
   {
     id: 'recovery',
     title: 'Failed deployment recovery time (median)',
-    unit: 'hours',
+    unit: '',
     value: (b) => (b.recovery.medianMs === null ? null : b.recovery.medianMs / HOUR),
     format: hours,
   },
