@@ -276,9 +276,8 @@ export class RunService {
 
   async #startRun(run: RunRecord, recovering: boolean, fresh?: FreshRun): Promise<void> {
     if (run.concurrencyGroup && (await this.#groupBusy(run))) return; // started when the group frees up
-    if (fresh) await fresh.source;
-    const driver = await this.#loadDriver(run, true, fresh?.planned);
-    this.#watch(run, driver);
+    const driver = await this.#loadDriver(run, true, fresh);
+    this.#watch(run, driver, fresh?.source);
     if (recovering) {
       for (const job of Object.values(driver.state.jobs)) {
         if (job.status === 'running') await killJobProcesses(run.id, job.key);
@@ -290,15 +289,16 @@ export class RunService {
   }
 
   /**
-   * A driver for a stored run. `planned` is what trigger() just compiled and stored for a new run
-   * (no job has a past yet), which spares reading the job rows back and planning again.
+   * A driver for a stored run. For a run trigger() has just stored (`fresh`), the plan it compiled
+   * spares reading the job rows back and planning again (no job has a past yet), and the jobs
+   * start while its checkout is still under way: they wait for it only to copy the source.
    */
-  async #loadDriver(run: RunRecord, checkout = true, planned?: PlannedRun): Promise<RunDriver> {
+  async #loadDriver(run: RunRecord, checkout = true, fresh?: FreshRun): Promise<RunDriver> {
     const { dataDir } = this.#deps;
-    const jobs = planned ? [] : await this.#deps.store.runs.jobs(run.id);
-    const { config, state, plannedJobs, inputs, gantry } = planned ?? this.#replan(run, jobs);
+    const jobs = fresh ? [] : await this.#deps.store.runs.jobs(run.id);
+    const { config, state, plannedJobs, inputs, gantry } = fresh?.planned ?? this.#replan(run, jobs);
     const source = sourceDir(dataDir, run.id);
-    if (checkout && !existsSync(source)) {
+    if (checkout && !fresh && !existsSync(source)) {
       const project = run.projectId ? await this.#deps.store.projects.get(run.projectId) : undefined;
       if (!project) throw new NotFoundError(`the project of run ${run.id} no longer exists`);
       await this.#prepareSource(project, run.id, run.event.sha);
@@ -308,6 +308,7 @@ export class RunService {
       dataDir,
       runId: run.id,
       sourceDir: source,
+      sourceReady: fresh?.source,
       plannedJobs,
       pipelineEnv: config.pipeline.env,
       inputs,
@@ -383,7 +384,8 @@ export class RunService {
     return dir;
   }
 
-  #watch(run: RunRecord, driver: RunDriver): void {
+  /** Keeps the driver until its run ends, then removes the run's working files (`source`: a checkout still under way). */
+  #watch(run: RunRecord, driver: RunDriver, source?: Promise<void>): void {
     this.#drivers.set(run.id, driver);
     void driver.done
       .then(
@@ -395,8 +397,12 @@ export class RunService {
       .finally(async () => {
         this.#drivers.delete(run.id);
         await rm(join(this.#deps.dataDir, 'work', run.id), { recursive: true, force: true }).catch(() => undefined);
-        // The source tree is only needed while jobs run; a rerun checks the commit out again.
-        await rm(sourceDir(this.#deps.dataDir, run.id), { recursive: true, force: true }).catch(() => undefined);
+        // The source tree is only needed while jobs run; a rerun checks the commit out again. A run
+        // cancelled before its first job is still checking out: removed once that has ended.
+        await source?.catch(() => undefined);
+        const tree = sourceDir(this.#deps.dataDir, run.id);
+        await rm(tree, { recursive: true, force: true }).catch(() => undefined);
+        await rm(`${tree}.partial`, { recursive: true, force: true }).catch(() => undefined);
         if (run.concurrencyGroup && !this.#stopping) await this.#startNextInGroup(run.concurrencyGroup);
       })
       .catch(() => undefined);
