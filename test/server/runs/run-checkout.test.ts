@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, waitForRunEnd, type TestServer } from '../../support/server.ts';
 import { makeRepo, type TestRepo } from '../../support/repo.ts';
+import { waitFor } from '../../support/wait.ts';
 
 describe('a run whose checkout fails', () => {
   let server: TestServer;
@@ -41,7 +42,8 @@ describe('a run whose checkout fails', () => {
     }
     const log = await server.api<string>('GET', `/api/runs/${created.body.run.id}/jobs/build/log`);
     expect(String(log.body), String(log.body)).toMatch(/job setup failed: git .*unable to read .* of data.txt/);
-    // Nothing of the failed checkout is left behind once the run has ended.
-    expect(existsSync(join(server.dataDir, 'runs', created.body.run.id, 'source.partial'))).toBe(false);
+    // Nothing of the failed checkout is left once the server has let go of the run (just after its end is stored).
+    const partial = join(server.dataDir, 'runs', created.body.run.id, 'source.partial');
+    await waitFor(() => !existsSync(partial), { what: `${partial} to be removed` });
   });
 });
