@@ -157,10 +157,11 @@ export class RunService {
         jobRecordsOf(state),
       );
     } catch (error) {
-      await source?.then(
-        () => rm(runDir(this.#deps.dataDir, runId), { recursive: true, force: true }),
-        () => undefined,
-      );
+      // Not accepted: nothing of the run may stay behind, whether its checkout got through or not.
+      if (source) {
+        await source.catch(() => undefined);
+        await rm(runDir(this.#deps.dataDir, runId), { recursive: true, force: true });
+      }
       throw error;
     }
     await this.#event({
