@@ -9,6 +9,8 @@ export interface RunSetting {
   dataDir: string;
   runId: string;
   sourceDir: string;
+  /** Settles once `sourceDir` is complete, while it is still being written (see JobSpec.sourceReady). */
+  sourceReady?: Promise<void>;
   plannedJobs: ReadonlyMap<string, PlannedJob>;
   pipelineEnv: Record<string, string>;
   inputs: Record<string, Value>;
@@ -42,6 +44,7 @@ export function buildJobSpec(setting: RunSetting, job: JobState, state: RunState
       gantry: { ...setting.gantry, workspace },
     },
     sourceDir: setting.sourceDir,
+    sourceReady: setting.sourceReady,
     workspaceDir: workspace,
     artifactsIn: job.needs.map((key) => jobArtifactsDir(dataDir, artifactRun(key), key)),
     artifactsOut: jobArtifactsDir(dataDir, runId, job.key),

@@ -56,7 +56,7 @@ import { DEFAULT_KILL_GRACE_MS, killLeftovers, processRefs, spawnStep, type Proc
 import { sandboxArgv, sandboxAvailable } from './sandbox.ts';
 import { defaultSpawnerPool, type Spawner, spawnerAvailable } from './spawner.ts';
 import { isSettableEnvName, parseStepFile } from './step-files.ts';
-import { materializeWorkspace } from './workspace.ts';
+import { copySourceInto, emptyWorkspace } from './workspace.ts';
 
 /**
  * The job's saved test cases, next to its artifact directory (engine/run-paths.ts jobTestsFile
@@ -144,6 +144,8 @@ class JobRun {
   private sandboxBinds: string[] = [];
   /** The helper starting this job's steps; null when it is unavailable (then one spawn per step). */
   private spawner: Spawner | null = null;
+  /** `startSpawner` under way (it never rejects), from the job's setup on. */
+  private spawnerStarting: Promise<void> = Promise.resolve();
 
   private readonly masker: Masker;
 
@@ -178,8 +180,13 @@ class JobRun {
       }
       // Sync and checked first: tiny, and a missing path must not cost a thrown ENOENT per job.
       if (existsSync(this.tmpDir)) await rm(this.tmpDir, { recursive: true, force: true });
-      await materializeWorkspace(spec.sourceDir, spec.workspaceDir);
+      await emptyWorkspace(spec.workspaceDir);
       mkdirSync(path.join(this.tmpDir, 'home'), { recursive: true });
+      // The sandbox binds the (still empty) workspace and starts while the source, artifacts and
+      // cache are copied into it: both are a job's fixed cost, and bubblewrap's is the larger.
+      this.spawnerStarting = this.startSpawner();
+      await spec.sourceReady;
+      await copySourceInto(spec.sourceDir, spec.workspaceDir);
       if (spec.signal.aborted) return this.cancelledBeforeSteps();
       if (spec.artifactsIn.length > 0) {
         // Most needed jobs save nothing: a sync existence check spares a directory walk per dir.
@@ -214,7 +221,7 @@ class JobRun {
     }
     if (spec.signal.aborted) return this.cancelledBeforeSteps();
 
-    await this.startSpawner();
+    await this.spawnerStarting;
     for (const [index, step] of config.steps.entries()) await this.runStep(step, index);
 
     const cancelled = spec.signal.aborted || this.stepResults.some((s) => s.status === 'cancelled');
@@ -276,6 +283,8 @@ class JobRun {
 
   /** Ends background processes the steps left and removes the private temp dir. Never throws. */
   async cleanUp(): Promise<void> {
+    // A job that ended in its setup may still be starting its sandbox: it is ended like any other.
+    await this.spawnerStarting;
     const spawner = this.spawner;
     this.spawner = null;
     try {

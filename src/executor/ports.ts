@@ -41,6 +41,12 @@ export interface JobSpec {
   context: JobContext;
   /** Directory holding the run's source tree (a snapshot or checkout); copied into the workspace. */
   sourceDir: string;
+  /**
+   * Settles once `sourceDir` is complete, when the caller is still writing it (the server's
+   * checkout of a new run): the runner starts the job's sandbox meanwhile and copies the source
+   * after. A rejection fails the job before its steps, with its message.
+   */
+  sourceReady?: Promise<void>;
   /** This job's fresh workspace (created/wiped by the runner). */
   workspaceDir: string;
   /** Artifact directories of needed jobs, restored into the workspace at the same relative paths. */

@@ -5,7 +5,7 @@
  * job (or the repository) planted in the workspace.
  */
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readlinkSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readlinkSync, symlinkSync } from 'node:fs';
 import { copyFile, lstat, mkdir, mkdtemp, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -333,10 +333,22 @@ export async function resolveRef(repoDir: string, ref: string): Promise<{ sha: s
  * blocking the event loop that other jobs' logs flow through.
  */
 export async function materializeWorkspace(sourceDir: string, workspaceDir: string): Promise<void> {
-  // Checked first: on a fresh run the paths do not exist, and a thrown ENOENT costs more than a stat.
+  await emptyWorkspace(workspaceDir);
+  await copySourceInto(sourceDir, workspaceDir);
+}
+
+/**
+ * The first half of materializeWorkspace: `workspaceDir` made, empty. A sandbox can bind it now
+ * and see the files copySourceInto puts there later (the same directory, filled in place).
+ */
+export async function emptyWorkspace(workspaceDir: string): Promise<void> {
+  // Checked first: on a fresh run the path does not exist, and a thrown ENOENT costs more than a stat.
   if (existsSync(workspaceDir)) await rm(workspaceDir, { recursive: true, force: true });
-  const parent = path.dirname(path.resolve(workspaceDir));
-  if (!existsSync(parent)) await mkdir(parent, { recursive: true });
+  await mkdir(workspaceDir, { recursive: true });
+}
+
+/** The second half of materializeWorkspace: copies sourceDir into the existing, empty `workspaceDir`. */
+export async function copySourceInto(sourceDir: string, workspaceDir: string): Promise<void> {
   if (!copySmallFlatTree(sourceDir, workspaceDir)) await copyTree(sourceDir, workspaceDir);
 }
 
@@ -351,7 +363,6 @@ const SMALL_TREE_ENTRIES = 32;
 function copySmallFlatTree(sourceDir: string, workspaceDir: string): boolean {
   const entries = readdirSync(sourceDir, { withFileTypes: true });
   if (entries.length > SMALL_TREE_ENTRIES || entries.some((e) => !e.isFile() && !e.isSymbolicLink())) return false;
-  mkdirSync(workspaceDir);
   for (const entry of entries) {
     const from = path.join(sourceDir, entry.name);
     const to = path.join(workspaceDir, entry.name);

@@ -395,6 +395,23 @@ describe('runJob', () => {
   });
 });
 
+describe('runJob with a source still being written', () => {
+  it('fails before its steps, with the reason, when the source never completes; nothing is left running', async () => {
+    const checkout = Promise.reject(new Error('git read-tree failed: disk full'));
+    checkout.catch(() => undefined); // as the server does: it is awaited later, by the job
+    const spec = makeSpec(jobConfig([{ name: 'never', run: 'echo should not run' }]), {
+      runId: 'run-source-failed',
+      sourceReady: checkout,
+    });
+    const result = await runJob(spec);
+    expect(result.status).toBe('failure');
+    expect(result.error).toBe('job setup failed: git read-tree failed: disk full');
+    expect(result.steps.map((s) => s.status)).toEqual(['skipped']);
+    expect(texts(readLog(spec), 'o')).toEqual([]);
+    expect(await findJobProcesses('run-source-failed', 'build')).toEqual([]);
+  });
+});
+
 describe.runIf(requirement('bubblewrap', hasBubblewrap()))('runJob in the sandbox', () => {
   let server: GreetingServer;
   let port: number;
@@ -445,6 +462,29 @@ describe.runIf(requirement('bubblewrap', hasBubblewrap()))('runJob in the sandbo
     // Both jobs used the same long-lived helper (a child of Node), one sandbox each.
     expect(helpers.size).toBe(1);
     expect(parentOf([...helpers][0] as number)).toBe(process.pid);
+  });
+
+  it('starts the sandbox while the source is still being written, and copies the source in once it is ready', async () => {
+    const late = join(root, 'late-source');
+    let sourceWritten!: () => void;
+    const spec = makeSpec(jobConfig([{ run: 'cat hello.txt sub/inner.txt' }]), {
+      sandbox: 'auto',
+      runId: 'run-sbx-early',
+      workspaceDir: join(data, 'work', 'run-sbx-early', 'build'),
+      sourceDir: late,
+      sourceReady: new Promise<void>((resolve) => {
+        sourceWritten = resolve;
+      }),
+    });
+    const result = runJob(spec);
+    const ours = (pid: number) => commOf(pid) === 'bwrap' && cmdlineOf(pid).includes(spec.workspaceDir);
+    await waitFor(() => descendants(process.pid).find(ours), { what: 'the sandbox, before the source exists' });
+    mkdirSync(join(late, 'sub'), { recursive: true });
+    writeFileSync(join(late, 'hello.txt'), 'written late\n');
+    writeFileSync(join(late, 'sub', 'inner.txt'), 'inner, late\n');
+    sourceWritten();
+    expect((await result).status).toBe('success');
+    expect(texts(readLog(spec), 'o')).toEqual(['written late', 'inner, late']);
   });
 
   it('ends the whole tree of a sandboxed step on timeout', async () => {

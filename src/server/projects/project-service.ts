@@ -19,7 +19,6 @@ import { readConfigAtCommit, syncMirror } from '../repos/index.ts';
 import { RepoPoller } from './repo-poller.ts';
 import type { RunService } from '../runs/index.ts';
 import type { SecretBox } from '../auth/index.ts';
-import { resolveRef } from '../../executor/workspace.ts';
 
 export interface ProjectServiceDeps {
   store: Store;
@@ -179,8 +178,9 @@ export class ProjectService {
   async onRefUpdates(project: Project, updates: { before: string | null; after: string; ref: string }[]): Promise<unknown[]> {
     const outcomes: unknown[] = [];
     for (const u of updates) {
+      // Not awaited here: the trigger reads the commit's gantry.yaml while git computes the diff.
       const files =
-        project.source.kind === 'local' ? await changedFiles(project.source.path, u.before, u.after).catch(() => undefined) : undefined;
+        project.source.kind === 'local' ? changedFiles(project.source.path, u.before, u.after).catch(() => undefined) : undefined;
       const outcome = await this.#deps.runs.trigger(project, {
         kind: 'push',
         ref: u.ref,
@@ -189,8 +189,9 @@ export class ProjectService {
         actor: 'trigger:git-hook',
       });
       outcomes.push('run' in outcome ? { runId: outcome.run.id } : outcome);
-      await this.#refreshSchedules(project).catch(() => undefined);
     }
+    // Once per notification, not per branch: each git process here competes with the run's start.
+    if (updates.length > 0) await this.#refreshSchedules(project).catch(() => undefined);
     return outcomes;
   }
 
@@ -238,10 +239,12 @@ export class ProjectService {
     );
   }
 
+  /**
+   * Schedules come from the default branch's gantry.yaml. One git process (`git show
+   * HEAD:gantry.yaml`): it runs after every push, beside the start of the push's own run.
+   */
   async #refreshSchedules(project: Project): Promise<void> {
-    const gitDir = this.#deps.runs.gitDir(project);
-    const head = await resolveRef(gitDir, 'HEAD');
-    const { text, file } = await readConfigAtCommit(gitDir, head.sha);
+    const { text, file } = await readConfigAtCommit(this.#deps.runs.gitDir(project), 'HEAD');
     this.#cron.set(project.id, parseConfig(text, file).pipeline.on.schedule);
   }
 

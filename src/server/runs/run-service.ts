@@ -3,7 +3,7 @@
  * Every accepted run is in the store before the caller hears its id, and `recover()` resumes
  * whatever a crash left queued or running. Concurrency groups are enforced here.
  */
-import { rm } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -13,7 +13,7 @@ import { newId } from '../../core/ids.ts';
 import type { GantryConfig, GantryContext, PlannedJob, TriggerEvent, TriggerKind, Value } from '../../core/types.ts';
 import { buildJobSpec, type RunSetting } from '../../engine/job-spec.ts';
 import { RunDriver, type Transition } from '../../engine/run-driver.ts';
-import { sourceDir } from '../../engine/run-paths.ts';
+import { runDir, sourceDir } from '../../engine/run-paths.ts';
 import type { SlotPool } from '../../engine/slot-pool.ts';
 import { jobPatches, runPatch, transitionEvents } from '../../engine/transition-records.ts';
 import { killJobProcesses } from '../../executor/orphans.ts';
@@ -57,7 +57,12 @@ export interface TriggerRequest {
   ref?: string;
   /** Known sha (hooks, webhooks); resolved from `ref` otherwise. */
   sha?: string;
-  changedFiles?: string[];
+  /**
+   * The files the push changed. A promise lets the caller's `git diff` run while the trigger
+   * reads the commit's gantry.yaml (two git processes at once instead of one after the other);
+   * undefined (or a promise of it) when unknown.
+   */
+  changedFiles?: string[] | Promise<string[] | undefined>;
   inputs?: Record<string, string>;
   schedule?: string;
   actor: string;
@@ -91,14 +96,14 @@ export class RunService {
     const resolved = req.sha
       ? { sha: req.sha, ref: fullRef(req.ref ?? 'HEAD') }
       : await resolveRef(this.gitDir(project), req.ref ?? 'HEAD');
+    const [{ text, file }, changedFiles] = await Promise.all([readConfigAtCommit(this.gitDir(project), resolved.sha), req.changedFiles]);
     const event: TriggerEvent = {
       kind: req.kind,
       ref: resolved.ref,
       sha: resolved.sha,
-      changedFiles: req.changedFiles,
+      changedFiles,
       schedule: req.schedule,
     };
-    const { text, file } = await readConfigAtCommit(this.gitDir(project), resolved.sha);
     let config: GantryConfig;
     try {
       config = parseConfig(text, file);
@@ -133,19 +138,32 @@ export class RunService {
     const concurrency = config.pipeline.concurrency;
     const group = concurrency ? interpolate(concurrency.group, { contexts: { gantry: { ...gantry }, inputs } }) : null;
     const configHash = hashText(text);
-    const run = await store.runs.create(
-      {
-        projectId: project.id,
-        event,
-        inputs,
-        configText: text,
-        configHash,
-        concurrencyGroup: group,
-        parentRunId: null,
-        id: runId,
-      },
-      jobRecordsOf(state),
-    );
+    // The checkout runs while the run is stored: it is most of the time from trigger to first
+    // job. A run that waits for its concurrency group does not need it yet.
+    const source = group ? undefined : this.#prepareSource(project, runId, event.sha);
+    let run: RunRecord;
+    try {
+      run = await store.runs.create(
+        {
+          projectId: project.id,
+          event,
+          inputs,
+          configText: text,
+          configHash,
+          concurrencyGroup: group,
+          parentRunId: null,
+          id: runId,
+        },
+        jobRecordsOf(state),
+      );
+    } catch (error) {
+      // Not accepted: nothing of the run may stay behind, whether its checkout got through or not.
+      if (source) {
+        await source.catch(() => undefined);
+        await rm(runDir(this.#deps.dataDir, runId), { recursive: true, force: true });
+      }
+      throw error;
+    }
     await this.#event({
       type: 'run.created',
       subject: `run:${run.id}`,
@@ -156,7 +174,7 @@ export class RunService {
     });
     this.#deps.notify(run.id);
     if (group && concurrency?.cancelInProgress) await this.#cancelGroup(group, run.id, req.actor);
-    this.#schedule(run);
+    this.#schedule(run, false, source && { source, planned: { config, state, plannedJobs: planMap(plan.jobs), inputs, gantry } });
     return { run };
   }
 
@@ -242,9 +260,9 @@ export class RunService {
     return this.#drivers.size;
   }
 
-  #schedule(run: RunRecord, recovering = false): void {
+  #schedule(run: RunRecord, recovering = false, fresh?: FreshRun): void {
     if (this.#stopping || this.#starting.has(run.id) || this.#drivers.has(run.id)) return;
-    const starting = this.#startRun(run, recovering)
+    const starting = this.#startRun(run, recovering, fresh)
       .catch(async (error: unknown) => {
         await this.#event({
           type: 'run.start-failed',
@@ -257,10 +275,10 @@ export class RunService {
     this.#starting.set(run.id, starting);
   }
 
-  async #startRun(run: RunRecord, recovering: boolean): Promise<void> {
+  async #startRun(run: RunRecord, recovering: boolean, fresh?: FreshRun): Promise<void> {
     if (run.concurrencyGroup && (await this.#groupBusy(run))) return; // started when the group frees up
-    const driver = await this.#loadDriver(run);
-    this.#watch(run, driver);
+    const driver = await this.#loadDriver(run, true, fresh);
+    this.#watch(run, driver, fresh?.source);
     if (recovering) {
       for (const job of Object.values(driver.state.jobs)) {
         if (job.status === 'running') await killJobProcesses(run.id, job.key);
@@ -271,22 +289,27 @@ export class RunService {
     }
   }
 
-  async #loadDriver(run: RunRecord, checkout = true): Promise<RunDriver> {
+  /**
+   * A driver for a stored run. For a run trigger() has just stored (`fresh`), the plan it compiled
+   * spares reading the job rows back and planning again (no job has a past yet), and the jobs
+   * start while its checkout is still under way: they wait for it only to copy the source.
+   */
+  async #loadDriver(run: RunRecord, checkout = true, fresh?: FreshRun): Promise<RunDriver> {
     const { dataDir } = this.#deps;
-    const jobs = await this.#deps.store.runs.jobs(run.id);
-    const { config, state, plannedJobs, inputs, gantry } = this.#replan(run, jobs);
+    const jobs = fresh ? [] : await this.#deps.store.runs.jobs(run.id);
+    const { config, state, plannedJobs, inputs, gantry } = fresh?.planned ?? this.#replan(run, jobs);
     const source = sourceDir(dataDir, run.id);
-    if (checkout && !existsSync(source)) {
+    if (checkout && !fresh && !existsSync(source)) {
       const project = run.projectId ? await this.#deps.store.projects.get(run.projectId) : undefined;
       if (!project) throw new NotFoundError(`the project of run ${run.id} no longer exists`);
-      await rm(source, { recursive: true, force: true });
-      await checkoutCommit(this.gitDir(project), run.event.sha, source, await this.#objectsDir(project));
+      await this.#prepareSource(project, run.id, run.event.sha);
     }
     const reused = new Map(jobs.filter((j) => j.reusedFromRunId).map((j) => [j.key, j.reusedFromRunId as string]));
     const setting: RunSetting = {
       dataDir,
       runId: run.id,
       sourceDir: source,
+      sourceReady: fresh?.source,
       plannedJobs,
       pipelineEnv: config.pipeline.env,
       inputs,
@@ -325,6 +348,24 @@ export class RunService {
     );
   }
 
+  /**
+   * Checks a run's commit out into its source dir, whole or not at all: git writes into a
+   * sibling that is renamed into place, so a crash mid-checkout never leaves a partial tree that
+   * `#loadDriver` would take for a finished one on the next start.
+   */
+  #prepareSource(project: Project, runId: string, sha: string): Promise<void> {
+    const dest = sourceDir(this.#deps.dataDir, runId);
+    const partial = `${dest}.partial`;
+    const done = (async () => {
+      await rm(partial, { recursive: true, force: true });
+      await checkoutCommit(this.gitDir(project), sha, partial, await this.#objectsDir(project));
+      await rename(partial, dest);
+    })();
+    // Awaited later (or never, when the run cannot be stored): a failure must not go unhandled meanwhile.
+    done.catch(() => undefined);
+    return done;
+  }
+
   /** The tree of a commit of the project into `dest` (releases start from it). */
   async checkout(project: Project, sha: string, dest: string): Promise<void> {
     await checkoutCommit(this.gitDir(project), sha, dest, await this.#objectsDir(project));
@@ -349,7 +390,8 @@ export class RunService {
     return dir;
   }
 
-  #watch(run: RunRecord, driver: RunDriver): void {
+  /** Keeps the driver until its run ends, then removes the run's working files (`source`: a checkout still under way). */
+  #watch(run: RunRecord, driver: RunDriver, source?: Promise<void>): void {
     this.#drivers.set(run.id, driver);
     void driver.done
       .then(
@@ -361,8 +403,12 @@ export class RunService {
       .finally(async () => {
         this.#drivers.delete(run.id);
         await rm(join(this.#deps.dataDir, 'work', run.id), { recursive: true, force: true }).catch(() => undefined);
-        // The source tree is only needed while jobs run; a rerun checks the commit out again.
-        await rm(sourceDir(this.#deps.dataDir, run.id), { recursive: true, force: true }).catch(() => undefined);
+        // The source tree is only needed while jobs run; a rerun checks the commit out again. A run
+        // cancelled before its first job is still checking out: removed once that has ended.
+        await source?.catch(() => undefined);
+        const tree = sourceDir(this.#deps.dataDir, run.id);
+        await rm(tree, { recursive: true, force: true }).catch(() => undefined);
+        await rm(`${tree}.partial`, { recursive: true, force: true }).catch(() => undefined);
         if (run.concurrencyGroup && !this.#stopping) await this.#startNextInGroup(run.concurrencyGroup);
       })
       .catch(() => undefined);
@@ -374,7 +420,7 @@ export class RunService {
     const inputs = run.inputs;
     const gantry = gantryContext(run.id, run.event);
     const plan = compilePlan(config.pipeline, { inputs, gantry });
-    const plannedJobs = new Map<string, PlannedJob>(plan.jobs.map((j) => [j.key, j]));
+    const plannedJobs = planMap(plan.jobs);
     const initial = initialRunState(run.id, plan);
     const state: RunState = { ...initial, status: run.status, cancelRequested: run.cancelRequested, jobs: { ...initial.jobs } };
     for (const record of jobs) {
@@ -439,6 +485,25 @@ export class RunService {
     const event: NewEvent = { type: e.type, subject: e.subject, actor: e.actor, data: e.data, env };
     await this.#deps.store.events.append(event);
   }
+}
+
+/** What a driver is built from: the config, the reducer state and the plan of a run. */
+interface PlannedRun {
+  config: GantryConfig;
+  state: RunState;
+  plannedJobs: Map<string, PlannedJob>;
+  inputs: Record<string, Value>;
+  gantry: GantryContext;
+}
+
+/** A run trigger() has just stored: its plan, and its source checkout under way. */
+interface FreshRun {
+  planned: PlannedRun;
+  source: Promise<void>;
+}
+
+function planMap(jobs: readonly PlannedJob[]): Map<string, PlannedJob> {
+  return new Map(jobs.map((j) => [j.key, j]));
 }
 
 export function gantryContext(runId: string, event: TriggerEvent): GantryContext {
