@@ -17,6 +17,7 @@ import { registerScanCommands } from './commands/scan.ts';
 import { registerSloCommands } from './commands/slo.ts';
 import { registerNotifyCommands } from './commands/notify.ts';
 import { registerIncidentCommands } from './commands/incident.ts';
+import { registerDoraCommand } from './commands/dora.ts';
 import { registerUpCommand } from './commands/up.ts';
 
 /** Exit codes: 0 ok, 1 failed (a pipeline, a request), 2 usage or config error. */
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerNotifyCommands(program);
   registerIncidentCommands(program);
   registerScanCommands(program);
+  registerDoraCommand(program);
   registerDemoCommand(program);
   registerOpenCommand(program);
   return program;

@@ -179,6 +179,12 @@ export const ERROR_CODES = {
     sentence:
       'An SLO of the environment has spent its error budget and the environment\'s error-budget-policy is block: fix reliability first (`gantry slo status`), roll back, or deploy anyway with `--override --reason "…"` (recorded).',
   },
+  // -- DORA
+  DORA_INVALID_WINDOW: {
+    httpStatus: 400,
+    sentence:
+      'The DORA window (`--since`, `?since=`) is neither a duration back from now (7d, 30d, 90d, 12h, 2w) nor a past date (2026-11-01); give one of those, at most 10 years back.',
+  },
   // -- proxy
   PROXY_ALREADY_RUNNING: {
     httpStatus: 409,

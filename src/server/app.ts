@@ -17,6 +17,7 @@ import { registerRunRoutes, type RunService } from './runs/index.ts';
 import { registerSloHistoryRoutes, registerSloRoutes, type SloService } from './slo/index.ts';
 import { type Notifier, registerNotificationRoutes } from './notifications/index.ts';
 import { type IncidentService, registerIncidentRoutes } from './incidents/index.ts';
+import { registerDoraRoutes } from './dora/index.ts';
 
 export interface AppDeps {
   store: Store;
@@ -110,6 +111,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
       clock: { now: () => Date.now() },
     });
   }
+  registerDoraRoutes(routes, { store, requireProject: (p) => deps.projects.require(p), now: () => Date.now() });
   if (deps.incidents) registerIncidentRoutes(routes, { incidents: deps.incidents, requireProject: (p) => deps.projects.require(p) });
   if (deps.notifier) {
     registerNotificationRoutes(routes, {

@@ -9,6 +9,7 @@ export type { AppDeps } from './app.ts';
 export { resolveServerOptions, SERVER_OPTION_TABLE, type ServerOptions } from './server-options.ts';
 export type { RunningServer, ServerParts, StartOverrides } from './start.ts';
 export type { SloStatus } from './slo/index.ts';
+export type { DoraAnswer } from './dora/index.ts';
 
 /** See start.ts: wires the server without listening. */
 export async function buildServer(options: ServerOptions, overrides?: StartOverrides): Promise<ServerParts> {

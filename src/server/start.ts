@@ -155,6 +155,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     dataDir: options.dataDir,
     eventEnv,
     checkout: (project, sha, dest) => runs.checkout(project, sha, dest),
+    commitsBetween: (project, from, to) => runs.commitsBetween(project, from, to),
   });
   // One client for canary checks and Prometheus SLIs alike.
   const prometheus = options.prometheusUrl ? new PrometheusSource({ baseUrl: options.prometheusUrl }) : null;

@@ -70,6 +70,10 @@ export function createEventStore(ctx: StoreContext): EventStore {
         const family = filter.type.slice(0, -1);
         q = q.where(sql<boolean>`substr(type, 1, ${Array.from(family).length}) = ${family}`);
       } else if (filter.type !== undefined) q = q.where('type', '=', filter.type);
+      if (filter.types !== undefined) {
+        if (filter.types.length === 0) return [];
+        q = q.where('type', 'in', [...filter.types]);
+      }
       if (filter.subjectPrefix !== undefined && filter.subjectPrefix !== '') {
         // substr rather than LIKE: no wildcard escaping, and case-sensitive in both dialects.
         // Both count characters (code points), hence Array.from rather than .length.

@@ -140,13 +140,15 @@ export interface EventStore {
   append(e: NewEvent): Promise<GantryEvent>;
   /**
    * Oldest first; `afterId` for catching up a stream. `newestFirst` with `beforeId` pages back
-   * through history (the dashboard's timeline). `type` ending in `.*` matches a family (`rollout.*`).
+   * through history (the dashboard's timeline). `type` ending in `.*` matches a family (`rollout.*`);
+   * `types` is a list of exact types (any of them), served by the type index.
    */
   list(filter?: {
     afterId?: number;
     beforeId?: number;
     newestFirst?: boolean;
     type?: string;
+    types?: readonly string[];
     subjectPrefix?: string;
     limit?: number;
   }): Promise<GantryEvent[]>;

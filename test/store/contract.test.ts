@@ -501,6 +501,10 @@ function storeContract(name: string, factory: () => Promise<TestDatabase | null>
         expect(await ids({ subjectPrefix: `${tag}%` })).toEqual([]);
         expect(await ids({ subjectPrefix: tag.toUpperCase() })).toEqual([d.id]);
         expect(await ids({ type: 'job.started', afterId: a.id })).toContain(b.id);
+        // `types`: any of exact types (what DORA reads), never a family.
+        expect(await ids({ subjectPrefix: `${tag}:`, types: ['job.started', 'run.created'] })).toEqual([a.id, b.id, c.id]);
+        expect(await ids({ subjectPrefix: `${tag}:`, types: ['job.started', 'run.*'] })).toEqual([b.id]);
+        expect(await ids({ subjectPrefix: `${tag}:`, types: [] })).toEqual([]);
       });
 
       it('keeps ids unique and in list order under concurrent appends and transitions', async () => {

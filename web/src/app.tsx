@@ -14,6 +14,7 @@ const EventsPage = lazy(() => import('./pages/EventsPage.tsx'));
 const IncidentsPage = lazy(() => import('./pages/IncidentsPage.tsx'));
 const IncidentPage = lazy(() => import('./pages/IncidentPage.tsx'));
 const NotificationsPage = lazy(() => import('./pages/NotificationsPage.tsx'));
+const DoraPage = lazy(() => import('./pages/DoraPage.tsx'));
 
 export function App() {
   const [session, setSession] = useState<Session | null | undefined>(undefined);
@@ -38,6 +39,7 @@ export function App() {
               <Link href="/events">Events</Link>
               <Link href="/incidents">Incidents</Link>
               <Link href="/notifications">Notifications</Link>
+              <Link href="/dora">DORA</Link>
             </>
           )}
         </nav>
@@ -77,6 +79,7 @@ export function App() {
               <Route path="/incidents" component={IncidentsPage} />
               <Route path="/projects/:project/incidents/:number" component={IncidentPage} />
               <Route path="/notifications" component={NotificationsPage} />
+              <Route path="/dora" component={DoraPage} />
               <Route>
                 <h1>Not found</h1>
                 <p>

@@ -231,7 +231,7 @@ export class DeliveryController {
       previousReleaseId: previous.id,
       instances: instanceCount(previous, environment),
     });
-    return this.#driver.begin(project, previous, current, env, state, actor);
+    return this.#driver.begin(project, previous, current, env, state, actor, 'rollback');
   }
 
   /** promote | pause | resume | abort | approve, by a person. */

@@ -18,6 +18,15 @@ export interface ReleaseServiceDeps {
   dataDir: string;
   /** Writes the tree of a commit of the project into a directory. */
   checkout(project: Project, sha: string, dest: string): Promise<void>;
+  /**
+   * The commits between two commits of the project (newest first, bounded, `truncated` said), for
+   * DORA's lead time. Absent: releases carry no commit list.
+   */
+  commitsBetween?(
+    project: Project,
+    from: string | null,
+    to: string,
+  ): Promise<{ commits: { sha: string; at: string }[]; truncated: boolean }>;
   eventEnv(): EventEnvironment;
 }
 
@@ -46,6 +55,8 @@ export class ReleaseService {
     const config = parseConfig(run.configText, 'gantry.yaml');
     if (!config.service) throw new InputError(`the gantry.yaml of run ${run.id} has no \`service\` section: there is nothing to release`);
     const id = newId();
+    const base = (await store.releases.list(project.id, 1))[0] ?? null;
+    const listed = await this.#commitsSince(project, base?.sha ?? null, run.event.sha);
     const target = releaseDir(dataDir, id);
     await this.#deps.checkout(project, run.event.sha, target);
     await this.#collectArtifacts(run, target);
@@ -65,13 +76,36 @@ export class ReleaseService {
         type: 'release.created',
         subject: `release:${release.id}`,
         actor: o.actor,
-        data: { releaseId: release.id, number: release.number, projectId: project.id, runId: run.id, sha: run.event.sha },
+        data: {
+          releaseId: release.id,
+          number: release.number,
+          projectId: project.id,
+          runId: run.id,
+          sha: run.event.sha,
+          // What DORA's lead time reads (docs/dora.md): the commits since the previous release.
+          baseReleaseId: base?.id ?? null,
+          ...(listed ? { commits: listed.commits, commitsTruncated: listed.truncated } : {}),
+        },
         env: { ...this.#deps.eventEnv(), commit: run.event.sha, configHash: release.configHash },
       });
       return release;
     } catch (error) {
       await rm(target, { recursive: true, force: true });
       throw error;
+    }
+  }
+
+  /** Never fails a release: without the list, DORA shows the release's lead time as unknown. */
+  async #commitsSince(
+    project: Project,
+    from: string | null,
+    to: string,
+  ): Promise<{ commits: { sha: string; at: string }[]; truncated: boolean } | null> {
+    if (!this.#deps.commitsBetween) return null;
+    try {
+      return await this.#deps.commitsBetween(project, from, to);
+    } catch {
+      return null;
     }
   }
 

@@ -79,7 +79,10 @@ export class RolloutDriver {
     await Promise.allSettled([...this.#rollouts.values()].map((r) => r.queue));
   }
 
-  /** Creates the rollout (record + `rollout.created`), then starts it unless it waits for approval. */
+  /**
+   * Creates the rollout (record + `rollout.created`), then starts it unless it waits for approval.
+   * `kind` tells DORA a rollback (which restores) from a deploy (which changes).
+   */
   async begin(
     project: Project,
     release: ReleaseRecord,
@@ -87,6 +90,7 @@ export class RolloutDriver {
     env: EnvironmentRuntime,
     state: RolloutState,
     actor: string,
+    kind: 'deploy' | 'rollback' = 'deploy',
   ): Promise<RolloutRecord> {
     const { store } = this.#deps;
     const record = await store.rollouts.create({
@@ -111,6 +115,7 @@ export class RolloutDriver {
         releaseNumber: release.number,
         previousReleaseId: previous?.id ?? null,
         strategy: state.strategy.kind,
+        kind,
       },
       env: { ...this.#deps.eventEnv(), commit: release.sha, configHash: release.configHash },
     });

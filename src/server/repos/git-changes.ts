@@ -65,3 +65,43 @@ export async function listBranchHeads(repo: string): Promise<Record<string, stri
     return parseRefLines(await runGit(['for-each-ref', '--format=%(objectname) %(refname)', 'refs/heads/'], { cwd: repo }));
   return parseRefLines(await runGit(['ls-remote', '--heads', repo], { timeoutMs: REMOTE_GIT_TIMEOUT_MS }));
 }
+
+/** At most this many commits per release: enough for lead times, bounded for huge first imports. */
+export const MAX_RELEASE_COMMITS = 1000;
+
+export interface CommitList {
+  /** Newest first: sha and committer date (ISO 8601, as git prints it). */
+  commits: { sha: string; at: string }[];
+  /** More commits were there than `MAX_RELEASE_COMMITS`, or `from` was unknown to the repository. */
+  truncated: boolean;
+}
+
+/**
+ * The commits reachable from `to` but not from `from` (`git log from..to`), or `to`'s history
+ * when `from` is null, with their committer dates: the commits a release brings since the
+ * previous one, for DORA's lead time. The committer date rather than the author date: a rebase or
+ * cherry-pick makes a new commit that only exists from then on.
+ */
+export async function commitsBetween(gitDir: string, from: string | null, to: string): Promise<CommitList> {
+  assertObjectId(to, 'to');
+  if (from !== null) assertObjectId(from, 'from');
+  const log = async (range: string): Promise<string> =>
+    runGit(['log', '--no-color', `--max-count=${MAX_RELEASE_COMMITS + 1}`, '--format=%H %cI', range, '--'], { cwd: gitDir });
+  let out: string;
+  let truncated = false;
+  try {
+    out = await log(from === null ? to : `${from}..${to}`);
+  } catch (error) {
+    if (from === null) throw error;
+    // The previous release's commit is gone (a rewritten history): list `to` alone, flagged.
+    out = await log(to);
+    truncated = true;
+  }
+  const commits = out
+    .split('\n')
+    .map((line) => line.split(' '))
+    .filter((parts): parts is [string, string] => parts.length === 2 && OBJECT_ID.test(parts[0] as string))
+    .map(([sha, at]) => ({ sha, at }));
+  if (commits.length > MAX_RELEASE_COMMITS) return { commits: commits.slice(0, MAX_RELEASE_COMMITS), truncated: true };
+  return { commits, truncated };
+}

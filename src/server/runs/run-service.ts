@@ -27,7 +27,7 @@ import { initialRunState, rerunState, type RunState } from '../../pipeline/run-r
 import { matchTrigger } from '../../pipeline/triggers.ts';
 import type { EventEnvironment, JobRecord, NewEvent, Project, RunRecord, Store } from '../../store/ports.ts';
 import { runGit } from '../../platform/git.ts';
-import { readConfigAtCommit, syncMirror } from '../repos/index.ts';
+import { type CommitList, commitsBetween, readConfigAtCommit, syncMirror } from '../repos/index.ts';
 
 export interface RunServiceDeps {
   store: Store;
@@ -328,6 +328,11 @@ export class RunService {
   /** The tree of a commit of the project into `dest` (releases start from it). */
   async checkout(project: Project, sha: string, dest: string): Promise<void> {
     await checkoutCommit(this.gitDir(project), sha, dest, await this.#objectsDir(project));
+  }
+
+  /** The commits between two of the project's commits, with their dates (for a release's event). */
+  async commitsBetween(project: Project, from: string | null, to: string): Promise<CommitList> {
+    return commitsBetween(await this.#objectsDir(project), from, to);
   }
 
   /**

@@ -1,7 +1,8 @@
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { changedFiles, listBranchHeads } from '../../../src/server/repos/git-changes.ts';
-import { TempDirs, commit, git, initRepo } from './git-fixture.ts';
+import { writeFile } from 'node:fs/promises';
+import { changedFiles, commitsBetween, listBranchHeads } from '../../../src/server/repos/git-changes.ts';
+import { GIT_ENV, TempDirs, commit, git, initRepo } from './git-fixture.ts';
 
 const temp = new TempDirs();
 const ZEROS = '0'.repeat(40);
@@ -65,5 +66,32 @@ describe('listBranchHeads', () => {
 
   it('fails with GIT_FAILED for a repository that does not exist', async () => {
     await expect(listBranchHeads(pathToFileURL(`${repo}/missing`).href)).rejects.toMatchObject({ code: 'GIT_FAILED' });
+  });
+});
+
+describe('commitsBetween', () => {
+  const dated = async (date: string, files: Record<string, string>): Promise<string> => {
+    for (const [name, content] of Object.entries(files)) await writeFile(`${repo}/${name}`, content);
+    await git(repo, ['add', '-A']);
+    await git(repo, ['commit', '-q', '-m', date], { ...GIT_ENV, GIT_COMMITTER_DATE: date, GIT_AUTHOR_DATE: '2001-01-01T00:00:00Z' });
+    return git(repo, ['rev-parse', 'HEAD']);
+  };
+
+  it('lists the commits since the previous release with their committer dates, newest first', async () => {
+    const a = await dated('2026-11-01T10:00:00Z', { 'a.txt': '1' });
+    const b = await dated('2026-11-01T11:00:00Z', { 'a.txt': '2' });
+    const listed = await commitsBetween(repo, root, b);
+    expect(listed.truncated).toBe(false);
+    expect(listed.commits.map((c) => [c.sha, Date.parse(c.at)])).toEqual([
+      [b, Date.parse('2026-11-01T11:00:00Z')],
+      [a, Date.parse('2026-11-01T10:00:00Z')],
+    ]);
+    expect((await commitsBetween(repo, null, b)).commits.map((c) => c.sha)).toEqual([b, a, root]);
+    expect((await commitsBetween(repo, b, b)).commits).toEqual([]);
+  });
+
+  it('flags the list when the previous commit is unknown (a rewritten history)', async () => {
+    const listed = await commitsBetween(repo, 'f'.repeat(40), root);
+    expect(listed).toEqual({ commits: [{ sha: root, at: expect.any(String) }], truncated: true });
   });
 });
