@@ -36,6 +36,8 @@ export interface ScanOptions {
 
 export interface ScanReport {
   findings: Finding[];
+  /** The package graphs of every lockfile read (for an SBOM). */
+  graphs: PackageGraph[];
   filesScanned: number;
   lockfiles: { file: string; packages: number; skipped: PackageGraph['skipped'] }[];
   dependenciesChecked: boolean;
@@ -69,7 +71,14 @@ function isBinary(bytes: Buffer): boolean {
 
 export async function scanTree(options: ScanOptions): Promise<ScanReport> {
   const { root } = options;
-  const report: ScanReport = { findings: [], filesScanned: 0, lockfiles: [], dependenciesChecked: options.advisories !== null, notes: [] };
+  const report: ScanReport = {
+    findings: [],
+    graphs: [],
+    filesScanned: 0,
+    lockfiles: [],
+    dependenciesChecked: options.advisories !== null,
+    notes: [],
+  };
   const readWorking = (path: string): string | undefined => {
     try {
       return readFileSync(join(root, path), 'utf8');
@@ -131,7 +140,7 @@ export async function scanTree(options: ScanOptions): Promise<ScanReport> {
     }
   }
 
-  const graphs: PackageGraph[] = [];
+  const graphs = report.graphs;
   for (const [path, text] of contents) {
     if (lockfileKind(path) !== null) {
       try {

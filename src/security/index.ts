@@ -16,6 +16,7 @@ export {
   fingerprint,
   secretToFinding,
 } from './finding.ts';
+export { CYCLONEDX_SPEC_VERSION, type SbomOptions, type SbomSubject, cycloneDxSbom, purlOf } from './sbom.ts';
 export { FINGERPRINT_KEY, SARIF_SCHEMA, type SarifTool, fromSarif, toSarif } from './sarif.ts';
 export { type LockedPackage, LockfileError, type PackageGraph, dependencyPath, lockfileKind, readLockfile } from './lockfiles/index.ts';
 export * from './osv/index.ts';

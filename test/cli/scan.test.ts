@@ -93,7 +93,8 @@ afterAll(async () => {
 describe('gantry scan', () => {
   it('finds the secret (masked), the vulnerable dependency with its path, and the Dockerfile problems; exits 1', async () => {
     const sarif = path.join(extras, 'scan.sarif');
-    const result = await runCli(repo.dir, ['scan', repo.dir, '--advisories', advisories, '--json', '--sarif', sarif]);
+    const sbom = path.join(extras, 'sbom.json');
+    const result = await runCli(repo.dir, ['scan', repo.dir, '--advisories', advisories, '--json', '--sarif', sarif, '--sbom', sbom]);
     expect(result.code).toBe(1);
     const report = JSON.parse(result.stdout);
     const ids = report.findings.map((f: { scanner: string; ruleId: string }) => `${f.scanner}:${f.ruleId}`).sort();
@@ -112,6 +113,8 @@ describe('gantry scan', () => {
     const written = await readFile(sarif, 'utf8');
     expect(JSON.parse(written).version).toBe('2.1.0');
     expect(written).not.toContain(GITHUB_PAT);
+    const bom = JSON.parse(await readFile(sbom, 'utf8'));
+    expect(bom.components.map((c: { purl: string }) => c.purl)).toEqual(['pkg:npm/express@4.17.1', 'pkg:npm/qs@6.7.0']);
   });
 
   it('reads OSV zip archives; without advisories it says dependencies were not checked', async () => {

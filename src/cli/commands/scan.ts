@@ -2,14 +2,15 @@
  * `gantry scan` runs the security scanners locally, no server needed; `gantry hooks install`
  * makes it the repository's pre-commit check on the staged change.
  */
+import { randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { GantryError } from '../../core/errors.ts';
 import { GANTRY_VERSION } from '../../core/version.ts';
 import { runGit } from '../../platform/git.ts';
 import { loadAdvisories, scanTree } from '../../scan/index.ts';
-import { FINDING_LEVELS, type Finding, type FindingLevel, indexAdvisories, toSarif } from '../../security/index.ts';
+import { FINDING_LEVELS, type Finding, type FindingLevel, cycloneDxSbom, indexAdvisories, toSarif } from '../../security/index.ts';
 import { bold, dim, formatMs, printJson, red, yellow } from '../output.ts';
 
 const LEVEL_PAINT: Record<FindingLevel, (s: string) => string> = { critical: red, high: red, medium: yellow, low: dim, info: dim };
@@ -38,15 +39,25 @@ export function registerScanCommands(program: Command): void {
       'OSV advisories: a folder of OSV JSON files or an OSV zip archive (without it, dependencies are not checked)',
     )
     .option('--sarif <file>', 'also write the findings as SARIF 2.1.0')
+    .option('--sbom <file>', 'also write a CycloneDX 1.6 SBOM of the lockfiles found')
     .option('--fail-on <level>', 'exit 1 when a finding is at or above this level: critical, high, medium, low, info or none', 'high')
     .option('--json', 'JSON output')
     .action(
-      async (path: string | undefined, opts: { staged?: boolean; advisories?: string; sarif?: string; failOn: string; json?: boolean }) => {
+      async (
+        path: string | undefined,
+        opts: { staged?: boolean; advisories?: string; sarif?: string; sbom?: string; failOn: string; json?: boolean },
+      ) => {
         const threshold = parseLevel(opts.failOn);
         const root = resolve(path ?? '.');
         const started = performance.now();
         const load = opts.advisories ? loadAdvisories(opts.advisories) : null;
         const report = await scanTree({ root, staged: opts.staged, advisories: load ? indexAdvisories(load.records) : null });
+        if (opts.sbom) {
+          const subject = { name: basename(root), version: 'working-tree' };
+          const tool = { name: 'Gantry', version: GANTRY_VERSION };
+          const sbom = cycloneDxSbom(report.graphs, { subject, tool, serialNumber: randomUUID(), timestamp: new Date().toISOString() });
+          writeFileSync(opts.sbom, `${JSON.stringify(sbom, null, 2)}\n`);
+        }
         if (opts.sarif)
           writeFileSync(opts.sarif, `${JSON.stringify(toSarif(report.findings, { name: 'Gantry', version: GANTRY_VERSION }), null, 2)}\n`);
         const failing = report.findings.filter((f) => atOrAbove(f.level, threshold));

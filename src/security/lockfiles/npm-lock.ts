@@ -5,10 +5,12 @@
  * under `dependencies`, and is turned into folders first.
  */
 import { LockfileError } from './lockfile-error.ts';
-import type { LockedPackage, PackageGraph } from './package-graph.ts';
+import { type LockedPackage, type PackageGraph, sriHashes } from './package-graph.ts';
 
 interface FolderEntry {
   name?: string;
+  integrity?: string;
+  license?: string;
   version?: string;
   dev?: boolean;
   link?: boolean;
@@ -21,6 +23,7 @@ interface FolderEntry {
 
 interface V1Entry {
   version?: string;
+  integrity?: string;
   dev?: boolean;
   requires?: Record<string, string>;
   dependencies?: Record<string, V1Entry>;
@@ -29,7 +32,7 @@ interface V1Entry {
 function v1Folders(deps: Record<string, V1Entry>, prefix: string, out: Map<string, FolderEntry>): void {
   for (const [name, entry] of Object.entries(deps)) {
     const folder = `${prefix}node_modules/${name}`;
-    out.set(folder, { version: entry.version, dev: entry.dev, dependencies: entry.requires });
+    out.set(folder, { version: entry.version, dev: entry.dev, integrity: entry.integrity, dependencies: entry.requires });
     if (entry.dependencies) v1Folders(entry.dependencies, `${folder}/`, out);
   }
 }
@@ -108,6 +111,8 @@ export function parseNpmLock(file: string, text: string, manifest?: string): Pac
       direct: direct.has(folder),
       dev: entry.dev === true,
       dependsOn,
+      hashes: sriHashes(entry.integrity),
+      licenses: entry.license ? [entry.license] : undefined,
     });
   }
   // A version-1 lockfile without its package.json: the top-level packages nothing requires are

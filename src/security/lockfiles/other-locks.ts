@@ -11,6 +11,7 @@ interface CargoPackage {
   name: string;
   version: string;
   source?: string;
+  checksum?: string;
   dependencies?: string[];
 }
 
@@ -54,6 +55,7 @@ export function parseCargoLock(file: string, text: string): PackageGraph {
       const target = resolve(ref);
       return target && fromRegistry(target) ? [keyOf(target)] : [];
     }),
+    hashes: p.checksum ? [{ alg: 'SHA-256', content: p.checksum }] : undefined,
   }));
   return { file, ecosystem: 'crates.io', packages, skipped };
 }
@@ -115,6 +117,8 @@ interface ComposerPackage {
   name: string;
   version: string;
   require?: Record<string, string>;
+  license?: string[];
+  dist?: { shasum?: string };
 }
 
 /** Platform requirements (`php`, `ext-json`, `composer-plugin-api`…) are not packages. */
@@ -128,12 +132,21 @@ export function parseComposerLock(file: string, text: string, manifest?: string)
   const entries = [...lock.packages.map((p) => ({ p, dev: false })), ...(lock['packages-dev'] ?? []).map((p) => ({ p, dev: true }))].map(
     ({ p, dev }) => ({ name: p.name, version: p.version, dev, dependencies: Object.keys(p.require ?? {}).filter((n) => !isPlatform(n)) }),
   );
+  const extra = new Map([...lock.packages, ...(lock['packages-dev'] ?? [])].map((p) => [p.name, p]));
   let direct: Set<string> | null = null;
   if (manifest !== undefined) {
     const json = LockfileError.json('composer.json', manifest) as { require?: object; 'require-dev'?: object };
     direct = new Set([...Object.keys(json.require ?? {}), ...Object.keys(json['require-dev'] ?? {})].map((n) => n.toLowerCase()));
   }
-  return { file, ecosystem: 'Packagist', packages: flatPackages('Packagist', entries, direct, (n) => n.toLowerCase()), skipped: [] };
+  const packages = flatPackages('Packagist', entries, direct, (n) => n.toLowerCase()).map((p) => {
+    const source = extra.get(p.name);
+    return {
+      ...p,
+      licenses: source?.license && source.license.length > 0 ? source.license : undefined,
+      hashes: source?.dist?.shasum ? [{ alg: 'SHA-1' as const, content: source.dist.shasum }] : undefined,
+    };
+  });
+  return { file, ecosystem: 'Packagist', packages, skipped: [] };
 }
 
 export function parseGoMod(file: string, text: string): PackageGraph {

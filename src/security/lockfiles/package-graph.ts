@@ -16,6 +16,31 @@ export interface LockedPackage {
   dev: boolean;
   /** Keys of the packages it depends on. */
   dependsOn: string[];
+  /** Hashes of the package's archive, when the lockfile records them (CycloneDX algorithm names, hex content). */
+  hashes?: PackageHash[];
+  /** SPDX licence ids or expressions, when the lockfile records them. */
+  licenses?: string[];
+}
+
+export interface PackageHash {
+  alg: 'SHA-1' | 'SHA-256' | 'SHA-384' | 'SHA-512';
+  content: string;
+}
+
+const SRI_ALGORITHMS: Record<string, PackageHash['alg']> = { sha1: 'SHA-1', sha256: 'SHA-256', sha384: 'SHA-384', sha512: 'SHA-512' };
+
+/** Subresource-integrity strings (`sha512-<base64> sha1-<base64>`, as npm, Yarn and pnpm record) as hex hashes. */
+export function sriHashes(integrity: string | undefined): PackageHash[] | undefined {
+  if (!integrity) return undefined;
+  const hashes = integrity
+    .trim()
+    .split(/\s+/)
+    .flatMap((part) => {
+      const dash = part.indexOf('-');
+      const alg = SRI_ALGORITHMS[part.slice(0, dash)];
+      return alg ? [{ alg, content: Buffer.from(part.slice(dash + 1), 'base64').toString('hex') }] : [];
+    });
+  return hashes.length > 0 ? hashes : undefined;
 }
 
 export interface PackageGraph {

@@ -5,7 +5,7 @@
  */
 import { parse as parseYaml } from 'yaml';
 import { LockfileError } from './lockfile-error.ts';
-import type { LockedPackage, PackageGraph } from './package-graph.ts';
+import { type LockedPackage, type PackageGraph, sriHashes } from './package-graph.ts';
 
 type DependencyMap = Record<string, string | { version?: string }>;
 
@@ -16,6 +16,7 @@ interface Importer {
 }
 
 interface Node {
+  resolution?: { integrity?: string };
   dependencies?: Record<string, string>;
   optionalDependencies?: Record<string, string>;
   dev?: boolean;

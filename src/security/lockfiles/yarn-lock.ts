@@ -7,7 +7,7 @@
  */
 import { parse as parseYaml } from 'yaml';
 import { LockfileError } from './lockfile-error.ts';
-import type { LockedPackage, PackageGraph } from './package-graph.ts';
+import { type LockedPackage, type PackageGraph, sriHashes } from './package-graph.ts';
 
 interface YarnEntry {
   specifiers: string[];
@@ -15,6 +15,7 @@ interface YarnEntry {
   dependencies: Record<string, string>;
   /** A workspace of the project (Yarn 2+), not an installed package. */
   workspace: boolean;
+  integrity?: string;
 }
 
 function unquote(s: string): string {
@@ -51,6 +52,7 @@ function parseClassic(file: string, text: string): YarnEntry[] {
       inDependencies = content === 'dependencies:' || content === 'optionalDependencies:';
       const match = /^("?[^"\s]+"?)\s+(.+)$/.exec(content);
       if (match && unquote(match[1] as string) === 'version') entry.version = unquote(match[2] as string);
+      if (match && unquote(match[1] as string) === 'integrity') entry.integrity = unquote(match[2] as string);
       return;
     }
     if (inDependencies) {
