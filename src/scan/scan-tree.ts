@@ -1,14 +1,22 @@
 /**
  * Runs the security scanners over a working tree, or over the change staged for a commit: secrets
  * (gitleaks rules; `.gitleaks.toml` and `.gitleaksignore` at the root are honoured as gitleaks
- * does), vulnerable dependencies in every lockfile, Dockerfile rules. What could not be checked
+ * does), vulnerable dependencies in every lockfile, Dockerfile rules, Kubernetes manifests,
+ * Terraform files and gantry.yaml. What could not be checked
  * is reported beside the findings, never dropped silently.
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { tryGit } from '../platform/git.ts';
+import { parseConfig } from '../pipeline/load-config.ts';
 import {
   type AdvisoryIndex,
+  type ConfigFinding,
+  configToFinding,
+  lintGantryConfig,
+  lintKubernetes,
+  lintTerraform,
+  looksLikeKubernetes,
   type Finding,
   type PackageGraph,
   addedLines,
@@ -47,6 +55,30 @@ export interface ScanReport {
 
 const MAX_FILE_BYTES = 2 * 1024 * 1024;
 const DOCKERFILE = /^(?:Dockerfile|Containerfile)(?:\..+)?$|\.dockerfile$/i;
+const CONFIG_FILE = /\.(?:ya?ml|tf)$/i;
+
+/** Kubernetes manifests, Terraform and gantry.yaml, each with its own rules. */
+function lintConfigFile(path: string, text: string, report: ScanReport): void {
+  const lines = text.split('\n');
+  const add = (findings: ConfigFinding[]) => {
+    for (const f of findings) report.findings.push(configToFinding(path, f, lines[f.line - 1] ?? ''));
+  };
+  if (path.endsWith('.tf')) add(lintTerraform(text));
+  else if (basename(path) === 'gantry.yaml') {
+    try {
+      const config = parseConfig(text, path);
+      add(lintGantryConfig(config, (job) => lines.findIndex((l) => l.trim() === `${job}:`) + 1));
+    } catch (error) {
+      report.notes.push(`${path}: not checked (${error instanceof Error ? error.message.split('\n')[0] : String(error)})`);
+    }
+  } else if (looksLikeKubernetes(text)) {
+    try {
+      add(lintKubernetes(text));
+    } catch (error) {
+      report.notes.push(`${path}: not checked as a Kubernetes manifest (${error instanceof Error ? error.message : String(error)})`);
+    }
+  }
+}
 
 async function listFiles(root: string): Promise<string[]> {
   const git = await tryGit(['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: root });
@@ -110,7 +142,7 @@ export async function scanTree(options: ScanOptions): Promise<ScanReport> {
       for (const f of detectSecrets(rules, fragment, { ignore })) report.findings.push(secretToFinding(redactFinding(f)));
     }
     report.filesScanned = changes.length;
-    candidates = changes.map((c) => c.path).filter((p) => lockfileKind(p) !== null || DOCKERFILE.test(basename(p)));
+    candidates = changes.map((c) => c.path).filter((p) => lockfileKind(p) !== null || DOCKERFILE.test(basename(p)) || CONFIG_FILE.test(p));
     for (const path of candidates) {
       const text = await readStaged(path);
       if (text !== undefined) contents.set(path, text);
@@ -151,6 +183,7 @@ export async function scanTree(options: ScanOptions): Promise<ScanReport> {
         report.notes.push(error instanceof Error ? error.message : String(error));
       }
     }
+    if (CONFIG_FILE.test(path)) lintConfigFile(path, text, report);
     if (DOCKERFILE.test(basename(path))) {
       const lines = text.split('\n');
       for (const f of lintDockerfile(text)) report.findings.push(dockerfileToFinding(path, f, lines[f.line - 1] ?? ''));

@@ -4,6 +4,7 @@
  * shifts and re-scans — so findings can be told new, existing or fixed.
  */
 import { createHash } from 'node:crypto';
+import type { ConfigFinding } from './config-lint/index.ts';
 import type { DependencyFinding } from './dependency-scan.ts';
 import type { DockerfileFinding } from './dockerfile/index.ts';
 import type { SecretFinding } from './secrets/index.ts';
@@ -105,5 +106,18 @@ export function dockerfileToFinding(path: string, f: DockerfileFinding, lineText
     location: { path, startLine: f.line },
     // The instruction's text, not its line number, so that moving it keeps the finding.
     fingerprint: fingerprint('dockerfile', path, f.code, lineText.trim()),
+  };
+}
+
+/** A Kubernetes, Terraform or gantry.yaml finding; its fingerprint is the rule and the line's text. */
+export function configToFinding(path: string, f: ConfigFinding, lineText: string): Finding {
+  return {
+    scanner: 'config',
+    ruleId: f.code,
+    ruleName: f.message,
+    level: f.level,
+    message: `${f.message} (${path}:${f.line})`,
+    location: { path, startLine: f.line },
+    fingerprint: fingerprint('config', path, f.code, lineText.trim()),
   };
 }

@@ -3,6 +3,7 @@
  * lockfiles read into package graphs and the dependency scan over both, secrets (gitleaks rules),
  * Dockerfile rules, one finding model and SARIF. No I/O: callers hand in file contents.
  */
+export * from './config-lint/index.ts';
 export { type DependencyFinding, scanDependencies } from './dependency-scan.ts';
 export { type AddedLines, addedLines } from './diff.ts';
 export { DOCKERFILE_RULES, type DockerfileFinding, lintDockerfile, parseDockerfile } from './dockerfile/index.ts';
@@ -11,6 +12,7 @@ export {
   type Finding,
   type FindingLevel,
   type FindingLocation,
+  configToFinding,
   dependencyToFinding,
   dockerfileToFinding,
   fingerprint,

@@ -77,6 +77,7 @@ beforeAll(async () => {
     'deploy.sh': `#!/bin/sh\nexport GITHUB_TOKEN=${GITHUB_PAT}\n`,
     'package-lock.json': JSON.stringify(LOCK, null, 2),
     Dockerfile: 'FROM node:latest\nRUN curl -fsSL https://get.example.com | sh\nCMD node server.js\n',
+    'infra/main.tf': 'resource "aws_s3_bucket_acl" "site" {\n  acl = "public-read"\n}\n',
   });
   extras = await mkdtemp(path.join(tmpdir(), 'gantry-scan-'));
   advisories = path.join(extras, 'osv');
@@ -99,6 +100,7 @@ describe('gantry scan', () => {
     const report = JSON.parse(result.stdout);
     const ids = report.findings.map((f: { scanner: string; ruleId: string }) => `${f.scanner}:${f.ruleId}`).sort();
     expect(ids).toEqual([
+      'config:GT001',
       'dependencies:CVE-2022-24999',
       'dockerfile:DL3007',
       'dockerfile:DL3025',
