@@ -8,6 +8,7 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { tryGit } from '../platform/git.ts';
+import { type ShellScript, dockerfileScripts, pipelineScripts, shellcheckAvailable, shellcheckFindings } from './shellcheck.ts';
 import { parseConfig } from '../pipeline/load-config.ts';
 import {
   type AdvisoryIndex,
@@ -101,6 +102,24 @@ function isBinary(bytes: Buffer): boolean {
   return bytes.subarray(0, 8192).includes(0);
 }
 
+/** ShellCheck over Dockerfile RUN lines and gantry.yaml's scripts, when it is installed. */
+async function checkShellScripts(contents: ReadonlyMap<string, string>, report: ScanReport): Promise<void> {
+  const scripts: ShellScript[] = [];
+  for (const [path, text] of contents) {
+    if (DOCKERFILE.test(basename(path))) scripts.push(...dockerfileScripts(path, text));
+    else if (basename(path) === 'gantry.yaml') {
+      try {
+        scripts.push(...pipelineScripts(path, text));
+      } catch {
+        // A gantry.yaml that does not parse is reported by lintConfigFile already.
+      }
+    }
+  }
+  if (scripts.length === 0) return;
+  if (await shellcheckAvailable()) report.findings.push(...(await shellcheckFindings(scripts)));
+  else report.notes.push(`${scripts.length} shell script(s) not checked: shellcheck is not installed (apt-get install shellcheck)`);
+}
+
 export async function scanTree(options: ScanOptions): Promise<ScanReport> {
   const { root } = options;
   const report: ScanReport = {
@@ -189,6 +208,7 @@ export async function scanTree(options: ScanOptions): Promise<ScanReport> {
       for (const f of lintDockerfile(text)) report.findings.push(dockerfileToFinding(path, f, lines[f.line - 1] ?? ''));
     }
   }
+  await checkShellScripts(contents, report);
   if (options.advisories !== null)
     for (const f of scanDependencies(graphs, options.advisories)) report.findings.push(dependencyToFinding(f));
   else if (graphs.length > 0)
