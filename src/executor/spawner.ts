@@ -59,6 +59,8 @@ import { leftoverProcesses, processRefs, StepStopper, type ProcessRef, type Step
 const HELPER = String.raw`
 $| = 1;
 my ($marker, $prctl, $setsid, $gtod, $nonblock) = @ARGV;
+# A number, not a string: fcntl passes a string argument as a pointer.
+$nonblock = 0 + $nonblock;
 open(my $rep, '>&=', 3) or die "gantry spawner: fd 3: $!\n";
 fcntl($rep, 2, 1);
 my $reaper = ($prctl > 0 && syscall($prctl, 36, 1, 0, 0, 0) == 0) ? 1 : 0;
@@ -126,7 +128,10 @@ sub emit {
   $t =~ s/\r\n/\n/g if index($t, "\r") >= 0;
   $t =~ s/$mask/***/g if defined $mask;
   my $p = "$stamp $code ";
-  my $lines = ($t =~ s/^/$p/mg);
+  # Faster than s/^/$p/mg: every line ends with \n, so each \n starts the next line's prefix.
+  my $lines = ($t =~ s/\n/\n$p/g);
+  substr($t, -length $p) = '';
+  $t = $p . $t;
   $totalBytes += length $t; $totalLines += $lines;
   store($t, $lines);
 }
@@ -183,7 +188,7 @@ sub pump {
 # What a step wrote before it ended is in the pipes (at most their size): read that much, no more,
 # so a background process that never stops printing cannot hold the step's end.
 sub drain {
-  for ([$outR, 'o'], [$errR, 'e']) { for (0 .. int(1048576 / $readSize) + 1) { last if !readpipe_(@$_); } }
+  for my $p ([$outR, 'o'], [$errR, 'e']) { for (0 .. int(1048576 / $readSize) + 1) { last if !readpipe_(@$p); } }
 }
 sub openfiles {
   my @fds;
