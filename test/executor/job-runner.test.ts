@@ -313,11 +313,15 @@ describe('runJob', () => {
 
   it("has the steps' output written outside Node: lines reach the file while Node's main thread is blocked", async () => {
     const started = join(root, 'started');
-    const go = join(root, 'go');
-    const spec = makeSpec(jobConfig([{ run: `touch ${started}; echo ready-line; while [ ! -e ${go} ]; do sleep 0.01; done` }]));
+    const print = join(root, 'print');
+    const end = join(root, 'end');
+    const wait = (file: string) => `while [ ! -e ${file} ]; do sleep 0.01; done`;
+    const spec = makeSpec(jobConfig([{ run: `touch ${started}; ${wait(print)}; echo ready-line; ${wait(end)}` }]));
     const result = runJob(spec);
     await waitFor(() => existsSync(started), { what: 'the step to start' });
-    // Blocked (synchronously) until the line is in the file: only a writer outside Node can put it there.
+    // The step prints only once Node's main thread is blocked (synchronously) until the line is
+    // in the file: only a writer outside Node can put it there.
+    writeFileSync(print, '');
     const deadline = Date.now() + 10_000;
     const pause = new Int32Array(new SharedArrayBuffer(4));
     let seen = false;
@@ -325,7 +329,7 @@ describe('runJob', () => {
       seen = readFileSync(spec.logFile, 'utf8').includes('ready-line');
       if (!seen) Atomics.wait(pause, 0, 0, 10);
     }
-    writeFileSync(go, '');
+    writeFileSync(end, '');
     expect((await result).status).toBe('success');
     expect(seen).toBe(true);
     expect(texts(readLog(spec), 'o')).toEqual(['ready-line']);
