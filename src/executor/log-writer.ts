@@ -22,6 +22,14 @@
  * `[gantry] log truncated: N bytes (M lines) cut from the middle` (N counts stored bytes) and
  * the last ~`capBytes/2` bytes (starting at a line boundary), then removes the segments.
  *
+ * ## Lending the file
+ *
+ * A job's steps usually run under the step helper, which writes their output to this file
+ * itself (spawner.ts, log mode), so it never passes through Node: `lend()` hands it the cap's
+ * state, `resume()` takes back its counts, and the tail it kept in its ring file (`<file>.tail.ring`,
+ * read like segments) is assembled here at `close()`. The file is opened with O_APPEND, so both
+ * writers append. What follows describes Node's own path (no helper, `onLine` set, services).
+ *
  * ## Performance
  *
  * Output is handled as bytes: each chunk's complete lines are turned into one latin1 string (one

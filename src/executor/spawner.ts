@@ -29,11 +29,28 @@
  *   waits for it. The outer helper answers `L <pid>` when it forked and `D <wait status>` when
  *   the nested one has ended (Node sends it `Q` when the job is done) and so has every process of
  *   the sandbox, then reads stdin again.
+ * - The job log (log mode): `F<byte length>\n` + the log file's and the tail ring's paths
+ *   (NUL-separated): the helper opens them (append; read-write, truncated) and answers
+ *   `F <fd> <fd>`, or `X <message>`. A following `L` hands them to the nested helper (inherited,
+ *   by number: inside the sandbox the data dir is hidden) and closes them here. `G<byte length>\n`
+ *   + fields: the two fds, head budget (-1: no cap), ring size, bytes and lines already in the
+ *   file, largest read (≤ 64 KiB), then each form to mask as hex: the helper answers `G` and from
+ *   then on gives every step its own pipes for stdout/stderr, reads them (during and between
+ *   steps) and writes the lines to the file itself, formatted, masked (per whole line), split and
+ *   capped exactly as log-writer.ts does; `E` comes once what the step wrote is stored.
+ *   `W<byte length>\n<text>` stores a system line (after the partial lines), `g\n` stores what is
+ *   left, closes the files and pipes and answers `C <head bytes> <head lines> <total bytes>
+ *   <total lines> <ring bytes written> <truncated 0|1> [<errno> <message>]`; Node's writer then
+ *   assembles the tail (`LogWriter.resume`).
  *
  * The helper makes itself a child subreaper (Linux prctl), so a process that escapes its step's
  * process group (`setsid`, a daemon's double fork) is re-parented to the helper, not to init:
  * the job's leftovers are then the helper's children (one read of /proc/<pid>/task/<pid>/children)
  * instead of a scan of every process's environment.
+ *
+ * Why the helper writes the log (docs/decisions/0017): a step printing 100 MB cost Node ~1 s of
+ * main-thread time to read, decode, prefix and write (the log's own cost 1.98× `> /dev/null`);
+ * Perl's regex engine does the same per 64 KiB read at a fraction of it, off Node's thread.
  *
  * When Node dies, the helper reads EOF on stdin and exits (a nested helper first, ending its
  * sandbox, then the outer one); steps it started outside a sandbox carry on as they would have
