@@ -185,10 +185,11 @@ sub chunk {
 sub flushpartial {
   for my $c ('o', 'e') { next if $pend{$c} eq ''; my $t = $pend{$c}; $pend{$c} = ''; emit($c, "$t\n"); }
 }
+my $pumped = 0;
 sub readpipe_ {
   my ($fh, $c) = @_;
   my $r = sysread($fh, my $data, $readSize);
-  chunk($c, $data) if $r;
+  if ($r) { chunk($c, $data); $pumped += $r; }
   return $r;
 }
 # Waits for output (and stdin when asked) up to $timeout; true when stdin is readable.
@@ -271,7 +272,11 @@ sub waitlogged {
     my $p = waitpid($pid, 1);
     if ($p == $pid) { my $status = $?; drain(); return $status; }
     if ($p == -1 && $! != 4) { drain(); return -1; }
+    $pumped = 0;
     pump(0.02, 0);
+    # A writer slower than this reader would make every read a few KiB (and as many wake-ups,
+    # syscalls and prefixes): a millisecond lets the pipe fill. A step's end still wakes it (EINTR).
+    select(undef, undef, undef, 0.001) if $pumped > 0 && $pumped < $readSize;
   }
 }
 my $nested = 0;
