@@ -20,7 +20,8 @@
  *   the job goes on as if it had succeeded (`steps.<id>.conclusion` is `success`).
  * - Steps are forked by a small helper process (spawner.ts), not by Node: a fork of Node costs
  *   milliseconds of main-thread time per step. In the sandbox a nested helper runs inside one
- *   bubblewrap for the whole job, started by the pooled helper.
+ *   bubblewrap for the whole job, started by the pooled helper. That helper also writes the
+ *   steps' output to the job log itself (job-log.ts): a step's output never passes through Node.
  * - Background processes a step leaves running (a server for the next step) are ended when the
  *   job ends. In the sandbox the job's steps share one pid namespace, whose end ends them.
  * - The runner never throws for a failing job: setup problems (a bad expression, a workspace
