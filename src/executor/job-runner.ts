@@ -20,7 +20,8 @@
  *   the job goes on as if it had succeeded (`steps.<id>.conclusion` is `success`).
  * - Steps are forked by a small helper process (spawner.ts), not by Node: a fork of Node costs
  *   milliseconds of main-thread time per step. In the sandbox a nested helper runs inside one
- *   bubblewrap for the whole job, started by the pooled helper.
+ *   bubblewrap for the whole job, started by the pooled helper. That helper also writes the
+ *   steps' output to the job log itself (job-log.ts): a step's output never passes through Node.
  * - Background processes a step leaves running (a server for the next step) are ended when the
  *   job ends. In the sandbox the job's steps share one pid namespace, whose end ends them.
  * - The runner never throws for a failing job: setup problems (a bad expression, a workspace
@@ -48,6 +49,7 @@ import { restoreArtifacts, saveArtifacts } from './artifacts.ts';
 import { restoreCache, saveCache } from './cache.ts';
 import { hashFiles } from './hash-files.ts';
 import { collectJUnitResults } from './junit.ts';
+import { JobLog } from './job-log.ts';
 import { createLogWriter, type LogWriter } from './log-writer.ts';
 import { createMasker, type Masker } from './masker.ts';
 import type { JobSpec, LogLine, RunJob } from './ports.ts';
@@ -99,13 +101,14 @@ export const runJob: RunJob = async (spec) => {
       error: `cannot write the job log: ${messageOf(error)}`,
     };
   }
-  const run = new JobRun(spec, writer, masker);
+  const log = new JobLog(writer);
+  const run = new JobRun(spec, log, masker);
   let result: Omit<JobResult, 'logTruncated'>;
   try {
     result = await run.execute();
   } catch (error) {
     // A bug of ours or a broken machine: still a job result, never an exception.
-    writer.system(`✘ internal error: ${messageOf(error)}`);
+    log.system(`✘ internal error: ${messageOf(error)}`);
     result = { status: 'failure', outputs: {}, steps: run.stepResults, tests: null, error: `internal error: ${messageOf(error)}` };
   }
   await run.cleanUp();
@@ -125,7 +128,7 @@ export const runJob: RunJob = async (spec) => {
 class JobRun {
   readonly stepResults: StepResult[] = [];
   private readonly spec: JobSpec;
-  private readonly log: LogWriter;
+  private readonly log: JobLog;
   private readonly tmpDir: string;
   private readonly started = performance.now();
   private readonly leftovers: ProcessRef[] = [];
@@ -149,7 +152,7 @@ class JobRun {
 
   private readonly masker: Masker;
 
-  constructor(spec: JobSpec, log: LogWriter, masker: Masker) {
+  constructor(spec: JobSpec, log: JobLog, masker: Masker) {
     this.spec = spec;
     this.log = log;
     this.masker = masker;
@@ -301,6 +304,8 @@ class JobRun {
     } catch {
       // Nothing more we can do about processes we cannot see.
     }
+    // Before the helper leaves: in the sandbox the nested helper is the one writing the log.
+    await this.log.takeBack();
     if (spawner) {
       // The sandbox holds the job's pid namespace: leaving it ends what is left inside.
       await spawner.leaveSandbox().catch(() => undefined);
@@ -320,8 +325,11 @@ class JobRun {
     const { spec } = this;
     let spawner: Spawner | null = null;
     try {
-      spawner = await defaultSpawnerPool.acquire();
-      if (this.sandboxed) {
+      const acquired = await defaultSpawnerPool.acquire();
+      spawner = acquired;
+      // The helper writes the steps' output to the log itself (job-log.ts), in the sandbox too.
+      await this.log.lendTo(acquired, this.masker, async () => {
+        if (!this.sandboxed) return;
         const wrapper = sandboxArgv([], {
           workspaceDir: spec.workspaceDir,
           privateDirs: [this.tmpDir],
@@ -330,8 +338,8 @@ class JobRun {
           network: this.config.network,
           cwd: spec.workspaceDir,
         });
-        await spawner.enterSandbox(wrapper, spec.workspaceDir);
-      }
+        await acquired.enterSandbox(wrapper, spec.workspaceDir);
+      });
       spawner.attach({ onStdout: (chunk) => this.log.stdout(chunk), onStderr: (chunk) => this.log.stderr(chunk) });
       this.spawner = spawner;
     } catch {
@@ -399,6 +407,7 @@ class JobRun {
     };
     // A helper that died (killed by a step, by the OOM killer) is replaced by plain spawns.
     if (this.spawner && !this.spawner.usable) {
+      await this.log.takeBack();
       this.log.system('⚠ the step helper ended: the next steps are started one process each');
       this.spawner = null;
     }

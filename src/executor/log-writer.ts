@@ -22,6 +22,14 @@
  * `[gantry] log truncated: N bytes (M lines) cut from the middle` (N counts stored bytes) and
  * the last ~`capBytes/2` bytes (starting at a line boundary), then removes the segments.
  *
+ * ## Lending the file
+ *
+ * A job's steps usually run under the step helper, which writes their output to this file
+ * itself (spawner.ts, log mode), so it never passes through Node: `lend()` hands it the cap's
+ * state, `resume()` takes back its counts, and the tail it kept in its ring file (`<file>.tail.ring`,
+ * read like segments) is assembled here at `close()`. The file is opened with O_APPEND, so both
+ * writers append. What follows describes Node's own path (no helper, `onLine` set, services).
+ *
  * ## Performance
  *
  * Output is handled as bytes: each chunk's complete lines are turned into one latin1 string (one
@@ -30,7 +38,7 @@
  * objects) happens only when `onLine` is given. Writes are synchronous: a chunk is at most a few
  * tens of KiB to the page cache, and it keeps the order of lines trivially right.
  */
-import { closeSync, mkdirSync, openSync, readdirSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { logLinePrefix, STREAM_NAMES, type StreamCode, truncationMarkerText } from '../core/log-line.ts';
 import type { LogLine } from './ports.ts';
@@ -63,10 +71,49 @@ export interface LogWriter {
   /** A line (or lines) of Gantry's own. Flushes partial stdout/stderr lines first so they stay before it. */
   system(text: string): void;
   /**
+   * Lends the file to another writer that formats, masks and caps lines exactly like this one
+   * (the step helper: see spawner.ts), so a step's output does not pass through Node. Partial
+   * lines are stored first; this writer then writes nothing until `resume`. Null when it cannot
+   * lend: `onLine` needs every line, the head is full already, a write failed, or it is closed.
+   */
+  lend(): LogLoan | null;
+  /**
+   * Takes the file back with what the borrower stored meanwhile; null when it could not say (it
+   * ended): what it stored is then recounted from the file, and a tail it kept is lost.
+   */
+  resume(stored: LogLoanReturn | null): void;
+  /**
    * Flushes partial lines, assembles a truncated log, closes the file. Later writes are ignored.
    * Rejects with the first write error if writing failed at any point (what was written stays).
    */
   close(): Promise<LogSummary>;
+}
+
+/** What a borrower of the log needs: where to write, and the cap's state (see `lend`). */
+export interface LogLoan {
+  file: string;
+  /** Where to keep the tail past the head: a ring of `ringBytes`, read back by `close`. */
+  ringFile: string;
+  /** Bytes the file may hold before output goes to the ring; -1 without a cap. */
+  headBudget: number;
+  ringBytes: number;
+  /** Bytes and lines in the file now. */
+  headBytes: number;
+  headLines: number;
+}
+
+/** What the borrower stored, when it gives the log back. */
+export interface LogLoanReturn {
+  headBytes: number;
+  headLines: number;
+  /** Everything stored, head and ring, as if nothing had been cut. */
+  totalBytes: number;
+  totalLines: number;
+  /** Bytes written to the ring: it holds the last min(ringWritten, ringBytes) of them. */
+  ringWritten: number;
+  truncated: boolean;
+  /** The borrower's first write error (it stopped writing there). */
+  error: string | null;
 }
 
 export { parseLogLine, type ParsedLogLine, type StreamCode } from '../core/log-line.ts';
@@ -75,9 +122,18 @@ export { parseLogLine, type ParsedLogLine, type StreamCode } from '../core/log-l
 export const MAX_LINE_BYTES = 64 * 1024;
 const MIN_SEGMENT_BYTES = 4096;
 const NL = 10;
+/**
+ * The ring holds a whole tail budget plus a longest line with its prefix, so the kept tail can
+ * always start at a line boundary within the last `tailBudget` bytes, as with segments.
+ */
+const RING_SLACK_BYTES = MAX_LINE_BYTES + 1024;
 interface Segment {
   path: string;
   bytes: number;
+  /** Where its bytes start in the file (a part of the borrower's ring). */
+  start?: number;
+  /** Written by someone else: never appended to. */
+  sealed?: boolean;
 }
 
 /** Opens (truncates) the log file and returns its writer. */
@@ -92,7 +148,12 @@ export function createLogWriter(o: LogWriterOptions): LogWriter {
 
   // A directory created just now holds no segments of an earlier attempt: skip the listing.
   if (mkdirSync(dirname(o.file), { recursive: true }) === undefined) removeSegments(o.file);
-  const fd = openSync(o.file, 'w');
+  // Appending: a borrower (the step helper) appends to the same file between lend and resume.
+  const fd = openSync(o.file, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_APPEND, 0o666);
+  const ringFile = `${o.file}.tail.ring`;
+  const ringBytes = capped ? tailBudget + RING_SLACK_BYTES : 0;
+  let lent = false;
+  let everLent = false;
 
   let closed = false;
   let headBytes = 0;
@@ -168,7 +229,7 @@ export function createLogWriter(o: LogWriterOptions): LogWriter {
 
   const writeTail = (formatted: string) => {
     let current = segments.at(-1);
-    if (!current || current.bytes >= segmentBytes) {
+    if (!current || current.sealed || current.bytes >= segmentBytes) {
       if (segmentFd !== -1) closeSync(segmentFd);
       current = { path: `${o.file}.tail.${segmentSeq++}`, bytes: 0 };
       segmentFd = openSync(current.path, 'w');
@@ -178,7 +239,8 @@ export function createLogWriter(o: LogWriterOptions): LogWriter {
       while (segments.length > 1 && kept - (segments[0] as Segment).bytes >= tailBudget) {
         const oldest = segments.shift() as Segment;
         kept -= oldest.bytes;
-        unlinkSync(oldest.path);
+        // The two parts of a wrapped ring share one file.
+        if (!segments.some((s) => s.path === oldest.path)) rmSync(oldest.path, { force: true });
       }
     }
     writeSync(segmentFd, formatted, null, 'latin1');
@@ -191,7 +253,7 @@ export function createLogWriter(o: LogWriterOptions): LogWriter {
    */
   let failure: unknown = null;
   const guarded = (write: () => void) => {
-    if (closed || failure !== null) return;
+    if (closed || lent || failure !== null) return;
     try {
       write();
     } catch (error) {
@@ -261,8 +323,47 @@ export function createLogWriter(o: LogWriterOptions): LogWriter {
         emit('s', Buffer.from(`${text.replace(/\r?\n$/, '')}\n`, 'utf8').toString('latin1'), ms);
       });
     },
+    lend() {
+      if (closed || lent || truncated || failure !== null || onLine) return null;
+      guarded(() => flushPartial(now()));
+      if (failure !== null) return null;
+      lent = true;
+      everLent = true;
+      return {
+        file: o.file,
+        ringFile,
+        headBudget: capped ? headBudget : -1,
+        ringBytes,
+        headBytes,
+        headLines,
+      };
+    },
+    resume(stored) {
+      if (!lent) return;
+      lent = false;
+      if (stored === null) {
+        headBytes = fstatSync(fd).size;
+        headLines = countNewlinesIn([{ path: o.file, bytes: headBytes }], 0);
+        totalBytes = headBytes;
+        totalLines = headLines;
+        return;
+      }
+      ({ headBytes, headLines, totalBytes, totalLines } = stored);
+      if (stored.error !== null) failure ??= new Error(stored.error);
+      if (!stored.truncated) return;
+      truncated = true;
+      const at = stored.ringWritten % ringBytes;
+      if (stored.ringWritten > ringBytes && at > 0) {
+        segments.push({ path: ringFile, start: at, bytes: ringBytes - at, sealed: true });
+        segments.push({ path: ringFile, start: 0, bytes: at, sealed: true });
+      } else if (stored.ringWritten > 0) {
+        segments.push({ path: ringFile, start: 0, bytes: Math.min(stored.ringWritten, ringBytes), sealed: true });
+      }
+    },
     async close() {
       if (closed) throw new Error('log writer already closed');
+      // Still lent (a bug of the caller's): what the borrower wrote is there, only uncounted.
+      if (lent) this.resume(null);
       const ms = now();
       guarded(() => flushPartial(ms));
       closed = true;
@@ -271,7 +372,8 @@ export function createLogWriter(o: LogWriterOptions): LogWriter {
         if (truncated && failure === null) summary = appendTail(ms);
       } finally {
         if (segmentFd !== -1) closeSync(segmentFd);
-        for (const s of segments) unlinkSync(s.path);
+        for (const s of segments) rmSync(s.path, { force: true });
+        if (everLent) rmSync(ringFile, { force: true });
         closeSync(fd);
       }
       if (failure !== null) throw failure;
@@ -281,7 +383,7 @@ export function createLogWriter(o: LogWriterOptions): LogWriter {
 
   /** Writes the marker and the kept tail after the head; returns the final summary. */
   function appendTail(ms: number): LogSummary {
-    closeSync(segmentFd);
+    if (segmentFd !== -1) closeSync(segmentFd);
     segmentFd = -1;
     const keptTotal = segments.reduce((sum, s) => sum + s.bytes, 0);
     // Start at a line boundary within the last tailBudget bytes.
@@ -354,7 +456,7 @@ function readSegments(segments: Segment[], offset: number, visit: (chunk: Buffer
       try {
         let pos = Math.max(0, offset - base);
         while (pos < segment.bytes) {
-          const n = readSync(fd, buf, 0, Math.min(COPY_CHUNK, segment.bytes - pos), pos);
+          const n = readSync(fd, buf, 0, Math.min(COPY_CHUNK, segment.bytes - pos), (segment.start ?? 0) + pos);
           if (n === 0) break;
           if (!visit(buf.subarray(0, n), base + pos)) return;
           pos += n;

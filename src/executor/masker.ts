@@ -25,6 +25,8 @@ export interface Masker {
    * this way to avoid UTF-8 decoding on its hot path; the forms are matched as their UTF-8 bytes.
    */
   maskBytes(latin1: string): string;
+  /** The forms as the bytes to match, longest first: for a writer that masks raw output itself (the step helper). */
+  readonly byteForms: readonly Buffer[];
 }
 
 /** Secrets (and lines of secrets) shorter than this are not masked. */
@@ -35,13 +37,15 @@ export const MASK = '***';
 /** Builds a masker for a job's secret values (names are irrelevant: only values leak). */
 export function createMasker(secrets: readonly string[]): Masker {
   const forms = secretForms(secrets);
-  if (forms.length === 0) return { active: false, mask: identity, maskBytes: identity };
+  if (forms.length === 0) return { active: false, mask: identity, maskBytes: identity, byteForms: [] };
   const textRe = compile(forms);
-  const bytesRe = compile(byLengthDesc(forms.map((f) => Buffer.from(f, 'utf8').toString('latin1'))));
+  const latin1Forms = byLengthDesc(forms.map((f) => Buffer.from(f, 'utf8').toString('latin1')));
+  const bytesRe = compile(latin1Forms);
   return {
     active: true,
     mask: (text) => text.replace(textRe, MASK),
     maskBytes: (latin1) => latin1.replace(bytesRe, MASK),
+    byteForms: latin1Forms.map((f) => Buffer.from(f, 'latin1')),
   };
 }
 

@@ -29,11 +29,28 @@
  *   waits for it. The outer helper answers `L <pid>` when it forked and `D <wait status>` when
  *   the nested one has ended (Node sends it `Q` when the job is done) and so has every process of
  *   the sandbox, then reads stdin again.
+ * - The job log (log mode): `F<byte length>\n` + the log file's and the tail ring's paths
+ *   (NUL-separated): the helper opens them (append; read-write, truncated) and answers
+ *   `F <fd> <fd>`, or `X <message>`. A following `L` hands them to the nested helper (inherited,
+ *   by number: inside the sandbox the data dir is hidden) and closes them here. `G<byte length>\n`
+ *   + fields: the two fds, head budget (-1: no cap), ring size, bytes and lines already in the
+ *   file, largest read (≤ 64 KiB), then each form to mask as hex: the helper answers `G` and from
+ *   then on gives every step its own pipes for stdout/stderr, reads them (during and between
+ *   steps) and writes the lines to the file itself, formatted, masked (per whole line), split and
+ *   capped exactly as log-writer.ts does; `E` comes once what the step wrote is stored.
+ *   `W<byte length>\n<text>` stores a system line (after the partial lines), `g\n` stores what is
+ *   left, closes the files and pipes and answers `C <head bytes> <head lines> <total bytes>
+ *   <total lines> <ring bytes written> <truncated 0|1> [<errno> <message>]`; Node's writer then
+ *   assembles the tail (`LogWriter.resume`).
  *
  * The helper makes itself a child subreaper (Linux prctl), so a process that escapes its step's
  * process group (`setsid`, a daemon's double fork) is re-parented to the helper, not to init:
  * the job's leftovers are then the helper's children (one read of /proc/<pid>/task/<pid>/children)
  * instead of a scan of every process's environment.
+ *
+ * Why the helper writes the log (docs/decisions/0017): a step printing 100 MB cost Node ~1 s of
+ * main-thread time to read, decode, prefix and write (the log's own cost 1.98× `> /dev/null`);
+ * Perl's regex engine does the same per 64 KiB read at a fraction of it, off Node's thread.
  *
  * When Node dies, the helper reads EOF on stdin and exits (a nested helper first, ending its
  * sandbox, then the outer one); steps it started outside a sandbox carry on as they would have
@@ -41,10 +58,11 @@
  */
 import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { constants as fsConstants, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { GantryError } from '../core/errors.ts';
+import type { LogLoanReturn } from './log-writer.ts';
 import { childEnv } from '../platform/child-env.ts';
 import { childrenOf } from '../platform/proc.ts';
 import { leftoverProcesses, processRefs, StepStopper, type ProcessRef, type StepExit } from './process-tree.ts';
@@ -57,17 +75,182 @@ import { leftoverProcesses, processRefs, StepStopper, type ProcessRef, type Step
  */
 const HELPER = String.raw`
 $| = 1;
-my ($marker, $prctl, $setsid) = @ARGV;
+my ($marker, $prctl, $setsid, $gtod, $nonblock) = @ARGV;
+# A number, not a string: fcntl passes a string argument as a pointer.
+$nonblock = 0 + $nonblock;
 open(my $rep, '>&=', 3) or die "gantry spawner: fd 3: $!\n";
 fcntl($rep, 2, 1);
 my $reaper = ($prctl > 0 && syscall($prctl, 36, 1, 0, 0, 0) == 0) ? 1 : 0;
-# F_SETPIPE_SZ: a big pipe lets a chatty step write on while Node is busy formatting its log.
+# F_SETPIPE_SZ: a big pipe lets a chatty step write on while its reader is busy.
 for my $fh (\*STDOUT, \*STDERR) { fcntl($fh, 1031, 1048576) or fcntl($fh, 1031, 262144); }
-sub reply { my $m = shift; syswrite($rep, "$m\n"); }
+sub reply {
+  my $m = "$_[0]\n";
+  while (1) { my $w = syswrite($rep, $m); return if defined $w; return if $! != 4; }
+}
 reply("H $$ $reaper");
 my $buf = '';
+# The job log, while this helper writes it (between G and g): the log file, the tail ring, the
+# pipes every step writes to, and the state of the cap (see log-writer.ts for the format).
+my ($logging, $lfh, $rfh, $outR, $outW, $errR, $errW, $lrin, $mask, $logErr, $readSize);
+my ($headBudget, $ringSize, $headBytes, $headLines, $totalBytes, $totalLines, $ringWritten, $truncated);
+my %pend;
+my @opened;
+my ($stampS, $stampMs, $stamp) = (-1, -1, '');
+sub stamp {
+  my ($s, $ms) = (time, 0);
+  if ($gtod > 0) {
+    my $tv = "\0" x 16;
+    if (syscall($gtod, $tv, 0) == 0) { my $us; ($s, $us) = unpack('l!l!', $tv); $ms = int($us / 1000); }
+  }
+  return if $s == $stampS && $ms == $stampMs;
+  ($stampS, $stampMs) = ($s, $ms);
+  my @t = gmtime($s);
+  $stamp = sprintf('%04d-%02d-%02dT%02d:%02d:%02d.%03dZ', $t[5] + 1900, $t[4] + 1, $t[3], $t[2], $t[1], $t[0], $ms);
+}
+sub out {
+  return if defined $logErr;
+  my ($fh, $n, $off) = ($_[0], length $_[1], 0);
+  while ($off < $n) {
+    my $w = syswrite($fh, $_[1], $n - $off, $off);
+    if (!defined $w) { next if $! == 4; $logErr = ($! + 0) . " $!"; return; }
+    $off += $w;
+  }
+}
+sub ring {
+  my $t = $_[0]; my $n = length $t;
+  if ($n > $ringSize) { $ringWritten += $n - $ringSize; $t = substr($t, $n - $ringSize); $n = $ringSize; }
+  for (my $off = 0; $off < $n;) {
+    my $pos = $ringWritten % $ringSize;
+    my $len = $ringSize - $pos; $len = $n - $off if $n - $off < $len;
+    sysseek($rfh, $pos, 0) or $logErr //= ($! + 0) . " $!";
+    out($rfh, substr($t, $off, $len));
+    $off += $len; $ringWritten += $len;
+  }
+}
+sub store {
+  my ($t, $lines) = @_;
+  if (!$truncated) {
+    if ($headBudget < 0 || $headBytes + length($t) <= $headBudget) { out($lfh, $t); $headBytes += length $t; $headLines += $lines; return; }
+    my $cut = rindex($t, "\n", $headBudget - $headBytes - 1) + 1;
+    if ($cut > 0) { my $h = substr($t, 0, $cut); out($lfh, $h); $headBytes += $cut; $headLines += ($h =~ tr/\n//); }
+    $truncated = 1;
+    return if $cut == length $t;
+    $t = substr($t, $cut);
+  }
+  ring($t);
+}
+# Whole lines only (masking is per line): CRLF to LF, secrets masked, each line prefixed.
+sub emit {
+  my ($code, $t) = @_;
+  $t =~ s/\r\n/\n/g if index($t, "\r") >= 0;
+  $t =~ s/$mask/***/g if defined $mask;
+  my $p = "$stamp $code ";
+  # Faster than s/^/$p/mg: every line ends with \n, so each \n starts the next line's prefix.
+  my $lines = ($t =~ s/\n/\n$p/g);
+  substr($t, -length $p) = '';
+  $t = $p . $t;
+  $totalBytes += length $t; $totalLines += $lines;
+  store($t, $lines);
+}
+# The longest cut <= max that does not split a UTF-8 sequence.
+sub utf8cut {
+  for my $cut (reverse($_[1] - 3 .. $_[1])) { return $cut if $cut > 0 && ((ord(substr($_[0], $cut, 1)) & 0xc0) != 0x80); }
+  return $_[1];
+}
+sub flushlong {
+  my $c = $_[0];
+  while (length($pend{$c}) > 65536) { my $cut = utf8cut($pend{$c}, 65536); emit($c, substr($pend{$c}, 0, $cut) . "\n"); substr($pend{$c}, 0, $cut) = ''; }
+}
+sub chunk {
+  my ($c, $data) = @_;
+  stamp();
+  my $last = rindex($data, "\n");
+  if ($last < 0) { $pend{$c} .= $data; flushlong($c) if length($pend{$c}) > 65536; return; }
+  my $t;
+  if ($pend{$c} ne '') {
+    # Reads are at most 64 KiB: only the first line of a read can be longer than that.
+    my $nl = index($data, "\n");
+    $t = $pend{$c} . substr($data, 0, $nl + 1);
+    if (length($t) > 65537) {
+      my $split = '';
+      while (length($t) - 1 > 65536) { my $cut = utf8cut($t, 65536); $split .= substr($t, 0, $cut) . "\n"; substr($t, 0, $cut) = ''; }
+      $t = $split . $t;
+    }
+    $t .= substr($data, $nl + 1, $last - $nl);
+  } else { $t = substr($data, 0, $last + 1); }
+  $pend{$c} = substr($data, $last + 1);
+  emit($c, $t);
+  flushlong($c) if length($pend{$c}) > 65536;
+}
+sub flushpartial {
+  for my $c ('o', 'e') { next if $pend{$c} eq ''; my $t = $pend{$c}; $pend{$c} = ''; emit($c, "$t\n"); }
+}
+my $pumped = 0;
+sub readpipe_ {
+  my ($fh, $c) = @_;
+  my $r = sysread($fh, my $data, $readSize);
+  if ($r) { chunk($c, $data); $pumped += $r; }
+  return $r;
+}
+# Waits for output (and stdin when asked) up to $timeout; true when stdin is readable.
+sub pump {
+  my ($timeout, $stdin) = @_;
+  my $rin = $lrin;
+  vec($rin, 0, 1) = 1 if $stdin;
+  my $n = select(my $rout = $rin, undef, undef, $timeout);
+  return 0 if $n <= 0;
+  readpipe_($outR, 'o') if vec($rout, fileno($outR), 1);
+  readpipe_($errR, 'e') if vec($rout, fileno($errR), 1);
+  return $stdin && vec($rout, 0, 1);
+}
+# What a step wrote before it ended is in the pipes (at most their size): read that much, no more,
+# so a background process that never stops printing cannot hold the step's end.
+sub drain {
+  for my $p ([$outR, 'o'], [$errR, 'e']) { for (0 .. int(1048576 / $readSize) + 1) { last if !readpipe_(@$p); } }
+}
+sub openfiles {
+  my @fds;
+  for my $path (@_) {
+    my $fh;
+    if (!open($fh, @fds ? '+>' : '>>', $path)) { reply("X $path: $!"); close $_ for @opened; @opened = (); return; }
+    binmode $fh; push @opened, $fh; push @fds, fileno($fh);
+  }
+  reply("F @fds");
+}
+sub startlog {
+  my ($lfd, $rfd, $hb, $rs, $hbytes, $hlines, $rsz, @forms) = @_;
+  # This helper's own files (F), or the ones a nested helper inherited by number.
+  my %mine = map { (fileno($_) => $_) } @opened;
+  @opened = ();
+  ($lfh, $rfh) = ($mine{$lfd}, $mine{$rfd});
+  if ((!$lfh && !open($lfh, '>>&=', $lfd)) || (!$rfh && !open($rfh, '+<&=', $rfd))) { reply("X log: $!"); return; }
+  fcntl($_, 2, 1) for $lfh, $rfh;
+  ($headBudget, $ringSize, $headBytes, $headLines, $readSize) = ($hb, $rs, $hbytes, $hlines, $rsz);
+  ($totalBytes, $totalLines, $ringWritten, $truncated, $logErr) = ($hbytes, $hlines, 0, 0, undef);
+  %pend = (o => '', e => '');
+  $mask = undef;
+  if (@forms) { my $alt = join('|', map { quotemeta(pack('H*', $_)) } @forms); $mask = qr/$alt/; }
+  pipe($outR, $outW); pipe($errR, $errW);
+  for ($outR, $errR) { fcntl($_, 4, $nonblock); }
+  for ($outW, $errW) { fcntl($_, 1031, 1048576) or fcntl($_, 1031, 262144); }
+  $lrin = '';
+  vec($lrin, fileno($_), 1) = 1 for $outR, $errR;
+  # A child's end interrupts select (EINTR); the timeout in waitlogged covers the tiny race.
+  $SIG{CHLD} = sub {};
+  $logging = 1;
+  reply('G');
+}
+sub endlog {
+  return reply('C 0 0 0 0 0 0 not logging') if !$logging;
+  drain(); stamp(); flushpartial();
+  reply("C $headBytes $headLines $totalBytes $totalLines $ringWritten $truncated" . (defined $logErr ? " $logErr" : ''));
+  close $_ for $lfh, $rfh, $outR, $outW, $errR, $errW;
+  $SIG{CHLD} = 'DEFAULT';
+  $logging = 0;
+}
 sub fill {
   while (1) {
+    next if $logging && !pump(undef, 1);
     my $r = sysread(STDIN, $buf, 65536, length $buf);
     return if $r;
     next if !defined $r && $! == 4;
@@ -83,14 +266,36 @@ sub readline_ {
   fill() while index($buf, "\n") < 0;
   return readn(index($buf, "\n") + 1);
 }
+sub waitlogged {
+  my $pid = $_[0];
+  while (1) {
+    my $p = waitpid($pid, 1);
+    if ($p == $pid) { my $status = $?; drain(); return $status; }
+    if ($p == -1 && $! != 4) { drain(); return -1; }
+    $pumped = 0;
+    pump(0.02, 0);
+    # A writer slower than this reader would make every read a few KiB (and as many wake-ups,
+    # syscalls and prefixes): a millisecond lets the pipe fill. A step's end still wakes it (EINTR).
+    select(undef, undef, undef, 0.001) if $pumped > 0 && $pumped < $readSize;
+  }
+}
 my $nested = 0;
 sub done { if ($nested) { reply("D $_[0]"); } else { finish($_[0]); } }
 while (1) {
   1 while waitpid(-1, 1) > 0;
   my $len = readline_(); chomp $len;
   exit 0 if $len eq 'Q';
-  $nested = $len =~ s/^L// ? 1 : 0;
-  my @f = split(/\0/, readn($len), -1);
+  if ($len eq 'g') { endlog(); next; }
+  my $kind = $len =~ s/^([LFGW])// ? $1 : '';
+  my $body = readn($len);
+  if ($kind eq 'W') {
+    if ($logging) { stamp(); flushpartial(); emit('s', "$body\n"); }
+    next;
+  }
+  my @f = split(/\0/, $body, -1);
+  if ($kind eq 'F') { openfiles(@f); next; }
+  if ($kind eq 'G') { startlog(@f); next; }
+  $nested = $kind eq 'L' ? 1 : 0;
   my $nfiles = shift @f; my $ferr;
   for (1 .. $nfiles) {
     my ($path, $mode, $hex) = splice(@f, 0, 3);
@@ -104,23 +309,30 @@ while (1) {
   my %env = map { my $i = index($_, '='); (substr($_, 0, $i) => substr($_, $i + 1)) } @f;
   if (defined $ferr) { reply("X $ferr"); done(-1); next; }
   my $pid = fork();
-  if (!defined $pid) { reply("X fork: $!"); done(-1); next; }
+  if (!defined $pid) { close $_ for @opened; @opened = (); reply("X fork: $!"); done(-1); next; }
   if ($pid == 0) {
     # A new session where the syscall's number is known, else at least a new process group.
     if ($setsid > 0) { syscall($setsid); } else { setpgrp(0, 0); }
-    # A nested helper reads Node's requests and answers on fd 3 itself; a step gets neither.
-    if ($nested) { fcntl($rep, 2, 0); } else { open(STDIN, '<', '/dev/null'); }
+    # A nested helper reads Node's requests and answers on fd 3 itself, and gets the job log's
+    # files (F) to write them from inside the sandbox; a step gets none of these.
+    if ($nested) { fcntl($_, 2, 0) for $rep, @opened; } else { open(STDIN, '<', '/dev/null'); }
+    if ($logging) { open(STDOUT, '>&', $outW); open(STDERR, '>&', $errW); }
     if (!chdir $cwd) { reply("X chdir $cwd: $!"); exit 127; }
     %ENV = %env;
     exec { $argv[0] } @argv;
     reply("X $argv[0]: $!"); exit 127;
   }
+  # The nested helper has its own copies of the log's files.
+  if ($nested) { close $_ for @opened; @opened = (); }
   reply(($nested ? 'L' : 'S') . " $pid");
   my $status = -1;
-  while (1) {
-    my $p = waitpid(-1, 0);
-    if ($p == $pid) { $status = $?; last; }
-    last if $p == -1 && $! != 4;
+  if ($logging) { $status = waitlogged($pid); }
+  else {
+    while (1) {
+      my $p = waitpid(-1, 0);
+      if ($p == $pid) { $status = $?; last; }
+      last if $p == -1 && $! != 4;
+    }
   }
   # bubblewrap exits before its init (pid 1 of the sandbox) has ended the rest, and that init is
   # re-parented here (a subreaper): the sandbox is over only when every child is.
@@ -135,11 +347,22 @@ sub finish { syswrite(STDOUT, $marker); syswrite(STDERR, $marker); reply("E $_[0
  * name of the architecture. Elsewhere the helper does without: no subreaper (leftovers are found
  * by their environment), a new process group instead of a session.
  */
-const SYSCALLS: Record<string, { prctl: number; setsid: number }> = {
-  x64: { prctl: 157, setsid: 112 },
-  arm64: { prctl: 167, setsid: 157 },
-  riscv64: { prctl: 167, setsid: 157 },
-  ia32: { prctl: 172, setsid: 66 },
+const SYSCALLS: Record<string, { prctl: number; setsid: number; gettimeofday: number }> = {
+  x64: { prctl: 157, setsid: 112, gettimeofday: 96 },
+  arm64: { prctl: 167, setsid: 157, gettimeofday: 169 },
+  riscv64: { prctl: 167, setsid: 157, gettimeofday: 169 },
+  ia32: { prctl: 172, setsid: 66, gettimeofday: 78 },
+};
+
+/**
+ * The helper's own environment (steps get exactly theirs). Its log mode builds a string of up to
+ * ~100 KiB per read; glibc would map and unmap each from the kernel (mmap above its adaptive
+ * threshold), paying fresh zeroed pages every time: 0.1–0.4 s of system time per 100 MB logged,
+ * ~0.1 s with the threshold above any string the helper builds.
+ */
+const HELPER_ENV = {
+  LC_ALL: 'C',
+  GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=4194304:glibc.malloc.trim_threshold=8388608',
 };
 
 /** Where a running step's output goes. */
@@ -171,7 +394,30 @@ type Reply =
   | { kind: 'S' | 'L'; pid: number }
   | { kind: 'H'; pid: number; reaper: boolean }
   | { kind: 'X'; message: string }
-  | { kind: 'E'; status: number };
+  | { kind: 'E'; status: number }
+  | { kind: 'F'; fds: number[] }
+  | { kind: 'G' }
+  | { kind: 'C'; summary: LogLoanReturn };
+
+/** How the helper writes a job's log (`startLog`); the cap's state is the log writer's at hand-over. */
+export interface HelperLogOptions {
+  /** The log file and the tail ring, as opened by `openLogFiles` (fd numbers in the helper). */
+  fds: readonly number[];
+  /** Bytes the file may hold before the rest goes to the tail ring; -1 for no cap. */
+  headBudget: number;
+  /** Size of the tail ring file (0 without a cap). */
+  ringBytes: number;
+  /** Bytes and lines already in the file. */
+  headBytes: number;
+  headLines: number;
+  /** Every form to mask, as the bytes to match, longest first (Masker.byteForms). */
+  maskForms: readonly Buffer[];
+  /** Largest read of the steps' output; at most 64 KiB (see the helper). Tests make it tiny. */
+  readBytes?: number;
+}
+
+/** The largest read of a step's output the helper makes (its lines' 64 KiB split relies on it). */
+export const HELPER_LOG_READ_BYTES = 64 * 1024;
 
 const SIGNAL_NAMES = new Map<number, string>(Object.entries(constants.signals).map(([name, n]) => [n, name]));
 /** After `E`, how long the markers may take to come through before we stop waiting (only a broken pipe could delay them). */
@@ -258,6 +504,8 @@ export class Spawner {
   private readonly out: MarkedStream;
   private readonly err: MarkedStream;
   private steps = 0;
+  /** Between `startLog` and `endLog`: the helper writes the job's log. */
+  private logging = false;
   dead = false;
   /** The sandbox whose nested helper runs the steps now, if any. */
   private sandbox: Sandbox | null = null;
@@ -275,7 +523,7 @@ export class Spawner {
     const [command, ...args] = helperArgv(this.marker);
     this.child = spawn(command, args, {
       cwd: o.cwd,
-      env: childEnv({ set: { LC_ALL: 'C' } }),
+      env: childEnv({ set: HELPER_ENV }),
       stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
     }) as unknown as ChildProcessByStdio<Writable, Readable, Readable>;
     const markerBuf = Buffer.from(this.marker, 'latin1');
@@ -407,7 +655,7 @@ export class Spawner {
       this.sandboxEnd = resolve;
     });
     if (this.dead) this.endSandbox(null);
-    this.send(true, [], cwd, [...wrapper, ...helperArgv(this.marker)], childEnv({ set: { LC_ALL: 'C' } }));
+    this.send(true, [], cwd, [...wrapper, ...helperArgv(this.marker)], childEnv({ set: HELPER_ENV }));
     let wrapperPid: number | null = null;
     let hello: { pid: number } | null = null;
     let startError: string | null = null;
@@ -461,6 +709,69 @@ export class Spawner {
     if ((await withTimeout(sandbox.ended, SANDBOX_END_MS)) !== undefined) return;
     this.spoiled = true;
     await this.close();
+  }
+
+  /**
+   * Opens a job's log file (to append) and its tail ring file in this helper, outside any
+   * sandbox, before `enterSandbox` hands them to the nested helper: inside, the data dir is
+   * hidden. Resolves with their descriptor numbers for `startLog`.
+   */
+  async openLogFiles(file: string, ringFile: string): Promise<number[]> {
+    await this.ready;
+    this.sendRequest('F', Buffer.from([file, ringFile].join('\0'), 'utf8'));
+    const reply = await this.replyOf('F', 'cannot open the job log');
+    return reply.kind === 'F' ? reply.fds : [];
+  }
+
+  /**
+   * From now on the helper running the steps writes their output to the job's log itself (see
+   * the protocol): Node no longer reads it. System lines go through `logSystem` so they stay in
+   * order; `endLog` hands the log back. Rejects when the helper cannot (the log stays Node's).
+   */
+  async startLog(o: HelperLogOptions): Promise<void> {
+    const readBytes = Math.max(1, Math.min(HELPER_LOG_READ_BYTES, o.readBytes ?? HELPER_LOG_READ_BYTES));
+    const fields = [...o.fds, o.headBudget, o.ringBytes, o.headBytes, o.headLines, readBytes].map(String);
+    for (const form of o.maskForms) fields.push(form.toString('hex'));
+    this.sendRequest('G', Buffer.from(fields.join('\0'), 'latin1'));
+    await this.replyOf('G', 'the step helper cannot write the job log');
+    this.logging = true;
+  }
+
+  /** A line of Gantry's own in the log the helper writes, after everything the steps printed so far. */
+  logSystem(text: string): void {
+    if (!this.logging) return;
+    this.sendRequest('W', Buffer.from(text.replace(/\r?\n$/, ''), 'utf8'));
+  }
+
+  /**
+   * Hands the log back: the helper stores what is left of partial lines, stops reading the steps'
+   * output and reports what it wrote. Null when the helper (or its sandbox) ended before it could.
+   */
+  async endLog(): Promise<LogLoanReturn | null> {
+    if (!this.logging) return null;
+    this.logging = false;
+    if (!this.usable) return null;
+    this.child.stdin.write('g\n');
+    const reply = await this.replyOf('C', 'the step helper could not hand the log back').catch(() => null);
+    return reply?.kind === 'C' ? reply.summary : null;
+  }
+
+  /** The next reply, which must be `kind`; throws on `X` (with `what`) or when the helper or its sandbox ended first. */
+  private async replyOf(kind: 'F' | 'G' | 'C', what: string): Promise<Reply> {
+    const lost = this.sandbox ? this.sandbox.ended.then(() => null) : new Promise<null>(() => undefined);
+    const reply = await Promise.race([this.nextReply(), lost]);
+    if (reply === null) {
+      if (this.sandbox) this.spoiled = true;
+      throw new GantryError('SPAWN_FAILED', 'the step helper ended unexpectedly');
+    }
+    if (reply.kind === kind) return reply;
+    if (reply.kind === 'X') throw new GantryError('SPAWN_FAILED', `${what}: ${reply.message}`);
+    this.spoiled = true;
+    throw new GantryError('SPAWN_FAILED', `the step helper answered ${reply.kind} instead of ${kind}`);
+  }
+
+  private sendRequest(kind: 'F' | 'G' | 'W', payload: Buffer): void {
+    this.child.stdin.write(Buffer.concat([Buffer.from(`${kind}${payload.length}\n`), payload]));
   }
 
   /** Runs one step; same contract as `spawnStep` (process-tree.ts). */
@@ -537,7 +848,7 @@ export class Spawner {
 
   /** Whether the pool may hand this helper to another job. */
   get reusable(): boolean {
-    return this.usable && this.sandbox === null && this.adopted().length === 0;
+    return this.usable && !this.logging && this.sandbox === null && this.adopted().length === 0;
   }
 
   /** Ends the helper (closing its stdin); a sandbox it runs ends first, and every process in it. */
@@ -552,8 +863,17 @@ export class Spawner {
 
 /** The helper's command line (also run inside bubblewrap as a nested helper). */
 function helperArgv(marker: string): [string, ...string[]] {
-  const calls = SYSCALLS[process.arch] ?? { prctl: 0, setsid: 0 };
-  return ['perl', '-e', HELPER, marker, String(calls.prctl), String(calls.setsid)];
+  const calls = SYSCALLS[process.arch] ?? { prctl: 0, setsid: 0, gettimeofday: 0 };
+  return [
+    'perl',
+    '-e',
+    HELPER,
+    marker,
+    String(calls.prctl),
+    String(calls.setsid),
+    String(calls.gettimeofday),
+    String(fsConstants.O_NONBLOCK),
+  ];
 }
 
 function parseReply(line: string): Reply {
@@ -569,9 +889,35 @@ function parseReply(line: string): Reply {
     }
     case 'X':
       return { kind, message: rest };
+    case 'F':
+      return { kind, fds: rest.split(' ').map(Number) };
+    case 'G':
+      return { kind };
+    case 'C': {
+      const [headBytes, headLines, totalBytes, totalLines, ringWritten, truncated, ...error] = rest.split(' ');
+      return {
+        kind,
+        summary: {
+          headBytes: Number(headBytes),
+          headLines: Number(headLines),
+          totalBytes: Number(totalBytes),
+          totalLines: Number(totalLines),
+          ringWritten: Number(ringWritten),
+          truncated: truncated === '1',
+          error: error.length > 0 ? errnoMessage(error) : null,
+        },
+      };
+    }
     default:
       return { kind: 'E', status: Number(rest) };
   }
+}
+
+const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
+
+/** `28 No space left on device` (the helper's `$!`) → `ENOSPC: No space left on device`, as Node says it. */
+function errnoMessage([errno, ...words]: string[]): string {
+  return `${ERRNO_NAMES.get(Number(errno)) ?? `errno ${errno}`}: ${words.join(' ')}`;
 }
 
 /** The promise's value, or undefined when it did not settle within `ms`. */

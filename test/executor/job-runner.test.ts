@@ -311,6 +311,30 @@ describe('runJob', () => {
     expect(result.outputs.leaked).toBe('***'); // outputs leave the job: masked like the log
   });
 
+  it("has the steps' output written outside Node: lines reach the file while Node's main thread is blocked", async () => {
+    const started = join(root, 'started');
+    const print = join(root, 'print');
+    const end = join(root, 'end');
+    const wait = (file: string) => `while [ ! -e ${file} ]; do sleep 0.01; done`;
+    const spec = makeSpec(jobConfig([{ run: `touch ${started}; ${wait(print)}; echo ready-line; ${wait(end)}` }]));
+    const result = runJob(spec);
+    await waitFor(() => existsSync(started), { what: 'the step to start' });
+    // The step prints only once Node's main thread is blocked (synchronously) until the line is
+    // in the file: only a writer outside Node can put it there.
+    writeFileSync(print, '');
+    const deadline = Date.now() + 10_000;
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    let seen = false;
+    while (!seen && Date.now() < deadline) {
+      seen = readFileSync(spec.logFile, 'utf8').includes('ready-line');
+      if (!seen) Atomics.wait(pause, 0, 0, 10);
+    }
+    writeFileSync(end, '');
+    expect((await result).status).toBe('success');
+    expect(seen).toBe(true);
+    expect(texts(readLog(spec), 'o')).toEqual(['ready-line']);
+  });
+
   it('caps the stored log, keeping head and tail around the marker', async () => {
     const spec = makeSpec(jobConfig([{ name: 'chatty', run: 'for i in $(seq 1 5000); do echo "output line $i"; done' }]), {
       logCapBytes: 8192,
