@@ -387,14 +387,7 @@ class Exchange implements ExchangeSink, PoolWaiter, ClientExchange {
     const proxy = this.proxy;
     if (!proxy.metricsOn) return;
     const end = performance.now();
-    proxy.metrics.record(
-      (this.pool as UpstreamPool).series,
-      this.method,
-      this.url,
-      this.status,
-      end - this.start,
-      TIME_ORIGIN + end,
-    );
+    proxy.metrics.record((this.pool as UpstreamPool).series, this.method, this.url, this.status, end - this.start, TIME_ORIGIN + end);
   }
 }
 
