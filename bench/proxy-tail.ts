@@ -5,22 +5,26 @@
  * 1. Maximum rate of each path (direct to a backend, HAProxy, Gantry): `wrk -t1 -c50` (closed
  *    loop), REPS interleaved runs after a warm-up, median.
  * 2. Open loop (latency from each request's scheduled time, wrk2-style) at half of HAProxy's
- *    maximum and at ~70 % of Gantry's own, each path in turn: added p50 / p99 / p99.9 over direct,
- *    the longest stall (time during which requests were due and none was answered), throughput.
+ *    maximum and at ~70 % of Gantry's own, each path in turn at the same offered rate: added p50 /
+ *    p99 / p99.9 over direct, the longest stall (time during which requests were due and none was
+ *    answered), throughput, each proxy's CPU per request (user + system, from /proc: far less
+ *    sensitive to a shared machine than latency) and its upstream connections (mid-run, `ss`).
+ *    OPEN_REPS rounds per level, HAProxy and Gantry swapping places each round (a load that
+ *    drifts during a round then favours neither); the ratios are of the medians over rounds.
  *
  * Gantry runs as in production: the proxy process (`src/proxy/proxy-host.ts`) steered over its
  * control socket by a `ProxyClient`, which meanwhile plays the server's part — the analysis' two
  * `window` reads every second over the last five minutes, and the roll-ups read and acknowledged
  * every ten seconds. System under test (proxy + backends) pinned to CPU 0, load generator to CPU 1.
  *
- * Prints one JSON object; progress on stderr. Bounded: a deadline (DEADLINE_MS, default 150 s) and
+ * Prints one JSON object; progress on stderr. Bounded: a deadline (DEADLINE_MS, default 240 s) and
  * every process started here stopped by PID on exit, error, deadline or Ctrl-C.
- * Env: REPS [2] wrk runs per path, WRK_SECONDS [3], SECONDS [8] per open-loop run, CONNS [64]
- * open-loop connections, PIN [1], NODE_FLAGS (extra flags for the proxy process, e.g.
+ * Env: REPS [2] wrk runs per path, WRK_SECONDS [3], SECONDS [8] per open-loop run, OPEN_REPS [2]
+ * open-loop rounds per level, CONNS [64] open-loop connections, PIN [1], NODE_FLAGS (extra flags for the proxy process, e.g.
  * `--cpu-prof --cpu-prof-dir=/tmp/prof` or `--trace-gc`), PROXY_LOG (a file that keeps the proxy
  * process's output, e.g. what --trace-gc prints; by default it goes with the temp dir).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,10 +65,11 @@ async function main(): Promise<void> {
   const REPS = Number(process.env.REPS ?? 2);
   const WRK_SECONDS = Number(process.env.WRK_SECONDS ?? 3);
   const SECONDS = Number(process.env.SECONDS ?? 8);
+  const OPEN_REPS = Number(process.env.OPEN_REPS ?? 2);
   const CONNS = Number(process.env.CONNS ?? 64);
   const PIN = process.env.PIN !== '0';
   const NODE_FLAGS = (process.env.NODE_FLAGS ?? '').split(' ').filter(Boolean);
-  const procs = new ProcessSet(Number(process.env.DEADLINE_MS ?? 150_000));
+  const procs = new ProcessSet(Number(process.env.DEADLINE_MS ?? 240_000));
   const dir = mkdtempSync(join(tmpdir(), 'gantry-bench-tail-'));
   procs.onStop(() => rmSync(dir, { recursive: true, force: true }));
   const sut = (argv: string[]): string[] => (PIN ? ['taskset', '-c', '0', ...argv] : argv);
@@ -155,22 +160,42 @@ async function main(): Promise<void> {
       { name: 'half_haproxy_max', rate: Math.round(maxRps('haproxy') / 2) },
       { name: 'gantry_70pct_of_own_max', rate: Math.round(maxRps('gantry') * 0.7) },
     ];
-    const open: Record<string, unknown> = {};
+    const open: Record<string, { rate: number } & ReturnType<typeof compare>> = {};
+    const byLabel = new Map(paths.map((p) => [p.label, p]));
     for (const level of levels) {
-      const runs: Record<string, PacedResult> = {};
-      for (const p of paths) {
-        const c0 = p.pid ? cpuTicks(p.pid) : 0;
-        const argv = gen([process.execPath, SELF, 'load', String(p.port), String(level.rate), String(SECONDS), String(CONNS)]);
-        const r = await runAsync(argv, (SECONDS + 30) * 1000);
-        const out = r.stdout.trim();
-        if (r.status !== 0 || out === '') throw new Error(`open-loop load failed: ${r.stderr}`);
-        runs[p.label] = JSON.parse(out) as PacedResult;
-        const cpu = p.pid ? round((cpuTicks(p.pid) - c0) / TICKS_PER_SECOND / SECONDS, 2) : null;
-        progress(`${level.name} (${level.rate} req/s) ${p.label}: ${out}${cpu === null ? '' : ` cpu ${cpu}`}`);
+      const rounds: Record<string, OpenRun>[] = [];
+      for (let rep = 1; rep <= OPEN_REPS; rep++) {
+        // Direct first (the baseline of the round), then the proxies in alternating order.
+        const order = rep % 2 === 1 ? ['direct', 'haproxy', 'gantry'] : ['direct', 'gantry', 'haproxy'];
+        const runs: Record<string, OpenRun> = {};
+        for (const label of order) {
+          const p = byLabel.get(label) as (typeof paths)[number];
+          const c0 = p.pid ? cpuTicks(p.pid) : 0;
+          const argv = gen([process.execPath, SELF, 'load', String(p.port), String(level.rate), String(SECONDS), String(CONNS)]);
+          let conns: number | null = null;
+          const sample = setTimeout(
+            () => {
+              conns = upstreamConnections(pa, pb);
+            },
+            (SECONDS * 1000) / 2,
+          );
+          const r = await runAsync(argv, (SECONDS + 30) * 1000);
+          clearTimeout(sample);
+          const out = r.stdout.trim();
+          if (r.status !== 0 || out === '') throw new Error(`open-loop load failed: ${r.stderr}`);
+          const paced = JSON.parse(out) as PacedResult;
+          const cpuUs = p.pid ? round((((cpuTicks(p.pid) - c0) / TICKS_PER_SECOND) * 1e6) / Math.max(paced.done, 1), 1) : null;
+          runs[label] = { ...paced, cpu_us_per_req: cpuUs, upstream_connections: p.pid ? conns : null };
+          progress(
+            `${level.name} (${level.rate} req/s) round ${rep} ${label}: ${out}${cpuUs === null ? '' : ` cpu ${cpuUs} µs/req, upstream conns ${conns}`}`,
+          );
+        }
+        rounds.push(runs);
       }
-      open[level.name] = { rate: level.rate, ...compare(runs) };
+      open[level.name] = { rate: level.rate, ...compare(rounds) };
     }
     const half = open.half_haproxy_max as ReturnType<typeof compare>;
+    const at70 = open.gantry_70pct_of_own_max as ReturnType<typeof compare>;
     const result = {
       bench: 'proxy-tail',
       setup: {
@@ -178,7 +203,7 @@ async function main(): Promise<void> {
         split: '90/10',
         gantry: 'proxy process (proxy-host.ts), adopted by a ProxyClient reading window ×2 each second and roll-ups each 10 s',
         max_rate: `wrk -t1 -c50 -d${WRK_SECONDS}s after 1 s warm-up, ${REPS} interleaved reps, median`,
-        open_loop: `${SECONDS} s per path, ${CONNS} keep-alive connections, latency from each request's scheduled time`,
+        open_loop: `${SECONDS} s per path, ${OPEN_REPS} rounds per level (HAProxy and Gantry swap places each round), ${CONNS} keep-alive connections, latency from each request's scheduled time; added latencies are medians over rounds`,
         pinning: PIN ? 'proxies + backends on CPU 0, load generator on CPU 1' : 'none',
         node_flags: [...PROXY_NODE_FLAGS, ...NODE_FLAGS].join(' '),
       },
@@ -191,7 +216,9 @@ async function main(): Promise<void> {
       ratio_gantry_to_haproxy_rps: round(maxRps('gantry') / maxRps('haproxy'), 2),
       target_ratio_rps: 0.5,
       open_loop: open,
+      ratio_added_p99_gantry_to_haproxy_at_70pct: at70.ratio_added_p99,
       ratio_added_p99_gantry_to_haproxy_at_half: half.ratio_added_p99,
+      ratio_cpu_per_req_gantry_to_haproxy_at_70pct: at70.ratio_cpu_per_req,
       target_ratio_added_p99: 2,
       control_plane: { window_reads: server.stats.windows, rollups_read: server.stats.rollups, failures: server.stats.failures },
       machine: { cores: cpus().length, node: process.version, loadavg_1m_at_end: round(loadavg()[0] ?? 0, 2) },
@@ -206,27 +233,54 @@ async function main(): Promise<void> {
   }
 }
 
-/** Added latency of each proxy over the direct path, and Gantry's against HAProxy's. */
-function compare(runs: Record<string, PacedResult>) {
-  const d = runs.direct as PacedResult;
-  const added = (r: PacedResult | undefined) =>
-    r === undefined
-      ? null
-      : {
-          p50_ms: round(r.p50_ms - d.p50_ms, 3),
-          p99_ms: round(r.p99_ms - d.p99_ms, 3),
-          p999_ms: round(r.p999_ms - d.p999_ms, 3),
-        };
-  const g = added(runs.gantry);
-  const h = added(runs.haproxy);
+/** One open-loop run of a path, with the proxy's CPU per request and its upstream connections. */
+type OpenRun = PacedResult & { cpu_us_per_req: number | null; upstream_connections: number | null };
+
+function median(a: number[]): number {
+  const s = [...a].sort((x, y) => x - y);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+/**
+ * Each proxy's added latency over the direct path of the same round, as the median over rounds,
+ * and Gantry's against HAProxy's.
+ */
+function compare(rounds: Record<string, OpenRun>[]) {
+  const added = (label: string, key: 'p50_ms' | 'p99_ms' | 'p999_ms'): number =>
+    round(median(rounds.map((r) => (r[label] as OpenRun)[key] - (r.direct as OpenRun)[key])), 3);
+  const proxy = (label: string) => ({
+    p50_ms: added(label, 'p50_ms'),
+    p99_ms: added(label, 'p99_ms'),
+    p999_ms: added(label, 'p999_ms'),
+    p99_ms_per_round: rounds.map((r) => round((r[label] as OpenRun).p99_ms - (r.direct as OpenRun).p99_ms, 3)),
+  });
+  const g = proxy('gantry');
+  const h = proxy('haproxy');
+  const med = (label: string, key: 'cpu_us_per_req' | 'achieved_rps' | 'longest_stall_ms' | 'upstream_connections'): number =>
+    round(median(rounds.map((r) => Number((r[label] as OpenRun)[key] ?? 0))), 2);
   return {
-    per_path: runs,
+    per_round: rounds,
     added_over_direct: { haproxy: h, gantry: g },
     // HAProxy's added p99 can be ~0 on a quiet machine: the ratio is then measured against 0.1 ms.
-    ratio_added_p99: g && h ? round(g.p99_ms / Math.max(h.p99_ms, 0.1), 2) : null,
-    longest_stall_ms: { direct: d.longest_stall_ms, haproxy: runs.haproxy?.longest_stall_ms, gantry: runs.gantry?.longest_stall_ms },
-    throughput_ratio_gantry_to_haproxy: round((runs.gantry?.achieved_rps ?? 0) / (runs.haproxy?.achieved_rps ?? 1), 2),
+    ratio_added_p99: round(g.p99_ms / Math.max(h.p99_ms, 0.1), 2),
+    cpu_us_per_req: { haproxy: med('haproxy', 'cpu_us_per_req'), gantry: med('gantry', 'cpu_us_per_req') },
+    ratio_cpu_per_req: round(med('gantry', 'cpu_us_per_req') / Math.max(med('haproxy', 'cpu_us_per_req'), 0.1), 2),
+    upstream_connections: { haproxy: med('haproxy', 'upstream_connections'), gantry: med('gantry', 'upstream_connections') },
+    longest_stall_ms: {
+      direct: med('direct', 'longest_stall_ms'),
+      haproxy: med('haproxy', 'longest_stall_ms'),
+      gantry: med('gantry', 'longest_stall_ms'),
+    },
+    throughput_ratio_gantry_to_haproxy: round(med('gantry', 'achieved_rps') / Math.max(med('haproxy', 'achieved_rps'), 1), 2),
   };
+}
+
+/** Established TCP connections to the two backends now (from any proxy; the direct path's own are counted too). */
+function upstreamConnections(pa: number, pb: number): number | null {
+  const r = spawnSync('ss', ['-Htn', 'state', 'established', `( dport = :${pa} or dport = :${pb} )`], { encoding: 'utf8' });
+  if (r.status !== 0) return null;
+  return r.stdout.split('\n').filter((l) => l.trim() !== '').length;
 }
 
 /** What the server asks of a proxy while a canary is analysed: two windows a second, roll-ups every ten. */

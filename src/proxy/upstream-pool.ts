@@ -75,22 +75,63 @@ const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 const MAX_HEAD = 64 * 1024;
 const MAX_LINE = 4096;
 
-/** Hop-by-hop response headers (RFC 9110 §7.6.1) and framing headers the proxy re-creates. */
-function isHopByHop(lower: string): boolean {
-  switch (lower.length) {
-    case 2:
-      return lower === 'te';
-    case 7:
-      return lower === 'trailer' || lower === 'upgrade';
-    case 10:
-      return lower === 'connection' || lower === 'keep-alive';
-    case 16:
-      return lower === 'proxy-connection';
-    case 17:
-      return lower === 'transfer-encoding';
-    default:
-      return false;
+/** Whether `s` from `from` spells `lower` (lowercase ASCII) in any case; compares in place, so no name is sliced or lowercased. */
+function nameIs(s: string, from: number, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) {
+    let c = s.charCodeAt(from + i);
+    if (c >= 65 && c <= 90) c += 32;
+    if (c !== lower.charCodeAt(i)) return false;
   }
+  return true;
+}
+
+const NOT_HOP = 0;
+const HOP_OTHER = 1;
+const HOP_CONNECTION = 2;
+const HOP_TRANSFER_ENCODING = 3;
+
+/**
+ * Whether the field name of `n` characters at `from` is hop-by-hop (RFC 9110 §7.6.1) or a framing
+ * header the proxy re-creates, and which of those it must read.
+ */
+function hopByHop(s: string, from: number, n: number): number {
+  switch (n) {
+    case 2:
+      return nameIs(s, from, 'te') ? HOP_OTHER : NOT_HOP;
+    case 7:
+      return nameIs(s, from, 'trailer') || nameIs(s, from, 'upgrade') ? HOP_OTHER : NOT_HOP;
+    case 10:
+      if (nameIs(s, from, 'connection')) return HOP_CONNECTION;
+      return nameIs(s, from, 'keep-alive') ? HOP_OTHER : NOT_HOP;
+    case 16:
+      return nameIs(s, from, 'proxy-connection') ? HOP_OTHER : NOT_HOP;
+    case 17:
+      return nameIs(s, from, 'transfer-encoding') ? HOP_TRANSFER_ENCODING : NOT_HOP;
+    default:
+      return NOT_HOP;
+  }
+}
+
+/** Characters `String.prototype.trim` removes that can appear in a validated header line: SP, HTAB, NBSP. */
+function isTrimmed(c: number): boolean {
+  return c === 32 || c === 9 || c === 160;
+}
+
+/**
+ * The Content-Length value between `from` and `to` (surrounding SP, HTAB and NBSP ignored, as a
+ * trimmed value was before), or -1 unless it is 1 to 15 digits. Read in place, without slicing.
+ */
+function contentLengthValue(s: string, from: number, to: number): number {
+  while (from < to && isTrimmed(s.charCodeAt(from))) from++;
+  while (to > from && isTrimmed(s.charCodeAt(to - 1))) to--;
+  if (to === from || to - from > 15) return -1;
+  let v = 0;
+  for (let i = from; i < to; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
 }
 
 /** The lines of a header block whose (lowercased) names are not in `drop`. */
@@ -454,24 +495,27 @@ export class UpstreamConnection {
       const lineStart = p;
       p = e + 2;
       if (n === 2 || n === 7 || n === 10 || n === 14 || n === 16 || n === 17) {
-        const lower = head.slice(lineStart, colon).toLowerCase();
-        if (n === 14 && lower === 'content-length') {
-          const value = head.slice(colon + 1, e).trim();
-          if (!/^\d{1,15}$/.test(value)) throw new ProtocolError('bad content-length');
-          const v = Number(value);
+        // Names are compared in place: every response carries a few of these lengths.
+        const hop = n === 14 ? NOT_HOP : hopByHop(head, lineStart, n);
+        if (n === 14 && nameIs(head, lineStart, 'content-length')) {
+          const v = contentLengthValue(head, colon + 1, e);
+          if (v < 0) throw new ProtocolError('bad content-length');
           if (contentLength >= 0 && contentLength !== v) throw new ProtocolError('conflicting content-length');
           if (contentLength < 0) {
             contentLength = v;
             continue;
           }
-        } else if (isHopByHop(lower)) {
+        } else if (hop === NOT_HOP) {
+          continue;
+        } else if (hop !== HOP_OTHER) {
+          // Connection or Transfer-Encoding: read before being dropped (the others are dropped unread).
           const value = head.slice(colon + 1, e).trim();
-          if (lower === 'transfer-encoding') {
+          if (hop === HOP_TRANSFER_ENCODING) {
             transferEncoding = true;
             chunked = /(?:^|,)\s*chunked\s*$/i.test(value);
-          } else if (lower === 'connection' && value.length === 10 && value.toLowerCase() === 'keep-alive') {
+          } else if (value.length === 10 && value.toLowerCase() === 'keep-alive') {
             if (minor === 0) close = false;
-          } else if (lower === 'connection') {
+          } else {
             for (const t of value.split(',')) {
               const tok = t.trim().toLowerCase();
               if (tok === 'close') close = true;
@@ -480,8 +524,6 @@ export class UpstreamConnection {
               } else if (tok !== '') (connectionTokens ??= []).push(tok);
             }
           }
-        } else {
-          continue;
         }
         // Dropped: end the current run before this line.
         if (lineStart > runStart) block += head.slice(runStart, lineStart);
