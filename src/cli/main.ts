@@ -8,22 +8,15 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { GantryError, InvalidConfigError } from '../core/errors.ts';
 import { GANTRY_VERSION } from '../core/version.ts';
-import { registerDeliveryCommands } from './commands/delivery.ts';
-import { registerDemoCommand } from './commands/demo.ts';
-import { registerLocalCommands } from './commands/local.ts';
-import { registerOpenCommand } from './commands/open.ts';
-import { registerRemoteCommands } from './commands/remote.ts';
-import { registerScanCommands } from './commands/scan.ts';
-import { registerSloCommands } from './commands/slo.ts';
-import { registerNotifyCommands } from './commands/notify.ts';
-import { registerIncidentCommands } from './commands/incident.ts';
-import { registerDoraCommand } from './commands/dora.ts';
-import { registerUpCommand } from './commands/up.ts';
-
 /** Exit codes: 0 ok, 1 failed (a pipeline, a request), 2 usage or config error. */
 export const EXIT_USAGE = 2;
 
-export function buildProgram(): Command {
+/**
+ * The program with every command, or only the security ones when those are asked for: the
+ * pre-commit hook runs `gantry scan --staged` on every commit, and loading the server's and
+ * delivery's modules would cost it more than the scan itself.
+ */
+export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
   const program = new Command('gantry')
     .description('Gantry: pipelines as code, progressive delivery and delivery metrics in one service')
     .version(GANTRY_VERSION)
@@ -31,23 +24,41 @@ export function buildProgram(): Command {
     .option('--data <dir>', 'data directory of the local server (default: ./.gantry for `up`, the nearest .gantry/ for other commands)')
     .showHelpAfterError('(run `gantry --help` for usage)')
     .exitOverride();
-  registerLocalCommands(program);
-  registerUpCommand(program);
-  registerRemoteCommands(program);
-  registerDeliveryCommands(program);
-  registerSloCommands(program);
-  registerNotifyCommands(program);
-  registerIncidentCommands(program);
+  const first = argv.find((a) => !a.startsWith('-'));
+  const { registerScanCommands } = await import('./commands/scan.ts');
+  if (first === 'scan' || first === 'hooks') {
+    registerScanCommands(program);
+    return program;
+  }
+  const [local, up, remote, delivery, slo, notify, incident, dora, demo, open] = await Promise.all([
+    import('./commands/local.ts'),
+    import('./commands/up.ts'),
+    import('./commands/remote.ts'),
+    import('./commands/delivery.ts'),
+    import('./commands/slo.ts'),
+    import('./commands/notify.ts'),
+    import('./commands/incident.ts'),
+    import('./commands/dora.ts'),
+    import('./commands/demo.ts'),
+    import('./commands/open.ts'),
+  ]);
+  local.registerLocalCommands(program);
+  up.registerUpCommand(program);
+  remote.registerRemoteCommands(program);
+  delivery.registerDeliveryCommands(program);
+  slo.registerSloCommands(program);
+  notify.registerNotifyCommands(program);
+  incident.registerIncidentCommands(program);
   registerScanCommands(program);
-  registerDoraCommand(program);
-  registerDemoCommand(program);
-  registerOpenCommand(program);
+  dora.registerDoraCommand(program);
+  demo.registerDemoCommand(program);
+  open.registerOpenCommand(program);
   return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
   try {
+    const program = await buildProgram(argv);
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {

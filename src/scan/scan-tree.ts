@@ -9,7 +9,6 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { tryGit } from '../platform/git.ts';
 import { type ShellScript, dockerfileScripts, pipelineScripts, shellcheckAvailable, shellcheckFindings } from './shellcheck.ts';
-import { parseConfig } from '../pipeline/load-config.ts';
 import {
   type AdvisoryIndex,
   type ConfigFinding,
@@ -59,7 +58,7 @@ const DOCKERFILE = /^(?:Dockerfile|Containerfile)(?:\..+)?$|\.dockerfile$/i;
 const CONFIG_FILE = /\.(?:ya?ml|tf)$/i;
 
 /** Kubernetes manifests, Terraform and gantry.yaml, each with its own rules. */
-function lintConfigFile(path: string, text: string, report: ScanReport): void {
+async function lintConfigFile(path: string, text: string, report: ScanReport): Promise<void> {
   const lines = text.split('\n');
   const add = (findings: ConfigFinding[]) => {
     for (const f of findings) report.findings.push(configToFinding(path, f, lines[f.line - 1] ?? ''));
@@ -67,6 +66,8 @@ function lintConfigFile(path: string, text: string, report: ScanReport): void {
   if (path.endsWith('.tf')) add(lintTerraform(text));
   else if (basename(path) === 'gantry.yaml') {
     try {
+      // Loaded only when there is a gantry.yaml: its schemas cost the pre-commit hook otherwise.
+      const { parseConfig } = await import('../pipeline/load-config.ts');
       const config = parseConfig(text, path);
       add(lintGantryConfig(config, (job) => lines.findIndex((l) => l.trim() === `${job}:`) + 1));
     } catch (error) {
@@ -202,7 +203,7 @@ export async function scanTree(options: ScanOptions): Promise<ScanReport> {
         report.notes.push(error instanceof Error ? error.message : String(error));
       }
     }
-    if (CONFIG_FILE.test(path)) lintConfigFile(path, text, report);
+    if (CONFIG_FILE.test(path)) await lintConfigFile(path, text, report);
     if (DOCKERFILE.test(basename(path))) {
       const lines = text.split('\n');
       for (const f of lintDockerfile(text)) report.findings.push(dockerfileToFinding(path, f, lines[f.line - 1] ?? ''));

@@ -2,7 +2,7 @@
  * Vulnerable dependencies: every package of every lockfile against the advisory index, each
  * finding with the chain that pulls the package in and the version that fixes it.
  */
-import { type PackageGraph, dependencyPath } from './lockfiles/index.ts';
+import { type PackageGraph, dependencyPaths } from './lockfiles/index.ts';
 import { type AdvisoryIndex, type AdvisoryLevel, matchPackage } from './osv/index.ts';
 
 export interface DependencyFinding {
@@ -26,6 +26,7 @@ export interface DependencyFinding {
 export function scanDependencies(graphs: readonly PackageGraph[], index: AdvisoryIndex): DependencyFinding[] {
   const findings: DependencyFinding[] = [];
   for (const graph of graphs) {
+    const pathTo = dependencyPaths(graph);
     for (const pkg of graph.packages) {
       for (const match of matchPackage({ ecosystem: pkg.ecosystem, name: pkg.name, version: pkg.version }, index)) {
         findings.push({
@@ -35,7 +36,7 @@ export function scanDependencies(graphs: readonly PackageGraph[], index: Advisor
           version: pkg.version,
           direct: pkg.direct,
           dev: pkg.dev,
-          path: dependencyPath(graph, pkg.key),
+          path: pathTo(pkg.key),
           id: match.id,
           ids: match.ids,
           level: match.level,

@@ -7,7 +7,7 @@ import { parsePnpmLock } from './pnpm-lock.ts';
 import { parsePipfileLock, parsePoetryLock, parseRequirements } from './python-locks.ts';
 import { parseYarnLock } from './yarn-lock.ts';
 
-export { type LockedPackage, type PackageGraph, type PackageHash, dependencyPath } from './package-graph.ts';
+export { type LockedPackage, type PackageGraph, type PackageHash, dependencyPath, dependencyPaths } from './package-graph.ts';
 export { LockfileError };
 
 interface LockfileKind {

@@ -53,11 +53,11 @@ export interface PackageGraph {
 }
 
 /**
- * The shortest chain of packages from one the project asks for to `key` (breadth-first from
- * the direct ones), e.g. ["express@4.17.1", "body-parser@1.19.0", "qs@6.7.0"]. A package no
- * direct one reaches (a lockfile without its manifest) is its own path.
+ * The shortest chain of packages from one the project asks for to each package (breadth-first
+ * from the direct ones, once per graph), e.g. ["express@4.17.1", "body-parser@1.19.0",
+ * "qs@6.7.0"]. A package no direct one reaches (a lockfile without its manifest) is its own path.
  */
-export function dependencyPath(graph: PackageGraph, key: string): string[] {
+export function dependencyPaths(graph: PackageGraph): (key: string) => string[] {
   const byKey = new Map(graph.packages.map((p) => [p.key, p]));
   const label = (k: string): string => {
     const p = byKey.get(k);
@@ -72,18 +72,23 @@ export function dependencyPath(graph: PackageGraph, key: string): string[] {
     }
   }
   for (let i = 0; i < queue.length; i++) {
-    const current = queue[i] as string;
-    if (current === key) break;
-    for (const next of byKey.get(current)?.dependsOn ?? []) {
+    for (const next of byKey.get(queue[i] as string)?.dependsOn ?? []) {
       if (previous.has(next)) continue;
-      previous.set(next, current);
+      previous.set(next, queue[i] as string);
       queue.push(next);
     }
   }
-  if (!previous.has(key)) return [label(key)];
-  const path: string[] = [];
-  for (let k: string | null | undefined = key; k !== null && k !== undefined; k = previous.get(k)) path.unshift(label(k));
-  return path;
+  return (key) => {
+    if (!previous.has(key)) return [label(key)];
+    const path: string[] = [];
+    for (let k: string | null | undefined = key; k !== null && k !== undefined; k = previous.get(k)) path.unshift(label(k));
+    return path;
+  };
+}
+
+/** One package's chain; for many, take `dependencyPaths` once. */
+export function dependencyPath(graph: PackageGraph, key: string): string[] {
+  return dependencyPaths(graph)(key);
 }
 
 /** Builds a graph's packages from name → version maps, resolving dependencies by name (flat lockfiles). */

@@ -53,9 +53,22 @@ function compareIdentifiers(a: string, b: string): number {
   return a === b ? 0 : a < b ? -1 : 1;
 }
 
+/** Parsed versions, reused: an advisory set compares the same few thousand strings over and over. */
+const parsed = new Map<string, SemverLike>();
+
+function cachedParse(version: string): SemverLike {
+  let v = parsed.get(version);
+  if (v === undefined) {
+    if (parsed.size >= 100_000) parsed.clear();
+    v = parseSemverLike(version);
+    parsed.set(version, v);
+  }
+  return v;
+}
+
 export function compareSemverLike(a: string, b: string): number {
-  const x = parseSemverLike(a);
-  const y = parseSemverLike(b);
+  const x = cachedParse(a);
+  const y = cachedParse(b);
   const length = Math.max(x.release.length, y.release.length, 3);
   for (let i = 0; i < length; i++) {
     const p = x.release[i] ?? 0n;
