@@ -259,7 +259,8 @@ export class DeliveryBench {
 /** `gantry up` on a fresh data dir, whose service instances are killed when this process exits. */
 async function startDeliveryServer(): Promise<ServerHandle> {
   const dataDir = await tempDir('delivery-data');
-  const server = await startServer({ dataDir });
+  // Generous: on a loaded shared machine a cold start has taken over 30 s.
+  const server = await startServer({ dataDir, readyTimeoutMs: 90_000 });
   // Service instances outlive `gantry up` by design (a restarted server adopts them) and the
   // API has no way to stop an environment, so at exit — after lib.ts has stopped the server,
   // also on deadline or Ctrl-C — kill every process it left under this data dir.
