@@ -7,7 +7,8 @@
  * - `outage`: healthy until every page rule's long window has been observed (12 min; QUICK=1:
  *   the fast rule's 2 min), as on a service that has been running for a while; then a full
  *   outage (POST /outage/on: the service answers 500 to everything) → time to the page alert
- *   (the `slo.alert.fired` event) and to the incident (`incident.opened`); then recovery → time
+ *   (the `slo.alert.fired` event) and to the incident (`incident.opened`); OUTAGE_S [30] s
+ *   after it began (or at the incident, if later), recovery → time
  *   until the page resolves by itself.
  * - `burn`: a fresh SLO history at 0.5 % random errors (5× burn) from its first request for
  *   BURN_MINUTES [13] (QUICK=1: 3), long enough by default that both page rules' long windows
@@ -20,6 +21,7 @@ import { benchMain, epochMs, progress, round, waitFor } from './lib.ts';
 import { type GantryEvent, DeliveryBench, OpenLoopLoad, summarize } from './delivery-lib.ts';
 
 const RATE = Number(process.env.RATE ?? 50);
+const OUTAGE_S = Number(process.env.OUTAGE_S ?? 30);
 const QUICK = process.env.QUICK === '1';
 const BURN_MINUTES = Number(process.env.BURN_MINUTES ?? (QUICK ? 3 : 13));
 const BURN_FAIL_RATE = Number(process.env.BURN_FAIL_RATE ?? 0.005);
@@ -95,6 +97,8 @@ async function outagePhase(bench: DeliveryBench, port: number, warmUpMs: number)
   const firedAt = Date.parse(fired.at);
   const incidentAt = Date.parse(incident.at);
   progress(`outage: paged after ${seconds(firedAt - outageAt)} s, incident after ${seconds(incidentAt - outageAt)} s`);
+  // An outage lasts a while in earnest: OUTAGE_S, or until the incident if that is later.
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, outageAt + OUTAGE_S * 1000 - epochMs())));
   const recoveredAt = epochMs();
   await post(port, '/outage/off');
   const resolved = await waitFor(
@@ -115,7 +119,9 @@ async function outagePhase(bench: DeliveryBench, port: number, warmUpMs: number)
     resolved_after_recovery_s: seconds(resolvedAt - recoveredAt),
     rules_holding_at_page: firedRules
       .filter((r) => r.holds)
-      .map((r) => `$r.burnRatex over $windowName(r.longWindowMs)/${windowName(r.shortWindowMs)}: ${r.longBurnRate}x/$r.shortBurnRatex`),
+      .map(
+        (r) => `${r.burnRate}x over ${windowName(r.longWindowMs)}/${windowName(r.shortWindowMs)}: ${r.longBurnRate}x/${r.shortBurnRate}x`,
+      ),
   };
 }
 
@@ -132,7 +138,7 @@ async function burnPhase(bench: DeliveryBench, startedAt: number): Promise<Recor
     sampledAt = epochMs();
     for (const r of view.rules) {
       if (observed < r.longWindowMs) continue;
-      const name = `$r.severity$r.burnRatex over $windowName(r.longWindowMs)/${windowName(r.shortWindowMs)}`;
+      const name = `${r.severity} ${r.burnRate}x over ${windowName(r.longWindowMs)}/${windowName(r.shortWindowMs)}`;
       const peak = peaks.get(name) ?? { rule: name, armedForS: 0, peakBurnRate: 0, threshold: r.burnRate, held: false };
       peak.armedForS += stepS;
       peak.peakBurnRate = Math.max(peak.peakBurnRate, Math.min(r.longBurnRate, r.shortBurnRate));
