@@ -60,7 +60,7 @@ export function routeMatches(channel: NotificationChannel, event: NotifiedEvent,
  * a receiver's one-minute outage, the last of 100 queued deliveries used to wait ~4 min more
  * (up to 5), since the ceiling had reached 160 s. With the cap a receiver back after an outage
  * of T hears every queued delivery within about T/2 (30 s after a short one), while a
- * day-long outage still costs ~120 attempts a delivery, not thousands.
+ * day-long outage costs ~117 attempts a delivery (~104 before), not thousands.
  */
 export function retryDelayMs(attempts: number, random: number, failingForMs: number, firstRetryMs = FIRST_RETRY_MS): number {
   const cap = Math.min(MAX_RETRY_MS, Math.max(MIN_CAP_RETRIES * firstRetryMs, failingForMs / 2));
