@@ -99,6 +99,8 @@ export interface ServiceOptions {
   drainTimeout?: string;
   /** `environments:` of gantry.yaml as users write it (kebab-case keys, `1%`, `10s`). */
   environments: Record<string, unknown>;
+  /** `slos:` of gantry.yaml as users write it (none when absent). */
+  slos?: Record<string, unknown>;
 }
 
 /** gantry.yaml of one release: a one-step pipeline on pushes to main, the service, the environments. */
@@ -118,6 +120,7 @@ export function gantryYaml(spec: ReleaseSpec, o: ServiceOptions): string {
       stop: { 'drain-timeout': o.drainTimeout ?? '5s' },
     },
     environments: o.environments,
+    ...(o.slos === undefined ? {} : { slos: o.slos }),
   });
 }
 
@@ -164,17 +167,14 @@ export class DeliveryBench {
     this.#service = service;
   }
 
-  /** Starts `gantry up` on a fresh data dir and registers a repo with the fixture service in it. */
-  static async create(service: ServiceOptions, project = 'bench'): Promise<DeliveryBench> {
+  /**
+   * Starts `gantry up` on a fresh data dir and registers a repo with the fixture service in it;
+   * given `shared` (another bench's server), registers one more project there instead.
+   */
+  static async create(service: ServiceOptions, project = 'bench', shared?: ServerHandle): Promise<DeliveryBench> {
     const fixture = await readFile(join(REPO_ROOT, 'test', 'e2e', 'fixtures', 'service.js'), 'utf8');
     const repo = await tempRepo('delivery', gantryYaml({ version: 'v0' }, service), { 'server.js': fixture });
-    const dataDir = await tempDir('delivery-data');
-    const server = await startServer({ dataDir });
-    // Service instances outlive `gantry up` by design (a restarted server adopts them) and the
-    // API has no way to stop an environment, so at exit — after lib.ts has stopped the server,
-    // also on deadline or Ctrl-C — kill every process it left under this data dir.
-    process.once('exit', () => killLeftInstances(dataDir, server.pid));
-    progress(`server up at ${server.url} (pid ${server.pid}) in ${round(server.readyMs)} ms`);
+    const server = shared ?? (await startDeliveryServer());
     await server.api('POST', '/api/projects', { path: repo, name: project });
     return new DeliveryBench(server, project, repo, service);
   }
@@ -254,6 +254,19 @@ export class DeliveryBench {
     if (port === null) throw new Error(`${env} has no proxy port yet`);
     return port;
   }
+}
+
+/** `gantry up` on a fresh data dir, whose service instances are killed when this process exits. */
+async function startDeliveryServer(): Promise<ServerHandle> {
+  const dataDir = await tempDir('delivery-data');
+  // Generous: on a loaded shared machine a cold start has taken over 30 s.
+  const server = await startServer({ dataDir, readyTimeoutMs: 90_000 });
+  // Service instances outlive `gantry up` by design (a restarted server adopts them) and the
+  // API has no way to stop an environment, so at exit — after lib.ts has stopped the server,
+  // also on deadline or Ctrl-C — kill every process it left under this data dir.
+  process.once('exit', () => killLeftInstances(dataDir, server.pid));
+  progress(`server up at ${server.url} (pid ${server.pid}) in ${round(server.readyMs)} ms`);
+  return server;
 }
 
 /**

@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { InputError } from '../core/errors.ts';
 import { parseEnvNames } from '../platform/child-env.ts';
+import { FIRST_RETRY_MS } from './notifications/index.ts';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../platform/log-options.ts';
 
 export interface ServerOptions {
@@ -28,6 +29,11 @@ export interface ServerOptions {
   readonly drainMs: number;
   /** How many times a job whose server died under it is retried (0: it fails). */
   readonly interruptedRetries: number;
+  /**
+   * A failed notification's first retry waits up to this (full jitter), ms; later ones double,
+   * capped at 30 min and at half of how long the delivery has been failing (at least 6× this).
+   */
+  readonly notifyRetryMs: number;
   /** Prometheus base URL for analysis checks with a PromQL query; null when none. */
   readonly prometheusUrl: string | null;
   /** The server's own log: JSON lines, or one human line per entry; null: pretty on a terminal, JSON otherwise. */
@@ -100,6 +106,12 @@ export const SERVER_OPTION_TABLE: Record<keyof ServerOptions, OptionSpec> = {
     description: 'retries of a job whose server died under it (default 1)',
     parse: int('interrupted retries', 0),
   },
+  notifyRetryMs: {
+    env: 'GANTRY_NOTIFY_RETRY_MS',
+    description:
+      "a failed notification's first retry delay, ms (default 5000; full jitter); later ones double, capped at 30 min and at half of how long the delivery has been failing",
+    parse: int('notify retry delay', 10),
+  },
   prometheusUrl: {
     env: 'GANTRY_PROMETHEUS_URL',
     description: 'Prometheus base URL for analysis checks with a query and SLOs with a Prometheus SLI (default: none)',
@@ -149,6 +161,7 @@ export function resolveServerOptions(
     pollIntervalMs: (raw.pollIntervalMs as number | undefined) ?? 60_000,
     drainMs: (raw.drainMs as number | undefined) ?? 10_000,
     interruptedRetries: (raw.interruptedRetries as number | undefined) ?? 1,
+    notifyRetryMs: (raw.notifyRetryMs as number | undefined) ?? FIRST_RETRY_MS,
     prometheusUrl: (raw.prometheusUrl as string | undefined) ?? null,
     logFormat: (raw.logFormat as LogFormat | undefined) ?? null,
     logLevel: (raw.logLevel as LogLevel | undefined) ?? 'info',

@@ -197,6 +197,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     decrypt: (ciphertext) => secretBox.decrypt(ciphertext),
     publicUrl: () => url,
     warn: (message, data) => notifyLog.warn(message, data),
+    firstRetryMs: options.notifyRetryMs,
   });
   const incidents = new IncidentService({
     store,

@@ -29,11 +29,15 @@ export interface NotifierDeps {
   timeoutMs?: number;
   /** Random in [0, 1) for the jitter; tests pin it. */
   random?: () => number;
+  /** The first retry's delay before jitter (default 5 s; the server option `notifyRetryMs`). */
+  firstRetryMs?: number;
 }
 
 const BATCH = 500;
-const FIRST_RETRY_MS = 5_000;
+export const FIRST_RETRY_MS = 5_000;
 const MAX_RETRY_MS = 30 * 60_000;
+/** However short the delivery's failing, a retry may wait this many first retries (30 s by default). */
+const MIN_CAP_RETRIES = 6;
 /** Deliveries older than this are given up as failed. */
 export const GIVE_UP_AFTER_MS = 24 * 3600_000;
 const PARALLEL = 4;
@@ -49,10 +53,19 @@ export function routeMatches(channel: NotificationChannel, event: NotifiedEvent,
   return true;
 }
 
-/** Exponential backoff with full jitter (AWS architecture blog's recommendation), capped. */
-export function retryDelayMs(attempts: number, random: number): number {
-  const ceiling = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** Math.max(0, attempts - 1));
-  return Math.max(1000, Math.round(ceiling * random));
+/**
+ * Exponential backoff with full jitter (AWS architecture blog's recommendation), capped at 30 min
+ * and at half of how long the delivery has been failing (`failingForMs`, but never below
+ * 6 first retries). Doubling alone lets a few attempts' luck push the next one far out: after
+ * a receiver's one-minute outage, the last of 100 queued deliveries used to wait ~4 min more
+ * (up to 5), since the ceiling had reached 160 s. With the cap a receiver back after an outage
+ * of T hears every queued delivery within about T/2 (30 s after a short one), while a
+ * day-long outage costs ~117 attempts a delivery (~104 before), not thousands.
+ */
+export function retryDelayMs(attempts: number, random: number, failingForMs: number, firstRetryMs = FIRST_RETRY_MS): number {
+  const cap = Math.min(MAX_RETRY_MS, Math.max(MIN_CAP_RETRIES * firstRetryMs, failingForMs / 2));
+  const ceiling = Math.min(cap, firstRetryMs * 2 ** Math.max(0, attempts - 1));
+  return Math.max(firstRetryMs / 5, Math.round(ceiling * random));
 }
 
 export class Notifier {
@@ -156,7 +169,8 @@ export class Notifier {
       this.#deps.warn('notification given up after a day of retries', { channel: channel.name, delivery: delivery.idempotencyKey, error });
       return;
     }
-    const nextAttemptMs = clock.now() + retryDelayMs(attempts, (this.#deps.random ?? Math.random)());
+    const delay = retryDelayMs(attempts, (this.#deps.random ?? Math.random)(), age, this.#deps.firstRetryMs);
+    const nextAttemptMs = clock.now() + delay;
     await store.notifications.record(delivery.id, { status: 'pending', attempts, nextAttemptMs, error, at });
   }
 

@@ -69,10 +69,18 @@ describe('webhook signatures', () => {
   });
 
   it('retry after 5 s, doubling up to 30 min, with full jitter', () => {
-    expect(retryDelayMs(1, 0.999)).toBe(4995);
-    expect(retryDelayMs(3, 0.5)).toBe(10_000);
-    expect(retryDelayMs(30, 0.999)).toBeLessThanOrEqual(30 * 60_000);
-    expect(retryDelayMs(1, 0)).toBe(1000);
+    expect(retryDelayMs(1, 0.999, 0)).toBe(4995);
+    expect(retryDelayMs(3, 0.5, 15_000)).toBe(10_000);
+    expect(retryDelayMs(30, 0.999, 20 * 3600_000)).toBe(Math.round(30 * 60_000 * 0.999));
+    expect(retryDelayMs(1, 0, 0)).toBe(1000);
+    expect(retryDelayMs(2, 0.5, 0, 100)).toBe(100);
+  });
+
+  it('never wait more than half of how long the delivery has been failing (or 30 s)', () => {
+    // Doubling alone reached a 160 s ceiling by the sixth attempt, a minute into an outage.
+    expect(retryDelayMs(6, 0.999, 60_000)).toBeLessThanOrEqual(30_000);
+    expect(retryDelayMs(12, 0.999, 10 * 60_000)).toBeLessThanOrEqual(5 * 60_000);
+    expect(retryDelayMs(12, 0.999, 2 * 60_000)).toBe(Math.round(60_000 * 0.999));
   });
 });
 
@@ -97,7 +105,7 @@ describe('Notifier', () => {
   });
 
   // The "encryption" is the identity here: SecretBox has tests of its own.
-  function notifier(): Notifier {
+  function notifier(random = 0.5): Notifier {
     const scopes = new EventScopes(store);
     return new Notifier({
       store,
@@ -106,7 +114,7 @@ describe('Notifier', () => {
       decrypt: (s) => s,
       publicUrl: () => 'http://gantry.test',
       warn: () => undefined,
-      random: () => 0.5,
+      random: () => random,
     });
   }
 
@@ -210,6 +218,26 @@ describe('Notifier', () => {
     const rows = await store.notifications.deliveries({ limit: 1000 });
     expect(rows).toHaveLength(100);
     expect(rows.every((r) => r.status === 'delivered' && r.attempts >= 3)).toBe(true);
+  });
+
+  it('delivers within half an outage of the receiver coming back, however unlucky the jitter', async () => {
+    await channel('ops', 'webhook', { events: ['slo.alert.*'] });
+    await store.events.append(alert(1));
+    hook.status = 503;
+    const n = notifier(0.999);
+    const downAt = clock.now();
+    const backAt = downAt + 80_000;
+    let deliveredAt: number | undefined;
+    while (deliveredAt === undefined && clock.now() < downAt + 600_000) {
+      if (clock.now() >= backAt) hook.status = 200;
+      await n.tick();
+      const [row] = await store.notifications.deliveries({ limit: 1 });
+      if (row?.status === 'delivered') deliveredAt = clock.now();
+      clock.advance(500);
+    }
+    // Attempts at 0, 5, 15, 35 and 65 s fail; the next comes 32.5 s later, not 80 s (155 s in all).
+    expect(deliveredAt).toBeDefined();
+    expect((deliveredAt ?? Infinity) - backAt).toBeLessThanOrEqual(40_000);
   });
 
   it('gives up after a day of failures and says why', async () => {
