@@ -123,10 +123,14 @@ export class RunDriver {
   #dispatch(key: string): void {
     const controller = new AbortController();
     this.#controllers.set(key, controller);
-    const work = this.#runDispatched(key, controller).finally(() => {
-      this.#controllers.delete(key);
-      this.#jobsInFlight.delete(work);
-    });
+    const work = this.#runDispatched(key, controller)
+      // A transition that could not be stored has already failed the run through `done` (#apply);
+      // anything else failing here must do the same, never be left unhandled.
+      .catch((error: unknown) => this.#rejectDone(error))
+      .finally(() => {
+        this.#controllers.delete(key);
+        this.#jobsInFlight.delete(work);
+      });
     this.#jobsInFlight.add(work);
   }
 
