@@ -187,6 +187,16 @@ describe.runIf(browserAvailable())('SLO and incident pages in a browser', () => 
     expect(await page.getByTestId('incident-owner').textContent()).toMatch(/^dashboard:/);
     expect(await page.getByTestId('tta').textContent()).not.toBe('not yet');
 
+    // Reassign and lower the severity; both are recorded.
+    await page.locator('#incident-owner-input').fill('carol');
+    await page.locator('#incident-severity-input').selectOption('sev2');
+    await page.getByRole('form', { name: 'Owner and severity' }).getByRole('button', { name: 'Save' }).click();
+    await waitFor(async () => ((await page.getByTestId('incident-owner').textContent()) === 'carol' ? true : undefined), {
+      what: 'the new owner',
+    });
+    const changes = (await server.api<{ events: { type: string }[] }>('GET', '/api/events?type=incident.*')).body.events.map((e) => e.type);
+    expect(changes).toEqual(expect.arrayContaining(['incident.assigned', 'incident.severity']));
+
     await page.getByLabel('Add a note').fill('500s started right after release 2');
     await page.getByRole('button', { name: 'Add note' }).click();
     await page.locator('.tl-note', { hasText: 'note: 500s started right after release 2' }).waitFor();

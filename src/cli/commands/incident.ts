@@ -115,6 +115,20 @@ export function registerIncidentCommands(program: Command): void {
       });
   }
   incident
+    .command('assign <project> <number> <owner>')
+    .description('reassign an incident')
+    .action(async (project: string, number: string, owner: string) => {
+      await client(program).request('PUT', `/api/projects/${enc(project)}/incidents/${enc(number)}/owner`, { owner });
+      process.stdout.write(`incident #${number} assigned to ${owner}\n`);
+    });
+  incident
+    .command('severity <project> <number> <severity>')
+    .description("change an incident's severity: sev1, sev2 or sev3")
+    .action(async (project: string, number: string, severity: string) => {
+      await client(program).request('PUT', `/api/projects/${enc(project)}/incidents/${enc(number)}/severity`, { severity });
+      process.stdout.write(`incident #${number} is now ${severity}\n`);
+    });
+  incident
     .command('note <project> <number> <text>')
     .description("add a note to an incident's timeline")
     .action(async (project: string, number: string, text: string) => {

@@ -119,6 +119,38 @@ export function registerIncidentRoutes(routes: RouteTable, deps: IncidentRouteDe
     });
   }
   routes.add({
+    method: 'PUT',
+    url: '/api/projects/:project/incidents/:number/owner',
+    summary: 'Reassign an incident; recorded on its timeline',
+    auth: 'admin',
+    params: one,
+    body: z.strictObject({ owner: z.string().trim().min(1).max(200) }),
+    handler: async ({ params, body, request }) => ({
+      incident: await incidents.update(
+        await deps.requireProject(params.project),
+        params.number,
+        { owner: body.owner },
+        request.actor ?? 'api',
+      ),
+    }),
+  });
+  routes.add({
+    method: 'PUT',
+    url: '/api/projects/:project/incidents/:number/severity',
+    summary: "Change an incident's severity; recorded on its timeline",
+    auth: 'admin',
+    params: one,
+    body: z.strictObject({ severity: z.enum(['sev1', 'sev2', 'sev3']) }),
+    handler: async ({ params, body, request }) => ({
+      incident: await incidents.update(
+        await deps.requireProject(params.project),
+        params.number,
+        { severity: body.severity },
+        request.actor ?? 'api',
+      ),
+    }),
+  });
+  routes.add({
     method: 'POST',
     url: '/api/projects/:project/incidents/:number/notes',
     summary: "Add a note to an incident's timeline",

@@ -215,6 +215,25 @@ export class IncidentService {
     return next;
   }
 
+  /** Reassigns an incident or changes its severity (recorded as events, shown on the timeline). */
+  async update(project: Project, number: number, change: { owner?: string; severity?: IncidentSeverity }, by: string): Promise<Incident> {
+    if (change.owner === undefined && change.severity === undefined) throw new InputError('give an owner or a severity to change');
+    let next = await this.require(project, number);
+    const events: NewEvent[] = [];
+    if (change.owner !== undefined && change.owner !== next.owner) {
+      next = applyIncidentAction(next, { type: 'assign', owner: change.owner, by });
+      events.push(this.#event('incident.assigned', project.id, next.environment, by, { number, owner: change.owner }));
+    }
+    if (change.severity !== undefined && change.severity !== next.severity) {
+      next = applyIncidentAction(next, { type: 'set-severity', severity: change.severity, by });
+      events.push(this.#event('incident.severity', project.id, next.environment, by, { number, severity: change.severity }));
+    }
+    if (events.length === 0) return next;
+    await this.#deps.store.incidents.save(next, events);
+    this.#deps.changed?.(project.id);
+    return next;
+  }
+
   async note(project: Project, number: number, text: string, by: string): Promise<void> {
     if (text.trim() === '') throw new InputError('a note needs text');
     const incident = await this.require(project, number);

@@ -125,4 +125,26 @@ describe('IncidentService', () => {
     const types = (await store.events.list({ type: 'incident.*' })).map((e) => e.type);
     expect(types).toEqual(['incident.opened', 'incident.mitigated']);
   });
+
+  it('reassigns and changes severity, recording each as an event on the timeline, not after resolution', async () => {
+    const incidents = service();
+    await incidents.open(project, { title: 'payments failing', environment: 'production', severity: 'sev3' }, 'bob');
+    await incidents.act(project, 1, 'acknowledge', 'bob');
+    const changed = await incidents.update(project, 1, { owner: 'carol', severity: 'sev1' }, 'bob');
+    expect(changed).toMatchObject({ owner: 'carol', severity: 'sev1', state: 'acknowledged' });
+    // Setting what is already set records nothing.
+    await incidents.update(project, 1, { owner: 'carol' }, 'bob');
+    const events = await store.events.list({ type: 'incident.*' });
+    expect(events.map((e) => [e.type, e.data])).toEqual([
+      ['incident.opened', expect.anything()],
+      ['incident.acknowledged', expect.anything()],
+      ['incident.assigned', { number: 1, owner: 'carol' }],
+      ['incident.severity', { number: 1, severity: 'sev1' }],
+    ]);
+    const view = await incidents.view(project, 1);
+    expect(view.timeline.map((t) => t.kind)).toEqual(expect.arrayContaining(['incident.assigned', 'incident.severity']));
+    await incidents.act(project, 1, 'resolve', 'carol');
+    await expect(incidents.update(project, 1, { severity: 'sev2' }, 'bob')).rejects.toThrow(ConflictError);
+    await expect(incidents.update(project, 1, {}, 'bob')).rejects.toThrow('give an owner or a severity');
+  });
 });

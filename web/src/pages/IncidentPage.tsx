@@ -137,6 +137,17 @@ export default function IncidentPage() {
               />
             ))}
           </div>
+          <OwnerForm
+            key={`${incident.owner}-${incident.severity}`}
+            owner={incident.owner ?? ''}
+            severity={incident.severity}
+            disabled={incident.state === 'resolved'}
+            save={async (owner, severity) => {
+              if (owner && owner !== incident.owner) await send('PUT', `${base}/owner`, { owner });
+              if (severity !== incident.severity) await send('PUT', `${base}/severity`, { severity });
+              load();
+            }}
+          />
           <dl className="facts incident-numbers">
             <dt>Time to acknowledge</dt>
             <dd data-testid="tta">{view.ttaMs === null ? 'not yet' : duration(view.ttaMs)}</dd>
@@ -243,6 +254,53 @@ function Suggestion({
       question={`Hold the rollout under way in ${environment} where it is until someone resumes it; the analysis keeps running. Noted on this incident.`}
       onConfirm={run}
     />
+  );
+}
+
+/** Reassign the incident or change its severity; both land on the timeline as events. */
+function OwnerForm({
+  owner,
+  severity,
+  disabled,
+  save,
+}: {
+  owner: string;
+  severity: string;
+  disabled: boolean;
+  save: (owner: string, severity: string) => Promise<void>;
+}) {
+  const [who, setWho] = useState(owner);
+  const [level, setLevel] = useState(severity);
+  const [error, setError] = useState<string | null>(null);
+  return (
+    <form
+      className="owner-form"
+      aria-label="Owner and severity"
+      onSubmit={(e) => {
+        e.preventDefault();
+        save(who.trim(), level).then(
+          () => setError(null),
+          (err: Error) => setError(err.message),
+        );
+      }}
+    >
+      <label htmlFor="incident-owner-input">Owner</label>
+      <input id="incident-owner-input" value={who} disabled={disabled} onChange={(e) => setWho(e.target.value)} maxLength={200} />
+      <label htmlFor="incident-severity-input">Severity</label>
+      <select id="incident-severity-input" value={level} disabled={disabled} onChange={(e) => setLevel(e.target.value)}>
+        <option value="sev1">sev1</option>
+        <option value="sev2">sev2</option>
+        <option value="sev3">sev3</option>
+      </select>
+      <button type="submit" disabled={disabled || (who.trim() === owner && level === severity) || who.trim() === ''}>
+        Save
+      </button>
+      {error && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
+    </form>
   );
 }
 
