@@ -26,3 +26,4 @@ export type {
   HistoryPoint,
   HistoryWindow,
 } from './budget-history.ts';
+export type { SloStatus } from './slo-status.ts';

@@ -12,6 +12,7 @@ function status(environment: string, name: string, remaining: number, o: Partial
     sinceMs: 0,
     evaluatedAtMs: 0,
     evaluated: true,
+    problem: null,
     ...o,
   };
 }

@@ -38,6 +38,7 @@ import {
   stepAlert,
   sumEvents,
 } from '../../slo/index.ts';
+import type { SloStatus } from '../../slo/index.ts';
 import type { EventEnvironment, NewEvent, SloBucket, SloKey, Store } from '../../store/ports.ts';
 import { type PrometheusQuery, PrometheusSliReader, type PrometheusSliReading } from './prometheus-sli-reader.ts';
 
@@ -93,31 +94,6 @@ interface Tracked {
   /** A Prometheus SLI's last reading: rates per window and the period's counts (null until read; never stored). */
   prometheus: Extract<PrometheusSliReading, { ok: true }> | null;
   /** Why the last evaluation could not measure it (a Prometheus SLI's queries), or null. */
-  problem: string | null;
-}
-
-/** One SLO's state as the API shows it. */
-export interface SloStatus {
-  environment: string;
-  slo: SloConfig;
-  budget: BudgetStatus;
-  /** Burn rate over each rule's windows. */
-  rules: {
-    severity: string;
-    burnRate: number;
-    longWindowMs: number;
-    shortWindowMs: number;
-    longBurnRate: number;
-    shortBurnRate: number;
-    holds: boolean;
-  }[];
-  alerts: Record<string, AlertState>;
-  /** When Gantry began measuring it. */
-  sinceMs: number;
-  evaluatedAtMs: number | null;
-  /** Whether the numbers above are measured: false for a Prometheus SLI not yet read. */
-  evaluated: boolean;
-  /** Why the last evaluation could not measure it (Prometheus unreachable, no data, …), or null. */
   problem: string | null;
 }
 

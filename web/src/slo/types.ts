@@ -12,27 +12,8 @@ import type { TimelineEntry } from '../../../src/incidents/postmortem.ts';
 export type { AlertInterval, BudgetHistory, DeployMarker, HistoryPoint, HistoryWindow } from '../../../src/slo/budget-history.ts';
 export type { Incident, SloConfig, TimelineEntry };
 
-export type AlertState = { status: 'inactive' } | { status: 'firing'; sinceMs: number; peakBurnRate: number };
-
-/** GET /api/projects/:p/slos: one SLO of one environment. */
-export interface SloStatus {
-  environment: string;
-  slo: SloConfig;
-  budget: BudgetStatus;
-  rules: {
-    severity: string;
-    burnRate: number;
-    longWindowMs: number;
-    shortWindowMs: number;
-    longBurnRate: number;
-    shortBurnRate: number;
-    holds: boolean;
-  }[];
-  alerts: Record<string, AlertState>;
-  sinceMs: number;
-  evaluatedAtMs: number | null;
-  evaluated: boolean;
-}
+export type { AlertState } from '../../../src/slo/burn-rate-alerts.ts';
+export type { SloStatus } from '../../../src/slo/slo-status.ts';
 
 /** GET /api/projects/:p/slos/:slo/history?env= */
 export type SloHistory = BudgetHistory & { environment: string; slo: SloConfig; budget: BudgetStatus };
