@@ -71,6 +71,11 @@ export const PERMISSIONS = {
   'secret.write': { scope: 'project', role: 'maintainer', description: "set and delete the project's secrets (values are never shown)" },
   'project.manage': { scope: 'project', role: 'maintainer', description: 'change the project: triggers, webhooks, settings, policy' },
   'member.manage': { scope: 'project', role: 'admin', description: 'grant and revoke roles on the project and its environments' },
+  'alert.receive': {
+    scope: 'server',
+    role: 'developer',
+    description: 'post alerts from Alertmanager (give its service token only this scope)',
+  },
   'server.read': { scope: 'server', role: 'viewer', description: 'see server-wide pages: all projects, alerts, incidents, DORA' },
   'server.admin': {
     scope: 'server',

@@ -53,6 +53,11 @@ export const ERROR_CODES = {
     sentence:
       'No valid credentials: send `Authorization: Bearer <token>` with an API token (the admin token is in `<data>/admin.token`), or sign in to the dashboard again with `gantry open`.',
   },
+  FORBIDDEN: {
+    httpStatus: 403,
+    sentence:
+      "The caller is known but its roles (or its token's scopes) do not allow this here; the message says which role is needed. Ask an admin of the project for that role (docs/access.md).",
+  },
   CSRF: {
     httpStatus: 403,
     sentence:

@@ -39,6 +39,12 @@ export class UnauthorizedError extends GantryError {
   }
 }
 
+export class ForbiddenError extends GantryError {
+  constructor(message: string) {
+    super('FORBIDDEN', message);
+  }
+}
+
 /** One problem in a config file, positioned for `FILE:LINE:COL: message`. Line and column are 1-based. */
 export interface Diagnostic {
   file: string;

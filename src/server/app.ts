@@ -8,7 +8,15 @@ import { ROLLOUT_FINISHED_EVENT } from '../core/rollout-phase.ts';
 import { GANTRY_VERSION } from '../core/version.ts';
 import { createLogger } from '../platform/logger.ts';
 import type { GantryEvent, Store } from '../store/ports.ts';
-import { authenticator, registerSessionRoutes, type SecretBox, type SessionService } from './auth/index.ts';
+import {
+  authenticator,
+  authorizer,
+  OpenRequests,
+  registerAccessRoutes,
+  registerSessionRoutes,
+  type SecretBox,
+  type SessionService,
+} from './auth/index.ts';
 import { registerDeliveryRoutes, registerEnvironmentViewRoutes, type DeliveryRouteDeps } from './delivery/index.ts';
 import { EventScopes, registerEventRoutes, type LiveHub } from './events/index.ts';
 import { createHttpApp, registerWebAssets, RouteTable } from './http/index.ts';
@@ -47,9 +55,11 @@ export function createApp(deps: AppDeps): FastifyInstance {
   const routes = new RouteTable();
   const { store } = deps;
   const onInternalError = deps.onInternalError ?? defaultInternalErrorLog();
+  const openRequests = new OpenRequests();
   const app = createHttpApp({
     routes,
-    authenticate: authenticator(store, deps.sessions),
+    authenticate: authenticator(store, deps.sessions, openRequests),
+    authorize: authorizer(store),
     isClosing: deps.isClosing,
     onInternalError,
   });
@@ -62,8 +72,16 @@ export function createApp(deps: AppDeps): FastifyInstance {
     auth: 'none',
     handler: async () => ({ status: 'ok', version: GANTRY_VERSION, activeRuns: deps.runs.activeRuns() }),
   });
-  routes.add({ method: 'GET', url: '/api/openapi.json', summary: 'This document', auth: 'admin', handler: async () => routes.openApi() });
+  routes.add({
+    method: 'GET',
+    url: '/api/openapi.json',
+    summary: 'This document',
+    auth: 'admin',
+    permission: 'signed-in',
+    handler: async () => routes.openApi(),
+  });
   registerSessionRoutes(routes, { store, sessions: deps.sessions, publicUrl: deps.publicUrl, eventEnv });
+  registerAccessRoutes(routes, { store, open: openRequests, eventEnv, now: Date.now });
   registerProjectRoutes(routes, { store, projects: deps.projects, runs: deps.runs, secretBox: deps.secretBox, eventEnv });
   registerRunRoutes(routes, {
     store,

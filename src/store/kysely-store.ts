@@ -7,6 +7,7 @@ import { createRunStore } from './run-store.ts';
 import { createEventStore } from './event-store.ts';
 import { createSecretStore } from './secret-store.ts';
 import { createTokenStore } from './token-store.ts';
+import { createAccessStore } from './access-store.ts';
 import { createReleaseStore } from './release-store.ts';
 import { createRolloutStore } from './rollout-store.ts';
 import { createMetricStore } from './metric-store.ts';
@@ -27,6 +28,7 @@ export function createKyselyStore(db: Kysely<Database>, dialect: StoreDialect): 
     events: createEventStore(ctx),
     secrets: createSecretStore(ctx),
     tokens: createTokenStore(ctx),
+    access: createAccessStore(ctx),
     releases: createReleaseStore(ctx),
     rollouts: createRolloutStore(ctx),
     metrics: createMetricStore(ctx),

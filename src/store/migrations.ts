@@ -90,6 +90,35 @@ export interface TokensTable {
   name: string;
   hash: string;
   created_at: string;
+  owner: string | null;
+  scopes: string | null;
+  expires_at: string | null;
+  revoked_at: string | null;
+}
+
+export interface UsersTable {
+  name: string;
+  kind: string;
+  display_name: string;
+  email: string | null;
+  external_id: string | null;
+  created_at: string;
+  disabled_at: string | null;
+}
+
+export interface GroupMembersTable {
+  group_name: string;
+  user_name: string;
+}
+
+export interface GrantsTable {
+  subject: string;
+  role: string;
+  /** '' for none: part of the primary key, which cannot hold NULL. */
+  project: string;
+  environment: string;
+  created_at: string;
+  created_by: string;
 }
 
 export interface ReleasesTable {
@@ -260,6 +289,9 @@ export interface Database {
   events: EventsTable;
   secrets: SecretsTable;
   tokens: TokensTable;
+  users: UsersTable;
+  group_members: GroupMembersTable;
+  grants: GrantsTable;
   releases: ReleasesTable;
   rollouts: RolloutsTable;
   environments: EnvironmentsTable;
@@ -594,6 +626,41 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
           .addColumn('name', 'text', (c) => c.primaryKey())
           .addColumn('event_id', sql.raw(bigint), (c) => c.notNull())
           .execute();
+      },
+    },
+    '0012_access': {
+      async up(db: Kysely<any>): Promise<void> {
+        for (const column of ['owner', 'scopes', 'expires_at', 'revoked_at'])
+          await db.schema.alterTable('tokens').addColumn(column, 'text').execute();
+        await db.schema.createIndex('tokens_owner_idx').on('tokens').column('owner').execute();
+        await db.schema
+          .createTable('users')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('display_name', 'text', (c) => c.notNull())
+          .addColumn('email', 'text')
+          .addColumn('external_id', 'text', (c) => c.unique())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('disabled_at', 'text')
+          .execute();
+        await db.schema
+          .createTable('group_members')
+          .addColumn('group_name', 'text', (c) => c.notNull())
+          .addColumn('user_name', 'text', (c) => c.notNull().references('users.name').onDelete('cascade'))
+          .addPrimaryKeyConstraint('group_members_pk', ['group_name', 'user_name'])
+          .execute();
+        await db.schema.createIndex('group_members_user_idx').on('group_members').column('user_name').execute();
+        await db.schema
+          .createTable('grants')
+          .addColumn('subject', 'text', (c) => c.notNull())
+          .addColumn('role', 'text', (c) => c.notNull())
+          .addColumn('project', 'text', (c) => c.notNull())
+          .addColumn('environment', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('created_by', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('grants_pk', ['subject', 'project', 'environment'])
+          .execute();
+        await db.schema.createIndex('grants_project_idx').on('grants').column('project').execute();
       },
     },
   };

@@ -174,14 +174,80 @@ export interface TokenRecord {
   /** sha256 hex of the token; the token itself is never stored. */
   hash: string;
   createdAt: string;
+  /** The user (person or service account) it acts for; null: the admin token, links and sessions. */
+  owner: string | null;
+  /** Permissions it may be used for at most; null: all its owner's roles allow. */
+  scopes: string[] | null;
+  expiresAt: string | null;
+  revokedAt: string | null;
+}
+
+export interface NewToken {
+  name: string;
+  hash: string;
+  owner?: string;
+  scopes?: string[];
+  expiresAt?: string;
 }
 
 export interface TokenStore {
-  create(t: { name: string; hash: string }): Promise<TokenRecord>;
+  create(t: NewToken): Promise<TokenRecord>;
   findByHash(hash: string): Promise<TokenRecord | undefined>;
+  findById(id: string): Promise<TokenRecord | undefined>;
   list(): Promise<TokenRecord[]>;
+  /** The tokens acting for `owner`, oldest first. */
+  listByOwner(owner: string): Promise<TokenRecord[]>;
   /** True when this call removed it: one-time tokens are consumed by whoever deletes them first. */
   delete(hash: string): Promise<boolean>;
+  /** Marks it revoked (kept for the audit trail); false when unknown or already revoked. */
+  revoke(id: string, at: string): Promise<boolean>;
+}
+
+// ---------------------------------------------------------------- access
+
+/** A person or a service account. `name` is the login (`alice`, `deploy-bot`), unique. */
+export interface UserRecord {
+  name: string;
+  kind: 'person' | 'service';
+  displayName: string;
+  email: string | null;
+  /** The identity provider's subject (`iss|sub`) once the user signed in through OIDC. */
+  externalId: string | null;
+  createdAt: string;
+  disabledAt: string | null;
+}
+
+/** A role on the server (no project), a project, or one environment of a project. */
+export interface GrantRecord {
+  /** `user:NAME` or `group:NAME`. */
+  subject: string;
+  role: string;
+  project: string | null;
+  environment: string | null;
+  createdAt: string;
+  createdBy: string;
+}
+
+export interface AccessStore {
+  /** Throws ConflictError when the name is taken. */
+  createUser(u: { name: string; kind: UserRecord['kind']; displayName: string; email?: string; externalId?: string }): Promise<UserRecord>;
+  findUser(name: string): Promise<UserRecord | undefined>;
+  findUserByExternalId(externalId: string): Promise<UserRecord | undefined>;
+  listUsers(): Promise<UserRecord[]>;
+  /** False when there is no such user. */
+  setUserDisabled(name: string, at: string | null): Promise<boolean>;
+  /** Replaces the user's groups (what an identity provider's claim says, or a platform file). */
+  setGroups(user: string, groups: string[]): Promise<void>;
+  groupsOf(user: string): Promise<string[]>;
+  membersOf(group: string): Promise<string[]>;
+  /** Sets the subject's role at that scope (one role per subject and scope). */
+  grant(g: Omit<GrantRecord, 'createdAt'>): Promise<GrantRecord>;
+  /** False when there was no such grant. */
+  revokeGrant(subject: string, project: string | null, environment: string | null): Promise<boolean>;
+  /** Every grant held by any of `subjects`. */
+  grantsOf(subjects: string[]): Promise<GrantRecord[]>;
+  /** Every grant, or those on one project (its environments included). */
+  listGrants(filter?: { project?: string }): Promise<GrantRecord[]>;
 }
 
 // ---------------------------------------------------------------- delivery
@@ -456,6 +522,7 @@ export interface Store {
   events: EventStore;
   secrets: SecretStore;
   tokens: TokenStore;
+  access: AccessStore;
   releases: ReleaseStore;
   rollouts: RolloutStore;
   metrics: MetricStore;

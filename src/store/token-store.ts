@@ -1,9 +1,11 @@
 /** API tokens (TokenStore of ./ports.ts) over Kysely: only their sha256 is kept. */
-import { newId } from '../core/ids.ts';
+import type { Selectable } from 'kysely';
 import { ConflictError } from '../core/errors.ts';
-import type { TokenRecord, TokenStore } from './ports.ts';
-import { isUniqueViolation, nowIso } from './codec.ts';
+import { newId } from '../core/ids.ts';
 import type { StoreContext } from './codec.ts';
+import { fromJsonOrNull, isUniqueViolation, nowIso, toJson } from './codec.ts';
+import type { TokensTable } from './migrations.ts';
+import type { TokenRecord, TokenStore } from './ports.ts';
 
 /** Tokens looked up by hash; names are labels and may repeat. */
 export function createTokenStore(ctx: StoreContext): TokenStore {
@@ -11,9 +13,30 @@ export function createTokenStore(ctx: StoreContext): TokenStore {
   return {
     /** Throws ConflictError when a token with the same hash exists. */
     async create(t) {
-      const token: TokenRecord = { id: newId(), name: t.name, hash: t.hash, createdAt: nowIso() };
+      const token: TokenRecord = {
+        id: newId(),
+        name: t.name,
+        hash: t.hash,
+        createdAt: nowIso(),
+        owner: t.owner ?? null,
+        scopes: t.scopes ?? null,
+        expiresAt: t.expiresAt ?? null,
+        revokedAt: null,
+      };
       try {
-        await db.insertInto('tokens').values({ id: token.id, name: token.name, hash: token.hash, created_at: token.createdAt }).execute();
+        await db
+          .insertInto('tokens')
+          .values({
+            id: token.id,
+            name: token.name,
+            hash: token.hash,
+            created_at: token.createdAt,
+            owner: token.owner,
+            scopes: token.scopes === null ? null : toJson(token.scopes),
+            expires_at: token.expiresAt,
+            revoked_at: null,
+          })
+          .execute();
       } catch (err) {
         if (isUniqueViolation(err)) throw new ConflictError('a token with this hash already exists');
         throw err;
@@ -23,18 +46,57 @@ export function createTokenStore(ctx: StoreContext): TokenStore {
 
     async findByHash(hash) {
       const row = await db.selectFrom('tokens').selectAll().where('hash', '=', hash).executeTakeFirst();
-      return row === undefined ? undefined : { id: row.id, name: row.name, hash: row.hash, createdAt: row.created_at };
+      return row === undefined ? undefined : toRecord(row);
+    },
+
+    async findById(id) {
+      const row = await db.selectFrom('tokens').selectAll().where('id', '=', id).executeTakeFirst();
+      return row === undefined ? undefined : toRecord(row);
     },
 
     /** Oldest first. */
     async list() {
       const rows = await db.selectFrom('tokens').selectAll().orderBy('created_at', 'asc').orderBy('id', 'asc').execute();
-      return rows.map((row) => ({ id: row.id, name: row.name, hash: row.hash, createdAt: row.created_at }));
+      return rows.map(toRecord);
+    },
+
+    async listByOwner(owner) {
+      const rows = await db
+        .selectFrom('tokens')
+        .selectAll()
+        .where('owner', '=', owner)
+        .orderBy('created_at', 'asc')
+        .orderBy('id', 'asc')
+        .execute();
+      return rows.map(toRecord);
     },
 
     async delete(hash) {
       const result = await db.deleteFrom('tokens').where('hash', '=', hash).executeTakeFirst();
       return Number(result.numDeletedRows) > 0;
     },
+
+    async revoke(id, at) {
+      const result = await db
+        .updateTable('tokens')
+        .set({ revoked_at: at })
+        .where('id', '=', id)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) > 0;
+    },
+  };
+}
+
+function toRecord(row: Selectable<TokensTable>): TokenRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    hash: row.hash,
+    createdAt: row.created_at,
+    owner: row.owner,
+    scopes: fromJsonOrNull<string[]>(row.scopes),
+    expiresAt: row.expires_at,
+    revokedAt: row.revoked_at,
   };
 }

@@ -3,12 +3,19 @@
  * alone never changes anything: POST, PUT and DELETE also need the session's CSRF header, and a
  * cross-site Origin is refused outright (SameSite=Strict already keeps the cookie off cross-site
  * requests).
+ *
+ * The caller becomes a `Principal` (src/access): the admin token, tokens made before users
+ * existed, and `gantry open` sessions act as the server's admin; a token owned by a user acts
+ * with that user's grants and its groups', narrowed by its scopes. A revoked or expired token,
+ * or one whose user is disabled, is refused on its next request — every request reads them.
  */
 import type { FastifyRequest } from 'fastify';
+import { isPermission, type Principal, ROLES, type Role } from '../../access/index.ts';
 import { GantryError, UnauthorizedError } from '../../core/errors.ts';
-import type { Store } from '../../store/ports.ts';
+import type { Store, TokenRecord } from '../../store/ports.ts';
 import { bearer, headerValue } from '../http/index.ts';
 import { cookieValue, csrfMatches, isSessionOrLinkToken, SESSION_COOKIE, type Session, type SessionService } from './sessions.ts';
+import type { OpenRequests } from './open-requests.ts';
 import { hashToken } from './tokens.ts';
 
 declare module 'fastify' {
@@ -17,13 +24,23 @@ declare module 'fastify' {
   }
 }
 
-export function authenticator(store: Store, sessions: SessionService): (request: FastifyRequest) => Promise<void> {
+/** What the admin token and `gantry open` sessions act as. */
+export const ADMIN_PRINCIPAL: Principal = { id: 'admin', grants: [{ role: 'admin' }] };
+
+export function authenticator(
+  store: Store,
+  sessions: SessionService,
+  open: OpenRequests,
+  now: () => number = Date.now,
+): (request: FastifyRequest) => Promise<void> {
   return async (request) => {
     const token = bearer(request);
     if (token) {
       const record = await store.tokens.findByHash(hashToken(token));
       if (!record || isSessionOrLinkToken(record.name)) throw new UnauthorizedError('the API token is not valid');
-      request.actor = `api:${record.name}`;
+      request.principal = await principalOfToken(store, record, now());
+      request.actor = record.owner === null ? `api:${record.name}` : `user:${record.owner}`;
+      open.track(record.id, request.raw);
       return;
     }
     const cookie = cookieValue(request.headers.cookie, SESSION_COOKIE);
@@ -38,5 +55,31 @@ export function authenticator(store: Store, sessions: SessionService): (request:
     }
     request.session = session;
     request.actor = session.actor;
+    request.principal = ADMIN_PRINCIPAL;
+    open.track(session.hash, request.raw);
   };
+}
+
+async function principalOfToken(store: Store, record: TokenRecord, nowMs: number): Promise<Principal> {
+  if (record.revokedAt !== null) throw new UnauthorizedError(`the API token "${record.name}" was revoked`);
+  if (record.expiresAt !== null && Date.parse(record.expiresAt) <= nowMs)
+    throw new UnauthorizedError(`the API token "${record.name}" expired at ${record.expiresAt}: create a new one`);
+  if (record.owner === null) return ADMIN_PRINCIPAL;
+  const user = await store.access.findUser(record.owner);
+  if (!user || user.disabledAt !== null) throw new UnauthorizedError(`the user ${record.owner} is disabled or gone`);
+  const groups = await store.access.groupsOf(user.name);
+  const grants = await store.access.grantsOf([`user:${user.name}`, ...groups.map((g) => `group:${g}`)]);
+  return {
+    id: `user:${user.name}`,
+    grants: grants.flatMap((g) =>
+      isRole(g.role)
+        ? [{ role: g.role, ...(g.project ? { project: g.project } : {}), ...(g.environment ? { environment: g.environment } : {}) }]
+        : [],
+    ),
+    ...(record.scopes ? { scopes: record.scopes.filter(isPermission) } : {}),
+  };
+}
+
+function isRole(name: string): name is Role {
+  return (ROLES as readonly string[]).includes(name);
 }

@@ -19,6 +19,7 @@ export function registerSessionRoutes(routes: RouteTable, deps: SessionRouteDeps
     url: '/api/login-links',
     summary: 'A one-time link (10 minutes) that signs a browser in to the dashboard',
     auth: 'admin',
+    permission: 'server.admin',
     handler: async ({ request, reply }) => {
       const link = await deps.sessions.createLoginLink(deps.publicUrl());
       await store.events.append({
@@ -37,6 +38,7 @@ export function registerSessionRoutes(routes: RouteTable, deps: SessionRouteDeps
     url: '/api/session',
     summary: 'Who is signed in, and the CSRF token for state-changing calls',
     auth: 'admin',
+    permission: 'signed-in',
     handler: async ({ request }) => ({
       actor: request.actor,
       csrf: request.session?.csrf ?? '',
@@ -82,6 +84,7 @@ export function registerSessionRoutes(routes: RouteTable, deps: SessionRouteDeps
     url: '/auth/logout',
     summary: 'Ends the dashboard session',
     auth: 'admin',
+    permission: 'signed-in',
     handler: async ({ request, reply }) => {
       if (request.session) await deps.sessions.end(request.session);
       return reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`).send({ signedOut: true });

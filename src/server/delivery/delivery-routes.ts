@@ -25,6 +25,7 @@ export function registerDeliveryRoutes(routes: RouteTable, deps: DeliveryRouteDe
     url: '/api/projects/:project/releases',
     summary: 'Releases of a project, newest first',
     auth: 'admin',
+    permission: 'read',
     params: projectParams,
     handler: async ({ params }) => ({
       releases: (await store.releases.list((await deps.projects.require(params.project)).id, 100)).map(publicRelease),
@@ -35,6 +36,7 @@ export function registerDeliveryRoutes(routes: RouteTable, deps: DeliveryRouteDe
     url: '/api/projects/:project/releases',
     summary: 'Make a release from a successful run (default: the newest one)',
     auth: 'admin',
+    permission: 'release.create',
     params: projectParams,
     body: z.object({ run: z.string().optional() }),
     handler: async ({ params, body, request, reply }) => {
@@ -49,6 +51,7 @@ export function registerDeliveryRoutes(routes: RouteTable, deps: DeliveryRouteDe
     url: '/api/projects/:project/environments',
     summary: 'Environments: current release, port, rollout under way',
     auth: 'admin',
+    permission: 'read',
     params: projectParams,
     handler: async ({ params }) => {
       const project = await deps.projects.require(params.project);
@@ -84,6 +87,7 @@ export function registerDeliveryRoutes(routes: RouteTable, deps: DeliveryRouteDe
     url: '/api/projects/:project/environments/:env/deploy',
     summary: 'Deploy a release to an environment with its strategy',
     auth: 'admin',
+    permission: 'deploy',
     params: envParams,
     body: z.object({
       release: z.string().min(1),
@@ -103,6 +107,7 @@ export function registerDeliveryRoutes(routes: RouteTable, deps: DeliveryRouteDe
     url: '/api/projects/:project/environments/:env/rollback',
     summary: 'Go back to the previous release at once',
     auth: 'admin',
+    permission: 'deploy',
     params: envParams,
     handler: async ({ params, request, reply }) => {
       const project = await deps.projects.require(params.project);
@@ -116,6 +121,7 @@ export function registerDeliveryRoutes(routes: RouteTable, deps: DeliveryRouteDe
     url: '/api/projects/:project/environments/:env/rollout',
     summary: 'The rollout under way (or the last one): phase, step, weights, analysis, instances',
     auth: 'admin',
+    permission: 'read',
     params: envParams,
     handler: async ({ params }) => {
       const project = await deps.projects.require(params.project);
@@ -135,6 +141,7 @@ export function registerDeliveryRoutes(routes: RouteTable, deps: DeliveryRouteDe
     url: '/api/projects/:project/environments/:env/rollout/:action',
     summary: 'promote, pause, resume, abort or approve the rollout under way',
     auth: 'admin',
+    permission: 'deploy',
     params: z.object({ project: z.string(), env: z.string(), action: z.enum(['promote', 'pause', 'resume', 'abort', 'approve']) }),
     handler: async ({ params, request }) => {
       const project = await deps.projects.require(params.project);
@@ -146,6 +153,7 @@ export function registerDeliveryRoutes(routes: RouteTable, deps: DeliveryRouteDe
     url: '/api/projects/:project/environments/:env/port',
     summary: 'Expose an environment on a port (its proxy listener)',
     auth: 'admin',
+    permission: 'deploy',
     params: envParams,
     body: z.object({ port: z.number().int().min(1).max(65_535) }),
     handler: async ({ params, body, request }) => {
@@ -159,6 +167,7 @@ export function registerDeliveryRoutes(routes: RouteTable, deps: DeliveryRouteDe
     summary:
       'Stop an environment: end its rollout, drain and stop its instances, shut its proxy down; the record and its releases stay, and a deploy starts it again',
     auth: 'admin',
+    permission: 'deploy',
     params: envParams,
     handler: async ({ params, request }) => {
       const project = await deps.projects.require(params.project);
@@ -170,6 +179,7 @@ export function registerDeliveryRoutes(routes: RouteTable, deps: DeliveryRouteDe
     url: '/api/projects/:project/environments/:env/metrics',
     summary: 'Request metrics per release over the last `seconds` (default 60), from the proxy',
     auth: 'admin',
+    permission: 'read',
     params: envParams,
     query: z.object({ seconds: z.coerce.number().int().min(1).max(300).optional() }),
     handler: async ({ params, query }) => {
@@ -190,6 +200,7 @@ export function registerDeliveryRoutes(routes: RouteTable, deps: DeliveryRouteDe
     url: '/metrics',
     summary: 'Request metrics of every environment, Prometheus text format',
     auth: 'admin',
+    permission: 'server.read',
     produces: 'text/plain',
     handler: async ({ reply }) => reply.type('text/plain; version=0.0.4').send(await deps.delivery.prometheus()),
   });

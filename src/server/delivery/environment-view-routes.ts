@@ -40,6 +40,7 @@ export function registerEnvironmentViewRoutes(routes: RouteTable, deps: Environm
     summary:
       'Chart series per release and in total (rate, error rate, p50/p95/p99, latency heatmap) over the last `seconds` (≤ 86400, default 3600) in `step`-second buckets (≥ 10, default 60)',
     auth: 'admin',
+    permission: 'read',
     params: envParams,
     query: z.object({
       seconds: z.coerce.number().int().min(1).max(86_400).optional(),
@@ -65,6 +66,7 @@ export function registerEnvironmentViewRoutes(routes: RouteTable, deps: Environm
     summary:
       "Server-sent events: `rollout` (as GET …/rollout) at once and on every change, `metrics` (the proxy's live window) every second",
     auth: 'admin',
+    permission: 'read',
     params: envParams,
     produces: 'text/event-stream',
     handler: async ({ params, reply }) => {

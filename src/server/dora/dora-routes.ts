@@ -42,6 +42,7 @@ export function registerDoraRoutes(routes: RouteTable, deps: DoraRouteDeps): voi
     summary:
       'DORA: deployment frequency, lead time for changes, change failure rate, failed deployment recovery time and rework rate of a project (or of every project) in an environment (production by default) over a window (`since`: 7d, 30d, 90d, a duration or a date; 30d by default), with 2024 tiers, the trend and the rollouts and incidents behind each number (docs/dora.md)',
     auth: 'admin',
+    permission: 'read',
     query: z.object({
       project: z.string().min(1).optional(),
       env: z.string().min(1).max(200).optional(),

@@ -63,6 +63,7 @@ export function registerEventRoutes(routes: RouteTable, deps: EventRouteDeps): v
     summary:
       'The event log, oldest first (`after` an id to page; `order=desc` with `before` for history); each event with its project and environment',
     auth: 'admin',
+    permission: 'read',
     query: eventQuery,
     handler: async ({ query }) => ({ events: await listEvents(query, { after: query.after, before: query.before }, query.limit ?? 500) }),
   });
@@ -71,6 +72,7 @@ export function registerEventRoutes(routes: RouteTable, deps: EventRouteDeps): v
     url: '/api/events/stream',
     summary: 'Server-sent events of the event log; resumes after Last-Event-ID',
     auth: 'admin',
+    permission: 'read',
     query: eventQuery,
     produces: 'text/event-stream',
     handler: async ({ query, reply, request }) => {

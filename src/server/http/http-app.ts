@@ -5,7 +5,7 @@
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { GantryError } from '../../core/errors.ts';
-import type { RouteTable } from './route-table.ts';
+import type { RoutePermission, RouteTable } from './route-table.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -22,6 +22,8 @@ export interface HttpAppOptions {
   routes: RouteTable;
   /** Sets `request.actor` or throws UNAUTHORIZED/CSRF; called for routes whose auth is `admin`. */
   authenticate(request: FastifyRequest): Promise<void>;
+  /** Throws FORBIDDEN unless the authenticated caller holds `permission` where the request points; called after `authenticate`. */
+  authorize(request: FastifyRequest, permission: RoutePermission): Promise<void>;
   /** True once shutdown began: every request gets 503. */
   isClosing(): boolean;
   /**
@@ -80,7 +82,10 @@ export function createHttpApp(o: HttpAppOptions): FastifyInstance {
     }
     // Fastify answers HEAD on every GET route by itself: HEAD needs what GET needs.
     const method = request.method === 'HEAD' ? 'GET' : request.method;
-    if (o.routes.authOf(method, request.routeOptions.url) === 'admin') await o.authenticate(request);
+    if (o.routes.authOf(method, request.routeOptions.url) === 'admin') {
+      await o.authenticate(request);
+      await o.authorize(request, o.routes.permissionOf(method, request.routeOptions.url) ?? 'server.admin');
+    }
     return undefined;
   });
 

@@ -8,14 +8,24 @@ import { z } from 'zod';
 import { ERROR_CODES, type ErrorCodeInfo } from '../../core/error-codes.ts';
 import { InputError } from '../../core/errors.ts';
 import { GANTRY_VERSION } from '../../core/version.ts';
+import type { Permission } from '../../access/index.ts';
 
 export type Auth = 'admin' | 'none' | 'hook' | 'signature';
+
+/**
+ * What a caller must hold for a route with `auth: 'admin'` (src/access/permissions.ts): a
+ * permission, checked against the project and environment the request names, or `signed-in`
+ * for what every caller may see about itself (its session, the API document).
+ */
+export type RoutePermission = Permission | 'signed-in';
 
 export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   url: string;
   summary: string;
   auth: Auth;
+  /** Required when `auth` is `admin`: registration refuses a route without it. */
+  permission?: RoutePermission;
   params?: P;
   query?: Q;
   body?: B;
@@ -42,16 +52,26 @@ export class RouteTable {
   }
 
   /** Every declared route, in declaration order (what tests walk to check each one's auth). */
-  list(): { method: RouteSpec<z.ZodType, z.ZodType, z.ZodType>['method']; url: string; auth: Auth }[] {
-    return this.#routes.map(({ method, url, auth }) => ({ method, url, auth }));
+  list(): { method: RouteSpec<z.ZodType, z.ZodType, z.ZodType>['method']; url: string; auth: Auth; permission?: RoutePermission }[] {
+    return this.#routes.map(({ method, url, auth, permission }) => ({ method, url, auth, ...(permission ? { permission } : {}) }));
   }
 
   authOf(method: string, routeUrl: string | undefined): Auth | undefined {
-    return this.#routes.find((r) => r.method === method && r.url === routeUrl)?.auth;
+    return this.#find(method, routeUrl)?.auth;
+  }
+
+  permissionOf(method: string, routeUrl: string | undefined): RoutePermission | undefined {
+    return this.#find(method, routeUrl)?.permission;
+  }
+
+  #find(method: string, routeUrl: string | undefined): AnyRoute | undefined {
+    return this.#routes.find((r) => r.method === method && r.url === routeUrl);
   }
 
   register(app: FastifyInstance): void {
     for (const route of this.#routes) {
+      if (route.auth === 'admin' && !route.permission)
+        throw new Error(`${route.method} ${route.url} has no permission: declare the one it needs (src/access/permissions.ts)`);
       app.route({
         method: route.method,
         url: route.url,

@@ -41,6 +41,7 @@ export function registerIncidentRoutes(routes: RouteTable, deps: IncidentRouteDe
     summary:
       "Alertmanager's webhook receiver: a firing group opens an incident (the project from `?project=` or the alerts' `project` label), a resolved one resolves it",
     auth: 'admin',
+    permission: 'alert.receive',
     query: z.object({ project: z.string().min(1).optional() }),
     body: alertmanagerPayload,
     handler: async ({ query, body }) => {
@@ -58,6 +59,7 @@ export function registerIncidentRoutes(routes: RouteTable, deps: IncidentRouteDe
     url: '/api/incidents',
     summary: 'Incidents, newest first (of one project, in some states), with time to acknowledge and to restore',
     auth: 'admin',
+    permission: 'read',
     query: z.object({
       project: z.string().min(1).optional(),
       state: z.string().optional(),
@@ -74,6 +76,7 @@ export function registerIncidentRoutes(routes: RouteTable, deps: IncidentRouteDe
     url: '/api/projects/:project/incidents',
     summary: 'Open an incident by hand',
     auth: 'admin',
+    permission: 'incident.manage',
     params: z.object({ project: z.string().min(1) }),
     body: z.object({
       title: z.string().min(1).max(300),
@@ -91,6 +94,7 @@ export function registerIncidentRoutes(routes: RouteTable, deps: IncidentRouteDe
     url: '/api/projects/:project/incidents/stats',
     summary: "Median time to acknowledge and to restore of the project's incidents",
     auth: 'admin',
+    permission: 'read',
     params: z.object({ project: z.string().min(1) }),
     handler: async ({ params }) => incidents.stats((await deps.requireProject(params.project)).id),
   });
@@ -99,6 +103,7 @@ export function registerIncidentRoutes(routes: RouteTable, deps: IncidentRouteDe
     url: '/api/projects/:project/incidents/:number',
     summary: 'One incident: its notes, the timeline from the event log, the impact, suggested actions',
     auth: 'admin',
+    permission: 'read',
     params: one,
     handler: async ({ params }) => incidents.view(await deps.requireProject(params.project), params.number),
   });
@@ -112,6 +117,7 @@ export function registerIncidentRoutes(routes: RouteTable, deps: IncidentRouteDe
       url: `/api/projects/:project/incidents/:number/${path}`,
       summary: `Mark an incident ${action === 'acknowledge' ? 'acknowledged' : `${action}d`} (later steps imply the earlier ones)`,
       auth: 'admin',
+      permission: 'incident.manage',
       params: one,
       handler: async ({ params, request }) => ({
         incident: await incidents.act(await deps.requireProject(params.project), params.number, action, request.actor ?? 'api'),
@@ -123,6 +129,7 @@ export function registerIncidentRoutes(routes: RouteTable, deps: IncidentRouteDe
     url: '/api/projects/:project/incidents/:number/owner',
     summary: 'Reassign an incident; recorded on its timeline',
     auth: 'admin',
+    permission: 'incident.manage',
     params: one,
     body: z.strictObject({ owner: z.string().trim().min(1).max(200) }),
     handler: async ({ params, body, request }) => ({
@@ -139,6 +146,7 @@ export function registerIncidentRoutes(routes: RouteTable, deps: IncidentRouteDe
     url: '/api/projects/:project/incidents/:number/severity',
     summary: "Change an incident's severity; recorded on its timeline",
     auth: 'admin',
+    permission: 'incident.manage',
     params: one,
     body: z.strictObject({ severity: z.enum(['sev1', 'sev2', 'sev3']) }),
     handler: async ({ params, body, request }) => ({
@@ -155,6 +163,7 @@ export function registerIncidentRoutes(routes: RouteTable, deps: IncidentRouteDe
     url: '/api/projects/:project/incidents/:number/notes',
     summary: "Add a note to an incident's timeline",
     auth: 'admin',
+    permission: 'incident.manage',
     params: one,
     body: z.object({ text: z.string().min(1).max(10_000) }),
     handler: async ({ params, body, request, reply }) => {
@@ -168,6 +177,7 @@ export function registerIncidentRoutes(routes: RouteTable, deps: IncidentRouteDe
     url: '/api/projects/:project/incidents/:number/postmortem',
     summary: 'A postmortem draft in Markdown',
     auth: 'admin',
+    permission: 'read',
     params: one,
     produces: 'text/markdown',
     handler: async ({ params, reply }) =>

@@ -76,6 +76,7 @@ export function registerNotificationRoutes(routes: RouteTable, deps: Notificatio
     url: '/api/notify/channels',
     summary: 'Add a channel: a Slack-compatible incoming webhook, or a JSON webhook signed with HMAC-SHA256 (its secret is returned once)',
     auth: 'admin',
+    permission: 'server.admin',
     body: channelBody,
     handler: async ({ body, reply }) => {
       const project = body.project === undefined ? null : await deps.requireProject(body.project);
@@ -100,6 +101,7 @@ export function registerNotificationRoutes(routes: RouteTable, deps: Notificatio
     url: '/api/notify/channels',
     summary: 'The channels (URLs shown by origin only)',
     auth: 'admin',
+    permission: 'server.read',
     handler: async () => ({ channels: (await store.notifications.channels()).map((c) => publicChannel(c, deps.decrypt)) }),
   });
 
@@ -108,6 +110,7 @@ export function registerNotificationRoutes(routes: RouteTable, deps: Notificatio
     url: '/api/notify/channels/:name',
     summary: 'Remove a channel and its delivery log',
     auth: 'admin',
+    permission: 'server.admin',
     params: z.object({ name: z.string().min(1) }),
     handler: async ({ params }) => {
       const channel = await byName(params.name);
@@ -121,6 +124,7 @@ export function registerNotificationRoutes(routes: RouteTable, deps: Notificatio
     url: '/api/notify/channels/:name/test',
     summary: 'Send a test notification to a channel now (not queued); answers whether it was accepted',
     auth: 'admin',
+    permission: 'server.admin',
     params: z.object({ name: z.string().min(1) }),
     handler: async ({ params }) => {
       const channel = await byName(params.name);
@@ -153,6 +157,7 @@ export function registerNotificationRoutes(routes: RouteTable, deps: Notificatio
     url: '/api/notify/deliveries',
     summary: 'The delivery log, newest first: each notification, its attempts, status and last error',
     auth: 'admin',
+    permission: 'server.read',
     query: z.object({
       channel: z.string().min(1).optional(),
       status: z.enum(['pending', 'delivered', 'failed']).optional(),

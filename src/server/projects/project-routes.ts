@@ -7,7 +7,7 @@ import { resolveInputs } from '../../pipeline/inputs.ts';
 import { parseConfig } from '../../pipeline/load-config.ts';
 import { explainPlan } from '../../pipeline/triggers.ts';
 import type { EventEnvironment, Store } from '../../store/ports.ts';
-import type { SecretBox } from '../auth/index.ts';
+import { callerMay, type SecretBox } from '../auth/index.ts';
 import { bearer, type RouteTable } from '../http/index.ts';
 import { readConfigAtCommit } from '../repos/index.ts';
 import type { RunService } from '../runs/index.ts';
@@ -34,13 +34,17 @@ export function registerProjectRoutes(routes: RouteTable, deps: ProjectRouteDeps
     url: '/api/projects',
     summary: 'List projects',
     auth: 'admin',
-    handler: async () => ({ projects: (await store.projects.list()).map(publicProject) }),
+    permission: 'signed-in',
+    handler: async ({ request }) => ({
+      projects: (await store.projects.list()).filter((p) => callerMay(request, 'read', { project: p.name })).map(publicProject),
+    }),
   });
   routes.add({
     method: 'POST',
     url: '/api/projects',
     summary: 'Register a repository (local path gets git hooks; a URL is polled)',
     auth: 'admin',
+    permission: 'server.admin',
     body: z.object({ path: z.string().optional(), url: z.string().optional(), name: z.string().optional() }),
     handler: async ({ body, request, reply }) => {
       const { project, webhookSecret } = await deps.projects.add(body, request.actor ?? 'api');
@@ -53,6 +57,7 @@ export function registerProjectRoutes(routes: RouteTable, deps: ProjectRouteDeps
     url: '/api/projects/:project',
     summary: 'One project with its next scheduled runs',
     auth: 'admin',
+    permission: 'read',
     params: projectParams,
     handler: async ({ params }) => {
       const project = await deps.projects.require(params.project);
@@ -65,6 +70,7 @@ export function registerProjectRoutes(routes: RouteTable, deps: ProjectRouteDeps
     summary:
       'Unregister a project: removes the git hook Gantry installed (restoring any it chained) or the mirror it polled; `warnings` says what could not be cleaned up',
     auth: 'admin',
+    permission: 'server.admin',
     params: projectParams,
     handler: async ({ params, request }) => {
       const { warnings } = await deps.projects.remove(params.project, request.actor ?? 'api');
@@ -76,6 +82,7 @@ export function registerProjectRoutes(routes: RouteTable, deps: ProjectRouteDeps
     url: '/api/projects/:project/webhook',
     summary: 'The webhook URL and secret of a project',
     auth: 'admin',
+    permission: 'project.manage',
     params: projectParams,
     handler: async ({ params }) => {
       const project = await deps.projects.require(params.project);
@@ -89,6 +96,7 @@ export function registerProjectRoutes(routes: RouteTable, deps: ProjectRouteDeps
     url: '/api/projects/:project/secrets/:name',
     summary: 'Set a secret (stored encrypted)',
     auth: 'admin',
+    permission: 'secret.write',
     params: z.object({ project: z.string(), name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a secret name is letters, digits and _') }),
     query: z.object({ env: z.string().optional() }),
     body: z.object({ value: z.string().min(1, 'the secret value is empty') }),
@@ -110,6 +118,7 @@ export function registerProjectRoutes(routes: RouteTable, deps: ProjectRouteDeps
     url: '/api/projects/:project/secrets',
     summary: "Secret names (never values); `env` for an environment's own",
     auth: 'admin',
+    permission: 'read',
     params: projectParams,
     query: z.object({ env: z.string().optional() }),
     handler: async ({ params, query }) => ({
@@ -121,6 +130,7 @@ export function registerProjectRoutes(routes: RouteTable, deps: ProjectRouteDeps
     url: '/api/projects/:project/secrets/:name',
     summary: 'Delete a secret',
     auth: 'admin',
+    permission: 'secret.write',
     params: z.object({ project: z.string(), name: z.string() }),
     query: z.object({ env: z.string().optional() }),
     handler: async ({ params, query, request }) => {
@@ -144,6 +154,7 @@ export function registerProjectRoutes(routes: RouteTable, deps: ProjectRouteDeps
     url: '/api/projects/:project/runs',
     summary: 'Trigger a run by hand (or as a webhook-kind event)',
     auth: 'admin',
+    permission: 'run.trigger',
     params: projectParams,
     body: z.object({ ref: z.string().optional(), inputs: inputsSchema.optional(), kind: z.enum(['manual', 'push', 'webhook']).optional() }),
     handler: async ({ params, body, request, reply }) => {
@@ -164,6 +175,7 @@ export function registerProjectRoutes(routes: RouteTable, deps: ProjectRouteDeps
     url: '/api/projects/:project/plan',
     summary: 'Which jobs would run for a commit and event, and why the others would not',
     auth: 'admin',
+    permission: 'read',
     params: projectParams,
     body: z.object({
       ref: z.string().optional(),

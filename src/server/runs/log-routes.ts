@@ -49,6 +49,7 @@ export function registerLogRoutes(routes: RouteTable, deps: LogRouteDeps): void 
     summary:
       "A job's log: stored lines `<ISO time> <o|e|s> <text>`; `follow=true` streams lines as server-sent events (`line` with `id` = 0-based line number, then `end`), from line `fromLine` (or after `Last-Event-ID`)",
     auth: 'admin',
+    permission: 'read',
     produces: 'text/plain',
     params: jobParams,
     query: z.object({ follow: flag, fromLine: lineNumber.optional() }),
@@ -105,6 +106,7 @@ export function registerLogRoutes(routes: RouteTable, deps: LogRouteDeps): void 
     url: '/api/runs/:run/jobs/:job/log/lines',
     summary: `Lines of a job's log by 0-based number: \`{ from, lines, total, complete, truncated }\` (raw stored lines; at most ${MAX_PAGE_LINES} per request, fewer past 4 MiB)`,
     auth: 'admin',
+    permission: 'read',
     params: jobParams,
     query: z.object({ from: lineNumber.default(0), count: z.coerce.number().int().min(0).max(MAX_PAGE_LINES).default(500) }),
     handler: async ({ params, query }) => {
@@ -125,6 +127,7 @@ export function registerLogRoutes(routes: RouteTable, deps: LogRouteDeps): void 
     url: '/api/runs/:run/jobs/:job/log/search',
     summary: `Lines of a job's log whose text contains \`q\` (plain text, \`case=true\` for exact case): \`{ matches: 0-based line numbers, more, searchedTo }\`; \`fromLine\` continues a search, at most ${MAX_SEARCH_MATCHES} matches per request`,
     auth: 'admin',
+    permission: 'read',
     params: jobParams,
     query: z.object({
       q: z.string().optional(),

@@ -31,6 +31,7 @@ export function registerRunFileRoutes(routes: RouteTable, deps: RunFileRouteDeps
     url: '/api/runs/:run/jobs/:job/tests',
     summary: "A job's test cases from its JUnit reports, failing first: `{ summary, cases }` (`summary: null` without a report)",
     auth: 'admin',
+    permission: 'read',
     params: jobParams,
     handler: async ({ params }) => {
       await requireRun(store, params.run);
@@ -46,6 +47,7 @@ export function registerRunFileRoutes(routes: RouteTable, deps: RunFileRouteDeps
     url: '/api/runs/:run/jobs/:job/artifacts',
     summary: "A job's artifacts: `{ files: [{ path, bytes }] }`",
     auth: 'admin',
+    permission: 'read',
     params: jobParams,
     handler: async ({ params }) => {
       await requireRun(store, params.run);
@@ -59,6 +61,7 @@ export function registerRunFileRoutes(routes: RouteTable, deps: RunFileRouteDeps
     url: '/api/runs/:run/jobs/:job/artifacts/*',
     summary: 'Download one artifact file',
     auth: 'admin',
+    permission: 'read',
     produces: 'application/octet-stream',
     params: z.object({ run: z.string(), job: z.string(), '*': z.string() }),
     handler: async ({ params, reply }) => {

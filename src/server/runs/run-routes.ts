@@ -27,6 +27,7 @@ export function registerRunRoutes(routes: RouteTable, deps: RunRouteDeps): void 
     url: '/api/runs',
     summary: 'Runs, newest first',
     auth: 'admin',
+    permission: 'read',
     query: z.object({ project: z.string().optional(), limit: z.coerce.number().int().min(1).max(1000).optional() }),
     handler: async ({ query }) => {
       const projectId = query.project ? await deps.projectId(query.project) : undefined;
@@ -38,6 +39,7 @@ export function registerRunRoutes(routes: RouteTable, deps: RunRouteDeps): void 
     url: '/api/runs/:run',
     summary: 'A run with its jobs (same job shape as `gantry run --json`)',
     auth: 'admin',
+    permission: 'read',
     params: runIdParams,
     handler: async ({ params }) => runWithJobs(await requireRun(store, params.run), await store.runs.jobs(params.run)),
   });
@@ -46,6 +48,7 @@ export function registerRunRoutes(routes: RouteTable, deps: RunRouteDeps): void 
     url: '/api/runs/:run/cancel',
     summary: 'Cancel a run (its running jobs are stopped)',
     auth: 'admin',
+    permission: 'run.trigger',
     params: runIdParams,
     handler: async ({ params, request }) => ({ run: await deps.runs.cancel(params.run, request.actor ?? 'api') }),
   });
@@ -54,6 +57,7 @@ export function registerRunRoutes(routes: RouteTable, deps: RunRouteDeps): void 
     url: '/api/runs/:run/rerun',
     summary: 'Run again: all jobs, or only the failed ones and what depends on them',
     auth: 'admin',
+    permission: 'run.trigger',
     params: runIdParams,
     body: z.object({ failed: z.boolean().optional() }),
     handler: async ({ params, body, request, reply }) => {
@@ -67,6 +71,7 @@ export function registerRunRoutes(routes: RouteTable, deps: RunRouteDeps): void 
     url: '/api/runs/:run/stream',
     summary: 'Server-sent events: `run` snapshots then `job` changes',
     auth: 'admin',
+    permission: 'read',
     params: runIdParams,
     produces: 'text/event-stream',
     handler: async ({ params, reply }) => {

@@ -31,6 +31,7 @@ export function registerSloHistoryRoutes(routes: RouteTable, deps: SloHistoryRou
     summary:
       "One SLO's history in an environment, downsampled to `points`: budget remaining (burn-down) and burn rate per alert window over the measured part of its period, alert intervals, deploy markers",
     auth: 'admin',
+    permission: 'read',
     params: z.object({ project: z.string().min(1), slo: z.string().min(1) }),
     query: z.object({
       env: z.string().min(1),

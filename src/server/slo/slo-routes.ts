@@ -26,6 +26,7 @@ export function registerSloRoutes(routes: RouteTable, deps: SloRouteDeps): void 
     url: '/api/projects/:project/slos',
     summary: "Each SLO of the project's environments (or of `env`): error budget, burn rate per alert window, alert states",
     auth: 'admin',
+    permission: 'read',
     params: projectParams,
     query: z.object({ env: z.string().min(1).optional() }),
     handler: async ({ params, query }) => {
@@ -39,6 +40,7 @@ export function registerSloRoutes(routes: RouteTable, deps: SloRouteDeps): void 
     url: '/api/alerts',
     summary: 'Burn-rate alerts: those firing now, or (`state=resolved`) the latest that resolved',
     auth: 'admin',
+    permission: 'read',
     query: z.object({
       project: z.string().min(1).optional(),
       state: z.enum(['firing', 'resolved']).optional(),
@@ -56,6 +58,7 @@ export function registerSloRoutes(routes: RouteTable, deps: SloRouteDeps): void 
     url: '/api/projects/:project/slos/rules',
     summary: "Prometheus recording and alerting rules equivalent to Gantry's evaluation of the project's SLOs (YAML)",
     auth: 'admin',
+    permission: 'read',
     params: projectParams,
     produces: 'application/yaml',
     handler: async ({ params, reply }) => {

@@ -25,7 +25,13 @@ describe('the event stream when the store fails', () => {
     const hub = new LiveHub();
     const routes = new RouteTable();
     registerEventRoutes(routes, { store, hub, requireProject: async () => ({}) as never });
-    const app = createHttpApp({ routes, authenticate: async () => {}, isClosing: () => false, onInternalError: () => {} });
+    const app = createHttpApp({
+      routes,
+      authenticate: async () => {},
+      authorize: async () => {},
+      isClosing: () => false,
+      onInternalError: () => {},
+    });
     routes.register(app);
     await app.listen({ port: 0, host: '127.0.0.1' });
     cleanups.push(() => app.close());

@@ -296,11 +296,27 @@ describe('the HTTP shell', () => {
     const app = createHttpApp({
       routes: new RouteTable(),
       authenticate: async () => undefined,
+      authorize: async () => undefined,
       isClosing: () => false,
       onInternalError: () => undefined,
     });
     expect(() => app.get('/api/sneaky', async () => ({ secret: true }))).toThrow(/not in the route table/);
     app.get('/outside-the-api', async () => 'fine');
     await app.close();
+  });
+
+  it('refuses an authenticated route that names no permission', () => {
+    const routes = new RouteTable();
+    routes.add({ method: 'GET', url: '/api/unguarded', summary: 'x', auth: 'admin', handler: async () => ({}) });
+    const app = createHttpApp({
+      routes,
+      authenticate: async () => undefined,
+      authorize: async () => undefined,
+      isClosing: () => false,
+      onInternalError: () => undefined,
+    });
+    expect(() => routes.register(app)).toThrow(
+      'GET /api/unguarded has no permission: declare the one it needs (src/access/permissions.ts)',
+    );
   });
 });

@@ -71,7 +71,13 @@ describe('GET /api/projects/:project/slos/:slo/history', () => {
           .map((e) => ({ type: e.type, atMs: Date.parse(e.at), data: e.data })),
       clock,
     });
-    app = createHttpApp({ routes, authenticate: async () => undefined, isClosing: () => false, onInternalError: () => undefined });
+    app = createHttpApp({
+      routes,
+      authenticate: async () => undefined,
+      authorize: async () => undefined,
+      isClosing: () => false,
+      onInternalError: () => undefined,
+    });
     routes.register(app);
     await app.ready();
   });
