@@ -13,6 +13,8 @@ import {
   authorizer,
   OpenRequests,
   registerAccessRoutes,
+  recordApiCalls,
+  registerAuditRoutes,
   registerSessionRoutes,
   type SecretBox,
   type SessionService,
@@ -82,6 +84,8 @@ export function createApp(deps: AppDeps): FastifyInstance {
   });
   registerSessionRoutes(routes, { store, sessions: deps.sessions, publicUrl: deps.publicUrl, eventEnv });
   registerAccessRoutes(routes, { store, open: openRequests, eventEnv, now: Date.now });
+  registerAuditRoutes(routes, { store, now: Date.now });
+  recordApiCalls(app, store, eventEnv, onInternalError);
   registerProjectRoutes(routes, { store, projects: deps.projects, runs: deps.runs, secretBox: deps.secretBox, eventEnv });
   registerRunRoutes(routes, {
     store,

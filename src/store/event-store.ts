@@ -80,6 +80,8 @@ export function createEventStore(ctx: StoreContext): EventStore {
         const length = Array.from(filter.subjectPrefix).length;
         q = q.where(sql<boolean>`substr(subject, 1, ${length}) = ${filter.subjectPrefix}`);
       }
+      if (filter.actor !== undefined) q = q.where('actor', '=', filter.actor);
+      if (filter.since !== undefined) q = q.where('at', '>=', filter.since);
       if (filter.limit !== undefined) q = q.limit(filter.limit);
       return (await q.execute()).map(toEvent);
     },

@@ -150,6 +150,10 @@ export interface EventStore {
     type?: string;
     types?: readonly string[];
     subjectPrefix?: string;
+    /** Only events by this actor (`user:alice`). */
+    actor?: string;
+    /** Only events at or after this ISO time. */
+    since?: string;
     limit?: number;
   }): Promise<GantryEvent[]>;
 }

@@ -8,3 +8,4 @@ export { SessionService, type LoginLink, type Session } from './sessions.ts';
 export { hashToken, newToken } from './tokens.ts';
 export { registerAccessRoutes, type AccessRouteDeps } from './access-routes.ts';
 export { OpenRequests } from './open-requests.ts';
+export { recordApiCalls, registerAuditRoutes } from './audit.ts';

@@ -122,4 +122,27 @@ describe('users, grants and tokens', () => {
     });
     expect((await admin('DELETE', '/api/projects/shop/members/user:nobody')).status).toBe(404);
   });
+
+  it('keeps an audit trail of who changed what, from where, refusals included', async () => {
+    await admin('POST', '/api/users', { name: 'carol' });
+    const token = String((await admin('POST', '/api/tokens', { name: 'c', owner: 'carol' })).json.token);
+    expect((await call(token, 'PUT', '/api/projects/shop/secrets/DB', { value: 'hunter2' })).status).toBe(403);
+    const trail = await admin('GET', '/api/audit?user=carol&since=1h');
+    const events = trail.json.events as { type: string; actor: string; data: Record<string, unknown> }[];
+    expect(events[0]).toMatchObject({
+      type: 'api.call',
+      actor: 'user:carol',
+      data: {
+        method: 'PUT',
+        route: '/api/projects/:project/secrets/:name',
+        params: { project: 'shop', name: 'DB' },
+        status: 403,
+        from: '127.0.0.1',
+      },
+    });
+    expect(JSON.stringify(trail.json)).not.toContain('hunter2');
+    const all = (await admin('GET', '/api/audit?limit=50')).json.events as { type: string; actor: string }[];
+    expect(all.some((e) => e.type === 'user.added' && e.actor === 'api:admin')).toBe(true);
+    expect((await call(token, 'GET', '/api/audit')).status).toBe(403);
+  });
 });
