@@ -1,11 +1,13 @@
 /**
- * The security policy of a project: which finding levels warn and which block, for the pipeline
- * (the top level) and per environment (a deploy there). Only findings that are new relative to
+ * The security policy of a project: which finding levels warn and which block a release, for
+ * every environment (the top level) and per environment. Only findings that are new relative to
  * the default branch and not suppressed count: a gate on everything would block a project
- * forever on the day an old dependency gets an advisory.
+ * forever on the day an old dependency gets an advisory. The policy never fails a pipeline: a
+ * run's result says what its findings would do to a release of it.
  *
- * The shape is the one `gantry.yaml` takes under `security.policy` (agreed with the pipeline
- * side), so the server's per-project setting and the file read the same way:
+ * The shape and the default are those of `gantry.yaml`'s `security.policy`
+ * (src/core/security-config.ts on the pipeline side), so the server's per-project setting and
+ * the file read the same way:
  * `{ warn: [medium, high], block: [critical], environments: { production: { block: [critical, high] } } }`.
  */
 import { z } from 'zod';
@@ -22,14 +24,11 @@ export const securityPolicySchema = z.strictObject({
 
 export type SecurityPolicy = z.infer<typeof securityPolicySchema>;
 
-/**
- * What holds when a project says nothing: every level from medium up warns, nothing blocks the
- * pipeline, and a release with new critical findings does not go to production unless overridden.
- */
-export const DEFAULT_SECURITY_POLICY: SecurityPolicy = {
-  warn: ['critical', 'high', 'medium'],
-  block: [],
-  environments: { production: { block: ['critical'] } },
+/** What holds when a project says nothing: medium and high warn, a new critical finding blocks a deploy anywhere. */
+export const DEFAULT_SECURITY_POLICY: Required<SecurityPolicy> = {
+  warn: ['medium', 'high'],
+  block: ['critical'],
+  environments: {},
 };
 
 export interface PolicyLevels {
@@ -37,21 +36,16 @@ export interface PolicyLevels {
   block: FindingLevel[];
 }
 
-/**
- * A project's policy laid over the default: each top-level list it gives replaces the default's,
- * and environments merge by name, so production keeps blocking new critical findings unless the
- * project names production's `block` itself (`block: []` is the explicit opt-out).
- */
-export function effectivePolicy(policy: SecurityPolicy | null | undefined): SecurityPolicy {
-  if (!policy) return DEFAULT_SECURITY_POLICY;
+/** A project's policy with the default's lists where it gives none. */
+export function effectivePolicy(policy: SecurityPolicy | null | undefined): Required<SecurityPolicy> {
   return {
-    warn: policy.warn ?? DEFAULT_SECURITY_POLICY.warn,
-    block: policy.block ?? DEFAULT_SECURITY_POLICY.block,
-    environments: { ...DEFAULT_SECURITY_POLICY.environments, ...policy.environments },
+    warn: policy?.warn ?? DEFAULT_SECURITY_POLICY.warn,
+    block: policy?.block ?? DEFAULT_SECURITY_POLICY.block,
+    environments: policy?.environments ?? {},
   };
 }
 
-/** The levels that warn and block for the pipeline (`environment` null) or a deploy to an environment. */
+/** The levels for a deploy to an environment (its own lists where it gives them), or for any environment (null). */
 export function policyLevels(policy: SecurityPolicy, environment: string | null): PolicyLevels {
   const top = { warn: policy.warn ?? [], block: policy.block ?? [] };
   if (environment === null) return top;
@@ -85,7 +79,7 @@ function countByLevel(findings: readonly GatedFinding[]): string {
   return counts.map(([level, n]) => `${n} ${level}`).join(', ');
 }
 
-/** The gate over a scan's findings for a place (`pipeline` or an environment's name, for the sentence). */
+/** The gate over a scan's findings for a place (an environment's name, or `any environment`: only for the sentence). */
 export function evaluateGate(findings: readonly GatedFinding[], levels: PolicyLevels, place: string): GateResult {
   const counted = findings.filter((f) => f.status === 'new' && !f.suppressed);
   const blocking = counted.filter((f) => levels.block.includes(f.level));

@@ -104,6 +104,8 @@ export interface FindingStore {
     projectId: string,
     limit: number,
   ): Promise<{ runId: string; runNumber: number; scannedAt: string; levels: Record<string, number> }[]>;
+  /** The projects that have a finding with this fingerprint (to suppress it without naming the project). */
+  projectsWithFingerprint(fingerprint: string): Promise<string[]>;
   addSuppression(s: Suppression, events: NewEvent[]): Promise<void>;
   /** Marks it removed (not deleted: the record of who suppressed what stays). */
   removeSuppression(id: string, removedAt: string, events: NewEvent[]): Promise<void>;

@@ -287,6 +287,16 @@ export function createFindingStore(ctx: StoreContext): FindingStore {
       }));
     },
 
+    async projectsWithFingerprint(fingerprint) {
+      const rows = await db
+        .selectFrom('security_findings')
+        .select('project_id')
+        .distinct()
+        .where('fingerprint', '=', fingerprint)
+        .execute();
+      return rows.map((r) => r.project_id);
+    },
+
     async addSuppression(s, events) {
       await db.transaction().execute(async (trx) => {
         await trx

@@ -89,11 +89,20 @@ export function registerDeliveryRoutes(routes: RouteTable, deps: DeliveryRouteDe
       release: z.string().min(1),
       /** Deploy although an SLO's error budget is spent (the environment's policy is block); the reason is recorded. */
       override: z.object({ reason: z.string().trim().min(1) }).optional(),
+      /** Deploy although the release has new findings the security policy blocks here; the reason is recorded. */
+      overrideSecurity: z.object({ reason: z.string().trim().min(1) }).optional(),
     }),
     handler: async ({ params, body, request, reply }) => {
       const project = await deps.projects.require(params.project);
       const release = await deps.releases.require(project, body.release);
-      const rollout = await deps.delivery.deploy(project, release, params.env, request.actor ?? 'api', body.override);
+      const rollout = await deps.delivery.deploy(
+        project,
+        release,
+        params.env,
+        request.actor ?? 'api',
+        body.override,
+        body.overrideSecurity,
+      );
       reply.code(201);
       return { rollout };
     },
