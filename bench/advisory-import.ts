@@ -114,7 +114,7 @@ async function timed<T>(f: () => Promise<T> | T): Promise<{ ms: number; value: T
   return { ms: performance.now() - start, value };
 }
 
-await benchMain('advisory-import', 240_000, async () => {
+await benchMain('advisory-import', 360_000, async () => {
   const dir = await tempDir('advisory-import');
   progress(`generating ${ADVISORIES} npm OSV records (no network here: a generated set in npm's real shape)`);
   const ids = new Set<string>();
