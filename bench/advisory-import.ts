@@ -16,22 +16,12 @@ import { join } from 'node:path';
 import { loadAdvisories } from '../src/scan/index.ts';
 import { advisoriesFor, importAdvisories } from '../src/server/security/index.ts';
 import { openStore } from '../src/store/index.ts';
-import { benchMain, percentile, progress, round, runOk, tempDir } from './lib.ts';
+import { benchMain, percentile, mulberry32, progress, round, runOk, tempDir } from './lib.ts';
 
 const ADVISORIES = Number(process.env.ADVISORIES ?? 20_000);
 const REPS = Number(process.env.REPS ?? 3);
 const PACKAGES = 6_000;
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const random = mulberry32(20261206);
 const int = (n: number) => Math.floor(random() * n);
 const pick = <T>(items: readonly T[]): T => items[int(items.length)] as T;

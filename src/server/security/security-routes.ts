@@ -111,6 +111,16 @@ export function registerSecurityRoutes(routes: RouteTable, deps: SecurityRouteDe
     expires: z.string().min(1).optional(),
   });
 
+  const suppress = async (project: Project, body: z.output<typeof suppressionBody>, actor: string) => ({
+    suppression: await security.suppress(
+      project,
+      { fingerprint: body.fingerprint, ruleId: body.ruleId, path: body.path },
+      body.reason,
+      parseExpiry(body.expires, deps.now()),
+      actor,
+    ),
+  });
+
   routes.add({
     method: 'POST',
     url: '/api/projects/:project/suppressions',
@@ -120,16 +130,8 @@ export function registerSecurityRoutes(routes: RouteTable, deps: SecurityRouteDe
     params: projectParams,
     body: suppressionBody,
     handler: async ({ params, body, request, reply }) => {
-      const project = await deps.requireProject(params.project);
-      const suppression = await security.suppress(
-        project,
-        { fingerprint: body.fingerprint, ruleId: body.ruleId, path: body.path },
-        body.reason,
-        parseExpiry(body.expires, deps.now()),
-        request.actor ?? 'api',
-      );
       reply.code(201);
-      return { suppression };
+      return suppress(await deps.requireProject(params.project), body, request.actor ?? 'api');
     },
   });
 
@@ -143,16 +145,8 @@ export function registerSecurityRoutes(routes: RouteTable, deps: SecurityRouteDe
       const ids = await store.findings.projectsWithFingerprint(body.fingerprint);
       if (ids.length === 0) throw new NotFoundError(`no finding has the fingerprint ${body.fingerprint}`);
       if (ids.length > 1) throw new InputError(`several projects have a finding ${body.fingerprint}: name the project (--project)`);
-      const project = await deps.requireProject(ids[0] as string);
-      const suppression = await security.suppress(
-        project,
-        { fingerprint: body.fingerprint },
-        body.reason,
-        parseExpiry(body.expires, deps.now()),
-        request.actor ?? 'api',
-      );
       reply.code(201);
-      return { suppression };
+      return suppress(await deps.requireProject(ids[0] as string), body, request.actor ?? 'api');
     },
   });
 
