@@ -85,6 +85,12 @@ environments:
     expect(made.status).toBe(201);
 
     await signIn(page, server);
+    // The run's own page says what its findings would do to a release, and why.
+    await page.goto(`${server.url}/runs/${second.id}`);
+    const verdict = page.locator('.run-security');
+    await verdict.waitFor();
+    expect(await verdict.textContent()).toMatch(/^1 new, 1 existing, 1 fixed · a release: block \(1 critical new finding/);
+
     await page.goto(`${server.url}/projects/web`);
     await page.getByRole('link', { name: 'findings' }).click();
     await page.waitForURL(`${server.url}/projects/web/security?release=${made.body.release.number}`);
