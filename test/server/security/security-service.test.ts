@@ -144,6 +144,26 @@ describe('SecurityService', () => {
     ]);
   });
 
+  it('leaves a job whose SARIF log does not parse unscanned, and says why in the server log', async () => {
+    const warnings: { message: string; data: Record<string, unknown> }[] = [];
+    const security = new SecurityService({
+      store,
+      clock,
+      dataDir,
+      defaultRef: async () => 'refs/heads/main',
+      eventEnv: () => ENV,
+      warn: (message, data) => warnings.push({ message, data }),
+    });
+    const run = await scannedRun('refs/heads/main', []);
+    await writeFile(join(jobDir(dataDir, run.id, 'scan'), 'sarif.json'), '{"version": "2.0.0", "runs": []}');
+    await security.readJobs();
+    expect((await security.runSecurity(project, run)).scanned).toBe(false);
+    expect(warnings).toEqual([
+      { message: 'a job left a SARIF log that cannot be read', data: expect.objectContaining({ runId: run.id, key: 'scan' }) },
+    ]);
+    expect(String(warnings[0]?.data.error)).toContain('not a SARIF 2.1.0 log at version');
+  });
+
   it('tells new, existing and fixed relative to the newest scanned default-branch run before it', async () => {
     const security = service();
     await scannedRun('refs/heads/main', [found('old', 'high')]);
