@@ -115,7 +115,9 @@ environments:
     await form.getByRole('button', { name: 'Suppress' }).click();
     await row('fp-leak').getByText('not reachable: the dev-only tool').waitFor();
     await waitFor(async () => /production: pass/.test((await gates.textContent()) ?? ''), { what: 'the gate to pass' });
-    expect(await page.locator('ul.suppressions').textContent()).toMatch(/fp-leak — not reachable: the dev-only tool \(dashboard:\w+, until \d{4}-\d{2}-\d{2}\)/);
+    expect(await page.locator('ul.suppressions').textContent()).toMatch(
+      /fp-leak — not reachable: the dev-only tool \(dashboard:\w+, until \d{4}-\d{2}-\d{2}\)/,
+    );
     expect(problems).toEqual([]);
   });
 });
