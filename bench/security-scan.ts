@@ -11,22 +11,11 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadAdvisories } from '../src/scan/index.ts';
 import { indexAdvisories, readLockfile, scanDependencies } from '../src/security/index.ts';
-import { GANTRY_CLI, NODE, benchMain, gitEnv, percentile, progress, round, runCmd, runOk, tempDir } from './lib.ts';
+import { GANTRY_CLI, NODE, benchMain, gitEnv, mulberry32, percentile, progress, round, runCmd, runOk, tempDir } from './lib.ts';
 
 const PACKAGES = Number(process.env.PACKAGES ?? 2000);
 const ADVISORIES = Number(process.env.ADVISORIES ?? 20000);
 const REPS = Number(process.env.REPS ?? 7);
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const random = mulberry32(7);
 const int = (n: number) => Math.floor(random() * n);

@@ -30,7 +30,7 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     registerScanCommands(program);
     return program;
   }
-  const [local, up, remote, delivery, slo, notify, incident, dora, demo, open, access] = await Promise.all([
+  const [local, up, remote, delivery, slo, notify, incident, dora, demo, open, access, findings] = await Promise.all([
     import('./commands/local.ts'),
     import('./commands/up.ts'),
     import('./commands/remote.ts'),
@@ -42,6 +42,7 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     import('./commands/demo.ts'),
     import('./commands/open.ts'),
     import('./commands/access.ts'),
+    import('./commands/findings.ts'),
   ]);
   local.registerLocalCommands(program);
   up.registerUpCommand(program);
@@ -55,6 +56,7 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
   demo.registerDemoCommand(program);
   open.registerOpenCommand(program);
   access.registerAccessCommands(program);
+  findings.registerFindingsCommands(program);
   return program;
 }
 

@@ -184,6 +184,11 @@ export const ERROR_CODES = {
     sentence:
       'An SLO of the environment has spent its error budget and the environment\'s error-budget-policy is block: fix reliability first (`gantry slo status`), roll back, or deploy anyway with `--override --reason "…"` (recorded).',
   },
+  SECURITY_GATE_BLOCKED: {
+    httpStatus: 409,
+    sentence:
+      'The release has new findings (relative to the default branch, not suppressed) at a level the security policy blocks for that environment: see them with `gantry findings PROJECT --release N --new`, fix or suppress them (`gantry findings suppress FINGERPRINT --reason "…" --expires 30d`), or deploy anyway with `gantry deploy … --override-security "reason"` (recorded with who and why).',
+  },
   // -- DORA
   DORA_INVALID_WINDOW: {
     httpStatus: 400,

@@ -24,3 +24,16 @@ export { type LockedPackage, LockfileError, type PackageGraph, dependencyPath, l
 export * from './osv/index.ts';
 export * from './secrets/index.ts';
 export { ECOSYSTEMS, type Ecosystem, isEcosystem, versionComparator } from './versions/index.ts';
+export { type FindingComparison, type FindingStatus, type SuppressionRule, compareFindings, suppressionApplies } from './finding-status.ts';
+export {
+  DEFAULT_SECURITY_POLICY,
+  type GateDecision,
+  type GatedFinding,
+  type GateResult,
+  type PolicyLevels,
+  type SecurityPolicy,
+  effectivePolicy,
+  evaluateGate,
+  policyLevels,
+  securityPolicySchema,
+} from './policy.ts';

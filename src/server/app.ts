@@ -28,6 +28,7 @@ import { registerSloHistoryRoutes, registerSloRoutes, type SloService } from './
 import { type Notifier, registerNotificationRoutes } from './notifications/index.ts';
 import { type IncidentService, registerIncidentRoutes } from './incidents/index.ts';
 import { registerDoraRoutes } from './dora/index.ts';
+import { registerSecurityRoutes, type SecurityService } from './security/index.ts';
 
 export interface AppDeps {
   store: Store;
@@ -37,6 +38,8 @@ export interface AppDeps {
   notifier?: Notifier;
   /** Incidents; absent in tests of the pipeline API alone. */
   incidents?: IncidentService;
+  /** Security findings, suppressions, policy, advisories; absent in tests of the pipeline API alone. */
+  security?: SecurityService;
   /** Progressive delivery (releases, deploys, rollouts); absent in tests of the pipeline API alone. */
   delivery?: Omit<DeliveryRouteDeps, 'store' | 'projects'>;
   runs: RunService;
@@ -135,6 +138,16 @@ export function createApp(deps: AppDeps): FastifyInstance {
   }
   registerDoraRoutes(routes, { store, requireProject: (p) => deps.projects.require(p), now: () => Date.now() });
   if (deps.incidents) registerIncidentRoutes(routes, { incidents: deps.incidents, requireProject: (p) => deps.projects.require(p) });
+  if (deps.security && deps.delivery) {
+    const releases = deps.delivery.releases;
+    registerSecurityRoutes(routes, {
+      store,
+      security: deps.security,
+      requireProject: (p) => deps.projects.require(p),
+      requireRelease: (project, idOrNumber) => releases.require(project, idOrNumber),
+      now: () => Date.now(),
+    });
+  }
   if (deps.notifier) {
     registerNotificationRoutes(routes, {
       store,

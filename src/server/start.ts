@@ -36,7 +36,9 @@ import { ProjectService } from './projects/index.ts';
 import { RunService } from './runs/index.ts';
 import { SloService, storeSloTargets } from './slo/index.ts';
 import { Notifier } from './notifications/index.ts';
+import { runGit } from '../platform/git.ts';
 import { IncidentService } from './incidents/index.ts';
+import { SecurityService } from './security/index.ts';
 import type { ServerOptions } from './server-options.ts';
 
 export interface RunningServer {
@@ -177,6 +179,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
         .status(projectId, environment)
         .filter((s) => s.evaluated && s.budget.total > 0 && s.budget.remaining <= 0)
         .map((s) => ({ slo: s.slo.name, remaining: s.budget.remaining })),
+    checkSecurity: (project, release, environment, actor, override) => security.checkDeploy(project, release, environment, actor, override),
   });
   const slos: SloService = new SloService({
     store,
@@ -208,6 +211,15 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     changed: (projectId) => hub.notify(`project:${projectId}`),
     warn: (message, data) => log.child({ component: 'incidents' }).warn(message, data),
   });
+  const security: SecurityService = new SecurityService({
+    store,
+    clock: systemClock,
+    dataDir: options.dataDir,
+    defaultRef: async (project) => (await runGit(['-C', runs.gitDir(project), 'symbolic-ref', '-q', 'HEAD'])).trim(),
+    eventEnv,
+    changed: (projectId) => hub.notify(`project:${projectId}`),
+    warn: (message, data) => log.child({ component: 'security' }).warn(message, data),
+  });
   const autoRelease = new AutoRelease({ store, releases, delivery, warn: (message, data) => deliveryLog.warn(message, data) });
   const projectsLog = log.child({ component: 'projects' });
   const projects = new ProjectService({
@@ -235,6 +247,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     slos,
     notifier,
     incidents,
+    security,
     sessions,
     publicUrl: () => url,
     onInternalError: (error) => {
@@ -263,6 +276,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
       await slos.start();
       notifier.start();
       incidents.start();
+      security.start();
       const resumed = await runs.recover();
       if (resumed > 0) runsLog.info('resuming runs left by the previous server', { runs: resumed });
       return resumed;
@@ -273,6 +287,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
       log.info('server stopping', { drainMs: options.drainMs });
       if (started) {
         await projects.stop();
+        await security.stop();
         await incidents.stop();
         await notifier.stop();
         await slos.stop();

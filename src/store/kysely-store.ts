@@ -14,6 +14,7 @@ import { createMetricStore } from './metric-store.ts';
 import { createSloStore } from './slo-store.ts';
 import { createNotificationStore } from './notification-store.ts';
 import { createIncidentStore } from './incident-store.ts';
+import { createAdvisoryStore, createFindingStore } from './security-store.ts';
 
 /**
  * Wraps an already migrated database. The store owns `db`: `close()` destroys it (once;
@@ -35,6 +36,8 @@ export function createKyselyStore(db: Kysely<Database>, dialect: StoreDialect): 
     slos: createSloStore(ctx),
     notifications: createNotificationStore(ctx),
     incidents: createIncidentStore(ctx),
+    advisories: createAdvisoryStore(ctx),
+    findings: createFindingStore(ctx),
     dialect,
     close() {
       closing ??= db.destroy();

@@ -281,6 +281,82 @@ export interface EventCursorsTable {
   event_id: DbBigInt;
 }
 
+/** One OSV advisory (`gantry advisories import`); the record is JSON text. */
+export interface AdvisoriesTable {
+  id: string;
+  modified: string;
+  withdrawn: string | null;
+  record: string;
+}
+
+/** The packages each advisory names (base ecosystem, normalised name): the scans' lookup index. */
+export interface AdvisoryPackagesTable {
+  ecosystem: string;
+  name: string;
+  advisory_id: string;
+}
+
+/** One row per advisory import: what it did and how fresh the database was after it. */
+export interface AdvisoryImportsTable {
+  id: ColumnType<number | string, never, never>;
+  source: string;
+  imported_at: string;
+  newest_modified: string | null;
+  added: number;
+  updated: number;
+  unchanged: number;
+  withdrawn: number;
+  rejected: number;
+}
+
+/** A job whose SARIF log was read (with or without findings): its run counts as scanned. */
+export interface SecurityScansTable {
+  run_id: string;
+  job_key: string;
+  project_id: string;
+  run_number: number;
+  default_branch: DbBool;
+  scanned_at: string;
+}
+
+/** One finding of a scanned job. */
+export interface SecurityFindingsTable {
+  run_id: string;
+  job_key: string;
+  fingerprint: string;
+  project_id: string;
+  scanner: string;
+  rule_id: string;
+  rule_name: string;
+  level: string;
+  message: string;
+  path: string | null;
+  start_line: number | null;
+  /** JSON object. */
+  properties: string;
+}
+
+/** A suppression of a finding (by fingerprint) or of a rule (optionally under a path). */
+export interface SecuritySuppressionsTable {
+  id: string;
+  project_id: string;
+  fingerprint: string | null;
+  rule_id: string | null;
+  path: string | null;
+  reason: string;
+  author: string;
+  created_at: string;
+  expires_at: string | null;
+  removed_at: string | null;
+}
+
+/** A project's security policy (JSON, src/security/policy.ts). */
+export interface SecurityPoliciesTable {
+  project_id: string;
+  policy: string;
+  updated_at: string;
+}
+
 /** The whole database, as Kysely sees it. */
 export interface Database {
   projects: ProjectsTable;
@@ -306,6 +382,13 @@ export interface Database {
   incidents: IncidentsTable;
   incident_notes: IncidentNotesTable;
   event_cursors: EventCursorsTable;
+  advisories: AdvisoriesTable;
+  advisory_packages: AdvisoryPackagesTable;
+  advisory_imports: AdvisoryImportsTable;
+  security_scans: SecurityScansTable;
+  security_findings: SecurityFindingsTable;
+  security_suppressions: SecuritySuppressionsTable;
+  security_policies: SecurityPoliciesTable;
 }
 
 /** Every migration, in order. Never edit one that has shipped: add the next. */
@@ -625,6 +708,98 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
           .createTable('event_cursors')
           .addColumn('name', 'text', (c) => c.primaryKey())
           .addColumn('event_id', sql.raw(bigint), (c) => c.notNull())
+          .execute();
+      },
+    },
+    // Security gates: the OSV database imported into the store, findings of scanned jobs,
+    // suppressions and policies. Findings have no foreign key to runs: a run pruned later must
+    // not take a release's findings with it.
+    '0010_security': {
+      async up(db: Kysely<any>): Promise<void> {
+        await db.schema
+          .createTable('advisories')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('modified', 'text', (c) => c.notNull())
+          .addColumn('withdrawn', 'text')
+          .addColumn('record', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('advisory_packages')
+          .addColumn('ecosystem', 'text', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('advisory_id', 'text', (c) => c.notNull().references('advisories.id').onDelete('cascade'))
+          .addPrimaryKeyConstraint('advisory_packages_pk', ['ecosystem', 'name', 'advisory_id'])
+          .execute();
+        await db.schema.createIndex('advisory_packages_advisory_idx').on('advisory_packages').column('advisory_id').execute();
+        await db.schema
+          .createTable('advisory_imports')
+          .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
+            dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+          )
+          .addColumn('source', 'text', (c) => c.notNull())
+          .addColumn('imported_at', 'text', (c) => c.notNull())
+          .addColumn('newest_modified', 'text')
+          .addColumn('added', 'integer', (c) => c.notNull())
+          .addColumn('updated', 'integer', (c) => c.notNull())
+          .addColumn('unchanged', 'integer', (c) => c.notNull())
+          .addColumn('withdrawn', 'integer', (c) => c.notNull())
+          .addColumn('rejected', 'integer', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('security_scans')
+          .addColumn('run_id', 'text', (c) => c.notNull())
+          .addColumn('job_key', 'text', (c) => c.notNull())
+          .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+          .addColumn('run_number', 'integer', (c) => c.notNull())
+          .addColumn('default_branch', sql.raw(bool), (c) => c.notNull())
+          .addColumn('scanned_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('security_scans_pk', ['run_id', 'job_key'])
+          .execute();
+        await db.schema
+          .createIndex('security_scans_project_idx')
+          .on('security_scans')
+          .columns(['project_id', 'default_branch', 'run_number'])
+          .execute();
+        await db.schema
+          .createTable('security_findings')
+          .addColumn('run_id', 'text', (c) => c.notNull())
+          .addColumn('job_key', 'text', (c) => c.notNull())
+          .addColumn('fingerprint', 'text', (c) => c.notNull())
+          .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+          .addColumn('scanner', 'text', (c) => c.notNull())
+          .addColumn('rule_id', 'text', (c) => c.notNull())
+          .addColumn('rule_name', 'text', (c) => c.notNull())
+          .addColumn('level', 'text', (c) => c.notNull())
+          .addColumn('message', 'text', (c) => c.notNull())
+          .addColumn('path', 'text')
+          .addColumn('start_line', 'integer')
+          .addColumn('properties', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('security_findings_pk', ['run_id', 'job_key', 'fingerprint'])
+          .execute();
+        await db.schema
+          .createIndex('security_findings_project_idx')
+          .on('security_findings')
+          .columns(['project_id', 'fingerprint'])
+          .execute();
+        await db.schema
+          .createTable('security_suppressions')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+          .addColumn('fingerprint', 'text')
+          .addColumn('rule_id', 'text')
+          .addColumn('path', 'text')
+          .addColumn('reason', 'text', (c) => c.notNull())
+          .addColumn('author', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text')
+          .addColumn('removed_at', 'text')
+          .execute();
+        await db.schema.createIndex('security_suppressions_project_idx').on('security_suppressions').column('project_id').execute();
+        await db.schema
+          .createTable('security_policies')
+          .addColumn('project_id', 'text', (c) => c.primaryKey().references('projects.id').onDelete('cascade'))
+          .addColumn('policy', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
           .execute();
       },
     },

@@ -7,7 +7,10 @@
  * (committed). Methods are safe to call concurrently. Timestamps are ISO-8601 UTC strings.
  */
 import type { Incident } from '../core/incident.ts';
+import type { AdvisoryStore, FindingStore } from './security-ports.ts';
 import type { JobStatus, MatrixValues, RunStatus, StepResult, TestCounts, TriggerEvent, Value } from '../core/types.ts';
+
+export type * from './security-ports.ts';
 
 export type ProjectSource = { kind: 'local'; path: string } | { kind: 'url'; url: string };
 
@@ -533,6 +536,10 @@ export interface Store {
   slos: SloStore;
   notifications: NotificationStore;
   incidents: IncidentStore;
+  /** The OSV advisory database (`gantry advisories import`). */
+  advisories: AdvisoryStore;
+  /** Findings of scanned jobs, suppressions, security policies. */
+  findings: FindingStore;
   /** `sqlite` or `postgres`. */
   readonly dialect: 'sqlite' | 'postgres';
   close(): Promise<void>;

@@ -15,6 +15,7 @@ const IncidentsPage = lazy(() => import('./pages/IncidentsPage.tsx'));
 const IncidentPage = lazy(() => import('./pages/IncidentPage.tsx'));
 const NotificationsPage = lazy(() => import('./pages/NotificationsPage.tsx'));
 const DoraPage = lazy(() => import('./pages/DoraPage.tsx'));
+const SecurityPage = lazy(() => import('./pages/SecurityPage.tsx'));
 
 export function App() {
   const [session, setSession] = useState<Session | null | undefined>(undefined);
@@ -78,6 +79,7 @@ export function App() {
               <Route path="/events" component={EventsPage} />
               <Route path="/incidents" component={IncidentsPage} />
               <Route path="/projects/:project/incidents/:number" component={IncidentPage} />
+              <Route path="/projects/:project/security" component={SecurityPage} />
               <Route path="/notifications" component={NotificationsPage} />
               <Route path="/dora" component={DoraPage} />
               <Route>

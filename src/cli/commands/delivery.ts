@@ -69,20 +69,36 @@ export function registerDeliveryCommands(program: Command): void {
     .option('--follow', 'show the rollout until it ends')
     .option('--override', "deploy although an SLO's error budget is spent (needs --reason)")
     .option('--reason <text>', 'why the override (recorded with the deploy)')
-    .action(async (project: string, releaseRef: string, opts: { env: string; follow?: boolean; override?: boolean; reason?: string }) => {
-      if (opts.override && !opts.reason?.trim()) throw new InputError('--override needs --reason "why": it is recorded with the deploy');
-      if (opts.reason !== undefined && !opts.override) throw new InputError('--reason goes with --override');
-      const c = client(program);
-      const { rollout } = await c.request<{ rollout: { id: string; phase: string } }>(
-        'POST',
-        `/api/projects/${enc(project)}/environments/${enc(opts.env)}/deploy`,
-        { release: releaseRef, ...(opts.override ? { override: { reason: opts.reason } } : {}) },
-      );
-      process.stdout.write(`${rollout.id}\n`);
-      if (rollout.phase === 'pending-approval')
-        process.stderr.write(`waiting for approval: \`gantry rollout approve ${project} --env ${opts.env}\`\n`);
-      if (opts.follow) process.exitCode = await follow(c, project, opts.env, rollout.id);
-    });
+    .option(
+      '--override-security <reason>',
+      'deploy although the release has new findings the security policy blocks there (the reason is recorded)',
+    )
+    .action(
+      async (
+        project: string,
+        releaseRef: string,
+        opts: { env: string; follow?: boolean; override?: boolean; reason?: string; overrideSecurity?: string },
+      ) => {
+        if (opts.override && !opts.reason?.trim()) throw new InputError('--override needs --reason "why": it is recorded with the deploy');
+        if (opts.reason !== undefined && !opts.override) throw new InputError('--reason goes with --override');
+        if (opts.overrideSecurity !== undefined && !opts.overrideSecurity.trim())
+          throw new InputError('--override-security needs a reason: it is recorded with the deploy');
+        const c = client(program);
+        const { rollout } = await c.request<{ rollout: { id: string; phase: string } }>(
+          'POST',
+          `/api/projects/${enc(project)}/environments/${enc(opts.env)}/deploy`,
+          {
+            release: releaseRef,
+            ...(opts.override ? { override: { reason: opts.reason } } : {}),
+            ...(opts.overrideSecurity === undefined ? {} : { overrideSecurity: { reason: opts.overrideSecurity } }),
+          },
+        );
+        process.stdout.write(`${rollout.id}\n`);
+        if (rollout.phase === 'pending-approval')
+          process.stderr.write(`waiting for approval: \`gantry rollout approve ${project} --env ${opts.env}\`\n`);
+        if (opts.follow) process.exitCode = await follow(c, project, opts.env, rollout.id);
+      },
+    );
 
   program
     .command('rollback <project>')

@@ -19,3 +19,4 @@ export {
   recordSeverity,
 } from './match.ts';
 export { type OsvAffected, type OsvRange, type OsvRecord, parseOsvRecord } from './osv-record.ts';
+export { recordPackages } from './record-packages.ts';

@@ -14,6 +14,8 @@ import type { RoutePermission } from '../http/index.ts';
 declare module 'fastify' {
   interface FastifyRequest {
     principal?: Principal;
+    /** Where the request points (set by `authorize`), for checks of a further permission in a handler. */
+    accessTarget?: Target;
   }
 }
 
@@ -34,6 +36,7 @@ export function authorizer(
     if (!principal) throw new UnauthorizedError();
     if (permission === 'signed-in') return;
     const target = await targetOf(store, request, o);
+    request.accessTarget = target;
     const decision = decide(principal, permission, target);
     if (!decision.allowed) throw new ForbiddenError(decision.reason);
   };
@@ -66,4 +69,10 @@ async function projectOfRun(store: Store, runId: string): Promise<string | undef
 /** For routes that list across projects: whether the caller may see this project's entry. */
 export function callerMay(request: FastifyRequest, permission: Permission, target: Target): boolean {
   return request.principal !== undefined && decide(request.principal, permission, target).allowed;
+}
+
+/** A further permission a request needs for what its body asks (an override, say), where the route points. */
+export function requirePermission(request: FastifyRequest, permission: Permission): void {
+  const decision = request.principal ? decide(request.principal, permission, request.accessTarget ?? {}) : null;
+  if (!decision?.allowed) throw new ForbiddenError(decision && !decision.allowed ? decision.reason : 'not signed in');
 }

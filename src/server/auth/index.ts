@@ -1,7 +1,7 @@
 /** Who may call: API tokens, dashboard sessions and sign-in, and the secret box that seals secrets at rest. */
 export { ensureAdminToken } from './admin-token.ts';
 export { ADMIN_PRINCIPAL, authenticator } from './authenticate.ts';
-export { authorizer, callerMay, defaultProtection, type AuthorizerOptions } from './authorize.ts';
+export { authorizer, callerMay, requirePermission, defaultProtection, type AuthorizerOptions } from './authorize.ts';
 export { SecretBox } from './secret-box.ts';
 export { registerSessionRoutes, type SessionRouteDeps } from './session-routes.ts';
 export { SessionService, type LoginLink, type Session } from './sessions.ts';

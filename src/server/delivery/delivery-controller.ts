@@ -52,6 +52,16 @@ export interface DeliveryDeps {
   readyTimeoutMs?: number;
   /** The SLOs of an environment that have spent their error budget (none when SLOs are not evaluated). */
   exhaustedBudgets?(projectId: string, environment: string): { slo: string; remaining: number }[];
+  /**
+   * The security gate (server/security): throws a coded error when the release's new findings
+   * block this environment and no override was given; records warnings and overrides.
+   */
+  checkSecurity?(project: Project, release: ReleaseRecord, environment: string, actor: string, override?: SecurityOverride): Promise<void>;
+}
+
+/** A deploy despite findings the security policy blocks: why (recorded with who). */
+export interface SecurityOverride {
+  reason: string;
 }
 
 /** A deploy despite an exhausted error budget: who decided, and why (recorded). */
@@ -134,8 +144,17 @@ export class DeliveryController {
 
   // ---------------------------------------------------------------- commands from the API
 
-  deploy(project: Project, release: ReleaseRecord, environment: string, actor: string, override?: BudgetOverride): Promise<RolloutRecord> {
-    return this.#exclusive(environmentKey(project.id, environment), () => this.#deploy(project, release, environment, actor, override));
+  deploy(
+    project: Project,
+    release: ReleaseRecord,
+    environment: string,
+    actor: string,
+    override?: BudgetOverride,
+    securityOverride?: SecurityOverride,
+  ): Promise<RolloutRecord> {
+    return this.#exclusive(environmentKey(project.id, environment), () =>
+      this.#deploy(project, release, environment, actor, override, securityOverride),
+    );
   }
 
   async #deploy(
@@ -144,9 +163,11 @@ export class DeliveryController {
     environment: string,
     actor: string,
     override?: BudgetOverride,
+    securityOverride?: SecurityOverride,
   ): Promise<RolloutRecord> {
     const { envConfig } = configOf(release, environment);
     await this.#checkErrorBudget(project, release, environment, envConfig.errorBudgetPolicy ?? 'block', actor, override);
+    await this.#deps.checkSecurity?.(project, release, environment, actor, securityOverride);
     const env = await this.#environments.open(project, environment, envConfig.port);
     if (await this.#deps.store.rollouts.active(project.id, environment)) {
       throw new ConflictError(

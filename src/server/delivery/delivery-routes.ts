@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { parseConfig } from '../../pipeline/load-config.ts';
 import type { Store } from '../../store/ports.ts';
 import type { DeliveryController } from './delivery-controller.ts';
+import { requirePermission } from '../auth/index.ts';
 import type { RouteTable } from '../http/index.ts';
 import type { ProjectService } from '../projects/index.ts';
 import type { ReleaseService } from './release-service.ts';
@@ -93,11 +94,21 @@ export function registerDeliveryRoutes(routes: RouteTable, deps: DeliveryRouteDe
       release: z.string().min(1),
       /** Deploy although an SLO's error budget is spent (the environment's policy is block); the reason is recorded. */
       override: z.object({ reason: z.string().trim().min(1) }).optional(),
+      /** Deploy although the release has new findings the security policy blocks here; the reason is recorded. */
+      overrideSecurity: z.object({ reason: z.string().trim().min(1) }).optional(),
     }),
     handler: async ({ params, body, request, reply }) => {
+      if (body.override || body.overrideSecurity) requirePermission(request, 'deploy.override');
       const project = await deps.projects.require(params.project);
       const release = await deps.releases.require(project, body.release);
-      const rollout = await deps.delivery.deploy(project, release, params.env, request.actor ?? 'api', body.override);
+      const rollout = await deps.delivery.deploy(
+        project,
+        release,
+        params.env,
+        request.actor ?? 'api',
+        body.override,
+        body.overrideSecurity,
+      );
       reply.code(201);
       return { rollout };
     },

@@ -53,6 +53,17 @@ describe('users, grants and tokens', () => {
         message: 'user:alice has the developer role on environment production of shop (protected); deploy needs maintainer',
       },
     });
+    // Overriding a gate is a permission of its own, even where she may deploy.
+    const override = await call(token, 'POST', '/api/projects/shop/environments/staging/deploy', {
+      release: 1,
+      overrideSecurity: { reason: 'hotfix' },
+    });
+    expect(override.json).toEqual({
+      error: {
+        code: 'FORBIDDEN',
+        message: 'user:alice has the developer role on environment staging of shop; deploy.override needs maintainer',
+      },
+    });
     // Her own tokens only, never their values.
     const list = await call(token, 'GET', '/api/tokens');
     expect((list.json.tokens as { name: string }[]).map((x) => x.name)).toEqual(['laptop']);

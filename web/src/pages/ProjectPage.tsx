@@ -89,6 +89,9 @@ export default function ProjectPage() {
         <Link href={`/events?project=${encodeURIComponent(project.id)}`} className="button">
           Events
         </Link>
+        <Link href={`/projects/${encodeURIComponent(project.name)}/security`} className="button">
+          Security
+        </Link>
       </div>
 
       {environments.length > 0 && (
@@ -205,7 +208,8 @@ export default function ProjectPage() {
                       {release.runId && (
                         <>
                           {' '}
-                          · <Link href={`/runs/${release.runId}`}>run</Link>
+                          · <Link href={`/runs/${release.runId}`}>run</Link> ·{' '}
+                          <Link href={`/projects/${encodeURIComponent(project.name)}/security?release=${release.number}`}>findings</Link>
                         </>
                       )}
                     </td>

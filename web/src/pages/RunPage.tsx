@@ -11,6 +11,7 @@ import { ConfirmButton } from '../components/ConfirmButton.tsx';
 import { JobGraph } from '../components/JobGraph.tsx';
 import { LogViewer } from '../components/LogViewer.tsx';
 import { StatusBadge } from '../components/StatusBadge.tsx';
+import { RunSecurity } from '../components/RunSecurity.tsx';
 import { TestResults } from '../components/TestResults.tsx';
 import { ago, branchOf, duration, elapsed, shortSha } from '../format.ts';
 import { useEventStream } from '../live.ts';
@@ -171,6 +172,7 @@ export default function RunPage() {
               </dd>
             </div>
           )}
+          {run.projectId && <RunSecurity projectId={run.projectId} runId={run.id} runNumber={run.number} status={data.status} />}
           <div>
             <dt>Trigger</dt>
             <dd>{run.event.kind}</dd>
