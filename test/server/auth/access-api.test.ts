@@ -55,7 +55,7 @@ describe('users, grants and tokens', () => {
     });
     // Overriding a gate is a permission of its own, even where she may deploy.
     const override = await call(token, 'POST', '/api/projects/shop/environments/staging/deploy', {
-      release: 1,
+      release: '1',
       overrideSecurity: { reason: 'hotfix' },
     });
     expect(override.json).toEqual({
