@@ -18,6 +18,7 @@ import { registerSloHistoryRoutes, registerSloRoutes, type SloService } from './
 import { type Notifier, registerNotificationRoutes } from './notifications/index.ts';
 import { type IncidentService, registerIncidentRoutes } from './incidents/index.ts';
 import { registerDoraRoutes } from './dora/index.ts';
+import { registerImpactRoutes } from './impact/index.ts';
 
 export interface AppDeps {
   store: Store;
@@ -112,6 +113,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
     });
   }
   registerDoraRoutes(routes, { store, requireProject: (p) => deps.projects.require(p), now: () => Date.now() });
+  registerImpactRoutes(routes, { store, requireProject: (p) => deps.projects.require(p), now: () => Date.now() });
   if (deps.incidents) registerIncidentRoutes(routes, { incidents: deps.incidents, requireProject: (p) => deps.projects.require(p) });
   if (deps.notifier) {
     registerNotificationRoutes(routes, {
