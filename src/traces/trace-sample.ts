@@ -180,7 +180,10 @@ export class TraceSample {
     const ordered = [...rows.entries()].sort((a, b) => a[0] - b[0]);
     for (const [, ids] of ordered) {
       const plain = ids.find((id) => !this.#kept.get(id)?.summary.error);
-      if (plain !== undefined) return this.#evict(plain);
+      if (plain !== undefined) {
+        this.#evict(plain);
+        return;
+      }
     }
     const first = ordered[0]?.[1][0];
     if (first !== undefined) this.#evict(first);
