@@ -7,6 +7,7 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { GantryError, NotFoundError } from '../../core/errors.ts';
+import { latencyRow } from '../../delivery/index.ts';
 import { decodeOtlpJson, decodeOtlpProtobuf, latencyRowRange, type Span, waterfall } from '../../traces/index.ts';
 import type { Project } from '../../store/ports.ts';
 import { bearer, headerValue, type RouteTable } from '../http/index.ts';
@@ -60,13 +61,13 @@ export function registerTraceRoutes(routes: RouteTable, deps: TraceRouteDeps): v
     method: 'GET',
     url: '/api/projects/:project/environments/:env/traces',
     summary:
-      'Kept traces whose request started in [`from`, `to`) (ms since the epoch; the last hour by default), within heatmap latency row `row` when given, of release `version` when given; slowest first',
+      'Kept traces whose request started in [`from`, `to`) (ms since the epoch; the last hour by default), in the latency heatmap row whose upper bound is `le` ms when given (the cell a dashboard click names), of release `version` when given; slowest first',
     auth: 'admin',
     params: envParams,
     query: z.object({
       from: z.coerce.number().optional(),
       to: z.coerce.number().optional(),
-      row: z.coerce.number().int().min(0).max(100).optional(),
+      le: z.coerce.number().positive().optional(),
       version: z.string().min(1).optional(),
       limit: z.coerce.number().int().min(1).max(500).optional(),
     }),
@@ -75,7 +76,7 @@ export function registerTraceRoutes(routes: RouteTable, deps: TraceRouteDeps): v
       const env = deps.traces.environment({ projectId: project.id, environment: params.env });
       const toMs = query.to ?? Date.now();
       const fromMs = query.from ?? toMs - 3_600_000;
-      const range = query.row === undefined ? {} : latencyRowRange(query.row);
+      const range = query.le === undefined ? {} : latencyRowRange(latencyRow(query.le));
       const traces = env?.sample.find({ fromMs, toMs, ...range, version: query.version, limit: query.limit ?? 50 }) ?? [];
       return { traces, kept: env?.sample.size ?? 0, dropped: env?.sample.dropped ?? 0, spansReceived: env?.spans ?? 0 };
     },

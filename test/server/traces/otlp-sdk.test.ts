@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NotFoundError } from '../../../src/core/errors.ts';
-import { latencyRow } from '../../../src/delivery/index.ts';
+import { LATENCY_BOUNDS_MS, latencyRow } from '../../../src/delivery/index.ts';
 import { createHttpApp, RouteTable } from '../../../src/server/http/index.ts';
 import { IngestTokens, otlpEnvironment, registerTraceRoutes, TraceService } from '../../../src/server/traces/index.ts';
 import type { Project } from '../../../src/store/ports.ts';
@@ -113,10 +113,11 @@ describe('OTLP/HTTP traces from the OpenTelemetry SDK', () => {
   });
 
   it("links the slow requests from their heatmap cell to a waterfall with the SDK's spans", async () => {
-    const row = latencyRow(SLOW_MS);
+    // The heatmap cell a 600 ms request falls in is labelled by its upper bound, ≤ 1 s.
+    const le = LATENCY_BOUNDS_MS[latencyRow(SLOW_MS)];
     const { traces } = await waitFor(
       async () => {
-        const answer = await api<{ traces: TraceSummary[] }>(`/traces?row=${row}&from=0`);
+        const answer = await api<{ traces: TraceSummary[] }>(`/traces?le=${le}&from=0`);
         return answer.traces.length >= 2 && answer;
       },
       { what: `the two slow traces in the ${SLOW_MS} ms row` },
