@@ -14,11 +14,12 @@ export class ProtobufReader {
   readonly #buf: Uint8Array;
   readonly #view: DataView;
 
-  constructor(buf: Uint8Array, start = 0, end = buf.length) {
+  constructor(buf: Uint8Array, start = 0, end = buf.length, view?: DataView) {
     this.#buf = buf;
     this.#pos = start;
     this.#end = end;
-    this.#view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    // Nested messages share their parent's view: one DataView per request, not per field.
+    this.#view = view ?? new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 
   get done(): boolean {
@@ -71,7 +72,7 @@ export class ProtobufReader {
   /** A length-delimited field as a reader over its bytes (no copy). */
   message(): ProtobufReader {
     const { start, end } = this.#span();
-    return new ProtobufReader(this.#buf, start, end);
+    return new ProtobufReader(this.#buf, start, end, this.#view);
   }
 
   bytes(): Uint8Array {
@@ -80,7 +81,18 @@ export class ProtobufReader {
   }
 
   string(): string {
-    return decoder.decode(this.bytes());
+    const { start, end } = this.#span();
+    // Attribute keys and most values are short ASCII: a plain loop beats TextDecoder's call cost.
+    if (end - start <= 64) {
+      let out = '';
+      for (let i = start; i < end; i++) {
+        const byte = this.#buf[i] as number;
+        if (byte >= 0x80) return decoder.decode(this.#buf.subarray(start, end));
+        out += String.fromCharCode(byte);
+      }
+      return out;
+    }
+    return decoder.decode(this.#buf.subarray(start, end));
   }
 
   /** Skips a field of any wire type: what keeps unknown fields harmless. */
