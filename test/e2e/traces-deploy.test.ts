@@ -3,13 +3,15 @@
  * from npm, whose gantry.yaml says nothing about tracing, goes to production on a real server;
  * the runtime hands its instance OTEL_EXPORTER_OTLP_* with the environment's ingest token and
  * the release as service.version. Requests through the proxy come back as traces of that
- * release; the deploys API lists the rollout.
+ * release; the deploys API lists the rollout. Then the dashboard, in Chromium: the deploys
+ * page with the verdict, the environment page's latency by route, a trace's waterfall.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeploysAnswer } from '../../src/server/impact/index.ts';
 import type { RouteLatencyRow, TraceSummary, Waterfall } from '../../src/traces/index.ts';
+import { browserAvailable, launchBrowser } from '../support/browser.ts';
 import { makeRepo, type TestRepo } from '../support/repo.ts';
 import { startTestServer, type TestServer, waitForRunEnd } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
@@ -93,4 +95,41 @@ describe('traces from a deployed service', () => {
     // A first deploy has no traffic before it: never a verdict.
     expect(deploys.deploys[0]?.impact.verdict).toMatch(/not enough traffic/);
   }, 120_000);
+
+  it.runIf(browserAvailable())(
+    'shows the deploys, latency by route and a waterfall in the dashboard',
+    async () => {
+      const browser = await launchBrowser();
+      try {
+        const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+        const problems: string[] = [];
+        page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+        await page.goto((await server.api<{ url: string }>('POST', '/api/login-links')).body.url);
+        await page.waitForURL(`${server.url}/`);
+
+        await page.goto(`${server.url}/projects/shop/deploys`);
+        await page.locator('[data-verdict]').first().waitFor();
+        expect(await page.locator('[data-verdict]').first().textContent()).toMatch(/not enough traffic/);
+
+        await page.goto(`${server.url}/projects/shop/environments/production`);
+        const routes = page.locator('table.route-latency tbody tr');
+        await routes.first().waitFor({ timeout: 20_000 });
+        expect(await routes.first().textContent()).toContain('/items/:id');
+
+        await page.goto(`${server.url}/projects/shop/environments/production/traces?from=0&le=500`);
+        await page.locator('.trace-list a').first().click();
+        const spans = page.locator('ol.waterfall li');
+        await spans.nth(1).waitFor();
+        expect(await spans.locator('.span-name').allTextContents()).toEqual([
+          expect.stringContaining('GET /items/:id'),
+          expect.stringContaining('load item'),
+        ]);
+        expect(await spans.nth(1).getAttribute('data-depth')).toBe('1');
+        expect(problems).toEqual([]);
+      } finally {
+        await browser.close();
+      }
+    },
+    60_000,
+  );
 });
