@@ -47,6 +47,15 @@ export function deployMarkLine(theme: ChartTheme, markers: readonly DeployMarker
     silent: false,
     lineStyle: { color: theme.canary, type: 'dashed', width: 1.5 },
     label: { show: true, position: 'end', color: theme.fg, fontSize: 11, formatter: '{b}' },
-    data: markers.map((m) => ({ name: m.label, xAxis: m.atMs, lineStyle: { color: m.alarming ? theme.bad : theme.canary } })),
+    data: deployMarkData(theme, markers),
   };
+}
+
+/** The markers' lines alone, for a chart that draws other marks (incidents) on the same markLine. */
+export function deployMarkData(theme: ChartTheme, markers: readonly DeployMarker[]) {
+  return markers.map((m) => ({
+    name: m.label,
+    xAxis: m.atMs,
+    lineStyle: { color: m.alarming ? theme.bad : theme.canary, type: 'dashed' as const, width: 1.5 },
+  }));
 }
