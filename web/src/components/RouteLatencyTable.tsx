@@ -5,8 +5,7 @@
 import { useEffect, useState } from 'react';
 import type { RouteLatencyRow } from '../../../src/traces/index.ts';
 import { getJson, p } from '../api.ts';
-
-const ms = (v: number) => (v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${v < 10 ? v.toFixed(1) : Math.round(v)} ms`);
+import { latency } from '../format.ts';
 
 export function RouteLatencyTable({
   project,
@@ -56,9 +55,9 @@ export function RouteLatencyTable({
               </td>
               <td>{r.count}</td>
               <td>{r.errors}</td>
-              <td>{ms(r.p50)}</td>
-              <td>{ms(r.p95)}</td>
-              <td>{ms(r.p99)}</td>
+              <td>{latency(r.p50)}</td>
+              <td>{latency(r.p95)}</td>
+              <td>{latency(r.p99)}</td>
             </tr>
           ))}
         </tbody>

@@ -7,9 +7,9 @@ import { useEffect, useMemo, useState } from 'react';
 import { Link, useParams, useSearch } from 'wouter';
 import type { TraceSummary, Waterfall } from '../../../src/traces/index.ts';
 import { getJson, p } from '../api.ts';
+import { latency } from '../format.ts';
 import './TracesPage.css';
 
-const ms = (v: number) => (v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${v < 10 ? v.toFixed(2) : v.toFixed(1)} ms`);
 const clock = (t: number) => new Date(t).toLocaleTimeString([], { hour12: false });
 
 export default function TracesPage() {
@@ -61,8 +61,8 @@ function TraceList({ project, env, search, base }: { project: string; env: strin
     <>
       <p className="muted">
         {from ? `From ${clock(Number(from))}` : 'The last hour'}
-        {le ? `, requests of at most ${ms(Number(le))} in the heatmap's row` : ''}; {answer.kept} traces kept for this environment (slow and
-        failed ones first), {answer.dropped} not kept.
+        {le ? `, requests of at most ${latency(Number(le))} in the heatmap's row` : ''}; {answer.kept} traces kept for this environment
+        (slow and failed ones first), {answer.dropped} not kept.
       </p>
       {answer.traces.length === 0 ? (
         <p className="muted">No trace kept for these requests.</p>
@@ -71,7 +71,7 @@ function TraceList({ project, env, search, base }: { project: string; env: strin
           {answer.traces.map((t) => (
             <li key={t.traceId} className={t.error ? 'trace-error' : undefined}>
               <Link href={`${base}/traces/${t.traceId}${search ? `?${search}` : ''}`}>
-                {t.name} — {ms(t.durationMs)}
+                {t.name} — {latency(t.durationMs)}
               </Link>{' '}
               <span className="muted">
                 {clock(t.startMs)} · {t.service || 'service'} {t.version} · {t.spanCount} spans{t.error ? ' · error' : ''}
@@ -100,7 +100,7 @@ function TraceView({ project, env, trace }: { project: string; env: string; trac
   return (
     <>
       <p>
-        <strong>{summary.name}</strong> — {ms(summary.durationMs)} at {clock(summary.startMs)}, release {summary.version || '—'},{' '}
+        <strong>{summary.name}</strong> — {latency(summary.durationMs)} at {clock(summary.startMs)}, release {summary.version || '—'},{' '}
         <code>{trace}</code>
       </p>
       <ol className="waterfall" aria-label={`Waterfall of ${waterfall.rows.length} spans`}>
@@ -122,7 +122,7 @@ function TraceView({ project, env, trace }: { project: string; env: string; trac
                 style={{ left: `${(row.offsetMs / total) * 100}%`, width: `${Math.max(0.5, (row.durationMs / total) * 100)}%` }}
               />
             </span>
-            <span className="span-duration">{ms(row.durationMs)}</span>
+            <span className="span-duration">{latency(row.durationMs)}</span>
           </li>
         ))}
       </ol>
