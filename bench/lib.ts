@@ -405,7 +405,7 @@ export async function bwrapWorks(): Promise<boolean> {
 }
 
 /** Registers a child process so cleanup stops it by PID; returns the unregister function. */
-function track(child: ChildProcess, group: boolean): () => void {
+export function track(child: ChildProcess, group: boolean): () => void {
   const cleanup: Cleanup = () => stopChild(child, group);
   cleanups.push(cleanup);
   return () => {

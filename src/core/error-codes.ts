@@ -280,6 +280,22 @@ export const ERROR_CODES = {
     from: 'cli',
     sentence: 'The example project took too long to reach the next step; see `gantry runs list` and the server log.',
   },
+  // -- traces (OTLP/HTTP)
+  OTLP_MALFORMED: {
+    httpStatus: 400,
+    sentence:
+      'The OTLP trace request does not decode (protobuf or OTLP/JSON: ids as hex, at most 20,000 spans a request); the message names what was wrong. OTLP exporters do not retry it.',
+  },
+  OTLP_UNSUPPORTED: {
+    httpStatus: 415,
+    sentence:
+      "Gantry takes OTLP/HTTP traces as `application/x-protobuf` or `application/json`, uncompressed (`OTEL_EXPORTER_OTLP_COMPRESSION=none`, which the runtime sets); set the exporter's protocol to `http/protobuf` or `http/json`.",
+  },
+  OTLP_TOKEN_INVALID: {
+    httpStatus: 401,
+    sentence:
+      'The trace request carries no ingest token, or one this server did not issue; the runtime sets `OTEL_EXPORTER_OTLP_HEADERS` for instances, and `GET /api/projects/:project/environments/:env/otlp` answers it for services run elsewhere.',
+  },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 /** A code of the catalogue. */

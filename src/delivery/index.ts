@@ -42,5 +42,5 @@ export type {
   RolloutState,
   RolloutTransition,
 } from './rollout-machine.ts';
-export { LATENCY_BOUNDS_MS, latencyRow, metricSeries, windowPoint } from './metric-series.ts';
+export { LATENCY_BOUNDS_MS, latencyList, latencyRow, metricSeries, windowPoint } from './metric-series.ts';
 export type { LatencyHeatmap, MetricSeries, ReleaseSeries, RollupInput, SeriesPoint } from './metric-series.ts';

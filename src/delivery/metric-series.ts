@@ -186,8 +186,8 @@ function latencyOf(data: Record<string, unknown>): Histogram {
   return latencyList(data.latency);
 }
 
-/** Stored JSON is trusted only as far as its shape checks out: a malformed bucket is skipped. */
-function latencyList(value: unknown): Histogram {
+/** A roll-up's stored `latency` as buckets: stored JSON is trusted only as far as its shape checks out (a malformed bucket is skipped). */
+export function latencyList(value: unknown): Histogram {
   if (!Array.isArray(value)) return [];
   const out: Histogram = [];
   for (const b of value as unknown[]) {

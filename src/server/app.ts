@@ -29,6 +29,8 @@ import { type Notifier, registerNotificationRoutes } from './notifications/index
 import { type IncidentService, registerIncidentRoutes } from './incidents/index.ts';
 import { registerDoraRoutes } from './dora/index.ts';
 import { registerSecurityRoutes, type SecurityService } from './security/index.ts';
+import { registerImpactRoutes } from './impact/index.ts';
+import { type IngestTokens, registerTraceRoutes, type TraceService } from './traces/index.ts';
 
 export interface AppDeps {
   store: Store;
@@ -42,6 +44,8 @@ export interface AppDeps {
   security?: SecurityService;
   /** Progressive delivery (releases, deploys, rollouts); absent in tests of the pipeline API alone. */
   delivery?: Omit<DeliveryRouteDeps, 'store' | 'projects'>;
+  /** Traces (OTLP in, the sample per environment); absent in tests of the pipeline API alone. */
+  traces?: { service: TraceService; tokens: IngestTokens };
   runs: RunService;
   projects: ProjectService;
   secretBox: SecretBox;
@@ -137,6 +141,14 @@ export function createApp(deps: AppDeps): FastifyInstance {
     });
   }
   registerDoraRoutes(routes, { store, requireProject: (p) => deps.projects.require(p), now: () => Date.now() });
+  registerImpactRoutes(routes, { store, requireProject: (p) => deps.projects.require(p), now: () => Date.now() });
+  if (deps.traces)
+    registerTraceRoutes(routes, {
+      traces: deps.traces.service,
+      tokens: deps.traces.tokens,
+      requireProject: (p) => deps.projects.require(p),
+      publicUrl: deps.publicUrl,
+    });
   if (deps.incidents) registerIncidentRoutes(routes, { incidents: deps.incidents, requireProject: (p) => deps.projects.require(p) });
   if (deps.security && deps.delivery) {
     const releases = deps.delivery.releases;

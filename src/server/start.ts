@@ -21,6 +21,7 @@ import { ADMIN_TOKEN_FILE, SERVER_INFO_FILE } from '../core/data-files.ts';
 import { SecretSet } from '../executor/index.ts';
 import { createLogger, type LogDestination, type Logger } from '../platform/logger.ts';
 import { createApp } from './app.ts';
+import { IngestTokens, otlpEnvironment, TraceService } from './traces/index.ts';
 import { ensureAdminToken, SecretBox, SessionService } from './auth/index.ts';
 import {
   AutoRelease,
@@ -161,6 +162,10 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
   });
   // One client for canary checks and Prometheus SLIs alike.
   const prometheus = options.prometheusUrl ? new PrometheusSource({ baseUrl: options.prometheusUrl }) : null;
+  // The address the server listens on, once it does: links, git hooks and instances' OTLP endpoint.
+  let url = '';
+  const ingestTokens = new IngestTokens(options.dataDir);
+  const traces = new TraceService();
   const delivery: DeliveryController = new DeliveryController({
     store,
     supervisor,
@@ -174,6 +179,11 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     notify: (rolloutId) => hub.notify(rolloutId),
     warn: (message, data) => deliveryLog.warn(message, data),
     clock: systemClock,
+    // Before the server listens (tests that never do) there is nowhere to send traces.
+    telemetryEnv: async (projectId, environment, releaseId) =>
+      url === ''
+        ? {}
+        : otlpEnvironment({ publicUrl: url, token: await ingestTokens.token({ projectId, environment }), releaseId, environment }),
     exhaustedBudgets: (projectId, environment) =>
       slos
         .status(projectId, environment)
@@ -234,7 +244,6 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
   });
   const sessions = new SessionService(store);
   const httpLog = log.child({ component: 'http' });
-  let url = '';
   const app = createApp({
     store,
     runs,
@@ -244,6 +253,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     dataDir: options.dataDir,
     isClosing: () => closing || (overrides.isClosing?.() ?? false),
     delivery: { releases, delivery },
+    traces: { service: traces, tokens: ingestTokens },
     slos,
     notifier,
     incidents,

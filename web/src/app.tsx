@@ -16,6 +16,8 @@ const IncidentPage = lazy(() => import('./pages/IncidentPage.tsx'));
 const NotificationsPage = lazy(() => import('./pages/NotificationsPage.tsx'));
 const DoraPage = lazy(() => import('./pages/DoraPage.tsx'));
 const SecurityPage = lazy(() => import('./pages/SecurityPage.tsx'));
+const DeploysPage = lazy(() => import('./pages/DeploysPage.tsx'));
+const TracesPage = lazy(() => import('./pages/TracesPage.tsx'));
 
 export function App() {
   const [session, setSession] = useState<Session | null | undefined>(undefined);
@@ -74,6 +76,9 @@ export function App() {
               <Route path="/" component={ProjectsPage} />
               <Route path="/projects/:project" component={ProjectPage} />
               <Route path="/projects/:project/environments/:env" component={EnvironmentPage} />
+              <Route path="/projects/:project/environments/:env/traces" component={TracesPage} />
+              <Route path="/projects/:project/environments/:env/traces/:trace" component={TracesPage} />
+              <Route path="/projects/:project/deploys" component={DeploysPage} />
               <Route path="/runs/:run" component={RunPage} />
               <Route path="/runs/:run/jobs/:job" component={RunPage} />
               <Route path="/events" component={EventsPage} />

@@ -10,6 +10,13 @@ export function duration(ms: number): string {
   return `${Math.floor(m / 60)} h ${m % 60} m`;
 }
 
+/** A latency, with the precision it deserves: "0.42 ms", "37.5 ms", "1.20 s". */
+export function latency(ms: number): string {
+  if (!Number.isFinite(ms)) return '–';
+  if (ms >= 1000) return `${(ms / 1000).toFixed(2)} s`;
+  return `${ms < 10 ? ms.toFixed(2) : ms.toFixed(1)} ms`;
+}
+
 /** Elapsed time of something that may still be going (`now` advances while it runs). */
 export function elapsed(startedAt: string | null, finishedAt: string | null, now = Date.now()): string {
   if (!startedAt) return '';

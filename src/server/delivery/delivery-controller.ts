@@ -50,6 +50,8 @@ export interface DeliveryDeps {
   warn(message: string, data: Record<string, unknown>): void;
   /** How long readiness may take before a start counts as failed (default 120 s). */
   readyTimeoutMs?: number;
+  /** OpenTelemetry variables for an instance (see InstanceSpecDeps.telemetryEnv); none by default. */
+  telemetryEnv?(projectId: string, environment: string, releaseId: string): Promise<Record<string, string>>;
   /** The SLOs of an environment that have spent their error budget (none when SLOs are not evaluated). */
   exhaustedBudgets?(projectId: string, environment: string): { slo: string; remaining: number }[];
   /**

@@ -63,6 +63,11 @@ export interface InstanceSpecDeps {
   secretBox: SecretBox;
   dataDir: string;
   sandbox: 'auto' | 'off';
+  /**
+   * Variables that point the instance's OpenTelemetry SDK at the server (server/traces): set
+   * before the service's own `env`, so a config can still send its traces elsewhere.
+   */
+  telemetryEnv?(projectId: string, environment: string, releaseId: string): Promise<Record<string, string>>;
 }
 
 /** The spec of an instance of `release` in `environment`, without its id and pool; InputError for a secret not set. */
@@ -83,13 +88,15 @@ export async function instanceSpec(
       );
     secrets[variable] = deps.secretBox.decrypt(sealed);
   }
+  const telemetry = (await deps.telemetryEnv?.(project.id, environment, release.id)) ?? {};
   return {
     environment: environmentKey(project.id, environment),
     releaseId: release.id,
     service,
     // The environment by its name (the spec's `environment` is the supervisor's grouping key).
-    env: { GANTRY_ENVIRONMENT: environment, GANTRY_PROJECT: project.name, ...service.env, ...envConfig.env, ...secrets },
-    secrets: Object.values(secrets),
+    env: { GANTRY_ENVIRONMENT: environment, GANTRY_PROJECT: project.name, ...telemetry, ...service.env, ...envConfig.env, ...secrets },
+    // The ingest token rides in the exporter's headers: masked in the instance's log like a secret.
+    secrets: [...Object.values(secrets), ...(telemetry.OTEL_EXPORTER_OTLP_HEADERS ? [telemetry.OTEL_EXPORTER_OTLP_HEADERS] : [])],
     workDir: releaseDir(deps.dataDir, release.id),
     sandbox: deps.sandbox,
   };

@@ -70,6 +70,11 @@ export function createHttpApp(o: HttpAppOptions): FastifyInstance {
       done(new GantryError('INVALID_JSON', 'the request body is not valid JSON'), undefined);
     }
   });
+  // OTLP/HTTP's binary encoding (server/traces): the route decodes the bytes itself.
+  app.addContentTypeParser('application/x-protobuf', { parseAs: 'buffer' }, (request, body: Buffer, done) => {
+    request.rawBody = body;
+    done(null, body);
+  });
   app.addContentTypeParser(['text/plain', 'application/x-www-form-urlencoded'], { parseAs: 'buffer' }, (request, body: Buffer, done) => {
     request.rawBody = body;
     done(null, body.toString('utf8'));

@@ -15,7 +15,12 @@ type Method = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'HEAD';
 /** The only routes anyone may call without credentials. */
 const PUBLIC_ROUTES = ['GET /api/health', 'GET /auth/login'];
 /** Routes that check their own credentials: the git hook's per-project token, a forge's signature. */
-const SELF_CHECKED_ROUTES = { 'POST /api/projects/:project/git-hook': 'hook', 'POST /api/webhooks/:project': 'signature' };
+const SELF_CHECKED_ROUTES = {
+  'POST /api/projects/:project/git-hook': 'hook',
+  'POST /api/webhooks/:project': 'signature',
+  // OTLP trace export: the environment's ingest token, checked by the route (server/traces).
+  'POST /v1/traces': 'signature',
+};
 
 /** A concrete URL for a route pattern (`:name` and `*` filled in). */
 function concrete(url: string): string {

@@ -7,6 +7,7 @@
 import { useMemo } from 'react';
 import type { LineSeriesOption } from 'echarts/charts';
 import type { SeriesPoint } from '../../../src/delivery/metric-series.ts';
+import { type DeployMarker, deployMarkerSeries } from './deploy-markers.ts';
 import { useChart, useChartTheme, type ChartOption, type ChartTheme } from './echarts.ts';
 
 // One point of GET …/series is the server's own type (type-only: nothing of the server is bundled).
@@ -28,14 +29,16 @@ export interface DecisionMark {
 export interface AnalysisChartsProps {
   lines: ReleaseLine[];
   marks: DecisionMark[];
+  /** Finished deploys (the shared marker layer, charts/deploy-markers.ts). */
+  deploys?: DeployMarker[];
   /** The time axis, ms since the epoch. */
   range: { min: number; max: number };
 }
 
-export default function AnalysisCharts({ lines, marks, range }: AnalysisChartsProps) {
+export default function AnalysisCharts({ lines, marks, range, deploys = NO_DEPLOYS }: AnalysisChartsProps) {
   const theme = useChartTheme();
-  const errorOption = useMemo(() => errorRateOption(theme, lines, marks, range), [theme, lines, marks, range]);
-  const latencyOption = useMemo(() => latencyOptionOf(theme, lines, marks, range), [theme, lines, marks, range]);
+  const errorOption = useMemo(() => errorRateOption(theme, lines, marks, deploys, range), [theme, lines, marks, deploys, range]);
+  const latencyOption = useMemo(() => latencyOptionOf(theme, lines, marks, deploys, range), [theme, lines, marks, deploys, range]);
   const errorRef = useChart(errorOption);
   const latencyRef = useChart(latencyOption);
   const summary = (pick: (p: SeriesPoint) => number | null, format: (v: number) => string) =>
@@ -75,6 +78,8 @@ export default function AnalysisCharts({ lines, marks, range }: AnalysisChartsPr
     </div>
   );
 }
+
+const NO_DEPLOYS: DeployMarker[] = [];
 
 function colourOf(theme: ChartTheme, role: ReleaseLine['role']): string {
   return role === 'canary' ? theme.canary : theme.stable;
@@ -143,13 +148,20 @@ function decisionSeries(theme: ChartTheme, marks: DecisionMark[]): LineSeriesOpt
   };
 }
 
-/** The legend lists releases, not the decisions' carrier series. */
+/** The legend lists releases, not the carrier series of decisions and deploys. */
 function withLegend(option: ChartOption, series: LineSeriesOption[]): ChartOption {
   const legend = option.legend as Record<string, unknown>;
-  return { ...option, legend: { ...legend, data: series.map((s) => String(s.name)).filter((name) => name !== 'decisions') }, series };
+  const carriers = new Set(['decisions', 'deploys']);
+  return { ...option, legend: { ...legend, data: series.map((s) => String(s.name)).filter((name) => !carriers.has(name)) }, series };
 }
 
-function errorRateOption(theme: ChartTheme, lines: ReleaseLine[], marks: DecisionMark[], range: { min: number; max: number }): ChartOption {
+function errorRateOption(
+  theme: ChartTheme,
+  lines: ReleaseLine[],
+  marks: DecisionMark[],
+  deploys: DeployMarker[],
+  range: { min: number; max: number },
+): ChartOption {
   const percent = (v: number) => `${(v * 100).toFixed(v < 0.01 && v > 0 ? 2 : 1)} %`;
   return withLegend(baseOption(theme, range, 'errors', percent), [
     ...lines.map(
@@ -164,6 +176,7 @@ function errorRateOption(theme: ChartTheme, lines: ReleaseLine[], marks: Decisio
       }),
     ),
     decisionSeries(theme, marks),
+    deployMarkerSeries(theme, deploys),
   ]);
 }
 
@@ -173,7 +186,13 @@ const PERCENTILES = [
   { key: 'p50', dash: 'dotted', width: 1.5 },
 ] as const;
 
-function latencyOptionOf(theme: ChartTheme, lines: ReleaseLine[], marks: DecisionMark[], range: { min: number; max: number }): ChartOption {
+function latencyOptionOf(
+  theme: ChartTheme,
+  lines: ReleaseLine[],
+  marks: DecisionMark[],
+  deploys: DeployMarker[],
+  range: { min: number; max: number },
+): ChartOption {
   const ms = (v: number) => (v >= 1000 ? `${(v / 1000).toFixed(1)} s` : `${v < 10 ? v.toFixed(1) : Math.round(v)} ms`);
   return withLegend(baseOption(theme, range, 'latency', ms), [
     ...lines.flatMap((line) =>
@@ -190,5 +209,6 @@ function latencyOptionOf(theme: ChartTheme, lines: ReleaseLine[], marks: Decisio
       ),
     ),
     decisionSeries(theme, marks),
+    deployMarkerSeries(theme, deploys),
   ]);
 }

@@ -7,6 +7,7 @@ import { useMemo } from 'react';
 import type { LineSeriesOption } from 'echarts/charts';
 import type { DoraBucket, DoraReport } from '../../../src/dora/index.ts';
 import { useChart, useChartTheme, type ChartOption, type ChartTheme } from './echarts.ts';
+import { deployMarkData } from './deploy-markers.ts';
 
 const HOUR = 3_600_000;
 
@@ -79,13 +80,17 @@ function DoraChart({ metric, report }: { metric: Key; report: DoraReport }) {
 }
 
 function markers(theme: ChartTheme, report: DoraReport): LineSeriesOption {
-  const deploys = report.rollouts
-    .filter((r) => r.counted && r.finishedAt !== null)
-    .map((r) => ({
-      name: `#${r.releaseNumber ?? '?'}${r.failure ? ' failed' : ''}`,
-      xAxis: r.finishedAt as number,
-      lineStyle: { color: r.failure ? theme.bad : theme.ok, type: 'solid' as const, width: 1 },
-    }));
+  // The shared deploy marker layer: deploys look the same on every chart of the dashboard.
+  const deploys = deployMarkData(
+    theme,
+    report.rollouts
+      .filter((r) => r.counted && r.finishedAt !== null)
+      .map((r) => ({
+        atMs: r.finishedAt as number,
+        label: `#${r.releaseNumber ?? '?'}${r.failure ? ' failed' : ''}`,
+        alarming: r.failure !== null,
+      })),
+  );
   const incidents = report.incidents.map((i) => ({
     name: `incident #${i.number}`,
     xAxis: i.openedAt,

@@ -5,6 +5,9 @@
  */
 import { useMemo } from 'react';
 import { useChart, useChartTheme, type ChartOption, type ChartTheme } from './echarts.ts';
+import { cellOf, type HeatmapCell } from './heatmap-cell.ts';
+
+export type { HeatmapCell };
 
 /** GET …/series heatmap (src/delivery/metric-series.ts LatencyHeatmap). */
 export interface Heatmap {
@@ -18,23 +21,28 @@ export interface Heatmap {
 export interface LatencyHeatmapProps {
   /** One heatmap per release (canary, stable) or the total. */
   maps: { role: 'stable' | 'canary' | 'total'; label: string; heatmap: Heatmap }[];
+  /** A cell was clicked: the page shows the traces kept for it (the slow requests' waterfalls). */
+  onCell?: (cell: HeatmapCell) => void;
 }
 
-export default function LatencyHeatmap({ maps }: LatencyHeatmapProps) {
+export default function LatencyHeatmap({ maps, onCell }: LatencyHeatmapProps) {
   if (maps.every((m) => m.heatmap.cells.length === 0)) return <p className="muted">No requests in this span yet.</p>;
   return (
     <div className="heatmaps">
       {maps.map((m) => (
-        <OneHeatmap key={`${m.role}-${m.label}`} {...m} />
+        <OneHeatmap key={`${m.role}-${m.label}`} {...m} onCell={onCell} />
       ))}
     </div>
   );
 }
 
-function OneHeatmap({ role, label, heatmap }: LatencyHeatmapProps['maps'][number]) {
+function OneHeatmap({ role, label, heatmap, onCell }: LatencyHeatmapProps['maps'][number] & Pick<LatencyHeatmapProps, 'onCell'>) {
   const theme = useChartTheme();
   const option = useMemo(() => heatmapOption(theme, role, heatmap), [theme, role, heatmap]);
-  const ref = useChart(option);
+  const ref = useChart(option, (params) => {
+    const cell = cellOf(heatmap, params.value);
+    if (cell && onCell) onCell(cell);
+  });
   const total = heatmap.cells.reduce((sum, c) => sum + c[2], 0);
   const title = `Latency distribution, ${role === 'total' ? 'all traffic' : `${role} ${label}`}`;
   return (
@@ -72,7 +80,7 @@ function heatmapOption(theme: ChartTheme, role: 'stable' | 'canary' | 'total', h
         if (!value) return '';
         const [ti, bi, count] = value;
         const low = bi > 0 ? formatMs(heatmap.bucketsMs[bi - 1] ?? 0) : '0 ms';
-        return `${clock(heatmap.times[ti] ?? 0)}<br/>${low} – ${formatMs(heatmap.bucketsMs[bi] ?? 0)}: <b>${count}</b> requests`;
+        return `${clock(heatmap.times[ti] ?? 0)}<br/>${low} – ${formatMs(heatmap.bucketsMs[bi] ?? 0)}: <b>${count}</b> requests<br/>click for their traces`;
       },
     },
     xAxis: {

@@ -8,6 +8,7 @@ import { useMemo } from 'react';
 import type { LineSeriesOption } from 'echarts/charts';
 import { alertBands, windowLabel } from '../slo/budget-view.ts';
 import type { SloHistory } from '../slo/types.ts';
+import { deployMarkLine } from './deploy-markers.ts';
 import { useChart, useChartTheme, type ChartOption, type ChartTheme } from './echarts.ts';
 
 export interface SloChartsProps {
@@ -102,18 +103,15 @@ function contextSeries(theme: ChartTheme, history: SloHistory): LineSeriesOption
         { xAxis: b.toMs },
       ]),
     },
-    markLine: {
-      symbol: ['none', 'none'],
-      animation: false,
-      silent: false,
-      lineStyle: { color: theme.canary, type: 'dashed', width: 1.5 },
-      label: { show: true, position: 'end', color: theme.fg, fontSize: 11, formatter: '{b}' },
-      data: history.markers.map((m) => ({
-        name: `${m.releaseNumber === null ? 'rollout' : `#${m.releaseNumber}`}${m.outcome === 'succeeded' ? '' : ` ${m.outcome}`}`,
-        xAxis: m.atMs,
-        lineStyle: { color: m.outcome === 'succeeded' ? theme.canary : theme.bad },
+    // The shared deploy marker layer, so SLO charts mark deploys as every other chart does.
+    markLine: deployMarkLine(
+      theme,
+      history.markers.map((m) => ({
+        atMs: m.atMs,
+        label: `${m.releaseNumber === null ? 'rollout' : `#${m.releaseNumber}`}${m.outcome === 'succeeded' ? '' : ` ${m.outcome}`}`,
+        alarming: m.outcome !== 'succeeded',
       })),
-    },
+    ),
   };
 }
 

@@ -54,16 +54,21 @@ export type ChartOption = ComposeOption<
 /**
  * One chart in a div: created on mount, disposed on unmount, resized with its container (not
  * only the window: sections reflow on phones), and given each new option. Series are replaced,
- * not merged, so a series that went away (a canary that ended) does not linger.
+ * not merged, so a series that went away (a canary that ended) does not linger. `onClick`
+ * gets ECharts' click parameters (a heatmap cell's `value` is [timeIndex, rowIndex, count]).
  */
-export function useChart(option: ChartOption) {
+export function useChart(option: ChartOption, onClick?: (params: { value?: unknown; seriesType?: string }) => void) {
   const container = useRef<HTMLDivElement>(null);
   const chart = useRef<EChartsType | null>(null);
+  // The latest handler, read at click time: a new closure per render must not re-create the chart.
+  const clickHandler = useRef(onClick);
+  clickHandler.current = onClick;
   useEffect(() => {
     const element = container.current;
     if (!element) return undefined;
     const instance = init(element, null, { renderer: 'canvas' });
     chart.current = instance;
+    instance.on('click', (params) => clickHandler.current?.(params as { value?: unknown; seriesType?: string }));
     const observer = new ResizeObserver(() => instance.resize());
     observer.observe(element);
     return () => {

@@ -6,10 +6,13 @@
  * changes and the proxy's request metrics every second; charts load as their own chunk.
  */
 import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { Link, useParams } from 'wouter';
+import { Link, useLocation, useParams } from 'wouter';
 import { getJson, p, send } from '../api.ts';
 import type { AnalysisChartsProps, DecisionMark, ReleaseLine, SeriesPoint } from '../charts/AnalysisCharts.tsx';
+import { type DeployWithImpact, markersFromDeploys } from '../charts/deploy-markers.ts';
+import type { HeatmapCell } from '../charts/heatmap-cell.ts';
 import type { Heatmap, LatencyHeatmapProps } from '../charts/LatencyHeatmap.tsx';
+import { RouteLatencyTable } from '../components/RouteLatencyTable.tsx';
 import { ConfirmButton } from '../components/ConfirmButton.tsx';
 import { LiveIndicator } from '../components/LiveIndicator.tsx';
 import { RolloutSteps, type CanaryStep } from '../components/RolloutSteps.tsx';
@@ -155,6 +158,8 @@ export default function EnvironmentPage() {
   const [metrics, setMetrics] = useState<MetricsEvent | null>(null);
   const [releases, setReleases] = useState<Release[]>([]);
   const [series, setSeries] = useState<SeriesAnswer | null>(null);
+  const [deploys, setDeploys] = useState<DeployWithImpact[]>([]);
+  const [, navigate] = useLocation();
   const [livePoints, setLivePoints] = useState<LivePoint[]>([]);
   const [error, setError] = useState<string | null>(null);
   /** A refetch that failed: the page stays, with what it had. */
@@ -223,12 +228,16 @@ export default function EnvironmentPage() {
     const sinceRollout = spanStart === null ? null : Math.ceil((Date.now() - spanStart) / 1000) + 60;
     const seconds = sinceRollout === null || sinceRollout > MAX_SPAN_S ? DEFAULT_SPAN_S : Math.max(MIN_SPAN_S, sinceRollout);
     const step = seconds <= 3 * 3600 ? 10 : 60;
+    getJson<{ deploys: DeployWithImpact[] }>(p`/api/projects/${projectParam}/deploys?env=${env}&limit=50`).then(
+      (answer) => setDeploys(answer.deploys),
+      failed('deploys'),
+    );
     const request = ++seriesRequest.current;
     getJson<SeriesAnswer>(`${base}/series?seconds=${seconds}&step=${step}`).then((answer) => {
       if (request === seriesRequest.current) setSeries(answer);
     }, failed('request metrics'));
     // releaseKey is what makes a refetch necessary; spanStart follows from it.
-  }, [projectParam, base, spanStart]);
+  }, [projectParam, env, base, spanStart]);
   useEffect(() => {
     if (opened > 0) catchUp();
   }, [opened, catchUp]);
@@ -252,10 +261,18 @@ export default function EnvironmentPage() {
     return {
       lines,
       marks: decisionMarks(state?.history ?? []),
+      deploys: markersFromDeploys(deploys, name),
       range: { min: series.sinceMs, max: Math.max(series.untilMs, lastLive + 10_000) },
     };
     // name() reads releaseById
-  }, [series, livePoints, stableId, canaryId, state?.history, name]);
+  }, [series, livePoints, stableId, canaryId, state?.history, name, deploys]);
+  const openCell = useCallback(
+    (cell: HeatmapCell) =>
+      navigate(
+        `/projects/${encodeURIComponent(projectParam)}/environments/${encodeURIComponent(env)}/traces?from=${cell.fromMs}&to=${cell.toMs}&le=${cell.le}`,
+      ),
+    [navigate, projectParam, env],
+  );
 
   const heatmaps = useMemo((): LatencyHeatmapProps['maps'] => {
     if (!series) return [];
@@ -367,11 +384,23 @@ export default function EnvironmentPage() {
               <Suspense fallback={<p aria-busy="true">Loading the charts…</p>}>
                 <AnalysisCharts {...chartProps} />
                 <h3>Latency distribution</h3>
-                <LatencyHeatmap maps={heatmaps} />
+                <LatencyHeatmap maps={heatmaps} onCell={openCell} />
               </Suspense>
             ) : (
               <p aria-busy="true">Loading the metrics…</p>
             )}
+          </section>
+
+          <section className="card span-all" aria-labelledby="routes-title">
+            <h2 id="routes-title">Latency by route</h2>
+            <RouteLatencyTable project={projectParam} environment={env} opened={opened} name={name} />
+            <p>
+              <Link href={`/projects/${encodeURIComponent(projectParam)}/deploys?env=${encodeURIComponent(env)}`}>
+                Before and after each deploy
+              </Link>
+              {' · '}
+              <Link href={`/projects/${encodeURIComponent(projectParam)}/environments/${encodeURIComponent(env)}/traces`}>Traces</Link>
+            </p>
           </section>
 
           <section className="card span-all" aria-labelledby="instances-title">

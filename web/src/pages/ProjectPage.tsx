@@ -97,6 +97,9 @@ export default function ProjectPage() {
       {environments.length > 0 && (
         <section aria-labelledby="envs-title">
           <h2 id="envs-title">Environments</h2>
+          <p>
+            <Link href={`/projects/${encodeURIComponent(project.id)}/deploys`}>Before and after each production deploy</Link>
+          </p>
           <div className="grid">
             {environments.map((env) => {
               const current = env.currentReleaseId ? releaseById.get(env.currentReleaseId) : undefined;

@@ -1,0 +1,20 @@
+/** Before and after each deploy: the pure comparison of the windows around a rollout (no I/O). */
+export {
+  changeText,
+  DEFAULT_IMPACT_WINDOW_MS,
+  type DeployImpact,
+  deployImpact,
+  IMPACT_ALPHA,
+  type ImpactInput,
+  type ImpactMetric,
+  type ImpactRollup,
+  type ImpactStatus,
+  type ImpactWindow,
+  type MetricChange,
+  MIN_ERROR_RATE_CHANGE,
+  MIN_LATENCY_CHANGE,
+  MIN_RATE_CHANGE,
+  MIN_REQUESTS,
+  MIN_TAIL_REQUESTS,
+  verdictOf,
+} from './deploy-impact.ts';
