@@ -18,6 +18,7 @@ import { registerSloHistoryRoutes, registerSloRoutes, type SloService } from './
 import { type Notifier, registerNotificationRoutes } from './notifications/index.ts';
 import { type IncidentService, registerIncidentRoutes } from './incidents/index.ts';
 import { registerDoraRoutes } from './dora/index.ts';
+import { type ChaosService, registerChaosRoutes } from './chaos/index.ts';
 
 export interface AppDeps {
   store: Store;
@@ -27,6 +28,8 @@ export interface AppDeps {
   notifier?: Notifier;
   /** Incidents; absent in tests of the pipeline API alone. */
   incidents?: IncidentService;
+  /** Chaos experiments; absent in tests of the pipeline API alone. */
+  chaos?: ChaosService;
   /** Progressive delivery (releases, deploys, rollouts); absent in tests of the pipeline API alone. */
   delivery?: Omit<DeliveryRouteDeps, 'store' | 'projects'>;
   runs: RunService;
@@ -112,6 +115,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
     });
   }
   registerDoraRoutes(routes, { store, requireProject: (p) => deps.projects.require(p), now: () => Date.now() });
+  if (deps.chaos) registerChaosRoutes(routes, { chaos: deps.chaos, requireProject: (p) => deps.projects.require(p) });
   if (deps.incidents) registerIncidentRoutes(routes, { incidents: deps.incidents, requireProject: (p) => deps.projects.require(p) });
   if (deps.notifier) {
     registerNotificationRoutes(routes, {
