@@ -7,6 +7,7 @@
  */
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../support/cli.ts';
 import { makeRepo } from '../support/repo.ts';
 import { startTestServer, waitForRunEnd, type TestServer } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
@@ -145,7 +146,17 @@ describe('chaos experiments end to end', () => {
     const listed = (await server.api<{ experiments: { name: string; environment: string }[] }>('GET', '/api/projects/shop/experiments'))
       .body;
     expect(listed.experiments.map((e) => e.name)).toEqual(['slow-payments', 'failing-payments', 'long-latency']);
-    const id = await start('slow-payments');
+    const cli = (args: string[]) =>
+      runCli(repo.dir, ['experiment', ...args], { env: { GANTRY_URL: server.url, GANTRY_TOKEN: server.token } });
+    const dry = await cli(['run', 'shop', 'slow-payments', '--dry-run']);
+    expect(dry.stdout).toContain('the guard would let it start');
+    const missing = await cli(['run', 'shop', 'slow-payment']);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr.trim().split('\n')).toHaveLength(1);
+    expect(missing.stderr).toContain("no experiment 'slow-payment'");
+    const ran = await cli(['run', 'shop', 'slow-payments', '--json']);
+    expect(ran.code).toBe(0);
+    const id = (JSON.parse(ran.stdout) as { experimentId: string }).experimentId;
     const run = await finished(id);
     expect(run).toMatchObject({ verdict: 'held', release, reason: 'the hypothesis held for the whole duration' });
     expect(run.configHash).toMatch(/^[0-9a-f]{16}$/);
