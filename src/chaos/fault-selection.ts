@@ -6,6 +6,7 @@
  * reading a header needs.
  */
 import type { FaultMatch, ProxyFault } from '../core/chaos-config.ts';
+import { ConflictError } from '../core/errors.ts';
 
 /** The parts of a request a match reads. `headers` is the parser's flat [name, value, name, value…] list. */
 export interface FaultRequest {
@@ -132,4 +133,31 @@ export function seededRandom(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** The releases `release: stable` and `release: canary` stand for when an experiment starts. */
+export interface RunningReleases {
+  stable: string | null;
+  /** The release a rollout under way is bringing in; null when none is. */
+  canary: string | null;
+}
+
+/**
+ * The faults with `match.release` of `stable` or `canary` replaced by the release it means now,
+ * so that an experiment can try a canary against a fault before it is promoted. Throws
+ * ConflictError when the release it names is not running (no rollout under way for `canary`).
+ */
+export function resolveFaultReleases(faults: readonly ProxyFault[], running: RunningReleases): ProxyFault[] {
+  return faults.map((fault) => {
+    const named = fault.match.release;
+    if (named !== 'stable' && named !== 'canary') return fault;
+    const release = running[named];
+    if (release === null)
+      throw new ConflictError(
+        named === 'canary'
+          ? 'a fault targets the canary, but no rollout is under way to try it on'
+          : 'a fault targets the stable release, but none runs',
+      );
+    return { ...fault, match: { ...fault.match, release } };
+  });
 }

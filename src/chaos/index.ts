@@ -25,7 +25,7 @@ export type {
   HypothesisLook,
   InitialExperimentOptions,
 } from './experiment-machine.ts';
-export { compileFaults, faultDelayMs, matches, requestPath, seededRandom, selectFault } from './fault-selection.ts';
-export type { CompiledFault, FaultRequest } from './fault-selection.ts';
+export { compileFaults, faultDelayMs, matches, requestPath, resolveFaultReleases, seededRandom, selectFault } from './fault-selection.ts';
+export type { CompiledFault, FaultRequest, RunningReleases } from './fault-selection.ts';
 export { HYPOTHESIS_MIN_REQUESTS, addSamples, evaluateHypothesis } from './hypothesis.ts';
 export type { HypothesisOutcome, HypothesisResult, HypothesisSlo, HypothesisWindow } from './hypothesis.ts';

@@ -58,7 +58,13 @@ const matchMap = z
         .optional()
         .describe('Only requests with this header and value, e.g. { x-test-traffic: "1" } to fault test traffic alone.'),
       cookie: pairMap('cookie').optional().describe('Only requests with this cookie and value, e.g. { tier: test }.'),
-      release: z.string().min(1).optional().describe("Only requests routed to this release's instances (a canary's, say)."),
+      release: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          "Only requests routed to this release's instances: a release id, or canary (the release a rollout under way brings in: try it against a fault before it is promoted) or stable.",
+        ),
     },
     expected('a map (path, method, header, cookie, release)'),
   )
@@ -200,22 +206,37 @@ const guardMap = z.strictObject(
   expected('a map (min-budget, no-rollout)'),
 );
 
-const experimentMap = z.strictObject(
-  {
-    environment: z.string(expected('an environment name')).min(1).describe('The environment the experiment runs in.'),
-    hypothesis: hypothesisMap.describe('The steady state, checked before, every second during, and after the faults.'),
-    faults: z.array(faultMap, expected('a list of faults')).min(1).describe('The faults to inject, tried in order for each request.'),
-    duration: duration.describe('How long the faults stay in, e.g. 2m.'),
-    before: duration
-      .optional()
-      .describe(`The traffic just before the start the steady state is measured on (default ${EXPERIMENT_DEFAULTS.beforeMs / 1000}s).`),
-    after: duration
-      .optional()
-      .describe(`How long the steady state is measured once the faults are out (default ${EXPERIMENT_DEFAULTS.afterMs / 1000}s).`),
-    guard: guardMap.optional().describe('Conditions the experiment refuses to start without.'),
-  },
-  expected('a map with environment, hypothesis, faults and duration'),
-);
+const experimentMap = z
+  .strictObject(
+    {
+      environment: z.string(expected('an environment name')).min(1).describe('The environment the experiment runs in.'),
+      hypothesis: hypothesisMap.describe('The steady state, checked before, every second during, and after the faults.'),
+      faults: z.array(faultMap, expected('a list of faults')).min(1).describe('The faults to inject, tried in order for each request.'),
+      duration: duration.describe('How long the faults stay in, e.g. 2m.'),
+      before: duration
+        .optional()
+        .describe(`The traffic just before the start the steady state is measured on (default ${EXPERIMENT_DEFAULTS.beforeMs / 1000}s).`),
+      after: duration
+        .optional()
+        .describe(`How long the steady state is measured once the faults are out (default ${EXPERIMENT_DEFAULTS.afterMs / 1000}s).`),
+      guard: guardMap.optional().describe('Conditions the experiment refuses to start without.'),
+    },
+    expected('a map with environment, hypothesis, faults and duration'),
+  )
+  .superRefine(
+    (raw, ctx) => {
+      const canary = raw.faults.findIndex((f) => f.match.release === 'canary');
+      if (canary >= 0 && raw.guard?.['no-rollout'] !== false)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['faults', canary],
+          message:
+            'a fault on the canary runs during a rollout: set guard: { no-rollout: false } (the default refuses to start while one is under way)',
+          input: raw.faults[canary],
+        });
+    },
+    { when: (payload) => payload.issues.length === 0 },
+  );
 
 type ExperimentInput = z.output<typeof experimentMap>;
 

@@ -4,6 +4,7 @@ import {
   compileFaults,
   faultDelayMs,
   requestPath,
+  resolveFaultReleases,
   seededRandom,
   selectFault,
   shareTestPValue,
@@ -99,5 +100,22 @@ describe('faultDelayMs', () => {
       2000;
     expect(Math.abs(mean - 200)).toBeLessThan(2);
     expect(faultDelayMs(latency({ jitterMs: 0 }), random)).toBe(200);
+  });
+});
+
+describe('resolveFaultReleases', () => {
+  const onCanary: ProxyFault = { kind: 'abort', status: 503, percent: 50, match: { release: 'canary', path: '/pay' } };
+  it('puts the release a rollout brings in where a fault names the canary, and the running one for stable', () => {
+    const [canary, stable, other] = resolveFaultReleases(
+      [onCanary, { kind: 'reset', percent: 1, match: { release: 'stable' } }, { kind: 'reset', percent: 1, match: { release: 'r7' } }],
+      { stable: 'r1', canary: 'r2' },
+    );
+    expect(canary?.match).toEqual({ release: 'r2', path: '/pay' });
+    expect(stable?.match).toEqual({ release: 'r1' });
+    expect(other?.match).toEqual({ release: 'r7' });
+  });
+
+  it('refuses a fault on the canary when no rollout is under way', () => {
+    expect(() => resolveFaultReleases([onCanary], { stable: 'r1', canary: null })).toThrow(/no rollout is under way/);
   });
 });

@@ -84,4 +84,26 @@ describe('the experiments section', () => {
       "'faults' in experiment 'x': expected a list of faults, got an empty list",
     );
   });
+
+  it('asks for guard no-rollout: false when a fault targets the canary', () => {
+    const found = problems(
+      'canary-check:',
+      '  environment: staging',
+      '  hypothesis: { error-rate: { max: 1% } }',
+      '  faults: [{ abort: { percent: 5, match: { release: canary } } }]',
+      '  duration: 1m',
+    );
+    expect(found).toHaveLength(1);
+    expect(found[0]).toContain('set guard: { no-rollout: false }');
+    expect(
+      problems(
+        'canary-check:',
+        '  environment: staging',
+        '  hypothesis: { error-rate: { max: 1% } }',
+        '  faults: [{ abort: { percent: 5, match: { release: canary } } }]',
+        '  duration: 1m',
+        '  guard: { no-rollout: false }',
+      ),
+    ).toEqual([]);
+  });
 });

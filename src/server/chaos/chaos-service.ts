@@ -7,7 +7,14 @@
  * run ended. Runs are kept in the event log alone (`experiment.*` events of the environment).
  */
 import { createHash } from 'node:crypto';
-import { experimentRecord, initialExperiment, isFinishedExperiment, type ExperimentState, type HypothesisSlo } from '../../chaos/index.ts';
+import {
+  experimentRecord,
+  initialExperiment,
+  isFinishedExperiment,
+  resolveFaultReleases,
+  type ExperimentState,
+  type HypothesisSlo,
+} from '../../chaos/index.ts';
 import type { ExperimentConfig } from '../../core/chaos-config.ts';
 import { ConflictError, InputError, NotFoundError } from '../../core/errors.ts';
 import { createIdGenerator } from '../../core/ids.ts';
@@ -103,11 +110,16 @@ export class ChaosService {
       );
     }
     if (candidates.length > 1) throw new InputError(`experiment '${name}' is declared for several environments: say which with --env`);
-    const { config } = candidates[0] as DeclaredExperiment;
-    const target = await this.#deps.target(project.id, config.environment);
-    if (target === undefined) throw new ConflictError(`environment ${config.environment} is not running: deploy a release first`);
+    const declared = (candidates[0] as DeclaredExperiment).config;
+    const target = await this.#deps.target(project.id, declared.environment);
+    if (target === undefined) throw new ConflictError(`environment ${declared.environment} is not running: deploy a release first`);
+    // The faults as applied: `release: canary` / `stable` name the releases running now.
+    const config: ExperimentConfig = {
+      ...declared,
+      faults: resolveFaultReleases(declared.faults, { stable: target.release, canary: target.rolloutRelease }),
+    };
     const slo = await this.#sloOf(candidates[0] as DeclaredExperiment);
-    const configHash = createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 16);
+    const configHash = createHash('sha256').update(JSON.stringify(declared)).digest('hex').slice(0, 16);
     if (o.dryRun) {
       const guardProblems: string[] = [];
       if (config.guard.noRollout && target.rolloutRelease !== null)
