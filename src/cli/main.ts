@@ -30,7 +30,7 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     registerScanCommands(program);
     return program;
   }
-  const [local, up, remote, delivery, slo, notify, incident, dora, demo, open, access, findings] = await Promise.all([
+  const [local, up, remote, delivery, slo, notify, incident, dora, demo, open, access, findings, experiment] = await Promise.all([
     import('./commands/local.ts'),
     import('./commands/up.ts'),
     import('./commands/remote.ts'),
@@ -43,6 +43,7 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     import('./commands/open.ts'),
     import('./commands/access.ts'),
     import('./commands/findings.ts'),
+    import('./commands/experiment.ts'),
   ]);
   local.registerLocalCommands(program);
   up.registerUpCommand(program);
@@ -57,6 +58,7 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
   open.registerOpenCommand(program);
   access.registerAccessCommands(program);
   findings.registerFindingsCommands(program);
+  experiment.registerExperimentCommands(program);
   return program;
 }
 

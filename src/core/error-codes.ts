@@ -243,6 +243,12 @@ export const ERROR_CODES = {
     from: 'proxy',
     sentence: 'The proxy does not tunnel CONNECT requests; it forwards HTTP requests and Upgrade handshakes only.',
   },
+  CHAOS_FAULT: {
+    httpStatus: 503,
+    from: 'proxy',
+    sentence:
+      'A chaos experiment running in this environment answered the request with an injected error (an abort with the configured status, or 504 after an injected timeout); see `gantry experiment show`, or `gantry experiment abort` to stop it.',
+  },
   // -- CLI only
   NO_SERVER: {
     httpStatus: 503,

@@ -4,6 +4,7 @@
  * `needs` always a list) produced by `src/pipeline/config-schema.ts`.
  */
 
+import type { ExperimentConfig } from './chaos-config.ts';
 import type { SloConfig } from './slo-config.ts';
 import type { EnvironmentConfig, ServiceConfig } from './delivery-config.ts';
 
@@ -80,7 +81,7 @@ export interface PipelineConfig {
   jobs: Record<string, JobConfig>;
 }
 
-/** The whole gantry.yaml. Everything but `experiments` is validated; `experiments` is kept as-is for now. */
+/** The whole gantry.yaml. */
 export interface GantryConfig {
   name?: string;
   pipeline: PipelineConfig;
@@ -89,7 +90,8 @@ export interface GantryConfig {
   environments?: Record<string, EnvironmentConfig>;
   /** In file order. */
   slos?: SloConfig[];
-  experiments?: unknown;
+  /** Chaos experiments, in file order. */
+  experiments?: ExperimentConfig[];
 }
 
 // ---------------------------------------------------------------- events that trigger runs

@@ -58,7 +58,7 @@ const percentageString = z.string().regex(PERCENTAGE, {
 });
 
 /** A rate: a percentage (`1%`) or a fraction (`0.01`), normalised to a fraction 0..1. */
-const rate = z
+export const rate = z
   .union([z.number(), percentageString], expected('a percentage such as 1% or a fraction such as 0.01'))
   .transform((value, ctx) => {
     const fraction = typeof value === 'number' ? value : percentageToFraction(value);

@@ -20,6 +20,7 @@ import type {
 import { compact, duration, envMap, expected, idString, scalar } from './config-common.ts';
 import { DELIVERY_KNOWN_KEYS, environmentsSchema, serviceSchema, type DeliveryMapKind } from './config-delivery-schema.ts';
 import { withSloObjectives } from './config-delivery-slo.ts';
+import { EXPERIMENT_KNOWN_KEYS, experimentsSchema, type ExperimentMapKind } from './config-experiments-schema.ts';
 import { SLO_KNOWN_KEYS, slosSchema, type SloMapKind } from './config-slo-schema.ts';
 
 export { ID_PATTERN, configErrorMap, describeValue } from './config-common.ts';
@@ -294,9 +295,6 @@ const pipeline = z
   .transform((raw): PipelineConfig => compact({ on: raw.on, concurrency: raw.concurrency, env: raw.env ?? {}, jobs: raw.jobs }))
   .describe('The CI pipeline: triggers and jobs.');
 
-const later = (what: string): z.ZodOptional<z.ZodUnknown> =>
-  z.unknown().optional().describe(`${what} (its schema is not defined yet: any value is accepted).`);
-
 /** raw gantry.yaml → GantryConfig. Parse with `{ error: configErrorMap }` for readable messages. */
 export const gantryConfigSchema = z
   .strictObject(
@@ -306,7 +304,7 @@ export const gantryConfigSchema = z
       service: serviceSchema.optional(),
       environments: environmentsSchema.optional(),
       slos: slosSchema.optional(),
-      experiments: later('Chaos experiments'),
+      experiments: experimentsSchema.optional(),
     },
     expected('a map at the top level (with pipeline, name, …)'),
   )
@@ -346,6 +344,7 @@ export const KNOWN_KEYS: Readonly<Record<ConfigMapKind, readonly string[]>> = {
   webhook: [],
   ...DELIVERY_KNOWN_KEYS,
   ...SLO_KNOWN_KEYS,
+  ...EXPERIMENT_KNOWN_KEYS,
 };
 
 /** The kinds of map in gantry.yaml that have a fixed set of keys. */
@@ -364,4 +363,5 @@ export type ConfigMapKind =
   | 'reports'
   | 'webhook'
   | DeliveryMapKind
-  | SloMapKind;
+  | SloMapKind
+  | ExperimentMapKind;

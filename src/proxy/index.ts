@@ -93,4 +93,13 @@ export {
   type ProxyHostRecord,
   type ProxyStartOptions,
 } from './proxy-client.ts';
+export {
+  ChaosFaults,
+  ChaosSample,
+  MAX_FAULT_SPAN_MS,
+  type FaultAction,
+  type FaultReport,
+  type FaultSetRequest,
+  type FaultsEnd,
+} from './chaos-faults.ts';
 export { runProxyHost, type ProxyHost, type ProxyHostOptions } from './proxy-host.ts';

@@ -11,6 +11,7 @@
  * - `control.sock`: JSON over HTTP, mode 0600.
  * - `host.log`: the process's stdout and stderr.
  */
+import type { FaultReport, FaultSetRequest } from './chaos-faults.ts';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
@@ -275,6 +276,21 @@ export class ProxyClient {
   async ackRollups(through: number): Promise<void> {
     if (through <= 0) return;
     await this.#call('POST', `/rollups/ack?through=${through}`);
+  }
+
+  /** Sets a chaos experiment's faults; the proxy clears them by itself at `deadlineAt` (epoch ms). */
+  async setFaults(set: FaultSetRequest): Promise<void> {
+    await this.#call('PUT', '/faults', { body: JSON.stringify(set) });
+  }
+
+  /** Clears an experiment's faults now (idempotent); the report of how far they went. */
+  async clearFaults(experimentId: string): Promise<FaultReport | null> {
+    return JSON.parse(await this.#call('DELETE', `/faults?${new URLSearchParams({ experiment: experimentId })}`)) as FaultReport | null;
+  }
+
+  /** The faults' report: the experiment set now, or how the last one ended. */
+  async faultReport(): Promise<FaultReport | null> {
+    return JSON.parse(await this.#call('GET', '/faults')) as FaultReport | null;
   }
 
   /** The proxy's metrics in Prometheus text format. */

@@ -20,6 +20,10 @@
  * - `POST /rollups/ack?through=` → `{ acknowledged }`: forgets those up to `through` (stored)
  * - `POST /rollups/drain` → Rollup[], read and acknowledged at once (for servers that predate ack)
  * - `GET /metrics` → Prometheus text
+ * - `PUT /faults` (FaultSetRequest) → 204: a chaos experiment's faults until its deadline, which
+ *   this process enforces on its own timer (the server may be gone by then)
+ * - `DELETE /faults?experiment=` → FaultReport | null: clears them (idempotent) and reports
+ * - `GET /faults` → FaultReport | null: the current experiment's counts, or how the last one ended
  * - `POST /shutdown` → 202, then the process exits
  */
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
@@ -32,6 +36,7 @@ import { createLogger, logSettingsFromEnv, type Logger } from '../platform/logge
 import { PROXY_FILES, processStartTime, type ProxyHostRecord } from './proxy-client.ts';
 import { ROLLUP_MS, type Pool } from './request-metrics.ts';
 import { validateRouteTable, type RouteTable } from './route-table.ts';
+import { parseFaultSet } from './chaos-faults.ts';
 import { TrafficProxy } from './traffic-proxy.ts';
 
 /** Options of `runProxyHost`. */
@@ -260,6 +265,20 @@ export async function runProxyHost(o: ProxyHostOptions): Promise<ProxyHost> {
           return send(res, 200, proxy.metrics.drainRollups());
         case 'GET /metrics':
           return send(res, 200, proxy.metrics.prometheus(), 'text/plain; version=0.0.4');
+        case 'PUT /faults': {
+          const faults = parseFaultSet(JSON.parse(await readBody(req)) as unknown);
+          proxy.chaos.set(faults);
+          log.info('chaos faults set', { experiment: faults.experimentId, deadlineAt: faults.deadlineAt, faults: faults.faults.length });
+          res.writeHead(204).end();
+          return;
+        }
+        case 'DELETE /faults': {
+          const report = proxy.chaos.clear(q.get('experiment') ?? undefined);
+          log.info('chaos faults cleared', { experiment: report?.experimentId, endedBy: report?.endedBy });
+          return send(res, 200, report);
+        }
+        case 'GET /faults':
+          return send(res, 200, proxy.chaos.report());
         case 'POST /shutdown':
           send(res, 202, { stopping: true });
           void shutdown();

@@ -10,6 +10,7 @@
  * listeners live on sockets, not requests, and timeouts are deadlines checked by one sweeper.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { ChaosFaults, type ChaosSample, type FaultAction } from './chaos-faults.ts';
 import { ClientConnection, type ClientExchange, type ClientHandler } from './client-connection.ts';
 import { RequestMetrics, type VersionSeries } from './request-metrics.ts';
 import { BODY_CHUNKED, MAX_REQUEST_HEAD, NO_BODY, trimOws, type RequestHead } from './request-parser.ts';
@@ -38,6 +39,8 @@ export interface TrafficProxyOptions {
   upstreamIdleTimeoutMs?: number;
   /** How long `close()` lets in-flight requests finish; default 5,000 ms. */
   closeTimeoutMs?: number;
+  /** Chaos faults (tests pass one with a seeded random source); default a fresh one. */
+  chaos?: ChaosFaults;
 }
 
 /** Stable codes of the proxy's own error answers (`{ error: { code, message } }`). */
@@ -196,6 +199,8 @@ class Exchange implements ExchangeSink, PoolWaiter, ClientExchange {
   waitingForClient = false;
   /** Set once the upstream switched protocols (101). */
   tunnel: Tunnel | null = null;
+  /** The side of a chaos experiment's blast radius this request is counted on, while one is set. */
+  chaos: ChaosSample | null = null;
 
   constructor(proxy: TrafficProxy, client: ClientConnection, req: RequestHead, start: number, head: string) {
     this.proxy = proxy;
@@ -385,6 +390,7 @@ class Exchange implements ExchangeSink, PoolWaiter, ClientExchange {
 
   #record(): void {
     const proxy = this.proxy;
+    if (this.chaos !== null) this.chaos.add(this.status, performance.now() - this.start);
     if (!proxy.metricsOn) return;
     const end = performance.now();
     proxy.metrics.record((this.pool as UpstreamPool).series, this.method, this.url, this.status, end - this.start, TIME_ORIGIN + end);
@@ -411,7 +417,9 @@ export class TrafficProxy {
   router: Router<UpstreamPool> = new Router<UpstreamPool>([], [], { stable: 100, canary: 0 }, []);
   /** @internal open WebSocket tunnels */
   readonly tunnels = new Set<Tunnel>();
-  readonly #o: Required<Omit<TrafficProxyOptions, 'metrics'>>;
+  /** A chaos experiment's faults, set and cleared through the control socket (chaos-faults.ts). */
+  readonly chaos: ChaosFaults;
+  readonly #o: Required<Omit<TrafficProxyOptions, 'metrics' | 'chaos'>>;
   readonly #server: Server;
   /** Pools of the current table, by id + address. */
   #active = new Map<string, UpstreamPool>();
@@ -440,6 +448,7 @@ export class TrafficProxy {
     };
     this.metricsOn = o.metrics ?? true;
     this.metrics = new RequestMetrics({ environment: o.environment });
+    this.chaos = o.chaos ?? new ChaosFaults();
     this.#server = createServer({ allowHalfOpen: true, noDelay: true }, (s: Socket) => {
       this.#clients.add(new ClientConnection(s, this.#handler, CLIENT_TIMEOUTS));
     });
@@ -605,6 +614,61 @@ export class TrafficProxy {
     const pool = router.pick(scan.toCanary) as UpstreamPool;
     const ex = new Exchange(this, client, req, start, scan.head);
     client.exchange = ex;
+    if (this.chaos.active) {
+      const action = this.chaos.decide(req.method, req.target, req.headers, pool.upstream.version);
+      if (action !== null) {
+        this.#applyFault(action, ex, client, pool);
+        return;
+      }
+    }
     ex.startOn(pool);
+  }
+
+  /** Carries out a chaos experiment's decision on one request (see chaos-faults.ts). */
+  #applyFault(action: FaultAction, ex: Exchange, client: ClientConnection, pool: UpstreamPool): void {
+    ex.chaos = action.sample;
+    switch (action.kind) {
+      case 'none':
+        ex.startOn(pool);
+        return;
+      case 'delay':
+      case 'timeout': {
+        let timer: NodeJS.Timeout | null = null;
+        const forward = (): void => {
+          if (timer !== null) clearTimeout(timer);
+          unhold();
+          if (!ex.done) ex.startOn(pool);
+        };
+        const unhold = this.chaos.hold({ release: forward });
+        timer = setTimeout(() => {
+          if (action.kind === 'delay') {
+            forward();
+            return;
+          }
+          unhold();
+          if (ex.done) return;
+          ex.done = true;
+          this.#answerFault(ex, client, pool, 504, `a chaos experiment held this request for ${Math.round(action.ms)} ms`);
+        }, action.ms);
+        return;
+      }
+      case 'abort':
+        ex.done = true;
+        this.#answerFault(ex, client, pool, action.status, 'a chaos experiment answered this request with an injected error');
+        return;
+      case 'reset':
+        ex.done = true;
+        action.sample.add(0, performance.now() - ex.start);
+        client.exchange = null;
+        client.destroy();
+        return;
+    }
+  }
+
+  #answerFault(ex: Exchange, client: ClientConnection, pool: UpstreamPool, status: number, message: string): void {
+    const end = performance.now();
+    ex.chaos?.add(status, end - ex.start);
+    client.respondError(status, 'CHAOS_FAULT' satisfies ErrorCode, message);
+    if (this.metricsOn) this.metrics.record(pool.series, ex.method, ex.url, status, end - ex.start, TIME_ORIGIN + end);
   }
 }

@@ -31,6 +31,7 @@ import { registerDoraRoutes } from './dora/index.ts';
 import { registerSecurityRoutes, type SecurityService } from './security/index.ts';
 import { registerImpactRoutes } from './impact/index.ts';
 import { type IngestTokens, registerTraceRoutes, type TraceService } from './traces/index.ts';
+import { type ChaosService, registerChaosRoutes } from './chaos/index.ts';
 
 export interface AppDeps {
   store: Store;
@@ -42,6 +43,8 @@ export interface AppDeps {
   incidents?: IncidentService;
   /** Security findings, suppressions, policy, advisories; absent in tests of the pipeline API alone. */
   security?: SecurityService;
+  /** Chaos experiments; absent in tests of the pipeline API alone. */
+  chaos?: ChaosService;
   /** Progressive delivery (releases, deploys, rollouts); absent in tests of the pipeline API alone. */
   delivery?: Omit<DeliveryRouteDeps, 'store' | 'projects'>;
   /** Traces (OTLP in, the sample per environment); absent in tests of the pipeline API alone. */
@@ -149,6 +152,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
       requireProject: (p) => deps.projects.require(p),
       publicUrl: deps.publicUrl,
     });
+  if (deps.chaos) registerChaosRoutes(routes, { chaos: deps.chaos, requireProject: (p) => deps.projects.require(p) });
   if (deps.incidents) registerIncidentRoutes(routes, { incidents: deps.incidents, requireProject: (p) => deps.projects.require(p) });
   if (deps.security && deps.delivery) {
     const releases = deps.delivery.releases;

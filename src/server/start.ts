@@ -40,6 +40,7 @@ import { Notifier } from './notifications/index.ts';
 import { runGit } from '../platform/git.ts';
 import { IncidentService } from './incidents/index.ts';
 import { SecurityService } from './security/index.ts';
+import { ChaosService } from './chaos/index.ts';
 import type { ServerOptions } from './server-options.ts';
 
 export interface RunningServer {
@@ -212,9 +213,23 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     warn: (message, data) => notifyLog.warn(message, data),
     firstRetryMs: options.notifyRetryMs,
   });
+  const chaos: ChaosService = new ChaosService({
+    store,
+    clock: systemClock,
+    target: (projectId, environment) => delivery.chaosTarget(projectId, environment),
+    budgets: (projectId, environment) =>
+      slos
+        .status(projectId, environment)
+        .filter((s) => s.evaluated && s.budget.total > 0)
+        .map((s) => ({ slo: s.slo.name, remaining: s.budget.remaining })),
+    eventEnv,
+    changed: (projectId) => hub.notify(`project:${projectId}`),
+    warn: (message, data) => log.child({ component: 'chaos' }).warn(message, data),
+  });
   const incidents = new IncidentService({
     store,
     clock: systemClock,
+    experimentIn: (projectId, environment) => chaos.activeIn(projectId, environment),
     scope: (event) => scopes.scope(event),
     eventEnv,
     impact: (projectId, environment, fromMs, toMs) => slos.impact(projectId, environment, fromMs, toMs),
@@ -258,6 +273,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     notifier,
     incidents,
     security,
+    chaos,
     sessions,
     publicUrl: () => url,
     onInternalError: (error) => {
@@ -284,6 +300,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
       await delivery.start();
       started = { rollups: new RollupRecorder(store, delivery, (message, data) => deliveryLog.warn(message, data)) };
       await slos.start();
+      await chaos.start();
       notifier.start();
       incidents.start();
       security.start();
@@ -298,6 +315,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
       if (started) {
         await projects.stop();
         await security.stop();
+        await chaos.stop();
         await incidents.stop();
         await notifier.stop();
         await slos.stop();

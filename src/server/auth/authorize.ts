@@ -16,6 +16,8 @@ declare module 'fastify' {
     principal?: Principal;
     /** Where the request points (set by `authorize`), for checks of a further permission in a handler. */
     accessTarget?: Target;
+    /** How `authorize` tells protected environments, for those checks. */
+    isProtectedEnvironment?: AuthorizerOptions['isProtected'];
   }
 }
 
@@ -37,6 +39,7 @@ export function authorizer(
     if (permission === 'signed-in') return;
     const target = await targetOf(store, request, o);
     request.accessTarget = target;
+    request.isProtectedEnvironment = o.isProtected;
     const decision = decide(principal, permission, target);
     if (!decision.allowed) throw new ForbiddenError(decision.reason);
   };
@@ -71,8 +74,14 @@ export function callerMay(request: FastifyRequest, permission: Permission, targe
   return request.principal !== undefined && decide(request.principal, permission, target).allowed;
 }
 
-/** A further permission a request needs for what its body asks (an override, say), where the route points. */
-export function requirePermission(request: FastifyRequest, permission: Permission): void {
-  const decision = request.principal ? decide(request.principal, permission, request.accessTarget ?? {}) : null;
+/**
+ * A further permission a request needs for what its body asks (an override, say), where the
+ * route points — or in `environment`, when the body or the handler names it.
+ */
+export function requirePermission(request: FastifyRequest, permission: Permission, environment?: string): void {
+  let target = request.accessTarget ?? {};
+  if (environment !== undefined && target.project !== undefined)
+    target = { ...target, environment, environmentProtected: request.isProtectedEnvironment?.(target.project, environment) ?? true };
+  const decision = request.principal ? decide(request.principal, permission, target) : null;
   if (!decision?.allowed) throw new ForbiddenError(decision && !decision.allowed ? decision.reason : 'not signed in');
 }

@@ -341,6 +341,21 @@ export class DeliveryController {
     return out;
   }
 
+  /**
+   * What a chaos experiment needs of a running environment: its proxy (for faults and metrics),
+   * the release it runs, the release a rollout is bringing in (null when none is under way).
+   * Undefined when the environment is not running here.
+   */
+  async chaosTarget(
+    projectId: string,
+    environment: string,
+  ): Promise<{ proxy: EnvironmentProxy; release: string | null; rolloutRelease: string | null } | undefined> {
+    const env = this.#environments.get(projectId, environment);
+    if (env === undefined) return undefined;
+    const active = await this.#deps.store.rollouts.active(projectId, environment);
+    return { proxy: env.proxy, release: env.stable, rolloutRelease: active === undefined ? null : active.releaseId };
+  }
+
   /** Every request through an environment's proxy in [sinceMs, untilMs), all releases together (SLOs); undefined without a proxy. */
   async traffic(projectId: string, environment: string, sinceMs: number, untilMs: number): Promise<WindowStats | undefined> {
     const env = this.#environments.get(projectId, environment);

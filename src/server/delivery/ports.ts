@@ -7,7 +7,7 @@
  * runs against both, so a scenario passing on the fakes says something about the real thing.
  */
 import type { PrometheusCheckConfig } from '../../core/delivery-config.ts';
-import type { RollupBatch, RouteTable, WindowStats } from '../../proxy/index.ts';
+import type { FaultReport, FaultSetRequest, RollupBatch, RouteTable, WindowStats } from '../../proxy/index.ts';
 import type { InstanceSpec, InstanceStatus } from '../../runtime/index.ts';
 
 export type { Clock, TimerHandle } from '../../core/clock.ts';
@@ -89,6 +89,9 @@ export interface ProxyControl {
  *   roll-ups the proxy keeps, again on every read until `ackRollups(through)` (after they are
  *   stored) makes it forget them; acknowledging twice is harmless. `detach` leaves the process
  *   running; `close` stops it and frees its port; both idempotent.
+ * - Chaos faults (src/proxy/chaos-faults.ts): `setFaults` replaces any set; the proxy clears them by
+ *   itself at their deadline, server or not. `clearFaults` is idempotent and returns the report;
+ *   `faultReport` reads the current one, or how the last one ended (null when none was set).
  */
 export interface EnvironmentProxy {
   setRoutes(table: RouteTable): Promise<void>;
@@ -97,6 +100,9 @@ export interface EnvironmentProxy {
   readRollups(): Promise<RollupBatch>;
   ackRollups(through: number): Promise<void>;
   prometheus(): Promise<string>;
+  setFaults(set: FaultSetRequest): Promise<void>;
+  clearFaults(experimentId: string): Promise<FaultReport | null>;
+  faultReport(): Promise<FaultReport | null>;
   detach(): Promise<void>;
   close(): Promise<void>;
 }

@@ -43,6 +43,8 @@ export interface IncidentServiceDeps {
   /** Requests and budget spent in an environment over a span (from the SLO histories); null when none are measured. */
   impact(projectId: string, environment: string, fromMs: number, toMs: number): IncidentImpact | null;
   changed?(projectId: string): void;
+  /** The chaos experiment running in an environment now, if any: an incident opened during it links to it (and DORA does not count it as a failed change). */
+  experimentIn?(projectId: string, environment: string): { experimentId: string; name: string } | null;
   warn(message: string, data: Record<string, unknown>): void;
   /** Default 1000 ms. */
   intervalMs?: number;
@@ -128,6 +130,8 @@ export class IncidentService {
     cursor: { name: string; eventId: number } | undefined,
     extra: Record<string, Value> = {},
   ): Promise<Incident> {
+    const experiment = fields.environment === null ? null : (this.#deps.experimentIn?.(fields.projectId, fields.environment) ?? null);
+    if (experiment !== null) Object.assign(extra, { experiment: experiment.experimentId, experimentName: experiment.name });
     const incident = await this.#deps.store.incidents.open(
       { ...fields, id: newId(), state: 'open', owner: null, acknowledgedAt: null, mitigatedAt: null, resolvedAt: null },
       [
@@ -351,6 +355,10 @@ function entryOf(e: GantryEvent): TimelineEntry {
         ? `${String(d.severity)} alert resolved: SLO '${String(d.slo)}'`
         : e.type === ROLLOUT_FINISHED_EVENT
           ? `rollout ${String(d.phase)}${d.releaseId ? ` (release ${String(d.releaseId)})` : ''}`
-          : e.type;
+          : e.type === 'incident.opened' && d.experiment
+            ? `incident opened during chaos experiment '${String(d.experimentName)}' (${String(d.experiment)})`
+            : e.type.startsWith('experiment.')
+              ? `chaos experiment '${String(d.name)}' (${String(d.experimentId)}): ${e.type.slice('experiment.'.length)}${d.verdict ? ` — ${String(d.verdict)}` : ''}`
+              : e.type;
   return { at: Date.parse(e.at), kind: e.type, text, by: e.actor };
 }

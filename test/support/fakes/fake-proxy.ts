@@ -10,7 +10,14 @@
  * table changed), `drain <env>`, `proxy close <env>`.
  */
 import { InputError } from '../../../src/core/errors.ts';
-import type { RollupBatch, RouteTable, WindowStats } from '../../../src/proxy/index.ts';
+import {
+  ChaosFaults,
+  type FaultReport,
+  type FaultSetRequest,
+  type RollupBatch,
+  type RouteTable,
+  type WindowStats,
+} from '../../../src/proxy/index.ts';
 import type { EnvironmentProxy, ProxyControl, ProxyOpenOptions } from '../../../src/server/delivery/index.ts';
 
 /** Scripted traffic of one release: requests per second, the fraction answered 5xx, and a latency. */
@@ -125,6 +132,24 @@ export class FakeEnvironmentProxy implements EnvironmentProxy {
       p90: ms,
       p99: ms,
     };
+  }
+
+  /** The real fault bookkeeping (no traffic goes through a fake, so its counts stay 0). */
+  readonly chaos = new ChaosFaults();
+
+  async setFaults(set: FaultSetRequest): Promise<void> {
+    this.#control();
+    this.chaos.set(set);
+  }
+
+  async clearFaults(experimentId: string): Promise<FaultReport | null> {
+    this.#control();
+    return this.chaos.clear(experimentId);
+  }
+
+  async faultReport(): Promise<FaultReport | null> {
+    this.#control();
+    return this.chaos.report();
   }
 
   async readRollups(): Promise<RollupBatch> {

@@ -1,0 +1,87 @@
+/**
+ * The normalised `experiments` section of gantry.yaml and `.gantry/experiments/*.yaml` (durations
+ * in ms, percentages as 0..100, error rates as fractions), produced by
+ * src/pipeline/config-experiments-schema.ts and read by the chaos core (src/chaos), the proxy's
+ * fault hook and the server's experiment runner. No I/O.
+ */
+
+/**
+ * Which requests a fault may touch: every field given must hold (AND). `path` is a prefix of the
+ * request's path; `header` and `cookie` mark test traffic; `release` limits it to the instances of
+ * one release (a canary's, say). An empty match is every request.
+ */
+export interface FaultMatch {
+  path?: string;
+  method?: string;
+  header?: { name: string; value: string };
+  cookie?: { name: string; value: string };
+  release?: string;
+}
+
+/** What a proxy fault shares: the share of matching requests it takes (0..100) and the match. */
+export interface FaultScope {
+  percent: number;
+  match: FaultMatch;
+}
+
+/** How an added delay varies around its mean: uniformly within ± jitter, or normally with σ = jitter. */
+export type DelayDistribution = 'uniform' | 'normal';
+
+/**
+ * A fault the proxy injects into one request: added latency before it is forwarded, an answer
+ * with an HTTP status instead of forwarding (`abort`), the client connection cut (`reset`), or
+ * no answer until `afterMs` and then 504 (`timeout`).
+ */
+export type ProxyFault =
+  | (FaultScope & { kind: 'latency'; delayMs: number; jitterMs: number; distribution: DelayDistribution })
+  | (FaultScope & { kind: 'abort'; status: number })
+  | (FaultScope & { kind: 'reset' })
+  | (FaultScope & { kind: 'timeout'; afterMs: number });
+
+export type ProxyFaultKind = ProxyFault['kind'];
+
+/**
+ * The steady state an experiment must keep. Absolute bounds (`max`) are on all of the
+ * environment's traffic, what its users see; `maxIncrease` bounds compare the requests inside
+ * the blast radius with the control, those outside it (docs/decisions/0030).
+ */
+export interface HypothesisConfig {
+  /** An SLO of the environment: its burn rate must stay at or below the page threshold (14.4). */
+  slo?: string;
+  errorRate?: { max?: number; maxIncrease?: number };
+  latency: { quantile: number; maxMs?: number; maxIncreaseMs?: number }[];
+}
+
+/** Refuse to start unless these hold. */
+export interface ExperimentGuard {
+  /** Least share (0..1) of every SLO's error budget left in the environment. */
+  minBudget?: number;
+  /** No rollout may be under way in the environment (default true). */
+  noRollout: boolean;
+}
+
+export interface ExperimentConfig {
+  name: string;
+  environment: string;
+  hypothesis: HypothesisConfig;
+  faults: ProxyFault[];
+  /** How long the faults stay in. */
+  durationMs: number;
+  /** The steady state before is measured over this much traffic just before the start. */
+  beforeMs: number;
+  /** The steady state after is measured over this long once the faults are out. */
+  afterMs: number;
+  guard: ExperimentGuard;
+}
+
+/** The burn rate a hypothesis `slo:` must stay under: the SRE workbook's fast-burn page. */
+export const HYPOTHESIS_MAX_BURN_RATE = 14.4;
+
+/** Defaults of what an experiment may leave out. */
+export const EXPERIMENT_DEFAULTS = {
+  beforeMs: 30_000,
+  afterMs: 10_000,
+  percent: 100,
+  abortStatus: 503,
+  timeoutAfterMs: 30_000,
+} as const;

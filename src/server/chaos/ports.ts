@@ -1,0 +1,34 @@
+/**
+ * What the chaos context needs from the rest of the server, each a small port wired in start.ts:
+ * the environment's proxy and releases (from delivery), the SLO budgets (for the guard), time.
+ */
+import type { Clock } from '../../core/clock.ts';
+import type { Store, EventEnvironment } from '../../store/ports.ts';
+import type { EnvironmentProxy } from '../delivery/index.ts';
+
+export type { Clock };
+
+/** The parts of an environment's proxy an experiment uses: faults (set with a deadline), their report, the request metrics. */
+export type FaultProxy = Pick<EnvironmentProxy, 'setFaults' | 'clearFaults' | 'faultReport' | 'window'>;
+
+/** A running environment as an experiment sees it. */
+export interface ChaosTarget {
+  proxy: FaultProxy;
+  /** The release it runs. */
+  release: string | null;
+  /** The release a rollout under way is bringing in; null when none is. */
+  rolloutRelease: string | null;
+}
+
+export interface ChaosDeps {
+  store: Store;
+  clock: Clock;
+  /** The environment as it runs here now; undefined when it is not running. */
+  target(projectId: string, environment: string): Promise<ChaosTarget | undefined>;
+  /** Each SLO of the environment with the share of its error budget left (the guard's `min-budget`). */
+  budgets(projectId: string, environment: string): { slo: string; remaining: number }[];
+  eventEnv(): EventEnvironment;
+  /** Something about the project's experiments changed (the dashboard's stream). */
+  changed?(projectId: string): void;
+  warn(message: string, data: Record<string, unknown>): void;
+}

@@ -1,0 +1,111 @@
+/**
+ * kill -9 of `gantry up` in the middle of a chaos experiment: the environment's proxy clears the
+ * faults by itself at the experiment's deadline (no server is there to ask), and the next
+ * `gantry up` records how the run ended.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { makeRepo } from '../support/repo.ts';
+import { type GantryUp, startGantryUp } from '../support/server.ts';
+import { waitFor } from '../support/wait.ts';
+
+const SERVICE = `
+const http = require('node:http');
+http.createServer((req, res) => res.end('ok')).listen(Number(process.env.PORT), '127.0.0.1');
+`;
+
+const YAML = `
+pipeline:
+  jobs:
+    build: { steps: ["node --check server.js"] }
+service:
+  run: node server.js
+  health: { path: /healthz, readiness: { interval: 100ms } }
+  stop: { drain-timeout: 1s }
+environments:
+  staging: { strategy: { recreate: {} } }
+experiments:
+  pay-outage:
+    environment: staging
+    hypothesis: { latency-p50: { max: 10s } }
+    faults:
+      - abort: { status: 503, match: { path: /pay } }
+    duration: 6s
+    before: 1s
+    after: 1s
+`;
+
+async function api<T>(s: GantryUp, method: string, path: string, body?: unknown): Promise<T> {
+  return (await s.api<T>(method, path, body)).body;
+}
+
+describe('a chaos experiment across kill -9 of the server', () => {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  afterAll(async () => {
+    for (const c of cleanups.reverse()) await c();
+  });
+
+  it('has its faults cleared by the proxy at the deadline, and the restarted server records how it ended', async () => {
+    const repo = await makeRepo({ 'server.js': SERVICE, 'gantry.yaml': YAML });
+    cleanups.push(() => repo.cleanup());
+    const server = await startGantryUp({ env: { GANTRY_SANDBOX: 'off' } });
+    cleanups.push(() => server.stop());
+    await api(server, 'POST', '/api/projects', { path: repo.dir, name: 'shop' });
+    const run = (await api<{ run: { id: string } }>(server, 'POST', '/api/projects/shop/runs', {})).run.id;
+    await waitFor(async () => (await api<{ status: string }>(server, 'GET', `/api/runs/${run}`)).status === 'success', {
+      what: 'the run',
+      timeoutMs: 30_000,
+    });
+    const release = (await api<{ release: { id: string } }>(server, 'POST', '/api/projects/shop/releases', { run })).release.id;
+    await api(server, 'POST', '/api/projects/shop/environments/staging/deploy', { release });
+    const port = await waitFor(
+      async () => {
+        const v = await api<{ rollout: { phase: string } | null; live: { port: number | null } }>(
+          server,
+          'GET',
+          '/api/projects/shop/environments/staging/rollout',
+        );
+        return v.rollout?.phase === 'succeeded' ? v.live.port : undefined;
+      },
+      { what: 'the deploy', timeoutMs: 30_000 },
+    );
+    const pay = () =>
+      fetch(`http://127.0.0.1:${port}/pay`).then(
+        (r) => r.status,
+        () => 0,
+      );
+
+    const id = (await api<{ experiment: { experimentId: string } }>(server, 'POST', '/api/projects/shop/experiments/pay-outage/run', {}))
+      .experiment.experimentId;
+    const deadline = await waitFor(
+      async () => {
+        const r = await api<{ run: { deadlineAt: number | null } }>(server, 'GET', `/api/projects/shop/experiment-runs/${id}`);
+        return r.run.deadlineAt ?? undefined;
+      },
+      { what: 'the faults to be set, with their deadline' },
+    );
+    expect(await pay()).toBe(503);
+    await server.kill('SIGKILL');
+    expect(await pay()).toBe(503); // the faults outlive the server until their deadline…
+    const cleared = await waitFor(async () => ((await pay()) === 200 ? Date.now() : undefined), {
+      what: 'the proxy to clear the faults by itself',
+      timeoutMs: 20_000,
+    });
+    // … and not much longer (one poll of slack on a loaded machine).
+    expect(cleared).toBeGreaterThanOrEqual(deadline - 50);
+    expect(cleared - deadline).toBeLessThanOrEqual(1000);
+
+    await server.startServer();
+    const record = await waitFor(
+      async () => {
+        const r = await api<{
+          run: { verdict: string | null; reason: string; running?: boolean; faultsEndedBy: string; affected: number };
+        }>(server, 'GET', `/api/projects/shop/experiment-runs/${id}`);
+        return r.run.running ? undefined : r.run;
+      },
+      { what: 'the restarted server to record the run', timeoutMs: 30_000 },
+    );
+    expect(record).toMatchObject({ verdict: 'aborted', faultsEndedBy: 'deadline' });
+    expect(record.reason).toContain('the proxy cleared the faults at their deadline');
+    expect(record.affected).toBeGreaterThanOrEqual(2);
+  }, 120_000);
+});

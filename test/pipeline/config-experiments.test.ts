@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import type { ExperimentConfig } from '../../src/core/chaos-config.ts';
+import { parseConfig, validateConfig } from '../../src/pipeline/load-config.ts';
+
+const HEAD = [
+  'pipeline:',
+  '  jobs: { build: { steps: [make] } }',
+  'service: { run: x }',
+  'environments: { staging: {}, production: {} }',
+  'slos: { availability: { objective: 99.9% } }',
+  'experiments:',
+];
+
+/** `line:col: message` for each diagnostic of a file whose experiments section is given (indented 2); line 7 is the first. */
+function problems(...lines: string[]): string[] {
+  const text = [...HEAD, ...lines.map((line) => `  ${line}`)].join('\n');
+  return validateConfig(text, 'gantry.yaml').diagnostics.map((d) => `${d.line}:${d.col}: ${d.message}`);
+}
+
+function experiments(...lines: string[]): ExperimentConfig[] {
+  return parseConfig([...HEAD, ...lines.map((line) => `  ${line}`)].join('\n'), 'gantry.yaml').experiments ?? [];
+}
+
+describe('the experiments section', () => {
+  it("reads the issue's example, every default filled", () => {
+    const [slow] = experiments(
+      'slow-payments:',
+      '  environment: staging',
+      '  hypothesis:',
+      '    slo: availability',
+      '    error-rate: { max: 1% }',
+      '    latency-p99: { max: 400ms }',
+      '  faults:',
+      '    - latency: { delay: 200ms, jitter: 50ms, percent: 10, match: { path: /pay } }',
+      '    - abort: { status: 502, percent: 1%, match: { header: { x-test: "1" }, method: post } }',
+      '    - reset: {}',
+      '  duration: 2m',
+      '  guard: { min-budget: 50%, no-rollout: true }',
+    );
+    expect(slow).toEqual({
+      name: 'slow-payments',
+      environment: 'staging',
+      hypothesis: { slo: 'availability', errorRate: { max: 0.01 }, latency: [{ quantile: 0.99, maxMs: 400 }] },
+      faults: [
+        { kind: 'latency', delayMs: 200, jitterMs: 50, distribution: 'uniform', percent: 10, match: { path: '/pay' } },
+        { kind: 'abort', status: 502, percent: 1, match: { header: { name: 'x-test', value: '1' }, method: 'post' } },
+        { kind: 'reset', percent: 100, match: {} },
+      ],
+      durationMs: 120_000,
+      beforeMs: 30_000,
+      afterMs: 10_000,
+      guard: { minBudget: 0.5, noRollout: true },
+    });
+  });
+
+  it('reports problems at their positions, with did-you-mean for keys, environments and SLOs', () => {
+    expect(
+      problems(
+        'x:',
+        '  environment: stagin',
+        '  hypothesis: { slo: availabilty, error-rat: { max: 1% } }',
+        '  faults: [{ latency: { delay: 200ms, percnt: 10 } }, { abort: {}, reset: {} }]',
+        '  duration: 1m',
+      ),
+    ).toEqual([
+      "8:18: environment 'stagin' is not declared in 'environments' (did you mean 'staging'?)",
+      "9:24: SLO 'availabilty' is not declared in 'slos' (did you mean 'availability'?)",
+      "9:37: unknown key 'error-rat' in the hypothesis of experiment 'x' (did you mean 'error-rate'?)",
+      "10:41: unknown key 'percnt' in the latency fault 1 of experiment 'x' (did you mean 'percent'?)",
+      "10:57: item 2 of 'faults' in experiment 'x': give exactly one fault kind (latency, abort, reset or timeout), got 2",
+    ]);
+  });
+
+  it('refuses a percentage above 100 and an experiment without faults', () => {
+    const found = problems(
+      'x:',
+      '  environment: staging',
+      '  hypothesis: { error-rate: { max: 1% } }',
+      '  faults: [{ reset: { percent: 150 } }]',
+      '  duration: 1m',
+    );
+    expect(found).toEqual(["10:34: 'percent' in the reset fault 1 of experiment 'x': expected a percentage from 0 to 100, got 150"]);
+    expect(problems('x: { environment: staging, hypothesis: { error-rate: { max: 1% } }, faults: [], duration: 1m }')[0]).toContain(
+      "'faults' in experiment 'x': expected a list of faults, got an empty list",
+    );
+  });
+
+  it('asks for guard no-rollout: false when a fault targets the canary', () => {
+    const found = problems(
+      'canary-check:',
+      '  environment: staging',
+      '  hypothesis: { error-rate: { max: 1% } }',
+      '  faults: [{ abort: { percent: 5, match: { release: canary } } }]',
+      '  duration: 1m',
+    );
+    expect(found).toHaveLength(1);
+    expect(found[0]).toContain('set guard: { no-rollout: false }');
+    expect(
+      problems(
+        'canary-check:',
+        '  environment: staging',
+        '  hypothesis: { error-rate: { max: 1% } }',
+        '  faults: [{ abort: { percent: 5, match: { release: canary } } }]',
+        '  duration: 1m',
+        '  guard: { no-rollout: false }',
+      ),
+    ).toEqual([]);
+  });
+});
