@@ -4,6 +4,7 @@
  * `needs` always a list) produced by `src/pipeline/config-schema.ts`.
  */
 
+import type { SecurityConfig } from './security-config.ts';
 import type { SloConfig } from './slo-config.ts';
 import type { EnvironmentConfig, ServiceConfig } from './delivery-config.ts';
 
@@ -89,6 +90,8 @@ export interface GantryConfig {
   environments?: Record<string, EnvironmentConfig>;
   /** In file order. */
   slos?: SloConfig[];
+  /** Absent: every scanner on with the default policy (DEFAULT_SECURITY_CONFIG). */
+  security?: SecurityConfig;
   experiments?: unknown;
 }
 

@@ -20,6 +20,7 @@ import type {
 import { compact, duration, envMap, expected, idString, scalar } from './config-common.ts';
 import { DELIVERY_KNOWN_KEYS, environmentsSchema, serviceSchema, type DeliveryMapKind } from './config-delivery-schema.ts';
 import { withSloObjectives } from './config-delivery-slo.ts';
+import { SECURITY_KNOWN_KEYS, securitySchema, type SecurityMapKind } from './config-security-schema.ts';
 import { SLO_KNOWN_KEYS, slosSchema, type SloMapKind } from './config-slo-schema.ts';
 
 export { ID_PATTERN, configErrorMap, describeValue } from './config-common.ts';
@@ -306,6 +307,7 @@ export const gantryConfigSchema = z
       service: serviceSchema.optional(),
       environments: environmentsSchema.optional(),
       slos: slosSchema.optional(),
+      security: securitySchema.optional(),
       experiments: later('Chaos experiments'),
     },
     expected('a map at the top level (with pipeline, name, …)'),
@@ -318,6 +320,7 @@ export const gantryConfigSchema = z
         service: raw.service,
         environments: raw.environments === undefined ? undefined : withSloObjectives(raw.environments, raw.slos ?? []),
         slos: raw.slos,
+        security: raw.security,
         experiments: raw.experiments,
       }),
   )
@@ -346,6 +349,7 @@ export const KNOWN_KEYS: Readonly<Record<ConfigMapKind, readonly string[]>> = {
   webhook: [],
   ...DELIVERY_KNOWN_KEYS,
   ...SLO_KNOWN_KEYS,
+  ...SECURITY_KNOWN_KEYS,
 };
 
 /** The kinds of map in gantry.yaml that have a fixed set of keys. */
@@ -364,4 +368,5 @@ export type ConfigMapKind =
   | 'reports'
   | 'webhook'
   | DeliveryMapKind
-  | SloMapKind;
+  | SloMapKind
+  | SecurityMapKind;
