@@ -7,7 +7,9 @@
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
+import { DEFAULT_SECURITY_CONFIG, type SecurityConfig } from '../core/security-config.ts';
 import { tryGit } from '../platform/git.ts';
+import { pathFilter } from './path-filter.ts';
 import { type ShellScript, dockerfileScripts, pipelineScripts, shellcheckAvailable, shellcheckFindings } from './shellcheck.ts';
 import {
   type AdvisoryIndex,
@@ -40,6 +42,14 @@ export interface ScanOptions {
   staged?: boolean;
   /** Null: dependencies are listed but not checked, and the report says so. */
   advisories: AdvisoryIndex | null;
+  /**
+   * A unified diff with no context lines (`git diff --unified=0 before after`): secrets are looked
+   * for in its added lines rather than in the whole tree, so a secret added by one commit of a
+   * push and removed by the next is still found. The other scanners read the tree.
+   */
+  diff?: string;
+  /** gantry.yaml's `security` section (default: every scanner on). */
+  settings?: SecurityConfig;
 }
 
 export interface ScanReport {
@@ -123,12 +133,13 @@ async function checkShellScripts(contents: ReadonlyMap<string, string>, report: 
 
 export async function scanTree(options: ScanOptions): Promise<ScanReport> {
   const { root } = options;
+  const settings = options.settings ?? DEFAULT_SECURITY_CONFIG;
   const report: ScanReport = {
     findings: [],
     graphs: [],
     filesScanned: 0,
     lockfiles: [],
-    dependenciesChecked: options.advisories !== null,
+    dependenciesChecked: options.advisories !== null && settings.dependencies !== false,
     notes: [],
   };
   const readWorking = (path: string): string | undefined => {
@@ -142,33 +153,36 @@ export async function scanTree(options: ScanOptions): Promise<ScanReport> {
     const shown = await tryGit(['show', `:${path}`], { cwd: root });
     return shown.ok ? shown.stdout : undefined;
   };
-  const configText = readWorking('.gitleaks.toml');
-  const rules = configText === undefined ? defaultSecretRules() : secretRulesFrom('.gitleaks.toml', configText);
-  const ignoreText = readWorking('.gitleaksignore');
-  const ignore = ignoreText === undefined ? undefined : parseIgnoreFile(ignoreText);
-
-  let candidates: string[];
-  const contents = new Map<string, string>();
-  if (options.staged) {
-    const diff = await tryGit(['diff', '--cached', '--unified=0', '--no-color', '--no-ext-diff', '--diff-filter=ACMR'], { cwd: root });
-    if (!diff.ok) throw new Error(`cannot read the staged change in ${root}: ${diff.stderr.trim() || diff.error}`);
-    const changes = addedLines(diff.stdout);
+  const wanted = pathFilter(settings.paths, settings.exclude);
+  const secrets = settings.secrets === false ? null : secretScanner(settings.secrets, readWorking, report);
+  const scanAdded = (diffText: string): string[] => {
+    const changes = addedLines(diffText).filter((change) => wanted(change.path));
     for (const change of changes) {
       const fragment = {
         raw: change.lines.map((l) => l.text).join('\n'),
         path: change.path,
         lineNumbers: change.lines.map((l) => l.number),
       };
-      for (const f of detectSecrets(rules, fragment, { ignore })) report.findings.push(secretToFinding(redactFinding(f)));
+      secrets?.(fragment);
     }
-    report.filesScanned = changes.length;
-    candidates = changes.map((c) => c.path).filter((p) => lockfileKind(p) !== null || DOCKERFILE.test(basename(p)) || CONFIG_FILE.test(p));
+    return changes.map((c) => c.path);
+  };
+
+  let candidates: string[];
+  const contents = new Map<string, string>();
+  if (options.staged) {
+    const diff = await tryGit(['diff', '--cached', '--unified=0', '--no-color', '--no-ext-diff', '--diff-filter=ACMR'], { cwd: root });
+    if (!diff.ok) throw new Error(`cannot read the staged change in ${root}: ${diff.stderr.trim() || diff.error}`);
+    const changed = scanAdded(diff.stdout);
+    report.filesScanned = changed.length;
+    candidates = changed.filter((p) => lockfileKind(p) !== null || DOCKERFILE.test(basename(p)) || CONFIG_FILE.test(p));
     for (const path of candidates) {
       const text = await readStaged(path);
       if (text !== undefined) contents.set(path, text);
     }
   } else {
-    candidates = await listFiles(root);
+    if (options.diff !== undefined) scanAdded(options.diff);
+    candidates = (await listFiles(root)).filter(wanted);
     for (const path of candidates) {
       let bytes: Buffer;
       try {
@@ -188,7 +202,7 @@ export async function scanTree(options: ScanOptions): Promise<ScanReport> {
       const text = bytes.toString('utf8');
       contents.set(path, text);
       report.filesScanned++;
-      for (const f of detectSecrets(rules, { raw: text, path }, { ignore })) report.findings.push(secretToFinding(redactFinding(f)));
+      if (options.diff === undefined) secrets?.({ raw: text, path });
     }
   }
 
@@ -203,16 +217,43 @@ export async function scanTree(options: ScanOptions): Promise<ScanReport> {
         report.notes.push(error instanceof Error ? error.message : String(error));
       }
     }
-    if (CONFIG_FILE.test(path)) await lintConfigFile(path, text, report);
-    if (DOCKERFILE.test(basename(path))) {
+    if (settings.config && CONFIG_FILE.test(path)) await lintConfigFile(path, text, report);
+    if (settings.dockerfile && DOCKERFILE.test(basename(path))) {
       const lines = text.split('\n');
       for (const f of lintDockerfile(text)) report.findings.push(dockerfileToFinding(path, f, lines[f.line - 1] ?? ''));
     }
   }
-  await checkShellScripts(contents, report);
+  if (settings.shellcheck) await checkShellScripts(contents, report);
+  if (settings.dependencies === false) return report;
   if (options.advisories !== null)
     for (const f of scanDependencies(graphs, options.advisories)) report.findings.push(dependencyToFinding(f));
-  else if (graphs.length > 0)
-    report.notes.push(`${graphs.length} lockfile(s) read but not checked: no advisory database given (--advisories PATH)`);
+  else if (graphs.length > 0) report.notes.push(`${graphs.length} lockfile(s) read but not checked: ${NO_ADVISORIES}`);
   return report;
+}
+
+/** The note's words when dependencies cannot be checked (the server's jobs say it too). */
+export const NO_ADVISORIES = "no advisory database (--advisories PATH, or the server's advisories option)";
+
+/**
+ * The secrets scanner with the repository's rules and ignore list (gitleaks' files at the root
+ * unless the settings name others), adding what it finds to the report, masked.
+ */
+function secretScanner(
+  settings: { rules?: string; ignore?: string },
+  read: (path: string) => string | undefined,
+  report: ScanReport,
+): (fragment: { raw: string; path: string; lineNumbers?: number[] }) => void {
+  const rulesFile = settings.rules ?? '.gitleaks.toml';
+  const configText = read(rulesFile);
+  if (configText === undefined && settings.rules !== undefined)
+    report.notes.push(`${rulesFile}: not found (security.secrets.rules); gitleaks' default rules used`);
+  const rules = configText === undefined ? defaultSecretRules() : secretRulesFrom(rulesFile, configText);
+  const ignoreFile = settings.ignore ?? '.gitleaksignore';
+  const ignoreText = read(ignoreFile);
+  if (ignoreText === undefined && settings.ignore !== undefined)
+    report.notes.push(`${ignoreFile}: not found (security.secrets.ignore); nothing ignored`);
+  const ignore = ignoreText === undefined ? undefined : parseIgnoreFile(ignoreText);
+  return (fragment) => {
+    for (const f of detectSecrets(rules, fragment, { ignore })) report.findings.push(secretToFinding(redactFinding(f)));
+  };
 }

@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { GantryError } from '../../core/errors.ts';
 import { GANTRY_VERSION } from '../../core/version.ts';
 import { runGit } from '../../platform/git.ts';
-import { loadAdvisories, scanTree } from '../../scan/index.ts';
+import { loadAdvisories, readScanSettings, scanTree } from '../../scan/index.ts';
 import { FINDING_LEVELS, type Finding, type FindingLevel, cycloneDxSbom, indexAdvisories, toSarif } from '../../security/index.ts';
 import { bold, dim, formatMs, printJson, red, yellow } from '../output.ts';
 
@@ -34,6 +34,7 @@ export function registerScanCommands(program: Command): void {
     .command('scan [path]')
     .description('scan a working tree (or the staged change) for secrets, vulnerable dependencies and Dockerfile problems')
     .option('--staged', 'only the change staged for commit (what the pre-commit hook runs)')
+    .option('--diff <file>', 'look for secrets in the lines this unified diff adds (a push) instead of the whole tree')
     .option(
       '--advisories <path>',
       'OSV advisories: a folder of OSV JSON files or an OSV zip archive (without it, dependencies are not checked)',
@@ -45,13 +46,23 @@ export function registerScanCommands(program: Command): void {
     .action(
       async (
         path: string | undefined,
-        opts: { staged?: boolean; advisories?: string; sarif?: string; sbom?: string; failOn: string; json?: boolean },
+        opts: { staged?: boolean; diff?: string; advisories?: string; sarif?: string; sbom?: string; failOn: string; json?: boolean },
       ) => {
         const threshold = parseLevel(opts.failOn);
         const root = resolve(path ?? '.');
         const started = performance.now();
-        const load = opts.advisories ? loadAdvisories(opts.advisories) : null;
-        const report = await scanTree({ root, staged: opts.staged, advisories: load ? indexAdvisories(load.records) : null });
+        const settings = await readScanSettings(root);
+        const repoAdvisories = settings?.dependencies ? settings.dependencies.advisories : undefined;
+        const advisoryPath = opts.advisories ?? (repoAdvisories === undefined ? undefined : resolve(root, repoAdvisories));
+        const load = advisoryPath && settings?.dependencies !== false ? loadAdvisories(advisoryPath) : null;
+        const diff = opts.diff === undefined ? undefined : readFileSync(opts.diff, 'utf8');
+        const report = await scanTree({
+          root,
+          staged: opts.staged,
+          diff,
+          settings,
+          advisories: load ? indexAdvisories(load.records) : null,
+        });
         if (opts.sbom) {
           const subject = { name: basename(root), version: 'working-tree' };
           const tool = { name: 'Gantry', version: GANTRY_VERSION };
