@@ -54,7 +54,7 @@ export interface JobConfig {
   outputs: Record<string, string>;
   cache?: CacheConfig;
   artifacts: string[];
-  reports: { junit?: string };
+  reports: { junit?: string; sarif?: string };
   network: boolean;
 }
 

@@ -135,7 +135,15 @@ const cache = z
   .describe('Keep files between runs, keyed by an expression.');
 
 const reportsMap = z.strictObject(
-  { junit: z.string().optional().describe('JUnit XML files (a glob) to read test results from.') },
+  {
+    junit: z.string().optional().describe('JUnit XML files (a glob) to read test results from.'),
+    sarif: z
+      .string()
+      .optional()
+      .describe(
+        "SARIF 2.1.0 files (a glob) from security scanners the job runs (gitleaks, Trivy, osv-scanner, Semgrep…): Gantry's findings.",
+      ),
+  },
   expected('a map'),
 );
 
@@ -155,7 +163,7 @@ const jobMap = z.strictObject(
       .describe('Values later jobs read as needs.<job>.outputs.<name>; usually ${{ steps.<id>.outputs.<name> }}.'),
     cache: cache.optional(),
     artifacts: stringOrList('globs').optional().describe('Files to keep after the job (globs relative to the workspace).'),
-    reports: reportsMap.optional().describe('Test reports to collect.'),
+    reports: reportsMap.optional().describe('Test and security reports to collect.'),
     network: z.boolean().default(true).describe('Allow network access from the sandbox.'),
   },
   expected('a map with steps'),
@@ -176,7 +184,7 @@ const job = jobMap
         outputs: raw.outputs ?? {},
         cache: raw.cache,
         artifacts: raw.artifacts ?? [],
-        reports: compact({ junit: raw.reports?.junit }),
+        reports: compact({ junit: raw.reports?.junit, sarif: raw.reports?.sarif }),
         network: raw.network,
       }),
   )
