@@ -56,6 +56,8 @@ export interface JobConfig {
   artifacts: string[];
   reports: { junit?: string; sarif?: string };
   network: boolean;
+  /** Set only on a job Gantry adds itself (pipeline/security-job.ts); never from gantry.yaml. */
+  builtin?: 'security';
 }
 
 export type InputType = 'string' | 'number' | 'boolean' | 'choice';
@@ -108,6 +110,8 @@ export interface TriggerEvent {
   changedFiles?: string[];
   /** For schedule triggers: the cron string that fired. */
   schedule?: string;
+  /** For pushes: the ref's commit before the push, when it had one. */
+  before?: string;
 }
 
 /** The `gantry` context of expressions. */

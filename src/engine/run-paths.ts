@@ -61,6 +61,11 @@ export function jobSarifFile(dataDir: string, runId: string, key: string): strin
   return join(jobDir(dataDir, runId, key), 'sarif.json');
 }
 
+/** What the server hands a run's security job, restored into its workspace like a needed job's artifacts. */
+export function securityInputDir(dataDir: string, runId: string): string {
+  return join(runDir(dataDir, runId), 'security');
+}
+
 export function workspaceDir(dataDir: string, runId: string, key: string): string {
   return join(dataDir, 'work', runId, jobSlug(key));
 }

@@ -37,7 +37,7 @@ export function registerScanCommands(program: Command): void {
     .option('--diff <file>', 'look for secrets in the lines this unified diff adds (a push) instead of the whole tree')
     .option(
       '--advisories <path>',
-      'OSV advisories: a folder of OSV JSON files or an OSV zip archive (without it, dependencies are not checked)',
+      'OSV advisories: a folder of OSV JSON files or an OSV zip archive (default: security.dependencies.advisories of gantry.yaml, then $GANTRY_ADVISORIES; without any, dependencies are not checked)',
     )
     .option('--sarif <file>', 'also write the findings as SARIF 2.1.0')
     .option('--sbom <file>', 'also write a CycloneDX 1.6 SBOM of the lockfiles found')
@@ -53,7 +53,9 @@ export function registerScanCommands(program: Command): void {
         const started = performance.now();
         const settings = await readScanSettings(root);
         const repoAdvisories = settings?.dependencies ? settings.dependencies.advisories : undefined;
-        const advisoryPath = opts.advisories ?? (repoAdvisories === undefined ? undefined : resolve(root, repoAdvisories));
+        // GANTRY_ADVISORIES: how the server hands its advisory database to a run's security job.
+        const advisoryPath =
+          opts.advisories ?? (repoAdvisories === undefined ? undefined : resolve(root, repoAdvisories)) ?? process.env.GANTRY_ADVISORIES;
         const load = advisoryPath && settings?.dependencies !== false ? loadAdvisories(advisoryPath) : null;
         const diff = opts.diff === undefined ? undefined : readFileSync(opts.diff, 'utf8');
         const report = await scanTree({
