@@ -257,3 +257,30 @@ function secretScanner(
     for (const f of detectSecrets(rules, fragment, { ignore })) report.findings.push(secretToFinding(redactFinding(f)));
   };
 }
+
+/**
+ * The package graphs of every lockfile in a tree (a release's), for its SBOM; lockfiles that
+ * cannot be read are named in `notes`.
+ */
+export async function lockfileGraphs(root: string): Promise<{ graphs: PackageGraph[]; notes: string[] }> {
+  const graphs: PackageGraph[] = [];
+  const notes: string[] = [];
+  const read = (path: string): string | undefined => {
+    try {
+      return readFileSync(join(root, path), 'utf8');
+    } catch {
+      return undefined;
+    }
+  };
+  for (const path of await listFiles(root)) {
+    if (lockfileKind(path) === null) continue;
+    const text = read(path);
+    if (text === undefined) continue;
+    try {
+      graphs.push(readLockfile(path, text, read));
+    } catch (error) {
+      notes.push(error instanceof Error ? error.message : String(error));
+    }
+  }
+  return { graphs, notes };
+}
