@@ -10,31 +10,25 @@ import { basename, join, relative } from 'node:path';
 import { DEFAULT_SECURITY_CONFIG, type SecurityConfig } from '../core/security-config.ts';
 import { tryGit } from '../platform/git.ts';
 import { pathFilter } from './path-filter.ts';
-import { type ShellScript, dockerfileScripts, pipelineScripts, shellcheckAvailable, shellcheckFindings } from './shellcheck.ts';
+import type { AdvisoryIndex, ConfigFinding, PackageGraph } from '../security/index.ts';
 import {
-  type AdvisoryIndex,
-  type ConfigFinding,
-  configToFinding,
-  lintGantryConfig,
-  lintKubernetes,
-  lintTerraform,
-  looksLikeKubernetes,
   type Finding,
-  type PackageGraph,
   addedLines,
   defaultSecretRules,
-  dependencyToFinding,
   detectSecrets,
-  dockerfileToFinding,
-  lintDockerfile,
-  lockfileKind,
+  isLockfileName,
   parseIgnoreFile,
-  readLockfile,
   redactFinding,
-  scanDependencies,
   secretRulesFrom,
   secretToFinding,
-} from '../security/index.ts';
+} from '../security/precommit.ts';
+
+/**
+ * The rest of the security core and ShellCheck, loaded only when the scan has a file that needs
+ * them (a lockfile, a Dockerfile, a YAML or Terraform file): a pre-commit hook whose change holds
+ * none spares loading the YAML parser, the OSV schemas and the version orders.
+ */
+const analysers = () => Promise.all([import('../security/index.ts'), import('./shellcheck.ts')]);
 
 export interface ScanOptions {
   root: string;
@@ -68,7 +62,13 @@ const DOCKERFILE = /^(?:Dockerfile|Containerfile)(?:\..+)?$|\.dockerfile$/i;
 const CONFIG_FILE = /\.(?:ya?ml|tf)$/i;
 
 /** Kubernetes manifests, Terraform and gantry.yaml, each with its own rules. */
-async function lintConfigFile(path: string, text: string, report: ScanReport): Promise<void> {
+async function lintConfigFile(
+  security: Awaited<ReturnType<typeof analysers>>[0],
+  path: string,
+  text: string,
+  report: ScanReport,
+): Promise<void> {
+  const { configToFinding, lintGantryConfig, lintKubernetes, lintTerraform, looksLikeKubernetes } = security;
   const lines = text.split('\n');
   const add = (findings: ConfigFinding[]) => {
     for (const f of findings) report.findings.push(configToFinding(path, f, lines[f.line - 1] ?? ''));
@@ -114,8 +114,13 @@ function isBinary(bytes: Buffer): boolean {
 }
 
 /** ShellCheck over Dockerfile RUN lines and gantry.yaml's scripts, when it is installed. */
-async function checkShellScripts(contents: ReadonlyMap<string, string>, report: ScanReport): Promise<void> {
-  const scripts: ShellScript[] = [];
+async function checkShellScripts(
+  shellcheck: Awaited<ReturnType<typeof analysers>>[1],
+  contents: ReadonlyMap<string, string>,
+  report: ScanReport,
+): Promise<void> {
+  const { dockerfileScripts, pipelineScripts, shellcheckAvailable, shellcheckFindings } = shellcheck;
+  const scripts: ReturnType<typeof dockerfileScripts> = [];
   for (const [path, text] of contents) {
     if (DOCKERFILE.test(basename(path))) scripts.push(...dockerfileScripts(path, text));
     else if (basename(path) === 'gantry.yaml') {
@@ -175,7 +180,7 @@ export async function scanTree(options: ScanOptions): Promise<ScanReport> {
     if (!diff.ok) throw new Error(`cannot read the staged change in ${root}: ${diff.stderr.trim() || diff.error}`);
     const changed = scanAdded(diff.stdout);
     report.filesScanned = changed.length;
-    candidates = changed.filter((p) => lockfileKind(p) !== null || DOCKERFILE.test(basename(p)) || CONFIG_FILE.test(p));
+    candidates = changed.filter((p) => isLockfileName(p) || DOCKERFILE.test(basename(p)) || CONFIG_FILE.test(p));
     for (const path of candidates) {
       const text = await readStaged(path);
       if (text !== undefined) contents.set(path, text);
@@ -206,27 +211,29 @@ export async function scanTree(options: ScanOptions): Promise<ScanReport> {
     }
   }
 
+  if (contents.size === 0) return report;
+  const [security, shellcheck] = await analysers();
   const graphs = report.graphs;
   for (const [path, text] of contents) {
-    if (lockfileKind(path) !== null) {
+    if (isLockfileName(path)) {
       try {
-        const graph = readLockfile(path, text, (sibling) => contents.get(sibling) ?? readWorking(sibling));
+        const graph = security.readLockfile(path, text, (sibling) => contents.get(sibling) ?? readWorking(sibling));
         graphs.push(graph);
         report.lockfiles.push({ file: path, packages: graph.packages.length, skipped: graph.skipped });
       } catch (error) {
         report.notes.push(error instanceof Error ? error.message : String(error));
       }
     }
-    if (settings.config && CONFIG_FILE.test(path)) await lintConfigFile(path, text, report);
+    if (settings.config && CONFIG_FILE.test(path)) await lintConfigFile(security, path, text, report);
     if (settings.dockerfile && DOCKERFILE.test(basename(path))) {
       const lines = text.split('\n');
-      for (const f of lintDockerfile(text)) report.findings.push(dockerfileToFinding(path, f, lines[f.line - 1] ?? ''));
+      for (const f of security.lintDockerfile(text)) report.findings.push(security.dockerfileToFinding(path, f, lines[f.line - 1] ?? ''));
     }
   }
-  if (settings.shellcheck) await checkShellScripts(contents, report);
+  if (settings.shellcheck) await checkShellScripts(shellcheck, contents, report);
   if (settings.dependencies === false) return report;
   if (options.advisories !== null)
-    for (const f of scanDependencies(graphs, options.advisories)) report.findings.push(dependencyToFinding(f));
+    for (const f of security.scanDependencies(graphs, options.advisories)) report.findings.push(security.dependencyToFinding(f));
   else if (graphs.length > 0) report.notes.push(`${graphs.length} lockfile(s) read but not checked: ${NO_ADVISORIES}`);
   return report;
 }
@@ -272,8 +279,10 @@ export async function lockfileGraphs(root: string): Promise<{ graphs: PackageGra
       return undefined;
     }
   };
-  for (const path of await listFiles(root)) {
-    if (lockfileKind(path) === null) continue;
+  const lockfiles = (await listFiles(root)).filter(isLockfileName);
+  if (lockfiles.length === 0) return { graphs, notes };
+  const { readLockfile } = await import('../security/index.ts');
+  for (const path of lockfiles) {
     const text = read(path);
     if (text === undefined) continue;
     try {

@@ -10,7 +10,7 @@ import { GantryError } from '../../core/errors.ts';
 import { GANTRY_VERSION } from '../../core/version.ts';
 import { runGit } from '../../platform/git.ts';
 import { loadAdvisories, readScanSettings, scanTree } from '../../scan/index.ts';
-import { FINDING_LEVELS, type Finding, type FindingLevel, cycloneDxSbom, indexAdvisories, toSarif } from '../../security/index.ts';
+import { FINDING_LEVELS, type Finding, type FindingLevel } from '../../security/precommit.ts';
 import { bold, dim, formatMs, printJson, red, yellow } from '../output.ts';
 
 const LEVEL_PAINT: Record<FindingLevel, (s: string) => string> = { critical: red, high: red, medium: yellow, low: dim, info: dim };
@@ -56,23 +56,33 @@ export function registerScanCommands(program: Command): void {
         // GANTRY_ADVISORIES: how the server hands its advisory database to a run's security job.
         const advisoryPath =
           opts.advisories ?? (repoAdvisories === undefined ? undefined : resolve(root, repoAdvisories)) ?? process.env.GANTRY_ADVISORIES;
-        const load = advisoryPath && settings?.dependencies !== false ? loadAdvisories(advisoryPath) : null;
+        const load = advisoryPath && settings?.dependencies !== false ? await loadAdvisories(advisoryPath) : null;
+        // The rest of the security core only when asked for: the pre-commit hook needs none of it.
+        const security = load || opts.sbom || opts.sarif ? await import('../../security/index.ts') : null;
         const diff = opts.diff === undefined ? undefined : readFileSync(opts.diff, 'utf8');
         const report = await scanTree({
           root,
           staged: opts.staged,
           diff,
           settings,
-          advisories: load ? indexAdvisories(load.records) : null,
+          advisories: load && security ? security.indexAdvisories(load.records) : null,
         });
-        if (opts.sbom) {
+        if (opts.sbom && security) {
           const subject = { name: basename(root), version: 'working-tree' };
           const tool = { name: 'Gantry', version: GANTRY_VERSION };
-          const sbom = cycloneDxSbom(report.graphs, { subject, tool, serialNumber: randomUUID(), timestamp: new Date().toISOString() });
+          const sbom = security.cycloneDxSbom(report.graphs, {
+            subject,
+            tool,
+            serialNumber: randomUUID(),
+            timestamp: new Date().toISOString(),
+          });
           writeFileSync(opts.sbom, `${JSON.stringify(sbom, null, 2)}\n`);
         }
-        if (opts.sarif)
-          writeFileSync(opts.sarif, `${JSON.stringify(toSarif(report.findings, { name: 'Gantry', version: GANTRY_VERSION }), null, 2)}\n`);
+        if (opts.sarif && security)
+          writeFileSync(
+            opts.sarif,
+            `${JSON.stringify(security.toSarif(report.findings, { name: 'Gantry', version: GANTRY_VERSION }), null, 2)}\n`,
+          );
         const failing = report.findings.filter((f) => atOrAbove(f.level, threshold));
         const advisories = load ? { records: load.records.length, rejected: load.rejected.length, newest: load.newestModified } : null;
         if (opts.json) {
