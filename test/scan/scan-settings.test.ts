@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidConfigError } from '../../src/core/errors.ts';
 import { pathFilter, readScanSettings, scanTree } from '../../src/scan/index.ts';
+import { GITHUB_PAT } from '../support/security-samples.ts';
 
-const GITHUB_PAT = `ghp_${'x7Kq2Lm9Pz4Rt8Vw1Yb6Nc3Hd5Fg0Js2Ae7Uo'.slice(0, 36)}`;
 const PIPELINE = 'pipeline:\n  jobs:\n    build:\n      steps: [make]\n';
 const DOCKERFILE = 'FROM node:latest\nRUN apt-get install curl\n';
 

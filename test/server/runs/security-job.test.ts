@@ -15,27 +15,12 @@ import { jobSarifFile } from '../../../src/engine/run-paths.ts';
 import { fromSarif } from '../../../src/security/index.ts';
 import { type TestRepo, GIT_VARS, makeRepo } from '../../support/repo.ts';
 import { hasBubblewrap } from '../../support/requirements.ts';
+import { GITHUB_PAT, QS_ADVISORY, QS_LOCK } from '../../support/security-samples.ts';
 import { type RunView, type TestServer, startTestServer, waitForRunEnd } from '../../support/server.ts';
 import { waitFor } from '../../support/wait.ts';
 
-const GITHUB_PAT = `ghp_${'x7Kq2Lm9Pz4Rt8Vw1Yb6Nc3Hd5Fg0Js2Ae7Uo'.slice(0, 36)}`;
 const PIPELINE = 'pipeline:\n  jobs:\n    build:\n      steps: [echo built]\n';
 const SANDBOX = hasBubblewrap() ? 'auto' : 'off';
-const QS_ADVISORY = {
-  id: 'GHSA-hrpp-h998-j3pp',
-  modified: '2026-11-01T00:00:00Z',
-  aliases: ['CVE-2022-24999'],
-  summary: 'qs vulnerable to Prototype Pollution',
-  affected: [
-    { package: { ecosystem: 'npm', name: 'qs' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '6.7.0' }, { fixed: '6.7.3' }] }] },
-  ],
-  database_specific: { severity: 'HIGH' },
-};
-const LOCK = {
-  name: 'app',
-  lockfileVersion: 3,
-  packages: { '': { name: 'app', dependencies: { qs: '6.7.0' } }, 'node_modules/qs': { version: '6.7.0' } },
-};
 
 describe(`the security job of server runs (sandbox ${SANDBOX})`, () => {
   let server: TestServer;
@@ -49,7 +34,7 @@ describe(`the security job of server runs (sandbox ${SANDBOX})`, () => {
     repo = await makeRepo({
       'gantry.yaml': PIPELINE,
       Dockerfile: 'FROM node:latest\nRUN echo hi\n',
-      'package-lock.json': JSON.stringify(LOCK),
+      'package-lock.json': JSON.stringify(QS_LOCK),
       'app.ts': 'export const a = 1;\n',
     });
     expect((await server.api('POST', '/api/projects', { path: repo.dir, name: 'sec' })).status).toBe(201);
