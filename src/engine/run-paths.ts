@@ -7,7 +7,7 @@
  *   <dataDir>/runs/<runId>/jobs/<slug>/artifacts/
  *   <dataDir>/runs/<runId>/jobs/<slug>/tests.json  the job's test cases (executor/junit.ts TestResults)
  *   <dataDir>/runs/<runId>/jobs/<slug>/sarif.json  the job's SARIF reports merged (executor/sarif-reports.ts)
- *   <dataDir>/runs/<runId>/security/               what the server hands its security job (the push's diff)
+ *   <dataDir>/runs/<runId>/security/               what the server hands its security job (the push's diff), removed when the run ends
  *   <dataDir>/work/<runId>/<slug>/              the job's workspace (deleted when the job ends)
  *   <dataDir>/cache/                            content-addressed caches
  */

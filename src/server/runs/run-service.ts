@@ -455,6 +455,7 @@ export class RunService {
         const tree = sourceDir(this.#deps.dataDir, run.id);
         await rm(tree, { recursive: true, force: true }).catch(() => undefined);
         await rm(`${tree}.partial`, { recursive: true, force: true }).catch(() => undefined);
+        await rm(securityInputDir(this.#deps.dataDir, run.id), { recursive: true, force: true }).catch(() => undefined);
         if (run.concurrencyGroup && !this.#stopping) await this.#startNextInGroup(run.concurrencyGroup);
       })
       .catch(() => undefined);

@@ -7,11 +7,12 @@
  * (GANTRY_ADVISORIES, the seam for the server's own database); all land in the job's one SARIF log.
  */
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jobSarifFile } from '../../../src/engine/run-paths.ts';
+import { jobSarifFile, securityInputDir } from '../../../src/engine/run-paths.ts';
 import { fromSarif } from '../../../src/security/index.ts';
 import { type TestRepo, GIT_VARS, makeRepo } from '../../support/repo.ts';
 import { hasBubblewrap } from '../../support/requirements.ts';
@@ -82,6 +83,8 @@ describe(`the security job of server runs (sandbox ${SANDBOX})`, () => {
       ['high', 'package-lock.json'],
     ]);
 
+    // The push's diff is the server's input to the job, not a record: gone once the run has ended.
+    await waitFor(() => !existsSync(securityInputDir(server.dataDir, view.run.id)), { what: 'the security input removed' });
     const { body: log } = await server.api<string>('GET', `/api/runs/${view.run.id}/jobs/security/log`);
     expect(String(log)).toContain('[gantry] security:');
   });
