@@ -249,7 +249,8 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
   const url = `http://127.0.0.1:${port}`;
   const started = performance.now();
   const child = spawn(NODE, [GANTRY_CLI, '--data', o.dataDir, 'up', '--port', String(port)], {
-    env: { GANTRY_DRAIN_MS: '1000', ...(o.env ?? process.env) },
+    // No security job (GANTRY_SECURITY_SCANS): each benchmark measures the pipeline it declares.
+    env: { GANTRY_DRAIN_MS: '1000', GANTRY_SECURITY_SCANS: 'off', ...(o.env ?? process.env) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const untrack = track(child, false);

@@ -74,7 +74,9 @@ await benchMain('security-scan', 240_000, async () => {
       ),
     );
   }
-  const load = timed(() => loadAdvisories(osv));
+  const loadStart = performance.now();
+  const load = { value: await loadAdvisories(osv), ms: 0 };
+  load.ms = performance.now() - loadStart;
   const index = timed(() => indexAdvisories(load.value.records));
 
   const scans: number[] = [];

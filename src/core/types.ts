@@ -5,6 +5,7 @@
  */
 
 import type { ExperimentConfig } from './chaos-config.ts';
+import type { SecurityConfig } from './security-config.ts';
 import type { SloConfig } from './slo-config.ts';
 import type { EnvironmentConfig, ServiceConfig } from './delivery-config.ts';
 
@@ -54,8 +55,10 @@ export interface JobConfig {
   outputs: Record<string, string>;
   cache?: CacheConfig;
   artifacts: string[];
-  reports: { junit?: string };
+  reports: { junit?: string; sarif?: string };
   network: boolean;
+  /** Set only on a job Gantry adds itself (pipeline/security-job.ts); never from gantry.yaml. */
+  builtin?: 'security';
 }
 
 export type InputType = 'string' | 'number' | 'boolean' | 'choice';
@@ -92,6 +95,8 @@ export interface GantryConfig {
   slos?: SloConfig[];
   /** Chaos experiments, in file order. */
   experiments?: ExperimentConfig[];
+  /** Absent: every scanner on with the default policy (DEFAULT_SECURITY_CONFIG). */
+  security?: SecurityConfig;
 }
 
 // ---------------------------------------------------------------- events that trigger runs
@@ -107,6 +112,8 @@ export interface TriggerEvent {
   changedFiles?: string[];
   /** For schedule triggers: the cron string that fired. */
   schedule?: string;
+  /** For pushes: the ref's commit before the push, when it had one. */
+  before?: string;
 }
 
 /** The `gantry` context of expressions. */

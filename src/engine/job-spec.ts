@@ -3,7 +3,8 @@ import type { GantryContext, PlannedJob, Value } from '../core/types.ts';
 import type { JobSpec, LogLine } from '../executor/ports.ts';
 import type { JobState, RunState } from '../pipeline/run-reducer.ts';
 import { needsContext } from './run-driver.ts';
-import { cacheDir, jobArtifactsDir, jobLogFile, workspaceDir } from './run-paths.ts';
+import { isSecurityJob } from '../pipeline/security-job.ts';
+import { cacheDir, jobArtifactsDir, jobLogFile, securityInputDir, workspaceDir } from './run-paths.ts';
 
 export interface RunSetting {
   dataDir: string;
@@ -46,7 +47,11 @@ export function buildJobSpec(setting: RunSetting, job: JobState, state: RunState
     sourceDir: setting.sourceDir,
     sourceReady: setting.sourceReady,
     workspaceDir: workspace,
-    artifactsIn: job.needs.map((key) => jobArtifactsDir(dataDir, artifactRun(key), key)),
+    artifactsIn: [
+      ...job.needs.map((key) => jobArtifactsDir(dataDir, artifactRun(key), key)),
+      // The push's diff the server wrote for the security job (pipeline/security-job.ts).
+      ...(isSecurityJob(planned.config) ? [securityInputDir(dataDir, runId)] : []),
+    ],
     artifactsOut: jobArtifactsDir(dataDir, runId, job.key),
     cacheDir: cacheDir(dataDir),
     logFile: jobLogFile(dataDir, runId, job.key),

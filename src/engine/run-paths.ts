@@ -6,6 +6,8 @@
  *   <dataDir>/runs/<runId>/jobs/<slug>/log      the job's log (see executor/log-writer.ts)
  *   <dataDir>/runs/<runId>/jobs/<slug>/artifacts/
  *   <dataDir>/runs/<runId>/jobs/<slug>/tests.json  the job's test cases (executor/junit.ts TestResults)
+ *   <dataDir>/runs/<runId>/jobs/<slug>/sarif.json  the job's SARIF reports merged (executor/sarif-reports.ts)
+ *   <dataDir>/runs/<runId>/security/               what the server hands its security job (the push's diff), removed when the run ends
  *   <dataDir>/work/<runId>/<slug>/              the job's workspace (deleted when the job ends)
  *   <dataDir>/cache/                            content-addressed caches
  */
@@ -48,6 +50,20 @@ export function jobArtifactsDir(dataDir: string, runId: string, key: string): st
  */
 export function jobTestsFile(dataDir: string, runId: string, key: string): string {
   return join(jobDir(dataDir, runId, key), 'tests.json');
+}
+
+/**
+ * The job's SARIF reports and its security findings merged into one SARIF 2.1.0 log: the
+ * contract the findings store reads. The executor writes it beside `artifactsOut` (job-runner.ts
+ * SARIF_FILE): keep the names in step.
+ */
+export function jobSarifFile(dataDir: string, runId: string, key: string): string {
+  return join(jobDir(dataDir, runId, key), 'sarif.json');
+}
+
+/** What the server hands a run's security job, restored into its workspace like a needed job's artifacts. */
+export function securityInputDir(dataDir: string, runId: string): string {
+  return join(runDir(dataDir, runId), 'security');
 }
 
 export function workspaceDir(dataDir: string, runId: string, key: string): string {

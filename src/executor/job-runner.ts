@@ -48,7 +48,9 @@ import { childEnv, NETWORK_ENV } from '../platform/child-env.ts';
 import { restoreArtifacts, saveArtifacts } from './artifacts.ts';
 import { restoreCache, saveCache } from './cache.ts';
 import { hashFiles } from './hash-files.ts';
+import { GANTRY_VERSION } from '../core/version.ts';
 import { collectJUnitResults } from './junit.ts';
+import { collectSarifReports } from './sarif-reports.ts';
 import { JobLog } from './job-log.ts';
 import { createLogWriter, type LogWriter } from './log-writer.ts';
 import { createMasker, type Masker } from './masker.ts';
@@ -65,6 +67,9 @@ import { copySourceInto, emptyWorkspace } from './workspace.ts';
  * names the same file for the API): the workspace holding the reports is deleted after the job.
  */
 export const TESTS_FILE = 'tests.json';
+
+/** The job's SARIF reports merged, beside TESTS_FILE (engine/run-paths.ts jobSarifFile). */
+export const SARIF_FILE = 'sarif.json';
 
 export const SANDBOX_MISSING_WARNING = 'bubblewrap is not installed: the job runs without a sandbox';
 
@@ -168,16 +173,24 @@ class JobRun {
     return path.join(path.dirname(this.spec.artifactsOut), TESTS_FILE);
   }
 
+  private get sarifFile(): string {
+    return path.join(path.dirname(this.spec.artifactsOut), SARIF_FILE);
+  }
+
   async execute(): Promise<Omit<JobResult, 'logTruncated'>> {
     const { spec, config } = this;
     let cacheKey: string | null = null;
     let exactHit = false;
     // A retry must not show the cases of the attempt before it.
     if (config.reports.junit) rmSync(this.testsFile, { force: true });
+    if (config.reports.sarif) rmSync(this.sarifFile, { force: true });
     try {
       this.sandboxed = this.chooseSandbox();
       if (this.sandboxed) {
-        const binds = caBinds(this.hostEnv, spec.hiddenPaths);
+        // Only Gantry's own security job may name a host path to read (its advisory database): a
+        // gantry.yaml cannot set `builtin`, so no pipeline can uncover the host's /tmp this way.
+        const advisories = this.config.builtin === 'security' ? this.config.env.GANTRY_ADVISORIES : undefined;
+        const binds = caBinds(this.hostEnv, spec.hiddenPaths, advisories ? [{ variable: 'GANTRY_ADVISORIES', named: advisories }] : []);
         this.sandboxBinds = binds.args;
         for (const sentence of binds.unreadable) this.log.system(`⚠ ${sentence}`);
       }
@@ -280,8 +293,24 @@ class JobRun {
           else this.log.system(`[gantry] no JUnit report matches ${pattern}`);
         });
       }
+      if (config.reports.sarif) await this.collectSarif(config.reports.sarif);
     }
     return { status, outputs, steps: this.stepResults, tests, ...(error !== undefined ? { error } : {}) };
+  }
+
+  /** Merges the job's SARIF reports into SARIF_FILE; a file that is not SARIF is a log line, never a failure. */
+  private async collectSarif(pattern: string): Promise<void> {
+    await this.bestEffort('SARIF report', async () => {
+      const collected = await collectSarifReports(this.spec.workspaceDir, pattern, { name: 'Gantry', version: GANTRY_VERSION });
+      for (const problem of collected.problems) this.log.system(`⚠ SARIF report left out: ${problem}`);
+      if (collected.log === null) {
+        this.log.system(`[gantry] no SARIF report matches ${pattern}`);
+        return;
+      }
+      await mkdir(path.dirname(this.sarifFile), { recursive: true });
+      await writeFile(this.sarifFile, JSON.stringify(collected.log));
+      this.log.system(`[gantry] security: ${collected.results} finding(s) from ${collected.files} SARIF report(s)`);
+    });
   }
 
   /** Ends background processes the steps left and removes the private temp dir. Never throws. */

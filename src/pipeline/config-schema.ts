@@ -21,6 +21,7 @@ import { compact, duration, envMap, expected, idString, scalar } from './config-
 import { DELIVERY_KNOWN_KEYS, environmentsSchema, serviceSchema, type DeliveryMapKind } from './config-delivery-schema.ts';
 import { withSloObjectives } from './config-delivery-slo.ts';
 import { EXPERIMENT_KNOWN_KEYS, experimentsSchema, type ExperimentMapKind } from './config-experiments-schema.ts';
+import { SECURITY_KNOWN_KEYS, securitySchema, type SecurityMapKind } from './config-security-schema.ts';
 import { SLO_KNOWN_KEYS, slosSchema, type SloMapKind } from './config-slo-schema.ts';
 
 export { ID_PATTERN, configErrorMap, describeValue } from './config-common.ts';
@@ -135,7 +136,15 @@ const cache = z
   .describe('Keep files between runs, keyed by an expression.');
 
 const reportsMap = z.strictObject(
-  { junit: z.string().optional().describe('JUnit XML files (a glob) to read test results from.') },
+  {
+    junit: z.string().optional().describe('JUnit XML files (a glob) to read test results from.'),
+    sarif: z
+      .string()
+      .optional()
+      .describe(
+        "SARIF 2.1.0 files (a glob) from security scanners the job runs (gitleaks, Trivy, osv-scanner, Semgrep…): Gantry's findings.",
+      ),
+  },
   expected('a map'),
 );
 
@@ -155,7 +164,7 @@ const jobMap = z.strictObject(
       .describe('Values later jobs read as needs.<job>.outputs.<name>; usually ${{ steps.<id>.outputs.<name> }}.'),
     cache: cache.optional(),
     artifacts: stringOrList('globs').optional().describe('Files to keep after the job (globs relative to the workspace).'),
-    reports: reportsMap.optional().describe('Test reports to collect.'),
+    reports: reportsMap.optional().describe('Test and security reports to collect.'),
     network: z.boolean().default(true).describe('Allow network access from the sandbox.'),
   },
   expected('a map with steps'),
@@ -176,7 +185,7 @@ const job = jobMap
         outputs: raw.outputs ?? {},
         cache: raw.cache,
         artifacts: raw.artifacts ?? [],
-        reports: compact({ junit: raw.reports?.junit }),
+        reports: compact({ junit: raw.reports?.junit, sarif: raw.reports?.sarif }),
         network: raw.network,
       }),
   )
@@ -305,6 +314,7 @@ export const gantryConfigSchema = z
       environments: environmentsSchema.optional(),
       slos: slosSchema.optional(),
       experiments: experimentsSchema.optional(),
+      security: securitySchema.optional(),
     },
     expected('a map at the top level (with pipeline, name, …)'),
   )
@@ -316,6 +326,7 @@ export const gantryConfigSchema = z
         service: raw.service,
         environments: raw.environments === undefined ? undefined : withSloObjectives(raw.environments, raw.slos ?? []),
         slos: raw.slos,
+        security: raw.security,
         experiments: raw.experiments,
       }),
   )
@@ -345,6 +356,7 @@ export const KNOWN_KEYS: Readonly<Record<ConfigMapKind, readonly string[]>> = {
   ...DELIVERY_KNOWN_KEYS,
   ...SLO_KNOWN_KEYS,
   ...EXPERIMENT_KNOWN_KEYS,
+  ...SECURITY_KNOWN_KEYS,
 };
 
 /** The kinds of map in gantry.yaml that have a fixed set of keys. */
@@ -364,4 +376,5 @@ export type ConfigMapKind =
   | 'webhook'
   | DeliveryMapKind
   | SloMapKind
-  | ExperimentMapKind;
+  | ExperimentMapKind
+  | SecurityMapKind;

@@ -15,6 +15,7 @@ import { ExpressionError, InputError, InvalidConfigError, type Diagnostic } from
 import type { GantryConfig } from '../core/types.ts';
 import { checkDelivery } from './config-delivery-checks.ts';
 import { checkExperiments, experimentPlace } from './config-experiments-schema.ts';
+import { checkSecurity, securityPlace } from './config-security-schema.ts';
 import { checkSlos, sloPlace } from './config-slo-schema.ts';
 import { deliveryContextLabel, deliveryItemName, deliveryMapKind, isDeliveryPath } from './config-delivery-places.ts';
 import { KNOWN_KEYS, configErrorMap, gantryConfigSchema, type ConfigMapKind } from './config-schema.ts';
@@ -63,6 +64,7 @@ export function validateConfig(text: string, file: string): { config: GantryConf
   checkDelivery(checker);
   checkSlos(checker);
   checkExperiments(checker);
+  checkSecurity(checker);
   const diagnostics = checker.diagnostics(file);
   return { config: result.success && diagnostics.length === 0 ? result.data : null, diagnostics };
 }
@@ -289,6 +291,7 @@ function mapKind(path: Path): ConfigMapKind | undefined {
   if (isDeliveryPath(path)) return deliveryMapKind(path);
   if (path[0] === 'slos') return sloPlace(path)?.kind;
   if (path[0] === 'experiments') return experimentPlace(path)?.kind;
+  if (path[0] === 'security') return securityPlace(path)?.kind;
   if (jobPath(path) !== undefined) {
     if (path.length === 3) return 'job';
     if (path.length === 5 && path[3] === 'steps' && typeof path[4] === 'number') return 'step';
@@ -306,7 +309,7 @@ function knownKeys(path: Path): readonly string[] {
 
 /** Where a map sits, as a phrase: "in job 'test'", "in step 2 of job 'test'". */
 function contextLabel(path: Path): string {
-  const delivery = deliveryContextLabel(path) ?? sloPlace(path)?.context ?? experimentPlace(path)?.context;
+  const delivery = deliveryContextLabel(path) ?? sloPlace(path)?.context ?? experimentPlace(path)?.context ?? securityPlace(path)?.context;
   if (delivery !== undefined) return delivery;
   const kind = mapKind(path);
   const job = jobPath(path);

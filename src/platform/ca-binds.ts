@@ -27,13 +27,18 @@ const COVERED_ALWAYS = ['/tmp'];
  * The binds for the CA files and directories `env` names (host values only: a workload's own
  * `env:` cannot reach into the host's /tmp), given the sandbox's hidden paths.
  */
-export function caBinds(env: Readonly<Record<string, string | undefined>>, hiddenPaths: readonly string[]): CaBinds {
+export function caBinds(
+  env: Readonly<Record<string, string | undefined>>,
+  hiddenPaths: readonly string[],
+  /** Other host paths the workload reads, by the variable that names them (the security job's advisories). */
+  more: readonly { variable: string; named: string }[] = [],
+): CaBinds {
   const hidden = hiddenPaths.map((p) => path.resolve(p));
   const covered = [...COVERED_ALWAYS, ...hidden];
   const args: string[] = [];
   const unreadable: string[] = [];
   const bound = new Set<string>();
-  for (const { variable, named } of namedPaths(env)) {
+  for (const { variable, named } of [...namedPaths(env), ...more.filter((m) => path.isAbsolute(m.named))]) {
     const why = (reason: string) => unreadable.push(`${variable} names ${named}, which the sandbox cannot show: ${reason}`);
     let real: string;
     try {

@@ -7,7 +7,7 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { GantryError } from '../core/errors.ts';
-import { type OsvRecord, parseOsvRecord } from '../security/index.ts';
+import type { OsvRecord } from '../security/index.ts';
 import { zipEntries } from './zip-entries.ts';
 
 export interface AdvisoryLoad {
@@ -18,7 +18,9 @@ export interface AdvisoryLoad {
   newestModified: string | null;
 }
 
-function parse(text: string, file: string, load: AdvisoryLoad): void {
+type ParseRecord = (json: unknown, file: string) => OsvRecord;
+
+function parse(parseOsvRecord: ParseRecord, text: string, file: string, load: AdvisoryLoad): void {
   try {
     const record = parseOsvRecord(JSON.parse(text), file);
     load.records.push(record);
@@ -36,7 +38,9 @@ function walk(dir: string, out: string[]): void {
   }
 }
 
-export function loadAdvisories(path: string): AdvisoryLoad {
+/** Async only to load the OSV schema when advisories are asked for: `gantry scan` without them never needs it. */
+export async function loadAdvisories(path: string): Promise<AdvisoryLoad> {
+  const { parseOsvRecord } = await import('../security/index.ts');
   const load: AdvisoryLoad = { records: [], rejected: [], newestModified: null };
   let stat: ReturnType<typeof statSync>;
   try {
@@ -47,12 +51,12 @@ export function loadAdvisories(path: string): AdvisoryLoad {
   if (stat.isDirectory()) {
     const files: string[] = [];
     walk(path, files);
-    for (const file of files) parse(readFileSync(file, 'utf8'), relative(path, file), load);
+    for (const file of files) parse(parseOsvRecord, readFileSync(file, 'utf8'), relative(path, file), load);
   } else if (path.endsWith('.zip')) {
     for (const entry of zipEntries(readFileSync(path), path))
-      if (entry.name.endsWith('.json')) parse(entry.read().toString('utf8'), entry.name, load);
+      if (entry.name.endsWith('.json')) parse(parseOsvRecord, entry.read().toString('utf8'), entry.name, load);
   } else {
-    parse(readFileSync(path, 'utf8'), path, load);
+    parse(parseOsvRecord, readFileSync(path, 'utf8'), path, load);
   }
   return load;
 }

@@ -7,32 +7,28 @@
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
+import { DEFAULT_SECURITY_CONFIG, type SecurityConfig } from '../core/security-config.ts';
 import { tryGit } from '../platform/git.ts';
-import { type ShellScript, dockerfileScripts, pipelineScripts, shellcheckAvailable, shellcheckFindings } from './shellcheck.ts';
+import { pathFilter } from './path-filter.ts';
+import type { AdvisoryIndex, ConfigFinding, PackageGraph } from '../security/index.ts';
 import {
-  type AdvisoryIndex,
-  type ConfigFinding,
-  configToFinding,
-  lintGantryConfig,
-  lintKubernetes,
-  lintTerraform,
-  looksLikeKubernetes,
   type Finding,
-  type PackageGraph,
   addedLines,
   defaultSecretRules,
-  dependencyToFinding,
   detectSecrets,
-  dockerfileToFinding,
-  lintDockerfile,
-  lockfileKind,
+  isLockfileName,
   parseIgnoreFile,
-  readLockfile,
   redactFinding,
-  scanDependencies,
   secretRulesFrom,
   secretToFinding,
-} from '../security/index.ts';
+} from '../security/precommit.ts';
+
+/**
+ * The rest of the security core and ShellCheck, loaded only when the scan has a file that needs
+ * them (a lockfile, a Dockerfile, a YAML or Terraform file): a pre-commit hook whose change holds
+ * none spares loading the YAML parser, the OSV schemas and the version orders.
+ */
+const analysers = () => Promise.all([import('../security/index.ts'), import('./shellcheck.ts')]);
 
 export interface ScanOptions {
   root: string;
@@ -40,6 +36,14 @@ export interface ScanOptions {
   staged?: boolean;
   /** Null: dependencies are listed but not checked, and the report says so. */
   advisories: AdvisoryIndex | null;
+  /**
+   * A unified diff with no context lines (`git diff --unified=0 before after`): secrets are looked
+   * for in its added lines rather than in the whole tree, so a secret added by one commit of a
+   * push and removed by the next is still found. The other scanners read the tree.
+   */
+  diff?: string;
+  /** gantry.yaml's `security` section (default: every scanner on). */
+  settings?: SecurityConfig;
 }
 
 export interface ScanReport {
@@ -58,7 +62,13 @@ const DOCKERFILE = /^(?:Dockerfile|Containerfile)(?:\..+)?$|\.dockerfile$/i;
 const CONFIG_FILE = /\.(?:ya?ml|tf)$/i;
 
 /** Kubernetes manifests, Terraform and gantry.yaml, each with its own rules. */
-async function lintConfigFile(path: string, text: string, report: ScanReport): Promise<void> {
+async function lintConfigFile(
+  security: Awaited<ReturnType<typeof analysers>>[0],
+  path: string,
+  text: string,
+  report: ScanReport,
+): Promise<void> {
+  const { configToFinding, lintGantryConfig, lintKubernetes, lintTerraform, looksLikeKubernetes } = security;
   const lines = text.split('\n');
   const add = (findings: ConfigFinding[]) => {
     for (const f of findings) report.findings.push(configToFinding(path, f, lines[f.line - 1] ?? ''));
@@ -104,8 +114,13 @@ function isBinary(bytes: Buffer): boolean {
 }
 
 /** ShellCheck over Dockerfile RUN lines and gantry.yaml's scripts, when it is installed. */
-async function checkShellScripts(contents: ReadonlyMap<string, string>, report: ScanReport): Promise<void> {
-  const scripts: ShellScript[] = [];
+async function checkShellScripts(
+  shellcheck: Awaited<ReturnType<typeof analysers>>[1],
+  contents: ReadonlyMap<string, string>,
+  report: ScanReport,
+): Promise<void> {
+  const { dockerfileScripts, pipelineScripts, shellcheckAvailable, shellcheckFindings } = shellcheck;
+  const scripts: ReturnType<typeof dockerfileScripts> = [];
   for (const [path, text] of contents) {
     if (DOCKERFILE.test(basename(path))) scripts.push(...dockerfileScripts(path, text));
     else if (basename(path) === 'gantry.yaml') {
@@ -123,12 +138,13 @@ async function checkShellScripts(contents: ReadonlyMap<string, string>, report: 
 
 export async function scanTree(options: ScanOptions): Promise<ScanReport> {
   const { root } = options;
+  const settings = options.settings ?? DEFAULT_SECURITY_CONFIG;
   const report: ScanReport = {
     findings: [],
     graphs: [],
     filesScanned: 0,
     lockfiles: [],
-    dependenciesChecked: options.advisories !== null,
+    dependenciesChecked: options.advisories !== null && settings.dependencies !== false,
     notes: [],
   };
   const readWorking = (path: string): string | undefined => {
@@ -142,33 +158,36 @@ export async function scanTree(options: ScanOptions): Promise<ScanReport> {
     const shown = await tryGit(['show', `:${path}`], { cwd: root });
     return shown.ok ? shown.stdout : undefined;
   };
-  const configText = readWorking('.gitleaks.toml');
-  const rules = configText === undefined ? defaultSecretRules() : secretRulesFrom('.gitleaks.toml', configText);
-  const ignoreText = readWorking('.gitleaksignore');
-  const ignore = ignoreText === undefined ? undefined : parseIgnoreFile(ignoreText);
-
-  let candidates: string[];
-  const contents = new Map<string, string>();
-  if (options.staged) {
-    const diff = await tryGit(['diff', '--cached', '--unified=0', '--no-color', '--no-ext-diff', '--diff-filter=ACMR'], { cwd: root });
-    if (!diff.ok) throw new Error(`cannot read the staged change in ${root}: ${diff.stderr.trim() || diff.error}`);
-    const changes = addedLines(diff.stdout);
+  const wanted = pathFilter(settings.paths, settings.exclude);
+  const secrets = settings.secrets === false ? null : secretScanner(settings.secrets, readWorking, report);
+  const scanAdded = (diffText: string): string[] => {
+    const changes = addedLines(diffText).filter((change) => wanted(change.path));
     for (const change of changes) {
       const fragment = {
         raw: change.lines.map((l) => l.text).join('\n'),
         path: change.path,
         lineNumbers: change.lines.map((l) => l.number),
       };
-      for (const f of detectSecrets(rules, fragment, { ignore })) report.findings.push(secretToFinding(redactFinding(f)));
+      secrets?.(fragment);
     }
-    report.filesScanned = changes.length;
-    candidates = changes.map((c) => c.path).filter((p) => lockfileKind(p) !== null || DOCKERFILE.test(basename(p)) || CONFIG_FILE.test(p));
+    return changes.map((c) => c.path);
+  };
+
+  let candidates: string[];
+  const contents = new Map<string, string>();
+  if (options.staged) {
+    const diff = await tryGit(['diff', '--cached', '--unified=0', '--no-color', '--no-ext-diff', '--diff-filter=ACMR'], { cwd: root });
+    if (!diff.ok) throw new Error(`cannot read the staged change in ${root}: ${diff.stderr.trim() || diff.error}`);
+    const changed = scanAdded(diff.stdout);
+    report.filesScanned = changed.length;
+    candidates = changed.filter((p) => isLockfileName(p) || DOCKERFILE.test(basename(p)) || CONFIG_FILE.test(p));
     for (const path of candidates) {
       const text = await readStaged(path);
       if (text !== undefined) contents.set(path, text);
     }
   } else {
-    candidates = await listFiles(root);
+    if (options.diff !== undefined) scanAdded(options.diff);
+    candidates = (await listFiles(root)).filter(wanted);
     for (const path of candidates) {
       let bytes: Buffer;
       try {
@@ -188,31 +207,89 @@ export async function scanTree(options: ScanOptions): Promise<ScanReport> {
       const text = bytes.toString('utf8');
       contents.set(path, text);
       report.filesScanned++;
-      for (const f of detectSecrets(rules, { raw: text, path }, { ignore })) report.findings.push(secretToFinding(redactFinding(f)));
+      if (options.diff === undefined) secrets?.({ raw: text, path });
     }
   }
 
+  if (contents.size === 0) return report;
+  const [security, shellcheck] = await analysers();
   const graphs = report.graphs;
   for (const [path, text] of contents) {
-    if (lockfileKind(path) !== null) {
+    if (isLockfileName(path)) {
       try {
-        const graph = readLockfile(path, text, (sibling) => contents.get(sibling) ?? readWorking(sibling));
+        const graph = security.readLockfile(path, text, (sibling) => contents.get(sibling) ?? readWorking(sibling));
         graphs.push(graph);
         report.lockfiles.push({ file: path, packages: graph.packages.length, skipped: graph.skipped });
       } catch (error) {
         report.notes.push(error instanceof Error ? error.message : String(error));
       }
     }
-    if (CONFIG_FILE.test(path)) await lintConfigFile(path, text, report);
-    if (DOCKERFILE.test(basename(path))) {
+    if (settings.config && CONFIG_FILE.test(path)) await lintConfigFile(security, path, text, report);
+    if (settings.dockerfile && DOCKERFILE.test(basename(path))) {
       const lines = text.split('\n');
-      for (const f of lintDockerfile(text)) report.findings.push(dockerfileToFinding(path, f, lines[f.line - 1] ?? ''));
+      for (const f of security.lintDockerfile(text)) report.findings.push(security.dockerfileToFinding(path, f, lines[f.line - 1] ?? ''));
     }
   }
-  await checkShellScripts(contents, report);
+  if (settings.shellcheck) await checkShellScripts(shellcheck, contents, report);
+  if (settings.dependencies === false) return report;
   if (options.advisories !== null)
-    for (const f of scanDependencies(graphs, options.advisories)) report.findings.push(dependencyToFinding(f));
-  else if (graphs.length > 0)
-    report.notes.push(`${graphs.length} lockfile(s) read but not checked: no advisory database given (--advisories PATH)`);
+    for (const f of security.scanDependencies(graphs, options.advisories)) report.findings.push(security.dependencyToFinding(f));
+  else if (graphs.length > 0) report.notes.push(`${graphs.length} lockfile(s) read but not checked: ${NO_ADVISORIES}`);
   return report;
+}
+
+/** The note's words when dependencies cannot be checked (the server's jobs say it too). */
+export const NO_ADVISORIES = "no advisory database (--advisories PATH, or the server's advisories option)";
+
+/**
+ * The secrets scanner with the repository's rules and ignore list (gitleaks' files at the root
+ * unless the settings name others), adding what it finds to the report, masked.
+ */
+function secretScanner(
+  settings: { rules?: string; ignore?: string },
+  read: (path: string) => string | undefined,
+  report: ScanReport,
+): (fragment: { raw: string; path: string; lineNumbers?: number[] }) => void {
+  const rulesFile = settings.rules ?? '.gitleaks.toml';
+  const configText = read(rulesFile);
+  if (configText === undefined && settings.rules !== undefined)
+    report.notes.push(`${rulesFile}: not found (security.secrets.rules); gitleaks' default rules used`);
+  const rules = configText === undefined ? defaultSecretRules() : secretRulesFrom(rulesFile, configText);
+  const ignoreFile = settings.ignore ?? '.gitleaksignore';
+  const ignoreText = read(ignoreFile);
+  if (ignoreText === undefined && settings.ignore !== undefined)
+    report.notes.push(`${ignoreFile}: not found (security.secrets.ignore); nothing ignored`);
+  const ignore = ignoreText === undefined ? undefined : parseIgnoreFile(ignoreText);
+  return (fragment) => {
+    for (const f of detectSecrets(rules, fragment, { ignore })) report.findings.push(secretToFinding(redactFinding(f)));
+  };
+}
+
+/**
+ * The package graphs of every lockfile in a tree (a release's), for its SBOM; lockfiles that
+ * cannot be read are named in `notes`.
+ */
+export async function lockfileGraphs(root: string): Promise<{ graphs: PackageGraph[]; notes: string[] }> {
+  const graphs: PackageGraph[] = [];
+  const notes: string[] = [];
+  const read = (path: string): string | undefined => {
+    try {
+      return readFileSync(join(root, path), 'utf8');
+    } catch {
+      return undefined;
+    }
+  };
+  const lockfiles = (await listFiles(root)).filter(isLockfileName);
+  if (lockfiles.length === 0) return { graphs, notes };
+  const { readLockfile } = await import('../security/index.ts');
+  for (const path of lockfiles) {
+    const text = read(path);
+    if (text === undefined) continue;
+    try {
+      graphs.push(readLockfile(path, text, read));
+    } catch (error) {
+      notes.push(error instanceof Error ? error.message : String(error));
+    }
+  }
+  return { graphs, notes };
 }

@@ -5,24 +5,12 @@
  */
 export * from './config-lint/index.ts';
 export { type DependencyFinding, scanDependencies } from './dependency-scan.ts';
-export { type AddedLines, addedLines } from './diff.ts';
 export { DOCKERFILE_RULES, type DockerfileFinding, lintDockerfile, parseDockerfile } from './dockerfile/index.ts';
-export {
-  FINDING_LEVELS,
-  type Finding,
-  type FindingLevel,
-  type FindingLocation,
-  configToFinding,
-  dependencyToFinding,
-  dockerfileToFinding,
-  fingerprint,
-  secretToFinding,
-} from './finding.ts';
+export * from './precommit.ts';
 export { CYCLONEDX_SPEC_VERSION, type SbomOptions, type SbomSubject, cycloneDxSbom, purlOf } from './sbom.ts';
 export { FINGERPRINT_KEY, SARIF_SCHEMA, type SarifTool, fromSarif, toSarif } from './sarif.ts';
 export { type LockedPackage, LockfileError, type PackageGraph, dependencyPath, lockfileKind, readLockfile } from './lockfiles/index.ts';
 export * from './osv/index.ts';
-export * from './secrets/index.ts';
 export { ECOSYSTEMS, type Ecosystem, isEcosystem, versionComparator } from './versions/index.ts';
 export { type FindingComparison, type FindingStatus, type SuppressionRule, compareFindings, suppressionApplies } from './finding-status.ts';
 export {

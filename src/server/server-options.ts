@@ -40,6 +40,10 @@ export interface ServerOptions {
   readonly logFormat: LogFormat | null;
   /** Lowest level written to the server's log. */
   readonly logLevel: LogLevel;
+  /** Whether each run gets the security job (docs/decisions/0029). */
+  readonly securityScans: 'on' | 'off';
+  /** OSV advisories (a folder or an osv.dev zip) the security job checks dependencies against; null: none. */
+  readonly advisories: string | null;
 }
 
 interface OptionSpec {
@@ -130,6 +134,17 @@ export const SERVER_OPTION_TABLE: Record<keyof ServerOptions, OptionSpec> = {
     description: "lowest level of the server's log: debug, info, warn, error or silent (default info)",
     parse: oneOf('log level', LOG_LEVELS),
   },
+  securityScans: {
+    env: 'GANTRY_SECURITY_SCANS',
+    description: "on: each run gets a security job running Gantry's scanners in its sandbox (default on); off: none",
+    parse: oneOf('security scans', ['on', 'off'] as const),
+  },
+  advisories: {
+    env: 'GANTRY_ADVISORIES',
+    description:
+      'OSV advisories for the security job: a folder of OSV JSON files or an osv.dev zip (default: none, dependencies are listed unchecked)',
+    parse: (raw) => resolve(raw),
+  },
 };
 
 export function resolveServerOptions(
@@ -165,5 +180,7 @@ export function resolveServerOptions(
     prometheusUrl: (raw.prometheusUrl as string | undefined) ?? null,
     logFormat: (raw.logFormat as LogFormat | undefined) ?? null,
     logLevel: (raw.logLevel as LogLevel | undefined) ?? 'info',
+    securityScans: (raw.securityScans as 'on' | 'off' | undefined) ?? 'on',
+    advisories: (raw.advisories as string | undefined) ?? null,
   });
 }

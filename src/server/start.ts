@@ -7,7 +7,8 @@
  */
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { systemClock } from '../core/clock.ts';
 import { GantryError } from '../core/errors.ts';
@@ -141,6 +142,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     eventEnv,
     notify: (runId) => hub.notify(runId),
     clock: systemClock,
+    securityJob: options.securityScans === 'on' ? { gantry: gantryCommand(), advisories: options.advisories } : null,
     onRunFinished: (run, status) => {
       if (status === 'success')
         void autoRelease
@@ -415,4 +417,14 @@ function storeUrlPassword(store: string): string | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * How a job starts this very Gantry (the security job runs `gantry scan` in its sandbox): this
+ * Node and this CLI, whether run from the sources (.ts) or the built package (.js).
+ */
+function gantryCommand(): string {
+  const cli = fileURLToPath(new URL(`../cli/main${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
+  const quote = (word: string) => `'${word.replaceAll("'", `'\\''`)}'`;
+  return `${quote(process.execPath)} ${quote(cli)}`;
 }

@@ -11,27 +11,7 @@ import { deflateRawSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliEnv, runCli } from '../support/cli.ts';
 import { GIT_VARS, type TestRepo, git, makeRepo } from '../support/repo.ts';
-
-const GITHUB_PAT = `ghp_${'x7Kq2Lm9Pz4Rt8Vw1Yb6Nc3Hd5Fg0Js2Ae7Uo'.slice(0, 36)}`;
-const QS_ADVISORY = {
-  id: 'GHSA-hrpp-h998-j3pp',
-  modified: '2026-11-01T00:00:00Z',
-  aliases: ['CVE-2022-24999'],
-  summary: 'qs vulnerable to Prototype Pollution',
-  affected: [
-    { package: { ecosystem: 'npm', name: 'qs' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '6.7.0' }, { fixed: '6.7.3' }] }] },
-  ],
-  database_specific: { severity: 'HIGH' },
-};
-const LOCK = {
-  name: 'app',
-  lockfileVersion: 3,
-  packages: {
-    '': { name: 'app', dependencies: { express: '^4.17.0' } },
-    'node_modules/express': { version: '4.17.1', dependencies: { qs: '6.7.0' } },
-    'node_modules/qs': { version: '6.7.0' },
-  },
-};
+import { GITHUB_PAT, QS_ADVISORY, QS_LOCK } from '../support/security-samples.ts';
 
 let repo: TestRepo;
 let advisories: string;
@@ -75,7 +55,7 @@ function zip(entries: Record<string, string>): Buffer {
 beforeAll(async () => {
   repo = await makeRepo({
     'deploy.sh': `#!/bin/sh\nexport GITHUB_TOKEN=${GITHUB_PAT}\n`,
-    'package-lock.json': JSON.stringify(LOCK, null, 2),
+    'package-lock.json': JSON.stringify(QS_LOCK, null, 2),
     Dockerfile: 'FROM node:latest\nRUN curl -fsSL https://get.example.com | sh\nCMD node server.js\n',
     'infra/main.tf': 'resource "aws_s3_bucket_acl" "site" {\n  acl = "public-read"\n}\n',
   });
@@ -126,7 +106,7 @@ describe('gantry scan', () => {
     expect(withZip.code).toBe(0);
     expect(withZip.stdout).toContain('CVE-2022-24999');
     const without = await runCli(repo.dir, ['scan', repo.dir, '--fail-on', 'none']);
-    expect(without.stdout).toContain('not checked: no advisory database given');
+    expect(without.stdout).toContain('not checked: no advisory database');
     expect(without.stdout).not.toContain('CVE-2022-24999');
   });
 

@@ -24,7 +24,7 @@ interface Server {
 
 async function up(dataDir: string, port: number, env: Record<string, string> = {}): Promise<Server> {
   const child = spawn(NODE, [CLI, '--data', dataDir, 'up', '--port', String(port), '--parallel', '1'], {
-    env: { ...process.env, GANTRY_SANDBOX: 'off', GANTRY_DRAIN_MS: '0', ...env },
+    env: { ...process.env, GANTRY_SANDBOX: 'off', GANTRY_DRAIN_MS: '0', GANTRY_SECURITY_SCANS: 'off', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

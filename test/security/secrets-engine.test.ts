@@ -41,8 +41,14 @@ describe('Go regular expressions in JavaScript', () => {
     expect(() => goRegexSource('(a')).toThrow(/not closed/);
   });
 
-  it("every one of gitleaks' 222 default rules compiles", () => {
-    expect(defaultSecretRules().rules.length).toBeGreaterThanOrEqual(200);
+  it("every one of gitleaks' 222 default rules compiles, checked by the schema and translated whole", () => {
+    const checked = defaultSecretRules(true);
+    expect(checked.rules.length).toBeGreaterThanOrEqual(200);
+    // What a scan uses (unchecked, each regex translated when first needed) is the same rules.
+    const lazy = defaultSecretRules();
+    expect(lazy.rules.map((r) => [r.id, r.regex?.source, r.regex?.flags, r.keywords])).toEqual(
+      checked.rules.map((r) => [r.id, r.regex?.source, r.regex?.flags, r.keywords]),
+    );
   });
 });
 

@@ -23,7 +23,9 @@ export function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     if (key.startsWith('GANTRY_') || key === 'FORCE_COLOR' || key === 'NODE_OPTIONS') continue;
     env[key] = value;
   }
-  return { ...env, ...GIT_VARS, NO_COLOR: '1', ...extra };
+  // A server started here adds no security job to its runs unless the test asks: the other
+  // tests' runs and job lists stay theirs (test/server/runs/security-job.test.ts covers it).
+  return { ...env, ...GIT_VARS, NO_COLOR: '1', GANTRY_SECURITY_SCANS: 'off', ...extra };
 }
 
 export interface CliResult {

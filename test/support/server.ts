@@ -61,7 +61,7 @@ export interface TestServerOptions {
 /** A Gantry server in this process on 127.0.0.1:<random>, ready when the promise resolves. */
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'gantry-server-')));
-  const options = resolveServerOptions({ dataDir, port: 0, sandbox: 'off', drainMs: 0, ...opts.options }, {});
+  const options = resolveServerOptions({ dataDir, port: 0, sandbox: 'off', drainMs: 0, securityScans: 'off', ...opts.options }, {});
   const start = opts.start ?? {};
   const server = await startServer(options, start.logDestination ? start : { log: () => undefined, ...start });
   const token = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();

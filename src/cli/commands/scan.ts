@@ -9,8 +9,8 @@ import type { Command } from 'commander';
 import { GantryError } from '../../core/errors.ts';
 import { GANTRY_VERSION } from '../../core/version.ts';
 import { runGit } from '../../platform/git.ts';
-import { loadAdvisories, scanTree } from '../../scan/index.ts';
-import { FINDING_LEVELS, type Finding, type FindingLevel, cycloneDxSbom, indexAdvisories, toSarif } from '../../security/index.ts';
+import { loadAdvisories, readScanSettings, scanTree } from '../../scan/index.ts';
+import { FINDING_LEVELS, type Finding, type FindingLevel } from '../../security/precommit.ts';
 import { bold, dim, formatMs, printJson, red, yellow } from '../output.ts';
 
 const LEVEL_PAINT: Record<FindingLevel, (s: string) => string> = { critical: red, high: red, medium: yellow, low: dim, info: dim };
@@ -34,9 +34,10 @@ export function registerScanCommands(program: Command): void {
     .command('scan [path]')
     .description('scan a working tree (or the staged change) for secrets, vulnerable dependencies and Dockerfile problems')
     .option('--staged', 'only the change staged for commit (what the pre-commit hook runs)')
+    .option('--diff <file>', 'look for secrets in the lines this unified diff adds (a push) instead of the whole tree')
     .option(
       '--advisories <path>',
-      'OSV advisories: a folder of OSV JSON files or an OSV zip archive (without it, dependencies are not checked)',
+      'OSV advisories: a folder of OSV JSON files or an OSV zip archive (default: security.dependencies.advisories of gantry.yaml, then $GANTRY_ADVISORIES; without any, dependencies are not checked)',
     )
     .option('--sarif <file>', 'also write the findings as SARIF 2.1.0')
     .option('--sbom <file>', 'also write a CycloneDX 1.6 SBOM of the lockfiles found')
@@ -45,21 +46,43 @@ export function registerScanCommands(program: Command): void {
     .action(
       async (
         path: string | undefined,
-        opts: { staged?: boolean; advisories?: string; sarif?: string; sbom?: string; failOn: string; json?: boolean },
+        opts: { staged?: boolean; diff?: string; advisories?: string; sarif?: string; sbom?: string; failOn: string; json?: boolean },
       ) => {
         const threshold = parseLevel(opts.failOn);
         const root = resolve(path ?? '.');
         const started = performance.now();
-        const load = opts.advisories ? loadAdvisories(opts.advisories) : null;
-        const report = await scanTree({ root, staged: opts.staged, advisories: load ? indexAdvisories(load.records) : null });
-        if (opts.sbom) {
+        const settings = await readScanSettings(root);
+        const repoAdvisories = settings?.dependencies ? settings.dependencies.advisories : undefined;
+        // GANTRY_ADVISORIES: how the server hands its advisory database to a run's security job.
+        const advisoryPath =
+          opts.advisories ?? (repoAdvisories === undefined ? undefined : resolve(root, repoAdvisories)) ?? process.env.GANTRY_ADVISORIES;
+        const load = advisoryPath && settings?.dependencies !== false ? await loadAdvisories(advisoryPath) : null;
+        // The rest of the security core only when asked for: the pre-commit hook needs none of it.
+        const security = load || opts.sbom || opts.sarif ? await import('../../security/index.ts') : null;
+        const diff = opts.diff === undefined ? undefined : readFileSync(opts.diff, 'utf8');
+        const report = await scanTree({
+          root,
+          staged: opts.staged,
+          diff,
+          settings,
+          advisories: load && security ? security.indexAdvisories(load.records) : null,
+        });
+        if (opts.sbom && security) {
           const subject = { name: basename(root), version: 'working-tree' };
           const tool = { name: 'Gantry', version: GANTRY_VERSION };
-          const sbom = cycloneDxSbom(report.graphs, { subject, tool, serialNumber: randomUUID(), timestamp: new Date().toISOString() });
+          const sbom = security.cycloneDxSbom(report.graphs, {
+            subject,
+            tool,
+            serialNumber: randomUUID(),
+            timestamp: new Date().toISOString(),
+          });
           writeFileSync(opts.sbom, `${JSON.stringify(sbom, null, 2)}\n`);
         }
-        if (opts.sarif)
-          writeFileSync(opts.sarif, `${JSON.stringify(toSarif(report.findings, { name: 'Gantry', version: GANTRY_VERSION }), null, 2)}\n`);
+        if (opts.sarif && security)
+          writeFileSync(
+            opts.sarif,
+            `${JSON.stringify(security.toSarif(report.findings, { name: 'Gantry', version: GANTRY_VERSION }), null, 2)}\n`,
+          );
         const failing = report.findings.filter((f) => atOrAbove(f.level, threshold));
         const advisories = load ? { records: load.records.length, rejected: load.rejected.length, newest: load.newestModified } : null;
         if (opts.json) {

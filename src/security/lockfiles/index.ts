@@ -1,5 +1,6 @@
 /** Lockfiles read into package graphs, chosen by file name. */
 import { LockfileError } from './lockfile-error.ts';
+import { LOCKFILE_NAMES } from './lockfile-names.ts';
 import { parseNpmLock } from './npm-lock.ts';
 import { parseCargoLock, parseComposerLock, parseGemfileLock, parseGoMod } from './other-locks.ts';
 import type { PackageGraph } from './package-graph.ts';
@@ -9,6 +10,7 @@ import { parseYarnLock } from './yarn-lock.ts';
 
 export { type LockedPackage, type PackageGraph, type PackageHash, dependencyPath, dependencyPaths } from './package-graph.ts';
 export { LockfileError };
+export { isLockfileName } from './lockfile-names.ts';
 
 interface LockfileKind {
   /** The manifest beside it that says what the project asks for, when the lockfile does not. */
@@ -17,16 +19,16 @@ interface LockfileKind {
 }
 
 const KINDS: [RegExp, LockfileKind][] = [
-  [/^(package-lock|npm-shrinkwrap)\.json$/, { manifest: 'package.json', parse: parseNpmLock }],
-  [/^yarn\.lock$/, { manifest: 'package.json', parse: parseYarnLock }],
-  [/^pnpm-lock\.yaml$/, { parse: parsePnpmLock }],
-  [/^(requirements.*\.txt|.*requirements\.txt)$/, { parse: parseRequirements }],
-  [/^Pipfile\.lock$/, { manifest: 'Pipfile', parse: parsePipfileLock }],
-  [/^poetry\.lock$/, { manifest: 'pyproject.toml', parse: parsePoetryLock }],
-  [/^Cargo\.lock$/, { parse: parseCargoLock }],
-  [/^(Gemfile\.lock|gems\.locked)$/, { parse: parseGemfileLock }],
-  [/^composer\.lock$/, { manifest: 'composer.json', parse: parseComposerLock }],
-  [/^go\.mod$/, { parse: parseGoMod }],
+  [LOCKFILE_NAMES.npm, { manifest: 'package.json', parse: parseNpmLock }],
+  [LOCKFILE_NAMES.yarn, { manifest: 'package.json', parse: parseYarnLock }],
+  [LOCKFILE_NAMES.pnpm, { parse: parsePnpmLock }],
+  [LOCKFILE_NAMES.requirements, { parse: parseRequirements }],
+  [LOCKFILE_NAMES.pipenv, { manifest: 'Pipfile', parse: parsePipfileLock }],
+  [LOCKFILE_NAMES.poetry, { manifest: 'pyproject.toml', parse: parsePoetryLock }],
+  [LOCKFILE_NAMES.cargo, { parse: parseCargoLock }],
+  [LOCKFILE_NAMES.bundler, { parse: parseGemfileLock }],
+  [LOCKFILE_NAMES.composer, { manifest: 'composer.json', parse: parseComposerLock }],
+  [LOCKFILE_NAMES.go, { parse: parseGoMod }],
 ];
 
 /** The lockfile kind a path names, by its file name; null for any other file. */

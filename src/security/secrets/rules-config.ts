@@ -112,14 +112,19 @@ function allowlist(file: string, where: string, raw: RawAllowlist): Allowlist {
   };
 }
 
-/** One file's rules, before extending: raw so that merging can tell set fields from unset ones. */
-export function parseRulesFile(file: string, text: string): RawConfig {
+/**
+ * One file's rules, before extending: raw so that merging can tell set fields from unset ones.
+ * `trusted`: Gantry's own built-in files, whose shape the tests check, are not checked again on
+ * every start (the schema costs a pre-commit hook more than its scan).
+ */
+export function parseRulesFile(file: string, text: string, trusted = false): RawConfig {
   let doc: unknown;
   try {
     doc = parseToml(text);
   } catch (error) {
     throw invalid(file, `not valid TOML (${(error as Error).message.split('\n')[0]})`, (error as { line?: number }).line);
   }
+  if (trusted) return doc as RawConfig;
   const parsed = configSchema.safeParse(doc);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -176,11 +181,43 @@ function globalAllowlists(config: RawConfig): RawAllowlist[] {
   return [...(config.allowlist ? [config.allowlist] : []), ...(config.allowlists ?? [])];
 }
 
+function compiledRule(file: string, raw: RawRule, regex: RegExp | null): SecretRule {
+  return {
+    id: raw.id,
+    description: raw.description ?? '',
+    regex,
+    path: raw.path === undefined ? null : compile(file, `rule "${raw.id}" path`, raw.path),
+    secretGroup: raw.secretGroup ?? 0,
+    entropy: raw.entropy ?? 0,
+    keywords: (raw.keywords ?? []).map((k) => k.toLowerCase()),
+    tags: raw.tags ?? [],
+    allowlists: ruleAllowlists(raw).map((a, i) => allowlist(file, `rule "${raw.id}" allowlist ${i + 1}`, a)),
+  };
+}
+
+/**
+ * The rule with its regular expression translated on first use. The detector reads `regex` only
+ * once one of the rule's keywords occurs, so most of the ~200 built-in rules are never translated
+ * in a pre-commit hook's run.
+ */
+function lazyRegex(rule: SecretRule, translate: () => RegExp): SecretRule {
+  let regex: RegExp | undefined;
+  return Object.defineProperty(rule, 'regex', {
+    get: () => {
+      regex ??= translate();
+      return regex;
+    },
+    enumerable: true,
+  });
+}
+
 /**
  * Compiles a rules file, extending the built-in default when it asks to (`useDefault`) or when
  * `defaults` is the only source. `extend.path` files are read by the caller and passed as `base`.
+ * `lazy` (Gantry's built-in rules only, which the tests compile whole): each rule's regular
+ * expression is translated when first needed.
  */
-export function compileRules(file: string, config: RawConfig, defaults: RawConfig | null): SecretRules {
+export function compileRules(file: string, config: RawConfig, defaults: RawConfig | null, lazy = false): SecretRules {
   let effective = config;
   if (config.extend?.useDefault) {
     if (defaults === null) throw invalid(file, '[extend] useDefault needs the built-in rules');
@@ -192,23 +229,20 @@ export function compileRules(file: string, config: RawConfig, defaults: RawConfi
     if (raw.regex === undefined && raw.path === undefined) throw invalid(file, `rule "${raw.id}": needs a regex or a path`);
     if (raw.allowlist && raw.allowlists)
       throw invalid(file, `rule "${raw.id}": [rules.allowlist] is deprecated and cannot be used alongside [[rules.allowlists]]`);
+    if (lazy && raw.regex !== undefined && (raw.keywords ?? []).length > 0) {
+      rules.set(
+        raw.id,
+        lazyRegex(compiledRule(file, raw, null), () => compile(file, `rule "${raw.id}"`, raw.regex as string, true)),
+      );
+      continue;
+    }
     const regex = raw.regex === undefined ? null : compile(file, `rule "${raw.id}"`, raw.regex, true);
     if (regex !== null && (raw.secretGroup ?? 0) > 0) {
       const groups = new RegExp(`${regex.source}|`).exec('')?.length ?? 1;
       if ((raw.secretGroup ?? 0) >= groups)
         throw invalid(file, `rule "${raw.id}": secretGroup ${raw.secretGroup} but the regex has ${groups - 1} groups`);
     }
-    rules.set(raw.id, {
-      id: raw.id,
-      description: raw.description ?? '',
-      regex,
-      path: raw.path === undefined ? null : compile(file, `rule "${raw.id}" path`, raw.path),
-      secretGroup: raw.secretGroup ?? 0,
-      entropy: raw.entropy ?? 0,
-      keywords: (raw.keywords ?? []).map((k) => k.toLowerCase()),
-      tags: raw.tags ?? [],
-      allowlists: ruleAllowlists(raw).map((a, i) => allowlist(file, `rule "${raw.id}" allowlist ${i + 1}`, a)),
-    });
+    rules.set(raw.id, compiledRule(file, raw, regex));
   }
   const allowlists: Allowlist[] = [];
   globalAllowlists(effective).forEach((raw, i) => {

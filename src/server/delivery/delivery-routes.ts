@@ -1,5 +1,8 @@
 /** The delivery half of the API: releases, deploys, rollouts, environments, request metrics. */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { z } from 'zod';
+import { NotFoundError } from '../../core/errors.ts';
 import { parseConfig } from '../../pipeline/load-config.ts';
 import type { Store } from '../../store/ports.ts';
 import type { DeliveryController } from './delivery-controller.ts';
@@ -45,6 +48,30 @@ export function registerDeliveryRoutes(routes: RouteTable, deps: DeliveryRouteDe
       const release = await deps.releases.create(project, { runId: body.run, actor: request.actor ?? 'api' });
       reply.code(201);
       return { release: publicRelease(release) };
+    },
+  });
+  routes.add({
+    method: 'GET',
+    url: '/api/projects/:project/releases/:release/sbom',
+    summary: "Download a release's SBOM: CycloneDX 1.6 JSON of its lockfiles, written when the release was made",
+    auth: 'admin',
+    permission: 'read',
+    produces: 'application/vnd.cyclonedx+json',
+    params: z.object({ project: z.string().min(1), release: z.string().min(1) }),
+    handler: async ({ params, reply }) => {
+      const project = await deps.projects.require(params.project);
+      const release = await deps.releases.require(project, params.release);
+      const file = deps.releases.sbomFile(release);
+      const info = await stat(file).catch(() => null);
+      if (!info?.isFile())
+        throw new NotFoundError(`release #${release.number} of ${project.name} has no SBOM (made before releases had one)`);
+      const name = `${project.name}-release-${release.number}.cdx.json`.replace(/[^A-Za-z0-9._-]/g, '_');
+      return reply
+        .type('application/vnd.cyclonedx+json')
+        .header('content-disposition', `attachment; filename="${name}"`)
+        .header('content-length', info.size)
+        .header('x-content-type-options', 'nosniff')
+        .send(createReadStream(file));
     },
   });
   routes.add({

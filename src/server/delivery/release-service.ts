@@ -3,14 +3,17 @@
  * files (the commit's tree + the run's artifacts) are written once into `<data>/releases/<id>/`,
  * the directory its instances run from (read-only for them in the sandbox).
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, rm } from 'node:fs/promises';
+import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConflictError, InputError, NotFoundError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
 import { jobArtifactsDir } from '../../engine/run-paths.ts';
+import { GANTRY_VERSION } from '../../core/version.ts';
 import { parseConfig } from '../../pipeline/load-config.ts';
+import { lockfileGraphs } from '../../scan/index.ts';
+import { cycloneDxSbom } from '../../security/index.ts';
 import type { EventEnvironment, Project, ReleaseRecord, RunRecord, Store } from '../../store/ports.ts';
 
 export interface ReleaseServiceDeps {
@@ -32,6 +35,11 @@ export interface ReleaseServiceDeps {
 
 export function releaseDir(dataDir: string, releaseId: string): string {
   return join(dataDir, 'releases', releaseId);
+}
+
+/** The release's CycloneDX 1.6 SBOM, written with it (GET …/releases/:release/sbom). */
+export function releaseSbomFile(dataDir: string, releaseId: string): string {
+  return join(releaseDir(dataDir, releaseId), 'sbom.cdx.json');
 }
 
 export class ReleaseService {
@@ -61,6 +69,7 @@ export class ReleaseService {
     await this.#deps.checkout(project, run.event.sha, target);
     await this.#collectArtifacts(run, target);
     try {
+      await this.#writeSbom(project, id, run, target);
       const release = await store.releases.create({
         id,
         projectId: project.id,
@@ -95,6 +104,21 @@ export class ReleaseService {
     }
   }
 
+  /**
+   * The SBOM of the release's tree (its lockfiles, artifacts included), written once with it: the
+   * document says what was released, so it is never regenerated later from other files.
+   */
+  async #writeSbom(project: Project, releaseId: string, run: RunRecord, target: string): Promise<void> {
+    const { graphs } = await lockfileGraphs(target);
+    const sbom = cycloneDxSbom(graphs, {
+      subject: { name: project.name, version: run.event.sha.slice(0, 12), ref: `gantry:release/${releaseId}` },
+      tool: { name: 'Gantry', version: GANTRY_VERSION },
+      serialNumber: randomUUID(),
+      timestamp: new Date().toISOString(),
+    });
+    await writeFile(releaseSbomFile(this.#deps.dataDir, releaseId), `${JSON.stringify(sbom, null, 2)}\n`);
+  }
+
   /** Never fails a release: without the list, DORA shows the release's lead time as unknown. */
   async #commitsSince(
     project: Project,
@@ -107,6 +131,11 @@ export class ReleaseService {
     } catch {
       return null;
     }
+  }
+
+  /** Where a release's SBOM is; a release made before SBOMs were written has none there. */
+  sbomFile(release: ReleaseRecord): string {
+    return releaseSbomFile(this.#deps.dataDir, release.id);
   }
 
   /** By id or by number within the project (`3` or `#3`). */

@@ -185,6 +185,7 @@ export class ProjectService {
         kind: 'push',
         ref: u.ref,
         sha: u.after,
+        before: u.before,
         changedFiles: files,
         actor: 'trigger:git-hook',
       });
@@ -224,7 +225,14 @@ export class ProjectService {
         onChange: async (u) => {
           await syncMirror(url, mirror);
           const files = await changedFiles(mirror, u.before, u.after).catch(() => undefined);
-          await this.#deps.runs.trigger(project, { kind: 'push', ref: u.ref, sha: u.after, changedFiles: files, actor: 'trigger:poll' });
+          await this.#deps.runs.trigger(project, {
+            kind: 'push',
+            ref: u.ref,
+            sha: u.after,
+            before: u.before,
+            changedFiles: files,
+            actor: 'trigger:poll',
+          });
         },
         onState: async (heads) => {
           await this.#deps.store.projects.setState(project.id, { ...project.state, heads });

@@ -3,7 +3,7 @@
  * Every accepted run is in the store before the caller hears its id, and `recover()` resumes
  * whatever a crash left queued or running. Concurrency groups are enforced here.
  */
-import { rename, rm } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -13,7 +13,7 @@ import { newId } from '../../core/ids.ts';
 import type { GantryConfig, GantryContext, PlannedJob, TriggerEvent, TriggerKind, Value } from '../../core/types.ts';
 import { buildJobSpec, type RunSetting } from '../../engine/job-spec.ts';
 import { RunDriver, type Transition } from '../../engine/run-driver.ts';
-import { runDir, sourceDir } from '../../engine/run-paths.ts';
+import { runDir, securityInputDir, sourceDir } from '../../engine/run-paths.ts';
 import type { SlotPool } from '../../engine/slot-pool.ts';
 import { jobPatches, runPatch, transitionEvents } from '../../engine/transition-records.ts';
 import { killJobProcesses } from '../../executor/orphans.ts';
@@ -23,6 +23,7 @@ import { interpolate } from '../../pipeline/expressions/index.ts';
 import { resolveInputs } from '../../pipeline/inputs.ts';
 import { parseConfig } from '../../pipeline/load-config.ts';
 import { compilePlan } from '../../pipeline/plan.ts';
+import { SECURITY_INPUT_FOLDER, type SecurityJobRunner, withSecurityJob } from '../../pipeline/security-job.ts';
 import { initialRunState, rerunState, type RunState } from '../../pipeline/run-reducer.ts';
 import { matchTrigger } from '../../pipeline/triggers.ts';
 import type { EventEnvironment, JobRecord, NewEvent, Project, RunRecord, Store } from '../../store/ports.ts';
@@ -49,6 +50,8 @@ export interface RunServiceDeps {
   onRunFinished?(run: RunRecord, status: RunRecord['status']): void;
   /** Time of transitions (job and run start/end). */
   clock: Clock;
+  /** How runs' security job starts `gantry`; null: runs get no security job. */
+  securityJob?: SecurityJobRunner | null;
 }
 
 export interface TriggerRequest {
@@ -57,6 +60,8 @@ export interface TriggerRequest {
   ref?: string;
   /** Known sha (hooks, webhooks); resolved from `ref` otherwise. */
   sha?: string;
+  /** The ref's commit before a push (null for a new branch): the security job scans the lines added since. */
+  before?: string | null;
   /**
    * The files the push changed. A promise lets the caller's `git diff` run while the trigger
    * reads the commit's gantry.yaml (two git processes at once instead of one after the other);
@@ -103,6 +108,7 @@ export class RunService {
       sha: resolved.sha,
       changedFiles,
       schedule: req.schedule,
+      ...(req.before ? { before: req.before } : {}),
     };
     let config: GantryConfig;
     try {
@@ -133,14 +139,17 @@ export class RunService {
     const inputs = resolveInputs(config.pipeline.on.manual?.inputs, req.inputs ?? {});
     const runId = newId();
     const gantry = gantryContext(runId, event);
-    const plan = compilePlan(config.pipeline, { inputs, gantry });
+    const plan = compilePlan(this.#pipelineOf(config), { inputs, gantry });
     const state = initialRunState(runId, plan);
     const concurrency = config.pipeline.concurrency;
     const group = concurrency ? interpolate(concurrency.group, { contexts: { gantry: { ...gantry }, inputs } }) : null;
     const configHash = hashText(text);
     // The checkout runs while the run is stored: it is most of the time from trigger to first
     // job. A run that waits for its concurrency group does not need it yet.
-    const source = group ? undefined : this.#prepareSource(project, runId, event.sha);
+    const pushDiff = this.#writePushDiff(project, runId, event, plan.jobs);
+    const source = group ? undefined : Promise.all([this.#prepareSource(project, runId, event.sha), pushDiff]).then(() => undefined);
+    source?.catch(() => undefined);
+    if (!source) await pushDiff;
     let run: RunRecord;
     try {
       run = await store.runs.create(
@@ -158,10 +167,8 @@ export class RunService {
       );
     } catch (error) {
       // Not accepted: nothing of the run may stay behind, whether its checkout got through or not.
-      if (source) {
-        await source.catch(() => undefined);
-        await rm(runDir(this.#deps.dataDir, runId), { recursive: true, force: true });
-      }
+      await source?.catch(() => undefined);
+      await rm(runDir(this.#deps.dataDir, runId), { recursive: true, force: true });
       throw error;
     }
     await this.#event({
@@ -366,6 +373,45 @@ export class RunService {
     return done;
   }
 
+  /** The pipeline a run of this config executes: the file's, with the security job when the server adds it. */
+  #pipelineOf(config: GantryConfig): GantryConfig['pipeline'] {
+    const runner = this.#deps.securityJob;
+    return runner ? withSecurityJob(config.pipeline, config.security, runner) : config.pipeline;
+  }
+
+  /**
+   * The lines each commit of a push added (`git log -p --unified=0 before..after`), where the run's security job
+   * finds them (engine/job-spec.ts): secrets are looked for there as well as in the tree. Nothing
+   * for a run without the job, or without a before (a new branch, a manual run): the job then
+   * scans the whole tree for secrets. A diff git cannot make leaves the job to the tree too.
+   */
+  async #writePushDiff(project: Project, runId: string, event: TriggerEvent, jobs: readonly PlannedJob[]): Promise<void> {
+    if (!event.before || !jobs.some((j) => j.config.builtin === 'security')) return;
+    try {
+      // Each commit's own diff, not before..after's net one: a secret added by one commit of
+      // the push and removed by the next is in the history all the same.
+      const diff = await runGit(
+        [
+          'log',
+          '--format=',
+          '-p',
+          '--unified=0',
+          '--no-color',
+          '--no-ext-diff',
+          '--no-renames',
+          '--diff-filter=ACM',
+          `${event.before}..${event.sha}`,
+        ],
+        { cwd: this.gitDir(project) },
+      );
+      const dir = join(securityInputDir(this.#deps.dataDir, runId), SECURITY_INPUT_FOLDER);
+      await mkdir(dir, { recursive: true });
+      await writeFile(join(dir, 'push.diff'), diff);
+    } catch {
+      // The before commit may be gone (a force push onto a pruned mirror): the tree is still scanned.
+    }
+  }
+
   /** The tree of a commit of the project into `dest` (releases start from it). */
   async checkout(project: Project, sha: string, dest: string): Promise<void> {
     await checkoutCommit(this.gitDir(project), sha, dest, await this.#objectsDir(project));
@@ -409,6 +455,7 @@ export class RunService {
         const tree = sourceDir(this.#deps.dataDir, run.id);
         await rm(tree, { recursive: true, force: true }).catch(() => undefined);
         await rm(`${tree}.partial`, { recursive: true, force: true }).catch(() => undefined);
+        await rm(securityInputDir(this.#deps.dataDir, run.id), { recursive: true, force: true }).catch(() => undefined);
         if (run.concurrencyGroup && !this.#stopping) await this.#startNextInGroup(run.concurrencyGroup);
       })
       .catch(() => undefined);
@@ -419,7 +466,7 @@ export class RunService {
     const config = parseConfig(run.configText, 'gantry.yaml');
     const inputs = run.inputs;
     const gantry = gantryContext(run.id, run.event);
-    const plan = compilePlan(config.pipeline, { inputs, gantry });
+    const plan = compilePlan(this.#pipelineOf(config), { inputs, gantry });
     const plannedJobs = planMap(plan.jobs);
     const initial = initialRunState(run.id, plan);
     const state: RunState = { ...initial, status: run.status, cancelRequested: run.cancelRequested, jobs: { ...initial.jobs } };

@@ -12,7 +12,7 @@ import type { AdvisoryImport, Store, StoredAdvisory } from '../../store/ports.ts
 const BATCH = 2000;
 
 export async function importAdvisories(store: Store, path: string, nowIso: string): Promise<AdvisoryImport> {
-  const load = loadAdvisories(path);
+  const load = await loadAdvisories(path);
   if (load.records.length === 0 && load.rejected.length > 0) {
     const first = load.rejected[0] as { file: string; reason: string };
     throw new GantryError(

@@ -3,15 +3,12 @@
  * policy's verdict; the advisory database's age), trends, suppressions, the policy, the release's
  * SBOM, and the advisory database (import, status, the query scans use).
  */
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import { z } from 'zod';
 import { InputError, NotFoundError } from '../../core/errors.ts';
 import { securityPolicySchema } from '../../security/index.ts';
 import type { Project, ReleaseRecord, RunRecord, Store } from '../../store/ports.ts';
 import type { RouteTable } from '../http/index.ts';
 import { advisoriesFor } from './advisory-query.ts';
-import { parseExpiry } from './expiry.ts';
 import type { FindingView, SecurityService } from './security-service.ts';
 
 export interface SecurityRouteDeps {
@@ -119,7 +116,7 @@ export function registerSecurityRoutes(routes: RouteTable, deps: SecurityRouteDe
       project,
       { fingerprint: body.fingerprint, ruleId: body.ruleId, path: body.path },
       body.reason,
-      parseExpiry(body.expires, deps.now()),
+      body.expires ?? null,
       actor,
     ),
   });
@@ -189,28 +186,6 @@ export function registerSecurityRoutes(routes: RouteTable, deps: SecurityRouteDe
     handler: async ({ params, body, request }) => ({
       policy: await security.setPolicy(await deps.requireProject(params.project), body.policy, request.actor ?? 'api'),
     }),
-  });
-
-  routes.add({
-    method: 'GET',
-    url: '/api/projects/:project/releases/:release/sbom',
-    summary: "The release's CycloneDX SBOM (404 when the release has none)",
-    auth: 'admin',
-    permission: 'read',
-    produces: 'application/vnd.cyclonedx+json',
-    params: z.object({ project: z.string().min(1), release: z.string().min(1) }),
-    handler: async ({ params, reply }) => {
-      const project = await deps.requireProject(params.project);
-      const release = await deps.requireRelease(project, params.release);
-      const { sbom } = await security.releaseSecurity(project, release);
-      if (!sbom.available) throw new NotFoundError(`release #${release.number} of ${project.name} has no SBOM`);
-      const bytes = (await stat(sbom.path)).size;
-      return reply
-        .type('application/vnd.cyclonedx+json')
-        .header('content-disposition', `attachment; filename="${project.name.replace(/[^\w.-]/g, '_')}-${release.number}.cdx.json"`)
-        .header('content-length', bytes)
-        .send(createReadStream(sbom.path));
-    },
   });
 
   routes.add({

@@ -8,6 +8,7 @@
  * the suppressions that have not expired. The delivery controller asks `checkDeploy` before a
  * rollout starts.
  */
+import { parseExpiry } from './expiry.ts';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Clock, type Repeating, repeatEvery } from '../../core/clock.ts';
@@ -235,7 +236,7 @@ export class SecurityService {
       path: sbomPath,
     };
     const run = release.runId ? await this.#deps.store.runs.get(release.runId) : undefined;
-    const policy = await this.policy(project);
+    const policy = await this.policy(project, release.configText);
     const base: RunSecurity = run
       ? await this.runSecurity(project, run)
       : {
@@ -274,7 +275,7 @@ export class SecurityService {
     override: SecurityOverride | undefined,
   ): Promise<void> {
     const security = await this.releaseSecurity(project, release);
-    const gate = gateOf(security.findings, policyLevels(await this.policy(project), environment), environment, security.scanned);
+    const gate = gateOf(security.findings, policyLevels(await this.policy(project, release.configText), environment), environment, security.scanned);
     if (gate.decision === 'pass') return;
     const blocking = gate.blocking.map((f) => f.fingerprint);
     if (gate.decision === 'block' && override === undefined) {
@@ -314,13 +315,16 @@ export class SecurityService {
     project: Project,
     target: { fingerprint?: string; ruleId?: string; path?: string },
     reason: string,
-    expiresAt: string | null,
+    /** A span from now (`30d`), a date, or null/`never`: read against the same instant the suppression is made at. */
+    expires: string | null,
     author: string,
   ): Promise<Suppression> {
     if ((target.fingerprint === undefined) === (target.ruleId === undefined))
       throw new InputError('suppress one finding by its fingerprint, or a rule by its id (optionally under a path), not both');
     if (target.path !== undefined && target.ruleId === undefined) throw new InputError('a path narrows a rule: give the rule id too');
-    const now = new Date(this.#deps.clock.now()).toISOString();
+    const nowMs = this.#deps.clock.now();
+    const now = new Date(nowMs).toISOString();
+    const expiresAt = parseExpiry(expires ?? undefined, nowMs);
     if (expiresAt !== null && expiresAt <= now) throw new InputError(`the expiry ${expiresAt} is already past`);
     const suppression: Suppression = {
       id: newId(),
@@ -375,10 +379,14 @@ export class SecurityService {
 
   // ---------------------------------------------------------------- policy
 
-  /** The project's policy over the default (what gates use). */
-  async policy(project: Project): Promise<Required<SecurityPolicy>> {
+  /**
+   * The policy gates use: the one set on the server for the project, else the one the release's
+   * gantry.yaml declares (`security.policy`), over the default.
+   */
+  async policy(project: Project, configText?: string): Promise<Required<SecurityPolicy>> {
     const text = await this.#deps.store.findings.policy(project.id);
-    return effectivePolicy(text === undefined ? null : securityPolicySchema.parse(JSON.parse(text)));
+    if (text !== undefined) return effectivePolicy(securityPolicySchema.parse(JSON.parse(text)));
+    return effectivePolicy(configText === undefined ? null : (configPolicy(configText) ?? null));
   }
 
   async setPolicy(project: Project, policy: SecurityPolicy, actor: string): Promise<Required<SecurityPolicy>> {
@@ -453,6 +461,14 @@ function gateOf(findings: readonly FindingView[], levels: ReturnType<typeof poli
 }
 
 /** The environments a release's gantry.yaml defines (none when it does not parse: the policy's still apply). */
+function configPolicy(configText: string): SecurityPolicy | undefined {
+  try {
+    return parseConfig(configText, 'gantry.yaml').security?.policy;
+  } catch {
+    return undefined;
+  }
+}
+
 function releaseEnvironments(release: ReleaseRecord): string[] {
   try {
     return Object.keys(parseConfig(release.configText, 'gantry.yaml').environments ?? {});

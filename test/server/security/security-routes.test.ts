@@ -95,9 +95,9 @@ describe('security routes', () => {
     expect(body.sbom.available).toBe(false);
     res = await admin('GET', `/api/projects/shop/releases/${release.number}/sbom`);
     expect(res.statusCode).toBe(404);
-    expect(res.json().error.message).toBe('release #1 of shop has no SBOM');
+    expect(res.json().error.message).toBe('release #1 of shop has no SBOM (made before releases had one)');
 
-    const dir = join(t.dataDir, 'releases', 'r1');
+    const dir = join(t.dataDir, 'releases', release.id);
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, 'sbom.cdx.json'), '{"bomFormat":"CycloneDX","specVersion":"1.6"}');
     res = await admin('GET', `/api/projects/shop/releases/${release.number}/sbom`);

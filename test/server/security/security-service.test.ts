@@ -113,13 +113,13 @@ describe('SecurityService', () => {
     return run;
   }
 
-  async function release(run: RunRecord): Promise<ReleaseRecord> {
+  async function release(run: RunRecord, configText = CONFIG): Promise<ReleaseRecord> {
     return store.releases.create({
       projectId: project.id,
       runId: run.id,
       sha: run.event.sha,
       ref: run.event.ref,
-      configText: CONFIG,
+      configText,
       configHash: 'h',
       artifactsPath: 'releases/r',
       createdBy: 'test',
@@ -181,6 +181,24 @@ describe('SecurityService', () => {
     expect(view.fixed.map((f) => [f.fingerprint, f.status])).toEqual([['fp-a', 'fixed']]);
     expect(view.counts).toEqual({ new: 1, existing: 1, fixed: 1, suppressed: 0 });
     expect(view.gate.decision).toBe('block');
+  });
+
+  it("follows the release's gantry.yaml policy unless the server sets one for the project", async () => {
+    const security = service();
+    await scannedRun('refs/heads/main', []);
+    const run = await scannedRun('refs/heads/main', [found('c2', 'critical')]);
+    await security.readJobs();
+    const lenient = `${CONFIG}security:\n  policy:\n    warn: [critical, high]\n    block: []\n`;
+    const rel = await release(run, lenient);
+    await security.checkDeploy(project, rel, 'production', 'api:ann', undefined);
+    expect((await security.releaseSecurity(project, rel)).environments.find((e) => e.environment === 'production')?.gate.decision).toBe(
+      'warn',
+    );
+    // The same as the default, so later tests see no difference.
+    await security.setPolicy(project, { block: ['critical'] }, 'api:ann');
+    await expect(security.checkDeploy(project, rel, 'production', 'api:ann', undefined)).rejects.toMatchObject({
+      code: 'SECURITY_GATE_BLOCKED',
+    });
   });
 
   it('refuses a deploy of a release with a new critical finding unless overridden, and records who and why', async () => {
