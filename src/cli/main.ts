@@ -30,7 +30,7 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     registerScanCommands(program);
     return program;
   }
-  const [local, up, remote, delivery, slo, notify, incident, dora, demo, open] = await Promise.all([
+  const [local, up, remote, delivery, slo, notify, incident, dora, demo, open, logs] = await Promise.all([
     import('./commands/local.ts'),
     import('./commands/up.ts'),
     import('./commands/remote.ts'),
@@ -41,11 +41,13 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     import('./commands/dora.ts'),
     import('./commands/demo.ts'),
     import('./commands/open.ts'),
+    import('./commands/logs.ts'),
   ]);
   local.registerLocalCommands(program);
   up.registerUpCommand(program);
   remote.registerRemoteCommands(program);
   delivery.registerDeliveryCommands(program);
+  logs.registerLogsCommand(program);
   slo.registerSloCommands(program);
   notify.registerNotifyCommands(program);
   incident.registerIncidentCommands(program);

@@ -18,6 +18,7 @@ import { registerSloHistoryRoutes, registerSloRoutes, type SloService } from './
 import { type Notifier, registerNotificationRoutes } from './notifications/index.ts';
 import { type IncidentService, registerIncidentRoutes } from './incidents/index.ts';
 import { registerDoraRoutes } from './dora/index.ts';
+import { registerServiceLogRoutes, type ServiceLogs } from './logs/index.ts';
 
 export interface AppDeps {
   store: Store;
@@ -29,6 +30,8 @@ export interface AppDeps {
   incidents?: IncidentService;
   /** Progressive delivery (releases, deploys, rollouts); absent in tests of the pipeline API alone. */
   delivery?: Omit<DeliveryRouteDeps, 'store' | 'projects'>;
+  /** Service logs (search, follow); absent in tests of the pipeline API alone. */
+  serviceLogs?: { logs: ServiceLogs; releaseNumber(releaseId: string): Promise<number | null> };
   runs: RunService;
   projects: ProjectService;
   secretBox: SecretBox;
@@ -112,6 +115,14 @@ export function createApp(deps: AppDeps): FastifyInstance {
     });
   }
   registerDoraRoutes(routes, { store, requireProject: (p) => deps.projects.require(p), now: () => Date.now() });
+  if (deps.serviceLogs) {
+    registerServiceLogRoutes(routes, {
+      ...deps.serviceLogs,
+      requireProject: (p) => deps.projects.require(p),
+      releaseByNumber: (projectId, number) => store.releases.getByNumber(projectId, number),
+      now: () => Date.now(),
+    });
+  }
   if (deps.incidents) registerIncidentRoutes(routes, { incidents: deps.incidents, requireProject: (p) => deps.projects.require(p) });
   if (deps.notifier) {
     registerNotificationRoutes(routes, {

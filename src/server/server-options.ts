@@ -40,6 +40,12 @@ export interface ServerOptions {
   readonly logFormat: LogFormat | null;
   /** Lowest level written to the server's log. */
   readonly logLevel: LogLevel;
+  /** Service logs kept per environment, bytes; past it the oldest segments go (recorded). */
+  readonly serviceLogBytes: number;
+  /** Service log lines older than this go, days. */
+  readonly serviceLogDays: number;
+  /** A Loki push endpoint service logs are forwarded to; null when none. */
+  readonly lokiUrl: string | null;
 }
 
 interface OptionSpec {
@@ -130,6 +136,25 @@ export const SERVER_OPTION_TABLE: Record<keyof ServerOptions, OptionSpec> = {
     description: "lowest level of the server's log: debug, info, warn, error or silent (default info)",
     parse: oneOf('log level', LOG_LEVELS),
   },
+  serviceLogBytes: {
+    env: 'GANTRY_SERVICE_LOG_BYTES',
+    description:
+      'service logs (stdout and stderr of every instance) kept per environment, bytes (default 4 GiB); past it the oldest go, with a line and an event saying so',
+    parse: int('service log budget', 1024 * 1024),
+  },
+  serviceLogDays: {
+    env: 'GANTRY_SERVICE_LOG_DAYS',
+    description: 'service log lines older than this many days go (default 14), with a line and an event saying so',
+    parse: int('service log days', 1),
+  },
+  lokiUrl: {
+    env: 'GANTRY_LOKI_URL',
+    description: 'a Loki push endpoint (e.g. http://loki:3100/loki/api/v1/push) service logs are forwarded to (default: none)',
+    parse: (raw) => {
+      if (!/^https?:\/\//.test(raw)) throw new InputError(`Loki URL must start with http:// or https://, got '${raw}'`);
+      return raw;
+    },
+  },
 };
 
 export function resolveServerOptions(
@@ -165,5 +190,8 @@ export function resolveServerOptions(
     prometheusUrl: (raw.prometheusUrl as string | undefined) ?? null,
     logFormat: (raw.logFormat as LogFormat | undefined) ?? null,
     logLevel: (raw.logLevel as LogLevel | undefined) ?? 'info',
+    serviceLogBytes: (raw.serviceLogBytes as number | undefined) ?? 4 * 1024 * 1024 * 1024,
+    serviceLogDays: (raw.serviceLogDays as number | undefined) ?? 14,
+    lokiUrl: (raw.lokiUrl as string | undefined) ?? null,
   });
 }

@@ -61,7 +61,7 @@ describe('RotatingLog', () => {
     // Rotated files keep their number for life (readers hold on to them); only the newest `keep` remain.
     const rotated = log.rotated().map((r) => r.n);
     expect(rotated).toHaveLength(2);
-    expect(rotated[1]).toBe(rotated[0] + 1);
+    expect(rotated[1]).toBe((rotated[0] as number) + 1);
     expect(existsSync(`${file}.1`)).toBe(false);
     // Deleting the oldest output is said where it happened, never silent.
     expect(texts(file)[0]).toMatch(/^s \[gantry\] log dropped: \d+ bytes of the oldest output/);
