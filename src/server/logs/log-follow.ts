@@ -57,8 +57,15 @@ export async function followServiceLogs(o: ServiceLogFollowOptions): Promise<voi
         tracked.set(current.file, t);
       }
       if (info.ino !== t.ino) {
-        const rotated = await rotatedCopy(segments, current, t.ino);
-        if (rotated) await readNew(rotated, current, t, o);
+        // Rotated since the last look, maybe more than once: finish the file we were reading
+        // (now a rotated segment, same inode), then every segment rotated after it, in order.
+        // Listed again: the rotation may have happened after this look's listing.
+        const fresh = await listSegments(o.envDir, { releaseId: current.releaseId, instance: current.instance });
+        const rotated = await rotatedSince(fresh, current, t.ino);
+        for (const [i, file] of rotated.entries()) {
+          if (i > 0) Object.assign(t, { offset: 0, partial: '' });
+          await readNew(file, current, t, o);
+        }
         t.ino = info.ino;
         t.offset = 0;
         t.partial = '';
@@ -70,13 +77,13 @@ export async function followServiceLogs(o: ServiceLogFollowOptions): Promise<voi
   }
 }
 
-/** The rotated segment of the same instance that still has inode `ino`. */
-async function rotatedCopy(segments: Segment[], current: Segment, ino: number): Promise<string | null> {
-  const candidates = segments.filter((s) => s.instance === current.instance && s.releaseId === current.releaseId && Number.isFinite(s.n));
-  for (const s of candidates.reverse()) {
-    if ((await stat(s.file).catch(() => null))?.ino === ino) return s.file;
+/** The rotated segment of the same instance that still has inode `ino`, and those rotated after it, oldest first. */
+async function rotatedSince(segments: Segment[], current: Segment, ino: number): Promise<string[]> {
+  const rotated = segments.filter((s) => s.instance === current.instance && s.releaseId === current.releaseId && Number.isFinite(s.n));
+  for (let i = rotated.length - 1; i >= 0; i--) {
+    if ((await stat((rotated[i] as Segment).file).catch(() => null))?.ino === ino) return rotated.slice(i).map((s) => s.file);
   }
-  return null;
+  return [];
 }
 
 async function readNew(file: string, from: Segment, t: Tracked, o: ServiceLogFollowOptions): Promise<void> {

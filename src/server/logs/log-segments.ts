@@ -6,9 +6,10 @@
  * runtime/rotating-log.ts). Beside the releases, `drops.log` holds the environment's own system
  * lines: what the budget deleted, and when.
  *
- * The time index is the files themselves: a segment covers [time of its first line, its mtime],
- * lines inside are in time order. Listing an environment stats its files and reads 24 bytes of
- * each, so a search skips every segment outside its window without opening it.
+ * The time index is the files themselves: a segment covers [time of its first line, time of its
+ * last line], lines inside are in time order. Listing an environment stats its files and reads
+ * their first 24 bytes and last few KiB, so a search skips every segment outside its window
+ * without scanning it.
  */
 import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -96,21 +97,35 @@ function segmentNumber(name: string): number | null {
 async function describe(file: string, releaseId: string, instance: string, n: number): Promise<Segment | null> {
   const info = await stat(file).catch(() => null);
   if (!info?.isFile()) return null;
-  return { file, releaseId, instance, n, size: info.size, firstMs: (await firstLineTime(file)) ?? info.mtimeMs, lastMs: info.mtimeMs };
+  const times = await edgeTimes(file, info.size);
+  return { file, releaseId, instance, n, size: info.size, firstMs: times.first ?? info.mtimeMs, lastMs: times.last ?? info.mtimeMs };
 }
 
-/** The time of a file's first line (`<ISO time> …`), null when it has none. */
-async function firstLineTime(file: string): Promise<number | null> {
+/** How far back from a file's end its last line start is looked for (lines are cut at 64 KiB; most are short). */
+const TAIL_BYTES = 8192;
+
+/** The times of a file's first and last lines (`<ISO time> …`), null where there is none. */
+async function edgeTimes(file: string, size: number): Promise<{ first: number | null; last: number | null }> {
   const handle = await open(file, 'r').catch(() => null);
-  if (!handle) return null;
+  if (!handle) return { first: null, last: null };
   try {
-    const buffer = Buffer.alloc(24);
-    const { bytesRead } = await handle.read(buffer, 0, 24, 0);
-    const ms = Date.parse(buffer.toString('latin1', 0, bytesRead));
-    return Number.isNaN(ms) ? null : ms;
+    const head = Buffer.alloc(24);
+    const { bytesRead } = await handle.read(head, 0, 24, 0);
+    const tailStart = Math.max(0, size - TAIL_BYTES);
+    const tail = Buffer.alloc(size - tailStart);
+    await handle.read(tail, 0, tail.length, tailStart);
+    // The last line starts after the last `\n` that is not the file's final byte.
+    const lastNl = tail.lastIndexOf(0x0a, tail.length - 2);
+    const last = lastNl === -1 ? (tailStart === 0 ? 0 : -1) : lastNl + 1;
+    return { first: isoTime(head, 0, bytesRead), last: last === -1 ? null : isoTime(tail, last, tail.length) };
   } finally {
     await handle.close();
   }
+}
+
+function isoTime(buffer: Buffer, start: number, end: number): number | null {
+  const ms = Date.parse(buffer.toString('latin1', start, Math.min(end, start + 24)));
+  return Number.isNaN(ms) ? null : ms;
 }
 
 async function dirs(dir: string): Promise<string[]> {
