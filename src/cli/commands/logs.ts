@@ -71,13 +71,16 @@ export function registerLogsCommand(program: Command): void {
       for (const line of answer.lines) print(line);
       if (!opts.follow) return;
       query.set('follow', 'true');
+      // From the search's start: lines written in between come now; those the search had already shown are skipped.
+      const shown = new Set(answer.lines.map(lineKey));
+      if (answer.searchedAt) query.set('since', answer.searchedAt);
       const controller = new AbortController();
       process.once('SIGINT', () => controller.abort());
       await client
         .stream(
           `${path}?${query}`,
           (event, data) => {
-            if (event === 'line') print(data as ServiceLogLine);
+            if (event === 'line' && !shown.has(lineKey(data as ServiceLogLine))) print(data as ServiceLogLine);
           },
           controller.signal,
         )
@@ -85,6 +88,10 @@ export function registerLogsCommand(program: Command): void {
           if (!controller.signal.aborted) throw error;
         });
     });
+}
+
+function lineKey(line: ServiceLogLine): string {
+  return `${line.instance}\0${line.time}\0${line.stream}\0${line.text}`;
 }
 
 function collect(value: string, previous: string[]): string[] {

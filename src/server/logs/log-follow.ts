@@ -33,6 +33,12 @@ export interface ServiceLogFollowOptions {
   fromStart?: boolean;
 }
 
+/**
+ * A follow after a search passes the search's start as `since` in its matcher: the files there
+ * now are then read from their start and lines before `since` skipped, so nothing written between
+ * the search and the follow is lost (a line may come twice; the CLI drops repeats).
+ */
+
 interface Tracked {
   ino: number;
   offset: number;
@@ -53,7 +59,7 @@ export async function followServiceLogs(o: ServiceLogFollowOptions): Promise<voi
       let t = tracked.get(current.file);
       if (!t) {
         // What was there when following began is the search's to show; files born later are read whole.
-        t = { ino: info.ino, offset: first && !o.fromStart ? info.size : 0, partial: '' };
+        t = { ino: info.ino, offset: first && !o.fromStart && o.matcher.sinceIso === null ? info.size : 0, partial: '' };
         tracked.set(current.file, t);
       }
       if (info.ino !== t.ino) {
@@ -107,6 +113,7 @@ async function readNew(file: string, from: Segment, t: Tracked, o: ServiceLogFol
       for (const raw of text.split('\n')) {
         if (raw === '') continue;
         const line = parseLogLine(raw);
+        if (o.matcher.sinceIso !== null && line.at < o.matcher.sinceIso) continue;
         if (o.matcher.accepts(line.stream, line.text)) lines.push({ releaseId: from.releaseId, instance: from.instance, ...line });
       }
       if (lines.length > 0) o.onLines(lines);

@@ -29,7 +29,7 @@ export function registerServiceLogRoutes(routes: RouteTable, deps: LogRouteDeps)
   routes.add({
     method: 'GET',
     url: '/api/projects/:project/environments/:env/logs',
-    summary: `Service logs of an environment: the newest \`limit\` lines (default ${DEFAULT_LOG_LINES}, at most ${MAX_LOG_LINES}) matching every filter given — \`release\` (number), \`instance\`, \`since\`/\`until\` (15m, 2h, 7d or a date), \`grep\` (a regular expression on the text), \`text\` (plain text), \`where\` (field=value or field!=value on JSON lines, repeatable), \`stream\` — as \`{ lines, matched, scannedBytes }\`; \`follow=true\` streams new matching lines as server-sent events (\`line\`)`,
+    summary: `Service logs of an environment: the newest \`limit\` lines (default ${DEFAULT_LOG_LINES}, at most ${MAX_LOG_LINES}) matching every filter given — \`release\` (number), \`instance\`, \`since\`/\`until\` (15m, 2h, 7d or a date), \`grep\` (a regular expression on the text), \`text\` (plain text), \`where\` (field=value or field!=value on JSON lines, repeatable), \`stream\` — as \`{ lines, matched, scannedBytes, searchedAt }\`; \`follow=true\` streams new matching lines as server-sent events (\`line\`), from \`since\` when given (a search's \`searchedAt\`: nothing written in between is missed)`,
     auth: 'admin',
     params: z.object({ project: z.string().min(1), env: z.string().min(1).max(200) }),
     query: z.object({
@@ -67,12 +67,14 @@ export function registerServiceLogRoutes(routes: RouteTable, deps: LogRouteDeps)
         reply.raw.on('close', () => {
           if (!reply.raw.writableFinished) controller.abort();
         });
-        return deps.logs.search(
+        const answer = await deps.logs.search(
           { project, environment: params.env, releaseId, instance: query.instance, limit: query.limit, ...filters },
           controller.signal,
         );
+        return { ...answer, searchedAt: new Date(now).toISOString() };
       }
-      const matcher = compileLogQuery({ ...filters, sinceMs: undefined, untilMs: undefined });
+      // Following has no end; a start (`since`) makes it pick up where a search stopped.
+      const matcher = compileLogQuery({ ...filters, untilMs: undefined });
       reply.hijack();
       const stream = openEventStream(reply.raw);
       const controller = new AbortController();

@@ -48,6 +48,8 @@ export interface ServiceLogAnswer {
   matched: number;
   /** Bytes of log read to answer. */
   scannedBytes: number;
+  /** When the search began (the API's answer): a follow from here misses nothing. */
+  searchedAt?: string;
 }
 
 /** The query of the global search (issue 11 §4): exactly this shape. */

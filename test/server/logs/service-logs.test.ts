@@ -3,7 +3,7 @@
  * instanceLogDir): search filters, the time index, JSON fields, the budget and its drop
  * markers, the follow across a rotation, and the global search's shape.
  */
-import { appendFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
