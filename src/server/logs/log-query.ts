@@ -27,8 +27,12 @@ export interface FieldFilter {
 }
 
 export interface LineMatcher {
-  /** Found in the raw chunk before a line is looked at: a hit is a candidate, a miss rules the chunk's lines out. */
-  readonly scan: { kind: 'regex'; regex: RegExp } | { kind: 'text'; text: string } | { kind: 'every-line' };
+  /**
+   * Found in the raw chunk before a line is looked at: a hit is a candidate, a miss rules the
+   * chunk's lines out. `bytes` is searched in the undecoded file (like grep's required literal):
+   * only lines with a hit are decoded.
+   */
+  readonly scan: { kind: 'bytes'; needle: Buffer } | { kind: 'regex'; regex: RegExp } | { kind: 'every-line' };
   readonly sinceIso: string | null;
   readonly untilIso: string | null;
   readonly sinceMs: number | null;
@@ -48,16 +52,18 @@ export function compileLogQuery(q: LogQueryInput): LineMatcher {
   if (q.sinceMs !== undefined && q.untilMs !== undefined && q.sinceMs >= q.untilMs)
     throw new GantryError('INVALID_LOG_QUERY', 'since must be before until');
   const anchored = regex !== null && /\^|\$|\(\?<[=!]/.test(regex.source);
-  // The chunk-wide scan looks for the rarest required piece; an anchored regex must see lines one by one.
+  // The chunk-wide scan looks for a piece every match must contain: the text, the regex's longest
+  // required literal, a field's value; else the regex over the chunk; an anchored regex without a
+  // literal must see lines one by one.
   const positive = filters.find((f) => !f.negate && f.value !== '');
+  const literal = regex === null ? null : requiredLiteral(regex.source);
+  const needle = text ?? (literal !== null && literal.length >= 3 ? literal : null) ?? (regex === null ? (positive?.value ?? null) : null);
   const scan: LineMatcher['scan'] =
-    regex && !anchored
-      ? { kind: 'regex', regex: new RegExp(regex.source, `${regex.flags.replace('g', '')}g`) }
-      : text !== null
-        ? { kind: 'text', text }
-        : positive && !regex
-          ? { kind: 'text', text: positive.value }
-          : { kind: 'every-line' };
+    needle !== null
+      ? { kind: 'bytes', needle: Buffer.from(needle, 'utf8') }
+      : regex && !anchored
+        ? { kind: 'regex', regex: new RegExp(regex.source, `${regex.flags.replace('g', '')}g`) }
+        : { kind: 'every-line' };
   return {
     scan,
     sinceMs: q.sinceMs ?? null,
@@ -88,6 +94,60 @@ export function structuredFields(text: string): Record<string, unknown> | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * The longest run of plain characters every match of `source` must contain, or null when the
+ * regex has alternation, an optional group or a lookaround (no run is surely required then). Escaped punctuation counts as plain;
+ * a character made optional by the quantifier after it is left out.
+ */
+export function requiredLiteral(source: string): string | null {
+  // Alternation, an optional group or a lookaround: a run inside need not be in every match.
+  if (source.includes('|') || /\)(\?|\*|\{0[,}])|\(\?[=!<]/.test(source)) return null;
+  let best = '';
+  let run = '';
+  const end = () => {
+    if (run.length > best.length) best = run;
+    run = '';
+  };
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i] as string;
+    const next = source[i + 1];
+    const optionalNext = (at: number) =>
+      source[at] === '?' || source[at] === '*' || (source[at] === '{' && /^\{0[,}]/.test(source.slice(at)));
+    if (c === '\\') {
+      const escaped = next ?? '';
+      i++;
+      if (/^[\^$.*+?()[\]{}|/\\-]$/.test(escaped)) {
+        if (optionalNext(i + 1)) end();
+        else run += escaped;
+      } else end();
+      continue;
+    }
+    if ('^$.*+?()[]{}'.includes(c)) {
+      if (c === '[') i = skipClass(source, i);
+      else if (c === '(' && next === '?') i += 2;
+      else if (c === '{') i = Math.max(i, source.indexOf('}', i));
+      end();
+      continue;
+    }
+    if (optionalNext(i + 1)) {
+      end();
+      continue;
+    }
+    run += c;
+    if (next === '+') end();
+  }
+  end();
+  return best === '' ? null : best;
+}
+
+function skipClass(source: string, open: number): number {
+  for (let i = open + 1; i < source.length; i++) {
+    if (source[i] === '\\') i++;
+    else if (source[i] === ']' && i > open + 1) return i;
+  }
+  return source.length;
 }
 
 function fieldMatches(fields: Record<string, unknown>, f: FieldFilter): boolean {

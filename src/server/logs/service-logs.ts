@@ -8,7 +8,7 @@ import { STREAM_NAMES, type StreamCode } from '../../core/log-line.ts';
 import type { Project, ReleaseRecord } from '../../store/ports.ts';
 import { compileLogQuery, type LogQueryInput, structuredFields } from './log-query.ts';
 import { environmentLogDir, listSegments, loggedEnvironments } from './log-segments.ts';
-import { lastMatches, scanSegment } from './segment-scan.ts';
+import { lastMatches, scanBuffer, scanSegment } from './segment-scan.ts';
 
 export interface ServiceLogsDeps {
   dataDir: string;
@@ -84,6 +84,7 @@ export class ServiceLogs {
     const found: { environment: string; releaseId: string; instance: string; at: string; stream: StreamCode; text: string }[] = [];
     let matched = 0;
     let scannedBytes = 0;
+    const buffer = scanBuffer();
     for (const environment of environments) {
       const segments = await listSegments(environmentLogDir(this.#deps.dataDir, q.project.id, environment), {
         releaseId: q.releaseId,
@@ -93,7 +94,7 @@ export class ServiceLogs {
       });
       for (const segment of segments) {
         if (signal?.aborted) break;
-        const scan = await scanSegment(segment.file, matcher, q.limit, signal);
+        const scan = await scanSegment(segment.file, matcher, q.limit, signal, buffer);
         matched += scan.count;
         scannedBytes += scan.bytes;
         for (const m of lastMatches(scan, q.limit))

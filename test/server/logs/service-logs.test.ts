@@ -11,7 +11,7 @@ import { createMasker } from '../../../src/executor/index.ts';
 import { RotatingLog } from '../../../src/runtime/rotating-log.ts';
 import { enforceLogBudget, instanceLogDir, LOGS_DROPPED_MARKER, ServiceLogs } from '../../../src/server/logs/index.ts';
 import { followServiceLogs, type FollowedLine } from '../../../src/server/logs/log-follow.ts';
-import { compileLogQuery } from '../../../src/server/logs/log-query.ts';
+import { compileLogQuery, requiredLiteral } from '../../../src/server/logs/log-query.ts';
 import { environmentLogDir } from '../../../src/server/logs/log-segments.ts';
 import type { Project, ReleaseRecord } from '../../../src/store/ports.ts';
 import { waitFor } from '../../support/wait.ts';
@@ -104,6 +104,21 @@ describe('service log search', () => {
     expect(everything.matched).toBe(10);
     expect(lastMinute.lines.map((l) => l.text)).toEqual([`minute 9 line 7 ${'x'.repeat(40)}`]);
     expect(lastMinute.scannedBytes).toBeLessThan(everything.scannedBytes / 3);
+  });
+
+  it('searches the raw bytes for the literal every regex match must contain, and only where one surely is', () => {
+    const cases: [string, string | null][] = [
+      ['payment failed for order \\d+', 'payment failed for order '],
+      ['^plain', 'plain'],
+      ['colou?r name', 'r name'],
+      ['a\\.b\\.c', 'a.b.c'],
+      ['[abc]xyz+', 'xyz'],
+      ['(?:abc)+de', 'abc'],
+      ['order \\d+ (failed|with)', null],
+      ['(abc)?def', null],
+      ['(?!abc)defg', null],
+    ];
+    expect(cases.map(([source]) => [source, requiredLiteral(source)])).toEqual(cases);
   });
 
   it('rejects a malformed query with INVALID_LOG_QUERY', async () => {
