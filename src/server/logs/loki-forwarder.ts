@@ -9,8 +9,9 @@
  * the queue is full the oldest lines are dropped and counted (`status().dropped`); the next
  * push carries a system line in the environment's `gantry` stream saying how many, so the gap
  * is visible in Loki too. A batch Loki refuses as malformed (another 4xx) is dropped, counted
- * and logged, not retried forever. Lines are forwarded from when the forwarder starts: what
- * was stored before is in Gantry's own search.
+ * and logged, not retried forever. Lines are forwarded from when the forwarder starts (what was
+ * stored before is in Gantry's own search); the queue lives in memory, so lines queued when the
+ * server stops are not forwarded after a restart (counted as dropped only if the queue was full).
  */
 import type { Clock, TimerHandle } from '../../core/clock.ts';
 import { STREAM_NAMES } from '../../core/log-line.ts';
@@ -68,6 +69,7 @@ export class LokiForwarder {
   #sending: Promise<void> | null = null;
   #failures = 0;
   #stopped = false;
+  #startedAt = 0;
 
   constructor(o: LokiForwarderOptions) {
     this.#o = {
@@ -82,6 +84,7 @@ export class LokiForwarder {
   }
 
   start(): void {
+    this.#startedAt = this.#o.clock.now();
     void this.#discover();
     this.#schedule(this.#o.flushMs);
   }
@@ -108,7 +111,6 @@ export class LokiForwarder {
 
   async #discover(): Promise<void> {
     if (this.#stopped) return;
-    const first = this.#followed.size === 0;
     for (const { projectId, environment } of await loggedEnvironments(this.#o.dataDir)) {
       const key = `${projectId}\0${environment}`;
       if (this.#followed.has(key)) continue;
@@ -117,11 +119,10 @@ export class LokiForwarder {
       const project = await this.#o.projectName(projectId);
       void followServiceLogs({
         envDir: environmentLogDir(this.#o.dataDir, projectId, environment),
-        matcher: compileLogQuery({}),
+        // Every line stored since the forwarder started, however late its environment is found.
+        matcher: compileLogQuery({ sinceMs: this.#startedAt }),
         signal: controller.signal,
         pollMs: this.#o.pollMs,
-        // An environment that appears after the start is forwarded whole.
-        ...(first ? {} : { fromStart: true }),
         onLines: (lines) => void this.#enqueue(project, environment, lines),
       });
     }
@@ -160,13 +161,17 @@ export class LokiForwarder {
 
   #kick(): void {
     if (this.#sending) return;
-    this.#sending = (async () => {
-      let ok = true;
-      while (ok && !this.#stopped && (this.#queue.length > 0 || this.#unreported.size > 0)) ok = await this.#sendBatch();
-      const delay = ok ? this.#o.flushMs : Math.min(MAX_RETRY_MS, this.#o.retryMs * 2 ** Math.min(this.#failures - 1, 16));
-      this.#sending = null;
-      this.#schedule(delay);
-    })();
+    this.#sending = this.#drain();
+  }
+
+  async #drain(): Promise<void> {
+    // Awaited first, so `#sending` is set before this can finish and clear it.
+    await Promise.resolve();
+    let ok = true;
+    while (ok && !this.#stopped && (this.#queue.length > 0 || this.#unreported.size > 0)) ok = await this.#sendBatch();
+    const delay = ok ? this.#o.flushMs : Math.min(MAX_RETRY_MS, this.#o.retryMs * 2 ** Math.min(this.#failures - 1, 16));
+    this.#sending = null;
+    this.#schedule(delay);
   }
 
   /** One push of the oldest lines (and pending drop notes). False when it must be retried later. */
