@@ -15,6 +15,7 @@ const IncidentsPage = lazy(() => import('./pages/IncidentsPage.tsx'));
 const IncidentPage = lazy(() => import('./pages/IncidentPage.tsx'));
 const NotificationsPage = lazy(() => import('./pages/NotificationsPage.tsx'));
 const DoraPage = lazy(() => import('./pages/DoraPage.tsx'));
+const ServiceLogsPage = lazy(() => import('./pages/ServiceLogsPage.tsx'));
 
 export function App() {
   const [session, setSession] = useState<Session | null | undefined>(undefined);
@@ -73,6 +74,7 @@ export function App() {
               <Route path="/" component={ProjectsPage} />
               <Route path="/projects/:project" component={ProjectPage} />
               <Route path="/projects/:project/environments/:env" component={EnvironmentPage} />
+              <Route path="/projects/:project/environments/:env/logs" component={ServiceLogsPage} />
               <Route path="/runs/:run" component={RunPage} />
               <Route path="/runs/:run/jobs/:job" component={RunPage} />
               <Route path="/events" component={EventsPage} />
