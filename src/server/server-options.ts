@@ -68,6 +68,11 @@ const int = (name: string, min: number) => (raw: string) => {
   return n;
 };
 
+const httpUrl = (name: string) => (raw: string) => {
+  if (!/^https?:\/\//.test(raw)) throw new InputError(`${name} must start with http:// or https://, got '${raw}'`);
+  return raw;
+};
+
 export const SERVER_OPTION_TABLE: Record<keyof ServerOptions, OptionSpec> = {
   host: { env: 'GANTRY_HOST', description: 'address to listen on (default 127.0.0.1: loopback only)', parse: String },
   port: { env: 'GANTRY_PORT', description: 'TCP port (default 7700; 0 picks a free one)', parse: int('port', 0) },
@@ -121,10 +126,7 @@ export const SERVER_OPTION_TABLE: Record<keyof ServerOptions, OptionSpec> = {
   prometheusUrl: {
     env: 'GANTRY_PROMETHEUS_URL',
     description: 'Prometheus base URL for analysis checks with a query and SLOs with a Prometheus SLI (default: none)',
-    parse: (raw) => {
-      if (!/^https?:\/\//.test(raw)) throw new InputError(`Prometheus URL must start with http:// or https://, got '${raw}'`);
-      return raw.replace(/\/+$/, '');
-    },
+    parse: (raw) => httpUrl('Prometheus URL')(raw).replace(/\/+$/, ''),
   },
   logFormat: {
     env: 'GANTRY_LOG_FORMAT',
@@ -150,10 +152,7 @@ export const SERVER_OPTION_TABLE: Record<keyof ServerOptions, OptionSpec> = {
   lokiUrl: {
     env: 'GANTRY_LOKI_URL',
     description: 'a Loki push endpoint (e.g. http://loki:3100/loki/api/v1/push) service logs are forwarded to (default: none)',
-    parse: (raw) => {
-      if (!/^https?:\/\//.test(raw)) throw new InputError(`Loki URL must start with http:// or https://, got '${raw}'`);
-      return raw;
-    },
+    parse: (raw) => httpUrl('Loki URL')(raw),
   },
 };
 
