@@ -31,7 +31,7 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     registerScanCommands(program);
     return program;
   }
-  const [local, up, remote, delivery, slo, notify, incident, dora, demo, open, access, findings, experiment] = await Promise.all([
+  const [local, up, remote, delivery, slo, notify, incident, dora, demo, open, access, findings, experiment, logs] = await Promise.all([
     import('./commands/local.ts'),
     import('./commands/up.ts'),
     import('./commands/remote.ts'),
@@ -45,11 +45,13 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     import('./commands/access.ts'),
     import('./commands/findings.ts'),
     import('./commands/experiment.ts'),
+    import('./commands/logs.ts'),
   ]);
   local.registerLocalCommands(program);
   up.registerUpCommand(program);
   remote.registerRemoteCommands(program);
   delivery.registerDeliveryCommands(program);
+  logs.registerLogsCommand(program);
   slo.registerSloCommands(program);
   notify.registerNotifyCommands(program);
   incident.registerIncidentCommands(program);

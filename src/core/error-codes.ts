@@ -178,6 +178,12 @@ export const ERROR_CODES = {
     httpStatus: 503,
     sentence: 'No free TCP port was left for a service instance in the configured range; stop unused instances or widen the range.',
   },
+  // -- service logs
+  INVALID_LOG_QUERY: {
+    httpStatus: 400,
+    sentence:
+      'A service-log search is malformed: `grep` is not a valid JavaScript regular expression, a `where` filter is not `field=value` or `field!=value`, or `since`/`until` is neither a duration back from now (15m, 2h, 7d) nor a date; the message says which.',
+  },
   // -- SLOs
   ERROR_BUDGET_EXHAUSTED: {
     httpStatus: 409,

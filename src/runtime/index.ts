@@ -33,8 +33,10 @@
  * - `forget(id)` deletes a stopped instance's record, log and files (CONFLICT while it runs).
  * - `status(id)`, `list()`: snapshots. CPU % and RSS of each instance's process tree are
  *   sampled from /proc every `statsIntervalMs` (5 s).
- * - Logs: `<dataDir>/instances/<id>/instance.log` in the job log format (`parseLogLine` of `core/log-line.ts`),
- *   secrets masked, rotated at 10 MiB (3 kept); Gantry's own lines (`s`) record starts, exits,
+ * - Logs: `<dataDir>/instances/<id>/instance.log` (or in `log.dirOf(spec)`) in the job log format
+ *   (`parseLogLine` of `core/log-line.ts`), secrets masked, rotated at 10 MiB into
+ *   `instance.log.<n>` (n growing, never renamed; 3 kept by default, a marker line where older
+ *   ones were deleted); Gantry's own lines (`s`) record starts, exits,
  *   readiness changes, restarts and their delays. How output gets there across server restarts:
  *   see spool-pump.ts (lines are stamped when read; after a server crash at most ~1 s of output
  *   may be stored twice, none is lost).

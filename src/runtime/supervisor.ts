@@ -122,6 +122,7 @@ export class Supervisor {
   readonly #pollMs: number;
   readonly #logCap: number;
   readonly #logKeep: number;
+  readonly #logDirOf: ((spec: InstanceSpec) => string) | undefined;
   readonly #ports: { from: number; to: number } | undefined;
   readonly #hidden: string[];
   /** The host variables every instance gets (read once), under its own. */
@@ -145,6 +146,7 @@ export class Supervisor {
     this.#pollMs = o.pollMs ?? DEFAULT_POLL_MS;
     this.#logCap = o.log?.capBytes ?? DEFAULT_LOG_CAP;
     this.#logKeep = o.log?.keep ?? DEFAULT_LOG_KEEP;
+    this.#logDirOf = o.log?.dirOf;
     this.#ports = o.ports;
     this.#hidden = [this.#dataDir, ...(o.hiddenPaths ?? [])];
     this.#hostEnv = childEnv({ inherit: [...NETWORK_ENV, ...(o.passEnv ?? [])] });
@@ -165,7 +167,7 @@ export class Supervisor {
       throw new ConflictError(`instance ${spec.id} has a record of a running instance: adopt() it first`);
     }
     if (existing) this.#release(existing);
-    const paths = this.#pathsOf(spec.id);
+    const paths = this.#pathsOf(spec);
     // A fresh start reads its spools from the beginning: drop what an earlier instance of this id left.
     rmSync(paths.out, { force: true });
     rmSync(paths.err, { force: true });
@@ -265,7 +267,7 @@ export class Supervisor {
     const work: Promise<void>[] = [];
     for (const record of this.#store.loadAll().records) {
       if (this.#instances.has(record.id)) continue;
-      const inst = this.#create(record.spec, this.#pathsOf(record.id), {
+      const inst = this.#create(record.spec, this.#pathsOf(record.spec), {
         port: record.port,
         restarts: record.restarts,
         lastExit: record.lastExit,
@@ -737,15 +739,15 @@ export class Supervisor {
     inst.pump.close();
   }
 
-  #pathsOf(id: string): InstancePaths {
-    const dir = join(this.#store.dir, id);
+  #pathsOf(spec: InstanceSpec): InstancePaths {
+    const dir = join(this.#store.dir, spec.id);
     return {
       dir,
       home: join(dir, 'home'),
       tmp: join(dir, 'tmp'),
       out: join(dir, 'stdout.spool'),
       err: join(dir, 'stderr.spool'),
-      log: join(dir, 'instance.log'),
+      log: join(this.#logDirOf?.(spec) ?? dir, 'instance.log'),
     };
   }
 

@@ -89,8 +89,13 @@ export interface SupervisorOptions {
   statsIntervalMs?: number;
   /** How often spool files are read into logs and adopted processes are checked for exit. Default 200. */
   pollMs?: number;
-  /** Log file cap before rotation, and how many rotated files are kept. Defaults 10 MiB and 3. */
-  log?: { capBytes?: number; keep?: number };
+  /**
+   * Log file cap before rotation, and how many rotated files are kept (`Infinity`: all, when
+   * someone else enforces a budget, as the server's service-log budget does). Defaults 10 MiB
+   * and 3. `dirOf` places an instance's log files (default: its own dir under `instances/`), so
+   * they can outlive the instance's record and be grouped by environment and release.
+   */
+  log?: { capBytes?: number; keep?: number; dirOf?: (spec: InstanceSpec) => string };
   /** Ports to assign from (inclusive); default: ephemeral ports chosen by the kernel. */
   ports?: { from: number; to: number };
   /** More paths hidden from sandboxed instances (the data dir always is). */

@@ -32,6 +32,7 @@ import { registerSecurityRoutes, type SecurityService } from './security/index.t
 import { registerImpactRoutes } from './impact/index.ts';
 import { type IngestTokens, registerTraceRoutes, type TraceService } from './traces/index.ts';
 import { type ChaosService, registerChaosRoutes } from './chaos/index.ts';
+import { registerServiceLogRoutes, type ServiceLogs } from './logs/index.ts';
 
 export interface AppDeps {
   store: Store;
@@ -49,6 +50,8 @@ export interface AppDeps {
   delivery?: Omit<DeliveryRouteDeps, 'store' | 'projects'>;
   /** Traces (OTLP in, the sample per environment); absent in tests of the pipeline API alone. */
   traces?: { service: TraceService; tokens: IngestTokens };
+  /** Service logs (search, follow); absent in tests of the pipeline API alone. */
+  serviceLogs?: { logs: ServiceLogs; releaseNumber(releaseId: string): Promise<number | null> };
   runs: RunService;
   projects: ProjectService;
   secretBox: SecretBox;
@@ -153,6 +156,14 @@ export function createApp(deps: AppDeps): FastifyInstance {
       publicUrl: deps.publicUrl,
     });
   if (deps.chaos) registerChaosRoutes(routes, { chaos: deps.chaos, requireProject: (p) => deps.projects.require(p) });
+  if (deps.serviceLogs) {
+    registerServiceLogRoutes(routes, {
+      ...deps.serviceLogs,
+      requireProject: (p) => deps.projects.require(p),
+      releaseByNumber: (projectId, number) => store.releases.getByNumber(projectId, number),
+      now: () => Date.now(),
+    });
+  }
   if (deps.incidents) registerIncidentRoutes(routes, { incidents: deps.incidents, requireProject: (p) => deps.projects.require(p) });
   if (deps.security && deps.delivery) {
     const releases = deps.delivery.releases;

@@ -44,6 +44,12 @@ export interface ServerOptions {
   readonly securityScans: 'on' | 'off';
   /** OSV advisories (a folder or an osv.dev zip) the security job checks dependencies against; null: none. */
   readonly advisories: string | null;
+  /** Service logs kept per environment, bytes; past it the oldest segments go (recorded). */
+  readonly serviceLogBytes: number;
+  /** Service log lines older than this go, days. */
+  readonly serviceLogDays: number;
+  /** A Loki push endpoint service logs are forwarded to; null when none. */
+  readonly lokiUrl: string | null;
 }
 
 interface OptionSpec {
@@ -64,6 +70,11 @@ const int = (name: string, min: number) => (raw: string) => {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min) throw new InputError(`${name} must be a whole number ≥ ${min}, got '${raw}'`);
   return n;
+};
+
+const httpUrl = (name: string) => (raw: string) => {
+  if (!/^https?:\/\//.test(raw)) throw new InputError(`${name} must start with http:// or https://, got '${raw}'`);
+  return raw;
 };
 
 export const SERVER_OPTION_TABLE: Record<keyof ServerOptions, OptionSpec> = {
@@ -119,10 +130,7 @@ export const SERVER_OPTION_TABLE: Record<keyof ServerOptions, OptionSpec> = {
   prometheusUrl: {
     env: 'GANTRY_PROMETHEUS_URL',
     description: 'Prometheus base URL for analysis checks with a query and SLOs with a Prometheus SLI (default: none)',
-    parse: (raw) => {
-      if (!/^https?:\/\//.test(raw)) throw new InputError(`Prometheus URL must start with http:// or https://, got '${raw}'`);
-      return raw.replace(/\/+$/, '');
-    },
+    parse: (raw) => httpUrl('Prometheus URL')(raw).replace(/\/+$/, ''),
   },
   logFormat: {
     env: 'GANTRY_LOG_FORMAT',
@@ -144,6 +152,22 @@ export const SERVER_OPTION_TABLE: Record<keyof ServerOptions, OptionSpec> = {
     description:
       'OSV advisories for the security job: a folder of OSV JSON files or an osv.dev zip (default: none, dependencies are listed unchecked)',
     parse: (raw) => resolve(raw),
+  },
+  serviceLogBytes: {
+    env: 'GANTRY_SERVICE_LOG_BYTES',
+    description:
+      'service logs (stdout and stderr of every instance) kept per environment, bytes (default 4 GiB); past it the oldest go, with a line and an event saying so',
+    parse: int('service log budget', 1024 * 1024),
+  },
+  serviceLogDays: {
+    env: 'GANTRY_SERVICE_LOG_DAYS',
+    description: 'service log lines older than this many days go (default 14), with a line and an event saying so',
+    parse: int('service log days', 1),
+  },
+  lokiUrl: {
+    env: 'GANTRY_LOKI_URL',
+    description: 'a Loki push endpoint (e.g. http://loki:3100/loki/api/v1/push) service logs are forwarded to (default: none)',
+    parse: (raw) => httpUrl('Loki URL')(raw),
   },
 };
 
@@ -182,5 +206,8 @@ export function resolveServerOptions(
     logLevel: (raw.logLevel as LogLevel | undefined) ?? 'info',
     securityScans: (raw.securityScans as 'on' | 'off' | undefined) ?? 'on',
     advisories: (raw.advisories as string | undefined) ?? null,
+    serviceLogBytes: (raw.serviceLogBytes as number | undefined) ?? 4 * 1024 * 1024 * 1024,
+    serviceLogDays: (raw.serviceLogDays as number | undefined) ?? 14,
+    lokiUrl: (raw.lokiUrl as string | undefined) ?? null,
   });
 }

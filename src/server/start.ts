@@ -42,6 +42,7 @@ import { runGit } from '../platform/git.ts';
 import { IncidentService } from './incidents/index.ts';
 import { SecurityService } from './security/index.ts';
 import { ChaosService } from './chaos/index.ts';
+import { instanceLogDir, LogBudgetKeeper, LokiForwarder, SERVICE_LOGS_DROPPED_EVENT, ServiceLogs } from './logs/index.ts';
 import type { ServerOptions } from './server-options.ts';
 
 export interface RunningServer {
@@ -104,6 +105,7 @@ const LOG = {
   jobCouldNotRun: 'the executor threw while running a job',
   internalError: 'internal error',
   requestFailed: 'request failed on the server side',
+  logBudgetFailed: 'service log budget pass failed',
 } as const;
 
 export async function buildServer(options: ServerOptions, overrides: StartOverrides = {}): Promise<ServerParts> {
@@ -155,7 +157,42 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     passEnv: options.passEnv,
     secretCodec: secretBox,
     logger: log.child({ component: 'supervisor' }),
+    // Logs outlive instances, grouped by environment and release; the budget keeper deletes (server/logs).
+    log: {
+      keep: Number.POSITIVE_INFINITY,
+      dirOf: (spec) => instanceLogDir(options.dataDir, ...splitEnvironmentKey(spec.environment), spec.releaseId, spec.id),
+    },
   });
+  const serviceLogs = new ServiceLogs({ dataDir: options.dataDir, projects: store.projects, releases: store.releases });
+  const logsLog = log.child({ component: 'service-logs' });
+  const releaseNumber = async (releaseId: string) => (await store.releases.get(releaseId))?.number ?? null;
+  const logBudget = new LogBudgetKeeper({
+    dataDir: options.dataDir,
+    budget: { maxBytes: options.serviceLogBytes, maxAgeMs: options.serviceLogDays * 86_400_000 },
+    clock: systemClock,
+    isLive: (instance) => supervisor.list().some((s) => s.id === instance && s.state !== 'stopped' && s.state !== 'failed'),
+    onDrop: async (drop) => {
+      logsLog.info('service logs dropped to stay within the budget', { ...drop });
+      await store.events.append({
+        type: SERVICE_LOGS_DROPPED_EVENT,
+        subject: `environment:${drop.projectId}/${drop.environment}`,
+        actor: 'server',
+        data: { ...drop },
+        env: eventEnv(),
+      });
+    },
+    onError: (error) => logsLog.warn(LOG.logBudgetFailed, { err: error }),
+  });
+  const loki = options.lokiUrl
+    ? new LokiForwarder({
+        url: options.lokiUrl,
+        dataDir: options.dataDir,
+        clock: systemClock,
+        projectName: async (projectId) => (await store.projects.get(projectId))?.name ?? projectId,
+        releaseNumber,
+        warn: (message, data) => logsLog.warn(message, data),
+      })
+    : null;
   const releases = new ReleaseService({
     store,
     dataDir: options.dataDir,
@@ -276,6 +313,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     incidents,
     security,
     chaos,
+    serviceLogs: { logs: serviceLogs, releaseNumber },
     sessions,
     publicUrl: () => url,
     onInternalError: (error) => {
@@ -306,6 +344,8 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
       notifier.start();
       incidents.start();
       security.start();
+      logBudget.start();
+      loki?.start();
       const resumed = await runs.recover();
       if (resumed > 0) runsLog.info('resuming runs left by the previous server', { runs: resumed });
       return resumed;
@@ -315,6 +355,8 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
       closing = true;
       log.info('server stopping', { drainMs: options.drainMs });
       if (started) {
+        await loki?.stop();
+        await logBudget.stop();
         await projects.stop();
         await security.stop();
         await chaos.stop();
@@ -407,6 +449,12 @@ function serverLogger(options: ServerOptions, overrides: StartOverrides, mask: (
     mask,
     base: { pid: process.pid },
   });
+}
+
+/** `<projectId>:<environment>` (the supervisor's grouping key, delivery/environment-key.ts) → its two parts. */
+function splitEnvironmentKey(key: string): [string, string] {
+  const colon = key.indexOf(':');
+  return colon === -1 ? ['', key] : [key.slice(0, colon), key.slice(colon + 1)];
 }
 
 /** The password of a `postgres://user:password@…` store URL, if any (it must never be logged). */

@@ -2,7 +2,7 @@
  * Delivery, the controlled parts: approvals, environment secrets, a killed instance, bad requests.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, waitForRunEnd, type TestServer } from '../support/server.ts';
@@ -111,7 +111,12 @@ describe('delivery control', () => {
     const port = live.live.port!;
     const hash = (await (await fetch(`http://127.0.0.1:${port}/secret-hash`)).text()).trim();
     expect(hash).toBe(createHash('sha256').update(PASSWORD).digest('hex'));
-    const logOf = (id: string) => readFileSync(join(server.dataDir, 'instances', id, 'instance.log'), 'utf8');
+    // Service logs live per environment, release and instance (docs/decisions/0025-service-logs.md).
+    const logOf = (id: string) => {
+      const root = join(server.dataDir, 'service-logs');
+      const file = readdirSync(root, { recursive: true, encoding: 'utf8' }).find((f) => f.endsWith(`/${id}/instance.log`));
+      return file ? readFileSync(join(root, file), 'utf8') : '';
+    };
     await waitFor(() => live.live.instances.every((i) => logOf(i.id).includes('connecting with password')), {
       what: "the instances' start-up lines",
       timeoutMs: 10_000,

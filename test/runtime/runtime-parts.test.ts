@@ -58,9 +58,13 @@ describe('RotatingLog', () => {
     for (let i = 0; i < 20; i++) log.lines('e', `line ${i} ${'x'.repeat(40)}\n`);
     log.close();
     expect(statSync(file).size).toBeLessThanOrEqual(200);
-    expect(existsSync(`${file}.1`)).toBe(true);
-    expect(existsSync(`${file}.2`)).toBe(true);
-    expect(existsSync(`${file}.3`)).toBe(false);
+    // Rotated files keep their number for life (readers hold on to them); only the newest `keep` remain.
+    const rotated = log.rotated().map((r) => r.n);
+    expect(rotated).toHaveLength(2);
+    expect(rotated[1]).toBe((rotated[0] as number) + 1);
+    expect(existsSync(`${file}.1`)).toBe(false);
+    // Deleting the oldest output is said where it happened, never silent.
+    expect(texts(file)[0]).toMatch(/^s \[gantry\] log dropped: \d+ bytes of the oldest output/);
     expect(texts(file).at(-1)).toBe(`e line 19 ${'x'.repeat(40)}`);
   });
 });

@@ -18,6 +18,7 @@ const DoraPage = lazy(() => import('./pages/DoraPage.tsx'));
 const SecurityPage = lazy(() => import('./pages/SecurityPage.tsx'));
 const DeploysPage = lazy(() => import('./pages/DeploysPage.tsx'));
 const TracesPage = lazy(() => import('./pages/TracesPage.tsx'));
+const ServiceLogsPage = lazy(() => import('./pages/ServiceLogsPage.tsx'));
 
 export function App() {
   const [session, setSession] = useState<Session | null | undefined>(undefined);
@@ -79,6 +80,7 @@ export function App() {
               <Route path="/projects/:project/environments/:env/traces" component={TracesPage} />
               <Route path="/projects/:project/environments/:env/traces/:trace" component={TracesPage} />
               <Route path="/projects/:project/deploys" component={DeploysPage} />
+              <Route path="/projects/:project/environments/:env/logs" component={ServiceLogsPage} />
               <Route path="/runs/:run" component={RunPage} />
               <Route path="/runs/:run/jobs/:job" component={RunPage} />
               <Route path="/events" component={EventsPage} />

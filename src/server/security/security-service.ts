@@ -275,7 +275,12 @@ export class SecurityService {
     override: SecurityOverride | undefined,
   ): Promise<void> {
     const security = await this.releaseSecurity(project, release);
-    const gate = gateOf(security.findings, policyLevels(await this.policy(project, release.configText), environment), environment, security.scanned);
+    const gate = gateOf(
+      security.findings,
+      policyLevels(await this.policy(project, release.configText), environment),
+      environment,
+      security.scanned,
+    );
     if (gate.decision === 'pass') return;
     const blocking = gate.blocking.map((f) => f.fingerprint);
     if (gate.decision === 'block' && override === undefined) {

@@ -308,6 +308,9 @@ export default function EnvironmentPage() {
           Project <Link href={`/projects/${encodeURIComponent(projectParam)}`}>{projectName}</Link>
         </span>
         <span>
+          <Link href={`/projects/${encodeURIComponent(projectParam)}/environments/${encodeURIComponent(env)}/logs`}>Service logs</Link>
+        </span>
+        <span>
           {port ? (
             <>
               Exposed on <a href={`http://${location.hostname || '127.0.0.1'}:${port}/`}>port {port}</a>
