@@ -13,6 +13,7 @@ import { createMetricStore } from './metric-store.ts';
 import { createSloStore } from './slo-store.ts';
 import { createNotificationStore } from './notification-store.ts';
 import { createIncidentStore } from './incident-store.ts';
+import { createSearchIndexStore } from './search-store.ts';
 
 /**
  * Wraps an already migrated database. The store owns `db`: `close()` destroys it (once;
@@ -33,6 +34,7 @@ export function createKyselyStore(db: Kysely<Database>, dialect: StoreDialect): 
     slos: createSloStore(ctx),
     notifications: createNotificationStore(ctx),
     incidents: createIncidentStore(ctx),
+    search: createSearchIndexStore(ctx),
     dialect,
     close() {
       closing ??= db.destroy();
