@@ -37,6 +37,7 @@ import { RunService } from './runs/index.ts';
 import { SloService, storeSloTargets } from './slo/index.ts';
 import { Notifier } from './notifications/index.ts';
 import { IncidentService } from './incidents/index.ts';
+import { SearchIndexer } from './search/index.ts';
 import type { ServerOptions } from './server-options.ts';
 
 export interface RunningServer {
@@ -99,6 +100,7 @@ const LOG = {
   jobCouldNotRun: 'the executor threw while running a job',
   internalError: 'internal error',
   requestFailed: 'request failed on the server side',
+  searchIndexFailed: 'the search index could not catch up with the event log',
 } as const;
 
 export async function buildServer(options: ServerOptions, overrides: StartOverrides = {}): Promise<ServerParts> {
@@ -221,6 +223,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     warn: (message, data) => projectsLog.warn(message, data),
   });
   const sessions = new SessionService(store);
+  const searchIndexer = new SearchIndexer(store);
   const httpLog = log.child({ component: 'http' });
   let url = '';
   const app = createApp({
@@ -236,6 +239,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     notifier,
     incidents,
     sessions,
+    searchIndexer,
     publicUrl: () => url,
     onInternalError: (error) => {
       // A coded failure is ours to report but not a bug; anything else is.
@@ -263,6 +267,9 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
       await slos.start();
       notifier.start();
       incidents.start();
+      // A store from before search, or one whose index was dropped, is indexed from the event log
+      // in the background; a search meanwhile waits for the catch-up.
+      searchIndexer.catchUp().catch((error: unknown) => log.child({ component: 'search' }).warn(LOG.searchIndexFailed, { err: error }));
       const resumed = await runs.recover();
       if (resumed > 0) runsLog.info('resuming runs left by the previous server', { runs: resumed });
       return resumed;
@@ -276,6 +283,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
         await incidents.stop();
         await notifier.stop();
         await slos.stop();
+        await searchIndexer.stop();
         await started.rollups.stop();
         await delivery.stop();
       }

@@ -482,6 +482,12 @@ export interface SearchIndexStore {
   add(docs: readonly SearchIndexDoc[]): Promise<void>;
   /** Matching events, newest (greatest id) first. */
   match(m: SearchIndexMatch): Promise<GantryEvent[]>;
+  /**
+   * The smallest indexed id that an event at or after `since` can have, or null when no indexed
+   * event is that recent (then only events after `lastIndexed()` can be). Exact, not a guess:
+   * events may be stored a little out of time order, and this accounts for it.
+   */
+  firstIdSince(since: string): Promise<number | null>;
   /** Empties the index (the indexer then rebuilds it from the event log). */
   clear(): Promise<void>;
 }

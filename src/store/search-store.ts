@@ -33,6 +33,8 @@ export function createSearchIndexStore(ctx: StoreContext): SearchIndexStore {
   };
 
   return {
+    firstIdSince,
+
     async lastIndexed() {
       const row = await db.selectFrom('search_docs').select('event_id').orderBy('event_id', 'desc').limit(1).executeTakeFirst();
       return row === undefined ? 0 : toNumber(row.event_id);
