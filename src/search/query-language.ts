@@ -178,7 +178,7 @@ function addFilter(query: SearchQuery, part: Part & { field: Filter }, input: st
       return;
     case 'since':
     case 'until': {
-      if (query[part.field] !== null) fail(`${part.field}: is given twice`);
+      if (query[part.field] !== null) throw new SearchQueryError(`${part.field}: is given twice`, part.at, input);
       const ms = parseTimeBound(value, nowMs);
       if (ms === null) fail(`${part.field}: takes a duration back from now (30m, 12h, 7d, 2w) or a date (2026-11-01), not "${value}"`);
       query[part.field] = ms;
