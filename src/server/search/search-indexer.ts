@@ -19,6 +19,7 @@ export class SearchIndexer {
   readonly #scopes: EventScopes;
   readonly #projectNames = new Map<string, string | null>();
   readonly #rolloutReleases = new Map<string, EventContext['release']>();
+  readonly #rolloutProjects = new Map<string, string>();
   #running: Promise<void> | null = null;
   #again: Promise<void> | null = null;
 
@@ -72,9 +73,12 @@ export class SearchIndexer {
   /** The project (id and name), environment and release of an event, from small caches. */
   async contextOf(event: GantryEvent): Promise<EventContext> {
     const scope = await this.#scopes.scope(event);
+    // A rollout's later events name only the rollout: its first event named the project, which
+    // counts when the rollout's row is gone (a log imported into a new store).
+    const projectId = scope.projectId ?? this.#rolloutProjects.get(event.subject) ?? null;
     return {
-      projectId: scope.projectId,
-      projectName: scope.projectId === null ? null : await this.#projectName(scope.projectId),
+      projectId,
+      projectName: projectId === null ? null : await this.#projectName(projectId),
       environment: scope.environment,
       release: await this.#release(event),
     };
@@ -98,6 +102,10 @@ export class SearchIndexer {
     const rolloutId = event.subject.slice('rollout:'.length);
     if (typeof data.releaseId === 'string' && typeof data.releaseNumber === 'number') {
       this.#remember(rolloutId, { id: data.releaseId, number: data.releaseNumber });
+    }
+    if (typeof data.projectId === 'string') {
+      if (this.#rolloutProjects.size > CACHE_LIMIT) this.#rolloutProjects.clear();
+      this.#rolloutProjects.set(event.subject, data.projectId);
     }
     if (!this.#rolloutReleases.has(rolloutId)) {
       const rollout = await this.#store.rollouts.get(rolloutId);
