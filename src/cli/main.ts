@@ -30,7 +30,7 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     registerScanCommands(program);
     return program;
   }
-  const [local, up, remote, delivery, slo, notify, incident, dora, demo, open] = await Promise.all([
+  const [local, up, remote, delivery, slo, notify, incident, dora, demo, open, search] = await Promise.all([
     import('./commands/local.ts'),
     import('./commands/up.ts'),
     import('./commands/remote.ts'),
@@ -41,6 +41,7 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     import('./commands/dora.ts'),
     import('./commands/demo.ts'),
     import('./commands/open.ts'),
+    import('./commands/search.ts'),
   ]);
   local.registerLocalCommands(program);
   up.registerUpCommand(program);
@@ -53,6 +54,7 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
   dora.registerDoraCommand(program);
   demo.registerDemoCommand(program);
   open.registerOpenCommand(program);
+  search.registerSearchCommands(program);
   return program;
 }
 

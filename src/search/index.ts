@@ -13,4 +13,11 @@ export {
 } from './query-language.ts';
 export { type EventContext, type IndexableEvent, type SearchDocument, searchDocument } from './search-document.ts';
 export { type IndexMatch, type IndexTerm, indexMatch } from './index-query.ts';
-export { collapseResults, type DescribableEvent, mergeNewestFirst, type ResultScope, resultOfEvent, type SearchResult } from './search-result.ts';
+export {
+  collapseResults,
+  type DescribableEvent,
+  mergeNewestFirst,
+  type ResultScope,
+  resultOfEvent,
+  type SearchResult,
+} from './search-result.ts';

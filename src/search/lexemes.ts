@@ -12,7 +12,10 @@ const MAX_WORD_LENGTH = 64;
 /** Lowercase words of a text, in order (NFKC first, so full-width and composed forms match). */
 export function wordsOf(text: string): string[] {
   const out: string[] = [];
-  for (const word of text.normalize('NFKC').toLowerCase().split(/[^\p{L}\p{N}]+/u)) {
+  for (const word of text
+    .normalize('NFKC')
+    .toLowerCase()
+    .split(/[^\p{L}\p{N}]+/u)) {
     if (word !== '') out.push(word.length > MAX_WORD_LENGTH ? word.slice(0, MAX_WORD_LENGTH) : word);
   }
   return out;

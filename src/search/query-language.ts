@@ -68,14 +68,27 @@ interface Part {
 }
 
 export function emptyQuery(): SearchQuery {
-  return { text: [], commits: [], releases: [], people: [], kinds: [], eventTypes: [], projects: [], environments: [], since: null, until: null };
+  return {
+    text: [],
+    commits: [],
+    releases: [],
+    people: [],
+    kinds: [],
+    eventTypes: [],
+    projects: [],
+    environments: [],
+    since: null,
+    until: null,
+  };
 }
 
 export function parseSearchQuery(input: string, nowMs: number): SearchQuery {
-  if (input.length > MAX_QUERY_LENGTH) throw new SearchQueryError(`the query is longer than ${MAX_QUERY_LENGTH} characters`, MAX_QUERY_LENGTH, input);
+  if (input.length > MAX_QUERY_LENGTH)
+    throw new SearchQueryError(`the query is longer than ${MAX_QUERY_LENGTH} characters`, MAX_QUERY_LENGTH, input);
   const query = emptyQuery();
   const parts = split(input);
-  if (parts.length > MAX_TERMS) throw new SearchQueryError(`the query has more than ${MAX_TERMS} parts`, (parts[MAX_TERMS] as Part).at, input);
+  if (parts.length > MAX_TERMS)
+    throw new SearchQueryError(`the query has more than ${MAX_TERMS} parts`, (parts[MAX_TERMS] as Part).at, input);
   for (const part of parts) {
     if (part.field === null) addText(query, part, input);
     else addFilter(query, part as Part & { field: Filter }, input, nowMs);
@@ -100,7 +113,11 @@ function split(input: string): Part[] {
     if (named) {
       field = (named[1] as string).toLowerCase();
       if (!(SEARCH_FILTERS as readonly string[]).includes(field)) {
-        throw new SearchQueryError(`unknown filter "${named[1]}:" (known: ${SEARCH_FILTERS.map((f) => `${f}:`).join(' ')}; quote text that holds a colon)`, at, input);
+        throw new SearchQueryError(
+          `unknown filter "${named[1]}:" (known: ${SEARCH_FILTERS.map((f) => `${f}:`).join(' ')}; quote text that holds a colon)`,
+          at,
+          input,
+        );
       }
       i += named[0].length;
     }
@@ -168,7 +185,10 @@ function addFilter(query: SearchQuery, part: Part & { field: Filter }, input: st
     case 'type':
       if (isSearchKind(value.toLowerCase())) query.kinds.push(value.toLowerCase() as SearchKind);
       else if (/^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+$/.test(value)) query.eventTypes.push(value);
-      else fail(`type: takes a kind (run, job, deploy, release, incident, alert, experiment, event, log) or an event type such as run.failure, not "${value}"`);
+      else
+        fail(
+          `type: takes a kind (run, job, deploy, release, incident, alert, experiment, event, log) or an event type such as run.failure, not "${value}"`,
+        );
       return;
     case 'project':
       query.projects.push(value);

@@ -73,7 +73,8 @@ function commitsOf(event: IndexableEvent): string[] {
   add(event.env.commit);
   add(event.data.sha);
   const listed = event.data.commits;
-  if (Array.isArray(listed)) for (const c of listed) if (c && typeof c === 'object' && !Array.isArray(c)) add((c as Record<string, Value>).sha);
+  if (Array.isArray(listed))
+    for (const c of listed) if (c && typeof c === 'object' && !Array.isArray(c)) add((c as Record<string, Value>).sha);
   return out;
 }
 

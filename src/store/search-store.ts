@@ -125,14 +125,14 @@ export function createSearchIndexStore(ctx: StoreContext): SearchIndexStore {
 
 /** `("a" OR "b"*) AND "c"`: every term quoted, so no lexeme is read as an FTS5 operator. */
 function fts5Query(all: SearchIndexMatch['all']): string {
-  return all
-    .map((group) => `(${group.map((t) => `"${t.term.replaceAll('"', '""')}"${t.prefix ? '*' : ''}`).join(' OR ')})`)
-    .join(' AND ');
+  return all.map((group) => `(${group.map((t) => `"${t.term.replaceAll('"', '""')}"${t.prefix ? '*' : ''}`).join(' OR ')})`).join(' AND ');
 }
 
 /** `('a' | 'b':*) & 'c'`, read by tsquery's input function as written (no parser, no stemming). */
 function tsquery(all: SearchIndexMatch['all']): string {
   return all
-    .map((group) => `(${group.map((t) => `'${t.term.replaceAll("'", "''").replaceAll('\\', '\\\\')}'${t.prefix ? ':*' : ''}`).join(' | ')})`)
+    .map(
+      (group) => `(${group.map((t) => `'${t.term.replaceAll("'", "''").replaceAll('\\', '\\\\')}'${t.prefix ? ':*' : ''}`).join(' | ')})`,
+    )
     .join(' & ');
 }

@@ -26,7 +26,10 @@ describe('parseSearchQuery', () => {
   });
 
   it('reads every filter, repeated ones as alternatives, quoted values whole', () => {
-    const q = parseSearchQuery('commit:ABC123 release:12 by:"Ann Lee" type:deploy type:run.failure type:log project:shop env:production', NOW);
+    const q = parseSearchQuery(
+      'commit:ABC123 release:12 by:"Ann Lee" type:deploy type:run.failure type:log project:shop env:production',
+      NOW,
+    );
     expect(q.commits).toEqual(['abc123']);
     expect(q.releases).toEqual(['12']);
     expect(q.people).toEqual(['ann lee']);

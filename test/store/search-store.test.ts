@@ -7,7 +7,14 @@ import { pgAvailable, pgTestDatabase, sqliteTestDatabase } from '../support/data
 
 const ENV = { gantryVersion: '0.1.0', nodeVersion: 'v24.0.0', host: 'test-host' };
 
-const event = (type: string, at: string, data: NewEvent['data'] = {}): NewEvent => ({ type, subject: `x:${type}`, actor: 'api:alice', at, data, env: ENV });
+const event = (type: string, at: string, data: NewEvent['data'] = {}): NewEvent => ({
+  type,
+  subject: `x:${type}`,
+  actor: 'api:alice',
+  at,
+  data,
+  env: ENV,
+});
 const match = (m: Partial<SearchIndexMatch>): SearchIndexMatch => ({ all: [], phrases: [], since: null, until: null, limit: 100, ...m });
 const exact = (...terms: string[]) => terms.map((term) => ({ term, prefix: false }));
 

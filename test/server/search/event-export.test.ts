@@ -18,10 +18,17 @@ describe('GET /api/events/export', () => {
   let shop = '';
   const start = Date.now() - 3000 * MINUTE;
 
-  const exportLines = async (query: string): Promise<{ status: number; type: string | null; events: (GantryEvent & { scope: { projectId: string | null } })[] }> => {
+  const exportLines = async (
+    query: string,
+  ): Promise<{ status: number; type: string | null; events: (GantryEvent & { scope: { projectId: string | null } })[] }> => {
     const res = await fetch(`${base}/api/events/export${query}`, { headers: { authorization: `Bearer ${t.token}` } });
     const text = await res.text();
-    const events = res.ok ? text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l)) : [];
+    const events = res.ok
+      ? text
+          .split('\n')
+          .filter((l) => l !== '')
+          .map((l) => JSON.parse(l))
+      : [];
     return { status: res.status, type: res.headers.get('content-type'), events };
   };
 
@@ -38,7 +45,14 @@ describe('GET /api/events/export', () => {
     const insert = db.prepare('insert into events (type, subject, actor, at, data, env) values (?, ?, ?, ?, ?, ?)');
     for (let i = 0; i < 2500; i++) {
       const data = { runId: `R${i}`, number: i, projectId: i % 2 === 0 ? shop : other };
-      insert.run('run.created', `run:R${i}`, 'api:alice', new Date(start + i * MINUTE).toISOString(), JSON.stringify(data), JSON.stringify(ENV));
+      insert.run(
+        'run.created',
+        `run:R${i}`,
+        'api:alice',
+        new Date(start + i * MINUTE).toISOString(),
+        JSON.stringify(data),
+        JSON.stringify(ENV),
+      );
     }
     db.exec('commit');
     db.close();

@@ -22,7 +22,10 @@ describe('GET /api/search', () => {
   const at = (hoursAgo: number) => new Date(Date.now() - hoursAgo * HOUR).toISOString();
 
   const search = async (q: string, extra = ''): Promise<SearchAnswer> => {
-    const res = await t.app.inject({ url: `/api/search?q=${encodeURIComponent(q)}${extra}`, headers: { authorization: `Bearer ${t.token}` } });
+    const res = await t.app.inject({
+      url: `/api/search?q=${encodeURIComponent(q)}${extra}`,
+      headers: { authorization: `Bearer ${t.token}` },
+    });
     expect(res.statusCode, res.body).toBe(200);
     return res.json() as SearchAnswer;
   };
@@ -33,15 +36,78 @@ describe('GET /api/search', () => {
     shop = (await t.store.projects.create({ name: 'shop-api', source: { kind: 'local', path: '/srv/shop' }, webhookSecret: 'w' })).id;
     billing = (await t.store.projects.create({ name: 'billing', source: { kind: 'local', path: '/srv/billing' }, webhookSecret: 'w' })).id;
     const events: NewEvent[] = [
-      { type: 'run.created', subject: 'run:R1', actor: 'trigger:push', at: at(50), data: { runId: 'R1', number: 7, projectId: shop, sha: SHA }, env: { ...ENV, commit: SHA } },
-      { type: 'job.failure', subject: 'job:R1/test', actor: 'server', at: at(49.9), data: { runId: 'R1', key: 'test', projectId: shop, reason: 'checkout timeout after 30s' }, env: { ...ENV, commit: SHA } },
-      { type: 'run.failure', subject: 'run:R1', actor: 'server', at: at(49.8), data: { runId: 'R1', status: 'failure', projectId: shop }, env: { ...ENV, commit: SHA } },
-      { type: 'run.created', subject: 'run:R2', actor: 'api:bob', at: at(30), data: { runId: 'R2', number: 1, projectId: billing, sha: OTHER_SHA }, env: { ...ENV, commit: OTHER_SHA } },
-      { type: 'release.created', subject: 'release:L3', actor: 'api:alice', at: at(20), data: { releaseId: 'L3', number: 3, projectId: shop, runId: 'R1', sha: SHA, commits: [{ sha: SHA, at: at(60) }] }, env: { ...ENV, commit: SHA } },
-      { type: 'rollout.created', subject: 'rollout:O1', actor: 'api:alice', at: at(19), data: { rolloutId: 'O1', projectId: shop, environment: 'production', releaseId: 'L3', releaseNumber: 3, kind: 'deploy' }, env: { ...ENV, commit: SHA } },
-      { type: 'rollout.phase.canary', subject: 'rollout:O1', actor: 'server', at: at(18.9), data: { rolloutId: 'O1', environment: 'production', reason: null }, env: { ...ENV, commit: SHA } },
-      { type: 'slo.alert.fired', subject: `environment:${shop}/production`, actor: 'server', at: at(10), data: { projectId: shop, environment: 'production', slo: 'availability', severity: 'page' }, env: ENV },
-      { type: 'incident.opened', subject: `environment:${shop}/production`, actor: 'api:carol', at: at(9.5), data: { projectId: shop, environment: 'production', number: 1, title: 'Checkout is down', severity: 'sev1' }, env: ENV },
+      {
+        type: 'run.created',
+        subject: 'run:R1',
+        actor: 'trigger:push',
+        at: at(50),
+        data: { runId: 'R1', number: 7, projectId: shop, sha: SHA },
+        env: { ...ENV, commit: SHA },
+      },
+      {
+        type: 'job.failure',
+        subject: 'job:R1/test',
+        actor: 'server',
+        at: at(49.9),
+        data: { runId: 'R1', key: 'test', projectId: shop, reason: 'checkout timeout after 30s' },
+        env: { ...ENV, commit: SHA },
+      },
+      {
+        type: 'run.failure',
+        subject: 'run:R1',
+        actor: 'server',
+        at: at(49.8),
+        data: { runId: 'R1', status: 'failure', projectId: shop },
+        env: { ...ENV, commit: SHA },
+      },
+      {
+        type: 'run.created',
+        subject: 'run:R2',
+        actor: 'api:bob',
+        at: at(30),
+        data: { runId: 'R2', number: 1, projectId: billing, sha: OTHER_SHA },
+        env: { ...ENV, commit: OTHER_SHA },
+      },
+      {
+        type: 'release.created',
+        subject: 'release:L3',
+        actor: 'api:alice',
+        at: at(20),
+        data: { releaseId: 'L3', number: 3, projectId: shop, runId: 'R1', sha: SHA, commits: [{ sha: SHA, at: at(60) }] },
+        env: { ...ENV, commit: SHA },
+      },
+      {
+        type: 'rollout.created',
+        subject: 'rollout:O1',
+        actor: 'api:alice',
+        at: at(19),
+        data: { rolloutId: 'O1', projectId: shop, environment: 'production', releaseId: 'L3', releaseNumber: 3, kind: 'deploy' },
+        env: { ...ENV, commit: SHA },
+      },
+      {
+        type: 'rollout.phase.canary',
+        subject: 'rollout:O1',
+        actor: 'server',
+        at: at(18.9),
+        data: { rolloutId: 'O1', environment: 'production', reason: null },
+        env: { ...ENV, commit: SHA },
+      },
+      {
+        type: 'slo.alert.fired',
+        subject: `environment:${shop}/production`,
+        actor: 'server',
+        at: at(10),
+        data: { projectId: shop, environment: 'production', slo: 'availability', severity: 'page' },
+        env: ENV,
+      },
+      {
+        type: 'incident.opened',
+        subject: `environment:${shop}/production`,
+        actor: 'api:carol',
+        at: at(9.5),
+        data: { projectId: shop, environment: 'production', number: 1, title: 'Checkout is down', severity: 'sev1' },
+        env: ENV,
+      },
       { type: 'secret.set', subject: `project:${billing}`, actor: 'api:alice', at: at(2), data: { name: 'STRIPE_KEY' }, env: ENV },
     ];
     for (const e of events) await t.store.events.append(e);
@@ -55,7 +121,10 @@ describe('GET /api/search', () => {
     expect(answer.results.map((r) => r.kind)).toEqual(['deploy', 'release', 'run', 'job']);
     const run = answer.results.find((r) => r.kind === 'run') as SearchResult;
     expect(run).toMatchObject({ link: '/runs/R1', projectName: 'shop-api', matches: 2, eventType: 'run.failure' });
-    expect(answer.results.find((r) => r.kind === 'job')).toMatchObject({ link: '/runs/R1/jobs/test', detail: 'checkout timeout after 30s' });
+    expect(answer.results.find((r) => r.kind === 'job')).toMatchObject({
+      link: '/runs/R1/jobs/test',
+      detail: 'checkout timeout after 30s',
+    });
     expect(answer.results[0]).toMatchObject({ link: `/projects/${shop}/environments/production`, matches: 2 });
   });
 
@@ -98,7 +167,14 @@ describe('GET /api/search', () => {
   });
 
   it('sees an event appended just before the search', async () => {
-    await t.store.events.append({ type: 'run.created', subject: 'run:R9', actor: 'api:dave', at: new Date().toISOString(), data: { runId: 'R9', number: 9, projectId: shop }, env: ENV });
+    await t.store.events.append({
+      type: 'run.created',
+      subject: 'run:R9',
+      actor: 'api:dave',
+      at: new Date().toISOString(),
+      data: { runId: 'R9', number: 9, projectId: shop },
+      env: ENV,
+    });
     expect((await search('by:dave')).results.map((r) => r.link)).toEqual(['/runs/R9']);
   });
 

@@ -5,7 +5,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../../src/core/clock.ts';
-import { SearchIndexer, SearchService, type ServiceLogLine, type ServiceLogSearch, serviceLogSource } from '../../../src/server/search/index.ts';
+import {
+  SearchIndexer,
+  SearchService,
+  type ServiceLogLine,
+  type ServiceLogSearch,
+  serviceLogSource,
+} from '../../../src/server/search/index.ts';
 import { openStore, type Store } from '../../../src/store/index.ts';
 import { sqliteTestDatabase } from '../../support/databases.ts';
 
@@ -23,7 +29,11 @@ describe('service logs as a search source', () => {
   const searchLogs: ServiceLogSearch = async (query) => {
     asked.push(query);
     return lines
-      .filter((l) => (query.project === undefined || l.project === query.project) && (query.environment === undefined || l.environment === query.environment))
+      .filter(
+        (l) =>
+          (query.project === undefined || l.project === query.project) &&
+          (query.environment === undefined || l.environment === query.environment),
+      )
       .filter((l) => query.text === undefined || l.text.toLowerCase().includes(query.text))
       .filter((l) => (query.since === undefined || l.time >= query.since) && (query.until === undefined || l.time <= query.until))
       .slice(0, query.limit);
@@ -35,10 +45,35 @@ describe('service logs as a search source', () => {
     shop = (await store.projects.create({ name: 'shop', source: { kind: 'local', path: '/srv/shop' }, webhookSecret: 'w' })).id;
     const at = (m: number) => new Date(Date.now() - m * 60_000).toISOString();
     lines.push(
-      { project: shop, environment: 'production', release: 3, instance: 'i-1', stream: 'stderr', time: at(5), text: 'ERROR checkout timeout talking to payments', link: `/projects/${shop}/environments/production/logs?at=1` },
-      { project: shop, environment: 'production', release: 2, instance: 'i-2', stream: 'stdout', time: at(50), text: 'checkout timeout retried', link: `/projects/${shop}/environments/production/logs?at=2` },
+      {
+        project: shop,
+        environment: 'production',
+        release: 3,
+        instance: 'i-1',
+        stream: 'stderr',
+        time: at(5),
+        text: 'ERROR checkout timeout talking to payments',
+        link: `/projects/${shop}/environments/production/logs?at=1`,
+      },
+      {
+        project: shop,
+        environment: 'production',
+        release: 2,
+        instance: 'i-2',
+        stream: 'stdout',
+        time: at(50),
+        text: 'checkout timeout retried',
+        link: `/projects/${shop}/environments/production/logs?at=2`,
+      },
     );
-    await store.events.append({ type: 'job.failure', subject: 'job:R1/test', actor: 'server', at: at(20), data: { runId: 'R1', key: 'test', projectId: shop, reason: 'checkout timeout' }, env: ENV });
+    await store.events.append({
+      type: 'job.failure',
+      subject: 'job:R1/test',
+      actor: 'server',
+      at: at(20),
+      data: { runId: 'R1', key: 'test', projectId: shop, reason: 'checkout timeout' },
+      env: ENV,
+    });
     service = new SearchService({
       store,
       indexer: new SearchIndexer(store),
@@ -59,7 +94,12 @@ describe('service logs as a search source', () => {
   it('merges log lines with the event log by time', async () => {
     const answer = await service.search('checkout timeout project:shop');
     expect(answer.results.map((r) => r.kind)).toEqual(['log', 'job', 'log']);
-    expect(answer.results[0]).toMatchObject({ link: lines[0]?.link, detail: lines[0]?.text, projectName: 'shop', environment: 'production' });
+    expect(answer.results[0]).toMatchObject({
+      link: lines[0]?.link,
+      detail: lines[0]?.text,
+      projectName: 'shop',
+      environment: 'production',
+    });
     expect(asked.at(-1)).toMatchObject({ project: shop, text: 'checkout timeout', limit: 50 });
   });
 
