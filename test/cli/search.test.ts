@@ -14,11 +14,33 @@ describe('gantry search, gantry events export', () => {
   beforeAll(async () => {
     server = await startTestServer();
     env = { GANTRY_URL: server.url, GANTRY_TOKEN: server.token };
-    const shop = (await server.store.projects.create({ name: 'shop', source: { kind: 'local', path: '/srv/shop' }, webhookSecret: 'w' })).id;
+    const shop = (await server.store.projects.create({ name: 'shop', source: { kind: 'local', path: '/srv/shop' }, webhookSecret: 'w' }))
+      .id;
     const at = (h: number) => new Date(Date.now() - h * 3_600_000).toISOString();
-    await server.store.events.append({ type: 'run.created', subject: 'run:R1', actor: 'api:alice', at: at(3), data: { runId: 'R1', number: 4, projectId: shop, sha: SHA }, env: { ...ENV, commit: SHA } });
-    await server.store.events.append({ type: 'run.failure', subject: 'run:R1', actor: 'server', at: at(2), data: { runId: 'R1', projectId: shop }, env: { ...ENV, commit: SHA } });
-    await server.store.events.append({ type: 'job.failure', subject: 'job:R1/lint', actor: 'server', at: at(2), data: { runId: 'R1', key: 'lint', projectId: shop, reason: 'eslint found 3 errors' }, env: { ...ENV, commit: SHA } });
+    await server.store.events.append({
+      type: 'run.created',
+      subject: 'run:R1',
+      actor: 'api:alice',
+      at: at(3),
+      data: { runId: 'R1', number: 4, projectId: shop, sha: SHA },
+      env: { ...ENV, commit: SHA },
+    });
+    await server.store.events.append({
+      type: 'run.failure',
+      subject: 'run:R1',
+      actor: 'server',
+      at: at(2),
+      data: { runId: 'R1', projectId: shop },
+      env: { ...ENV, commit: SHA },
+    });
+    await server.store.events.append({
+      type: 'job.failure',
+      subject: 'job:R1/lint',
+      actor: 'server',
+      at: at(2),
+      data: { runId: 'R1', key: 'lint', projectId: shop, reason: 'eslint found 3 errors' },
+      env: { ...ENV, commit: SHA },
+    });
   });
   afterAll(async () => {
     await server?.cleanup();
@@ -44,7 +66,10 @@ describe('gantry search, gantry events export', () => {
   it('exports the event log of a project and a period as JSON Lines', async () => {
     const out = await runCli(server.dataDir, ['events', 'export', '--project', 'shop', '--since', '150m'], { env });
     expect(out.code, out.stderr).toBe(0);
-    const events = out.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; scope: { projectId: string } });
+    const events = out.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; scope: { projectId: string } });
     expect(events.map((e) => e.type)).toEqual(['run.failure', 'job.failure']);
   }, 60_000);
 });

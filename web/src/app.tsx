@@ -6,6 +6,7 @@ import { lazy, Suspense, useEffect, useState } from 'react';
 import { Link, Route, Switch } from 'wouter';
 import { loadSession, send, type Session } from './api.ts';
 import ProjectsPage from './pages/ProjectsPage.tsx';
+import { SearchBox } from './search/SearchBox.tsx';
 
 const ProjectPage = lazy(() => import('./pages/ProjectPage.tsx'));
 const RunPage = lazy(() => import('./pages/RunPage.tsx'));
@@ -15,6 +16,7 @@ const IncidentsPage = lazy(() => import('./pages/IncidentsPage.tsx'));
 const IncidentPage = lazy(() => import('./pages/IncidentPage.tsx'));
 const NotificationsPage = lazy(() => import('./pages/NotificationsPage.tsx'));
 const DoraPage = lazy(() => import('./pages/DoraPage.tsx'));
+const SearchPage = lazy(() => import('./pages/SearchPage.tsx'));
 
 export function App() {
   const [session, setSession] = useState<Session | null | undefined>(undefined);
@@ -43,6 +45,7 @@ export function App() {
             </>
           )}
         </nav>
+        {session && <SearchBox />}
         {session && (
           <span className="who">
             <span title="signed in as">{session.actor}</span>
@@ -80,6 +83,7 @@ export function App() {
               <Route path="/projects/:project/incidents/:number" component={IncidentPage} />
               <Route path="/notifications" component={NotificationsPage} />
               <Route path="/dora" component={DoraPage} />
+              <Route path="/search" component={SearchPage} />
               <Route>
                 <h1>Not found</h1>
                 <p>
