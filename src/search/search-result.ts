@@ -40,6 +40,8 @@ export interface ResultScope {
   projectId: string | null;
   projectName: string | null;
   environment: string | null;
+  /** The number of the run a run or job event is about (only `run.created` carries it). */
+  runNumber?: number | null;
 }
 
 const enc = encodeURIComponent;
@@ -59,7 +61,8 @@ export function resultOfEvent(event: DescribableEvent, scope: ResultScope): Sear
   switch (kind) {
     case 'run': {
       const runId = str(data.runId) ?? subjectId;
-      title = `Run${typeof data.number === 'number' ? ` #${data.number}` : ''} ${event.type.slice('run.'.length)}`;
+      const number = typeof data.number === 'number' ? data.number : (scope.runNumber ?? null);
+      title = `Run${number === null ? '' : ` #${number}`} ${event.type.slice('run.'.length)}`;
       link = `/runs/${enc(runId)}`;
       break;
     }
@@ -67,7 +70,7 @@ export function resultOfEvent(event: DescribableEvent, scope: ResultScope): Sear
       const slash = subjectId.indexOf('/');
       const runId = subjectId.slice(0, slash);
       const key = subjectId.slice(slash + 1);
-      title = `Job ${key} ${event.type.slice('job.'.length)}`;
+      title = `Job ${key} ${event.type.slice('job.'.length)}${scope.runNumber ? ` (run #${scope.runNumber})` : ''}`;
       link = `/runs/${enc(runId)}/jobs/${enc(key)}`;
       break;
     }

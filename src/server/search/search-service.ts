@@ -73,12 +73,19 @@ export class SearchService {
     await indexer.catchUp();
     const pageSize = Math.min(limit * EVENTS_PER_RESULT, 1000);
     const found: SearchResult[] = [];
+    const runNumbers = new Map<string, number | null>();
+    const runNumber = async (subject: string): Promise<number | null> => {
+      const runId = subject.slice(subject.indexOf(':') + 1).split('/')[0] ?? '';
+      if (!runNumbers.has(runId)) runNumbers.set(runId, (await store.runs.get(runId))?.number ?? null);
+      return runNumbers.get(runId) ?? null;
+    };
     let beforeId: number | undefined;
     for (let page = 0; page < MAX_PAGES; page++) {
       const events = await store.search.match({ ...match, beforeId, limit: pageSize });
       for (const event of events) {
         const context = await indexer.contextOf(event);
-        found.push(resultOfEvent(event, context));
+        const aboutRun = event.subject.startsWith('run:') || event.subject.startsWith('job:');
+        found.push(resultOfEvent(event, { ...context, runNumber: aboutRun ? await runNumber(event.subject) : null }));
       }
       const things = collapseResults(found, limit + 1);
       if (events.length < pageSize) return { results: things.slice(0, limit), more: things.length > limit };
