@@ -31,7 +31,13 @@ const NOW = Date.UTC(2026, 11, 1);
 const START = NOW - DAYS * DAY;
 const PEOPLE = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan', 'judy'];
 const JOBS = ['build', 'lint', 'unit-tests', 'e2e'];
-const REASONS = ['connection refused to postgres:5432', 'checkout timeout after 30s', 'npm ERR! code E404', 'assertion failed in cart.test.ts', 'OOM killed at 2 GiB'];
+const REASONS = [
+  'connection refused to postgres:5432',
+  'checkout timeout after 30s',
+  'npm ERR! code E404',
+  'assertion failed in cart.test.ts',
+  'OOM killed at 2 GiB',
+];
 const ENV_JSON = JSON.stringify({ gantryVersion: 'bench', nodeVersion: process.version, host: 'bench' });
 
 /** A deterministic pseudo-random sequence (mulberry32), so every run generates the same log. */
@@ -70,7 +76,14 @@ function generate(path: string, projects: { id: string; name: string }[]): Gener
     const add = (at: number, type: string, subject: string, actor: string, data: Record<string, unknown>, commit?: string) =>
       today.push({
         at,
-        row: [type, subject, actor, new Date(at).toISOString(), JSON.stringify(data), commit ? `${ENV_JSON.slice(0, -1)},"commit":"${commit}"}` : ENV_JSON],
+        row: [
+          type,
+          subject,
+          actor,
+          new Date(at).toISOString(),
+          JSON.stringify(data),
+          commit ? `${ENV_JSON.slice(0, -1)},"commit":"${commit}"}` : ENV_JSON,
+        ],
       });
     for (const [p, project] of projects.entries()) {
       const base = START + day * DAY;
@@ -80,25 +93,89 @@ function generate(path: string, projects: { id: string; name: string }[]): Gener
         const sha = hex40(Math.floor(rand() * 2 ** 32));
         const person = PEOPLE[Math.floor(rand() * PEOPLE.length)] as string;
         const fails = rand() < 1 / 8;
-        add(t, 'run.created', `run:${runId}`, `api:${person}`, { runId, number: day * RUNS + r + 1, projectId: project.id, kind: 'push', ref: 'refs/heads/main', sha }, sha);
+        add(
+          t,
+          'run.created',
+          `run:${runId}`,
+          `api:${person}`,
+          { runId, number: day * RUNS + r + 1, projectId: project.id, kind: 'push', ref: 'refs/heads/main', sha },
+          sha,
+        );
         add(t + 50, 'run.running', `run:${runId}`, 'server', { runId, status: 'running', projectId: project.id }, sha);
         for (const [j, key] of JOBS.entries()) {
           const failed = fails && j === JOBS.length - 1;
-          add(t + 100 + j * 60_000, 'job.running', `job:${runId}/${key}`, 'server', { runId, key, status: 'running', attempt: 1, reason: null, projectId: project.id }, sha);
+          add(
+            t + 100 + j * 60_000,
+            'job.running',
+            `job:${runId}/${key}`,
+            'server',
+            { runId, key, status: 'running', attempt: 1, reason: null, projectId: project.id },
+            sha,
+          );
           const reason = failed ? (REASONS[Math.floor(rand() * REASONS.length)] as string) : null;
-          add(t + 100 + (j + 1) * 60_000 - 1, `job.${failed ? 'failure' : 'success'}`, `job:${runId}/${key}`, 'server', { runId, key, status: failed ? 'failure' : 'success', attempt: 1, reason, projectId: project.id }, sha);
+          add(
+            t + 100 + (j + 1) * 60_000 - 1,
+            `job.${failed ? 'failure' : 'success'}`,
+            `job:${runId}/${key}`,
+            'server',
+            { runId, key, status: failed ? 'failure' : 'success', attempt: 1, reason, projectId: project.id },
+            sha,
+          );
         }
-        add(t + 300_000, `run.${fails ? 'failure' : 'success'}`, `run:${runId}`, 'server', { runId, status: fails ? 'failure' : 'success', projectId: project.id }, sha);
+        add(
+          t + 300_000,
+          `run.${fails ? 'failure' : 'success'}`,
+          `run:${runId}`,
+          'server',
+          { runId, status: fails ? 'failure' : 'success', projectId: project.id },
+          sha,
+        );
         if (r === RUNS - 1 && !fails) {
           const number = (releases.get(project.id) ?? 0) + 1;
           releases.set(project.id, number);
           const releaseId = `rel-${p}-${number}`;
           const rolloutId = `ro-${p}-${number}`;
-          add(t + 400_000, 'release.created', `release:${releaseId}`, 'trigger:push', { releaseId, number, projectId: project.id, runId, sha, commits: [{ sha, at: new Date(t).toISOString() }] }, sha);
-          add(t + 500_000, 'rollout.created', `rollout:${rolloutId}`, `api:${person}`, { rolloutId, projectId: project.id, environment: 'production', releaseId, releaseNumber: number, strategy: 'canary', kind: 'deploy' }, sha);
-          add(t + 510_000, 'rollout.phase.progressing', `rollout:${rolloutId}`, 'server', { rolloutId, environment: 'production', from: 'pending', reason: null }, sha);
+          add(
+            t + 400_000,
+            'release.created',
+            `release:${releaseId}`,
+            'trigger:push',
+            { releaseId, number, projectId: project.id, runId, sha, commits: [{ sha, at: new Date(t).toISOString() }] },
+            sha,
+          );
+          add(
+            t + 500_000,
+            'rollout.created',
+            `rollout:${rolloutId}`,
+            `api:${person}`,
+            {
+              rolloutId,
+              projectId: project.id,
+              environment: 'production',
+              releaseId,
+              releaseNumber: number,
+              strategy: 'canary',
+              kind: 'deploy',
+            },
+            sha,
+          );
+          add(
+            t + 510_000,
+            'rollout.phase.progressing',
+            `rollout:${rolloutId}`,
+            'server',
+            { rolloutId, environment: 'production', from: 'pending', reason: null },
+            sha,
+          );
           const rolledBack = rand() < 0.1;
-          add(t + 900_000, `rollout.phase.${rolledBack ? 'rolled-back' : 'succeeded'}`, `rollout:${rolloutId}`, 'server', { rolloutId, environment: 'production', from: 'progressing', reason: rolledBack ? 'error rate 4.1% over 1%' : null }, sha);
+          add(
+            t + 900_000,
+            `rollout.phase.${rolledBack ? 'rolled-back' : 'succeeded'}`,
+            `rollout:${rolloutId}`,
+            'server',
+            { rolloutId, environment: 'production', from: 'progressing', reason: rolledBack ? 'error rate 4.1% over 1%' : null },
+            sha,
+          );
           if (sampleCommit === '' && day >= Math.floor(DAYS * 0.75) && p === 7 % projects.length) {
             sampleCommit = sha;
             sampleRelease = { project: project.name, number };
@@ -108,13 +185,30 @@ function generate(path: string, projects: { id: string; name: string }[]): Gener
       if (rand() < 1 / 7) {
         const t = base + Math.floor(rand() * DAY);
         const where = `environment:${project.id}/production`;
-        add(t, 'slo.alert.fired', where, 'server', { projectId: project.id, environment: 'production', slo: 'availability', severity: 'page', objective: 0.999 });
-        add(t + 1_800_000, 'slo.alert.resolved', where, 'server', { projectId: project.id, environment: 'production', slo: 'availability', severity: 'page' });
+        add(t, 'slo.alert.fired', where, 'server', {
+          projectId: project.id,
+          environment: 'production',
+          slo: 'availability',
+          severity: 'page',
+          objective: 0.999,
+        });
+        add(t + 1_800_000, 'slo.alert.resolved', where, 'server', {
+          projectId: project.id,
+          environment: 'production',
+          slo: 'availability',
+          severity: 'page',
+        });
         if (rand() < 0.25) {
           const number = (incidents.get(project.id) ?? 0) + 1;
           incidents.set(project.id, number);
           const person = PEOPLE[Math.floor(rand() * PEOPLE.length)] as string;
-          add(t + 60_000, 'incident.opened', where, 'alert', { projectId: project.id, environment: 'production', number, title: 'availability burning fast', severity: 'sev2' });
+          add(t + 60_000, 'incident.opened', where, 'alert', {
+            projectId: project.id,
+            environment: 'production',
+            number,
+            title: 'availability burning fast',
+            severity: 'sev2',
+          });
           add(t + 600_000, 'incident.acknowledged', where, `api:${person}`, { projectId: project.id, environment: 'production', number });
           add(t + 1_900_000, 'incident.resolved', where, `api:${person}`, { projectId: project.id, environment: 'production', number });
         }
@@ -144,18 +238,26 @@ function likeScan(db: DatabaseSync, q: SearchQuery, projectIds: string[], limit:
   const args: (string | number)[] = [];
   const text = "lower(type || ' ' || actor || ' ' || subject || ' ' || data)";
   const anyOf = (clauses: string[]) => where.push(`(${clauses.join(' or ')})`);
-  for (const t of q.text) for (const w of t.words) (where.push(`${text} like ?`), args.push(`%${w}%`));
-  for (const t of q.text) if (t.phrase) (where.push(`${text} like ?`), args.push(`%${t.phrase}%`));
+  for (const t of q.text) for (const w of t.words) where.push(`${text} like ?`), args.push(`%${w}%`);
+  for (const t of q.text) if (t.phrase) where.push(`${text} like ?`), args.push(`%${t.phrase}%`);
   if (q.commits.length) anyOf(q.commits.map((c) => (args.push(`%${c}%`), 'env || data like ?')));
-  if (q.releases.length) anyOf(q.releases.flatMap((r) => (args.push(`%"releaseNumber":${r},%`, `%"number":${r},%`), ['data like ?', 'data like ?'])));
+  if (q.releases.length)
+    anyOf(q.releases.flatMap((r) => (args.push(`%"releaseNumber":${r},%`, `%"number":${r},%`), ['data like ?', 'data like ?'])));
   if (q.people.length) anyOf(q.people.map((p) => (args.push(`%${p}%`), 'actor like ?')));
-  const prefixes: Record<string, string> = { run: 'run.', job: 'job.', deploy: 'rollout.', release: 'release.', incident: 'incident.', alert: 'slo.alert.' };
+  const prefixes: Record<string, string> = {
+    run: 'run.',
+    job: 'job.',
+    deploy: 'rollout.',
+    release: 'release.',
+    incident: 'incident.',
+    alert: 'slo.alert.',
+  };
   const kinds = [...q.kinds.map((k) => `${prefixes[k] ?? k}%`), ...q.eventTypes];
   if (kinds.length) anyOf(kinds.map((k) => (args.push(k), 'type like ?')));
   if (projectIds.length) anyOf(projectIds.map((id) => (args.push(`%${id}%`), 'subject || data like ?')));
   if (q.environments.length) anyOf(q.environments.map((e) => (args.push(`%${e}%`), 'subject || data like ?')));
-  if (q.since !== null) (where.push('at >= ?'), args.push(new Date(q.since).toISOString()));
-  if (q.until !== null) (where.push('at <= ?'), args.push(new Date(q.until).toISOString()));
+  if (q.since !== null) where.push('at >= ?'), args.push(new Date(q.since).toISOString());
+  if (q.until !== null) where.push('at <= ?'), args.push(new Date(q.until).toISOString());
   const sql = `select id from events ${where.length ? `where ${where.join(' and ')}` : ''} order by id desc limit ${limit}`;
   return db.prepare(sql).all(...args).length;
 }

@@ -1,7 +1,7 @@
 /**
  * Results as people read them: one per thing (a run, a job, a deploy, an incident…), titled and
- * linked to the dashboard page that shows it, newest first. Events about the same thing collapse
- * into one result carrying how many matched.
+ * linked to the dashboard page that shows it, newest first. Events about the same thing (the
+ * same `thing`) collapse into one result carrying how many matched (src/server/search).
  */
 import type { Value } from '../core/types.ts';
 import { kindOfEventType, type SearchKind } from './search-kinds.ts';
@@ -112,20 +112,6 @@ export function resultOfEvent(event: DescribableEvent, scope: ResultScope): Sear
     eventType: event.type,
     matches: 1,
   };
-}
-
-/**
- * Keeps the first (newest) result per thing, counting the rest into it; stops at `limit`
- * things. Input newest first; output in the same order.
- */
-export function collapseResults(results: Iterable<SearchResult>, limit: number): SearchResult[] {
-  const byThing = new Map<string, SearchResult>();
-  for (const r of results) {
-    const seen = byThing.get(r.thing);
-    if (seen) seen.matches += r.matches;
-    else if (byThing.size < limit) byThing.set(r.thing, { ...r });
-  }
-  return [...byThing.values()];
 }
 
 /** Newest first across sources (ISO times sort as text). */

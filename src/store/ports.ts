@@ -490,6 +490,12 @@ export interface SearchIndexStore {
   firstIdSince(since: string): Promise<number | null>;
   /** Empties the index (the indexer then rebuilds it from the event log). */
   clear(): Promise<void>;
+  /**
+   * Tidies the index after a large catch-up (a rebuild): SQLite merges FTS5's segments into one,
+   * which a rebuild leaves in the hundreds, each probed by every prefix query; PostgreSQL
+   * refreshes the planner's statistics. Safe at any time; costs about what the catch-up did.
+   */
+  compact(): Promise<void>;
 }
 
 export interface Store {

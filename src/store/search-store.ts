@@ -106,12 +106,19 @@ export function createSearchIndexStore(ctx: StoreContext): SearchIndexStore {
           where d.lexemes @@ ${tsquery(m.all)}::tsquery and ${sql.join(where, sql` and `)}
           order by d.event_id desc limit ${m.limit}`.execute(db);
       } else {
+        // CROSS JOIN keeps FTS5 the outer loop: SQLite's planner otherwise may walk every event
+        // newest first and probe FTS5 per row (seen with prefix terms), which costs the whole log.
         rows = await sql<Selectable<EventsTable>>`
-          select e.* from search_fts f join search_docs d on d.event_id = f.rowid join events e on e.id = f.rowid
+          select e.* from search_fts f cross join search_docs d on d.event_id = f.rowid cross join events e on e.id = f.rowid
           where search_fts match ${fts5Query(m.all)} and ${sql.join(where, sql` and `)}
           order by f.rowid desc limit ${m.limit}`.execute(db);
       }
       return rows.rows.map(toEvent) as GantryEvent[];
+    },
+
+    async compact() {
+      if (dialect === 'sqlite') await sql`insert into search_fts (search_fts) values ('optimize')`.execute(db);
+      else await sql`analyze search_docs`.execute(db);
     },
 
     async clear() {

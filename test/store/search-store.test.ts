@@ -82,6 +82,12 @@ function contract(name: string, factory: () => Promise<TestDatabase | null>, ski
       expect(await store.search.firstIdSince('2027-01-01T00:00:00.000Z')).toBeNull();
     });
 
+    it('answers the same after compacting', async () => {
+      const before = await store.search.match(match({ all: [[{ term: 'c_abcd', prefix: true }]] }));
+      await store.search.compact();
+      expect(await store.search.match(match({ all: [[{ term: 'c_abcd', prefix: true }]] }))).toEqual(before);
+    });
+
     it('empties, and takes the same documents again', async () => {
       await store.search.clear();
       expect(await store.search.lastIndexed()).toBe(0);

@@ -12,6 +12,8 @@ import type { GantryEvent, Store } from '../../store/ports.ts';
 import { EventScopes } from '../events/index.ts';
 
 const BATCH = 1000;
+/** A catch-up this large is a rebuild (or a long outage): tidy the index after it. */
+const COMPACT_AFTER = 50_000;
 const CACHE_LIMIT = 10_000;
 
 export class SearchIndexer {
@@ -59,15 +61,17 @@ export class SearchIndexer {
 
   async #run(): Promise<void> {
     let after = await this.#store.search.lastIndexed();
+    let indexed = 0;
     for (;;) {
       const events = await this.#store.events.list({ afterId: after, limit: BATCH });
-      if (events.length === 0) return;
       const docs = [];
       for (const event of events) docs.push(searchDocument(event, await this.contextOf(event)));
       await this.#store.search.add(docs);
+      indexed += docs.length;
+      if (events.length < BATCH) break;
       after = (events.at(-1) as GantryEvent).id;
-      if (events.length < BATCH) return;
     }
+    if (indexed >= COMPACT_AFTER) await this.#store.search.compact();
   }
 
   /** The project (id and name), environment and release of an event, from small caches. */

@@ -4,7 +4,7 @@
  * other sources' results (service logs) by time.
  */
 import {
-  collapseResults,
+  type EventContext,
   indexMatch,
   mergeNewestFirst,
   parseSearchQuery,
@@ -13,7 +13,7 @@ import {
   type SearchResult,
 } from '../../search/index.ts';
 import type { Clock } from '../../core/clock.ts';
-import type { Project, Store } from '../../store/ports.ts';
+import type { GantryEvent, Project, Store } from '../../store/ports.ts';
 import type { SearchIndexer } from './search-indexer.ts';
 import type { SearchSource } from './search-source.ts';
 
@@ -72,26 +72,37 @@ export class SearchService {
     const { store, indexer } = this.#deps;
     await indexer.catchUp();
     const pageSize = Math.min(limit * EVENTS_PER_RESULT, 1000);
-    const found: SearchResult[] = [];
-    const runNumbers = new Map<string, number | null>();
-    const runNumber = async (subject: string): Promise<number | null> => {
-      const runId = subject.slice(subject.indexOf(':') + 1).split('/')[0] ?? '';
-      if (!runNumbers.has(runId)) runNumbers.set(runId, (await store.runs.get(runId))?.number ?? null);
-      return runNumbers.get(runId) ?? null;
-    };
+    /** The newest event of each thing (in order found) and how many matched. */
+    const things = new Map<string, { event: GantryEvent; context: EventContext; matches: number }>();
+    let more = true;
     let beforeId: number | undefined;
-    for (let page = 0; page < MAX_PAGES; page++) {
+    for (let page = 0; page < MAX_PAGES && things.size <= limit; page++) {
       const events = await store.search.match({ ...match, beforeId, limit: pageSize });
       for (const event of events) {
         const context = await indexer.contextOf(event);
-        const aboutRun = event.subject.startsWith('run:') || event.subject.startsWith('job:');
-        found.push(resultOfEvent(event, { ...context, runNumber: aboutRun ? await runNumber(event.subject) : null }));
+        const { thing } = resultOfEvent(event, context);
+        const seen = things.get(thing);
+        if (seen) seen.matches++;
+        else things.set(thing, { event, context, matches: 1 });
       }
-      const things = collapseResults(found, limit + 1);
-      if (events.length < pageSize) return { results: things.slice(0, limit), more: things.length > limit };
-      if (things.length > limit) return { results: things.slice(0, limit), more: true };
+      if (events.length < pageSize) {
+        more = false;
+        break;
+      }
       beforeId = events.at(-1)?.id;
     }
-    return { results: collapseResults(found, limit), more: true };
+    // Titles name the run's number, which only `run.created` carries: looked up for the results shown only.
+    const results: SearchResult[] = [];
+    for (const { event, context, matches } of [...things.values()].slice(0, limit)) {
+      const aboutRun = event.subject.startsWith('run:') || event.subject.startsWith('job:');
+      const runNumber = aboutRun ? await this.#runNumber(event.subject) : null;
+      results.push({ ...resultOfEvent(event, { ...context, runNumber }), matches });
+    }
+    return { results, more: more || things.size > limit };
+  }
+
+  async #runNumber(subject: string): Promise<number | null> {
+    const runId = subject.slice(subject.indexOf(':') + 1).split('/')[0] ?? '';
+    return (await this.#deps.store.runs.get(runId))?.number ?? null;
   }
 }
