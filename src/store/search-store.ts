@@ -82,9 +82,11 @@ export function createSearchIndexStore(ctx: StoreContext): SearchIndexStore {
         low = await firstIdSince(m.since);
         if (low === null) return [];
       }
+      // Id bounds on FTS5's rowid when it leads the join, so FTS5 starts and stops at them.
+      const id = m.all.length > 0 && dialect === 'sqlite' ? sql.ref('f.rowid') : sql.ref('d.event_id');
       const where = [sql`true`];
-      if (low !== null) where.push(sql`d.event_id >= ${low}`);
-      if (m.beforeId !== undefined) where.push(sql`d.event_id < ${m.beforeId}`);
+      if (low !== null) where.push(sql`${id} >= ${low}`);
+      if (m.beforeId !== undefined) where.push(sql`${id} < ${m.beforeId}`);
       if (m.since !== null) where.push(sql`d.at >= ${m.since}`);
       if (m.until !== null) where.push(sql`d.at <= ${m.until}`);
       for (const phrase of m.phrases) {
