@@ -7,7 +7,7 @@ import type { Value } from '../core/types.ts';
 import { actorNames, fieldLexeme, wordsOf } from './lexemes.ts';
 import { kindOfEventType } from './search-kinds.ts';
 
-/** The event as the index reads it (the store's GantryEvent fits). */
+/** An event as search reads it (the store's GantryEvent fits; this core may not import the store). */
 export interface IndexableEvent {
   id: number;
   type: string;

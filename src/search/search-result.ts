@@ -5,6 +5,7 @@
  */
 import type { Value } from '../core/types.ts';
 import { kindOfEventType, type SearchKind } from './search-kinds.ts';
+import type { IndexableEvent } from './search-document.ts';
 
 export interface SearchResult {
   kind: SearchKind;
@@ -27,15 +28,6 @@ export interface SearchResult {
   matches: number;
 }
 
-export interface DescribableEvent {
-  id: number;
-  type: string;
-  subject: string;
-  actor: string;
-  at: string;
-  data: Record<string, Value>;
-}
-
 export interface ResultScope {
   projectId: string | null;
   projectName: string | null;
@@ -46,7 +38,7 @@ export interface ResultScope {
 
 const enc = encodeURIComponent;
 
-export function resultOfEvent(event: DescribableEvent, scope: ResultScope): SearchResult {
+export function resultOfEvent(event: IndexableEvent, scope: ResultScope): SearchResult {
   const kind = kindOfEventType(event.type);
   const colon = event.subject.indexOf(':');
   const subjectId = colon < 0 ? '' : event.subject.slice(colon + 1);
