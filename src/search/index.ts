@@ -14,7 +14,6 @@ export {
 export { type EventContext, type IndexableEvent, type SearchDocument, searchDocument } from './search-document.ts';
 export { type IndexMatch, type IndexTerm, indexMatch } from './index-query.ts';
 export {
-  type DescribableEvent,
   mergeNewestFirst,
   type ResultScope,
   resultOfEvent,
