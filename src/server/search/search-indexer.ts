@@ -39,10 +39,13 @@ export class SearchIndexer {
       return this.#running;
     }
     // A catch-up is under way and may have read past its last page already: queue one more.
-    this.#again ??= this.#running.then(() => {
-      this.#again = null;
-      return this.catchUp();
-    });
+    // After the current one whether it failed or not: a failure must not stick to later callers.
+    this.#again ??= this.#running
+      .catch(() => undefined)
+      .then(() => {
+        this.#again = null;
+        return this.catchUp();
+      });
     return this.#again;
   }
 
