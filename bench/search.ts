@@ -11,7 +11,7 @@
  *   npm run bench:search            (PROJECTS=50 DAYS=365 RUNS=6 ROUNDS=7; a few minutes)
  *   QUICK=1 npm run bench:search    (PROJECTS=5: ~130 k events, well under a minute)
  */
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { systemClock } from '../src/core/clock.ts';
 import { parseSearchQuery, type SearchQuery } from '../src/search/index.ts';
@@ -272,20 +272,26 @@ function likeScan(db: DatabaseSync, q: SearchQuery, projectIds: string[], limit:
   return db.prepare(sql).all(...args).length;
 }
 
-async function timedRounds(rounds: number, body: () => Promise<unknown> | unknown): Promise<number[]> {
+/** Wall and CPU (user + system of this process) milliseconds per round: CPU is the steadier figure on a shared machine. */
+async function timedRounds(rounds: number, body: () => Promise<unknown> | unknown): Promise<{ wall: number[]; cpu: number[] }> {
   await body(); // warm-up: page cache, JIT
-  const out: number[] = [];
+  const wall: number[] = [];
+  const cpu: number[] = [];
   for (let r = 0; r < rounds; r++) {
+    const cpuBefore = process.cpuUsage();
     const start = performance.now();
     await body();
-    out.push(performance.now() - start);
+    wall.push(performance.now() - start);
+    const used = process.cpuUsage(cpuBefore);
+    cpu.push((used.user + used.system) / 1000);
   }
-  return out;
+  return { wall, cpu };
 }
 
 await benchMain('search', (QUICK ? 4 : 25) * 60_000, async () => {
-  const dir = await tempDir('search');
-  const path = join(dir, 'gantry.db');
+  // KEEP_DB=/path/gantry.db keeps the generated store for a closer look (it must not exist yet).
+  const dir = process.env.KEEP_DB ? dirname(process.env.KEEP_DB) : await tempDir('search');
+  const path = process.env.KEEP_DB ?? join(dir, 'gantry.db');
   let store: Store = await openStore({ url: `sqlite:${path}` });
   const projects: { id: string; name: string }[] = [];
   for (let p = 0; p < PROJECTS; p++) {
@@ -335,26 +341,33 @@ await benchMain('search', (QUICK ? 4 : 25) * 60_000, async () => {
     const perQuery = [];
     const all: number[] = [];
     const allBaseline: number[] = [];
+    const allCpu: number[] = [];
+    const allBaselineCpu: number[] = [];
     for (const text of queries) {
       const parsed = parseSearchQuery(text, NOW);
       const ids = await Promise.all(parsed.projects.map(async (p) => (await store.projects.get(p))?.id as string));
       let results = 0;
-      const times = await timedRounds(ROUNDS, async () => {
+      const { wall: times, cpu } = await timedRounds(ROUNDS, async () => {
         results = (await service.search(text)).results.length;
       });
       let scanned = 0;
-      const baseline = await timedRounds(BASELINE_ROUNDS, () => {
+      const { wall: baseline, cpu: baselineCpu } = await timedRounds(BASELINE_ROUNDS, () => {
         scanned = likeScan(scan, parsed, ids, 200);
       });
       all.push(...times);
+      allCpu.push(...cpu);
       allBaseline.push(...baseline);
+      allBaselineCpu.push(...baselineCpu);
       const row = {
         query: text,
         results,
         baseline_rows: scanned,
         p50_ms: round(percentile(times, 50)),
         p95_ms: round(percentile(times, 95)),
+        cpu_p50_ms: round(percentile(cpu, 50)),
+        cpu_p95_ms: round(percentile(cpu, 95)),
         baseline_like_p50_ms: round(percentile(baseline, 50)),
+        baseline_like_cpu_p50_ms: round(percentile(baselineCpu, 50)),
         ratio_p50: round(percentile(times, 50) / percentile(baseline, 50), 3),
       };
       progress(JSON.stringify(row));
@@ -373,6 +386,11 @@ await benchMain('search', (QUICK ? 4 : 25) * 60_000, async () => {
       search_p50_ms: round(percentile(all, 50)),
       search_p95_ms: round(p95),
       slowest_query_p95_ms: Math.max(...perQuery.map((q) => q.p95_ms)),
+      search_cpu_p50_ms: round(percentile(allCpu, 50)),
+      search_cpu_p95_ms: round(percentile(allCpu, 95)),
+      slowest_query_cpu_p95_ms: Math.max(...perQuery.map((q) => q.cpu_p95_ms)),
+      baseline_like_cpu_p95_ms: round(percentile(allBaselineCpu, 95)),
+      ratio_cpu_p95_search_to_like: round(percentile(allCpu, 95) / percentile(allBaselineCpu, 95), 4),
       baseline_like_p50_ms: round(percentile(allBaseline, 50)),
       baseline_like_p95_ms: round(percentile(allBaseline, 95)),
       ratio_p95_search_to_like: round(p95 / percentile(allBaseline, 95), 4),
