@@ -26,7 +26,10 @@ describe.skipIf(!pgAvailable())('server on PostgreSQL', () => {
       expect(runs.body.runs).toEqual([expect.objectContaining({ id: runId, status: 'success' })]);
       // Search on PostgreSQL (tsvector, GIN): the jobs of the run, found by their commit's prefix.
       const sha = repo.git('rev-parse', 'HEAD').slice(0, 8);
-      const found = await server.api<{ results: { link: string }[] }>('GET', `/api/search?q=${encodeURIComponent(`commit:${sha} type:job`)}`);
+      const found = await server.api<{ results: { link: string }[] }>(
+        'GET',
+        `/api/search?q=${encodeURIComponent(`commit:${sha} type:job`)}`,
+      );
       expect(found.body.results.map((r) => r.link).sort()).toEqual([`/runs/${runId}/jobs/a`, `/runs/${runId}/jobs/b`]);
       await server.cleanup();
     } finally {
