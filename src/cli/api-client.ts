@@ -117,6 +117,11 @@ export class ApiClient {
   }
 }
 
+/** The error an answer's status and body stand for (for callers of `raw` that stream the body). */
+export function apiErrorOf(status: number, text: string): GantryError {
+  return apiError(status, jsonOrNull(text));
+}
+
 function jsonOrNull(text: string): unknown {
   try {
     return JSON.parse(text);

@@ -31,22 +31,24 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     registerScanCommands(program);
     return program;
   }
-  const [local, up, remote, delivery, slo, notify, incident, dora, demo, open, access, findings, experiment, logs] = await Promise.all([
-    import('./commands/local.ts'),
-    import('./commands/up.ts'),
-    import('./commands/remote.ts'),
-    import('./commands/delivery.ts'),
-    import('./commands/slo.ts'),
-    import('./commands/notify.ts'),
-    import('./commands/incident.ts'),
-    import('./commands/dora.ts'),
-    import('./commands/demo.ts'),
-    import('./commands/open.ts'),
-    import('./commands/access.ts'),
-    import('./commands/findings.ts'),
-    import('./commands/experiment.ts'),
-    import('./commands/logs.ts'),
-  ]);
+  const [local, up, remote, delivery, slo, notify, incident, dora, demo, open, access, findings, experiment, logs, search] =
+    await Promise.all([
+      import('./commands/local.ts'),
+      import('./commands/up.ts'),
+      import('./commands/remote.ts'),
+      import('./commands/delivery.ts'),
+      import('./commands/slo.ts'),
+      import('./commands/notify.ts'),
+      import('./commands/incident.ts'),
+      import('./commands/dora.ts'),
+      import('./commands/demo.ts'),
+      import('./commands/open.ts'),
+      import('./commands/access.ts'),
+      import('./commands/findings.ts'),
+      import('./commands/experiment.ts'),
+      import('./commands/logs.ts'),
+      import('./commands/search.ts'),
+    ]);
   local.registerLocalCommands(program);
   up.registerUpCommand(program);
   remote.registerRemoteCommands(program);
@@ -62,6 +64,7 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
   access.registerAccessCommands(program);
   findings.registerFindingsCommands(program);
   experiment.registerExperimentCommands(program);
+  search.registerSearchCommands(program);
   return program;
 }
 

@@ -201,6 +201,12 @@ export const ERROR_CODES = {
     sentence:
       'The DORA window (`--since`, `?since=`) is neither a duration back from now (7d, 30d, 90d, 12h, 2w) nor a past date (2026-11-01); give one of those, at most 10 years back.',
   },
+  // -- search
+  SEARCH_QUERY_INVALID: {
+    httpStatus: 400,
+    sentence:
+      'The search query does not parse: an unknown filter, a filter without a value, an unclosed quote, a commit that is not hex, or a time that is neither a duration (7d) nor a date; the message gives the column. The language is in docs/search.md.',
+  },
   // -- proxy
   PROXY_ALREADY_RUNNING: {
     httpStatus: 409,

@@ -6,6 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { ROLLOUT_FINISHED_EVENT } from '../core/rollout-phase.ts';
 import { GANTRY_VERSION } from '../core/version.ts';
+import { systemClock } from '../core/clock.ts';
 import { createLogger } from '../platform/logger.ts';
 import type { GantryEvent, Store } from '../store/ports.ts';
 import {
@@ -20,7 +21,7 @@ import {
   type SessionService,
 } from './auth/index.ts';
 import { registerDeliveryRoutes, registerEnvironmentViewRoutes, type DeliveryRouteDeps } from './delivery/index.ts';
-import { EventScopes, registerEventRoutes, type LiveHub } from './events/index.ts';
+import { EventScopes, registerEventExportRoute, registerEventRoutes, type LiveHub } from './events/index.ts';
 import { createHttpApp, registerWebAssets, RouteTable } from './http/index.ts';
 import { registerProjectRoutes, type ProjectService } from './projects/index.ts';
 import { registerRunRoutes, type RunService } from './runs/index.ts';
@@ -33,6 +34,7 @@ import { registerImpactRoutes } from './impact/index.ts';
 import { type IngestTokens, registerTraceRoutes, type TraceService } from './traces/index.ts';
 import { type ChaosService, registerChaosRoutes } from './chaos/index.ts';
 import { registerServiceLogRoutes, type ServiceLogs } from './logs/index.ts';
+import { registerSearchRoutes, SearchIndexer, type SearchSource, SearchService } from './search/index.ts';
 
 export interface AppDeps {
   store: Store;
@@ -52,6 +54,10 @@ export interface AppDeps {
   traces?: { service: TraceService; tokens: IngestTokens };
   /** Service logs (search, follow); absent in tests of the pipeline API alone. */
   serviceLogs?: { logs: ServiceLogs; releaseNumber(releaseId: string): Promise<number | null> };
+  /** Keeps the search index in step with the event log; one per store (start.ts shares it with shutdown). Default: a new one. */
+  searchIndexer?: SearchIndexer;
+  /** Search results from elsewhere than the event log (service logs). */
+  searchSources?: readonly SearchSource[];
   runs: RunService;
   projects: ProjectService;
   secretBox: SecretBox;
@@ -108,6 +114,15 @@ export function createApp(deps: AppDeps): FastifyInstance {
     projectId: async (p) => (await deps.projects.require(p)).id,
   });
   registerEventRoutes(routes, { store, hub: deps.hub, requireProject: (p) => deps.projects.require(p) });
+  registerEventExportRoute(routes, { store, requireProject: (p) => deps.projects.require(p), now: () => Date.now() });
+  const search = new SearchService({
+    store,
+    indexer: deps.searchIndexer ?? new SearchIndexer(store),
+    requireProject: (p) => deps.projects.require(p),
+    clock: systemClock,
+    sources: deps.searchSources,
+  });
+  registerSearchRoutes(routes, { search });
   if (deps.delivery) {
     registerDeliveryRoutes(routes, { store, projects: deps.projects, ...deps.delivery });
     registerEnvironmentViewRoutes(routes, { store, projects: deps.projects, delivery: deps.delivery.delivery, hub: deps.hub });

@@ -11,6 +11,7 @@ export type { RunningServer, ServerParts, StartOverrides } from './start.ts';
 export type { SloStatus } from './slo/index.ts';
 export type { DoraAnswer } from './dora/index.ts';
 export type { ServiceLogAnswer, ServiceLogLine } from './logs/index.ts';
+export type { SearchAnswer } from './search/index.ts';
 
 /** See start.ts: wires the server without listening. */
 export async function buildServer(options: ServerOptions, overrides?: StartOverrides): Promise<ServerParts> {

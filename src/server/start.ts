@@ -43,6 +43,7 @@ import { IncidentService } from './incidents/index.ts';
 import { SecurityService } from './security/index.ts';
 import { ChaosService } from './chaos/index.ts';
 import { instanceLogDir, LogBudgetKeeper, LokiForwarder, SERVICE_LOGS_DROPPED_EVENT, ServiceLogs } from './logs/index.ts';
+import { SearchIndexer, serviceLogSource } from './search/index.ts';
 import type { ServerOptions } from './server-options.ts';
 
 export interface RunningServer {
@@ -106,6 +107,7 @@ const LOG = {
   internalError: 'internal error',
   requestFailed: 'request failed on the server side',
   logBudgetFailed: 'service log budget pass failed',
+  searchIndexFailed: 'the search index could not catch up with the event log',
 } as const;
 
 export async function buildServer(options: ServerOptions, overrides: StartOverrides = {}): Promise<ServerParts> {
@@ -297,6 +299,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     warn: (message, data) => projectsLog.warn(message, data),
   });
   const sessions = new SessionService(store);
+  const searchIndexer = new SearchIndexer(store);
   const httpLog = log.child({ component: 'http' });
   const app = createApp({
     store,
@@ -315,6 +318,19 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     chaos,
     serviceLogs: { logs: serviceLogs, releaseNumber },
     sessions,
+    searchIndexer,
+    // Service logs in the global search; a log query's times are ISO there, milliseconds here.
+    searchSources: [
+      serviceLogSource(
+        ({ since, until, ...rest }) =>
+          serviceLogs.searchServiceLogs({
+            ...rest,
+            ...(since ? { since: Date.parse(since) } : {}),
+            ...(until ? { until: Date.parse(until) } : {}),
+          }),
+        async (id) => (await store.projects.get(id))?.name ?? null,
+      ),
+    ],
     publicUrl: () => url,
     onInternalError: (error) => {
       // A coded failure is ours to report but not a bug; anything else is.
@@ -346,6 +362,9 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
       security.start();
       logBudget.start();
       loki?.start();
+      // A store from before search, or one whose index was dropped, is indexed from the event log
+      // in the background; a search meanwhile waits for the catch-up.
+      searchIndexer.catchUp().catch((error: unknown) => log.child({ component: 'search' }).warn(LOG.searchIndexFailed, { err: error }));
       const resumed = await runs.recover();
       if (resumed > 0) runsLog.info('resuming runs left by the previous server', { runs: resumed });
       return resumed;
@@ -363,6 +382,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
         await incidents.stop();
         await notifier.stop();
         await slos.stop();
+        await searchIndexer.stop();
         await started.rollups.stop();
         await delivery.stop();
       }

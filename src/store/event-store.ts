@@ -34,7 +34,8 @@ export async function insertEvents(trx: Db, dialect: StoreDialect, events: reado
   return stored;
 }
 
-function toEvent(row: Selectable<EventsTable>): GantryEvent {
+/** A stored row as the port returns it (the search index reads events joined to its own rows). */
+export function toEvent(row: Selectable<EventsTable>): GantryEvent {
   return {
     id: toNumber(row.id),
     type: row.type,

@@ -15,6 +15,7 @@ import { createSloStore } from './slo-store.ts';
 import { createNotificationStore } from './notification-store.ts';
 import { createIncidentStore } from './incident-store.ts';
 import { createAdvisoryStore, createFindingStore } from './security-store.ts';
+import { createSearchIndexStore } from './search-store.ts';
 
 /**
  * Wraps an already migrated database. The store owns `db`: `close()` destroys it (once;
@@ -38,6 +39,7 @@ export function createKyselyStore(db: Kysely<Database>, dialect: StoreDialect): 
     incidents: createIncidentStore(ctx),
     advisories: createAdvisoryStore(ctx),
     findings: createFindingStore(ctx),
+    search: createSearchIndexStore(ctx),
     dialect,
     close() {
       closing ??= db.destroy();

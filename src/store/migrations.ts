@@ -357,6 +357,17 @@ export interface SecurityPoliciesTable {
   updated_at: string;
 }
 
+/**
+ * The search index's row per event (`search-store.ts`). Its words and filter lexemes live in
+ * `search_fts` (SQLite FTS5, contentless, rowid = event id) or in `lexemes` (PostgreSQL tsvector).
+ */
+export interface SearchDocsTable {
+  event_id: DbBigInt;
+  at: string;
+  /** The greatest `at` of this and every earlier-indexed event: rises with the id, so a `since` finds its first id by index. */
+  at_high: string;
+}
+
 /** The whole database, as Kysely sees it. */
 export interface Database {
   projects: ProjectsTable;
@@ -389,6 +400,7 @@ export interface Database {
   security_findings: SecurityFindingsTable;
   security_suppressions: SecuritySuppressionsTable;
   security_policies: SecurityPoliciesTable;
+  search_docs: SearchDocsTable;
 }
 
 /** Every migration, in order. Never edit one that has shipped: add the next. */
@@ -709,6 +721,29 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
           .addColumn('name', 'text', (c) => c.primaryKey())
           .addColumn('event_id', sql.raw(bigint), (c) => c.notNull())
           .execute();
+      },
+    },
+    '0009_search': {
+      // Empty at first on an existing store: the server's indexer fills it from the event log.
+      async up(db: Kysely<any>): Promise<void> {
+        const bigint = dialect === 'postgres' ? 'bigint' : 'integer';
+        let table = db.schema
+          .createTable('search_docs')
+          .addColumn('event_id', sql.raw(bigint), (c) => c.primaryKey())
+          .addColumn('at', 'text', (c) => c.notNull())
+          .addColumn('at_high', 'text', (c) => c.notNull());
+        if (dialect === 'postgres') table = table.addColumn('lexemes', sql.raw('tsvector'), (c) => c.notNull());
+        await table.execute();
+        await db.schema.createIndex('search_docs_at_high_idx').on('search_docs').columns(['at_high', 'event_id']).execute();
+        if (dialect === 'postgres') {
+          await sql`create index search_docs_lexemes_idx on search_docs using gin (lexemes)`.execute(db);
+        } else {
+          // Lexemes are made by src/search (lowercase letters, digits, '_'), so the tokenizer only
+          // splits on spaces; detail=none: matching needs no positions (phrases are checked on the event).
+          await sql`create virtual table search_fts using fts5(lexemes, content='', detail=none, tokenize="unicode61 remove_diacritics 0 tokenchars '_'")`.execute(
+            db,
+          );
+        }
       },
     },
     // Security gates: the OSV database imported into the store, findings of scanned jobs,

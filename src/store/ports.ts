@@ -523,6 +523,54 @@ export interface IncidentStore {
 }
 
 /** All stores over one database, plus its lifecycle. */
+/** One event as the search index holds it: its lexemes (made by src/search/search-document.ts). */
+export interface SearchIndexDoc {
+  eventId: number;
+  at: string;
+  lexemes: string[];
+}
+
+/** What a search asks the index (src/search/index-query.ts makes it). */
+export interface SearchIndexMatch {
+  /** Every group must match; a group matches when any of its terms does (a prefix: any lexeme starting with it). */
+  all: { term: string; prefix: boolean }[][];
+  /** Lowercase text that must appear in the event's type, actor or data as stored. */
+  phrases: string[];
+  /** ISO times, inclusive. */
+  since: string | null;
+  until: string | null;
+  /** Only events older than this id (paging on). */
+  beforeId?: number;
+  limit: number;
+}
+
+/**
+ * The search index: a projection of the event log, filled by the server's indexer in event id
+ * order and never written elsewhere, so dropping it and re-reading the log rebuilds the same index.
+ */
+export interface SearchIndexStore {
+  /** The id of the last event indexed, 0 when none: the indexer resumes after it. */
+  lastIndexed(): Promise<number>;
+  /** Adds documents in event id order, in one transaction. A document already held is an error (the indexer owns the cursor). */
+  add(docs: readonly SearchIndexDoc[]): Promise<void>;
+  /** Matching events, newest (greatest id) first. */
+  match(m: SearchIndexMatch): Promise<GantryEvent[]>;
+  /**
+   * The smallest indexed id that an event at or after `since` can have, or null when no indexed
+   * event is that recent (then only events after `lastIndexed()` can be). Exact, not a guess:
+   * events may be stored a little out of time order, and this accounts for it.
+   */
+  firstIdSince(since: string): Promise<number | null>;
+  /** Empties the index (the indexer then rebuilds it from the event log). */
+  clear(): Promise<void>;
+  /**
+   * Tidies the index after a large catch-up (a rebuild): SQLite merges FTS5's segments into one,
+   * which a rebuild leaves in the hundreds, each probed by every prefix query; PostgreSQL
+   * refreshes the planner's statistics. Safe at any time; costs about what the catch-up did.
+   */
+  compact(): Promise<void>;
+}
+
 export interface Store {
   projects: ProjectStore;
   runs: RunStore;
@@ -540,6 +588,7 @@ export interface Store {
   advisories: AdvisoryStore;
   /** Findings of scanned jobs, suppressions, security policies. */
   findings: FindingStore;
+  search: SearchIndexStore;
   /** `sqlite` or `postgres`. */
   readonly dialect: 'sqlite' | 'postgres';
   close(): Promise<void>;

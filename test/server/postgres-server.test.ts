@@ -1,4 +1,4 @@
-/** The whole server on PostgreSQL: a run through the API, then a restart that keeps everything. */
+/** The whole server on PostgreSQL: a run through the API, then a restart that keeps everything (and finds it by search). */
 import { describe, expect, it } from 'vitest';
 import { dropPgTestDatabase, pgAvailable, pgTestUrl } from '../support/databases.ts';
 import { startTestServer, waitForRunEnd } from '../support/server.ts';
@@ -24,6 +24,13 @@ describe.skipIf(!pgAvailable())('server on PostgreSQL', () => {
       server = await startTestServer({ options: { store: url } });
       const runs = await server.api<{ runs: { id: string; status: string }[] }>('GET', '/api/runs');
       expect(runs.body.runs).toEqual([expect.objectContaining({ id: runId, status: 'success' })]);
+      // Search on PostgreSQL (tsvector, GIN): the jobs of the run, found by their commit's prefix.
+      const sha = repo.git('rev-parse', 'HEAD').slice(0, 8);
+      const found = await server.api<{ results: { link: string }[] }>(
+        'GET',
+        `/api/search?q=${encodeURIComponent(`commit:${sha} type:job`)}`,
+      );
+      expect(found.body.results.map((r) => r.link).sort()).toEqual([`/runs/${runId}/jobs/a`, `/runs/${runId}/jobs/b`]);
       await server.cleanup();
     } finally {
       await repo.cleanup();

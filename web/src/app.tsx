@@ -6,6 +6,7 @@ import { lazy, Suspense, useEffect, useState } from 'react';
 import { Link, Route, Switch } from 'wouter';
 import { loadSession, send, type Session } from './api.ts';
 import ProjectsPage from './pages/ProjectsPage.tsx';
+import { SearchBox } from './search/SearchBox.tsx';
 
 const ProjectPage = lazy(() => import('./pages/ProjectPage.tsx'));
 const RunPage = lazy(() => import('./pages/RunPage.tsx'));
@@ -19,6 +20,7 @@ const SecurityPage = lazy(() => import('./pages/SecurityPage.tsx'));
 const DeploysPage = lazy(() => import('./pages/DeploysPage.tsx'));
 const TracesPage = lazy(() => import('./pages/TracesPage.tsx'));
 const ServiceLogsPage = lazy(() => import('./pages/ServiceLogsPage.tsx'));
+const SearchPage = lazy(() => import('./pages/SearchPage.tsx'));
 
 export function App() {
   const [session, setSession] = useState<Session | null | undefined>(undefined);
@@ -47,6 +49,7 @@ export function App() {
             </>
           )}
         </nav>
+        {session && <SearchBox />}
         {session && (
           <span className="who">
             <span title="signed in as">{session.actor}</span>
@@ -89,6 +92,7 @@ export function App() {
               <Route path="/projects/:project/security" component={SecurityPage} />
               <Route path="/notifications" component={NotificationsPage} />
               <Route path="/dora" component={DoraPage} />
+              <Route path="/search" component={SearchPage} />
               <Route>
                 <h1>Not found</h1>
                 <p>

@@ -34,7 +34,7 @@ export function registerChaosRoutes(routes: RouteTable, deps: ChaosRouteDeps): v
     url: '/api/projects/:project/experiments/:name/run',
     summary: 'Start an experiment (guard → steady state before → faults → watch → revert → after), or say what it would do (dryRun)',
     auth: 'admin',
-    permission: 'read',
+    permission: 'experiment.run',
     params: z.object({ project: z.string().min(1), name: z.string().min(1) }),
     body: z.object({ env: z.string().min(1).optional(), dryRun: z.boolean().optional() }).optional(),
     handler: async ({ params, body, request, reply }) => {
@@ -61,7 +61,7 @@ export function registerChaosRoutes(routes: RouteTable, deps: ChaosRouteDeps): v
     url: '/api/projects/:project/experiment-runs/:id/abort',
     summary: 'Abort a running experiment: its faults come out at once; recorded with who aborted it',
     auth: 'admin',
-    permission: 'read',
+    permission: 'experiment.run',
     params: oneRun,
     handler: async ({ params, request }) => {
       const project = await deps.requireProject(params.project);

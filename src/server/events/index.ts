@@ -2,3 +2,4 @@
 export { registerEventRoutes, type EventRouteDeps } from './event-routes.ts';
 export { EventScopes, type EventScope, type ScopedEvent } from './event-scope.ts';
 export { LiveHub } from './live-hub.ts';
+export { exportEventLines, type ExportWindow, registerEventExportRoute, type EventExportDeps } from './event-export.ts';
