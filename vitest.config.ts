@@ -1,5 +1,13 @@
-import { availableParallelism } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
+
+// Node's on-disk compile cache for every process the suite starts (workers, and through them the
+// `node src/cli/main.ts` children of the CLI and end-to-end tests): a CLI start strips the types
+// of and compiles ~200 modules, about half of its CPU, on each of the suite's hundreds of starts.
+// Keyed by each file's content, so an edited module is recompiled; NODE_DISABLE_COMPILE_CACHE=1
+// turns it off. Set here, in the main process, because workers and children inherit its env.
+process.env.NODE_COMPILE_CACHE ??= join(tmpdir(), 'gantry-test-compile-cache');
 
 export default defineConfig({
   test: {
