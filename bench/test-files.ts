@@ -15,6 +15,7 @@
  * Env: BASE (no baseline), REPS (1, runs of each file per tree; medians), DEADLINE_S (1200).
  */
 import { existsSync, readFileSync, symlinkSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { benchMain, NODE, progress, REPO_ROOT, round, runCmd, runOk, tempDir } from './lib.ts';
 
@@ -79,6 +80,7 @@ function summary(runs: FileRun[]) {
 }
 
 await benchMain('test-files', Number(process.env.DEADLINE_S ?? 1200) * 1000, async () => {
+  const loadAtStart = round(loadavg()[0] ?? 0);
   const reports = await tempDir('test-files-reports');
   const trees: { name: string; root: string }[] = [{ name: 'this', root: REPO_ROOT }];
   if (BASE !== '') trees.push({ name: 'base', root: await baselineTree(BASE) });
@@ -119,6 +121,7 @@ await benchMain('test-files', Number(process.env.DEADLINE_S ?? 1200) * 1000, asy
   return {
     base: BASE || null,
     reps: REPS,
+    loadavg_1m_at_start: loadAtStart,
     fixed_cpu_ms: round(fixed.cpuMs, 0),
     files: results,
     total_file_ms: total((r) => r.file_ms),
