@@ -35,6 +35,8 @@ interface FileRun {
   fileMs: number;
   cpuMs: number;
   ok: boolean;
+  /** The first failure's message, cut short, when a test failed. */
+  failure?: string;
 }
 
 /** Runs one file alone in `root`; vitest's JSON report gives the file's own duration and verdict. */
@@ -48,10 +50,16 @@ async function runFile(root: string, file: string, reportDir: string): Promise<F
   if (!existsSync(report)) throw new Error(`vitest wrote no report for ${file} in ${root}: ${result.stderr.slice(-2000)}`);
   const parsed = JSON.parse(readFileSync(report, 'utf8')) as {
     success: boolean;
-    testResults: { startTime: number; endTime: number }[];
+    testResults: { startTime: number; endTime: number; message?: string; assertionResults: { failureMessages: string[] }[] }[];
   };
   const own = parsed.testResults[0];
-  return { fileMs: own ? own.endTime - own.startTime : Number.NaN, cpuMs: result.cpuMs ?? Number.NaN, ok: parsed.success };
+  const failure = own?.assertionResults.flatMap((a) => a.failureMessages)[0] ?? own?.message;
+  return {
+    fileMs: own ? own.endTime - own.startTime : Number.NaN,
+    cpuMs: result.cpuMs ?? Number.NaN,
+    ok: parsed.success,
+    ...(parsed.success || !failure ? {} : { failure: failure.slice(0, 1500) }),
+  };
 }
 
 function median(xs: number[]): number {
@@ -75,7 +83,12 @@ function summary(runs: FileRun[]) {
   return {
     file_ms: round(median(runs.map((r) => r.fileMs)), 0),
     cpu_ms: round(median(runs.map((r) => r.cpuMs)), 0),
-    runs: runs.map((r) => ({ file_ms: round(r.fileMs, 0), cpu_ms: round(r.cpuMs, 0), ok: r.ok })),
+    runs: runs.map((r) => ({
+      file_ms: round(r.fileMs, 0),
+      cpu_ms: round(r.cpuMs, 0),
+      ok: r.ok,
+      ...(r.failure ? { failure: r.failure } : {}),
+    })),
   };
 }
 
