@@ -3,9 +3,10 @@
  * a deployed service (every 5th request a 500, every 4th answered after 300 ms), 100 requests a
  * second through its proxy, and a real Prometheus scraping the server's /metrics every second
  * and evaluating the rules `gantry slo rules` wrote (checked by promtool first). The SLO period
- * is 12 h, so the workbook's windows are 5 s, 30 s, 1 min, 6 min, 72 min; the 1-minute one is
+ * is 12 h, so the workbook's windows are 5 s, 30 s, 1 min, 6 min, 72 min; the 30-second one is
  * compared, at three evaluations (why not the others, and why the comparison is fair:
- * test/support/slo-agreement.ts; `npm run bench:slo-agreement` compares more, for longer).
+ * test/support/slo-agreement.ts; `npm run bench:slo-agreement` compares the 1-minute and longer
+ * ones too, for longer).
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -30,7 +31,7 @@ import {
 import { waitFor } from '../support/wait.ts';
 
 const SCRAPE_MS = 1000;
-const LONGEST_COMPARED_MS = 60_000;
+const COMPARED_WINDOW_MS = 30_000;
 
 describe.runIf(prometheusAvailable())("Gantry's burn rates against Prometheus evaluating `gantry slo rules`", () => {
   let server: TestServer;
@@ -67,7 +68,7 @@ describe.runIf(prometheusAvailable())("Gantry's burn rates against Prometheus ev
     }
   });
 
-  it('agrees within 1 % on the 1-minute window, at several evaluations', async () => {
+  it('agrees within 1 % on the 30-second window, at several evaluations', async () => {
     prometheus = await startPrometheus({
       targets: [new URL(server.url).host],
       scrapeInterval: `${SCRAPE_MS / 1000}s`,
@@ -77,9 +78,9 @@ describe.runIf(prometheusAvailable())("Gantry's burn rates against Prometheus ev
     load = new OpenLoopLoad(port, 100);
     load.start();
     const loadStartedAt = Date.now();
-    // One scrape of margin past the longest compared window.
-    await waitFor(() => Date.now() - loadStartedAt > LONGEST_COMPARED_MS + 2 * SCRAPE_MS, {
-      what: 'the 1-minute window to fill',
+    // One scrape of margin past the compared window.
+    await waitFor(() => Date.now() - loadStartedAt > COMPARED_WINDOW_MS + 2 * SCRAPE_MS, {
+      what: 'the 30-second window to fill',
       timeoutMs: 90_000,
     });
 
@@ -95,7 +96,7 @@ describe.runIf(prometheusAvailable())("Gantry's burn rates against Prometheus ev
         { what: 'a new evaluation' },
       );
       const at = statuses[0]?.evaluatedAtMs ?? 0;
-      await waitForRuleEvaluation(prometheus.url, 'gantry_slo:sli_error:ratio_rate1m', at);
+      await waitForRuleEvaluation(prometheus.url, 'gantry_slo:sli_error:ratio_rate30s', at);
       compared.push(
         ...(await compareBurnRates({
           statuses,
@@ -103,14 +104,17 @@ describe.runIf(prometheusAvailable())("Gantry's burn rates against Prometheus ev
           project: 'shop',
           scrapeMs: SCRAPE_MS,
           scrapingSinceMs: loadStartedAt,
-          minWindowMs: LONGEST_COMPARED_MS,
+          minWindowMs: COMPARED_WINDOW_MS,
         })),
       );
     }
     expect(load.failed).toBe(0);
     // Every 5th request fails against a 1 % budget (20×); every 4th is slow against 5 % (5×).
     for (const c of compared) expect(c.gantry).toBeCloseTo(c.slo === 'availability' ? 20 : 5, 0);
-    expect(new Set(compared.map((c) => `${c.slo} ${c.window}`))).toEqual(new Set(['availability 1m', 'latency 1m']));
+    // The 30 s windows; a loaded machine may come to compare after a minute, and the 1-minute ones then too.
+    const windows = new Set(compared.map((c) => `${c.slo} ${c.window}`));
+    expect([...windows]).toEqual(expect.arrayContaining(['availability 30s', 'latency 30s']));
+    expect([...windows].filter((w) => !/ (30s|1m)$/.test(w))).toEqual([]);
     const worst = Math.max(...compared.map((c) => c.relativeDifference));
     expect(worst, JSON.stringify(compared, null, 1)).toBeLessThan(0.01);
   }, 150_000);
