@@ -55,7 +55,7 @@ import { createMasker, type Masker } from './masker.ts';
 import type { JobSpec, LogLine, RunJob } from './ports.ts';
 import { findJobProcesses } from './orphans.ts';
 import { DEFAULT_KILL_GRACE_MS, killLeftovers, processRefs, spawnStep, type ProcessRef, type StepExit } from './process-tree.ts';
-import { sandboxArgv, sandboxAvailable } from './sandbox.ts';
+import { bubblewrapPath, sandboxArgv, sandboxAvailable } from './sandbox.ts';
 import { defaultSpawnerPool, type Spawner, spawnerAvailable } from './spawner.ts';
 import { isSettableEnvName, parseStepFile } from './step-files.ts';
 import { copySourceInto, emptyWorkspace } from './workspace.ts';
@@ -141,6 +141,14 @@ class JobRun {
   /** The first reason the job failed other than a step's exit code (JobResult.error). */
   private error: string | null = null;
   private sandboxed = false;
+  /**
+   * A one-step job's sandbox is its step's: the helper forks bubblewrap with the step as its
+   * command, instead of a bubblewrap running a nested helper that then forks the step. There is
+   * no later step to keep a sandbox for, and the nested helper (a Perl start inside a fresh
+   * sandbox, its handshake, its exit before the sandbox can end) was most of what a sandboxed job
+   * cost over a plain one (docs/decisions/0032).
+   */
+  private sandboxPerStep = false;
   /** The host variables every step gets (read once per job), under the job's own. */
   private readonly hostEnv: Record<string, string>;
   /** bwrap mounts making the CA files of `hostEnv` readable in the sandbox. */
@@ -176,6 +184,7 @@ class JobRun {
     if (config.reports.junit) rmSync(this.testsFile, { force: true });
     try {
       this.sandboxed = this.chooseSandbox();
+      this.sandboxPerStep = this.sandboxed && config.steps.length === 1;
       if (this.sandboxed) {
         const binds = caBinds(this.hostEnv, spec.hiddenPaths);
         this.sandboxBinds = binds.args;
@@ -329,7 +338,7 @@ class JobRun {
       spawner = acquired;
       // The helper writes the steps' output to the log itself (job-log.ts), in the sandbox too.
       await this.log.lendTo(acquired, this.masker, async () => {
-        if (!this.sandboxed) return;
+        if (!this.sandboxed || this.sandboxPerStep) return;
         const wrapper = sandboxArgv([], {
           workspaceDir: spec.workspaceDir,
           privateDirs: [this.tmpDir],
@@ -433,8 +442,10 @@ class JobRun {
     }
 
     let argv = command.argv;
-    if (this.sandboxed && !this.spawner) {
+    const sandboxPerStep = this.sandboxed && (!this.spawner || this.sandboxPerStep);
+    if (sandboxPerStep) {
       argv = sandboxArgv(argv, {
+        program: bubblewrapPath(),
         workspaceDir: spec.workspaceDir,
         privateDirs: [this.tmpDir],
         hiddenPaths: spec.hiddenPaths,
@@ -456,7 +467,7 @@ class JobRun {
         onStdout: (chunk: Buffer) => this.log.stdout(chunk),
         onStderr: (chunk: Buffer) => this.log.stderr(chunk),
       };
-      exit = this.spawner ? await this.spawner.run({ ...options, files: stepFiles }) : await spawnStep(options);
+      exit = this.spawner ? await this.spawner.run({ ...options, files: stepFiles, sandboxed: sandboxPerStep }) : await spawnStep(options);
     } catch (error) {
       return fail(messageOf(error));
     }

@@ -388,6 +388,13 @@ export interface SpawnerStepOptions extends StepSink {
   timeoutMs?: number;
   signal: AbortSignal;
   killGraceMs?: number;
+  /**
+   * `argv` is a bubblewrap command line (sandbox.ts) running the step in a sandbox of its own,
+   * forked by this helper outside any sandbox of its own (a one-step job: see job-runner.ts).
+   * A stop then ends the tree under the sandbox's init (bubblewrap's child), so the step sees
+   * SIGTERM first; the status is bubblewrap's: the step's exit code, 128 + n for a signal.
+   */
+  sandboxed?: boolean;
 }
 
 type Reply =
@@ -783,13 +790,14 @@ export class Spawner {
     if (o.argv.length === 0) throw new GantryError('SPAWN_FAILED', 'a step needs a command line');
     if (this.spoiled) throw new GantryError('SPAWN_FAILED', 'the step helper ended unexpectedly');
     const sandbox = this.sandbox;
+    if (o.sandboxed && sandbox) throw new GantryError('SPAWN_FAILED', 'a sandboxed step cannot start inside a sandbox');
     this.send(false, o.files ?? [], o.cwd, o.argv, o.env);
     this.sink = o;
     const step = ++this.steps;
 
     let pid: number | null = null;
     let startError: string | null = null;
-    const stopper = new StepStopper(o);
+    const stopper = new StepStopper(o.sandboxed ? { ...o, target: sandboxInit } : o);
     try {
       let end: Reply | null = null;
       // `S` (started) and `X` (could not start, from the child) come in either order, then `E`.
@@ -964,6 +972,11 @@ function findHostPid(wrapperPid: number, inner: number): number | null {
     }
   }
   return null;
+}
+
+/** bubblewrap's only child, the init of the sandbox's pid namespace; bubblewrap itself before it forked. */
+function sandboxInit(bwrapPid: number): number {
+  return childrenOf(bwrapPid)[0] ?? bwrapPid;
 }
 
 function findChildHostPid(parentHostPid: number | null, inner: number): number | null {
