@@ -20,7 +20,8 @@
  *   the job goes on as if it had succeeded (`steps.<id>.conclusion` is `success`).
  * - Steps are forked by a small helper process (spawner.ts), not by Node: a fork of Node costs
  *   milliseconds of main-thread time per step. In the sandbox a nested helper runs inside one
- *   bubblewrap for the whole job, started by the pooled helper. That helper also writes the
+ *   bubblewrap for the whole job, started by the pooled helper; a one-step job's bubblewrap runs
+ *   the step itself (docs/decisions/0032). That helper also writes the
  *   steps' output to the job log itself (job-log.ts): a step's output never passes through Node.
  * - Background processes a step leaves running (a server for the next step) are ended when the
  *   job ends. In the sandbox the job's steps share one pid namespace, whose end ends them.
@@ -325,7 +326,8 @@ class JobRun {
 
   /**
    * Takes a helper from the pool to fork the steps (see spawner.ts); in the sandbox, that helper
-   * starts the job's one bubblewrap with a nested helper inside (no fork of Node per job). Without
+   * starts the job's one bubblewrap with a nested helper inside (no fork of Node per job), or, for
+   * a one-step job, forks the step's bubblewrap like any step (`sandboxPerStep`). Without
    * it (no perl, or a sandbox that would not start), each step is spawned from Node, one
    * bubblewrap per step.
    */

@@ -4,11 +4,12 @@
  * nothing of Gantry's data dir (other jobs' workspaces, logs, secrets at rest). It gets its own
  * pid/ipc/uts namespaces and, when the job says `network: false`, no network at all.
  *
- * One sandbox per job (a nested step helper of spawner.ts runs inside it and forks the steps;
- * the pooled helper outside starts it, so Node forks nothing per job): the job's steps share its
- * pid namespace, so a background server started by one step is there for the next one, and
- * everything ends with the job. Without the helper (no perl), each step gets its own sandbox and
- * its background processes end with the step.
+ * One sandbox per job, started by the pooled step helper of spawner.ts, so Node forks nothing per
+ * job. For a job of several steps a nested helper runs inside it and forks the steps: they share
+ * its pid namespace, so a background server started by one step is there for the next one, and
+ * everything ends with the job. A one-step job's sandbox runs the step itself as its command
+ * (docs/decisions/0032). Without the helper (no perl), each step gets its own sandbox and its
+ * background processes end with the step.
  */
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';

@@ -7,6 +7,8 @@
  * Helpers are pooled per process (one per parallel slot) and reused by the next job. A sandboxed
  * job's steps run under a second helper inside ONE bubblewrap per job, and that bubblewrap is
  * started by the pooled helper too (`enterSandbox`), so a sandboxed job costs Node no fork either.
+ * A one-step job skips the second helper: its step is bubblewrap's command, forked by the pooled
+ * helper like any step (`SpawnerStepOptions.sandboxed`, docs/decisions/0032).
  *
  * Protocol (all Node-driven, one request at a time per helper):
  * - stdin, Node → helper: `<byte length>\n` (a step) or `L<byte length>\n` (a nested helper,
