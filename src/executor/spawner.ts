@@ -18,6 +18,8 @@
  *   `NAME=value`. The helper writes the files and forks; the child starts a new session (`setsid`:
  *   the step's pid is its process group), reads stdin from /dev/null, changes directory, sets
  *   exactly that environment and execs argv (PATH lookup with the step's PATH). `Q\n`: exit.
+ *   `B<byte length>\n` is a step whose argv is bubblewrap running the step: the helper answers
+ *   `E` only once every child has ended, bubblewrap's init included (see the end of the helper).
  * - fd 3, helper → Node, lines: `H <pid> <subreaper 0|1>` once; per step `S <pid>` (forked) and,
  *   from the child when exec fails, `X <message>`, in either order; then `E <wait status>` (-1
  *   when nothing ran: `X` came first, from the helper).
@@ -291,7 +293,7 @@ while (1) {
   my $len = readline_(); chomp $len;
   exit 0 if $len eq 'Q';
   if ($len eq 'g') { endlog(); next; }
-  my $kind = $len =~ s/^([LFGW])// ? $1 : '';
+  my $kind = $len =~ s/^([LFGWB])// ? $1 : '';
   my $body = readn($len);
   if ($kind eq 'W') {
     if ($logging) { stamp(); flushpartial(); emit('s', "$body\n"); }
@@ -301,6 +303,8 @@ while (1) {
   if ($kind eq 'F') { openfiles(@f); next; }
   if ($kind eq 'G') { startlog(@f); next; }
   $nested = $kind eq 'L' ? 1 : 0;
+  # A step that is a sandbox (B): bubblewrap, with the step as its command.
+  my $sandboxed = $kind eq 'B';
   my $nfiles = shift @f; my $ferr;
   for (1 .. $nfiles) {
     my ($path, $mode, $hex) = splice(@f, 0, 3);
@@ -340,8 +344,9 @@ while (1) {
     }
   }
   # bubblewrap exits before its init (pid 1 of the sandbox) has ended the rest, and that init is
-  # re-parented here (a subreaper): the sandbox is over only when every child is.
-  if ($nested) { 1 while waitpid(-1, 0) > 0 || $! == 4; }
+  # re-parented here (a subreaper): the sandbox is over only when every child is. Nothing else
+  # can be a child here: a helper goes back to the pool only without children.
+  if ($nested || $sandboxed) { 1 while waitpid(-1, 0) > 0 || $! == 4; drain() if $logging; }
   done($status);
 }
 sub finish { syswrite(STDOUT, $marker); syswrite(STDERR, $marker); reply("E $_[0]"); }
@@ -639,8 +644,8 @@ export class Spawner {
     this.sink = sink;
   }
 
-  /** Sends one request: a step, or with `nested` a helper under `argv` (see the protocol). */
-  private send(nested: boolean, files: StepFile[], cwd: string, argv: string[], env: Record<string, string>): void {
+  /** Sends one request: a step, a step that is a sandbox (`B`), or a nested helper under `argv` (`L`; see the protocol). */
+  private send(kind: '' | 'B' | 'L', files: StepFile[], cwd: string, argv: string[], env: Record<string, string>): void {
     const fields = [String(files.length)];
     // Contents as hex: a script may hold any byte, NUL included.
     for (const f of files)
@@ -651,7 +656,7 @@ export class Spawner {
     if (fields.some((f) => f.includes('\0'))) throw new GantryError('SPAWN_FAILED', 'an argument or environment value holds a NUL byte');
     const payload = Buffer.from(fields.join('\0'), 'utf8');
     // One write: each wakes the helper, and on a busy machine each wake-up costs Node its turn.
-    this.child.stdin.write(Buffer.concat([Buffer.from(`${nested ? 'L' : ''}${payload.length}\n`), payload]));
+    this.child.stdin.write(Buffer.concat([Buffer.from(`${kind}${payload.length}\n`), payload]));
   }
 
   /**
@@ -667,7 +672,7 @@ export class Spawner {
       this.sandboxEnd = resolve;
     });
     if (this.dead) this.endSandbox(null);
-    this.send(true, [], cwd, [...wrapper, ...helperArgv(this.marker)], childEnv({ set: HELPER_ENV }));
+    this.send('L', [], cwd, [...wrapper, ...helperArgv(this.marker)], childEnv({ set: HELPER_ENV }));
     let wrapperPid: number | null = null;
     let hello: { pid: number } | null = null;
     let startError: string | null = null;
@@ -796,7 +801,7 @@ export class Spawner {
     if (this.spoiled) throw new GantryError('SPAWN_FAILED', 'the step helper ended unexpectedly');
     const sandbox = this.sandbox;
     if (o.sandboxed && sandbox) throw new GantryError('SPAWN_FAILED', 'a sandboxed step cannot start inside a sandbox');
-    this.send(false, o.files ?? [], o.cwd, o.argv, o.env);
+    this.send(o.sandboxed ? 'B' : '', o.files ?? [], o.cwd, o.argv, o.env);
     this.sink = o;
     const step = ++this.steps;
 

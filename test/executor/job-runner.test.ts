@@ -519,11 +519,14 @@ describe.runIf(requirement('bubblewrap', hasBubblewrap()))('runJob in the sandbo
     });
     const result = runJob(spec);
     const ours = (pid: number) => commOf(pid) === 'bwrap' && cmdlineOf(pid).includes(spec.workspaceDir);
-    const bwrap = await waitFor(() => descendants(process.pid).find(ours), { what: 'the sandbox' });
-    // bubblewrap's command line runs the step's shell, not a step helper.
-    expect(cmdlineOf(bwrap).split('\0')).toContain('bash');
-    expect(descendants(bwrap).map(commOf)).not.toContain('perl');
-    writeFileSync(join(spec.workspaceDir, 'go'), '');
+    try {
+      const bwrap = await waitFor(() => descendants(process.pid).find(ours), { what: 'the sandbox' });
+      // bubblewrap's command line runs the step's shell, not a step helper.
+      expect(cmdlineOf(bwrap).split('\0')).toContain('bash');
+      expect(descendants(bwrap).map(commOf)).not.toContain('perl');
+    } finally {
+      writeFileSync(join(spec.workspaceDir, 'go'), '');
+    }
     expect((await result).status).toBe('success');
     // The step is pid 2 of its own pid namespace, under bubblewrap's init.
     expect(texts(readLog(spec), 'o')).toEqual(['pid 2']);
