@@ -20,7 +20,8 @@
  *   the job goes on as if it had succeeded (`steps.<id>.conclusion` is `success`).
  * - Steps are forked by a small helper process (spawner.ts), not by Node: a fork of Node costs
  *   milliseconds of main-thread time per step. In the sandbox a nested helper runs inside one
- *   bubblewrap for the whole job, started by the pooled helper. That helper also writes the
+ *   bubblewrap for the whole job, started by the pooled helper; a one-step job's bubblewrap runs
+ *   the step itself (docs/decisions/0032). That helper also writes the
  *   steps' output to the job log itself (job-log.ts): a step's output never passes through Node.
  * - Background processes a step leaves running (a server for the next step) are ended when the
  *   job ends. In the sandbox the job's steps share one pid namespace, whose end ends them.
@@ -57,7 +58,7 @@ import { createMasker, type Masker } from './masker.ts';
 import type { JobSpec, LogLine, RunJob } from './ports.ts';
 import { findJobProcesses } from './orphans.ts';
 import { DEFAULT_KILL_GRACE_MS, killLeftovers, processRefs, spawnStep, type ProcessRef, type StepExit } from './process-tree.ts';
-import { sandboxArgv, sandboxAvailable } from './sandbox.ts';
+import { bubblewrapPath, sandboxArgv, sandboxAvailable } from './sandbox.ts';
 import { defaultSpawnerPool, type Spawner, spawnerAvailable } from './spawner.ts';
 import { isSettableEnvName, parseStepFile } from './step-files.ts';
 import { copySourceInto, emptyWorkspace } from './workspace.ts';
@@ -146,6 +147,14 @@ class JobRun {
   /** The first reason the job failed other than a step's exit code (JobResult.error). */
   private error: string | null = null;
   private sandboxed = false;
+  /**
+   * A one-step job's sandbox is its step's: the helper forks bubblewrap with the step as its
+   * command, instead of a bubblewrap running a nested helper that then forks the step. There is
+   * no later step to keep a sandbox for, and the nested helper (a Perl start inside a fresh
+   * sandbox, its handshake, its exit before the sandbox can end) was most of what a sandboxed job
+   * cost over a plain one (docs/decisions/0032).
+   */
+  private sandboxPerStep = false;
   /** The host variables every step gets (read once per job), under the job's own. */
   private readonly hostEnv: Record<string, string>;
   /** bwrap mounts making the CA files of `hostEnv` readable in the sandbox. */
@@ -186,6 +195,7 @@ class JobRun {
     if (config.reports.sarif) rmSync(this.sarifFile, { force: true });
     try {
       this.sandboxed = this.chooseSandbox();
+      this.sandboxPerStep = this.sandboxed && config.steps.length === 1;
       if (this.sandboxed) {
         // Only Gantry's own security job may name a host path to read (its advisory database): a
         // gantry.yaml cannot set `builtin`, so no pipeline can uncover the host's /tmp this way.
@@ -345,7 +355,8 @@ class JobRun {
 
   /**
    * Takes a helper from the pool to fork the steps (see spawner.ts); in the sandbox, that helper
-   * starts the job's one bubblewrap with a nested helper inside (no fork of Node per job). Without
+   * starts the job's one bubblewrap with a nested helper inside (no fork of Node per job), or, for
+   * a one-step job, forks the step's bubblewrap like any step (`sandboxPerStep`). Without
    * it (no perl, or a sandbox that would not start), each step is spawned from Node, one
    * bubblewrap per step.
    */
@@ -358,7 +369,7 @@ class JobRun {
       spawner = acquired;
       // The helper writes the steps' output to the log itself (job-log.ts), in the sandbox too.
       await this.log.lendTo(acquired, this.masker, async () => {
-        if (!this.sandboxed) return;
+        if (!this.sandboxed || this.sandboxPerStep) return;
         const wrapper = sandboxArgv([], {
           workspaceDir: spec.workspaceDir,
           privateDirs: [this.tmpDir],
@@ -462,8 +473,10 @@ class JobRun {
     }
 
     let argv = command.argv;
-    if (this.sandboxed && !this.spawner) {
+    const sandboxPerStep = this.sandboxed && (!this.spawner || this.sandboxPerStep);
+    if (sandboxPerStep) {
       argv = sandboxArgv(argv, {
+        program: bubblewrapPath(),
         workspaceDir: spec.workspaceDir,
         privateDirs: [this.tmpDir],
         hiddenPaths: spec.hiddenPaths,
@@ -485,7 +498,7 @@ class JobRun {
         onStdout: (chunk: Buffer) => this.log.stdout(chunk),
         onStderr: (chunk: Buffer) => this.log.stderr(chunk),
       };
-      exit = this.spawner ? await this.spawner.run({ ...options, files: stepFiles }) : await spawnStep(options);
+      exit = this.spawner ? await this.spawner.run({ ...options, files: stepFiles, sandboxed: sandboxPerStep }) : await spawnStep(options);
     } catch (error) {
       return fail(messageOf(error));
     }

@@ -132,10 +132,17 @@ export class StepStopper {
   readonly #signal: AbortSignal;
   readonly #graceMs: number;
   readonly #timer: NodeJS.Timeout | null;
+  readonly #target: (pid: number) => number;
   readonly #onAbort = () => this.#stop('cancel');
 
-  constructor(o: { signal: AbortSignal; timeoutMs?: number; killGraceMs?: number }) {
+  /**
+   * `target` picks the tree to end from the attached pid when the stop comes (by default that
+   * pid's own): a step started as bubblewrap's command is stopped through the sandbox's init,
+   * which lets the step's trap run, where ending bubblewrap would SIGKILL the whole sandbox.
+   */
+  constructor(o: { signal: AbortSignal; timeoutMs?: number; killGraceMs?: number; target?: (pid: number) => number }) {
     this.#signal = o.signal;
+    this.#target = o.target ?? ((pid) => pid);
     this.#graceMs = o.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
     o.signal.addEventListener('abort', this.#onAbort, { once: true });
     this.#timer = o.timeoutMs !== undefined ? setTimeout(() => this.#stop('timeout'), Math.max(0, o.timeoutMs)) : null;
@@ -168,7 +175,7 @@ export class StepStopper {
     }
     if (reason === 'timeout') this.timedOut = true;
     else this.cancelled = true;
-    this.#killing = killProcessTree(this.#pid, this.#graceMs);
+    this.#killing = killProcessTree(this.#target(this.#pid), this.#graceMs);
   }
 }
 

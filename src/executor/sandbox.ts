@@ -4,14 +4,16 @@
  * nothing of Gantry's data dir (other jobs' workspaces, logs, secrets at rest). It gets its own
  * pid/ipc/uts namespaces and, when the job says `network: false`, no network at all.
  *
- * One sandbox per job (a nested step helper of spawner.ts runs inside it and forks the steps;
- * the pooled helper outside starts it, so Node forks nothing per job): the job's steps share its
- * pid namespace, so a background server started by one step is there for the next one, and
- * everything ends with the job. Without the helper (no perl), each step gets its own sandbox and
- * its background processes end with the step.
+ * One sandbox per job, started by the pooled step helper of spawner.ts, so Node forks nothing per
+ * job. For a job of several steps a nested helper runs inside it and forks the steps: they share
+ * its pid namespace, so a background server started by one step is there for the next one, and
+ * everything ends with the job. A one-step job's sandbox runs the step itself as its command
+ * (docs/decisions/0032). Without the helper (no perl), each step gets its own sandbox and its
+ * background processes end with the step.
  */
 import { spawnSync } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
+import path from 'node:path';
 import { childEnv } from '../platform/child-env.ts';
 
 export interface SandboxOptions {
@@ -24,6 +26,8 @@ export interface SandboxOptions {
   binds?: readonly string[];
   network: boolean;
   cwd: string;
+  /** The bubblewrap program; `bwrap` (found on PATH) unless given, e.g. `bubblewrapPath()`. */
+  program?: string;
 }
 
 let available: boolean | undefined;
@@ -44,13 +48,38 @@ export function sandboxAvailable(): boolean {
   return available;
 }
 
+let program: string | undefined;
+
+/**
+ * bubblewrap's absolute path, found once on the server's PATH: a step helper starting a step's
+ * sandbox execs it with the step's environment, whose PATH is the job's to change, and a search
+ * of every PATH directory is one failed exec each.
+ */
+export function bubblewrapPath(): string {
+  if (program === undefined) {
+    program = 'bwrap';
+    for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+      if (!path.isAbsolute(dir)) continue;
+      const candidate = path.join(dir, 'bwrap');
+      try {
+        accessSync(candidate, constants.X_OK);
+        program = candidate;
+        break;
+      } catch {
+        // Not here.
+      }
+    }
+  }
+  return program;
+}
+
 /**
  * The command line running `argv` inside the sandbox. Mount order matters and is bwrap's
  * argument order: the hidden paths are covered first, then the extra binds and the workspace and
  * private dirs are bound back on top (they live inside the hidden data dir).
  */
 export function sandboxArgv(argv: string[], o: SandboxOptions): string[] {
-  const out = ['bwrap', '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp'];
+  const out = [o.program ?? 'bwrap', '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp'];
   for (const hidden of o.hiddenPaths) {
     const kind = pathKind(hidden);
     // A path that does not exist has nothing to hide (and bwrap could not create its mount point on the read-only root).

@@ -7,6 +7,8 @@
  * Helpers are pooled per process (one per parallel slot) and reused by the next job. A sandboxed
  * job's steps run under a second helper inside ONE bubblewrap per job, and that bubblewrap is
  * started by the pooled helper too (`enterSandbox`), so a sandboxed job costs Node no fork either.
+ * A one-step job skips the second helper: its step is bubblewrap's command, forked by the pooled
+ * helper like any step (`SpawnerStepOptions.sandboxed`, docs/decisions/0032).
  *
  * Protocol (all Node-driven, one request at a time per helper):
  * - stdin, Node → helper: `<byte length>\n` (a step) or `L<byte length>\n` (a nested helper,
@@ -16,6 +18,8 @@
  *   `NAME=value`. The helper writes the files and forks; the child starts a new session (`setsid`:
  *   the step's pid is its process group), reads stdin from /dev/null, changes directory, sets
  *   exactly that environment and execs argv (PATH lookup with the step's PATH). `Q\n`: exit.
+ *   `B<byte length>\n` is a step whose argv is bubblewrap running the step: the helper answers
+ *   `E` only once every child has ended, bubblewrap's init included (see the end of the helper).
  * - fd 3, helper → Node, lines: `H <pid> <subreaper 0|1>` once; per step `S <pid>` (forked) and,
  *   from the child when exec fails, `X <message>`, in either order; then `E <wait status>` (-1
  *   when nothing ran: `X` came first, from the helper).
@@ -145,8 +149,11 @@ sub emit {
   $t =~ s/\r\n/\n/g if index($t, "\r") >= 0;
   $t =~ s/$mask/***/g if defined $mask;
   my $p = "$stamp $code ";
-  # Faster than s/^/$p/mg: every line ends with \n, so each \n starts the next line's prefix.
-  my $lines = ($t =~ s/\n/\n$p/g);
+  # Faster than s/^/$p/mg: every line ends with \n, so each \n starts the next line's prefix. The
+  # replacement is one variable, not "\n$p": Perl then builds it once, not once per line (a third
+  # of the substitution's time).
+  my $np = "\n$p";
+  my $lines = ($t =~ s/\n/$np/g);
   substr($t, -length $p) = '';
   $t = $p . $t;
   $totalBytes += length $t; $totalLines += $lines;
@@ -286,7 +293,7 @@ while (1) {
   my $len = readline_(); chomp $len;
   exit 0 if $len eq 'Q';
   if ($len eq 'g') { endlog(); next; }
-  my $kind = $len =~ s/^([LFGW])// ? $1 : '';
+  my $kind = $len =~ s/^([LFGWB])// ? $1 : '';
   my $body = readn($len);
   if ($kind eq 'W') {
     if ($logging) { stamp(); flushpartial(); emit('s', "$body\n"); }
@@ -296,6 +303,8 @@ while (1) {
   if ($kind eq 'F') { openfiles(@f); next; }
   if ($kind eq 'G') { startlog(@f); next; }
   $nested = $kind eq 'L' ? 1 : 0;
+  # A step that is a sandbox (B): bubblewrap, with the step as its command.
+  my $sandboxed = $kind eq 'B';
   my $nfiles = shift @f; my $ferr;
   for (1 .. $nfiles) {
     my ($path, $mode, $hex) = splice(@f, 0, 3);
@@ -335,8 +344,9 @@ while (1) {
     }
   }
   # bubblewrap exits before its init (pid 1 of the sandbox) has ended the rest, and that init is
-  # re-parented here (a subreaper): the sandbox is over only when every child is.
-  if ($nested) { 1 while waitpid(-1, 0) > 0 || $! == 4; }
+  # re-parented here (a subreaper): the sandbox is over only when every child is. Nothing else
+  # can be a child here: a helper goes back to the pool only without children.
+  if ($nested || $sandboxed) { 1 while waitpid(-1, 0) > 0 || $! == 4; drain() if $logging; }
   done($status);
 }
 sub finish { syswrite(STDOUT, $marker); syswrite(STDERR, $marker); reply("E $_[0]"); }
@@ -388,6 +398,13 @@ export interface SpawnerStepOptions extends StepSink {
   timeoutMs?: number;
   signal: AbortSignal;
   killGraceMs?: number;
+  /**
+   * `argv` is a bubblewrap command line (sandbox.ts) running the step in a sandbox of its own,
+   * forked by this helper outside any sandbox of its own (a one-step job: see job-runner.ts).
+   * A stop then ends the tree under the sandbox's init (bubblewrap's child), so the step sees
+   * SIGTERM first; the status is bubblewrap's: the step's exit code, 128 + n for a signal.
+   */
+  sandboxed?: boolean;
 }
 
 type Reply =
@@ -627,8 +644,8 @@ export class Spawner {
     this.sink = sink;
   }
 
-  /** Sends one request: a step, or with `nested` a helper under `argv` (see the protocol). */
-  private send(nested: boolean, files: StepFile[], cwd: string, argv: string[], env: Record<string, string>): void {
+  /** Sends one request: a step, a step that is a sandbox (`B`), or a nested helper under `argv` (`L`; see the protocol). */
+  private send(kind: '' | 'B' | 'L', files: StepFile[], cwd: string, argv: string[], env: Record<string, string>): void {
     const fields = [String(files.length)];
     // Contents as hex: a script may hold any byte, NUL included.
     for (const f of files)
@@ -639,7 +656,7 @@ export class Spawner {
     if (fields.some((f) => f.includes('\0'))) throw new GantryError('SPAWN_FAILED', 'an argument or environment value holds a NUL byte');
     const payload = Buffer.from(fields.join('\0'), 'utf8');
     // One write: each wakes the helper, and on a busy machine each wake-up costs Node its turn.
-    this.child.stdin.write(Buffer.concat([Buffer.from(`${nested ? 'L' : ''}${payload.length}\n`), payload]));
+    this.child.stdin.write(Buffer.concat([Buffer.from(`${kind}${payload.length}\n`), payload]));
   }
 
   /**
@@ -655,7 +672,7 @@ export class Spawner {
       this.sandboxEnd = resolve;
     });
     if (this.dead) this.endSandbox(null);
-    this.send(true, [], cwd, [...wrapper, ...helperArgv(this.marker)], childEnv({ set: HELPER_ENV }));
+    this.send('L', [], cwd, [...wrapper, ...helperArgv(this.marker)], childEnv({ set: HELPER_ENV }));
     let wrapperPid: number | null = null;
     let hello: { pid: number } | null = null;
     let startError: string | null = null;
@@ -783,13 +800,14 @@ export class Spawner {
     if (o.argv.length === 0) throw new GantryError('SPAWN_FAILED', 'a step needs a command line');
     if (this.spoiled) throw new GantryError('SPAWN_FAILED', 'the step helper ended unexpectedly');
     const sandbox = this.sandbox;
-    this.send(false, o.files ?? [], o.cwd, o.argv, o.env);
+    if (o.sandboxed && sandbox) throw new GantryError('SPAWN_FAILED', 'a sandboxed step cannot start inside a sandbox');
+    this.send(o.sandboxed ? 'B' : '', o.files ?? [], o.cwd, o.argv, o.env);
     this.sink = o;
     const step = ++this.steps;
 
     let pid: number | null = null;
     let startError: string | null = null;
-    const stopper = new StepStopper(o);
+    const stopper = new StepStopper(o.sandboxed ? { ...o, target: sandboxInit } : o);
     try {
       let end: Reply | null = null;
       // `S` (started) and `X` (could not start, from the child) come in either order, then `E`.
@@ -964,6 +982,11 @@ function findHostPid(wrapperPid: number, inner: number): number | null {
     }
   }
   return null;
+}
+
+/** bubblewrap's only child, the init of the sandbox's pid namespace; bubblewrap itself before it forked. */
+function sandboxInit(bwrapPid: number): number {
+  return childrenOf(bwrapPid)[0] ?? bwrapPid;
 }
 
 function findChildHostPid(parentHostPid: number | null, inner: number): number | null {

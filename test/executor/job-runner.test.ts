@@ -488,10 +488,10 @@ describe.runIf(requirement('bubblewrap', hasBubblewrap()))('runJob in the sandbo
     expect(parentOf([...helpers][0] as number)).toBe(process.pid);
   });
 
-  it('starts the sandbox while the source is still being written, and copies the source in once it is ready', async () => {
+  it('starts the sandbox of a job of several steps while the source is still being written, and copies the source in once it is ready', async () => {
     const late = join(root, 'late-source');
     let sourceWritten!: () => void;
-    const spec = makeSpec(jobConfig([{ run: 'cat hello.txt sub/inner.txt' }]), {
+    const spec = makeSpec(jobConfig([{ run: 'cat hello.txt' }, { run: 'cat sub/inner.txt' }]), {
       sandbox: 'auto',
       runId: 'run-sbx-early',
       workspaceDir: join(data, 'work', 'run-sbx-early', 'build'),
@@ -509,6 +509,37 @@ describe.runIf(requirement('bubblewrap', hasBubblewrap()))('runJob in the sandbo
     sourceWritten();
     expect((await result).status).toBe('success');
     expect(texts(readLog(spec), 'o')).toEqual(['written late', 'inner, late']);
+  });
+
+  it("runs a one-step job's step as its sandbox's command: no nested helper, background processes end with it", async () => {
+    const spec = makeSpec(jobConfig([{ run: 'setsid sleep 1000 &\nwhile [ ! -e go ]; do sleep 0.01; done; echo "pid $$"' }]), {
+      sandbox: 'auto',
+      runId: 'run-sbx-direct',
+      workspaceDir: join(data, 'work', 'run-sbx-direct', 'build'),
+    });
+    const result = runJob(spec);
+    const ours = (pid: number) => commOf(pid) === 'bwrap' && cmdlineOf(pid).includes(spec.workspaceDir);
+    try {
+      const bwrap = await waitFor(() => descendants(process.pid).find(ours), { what: 'the sandbox' });
+      // bubblewrap's command line runs the step's shell, not a step helper.
+      expect(cmdlineOf(bwrap).split('\0')).toContain('bash');
+      expect(descendants(bwrap).map(commOf)).not.toContain('perl');
+    } finally {
+      writeFileSync(join(spec.workspaceDir, 'go'), '');
+    }
+    expect((await result).status).toBe('success');
+    // The step is pid 2 of its own pid namespace, under bubblewrap's init.
+    expect(texts(readLog(spec), 'o')).toEqual(['pid 2']);
+    expect(await findJobProcesses('run-sbx-direct', 'build')).toEqual([]);
+  });
+
+  it("stops a one-step job's sandboxed step with SIGTERM first: its trap runs", async () => {
+    const run = "trap 'echo terminated; exit 3' TERM\necho started\nwhile true; do sleep 0.05; done";
+    const spec = makeSpec(jobConfig([{ name: 'trapped', timeoutMs: 1000, run }]), { sandbox: 'auto', runId: 'run-sbx-term' });
+    const result = await runJob(spec);
+    expect(result.steps.map((s) => s.status)).toEqual(['failure']);
+    expect(texts(readLog(spec), 'o')).toEqual(['started', 'terminated']);
+    expect(await findJobProcesses('run-sbx-term', 'build')).toEqual([]);
   });
 
   it('ends the whole tree of a sandboxed step on timeout', async () => {

@@ -211,6 +211,23 @@ describe.runIf(requirement('perl', spawnerAvailable()) && requirement('bubblewra
     expect(spawner.reusable).toBe(true);
   });
 
+  it('runs a step that is a sandbox of its own, and reports its end only once nothing of that sandbox is left', async () => {
+    const spawner = await helper();
+    const tag = `gantry-direct-${process.pid}-${Date.now()}`;
+    const sandbox = { workspaceDir: dir, privateDirs: [], hiddenPaths: [], network: true, cwd: dir };
+    // bubblewrap exits as soon as its init reports the step's end, before the init has ended the
+    // rest of the sandbox; the init is then the helper's child (a subreaper) for a while.
+    for (let i = 0; i < 10; i++) {
+      const argv = sandboxArgv(['bash', '-c', `(exec -a ${tag} sleep 1000) & echo $$`], sandbox);
+      const s = step(spawner, '', { argv, sandboxed: true });
+      expect(await s.promise).toMatchObject({ exitCode: 0 });
+      expect(s.stdout()).toBe('2\n');
+      expect(spawner.adopted()).toEqual([]);
+      expect(tagged(tag)).toEqual([]);
+    }
+    expect(spawner.reusable).toBe(true);
+  });
+
   it('starts the sandbox from the helper, not from Node: the bubblewrap is its child', async () => {
     const spawner = await helper();
     const wrapper = sandboxArgv([], { workspaceDir: dir, privateDirs: [], hiddenPaths: [], network: true, cwd: dir });
