@@ -104,7 +104,9 @@ environments:
     expect(await line.getAttribute('href')).toBe(`/runs/${second.id}/jobs/scan`);
     const gates = page.getByRole('list', { name: 'What the policy says' });
     expect(await gates.textContent()).toMatch(/production: block — 1 critical new finding/);
-    expect(await page.locator('.sbom').textContent()).toBe('No SBOM for this release.');
+    // Every release is made with its SBOM (here of a tree without lockfiles), downloadable from the page.
+    const sbom = page.locator('.sbom').getByRole('link', { name: 'Download the SBOM (CycloneDX)' });
+    expect(await sbom.getAttribute('href')).toMatch(/\/api\/projects\/[^/]+\/releases\/\d+\/sbom$/);
     expect(await page.locator('.advisory-age').textContent()).toContain('Advisory database: empty');
     expect(await page.getByRole('img', { name: 'findings per scanned run, the last 2' }).count()).toBe(1);
     await screenshot(page, 'security', { fullPage: true });
