@@ -3,6 +3,7 @@
  * they are found through the API and `gantry env logs` (filters, --json, --follow), and the
  * files sit where the ADR says, per environment, release and instance.
  */
+import { lineKey } from '../../src/core/line-key.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -79,7 +80,9 @@ describe('service logs', () => {
     });
     expect(plain).toMatchObject({ stream: 'stderr', text: 'plain error: order 18 declined', release: 1, instance: json.instance });
     expect(json.instance).toMatch(/^shop\.staging\.r1\./);
-    expect(json.link).toBe(`/projects/shop/environments/staging/logs?instance=${json.instance}&at=${encodeURIComponent(json.time)}`);
+    expect(json.link).toBe(
+      `/projects/shop/environments/staging/logs?instance=${json.instance}&at=${encodeURIComponent(json.time)}&line=${lineKey(json.text)}`,
+    );
 
     expect((await logs('where=level%3Derror')).lines.map((l) => l.fields?.msg)).toEqual(['order 18 declined']);
     expect((await logs('where=level%3Dinfo&text=order')).lines.map((l) => l.fields?.msg)).toEqual(['order 17 accepted']);

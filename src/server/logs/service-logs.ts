@@ -4,6 +4,7 @@
  * (log-segments.ts), scans each once (segment-scan.ts), keeps the last `limit` matches of each
  * and answers the newest `limit` overall, in time order, with how many matched in all.
  */
+import { lineKey } from '../../core/line-key.ts';
 import { STREAM_NAMES, type StreamCode } from '../../core/log-line.ts';
 import type { Project, ReleaseRecord } from '../../store/ports.ts';
 import { compileLogQuery, type LogQueryInput, structuredFields } from './log-query.ts';
@@ -164,14 +165,14 @@ export function serviceLogLine(
     stream: STREAM_NAMES[stream],
     time,
     text,
-    link: serviceLogLink(project, environment, instance, time),
+    link: serviceLogLink(project, environment, instance, time, text),
   };
   if (fields) line.fields = fields;
   return line;
 }
 
 /** The log explorer at one line: the instance and the line's time (lines of one millisecond are shown together). */
-export function serviceLogLink(project: string, environment: string, instance: string, time: string): string {
-  const q = new URLSearchParams({ instance, at: time });
+export function serviceLogLink(project: string, environment: string, instance: string, time: string, text: string): string {
+  const q = new URLSearchParams({ instance, at: time, line: lineKey(text) });
   return `/projects/${encodeURIComponent(project)}/environments/${encodeURIComponent(environment)}/logs?${q}`;
 }

@@ -3,6 +3,7 @@
  * instanceLogDir): search filters, the time index, JSON fields, the budget and its drop
  * markers, the follow across a rotation, and the global search's shape.
  */
+import { lineKey } from '../../../src/core/line-key.ts';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,7 +72,7 @@ describe('service log search', () => {
     expect(all.lines[1]?.fields).toBeUndefined();
     expect(all.lines[0]?.time).toBe('2026-11-01T12:00:00.000Z');
     expect(all.lines[0]?.link).toBe(
-      '/projects/shop/environments/production/logs?instance=shop.production.r1.a&at=2026-11-01T12%3A00%3A00.000Z',
+      `/projects/shop/environments/production/logs?instance=shop.production.r1.a&at=2026-11-01T12%3A00%3A00.000Z&line=${lineKey(all.lines[0]?.text ?? '')}`,
     );
 
     const texts = async (q: Partial<Parameters<ServiceLogs['search']>[0]>) => (await search(q)).lines.map((l) => l.text);
@@ -140,7 +141,7 @@ describe('service log search', () => {
         stream: 'stdout',
         time: '2026-11-01T12:00:00.000Z',
         text: 'payment declined',
-        link: '/projects/shop/environments/production/logs?instance=i1&at=2026-11-01T12%3A00%3A00.000Z',
+        link: `/projects/shop/environments/production/logs?instance=i1&at=2026-11-01T12%3A00%3A00.000Z&line=${lineKey('payment declined')}`,
       },
       expect.objectContaining({ environment: 'staging', instance: 'i2', text: 'payment accepted' }),
     ]);

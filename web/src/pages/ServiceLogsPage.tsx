@@ -2,13 +2,15 @@
  * The log explorer of an environment: its services' stored lines (every instance and release,
  * newest last) filtered on the server (`grep`, `where` on JSON fields, instance, release, time),
  * then followed live over SSE from the moment the search began, so nothing falls between the
- * two. Only the rows in view are in the DOM. A line's link (`?instance=…&at=…`, what the API and
- * the global search hand out) opens the minutes around that line with it highlighted, together
- * with the lines read in the same millisecond (one batch of the service's output).
+ * two. Only the rows in view are in the DOM. A line's link (`?instance=…&at=…&line=…`, what the
+ * API and the global search hand out) opens the minutes around that line with it highlighted and
+ * in view: `line` is a key of its text (core/line-key.ts), since a batch of a service's output is
+ * read in one millisecond.
  */
 import { type FormEvent, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { Link, useLocation, useParams, useSearch } from 'wouter';
 import type { ServiceLogAnswer, ServiceLogLine } from '../../../src/server/logs/index.ts';
+import { lineKey as textKey } from '../../../src/core/line-key.ts';
 import { getJson, p } from '../api.ts';
 import { LiveIndicator } from '../components/LiveIndicator.tsx';
 import { useEventStream } from '../live.ts';
@@ -130,7 +132,7 @@ export default function ServiceLogsPage() {
           ? 'searching…'
           : `${lines.length} lines${matched > lines.length ? ` (the newest of ${matched} matches)` : ''}${at ? ` around ${at}` : ''}`}
       </p>
-      <LogRows lines={lines} at={at} instance={params.get('instance')} />
+      <LogRows lines={lines} at={at} instance={params.get('instance')} line={params.get('line')} />
     </main>
   );
 }
@@ -140,15 +142,25 @@ function lineKey(line: ServiceLogLine): string {
 }
 
 /** The rows in view only; sticks to the bottom while the user has not scrolled up. */
-function LogRows({ lines, at, instance }: { lines: ServiceLogLine[]; at: string | null; instance: string | null }) {
+function LogRows({
+  lines,
+  at,
+  instance,
+  line,
+}: {
+  lines: ServiceLogLine[];
+  at: string | null;
+  instance: string | null;
+  line: string | null;
+}) {
   const box = useRef<HTMLDivElement>(null);
   const [scrollTop, setScrollTop] = useState(0);
   const [height, setHeight] = useState(600);
   const stick = useRef(true);
-  // The linked line, and the lines read with it in the same millisecond (one batch of output).
+  // The linked line: its time, instance and text's key (a link without a key marks every line read in that millisecond).
   const isTarget = useCallback(
-    (l: ServiceLogLine) => at !== null && l.time === at && (!instance || l.instance === instance),
-    [at, instance],
+    (l: ServiceLogLine) => at !== null && l.time === at && (!instance || l.instance === instance) && (!line || textKey(l.text) === line),
+    [at, instance, line],
   );
   const target = useMemo(() => lines.findIndex(isTarget), [lines, isTarget]);
 
