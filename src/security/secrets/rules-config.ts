@@ -7,7 +7,8 @@
  * lists are appended). Go regular expressions are translated once, here.
  */
 import { parse as parseToml } from 'smol-toml';
-import { z } from 'zod';
+import { createRequire } from 'node:module';
+import type { z as Zod } from 'zod';
 import { GantryError } from '../../core/errors.ts';
 import { GoRegexError, goRegex } from './go-regex.ts';
 
@@ -38,47 +39,62 @@ export interface SecretRules {
   allowlists: Allowlist[];
 }
 
-const allowlistFields = {
-  description: z.string().optional(),
-  condition: z.enum(['OR', 'AND', 'or', 'and']).optional(),
-  commits: z.array(z.string()).optional(),
-  paths: z.array(z.string()).optional(),
-  regexTarget: z.enum(['secret', 'match', 'line']).optional(),
-  regexes: z.array(z.string()).optional(),
-  stopwords: z.array(z.string()).optional(),
-};
-const ruleAllowlist = z.strictObject(allowlistFields);
-const globalAllowlist = z.strictObject({ ...allowlistFields, targetRules: z.array(z.string()).optional() });
+/**
+ * The schema of a rules file, built on first use: zod is loaded (synchronously, through require)
+ * only when a user's rules file is checked, never on a pre-commit hook's path with the built-in
+ * rules alone, where loading it cost more than the scan.
+ */
+function buildSchemas(z: typeof Zod) {
+  const allowlistFields = {
+    description: z.string().optional(),
+    condition: z.enum(['OR', 'AND', 'or', 'and']).optional(),
+    commits: z.array(z.string()).optional(),
+    paths: z.array(z.string()).optional(),
+    regexTarget: z.enum(['secret', 'match', 'line']).optional(),
+    regexes: z.array(z.string()).optional(),
+    stopwords: z.array(z.string()).optional(),
+  };
+  const ruleAllowlist = z.strictObject(allowlistFields);
+  const globalAllowlist = z.strictObject({ ...allowlistFields, targetRules: z.array(z.string()).optional() });
 
-const ruleSchema = z.strictObject({
-  id: z.string().min(1),
-  description: z.string().optional(),
-  regex: z.string().optional(),
-  path: z.string().optional(),
-  secretGroup: z.number().int().min(0).optional(),
-  entropy: z.number().min(0).optional(),
-  keywords: z.array(z.string()).optional(),
-  tags: z.array(z.string()).optional(),
-  allowlist: ruleAllowlist.optional(),
-  allowlists: z.array(ruleAllowlist).optional(),
-  skipReport: z.boolean().optional(),
-});
+  const ruleSchema = z.strictObject({
+    id: z.string().min(1),
+    description: z.string().optional(),
+    regex: z.string().optional(),
+    path: z.string().optional(),
+    secretGroup: z.number().int().min(0).optional(),
+    entropy: z.number().min(0).optional(),
+    keywords: z.array(z.string()).optional(),
+    tags: z.array(z.string()).optional(),
+    allowlist: ruleAllowlist.optional(),
+    allowlists: z.array(ruleAllowlist).optional(),
+    skipReport: z.boolean().optional(),
+  });
 
-const configSchema = z.strictObject({
-  title: z.string().optional(),
-  description: z.string().optional(),
-  minVersion: z.string().optional(),
-  extend: z
-    .strictObject({ useDefault: z.boolean().optional(), path: z.string().optional(), disabledRules: z.array(z.string()).optional() })
-    .optional(),
-  allowlist: globalAllowlist.optional(),
-  allowlists: z.array(globalAllowlist).optional(),
-  rules: z.array(ruleSchema).optional(),
-});
+  const configSchema = z.strictObject({
+    title: z.string().optional(),
+    description: z.string().optional(),
+    minVersion: z.string().optional(),
+    extend: z
+      .strictObject({ useDefault: z.boolean().optional(), path: z.string().optional(), disabledRules: z.array(z.string()).optional() })
+      .optional(),
+    allowlist: globalAllowlist.optional(),
+    allowlists: z.array(globalAllowlist).optional(),
+    rules: z.array(ruleSchema).optional(),
+  });
+  return { ruleAllowlist, globalAllowlist, ruleSchema, configSchema };
+}
 
-type RawConfig = z.infer<typeof configSchema>;
-type RawRule = z.infer<typeof ruleSchema>;
-type RawAllowlist = z.infer<typeof globalAllowlist>;
+let schemas: ReturnType<typeof buildSchemas> | undefined;
+function rulesSchemas(): ReturnType<typeof buildSchemas> {
+  schemas ??= buildSchemas((createRequire(import.meta.url)('zod') as { z: typeof Zod }).z);
+  return schemas;
+}
+
+type Schemas = ReturnType<typeof buildSchemas>;
+type RawConfig = Zod.infer<Schemas['configSchema']>;
+type RawRule = Zod.infer<Schemas['ruleSchema']>;
+type RawAllowlist = Zod.infer<Schemas['globalAllowlist']>;
 
 function invalid(file: string, message: string, line?: number): GantryError {
   return new GantryError('INVALID_SECRET_RULES', `${file}${line === undefined ? '' : `:${line}`}: ${message}`);
@@ -125,7 +141,7 @@ export function parseRulesFile(file: string, text: string, trusted = false): Raw
     throw invalid(file, `not valid TOML (${(error as Error).message.split('\n')[0]})`, (error as { line?: number }).line);
   }
   if (trusted) return doc as RawConfig;
-  const parsed = configSchema.safeParse(doc);
+  const parsed = rulesSchemas().configSchema.safeParse(doc);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const path = issue?.path ?? [];
@@ -173,7 +189,7 @@ function mergeRules(base: RawConfig, extension: RawConfig): RawConfig {
   };
 }
 
-function ruleAllowlists(rule: RawRule): z.infer<typeof ruleAllowlist>[] {
+function ruleAllowlists(rule: RawRule): Zod.infer<Schemas['ruleAllowlist']>[] {
   return [...(rule.allowlist ? [rule.allowlist] : []), ...(rule.allowlists ?? [])];
 }
 
