@@ -3,19 +3,19 @@
  * (`2026-11-01`, or a full ISO time). Bad input is a DORA_INVALID_WINDOW error naming the forms.
  */
 import { GantryError } from '../core/errors.ts';
+import { spanMs } from '../core/span.ts';
 import type { DoraWindow } from './dora-report.ts';
 
-const UNIT_MS: Readonly<Record<string, number>> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 /** Ten years: longer windows are a typo, and would make tens of thousands of buckets. */
 const MAX_WINDOW_MS = 3650 * 86_400_000;
 
 export const DEFAULT_SINCE = '30d';
 
 export function parseSince(since: string, now: number): DoraWindow {
-  const duration = /^(\d{1,6})([mhdw])$/.exec(since.trim());
+  const span = spanMs(since);
   let from: number;
-  if (duration) {
-    from = now - Number(duration[1]) * (UNIT_MS[duration[2] as string] as number);
+  if (span !== null) {
+    from = now - span;
   } else if (/^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(since.trim())) {
     from = Date.parse(since.trim().length === 10 ? `${since.trim()}T00:00:00Z` : since.trim());
   } else {

@@ -5,12 +5,14 @@
  * requests at once. Every change is an event with who made it.
  */
 import { z } from 'zod';
-import { decide, PERMISSION_NAMES, type Permission, ROLES } from '../../access/index.ts';
-import { ForbiddenError, InputError, NotFoundError } from '../../core/errors.ts';
+import { PERMISSION_NAMES, type Permission, ROLES } from '../../access/index.ts';
+import { InputError, NotFoundError } from '../../core/errors.ts';
+import { spanMs } from '../../core/span.ts';
 import type { Value } from '../../core/types.ts';
 import type { EventEnvironment, Store, TokenRecord } from '../../store/ports.ts';
 import type { RouteTable } from '../http/index.ts';
 import type { OpenRequests } from './open-requests.ts';
+import { requirePermission } from './authorize.ts';
 import { hashToken, newToken } from './tokens.ts';
 
 export interface AccessRouteDeps {
@@ -25,7 +27,7 @@ const NAME = z
   .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'lower-case letters, digits, ".", "_" and "-", starting with a letter or digit');
 const ROLE = z.enum(ROLES as [string, ...string[]]);
 const SUBJECT = z.string().regex(/^(user|group):[a-z0-9][a-z0-9._-]{0,62}$/, 'user:NAME or group:NAME');
-const DURATION = z.string().regex(/^\d+[dh]$/, 'a number of days or hours, e.g. 30d or 12h');
+const LIFETIME = z.string().refine((text) => spanMs(text) !== null, 'a span such as 12h, 30d or 2w');
 
 export function registerAccessRoutes(routes: RouteTable, deps: AccessRouteDeps): void {
   const { store } = deps;
@@ -193,15 +195,15 @@ export function registerAccessRoutes(routes: RouteTable, deps: AccessRouteDeps):
       name: z.string().min(1).max(100),
       owner: NAME.optional(),
       scopes: z.array(z.enum(PERMISSION_NAMES as [Permission, ...Permission[]])).optional(),
-      expiresIn: DURATION.optional(),
+      expiresIn: LIFETIME.optional(),
     }),
     handler: async ({ body, request, reply }) => {
       const owner = body.owner ?? ownUser(request.principal?.id);
       if (owner === undefined) throw new InputError('say which user or service account the token acts for: "owner"');
-      if (ownUser(request.principal?.id) !== owner) requireServerAdmin(request.principal);
+      if (ownUser(request.principal?.id) !== owner) requirePermission(request, 'server.admin');
       await requireUser(store, owner);
       const token = newToken();
-      const expiresAt = body.expiresIn ? new Date(deps.now() + durationMs(body.expiresIn)).toISOString() : undefined;
+      const expiresAt = body.expiresIn ? new Date(deps.now() + (spanMs(body.expiresIn) ?? 0)).toISOString() : undefined;
       const created = await store.tokens.create({
         name: body.name,
         hash: hashToken(token),
@@ -242,7 +244,7 @@ export function registerAccessRoutes(routes: RouteTable, deps: AccessRouteDeps):
     handler: async ({ params, request }) => {
       const token = await store.tokens.findById(params.id);
       if (!token || token.owner === null) throw new NotFoundError(`no API token ${params.id}`);
-      if (ownUser(request.principal?.id) !== token.owner) requireServerAdmin(request.principal);
+      if (ownUser(request.principal?.id) !== token.owner) requirePermission(request, 'server.admin');
       const revoked = await store.tokens.revoke(token.id, new Date(deps.now()).toISOString());
       const ended = deps.open.end([token.id]);
       if (revoked)
@@ -256,22 +258,12 @@ function ownUser(principalId: string | undefined): string | undefined {
   return principalId?.startsWith('user:') ? principalId.slice('user:'.length) : undefined;
 }
 
-function requireServerAdmin(principal: Parameters<typeof decide>[0] | undefined): void {
-  const d = principal ? decide(principal, 'server.admin') : null;
-  if (!d?.allowed) throw new ForbiddenError(d && !d.allowed ? d.reason : 'only a server admin may manage other users’ tokens');
-}
-
 async function requireUser(store: Store, name: string): Promise<void> {
   if (!(await store.access.findUser(name))) throw new NotFoundError(`no user ${name}: add it first (POST /api/users)`);
 }
 
 async function serverGrants(store: Store) {
   return (await store.access.listGrants()).filter((g) => g.project === null);
-}
-
-function durationMs(d: string): number {
-  const n = Number(d.slice(0, -1));
-  return d.endsWith('d') ? n * 86_400_000 : n * 3_600_000;
 }
 
 function publicToken(t: TokenRecord) {

@@ -6,6 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { spanMs } from '../../core/span.ts';
 import type { EventEnvironment, Store } from '../../store/ports.ts';
 import type { RouteTable } from '../http/index.ts';
 
@@ -36,7 +37,7 @@ export function recordApiCalls(
   });
 }
 
-const SINCE = z.string().regex(/^\d+[mhd]$/, 'a duration such as 15m, 12h or 30d');
+const SINCE = z.string().refine((text) => spanMs(text) !== null, 'a span back from now such as 15m, 12h, 30d or 2w');
 
 export function registerAuditRoutes(routes: RouteTable, deps: { store: Store; now(): number }): void {
   routes.add({
@@ -51,7 +52,7 @@ export function registerAuditRoutes(routes: RouteTable, deps: { store: Store; no
       limit: z.coerce.number().int().min(1).max(1000).default(100),
     }),
     handler: async ({ query }) => {
-      const since = query.since ? new Date(deps.now() - durationMs(query.since)).toISOString() : undefined;
+      const since = query.since ? new Date(deps.now() - (spanMs(query.since) ?? 0)).toISOString() : undefined;
       const actor = query.user === undefined ? undefined : query.user.includes(':') ? query.user : `user:${query.user}`;
       const events = await deps.store.events.list({
         newestFirst: true,
@@ -66,9 +67,3 @@ export function registerAuditRoutes(routes: RouteTable, deps: { store: Store; no
 
 /** Actors that are Gantry itself, left out of the trail unless asked for by name. */
 const MACHINE_ACTORS = new Set(['server', 'system']);
-
-function durationMs(d: string): number {
-  const n = Number(d.slice(0, -1));
-  const unit = d.at(-1);
-  return n * (unit === 'm' ? 60_000 : unit === 'h' ? 3_600_000 : 86_400_000);
-}
