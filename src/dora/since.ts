@@ -3,7 +3,7 @@
  * (`2026-11-01`, or a full ISO time). Bad input is a DORA_INVALID_WINDOW error naming the forms.
  */
 import { GantryError } from '../core/errors.ts';
-import { spanMs } from '../core/span.ts';
+import { timeBackFrom } from '../core/span.ts';
 import type { DoraWindow } from './dora-report.ts';
 
 /** Ten years: longer windows are a typo, and would make tens of thousands of buckets. */
@@ -12,15 +12,7 @@ const MAX_WINDOW_MS = 3650 * 86_400_000;
 export const DEFAULT_SINCE = '30d';
 
 export function parseSince(since: string, now: number): DoraWindow {
-  const span = spanMs(since);
-  let from: number;
-  if (span !== null) {
-    from = now - span;
-  } else if (/^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(since.trim())) {
-    from = Date.parse(since.trim().length === 10 ? `${since.trim()}T00:00:00Z` : since.trim());
-  } else {
-    from = Number.NaN;
-  }
+  const from = timeBackFrom(since, now) ?? Number.NaN;
   if (Number.isNaN(from) || from >= now || now - from > MAX_WINDOW_MS)
     throw new GantryError(
       'DORA_INVALID_WINDOW',

@@ -16,6 +16,7 @@
  * value (`type:run type:deploy`). Values may be quoted (`by:"Ann Lee"`). Every error carries the
  * position of the part that caused it.
  */
+import { timeBackFrom } from '../core/span.ts';
 import { GantryError } from '../core/errors.ts';
 import { isSearchKind, type SearchKind } from './search-kinds.ts';
 import { wordsOf } from './lexemes.ts';
@@ -153,15 +154,9 @@ function addText(query: SearchQuery, part: Part, input: string): void {
   query.text.push({ words, prefix, phrase });
 }
 
-const DURATION_MS: Readonly<Record<string, number>> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
-
 /** A duration back from now (`7d`) or a date / ISO time; null when it is neither. */
 export function parseTimeBound(value: string, nowMs: number): number | null {
-  const duration = /^(\d{1,6})([mhdw])$/.exec(value);
-  if (duration) return nowMs - Number(duration[1]) * (DURATION_MS[duration[2] as string] as number);
-  if (!/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(value)) return null;
-  const ms = Date.parse(value.length === 10 ? `${value}T00:00:00Z` : value);
-  return Number.isNaN(ms) ? null : ms;
+  return timeBackFrom(value, nowMs);
 }
 
 function addFilter(query: SearchQuery, part: Part & { field: Filter }, input: string, nowMs: number): void {

@@ -3,6 +3,7 @@
  * compiled once into a `LineMatcher`: what a line's text must contain, which fields of a JSON
  * line must hold which values, and the time window. Pure; bad input is INVALID_LOG_QUERY.
  */
+import { timeBackFrom } from '../../core/span.ts';
 import { GantryError } from '../../core/errors.ts';
 import type { StreamCode } from '../../core/log-line.ts';
 
@@ -178,17 +179,10 @@ function compileRegex(source: string): RegExp {
   }
 }
 
-const UNIT_MS: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
-
 /** `15m`, `2h`, `7d` back from `now`, or an ISO date/time; `name` is the option, for the message. */
 export function parseLogTime(raw: string, now: number, name: 'since' | 'until'): number {
-  const trimmed = raw.trim();
-  const duration = /^(\d{1,7})([smhdw])$/.exec(trimmed);
-  if (duration) return now - Number(duration[1]) * (UNIT_MS[duration[2] as string] as number);
-  if (/^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(trimmed)) {
-    const ms = Date.parse(trimmed.length === 10 ? `${trimmed}T00:00:00Z` : trimmed);
-    if (!Number.isNaN(ms)) return ms;
-  }
+  const at = timeBackFrom(raw, now);
+  if (at !== null) return at;
   throw new GantryError(
     'INVALID_LOG_QUERY',
     `${name} ${JSON.stringify(raw)} is neither a duration back from now (30s, 15m, 2h, 7d) nor a date (2026-11-01, 2026-11-01T12:00:00Z)`,
