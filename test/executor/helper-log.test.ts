@@ -195,6 +195,8 @@ describe.runIf(requirement('perl', spawnerAvailable()))('the job log written by 
     );
     await first;
     jobLog.system('✔ first');
+    // The helper writes Gantry's line when it reads it: only then is the background line "after".
+    await waitFor(() => readFileSync(file, 'utf8').includes('✔ first'), { what: 'the end of the first step in the file' });
     writeFileSync(go, '');
     await waitFor(() => readFileSync(file, 'utf8').includes('background'), { what: 'the background line in the file' });
     jobLog.system('▶ second');
