@@ -200,7 +200,11 @@ class JobRun {
         // Only Gantry's own security job may name a host path to read (its advisory database): a
         // gantry.yaml cannot set `builtin`, so no pipeline can uncover the host's /tmp this way.
         const advisories = this.config.builtin === 'security' ? this.config.env.GANTRY_ADVISORIES : undefined;
-        const binds = caBinds(this.hostEnv, spec.hiddenPaths, advisories ? [{ variable: 'GANTRY_ADVISORIES', named: advisories }] : []);
+        const binds = caBinds(
+          this.hostEnv,
+          spec.hiddenPaths,
+          advisories ? [{ variable: 'GANTRY_ADVISORIES', named: advisories, serverFile: true }] : [],
+        );
         this.sandboxBinds = binds.args;
         for (const sentence of binds.unreadable) this.log.system(`⚠ ${sentence}`);
       }

@@ -23,9 +23,8 @@ export interface SecurityJobRunner {
   /** The command line that starts `gantry` in a job, shell-quoted (the server's Node and CLI). */
   gantry: string;
   /**
-   * OSV advisories for the job (a folder or zip the sandbox can read), or null: the scan then
-   * says "no advisory database". This is the seam through which the server's own advisory
-   * database will reach the job: the job reads it from `GANTRY_ADVISORIES`.
+   * OSV advisories for the job (a folder, zip or the server's JSON Lines export of its store), or
+   * null: the scan then says "no advisory database". The job reads it from `GANTRY_ADVISORIES`.
    */
   advisories: string | null;
 }

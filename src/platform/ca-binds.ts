@@ -9,7 +9,7 @@
  * path inside a hidden path (a CA dir there would show other jobs' files), a path that does not
  * exist (bwrap would fail to start). Each refusal is returned as a sentence for the workload's log.
  */
-import { realpathSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { CA_DIR_ENV, CA_FILE_ENV } from './child-env.ts';
 
@@ -18,6 +18,12 @@ export interface CaBinds {
   args: string[];
   /** Why a named path stays unreadable inside, one sentence each. */
   unreadable: string[];
+}
+
+interface NamedPath {
+  variable: string;
+  named: string;
+  serverFile?: boolean;
 }
 
 /** A directory the sandbox mounts empty or private on top of the host's: /tmp always, and the hidden paths. */
@@ -30,15 +36,19 @@ const COVERED_ALWAYS = ['/tmp'];
 export function caBinds(
   env: Readonly<Record<string, string | undefined>>,
   hiddenPaths: readonly string[],
-  /** Other host paths the workload reads, by the variable that names them (the security job's advisories). */
-  more: readonly { variable: string; named: string }[] = [],
+  /**
+   * Other host paths the workload reads, by the variable that names them (the security job's
+   * advisories). `serverFile`: a file the server wrote for the workload, bound even inside a hidden
+   * path — a regular file only, since a folder there could hold other jobs' files.
+   */
+  more: readonly NamedPath[] = [],
 ): CaBinds {
   const hidden = hiddenPaths.map((p) => path.resolve(p));
   const covered = [...COVERED_ALWAYS, ...hidden];
   const args: string[] = [];
   const unreadable: string[] = [];
   const bound = new Set<string>();
-  for (const { variable, named } of [...namedPaths(env), ...more.filter((m) => path.isAbsolute(m.named))]) {
+  for (const { variable, named, serverFile } of [...namedPaths(env), ...more.filter((m) => path.isAbsolute(m.named))]) {
     const why = (reason: string) => unreadable.push(`${variable} names ${named}, which the sandbox cannot show: ${reason}`);
     let real: string;
     try {
@@ -53,7 +63,7 @@ export function caBinds(
       why("it holds Gantry's data dir");
       continue;
     }
-    if (targets.some((target) => hidden.some((h) => isWithin(target, h)))) {
+    if (targets.some((target) => hidden.some((h) => isWithin(target, h))) && !(serverFile && statSync(real).isFile())) {
       why("it is inside Gantry's data dir");
       continue;
     }
@@ -66,8 +76,8 @@ export function caBinds(
   return { args, unreadable };
 }
 
-function namedPaths(env: Readonly<Record<string, string | undefined>>): Array<{ variable: string; named: string }> {
-  const out: Array<{ variable: string; named: string }> = [];
+function namedPaths(env: Readonly<Record<string, string | undefined>>): NamedPath[] {
+  const out: NamedPath[] = [];
   for (const variable of [...CA_FILE_ENV, ...CA_DIR_ENV]) {
     const value = env[variable];
     if (value === undefined || value === '') continue;

@@ -1,7 +1,7 @@
 /**
  * OSV records from what OSV publishes: a folder of `.json` files (any depth; the osv.dev export
  * and the GitHub advisory database both look like this) or a `.zip` (osv.dev's per-ecosystem
- * `all.zip`). A file that is not an OSV record is reported, not fatal: one bad record must not
+ * `all.zip`); or a `.jsonl` of one record per line (what the server exports from its store). A file that is not an OSV record is reported, not fatal: one bad record must not
  * keep the other hundred thousand out.
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
@@ -52,6 +52,12 @@ export async function loadAdvisories(path: string): Promise<AdvisoryLoad> {
     const files: string[] = [];
     walk(path, files);
     for (const file of files) parse(parseOsvRecord, readFileSync(file, 'utf8'), relative(path, file), load);
+  } else if (path.endsWith('.jsonl')) {
+    // One record per line: the export of the server's own database its runs' security jobs read.
+    const lines = readFileSync(path, 'utf8').split('\n');
+    lines.forEach((line, i) => {
+      if (line.trim() !== '') parse(parseOsvRecord, line, `${path}:${i + 1}`, load);
+    });
   } else if (path.endsWith('.zip')) {
     for (const entry of zipEntries(readFileSync(path), path))
       if (entry.name.endsWith('.json')) parse(parseOsvRecord, entry.read().toString('utf8'), entry.name, load);

@@ -150,7 +150,7 @@ export const SERVER_OPTION_TABLE: Record<keyof ServerOptions, OptionSpec> = {
   advisories: {
     env: 'GANTRY_ADVISORIES',
     description:
-      'OSV advisories for the security job: a folder of OSV JSON files or an osv.dev zip (default: none, dependencies are listed unchecked)',
+      'OSV advisories for the security job: a folder of OSV JSON files or an osv.dev zip (default: what `gantry advisories import` stored; without an import, dependencies are listed unchecked)',
     parse: (raw) => resolve(raw),
   },
   serviceLogBytes: {

@@ -146,7 +146,16 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     eventEnv,
     notify: (runId) => hub.notify(runId),
     clock: systemClock,
-    securityJob: options.securityScans === 'on' ? { gantry: gantryCommand(), advisories: options.advisories } : null,
+    securityJob:
+      options.securityScans === 'on'
+        ? {
+            gantry: gantryCommand(),
+            // Read per run: the operator's database when named, else what `gantry advisories import` put in the store.
+            get advisories() {
+              return options.advisories ?? security.advisoryFile();
+            },
+          }
+        : null,
     onRunFinished: (run, status) => {
       if (status === 'success')
         void autoRelease
@@ -360,6 +369,9 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
       notifier.start();
       incidents.start();
       security.start();
+      void security
+        .refreshAdvisoryFile()
+        .catch((error: unknown) => log.child({ component: 'security' }).warn('writing the advisory file failed', { err: error }));
       logBudget.start();
       loki?.start();
       // A store from before search, or one whose index was dropped, is indexed from the event log

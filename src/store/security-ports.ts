@@ -40,6 +40,8 @@ export interface AdvisoryStore {
   status(): Promise<{ lastImport: AdvisoryImport | null; records: number; withdrawn: number }>;
   /** The query port scans use: the records (JSON text) naming any of these packages, withdrawn ones left out. */
   byPackages(packages: readonly { ecosystem: string; name: string }[]): Promise<string[]>;
+  /** Every record not withdrawn (JSON text), by id, a page at a time: what a run's security job reads. */
+  current(): AsyncIterable<string>;
 }
 
 /** One finding of a scanned job, as stored (the model is src/security's Finding). */

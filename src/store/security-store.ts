@@ -122,6 +122,24 @@ export function createAdvisoryStore(ctx: StoreContext): AdvisoryStore {
       }
       return out;
     },
+
+    async *current() {
+      // Keyset pages: a database of a few hundred thousand records is never held in memory at once.
+      let after = '';
+      for (;;) {
+        const rows = await db
+          .selectFrom('advisories')
+          .select(['id', 'record'])
+          .where('withdrawn', 'is', null)
+          .where('id', '>', after)
+          .orderBy('id')
+          .limit(CHUNK)
+          .execute();
+        for (const row of rows) yield row.record;
+        if (rows.length < CHUNK) return;
+        after = (rows.at(-1) as { id: string }).id;
+      }
+    },
   };
 }
 

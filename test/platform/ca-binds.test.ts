@@ -62,4 +62,21 @@ describe('caBinds', () => {
       `SSL_CERT_DIR names ${join(data, 'runs')}, which the sandbox cannot show: it is inside Gantry's data dir`,
     ]);
   });
+
+  it('binds a file the server wrote for the security job inside the data dir, read-only, but never a folder there', () => {
+    const file = join(data, 'advisories', 'osv.jsonl');
+    mkdirSync(join(data, 'advisories'), { recursive: true });
+    writeFileSync(file, '');
+    const more = [
+      { variable: 'GANTRY_ADVISORIES', named: file, serverFile: true },
+      { variable: 'GANTRY_ADVISORIES', named: join(data, 'advisories'), serverFile: true },
+    ];
+    const binds = caBinds({}, [data], more);
+    expect(binds.args).toEqual(['--ro-bind', file, file]);
+    expect(binds.unreadable).toEqual([
+      `GANTRY_ADVISORIES names ${join(data, 'advisories')}, which the sandbox cannot show: it is inside Gantry's data dir`,
+    ]);
+    // Without the mark, the file stays hidden like anything else in there.
+    expect(caBinds({}, [data], [{ variable: 'GANTRY_ADVISORIES', named: file }]).args).toEqual([]);
+  });
 });

@@ -63,6 +63,9 @@ function contract(name: string, factory: () => Promise<TestDatabase | null>, ski
       expect(await store.advisories.byPackages([{ ecosystem: 'PyPI', name: 'lodash' }])).toEqual([]);
       await store.advisories.upsert([advisory('GHSA-2', '2026-03-01T00:00:00Z', ['minimist'], '2026-03-01T00:00:00Z')]);
       expect(await store.advisories.byPackages([{ ecosystem: 'npm', name: 'minimist' }])).toEqual([]);
+      const current: string[] = [];
+      for await (const text of store.advisories.current()) current.push(text);
+      expect(ids(current)).toEqual(['GHSA-1']);
       await store.advisories.recordImport({
         source: '/osv/npm.zip',
         importedAt: '2026-12-06T10:00:00.000Z',
@@ -131,6 +134,15 @@ function contract(name: string, factory: () => Promise<TestDatabase | null>, ski
       await store.findings.setPolicy(projectId, '{"block":["high"]}', []);
       await store.findings.setPolicy(projectId, '{"block":["critical"]}', []);
       expect(await store.findings.policy(projectId)).toBe('{"block":["critical"]}');
+    });
+
+    it('reads every current record across pages, in id order, withdrawn ones left out', async () => {
+      const many = Array.from({ length: 1201 }, (_, i) => advisory(`PAGE-${String(i).padStart(4, '0')}`, '2026-01-01T00:00:00Z', ['p']));
+      await store.advisories.upsert([...many, advisory('PAGE-X', '2026-01-01T00:00:00Z', ['p'], '2026-02-01T00:00:00Z')]);
+      const ids: string[] = [];
+      for await (const text of store.advisories.current()) ids.push((JSON.parse(text) as { id: string }).id);
+      const paged = ids.filter((id) => id.startsWith('PAGE-'));
+      expect(paged).toEqual(many.map((a) => a.id));
     });
   });
 }

@@ -43,6 +43,7 @@ import type {
   StoredFinding,
   Suppression,
 } from '../../store/ports.ts';
+import { advisoryExportFile, exportAdvisories, exportedAtMs } from './advisory-export.ts';
 import { importAdvisories } from './advisory-import.ts';
 
 const CURSOR = 'security';
@@ -112,6 +113,7 @@ export interface SecurityOverride {
 export class SecurityService {
   readonly #deps: SecurityServiceDeps;
   #loop: Repeating | undefined;
+  #exporting: Promise<void> = Promise.resolve();
 
   constructor(deps: SecurityServiceDeps) {
     this.#deps = deps;
@@ -407,7 +409,32 @@ export class SecurityService {
   async importAdvisories(path: string, actor: string): Promise<AdvisoryImport> {
     const summary = await importAdvisories(this.#deps.store, path, new Date(this.#deps.clock.now()).toISOString());
     await this.#deps.store.events.append(this.#event('advisories.imported', 'advisories', actor, { ...summary }));
+    // Before answering: a run started after the import must be checked against it.
+    await this.#exportAdvisories();
     return summary;
+  }
+
+  /** The store's advisories as a file a run's security job reads, or null before the first import. */
+  advisoryFile(): string | null {
+    const file = advisoryExportFile(this.#deps.dataDir);
+    return exportedAtMs(file) === null ? null : file;
+  }
+
+  /** At start: rewrites the file when it is missing or older than the last import (a crash between the two). */
+  async refreshAdvisoryFile(): Promise<void> {
+    const { lastImport } = await this.#deps.store.advisories.status();
+    if (lastImport === null) return;
+    const exported = exportedAtMs(advisoryExportFile(this.#deps.dataDir));
+    if (exported === null || exported < Date.parse(lastImport.importedAt)) await this.#exportAdvisories();
+  }
+
+  #exportAdvisories(): Promise<void> {
+    // One writer at a time: two imports close together must not rename over each other's file.
+    const next = this.#exporting.then(async () => {
+      await exportAdvisories(this.#deps.store.advisories, advisoryExportFile(this.#deps.dataDir));
+    });
+    this.#exporting = next.catch(() => undefined);
+    return next;
   }
 
   async advisoryAge(): Promise<AdvisoryAge> {

@@ -89,3 +89,52 @@ describe(`the security job of server runs (sandbox ${SANDBOX})`, () => {
     expect(String(log)).toContain('[gantry] security:');
   });
 });
+
+describe(`the security job reads the advisories imported into the store (sandbox ${SANDBOX})`, () => {
+  let server: TestServer;
+  let repo: TestRepo;
+  let osv: string;
+
+  beforeAll(async () => {
+    osv = await mkdtemp(join(tmpdir(), 'gantry-osv-'));
+    // No `advisories` option: the database is what `gantry advisories import` stored.
+    server = await startTestServer({ options: { securityScans: 'on', sandbox: SANDBOX } });
+    repo = await makeRepo({ 'gantry.yaml': PIPELINE, 'package-lock.json': JSON.stringify(QS_LOCK) });
+    expect((await server.api('POST', '/api/projects', { path: repo.dir, name: 'sec2' })).status).toBe(201);
+  }, 60_000);
+  afterAll(async () => {
+    await server?.cleanup();
+    await repo?.cleanup();
+    await rm(osv, { recursive: true, force: true });
+  });
+
+  async function advisoryFindings(files: Record<string, string>): Promise<string[]> {
+    const sha = await repo.commit(files, 'change');
+    const run = await waitFor(
+      async () => {
+        const { body } = await server.api<{ runs: { id: string; event: { sha: string } }[] }>('GET', '/api/runs?project=sec2');
+        return body.runs.find((r) => r.event.sha === sha);
+      },
+      { what: `the run of ${sha}`, timeoutMs: 20_000 },
+    );
+    const view = await waitForRunEnd(server, run.id, 60_000);
+    expect(view.jobs.find((j) => j.key === 'security')?.status).toBe('success');
+    const sarif = JSON.parse(await readFile(jobSarifFile(server.dataDir, view.run.id, 'security'), 'utf8'));
+    return fromSarif(sarif, 'sarif.json')
+      .filter((f) => f.scanner.endsWith('dependencies'))
+      .map((f) => f.ruleId);
+  }
+
+  async function importFolder(record: object): Promise<void> {
+    await writeFile(join(osv, 'qs.json'), JSON.stringify(record));
+    const { status } = await server.api('POST', '/api/advisories/import', { path: osv });
+    expect(status).toBe(200);
+  }
+
+  it('finds the vulnerable package after an import, and no longer once the advisory is withdrawn', async () => {
+    await importFolder(QS_ADVISORY);
+    expect(await advisoryFindings({ 'a.txt': '1\n' })).toEqual(['CVE-2022-24999']);
+    await importFolder({ ...QS_ADVISORY, modified: '2026-11-02T00:00:00Z', withdrawn: '2026-11-02T00:00:00Z' });
+    expect(await advisoryFindings({ 'a.txt': '2\n' })).toEqual([]);
+  });
+});
