@@ -146,4 +146,6 @@ export interface EnvironmentConfig {
    * event. Absent means `block`: the team that wrote the SLO asked for it to matter.
    */
   errorBudgetPolicy?: 'block' | 'warn';
+  /** This environment's service log budget; what is absent is the server's. */
+  logs?: { maxBytes?: number; maxAgeMs?: number };
 }

@@ -35,6 +35,8 @@ import {
   scalar,
 } from './config-common.ts';
 import { parseDuration } from './durations.ts';
+import { byteSize } from '../core/byte-size.ts';
+import { spanMs } from '../core/span.ts';
 
 // ---------------------------------------------------------------- values
 
@@ -741,6 +743,37 @@ const approval = z
   .transform((value): EnvironmentConfig['approval'] => (value === true || value === 'required' ? 'required' : 'none'))
   .describe("'required': a deploy here waits for `gantry approve`; 'none' (default). true and false mean the same.");
 
+const MIN_LOG_BYTES = 1024 * 1024;
+
+const logSize = z.union([z.string(), z.number()], expected('a size such as 512MiB or 2GiB')).transform((value, ctx) => {
+  const bytes = byteSize(String(value));
+  if (bytes !== null && bytes >= MIN_LOG_BYTES) return bytes;
+  ctx.addIssue({
+    code: 'custom',
+    message: bytes === null ? `expected a size such as 512MiB or 2GiB, got '${value}'` : `expected at least 1MiB, got '${value}'`,
+    input: value,
+  });
+  return z.NEVER;
+});
+
+const logAge = z.union([z.string(), z.number()], expected('an age such as 12h, 14d or 2w')).transform((value, ctx) => {
+  const ms = typeof value === 'string' ? spanMs(value) : null;
+  if (ms !== null && ms > 0) return ms;
+  ctx.addIssue({ code: 'custom', message: `expected an age such as 12h, 14d or 2w, got '${value}'`, input: value });
+  return z.NEVER;
+});
+
+const logsMap = z
+  .strictObject(
+    {
+      'max-size': logSize.optional().describe("Most bytes of this environment's service logs kept (default: the server's, 4GiB)."),
+      'max-age': logAge.optional().describe("Service log lines older than this go (default: the server's, 14d)."),
+    },
+    expected('a map (max-size, max-age)'),
+  )
+  .transform((raw): NonNullable<EnvironmentConfig['logs']> => compact({ maxBytes: raw['max-size'], maxAgeMs: raw['max-age'] }))
+  .describe("This environment's service log budget; past it the oldest lines go, with a line and an event saying so.");
+
 const environmentMap = z.strictObject(
   {
     approval: approval.optional(),
@@ -766,8 +799,9 @@ const environmentMap = z.strictObject(
       .describe(
         'When an SLO of this environment has spent its error budget: block refuses deploys (rollbacks pass; `gantry deploy --override --reason` overrides), warn records it and deploys (default block).',
       ),
+    logs: logsMap.optional(),
   },
-  expected('nothing or a map (approval, auto, strategy, port, instances, env, secrets, error-budget-policy)'),
+  expected('nothing or a map (approval, auto, strategy, port, instances, env, secrets, error-budget-policy, logs)'),
 );
 
 const environment = environmentMap
@@ -783,6 +817,7 @@ const environment = environmentMap
       secrets: value.secrets ?? {},
       instances: value.instances,
       errorBudgetPolicy: value['error-budget-policy'],
+      logs: value.logs,
     });
   })
   .describe('A deployment environment: an empty map (or nothing) takes every default.');

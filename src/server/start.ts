@@ -27,6 +27,7 @@ import { ensureAdminToken, SecretBox, SessionService } from './auth/index.ts';
 import {
   AutoRelease,
   DeliveryController,
+  environmentLogBudget,
   PrometheusSource,
   ProxyProcesses,
   ReleaseService,
@@ -180,6 +181,11 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
   const logBudget = new LogBudgetKeeper({
     dataDir: options.dataDir,
     budget: { maxBytes: options.serviceLogBytes, maxAgeMs: options.serviceLogDays * 86_400_000 },
+    budgetOf: async ({ projectId, environment }) => {
+      const live = (await store.rollouts.environment(projectId, environment))?.currentReleaseId;
+      const release = live ? await store.releases.get(live) : undefined;
+      return (release && environmentLogBudget(release, environment)) ?? {};
+    },
     clock: systemClock,
     isLive: (instance) => supervisor.list().some((s) => s.id === instance && s.state !== 'stopped' && s.state !== 'failed'),
     onDrop: async (drop) => {

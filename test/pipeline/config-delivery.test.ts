@@ -349,7 +349,25 @@ describe('service and environments: errors at their line and column', () => {
       "6:66: 'instances' in environment 'staging': expected a number ≥ 1, got 0",
       "7:24: 'DB' in 'secrets' of environment 'qa': invalid secret name 'db-password': secret names are letters, digits and _, not starting with a digit (as `gantry secret set` accepts)",
       "7:37: invalid variable name '1X': use letters, digits and _, not starting with a digit",
-      "8:8: environment 'dev': expected nothing or a map (approval, auto, strategy, port, instances, env, secrets, error-budget-policy), got a string",
+      "8:8: environment 'dev': expected nothing or a map (approval, auto, strategy, port, instances, env, secrets, error-budget-policy, logs), got a string",
+    ]);
+  });
+
+  it("reads an environment's log budget, and reports a bad size or age where it is", () => {
+    const env = (...lines: string[]) => parse(...PIPELINE, 'service: { run: x }', 'environments:', ...lines).environments?.production;
+    expect(env('  production: { logs: { max-size: 2GiB, max-age: 7d } }')?.logs).toEqual({
+      maxBytes: 2 * 1024 ** 3,
+      maxAgeMs: 7 * 86_400_000,
+    });
+    expect(env('  production: { logs: { max-age: 12h } }')?.logs).toEqual({ maxAgeMs: 12 * 3_600_000 });
+    expect(env('  production: {}')?.logs).toBeUndefined();
+    expect(environmentProblems('logs: { max-size: 2 gigs, max-age: soon, keep: all }')).toEqual([
+      "6:23: 'max-size' in 'logs' of environment 'production': expected a size such as 512MiB or 2GiB, got '2 gigs'",
+      "6:40: 'max-age' in 'logs' of environment 'production': expected an age such as 12h, 14d or 2w, got 'soon'",
+      "6:46: unknown key 'keep' in 'logs' of environment 'production'",
+    ]);
+    expect(environmentProblems('logs: { max-size: 100KiB }')).toEqual([
+      "6:23: 'max-size' in 'logs' of environment 'production': expected at least 1MiB, got '100KiB'",
     ]);
   });
 

@@ -15,5 +15,6 @@ export { ProxyProcesses, SupervisedInstances } from './real-ports.ts';
 export { registerDeliveryRoutes, type DeliveryRouteDeps } from './delivery-routes.ts';
 export { registerEnvironmentViewRoutes } from './environment-view-routes.ts';
 export { PrometheusSource, type PrometheusSourceOptions } from './prometheus-source.ts';
+export { environmentLogBudget } from './release-config.ts';
 export { ReleaseService, releaseDir, releaseSbomFile, type ReleaseServiceDeps } from './release-service.ts';
 export { RollupRecorder } from './rollup-recorder.ts';

@@ -28,6 +28,15 @@ export function configOf(release: ReleaseRecord, environment: string): { service
   return { service, envConfig };
 }
 
+/** The environment's own service log budget (`logs:`), or undefined (none, or an unreadable config). */
+export function environmentLogBudget(release: ReleaseRecord, environment: string): EnvironmentConfig['logs'] {
+  try {
+    return configOf(release, environment).envConfig.logs;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The canary's match rules (A/B, testers); none for other strategies or an unreadable config. */
 export function matchOf(release: ReleaseRecord, environment: string): MatchRule[] {
   try {

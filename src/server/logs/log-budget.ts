@@ -86,7 +86,10 @@ async function removeIfEmpty(dir: string): Promise<void> {
 
 export interface LogBudgetKeeperDeps {
   dataDir: string;
+  /** The server's budget: each environment's unless it has its own. */
   budget: LogBudget;
+  /** An environment's own budget (its gantry.yaml `logs:`), parts it leaves out taken from `budget`. */
+  budgetOf?(at: { projectId: string; environment: string }): Promise<Partial<LogBudget>>;
   clock: Clock;
   /** Whether an instance is supervised now (its current file is being written). */
   isLive(instance: string): boolean;
@@ -136,7 +139,8 @@ export class LogBudgetKeeper {
     const { dataDir, budget, clock } = this.#deps;
     try {
       for (const at of await loggedEnvironments(dataDir)) {
-        const drop = await enforceLogBudget(dataDir, at, budget, clock.now(), (i) => this.#deps.isLive(i));
+        const own = (await this.#deps.budgetOf?.(at)) ?? {};
+        const drop = await enforceLogBudget(dataDir, at, { ...budget, ...own }, clock.now(), (i) => this.#deps.isLive(i));
         if (drop) await this.#deps.onDrop(drop);
       }
     } catch (error) {

@@ -10,7 +10,15 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createMasker } from '../../../src/executor/index.ts';
 import { RotatingLog } from '../../../src/runtime/rotating-log.ts';
-import { enforceLogBudget, instanceLogDir, LOGS_DROPPED_MARKER, ServiceLogs } from '../../../src/server/logs/index.ts';
+import {
+  enforceLogBudget,
+  instanceLogDir,
+  LogBudgetKeeper,
+  type LogDrop,
+  LOGS_DROPPED_MARKER,
+  ServiceLogs,
+} from '../../../src/server/logs/index.ts';
+import { ManualClock } from '../../../src/core/clock.ts';
 import { followServiceLogs, type FollowedLine } from '../../../src/server/logs/log-follow.ts';
 import { compileLogQuery, requiredLiteral } from '../../../src/server/logs/log-query.ts';
 import { environmentLogDir } from '../../../src/server/logs/log-segments.ts';
@@ -206,6 +214,35 @@ describe('service log budget', () => {
     expect((await search()).lines.map((l) => l.text)).toEqual([
       expect.stringMatching(/^\[gantry\] logs dropped: \d+ bytes in 1 files.*older than 336 h/),
     ]);
+  });
+});
+
+describe('the budget keeper', () => {
+  it("holds each environment to its own budget where it has one, and to the server's elsewhere", async () => {
+    for (const environment of ['production', 'staging']) {
+      const log = instanceLog('R1', `quiet-${environment}`, 1 << 30, environment);
+      log.lines('o', 'two hours old\n');
+      log.close();
+    }
+    clock = T0 + 2 * 3_600_000;
+    const drops: LogDrop[] = [];
+    const keeper = new LogBudgetKeeper({
+      dataDir,
+      budget: { maxBytes: 1 << 30, maxAgeMs: 14 * 86_400_000 },
+      budgetOf: async ({ environment }) => (environment === 'production' ? { maxAgeMs: 3_600_000 } : {}),
+      clock: new ManualClock(clock),
+      isLive: () => false,
+      onDrop: async (drop) => {
+        drops.push(drop);
+      },
+      onError: (error) => {
+        throw error;
+      },
+    });
+    await keeper.enforce();
+    expect(drops.map((d) => [d.environment, d.reason])).toEqual([['production', 'age']]);
+    expect(existsSync(environmentLogDir(dataDir, 'P1', 'staging'))).toBe(true);
+    expect((await logs.search({ project, environment: 'staging', limit: 10 })).lines.map((l) => l.text)).toEqual(['two hours old']);
   });
 });
 
