@@ -205,6 +205,11 @@ export const ERROR_CODES = {
     sentence:
       'This approval cannot count: the approver made the release or asked to deploy it (four eyes), or is not in the group whose members approve that environment; ask another person.',
   },
+  PLATFORM_UNKNOWN_PROJECT: {
+    httpStatus: 409,
+    sentence:
+      'The platform folder declares a project the server does not know; projects need their repository, so register it first with `gantry project add PATH --name NAME`, then apply again (nothing was applied).',
+  },
   SECURITY_GATE_BLOCKED: {
     httpStatus: 409,
     sentence:

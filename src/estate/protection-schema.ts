@@ -4,30 +4,32 @@
  */
 import { z } from 'zod';
 import { isTimeZone, minutesOf, WEEKDAYS } from '../access/index.ts';
-import type { EnvironmentProtection } from '../core/protection.ts';
+import type { EnvironmentProtection, ProtectionWeekday } from '../core/protection.ts';
 
 const hhmm = z.string().refine((v) => minutesOf(v) !== null, { message: 'expected a time of day as HH:MM (00:00 to 24:00)' });
 
 export const deployWindowSchema = z.strictObject({
-  days: z.array(z.enum(WEEKDAYS as [string, ...string[]], { message: `expected a weekday: ${WEEKDAYS.join(', ')}` })).min(1),
+  days: z
+    .array(z.enum(WEEKDAYS as [ProtectionWeekday, ...ProtectionWeekday[]], { message: `expected a weekday: ${WEEKDAYS.join(', ')}` }))
+    .min(1),
   from: hhmm,
   to: hhmm,
 });
 
+export const approvalsSchema = z.strictObject({
+  count: z.number().int().min(1).max(20),
+  group: z.string().min(1).optional(),
+});
+
+export const windowsSchema = z.strictObject({
+  timezone: z.string().refine(isTimeZone, { message: 'expected an IANA time zone such as Europe/Paris or UTC' }),
+  allow: z.array(deployWindowSchema).optional(),
+  deny: z.array(deployWindowSchema).optional(),
+});
+
 export const protectionSchema = z.strictObject({
-  approvals: z
-    .strictObject({
-      count: z.number().int().min(1).max(20),
-      group: z.string().min(1).optional(),
-    })
-    .optional(),
-  windows: z
-    .strictObject({
-      timezone: z.string().refine(isTimeZone, { message: 'expected an IANA time zone such as Europe/Paris or UTC' }),
-      allow: z.array(deployWindowSchema).optional(),
-      deny: z.array(deployWindowSchema).optional(),
-    })
-    .optional(),
+  approvals: approvalsSchema.optional(),
+  windows: windowsSchema.optional(),
 }) as unknown as z.ZodType<EnvironmentProtection>;
 
 /** Whether a protection asks nothing (the same as none). */

@@ -34,6 +34,7 @@ import { registerImpactRoutes } from './impact/index.ts';
 import { type IngestTokens, registerTraceRoutes, type TraceService } from './traces/index.ts';
 import { type ChaosService, registerChaosRoutes } from './chaos/index.ts';
 import { type DeployProtection, registerApprovalRoutes } from './approvals/index.ts';
+import { EstateService, registerEstateRoutes } from './estate/index.ts';
 import { registerServiceLogRoutes, type ServiceLogs } from './logs/index.ts';
 import { registerSearchRoutes, SearchIndexer, type SearchSource, SearchService } from './search/index.ts';
 
@@ -193,6 +194,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
       now: () => Date.now(),
     });
   }
+  registerEstateRoutes(routes, { estate: new EstateService({ store, eventEnv }) });
   if (deps.protection && deps.delivery) {
     const releases = deps.delivery.releases;
     registerApprovalRoutes(routes, {
