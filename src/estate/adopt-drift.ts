@@ -4,7 +4,7 @@
  * document so comments and the rest of the file stay as they were. Pure: texts in, texts out.
  * A project the server does not know cannot be adopted (it stays, and is reported).
  */
-import { isMap, parseDocument, type Document } from 'yaml';
+import { isCollection, isMap, parseDocument, type Document } from 'yaml';
 import type { EnvironmentProtection } from '../core/protection.ts';
 import type { EstateChange } from './plan-estate.ts';
 import type { PlatformFile, PlatformOrigins } from './read-platform.ts';
@@ -65,5 +65,9 @@ function write(doc: Document, path: string[], value: unknown): void {
     const prefix = path.slice(0, i);
     if (!isMap(doc.getIn(prefix, true))) doc.setIn(prefix, doc.createNode({}));
   }
-  doc.setIn(path, doc.createNode(value));
+  const node = doc.createNode(value);
+  // A value written `{ count: 2 }` on one line stays on one line.
+  const old = doc.getIn(path, true);
+  if (isCollection(old) && old.flow && isCollection(node)) node.flow = true;
+  doc.setIn(path, node);
 }

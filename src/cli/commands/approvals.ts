@@ -19,15 +19,19 @@ interface PendingApproval {
 
 export function registerApprovalCommands(program: Command): void {
   program
-    .command('approve <project> <release>')
-    .description('approve a release (number or id) for a protected environment; never one you made or asked to deploy')
+    .command('approve <project> [release]')
+    .description(
+      'approve a release (number or id) for a protected environment, never one you made or asked to deploy; without a release, the rollout waiting for approval there',
+    )
     .requiredOption('--env <env>', 'the environment')
-    .action(async (project: string, release: string, opts: { env: string }) => {
-      const { approval } = await client(program).request<{ approval: PendingApproval }>(
-        'POST',
-        `/api/projects/${enc(project)}/environments/${enc(opts.env)}/approvals`,
-        { release },
-      );
+    .action(async (project: string, release: string | undefined, opts: { env: string }) => {
+      const c = client(program);
+      const env = `/api/projects/${enc(project)}/environments/${enc(opts.env)}`;
+      if (release === undefined) {
+        const { rollout } = await c.request<{ rollout: { id: string; phase: string } }>('POST', `${env}/rollout/approve`);
+        return void process.stdout.write(`rollout ${rollout.id}: ${rollout.phase}\n`);
+      }
+      const { approval } = await c.request<{ approval: PendingApproval }>('POST', `${env}/approvals`, { release });
       process.stdout.write(
         approval.missing === 0
           ? `approved release #${approval.release} for ${opts.env}: it has its approvals, deploy it (\`gantry deploy ${project} ${approval.release} --env ${opts.env}\`)\n`

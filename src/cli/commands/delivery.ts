@@ -146,17 +146,7 @@ export function registerDeliveryCommands(program: Command): void {
         process.stdout.write(`rollout ${r.id}: ${r.phase}\n`);
       });
   }
-  program
-    .command('approve <project>')
-    .description('approve the deploy waiting in an environment')
-    .requiredOption('--env <env>', 'the environment')
-    .action(async (project: string, opts: { env: string }) => {
-      const { rollout: r } = await client(program).request<{ rollout: { id: string; phase: string } }>(
-        'POST',
-        `/api/projects/${enc(project)}/environments/${enc(opts.env)}/rollout/approve`,
-      );
-      process.stdout.write(`rollout ${r.id}: ${r.phase}\n`);
-    });
+  // `gantry approve` (a rollout waiting for approval, or a release for a protected environment) is in ./approvals.ts.
 
   const env = program.command('env').description('environments');
   env
