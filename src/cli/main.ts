@@ -31,6 +31,11 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     registerScanCommands(program);
     return program;
   }
+  // `gantry platform plan` runs in pipelines on every change to the platform folder: it loads its own group only.
+  if (first === 'platform') {
+    (await import('./commands/platform.ts')).registerPlatformCommands(program);
+    return program;
+  }
   const [
     local,
     up,
@@ -49,6 +54,7 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     search,
     approvals,
     platform,
+    templates,
   ] = await Promise.all([
     import('./commands/local.ts'),
     import('./commands/up.ts'),
@@ -67,6 +73,7 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     import('./commands/search.ts'),
     import('./commands/approvals.ts'),
     import('./commands/platform.ts'),
+    import('./commands/templates.ts'),
   ]);
   local.registerLocalCommands(program);
   up.registerUpCommand(program);
@@ -86,6 +93,7 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
   search.registerSearchCommands(program);
   approvals.registerApprovalCommands(program);
   platform.registerPlatformCommands(program);
+  templates.registerTemplateCommands(program);
   return program;
 }
 
