@@ -1,21 +1,11 @@
 /** `gantry approve|approvals`: approving a deploy to a protected environment, and what waits for approvals. */
 import type { Command } from 'commander';
 import { ApiClient, serverAddress } from '../api-client.ts';
+import type { PendingApproval } from '../../server/index.ts';
 import { dim, printJson } from '../output.ts';
 
 const enc = encodeURIComponent;
 const client = (program: Command) => new ApiClient(serverAddress((program.opts() as { data?: string }).data));
-
-interface PendingApproval {
-  environment: string;
-  release: number;
-  requestedBy: string;
-  requestedAt: string;
-  required: number;
-  group: string | null;
-  approvedBy: string[];
-  missing: number;
-}
 
 export function registerApprovalCommands(program: Command): void {
   program

@@ -131,19 +131,25 @@ export class DeployProtection {
       [this.#event('deploy.approved', project, environment, actor, { releaseId: release.id, release: release.number })],
     );
     const state = await this.#state(project, environment, release, protection, request?.requestedBy ?? null);
-    return view(release, request, protection, state, environment, actor, clock.now());
+    return view(
+      release,
+      protection,
+      state,
+      environment,
+      request ?? { requestedBy: actor, requestedAt: new Date(clock.now()).toISOString() },
+    );
   }
 
   /** Deploys of the project waiting for approvals, oldest first. */
   async pending(project: Project): Promise<PendingApproval[]> {
-    const { store, clock } = this.#deps;
+    const { store } = this.#deps;
     const out: PendingApproval[] = [];
     for (const request of await store.protection.requests(project.id)) {
       const release = await store.releases.get(request.releaseId);
       const protection = await store.protection.get(project.id, request.environment);
       if (!release || !protection?.approvals) continue;
       const state = await this.#state(project, request.environment, release, protection, request.requestedBy);
-      out.push(view(release, request, protection, state, request.environment, request.requestedBy, clock.now()));
+      out.push(view(release, protection, state, request.environment, request));
     }
     return out;
   }
@@ -182,19 +188,17 @@ function authorsOf(release: ReleaseRecord, request: ApprovalRequest | undefined)
 
 function view(
   release: ReleaseRecord,
-  request: ApprovalRequest | undefined,
   protection: EnvironmentProtection,
   state: ApprovalState,
   environment: string,
-  requestedBy: string,
-  nowMs: number,
+  request: Pick<ApprovalRequest, 'requestedBy' | 'requestedAt'>,
 ): PendingApproval {
   return {
     environment,
     release: release.number,
     releaseId: release.id,
-    requestedBy: request?.requestedBy ?? requestedBy,
-    requestedAt: request?.requestedAt ?? new Date(nowMs).toISOString(),
+    requestedBy: request.requestedBy,
+    requestedAt: request.requestedAt,
     required: protection.approvals?.count ?? 0,
     group: protection.approvals?.group ?? null,
     approvedBy: state.counted,
