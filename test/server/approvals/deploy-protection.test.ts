@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/core/clock.ts';
 import { hashToken, newToken } from '../../../src/server/auth/index.ts';
 import type { Project, ReleaseRecord } from '../../../src/store/index.ts';
+import { runCli } from '../../support/cli.ts';
 import { type ApiCall, startTestServer, type TestServer } from '../../support/server.ts';
 
 const SERVICE = fileURLToPath(new URL('../../e2e/fixtures/service.js', import.meta.url));
@@ -46,6 +47,7 @@ describe('protected environments', () => {
   let project: Project;
   let release: ReleaseRecord;
   const as: Record<string, ApiCall> = {};
+  const tokens: Record<string, string> = {};
 
   beforeAll(async () => {
     server = await startTestServer({ start: { clock, log: () => undefined } });
@@ -69,6 +71,7 @@ describe('protected environments', () => {
       const token = newToken();
       await store.tokens.create({ name: `${name}-token`, hash: hashToken(token), owner: name });
       as[name] = userApi(server.url, token);
+      tokens[name] = token;
     }
     await store.access.setGroups('bob', ['release-managers']);
   });
@@ -122,13 +125,15 @@ describe('protected environments', () => {
     const outsideGroup = await as.carol!<ErrorBody>('POST', '/api/projects/shop/environments/production/approvals', { release: '1' });
     expect(outsideGroup.status).toBe(403);
     expect(outsideGroup.body.error.message).toContain('not a member of release-managers');
-    const approved = await as.bob!<{ approval: { missing: number; approvedBy: string[] } }>(
-      'POST',
-      '/api/projects/shop/environments/production/approvals',
-      { release: '1' },
+    const cli = (who: string, args: string[]) =>
+      runCli(server.dataDir, args, { env: { GANTRY_URL: server.url, GANTRY_TOKEN: tokens[who] as string } });
+    const listed = await cli('carol', ['approvals', 'shop']);
+    expect(listed.stdout).toMatch(/^#1 +→ production +1 of 1 missing from release-managers; no approvals yet/);
+    const approved = await cli('bob', ['approve', 'shop', '1', '--env', 'production']);
+    expect(approved.stderr).toBe('');
+    expect(approved.stdout).toBe(
+      'approved release #1 for production: it has its approvals, deploy it (`gantry deploy shop 1 --env production`)\n',
     );
-    expect(approved.status).toBe(201);
-    expect(approved.body.approval).toMatchObject({ missing: 0, approvedBy: ['user:bob'] });
 
     const closed = await deploy('alice', {});
     expect(closed.body.error.code).toBe('DEPLOY_WINDOW_CLOSED');
