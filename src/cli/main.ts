@@ -31,24 +31,50 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     registerScanCommands(program);
     return program;
   }
-  const [local, up, remote, delivery, slo, notify, incident, dora, demo, open, access, findings, experiment, logs, search] =
-    await Promise.all([
-      import('./commands/local.ts'),
-      import('./commands/up.ts'),
-      import('./commands/remote.ts'),
-      import('./commands/delivery.ts'),
-      import('./commands/slo.ts'),
-      import('./commands/notify.ts'),
-      import('./commands/incident.ts'),
-      import('./commands/dora.ts'),
-      import('./commands/demo.ts'),
-      import('./commands/open.ts'),
-      import('./commands/access.ts'),
-      import('./commands/findings.ts'),
-      import('./commands/experiment.ts'),
-      import('./commands/logs.ts'),
-      import('./commands/search.ts'),
-    ]);
+  // `gantry platform plan` runs in pipelines on every change to the platform folder: it loads its own group only.
+  if (first === 'platform') {
+    (await import('./commands/platform.ts')).registerPlatformCommands(program);
+    return program;
+  }
+  const [
+    local,
+    up,
+    remote,
+    delivery,
+    slo,
+    notify,
+    incident,
+    dora,
+    demo,
+    open,
+    access,
+    findings,
+    experiment,
+    logs,
+    search,
+    approvals,
+    platform,
+    templates,
+  ] = await Promise.all([
+    import('./commands/local.ts'),
+    import('./commands/up.ts'),
+    import('./commands/remote.ts'),
+    import('./commands/delivery.ts'),
+    import('./commands/slo.ts'),
+    import('./commands/notify.ts'),
+    import('./commands/incident.ts'),
+    import('./commands/dora.ts'),
+    import('./commands/demo.ts'),
+    import('./commands/open.ts'),
+    import('./commands/access.ts'),
+    import('./commands/findings.ts'),
+    import('./commands/experiment.ts'),
+    import('./commands/logs.ts'),
+    import('./commands/search.ts'),
+    import('./commands/approvals.ts'),
+    import('./commands/platform.ts'),
+    import('./commands/templates.ts'),
+  ]);
   local.registerLocalCommands(program);
   up.registerUpCommand(program);
   remote.registerRemoteCommands(program);
@@ -65,6 +91,9 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
   findings.registerFindingsCommands(program);
   experiment.registerExperimentCommands(program);
   search.registerSearchCommands(program);
+  approvals.registerApprovalCommands(program);
+  platform.registerPlatformCommands(program);
+  templates.registerTemplateCommands(program);
   return program;
 }
 

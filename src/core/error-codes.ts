@@ -190,6 +190,26 @@ export const ERROR_CODES = {
     sentence:
       'An SLO of the environment has spent its error budget and the environment\'s error-budget-policy is block: fix reliability first (`gantry slo status`), roll back, or deploy anyway with `--override --reason "…"` (recorded).',
   },
+  DEPLOY_WINDOW_CLOSED: {
+    httpStatus: 409,
+    sentence:
+      'The environment is protected by deploy windows and now is outside them (or inside a deny window): deploy when a window opens, or override with `gantry deploy … --override-window "reason"` (needs `deploy.override`; recorded with who and why).',
+  },
+  APPROVAL_REQUIRED: {
+    httpStatus: 409,
+    sentence:
+      'The environment requires approvals the release does not have yet: the deploy now waits (`gantry approvals PROJECT`); someone allowed `deploy.approve`, from the required group and not an author of the change, runs `gantry approve PROJECT RELEASE --env ENV`, then deploy again.',
+  },
+  APPROVAL_REFUSED: {
+    httpStatus: 403,
+    sentence:
+      'This approval cannot count: the approver made the release or asked to deploy it (four eyes), or is not in the group whose members approve that environment; ask another person.',
+  },
+  PLATFORM_UNKNOWN_PROJECT: {
+    httpStatus: 409,
+    sentence:
+      'The platform folder declares a project the server does not know; projects need their repository, so register it first with `gantry project add PATH --name NAME`, then apply again (nothing was applied).',
+  },
   SECURITY_GATE_BLOCKED: {
     httpStatus: 409,
     sentence:

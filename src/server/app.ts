@@ -33,6 +33,8 @@ import { registerSecurityRoutes, type SecurityService } from './security/index.t
 import { registerImpactRoutes } from './impact/index.ts';
 import { type IngestTokens, registerTraceRoutes, type TraceService } from './traces/index.ts';
 import { type ChaosService, registerChaosRoutes } from './chaos/index.ts';
+import { type DeployProtection, registerApprovalRoutes } from './approvals/index.ts';
+import { EstateService, registerEstateRoutes } from './estate/index.ts';
 import { registerServiceLogRoutes, type ServiceLogs } from './logs/index.ts';
 import { registerSearchRoutes, SearchIndexer, type SearchSource, SearchService } from './search/index.ts';
 
@@ -50,6 +52,8 @@ export interface AppDeps {
   chaos?: ChaosService;
   /** Progressive delivery (releases, deploys, rollouts); absent in tests of the pipeline API alone. */
   delivery?: Omit<DeliveryRouteDeps, 'store' | 'projects'>;
+  /** Protected environments: the deploy gate, approvals; absent in tests of the pipeline API alone. */
+  protection?: DeployProtection;
   /** Traces (OTLP in, the sample per environment); absent in tests of the pipeline API alone. */
   traces?: { service: TraceService; tokens: IngestTokens };
   /** Service logs (search, follow); absent in tests of the pipeline API alone. */
@@ -188,6 +192,15 @@ export function createApp(deps: AppDeps): FastifyInstance {
       requireProject: (p) => deps.projects.require(p),
       requireRelease: (project, idOrNumber) => releases.require(project, idOrNumber),
       now: () => Date.now(),
+    });
+  }
+  registerEstateRoutes(routes, { estate: new EstateService({ store, eventEnv }) });
+  if (deps.protection && deps.delivery) {
+    const releases = deps.delivery.releases;
+    registerApprovalRoutes(routes, {
+      protection: deps.protection,
+      requireProject: (p) => deps.projects.require(p),
+      requireRelease: (project, idOrNumber) => releases.require(project, idOrNumber),
     });
   }
   if (deps.notifier) {

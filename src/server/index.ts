@@ -12,6 +12,7 @@ export type { SloStatus } from './slo/index.ts';
 export type { DoraAnswer } from './dora/index.ts';
 export type { ServiceLogAnswer, ServiceLogLine } from './logs/index.ts';
 export type { SearchAnswer } from './search/index.ts';
+export type { PendingApproval } from './approvals/index.ts';
 
 /** See start.ts: wires the server without listening. */
 export async function buildServer(options: ServerOptions, overrides?: StartOverrides): Promise<ServerParts> {

@@ -10,7 +10,7 @@ import { hostname } from 'node:os';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
-import { systemClock } from '../core/clock.ts';
+import { type Clock, systemClock } from '../core/clock.ts';
 import { GantryError } from '../core/errors.ts';
 import { GANTRY_VERSION } from '../core/version.ts';
 import { SlotPool } from '../engine/slot-pool.ts';
@@ -43,6 +43,7 @@ import { runGit } from '../platform/git.ts';
 import { IncidentService } from './incidents/index.ts';
 import { SecurityService } from './security/index.ts';
 import { ChaosService } from './chaos/index.ts';
+import { DeployProtection } from './approvals/index.ts';
 import { instanceLogDir, LogBudgetKeeper, LokiForwarder, SERVICE_LOGS_DROPPED_EVENT, ServiceLogs } from './logs/index.ts';
 import { SearchIndexer, serviceLogSource } from './search/index.ts';
 import type { ServerOptions } from './server-options.ts';
@@ -99,6 +100,8 @@ export interface StartOverrides {
    * Entries are masked first, as on any destination.
    */
   log?: (level: 'info' | 'warn', message: string, data?: Record<string, unknown>) => void;
+  /** The clock protected environments read their deploy windows by (tests move it); default the system's. */
+  clock?: Clock;
 }
 
 /** WARN and ERROR messages of the composition root: static, the data goes beside them. */
@@ -222,6 +225,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
   // The address the server listens on, once it does: links, git hooks and instances' OTLP endpoint.
   let url = '';
   const ingestTokens = new IngestTokens(options.dataDir);
+  const protection = new DeployProtection({ store, clock: overrides.clock ?? systemClock, eventEnv });
   const traces = new TraceService();
   const delivery: DeliveryController = new DeliveryController({
     store,
@@ -247,6 +251,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
         .filter((s) => s.evaluated && s.budget.total > 0 && s.budget.remaining <= 0)
         .map((s) => ({ slo: s.slo.name, remaining: s.budget.remaining })),
     checkSecurity: (project, release, environment, actor, override) => security.checkDeploy(project, release, environment, actor, override),
+    checkProtection: (project, release, environment, actor, override) => protection.check(project, release, environment, actor, override),
   });
   const slos: SloService = new SloService({
     store,
@@ -325,6 +330,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     dataDir: options.dataDir,
     isClosing: () => closing || (overrides.isClosing?.() ?? false),
     delivery: { releases, delivery },
+    protection,
     traces: { service: traces, tokens: ingestTokens },
     slos,
     notifier,

@@ -148,7 +148,8 @@ function toUser(row: Selectable<UsersTable>): UserRecord {
   };
 }
 
-function toGrant(row: Selectable<GrantsTable>): GrantRecord {
+/** A stored grant as the port returns it (the estate's snapshot reads grants too). */
+export function toGrant(row: Selectable<GrantsTable>): GrantRecord {
   return {
     subject: row.subject,
     role: row.role,

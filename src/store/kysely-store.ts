@@ -16,6 +16,8 @@ import { createNotificationStore } from './notification-store.ts';
 import { createIncidentStore } from './incident-store.ts';
 import { createAdvisoryStore, createFindingStore } from './security-store.ts';
 import { createSearchIndexStore } from './search-store.ts';
+import { createProtectionStore } from './protection-store.ts';
+import { createEstateStore } from './estate-store.ts';
 
 /**
  * Wraps an already migrated database. The store owns `db`: `close()` destroys it (once;
@@ -40,6 +42,8 @@ export function createKyselyStore(db: Kysely<Database>, dialect: StoreDialect): 
     advisories: createAdvisoryStore(ctx),
     findings: createFindingStore(ctx),
     search: createSearchIndexStore(ctx),
+    protection: createProtectionStore(ctx),
+    estate: createEstateStore(ctx),
     dialect,
     close() {
       closing ??= db.destroy();

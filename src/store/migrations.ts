@@ -401,6 +401,33 @@ export interface Database {
   security_suppressions: SecuritySuppressionsTable;
   security_policies: SecurityPoliciesTable;
   search_docs: SearchDocsTable;
+  environment_protection: EnvironmentProtectionTable;
+  approval_requests: ApprovalRequestsTable;
+  deploy_approvals: DeployApprovalsTable;
+}
+
+/** An environment's protection (core/protection.ts) as JSON. */
+export interface EnvironmentProtectionTable {
+  project_id: string;
+  environment: string;
+  protection: string;
+  updated_at: string;
+}
+
+export interface ApprovalRequestsTable {
+  project_id: string;
+  environment: string;
+  release_id: string;
+  requested_by: string;
+  requested_at: string;
+}
+
+export interface DeployApprovalsTable {
+  project_id: string;
+  environment: string;
+  release_id: string;
+  approver: string;
+  at: string;
 }
 
 /** Every migration, in order. Never edit one that has shipped: add the next. */
@@ -871,6 +898,36 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
           .addPrimaryKeyConstraint('grants_pk', ['subject', 'project', 'environment'])
           .execute();
         await db.schema.createIndex('grants_project_idx').on('grants').column('project').execute();
+      },
+    },
+    '0014_protection': {
+      async up(db: Kysely<any>): Promise<void> {
+        await db.schema
+          .createTable('environment_protection')
+          .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+          .addColumn('environment', 'text', (c) => c.notNull())
+          .addColumn('protection', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('environment_protection_pk', ['project_id', 'environment'])
+          .execute();
+        await db.schema
+          .createTable('approval_requests')
+          .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+          .addColumn('environment', 'text', (c) => c.notNull())
+          .addColumn('release_id', 'text', (c) => c.notNull())
+          .addColumn('requested_by', 'text', (c) => c.notNull())
+          .addColumn('requested_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('approval_requests_pk', ['project_id', 'environment', 'release_id'])
+          .execute();
+        await db.schema
+          .createTable('deploy_approvals')
+          .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+          .addColumn('environment', 'text', (c) => c.notNull())
+          .addColumn('release_id', 'text', (c) => c.notNull())
+          .addColumn('approver', 'text', (c) => c.notNull())
+          .addColumn('at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('deploy_approvals_pk', ['project_id', 'environment', 'release_id', 'approver'])
+          .execute();
       },
     },
   };

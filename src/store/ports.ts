@@ -7,6 +7,7 @@
  * (committed). Methods are safe to call concurrently. Timestamps are ISO-8601 UTC strings.
  */
 import type { Incident } from '../core/incident.ts';
+import type { ApprovalRequest, DeployApproval, EnvironmentProtection } from '../core/protection.ts';
 import type { AdvisoryStore, FindingStore } from './security-ports.ts';
 import type { JobStatus, MatrixValues, RunStatus, StepResult, TestCounts, TriggerEvent, Value } from '../core/types.ts';
 
@@ -571,6 +572,57 @@ export interface SearchIndexStore {
   compact(): Promise<void>;
 }
 
+// ---------------------------------------------------------------- protection and the platform as code
+
+/** Environments' protection, deploys waiting for approvals, and the approvals given. */
+export interface ProtectionStore {
+  get(projectId: string, environment: string): Promise<EnvironmentProtection | undefined>;
+  /** Every protected environment (of one project when given). */
+  list(projectId?: string): Promise<{ projectId: string; environment: string; protection: EnvironmentProtection }[]>;
+  /** Sets (or with null removes) an environment's protection, with the events, in one transaction. */
+  set(projectId: string, environment: string, protection: EnvironmentProtection | null, events: NewEvent[]): Promise<void>;
+  /** Records a deploy waiting for approvals; false when one for that release is already waiting (nothing written). */
+  request(r: ApprovalRequest, events: NewEvent[]): Promise<boolean>;
+  /** Deploys waiting for approvals, oldest first (of one project when given). */
+  requests(projectId?: string): Promise<ApprovalRequest[]>;
+  /** The deploy went ahead: it waits no more. */
+  closeRequest(projectId: string, environment: string, releaseId: string, events: NewEvent[]): Promise<void>;
+  /** Throws ConflictError when that person already approved that release there. */
+  approve(a: DeployApproval, events: NewEvent[]): Promise<void>;
+  /** Approvals of a release for an environment, oldest first. */
+  approvals(projectId: string, environment: string, releaseId: string): Promise<DeployApproval[]>;
+}
+
+/** What the platform as code manages, as stored (EstateStore.snapshot). */
+export interface EstateSnapshot {
+  projects: { id: string; name: string }[];
+  grants: GrantRecord[];
+  protections: { projectId: string; environment: string; protection: EnvironmentProtection }[];
+  /** Security policies as their JSON text. */
+  policies: { projectId: string; policy: string }[];
+  /** Secret names (project-wide; never values). */
+  secrets: { projectId: string; name: string }[];
+  groups: { group: string; user: string }[];
+}
+
+/** What one `gantry platform apply` writes, all in one transaction. */
+export interface EstateWrites {
+  grants: { subject: string; role: string; project: string; environment: string | null }[];
+  revokedGrants: { subject: string; project: string; environment: string | null }[];
+  /** A group's whole membership (an empty list empties it); missing users are created as people. */
+  groups: { group: string; members: string[] }[];
+  protections: { projectId: string; environment: string; protection: EnvironmentProtection | null }[];
+  policies: { projectId: string; policy: string | null }[];
+  /** Who applied (grants' createdBy). */
+  actor: string;
+}
+
+export interface EstateStore {
+  snapshot(): Promise<EstateSnapshot>;
+  /** Writes everything and appends the events in ONE transaction: all of it happens or none. */
+  apply(writes: EstateWrites, events: NewEvent[]): Promise<void>;
+}
+
 export interface Store {
   projects: ProjectStore;
   runs: RunStore;
@@ -589,6 +641,9 @@ export interface Store {
   /** Findings of scanned jobs, suppressions, security policies. */
   findings: FindingStore;
   search: SearchIndexStore;
+  protection: ProtectionStore;
+  /** The platform as code: a snapshot of what it manages, and its all-or-nothing apply. */
+  estate: EstateStore;
   /** `sqlite` or `postgres`. */
   readonly dialect: 'sqlite' | 'postgres';
   close(): Promise<void>;

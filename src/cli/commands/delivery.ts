@@ -73,16 +73,19 @@ export function registerDeliveryCommands(program: Command): void {
       '--override-security <reason>',
       'deploy although the release has new findings the security policy blocks there (the reason is recorded)',
     )
+    .option('--override-window <reason>', "deploy outside the environment's deploy windows (needs deploy.override; the reason is recorded)")
     .action(
       async (
         project: string,
         releaseRef: string,
-        opts: { env: string; follow?: boolean; override?: boolean; reason?: string; overrideSecurity?: string },
+        opts: { env: string; follow?: boolean; override?: boolean; reason?: string; overrideSecurity?: string; overrideWindow?: string },
       ) => {
         if (opts.override && !opts.reason?.trim()) throw new InputError('--override needs --reason "why": it is recorded with the deploy');
         if (opts.reason !== undefined && !opts.override) throw new InputError('--reason goes with --override');
         if (opts.overrideSecurity !== undefined && !opts.overrideSecurity.trim())
           throw new InputError('--override-security needs a reason: it is recorded with the deploy');
+        if (opts.overrideWindow !== undefined && !opts.overrideWindow.trim())
+          throw new InputError('--override-window needs a reason: it is recorded with the deploy');
         const c = client(program);
         const { rollout } = await c.request<{ rollout: { id: string; phase: string } }>(
           'POST',
@@ -91,6 +94,7 @@ export function registerDeliveryCommands(program: Command): void {
             release: releaseRef,
             ...(opts.override ? { override: { reason: opts.reason } } : {}),
             ...(opts.overrideSecurity === undefined ? {} : { overrideSecurity: { reason: opts.overrideSecurity } }),
+            ...(opts.overrideWindow === undefined ? {} : { overrideWindow: { reason: opts.overrideWindow } }),
           },
         );
         process.stdout.write(`${rollout.id}\n`);
@@ -142,17 +146,7 @@ export function registerDeliveryCommands(program: Command): void {
         process.stdout.write(`rollout ${r.id}: ${r.phase}\n`);
       });
   }
-  program
-    .command('approve <project>')
-    .description('approve the deploy waiting in an environment')
-    .requiredOption('--env <env>', 'the environment')
-    .action(async (project: string, opts: { env: string }) => {
-      const { rollout: r } = await client(program).request<{ rollout: { id: string; phase: string } }>(
-        'POST',
-        `/api/projects/${enc(project)}/environments/${enc(opts.env)}/rollout/approve`,
-      );
-      process.stdout.write(`rollout ${r.id}: ${r.phase}\n`);
-    });
+  // `gantry approve` (a rollout waiting for approval, or a release for a protected environment) is in ./approvals.ts.
 
   const env = program.command('env').description('environments');
   env

@@ -59,6 +59,16 @@ export interface DeliveryDeps {
    * block this environment and no override was given; records warnings and overrides.
    */
   checkSecurity?(project: Project, release: ReleaseRecord, environment: string, actor: string, override?: SecurityOverride): Promise<void>;
+  /**
+   * The protected environment's gate (server/approvals): throws a coded error outside its deploy
+   * windows (unless overridden) or without its approvals; records overrides. Runs first.
+   */
+  checkProtection?(project: Project, release: ReleaseRecord, environment: string, actor: string, override?: WindowOverride): Promise<void>;
+}
+
+/** A deploy outside the environment's deploy windows: why (recorded with who). */
+export interface WindowOverride {
+  reason: string;
 }
 
 /** A deploy despite findings the security policy blocks: why (recorded with who). */
@@ -153,9 +163,10 @@ export class DeliveryController {
     actor: string,
     override?: BudgetOverride,
     securityOverride?: SecurityOverride,
+    windowOverride?: WindowOverride,
   ): Promise<RolloutRecord> {
     return this.#exclusive(environmentKey(project.id, environment), () =>
-      this.#deploy(project, release, environment, actor, override, securityOverride),
+      this.#deploy(project, release, environment, actor, override, securityOverride, windowOverride),
     );
   }
 
@@ -166,8 +177,10 @@ export class DeliveryController {
     actor: string,
     override?: BudgetOverride,
     securityOverride?: SecurityOverride,
+    windowOverride?: WindowOverride,
   ): Promise<RolloutRecord> {
     const { envConfig } = configOf(release, environment);
+    await this.#deps.checkProtection?.(project, release, environment, actor, windowOverride);
     await this.#checkErrorBudget(project, release, environment, envConfig.errorBudgetPolicy ?? 'block', actor, override);
     await this.#deps.checkSecurity?.(project, release, environment, actor, securityOverride);
     const env = await this.#environments.open(project, environment, envConfig.port);

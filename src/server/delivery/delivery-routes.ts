@@ -123,9 +123,11 @@ export function registerDeliveryRoutes(routes: RouteTable, deps: DeliveryRouteDe
       override: z.object({ reason: z.string().trim().min(1) }).optional(),
       /** Deploy although the release has new findings the security policy blocks here; the reason is recorded. */
       overrideSecurity: z.object({ reason: z.string().trim().min(1) }).optional(),
+      /** Deploy outside the environment's deploy windows; the reason is recorded. */
+      overrideWindow: z.object({ reason: z.string().trim().min(1) }).optional(),
     }),
     handler: async ({ params, body, request, reply }) => {
-      if (body.override || body.overrideSecurity) requirePermission(request, 'deploy.override');
+      if (body.override || body.overrideSecurity || body.overrideWindow) requirePermission(request, 'deploy.override');
       const project = await deps.projects.require(params.project);
       const release = await deps.releases.require(project, body.release);
       const rollout = await deps.delivery.deploy(
@@ -135,6 +137,7 @@ export function registerDeliveryRoutes(routes: RouteTable, deps: DeliveryRouteDe
         request.actor ?? 'api',
         body.override,
         body.overrideSecurity,
+        body.overrideWindow,
       );
       reply.code(201);
       return { rollout };

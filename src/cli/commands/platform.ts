@@ -1,0 +1,71 @@
+/**
+ * `gantry platform plan|apply|adopt DIR`: the platform as code. The folder's YAML files are read
+ * and checked here (FILE:LINE:COL), the server plans and applies (so a pipeline with a token
+ * allowed `server.admin` can run it: GANTRY_URL and GANTRY_TOKEN), and adopt writes the server's
+ * drift back into the files.
+ */
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import type { Command } from 'commander';
+import { InputError } from '../../core/errors.ts';
+import { adoptChanges, type EstatePlan, type PlatformFile, type PlatformRead, planText, readPlatformFolder } from '../../estate/index.ts';
+import { ApiClient, serverAddress } from '../api-client.ts';
+import { green, printJson, red, yellow } from '../output.ts';
+
+const client = (program: Command) => new ApiClient(serverAddress((program.opts() as { data?: string }).data));
+const paint = { add: green, change: yellow, remove: red };
+
+export function registerPlatformCommands(program: Command): void {
+  const platform = program.command('platform').description('the platform as code: projects, environments, members, protection, policies');
+  platform
+    .command('plan <dir>')
+    .description('what applying the folder would change on the server, drift marked (+ create, ~ update, - delete)')
+    .option('--json', 'the plan as JSON')
+    .action(async (dir: string, opts: { json?: boolean }) => {
+      const { read } = await readFolder(dir);
+      const { plan } = await client(program).request<{ plan: EstatePlan }>('POST', '/api/platform/plan', { estate: read.estate });
+      if (opts.json) return printJson(plan);
+      process.stdout.write(planText(plan, paint));
+    });
+  platform
+    .command('apply <dir>')
+    .description('make the server match the folder: every change in one transaction, recorded')
+    .option('--json', 'what was applied, as JSON')
+    .action(async (dir: string, opts: { json?: boolean }) => {
+      const { read } = await readFolder(dir);
+      const { plan } = await client(program).request<{ plan: EstatePlan }>('POST', '/api/platform/apply', { estate: read.estate });
+      if (opts.json) return printJson(plan);
+      process.stdout.write(planText(plan, paint));
+      if (plan.changes.length > 0) process.stdout.write(`Applied ${plan.changes.length} change${plan.changes.length === 1 ? '' : 's'}.\n`);
+    });
+  platform
+    .command('adopt <dir>')
+    .description("keep the server's state: write what differs from the folder back into its files")
+    .action(async (dir: string) => {
+      const { read, files } = await readFolder(dir);
+      const { plan } = await client(program).request<{ plan: EstatePlan }>('POST', '/api/platform/plan', { estate: read.estate });
+      const result = adoptChanges(files, read.origins, plan.changes);
+      for (const file of result.files) await writeFile(join(dir, file.path), file.text);
+      for (const c of result.skipped)
+        process.stderr.write(`not adopted: ${c.kind} ${c.address} (the server does not know the project; register it or remove it)\n`);
+      process.stdout.write(
+        result.adopted.length === 0
+          ? 'Nothing to adopt: the folder matches the server.\n'
+          : `Adopted ${result.adopted.length} change${result.adopted.length === 1 ? '' : 's'} into ${result.files.map((f) => f.path).join(', ')}.\n`,
+      );
+    });
+}
+
+/** Every *.yaml / *.yml under `dir`, in path order, named relative to it (so errors read `shop.yaml:3:5`). */
+export async function readFolder(dir: string): Promise<{ read: PlatformRead; files: PlatformFile[] }> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => {
+    throw new InputError(`${dir} is not a folder: give the platform folder (its *.yaml files declare projects, environments, members)`);
+  });
+  const paths = entries
+    .filter((e) => e.isFile() && /\.ya?ml$/.test(e.name))
+    .map((e) => relative(dir, join(e.parentPath, e.name)))
+    .sort();
+  if (paths.length === 0) throw new InputError(`${dir} holds no *.yaml files: declare projects and groups there (docs/platform.md)`);
+  const files = await Promise.all(paths.map(async (path) => ({ path, text: await readFile(join(dir, path), 'utf8') })));
+  return { read: readPlatformFolder(files), files };
+}

@@ -1,0 +1,3 @@
+/** The platform as code as the server runs it: plan and all-or-nothing apply of a desired estate. */
+export { registerEstateRoutes } from './estate-routes.ts';
+export { EstateService, type EstateServiceDeps, PLATFORM_APPLIED_EVENT } from './estate-service.ts';
