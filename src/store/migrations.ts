@@ -369,6 +369,17 @@ export interface SearchDocsTable {
 }
 
 /** The whole database, as Kysely sees it. */
+/** A lease over background work (src/leases): one row per lease name. */
+export interface LeasesTable {
+  name: string;
+  /** The holding server's id; '' once released. */
+  holder: string;
+  holder_url: string;
+  /** Fencing token: bigint on PostgreSQL (read back as a string), integer on SQLite. */
+  token: ColumnType<number | string, number, number>;
+  expires_at_ms: ColumnType<number | string, number, number>;
+}
+
 export interface Database {
   projects: ProjectsTable;
   runs: RunsTable;
@@ -401,6 +412,7 @@ export interface Database {
   security_suppressions: SecuritySuppressionsTable;
   security_policies: SecurityPoliciesTable;
   search_docs: SearchDocsTable;
+  leases: LeasesTable;
 }
 
 /** Every migration, in order. Never edit one that has shipped: add the next. */
@@ -871,6 +883,27 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
           .addPrimaryKeyConstraint('grants_pk', ['subject', 'project', 'environment'])
           .execute();
         await db.schema.createIndex('grants_project_idx').on('grants').column('project').execute();
+      },
+    },
+    '0017_leases': {
+      async up(db: Kysely<any>): Promise<void> {
+        const bigint = dialect === 'postgres' ? 'bigint' : 'integer';
+        await db.schema
+          .createTable('leases')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('holder', 'text', (c) => c.notNull())
+          .addColumn('holder_url', 'text', (c) => c.notNull())
+          .addColumn('token', bigint, (c) => c.notNull())
+          .addColumn('expires_at_ms', bigint, (c) => c.notNull())
+          .execute();
+        if (dialect !== 'postgres') return;
+        // Every committed event is announced to every server (LISTEN gantry_events) with its id,
+        // whichever code path inserted it; NOTIFY is transactional, so a listener never hears of
+        // an event it cannot read yet.
+        await sql`create function gantry_announce_event() returns trigger language plpgsql as $$
+          begin perform pg_notify('gantry_events', new.id::text); return null; end $$`.execute(db);
+        await sql`create trigger gantry_events_announce after insert on events
+          for each row execute function gantry_announce_event()`.execute(db);
       },
     },
   };

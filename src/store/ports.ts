@@ -8,9 +8,11 @@
  */
 import type { Incident } from '../core/incident.ts';
 import type { AdvisoryStore, FindingStore } from './security-ports.ts';
+import type { ClaimOutcome, LeaseClaim, LeaseRecord } from '../leases/index.ts';
 import type { JobStatus, MatrixValues, RunStatus, StepResult, TestCounts, TriggerEvent, Value } from '../core/types.ts';
 
 export type * from './security-ports.ts';
+export type { ClaimOutcome, LeaseClaim, LeaseRecord } from '../leases/index.ts';
 
 export type ProjectSource = { kind: 'local'; path: string } | { kind: 'url'; url: string };
 
@@ -571,6 +573,19 @@ export interface SearchIndexStore {
   compact(): Promise<void>;
 }
 
+/**
+ * Leases (src/leases): each claim and release is one transaction applying the pure rule of
+ * src/leases/lease-claim.ts to the stored row, so concurrent claimants on one PostgreSQL are
+ * serialised by the row lock and exactly one is granted. Times are the claimant's clock.
+ */
+export interface LeaseStore {
+  /** Takes or renews the lease; refused (with the current holder) while another holds it unexpired. */
+  claim(claim: LeaseClaim): Promise<ClaimOutcome>;
+  /** Frees the lease at once if `holder` still holds it with `token`; otherwise does nothing. */
+  release(name: string, holder: string, token: number): Promise<void>;
+  get(name: string): Promise<LeaseRecord | null>;
+}
+
 export interface Store {
   projects: ProjectStore;
   runs: RunStore;
@@ -589,6 +604,8 @@ export interface Store {
   /** Findings of scanned jobs, suppressions, security policies. */
   findings: FindingStore;
   search: SearchIndexStore;
+  /** Leases over background work that one server at a time must do (several servers on PostgreSQL). */
+  leases: LeaseStore;
   /** `sqlite` or `postgres`. */
   readonly dialect: 'sqlite' | 'postgres';
   close(): Promise<void>;
