@@ -33,7 +33,9 @@ import {
   RollupRecorder,
   SupervisedInstances,
 } from './delivery/index.ts';
-import { EventScopes, LiveHub } from './events/index.ts';
+import { EventScopes, LiveHub, RemoteChanges } from './events/index.ts';
+import { LeaseKeeper } from './leases/index.ts';
+import { newId } from '../core/ids.ts';
 import { ProjectService } from './projects/index.ts';
 import { RunService } from './runs/index.ts';
 import { SloService, storeSloTargets } from './slo/index.ts';
@@ -58,6 +60,11 @@ export interface RunningServer {
   resumedRuns: number;
   /** The server's logger (component `server`): the CLI logs beside it, with the same format and masking. */
   log: Logger;
+  /**
+   * Settles when this server lost the lease over the background loops while it lived (several
+   * servers on PostgreSQL); it has closed itself by then, and `gantry up` exits non-zero.
+   */
+  leaseLost: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -76,9 +83,14 @@ export interface ServerParts {
   createdAdminToken: boolean;
   /**
    * Starts what needs the server's address — git hooks, polling, cron, environments, roll-ups —
-   * and resumes the runs a previous process left. Returns how many runs it resumed.
+   * and resumes the runs a previous process left. Returns how many runs it resumed. On
+   * PostgreSQL those loops run on one server at a time, the holder of the `background-loops`
+   * lease: this waits for the first claim, and a server that is refused takes them over later,
+   * when their owner is gone (docs/decisions/0037).
    */
   start(url: string): Promise<number>;
+  /** See RunningServer.leaseLost. */
+  leaseLost: Promise<void>;
   /** From the first call every request answers 503; stops in reverse start order. Idempotent. */
   close(): Promise<void>;
 }
@@ -108,7 +120,11 @@ const LOG = {
   requestFailed: 'request failed on the server side',
   logBudgetFailed: 'service log budget pass failed',
   searchIndexFailed: 'the search index could not catch up with the event log',
+  leaseLost: 'this server lost the lease over the background loops: it stops so that only the new owner runs them',
 } as const;
+
+/** The lease whose holder runs the loops that must run once across servers. */
+export const BACKGROUND_LEASE = 'background-loops';
 
 export async function buildServer(options: ServerOptions, overrides: StartOverrides = {}): Promise<ServerParts> {
   // Every secret value the server handles is registered here before it could reach a log line.
@@ -155,21 +171,21 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     },
   });
   const supervisor = new SupervisedInstances({
-    dataDir: options.dataDir,
+    dataDir: options.runtimeDir,
     passEnv: options.passEnv,
     secretCodec: secretBox,
     logger: log.child({ component: 'supervisor' }),
     // Logs outlive instances, grouped by environment and release; the budget keeper deletes (server/logs).
     log: {
       keep: Number.POSITIVE_INFINITY,
-      dirOf: (spec) => instanceLogDir(options.dataDir, ...splitEnvironmentKey(spec.environment), spec.releaseId, spec.id),
+      dirOf: (spec) => instanceLogDir(options.runtimeDir, ...splitEnvironmentKey(spec.environment), spec.releaseId, spec.id),
     },
   });
-  const serviceLogs = new ServiceLogs({ dataDir: options.dataDir, projects: store.projects, releases: store.releases });
+  const serviceLogs = new ServiceLogs({ dataDir: options.runtimeDir, projects: store.projects, releases: store.releases });
   const logsLog = log.child({ component: 'service-logs' });
   const releaseNumber = async (releaseId: string) => (await store.releases.get(releaseId))?.number ?? null;
   const logBudget = new LogBudgetKeeper({
-    dataDir: options.dataDir,
+    dataDir: options.runtimeDir,
     budget: { maxBytes: options.serviceLogBytes, maxAgeMs: options.serviceLogDays * 86_400_000 },
     clock: systemClock,
     isLive: (instance) => supervisor.list().some((s) => s.id === instance && s.state !== 'stopped' && s.state !== 'failed'),
@@ -188,7 +204,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
   const loki = options.lokiUrl
     ? new LokiForwarder({
         url: options.lokiUrl,
-        dataDir: options.dataDir,
+        dataDir: options.runtimeDir,
         clock: systemClock,
         projectName: async (projectId) => (await store.projects.get(projectId))?.name ?? projectId,
         releaseNumber,
@@ -198,6 +214,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
   const releases = new ReleaseService({
     store,
     dataDir: options.dataDir,
+    runtimeDir: options.runtimeDir,
     eventEnv,
     checkout: (project, sha, dest) => runs.checkout(project, sha, dest),
     commitsBetween: (project, from, to) => runs.commitsBetween(project, from, to),
@@ -211,9 +228,9 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
   const delivery: DeliveryController = new DeliveryController({
     store,
     supervisor,
-    proxies: new ProxyProcesses(options.dataDir),
+    proxies: new ProxyProcesses(options.runtimeDir),
     secretBox,
-    dataDir: options.dataDir,
+    dataDir: options.runtimeDir,
     host: options.host,
     sandbox: options.sandbox,
     prometheus,
@@ -340,18 +357,17 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     },
   });
 
-  return {
-    app,
-    store,
-    runs,
-    projects,
-    delivery,
-    sessions,
-    log,
-    eventEnv,
-    createdAdminToken,
-    start: async (address) => {
-      url = address;
+  let remoteChanges: RemoteChanges | null = null;
+  let lease: LeaseKeeper | null = null;
+  let markLeaseLost = () => {};
+  const leaseLostPromise = new Promise<void>((resolve) => {
+    markLeaseLost = resolve;
+  });
+  let background: Promise<unknown> | null = null;
+
+  /** The loops that must run once across servers (all of them on SQLite); resumes runs; returns how many. */
+  const startBackground = async (): Promise<number> => {
+    const starting = (async () => {
       await projects.start(url);
       await delivery.start();
       started = { rollups: new RollupRecorder(store, delivery, (message, data) => deliveryLog.warn(message, data)) };
@@ -368,32 +384,93 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
       const resumed = await runs.recover();
       if (resumed > 0) runsLog.info('resuming runs left by the previous server', { runs: resumed });
       return resumed;
+    })();
+    background = starting.catch(() => undefined);
+    return starting;
+  };
+
+  const close = async (): Promise<void> => {
+    if (closing) return;
+    closing = true;
+    log.info('server stopping', { drainMs: options.drainMs });
+    await background;
+    if (started) {
+      await loki?.stop();
+      await logBudget.stop();
+      await projects.stop();
+      await security.stop();
+      await chaos.stop();
+      await incidents.stop();
+      await notifier.stop();
+      await slos.stop();
+      await searchIndexer.stop();
+      await started.rollups.stop();
+      await delivery.stop();
+    }
+    await runs.shutdown(options.drainMs);
+    // Released only now that nothing of the loops runs here: the next owner starts at its next claim.
+    await lease?.stop();
+    await remoteChanges?.stop();
+    await app.close();
+    await store.events
+      .append({ type: 'server.stopped', subject: 'server', actor: 'server', data: {}, env: eventEnv() })
+      .catch(() => undefined);
+    await store.close();
+    log.info('server stopped');
+  };
+
+  return {
+    app,
+    store,
+    runs,
+    projects,
+    delivery,
+    sessions,
+    log,
+    eventEnv,
+    createdAdminToken,
+    start: async (address) => {
+      url = address;
+      if (store.dialect === 'sqlite') return startBackground();
+      // Other servers on the same PostgreSQL: their changes reach this one's streams, and the
+      // background loops run where the lease is held.
+      remoteChanges = new RemoteChanges({
+        announcements: store.announcements,
+        events: store.events,
+        hub,
+        warn: (message, data) => log.child({ component: 'events' }).warn(message, data),
+      });
+      await remoteChanges.start();
+      let resumed = 0;
+      lease = new LeaseKeeper({
+        leases: store.leases,
+        clock: systemClock,
+        name: BACKGROUND_LEASE,
+        holder: `${hostname()}:${process.pid}:${newId()}`,
+        holderUrl: url,
+        ttlMs: options.leaseMs,
+        onAcquired: async (token) => {
+          log.info('this server runs the background loops', { lease: BACKGROUND_LEASE, token });
+          await store.events.append({
+            type: 'server.lease.acquired',
+            subject: 'server',
+            actor: 'server',
+            data: { lease: BACKGROUND_LEASE, token, url },
+            env: eventEnv(),
+          });
+          resumed = await startBackground();
+        },
+        onLost: () => {
+          log.error(LOG.leaseLost, { lease: BACKGROUND_LEASE });
+          void close().finally(markLeaseLost);
+        },
+        warn: (message, data) => log.child({ component: 'leases' }).warn(message, data),
+      });
+      await lease.start();
+      return resumed;
     },
-    close: async () => {
-      if (closing) return;
-      closing = true;
-      log.info('server stopping', { drainMs: options.drainMs });
-      if (started) {
-        await loki?.stop();
-        await logBudget.stop();
-        await projects.stop();
-        await security.stop();
-        await chaos.stop();
-        await incidents.stop();
-        await notifier.stop();
-        await slos.stop();
-        await searchIndexer.stop();
-        await started.rollups.stop();
-        await delivery.stop();
-      }
-      await runs.shutdown(options.drainMs);
-      await app.close();
-      await store.events
-        .append({ type: 'server.stopped', subject: 'server', actor: 'server', data: {}, env: eventEnv() })
-        .catch(() => undefined);
-      await store.close();
-      log.info('server stopped');
-    },
+    close,
+    leaseLost: leaseLostPromise,
   };
 }
 
@@ -422,6 +499,7 @@ export async function startServer(options: ServerOptions, overrides: StartOverri
     createdAdminToken: parts.createdAdminToken,
     resumedRuns,
     log,
+    leaseLost: parts.leaseLost,
     close: async () => {
       await parts.close();
       await rm(infoFile, { force: true });

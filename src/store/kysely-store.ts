@@ -1,6 +1,7 @@
 /** The Store of ./ports.ts assembled from the per-aggregate stores over one Kysely handle. */
 import type { Kysely } from 'kysely';
-import type { Store } from './ports.ts';
+import type { EventAnnouncements, Store } from './ports.ts';
+import { silentAnnouncements } from './pg-announcements.ts';
 import type { Database, StoreDialect } from './migrations.ts';
 import { createProjectStore } from './project-store.ts';
 import { createRunStore } from './run-store.ts';
@@ -22,7 +23,11 @@ import { createLeaseStore } from './lease-store.ts';
  * Wraps an already migrated database. The store owns `db`: `close()` destroys it (once;
  * later calls are no-ops, so shutdown hooks may call it freely).
  */
-export function createKyselyStore(db: Kysely<Database>, dialect: StoreDialect): Store {
+export function createKyselyStore(
+  db: Kysely<Database>,
+  dialect: StoreDialect,
+  announcements: EventAnnouncements = silentAnnouncements,
+): Store {
   const ctx = { db, dialect };
   let closing: Promise<void> | undefined;
   return {
@@ -42,6 +47,7 @@ export function createKyselyStore(db: Kysely<Database>, dialect: StoreDialect): 
     findings: createFindingStore(ctx),
     search: createSearchIndexStore(ctx),
     leases: createLeaseStore(ctx),
+    announcements,
     dialect,
     close() {
       closing ??= db.destroy();

@@ -586,6 +586,21 @@ export interface LeaseStore {
   get(name: string): Promise<LeaseRecord | null>;
 }
 
+/**
+ * Events committed by other processes sharing the store, as they commit (PostgreSQL LISTEN/NOTIFY;
+ * nothing on SQLite, where one server owns the file). An announcement carries only the event's id:
+ * listeners read the events from the store by their own cursor, so a lost announcement costs a
+ * delay until the next one, never an event.
+ */
+export interface EventAnnouncements {
+  /**
+   * Calls `onEvent` with each committed event's id (in commit order, possibly repeated), and
+   * `onReconnect` after the connection was lost and re-opened (announcements in between are
+   * lost: read from the cursor). Resolves once listening; the returned function stops.
+   */
+  listen(onEvent: (id: number) => void, onReconnect: () => void): Promise<() => Promise<void>>;
+}
+
 export interface Store {
   projects: ProjectStore;
   runs: RunStore;
@@ -606,6 +621,7 @@ export interface Store {
   search: SearchIndexStore;
   /** Leases over background work that one server at a time must do (several servers on PostgreSQL). */
   leases: LeaseStore;
+  announcements: EventAnnouncements;
   /** `sqlite` or `postgres`. */
   readonly dialect: 'sqlite' | 'postgres';
   close(): Promise<void>;
