@@ -65,6 +65,12 @@ export class LeaseKeeper {
     await this.#acquired;
   }
 
+  /** Resolves once the claim in flight (if any) was answered and acted on. */
+  async settled(): Promise<void> {
+    await this.#claiming;
+    await this.#acquired;
+  }
+
   /** Stops claiming; waits for what `onAcquired` started; releases a lease still held. */
   async stop(): Promise<void> {
     this.#stopped = true;
