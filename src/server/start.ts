@@ -223,6 +223,8 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
   const prometheus = options.prometheusUrl ? new PrometheusSource({ baseUrl: options.prometheusUrl }) : null;
   // The address the server listens on, once it does: links, git hooks and instances' OTLP endpoint.
   let url = '';
+  // Several servers on PostgreSQL: the lease whose holder runs the background loops and drives rollouts.
+  let lease: LeaseKeeper | null = null;
   const ingestTokens = new IngestTokens(options.dataDir);
   const traces = new TraceService();
   const delivery: DeliveryController = new DeliveryController({
@@ -249,6 +251,10 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
         .filter((s) => s.evaluated && s.budget.total > 0 && s.budget.remaining <= 0)
         .map((s) => ({ slo: s.slo.name, remaining: s.budget.remaining })),
     checkSecurity: (project, release, environment, actor, override) => security.checkDeploy(project, release, environment, actor, override),
+    rolloutDriver: async () => {
+      if (lease === null || lease.phase === 'owning') return null;
+      return (await store.leases.get(BACKGROUND_LEASE))?.holderUrl || 'the server holding the background-loops lease';
+    },
   });
   const slos: SloService = new SloService({
     store,
@@ -358,7 +364,6 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
   });
 
   let remoteChanges: RemoteChanges | null = null;
-  let lease: LeaseKeeper | null = null;
   let markLeaseLost = () => {};
   const leaseLostPromise = new Promise<void>((resolve) => {
     markLeaseLost = resolve;

@@ -80,6 +80,11 @@ describe.skipIf(!pgAvailable())('several servers on one PostgreSQL', () => {
     await api(a, 'POST', '/api/projects', { path: repo.dir, name: 'web' });
     const projects = await api<{ projects: { name: string }[] }>(b, 'GET', '/api/projects');
     expect(projects.projects.map((p) => p.name)).toEqual(['web']);
+    // Proxies and instances are steered by the driver of rollouts alone; B says where it is.
+    const refused = await b.api<{ error: { code: string; message: string } }>('POST', '/api/projects/web/environments/production/rollback');
+    expect(refused.status).toBe(503);
+    expect(refused.body.error.code).toBe('NOT_ROLLOUT_DRIVER');
+    expect(refused.body.error.message).toContain(a.url);
   });
 
   it('streams to a client of B the run that A started (LISTEN/NOTIFY)', async () => {
