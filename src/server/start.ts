@@ -37,7 +37,7 @@ import { EventScopes, LiveHub, RemoteChanges } from './events/index.ts';
 import { LeaseKeeper } from './leases/index.ts';
 import { newId } from '../core/ids.ts';
 import { ProjectService } from './projects/index.ts';
-import { RunService } from './runs/index.ts';
+import { RunService, shipJobLog } from './runs/index.ts';
 import { SloService, storeSloTargets } from './slo/index.ts';
 import { Notifier } from './notifications/index.ts';
 import { runGit } from '../platform/git.ts';
@@ -120,6 +120,7 @@ const LOG = {
   requestFailed: 'request failed on the server side',
   logBudgetFailed: 'service log budget pass failed',
   searchIndexFailed: 'the search index could not catch up with the event log',
+  logShippingFailed: "copying a job's log into the store failed",
   leaseLost: 'this server lost the lease over the background loops: it stops so that only the new owner runs them',
 } as const;
 
@@ -154,7 +155,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     passEnv: options.passEnv,
     interruptedRetries: options.interruptedRetries,
     slots: new SlotPool(options.parallel),
-    runJob: loggedRunJob(overrides.runJob ?? defaultRunJob, runsLog),
+    runJob: loggedRunJob(sharedLogs(overrides.runJob ?? defaultRunJob, store, runsLog), runsLog),
     secrets: async (projectId) => {
       const sealed = await store.secrets.all(projectId);
       return Object.fromEntries(Object.entries(sealed).map(([name, value]) => [name, secretBox.decrypt(value)]));
@@ -527,6 +528,21 @@ function loggedRunJob(runJob: RunJob, log: Logger): RunJob {
     } catch (error) {
       jobLog.warn(LOG.jobCouldNotRun, { err: error });
       throw error;
+    }
+  };
+}
+
+/** Several servers on PostgreSQL: each job's log is copied into the store as it is written, for the others to serve. */
+function sharedLogs(runJob: RunJob, store: Store, log: Logger): RunJob {
+  if (store.dialect !== 'postgres') return runJob;
+  return async (spec) => {
+    const shipping = shipJobLog(store.jobLogs, spec.runId, spec.job.key, spec.logFile, (error) =>
+      log.warn(LOG.logShippingFailed, { runId: spec.runId, jobId: spec.job.key, err: error }),
+    );
+    try {
+      return await runJob(spec);
+    } finally {
+      await shipping.finish();
     }
   };
 }

@@ -369,6 +369,14 @@ export interface SearchDocsTable {
 }
 
 /** The whole database, as Kysely sees it. */
+/** A job's log as it was written, in chunks at their byte offsets (several servers: every one can read it). */
+export interface JobLogChunksTable {
+  run_id: string;
+  job_key: string;
+  offset_bytes: ColumnType<number | string, number, number>;
+  bytes: Uint8Array;
+}
+
 /** A lease over background work (src/leases): one row per lease name. */
 export interface LeasesTable {
   name: string;
@@ -413,6 +421,7 @@ export interface Database {
   security_policies: SecurityPoliciesTable;
   search_docs: SearchDocsTable;
   leases: LeasesTable;
+  job_log_chunks: JobLogChunksTable;
 }
 
 /** Every migration, in order. Never edit one that has shipped: add the next. */
@@ -895,6 +904,14 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
           .addColumn('holder_url', 'text', (c) => c.notNull())
           .addColumn('token', bigint, (c) => c.notNull())
           .addColumn('expires_at_ms', bigint, (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('job_log_chunks')
+          .addColumn('run_id', 'text', (c) => c.notNull())
+          .addColumn('job_key', 'text', (c) => c.notNull())
+          .addColumn('offset_bytes', bigint, (c) => c.notNull())
+          .addColumn('bytes', dialect === 'postgres' ? 'bytea' : 'blob', (c) => c.notNull())
+          .addPrimaryKeyConstraint('job_log_chunks_pk', ['run_id', 'job_key', 'offset_bytes'])
           .execute();
         if (dialect !== 'postgres') return;
         // Every committed event is announced to every server (LISTEN gantry_events) with its id,

@@ -587,6 +587,17 @@ export interface LeaseStore {
 }
 
 /**
+ * Jobs' logs copied into the store as they are written, so every server sharing a PostgreSQL can
+ * serve and follow a log another one writes (docs/decisions/0037). Chunks are keyed by their byte
+ * offset in the log; an append of a chunk already stored is a no-op, so a writer may re-send.
+ */
+export interface JobLogStore {
+  append(runId: string, jobKey: string, offset: number, bytes: Uint8Array): Promise<void>;
+  /** The stored bytes from `fromOffset` on (whole chunks starting there or later, contiguous), at most about `maxBytes`. */
+  read(runId: string, jobKey: string, fromOffset: number, maxBytes: number): Promise<Buffer>;
+}
+
+/**
  * Events committed by other processes sharing the store, as they commit (PostgreSQL LISTEN/NOTIFY;
  * nothing on SQLite, where one server owns the file). An announcement carries only the event's id:
  * listeners read the events from the store by their own cursor, so a lost announcement costs a
@@ -622,6 +633,7 @@ export interface Store {
   /** Leases over background work that one server at a time must do (several servers on PostgreSQL). */
   leases: LeaseStore;
   announcements: EventAnnouncements;
+  jobLogs: JobLogStore;
   /** `sqlite` or `postgres`. */
   readonly dialect: 'sqlite' | 'postgres';
   close(): Promise<void>;

@@ -115,6 +115,30 @@ describe.skipIf(!pgAvailable())('several servers on one PostgreSQL', () => {
     }
   });
 
+  it('follows on B the log of a job running on A, and reads it whole there afterwards', async () => {
+    const printer = await makeRepo({
+      'gantry.yaml': 'pipeline:\n  jobs:\n    print: { steps: ["for i in 1 2 3 4 5 6; do echo line $i; sleep 0.2; done"] }\n',
+    });
+    cleanups.push(() => printer.cleanup());
+    await api(a, 'POST', '/api/projects', { path: printer.dir, name: 'printer' });
+    const run = (await api<{ run: { id: string } }>(a, 'POST', '/api/projects/printer/runs', {})).run.id;
+    await waitFor(async () => (await api<{ jobs: { status: string }[] }>(b, 'GET', `/api/runs/${run}`)).jobs[0]?.status === 'running', {
+      what: 'the job to run on A',
+      timeoutMs: 30_000,
+    });
+    const response = await fetch(`${b.url}/api/runs/${run}/jobs/print/log?follow=true`, {
+      headers: { authorization: `Bearer ${b.token}` },
+    });
+    const followed = await response.text();
+    const texts = [...followed.matchAll(/^data: (.*)$/gm)].map((m) => JSON.parse(m[1]!) as { text?: string; status?: string });
+    expect(texts.filter((t) => t.text?.startsWith('line ')).map((t) => t.text)).toEqual([1, 2, 3, 4, 5, 6].map((i) => `line ${i}`));
+    expect(texts.at(-1)?.status).toBe('success');
+    const onA = await a.api<string>('GET', `/api/runs/${run}/jobs/print/log`);
+    const onB = await b.api<string>('GET', `/api/runs/${run}/jobs/print/log`);
+    expect(onB.body).toContain('line 6');
+    expect(onB.body).toBe(onA.body);
+  });
+
   it('hands the loops to B within 10 s of kill -9 of A, and B finishes the canary with no failed request', async () => {
     const release = async () => {
       const run = (await api<{ run: { id: string } }>(a, 'POST', '/api/projects/web/runs', {})).run.id;
