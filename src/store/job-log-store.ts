@@ -27,6 +27,7 @@ export function createJobLogStore(ctx: StoreContext): JobLogStore {
           .limit(16)
           .execute();
         for (const row of rows) {
+          if (total >= maxBytes) return Buffer.concat(parts);
           // A gap (a chunk not committed yet) ends the read: what follows it comes next time.
           if (Number(row.offset_bytes) !== next) return Buffer.concat(parts);
           const bytes = Buffer.from(row.bytes);
