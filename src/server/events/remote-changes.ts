@@ -1,8 +1,8 @@
 /**
  * Live updates from the other servers sharing a PostgreSQL store: each announced event id (the
  * store's LISTEN) makes this server read the events after its cursor and notify its own `LiveHub`
- * with the thing each is about (a run for `run:` and `job:` subjects, the subject itself
- * otherwise, and every `'*'` subscriber), so a stream on this server re-reads the store just as
+ * with the thing each is about (a run for `run:` and `job:` subjects, a rollout for `rollout:`,
+ * the subject itself otherwise, and every `'*'` subscriber), so a stream on this server re-reads the store just as
  * if the change had been made here. Reads never overlap: announcements arriving during a read
  * fold into one more read after it. Events this server appended come back too; a stream
  * re-reading once more is harmless.
@@ -74,10 +74,14 @@ export class RemoteChanges {
   }
 }
 
-/** What a LiveHub subscriber listens on for this event: the run of a run's or a job's event, else its subject. */
+/**
+ * What a LiveHub subscriber listens on for this event — the key this server's own services notify
+ * with: the run of a run's or a job's event, the rollout of a rollout's, else the subject.
+ */
 export function hubKeyOf(event: Pick<GantryEvent, 'subject'>): string {
   const { subject } = event;
   if (subject.startsWith('run:')) return subject.slice('run:'.length);
+  if (subject.startsWith('rollout:')) return subject.slice('rollout:'.length);
   if (subject.startsWith('job:')) return subject.slice('job:'.length).split('/')[0]!;
   return subject;
 }
