@@ -7,13 +7,14 @@
  */
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { extname, join } from 'node:path';
+import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { systemClock } from '../core/clock.ts';
 import { GantryError } from '../core/errors.ts';
 import { GANTRY_VERSION } from '../core/version.ts';
 import { SlotPool } from '../engine/slot-pool.ts';
+import { jobDir } from '../engine/run-paths.ts';
 import type { RunJob } from '../executor/ports.ts';
 import { runJob as defaultRunJob } from '../executor/job-runner.ts';
 import { openStore } from '../store/index.ts';
@@ -37,7 +38,7 @@ import { EventScopes, LiveHub, RemoteChanges } from './events/index.ts';
 import { LeaseKeeper } from './leases/index.ts';
 import { newId } from '../core/ids.ts';
 import { ProjectService } from './projects/index.ts';
-import { RunService, shipJobLog } from './runs/index.ts';
+import { pullJobFiles, RunService, shipJobFiles, shipJobLog } from './runs/index.ts';
 import { SloService, storeSloTargets } from './slo/index.ts';
 import { Notifier } from './notifications/index.ts';
 import { runGit } from '../platform/git.ts';
@@ -120,7 +121,7 @@ const LOG = {
   requestFailed: 'request failed on the server side',
   logBudgetFailed: 'service log budget pass failed',
   searchIndexFailed: 'the search index could not catch up with the event log',
-  logShippingFailed: "copying a job's log into the store failed",
+  jobFilesShippingFailed: "copying a job's files into the store failed",
   leaseLost: 'this server lost the lease over the background loops: it stops so that only the new owner runs them',
 } as const;
 
@@ -155,7 +156,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     passEnv: options.passEnv,
     interruptedRetries: options.interruptedRetries,
     slots: new SlotPool(options.parallel),
-    runJob: loggedRunJob(sharedLogs(overrides.runJob ?? defaultRunJob, store, runsLog), runsLog),
+    runJob: loggedRunJob(sharedJobFiles(overrides.runJob ?? defaultRunJob, store, runsLog), runsLog),
     secrets: async (projectId) => {
       const sealed = await store.secrets.all(projectId);
       return Object.fromEntries(Object.entries(sealed).map(([name, value]) => [name, secretBox.decrypt(value)]));
@@ -212,10 +213,16 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
         warn: (message, data) => logsLog.warn(message, data),
       })
     : null;
+  // Several servers on PostgreSQL: a job another server ran has its files copied here before they are read.
+  const jobFiles =
+    store.dialect === 'postgres'
+      ? (runId: string, jobKey: string) => pullJobFiles(store.jobFiles, runId, jobKey, jobDir(options.dataDir, runId, jobKey))
+      : undefined;
   const releases = new ReleaseService({
     store,
     dataDir: options.dataDir,
     runtimeDir: options.runtimeDir,
+    ...(jobFiles ? { jobFiles } : {}),
     eventEnv,
     checkout: (project, sha, dest) => runs.checkout(project, sha, dest),
     commitsBetween: (project, from, to) => runs.commitsBetween(project, from, to),
@@ -303,6 +310,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
   });
   const security: SecurityService = new SecurityService({
     store,
+    ...(jobFiles ? { jobFiles } : {}),
     clock: systemClock,
     dataDir: options.dataDir,
     defaultRef: async (project) => (await runGit(['-C', runs.gitDir(project), 'symbolic-ref', '-q', 'HEAD'])).trim(),
@@ -532,17 +540,20 @@ function loggedRunJob(runJob: RunJob, log: Logger): RunJob {
   };
 }
 
-/** Several servers on PostgreSQL: each job's log is copied into the store as it is written, for the others to serve. */
-function sharedLogs(runJob: RunJob, store: Store, log: Logger): RunJob {
+/**
+ * Several servers on PostgreSQL: each job's log is copied into the store as it is written, and its
+ * other files (artifacts, tests, SARIF) when it ends, for the other servers to serve.
+ */
+function sharedJobFiles(runJob: RunJob, store: Store, log: Logger): RunJob {
   if (store.dialect !== 'postgres') return runJob;
   return async (spec) => {
-    const shipping = shipJobLog(store.jobLogs, spec.runId, spec.job.key, spec.logFile, (error) =>
-      log.warn(LOG.logShippingFailed, { runId: spec.runId, jobId: spec.job.key, err: error }),
-    );
+    const warn = (error: unknown) => log.warn(LOG.jobFilesShippingFailed, { runId: spec.runId, jobId: spec.job.key, err: error });
+    const shipping = shipJobLog(store.jobFiles, spec.runId, spec.job.key, spec.logFile, warn);
     try {
       return await runJob(spec);
     } finally {
       await shipping.finish();
+      await shipJobFiles(store.jobFiles, spec.runId, spec.job.key, dirname(spec.logFile)).catch(warn);
     }
   };
 }

@@ -18,7 +18,7 @@ import { createIncidentStore } from './incident-store.ts';
 import { createAdvisoryStore, createFindingStore } from './security-store.ts';
 import { createSearchIndexStore } from './search-store.ts';
 import { createLeaseStore } from './lease-store.ts';
-import { createJobLogStore } from './job-log-store.ts';
+import { createJobFileStore } from './job-file-store.ts';
 
 /**
  * Wraps an already migrated database. The store owns `db`: `close()` destroys it (once;
@@ -49,7 +49,7 @@ export function createKyselyStore(
     search: createSearchIndexStore(ctx),
     leases: createLeaseStore(ctx),
     announcements,
-    jobLogs: createJobLogStore(ctx),
+    jobFiles: createJobFileStore(ctx),
     dialect,
     close() {
       closing ??= db.destroy();

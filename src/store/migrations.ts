@@ -369,10 +369,12 @@ export interface SearchDocsTable {
 }
 
 /** The whole database, as Kysely sees it. */
-/** A job's log as it was written, in chunks at their byte offsets (several servers: every one can read it). */
-export interface JobLogChunksTable {
+/** A job's files (its log as it was written, then its artifacts, tests and SARIF), in chunks at their byte offsets: several servers all read them. */
+export interface JobFileChunksTable {
   run_id: string;
   job_key: string;
+  /** Relative to the job's directory: `log`, `artifacts/…`, `tests.json`, `sarif.json`. */
+  path: string;
   offset_bytes: ColumnType<number | string, number, number>;
   bytes: Uint8Array;
 }
@@ -421,7 +423,7 @@ export interface Database {
   security_policies: SecurityPoliciesTable;
   search_docs: SearchDocsTable;
   leases: LeasesTable;
-  job_log_chunks: JobLogChunksTable;
+  job_file_chunks: JobFileChunksTable;
 }
 
 /** Every migration, in order. Never edit one that has shipped: add the next. */
@@ -906,12 +908,13 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
           .addColumn('expires_at_ms', bigint, (c) => c.notNull())
           .execute();
         await db.schema
-          .createTable('job_log_chunks')
+          .createTable('job_file_chunks')
           .addColumn('run_id', 'text', (c) => c.notNull())
           .addColumn('job_key', 'text', (c) => c.notNull())
+          .addColumn('path', 'text', (c) => c.notNull())
           .addColumn('offset_bytes', bigint, (c) => c.notNull())
           .addColumn('bytes', dialect === 'postgres' ? 'bytea' : 'blob', (c) => c.notNull())
-          .addPrimaryKeyConstraint('job_log_chunks_pk', ['run_id', 'job_key', 'offset_bytes'])
+          .addPrimaryKeyConstraint('job_file_chunks_pk', ['run_id', 'job_key', 'path', 'offset_bytes'])
           .execute();
         if (dialect !== 'postgres') return;
         // Every committed event is announced to every server (LISTEN gantry_events) with its id,

@@ -587,14 +587,17 @@ export interface LeaseStore {
 }
 
 /**
- * Jobs' logs copied into the store as they are written, so every server sharing a PostgreSQL can
- * serve and follow a log another one writes (docs/decisions/0037). Chunks are keyed by their byte
- * offset in the log; an append of a chunk already stored is a no-op, so a writer may re-send.
+ * Jobs' files copied into the store — the log as it is written, the rest (artifacts, tests.json,
+ * sarif.json) when the job ends — so every server sharing a PostgreSQL can serve a job another
+ * one ran (docs/decisions/0037). Chunks are keyed by the file's path in the job's directory and
+ * their byte offset; an append of a chunk already stored is a no-op, so a writer may re-send.
  */
-export interface JobLogStore {
-  append(runId: string, jobKey: string, offset: number, bytes: Uint8Array): Promise<void>;
-  /** The stored bytes from `fromOffset` on (whole chunks starting there or later, contiguous), at most about `maxBytes`. */
-  read(runId: string, jobKey: string, fromOffset: number, maxBytes: number): Promise<Buffer>;
+export interface JobFileStore {
+  append(runId: string, jobKey: string, path: string, offset: number, bytes: Uint8Array): Promise<void>;
+  /** The stored bytes of a file from `fromOffset` on (whole chunks starting there or later, contiguous), at most about `maxBytes`. */
+  read(runId: string, jobKey: string, path: string, fromOffset: number, maxBytes: number): Promise<Buffer>;
+  /** The job's stored files with the bytes stored of each. */
+  files(runId: string, jobKey: string): Promise<{ path: string; bytes: number }[]>;
 }
 
 /**
@@ -633,7 +636,7 @@ export interface Store {
   /** Leases over background work that one server at a time must do (several servers on PostgreSQL). */
   leases: LeaseStore;
   announcements: EventAnnouncements;
-  jobLogs: JobLogStore;
+  jobFiles: JobFileStore;
   /** `sqlite` or `postgres`. */
   readonly dialect: 'sqlite' | 'postgres';
   close(): Promise<void>;

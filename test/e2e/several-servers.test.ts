@@ -60,7 +60,9 @@ describe.skipIf(!pgAvailable())('several servers on one PostgreSQL', () => {
       killLeftovers(runtimeDir);
       for (const dir of [runtimeDir, dataA, dataB]) await rm(dir, { recursive: true, force: true });
     });
-    const env = { GANTRY_SANDBOX: 'off', GANTRY_STORE: database.url, GANTRY_RUNTIME_DIR: runtimeDir, GANTRY_LEASE_MS: '3000' };
+    // The default lease: a shorter one made the new owner stop itself once at load 22 on 2 cores
+    // (its renewals stalled past four fifths of the lease while it adopted the environment).
+    const env = { GANTRY_SANDBOX: 'off', GANTRY_STORE: database.url, GANTRY_RUNTIME_DIR: runtimeDir, GANTRY_LEASE_MS: '5000' };
     a = await startGantryUp({ env, dataDir: dataA });
     cleanups.push(() => a.stop());
     // What servers on one store share besides it: the key that seals secrets and the admin token.
@@ -115,9 +117,16 @@ describe.skipIf(!pgAvailable())('several servers on one PostgreSQL', () => {
     }
   });
 
-  it('follows on B the log of a job running on A, and reads it whole there afterwards', async () => {
+  it("follows on B the log of a job running on A, and reads it and the job's artifacts there afterwards", async () => {
     const printer = await makeRepo({
-      'gantry.yaml': 'pipeline:\n  jobs:\n    print: { steps: ["for i in 1 2 3 4 5 6; do echo line $i; sleep 0.2; done"] }\n',
+      'gantry.yaml': [
+        'pipeline:',
+        '  jobs:',
+        '    print:',
+        '      steps: ["for i in 1 2 3 4 5 6; do echo line $i; sleep 0.2; done", "mkdir -p dist && echo built > dist/app.txt"]',
+        '      artifacts: [dist/**]',
+        '',
+      ].join('\n'),
     });
     cleanups.push(() => printer.cleanup());
     await api(a, 'POST', '/api/projects', { path: printer.dir, name: 'printer' });
@@ -137,6 +146,9 @@ describe.skipIf(!pgAvailable())('several servers on one PostgreSQL', () => {
     const onB = await b.api<string>('GET', `/api/runs/${run}/jobs/print/log`);
     expect(onB.body).toContain('line 6');
     expect(onB.body).toBe(onA.body);
+    const listed = await api<{ files: { path: string }[] }>(b, 'GET', `/api/runs/${run}/jobs/print/artifacts`);
+    expect(listed.files.map((f) => f.path)).toEqual(['dist/app.txt']);
+    expect((await b.api<string>('GET', `/api/runs/${run}/jobs/print/artifacts/dist/app.txt`)).body.toString().trim()).toBe('built');
   });
 
   it('hands the loops to B within 10 s of kill -9 of A, and B finishes the canary with no failed request', async () => {
@@ -201,7 +213,9 @@ describe.skipIf(!pgAvailable())('several servers on one PostgreSQL', () => {
         return v.rollout?.id === second.rollout.id && v.rollout.phase === 'succeeded';
       },
       { what: 'B to finish the rollout', timeoutMs: 30_000 },
-    );
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}\nB's output:\n${b.output().slice(-4000)}`);
+    });
     stop = true;
     await load;
     expect(requests).toBeGreaterThan(100);

@@ -22,6 +22,8 @@ export interface ReleaseServiceDeps {
   dataDir: string;
   /** Where release trees go (the server option `runtimeDir`; default: the data dir). */
   runtimeDir?: string;
+  /** Brings a job's files into the data dir first when another server ran it (several servers); absent: they are here. */
+  jobFiles?(runId: string, jobKey: string): Promise<void>;
   /** Writes the tree of a commit of the project into a directory. */
   checkout(project: Project, sha: string, dest: string): Promise<void>;
   /**
@@ -163,6 +165,7 @@ export class ReleaseService {
   async #collectArtifacts(run: RunRecord, target: string): Promise<void> {
     await mkdir(target, { recursive: true });
     for (const job of await this.#deps.store.runs.jobs(run.id)) {
+      await this.#deps.jobFiles?.(job.reusedFromRunId ?? run.id, job.key);
       const from = jobArtifactsDir(this.#deps.dataDir, job.reusedFromRunId ?? run.id, job.key);
       if (existsSync(from)) await cp(from, target, { recursive: true, force: true, verbatimSymlinks: true });
     }

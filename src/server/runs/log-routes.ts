@@ -15,7 +15,7 @@ import { openEventStream } from '../http/index.ts';
 import { requireJob, requireRun } from './lookups.ts';
 import type { RouteTable } from '../http/index.ts';
 import { followLog } from './log-follow.ts';
-import { pullJobLog } from './log-replica.ts';
+import { LOG_PATH, pullJobFile } from './job-file-replica.ts';
 import { LogIndexCache, readLines, searchLog } from './log-index.ts';
 
 export interface LogRouteDeps {
@@ -45,7 +45,9 @@ export function registerLogRoutes(routes: RouteTable, deps: LogRouteDeps): void 
   const currentJob = async (runId: string, key: string) => (await store.runs.jobs(runId)).find((j) => j.key === key);
   // Several servers on PostgreSQL: a log another server wrote is copied here before it is read.
   const pull =
-    store.dialect === 'postgres' ? (runId: string, key: string, file: string) => pullJobLog(store.jobLogs, runId, key, file) : null;
+    store.dialect === 'postgres'
+      ? (runId: string, key: string, file: string) => pullJobFile(store.jobFiles, runId, key, LOG_PATH, file)
+      : null;
   const localLog = async (job: JobRecord, runId: string) => {
     const owner = job.reusedFromRunId ?? runId;
     const file = jobLogFile(deps.dataDir, owner, job.key);
