@@ -61,6 +61,11 @@ export async function tempDir(prefix: string): Promise<string> {
   return dir;
 }
 
+/** Runs `cleanup` when the benchmark ends, however it ends (after what was registered later). */
+export function atCleanup(cleanup: () => Promise<void>): void {
+  cleanups.push(cleanup);
+}
+
 /** Milliseconds since the epoch with sub-ms precision, comparable with `date +%s%N` / 1e6. */
 export function epochMs(): number {
   return performance.timeOrigin + performance.now();

@@ -156,6 +156,12 @@ export const ERROR_CODES = {
     sentence:
       'The database cannot be opened, reached or migrated; the message says which and where. Check GANTRY_STORE and that the database is up.',
   },
+  // -- several servers
+  NOT_ROLLOUT_DRIVER: {
+    httpStatus: 503,
+    sentence:
+      'Several servers share this PostgreSQL and another one drives the rollouts (it holds the background-loops lease); send deploys, rollbacks and rollout actions to it: the message gives its URL.',
+  },
   // -- runtime (service instances)
   INSTANCE_NOT_READY: {
     httpStatus: 503,

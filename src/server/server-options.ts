@@ -50,6 +50,17 @@ export interface ServerOptions {
   readonly serviceLogDays: number;
   /** A Loki push endpoint service logs are forwarded to; null when none. */
   readonly lokiUrl: string | null;
+  /**
+   * Where service instances, environment proxies and release trees live (default: the data dir).
+   * Servers on one machine sharing a PostgreSQL store point it at one directory, so whichever owns
+   * the background loops adopts the instances and proxies the others started.
+   */
+  readonly runtimeDir: string;
+  /**
+   * With a PostgreSQL store: how long the lease over the background loops lasts unrenewed, ms. A
+   * surviving server takes the loops over at most about this long after their owner died.
+   */
+  readonly leaseMs: number;
 }
 
 interface OptionSpec {
@@ -169,6 +180,18 @@ export const SERVER_OPTION_TABLE: Record<keyof ServerOptions, OptionSpec> = {
     description: 'a Loki push endpoint (e.g. http://loki:3100/loki/api/v1/push) service logs are forwarded to (default: none)',
     parse: (raw) => httpUrl('Loki URL')(raw),
   },
+  runtimeDir: {
+    env: 'GANTRY_RUNTIME_DIR',
+    description:
+      'where service instances, environment proxies and release trees live (default: the data dir); servers on one machine sharing a PostgreSQL store share it',
+    parse: (raw) => resolve(raw),
+  },
+  leaseMs: {
+    env: 'GANTRY_LEASE_MS',
+    description:
+      'with a PostgreSQL store, how long the lease over the background loops (cron, polling, rollouts, SLOs, notifications…) lasts unrenewed, ms (default 5000); renewed every fifth of it',
+    parse: int('lease time', 500),
+  },
 };
 
 export function resolveServerOptions(
@@ -209,5 +232,7 @@ export function resolveServerOptions(
     serviceLogBytes: (raw.serviceLogBytes as number | undefined) ?? 4 * 1024 * 1024 * 1024,
     serviceLogDays: (raw.serviceLogDays as number | undefined) ?? 14,
     lokiUrl: (raw.lokiUrl as string | undefined) ?? null,
+    runtimeDir: (raw.runtimeDir as string | undefined) ?? dataDir,
+    leaseMs: (raw.leaseMs as number | undefined) ?? 5_000,
   });
 }

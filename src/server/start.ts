@@ -7,13 +7,14 @@
  */
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { extname, join } from 'node:path';
+import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { type Clock, systemClock } from '../core/clock.ts';
 import { GantryError } from '../core/errors.ts';
 import { GANTRY_VERSION } from '../core/version.ts';
 import { SlotPool } from '../engine/slot-pool.ts';
+import { jobDir } from '../engine/run-paths.ts';
 import type { RunJob } from '../executor/ports.ts';
 import { runJob as defaultRunJob } from '../executor/job-runner.ts';
 import { openStore } from '../store/index.ts';
@@ -34,9 +35,11 @@ import {
   RollupRecorder,
   SupervisedInstances,
 } from './delivery/index.ts';
-import { EventScopes, LiveHub } from './events/index.ts';
+import { EventScopes, LiveHub, RemoteChanges } from './events/index.ts';
+import { LeaseKeeper } from './leases/index.ts';
+import { newId } from '../core/ids.ts';
 import { ProjectService } from './projects/index.ts';
-import { RunService } from './runs/index.ts';
+import { pullJobFiles, RunService, shipJobFiles, shipJobLog } from './runs/index.ts';
 import { SloService, storeSloTargets } from './slo/index.ts';
 import { Notifier } from './notifications/index.ts';
 import { runGit } from '../platform/git.ts';
@@ -60,6 +63,11 @@ export interface RunningServer {
   resumedRuns: number;
   /** The server's logger (component `server`): the CLI logs beside it, with the same format and masking. */
   log: Logger;
+  /**
+   * Settles when this server lost the lease over the background loops while it lived (several
+   * servers on PostgreSQL); it has closed itself by then, and `gantry up` exits non-zero.
+   */
+  leaseLost: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -78,9 +86,14 @@ export interface ServerParts {
   createdAdminToken: boolean;
   /**
    * Starts what needs the server's address — git hooks, polling, cron, environments, roll-ups —
-   * and resumes the runs a previous process left. Returns how many runs it resumed.
+   * and resumes the runs a previous process left. Returns how many runs it resumed. On
+   * PostgreSQL those loops run on one server at a time, the holder of the `background-loops`
+   * lease: this waits for the first claim, and a server that is refused takes them over later,
+   * when their owner is gone (docs/decisions/0037).
    */
   start(url: string): Promise<number>;
+  /** See RunningServer.leaseLost. */
+  leaseLost: Promise<void>;
   /** From the first call every request answers 503; stops in reverse start order. Idempotent. */
   close(): Promise<void>;
 }
@@ -112,7 +125,12 @@ const LOG = {
   requestFailed: 'request failed on the server side',
   logBudgetFailed: 'service log budget pass failed',
   searchIndexFailed: 'the search index could not catch up with the event log',
+  jobFilesShippingFailed: "copying a job's files into the store failed",
+  leaseLost: 'this server lost the lease over the background loops: it stops so that only the new owner runs them',
 } as const;
+
+/** The lease whose holder runs the loops that must run once across servers. */
+export const BACKGROUND_LEASE = 'background-loops';
 
 export async function buildServer(options: ServerOptions, overrides: StartOverrides = {}): Promise<ServerParts> {
   // Every secret value the server handles is registered here before it could reach a log line.
@@ -142,7 +160,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     passEnv: options.passEnv,
     interruptedRetries: options.interruptedRetries,
     slots: new SlotPool(options.parallel),
-    runJob: loggedRunJob(overrides.runJob ?? defaultRunJob, runsLog),
+    runJob: loggedRunJob(sharedJobFiles(overrides.runJob ?? defaultRunJob, store, runsLog), runsLog),
     secrets: async (projectId) => {
       const sealed = await store.secrets.all(projectId);
       return Object.fromEntries(Object.entries(sealed).map(([name, value]) => [name, secretBox.decrypt(value)]));
@@ -168,21 +186,21 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     },
   });
   const supervisor = new SupervisedInstances({
-    dataDir: options.dataDir,
+    dataDir: options.runtimeDir,
     passEnv: options.passEnv,
     secretCodec: secretBox,
     logger: log.child({ component: 'supervisor' }),
     // Logs outlive instances, grouped by environment and release; the budget keeper deletes (server/logs).
     log: {
       keep: Number.POSITIVE_INFINITY,
-      dirOf: (spec) => instanceLogDir(options.dataDir, ...splitEnvironmentKey(spec.environment), spec.releaseId, spec.id),
+      dirOf: (spec) => instanceLogDir(options.runtimeDir, ...splitEnvironmentKey(spec.environment), spec.releaseId, spec.id),
     },
   });
-  const serviceLogs = new ServiceLogs({ dataDir: options.dataDir, projects: store.projects, releases: store.releases });
+  const serviceLogs = new ServiceLogs({ dataDir: options.runtimeDir, projects: store.projects, releases: store.releases });
   const logsLog = log.child({ component: 'service-logs' });
   const releaseNumber = async (releaseId: string) => (await store.releases.get(releaseId))?.number ?? null;
   const logBudget = new LogBudgetKeeper({
-    dataDir: options.dataDir,
+    dataDir: options.runtimeDir,
     budget: { maxBytes: options.serviceLogBytes, maxAgeMs: options.serviceLogDays * 86_400_000 },
     budgetOf: async ({ projectId, environment }) => {
       const live = (await store.rollouts.environment(projectId, environment))?.currentReleaseId;
@@ -206,16 +224,23 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
   const loki = options.lokiUrl
     ? new LokiForwarder({
         url: options.lokiUrl,
-        dataDir: options.dataDir,
+        dataDir: options.runtimeDir,
         clock: systemClock,
         projectName: async (projectId) => (await store.projects.get(projectId))?.name ?? projectId,
         releaseNumber,
         warn: (message, data) => logsLog.warn(message, data),
       })
     : null;
+  // Several servers on PostgreSQL: a job another server ran has its files copied here before they are read.
+  const jobFiles =
+    store.dialect === 'postgres'
+      ? (runId: string, jobKey: string) => pullJobFiles(store.jobFiles, runId, jobKey, jobDir(options.dataDir, runId, jobKey))
+      : undefined;
   const releases = new ReleaseService({
     store,
     dataDir: options.dataDir,
+    runtimeDir: options.runtimeDir,
+    ...(jobFiles ? { jobFiles } : {}),
     eventEnv,
     checkout: (project, sha, dest) => runs.checkout(project, sha, dest),
     commitsBetween: (project, from, to) => runs.commitsBetween(project, from, to),
@@ -224,15 +249,17 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
   const prometheus = options.prometheusUrl ? new PrometheusSource({ baseUrl: options.prometheusUrl }) : null;
   // The address the server listens on, once it does: links, git hooks and instances' OTLP endpoint.
   let url = '';
+  // Several servers on PostgreSQL: the lease whose holder runs the background loops and drives rollouts.
+  let lease: LeaseKeeper | null = null;
   const ingestTokens = new IngestTokens(options.dataDir);
   const protection = new DeployProtection({ store, clock: overrides.clock ?? systemClock, eventEnv });
   const traces = new TraceService();
   const delivery: DeliveryController = new DeliveryController({
     store,
     supervisor,
-    proxies: new ProxyProcesses(options.dataDir),
+    proxies: new ProxyProcesses(options.runtimeDir),
     secretBox,
-    dataDir: options.dataDir,
+    dataDir: options.runtimeDir,
     host: options.host,
     sandbox: options.sandbox,
     prometheus,
@@ -252,6 +279,10 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
         .map((s) => ({ slo: s.slo.name, remaining: s.budget.remaining })),
     checkSecurity: (project, release, environment, actor, override) => security.checkDeploy(project, release, environment, actor, override),
     checkProtection: (project, release, environment, actor, override) => protection.check(project, release, environment, actor, override),
+    rolloutDriver: async () => {
+      if (lease === null || lease.phase === 'owning') return null;
+      return (await store.leases.get(BACKGROUND_LEASE))?.holderUrl || 'the server holding the background-loops lease';
+    },
   });
   const slos: SloService = new SloService({
     store,
@@ -299,6 +330,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
   });
   const security: SecurityService = new SecurityService({
     store,
+    ...(jobFiles ? { jobFiles } : {}),
     clock: systemClock,
     dataDir: options.dataDir,
     defaultRef: async (project) => (await runGit(['-C', runs.gitDir(project), 'symbolic-ref', '-q', 'HEAD'])).trim(),
@@ -361,18 +393,16 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     },
   });
 
-  return {
-    app,
-    store,
-    runs,
-    projects,
-    delivery,
-    sessions,
-    log,
-    eventEnv,
-    createdAdminToken,
-    start: async (address) => {
-      url = address;
+  let remoteChanges: RemoteChanges | null = null;
+  let markLeaseLost = () => {};
+  const leaseLostPromise = new Promise<void>((resolve) => {
+    markLeaseLost = resolve;
+  });
+  let background: Promise<unknown> | null = null;
+
+  /** The loops that must run once across servers (all of them on SQLite); resumes runs; returns how many. */
+  const startBackground = async (): Promise<number> => {
+    const starting = (async () => {
       await projects.start(url);
       await delivery.start();
       started = { rollups: new RollupRecorder(store, delivery, (message, data) => deliveryLog.warn(message, data)) };
@@ -392,32 +422,93 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
       const resumed = await runs.recover();
       if (resumed > 0) runsLog.info('resuming runs left by the previous server', { runs: resumed });
       return resumed;
+    })();
+    background = starting.catch(() => undefined);
+    return starting;
+  };
+
+  const close = async (): Promise<void> => {
+    if (closing) return;
+    closing = true;
+    log.info('server stopping', { drainMs: options.drainMs });
+    await background;
+    if (started) {
+      await loki?.stop();
+      await logBudget.stop();
+      await projects.stop();
+      await security.stop();
+      await chaos.stop();
+      await incidents.stop();
+      await notifier.stop();
+      await slos.stop();
+      await searchIndexer.stop();
+      await started.rollups.stop();
+      await delivery.stop();
+    }
+    await runs.shutdown(options.drainMs);
+    // Released only now that nothing of the loops runs here: the next owner starts at its next claim.
+    await lease?.stop();
+    await remoteChanges?.stop();
+    await app.close();
+    await store.events
+      .append({ type: 'server.stopped', subject: 'server', actor: 'server', data: {}, env: eventEnv() })
+      .catch(() => undefined);
+    await store.close();
+    log.info('server stopped');
+  };
+
+  return {
+    app,
+    store,
+    runs,
+    projects,
+    delivery,
+    sessions,
+    log,
+    eventEnv,
+    createdAdminToken,
+    start: async (address) => {
+      url = address;
+      if (store.dialect === 'sqlite') return startBackground();
+      // Other servers on the same PostgreSQL: their changes reach this one's streams, and the
+      // background loops run where the lease is held.
+      remoteChanges = new RemoteChanges({
+        announcements: store.announcements,
+        events: store.events,
+        hub,
+        warn: (message, data) => log.child({ component: 'events' }).warn(message, data),
+      });
+      await remoteChanges.start();
+      let resumed = 0;
+      lease = new LeaseKeeper({
+        leases: store.leases,
+        clock: systemClock,
+        name: BACKGROUND_LEASE,
+        holder: `${hostname()}:${process.pid}:${newId()}`,
+        holderUrl: url,
+        ttlMs: options.leaseMs,
+        onAcquired: async (token) => {
+          log.info('this server runs the background loops', { lease: BACKGROUND_LEASE, token });
+          await store.events.append({
+            type: 'server.lease.acquired',
+            subject: 'server',
+            actor: 'server',
+            data: { lease: BACKGROUND_LEASE, token, url },
+            env: eventEnv(),
+          });
+          resumed = await startBackground();
+        },
+        onLost: () => {
+          log.error(LOG.leaseLost, { lease: BACKGROUND_LEASE });
+          void close().finally(markLeaseLost);
+        },
+        warn: (message, data) => log.child({ component: 'leases' }).warn(message, data),
+      });
+      await lease.start();
+      return resumed;
     },
-    close: async () => {
-      if (closing) return;
-      closing = true;
-      log.info('server stopping', { drainMs: options.drainMs });
-      if (started) {
-        await loki?.stop();
-        await logBudget.stop();
-        await projects.stop();
-        await security.stop();
-        await chaos.stop();
-        await incidents.stop();
-        await notifier.stop();
-        await slos.stop();
-        await searchIndexer.stop();
-        await started.rollups.stop();
-        await delivery.stop();
-      }
-      await runs.shutdown(options.drainMs);
-      await app.close();
-      await store.events
-        .append({ type: 'server.stopped', subject: 'server', actor: 'server', data: {}, env: eventEnv() })
-        .catch(() => undefined);
-      await store.close();
-      log.info('server stopped');
-    },
+    close,
+    leaseLost: leaseLostPromise,
   };
 }
 
@@ -446,6 +537,7 @@ export async function startServer(options: ServerOptions, overrides: StartOverri
     createdAdminToken: parts.createdAdminToken,
     resumedRuns,
     log,
+    leaseLost: parts.leaseLost,
     close: async () => {
       await parts.close();
       await rm(infoFile, { force: true });
@@ -468,6 +560,24 @@ function loggedRunJob(runJob: RunJob, log: Logger): RunJob {
     } catch (error) {
       jobLog.warn(LOG.jobCouldNotRun, { err: error });
       throw error;
+    }
+  };
+}
+
+/**
+ * Several servers on PostgreSQL: each job's log is copied into the store as it is written, and its
+ * other files (artifacts, tests, SARIF) when it ends, for the other servers to serve.
+ */
+function sharedJobFiles(runJob: RunJob, store: Store, log: Logger): RunJob {
+  if (store.dialect !== 'postgres') return runJob;
+  return async (spec) => {
+    const warn = (error: unknown) => log.warn(LOG.jobFilesShippingFailed, { runId: spec.runId, jobId: spec.job.key, err: error });
+    const shipping = shipJobLog(store.jobFiles, spec.runId, spec.job.key, spec.logFile, warn);
+    try {
+      return await runJob(spec);
+    } finally {
+      await shipping.finish();
+      await shipJobFiles(store.jobFiles, spec.runId, spec.job.key, dirname(spec.logFile)).catch(warn);
     }
   };
 }

@@ -1,6 +1,7 @@
 /** The Store of ./ports.ts assembled from the per-aggregate stores over one Kysely handle. */
 import type { Kysely } from 'kysely';
-import type { Store } from './ports.ts';
+import type { EventAnnouncements, Store } from './ports.ts';
+import { silentAnnouncements } from './pg-announcements.ts';
 import type { Database, StoreDialect } from './migrations.ts';
 import { createProjectStore } from './project-store.ts';
 import { createRunStore } from './run-store.ts';
@@ -16,6 +17,8 @@ import { createNotificationStore } from './notification-store.ts';
 import { createIncidentStore } from './incident-store.ts';
 import { createAdvisoryStore, createFindingStore } from './security-store.ts';
 import { createSearchIndexStore } from './search-store.ts';
+import { createLeaseStore } from './lease-store.ts';
+import { createJobFileStore } from './job-file-store.ts';
 import { createProtectionStore } from './protection-store.ts';
 import { createEstateStore } from './estate-store.ts';
 
@@ -23,7 +26,11 @@ import { createEstateStore } from './estate-store.ts';
  * Wraps an already migrated database. The store owns `db`: `close()` destroys it (once;
  * later calls are no-ops, so shutdown hooks may call it freely).
  */
-export function createKyselyStore(db: Kysely<Database>, dialect: StoreDialect): Store {
+export function createKyselyStore(
+  db: Kysely<Database>,
+  dialect: StoreDialect,
+  announcements: EventAnnouncements = silentAnnouncements,
+): Store {
   const ctx = { db, dialect };
   let closing: Promise<void> | undefined;
   return {
@@ -44,6 +51,9 @@ export function createKyselyStore(db: Kysely<Database>, dialect: StoreDialect): 
     search: createSearchIndexStore(ctx),
     protection: createProtectionStore(ctx),
     estate: createEstateStore(ctx),
+    leases: createLeaseStore(ctx),
+    announcements,
+    jobFiles: createJobFileStore(ctx),
     dialect,
     close() {
       closing ??= db.destroy();

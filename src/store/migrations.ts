@@ -369,6 +369,27 @@ export interface SearchDocsTable {
 }
 
 /** The whole database, as Kysely sees it. */
+/** A job's files (its log as it was written, then its artifacts, tests and SARIF), in chunks at their byte offsets: several servers all read them. */
+export interface JobFileChunksTable {
+  run_id: string;
+  job_key: string;
+  /** Relative to the job's directory: `log`, `artifacts/…`, `tests.json`, `sarif.json`. */
+  path: string;
+  offset_bytes: ColumnType<number | string, number, number>;
+  bytes: Uint8Array;
+}
+
+/** A lease over background work (src/leases): one row per lease name. */
+export interface LeasesTable {
+  name: string;
+  /** The holding server's id; '' once released. */
+  holder: string;
+  holder_url: string;
+  /** Fencing token: bigint on PostgreSQL (read back as a string), integer on SQLite. */
+  token: ColumnType<number | string, number, number>;
+  expires_at_ms: ColumnType<number | string, number, number>;
+}
+
 export interface Database {
   projects: ProjectsTable;
   runs: RunsTable;
@@ -404,6 +425,8 @@ export interface Database {
   environment_protection: EnvironmentProtectionTable;
   approval_requests: ApprovalRequestsTable;
   deploy_approvals: DeployApprovalsTable;
+  leases: LeasesTable;
+  job_file_chunks: JobFileChunksTable;
 }
 
 /** An environment's protection (core/protection.ts) as JSON. */
@@ -928,6 +951,36 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
           .addColumn('at', 'text', (c) => c.notNull())
           .addPrimaryKeyConstraint('deploy_approvals_pk', ['project_id', 'environment', 'release_id', 'approver'])
           .execute();
+      },
+    },
+    '0017_leases': {
+      async up(db: Kysely<any>): Promise<void> {
+        const bigint = dialect === 'postgres' ? 'bigint' : 'integer';
+        await db.schema
+          .createTable('leases')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('holder', 'text', (c) => c.notNull())
+          .addColumn('holder_url', 'text', (c) => c.notNull())
+          .addColumn('token', bigint, (c) => c.notNull())
+          .addColumn('expires_at_ms', bigint, (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('job_file_chunks')
+          .addColumn('run_id', 'text', (c) => c.notNull())
+          .addColumn('job_key', 'text', (c) => c.notNull())
+          .addColumn('path', 'text', (c) => c.notNull())
+          .addColumn('offset_bytes', bigint, (c) => c.notNull())
+          .addColumn('bytes', dialect === 'postgres' ? 'bytea' : 'blob', (c) => c.notNull())
+          .addPrimaryKeyConstraint('job_file_chunks_pk', ['run_id', 'job_key', 'path', 'offset_bytes'])
+          .execute();
+        if (dialect !== 'postgres') return;
+        // Every committed event is announced to every server (LISTEN gantry_events) with its id,
+        // whichever code path inserted it; NOTIFY is transactional, so a listener never hears of
+        // an event it cannot read yet.
+        await sql`create function gantry_announce_event() returns trigger language plpgsql as $$
+          begin perform pg_notify('gantry_events', new.id::text); return null; end $$`.execute(db);
+        await sql`create trigger gantry_events_announce after insert on events
+          for each row execute function gantry_announce_event()`.execute(db);
       },
     },
   };

@@ -13,6 +13,7 @@ import { migrateToLatest } from './migrations.ts';
 import type { Database } from './migrations.ts';
 import { NodeSqliteDialect, openSqliteDatabase } from './sqlite-dialect.ts';
 import { createKyselyStore } from './kysely-store.ts';
+import { pgAnnouncements } from './pg-announcements.ts';
 
 /** The database cannot be opened, reached or migrated; the message says which and where. */
 export class StoreUnavailableError extends GantryError {
@@ -101,7 +102,7 @@ async function openPostgresStore(url: string, display: string): Promise<Store> {
     await db.destroy();
     throw new StoreUnavailableError(`cannot migrate the PostgreSQL database at ${display}: ${messageOf(err)}`, { location: display });
   }
-  return createKyselyStore(db, 'postgres');
+  return createKyselyStore(db, 'postgres', pgAnnouncements(url));
 }
 
 function messageOf(err: unknown): string {

@@ -8,10 +8,12 @@
  */
 import type { Incident } from '../core/incident.ts';
 import type { ApprovalRequest, DeployApproval, EnvironmentProtection } from '../core/protection.ts';
+import type { ClaimOutcome, LeaseClaim, LeaseRecord } from '../leases/index.ts';
 import type { AdvisoryStore, FindingStore } from './security-ports.ts';
 import type { JobStatus, MatrixValues, RunStatus, StepResult, TestCounts, TriggerEvent, Value } from '../core/types.ts';
 
 export type * from './security-ports.ts';
+export type { ClaimOutcome, LeaseClaim, LeaseRecord } from '../leases/index.ts';
 
 export type ProjectSource = { kind: 'local'; path: string } | { kind: 'url'; url: string };
 
@@ -623,6 +625,48 @@ export interface EstateStore {
   apply(writes: EstateWrites, events: NewEvent[]): Promise<void>;
 }
 
+/**
+ * Leases (src/leases): each claim and release is one transaction applying the pure rule of
+ * src/leases/lease-claim.ts to the stored row, so concurrent claimants on one PostgreSQL are
+ * serialised by the row lock and exactly one is granted. Times are the claimant's clock.
+ */
+export interface LeaseStore {
+  /** Takes or renews the lease; refused (with the current holder) while another holds it unexpired. */
+  claim(claim: LeaseClaim): Promise<ClaimOutcome>;
+  /** Frees the lease at once if `holder` still holds it with `token`; otherwise does nothing. */
+  release(name: string, holder: string, token: number): Promise<void>;
+  get(name: string): Promise<LeaseRecord | null>;
+}
+
+/**
+ * Jobs' files copied into the store — the log as it is written, the rest (artifacts, tests.json,
+ * sarif.json) when the job ends — so every server sharing a PostgreSQL can serve a job another
+ * one ran (docs/decisions/0037). Chunks are keyed by the file's path in the job's directory and
+ * their byte offset; an append of a chunk already stored is a no-op, so a writer may re-send.
+ */
+export interface JobFileStore {
+  append(runId: string, jobKey: string, path: string, offset: number, bytes: Uint8Array): Promise<void>;
+  /** The stored bytes of a file from `fromOffset` on (whole chunks starting there or later, contiguous), at most about `maxBytes`. */
+  read(runId: string, jobKey: string, path: string, fromOffset: number, maxBytes: number): Promise<Buffer>;
+  /** The job's stored files with the bytes stored of each. */
+  files(runId: string, jobKey: string): Promise<{ path: string; bytes: number }[]>;
+}
+
+/**
+ * Events committed by other processes sharing the store, as they commit (PostgreSQL LISTEN/NOTIFY;
+ * nothing on SQLite, where one server owns the file). An announcement carries only the event's id:
+ * listeners read the events from the store by their own cursor, so a lost announcement costs a
+ * delay until the next one, never an event.
+ */
+export interface EventAnnouncements {
+  /**
+   * Calls `onEvent` with each committed event's id (in commit order, possibly repeated), and
+   * `onReconnect` after the connection was lost and re-opened (announcements in between are
+   * lost: read from the cursor). Resolves once listening; the returned function stops.
+   */
+  listen(onEvent: (id: number) => void, onReconnect: () => void): Promise<() => Promise<void>>;
+}
+
 export interface Store {
   projects: ProjectStore;
   runs: RunStore;
@@ -644,6 +688,10 @@ export interface Store {
   protection: ProtectionStore;
   /** The platform as code: a snapshot of what it manages, and its all-or-nothing apply. */
   estate: EstateStore;
+  /** Leases over background work that one server at a time must do (several servers on PostgreSQL). */
+  leases: LeaseStore;
+  announcements: EventAnnouncements;
+  jobFiles: JobFileStore;
   /** `sqlite` or `postgres`. */
   readonly dialect: 'sqlite' | 'postgres';
   close(): Promise<void>;

@@ -78,7 +78,8 @@ function removeStaleClusters(bin: string): void {
   }
 }
 
-async function startThrowawayPostgres(): Promise<{ url: string; stop(): Promise<void> } | null> {
+/** Also used by benchmarks that need a PostgreSQL (bench/failover.ts); null when none can start here. */
+export async function startThrowawayPostgres(): Promise<{ url: string; stop(): Promise<void> } | null> {
   const bin = postgresBinDir();
   if (bin === null) return null;
   removeStaleClusters(bin);

@@ -130,11 +130,13 @@ export interface GantryUpOptions {
   env?: Record<string, string>;
   /** More arguments after `up --port N`, e.g. ['--parallel', '1']. */
   args?: string[];
+  /** An existing data dir (e.g. holding another server's secret key and admin token); the caller removes it. */
+  dataDir?: string;
 }
 
 /** `gantry up` on a free loopback port with a fresh data directory; resolves once it is healthy. */
 export async function startGantryUp(opts: GantryUpOptions = {}): Promise<GantryUp> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'gantry-up-'));
+  const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'gantry-up-')));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const spawnIt = () => spawnUp(dataDir, port, opts);
@@ -159,7 +161,7 @@ export async function startGantryUp(opts: GantryUpOptions = {}): Promise<GantryU
     stop: async () => {
       await process_.stop();
       killLeftovers(dataDir);
-      await rm(dataDir, { recursive: true, force: true });
+      if (opts.dataDir === undefined) await rm(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -60,8 +60,13 @@ export function registerUpCommand(program: Command): void {
       } else {
         process.stdout.write(`${dim('the dashboard is at the same address: `gantry open` prints a one-time sign-in link')}\n`);
       }
-      await stopped;
+      const lost = await Promise.race([stopped.then(() => false), server.leaseLost.then(() => true)]);
       await server.close();
+      if (lost) {
+        // Another server owns the background loops now; a supervisor (systemd, Kubernetes) starts this one again as a follower.
+        process.stderr.write('gantry up: this server lost the lease over the background loops to another server and stopped\n');
+        process.exitCode = 1;
+      }
     });
 }
 

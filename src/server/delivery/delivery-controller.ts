@@ -64,6 +64,11 @@ export interface DeliveryDeps {
    * windows (unless overridden) or without its approvals; records overrides. Runs first.
    */
   checkProtection?(project: Project, release: ReleaseRecord, environment: string, actor: string, override?: WindowOverride): Promise<void>;
+  /**
+   * Several servers on one PostgreSQL: null when this server drives rollouts (it holds the
+   * background-loops lease, or is alone), else the URL of the one that does. Absent: always this one.
+   */
+  rolloutDriver?(): Promise<string | null>;
 }
 
 /** A deploy outside the environment's deploy windows: why (recorded with who). */
@@ -165,7 +170,7 @@ export class DeliveryController {
     securityOverride?: SecurityOverride,
     windowOverride?: WindowOverride,
   ): Promise<RolloutRecord> {
-    return this.#exclusive(environmentKey(project.id, environment), () =>
+    return this.#driving(environmentKey(project.id, environment), () =>
       this.#deploy(project, release, environment, actor, override, securityOverride, windowOverride),
     );
   }
@@ -242,7 +247,7 @@ export class DeliveryController {
   }
 
   rollback(project: Project, environment: string, actor: string): Promise<RolloutRecord> {
-    return this.#exclusive(environmentKey(project.id, environment), () => this.#rollback(project, environment, actor));
+    return this.#driving(environmentKey(project.id, environment), () => this.#rollback(project, environment, actor));
   }
 
   async #rollback(project: Project, environment: string, actor: string): Promise<RolloutRecord> {
@@ -277,6 +282,7 @@ export class DeliveryController {
     action: 'promote' | 'pause' | 'resume' | 'abort' | 'approve',
     actor: string,
   ): Promise<RolloutRecord> {
+    await this.#mustDrive();
     const record = await this.#deps.store.rollouts.active(project.id, environment);
     if (!record) throw new NotFoundError(`no rollout is under way in ${environment}`);
     const active = this.#driver.get(record.id);
@@ -290,7 +296,7 @@ export class DeliveryController {
 
   /** The environment's port, exposed on the server's host. */
   expose(project: Project, environment: string, port: number, actor: string): Promise<EnvironmentRecord> {
-    return this.#exclusive(environmentKey(project.id, environment), () => this.#expose(project, environment, port, actor));
+    return this.#driving(environmentKey(project.id, environment), () => this.#expose(project, environment, port, actor));
   }
 
   async #expose(project: Project, environment: string, port: number, actor: string): Promise<EnvironmentRecord> {
@@ -322,7 +328,7 @@ export class DeliveryController {
 
   /** Stops an environment (see ./environment-stop.ts): allowed at any time, also mid-rollout. */
   stopEnvironment(project: Project, environment: string, actor: string): Promise<EnvironmentRecord> {
-    return this.#exclusive(environmentKey(project.id, environment), async () => {
+    return this.#driving(environmentKey(project.id, environment), async () => {
       await this.#started;
       return stopEnvironment(this.#stopDeps, project, environment, actor);
     });
@@ -403,6 +409,21 @@ export class DeliveryController {
   /** The proxy of every open environment, where the roll-up recorder reads and acknowledges roll-ups. */
   rollupSources(): { projectId: string; environment: string; proxy: EnvironmentProxy }[] {
     return this.#environments.all().map((e) => ({ projectId: e.projectId, environment: e.name, proxy: e.proxy }));
+  }
+
+  /** A change to an environment: only on the server that drives rollouts, one at a time per environment. */
+  async #driving<T>(key: string, work: () => Promise<T>): Promise<T> {
+    await this.#mustDrive();
+    return this.#exclusive(key, work);
+  }
+
+  /** Another server's proxies and instances must not be started or steered from here. */
+  async #mustDrive(): Promise<void> {
+    const driver = (await this.#deps.rolloutDriver?.()) ?? null;
+    if (driver !== null)
+      throw new GantryError('NOT_ROLLOUT_DRIVER', `this server does not drive rollouts; ${driver} does: send the request there`, {
+        driver,
+      });
   }
 
   /** Runs `work` after every earlier call for the same environment settled, whatever their outcome. */

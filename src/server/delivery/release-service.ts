@@ -18,7 +18,12 @@ import type { EventEnvironment, Project, ReleaseRecord, RunRecord, Store } from 
 
 export interface ReleaseServiceDeps {
   store: Store;
+  /** Where runs keep their artifacts. */
   dataDir: string;
+  /** Where release trees go (the server option `runtimeDir`; default: the data dir). */
+  runtimeDir?: string;
+  /** Brings a job's files into the data dir first when another server ran it (several servers); absent: they are here. */
+  jobFiles?(runId: string, jobKey: string): Promise<void>;
   /** Writes the tree of a commit of the project into a directory. */
   checkout(project: Project, sha: string, dest: string): Promise<void>;
   /**
@@ -49,9 +54,13 @@ export class ReleaseService {
     this.#deps = deps;
   }
 
+  get #releasesRoot(): string {
+    return this.#deps.runtimeDir ?? this.#deps.dataDir;
+  }
+
   /** A release from a successful run (default: the project's newest successful run). */
   async create(project: Project, o: { runId?: string; actor: string }): Promise<ReleaseRecord> {
-    const { store, dataDir } = this.#deps;
+    const { store } = this.#deps;
     const run = o.runId
       ? await store.runs.get(o.runId)
       : (await store.runs.list({ projectId: project.id, status: ['success'], limit: 1 }))[0];
@@ -65,7 +74,7 @@ export class ReleaseService {
     const id = newId();
     const base = (await store.releases.list(project.id, 1))[0] ?? null;
     const listed = await this.#commitsSince(project, base?.sha ?? null, run.event.sha);
-    const target = releaseDir(dataDir, id);
+    const target = releaseDir(this.#releasesRoot, id);
     await this.#deps.checkout(project, run.event.sha, target);
     await this.#collectArtifacts(run, target);
     try {
@@ -116,7 +125,7 @@ export class ReleaseService {
       serialNumber: randomUUID(),
       timestamp: new Date().toISOString(),
     });
-    await writeFile(releaseSbomFile(this.#deps.dataDir, releaseId), `${JSON.stringify(sbom, null, 2)}\n`);
+    await writeFile(releaseSbomFile(this.#releasesRoot, releaseId), `${JSON.stringify(sbom, null, 2)}\n`);
   }
 
   /** Never fails a release: without the list, DORA shows the release's lead time as unknown. */
@@ -135,7 +144,7 @@ export class ReleaseService {
 
   /** Where a release's SBOM is; a release made before SBOMs were written has none there. */
   sbomFile(release: ReleaseRecord): string {
-    return releaseSbomFile(this.#deps.dataDir, release.id);
+    return releaseSbomFile(this.#releasesRoot, release.id);
   }
 
   /** By id or by number within the project (`3` or `#3`). */
@@ -156,6 +165,7 @@ export class ReleaseService {
   async #collectArtifacts(run: RunRecord, target: string): Promise<void> {
     await mkdir(target, { recursive: true });
     for (const job of await this.#deps.store.runs.jobs(run.id)) {
+      await this.#deps.jobFiles?.(job.reusedFromRunId ?? run.id, job.key);
       const from = jobArtifactsDir(this.#deps.dataDir, job.reusedFromRunId ?? run.id, job.key);
       if (existsSync(from)) await cp(from, target, { recursive: true, force: true, verbatimSymlinks: true });
     }

@@ -23,6 +23,8 @@ export interface FollowOptions {
   skipLines?: number;
   /** Following started over at the top of a new file: line numbers restart at 0. */
   onRestart?(): void;
+  /** Before each look at the file (another server's log: bring the local copy up to date). */
+  refresh?(): Promise<void>;
 }
 
 export async function followLog(o: FollowOptions): Promise<void> {
@@ -35,6 +37,7 @@ export async function followLog(o: FollowOptions): Promise<void> {
   let decoder = new StringDecoder('utf8');
   const buffer = Buffer.alloc(256 * 1024);
   while (!o.signal.aborted) {
+    await o.refresh?.();
     const info = await stat(o.file).catch(() => null);
     if (info && ((ino !== null && info.ino !== ino) || info.size < offset)) {
       // The file was replaced or rewritten (a retried job): restart from the top.

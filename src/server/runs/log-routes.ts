@@ -15,6 +15,7 @@ import { openEventStream } from '../http/index.ts';
 import { requireJob, requireRun } from './lookups.ts';
 import type { RouteTable } from '../http/index.ts';
 import { followLog } from './log-follow.ts';
+import { LOG_PATH, pullJobFile } from './job-file-replica.ts';
 import { LogIndexCache, readLines, searchLog } from './log-index.ts';
 
 export interface LogRouteDeps {
@@ -42,6 +43,17 @@ export function registerLogRoutes(routes: RouteTable, deps: LogRouteDeps): void 
   const { store } = deps;
   const indexes = new LogIndexCache(deps.indexCacheSize ?? 16);
   const currentJob = async (runId: string, key: string) => (await store.runs.jobs(runId)).find((j) => j.key === key);
+  // Several servers on PostgreSQL: a log another server wrote is copied here before it is read.
+  const pull =
+    store.dialect === 'postgres'
+      ? (runId: string, key: string, file: string) => pullJobFile(store.jobFiles, runId, key, LOG_PATH, file)
+      : null;
+  const localLog = async (job: JobRecord, runId: string) => {
+    const owner = job.reusedFromRunId ?? runId;
+    const file = jobLogFile(deps.dataDir, owner, job.key);
+    await pull?.(owner, job.key, file);
+    return { file, owner };
+  };
 
   routes.add({
     method: 'GET',
@@ -56,7 +68,7 @@ export function registerLogRoutes(routes: RouteTable, deps: LogRouteDeps): void 
     handler: async ({ params, query, reply, request }) => {
       await requireRun(store, params.run);
       const job = await requireJob(store, params.run, params.job);
-      const file = jobLogFile(deps.dataDir, job.reusedFromRunId ?? params.run, job.key);
+      const { file, owner } = await localLog(job, params.run);
       if (!isOn(query.follow)) {
         if (!existsSync(file)) return reply.type('text/plain; charset=utf-8').send('');
         const info = await stat(file);
@@ -84,6 +96,7 @@ export function registerLogRoutes(routes: RouteTable, deps: LogRouteDeps): void 
         startOffset,
         skipLines,
         isDone: async () => isFinal(await currentJob(params.run, job.key)),
+        ...(pull ? { refresh: () => pull(owner, job.key, file) } : {}),
         onRestart: () => {
           next = 0;
         },
@@ -113,7 +126,7 @@ export function registerLogRoutes(routes: RouteTable, deps: LogRouteDeps): void 
       await requireRun(store, params.run);
       const job = await requireJob(store, params.run, params.job);
       const complete = isFinal(job);
-      const index = await indexes.get(jobLogFile(deps.dataDir, job.reusedFromRunId ?? params.run, job.key));
+      const index = await indexes.get((await localLog(job, params.run)).file);
       if (!index) return { from: query.from, lines: [], total: 0, complete, truncated: job.logTruncated };
       // A finished log may end without `\n` (a writer that died mid-line): that line counts then.
       const total = index.lines + (complete && index.size > index.linesEnd ? 1 : 0);
@@ -141,7 +154,7 @@ export function registerLogRoutes(routes: RouteTable, deps: LogRouteDeps): void 
       if (/[\r\n]/.test(q)) throw new InputError('q must be one line: log lines are searched one at a time');
       await requireRun(store, params.run);
       const job = await requireJob(store, params.run, params.job);
-      const index = await indexes.get(jobLogFile(deps.dataDir, job.reusedFromRunId ?? params.run, job.key));
+      const index = await indexes.get((await localLog(job, params.run)).file);
       if (!index) return { matches: [], more: false, searchedTo: 0 };
       // A client that gave up (typed on, navigated away) stops the scan.
       const controller = new AbortController();

@@ -8,7 +8,8 @@ import { readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { NotFoundError } from '../../core/errors.ts';
-import { jobArtifactsDir, jobTestsFile } from '../../engine/run-paths.ts';
+import { jobArtifactsDir, jobDir, jobTestsFile } from '../../engine/run-paths.ts';
+import { pullJobFiles } from './job-file-replica.ts';
 import { listArtifacts } from '../../executor/artifacts.ts';
 import { failingFirst, type TestResults } from '../../executor/junit.ts';
 import type { JobRecord, Store } from '../../store/ports.ts';
@@ -25,6 +26,14 @@ const jobParams = z.object({ run: z.string(), job: z.string() });
 /** Registers GET …/jobs/:job/tests, …/artifacts and …/artifacts/<path>. */
 export function registerRunFileRoutes(routes: RouteTable, deps: RunFileRouteDeps): void {
   const { store, dataDir } = deps;
+  /** The job whose files to read (the run that made them); another server's are copied here first. */
+  const filesJob = async (runId: string, key: string) => {
+    await requireRun(store, runId);
+    const job = await requireJob(store, runId, key);
+    const filesRun = filesRunOf(job, runId);
+    if (store.dialect === 'postgres') await pullJobFiles(store.jobFiles, filesRun, job.key, jobDir(dataDir, filesRun, job.key));
+    return { job, filesRun };
+  };
 
   routes.add({
     method: 'GET',
@@ -34,9 +43,8 @@ export function registerRunFileRoutes(routes: RouteTable, deps: RunFileRouteDeps
     permission: 'read',
     params: jobParams,
     handler: async ({ params }) => {
-      await requireRun(store, params.run);
-      const job = await requireJob(store, params.run, params.job);
-      const saved = await readTestResults(jobTestsFile(dataDir, filesRunOf(job, params.run), job.key));
+      const { job, filesRun } = await filesJob(params.run, params.job);
+      const saved = await readTestResults(jobTestsFile(dataDir, filesRun, job.key));
       if (!saved) return { summary: null, cases: [] };
       return { summary: saved.summary, cases: failingFirst(saved.cases) };
     },
@@ -50,9 +58,8 @@ export function registerRunFileRoutes(routes: RouteTable, deps: RunFileRouteDeps
     permission: 'read',
     params: jobParams,
     handler: async ({ params }) => {
-      await requireRun(store, params.run);
-      const job = await requireJob(store, params.run, params.job);
-      return { files: await listArtifacts(jobArtifactsDir(dataDir, filesRunOf(job, params.run), job.key)) };
+      const { job, filesRun } = await filesJob(params.run, params.job);
+      return { files: await listArtifacts(jobArtifactsDir(dataDir, filesRun, job.key)) };
     },
   });
 
@@ -65,10 +72,9 @@ export function registerRunFileRoutes(routes: RouteTable, deps: RunFileRouteDeps
     produces: 'application/octet-stream',
     params: z.object({ run: z.string(), job: z.string(), '*': z.string() }),
     handler: async ({ params, reply }) => {
-      await requireRun(store, params.run);
-      const job = await requireJob(store, params.run, params.job);
+      const { job, filesRun } = await filesJob(params.run, params.job);
       const rel = params['*'];
-      const file = await resolveArtifact(jobArtifactsDir(dataDir, filesRunOf(job, params.run), job.key), rel);
+      const file = await resolveArtifact(jobArtifactsDir(dataDir, filesRun, job.key), rel);
       if (!file) throw new NotFoundError(`job '${job.key}' has no artifact '${rel}'`);
       const name = path.basename(rel);
       return reply

@@ -65,6 +65,8 @@ export interface SecurityServiceDeps {
   warn(message: string, data: Record<string, unknown>): void;
   /** Default 1000 ms. */
   intervalMs?: number;
+  /** Brings a job's files into the data dir first when another server ran it (several servers); absent: they are here. */
+  jobFiles?(runId: string, jobKey: string): Promise<void>;
 }
 
 /** A finding of a run as the API shows it. */
@@ -153,6 +155,7 @@ export class SecurityService {
     const runId = String(event.data.runId);
     const key = String(event.data.key);
     const { store, dataDir } = this.#deps;
+    await this.#deps.jobFiles?.(runId, key);
     const file = join(jobDir(dataDir, runId, key), SARIF_FILE);
     let text: string;
     try {

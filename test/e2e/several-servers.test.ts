@@ -1,0 +1,225 @@
+/**
+ * Two `gantry up` processes on one PostgreSQL (each its own port and data dir, one runtime dir
+ * for instances and proxies, the same secret key and admin token): both serve the API, the
+ * background loops run on the holder of the lease, an SSE client of one server sees what the
+ * other did (LISTEN/NOTIFY), and kill -9 of the owner in the middle of a canary hands the loops
+ * to the survivor within 10 s, which finishes the rollout with no failed request through the proxy.
+ */
+import { copyFileSync, mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SERVICE_JS, serviceYaml } from './fixtures/service-config.ts';
+import { pgAvailable, pgTestDatabase, type TestDatabase } from '../support/databases.ts';
+import { killLeftovers } from '../support/instances.ts';
+import { makeRepo } from '../support/repo.ts';
+import { type GantryUp, startGantryUp } from '../support/server.ts';
+import { waitFor } from '../support/wait.ts';
+
+const TIMED_CANARY = `  production:
+    strategy:
+      canary:
+        steps: [{ weight: 20, pause: 3s }, { weight: 50, pause: 3s }]`;
+const yaml = (version: string) => serviceYaml({ version, environments: TIMED_CANARY });
+
+interface View {
+  rollout: { id: string; phase: string } | null;
+  live: { port: number | null; weights: { stable: number; canary: number } };
+}
+interface StoredEvent {
+  id: number;
+  type: string;
+  at: string;
+  data: Record<string, unknown>;
+}
+
+async function api<T>(s: GantryUp, method: string, path: string, body?: unknown): Promise<T> {
+  const { status, body: answer } = await s.api<T>(method, path, body);
+  if (status >= 400) throw new Error(`${method} ${path}: ${status} ${JSON.stringify(answer)}`);
+  return answer;
+}
+
+const leaseEvents = async (s: GantryUp) =>
+  (await api<{ events: StoredEvent[] }>(s, 'GET', '/api/events?type=server.lease.acquired')).events;
+
+describe.skipIf(!pgAvailable())('several servers on one PostgreSQL', () => {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  let database: TestDatabase;
+  let a: GantryUp;
+  let b: GantryUp;
+  let repo: Awaited<ReturnType<typeof makeRepo>>;
+
+  beforeAll(async () => {
+    database = (await pgTestDatabase())!;
+    cleanups.push(() => database.cleanup());
+    const runtimeDir = mkdtempSync(join(tmpdir(), 'gantry-runtime-'));
+    const dataA = mkdtempSync(join(tmpdir(), 'gantry-a-'));
+    const dataB = mkdtempSync(join(tmpdir(), 'gantry-b-'));
+    cleanups.push(async () => {
+      killLeftovers(runtimeDir);
+      for (const dir of [runtimeDir, dataA, dataB]) await rm(dir, { recursive: true, force: true });
+    });
+    // The default lease: a shorter one made the new owner stop itself once at load 22 on 2 cores
+    // (its renewals stalled past four fifths of the lease while it adopted the environment).
+    const env = { GANTRY_SANDBOX: 'off', GANTRY_STORE: database.url, GANTRY_RUNTIME_DIR: runtimeDir, GANTRY_LEASE_MS: '5000' };
+    a = await startGantryUp({ env, dataDir: dataA });
+    cleanups.push(() => a.stop());
+    // What servers on one store share besides it: the key that seals secrets and the admin token.
+    for (const file of ['secret.key', 'admin.token']) copyFileSync(join(dataA, file), join(dataB, file));
+    b = await startGantryUp({ env, dataDir: dataB });
+    cleanups.push(() => b.stop());
+    repo = await makeRepo({ 'server.js': SERVICE_JS, 'gantry.yaml': yaml('v1') });
+    cleanups.push(() => repo.cleanup());
+  }, 60_000);
+  afterAll(async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  });
+
+  it('serves one API from both, with the background loops on the first server only', async () => {
+    const leases = await leaseEvents(b);
+    expect(leases.map((e) => e.data.url)).toEqual([a.url]);
+    await api(a, 'POST', '/api/projects', { path: repo.dir, name: 'web' });
+    const projects = await api<{ projects: { name: string }[] }>(b, 'GET', '/api/projects');
+    expect(projects.projects.map((p) => p.name)).toEqual(['web']);
+    // Proxies and instances are steered by the driver of rollouts alone; B says where it is.
+    const refused = await b.api<{ error: { code: string; message: string } }>('POST', '/api/projects/web/environments/production/rollback');
+    expect(refused.status).toBe(503);
+    expect(refused.body.error.code).toBe('NOT_ROLLOUT_DRIVER');
+    expect(refused.body.error.message).toContain(a.url);
+  });
+
+  it('streams to a client of B the run that A started (LISTEN/NOTIFY)', async () => {
+    const newest = (await api<{ events: StoredEvent[] }>(b, 'GET', '/api/events?order=desc&limit=1')).events[0]!.id;
+    const controller = new AbortController();
+    const response = await fetch(`${b.url}/api/events/stream?after=${newest}`, {
+      headers: { authorization: `Bearer ${b.token}` },
+      signal: controller.signal,
+    });
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let received = '';
+    const reading = (async () => {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        received += value;
+      }
+    })().catch(() => undefined);
+    try {
+      const run = (await api<{ run: { id: string } }>(a, 'POST', '/api/projects/web/runs', {})).run.id;
+      await waitFor(() => received.includes('"type":"run.success"') && received.includes(run), {
+        what: "B's stream to carry A's run to its end",
+        timeoutMs: 30_000,
+      });
+    } finally {
+      controller.abort();
+      await reading;
+    }
+  });
+
+  it("follows on B the log of a job running on A, and reads it and the job's artifacts there afterwards", async () => {
+    const printer = await makeRepo({
+      'gantry.yaml': [
+        'pipeline:',
+        '  jobs:',
+        '    print:',
+        '      steps: ["for i in 1 2 3 4 5 6; do echo line $i; sleep 0.2; done", "mkdir -p dist && echo built > dist/app.txt"]',
+        '      artifacts: [dist/**]',
+        '',
+      ].join('\n'),
+    });
+    cleanups.push(() => printer.cleanup());
+    await api(a, 'POST', '/api/projects', { path: printer.dir, name: 'printer' });
+    const run = (await api<{ run: { id: string } }>(a, 'POST', '/api/projects/printer/runs', {})).run.id;
+    await waitFor(async () => (await api<{ jobs: { status: string }[] }>(b, 'GET', `/api/runs/${run}`)).jobs[0]?.status === 'running', {
+      what: 'the job to run on A',
+      timeoutMs: 30_000,
+    });
+    const response = await fetch(`${b.url}/api/runs/${run}/jobs/print/log?follow=true`, {
+      headers: { authorization: `Bearer ${b.token}` },
+    });
+    const followed = await response.text();
+    const texts = [...followed.matchAll(/^data: (.*)$/gm)].map((m) => JSON.parse(m[1]!) as { text?: string; status?: string });
+    expect(texts.filter((t) => t.text?.startsWith('line ')).map((t) => t.text)).toEqual([1, 2, 3, 4, 5, 6].map((i) => `line ${i}`));
+    expect(texts.at(-1)?.status).toBe('success');
+    const onA = await a.api<string>('GET', `/api/runs/${run}/jobs/print/log`);
+    const onB = await b.api<string>('GET', `/api/runs/${run}/jobs/print/log`);
+    expect(onB.body).toContain('line 6');
+    expect(onB.body).toBe(onA.body);
+    const listed = await api<{ files: { path: string }[] }>(b, 'GET', `/api/runs/${run}/jobs/print/artifacts`);
+    expect(listed.files.map((f) => f.path)).toEqual(['dist/app.txt']);
+    expect((await b.api<string>('GET', `/api/runs/${run}/jobs/print/artifacts/dist/app.txt`)).body.toString().trim()).toBe('built');
+  });
+
+  it('hands the loops to B within 10 s of kill -9 of A, and B finishes the canary with no failed request', async () => {
+    const release = async () => {
+      const run = (await api<{ run: { id: string } }>(a, 'POST', '/api/projects/web/runs', {})).run.id;
+      await waitFor(async () => (await api<{ status: string }>(a, 'GET', `/api/runs/${run}`)).status === 'success', {
+        what: 'the run',
+        timeoutMs: 30_000,
+      });
+      return (await api<{ release: { id: string } }>(a, 'POST', '/api/projects/web/releases', { run })).release.id;
+    };
+    const view = (s: GantryUp) => api<View>(s, 'GET', '/api/projects/web/environments/production/rollout');
+    const r1 = await release();
+    const first = await api<{ rollout: { id: string } }>(a, 'POST', '/api/projects/web/environments/production/deploy', { release: r1 });
+    await waitFor(async () => (await view(a)).rollout?.id === first.rollout.id && (await view(a)).rollout?.phase === 'succeeded', {
+      what: 'the first deploy',
+      timeoutMs: 30_000,
+    });
+    await repo.commit({ 'gantry.yaml': yaml('v2') }, 'v2');
+    const r2 = await release();
+    const second = await api<{ rollout: { id: string } }>(a, 'POST', '/api/projects/web/environments/production/deploy', { release: r2 });
+    const port = await waitFor(
+      async () => {
+        const v = await view(a);
+        return v.live.weights.canary === 20 ? v.live.port : undefined;
+      },
+      { what: 'the canary at 20 %', timeoutMs: 30_000 },
+    );
+
+    let failures = 0;
+    let requests = 0;
+    const bodies = new Set<string>();
+    let stop = false;
+    const load = (async () => {
+      while (!stop) {
+        const answers = await Promise.all(
+          Array.from({ length: 4 }, () =>
+            fetch(`http://127.0.0.1:${port}/`).then(
+              async (r) => (r.status === 200 ? (await r.text()).trim() : null),
+              () => null,
+            ),
+          ),
+        );
+        requests += answers.length;
+        for (const answer of answers) {
+          if (answer === null) failures++;
+          else bodies.add(answer);
+        }
+      }
+    })();
+
+    const killedAt = Date.now();
+    await a.kill('SIGKILL');
+    const takeover = await waitFor(async () => (await leaseEvents(b)).find((e) => e.data.url === b.url), {
+      what: 'B to take the lease over',
+      timeoutMs: 15_000,
+    });
+    expect(Date.parse(takeover.at) - killedAt).toBeLessThan(10_000);
+    await waitFor(
+      async () => {
+        const v = await view(b);
+        return v.rollout?.id === second.rollout.id && v.rollout.phase === 'succeeded';
+      },
+      { what: 'B to finish the rollout', timeoutMs: 30_000 },
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}\nB's output:\n${b.output().slice(-4000)}`);
+    });
+    stop = true;
+    await load;
+    expect(requests).toBeGreaterThan(100);
+    expect(failures).toBe(0);
+    expect(bodies).toEqual(new Set(['v1', 'v2']));
+  });
+});
