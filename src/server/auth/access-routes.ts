@@ -12,7 +12,7 @@ import type { Value } from '../../core/types.ts';
 import type { EventEnvironment, Store, TokenRecord } from '../../store/ports.ts';
 import type { RouteTable } from '../http/index.ts';
 import type { OpenRequests } from './open-requests.ts';
-import { requirePermission } from './authorize.ts';
+import { callerMay, requirePermission } from './authorize.ts';
 import { isSessionOrLinkToken } from './sessions.ts';
 import { hashToken, newToken } from './tokens.ts';
 
@@ -111,8 +111,9 @@ export function registerAccessRoutes(routes: RouteTable, deps: AccessRouteDeps):
     auth: 'admin',
     permission: 'read',
     params: z.object({ project: z.string() }),
-    handler: async ({ params }) => ({
+    handler: async ({ params, request }) => ({
       grants: [...(await store.access.listGrants({ project: params.project })), ...(await serverGrants(store))],
+      canManage: callerMay(request, 'member.manage', request.accessTarget ?? { project: params.project }),
     }),
   });
   routes.add({
@@ -151,6 +152,14 @@ export function registerAccessRoutes(routes: RouteTable, deps: AccessRouteDeps):
       await record('member.revoked', request.actor, { ...params, environment: query.environment ?? null }, `project:${params.project}`);
       return { revoked: true };
     },
+  });
+  routes.add({
+    method: 'GET',
+    url: '/api/grants',
+    summary: 'Every role grant: server-wide, per project and per environment',
+    auth: 'admin',
+    permission: 'server.admin',
+    handler: async () => ({ grants: await store.access.listGrants() }),
   });
   routes.add({
     method: 'PUT',

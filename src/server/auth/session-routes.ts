@@ -48,6 +48,9 @@ export function registerSessionRoutes(routes: RouteTable, deps: SessionRouteDeps
       actor: request.actor,
       csrf: request.session?.csrf ?? '',
       expiresAt: request.session?.expiresAt ?? null,
+      roles: (request.principal?.grants ?? []).map((g) =>
+        g.project === undefined ? g.role : `${g.role} on ${g.project}${g.environment ? `/${g.environment}` : ''}`,
+      ),
       admin: request.principal?.grants.some((g) => g.role === 'admin' && g.project === undefined) ?? false,
     }),
   });
@@ -75,7 +78,7 @@ export function registerSessionRoutes(routes: RouteTable, deps: SessionRouteDeps
     params: z.object({ id: z.string() }),
     handler: async ({ params, request }) => {
       if (!(await deps.sessions.revoke(params.id))) throw new NotFoundError(`no signed-in session ${params.id}`);
-      const ended = deps.open.end([params.id]);
+      const ended = deps.open.end([params.id], request.raw);
       await store.events.append({
         type: 'session.revoked',
         subject: 'server',
@@ -129,7 +132,7 @@ export function registerSessionRoutes(routes: RouteTable, deps: SessionRouteDeps
     handler: async ({ request, reply }) => {
       if (request.session) {
         await deps.sessions.end(request.session);
-        deps.open.end([request.session.id]);
+        deps.open.end([request.session.id], request.raw);
       }
       return reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`).send({ signedOut: true });
     },
