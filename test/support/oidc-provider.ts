@@ -12,6 +12,7 @@ import type { Server } from 'node:http';
 import { exportJWK, generateKeyPair, decodeJwt, SignJWT, type CryptoKey } from 'jose';
 
 export interface TestAccount {
+  /** Also the login typed into the provider's form (its development login uses the login as the subject). */
   sub: string;
   preferred_username: string;
   name: string;
@@ -55,12 +56,11 @@ export async function startTestProvider(o: { port: number; redirectUri: string; 
   const issuer = `http://127.0.0.1:${o.port}`;
   const clientId = 'gantry';
   const clientSecret = 'test-client-secret-0123456789';
-  const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
+  const { privateKey } = await generateKeyPair('RS256', { extractable: true });
   const kid = 'test-key-1';
   const jwk = { ...(await exportJWK(privateKey)), kid, alg: 'RS256', use: 'sig' };
-  const accounts = new Map(o.accounts.map((a) => [a.preferred_username, a]));
+  const accounts = new Map(o.accounts.map((a) => [a.sub, a]));
   let tamper: ((claims: Record<string, unknown>) => Record<string, unknown>) | null = null;
-  void publicKey;
 
   const provider = new Provider(issuer, {
     clients: [
@@ -75,6 +75,7 @@ export async function startTestProvider(o: { port: number; redirectUri: string; 
     jwks: { keys: [jwk] },
     cookies: { keys: ['test-provider-cookie-key'] },
     pkce: { required: () => true },
+    ttl: { AccessToken: 600, AuthorizationCode: 60, Grant: 3600, IdToken: 600, Interaction: 600, Session: 3600 },
     // The groups claim in the ID token itself, as Keycloak, Entra ID and Okta can be set to do.
     conformIdTokenClaims: false,
     claims: { openid: ['sub'], profile: ['name', 'preferred_username', 'groups'], email: ['email'] },

@@ -101,7 +101,8 @@ export function registerOidcRoutes(routes: RouteTable, deps: OidcRouteDeps): voi
           .redirect('/', 302);
       } catch (error) {
         if (!(error instanceof SignInRefusedError)) throw error;
-        await record('session.refused', 'oidc', { reason: error.reason, message: error.message, from: request.ip });
+        // Nobody is known yet: the refusal is the sign-in's own.
+        await record('session.refused', 'sign-in:oidc', { reason: error.reason, message: error.message, from: request.ip });
         return refusalPage(reply.header('set-cookie', clearFlow), error, 401);
       }
     },
