@@ -17,6 +17,8 @@ import { type GantryUp, startGantryUp } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
 
 const ALICE = { sub: 'alice', preferred_username: 'alice', name: 'Alice Doe', email: 'alice@example.com', groups: ['shop-devs'] };
+/** The page's answers under a loaded machine: polled for up to this long. */
+const SLOW = { timeout: 20_000, interval: 100 };
 const ROOT = { sub: 'root', preferred_username: 'root', name: 'Platform Root', email: 'root@example.com', groups: ['platform'] };
 
 describe.runIf(browserAvailable())('dashboard sign-in through an OpenID provider', () => {
@@ -36,7 +38,7 @@ describe.runIf(browserAvailable())('dashboard sign-in through an OpenID provider
 
   beforeAll(async () => {
     const providerPort = await freePort();
-    const issuer = `http://127.0.0.1:${providerPort}`;
+    const issuer = `http://localhost:${providerPort}`;
     [server, browser, repo] = await Promise.all([
       // Discovery happens on the first sign-in, so Gantry may start before its provider.
       startGantryUp({
@@ -70,7 +72,7 @@ describe.runIf(browserAvailable())('dashboard sign-in through an OpenID provider
     await signInWithProvider(page, server.url, 'alice');
     await page.waitForURL(`${server.url}/`);
     const who = page.locator('header .who');
-    await expect.poll(() => who.textContent()).toContain('user:alice');
+    await expect.poll(() => who.textContent(), SLOW).toContain('user:alice');
     expect(await who.textContent()).toContain('developer on shop');
     await screenshot(page, 'oidc-signed-in');
 
@@ -93,7 +95,7 @@ describe.runIf(browserAvailable())('dashboard sign-in through an OpenID provider
     provider.tamperNextIdToken((claims) => ({ ...claims, aud: 'another-app' }));
     const page = await freshPage();
     await signInWithProvider(page, server.url, 'alice');
-    await expect.poll(() => refusal(page).textContent()).toContain('wrong audience');
+    await expect.poll(() => refusal(page).textContent(), SLOW).toContain('wrong audience');
     expect(await page.title()).toContain('Sign-in refused');
     expect((await page.context().cookies(server.url)).find((c) => c.name === 'gantry_session')).toBeUndefined();
   });
@@ -103,7 +105,7 @@ describe.runIf(browserAvailable())('dashboard sign-in through an OpenID provider
     provider.tamperNextIdToken((claims) => ({ ...claims, iat: now - 3600, exp: now - 1800 }));
     const page = await freshPage();
     await signInWithProvider(page, server.url, 'alice');
-    await expect.poll(() => refusal(page).textContent()).toContain('has expired');
+    await expect.poll(() => refusal(page).textContent(), SLOW).toContain('has expired');
     expect((await page.context().cookies(server.url)).find((c) => c.name === 'gantry_session')).toBeUndefined();
   });
 
@@ -128,7 +130,7 @@ describe.runIf(browserAvailable())('dashboard sign-in through an OpenID provider
     await context.clearCookies();
     await context.addCookies([flowCookie!]);
     await page.goto(callback);
-    await expect.poll(() => refusal(page).textContent()).toContain('already used (a replayed state)');
+    await expect.poll(() => refusal(page).textContent(), SLOW).toContain('already used (a replayed state)');
     expect((await context.cookies(server.url)).find((c) => c.name === 'gantry_session')).toBeUndefined();
     const refused = (await server.api<{ events: { type: string; data: { reason: string } }[] }>('GET', '/api/audit?user=sign-in:oidc')).body
       .events;
@@ -155,18 +157,18 @@ describe.runIf(browserAvailable())('dashboard sign-in through an OpenID provider
         }
       });
     });
-    await expect.poll(() => page.evaluate(() => (window as unknown as { streamState: string }).streamState)).toBe('open 200');
+    await expect.poll(() => page.evaluate(() => (window as unknown as { streamState: string }).streamState), SLOW).toBe('open 200');
 
     const sessions = (await server.api<{ sessions: { id: string; owner: string | null }[] }>('GET', '/api/sessions')).body.sessions;
     const alices = sessions.filter((s) => s.owner === 'alice');
     expect(alices.length).toBeGreaterThan(0);
     for (const s of alices) expect((await server.api('DELETE', `/api/sessions/${s.id}`)).status).toBe(200);
 
-    await expect.poll(() => page.evaluate(() => (window as unknown as { streamState: string }).streamState)).toBe('ended');
+    await expect.poll(() => page.evaluate(() => (window as unknown as { streamState: string }).streamState), SLOW).toBe('ended');
     expect(await page.evaluate(async () => (await fetch('/api/projects/shop/members')).status)).toBe(401);
     // The page says so on its next call.
     await page.getByRole('link', { name: 'DORA' }).click();
-    await expect.poll(() => page.getByRole('alert').first().textContent()).toContain('Your session has ended');
+    await expect.poll(() => page.getByRole('alert').first().textContent(), SLOW).toContain('Your session has ended');
     await screenshot(page, 'oidc-session-ended');
   });
 
@@ -186,7 +188,7 @@ describe.runIf(browserAvailable())('dashboard sign-in through an OpenID provider
 
     const linkPage = await freshPage();
     await signIn(linkPage, server);
-    await expect.poll(() => linkPage.locator('header .who').textContent()).toContain('dashboard:');
+    await expect.poll(() => linkPage.locator('header .who').textContent(), SLOW).toContain('dashboard:');
     expect((await server.api('GET', '/api/projects')).status).toBe(200);
   });
 
@@ -194,7 +196,7 @@ describe.runIf(browserAvailable())('dashboard sign-in through an OpenID provider
     expect((await server.api('PUT', '/api/users/alice/disabled', { disabled: true })).status).toBe(200);
     const page = await freshPage();
     await signInWithProvider(page, server.url, 'alice');
-    await expect.poll(() => refusal(page).textContent()).toContain('alice is disabled');
+    await expect.poll(() => refusal(page).textContent(), SLOW).toContain('alice is disabled');
     await waitFor(async () => (await server.api('PUT', '/api/users/alice/disabled', { disabled: false })).status === 200 || undefined, {
       what: 'alice enabled again',
     });

@@ -48,12 +48,16 @@ interface ProviderLike {
   listen(port: number, host: string, ready: () => void): Server;
 }
 
-/** Starts the provider at `http://127.0.0.1:<port>` for one client whose redirect URI is `redirectUri`. */
+/**
+ * Starts the provider at `http://localhost:<port>` (listening on 127.0.0.1) for one client whose
+ * redirect URI is `redirectUri`. Named `localhost` so that, for a browser, it is another site than
+ * Gantry at 127.0.0.1: its redirect back is cross-site, as with a real provider.
+ */
 export async function startTestProvider(o: { port: number; redirectUri: string; accounts: TestAccount[] }): Promise<TestProvider> {
   // Untyped package: loaded by name so the compiler does not look for its declarations.
   const packageName = 'oidc-provider';
   const { default: Provider } = (await import(packageName)) as { default: new (issuer: string, config: object) => ProviderLike };
-  const issuer = `http://127.0.0.1:${o.port}`;
+  const issuer = `http://localhost:${o.port}`;
   const clientId = 'gantry';
   const clientSecret = 'test-client-secret-0123456789';
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });

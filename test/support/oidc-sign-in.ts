@@ -7,7 +7,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 
 /** Keeps the context on this machine. */
 export async function loopbackOnly(context: BrowserContext): Promise<void> {
-  await context.route(/^https?:\/\/(?!127\.0\.0\.1[:/])/, (route) => route.abort());
+  await context.route(/^https?:\/\/(?!(127\.0\.0\.1|localhost)[:/])/, (route) => route.abort());
 }
 
 /** From Gantry's sign-in page through the provider's login form; resolves once the provider sent the browser back. */
