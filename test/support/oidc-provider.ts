@@ -24,8 +24,11 @@ export interface TestProvider {
   issuer: string;
   clientId: string;
   clientSecret: string;
-  /** Changes the claims of the next ID token the token endpoint hands out (once). */
-  tamperNextIdToken(change: (claims: Record<string, unknown>) => Record<string, unknown>): void;
+  /**
+   * Changes the claims of the next ID token the token endpoint hands out (once); `foreignKey`
+   * signs it with a key that is not in the provider's JWKS (same key id), as a forger would.
+   */
+  tamperNextIdToken(change: (claims: Record<string, unknown>) => Record<string, unknown>, o?: { foreignKey?: boolean }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -65,6 +68,7 @@ export async function startTestProvider(o: { port: number; redirectUri: string; 
   const jwk = { ...(await exportJWK(privateKey)), kid, alg: 'RS256', use: 'sig' };
   const accounts = new Map(o.accounts.map((a) => [a.sub, a]));
   let tamper: ((claims: Record<string, unknown>) => Record<string, unknown>) | null = null;
+  let tamperKey: CryptoKey = privateKey;
 
   const provider = new Provider(issuer, {
     clients: [
@@ -103,7 +107,7 @@ export async function startTestProvider(o: { port: number; redirectUri: string; 
     if (ctx.path !== '/token' || !tamper || typeof body?.id_token !== 'string') return;
     const change = tamper;
     tamper = null;
-    body.id_token = await resign(change(decodeJwt(body.id_token)), privateKey, kid);
+    body.id_token = await resign(change(decodeJwt(body.id_token)), tamperKey, kid);
   });
   const server = await new Promise<Server>((resolve) => {
     const s = provider.listen(o.port, '127.0.0.1', () => resolve(s));
@@ -112,7 +116,8 @@ export async function startTestProvider(o: { port: number; redirectUri: string; 
     issuer,
     clientId,
     clientSecret,
-    tamperNextIdToken: (change) => {
+    tamperNextIdToken: async (change, opts = {}) => {
+      tamperKey = opts.foreignKey ? (await generateKeyPair('RS256')).privateKey : privateKey;
       tamper = change;
     },
     stop: () =>
