@@ -11,7 +11,8 @@
  *
  * Target: the cold sign-in in under 2 s here. Env: ROUNDS (default 5).
  */
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchChromium } from '../test/support/chromium.ts';
 import { startTestProvider } from '../test/support/oidc-provider.ts';
 import { loopbackOnly } from '../test/support/oidc-sign-in.ts';
 import { benchMain, freePort, percentile, progress, round, startServer, tempDir } from './lib.ts';
@@ -43,18 +44,7 @@ void benchMain('oidc-sign-in', 120_000, async () => {
     },
   });
   const provider = await startTestProvider({ port: providerPort, redirectUri: `${server.url}/auth/oidc/callback`, accounts: ACCOUNTS });
-  const browser: Browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--disable-dev-shm-usage',
-    ],
-  });
+  const browser: Browser = await launchChromium();
   const contexts: BrowserContext[] = [];
   const fresh = async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
