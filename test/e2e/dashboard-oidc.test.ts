@@ -82,6 +82,11 @@ describe.runIf(browserAvailable())('dashboard sign-in through an OpenID provider
     expect(cookies.find((c) => c.name === 'gantry_oidc')).toBeUndefined();
 
     // The role is what the mapping says: the project is readable, the server's users are not.
+    // A developer sees the project's members but no way to change them.
+    await page.goto(`${server.url}/projects/shop/members`);
+    await page.getByRole('table', { name: 'Members' }).waitFor();
+    expect(await page.getByRole('form', { name: 'Grant a role' }).count()).toBe(0);
+
     const statuses = await page.evaluate(async () => [
       (await fetch('/api/projects/shop/members')).status,
       (await fetch('/api/users')).status,
@@ -180,19 +185,33 @@ describe.runIf(browserAvailable())('dashboard sign-in through an OpenID provider
     await screenshot(page, 'oidc-session-ended');
   });
 
-  it('maps the platform group to admin, who sees the people page; `gantry open` and the admin token keep working', async () => {
+  it('maps the platform group to admin, who sees people, the audit trail and grants on the members page; `gantry open` and the admin token keep working', async () => {
     const page = await freshPage();
     await signInWithProvider(page, server.url, 'root');
     await page.waitForURL(`${server.url}/`);
     await page.getByRole('link', { name: 'People' }).click();
     await page.getByRole('table', { name: 'Users' }).getByText('alice', { exact: true }).waitFor();
     await page.getByRole('link', { name: 'Audit' }).click();
+    await page.getByRole('textbox', { name: 'User' }).fill('root');
     await page
       .getByRole('table', { name: 'Audit trail' })
-      .getByText(/sign-in refused/)
+      .getByText(/^session\.started via=oidc/)
       .first()
       .waitFor();
     await screenshot(page, 'audit');
+
+    // The project's members: an admin grants and takes a role there.
+    await page.goto(`${server.url}/projects/shop/members`);
+    const grant = page.getByRole('form', { name: 'Grant a role' });
+    await grant.getByRole('textbox', { name: 'User or group' }).fill('user:alice');
+    await grant.getByRole('combobox', { name: 'Role' }).selectOption('maintainer');
+    await grant.getByRole('button', { name: 'Grant' }).click();
+    const aliceRow = page.getByRole('table', { name: 'Members' }).getByRole('row').filter({ hasText: 'user:alice' });
+    await aliceRow.getByRole('cell', { name: 'maintainer', exact: true }).waitFor();
+    await screenshot(page, 'members');
+    await aliceRow.getByRole('button', { name: 'Revoke user:alice' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Revoke' }).click();
+    await aliceRow.waitFor({ state: 'detached' });
 
     const linkPage = await freshPage();
     await signIn(linkPage, server);
