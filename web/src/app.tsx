@@ -60,7 +60,7 @@ export function App() {
         {session && (
           <span className="who">
             <span title="signed in as">{session.actor}</span>
-            <span className="roles" title="roles">
+            <span className="roles" title={`roles: ${session.roles.join(', ')}`}>
               {session.roles.length > 0 ? session.roles.join(', ') : 'no role yet'}
             </span>
             <button
