@@ -8,6 +8,7 @@
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AXE, seriousViolations } from '../support/axe.ts';
 import { browserAvailable, launchBrowser, screenshot, signIn } from '../support/browser.ts';
 import { freePort } from '../support/net.ts';
 import { startTestProvider, type TestProvider } from '../support/oidc-provider.ts';
@@ -217,6 +218,29 @@ describe.runIf(browserAvailable())('dashboard sign-in through an OpenID provider
     await signIn(linkPage, server);
     await expect.poll(() => linkPage.locator('header .who').textContent(), SLOW).toContain('dashboard:');
     expect((await server.api('GET', '/api/projects')).status).toBe(200);
+  });
+
+  it('has no serious accessibility problem on the sign-in, people, audit and members pages (axe, WCAG 2.1 AA)', async () => {
+    // bypassCSP: only so the test can inject axe; the app itself runs under its strict policy.
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, bypassCSP: true });
+    contexts.push(context);
+    await loopbackOnly(context);
+    const page = await context.newPage();
+    await page.goto(server.url);
+    await page.getByRole('link', { name: 'Sign in with your identity provider' }).waitFor();
+    await page.addScriptTag({ content: AXE });
+    expect(await seriousViolations(page)).toEqual([]);
+    await signInWithProvider(page, server.url, 'root');
+    for (const [path, ready] of [
+      ['/people', 'Users'],
+      ['/audit', 'Audit trail'],
+      ['/projects/shop/members', 'Members'],
+    ] as const) {
+      await page.goto(`${server.url}${path}`);
+      await page.getByRole('table', { name: ready }).waitFor();
+      await page.addScriptTag({ content: AXE });
+      expect(await seriousViolations(page), path).toEqual([]);
+    }
   });
 
   it('says which user a disabled account is and refuses to sign it in', async () => {
