@@ -17,7 +17,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../test/support/chromium.ts';
 import { benchMain, percentile, progress, REPO_ROOT, round, startServer, tempDir, tempRepo, waitFor } from './lib.ts';
 
 const JOBS = Number(process.env.JOBS ?? 1000);
@@ -309,18 +310,7 @@ await benchMain('dashboard', 15 * 60_000, async () => {
     // loaded machine a sandbox per job stretched the 1,000-job run past four minutes.
     env: { ...process.env, GANTRY_LOG_CAP_BYTES: String(LOG_MB * 2 * 1024 * 1024), GANTRY_SANDBOX: 'off' },
   });
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--disable-dev-shm-usage',
-    ],
-  });
+  const browser = await launchChromium();
   try {
     const runOf = async (name: string, yaml: string) => {
       const dir = await tempRepo(name, yaml);

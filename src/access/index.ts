@@ -23,3 +23,4 @@ export {
   requiredRole,
   roleRank,
 } from './permissions.ts';
+export { accessName, type GroupRole, grantsOfGroups, groupName, parseGroupRoles } from './group-roles.ts';

@@ -63,6 +63,11 @@ export const ERROR_CODES = {
     sentence:
       "A dashboard request that changes something came without the session's `x-gantry-csrf` header or from another origin; reload the dashboard page and retry.",
   },
+  OIDC_SIGN_IN_REFUSED: {
+    httpStatus: 401,
+    sentence:
+      "A dashboard sign-in through the identity provider was refused (a replayed or foreign answer, an ID token for another application, expired or not signed by the provider's keys, or a disabled user); the page says which. Start the sign-in again; if it keeps failing, check the server's GANTRY_OIDC_* options against the provider (docs/access.md).",
+  },
   BAD_SIGNATURE: {
     httpStatus: 401,
     sentence:

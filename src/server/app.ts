@@ -9,6 +9,7 @@ import { GANTRY_VERSION } from '../core/version.ts';
 import { systemClock } from '../core/clock.ts';
 import { createLogger } from '../platform/logger.ts';
 import type { GantryEvent, Store } from '../store/ports.ts';
+import type { GroupRole } from '../access/index.ts';
 import {
   authenticator,
   authorizer,
@@ -17,6 +18,8 @@ import {
   recordApiCalls,
   registerAuditRoutes,
   registerSessionRoutes,
+  registerOidcRoutes,
+  type OidcClient,
   type SecretBox,
   type SessionService,
 } from './auth/index.ts';
@@ -68,6 +71,13 @@ export interface AppDeps {
   hub: LiveHub;
   dataDir: string;
   sessions: SessionService;
+  /** Dashboard sign-in through an identity provider; absent when not configured. */
+  oidc?: {
+    client: OidcClient;
+    groupRoles: readonly GroupRole[];
+    /** Whether the dashboard is reached over https (the redirect URL says so): cookies get `Secure`. */
+    https(): boolean;
+  };
   /** The address links should use (the one the server listens on). */
   publicUrl(): string;
   /** True once shutdown began: every request gets 503. */
@@ -83,7 +93,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
   const openRequests = new OpenRequests();
   const app = createHttpApp({
     routes,
-    authenticate: authenticator(store, deps.sessions, openRequests),
+    authenticate: authenticator(store, deps.sessions, openRequests, Date.now, deps.oidc?.groupRoles),
     authorize: authorizer(store),
     isClosing: deps.isClosing,
     onInternalError,
@@ -105,7 +115,22 @@ export function createApp(deps: AppDeps): FastifyInstance {
     permission: 'signed-in',
     handler: async () => routes.openApi(),
   });
-  registerSessionRoutes(routes, { store, sessions: deps.sessions, publicUrl: deps.publicUrl, eventEnv });
+  registerSessionRoutes(routes, {
+    store,
+    sessions: deps.sessions,
+    open: openRequests,
+    oidc: deps.oidc !== undefined,
+    publicUrl: deps.publicUrl,
+    eventEnv,
+  });
+  if (deps.oidc)
+    registerOidcRoutes(routes, {
+      store,
+      sessions: deps.sessions,
+      oidc: deps.oidc.client,
+      https: deps.oidc.https,
+      eventEnv,
+    });
   registerAccessRoutes(routes, { store, open: openRequests, eventEnv, now: Date.now });
   registerAuditRoutes(routes, { store, now: Date.now });
   recordApiCalls(app, store, eventEnv, onInternalError);

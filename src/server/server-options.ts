@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { InputError } from '../core/errors.ts';
 import { parseEnvNames } from '../platform/child-env.ts';
 import { FIRST_RETRY_MS } from './notifications/index.ts';
+import { type GroupRole, parseGroupRoles } from '../access/index.ts';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../platform/log-options.ts';
 
 export interface ServerOptions {
@@ -61,6 +62,18 @@ export interface ServerOptions {
    * surviving server takes the loops over at most about this long after their owner died.
    */
   readonly leaseMs: number;
+  /** The OpenID provider's issuer URL for dashboard sign-in; null: sign-in by `gantry open` links only. */
+  readonly oidcIssuer: string | null;
+  /** Gantry's client id at the provider (the ID token's audience). */
+  readonly oidcClientId: string | null;
+  /** Gantry's client secret at the provider; null: a public client (PKCE alone). Secret: never shown. */
+  readonly oidcClientSecret: string | null;
+  /** Where the provider sends browsers back; null: `<server url>/auth/oidc/callback`. */
+  readonly oidcRedirectUrl: string | null;
+  /** The ID token claim listing the user's groups. */
+  readonly oidcGroupsClaim: string;
+  /** Which provider group holds which role (src/access/group-roles.ts). */
+  readonly oidcRoles: readonly GroupRole[];
 }
 
 interface OptionSpec {
@@ -192,6 +205,44 @@ export const SERVER_OPTION_TABLE: Record<keyof ServerOptions, OptionSpec> = {
       'with a PostgreSQL store, how long the lease over the background loops (cron, polling, rollouts, SLOs, notifications…) lasts unrenewed, ms (default 5000); renewed every fifth of it',
     parse: int('lease time', 500),
   },
+  oidcIssuer: {
+    env: 'GANTRY_OIDC_ISSUER',
+    description:
+      "the OpenID provider's issuer URL for dashboard sign-in (its /.well-known/openid-configuration is read); default: none, sign-in by `gantry open` links only",
+    parse: (raw) => httpUrl('OIDC issuer')(raw),
+  },
+  oidcClientId: {
+    env: 'GANTRY_OIDC_CLIENT_ID',
+    description: "Gantry's client id at the provider (required with an issuer)",
+    parse: String,
+  },
+  oidcClientSecret: {
+    env: 'GANTRY_OIDC_CLIENT_SECRET',
+    description: "Gantry's client secret at the provider (secret; default: none, a public client using PKCE alone)",
+    parse: String,
+  },
+  oidcRedirectUrl: {
+    env: 'GANTRY_OIDC_REDIRECT_URL',
+    description:
+      'the redirect URL registered at the provider, ending in /auth/oidc/callback (default: the server URL + /auth/oidc/callback); https makes the cookies Secure',
+    parse: (raw) => {
+      httpUrl('OIDC redirect URL')(raw);
+      if (!new URL(raw).pathname.endsWith('/auth/oidc/callback'))
+        throw new InputError(`OIDC redirect URL must end in /auth/oidc/callback, got '${raw}'`);
+      return raw;
+    },
+  },
+  oidcGroupsClaim: {
+    env: 'GANTRY_OIDC_GROUPS_CLAIM',
+    description: "the ID token claim that lists the user's groups (default groups)",
+    parse: String,
+  },
+  oidcRoles: {
+    env: 'GANTRY_OIDC_ROLES',
+    description:
+      'which provider group holds which role: group=role, group=role@project or group=role@project/environment, separated by commas (default: none; grant roles to users and groups with `gantry access`)',
+    parse: parseGroupRoles,
+  },
 };
 
 export function resolveServerOptions(
@@ -209,6 +260,8 @@ export function resolveServerOptions(
       problems.push((error as Error).message);
     }
   }
+  if (raw.oidcIssuer !== undefined && raw.oidcClientId === undefined)
+    problems.push('GANTRY_OIDC_CLIENT_ID is required with GANTRY_OIDC_ISSUER');
   if (problems.length > 0) throw new InputError(problems.join('; '));
   const dataDir = (raw.dataDir as string | undefined) ?? resolve('.gantry');
   return Object.freeze({
@@ -234,5 +287,11 @@ export function resolveServerOptions(
     lokiUrl: (raw.lokiUrl as string | undefined) ?? null,
     runtimeDir: (raw.runtimeDir as string | undefined) ?? dataDir,
     leaseMs: (raw.leaseMs as number | undefined) ?? 5_000,
+    oidcIssuer: (raw.oidcIssuer as string | undefined) ?? null,
+    oidcClientId: (raw.oidcClientId as string | undefined) ?? null,
+    oidcClientSecret: (raw.oidcClientSecret as string | undefined) ?? null,
+    oidcRedirectUrl: (raw.oidcRedirectUrl as string | undefined) ?? null,
+    oidcGroupsClaim: (raw.oidcGroupsClaim as string | undefined) ?? 'groups',
+    oidcRoles: Object.freeze((raw.oidcRoles as GroupRole[] | undefined) ?? []),
   });
 }

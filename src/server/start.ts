@@ -24,7 +24,7 @@ import { SecretSet } from '../executor/index.ts';
 import { createLogger, type LogDestination, type Logger } from '../platform/logger.ts';
 import { createApp } from './app.ts';
 import { IngestTokens, otlpEnvironment, TraceService } from './traces/index.ts';
-import { ensureAdminToken, SecretBox, SessionService } from './auth/index.ts';
+import { ensureAdminToken, OidcClient, SecretBox, SessionService } from './auth/index.ts';
 import {
   AutoRelease,
   DeliveryController,
@@ -351,6 +351,22 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     warn: (message, data) => projectsLog.warn(message, data),
   });
   const sessions = new SessionService(store);
+  if (options.oidcClientSecret) secrets.add(options.oidcClientSecret);
+  const oidcRedirectUrl = () => options.oidcRedirectUrl ?? `${url.replace(/\/$/, '')}/auth/oidc/callback`;
+  const oidc =
+    options.oidcIssuer !== null && options.oidcClientId !== null
+      ? {
+          client: new OidcClient({
+            issuer: options.oidcIssuer,
+            clientId: options.oidcClientId,
+            clientSecret: options.oidcClientSecret,
+            redirectUrl: oidcRedirectUrl,
+            groupsClaim: options.oidcGroupsClaim,
+          }),
+          groupRoles: options.oidcRoles,
+          https: () => oidcRedirectUrl().startsWith('https:'),
+        }
+      : undefined;
   const searchIndexer = new SearchIndexer(store);
   const httpLog = log.child({ component: 'http' });
   const app = createApp({
@@ -371,6 +387,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     chaos,
     serviceLogs: { logs: serviceLogs, releaseNumber },
     sessions,
+    ...(oidc ? { oidc } : {}),
     searchIndexer,
     // Service logs in the global search; a log query's times are ISO there, milliseconds here.
     searchSources: [

@@ -4,10 +4,10 @@
  */
 import { createServer, type Server } from 'node:http';
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AXE, seriousViolations } from '../support/axe.ts';
 import { browserAvailable, launchBrowser, screenshot, signIn } from '../support/browser.ts';
 import { startGantryUp, type GantryUp } from '../support/server.ts';
 
@@ -96,27 +96,6 @@ pipeline:
     a-job-with-a-name-far-too-long-for-its-box: { needs: lint, steps: ["true"] }
     package: { needs: [test, lint], steps: ["true"] }
 `;
-
-type AxeViolations = { id: string; impact: string; nodes: { target: string[] }[] }[];
-
-/** axe-core's serious and critical WCAG 2.1 AA findings on the page (axe must be injected first). */
-function seriousViolations(page: Page): Promise<string[]> {
-  return page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run(context: Document, options: object): Promise<{ violations: AxeViolations }> } }).axe;
-    const result = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
-    return result.violations
-      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map(
-        (v) =>
-          `${v.id}: ${v.nodes
-            .slice(0, 3)
-            .map((n) => n.target.join(' '))
-            .join(', ')}`,
-      );
-  });
-}
-
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 describe.runIf(browserAvailable())('the dashboard in a browser', () => {
   let server: GantryUp;

@@ -19,3 +19,38 @@ describe('the passEnv server option (GANTRY_PASS_ENV)', () => {
     );
   });
 });
+
+describe('the OIDC sign-in options (GANTRY_OIDC_*)', () => {
+  it('are off by default and read with their mapping of groups to roles when set', () => {
+    const off = resolveServerOptions({}, {});
+    expect([off.oidcIssuer, off.oidcClientId, off.oidcGroupsClaim, off.oidcRoles]).toEqual([null, null, 'groups', []]);
+    const on = resolveServerOptions(
+      {},
+      {
+        GANTRY_OIDC_ISSUER: 'https://login.example.com/realms/acme',
+        GANTRY_OIDC_CLIENT_ID: 'gantry',
+        GANTRY_OIDC_CLIENT_SECRET: 's3cret',
+        GANTRY_OIDC_GROUPS_CLAIM: 'roles',
+        GANTRY_OIDC_ROLES: 'platform=admin,shop-devs=developer@shop',
+      },
+    );
+    expect(on).toMatchObject({ oidcIssuer: 'https://login.example.com/realms/acme', oidcClientId: 'gantry', oidcGroupsClaim: 'roles' });
+    expect(on.oidcRoles).toEqual([
+      { group: 'platform', grant: { role: 'admin' } },
+      { group: 'shop-devs', grant: { role: 'developer', project: 'shop' } },
+    ]);
+  });
+
+  it('refuses an issuer without a client id, a foreign redirect path and a bad mapping, all at once', () => {
+    expect(() =>
+      resolveServerOptions(
+        {},
+        {
+          GANTRY_OIDC_ISSUER: 'https://login.example.com',
+          GANTRY_OIDC_REDIRECT_URL: 'https://gantry.example.com/callback',
+          GANTRY_OIDC_ROLES: 'platform=owner',
+        },
+      ),
+    ).toThrow(/redirect URL must end in \/auth\/oidc\/callback.*'platform=owner'.*GANTRY_OIDC_CLIENT_ID is required/);
+  });
+});

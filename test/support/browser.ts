@@ -6,11 +6,12 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { CHROMIUM, launchChromium } from './chromium.ts';
 import { requirement } from './requirements.ts';
 import type { GantryUp } from './server.ts';
 
-export const CHROMIUM = '/usr/bin/chromium';
+export { CHROMIUM };
 const SCREENSHOTS = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
 
 /** True when Chromium is installed (else the test is skipped, or fails under GANTRY_REQUIRE_ALL). */
@@ -18,19 +19,8 @@ export function browserAvailable(): boolean {
   return requirement('Chromium (/usr/bin/chromium)', existsSync(CHROMIUM));
 }
 
-export async function launchBrowser(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--disable-dev-shm-usage',
-    ],
-  });
+export function launchBrowser(): Promise<Browser> {
+  return launchChromium();
 }
 
 /** Signs the page in the way a person does: by opening the one-time link. */

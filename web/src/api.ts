@@ -19,6 +19,36 @@ export interface Session {
   actor: string;
   csrf: string;
   expiresAt: string;
+  /** What the caller may do, in words: `admin`, `developer on shop`, `maintainer on shop/production`. */
+  roles: string[];
+  /** Whether the caller is a server-wide admin (people and audit pages). */
+  admin: boolean;
+}
+
+export interface SignInMethods {
+  link: boolean;
+  oidc: { start: string } | null;
+}
+
+export async function loadSignInMethods(): Promise<SignInMethods> {
+  return getJson<SignInMethods>('/api/sign-in-methods');
+}
+
+const sessionEndedListeners = new Set<(message: string) => void>();
+
+/**
+ * Called when the server refuses the session (signed out elsewhere, revoked by an admin, user
+ * disabled, expired), with the server's reason; returns the unsubscribe.
+ */
+export function onSessionEnded(listener: (message: string) => void): () => void {
+  sessionEndedListeners.add(listener);
+  return () => sessionEndedListeners.delete(listener);
+}
+
+/** Asks the server whether the session still holds (an event stream cannot see why it failed). */
+export async function checkSession(): Promise<void> {
+  const response = await fetch('/api/session', { credentials: 'same-origin' }).catch(() => null);
+  if (response?.status === 401) await errorOf(response);
 }
 
 /** Who is signed in; null when no session (the app then shows how to sign in). */
@@ -53,12 +83,15 @@ export async function send<T>(method: 'POST' | 'PUT' | 'DELETE', path: string, b
 }
 
 async function errorOf(response: Response): Promise<ApiError> {
+  let error: ApiError;
   try {
     const body = (await response.json()) as { error?: { code?: string; message?: string } };
-    return new ApiError(response.status, body.error?.code ?? 'HTTP_ERROR', body.error?.message ?? response.statusText);
+    error = new ApiError(response.status, body.error?.code ?? 'HTTP_ERROR', body.error?.message ?? response.statusText);
   } catch {
-    return new ApiError(response.status, 'HTTP_ERROR', `${response.status} ${response.statusText}`);
+    error = new ApiError(response.status, 'HTTP_ERROR', `${response.status} ${response.statusText}`);
   }
+  if (response.status === 401 && csrfToken !== null) for (const listener of sessionEndedListeners) listener(error.message);
+  return error;
 }
 
 /** Path segments are user names (projects, jobs with spaces and parentheses): always encoded. */

@@ -4,7 +4,7 @@
  */
 import { lazy, Suspense, useEffect, useState } from 'react';
 import { Link, Route, Switch } from 'wouter';
-import { loadSession, send, type Session } from './api.ts';
+import { loadSession, loadSignInMethods, onSessionEnded, send, type Session, type SignInMethods } from './api.ts';
 import ProjectsPage from './pages/ProjectsPage.tsx';
 import { SearchBox } from './search/SearchBox.tsx';
 
@@ -21,12 +21,17 @@ const DeploysPage = lazy(() => import('./pages/DeploysPage.tsx'));
 const TracesPage = lazy(() => import('./pages/TracesPage.tsx'));
 const ServiceLogsPage = lazy(() => import('./pages/ServiceLogsPage.tsx'));
 const SearchPage = lazy(() => import('./pages/SearchPage.tsx'));
+const AuditPage = lazy(() => import('./pages/AuditPage.tsx'));
+const MembersPage = lazy(() => import('./pages/MembersPage.tsx'));
+const PeoplePage = lazy(() => import('./pages/PeoplePage.tsx'));
 
 export function App() {
   const [session, setSession] = useState<Session | null | undefined>(undefined);
   const [error, setError] = useState<string | null>(null);
+  const [ended, setEnded] = useState<string | null>(null);
   useEffect(() => {
     loadSession().then(setSession, (err: Error) => setError(err.message));
+    return onSessionEnded(setEnded);
   }, []);
 
   return (
@@ -46,6 +51,8 @@ export function App() {
               <Link href="/incidents">Incidents</Link>
               <Link href="/notifications">Notifications</Link>
               <Link href="/dora">DORA</Link>
+              {session.admin && <Link href="/audit">Audit</Link>}
+              {session.admin && <Link href="/people">People</Link>}
             </>
           )}
         </nav>
@@ -53,6 +60,9 @@ export function App() {
         {session && (
           <span className="who">
             <span title="signed in as">{session.actor}</span>
+            <span className="roles" title={`roles: ${session.roles.join(', ')}`}>
+              {session.roles.length > 0 ? session.roles.join(', ') : 'no role yet'}
+            </span>
             <button
               type="button"
               onClick={() => {
@@ -70,6 +80,11 @@ export function App() {
         {error && (
           <p role="alert" className="error">
             The server did not answer: {error}
+          </p>
+        )}
+        {ended && (
+          <p role="alert" className="error">
+            Your session has ended: {ended}. <a href="/">Sign in again</a>.
           </p>
         )}
         {session === undefined && !error && <p aria-busy="true">Loading…</p>}
@@ -93,6 +108,9 @@ export function App() {
               <Route path="/notifications" component={NotificationsPage} />
               <Route path="/dora" component={DoraPage} />
               <Route path="/search" component={SearchPage} />
+              <Route path="/audit" component={AuditPage} />
+              <Route path="/people" component={PeoplePage} />
+              <Route path="/projects/:project/members" component={MembersPage} />
               <Route>
                 <h1>Not found</h1>
                 <p>
@@ -108,11 +126,23 @@ export function App() {
 }
 
 function SignIn() {
+  const [methods, setMethods] = useState<SignInMethods | null>(null);
+  useEffect(() => {
+    loadSignInMethods().then(setMethods, () => setMethods({ link: true, oidc: null }));
+  }, []);
   return (
     <section className="sign-in">
       <h1>Sign in to Gantry</h1>
+      {methods?.oidc && (
+        <p>
+          <a className="button" href={methods.oidc.start}>
+            Sign in with your identity provider
+          </a>
+        </p>
+      )}
       <p>
-        Run <code>gantry open</code> on the machine where Gantry runs: it prints a one-time link that signs this browser in.
+        {methods?.oidc ? 'Or run' : 'Run'} <code>gantry open</code> on the machine where Gantry runs: it prints a one-time link that signs
+        this browser in.
       </p>
     </section>
   );

@@ -5,6 +5,7 @@
  * that ends on purpose sends `end`: then the source is closed instead of reconnecting.
  */
 import { useEffect, useRef, useState } from 'react';
+import { checkSession } from './api.ts';
 
 export type Connection = 'connecting' | 'live' | 'reconnecting' | 'ended';
 
@@ -50,6 +51,8 @@ export function useEventStream(url: string | null, handlers: Record<string, (dat
         // EventSource retries a dropped connection by itself, but gives up for good on an HTTP
         // error (a server answering 503 while it shuts down): then reconnect here, backing off.
         if (current.readyState === EventSource.CLOSED) {
+          // Refused, perhaps because the session was revoked: the shell then says so.
+          void checkSession();
           failures += 1;
           retry = setTimeout(connect, Math.min(30_000, 500 * 2 ** Math.min(failures, 6)));
         }

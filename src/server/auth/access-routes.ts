@@ -12,7 +12,8 @@ import type { Value } from '../../core/types.ts';
 import type { EventEnvironment, Store, TokenRecord } from '../../store/ports.ts';
 import type { RouteTable } from '../http/index.ts';
 import type { OpenRequests } from './open-requests.ts';
-import { requirePermission } from './authorize.ts';
+import { callerMay, requirePermission } from './authorize.ts';
+import { isSessionOrLinkToken } from './sessions.ts';
 import { hashToken, newToken } from './tokens.ts';
 
 export interface AccessRouteDeps {
@@ -110,8 +111,9 @@ export function registerAccessRoutes(routes: RouteTable, deps: AccessRouteDeps):
     auth: 'admin',
     permission: 'read',
     params: z.object({ project: z.string() }),
-    handler: async ({ params }) => ({
+    handler: async ({ params, request }) => ({
       grants: [...(await store.access.listGrants({ project: params.project })), ...(await serverGrants(store))],
+      canManage: callerMay(request, 'member.manage', request.accessTarget ?? { project: params.project }),
     }),
   });
   routes.add({
@@ -150,6 +152,14 @@ export function registerAccessRoutes(routes: RouteTable, deps: AccessRouteDeps):
       await record('member.revoked', request.actor, { ...params, environment: query.environment ?? null }, `project:${params.project}`);
       return { revoked: true };
     },
+  });
+  routes.add({
+    method: 'GET',
+    url: '/api/grants',
+    summary: 'Every role grant: server-wide, per project and per environment',
+    auth: 'admin',
+    permission: 'server.admin',
+    handler: async () => ({ grants: await store.access.listGrants() }),
   });
   routes.add({
     method: 'PUT',
@@ -231,7 +241,8 @@ export function registerAccessRoutes(routes: RouteTable, deps: AccessRouteDeps):
     handler: async ({ request }) => {
       const own = ownUser(request.principal?.id);
       const tokens = own !== undefined ? await store.tokens.listByOwner(own) : (await store.tokens.list()).filter((t) => t.owner !== null);
-      return { tokens: tokens.map(publicToken) };
+      // A signed-in user's dashboard sessions are rows of the same table, not API tokens.
+      return { tokens: tokens.filter((t) => !isSessionOrLinkToken(t.name)).map(publicToken) };
     },
   });
   routes.add({
@@ -243,7 +254,7 @@ export function registerAccessRoutes(routes: RouteTable, deps: AccessRouteDeps):
     params: z.object({ id: z.string() }),
     handler: async ({ params, request }) => {
       const token = await store.tokens.findById(params.id);
-      if (!token || token.owner === null) throw new NotFoundError(`no API token ${params.id}`);
+      if (!token || token.owner === null || isSessionOrLinkToken(token.name)) throw new NotFoundError(`no API token ${params.id}`);
       if (ownUser(request.principal?.id) !== token.owner) requirePermission(request, 'server.admin');
       const revoked = await store.tokens.revoke(token.id, new Date(deps.now()).toISOString());
       const ended = deps.open.end([token.id]);

@@ -5,12 +5,13 @@
  * requests).
  *
  * The caller becomes a `Principal` (src/access): the admin token, tokens made before users
- * existed, and `gantry open` sessions act as the server's admin; a token owned by a user acts
- * with that user's grants and its groups', narrowed by its scopes. A revoked or expired token,
+ * existed, and `gantry open` sessions act as the server's admin; a token owned by a user, or a
+ * session of a user signed in through the identity provider, acts with that user's grants and
+ * its groups' (stored, and mapped from the provider's groups), a token narrowed by its scopes. A revoked or expired token,
  * or one whose user is disabled, is refused on its next request — every request reads them.
  */
 import type { FastifyRequest } from 'fastify';
-import { isPermission, type Principal, ROLES, type Role } from '../../access/index.ts';
+import { type GroupRole, grantsOfGroups, isPermission, type Principal, ROLES, type Role } from '../../access/index.ts';
 import { GantryError, UnauthorizedError } from '../../core/errors.ts';
 import type { Store, TokenRecord } from '../../store/ports.ts';
 import { bearer, headerValue } from '../http/index.ts';
@@ -32,20 +33,22 @@ export function authenticator(
   sessions: SessionService,
   open: OpenRequests,
   now: () => number = Date.now,
+  /** Roles that users hold through their identity provider's groups (GANTRY_OIDC_ROLES). */
+  groupRoles: readonly GroupRole[] = [],
 ): (request: FastifyRequest) => Promise<void> {
   return async (request) => {
     const token = bearer(request);
     if (token) {
       const record = await store.tokens.findByHash(hashToken(token));
       if (!record || isSessionOrLinkToken(record.name)) throw new UnauthorizedError('the API token is not valid');
-      request.principal = await principalOfToken(store, record, now());
+      request.principal = await principalOfToken(store, record, now(), groupRoles);
       request.actor = record.owner === null ? `api:${record.name}` : `user:${record.owner}`;
       open.track(record.id, request.raw);
       return;
     }
     const cookie = cookieValue(request.headers.cookie, SESSION_COOKIE);
     const session = cookie ? await sessions.find(cookie) : null;
-    if (!session) throw new UnauthorizedError(cookie ? 'the session has expired: run `gantry open` to sign in again' : undefined);
+    if (!session) throw new UnauthorizedError(cookie ? 'the session has ended (signed out, revoked or expired): sign in again' : undefined);
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       const origin = request.headers.origin;
       if (origin && origin !== `http://${request.headers.host}` && origin !== `https://${request.headers.host}`)
@@ -55,28 +58,36 @@ export function authenticator(
     }
     request.session = session;
     request.actor = session.actor;
-    request.principal = ADMIN_PRINCIPAL;
-    open.track(session.hash, request.raw);
+    request.principal = session.owner === null ? ADMIN_PRINCIPAL : await principalOfUser(store, session.owner, groupRoles);
+    open.track(session.id, request.raw);
   };
 }
 
-async function principalOfToken(store: Store, record: TokenRecord, nowMs: number): Promise<Principal> {
+async function principalOfToken(store: Store, record: TokenRecord, nowMs: number, groupRoles: readonly GroupRole[]): Promise<Principal> {
   if (record.revokedAt !== null) throw new UnauthorizedError(`the API token "${record.name}" was revoked`);
   if (record.expiresAt !== null && Date.parse(record.expiresAt) <= nowMs)
     throw new UnauthorizedError(`the API token "${record.name}" expired at ${record.expiresAt}: create a new one`);
   if (record.owner === null) return ADMIN_PRINCIPAL;
-  const user = await store.access.findUser(record.owner);
-  if (!user || user.disabledAt !== null) throw new UnauthorizedError(`the user ${record.owner} is disabled or gone`);
+  const principal = await principalOfUser(store, record.owner, groupRoles);
+  return record.scopes ? { ...principal, scopes: record.scopes.filter(isPermission) } : principal;
+}
+
+/** A user's grants, their groups' and those their groups hold through the identity provider's mapping; refused when disabled. */
+async function principalOfUser(store: Store, name: string, groupRoles: readonly GroupRole[]): Promise<Principal> {
+  const user = await store.access.findUser(name);
+  if (!user || user.disabledAt !== null) throw new UnauthorizedError(`the user ${name} is disabled or gone`);
   const groups = await store.access.groupsOf(user.name);
   const grants = await store.access.grantsOf([`user:${user.name}`, ...groups.map((g) => `group:${g}`)]);
   return {
     id: `user:${user.name}`,
-    grants: grants.flatMap((g) =>
-      isRole(g.role)
-        ? [{ role: g.role, ...(g.project ? { project: g.project } : {}), ...(g.environment ? { environment: g.environment } : {}) }]
-        : [],
-    ),
-    ...(record.scopes ? { scopes: record.scopes.filter(isPermission) } : {}),
+    grants: [
+      ...grants.flatMap((g) =>
+        isRole(g.role)
+          ? [{ role: g.role, ...(g.project ? { project: g.project } : {}), ...(g.environment ? { environment: g.environment } : {}) }]
+          : [],
+      ),
+      ...grantsOfGroups(groupRoles, groups),
+    ],
   };
 }
 

@@ -9,3 +9,5 @@ export { hashToken, newToken } from './tokens.ts';
 export { registerAccessRoutes, type AccessRouteDeps } from './access-routes.ts';
 export { OpenRequests } from './open-requests.ts';
 export { recordApiCalls, registerAuditRoutes } from './audit.ts';
+export { OidcClient, type OidcSettings } from './oidc-client.ts';
+export { registerOidcRoutes, type OidcRouteDeps } from './oidc-routes.ts';

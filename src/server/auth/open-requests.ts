@@ -22,17 +22,19 @@ export class OpenRequests {
     });
   }
 
-  /** Ends every request made with these credentials; returns how many were open. */
-  end(credentials: readonly string[]): number {
+  /** Ends every request made with these credentials but `except` (the request asking, as sign-out does); returns how many were open. */
+  end(credentials: readonly string[], except?: IncomingMessage): number {
     let ended = 0;
     for (const credential of credentials) {
       const set = this.#byCredential.get(credential);
       if (!set) continue;
-      this.#byCredential.delete(credential);
       for (const raw of set) {
+        if (raw === except) continue;
+        set.delete(raw);
         raw.socket?.destroy();
         ended += 1;
       }
+      if (set.size === 0) this.#byCredential.delete(credential);
     }
     return ended;
   }

@@ -4,6 +4,9 @@
  * token table, named by kind and expiry — so they survive a restart, a link works exactly once
  * (the request that deletes it wins), and a session can be revoked by deleting its row.
  *
+ * Sign-in through an identity provider (oidc-routes.ts) makes a session owned by the user, and
+ * keeps each pending sign-in's state here as a one-time row of the same kind.
+ *
  * The CSRF token is derived from the session token (a hash of it), so it needs no storage and
  * cannot be computed without the HttpOnly cookie.
  */
@@ -14,7 +17,10 @@ import { hashToken } from './tokens.ts';
 export const SESSION_COOKIE = 'gantry_session';
 const LINK_PREFIX = 'login-link:';
 const SESSION_PREFIX = 'session:';
+const SIGN_IN_STATE_PREFIX = 'oidc-state:';
 const LINK_TTL_MS = 10 * 60_000;
+/** How long a browser may take at the identity provider. */
+export const SIGN_IN_TTL_MS = 10 * 60_000;
 const SESSION_TTL_MS = 7 * 24 * 3600_000;
 
 export interface LoginLink {
@@ -22,15 +28,27 @@ export interface LoginLink {
   expiresAt: string;
 }
 export interface Session {
+  /** The token row's id: what revocation and the open-request tracking name. */
+  id: string;
   actor: string;
+  /** The user it signs in (OIDC); null for a `gantry open` session, which acts as the admin. */
+  owner: string | null;
   csrf: string;
   expiresAt: string;
   hash: string;
 }
 
+/** A session as an admin sees it: never its cookie. */
+export interface SessionInfo {
+  id: string;
+  owner: string | null;
+  createdAt: string;
+  expiresAt: string;
+}
+
 /** Token names that only sessions and login links use: never valid as an API bearer token. */
 export function isSessionOrLinkToken(name: string): boolean {
-  return name.startsWith(LINK_PREFIX) || name.startsWith(SESSION_PREFIX);
+  return name.startsWith(LINK_PREFIX) || name.startsWith(SESSION_PREFIX) || name.startsWith(SIGN_IN_STATE_PREFIX);
 }
 
 export class SessionService {
@@ -58,9 +76,55 @@ export class SessionService {
     if (!record?.name.startsWith(LINK_PREFIX)) return null;
     if (!(await this.#store.tokens.delete(hash))) return null;
     if (expiryOf(record.name, LINK_PREFIX) <= this.#now()) return null;
+    return this.#newSession(null);
+  }
+
+  /** A session for a user who signed in through the identity provider. */
+  async startUserSession(user: string): Promise<{ cookie: string; maxAgeSeconds: number; id: string }> {
+    await this.#pruneExpired();
+    return this.#newSession(user);
+  }
+
+  async #newSession(owner: string | null): Promise<{ cookie: string; maxAgeSeconds: number; id: string }> {
     const cookie = `gns_${randomBytes(32).toString('base64url')}`;
-    await this.#store.tokens.create({ name: `${SESSION_PREFIX}${this.#now() + SESSION_TTL_MS}`, hash: hashToken(cookie) });
-    return { cookie, maxAgeSeconds: SESSION_TTL_MS / 1000 };
+    const record = await this.#store.tokens.create({
+      name: `${SESSION_PREFIX}${this.#now() + SESSION_TTL_MS}`,
+      hash: hashToken(cookie),
+      ...(owner === null ? {} : { owner }),
+    });
+    return { cookie, maxAgeSeconds: SESSION_TTL_MS / 1000, id: record.id };
+  }
+
+  /** Remembers a sign-in's state until the provider sends the browser back (at most 10 minutes). */
+  async rememberSignIn(state: string): Promise<void> {
+    await this.#pruneExpired();
+    await this.#store.tokens.create({ name: `${SIGN_IN_STATE_PREFIX}${this.#now() + SIGN_IN_TTL_MS}`, hash: hashToken(state) });
+  }
+
+  /** Consumes a sign-in's state: false when it was already used (a replay), expired or never issued. */
+  async consumeSignIn(state: string): Promise<boolean> {
+    const hash = hashToken(state);
+    const record = await this.#store.tokens.findByHash(hash);
+    if (!record?.name.startsWith(SIGN_IN_STATE_PREFIX)) return false;
+    if (!(await this.#store.tokens.delete(hash))) return false;
+    return expiryOf(record.name, SIGN_IN_STATE_PREFIX) > this.#now();
+  }
+
+  /** Every live session, oldest first. */
+  async list(): Promise<SessionInfo[]> {
+    const now = this.#now();
+    return (await this.#store.tokens.list()).flatMap((t) => {
+      if (!t.name.startsWith(SESSION_PREFIX) || t.revokedAt !== null) return [];
+      const expiresAt = expiryOf(t.name, SESSION_PREFIX);
+      return expiresAt > now ? [{ id: t.id, owner: t.owner, createdAt: t.createdAt, expiresAt: new Date(expiresAt).toISOString() }] : [];
+    });
+  }
+
+  /** Ends a session by its id; false when there is none. */
+  async revoke(id: string): Promise<boolean> {
+    const record = await this.#store.tokens.findById(id);
+    if (!record?.name.startsWith(SESSION_PREFIX)) return false;
+    return this.#store.tokens.delete(record.hash);
   }
 
   /** The session a cookie value names, if it exists and has not expired. */
@@ -69,8 +133,15 @@ export class SessionService {
     const record = await this.#store.tokens.findByHash(hash);
     if (!record?.name.startsWith(SESSION_PREFIX)) return null;
     const expiresAt = expiryOf(record.name, SESSION_PREFIX);
-    if (expiresAt <= this.#now()) return null;
-    return { actor: `dashboard:${record.id.slice(-6)}`, csrf: csrfFor(cookie), expiresAt: new Date(expiresAt).toISOString(), hash };
+    if (expiresAt <= this.#now() || record.revokedAt !== null) return null;
+    return {
+      id: record.id,
+      actor: record.owner === null ? `dashboard:${record.id.slice(-6)}` : `user:${record.owner}`,
+      owner: record.owner,
+      csrf: csrfFor(cookie),
+      expiresAt: new Date(expiresAt).toISOString(),
+      hash,
+    };
   }
 
   async end(session: Session): Promise<void> {
@@ -80,8 +151,8 @@ export class SessionService {
   async #pruneExpired(): Promise<void> {
     const now = this.#now();
     for (const record of await this.#store.tokens.list()) {
-      const prefix = record.name.startsWith(LINK_PREFIX) ? LINK_PREFIX : record.name.startsWith(SESSION_PREFIX) ? SESSION_PREFIX : null;
-      if (prefix && expiryOf(record.name, prefix) <= now) await this.#store.tokens.delete(record.hash);
+      const prefix = [LINK_PREFIX, SESSION_PREFIX, SIGN_IN_STATE_PREFIX].find((p) => record.name.startsWith(p));
+      if (prefix !== undefined && expiryOf(record.name, prefix) <= now) await this.#store.tokens.delete(record.hash);
     }
   }
 }

@@ -94,10 +94,17 @@ describe('dashboard sign-in over HTTP', () => {
     expect(linkAsBearer.status).toBe(401);
   });
 
-  it('signs out: the cookie stops working', async () => {
+  it("signs out: the cookie stops working and the session's open event streams end at once", async () => {
     const { cookie, csrf } = await signIn();
+    const stream = await fetch(`${server.url}/api/events/stream`, { headers: { cookie } });
+    expect(stream.status).toBe(200);
+    const streamEnded = stream.body!.pipeTo(new WritableStream()).then(
+      () => 'ended',
+      () => 'ended',
+    );
     const out = await fetch(`${server.url}/auth/logout`, { method: 'POST', headers: { cookie, 'x-gantry-csrf': csrf } });
     expect(out.status).toBe(200);
+    expect(await streamEnded).toBe('ended');
     expect((await fetch(`${server.url}/api/projects`, { headers: { cookie } })).status).toBe(401);
   });
 
@@ -145,5 +152,28 @@ describe('SessionService', () => {
     expect(await sessions.find(redeemed!.cookie)).not.toBeNull();
     now += redeemed!.maxAgeSeconds * 1000;
     expect(await sessions.find(redeemed!.cookie)).toBeNull();
+  });
+
+  it("takes a sign-in's state once, and only within its ten minutes", async () => {
+    let now = Date.parse('2026-11-22T10:00:00Z');
+    const sessions = new SessionService(store, () => now);
+    await sessions.rememberSignIn('state-a');
+    expect(await sessions.consumeSignIn('state-a')).toBe(true);
+    expect(await sessions.consumeSignIn('state-a')).toBe(false);
+    expect(await sessions.consumeSignIn('never-issued')).toBe(false);
+    await sessions.rememberSignIn('state-b');
+    now += 10 * 60_000 + 1;
+    expect(await sessions.consumeSignIn('state-b')).toBe(false);
+  });
+
+  it('makes user sessions that act as the user, listed for admins and ended by id', async () => {
+    const sessions = new SessionService(store);
+    const started = await sessions.startUserSession('carol');
+    const found = await sessions.find(started.cookie);
+    expect(found).toMatchObject({ id: started.id, owner: 'carol', actor: 'user:carol' });
+    expect((await sessions.list()).find((s) => s.id === started.id)).toMatchObject({ owner: 'carol' });
+    expect(await sessions.revoke(started.id)).toBe(true);
+    expect(await sessions.find(started.cookie)).toBeNull();
+    expect(await sessions.revoke(started.id)).toBe(false);
   });
 });

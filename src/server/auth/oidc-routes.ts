@@ -1,0 +1,134 @@
+/**
+ * Dashboard sign-in through the identity provider: `/auth/oidc/start` sends the browser there
+ * with a flow cookie (HttpOnly, SameSite=Lax: it must come back with the provider's cross-site
+ * redirect, 10 minutes, only on /auth/oidc), and `/auth/oidc/callback` checks the answer — state
+ * against the cookie, the state unused (one-time row), then the code, PKCE and the ID token
+ * (oidc-client.ts) — makes or updates the user (oidc-users.ts), and starts a session owned by the
+ * user. Each refusal is a page that says which check failed, and an event in the audit trail.
+ */
+import { z } from 'zod';
+import type { EventEnvironment, Store } from '../../store/ports.ts';
+import type { RouteTable } from '../http/index.ts';
+import { OidcClient, SignInRefusedError } from './oidc-client.ts';
+import { userOfIdentity } from './oidc-users.ts';
+import { authPage } from './session-routes.ts';
+import { cookieValue, SESSION_COOKIE, SIGN_IN_TTL_MS, type SessionService } from './sessions.ts';
+
+export const FLOW_COOKIE = 'gantry_oidc';
+
+export interface OidcRouteDeps {
+  store: Store;
+  sessions: SessionService;
+  oidc: OidcClient;
+  /** True when the dashboard is served over https (behind a proxy too): cookies get `Secure`. */
+  https(): boolean;
+  eventEnv(): EventEnvironment;
+}
+
+export function registerOidcRoutes(routes: RouteTable, deps: OidcRouteDeps): void {
+  const { store } = deps;
+  const cookie = (name: string, value: string, path: string, maxAgeSeconds: number, secure: boolean) =>
+    `${name}=${value}; Path=${path}; HttpOnly; SameSite=Lax; Max-Age=${maxAgeSeconds}${secure ? '; Secure' : ''}`;
+
+  routes.add({
+    method: 'GET',
+    url: '/auth/oidc/start',
+    summary: 'Sends the browser to the identity provider to sign in (authorization code with PKCE)',
+    auth: 'none',
+    produces: 'text/html',
+    handler: async ({ request, reply }) => {
+      const secure = request.protocol === 'https' || deps.https();
+      const flow = OidcClient.newFlow();
+      let location: string;
+      try {
+        location = await deps.oidc.authorizationUrl(flow);
+      } catch (error) {
+        if (!(error instanceof SignInRefusedError)) throw error;
+        return refusalPage(reply, error, 502);
+      }
+      await deps.sessions.rememberSignIn(flow.state);
+      return reply
+        .header('set-cookie', cookie(FLOW_COOKIE, flow.cookie, '/auth/oidc', SIGN_IN_TTL_MS / 1000, secure))
+        .header('cache-control', 'no-store')
+        .redirect(location, 302);
+    },
+  });
+
+  routes.add({
+    method: 'GET',
+    url: '/auth/oidc/callback',
+    summary: "The identity provider's answer: checked, then a session cookie (HttpOnly, SameSite=Lax) for the user",
+    auth: 'none',
+    produces: 'text/html',
+    query: z.looseObject({ state: z.string().optional() }),
+    handler: async ({ query, request, reply }) => {
+      const secure = request.protocol === 'https' || deps.https();
+      // Whatever the outcome, this flow is over: a new sign-in starts with a new cookie.
+      const clearFlow = cookie(FLOW_COOKIE, '', '/auth/oidc', 0, secure);
+      try {
+        const flowCookie = cookieValue(request.headers.cookie, FLOW_COOKIE);
+        if (!flowCookie)
+          throw new SignInRefusedError(
+            'no-flow',
+            'this browser has no sign-in under way (it took over 10 minutes, or was started elsewhere)',
+          );
+        const flow = OidcClient.flowOf(flowCookie);
+        if (query.state !== flow.state)
+          throw new SignInRefusedError('state-mismatch', 'the answer does not belong to this sign-in (state)');
+        if (!(await deps.sessions.consumeSignIn(flow.state)))
+          throw new SignInRefusedError('replayed', 'this answer from the identity provider was already used (a replayed state)');
+        const rawQuery = request.url.slice(request.url.indexOf('?') + 1);
+        const identity = await deps.oidc.finish(rawQuery, flow);
+        const { user, created } = await userOfIdentity(store, identity);
+        const session = await deps.sessions.startUserSession(user.name);
+        const actor = `user:${user.name}`;
+        if (created)
+          await record('user.added', actor, {
+            name: user.name,
+            kind: 'person',
+            groups: await store.access.groupsOf(user.name),
+            via: 'oidc',
+          });
+        await record('session.started', actor, {
+          via: 'oidc',
+          session: session.id,
+          groups: await store.access.groupsOf(user.name),
+          from: request.ip,
+        });
+        return reply
+          .header('set-cookie', [clearFlow, cookie(SESSION_COOKIE, session.cookie, '/', session.maxAgeSeconds, secure)])
+          .header('cache-control', 'no-store')
+          .redirect('/', 302);
+      } catch (error) {
+        if (!(error instanceof SignInRefusedError)) throw error;
+        // Nobody is known yet: the refusal is the sign-in's own.
+        await record('session.refused', 'sign-in:oidc', { reason: error.reason, message: error.message, from: request.ip });
+        return refusalPage(reply.header('set-cookie', clearFlow), error, 401);
+      }
+    },
+  });
+
+  async function record(type: string, actor: string, data: Record<string, string | string[]>): Promise<void> {
+    await store.events.append({ type, subject: 'server', actor, data, env: deps.eventEnv() });
+  }
+}
+
+function refusalPage(reply: import('fastify').FastifyReply, error: SignInRefusedError, status: number) {
+  return reply
+    .code(status)
+    .type('text/html; charset=utf-8')
+    .header('cache-control', 'no-store')
+    .header('referrer-policy', 'no-referrer')
+    .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'")
+    .send(
+      authPage(
+        'Sign-in refused',
+        `<span role="alert" data-reason="${error.reason}">Gantry refused this sign-in: ${escapeHtml(error.message)}.</span> ` +
+          '<a href="/auth/oidc/start">Sign in again</a>',
+      ),
+    );
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
