@@ -149,15 +149,22 @@ export interface RunningReleases {
  */
 export function resolveFaultReleases(faults: readonly ProxyFault[], running: RunningReleases): ProxyFault[] {
   return faults.map((fault) => {
-    const named = fault.match.release;
-    if (named !== 'stable' && named !== 'canary') return fault;
-    const release = running[named];
-    if (release === null)
-      throw new ConflictError(
-        named === 'canary'
-          ? 'a fault targets the canary, but no rollout is under way to try it on'
-          : 'a fault targets the stable release, but none runs',
-      );
-    return { ...fault, match: { ...fault.match, release } };
+    const release = releaseNamed(fault.match.release, running, 'a fault');
+    return release === fault.match.release ? fault : { ...fault, match: { ...fault.match, release } };
   });
+}
+
+/**
+ * The release `named` stands for now: `stable` and `canary` resolved, anything else as written.
+ * Throws ConflictError when it names one that does not run; `what` names the fault in the message.
+ */
+export function releaseNamed(named: string | undefined, running: RunningReleases, what: string): string | undefined {
+  if (named !== 'stable' && named !== 'canary') return named;
+  const release = running[named];
+  if (release !== null) return release;
+  throw new ConflictError(
+    named === 'canary'
+      ? `${what} targets the canary, but no rollout is under way to try it on`
+      : `${what} targets the stable release, but none runs`,
+  );
 }

@@ -41,6 +41,32 @@ export type ProxyFault =
 export type ProxyFaultKind = ProxyFault['kind'];
 
 /**
+ * Which of an environment's instances an instance fault takes: `count` of them, or a `share`
+ * (0..1, rounded up to at least one) — of one release's when `release` is given (an id, or
+ * `canary` / `stable`, resolved when the experiment starts, as a proxy fault's match is).
+ */
+export interface InstanceTarget {
+  count?: number;
+  share?: number;
+  release?: string;
+}
+
+/**
+ * A fault done to instances' processes (src/runtime/instance-faults.ts): `kill` (SIGKILL, the
+ * supervisor restarts it as after a crash), `restart` (the service's stop signal, drained, then
+ * started again), `pause` (SIGSTOP until the faults come out, then SIGCONT), `cpu` (busy workers)
+ * and `memory` (resident bytes held) pressure beside the instance until the faults come out.
+ */
+export type InstanceFault =
+  | { kind: 'kill'; target: InstanceTarget }
+  | { kind: 'restart'; target: InstanceTarget }
+  | { kind: 'pause'; target: InstanceTarget }
+  | { kind: 'cpu'; target: InstanceTarget; workers: number }
+  | { kind: 'memory'; target: InstanceTarget; bytes: number };
+
+export type InstanceFaultKind = InstanceFault['kind'];
+
+/**
  * The steady state an experiment must keep. Absolute bounds (`max`) are on all of the
  * environment's traffic, what its users see; `maxIncrease` bounds compare the requests inside
  * the blast radius with the control, those outside it (docs/decisions/0030).
@@ -64,7 +90,10 @@ export interface ExperimentConfig {
   name: string;
   environment: string;
   hypothesis: HypothesisConfig;
+  /** Faults at the proxy, per request (may be empty when the experiment has instance faults). */
   faults: ProxyFault[];
+  /** Faults done to instances' processes; absent when there are none. */
+  instanceFaults?: InstanceFault[];
   /** How long the faults stay in. */
   durationMs: number;
   /** The steady state before is measured over this much traffic just before the start. */
@@ -84,4 +113,9 @@ export const EXPERIMENT_DEFAULTS = {
   percent: 100,
   abortStatus: 503,
   timeoutAfterMs: 30_000,
+  instances: 1,
+  cpuWorkers: 1,
 } as const;
+
+/** The most a memory fault may hold per instance, and the most CPU workers: pressure, not a host outage. */
+export const INSTANCE_FAULT_LIMITS = { maxBytes: 8 * 1024 ** 3, maxWorkers: 16 } as const;

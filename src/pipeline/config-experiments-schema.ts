@@ -8,9 +8,12 @@
 import { z } from 'zod';
 import {
   EXPERIMENT_DEFAULTS,
+  INSTANCE_FAULT_LIMITS,
   type ExperimentConfig,
   type FaultMatch,
   type HypothesisConfig,
+  type InstanceFault,
+  type InstanceTarget,
   type ProxyFault,
 } from '../core/chaos-config.ts';
 import { didYouMean } from '../core/did-you-mean.ts';
@@ -100,6 +103,71 @@ const timeoutFault = z.strictObject(
   expected('a map (after, percent, match)'),
 );
 
+/** `1` (instances) or `50%` (a share of them, at least one). */
+const instanceCount = z
+  .union([z.number(), z.string()], expected('a number of instances such as 1, or a share such as 50%'))
+  .transform((value, ctx): Pick<InstanceTarget, 'count' | 'share'> => {
+    if (typeof value === 'number' && Number.isInteger(value) && value >= 1) return { count: value };
+    const share = typeof value === 'string' && value.trim().endsWith('%') ? Number(PERCENT.exec(value.trim())?.[1]) : Number.NaN;
+    if (share > 0 && share <= 100) return { share: share / 100 };
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected a number of instances (1 or more) or a share such as 50%, got ${String(value)}`,
+      input: value,
+    });
+    return z.NEVER;
+  });
+
+const targetKeys = {
+  instances: instanceCount
+    .optional()
+    .describe(`How many of the instances the fault takes: a number, or a share such as 50% (default ${EXPERIMENT_DEFAULTS.instances}).`),
+  release: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Only instances of this release: a release id, or canary (the release a rollout under way brings in) or stable.'),
+};
+
+const BYTES = /^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|KiB|MiB|GiB)?$/i;
+const BYTE_UNITS: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
+
+/** `256MiB`, `1GB` or a number of bytes, at most INSTANCE_FAULT_LIMITS.maxBytes. */
+const byteSize = z.union([z.number(), z.string()], expected('a size such as 256MiB')).transform((value, ctx) => {
+  const m = typeof value === 'string' ? BYTES.exec(value.trim()) : null;
+  const n =
+    typeof value === 'number' ? value : m === null ? Number.NaN : Number(m[1]) * (BYTE_UNITS[(m[2] ?? 'b').toLowerCase()] ?? Number.NaN);
+  if (!(n >= 1 && n <= INSTANCE_FAULT_LIMITS.maxBytes)) {
+    ctx.addIssue({ code: 'custom', message: `expected a size from 1 byte to 8GiB such as 256MiB, got ${String(value)}`, input: value });
+    return z.NEVER;
+  }
+  return Math.round(n);
+});
+
+const killFault = z.strictObject(targetKeys, expected('a map (instances, release)'));
+const restartFault = z.strictObject(targetKeys, expected('a map (instances, release)'));
+const pauseFault = z.strictObject(targetKeys, expected('a map (instances, release)'));
+const cpuFault = z.strictObject(
+  {
+    workers: z
+      .int()
+      .min(1)
+      .max(INSTANCE_FAULT_LIMITS.maxWorkers)
+      .optional()
+      .describe(
+        `Busy processes beside each instance taken, each as much of a core as it gets (default ${EXPERIMENT_DEFAULTS.cpuWorkers}).`,
+      ),
+    ...targetKeys,
+  },
+  expected('a map (workers, instances, release)'),
+);
+const memoryFault = z.strictObject(
+  { size: byteSize.describe('The resident memory held beside each instance taken, e.g. 256MiB.'), ...targetKeys },
+  expected('a map with size'),
+);
+
+const FAULT_KINDS = 'latency, abort, reset, timeout, kill, restart, pause, cpu or memory';
+
 const faultMap = z
   .strictObject(
     {
@@ -107,23 +175,30 @@ const faultMap = z
       abort: abortFault.optional().describe('Answer requests with an HTTP error status instead of forwarding them.'),
       reset: resetFault.optional().describe("Cut requests' client connections."),
       timeout: timeoutFault.optional().describe('Hold requests unanswered, then answer 504.'),
+      kill: killFault.optional().describe('SIGKILL instances (the supervisor restarts them as after a crash).'),
+      restart: restartFault.optional().describe("Restart instances gracefully: the service's stop signal, drained, started again."),
+      pause: pauseFault.optional().describe('Freeze instances (SIGSTOP) until the faults come out (SIGCONT).'),
+      cpu: cpuFault.optional().describe('CPU pressure: busy processes beside instances until the faults come out.'),
+      memory: memoryFault.optional().describe('Memory pressure: resident memory held beside instances until the faults come out.'),
     },
-    expected('a map with one fault kind: latency, abort, reset or timeout'),
+    expected(`a map with one fault kind: ${FAULT_KINDS}`),
   )
   .superRefine((raw, ctx) => {
     const kinds = Object.keys(raw).filter((k) => raw[k as keyof typeof raw] !== undefined);
     if (kinds.length !== 1)
       ctx.addIssue({
         code: 'custom',
-        message: `give exactly one fault kind (latency, abort, reset or timeout), got ${kinds.length}`,
+        message: `give exactly one fault kind (${FAULT_KINDS}), got ${kinds.length}`,
         input: raw,
       });
   })
-  .transform((raw): ProxyFault => {
+  .transform((raw): ProxyFault | InstanceFault => {
     const common = (s: { percent?: number; match?: FaultMatch }) => ({
       percent: s.percent ?? EXPERIMENT_DEFAULTS.percent,
       match: s.match ?? {},
     });
+    const target = (t: { instances?: Pick<InstanceTarget, 'count' | 'share'>; release?: string }): InstanceTarget =>
+      compact({ ...(t.instances ?? { count: EXPERIMENT_DEFAULTS.instances }), release: t.release });
     if (raw.latency !== undefined)
       return {
         kind: 'latency',
@@ -136,8 +211,20 @@ const faultMap = z
       return { kind: 'abort', status: raw.abort.status ?? EXPERIMENT_DEFAULTS.abortStatus, ...common(raw.abort) };
     if (raw.timeout !== undefined)
       return { kind: 'timeout', afterMs: raw.timeout.after ?? EXPERIMENT_DEFAULTS.timeoutAfterMs, ...common(raw.timeout) };
+    if (raw.kill !== undefined) return { kind: 'kill', target: target(raw.kill) };
+    if (raw.restart !== undefined) return { kind: 'restart', target: target(raw.restart) };
+    if (raw.pause !== undefined) return { kind: 'pause', target: target(raw.pause) };
+    if (raw.cpu !== undefined) return { kind: 'cpu', target: target(raw.cpu), workers: raw.cpu.workers ?? EXPERIMENT_DEFAULTS.cpuWorkers };
+    if (raw.memory !== undefined) return { kind: 'memory', target: target(raw.memory), bytes: raw.memory.size };
     return { kind: 'reset', ...common(raw.reset ?? {}) };
   });
+
+const INSTANCE_KINDS: ReadonlySet<string> = new Set(['kill', 'restart', 'pause', 'cpu', 'memory']);
+
+/** Whether a fault is done to instances (rather than to requests at the proxy). */
+export function isInstanceFault(f: ProxyFault | InstanceFault): f is InstanceFault {
+  return INSTANCE_KINDS.has(f.kind);
+}
 
 const boundMap = <T extends z.ZodType>(value: T, what: string) =>
   z
@@ -225,7 +312,7 @@ const experimentMap = z
   )
   .superRefine(
     (raw, ctx) => {
-      const canary = raw.faults.findIndex((f) => f.match.release === 'canary');
+      const canary = raw.faults.findIndex((f) => (isInstanceFault(f) ? f.target.release : f.match.release) === 'canary');
       if (canary >= 0 && raw.guard?.['no-rollout'] !== false)
         ctx.addIssue({
           code: 'custom',
@@ -241,11 +328,13 @@ const experimentMap = z
 type ExperimentInput = z.output<typeof experimentMap>;
 
 function normalise(name: string, raw: ExperimentInput): ExperimentConfig {
+  const instanceFaults = raw.faults.filter(isInstanceFault);
   return {
     name,
     environment: raw.environment,
     hypothesis: raw.hypothesis,
-    faults: raw.faults,
+    faults: raw.faults.filter((f): f is ProxyFault => !isInstanceFault(f)),
+    ...(instanceFaults.length > 0 ? { instanceFaults } : {}),
     durationMs: raw.duration,
     beforeMs: raw.before ?? EXPERIMENT_DEFAULTS.beforeMs,
     afterMs: raw.after ?? EXPERIMENT_DEFAULTS.afterMs,
@@ -278,6 +367,11 @@ export type ExperimentMapKind =
   | 'fault-abort'
   | 'fault-reset'
   | 'fault-timeout'
+  | 'fault-kill'
+  | 'fault-restart'
+  | 'fault-pause'
+  | 'fault-cpu'
+  | 'fault-memory'
   | 'fault-match'
   | 'guard';
 
@@ -289,6 +383,11 @@ export const EXPERIMENT_KNOWN_KEYS: Readonly<Record<ExperimentMapKind, readonly 
   'fault-abort': Object.keys(abortFault.shape),
   'fault-reset': Object.keys(resetFault.shape),
   'fault-timeout': Object.keys(timeoutFault.shape),
+  'fault-kill': Object.keys(killFault.shape),
+  'fault-restart': Object.keys(restartFault.shape),
+  'fault-pause': Object.keys(pauseFault.shape),
+  'fault-cpu': Object.keys(cpuFault.shape),
+  'fault-memory': Object.keys(memoryFault.shape),
   'fault-match': Object.keys(matchMap.in.shape),
   guard: Object.keys(guardMap.shape),
 };
@@ -305,7 +404,7 @@ export function experimentPlace(path: Path): { kind: ExperimentMapKind | undefin
     const fault = `fault ${path[3] + 1} of ${name}`;
     if (path.length === 4) return { kind: 'fault', context: `in ${fault}` };
     const kind = String(path[4]);
-    if (path.length === 5 && ['latency', 'abort', 'reset', 'timeout'].includes(kind))
+    if (path.length === 5 && (['latency', 'abort', 'reset', 'timeout'].includes(kind) || INSTANCE_KINDS.has(kind)))
       return { kind: `fault-${kind}` as ExperimentMapKind, context: `in the ${kind} ${fault}` };
     if (path.length === 6 && path[5] === 'match') return { kind: 'fault-match', context: `in the match of ${fault}` };
   }
