@@ -11,7 +11,7 @@
  * at once), or `aborted` (the guard refused, the steady state did not hold before, someone
  * aborted it, the server stopped mid-way, or a fault could not be set).
  */
-import type { ExperimentConfig, ProxyFault } from '../core/chaos-config.ts';
+import type { AppliedInstanceFault, ExperimentConfig, ProxyFault } from '../core/chaos-config.ts';
 import { IllegalTransitionError } from '../pipeline/run-reducer.ts';
 import type { HypothesisResult } from './hypothesis.ts';
 
@@ -63,13 +63,15 @@ export interface ExperimentState {
   during: HypothesisResult | null;
   after: HypothesisResult | null;
   counts: BlastRadiusCounts | null;
+  /** The instance faults as applied (which instances; what a lasting one left to undo). */
+  instances: AppliedInstanceFault[];
   looks: HypothesisLook[];
 }
 
 export type ExperimentEvent =
   | { type: 'guard-checked'; at: number; problems: string[] }
   | { type: 'steady-state'; at: number; result: HypothesisResult }
-  | { type: 'faults-set'; at: number }
+  | { type: 'faults-set'; at: number; instances?: AppliedInstanceFault[] }
   | { type: 'fault-failed'; at: number; message: string }
   | { type: 'evaluated'; at: number; result: HypothesisResult; counts: BlastRadiusCounts }
   | { type: 'tick'; at: number }
@@ -121,12 +123,17 @@ export function initialExperiment(o: InitialExperimentOptions): ExperimentTransi
     during: null,
     after: null,
     counts: null,
+    instances: [],
     looks: [],
   };
   return {
     state,
     commands: [
-      { type: 'record', event: 'experiment.started', data: { configHash: o.configHash, release: o.release, faults: o.config.faults } },
+      {
+        type: 'record',
+        event: 'experiment.started',
+        data: { configHash: o.configHash, release: o.release, faults: o.config.faults, instanceFaults: o.config.instanceFaults ?? [] },
+      },
       { type: 'check-guard' },
     ],
   };
@@ -152,8 +159,20 @@ export function reduceExperiment(state: ExperimentState, event: ExperimentEvent)
     case 'faults-set':
       if (state.phase !== 'injecting') throw illegal(state, event);
       return {
-        state: { ...state, phase: 'watching', injectedAt: event.at, deadlineAt: event.at + state.config.durationMs },
-        commands: [{ type: 'record', event: 'experiment.injected', data: { at: event.at, faults: state.config.faults } }],
+        state: {
+          ...state,
+          phase: 'watching',
+          injectedAt: event.at,
+          deadlineAt: event.at + state.config.durationMs,
+          instances: event.instances ?? [],
+        },
+        commands: [
+          {
+            type: 'record',
+            event: 'experiment.injected',
+            data: { at: event.at, faults: state.config.faults, instanceFaults: event.instances ?? [] },
+          },
+        ],
       };
     case 'fault-failed':
       if (state.phase !== 'injecting') throw illegal(state, event);
@@ -269,6 +288,7 @@ export function experimentRecord(s: ExperimentState): Record<string, unknown> {
     configHash: s.configHash,
     release: s.release,
     faults: s.config.faults,
+    instanceFaults: s.instances,
     verdict: s.verdict,
     reason: s.reason,
     startedAt: s.startedAt,

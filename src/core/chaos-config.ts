@@ -66,6 +66,25 @@ export type InstanceFault =
 
 export type InstanceFaultKind = InstanceFault['kind'];
 
+/** A process by pid and start time (a pid alone may be reused). */
+export interface ProcessMark {
+  pid: number;
+  startTime: string;
+}
+
+/**
+ * An instance fault as applied, in the run's record: which instance, and for a lasting fault
+ * (pause, cpu, memory) what to undo — the processes it stopped and the helpers that end it at the
+ * deadline — so a restarted server can end it early too.
+ */
+export interface AppliedInstanceFault {
+  kind: InstanceFaultKind;
+  instanceId: string;
+  release: string;
+  paused: ProcessMark[];
+  helpers: ProcessMark[];
+}
+
 /**
  * The steady state an experiment must keep. Absolute bounds (`max`) are on all of the
  * environment's traffic, what its users see; `maxIncrease` bounds compare the requests inside

@@ -12,6 +12,8 @@
  *   is kept, with how it ended, until the next `set`, so a restarted server can read it.
  * - On clear, requests still held by a fault (a delay or a timeout not yet over) are forwarded at
  *   once: the last faulted request is the one the fault decided before the clear.
+ * - An empty list of faults is a set too: every request is counted outside the blast radius, so
+ *   an experiment of instance faults alone (kill, pause…) reads its hypothesis the same way.
  * - When no experiment is set the proxy's request path pays one null check.
  */
 import { compileFaults, faultDelayMs, selectFault, type CompiledFault } from '../chaos/fault-selection.ts';
@@ -108,7 +110,8 @@ export class ChaosFaults {
     const now = this.#now();
     if (!(req.deadlineAt > now)) throw new InputError(`the faults' deadline ${req.deadlineAt} is not in the future`);
     if (req.deadlineAt - now > MAX_FAULT_SPAN_MS) throw new InputError(`the faults' deadline is more than 24 h away`);
-    if (!Array.isArray(req.faults) || req.faults.length === 0) throw new InputError('give at least one fault');
+    // No fault at all is allowed: an experiment of instance faults alone still reads the counts.
+    if (!Array.isArray(req.faults)) throw new InputError('give a list of faults');
     if (this.#active !== null) this.#end('cleared');
     const timer = setTimeout(() => this.#end('deadline'), req.deadlineAt - now);
     timer.unref();

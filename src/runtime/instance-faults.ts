@@ -12,17 +12,12 @@
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { ProcessMark } from '../core/chaos-config.ts';
 import { childEnv } from '../platform/child-env.ts';
 import { isSameProcess, readStat, startTimeOf } from '../platform/proc.ts';
 import { INSTANCE_KEY_VAR, instanceProcesses, terminateInstance, type InstanceProcessRef } from './process-control.ts';
 
 const HELPER_FILE = new URL(`./chaos-helper.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url);
-
-/** A process a fault started or stopped, by pid and start time (a pid alone may be reused). */
-export interface ProcessMark {
-  pid: number;
-  startTime: string;
-}
 
 /** What a lasting fault left in place, enough for anyone (this server or the next) to revert it. */
 export interface LastingFault {
@@ -31,6 +26,15 @@ export interface LastingFault {
   /** Helper processes: the resume at the deadline, or the pressure workers. */
   helpers: ProcessMark[];
 }
+
+/** A running instance as the supervisor hands it to a fault (Supervisor.faultable). */
+export interface FaultableInstance {
+  ref: InstanceProcessRef;
+  /** The graceful restart: out of traffic, the stop signal, drained, started again. */
+  restart(reason: string): void;
+}
+
+export type { ProcessMark };
 
 export type PressureSpec = { kind: 'cpu'; workers: number } | { kind: 'memory'; bytes: number };
 

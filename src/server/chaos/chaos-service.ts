@@ -12,16 +12,18 @@ import {
   initialExperiment,
   isFinishedExperiment,
   resolveFaultReleases,
+  resolveInstanceReleases,
   type ExperimentState,
   type HypothesisSlo,
 } from '../../chaos/index.ts';
-import type { ExperimentConfig } from '../../core/chaos-config.ts';
+import type { AppliedInstanceFault, ExperimentConfig } from '../../core/chaos-config.ts';
 import { ConflictError, InputError, NotFoundError } from '../../core/errors.ts';
 import { createIdGenerator } from '../../core/ids.ts';
 import type { Value } from '../../core/types.ts';
 import { parseConfig } from '../../pipeline/load-config.ts';
 import type { GantryEvent, Project } from '../../store/ports.ts';
 import { ExperimentRunner } from './experiment-runner.ts';
+import { revertInstanceFaults } from './instance-fault-driver.ts';
 import type { ChaosDeps } from './ports.ts';
 
 const newId = createIdGenerator();
@@ -114,10 +116,15 @@ export class ChaosService {
     const target = await this.#deps.target(project.id, declared.environment);
     if (target === undefined) throw new ConflictError(`environment ${declared.environment} is not running: deploy a release first`);
     // The faults as applied: `release: canary` / `stable` name the releases running now.
-    const config: ExperimentConfig = {
-      ...declared,
-      faults: resolveFaultReleases(declared.faults, { stable: target.release, canary: target.rolloutRelease }),
-    };
+    const running = { stable: target.release, canary: target.rolloutRelease };
+    const config: ExperimentConfig = { ...declared, faults: resolveFaultReleases(declared.faults, running) };
+    if (declared.instanceFaults !== undefined) {
+      if (!target.instances)
+        throw new ConflictError(
+          `experiment '${name}' has instance faults, but ${declared.environment}'s instances are not processes of this host`,
+        );
+      config.instanceFaults = resolveInstanceReleases(declared.instanceFaults, running);
+    }
     const slo = await this.#sloOf(candidates[0] as DeclaredExperiment);
     const configHash = createHash('sha256').update(JSON.stringify(declared)).digest('hex').slice(0, 16);
     if (o.dryRun) {
@@ -233,6 +240,12 @@ export class ChaosService {
     let report = target === undefined ? null : await target.proxy.faultReport().catch(() => null);
     if (report !== null && report.experimentId !== id) report = null;
     if (report !== null && report.endedBy === null && target !== undefined) report = await target.proxy.clearFaults(id);
+    // A pause or pressure ends at the deadline by itself; a server back before it ends them now.
+    const injected = (
+      await this.#deps.store.events.list({ type: 'experiment.injected', subjectPrefix: started.subject, newestFirst: true, limit: 50 })
+    ).find((e) => e.data.experimentId === id);
+    const instanceFaults = (injected?.data.instanceFaults ?? []) as unknown as AppliedInstanceFault[];
+    revertInstanceFaults(instanceFaults);
     const now = this.#deps.clock.now();
     const how =
       report === null
@@ -249,6 +262,7 @@ export class ChaosService {
       configHash: started.data.configHash,
       release: started.data.release,
       faults: started.data.faults,
+      instanceFaults,
       verdict: 'aborted',
       reason: `the server stopped mid-experiment ${how}`,
       interrupted: true,

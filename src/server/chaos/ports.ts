@@ -4,7 +4,7 @@
  */
 import type { Clock } from '../../core/clock.ts';
 import type { Store, EventEnvironment } from '../../store/ports.ts';
-import type { EnvironmentProxy } from '../delivery/index.ts';
+import type { EnvironmentInstances, EnvironmentProxy } from '../delivery/index.ts';
 
 export type { Clock };
 
@@ -18,6 +18,8 @@ export interface ChaosTarget {
   release: string | null;
   /** The release a rollout under way is bringing in; null when none is. */
   rolloutRelease: string | null;
+  /** Its instances, for instance faults; null where they are not processes of this host (fakes). */
+  instances?: EnvironmentInstances | null;
 }
 
 export interface ChaosDeps {
