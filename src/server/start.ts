@@ -36,6 +36,8 @@ import {
 import { EventScopes, LiveHub } from './events/index.ts';
 import { ProjectService } from './projects/index.ts';
 import { RunService } from './runs/index.ts';
+import { readFilesAtCommit } from './repos/index.ts';
+import { EXPERIMENTS_DIR, isExperimentFile } from '../pipeline/experiment-files.ts';
 import { SloService, storeSloTargets } from './slo/index.ts';
 import { Notifier } from './notifications/index.ts';
 import { runGit } from '../platform/git.ts';
@@ -264,6 +266,10 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
         .filter((s) => s.evaluated && s.budget.total > 0)
         .map((s) => ({ slo: s.slo.name, remaining: s.budget.remaining })),
     eventEnv,
+    experimentFiles: async (projectId, sha) => {
+      const project = await store.projects.get(projectId);
+      return project === undefined ? [] : readFilesAtCommit(runs.gitDir(project), sha, EXPERIMENTS_DIR, isExperimentFile);
+    },
     changed: (projectId) => hub.notify(`project:${projectId}`),
     warn: (message, data) => log.child({ component: 'chaos' }).warn(message, data),
   });

@@ -1,5 +1,6 @@
 /**
- * Instance faults end to end, through `gantry up`, its real proxy process and real instances:
+ * Instance faults end to end, through `gantry up`, its real proxy process and real instances (one
+ * experiment from gantry.yaml, one from a file under .gantry/experiments/):
  * - the issue's target: an instance-kill experiment on a 2-instance service under 100 req/s
  *   shows 0 failed requests (the proxy retries the requests the killed instance dropped, and the
  *   supervisor restarts it), and the record names the instance it killed;
@@ -30,20 +31,25 @@ service:
 environments:
   staging: { strategy: { recreate: {} } }
 experiments:
-  kill-one:
-    environment: staging
-    hypothesis: { error-rate: { max: 1% } }
-    faults:
-      - kill: { instances: 1 }
-    duration: 4s
-    before: 1s
-    after: 1s
   pause-one:
     environment: staging
     hypothesis: { latency-p50: { max: 30s } }
     faults:
       - pause: { instances: 1 }
     duration: 5s
+    before: 1s
+    after: 1s
+`;
+
+/** Kept in its own file: experiments under .gantry/experiments/ are merged with gantry.yaml's. */
+const KILL_FILE = `
+experiments:
+  kill-one:
+    environment: staging
+    hypothesis: { error-rate: { max: 1% } }
+    faults:
+      - kill: { instances: 1 }
+    duration: 4s
     before: 1s
     after: 1s
 `;
@@ -89,7 +95,7 @@ describe('instance faults end to end', () => {
     ).live.instances;
 
   beforeAll(async () => {
-    repo = await makeRepo({ 'server.js': SERVICE, 'gantry.yaml': YAML });
+    repo = await makeRepo({ 'server.js': SERVICE, 'gantry.yaml': YAML, '.gantry/experiments/instances.yaml': KILL_FILE });
     server = await startGantryUp({ env: { GANTRY_SANDBOX: 'off' } });
     await api('POST', '/api/projects', { path: repo.dir, name: 'shop' });
     const run = (await api<{ run: { id: string } }>('POST', '/api/projects/shop/runs', {})).run.id;

@@ -20,6 +20,7 @@ import type { AppliedInstanceFault, ExperimentConfig } from '../../core/chaos-co
 import { ConflictError, InputError, NotFoundError } from '../../core/errors.ts';
 import { createIdGenerator } from '../../core/ids.ts';
 import type { Value } from '../../core/types.ts';
+import { mergeExperiments } from '../../pipeline/experiment-files.ts';
 import { parseConfig } from '../../pipeline/load-config.ts';
 import type { GantryEvent, Project } from '../../store/ports.ts';
 import { ExperimentRunner } from './experiment-runner.ts';
@@ -300,10 +301,14 @@ export class ChaosService {
     let experiments: ExperimentConfig[] = [];
     try {
       const config = release === undefined ? undefined : parseConfig(release.configText, 'gantry.yaml');
-      experiments = config?.experiments ?? [];
       this.#slos.set(releaseId, config?.slos ?? []);
-    } catch {
-      // A release is made from a config that validated; one that no longer parses declares none.
+      if (release !== undefined && config !== undefined) {
+        const files = (await this.#deps.experimentFiles?.(release.projectId, release.sha)) ?? [];
+        experiments = mergeExperiments({ file: 'gantry.yaml', text: release.configText, config }, files);
+      }
+    } catch (error) {
+      // A release is made from a config that validated; its experiment files may not have: say so, declare none.
+      this.#deps.warn('the experiments of a release do not validate', { releaseId, err: error });
     }
     this.#configs.set(releaseId, experiments);
     return experiments;
