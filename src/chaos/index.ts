@@ -31,3 +31,4 @@ export { HYPOTHESIS_MIN_REQUESTS, addSamples, evaluateHypothesis } from './hypot
 export type { HypothesisOutcome, HypothesisResult, HypothesisSlo, HypothesisWindow } from './hypothesis.ts';
 export { instancesTaken, planInstanceFaults, resolveInstanceReleases } from './instance-selection.ts';
 export type { CandidateInstance, InstanceFaultPlan } from './instance-selection.ts';
+export { dueSlot, nextSlot, scheduleCron, windowAt } from './schedule.ts';

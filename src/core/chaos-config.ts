@@ -105,6 +105,20 @@ export interface ExperimentGuard {
   noRollout: boolean;
 }
 
+/**
+ * When an experiment runs by itself: at each fire of `cron` (read in `timezone`, an IANA name), a
+ * window of `windowMs` opens; the experiment starts once in it (retried while the environment is
+ * busy or not running), or — with `everyMs` — again every interval while it is open (the monkey
+ * mode: with a `kill` fault, one random instance killed per interval). Every start goes through
+ * the guard like a start by hand.
+ */
+export interface ExperimentSchedule {
+  cron: string;
+  windowMs: number;
+  timezone: string;
+  everyMs?: number;
+}
+
 export interface ExperimentConfig {
   name: string;
   environment: string;
@@ -120,6 +134,8 @@ export interface ExperimentConfig {
   /** The steady state after is measured over this long once the faults are out. */
   afterMs: number;
   guard: ExperimentGuard;
+  /** Absent: it runs only when asked. */
+  schedule?: ExperimentSchedule;
 }
 
 /** The burn rate a hypothesis `slo:` must stay under: the SRE workbook's fast-burn page. */

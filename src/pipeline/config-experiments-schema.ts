@@ -5,11 +5,13 @@
  * Checks across sections (the environment is declared, the hypothesis's SLO exists) are
  * `checkExperiments`, with did-you-mean like the rest of the file.
  */
+import { Cron } from 'croner';
 import { z } from 'zod';
 import {
   EXPERIMENT_DEFAULTS,
   INSTANCE_FAULT_LIMITS,
   type ExperimentConfig,
+  type ExperimentSchedule,
   type FaultMatch,
   type HypothesisConfig,
   type InstanceFault,
@@ -293,6 +295,52 @@ const guardMap = z.strictObject(
   expected('a map (min-budget, no-rollout)'),
 );
 
+/** An IANA time zone name the runtime knows, e.g. Europe/Paris. */
+const timeZone = z.string(expected('an IANA time zone such as Europe/Paris')).refine(
+  (name) => {
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: name });
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { error: (issue) => `unknown time zone '${String(issue.input)}': use an IANA name such as Europe/Paris or UTC` },
+);
+
+/** A cron pattern croner reads: 5 fields, or 6 with seconds first. */
+const cronPattern = z.string(expected("a cron pattern such as '0 14 * * 1-5'")).refine(
+  (pattern) => {
+    try {
+      new Cron(pattern, { mode: '5-or-6-parts' });
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  {
+    error: (issue) =>
+      `invalid cron pattern '${String(issue.input)}': expected 5 fields (minute hour day month weekday), e.g. '0 14 * * 1-5'`,
+  },
+);
+
+const scheduleMap = z
+  .strictObject(
+    {
+      cron: cronPattern.describe("When each window opens, e.g. '0 14 * * 1-5' (weekdays at 14:00)."),
+      window: duration.describe('How long each window stays open, e.g. 2h.'),
+      timezone: timeZone.optional().describe('The IANA time zone the cron is read in (default UTC).'),
+      every: duration
+        .optional()
+        .describe(
+          'Run again every this long while the window is open (with a kill fault: the monkey mode, one random instance per interval).',
+        ),
+    },
+    expected('a map (cron, window, timezone, every)'),
+  )
+  .refine((m) => m.every === undefined || m.every < m.window, { error: 'every must be shorter than the window', path: ['every'] })
+  .transform((m): ExperimentSchedule => compact({ cron: m.cron, windowMs: m.window, timezone: m.timezone ?? 'UTC', everyMs: m.every }));
+
 const experimentMap = z
   .strictObject(
     {
@@ -307,6 +355,9 @@ const experimentMap = z
         .optional()
         .describe(`How long the steady state is measured once the faults are out (default ${EXPERIMENT_DEFAULTS.afterMs / 1000}s).`),
       guard: guardMap.optional().describe('Conditions the experiment refuses to start without.'),
+      schedule: scheduleMap
+        .optional()
+        .describe('When it runs by itself: a cron, a window, a time zone, and optionally every (monkey mode).'),
     },
     expected('a map with environment, hypothesis, faults and duration'),
   )
@@ -339,6 +390,7 @@ function normalise(name: string, raw: ExperimentInput): ExperimentConfig {
     beforeMs: raw.before ?? EXPERIMENT_DEFAULTS.beforeMs,
     afterMs: raw.after ?? EXPERIMENT_DEFAULTS.afterMs,
     guard: compact({ minBudget: raw.guard?.['min-budget'], noRollout: raw.guard?.['no-rollout'] ?? true }),
+    ...(raw.schedule === undefined ? {} : { schedule: raw.schedule }),
   };
 }
 
@@ -373,7 +425,8 @@ export type ExperimentMapKind =
   | 'fault-cpu'
   | 'fault-memory'
   | 'fault-match'
-  | 'guard';
+  | 'guard'
+  | 'schedule';
 
 export const EXPERIMENT_KNOWN_KEYS: Readonly<Record<ExperimentMapKind, readonly string[]>> = {
   experiment: Object.keys(experimentMap.shape),
@@ -390,6 +443,7 @@ export const EXPERIMENT_KNOWN_KEYS: Readonly<Record<ExperimentMapKind, readonly 
   'fault-memory': Object.keys(memoryFault.shape),
   'fault-match': Object.keys(matchMap.in.shape),
   guard: Object.keys(guardMap.shape),
+  schedule: Object.keys(scheduleMap.in.shape),
 };
 
 /** Which kind of map with fixed keys sits at a path inside `experiments`, and how to name the place. */
@@ -398,7 +452,7 @@ export function experimentPlace(path: Path): { kind: ExperimentMapKind | undefin
   if (path.length === 1) return { kind: undefined, context: "in 'experiments'" };
   const name = `experiment '${String(path[1])}'`;
   if (path.length === 2) return { kind: 'experiment', context: `in ${name}` };
-  if (path.length === 3 && (path[2] === 'hypothesis' || path[2] === 'guard'))
+  if (path.length === 3 && (path[2] === 'hypothesis' || path[2] === 'guard' || path[2] === 'schedule'))
     return { kind: path[2], context: `in the ${path[2]} of ${name}` };
   if (path[2] === 'faults' && typeof path[3] === 'number') {
     const fault = `fault ${path[3] + 1} of ${name}`;

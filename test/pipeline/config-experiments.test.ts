@@ -147,4 +147,30 @@ describe('the experiments section', () => {
       "10:81: unknown key 'instance' in the pause fault 3 of experiment 'x' (did you mean 'instances'?)",
     ]);
   });
+
+  it('reads a schedule: a cron in an IANA time zone, a window, and every for the monkey mode', () => {
+    const [x] = experiments(
+      'x:',
+      '  environment: staging',
+      '  hypothesis: { error-rate: { max: 1% } }',
+      '  faults: [{ kill: {} }]',
+      '  duration: 1m',
+      "  schedule: { cron: '0 14 * * 1-5', window: 2h, timezone: Europe/Paris, every: 10m }",
+    );
+    expect(x?.schedule).toEqual({ cron: '0 14 * * 1-5', windowMs: 7_200_000, timezone: 'Europe/Paris', everyMs: 600_000 });
+    expect(
+      problems(
+        'x:',
+        '  environment: staging',
+        '  hypothesis: { error-rate: { max: 1% } }',
+        '  faults: [{ kill: {} }]',
+        '  duration: 1m',
+        "  schedule: { cron: '0 14 * *', window: 2h, timezone: Europe/Pariss, evry: 3h }",
+      ),
+    ).toEqual([
+      "12:23: 'cron' in the schedule of experiment 'x': invalid cron pattern '0 14 * *': expected 5 fields (minute hour day month weekday), e.g. '0 14 * * 1-5'",
+      "12:57: 'timezone' in the schedule of experiment 'x': unknown time zone 'Europe/Pariss': use an IANA name such as Europe/Paris or UTC",
+      "12:72: unknown key 'evry' in the schedule of experiment 'x' (did you mean 'every'?)",
+    ]);
+  });
 });

@@ -24,6 +24,7 @@ import { mergeExperiments } from '../../pipeline/experiment-files.ts';
 import { parseConfig } from '../../pipeline/load-config.ts';
 import type { GantryEvent, Project } from '../../store/ports.ts';
 import { ExperimentRunner } from './experiment-runner.ts';
+import { ExperimentScheduler } from './experiment-scheduler.ts';
 import { revertInstanceFaults } from './instance-fault-driver.ts';
 import type { ChaosDeps } from './ports.ts';
 
@@ -58,8 +59,17 @@ export class ChaosService {
   readonly #deps: ChaosDeps;
   readonly #running = new Map<string, { runner: ExperimentRunner; projectId: string }>();
 
+  readonly #scheduler: ExperimentScheduler;
+
   constructor(deps: ChaosDeps) {
     this.#deps = deps;
+    this.#scheduler = new ExperimentScheduler({
+      clock: deps.clock,
+      projects: () => deps.store.projects.list(),
+      declared: (project) => this.declared(project),
+      run: (project, name, o) => this.run(project, name, o),
+      warn: deps.warn,
+    });
   }
 
   /** Settles runs a previous server left mid-way (call after delivery opened the environments). */
@@ -77,10 +87,12 @@ export class ChaosService {
         this.#deps.warn('settling an interrupted experiment failed', { experimentId: id, err: error }),
       );
     }
+    this.#scheduler.start();
   }
 
   /** Server shutdown: every running experiment is aborted (faults out, recorded). */
   async stop(): Promise<void> {
+    await this.#scheduler.stop();
     const runs = [...this.#running.values()];
     await Promise.all(runs.map(({ runner }) => runner.abort('the server is shutting down')));
     await Promise.all(runs.map(({ runner }) => runner.done));
