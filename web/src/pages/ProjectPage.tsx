@@ -92,6 +92,9 @@ export default function ProjectPage() {
         <Link href={`/projects/${encodeURIComponent(project.name)}/security`} className="button">
           Security
         </Link>
+        <Link href={`/projects/${encodeURIComponent(project.name)}/experiments`} className="button">
+          Experiments
+        </Link>
       </div>
 
       {environments.length > 0 && (
