@@ -27,6 +27,12 @@ export interface BlastRadiusCounts {
   unaffected: number;
   /** Per fault, in config order. */
   byFault: number[];
+  /**
+   * The failed requests by name (the first MAX_FAILED_KEPT of each side): when, which, the status
+   * (0: the connection was cut), and whether a fault took it (inside) or not — so a record that
+   * says "n failed" also says which and why.
+   */
+  failed?: { at: number; method: string; target: string; status: number; inside: boolean }[];
 }
 
 /** One look at the hypothesis during the run, kept for the chart (bounded: see MAX_LOOKS). */
@@ -298,6 +304,7 @@ export function experimentRecord(s: ExperimentState): Record<string, unknown> {
     brokenAt: s.brokenAt,
     affected: s.counts?.affected ?? 0,
     unaffected: s.counts?.unaffected ?? 0,
+    failedRequests: s.counts?.failed ?? [],
     before: numbers(s.before),
     during: numbers(s.during),
     after: numbers(s.after),

@@ -22,25 +22,42 @@ import { InputError } from '../core/errors.ts';
 import { BUCKETS, bucketHighUs, bucketIndex } from './latency-histogram.ts';
 import type { LatencyBucket } from './request-metrics.ts';
 
-/** Requests on one side of the blast radius: how many, how many failed (5xx or cut), their latency. */
+/** A request that failed while the faults were set (5xx, or its connection cut: status 0). */
+export interface FailedRequest {
+  /** When it ended, epoch ms. */
+  at: number;
+  method: string;
+  target: string;
+  status: number;
+}
+
+/** How many failed requests each side keeps by name (the counts go on): the record says which, within reason. */
+export const MAX_FAILED_KEPT = 100;
+
+/** Requests on one side of the blast radius: how many, how many failed (5xx or cut), their latency, the first failures by name. */
 export class ChaosSample {
   requests = 0;
   errors = 0;
   readonly hist = new Uint32Array(BUCKETS);
+  readonly failed: FailedRequest[] = [];
 
-  add(status: number, latencyMs: number): void {
+  add(status: number, latencyMs: number, request?: { method: string; url: string }): void {
     this.requests++;
-    if (status >= 500 || status === 0) this.errors++;
+    if (status >= 500 || status === 0) {
+      this.errors++;
+      if (request !== undefined && this.failed.length < MAX_FAILED_KEPT)
+        this.failed.push({ at: Date.now(), method: request.method, target: request.url, status });
+    }
     this.hist[bucketIndex(latencyMs * 1000)]! += 1;
   }
 
-  toJSON(): { requests: number; errors: number; latency: LatencyBucket[] } {
+  toJSON(): { requests: number; errors: number; latency: LatencyBucket[]; failed: FailedRequest[] } {
     const latency: LatencyBucket[] = [];
     for (let i = 0; i < this.hist.length; i++) {
       const n = this.hist[i] as number;
       if (n > 0) latency.push({ valueMs: bucketHighUs(i) / 1000, count: n });
     }
-    return { requests: this.requests, errors: this.errors, latency };
+    return { requests: this.requests, errors: this.errors, latency, failed: [...this.failed] };
   }
 }
 

@@ -390,7 +390,7 @@ class Exchange implements ExchangeSink, PoolWaiter, ClientExchange {
 
   #record(): void {
     const proxy = this.proxy;
-    if (this.chaos !== null) this.chaos.add(this.status, performance.now() - this.start);
+    if (this.chaos !== null) this.chaos.add(this.status, performance.now() - this.start, this);
     if (!proxy.metricsOn) return;
     const end = performance.now();
     proxy.metrics.record((this.pool as UpstreamPool).series, this.method, this.url, this.status, end - this.start, TIME_ORIGIN + end);
@@ -658,7 +658,7 @@ export class TrafficProxy {
         return;
       case 'reset':
         ex.done = true;
-        action.sample.add(0, performance.now() - ex.start);
+        action.sample.add(0, performance.now() - ex.start, ex);
         client.exchange = null;
         client.destroy();
         return;
@@ -667,7 +667,7 @@ export class TrafficProxy {
 
   #answerFault(ex: Exchange, client: ClientConnection, pool: UpstreamPool, status: number, message: string): void {
     const end = performance.now();
-    ex.chaos?.add(status, end - ex.start);
+    ex.chaos?.add(status, end - ex.start, ex);
     client.respondError(status, 'CHAOS_FAULT' satisfies ErrorCode, message);
     if (this.metricsOn) this.metrics.record(pool.series, ex.method, ex.url, status, end - ex.start, TIME_ORIGIN + end);
   }

@@ -65,6 +65,7 @@ interface Run {
   deadlineAt: number | null;
   instanceFaults: { kind: string; instanceId: string; release: string; paused: Mark[]; helpers: Mark[] }[];
   during: { requests: number; errors: number } | null;
+  failedRequests: { method: string; target: string; status: number; inside: boolean }[];
 }
 
 describe('instance faults end to end', () => {
@@ -150,6 +151,8 @@ describe('instance faults end to end', () => {
       await waitFor(async () => (await instances()).some((i) => i.id === killed && i.restarts >= 1 && i.state === 'ready'), {
         what: 'the killed instance to be restarted',
       });
+      // The record names every failed request (none here): which, when, its status, inside or outside the blast radius.
+      expect(run.failedRequests).toEqual([]);
       expect(run.during?.errors).toBe(0);
       expect(run.verdict).toBe('held');
     } finally {

@@ -70,6 +70,16 @@ describe('chaos faults at the proxy', () => {
     expect(hits()).toBe(0);
     expect((await call(port, { agent })).status).toBe(200);
     expect(proxy.chaos.report()).toMatchObject({ affected: 1, unaffected: 1, inside: { requests: 1, errors: 1 } });
+    // Which requests failed, by name: the record can say which and why, not only how many.
+    expect(proxy.chaos.report()?.inside.failed).toEqual([{ at: expect.any(Number), method: 'GET', target: '/', status: 503 }]);
+    expect(proxy.chaos.report()?.outside.failed).toEqual([]);
+  });
+
+  it('with no fault at all (an experiment of instance faults), counts every request outside the blast radius', async () => {
+    const { proxy, port, agent } = await setup();
+    proxy.chaos.set({ experimentId: 'x9', faults: [], deadlineAt: inOneMinute() });
+    expect((await call(port, { agent })).status).toBe(200);
+    expect(proxy.chaos.report()).toMatchObject({ affected: 0, unaffected: 1, outside: { requests: 1, errors: 0, failed: [] } });
   });
 
   it('cuts the connection of a reset request', async () => {

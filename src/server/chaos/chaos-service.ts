@@ -23,7 +23,7 @@ import type { Value } from '../../core/types.ts';
 import { mergeExperiments } from '../../pipeline/experiment-files.ts';
 import { parseConfig } from '../../pipeline/load-config.ts';
 import type { GantryEvent, Project } from '../../store/ports.ts';
-import { ExperimentRunner } from './experiment-runner.ts';
+import { ExperimentRunner, countsOf } from './experiment-runner.ts';
 import { ExperimentScheduler } from './experiment-scheduler.ts';
 import { revertInstanceFaults } from './instance-fault-driver.ts';
 import type { ChaosDeps } from './ports.ts';
@@ -286,6 +286,7 @@ export class ChaosService {
       brokenAt: null,
       affected: report?.affected ?? 0,
       unaffected: report?.unaffected ?? 0,
+      failedRequests: report === null ? [] : (countsOf(report).failed ?? []),
       faultsEndedBy: report?.endedBy ?? null,
       before: null,
       during: null,

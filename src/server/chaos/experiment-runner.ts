@@ -240,7 +240,11 @@ export class ExperimentRunner {
 }
 
 export function countsOf(report: FaultReport): BlastRadiusCounts {
-  return { affected: report.affected, unaffected: report.unaffected, byFault: report.byFault };
+  const failed = [
+    ...(report.inside.failed ?? []).map((f) => ({ ...f, inside: true })),
+    ...(report.outside.failed ?? []).map((f) => ({ ...f, inside: false })),
+  ].sort((a, b) => a.at - b.at);
+  return { affected: report.affected, unaffected: report.unaffected, byFault: report.byFault, failed };
 }
 
 /** The proxy's window as the analysis's sample: errors are 5xx and connection failures the proxy could not hide. */
