@@ -16,6 +16,11 @@ export interface FaultRequest {
   headers: readonly string[];
   /** The release of the instance the request was routed to. */
   release: string;
+  /**
+   * The instance key of the Gantry instance that sent the request, looked up only when a fault
+   * matches on the caller (it costs a few /proc reads); null when it is not an instance.
+   */
+  caller?: () => string | null;
 }
 
 /** A fault with its match prepared for per-request use (header names lower-cased once). */
@@ -30,6 +35,8 @@ export interface CompiledFault {
   cookieName: string | null;
   cookieValue: string;
   release: string | null;
+  /** The caller's instance keys, when the fault is on one service edge. */
+  callers: ReadonlySet<string> | null;
 }
 
 /** Prepares faults for `selectFault`; their order is the order they are tried in. */
@@ -48,6 +55,7 @@ function compileOne(fault: ProxyFault, m: FaultMatch): CompiledFault {
     cookieName: m.cookie?.name ?? null,
     cookieValue: m.cookie?.value ?? '',
     release: m.release ?? null,
+    callers: m.callerKeys === undefined && m.caller === undefined ? null : new Set(m.callerKeys ?? []),
   };
 }
 
@@ -73,6 +81,11 @@ export function matches(f: CompiledFault, req: FaultRequest): boolean {
   if (f.path !== null && !requestPath(req.target).startsWith(f.path)) return false;
   if (f.headerName !== null && headerValue(req.headers, f.headerName) !== f.headerValue) return false;
   if (f.cookieName !== null && !hasCookie(headerValue(req.headers, 'cookie'), f.cookieName, f.cookieValue)) return false;
+  // Last: the caller is the only check that reads /proc.
+  if (f.callers !== null) {
+    const caller = req.caller?.() ?? null;
+    if (caller === null || !f.callers.has(caller)) return false;
+  }
   return true;
 }
 

@@ -16,6 +16,13 @@ export interface FaultMatch {
   header?: { name: string; value: string };
   cookie?: { name: string; value: string };
   release?: string;
+  /**
+   * Only requests another Gantry service sends through this proxy: `<project>/<environment>` (or an
+   * environment of the same project) of the caller. The server resolves it to `callerKeys`.
+   */
+  caller?: string;
+  /** The caller's instances (their GANTRY_INSTANCE_KEY), as the server resolved `caller` at the start. */
+  callerKeys?: string[];
 }
 
 /** What a proxy fault shares: the share of matching requests it takes (0..100) and the match. */

@@ -70,8 +70,15 @@ const matchMap = z
         .describe(
           "Only requests routed to this release's instances: a release id, or canary (the release a rollout under way brings in: try it against a fault before it is promoted) or stable.",
         ),
+      caller: z
+        .string()
+        .regex(/^[^/\s]+(\/[^/\s]+)?$/, { error: 'a caller is <project>/<environment>, or an environment of this project' })
+        .optional()
+        .describe(
+          'Only requests another Gantry service sends through this proxy, as <project>/<environment> (or an environment of this project): a fault on that edge alone, its other callers untouched.',
+        ),
     },
-    expected('a map (path, method, header, cookie, release)'),
+    expected('a map (path, method, header, cookie, release, caller)'),
   )
   .transform((raw): FaultMatch => compact(raw));
 

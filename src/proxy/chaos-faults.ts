@@ -19,6 +19,8 @@
 import { compileFaults, faultDelayMs, selectFault, type CompiledFault } from '../chaos/fault-selection.ts';
 import type { ProxyFault } from '../core/chaos-config.ts';
 import { InputError } from '../core/errors.ts';
+import { processesWithEnv } from '../platform/proc.ts';
+import { processWithSocket, socketInode } from '../platform/socket-owner.ts';
 import { BUCKETS, bucketHighUs, bucketIndex } from './latency-histogram.ts';
 import type { LatencyBucket } from './request-metrics.ts';
 
@@ -102,6 +104,12 @@ export interface FaultSetRequest {
   deadlineAt: number;
 }
 
+/** The variable every process of a Gantry instance carries (runtime/process-control.ts), naming the instance. */
+const INSTANCE_KEY_VAR = 'GANTRY_INSTANCE_KEY';
+
+/** How often the callers' processes are listed again when a connection's peer is not among them. */
+const CALLER_REFRESH_MS = 1000;
+
 /** The longest an experiment may set faults for in one call; a guard against a deadline in the far future. */
 export const MAX_FAULT_SPAN_MS = 24 * 3_600_000;
 
@@ -117,6 +125,9 @@ export class ChaosFaults {
     this.#random = o.random ?? Math.random;
   }
 
+  /** Grows with every `set`: what a connection learnt about its caller holds for one fault set only. */
+  generation = 0;
+
   /** Whether faults are set: the request path's one check. */
   get active(): boolean {
     return this.#active !== null;
@@ -130,6 +141,7 @@ export class ChaosFaults {
     // No fault at all is allowed: an experiment of instance faults alone still reads the counts.
     if (!Array.isArray(req.faults)) throw new InputError('give a list of faults');
     if (this.#active !== null) this.#end('cleared');
+    this.generation++;
     const timer = setTimeout(() => this.#end('deadline'), req.deadlineAt - now);
     timer.unref();
     this.#active = {
@@ -145,6 +157,9 @@ export class ChaosFaults {
       outside: new ChaosSample(),
       held: new Set(),
       timer,
+      callerKeys: callerKeysOf(req.faults),
+      callerPids: new Map(),
+      callersListedAt: Number.NEGATIVE_INFINITY,
     };
     this.#last = null;
   }
@@ -167,7 +182,7 @@ export class ChaosFaults {
    * Decides one request's fate. Called only while `active`; a request after the deadline is
    * let through unfaulted (and the faults are cleared) even if the timer has not fired yet.
    */
-  decide(method: string, target: string, headers: readonly string[], release: string): FaultAction | null {
+  decide(method: string, target: string, headers: readonly string[], release: string, caller?: () => string | null): FaultAction | null {
     const a = this.#active;
     if (a === null) return null;
     const now = this.#now();
@@ -175,7 +190,7 @@ export class ChaosFaults {
       this.#end('deadline');
       return null;
     }
-    const i = selectFault(a.faults, { method, target, headers, release }, this.#random);
+    const i = selectFault(a.faults, { method, target, headers, release, caller }, this.#random);
     if (i < 0) {
       a.unaffected++;
       return { kind: 'none', sample: a.outside };
@@ -194,6 +209,28 @@ export class ChaosFaults {
       case 'timeout':
         return { kind: 'timeout', ms: fault.afterMs, sample: a.inside };
     }
+  }
+
+  /**
+   * The instance key of the Gantry instance at the other end of a loopback connection (its local
+   * port `peerPort`, ours `ourPort`), among the callers a fault names; null otherwise. A few /proc
+   * reads: the proxy asks once per connection, and only when a fault matches on the caller.
+   */
+  callerOf(peerPort: number, ourPort: number): string | null {
+    const a = this.#active;
+    if (a === null || a.callerKeys.size === 0) return null;
+    const inode = socketInode(peerPort, ourPort);
+    if (inode === null) return null;
+    let pid = processWithSocket(inode, a.callerPids.keys());
+    const now = this.#now();
+    if (pid === null && now - a.callersListedAt >= CALLER_REFRESH_MS) {
+      // Callers restart (new pids, same key): list them again, at most once a second.
+      a.callersListedAt = now;
+      a.callerPids.clear();
+      for (const key of a.callerKeys) for (const p of processesWithEnv(INSTANCE_KEY_VAR, key)) a.callerPids.set(p, key);
+      pid = processWithSocket(inode, a.callerPids.keys());
+    }
+    return pid === null ? null : (a.callerPids.get(pid) ?? null);
   }
 
   /** Keeps a request held by a delay or timeout so a clear can let it go at once; returns its removal. */
@@ -232,6 +269,15 @@ interface ActiveFaults {
   outside: ChaosSample;
   held: Set<HeldRequest>;
   timer: NodeJS.Timeout;
+  /** Every caller a fault names (empty: no fault is on a service edge). */
+  callerKeys: ReadonlySet<string>;
+  /** The callers' processes, pid → instance key, listed when a lookup misses. */
+  callerPids: Map<number, string>;
+  callersListedAt: number;
+}
+
+function callerKeysOf(faults: readonly ProxyFault[]): Set<string> {
+  return new Set(faults.flatMap((f) => f.match.callerKeys ?? []));
 }
 
 function reportOf(a: ActiveFaults, endedAt: number | null, endedBy: FaultsEnd | null): FaultReport {

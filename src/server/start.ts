@@ -266,6 +266,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
         .filter((s) => s.evaluated && s.budget.total > 0)
         .map((s) => ({ slo: s.slo.name, remaining: s.budget.remaining })),
     eventEnv,
+    instanceKeys: (projectId, environment) => delivery.instanceKeys(projectId, environment),
     experimentFiles: async (projectId, sha) => {
       const project = await store.projects.get(projectId);
       return project === undefined ? [] : readFilesAtCommit(runs.gitDir(project), sha, EXPERIMENTS_DIR, isExperimentFile);

@@ -173,4 +173,22 @@ describe('the experiments section', () => {
       "12:72: unknown key 'evry' in the schedule of experiment 'x' (did you mean 'every'?)",
     ]);
   });
+
+  it('reads a fault on one service edge: the caller as project/environment, or an environment of this project', () => {
+    const [x] = experiments(
+      'x:',
+      '  environment: staging',
+      '  hypothesis: { error-rate: { max: 1% } }',
+      '  faults: [{ timeout: { after: 2s, match: { caller: checkout/staging } } }, { latency: { delay: 1s, match: { caller: production } } }]',
+      '  duration: 1m',
+    );
+    expect(x?.faults.map((f) => f.match)).toEqual([{ caller: 'checkout/staging' }, { caller: 'production' }]);
+    expect(
+      problems(
+        'x: { environment: staging, hypothesis: { error-rate: { max: 1% } }, faults: [{ reset: { match: { caller: a/b/c } } }], duration: 1m }',
+      ),
+    ).toEqual([
+      "7:108: 'caller' in the match of fault 1 of experiment 'x': a caller is <project>/<environment>, or an environment of this project",
+    ]);
+  });
 });

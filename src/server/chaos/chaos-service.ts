@@ -130,7 +130,10 @@ export class ChaosService {
     if (target === undefined) throw new ConflictError(`environment ${declared.environment} is not running: deploy a release first`);
     // The faults as applied: `release: canary` / `stable` name the releases running now.
     const running = { stable: target.release, canary: target.rolloutRelease };
-    const config: ExperimentConfig = { ...declared, faults: resolveFaultReleases(declared.faults, running) };
+    const config: ExperimentConfig = {
+      ...declared,
+      faults: await this.#resolveCallers(project, resolveFaultReleases(declared.faults, running)),
+    };
     if (declared.instanceFaults !== undefined) {
       if (!target.instances)
         throw new ConflictError(
@@ -168,6 +171,26 @@ export class ChaosService {
     this.#running.set(initial.state.id, { runner, projectId: project.id });
     void runner.done.then(() => this.#running.delete(initial.state.id));
     return runner.state;
+  }
+
+  /** Faults on a service edge get the caller's instance keys, as they are now (the proxy matches requests on them). */
+  async #resolveCallers(project: Project, faults: ExperimentConfig['faults']): Promise<ExperimentConfig['faults']> {
+    const out: ExperimentConfig['faults'] = [];
+    for (const fault of faults) {
+      const caller = fault.match.caller;
+      if (caller === undefined) {
+        out.push(fault);
+        continue;
+      }
+      const [first, second] = caller.split('/') as [string, string | undefined];
+      const callerProject = second === undefined ? project : await this.#deps.store.projects.get(first);
+      const environment = second ?? first;
+      if (callerProject === undefined) throw new NotFoundError(`a fault's caller ${caller} names no project '${first}'`);
+      const keys = this.#deps.instanceKeys?.(callerProject.id, environment) ?? [];
+      if (keys.length === 0) throw new ConflictError(`a fault's caller ${caller} has no running instance to take the calls of`);
+      out.push({ ...fault, match: { ...fault.match, callerKeys: keys } });
+    }
+    return out;
   }
 
   /** Aborts a running experiment by hand; resolves once its faults are out. */

@@ -30,6 +30,8 @@ export interface ChaosDeps {
   /** Each SLO of the environment with the share of its error budget left (the guard's `min-budget`). */
   budgets(projectId: string, environment: string): { slo: string; remaining: number }[];
   eventEnv(): EventEnvironment;
+  /** The instance keys of an environment's running instances (a fault on the edge from that caller); none where instances are not processes. */
+  instanceKeys?(projectId: string, environment: string): string[];
   /** The `.gantry/experiments/*.yaml` files of a project's commit; none when absent (or not wired: tests). */
   experimentFiles?(projectId: string, sha: string): Promise<{ file: string; text: string }[]>;
   /** Something about the project's experiments changed (the dashboard's stream). */

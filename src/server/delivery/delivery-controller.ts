@@ -371,6 +371,17 @@ export class DeliveryController {
     return { proxy: env.proxy, release: env.stable, rolloutRelease: active === undefined ? null : active.releaseId, instances };
   }
 
+  /** The GANTRY_INSTANCE_KEY of each running instance of an environment (a chaos fault on the edge from it). */
+  instanceKeys(projectId: string, environment: string): string[] {
+    const { supervisor } = this.#deps;
+    const key = environmentKey(projectId, environment);
+    return supervisor.list().flatMap((s) => {
+      if (s.state === 'stopped' || supervisor.labels(s.id)?.environment !== key) return [];
+      const envKey = supervisor.faultable?.(s.id)?.ref.envKey;
+      return envKey === undefined ? [] : [envKey];
+    });
+  }
+
   /** Every request through an environment's proxy in [sinceMs, untilMs), all releases together (SLOs); undefined without a proxy. */
   async traffic(projectId: string, environment: string, sinceMs: number, untilMs: number): Promise<WindowStats | undefined> {
     const env = this.#environments.get(projectId, environment);
