@@ -81,16 +81,32 @@ function HypothesisChart({ run, check }: { run: RunView; check: string }) {
             fill="rgba(220, 80, 60, 0.15)"
           />
         )}
+        {shape.band && (
+          <text x={shape.band.x + 4} y={BOX.height - 6} fontSize={11} fill="currentColor">
+            faults in
+          </text>
+        )}
+        <text x={2} y={BOX.pad + 4} fontSize={11} fill="currentColor">
+          {Number(shape.max.toPrecision(2))}
+        </text>
+        <text x={2} y={BOX.height - BOX.pad} fontSize={11} fill="currentColor">
+          0
+        </text>
         {shape.boundY !== null && (
-          <line
-            className="bound"
-            x1={BOX.pad}
-            x2={BOX.width - BOX.pad}
-            y1={shape.boundY}
-            y2={shape.boundY}
-            stroke="currentColor"
-            strokeDasharray="4 4"
-          />
+          <>
+            <line
+              className="bound"
+              x1={BOX.pad}
+              x2={BOX.width - BOX.pad}
+              y1={shape.boundY}
+              y2={shape.boundY}
+              stroke="currentColor"
+              strokeDasharray="4 4"
+            />
+            <text x={BOX.width - BOX.pad} y={shape.boundY - 4} fontSize={11} textAnchor="end" fill="currentColor">
+              bound {bound}
+            </text>
+          </>
         )}
         <polyline className="looks" points={shape.points} fill="none" stroke="currentColor" strokeWidth={2} />
         {shape.broken && <circle className="broken" cx={shape.broken.x} cy={shape.broken.y} r={5} fill="rgb(220, 60, 40)" />}
