@@ -11,7 +11,7 @@
  * at once), or `aborted` (the guard refused, the steady state did not hold before, someone
  * aborted it, the server stopped mid-way, or a fault could not be set).
  */
-import type { ExperimentConfig, ProxyFault } from '../core/chaos-config.ts';
+import type { AppliedInstanceFault, ExperimentConfig, ProxyFault } from '../core/chaos-config.ts';
 import { IllegalTransitionError } from '../pipeline/run-reducer.ts';
 import type { HypothesisResult } from './hypothesis.ts';
 
@@ -27,6 +27,12 @@ export interface BlastRadiusCounts {
   unaffected: number;
   /** Per fault, in config order. */
   byFault: number[];
+  /**
+   * The failed requests by name (the first MAX_FAILED_KEPT of each side): when, which, the status
+   * (0: the connection was cut), and whether a fault took it (inside) or not — so a record that
+   * says "n failed" also says which and why.
+   */
+  failed?: { at: number; method: string; target: string; status: number; inside: boolean }[];
 }
 
 /** One look at the hypothesis during the run, kept for the chart (bounded: see MAX_LOOKS). */
@@ -63,13 +69,15 @@ export interface ExperimentState {
   during: HypothesisResult | null;
   after: HypothesisResult | null;
   counts: BlastRadiusCounts | null;
+  /** The instance faults as applied (which instances; what a lasting one left to undo). */
+  instances: AppliedInstanceFault[];
   looks: HypothesisLook[];
 }
 
 export type ExperimentEvent =
   | { type: 'guard-checked'; at: number; problems: string[] }
   | { type: 'steady-state'; at: number; result: HypothesisResult }
-  | { type: 'faults-set'; at: number }
+  | { type: 'faults-set'; at: number; instances?: AppliedInstanceFault[] }
   | { type: 'fault-failed'; at: number; message: string }
   | { type: 'evaluated'; at: number; result: HypothesisResult; counts: BlastRadiusCounts }
   | { type: 'tick'; at: number }
@@ -121,12 +129,17 @@ export function initialExperiment(o: InitialExperimentOptions): ExperimentTransi
     during: null,
     after: null,
     counts: null,
+    instances: [],
     looks: [],
   };
   return {
     state,
     commands: [
-      { type: 'record', event: 'experiment.started', data: { configHash: o.configHash, release: o.release, faults: o.config.faults } },
+      {
+        type: 'record',
+        event: 'experiment.started',
+        data: { configHash: o.configHash, release: o.release, faults: o.config.faults, instanceFaults: o.config.instanceFaults ?? [] },
+      },
       { type: 'check-guard' },
     ],
   };
@@ -152,8 +165,20 @@ export function reduceExperiment(state: ExperimentState, event: ExperimentEvent)
     case 'faults-set':
       if (state.phase !== 'injecting') throw illegal(state, event);
       return {
-        state: { ...state, phase: 'watching', injectedAt: event.at, deadlineAt: event.at + state.config.durationMs },
-        commands: [{ type: 'record', event: 'experiment.injected', data: { at: event.at, faults: state.config.faults } }],
+        state: {
+          ...state,
+          phase: 'watching',
+          injectedAt: event.at,
+          deadlineAt: event.at + state.config.durationMs,
+          instances: event.instances ?? [],
+        },
+        commands: [
+          {
+            type: 'record',
+            event: 'experiment.injected',
+            data: { at: event.at, faults: state.config.faults, instanceFaults: event.instances ?? [] },
+          },
+        ],
       };
     case 'fault-failed':
       if (state.phase !== 'injecting') throw illegal(state, event);
@@ -269,6 +294,7 @@ export function experimentRecord(s: ExperimentState): Record<string, unknown> {
     configHash: s.configHash,
     release: s.release,
     faults: s.config.faults,
+    instanceFaults: s.instances,
     verdict: s.verdict,
     reason: s.reason,
     startedAt: s.startedAt,
@@ -278,6 +304,7 @@ export function experimentRecord(s: ExperimentState): Record<string, unknown> {
     brokenAt: s.brokenAt,
     affected: s.counts?.affected ?? 0,
     unaffected: s.counts?.unaffected ?? 0,
+    failedRequests: s.counts?.failed ?? [],
     before: numbers(s.before),
     during: numbers(s.during),
     after: numbers(s.after),

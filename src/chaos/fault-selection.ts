@@ -16,6 +16,11 @@ export interface FaultRequest {
   headers: readonly string[];
   /** The release of the instance the request was routed to. */
   release: string;
+  /**
+   * The instance key of the Gantry instance that sent the request, looked up only when a fault
+   * matches on the caller (it costs a few /proc reads); null when it is not an instance.
+   */
+  caller?: () => string | null;
 }
 
 /** A fault with its match prepared for per-request use (header names lower-cased once). */
@@ -30,6 +35,8 @@ export interface CompiledFault {
   cookieName: string | null;
   cookieValue: string;
   release: string | null;
+  /** The caller's instance keys, when the fault is on one service edge. */
+  callers: ReadonlySet<string> | null;
 }
 
 /** Prepares faults for `selectFault`; their order is the order they are tried in. */
@@ -48,6 +55,7 @@ function compileOne(fault: ProxyFault, m: FaultMatch): CompiledFault {
     cookieName: m.cookie?.name ?? null,
     cookieValue: m.cookie?.value ?? '',
     release: m.release ?? null,
+    callers: m.callerKeys === undefined && m.caller === undefined ? null : new Set(m.callerKeys ?? []),
   };
 }
 
@@ -73,6 +81,11 @@ export function matches(f: CompiledFault, req: FaultRequest): boolean {
   if (f.path !== null && !requestPath(req.target).startsWith(f.path)) return false;
   if (f.headerName !== null && headerValue(req.headers, f.headerName) !== f.headerValue) return false;
   if (f.cookieName !== null && !hasCookie(headerValue(req.headers, 'cookie'), f.cookieName, f.cookieValue)) return false;
+  // Last: the caller is the only check that reads /proc.
+  if (f.callers !== null) {
+    const caller = req.caller?.() ?? null;
+    if (caller === null || !f.callers.has(caller)) return false;
+  }
   return true;
 }
 
@@ -149,15 +162,22 @@ export interface RunningReleases {
  */
 export function resolveFaultReleases(faults: readonly ProxyFault[], running: RunningReleases): ProxyFault[] {
   return faults.map((fault) => {
-    const named = fault.match.release;
-    if (named !== 'stable' && named !== 'canary') return fault;
-    const release = running[named];
-    if (release === null)
-      throw new ConflictError(
-        named === 'canary'
-          ? 'a fault targets the canary, but no rollout is under way to try it on'
-          : 'a fault targets the stable release, but none runs',
-      );
-    return { ...fault, match: { ...fault.match, release } };
+    const release = releaseNamed(fault.match.release, running, 'a fault');
+    return release === fault.match.release ? fault : { ...fault, match: { ...fault.match, release } };
   });
+}
+
+/**
+ * The release `named` stands for now: `stable` and `canary` resolved, anything else as written.
+ * Throws ConflictError when it names one that does not run; `what` names the fault in the message.
+ */
+export function releaseNamed(named: string | undefined, running: RunningReleases, what: string): string | undefined {
+  if (named !== 'stable' && named !== 'canary') return named;
+  const release = running[named];
+  if (release !== null) return release;
+  throw new ConflictError(
+    named === 'canary'
+      ? `${what} targets the canary, but no rollout is under way to try it on`
+      : `${what} targets the stable release, but none runs`,
+  );
 }

@@ -29,3 +29,6 @@ export { compileFaults, faultDelayMs, matches, requestPath, resolveFaultReleases
 export type { CompiledFault, FaultRequest, RunningReleases } from './fault-selection.ts';
 export { HYPOTHESIS_MIN_REQUESTS, addSamples, evaluateHypothesis } from './hypothesis.ts';
 export type { HypothesisOutcome, HypothesisResult, HypothesisSlo, HypothesisWindow } from './hypothesis.ts';
+export { instancesTaken, planInstanceFaults, resolveInstanceReleases } from './instance-selection.ts';
+export type { CandidateInstance, InstanceFaultPlan } from './instance-selection.ts';
+export { dueSlot, nextSlot, scheduleCron, windowAt } from './schedule.ts';

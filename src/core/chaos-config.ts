@@ -16,6 +16,13 @@ export interface FaultMatch {
   header?: { name: string; value: string };
   cookie?: { name: string; value: string };
   release?: string;
+  /**
+   * Only requests another Gantry service sends through this proxy: `<project>/<environment>` (or an
+   * environment of the same project) of the caller. The server resolves it to `callerKeys`.
+   */
+  caller?: string;
+  /** The caller's instances (their GANTRY_INSTANCE_KEY), as the server resolved `caller` at the start. */
+  callerKeys?: string[];
 }
 
 /** What a proxy fault shares: the share of matching requests it takes (0..100) and the match. */
@@ -41,6 +48,51 @@ export type ProxyFault =
 export type ProxyFaultKind = ProxyFault['kind'];
 
 /**
+ * Which of an environment's instances an instance fault takes: `count` of them, or a `share`
+ * (0..1, rounded up to at least one) — of one release's when `release` is given (an id, or
+ * `canary` / `stable`, resolved when the experiment starts, as a proxy fault's match is).
+ */
+export interface InstanceTarget {
+  count?: number;
+  share?: number;
+  release?: string;
+}
+
+/**
+ * A fault done to instances' processes (src/runtime/instance-faults.ts): `kill` (SIGKILL, the
+ * supervisor restarts it as after a crash), `restart` (the service's stop signal, drained, then
+ * started again), `pause` (SIGSTOP until the faults come out, then SIGCONT), `cpu` (busy workers)
+ * and `memory` (resident bytes held) pressure beside the instance until the faults come out.
+ */
+export type InstanceFault =
+  | { kind: 'kill'; target: InstanceTarget }
+  | { kind: 'restart'; target: InstanceTarget }
+  | { kind: 'pause'; target: InstanceTarget }
+  | { kind: 'cpu'; target: InstanceTarget; workers: number }
+  | { kind: 'memory'; target: InstanceTarget; bytes: number };
+
+export type InstanceFaultKind = InstanceFault['kind'];
+
+/** A process by pid and start time (a pid alone may be reused). */
+export interface ProcessMark {
+  pid: number;
+  startTime: string;
+}
+
+/**
+ * An instance fault as applied, in the run's record: which instance, and for a lasting fault
+ * (pause, cpu, memory) what to undo — the processes it stopped and the helpers that end it at the
+ * deadline — so a restarted server can end it early too.
+ */
+export interface AppliedInstanceFault {
+  kind: InstanceFaultKind;
+  instanceId: string;
+  release: string;
+  paused: ProcessMark[];
+  helpers: ProcessMark[];
+}
+
+/**
  * The steady state an experiment must keep. Absolute bounds (`max`) are on all of the
  * environment's traffic, what its users see; `maxIncrease` bounds compare the requests inside
  * the blast radius with the control, those outside it (docs/decisions/0030).
@@ -60,11 +112,28 @@ export interface ExperimentGuard {
   noRollout: boolean;
 }
 
+/**
+ * When an experiment runs by itself: at each fire of `cron` (read in `timezone`, an IANA name), a
+ * window of `windowMs` opens; the experiment starts once in it (retried while the environment is
+ * busy or not running), or — with `everyMs` — again every interval while it is open (the monkey
+ * mode: with a `kill` fault, one random instance killed per interval). Every start goes through
+ * the guard like a start by hand.
+ */
+export interface ExperimentSchedule {
+  cron: string;
+  windowMs: number;
+  timezone: string;
+  everyMs?: number;
+}
+
 export interface ExperimentConfig {
   name: string;
   environment: string;
   hypothesis: HypothesisConfig;
+  /** Faults at the proxy, per request (may be empty when the experiment has instance faults). */
   faults: ProxyFault[];
+  /** Faults done to instances' processes; absent when there are none. */
+  instanceFaults?: InstanceFault[];
   /** How long the faults stay in. */
   durationMs: number;
   /** The steady state before is measured over this much traffic just before the start. */
@@ -72,6 +141,8 @@ export interface ExperimentConfig {
   /** The steady state after is measured over this long once the faults are out. */
   afterMs: number;
   guard: ExperimentGuard;
+  /** Absent: it runs only when asked. */
+  schedule?: ExperimentSchedule;
 }
 
 /** The burn rate a hypothesis `slo:` must stay under: the SRE workbook's fast-burn page. */
@@ -84,4 +155,9 @@ export const EXPERIMENT_DEFAULTS = {
   percent: 100,
   abortStatus: 503,
   timeoutAfterMs: 30_000,
+  instances: 1,
+  cpuWorkers: 1,
 } as const;
+
+/** The most a memory fault may hold per instance, and the most CPU workers: pressure, not a host outage. */
+export const INSTANCE_FAULT_LIMITS = { maxBytes: 8 * 1024 ** 3, maxWorkers: 16 } as const;

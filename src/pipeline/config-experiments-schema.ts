@@ -5,12 +5,17 @@
  * Checks across sections (the environment is declared, the hypothesis's SLO exists) are
  * `checkExperiments`, with did-you-mean like the rest of the file.
  */
+import { Cron } from 'croner';
 import { z } from 'zod';
 import {
   EXPERIMENT_DEFAULTS,
+  INSTANCE_FAULT_LIMITS,
   type ExperimentConfig,
+  type ExperimentSchedule,
   type FaultMatch,
   type HypothesisConfig,
+  type InstanceFault,
+  type InstanceTarget,
   type ProxyFault,
 } from '../core/chaos-config.ts';
 import { didYouMean } from '../core/did-you-mean.ts';
@@ -65,8 +70,15 @@ const matchMap = z
         .describe(
           "Only requests routed to this release's instances: a release id, or canary (the release a rollout under way brings in: try it against a fault before it is promoted) or stable.",
         ),
+      caller: z
+        .string()
+        .regex(/^[^/\s]+(\/[^/\s]+)?$/, { error: 'a caller is <project>/<environment>, or an environment of this project' })
+        .optional()
+        .describe(
+          'Only requests another Gantry service sends through this proxy, as <project>/<environment> (or an environment of this project): a fault on that edge alone, its other callers untouched.',
+        ),
     },
-    expected('a map (path, method, header, cookie, release)'),
+    expected('a map (path, method, header, cookie, release, caller)'),
   )
   .transform((raw): FaultMatch => compact(raw));
 
@@ -100,6 +112,71 @@ const timeoutFault = z.strictObject(
   expected('a map (after, percent, match)'),
 );
 
+/** `1` (instances) or `50%` (a share of them, at least one). */
+const instanceCount = z
+  .union([z.number(), z.string()], expected('a number of instances such as 1, or a share such as 50%'))
+  .transform((value, ctx): Pick<InstanceTarget, 'count' | 'share'> => {
+    if (typeof value === 'number' && Number.isInteger(value) && value >= 1) return { count: value };
+    const share = typeof value === 'string' && value.trim().endsWith('%') ? Number(PERCENT.exec(value.trim())?.[1]) : Number.NaN;
+    if (share > 0 && share <= 100) return { share: share / 100 };
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected a number of instances (1 or more) or a share such as 50%, got ${String(value)}`,
+      input: value,
+    });
+    return z.NEVER;
+  });
+
+const targetKeys = {
+  instances: instanceCount
+    .optional()
+    .describe(`How many of the instances the fault takes: a number, or a share such as 50% (default ${EXPERIMENT_DEFAULTS.instances}).`),
+  release: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Only instances of this release: a release id, or canary (the release a rollout under way brings in) or stable.'),
+};
+
+const BYTES = /^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|KiB|MiB|GiB)?$/i;
+const BYTE_UNITS: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
+
+/** `256MiB`, `1GB` or a number of bytes, at most INSTANCE_FAULT_LIMITS.maxBytes. */
+const byteSize = z.union([z.number(), z.string()], expected('a size such as 256MiB')).transform((value, ctx) => {
+  const m = typeof value === 'string' ? BYTES.exec(value.trim()) : null;
+  const n =
+    typeof value === 'number' ? value : m === null ? Number.NaN : Number(m[1]) * (BYTE_UNITS[(m[2] ?? 'b').toLowerCase()] ?? Number.NaN);
+  if (!(n >= 1 && n <= INSTANCE_FAULT_LIMITS.maxBytes)) {
+    ctx.addIssue({ code: 'custom', message: `expected a size from 1 byte to 8GiB such as 256MiB, got ${String(value)}`, input: value });
+    return z.NEVER;
+  }
+  return Math.round(n);
+});
+
+const killFault = z.strictObject(targetKeys, expected('a map (instances, release)'));
+const restartFault = z.strictObject(targetKeys, expected('a map (instances, release)'));
+const pauseFault = z.strictObject(targetKeys, expected('a map (instances, release)'));
+const cpuFault = z.strictObject(
+  {
+    workers: z
+      .int()
+      .min(1)
+      .max(INSTANCE_FAULT_LIMITS.maxWorkers)
+      .optional()
+      .describe(
+        `Busy processes beside each instance taken, each as much of a core as it gets (default ${EXPERIMENT_DEFAULTS.cpuWorkers}).`,
+      ),
+    ...targetKeys,
+  },
+  expected('a map (workers, instances, release)'),
+);
+const memoryFault = z.strictObject(
+  { size: byteSize.describe('The resident memory held beside each instance taken, e.g. 256MiB.'), ...targetKeys },
+  expected('a map with size'),
+);
+
+const FAULT_KINDS = 'latency, abort, reset, timeout, kill, restart, pause, cpu or memory';
+
 const faultMap = z
   .strictObject(
     {
@@ -107,23 +184,30 @@ const faultMap = z
       abort: abortFault.optional().describe('Answer requests with an HTTP error status instead of forwarding them.'),
       reset: resetFault.optional().describe("Cut requests' client connections."),
       timeout: timeoutFault.optional().describe('Hold requests unanswered, then answer 504.'),
+      kill: killFault.optional().describe('SIGKILL instances (the supervisor restarts them as after a crash).'),
+      restart: restartFault.optional().describe("Restart instances gracefully: the service's stop signal, drained, started again."),
+      pause: pauseFault.optional().describe('Freeze instances (SIGSTOP) until the faults come out (SIGCONT).'),
+      cpu: cpuFault.optional().describe('CPU pressure: busy processes beside instances until the faults come out.'),
+      memory: memoryFault.optional().describe('Memory pressure: resident memory held beside instances until the faults come out.'),
     },
-    expected('a map with one fault kind: latency, abort, reset or timeout'),
+    expected(`a map with one fault kind: ${FAULT_KINDS}`),
   )
   .superRefine((raw, ctx) => {
     const kinds = Object.keys(raw).filter((k) => raw[k as keyof typeof raw] !== undefined);
     if (kinds.length !== 1)
       ctx.addIssue({
         code: 'custom',
-        message: `give exactly one fault kind (latency, abort, reset or timeout), got ${kinds.length}`,
+        message: `give exactly one fault kind (${FAULT_KINDS}), got ${kinds.length}`,
         input: raw,
       });
   })
-  .transform((raw): ProxyFault => {
+  .transform((raw): ProxyFault | InstanceFault => {
     const common = (s: { percent?: number; match?: FaultMatch }) => ({
       percent: s.percent ?? EXPERIMENT_DEFAULTS.percent,
       match: s.match ?? {},
     });
+    const target = (t: { instances?: Pick<InstanceTarget, 'count' | 'share'>; release?: string }): InstanceTarget =>
+      compact({ ...(t.instances ?? { count: EXPERIMENT_DEFAULTS.instances }), release: t.release });
     if (raw.latency !== undefined)
       return {
         kind: 'latency',
@@ -136,8 +220,20 @@ const faultMap = z
       return { kind: 'abort', status: raw.abort.status ?? EXPERIMENT_DEFAULTS.abortStatus, ...common(raw.abort) };
     if (raw.timeout !== undefined)
       return { kind: 'timeout', afterMs: raw.timeout.after ?? EXPERIMENT_DEFAULTS.timeoutAfterMs, ...common(raw.timeout) };
+    if (raw.kill !== undefined) return { kind: 'kill', target: target(raw.kill) };
+    if (raw.restart !== undefined) return { kind: 'restart', target: target(raw.restart) };
+    if (raw.pause !== undefined) return { kind: 'pause', target: target(raw.pause) };
+    if (raw.cpu !== undefined) return { kind: 'cpu', target: target(raw.cpu), workers: raw.cpu.workers ?? EXPERIMENT_DEFAULTS.cpuWorkers };
+    if (raw.memory !== undefined) return { kind: 'memory', target: target(raw.memory), bytes: raw.memory.size };
     return { kind: 'reset', ...common(raw.reset ?? {}) };
   });
+
+const INSTANCE_KINDS: ReadonlySet<string> = new Set(['kill', 'restart', 'pause', 'cpu', 'memory']);
+
+/** Whether a fault is done to instances (rather than to requests at the proxy). */
+export function isInstanceFault(f: ProxyFault | InstanceFault): f is InstanceFault {
+  return INSTANCE_KINDS.has(f.kind);
+}
 
 const boundMap = <T extends z.ZodType>(value: T, what: string) =>
   z
@@ -206,6 +302,52 @@ const guardMap = z.strictObject(
   expected('a map (min-budget, no-rollout)'),
 );
 
+/** An IANA time zone name the runtime knows, e.g. Europe/Paris. */
+const timeZone = z.string(expected('an IANA time zone such as Europe/Paris')).refine(
+  (name) => {
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: name });
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { error: (issue) => `unknown time zone '${String(issue.input)}': use an IANA name such as Europe/Paris or UTC` },
+);
+
+/** A cron pattern croner reads: 5 fields, or 6 with seconds first. */
+const cronPattern = z.string(expected("a cron pattern such as '0 14 * * 1-5'")).refine(
+  (pattern) => {
+    try {
+      new Cron(pattern, { mode: '5-or-6-parts' });
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  {
+    error: (issue) =>
+      `invalid cron pattern '${String(issue.input)}': expected 5 fields (minute hour day month weekday), e.g. '0 14 * * 1-5'`,
+  },
+);
+
+const scheduleMap = z
+  .strictObject(
+    {
+      cron: cronPattern.describe("When each window opens, e.g. '0 14 * * 1-5' (weekdays at 14:00)."),
+      window: duration.describe('How long each window stays open, e.g. 2h.'),
+      timezone: timeZone.optional().describe('The IANA time zone the cron is read in (default UTC).'),
+      every: duration
+        .optional()
+        .describe(
+          'Run again every this long while the window is open (with a kill fault: the monkey mode, one random instance per interval).',
+        ),
+    },
+    expected('a map (cron, window, timezone, every)'),
+  )
+  .refine((m) => m.every === undefined || m.every < m.window, { error: 'every must be shorter than the window', path: ['every'] })
+  .transform((m): ExperimentSchedule => compact({ cron: m.cron, windowMs: m.window, timezone: m.timezone ?? 'UTC', everyMs: m.every }));
+
 const experimentMap = z
   .strictObject(
     {
@@ -220,12 +362,15 @@ const experimentMap = z
         .optional()
         .describe(`How long the steady state is measured once the faults are out (default ${EXPERIMENT_DEFAULTS.afterMs / 1000}s).`),
       guard: guardMap.optional().describe('Conditions the experiment refuses to start without.'),
+      schedule: scheduleMap
+        .optional()
+        .describe('When it runs by itself: a cron, a window, a time zone, and optionally every (monkey mode).'),
     },
     expected('a map with environment, hypothesis, faults and duration'),
   )
   .superRefine(
     (raw, ctx) => {
-      const canary = raw.faults.findIndex((f) => f.match.release === 'canary');
+      const canary = raw.faults.findIndex((f) => (isInstanceFault(f) ? f.target.release : f.match.release) === 'canary');
       if (canary >= 0 && raw.guard?.['no-rollout'] !== false)
         ctx.addIssue({
           code: 'custom',
@@ -241,15 +386,18 @@ const experimentMap = z
 type ExperimentInput = z.output<typeof experimentMap>;
 
 function normalise(name: string, raw: ExperimentInput): ExperimentConfig {
+  const instanceFaults = raw.faults.filter(isInstanceFault);
   return {
     name,
     environment: raw.environment,
     hypothesis: raw.hypothesis,
-    faults: raw.faults,
+    faults: raw.faults.filter((f): f is ProxyFault => !isInstanceFault(f)),
+    ...(instanceFaults.length > 0 ? { instanceFaults } : {}),
     durationMs: raw.duration,
     beforeMs: raw.before ?? EXPERIMENT_DEFAULTS.beforeMs,
     afterMs: raw.after ?? EXPERIMENT_DEFAULTS.afterMs,
     guard: compact({ minBudget: raw.guard?.['min-budget'], noRollout: raw.guard?.['no-rollout'] ?? true }),
+    ...(raw.schedule === undefined ? {} : { schedule: raw.schedule }),
   };
 }
 
@@ -278,8 +426,14 @@ export type ExperimentMapKind =
   | 'fault-abort'
   | 'fault-reset'
   | 'fault-timeout'
+  | 'fault-kill'
+  | 'fault-restart'
+  | 'fault-pause'
+  | 'fault-cpu'
+  | 'fault-memory'
   | 'fault-match'
-  | 'guard';
+  | 'guard'
+  | 'schedule';
 
 export const EXPERIMENT_KNOWN_KEYS: Readonly<Record<ExperimentMapKind, readonly string[]>> = {
   experiment: Object.keys(experimentMap.shape),
@@ -289,8 +443,14 @@ export const EXPERIMENT_KNOWN_KEYS: Readonly<Record<ExperimentMapKind, readonly 
   'fault-abort': Object.keys(abortFault.shape),
   'fault-reset': Object.keys(resetFault.shape),
   'fault-timeout': Object.keys(timeoutFault.shape),
+  'fault-kill': Object.keys(killFault.shape),
+  'fault-restart': Object.keys(restartFault.shape),
+  'fault-pause': Object.keys(pauseFault.shape),
+  'fault-cpu': Object.keys(cpuFault.shape),
+  'fault-memory': Object.keys(memoryFault.shape),
   'fault-match': Object.keys(matchMap.in.shape),
   guard: Object.keys(guardMap.shape),
+  schedule: Object.keys(scheduleMap.in.shape),
 };
 
 /** Which kind of map with fixed keys sits at a path inside `experiments`, and how to name the place. */
@@ -299,13 +459,13 @@ export function experimentPlace(path: Path): { kind: ExperimentMapKind | undefin
   if (path.length === 1) return { kind: undefined, context: "in 'experiments'" };
   const name = `experiment '${String(path[1])}'`;
   if (path.length === 2) return { kind: 'experiment', context: `in ${name}` };
-  if (path.length === 3 && (path[2] === 'hypothesis' || path[2] === 'guard'))
+  if (path.length === 3 && (path[2] === 'hypothesis' || path[2] === 'guard' || path[2] === 'schedule'))
     return { kind: path[2], context: `in the ${path[2]} of ${name}` };
   if (path[2] === 'faults' && typeof path[3] === 'number') {
     const fault = `fault ${path[3] + 1} of ${name}`;
     if (path.length === 4) return { kind: 'fault', context: `in ${fault}` };
     const kind = String(path[4]);
-    if (path.length === 5 && ['latency', 'abort', 'reset', 'timeout'].includes(kind))
+    if (path.length === 5 && (['latency', 'abort', 'reset', 'timeout'].includes(kind) || INSTANCE_KINDS.has(kind)))
       return { kind: `fault-${kind}` as ExperimentMapKind, context: `in the ${kind} ${fault}` };
     if (path.length === 6 && path[5] === 'match') return { kind: 'fault-match', context: `in the match of ${fault}` };
   }

@@ -9,12 +9,13 @@ import { stat, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Cron } from 'croner';
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Document, type Node, type Scalar } from 'yaml';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { closestName, didYouMean } from '../core/did-you-mean.ts';
 import { ExpressionError, InputError, InvalidConfigError, type Diagnostic } from '../core/errors.ts';
 import type { GantryConfig } from '../core/types.ts';
 import { checkDelivery } from './config-delivery-checks.ts';
-import { checkExperiments, experimentPlace } from './config-experiments-schema.ts';
+import { checkExperiments, experimentPlace, experimentsSchema } from './config-experiments-schema.ts';
+import type { ExperimentConfig } from '../core/chaos-config.ts';
 import { checkSecurity, securityPlace } from './config-security-schema.ts';
 import { checkSlos, sloPlace } from './config-slo-schema.ts';
 import { deliveryContextLabel, deliveryItemName, deliveryMapKind, isDeliveryPath } from './config-delivery-places.ts';
@@ -36,24 +37,9 @@ export function parseConfig(text: string, file: string): GantryConfig {
  * the editor endpoint). Diagnostics are sorted by position; empty means valid.
  */
 export function validateConfig(text: string, file: string): { config: GantryConfig | null; diagnostics: Diagnostic[] } {
-  const lineCounter = new LineCounter();
-  // Merge keys (`<<: *defaults`) are YAML 1.1, but CI users (GitLab's especially) rely on them.
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, merge: true });
-  if (doc.errors.length > 0) {
-    // A broken document yields a partial tree; schema errors on it would only be noise.
-    const syntax = new Checker(text, doc, lineCounter, undefined);
-    for (const error of doc.errors) syntax.report(error.pos[0], `invalid YAML: ${yamlMessage(error.code, error.message)}`);
-    return { config: null, diagnostics: syntax.diagnostics(file) };
-  }
-  let raw: unknown;
-  try {
-    raw = doc.toJS({ maxAliasCount: 1000 });
-  } catch (error) {
-    // An alias to an undefined anchor, or an alias bomb.
-    const syntax = new Checker(text, doc, lineCounter, undefined);
-    syntax.report(0, `invalid YAML: ${(error as Error).message}`);
-    return { config: null, diagnostics: syntax.diagnostics(file) };
-  }
+  const parsed = parseYaml(text, file);
+  if ('diagnostics' in parsed) return { config: null, diagnostics: parsed.diagnostics };
+  const { doc, lineCounter, raw } = parsed;
   const checker = new Checker(text, doc, lineCounter, raw);
   const result = gantryConfigSchema.safeParse(raw, { error: configErrorMap, reportInput: true });
   if (!result.success) checker.schemaIssues(result.error.issues, []);
@@ -67,6 +53,79 @@ export function validateConfig(text: string, file: string): { config: GantryConf
   checkSecurity(checker);
   const diagnostics = checker.diagnostics(file);
   return { config: result.success && diagnostics.length === 0 ? result.data : null, diagnostics };
+}
+
+/** A YAML text as a document with positions and its plain values, or its syntax problems. */
+function parseYaml(text: string, file: string): { doc: Document; lineCounter: LineCounter; raw: unknown } | { diagnostics: Diagnostic[] } {
+  const lineCounter = new LineCounter();
+  // Merge keys (`<<: *defaults`) are YAML 1.1, but CI users (GitLab's especially) rely on them.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, merge: true });
+  if (doc.errors.length > 0) {
+    // A broken document yields a partial tree; schema errors on it would only be noise.
+    const syntax = new Checker(text, doc, lineCounter, undefined);
+    for (const error of doc.errors) syntax.report(error.pos[0], `invalid YAML: ${yamlMessage(error.code, error.message)}`);
+    return { diagnostics: syntax.diagnostics(file) };
+  }
+  try {
+    return { doc, lineCounter, raw: doc.toJS({ maxAliasCount: 1000 }) };
+  } catch (error) {
+    // An alias to an undefined anchor, or an alias bomb.
+    const syntax = new Checker(text, doc, lineCounter, undefined);
+    syntax.report(0, `invalid YAML: ${(error as Error).message}`);
+    return { diagnostics: syntax.diagnostics(file) };
+  }
+}
+
+/** What an experiment file may name, from the gantry.yaml beside it. */
+export interface ExperimentFileContext {
+  environments: readonly string[];
+  slos: readonly string[];
+}
+
+/** An experiment file's experiments, each with the line and column of its name. */
+export interface ExperimentFileResult {
+  experiments: ExperimentConfig[] | null;
+  /** Where each experiment's name is written. */
+  places: Record<string, { line: number; col: number }>;
+  diagnostics: Diagnostic[];
+}
+
+const experimentFileSchema = z.strictObject({ experiments: experimentsSchema }, { error: 'expected a map with experiments' });
+
+/**
+ * Validates one `.gantry/experiments/*.yaml` file: the same `experiments:` map as gantry.yaml's,
+ * with positions and did-you-mean in the file's own name; the environments and SLOs it names
+ * must be declared in the gantry.yaml beside it (`context`).
+ */
+export function validateExperimentFile(text: string, file: string, context: ExperimentFileContext): ExperimentFileResult {
+  const places: ExperimentFileResult['places'] = {};
+  const parsed = parseYaml(text, file);
+  if ('diagnostics' in parsed) return { experiments: null, places, diagnostics: parsed.diagnostics };
+  const { doc, lineCounter, raw } = parsed;
+  // The cross-section checks read the declared environments and SLOs as if they were in this file.
+  const declared = Object.fromEntries(context.environments.map((e) => [e, {}]));
+  const slos = Object.fromEntries(context.slos.map((e) => [e, {}]));
+  const checker = new Checker(text, doc, lineCounter, isObject(raw) ? { ...raw, environments: declared, slos } : raw);
+  const result = experimentFileSchema.safeParse(raw, { error: configErrorMap, reportInput: true });
+  if (!result.success) checker.schemaIssues(result.error.issues, []);
+  checkExperiments(checker);
+  const experiments = checker.rawAt(['experiments']);
+  if (isObject(experiments))
+    for (const name of Object.keys(experiments)) places[name] = lineCounter.linePos(checker.keyOffset(['experiments', name]));
+  const diagnostics = checker.diagnostics(file);
+  return { experiments: result.success && diagnostics.length === 0 ? result.data.experiments : null, places, diagnostics };
+}
+
+/** Where each experiment of a gantry.yaml text is named (for messages about duplicates); empty when it does not parse. */
+export function experimentPlaces(text: string): Record<string, { line: number; col: number }> {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, merge: true });
+  const out: Record<string, { line: number; col: number }> = {};
+  const section = doc.get('experiments', true);
+  if (!isMap(section)) return out;
+  for (const item of section.items)
+    if (isScalar(item.key) && item.key.range) out[String(item.key.value)] = lineCounter.linePos(item.key.range[0]);
+  return out;
 }
 
 /**

@@ -12,33 +12,54 @@
  *   is kept, with how it ended, until the next `set`, so a restarted server can read it.
  * - On clear, requests still held by a fault (a delay or a timeout not yet over) are forwarded at
  *   once: the last faulted request is the one the fault decided before the clear.
+ * - An empty list of faults is a set too: every request is counted outside the blast radius, so
+ *   an experiment of instance faults alone (kill, pause…) reads its hypothesis the same way.
  * - When no experiment is set the proxy's request path pays one null check.
  */
 import { compileFaults, faultDelayMs, selectFault, type CompiledFault } from '../chaos/fault-selection.ts';
 import type { ProxyFault } from '../core/chaos-config.ts';
 import { InputError } from '../core/errors.ts';
+import { processesWithEnv } from '../platform/proc.ts';
+import { processWithSocket, socketInode } from '../platform/socket-owner.ts';
 import { BUCKETS, bucketHighUs, bucketIndex } from './latency-histogram.ts';
 import type { LatencyBucket } from './request-metrics.ts';
 
-/** Requests on one side of the blast radius: how many, how many failed (5xx or cut), their latency. */
+/** A request that failed while the faults were set (5xx, or its connection cut: status 0). */
+export interface FailedRequest {
+  /** When it ended, epoch ms. */
+  at: number;
+  method: string;
+  target: string;
+  status: number;
+}
+
+/** How many failed requests each side keeps by name (the counts go on): the record says which, within reason. */
+export const MAX_FAILED_KEPT = 100;
+
+/** Requests on one side of the blast radius: how many, how many failed (5xx or cut), their latency, the first failures by name. */
 export class ChaosSample {
   requests = 0;
   errors = 0;
   readonly hist = new Uint32Array(BUCKETS);
+  readonly failed: FailedRequest[] = [];
 
-  add(status: number, latencyMs: number): void {
+  add(status: number, latencyMs: number, request?: { method: string; url: string }): void {
     this.requests++;
-    if (status >= 500 || status === 0) this.errors++;
+    if (status >= 500 || status === 0) {
+      this.errors++;
+      if (request !== undefined && this.failed.length < MAX_FAILED_KEPT)
+        this.failed.push({ at: Date.now(), method: request.method, target: request.url, status });
+    }
     this.hist[bucketIndex(latencyMs * 1000)]! += 1;
   }
 
-  toJSON(): { requests: number; errors: number; latency: LatencyBucket[] } {
+  toJSON(): { requests: number; errors: number; latency: LatencyBucket[]; failed: FailedRequest[] } {
     const latency: LatencyBucket[] = [];
     for (let i = 0; i < this.hist.length; i++) {
       const n = this.hist[i] as number;
       if (n > 0) latency.push({ valueMs: bucketHighUs(i) / 1000, count: n });
     }
-    return { requests: this.requests, errors: this.errors, latency };
+    return { requests: this.requests, errors: this.errors, latency, failed: [...this.failed] };
   }
 }
 
@@ -83,6 +104,12 @@ export interface FaultSetRequest {
   deadlineAt: number;
 }
 
+/** The variable every process of a Gantry instance carries (runtime/process-control.ts), naming the instance. */
+const INSTANCE_KEY_VAR = 'GANTRY_INSTANCE_KEY';
+
+/** How often the callers' processes are listed again when a connection's peer is not among them. */
+const CALLER_REFRESH_MS = 1000;
+
 /** The longest an experiment may set faults for in one call; a guard against a deadline in the far future. */
 export const MAX_FAULT_SPAN_MS = 24 * 3_600_000;
 
@@ -98,6 +125,9 @@ export class ChaosFaults {
     this.#random = o.random ?? Math.random;
   }
 
+  /** Grows with every `set`: what a connection learnt about its caller holds for one fault set only. */
+  generation = 0;
+
   /** Whether faults are set: the request path's one check. */
   get active(): boolean {
     return this.#active !== null;
@@ -108,8 +138,10 @@ export class ChaosFaults {
     const now = this.#now();
     if (!(req.deadlineAt > now)) throw new InputError(`the faults' deadline ${req.deadlineAt} is not in the future`);
     if (req.deadlineAt - now > MAX_FAULT_SPAN_MS) throw new InputError(`the faults' deadline is more than 24 h away`);
-    if (!Array.isArray(req.faults) || req.faults.length === 0) throw new InputError('give at least one fault');
+    // No fault at all is allowed: an experiment of instance faults alone still reads the counts.
+    if (!Array.isArray(req.faults)) throw new InputError('give a list of faults');
     if (this.#active !== null) this.#end('cleared');
+    this.generation++;
     const timer = setTimeout(() => this.#end('deadline'), req.deadlineAt - now);
     timer.unref();
     this.#active = {
@@ -125,6 +157,9 @@ export class ChaosFaults {
       outside: new ChaosSample(),
       held: new Set(),
       timer,
+      callerKeys: callerKeysOf(req.faults),
+      callerPids: new Map(),
+      callersListedAt: Number.NEGATIVE_INFINITY,
     };
     this.#last = null;
   }
@@ -147,7 +182,7 @@ export class ChaosFaults {
    * Decides one request's fate. Called only while `active`; a request after the deadline is
    * let through unfaulted (and the faults are cleared) even if the timer has not fired yet.
    */
-  decide(method: string, target: string, headers: readonly string[], release: string): FaultAction | null {
+  decide(method: string, target: string, headers: readonly string[], release: string, caller?: () => string | null): FaultAction | null {
     const a = this.#active;
     if (a === null) return null;
     const now = this.#now();
@@ -155,7 +190,7 @@ export class ChaosFaults {
       this.#end('deadline');
       return null;
     }
-    const i = selectFault(a.faults, { method, target, headers, release }, this.#random);
+    const i = selectFault(a.faults, { method, target, headers, release, caller }, this.#random);
     if (i < 0) {
       a.unaffected++;
       return { kind: 'none', sample: a.outside };
@@ -174,6 +209,28 @@ export class ChaosFaults {
       case 'timeout':
         return { kind: 'timeout', ms: fault.afterMs, sample: a.inside };
     }
+  }
+
+  /**
+   * The instance key of the Gantry instance at the other end of a loopback connection (its local
+   * port `peerPort`, ours `ourPort`), among the callers a fault names; null otherwise. A few /proc
+   * reads: the proxy asks once per connection, and only when a fault matches on the caller.
+   */
+  callerOf(peerPort: number, ourPort: number): string | null {
+    const a = this.#active;
+    if (a === null || a.callerKeys.size === 0) return null;
+    const inode = socketInode(peerPort, ourPort);
+    if (inode === null) return null;
+    let pid = processWithSocket(inode, a.callerPids.keys());
+    const now = this.#now();
+    if (pid === null && now - a.callersListedAt >= CALLER_REFRESH_MS) {
+      // Callers restart (new pids, same key): list them again, at most once a second.
+      a.callersListedAt = now;
+      a.callerPids.clear();
+      for (const key of a.callerKeys) for (const p of processesWithEnv(INSTANCE_KEY_VAR, key)) a.callerPids.set(p, key);
+      pid = processWithSocket(inode, a.callerPids.keys());
+    }
+    return pid === null ? null : (a.callerPids.get(pid) ?? null);
   }
 
   /** Keeps a request held by a delay or timeout so a clear can let it go at once; returns its removal. */
@@ -212,6 +269,15 @@ interface ActiveFaults {
   outside: ChaosSample;
   held: Set<HeldRequest>;
   timer: NodeJS.Timeout;
+  /** Every caller a fault names (empty: no fault is on a service edge). */
+  callerKeys: ReadonlySet<string>;
+  /** The callers' processes, pid → instance key, listed when a lookup misses. */
+  callerPids: Map<number, string>;
+  callersListedAt: number;
+}
+
+function callerKeysOf(faults: readonly ProxyFault[]): Set<string> {
+  return new Set(faults.flatMap((f) => f.match.callerKeys ?? []));
 }
 
 function reportOf(a: ActiveFaults, endedAt: number | null, endedBy: FaultsEnd | null): FaultReport {

@@ -390,7 +390,7 @@ class Exchange implements ExchangeSink, PoolWaiter, ClientExchange {
 
   #record(): void {
     const proxy = this.proxy;
-    if (this.chaos !== null) this.chaos.add(this.status, performance.now() - this.start);
+    if (this.chaos !== null) this.chaos.add(this.status, performance.now() - this.start, this);
     if (!proxy.metricsOn) return;
     const end = performance.now();
     proxy.metrics.record((this.pool as UpstreamPool).series, this.method, this.url, this.status, end - this.start, TIME_ORIGIN + end);
@@ -419,6 +419,7 @@ export class TrafficProxy {
   readonly tunnels = new Set<Tunnel>();
   /** A chaos experiment's faults, set and cleared through the control socket (chaos-faults.ts). */
   readonly chaos: ChaosFaults;
+  readonly #callers = new WeakMap<ClientConnection, { generation: number; caller: string | null }>();
   readonly #o: Required<Omit<TrafficProxyOptions, 'metrics' | 'chaos'>>;
   readonly #server: Server;
   /** Pools of the current table, by id + address. */
@@ -615,13 +616,22 @@ export class TrafficProxy {
     const ex = new Exchange(this, client, req, start, scan.head);
     client.exchange = ex;
     if (this.chaos.active) {
-      const action = this.chaos.decide(req.method, req.target, req.headers, pool.upstream.version);
+      const action = this.chaos.decide(req.method, req.target, req.headers, pool.upstream.version, () => this.#callerOf(client));
       if (action !== null) {
         this.#applyFault(action, ex, client, pool);
         return;
       }
     }
     ex.startOn(pool);
+  }
+
+  /** The Gantry instance calling on this connection, looked up once per connection (chaos-faults.ts `callerOf`). */
+  #callerOf(client: ClientConnection): string | null {
+    const known = this.#callers.get(client);
+    if (known !== undefined && known.generation === this.chaos.generation) return known.caller;
+    const caller = this.chaos.callerOf(client.socket.remotePort ?? 0, client.socket.localPort ?? 0);
+    this.#callers.set(client, { generation: this.chaos.generation, caller });
+    return caller;
   }
 
   /** Carries out a chaos experiment's decision on one request (see chaos-faults.ts). */
@@ -658,7 +668,7 @@ export class TrafficProxy {
         return;
       case 'reset':
         ex.done = true;
-        action.sample.add(0, performance.now() - ex.start);
+        action.sample.add(0, performance.now() - ex.start, ex);
         client.exchange = null;
         client.destroy();
         return;
@@ -667,7 +677,7 @@ export class TrafficProxy {
 
   #answerFault(ex: Exchange, client: ClientConnection, pool: UpstreamPool, status: number, message: string): void {
     const end = performance.now();
-    ex.chaos?.add(status, end - ex.start);
+    ex.chaos?.add(status, end - ex.start, ex);
     client.respondError(status, 'CHAOS_FAULT' satisfies ErrorCode, message);
     if (this.metricsOn) this.metrics.record(pool.series, ex.method, ex.url, status, end - ex.start, TIME_ORIGIN + end);
   }

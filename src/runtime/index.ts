@@ -56,10 +56,25 @@
  * - `onChange(status)` follows every change of state, pid, port, restarts and last exit,
  *   after it was persisted; not CPU/RSS samples.
  *
+ * - `faultable(id)` hands a running instance to a chaos fault (instance-faults.ts): its process
+ *   ref for a kill, a pause or pressure beside it, and a graceful restart. A pause and pressure
+ *   leave a detached helper that ends them at the experiment's deadline, server or not.
+ *
  * Error codes: INVALID_INPUT, CONFLICT, NOT_FOUND, INSTANCE_NOT_READY, NO_FREE_PORT,
  * SUPERVISOR_LOCKED, SUPERVISOR_DETACHED, INVALID_INSTANCE_TRANSITION (a bug of ours).
  */
 export { Supervisor } from './supervisor.ts';
+export {
+  killInstance,
+  lastingFaultInPlace,
+  pauseInstance,
+  pressInstance,
+  revertInstanceFault,
+  type FaultableInstance,
+  type LastingFault,
+  type ProcessMark,
+  type PressureSpec,
+} from './instance-faults.ts';
 export type {
   BackoffOptions,
   InstanceExit,

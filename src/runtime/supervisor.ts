@@ -26,6 +26,7 @@ import { caBinds } from '../platform/ca-binds.ts';
 import { childEnv, NETWORK_ENV } from '../platform/child-env.ts';
 import { isSameProcess, listProcesses, startTimeOf, type ProcStat } from '../platform/proc.ts';
 import { INSTANCE_KEY_VAR, killLeftovers, terminateInstance, TreeSampler, type InstanceProcessRef } from './process-control.ts';
+import type { FaultableInstance } from './instance-faults.ts';
 import { RotatingLog } from './rotating-log.ts';
 import { SpoolPump } from './spool-pump.ts';
 import type { InstanceExit, InstanceSpec, InstanceState, InstanceStatus, SupervisorOptions } from './types.ts';
@@ -249,6 +250,23 @@ export class Supervisor {
 
   list(): InstanceStatus[] {
     return [...this.#instances.values()].map((i) => this.#status(i));
+  }
+
+  /**
+   * A running instance as a chaos fault takes it: its processes (for a kill, a pause, pressure
+   * beside it) and a graceful restart (the liveness path: out of traffic, the stop signal, SIGKILL
+   * after the drain timeout, started again). Undefined when no process of it runs.
+   */
+  faultable(id: string): FaultableInstance | undefined {
+    const inst = this.#instances.get(id);
+    const proc = inst?.proc;
+    if (inst === undefined || !proc || inst.desired !== 'running' || proc.terminating) return undefined;
+    return {
+      ref: this.#refOf(inst, proc),
+      restart: (reason) => {
+        if (inst.proc === proc) this.#killForRestart(inst, proc, reason);
+      },
+    };
   }
 
   /** Deletes a stopped (or failed) instance's record, log and files. */

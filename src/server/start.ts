@@ -40,6 +40,8 @@ import { LeaseKeeper } from './leases/index.ts';
 import { newId } from '../core/ids.ts';
 import { ProjectService } from './projects/index.ts';
 import { pullJobFiles, RunService, shipJobFiles, shipJobLog } from './runs/index.ts';
+import { readFilesAtCommit } from './repos/index.ts';
+import { EXPERIMENTS_DIR, isExperimentFile } from '../pipeline/experiment-files.ts';
 import { SloService, storeSloTargets } from './slo/index.ts';
 import { Notifier } from './notifications/index.ts';
 import { runGit } from '../platform/git.ts';
@@ -315,6 +317,11 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
         .filter((s) => s.evaluated && s.budget.total > 0)
         .map((s) => ({ slo: s.slo.name, remaining: s.budget.remaining })),
     eventEnv,
+    instanceKeys: (projectId, environment) => delivery.instanceKeys(projectId, environment),
+    experimentFiles: async (projectId, sha) => {
+      const project = await store.projects.get(projectId);
+      return project === undefined ? [] : readFilesAtCommit(runs.gitDir(project), sha, EXPERIMENTS_DIR, isExperimentFile);
+    },
     changed: (projectId) => hub.notify(`project:${projectId}`),
     warn: (message, data) => log.child({ component: 'chaos' }).warn(message, data),
   });

@@ -67,7 +67,7 @@ describe('the experiments section', () => {
       "9:24: SLO 'availabilty' is not declared in 'slos' (did you mean 'availability'?)",
       "9:37: unknown key 'error-rat' in the hypothesis of experiment 'x' (did you mean 'error-rate'?)",
       "10:41: unknown key 'percnt' in the latency fault 1 of experiment 'x' (did you mean 'percent'?)",
-      "10:57: item 2 of 'faults' in experiment 'x': give exactly one fault kind (latency, abort, reset or timeout), got 2",
+      "10:57: item 2 of 'faults' in experiment 'x': give exactly one fault kind (latency, abort, reset, timeout, kill, restart, pause, cpu or memory), got 2",
     ]);
   });
 
@@ -105,5 +105,90 @@ describe('the experiments section', () => {
         '  guard: { no-rollout: false }',
       ),
     ).toEqual([]);
+  });
+
+  it('reads instance faults apart from the proxy ones: a count or a share of instances, of a release', () => {
+    const [x] = experiments(
+      'x:',
+      '  environment: staging',
+      '  hypothesis: { error-rate: { max: 1% } }',
+      '  faults:',
+      '    - kill: {}',
+      '    - pause: { instances: 50%, release: r1 }',
+      '    - restart: { instances: 2 }',
+      '    - cpu: { workers: 2 }',
+      '    - memory: { size: 256MiB, release: canary }',
+      '    - abort: { percent: 5 }',
+      '  duration: 1m',
+      '  guard: { no-rollout: false }',
+    );
+    expect(x?.faults).toEqual([{ kind: 'abort', status: 503, percent: 5, match: {} }]);
+    expect(x?.instanceFaults).toEqual([
+      { kind: 'kill', target: { count: 1 } },
+      { kind: 'pause', target: { share: 0.5, release: 'r1' } },
+      { kind: 'restart', target: { count: 2 } },
+      { kind: 'cpu', target: { count: 1 }, workers: 2 },
+      { kind: 'memory', target: { count: 1, release: 'canary' }, bytes: 256 * 1024 * 1024 },
+    ]);
+  });
+
+  it('reports bad instance faults at their positions, with did-you-mean', () => {
+    expect(
+      problems(
+        'x:',
+        '  environment: staging',
+        '  hypothesis: { error-rate: { max: 1% } }',
+        '  faults: [{ kill: { instances: 0 } }, { memory: { size: 9GiB } }, { pause: { instance: 1 } }]',
+        '  duration: 1m',
+      ),
+    ).toEqual([
+      "10:35: 'instances' in the kill fault 1 of experiment 'x': expected a number of instances (1 or more) or a share such as 50%, got 0",
+      "10:60: 'size' in the memory fault 2 of experiment 'x': expected a size from 1 byte to 8GiB such as 256MiB, got 9GiB",
+      "10:81: unknown key 'instance' in the pause fault 3 of experiment 'x' (did you mean 'instances'?)",
+    ]);
+  });
+
+  it('reads a schedule: a cron in an IANA time zone, a window, and every for the monkey mode', () => {
+    const [x] = experiments(
+      'x:',
+      '  environment: staging',
+      '  hypothesis: { error-rate: { max: 1% } }',
+      '  faults: [{ kill: {} }]',
+      '  duration: 1m',
+      "  schedule: { cron: '0 14 * * 1-5', window: 2h, timezone: Europe/Paris, every: 10m }",
+    );
+    expect(x?.schedule).toEqual({ cron: '0 14 * * 1-5', windowMs: 7_200_000, timezone: 'Europe/Paris', everyMs: 600_000 });
+    expect(
+      problems(
+        'x:',
+        '  environment: staging',
+        '  hypothesis: { error-rate: { max: 1% } }',
+        '  faults: [{ kill: {} }]',
+        '  duration: 1m',
+        "  schedule: { cron: '0 14 * *', window: 2h, timezone: Europe/Pariss, evry: 3h }",
+      ),
+    ).toEqual([
+      "12:23: 'cron' in the schedule of experiment 'x': invalid cron pattern '0 14 * *': expected 5 fields (minute hour day month weekday), e.g. '0 14 * * 1-5'",
+      "12:57: 'timezone' in the schedule of experiment 'x': unknown time zone 'Europe/Pariss': use an IANA name such as Europe/Paris or UTC",
+      "12:72: unknown key 'evry' in the schedule of experiment 'x' (did you mean 'every'?)",
+    ]);
+  });
+
+  it('reads a fault on one service edge: the caller as project/environment, or an environment of this project', () => {
+    const [x] = experiments(
+      'x:',
+      '  environment: staging',
+      '  hypothesis: { error-rate: { max: 1% } }',
+      '  faults: [{ timeout: { after: 2s, match: { caller: checkout/staging } } }, { latency: { delay: 1s, match: { caller: production } } }]',
+      '  duration: 1m',
+    );
+    expect(x?.faults.map((f) => f.match)).toEqual([{ caller: 'checkout/staging' }, { caller: 'production' }]);
+    expect(
+      problems(
+        'x: { environment: staging, hypothesis: { error-rate: { max: 1% } }, faults: [{ reset: { match: { caller: a/b/c } } }], duration: 1m }',
+      ),
+    ).toEqual([
+      "7:108: 'caller' in the match of fault 1 of experiment 'x': a caller is <project>/<environment>, or an environment of this project",
+    ]);
   });
 });

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { Agent } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { seededRandom, shareTestPValue } from '../../src/chaos/index.ts';
@@ -70,6 +71,16 @@ describe('chaos faults at the proxy', () => {
     expect(hits()).toBe(0);
     expect((await call(port, { agent })).status).toBe(200);
     expect(proxy.chaos.report()).toMatchObject({ affected: 1, unaffected: 1, inside: { requests: 1, errors: 1 } });
+    // Which requests failed, by name: the record can say which and why, not only how many.
+    expect(proxy.chaos.report()?.inside.failed).toEqual([{ at: expect.any(Number), method: 'GET', target: '/', status: 503 }]);
+    expect(proxy.chaos.report()?.outside.failed).toEqual([]);
+  });
+
+  it('with no fault at all (an experiment of instance faults), counts every request outside the blast radius', async () => {
+    const { proxy, port, agent } = await setup();
+    proxy.chaos.set({ experimentId: 'x9', faults: [], deadlineAt: inOneMinute() });
+    expect((await call(port, { agent })).status).toBe(200);
+    expect(proxy.chaos.report()).toMatchObject({ affected: 0, unaffected: 1, outside: { requests: 1, errors: 0, failed: [] } });
   });
 
   it('cuts the connection of a reset request', async () => {
@@ -124,5 +135,41 @@ describe('chaos faults at the proxy', () => {
     expect(() => faults.set({ experimentId: 'x', faults: [{ kind: 'reset', percent: 1, match: {} }], deadlineAt: Date.now() - 1 })).toThrow(
       /not in the future/,
     );
+  });
+});
+
+describe('a fault on one service edge', () => {
+  /** A Gantry instance stand-in: a process with its instance key that calls the proxy once and prints the status. */
+  function callAs(key: string | null, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(
+        process.execPath,
+        ['-e', `fetch('http://127.0.0.1:${port}/orders').then((r) => console.log(r.status), () => console.log(0))`],
+        {
+          env: key === null ? { PATH: process.env.PATH } : { PATH: process.env.PATH, GANTRY_INSTANCE_KEY: key },
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      );
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
+      child.on('error', reject);
+      child.on('exit', () => resolve(Number(out.trim())));
+    });
+  }
+
+  it("faults only the calls of the named caller's instances, identified by the process at the other end", async () => {
+    const { proxy, port, agent } = await setup();
+    proxy.chaos.set({
+      experimentId: 'edge',
+      faults: [{ kind: 'abort', status: 503, percent: 100, match: { caller: 'checkout/staging', callerKeys: ['data/checkout-1'] } }],
+      deadlineAt: inOneMinute(),
+    });
+    expect(await callAs('data/checkout-1', port)).toBe(503); // the caller: its edge is cut
+    expect(await callAs('data/payments-1', port)).toBe(200); // another service: untouched
+    expect(await callAs(null, port)).toBe(200); // not an instance at all
+    expect((await call(port, { agent })).status).toBe(200); // this process: neither
+    expect(proxy.chaos.report()).toMatchObject({ affected: 1, unaffected: 3 });
   });
 });

@@ -24,6 +24,8 @@ const SearchPage = lazy(() => import('./pages/SearchPage.tsx'));
 const AuditPage = lazy(() => import('./pages/AuditPage.tsx'));
 const MembersPage = lazy(() => import('./pages/MembersPage.tsx'));
 const PeoplePage = lazy(() => import('./pages/PeoplePage.tsx'));
+const ExperimentsPage = lazy(() => import('./pages/ExperimentsPage.tsx'));
+const ExperimentRunPage = lazy(() => import('./pages/ExperimentRunPage.tsx'));
 
 export function App() {
   const [session, setSession] = useState<Session | null | undefined>(undefined);
@@ -98,6 +100,8 @@ export function App() {
               <Route path="/projects/:project/environments/:env/traces" component={TracesPage} />
               <Route path="/projects/:project/environments/:env/traces/:trace" component={TracesPage} />
               <Route path="/projects/:project/deploys" component={DeploysPage} />
+              <Route path="/projects/:project/experiments" component={ExperimentsPage} />
+              <Route path="/projects/:project/experiment-runs/:run" component={ExperimentRunPage} />
               <Route path="/projects/:project/environments/:env/logs" component={ServiceLogsPage} />
               <Route path="/runs/:run" component={RunPage} />
               <Route path="/runs/:run/jobs/:job" component={RunPage} />

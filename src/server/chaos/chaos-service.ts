@@ -12,16 +12,20 @@ import {
   initialExperiment,
   isFinishedExperiment,
   resolveFaultReleases,
+  resolveInstanceReleases,
   type ExperimentState,
   type HypothesisSlo,
 } from '../../chaos/index.ts';
-import type { ExperimentConfig } from '../../core/chaos-config.ts';
+import type { AppliedInstanceFault, ExperimentConfig } from '../../core/chaos-config.ts';
 import { ConflictError, InputError, NotFoundError } from '../../core/errors.ts';
 import { createIdGenerator } from '../../core/ids.ts';
 import type { Value } from '../../core/types.ts';
+import { mergeExperiments } from '../../pipeline/experiment-files.ts';
 import { parseConfig } from '../../pipeline/load-config.ts';
 import type { GantryEvent, Project } from '../../store/ports.ts';
-import { ExperimentRunner } from './experiment-runner.ts';
+import { ExperimentRunner, countsOf } from './experiment-runner.ts';
+import { ExperimentScheduler } from './experiment-scheduler.ts';
+import { revertInstanceFaults } from './instance-fault-driver.ts';
 import type { ChaosDeps } from './ports.ts';
 
 const newId = createIdGenerator();
@@ -55,8 +59,17 @@ export class ChaosService {
   readonly #deps: ChaosDeps;
   readonly #running = new Map<string, { runner: ExperimentRunner; projectId: string }>();
 
+  readonly #scheduler: ExperimentScheduler;
+
   constructor(deps: ChaosDeps) {
     this.#deps = deps;
+    this.#scheduler = new ExperimentScheduler({
+      clock: deps.clock,
+      projects: () => deps.store.projects.list(),
+      declared: (project) => this.declared(project),
+      run: (project, name, o) => this.run(project, name, o),
+      warn: deps.warn,
+    });
   }
 
   /** Settles runs a previous server left mid-way (call after delivery opened the environments). */
@@ -74,10 +87,12 @@ export class ChaosService {
         this.#deps.warn('settling an interrupted experiment failed', { experimentId: id, err: error }),
       );
     }
+    this.#scheduler.start();
   }
 
   /** Server shutdown: every running experiment is aborted (faults out, recorded). */
   async stop(): Promise<void> {
+    await this.#scheduler.stop();
     const runs = [...this.#running.values()];
     await Promise.all(runs.map(({ runner }) => runner.abort('the server is shutting down')));
     await Promise.all(runs.map(({ runner }) => runner.done));
@@ -114,10 +129,18 @@ export class ChaosService {
     const target = await this.#deps.target(project.id, declared.environment);
     if (target === undefined) throw new ConflictError(`environment ${declared.environment} is not running: deploy a release first`);
     // The faults as applied: `release: canary` / `stable` name the releases running now.
+    const running = { stable: target.release, canary: target.rolloutRelease };
     const config: ExperimentConfig = {
       ...declared,
-      faults: resolveFaultReleases(declared.faults, { stable: target.release, canary: target.rolloutRelease }),
+      faults: await this.#resolveCallers(project, resolveFaultReleases(declared.faults, running)),
     };
+    if (declared.instanceFaults !== undefined) {
+      if (!target.instances)
+        throw new ConflictError(
+          `experiment '${name}' has instance faults, but ${declared.environment}'s instances are not processes of this host`,
+        );
+      config.instanceFaults = resolveInstanceReleases(declared.instanceFaults, running);
+    }
     const slo = await this.#sloOf(candidates[0] as DeclaredExperiment);
     const configHash = createHash('sha256').update(JSON.stringify(declared)).digest('hex').slice(0, 16);
     if (o.dryRun) {
@@ -148,6 +171,26 @@ export class ChaosService {
     this.#running.set(initial.state.id, { runner, projectId: project.id });
     void runner.done.then(() => this.#running.delete(initial.state.id));
     return runner.state;
+  }
+
+  /** Faults on a service edge get the caller's instance keys, as they are now (the proxy matches requests on them). */
+  async #resolveCallers(project: Project, faults: ExperimentConfig['faults']): Promise<ExperimentConfig['faults']> {
+    const out: ExperimentConfig['faults'] = [];
+    for (const fault of faults) {
+      const caller = fault.match.caller;
+      if (caller === undefined) {
+        out.push(fault);
+        continue;
+      }
+      const [first, second] = caller.split('/') as [string, string | undefined];
+      const callerProject = second === undefined ? project : await this.#deps.store.projects.get(first);
+      const environment = second ?? first;
+      if (callerProject === undefined) throw new NotFoundError(`a fault's caller ${caller} names no project '${first}'`);
+      const keys = this.#deps.instanceKeys?.(callerProject.id, environment) ?? [];
+      if (keys.length === 0) throw new ConflictError(`a fault's caller ${caller} has no running instance to take the calls of`);
+      out.push({ ...fault, match: { ...fault.match, callerKeys: keys } });
+    }
+    return out;
   }
 
   /** Aborts a running experiment by hand; resolves once its faults are out. */
@@ -233,6 +276,12 @@ export class ChaosService {
     let report = target === undefined ? null : await target.proxy.faultReport().catch(() => null);
     if (report !== null && report.experimentId !== id) report = null;
     if (report !== null && report.endedBy === null && target !== undefined) report = await target.proxy.clearFaults(id);
+    // A pause or pressure ends at the deadline by itself; a server back before it ends them now.
+    const injected = (
+      await this.#deps.store.events.list({ type: 'experiment.injected', subjectPrefix: started.subject, newestFirst: true, limit: 50 })
+    ).find((e) => e.data.experimentId === id);
+    const instanceFaults = (injected?.data.instanceFaults ?? []) as unknown as AppliedInstanceFault[];
+    revertInstanceFaults(instanceFaults);
     const now = this.#deps.clock.now();
     const how =
       report === null
@@ -249,6 +298,7 @@ export class ChaosService {
       configHash: started.data.configHash,
       release: started.data.release,
       faults: started.data.faults,
+      instanceFaults,
       verdict: 'aborted',
       reason: `the server stopped mid-experiment ${how}`,
       interrupted: true,
@@ -259,6 +309,7 @@ export class ChaosService {
       brokenAt: null,
       affected: report?.affected ?? 0,
       unaffected: report?.unaffected ?? 0,
+      failedRequests: report === null ? [] : (countsOf(report).failed ?? []),
       faultsEndedBy: report?.endedBy ?? null,
       before: null,
       during: null,
@@ -286,10 +337,14 @@ export class ChaosService {
     let experiments: ExperimentConfig[] = [];
     try {
       const config = release === undefined ? undefined : parseConfig(release.configText, 'gantry.yaml');
-      experiments = config?.experiments ?? [];
       this.#slos.set(releaseId, config?.slos ?? []);
-    } catch {
-      // A release is made from a config that validated; one that no longer parses declares none.
+      if (release !== undefined && config !== undefined) {
+        const files = (await this.#deps.experimentFiles?.(release.projectId, release.sha)) ?? [];
+        experiments = mergeExperiments({ file: 'gantry.yaml', text: release.configText, config }, files);
+      }
+    } catch (error) {
+      // A release is made from a config that validated; its experiment files may not have: say so, declare none.
+      this.#deps.warn('the experiments of a release do not validate', { releaseId, err: error });
     }
     this.#configs.set(releaseId, experiments);
     return experiments;

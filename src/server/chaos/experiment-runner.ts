@@ -24,6 +24,8 @@ import {
 import type { Value } from '../../core/types.ts';
 import type { Sample } from '../../delivery/index.ts';
 import type { FaultReport, WindowStats } from '../../proxy/index.ts';
+import type { AppliedInstanceFault } from '../../core/chaos-config.ts';
+import { applyInstanceFaults, revertInstanceFaults } from './instance-fault-driver.ts';
 import type { ChaosDeps, ChaosTarget } from './ports.ts';
 
 const EMPTY: Sample = { requests: 0, errors: 0, latency: [] };
@@ -164,17 +166,21 @@ export class ExperimentRunner {
   async #setFaults(c: Extract<ExperimentCommand, { type: 'set-faults' }>): Promise<void> {
     // The proxy's deadline and the run's are one: the run's starts from this instant too.
     const at = this.#deps.clock.now();
+    const deadlineAt = at + this.state.config.durationMs;
+    let instances: AppliedInstanceFault[] = [];
     try {
-      await this.#ctx.target.proxy.setFaults({
-        experimentId: this.state.id,
-        faults: c.faults,
-        deadlineAt: at + this.state.config.durationMs,
-      });
+      await this.#ctx.target.proxy.setFaults({ experimentId: this.state.id, faults: c.faults, deadlineAt });
+      const instanceFaults = this.state.config.instanceFaults ?? [];
+      if (instanceFaults.length > 0) {
+        const targets = this.#ctx.target.instances;
+        if (!targets) throw new Error('instance faults need the embedded runtime (instances run as processes of this host)');
+        instances = await applyInstanceFaults(targets, instanceFaults, deadlineAt, { experimentId: this.state.id });
+      }
     } catch (error) {
       await this.#feed({ type: 'fault-failed', at: this.#deps.clock.now(), message: (error as Error).message });
       return;
     }
-    await this.#feed({ type: 'faults-set', at });
+    await this.#feed({ type: 'faults-set', at, instances });
     this.#scheduleLook();
   }
 
@@ -209,6 +215,8 @@ export class ExperimentRunner {
   }
 
   async #clearFaults(): Promise<void> {
+    // The instances first: a paused instance resumed is traffic served again.
+    revertInstanceFaults(this.state.instances);
     let report: FaultReport | null = null;
     for (let attempt = 1; attempt <= CLEAR_ATTEMPTS; attempt++) {
       try {
@@ -232,7 +240,11 @@ export class ExperimentRunner {
 }
 
 export function countsOf(report: FaultReport): BlastRadiusCounts {
-  return { affected: report.affected, unaffected: report.unaffected, byFault: report.byFault };
+  const failed = [
+    ...(report.inside.failed ?? []).map((f) => ({ ...f, inside: true })),
+    ...(report.outside.failed ?? []).map((f) => ({ ...f, inside: false })),
+  ].sort((a, b) => a.at - b.at);
+  return { affected: report.affected, unaffected: report.unaffected, byFault: report.byFault, failed };
 }
 
 /** The proxy's window as the analysis's sample: errors are 5xx and connection failures the proxy could not hide. */

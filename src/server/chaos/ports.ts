@@ -4,7 +4,7 @@
  */
 import type { Clock } from '../../core/clock.ts';
 import type { Store, EventEnvironment } from '../../store/ports.ts';
-import type { EnvironmentProxy } from '../delivery/index.ts';
+import type { EnvironmentInstances, EnvironmentProxy } from '../delivery/index.ts';
 
 export type { Clock };
 
@@ -18,6 +18,8 @@ export interface ChaosTarget {
   release: string | null;
   /** The release a rollout under way is bringing in; null when none is. */
   rolloutRelease: string | null;
+  /** Its instances, for instance faults; null where they are not processes of this host (fakes). */
+  instances?: EnvironmentInstances | null;
 }
 
 export interface ChaosDeps {
@@ -28,6 +30,10 @@ export interface ChaosDeps {
   /** Each SLO of the environment with the share of its error budget left (the guard's `min-budget`). */
   budgets(projectId: string, environment: string): { slo: string; remaining: number }[];
   eventEnv(): EventEnvironment;
+  /** The instance keys of an environment's running instances (a fault on the edge from that caller); none where instances are not processes. */
+  instanceKeys?(projectId: string, environment: string): string[];
+  /** The `.gantry/experiments/*.yaml` files of a project's commit; none when absent (or not wired: tests). */
+  experimentFiles?(projectId: string, sha: string): Promise<{ file: string; text: string }[]>;
   /** Something about the project's experiments changed (the dashboard's stream). */
   changed?(projectId: string): void;
   warn(message: string, data: Record<string, unknown>): void;

@@ -27,7 +27,7 @@ import type { SecretBox } from '../auth/index.ts';
 import { environmentKey } from './environment-key.ts';
 import { finishStop, stopEnvironment, type EnvironmentStopDeps } from './environment-stop.ts';
 import { Environments, type PooledInstance } from './environments.ts';
-import type { Clock, EnvironmentProxy, InstanceSupervisor, MetricsSource, ProxyControl } from './ports.ts';
+import type { Clock, EnvironmentInstances, EnvironmentProxy, InstanceSupervisor, MetricsSource, ProxyControl } from './ports.ts';
 import { configOf, instanceCount, requireRelease } from './release-config.ts';
 import { RolloutDriver } from './rollout-driver.ts';
 
@@ -368,11 +368,37 @@ export class DeliveryController {
   async chaosTarget(
     projectId: string,
     environment: string,
-  ): Promise<{ proxy: EnvironmentProxy; release: string | null; rolloutRelease: string | null } | undefined> {
+  ): Promise<
+    { proxy: EnvironmentProxy; release: string | null; rolloutRelease: string | null; instances: EnvironmentInstances | null } | undefined
+  > {
     const env = this.#environments.get(projectId, environment);
     if (env === undefined) return undefined;
     const active = await this.#deps.store.rollouts.active(projectId, environment);
-    return { proxy: env.proxy, release: env.stable, rolloutRelease: active === undefined ? null : active.releaseId };
+    const { supervisor } = this.#deps;
+    const key = environmentKey(projectId, environment);
+    const instances: EnvironmentInstances | null =
+      supervisor.faultable === undefined
+        ? null
+        : {
+            ready: () =>
+              supervisor.list().flatMap((s) => {
+                const labels = supervisor.labels(s.id);
+                return s.state === 'ready' && labels?.environment === key ? [{ id: s.id, release: labels.releaseId }] : [];
+              }),
+            faultable: (id) => supervisor.faultable?.(id),
+          };
+    return { proxy: env.proxy, release: env.stable, rolloutRelease: active === undefined ? null : active.releaseId, instances };
+  }
+
+  /** The GANTRY_INSTANCE_KEY of each running instance of an environment (a chaos fault on the edge from it). */
+  instanceKeys(projectId: string, environment: string): string[] {
+    const { supervisor } = this.#deps;
+    const key = environmentKey(projectId, environment);
+    return supervisor.list().flatMap((s) => {
+      if (s.state === 'stopped' || supervisor.labels(s.id)?.environment !== key) return [];
+      const envKey = supervisor.faultable?.(s.id)?.ref.envKey;
+      return envKey === undefined ? [] : [envKey];
+    });
   }
 
   /** Every request through an environment's proxy in [sinceMs, untilMs), all releases together (SLOs); undefined without a proxy. */

@@ -3,6 +3,7 @@ export { AutoRelease, type AutoReleaseDeps } from './auto-release.ts';
 export { DeliveryController, type DeliveryDeps } from './delivery-controller.ts';
 export type {
   Clock,
+  EnvironmentInstances,
   EnvironmentProxy,
   InstanceLabels,
   InstanceSupervisor,

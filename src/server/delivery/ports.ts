@@ -8,7 +8,7 @@
  */
 import type { PrometheusCheckConfig } from '../../core/delivery-config.ts';
 import type { FaultReport, FaultSetRequest, RollupBatch, RouteTable, WindowStats } from '../../proxy/index.ts';
-import type { InstanceSpec, InstanceStatus } from '../../runtime/index.ts';
+import type { FaultableInstance, InstanceSpec, InstanceStatus } from '../../runtime/index.ts';
 
 export type { Clock, TimerHandle } from '../../core/clock.ts';
 
@@ -48,6 +48,15 @@ export interface InstanceSupervisor {
   onChange(listener: (status: InstanceStatus) => void): () => void;
   /** Server shutdown: stops watching; instances keep running. */
   detach(): Promise<void>;
+  /** A running instance's processes and graceful restart, for chaos faults; absent where instances are not processes (fakes). */
+  faultable?(id: string): FaultableInstance | undefined;
+}
+
+/** An environment's instances as a chaos experiment takes them (DeliveryController.chaosTarget). */
+export interface EnvironmentInstances {
+  /** The instances serving traffic now, with their release. */
+  ready(): { id: string; release: string }[];
+  faultable(id: string): FaultableInstance | undefined;
 }
 
 /** Where and as whom an environment's proxy listens. */

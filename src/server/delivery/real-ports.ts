@@ -4,7 +4,7 @@
  * src/proxy/index.ts). The composition root (src/server/start.ts) wires these.
  */
 import { ProxyClient } from '../../proxy/index.ts';
-import { Supervisor, type InstanceSpec, type InstanceStatus, type SupervisorOptions } from '../../runtime/index.ts';
+import { Supervisor, type FaultableInstance, type InstanceSpec, type InstanceStatus, type SupervisorOptions } from '../../runtime/index.ts';
 import type { EnvironmentProxy, InstanceLabels, InstanceSupervisor, ProxyControl, ProxyOpenOptions } from './ports.ts';
 
 /** The runtime's supervisor behind the `InstanceSupervisor` port (its `onChange` option fans out to listeners). */
@@ -45,6 +45,9 @@ export class SupervisedInstances implements InstanceSupervisor {
   }
   detach(): Promise<void> {
     return this.#supervisor.detach();
+  }
+  faultable(id: string): FaultableInstance | undefined {
+    return this.#supervisor.faultable(id);
   }
 }
 

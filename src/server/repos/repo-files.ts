@@ -18,6 +18,33 @@ export async function readConfigAtCommit(gitDir: string, sha: string): Promise<{
 }
 
 /**
+ * The files of a commit directly in folder `dir` whose names pass `keep` (e.g. the experiment files
+ * under `.gantry/experiments/`), in name order; none when the folder does not exist there.
+ */
+export async function readFilesAtCommit(
+  gitDir: string,
+  sha: string,
+  dir: string,
+  keep: (path: string) => boolean,
+): Promise<{ file: string; text: string }[]> {
+  let listing: string;
+  try {
+    listing = await runGit(['-C', gitDir, 'ls-tree', '--name-only', `${sha}:${dir}`]);
+  } catch {
+    return [];
+  }
+  const files = listing
+    .split('\n')
+    .filter((name) => name !== '')
+    .map((name) => `${dir}/${name}`)
+    .filter(keep)
+    .sort();
+  return Promise.all(
+    files.map(async (file) => ({ file, text: await runGit(['-C', gitDir, 'show', `${sha}:${file}`], { maxBuffer: 16 * 1024 * 1024 }) })),
+  );
+}
+
+/**
  * Brings the bare mirror of a URL repository up to date (cloning it the first time). Bounded by
  * a timeout and never prompting: a dead host or a credential prompt cannot hang a trigger.
  */

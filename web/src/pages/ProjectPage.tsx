@@ -95,6 +95,9 @@ export default function ProjectPage() {
         <Link href={`/projects/${encodeURIComponent(project.name)}/members`} className="button">
           Members
         </Link>
+        <Link href={`/projects/${encodeURIComponent(project.name)}/experiments`} className="button">
+          Experiments
+        </Link>
       </div>
 
       {environments.length > 0 && (

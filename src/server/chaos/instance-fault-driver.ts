@@ -1,0 +1,74 @@
+/**
+ * Carries out an experiment's instance faults on the environment's instances: picks them (the pure
+ * choice of src/chaos), then kills, restarts, pauses or presses each through the runtime, and
+ * undoes the lasting ones on revert. A pause and pressure also end by themselves at the deadline
+ * (a helper process the runtime leaves), so a server that dies mid-way leaves nothing behind
+ * past it.
+ */
+import { planInstanceFaults } from '../../chaos/index.ts';
+import type { AppliedInstanceFault, InstanceFault } from '../../core/chaos-config.ts';
+import { ConflictError } from '../../core/errors.ts';
+import { killInstance, pauseInstance, pressInstance, revertInstanceFault, type LastingFault } from '../../runtime/index.ts';
+import type { EnvironmentInstances } from '../delivery/index.ts';
+
+const NOTHING: LastingFault = { paused: [], helpers: [] };
+
+/**
+ * Applies every fault, in config order, until `deadlineAt`. On a failure part-way, what was
+ * applied is reverted and the error thrown (the run then aborts with it).
+ */
+export async function applyInstanceFaults(
+  instances: EnvironmentInstances,
+  faults: readonly InstanceFault[],
+  deadlineAt: number,
+  o: { experimentId: string; random?: () => number },
+): Promise<AppliedInstanceFault[]> {
+  const byId = new Map(instances.ready().map((i) => [i.id, i.release]));
+  const plan = planInstanceFaults(
+    faults,
+    [...byId].map(([id, release]) => ({ id, release })),
+    o.random ?? Math.random,
+  );
+  const applied: AppliedInstanceFault[] = [];
+  try {
+    for (const { fault, instanceIds } of plan) {
+      for (const instanceId of instanceIds) {
+        const target = instances.faultable(instanceId);
+        if (target === undefined) throw new ConflictError(`instance ${instanceId} stopped before the ${fault.kind} fault could take it`);
+        const lasting = await applyOne(target, fault, deadlineAt, o.experimentId);
+        applied.push({ kind: fault.kind, instanceId, release: byId.get(instanceId) ?? '', ...lasting });
+      }
+    }
+  } catch (error) {
+    revertInstanceFaults(applied);
+    throw error;
+  }
+  return applied;
+}
+
+async function applyOne(
+  target: NonNullable<ReturnType<EnvironmentInstances['faultable']>>,
+  fault: InstanceFault,
+  deadlineAt: number,
+  experimentId: string,
+): Promise<LastingFault> {
+  switch (fault.kind) {
+    case 'kill':
+      await killInstance(target.ref);
+      return NOTHING;
+    case 'restart':
+      target.restart(`chaos experiment ${experimentId} restarts it`);
+      return NOTHING;
+    case 'pause':
+      return pauseInstance(target.ref, deadlineAt);
+    case 'cpu':
+      return pressInstance(target.ref, { kind: 'cpu', workers: fault.workers }, deadlineAt);
+    case 'memory':
+      return pressInstance(target.ref, { kind: 'memory', bytes: fault.bytes }, deadlineAt);
+  }
+}
+
+/** Ends the lasting faults now (resumes the paused, kills the helpers). Idempotent, synchronous. */
+export function revertInstanceFaults(applied: readonly AppliedInstanceFault[]): void {
+  for (const a of applied) revertInstanceFault(a);
+}
