@@ -16,6 +16,7 @@ import { createNotificationStore } from './notification-store.ts';
 import { createIncidentStore } from './incident-store.ts';
 import { createAdvisoryStore, createFindingStore } from './security-store.ts';
 import { createSearchIndexStore } from './search-store.ts';
+import { createAgentStore } from './agent-store.ts';
 
 /**
  * Wraps an already migrated database. The store owns `db`: `close()` destroys it (once;
@@ -40,6 +41,7 @@ export function createKyselyStore(db: Kysely<Database>, dialect: StoreDialect): 
     advisories: createAdvisoryStore(ctx),
     findings: createFindingStore(ctx),
     search: createSearchIndexStore(ctx),
+    agents: createAgentStore(ctx),
     dialect,
     close() {
       closing ??= db.destroy();
