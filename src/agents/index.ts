@@ -12,3 +12,19 @@ export {
   reduceLeases,
   type WaitingJob,
 } from './lease-book.ts';
+export {
+  type Assignment,
+  assignmentSchema,
+  type FinishRequest,
+  finishRequestSchema,
+  type JobRef,
+  logRequestSchema,
+  type Manifest,
+  type ManifestEntry,
+  pollRequestSchema,
+  type PollRequest,
+  pollResponseSchema,
+  renewRequestSchema,
+  renewResponseSchema,
+  SHA256_PATTERN,
+} from './protocol.ts';

@@ -61,7 +61,9 @@ export type LeaseEvent =
   | { type: 'report'; jobId: string; agentId: string; fence: number }
   | { type: 'finish'; jobId: string; agentId: string; fence: number }
   | { type: 'withdraw'; jobId: string }
-  | { type: 'tick'; at: number };
+  | { type: 'tick'; at: number }
+  /** The agent is gone for good (its token revoked): its leases end now, as if expired. */
+  | { type: 'agent-gone'; agentId: string; at: number };
 
 export type LeaseCommand =
   | { type: 'grant'; jobId: string; agentId: string; fence: number; expiresAt: number }
@@ -132,22 +134,30 @@ export function reduceLeases(book: LeaseBook, event: LeaseEvent, options: LeaseB
         commands: [{ type: 'revoked', jobId: event.jobId, agentId: lease.agentId, fence: lease.fence }],
       };
     }
-    case 'tick': {
-      const expired = Object.values(book.leases).filter((l) => l.expiresAt <= event.at);
-      if (expired.length === 0) return { book, commands: [] };
-      const leases = { ...book.leases };
-      const back: WaitingJob[] = [];
-      const commands: LeaseCommand[] = [];
-      for (const lease of expired) {
-        delete leases[lease.jobId];
-        // Back at the head of the queue: it was granted before anything still waiting.
-        back.push({ id: lease.jobId, runsOn: lease.runsOn, fence: lease.fence, lostOn: [...lease.lostOn, lease.agentId] });
-        commands.push({ type: 'expired', jobId: lease.jobId, agentId: lease.agentId, fence: lease.fence });
-      }
-      const step = match({ ...book, leases, waiting: [...back, ...book.waiting] }, options, event.at);
-      return { book: step.book, commands: [...commands, ...step.commands] };
+    case 'tick':
+      return expire(book, (l) => l.expiresAt <= event.at, options, event.at);
+    case 'agent-gone': {
+      const without = { ...book, pollers: book.pollers.filter((p) => p.agentId !== event.agentId) };
+      return expire(without, (l) => l.agentId === event.agentId, options, event.at);
     }
   }
+}
+
+/** Ends the leases `ended` picks: each job goes back to the head of the queue, its agent remembered as lost. */
+function expire(book: LeaseBook, ended: (lease: Lease) => boolean, options: LeaseBookOptions, at: number): LeaseStep {
+  const expired = Object.values(book.leases).filter(ended);
+  if (expired.length === 0) return { book, commands: [] };
+  const leases = { ...book.leases };
+  const back: WaitingJob[] = [];
+  const commands: LeaseCommand[] = [];
+  for (const lease of expired) {
+    delete leases[lease.jobId];
+    // Back at the head of the queue: it was granted before anything still waiting.
+    back.push({ id: lease.jobId, runsOn: lease.runsOn, fence: lease.fence, lostOn: [...lease.lostOn, lease.agentId] });
+    commands.push({ type: 'expired', jobId: lease.jobId, agentId: lease.agentId, fence: lease.fence });
+  }
+  const step = match({ ...book, leases, waiting: [...back, ...book.waiting] }, options, at);
+  return { book: step.book, commands: [...commands, ...step.commands] };
 }
 
 function holds(lease: Lease | undefined, agentId: string, fence: number): lease is Lease {

@@ -307,7 +307,7 @@ export const ERROR_CODES = {
   LEASE_LOST: {
     httpStatus: 409,
     sentence:
-      "The agent no longer holds the job it reported about (its lease expired, the job was cancelled, or another agent now runs it under a newer fencing token); the agent stops the job and drops the report.",
+      'The agent no longer holds the job it reported about (its lease expired, the job was cancelled, or another agent now runs it under a newer fencing token); the agent stops the job and drops the report.',
   },
   HASH_MISMATCH: {
     httpStatus: 422,

@@ -167,7 +167,10 @@ const jobMap = z.strictObject(
     reports: reportsMap.optional().describe('Test and security reports to collect.'),
     network: z.boolean().default(true).describe('Allow network access from the sandbox.'),
     'runs-on': z
-      .union([idString('agent label'), z.array(idString('agent label'), expected('a list of agent labels'))], expected('a list of agent labels'))
+      .union(
+        [idString('agent label'), z.array(idString('agent label'), expected('a list of agent labels'))],
+        expected('a list of agent labels'),
+      )
       .transform((value) => (typeof value === 'string' ? [value] : value))
       .optional()
       .describe(

@@ -36,6 +36,7 @@ import {
 import { EventScopes, LiveHub } from './events/index.ts';
 import { ProjectService } from './projects/index.ts';
 import { RunService } from './runs/index.ts';
+import { AgentDispatcher } from './agents/index.ts';
 import { SloService, storeSloTargets } from './slo/index.ts';
 import { Notifier } from './notifications/index.ts';
 import { runGit } from '../platform/git.ts';
@@ -100,6 +101,9 @@ export interface StartOverrides {
   log?: (level: 'info' | 'warn', message: string, data?: Record<string, unknown>) => void;
 }
 
+/** How many agents' jobs may be dispatched at once, all runs together (the agents' own capacity is the real bound). */
+const AGENT_JOBS_AT_ONCE = 100_000;
+
 /** WARN and ERROR messages of the composition root: static, the data goes beside them. */
 const LOG = {
   autoReleaseFailed: 'automatic release failed',
@@ -130,6 +134,17 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
   let closing = false;
   let started: { rollups: RollupRecorder } | null = null;
   const sloLog = log.child({ component: 'slo' });
+  const agentsLog = log.child({ component: 'agents' });
+  const agents = new AgentDispatcher({
+    agents: store.agents,
+    dataDir: options.dataDir,
+    clock: systemClock,
+    leaseMs: options.agentLeaseMs,
+    notify: (runId) => hub.notify(runId),
+    info: (message, data) => agentsLog.info(message, data),
+    warn: (message, data) => agentsLog.warn(message, data),
+  });
+  const embeddedRunJob = loggedRunJob(overrides.runJob ?? defaultRunJob, runsLog);
   const runs = new RunService({
     store,
     dataDir: options.dataDir,
@@ -138,7 +153,9 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     passEnv: options.passEnv,
     interruptedRetries: options.interruptedRetries,
     slots: new SlotPool(options.parallel),
-    runJob: loggedRunJob(overrides.runJob ?? defaultRunJob, runsLog),
+    // Agents' jobs wait in the lease book, not for this host's slots: the agents' capacity bounds them.
+    agentSlots: new SlotPool(AGENT_JOBS_AT_ONCE),
+    runJob: (spec) => (spec.job.config.runsOn ? agents.runJob(spec) : embeddedRunJob(spec)),
     secrets: async (projectId) => {
       const sealed = await store.secrets.all(projectId);
       return Object.fromEntries(Object.entries(sealed).map(([name, value]) => [name, secretBox.decrypt(value)]));
@@ -319,6 +336,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     serviceLogs: { logs: serviceLogs, releaseNumber },
     sessions,
     searchIndexer,
+    agents,
     // Service logs in the global search; a log query's times are ISO there, milliseconds here.
     searchSources: [
       serviceLogSource(
@@ -365,6 +383,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
       // A store from before search, or one whose index was dropped, is indexed from the event log
       // in the background; a search meanwhile waits for the catch-up.
       searchIndexer.catchUp().catch((error: unknown) => log.child({ component: 'search' }).warn(LOG.searchIndexFailed, { err: error }));
+      agents.start();
       const resumed = await runs.recover();
       if (resumed > 0) runsLog.info('resuming runs left by the previous server', { runs: resumed });
       return resumed;
@@ -387,6 +406,8 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
         await delivery.stop();
       }
       await runs.shutdown(options.drainMs);
+      // Agents waiting in a long poll hear "nothing" now rather than when the socket is cut.
+      agents.stop();
       await app.close();
       await store.events
         .append({ type: 'server.stopped', subject: 'server', actor: 'server', data: {}, env: eventEnv() })

@@ -128,3 +128,19 @@ describe('lease book', () => {
     expect(book.waiting).toHaveLength(1);
   });
 });
+
+describe('an agent gone for good', () => {
+  it('loses its leases at once and its jobs go to another agent with a higher token', () => {
+    const { commands } = play([
+      { type: 'offer', jobId: 'r/j', runsOn: [], fence: 0, at: 0 },
+      { type: 'poll', agentId: 'revoked', labels: [], free: 1, at: 0 },
+      { type: 'poll', agentId: 'other', labels: [], free: 1, at: 1 },
+      { type: 'agent-gone', agentId: 'revoked', at: 2 },
+    ]);
+    expect(commands[3]).toEqual([
+      { type: 'expired', jobId: 'r/j', agentId: 'revoked', fence: 1 },
+      { type: 'grant', jobId: 'r/j', agentId: 'other', fence: 2, expiresAt: 10_002 },
+      { type: 'answer-poll', agentId: 'other' },
+    ]);
+  });
+});

@@ -10,7 +10,13 @@ function diagnostics(jobLines: string[]): string[] {
 describe('runs-on', () => {
   it('reads a list of labels or one label, and leaves jobs without it to the server', () => {
     const config = parseConfig(
-      ['pipeline:', '  jobs:', '    a: { runs-on: [linux, large], steps: [make] }', '    b: { runs-on: gpu, steps: [make] }', '    c: { steps: [make] }'].join('\n'),
+      [
+        'pipeline:',
+        '  jobs:',
+        '    a: { runs-on: [linux, large], steps: [make] }',
+        '    b: { runs-on: gpu, steps: [make] }',
+        '    c: { steps: [make] }',
+      ].join('\n'),
       'gantry.yaml',
     );
     expect(config.pipeline.jobs.a?.runsOn).toEqual(['linux', 'large']);

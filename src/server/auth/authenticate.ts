@@ -36,8 +36,16 @@ export function authenticator(
   return async (request) => {
     const token = bearer(request);
     if (token) {
-      const record = await store.tokens.findByHash(hashToken(token));
-      if (!record || isSessionOrLinkToken(record.name)) throw new UnauthorizedError('the API token is not valid');
+      const hash = hashToken(token);
+      const record = await store.tokens.findByHash(hash);
+      if (!record) {
+        const agent = await agentPrincipal(store, hash);
+        if (!agent) throw new UnauthorizedError('the API token is not valid');
+        request.principal = agent;
+        request.actor = agent.id;
+        return;
+      }
+      if (isSessionOrLinkToken(record.name)) throw new UnauthorizedError('the API token is not valid');
       request.principal = await principalOfToken(store, record, now());
       request.actor = record.owner === null ? `api:${record.name}` : `user:${record.owner}`;
       open.track(record.id, request.raw);
@@ -59,6 +67,20 @@ export function authenticator(
     open.track(session.hash, request.raw);
   };
 }
+
+/**
+ * A build agent's token (`gantry agents add`): it may do agent work and nothing else, and a
+ * revoked agent is refused on its very next request.
+ */
+async function agentPrincipal(store: Store, hash: string): Promise<Principal | null> {
+  const agent = await store.agents.findByTokenHash(hash);
+  if (!agent) return null;
+  if (agent.revokedAt !== null) throw new UnauthorizedError(`the agent "${agent.name}" was revoked`);
+  return { id: `${AGENT_PRINCIPAL_PREFIX}${agent.name}`, grants: [{ role: 'admin' }], scopes: ['agent.work'] };
+}
+
+/** Principals of agent tokens are `agent:<name>`. */
+export const AGENT_PRINCIPAL_PREFIX = 'agent:';
 
 async function principalOfToken(store: Store, record: TokenRecord, nowMs: number): Promise<Principal> {
   if (record.revokedAt !== null) throw new UnauthorizedError(`the API token "${record.name}" was revoked`);
