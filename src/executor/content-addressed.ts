@@ -5,7 +5,7 @@
  * path in a manifest can never leave the tree it names.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, type Dirent } from 'node:fs';
 import { chmod, lstat, mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { GantryError, InputError } from '../core/errors.ts';
@@ -44,7 +44,7 @@ async function hashFile(file: string): Promise<string> {
 export async function indexTree(root: string, skip: (rel: string) => boolean = () => false): Promise<TreeIndex> {
   const found: { rel: string; abs: string; size: number; executable: boolean }[] = [];
   const walk = async (rel: string): Promise<void> => {
-    let entries;
+    let entries: Dirent[];
     try {
       entries = await readdir(path.join(root, rel), { withFileTypes: true });
     } catch (err) {
