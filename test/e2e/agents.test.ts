@@ -200,7 +200,8 @@ pipeline:
       }
     }
     const lost = attempts.filter((a) => a.outcome === 'lease-lost');
-    expect(lost.map((a) => a.runId).sort()).toEqual([...held].sort());
+    // What it held when killed (it may have been granted one more since the test looked).
+    expect(lost.map((a) => a.runId)).toEqual(expect.arrayContaining(held));
     for (const attempt of lost) {
       expect(attempt.agentId).toBe('host-c');
       const retry = attempts.find((a) => a.runId === attempt.runId && a.fence === attempt.fence + 1);
@@ -209,12 +210,15 @@ pipeline:
       expect(Date.parse(retry?.startedAt ?? '') - killedAt).toBeLessThanOrEqual(LEASE_MS + LEASE_MS / 4 + 500);
     }
 
-    // What really ran: per run, a second start only after the killed attempt, never while one ran to its end.
+    // What really ran: one end per run, and a second start only for a job of the killed host, whose
+    // first attempt never ended (it died with its host before the job moved on).
     const lines = markLines();
+    const lostRuns = new Set(lost.map((a) => a.runId));
     for (const id of runIds) {
-      const mine = lines.filter((l) => l.endsWith(` ${id}`));
-      const expected = held.includes(id) ? ['start', 'start', 'end'] : ['start', 'end'];
-      expect(mine.map((l) => l.split(' ')[0]), id).toEqual(expected);
+      const mine = lines.filter((l) => l.endsWith(` ${id}`)).map((l) => l.split(' ')[0]);
+      if (held.includes(id)) expect(mine, id).toEqual(['start', 'start', 'end']);
+      else if (lostRuns.has(id)) expect([['start', 'end'], ['start', 'start', 'end']], id).toContainEqual(mine);
+      else expect(mine, id).toEqual(['start', 'end']);
     }
   });
 });
