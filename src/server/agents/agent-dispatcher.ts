@@ -69,8 +69,8 @@ export class AgentDispatcher {
   readonly #granted = new Map<string, string[]>();
   /** Trees offered to agents, by folder: a run's source, needed jobs' artifacts. */
   readonly #trees = new Map<string, Promise<TreeIndex>>();
-  /** sha256 → a file on this host with that content (from the trees above). */
-  readonly #blobs = new Map<string, string>();
+  /** sha256 → files on this host with that content (from the trees above; runs share content). */
+  readonly #blobs = new Map<string, string[]>();
   readonly #uploads: BlobFolder;
   #ticker: TimerHandle | undefined;
   #stopped = false;
@@ -115,6 +115,7 @@ export class AgentDispatcher {
       const cancel = () => {
         if (this.#pending.get(jobId) !== pending) return;
         this.#pending.delete(jobId);
+        this.#forgetTreesOf(runId);
         this.#apply({ type: 'withdraw', jobId });
         resolve(cancelledResult(String((spec.signal.reason as Error | undefined)?.message ?? 'cancelled')));
       };
@@ -181,7 +182,7 @@ export class AgentDispatcher {
 
   /** Where a blob an agent asks for is on this host (only blobs of trees offered to agents). */
   blobFile(sha256: string): string {
-    const file = this.#blobs.get(sha256);
+    const file = this.#blobs.get(sha256)?.[0];
     if (!file) throw new NotFoundError(`no file with sha256 ${sha256} was offered to agents`);
     return file;
   }
@@ -205,6 +206,7 @@ export class AgentDispatcher {
     const commands = this.#apply({ type: 'finish', jobId, agentId, fence: request.fence });
     if (!commands.some((c) => c.type === 'accepted')) throw leaseLost(request);
     this.#pending.delete(jobId);
+    this.#forgetTreesOf(request.runId);
     await this.#deps.agents.endAttempt(request.runId, request.jobKey, request.fence, 'finished', this.#nowIso());
     const { result } = request;
     pending.resolve({
@@ -319,13 +321,25 @@ export class AgentDispatcher {
     let tree = this.#trees.get(dir);
     if (!tree) {
       tree = indexTree(dir).then((index) => {
-        for (const [sha256, file] of index.blobs) this.#blobs.set(sha256, file);
+        for (const [sha256, file] of index.blobs) this.#blobs.set(sha256, [...(this.#blobs.get(sha256) ?? []), file]);
         return index;
       });
       this.#trees.set(dir, tree);
       tree.catch(() => this.#trees.delete(dir));
     }
     return tree;
+  }
+
+  /** Once no job of the run waits for an agent, its trees (and their blobs) are no longer offered. */
+  #forgetTreesOf(runId: string): void {
+    for (const pending of this.#pending.values()) if (pending.runId === runId) return;
+    const marker = `${path.sep}${runId}${path.sep}`;
+    for (const dir of this.#trees.keys()) if (dir.includes(marker)) this.#trees.delete(dir);
+    for (const [sha256, files] of this.#blobs) {
+      const kept = files.filter((file) => !file.includes(marker));
+      if (kept.length === 0) this.#blobs.delete(sha256);
+      else this.#blobs.set(sha256, kept);
+    }
   }
 
   #nowIso(): string {
