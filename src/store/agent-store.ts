@@ -57,8 +57,8 @@ export function createAgentStore(ctx: StoreContext): AgentStore {
       return Number(result.numUpdatedRows) > 0;
     },
 
-    async touch(id, at) {
-      await db.updateTable('agents').set({ last_seen_at: at }).where('id', '=', id).execute();
+    async touch(name, at) {
+      await db.updateTable('agents').set({ last_seen_at: at }).where('name', '=', name).execute();
     },
 
     async lastFence(runId, jobKey) {

@@ -252,7 +252,8 @@ export interface AgentStore {
   list(): Promise<AgentRecord[]>;
   /** False when unknown or already revoked. */
   revoke(name: string, at: string): Promise<boolean>;
-  touch(id: string, at: string): Promise<void>;
+  /** Records when the agent was last heard from. */
+  touch(name: string, at: string): Promise<void>;
   /** The highest fencing token granted for the job, 0 when none. */
   lastFence(runId: string, jobKey: string): Promise<number>;
   beginAttempt(a: { runId: string; jobKey: string; fence: number; agentId: string; startedAt: string }): Promise<void>;

@@ -28,7 +28,7 @@ function contract(name: string, factory: () => Promise<TestDatabase | null>, ski
       await expect(store.agents.create({ name: 'builder-1', tokenHash: 'h2', labels: [] })).rejects.toBeInstanceOf(ConflictError);
       expect((await store.agents.findByTokenHash('h1'))?.id).toBe(a.id);
       expect(await store.agents.findByTokenHash('nope')).toBeUndefined();
-      await store.agents.touch(a.id, '2026-12-06T10:00:00.000Z');
+      await store.agents.touch('builder-1', '2026-12-06T10:00:00.000Z');
       expect((await store.agents.findByName('builder-1'))?.lastSeenAt).toBe('2026-12-06T10:00:00.000Z');
       expect(await store.agents.revoke('builder-1', '2026-12-06T11:00:00.000Z')).toBe(true);
       expect(await store.agents.revoke('builder-1', '2026-12-06T12:00:00.000Z')).toBe(false);

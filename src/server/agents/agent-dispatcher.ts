@@ -133,6 +133,7 @@ export class AgentDispatcher {
    * is stored as an attempt before it is handed over.
    */
   async poll(agentId: string, labels: readonly string[], free: number, waitMs: number): Promise<Assignment[]> {
+    void this.#deps.agents.touch(agentId, this.#nowIso()).catch(() => undefined);
     // A second poll of the same agent replaces the first (the first answers empty).
     this.#wake.get(agentId)?.();
     this.#apply({ type: 'poll', agentId, labels, free, at: this.#deps.clock.now() });
@@ -150,7 +151,6 @@ export class AgentDispatcher {
     const jobIds = this.#granted.get(agentId) ?? [];
     this.#granted.delete(agentId);
     if (jobIds.length === 0) this.#apply({ type: 'poll-ended', agentId });
-    void this.#deps.agents.touch(agentId, new Date(this.#deps.clock.now()).toISOString()).catch(() => undefined);
     const assignments: Assignment[] = [];
     for (const jobId of jobIds) {
       const pending = this.#pending.get(jobId);
