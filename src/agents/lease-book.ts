@@ -180,7 +180,13 @@ function match(book: LeaseBook, options: LeaseBookOptions, at: number): LeaseSte
   const waiting: WaitingJob[] = [];
   const commands: LeaseCommand[] = [];
   const answered = new Set<string>();
+  let freeLeft = pollers.reduce((sum, p) => sum + p.free, 0);
   for (const job of book.waiting) {
+    // Every poller is full: the rest waits as it is (a 10,000-job run must not cost a scan per poll).
+    if (freeLeft === 0) {
+      waiting.push(job);
+      continue;
+    }
     const able = pollers.filter((p) => p.free > 0 && labelsCover(p.labels, job.runsOn));
     const taker = able.find((p) => !job.lostOn.includes(p.agentId)) ?? able[0];
     if (!taker) {
@@ -188,6 +194,7 @@ function match(book: LeaseBook, options: LeaseBookOptions, at: number): LeaseSte
       continue;
     }
     taker.free -= 1;
+    freeLeft -= 1;
     const fence = job.fence + 1;
     const expiresAt = at + options.leaseMs;
     leases[job.id] = { jobId: job.id, agentId: taker.agentId, fence, expiresAt, runsOn: job.runsOn, lostOn: job.lostOn };

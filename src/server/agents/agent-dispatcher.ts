@@ -63,6 +63,8 @@ export class AgentDispatcher {
   readonly #deps: AgentDispatcherDeps;
   #book: LeaseBook = EMPTY_LEASE_BOOK;
   readonly #pending = new Map<string, PendingJob>();
+  /** How many of each run's jobs are pending here. */
+  readonly #pendingPerRun = new Map<string, number>();
   /** Agents waiting in a long poll: wake them when they were granted something. */
   readonly #wake = new Map<string, () => void>();
   /** Jobs granted to each agent and not yet handed over in a poll's answer. */
@@ -112,6 +114,7 @@ export class AgentDispatcher {
     return new Promise<JobResult>((resolve) => {
       const pending: PendingJob = { spec, runId, jobKey, fence, logBytes: 0, stored: Promise.resolve(true), resolve };
       this.#pending.set(jobId, pending);
+      this.#pendingPerRun.set(runId, (this.#pendingPerRun.get(runId) ?? 0) + 1);
       const cancel = () => {
         if (this.#pending.get(jobId) !== pending) return;
         this.#pending.delete(jobId);
@@ -332,7 +335,12 @@ export class AgentDispatcher {
 
   /** Once no job of the run waits for an agent, its trees (and their blobs) are no longer offered. */
   #forgetTreesOf(runId: string): void {
-    for (const pending of this.#pending.values()) if (pending.runId === runId) return;
+    const left = (this.#pendingPerRun.get(runId) ?? 1) - 1;
+    if (left > 0) {
+      this.#pendingPerRun.set(runId, left);
+      return;
+    }
+    this.#pendingPerRun.delete(runId);
     const marker = `${path.sep}${runId}${path.sep}`;
     for (const dir of this.#trees.keys()) if (dir.includes(marker)) this.#trees.delete(dir);
     for (const [sha256, files] of this.#blobs) {
