@@ -12,19 +12,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  benchMain,
-  GANTRY_CLI,
-  NODE,
-  progress,
-  round,
-  startServer,
-  type ServerHandle,
-  tempDir,
-  tempRepo,
-  track,
-  waitFor,
-} from './lib.ts';
+import { benchMain, GANTRY_CLI, NODE, progress, round, startServer, type ServerHandle, tempDir, tempRepo, track, waitFor } from './lib.ts';
 
 const JOBS = Number(process.env.JOBS ?? 10_000);
 const AGENTS = Number(process.env.AGENTS ?? 4);

@@ -2,7 +2,7 @@
 import type { Selectable } from 'kysely';
 import { ConflictError } from '../core/errors.ts';
 import { newId } from '../core/ids.ts';
-import type { StoreContext } from './codec.ts';
+import type { Db, StoreContext } from './codec.ts';
 import { fromJson, isUniqueViolation, nowIso, toJson, toNumber } from './codec.ts';
 import type { AgentAttemptsTable, AgentsTable } from './migrations.ts';
 import type { AgentAttempt, AgentRecord, AgentStore, AttemptOutcome } from './ports.ts';
@@ -61,25 +61,13 @@ export function createAgentStore(ctx: StoreContext): AgentStore {
       await db.updateTable('agents').set({ last_seen_at: at }).where('name', '=', name).execute();
     },
 
-    async lastFence(runId, jobKey) {
-      const row = await db
-        .selectFrom('agent_attempts')
-        .select((eb) => eb.fn.max('fence').as('fence'))
-        .where('run_id', '=', runId)
-        .where('job_key', '=', jobKey)
-        .executeTakeFirst();
-      return row?.fence === null || row?.fence === undefined ? 0 : toNumber(row.fence);
+    lastFence(runId, jobKey) {
+      return maxFence(db, runId, jobKey);
     },
 
     async beginAttempt(a) {
       await db.transaction().execute(async (tx) => {
-        const row = await tx
-          .selectFrom('agent_attempts')
-          .select((eb) => eb.fn.max('fence').as('fence'))
-          .where('run_id', '=', a.runId)
-          .where('job_key', '=', a.jobKey)
-          .executeTakeFirst();
-        const last = row?.fence === null || row?.fence === undefined ? 0 : toNumber(row.fence);
+        const last = await maxFence(tx, a.runId, a.jobKey);
         if (a.fence <= last) throw new ConflictError(`fencing token ${a.fence} of ${a.runId}/${a.jobKey} is not above ${last}`);
         try {
           await tx
@@ -124,6 +112,17 @@ export function createAgentStore(ctx: StoreContext): AgentStore {
       return rows.map(toAttempt);
     },
   };
+}
+
+/** The highest fencing token of a job's attempts, 0 when it has none. */
+async function maxFence(db: Db, runId: string, jobKey: string): Promise<number> {
+  const row = await db
+    .selectFrom('agent_attempts')
+    .select((eb) => eb.fn.max('fence').as('fence'))
+    .where('run_id', '=', runId)
+    .where('job_key', '=', jobKey)
+    .executeTakeFirst();
+  return row?.fence === null || row?.fence === undefined ? 0 : toNumber(row.fence);
 }
 
 function toAgent(row: Selectable<AgentsTable>): AgentRecord {

@@ -57,7 +57,10 @@ async function startAgent(name: string, inNetns: boolean): Promise<ChildProcess>
   const agent = [NODE, CLI_MAIN, 'agent', '--server', server.url, '--capacity', '1', '--work-dir', join(work, name)];
   const argv = ['unshare', '--pid', '--fork', '--kill-child', '--mount-proc', ...agent];
   const [command, ...args] = inNetns ? ['ip', 'netns', 'exec', NETNS, ...argv] : argv;
-  const child = spawn(command as string, args, { env: cliEnv({ GANTRY_AGENT_TOKEN: added.body.token }), stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(command as string, args, {
+    env: cliEnv({ GANTRY_AGENT_TOKEN: added.body.token }),
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
     agentLogs.set(name, (agentLogs.get(name) ?? '') + chunk);
   });
@@ -119,7 +122,10 @@ describe.skipIf(!canNetns)('an agent host cut off', () => {
   it('stops its job before the lease runs out; the job moves to another agent and never runs twice at once', async () => {
     await startAgent('islanded', true);
     const runId = (await server.api<{ run: { id: string } }>('POST', '/api/projects/cutoff/runs', {})).body.run.id;
-    await waitFor(() => ticks().some((t) => t.includes('/islanded/')), { what: 'the job to run on the namespaced agent', timeoutMs: 60_000 });
+    await waitFor(() => ticks().some((t) => t.includes('/islanded/')), {
+      what: 'the job to run on the namespaced agent',
+      timeoutMs: 60_000,
+    });
     await startAgent('mainland', false);
     await waitFor(
       async () => {
@@ -134,7 +140,10 @@ describe.skipIf(!canNetns)('an agent host cut off', () => {
     const cutAt = Date.now();
     // The job runs until told: only once its retry runs on the other agent. Had the cut-off
     // attempt outlived its lease, it would now write its end too.
-    await waitFor(() => ticks().some((t) => t.includes('/mainland/')), { what: 'the job to restart on the other agent', timeoutMs: 60_000 });
+    await waitFor(() => ticks().some((t) => t.includes('/mainland/')), {
+      what: 'the job to restart on the other agent',
+      timeoutMs: 60_000,
+    });
     writeFileSync(join(marks, 'go'), '');
 
     const run = await waitFor(

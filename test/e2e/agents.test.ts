@@ -46,8 +46,19 @@ async function startAgentHost(name: string, labels: string, capacity: number): P
   expect(added.status).toBe(201);
   const child = spawn(
     'unshare',
-    ['--pid', '--fork', '--kill-child', '--mount-proc', NODE, CLI_MAIN, 'agent', '--server', server.url, '--capacity', String(capacity)]
-      .concat(['--work-dir', join(work, name)]),
+    [
+      '--pid',
+      '--fork',
+      '--kill-child',
+      '--mount-proc',
+      NODE,
+      CLI_MAIN,
+      'agent',
+      '--server',
+      server.url,
+      '--capacity',
+      String(capacity),
+    ].concat(['--work-dir', join(work, name)]),
     { env: cliEnv({ GANTRY_AGENT_TOKEN: added.body.token }), stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let output = '';
@@ -61,7 +72,8 @@ async function startAgentHost(name: string, labels: string, capacity: number): P
 }
 
 async function killHost(host: AgentHost): Promise<void> {
-  if (host.child.exitCode === null && host.child.signalCode === null && host.child.pid !== undefined) process.kill(host.child.pid, 'SIGKILL');
+  if (host.child.exitCode === null && host.child.signalCode === null && host.child.pid !== undefined)
+    process.kill(host.child.pid, 'SIGKILL');
   await host.exited;
 }
 
@@ -217,7 +229,14 @@ pipeline:
     for (const id of runIds) {
       const mine = lines.filter((l) => l.endsWith(` ${id}`)).map((l) => l.split(' ')[0]);
       if (held.includes(id)) expect(mine, id).toEqual(['start', 'start', 'end']);
-      else if (lostRuns.has(id)) expect([['start', 'end'], ['start', 'start', 'end']], id).toContainEqual(mine);
+      else if (lostRuns.has(id))
+        expect(
+          [
+            ['start', 'end'],
+            ['start', 'start', 'end'],
+          ],
+          id,
+        ).toContainEqual(mine);
       else expect(mine, id).toEqual(['start', 'end']);
     }
   });

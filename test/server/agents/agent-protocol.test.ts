@@ -72,10 +72,15 @@ describe('agent protocol', () => {
     const first = await pollOne(zombie);
     expect(first).toMatchObject({ runId, jobKey: 'remote', fence: 1 });
     expect(first.source.map((f) => f.path)).toEqual(['gantry.yaml', 'readme.txt']);
-    const blob = await fetch(`${server.url}/api/agents/blobs/${first.source[1]?.sha256}`, { headers: { authorization: `Bearer ${zombie}` } });
+    const blob = await fetch(`${server.url}/api/agents/blobs/${first.source[1]?.sha256}`, {
+      headers: { authorization: `Bearer ${zombie}` },
+    });
     expect(Buffer.from(await blob.arrayBuffer()).toString()).toBe('the source\n');
     const ref = { runId, jobKey: 'remote', fence: 1 };
-    expect((await call(zombie, 'POST', '/api/agents/log', { ...ref, offset: 0, data: Buffer.from('zombie was here\n').toString('base64') })).status).toBe(200);
+    expect(
+      (await call(zombie, 'POST', '/api/agents/log', { ...ref, offset: 0, data: Buffer.from('zombie was here\n').toString('base64') }))
+        .status,
+    ).toBe(200);
 
     // The zombie goes quiet; the other agent waits in a long poll and gets the job once the lease is over.
     const second = await pollOne(other);
@@ -90,7 +95,9 @@ describe('agent protocol', () => {
     expect([zombieFinish.status, zombieFinish.body.error?.code]).toEqual([409, 'LEASE_LOST']);
 
     const ref2 = { runId, jobKey: 'remote', fence: 2 };
-    expect((await call(other, 'POST', '/api/agents/log', { ...ref2, offset: 0, data: Buffer.from('the real one\n').toString('base64') })).status).toBe(200);
+    expect(
+      (await call(other, 'POST', '/api/agents/log', { ...ref2, offset: 0, data: Buffer.from('the real one\n').toString('base64') })).status,
+    ).toBe(200);
     const artifact = new TextEncoder().encode('built\n');
     const sha = sha256Of(artifact);
     const wrong = await call(other, 'PUT', `/api/agents/blobs/${'0'.repeat(64)}`, artifact, 'application/octet-stream');
