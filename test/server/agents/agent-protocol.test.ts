@@ -103,12 +103,12 @@ describe('agent protocol', () => {
     const wrong = await call(other, 'PUT', `/api/agents/blobs/${'0'.repeat(64)}`, artifact, 'application/octet-stream');
     expect([wrong.status, wrong.body.error?.code]).toEqual([422, 'HASH_MISMATCH']);
     expect((await call(other, 'PUT', `/api/agents/blobs/${sha}`, artifact, 'application/octet-stream')).status).toBe(200);
-    const escape = await call(other, 'POST', '/api/agents/finish', {
+    const outside = await call(other, 'POST', '/api/agents/finish', {
       ...ref2,
       result,
       files: [{ path: '../../escape.txt', sha256: sha, size: 6, executable: false }],
     });
-    expect([escape.status, escape.body.error?.code]).toEqual([400, 'INVALID_INPUT']);
+    expect([outside.status, outside.body.error?.code]).toEqual([400, 'INVALID_INPUT']);
     const files = [{ path: 'artifacts/out.txt', sha256: sha, size: 6, executable: false }];
     expect((await call(other, 'POST', '/api/agents/finish', { ...ref2, result, files })).status).toBe(200);
 
