@@ -46,6 +46,14 @@ interface RunningJob {
 const RETRY_MS = 1000;
 /** How often the log is shipped while a job runs. */
 const LOG_SHIP_MS = 250;
+/** At most this much of the log goes with the result rather than in a `log` request of its own. */
+const LAST_PIECE_BYTES = 1024 * 1024;
+
+interface LogPiece {
+  offset: number;
+  /** base64 */
+  data: string;
+}
 
 export class Agent {
   readonly #o: AgentOptions;
@@ -144,6 +152,7 @@ export class Agent {
       const context = a.context as unknown as JobContext;
       const shipper = this.#shipLog(ref, logFile, running.controller);
       let result: JobResult;
+      let lastLog: LogPiece | undefined;
       try {
         result = await (this.#o.runJob ?? defaultRunJob)({
           runId: a.runId,
@@ -163,7 +172,7 @@ export class Agent {
           signal: running.controller.signal,
         });
       } finally {
-        await shipper.stop();
+        lastLog = await shipper.stop();
       }
       if (running.controller.signal.aborted) {
         this.#o.log('job stopped', { ...ref, reason: String((running.controller.signal.reason as Error | undefined)?.message) });
@@ -174,7 +183,12 @@ export class Agent {
         const file = files.blobs.get(entry.sha256);
         if (file) await this.#call('PUT', `/api/agents/blobs/${entry.sha256}`, await readAll(file), { timeoutMs: 60_000 });
       }
-      await this.#call('POST', '/api/agents/finish', { ...ref, result, files: files.manifest }, { timeoutMs: 60_000 });
+      await this.#call(
+        'POST',
+        '/api/agents/finish',
+        { ...ref, result, files: files.manifest, ...(lastLog ? { log: lastLog } : {}) },
+        { timeoutMs: 60_000 },
+      );
       this.#o.log('job finished', { ...ref, status: result.status });
     } finally {
       await rm(dir, { recursive: true, force: true }).catch(() => undefined);
@@ -182,10 +196,17 @@ export class Agent {
   }
 
   /** Sends what the log file gained since the last piece, until stopped (then once more). */
-  #shipLog(ref: JobRef, logFile: string, controller: AbortController): { stop(): Promise<void> } {
+  #shipLog(ref: JobRef, logFile: string, controller: AbortController): { stop(): Promise<LogPiece | undefined> } {
     let offset = 0;
     let stopped = false;
-    const shipOnce = async () => {
+    /** What is left once the job has ended, for the `finish` request to carry (whole, up to a MiB; the rest goes first). */
+    const lastPiece = async (): Promise<LogPiece | undefined> => {
+      await shipOnce(LAST_PIECE_BYTES);
+      const data = await readFrom(logFile, offset);
+      return data.length === 0 ? undefined : { offset, data: data.toString('base64') };
+    };
+    /** Sends what the file gained, leaving up to `keep` bytes at its end unsent. */
+    const shipOnce = async (keep = 0) => {
       let handle: FileHandle;
       try {
         handle = await open(logFile, 'r');
@@ -193,9 +214,12 @@ export class Agent {
         return;
       }
       try {
+        const size = (await handle.stat()).size;
         for (;;) {
-          const buffer = Buffer.alloc(1024 * 1024);
-          const { bytesRead } = await handle.read(buffer, 0, buffer.length, offset);
+          const want = Math.min(1024 * 1024, size - keep - offset);
+          if (want <= 0) return;
+          const buffer = Buffer.alloc(want);
+          const { bytesRead } = await handle.read(buffer, 0, want, offset);
           if (bytesRead === 0) return;
           const data = buffer.subarray(0, bytesRead).toString('base64');
           await this.#call('POST', '/api/agents/log', { ...ref, offset, data }, { timeoutMs: 30_000 });
@@ -220,7 +244,7 @@ export class Agent {
         stopped = true;
         clearTimeout(timer);
         await pending;
-        if (!controller.signal.aborted) await shipOnce();
+        return controller.signal.aborted ? undefined : await lastPiece();
       },
     };
   }
@@ -317,6 +341,24 @@ function isLeaseLost(error: unknown): boolean {
 
 function slug(key: string): string {
   return key.replace(/[^A-Za-z0-9_.-]+/g, '_').slice(0, 60);
+}
+
+/** The bytes of a file from `offset` to its end (none when it does not exist). */
+async function readFrom(file: string, offset: number): Promise<Buffer> {
+  let handle: FileHandle;
+  try {
+    handle = await open(file, 'r');
+  } catch {
+    return Buffer.alloc(0);
+  }
+  try {
+    const size = (await handle.stat()).size;
+    const buffer = Buffer.alloc(Math.max(0, size - offset));
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, offset);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
 }
 
 async function readAll(file: string): Promise<Uint8Array> {

@@ -85,5 +85,7 @@ export const finishRequestSchema = z.strictObject({
   }),
   /** The job's files besides its log (artifacts/, tests.json, sarif.json), relative to its job folder. */
   files: manifestSchema,
+  /** The log's last piece, when any is left: one request fewer per job than a last `log` call. */
+  log: z.strictObject({ offset: z.int().min(0), data: z.string() }).optional(),
 });
 export type FinishRequest = z.infer<typeof finishRequestSchema>;

@@ -17,7 +17,7 @@ import { makeRepo, type TestRepo } from '../support/repo.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
 
-const LEASE_MS = 3000;
+const LEASE_MS = 5000;
 const canUnshare = (() => {
   try {
     execFileSync('unshare', ['--pid', '--fork', '--kill-child', '--mount-proc', 'true'], { stdio: 'ignore' });
@@ -212,32 +212,32 @@ pipeline:
       }
     }
     const lost = attempts.filter((a) => a.outcome === 'lease-lost');
-    // What it held when killed (it may have been granted one more since the test looked).
-    expect(lost.map((a) => a.runId)).toEqual(expect.arrayContaining(held));
-    for (const attempt of lost) {
-      expect(attempt.agentId).toBe('host-c');
+    // What it held when killed (it may have been granted one more since the test looked). On a
+    // loaded machine a live agent may miss its renewals too: it then stops its job and the job
+    // moves like the killed host's, which the checks above and below cover all the same.
+    const lostByVictim = lost.filter((a) => a.agentId === 'host-c');
+    expect(lostByVictim.map((a) => a.runId)).toEqual(expect.arrayContaining(held));
+    for (const attempt of lostByVictim) {
       const retry = attempts.find((a) => a.runId === attempt.runId && a.fence === attempt.fence + 1);
       expect(retry?.agentId).not.toBe('host-c');
       // Within the lease time of the kill (plus the server's look at leases, every quarter lease).
       expect(Date.parse(retry?.startedAt ?? '') - killedAt).toBeLessThanOrEqual(LEASE_MS + LEASE_MS / 4 + 500);
     }
 
-    // What really ran: one end per run, and a second start only for a job of the killed host, whose
-    // first attempt never ended (it died with its host before the job moved on).
+    // What really ran: per run one end, the last line; a start more only for an attempt that
+    // lost its lease, whose process never wrote its end (it died or was stopped first).
     const lines = markLines();
-    const lostRuns = new Set(lost.map((a) => a.runId));
     for (const id of runIds) {
       const mine = lines.filter((l) => l.endsWith(` ${id}`)).map((l) => l.split(' ')[0]);
-      if (held.includes(id)) expect(mine, id).toEqual(['start', 'start', 'end']);
-      else if (lostRuns.has(id))
-        expect(
-          [
-            ['start', 'end'],
-            ['start', 'start', 'end'],
-          ],
-          id,
-        ).toContainEqual(mine);
-      else expect(mine, id).toEqual(['start', 'end']);
+      const lostHere = lost.filter((a) => a.runId === id).length;
+      expect(
+        mine.filter((w) => w === 'end'),
+        id,
+      ).toEqual(['end']);
+      expect(mine.at(-1), id).toBe('end');
+      expect(mine.length - 1, id).toBeGreaterThanOrEqual(1);
+      expect(mine.length - 1, id).toBeLessThanOrEqual(1 + lostHere);
+      if (held.includes(id)) expect(mine.length - 1, id).toBeGreaterThanOrEqual(2);
     }
   });
 });

@@ -46,6 +46,9 @@ const LOG = {
   leaseExpired: 'an agent lost its lease on a job',
 } as const;
 
+/** How often an agent's last-seen time is written at most. */
+const TOUCH_EVERY_MS = 5000;
+
 interface PendingJob {
   spec: JobSpec;
   runId: string;
@@ -74,6 +77,8 @@ export class AgentDispatcher {
   /** sha256 → files on this host with that content (from the trees above; runs share content). */
   readonly #blobs = new Map<string, string[]>();
   readonly #uploads: BlobFolder;
+  /** When each agent's last-seen time was last written (a write per poll would be most of a poll's cost). */
+  readonly #touched = new Map<string, number>();
   #ticker: TimerHandle | undefined;
   #stopped = false;
 
@@ -136,7 +141,7 @@ export class AgentDispatcher {
    * is stored as an attempt before it is handed over.
    */
   async poll(agentId: string, labels: readonly string[], free: number, waitMs: number): Promise<Assignment[]> {
-    void this.#deps.agents.touch(agentId, this.#nowIso()).catch(() => undefined);
+    this.#touch(agentId);
     // A second poll of the same agent replaces the first (the first answers empty).
     this.#wake.get(agentId)?.();
     this.#apply({ type: 'poll', agentId, labels, free, at: this.#deps.clock.now() });
@@ -174,7 +179,10 @@ export class AgentDispatcher {
 
   /** Appends a piece of the job's log at `offset` (a piece already written is ignored: the agent may send it again). */
   async log(agentId: string, ref: JobRef, offset: number, data: Buffer): Promise<void> {
-    const pending = this.#holding(agentId, ref);
+    await this.#appendLog(this.#holding(agentId, ref), ref, offset, data);
+  }
+
+  async #appendLog(pending: PendingJob, ref: JobRef, offset: number, data: Buffer): Promise<void> {
     if (offset + data.length <= pending.logBytes) return;
     if (offset !== pending.logBytes)
       throw new ConflictError(`the log of ${ref.jobKey} has ${pending.logBytes} bytes; this piece starts at ${offset}`);
@@ -201,6 +209,7 @@ export class AgentDispatcher {
    */
   async finish(agentId: string, request: FinishRequest): Promise<void> {
     const pending = this.#holding(agentId, request);
+    if (request.log) await this.#appendLog(pending, request, request.log.offset, Buffer.from(request.log.data, 'base64'));
     const jobFolder = path.dirname(pending.spec.artifactsOut);
     await materializeTree(jobFolder, request.files, this.#uploads, async (sha256) => {
       throw new GantryError('NOT_FOUND', `the agent did not send the blob ${sha256} (PUT /api/agents/blobs/${sha256} first)`);
@@ -331,6 +340,13 @@ export class AgentDispatcher {
       tree.catch(() => this.#trees.delete(dir));
     }
     return tree;
+  }
+
+  #touch(agentId: string): void {
+    const now = this.#deps.clock.now();
+    if (now - (this.#touched.get(agentId) ?? Number.NEGATIVE_INFINITY) < TOUCH_EVERY_MS) return;
+    this.#touched.set(agentId, now);
+    void this.#deps.agents.touch(agentId, this.#nowIso()).catch(() => undefined);
   }
 
   /** Once no job of the run waits for an agent, its trees (and their blobs) are no longer offered. */

@@ -34,6 +34,16 @@ function agentOf(request: FastifyRequest): string {
 
 export function registerAgentRoutes(routes: RouteTable, deps: AgentRouteDeps): void {
   const { store, dispatcher } = deps;
+  // An agent's registered labels never change: read once per agent, not on every poll.
+  const labelsOf = new Map<string, Promise<string[]>>();
+  const registeredLabels = (name: string) => {
+    let labels = labelsOf.get(name);
+    if (!labels) {
+      labels = store.agents.findByName(name).then((a) => a?.labels ?? []);
+      labelsOf.set(name, labels);
+    }
+    return labels;
+  };
   const record = (type: string, actor: string | undefined, data: Record<string, Value>) =>
     store.events.append({ type, subject: 'server', actor: actor ?? 'api', data, env: deps.eventEnv() });
 
@@ -77,6 +87,7 @@ export function registerAgentRoutes(routes: RouteTable, deps: AgentRouteDeps): v
       if (!(await store.agents.findByName(params.name))) throw new NotFoundError(`no agent named ${params.name}`);
       const revoked = await store.agents.revoke(params.name, new Date().toISOString());
       dispatcher.dropAgent(params.name);
+      labelsOf.delete(params.name);
       if (revoked) await record('agent.revoked', request.actor, { name: params.name });
       return { revoked };
     },
@@ -91,8 +102,7 @@ export function registerAgentRoutes(routes: RouteTable, deps: AgentRouteDeps): v
     body: pollRequestSchema,
     handler: async ({ body, request }) => {
       const name = agentOf(request);
-      const agent = await store.agents.findByName(name);
-      const labels = [...new Set([...(agent?.labels ?? []), ...body.labels])];
+      const labels = [...new Set([...(await registeredLabels(name)), ...body.labels])];
       return { assignments: await dispatcher.poll(name, labels, body.free, body.waitMs) };
     },
   });

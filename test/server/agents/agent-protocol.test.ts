@@ -12,7 +12,8 @@ import { makeRepo, type TestRepo } from '../../support/repo.ts';
 import { startTestServer, type TestServer } from '../../support/server.ts';
 import { waitFor } from '../../support/wait.ts';
 
-const LEASE_MS = 600;
+// Long enough that a loaded machine does not end the zombie's lease before the test has it report once.
+const LEASE_MS = 2000;
 let server: TestServer;
 let repo: TestRepo;
 let scratch: string;
