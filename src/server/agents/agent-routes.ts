@@ -11,7 +11,7 @@ import { finishRequestSchema, logRequestSchema, pollRequestSchema, renewRequestS
 import { GantryError, InputError, NotFoundError } from '../../core/errors.ts';
 import type { Value } from '../../core/types.ts';
 import type { EventEnvironment, Store } from '../../store/ports.ts';
-import { AGENT_PRINCIPAL_PREFIX, hashToken, newToken } from '../auth/index.ts';
+import { AGENT_PRINCIPAL_PREFIX, hashToken, newAgentToken } from '../auth/index.ts';
 import type { RouteTable } from '../http/index.ts';
 import type { AgentDispatcher } from './agent-dispatcher.ts';
 
@@ -55,7 +55,7 @@ export function registerAgentRoutes(routes: RouteTable, deps: AgentRouteDeps): v
     permission: 'server.admin',
     body: z.strictObject({ name: AGENT_NAME, labels: z.array(LABEL).default([]) }),
     handler: async ({ body, request, reply }) => {
-      const token = newToken();
+      const token = newAgentToken();
       const agent = await store.agents.create({ name: body.name, tokenHash: hashToken(token), labels: body.labels });
       await record('agent.added', request.actor, { name: agent.name, labels: agent.labels });
       reply.code(201);

@@ -16,7 +16,7 @@ import type { Store, TokenRecord } from '../../store/ports.ts';
 import { bearer, headerValue } from '../http/index.ts';
 import { cookieValue, csrfMatches, isSessionOrLinkToken, SESSION_COOKIE, type Session, type SessionService } from './sessions.ts';
 import type { OpenRequests } from './open-requests.ts';
-import { hashToken } from './tokens.ts';
+import { AGENT_TOKEN_PREFIX, hashToken } from './tokens.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -37,15 +37,15 @@ export function authenticator(
     const token = bearer(request);
     if (token) {
       const hash = hashToken(token);
-      const record = await store.tokens.findByHash(hash);
-      if (!record) {
+      if (token.startsWith(AGENT_TOKEN_PREFIX)) {
         const agent = await agentPrincipal(store, hash);
         if (!agent) throw new UnauthorizedError('the API token is not valid');
         request.principal = agent;
         request.actor = agent.id;
         return;
       }
-      if (isSessionOrLinkToken(record.name)) throw new UnauthorizedError('the API token is not valid');
+      const record = await store.tokens.findByHash(hash);
+      if (!record || isSessionOrLinkToken(record.name)) throw new UnauthorizedError('the API token is not valid');
       request.principal = await principalOfToken(store, record, now());
       request.actor = record.owner === null ? `api:${record.name}` : `user:${record.owner}`;
       open.track(record.id, request.raw);

@@ -5,7 +5,7 @@ export { authorizer, callerMay, requirePermission, defaultProtection, type Autho
 export { SecretBox } from './secret-box.ts';
 export { registerSessionRoutes, type SessionRouteDeps } from './session-routes.ts';
 export { SessionService, type LoginLink, type Session } from './sessions.ts';
-export { hashToken, newToken } from './tokens.ts';
+export { AGENT_TOKEN_PREFIX, hashToken, newAgentToken, newToken } from './tokens.ts';
 export { registerAccessRoutes, type AccessRouteDeps } from './access-routes.ts';
 export { OpenRequests } from './open-requests.ts';
 export { recordApiCalls, registerAuditRoutes } from './audit.ts';
