@@ -76,6 +76,12 @@ export const PERMISSIONS = {
     role: 'developer',
     description: 'post alerts from Alertmanager (give its service token only this scope)',
   },
+  'agent.work': {
+    scope: 'server',
+    role: 'admin',
+    description:
+      "take jobs, renew leases and report logs, files and results as a build agent (an agent's token has only this; `gantry agents add`)",
+  },
   'server.read': { scope: 'server', role: 'viewer', description: 'see server-wide pages: all projects, alerts, incidents, DORA' },
   'server.admin': {
     scope: 'server',

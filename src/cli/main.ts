@@ -55,6 +55,7 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     approvals,
     platform,
     templates,
+    agents,
   ] = await Promise.all([
     import('./commands/local.ts'),
     import('./commands/up.ts'),
@@ -74,6 +75,7 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     import('./commands/approvals.ts'),
     import('./commands/platform.ts'),
     import('./commands/templates.ts'),
+    import('./commands/agents.ts'),
   ]);
   local.registerLocalCommands(program);
   up.registerUpCommand(program);
@@ -94,6 +96,7 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
   approvals.registerApprovalCommands(program);
   platform.registerPlatformCommands(program);
   templates.registerTemplateCommands(program);
+  agents.registerAgentCommands(program);
   return program;
 }
 

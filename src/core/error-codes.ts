@@ -330,6 +330,21 @@ export const ERROR_CODES = {
     sentence: 'The example project took too long to reach the next step; see `gantry runs list` and the server log.',
   },
   // -- traces (OTLP/HTTP)
+  AGENT_TOKEN_REQUIRED: {
+    httpStatus: 403,
+    sentence:
+      'Only an agent token may call the agent protocol (`/api/agents/poll`, `renew`, `log`, `blobs`, `finish`); register an agent with `gantry agents add NAME` and start `gantry agent` with its token.',
+  },
+  LEASE_LOST: {
+    httpStatus: 409,
+    sentence:
+      'The agent no longer holds the job it reported about (its lease expired, the job was cancelled, or another agent now runs it under a newer fencing token); the agent stops the job and drops the report.',
+  },
+  HASH_MISMATCH: {
+    httpStatus: 422,
+    sentence:
+      'A file moved between the server and an agent does not hash to the sha256 it was sent under (damaged in transit or on disk); it is refused and fetched or sent again.',
+  },
   OTLP_MALFORMED: {
     httpStatus: 400,
     sentence:

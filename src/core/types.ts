@@ -57,6 +57,8 @@ export interface JobConfig {
   artifacts: string[];
   reports: { junit?: string; sarif?: string };
   network: boolean;
+  /** Agent labels the job needs (`runs-on`); absent: the server's embedded executor runs it. */
+  runsOn?: string[];
   /** Set only on a job Gantry adds itself (pipeline/security-job.ts); never from gantry.yaml. */
   builtin?: 'security';
 }

@@ -26,6 +26,8 @@ export interface RunHost {
   jobSpec(job: JobState, state: RunState, signal: AbortSignal): Promise<JobSpec>;
   runJob: RunJob;
   slots: SlotPool;
+  /** A job's own pool when it is not `slots` (jobs run elsewhere, on build agents). */
+  slotsFor?(key: string): SlotPool | undefined;
   now(): Date;
 }
 
@@ -135,7 +137,7 @@ export class RunDriver {
   }
 
   async #runDispatched(key: string, controller: AbortController): Promise<void> {
-    const release = await this.#host.slots.acquire();
+    const release = await (this.#host.slotsFor?.(key) ?? this.#host.slots).acquire();
     try {
       // The job may have been cancelled while it waited for a slot.
       if (this.#state.jobs[key]?.status !== 'queued' || controller.signal.aborted) return;

@@ -166,6 +166,16 @@ const jobMap = z.strictObject(
     artifacts: stringOrList('globs').optional().describe('Files to keep after the job (globs relative to the workspace).'),
     reports: reportsMap.optional().describe('Test and security reports to collect.'),
     network: z.boolean().default(true).describe('Allow network access from the sandbox.'),
+    'runs-on': z
+      .union(
+        [idString('agent label'), z.array(idString('agent label'), expected('a list of agent labels'))],
+        expected('a list of agent labels'),
+      )
+      .transform((value) => (typeof value === 'string' ? [value] : value))
+      .optional()
+      .describe(
+        'Run the job on an agent (`gantry agent`) carrying all these labels, e.g. [linux, large]; without it the job runs on the server as always.',
+      ),
   },
   expected('a map with steps'),
 );
@@ -187,6 +197,7 @@ const job = jobMap
         artifacts: raw.artifacts ?? [],
         reports: compact({ junit: raw.reports?.junit, sarif: raw.reports?.sarif }),
         network: raw.network,
+        runsOn: raw['runs-on'],
       }),
   )
   .describe('A job: steps run in order in one workspace.');

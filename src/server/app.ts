@@ -39,6 +39,7 @@ import { type ChaosService, registerChaosRoutes } from './chaos/index.ts';
 import { type DeployProtection, registerApprovalRoutes } from './approvals/index.ts';
 import { EstateService, registerEstateRoutes } from './estate/index.ts';
 import { registerServiceLogRoutes, type ServiceLogs } from './logs/index.ts';
+import { type AgentDispatcher, registerAgentRoutes } from './agents/index.ts';
 import { registerSearchRoutes, SearchIndexer, type SearchSource, SearchService } from './search/index.ts';
 
 export interface AppDeps {
@@ -65,6 +66,8 @@ export interface AppDeps {
   searchIndexer?: SearchIndexer;
   /** Search results from elsewhere than the event log (service logs). */
   searchSources?: readonly SearchSource[];
+  /** Build agents (`runs-on` jobs); absent in tests of the pipeline API alone. */
+  agents?: AgentDispatcher;
   runs: RunService;
   projects: ProjectService;
   secretBox: SecretBox;
@@ -152,6 +155,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
     sources: deps.searchSources,
   });
   registerSearchRoutes(routes, { search });
+  if (deps.agents) registerAgentRoutes(routes, { store, dispatcher: deps.agents, eventEnv });
   if (deps.delivery) {
     registerDeliveryRoutes(routes, { store, projects: deps.projects, ...deps.delivery });
     registerEnvironmentViewRoutes(routes, { store, projects: deps.projects, delivery: deps.delivery.delivery, hub: deps.hub });

@@ -30,6 +30,8 @@ export interface ServerOptions {
   readonly drainMs: number;
   /** How many times a job whose server died under it is retried (0: it fails). */
   readonly interruptedRetries: number;
+  /** How long an agent holds a job without renewing its lease, ms (docs/decisions/0036). */
+  readonly agentLeaseMs: number;
   /**
    * A failed notification's first retry waits up to this (full jitter), ms; later ones double,
    * capped at 30 min and at half of how long the delivery has been failing (at least 6× this).
@@ -144,6 +146,12 @@ export const SERVER_OPTION_TABLE: Record<keyof ServerOptions, OptionSpec> = {
     env: 'GANTRY_INTERRUPTED_RETRIES',
     description: 'retries of a job whose server died under it (default 1)',
     parse: int('interrupted retries', 0),
+  },
+  agentLeaseMs: {
+    env: 'GANTRY_AGENT_LEASE_MS',
+    description:
+      "how long a build agent holds a job without renewing its lease, ms (default 15000; agents renew every third of it); a lost agent's jobs move to another within it",
+    parse: int('agent lease', 300),
   },
   notifyRetryMs: {
     env: 'GANTRY_NOTIFY_RETRY_MS',
@@ -276,6 +284,7 @@ export function resolveServerOptions(
     pollIntervalMs: (raw.pollIntervalMs as number | undefined) ?? 60_000,
     drainMs: (raw.drainMs as number | undefined) ?? 10_000,
     interruptedRetries: (raw.interruptedRetries as number | undefined) ?? 1,
+    agentLeaseMs: (raw.agentLeaseMs as number | undefined) ?? 15_000,
     notifyRetryMs: (raw.notifyRetryMs as number | undefined) ?? FIRST_RETRY_MS,
     prometheusUrl: (raw.prometheusUrl as string | undefined) ?? null,
     logFormat: (raw.logFormat as LogFormat | undefined) ?? null,

@@ -42,6 +42,7 @@ import { ProjectService } from './projects/index.ts';
 import { pullJobFiles, RunService, shipJobFiles, shipJobLog } from './runs/index.ts';
 import { readFilesAtCommit } from './repos/index.ts';
 import { EXPERIMENTS_DIR, isExperimentFile } from '../pipeline/experiment-files.ts';
+import { AgentDispatcher } from './agents/index.ts';
 import { SloService, storeSloTargets } from './slo/index.ts';
 import { Notifier } from './notifications/index.ts';
 import { runGit } from '../platform/git.ts';
@@ -119,6 +120,9 @@ export interface StartOverrides {
   clock?: Clock;
 }
 
+/** How many agents' jobs may be dispatched at once, all runs together (the agents' own capacity is the real bound). */
+const AGENT_JOBS_AT_ONCE = 100_000;
+
 /** WARN and ERROR messages of the composition root: static, the data goes beside them. */
 const LOG = {
   autoReleaseFailed: 'automatic release failed',
@@ -154,6 +158,16 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
   let closing = false;
   let started: { rollups: RollupRecorder } | null = null;
   const sloLog = log.child({ component: 'slo' });
+  const agentsLog = log.child({ component: 'agents' });
+  const agents = new AgentDispatcher({
+    agents: store.agents,
+    dataDir: options.dataDir,
+    clock: systemClock,
+    leaseMs: options.agentLeaseMs,
+    notify: (runId) => hub.notify(runId),
+    info: (message, data) => agentsLog.info(message, data),
+    warn: (message, data) => agentsLog.warn(message, data),
+  });
   const runs = new RunService({
     store,
     dataDir: options.dataDir,
@@ -162,7 +176,12 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     passEnv: options.passEnv,
     interruptedRetries: options.interruptedRetries,
     slots: new SlotPool(options.parallel),
-    runJob: loggedRunJob(sharedJobFiles(overrides.runJob ?? defaultRunJob, store, runsLog), runsLog),
+    // Agents' jobs wait in the lease book, not for this host's slots: the agents' capacity bounds them.
+    agentSlots: new SlotPool(AGENT_JOBS_AT_ONCE),
+    runJob: loggedRunJob(
+      sharedJobFiles((spec) => (spec.job.config.runsOn ? agents.runJob(spec) : (overrides.runJob ?? defaultRunJob)(spec)), store, runsLog),
+      runsLog,
+    ),
     secrets: async (projectId) => {
       const sealed = await store.secrets.all(projectId);
       return Object.fromEntries(Object.entries(sealed).map(([name, value]) => [name, secretBox.decrypt(value)]));
@@ -396,6 +415,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     sessions,
     ...(oidc ? { oidc } : {}),
     searchIndexer,
+    agents,
     // Service logs in the global search; a log query's times are ISO there, milliseconds here.
     searchSources: [
       serviceLogSource(
@@ -443,6 +463,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
       // A store from before search, or one whose index was dropped, is indexed from the event log
       // in the background; a search meanwhile waits for the catch-up.
       searchIndexer.catchUp().catch((error: unknown) => log.child({ component: 'search' }).warn(LOG.searchIndexFailed, { err: error }));
+      agents.start();
       const resumed = await runs.recover();
       if (resumed > 0) runsLog.info('resuming runs left by the previous server', { runs: resumed });
       return resumed;
@@ -470,6 +491,8 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
       await delivery.stop();
     }
     await runs.shutdown(options.drainMs);
+    // Agents waiting in a long poll hear "nothing" now rather than when the socket is cut.
+    agents.stop();
     // Released only now that nothing of the loops runs here: the next owner starts at its next claim.
     await lease?.stop();
     await remoteChanges?.stop();

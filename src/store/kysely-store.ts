@@ -21,6 +21,7 @@ import { createLeaseStore } from './lease-store.ts';
 import { createJobFileStore } from './job-file-store.ts';
 import { createProtectionStore } from './protection-store.ts';
 import { createEstateStore } from './estate-store.ts';
+import { createAgentStore } from './agent-store.ts';
 
 /**
  * Wraps an already migrated database. The store owns `db`: `close()` destroys it (once;
@@ -54,6 +55,7 @@ export function createKyselyStore(
     leases: createLeaseStore(ctx),
     announcements,
     jobFiles: createJobFileStore(ctx),
+    agents: createAgentStore(ctx),
     dialect,
     close() {
       closing ??= db.destroy();

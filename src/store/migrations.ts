@@ -96,6 +96,26 @@ export interface TokensTable {
   revoked_at: string | null;
 }
 
+export interface AgentsTable {
+  id: string;
+  name: string;
+  token_hash: string;
+  labels: string;
+  created_at: string;
+  revoked_at: string | null;
+  last_seen_at: string | null;
+}
+
+export interface AgentAttemptsTable {
+  run_id: string;
+  job_key: string;
+  fence: number;
+  agent_id: string;
+  started_at: string;
+  ended_at: string | null;
+  outcome: string | null;
+}
+
 export interface UsersTable {
   name: string;
   kind: string;
@@ -425,6 +445,8 @@ export interface Database {
   environment_protection: EnvironmentProtectionTable;
   approval_requests: ApprovalRequestsTable;
   deploy_approvals: DeployApprovalsTable;
+  agents: AgentsTable;
+  agent_attempts: AgentAttemptsTable;
   leases: LeasesTable;
   job_file_chunks: JobFileChunksTable;
 }
@@ -950,6 +972,32 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
           .addColumn('approver', 'text', (c) => c.notNull())
           .addColumn('at', 'text', (c) => c.notNull())
           .addPrimaryKeyConstraint('deploy_approvals_pk', ['project_id', 'environment', 'release_id', 'approver'])
+          .execute();
+      },
+    },
+    '0016_agents': {
+      async up(db: Kysely<any>): Promise<void> {
+        await db.schema
+          .createTable('agents')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', (c) => c.notNull().unique())
+          .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+          .addColumn('labels', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('revoked_at', 'text')
+          .addColumn('last_seen_at', 'text')
+          .execute();
+        // No foreign key to runs: the attempts are the audit of who ran what, kept as written.
+        await db.schema
+          .createTable('agent_attempts')
+          .addColumn('run_id', 'text', (c) => c.notNull())
+          .addColumn('job_key', 'text', (c) => c.notNull())
+          .addColumn('fence', 'integer', (c) => c.notNull())
+          .addColumn('agent_id', 'text', (c) => c.notNull())
+          .addColumn('started_at', 'text', (c) => c.notNull())
+          .addColumn('ended_at', 'text')
+          .addColumn('outcome', 'text')
+          .addPrimaryKeyConstraint('agent_attempts_pk', ['run_id', 'job_key', 'fence'])
           .execute();
       },
     },

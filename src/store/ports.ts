@@ -213,6 +213,59 @@ export interface TokenStore {
   revoke(id: string, at: string): Promise<boolean>;
 }
 
+// ---------------------------------------------------------------- agents
+
+/** A build agent (`gantry agent`): its token is kept as a sha256 only. */
+export interface AgentRecord {
+  id: string;
+  name: string;
+  /** The labels it was registered with (it may announce more when it polls). */
+  labels: string[];
+  createdAt: string;
+  revokedAt: string | null;
+  lastSeenAt: string | null;
+}
+
+/** How an agent's hold on a job ended: reported its result, its lease ran out, or the job was cancelled. */
+export type AttemptOutcome = 'finished' | 'lease-lost' | 'withdrawn';
+
+/** One grant of a job to an agent, under one fencing token. */
+export interface AgentAttempt {
+  runId: string;
+  jobKey: string;
+  fence: number;
+  agentId: string;
+  startedAt: string;
+  endedAt: string | null;
+  outcome: AttemptOutcome | null;
+}
+
+/**
+ * Agents and the record of every grant of a job to one of them. Fencing tokens are monotonic
+ * per job: `beginAttempt` refuses a token not above every earlier one of the same job (ConflictError),
+ * so a server that restarts continues from `lastFence` and never hands out a token twice.
+ * `endAttempt` ends an attempt once; a second end (a zombie's late result) changes nothing.
+ */
+export interface AgentStore {
+  /** Throws ConflictError when the name is taken. */
+  create(a: { name: string; tokenHash: string; labels: string[] }): Promise<AgentRecord>;
+  findByTokenHash(hash: string): Promise<AgentRecord | undefined>;
+  findByName(name: string): Promise<AgentRecord | undefined>;
+  /** Oldest first. */
+  list(): Promise<AgentRecord[]>;
+  /** False when unknown or already revoked. */
+  revoke(name: string, at: string): Promise<boolean>;
+  /** Records when the agent was last heard from. */
+  touch(name: string, at: string): Promise<void>;
+  /** The highest fencing token granted for the job, 0 when none. */
+  lastFence(runId: string, jobKey: string): Promise<number>;
+  beginAttempt(a: { runId: string; jobKey: string; fence: number; agentId: string; startedAt: string }): Promise<void>;
+  /** True when this call ended it. */
+  endAttempt(runId: string, jobKey: string, fence: number, outcome: AttemptOutcome, at: string): Promise<boolean>;
+  /** A run's attempts, by job then fence. */
+  attempts(runId: string): Promise<AgentAttempt[]>;
+}
+
 // ---------------------------------------------------------------- access
 
 /** A person or a service account. `name` is the login (`alice`, `deploy-bot`), unique. */
@@ -692,6 +745,8 @@ export interface Store {
   leases: LeaseStore;
   announcements: EventAnnouncements;
   jobFiles: JobFileStore;
+  /** Build agents and their attempts at jobs. */
+  agents: AgentStore;
   /** `sqlite` or `postgres`. */
   readonly dialect: 'sqlite' | 'postgres';
   close(): Promise<void>;

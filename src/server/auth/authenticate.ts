@@ -17,7 +17,7 @@ import type { Store, TokenRecord } from '../../store/ports.ts';
 import { bearer, headerValue } from '../http/index.ts';
 import { cookieValue, csrfMatches, isSessionOrLinkToken, SESSION_COOKIE, type Session, type SessionService } from './sessions.ts';
 import type { OpenRequests } from './open-requests.ts';
-import { hashToken } from './tokens.ts';
+import { AGENT_TOKEN_PREFIX, hashToken } from './tokens.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -39,7 +39,15 @@ export function authenticator(
   return async (request) => {
     const token = bearer(request);
     if (token) {
-      const record = await store.tokens.findByHash(hashToken(token));
+      const hash = hashToken(token);
+      if (token.startsWith(AGENT_TOKEN_PREFIX)) {
+        const agent = await agentPrincipal(store, hash);
+        if (!agent) throw new UnauthorizedError('the API token is not valid');
+        request.principal = agent;
+        request.actor = agent.id;
+        return;
+      }
+      const record = await store.tokens.findByHash(hash);
       if (!record || isSessionOrLinkToken(record.name)) throw new UnauthorizedError('the API token is not valid');
       request.principal = await principalOfToken(store, record, now(), groupRoles);
       request.actor = record.owner === null ? `api:${record.name}` : `user:${record.owner}`;
@@ -62,6 +70,20 @@ export function authenticator(
     open.track(session.id, request.raw);
   };
 }
+
+/**
+ * A build agent's token (`gantry agents add`): it may do agent work and nothing else, and a
+ * revoked agent is refused on its very next request.
+ */
+async function agentPrincipal(store: Store, hash: string): Promise<Principal | null> {
+  const agent = await store.agents.findByTokenHash(hash);
+  if (!agent) return null;
+  if (agent.revokedAt !== null) throw new UnauthorizedError(`the agent "${agent.name}" was revoked`);
+  return { id: `${AGENT_PRINCIPAL_PREFIX}${agent.name}`, grants: [{ role: 'admin' }], scopes: ['agent.work'] };
+}
+
+/** Principals of agent tokens are `agent:<name>`. */
+export const AGENT_PRINCIPAL_PREFIX = 'agent:';
 
 async function principalOfToken(store: Store, record: TokenRecord, nowMs: number, groupRoles: readonly GroupRole[]): Promise<Principal> {
   if (record.revokedAt !== null) throw new UnauthorizedError(`the API token "${record.name}" was revoked`);

@@ -8,6 +8,13 @@ export function newToken(): string {
   return `gnt_${randomBytes(32).toString('base64url')}`;
 }
 
+/** Agent tokens say what they are, so a request is checked against the agents alone (one lookup, not two). */
+export const AGENT_TOKEN_PREFIX = 'gna_';
+
+export function newAgentToken(): string {
+  return `${AGENT_TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
+}
+
 export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }

@@ -75,6 +75,11 @@ export function createHttpApp(o: HttpAppOptions): FastifyInstance {
     request.rawBody = body;
     done(null, body);
   });
+  // Blobs agents send (server/agents): the route checks their hash itself.
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (request, body: Buffer, done) => {
+    request.rawBody = body;
+    done(null, body);
+  });
   app.addContentTypeParser(['text/plain', 'application/x-www-form-urlencoded'], { parseAs: 'buffer' }, (request, body: Buffer, done) => {
     request.rawBody = body;
     done(null, body.toString('utf8'));

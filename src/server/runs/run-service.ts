@@ -40,6 +40,8 @@ export interface RunServiceDeps {
   /** How many times a job whose server died under it is retried. */
   interruptedRetries: number;
   slots: SlotPool;
+  /** Slots of jobs with `runs-on` (build agents): apart from this host's, which they do not use. Default: `slots`. */
+  agentSlots?: SlotPool;
   runJob: RunJob;
   /** Decrypted secrets of a project, name → value. */
   secrets(projectId: string): Promise<Record<string, string>>;
@@ -333,6 +335,7 @@ export class RunService {
       { inputs, gantry, env: config.pipeline.env },
       {
         slots: this.#deps.slots,
+        slotsFor: (key) => (plannedJobs.get(key)?.config.runsOn ? this.#deps.agentSlots : undefined),
         now: () => new Date(this.#deps.clock.now()),
         runJob: async (spec) => {
           try {

@@ -1,0 +1,2 @@
+/** `gantry agent`: the build agent process (docs/decisions/0036). */
+export { Agent, AgentCallError, type AgentOptions } from './agent.ts';
