@@ -21,6 +21,7 @@ const DeploysPage = lazy(() => import('./pages/DeploysPage.tsx'));
 const TracesPage = lazy(() => import('./pages/TracesPage.tsx'));
 const ServiceLogsPage = lazy(() => import('./pages/ServiceLogsPage.tsx'));
 const SearchPage = lazy(() => import('./pages/SearchPage.tsx'));
+const NewServicePage = lazy(() => import('./pages/NewServicePage.tsx'));
 
 export function App() {
   const [session, setSession] = useState<Session | null | undefined>(undefined);
@@ -46,6 +47,7 @@ export function App() {
               <Link href="/incidents">Incidents</Link>
               <Link href="/notifications">Notifications</Link>
               <Link href="/dora">DORA</Link>
+              <Link href="/new">New service</Link>
             </>
           )}
         </nav>
@@ -93,6 +95,7 @@ export function App() {
               <Route path="/notifications" component={NotificationsPage} />
               <Route path="/dora" component={DoraPage} />
               <Route path="/search" component={SearchPage} />
+              <Route path="/new" component={NewServicePage} />
               <Route>
                 <h1>Not found</h1>
                 <p>
