@@ -9,7 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { findTemplate, templateValues, writeTemplate } from '../src/cli/service-template.ts';
+import { findTemplate, templateValues, writeTemplate } from '../src/templates/service-template.ts';
 import { benchMain, clientEnv, freePort, gantry, progress, round, runOk, spread, startServer, tempDir, track, waitFor } from './lib.ts';
 
 const REPS = Number(process.env.REPS ?? 3);

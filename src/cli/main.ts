@@ -106,7 +106,9 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
-    return reportError(error, argv.includes('--debug'));
+    const code = reportError(error, argv.includes('--debug'));
+    // With --detailed-exitcode 2 means "there are changes": an error must not look like one.
+    return argv.includes('--detailed-exitcode') && code !== 0 ? 1 : code;
   }
 }
 

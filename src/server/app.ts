@@ -38,6 +38,7 @@ import { type IngestTokens, registerTraceRoutes, type TraceService } from './tra
 import { type ChaosService, registerChaosRoutes } from './chaos/index.ts';
 import { type DeployProtection, registerApprovalRoutes } from './approvals/index.ts';
 import { EstateService, registerEstateRoutes } from './estate/index.ts';
+import { registerTemplateRoutes } from './templates/index.ts';
 import { registerServiceLogRoutes, type ServiceLogs } from './logs/index.ts';
 import { type AgentDispatcher, registerAgentRoutes } from './agents/index.ts';
 import { registerSearchRoutes, SearchIndexer, type SearchSource, SearchService } from './search/index.ts';
@@ -224,6 +225,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
     });
   }
   registerEstateRoutes(routes, { estate: new EstateService({ store, eventEnv }) });
+  registerTemplateRoutes(routes, { dataDir: deps.dataDir, projects: deps.projects });
   if (deps.protection && deps.delivery) {
     const releases = deps.delivery.releases;
     registerApprovalRoutes(routes, {

@@ -8,7 +8,14 @@ import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addTemplate, findTemplate, listTemplates, renderText, templateValues, writeTemplate } from '../../src/cli/service-template.ts';
+import {
+  addTemplate,
+  findTemplate,
+  listTemplates,
+  renderText,
+  templateValues,
+  writeTemplate,
+} from '../../src/templates/service-template.ts';
 import { InputError } from '../../src/core/errors.ts';
 import { validateConfig } from '../../src/pipeline/load-config.ts';
 import { runCli } from '../support/cli.ts';

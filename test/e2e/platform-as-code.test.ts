@@ -4,6 +4,7 @@
  * to server.read and server.admin). Apply is idempotent; a change made by hand through the API is
  * reported as drift, reverted by apply or adopted into the files; a folder naming a project the
  * server does not know applies nothing; a bad file is refused at its FILE:LINE:COL.
+ * `plan --detailed-exitcode` answers a pipeline as Terraform does: 0 nothing to do, 2 changes, 1 error.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -68,6 +69,8 @@ describe('gantry platform', () => {
     expect(plan.stdout).toContain('+ shop/production: protection\n      approvals: none → 2 from release-managers\n');
     expect(plan.stdout).toContain('! shop: secret DATABASE_URL has no value: `gantry secret set shop DATABASE_URL`');
     expect(plan.stdout).toContain('Plan: 4 to create, 0 to update, 0 to delete.');
+    expect(plan.code).toBe(0);
+    expect((await gantry('plan', '.', '--detailed-exitcode')).code).toBe(2);
 
     const apply = await gantry('apply', '.');
     expect(apply.code).toBe(0);
@@ -83,6 +86,7 @@ describe('gantry platform', () => {
     const again = await gantry('apply', '.');
     expect(again.stdout).toContain('No changes: the server matches the platform folder.');
     expect(await server.store.events.list({ type: 'platform.applied' })).toHaveLength(1);
+    expect((await gantry('plan', '.', '--detailed-exitcode')).code).toBe(0);
   });
 
   it('reports a change made by hand as drift; apply reverts it, adopt writes it into the files', async () => {
@@ -122,5 +126,9 @@ describe('gantry platform', () => {
     const invalid = await gantry('plan', '.');
     expect(invalid.code).toBe(2);
     expect(invalid.stderr).toContain("ghost.yaml:4:21: unknown key 'aprovals' (did you mean 'approvals'?)");
+    // A pipeline reading --detailed-exitcode must not take an error for "there are changes".
+    const invalidDetailed = await gantry('plan', '.', '--detailed-exitcode');
+    expect(invalidDetailed.code).toBe(1);
+    expect(invalidDetailed.stderr).toContain('ghost.yaml:4:21: unknown key');
   });
 });

@@ -26,6 +26,7 @@ const MembersPage = lazy(() => import('./pages/MembersPage.tsx'));
 const PeoplePage = lazy(() => import('./pages/PeoplePage.tsx'));
 const ExperimentsPage = lazy(() => import('./pages/ExperimentsPage.tsx'));
 const ExperimentRunPage = lazy(() => import('./pages/ExperimentRunPage.tsx'));
+const NewServicePage = lazy(() => import('./pages/NewServicePage.tsx'));
 
 export function App() {
   const [session, setSession] = useState<Session | null | undefined>(undefined);
@@ -55,6 +56,7 @@ export function App() {
               <Link href="/dora">DORA</Link>
               {session.admin && <Link href="/audit">Audit</Link>}
               {session.admin && <Link href="/people">People</Link>}
+              <Link href="/new">New service</Link>
             </>
           )}
         </nav>
@@ -115,6 +117,7 @@ export function App() {
               <Route path="/audit" component={AuditPage} />
               <Route path="/people" component={PeoplePage} />
               <Route path="/projects/:project/members" component={MembersPage} />
+              <Route path="/new" component={NewServicePage} />
               <Route>
                 <h1>Not found</h1>
                 <p>

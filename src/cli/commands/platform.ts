@@ -14,6 +14,11 @@ import { green, printJson, red, yellow } from '../output.ts';
 
 const client = (program: Command) => new ApiClient(serverAddress((program.opts() as { data?: string }).data));
 const paint = { add: green, change: yellow, remove: red };
+/**
+ * `plan --detailed-exitcode`: 2 means "applying would change something" (Terraform's convention),
+ * so every error, usage and config errors included, exits 1 there (see `main`).
+ */
+export const EXIT_PLAN_HAS_CHANGES = 2;
 
 export function registerPlatformCommands(program: Command): void {
   const platform = program.command('platform').description('the platform as code: projects, environments, members, protection, policies');
@@ -21,9 +26,14 @@ export function registerPlatformCommands(program: Command): void {
     .command('plan <dir>')
     .description('what applying the folder would change on the server, drift marked (+ create, ~ update, - delete)')
     .option('--json', 'the plan as JSON')
-    .action(async (dir: string, opts: { json?: boolean }) => {
+    .option(
+      '--detailed-exitcode',
+      "exit 0 when there is nothing to change, 2 when there is, 1 on an error (Terraform's convention, for pipelines)",
+    )
+    .action(async (dir: string, opts: { json?: boolean; detailedExitcode?: boolean }) => {
       const { read } = await readFolder(dir);
       const { plan } = await client(program).request<{ plan: EstatePlan }>('POST', '/api/platform/plan', { estate: read.estate });
+      if (opts.detailedExitcode && plan.changes.length > 0) process.exitCode = EXIT_PLAN_HAS_CHANGES;
       if (opts.json) return printJson(plan);
       process.stdout.write(planText(plan, paint));
     });

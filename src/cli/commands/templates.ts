@@ -5,14 +5,11 @@
  */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { InputError, InvalidConfigError } from '../../core/errors.ts';
-import { validateConfig } from '../../pipeline/load-config.ts';
-import { runGit } from '../../platform/git.ts';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { InputError } from '../../core/errors.ts';
+import { createService } from '../../templates/create-service.ts';
 import { ApiClient, findDataDir, serverAddress } from '../api-client.ts';
 import { bold, dim, printJson } from '../output.ts';
-import { addTemplate, findTemplate, listTemplates, SERVICE_NAME, templateValues, writeTemplate } from '../service-template.ts';
+import { addTemplate, findTemplate, listTemplates, SERVICE_NAME, templateValues } from '../../templates/service-template.ts';
 
 const dataOption = (program: Command) => (program.opts() as { data?: string }).data;
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -42,28 +39,20 @@ export function registerTemplateCommands(program: Command): void {
         const template = await findTemplate(templateName, findDataDir(dataOption(program)));
         const values = templateValues(template, name, pairs(opts.set));
         const dest = resolve(opts.dir ?? name);
-        await writeTemplate(template, dest, values);
-        const { diagnostics } = validateConfig(await readFile(join(dest, 'gantry.yaml'), 'utf8'), join(dest, 'gantry.yaml'));
-        if (diagnostics.length > 0) throw new InvalidConfigError(diagnostics);
-        await runGit(['init', '-q', '-b', 'main', dest]);
-        process.stdout.write(`created ${bold(name)} in ${dest} from ${template.name}\n`);
-        let client: ApiClient | null = null;
-        if (opts.register) {
-          client = new ApiClient(serverAddress(dataOption(program)));
-          await client.request('POST', '/api/projects', { path: dest, name });
-          process.stdout.write(`registered ${name}: its commits run its pipeline\n`);
-        }
-        // After registering, so the git hook sees this commit: the first pipeline.
-        await runGit(['-C', dest, 'add', '-A']);
-        await runGit([
-          '-C',
+        const client = opts.register ? new ApiClient(serverAddress(dataOption(program))) : null;
+        await createService({
+          template,
+          name,
           dest,
-          ...(await identity(dest)),
-          'commit',
-          '-q',
-          '-m',
-          `New service ${name} from the ${template.name} template`,
-        ]);
+          values,
+          register: client
+            ? async () => {
+                await client.request('POST', '/api/projects', { path: dest, name });
+              }
+            : undefined,
+        });
+        process.stdout.write(`created ${bold(name)} in ${dest} from ${template.name}\n`);
+        if (client) process.stdout.write(`registered ${name}: its commits run its pipeline\n`);
         if (!client) return void process.stdout.write(`not registered: \`gantry project add ${dest}\` when a server runs\n`);
         const run = await firstRun(client, name);
         process.stdout.write(
@@ -109,12 +98,6 @@ function pairs(list: string[]): Record<string, string> {
     out[item.slice(0, at)] = item.slice(at + 1);
   }
   return out;
-}
-
-/** The user's git identity, or Gantry's when git has none (a fresh machine, a CI container). */
-async function identity(dir: string): Promise<string[]> {
-  const email = await runGit(['-C', dir, 'config', 'user.email']).catch(() => '');
-  return email.trim() ? [] : ['-c', 'user.name=Gantry', '-c', 'user.email=gantry@localhost'];
 }
 
 async function firstRun(client: ApiClient, project: string): Promise<string | null> {
