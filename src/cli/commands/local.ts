@@ -1,12 +1,12 @@
 /** Commands that need no server: validate, init, schema, run. */
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
-import { appendFile, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, readdir, readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import type { Command } from 'commander';
-import { formatDiagnostic, InputError } from '../../core/errors.ts';
-import type { TriggerKind } from '../../core/types.ts';
+import { type Diagnostic, formatDiagnostic, InputError, InvalidConfigError } from '../../core/errors.ts';
+import type { GantryConfig, TriggerKind } from '../../core/types.ts';
 import { runLocally } from '../../engine/local-run.ts';
 import { jobLogFile } from '../../engine/run-paths.ts';
 import { runJob } from '../../executor/job-runner.ts';
@@ -14,6 +14,7 @@ import { parseLogLine } from '../../core/log-line.ts';
 import { resolveRef } from '../../executor/workspace.ts';
 import { starterConfig } from '../../pipeline/init-template.ts';
 import { gantryJsonSchema } from '../../pipeline/json-schema.ts';
+import { EXPERIMENTS_DIR, type ExperimentSource, isExperimentFile, mergeExperiments } from '../../pipeline/experiment-files.ts';
 import { loadConfigFile, validateConfig } from '../../pipeline/load-config.ts';
 import { compilePlan } from '../../pipeline/plan.ts';
 import { explainPlan } from '../../pipeline/triggers.ts';
@@ -63,7 +64,8 @@ export function registerLocalCommands(program: Command): void {
       const text = await readFile(path, 'utf8').catch(() => {
         throw new InputError(`cannot read ${path}: create one with \`gantry init\``);
       });
-      const { diagnostics } = validateConfig(text, relativeName(path));
+      const { config, diagnostics } = validateConfig(text, relativeName(path));
+      if (config) diagnostics.push(...(await experimentFileProblems(path, text, config)));
       if (diagnostics.length === 0) {
         process.stdout.write(`${relativeName(path)} is valid\n`);
         return;
@@ -274,4 +276,22 @@ async function ignoreDataDir(dir: string): Promise<void> {
   const current = existsSync(gitignore) ? await readFile(gitignore, 'utf8') : '';
   if (current.split('\n').some((l) => l.trim() === '.gantry/' || l.trim() === '.gantry')) return;
   await appendFile(gitignore, `${current && !current.endsWith('\n') ? '\n' : ''}.gantry/\n`);
+}
+
+/** The problems of `.gantry/experiments/*.yaml` beside gantry.yaml (what the server reads at each release). */
+async function experimentFileProblems(path: string, text: string, config: GantryConfig): Promise<Diagnostic[]> {
+  const dir = join(dirname(path), EXPERIMENTS_DIR);
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const files: ExperimentSource[] = [];
+  for (const name of names) {
+    const file = `${EXPERIMENTS_DIR}/${name}`;
+    if (isExperimentFile(file)) files.push({ file, text: await readFile(join(dir, name), 'utf8') });
+  }
+  try {
+    mergeExperiments({ file: relativeName(path), text, config }, files);
+    return [];
+  } catch (error) {
+    if (error instanceof InvalidConfigError) return error.diagnostics;
+    throw error;
+  }
 }

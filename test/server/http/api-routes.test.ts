@@ -13,7 +13,9 @@ import { buildTestApp, type TestApp } from '../../support/app.ts';
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'HEAD';
 
 /** The only routes anyone may call without credentials. */
-const PUBLIC_ROUTES = ['GET /api/health', 'GET /auth/login'];
+const PUBLIC_ROUTES = ['GET /api/health', 'GET /auth/login', 'GET /api/sign-in-methods'];
+/** Public too, registered only when an OpenID provider is configured: the sign-in's two legs. */
+const OIDC_ROUTES = ['GET /auth/oidc/start', 'GET /auth/oidc/callback'];
 /** Routes that check their own credentials: the git hook's per-project token, a forge's signature. */
 const SELF_CHECKED_ROUTES = {
   'POST /api/projects/:project/git-hook': 'hook',
@@ -73,7 +75,7 @@ describe('API routes in process', () => {
       for (const route of routes) {
         const name = `${route.method} ${route.url}`;
         expect(['admin', 'none', 'hook', 'signature'], name).toContain(route.auth);
-        if (route.auth === 'none') expect(PUBLIC_ROUTES, name).toContain(name);
+        if (route.auth === 'none') expect([...PUBLIC_ROUTES, ...OIDC_ROUTES], name).toContain(name);
         if (route.auth === 'hook' || route.auth === 'signature') expect(SELF_CHECKED_ROUTES, name).toHaveProperty([name], route.auth);
       }
       const names = routes.map((r) => `${r.method} ${r.url}`);
