@@ -21,19 +21,25 @@ export const DEFAULT_CONTAINER_PORT = 8080;
 export const DEFAULT_PROXY_IMAGE = `gantry/gantry:${GANTRY_VERSION}`;
 
 const dnsLabel = (what: string) =>
-  z
-    .string(expected(what))
-    .regex(DNS_LABEL, { error: (issue) => `invalid ${what} '${String(issue.input)}': use at most 63 lower-case letters, digits and -, starting and ending with a letter or digit (RFC 1123)` });
+  z.string(expected(what)).regex(DNS_LABEL, {
+    error: (issue) =>
+      `invalid ${what} '${String(issue.input)}': use at most 63 lower-case letters, digits and -, starting and ending with a letter or digit (RFC 1123)`,
+  });
 
 export const gatewayMap = z.strictObject(
   {
     name: z
       .string(expected('a gateway name'))
-      .regex(DNS_SUBDOMAIN, { error: (issue) => `invalid gateway name '${String(issue.input)}': use lower-case letters, digits, - and . (RFC 1123)` })
+      .regex(DNS_SUBDOMAIN, {
+        error: (issue) => `invalid gateway name '${String(issue.input)}': use lower-case letters, digits, - and . (RFC 1123)`,
+      })
       .describe('The Gateway the HTTPRoute attaches to.'),
     namespace: dnsLabel('gateway namespace').optional().describe("The gateway's namespace (default: the target's namespace)."),
     hostnames: z
-      .array(z.string().regex(HOSTNAME, { error: (issue) => `invalid host name '${String(issue.input)}'` }), expected('a list of host names'))
+      .array(
+        z.string().regex(HOSTNAME, { error: (issue) => `invalid host name '${String(issue.input)}'` }),
+        expected('a list of host names'),
+      )
       .max(16)
       .optional()
       .describe('Host names the route answers (default: every host the gateway listens for).'),
@@ -62,7 +68,12 @@ export const kubernetesMap = z.strictObject(
         "How traffic is split between versions: proxy (default; Gantry's proxy as a Deployment, which measures every request for canary analysis) or gateway (a Gateway API HTTPRoute's weights).",
       ),
     gateway: gatewayMap.optional().describe('The Gateway API gateway (traffic: gateway).'),
-    port: z.int().min(1).max(65535).default(DEFAULT_CONTAINER_PORT).describe(`The port the service listens on in its container, given as $PORT (default ${DEFAULT_CONTAINER_PORT}).`),
+    port: z
+      .int()
+      .min(1)
+      .max(65535)
+      .default(DEFAULT_CONTAINER_PORT)
+      .describe(`The port the service listens on in its container, given as $PORT (default ${DEFAULT_CONTAINER_PORT}).`),
     'proxy-image': z.string().min(1).optional().describe(`Gantry's image for the proxy Deployment (default ${DEFAULT_PROXY_IMAGE}).`),
   },
   expected('a map (namespace, context, kubeconfig, image, traffic, gateway, port, proxy-image)'),
@@ -78,7 +89,11 @@ export const targetSchema = targetMap
   .superRefine((value, ctx) => {
     const k = value.kubernetes;
     if (k.traffic === 'gateway' && k.gateway === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['kubernetes', 'traffic'], message: 'gateway traffic needs a gateway to attach to (gateway: { name })' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['kubernetes', 'traffic'],
+        message: 'gateway traffic needs a gateway to attach to (gateway: { name })',
+      });
     }
     if (k.traffic === 'proxy' && k.gateway !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['kubernetes', 'gateway'], message: 'a gateway is used only with traffic: gateway' });
@@ -93,7 +108,10 @@ export const targetSchema = targetMap
         kubeconfig: k.kubeconfig,
         image: k.image,
         traffic: k.traffic,
-        gateway: k.gateway === undefined ? undefined : compact({ name: k.gateway.name, namespace: k.gateway.namespace, hostnames: k.gateway.hostnames ?? [] }),
+        gateway:
+          k.gateway === undefined
+            ? undefined
+            : compact({ name: k.gateway.name, namespace: k.gateway.namespace, hostnames: k.gateway.hostnames ?? [] }),
         containerPort: k.port,
         proxyImage: k['proxy-image'] ?? DEFAULT_PROXY_IMAGE,
       }),

@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig, validateConfig } from '../../src/pipeline/load-config.ts';
 
-const HEAD = ['pipeline:', '  jobs: { build: { steps: [make] } }', 'service: { run: node server.js }', 'environments:', '  production:', '    target:', '      kubernetes:'];
+const HEAD = [
+  'pipeline:',
+  '  jobs: { build: { steps: [make] } }',
+  'service: { run: node server.js }',
+  'environments:',
+  '  production:',
+  '    target:',
+  '      kubernetes:',
+];
 
 /** `line:col: message` for a `production` environment whose kubernetes target body is given (indented 8; line 8 is the first). */
 function targetProblems(...body: string[]): string[] {
@@ -11,9 +19,18 @@ function targetProblems(...body: string[]): string[] {
 
 describe('an environment with a kubernetes target', () => {
   it('takes the defaults: proxy traffic, port 8080, this Gantry as the proxy image', () => {
-    const config = parseConfig([...HEAD, '        namespace: shop', '        image: registry.test/shop:{release}'].join('\n'), 'gantry.yaml');
+    const config = parseConfig(
+      [...HEAD, '        namespace: shop', '        image: registry.test/shop:{release}'].join('\n'),
+      'gantry.yaml',
+    );
     expect(config.environments?.production?.target).toEqual({
-      kubernetes: { namespace: 'shop', image: 'registry.test/shop:{release}', traffic: 'proxy', containerPort: 8080, proxyImage: expect.stringMatching(/^gantry\/gantry:/) },
+      kubernetes: {
+        namespace: 'shop',
+        image: 'registry.test/shop:{release}',
+        traffic: 'proxy',
+        containerPort: 8080,
+        proxyImage: expect.stringMatching(/^gantry\/gantry:/),
+      },
     });
   });
 
@@ -48,7 +65,9 @@ describe('an environment with a kubernetes target', () => {
 
   it('refuses a namespace Kubernetes would refuse, at its position', () => {
     expect(targetProblems('namespace: Shop_1', 'image: shop:1')).toEqual([
-      expect.stringMatching(/^8:20: 'namespace' in the kubernetes target of environment 'production': invalid namespace 'Shop_1': use at most 63 lower-case letters/),
+      expect.stringMatching(
+        /^8:20: 'namespace' in the kubernetes target of environment 'production': invalid namespace 'Shop_1': use at most 63 lower-case letters/,
+      ),
     ]);
   });
 
