@@ -31,7 +31,7 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     registerScanCommands(program);
     return program;
   }
-  const [local, up, remote, delivery, slo, notify, incident, dora, demo, open, access, findings, experiment, logs, search] =
+  const [local, up, remote, delivery, slo, notify, incident, dora, demo, open, access, findings, experiment, logs, search, k8s] =
     await Promise.all([
       import('./commands/local.ts'),
       import('./commands/up.ts'),
@@ -48,6 +48,7 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
       import('./commands/experiment.ts'),
       import('./commands/logs.ts'),
       import('./commands/search.ts'),
+      import('./commands/k8s.ts'),
     ]);
   local.registerLocalCommands(program);
   up.registerUpCommand(program);
@@ -65,6 +66,7 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
   findings.registerFindingsCommands(program);
   experiment.registerExperimentCommands(program);
   search.registerSearchCommands(program);
+  k8s.registerK8sCommands(program);
   return program;
 }
 
