@@ -4,7 +4,7 @@
  * rollout's commands applied to that state, and offline validation against the API's schemas.
  * No I/O; the cluster is reached by server/kubernetes through its port.
  */
-export { type DesiredVersions, applyRolloutCommand, initialVersions, placements } from './desired-state.ts';
+export { applyRolloutCommand, type DesiredVersions, initialVersions, placements, type PoolState } from './desired-state.ts';
 export { manifestsToYaml } from './manifest-yaml.ts';
 export {
   imageOf,

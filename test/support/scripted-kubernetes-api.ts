@@ -11,6 +11,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 
+// biome-ignore lint/suspicious/noExplicitAny: the scripted API reads applied objects as free JSON
+type Json = any;
+
 export interface RecordedRequest {
   method: string;
   path: string;
@@ -40,18 +43,35 @@ export interface ScriptedPod {
   name: string;
   release: string;
   ready: boolean;
+  /** Default: the labels of a pod of release `release` of shop-production. */
+  labels?: Record<string, string>;
+}
+
+function podLabels(pod: ScriptedPod): Record<string, string> {
+  return (
+    pod.labels ?? {
+      'app.kubernetes.io/name': 'shop-production',
+      'app.kubernetes.io/component': 'service',
+      'gantry.dev/release': pod.release,
+    }
+  );
+}
+
+/** Equality-based label selectors (`a=b,c=d`), the only kind Gantry sends. */
+function matches(pod: ScriptedPod, selector: string | null): boolean {
+  if (!selector) return true;
+  const labels = podLabels(pod);
+  return selector.split(',').every((pair) => {
+    const [key, value] = pair.split('=');
+    return key !== undefined && labels[key] === value;
+  });
 }
 
 function podObject(pod: ScriptedPod, resourceVersion: number): unknown {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: {
-      name: pod.name,
-      namespace: 'shop',
-      resourceVersion: String(resourceVersion),
-      labels: { 'gantry.dev/release': pod.release },
-    },
+    metadata: { name: pod.name, namespace: 'shop', resourceVersion: String(resourceVersion), labels: podLabels(pod) },
     status: { phase: 'Running', conditions: [{ type: 'Ready', status: pod.ready ? 'True' : 'False' }] },
   };
 }
@@ -77,8 +97,15 @@ export class ScriptedKubernetesApi {
   /** Answers for PATCH requests, taken in order; when none is left, 200 with the applied object. */
   readonly patchAnswers: ScriptedAnswer[] = [];
   pods: ScriptedPod[] = [];
+  /**
+   * When set, an applied Deployment gets its pods at once (ready or not, as this says), and a
+   * deleted one loses them: the Deployment controller and kubelets, scripted.
+   */
+  podsOnApply: 'ready' | 'unready' | null = null;
+  /** The objects applied last, by path (what the cluster holds). */
+  readonly objects = new Map<string, Record<string, Json>>();
   #resourceVersion = 100;
-  readonly #watchers = new Set<ServerResponse>();
+  readonly #watchers = new Map<ServerResponse, string | null>();
   readonly #server: Server;
 
   private constructor(server: Server) {
@@ -121,8 +148,34 @@ export class ScriptedKubernetesApi {
     const known = this.pods.some((p) => p.name === pod.name);
     this.pods = [...this.pods.filter((p) => p.name !== pod.name), pod];
     this.#resourceVersion++;
-    const line = `${JSON.stringify({ type: known ? 'MODIFIED' : 'ADDED', object: podObject(pod, this.#resourceVersion) })}\n`;
-    for (const watcher of this.#watchers) watcher.write(line);
+    this.#tell(known ? 'MODIFIED' : 'ADDED', pod);
+  }
+
+  removePod(name: string): void {
+    const pod = this.pods.find((p) => p.name === name);
+    if (pod === undefined) return;
+    this.pods = this.pods.filter((p) => p !== pod);
+    this.#resourceVersion++;
+    this.#tell('DELETED', pod);
+  }
+
+  #tell(type: string, pod: ScriptedPod): void {
+    const line = `${JSON.stringify({ type, object: podObject(pod, this.#resourceVersion) })}\n`;
+    for (const [watcher, selector] of this.#watchers) if (matches(pod, selector)) watcher.write(line);
+  }
+
+  /** A Deployment's pods follow its replicas, named `<deployment>-<i>`, labelled as its template. */
+  #scalePods(deployment: Record<string, Json>): void {
+    const name = String(deployment.metadata.name);
+    const labels = deployment.spec.template.metadata.labels as Record<string, string>;
+    const replicas = Number(deployment.spec.replicas);
+    for (let i = 0; i < replicas; i++) {
+      if (!this.pods.some((p) => p.name === `${name}-${i}`)) {
+        this.setPod({ name: `${name}-${i}`, release: labels['gantry.dev/release'] ?? '', ready: this.podsOnApply === 'ready', labels });
+      }
+    }
+    for (const pod of this.pods.filter((p) => p.name.startsWith(`${name}-`) && Number(p.name.slice(name.length + 1)) >= replicas))
+      this.removePod(pod.name);
   }
 
   get openWatches(): number {
@@ -130,7 +183,7 @@ export class ScriptedKubernetesApi {
   }
 
   async close(): Promise<void> {
-    for (const watcher of this.#watchers) watcher.end();
+    for (const watcher of this.#watchers.keys()) watcher.end();
     this.#server.closeAllConnections();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
@@ -171,7 +224,7 @@ export class ScriptedKubernetesApi {
       if (url.searchParams.get('watch') === 'true') {
         res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
         res.flushHeaders();
-        this.#watchers.add(res);
+        this.#watchers.set(res, url.searchParams.get('labelSelector'));
         res.on('close', () => this.#watchers.delete(res));
         return;
       }
@@ -179,16 +232,24 @@ export class ScriptedKubernetesApi {
         kind: 'PodList',
         apiVersion: 'v1',
         metadata: { resourceVersion: String(this.#resourceVersion) },
-        items: this.pods.map((p) => podObject(p, this.#resourceVersion)),
+        items: this.pods.filter((p) => matches(p, url.searchParams.get('labelSelector'))).map((p) => podObject(p, this.#resourceVersion)),
       });
     }
     if (req.method === 'PATCH') {
       const answer = this.patchAnswers.shift();
       if (answer !== undefined) return send(answer.status, answer.body);
-      return send(200, JSON.parse(recorded.body));
+      const object = JSON.parse(recorded.body) as Record<string, Json>;
+      this.objects.set(url.pathname, object);
+      if (object.kind === 'Deployment' && this.podsOnApply !== null) this.#scalePods(object);
+      return send(200, object);
     }
     if (req.method === 'DELETE') {
-      return send(404, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404, message: 'not found' });
+      const object = this.objects.get(url.pathname);
+      if (object === undefined)
+        return send(404, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404, message: 'not found' });
+      this.objects.delete(url.pathname);
+      if (object.kind === 'Deployment') this.#scalePods({ ...object, spec: { ...object.spec, replicas: 0 } });
+      return send(200, { kind: 'Status', apiVersion: 'v1', status: 'Success' });
     }
     send(404, {
       kind: 'Status',

@@ -2,3 +2,4 @@
 export { type ClusterCredentials, ClientNodeCluster } from './client-node-cluster.ts';
 export { registerKubernetesRoutes, type KubernetesRouteDeps } from './kubernetes-routes.ts';
 export type { ApplyOutcome, KubernetesCluster, PodReadiness } from './ports.ts';
+export { KubernetesDeployer, type KubernetesDeployerDeps } from './kubernetes-deployer.ts';
