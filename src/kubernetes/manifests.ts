@@ -161,20 +161,27 @@ function versionDeployment(ctx: Context, version: VersionPlacement): KubernetesO
       ...metadata(ctx, ctx.names.version(version.release.number), labels),
       annotations: { 'gantry.dev/commit': version.release.sha },
     },
-    spec: {
-      replicas: version.replicas,
-      revisionHistoryLimit: 2,
-      selector: { matchLabels: selector },
-      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
-      template: {
-        metadata: { labels },
-        spec: {
-          // The runtime's drain timeout: how long a stopping pod may finish its requests.
-          terminationGracePeriodSeconds: seconds(service.stop.drainTimeoutMs, 1),
-          containers: [container],
-        },
-      },
-    },
+    spec: deploymentSpec(version.replicas, selector, labels, {
+      // The runtime's drain timeout: how long a stopping pod may finish its requests.
+      terminationGracePeriodSeconds: seconds(service.stop.drainTimeoutMs, 1),
+      containers: [container],
+    }),
+  };
+}
+
+/** A Deployment's spec: a pod added before one is removed, so capacity never drops while it changes. */
+function deploymentSpec(
+  replicas: number,
+  selector: Record<string, string>,
+  labels: Record<string, string>,
+  podSpec: Record<string, unknown>,
+): Record<string, unknown> {
+  return {
+    replicas,
+    revisionHistoryLimit: 2,
+    selector: { matchLabels: selector },
+    strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+    template: { metadata: { labels }, spec: podSpec },
   };
 }
 
@@ -243,28 +250,19 @@ function proxyDeployment(ctx: Context): KubernetesObject {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
     metadata: metadata(ctx, ctx.names.proxy, labels),
-    spec: {
-      replicas: PROXY_REPLICAS,
-      revisionHistoryLimit: 2,
-      selector: { matchLabels: selector },
-      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
-      template: {
-        metadata: { labels },
-        spec: {
-          containers: [
-            {
-              name: 'proxy',
-              image: ctx.target.proxyImage,
-              args: ['proxy', '--routes', `${ROUTES_MOUNT}/routes.json`, '--port', String(PROXY_PORT)],
-              ports: [{ name: 'http', containerPort: PROXY_PORT, protocol: 'TCP' }],
-              readinessProbe: { tcpSocket: { port: PROXY_PORT }, periodSeconds: 2, failureThreshold: 3 },
-              volumeMounts: [{ name: 'routes', mountPath: ROUTES_MOUNT, readOnly: true }],
-            },
-          ],
-          volumes: [{ name: 'routes', configMap: { name: ctx.names.routes } }],
+    spec: deploymentSpec(PROXY_REPLICAS, selector, labels, {
+      containers: [
+        {
+          name: 'proxy',
+          image: ctx.target.proxyImage,
+          args: ['proxy', '--routes', `${ROUTES_MOUNT}/routes.json`, '--port', String(PROXY_PORT)],
+          ports: [{ name: 'http', containerPort: PROXY_PORT, protocol: 'TCP' }],
+          readinessProbe: { tcpSocket: { port: PROXY_PORT }, periodSeconds: 2, failureThreshold: 3 },
+          volumeMounts: [{ name: 'routes', mountPath: ROUTES_MOUNT, readOnly: true }],
         },
-      },
-    },
+      ],
+      volumes: [{ name: 'routes', configMap: { name: ctx.names.routes } }],
+    }),
   };
 }
 

@@ -63,6 +63,19 @@ function deployer(readyTimeoutMs: number): KubernetesDeployer {
   });
 }
 
+/** A canary rollout from release 7 (running, 2 pods) to release 8, as `gantry deploy` starts it. */
+function canaryOfRelease8(id: string): RolloutState {
+  return initialRollout({
+    id,
+    environment: 'production',
+    releaseId: 'rel-8',
+    previousReleaseId: 'rel-7',
+    strategy: envConfig.strategy,
+    approvalRequired: false,
+    instances: 2,
+  });
+}
+
 /** Feeds `event` to the reducer, carries out its commands, and feeds back what they report, until nothing is left. */
 async function drive(d: KubernetesDeployer, state: RolloutState, event: RolloutEvent, commands: string[]): Promise<RolloutState> {
   const queue: RolloutEvent[] = [event];
@@ -94,15 +107,7 @@ describe('a canary rollout on Kubernetes, driven by the rollout reducer', () => 
     api.podsOnApply = 'ready';
     const d = deployer(20_000);
     const commands: string[] = [];
-    let state = initialRollout({
-      id: 'RO-1',
-      environment: 'production',
-      releaseId: 'rel-8',
-      previousReleaseId: 'rel-7',
-      strategy: envConfig.strategy,
-      approvalRequired: false,
-      instances: 2,
-    });
+    let state = canaryOfRelease8('RO-1');
     state = await drive(d, state, { type: 'start', at: Date.now() }, commands);
     expect(state.phase).toBe('progressing');
     expect(routeWeights()).toEqual(['shop-production-r7=800', 'shop-production-r8=200']);
@@ -134,15 +139,7 @@ describe('a canary rollout on Kubernetes, driven by the rollout reducer', () => 
     api.podsOnApply = 'unready';
     const d = deployer(500);
     const commands: string[] = [];
-    let state = initialRollout({
-      id: 'RO-2',
-      environment: 'production',
-      releaseId: 'rel-8',
-      previousReleaseId: 'rel-7',
-      strategy: envConfig.strategy,
-      approvalRequired: false,
-      instances: 2,
-    });
+    let state = canaryOfRelease8('RO-2');
     state = await drive(d, state, { type: 'start', at: Date.now() }, commands);
     expect(state.phase).toBe('failed');
     expect(commands[0]).toBe('start-instances');
