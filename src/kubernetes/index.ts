@@ -12,6 +12,7 @@ export {
   type KubernetesRelease,
   kubernetesTargetOf,
   PROXY_PORT,
+  PROXY_METRICS_PORT,
   type RenderInput,
   renderManifests,
   SERVICE_PORT,

@@ -45,6 +45,8 @@ export interface RenderInput {
 export const SERVICE_PORT = 80;
 /** The in-cluster proxy's listener, and its pod count (two, so one can restart without an outage). */
 export const PROXY_PORT = 8080;
+/** Where the proxy serves the measurements the canary analysis reads; not behind any Service. */
+export const PROXY_METRICS_PORT = 9090;
 export const PROXY_REPLICAS = 2;
 /** Where the proxy's pod finds its route table (the ConfigMap, mounted). */
 export const ROUTES_MOUNT = '/etc/gantry';
@@ -255,8 +257,20 @@ function proxyDeployment(ctx: Context): KubernetesObject {
         {
           name: 'proxy',
           image: ctx.target.proxyImage,
-          args: ['proxy', '--routes', `${ROUTES_MOUNT}/routes.json`, '--port', String(PROXY_PORT)],
-          ports: [{ name: 'http', containerPort: PROXY_PORT, protocol: 'TCP' }],
+          // `gantry proxy` (src/cli/commands/k8s.ts): routes by the mounted file, re-read when the kubelet swaps it.
+          args: [
+            'proxy',
+            '--routes',
+            `${ROUTES_MOUNT}/routes.json`,
+            '--port',
+            String(PROXY_PORT),
+            '--metrics-port',
+            String(PROXY_METRICS_PORT),
+          ],
+          ports: [
+            { name: 'http', containerPort: PROXY_PORT, protocol: 'TCP' },
+            { name: 'metrics', containerPort: PROXY_METRICS_PORT, protocol: 'TCP' },
+          ],
           readinessProbe: { tcpSocket: { port: PROXY_PORT }, periodSeconds: 2, failureThreshold: 3 },
           volumeMounts: [{ name: 'routes', mountPath: ROUTES_MOUNT, readOnly: true }],
         },
