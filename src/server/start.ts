@@ -44,6 +44,7 @@ import { SecurityService } from './security/index.ts';
 import { ChaosService } from './chaos/index.ts';
 import { instanceLogDir, LogBudgetKeeper, LokiForwarder, SERVICE_LOGS_DROPPED_EVENT, ServiceLogs } from './logs/index.ts';
 import { SearchIndexer, serviceLogSource } from './search/index.ts';
+import { KubernetesTargets } from './kubernetes/index.ts';
 import type { ServerOptions } from './server-options.ts';
 
 export interface RunningServer {
@@ -102,6 +103,7 @@ export interface StartOverrides {
 
 /** WARN and ERROR messages of the composition root: static, the data goes beside them. */
 const LOG = {
+  kubernetesFieldsTaken: 'took over Kubernetes fields another field manager held',
   autoReleaseFailed: 'automatic release failed',
   jobCouldNotRun: 'the executor threw while running a job',
   internalError: 'internal error',
@@ -221,6 +223,10 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     notify: (rolloutId) => hub.notify(rolloutId),
     warn: (message, data) => deliveryLog.warn(message, data),
     clock: systemClock,
+    targets: new KubernetesTargets({
+      now: () => systemClock.now(),
+      onConflict: (environment, outcome) => deliveryLog.warn(LOG.kubernetesFieldsTaken, { environment, ...outcome }),
+    }),
     // Before the server listens (tests that never do) there is nowhere to send traces.
     telemetryEnv: async (projectId, environment, releaseId) =>
       url === ''

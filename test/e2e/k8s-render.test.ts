@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { KUBERNETES_VERSIONS, type KubernetesObject, validateManifests } from '../../src/kubernetes/index.ts';
 import { runCli } from '../support/cli.ts';
+import { storeReleases } from '../support/kubernetes-releases.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
 const CONFIG = (image: string) => `
@@ -31,21 +32,10 @@ beforeAll(async () => {
   server = await startTestServer();
   env = { GANTRY_URL: server.url, GANTRY_TOKEN: server.token };
   const project = await server.store.projects.create({ name: 'shop', source: { kind: 'local', path: '/nowhere' }, webhookSecret: 'w' });
-  for (const [sha, image] of [
-    ['1'.repeat(40), 'registry.test/shop:{release}'],
-    ['2'.repeat(40), 'registry.test/shop@{commit}'],
-  ] as const) {
-    await server.store.releases.create({
-      projectId: project.id,
-      runId: null,
-      sha,
-      ref: 'refs/heads/main',
-      configText: CONFIG(image),
-      configHash: sha.slice(0, 8),
-      artifactsPath: `releases/${sha.slice(0, 8)}`,
-      createdBy: 'test',
-    });
-  }
+  await storeReleases(server.store, project.id, [
+    { sha: '1'.repeat(40), configText: CONFIG('registry.test/shop:{release}') },
+    { sha: '2'.repeat(40), configText: CONFIG('registry.test/shop@{commit}') },
+  ]);
 }, 60_000);
 afterAll(async () => {
   await server?.cleanup();

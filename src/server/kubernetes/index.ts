@@ -3,3 +3,4 @@ export { type ClusterCredentials, ClientNodeCluster } from './client-node-cluste
 export { registerKubernetesRoutes, type KubernetesRouteDeps } from './kubernetes-routes.ts';
 export type { ApplyOutcome, KubernetesCluster, PodReadiness } from './ports.ts';
 export { KubernetesDeployer, type KubernetesDeployerDeps } from './kubernetes-deployer.ts';
+export { KubernetesTargets, type KubernetesTargetInput, type KubernetesTargetsDeps } from './kubernetes-targets.ts';
