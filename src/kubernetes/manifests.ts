@@ -39,6 +39,11 @@ export interface RenderInput {
   versions: readonly VersionPlacement[];
   /** Canary match rules (A/B): requests that match go to the last version whatever the weights. */
   match?: readonly MatchRule[];
+  /**
+   * The environment's secrets by their Gantry name (the keys the pods' `secretKeyRef`s name), when
+   * the Secret is to be applied too. Absent for `gantry k8s render`, which never prints values.
+   */
+  secretValues?: Readonly<Record<string, string>>;
 }
 
 /** The port every Service of Gantry's exposes (the container port differs per service). */
@@ -68,6 +73,9 @@ export function renderManifests(input: RenderInput): KubernetesObject[] {
   const names = kubernetesNames(input.project, input.environment);
   const ctx: Context = { input, target, names };
   const objects: KubernetesObject[] = [];
+  // Before the pods that read it: a pod whose secretKeyRef names no Secret does not start.
+  if (input.secretValues !== undefined && Object.keys(input.envConfig.secrets).length > 0)
+    objects.push(secretObject(ctx, input.secretValues));
   for (const version of input.versions) objects.push(versionDeployment(ctx, version), versionService(ctx, version.release));
   objects.push(stableService(ctx));
   if (target.traffic === 'gateway') objects.push(httpRoute(ctx));
@@ -93,6 +101,17 @@ function baseLabels(ctx: Context, component: 'service' | 'proxy'): Record<string
 
 function metadata(ctx: Context, name: string, labels: Record<string, string>): KubernetesObject['metadata'] {
   return { name, namespace: ctx.target.namespace, labels };
+}
+
+/** The Secret the pods' secretKeyRefs name: one key per Gantry secret the environment uses. */
+function secretObject(ctx: Context, values: Readonly<Record<string, string>>): KubernetesObject {
+  const data: Record<string, string> = {};
+  for (const secret of Object.values(ctx.input.envConfig.secrets)) {
+    const value = values[secret];
+    if (value === undefined) throw new InputError(`secret ${secret} has no value for the environment's Secret`);
+    data[secret] = Buffer.from(value, 'utf8').toString('base64');
+  }
+  return { apiVersion: 'v1', kind: 'Secret', metadata: metadata(ctx, ctx.names.secrets, baseLabels(ctx, 'service')), type: 'Opaque', data };
 }
 
 /** The pods of one release: what `selector` matches and the pod template carries. */

@@ -19,6 +19,7 @@
 import { HTTPRoute } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import { Secret } from 'kubernetes-models/v1/Secret';
 import { Service } from 'kubernetes-models/v1/Service';
 import { InputError } from '../core/errors.ts';
 import type { KubernetesObject } from './manifests.ts';
@@ -33,6 +34,7 @@ const MODELS: Readonly<Record<string, { prototype: { validate(): void } }>> = {
   'apps/v1/Deployment': Deployment,
   'v1/Service': Service,
   'v1/ConfigMap': ConfigMap,
+  'v1/Secret': Secret,
   'gateway.networking.k8s.io/v1/HTTPRoute': HTTPRoute,
 };
 

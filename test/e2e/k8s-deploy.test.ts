@@ -23,12 +23,17 @@ service:
   instances: 2
 environments:
   production:
+    secrets: { DB_PASSWORD: SHOP_DB_PASSWORD }
     strategy: { canary: { steps: [{ weight: 20, pause: until-promoted }] } }
     target:
       kubernetes: { namespace: shop, image: "registry.test/shop:{release}", kubeconfig: "${kubeconfig}", context: scripted }
 `;
 
 const ROUTES = '/api/v1/namespaces/shop/configmaps/shop-production-routes';
+const SECRET = '/api/v1/namespaces/shop/secrets/shop-production-secrets';
+const PASSWORD = 'k8s-e2e-hunter2-value';
+/** Everything the server logged, as text (a secret value must never appear in it). */
+const logged: string[] = [];
 
 let api: ScriptedKubernetesApi;
 let dir: string;
@@ -40,7 +45,7 @@ beforeAll(async () => {
   api.podsOnApply = 'ready';
   dir = mkdtempSync(join(tmpdir(), 'gantry-k8s-e2e-'));
   const kubeconfig = api.writeKubeconfig(dir);
-  server = await startTestServer();
+  server = await startTestServer({ start: { log: (level, message, data) => logged.push(JSON.stringify({ level, message, data })) } });
   project = await server.store.projects.create({ name: 'shop', source: { kind: 'local', path: '/nowhere' }, webhookSecret: 'w' });
   await storeReleases(
     server.store,
@@ -89,13 +94,16 @@ const phase = (wanted: string) => waitFor(async () => (await rollout()).phase ==
 
 describe('deploying to a Kubernetes environment through the server', () => {
   it('applies the first release, runs a canary to promotion, and rolls an aborted canary back', async () => {
-    // The first release: its pods, its Service, the stable Service and the proxy, by server-side apply.
+    const secretSet = await server.api('PUT', '/api/projects/shop/secrets/SHOP_DB_PASSWORD?env=production', { value: PASSWORD });
+    expect(secretSet.status).toBe(200);
+    // The first release: the environment's Secret, its pods, its Service, the stable Service and the proxy, by server-side apply.
     await deploy('1');
     await phase('succeeded');
     expect(routeWeights()).toEqual(['r1=100']);
     const firstApply = api.requests.filter((r) => r.method === 'PATCH');
-    expect(firstApply.slice(0, 5).map((r) => [r.path, r.query, r.contentType])).toEqual(
+    expect(firstApply.slice(0, 6).map((r) => [r.path, r.query, r.contentType])).toEqual(
       [
+        SECRET,
         '/apis/apps/v1/namespaces/shop/deployments/shop-production-r1',
         '/api/v1/namespaces/shop/services/shop-production-r1',
         '/api/v1/namespaces/shop/services/shop-production',
@@ -104,6 +112,13 @@ describe('deploying to a Kubernetes environment through the server', () => {
       ].map((path) => [path, { fieldManager: 'gantry', force: 'false' }, 'application/apply-patch+yaml']),
     );
     expect(firstApply[0]?.authorization).toBe('Bearer scripted-token');
+    // The pods' secretKeyRef finds the value; the server never logs it.
+    expect(api.objects.get(SECRET)?.data).toEqual({ SHOP_DB_PASSWORD: Buffer.from(PASSWORD).toString('base64') });
+    const pod = api.objects.get('/apis/apps/v1/namespaces/shop/deployments/shop-production-r1')?.spec.template.spec.containers[0];
+    expect(pod.env).toContainEqual({
+      name: 'DB_PASSWORD',
+      valueFrom: { secretKeyRef: { name: 'shop-production-secrets', key: 'SHOP_DB_PASSWORD' } },
+    });
     expect(deployments()).toEqual(['shop-production-proxy', 'shop-production-r1']);
     const environment = await server.api<{ environment: { currentReleaseId: string } }>(
       'GET',
@@ -139,5 +154,8 @@ describe('deploying to a Kubernetes environment through the server', () => {
     expect(routeWeights()).toEqual(['r2=100']);
     // The service's pods (the proxy's carry no release).
     expect(api.pods.filter((p) => p.release !== '').map((p) => p.release)).toEqual(['2', '2']);
+    expect(logged.length).toBeGreaterThan(0);
+    expect(logged.join('\n')).not.toContain(PASSWORD);
+    expect(logged.join('\n')).not.toContain(Buffer.from(PASSWORD).toString('base64'));
   }, 90_000);
 });

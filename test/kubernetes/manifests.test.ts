@@ -130,6 +130,33 @@ describe('rendering an environment for Kubernetes', () => {
     );
   });
 
+  it("applies the environment's Secret before the pods that read it, only when given its values", () => {
+    const envConfig = config.environments!.production!;
+    const versions = [{ release: R7, weight: 100, replicas: 2 }];
+    const withValues = renderManifests({
+      project: 'shop',
+      environment: 'production',
+      service,
+      envConfig,
+      versions,
+      secretValues: { PROD_DB_PASSWORD: 'p@ss' },
+    });
+    expect(withValues[0]).toEqual({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: expect.objectContaining({ name: 'shop-production-secrets', namespace: 'shop' }),
+      type: 'Opaque',
+      data: { PROD_DB_PASSWORD: Buffer.from('p@ss').toString('base64') },
+    });
+    for (const version of KUBERNETES_VERSIONS) expect(validateManifests(withValues, version)).toEqual([]);
+    // `gantry k8s render` passes no values: no Secret, so no value is ever printed.
+    const without = renderManifests({ project: 'shop', environment: 'production', service, envConfig, versions });
+    expect(without.some((o) => o.kind === 'Secret')).toBe(false);
+    expect(() => renderManifests({ project: 'shop', environment: 'production', service, envConfig, versions, secretValues: {} })).toThrow(
+      /secret PROD_DB_PASSWORD has no value/,
+    );
+  });
+
   it('prints one YAML document per object', () => {
     const docs = parseAllDocuments(manifestsToYaml(render('production')));
     expect(docs.map((d) => (d.toJS() as KubernetesObject).kind)).toEqual([

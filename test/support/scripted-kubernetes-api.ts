@@ -34,6 +34,7 @@ const RESOURCES: Record<string, { name: string; kind: string }[]> = {
     { name: 'pods', kind: 'Pod' },
     { name: 'services', kind: 'Service' },
     { name: 'configmaps', kind: 'ConfigMap' },
+    { name: 'secrets', kind: 'Secret' },
   ],
   '/apis/apps/v1': [{ name: 'deployments', kind: 'Deployment' }],
   '/apis/gateway.networking.k8s.io/v1': [{ name: 'httproutes', kind: 'HTTPRoute' }],

@@ -146,6 +146,8 @@ export interface RolloutTargetInput {
   previous: ReleaseRecord | null;
   instances: number;
   readyTimeoutMs: number;
+  /** The environment's secrets by their Gantry name, decrypted (a target that stores them must not log them). */
+  secretValues: Record<string, string>;
 }
 
 export interface RolloutTargets {

@@ -20,7 +20,7 @@ import type { EventEnvironment, NewEvent, Project, ReleaseRecord, RolloutRecord,
 import { analyse } from './analysis-input.ts';
 import type { EnvironmentRuntime, Environments } from './environments.ts';
 import type { Clock, InstanceSupervisor, MetricsSource, RolloutTarget, RolloutTargets, TimerHandle } from './ports.ts';
-import { configOf, drainTimeoutOf, instanceSpec, requireRelease, type InstanceSpecDeps } from './release-config.ts';
+import { configOf, drainTimeoutOf, environmentSecrets, instanceSpec, requireRelease, type InstanceSpecDeps } from './release-config.ts';
 
 /** A rollout this server drives. */
 export interface ActiveRollout {
@@ -99,6 +99,8 @@ export class RolloutDriver {
     kind: 'deploy' | 'rollback' = 'deploy',
   ): Promise<RolloutRecord> {
     const { store } = this.#deps;
+    // Before the record: a target that cannot be reached with what the config names refuses the deploy.
+    const target = await this.#targetOf(project, release, previous, env.name, state.instances);
     const record = await store.rollouts.create({
       id: state.id,
       projectId: project.id,
@@ -125,7 +127,7 @@ export class RolloutDriver {
       },
       env: { ...this.#deps.eventEnv(), commit: release.sha, configHash: release.configHash },
     });
-    const active = this.#activate(record, state, project, release, previous, env);
+    const active = this.#activate(record, state, project, release, previous, env, target);
     if (state.phase !== 'pending-approval') await this.apply(active, { type: 'start', at: this.#deps.clock.now() });
     return (await store.rollouts.get(record.id)) as RolloutRecord;
   }
@@ -137,7 +139,8 @@ export class RolloutDriver {
     const release = await requireRelease(store, record.releaseId);
     const previous = record.previousReleaseId ? await requireRelease(store, record.previousReleaseId) : null;
     env.weights = { ...state.weights };
-    const active = this.#activate(record, state, project, release, previous, env);
+    const target = await this.#targetOf(project, release, previous, env.name, state.instances);
+    const active = this.#activate(record, state, project, release, previous, env, target);
     if (active.target) {
       // The cluster keeps what it was given; the next command of the reducer is carried out there.
       this.#schedule(active);
@@ -169,8 +172,8 @@ export class RolloutDriver {
     release: ReleaseRecord,
     previous: ReleaseRecord | null,
     env: EnvironmentRuntime,
+    target: RolloutTarget | null,
   ): ActiveRollout {
-    const target = this.#targetOf(project, release, previous, env.name, state.instances);
     const active: ActiveRollout = {
       record,
       state,
@@ -253,18 +256,20 @@ export class RolloutDriver {
   }
 
   /** The environment's target other than this machine, from the release's config; null for the embedded runtime. */
-  #targetOf(
+  async #targetOf(
     project: Project,
     release: ReleaseRecord,
     previous: ReleaseRecord | null,
     environment: string,
     instances: number,
-  ): RolloutTarget | null {
+  ): Promise<RolloutTarget | null> {
     const targets = this.#deps.targets;
     if (!targets) return null;
     const { service, envConfig } = configOf(release, environment);
+    if (envConfig.target === undefined) return null;
     const readyTimeoutMs = this.#deps.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
-    return targets.targetFor({ project, environment, service, envConfig, release, previous, instances, readyTimeoutMs });
+    const secretValues = await environmentSecrets(this.#deps, project, envConfig, environment);
+    return targets.targetFor({ project, environment, service, envConfig, release, previous, instances, readyTimeoutMs, secretValues });
   }
 
   /**

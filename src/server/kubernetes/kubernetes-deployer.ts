@@ -30,6 +30,8 @@ export interface KubernetesDeployerDeps {
   /** How long a pool's pods may take to become Ready before the reducer hears `instances-failed`. */
   readyTimeoutMs: number;
   now(): number;
+  /** The environment's secrets by Gantry name, applied as the `<app>-secrets` Secret (never logged). */
+  secretValues?: Readonly<Record<string, string>>;
   /** Told of every apply whose fields another manager held (a hand edit Gantry took over). */
   onConflict?(outcome: ApplyOutcome): void;
 }
@@ -115,6 +117,7 @@ export class KubernetesDeployer {
       envConfig: this.#deps.envConfig,
       versions: placements(this.#state),
       match: strategy.kind === 'canary' && this.#state.canary !== null ? strategy.match : [],
+      ...(this.#deps.secretValues === undefined ? {} : { secretValues: this.#deps.secretValues }),
     });
   }
 }

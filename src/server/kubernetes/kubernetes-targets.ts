@@ -29,6 +29,8 @@ export interface KubernetesTargetInput {
   previous: ReleaseRef | null;
   instances: number;
   readyTimeoutMs: number;
+  /** The environment's secrets by Gantry name, decrypted. */
+  secretValues: Readonly<Record<string, string>>;
 }
 
 export interface KubernetesTargetsDeps {
@@ -78,6 +80,7 @@ export class KubernetesTargets {
         ? { releaseId: previous.id, release: { number: previous.number, sha: previous.sha }, replicas: input.instances }
         : null,
       readyTimeoutMs: input.readyTimeoutMs,
+      secretValues: input.secretValues,
       now: this.#deps.now,
       onConflict: (outcome) => this.#deps.onConflict?.(input.environment, outcome),
     });
