@@ -145,6 +145,31 @@ function probe(check: HealthCheckConfig, port: number, liveness: boolean): Recor
   };
 }
 
+const shellQuote = (text: string): string => `'${text.replaceAll("'", "'\\''")}'`;
+
+/**
+ * `service.run` as the container's shell command. `working-directory` is relative to the release's
+ * artifacts, which in an image are its working directory (WORKDIR), so the shell changes into it
+ * first; Kubernetes' `workingDir` would need the image's absolute path, which Gantry cannot know.
+ */
+function runCommand(service: ServiceConfig): string {
+  return service.workingDirectory === undefined ? service.run : `cd ${shellQuote(service.workingDirectory)} && ${service.run}`;
+}
+
+/**
+ * Kubernetes stops a container with SIGTERM, then SIGKILL at the grace period's end. A service
+ * whose `stop.signal` is another one (nginx's SIGQUIT, say) gets it from a preStop hook, which then
+ * waits for the process to end, since the kubelet sends SIGTERM as soon as the hook returns. PID 1
+ * is `run` when the shell execs a single command; a process in a PID namespace only receives a
+ * signal from inside it that it handles, which a service naming its stop signal does. SIGTERM
+ * needs no hook, and SIGKILL is what the end of the grace period does anyway.
+ */
+function stopSignalHook(signal: ServiceConfig['stop']['signal']): Record<string, unknown> | undefined {
+  if (signal === 'SIGTERM' || signal === 'SIGKILL') return undefined;
+  const name = signal.slice(3);
+  return { exec: { command: ['/bin/sh', '-c', `kill -s ${name} 1; while kill -0 1 2>/dev/null; do sleep 1; done`] } };
+}
+
 function containerEnv(ctx: Context, release: KubernetesRelease): Record<string, unknown>[] {
   const { service, envConfig, environment } = ctx.input;
   const plain: Record<string, string> = {
@@ -169,12 +194,14 @@ function versionDeployment(ctx: Context, version: VersionPlacement): KubernetesO
   const container: Record<string, unknown> = {
     name: 'service',
     image: imageOf(ctx.target.image, version.release),
-    command: ['/bin/sh', '-c', service.run],
+    command: ['/bin/sh', '-c', runCommand(service)],
     env: containerEnv(ctx, version.release),
     ports: [{ name: 'http', containerPort: port, protocol: 'TCP' }],
     readinessProbe: probe(service.health.readiness, port, false),
   };
   if (service.health.liveness !== undefined) container.livenessProbe = probe(service.health.liveness, port, true);
+  const preStop = stopSignalHook(service.stop.signal);
+  if (preStop !== undefined) container.lifecycle = { preStop };
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',

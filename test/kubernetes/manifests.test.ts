@@ -157,6 +157,29 @@ describe('rendering an environment for Kubernetes', () => {
     );
   });
 
+  it('carries service.working-directory into the shell command and a stop signal other than SIGTERM into a preStop hook', () => {
+    const envConfig = config.environments!.production!;
+    const versions = [{ release: R7, weight: 100, replicas: 1 }];
+    const container = (svc: typeof service) =>
+      byName(
+        renderManifests({ project: 'shop', environment: 'production', service: svc, envConfig, versions }),
+        'Deployment',
+        'shop-production-r7',
+      ).spec.template.spec.containers[0];
+    const plain = container(service);
+    expect(plain.command).toEqual(['/bin/sh', '-c', 'node server.js']);
+    expect(plain.lifecycle).toBeUndefined();
+    const custom = { ...service, workingDirectory: "apps/it's web", stop: { ...service.stop, signal: 'SIGQUIT' as const } };
+    const objects = renderManifests({ project: 'shop', environment: 'production', service: custom, envConfig, versions });
+    const changed = byName(objects, 'Deployment', 'shop-production-r7').spec.template.spec.containers[0];
+    expect(changed.command).toEqual(['/bin/sh', '-c', "cd 'apps/it'\\''s web' && node server.js"]);
+    expect(changed.lifecycle).toEqual({
+      preStop: { exec: { command: ['/bin/sh', '-c', 'kill -s QUIT 1; while kill -0 1 2>/dev/null; do sleep 1; done'] } },
+    });
+    for (const version of KUBERNETES_VERSIONS) expect(validateManifests(objects, version)).toEqual([]);
+    expect(container({ ...service, stop: { ...service.stop, signal: 'SIGKILL' } }).lifecycle).toBeUndefined();
+  });
+
   it('prints one YAML document per object', () => {
     const docs = parseAllDocuments(manifestsToYaml(render('production')));
     expect(docs.map((d) => (d.toJS() as KubernetesObject).kind)).toEqual([
