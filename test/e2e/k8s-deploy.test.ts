@@ -46,6 +46,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'gantry-k8s-e2e-'));
   const kubeconfig = api.writeKubeconfig(dir);
   server = await startTestServer({ start: { log: (level, message, data) => logged.push(JSON.stringify({ level, message, data })) } });
+  dataDir = server.dataDir;
   project = await server.store.projects.create({ name: 'shop', source: { kind: 'local', path: '/nowhere' }, webhookSecret: 'w' });
   await storeReleases(
     server.store,
@@ -53,8 +54,12 @@ beforeAll(async () => {
     ['1', '2', '3'].map((digit) => ({ sha: digit.repeat(40), configText: CONFIG(kubeconfig) })),
   );
 }, 60_000);
+/** The data directory of the first server, kept across the restart and removed at the end. */
+let dataDir: string | undefined;
+
 afterAll(async () => {
   await server?.cleanup();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   await api?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
@@ -157,5 +162,19 @@ describe('deploying to a Kubernetes environment through the server', () => {
     expect(logged.length).toBeGreaterThan(0);
     expect(logged.join('\n')).not.toContain(PASSWORD);
     expect(logged.join('\n')).not.toContain(Buffer.from(PASSWORD).toString('base64'));
+  }, 90_000);
+
+  it('a canary survives a server restart: promoted after it, the new release takes all traffic and keeps its pods', async () => {
+    await deploy('3');
+    await waitFor(() => routeWeights().join() === 'r2=80,r3=20', { what: 'the canary at 20%' });
+    await server.close();
+    server = await startTestServer({ dataDir: dataDir as string });
+    await waitFor(async () => (await rollout()).phase === 'progressing', { what: 'the rollout resumed' });
+    api.requests.length = 0;
+    expect((await server.api('POST', '/api/projects/shop/environments/production/rollout/promote')).status).toBe(200);
+    await phase('succeeded');
+    await waitFor(() => deployments().join() === 'shop-production-proxy,shop-production-r3', { what: 'release 2 to be deleted' });
+    expect(routeWeights()).toEqual(['r3=100']);
+    expect(writes()).not.toContain('DELETE deployments/shop-production-r3');
   }, 90_000);
 });

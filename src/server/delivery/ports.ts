@@ -148,6 +148,8 @@ export interface RolloutTargetInput {
   readyTimeoutMs: number;
   /** The environment's secrets by their Gantry name, decrypted (a target that stores them must not log them). */
   secretValues: Record<string, string>;
+  /** Set when a canary or blue-green rollout is resumed after a restart with its canary already asked for. */
+  resumedCanary?: { weights: { stable: number; canary: number } };
 }
 
 export interface RolloutTargets {

@@ -139,7 +139,9 @@ export class RolloutDriver {
     const release = await requireRelease(store, record.releaseId);
     const previous = record.previousReleaseId ? await requireRelease(store, record.previousReleaseId) : null;
     env.weights = { ...state.weights };
-    const target = await this.#targetOf(project, release, previous, env.name, state.instances);
+    // The canary's pods were asked for (canary, blue-green): the target must know them, or it would delete them.
+    const canaryStarted = state.startedAt !== null && (state.strategy.kind === 'canary' || state.strategy.kind === 'blue-green');
+    const target = await this.#targetOf(project, release, previous, env.name, state.instances, canaryStarted ? state.weights : undefined);
     const active = this.#activate(record, state, project, release, previous, env, target);
     if (active.target) {
       // The cluster keeps what it was given; the next command of the reducer is carried out there.
@@ -262,6 +264,7 @@ export class RolloutDriver {
     previous: ReleaseRecord | null,
     environment: string,
     instances: number,
+    resumedWeights?: { stable: number; canary: number },
   ): Promise<RolloutTarget | null> {
     const targets = this.#deps.targets;
     if (!targets) return null;
@@ -269,7 +272,18 @@ export class RolloutDriver {
     if (envConfig.target === undefined) return null;
     const readyTimeoutMs = this.#deps.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
     const secretValues = await environmentSecrets(this.#deps, project, envConfig, environment);
-    return targets.targetFor({ project, environment, service, envConfig, release, previous, instances, readyTimeoutMs, secretValues });
+    return targets.targetFor({
+      project,
+      environment,
+      service,
+      envConfig,
+      release,
+      previous,
+      instances,
+      readyTimeoutMs,
+      secretValues,
+      ...(resumedWeights === undefined ? {} : { resumedCanary: { weights: resumedWeights } }),
+    });
   }
 
   /**

@@ -30,6 +30,8 @@ export interface KubernetesDeployerDeps {
   /** How long a pool's pods may take to become Ready before the reducer hears `instances-failed`. */
   readyTimeoutMs: number;
   now(): number;
+  /** A rollout resumed after a restart with its canary already asked for: that pool and the weights, as they were. */
+  resumedCanary?: Pick<DesiredVersions, 'canary' | 'weights'>;
   /** The environment's secrets by Gantry name, applied as the `<app>-secrets` Secret (never logged). */
   secretValues?: Readonly<Record<string, string>>;
   /** Told of every apply whose fields another manager held (a hand edit Gantry took over). */
@@ -43,7 +45,7 @@ export class KubernetesDeployer {
   constructor(deps: KubernetesDeployerDeps) {
     kubernetesTargetOf(deps.envConfig);
     this.#deps = deps;
-    this.#state = initialVersions(deps.current);
+    this.#state = deps.resumedCanary ? { ...initialVersions(deps.current), ...deps.resumedCanary } : initialVersions(deps.current);
   }
 
   get state(): DesiredVersions {

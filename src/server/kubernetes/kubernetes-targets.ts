@@ -31,6 +31,8 @@ export interface KubernetesTargetInput {
   readyTimeoutMs: number;
   /** The environment's secrets by Gantry name, decrypted. */
   secretValues: Readonly<Record<string, string>>;
+  /** Set when a rollout is resumed after a restart with its canary started: the weights it had. */
+  resumedCanary?: { weights: { stable: number; canary: number } };
 }
 
 export interface KubernetesTargetsDeps {
@@ -81,6 +83,18 @@ export class KubernetesTargets {
         : null,
       readyTimeoutMs: input.readyTimeoutMs,
       secretValues: input.secretValues,
+      ...(input.resumedCanary === undefined
+        ? {}
+        : {
+            resumedCanary: {
+              canary: {
+                releaseId: input.release.id,
+                release: { number: input.release.number, sha: input.release.sha },
+                replicas: input.instances,
+              },
+              weights: input.resumedCanary.weights,
+            },
+          }),
       now: this.#deps.now,
       onConflict: (outcome) => this.#deps.onConflict?.(input.environment, outcome),
     });
