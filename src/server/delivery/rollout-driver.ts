@@ -268,7 +268,14 @@ export class RolloutDriver {
   ): Promise<RolloutTarget | null> {
     const targets = this.#deps.targets;
     if (!targets) return null;
-    const { service, envConfig } = configOf(release, environment);
+    let config: ReturnType<typeof configOf>;
+    try {
+      config = configOf(release, environment);
+    } catch {
+      // Not a target's config: the embedded runtime reports an unreadable one when it starts instances, as before.
+      return null;
+    }
+    const { service, envConfig } = config;
     if (envConfig.target === undefined) return null;
     const readyTimeoutMs = this.#deps.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
     const secretValues = await environmentSecrets(this.#deps, project, envConfig, environment);
