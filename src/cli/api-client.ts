@@ -71,6 +71,14 @@ export class ApiClient {
     return (text ? JSON.parse(text) : null) as T;
   }
 
+  /** A text answer (YAML, logs) as it is; an error answer throws with the server's code like `request`. */
+  async text(method: string, path: string): Promise<string> {
+    const response = await this.raw(method, path);
+    const text = await response.text();
+    if (!response.ok) throw apiError(response.status, jsonOrNull(text));
+    return text;
+  }
+
   async raw(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Response> {
     try {
       return await fetch(`${this.address.url}${path}`, {

@@ -56,6 +56,7 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     platform,
     templates,
     agents,
+    k8s,
   ] = await Promise.all([
     import('./commands/local.ts'),
     import('./commands/up.ts'),
@@ -76,6 +77,7 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     import('./commands/platform.ts'),
     import('./commands/templates.ts'),
     import('./commands/agents.ts'),
+    import('./commands/k8s.ts'),
   ]);
   local.registerLocalCommands(program);
   up.registerUpCommand(program);
@@ -97,6 +99,7 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
   platform.registerPlatformCommands(program);
   templates.registerTemplateCommands(program);
   agents.registerAgentCommands(program);
+  k8s.registerK8sCommands(program);
   return program;
 }
 

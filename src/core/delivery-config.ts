@@ -148,4 +148,31 @@ export interface EnvironmentConfig {
   errorBudgetPolicy?: 'block' | 'warn';
   /** This environment's service log budget; what is absent is the server's. */
   logs?: { maxBytes?: number; maxAgeMs?: number };
+  /** Where releases run: absent for the embedded runtime (instances on the server's machine). */
+  target?: { kubernetes: KubernetesTargetConfig };
+}
+
+/**
+ * How traffic is split between versions in a cluster: through Gantry's proxy running as a
+ * Deployment (the default: canary analysis reads the proxy's per-request measurements), or
+ * through a Gateway API HTTPRoute's backend weights (the cluster's gateway measures, Gantry does not).
+ */
+export type KubernetesTraffic = 'proxy' | 'gateway';
+
+/** An environment deployed to a Kubernetes namespace instead of the embedded runtime (docs/kubernetes.md). */
+export interface KubernetesTargetConfig {
+  namespace: string;
+  /** A context of the kubeconfig; absent means its current context. */
+  context?: string;
+  /** A kubeconfig file; absent means $KUBECONFIG, ~/.kube/config, then the in-cluster service account. */
+  kubeconfig?: string;
+  /** The service's container image; `{release}` and `{commit}` are replaced by the release's number and commit. */
+  image: string;
+  traffic: KubernetesTraffic;
+  /** The Gateway API gateway the HTTPRoute attaches to (traffic: gateway only). */
+  gateway?: { name: string; namespace?: string; hostnames: string[] };
+  /** The port the service listens on in its container (given to it as $PORT). */
+  containerPort: number;
+  /** Gantry's own image, which runs the proxy Deployment (traffic: proxy only). */
+  proxyImage: string;
 }

@@ -360,6 +360,27 @@ export const ERROR_CODES = {
     sentence:
       'The trace request carries no ingest token, or one this server did not issue; the runtime sets `OTEL_EXPORTER_OTLP_HEADERS` for instances, and `GET /api/projects/:project/environments/:env/otlp` answers it for services run elsewhere.',
   },
+  // -- Kubernetes target
+  KUBERNETES_CONFIG: {
+    httpStatus: 400,
+    sentence:
+      "The environment's kubeconfig cannot be read, or names no such context or no cluster; check `target.kubernetes.kubeconfig` and `context` in gantry.yaml (`kubectl config get-contexts` lists them).",
+  },
+  KUBERNETES_API_ERROR: {
+    httpStatus: 502,
+    sentence:
+      'The Kubernetes API refused a request or could not be reached; the message carries its answer (RBAC, a missing namespace, a webhook).',
+  },
+  KUBERNETES_NOT_READY: {
+    httpStatus: 504,
+    sentence:
+      "A release's pods did not become ready in time; see `kubectl describe pods -l gantry.dev/release=N` (image pulls, probes, quotas).",
+  },
+  KUBERNETES_MANIFEST_INVALID: {
+    httpStatus: 422,
+    sentence:
+      'The manifests Gantry rendered from gantry.yaml fail the Kubernetes schema of a supported version (1.29–1.33); the message names the object and field. A value of gantry.yaml the cluster would refuse, or a bug: report it.',
+  },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 /** A code of the catalogue. */

@@ -32,6 +32,11 @@ function environmentPlace(environment: string, rest: Path): Place {
   const of = `of environment '${environment}'`;
   if (rest.length === 0) return { kind: 'environment', context: `in environment '${environment}'` };
   const [first, second, third, fourth, fifth] = rest;
+  if (first === 'target') {
+    if (rest.length === 1) return { kind: 'target', context: `in the target ${of}` };
+    if (second === 'kubernetes' && rest.length === 2) return { kind: 'kubernetes', context: `in the kubernetes target ${of}` };
+    if (second === 'kubernetes' && third === 'gateway' && rest.length === 3) return { kind: 'gateway', context: `in the gateway ${of}` };
+  }
   if (first === 'strategy') {
     if (rest.length === 1) return { kind: 'strategy', context: `in the strategy ${of}` };
     if (typeof second === 'string' && STRATEGY_KINDS.includes(second)) {

@@ -34,6 +34,7 @@ import {
   idString,
   scalar,
 } from './config-common.ts';
+import { gatewayMap, kubernetesMap, targetMap, targetSchema } from './config-kubernetes-schema.ts';
 import { parseDuration } from './durations.ts';
 import { byteSize } from '../core/byte-size.ts';
 import { spanMs } from '../core/span.ts';
@@ -800,8 +801,9 @@ const environmentMap = z.strictObject(
         'When an SLO of this environment has spent its error budget: block refuses deploys (rollbacks pass; `gantry deploy --override --reason` overrides), warn records it and deploys (default block).',
       ),
     logs: logsMap.optional(),
+    target: targetSchema.optional(),
   },
-  expected('nothing or a map (approval, auto, strategy, port, instances, env, secrets, error-budget-policy, logs)'),
+  expected('nothing or a map (approval, auto, strategy, port, instances, env, secrets, error-budget-policy, logs, target)'),
 );
 
 const environment = environmentMap
@@ -818,6 +820,7 @@ const environment = environmentMap
       instances: value.instances,
       errorBudgetPolicy: value['error-budget-policy'],
       logs: value.logs,
+      target: value.target,
     });
   })
   .describe('A deployment environment: an empty map (or nothing) takes every default.');
@@ -859,7 +862,10 @@ export type DeliveryMapKind =
   | 'error-rate'
   | 'latency'
   | 'prometheus'
-  | 'slo-check';
+  | 'slo-check'
+  | 'target'
+  | 'kubernetes'
+  | 'gateway';
 
 /** Known keys per kind of map; the analysis lists latency-p99 to stand for every latency-p<NN>. */
 export const DELIVERY_KNOWN_KEYS: Readonly<Record<DeliveryMapKind, readonly string[]>> = {
@@ -880,4 +886,7 @@ export const DELIVERY_KNOWN_KEYS: Readonly<Record<DeliveryMapKind, readonly stri
   latency: Object.keys(latencyMap.shape),
   prometheus: Object.keys(prometheusCheckMap.in.shape),
   'slo-check': Object.keys(sloCheckMap.in.shape),
+  target: Object.keys(targetMap.shape),
+  kubernetes: Object.keys(kubernetesMap.shape),
+  gateway: Object.keys(gatewayMap.shape),
 };

@@ -103,3 +103,5 @@ export {
   type FaultsEnd,
 } from './chaos-faults.ts';
 export { runProxyHost, type ProxyHost, type ProxyHostOptions } from './proxy-host.ts';
+export { runClusterProxy, type ClusterProxy, type ClusterProxyOptions } from './cluster-proxy.ts';
+export { parseClusterRoutes, type ClusterRoute, type ClusterRoutesFile } from './cluster-routes.ts';

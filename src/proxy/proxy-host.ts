@@ -27,14 +27,15 @@
  * - `POST /shutdown` → 202, then the process exits
  */
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { GantryError, InputError } from '../core/errors.ts';
 import { createLogger, logSettingsFromEnv, type Logger } from '../platform/logger.ts';
 import { PROXY_FILES, processStartTime, type ProxyHostRecord } from './proxy-client.ts';
-import { ROLLUP_MS, type Pool } from './request-metrics.ts';
+import { answerMeasurement, numberParam, send } from './measurement-api.ts';
+import { ROLLUP_MS } from './request-metrics.ts';
 import { validateRouteTable, type RouteTable } from './route-table.ts';
 import { parseFaultSet } from './chaos-faults.ts';
 import { TrafficProxy } from './traffic-proxy.ts';
@@ -155,18 +156,6 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
-function send(res: ServerResponse, status: number, body: unknown, type = 'application/json'): void {
-  const text = type === 'application/json' ? `${JSON.stringify(body)}\n` : String(body);
-  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
-function num(q: URLSearchParams, name: string): number {
-  const v = Number(q.get(name));
-  if (q.get(name) === null || !Number.isFinite(v)) throw new InputError(`query parameter ${name} must be a number`);
-  return v;
-}
-
 /** Starts the proxy and its control socket; resolves once both listen and `host.json` is written. */
 export async function runProxyHost(o: ProxyHostOptions): Promise<ProxyHost> {
   const routesFile = join(o.dir, PROXY_FILES.routes);
@@ -226,6 +215,7 @@ export async function runProxyHost(o: ProxyHostOptions): Promise<ProxyHost> {
       const url = new URL(req.url ?? '/', 'http://proxy');
       const route = `${req.method} ${url.pathname}`;
       const q = url.searchParams;
+      if (answerMeasurement(proxy.metrics, route, q, res)) return;
       switch (route) {
         case 'GET /health':
           return send(res, 200, record);
@@ -244,27 +234,8 @@ export async function runProxyHost(o: ProxyHostOptions): Promise<ProxyHost> {
         case 'GET /drained': {
           const upstream = q.get('upstream');
           if (!upstream) throw new InputError('query parameter upstream is required');
-          return send(res, 200, { drained: await proxy.drained(upstream, num(q, 'timeoutMs')) });
+          return send(res, 200, { drained: await proxy.drained(upstream, numberParam(q, 'timeoutMs')) });
         }
-        case 'GET /window': {
-          const filter: { version?: string; pool?: Pool } = {};
-          const version = q.get('version');
-          const pool = q.get('pool');
-          if (version !== null) filter.version = version;
-          if (pool !== null) {
-            if (pool !== 'stable' && pool !== 'canary') throw new InputError('query parameter pool must be stable or canary');
-            filter.pool = pool;
-          }
-          return send(res, 200, proxy.metrics.window(num(q, 'since'), num(q, 'until'), filter));
-        }
-        case 'GET /rollups':
-          return send(res, 200, proxy.metrics.pendingRollups());
-        case 'POST /rollups/ack':
-          return send(res, 200, { acknowledged: proxy.metrics.ackRollups(num(q, 'through')) });
-        case 'POST /rollups/drain':
-          return send(res, 200, proxy.metrics.drainRollups());
-        case 'GET /metrics':
-          return send(res, 200, proxy.metrics.prometheus(), 'text/plain; version=0.0.4');
         case 'PUT /faults': {
           const faults = parseFaultSet(JSON.parse(await readBody(req)) as unknown);
           proxy.chaos.set(faults);

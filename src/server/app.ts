@@ -34,6 +34,7 @@ import { type IncidentService, registerIncidentRoutes } from './incidents/index.
 import { registerDoraRoutes } from './dora/index.ts';
 import { registerSecurityRoutes, type SecurityService } from './security/index.ts';
 import { registerImpactRoutes } from './impact/index.ts';
+import { registerKubernetesRoutes } from './kubernetes/index.ts';
 import { type IngestTokens, registerTraceRoutes, type TraceService } from './traces/index.ts';
 import { type ChaosService, registerChaosRoutes } from './chaos/index.ts';
 import { type DeployProtection, registerApprovalRoutes } from './approvals/index.ts';
@@ -197,6 +198,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
   }
   registerDoraRoutes(routes, { store, requireProject: (p) => deps.projects.require(p), now: () => Date.now() });
   registerImpactRoutes(routes, { store, requireProject: (p) => deps.projects.require(p), now: () => Date.now() });
+  registerKubernetesRoutes(routes, { store, requireProject: (p) => deps.projects.require(p) });
   if (deps.traces)
     registerTraceRoutes(routes, {
       traces: deps.traces.service,

@@ -52,6 +52,7 @@ import { ChaosService } from './chaos/index.ts';
 import { DeployProtection } from './approvals/index.ts';
 import { instanceLogDir, LogBudgetKeeper, LokiForwarder, SERVICE_LOGS_DROPPED_EVENT, ServiceLogs } from './logs/index.ts';
 import { SearchIndexer, serviceLogSource } from './search/index.ts';
+import { KubernetesTargets } from './kubernetes/index.ts';
 import type { ServerOptions } from './server-options.ts';
 
 export interface RunningServer {
@@ -125,6 +126,7 @@ const AGENT_JOBS_AT_ONCE = 100_000;
 
 /** WARN and ERROR messages of the composition root: static, the data goes beside them. */
 const LOG = {
+  kubernetesFieldsTaken: 'took over Kubernetes fields another field manager held',
   autoReleaseFailed: 'automatic release failed',
   jobCouldNotRun: 'the executor threw while running a job',
   internalError: 'internal error',
@@ -288,6 +290,10 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     notify: (rolloutId) => hub.notify(rolloutId),
     warn: (message, data) => deliveryLog.warn(message, data),
     clock: systemClock,
+    targets: new KubernetesTargets({
+      now: () => systemClock.now(),
+      onConflict: (environment, outcome) => deliveryLog.warn(LOG.kubernetesFieldsTaken, { environment, ...outcome }),
+    }),
     // Before the server listens (tests that never do) there is nowhere to send traces.
     telemetryEnv: async (projectId, environment, releaseId) =>
       url === ''

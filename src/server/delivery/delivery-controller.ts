@@ -27,7 +27,15 @@ import type { SecretBox } from '../auth/index.ts';
 import { environmentKey } from './environment-key.ts';
 import { finishStop, stopEnvironment, type EnvironmentStopDeps } from './environment-stop.ts';
 import { Environments, type PooledInstance } from './environments.ts';
-import type { Clock, EnvironmentInstances, EnvironmentProxy, InstanceSupervisor, MetricsSource, ProxyControl } from './ports.ts';
+import type {
+  Clock,
+  EnvironmentInstances,
+  EnvironmentProxy,
+  InstanceSupervisor,
+  MetricsSource,
+  ProxyControl,
+  RolloutTargets,
+} from './ports.ts';
 import { configOf, instanceCount, requireRelease } from './release-config.ts';
 import { RolloutDriver } from './rollout-driver.ts';
 
@@ -50,6 +58,8 @@ export interface DeliveryDeps {
   warn(message: string, data: Record<string, unknown>): void;
   /** How long readiness may take before a start counts as failed (default 120 s). */
   readyTimeoutMs?: number;
+  /** Where environments that do not run on this machine are deployed (a Kubernetes namespace). */
+  targets?: RolloutTargets;
   /** OpenTelemetry variables for an instance (see InstanceSpecDeps.telemetryEnv); none by default. */
   telemetryEnv?(projectId: string, environment: string, releaseId: string): Promise<Record<string, string>>;
   /** The SLOs of an environment that have spent their error budget (none when SLOs are not evaluated). */

@@ -6,9 +6,11 @@
  * tests in test/support/fakes/. One contract suite per port (test/server/delivery/contracts/)
  * runs against both, so a scenario passing on the fakes says something about the real thing.
  */
-import type { PrometheusCheckConfig } from '../../core/delivery-config.ts';
+import type { EnvironmentConfig, PrometheusCheckConfig, ServiceConfig } from '../../core/delivery-config.ts';
+import type { RolloutCommand, RolloutEvent } from '../../delivery/index.ts';
 import type { FaultReport, FaultSetRequest, RollupBatch, RouteTable, WindowStats } from '../../proxy/index.ts';
 import type { FaultableInstance, InstanceSpec, InstanceStatus } from '../../runtime/index.ts';
+import type { Project, ReleaseRecord } from '../../store/ports.ts';
 
 export type { Clock, TimerHandle } from '../../core/clock.ts';
 
@@ -131,3 +133,35 @@ export interface MetricsSource {
 
 /** The former name of `MetricsSource`. */
 export type MetricQuerySource = MetricsSource;
+
+/**
+ * Where a rollout's commands are carried out when the environment does not run on this machine
+ * (a Kubernetes namespace, server/kubernetes). The driver still reduces and persists; the target
+ * carries out each command, one at a time in order, and answers with the events the reducer waits
+ * for (`instances-ready`/`instances-failed`, `drained`), which the driver feeds back.
+ */
+export interface RolloutTarget {
+  execute(command: RolloutCommand): Promise<RolloutEvent[]>;
+}
+
+/** What a rollout target is chosen by: the release's config for the environment. */
+export interface RolloutTargetInput {
+  project: Project;
+  environment: string;
+  service: ServiceConfig;
+  envConfig: EnvironmentConfig;
+  release: ReleaseRecord;
+  /** What runs before the rollout (null for a first deploy). */
+  previous: ReleaseRecord | null;
+  instances: number;
+  readyTimeoutMs: number;
+  /** The environment's secrets by their Gantry name, decrypted (a target that stores them must not log them). */
+  secretValues: Record<string, string>;
+  /** Set when a canary or blue-green rollout is resumed after a restart with its canary already asked for. */
+  resumedCanary?: { weights: { stable: number; canary: number } };
+}
+
+export interface RolloutTargets {
+  /** The target of an environment whose config names one (`target.kubernetes`); null: the embedded runtime. */
+  targetFor(input: RolloutTargetInput): RolloutTarget | null;
+}

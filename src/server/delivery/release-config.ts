@@ -79,6 +79,29 @@ export interface InstanceSpecDeps {
   telemetryEnv?(projectId: string, environment: string, releaseId: string): Promise<Record<string, string>>;
 }
 
+/**
+ * The secrets an environment's config uses, decrypted, by their Gantry name: the environment's
+ * value, else the project's. InputError naming the command that sets one that is missing.
+ */
+export async function environmentSecrets(
+  deps: Pick<InstanceSpecDeps, 'store' | 'secretBox'>,
+  project: Project,
+  envConfig: EnvironmentConfig,
+  environment: string,
+): Promise<Record<string, string>> {
+  const values: Record<string, string> = {};
+  for (const [variable, secretName] of Object.entries(envConfig.secrets)) {
+    const sealed =
+      (await deps.store.secrets.get(project.id, secretName, environment)) ?? (await deps.store.secrets.get(project.id, secretName));
+    if (sealed === undefined)
+      throw new InputError(
+        `secret ${secretName} (for ${variable} in ${environment}) is not set: \`gantry secret set ${project.name} ${secretName} --env ${environment}\``,
+      );
+    values[secretName] = deps.secretBox.decrypt(sealed);
+  }
+  return values;
+}
+
 /** The spec of an instance of `release` in `environment`, without its id and pool; InputError for a secret not set. */
 export async function instanceSpec(
   deps: InstanceSpecDeps,
@@ -88,15 +111,8 @@ export async function instanceSpec(
 ): Promise<Omit<InstanceSpec, 'id' | 'pool'>> {
   const { service, envConfig } = configOf(release, environment);
   const secrets: Record<string, string> = {};
-  for (const [variable, secretName] of Object.entries(envConfig.secrets)) {
-    const sealed =
-      (await deps.store.secrets.get(project.id, secretName, environment)) ?? (await deps.store.secrets.get(project.id, secretName));
-    if (sealed === undefined)
-      throw new InputError(
-        `secret ${secretName} (for ${variable} in ${environment}) is not set: \`gantry secret set ${project.name} ${secretName} --env ${environment}\``,
-      );
-    secrets[variable] = deps.secretBox.decrypt(sealed);
-  }
+  const values = await environmentSecrets(deps, project, envConfig, environment);
+  for (const [variable, secretName] of Object.entries(envConfig.secrets)) secrets[variable] = values[secretName] as string;
   const telemetry = (await deps.telemetryEnv?.(project.id, environment, release.id)) ?? {};
   return {
     environment: environmentKey(project.id, environment),

@@ -19,8 +19,8 @@ import {
 import type { EventEnvironment, NewEvent, Project, ReleaseRecord, RolloutRecord, Store } from '../../store/ports.ts';
 import { analyse } from './analysis-input.ts';
 import type { EnvironmentRuntime, Environments } from './environments.ts';
-import type { Clock, InstanceSupervisor, MetricsSource, TimerHandle } from './ports.ts';
-import { drainTimeoutOf, instanceSpec, requireRelease, type InstanceSpecDeps } from './release-config.ts';
+import type { Clock, InstanceSupervisor, MetricsSource, RolloutTarget, RolloutTargets, TimerHandle } from './ports.ts';
+import { configOf, drainTimeoutOf, environmentSecrets, instanceSpec, requireRelease, type InstanceSpecDeps } from './release-config.ts';
 
 /** A rollout this server drives. */
 export interface ActiveRollout {
@@ -33,6 +33,10 @@ export interface ActiveRollout {
   /** The last step applied (events of one rollout are applied in order). */
   queue: Promise<void>;
   timer: TimerHandle | null;
+  /** Where the commands are carried out when not on this machine (a Kubernetes namespace); null: the embedded runtime. */
+  target: RolloutTarget | null;
+  /** The last command handed to `target` (carried out one at a time, in order). */
+  targetQueue: Promise<void>;
 }
 
 export interface RolloutDriverDeps extends InstanceSpecDeps {
@@ -46,6 +50,8 @@ export interface RolloutDriverDeps extends InstanceSpecDeps {
   warn(message: string, data: Record<string, unknown>): void;
   /** How long readiness may take before a start counts as failed (default 120 s). */
   readyTimeoutMs?: number;
+  /** Targets other than the embedded runtime (Kubernetes); without it every environment runs here. */
+  targets?: RolloutTargets;
 }
 
 const DEFAULT_READY_TIMEOUT_MS = 120_000;
@@ -93,6 +99,8 @@ export class RolloutDriver {
     kind: 'deploy' | 'rollback' = 'deploy',
   ): Promise<RolloutRecord> {
     const { store } = this.#deps;
+    // Before the record: a target that cannot be reached with what the config names refuses the deploy.
+    const target = await this.#targetOf(project, release, previous, env.name, state.instances);
     const record = await store.rollouts.create({
       id: state.id,
       projectId: project.id,
@@ -119,10 +127,7 @@ export class RolloutDriver {
       },
       env: { ...this.#deps.eventEnv(), commit: release.sha, configHash: release.configHash },
     });
-    const active: ActiveRollout = { record, state, project, release, previous, env, queue: Promise.resolve(), timer: null };
-    this.#rollouts.set(record.id, active);
-    env.canary = release.id;
-    env.match = state.strategy.kind === 'canary' ? state.strategy.match : [];
+    const active = this.#activate(record, state, project, release, previous, env, target);
     if (state.phase !== 'pending-approval') await this.apply(active, { type: 'start', at: this.#deps.clock.now() });
     return (await store.rollouts.get(record.id)) as RolloutRecord;
   }
@@ -133,11 +138,16 @@ export class RolloutDriver {
     const state = record.state as unknown as RolloutState;
     const release = await requireRelease(store, record.releaseId);
     const previous = record.previousReleaseId ? await requireRelease(store, record.previousReleaseId) : null;
-    env.canary = release.id;
-    env.match = state.strategy.kind === 'canary' ? state.strategy.match : [];
     env.weights = { ...state.weights };
-    const active: ActiveRollout = { record, state, project, release, previous, env, queue: Promise.resolve(), timer: null };
-    this.#rollouts.set(record.id, active);
+    // The canary's pods were asked for (canary, blue-green): the target must know them, or it would delete them.
+    const canaryStarted = state.startedAt !== null && (state.strategy.kind === 'canary' || state.strategy.kind === 'blue-green');
+    const target = await this.#targetOf(project, release, previous, env.name, state.instances, canaryStarted ? state.weights : undefined);
+    const active = this.#activate(record, state, project, release, previous, env, target);
+    if (active.target) {
+      // The cluster keeps what it was given; the next command of the reducer is carried out there.
+      this.#schedule(active);
+      return;
+    }
     await environments.route(env);
     const waiting = state.waitingFor;
     if (waiting?.event === 'instances-ready') {
@@ -154,6 +164,34 @@ export class RolloutDriver {
       void this.#stopInstances(active, waiting.pool, true);
     }
     this.#schedule(active);
+  }
+
+  /** Registers a rollout this server drives, with its target, and points the environment's canary at it. */
+  #activate(
+    record: RolloutRecord,
+    state: RolloutState,
+    project: Project,
+    release: ReleaseRecord,
+    previous: ReleaseRecord | null,
+    env: EnvironmentRuntime,
+    target: RolloutTarget | null,
+  ): ActiveRollout {
+    const active: ActiveRollout = {
+      record,
+      state,
+      project,
+      release,
+      previous,
+      env,
+      queue: Promise.resolve(),
+      timer: null,
+      target,
+      targetQueue: Promise.resolve(),
+    };
+    this.#rollouts.set(record.id, active);
+    env.canary = release.id;
+    env.match = state.strategy.kind === 'canary' ? state.strategy.match : [];
+    return active;
   }
 
   /** Serialised per rollout: reduce → persist → act. */
@@ -219,8 +257,86 @@ export class RolloutDriver {
     this.#deps.notify(active.record.id);
   }
 
+  /** The environment's target other than this machine, from the release's config; null for the embedded runtime. */
+  async #targetOf(
+    project: Project,
+    release: ReleaseRecord,
+    previous: ReleaseRecord | null,
+    environment: string,
+    instances: number,
+    resumedWeights?: { stable: number; canary: number },
+  ): Promise<RolloutTarget | null> {
+    const targets = this.#deps.targets;
+    if (!targets) return null;
+    let config: ReturnType<typeof configOf>;
+    try {
+      config = configOf(release, environment);
+    } catch {
+      // Not a target's config: the embedded runtime reports an unreadable one when it starts instances, as before.
+      return null;
+    }
+    const { service, envConfig } = config;
+    if (envConfig.target === undefined) return null;
+    const readyTimeoutMs = this.#deps.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
+    const secretValues = await environmentSecrets(this.#deps, project, envConfig, environment);
+    return targets.targetFor({
+      project,
+      environment,
+      service,
+      envConfig,
+      release,
+      previous,
+      instances,
+      readyTimeoutMs,
+      secretValues,
+      ...(resumedWeights === undefined ? {} : { resumedCanary: { weights: resumedWeights } }),
+    });
+  }
+
+  /**
+   * A command for a target elsewhere: the environment's record of pools and weights follows it
+   * (what the API shows), the target carries it out after the commands before it, and the events
+   * it answers go back to the reducer. A start that throws is the reducer's `instances-failed`.
+   */
+  #carryOutOnTarget(active: ActiveRollout, target: RolloutTarget, command: RolloutCommand): void {
+    const env = active.env;
+    if (command.type === 'set-weights') env.weights = { stable: command.stable, canary: command.canary };
+    if (command.type === 'start-instances') {
+      if (command.pool === 'stable') env.stable = command.releaseId;
+      else env.canary = command.releaseId;
+    }
+    if (command.type === 'swap-pools') {
+      env.old = env.stable;
+      env.stable = env.canary;
+      env.canary = null;
+      env.weights = { stable: 100, canary: 0 };
+    }
+    if (command.type === 'stop-instances' && command.pool === 'old') env.old = null;
+    active.targetQueue = active.targetQueue.then(async () => {
+      let events: RolloutEvent[];
+      try {
+        events = await target.execute(command);
+      } catch (error) {
+        if (command.type !== 'start-instances') {
+          this.#deps.warn('a rollout command failed on its target', {
+            rolloutId: active.record.id,
+            command: command.type,
+            error: String(error),
+          });
+          return;
+        }
+        events = [{ type: 'instances-failed', at: this.#deps.clock.now(), pool: command.pool, reason: (error as Error).message }];
+      }
+      for (const event of events) await this.apply(active, event);
+    });
+  }
+
   #carryOut(active: ActiveRollout, command: RolloutCommand): void {
     const env = active.env;
+    if (active.target) {
+      this.#carryOutOnTarget(active, active.target, command);
+      return;
+    }
     switch (command.type) {
       case 'set-weights':
         env.weights = { stable: command.stable, canary: command.canary };

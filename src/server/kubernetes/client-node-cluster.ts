@@ -1,0 +1,197 @@
+/**
+ * The cluster port over the Kubernetes API, through @kubernetes/client-node (loaded on first use:
+ * it is large, and only environments with a kubernetes target need it). Credentials come from the
+ * target's kubeconfig file, else $KUBECONFIG or ~/.kube/config, else the pod's service account
+ * (client-node's `loadFromDefault` order); `context` picks one of the kubeconfig's contexts.
+ */
+import { GantryError } from '../../core/errors.ts';
+import type { KubernetesObject } from '../../kubernetes/index.ts';
+// names.ts alone: the package's index also loads the schemas' validators, which applying does not need.
+import { FIELD_MANAGER, LABELS } from '../../kubernetes/names.ts';
+import type { ApplyOutcome, KubernetesCluster, PodReadiness } from './ports.ts';
+
+type ClientNode = typeof import('@kubernetes/client-node');
+type KubeConfig = InstanceType<ClientNode['KubeConfig']>;
+
+export interface ClusterCredentials {
+  /** A kubeconfig file; absent means client-node's default order. */
+  kubeconfig?: string;
+  context?: string;
+}
+
+/** A conflict's cause as the API server words it: `conflict with "kubectl-edit" using apps/v1`. */
+const CONFLICT_MANAGER = /conflict with "([^"]+)"/;
+
+interface Status {
+  message?: string;
+  details?: { causes?: { message?: string; field?: string }[] };
+}
+
+function apiError(what: string, error: unknown): GantryError {
+  const status = (error as { code?: number; body?: unknown }).code;
+  const body = (error as { body?: unknown }).body;
+  const message = typeof body === 'string' ? (safeJson(body) as Status | undefined)?.message : (body as Status | undefined)?.message;
+  return new GantryError(
+    'KUBERNETES_API_ERROR',
+    `${what}: ${message ?? (error as Error).message}${status === undefined ? '' : ` (HTTP ${status})`}`,
+  );
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function conflictManagers(error: unknown): string[] {
+  const raw = (error as { body?: unknown }).body;
+  const status = (typeof raw === 'string' ? safeJson(raw) : raw) as Status | undefined;
+  const managers = (status?.details?.causes ?? [])
+    .map((cause) => CONFLICT_MANAGER.exec(cause.message ?? '')?.[1])
+    .filter((m) => m !== undefined);
+  return [...new Set(managers)];
+}
+
+interface PodLike {
+  metadata?: { name?: string; labels?: Record<string, string>; deletionTimestamp?: unknown };
+  status?: { conditions?: { type?: string; status?: string }[] };
+}
+
+function readiness(pod: PodLike): PodReadiness {
+  const ready =
+    pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true && pod.metadata?.deletionTimestamp == null;
+  return { name: pod.metadata?.name ?? '', release: pod.metadata?.labels?.[LABELS.release] ?? '', ready };
+}
+
+export class ClientNodeCluster implements KubernetesCluster {
+  readonly #credentials: ClusterCredentials;
+  #loaded: Promise<{ k8s: ClientNode; config: KubeConfig }> | undefined;
+
+  constructor(credentials: ClusterCredentials) {
+    this.#credentials = credentials;
+  }
+
+  #load(): Promise<{ k8s: ClientNode; config: KubeConfig }> {
+    this.#loaded ??= (async () => {
+      const k8s = await import('@kubernetes/client-node');
+      const config = new k8s.KubeConfig();
+      try {
+        if (this.#credentials.kubeconfig !== undefined) config.loadFromFile(this.#credentials.kubeconfig);
+        else config.loadFromDefault();
+      } catch (error) {
+        throw new GantryError('KUBERNETES_CONFIG', `cannot read the kubeconfig: ${(error as Error).message}`);
+      }
+      const context = this.#credentials.context;
+      if (context !== undefined) {
+        if (config.getContextObject(context) === null) {
+          const known = config.getContexts().map((c) => c.name);
+          throw new GantryError('KUBERNETES_CONFIG', `no context '${context}' in the kubeconfig (it has: ${known.join(', ') || 'none'})`);
+        }
+        config.setCurrentContext(context);
+      }
+      if (config.getCurrentCluster() === null)
+        throw new GantryError('KUBERNETES_CONFIG', 'the kubeconfig names no cluster for its current context');
+      return { k8s, config };
+    })();
+    return this.#loaded;
+  }
+
+  async apply(objects: readonly KubernetesObject[]): Promise<ApplyOutcome[]> {
+    const { k8s, config } = await this.#load();
+    const api = k8s.KubernetesObjectApi.makeApiClient(config);
+    const outcomes: ApplyOutcome[] = [];
+    for (const object of objects) {
+      const name = `${object.kind}/${object.metadata.name}`;
+      const patch = (force: boolean) => api.patch(object, undefined, undefined, FIELD_MANAGER, force, k8s.PatchStrategy.ServerSideApply);
+      try {
+        await patch(false);
+        outcomes.push({ object: name, forced: false, conflicts: [] });
+      } catch (error) {
+        if ((error as { code?: number }).code !== 409) throw apiError(`applying ${name}`, error);
+        // Gantry owns what it renders: another manager's value (a hand edit) is taken over, and said.
+        const conflicts = conflictManagers(error);
+        try {
+          await patch(true);
+        } catch (forced) {
+          throw apiError(`applying ${name} (forced)`, forced);
+        }
+        outcomes.push({ object: name, forced: true, conflicts });
+      }
+    }
+    return outcomes;
+  }
+
+  async pods(namespace: string, labelSelector: string): Promise<PodReadiness[]> {
+    const { k8s, config } = await this.#load();
+    try {
+      const list = await config.makeApiClient(k8s.CoreV1Api).listNamespacedPod({ namespace, labelSelector });
+      return list.items.map((pod) => readiness(pod as PodLike));
+    } catch (error) {
+      throw apiError(`listing pods in ${namespace}`, error);
+    }
+  }
+
+  async waitReady(namespace: string, labelSelector: string, count: number, timeoutMs: number): Promise<void> {
+    const { k8s, config } = await this.#load();
+    const core = config.makeApiClient(k8s.CoreV1Api);
+    const deadline = Date.now() + timeoutMs;
+    const readyCount = (pods: Map<string, boolean>) => [...pods.values()].filter(Boolean).length;
+    while (Date.now() < deadline) {
+      let list: Awaited<ReturnType<typeof core.listNamespacedPod>>;
+      try {
+        list = await core.listNamespacedPod({ namespace, labelSelector });
+      } catch (error) {
+        throw apiError(`listing pods in ${namespace}`, error);
+      }
+      const pods = new Map(list.items.map((pod) => [pod.metadata?.name ?? '', readiness(pod as PodLike).ready]));
+      if (readyCount(pods) >= count) return;
+      const outcome = await new Promise<'ready' | 'ended' | 'deadline'>((resolve, reject) => {
+        let abort: AbortController | undefined;
+        const timer = setTimeout(() => finish('deadline'), Math.max(0, deadline - Date.now()));
+        const finish = (how: 'ready' | 'ended' | 'deadline') => {
+          clearTimeout(timer);
+          abort?.abort();
+          resolve(how);
+        };
+        new k8s.Watch(config)
+          .watch(
+            `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`,
+            { labelSelector, resourceVersion: list.metadata?.resourceVersion, allowWatchBookmarks: true },
+            (phase, pod: PodLike) => {
+              const name = pod.metadata?.name ?? '';
+              if (phase === 'DELETED') pods.delete(name);
+              else if (phase === 'ADDED' || phase === 'MODIFIED') pods.set(name, readiness(pod).ready);
+              if (readyCount(pods) >= count) finish('ready');
+            },
+            // The server ends watches now and then (and on 410 Gone): list again and go on.
+            () => finish('ended'),
+          )
+          .then((controller) => {
+            abort = controller;
+          }, reject);
+      });
+      if (outcome === 'ready') return;
+      if (outcome === 'deadline') break;
+    }
+    throw new GantryError(
+      'KUBERNETES_NOT_READY',
+      `fewer than ${count} ready pods of ${labelSelector} in ${namespace} after ${Math.round(timeoutMs / 1000)} s`,
+    );
+  }
+
+  async delete(object: Pick<KubernetesObject, 'apiVersion' | 'kind' | 'metadata'>): Promise<void> {
+    const { k8s, config } = await this.#load();
+    try {
+      await k8s.KubernetesObjectApi.makeApiClient(config).delete({
+        apiVersion: object.apiVersion,
+        kind: object.kind,
+        metadata: { name: object.metadata.name, namespace: object.metadata.namespace },
+      });
+    } catch (error) {
+      if ((error as { code?: number }).code === 404) return;
+      throw apiError(`deleting ${object.kind}/${object.metadata.name}`, error);
+    }
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * Chooses where a rollout runs: an environment whose release config has `target.kubernetes` gets
+ * a `KubernetesDeployer` in its namespace (the delivery context's `RolloutTargets` port, wired in
+ * server/start.ts), every other environment the embedded runtime. The cluster's credentials are
+ * the environment's own: the kubeconfig and context its config names, else client-node's default
+ * order (`$KUBECONFIG`, `~/.kube/config`, then the pod's service account). One cluster client per
+ * set of credentials, shared by the environments that name the same ones.
+ */
+import type { EnvironmentConfig, ServiceConfig } from '../../core/delivery-config.ts';
+import { InputError } from '../../core/errors.ts';
+import type { KubernetesRelease } from '../../kubernetes/manifests.ts';
+import { type ClusterCredentials, ClientNodeCluster } from './client-node-cluster.ts';
+import { KubernetesDeployer } from './kubernetes-deployer.ts';
+import type { ApplyOutcome, KubernetesCluster } from './ports.ts';
+
+interface ReleaseRef {
+  id: string;
+  number: number;
+  sha: string;
+}
+
+/** What the delivery context gives when it starts a rollout (its `RolloutTargetInput`). */
+export interface KubernetesTargetInput {
+  project: { name: string };
+  environment: string;
+  service: ServiceConfig;
+  envConfig: EnvironmentConfig;
+  release: ReleaseRef;
+  previous: ReleaseRef | null;
+  instances: number;
+  readyTimeoutMs: number;
+  /** The environment's secrets by Gantry name, decrypted. */
+  secretValues: Readonly<Record<string, string>>;
+  /** Set when a rollout is resumed after a restart with its canary started: the weights it had. */
+  resumedCanary?: { weights: { stable: number; canary: number } };
+}
+
+export interface KubernetesTargetsDeps {
+  now(): number;
+  /** The cluster client of a set of credentials; default the client-node adapter. */
+  connect?(credentials: ClusterCredentials): KubernetesCluster;
+  /** Told of every apply that took fields over from another manager. */
+  onConflict?(environment: string, outcome: ApplyOutcome): void;
+}
+
+export class KubernetesTargets {
+  readonly #deps: KubernetesTargetsDeps;
+  readonly #clusters = new Map<string, KubernetesCluster>();
+
+  constructor(deps: KubernetesTargetsDeps) {
+    this.#deps = deps;
+  }
+
+  targetFor(input: KubernetesTargetInput): KubernetesDeployer | null {
+    const target = input.envConfig.target?.kubernetes;
+    if (target === undefined) return null;
+    const credentials: ClusterCredentials = {};
+    if (target.kubeconfig !== undefined) credentials.kubeconfig = target.kubeconfig;
+    if (target.context !== undefined) credentials.context = target.context;
+    const key = JSON.stringify([credentials.kubeconfig ?? null, credentials.context ?? null]);
+    let cluster = this.#clusters.get(key);
+    if (cluster === undefined) {
+      cluster = this.#deps.connect?.(credentials) ?? new ClientNodeCluster(credentials);
+      this.#clusters.set(key, cluster);
+    }
+    const releases = new Map<string, KubernetesRelease>();
+    for (const r of [input.release, input.previous]) if (r) releases.set(r.id, { number: r.number, sha: r.sha });
+    const { previous } = input;
+    return new KubernetesDeployer({
+      cluster,
+      project: input.project.name,
+      environment: input.environment,
+      service: input.service,
+      envConfig: input.envConfig,
+      release: (id) => {
+        const release = releases.get(id);
+        if (release === undefined) throw new InputError(`release ${id} is not part of this rollout`);
+        return release;
+      },
+      // The previous release runs as many pods as this one asks for: the count is the environment's.
+      current: previous
+        ? { releaseId: previous.id, release: { number: previous.number, sha: previous.sha }, replicas: input.instances }
+        : null,
+      readyTimeoutMs: input.readyTimeoutMs,
+      secretValues: input.secretValues,
+      ...(input.resumedCanary === undefined
+        ? {}
+        : {
+            resumedCanary: {
+              canary: {
+                releaseId: input.release.id,
+                release: { number: input.release.number, sha: input.release.sha },
+                replicas: input.instances,
+              },
+              weights: input.resumedCanary.weights,
+            },
+          }),
+      now: this.#deps.now,
+      onConflict: (outcome) => this.#deps.onConflict?.(input.environment, outcome),
+    });
+  }
+}
