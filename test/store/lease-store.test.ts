@@ -71,7 +71,9 @@ function contract(name: string, factory: () => Promise<TestDatabase | null>, ski
       expect((await store.leases.get('c'))?.expiresAtMs).toBe(farFuture + 5_000);
     });
 
-    it.skipIf(name !== 'postgres')('grants exactly one of many claims made at once on separate connections', async () => {
+    // Only PostgreSQL has separate connections racing; one SQLite file has one writer.
+    const racing = name === 'postgres' ? it : () => undefined;
+    racing('grants exactly one of many claims made at once on separate connections', async () => {
       const others = await Promise.all(Array.from({ length: 4 }, () => openStore({ url: database.url })));
       try {
         for (const lease of ['d', 'e']) {
