@@ -15,6 +15,7 @@ import { dirname, join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../src/platform/ports.ts';
+import { killLeftovers } from '../test/support/instances.ts';
 
 /** The repository root (bench/ is one level below it). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -259,6 +260,9 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const untrack = track(child, false);
+  // Instances and proxies outlive a server by design (the next one adopts them): at the end of
+  // the benchmark, however it ends, they go too (before the data dir they live in).
+  atCleanup(async () => killLeftovers(o.dataDir));
   let log = '';
   const keep = (c: Buffer) => {
     log = (log + c.toString('utf8')).slice(-4000);

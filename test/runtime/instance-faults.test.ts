@@ -15,7 +15,8 @@ const started: ChildProcess[] = [];
 const helpers: number[] = [];
 
 afterEach(() => {
-  for (const c of started.splice(0)) if (c.pid !== undefined) tryKill(c.pid, 'SIGKILL');
+  // The whole process group: the stand-in's child outlived its root in a CI run (three were left).
+  for (const c of started.splice(0)) if (c.pid !== undefined) for (const target of [-c.pid, c.pid]) tryKill(target, 'SIGKILL');
   for (const pid of helpers.splice(0)) tryKill(pid, 'SIGKILL');
 });
 
