@@ -225,19 +225,23 @@ pipeline:
     }
 
     // What really ran: per run one end, the last line; a start more only for an attempt that
-    // lost its lease, whose process never wrote its end (it died or was stopped first).
+    // lost its lease, whose process never wrote its end (it died or was stopped first). One
+    // exception, a known limit (docs/decisions/0036): a live agent stalled past its lease (a CI
+    // run under load) stops its step only when its event loop runs again, so a short step may
+    // end meanwhile — its report is refused by the fencing token, but its side effect happened.
     const lines = markLines();
     for (const id of runIds) {
       const mine = lines.filter((l) => l.endsWith(` ${id}`)).map((l) => l.split(' ')[0]);
       const lostHere = lost.filter((a) => a.runId === id).length;
-      expect(
-        mine.filter((w) => w === 'end'),
-        id,
-      ).toEqual(['end']);
+      const lostByLiveAgent = lost.filter((a) => a.runId === id && a.agentId !== 'host-c').length;
+      const ends = mine.filter((w) => w === 'end').length;
+      expect(ends, id).toBeGreaterThanOrEqual(1);
+      expect(ends, id).toBeLessThanOrEqual(1 + lostByLiveAgent);
       expect(mine.at(-1), id).toBe('end');
-      expect(mine.length - 1, id).toBeGreaterThanOrEqual(1);
-      expect(mine.length - 1, id).toBeLessThanOrEqual(1 + lostHere);
-      if (held.includes(id)) expect(mine.length - 1, id).toBeGreaterThanOrEqual(2);
+      const starts = mine.filter((w) => w === 'start').length;
+      expect(starts, id).toBeGreaterThanOrEqual(1);
+      expect(starts, id).toBeLessThanOrEqual(1 + lostHere);
+      if (held.includes(id)) expect(starts, id).toBeGreaterThanOrEqual(2);
     }
   });
 });
