@@ -10,24 +10,9 @@ import { browserAvailable, launchBrowser, screenshot, signIn } from '../support/
 import { makeRepo, type TestRepo } from '../support/repo.ts';
 import { type GantryUp, startGantryUp } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
+import { OK_SERVICE, okServiceYaml } from '../support/chaos-service.ts';
 
-const SERVICE = `
-const http = require('node:http');
-http.createServer((req, res) => res.end('ok')).listen(Number(process.env.PORT), '127.0.0.1');
-`;
-
-const YAML = `
-pipeline:
-  jobs:
-    build: { steps: ["true"] }
-service:
-  run: node server.js
-  health: { path: /healthz, readiness: { interval: 100ms } }
-  stop: { drain-timeout: 1s }
-environments:
-  staging: { strategy: { recreate: {} } }
-experiments:
-  pay-outage:
+const YAML = `${okServiceYaml()}  pay-outage:
     environment: staging
     hypothesis: { error-rate: { max: 90% } }
     faults:
@@ -49,7 +34,7 @@ describe.runIf(browserAvailable())('the experiment pages in a browser', () => {
     [server, browser, repo] = await Promise.all([
       startGantryUp({ env: { GANTRY_SANDBOX: 'off' } }),
       launchBrowser(),
-      makeRepo({ 'server.js': SERVICE, 'gantry.yaml': YAML }),
+      makeRepo({ 'server.js': OK_SERVICE, 'gantry.yaml': YAML }),
     ]);
     page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
     page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));

@@ -7,24 +7,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { makeRepo } from '../support/repo.ts';
 import { type GantryUp, startGantryUp } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
+import { OK_SERVICE, okServiceYaml } from '../support/chaos-service.ts';
 
-const SERVICE = `
-const http = require('node:http');
-http.createServer((req, res) => res.end('ok')).listen(Number(process.env.PORT), '127.0.0.1');
-`;
-
-const YAML = `
-pipeline:
-  jobs:
-    build: { steps: ["node --check server.js"] }
-service:
-  run: node server.js
-  health: { path: /healthz, readiness: { interval: 100ms } }
-  stop: { drain-timeout: 1s }
-environments:
-  staging: { strategy: { recreate: {} } }
-experiments:
-  pay-outage:
+const YAML = `${okServiceYaml()}  pay-outage:
     environment: staging
     hypothesis: { latency-p50: { max: 10s } }
     faults:
@@ -45,7 +30,7 @@ describe('a chaos experiment across kill -9 of the server', () => {
   });
 
   it('has its faults cleared by the proxy at the deadline, and the restarted server records how it ended', async () => {
-    const repo = await makeRepo({ 'server.js': SERVICE, 'gantry.yaml': YAML });
+    const repo = await makeRepo({ 'server.js': OK_SERVICE, 'gantry.yaml': YAML });
     cleanups.push(() => repo.cleanup());
     const server = await startGantryUp({ env: { GANTRY_SANDBOX: 'off' } });
     cleanups.push(() => server.stop());

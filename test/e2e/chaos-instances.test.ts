@@ -13,25 +13,9 @@ import { readStat } from '../../src/platform/proc.ts';
 import { makeRepo } from '../support/repo.ts';
 import { type GantryUp, startGantryUp } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
+import { OK_SERVICE, okServiceYaml } from '../support/chaos-service.ts';
 
-const SERVICE = `
-const http = require('node:http');
-http.createServer((req, res) => res.end('ok')).listen(Number(process.env.PORT), '127.0.0.1');
-`;
-
-const YAML = `
-pipeline:
-  jobs:
-    build: { steps: ["node --check server.js"] }
-service:
-  run: node server.js
-  instances: 2
-  health: { path: /healthz, readiness: { interval: 100ms } }
-  stop: { drain-timeout: 1s }
-environments:
-  staging: { strategy: { recreate: {} } }
-experiments:
-  pause-one:
+const YAML = `${okServiceYaml({ instances: 2 })}  pause-one:
     environment: staging
     hypothesis: { latency-p50: { max: 30s } }
     faults:
@@ -96,7 +80,7 @@ describe('instance faults end to end', () => {
     ).live.instances;
 
   beforeAll(async () => {
-    repo = await makeRepo({ 'server.js': SERVICE, 'gantry.yaml': YAML, '.gantry/experiments/instances.yaml': KILL_FILE });
+    repo = await makeRepo({ 'server.js': OK_SERVICE, 'gantry.yaml': YAML, '.gantry/experiments/instances.yaml': KILL_FILE });
     server = await startGantryUp({ env: { GANTRY_SANDBOX: 'off' } });
     await api('POST', '/api/projects', { path: repo.dir, name: 'shop' });
     const run = (await api<{ run: { id: string } }>('POST', '/api/projects/shop/runs', {})).run.id;

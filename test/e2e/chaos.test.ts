@@ -11,24 +11,9 @@ import { runCli } from '../support/cli.ts';
 import { makeRepo } from '../support/repo.ts';
 import { startTestServer, waitForRunEnd, type TestServer } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
+import { OK_SERVICE, okServiceYaml } from '../support/chaos-service.ts';
 
-const SERVICE = `
-const http = require('node:http');
-http.createServer((req, res) => res.end('ok')).listen(Number(process.env.PORT), '127.0.0.1');
-`;
-
-const YAML = `
-pipeline:
-  jobs:
-    build: { steps: ["node --check server.js"] }
-service:
-  run: node server.js
-  health: { path: /healthz, readiness: { interval: 100ms } }
-  stop: { drain-timeout: 1s }
-environments:
-  staging: { strategy: { recreate: {} } }
-experiments:
-  slow-payments:
+const YAML = `${okServiceYaml()}  slow-payments:
     environment: staging
     hypothesis: { error-rate: { max: 5% }, latency-p50: { max: 2s } }
     faults:
@@ -106,7 +91,7 @@ describe('chaos experiments end to end', () => {
 
   beforeAll(async () => {
     server = await startTestServer();
-    repo = await makeRepo({ 'server.js': SERVICE, 'gantry.yaml': YAML });
+    repo = await makeRepo({ 'server.js': OK_SERVICE, 'gantry.yaml': YAML });
     await server.api('POST', '/api/projects', { path: repo.dir, name: 'shop' });
     const run = (await server.api<{ run: { id: string } }>('POST', '/api/projects/shop/runs', {})).body.run.id;
     expect((await waitForRunEnd(server, run)).status).toBe('success');

@@ -129,7 +129,8 @@ describe('deploying to a Kubernetes environment through the server', () => {
       'GET',
       '/api/projects/shop/environments/production/rollout',
     );
-    expect(environment.body.environment.currentReleaseId).toBeTruthy();
+    // The finished rollout's release (release 1) is what the environment runs now.
+    expect(environment.body.environment.currentReleaseId).toBe((await rollout()).releaseId);
 
     // A canary: release 2's pods become Ready, so the rollout takes 20% and waits to be promoted.
     await deploy('2');
