@@ -125,6 +125,8 @@ describe('forwarding service logs to Loki', () => {
         instance: 'shop.production.r7.a',
       });
       expect(loki.pushes()).toBeGreaterThanOrEqual(3);
+      // Loki has the lines once its handler ran; the forwarder counts them when the response reaches it.
+      await waitFor(() => f.status().forwarded === 250, { what: 'the forwarder to count the push answered', timeoutMs: 10_000 });
       expect(f.status()).toMatchObject({ forwarded: 250, dropped: 0, queued: 0 });
     } finally {
       await loki.close();
