@@ -57,6 +57,17 @@ export function createAccessStore(ctx: StoreContext): AccessStore {
       return (await db.selectFrom('users').selectAll().orderBy('name').execute()).map(toUser);
     },
 
+    async updateUser(name, profile) {
+      const set = {
+        ...(profile.displayName === undefined ? {} : { display_name: profile.displayName }),
+        ...(profile.email === undefined ? {} : { email: profile.email }),
+      };
+      if (Object.keys(set).length === 0)
+        return (await db.selectFrom('users').select('name').where('name', '=', name).executeTakeFirst()) !== undefined;
+      const result = await db.updateTable('users').set(set).where('name', '=', name).executeTakeFirst();
+      return Number(result.numUpdatedRows) > 0;
+    },
+
     async setUserDisabled(name, at) {
       const result = await db.updateTable('users').set({ disabled_at: at }).where('name', '=', name).executeTakeFirst();
       return Number(result.numUpdatedRows) > 0;

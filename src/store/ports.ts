@@ -297,6 +297,12 @@ export interface AccessStore {
   findUser(name: string): Promise<UserRecord | undefined>;
   findUserByExternalId(externalId: string): Promise<UserRecord | undefined>;
   listUsers(): Promise<UserRecord[]>;
+  /**
+   * Replaces the profile fields given (a field left out stays; `email: null` clears it): what an
+   * identity provider says at each sign-in. False when there is no such user. The name and the
+   * identity never change here (a name is how grants and audit entries refer to the person).
+   */
+  updateUser(name: string, profile: { displayName?: string; email?: string | null }): Promise<boolean>;
   /** False when there is no such user. */
   setUserDisabled(name: string, at: string | null): Promise<boolean>;
   /** Replaces the user's groups (what an identity provider's claim says, or a platform file). */

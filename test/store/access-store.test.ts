@@ -46,6 +46,29 @@ function contract(name: string, factory: () => Promise<TestDatabase | null>, ski
       expect(await store.access.setUserDisabled('nobody', null)).toBe(false);
     });
 
+    it('updates a user’s display name and e-mail, leaving out what is not given', async () => {
+      await store.access.createUser({
+        name: 'dora',
+        kind: 'person',
+        displayName: 'Dora',
+        email: 'dora@old.test',
+        externalId: 'https://idp|9',
+      });
+      expect(await store.access.updateUser('dora', { displayName: 'Dora Explorer' })).toBe(true);
+      expect(await store.access.findUser('dora')).toMatchObject({ displayName: 'Dora Explorer', email: 'dora@old.test' });
+      expect(await store.access.updateUser('dora', { email: 'dora@new.test' })).toBe(true);
+      expect(await store.access.findUserByExternalId('https://idp|9')).toMatchObject({
+        name: 'dora',
+        displayName: 'Dora Explorer',
+        email: 'dora@new.test',
+      });
+      expect(await store.access.updateUser('dora', { email: null })).toBe(true);
+      expect((await store.access.findUser('dora'))?.email).toBeNull();
+      expect(await store.access.updateUser('dora', {})).toBe(true);
+      expect(await store.access.updateUser('nobody', { displayName: 'X' })).toBe(false);
+      expect(await store.access.updateUser('nobody', {})).toBe(false);
+    });
+
     it('replaces a user’s groups as a whole', async () => {
       await store.access.createUser({ name: 'bob', kind: 'person', displayName: 'Bob' });
       await store.access.setGroups('bob', ['sre', 'dev', 'sre']);

@@ -4,7 +4,9 @@
  * part), made a valid name and suffixed if another user already has it — a name is never taken
  * over, since some providers let people choose theirs. Each sign-in replaces the user's groups
  * with the provider's claim, so leaving a group at the provider ends its roles at the next
- * sign-in.
+ * sign-in, and takes the display name and e-mail the provider gives now (people marry, move
+ * teams, change addresses); a claim the provider leaves out keeps what Gantry has. The name
+ * stays: grants and the audit trail refer to it.
  */
 import { accessName, groupName } from '../../access/index.ts';
 import { ConflictError } from '../../core/errors.ts';
@@ -20,8 +22,19 @@ export async function userOfIdentity(store: Store, identity: VerifiedIdentity): 
     created = true;
   }
   if (user.disabledAt !== null) throw new SignInRefusedError('user-disabled', `the Gantry user ${user.name} is disabled`);
+  if (!created) user = await refreshProfile(store, user, identity);
   await store.access.setGroups(user.name, identity.groups.map(groupName));
   return { user, created };
+}
+
+async function refreshProfile(store: Store, user: UserRecord, identity: VerifiedIdentity): Promise<UserRecord> {
+  const profile = {
+    ...(identity.displayName !== undefined && identity.displayName !== user.displayName ? { displayName: identity.displayName } : {}),
+    ...(identity.email !== undefined && identity.email !== user.email ? { email: identity.email } : {}),
+  };
+  if (Object.keys(profile).length === 0) return user;
+  await store.access.updateUser(user.name, profile);
+  return { ...user, ...profile };
 }
 
 async function createUniquelyNamed(store: Store, identity: VerifiedIdentity, externalId: string): Promise<UserRecord> {
