@@ -221,6 +221,32 @@ export const ERROR_CODES = {
     sentence:
       'The platform folder declares a project the server does not know; projects need their repository, so register it first with `gantry project add PATH --name NAME`, then apply again (nothing was applied).',
   },
+  PLATFORM_PLAN_STALE: {
+    httpStatus: 409,
+    sentence:
+      "The saved plan given to `gantry platform apply --plan FILE` no longer matches: the platform folder or the server changed since it was made (another apply, a change by hand, a channel's secret set anew); nothing was applied. Make a new plan (`gantry platform plan DIR --out FILE`), review it, and apply that.",
+  },
+  PLATFORM_PLAN_INVALID: {
+    httpStatus: 400,
+    sentence:
+      'The file given to `gantry platform apply --plan` is not a plan written by `gantry platform plan --out` (unreadable, or from another tool); make one with `gantry platform plan DIR --out FILE`.',
+    from: 'cli',
+  },
+  PLATFORM_SECRET_MISSING: {
+    httpStatus: 409,
+    sentence:
+      'A notification channel of the platform folder reads a secret the project has no value for (its URL or signing key); set it with `gantry secret set PROJECT NAME`, then apply again (nothing was applied).',
+  },
+  PLATFORM_CHANNEL_URL_INVALID: {
+    httpStatus: 400,
+    sentence:
+      "The secret a channel's `url:` names does not hold an http or https URL (the channel would never deliver); set the secret to the incoming-webhook URL with `gantry secret set PROJECT NAME` and apply again (nothing was applied).",
+  },
+  PLATFORM_CHANNEL_NAME_TAKEN: {
+    httpStatus: 409,
+    sentence:
+      'A channel of the platform folder has the name of a channel the server has for another project or for every project (channel names are one namespace); rename one of them, then apply again (nothing was applied).',
+  },
   SECURITY_GATE_BLOCKED: {
     httpStatus: 409,
     sentence:

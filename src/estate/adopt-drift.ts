@@ -6,6 +6,7 @@
  */
 import { isCollection, isMap, parseDocument, type Document } from 'yaml';
 import type { EnvironmentProtection } from '../core/protection.ts';
+import { channelToFile, type EstateChannel } from './channel-schema.ts';
 import type { EstateChange } from './plan-estate.ts';
 import type { PlatformFile, PlatformOrigins } from './read-platform.ts';
 
@@ -13,7 +14,8 @@ export interface AdoptResult {
   /** Only the files that changed. */
   files: PlatformFile[];
   adopted: EstateChange[];
-  skipped: EstateChange[];
+  /** With why, in a sentence the CLI prints. */
+  skipped: { change: EstateChange; reason: string }[];
 }
 
 export function adoptChanges(files: readonly PlatformFile[], origins: PlatformOrigins, changes: readonly EstateChange[]): AdoptResult {
@@ -27,11 +29,20 @@ export function adoptChanges(files: readonly PlatformFile[], origins: PlatformOr
     return doc;
   };
   const adopted: EstateChange[] = [];
-  const skipped: EstateChange[] = [];
+  const skipped: AdoptResult['skipped'] = [];
   for (const c of changes) {
     const file = c.kind === 'group' ? origins.groups[c.group ?? ''] : origins.projects[c.project ?? ''];
     if (c.kind === 'project' || file === undefined) {
-      skipped.push(c);
+      skipped.push({ change: c, reason: 'the server does not know the project; register it or remove it' });
+      continue;
+    }
+    const channel = c.kind === 'channel' ? (c.before as EstateChannel | null) : null;
+    if (channel !== null && (channel.url.secret === null || channel.signingKey?.secret === null)) {
+      // A file holds secret names, never values: a credential that is no secret's value cannot be written down.
+      skipped.push({
+        change: c,
+        reason: `its credential on the server is not the value of any secret of ${c.project}: store it with \`gantry secret set\`, then adopt again`,
+      });
       continue;
     }
     const doc = docOf(file);
@@ -41,6 +52,8 @@ export function adoptChanges(files: readonly PlatformFile[], origins: PlatformOr
     else if (c.kind === 'member')
       write(doc, [...(c.environment === undefined ? project : environment), 'members', c.subject as string], c.before);
     else if (c.kind === 'security-policy') write(doc, [...project, 'security-policy'], c.before);
+    else if (c.kind === 'channel')
+      write(doc, [...project, 'channels', c.channel as string], channel === null ? null : channelToFile(channel));
     else {
       const before = (c.before ?? {}) as EnvironmentProtection;
       write(doc, [...environment, 'approvals'], before.approvals ?? null);

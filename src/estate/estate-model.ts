@@ -11,7 +11,10 @@ import { z } from 'zod';
 import { ROLES, type Role } from '../access/index.ts';
 import type { EnvironmentProtection } from '../core/protection.ts';
 import { type SecurityPolicy, securityPolicySchema } from '../security/index.ts';
+import { CHANNEL_NAME_PATTERN, channelFileSchema, type EstateChannel, estateChannelSchema, SECRET_NAME_PATTERN } from './channel-schema.ts';
 import { approvalsSchema, windowsSchema } from './protection-schema.ts';
+
+export { SECRET_NAME_PATTERN };
 
 export interface EstateEnvironment extends EnvironmentProtection {
   /** `user:NAME` or `group:NAME` → role on this environment only. */
@@ -25,6 +28,12 @@ export interface EstateProject {
   /** Names of the secrets the project needs (values are set with `gantry secret set`, never here). */
   secrets: string[];
   securityPolicy: SecurityPolicy | null;
+  /**
+   * Its notification channels (name → channel). Absent when the folder's project has no
+   * `channels:` key: its channels are then not managed (made with `gantry notify channel add`);
+   * present, all of them are, and one the folder does not name is removed.
+   */
+  channels?: Record<string, EstateChannel>;
 }
 
 export interface Estate {
@@ -35,7 +44,6 @@ export interface Estate {
 
 export const SUBJECT_PATTERN = /^(user|group):[A-Za-z0-9][A-Za-z0-9_.@-]*$/;
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
-export const SECRET_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 const name = (what: string) => z.string().regex(NAME_PATTERN, { message: `expected a ${what} name (letters, digits, '.', '_', '-')` });
 const role = z.enum(ROLES as [Role, ...Role[]], { message: `expected a role: ${ROLES.join(', ')}` });
@@ -51,6 +59,12 @@ export const platformFileSchema = z.strictObject({
           members: members.optional(),
           secrets: z.array(z.string().regex(SECRET_NAME_PATTERN, { message: 'expected a secret name such as DATABASE_URL' })).optional(),
           'security-policy': securityPolicySchema.optional(),
+          channels: z
+            .record(
+              z.string().regex(CHANNEL_NAME_PATTERN, { message: "expected a channel name (letters, digits, '.', '_', '-')" }),
+              channelFileSchema,
+            )
+            .optional(),
           environments: z
             .record(
               name('environment'),
@@ -78,6 +92,7 @@ export const estateSchema = z.object({
       ),
       secrets: z.array(z.string().regex(SECRET_NAME_PATTERN)),
       securityPolicy: securityPolicySchema.nullable(),
+      channels: z.record(z.string().regex(CHANNEL_NAME_PATTERN), estateChannelSchema).optional(),
     }),
   ),
   groups: z.record(z.string().regex(NAME_PATTERN), z.array(z.string().regex(NAME_PATTERN))),

@@ -11,7 +11,7 @@ import type { Role } from '../access/index.ts';
 import type { EnvironmentProtection } from '../core/protection.ts';
 import type { Estate, EstateEnvironment, EstateProject } from './estate-model.ts';
 
-export type ChangeKind = 'project' | 'group' | 'member' | 'protection' | 'security-policy';
+export type ChangeKind = 'project' | 'group' | 'member' | 'protection' | 'security-policy' | 'channel';
 export type ChangeAction = 'create' | 'update' | 'delete';
 
 export interface EstateChange {
@@ -24,6 +24,8 @@ export interface EstateChange {
   /** A member's `user:NAME` / `group:NAME`. */
   subject?: string;
   group?: string;
+  /** A notification channel's name. */
+  channel?: string;
   /** The server's value (null: none); what `adopt` writes back. */
   before: unknown;
   /** The folder's value (null: none); what `apply` writes. */
@@ -45,7 +47,7 @@ export interface EstatePlan {
   secrets: SecretNotes[];
 }
 
-const KIND_ORDER: readonly ChangeKind[] = ['project', 'group', 'member', 'protection', 'security-policy'];
+const KIND_ORDER: readonly ChangeKind[] = ['project', 'group', 'member', 'protection', 'security-policy', 'channel'];
 
 /** `current` holds the server's state of the projects and groups `desired` names (absent: unknown to it). */
 export function planEstate(desired: Estate, current: Estate, lastApplied: Estate | null = null): EstatePlan {
@@ -103,6 +105,14 @@ function diffProject(out: EstateChange[], name: string, want: EstateProject, hav
   }
   if (!sameJson(want.securityPolicy, have.securityPolicy))
     out.push(change('security-policy', name, have.securityPolicy, want.securityPolicy, { project: name }));
+  if (want.channels === undefined) return;
+  const wantChannels = want.channels;
+  const haveChannels = have.channels ?? {};
+  for (const channel of union(Object.keys(wantChannels), Object.keys(haveChannels))) {
+    const w = wantChannels[channel] ?? null;
+    const h = haveChannels[channel] ?? null;
+    if (!sameJson(w, h)) out.push(change('channel', `${name} channel:${channel}`, h, w, { project: name, channel }));
+  }
 }
 
 function diffMembers(
@@ -126,7 +136,7 @@ function change(
   address: string,
   before: unknown,
   after: unknown,
-  where: Pick<EstateChange, 'project' | 'environment' | 'subject' | 'group'>,
+  where: Pick<EstateChange, 'project' | 'environment' | 'subject' | 'group' | 'channel'>,
 ): EstateChange {
   const action: ChangeAction = before === null ? 'create' : after === null ? 'delete' : 'update';
   return { action, kind, address, ...where, before, after, drift: false };
@@ -163,7 +173,8 @@ function sameJson(a: unknown, b: unknown): boolean {
   return canonical(a) === canonical(b);
 }
 
-function canonical(value: unknown): string {
+/** JSON with keys sorted at every level: equal estates give equal texts (and hashes). */
+export function canonical(value: unknown): string {
   if (value === undefined || value === null) return 'null';
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   if (typeof value === 'object')

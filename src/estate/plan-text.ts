@@ -3,6 +3,7 @@
  * - delete) with before → after, drift marked, notes on secrets, and a summary line.
  */
 import type { EnvironmentProtection, ProtectionWindow } from '../core/protection.ts';
+import type { EstateChannel, SecretRef } from './channel-schema.ts';
 import { countChanges, type EstateChange, type EstatePlan } from './plan-estate.ts';
 
 const SIGN = { create: '+', update: '~', delete: '-' } as const;
@@ -48,10 +49,42 @@ function headline(c: EstateChange): string {
       return `${c.project}/${c.environment}: protection`;
     case 'security-policy':
       return `${c.project}: security policy ${compact(c.before)} → ${compact(c.after)}`;
+    case 'channel': {
+      const shown = (c.after ?? c.before) as EstateChannel;
+      return `${c.project}: channel ${c.channel} (${shown.type}${c.action === 'update' ? '' : `, url from ${ref(shown.url, c.project)}`})`;
+    }
   }
 }
 
+/** Where a credential comes from, never its value. */
+function ref(r: SecretRef | null | undefined, project: string | undefined): string {
+  if (r === null || r === undefined) return 'none';
+  return r.secret === null ? `a value that no secret of ${project} holds (set by hand, or the secret was set anew)` : `secret ${r.secret}`;
+}
+
+function channelDetails(c: EstateChange): string[] {
+  if (c.action !== 'update') return [];
+  const before = c.before as EstateChannel;
+  const after = c.after as EstateChannel;
+  const out: string[] = [];
+  if (before.type !== after.type) out.push(`type: ${before.type} → ${after.type}`);
+  const fields = [
+    ['url', ref(before.url, c.project), ref(after.url, c.project)],
+    ['signing key', ref(before.signingKey, c.project), ref(after.signingKey, c.project)],
+    ['events', listOrAll(before.events), listOrAll(after.events)],
+    ['environments', listOrAll(before.environments), listOrAll(after.environments)],
+    ['severities', listOrAll(before.severities), listOrAll(after.severities)],
+  ];
+  for (const [what, b, a] of fields) if (b !== a) out.push(`${what}: ${b} → ${a}`);
+  return out;
+}
+
+function listOrAll(value: string[] | null | undefined): string {
+  return value ? value.join(', ') : 'all';
+}
+
 function details(c: EstateChange): string[] {
+  if (c.kind === 'channel') return channelDetails(c);
   if (c.kind !== 'protection') return [];
   const before = (c.before ?? {}) as EnvironmentProtection;
   const after = (c.after ?? {}) as EnvironmentProtection;

@@ -8,6 +8,7 @@ import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'y
 import type { z } from 'zod';
 import { closestName, didYouMean } from '../core/did-you-mean.ts';
 import { type Diagnostic, InvalidConfigError } from '../core/errors.ts';
+import { channelOfFile, type EstateChannel, secretsOfChannel } from './channel-schema.ts';
 import { type Estate, type EstateEnvironment, platformFileSchema } from './estate-model.ts';
 
 export interface PlatformFile {
@@ -82,11 +83,24 @@ export function readPlatformFolder(files: readonly PlatformFile[]): PlatformRead
           ...(e?.approvals ? { approvals: e.approvals } : {}),
           ...(e?.windows ? { windows: e.windows } : {}),
         };
+      const channels: Record<string, EstateChannel> = {};
+      for (const [channel, c] of Object.entries(project?.channels ?? {})) {
+        // Channel names are one namespace on the server (`gantry notify channel list`), whatever their project.
+        const at_ = at(['projects', name, 'channels', channel], true);
+        const firstChannel = firstAt.get(`channel:${channel}`);
+        if (firstChannel !== undefined)
+          diagnostics.push({ ...at_, message: `channel ${channel} is declared twice (first at ${firstChannel})` });
+        else firstAt.set(`channel:${channel}`, `${at_.file}:${at_.line}:${at_.col}`);
+        channels[channel] = channelOfFile(c);
+      }
       estate.projects[name] = {
         members: { ...(project?.members ?? {}) },
         environments,
-        secrets: [...new Set(project?.secrets ?? [])].sort(),
+        // A secret a channel reads is one the project needs, declared or not.
+        secrets: [...new Set([...(project?.secrets ?? []), ...Object.values(channels).flatMap(secretsOfChannel)])].sort(),
         securityPolicy: project?.['security-policy'] ?? null,
+        // Channels are managed only where the project says `channels:` (`{}` removes them all).
+        ...(project?.channels === undefined ? {} : { channels }),
       };
     }
     for (const [group, members] of Object.entries(result.data.groups ?? {})) {

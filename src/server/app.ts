@@ -29,7 +29,7 @@ import { createHttpApp, registerWebAssets, RouteTable } from './http/index.ts';
 import { registerProjectRoutes, type ProjectService } from './projects/index.ts';
 import { registerRunRoutes, type RunService } from './runs/index.ts';
 import { registerSloHistoryRoutes, registerSloRoutes, type SloService } from './slo/index.ts';
-import { type Notifier, registerNotificationRoutes } from './notifications/index.ts';
+import { DEFAULT_EVENTS, type Notifier, registerNotificationRoutes } from './notifications/index.ts';
 import { type IncidentService, registerIncidentRoutes } from './incidents/index.ts';
 import { registerDoraRoutes } from './dora/index.ts';
 import { registerSecurityRoutes, type SecurityService } from './security/index.ts';
@@ -226,7 +226,15 @@ export function createApp(deps: AppDeps): FastifyInstance {
       now: () => Date.now(),
     });
   }
-  registerEstateRoutes(routes, { estate: new EstateService({ store, eventEnv }) });
+  registerEstateRoutes(routes, {
+    estate: new EstateService({
+      store,
+      eventEnv,
+      encrypt: (plaintext) => deps.secretBox.encrypt(plaintext),
+      decrypt: (ciphertext) => deps.secretBox.decrypt(ciphertext),
+      defaultChannelEvents: DEFAULT_EVENTS,
+    }),
+  });
   registerTemplateRoutes(routes, { dataDir: deps.dataDir, projects: deps.projects });
   if (deps.protection && deps.delivery) {
     const releases = deps.delivery.releases;

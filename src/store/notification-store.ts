@@ -9,7 +9,7 @@ import { fromJson, isUniqueViolation, nowIso, toJson, toNumber } from './codec.t
 
 const CURSOR = 'events';
 
-function toChannel(row: Selectable<NotificationChannelsTable>): NotificationChannel {
+export function toChannel(row: Selectable<NotificationChannelsTable>): NotificationChannel {
   return {
     id: row.id,
     projectId: row.project_id,

@@ -664,6 +664,8 @@ export interface EstateSnapshot {
   /** Secret names (project-wide; never values). */
   secrets: { projectId: string; name: string }[];
   groups: { group: string; user: string }[];
+  /** Notification channels of a project (a default one, of every project, is not the platform's). */
+  channels: (Omit<NotificationChannel, 'projectId'> & { projectId: string })[];
 }
 
 /** What one `gantry platform apply` writes, all in one transaction. */
@@ -674,6 +676,15 @@ export interface EstateWrites {
   groups: { group: string; members: string[] }[];
   protections: { projectId: string; environment: string; protection: EnvironmentProtection | null }[];
   policies: { projectId: string; policy: string | null }[];
+  /**
+   * A project's channel by name, created or replaced in place (its delivery log kept), or with
+   * `channel: null` removed (its log with it). Target and secret are encrypted by the caller.
+   */
+  channels: {
+    projectId: string;
+    name: string;
+    channel: Pick<NotificationChannel, 'kind' | 'targetCiphertext' | 'secretCiphertext' | 'routes'> | null;
+  }[];
   /** Who applied (grants' createdBy). */
   actor: string;
 }

@@ -39,6 +39,7 @@ function contract(name: string, factory: () => Promise<TestDatabase | null>, ski
           revokedGrants: [],
           groups: [{ group: 'release', members: ['alice', 'bob'] }],
           protections: [{ projectId: shop.id, environment: 'production', protection: { approvals: { count: 2, group: 'release' } } }],
+          channels: [],
           policies: [{ projectId: shop.id, policy: '{"block":["critical"]}' }],
           actor: 'user:ops',
         },
@@ -67,6 +68,7 @@ function contract(name: string, factory: () => Promise<TestDatabase | null>, ski
             groups: [{ group: 'release', members: [] }],
             // No such project: the foreign key refuses it, after every other write was made.
             protections: [{ projectId: 'no-such-project', environment: 'production', protection: { approvals: { count: 1 } } }],
+            channels: [],
             policies: [],
             actor: 'user:ops',
           },
