@@ -19,13 +19,14 @@ import {
   registerAuditRoutes,
   registerSessionRoutes,
   registerOidcRoutes,
+  autoSignInRedirect,
   type OidcClient,
   type SecretBox,
   type SessionService,
 } from './auth/index.ts';
 import { registerDeliveryRoutes, registerEnvironmentViewRoutes, type DeliveryRouteDeps } from './delivery/index.ts';
 import { EventScopes, registerEventExportRoute, registerEventRoutes, type LiveHub } from './events/index.ts';
-import { createHttpApp, registerWebAssets, RouteTable } from './http/index.ts';
+import { createHttpApp, registerWebAssets, RouteTable, webRoot } from './http/index.ts';
 import { registerProjectRoutes, type ProjectService } from './projects/index.ts';
 import { registerRunRoutes, type RunService } from './runs/index.ts';
 import { registerSloHistoryRoutes, registerSloRoutes, type SloService } from './slo/index.ts';
@@ -80,6 +81,8 @@ export interface AppDeps {
   oidc?: {
     client: OidcClient;
     groupRoles: readonly GroupRole[];
+    /** A browser without a session opening a page goes straight to the provider (GANTRY_OIDC_AUTO_SIGN_IN). */
+    autoSignIn?: boolean;
     /** Whether the dashboard is reached over https (the redirect URL says so): cookies get `Secure`. */
     https(): boolean;
   };
@@ -256,7 +259,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
   }
 
   routes.register(app);
-  registerWebAssets(app);
+  registerWebAssets(app, webRoot(), deps.oidc?.autoSignIn ? { signInFirst: autoSignInRedirect } : {});
   return app;
 }
 

@@ -76,6 +76,11 @@ export interface ServerOptions {
   readonly oidcGroupsClaim: string;
   /** Which provider group holds which role (src/access/group-roles.ts). */
   readonly oidcRoles: readonly GroupRole[];
+  /**
+   * A browser without a session that opens a dashboard page goes straight to the provider (and
+   * back to that page), skipping the sign-in page's own load; `/sign-in` still shows it.
+   */
+  readonly oidcAutoSignIn: boolean;
 }
 
 interface OptionSpec {
@@ -251,6 +256,12 @@ export const SERVER_OPTION_TABLE: Record<keyof ServerOptions, OptionSpec> = {
       'which provider group holds which role: group=role, group=role@project or group=role@project/environment, separated by commas (default: none; grant roles to users and groups with `gantry access`)',
     parse: parseGroupRoles,
   },
+  oidcAutoSignIn: {
+    env: 'GANTRY_OIDC_AUTO_SIGN_IN',
+    description:
+      "on: a browser without a session opening a dashboard page is sent straight to the identity provider and back to that page (Grafana's oauth_auto_login); the sign-in page stays at /sign-in (default off)",
+    parse: (raw) => oneOf('OIDC auto sign-in', ['on', 'off'] as const)(raw) === 'on',
+  },
 };
 
 export function resolveServerOptions(
@@ -302,5 +313,6 @@ export function resolveServerOptions(
     oidcRedirectUrl: (raw.oidcRedirectUrl as string | undefined) ?? null,
     oidcGroupsClaim: (raw.oidcGroupsClaim as string | undefined) ?? 'groups',
     oidcRoles: Object.freeze((raw.oidcRoles as GroupRole[] | undefined) ?? []),
+    oidcAutoSignIn: (raw.oidcAutoSignIn as boolean | undefined) ?? false,
   });
 }

@@ -396,6 +396,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
             groupsClaim: options.oidcGroupsClaim,
           }),
           groupRoles: options.oidcRoles,
+          autoSignIn: options.oidcAutoSignIn,
           https: () => oidcRedirectUrl().startsWith('https:'),
         }
       : undefined;

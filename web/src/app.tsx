@@ -3,7 +3,7 @@
  * load as their own chunks, so the first load stays small.
  */
 import { lazy, Suspense, useEffect, useState } from 'react';
-import { Link, Route, Switch } from 'wouter';
+import { Link, Redirect, Route, Switch } from 'wouter';
 import { loadSession, loadSignInMethods, onSessionEnded, send, type Session, type SignInMethods } from './api.ts';
 import ProjectsPage from './pages/ProjectsPage.tsx';
 import { SearchBox } from './search/SearchBox.tsx';
@@ -70,8 +70,9 @@ export function App() {
             <button
               type="button"
               onClick={() => {
+                // The sign-in page, not a page that may send the browser straight back to the provider.
                 void send('POST', '/auth/logout').finally(() => {
-                  window.location.assign('/');
+                  window.location.assign('/sign-in');
                 });
               }}
             >
@@ -97,6 +98,9 @@ export function App() {
           <Suspense fallback={<p aria-busy="true">Loading…</p>}>
             <Switch>
               <Route path="/" component={ProjectsPage} />
+              <Route path="/sign-in">
+                <Redirect to="/" replace />
+              </Route>
               <Route path="/projects/:project" component={ProjectPage} />
               <Route path="/projects/:project/environments/:env" component={EnvironmentPage} />
               <Route path="/projects/:project/environments/:env/traces" component={TracesPage} />
@@ -132,6 +136,12 @@ export function App() {
   );
 }
 
+/** The provider's sign-in, coming back to the page this browser was opening. */
+function startFromHere(start: string): string {
+  const here = `${window.location.pathname}${window.location.search}`;
+  return here === '/' || here === '/sign-in' ? start : `${start}?next=${encodeURIComponent(here)}`;
+}
+
 function SignIn() {
   const [methods, setMethods] = useState<SignInMethods | null>(null);
   useEffect(() => {
@@ -142,7 +152,7 @@ function SignIn() {
       <h1>Sign in to Gantry</h1>
       {methods?.oidc && (
         <p>
-          <a className="button" href={methods.oidc.start}>
+          <a className="button" href={startFromHere(methods.oidc.start)}>
             Sign in with your identity provider
           </a>
         </p>

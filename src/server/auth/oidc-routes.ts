@@ -15,6 +15,31 @@ import { authPage } from './session-routes.ts';
 import { cookieValue, SESSION_COOKIE, SIGN_IN_TTL_MS, type SessionService } from './sessions.ts';
 
 export const FLOW_COOKIE = 'gantry_oidc';
+/** The dashboard page the sign-in started from, to land on it afterwards. */
+const NEXT_COOKIE = 'gantry_oidc_next';
+/** Where the dashboard's own sign-in page stays reachable when sign-in goes straight to the provider. */
+export const SIGN_IN_PAGE = '/sign-in';
+
+/**
+ * With GANTRY_OIDC_AUTO_SIGN_IN, a browser opening a dashboard page without a session goes
+ * straight to the provider, and back to that page: one page load of Gantry's fewer than through
+ * the sign-in page (Grafana's `oauth_auto_login` and oauth2-proxy do the same). Null: serve the
+ * page (a session cookie, maybe stale, lets the dashboard decide; `/sign-in` shows its page).
+ */
+export function autoSignInRedirect(request: { url: string; headers: Record<string, string | string[] | undefined> }): string | null {
+  // Only a page a person opens; a script's fetch of a missing file gets its 404 as before.
+  if (!String(request.headers.accept ?? '').includes('text/html')) return null;
+  if (cookieValue(request.headers.cookie as string | undefined, SESSION_COOKIE)) return null;
+  const path = request.url.split('?')[0] ?? '/';
+  if (path === SIGN_IN_PAGE || path.startsWith('/auth/')) return null;
+  return `/auth/oidc/start?next=${encodeURIComponent(request.url)}`;
+}
+
+/** A path of this origin only (`/x`, never `//host` or `/\\host`), else the dashboard's home. */
+function samePagePath(next: string | undefined): string {
+  if (next === undefined || next.length > 2048 || !/^\/(?![/\\])[\x21-\x7e]*$/.test(next)) return '/';
+  return next;
+}
 
 export interface OidcRouteDeps {
   store: Store;
@@ -36,7 +61,8 @@ export function registerOidcRoutes(routes: RouteTable, deps: OidcRouteDeps): voi
     summary: 'Sends the browser to the identity provider to sign in (authorization code with PKCE)',
     auth: 'none',
     produces: 'text/html',
-    handler: async ({ request, reply }) => {
+    query: z.object({ next: z.string().optional() }),
+    handler: async ({ query, request, reply }) => {
       const secure = request.protocol === 'https' || deps.https();
       const flow = OidcClient.newFlow();
       let location: string;
@@ -47,8 +73,12 @@ export function registerOidcRoutes(routes: RouteTable, deps: OidcRouteDeps): voi
         return refusalPage(reply, error, 502);
       }
       await deps.sessions.rememberSignIn(flow.state);
+      const next = samePagePath(query.next);
       return reply
-        .header('set-cookie', cookie(FLOW_COOKIE, flow.cookie, '/auth/oidc', SIGN_IN_TTL_MS / 1000, secure))
+        .header('set-cookie', [
+          cookie(FLOW_COOKIE, flow.cookie, '/auth/oidc', SIGN_IN_TTL_MS / 1000, secure),
+          cookie(NEXT_COOKIE, next === '/' ? '' : encodeURIComponent(next), '/auth/oidc', next === '/' ? 0 : SIGN_IN_TTL_MS / 1000, secure),
+        ])
         .header('cache-control', 'no-store')
         .redirect(location, 302);
     },
@@ -65,6 +95,7 @@ export function registerOidcRoutes(routes: RouteTable, deps: OidcRouteDeps): voi
       const secure = request.protocol === 'https' || deps.https();
       // Whatever the outcome, this flow is over: a new sign-in starts with a new cookie.
       const clearFlow = cookie(FLOW_COOKIE, '', '/auth/oidc', 0, secure);
+      const clearNext = cookie(NEXT_COOKIE, '', '/auth/oidc', 0, secure);
       try {
         const flowCookie = cookieValue(request.headers.cookie, FLOW_COOKIE);
         if (!flowCookie)
@@ -95,15 +126,17 @@ export function registerOidcRoutes(routes: RouteTable, deps: OidcRouteDeps): voi
           groups: await store.access.groupsOf(user.name),
           from: request.ip,
         });
+        const next = samePagePath(cookieValue(request.headers.cookie, NEXT_COOKIE) ?? undefined);
+        // 303: the page is fetched anew with GET, whatever brought the browser here.
         return reply
-          .header('set-cookie', [clearFlow, cookie(SESSION_COOKIE, session.cookie, '/', session.maxAgeSeconds, secure)])
+          .header('set-cookie', [clearFlow, clearNext, cookie(SESSION_COOKIE, session.cookie, '/', session.maxAgeSeconds, secure)])
           .header('cache-control', 'no-store')
-          .redirect('/', 302);
+          .redirect(next, 303);
       } catch (error) {
         if (!(error instanceof SignInRefusedError)) throw error;
         // Nobody is known yet: the refusal is the sign-in's own.
         await record('session.refused', 'sign-in:oidc', { reason: error.reason, message: error.message, from: request.ip });
-        return refusalPage(reply.header('set-cookie', clearFlow), error, 401);
+        return refusalPage(reply.header('set-cookie', [clearFlow, clearNext]), error, 401);
       }
     },
   });

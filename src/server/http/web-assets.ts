@@ -42,7 +42,12 @@ interface Asset {
   type: string;
 }
 
-export function registerWebAssets(app: FastifyInstance, root = webRoot()): void {
+export interface WebAssetOptions {
+  /** Where to send a page request first instead of serving the dashboard (sign-in straight at the provider); null: serve it. */
+  signInFirst?(request: FastifyRequest): string | null;
+}
+
+export function registerWebAssets(app: FastifyInstance, root = webRoot(), options: WebAssetOptions = {}): void {
   const cache = new Map<string, Asset>();
 
   const load = async (relative: string): Promise<Asset | null> => {
@@ -82,6 +87,8 @@ export function registerWebAssets(app: FastifyInstance, root = webRoot()): void 
 
   app.get('/*', async (request, reply) => {
     if (request.url.startsWith('/api/')) throw new NotFoundError(`no route GET ${request.url}`);
+    const signInAt = options.signInFirst?.(request) ?? null;
+    if (signInAt !== null) return reply.header('cache-control', 'no-store').redirect(signInAt, 303);
     const index = await load('index.html');
     void reply
       .header('content-security-policy', CONTENT_SECURITY_POLICY)
