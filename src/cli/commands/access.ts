@@ -1,4 +1,4 @@
-/** `gantry user|grant|revoke|token|audit`: people, their roles, their API tokens, and the audit trail (docs/access.md). */
+/** `gantry user|grant|revoke|token|sessions|audit`: people, their roles, their API tokens and dashboard sessions, and the audit trail (docs/access.md). */
 import type { Command } from 'commander';
 import { ApiClient, serverAddress } from '../api-client.ts';
 import { bold, dim, printJson, yellow } from '../output.ts';
@@ -27,6 +27,12 @@ interface TokenRow {
   scopes: string[] | null;
   expiresAt: string | null;
   revokedAt: string | null;
+}
+interface SessionRow {
+  id: string;
+  owner: string | null;
+  createdAt: string;
+  expiresAt: string;
 }
 interface AuditEvent {
   at: string;
@@ -147,6 +153,27 @@ export function registerAccessCommands(program: Command): void {
     .action(async (id: string) => {
       await client(program).request('DELETE', `/api/tokens/${enc(id)}`);
       process.stdout.write(`token ${id} revoked\n`);
+    });
+
+  const sessions = program.command('sessions').description('dashboard sessions signed in now (never their cookies)');
+  sessions
+    .command('list')
+    .option('--json', 'JSON output')
+    .action(async (opts: { json?: boolean }) => {
+      const { sessions: rows } = await client(program).request<{ sessions: SessionRow[] }>('GET', '/api/sessions');
+      if (opts.json) return printJson(rows);
+      if (rows.length === 0) process.stdout.write('No dashboard session is signed in.\n');
+      for (const s of rows)
+        process.stdout.write(
+          `${s.id}  ${(s.owner === null ? 'gantry open link' : `user:${s.owner}`).padEnd(24)} ${dim(`since ${s.createdAt}, until ${s.expiresAt}`)}\n`,
+        );
+    });
+  sessions
+    .command('revoke <id>')
+    .description('end the session now: its next request is refused and its open event streams end')
+    .action(async (id: string) => {
+      await client(program).request('DELETE', `/api/sessions/${enc(id)}`);
+      process.stdout.write(`session ${id} ended\n`);
     });
 
   program
