@@ -28,7 +28,7 @@
  * Prints one JSON object; progress on stderr. Bounded: a deadline (DEADLINE_MS, default 240 s) and
  * every process started here stopped by PID on exit, error, deadline or Ctrl-C.
  * Env: REPS [2] wrk runs per path, WRK_SECONDS [3], SECONDS [8] per open-loop run, OPEN_REPS [2]
- * open-loop rounds per level, CONNS [64] open-loop connections, WARM_SECONDS [1] unmeasured load before each open-loop run, PIN [1], NODE_FLAGS (extra flags for the proxy process, e.g.
+ * open-loop rounds per level, CONNS [64] open-loop connections, WARM_SECONDS [1] unmeasured load before each open-loop run, RUNTIME [1] (0: do not read the Gantry process's pauses), PIN [1], NODE_FLAGS (extra flags for the proxy process, e.g.
  * `--cpu-prof --cpu-prof-dir=/tmp/prof` or `--trace-gc`), PROXY_LOG (a file that keeps the proxy
  * process's output, e.g. what --trace-gc prints; by default it goes with the temp dir).
  */
@@ -77,6 +77,8 @@ async function main(): Promise<void> {
   const OPEN_REPS = Number(process.env.OPEN_REPS ?? 2);
   const CONNS = Number(process.env.CONNS ?? 64);
   const WARM_SECONDS = Number(process.env.WARM_SECONDS ?? 1);
+  // RUNTIME=0: do not watch the Gantry process's pauses (to check that watching them costs nothing).
+  const RUNTIME = process.env.RUNTIME !== '0';
   const PIN = process.env.PIN !== '0';
   const NODE_FLAGS = (process.env.NODE_FLAGS ?? '').split(' ').filter(Boolean);
   const procs = new ProcessSet(Number(process.env.DEADLINE_MS ?? 240_000));
@@ -144,7 +146,7 @@ async function main(): Promise<void> {
     const server = serverSide(client);
     poller = server.timer;
     // Starts the proxy process's pause watch (GC, event loop): each Gantry run below reads its own.
-    await client.runtime(true);
+    if (RUNTIME) await client.runtime(true);
     const gantryClient = client;
     const backendsPid = backends.pid;
 
@@ -189,7 +191,7 @@ async function main(): Promise<void> {
           const cores0 = coreBusyTicks();
           const wall0 = performance.now();
           let opened0 = 0;
-          if (label === 'gantry') opened0 = (await gantryClient.runtime(true)).upstreamConnectionsOpened;
+          if (label === 'gantry' && RUNTIME) opened0 = (await gantryClient.runtime(true)).upstreamConnectionsOpened;
           const argv = gen([
             process.execPath,
             SELF,
@@ -224,7 +226,7 @@ async function main(): Promise<void> {
             wall0,
             PIN,
           );
-          const runtime = label === 'gantry' ? gantryRuntime(await gantryClient.runtime(false), opened0, requests) : null;
+          const runtime = label === 'gantry' && RUNTIME ? gantryRuntime(await gantryClient.runtime(false), opened0, requests) : null;
           runs[label] = { ...paced, cpu_us_per_req: cpuUs, upstream_connections: p.pid ? conns : null, cpu, gantry_runtime: runtime };
           progress(
             `${level.name} (${level.rate} req/s) round ${rep} ${label}: ${out}${cpuUs === null ? '' : ` cpu ${cpuUs} µs/req, upstream conns ${conns}`} cores ${JSON.stringify(cpu)}${runtime === null ? '' : ` gantry ${JSON.stringify(runtime)}`}`,
@@ -407,7 +409,9 @@ function compare(rounds: Record<string, OpenRun>[]) {
         },
       ]),
     ),
-    gantry_runtime: summariseRuntime(rounds.map((r) => (r.gantry as OpenRun).gantry_runtime as GantryRuntime)),
+    gantry_runtime: rounds.every((r) => r.gantry?.gantry_runtime)
+      ? summariseRuntime(rounds.map((r) => (r.gantry as OpenRun).gantry_runtime as GantryRuntime))
+      : null,
   };
 }
 
