@@ -52,6 +52,19 @@ describe('RuntimePauses', () => {
   });
 });
 
+describe('RuntimePauses watch', () => {
+  it('stops watching once nobody read the figures for a while, and starts again on the next read', async () => {
+    const pauses = new RuntimePauses({ idleStopMs: 150 });
+    cleanups.push(() => pauses.close());
+    expect(pauses.watching).toBe(false);
+    pauses.read(true);
+    expect(pauses.watching).toBe(true);
+    await waitFor(() => !pauses.watching, { what: 'the watch to stop after 150 ms without a read' });
+    expect(pauses.read(false).gc.count).toBe(0);
+    expect(pauses.watching).toBe(true);
+  });
+});
+
 describe('GET /runtime of a proxy process', () => {
   it('reports its pauses and that sequential keep-alive requests reused one upstream connection', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gantry-proxy-rt-'));
