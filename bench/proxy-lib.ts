@@ -171,6 +171,19 @@ export function cpuTicks(pid: number): number {
 
 export const TICKS_PER_SECOND = 100;
 
+/** Busy ticks (everything but idle and iowait) of each CPU since boot, from /proc/stat. */
+export function coreBusyTicks(): number[] {
+  const out: number[] = [];
+  for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
+    const m = /^cpu(\d+) (.*)$/.exec(line);
+    if (!m) continue;
+    const f = (m[2] as string).trim().split(/\s+/).map(Number);
+    // user nice system idle iowait irq softirq steal (guest time is inside user)
+    out[Number(m[1])] = (f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0) + (f[5] ?? 0) + (f[6] ?? 0) + (f[7] ?? 0);
+  }
+  return out;
+}
+
 /** What one `wrk` run measured (closed loop: the maximum rate at `conns` connections). */
 export interface WrkResult {
   rps: number;
@@ -246,52 +259,63 @@ export interface PacedResult {
   over_10ms: number;
   /** The generator's own longest gap between two turns of its loop (its own pauses, for reading the rest). */
   generator_max_gap_ms: number;
+  /** The generator process's CPU (user + system) over the whole run, warm-up included, ms. */
+  generator_cpu_ms: number;
 }
 
 /**
  * Open-loop load (wrk2-style): request i is due at start + i/rate and sent on the first idle
  * keep-alive connection (of `nConns`); its latency counts from when it was due, queueing included.
+ * With `warmSeconds`, the same load runs that long first on the same connections, unmeasured: every
+ * path is then measured in its steady state (upstream connections open, code compiled), not its start.
  */
-export async function pacedLoad(port: number, rate: number, seconds: number, nConns: number): Promise<PacedResult> {
-  const request = Buffer.from(`GET / HTTP/1.1\r\nHost: ${HOST}:${port}\r\n\r\n`, 'latin1');
-  const hist = new Float64Array(BUCKETS);
-  const total = Math.floor(rate * seconds);
-  let sent = 0;
-  let done = 0;
-  let errors = 0;
-  let lastAnswer = 0;
-  let longestStall = 0;
-  let over10 = 0;
-  let maxGap = 0;
-  interface Conn {
-    s: Socket;
-    due: number;
-    buf: Buffer | null;
-    need: number;
-  }
-  const idle: Conn[] = [];
+export async function pacedLoad(port: number, rate: number, seconds: number, nConns: number, warmSeconds = 0): Promise<PacedResult> {
+  const cpu0 = process.cpuUsage();
+  const conns = await openConnections(port, nConns);
+  if (warmSeconds > 0) await paced(conns, rate, warmSeconds);
+  const r = await paced(conns, rate, seconds);
+  for (const c of conns) c.s.destroy();
+  const cpu = process.cpuUsage(cpu0);
+  return { ...r, generator_cpu_ms: round((cpu.user + cpu.system) / 1000, 1) };
+}
+
+/** A keep-alive connection of the generator: the request it waits on is due at `due`. */
+interface Conn {
+  s: Socket;
+  due: number;
+  buf: Buffer | null;
+  need: number;
+  /** The run being measured; set by `paced` for each run. */
+  run: PacedRun | null;
+  /** A request is out on it. */
+  busy: boolean;
+  /** Its request belongs to an earlier run that gave up waiting (its answer is not counted). */
+  stale: boolean;
+}
+
+/** One paced run's counters (the connections outlive it). */
+interface PacedRun {
+  hist: Float64Array;
+  done: number;
+  errors: number;
+  lastAnswer: number;
+  longestStall: number;
+  over10: number;
+  idle: Conn[];
+}
+
+/** Opens `n` keep-alive connections that parse responses and report each to the run they belong to. */
+async function openConnections(port: number, n: number): Promise<Conn[]> {
   const conns: Conn[] = [];
-  const t0 = performance.now() + 200;
-  const finishOne = (c: Conn): void => {
-    const now = performance.now();
-    const ms = now - c.due;
-    hist[bucketIndex(ms * 1000)]! += 1;
-    if (ms > 10) over10++;
-    const stall = now - Math.max(lastAnswer, c.due);
-    if (stall > longestStall) longestStall = stall;
-    lastAnswer = now;
-    done++;
-    idle.push(c);
-  };
   await Promise.all(
     Array.from(
-      { length: nConns },
+      { length: n },
       () =>
         new Promise<void>((resolve, reject) => {
           const s = connect({ host: HOST, port, noDelay: true }, () => resolve());
-          const c: Conn = { s, due: 0, buf: null, need: -1 };
+          const c: Conn = { s, due: 0, buf: null, need: -1, run: null, busy: false, stale: false };
           s.on('error', (e) => {
-            errors++;
+            if (c.run !== null) c.run.errors++;
             reject(e);
           });
           s.on('data', (d: Buffer) => {
@@ -304,24 +328,59 @@ export async function pacedLoad(port: number, rate: number, seconds: number, nCo
                 if (end < 0) return;
                 const m = /content-length:\s*(\d+)/i.exec(b.toString('latin1', 0, end));
                 if (!m) {
-                  errors++;
+                  if (c.run !== null) c.run.errors++;
                   s.destroy();
                   return;
                 }
                 c.need = end + 4 + Number(m[1]);
               }
               if (b.length < c.need) return;
-              if (Number(b.toString('latin1', 9, 12)) >= 500) errors++;
+              const run = c.run as PacedRun;
+              if (Number(b.toString('latin1', 9, 12)) >= 500) run.errors++;
               c.buf = b.length === c.need ? null : b.subarray(c.need);
               c.need = -1;
-              finishOne(c);
+              finishOne(run, c);
             }
           });
           conns.push(c);
-          idle.push(c);
         }),
     ),
   );
+  return conns;
+}
+
+function finishOne(run: PacedRun, c: Conn): void {
+  c.busy = false;
+  if (c.stale) {
+    c.stale = false;
+    run.idle.push(c);
+    return;
+  }
+  const now = performance.now();
+  const ms = now - c.due;
+  run.hist[bucketIndex(ms * 1000)]! += 1;
+  if (ms > 10) run.over10++;
+  const stall = now - Math.max(run.lastAnswer, c.due);
+  if (stall > run.longestStall) run.longestStall = stall;
+  run.lastAnswer = now;
+  run.done++;
+  run.idle.push(c);
+}
+
+/** Paces `rate` requests a second for `seconds` over `conns` (all idle at the start) and measures them. */
+async function paced(conns: Conn[], rate: number, seconds: number): Promise<Omit<PacedResult, 'generator_cpu_ms'>> {
+  const first = conns[0] as Conn;
+  const request = Buffer.from(`GET / HTTP/1.1\r\nHost: ${HOST}:${first.s.remotePort}\r\n\r\n`, 'latin1');
+  const run: PacedRun = { hist: new Float64Array(BUCKETS), done: 0, errors: 0, lastAnswer: 0, longestStall: 0, over10: 0, idle: [] };
+  for (const c of conns) {
+    c.run = run;
+    if (c.busy) c.stale = true;
+    else run.idle.push(c);
+  }
+  const total = Math.floor(rate * seconds);
+  let sent = 0;
+  let maxGap = 0;
+  const t0 = performance.now() + 200;
   await new Promise<void>((resolve) => {
     const deadline = t0 + seconds * 1000 + 5000;
     let lastTurn = performance.now();
@@ -329,15 +388,16 @@ export async function pacedLoad(port: number, rate: number, seconds: number, nCo
       const now = performance.now();
       if (now - lastTurn > maxGap) maxGap = now - lastTurn;
       lastTurn = now;
-      while (sent < total && idle.length > 0) {
+      while (sent < total && run.idle.length > 0) {
         const due = t0 + (sent * 1000) / rate;
         if (due > now) break;
-        const c = idle.pop() as Conn;
+        const c = run.idle.pop() as Conn;
         c.due = due;
+        c.busy = true;
         c.s.write(request);
         sent++;
       }
-      if ((sent >= total && done >= sent) || now > deadline) {
+      if ((sent >= total && run.done >= sent) || now > deadline) {
         resolve();
         return;
       }
@@ -345,14 +405,14 @@ export async function pacedLoad(port: number, rate: number, seconds: number, nCo
     };
     setImmediate(tick);
   });
-  for (const c of conns) c.s.destroy();
+  const done = run.done;
   const elapsed = (performance.now() - t0) / 1000;
-  const q = (p: number): number => quantileUs(hist, done, p) / 1000;
+  const q = (p: number): number => quantileUs(run.hist, done, p) / 1000;
   return {
     rate,
     sent,
     done,
-    errors,
+    errors: run.errors,
     lost: total - done,
     achieved_rps: Math.round(done / elapsed),
     p50_ms: q(0.5),
@@ -360,8 +420,8 @@ export async function pacedLoad(port: number, rate: number, seconds: number, nCo
     p99_ms: q(0.99),
     p999_ms: q(0.999),
     max_ms: q(1),
-    longest_stall_ms: round(longestStall, 2),
-    over_10ms: over10,
+    longest_stall_ms: round(run.longestStall, 2),
+    over_10ms: run.over10,
     generator_max_gap_ms: round(maxGap, 2),
   };
 }

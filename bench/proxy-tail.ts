@@ -11,6 +11,14 @@
  *    sensitive to a shared machine than latency) and its upstream connections (mid-run, `ss`).
  *    OPEN_REPS rounds per level, HAProxy and Gantry swapping places each round (a load that
  *    drifts during a round then favours neither); the ratios are of the medians over rounds.
+ *    Each run first sends WARM_SECONDS of the same load on the same connections, unmeasured, for
+ *    every path alike: the figures are each proxy's steady state, not its first second (Gantry
+ *    closes upstream connections idle for 2 s, HAProxy keeps them, so the gap between two runs
+ *    would otherwise cost Gantry alone a round of reconnections).
+ * 3. Where the time went, per run: each core's busy share split into the system under test, the
+ *    generator and everyone else (`foreign`, from /proc/stat: on a shared machine the neighbours'
+ *    share decides the latencies more than either proxy), and for Gantry its own GC pauses,
+ *    event-loop delay and utilization and the upstream connections it opened (`GET /runtime`).
  *
  * Gantry runs as in production: the proxy process (`src/proxy/proxy-host.ts`) steered over its
  * control socket by a `ProxyClient`, which meanwhile plays the server's part — the analysis' two
@@ -20,7 +28,7 @@
  * Prints one JSON object; progress on stderr. Bounded: a deadline (DEADLINE_MS, default 240 s) and
  * every process started here stopped by PID on exit, error, deadline or Ctrl-C.
  * Env: REPS [2] wrk runs per path, WRK_SECONDS [3], SECONDS [8] per open-loop run, OPEN_REPS [2]
- * open-loop rounds per level, CONNS [64] open-loop connections, PIN [1], NODE_FLAGS (extra flags for the proxy process, e.g.
+ * open-loop rounds per level, CONNS [64] open-loop connections, WARM_SECONDS [1] unmeasured load before each open-loop run, RUNTIME [1] (0: do not read the Gantry process's pauses), PIN [1], NODE_FLAGS (extra flags for the proxy process, e.g.
  * `--cpu-prof --cpu-prof-dir=/tmp/prof` or `--trace-gc`), PROXY_LOG (a file that keeps the proxy
  * process's output, e.g. what --trace-gc prints; by default it goes with the temp dir).
  */
@@ -29,9 +37,10 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync } from 
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PROXY_FILES, PROXY_NODE_FLAGS, ProxyClient, proxyDir } from '../src/proxy/index.ts';
+import { PROXY_FILES, PROXY_NODE_FLAGS, ProxyClient, proxyDir, type RuntimeReport } from '../src/proxy/index.ts';
 import {
   answers,
+  coreBusyTicks,
   cpuTicks,
   freePorts,
   HOST,
@@ -54,8 +63,8 @@ const mode = process.argv[2];
 if (mode === 'serve-backend') {
   serveBackends(Number(process.argv[3]), Number(process.argv[4]));
 } else if (mode === 'load') {
-  const [port, rate, seconds, conns] = process.argv.slice(3).map(Number) as [number, number, number, number];
-  process.stdout.write(`${JSON.stringify(await pacedLoad(port, rate, seconds, conns))}\n`);
+  const [port, rate, seconds, conns, warm] = process.argv.slice(3).map(Number) as [number, number, number, number, number];
+  process.stdout.write(`${JSON.stringify(await pacedLoad(port, rate, seconds, conns, warm))}\n`);
   process.exit(0);
 } else {
   await main();
@@ -67,6 +76,9 @@ async function main(): Promise<void> {
   const SECONDS = Number(process.env.SECONDS ?? 8);
   const OPEN_REPS = Number(process.env.OPEN_REPS ?? 2);
   const CONNS = Number(process.env.CONNS ?? 64);
+  const WARM_SECONDS = Number(process.env.WARM_SECONDS ?? 1);
+  // RUNTIME=0: do not watch the Gantry process's pauses (to check that watching them costs nothing).
+  const RUNTIME = process.env.RUNTIME !== '0';
   const PIN = process.env.PIN !== '0';
   const NODE_FLAGS = (process.env.NODE_FLAGS ?? '').split(' ').filter(Boolean);
   const procs = new ProcessSet(Number(process.env.DEADLINE_MS ?? 240_000));
@@ -79,7 +91,7 @@ async function main(): Promise<void> {
 
   try {
     const [pa, pb, pHa, pG] = (await freePorts(4)) as [number, number, number, number];
-    await procs.start(
+    const backends = await procs.start(
       'backends',
       sut([process.execPath, SELF, 'serve-backend', String(pa), String(pb)]),
       async () => (await answers(pa)) && answers(pb),
@@ -133,6 +145,10 @@ async function main(): Promise<void> {
     });
     const server = serverSide(client);
     poller = server.timer;
+    // Starts the proxy process's pause watch (GC, event loop): each Gantry run below reads its own.
+    if (RUNTIME) await client.runtime(true);
+    const gantryClient = client;
+    const backendsPid = backends.pid;
 
     const wrk = wrkRunner(dir, 50, gen);
     const paths = [
@@ -171,7 +187,21 @@ async function main(): Promise<void> {
         for (const label of order) {
           const p = byLabel.get(label) as (typeof paths)[number];
           const c0 = p.pid ? cpuTicks(p.pid) : 0;
-          const argv = gen([process.execPath, SELF, 'load', String(p.port), String(level.rate), String(SECONDS), String(CONNS)]);
+          const sut0 = cpuTicks(backendsPid) + cpuTicks(haproxy.pid) + cpuTicks(gantryPid);
+          const cores0 = coreBusyTicks();
+          const wall0 = performance.now();
+          let opened0 = 0;
+          if (label === 'gantry' && RUNTIME) opened0 = (await gantryClient.runtime(true)).upstreamConnectionsOpened;
+          const argv = gen([
+            process.execPath,
+            SELF,
+            'load',
+            String(p.port),
+            String(level.rate),
+            String(SECONDS),
+            String(CONNS),
+            String(WARM_SECONDS),
+          ]);
           let conns: number | null = null;
           const sample = setTimeout(
             () => {
@@ -184,10 +214,22 @@ async function main(): Promise<void> {
           const out = r.stdout.trim();
           if (r.status !== 0 || out === '') throw new Error(`open-loop load failed: ${r.stderr}`);
           const paced = JSON.parse(out) as PacedResult;
-          const cpuUs = p.pid ? round((((cpuTicks(p.pid) - c0) / TICKS_PER_SECOND) * 1e6) / Math.max(paced.done, 1), 1) : null;
-          runs[label] = { ...paced, cpu_us_per_req: cpuUs, upstream_connections: p.pid ? conns : null };
+          // The proxy's CPU over the warm-up and the measured run, per request of both.
+          const requests = Math.max(paced.done, 1) * (1 + WARM_SECONDS / SECONDS);
+          const cpuUs = p.pid ? round((((cpuTicks(p.pid) - c0) / TICKS_PER_SECOND) * 1e6) / requests, 1) : null;
+          const cpu = whereCpuWent(
+            cores0,
+            coreBusyTicks(),
+            sut0,
+            cpuTicks(backendsPid) + cpuTicks(haproxy.pid) + cpuTicks(gantryPid),
+            paced,
+            wall0,
+            PIN,
+          );
+          const runtime = label === 'gantry' && RUNTIME ? gantryRuntime(await gantryClient.runtime(false), opened0, requests) : null;
+          runs[label] = { ...paced, cpu_us_per_req: cpuUs, upstream_connections: p.pid ? conns : null, cpu, gantry_runtime: runtime };
           progress(
-            `${level.name} (${level.rate} req/s) round ${rep} ${label}: ${out}${cpuUs === null ? '' : ` cpu ${cpuUs} µs/req, upstream conns ${conns}`}`,
+            `${level.name} (${level.rate} req/s) round ${rep} ${label}: ${out}${cpuUs === null ? '' : ` cpu ${cpuUs} µs/req, upstream conns ${conns}`} cores ${JSON.stringify(cpu)}${runtime === null ? '' : ` gantry ${JSON.stringify(runtime)}`}`,
           );
         }
         rounds.push(runs);
@@ -203,7 +245,7 @@ async function main(): Promise<void> {
         split: '90/10',
         gantry: 'proxy process (proxy-host.ts), adopted by a ProxyClient reading window ×2 each second and roll-ups each 10 s',
         max_rate: `wrk -t1 -c50 -d${WRK_SECONDS}s after 1 s warm-up, ${REPS} interleaved reps, median`,
-        open_loop: `${SECONDS} s per path, ${OPEN_REPS} rounds per level (HAProxy and Gantry swap places each round), ${CONNS} keep-alive connections, latency from each request's scheduled time; added latencies are medians over rounds`,
+        open_loop: `${WARM_SECONDS} s unmeasured warm-up then ${SECONDS} s measured per path (same connections), ${OPEN_REPS} rounds per level (HAProxy and Gantry swap places each round), ${CONNS} keep-alive connections, latency from each request's scheduled time; added latencies are medians over rounds`,
         pinning: PIN ? 'proxies + backends on CPU 0, load generator on CPU 1' : 'none',
         node_flags: [...PROXY_NODE_FLAGS, ...NODE_FLAGS].join(' '),
       },
@@ -233,8 +275,92 @@ async function main(): Promise<void> {
   }
 }
 
-/** One open-loop run of a path, with the proxy's CPU per request and its upstream connections. */
-type OpenRun = PacedResult & { cpu_us_per_req: number | null; upstream_connections: number | null };
+/** One open-loop run of a path, with the proxy's CPU per request, its upstream connections and where the CPU went. */
+type OpenRun = PacedResult & {
+  cpu_us_per_req: number | null;
+  upstream_connections: number | null;
+  cpu: CpuShares;
+  gantry_runtime: GantryRuntime | null;
+};
+
+/**
+ * Where each core's time went during a run (warm-up included), in % of the core: the system under
+ * test (backends + both proxies, pinned to CPU 0), the generator (pinned to CPU 1), and everything
+ * else on the machine (`foreign_*`: other users' work competing for the same cores).
+ */
+interface CpuShares {
+  cpu0_busy_pct: number;
+  cpu0_sut_pct: number;
+  cpu0_foreign_pct: number;
+  cpu1_busy_pct: number;
+  cpu1_generator_pct: number;
+  cpu1_foreign_pct: number;
+}
+
+function whereCpuWent(
+  before: number[],
+  after: number[],
+  sut0: number,
+  sut1: number,
+  paced: PacedResult,
+  wall0: number,
+  pinned: boolean,
+): CpuShares {
+  const wallTicks = ((performance.now() - wall0) / 1000) * TICKS_PER_SECOND;
+  const pct = (ticks: number): number => round((100 * ticks) / Math.max(wallTicks, 1), 1);
+  const busy0 = (after[0] ?? 0) - (before[0] ?? 0);
+  const busy1 = (after[1] ?? 0) - (before[1] ?? 0);
+  const sut = sut1 - sut0;
+  const generator = (paced.generator_cpu_ms / 1000) * TICKS_PER_SECOND;
+  // Unpinned, nothing says which core ran what: only the totals mean something.
+  return {
+    cpu0_busy_pct: pct(busy0),
+    cpu0_sut_pct: pct(sut),
+    cpu0_foreign_pct: pinned ? pct(Math.max(0, busy0 - sut)) : Number.NaN,
+    cpu1_busy_pct: pct(busy1),
+    cpu1_generator_pct: pct(generator),
+    cpu1_foreign_pct: pinned ? pct(Math.max(0, busy1 - generator)) : Number.NaN,
+  };
+}
+
+/** The Gantry proxy process's own pauses during one run (warm-up included), from its `GET /runtime`. */
+interface GantryRuntime {
+  gc_count: number;
+  gc_per_10k_requests: number;
+  gc_total_ms: number;
+  gc_max_ms: number;
+  loop_delay_p99_ms: number;
+  loop_delay_max_ms: number;
+  loop_utilization: number;
+  upstream_connections_opened: number;
+}
+
+/** Medians over rounds of the Gantry process's pauses, and the worst GC pause and loop delay of any round. */
+function summariseRuntime(runs: GantryRuntime[]) {
+  const m = (k: keyof GantryRuntime): number => round(median(runs.map((r) => r[k])), 2);
+  return {
+    gc_per_10k_requests: m('gc_per_10k_requests'),
+    gc_total_ms: m('gc_total_ms'),
+    gc_max_ms: round(Math.max(...runs.map((r) => r.gc_max_ms)), 2),
+    loop_delay_p99_ms: m('loop_delay_p99_ms'),
+    loop_delay_max_ms: round(Math.max(...runs.map((r) => r.loop_delay_max_ms)), 2),
+    loop_utilization: m('loop_utilization'),
+    upstream_connections_opened: m('upstream_connections_opened'),
+  };
+}
+
+function gantryRuntime(r: RuntimeReport, openedBefore: number, requests: number): GantryRuntime {
+  return {
+    gc_count: r.gc.count,
+    gc_per_10k_requests: round((r.gc.count * 10_000) / Math.max(requests, 1), 2),
+    gc_total_ms: r.gc.totalMs,
+    gc_max_ms: r.gc.maxMs,
+    loop_delay_p99_ms: r.eventLoop.delayP99Ms,
+    loop_delay_max_ms: r.eventLoop.delayMaxMs,
+    loop_utilization: r.eventLoop.utilization,
+    upstream_connections_opened: r.upstreamConnectionsOpened - openedBefore,
+  };
+}
 
 function median(a: number[]): number {
   const s = [...a].sort((x, y) => x - y);
@@ -273,6 +399,19 @@ function compare(rounds: Record<string, OpenRun>[]) {
       gantry: med('gantry', 'longest_stall_ms'),
     },
     throughput_ratio_gantry_to_haproxy: round(med('gantry', 'achieved_rps') / Math.max(med('haproxy', 'achieved_rps'), 1), 2),
+    // Other users' CPU on the cores while each path ran (median over rounds): a path measured beside more of it was slowed by the machine, not by itself.
+    foreign_cpu_pct: Object.fromEntries(
+      ['direct', 'haproxy', 'gantry'].map((label) => [
+        label,
+        {
+          cpu0: round(median(rounds.map((r) => (r[label] as OpenRun).cpu.cpu0_foreign_pct)), 1),
+          cpu1: round(median(rounds.map((r) => (r[label] as OpenRun).cpu.cpu1_foreign_pct)), 1),
+        },
+      ]),
+    ),
+    gantry_runtime: rounds.every((r) => r.gantry?.gantry_runtime)
+      ? summariseRuntime(rounds.map((r) => (r.gantry as OpenRun).gantry_runtime as GantryRuntime))
+      : null,
   };
 }
 

@@ -103,5 +103,6 @@ export {
   type FaultsEnd,
 } from './chaos-faults.ts';
 export { runProxyHost, type ProxyHost, type ProxyHostOptions } from './proxy-host.ts';
+export type { RuntimePauseReport, RuntimeReport } from './runtime-pauses.ts';
 export { runClusterProxy, type ClusterProxy, type ClusterProxyOptions } from './cluster-proxy.ts';
 export { parseClusterRoutes, type ClusterRoute, type ClusterRoutesFile } from './cluster-routes.ts';

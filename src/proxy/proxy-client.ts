@@ -24,6 +24,7 @@ import { childEnv } from '../platform/child-env.ts';
 import { startTimeOf } from '../platform/proc.ts';
 import type { Pool, RollupBatch, WindowStats } from './request-metrics.ts';
 import type { RouteTable } from './route-table.ts';
+import type { RuntimeReport } from './runtime-pauses.ts';
 
 /** Stable code of every failure to reach or steer a proxy process. */
 export const PROXY_CONTROL_UNAVAILABLE = 'PROXY_CONTROL_UNAVAILABLE' satisfies ErrorCode;
@@ -296,6 +297,14 @@ export class ProxyClient {
   /** The proxy's metrics in Prometheus text format. */
   prometheus(): Promise<string> {
     return this.#call('GET', '/metrics');
+  }
+
+  /**
+   * The process's GC and event-loop pauses since the previous call with `reset` (watched from the
+   * first call on), and the upstream connections it opened: what its own share of a request's latency was.
+   */
+  async runtime(reset: boolean): Promise<RuntimeReport> {
+    return JSON.parse(await this.#call('GET', `/runtime${reset ? '?reset=1' : ''}`)) as RuntimeReport;
   }
 
   /** Identity and address of the process, as it reports them. */

@@ -24,6 +24,8 @@
  *   this process enforces on its own timer (the server may be gone by then)
  * - `DELETE /faults?experiment=` → FaultReport | null: clears them (idempotent) and reports
  * - `GET /faults` → FaultReport | null: the current experiment's counts, or how the last one ended
+ * - `GET /runtime?reset=1` → RuntimeReport: the process's GC and event-loop pauses since the last
+ *   resetting read (watched from the first read on) and the upstream connections opened so far
  * - `POST /shutdown` → 202, then the process exits
  */
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
@@ -38,6 +40,7 @@ import { answerMeasurement, numberParam, send } from './measurement-api.ts';
 import { ROLLUP_MS } from './request-metrics.ts';
 import { validateRouteTable, type RouteTable } from './route-table.ts';
 import { parseFaultSet } from './chaos-faults.ts';
+import { RuntimePauses, type RuntimeReport } from './runtime-pauses.ts';
 import { TrafficProxy } from './traffic-proxy.ts';
 
 /** Options of `runProxyHost`. */
@@ -185,11 +188,13 @@ export async function runProxyHost(o: ProxyHostOptions): Promise<ProxyHost> {
   // Completed periods become pending roll-ups even while no server reads them (the ring keeps 5 minutes).
   const collector = setInterval(() => proxy.metrics.collectRollups(), ROLLUP_MS);
   collector.unref();
+  const pauses = new RuntimePauses();
   const shutdown = (): Promise<void> => {
     stopping ??= (async () => {
       log.info('proxy shutting down');
       if (dirCheck) clearInterval(dirCheck);
       clearInterval(collector);
+      pauses.close();
       await proxy.close();
       control?.close();
       control?.closeAllConnections();
@@ -250,6 +255,13 @@ export async function runProxyHost(o: ProxyHostOptions): Promise<ProxyHost> {
         }
         case 'GET /faults':
           return send(res, 200, proxy.chaos.report());
+        case 'GET /runtime': {
+          const report: RuntimeReport = {
+            ...pauses.read(q.get('reset') === '1'),
+            upstreamConnectionsOpened: proxy.upstreamStats.connectionsOpened,
+          };
+          return send(res, 200, report);
+        }
         case 'POST /shutdown':
           send(res, 202, { stopping: true });
           void shutdown();

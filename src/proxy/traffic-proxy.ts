@@ -16,7 +16,7 @@ import { RequestMetrics, type VersionSeries } from './request-metrics.ts';
 import { BODY_CHUNKED, MAX_REQUEST_HEAD, NO_BODY, trimOws, type RequestHead } from './request-parser.ts';
 import { compileRules, cookieMatches, Router, ruleMatches, validateRouteTable, type CompiledRule, type RouteTable } from './route-table.ts';
 import { Tunnel } from './tunnel.ts';
-import { UpstreamPool, type ExchangeSink, type PoolWaiter, type UpstreamConnection } from './upstream-pool.ts';
+import { UpstreamPool, type ExchangeSink, type PoolWaiter, type UpstreamConnection, type UpstreamStats } from './upstream-pool.ts';
 import type { ErrorCode } from '../core/error-codes.ts';
 
 /** node:http's defaults for the client side: idle keep-alive 60 s (was keepAliveTimeout), a head within 30 s (headersTimeout). */
@@ -419,6 +419,8 @@ export class TrafficProxy {
   readonly tunnels = new Set<Tunnel>();
   /** A chaos experiment's faults, set and cleared through the control socket (chaos-faults.ts). */
   readonly chaos: ChaosFaults;
+  /** Upstream connections opened since the start, over every instance's pool (diagnostics). */
+  readonly upstreamStats: UpstreamStats = { connectionsOpened: 0 };
   readonly #callers = new WeakMap<ClientConnection, { generation: number; caller: string | null }>();
   readonly #o: Required<Omit<TrafficProxyOptions, 'metrics' | 'chaos'>>;
   readonly #server: Server;
@@ -491,6 +493,7 @@ export class TrafficProxy {
           connectTimeoutMs: this.#o.connectTimeoutMs,
           idleTimeoutMs: this.#o.upstreamIdleTimeoutMs,
           onIdle: this.#onPoolIdle,
+          stats: this.upstreamStats,
         });
       } else {
         pool.upstream = { ...u };

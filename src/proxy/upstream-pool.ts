@@ -583,6 +583,14 @@ export class UpstreamConnection {
   }
 }
 
+/**
+ * Counters over all of a proxy's pools. Connections opened is the churn figure: a warm pool opens
+ * none at a steady rate, and each opening is a TCP handshake on the request's path.
+ */
+export interface UpstreamStats {
+  connectionsOpened: number;
+}
+
 /** Something waiting for a connection of a full pool. */
 export interface PoolWaiter {
   attach(conn: UpstreamConnection): void;
@@ -609,6 +617,7 @@ export class UpstreamPool {
   readonly #waiters: PoolWaiter[] = [];
   #open = 0;
   readonly #onIdle: (pool: UpstreamPool) => void;
+  readonly #stats: UpstreamStats;
 
   constructor(o: {
     upstream: Upstream;
@@ -617,6 +626,8 @@ export class UpstreamPool {
     connectTimeoutMs: number;
     idleTimeoutMs: number;
     onIdle: (pool: UpstreamPool) => void;
+    /** Counts the connections this pool opens (shared by the proxy's pools). */
+    stats?: UpstreamStats;
   }) {
     this.upstream = o.upstream;
     this.series = o.series;
@@ -624,6 +635,7 @@ export class UpstreamPool {
     this.connectTimeoutMs = o.connectTimeoutMs;
     this.idleTimeoutMs = o.idleTimeoutMs;
     this.#onIdle = o.onIdle;
+    this.#stats = o.stats ?? { connectionsOpened: 0 };
   }
 
   /** Open connections (idle and busy). */
@@ -649,6 +661,7 @@ export class UpstreamPool {
     }
     if (this.#open < this.maxSockets) {
       this.#open++;
+      this.#stats.connectionsOpened++;
       return new UpstreamConnection(this);
     }
     this.#waiters.push(w);
@@ -694,6 +707,7 @@ export class UpstreamPool {
     if (this.#waiters.length > 0 && this.#open < this.maxSockets) {
       const w = this.#waiters.shift() as PoolWaiter;
       this.#open++;
+      this.#stats.connectionsOpened++;
       w.attach(new UpstreamConnection(this));
     }
   }
