@@ -61,12 +61,16 @@ export class JobLog {
     }
   }
 
-  /** The Node writer has the log again, with what the helper stored counted in (recounted when the helper ended). */
-  async takeBack(): Promise<void> {
+  /**
+   * The Node writer has the log again, with what the helper stored counted in (recounted when the
+   * helper ended). `final` when the job's steps are over: a truncated log is then finished by
+   * the helper (marker and tail appended there, see `Spawner.endLog`), not copied through Node.
+   */
+  async takeBack(o: { final?: boolean } = {}): Promise<void> {
     const helper = this.#helper;
     if (!helper) return;
     this.#helper = null;
-    this.#writer.resume(await helper.endLog());
+    this.#writer.resume(await helper.endLog(o));
   }
 }
 

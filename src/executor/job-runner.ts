@@ -348,7 +348,7 @@ class JobRun {
       // Nothing more we can do about processes we cannot see.
     }
     // Before the helper leaves: in the sandbox the nested helper is the one writing the log.
-    await this.log.takeBack();
+    await this.log.takeBack({ final: true });
     if (spawner) {
       // The sandbox holds the job's pid namespace: leaving it ends what is left inside.
       await spawner.leaveSandbox().catch(() => undefined);
