@@ -372,18 +372,24 @@ class JobRun {
       const acquired = await defaultSpawnerPool.acquire();
       spawner = acquired;
       // The helper writes the steps' output to the log itself (job-log.ts), in the sandbox too.
-      await this.log.lendTo(acquired, this.masker, async () => {
-        if (!this.sandboxed || this.sandboxPerStep) return;
-        const wrapper = sandboxArgv([], {
-          workspaceDir: spec.workspaceDir,
-          privateDirs: [this.tmpDir],
-          hiddenPaths: spec.hiddenPaths,
-          binds: this.sandboxBinds,
-          network: this.config.network,
-          cwd: spec.workspaceDir,
-        });
-        await acquired.enterSandbox(wrapper, spec.workspaceDir);
-      });
+      const nested = this.sandboxed && !this.sandboxPerStep;
+      await this.log.lendTo(
+        acquired,
+        this.masker,
+        nested
+          ? async () => {
+              const wrapper = sandboxArgv([], {
+                workspaceDir: spec.workspaceDir,
+                privateDirs: [this.tmpDir],
+                hiddenPaths: spec.hiddenPaths,
+                binds: this.sandboxBinds,
+                network: this.config.network,
+                cwd: spec.workspaceDir,
+              });
+              await acquired.enterSandbox(wrapper, spec.workspaceDir);
+            }
+          : null,
+      );
       spawner.attach({ onStdout: (chunk) => this.log.stdout(chunk), onStderr: (chunk) => this.log.stderr(chunk) });
       this.spawner = spawner;
     } catch {

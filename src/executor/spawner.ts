@@ -105,6 +105,9 @@ my ($headBudget, $ringSize, $headBytes, $headLines, $totalBytes, $totalLines, $r
 # checkpoints [ring position, ring lines before it] at least 64 KiB apart, so the tail's lines are
 # counted from the nearest one instead of by reading the whole ring back.
 my ($tailBudget, $markerFmt, $kernelCopy, $ringLines, @ck);
+# The ring's path when this helper opens it itself (O): only once the head is full, so a job whose
+# log stays under the cap creates and removes no second file (each a journal write on the disk).
+my ($ringPath, $ownLog);
 my %pend;
 my @opened;
 my ($stampS, $stampMs, $stamp) = (-1, -1, '');
@@ -130,6 +133,11 @@ sub out {
 }
 sub ring {
   my ($t, $lines) = @_; my $n = length $t;
+  if (!$rfh) {
+    return if defined $logErr;
+    if (!defined $ringPath || !open($rfh, '+>', $ringPath)) { $logErr = ($! + 0) . " $!"; $rfh = undef; return; }
+    binmode $rfh; fcntl($rfh, 2, 1);
+  }
   if ($n > $ringSize) {
     my $drop = $n - $ringSize;
     $ringLines += (substr($t, 0, $drop) =~ tr/\n//); $lines = undef;
@@ -318,12 +326,17 @@ sub openfiles {
 }
 sub startlog {
   my ($lfd, $rfd, $hb, $rs, $hbytes, $hlines, $rsz, $tb, $mf, $kc, @forms) = @_;
-  # This helper's own files (F), or the ones a nested helper inherited by number.
-  my %mine = map { (fileno($_) => $_) } @opened;
-  @opened = ();
-  ($lfh, $rfh) = ($mine{$lfd}, $mine{$rfd});
-  if ((!$lfh && !open($lfh, '>>&=', $lfd)) || (!$rfh && !open($rfh, '+<&=', $rfd))) { reply("X log: $!"); return; }
-  fcntl($_, 2, 1) for $lfh, $rfh;
+  # The log this helper just opened (O, the ring opened when first needed), this helper's own files
+  # (F), or the ones a nested helper inherited by number.
+  if ($lfd eq '') { ($lfh, $rfh) = ($ownLog, undef); $ownLog = undef; }
+  else {
+    $ringPath = undef;
+    my %mine = map { (fileno($_) => $_) } @opened;
+    @opened = ();
+    ($lfh, $rfh) = ($mine{$lfd}, $mine{$rfd});
+    if ((!$lfh && !open($lfh, '>>&=', $lfd)) || (!$rfh && !open($rfh, '+<&=', $rfd))) { reply("X log: $!"); return; }
+  }
+  fcntl($_, 2, 1) for grep { defined } $lfh, $rfh;
   ($headBudget, $ringSize, $headBytes, $headLines, $readSize) = ($hb, $rs, $hbytes, $hlines, $rsz);
   ($totalBytes, $totalLines, $ringWritten, $truncated, $logErr) = ($hbytes, $hlines, 0, 0, undef);
   ($tailBudget, $markerFmt, $kernelCopy, $ringLines, @ck) = ($tb, $mf eq '' ? undef : pack('H*', $mf), $kc, 0);
@@ -346,7 +359,8 @@ sub endlog {
   my @whole = $_[0] ? assemble() : ();
   @whole = (0, 0, 0) if !@whole;
   reply("C $headBytes $headLines $totalBytes $totalLines $ringWritten $truncated @whole" . (defined $logErr ? " $logErr" : ''));
-  close $_ for $lfh, $rfh, $outR, $outW, $errR, $errW;
+  close $_ for grep { defined } $lfh, $rfh, $outR, $outW, $errR, $errW;
+  ($lfh, $rfh) = (undef, undef);
   $SIG{CHLD} = 'DEFAULT';
   $logging = 0;
 }
@@ -388,7 +402,7 @@ while (1) {
   my $len = readline_(); chomp $len;
   exit 0 if $len eq 'Q';
   if ($len eq 'g' || $len eq 't') { endlog($len eq 't'); next; }
-  my $kind = $len =~ s/^([LFGWB])// ? $1 : '';
+  my $kind = $len =~ s/^([LFGOWB])// ? $1 : '';
   my $body = readn($len);
   if ($kind eq 'W') {
     if ($logging) { stamp(); flushpartial(); emit('s', "$body\n"); }
@@ -397,6 +411,12 @@ while (1) {
   my @f = split(/\0/, $body, -1);
   if ($kind eq 'F') { openfiles(@f); next; }
   if ($kind eq 'G') { startlog(@f); next; }
+  if ($kind eq 'O') {
+    my $lpath = shift @f; $ringPath = shift @f;
+    if (!open($ownLog, '>>', $lpath)) { reply("X $lpath: $!"); next; }
+    binmode $ownLog;
+    startlog('', '', @f); next;
+  }
   $nested = $kind eq 'L' ? 1 : 0;
   # A step that is a sandbox (B): bubblewrap, with the step as its command.
   my $sandboxed = $kind eq 'B';
@@ -624,6 +644,9 @@ export class Spawner {
   private steps = 0;
   /** Between `startLog` and `endLog`: the helper writes the job's log. */
   private logging = false;
+  /** System lines not sent yet (`logSystem`), and whether a flush is scheduled. */
+  private held: Buffer[] = [];
+  private flushScheduled = false;
   dead = false;
   /** The sandbox whose nested helper runs the steps now, if any. */
   private sandbox: Sandbox | null = null;
@@ -757,7 +780,7 @@ export class Spawner {
     if (fields.some((f) => f.includes('\0'))) throw new GantryError('SPAWN_FAILED', 'an argument or environment value holds a NUL byte');
     const payload = Buffer.from(fields.join('\0'), 'utf8');
     // One write: each wakes the helper, and on a busy machine each wake-up costs Node its turn.
-    this.child.stdin.write(Buffer.concat([Buffer.from(`${kind}${payload.length}\n`), payload]));
+    this.write(Buffer.concat([Buffer.from(`${kind}${payload.length}\n`), payload]));
   }
 
   /**
@@ -821,7 +844,7 @@ export class Spawner {
       this.spoiled = true;
       return;
     }
-    this.child.stdin.write('Q\n');
+    this.write('Q\n');
     if ((await withTimeout(sandbox.ended, SANDBOX_END_MS)) !== undefined) return;
     killQuietly(sandbox.wrapperPid);
     if ((await withTimeout(sandbox.ended, SANDBOX_END_MS)) !== undefined) return;
@@ -847,19 +870,44 @@ export class Spawner {
    * order; `endLog` hands the log back. Rejects when the helper cannot (the log stays Node's).
    */
   async startLog(o: HelperLogOptions): Promise<void> {
-    const readBytes = Math.max(1, Math.min(HELPER_LOG_READ_BYTES, o.readBytes ?? HELPER_LOG_READ_BYTES));
-    const fields = [...o.fds, o.headBudget, o.ringBytes, o.headBytes, o.headLines, readBytes, o.tailBudget].map(String);
-    fields.push(Buffer.from(o.markerFormat, 'utf8').toString('hex'), o.kernelCopy === false ? '0' : '1');
-    for (const form of o.maskForms) fields.push(form.toString('hex'));
+    const fields = [...o.fds.map(String), ...this.logFields(o)];
     this.sendRequest('G', Buffer.from(fields.join('\0'), 'latin1'));
     await this.replyOf('G', 'the step helper cannot write the job log');
     this.logging = true;
   }
 
-  /** A line of Gantry's own in the log the helper writes, after everything the steps printed so far. */
+  /**
+   * `openLogFiles` and `startLog` in one request, for a helper that writes the log itself (no
+   * nested helper in a sandbox to hand the files to): one round trip instead of two, and the tail
+   * ring is created only if the head fills up.
+   */
+  async openAndStartLog(files: { file: string; ringFile: string }, o: Omit<HelperLogOptions, 'fds'>): Promise<void> {
+    await this.ready;
+    this.sendRequest('O', Buffer.from([files.file, files.ringFile, ...this.logFields(o)].join('\0'), 'utf8'));
+    await this.replyOf('G', 'the step helper cannot write the job log');
+    this.logging = true;
+  }
+
+  /** The fields of `G` after the two descriptors (see the protocol). */
+  private logFields(o: Omit<HelperLogOptions, 'fds'>): string[] {
+    const readBytes = Math.max(1, Math.min(HELPER_LOG_READ_BYTES, o.readBytes ?? HELPER_LOG_READ_BYTES));
+    const fields = [o.headBudget, o.ringBytes, o.headBytes, o.headLines, readBytes, o.tailBudget].map(String);
+    fields.push(Buffer.from(o.markerFormat, 'utf8').toString('hex'), o.kernelCopy === false ? '0' : '1');
+    for (const form of o.maskForms) fields.push(form.toString('hex'));
+    return fields;
+  }
+
+  /**
+   * A line of Gantry's own in the log the helper writes, after everything the steps printed so
+   * far. Held until the next request or the end of this turn of the event loop (see `write`).
+   */
   logSystem(text: string): void {
     if (!this.logging) return;
-    this.sendRequest('W', Buffer.from(text.replace(/\r?\n$/, ''), 'utf8'));
+    const payload = Buffer.from(text.replace(/\r?\n$/, ''), 'utf8');
+    this.held.push(Buffer.from(`W${payload.length}\n`), payload);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flushHeld());
   }
 
   /**
@@ -872,7 +920,7 @@ export class Spawner {
     if (!this.logging) return null;
     this.logging = false;
     if (!this.usable) return null;
-    this.child.stdin.write(o.final ? 't\n' : 'g\n');
+    this.write(o.final ? 't\n' : 'g\n');
     const reply = await this.replyOf('C', 'the step helper could not hand the log back').catch(() => null);
     return reply?.kind === 'C' ? reply.summary : null;
   }
@@ -891,8 +939,33 @@ export class Spawner {
     throw new GantryError('SPAWN_FAILED', `the step helper answered ${reply.kind} instead of ${kind}`);
   }
 
-  private sendRequest(kind: 'F' | 'G' | 'W', payload: Buffer): void {
-    this.child.stdin.write(Buffer.concat([Buffer.from(`${kind}${payload.length}\n`), payload]));
+  private sendRequest(kind: 'F' | 'G' | 'O' | 'W', payload: Buffer): void {
+    this.write(Buffer.concat([Buffer.from(`${kind}${payload.length}\n`), payload]));
+  }
+
+  /**
+   * Every request goes through here, after the system lines held back (`logSystem`): a line
+   * written just before a step (`▶ name`) then travels with the step's request, one write and one
+   * wake-up of the helper instead of two.
+   */
+  private write(data: Buffer | string): void {
+    const held = this.held;
+    this.held = [];
+    if (held.length === 0) {
+      this.child.stdin.write(data);
+      return;
+    }
+    held.push(typeof data === 'string' ? Buffer.from(data) : data);
+    this.child.stdin.write(Buffer.concat(held));
+  }
+
+  /** Sends the held system lines now (when no request followed them within the same turn of the event loop). */
+  private flushHeld(): void {
+    this.flushScheduled = false;
+    const held = this.held;
+    if (held.length === 0) return;
+    this.held = [];
+    this.child.stdin.write(Buffer.concat(held));
   }
 
   /** Runs one step; same contract as `spawnStep` (process-tree.ts). */
@@ -976,6 +1049,7 @@ export class Spawner {
   /** Ends the helper (closing its stdin); a sandbox it runs ends first, and every process in it. */
   async close(): Promise<void> {
     this.attach(null);
+    this.flushHeld();
     this.child.stdin.end();
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
     await this.exited;
