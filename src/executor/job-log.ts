@@ -32,14 +32,24 @@ export class JobLog {
   }
 
   /**
-   * Lends the log to `spawner` for the job's steps. The files are opened by the pooled helper
-   * outside the sandbox, so `enterSandbox` (run between opening and starting) passes them to the
-   * nested helper inside, where the data dir is hidden. When the helper cannot take the log (an
-   * old one, a file it cannot open), the Node writer keeps it: only `enterSandbox` may throw.
+   * Lends the log to `spawner` for the job's steps. With a nested helper in a sandbox
+   * (`enterSandbox`), the files are opened by the pooled helper outside it, then handed to the
+   * nested one inside, where the data dir is hidden; without one, the helper opens them and starts
+   * logging in one request. When the helper cannot take the log (an old one, a file it cannot
+   * open), the Node writer keeps it: only `enterSandbox` may throw.
    */
-  async lendTo(spawner: Spawner, masker: Masker, enterSandbox: () => Promise<void>): Promise<void> {
+  async lendTo(spawner: Spawner, masker: Masker, enterSandbox: (() => Promise<void>) | null): Promise<void> {
     const loan = this.#writer.lend();
-    if (!loan) return enterSandbox();
+    if (!loan) return enterSandbox?.();
+    if (!enterSandbox) {
+      try {
+        await spawner.openAndStartLog(loan, { ...loan, maskForms: masker.byteForms });
+        this.#helper = spawner;
+      } catch {
+        this.#writer.resume(untouched(loan));
+      }
+      return;
+    }
     let fds: number[];
     try {
       fds = await spawner.openLogFiles(loan.file, loan.ringFile);
@@ -61,12 +71,16 @@ export class JobLog {
     }
   }
 
-  /** The Node writer has the log again, with what the helper stored counted in (recounted when the helper ended). */
-  async takeBack(): Promise<void> {
+  /**
+   * The Node writer has the log again, with what the helper stored counted in (recounted when the
+   * helper ended). `final` when the job's steps are over: a truncated log is then finished by
+   * the helper (marker and tail appended there, see `Spawner.endLog`), not copied through Node.
+   */
+  async takeBack(o: { final?: boolean } = {}): Promise<void> {
     const helper = this.#helper;
     if (!helper) return;
     this.#helper = null;
-    this.#writer.resume(await helper.endLog());
+    this.#writer.resume(await helper.endLog(o));
   }
 }
 

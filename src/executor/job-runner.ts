@@ -348,7 +348,7 @@ class JobRun {
       // Nothing more we can do about processes we cannot see.
     }
     // Before the helper leaves: in the sandbox the nested helper is the one writing the log.
-    await this.log.takeBack();
+    await this.log.takeBack({ final: true });
     if (spawner) {
       // The sandbox holds the job's pid namespace: leaving it ends what is left inside.
       await spawner.leaveSandbox().catch(() => undefined);
@@ -372,18 +372,24 @@ class JobRun {
       const acquired = await defaultSpawnerPool.acquire();
       spawner = acquired;
       // The helper writes the steps' output to the log itself (job-log.ts), in the sandbox too.
-      await this.log.lendTo(acquired, this.masker, async () => {
-        if (!this.sandboxed || this.sandboxPerStep) return;
-        const wrapper = sandboxArgv([], {
-          workspaceDir: spec.workspaceDir,
-          privateDirs: [this.tmpDir],
-          hiddenPaths: spec.hiddenPaths,
-          binds: this.sandboxBinds,
-          network: this.config.network,
-          cwd: spec.workspaceDir,
-        });
-        await acquired.enterSandbox(wrapper, spec.workspaceDir);
-      });
+      const nested = this.sandboxed && !this.sandboxPerStep;
+      await this.log.lendTo(
+        acquired,
+        this.masker,
+        nested
+          ? async () => {
+              const wrapper = sandboxArgv([], {
+                workspaceDir: spec.workspaceDir,
+                privateDirs: [this.tmpDir],
+                hiddenPaths: spec.hiddenPaths,
+                binds: this.sandboxBinds,
+                network: this.config.network,
+                cwd: spec.workspaceDir,
+              });
+              await acquired.enterSandbox(wrapper, spec.workspaceDir);
+            }
+          : null,
+      );
       spawner.attach({ onStdout: (chunk) => this.log.stdout(chunk), onStderr: (chunk) => this.log.stderr(chunk) });
       this.spawner = spawner;
     } catch {

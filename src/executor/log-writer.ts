@@ -100,6 +100,9 @@ export interface LogLoan {
   /** Bytes and lines in the file now. */
   headBytes: number;
   headLines: number;
+  /** How much of the end a truncated log keeps (-1 without a cap), and its marker line as a sprintf format (bytes, lines). */
+  tailBudget: number;
+  markerFormat: string;
 }
 
 /** What the borrower stored, when it gives the log back. */
@@ -112,11 +115,25 @@ export interface LogLoanReturn {
   /** Bytes written to the ring: it holds the last min(ringWritten, ringBytes) of them. */
   ringWritten: number;
   truncated: boolean;
+  /**
+   * Set when the borrower also appended the marker and the kept tail (its last hand-back): the
+   * log is then whole, `bytes` and `lines` long; lines written after it are appended after the tail.
+   */
+  assembled?: { bytes: number; lines: number; cutBytes: number } | null;
   /** The borrower's first write error (it stopped writing there). */
   error: string | null;
 }
 
 export { parseLogLine, type ParsedLogLine, type StreamCode } from '../core/log-line.ts';
+
+/**
+ * The truncation marker's text as a sprintf format (`%1$d` bytes, `%2$d` lines), for a borrower
+ * that assembles the tail itself: built from the one definition of the text.
+ */
+const MARKER_FORMAT = truncationMarkerText(1_111_111_111_111, 2_222_222_222_222)
+  .replaceAll('%', '%%')
+  .replace('1111111111111', '%1$d')
+  .replace('2222222222222', '%2$d');
 
 /** Longest stored line in bytes; longer output lines are split (at a UTF-8 character boundary). */
 export const MAX_LINE_BYTES = 64 * 1024;
@@ -154,6 +171,8 @@ export function createLogWriter(o: LogWriterOptions): LogWriter {
   const ringBytes = capped ? tailBudget + RING_SLACK_BYTES : 0;
   let lent = false;
   let everLent = false;
+  /** The borrower assembled the truncated log (marker and tail): what follows is appended as is. */
+  let assembled: { cutBytes: number } | null = null;
 
   let closed = false;
   let headBytes = 0;
@@ -205,8 +224,8 @@ export function createLogWriter(o: LogWriterOptions): LogWriter {
   };
 
   const store = (formatted: string, lines: number) => {
-    if (!truncated) {
-      if (headBytes + formatted.length <= headBudget) {
+    if (!truncated || assembled) {
+      if (assembled || headBytes + formatted.length <= headBudget) {
         writeSync(fd, formatted, null, 'latin1');
         headBytes += formatted.length;
         headLines += lines;
@@ -324,7 +343,7 @@ export function createLogWriter(o: LogWriterOptions): LogWriter {
       });
     },
     lend() {
-      if (closed || lent || truncated || failure !== null || onLine) return null;
+      if (closed || lent || truncated || assembled || failure !== null || onLine) return null;
       guarded(() => flushPartial(now()));
       if (failure !== null) return null;
       lent = true;
@@ -336,6 +355,8 @@ export function createLogWriter(o: LogWriterOptions): LogWriter {
         ringBytes,
         headBytes,
         headLines,
+        tailBudget: capped ? tailBudget : -1,
+        markerFormat: MARKER_FORMAT,
       };
     },
     resume(stored) {
@@ -351,6 +372,12 @@ export function createLogWriter(o: LogWriterOptions): LogWriter {
       ({ headBytes, headLines, totalBytes, totalLines } = stored);
       if (stored.error !== null) failure ??= new Error(stored.error);
       if (!stored.truncated) return;
+      if (stored.assembled && stored.error === null) {
+        assembled = { cutBytes: stored.assembled.cutBytes };
+        headBytes = stored.assembled.bytes;
+        headLines = stored.assembled.lines;
+        return;
+      }
       truncated = true;
       const at = stored.ringWritten % ringBytes;
       if (stored.ringWritten > ringBytes && at > 0) {
@@ -367,7 +394,9 @@ export function createLogWriter(o: LogWriterOptions): LogWriter {
       const ms = now();
       guarded(() => flushPartial(ms));
       closed = true;
-      let summary: LogSummary = { bytes: headBytes, lines: headLines, truncated: false, cutBytes: 0 };
+      let summary: LogSummary = assembled
+        ? { bytes: headBytes, lines: headLines, truncated: true, cutBytes: assembled.cutBytes }
+        : { bytes: headBytes, lines: headLines, truncated: false, cutBytes: 0 };
       try {
         if (truncated && failure === null) summary = appendTail(ms);
       } finally {

@@ -38,14 +38,17 @@
  *   `F <fd> <fd>`, or `X <message>`. A following `L` hands them to the nested helper (inherited,
  *   by number: inside the sandbox the data dir is hidden) and closes them here. `G<byte length>\n`
  *   + fields: the two fds, head budget (-1: no cap), ring size, bytes and lines already in the
- *   file, largest read (≤ 64 KiB), then each form to mask as hex: the helper answers `G` and from
- *   then on gives every step its own pipes for stdout/stderr, reads them (during and between
- *   steps) and writes the lines to the file itself, formatted, masked (per whole line), split and
- *   capped exactly as log-writer.ts does; `E` comes once what the step wrote is stored.
- *   `W<byte length>\n<text>` stores a system line (after the partial lines), `g\n` stores what is
- *   left, closes the files and pipes and answers `C <head bytes> <head lines> <total bytes>
- *   <total lines> <ring bytes written> <truncated 0|1> [<errno> <message>]`; Node's writer then
- *   assembles the tail (`LogWriter.resume`).
+ *   file, largest read (≤ 64 KiB), the tail budget, the truncation marker's sprintf format as
+ *   hex, whether the kernel may copy the tail (0|1), then each form to mask as hex: the helper
+ *   answers `G` and from then on gives every step its own pipes for stdout/stderr, reads them
+ *   (during and between steps) and writes the lines to the file itself, formatted, masked (per
+ *   whole line), split and capped exactly as log-writer.ts does; `E` comes once what the step
+ *   wrote is stored. `W<byte length>\n<text>` stores a system line (after the partial lines),
+ *   `g\n` stores what is left, closes the files and pipes and answers `C <head bytes> <head lines>
+ *   <total bytes> <total lines> <ring bytes written> <truncated 0|1> <log bytes> <log lines> <cut
+ *   bytes> [<errno> <message>]`; Node's writer then assembles the tail (`LogWriter.resume`). `t\n`
+ *   is the last `g` of a job: the helper appends the marker and the kept tail itself and reports
+ *   the whole log's bytes, lines and the bytes cut (all 0 when it did not: no cap reached, an error).
  *
  * The helper makes itself a child subreaper (Linux prctl), so a process that escapes its step's
  * process group (`setsid`, a daemon's double fork) is re-parented to the helper, not to init:
@@ -79,9 +82,9 @@ import { leftoverProcesses, processRefs, StepStopper, type ProcessRef, type Step
  */
 const HELPER = String.raw`
 $| = 1;
-my ($marker, $prctl, $setsid, $gtod, $nonblock) = @ARGV;
-# A number, not a string: fcntl passes a string argument as a pointer.
-$nonblock = 0 + $nonblock;
+my ($marker, $prctl, $setsid, $gtod, $nonblock, $cfr, $append) = @ARGV;
+# Numbers, not strings: fcntl and syscall pass a string argument as a pointer.
+$nonblock = 0 + $nonblock; $append = 0 + $append; $cfr = 0 + $cfr;
 open(my $rep, '>&=', 3) or die "gantry spawner: fd 3: $!\n";
 fcntl($rep, 2, 1);
 my $reaper = ($prctl > 0 && syscall($prctl, 36, 1, 0, 0, 0) == 0) ? 1 : 0;
@@ -97,6 +100,14 @@ my $buf = '';
 # pipes every step writes to, and the state of the cap (see log-writer.ts for the format).
 my ($logging, $lfh, $rfh, $outR, $outW, $errR, $errW, $lrin, $mask, $logErr, $readSize);
 my ($headBudget, $ringSize, $headBytes, $headLines, $totalBytes, $totalLines, $ringWritten, $truncated);
+# For the tail assembled here at the last hand-back: the tail's budget, the marker's sprintf format,
+# whether the kernel may copy (copy_file_range), the lines ever written to the ring, and
+# checkpoints [ring position, ring lines before it] at least 64 KiB apart, so the tail's lines are
+# counted from the nearest one instead of by reading the whole ring back.
+my ($tailBudget, $markerFmt, $kernelCopy, $ringLines, @ck);
+# The ring's path when this helper opens it itself (O): only once the head is full, so a job whose
+# log stays under the cap creates and removes no second file (each a journal write on the disk).
+my ($ringPath, $ownLog);
 my %pend;
 my @opened;
 my ($stampS, $stampMs, $stamp) = (-1, -1, '');
@@ -121,8 +132,21 @@ sub out {
   }
 }
 sub ring {
-  my $t = $_[0]; my $n = length $t;
-  if ($n > $ringSize) { $ringWritten += $n - $ringSize; $t = substr($t, $n - $ringSize); $n = $ringSize; }
+  my ($t, $lines) = @_; my $n = length $t;
+  if (!$rfh) {
+    return if defined $logErr;
+    if (!defined $ringPath || !open($rfh, '+>', $ringPath)) { $logErr = ($! + 0) . " $!"; $rfh = undef; return; }
+    binmode $rfh; fcntl($rfh, 2, 1);
+  }
+  if ($n > $ringSize) {
+    my $drop = $n - $ringSize;
+    $ringLines += (substr($t, 0, $drop) =~ tr/\n//); $lines = undef;
+    $ringWritten += $drop; $t = substr($t, $drop); $n = $ringSize;
+  }
+  push @ck, [$ringWritten, $ringLines] if !@ck || $ringWritten - $ck[-1][0] >= 65536;
+  # A checkpoint whose bytes the ring no longer holds cannot start a count.
+  shift @ck while @ck && $ck[0][0] < $ringWritten + $n - $ringSize;
+  $ringLines += $lines // ($t =~ tr/\n//);
   for (my $off = 0; $off < $n;) {
     my $pos = $ringWritten % $ringSize;
     my $len = $ringSize - $pos; $len = $n - $off if $n - $off < $len;
@@ -136,12 +160,88 @@ sub store {
   if (!$truncated) {
     if ($headBudget < 0 || $headBytes + length($t) <= $headBudget) { out($lfh, $t); $headBytes += length $t; $headLines += $lines; return; }
     my $cut = rindex($t, "\n", $headBudget - $headBytes - 1) + 1;
-    if ($cut > 0) { my $h = substr($t, 0, $cut); out($lfh, $h); $headBytes += $cut; $headLines += ($h =~ tr/\n//); }
+    my $hl = 0;
+    if ($cut > 0) { my $h = substr($t, 0, $cut); out($lfh, $h); $headBytes += $cut; $hl = ($h =~ tr/\n//); $headLines += $hl; }
     $truncated = 1;
     return if $cut == length $t;
-    $t = substr($t, $cut);
+    $t = substr($t, $cut); $lines -= $hl;
   }
-  ring($t);
+  ring($t, $lines);
+}
+# Bytes [a, a + len) of everything written to the ring (still in it), wherever the ring wrapped.
+sub ringread {
+  my ($a, $len) = @_; my $out = '';
+  while ($len > 0) {
+    my $pos = $a % $ringSize; my $n = $ringSize - $pos; $n = $len if $len < $n;
+    sysseek($rfh, $pos, 0) or return undef;
+    my $got = sysread($rfh, $out, $n, length $out);
+    return undef if !$got;
+    $a += $got; $len -= $got;
+  }
+  return $out;
+}
+# Appends bytes [a, b) of the ring to the log: by the kernel (copy_file_range, no copy through
+# here), else read and written in 1 MiB pieces. False on a read error (logErr on a write error).
+sub ringcopy {
+  my ($a, $b) = @_;
+  if ($kernelCopy && $cfr > 0 && length(pack('j', 0)) == 8) {
+    my $end = sysseek($lfh, 0, 2);
+    # copy_file_range refuses a file opened to append; the offset is given instead.
+    if (defined $end && fcntl($lfh, 4, 0)) {
+      my $oout = pack('q', $end);
+      while ($a < $b) {
+        my $pos = $a % $ringSize; my $n = $ringSize - $pos; $n = $b - $a if $b - $a < $n;
+        my $oin = pack('q', $pos);
+        my $r = syscall($cfr, fileno($rfh), $oin, fileno($lfh), $oout, $n, 0);
+        if ($r <= 0) { last if $r == 0 || $! != 4; next; }
+        $a += $r;
+      }
+      fcntl($lfh, 4, $append);
+    }
+  }
+  while ($a < $b) {
+    my $n = $b - $a; $n = 1048576 if $n > 1048576;
+    my $t = ringread($a, $n);
+    return 0 if !defined $t;
+    out($lfh, $t); $a += $n;
+  }
+  return 1;
+}
+# The last hand-back of a truncated log: the marker and the kept tail go after the head here, as
+# log-writer.ts would assemble them at close (the same start at a line boundary within the last
+# tailBudget bytes, the same counts), so the tail is not read back and copied through Node.
+# Returns the log's bytes, lines and the bytes cut, or nothing when it could not.
+sub assemble {
+  return if !$truncated || defined $logErr || $tailBudget < 0 || !defined $markerFmt;
+  my $kept = $ringWritten < $ringSize ? $ringWritten : $ringSize;
+  my $s = $ringWritten - $kept;
+  if ($kept > $tailBudget) {
+    my $from = $s + $kept - $tailBudget - 1; $s = $ringWritten;
+    while ($from < $ringWritten) {
+      my $n = $ringWritten - $from; $n = 65536 if $n > 65536;
+      my $t = ringread($from, $n);
+      return if !defined $t;
+      my $i = index($t, "\n");
+      if ($i >= 0) { $s = $from + $i + 1; last; }
+      $from += $n;
+    }
+  }
+  my ($p, $before) = ($ringWritten, $ringLines);
+  for my $c (@ck) { if ($c->[0] >= $s) { ($p, $before) = @$c; last; } }
+  my $tailLines = $ringLines - $before;
+  for (my $a = $s; $a < $p;) {
+    my $n = $p - $a; $n = 1048576 if $n > 1048576;
+    my $t = ringread($a, $n);
+    return if !defined $t;
+    $tailLines += ($t =~ tr/\n//); $a += $n;
+  }
+  my $tailBytes = $ringWritten - $s;
+  my ($cutBytes, $cutLines) = ($totalBytes - $headBytes - $tailBytes, $totalLines - $headLines - $tailLines);
+  stamp();
+  my $m = "$stamp s " . sprintf($markerFmt, $cutBytes, $cutLines) . "\n";
+  out($lfh, $m);
+  return if !ringcopy($s, $ringWritten) || defined $logErr;
+  return ($headBytes + length($m) + $tailBytes, $headLines + 1 + $tailLines, $cutBytes);
 }
 # Whole lines only (masking is per line): CRLF to LF, secrets masked, each line prefixed.
 sub emit {
@@ -225,15 +325,21 @@ sub openfiles {
   reply("F @fds");
 }
 sub startlog {
-  my ($lfd, $rfd, $hb, $rs, $hbytes, $hlines, $rsz, @forms) = @_;
-  # This helper's own files (F), or the ones a nested helper inherited by number.
-  my %mine = map { (fileno($_) => $_) } @opened;
-  @opened = ();
-  ($lfh, $rfh) = ($mine{$lfd}, $mine{$rfd});
-  if ((!$lfh && !open($lfh, '>>&=', $lfd)) || (!$rfh && !open($rfh, '+<&=', $rfd))) { reply("X log: $!"); return; }
-  fcntl($_, 2, 1) for $lfh, $rfh;
+  my ($lfd, $rfd, $hb, $rs, $hbytes, $hlines, $rsz, $tb, $mf, $kc, @forms) = @_;
+  # The log this helper just opened (O, the ring opened when first needed), this helper's own files
+  # (F), or the ones a nested helper inherited by number.
+  if ($lfd eq '') { ($lfh, $rfh) = ($ownLog, undef); $ownLog = undef; }
+  else {
+    $ringPath = undef;
+    my %mine = map { (fileno($_) => $_) } @opened;
+    @opened = ();
+    ($lfh, $rfh) = ($mine{$lfd}, $mine{$rfd});
+    if ((!$lfh && !open($lfh, '>>&=', $lfd)) || (!$rfh && !open($rfh, '+<&=', $rfd))) { reply("X log: $!"); return; }
+  }
+  fcntl($_, 2, 1) for grep { defined } $lfh, $rfh;
   ($headBudget, $ringSize, $headBytes, $headLines, $readSize) = ($hb, $rs, $hbytes, $hlines, $rsz);
   ($totalBytes, $totalLines, $ringWritten, $truncated, $logErr) = ($hbytes, $hlines, 0, 0, undef);
+  ($tailBudget, $markerFmt, $kernelCopy, $ringLines, @ck) = ($tb, $mf eq '' ? undef : pack('H*', $mf), $kc, 0);
   %pend = (o => '', e => '');
   $mask = undef;
   if (@forms) { my $alt = join('|', map { quotemeta(pack('H*', $_)) } @forms); $mask = qr/$alt/; }
@@ -248,10 +354,13 @@ sub startlog {
   reply('G');
 }
 sub endlog {
-  return reply('C 0 0 0 0 0 0 not logging') if !$logging;
+  return reply('C 0 0 0 0 0 0 0 0 0 not logging') if !$logging;
   drain(); stamp(); flushpartial();
-  reply("C $headBytes $headLines $totalBytes $totalLines $ringWritten $truncated" . (defined $logErr ? " $logErr" : ''));
-  close $_ for $lfh, $rfh, $outR, $outW, $errR, $errW;
+  my @whole = $_[0] ? assemble() : ();
+  @whole = (0, 0, 0) if !@whole;
+  reply("C $headBytes $headLines $totalBytes $totalLines $ringWritten $truncated @whole" . (defined $logErr ? " $logErr" : ''));
+  close $_ for grep { defined } $lfh, $rfh, $outR, $outW, $errR, $errW;
+  ($lfh, $rfh) = (undef, undef);
   $SIG{CHLD} = 'DEFAULT';
   $logging = 0;
 }
@@ -292,8 +401,8 @@ while (1) {
   1 while waitpid(-1, 1) > 0;
   my $len = readline_(); chomp $len;
   exit 0 if $len eq 'Q';
-  if ($len eq 'g') { endlog(); next; }
-  my $kind = $len =~ s/^([LFGWB])// ? $1 : '';
+  if ($len eq 'g' || $len eq 't') { endlog($len eq 't'); next; }
+  my $kind = $len =~ s/^([LFGOWB])// ? $1 : '';
   my $body = readn($len);
   if ($kind eq 'W') {
     if ($logging) { stamp(); flushpartial(); emit('s', "$body\n"); }
@@ -302,6 +411,12 @@ while (1) {
   my @f = split(/\0/, $body, -1);
   if ($kind eq 'F') { openfiles(@f); next; }
   if ($kind eq 'G') { startlog(@f); next; }
+  if ($kind eq 'O') {
+    my $lpath = shift @f; $ringPath = shift @f;
+    if (!open($ownLog, '>>', $lpath)) { reply("X $lpath: $!"); next; }
+    binmode $ownLog;
+    startlog('', '', @f); next;
+  }
   $nested = $kind eq 'L' ? 1 : 0;
   # A step that is a sandbox (B): bubblewrap, with the step as its command.
   my $sandboxed = $kind eq 'B';
@@ -353,15 +468,16 @@ sub finish { syswrite(STDOUT, $marker); syswrite(STDERR, $marker); reply("E $_[0
 `;
 
 /**
- * Linux syscall numbers the helper needs (prctl for PR_SET_CHILD_SUBREAPER, setsid), by Node's
- * name of the architecture. Elsewhere the helper does without: no subreaper (leftovers are found
- * by their environment), a new process group instead of a session.
+ * Linux syscall numbers the helper needs (prctl for PR_SET_CHILD_SUBREAPER, setsid,
+ * copy_file_range for the log's tail), by Node's name of the architecture. Elsewhere the helper
+ * does without: no subreaper (leftovers are found by their environment), a new process group
+ * instead of a session, the tail copied through the helper.
  */
-const SYSCALLS: Record<string, { prctl: number; setsid: number; gettimeofday: number }> = {
-  x64: { prctl: 157, setsid: 112, gettimeofday: 96 },
-  arm64: { prctl: 167, setsid: 157, gettimeofday: 169 },
-  riscv64: { prctl: 167, setsid: 157, gettimeofday: 169 },
-  ia32: { prctl: 172, setsid: 66, gettimeofday: 78 },
+const SYSCALLS: Record<string, { prctl: number; setsid: number; gettimeofday: number; copyFileRange: number }> = {
+  x64: { prctl: 157, setsid: 112, gettimeofday: 96, copyFileRange: 326 },
+  arm64: { prctl: 167, setsid: 157, gettimeofday: 169, copyFileRange: 285 },
+  riscv64: { prctl: 167, setsid: 157, gettimeofday: 169, copyFileRange: 285 },
+  ia32: { prctl: 172, setsid: 66, gettimeofday: 78, copyFileRange: 377 },
 };
 
 /**
@@ -431,6 +547,11 @@ export interface HelperLogOptions {
   maskForms: readonly Buffer[];
   /** Largest read of the steps' output; at most 64 KiB (see the helper). Tests make it tiny. */
   readBytes?: number;
+  /** The kept tail's budget (-1 without a cap) and the truncation marker as a sprintf format (`LogLoan`). */
+  tailBudget: number;
+  markerFormat: string;
+  /** Whether the tail may be copied by the kernel (copy_file_range); tests turn it off to cover the other path. */
+  kernelCopy?: boolean;
 }
 
 /** The largest read of a step's output the helper makes (its lines' 64 KiB split relies on it). */
@@ -523,6 +644,9 @@ export class Spawner {
   private steps = 0;
   /** Between `startLog` and `endLog`: the helper writes the job's log. */
   private logging = false;
+  /** System lines not sent yet (`logSystem`), and whether a flush is scheduled. */
+  private held: Buffer[] = [];
+  private flushScheduled = false;
   dead = false;
   /** The sandbox whose nested helper runs the steps now, if any. */
   private sandbox: Sandbox | null = null;
@@ -656,7 +780,7 @@ export class Spawner {
     if (fields.some((f) => f.includes('\0'))) throw new GantryError('SPAWN_FAILED', 'an argument or environment value holds a NUL byte');
     const payload = Buffer.from(fields.join('\0'), 'utf8');
     // One write: each wakes the helper, and on a busy machine each wake-up costs Node its turn.
-    this.child.stdin.write(Buffer.concat([Buffer.from(`${kind}${payload.length}\n`), payload]));
+    this.write(Buffer.concat([Buffer.from(`${kind}${payload.length}\n`), payload]));
   }
 
   /**
@@ -720,7 +844,7 @@ export class Spawner {
       this.spoiled = true;
       return;
     }
-    this.child.stdin.write('Q\n');
+    this.write('Q\n');
     if ((await withTimeout(sandbox.ended, SANDBOX_END_MS)) !== undefined) return;
     killQuietly(sandbox.wrapperPid);
     if ((await withTimeout(sandbox.ended, SANDBOX_END_MS)) !== undefined) return;
@@ -746,29 +870,57 @@ export class Spawner {
    * order; `endLog` hands the log back. Rejects when the helper cannot (the log stays Node's).
    */
   async startLog(o: HelperLogOptions): Promise<void> {
-    const readBytes = Math.max(1, Math.min(HELPER_LOG_READ_BYTES, o.readBytes ?? HELPER_LOG_READ_BYTES));
-    const fields = [...o.fds, o.headBudget, o.ringBytes, o.headBytes, o.headLines, readBytes].map(String);
-    for (const form of o.maskForms) fields.push(form.toString('hex'));
+    const fields = [...o.fds.map(String), ...this.logFields(o)];
     this.sendRequest('G', Buffer.from(fields.join('\0'), 'latin1'));
     await this.replyOf('G', 'the step helper cannot write the job log');
     this.logging = true;
   }
 
-  /** A line of Gantry's own in the log the helper writes, after everything the steps printed so far. */
+  /**
+   * `openLogFiles` and `startLog` in one request, for a helper that writes the log itself (no
+   * nested helper in a sandbox to hand the files to): one round trip instead of two, and the tail
+   * ring is created only if the head fills up.
+   */
+  async openAndStartLog(files: { file: string; ringFile: string }, o: Omit<HelperLogOptions, 'fds'>): Promise<void> {
+    await this.ready;
+    this.sendRequest('O', Buffer.from([files.file, files.ringFile, ...this.logFields(o)].join('\0'), 'utf8'));
+    await this.replyOf('G', 'the step helper cannot write the job log');
+    this.logging = true;
+  }
+
+  /** The fields of `G` after the two descriptors (see the protocol). */
+  private logFields(o: Omit<HelperLogOptions, 'fds'>): string[] {
+    const readBytes = Math.max(1, Math.min(HELPER_LOG_READ_BYTES, o.readBytes ?? HELPER_LOG_READ_BYTES));
+    const fields = [o.headBudget, o.ringBytes, o.headBytes, o.headLines, readBytes, o.tailBudget].map(String);
+    fields.push(Buffer.from(o.markerFormat, 'utf8').toString('hex'), o.kernelCopy === false ? '0' : '1');
+    for (const form of o.maskForms) fields.push(form.toString('hex'));
+    return fields;
+  }
+
+  /**
+   * A line of Gantry's own in the log the helper writes, after everything the steps printed so
+   * far. Held until the next request or the end of this turn of the event loop (see `write`).
+   */
   logSystem(text: string): void {
     if (!this.logging) return;
-    this.sendRequest('W', Buffer.from(text.replace(/\r?\n$/, ''), 'utf8'));
+    const payload = Buffer.from(text.replace(/\r?\n$/, ''), 'utf8');
+    this.held.push(Buffer.from(`W${payload.length}\n`), payload);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flushHeld());
   }
 
   /**
    * Hands the log back: the helper stores what is left of partial lines, stops reading the steps'
    * output and reports what it wrote. Null when the helper (or its sandbox) ended before it could.
+   * `final`: no step output follows (the job is done), so a truncated log's marker and tail are
+   * assembled by the helper now (`LogLoanReturn.assembled`) instead of read back by Node at close.
    */
-  async endLog(): Promise<LogLoanReturn | null> {
+  async endLog(o: { final?: boolean } = {}): Promise<LogLoanReturn | null> {
     if (!this.logging) return null;
     this.logging = false;
     if (!this.usable) return null;
-    this.child.stdin.write('g\n');
+    this.write(o.final ? 't\n' : 'g\n');
     const reply = await this.replyOf('C', 'the step helper could not hand the log back').catch(() => null);
     return reply?.kind === 'C' ? reply.summary : null;
   }
@@ -787,8 +939,33 @@ export class Spawner {
     throw new GantryError('SPAWN_FAILED', `the step helper answered ${reply.kind} instead of ${kind}`);
   }
 
-  private sendRequest(kind: 'F' | 'G' | 'W', payload: Buffer): void {
-    this.child.stdin.write(Buffer.concat([Buffer.from(`${kind}${payload.length}\n`), payload]));
+  private sendRequest(kind: 'F' | 'G' | 'O' | 'W', payload: Buffer): void {
+    this.write(Buffer.concat([Buffer.from(`${kind}${payload.length}\n`), payload]));
+  }
+
+  /**
+   * Every request goes through here, after the system lines held back (`logSystem`): a line
+   * written just before a step (`▶ name`) then travels with the step's request, one write and one
+   * wake-up of the helper instead of two.
+   */
+  private write(data: Buffer | string): void {
+    const held = this.held;
+    this.held = [];
+    if (held.length === 0) {
+      this.child.stdin.write(data);
+      return;
+    }
+    held.push(typeof data === 'string' ? Buffer.from(data) : data);
+    this.child.stdin.write(Buffer.concat(held));
+  }
+
+  /** Sends the held system lines now (when no request followed them within the same turn of the event loop). */
+  private flushHeld(): void {
+    this.flushScheduled = false;
+    const held = this.held;
+    if (held.length === 0) return;
+    this.held = [];
+    this.child.stdin.write(Buffer.concat(held));
   }
 
   /** Runs one step; same contract as `spawnStep` (process-tree.ts). */
@@ -872,6 +1049,7 @@ export class Spawner {
   /** Ends the helper (closing its stdin); a sandbox it runs ends first, and every process in it. */
   async close(): Promise<void> {
     this.attach(null);
+    this.flushHeld();
     this.child.stdin.end();
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
     await this.exited;
@@ -881,7 +1059,7 @@ export class Spawner {
 
 /** The helper's command line (also run inside bubblewrap as a nested helper). */
 function helperArgv(marker: string): [string, ...string[]] {
-  const calls = SYSCALLS[process.arch] ?? { prctl: 0, setsid: 0, gettimeofday: 0 };
+  const calls = SYSCALLS[process.arch] ?? { prctl: 0, setsid: 0, gettimeofday: 0, copyFileRange: 0 };
   return [
     'perl',
     '-e',
@@ -891,6 +1069,8 @@ function helperArgv(marker: string): [string, ...string[]] {
     String(calls.setsid),
     String(calls.gettimeofday),
     String(fsConstants.O_NONBLOCK),
+    String(calls.copyFileRange),
+    String(fsConstants.O_APPEND),
   ];
 }
 
@@ -912,7 +1092,7 @@ function parseReply(line: string): Reply {
     case 'G':
       return { kind };
     case 'C': {
-      const [headBytes, headLines, totalBytes, totalLines, ringWritten, truncated, ...error] = rest.split(' ');
+      const [headBytes, headLines, totalBytes, totalLines, ringWritten, truncated, bytes, lines, cutBytes, ...error] = rest.split(' ');
       return {
         kind,
         summary: {
@@ -922,6 +1102,7 @@ function parseReply(line: string): Reply {
           totalLines: Number(totalLines),
           ringWritten: Number(ringWritten),
           truncated: truncated === '1',
+          assembled: Number(bytes) > 0 ? { bytes: Number(bytes), lines: Number(lines), cutBytes: Number(cutBytes) } : null,
           error: error.length > 0 ? errnoMessage(error) : null,
         },
       };

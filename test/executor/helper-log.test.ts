@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { JobLog } from '../../src/executor/job-log.ts';
-import { createLogWriter, MAX_LINE_BYTES, parseLogLine, type LogWriter } from '../../src/executor/log-writer.ts';
+import { createLogWriter, type LogLoanReturn, MAX_LINE_BYTES, parseLogLine, type LogWriter } from '../../src/executor/log-writer.ts';
 import { createMasker, secretForms } from '../../src/executor/masker.ts';
 import { sandboxArgv } from '../../src/executor/sandbox.ts';
 import { Spawner, spawnerAvailable } from '../../src/executor/spawner.ts';
@@ -45,10 +45,14 @@ interface Logged {
   step(script: string): Promise<unknown>;
   /** Hands the log back to Node and closes it. */
   finish(): Promise<{ truncated: boolean; bytes: number; lines: number }>;
+  /** What the helper reported at the hand-back. */
+  returned?: LogLoanReturn | null;
 }
 
 /** A log written by a helper, at the protocol level (so a test can choose the helper's read size). */
-async function helperLog(o: { capBytes?: number; secrets?: string[]; readBytes?: number; sandbox?: boolean } = {}): Promise<Logged> {
+async function helperLog(
+  o: { capBytes?: number; secrets?: string[]; readBytes?: number; sandbox?: boolean; final?: boolean; kernelCopy?: boolean } = {},
+): Promise<Logged> {
   const file = join(dir, 'log', 'log');
   const masker = createMasker(o.secrets ?? []);
   const writer = createLogWriter({ file, capBytes: o.capBytes ?? 0, jobKey: 'job', masker });
@@ -64,18 +68,20 @@ async function helperLog(o: { capBytes?: number; secrets?: string[]; readBytes?:
       work,
     );
   }
-  await spawner.startLog({ ...loan, fds, maskForms: masker.byteForms, readBytes: o.readBytes });
-  return {
+  await spawner.startLog({ ...loan, fds, maskForms: masker.byteForms, readBytes: o.readBytes, kernelCopy: o.kernelCopy });
+  const logged: Logged = {
     file,
     writer,
     spawner,
     step: (script) => runStep(spawner, script, o.sandbox ? join(dir, 'work') : dir),
     async finish() {
-      writer.resume(await spawner.endLog());
+      logged.returned = await spawner.endLog({ final: o.final });
+      writer.resume(logged.returned);
       await spawner.leaveSandbox();
       return writer.close();
     },
   };
+  return logged;
 }
 
 function runStep(spawner: Spawner, script: string, cwd = dir) {
@@ -147,14 +153,52 @@ describe.runIf(requirement('perl', spawnerAvailable()))('the job log written by 
     for (const capBytes of [20_000, 300_000]) {
       const expected = await nodeLog(input, { capBytes });
       expect(expected.filter((l) => l.startsWith('s [gantry] log truncated: '))).toHaveLength(1);
-      const log = await helperLog({ capBytes });
+      // Node assembles the tail, or the helper does at the last hand-back (by the kernel's copy or its own).
+      for (const how of [{ final: false }, { final: true }, { final: true, kernelCopy: false }]) {
+        const log = await helperLog({ capBytes, ...how });
+        await log.step(`cat ${inputFile}`);
+        const summary = await log.finish();
+        expect(streamsAndTexts(log.file), `cap ${capBytes} ${JSON.stringify(how)}`).toEqual(expected);
+        expect((log.returned?.assembled ?? null) !== null, 'assembled by the helper').toBe(how.final);
+        expect(summary).toMatchObject({ truncated: true, bytes: readFileSync(log.file).length, lines: expected.length });
+        expect(readdirSync(join(dir, 'log'))).toEqual(['log']);
+        rmSync(join(dir, 'log'), { recursive: true });
+      }
+    }
+  });
+
+  it('assembles the same tail at the last hand-back whatever the read size, and appends later lines after it', async () => {
+    // Lines of every length up to past 64 KiB, so the ring wraps mid-line and the tail's lines are
+    // counted from checkpoints between reads of 61 bytes to 64 KiB.
+    const lines = Array.from({ length: 3000 }, (_, i) => `${i} ${'ab'.repeat((i * 37) % 150)}\n`);
+    lines.splice(2500, 0, `${'L'.repeat(MAX_LINE_BYTES * 2 + 3)}\n`);
+    const input = Buffer.from(lines.join(''));
+    const inputFile = join(dir, 'input');
+    writeFileSync(inputFile, input);
+    const capBytes = 150_000;
+    const expected = await nodeLog(input, { capBytes });
+    for (const readBytes of [65_536, 4093, 61]) {
+      const log = await helperLog({ capBytes, readBytes, final: true });
       await log.step(`cat ${inputFile}`);
-      const summary = await log.finish();
-      expect(streamsAndTexts(log.file), `cap ${capBytes}`).toEqual(expected);
-      expect(summary).toMatchObject({ truncated: true, bytes: readFileSync(log.file).length, lines: expected.length });
-      expect(readdirSync(join(dir, 'log'))).toEqual(['log']);
+      const tail = await log.finish();
+      expect(log.returned?.assembled?.cutBytes, `read size ${readBytes}`).toBeGreaterThan(0);
+      expect(streamsAndTexts(log.file), `read size ${readBytes}`).toEqual(expected);
+      expect(tail).toMatchObject({ truncated: true, bytes: readFileSync(log.file).length, lines: expected.length });
       rmSync(join(dir, 'log'), { recursive: true });
     }
+
+    // A line of Gantry's after the assembled tail (an internal error at the job's end) still lands, after it.
+    const file = join(dir, 'late', 'log');
+    const writer = createLogWriter({ file, capBytes, jobKey: 'job', masker: createMasker([]) });
+    const jobLog = new JobLog(writer);
+    const spawner = await helper();
+    await jobLog.lendTo(spawner, createMasker([]), null);
+    await runStep(spawner, `cat ${inputFile}`);
+    await jobLog.takeBack({ final: true });
+    jobLog.system('✘ late');
+    const summary = await writer.close();
+    expect(streamsAndTexts(file)).toEqual([...expected, 's ✘ late']);
+    expect(summary).toMatchObject({ truncated: true, bytes: readFileSync(file).length, lines: expected.length + 1 });
   });
 
   it('never stores a secret, in any form, split at every offset across writes and reads', async () => {
@@ -186,7 +230,8 @@ describe.runIf(requirement('perl', spawnerAvailable()))('the job log written by 
     const spawner = await helper();
     const go = join(dir, 'go');
     const jobLog = new JobLog(writer);
-    await jobLog.lendTo(spawner, createMasker([]), async () => undefined);
+    // No nested helper: the helper opens the log and starts writing it in one request.
+    await jobLog.lendTo(spawner, createMasker([]), null);
     jobLog.system('▶ first');
     // A background process the step leaves prints once the test says so: after its step ended.
     const first = runStep(
@@ -206,6 +251,8 @@ describe.runIf(requirement('perl', spawnerAvailable()))('the job log written by 
     writeFileSync(`${go}2`, '');
     await second;
     jobLog.system('✔ second');
+    // A log under its cap never needed the tail ring: the file was not even created.
+    expect(readdirSync(join(dir, 'log'))).toEqual(['log']);
     await jobLog.takeBack();
     await writer.close();
     expect(streamsAndTexts(file)).toEqual([
