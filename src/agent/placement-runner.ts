@@ -9,7 +9,7 @@
  * What the agent runs outlives it (as on the server): an agent restarted on the same work dir
  * adopts its instances and proxies, and the server's desired state says what stays.
  */
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BlobFolder, materializeTree } from '../executor/content-addressed.ts';
 import {
@@ -45,10 +45,17 @@ export class PlacementRunner {
   readonly #blobs: BlobFolder;
   readonly #proxies = new Map<string, Promise<ProxyClient>>();
   readonly #proxyErrors = new Map<string, string>();
+  /** Label and port of each proxy running here (reported, so a restarted server can adopt it). */
+  readonly #proxyInfo = new Map<string, { label: string; port: number }>();
   readonly #releases = new Map<string, Promise<string>>();
   /** Instances being started (their release fetched first). */
   readonly #starting = new Set<string>();
   readonly #answers: CallAnswer[] = [];
+  /** The spec the server gave each instance, kept across restarts of the agent (`specs.json`, 0600): a restarted server adopts by it. */
+  #specs = new Map<string, Record<string, unknown>>();
+  #specsSaved: Promise<void> = Promise.resolve();
+  /** Instances that could not be started here, reported as `failed` (the rollout waiting for them fails rather than waits). */
+  readonly #failedStarts = new Map<string, InstanceSpec>();
   #version = 0;
   #heartbeatMs = 1000;
   #reportTimer: ReturnType<typeof setTimeout> | undefined;
@@ -66,15 +73,17 @@ export class PlacementRunner {
   /** Polls until `stop()`. What runs keeps running (the next start adopts it). */
   async run(): Promise<void> {
     await mkdir(path.join(this.#o.workDir, 'releases'), { recursive: true });
+    this.#specs = await readSpecs(this.#specsFile);
     await this.#supervisor.adopt();
     for (const proxy of await ProxyClient.adoptAll(path.join(this.#o.workDir, 'runtime'))) {
       this.#proxies.set(proxy.environmentKey, Promise.resolve(proxy));
+      this.#proxyInfo.set(proxy.environmentKey, { label: proxy.label, port: proxy.port });
     }
     while (!this.#stop.signal.aborted) {
       try {
         const waitMs = this.#heartbeatMs;
         const answer = syncResponseSchema.parse(
-          await this.#call('/api/agents/placement/sync', { ...this.#report(), version: this.#version, waitMs }, waitMs + 10_000),
+          await this.#call('/api/agents/placement/sync', { ...this.#report(true), version: this.#version, waitMs }, waitMs + 10_000),
         );
         this.#heartbeatMs = answer.heartbeatMs;
         this.#answerCalls(answer.calls);
@@ -98,6 +107,14 @@ export class PlacementRunner {
   async #reconcile(desired: SyncResponse): Promise<void> {
     this.#version = desired.version;
     const wanted = new Map(desired.instances.map((i) => [String(i.spec.id), i]));
+    let forgotten = false;
+    for (const id of this.#failedStarts.keys()) if (!wanted.has(id)) this.#failedStarts.delete(id);
+    for (const id of [...this.#specs.keys()]) {
+      if (wanted.has(id)) continue;
+      this.#specs.delete(id);
+      forgotten = true;
+    }
+    if (forgotten) await this.#saveSpecs();
     for (const status of this.#supervisor.list()) {
       if (status.state === 'stopped' || status.state === 'stopping') continue;
       if (!wanted.has(status.id)) {
@@ -115,6 +132,7 @@ export class PlacementRunner {
     for (const [key, proxy] of this.#proxies) {
       if (proxies.has(key)) continue;
       this.#proxies.delete(key);
+      this.#proxyInfo.delete(key);
       this.#o.log('placement: closing a proxy the server no longer wants here', { environment: key });
       void proxy.then((p) => p.close()).catch(() => undefined);
     }
@@ -124,16 +142,36 @@ export class PlacementRunner {
 
   async #startInstance(id: string, instance: DesiredInstance): Promise<void> {
     this.#starting.add(id);
+    this.#failedStarts.delete(id);
     try {
       const spec = instance.spec as unknown as InstanceSpec;
       const workDir = await this.#release(spec.releaseId, instance);
+      this.#specs.set(id, instance.spec);
+      await this.#saveSpecs();
       await this.#supervisor.start({ ...spec, workDir });
       this.#o.log('placement: instance started', { instance: id });
     } catch (error) {
       this.#o.log('placement: an instance could not start', { instance: id, error: (error as Error).message });
+      this.#failedStarts.set(id, instance.spec as unknown as InstanceSpec);
+      this.#reportSoon();
     } finally {
       this.#starting.delete(id);
     }
+  }
+
+  get #specsFile(): string {
+    return path.join(this.#o.workDir, 'specs.json');
+  }
+
+  /** Specs of the instances the server still wants here (the others are forgotten); one write at a time. */
+  #saveSpecs(): Promise<void> {
+    const file = this.#specsFile;
+    const write = this.#specsSaved.then(async () => {
+      await writeFile(`${file}.tmp`, JSON.stringify(Object.fromEntries(this.#specs)), { mode: 0o600 });
+      await rename(`${file}.tmp`, file);
+    });
+    this.#specsSaved = write.catch(() => undefined);
+    return write;
   }
 
   /** The release's files here, fetched once by hash and verified (a partial copy is never used). */
@@ -170,8 +208,9 @@ export class PlacementRunner {
     });
     this.#proxies.set(desired.environmentKey, started);
     started.then(
-      () => {
+      (proxy) => {
         this.#proxyErrors.delete(desired.environmentKey);
+        this.#proxyInfo.set(desired.environmentKey, { label: proxy.label, port: proxy.port });
         this.#reportSoon();
       },
       (error: unknown) => {
@@ -202,18 +241,54 @@ export class PlacementRunner {
     this.#reportSoon(0);
   }
 
-  #report(): Omit<ReportRequest, 'answers'> & { answers: CallAnswer[]; labels: string[] } {
+  #report(withSpecs = false): Omit<ReportRequest, 'answers'> & { answers: CallAnswer[]; labels: string[] } {
     const instances = this.#supervisor.list().flatMap((s: InstanceStatus) => {
       const labels = this.#supervisor.labels(s.id);
       if (!labels) return [];
       const { id, pid, port, state, restarts, startedAt, lastExit, cpuPercent, rssBytes, logFile, sandboxed } = s;
       const { environment, releaseId, pool } = labels;
-      return [
-        { id, environment, releaseId, pool, pid, port, state, restarts, startedAt, lastExit, cpuPercent, rssBytes, logFile, sandboxed },
-      ];
+      const spec = withSpecs ? this.#specs.get(id) : undefined;
+      const base = {
+        id,
+        environment,
+        releaseId,
+        pool,
+        pid,
+        port,
+        state,
+        restarts,
+        startedAt,
+        lastExit,
+        cpuPercent,
+        rssBytes,
+        logFile,
+        sandboxed,
+      };
+      return [spec === undefined ? base : { ...base, spec }];
     });
+    for (const [id, spec] of this.#failedStarts) {
+      if (this.#supervisor.status(id)) continue;
+      instances.push({
+        id,
+        environment: spec.environment,
+        releaseId: spec.releaseId,
+        pool: spec.pool,
+        pid: null,
+        port: 0,
+        state: 'failed',
+        restarts: 0,
+        startedAt: null,
+        lastExit: null,
+        cpuPercent: null,
+        rssBytes: null,
+        logFile: '',
+        sandboxed: false,
+      });
+    }
     const proxies = [
-      ...[...this.#proxies.keys()].filter((key) => !this.#proxyErrors.has(key)).map((environmentKey) => ({ environmentKey })),
+      ...[...this.#proxies.keys()]
+        .filter((key) => !this.#proxyErrors.has(key))
+        .map((environmentKey) => ({ environmentKey, ...this.#proxyInfo.get(environmentKey) })),
       ...[...this.#proxyErrors].map(([environmentKey, error]) => ({ environmentKey, error })),
     ];
     return { address: this.#o.address, labels: [...this.#o.labels], instances, proxies, answers: this.#answers.splice(0) };
@@ -259,6 +334,14 @@ export class PlacementRunner {
     const text = await response.text();
     if (!response.ok) throw new Error(`the server answered ${response.status}: ${text.slice(0, 300)}`);
     return text ? (JSON.parse(text) as unknown) : {};
+  }
+}
+
+async function readSpecs(file: string): Promise<Map<string, Record<string, unknown>>> {
+  try {
+    return new Map(Object.entries(JSON.parse(await readFile(file, 'utf8')) as Record<string, Record<string, unknown>>));
+  } catch {
+    return new Map();
   }
 }
 

@@ -42,6 +42,8 @@ export const reportedInstanceSchema = z.strictObject({
   rssBytes: z.number().nullable(),
   logFile: z.string(),
   sandboxed: z.boolean(),
+  /** The spec the server gave (in a sync only): a restarted server adopts the instance with it. */
+  spec: z.record(z.string(), z.unknown()).optional(),
 });
 export type ReportedInstance = z.infer<typeof reportedInstanceSchema>;
 
@@ -59,7 +61,17 @@ export const reportRequestSchema = z.strictObject({
   /** Every instance the agent's supervisor knows (stopped ones too, until it forgets them). */
   instances: z.array(reportedInstanceSchema).max(10_000),
   /** The environment keys of the proxies running here, and those that could not be started (with why). */
-  proxies: z.array(z.strictObject({ environmentKey: z.string().min(1), error: z.string().optional() })).max(1000),
+  proxies: z
+    .array(
+      z.strictObject({
+        environmentKey: z.string().min(1),
+        /** Its metrics label and port, once it runs: a restarted server adopts it by them. */
+        label: z.string().optional(),
+        port: z.int().min(1).max(65535).optional(),
+        error: z.string().optional(),
+      }),
+    )
+    .max(1000),
   answers: z.array(callAnswerSchema).max(10_000).default([]),
 });
 export type ReportRequest = z.input<typeof reportRequestSchema>;

@@ -212,14 +212,21 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
   // Environments with `placement` run their instances and proxy on agents; the others here, as always.
   const placementLog = log.child({ component: 'placement' });
   const releaseTrees = new ReleaseTrees();
+  const placementLookup = new PlacementLookup(store);
   const placement = new AgentPlacement({
     clock: systemClock,
     lostAfterMs: options.agentLeaseMs,
     trees: releaseTrees,
     registeredLabels: async (name) => (await store.agents.findByName(name))?.labels ?? [],
+    placementOf: (spec) => placementLookup.ofRelease(spec.releaseId, splitEnvironmentKey(spec.environment)[1]),
+    placementOfEnvironment: (key) => placementLookup.ofEnvironment(key),
+    // Agents heard from in the last ten minutes are waited for when the server starts (up to the lost time).
+    expectedAgents: async () =>
+      (await store.agents.list())
+        .filter((a) => a.revokedAt === null && a.lastSeenAt !== null && systemClock.now() - Date.parse(a.lastSeenAt) < 600_000)
+        .map((a) => a.name),
     info: (message, data) => placementLog.info(message, data),
   });
-  const placementLookup = new PlacementLookup(store);
   const localSupervisor = new SupervisedInstances({
     dataDir: options.runtimeDir,
     passEnv: options.passEnv,

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AgentHost, canUnshare, killAgentHost, spawnAgentHost } from '../support/agent-hosts.ts';
 import { makeRepo, type TestRepo } from '../support/repo.ts';
 import { startTestServer, type TestServer, waitForRunEnd } from '../support/server.ts';
+import { freePort } from '../support/net.ts';
 import { waitFor } from '../support/wait.ts';
 import { SERVICE_JS } from './fixtures/service-config.ts';
 
@@ -52,6 +53,8 @@ interface RolloutView {
 }
 
 let server: TestServer;
+let serverDir: string;
+let serverPort: number;
 let work: string;
 let repo: TestRepo;
 const hosts: AgentHost[] = [];
@@ -68,6 +71,7 @@ async function startAgentHost(name: string): Promise<AgentHost> {
 const placement = async () => (await server.api<Placement>('GET', '/api/projects/placed/environments/production/placement')).body;
 const rollout = async () => (await server.api<RolloutView>('GET', '/api/projects/placed/environments/production/rollout')).body;
 
+/** The rollout's end; at the deadline, the error says where everything ran and what the agents said. */
 async function settled(id: string): Promise<RolloutView> {
   return waitFor(
     async () => {
@@ -75,7 +79,10 @@ async function settled(id: string): Promise<RolloutView> {
       return view.rollout?.id === id && ['succeeded', 'rolled-back', 'aborted', 'failed'].includes(view.rollout.phase) ? view : undefined;
     },
     { what: 'the rollout to end', timeoutMs: 60_000 },
-  );
+  ).catch(async (error: unknown) => {
+    const agents = hosts.map((h) => `${h.name}:\n${h.output().split('\n').slice(-10).join('\n')}`).join('\n');
+    throw new Error(`${(error as Error).message}\nplacement: ${JSON.stringify(await placement())}\n${agents}`);
+  });
 }
 
 async function get(port: number): Promise<{ status: number; body: string }> {
@@ -97,7 +104,9 @@ async function runningOn(releaseId: string, count: number): Promise<Placement> {
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'gantry-placement-hosts-'));
-  server = await startTestServer({ options: { agentLeaseMs: LOST_AFTER_MS } });
+  serverDir = await mkdtemp(join(tmpdir(), 'gantry-placement-server-'));
+  serverPort = await freePort('127.0.0.1');
+  server = await startTestServer({ dataDir: serverDir, options: { agentLeaseMs: LOST_AFTER_MS, port: serverPort } });
   repo = await makeRepo({ 'server.js': SERVICE_JS, 'gantry.yaml': yaml('v1') });
   expect((await server.api('POST', '/api/projects', { path: repo.dir, name: 'placed' })).status).toBe(201);
   for (const version of ['v1', 'v2']) {
@@ -113,6 +122,7 @@ afterAll(async () => {
   await server?.cleanup();
   await repo?.cleanup();
   await rm(work, { recursive: true, force: true });
+  await rm(serverDir, { recursive: true, force: true });
 });
 
 describe.skipIf(!canUnshare)('environments placed on agents', () => {
@@ -190,5 +200,56 @@ describe.skipIf(!canUnshare)('environments placed on agents', () => {
     const after = await runningOn(v1, 2);
     expect(after.instances.filter((i) => i.releaseId === v1 && i.state !== 'stopped').every((i) => i.agent === survivor)).toBe(true);
     for (let i = 0; i < 10; i++) expect(await get(port)).toEqual({ status: 200, body: 'v1' });
-  }, 120_000);
+  }, 240_000);
+
+  it('keeps a placed environment answering across a server restart: the new server takes back what the agents run', async () => {
+    const [v1, v2] = releases as [string, string];
+    const port = (await rollout()).live.port as number;
+    const before = (await runningOn(v1, 2)).instances.filter((i) => i.state === 'ready').map((i) => i.id);
+    let stop = false;
+    let failures = 0;
+    let served = 0;
+    const load = (async () => {
+      while (!stop) {
+        const answer = await get(port).catch(() => ({ status: 0, body: '' }));
+        if (answer.status === 200 && answer.body === 'v1') served++;
+        else failures++;
+      }
+    })();
+    await server.close();
+    const whileDown = served;
+    await waitFor(() => (served > whileDown + 20 ? true : undefined), {
+      what: 'the proxy on the agent serving with no server',
+      timeoutMs: 15_000,
+    });
+    server = await startTestServer({ dataDir: serverDir, options: { agentLeaseMs: LOST_AFTER_MS, port: serverPort } });
+    const after = await runningOn(v1, 2);
+    expect(
+      after.instances
+        .filter((i) => i.state === 'ready')
+        .map((i) => i.id)
+        .sort(),
+    ).toEqual([...before].sort());
+    const settledAt = served;
+    await waitFor(() => (served > settledAt + 20 ? true : undefined), { what: 'requests after the restart', timeoutMs: 15_000 });
+    stop = true;
+    await load;
+    expect(failures).toBe(0);
+
+    // The adopted environment deploys as before.
+    const deployed = await server.api<{ rollout: { id: string } }>('POST', '/api/projects/placed/environments/production/deploy', {
+      release: v2,
+    });
+    expect(deployed.status).toBe(201);
+    const load2 = (async () => {
+      for (;;) {
+        const view = await rollout();
+        if (view.rollout?.id === deployed.body.rollout.id && ['succeeded', 'rolled-back', 'aborted', 'failed'].includes(view.rollout.phase))
+          return view;
+        await Promise.all(Array.from({ length: 5 }, () => get(port)));
+      }
+    })();
+    expect((await load2).rollout?.phase).toBe('succeeded');
+    expect(await get(port)).toEqual({ status: 200, body: 'v2' });
+  }, 240_000);
 });

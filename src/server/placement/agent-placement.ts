@@ -42,6 +42,12 @@ export interface AgentPlacementDeps {
   trees: ReleaseTrees;
   /** The labels an agent was registered with (the store's). */
   registeredLabels(agent: string): Promise<readonly string[]>;
+  /** The placement an instance's release gives its environment: an agent's instance the server does not know is adopted with it. */
+  placementOf(spec: InstanceSpec): Promise<PlacementConfig | undefined>;
+  /** The placement of an environment by its key (`<projectId>:<environment>`): an agent's proxy the server does not know is adopted with it. */
+  placementOfEnvironment(environmentKey: string): Promise<PlacementConfig | undefined>;
+  /** The agents expected to report after a restart (registered, not revoked, seen lately). */
+  expectedAgents(): Promise<readonly string[]>;
   info(message: string, data: Record<string, unknown>): void;
 }
 
@@ -93,11 +99,16 @@ export class AgentPlacement {
   readonly #pending = new Map<string, PendingCall>();
   readonly #listeners = new Set<(status: InstanceStatus) => void>();
   #version = 0;
+  /** Agents that reported since this server started, and who waits for that (adopt). */
+  readonly #heardFrom = new Set<string>();
+  readonly #waiters = new Set<() => void>();
   #watch: TimerHandle | null = null;
   #stopped = false;
 
   constructor(deps: AgentPlacementDeps) {
     this.#deps = deps;
+    // Versions start at the clock, so an agent holding a previous server's version still differs from this one's.
+    this.#version = deps.clock.now();
   }
 
   /** How often an agent must report (a third of the time after which it counts as lost). */
@@ -295,7 +306,7 @@ export class AgentPlacement {
       address: string;
       labels?: readonly string[];
       instances: ReportedInstance[];
-      proxies: { environmentKey: string; error?: string | undefined }[];
+      proxies: { environmentKey: string; label?: string | undefined; port?: number | undefined; error?: string | undefined }[];
       answers: CallAnswer[];
     },
   ): Promise<void> {
@@ -323,9 +334,17 @@ export class AgentPlacement {
     agent.live = true;
     if (cameBack) this.#deps.info('agent heard from: it runs placed environments now', { agent: name, address: report.address });
     agent.proxies = new Set(report.proxies.filter((p) => p.error === undefined).map((p) => p.environmentKey));
-    for (const p of report.proxies)
+    for (const p of report.proxies) {
       if (p.error !== undefined) this.#deps.info('a proxy could not start on its agent', { agent: name, ...p });
-    for (const reported of report.instances) this.#take(agent, reported);
+      else if (!this.#proxies.has(p.environmentKey) && p.label !== undefined && p.port !== undefined)
+        await this.#adoptProxy(agent, { environmentKey: p.environmentKey, label: p.label, port: p.port });
+    }
+    for (const reported of report.instances) {
+      if (!this.#instances.has(reported.id)) await this.#adopt(agent, reported);
+      this.#take(agent, reported);
+    }
+    this.#heardFrom.add(name);
+    for (const waiter of this.#waiters) waiter();
     for (const answer of report.answers) {
       const call = this.#pending.get(answer.id);
       if (!call || call.agent !== name) continue;
@@ -399,7 +418,58 @@ export class AgentPlacement {
     if (agent?.live) this.#lose(agent);
   }
 
+  /**
+   * After a restart: resolves once every agent expected to report has, or after the lost time
+   * (one that has not by then would be lost anyway), so the first route tables include what the
+   * agents run rather than leaving a placed environment without instances for a moment.
+   */
+  async adopt(): Promise<void> {
+    const expected = await this.#deps.expectedAgents();
+    if (expected.length === 0) return;
+    await new Promise<void>((resolve) => {
+      const check = () => {
+        if (!expected.every((name) => this.#heardFrom.has(name))) return;
+        done();
+      };
+      const timer = setTimeout(() => done(), this.#deps.lostAfterMs);
+      const done = () => {
+        clearTimeout(timer);
+        this.#waiters.delete(check);
+        resolve();
+      };
+      this.#waiters.add(check);
+      check();
+    });
+  }
+
   // ---------------------------------------------------------------- inside
+
+  /** A proxy an agent runs that this server does not know (it restarted): kept there if its environment is still placed. */
+  async #adoptProxy(agent: AgentView, proxy: { environmentKey: string; label: string; port: number }): Promise<void> {
+    const placement = await this.#deps.placementOfEnvironment(proxy.environmentKey);
+    if (placement === undefined || this.#proxies.has(proxy.environmentKey)) return;
+    this.#proxies.set(proxy.environmentKey, { ...proxy, placement, agent: agent.name, routes: null });
+    this.#deps.info('proxy adopted from its agent', { environment: proxy.label, agent: agent.name });
+  }
+
+  /** An instance an agent runs that this server does not know (it restarted): taken back if its environment is still placed. */
+  async #adopt(agent: AgentView, reported: ReportedInstance): Promise<void> {
+    if (reported.spec === undefined || reported.state === 'stopped' || reported.state === 'stopping') return;
+    const spec = reported.spec as unknown as InstanceSpec;
+    if (spec.id !== reported.id) return;
+    const placement = await this.#deps.placementOf(spec);
+    // Placed elsewhere meanwhile (another report raced this one), or no longer placed: the agent stops it.
+    if (placement === undefined || this.#instances.has(reported.id)) return;
+    let markStopped = () => {};
+    const stopped = new Promise<void>((resolve) => {
+      markStopped = resolve;
+    });
+    const placed: PlacedInstance = { spec, placement, agent: agent.name, status: statusOf(reported), wanted: true, stopped, markStopped };
+    this.#instances.set(spec.id, placed);
+    void this.#deps.trees.manifest(spec.workDir).catch(() => undefined);
+    this.#deps.info('instance adopted from its agent', { instance: spec.id, agent: agent.name });
+    this.#emit(placed);
+  }
 
   #require(id: string): PlacedInstance {
     const placed = this.#instances.get(id);

@@ -23,8 +23,10 @@ export class PlacedInstances implements InstanceSupervisor {
     this.#lookup = lookup;
   }
 
-  adopt(): Promise<unknown> {
-    return this.#local.adopt();
+  /** The local instances, and what the agents report running (waiting for each expected agent up to the lost time). */
+  async adopt(): Promise<unknown> {
+    const [local] = await Promise.all([this.#local.adopt(), this.#book.adopt()]);
+    return local;
   }
   async start(spec: InstanceSpec): Promise<InstanceStatus> {
     const placement = await this.#lookup.ofRelease(spec.releaseId, environmentOf(spec.environment));

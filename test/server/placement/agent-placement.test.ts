@@ -75,6 +75,9 @@ beforeEach(async () => {
     lostAfterMs: LOST_AFTER_MS,
     trees: new ReleaseTrees(),
     registeredLabels: async () => ['web'],
+    placementOf: async () => PLACEMENT,
+    placementOfEnvironment: async () => PLACEMENT,
+    expectedAgents: async () => [],
     info: () => undefined,
   });
   book.watch();
@@ -160,6 +163,40 @@ describe('the placement book', () => {
     clock.advance(LOST_AFTER_MS + 1000);
     await second;
     expect(book.list().find((s) => s.id === 'i2')?.state).toBe('stopped');
+  });
+
+  it('after a restart, waits for the agents and takes back the instances and proxy they run', async () => {
+    const restarted = new AgentPlacement({
+      clock,
+      lostAfterMs: LOST_AFTER_MS,
+      trees: new ReleaseTrees(),
+      registeredLabels: async () => ['web'],
+      placementOf: async () => PLACEMENT,
+      placementOfEnvironment: async () => PLACEMENT,
+      expectedAgents: async () => ['a'],
+      info: () => undefined,
+    });
+    let adopted = false;
+    const adopting = restarted.adopt().then(() => {
+      adopted = true;
+    });
+    await Promise.resolve();
+    expect(adopted).toBe(false);
+    await restarted.report('a', {
+      address: '10.0.0.1',
+      instances: [{ ...reported('i1', 'ready'), spec: spec('i1') as unknown as Record<string, unknown> }, reported('i9', 'ready', 4009)],
+      proxies: [{ environmentKey: 'p1:production', label: 'shop/production', port: 8100 }],
+      answers: [],
+    });
+    await adopting;
+    // The one with its spec is taken back as it runs; the one without cannot be, and its agent is told to stop it.
+    expect(restarted.list()).toEqual([expect.objectContaining({ id: 'i1', state: 'ready' })]);
+    expect(restarted.labels('i1')?.host).toBe('10.0.0.1');
+    const desired = await restarted.desired('a', 0, 0);
+    expect(desired.instances.map((i) => i.spec.id)).toEqual(['i1']);
+    expect(desired.proxies.map((p) => p.environmentKey)).toEqual(['p1:production']);
+    expect(restarted.proxyLocation('p1:production')).toEqual({ agent: 'a', address: '10.0.0.1', port: 8100 });
+    restarted.close();
   });
 
   it('answers proxy calls through the poll, fails them at once when the agent is lost, and moves the proxy with its last table', async () => {
