@@ -150,6 +150,14 @@ export interface EnvironmentConfig {
   logs?: { maxBytes?: number; maxAgeMs?: number };
   /** Where releases run: absent for the embedded runtime (instances on the server's machine). */
   target?: { kubernetes: KubernetesTargetConfig };
+  /** On agents instead of the server's machine: the instances and the proxy (docs/decisions/0043). */
+  placement?: PlacementConfig;
+}
+
+/** Which agents run an environment: those carrying every label, up to `spread` of them (absent: all that match). */
+export interface PlacementConfig {
+  labels: string[];
+  spread?: number;
 }
 
 /**

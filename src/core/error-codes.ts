@@ -371,6 +371,11 @@ export const ERROR_CODES = {
     sentence:
       'A file moved between the server and an agent does not hash to the sha256 it was sent under (damaged in transit or on disk); it is refused and fetched or sent again.',
   },
+  PROXY_UNPLACED: {
+    httpStatus: 503,
+    sentence:
+      "The environment's proxy runs on no live agent right now (no agent carries its placement's labels, or the one running it was lost and it is moving to another); calls to it fail until a matching agent runs it (`gantry agents list`).",
+  },
   OTLP_MALFORMED: {
     httpStatus: 400,
     sentence:

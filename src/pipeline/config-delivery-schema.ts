@@ -35,6 +35,7 @@ import {
   scalar,
 } from './config-common.ts';
 import { gatewayMap, kubernetesMap, targetMap, targetSchema } from './config-kubernetes-schema.ts';
+import { placementMap, placementSchema } from './config-placement-schema.ts';
 import { parseDuration } from './durations.ts';
 import { byteSize } from '../core/byte-size.ts';
 import { spanMs } from '../core/span.ts';
@@ -802,12 +803,21 @@ const environmentMap = z.strictObject(
       ),
     logs: logsMap.optional(),
     target: targetSchema.optional(),
+    placement: placementSchema.optional(),
   },
-  expected('nothing or a map (approval, auto, strategy, port, instances, env, secrets, error-budget-policy, logs, target)'),
+  expected('nothing or a map (approval, auto, strategy, port, instances, env, secrets, error-budget-policy, logs, target, placement)'),
 );
 
 const environment = environmentMap
   .nullable()
+  .superRefine((value, ctx) => {
+    if (value?.target !== undefined && value.placement !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['placement'],
+        message: 'an environment runs either on agents (placement) or in a Kubernetes namespace (target), not both',
+      });
+  })
   .transform((raw): Omit<EnvironmentConfig, 'name'> => {
     const value = raw ?? { auto: false };
     return compact({
@@ -821,6 +831,7 @@ const environment = environmentMap
       errorBudgetPolicy: value['error-budget-policy'],
       logs: value.logs,
       target: value.target,
+      placement: value.placement,
     });
   })
   .describe('A deployment environment: an empty map (or nothing) takes every default.');
@@ -865,7 +876,8 @@ export type DeliveryMapKind =
   | 'slo-check'
   | 'target'
   | 'kubernetes'
-  | 'gateway';
+  | 'gateway'
+  | 'placement';
 
 /** Known keys per kind of map; the analysis lists latency-p99 to stand for every latency-p<NN>. */
 export const DELIVERY_KNOWN_KEYS: Readonly<Record<DeliveryMapKind, readonly string[]>> = {
@@ -889,4 +901,5 @@ export const DELIVERY_KNOWN_KEYS: Readonly<Record<DeliveryMapKind, readonly stri
   target: Object.keys(targetMap.shape),
   kubernetes: Object.keys(kubernetesMap.shape),
   gateway: Object.keys(gatewayMap.shape),
+  placement: Object.keys(placementMap.shape),
 };

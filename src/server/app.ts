@@ -43,6 +43,7 @@ import { EstateService, registerEstateRoutes } from './estate/index.ts';
 import { registerTemplateRoutes } from './templates/index.ts';
 import { registerServiceLogRoutes, type ServiceLogs } from './logs/index.ts';
 import { type AgentDispatcher, registerAgentRoutes } from './agents/index.ts';
+import { type AgentPlacement, type ReleaseTrees, registerPlacementRoutes } from './placement/index.ts';
 import { registerSearchRoutes, SearchIndexer, type SearchSource, SearchService } from './search/index.ts';
 
 export interface AppDeps {
@@ -71,6 +72,8 @@ export interface AppDeps {
   searchSources?: readonly SearchSource[];
   /** Build agents (`runs-on` jobs); absent in tests of the pipeline API alone. */
   agents?: AgentDispatcher;
+  /** Environments placed on agents (their instances and proxies); absent in tests of the pipeline API alone. */
+  placement?: { placement: AgentPlacement; trees: ReleaseTrees };
   runs: RunService;
   projects: ProjectService;
   secretBox: SecretBox;
@@ -161,6 +164,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
   });
   registerSearchRoutes(routes, { search });
   if (deps.agents) registerAgentRoutes(routes, { store, dispatcher: deps.agents, eventEnv });
+  if (deps.placement) registerPlacementRoutes(routes, { store, ...deps.placement });
   if (deps.delivery) {
     registerDeliveryRoutes(routes, { store, projects: deps.projects, ...deps.delivery });
     registerEnvironmentViewRoutes(routes, { store, projects: deps.projects, delivery: deps.delivery.delivery, hub: deps.hub });

@@ -43,6 +43,7 @@ import { pullJobFiles, RunService, shipJobFiles, shipJobLog } from './runs/index
 import { readFilesAtCommit } from './repos/index.ts';
 import { EXPERIMENTS_DIR, isExperimentFile } from '../pipeline/experiment-files.ts';
 import { AgentDispatcher } from './agents/index.ts';
+import { AgentPlacement, PlacedInstances, PlacedProxies, PlacementLookup, ReleaseTrees } from './placement/index.ts';
 import { SloService, storeSloTargets } from './slo/index.ts';
 import { Notifier } from './notifications/index.ts';
 import { runGit } from '../platform/git.ts';
@@ -208,7 +209,25 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
           .catch((error: unknown) => deliveryLog.warn(LOG.autoReleaseFailed, { runId: run.id, err: error }));
     },
   });
-  const supervisor = new SupervisedInstances({
+  // Environments with `placement` run their instances and proxy on agents; the others here, as always.
+  const placementLog = log.child({ component: 'placement' });
+  const releaseTrees = new ReleaseTrees();
+  const placementLookup = new PlacementLookup(store);
+  const placement = new AgentPlacement({
+    clock: systemClock,
+    lostAfterMs: options.agentLeaseMs,
+    trees: releaseTrees,
+    registeredLabels: async (name) => (await store.agents.findByName(name))?.labels ?? [],
+    placementOf: (spec) => placementLookup.ofRelease(spec.releaseId, splitEnvironmentKey(spec.environment)[1]),
+    placementOfEnvironment: (key) => placementLookup.ofEnvironment(key),
+    // Agents heard from in the last ten minutes are waited for when the server starts (up to the lost time).
+    expectedAgents: async () =>
+      (await store.agents.list())
+        .filter((a) => a.revokedAt === null && a.lastSeenAt !== null && systemClock.now() - Date.parse(a.lastSeenAt) < 600_000)
+        .map((a) => a.name),
+    info: (message, data) => placementLog.info(message, data),
+  });
+  const localSupervisor = new SupervisedInstances({
     dataDir: options.runtimeDir,
     passEnv: options.passEnv,
     secretCodec: secretBox,
@@ -219,6 +238,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
       dirOf: (spec) => instanceLogDir(options.runtimeDir, ...splitEnvironmentKey(spec.environment), spec.releaseId, spec.id),
     },
   });
+  const supervisor = new PlacedInstances(localSupervisor, placement, placementLookup);
   const serviceLogs = new ServiceLogs({ dataDir: options.runtimeDir, projects: store.projects, releases: store.releases });
   const logsLog = log.child({ component: 'service-logs' });
   const releaseNumber = async (releaseId: string) => (await store.releases.get(releaseId))?.number ?? null;
@@ -280,7 +300,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
   const delivery: DeliveryController = new DeliveryController({
     store,
     supervisor,
-    proxies: new ProxyProcesses(options.runtimeDir),
+    proxies: new PlacedProxies(new ProxyProcesses(options.runtimeDir), placement, placementLookup),
     secretBox,
     dataDir: options.runtimeDir,
     host: options.host,
@@ -423,6 +443,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     ...(oidc ? { oidc } : {}),
     searchIndexer,
     agents,
+    placement: { placement, trees: releaseTrees },
     // Service logs in the global search; a log query's times are ISO there, milliseconds here.
     searchSources: [
       serviceLogSource(
@@ -471,6 +492,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
       // in the background; a search meanwhile waits for the catch-up.
       searchIndexer.catchUp().catch((error: unknown) => log.child({ component: 'search' }).warn(LOG.searchIndexFailed, { err: error }));
       agents.start();
+      placement.watch();
       const resumed = await runs.recover();
       if (resumed > 0) runsLog.info('resuming runs left by the previous server', { runs: resumed });
       return resumed;
@@ -500,6 +522,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     await runs.shutdown(options.drainMs);
     // Agents waiting in a long poll hear "nothing" now rather than when the socket is cut.
     agents.stop();
+    placement.close();
     // Released only now that nothing of the loops runs here: the next owner starts at its next claim.
     await lease?.stop();
     await remoteChanges?.stop();

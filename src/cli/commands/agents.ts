@@ -34,7 +34,8 @@ export function registerAgentCommands(program: Command): void {
     .option('--labels <labels>', 'comma-separated labels besides those registered, e.g. linux,bwrap,large', '')
     .option('--capacity <n>', 'jobs at once (default: the number of cores)')
     .option('--work-dir <dir>', 'workspaces and caches (default: ./.gantry-agent)')
-    .action(async (opts: { server: string; token?: string; labels: string; capacity?: string; workDir?: string }) => {
+    .option('--address <host>', "where others reach this host's service instances and proxies (default: 127.0.0.1)", '127.0.0.1')
+    .action(async (opts: { server: string; token?: string; labels: string; capacity?: string; workDir?: string; address: string }) => {
       const token = opts.token ?? process.env.GANTRY_AGENT_TOKEN;
       if (!token) throw new InputError('give the agent token with --token or GANTRY_AGENT_TOKEN (`gantry agents add NAME` prints it)');
       const capacity = opts.capacity === undefined ? availableParallelism() : Number(opts.capacity);
@@ -54,10 +55,23 @@ export function registerAgentCommands(program: Command): void {
         workDir: path.resolve(opts.workDir ?? '.gantry-agent'),
         log: (message, data) => process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), msg: message, ...data })}\n`),
       });
-      const stop = () => agent.stop();
+      // Environments placed on this agent (docs/decisions/0043): their instances and proxies, beside the jobs.
+      const { PlacementRunner } = await import('../../agent/index.ts');
+      const placement = new PlacementRunner({
+        server: server.toString().replace(/\/+$/, ''),
+        token,
+        labels: list(opts.labels),
+        address: opts.address,
+        workDir: path.resolve(opts.workDir ?? '.gantry-agent', 'placed'),
+        log: (message, data) => process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), msg: message, ...data })}\n`),
+      });
+      const stop = () => {
+        agent.stop();
+        placement.stop();
+      };
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
-      await agent.run();
+      await Promise.all([agent.run(), placement.run()]);
     });
 
   const agents = program.command('agents').description('build agents registered on the server');

@@ -198,7 +198,7 @@ export class DeliveryController {
     await this.#deps.checkProtection?.(project, release, environment, actor, windowOverride);
     await this.#checkErrorBudget(project, release, environment, envConfig.errorBudgetPolicy ?? 'block', actor, override);
     await this.#deps.checkSecurity?.(project, release, environment, actor, securityOverride);
-    const env = await this.#environments.open(project, environment, envConfig.port);
+    const env = await this.#environments.open(project, environment, envConfig.port, true, release.id);
     if (await this.#deps.store.rollouts.active(project.id, environment)) {
       throw new ConflictError(
         `a rollout is already under way in ${environment}: wait for it, or \`gantry rollout abort ${project.name} --env ${environment}\``,

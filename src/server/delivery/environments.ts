@@ -35,7 +35,8 @@ export interface EnvironmentRuntime {
   stopped: boolean;
 }
 
-export type PooledInstance = InstanceStatus & { pool: string; releaseId: string };
+/** An instance with its pool, release and the host it is reached at (an agent's address, else this machine's loopback). */
+export type PooledInstance = InstanceStatus & { pool: string; releaseId: string; host: string };
 
 export interface EnvironmentsDeps {
   store: Store;
@@ -83,26 +84,39 @@ export class Environments {
   /**
    * The environment, opened on first use: its proxy process is adopted (still running from
    * before) or started (routing by its persisted table at once). `route` false leaves the proxy's
-   * table alone until someone routes (a resuming rollout does).
+   * table alone until someone routes (a resuming rollout does). `releaseId`: the release a deploy
+   * opens it for, whose config says where its proxy runs (on agents with `placement`).
    */
-  open(project: Project, name: string, configuredPort?: number, route = true): Promise<EnvironmentRuntime> {
+  open(project: Project, name: string, configuredPort?: number, route = true, releaseId?: string): Promise<EnvironmentRuntime> {
     const key = environmentKey(project.id, name);
     const existing = this.#open.get(key);
     if (existing) return Promise.resolve(existing);
     let opening = this.#opening.get(key);
     if (!opening) {
-      opening = this.#start(project, name, configuredPort, route).finally(() => this.#opening.delete(key));
+      opening = this.#start(project, name, configuredPort, route, releaseId).finally(() => this.#opening.delete(key));
       this.#opening.set(key, opening);
     }
     return opening;
   }
 
-  async #start(project: Project, name: string, configuredPort: number | undefined, route: boolean): Promise<EnvironmentRuntime> {
+  async #start(
+    project: Project,
+    name: string,
+    configuredPort: number | undefined,
+    route: boolean,
+    releaseId: string | undefined,
+  ): Promise<EnvironmentRuntime> {
     const { store, host } = this.#deps;
     const stored = await store.rollouts.environment(project.id, name);
     const port = stored?.port ?? configuredPort ?? (await freePort(host));
     const proxy = await this.#deps.proxies
-      .open({ environmentKey: environmentKey(project.id, name), label: `${project.name}/${name}`, host, port })
+      .open({
+        environmentKey: environmentKey(project.id, name),
+        label: `${project.name}/${name}`,
+        host,
+        port,
+        ...(releaseId === undefined ? {} : { releaseId }),
+      })
       .catch((error: unknown) => {
         throw new InputError(
           `cannot listen on ${host}:${port} for ${name}: ${(error as Error).message} (choose another with \`gantry env expose ${project.name} ${name} --port P\`)`,
@@ -143,7 +157,7 @@ export class Environments {
       .list()
       .map((status) => ({ status, labels: supervisor.labels(status.id) }))
       .filter((x) => x.labels?.environment === key)
-      .map((x) => ({ ...x.status, pool: x.labels?.pool ?? '', releaseId: x.labels?.releaseId ?? '' }));
+      .map((x) => ({ ...x.status, pool: x.labels?.pool ?? '', releaseId: x.labels?.releaseId ?? '', host: x.labels?.host ?? '127.0.0.1' }));
   }
 
   /** Whether the instance was taken out of the routes to be stopped (until it is `stopped`). */
@@ -172,7 +186,7 @@ export class Environments {
       if (instance.state !== 'ready' || excluding.has(instance.id) || this.#leaving.has(instance.id)) continue;
       const pool = instance.releaseId === env.canary ? 'canary' : instance.releaseId === env.stable ? 'stable' : null;
       if (!pool) continue;
-      upstreams.push({ id: instance.id, host: '127.0.0.1', port: instance.port, pool, version: instance.releaseId });
+      upstreams.push({ id: instance.id, host: instance.host, port: instance.port, pool, version: instance.releaseId });
     }
     for (const id of excluding) this.#leaving.add(id);
     return env.proxy.setRoutes({ upstreams, weights: env.weights, match: env.match ?? [] }).catch((error: unknown) => {

@@ -19,6 +19,8 @@ export interface InstanceLabels {
   environment: string;
   releaseId: string;
   pool: string;
+  /** Where the instance is reached when not on this machine (an agent's address; docs/decisions/0043). */
+  host?: string;
 }
 
 /**
@@ -69,6 +71,8 @@ export interface ProxyOpenOptions {
   label: string;
   host: string;
   port: number;
+  /** The release the environment is opened for (a deploy's): its config says where the proxy runs. */
+  releaseId?: string;
 }
 
 /**
