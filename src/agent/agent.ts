@@ -12,13 +12,15 @@
  * once. The same deadline is also kept outside the agent's process, by a watchdog that kills the
  * job's processes even while the agent is stalled (lease-watchdog.ts).
  */
-import { type FileHandle, mkdir, open, readFile, rm } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { type Assignment, type JobRef, pollResponseSchema, renewResponseSchema } from '../agents/index.ts';
 import type { JobResult, PlannedJob } from '../core/types.ts';
 import { BlobFolder, indexTree, materializeTree } from '../executor/content-addressed.ts';
 import { type JobContext, runJob as defaultRunJob, type RunJob } from '../executor/index.ts';
+import { type AgentTransport, bodyToFile, uploadBlob } from './blob-transfer.ts';
 import { LeaseWatchdog } from './lease-watchdog.ts';
+import { ServerCache } from './server-cache.ts';
 
 export interface AgentOptions {
   /** The server's base URL, e.g. http://10.0.0.1:7700 */
@@ -81,10 +83,16 @@ export class Agent {
   readonly #jobs = new Set<Promise<void>>();
   readonly #watchdog: LeaseWatchdog;
   #watches = 0;
+  readonly #transport: AgentTransport = {
+    call: (method, url, body, o) => this.#call(method, url, body, o),
+    download: (url, file) => this.#download(url, file),
+  };
+  readonly #sharedCache: ServerCache;
 
   constructor(options: AgentOptions) {
     this.#o = options;
     this.#blobs = new BlobFolder(path.join(options.workDir, 'blobs'));
+    this.#sharedCache = new ServerCache(this.#transport, path.join(options.workDir, 'cache'));
     this.#watchdog = new LeaseWatchdog({
       log: options.log,
       onFired: (id) => {
@@ -204,6 +212,7 @@ export class Agent {
           artifactsIn,
           artifactsOut: path.join(jobFolder, 'artifacts'),
           cacheDir: path.join(this.#o.workDir, 'cache'),
+          sharedCache: this.#sharedCache,
           logFile,
           logCapBytes: a.logCapBytes,
           sandbox: a.sandbox,
@@ -226,7 +235,7 @@ export class Agent {
       const files = await indexTree(jobFolder);
       for (const entry of files.manifest) {
         const file = files.blobs.get(entry.sha256);
-        if (file) await this.#call('PUT', `/api/agents/blobs/${entry.sha256}`, await readAll(file), { timeoutMs: 60_000 });
+        if (file) await uploadBlob(this.#transport, entry.sha256, file);
       }
       await this.#call(
         'POST',
@@ -358,6 +367,15 @@ export class Agent {
     return new Uint8Array(await response.arrayBuffer());
   }
 
+  async #download(url: string, file: string): Promise<void> {
+    const response = await fetch(`${this.#o.server}${url}`, {
+      headers: { authorization: `Bearer ${this.#o.token}` },
+      signal: AbortSignal.any([AbortSignal.timeout(600_000), this.#stop.signal]),
+    });
+    if (!response.ok) throw new AgentCallError(`HTTP_${response.status}`, await response.text());
+    await bodyToFile(response.body, file);
+  }
+
   async #call(method: string, url: string, body: unknown, o: { timeoutMs: number }): Promise<unknown> {
     const binary = body instanceof Uint8Array;
     const response = await fetch(`${this.#o.server}${url}`, {
@@ -412,10 +430,6 @@ async function readFrom(file: string, offset: number): Promise<Buffer> {
   } finally {
     await handle.close();
   }
-}
-
-async function readAll(file: string): Promise<Uint8Array> {
-  return new Uint8Array(await readFile(file));
 }
 
 function delay(ms: number, signal: AbortSignal): Promise<void> {

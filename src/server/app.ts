@@ -41,7 +41,7 @@ import { type DeployProtection, registerApprovalRoutes } from './approvals/index
 import { EstateService, registerEstateRoutes } from './estate/index.ts';
 import { registerTemplateRoutes } from './templates/index.ts';
 import { registerServiceLogRoutes, type ServiceLogs } from './logs/index.ts';
-import { type AgentDispatcher, registerAgentRoutes } from './agents/index.ts';
+import { type AgentDispatcher, registerAgentCacheRoutes, registerAgentRoutes } from './agents/index.ts';
 import { registerSearchRoutes, SearchIndexer, type SearchSource, SearchService } from './search/index.ts';
 
 export interface AppDeps {
@@ -158,6 +158,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
   });
   registerSearchRoutes(routes, { search });
   if (deps.agents) registerAgentRoutes(routes, { store, dispatcher: deps.agents, eventEnv });
+  if (deps.agents) registerAgentCacheRoutes(routes, { dataDir: deps.dataDir });
   if (deps.delivery) {
     registerDeliveryRoutes(routes, { store, projects: deps.projects, ...deps.delivery });
     registerEnvironmentViewRoutes(routes, { store, projects: deps.projects, delivery: deps.delivery.delivery, hub: deps.hub });

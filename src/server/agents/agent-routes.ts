@@ -26,7 +26,7 @@ const LABEL = z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, 'letters, digits, - 
 const SHA256 = z.object({ sha256: z.string().regex(SHA256_PATTERN, 'a sha256 in lowercase hex') });
 
 /** The calling agent's name, or AGENT_TOKEN_REQUIRED. */
-function agentOf(request: FastifyRequest): string {
+export function agentOf(request: FastifyRequest): string {
   const id = request.principal?.id ?? '';
   if (!id.startsWith(AGENT_PRINCIPAL_PREFIX)) throw new GantryError('AGENT_TOKEN_REQUIRED', `${id || 'the caller'} is not an agent`);
   return id.slice(AGENT_PRINCIPAL_PREFIX.length);
