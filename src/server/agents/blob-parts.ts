@@ -5,12 +5,10 @@
  * the last part completes the blob: it is hashed as a stream, refused (HASH_MISMATCH) unless it is
  * the sha256 it was sent under, then renamed into the uploads folder where whole blobs go.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { GantryError, InputError } from '../../core/errors.ts';
-import type { BlobFolder } from '../../executor/content-addressed.ts';
+import { type BlobFolder, hashFile } from '../../executor/content-addressed.ts';
 
 export interface PartAnswer {
   /** Bytes of the blob the server holds so far (the next part's offset). */
@@ -47,7 +45,7 @@ export class BlobParts {
       await handle.close();
     }
     if (end < o.total) return { received: end, complete: false };
-    const actual = await hashOf(part);
+    const actual = await hashFile(part);
     if (actual !== o.sha256) {
       await rm(part, { force: true });
       throw new GantryError('HASH_MISMATCH', `the blob's parts hash to ${actual}, not ${o.sha256}`);
@@ -56,14 +54,4 @@ export class BlobParts {
     await rename(part, whole);
     return { received: end, complete: true };
   }
-}
-
-function hashOf(file: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const hash = createHash('sha256');
-    createReadStream(file)
-      .on('error', reject)
-      .on('data', (chunk) => hash.update(chunk))
-      .on('end', () => resolve(hash.digest('hex')));
-  });
 }
