@@ -72,7 +72,24 @@ export function registerAgentRoutes(routes: RouteTable, deps: AgentRouteDeps): v
       const leases = dispatcher.leases();
       return {
         leaseMs: dispatcher.leaseMs,
-        agents: (await store.agents.list()).map((a) => ({ ...a, leases: leases.filter((l) => l.agentId === a.name) })),
+        agents: (await store.agents.list()).map((a) => {
+          const presence = dispatcher.presenceOf(a.name);
+          const state = a.revokedAt ? 'revoked' : presence.connected ? 'connected' : 'lost';
+          const lastSeenAt =
+            [a.lastSeenAt, presence.heardAt]
+              .filter((t): t is string => t !== null)
+              .sort()
+              .at(-1) ?? null;
+          const announced = presence.labels.filter((l) => !a.labels.includes(l));
+          return {
+            ...a,
+            lastSeenAt,
+            state,
+            capacity: presence.capacity,
+            announcedLabels: announced,
+            leases: leases.filter((l) => l.agentId === a.name),
+          };
+        }),
       };
     },
   });
