@@ -116,5 +116,6 @@ describe('caches and artifacts between agent hosts', () => {
       .filter((e) => e.isFile())
       .map((e) => e.name);
     expect(blobs).toEqual([saved?.cache]);
-  });
+    // Two agent processes and 18 MB each way take their time on a loaded machine.
+  }, 120_000);
 });
