@@ -9,14 +9,18 @@
  * clock from when the last good renewal was sent, which is before the server received it), with
  * a kill grace short enough that the job is gone before the server can let the lease expire and
  * grant the job to another agent. A job the server says is lost (fenced, cancelled) is stopped at
- * once.
+ * once. The same deadline is also kept outside the agent's process, by a watchdog that kills the
+ * job's processes even while the agent is stalled (lease-watchdog.ts).
  */
-import { type FileHandle, mkdir, open, readFile, rm } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { type Assignment, type JobRef, pollResponseSchema, renewResponseSchema } from '../agents/index.ts';
 import type { JobResult, PlannedJob } from '../core/types.ts';
 import { BlobFolder, indexTree, materializeTree } from '../executor/content-addressed.ts';
 import { type JobContext, runJob as defaultRunJob, type RunJob } from '../executor/index.ts';
+import { type AgentTransport, bodyToFile, uploadBlob } from './blob-transfer.ts';
+import { LeaseWatchdog } from './lease-watchdog.ts';
+import { ServerCache } from './server-cache.ts';
 
 export interface AgentOptions {
   /** The server's base URL, e.g. http://10.0.0.1:7700 */
@@ -40,6 +44,14 @@ interface RunningJob {
   controller: AbortController;
   /** performance.now() before the last renewal the server answered `held` was sent. */
   heldSince: number;
+  /**
+   * performance.now() when the poll's answer granting the job arrived. A long poll is sent up to
+   * 25 s before the grant, so the watchdog's first deadline counts from here: the server answers
+   * the moment it grants, and the last sixth of the lease is left for that answer's way.
+   */
+  grantedBy: number;
+  /** The attempt's name for the lease watchdog. */
+  watchId: string;
 }
 
 /** Tried again after this long when the server cannot be reached. */
@@ -48,6 +60,12 @@ const RETRY_MS = 1000;
 const LOG_SHIP_MS = 250;
 /** At most this much of the log goes with the result rather than in a `log` request of its own. */
 const LAST_PIECE_BYTES = 1024 * 1024;
+/**
+ * Past this fraction of the lease after the last good renewal was sent, the watchdog SIGKILLs the
+ * job: when the agent's own stop (two thirds, then a sixth of grace) has had its time, and a sixth
+ * of the lease before the server could let the lease expire and grant the job elsewhere.
+ */
+const HARD_DEADLINE_OF_LEASE = 5 / 6;
 
 interface LogPiece {
   offset: number;
@@ -63,16 +81,35 @@ export class Agent {
   #jobEnded: (() => void) | null = null;
   #renewTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #jobs = new Set<Promise<void>>();
+  readonly #watchdog: LeaseWatchdog;
+  #watches = 0;
+  readonly #transport: AgentTransport = {
+    call: (method, url, body, o) => this.#call(method, url, body, o),
+    download: (url, file) => this.#download(url, file),
+  };
+  readonly #sharedCache: ServerCache;
 
   constructor(options: AgentOptions) {
     this.#o = options;
     this.#blobs = new BlobFolder(path.join(options.workDir, 'blobs'));
+    this.#sharedCache = new ServerCache(this.#transport, path.join(options.workDir, 'cache'));
+    this.#watchdog = new LeaseWatchdog({
+      log: options.log,
+      onFired: (id) => {
+        for (const job of this.#running.values()) {
+          if (job.watchId !== id || job.controller.signal.aborted) continue;
+          this.#o.log('job stopped: the watchdog ended it at its lease deadline', { ...job.ref });
+          job.controller.abort(new Error('the lease deadline passed'));
+        }
+      },
+    });
   }
 
   /** Polls until `stop()`; resolves once every job it took has ended. */
   async run(): Promise<void> {
     await mkdir(this.#o.workDir, { recursive: true });
     this.#o.log('agent started', { server: this.#o.server, labels: this.#o.labels, capacity: this.#o.capacity });
+    this.#watchdog.start();
     this.#scheduleRenewal(1000);
     while (!this.#stop.signal.aborted) {
       const free = this.#o.capacity - this.#running.size;
@@ -94,7 +131,8 @@ export class Agent {
           },
         );
         assignments = pollResponseSchema.parse(answer).assignments;
-        for (const a of assignments) this.#start(a, sentAt);
+        const answeredAt = performance.now();
+        for (const a of assignments) this.#start(a, sentAt, answeredAt);
       } catch (error) {
         if (this.#stop.signal.aborted) break;
         this.#o.log('the server could not be reached', { error: (error as Error).message });
@@ -104,6 +142,7 @@ export class Agent {
     for (const job of this.#running.values()) job.controller.abort(new Error('the agent is stopping'));
     await Promise.allSettled([...this.#jobs]);
     clearTimeout(this.#renewTimer);
+    this.#watchdog.stop();
   }
 
   stop(): void {
@@ -111,9 +150,16 @@ export class Agent {
     this.#jobEnded?.();
   }
 
-  #start(a: Assignment, sentAt: number): void {
+  #start(a: Assignment, sentAt: number, answeredAt: number): void {
     const ref: JobRef = { runId: a.runId, jobKey: a.jobKey, fence: a.fence };
-    const running: RunningJob = { ref, leaseMs: a.leaseMs, controller: new AbortController(), heldSince: sentAt };
+    const running: RunningJob = {
+      ref,
+      leaseMs: a.leaseMs,
+      controller: new AbortController(),
+      heldSince: sentAt,
+      grantedBy: answeredAt,
+      watchId: String(++this.#watches),
+    };
     const key = `${a.runId}/${a.jobKey}`;
     this.#running.set(key, running);
     this.#o.log('job taken', { ...ref });
@@ -138,6 +184,9 @@ export class Agent {
     const fetchBlob = (sha256: string) => this.#blob(sha256);
     await rm(dir, { recursive: true, force: true });
     await mkdir(jobFolder, { recursive: true });
+    // Every step carries its workspace in GANTRY_WORKSPACE, and the path holds the fencing token.
+    this.#watchdog.arm(running.watchId, this.#hardDeadlineIn(running), `GANTRY_WORKSPACE=${workspace}`);
+    let watchEnded = false;
     try {
       const source = path.join(dir, 'source');
       await materializeTree(source, a.source, this.#blobs, fetchBlob);
@@ -163,6 +212,7 @@ export class Agent {
           artifactsIn,
           artifactsOut: path.join(jobFolder, 'artifacts'),
           cacheDir: path.join(this.#o.workDir, 'cache'),
+          sharedCache: this.#sharedCache,
           logFile,
           logCapBytes: a.logCapBytes,
           sandbox: a.sandbox,
@@ -174,6 +224,10 @@ export class Agent {
       } finally {
         lastLog = await shipper.stop();
       }
+      // Asked before reporting: a job the watchdog killed is not reported, whatever the step said.
+      watchEnded = true;
+      if ((await this.#watchdog.end(running.watchId)) === 'fired' && !running.controller.signal.aborted)
+        running.controller.abort(new Error('the lease deadline passed'));
       if (running.controller.signal.aborted) {
         this.#o.log('job stopped', { ...ref, reason: String((running.controller.signal.reason as Error | undefined)?.message) });
         return;
@@ -181,7 +235,7 @@ export class Agent {
       const files = await indexTree(jobFolder);
       for (const entry of files.manifest) {
         const file = files.blobs.get(entry.sha256);
-        if (file) await this.#call('PUT', `/api/agents/blobs/${entry.sha256}`, await readAll(file), { timeoutMs: 60_000 });
+        if (file) await uploadBlob(this.#transport, entry.sha256, file);
       }
       await this.#call(
         'POST',
@@ -191,6 +245,7 @@ export class Agent {
       );
       this.#o.log('job finished', { ...ref, status: result.status });
     } finally {
+      if (!watchEnded) await this.#watchdog.end(running.watchId);
       await rm(dir, { recursive: true, force: true }).catch(() => undefined);
     }
   }
@@ -257,6 +312,11 @@ export class Agent {
     }, ms);
   }
 
+  /** ms from now to the job's hard deadline, kept by the watchdog. */
+  #hardDeadlineIn(job: RunningJob): number {
+    return Math.max(job.heldSince, job.grantedBy) + job.leaseMs * HARD_DEADLINE_OF_LEASE - performance.now();
+  }
+
   #renewEvery(): number {
     let lease = Number.POSITIVE_INFINITY;
     for (const job of this.#running.values()) lease = Math.min(lease, job.leaseMs);
@@ -280,8 +340,10 @@ export class Agent {
       for (const lease of renewResponseSchema.parse(answer).leases) {
         const job = this.#running.get(`${lease.runId}/${lease.jobKey}`);
         if (!job || job.ref.fence !== lease.fence) continue;
-        if (lease.held) job.heldSince = sentAt;
-        else job.controller.abort(new Error('the server says the lease is lost'));
+        if (lease.held) {
+          job.heldSince = sentAt;
+          this.#watchdog.renew(job.watchId, this.#hardDeadlineIn(job));
+        } else job.controller.abort(new Error('the server says the lease is lost'));
       }
     } catch (error) {
       this.#o.log('leases could not be renewed', { error: (error as Error).message });
@@ -303,6 +365,15 @@ export class Agent {
     });
     if (!response.ok) throw new Error(`the server answered ${response.status} for blob ${sha256}`);
     return new Uint8Array(await response.arrayBuffer());
+  }
+
+  async #download(url: string, file: string): Promise<void> {
+    const response = await fetch(`${this.#o.server}${url}`, {
+      headers: { authorization: `Bearer ${this.#o.token}` },
+      signal: AbortSignal.any([AbortSignal.timeout(600_000), this.#stop.signal]),
+    });
+    if (!response.ok) throw new AgentCallError(`HTTP_${response.status}`, await response.text());
+    await bodyToFile(response.body, file);
   }
 
   async #call(method: string, url: string, body: unknown, o: { timeoutMs: number }): Promise<unknown> {
@@ -359,10 +430,6 @@ async function readFrom(file: string, offset: number): Promise<Buffer> {
   } finally {
     await handle.close();
   }
-}
-
-async function readAll(file: string): Promise<Uint8Array> {
-  return new Uint8Array(await readFile(file));
 }
 
 function delay(ms: number, signal: AbortSignal): Promise<void> {

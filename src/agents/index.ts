@@ -28,3 +28,16 @@ export {
   renewResponseSchema,
   SHA256_PATTERN,
 } from './protocol.ts';
+export {
+  BLOB_PART_BYTES,
+  blobPartQuerySchema,
+  blobPartResponseSchema,
+  type CacheEntryMessage,
+  cacheEntryRequestSchema,
+  cacheEntryResponseSchema,
+  cacheEntrySchema,
+  cacheFindRequestSchema,
+  cacheFindResponseSchema,
+  cacheMissingRequestSchema,
+  cacheMissingResponseSchema,
+} from './cache-protocol.ts';

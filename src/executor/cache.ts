@@ -18,11 +18,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { chmod, copyFile, link, lstat, mkdir, readdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { InputError } from '../core/errors.ts';
+import { GantryError, InputError } from '../core/errors.ts';
 import { matchFiles, normalizePattern } from './globs.ts';
 import { createDirMaker, createLimiter } from './workspace.ts';
 
-interface ManifestFile {
+/** One file of a cache entry. */
+export interface CacheEntryFile {
   /** Relative POSIX path in the workspace. */
   path: string;
   /** sha256 of the contents; '' for a symbolic link. */
@@ -33,11 +34,14 @@ interface ManifestFile {
   symlink?: string;
 }
 
-interface Manifest {
+/** A cache entry: what `entries/<sha256(key)>.json` holds, and what travels between an agent and its server. */
+export interface CacheEntry {
   key: string;
   createdAt: string;
-  files: ManifestFile[];
+  files: CacheEntryFile[];
 }
+type ManifestFile = CacheEntryFile;
+type Manifest = CacheEntry;
 
 const IO_CONCURRENCY = 8;
 
@@ -273,18 +277,82 @@ export async function restoreCache(o: {
 }): Promise<{ hit: 'exact' | 'partial' | null; key: string | null }> {
   validateKey(o.key);
   validatePaths(o.paths);
-  const exact = await readManifest(entryPath(o.cacheDir, o.key));
-  if (exact !== null && exact.key === o.key && (await isRestorable(o.cacheDir, exact))) {
-    await restoreEntry(o.cacheDir, exact, o.workspaceDir);
-    return { hit: 'exact', key: exact.key };
-  }
-  for (const prefix of o.restoreKeys) {
+  const entry = await findCacheEntry(o.cacheDir, o.key, o.restoreKeys);
+  if (entry === null) return { hit: null, key: null };
+  await restoreEntry(o.cacheDir, entry, o.workspaceDir);
+  return { hit: entry.key === o.key ? 'exact' : 'partial', key: entry.key };
+}
+
+/**
+ * The entry a restore would pick: the one saved under `key`, else the newest whose key starts
+ * with the first restore key that has one; only an entry whose blobs are all here counts.
+ */
+export async function findCacheEntry(cacheDir: string, key: string, restoreKeys: readonly string[]): Promise<CacheEntry | null> {
+  const exact = await readCacheEntry(cacheDir, key);
+  if (exact !== null && (await isRestorable(cacheDir, exact))) return exact;
+  for (const prefix of restoreKeys) {
     if (prefix.trim() === '') continue;
-    for (const candidate of await entriesByPrefix(o.cacheDir, prefix)) {
-      if (!(await isRestorable(o.cacheDir, candidate))) continue;
-      await restoreEntry(o.cacheDir, candidate, o.workspaceDir);
-      return { hit: candidate.key === o.key ? 'exact' : 'partial', key: candidate.key };
+    for (const candidate of await entriesByPrefix(cacheDir, prefix)) {
+      if (await isRestorable(cacheDir, candidate)) return candidate;
     }
   }
-  return { hit: null, key: null };
+  return null;
+}
+
+/** The entry saved under exactly `key`, or null. */
+export async function readCacheEntry(cacheDir: string, key: string): Promise<CacheEntry | null> {
+  const entry = await readManifest(entryPath(cacheDir, key));
+  return entry !== null && entry.key === key ? entry : null;
+}
+
+/** Where a blob of the cache lives (immutable once there). */
+export function cacheBlobPath(cacheDir: string, blob: string): string {
+  if (!/^[0-9a-f]{64}$/.test(blob)) throw new InputError(`not a sha256: ${JSON.stringify(blob)}`);
+  return blobPath(cacheDir, blob);
+}
+
+/**
+ * Adds an entry made on another host: each blob missing here is written by `fetchBlob` into a
+ * temporary file, checked against its hash, then published; the entry last (the first of a key
+ * wins, as for a local save). Refuses unsafe paths and names that are not sha256. True when
+ * this call published the entry.
+ */
+export async function importCacheEntry(
+  cacheDir: string,
+  entry: CacheEntry,
+  fetchBlob: (blob: string, into: string) => Promise<void>,
+): Promise<boolean> {
+  validateKey(entry.key);
+  for (const f of entry.files) {
+    if (!isSafeRelative(f.path)) throw new InputError(`cache entry path is not a safe relative path: ${JSON.stringify(f.path)}`);
+    if (f.symlink === undefined) cacheBlobPath(cacheDir, f.blob);
+  }
+  if (await exists(entryPath(cacheDir, entry.key))) return false;
+  await Promise.all(['blobs', 'entries', 'tmp'].map((d) => mkdir(path.join(cacheDir, d), { recursive: true })));
+  const blobs = new Set(entry.files.filter((f) => f.symlink === undefined).map((f) => f.blob));
+  const limit = createLimiter(IO_CONCURRENCY);
+  await Promise.all(
+    [...blobs].map((blob) =>
+      limit(async () => {
+        if (await exists(blobPath(cacheDir, blob))) return;
+        const temp = tempPath(cacheDir);
+        try {
+          await fetchBlob(blob, temp);
+          const got = await hashFile(temp);
+          if (got !== blob) throw new GantryError('HASH_MISMATCH', `cache blob ${blob} arrived hashing to ${got}`);
+          await mkdir(path.dirname(blobPath(cacheDir, blob)), { recursive: true });
+          await chmod(temp, 0o444);
+          await rename(temp, blobPath(cacheDir, blob));
+        } finally {
+          await rm(temp, { force: true });
+        }
+      }),
+    ),
+  );
+  const { key, createdAt, files } = entry;
+  return publishEntry(cacheDir, {
+    key,
+    createdAt,
+    files: files.map(({ path: p, blob, mode, symlink }) => ({ path: p, blob, mode, ...(symlink === undefined ? {} : { symlink }) })),
+  });
 }

@@ -229,6 +229,9 @@ class JobRun {
         const cache = config.cache;
         cacheKey = this.interpolateSetup(cache.key, 'cache key');
         const restoreKeys = cache.restoreKeys.map((k) => this.interpolateSetup(k, 'cache restore-keys'));
+        const key = cacheKey;
+        if (spec.sharedCache)
+          await this.bestEffort('shared cache download', () => spec.sharedCache?.pull(key, restoreKeys) ?? Promise.resolve());
         const restored = await restoreCache({
           cacheDir: spec.cacheDir,
           key: cacheKey,
@@ -281,6 +284,8 @@ class JobRun {
             workspaceDir: spec.workspaceDir,
           });
           if (saved.saved) this.log.system(`[gantry] cache saved: ${cacheKey} (${saved.files} files, ${saved.bytes} bytes)`);
+          // Also when this host had the key already: the other side may not have it yet.
+          if (spec.sharedCache) await spec.sharedCache.push(cacheKey);
         });
       }
       if (config.artifacts.length > 0) {

@@ -70,8 +70,22 @@ export interface JobSpec {
    */
   passEnv?: readonly string[];
   killGraceMs?: number;
+  /** A cache shared with other hosts (a build agent's server); without it the cache is this host's alone. */
+  sharedCache?: SharedCache;
   onLog?: (line: LogLine) => void;
   signal: AbortSignal;
 }
 
 export type RunJob = (spec: JobSpec) => Promise<JobResult>;
+
+/**
+ * The job cache beyond this host (docs/decisions/0036): a build agent's jobs share the server's
+ * cache, so a job on one agent restores what a job on another saved. Both calls are best effort:
+ * a failure is a warning in the log and the job goes on with this host's cache alone.
+ */
+export interface SharedCache {
+  /** Before the restore: brings into `cacheDir` the entry a restore would pick there, when this host lacks it. */
+  pull(key: string, restoreKeys: readonly string[]): Promise<void>;
+  /** After a save: sends the entry saved under `key`, with the blobs the other side lacks. */
+  push(key: string): Promise<void>;
+}

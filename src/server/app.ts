@@ -42,7 +42,7 @@ import { type DeployProtection, registerApprovalRoutes } from './approvals/index
 import { EstateService, registerEstateRoutes } from './estate/index.ts';
 import { registerTemplateRoutes } from './templates/index.ts';
 import { registerServiceLogRoutes, type ServiceLogs } from './logs/index.ts';
-import { type AgentDispatcher, registerAgentRoutes } from './agents/index.ts';
+import { type AgentDispatcher, registerAgentCacheRoutes, registerAgentRoutes } from './agents/index.ts';
 import { type AgentPlacement, type ReleaseTrees, registerPlacementRoutes } from './placement/index.ts';
 import { registerSearchRoutes, SearchIndexer, type SearchSource, SearchService } from './search/index.ts';
 
@@ -164,6 +164,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
   });
   registerSearchRoutes(routes, { search });
   if (deps.agents) registerAgentRoutes(routes, { store, dispatcher: deps.agents, eventEnv });
+  if (deps.agents) registerAgentCacheRoutes(routes, { dataDir: deps.dataDir });
   if (deps.placement) registerPlacementRoutes(routes, { store, ...deps.placement });
   if (deps.delivery) {
     registerDeliveryRoutes(routes, { store, projects: deps.projects, ...deps.delivery });

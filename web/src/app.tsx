@@ -27,6 +27,7 @@ const PeoplePage = lazy(() => import('./pages/PeoplePage.tsx'));
 const ExperimentsPage = lazy(() => import('./pages/ExperimentsPage.tsx'));
 const ExperimentRunPage = lazy(() => import('./pages/ExperimentRunPage.tsx'));
 const NewServicePage = lazy(() => import('./pages/NewServicePage.tsx'));
+const AgentsPage = lazy(() => import('./pages/AgentsPage.tsx'));
 
 export function App() {
   const [session, setSession] = useState<Session | null | undefined>(undefined);
@@ -54,6 +55,7 @@ export function App() {
               <Link href="/incidents">Incidents</Link>
               <Link href="/notifications">Notifications</Link>
               <Link href="/dora">DORA</Link>
+              <Link href="/agents">Agents</Link>
               {session.admin && <Link href="/audit">Audit</Link>}
               {session.admin && <Link href="/people">People</Link>}
               <Link href="/new">New service</Link>
@@ -122,6 +124,7 @@ export function App() {
               <Route path="/people" component={PeoplePage} />
               <Route path="/projects/:project/members" component={MembersPage} />
               <Route path="/new" component={NewServicePage} />
+              <Route path="/agents" component={AgentsPage} />
               <Route>
                 <h1>Not found</h1>
                 <p>

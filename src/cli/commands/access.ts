@@ -1,15 +1,9 @@
 /** `gantry user|grant|revoke|token|sessions|audit`: people, their roles, their API tokens and dashboard sessions, and the audit trail (docs/access.md). */
 import type { Command } from 'commander';
-import { ApiClient, serverAddress } from '../api-client.ts';
 import { bold, dim, printJson, yellow } from '../output.ts';
+import { client, list } from './shared.ts';
 
 const enc = encodeURIComponent;
-const client = (program: Command) => new ApiClient(serverAddress((program.opts() as { data?: string }).data));
-const list = (value: string) =>
-  value
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
 /** `alice` → `user:alice`; `group:sre` stays. */
 const subjectOf = (who: string) => (who.includes(':') ? who : `user:${who}`);
 

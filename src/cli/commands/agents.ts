@@ -6,16 +6,10 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { InputError } from '../../core/errors.ts';
-import { ApiClient, serverAddress } from '../api-client.ts';
 import { dim, printJson } from '../output.ts';
+import { client, list } from './shared.ts';
 
 const enc = encodeURIComponent;
-const client = (program: Command) => new ApiClient(serverAddress((program.opts() as { data?: string }).data));
-const list = (value: string) =>
-  value
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
 
 interface AgentRow {
   name: string;

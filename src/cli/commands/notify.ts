@@ -1,15 +1,9 @@
 /** `gantry notify channel add|list|remove|test` and `gantry notify deliveries`. */
 import type { Command } from 'commander';
-import { ApiClient, serverAddress } from '../api-client.ts';
 import { bold, dim, green, printJson, red, yellow } from '../output.ts';
+import { client, list } from './shared.ts';
 
 const enc = encodeURIComponent;
-const client = (program: Command) => new ApiClient(serverAddress((program.opts() as { data?: string }).data));
-const list = (value: string) =>
-  value
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
 
 interface ChannelView {
   name: string;

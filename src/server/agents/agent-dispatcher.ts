@@ -62,6 +62,13 @@ interface PendingJob {
   resolve(result: JobResult): void;
 }
 
+interface AgentPresence {
+  /** Clock ms of its last poll or renewal. */
+  heardAt: number;
+  capacity: number;
+  labels: string[];
+}
+
 export class AgentDispatcher {
   readonly #deps: AgentDispatcherDeps;
   #book: LeaseBook = EMPTY_LEASE_BOOK;
@@ -79,6 +86,8 @@ export class AgentDispatcher {
   readonly #uploads: BlobFolder;
   /** When each agent's last-seen time was last written (a write per poll would be most of a poll's cost). */
   readonly #touched = new Map<string, number>();
+  /** What each agent said of itself when last heard from (this server's memory: the dashboard's agents page). */
+  readonly #presence = new Map<string, AgentPresence>();
   #ticker: TimerHandle | undefined;
   #stopped = false;
 
@@ -142,6 +151,8 @@ export class AgentDispatcher {
    */
   async poll(agentId: string, labels: readonly string[], free: number, waitMs: number): Promise<Assignment[]> {
     this.#touch(agentId);
+    const holding = Object.values(this.#book.leases).filter((l) => l.agentId === agentId).length;
+    this.#presence.set(agentId, { heardAt: this.#deps.clock.now(), capacity: free + holding, labels: [...labels] });
     // A second poll of the same agent replaces the first (the first answers empty).
     this.#wake.get(agentId)?.();
     this.#apply({ type: 'poll', agentId, labels, free, at: this.#deps.clock.now() });
@@ -171,6 +182,8 @@ export class AgentDispatcher {
   /** Renews each lease the agent still holds; the others it must stop. */
   renew(agentId: string, leases: readonly JobRef[]): (JobRef & { held: boolean })[] {
     const at = this.#deps.clock.now();
+    const presence = this.#presence.get(agentId);
+    if (presence) presence.heardAt = at;
     return leases.map((ref) => {
       const commands = this.#apply({ type: 'renew', jobId: jobIdOf(ref.runId, ref.jobKey), agentId, fence: ref.fence, at });
       return { ...ref, held: commands.some((c) => c.type === 'accepted') };
@@ -235,6 +248,18 @@ export class AgentDispatcher {
   dropAgent(agentId: string): void {
     this.#wake.get(agentId)?.();
     this.#apply({ type: 'agent-gone', agentId, at: this.#deps.clock.now() });
+  }
+
+  /**
+   * How an agent looks from here: `connected` while it waits in a poll or was heard from within a
+   * lease (a renewal at least every third of one), `lost` otherwise; its capacity and labels as
+   * its last poll gave them (free slots + jobs it held), null before this server heard from it.
+   */
+  presenceOf(agentId: string): { connected: boolean; capacity: number | null; labels: string[]; heardAt: string | null } {
+    const presence = this.#presence.get(agentId);
+    if (!presence) return { connected: false, capacity: null, labels: [], heardAt: null };
+    const connected = this.#wake.has(agentId) || this.#deps.clock.now() - presence.heardAt <= this.#deps.leaseMs;
+    return { connected, capacity: presence.capacity, labels: presence.labels, heardAt: new Date(presence.heardAt).toISOString() };
   }
 
   /** Who holds what, for `GET /api/agents`. */

@@ -26,7 +26,7 @@ const LABEL = z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, 'letters, digits, - 
 const SHA256 = z.object({ sha256: z.string().regex(SHA256_PATTERN, 'a sha256 in lowercase hex') });
 
 /** The calling agent's name, or AGENT_TOKEN_REQUIRED. */
-function agentOf(request: FastifyRequest): string {
+export function agentOf(request: FastifyRequest): string {
   const id = request.principal?.id ?? '';
   if (!id.startsWith(AGENT_PRINCIPAL_PREFIX)) throw new GantryError('AGENT_TOKEN_REQUIRED', `${id || 'the caller'} is not an agent`);
   return id.slice(AGENT_PRINCIPAL_PREFIX.length);
@@ -72,7 +72,24 @@ export function registerAgentRoutes(routes: RouteTable, deps: AgentRouteDeps): v
       const leases = dispatcher.leases();
       return {
         leaseMs: dispatcher.leaseMs,
-        agents: (await store.agents.list()).map((a) => ({ ...a, leases: leases.filter((l) => l.agentId === a.name) })),
+        agents: (await store.agents.list()).map((a) => {
+          const presence = dispatcher.presenceOf(a.name);
+          const state = a.revokedAt ? 'revoked' : presence.connected ? 'connected' : 'lost';
+          const lastSeenAt =
+            [a.lastSeenAt, presence.heardAt]
+              .filter((t): t is string => t !== null)
+              .sort()
+              .at(-1) ?? null;
+          const announced = presence.labels.filter((l) => !a.labels.includes(l));
+          return {
+            ...a,
+            lastSeenAt,
+            state,
+            capacity: presence.capacity,
+            announcedLabels: announced,
+            leases: leases.filter((l) => l.agentId === a.name),
+          };
+        }),
       };
     },
   });
