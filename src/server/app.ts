@@ -163,7 +163,10 @@ export function createApp(deps: AppDeps): FastifyInstance {
     sources: deps.searchSources,
   });
   registerSearchRoutes(routes, { search });
-  if (deps.agents) registerAgentRoutes(routes, { store, dispatcher: deps.agents, eventEnv });
+  if (deps.agents) {
+    const placement = deps.placement?.placement;
+    registerAgentRoutes(routes, { store, dispatcher: deps.agents, eventEnv, onRevoked: (name) => placement?.dropAgent(name) });
+  }
   if (deps.agents) registerAgentCacheRoutes(routes, { dataDir: deps.dataDir });
   if (deps.placement) registerPlacementRoutes(routes, { store, ...deps.placement });
   if (deps.delivery) {

@@ -19,6 +19,8 @@ export interface AgentRouteDeps {
   store: Store;
   dispatcher: AgentDispatcher;
   eventEnv(): EventEnvironment;
+  /** Told of a revocation, so what else the agent runs (placed instances, its proxy) moves at once. */
+  onRevoked?: (name: string) => void;
 }
 
 const AGENT_NAME = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'lowercase letters, digits, ".", "_" and "-", up to 63');
@@ -104,6 +106,7 @@ export function registerAgentRoutes(routes: RouteTable, deps: AgentRouteDeps): v
       if (!(await store.agents.findByName(params.name))) throw new NotFoundError(`no agent named ${params.name}`);
       const revoked = await store.agents.revoke(params.name, new Date().toISOString());
       dispatcher.dropAgent(params.name);
+      deps.onRevoked?.(params.name);
       labelsOf.delete(params.name);
       if (revoked) await record('agent.revoked', request.actor, { name: params.name });
       return { revoked };

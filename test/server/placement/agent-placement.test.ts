@@ -142,6 +142,17 @@ describe('the placement book', () => {
     expect((await book.desired('a', 0, 0)).instances).toEqual([]);
   });
 
+  it('moves a revoked agent’s instance at once, without waiting for the lost time', async () => {
+    await report('a');
+    await report('b');
+    book.start(spec('i1'), PLACEMENT);
+    book.start(spec('i2'), PLACEMENT);
+    const onA = book.agentOf('i1') === 'a' ? 'i1' : 'i2';
+    book.dropAgent('a');
+    expect(book.agentOf(onA)).toBe('b');
+    expect(book.agents().find((a) => a.name === 'a')?.live).toBe(false);
+  });
+
   it('stops an instance once its agent reports it stopped, or at once when that agent is lost', async () => {
     await report('a');
     book.start(spec('i1'), PLACEMENT);
