@@ -1,6 +1,6 @@
 /**
  * Carries out an experiment's instance faults on the environment's instances: picks them (the pure
- * choice of src/chaos), then kills, restarts, pauses or presses each through the runtime, and
+ * choice of src/chaos), then kills, restarts, pauses, presses or fills each through the runtime, and
  * undoes the lasting ones on revert. A pause and pressure also end by themselves at the deadline
  * (a helper process the runtime leaves), so a server that dies mid-way leaves nothing behind
  * past it.
@@ -65,6 +65,8 @@ async function applyOne(
       return pressInstance(target.ref, { kind: 'cpu', workers: fault.workers }, deadlineAt);
     case 'memory':
       return pressInstance(target.ref, { kind: 'memory', bytes: fault.bytes }, deadlineAt);
+    case 'disk-full':
+      return pressInstance(target.ref, { kind: 'disk-full', tmpSizeBytes: target.tmpSizeBytes }, deadlineAt);
   }
 }
 
