@@ -17,7 +17,7 @@ import {
   type HypothesisSlo,
 } from '../../chaos/index.ts';
 import type { AppliedInstanceFault, ExperimentConfig } from '../../core/chaos-config.ts';
-import { ConflictError, InputError, NotFoundError } from '../../core/errors.ts';
+import { ConflictError, GantryError, InputError, NotFoundError } from '../../core/errors.ts';
 import { createIdGenerator } from '../../core/ids.ts';
 import type { Value } from '../../core/types.ts';
 import { mergeExperiments } from '../../pipeline/experiment-files.ts';
@@ -25,7 +25,7 @@ import { parseConfig } from '../../pipeline/load-config.ts';
 import type { GantryEvent, Project } from '../../store/ports.ts';
 import { ExperimentRunner, countsOf } from './experiment-runner.ts';
 import { ExperimentScheduler } from './experiment-scheduler.ts';
-import { revertInstanceFaults } from './instance-fault-driver.ts';
+import { diskFullRefusal, revertInstanceFaults } from './instance-fault-driver.ts';
 import type { ChaosDeps } from './ports.ts';
 
 const newId = createIdGenerator();
@@ -140,6 +140,8 @@ export class ChaosService {
           `experiment '${name}' has instance faults, but ${declared.environment}'s instances are not processes of this host`,
         );
       config.instanceFaults = resolveInstanceReleases(declared.instanceFaults, running);
+      const unsafe = diskFullRefusal(target.instances, config.instanceFaults);
+      if (unsafe !== null) throw new GantryError('CHAOS_DISK_FULL_UNSAFE', `experiment '${name}' is refused: ${unsafe}`);
     }
     const slo = await this.#sloOf(candidates[0] as DeclaredExperiment);
     const configHash = createHash('sha256').update(JSON.stringify(declared)).digest('hex').slice(0, 16);

@@ -70,6 +70,24 @@ async function applyOne(
   }
 }
 
+/**
+ * Why a disk-full fault may not run on these instances, or null when it may: every instance it
+ * could take must have its /tmp as a size-limited tmpfs in its sandbox (service.tmp-size), so the
+ * only thing it can fill is what the service set aside for it. Checked before the run starts.
+ */
+export function diskFullRefusal(instances: EnvironmentInstances, faults: readonly InstanceFault[]): string | null {
+  for (const fault of faults) {
+    if (fault.kind !== 'disk-full') continue;
+    const release = fault.target.release;
+    for (const { id } of instances.ready().filter((i) => release === undefined || i.release === release)) {
+      const target = instances.faultable(id);
+      if (target !== undefined && target.tmpSizeBytes === null)
+        return `instance ${id} has no size-limited /tmp in a sandbox (service.tmp-size, with bubblewrap): a disk-full there could fill a real disk`;
+    }
+  }
+  return null;
+}
+
 /** Ends the lasting faults now (resumes the paused, kills the helpers). Idempotent, synchronous. */
 export function revertInstanceFaults(applied: readonly AppliedInstanceFault[]): void {
   for (const a of applied) revertInstanceFault(a);
