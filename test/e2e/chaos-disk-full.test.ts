@@ -1,12 +1,14 @@
 /**
  * Disk-full end to end, through `gantry up` with bubblewrap, its real proxy and a real instance
  * whose /tmp is a 1 MiB tmpfs (`service.tmp-size`): the service's writes fail with ENOSPC while
- * the experiment runs and succeed again when it ends; after a kill -9 of the server the space
+ * the experiment runs and succeed again when it ends, or at once when it is aborted with the CLI
+ * (`gantry experiment run --detach | abort | show | list`); after a kill -9 of the server the space
  * comes back by the experiment's deadline, and the restarted server records how the run ended.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sandboxAvailable } from '../../src/executor/index.ts';
 import { deployShopToStaging } from '../support/chaos-deploy.ts';
+import { runCli } from '../support/cli.ts';
 import { makeRepo } from '../support/repo.ts';
 import { type GantryUp, startGantryUp } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
@@ -46,6 +48,14 @@ experiments:
     faults:
       - disk-full: {}
     duration: 6s
+    before: 1s
+    after: 1s
+  fill-tmp-long:
+    environment: staging
+    hypothesis: { latency-p50: { max: 30s } }
+    faults:
+      - disk-full: {}
+    duration: 2m
     before: 1s
     after: 1s
 `;
@@ -106,6 +116,27 @@ describe.skipIf(!sandboxAvailable())('disk-full end to end', () => {
     );
     expect(record.verdict).toBe('held');
     expect(await write()).toBe('200 ok');
+  }, 60_000);
+
+  it('frees the space at once when aborted by hand with the CLI, which lists and shows the run', async () => {
+    const cli = async (...args: string[]) => {
+      const r = await runCli(repo.dir, ['experiment', ...args, '--json'], { env: { GANTRY_URL: server.url, GANTRY_TOKEN: server.token } });
+      expect(r.stderr).toBe('');
+      return JSON.parse(r.stdout) as Record<string, unknown>;
+    };
+    // Two minutes: the CLI takes seconds to start on a loaded machine, and the abort must come mid-run.
+    const id = String((await cli('run', 'shop', 'fill-tmp-long', '--detach')).experimentId);
+    await injected(id);
+    expect(await write()).toBe('507 ENOSPC');
+    expect(await cli('abort', 'shop', id)).toMatchObject({ experimentId: id, verdict: 'aborted' });
+    await waitFor(async () => (await write()) === '200 ok', { what: 'the space to come back on abort', timeoutMs: 5000 });
+    expect(await cli('show', 'shop', id)).toMatchObject({
+      verdict: 'aborted',
+      instanceFaults: [expect.objectContaining({ kind: 'disk-full' })],
+    });
+    const listed = (await cli('list', 'shop')) as { experiments: { name: string }[]; runs: { experimentId: string }[] };
+    expect(listed.experiments.map((e) => e.name)).toEqual(['fill-tmp', 'fill-tmp-long']);
+    expect(listed.runs.map((r) => r.experimentId)).toContain(id);
   }, 60_000);
 
   it('frees the space by the deadline after kill -9 of the server, and the next server records the run', async () => {
