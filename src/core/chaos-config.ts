@@ -61,15 +61,17 @@ export interface InstanceTarget {
 /**
  * A fault done to instances' processes (src/runtime/instance-faults.ts): `kill` (SIGKILL, the
  * supervisor restarts it as after a crash), `restart` (the service's stop signal, drained, then
- * started again), `pause` (SIGSTOP until the faults come out, then SIGCONT), `cpu` (busy workers)
- * and `memory` (resident bytes held) pressure beside the instance until the faults come out.
+ * started again), `pause` (SIGSTOP until the faults come out, then SIGCONT), `cpu` (busy workers),
+ * `memory` (resident bytes held) and `disk-full` (its in-memory /tmp filled, `service.tmp-size`)
+ * pressure inside the instance's sandbox until the faults come out.
  */
 export type InstanceFault =
   | { kind: 'kill'; target: InstanceTarget }
   | { kind: 'restart'; target: InstanceTarget }
   | { kind: 'pause'; target: InstanceTarget }
   | { kind: 'cpu'; target: InstanceTarget; workers: number }
-  | { kind: 'memory'; target: InstanceTarget; bytes: number };
+  | { kind: 'memory'; target: InstanceTarget; bytes: number }
+  | { kind: 'disk-full'; target: InstanceTarget };
 
 export type InstanceFaultKind = InstanceFault['kind'];
 
@@ -90,6 +92,10 @@ export interface AppliedInstanceFault {
   release: string;
   paused: ProcessMark[];
   helpers: ProcessMark[];
+  /** Pressure: whether its workers ran inside the instance's sandbox (its PID and mount namespaces) or beside it. */
+  inside?: boolean;
+  /** Disk-full: the bytes it took to fill the instance's /tmp. */
+  filledBytes?: number;
 }
 
 /**

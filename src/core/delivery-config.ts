@@ -28,6 +28,8 @@ export interface ServiceConfig {
   instances: number;
   /** Relative to the release's artifact root. */
   workingDirectory?: string;
+  /** A /tmp of this many bytes in memory (a tmpfs in the sandbox) instead of on disk: what a disk-full fault fills. */
+  tmpSizeBytes?: number;
   health: { readiness: HealthCheckConfig; liveness?: HealthCheckConfig };
   stop: { signal: NodeSignal; drainTimeoutMs: number };
 }

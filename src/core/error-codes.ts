@@ -318,6 +318,16 @@ export const ERROR_CODES = {
     sentence:
       'A chaos experiment running in this environment answered the request with an injected error (an abort with the configured status, or 504 after an injected timeout); see `gantry experiment show`, or `gantry experiment abort` to stop it.',
   },
+  CHAOS_DISK_FULL_UNSAFE: {
+    httpStatus: 409,
+    sentence:
+      "A disk-full fault was refused: it only fills an instance's /tmp held in memory at a size the service chose (`service.tmp-size`, in bubblewrap's sandbox), never a real disk; set tmp-size, run with the sandbox, deploy again.",
+  },
+  CHAOS_FAULT_FAILED: {
+    httpStatus: 500,
+    sentence:
+      'An instance fault could not be put in place (its pressure process failed to start); the experiment aborts with the reason and nothing of it is left. Check that perl is installed, and the server log.',
+  },
   // -- CLI only
   NO_SERVER: {
     httpStatus: 503,

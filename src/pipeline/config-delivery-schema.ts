@@ -274,6 +274,16 @@ const stopMap = z
   )
   .describe('How instances are stopped: no new requests, then the signal, then SIGKILL after drain-timeout.');
 
+/** The most memory a /tmp may hold: it is RAM, whoever fills it. */
+const MAX_TMP_BYTES = 8 * 2 ** 30;
+
+const tmpSize = z.union([z.string(), z.number()], expected('a size such as 64MiB')).transform((value, ctx) => {
+  const bytes = byteSize(String(value));
+  if (bytes !== null && bytes >= 4096 && bytes <= MAX_TMP_BYTES) return bytes;
+  ctx.addIssue({ code: 'custom', message: `expected a size from 4KiB to 8GiB such as 64MiB, got '${value}'`, input: value });
+  return z.NEVER;
+});
+
 const serviceMap = z.strictObject(
   {
     run: z.string(expected('a command')).min(1).describe('The command (bash -c) that starts one instance. It must listen on $PORT.'),
@@ -288,6 +298,11 @@ const serviceMap = z.strictObject(
       .describe("Where run starts, relative to the release's artifacts (default: their root)."),
     health: healthMap.optional(),
     stop: stopMap.optional(),
+    'tmp-size': tmpSize
+      .optional()
+      .describe(
+        "Give each instance a /tmp of this size held in memory (emptied at each start) instead of one on disk, e.g. 64MiB; a chaos experiment's disk-full fault fills it, never a real disk. Needs the sandbox (bubblewrap).",
+      ),
   },
   expected('a map with run'),
 );
@@ -307,6 +322,7 @@ export const serviceSchema = serviceMap
       env: raw.env ?? {},
       instances: raw.instances,
       workingDirectory: raw['working-directory'],
+      tmpSizeBytes: raw['tmp-size'],
       health: compact({ readiness, liveness }),
       stop: {
         signal: raw.stop?.signal ?? STOP_DEFAULTS.signal,

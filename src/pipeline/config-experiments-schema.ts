@@ -164,18 +164,20 @@ const cpuFault = z.strictObject(
       .max(INSTANCE_FAULT_LIMITS.maxWorkers)
       .optional()
       .describe(
-        `Busy processes beside each instance taken, each as much of a core as it gets (default ${EXPERIMENT_DEFAULTS.cpuWorkers}).`,
+        `Busy processes in each instance's sandbox, each as much of a core as it gets (default ${EXPERIMENT_DEFAULTS.cpuWorkers}).`,
       ),
     ...targetKeys,
   },
   expected('a map (workers, instances, release)'),
 );
 const memoryFault = z.strictObject(
-  { size: byteSize.describe('The resident memory held beside each instance taken, e.g. 256MiB.'), ...targetKeys },
+  { size: byteSize.describe("The resident memory held in each instance's sandbox, e.g. 256MiB."), ...targetKeys },
   expected('a map with size'),
 );
 
-const FAULT_KINDS = 'latency, abort, reset, timeout, kill, restart, pause, cpu or memory';
+const diskFullFault = z.strictObject(targetKeys, expected('a map (instances, release)'));
+
+const FAULT_KINDS = 'latency, abort, reset, timeout, kill, restart, pause, cpu, memory or disk-full';
 
 const faultMap = z
   .strictObject(
@@ -187,8 +189,15 @@ const faultMap = z
       kill: killFault.optional().describe('SIGKILL instances (the supervisor restarts them as after a crash).'),
       restart: restartFault.optional().describe("Restart instances gracefully: the service's stop signal, drained, started again."),
       pause: pauseFault.optional().describe('Freeze instances (SIGSTOP) until the faults come out (SIGCONT).'),
-      cpu: cpuFault.optional().describe('CPU pressure: busy processes beside instances until the faults come out.'),
-      memory: memoryFault.optional().describe('Memory pressure: resident memory held beside instances until the faults come out.'),
+      cpu: cpuFault.optional().describe("CPU pressure: busy processes inside instances' sandboxes until the faults come out."),
+      memory: memoryFault
+        .optional()
+        .describe("Memory pressure: resident memory held inside instances' sandboxes until the faults come out."),
+      'disk-full': diskFullFault
+        .optional()
+        .describe(
+          "Fill instances' /tmp until writes fail with ENOSPC, until the faults come out. Needs service.tmp-size (a /tmp in memory of that size): never a real disk.",
+        ),
     },
     expected(`a map with one fault kind: ${FAULT_KINDS}`),
   )
@@ -225,10 +234,11 @@ const faultMap = z
     if (raw.pause !== undefined) return { kind: 'pause', target: target(raw.pause) };
     if (raw.cpu !== undefined) return { kind: 'cpu', target: target(raw.cpu), workers: raw.cpu.workers ?? EXPERIMENT_DEFAULTS.cpuWorkers };
     if (raw.memory !== undefined) return { kind: 'memory', target: target(raw.memory), bytes: raw.memory.size };
+    if (raw['disk-full'] !== undefined) return { kind: 'disk-full', target: target(raw['disk-full']) };
     return { kind: 'reset', ...common(raw.reset ?? {}) };
   });
 
-const INSTANCE_KINDS: ReadonlySet<string> = new Set(['kill', 'restart', 'pause', 'cpu', 'memory']);
+const INSTANCE_KINDS: ReadonlySet<string> = new Set(['kill', 'restart', 'pause', 'cpu', 'memory', 'disk-full']);
 
 /** Whether a fault is done to instances (rather than to requests at the proxy). */
 export function isInstanceFault(f: ProxyFault | InstanceFault): f is InstanceFault {
@@ -431,6 +441,7 @@ export type ExperimentMapKind =
   | 'fault-pause'
   | 'fault-cpu'
   | 'fault-memory'
+  | 'fault-disk-full'
   | 'fault-match'
   | 'guard'
   | 'schedule';
@@ -448,6 +459,7 @@ export const EXPERIMENT_KNOWN_KEYS: Readonly<Record<ExperimentMapKind, readonly 
   'fault-pause': Object.keys(pauseFault.shape),
   'fault-cpu': Object.keys(cpuFault.shape),
   'fault-memory': Object.keys(memoryFault.shape),
+  'fault-disk-full': Object.keys(diskFullFault.shape),
   'fault-match': Object.keys(matchMap.in.shape),
   guard: Object.keys(guardMap.shape),
   schedule: Object.keys(scheduleMap.in.shape),
@@ -479,7 +491,10 @@ interface ExperimentCheckSink {
   report(offset: number, message: string): void;
 }
 
-/** Experiments may name only environments the file declares, and only SLOs it declares. */
+/**
+ * Experiments may name only environments the file declares, and only SLOs it declares; a
+ * disk-full fault needs the service's `tmp-size` (the only disk it may fill).
+ */
 export function checkExperiments(sink: ExperimentCheckSink): void {
   const experiments = sink.rawAt(['experiments']);
   if (!isObject(experiments)) return;
@@ -487,6 +502,8 @@ export function checkExperiments(sink: ExperimentCheckSink): void {
   const declaredEnvironments = isObject(environments) ? Object.keys(environments) : [];
   const slos = sink.rawAt(['slos']);
   const declaredSlos = isObject(slos) ? Object.keys(slos).filter((n) => n !== 'environments') : [];
+  const service = sink.rawAt(['service']);
+  const tmpSize = isObject(service) && service['tmp-size'] !== undefined;
   for (const [name, experiment] of Object.entries(experiments)) {
     if (!isObject(experiment)) continue;
     const environment = experiment.environment;
@@ -509,6 +526,14 @@ export function checkExperiments(sink: ExperimentCheckSink): void {
         `SLO '${slo}' is not declared in 'slos'${hint === '' ? ` (${known})` : hint}`,
       );
     }
+    const faults = Array.isArray(experiment.faults) ? experiment.faults : [];
+    faults.forEach((fault, i) => {
+      if (tmpSize || !isObject(fault) || fault['disk-full'] === undefined) return;
+      sink.report(
+        sink.valueOffset(['experiments', name, 'faults', i, 'disk-full']),
+        "disk-full fills only an instance's /tmp held in memory: give the service a tmp-size (e.g. tmp-size: 64MiB), so that no real disk is ever filled",
+      );
+    });
   }
 }
 

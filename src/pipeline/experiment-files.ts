@@ -34,6 +34,7 @@ export function mergeExperiments(
   const context = {
     environments: Object.keys(main.config.environments ?? {}),
     slos: (main.config.slos ?? []).map((s) => s.name),
+    tmpSize: main.config.service?.tmpSizeBytes !== undefined,
   };
   const placeOf = new Map<string, string>();
   const mainPlaces = experimentPlaces(main.text);

@@ -80,6 +80,8 @@ function parseYaml(text: string, file: string): { doc: Document; lineCounter: Li
 export interface ExperimentFileContext {
   environments: readonly string[];
   slos: readonly string[];
+  /** Whether gantry.yaml gives the service a `tmp-size` (a disk-full fault needs one). */
+  tmpSize?: boolean;
 }
 
 /** An experiment file's experiments, each with the line and column of its name. */
@@ -102,10 +104,11 @@ export function validateExperimentFile(text: string, file: string, context: Expe
   const parsed = parseYaml(text, file);
   if ('diagnostics' in parsed) return { experiments: null, places, diagnostics: parsed.diagnostics };
   const { doc, lineCounter, raw } = parsed;
-  // The cross-section checks read the declared environments and SLOs as if they were in this file.
+  // The cross-section checks read the declared environments, SLOs and tmp-size as if they were in this file.
   const declared = Object.fromEntries(context.environments.map((e) => [e, {}]));
   const slos = Object.fromEntries(context.slos.map((e) => [e, {}]));
-  const checker = new Checker(text, doc, lineCounter, isObject(raw) ? { ...raw, environments: declared, slos } : raw);
+  const service = context.tmpSize === true ? { 'tmp-size': 'declared in gantry.yaml' } : {};
+  const checker = new Checker(text, doc, lineCounter, isObject(raw) ? { ...raw, environments: declared, slos, service } : raw);
   const result = experimentFileSchema.safeParse(raw, { error: configErrorMap, reportInput: true });
   if (!result.success) checker.schemaIssues(result.error.issues, []);
   checkExperiments(checker);

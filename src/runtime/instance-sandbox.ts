@@ -3,7 +3,9 @@
  * the host read-only, Gantry's data dir hidden; unlike it, the release's artifacts are bound back
  * READ-ONLY (they are shared by every instance of the release and must stay what was released),
  * the instance's own dir is writable and its private tmp dir is mounted on /tmp (on disk, so a
- * service's temp files do not eat RAM, and they survive its restarts like they would on a host).
+ * service's temp files do not eat RAM, and they survive its restarts like they would on a host),
+ * or, when the service asks for a `tmp-size`, a tmpfs of that size: a disk a chaos experiment
+ * can fill without touching a real one.
  *
  * No `--die-with-parent`: instances outlive the server by design (adoption). `--unshare-pid`
  * makes everything the service starts end when it ends (bwrap's init takes the namespace down).
@@ -16,8 +18,10 @@ export interface InstanceSandboxOptions {
   workDir: string;
   /** Writable inside, at the same path. */
   instanceDir: string;
-  /** Writable inside, mounted on /tmp. */
+  /** Writable inside, mounted on /tmp … */
   tmpDir: string;
+  /** … unless this is set: then /tmp is a tmpfs of this many bytes (a disk that can be filled safely). */
+  tmpSizeBytes?: number;
   /** Covered by an empty tmpfs (directories) or /dev/null (files); paths that do not exist are skipped. */
   hiddenPaths: string[];
   /** More mounts after the hidden paths: the CA files the instance's host settings name (platform/ca-binds.ts). */
@@ -27,7 +31,8 @@ export interface InstanceSandboxOptions {
 
 export function instanceSandboxArgv(argv: string[], o: InstanceSandboxOptions): string[] {
   // The private tmp first: mounted later, it would cover a data dir that lives under /tmp (tests).
-  const out = ['bwrap', '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--bind', o.tmpDir, '/tmp'];
+  const tmp = o.tmpSizeBytes === undefined ? ['--bind', o.tmpDir, '/tmp'] : ['--size', String(o.tmpSizeBytes), '--tmpfs', '/tmp'];
+  const out = ['bwrap', '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', ...tmp];
   for (const hidden of o.hiddenPaths) {
     const kind = pathKind(hidden);
     if (kind === 'dir') out.push('--tmpfs', hidden);

@@ -254,7 +254,7 @@ export class Supervisor {
 
   /**
    * A running instance as a chaos fault takes it: its processes (for a kill, a pause, pressure
-   * beside it) and a graceful restart (the liveness path: out of traffic, the stop signal, SIGKILL
+   * inside its sandbox), the size of its in-memory /tmp (for a disk-full) and a graceful restart (the liveness path: out of traffic, the stop signal, SIGKILL
    * after the drain timeout, started again). Undefined when no process of it runs.
    */
   faultable(id: string): FaultableInstance | undefined {
@@ -263,6 +263,7 @@ export class Supervisor {
     if (inst === undefined || !proc || inst.desired !== 'running' || proc.terminating) return undefined;
     return {
       ref: this.#refOf(inst, proc),
+      tmpSizeBytes: inst.sandboxed ? (inst.spec.service.tmpSizeBytes ?? null) : null,
       restart: (reason) => {
         if (inst.proc === proc) this.#killForRestart(inst, proc, reason);
       },
@@ -361,6 +362,8 @@ export class Supervisor {
     const sandboxed = spec.sandbox === 'auto' && sandboxAvailable();
     if (spec.sandbox === 'auto' && !sandboxed)
       inst.log.system('[gantry] bubblewrap is not available here: the instance runs without a sandbox');
+    if (!sandboxed && spec.service.tmpSizeBytes !== undefined)
+      inst.log.system('[gantry] tmp-size needs the sandbox: the instance gets a /tmp on disk, which a disk-full fault will not fill');
     inst.sandboxed = sandboxed;
     const cwd = resolve(spec.workDir, spec.service.workingDirectory ?? '.');
     const env = this.#envOf(inst, sandboxed);
@@ -372,6 +375,7 @@ export class Supervisor {
           workDir: spec.workDir,
           instanceDir: inst.paths.home,
           tmpDir: inst.paths.tmp,
+          tmpSizeBytes: spec.service.tmpSizeBytes,
           hiddenPaths: this.#hidden,
           binds: binds?.args,
           cwd,

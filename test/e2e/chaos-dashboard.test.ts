@@ -7,6 +7,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { browserAvailable, launchBrowser, screenshot, signIn } from '../support/browser.ts';
+import { deployShopToStaging } from '../support/chaos-deploy.ts';
 import { makeRepo, type TestRepo } from '../support/repo.ts';
 import { type GantryUp, startGantryUp } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
@@ -48,24 +49,7 @@ describe.runIf(browserAvailable())('the experiment pages in a browser', () => {
 
   it('starts an experiment, shows its hypothesis chart with the fault window, and aborts it, confirmed and recorded', async () => {
     const api = async <T>(method: string, path: string, body?: unknown) => (await server.api<T>(method, path, body)).body;
-    await api('POST', '/api/projects', { path: repo.dir, name: 'shop' });
-    const run = (await api<{ run: { id: string } }>('POST', '/api/projects/shop/runs', {})).run.id;
-    await waitFor(async () => (await api<{ status: string }>('GET', `/api/runs/${run}`)).status === 'success', {
-      what: 'the build',
-      timeoutMs: 30_000,
-    });
-    const release = (await api<{ release: { id: string } }>('POST', '/api/projects/shop/releases', { run })).release.id;
-    await api('POST', '/api/projects/shop/environments/staging/deploy', { release });
-    const port = await waitFor(
-      async () => {
-        const v = await api<{ rollout: { phase: string } | null; live: { port: number | null } }>(
-          'GET',
-          '/api/projects/shop/environments/staging/rollout',
-        );
-        return v.rollout?.phase === 'succeeded' ? v.live.port : undefined;
-      },
-      { what: 'the deploy', timeoutMs: 30_000 },
-    );
+    const port = await deployShopToStaging(server, repo.dir);
     let i = 0;
     load = setInterval(() => {
       void fetch(`http://127.0.0.1:${port}${i++ % 2 === 0 ? '/pay' : '/'}`).then(

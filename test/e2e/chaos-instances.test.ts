@@ -10,6 +10,7 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readStat } from '../../src/platform/proc.ts';
+import { deployShopToStaging } from '../support/chaos-deploy.ts';
 import { makeRepo } from '../support/repo.ts';
 import { type GantryUp, startGantryUp } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
@@ -82,24 +83,7 @@ describe('instance faults end to end', () => {
   beforeAll(async () => {
     repo = await makeRepo({ 'server.js': OK_SERVICE, 'gantry.yaml': YAML, '.gantry/experiments/instances.yaml': KILL_FILE });
     server = await startGantryUp({ env: { GANTRY_SANDBOX: 'off' } });
-    await api('POST', '/api/projects', { path: repo.dir, name: 'shop' });
-    const run = (await api<{ run: { id: string } }>('POST', '/api/projects/shop/runs', {})).run.id;
-    await waitFor(async () => (await api<{ status: string }>('GET', `/api/runs/${run}`)).status === 'success', {
-      what: 'the run',
-      timeoutMs: 30_000,
-    });
-    const release = (await api<{ release: { id: string } }>('POST', '/api/projects/shop/releases', { run })).release.id;
-    await api('POST', '/api/projects/shop/environments/staging/deploy', { release });
-    port = await waitFor(
-      async () => {
-        const v = await api<{ rollout: { phase: string } | null; live: { port: number | null } }>(
-          'GET',
-          '/api/projects/shop/environments/staging/rollout',
-        );
-        return v.rollout?.phase === 'succeeded' ? v.live.port : undefined;
-      },
-      { what: 'the deploy', timeoutMs: 30_000 },
-    );
+    port = await deployShopToStaging(server, repo.dir);
     await waitFor(async () => (await instances()).filter((i) => i.state === 'ready').length === 2, { what: 'two ready instances' });
   }, 90_000);
   afterAll(async () => {

@@ -67,7 +67,7 @@ describe('the experiments section', () => {
       "9:24: SLO 'availabilty' is not declared in 'slos' (did you mean 'availability'?)",
       "9:37: unknown key 'error-rat' in the hypothesis of experiment 'x' (did you mean 'error-rate'?)",
       "10:41: unknown key 'percnt' in the latency fault 1 of experiment 'x' (did you mean 'percent'?)",
-      "10:57: item 2 of 'faults' in experiment 'x': give exactly one fault kind (latency, abort, reset, timeout, kill, restart, pause, cpu or memory), got 2",
+      "10:57: item 2 of 'faults' in experiment 'x': give exactly one fault kind (latency, abort, reset, timeout, kill, restart, pause, cpu, memory or disk-full), got 2",
     ]);
   });
 
@@ -189,6 +189,27 @@ describe('the experiments section', () => {
       ),
     ).toEqual([
       "7:108: 'caller' in the match of fault 1 of experiment 'x': a caller is <project>/<environment>, or an environment of this project",
+    ]);
+  });
+
+  it('reads a disk-full fault only when the service has a tmp-size (the one disk it may fill), and reports it otherwise at its position', () => {
+    const text = (service: string) =>
+      [
+        'pipeline:',
+        '  jobs: { build: { steps: [make] } }',
+        `service: ${service}`,
+        'environments: { staging: {} }',
+        'experiments:',
+        '  fill: { environment: staging, hypothesis: { error-rate: { max: 1% } }, faults: [{ disk-full: { instances: 1 } }], duration: 1m }',
+      ].join('\n');
+    const config = parseConfig(text('{ run: x, tmp-size: 64MiB }'), 'gantry.yaml');
+    expect(config.service?.tmpSizeBytes).toBe(64 * 1024 * 1024);
+    expect(config.experiments?.[0]?.instanceFaults).toEqual([{ kind: 'disk-full', target: { count: 1 } }]);
+    expect(validateConfig(text('{ run: x }'), 'gantry.yaml').diagnostics.map((d) => `${d.line}:${d.col}: ${d.message}`)).toEqual([
+      "6:96: disk-full fills only an instance's /tmp held in memory: give the service a tmp-size (e.g. tmp-size: 64MiB), so that no real disk is ever filled",
+    ]);
+    expect(validateConfig(text('{ run: x, tmp-size: 16GiB }'), 'gantry.yaml').diagnostics.map((d) => d.message)).toEqual([
+      "'tmp-size' in 'service': expected a size from 4KiB to 8GiB such as 64MiB, got '16GiB'",
     ]);
   });
 });

@@ -64,7 +64,7 @@ describe('experiment files', () => {
     ).toEqual([
       ".gantry/experiments/pay.yaml:3:18: environment 'stagin' is not declared in 'environments' (did you mean 'staging'?)",
       ".gantry/experiments/pay.yaml:4:24: SLO 'availabilty' is not declared in 'slos' (did you mean 'availability'?)",
-      ".gantry/experiments/pay.yaml:5:14: item 1 of 'faults' in experiment 'x': give exactly one fault kind (latency, abort, reset, timeout, kill, restart, pause, cpu or memory), got 0",
+      ".gantry/experiments/pay.yaml:5:14: item 1 of 'faults' in experiment 'x': give exactly one fault kind (latency, abort, reset, timeout, kill, restart, pause, cpu, memory or disk-full), got 0",
       ".gantry/experiments/pay.yaml:5:16: unknown key 'kil' in fault 1 of experiment 'x' (did you mean 'kill'?)",
       ".gantry/experiments/typo.yaml:1:1: unknown key 'experiment' at the top level (did you mean 'experiments'?)",
     ]);
@@ -89,5 +89,18 @@ describe('experiment files', () => {
     expect(isExperimentFile('.gantry/experiments/pay.yml')).toBe(true);
     expect(isExperimentFile('.gantry/experiments/sub/pay.yaml')).toBe(false);
     expect(isExperimentFile('.gantry/gantry.schema.json')).toBe(false);
+  });
+
+  it("checks a file's disk-full fault against gantry.yaml's service tmp-size", () => {
+    const file = {
+      file: '.gantry/experiments/disk.yaml',
+      text: 'experiments:\n  fill: { environment: staging, hypothesis: { error-rate: { max: 5% } }, faults: [{ disk-full: {} }], duration: 10s }\n',
+    };
+    expect(problems([file])).toEqual([
+      ".gantry/experiments/disk.yaml:2:96: disk-full fills only an instance's /tmp held in memory: give the service a tmp-size (e.g. tmp-size: 64MiB), so that no real disk is ever filled",
+    ]);
+    const withTmp = MAIN.replace('service: { run: x }', 'service: { run: x, tmp-size: 1MiB }');
+    const merged = mergeExperiments({ file: 'gantry.yaml', text: withTmp, config: parseConfig(withTmp, 'gantry.yaml') }, [file]);
+    expect(merged[1]?.instanceFaults).toEqual([{ kind: 'disk-full', target: { count: 1 } }]);
   });
 });

@@ -1,6 +1,6 @@
 /**
  * Instance faults on real processes: a pause ends at its deadline by itself even when the process
- * that set it (the server) is SIGKILLed; pressure helpers count as the instance's processes, end
+ * that set it (the server) is SIGKILLed; pressure workers beside an unsandboxed instance count as its processes, end
  * at the deadline by themselves, and at once on revert; a kill takes every process of the instance.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -104,8 +104,9 @@ describe('instance faults', () => {
   it('runs pressure helpers as processes of the instance, ending at the deadline or on revert', async () => {
     const ref = startInstance();
     await waitFor(() => instanceProcesses(ref).size === 2, { what: 'the instance and its child' });
-    const cpu = await pressInstance(ref, { kind: 'cpu', workers: 2 }, Date.now() + 1500);
     const memory = await pressInstance(ref, { kind: 'memory', bytes: 64 * 1024 * 1024 }, Date.now() + 60_000);
+    // Set after the memory, which may take a while on a loaded machine: the check below must see the CPU workers.
+    const cpu = await pressInstance(ref, { kind: 'cpu', workers: 2 }, Date.now() + 1500);
     for (const h of [...cpu.helpers, ...memory.helpers]) helpers.push(h.pid);
     expect(cpu.helpers).toHaveLength(2);
     // Counted as the instance's: a stop or restart of the instance ends them with it.

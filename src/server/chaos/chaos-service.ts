@@ -17,15 +17,15 @@ import {
   type HypothesisSlo,
 } from '../../chaos/index.ts';
 import type { AppliedInstanceFault, ExperimentConfig } from '../../core/chaos-config.ts';
-import { ConflictError, InputError, NotFoundError } from '../../core/errors.ts';
+import { ConflictError, GantryError, InputError, NotFoundError } from '../../core/errors.ts';
 import { createIdGenerator } from '../../core/ids.ts';
 import type { Value } from '../../core/types.ts';
 import { mergeExperiments } from '../../pipeline/experiment-files.ts';
 import { parseConfig } from '../../pipeline/load-config.ts';
 import type { GantryEvent, Project } from '../../store/ports.ts';
 import { ExperimentRunner, countsOf } from './experiment-runner.ts';
-import { ExperimentScheduler } from './experiment-scheduler.ts';
-import { revertInstanceFaults } from './instance-fault-driver.ts';
+import { ExperimentScheduler, SCHEDULE_ACTOR } from './experiment-scheduler.ts';
+import { diskFullRefusal, revertInstanceFaults } from './instance-fault-driver.ts';
 import type { ChaosDeps } from './ports.ts';
 
 const newId = createIdGenerator();
@@ -68,6 +68,7 @@ export class ChaosService {
       projects: () => deps.store.projects.list(),
       declared: (project) => this.declared(project),
       run: (project, name, o) => this.run(project, name, o),
+      lastScheduledStart: (project, d) => this.#lastScheduledStart(project, d),
       warn: deps.warn,
     });
   }
@@ -140,6 +141,8 @@ export class ChaosService {
           `experiment '${name}' has instance faults, but ${declared.environment}'s instances are not processes of this host`,
         );
       config.instanceFaults = resolveInstanceReleases(declared.instanceFaults, running);
+      const unsafe = diskFullRefusal(target.instances, config.instanceFaults);
+      if (unsafe !== null) throw new GantryError('CHAOS_DISK_FULL_UNSAFE', `experiment '${name}' is refused: ${unsafe}`);
     }
     const slo = await this.#sloOf(candidates[0] as DeclaredExperiment);
     const configHash = createHash('sha256').update(JSON.stringify(declared)).digest('hex').slice(0, 16);
@@ -171,6 +174,19 @@ export class ChaosService {
     this.#running.set(initial.state.id, { runner, projectId: project.id });
     void runner.done.then(() => this.#running.delete(initial.state.id));
     return runner.state;
+  }
+
+  async #lastScheduledStart(project: Project, d: DeclaredExperiment): Promise<number | null> {
+    const subject = `environment:${project.id}/${d.environment}`;
+    const starts = await this.#deps.store.events.list({
+      type: 'experiment.started',
+      actor: SCHEDULE_ACTOR,
+      subjectPrefix: subject,
+      newestFirst: true,
+      limit: 200,
+    });
+    const last = starts.find((e) => e.subject === subject && e.data.name === d.name);
+    return last === undefined ? null : Date.parse(last.at);
   }
 
   /** Faults on a service edge get the caller's instance keys, as they are now (the proxy matches requests on them). */

@@ -4,7 +4,9 @@
  * SCHEDULE_CHECK_MS. A start goes through ChaosService.run like one by hand, so the guard is
  * checked and the run recorded; one that cannot start yet (the environment busy with another
  * experiment, or not running: ConflictError) is tried again at each look until its window closes.
- * Slots before the scheduler started are not replayed.
+ * A slot whose window is still open when the server starts is started then, unless the event log
+ * shows a scheduled start of it (a server restarted mid-window, or down at the slot, still holds
+ * that day's game day); slots of windows already closed are not replayed.
  */
 import { dueSlot } from '../../chaos/index.ts';
 import type { Clock } from '../../core/clock.ts';
@@ -24,6 +26,8 @@ export interface ExperimentSchedulerDeps {
   projects(): Promise<Project[]>;
   declared(project: Project): Promise<DeclaredExperiment[]>;
   run(project: Project, name: string, o: { environment: string; actor: string }): Promise<unknown>;
+  /** When the schedule last started this experiment (from the event log), null when never; absent: slots before the start are skipped. */
+  lastScheduledStart?(project: Project, d: DeclaredExperiment): Promise<number | null>;
   warn(message: string, data: Record<string, unknown>): void;
 }
 
@@ -53,6 +57,16 @@ export class ExperimentScheduler {
     this.#loop = null;
   }
 
+  /** The slot last started (or given up), read from the event log the first time an experiment is seen. */
+  async #lastStart(key: string, project: Project, d: DeclaredExperiment): Promise<number> {
+    const known = this.#last.get(key);
+    if (known !== undefined) return known;
+    if (this.#deps.lastScheduledStart === undefined) return this.#since;
+    const recorded = (await this.#deps.lastScheduledStart(project, d)) ?? Number.NEGATIVE_INFINITY;
+    this.#last.set(key, recorded);
+    return recorded;
+  }
+
   /** One look: starts every experiment with a due slot. */
   async check(): Promise<void> {
     const now = this.#deps.clock.now();
@@ -61,7 +75,7 @@ export class ExperimentScheduler {
         const schedule = d.config.schedule;
         if (schedule === undefined) continue;
         const key = `${project.id}/${d.environment}/${d.name}`;
-        const slot = dueSlot(schedule, this.#last.get(key) ?? this.#since, now);
+        const slot = dueSlot(schedule, await this.#lastStart(key, project, d), now);
         if (slot === null) continue;
         try {
           await this.#deps.run(project, d.name, { environment: d.environment, actor: SCHEDULE_ACTOR });

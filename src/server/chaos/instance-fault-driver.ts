@@ -1,6 +1,6 @@
 /**
  * Carries out an experiment's instance faults on the environment's instances: picks them (the pure
- * choice of src/chaos), then kills, restarts, pauses or presses each through the runtime, and
+ * choice of src/chaos), then kills, restarts, pauses, presses or fills each through the runtime, and
  * undoes the lasting ones on revert. A pause and pressure also end by themselves at the deadline
  * (a helper process the runtime leaves), so a server that dies mid-way leaves nothing behind
  * past it.
@@ -65,7 +65,27 @@ async function applyOne(
       return pressInstance(target.ref, { kind: 'cpu', workers: fault.workers }, deadlineAt);
     case 'memory':
       return pressInstance(target.ref, { kind: 'memory', bytes: fault.bytes }, deadlineAt);
+    case 'disk-full':
+      return pressInstance(target.ref, { kind: 'disk-full', tmpSizeBytes: target.tmpSizeBytes }, deadlineAt);
   }
+}
+
+/**
+ * Why a disk-full fault may not run on these instances, or null when it may: every instance it
+ * could take must have its /tmp as a size-limited tmpfs in its sandbox (service.tmp-size), so the
+ * only thing it can fill is what the service set aside for it. Checked before the run starts.
+ */
+export function diskFullRefusal(instances: EnvironmentInstances, faults: readonly InstanceFault[]): string | null {
+  for (const fault of faults) {
+    if (fault.kind !== 'disk-full') continue;
+    const release = fault.target.release;
+    for (const { id } of instances.ready().filter((i) => release === undefined || i.release === release)) {
+      const target = instances.faultable(id);
+      if (target !== undefined && target.tmpSizeBytes === null)
+        return `instance ${id} has no size-limited /tmp in a sandbox (service.tmp-size, with bubblewrap): a disk-full there could fill a real disk`;
+    }
+  }
+  return null;
 }
 
 /** Ends the lasting faults now (resumes the paused, kills the helpers). Idempotent, synchronous. */

@@ -29,17 +29,22 @@ function config(name: string, schedule: ExperimentSchedule): ExperimentConfig {
   };
 }
 
-function rig(configs: ExperimentConfig[], refuse: (at: number) => boolean = () => false) {
-  const clock = new ManualClock(monday + 12 * HOUR);
+function rig(
+  configs: ExperimentConfig[],
+  refuse: (at: number) => boolean = () => false,
+  o: { startAt?: number; lastScheduledStart?: () => Promise<number | null> } = {},
+) {
+  const clock = new ManualClock(o.startAt ?? monday + 12 * HOUR);
   const starts: { name: string; at: number; actor: string }[] = [];
   const scheduler = new ExperimentScheduler({
     clock,
     projects: async () => [project],
     declared: async () => configs.map((c) => ({ name: c.name, environment: c.environment, release: 'r1', config: c })),
-    run: async (_p, name, o) => {
+    run: async (_p, name, opts) => {
       if (refuse(clock.now())) throw new ConflictError('experiment x is already running in staging');
-      starts.push({ name, at: clock.now(), actor: o.actor });
+      starts.push({ name, at: clock.now(), actor: opts.actor });
     },
+    lastScheduledStart: o.lastScheduledStart,
     warn: () => undefined,
   });
   return { clock, starts, scheduler };
@@ -91,5 +96,24 @@ describe('the experiment scheduler', () => {
     await advance(clock, 3 * HOUR);
     await scheduler.stop();
     expect(starts.map((s) => (s.at - (monday + 13 * HOUR)) / 60_000)).toEqual([0, 15, 30, 45]);
+  });
+
+  it('starts a slot whose window is still open when the server starts, unless the event log shows it started', async () => {
+    const gameDay = config('game-day', { cron: '0 13 * * *', windowMs: 2 * HOUR, timezone: 'UTC' });
+    // The server (re)starts at 13:30, inside the 13:00–15:00 window: the game day was missed.
+    const missed = rig([gameDay], () => false, { startAt: monday + 13.5 * HOUR, lastScheduledStart: async () => null });
+    missed.scheduler.start();
+    await advance(missed.clock, HOUR);
+    await missed.scheduler.stop();
+    expect(missed.starts.map((s) => s.at - (monday + 13.5 * HOUR))).toEqual([SCHEDULE_CHECK_MS]);
+    // It had started at 13:00 before the restart: not again in this window, and the next day's runs.
+    const ran = rig([gameDay], () => false, {
+      startAt: monday + 13.5 * HOUR,
+      lastScheduledStart: async () => monday + 13 * HOUR + 5000,
+    });
+    ran.scheduler.start();
+    await advance(ran.clock, 24 * HOUR);
+    await ran.scheduler.stop();
+    expect(ran.starts.map((s) => Math.floor((s.at - monday) / HOUR))).toEqual([37]);
   });
 });
