@@ -26,8 +26,9 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     .showHelpAfterError('(run `gantry --help` for usage)')
     .exitOverride();
   const first = commandName(argv);
-  // A command that only talks to a server loads its own group: every group at once is ~0.5 s of
-  // CPU a start (the run engine, the executor and the security scanners come with `gantry run`).
+  // A command loads its own group only: every group at once is ~0.8 s of CPU a start, and a
+  // command that only talks to a server needs ~0.2 s (the run engine, the executor and the
+  // security scanners come with `gantry run`'s group).
   const single = first === undefined ? undefined : SINGLE_GROUP_COMMANDS.get(first);
   if (single) {
     (await single())(program);
@@ -113,9 +114,9 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
 type Registration = (program: Command) => void;
 
 /**
- * Top-level commands whose group registers all of them alone and loads little (no engine, no
- * executor, no scanners), each with how to load its group. A command two groups add to (`env`)
- * stays out; test/cli/command-groups.test.ts checks each is built as the whole program builds it.
+ * Top-level commands that one group registers alone, each with how to load that group. A command
+ * two groups add to (`env`) stays out; test/cli/command-groups.test.ts checks each is built as the
+ * whole program builds it. A group missing here still works: its commands load every group.
  */
 const SINGLE_GROUP_COMMANDS: ReadonlyMap<string, () => Promise<Registration>> = new Map(
   (
@@ -135,6 +136,7 @@ const SINGLE_GROUP_COMMANDS: ReadonlyMap<string, () => Promise<Registration>> = 
       [['approve', 'approvals'], async () => (await import('./commands/approvals.ts')).registerApprovalCommands],
       [['agent', 'agents'], async () => (await import('./commands/agents.ts')).registerAgentCommands],
       [['k8s', 'proxy'], async () => (await import('./commands/k8s.ts')).registerK8sCommands],
+      [['validate', 'init', 'schema', 'run'], async () => (await import('./commands/local.ts')).registerLocalCommands],
     ] as const
   ).flatMap(([names, load]) => names.map((name) => [name, load] as const)),
 );
