@@ -41,9 +41,8 @@ export default defineConfig({
           // A worker runs file after file (its start and module loading were ~0.9 s a file): a
           // test restores the process-wide state it changes and stops what it starts (ADR 0031).
           isolate: false,
-          // Starts a throwaway PostgreSQL cluster when GANTRY_TEST_PG_URL is unset (test/support/global-setup.ts),
-          // and one Chromium for every browser test file, on the first one's request (test/support/shared-browser.ts).
-          globalSetup: ['test/support/global-setup.ts', 'test/support/shared-browser.ts'],
+          // Starts a throwaway PostgreSQL cluster when GANTRY_TEST_PG_URL is unset (test/support/global-setup.ts).
+          globalSetup: ['test/support/global-setup.ts'],
         },
       },
     ],

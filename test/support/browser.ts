@@ -1,15 +1,13 @@
 /**
  * The dashboard's browser tests: Debian's Chromium driven through playwright-core (never a
- * downloaded browser), shared by the run's files (shared-browser.ts), against a real `gantry up`
- * (`startGantryUp` in server.ts).
+ * downloaded browser), against a real `gantry up` (`startGantryUp` in server.ts).
  */
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import { inject } from 'vitest';
-import { CHROMIUM, connectChromium, launchChromium } from './chromium.ts';
+import { CHROMIUM, launchChromium } from './chromium.ts';
 import { requirement } from './requirements.ts';
 import type { GantryUp } from './server.ts';
 
@@ -21,17 +19,8 @@ export function browserAvailable(): boolean {
   return requirement('Chromium (/usr/bin/chromium)', existsSync(CHROMIUM));
 }
 
-/**
- * A browser for one test file: a connection to the run's shared Chromium (shared-browser.ts)
- * when vitest's global setup offers one, else a Chromium of its own. Either way the file's
- * `close()` ends what it opened.
- */
-export async function launchBrowser(): Promise<Browser> {
-  const broker = inject('gantryBrowserBroker');
-  if (!broker) return launchChromium();
-  const response = await fetch(broker);
-  if (!response.ok) throw new Error(`the shared Chromium did not start: ${await response.text()}`);
-  return connectChromium(await response.text());
+export function launchBrowser(): Promise<Browser> {
+  return launchChromium();
 }
 
 /** Signs the page in the way a person does: by opening the one-time link. */
