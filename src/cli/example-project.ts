@@ -191,10 +191,13 @@ export async function readVersion(repoDir: string): Promise<ExampleVersion> {
   return { version: String(parsed.version ?? '0.0.0'), errorRate: Number(parsed.errorRate ?? 0) };
 }
 
-/** Writes version.json and commits it; the commit's git hook starts the pipeline. Returns the new commit. */
+/**
+ * Writes version.json and commits it, with gantry.yaml when the demo changed it (`--pause`); the
+ * commit's git hook starts the pipeline. Returns the new commit.
+ */
 export async function commitVersion(repoDir: string, version: ExampleVersion, message: string): Promise<string> {
   await writeFile(join(repoDir, 'version.json'), `${JSON.stringify(version)}\n`);
-  await runGit(['add', '--', 'version.json'], { cwd: repoDir });
+  await runGit(['add', '--', 'version.json', 'gantry.yaml'], { cwd: repoDir });
   return commit(repoDir, message);
 }
 

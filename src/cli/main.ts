@@ -25,7 +25,15 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     .option('--data <dir>', 'data directory of the local server (default: ./.gantry for `up`, the nearest .gantry/ for other commands)')
     .showHelpAfterError('(run `gantry --help` for usage)')
     .exitOverride();
-  const first = argv.find((a) => !a.startsWith('-'));
+  const first = commandName(argv);
+  // A command loads its own group only: every group at once is ~0.8 s of CPU a start, and a
+  // command that only talks to a server needs ~0.2 s (the run engine, the executor and the
+  // security scanners come with `gantry run`'s group).
+  const single = first === undefined ? undefined : SINGLE_GROUP_COMMANDS.get(first);
+  if (single) {
+    (await single())(program);
+    return program;
+  }
   const { registerScanCommands } = await import('./commands/scan.ts');
   if (first === 'scan' || first === 'hooks') {
     registerScanCommands(program);
@@ -102,6 +110,49 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
   k8s.registerK8sCommands(program);
   return program;
 }
+
+type Registration = (program: Command) => void;
+
+/**
+ * Top-level commands that one group registers alone, each with how to load that group. A command
+ * two groups add to (`env`) stays out; test/cli/command-groups.test.ts checks each is built as the
+ * whole program builds it. A group missing here still works: its commands load every group.
+ */
+const SINGLE_GROUP_COMMANDS: ReadonlyMap<string, () => Promise<Registration>> = new Map(
+  (
+    [
+      [['project', 'secret', 'trigger', 'runs', 'logs'], async () => (await import('./commands/remote.ts')).registerRemoteCommands],
+      [['release', 'deploy', 'rollback', 'rollout'], async () => (await import('./commands/delivery.ts')).registerDeliveryCommands],
+      [['slo', 'alerts'], async () => (await import('./commands/slo.ts')).registerSloCommands],
+      [['notify'], async () => (await import('./commands/notify.ts')).registerNotifyCommands],
+      [['incident'], async () => (await import('./commands/incident.ts')).registerIncidentCommands],
+      [['dora'], async () => (await import('./commands/dora.ts')).registerDoraCommand],
+      [['demo'], async () => (await import('./commands/demo.ts')).registerDemoCommand],
+      [['open'], async () => (await import('./commands/open.ts')).registerOpenCommand],
+      [['user', 'grant', 'revoke', 'token', 'audit'], async () => (await import('./commands/access.ts')).registerAccessCommands],
+      [['findings', 'advisories'], async () => (await import('./commands/findings.ts')).registerFindingsCommands],
+      [['experiment'], async () => (await import('./commands/experiment.ts')).registerExperimentCommands],
+      [['search', 'events'], async () => (await import('./commands/search.ts')).registerSearchCommands],
+      [['approve', 'approvals'], async () => (await import('./commands/approvals.ts')).registerApprovalCommands],
+      [['agent', 'agents'], async () => (await import('./commands/agents.ts')).registerAgentCommands],
+      [['k8s', 'proxy'], async () => (await import('./commands/k8s.ts')).registerK8sCommands],
+      [['validate', 'init', 'schema', 'run'], async () => (await import('./commands/local.ts')).registerLocalCommands],
+    ] as const
+  ).flatMap(([names, load]) => names.map((name) => [name, load] as const)),
+);
+
+/** The first word that is not an option or the value of `--data`: the command asked for. */
+export function commandName(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--data') i++;
+    else if (!arg.startsWith('-')) return arg;
+  }
+  return undefined;
+}
+
+/** The top-level commands that load one group only (for the test that keeps the list true). */
+export const singleGroupCommands = (): string[] => [...SINGLE_GROUP_COMMANDS.keys()];
 
 export async function main(argv: string[]): Promise<number> {
   try {

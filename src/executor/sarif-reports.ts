@@ -10,7 +10,7 @@
 import { lstat, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type * as Sarif from 'sarif';
-import { SARIF_SCHEMA, fromSarif } from '../security/index.ts';
+import { SARIF_SCHEMA, fromSarif } from '../security/sarif.ts';
 import { matchFiles } from './globs.ts';
 
 /** Beyond this a report is refused rather than read whole into memory. */

@@ -7,7 +7,7 @@
  * keep working beside it.
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AXE, seriousViolations } from '../support/axe.ts';
 import { browserAvailable, launchBrowser, screenshot, signIn } from '../support/browser.ts';
 import { freePort } from '../support/net.ts';
@@ -60,8 +60,14 @@ describe.runIf(browserAvailable())('dashboard sign-in through an OpenID provider
     });
     expect((await server.api('POST', '/api/projects', { path: repo.dir, name: 'shop' })).status).toBe(201);
   }, 60_000);
+  // A test's pages end with it: left open, each kept its renderer, event stream and polling busy
+  // until the file's end.
+  const closeContexts = async () => {
+    for (const context of contexts.splice(0)) await context.close().catch(() => undefined);
+  };
+  afterEach(closeContexts);
   afterAll(async () => {
-    for (const context of contexts) await context.close().catch(() => undefined);
+    await closeContexts();
     await browser?.close();
     await provider?.stop();
     await server?.stop();

@@ -73,7 +73,9 @@ describe('the first minute', () => {
   const demoDone = () =>
     (demoRun ??= (async () => {
       await upReady();
-      const result = await runCli(home, ['--data', dataDir, 'demo', '--quiet'], { timeoutMs: 150_000 });
+      // Canary steps of 3 s instead of the example's 10 s (the demo's documented `--pause`), with
+      // enough load that a 20 % canary still sees the analysis's 20 requests within a step.
+      const result = await runCli(home, ['--data', dataDir, 'demo', '--quiet', '--pause', '3s', '--rate', '40'], { timeoutMs: 150_000 });
       return { result, baseUrl };
     })());
 

@@ -195,7 +195,8 @@ async function spawnUp(dataDir: string, port: number, opts: GantryUpOptions): Pr
       );
       return healthy && existsSync(join(dataDir, 'admin.token')) && 'healthy';
     },
-    { what: 'gantry up to become healthy', timeoutMs: 30_000, intervalMs: 50 },
+    // ~2 s of CPU, which took over 30 s at a load of 25 on 2 cores; within the 60 s of a beforeAll.
+    { what: 'gantry up to become healthy', timeoutMs: 45_000, intervalMs: 50 },
   ).catch((error: Error) => {
     child.kill('SIGKILL');
     throw new Error(`${error.message}\n${output}`);

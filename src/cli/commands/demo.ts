@@ -24,6 +24,8 @@ import {
 } from '../example-project.ts';
 import { bold, dim, green, red } from '../output.ts';
 import { isFinalRollout } from '../../core/rollout-phase.ts';
+import { formatDuration } from '../../pipeline/durations.ts';
+import { parseCanaryPause, writeCanaryPause } from '../example-canary-pause.ts';
 
 /** The faulty version's share of 500 answers: caught within seconds at a 20 % canary, obvious on the charts. */
 export const FAULTY_ERROR_RATE = 0.3;
@@ -37,6 +39,7 @@ interface DemoOptions {
   faulty: boolean;
   quiet?: boolean;
   rate: string;
+  pause?: string;
 }
 
 export function registerDemoCommand(program: Command): void {
@@ -48,17 +51,26 @@ export function registerDemoCommand(program: Command): void {
     .option('--no-faulty', 'ship only the healthy version')
     .option('--quiet', 'only the milestones, no traffic lines')
     .option('--rate <n>', 'synthetic requests per second against production', '20')
+    .option(
+      '--pause <duration>',
+      "hold each canary step this long (1s to 1m) instead of the example's 10s; written into the example's gantry.yaml with the new version",
+    )
     .action(async (opts: DemoOptions) => {
       const rate = Number(opts.rate);
       if (!Number.isFinite(rate) || rate <= 0 || rate > 200)
         throw new InputError(`--rate must be a number of requests per second from 1 to 200, got '${opts.rate}'`);
+      const pauseMs = opts.pause === undefined ? null : parseCanaryPause(opts.pause);
       const api = new ApiClient(serverAddress((program.opts() as { data?: string }).data));
       const interrupt = new AbortController();
       const onSigint = () => interrupt.abort();
       process.once('SIGINT', onSigint);
       const state: DemoState = { project: null, rolloutId: null };
       try {
-        process.exitCode = await runDemo(api, { faulty: opts.faulty, quiet: Boolean(opts.quiet), rate, signal: interrupt.signal }, state);
+        process.exitCode = await runDemo(
+          api,
+          { faulty: opts.faulty, quiet: Boolean(opts.quiet), rate, pauseMs, signal: interrupt.signal },
+          state,
+        );
       } catch (error) {
         if (!interrupt.signal.aborted) throw error;
         process.stderr.write(`stopped: the load is off${await abortStartedRollout(api, state)}\n`);
@@ -92,6 +104,8 @@ interface RunDemoOptions {
   faulty: boolean;
   quiet: boolean;
   rate: number;
+  /** `--pause`: each canary step's pause to commit with the versions; null keeps the example's. */
+  pauseMs: number | null;
   signal: AbortSignal;
 }
 
@@ -203,6 +217,8 @@ async function ship(
       ? `${version.version} ${red(`(faulty: ${Math.round(version.errorRate * 100)} % of its requests fail)`)}`
       : version.version;
   say(`\n${bold(`── ${label}`)}`);
+  if (c.pauseMs !== null && (await writeCanaryPause(repoDir, c.pauseMs)))
+    say(`canary steps pause ${formatDuration(c.pauseMs)} ${dim('(--pause, written into gantry.yaml)')}`);
   const sha = await commitVersion(repoDir, version, `hello ${version.version}${version.errorRate > 0 ? ' (faulty)' : ''}`);
   const run = await runOfCommit(api, project, sha, { signal: c.signal, timeoutMs: RUN_TIMEOUT_MS });
   c.runs.push(run.id);

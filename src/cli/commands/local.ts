@@ -21,23 +21,13 @@ import { explainPlan } from '../../pipeline/triggers.ts';
 import { resolveInputs } from '../../pipeline/inputs.ts';
 import { parseEnvNames } from '../../platform/child-env.ts';
 import type { JobRecord } from '../../store/ports.ts';
+import { parsePairs } from '../key-value-flags.ts';
 import { LiveTable } from '../live-table.ts';
 import { writeSchemaFile } from '../schema-file.ts';
 import { bold, dim, formatMs, printJson, red, statusSymbol } from '../output.ts';
 
 export const DEFAULT_LOG_CAP_BYTES = 64 * 1024 * 1024;
 const collect = (value: string, previous: string[]) => [...previous, value];
-
-/** `k=v` pairs from repeated flags. */
-export function parsePairs(pairs: string[], flag: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const pair of pairs) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) throw new InputError(`${flag} expects key=value, got '${pair}'`);
-    out[pair.slice(0, eq)] = pair.slice(eq + 1);
-  }
-  return out;
-}
 
 /** Secrets for `gantry run`: named environment variables and dotenv files — never values on the command line. */
 export function collectSecrets(names: string[], files: string[]): Record<string, string> {

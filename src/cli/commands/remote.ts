@@ -8,7 +8,7 @@ import { parseLogLine } from '../../core/log-line.ts';
 import type { RunRecord } from '../../store/ports.ts';
 import { ApiClient, serverAddress } from '../api-client.ts';
 import { bold, dim, formatMs, printJson, statusSymbol } from '../output.ts';
-import { parsePairs } from './local.ts';
+import { parsePairs } from '../key-value-flags.ts';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 const client = (program: Command) => new ApiClient(serverAddress((program.opts() as { data?: string }).data));
