@@ -152,6 +152,8 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
   await chmod(options.dataDir, 0o700);
   const opened = await openStore({ url: options.store });
   const store = overrides.wrapStore ? overrides.wrapStore(opened) : opened;
+  // The background-loops lease token this server holds (several servers on PostgreSQL), once it does.
+  let loopToken: number | null = null;
   const secretBox = await SecretBox.open(options.dataDir, { onReveal: (plaintext) => secrets.add(plaintext) });
   const createdAdminToken = await ensureAdminToken(store, options.dataDir);
   secrets.add((await readFile(join(options.dataDir, ADMIN_TOKEN_FILE), 'utf8')).trim());
@@ -212,6 +214,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     dataDir: options.runtimeDir,
     passEnv: options.passEnv,
     secretCodec: secretBox,
+    lockFence: () => loopToken,
     logger: log.child({ component: 'supervisor' }),
     // Logs outlive instances, grouped by environment and release; the budget keeper deletes (server/logs).
     log: {
@@ -541,6 +544,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
         holderUrl: url,
         ttlMs: options.leaseMs,
         onAcquired: async (token) => {
+          loopToken = token;
           log.info('this server runs the background loops', { lease: BACKGROUND_LEASE, token });
           await store.events.append({
             type: 'server.lease.acquired',
