@@ -152,8 +152,11 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
   await chmod(options.dataDir, 0o700);
   const opened = await openStore({ url: options.store });
   const store = overrides.wrapStore ? overrides.wrapStore(opened) : opened;
-  // The background-loops lease token this server holds (several servers on PostgreSQL), once it does.
+  // The background loops write through this view: once this server has held the lease, each of
+  // their transactions commits only while its token is still current, so an owner paused past its
+  // lease cannot write over the next owner's work when it wakes (docs/decisions/0037).
   let loopToken: number | null = null;
+  const loopStore = store.fenced({ lease: BACKGROUND_LEASE, token: () => loopToken });
   const secretBox = await SecretBox.open(options.dataDir, { onReveal: (plaintext) => secrets.add(plaintext) });
   const createdAdminToken = await ensureAdminToken(store, options.dataDir);
   secrets.add((await readFile(join(options.dataDir, ADMIN_TOKEN_FILE), 'utf8')).trim());
@@ -174,6 +177,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
   });
   const runs = new RunService({
     store,
+    loopStore,
     dataDir: options.dataDir,
     logCapBytes: options.logCapBytes,
     sandbox: options.sandbox,
@@ -237,7 +241,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     isLive: (instance) => supervisor.list().some((s) => s.id === instance && s.state !== 'stopped' && s.state !== 'failed'),
     onDrop: async (drop) => {
       logsLog.info('service logs dropped to stay within the budget', { ...drop });
-      await store.events.append({
+      await loopStore.events.append({
         type: SERVICE_LOGS_DROPPED_EVENT,
         subject: `environment:${drop.projectId}/${drop.environment}`,
         actor: 'server',
@@ -281,7 +285,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
   const protection = new DeployProtection({ store, clock: overrides.clock ?? systemClock, eventEnv });
   const traces = new TraceService();
   const delivery: DeliveryController = new DeliveryController({
-    store,
+    store: loopStore,
     supervisor,
     proxies: new ProxyProcesses(options.runtimeDir),
     secretBox,
@@ -315,7 +319,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     },
   });
   const slos: SloService = new SloService({
-    store,
+    store: loopStore,
     clock: systemClock,
     targets: storeSloTargets(store),
     traffic: (projectId, environment, sinceMs, untilMs) => delivery.traffic(projectId, environment, sinceMs, untilMs),
@@ -327,7 +331,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
   const notifyLog = log.child({ component: 'notify' });
   const scopes = new EventScopes(store);
   const notifier = new Notifier({
-    store,
+    store: loopStore,
     clock: systemClock,
     scope: (event) => scopes.scope(event),
     decrypt: (ciphertext) => secretBox.decrypt(ciphertext),
@@ -336,7 +340,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     firstRetryMs: options.notifyRetryMs,
   });
   const chaos: ChaosService = new ChaosService({
-    store,
+    store: loopStore,
     clock: systemClock,
     target: (projectId, environment) => delivery.chaosTarget(projectId, environment),
     budgets: (projectId, environment) =>
@@ -354,7 +358,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     warn: (message, data) => log.child({ component: 'chaos' }).warn(message, data),
   });
   const incidents = new IncidentService({
-    store,
+    store: loopStore,
     clock: systemClock,
     experimentIn: (projectId, environment) => chaos.activeIn(projectId, environment),
     scope: (event) => scopes.scope(event),
@@ -364,7 +368,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     warn: (message, data) => log.child({ component: 'incidents' }).warn(message, data),
   });
   const security: SecurityService = new SecurityService({
-    store,
+    store: loopStore,
     ...(jobFiles ? { jobFiles } : {}),
     clock: systemClock,
     dataDir: options.dataDir,
@@ -376,7 +380,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
   const autoRelease = new AutoRelease({ store, releases, delivery, warn: (message, data) => deliveryLog.warn(message, data) });
   const projectsLog = log.child({ component: 'projects' });
   const projects = new ProjectService({
-    store,
+    store: loopStore,
     runs,
     secretBox,
     dataDir: options.dataDir,
@@ -402,7 +406,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
           https: () => oidcRedirectUrl().startsWith('https:'),
         }
       : undefined;
-  const searchIndexer = new SearchIndexer(store);
+  const searchIndexer = new SearchIndexer(loopStore);
   const httpLog = log.child({ component: 'http' });
   const app = createApp({
     store,
@@ -458,7 +462,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     const starting = (async () => {
       await projects.start(url);
       await delivery.start();
-      started = { rollups: new RollupRecorder(store, delivery, (message, data) => deliveryLog.warn(message, data)) };
+      started = { rollups: new RollupRecorder(loopStore, delivery, (message, data) => deliveryLog.warn(message, data)) };
       await slos.start();
       await chaos.start();
       notifier.start();

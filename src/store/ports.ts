@@ -14,6 +14,8 @@ import type { JobStatus, MatrixValues, RunStatus, StepResult, TestCounts, Trigge
 
 export type * from './security-ports.ts';
 export type { ClaimOutcome, LeaseClaim, LeaseRecord } from '../leases/index.ts';
+import type { WriteFence } from './write-fence.ts';
+export type { WriteFence } from './write-fence.ts';
 
 export type ProjectSource = { kind: 'local'; path: string } | { kind: 'url'; url: string };
 
@@ -749,5 +751,12 @@ export interface Store {
   agents: AgentStore;
   /** `sqlite` or `postgres`. */
   readonly dialect: 'sqlite' | 'postgres';
+  /**
+   * A view of this store whose writes commit only while `fence`'s lease token is current (each
+   * transaction checks it first; a stale one fails with LEASE_FENCED: src/store/write-fence.ts).
+   * The same connections, and leases unfenced. On SQLite, where one server owns the file, the
+   * store itself. Closing the view does nothing.
+   */
+  fenced(fence: WriteFence): Store;
   close(): Promise<void>;
 }

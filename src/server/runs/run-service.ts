@@ -32,6 +32,12 @@ import { type CommitList, commitsBetween, readConfigAtCommit, syncMirror } from 
 
 export interface RunServiceDeps {
   store: Store;
+  /**
+   * The background loops' fenced view of the store (several servers): runs a loop fires (cron,
+   * polling: `TriggerRequest.byLoop`) are stored through it, so an owner paused past its lease
+   * fires nothing once it wakes. Default: `store`.
+   */
+  loopStore?: Store;
   dataDir: string;
   logCapBytes: number;
   sandbox: 'auto' | 'off';
@@ -73,6 +79,8 @@ export interface TriggerRequest {
   inputs?: Record<string, string>;
   schedule?: string;
   actor: string;
+  /** Fired by a background loop (cron, polling) rather than for a caller: stored through `loopStore`. */
+  byLoop?: boolean;
 }
 
 export type TriggerOutcome = { run: RunRecord } | { skipped: string };
@@ -98,7 +106,7 @@ export class RunService {
   }
 
   async trigger(project: Project, req: TriggerRequest): Promise<TriggerOutcome> {
-    const { store } = this.#deps;
+    const store = (req.byLoop && this.#deps.loopStore) || this.#deps.store;
     if (project.source.kind === 'url') await syncMirror(project.source.url, this.gitDir(project));
     const resolved = req.sha
       ? { sha: req.sha, ref: fullRef(req.ref ?? 'HEAD') }
