@@ -10,7 +10,7 @@ import { hostname } from 'node:os';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
-import { type Clock, systemClock } from '../core/clock.ts';
+import { type Clock, systemClock, type TimerHandle } from '../core/clock.ts';
 import { GantryError } from '../core/errors.ts';
 import { GANTRY_VERSION } from '../core/version.ts';
 import { SlotPool } from '../engine/slot-pool.ts';
@@ -135,10 +135,17 @@ const LOG = {
   searchIndexFailed: 'the search index could not catch up with the event log',
   jobFilesShippingFailed: "copying a job's files into the store failed",
   leaseLost: 'this server lost the lease over the background loops: it stops so that only the new owner runs them',
+  serverLeaseLost: 'this server lost its own lease (another took it for dead and resumes its runs): it stops',
+  recoveryFailed: 'resuming the runs of servers that are gone failed',
 } as const;
 
 /** The lease whose holder runs the loops that must run once across servers. */
 export const BACKGROUND_LEASE = 'background-loops';
+
+/** A server's own lease: held while it lives; another server resumes its runs once it expired. */
+function serverLeaseName(serverId: string): string {
+  return `server:${serverId}`;
+}
 
 export async function buildServer(options: ServerOptions, overrides: StartOverrides = {}): Promise<ServerParts> {
   // Every secret value the server handles is registered here before it could reach a log line.
@@ -157,6 +164,12 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
   // lease cannot write over the next owner's work when it wakes (docs/decisions/0037).
   let loopToken: number | null = null;
   const loopStore = store.fenced({ lease: BACKGROUND_LEASE, token: () => loopToken });
+  // Several servers: this server's own lease says it is alive; the runs it drives are stored
+  // through a view fenced by it, so once a survivor has claimed it (this server was taken for
+  // dead) nothing this server still had under way about those runs lands.
+  const serverId = `${hostname()}:${process.pid}:${newId()}`;
+  let serverToken: number | null = null;
+  const runStore = store.fenced({ lease: serverLeaseName(serverId), token: () => serverToken });
   const secretBox = await SecretBox.open(options.dataDir, { onReveal: (plaintext) => secrets.add(plaintext) });
   const createdAdminToken = await ensureAdminToken(store, options.dataDir);
   secrets.add((await readFile(join(options.dataDir, ADMIN_TOKEN_FILE), 'utf8')).trim());
@@ -176,8 +189,22 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     warn: (message, data) => agentsLog.warn(message, data),
   });
   const runs = new RunService({
-    store,
+    store: runStore,
     loopStore,
+    ...(store.dialect === 'postgres'
+      ? {
+          ownership: {
+            self: serverId,
+            claimIfDead: async (owner: string) => {
+              const name = serverLeaseName(owner);
+              const nowMs = systemClock.now();
+              const lease = await store.leases.get(name);
+              if (lease !== null && lease.expiresAtMs > nowMs) return lease.holder === serverId;
+              return (await store.leases.claim({ name, holder: serverId, holderUrl: url, nowMs, ttlMs: options.leaseMs })).granted;
+            },
+          },
+        }
+      : {}),
     dataDir: options.dataDir,
     logCapBytes: options.logCapBytes,
     sandbox: options.sandbox,
@@ -279,8 +306,10 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
   const prometheus = options.prometheusUrl ? new PrometheusSource({ baseUrl: options.prometheusUrl }) : null;
   // The address the server listens on, once it does: links, git hooks and instances' OTLP endpoint.
   let url = '';
-  // Several servers on PostgreSQL: the lease whose holder runs the background loops and drives rollouts.
+  // Several servers on PostgreSQL: the lease whose holder runs the background loops and drives
+  // rollouts, and this server's own (its runs are its own while it holds it).
   let lease: LeaseKeeper | null = null;
+  let serverLease: LeaseKeeper | null = null;
   const ingestTokens = new IngestTokens(options.dataDir);
   const protection = new DeployProtection({ store, clock: overrides.clock ?? systemClock, eventEnv });
   const traces = new TraceService();
@@ -479,15 +508,33 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
       agents.start();
       const resumed = await runs.recover();
       if (resumed > 0) runsLog.info('resuming runs left by the previous server', { runs: resumed });
+      // Several servers: a server that dies later leaves runs too; they are resumed here once its lease expired.
+      if (store.dialect === 'postgres') recoverLater();
       return resumed;
     })();
     background = starting.catch(() => undefined);
     return starting;
   };
 
+  let recovery: TimerHandle | null = null;
+  const recoverLater = () => {
+    recovery = systemClock.setTimeout(() => {
+      void runs
+        .recover()
+        .then((resumed) => {
+          if (resumed > 0) runsLog.info('resuming runs of a server that is gone', { runs: resumed });
+        })
+        .catch((error: unknown) => runsLog.warn(LOG.recoveryFailed, { err: error }))
+        .finally(() => {
+          if (!closing) recoverLater();
+        });
+    }, options.leaseMs);
+  };
+
   const close = async (): Promise<void> => {
     if (closing) return;
     closing = true;
+    if (recovery !== null) systemClock.clearTimeout(recovery);
     log.info('server stopping', { drainMs: options.drainMs });
     await background;
     if (started) {
@@ -508,6 +555,8 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     agents.stop();
     // Released only now that nothing of the loops runs here: the next owner starts at its next claim.
     await lease?.stop();
+    // Released once its runs are detached: a survivor resumes them at its next look.
+    await serverLease?.stop();
     await remoteChanges?.stop();
     await app.close();
     await store.events
@@ -539,12 +588,29 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
         warn: (message, data) => log.child({ component: 'events' }).warn(message, data),
       });
       await remoteChanges.start();
+      serverLease = new LeaseKeeper({
+        leases: store.leases,
+        clock: systemClock,
+        name: serverLeaseName(serverId),
+        holder: serverId,
+        holderUrl: url,
+        ttlMs: options.leaseMs,
+        onAcquired: async (token) => {
+          serverToken = token;
+        },
+        onLost: () => {
+          log.error(LOG.serverLeaseLost, { lease: serverLeaseName(serverId) });
+          void close().finally(markLeaseLost);
+        },
+        warn: (message, data) => log.child({ component: 'leases' }).warn(message, data),
+      });
+      await serverLease.start();
       let resumed = 0;
       lease = new LeaseKeeper({
         leases: store.leases,
         clock: systemClock,
         name: BACKGROUND_LEASE,
-        holder: `${hostname()}:${process.pid}:${newId()}`,
+        holder: serverId,
         holderUrl: url,
         ttlMs: options.leaseMs,
         onAcquired: async (token) => {

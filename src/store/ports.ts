@@ -55,6 +55,12 @@ export interface RunRecord {
   /** Set for reruns. */
   parentRunId: string | null;
   cancelRequested: boolean;
+  /**
+   * The server driving the run (several servers on PostgreSQL: the holder id of its `server:`
+   * lease), so another recovers it only once that lease has expired; null on SQLite and for runs
+   * from before owners were recorded, which any recovering server takes.
+   */
+  owner: string | null;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
@@ -84,8 +90,12 @@ export interface JobRecord {
   interruptions: number;
 }
 
-export type NewRun = Omit<RunRecord, 'id' | 'number' | 'createdAt' | 'startedAt' | 'finishedAt' | 'cancelRequested' | 'status'> & {
+export type NewRun = Omit<
+  RunRecord,
+  'id' | 'number' | 'createdAt' | 'startedAt' | 'finishedAt' | 'cancelRequested' | 'status' | 'owner'
+> & {
   status?: RunStatus;
+  owner?: string | null;
   /** Given when the caller needs the id before the run is stored (it plans with it); generated otherwise. */
   id?: string;
 };
@@ -118,6 +128,11 @@ export interface RunStore {
    * state transition is persisted before it is acted on.
    */
   transition(runId: string, change: { run?: RunPatch; jobs?: { key: string; patch: JobPatch }[]; events?: NewEvent[] }): Promise<void>;
+  /**
+   * Makes `owner` the run's owner if its owner is still `from` (compare and set); false when
+   * another server changed it first (two survivors recovering the same dead server's run).
+   */
+  takeOver(runId: string, from: string | null, owner: string): Promise<boolean>;
 }
 
 export interface EventEnvironment {
