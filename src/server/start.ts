@@ -39,7 +39,7 @@ import { EventScopes, LiveHub, RemoteChanges } from './events/index.ts';
 import { LeaseKeeper } from './leases/index.ts';
 import { newId } from '../core/ids.ts';
 import { ProjectService } from './projects/index.ts';
-import { pullJobFiles, RunService, shipJobFiles, shipJobLog } from './runs/index.ts';
+import { pullJobFiles, RunService, shipJobFiles, shipJobLog, storedLogPath, writingJobLog } from './runs/index.ts';
 import { readFilesAtCommit } from './repos/index.ts';
 import { EXPERIMENTS_DIR, isExperimentFile } from '../pipeline/experiment-files.ts';
 import { AgentDispatcher } from './agents/index.ts';
@@ -598,6 +598,8 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
         onAcquired: async (token) => {
           serverToken = token;
         },
+        // Its run writes are fenced by its token: lost only once a survivor really claimed it.
+        loseAtDeadline: false,
         onLost: () => {
           log.error(LOG.serverLeaseLost, { lease: serverLeaseName(serverId) });
           void close().finally(markLeaseLost);
@@ -699,7 +701,10 @@ function sharedJobFiles(runJob: RunJob, store: Store, log: Logger): RunJob {
   if (store.dialect !== 'postgres') return runJob;
   return async (spec) => {
     const warn = (error: unknown) => log.warn(LOG.jobFilesShippingFailed, { runId: spec.runId, jobId: spec.job.key, err: error });
-    const shipping = shipJobLog(store.jobFiles, spec.runId, spec.job.key, spec.logFile, warn);
+    // Each attempt's log apart: a retry after a crash starts a log of its own.
+    const attempt = (await store.runs.jobs(spec.runId)).find((j) => j.key === spec.job.key)?.attempt ?? 1;
+    await writingJobLog(spec.logFile);
+    const shipping = shipJobLog(store.jobFiles, spec.runId, spec.job.key, spec.logFile, warn, storedLogPath(attempt));
     try {
       return await runJob(spec);
     } finally {

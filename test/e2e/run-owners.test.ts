@@ -1,8 +1,8 @@
 /**
  * Three real `gantry up` on one PostgreSQL, each driving a run of its own: when the owner of the
  * background loops dies, the new owner resumes the dead server's run and leaves the runs of the
- * live third server alone; when a server that does not own the loops dies, the owner resumes its
- * run too (within about a lease). Each run's one job holds until the test opens its gate, so
+ * live third server alone, and the resumed job's log is its second attempt's alone; when a server
+ * that does not own the loops dies, the owner resumes its run too (within about a lease). Each run's one job holds until the test opens its gate, so
  * what is running when is up to the test, not the timing.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -27,7 +27,7 @@ describe.skipIf(!pgAvailable())('runs of a dead server, with three servers', () 
   let repo: Awaited<ReturnType<typeof makeRepo>>;
 
   beforeAll(async () => {
-    group = await startServerGroup(3, { leaseMs: 4000 });
+    group = await startServerGroup(3);
     gates = mkdtempSync(join(tmpdir(), 'gantry-gates-'));
     repo = await makeRepo({
       'gantry.yaml': [
@@ -35,7 +35,7 @@ describe.skipIf(!pgAvailable())('runs of a dead server, with three servers', () 
         '  on: { manual: { inputs: { gate: { required: true } } } }',
         '  jobs:',
         '    work:',
-        `      steps: ["echo attempt started; while [ ! -e ${gates}/\${{ inputs.gate }} ]; do sleep 0.1; done; echo attempt done"]`,
+        `      steps: ["echo attempt started by $$; while [ ! -e ${gates}/\${{ inputs.gate }} ]; do sleep 0.1; done; echo attempt done"]`,
         '',
       ].join('\n'),
     });
@@ -81,6 +81,12 @@ describe.skipIf(!pgAvailable())('runs of a dead server, with three servers', () 
     // The live servers' runs ran once, where they started.
     expect((await runOf(owner, runs.b)).jobs[0]?.attempt).toBe(1);
     expect((await runOf(owner, runs.c)).jobs[0]?.attempt).toBe(1);
+    // The resumed run's log is its second attempt's alone, on the server that ran it and elsewhere.
+    const logOn = async (s: GantryUp) => String((await s.api<string>('GET', `/api/runs/${runs.a}/jobs/work/log`)).body);
+    const resumedLog = await logOn(owner);
+    expect(resumedLog.match(/attempt started by \d+/g)).toHaveLength(1);
+    expect(resumedLog).toContain('attempt done');
+    expect(await logOn(other)).toBe(resumedLog);
 
     // The server that does not own the loops dies with a run under way: the owner resumes it.
     const later = await start(other, 'later');
