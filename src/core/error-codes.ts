@@ -167,6 +167,11 @@ export const ERROR_CODES = {
     sentence:
       'Several servers share this PostgreSQL and another one drives the rollouts (it holds the background-loops lease); send deploys, rollbacks and rollout actions to it: the message gives its URL.',
   },
+  LEASE_FENCED: {
+    httpStatus: 503,
+    sentence:
+      'This server held the background-loops lease, paused past its expiry while another server took it over, and may no longer write what the lease guards; it stops, and the new owner carries on.',
+  },
   // -- runtime (service instances)
   INSTANCE_NOT_READY: {
     httpStatus: 503,

@@ -79,11 +79,13 @@ export interface UnreadableRecord {
 export class InstanceStore {
   readonly dir: string;
   readonly #codec: SecretCodec | undefined;
+  readonly #fence: () => number | null;
   #lockToken: string | null = null;
 
-  constructor(dataDir: string, codec?: SecretCodec) {
+  constructor(dataDir: string, codec?: SecretCodec, fence: () => number | null = () => null) {
     this.dir = join(dataDir, 'instances');
     this.#codec = codec;
+    this.#fence = fence;
   }
 
   save(r: InstanceRecord): void {
@@ -129,7 +131,8 @@ export class InstanceStore {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const file = join(this.dir, '.lock');
     const token = randomUUID();
-    const mine = JSON.stringify({ pid: process.pid, startTime: startTimeOf(process.pid), token });
+    const fence = this.#fence();
+    const mine = JSON.stringify({ pid: process.pid, startTime: startTimeOf(process.pid), token, ...(fence === null ? {} : { fence }) });
     for (let attempt = 0; attempt < 3; attempt++) {
       // Written aside then linked: the lock appears with its content or not at all.
       const temp = `${file}.${token}`;
@@ -144,7 +147,9 @@ export class InstanceStore {
         rmSync(temp, { force: true });
       }
       const holder = readLock(file);
-      if (holder && isSameProcess(holder.pid, holder.startTime)) {
+      // A live holder with an older lease token paused past its lease: the new owner takes over.
+      const outranked = fence !== null && holder?.fence !== undefined && holder.fence < fence;
+      if (holder && !outranked && isSameProcess(holder.pid, holder.startTime)) {
         throw new GantryError('SUPERVISOR_LOCKED', `another supervisor (pid ${holder.pid}) owns ${this.dir}`, { pid: holder.pid });
       }
       // A stale lock (its holder died, e.g. kill -9 of the server): take it over.
@@ -175,11 +180,12 @@ export class InstanceStore {
   }
 }
 
-function readLock(file: string): { pid: number; startTime: string; token: string } | null {
+function readLock(file: string): { pid: number; startTime: string; token: string; fence?: number } | null {
   try {
-    const parsed = JSON.parse(readFileSync(file, 'utf8')) as { pid?: unknown; startTime?: unknown; token?: unknown };
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as { pid?: unknown; startTime?: unknown; token?: unknown; fence?: unknown };
     if (typeof parsed.pid !== 'number' || typeof parsed.startTime !== 'string' || typeof parsed.token !== 'string') return null;
-    return { pid: parsed.pid, startTime: parsed.startTime, token: parsed.token };
+    const lock = { pid: parsed.pid, startTime: parsed.startTime, token: parsed.token };
+    return typeof parsed.fence === 'number' ? { ...lock, fence: parsed.fence } : lock;
   } catch {
     return null;
   }

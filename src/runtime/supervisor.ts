@@ -151,7 +151,7 @@ export class Supervisor {
     this.#ports = o.ports;
     this.#hidden = [this.#dataDir, ...(o.hiddenPaths ?? [])];
     this.#hostEnv = childEnv({ inherit: [...NETWORK_ENV, ...(o.passEnv ?? [])] });
-    this.#store = new InstanceStore(this.#dataDir, o.secretCodec);
+    this.#store = new InstanceStore(this.#dataDir, o.secretCodec, o.lockFence);
     this.#keyPrefix = createHash('sha256').update(this.#dataDir).digest('hex').slice(0, 12);
   }
 

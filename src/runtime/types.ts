@@ -109,6 +109,12 @@ export interface SupervisorOptions {
   /** When given, env and secrets are encrypted in the persisted instance records. */
   secretCodec?: SecretCodec;
   /**
+   * Several servers sharing one runtime dir: the background-loops lease token this supervisor's
+   * server holds (null while it holds none). The supervisor lock is taken over from a live holder
+   * with a lower token — an owner paused past its lease — as from a dead one (docs/decisions/0037).
+   */
+  lockFence?: () => number | null;
+  /**
    * The server's log (component `supervisor`): state changes and problems, with the instance's
    * id, environment and release beside them. The instance's own log gets its `[gantry]` lines
    * either way. Default: silent.

@@ -10,7 +10,7 @@ import { hostname } from 'node:os';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
-import { type Clock, systemClock } from '../core/clock.ts';
+import { type Clock, systemClock, type TimerHandle } from '../core/clock.ts';
 import { GantryError } from '../core/errors.ts';
 import { GANTRY_VERSION } from '../core/version.ts';
 import { SlotPool } from '../engine/slot-pool.ts';
@@ -39,7 +39,7 @@ import { EventScopes, LiveHub, RemoteChanges } from './events/index.ts';
 import { LeaseKeeper } from './leases/index.ts';
 import { newId } from '../core/ids.ts';
 import { ProjectService } from './projects/index.ts';
-import { pullJobFiles, RunService, shipJobFiles, shipJobLog } from './runs/index.ts';
+import { pullJobFiles, RunService, shipJobFiles, shipJobLog, storedLogPath, writingJobLog } from './runs/index.ts';
 import { readFilesAtCommit } from './repos/index.ts';
 import { EXPERIMENTS_DIR, isExperimentFile } from '../pipeline/experiment-files.ts';
 import { AgentDispatcher } from './agents/index.ts';
@@ -136,10 +136,17 @@ const LOG = {
   searchIndexFailed: 'the search index could not catch up with the event log',
   jobFilesShippingFailed: "copying a job's files into the store failed",
   leaseLost: 'this server lost the lease over the background loops: it stops so that only the new owner runs them',
+  serverLeaseLost: 'this server lost its own lease (another took it for dead and resumes its runs): it stops',
+  recoveryFailed: 'resuming the runs of servers that are gone failed',
 } as const;
 
 /** The lease whose holder runs the loops that must run once across servers. */
 export const BACKGROUND_LEASE = 'background-loops';
+
+/** A server's own lease: held while it lives; another server resumes its runs once it expired. */
+function serverLeaseName(serverId: string): string {
+  return `server:${serverId}`;
+}
 
 export async function buildServer(options: ServerOptions, overrides: StartOverrides = {}): Promise<ServerParts> {
   // Every secret value the server handles is registered here before it could reach a log line.
@@ -153,6 +160,17 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
   await chmod(options.dataDir, 0o700);
   const opened = await openStore({ url: options.store });
   const store = overrides.wrapStore ? overrides.wrapStore(opened) : opened;
+  // The background loops write through this view: once this server has held the lease, each of
+  // their transactions commits only while its token is still current, so an owner paused past its
+  // lease cannot write over the next owner's work when it wakes (docs/decisions/0037).
+  let loopToken: number | null = null;
+  const loopStore = store.fenced({ lease: BACKGROUND_LEASE, token: () => loopToken });
+  // Several servers: this server's own lease says it is alive; the runs it drives are stored
+  // through a view fenced by it, so once a survivor has claimed it (this server was taken for
+  // dead) nothing this server still had under way about those runs lands.
+  const serverId = `${hostname()}:${process.pid}:${newId()}`;
+  let serverToken: number | null = null;
+  const runStore = store.fenced({ lease: serverLeaseName(serverId), token: () => serverToken });
   const secretBox = await SecretBox.open(options.dataDir, { onReveal: (plaintext) => secrets.add(plaintext) });
   const createdAdminToken = await ensureAdminToken(store, options.dataDir);
   secrets.add((await readFile(join(options.dataDir, ADMIN_TOKEN_FILE), 'utf8')).trim());
@@ -172,7 +190,22 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     warn: (message, data) => agentsLog.warn(message, data),
   });
   const runs = new RunService({
-    store,
+    store: runStore,
+    loopStore,
+    ...(store.dialect === 'postgres'
+      ? {
+          ownership: {
+            self: serverId,
+            claimIfDead: async (owner: string) => {
+              const name = serverLeaseName(owner);
+              const nowMs = systemClock.now();
+              const lease = await store.leases.get(name);
+              if (lease !== null && lease.expiresAtMs > nowMs) return lease.holder === serverId;
+              return (await store.leases.claim({ name, holder: serverId, holderUrl: url, nowMs, ttlMs: options.leaseMs })).granted;
+            },
+          },
+        }
+      : {}),
     dataDir: options.dataDir,
     logCapBytes: options.logCapBytes,
     sandbox: options.sandbox,
@@ -231,6 +264,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     dataDir: options.runtimeDir,
     passEnv: options.passEnv,
     secretCodec: secretBox,
+    lockFence: () => loopToken,
     logger: log.child({ component: 'supervisor' }),
     // Logs outlive instances, grouped by environment and release; the budget keeper deletes (server/logs).
     log: {
@@ -254,7 +288,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     isLive: (instance) => supervisor.list().some((s) => s.id === instance && s.state !== 'stopped' && s.state !== 'failed'),
     onDrop: async (drop) => {
       logsLog.info('service logs dropped to stay within the budget', { ...drop });
-      await store.events.append({
+      await loopStore.events.append({
         type: SERVICE_LOGS_DROPPED_EVENT,
         subject: `environment:${drop.projectId}/${drop.environment}`,
         actor: 'server',
@@ -292,13 +326,15 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
   const prometheus = options.prometheusUrl ? new PrometheusSource({ baseUrl: options.prometheusUrl }) : null;
   // The address the server listens on, once it does: links, git hooks and instances' OTLP endpoint.
   let url = '';
-  // Several servers on PostgreSQL: the lease whose holder runs the background loops and drives rollouts.
+  // Several servers on PostgreSQL: the lease whose holder runs the background loops and drives
+  // rollouts, and this server's own (its runs are its own while it holds it).
   let lease: LeaseKeeper | null = null;
+  let serverLease: LeaseKeeper | null = null;
   const ingestTokens = new IngestTokens(options.dataDir);
   const protection = new DeployProtection({ store, clock: overrides.clock ?? systemClock, eventEnv });
   const traces = new TraceService();
   const delivery: DeliveryController = new DeliveryController({
-    store,
+    store: loopStore,
     supervisor,
     proxies: new PlacedProxies(new ProxyProcesses(options.runtimeDir), placement, placementLookup),
     secretBox,
@@ -332,7 +368,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     },
   });
   const slos: SloService = new SloService({
-    store,
+    store: loopStore,
     clock: systemClock,
     targets: storeSloTargets(store),
     traffic: (projectId, environment, sinceMs, untilMs) => delivery.traffic(projectId, environment, sinceMs, untilMs),
@@ -344,7 +380,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
   const notifyLog = log.child({ component: 'notify' });
   const scopes = new EventScopes(store);
   const notifier = new Notifier({
-    store,
+    store: loopStore,
     clock: systemClock,
     scope: (event) => scopes.scope(event),
     decrypt: (ciphertext) => secretBox.decrypt(ciphertext),
@@ -353,7 +389,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     firstRetryMs: options.notifyRetryMs,
   });
   const chaos: ChaosService = new ChaosService({
-    store,
+    store: loopStore,
     clock: systemClock,
     target: (projectId, environment) => delivery.chaosTarget(projectId, environment),
     budgets: (projectId, environment) =>
@@ -371,7 +407,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     warn: (message, data) => log.child({ component: 'chaos' }).warn(message, data),
   });
   const incidents = new IncidentService({
-    store,
+    store: loopStore,
     clock: systemClock,
     experimentIn: (projectId, environment) => chaos.activeIn(projectId, environment),
     scope: (event) => scopes.scope(event),
@@ -381,7 +417,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     warn: (message, data) => log.child({ component: 'incidents' }).warn(message, data),
   });
   const security: SecurityService = new SecurityService({
-    store,
+    store: loopStore,
     ...(jobFiles ? { jobFiles } : {}),
     clock: systemClock,
     dataDir: options.dataDir,
@@ -393,7 +429,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
   const autoRelease = new AutoRelease({ store, releases, delivery, warn: (message, data) => deliveryLog.warn(message, data) });
   const projectsLog = log.child({ component: 'projects' });
   const projects = new ProjectService({
-    store,
+    store: loopStore,
     runs,
     secretBox,
     dataDir: options.dataDir,
@@ -420,7 +456,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
           https: () => oidcRedirectUrl().startsWith('https:'),
         }
       : undefined;
-  const searchIndexer = new SearchIndexer(store);
+  const searchIndexer = new SearchIndexer(loopStore);
   const httpLog = log.child({ component: 'http' });
   const app = createApp({
     store,
@@ -477,7 +513,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     const starting = (async () => {
       await projects.start(url);
       await delivery.start();
-      started = { rollups: new RollupRecorder(store, delivery, (message, data) => deliveryLog.warn(message, data)) };
+      started = { rollups: new RollupRecorder(loopStore, delivery, (message, data) => deliveryLog.warn(message, data)) };
       await slos.start();
       await chaos.start();
       notifier.start();
@@ -495,15 +531,33 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
       placement.watch();
       const resumed = await runs.recover();
       if (resumed > 0) runsLog.info('resuming runs left by the previous server', { runs: resumed });
+      // Several servers: a server that dies later leaves runs too; they are resumed here once its lease expired.
+      if (store.dialect === 'postgres') recoverLater();
       return resumed;
     })();
     background = starting.catch(() => undefined);
     return starting;
   };
 
+  let recovery: TimerHandle | null = null;
+  const recoverLater = () => {
+    recovery = systemClock.setTimeout(() => {
+      void runs
+        .recover()
+        .then((resumed) => {
+          if (resumed > 0) runsLog.info('resuming runs of a server that is gone', { runs: resumed });
+        })
+        .catch((error: unknown) => runsLog.warn(LOG.recoveryFailed, { err: error }))
+        .finally(() => {
+          if (!closing) recoverLater();
+        });
+    }, options.leaseMs);
+  };
+
   const close = async (): Promise<void> => {
     if (closing) return;
     closing = true;
+    if (recovery !== null) systemClock.clearTimeout(recovery);
     log.info('server stopping', { drainMs: options.drainMs });
     await background;
     if (started) {
@@ -525,6 +579,8 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     placement.close();
     // Released only now that nothing of the loops runs here: the next owner starts at its next claim.
     await lease?.stop();
+    // Released once its runs are detached: a survivor resumes them at its next look.
+    await serverLease?.stop();
     await remoteChanges?.stop();
     await app.close();
     await store.events
@@ -556,15 +612,35 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
         warn: (message, data) => log.child({ component: 'events' }).warn(message, data),
       });
       await remoteChanges.start();
+      serverLease = new LeaseKeeper({
+        leases: store.leases,
+        clock: systemClock,
+        name: serverLeaseName(serverId),
+        holder: serverId,
+        holderUrl: url,
+        ttlMs: options.leaseMs,
+        onAcquired: async (token) => {
+          serverToken = token;
+        },
+        // Its run writes are fenced by its token: lost only once a survivor really claimed it.
+        loseAtDeadline: false,
+        onLost: () => {
+          log.error(LOG.serverLeaseLost, { lease: serverLeaseName(serverId) });
+          void close().finally(markLeaseLost);
+        },
+        warn: (message, data) => log.child({ component: 'leases' }).warn(message, data),
+      });
+      await serverLease.start();
       let resumed = 0;
       lease = new LeaseKeeper({
         leases: store.leases,
         clock: systemClock,
         name: BACKGROUND_LEASE,
-        holder: `${hostname()}:${process.pid}:${newId()}`,
+        holder: serverId,
         holderUrl: url,
         ttlMs: options.leaseMs,
         onAcquired: async (token) => {
+          loopToken = token;
           log.info('this server runs the background loops', { lease: BACKGROUND_LEASE, token });
           await store.events.append({
             type: 'server.lease.acquired',
@@ -649,7 +725,10 @@ function sharedJobFiles(runJob: RunJob, store: Store, log: Logger): RunJob {
   if (store.dialect !== 'postgres') return runJob;
   return async (spec) => {
     const warn = (error: unknown) => log.warn(LOG.jobFilesShippingFailed, { runId: spec.runId, jobId: spec.job.key, err: error });
-    const shipping = shipJobLog(store.jobFiles, spec.runId, spec.job.key, spec.logFile, warn);
+    // Each attempt's log apart: a retry after a crash starts a log of its own.
+    const attempt = (await store.runs.jobs(spec.runId)).find((j) => j.key === spec.job.key)?.attempt ?? 1;
+    await writingJobLog(spec.logFile);
+    const shipping = shipJobLog(store.jobFiles, spec.runId, spec.job.key, spec.logFile, warn, storedLogPath(attempt));
     try {
       return await runJob(spec);
     } finally {

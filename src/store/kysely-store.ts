@@ -22,6 +22,8 @@ import { createJobFileStore } from './job-file-store.ts';
 import { createProtectionStore } from './protection-store.ts';
 import { createEstateStore } from './estate-store.ts';
 import { createAgentStore } from './agent-store.ts';
+import type { StoreContext } from './codec.ts';
+import type { WriteFence } from './write-fence.ts';
 
 /**
  * Wraps an already migrated database. The store owns `db`: `close()` destroys it (once;
@@ -31,9 +33,29 @@ export function createKyselyStore(
   db: Kysely<Database>,
   dialect: StoreDialect,
   announcements: EventAnnouncements = silentAnnouncements,
+  fencedDb?: (fence: WriteFence) => Kysely<Database>,
 ): Store {
-  const ctx = { db, dialect };
   let closing: Promise<void> | undefined;
+  const store: Store = {
+    ...aggregateStores({ db, dialect }),
+    leases: createLeaseStore({ db, dialect }),
+    announcements,
+    dialect,
+    fenced(fence) {
+      if (fencedDb === undefined) return store;
+      // The same pool and lease store; only the aggregates' writes are checked against the lease.
+      return { ...store, ...aggregateStores({ db: fencedDb(fence), dialect }), fenced: () => store.fenced(fence), close: async () => {} };
+    },
+    close() {
+      closing ??= db.destroy();
+      return closing;
+    },
+  };
+  return store;
+}
+
+/** The per-aggregate stores over one handle (every one but the leases, which are never fenced). */
+function aggregateStores(ctx: StoreContext): Omit<Store, 'leases' | 'announcements' | 'dialect' | 'fenced' | 'close'> {
   return {
     projects: createProjectStore(ctx),
     runs: createRunStore(ctx),
@@ -52,14 +74,7 @@ export function createKyselyStore(
     search: createSearchIndexStore(ctx),
     protection: createProtectionStore(ctx),
     estate: createEstateStore(ctx),
-    leases: createLeaseStore(ctx),
-    announcements,
     jobFiles: createJobFileStore(ctx),
     agents: createAgentStore(ctx),
-    dialect,
-    close() {
-      closing ??= db.destroy();
-      return closing;
-    },
   };
 }

@@ -41,6 +41,8 @@ export interface RunsTable {
   concurrency_group: string | null;
   parent_run_id: string | null;
   cancel_requested: DbBool;
+  /** The server driving the run (0020); null on SQLite and before 0020. */
+  owner: string | null;
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
@@ -1029,6 +1031,12 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
           begin perform pg_notify('gantry_events', new.id::text); return null; end $$`.execute(db);
         await sql`create trigger gantry_events_announce after insert on events
           for each row execute function gantry_announce_event()`.execute(db);
+      },
+    },
+    '0020_run_owners': {
+      // Several servers: which one drives each run, so a survivor recovers only a dead one's runs.
+      async up(db: Kysely<any>): Promise<void> {
+        await db.schema.alterTable('runs').addColumn('owner', 'text').execute();
       },
     },
   };

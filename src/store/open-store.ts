@@ -14,6 +14,7 @@ import type { Database } from './migrations.ts';
 import { NodeSqliteDialect, openSqliteDatabase } from './sqlite-dialect.ts';
 import { createKyselyStore } from './kysely-store.ts';
 import { pgAnnouncements } from './pg-announcements.ts';
+import { FencedDialect, type WriteFence } from './write-fence.ts';
 
 /** The database cannot be opened, reached or migrated; the message says which and where. */
 export class StoreUnavailableError extends GantryError {
@@ -102,7 +103,8 @@ async function openPostgresStore(url: string, display: string): Promise<Store> {
     await db.destroy();
     throw new StoreUnavailableError(`cannot migrate the PostgreSQL database at ${display}: ${messageOf(err)}`, { location: display });
   }
-  return createKyselyStore(db, 'postgres', pgAnnouncements(url));
+  const fencedDb = (fence: WriteFence) => new Kysely<Database>({ dialect: new FencedDialect(new PostgresDialect({ pool }), fence) });
+  return createKyselyStore(db, 'postgres', pgAnnouncements(url), fencedDb);
 }
 
 function messageOf(err: unknown): string {

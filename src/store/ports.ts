@@ -14,6 +14,8 @@ import type { JobStatus, MatrixValues, RunStatus, StepResult, TestCounts, Trigge
 
 export type * from './security-ports.ts';
 export type { ClaimOutcome, LeaseClaim, LeaseRecord } from '../leases/index.ts';
+import type { WriteFence } from './write-fence.ts';
+export type { WriteFence } from './write-fence.ts';
 
 export type ProjectSource = { kind: 'local'; path: string } | { kind: 'url'; url: string };
 
@@ -53,6 +55,12 @@ export interface RunRecord {
   /** Set for reruns. */
   parentRunId: string | null;
   cancelRequested: boolean;
+  /**
+   * The server driving the run (several servers on PostgreSQL: the holder id of its `server:`
+   * lease), so another recovers it only once that lease has expired; null on SQLite and for runs
+   * from before owners were recorded, which any recovering server takes.
+   */
+  owner: string | null;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
@@ -82,8 +90,12 @@ export interface JobRecord {
   interruptions: number;
 }
 
-export type NewRun = Omit<RunRecord, 'id' | 'number' | 'createdAt' | 'startedAt' | 'finishedAt' | 'cancelRequested' | 'status'> & {
+export type NewRun = Omit<
+  RunRecord,
+  'id' | 'number' | 'createdAt' | 'startedAt' | 'finishedAt' | 'cancelRequested' | 'status' | 'owner'
+> & {
   status?: RunStatus;
+  owner?: string | null;
   /** Given when the caller needs the id before the run is stored (it plans with it); generated otherwise. */
   id?: string;
 };
@@ -116,6 +128,11 @@ export interface RunStore {
    * state transition is persisted before it is acted on.
    */
   transition(runId: string, change: { run?: RunPatch; jobs?: { key: string; patch: JobPatch }[]; events?: NewEvent[] }): Promise<void>;
+  /**
+   * Makes `owner` the run's owner if its owner is still `from` (compare and set); false when
+   * another server changed it first (two survivors recovering the same dead server's run).
+   */
+  takeOver(runId: string, from: string | null, owner: string): Promise<boolean>;
 }
 
 export interface EventEnvironment {
@@ -766,5 +783,12 @@ export interface Store {
   agents: AgentStore;
   /** `sqlite` or `postgres`. */
   readonly dialect: 'sqlite' | 'postgres';
+  /**
+   * A view of this store whose writes commit only while `fence`'s lease token is current (each
+   * transaction checks it first; a stale one fails with LEASE_FENCED: src/store/write-fence.ts).
+   * The same connections, and leases unfenced. On SQLite, where one server owns the file, the
+   * store itself. Closing the view does nothing.
+   */
+  fenced(fence: WriteFence): Store;
   close(): Promise<void>;
 }

@@ -33,6 +33,7 @@ function toRun(row: Selectable<RunsTable>): RunRecord {
     concurrencyGroup: row.concurrency_group,
     parentRunId: row.parent_run_id,
     cancelRequested: fromDbBool(row.cancel_requested),
+    owner: row.owner ?? null,
     createdAt: row.created_at,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
@@ -134,6 +135,8 @@ export function createRunStore(ctx: StoreContext): RunStore {
               concurrency_group: run.concurrencyGroup,
               parent_run_id: run.parentRunId,
               cancel_requested: false,
+              // Named only when set: a run without an owner is one any store version can hold.
+              ...(run.owner ? { owner: run.owner } : {}),
               created_at: createdAt,
               started_at: null,
               finished_at: null,
@@ -177,6 +180,7 @@ export function createRunStore(ctx: StoreContext): RunStore {
             concurrencyGroup: run.concurrencyGroup,
             parentRunId: run.parentRunId,
             cancelRequested: false,
+            owner: run.owner ?? null,
             createdAt,
             startedAt: null,
             finishedAt: null,
@@ -190,6 +194,13 @@ export function createRunStore(ctx: StoreContext): RunStore {
           throw new ConflictError(`a run with id ${run.id} already exists`, { runId: run.id });
         throw err;
       }
+    },
+
+    async takeOver(runId, from, owner) {
+      let query = db.updateTable('runs').set({ owner }).where('id', '=', runId);
+      query = from === null ? query.where('owner', 'is', null) : query.where('owner', '=', from);
+      const updated = await query.executeTakeFirst();
+      return Number(updated.numUpdatedRows) === 1;
     },
 
     async get(runId) {

@@ -5,75 +5,42 @@
  * other did (LISTEN/NOTIFY), and kill -9 of the owner in the middle of a canary hands the loops
  * to the survivor within 10 s, which finishes the rollout with no failed request through the proxy.
  */
-import { copyFileSync, mkdtempSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SERVICE_JS, serviceYaml } from './fixtures/service-config.ts';
-import { pgAvailable, pgTestDatabase, type TestDatabase } from '../support/databases.ts';
-import { killLeftovers } from '../support/instances.ts';
+import { SERVICE_JS, serviceYaml, TIMED_CANARY } from './fixtures/service-config.ts';
+import { pgAvailable } from '../support/databases.ts';
 import { makeRepo } from '../support/repo.ts';
-import { type GantryUp, startGantryUp } from '../support/server.ts';
+import type { GantryUp } from '../support/server.ts';
+import {
+  apiOk as api,
+  releaseOf,
+  type RolloutView as View,
+  type ServerGroup,
+  type StoredEvent,
+  startServerGroup,
+} from '../support/server-group.ts';
 import { waitFor } from '../support/wait.ts';
 
-const TIMED_CANARY = `  production:
-    strategy:
-      canary:
-        steps: [{ weight: 20, pause: 3s }, { weight: 50, pause: 3s }]`;
 const yaml = (version: string) => serviceYaml({ version, environments: TIMED_CANARY });
-
-interface View {
-  rollout: { id: string; phase: string } | null;
-  live: { port: number | null; weights: { stable: number; canary: number } };
-}
-interface StoredEvent {
-  id: number;
-  type: string;
-  at: string;
-  data: Record<string, unknown>;
-}
-
-async function api<T>(s: GantryUp, method: string, path: string, body?: unknown): Promise<T> {
-  const { status, body: answer } = await s.api<T>(method, path, body);
-  if (status >= 400) throw new Error(`${method} ${path}: ${status} ${JSON.stringify(answer)}`);
-  return answer;
-}
 
 const leaseEvents = async (s: GantryUp) =>
   (await api<{ events: StoredEvent[] }>(s, 'GET', '/api/events?type=server.lease.acquired')).events;
 
 describe.skipIf(!pgAvailable())('several servers on one PostgreSQL', () => {
   const cleanups: (() => Promise<unknown>)[] = [];
-  let database: TestDatabase;
+  let group: ServerGroup;
   let a: GantryUp;
   let b: GantryUp;
   let repo: Awaited<ReturnType<typeof makeRepo>>;
 
   beforeAll(async () => {
-    database = (await pgTestDatabase())!;
-    cleanups.push(() => database.cleanup());
-    const runtimeDir = mkdtempSync(join(tmpdir(), 'gantry-runtime-'));
-    const dataA = mkdtempSync(join(tmpdir(), 'gantry-a-'));
-    const dataB = mkdtempSync(join(tmpdir(), 'gantry-b-'));
-    cleanups.push(async () => {
-      killLeftovers(runtimeDir);
-      for (const dir of [runtimeDir, dataA, dataB]) await rm(dir, { recursive: true, force: true });
-    });
-    // The default lease: a shorter one made the new owner stop itself once at load 22 on 2 cores
-    // (its renewals stalled past four fifths of the lease while it adopted the environment).
-    const env = { GANTRY_SANDBOX: 'off', GANTRY_STORE: database.url, GANTRY_RUNTIME_DIR: runtimeDir, GANTRY_LEASE_MS: '5000' };
-    a = await startGantryUp({ env, dataDir: dataA });
-    cleanups.push(() => a.stop());
-    // What servers on one store share besides it: the key that seals secrets and the admin token.
-    for (const file of ['secret.key', 'admin.token']) copyFileSync(join(dataA, file), join(dataB, file));
-    b = await startGantryUp({ env, dataDir: dataB });
-    cleanups.push(() => b.stop());
+    group = await startServerGroup(2);
+    [a, b] = group.servers as [GantryUp, GantryUp];
     repo = await makeRepo({ 'server.js': SERVICE_JS, 'gantry.yaml': yaml('v1') });
     cleanups.push(() => repo.cleanup());
   }, 60_000);
   afterAll(async () => {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    await group?.cleanup();
   });
 
   it('serves one API from both, with the background loops on the first server only', async () => {
@@ -152,23 +119,15 @@ describe.skipIf(!pgAvailable())('several servers on one PostgreSQL', () => {
   });
 
   it('hands the loops to B within 10 s of kill -9 of A, and B finishes the canary with no failed request', async () => {
-    const release = async () => {
-      const run = (await api<{ run: { id: string } }>(a, 'POST', '/api/projects/web/runs', {})).run.id;
-      await waitFor(async () => (await api<{ status: string }>(a, 'GET', `/api/runs/${run}`)).status === 'success', {
-        what: 'the run',
-        timeoutMs: 30_000,
-      });
-      return (await api<{ release: { id: string } }>(a, 'POST', '/api/projects/web/releases', { run })).release.id;
-    };
     const view = (s: GantryUp) => api<View>(s, 'GET', '/api/projects/web/environments/production/rollout');
-    const r1 = await release();
+    const r1 = await releaseOf(a, 'web');
     const first = await api<{ rollout: { id: string } }>(a, 'POST', '/api/projects/web/environments/production/deploy', { release: r1 });
     await waitFor(async () => (await view(a)).rollout?.id === first.rollout.id && (await view(a)).rollout?.phase === 'succeeded', {
       what: 'the first deploy',
       timeoutMs: 30_000,
     });
     await repo.commit({ 'gantry.yaml': yaml('v2') }, 'v2');
-    const r2 = await release();
+    const r2 = await releaseOf(a, 'web');
     const second = await api<{ rollout: { id: string } }>(a, 'POST', '/api/projects/web/environments/production/deploy', { release: r2 });
     const port = await waitFor(
       async () => {

@@ -225,4 +225,22 @@ describe('InstanceStore', () => {
     expect(JSON.parse(readFileSync(join(a.dir, '.lock'), 'utf8')).pid).toBe(process.pid);
     a.unlock();
   });
+
+  it("takes a live owner's lock over only with a higher lease token (an owner paused past its lease)", () => {
+    let paused: number | null = 3;
+    const old = new InstanceStore(dir, undefined, () => paused);
+    old.lock();
+    const follower = new InstanceStore(dir, undefined, () => null);
+    expect(() => follower.lock()).toThrow(expect.objectContaining({ code: 'SUPERVISOR_LOCKED' }));
+    const same = new InstanceStore(dir, undefined, () => 3);
+    expect(() => same.lock()).toThrow(expect.objectContaining({ code: 'SUPERVISOR_LOCKED' }));
+    const next = new InstanceStore(dir, undefined, () => 4);
+    next.lock();
+    expect(JSON.parse(readFileSync(join(dir, 'instances', '.lock'), 'utf8')).fence).toBe(4);
+    // The old owner's unlock leaves the new owner's lock alone.
+    paused = null;
+    old.unlock();
+    expect(JSON.parse(readFileSync(join(dir, 'instances', '.lock'), 'utf8')).fence).toBe(4);
+    next.unlock();
+  });
 });

@@ -310,6 +310,20 @@ function storeContract(name: string, factory: () => Promise<TestDatabase | null>
         for (const r of runs) expect((await store.runs.jobs(r.id)).map((j) => j.key)).toHaveLength(1);
       });
 
+      it('records the owner and hands the run to another only from the owner it still has (compare and set)', async () => {
+        const p = await project();
+        const owned = await store.runs.create(newRun(p.id, { owner: 'server-a' }), []);
+        expect(owned.owner).toBe('server-a');
+        expect(await store.runs.takeOver(owned.id, 'server-b', 'server-c')).toBe(false);
+        expect(await store.runs.takeOver(owned.id, 'server-a', 'server-b')).toBe(true);
+        expect(await store.runs.takeOver(owned.id, 'server-a', 'server-c')).toBe(false);
+        expect((await store.runs.get(owned.id))?.owner).toBe('server-b');
+        const unowned = await store.runs.create(newRun(p.id), []);
+        expect(unowned.owner).toBeNull();
+        expect(await store.runs.takeOver(unowned.id, null, 'server-c')).toBe(true);
+        expect((await store.runs.get(unowned.id))?.owner).toBe('server-c');
+      });
+
       it('refuses a run for an unknown project with NotFoundError and stores nothing', async () => {
         const missing = uniq('no-such-project');
         await expect(store.runs.create(newRun(missing), [job('a')])).rejects.toBeInstanceOf(NotFoundError);

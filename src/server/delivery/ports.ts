@@ -146,6 +146,13 @@ export type MetricQuerySource = MetricsSource;
  */
 export interface RolloutTarget {
   execute(command: RolloutCommand): Promise<RolloutEvent[]>;
+  /**
+   * Waits again for a pool asked for before a restart (the rollout resumed waiting for
+   * `instances-ready`), the pods of release `releaseId` (the target takes the pool as running
+   * it): resolves with `instances-ready` once they are Ready, or `instances-failed` after the
+   * ready timeout. Applies nothing.
+   */
+  awaitReady(pool: 'canary' | 'stable', releaseId: string): Promise<RolloutEvent[]>;
 }
 
 /** What a rollout target is chosen by: the release's config for the environment. */

@@ -145,6 +145,14 @@ export class RolloutDriver {
     const active = this.#activate(record, state, project, release, previous, env, target);
     if (active.target) {
       // The cluster keeps what it was given; the next command of the reducer is carried out there.
+      // A wait for Ready pods cut by the restart is started again: nothing else would answer it.
+      const waitingFor = state.waitingFor;
+      if (waitingFor?.event === 'instances-ready' && (waitingFor.pool === 'canary' || waitingFor.pool === 'stable')) {
+        const pool = waitingFor.pool;
+        // As on this machine: the canary is the rollout's release, the stable pool the environment's (the rollout's on a first deploy).
+        const releaseId = pool === 'canary' ? release.id : (env.stable ?? release.id);
+        this.#onTarget(active, (target) => target.awaitReady(pool, releaseId), pool);
+      }
       this.#schedule(active);
       return;
     }
@@ -312,20 +320,32 @@ export class RolloutDriver {
       env.weights = { stable: 100, canary: 0 };
     }
     if (command.type === 'stop-instances' && command.pool === 'old') env.old = null;
+    this.#onTarget(active, (t) => t.execute(command), command.type === 'start-instances' ? command.pool : null, command.type);
+  }
+
+  /**
+   * Queues work on the rollout's target after what was handed to it before, and reports the
+   * events it answers. Work that throws while starting a pool (`startedPool`) is that pool's
+   * `instances-failed`; anything else is logged.
+   */
+  #onTarget(
+    active: ActiveRollout,
+    work: (target: RolloutTarget) => Promise<RolloutEvent[]>,
+    startedPool: 'canary' | 'stable' | null,
+    what = 'await-ready',
+  ): void {
+    const target = active.target;
+    if (target === null) return;
     active.targetQueue = active.targetQueue.then(async () => {
       let events: RolloutEvent[];
       try {
-        events = await target.execute(command);
+        events = await work(target);
       } catch (error) {
-        if (command.type !== 'start-instances') {
-          this.#deps.warn('a rollout command failed on its target', {
-            rolloutId: active.record.id,
-            command: command.type,
-            error: String(error),
-          });
+        if (startedPool === null) {
+          this.#deps.warn('a rollout command failed on its target', { rolloutId: active.record.id, command: what, error: String(error) });
           return;
         }
-        events = [{ type: 'instances-failed', at: this.#deps.clock.now(), pool: command.pool, reason: (error as Error).message }];
+        events = [{ type: 'instances-failed', at: this.#deps.clock.now(), pool: startedPool, reason: (error as Error).message }];
       }
       for (const event of events) await this.apply(active, event);
     });

@@ -61,19 +61,33 @@ export class KubernetesDeployer {
       release: (id) => this.#deps.release(id),
     });
     await this.#apply(before);
-    if (command.type === 'start-instances') {
-      const pool = this.#state[command.pool];
-      if (pool === null) return [];
-      try {
-        await this.#deps.cluster.waitReady(this.#namespace, this.#selector(pool.release), pool.replicas, this.#deps.readyTimeoutMs);
-      } catch (error) {
-        if (!(error instanceof GantryError)) throw error;
-        return [{ type: 'instances-failed', at: this.#deps.now(), pool: command.pool, reason: error.message }];
-      }
-      return [{ type: 'instances-ready', at: this.#deps.now(), pool: command.pool }];
-    }
+    if (command.type === 'start-instances') return this.#waitReady(command.pool);
     if (command.type === 'stop-instances' && command.drain) return [{ type: 'drained', at: this.#deps.now(), pool: command.pool }];
     return [];
+  }
+
+  /**
+   * After a server restart, waits again for the pods of a pool started before it: the pool is
+   * taken into the desired state as asked for then (a later apply must not delete it).
+   */
+  awaitReady(poolName: 'canary' | 'stable', releaseId: string): Promise<RolloutEvent[]> {
+    if (this.#state[poolName]?.releaseId !== releaseId) {
+      const replicas = this.#deps.envConfig.instances ?? this.#deps.service.instances;
+      this.#state = { ...this.#state, [poolName]: { releaseId, release: this.#deps.release(releaseId), replicas } };
+    }
+    return this.#waitReady(poolName);
+  }
+
+  async #waitReady(poolName: 'canary' | 'stable'): Promise<RolloutEvent[]> {
+    const pool = this.#state[poolName];
+    if (pool === null) return [];
+    try {
+      await this.#deps.cluster.waitReady(this.#namespace, this.#selector(pool.release), pool.replicas, this.#deps.readyTimeoutMs);
+    } catch (error) {
+      if (!(error instanceof GantryError)) throw error;
+      return [{ type: 'instances-failed', at: this.#deps.now(), pool: poolName, reason: error.message }];
+    }
+    return [{ type: 'instances-ready', at: this.#deps.now(), pool: poolName }];
   }
 
   get #namespace(): string {

@@ -26,6 +26,13 @@ export interface LeaseKeeperDeps {
   onAcquired(token: number): Promise<void>;
   /** The lease is gone while this server lived: stop what it guards. Called at most once. */
   onLost(): void;
+  /**
+   * Whether the lease is lost once its local deadline passes without a granted renewal (default).
+   * False for a lease whose holder's writes are all fenced by its token: then it is lost only when
+   * a claim is refused or answered with another token — someone really took it — so a holder
+   * stalled by load but taken over by nobody carries on.
+   */
+  loseAtDeadline?: boolean;
   warn(message: string, data: Record<string, unknown>): void;
 }
 
@@ -84,7 +91,7 @@ export class LeaseKeeper {
 
   #tick(): void {
     if (this.#stopped) return;
-    this.#apply({ type: 'tick', nowMs: this.#deps.clock.now() });
+    this.#passTime();
     if (this.#state.phase === 'lost') return;
     this.#claiming ??= this.#claim().finally(() => {
       this.#claiming = null;
@@ -105,7 +112,12 @@ export class LeaseKeeper {
     }
     if (this.#stopped) return;
     this.#apply(event);
-    this.#apply({ type: 'tick', nowMs: clock.now() });
+    this.#passTime();
+  }
+
+  #passTime(): void {
+    if (this.#deps.loseAtDeadline === false) return;
+    this.#apply({ type: 'tick', nowMs: this.#deps.clock.now() });
   }
 
   #apply(event: LeaseHolderEvent): void {

@@ -232,6 +232,7 @@ export class ProjectService {
             before: u.before,
             changedFiles: files,
             actor: 'trigger:poll',
+            byLoop: true,
           });
         },
         onState: async (heads) => {
@@ -260,7 +261,7 @@ export class ProjectService {
     const project = await this.#deps.store.projects.get(projectId);
     if (!project) return;
     await this.#deps.runs
-      .trigger(project, { kind: 'schedule', schedule, actor: 'trigger:schedule' })
+      .trigger(project, { kind: 'schedule', schedule, actor: 'trigger:schedule', byLoop: true })
       .catch((error: unknown) =>
         this.#deps.warn('scheduled run failed to start', { project: project.name, schedule, error: String(error) }),
       );

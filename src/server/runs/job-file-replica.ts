@@ -8,7 +8,7 @@
  * service — keep reading local files. The writer's own files are never touched by a pull: their
  * chunks all start before their own size.
  */
-import { appendFile, mkdir, open, readdir, stat } from 'node:fs/promises';
+import { appendFile, mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import type { JobFileStore } from '../../store/ports.ts';
 
@@ -18,6 +18,38 @@ const CHUNK_BYTES = 256 * 1024;
 const SHIP_EVERY_MS = 250;
 /** The log's path in the job's directory (engine/run-paths.ts `jobLogFile`). */
 export const LOG_PATH = 'log';
+
+/**
+ * Where attempt `attempt` of a job's log is stored: the first at `log`, each retry apart (`log@2`,
+ * …), so a retry — on another server after a crash — never lands on an earlier attempt's chunks.
+ */
+export function storedLogPath(attempt: number): string {
+  return attempt <= 1 ? LOG_PATH : `${LOG_PATH}@${attempt}`;
+}
+
+/**
+ * Brings this server's copy of attempt `attempt` of a job's log up to the store. A copy of an
+ * earlier attempt pulled here (its attempt in `<file>.attempt`) is replaced; a log without that
+ * note was written here, by the attempt that ran here, and is only ever appended to.
+ */
+export async function pullJobLog(files: JobFileStore, runId: string, jobKey: string, attempt: number, file: string): Promise<void> {
+  const note = `${file}.attempt`;
+  const pulled = await readFile(note, 'utf8').then(Number, () => null);
+  if (pulled !== attempt) {
+    const written = pulled === null && (await stat(file).catch(() => null)) !== null;
+    if (!written) {
+      await rm(file, { force: true });
+      await mkdir(dirname(file), { recursive: true });
+      await writeFile(note, String(attempt));
+    }
+  }
+  await pullJobFile(files, runId, jobKey, storedLogPath(attempt), file);
+}
+
+/** This server is about to write the job's log (an attempt runs here): a copy pulled before is no longer one. */
+export async function writingJobLog(file: string): Promise<void> {
+  await rm(`${file}.attempt`, { force: true });
+}
 
 export interface LogShipping {
   /** Copies what is left and stops (the job ended). */
@@ -51,13 +83,14 @@ export function shipJobLog(
   jobKey: string,
   logFile: string,
   warn: (error: unknown) => void,
+  storedPath = LOG_PATH,
 ): LogShipping {
   let shipped = 0;
   let copying: Promise<void> = Promise.resolve();
   const step = () => {
     copying = copying
       .then(async () => {
-        shipped = await shipFrom(files, runId, jobKey, LOG_PATH, logFile, shipped);
+        shipped = await shipFrom(files, runId, jobKey, storedPath, logFile, shipped);
       })
       .catch(warn);
     return copying;
@@ -97,6 +130,8 @@ export async function pullJobFiles(files: JobFileStore, runId: string, jobKey: s
   for (const stored of await files.files(runId, jobKey)) {
     // Stored paths come from shipJobFiles' relative paths; one climbing out is not ours.
     if (stored.path.split('/').includes('..')) continue;
+    // Logs are pulled by attempt (pullJobLog), not as files of the directory.
+    if (stored.path === LOG_PATH || stored.path.startsWith(`${LOG_PATH}@`)) continue;
     const file = join(jobDir, ...stored.path.split('/'));
     const size = (await stat(file).catch(() => null))?.size ?? 0;
     if (size < stored.bytes) await pullJobFile(files, runId, jobKey, stored.path, file);

@@ -15,7 +15,7 @@ import { openEventStream } from '../http/index.ts';
 import { requireJob, requireRun } from './lookups.ts';
 import type { RouteTable } from '../http/index.ts';
 import { followLog } from './log-follow.ts';
-import { LOG_PATH, pullJobFile } from './job-file-replica.ts';
+import { pullJobLog } from './job-file-replica.ts';
 import { LogIndexCache, readLines, searchLog } from './log-index.ts';
 
 export interface LogRouteDeps {
@@ -46,12 +46,12 @@ export function registerLogRoutes(routes: RouteTable, deps: LogRouteDeps): void 
   // Several servers on PostgreSQL: a log another server wrote is copied here before it is read.
   const pull =
     store.dialect === 'postgres'
-      ? (runId: string, key: string, file: string) => pullJobFile(store.jobFiles, runId, key, LOG_PATH, file)
+      ? (runId: string, job: JobRecord, file: string) => pullJobLog(store.jobFiles, runId, job.key, job.attempt, file)
       : null;
   const localLog = async (job: JobRecord, runId: string) => {
     const owner = job.reusedFromRunId ?? runId;
     const file = jobLogFile(deps.dataDir, owner, job.key);
-    await pull?.(owner, job.key, file);
+    await pull?.(owner, job, file);
     return { file, owner };
   };
 
@@ -96,7 +96,7 @@ export function registerLogRoutes(routes: RouteTable, deps: LogRouteDeps): void 
         startOffset,
         skipLines,
         isDone: async () => isFinal(await currentJob(params.run, job.key)),
-        ...(pull ? { refresh: () => pull(owner, job.key, file) } : {}),
+        ...(pull ? { refresh: () => pull(owner, job, file) } : {}),
         onRestart: () => {
           next = 0;
         },

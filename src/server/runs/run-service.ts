@@ -30,8 +30,32 @@ import type { EventEnvironment, JobRecord, NewEvent, Project, RunRecord, Store }
 import { runGit } from '../../platform/git.ts';
 import { type CommitList, commitsBetween, readConfigAtCommit, syncMirror } from '../repos/index.ts';
 
+/**
+ * Several servers on one PostgreSQL: each run is driven by the server that owns it (its `server:`
+ * lease held), and another server recovers it only once that owner is dead.
+ */
+export interface RunOwnership {
+  /** This server's id, recorded as the owner of the runs it triggers or takes over. */
+  self: string;
+  /**
+   * True when the server `owner` is dead (its lease expired or released) and this server has
+   * now claimed that lease — raising its token, so writes the old owner still had under way are
+   * refused (docs/decisions/0037) — or had claimed it already; false while the owner lives or
+   * another survivor claimed it first.
+   */
+  claimIfDead(owner: string): Promise<boolean>;
+}
+
 export interface RunServiceDeps {
   store: Store;
+  /** Several servers: the owners of runs; without it (one server) every run is this server's. */
+  ownership?: RunOwnership;
+  /**
+   * The background loops' fenced view of the store (several servers): runs a loop fires (cron,
+   * polling: `TriggerRequest.byLoop`) are stored through it, so an owner paused past its lease
+   * fires nothing once it wakes. Default: `store`.
+   */
+  loopStore?: Store;
   dataDir: string;
   logCapBytes: number;
   sandbox: 'auto' | 'off';
@@ -73,6 +97,8 @@ export interface TriggerRequest {
   inputs?: Record<string, string>;
   schedule?: string;
   actor: string;
+  /** Fired by a background loop (cron, polling) rather than for a caller: stored through `loopStore`. */
+  byLoop?: boolean;
 }
 
 export type TriggerOutcome = { run: RunRecord } | { skipped: string };
@@ -98,7 +124,7 @@ export class RunService {
   }
 
   async trigger(project: Project, req: TriggerRequest): Promise<TriggerOutcome> {
-    const { store } = this.#deps;
+    const store = (req.byLoop && this.#deps.loopStore) || this.#deps.store;
     if (project.source.kind === 'url') await syncMirror(project.source.url, this.gitDir(project));
     const resolved = req.sha
       ? { sha: req.sha, ref: fullRef(req.ref ?? 'HEAD') }
@@ -164,6 +190,7 @@ export class RunService {
           concurrencyGroup: group,
           parentRunId: null,
           id: runId,
+          owner: this.#deps.ownership?.self ?? null,
         },
         jobRecordsOf(state),
       );
@@ -224,6 +251,7 @@ export class RunService {
         concurrencyGroup: previous.concurrencyGroup,
         parentRunId: runId,
         id: newId_,
+        owner: this.#deps.ownership?.self ?? null,
       },
       records,
     );
@@ -239,11 +267,34 @@ export class RunService {
     return run;
   }
 
-  /** Resumes every run a previous process left queued or running. Returns how many. */
+  /**
+   * Resumes the runs a previous process left queued or running — with several servers, only
+   * those whose owner is dead (taken over first). Called again while the server runs, so the runs
+   * of a server that dies later are resumed too. Returns how many it resumed.
+   */
   async recover(): Promise<number> {
     const active = (await this.#deps.store.runs.list({ status: ACTIVE, limit: 10_000 })).reverse();
-    for (const run of active) this.#schedule(run, true);
-    return active.length;
+    let resumed = 0;
+    for (const run of active) {
+      if (this.#stopping || this.#starting.has(run.id) || this.#drivers.has(run.id)) continue;
+      if (!(await this.#takeOwnership(run, true))) continue;
+      this.#schedule({ ...run, owner: this.#deps.ownership?.self ?? run.owner }, true);
+      resumed++;
+    }
+    return resumed;
+  }
+
+  /**
+   * Makes this server the run's owner before it drives it; false when it is another live server's
+   * (or another survivor took it first). A run being recovered is taken only from a dead owner; a run started
+   * here otherwise (its concurrency group freed by a run this server drove) is queued and driven
+   * by nobody, so it is taken from whoever triggered it.
+   */
+  async #takeOwnership(run: RunRecord, recovering: boolean): Promise<boolean> {
+    const { ownership, store } = this.#deps;
+    if (ownership === undefined || run.owner === ownership.self) return true;
+    if (recovering && run.owner !== null && !(await ownership.claimIfDead(run.owner))) return false;
+    return store.runs.takeOver(run.id, run.owner, ownership.self);
   }
 
   /** Stops taking work; waits up to `drainMs` for running jobs, then stops them without recording an end, so a restart resumes them. */
@@ -286,6 +337,7 @@ export class RunService {
 
   async #startRun(run: RunRecord, recovering: boolean, fresh?: FreshRun): Promise<void> {
     if (run.concurrencyGroup && (await this.#groupBusy(run))) return; // started when the group frees up
+    if (!(await this.#takeOwnership(run, recovering))) return;
     const driver = await this.#loadDriver(run, true, fresh);
     this.#watch(run, driver, fresh?.source);
     if (recovering) {

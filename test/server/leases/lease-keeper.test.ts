@@ -25,8 +25,9 @@ describe('LeaseKeeper', () => {
     await database.cleanup();
   });
 
-  const keeper = (holder: string, log: string[], leases: LeaseStore = store.leases) =>
+  const keeper = (holder: string, log: string[], leases: LeaseStore = store.leases, loseAtDeadline = true) =>
     new LeaseKeeper({
+      loseAtDeadline,
       leases,
       clock,
       name: 'loops',
@@ -94,5 +95,34 @@ describe('LeaseKeeper', () => {
     expect(clock.pending).toBe(0);
     await one.stop();
     expect((await store.leases.get('loops'))?.holder).toBe('two');
+  });
+
+  it('keeps a fenced lease past its deadline while nobody took it, and loses it once someone did', async () => {
+    const log: string[] = [];
+    // Renewals stall (a loaded machine) while `stall` is set: the claims hang, then answer.
+    let stall: (() => void)[] | null = null;
+    const stalling: LeaseStore = {
+      ...store.leases,
+      claim: async (c) => {
+        if (stall !== null) await new Promise<void>((resolve) => stall?.push(resolve));
+        return store.leases.claim(c);
+      },
+    };
+    const one = keeper('one', log, stalling, false);
+    await one.start();
+    stall = [];
+    for (let i = 0; i < 10; i++) clock.advance(1_000);
+    expect(one.phase).toBe('owning');
+    const waiting = stall;
+    stall = null;
+    for (const resume of waiting) resume();
+    await step(one);
+    expect(one.phase).toBe('owning');
+    await store.leases.claim({ name: 'loops', holder: 'two', holderUrl: 'http://two', nowMs: clock.now() + 10_000, ttlMs: 60_000 });
+    await step(one);
+    await step(one);
+    expect(one.phase).toBe('lost');
+    expect(log).toEqual(['one acquired 1', 'one lost']);
+    await one.stop();
   });
 });
