@@ -201,6 +201,36 @@ describe.runIf(requirement('perl', spawnerAvailable()))('the job log written by 
     expect(summary).toMatchObject({ truncated: true, bytes: readFileSync(file).length, lines: expected.length + 1 });
   });
 
+  it("keeps the same tail when its lines span the ring file's end, whoever assembles it and whatever the read size", async () => {
+    // 998-byte lines, cap 400,000: the head keeps 195 lines (1,025 bytes each with the prefix), the
+    // ring (200,000 + 66,560 bytes) then gets 327 × 1,025 = 335,175 bytes: it wrapped once, at
+    // 266,560, mid-line, inside the last 200,000 (the kept tail).
+    const lines = Array.from({ length: 522 }, (_, i) => `${String(i).padStart(6, '0')} ${'abcdefghij'.repeat(99)}\n`);
+    const input = Buffer.from(lines.join(''));
+    const inputFile = join(dir, 'input');
+    writeFileSync(inputFile, input);
+    const capBytes = 400_000;
+    const ringBytes = capBytes / 2 + MAX_LINE_BYTES + 1024;
+    const inRing = (522 - 195) * 1025;
+    expect(inRing - ringBytes).toBeGreaterThan(0);
+    expect(inRing - ringBytes).toBeLessThan(capBytes / 2);
+    expect(ringBytes % 1025).not.toBe(0);
+    const expected = await nodeLog(input, { capBytes });
+    expect(expected.filter((l) => l.startsWith('s [gantry] log truncated: '))).toHaveLength(1);
+    for (const readBytes of [65_536, 4093, 1500, 61]) {
+      for (const how of [{ final: false }, { final: true }, { final: true, kernelCopy: false }]) {
+        const log = await helperLog({ capBytes, readBytes, ...how });
+        await log.step(`cat ${inputFile}`);
+        const summary = await log.finish();
+        expect(log.returned?.ringWritten, 'bytes through the ring').toBe(inRing);
+        expect(streamsAndTexts(log.file), `read size ${readBytes}, ${JSON.stringify(how)}`).toEqual(expected);
+        expect((log.returned?.assembled ?? null) !== null, 'assembled by the helper').toBe(how.final);
+        expect(summary).toMatchObject({ truncated: true, bytes: readFileSync(log.file).length, lines: expected.length });
+        rmSync(join(dir, 'log'), { recursive: true });
+      }
+    }
+  });
+
   it('never stores a secret, in any form, split at every offset across writes and reads', async () => {
     const forms = secretForms([SECRET]);
     expect(forms.length).toBeGreaterThanOrEqual(4);
