@@ -24,7 +24,8 @@ import { mergeExperiments } from '../../pipeline/experiment-files.ts';
 import { parseConfig } from '../../pipeline/load-config.ts';
 import type { GantryEvent, Project } from '../../store/ports.ts';
 import { ExperimentRunner, countsOf } from './experiment-runner.ts';
-import { ExperimentScheduler, SCHEDULE_ACTOR } from './experiment-scheduler.ts';
+import { ExperimentScheduler } from './experiment-scheduler.ts';
+import { lastScheduledStart } from './scheduled-starts.ts';
 import { diskFullRefusal, revertInstanceFaults } from './instance-fault-driver.ts';
 import type { ChaosDeps } from './ports.ts';
 
@@ -68,7 +69,7 @@ export class ChaosService {
       projects: () => deps.store.projects.list(),
       declared: (project) => this.declared(project),
       run: (project, name, o) => this.run(project, name, o),
-      lastScheduledStart: (project, d) => this.#lastScheduledStart(project, d),
+      lastScheduledStart: (project, d) => lastScheduledStart(deps.store.events, project.id, d.environment, d.name),
       warn: deps.warn,
     });
   }
@@ -174,19 +175,6 @@ export class ChaosService {
     this.#running.set(initial.state.id, { runner, projectId: project.id });
     void runner.done.then(() => this.#running.delete(initial.state.id));
     return runner.state;
-  }
-
-  async #lastScheduledStart(project: Project, d: DeclaredExperiment): Promise<number | null> {
-    const subject = `environment:${project.id}/${d.environment}`;
-    const starts = await this.#deps.store.events.list({
-      type: 'experiment.started',
-      actor: SCHEDULE_ACTOR,
-      subjectPrefix: subject,
-      newestFirst: true,
-      limit: 200,
-    });
-    const last = starts.find((e) => e.subject === subject && e.data.name === d.name);
-    return last === undefined ? null : Date.parse(last.at);
   }
 
   /** Faults on a service edge get the caller's instance keys, as they are now (the proxy matches requests on them). */
