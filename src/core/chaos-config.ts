@@ -21,7 +21,7 @@ export interface FaultMatch {
    * environment of the same project) of the caller. The server resolves it to `callerKeys`.
    */
   caller?: string;
-  /** The caller's instances (their GANTRY_INSTANCE_KEY), as the server resolved `caller` at the start. */
+  /** The caller's instances (their GANTRY_INSTANCE_KEY), as the server resolved `caller` at the start (it sends the proxy new ones as they change). */
   callerKeys?: string[];
 }
 

@@ -12,13 +12,16 @@
  *   is kept, with how it ended, until the next `set`, so a restarted server can read it.
  * - On clear, requests still held by a fault (a delay or a timeout not yet over) are forwarded at
  *   once: the last faulted request is the one the fault decided before the clear.
+ * - `followCallers` gives a set's service-edge faults their caller's instances as they are now
+ *   (a deploy of the caller started new ones): the faults, counts and deadline go on; only which
+ *   connections come from a caller is learnt again.
  * - An empty list of faults is a set too: every request is counted outside the blast radius, so
  *   an experiment of instance faults alone (kill, pause…) reads its hypothesis the same way.
  * - When no experiment is set the proxy's request path pays one null check.
  */
 import { compileFaults, faultDelayMs, selectFault, type CompiledFault } from '../chaos/fault-selection.ts';
 import type { ProxyFault } from '../core/chaos-config.ts';
-import { InputError } from '../core/errors.ts';
+import { ConflictError, InputError } from '../core/errors.ts';
 import { processesWithEnv } from '../platform/proc.ts';
 import { processWithSocket, socketInode } from '../platform/socket-owner.ts';
 import { BUCKETS, bucketHighUs, bucketIndex } from './latency-histogram.ts';
@@ -164,6 +167,32 @@ export class ChaosFaults {
     this.#last = null;
   }
 
+  /**
+   * The caller instance keys of each fault of the set `experimentId` (`callerKeys[i]` for fault i;
+   * null leaves fault i as it is), replacing those given at `set`. ConflictError when that set is
+   * not the one in force (ended, or replaced): the caller of a fault no longer set is no matter.
+   */
+  followCallers(experimentId: string, callerKeys: readonly (readonly string[] | null)[]): void {
+    const a = this.#active;
+    if (a === null || a.experimentId !== experimentId)
+      throw new ConflictError(`the faults of experiment ${experimentId} are not set here (any more)`);
+    if (!Array.isArray(callerKeys) || callerKeys.length !== a.faults.length)
+      throw new InputError(`give the caller keys of each of the ${a.faults.length} faults (null: unchanged)`);
+    const faults = a.faults.map((f, i) => {
+      const keys = callerKeys[i];
+      if (keys === null || keys === undefined || f.fault.match.caller === undefined) return f.fault;
+      if (!Array.isArray(keys) || keys.some((k) => typeof k !== 'string'))
+        throw new InputError(`fault ${i}: the caller keys are a list of strings`);
+      return { ...f.fault, match: { ...f.fault.match, callerKeys: [...keys] } };
+    });
+    a.faults = compileFaults(faults);
+    a.callerKeys = callerKeysOf(faults);
+    a.callerPids.clear();
+    a.callersListedAt = Number.NEGATIVE_INFINITY;
+    // Connections looked up against the old keys look again.
+    this.generation++;
+  }
+
   /** Clears the faults of `experimentId` (any, when omitted); returns the report, or the last one when none is set. */
   clear(experimentId?: string): FaultReport | null {
     const a = this.#active;
@@ -260,6 +289,7 @@ interface ActiveFaults {
   experimentId: string;
   setAt: number;
   deadlineAt: number;
+  /** Recompiled by `followCallers`; the counts stay. */
   faults: CompiledFault[];
   byFault: number[];
   affected: number;
@@ -270,7 +300,7 @@ interface ActiveFaults {
   held: Set<HeldRequest>;
   timer: NodeJS.Timeout;
   /** Every caller a fault names (empty: no fault is on a service edge). */
-  callerKeys: ReadonlySet<string>;
+  callerKeys: Set<string>;
   /** The callers' processes, pid → instance key, listed when a lookup misses. */
   callerPids: Map<number, string>;
   callersListedAt: number;
@@ -294,6 +324,20 @@ function reportOf(a: ActiveFaults, endedAt: number | null, endedBy: FaultsEnd | 
     inside: a.inside.toJSON(),
     outside: a.outside.toJSON(),
   };
+}
+
+/** Body sent with `PUT /faults/callers`: the caller keys of each fault (null: unchanged). */
+export interface FaultCallersRequest {
+  experimentId: string;
+  callerKeys: (string[] | null)[];
+}
+
+/** The shape check of `PUT /faults/callers`. */
+export function parseFaultCallers(body: unknown): FaultCallersRequest {
+  const b = body as Partial<FaultCallersRequest> | null;
+  if (typeof b !== 'object' || b === null || typeof b.experimentId !== 'string' || !Array.isArray(b.callerKeys))
+    throw new InputError('invalid fault callers: expected { experimentId, callerKeys: [[...] | null, ...] }');
+  return { experimentId: b.experimentId, callerKeys: b.callerKeys };
 }
 
 /** The shape check of `PUT /faults` (the faults were validated by the config schema on the server). */

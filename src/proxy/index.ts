@@ -98,6 +98,7 @@ export {
   ChaosSample,
   MAX_FAULT_SPAN_MS,
   type FaultAction,
+  type FaultCallersRequest,
   type FaultReport,
   type FaultSetRequest,
   type FaultsEnd,

@@ -11,7 +11,7 @@
  * - `control.sock`: JSON over HTTP, mode 0600.
  * - `host.log`: the process's stdout and stderr.
  */
-import type { FaultReport, FaultSetRequest } from './chaos-faults.ts';
+import type { FaultCallersRequest, FaultReport, FaultSetRequest } from './chaos-faults.ts';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
@@ -282,6 +282,11 @@ export class ProxyClient {
   /** Sets a chaos experiment's faults; the proxy clears them by itself at `deadlineAt` (epoch ms). */
   async setFaults(set: FaultSetRequest): Promise<void> {
     await this.#call('PUT', '/faults', { body: JSON.stringify(set) });
+  }
+
+  /** Gives the service-edge faults set for an experiment their callers' instances as they are now; counts and deadline go on. */
+  async followCallers(callers: FaultCallersRequest): Promise<void> {
+    await this.#call('PUT', '/faults/callers', { body: JSON.stringify(callers) });
   }
 
   /** Clears an experiment's faults now (idempotent); the report of how far they went. */

@@ -20,6 +20,8 @@
  * - `POST /rollups/ack?through=` → `{ acknowledged }`: forgets those up to `through` (stored)
  * - `POST /rollups/drain` → Rollup[], read and acknowledged at once (for servers that predate ack)
  * - `GET /metrics` → Prometheus text
+ * - `PUT /faults/callers` (FaultCallersRequest) → 204: the set's service-edge faults take their
+ *   callers' instances as they are now, counts and deadline kept; 409 when that set is not in force.
  * - `PUT /faults` (FaultSetRequest) → 204: a chaos experiment's faults until its deadline, which
  *   this process enforces on its own timer (the server may be gone by then)
  * - `DELETE /faults?experiment=` → FaultReport | null: clears them (idempotent) and reports
@@ -39,7 +41,7 @@ import { PROXY_FILES, processStartTime, type ProxyHostRecord } from './proxy-cli
 import { answerMeasurement, numberParam, send } from './measurement-api.ts';
 import { ROLLUP_MS } from './request-metrics.ts';
 import { validateRouteTable, type RouteTable } from './route-table.ts';
-import { parseFaultSet } from './chaos-faults.ts';
+import { parseFaultCallers, parseFaultSet } from './chaos-faults.ts';
 import { RuntimePauses, type RuntimeReport } from './runtime-pauses.ts';
 import { TrafficProxy } from './traffic-proxy.ts';
 
@@ -245,6 +247,13 @@ export async function runProxyHost(o: ProxyHostOptions): Promise<ProxyHost> {
           const faults = parseFaultSet(JSON.parse(await readBody(req)) as unknown);
           proxy.chaos.set(faults);
           log.info('chaos faults set', { experiment: faults.experimentId, deadlineAt: faults.deadlineAt, faults: faults.faults.length });
+          res.writeHead(204).end();
+          return;
+        }
+        case 'PUT /faults/callers': {
+          const callers = parseFaultCallers(JSON.parse(await readBody(req)) as unknown);
+          proxy.chaos.followCallers(callers.experimentId, callers.callerKeys);
+          log.info('chaos faults follow their callers', { experiment: callers.experimentId });
           res.writeHead(204).end();
           return;
         }

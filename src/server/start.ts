@@ -399,6 +399,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
         .map((s) => ({ slo: s.slo.name, remaining: s.budget.remaining })),
     eventEnv,
     instanceKeys: (projectId, environment) => delivery.instanceKeys(projectId, environment),
+    onInstanceChange: (listener) => supervisor.onChange(() => listener()),
     experimentFiles: async (projectId, sha) => {
       const project = await store.projects.get(projectId);
       return project === undefined ? [] : readFilesAtCommit(runs.gitDir(project), sha, EXPERIMENTS_DIR, isExperimentFile);

@@ -17,6 +17,7 @@ http.createServer((req, res) => res.end('paid')).listen(Number(process.env.PORT)
 const CHECKOUT = `
 const http = require('node:http');
 http.createServer(async (req, res) => {
+  if (req.url === '/key') return res.end(process.env.GANTRY_INSTANCE_KEY);
   const port = new URL(req.url, 'http://x').searchParams.get('port');
   if (!port) return res.end('ok');
   const status = await fetch('http://127.0.0.1:' + port + '/charge').then((r) => r.status, () => 0);
@@ -43,7 +44,7 @@ experiments:
     hypothesis: { latency-p50: { max: 30s } }
     faults:
       - abort: { status: 503, match: { caller: checkout/staging } }
-    duration: 30s
+    duration: 60s
     before: 1s
     after: 1s
 `;
@@ -52,6 +53,7 @@ describe('a fault on one service edge', () => {
   let server: GantryUp;
   const repos: Awaited<ReturnType<typeof makeRepo>>[] = [];
   const ports: Record<string, number> = {};
+  const builds: Record<string, string> = {};
 
   const api = async <T>(method: string, path: string, body?: unknown) => (await server.api<T>(method, path, body)).body;
   async function deploy(name: string, files: Record<string, string>): Promise<void> {
@@ -63,6 +65,12 @@ describe('a fault on one service edge', () => {
       what: `the build of ${name}`,
       timeoutMs: 30_000,
     });
+    builds[name] = run;
+    await release(name);
+  }
+  /** A new release of `name`'s build, deployed (recreate: new instances, new instance keys). */
+  async function release(name: string): Promise<void> {
+    const run = builds[name];
     const release = (await api<{ release: { id: string } }>('POST', `/api/projects/${name}/releases`, { run })).release.id;
     await api('POST', `/api/projects/${name}/environments/staging/deploy`, { release });
     ports[name] = await waitFor(
@@ -123,4 +131,42 @@ describe('a fault on one service edge', () => {
     expect(record.faults[0]?.match.callerKeys?.length).toBe(1);
     expect(await viaCheckout()).toBe(200);
   }, 60_000);
+
+  it('follows checkout onto the instances a deploy starts during the experiment, its counts going on', async () => {
+    const viaCheckout = async () => Number(await (await fetch(`http://127.0.0.1:${ports.checkout}/?port=${ports.payments}`)).text());
+    const direct = async () => (await fetch(`http://127.0.0.1:${ports.payments}/charge`)).status;
+    const checkoutKey = async () => (await fetch(`http://127.0.0.1:${ports.checkout}/key`)).text();
+    const oldKey = await checkoutKey();
+
+    const id = (await api<{ experiment: { experimentId: string } }>('POST', '/api/projects/payments/experiments/checkout-edge/run', {}))
+      .experiment.experimentId;
+    const run = async () =>
+      (
+        await api<{ run: { running?: boolean; phase?: string; affected: number; unaffected: number; setAt?: number } }>(
+          'GET',
+          `/api/projects/payments/experiment-runs/${id}`,
+        )
+      ).run;
+    await waitFor(async () => (await run()).phase === 'watching', { what: 'the faults to be set' });
+    expect(await viaCheckout()).toBe(503);
+
+    await release('checkout');
+    await waitFor(async () => (await checkoutKey().catch(() => oldKey)) !== oldKey, { what: "checkout's new instance to answer" });
+    // Its key was not known when the faults were set: the server tells the proxy.
+    await waitFor(async () => (await viaCheckout()) === 503, { what: "the new checkout instance's calls to be faulted" });
+    expect(await Promise.all([viaCheckout(), viaCheckout(), viaCheckout()])).toEqual([503, 503, 503]);
+    expect(await Promise.all([direct(), direct(), direct()])).toEqual([200, 200, 200]);
+
+    await api('POST', `/api/projects/payments/experiment-runs/${id}/abort`, {});
+    const record = await waitFor(
+      async () => {
+        const r = await run();
+        return r.running ? undefined : r;
+      },
+      { what: 'the run to end' },
+    );
+    // One faulted before the deploy, at least four after: the counts went on (a new set would have reset them).
+    expect(record.affected).toBeGreaterThanOrEqual(5);
+    expect(record.unaffected).toBeGreaterThanOrEqual(3);
+  }, 90_000);
 });

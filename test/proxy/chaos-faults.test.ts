@@ -172,4 +172,26 @@ describe('a fault on one service edge', () => {
     expect((await call(port, { agent })).status).toBe(200); // this process: neither
     expect(proxy.chaos.report()).toMatchObject({ affected: 1, unaffected: 3 });
   });
+
+  it('takes new caller keys for the set in force without resetting its counts or deadline, and refuses another set', () => {
+    const faults = new ChaosFaults({ random: () => 0 });
+    const deadlineAt = inOneMinute();
+    const edge: ProxyFault = { kind: 'abort', status: 503, percent: 100, match: { caller: 'checkout/staging', callerKeys: ['old'] } };
+    faults.set({ experimentId: 'x', faults: [edge], deadlineAt });
+    const decide = (caller: string) => faults.decide('GET', '/', [], 'r1', () => caller);
+    expect(decide('old')?.kind).toBe('abort');
+    expect(decide('new')?.kind).toBe('none');
+    const generation = faults.generation;
+
+    faults.followCallers('x', [['old', 'new']]);
+    expect(faults.generation).toBeGreaterThan(generation);
+    expect(decide('new')?.kind).toBe('abort');
+    expect(decide('other')?.kind).toBe('none');
+    expect(faults.report()).toMatchObject({ experimentId: 'x', deadlineAt, affected: 2, unaffected: 2, byFault: [2] });
+
+    expect(() => faults.followCallers('y', [['new']])).toThrow(expect.objectContaining({ code: 'CONFLICT' }));
+    expect(() => faults.followCallers('x', [])).toThrow(/each of the 1 faults/);
+    faults.clear();
+    expect(() => faults.followCallers('x', [['new']])).toThrow(/not set here/);
+  });
 });

@@ -24,7 +24,8 @@ import { mergeExperiments } from '../../pipeline/experiment-files.ts';
 import { parseConfig } from '../../pipeline/load-config.ts';
 import type { GantryEvent, Project } from '../../store/ports.ts';
 import { ExperimentRunner, countsOf } from './experiment-runner.ts';
-import { ExperimentScheduler, SCHEDULE_ACTOR } from './experiment-scheduler.ts';
+import { ExperimentScheduler } from './experiment-scheduler.ts';
+import { lastScheduledStart } from './scheduled-starts.ts';
 import { diskFullRefusal, revertInstanceFaults } from './instance-fault-driver.ts';
 import type { ChaosDeps } from './ports.ts';
 
@@ -57,7 +58,11 @@ export interface DryRunPlan {
 
 export class ChaosService {
   readonly #deps: ChaosDeps;
-  readonly #running = new Map<string, { runner: ExperimentRunner; projectId: string }>();
+  /** `callerKeys`: what the proxy was last told of each fault's caller instances (null: not on a service edge). */
+  readonly #running = new Map<string, { runner: ExperimentRunner; projectId: string; callerKeys: (string[] | null)[] }>();
+  /** Follows of the callers' instances, one at a time (instance changes come in bursts). */
+  #following: Promise<void> = Promise.resolve();
+  #unsubscribe: (() => void) | null = null;
 
   readonly #scheduler: ExperimentScheduler;
 
@@ -68,7 +73,7 @@ export class ChaosService {
       projects: () => deps.store.projects.list(),
       declared: (project) => this.declared(project),
       run: (project, name, o) => this.run(project, name, o),
-      lastScheduledStart: (project, d) => this.#lastScheduledStart(project, d),
+      lastScheduledStart: (project, d) => lastScheduledStart(deps.store.events, project.id, d.environment, d.name),
       warn: deps.warn,
     });
   }
@@ -88,11 +93,13 @@ export class ChaosService {
         this.#deps.warn('settling an interrupted experiment failed', { experimentId: id, err: error }),
       );
     }
+    this.#unsubscribe = this.#deps.onInstanceChange?.(() => this.#instancesChanged()) ?? null;
     this.#scheduler.start();
   }
 
   /** Server shutdown: every running experiment is aborted (faults out, recorded). */
   async stop(): Promise<void> {
+    this.#unsubscribe?.();
     await this.#scheduler.stop();
     const runs = [...this.#running.values()];
     await Promise.all(runs.map(({ runner }) => runner.abort('the server is shutting down')));
@@ -171,22 +178,10 @@ export class ChaosService {
       throw new ConflictError(`experiment ${busy.runner.state.name} (${busy.runner.state.id}) is already running in ${config.environment}`);
     const initial = initialExperiment({ id: newId(), config, configHash, release: target.release, at: this.#deps.clock.now() });
     const runner = new ExperimentRunner(this.#deps, { projectId: project.id, actor: o.actor, target, slo }, initial);
-    this.#running.set(initial.state.id, { runner, projectId: project.id });
+    const callerKeys = config.faults.map((f) => (f.match.caller === undefined ? null : [...(f.match.callerKeys ?? [])]));
+    this.#running.set(initial.state.id, { runner, projectId: project.id, callerKeys });
     void runner.done.then(() => this.#running.delete(initial.state.id));
     return runner.state;
-  }
-
-  async #lastScheduledStart(project: Project, d: DeclaredExperiment): Promise<number | null> {
-    const subject = `environment:${project.id}/${d.environment}`;
-    const starts = await this.#deps.store.events.list({
-      type: 'experiment.started',
-      actor: SCHEDULE_ACTOR,
-      subjectPrefix: subject,
-      newestFirst: true,
-      limit: 200,
-    });
-    const last = starts.find((e) => e.subject === subject && e.data.name === d.name);
-    return last === undefined ? null : Date.parse(last.at);
   }
 
   /** Faults on a service edge get the caller's instance keys, as they are now (the proxy matches requests on them). */
@@ -198,15 +193,46 @@ export class ChaosService {
         out.push(fault);
         continue;
       }
-      const [first, second] = caller.split('/') as [string, string | undefined];
-      const callerProject = second === undefined ? project : await this.#deps.store.projects.get(first);
-      const environment = second ?? first;
-      if (callerProject === undefined) throw new NotFoundError(`a fault's caller ${caller} names no project '${first}'`);
-      const keys = this.#deps.instanceKeys?.(callerProject.id, environment) ?? [];
+      const keys = await this.#callerKeys(project, caller);
       if (keys.length === 0) throw new ConflictError(`a fault's caller ${caller} has no running instance to take the calls of`);
       out.push({ ...fault, match: { ...fault.match, callerKeys: keys } });
     }
     return out;
+  }
+
+  /** The instance keys of a fault's caller (`env` of `project`, or `project/env`) as they are now. */
+  async #callerKeys(project: Project, caller: string): Promise<string[]> {
+    const [first, second] = caller.split('/') as [string, string | undefined];
+    const callerProject = second === undefined ? project : await this.#deps.store.projects.get(first);
+    if (callerProject === undefined) throw new NotFoundError(`a fault's caller ${caller} names no project '${first}'`);
+    return this.#deps.instanceKeys?.(callerProject.id, second ?? first) ?? [];
+  }
+
+  /**
+   * Some instance changed: a fault on the edge from a caller follows that caller's instances (a
+   * deploy of the caller mid-experiment starts new ones). Costs nothing while no running
+   * experiment has such a fault.
+   */
+  #instancesChanged(): void {
+    if (![...this.#running.values()].some((r) => r.callerKeys.some((k) => k !== null))) return;
+    this.#following = this.#following
+      .then(() => this.#followCallers())
+      .catch((error: unknown) => this.#deps.warn('following the callers of a fault failed', { err: error }));
+  }
+
+  async #followCallers(): Promise<void> {
+    for (const run of this.#running.values()) {
+      // Only while the faults are in the proxy: before, `set` carries the keys of the moment.
+      if (run.runner.state.phase !== 'watching' || !run.callerKeys.some((k) => k !== null)) continue;
+      const project = await this.#deps.store.projects.get(run.projectId);
+      if (project === undefined) continue;
+      const now: (string[] | null)[] = [];
+      for (const f of run.runner.state.config.faults)
+        now.push(f.match.caller === undefined ? null : await this.#callerKeys(project, f.match.caller));
+      if (JSON.stringify(now) === JSON.stringify(run.callerKeys)) continue;
+      await run.runner.followCallers(now);
+      run.callerKeys = now;
+    }
   }
 
   /** Aborts a running experiment by hand; resolves once its faults are out. */

@@ -163,6 +163,11 @@ export class ExperimentRunner {
     await this.#feed({ type: 'steady-state', at: this.#deps.clock.now(), result });
   }
 
+  /** Tells the proxy the service-edge faults' callers are now these instances (`callerKeys[i]` of fault i, null: unchanged). */
+  async followCallers(callerKeys: (string[] | null)[]): Promise<void> {
+    await this.#ctx.target.proxy.followCallers?.({ experimentId: this.state.id, callerKeys });
+  }
+
   async #setFaults(c: Extract<ExperimentCommand, { type: 'set-faults' }>): Promise<void> {
     // The proxy's deadline and the run's are one: the run's starts from this instant too.
     const at = this.#deps.clock.now();

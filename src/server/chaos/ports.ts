@@ -9,7 +9,7 @@ import type { EnvironmentInstances, EnvironmentProxy } from '../delivery/index.t
 export type { Clock };
 
 /** The parts of an environment's proxy an experiment uses: faults (set with a deadline), their report, the request metrics. */
-export type FaultProxy = Pick<EnvironmentProxy, 'setFaults' | 'clearFaults' | 'faultReport' | 'window'>;
+export type FaultProxy = Pick<EnvironmentProxy, 'setFaults' | 'followCallers' | 'clearFaults' | 'faultReport' | 'window'>;
 
 /** A running environment as an experiment sees it. */
 export interface ChaosTarget {
@@ -32,6 +32,8 @@ export interface ChaosDeps {
   eventEnv(): EventEnvironment;
   /** The instance keys of an environment's running instances (a fault on the edge from that caller); none where instances are not processes. */
   instanceKeys?(projectId: string, environment: string): string[];
+  /** Calls `listener` when an instance of any environment changes (started, stopped…); returns the unsubscribe. */
+  onInstanceChange?(listener: () => void): () => void;
   /** The `.gantry/experiments/*.yaml` files of a project's commit; none when absent (or not wired: tests). */
   experimentFiles?(projectId: string, sha: string): Promise<{ file: string; text: string }[]>;
   /** Something about the project's experiments changed (the dashboard's stream). */

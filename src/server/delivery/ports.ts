@@ -8,7 +8,7 @@
  */
 import type { EnvironmentConfig, PrometheusCheckConfig, ServiceConfig } from '../../core/delivery-config.ts';
 import type { RolloutCommand, RolloutEvent } from '../../delivery/index.ts';
-import type { FaultReport, FaultSetRequest, RollupBatch, RouteTable, WindowStats } from '../../proxy/index.ts';
+import type { FaultCallersRequest, FaultReport, FaultSetRequest, RollupBatch, RouteTable, WindowStats } from '../../proxy/index.ts';
 import type { FaultableInstance, InstanceSpec, InstanceStatus } from '../../runtime/index.ts';
 import type { Project, ReleaseRecord } from '../../store/ports.ts';
 
@@ -116,6 +116,8 @@ export interface EnvironmentProxy {
   ackRollups(through: number): Promise<void>;
   prometheus(): Promise<string>;
   setFaults(set: FaultSetRequest): Promise<void>;
+  /** The set's service-edge faults take their callers' instances as they are now, counts and deadline kept; absent where the proxy is not a local process. */
+  followCallers?(callers: FaultCallersRequest): Promise<void>;
   clearFaults(experimentId: string): Promise<FaultReport | null>;
   faultReport(): Promise<FaultReport | null>;
   detach(): Promise<void>;

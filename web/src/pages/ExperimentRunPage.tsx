@@ -8,6 +8,7 @@ import { useCallback, useEffect, useState } from 'react';
 import { Link, useParams } from 'wouter';
 import { getJson, p, send } from '../api.ts';
 import { hypothesisChartShape, type Look } from '../chaos/hypothesis-chart.ts';
+import { formatBytes } from '../components/Artifacts.tsx';
 import { ConfirmButton } from '../components/ConfirmButton.tsx';
 import { LiveIndicator } from '../components/LiveIndicator.tsx';
 import { useLiveEvents } from '../events.ts';
@@ -41,7 +42,8 @@ interface RunView {
   affected: number;
   unaffected: number;
   faults: { kind: string; percent: number }[];
-  instanceFaults?: { kind: string; instanceId: string; release: string }[];
+  /** `inside`: a pressure fault's workers ran in the instance's sandbox (or beside it); `filledBytes`: what a disk-full took. */
+  instanceFaults?: { kind: string; instanceId: string; release: string; inside?: boolean; filledBytes?: number }[];
   before: Numbers | null;
   during: Numbers | null;
   after: Numbers | null;
@@ -209,6 +211,12 @@ export default function ExperimentRunPage() {
                 {(run.instanceFaults ?? []).map((f) => (
                   <li key={`${f.kind}-${f.instanceId}`}>
                     {f.kind} on instance {f.instanceId} (release {f.release})
+                    {f.inside !== undefined && (
+                      <span className={`where ${f.inside ? 'inside' : 'beside'}`}>
+                        {f.inside ? ' · inside the sandbox' : ' · beside the sandbox'}
+                      </span>
+                    )}
+                    {f.filledBytes !== undefined && <span className="filled"> · filled {formatBytes(f.filledBytes)} of /tmp</span>}
                   </li>
                 ))}
               </ul>
