@@ -4,11 +4,12 @@
  * where configured, and hands them to the pure `evaluateAnalysis` (src/delivery/analysis.ts).
  */
 import { evaluateAnalysis, type AnalysisResult, type RolloutState } from '../../delivery/index.ts';
-import type { EnvironmentProxy, MetricsSource } from './ports.ts';
+import type { MetricsSource, RequestWindows } from './ports.ts';
 
 export interface AnalysisInput {
   state: RolloutState;
-  proxy: EnvironmentProxy;
+  /** The environment's proxy, or the target's own measurements (a Kubernetes namespace's proxy pods). */
+  proxy: RequestWindows;
   environment: string;
   releaseId: string;
   previousReleaseId: string | null;

@@ -124,6 +124,9 @@ export interface EnvironmentProxy {
   close(): Promise<void>;
 }
 
+/** A proxy's request metrics of a time range, as the analysis reads them (`EnvironmentProxy.window`). */
+export type RequestWindows = Pick<EnvironmentProxy, 'window'>;
+
 /**
  * Prometheus as an analysis source (./prometheus-source.ts). Never rejects for an unavailable,
  * slow or confused backend: a check that cannot be answered is `null` (inconclusive) with a
@@ -147,6 +150,12 @@ export type MetricQuerySource = MetricsSource;
  * for (`instances-ready`/`instances-failed`, `drained`), which the driver feeds back.
  */
 export interface RolloutTarget {
+  /**
+   * The request metrics of the target's own proxy, read by the canary analysis instead of this
+   * machine's proxy (which carries none of the target's traffic). Absent: the analysis reads the
+   * environment's proxy as before (only `prometheus:` checks then see the target's traffic).
+   */
+  readonly measurements?: RequestWindows | undefined;
   execute(command: RolloutCommand): Promise<RolloutEvent[]>;
   /**
    * Waits again for a pool asked for before a restart (the rollout resumed waiting for

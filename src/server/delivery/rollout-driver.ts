@@ -415,7 +415,7 @@ export class RolloutDriver {
     const analysis = await analyse(
       {
         state: active.state,
-        proxy: active.env.proxy,
+        proxy: active.target?.measurements ?? active.env.proxy,
         environment: active.env.name,
         releaseId: active.release.id,
         previousReleaseId: active.previous?.id ?? null,

@@ -4,6 +4,8 @@
  * target's kubeconfig file, else $KUBECONFIG or ~/.kube/config, else the pod's service account
  * (client-node's `loadFromDefault` order); `context` picks one of the kubeconfig's contexts.
  */
+import { request as httpRequest } from 'node:http';
+import { type RequestOptions, request as httpsRequest } from 'node:https';
 import { GantryError } from '../../core/errors.ts';
 import type { KubernetesObject } from '../../kubernetes/index.ts';
 // names.ts alone: the package's index also loads the schemas' validators, which applying does not need.
@@ -18,6 +20,9 @@ export interface ClusterCredentials {
   kubeconfig?: string;
   context?: string;
 }
+
+/** A measurement read through the API server must not hold an analysis tick up for long. */
+const PROXY_GET_TIMEOUT_MS = 5000;
 
 /** A conflict's cause as the API server words it: `conflict with "kubectl-edit" using apps/v1`. */
 const CONFLICT_MANAGER = /conflict with "([^"]+)"/;
@@ -193,5 +198,32 @@ export class ClientNodeCluster implements KubernetesCluster {
       if ((error as { code?: number }).code === 404) return;
       throw apiError(`deleting ${object.kind}/${object.metadata.name}`, error);
     }
+  }
+
+  async proxyGet(namespace: string, pod: string, port: number, path: string): Promise<unknown> {
+    const { config } = await this.#load();
+    const server = config.getCurrentCluster()?.server ?? '';
+    const url = new URL(
+      `${server.replace(/\/+$/, '')}/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}:${port}/proxy/${path}`,
+    );
+    // client-node's generated pod-proxy call cannot carry a query string; its credentials can.
+    const options: RequestOptions = { method: 'GET', headers: { accept: 'application/json' }, timeout: PROXY_GET_TIMEOUT_MS };
+    await config.applyToHTTPSOptions(options);
+    const what = `reading ${path.split('?')[0]} from pod ${pod} in ${namespace}`;
+    const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, options, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${PROXY_GET_TIMEOUT_MS} ms`)));
+      req.on('error', (error) => reject(new GantryError('KUBERNETES_API_ERROR', `${what}: ${error.message}`)));
+      req.end();
+    });
+    if (status < 200 || status >= 300) throw apiError(what, Object.assign(new Error(body.slice(0, 200)), { code: status, body }));
+    const parsed = safeJson(body);
+    if (parsed === undefined) throw new GantryError('KUBERNETES_API_ERROR', `${what}: the answer is not JSON`);
+    return parsed;
   }
 }

@@ -15,6 +15,7 @@ import type { RolloutCommand, RolloutEvent } from '../../delivery/index.ts';
 import { applyRolloutCommand, type DesiredVersions, initialVersions, type PoolState, placements } from '../../kubernetes/desired-state.ts';
 import { type KubernetesObject, type KubernetesRelease, kubernetesTargetOf, renderManifests } from '../../kubernetes/manifests.ts';
 import { kubernetesNames, LABELS } from '../../kubernetes/names.ts';
+import { ClusterMeasurements } from './cluster-measurements.ts';
 import type { ApplyOutcome, KubernetesCluster } from './ports.ts';
 
 export interface KubernetesDeployerDeps {
@@ -41,10 +42,24 @@ export interface KubernetesDeployerDeps {
 export class KubernetesDeployer {
   readonly #deps: KubernetesDeployerDeps;
   #state: DesiredVersions;
+  /**
+   * What the canary analysis reads: the in-cluster proxy's windows. Absent when a Gateway's
+   * HTTPRoute splits the traffic (no Gantry proxy measures it; `prometheus:` checks decide).
+   */
+  readonly measurements: ClusterMeasurements | undefined;
 
   constructor(deps: KubernetesDeployerDeps) {
-    kubernetesTargetOf(deps.envConfig);
+    const target = kubernetesTargetOf(deps.envConfig);
     this.#deps = deps;
+    this.measurements =
+      target.traffic === 'proxy'
+        ? new ClusterMeasurements({
+            cluster: deps.cluster,
+            namespace: target.namespace,
+            app: kubernetesNames(deps.project, deps.environment).app,
+            versionOf: (releaseId) => String(deps.release(releaseId).number),
+          })
+        : undefined;
     this.#state = deps.resumedCanary ? { ...initialVersions(deps.current), ...deps.resumedCanary } : initialVersions(deps.current);
   }
 

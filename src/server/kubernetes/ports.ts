@@ -39,4 +39,9 @@ export interface KubernetesCluster {
   waitReady(namespace: string, labelSelector: string, count: number, timeoutMs: number): Promise<void>;
   /** Deletes an object by kind and name; a missing one is not an error. */
   delete(object: Pick<KubernetesObject, 'apiVersion' | 'kind' | 'metadata'>): Promise<void>;
+  /**
+   * `GET <path>` on a pod's port through the API server's pod proxy
+   * (`/api/v1/namespaces/NS/pods/NAME:PORT/proxy/<path>`), as JSON; rejects on a non-2xx answer.
+   */
+  proxyGet(namespace: string, pod: string, port: number, path: string): Promise<unknown>;
 }

@@ -168,3 +168,23 @@ describe('pod readiness (scripted API)', () => {
     expect(error).toMatchObject({ code: 'KUBERNETES_NOT_READY' });
   });
 });
+
+describe('reading a pod port through the API server (scripted API)', () => {
+  it('asks the pod proxy path with its query and the bearer token, and names a refusal', async () => {
+    const cluster = new ClientNodeCluster({ kubeconfig, context: 'scripted' });
+    const read = cluster.proxyGet('shop', 'shop-production-proxy-0', 9090, 'window?since=1&until=2&version=3');
+    // The scripted API has no pods to proxy to: it refuses, as an API server does for an unknown pod.
+    await expect(read).rejects.toMatchObject({
+      code: 'KUBERNETES_API_ERROR',
+      message: expect.stringMatching(/reading window from pod shop-production-proxy-0 in shop: .*\(HTTP 404\)/),
+    });
+    expect(api.requests.map((r) => [r.method, r.path, r.query, r.authorization])).toEqual([
+      [
+        'GET',
+        '/api/v1/namespaces/shop/pods/shop-production-proxy-0:9090/proxy/window',
+        { since: '1', until: '2', version: '3' },
+        'Bearer scripted-token',
+      ],
+    ]);
+  });
+});
