@@ -349,7 +349,7 @@ describe('service and environments: errors at their line and column', () => {
       "6:66: 'instances' in environment 'staging': expected a number ≥ 1, got 0",
       "7:24: 'DB' in 'secrets' of environment 'qa': invalid secret name 'db-password': secret names are letters, digits and _, not starting with a digit (as `gantry secret set` accepts)",
       "7:37: invalid variable name '1X': use letters, digits and _, not starting with a digit",
-      "8:8: environment 'dev': expected nothing or a map (approval, auto, strategy, port, instances, env, secrets, error-budget-policy, logs, target), got a string",
+      "8:8: environment 'dev': expected nothing or a map (approval, auto, strategy, port, instances, env, secrets, error-budget-policy, logs, target, placement), got a string",
     ]);
   });
 
