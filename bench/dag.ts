@@ -10,7 +10,8 @@
  * Env: JOBS (default 1000), REPS (default 1 for each gantry variant, make/ninja run 3×),
  * GANTRY_TIMEOUT_MS (default 120000: a run past it is reported as not finished, not as a figure),
  * SANDBOX (`both` by default when bubblewrap works, `on` or `off` for one variant), DEADLINE_MS
- * (default 280000: the whole benchmark; a sandboxed run takes ~50 s on a loaded 2-core machine).
+ * (default 280000: the whole benchmark; a sandboxed run takes ~50 s on a loaded 2-core machine),
+ * PARALLEL (Gantry's jobs at once, `--parallel`; default its own default; make and ninja keep -j<cores>).
  */
 import { writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
@@ -38,6 +39,7 @@ const DEADLINE_MS = Number(process.env.DEADLINE_MS ?? 280_000);
 const TARGET_MS = 10_000;
 const TARGET_SANDBOX_RATIO = 10;
 const SANDBOX = process.env.SANDBOX ?? 'both';
+const PARALLEL = process.env.PARALLEL;
 const MIDDLE = JOBS - 2;
 const middleIds = Array.from({ length: MIDDLE }, (_, i) => `m${i + 1}`);
 
@@ -122,9 +124,13 @@ await benchMain('dag', DEADLINE_MS, async () => {
     if (rep >= REPS) continue;
     for (const variant of variants) {
       if (unfinished[variant.name]) continue;
-      progress(`gantry run ${variant.args.join(' ')}: ${JOBS} jobs (rep ${rep + 1}), parallel ${cores}`);
+      progress(`gantry run ${variant.args.join(' ')}: ${JOBS} jobs (rep ${rep + 1}), parallel ${PARALLEL ?? 'default'}`);
       try {
-        const r = await gantry(['run', ...variant.args, '--json'], { cwd: repo, timeoutMs: GANTRY_TIMEOUT_MS, cpu: true });
+        const r = await gantry(['run', ...variant.args, ...(PARALLEL ? ['--parallel', PARALLEL] : []), '--json'], {
+          cwd: repo,
+          timeoutMs: GANTRY_TIMEOUT_MS,
+          cpu: true,
+        });
         if (r.code !== 0 && r.stdout.trim() === '') throw new Error(`gantry run exited ${r.code}: ${r.stderr.slice(-1000)}`);
         const run: RunJson = parseRun(r.stdout);
         if (run.jobs.length !== JOBS) throw new Error(`expected ${JOBS} jobs, the run reported ${run.jobs.length}`);
@@ -148,7 +154,8 @@ await benchMain('dag', DEADLINE_MS, async () => {
   return {
     jobs: JOBS,
     shape: `1 root → ${MIDDLE} middle → 1 final, one \`true\` step each`,
-    parallel: cores,
+    parallel: PARALLEL ? Number(PARALLEL) : 'default',
+    make_parallel: cores,
     sandbox_variant: bwrap ? SANDBOX : 'not run: bubblewrap missing or not working',
     gantry_sandbox: sandboxed,
     gantry_no_sandbox: plain,
