@@ -14,7 +14,7 @@
  * `GET /routes`. Each pod measures only the requests it carried; a reader sums over the pods.
  */
 import { readFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { GantryError, InputError } from '../core/errors.ts';
 import type { Logger } from '../platform/logger.ts';
 import { parseFaultSet } from './chaos-faults.ts';
@@ -22,6 +22,7 @@ import { parseClusterRoutes } from './cluster-routes.ts';
 import { answerMeasurement, send } from './measurement-api.ts';
 import { ROLLUP_MS } from './request-metrics.ts';
 import type { RouteTable } from './route-table.ts';
+import { readBody } from './read-body.ts';
 import { TrafficProxy } from './traffic-proxy.ts';
 
 export interface ClusterProxyOptions {
@@ -65,24 +66,6 @@ async function readRoutes(file: string): Promise<{ text: string; table: RouteTab
 /** A fault set is a few faults: anything past this is a mistake, not an experiment. */
 const MAX_FAULT_BODY = 1 << 20;
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_FAULT_BODY) {
-        reject(new InputError(`the body is larger than ${MAX_FAULT_BODY} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
 /** Starts the proxy by the route file; resolves once both ports listen. */
 export async function runClusterProxy(o: ClusterProxyOptions): Promise<ClusterProxy> {
   const initial = await readRoutes(o.routesFile);
@@ -100,7 +83,7 @@ export async function runClusterProxy(o: ClusterProxyOptions): Promise<ClusterPr
       if (route === 'GET /health') return send(res, 200, { ok: true, upstreams: table.upstreams.length });
       if (route === 'GET /routes') return send(res, 200, table);
       if (route === 'PUT /faults') {
-        const faults = parseFaultSet(JSON.parse(await readBody(req)) as unknown);
+        const faults = parseFaultSet(JSON.parse(await readBody(req, MAX_FAULT_BODY)) as unknown);
         proxy.chaos.set(faults);
         o.log.info('chaos faults set', { experiment: faults.experimentId, deadlineAt: faults.deadlineAt, faults: faults.faults.length });
         res.writeHead(204).end();
