@@ -328,6 +328,11 @@ export const ERROR_CODES = {
     sentence:
       "A disk-full fault was refused: it only fills an instance's /tmp held in memory at a size the service chose (`service.tmp-size`, in bubblewrap's sandbox), never a real disk; set tmp-size, run with the sandbox, deploy again.",
   },
+  CHAOS_FAULT_NOT_ON_KUBERNETES: {
+    httpStatus: 409,
+    sentence:
+      "An instance fault other than kill (pause, restart, cpu, memory, disk-full) was refused on a Kubernetes environment: it acts on a process of Gantry's host, and the instances there are pods; use kill (the pods deleted), or run the experiment on an environment of the embedded runtime.",
+  },
   CHAOS_FAULT_FAILED: {
     httpStatus: 500,
     sentence:

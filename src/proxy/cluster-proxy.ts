@@ -17,10 +17,12 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { GantryError, InputError } from '../core/errors.ts';
 import type { Logger } from '../platform/logger.ts';
+import { parseFaultSet } from './chaos-faults.ts';
 import { parseClusterRoutes } from './cluster-routes.ts';
 import { answerMeasurement, send } from './measurement-api.ts';
 import { ROLLUP_MS } from './request-metrics.ts';
 import type { RouteTable } from './route-table.ts';
+import { readBody } from './read-body.ts';
 import { TrafficProxy } from './traffic-proxy.ts';
 
 export interface ClusterProxyOptions {
@@ -61,6 +63,9 @@ async function readRoutes(file: string): Promise<{ text: string; table: RouteTab
   return { text, table: parseClusterRoutes(text) };
 }
 
+/** A fault set is a few faults: anything past this is a mistake, not an experiment. */
+const MAX_FAULT_BODY = 1 << 20;
+
 /** Starts the proxy by the route file; resolves once both ports listen. */
 export async function runClusterProxy(o: ClusterProxyOptions): Promise<ClusterProxy> {
   const initial = await readRoutes(o.routesFile);
@@ -73,17 +78,31 @@ export async function runClusterProxy(o: ClusterProxyOptions): Promise<ClusterPr
   const metricsServer: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://proxy');
     const route = `${req.method} ${url.pathname}`;
-    try {
+    void (async () => {
       if (answerMeasurement(proxy.metrics, route, url.searchParams, res)) return;
       if (route === 'GET /health') return send(res, 200, { ok: true, upstreams: table.upstreams.length });
       if (route === 'GET /routes') return send(res, 200, table);
+      if (route === 'PUT /faults') {
+        const faults = parseFaultSet(JSON.parse(await readBody(req, MAX_FAULT_BODY)) as unknown);
+        proxy.chaos.set(faults);
+        o.log.info('chaos faults set', { experiment: faults.experimentId, deadlineAt: faults.deadlineAt, faults: faults.faults.length });
+        res.writeHead(204).end();
+        return;
+      }
+      if (route === 'DELETE /faults') {
+        const report = proxy.chaos.clear(url.searchParams.get('experiment') ?? undefined);
+        o.log.info('chaos faults cleared', { experiment: report?.experimentId, endedBy: report?.endedBy });
+        return send(res, 200, report);
+      }
+      if (route === 'GET /faults') return send(res, 200, proxy.chaos.report());
       send(res, 404, { error: { code: 'NOT_FOUND', message: `no metrics route ${route}` } });
-    } catch (error) {
-      const status = error instanceof GantryError ? error.httpStatus : 500;
-      const code = error instanceof GantryError ? error.code : 'INTERNAL';
-      if (status >= 500) o.log.error(LOG.metricsFailed, { url: req.url, err: error });
-      send(res, status, { error: { code, message: (error as Error).message } });
-    }
+    })().catch((error: unknown) => {
+      const e = error instanceof SyntaxError ? new InputError(`the body is not JSON: ${error.message}`) : error;
+      const status = e instanceof GantryError ? e.httpStatus : 500;
+      const code = e instanceof GantryError ? e.code : 'INTERNAL';
+      if (status >= 500) o.log.error(LOG.metricsFailed, { url: req.url, err: e });
+      if (!res.headersSent) send(res, status, { error: { code, message: (e as Error).message } });
+    });
   });
   try {
     await new Promise<void>((resolve, reject) => {

@@ -31,7 +31,7 @@
  * - `POST /shutdown` → 202, then the process exits
  */
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -43,6 +43,7 @@ import { ROLLUP_MS } from './request-metrics.ts';
 import { validateRouteTable, type RouteTable } from './route-table.ts';
 import { parseFaultCallers, parseFaultSet } from './chaos-faults.ts';
 import { RuntimePauses, type RuntimeReport } from './runtime-pauses.ts';
+import { readBody } from './read-body.ts';
 import { TrafficProxy } from './traffic-proxy.ts';
 
 /** Options of `runProxyHost`. */
@@ -143,24 +144,6 @@ function socketAnswers(socketPath: string): Promise<boolean> {
   });
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY) {
-        reject(new InputError(`the body is larger than ${MAX_BODY} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
 /** Starts the proxy and its control socket; resolves once both listen and `host.json` is written. */
 export async function runProxyHost(o: ProxyHostOptions): Promise<ProxyHost> {
   const routesFile = join(o.dir, PROXY_FILES.routes);
@@ -227,7 +210,7 @@ export async function runProxyHost(o: ProxyHostOptions): Promise<ProxyHost> {
         case 'GET /health':
           return send(res, 200, record);
         case 'PUT /routes': {
-          const next = parseTable(JSON.parse(await readBody(req)) as unknown);
+          const next = parseTable(JSON.parse(await readBody(req, MAX_BODY)) as unknown);
           validateRouteTable(next);
           // Persisted before applied: after a crash the file never lags what traffic saw.
           writeAtomic(routesFile, JSON.stringify(next));
@@ -244,14 +227,14 @@ export async function runProxyHost(o: ProxyHostOptions): Promise<ProxyHost> {
           return send(res, 200, { drained: await proxy.drained(upstream, numberParam(q, 'timeoutMs')) });
         }
         case 'PUT /faults': {
-          const faults = parseFaultSet(JSON.parse(await readBody(req)) as unknown);
+          const faults = parseFaultSet(JSON.parse(await readBody(req, MAX_BODY)) as unknown);
           proxy.chaos.set(faults);
           log.info('chaos faults set', { experiment: faults.experimentId, deadlineAt: faults.deadlineAt, faults: faults.faults.length });
           res.writeHead(204).end();
           return;
         }
         case 'PUT /faults/callers': {
-          const callers = parseFaultCallers(JSON.parse(await readBody(req)) as unknown);
+          const callers = parseFaultCallers(JSON.parse(await readBody(req, MAX_BODY)) as unknown);
           proxy.chaos.followCallers(callers.experimentId, callers.callerKeys);
           log.info('chaos faults follow their callers', { experiment: callers.experimentId });
           res.writeHead(204).end();

@@ -142,7 +142,15 @@ export class ChaosService {
       ...declared,
       faults: await this.#resolveCallers(project, resolveFaultReleases(declared.faults, running)),
     };
-    if (declared.instanceFaults !== undefined) {
+    if (declared.instanceFaults !== undefined && target.pods !== undefined) {
+      const notKill = declared.instanceFaults.find((f) => f.kind !== 'kill');
+      if (notKill !== undefined)
+        throw new GantryError(
+          'CHAOS_FAULT_NOT_ON_KUBERNETES',
+          `experiment '${name}' is refused: a ${notKill.kind} fault acts on a process of this host, and ${declared.environment}'s instances are pods of a Kubernetes cluster (only kill takes them)`,
+        );
+      config.instanceFaults = resolveInstanceReleases(declared.instanceFaults, running);
+    } else if (declared.instanceFaults !== undefined) {
       if (!target.instances)
         throw new ConflictError(
           `experiment '${name}' has instance faults, but ${declared.environment}'s instances are not processes of this host`,

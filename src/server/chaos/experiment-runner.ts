@@ -25,7 +25,7 @@ import type { Value } from '../../core/types.ts';
 import type { Sample } from '../../delivery/index.ts';
 import type { FaultReport, WindowStats } from '../../proxy/index.ts';
 import type { AppliedInstanceFault } from '../../core/chaos-config.ts';
-import { applyInstanceFaults, revertInstanceFaults } from './instance-fault-driver.ts';
+import { applyInstanceFaults, killPods, revertInstanceFaults } from './instance-fault-driver.ts';
 import type { ChaosDeps, ChaosTarget } from './ports.ts';
 
 const EMPTY: Sample = { requests: 0, errors: 0, latency: [] };
@@ -176,7 +176,9 @@ export class ExperimentRunner {
     try {
       await this.#ctx.target.proxy.setFaults({ experimentId: this.state.id, faults: c.faults, deadlineAt });
       const instanceFaults = this.state.config.instanceFaults ?? [];
-      if (instanceFaults.length > 0) {
+      const pods = this.#ctx.target.pods;
+      if (instanceFaults.length > 0 && pods !== undefined) instances = await killPods(pods, instanceFaults, {});
+      else if (instanceFaults.length > 0) {
         const targets = this.#ctx.target.instances;
         if (!targets) throw new Error('instance faults need the embedded runtime (instances run as processes of this host)');
         instances = await applyInstanceFaults(targets, instanceFaults, deadlineAt, { experimentId: this.state.id });

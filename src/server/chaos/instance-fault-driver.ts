@@ -7,9 +7,10 @@
  */
 import { planInstanceFaults } from '../../chaos/index.ts';
 import type { AppliedInstanceFault, InstanceFault } from '../../core/chaos-config.ts';
-import { ConflictError } from '../../core/errors.ts';
+import { ConflictError, GantryError } from '../../core/errors.ts';
 import { killInstance, pauseInstance, pressInstance, revertInstanceFault, type LastingFault } from '../../runtime/index.ts';
 import type { EnvironmentInstances } from '../delivery/index.ts';
+import type { ChaosTarget } from './ports.ts';
 
 const NOTHING: LastingFault = { paused: [], helpers: [] };
 
@@ -42,6 +43,28 @@ export async function applyInstanceFaults(
   } catch (error) {
     revertInstanceFaults(applied);
     throw error;
+  }
+  return applied;
+}
+
+/**
+ * The instance faults on a cluster's pods: `kill` deletes the pods it picks (grace period 0), the
+ * share of a release's Ready pods it names, as on processes. Any other kind was refused before
+ * the run started (CHAOS_FAULT_NOT_ON_KUBERNETES); nothing lasts, so nothing is reverted.
+ */
+export async function killPods(
+  pods: NonNullable<ChaosTarget['pods']>,
+  faults: readonly InstanceFault[],
+  o: { random?: () => number },
+): Promise<AppliedInstanceFault[]> {
+  const ready = await pods.readyPods();
+  const releaseOf = new Map(ready.map((p) => [p.id, p.release]));
+  const plan = planInstanceFaults(faults, ready, o.random ?? Math.random);
+  const applied: AppliedInstanceFault[] = [];
+  for (const { fault, instanceIds } of plan) {
+    if (fault.kind !== 'kill') throw new GantryError('CHAOS_FAULT_NOT_ON_KUBERNETES', `a ${fault.kind} fault cannot take a pod`);
+    await Promise.all(instanceIds.map((id) => pods.killPod(id)));
+    for (const id of instanceIds) applied.push({ kind: 'kill', instanceId: id, release: releaseOf.get(id) ?? '', ...NOTHING });
   }
   return applied;
 }

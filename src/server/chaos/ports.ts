@@ -4,7 +4,7 @@
  */
 import type { Clock } from '../../core/clock.ts';
 import type { Store, EventEnvironment } from '../../store/ports.ts';
-import type { EnvironmentInstances, EnvironmentProxy } from '../delivery/index.ts';
+import type { EnvironmentInstances, EnvironmentProxy, TargetChaos } from '../delivery/index.ts';
 
 export type { Clock };
 
@@ -20,6 +20,8 @@ export interface ChaosTarget {
   rolloutRelease: string | null;
   /** Its instances, for instance faults; null where they are not processes of this host (fakes). */
   instances?: EnvironmentInstances | null;
+  /** Set where the instances are a cluster's pods (a Kubernetes target): only `kill` takes them, by deleting. */
+  pods?: Pick<TargetChaos, 'readyPods' | 'killPod'>;
 }
 
 export interface ChaosDeps {

@@ -16,6 +16,7 @@
  * replaced. So after a crash, adopted instances fall back into the right pools by their release.
  * Deploys, rollbacks, exposes and stops run one at a time per environment (`#exclusive`).
  */
+import type { EnvironmentConfig } from '../../core/delivery-config.ts';
 import { ConflictError, GantryError, NotFoundError } from '../../core/errors.ts';
 import type { Value } from '../../core/types.ts';
 import { newId } from '../../core/ids.ts';
@@ -35,6 +36,7 @@ import type {
   MetricsSource,
   ProxyControl,
   RolloutTargets,
+  TargetChaos,
 } from './ports.ts';
 import { configOf, instanceCount, requireRelease } from './release-config.ts';
 import { RolloutDriver } from './rollout-driver.ts';
@@ -379,11 +381,22 @@ export class DeliveryController {
     projectId: string,
     environment: string,
   ): Promise<
-    { proxy: EnvironmentProxy; release: string | null; rolloutRelease: string | null; instances: EnvironmentInstances | null } | undefined
+    | {
+        proxy: Pick<EnvironmentProxy, 'setFaults' | 'followCallers' | 'clearFaults' | 'faultReport' | 'window'>;
+        release: string | null;
+        rolloutRelease: string | null;
+        instances: EnvironmentInstances | null;
+        pods?: TargetChaos;
+      }
+    | undefined
   > {
     const env = this.#environments.get(projectId, environment);
     if (env === undefined) return undefined;
     const active = await this.#deps.store.rollouts.active(projectId, environment);
+    const rolloutRelease = active === undefined ? null : active.releaseId;
+    const targetChaos = await this.#targetChaos(projectId, environment, [env.stable, rolloutRelease]);
+    // A target's environment: its own proxy and pods, not this host's idle proxy and instances.
+    if (targetChaos !== null) return { proxy: targetChaos, release: env.stable, rolloutRelease, instances: null, pods: targetChaos };
     const { supervisor } = this.#deps;
     const key = environmentKey(projectId, environment);
     const instances: EnvironmentInstances | null =
@@ -397,7 +410,26 @@ export class DeliveryController {
               }),
             faultable: (id) => supervisor.faultable?.(id),
           };
-    return { proxy: env.proxy, release: env.stable, rolloutRelease: active === undefined ? null : active.releaseId, instances };
+    return { proxy: env.proxy, release: env.stable, rolloutRelease, instances };
+  }
+
+  async #targetChaos(projectId: string, environment: string, releaseIds: (string | null)[]): Promise<TargetChaos | null> {
+    const chaosFor = this.#deps.targets?.chaosFor;
+    const [stableId] = releaseIds;
+    if (chaosFor === undefined || stableId === null || stableId === undefined) return null;
+    const project = await this.#deps.store.projects.get(projectId);
+    const releases = (await Promise.all(releaseIds.map((id) => (id === null ? undefined : this.#deps.store.releases.get(id))))).filter(
+      (r): r is ReleaseRecord => r !== undefined,
+    );
+    const stable = releases[0];
+    if (project === undefined || stable === undefined) return null;
+    let envConfig: EnvironmentConfig;
+    try {
+      envConfig = configOf(stable, environment).envConfig;
+    } catch {
+      return null;
+    }
+    return chaosFor.call(this.#deps.targets, { project, environment, envConfig, releases });
   }
 
   /** The GANTRY_INSTANCE_KEY of each running instance of an environment (a chaos fault on the edge from it). */

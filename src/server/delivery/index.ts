@@ -11,6 +11,7 @@ export type {
   MetricsSource,
   ProxyControl,
   ProxyOpenOptions,
+  TargetChaos,
 } from './ports.ts';
 export { ProxyProcesses, SupervisedInstances } from './real-ports.ts';
 export { registerDeliveryRoutes, type DeliveryRouteDeps } from './delivery-routes.ts';

@@ -186,4 +186,17 @@ export interface RolloutTargetInput {
 export interface RolloutTargets {
   /** The target of an environment whose config names one (`target.kubernetes`); null: the embedded runtime. */
   targetFor(input: RolloutTargetInput): RolloutTarget | null;
+  /**
+   * What a chaos experiment takes of an environment a target runs: the target's own proxy (faults
+   * and measurements) and its instances (the pods). Null: the embedded runtime's, as before.
+   */
+  chaosFor?(input: { project: Project; environment: string; envConfig: EnvironmentConfig; releases: ReleaseRecord[] }): TargetChaos | null;
+}
+
+/** A target's proxy and instances as a chaos experiment takes them (a Kubernetes namespace's proxy and release pods). */
+export interface TargetChaos extends Pick<EnvironmentProxy, 'setFaults' | 'clearFaults' | 'faultReport' | 'window'> {
+  /** The instances serving now, with the release id each runs. */
+  readyPods(): Promise<{ id: string; release: string }[]>;
+  /** Ends one at once (a `kill`: the pod deleted with grace period 0). */
+  killPod(id: string): Promise<void>;
 }

@@ -200,17 +200,41 @@ export class ClientNodeCluster implements KubernetesCluster {
     }
   }
 
-  async proxyGet(namespace: string, pod: string, port: number, path: string): Promise<unknown> {
+  async deletePod(namespace: string, pod: string): Promise<void> {
+    const { k8s, config } = await this.#load();
+    try {
+      await config.makeApiClient(k8s.CoreV1Api).deleteNamespacedPod({ name: pod, namespace, gracePeriodSeconds: 0 });
+    } catch (error) {
+      if ((error as { code?: number }).code === 404) return;
+      throw apiError(`deleting pod ${pod}`, error);
+    }
+  }
+
+  proxyGet(namespace: string, pod: string, port: number, path: string): Promise<unknown> {
+    return this.proxyCall(namespace, pod, port, 'GET', path);
+  }
+
+  async proxyCall(
+    namespace: string,
+    pod: string,
+    port: number,
+    method: 'GET' | 'PUT' | 'DELETE',
+    path: string,
+    body?: unknown,
+  ): Promise<unknown> {
     const { config } = await this.#load();
     const server = config.getCurrentCluster()?.server ?? '';
     const url = new URL(
       `${server.replace(/\/+$/, '')}/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}:${port}/proxy/${path}`,
     );
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (payload !== undefined) headers['content-type'] = 'application/json';
     // client-node's generated pod-proxy call cannot carry a query string; its credentials can.
-    const options: RequestOptions = { method: 'GET', headers: { accept: 'application/json' }, timeout: PROXY_GET_TIMEOUT_MS };
+    const options: RequestOptions = { method, headers, timeout: PROXY_GET_TIMEOUT_MS };
     await config.applyToHTTPSOptions(options);
-    const what = `reading ${path.split('?')[0]} from pod ${pod} in ${namespace}`;
-    const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const what = `${method === 'GET' ? 'reading' : method === 'PUT' ? 'setting' : 'deleting'} ${path.split('?')[0]} ${method === 'PUT' ? 'on' : 'from'} pod ${pod} in ${namespace}`;
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, options, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -219,10 +243,13 @@ export class ClientNodeCluster implements KubernetesCluster {
       });
       req.on('timeout', () => req.destroy(new Error(`no answer within ${PROXY_GET_TIMEOUT_MS} ms`)));
       req.on('error', (error) => reject(new GantryError('KUBERNETES_API_ERROR', `${what}: ${error.message}`)));
-      req.end();
+      req.end(payload);
     });
-    if (status < 200 || status >= 300) throw apiError(what, Object.assign(new Error(body.slice(0, 200)), { code: status, body }));
-    const parsed = safeJson(body);
+    if (answer.status < 200 || answer.status >= 300)
+      throw apiError(what, Object.assign(new Error(answer.body.slice(0, 200)), { code: answer.status, body: answer.body }));
+    // 204: nothing to parse.
+    if (answer.body === '') return null;
+    const parsed = safeJson(answer.body);
     if (parsed === undefined) throw new GantryError('KUBERNETES_API_ERROR', `${what}: the answer is not JSON`);
     return parsed;
   }

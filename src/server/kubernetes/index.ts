@@ -3,4 +3,10 @@ export { type ClusterCredentials, ClientNodeCluster } from './client-node-cluste
 export { registerKubernetesRoutes, type KubernetesRouteDeps } from './kubernetes-routes.ts';
 export type { ApplyOutcome, KubernetesCluster, PodReadiness } from './ports.ts';
 export { KubernetesDeployer, type KubernetesDeployerDeps } from './kubernetes-deployer.ts';
-export { KubernetesTargets, type KubernetesTargetInput, type KubernetesTargetsDeps } from './kubernetes-targets.ts';
+export {
+  KubernetesTargets,
+  type KubernetesChaosInput,
+  type KubernetesTargetInput,
+  type KubernetesTargetsDeps,
+} from './kubernetes-targets.ts';
+export { ClusterFaultProxy, sumFaultReports } from './cluster-chaos.ts';

@@ -8,7 +8,9 @@
  */
 import type { EnvironmentConfig, ServiceConfig } from '../../core/delivery-config.ts';
 import { InputError } from '../../core/errors.ts';
-import type { KubernetesRelease } from '../../kubernetes/manifests.ts';
+import { type KubernetesRelease, kubernetesTargetOf } from '../../kubernetes/manifests.ts';
+import { kubernetesNames } from '../../kubernetes/names.ts';
+import { ClusterFaultProxy } from './cluster-chaos.ts';
 import { type ClusterCredentials, ClientNodeCluster } from './client-node-cluster.ts';
 import { KubernetesDeployer } from './kubernetes-deployer.ts';
 import type { ApplyOutcome, KubernetesCluster } from './ports.ts';
@@ -35,6 +37,15 @@ export interface KubernetesTargetInput {
   resumedCanary?: { weights: { stable: number; canary: number } };
 }
 
+/** What the delivery context gives when a chaos experiment asks for an environment. */
+export interface KubernetesChaosInput {
+  project: { name: string };
+  environment: string;
+  envConfig: EnvironmentConfig;
+  /** The releases running there (stable, and a rollout's): pods name them by number. */
+  releases: readonly ReleaseRef[];
+}
+
 export interface KubernetesTargetsDeps {
   now(): number;
   /** The cluster client of a set of credentials; default the client-node adapter. */
@@ -54,15 +65,7 @@ export class KubernetesTargets {
   targetFor(input: KubernetesTargetInput): KubernetesDeployer | null {
     const target = input.envConfig.target?.kubernetes;
     if (target === undefined) return null;
-    const credentials: ClusterCredentials = {};
-    if (target.kubeconfig !== undefined) credentials.kubeconfig = target.kubeconfig;
-    if (target.context !== undefined) credentials.context = target.context;
-    const key = JSON.stringify([credentials.kubeconfig ?? null, credentials.context ?? null]);
-    let cluster = this.#clusters.get(key);
-    if (cluster === undefined) {
-      cluster = this.#deps.connect?.(credentials) ?? new ClientNodeCluster(credentials);
-      this.#clusters.set(key, cluster);
-    }
+    const cluster = this.#clusterFor(target);
     const releases = new Map<string, KubernetesRelease>();
     for (const r of [input.release, input.previous]) if (r) releases.set(r.id, { number: r.number, sha: r.sha });
     const { previous } = input;
@@ -98,5 +101,39 @@ export class KubernetesTargets {
       now: this.#deps.now,
       onConflict: (outcome) => this.#deps.onConflict?.(input.environment, outcome),
     });
+  }
+
+  /**
+   * What a chaos experiment takes of an environment deployed by `targetFor`: its proxy pods (the
+   * faults, their report, the steady state) and its release pods (`kill`). Null for an environment
+   * of the embedded runtime, or whose traffic a Gateway splits (no Gantry proxy carries it).
+   */
+  chaosFor(input: KubernetesChaosInput): ClusterFaultProxy | null {
+    const target = input.envConfig.target?.kubernetes;
+    if (target === undefined) return null;
+    const resolved = kubernetesTargetOf(input.envConfig);
+    if (resolved.traffic !== 'proxy') return null;
+    const byId = new Map(input.releases.map((r) => [r.id, String(r.number)]));
+    const byNumber = new Map(input.releases.map((r) => [String(r.number), r.id]));
+    return new ClusterFaultProxy({
+      cluster: this.#clusterFor(target),
+      namespace: resolved.namespace,
+      app: kubernetesNames(input.project.name, input.environment).app,
+      versionOf: (releaseId) => byId.get(releaseId) ?? releaseId,
+      releaseIdOf: (number) => byNumber.get(number),
+    });
+  }
+
+  #clusterFor(target: { kubeconfig?: string | undefined; context?: string | undefined }): KubernetesCluster {
+    const credentials: ClusterCredentials = {};
+    if (target.kubeconfig !== undefined) credentials.kubeconfig = target.kubeconfig;
+    if (target.context !== undefined) credentials.context = target.context;
+    const key = JSON.stringify([credentials.kubeconfig ?? null, credentials.context ?? null]);
+    let cluster = this.#clusters.get(key);
+    if (cluster === undefined) {
+      cluster = this.#deps.connect?.(credentials) ?? new ClientNodeCluster(credentials);
+      this.#clusters.set(key, cluster);
+    }
+    return cluster;
   }
 }

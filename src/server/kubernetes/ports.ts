@@ -44,4 +44,8 @@ export interface KubernetesCluster {
    * (`/api/v1/namespaces/NS/pods/NAME:PORT/proxy/<path>`), as JSON; rejects on a non-2xx answer.
    */
   proxyGet(namespace: string, pod: string, port: number, path: string): Promise<unknown>;
+  /** As `proxyGet`, with a method and a JSON body (a chaos experiment's faults); null for an empty answer. */
+  proxyCall(namespace: string, pod: string, port: number, method: 'GET' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<unknown>;
+  /** Deletes a pod at once (grace period 0: a chaos `kill`); a missing one is not an error. */
+  deletePod(namespace: string, pod: string): Promise<void>;
 }

@@ -188,3 +188,31 @@ describe('reading a pod port through the API server (scripted API)', () => {
     ]);
   });
 });
+
+describe('chaos through the API server (scripted API)', () => {
+  it('puts a JSON body through the pod proxy, and deletes a pod with grace period 0 (a missing one is no error)', async () => {
+    const cluster = new ClientNodeCluster({ kubeconfig, context: 'scripted' });
+    const set = cluster.proxyCall('shop', 'shop-production-proxy-1', 9090, 'PUT', 'faults', {
+      experimentId: 'x',
+      faults: [],
+      deadlineAt: 1,
+    });
+    await expect(set).rejects.toMatchObject({
+      code: 'KUBERNETES_API_ERROR',
+      message: expect.stringMatching(/setting faults on pod shop-production-proxy-1 in shop: .*\(HTTP 404\)/),
+    });
+    await cluster.deletePod('shop', 'shop-production-r1-0');
+    expect(
+      api.requests.map((r) => [r.method, r.path, r.query.gracePeriodSeconds, r.contentType, r.body === '' ? '' : JSON.parse(r.body)]),
+    ).toEqual([
+      [
+        'PUT',
+        '/api/v1/namespaces/shop/pods/shop-production-proxy-1:9090/proxy/faults',
+        undefined,
+        'application/json',
+        { experimentId: 'x', faults: [], deadlineAt: 1 },
+      ],
+      ['DELETE', '/api/v1/namespaces/shop/pods/shop-production-r1-0', '0', expect.anything(), expect.anything()],
+    ]);
+  });
+});
