@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Project } from '../../src/store/ports.ts';
-import { startCli, type RunningCli } from '../support/cli.ts';
+import { type ClusterProxyProcess, startClusterProxy } from '../support/cluster-proxy-process.ts';
 import { storeReleases } from '../support/kubernetes-releases.ts';
 import { PodProxyFront } from '../support/pod-proxy-front.ts';
 import { ScriptedKubernetesApi } from '../support/scripted-kubernetes-api.ts';
@@ -51,7 +51,7 @@ let dir: string;
 let server: TestServer;
 let project: Project;
 const backends = new Map<string, Server>();
-const proxies: { cli: RunningCli; port: number }[] = [];
+const proxies: ClusterProxyProcess[] = [];
 let routesFile: string;
 let syncing: NodeJS.Timeout | undefined;
 let loading = true;
@@ -78,29 +78,6 @@ function syncRoutes(): void {
   renameSync(`${routesFile}.next`, routesFile);
 }
 
-async function startProxy(): Promise<{ cli: RunningCli; port: number; metricsPort: number }> {
-  const cli = startCli(
-    dir,
-    ['proxy', '--routes', routesFile, '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--poll-ms', '50'],
-    {
-      timeoutMs: 120_000,
-    },
-  );
-  const ready = await waitFor(
-    () => {
-      const line = cli
-        .stdout()
-        .split('\n')
-        .find((l) => l.includes('"proxy ready"'));
-      if (line !== undefined) return JSON.parse(line) as { port: number; metricsPort: number };
-      if (cli.child.exitCode !== null) throw new Error(`gantry proxy exited: ${cli.stderr()}`);
-      return undefined;
-    },
-    { what: 'gantry proxy to be ready' },
-  );
-  return { cli, port: ready.port, metricsPort: ready.metricsPort };
-}
-
 function get(port: number): Promise<void> {
   return new Promise((resolve) => {
     const req = request({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
@@ -125,7 +102,9 @@ beforeAll(async () => {
   const first = portOf('1');
   writeFileSync(routesFile, JSON.stringify({ routes: [{ version: '1', weight: 100, upstream: `http://127.0.0.1:${first}` }], match: [] }));
   // The proxy Deployment's two pods, each a real proxy reached through the API's pod proxy.
-  for (const [i, started] of (await Promise.all([startProxy(), startProxy()])).entries()) {
+  for (const [i, started] of (
+    await Promise.all([startClusterProxy(dir, routesFile, ['--poll-ms', '50']), startClusterProxy(dir, routesFile, ['--poll-ms', '50'])])
+  ).entries()) {
     proxies.push(started);
     front.pods.set(`shop-production-proxy-${i}:9090`, started.metricsPort);
   }

@@ -200,14 +200,14 @@ export class ClientNodeCluster implements KubernetesCluster {
     }
   }
 
-  async proxyGet(namespace: string, pod: string, port: number, path: string): Promise<unknown> {
+  async proxyGet(namespace: string, pod: string, port: number, path: string, method: 'GET' | 'POST' = 'GET'): Promise<unknown> {
     const { config } = await this.#load();
     const server = config.getCurrentCluster()?.server ?? '';
     const url = new URL(
       `${server.replace(/\/+$/, '')}/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}:${port}/proxy/${path}`,
     );
     // client-node's generated pod-proxy call cannot carry a query string; its credentials can.
-    const options: RequestOptions = { method: 'GET', headers: { accept: 'application/json' }, timeout: PROXY_GET_TIMEOUT_MS };
+    const options: RequestOptions = { method, headers: { accept: 'application/json' }, timeout: PROXY_GET_TIMEOUT_MS };
     await config.applyToHTTPSOptions(options);
     const what = `reading ${path.split('?')[0]} from pod ${pod} in ${namespace}`;
     const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {

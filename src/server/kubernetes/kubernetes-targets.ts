@@ -8,8 +8,10 @@
  */
 import type { EnvironmentConfig, ServiceConfig } from '../../core/delivery-config.ts';
 import { InputError } from '../../core/errors.ts';
-import type { KubernetesRelease } from '../../kubernetes/manifests.ts';
+import { type KubernetesRelease, kubernetesTargetOf } from '../../kubernetes/manifests.ts';
+import { kubernetesNames } from '../../kubernetes/names.ts';
 import { type ClusterCredentials, ClientNodeCluster } from './client-node-cluster.ts';
+import { ClusterRollups } from './cluster-rollups.ts';
 import { KubernetesDeployer } from './kubernetes-deployer.ts';
 import type { ApplyOutcome, KubernetesCluster } from './ports.ts';
 
@@ -35,6 +37,14 @@ export interface KubernetesTargetInput {
   resumedCanary?: { weights: { stable: number; canary: number } };
 }
 
+/** What the delivery context gives when the roll-up recorder asks for an environment's roll-ups (its `RollupsForInput`). */
+export interface KubernetesRollupsInput {
+  project: { name: string };
+  environment: string;
+  envConfig: EnvironmentConfig;
+  releaseIdOf(number: number): Promise<string | undefined>;
+}
+
 export interface KubernetesTargetsDeps {
   now(): number;
   /** The cluster client of a set of credentials; default the client-node adapter. */
@@ -46,6 +56,7 @@ export interface KubernetesTargetsDeps {
 export class KubernetesTargets {
   readonly #deps: KubernetesTargetsDeps;
   readonly #clusters = new Map<string, KubernetesCluster>();
+  readonly #rollups = new Map<string, ClusterRollups>();
 
   constructor(deps: KubernetesTargetsDeps) {
     this.#deps = deps;
@@ -54,15 +65,7 @@ export class KubernetesTargets {
   targetFor(input: KubernetesTargetInput): KubernetesDeployer | null {
     const target = input.envConfig.target?.kubernetes;
     if (target === undefined) return null;
-    const credentials: ClusterCredentials = {};
-    if (target.kubeconfig !== undefined) credentials.kubeconfig = target.kubeconfig;
-    if (target.context !== undefined) credentials.context = target.context;
-    const key = JSON.stringify([credentials.kubeconfig ?? null, credentials.context ?? null]);
-    let cluster = this.#clusters.get(key);
-    if (cluster === undefined) {
-      cluster = this.#deps.connect?.(credentials) ?? new ClientNodeCluster(credentials);
-      this.#clusters.set(key, cluster);
-    }
+    const cluster = this.#clusterOf(target);
     const releases = new Map<string, KubernetesRelease>();
     for (const r of [input.release, input.previous]) if (r) releases.set(r.id, { number: r.number, sha: r.sha });
     const { previous } = input;
@@ -98,5 +101,43 @@ export class KubernetesTargets {
       now: this.#deps.now,
       onConflict: (outcome) => this.#deps.onConflict?.(input.environment, outcome),
     });
+  }
+
+  /**
+   * The roll-ups of an environment whose traffic the in-cluster proxy carries, one reader per
+   * environment and place (it keeps what each read took until acknowledged); null for a Gateway's
+   * traffic split, which no Gantry proxy measures.
+   */
+  rollupsFor(input: KubernetesRollupsInput): ClusterRollups | null {
+    const target = input.envConfig.target?.kubernetes;
+    if (target === undefined || kubernetesTargetOf(input.envConfig).traffic !== 'proxy') return null;
+    const app = kubernetesNames(input.project.name, input.environment).app;
+    const key = JSON.stringify([target.kubeconfig ?? null, target.context ?? null, target.namespace, app]);
+    let rollups = this.#rollups.get(key);
+    if (rollups === undefined) {
+      rollups = new ClusterRollups({
+        cluster: this.#clusterOf(target),
+        namespace: target.namespace,
+        app,
+        releaseIdOf: async (version) => (await input.releaseIdOf(Number(version))) ?? version,
+        now: this.#deps.now,
+      });
+      this.#rollups.set(key, rollups);
+    }
+    return rollups;
+  }
+
+  /** One cluster client per set of credentials. */
+  #clusterOf(target: { kubeconfig?: string | undefined; context?: string | undefined }): KubernetesCluster {
+    const credentials: ClusterCredentials = {};
+    if (target.kubeconfig !== undefined) credentials.kubeconfig = target.kubeconfig;
+    if (target.context !== undefined) credentials.context = target.context;
+    const key = JSON.stringify([credentials.kubeconfig ?? null, credentials.context ?? null]);
+    let cluster = this.#clusters.get(key);
+    if (cluster === undefined) {
+      cluster = this.#deps.connect?.(credentials) ?? new ClientNodeCluster(credentials);
+      this.#clusters.set(key, cluster);
+    }
+    return cluster;
   }
 }

@@ -40,8 +40,8 @@ export interface KubernetesCluster {
   /** Deletes an object by kind and name; a missing one is not an error. */
   delete(object: Pick<KubernetesObject, 'apiVersion' | 'kind' | 'metadata'>): Promise<void>;
   /**
-   * `GET <path>` on a pod's port through the API server's pod proxy
+   * `GET <path>` (or `method`) on a pod's port through the API server's pod proxy
    * (`/api/v1/namespaces/NS/pods/NAME:PORT/proxy/<path>`), as JSON; rejects on a non-2xx answer.
    */
-  proxyGet(namespace: string, pod: string, port: number, path: string): Promise<unknown>;
+  proxyGet(namespace: string, pod: string, port: number, path: string, method?: 'GET' | 'POST'): Promise<unknown>;
 }
