@@ -22,7 +22,7 @@ import { sumWindows } from './cluster-measurements.ts';
 import type { KubernetesCluster } from './ports.ts';
 
 export interface ClusterRollupsDeps {
-  cluster: KubernetesCluster;
+  cluster: Pick<KubernetesCluster, 'pods' | 'proxyGet'>;
   namespace: string;
   /** The environment's app name (`KubernetesNames.app`): its proxy pods carry it as their name label. */
   app: string;
