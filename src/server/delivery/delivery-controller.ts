@@ -35,6 +35,7 @@ import type {
   InstanceSupervisor,
   MetricsSource,
   ProxyControl,
+  RollupReader,
   RolloutTargets,
   TargetChaos,
 } from './ports.ts';
@@ -474,9 +475,34 @@ export class DeliveryController {
     return texts.join('');
   }
 
-  /** The proxy of every open environment, where the roll-up recorder reads and acknowledges roll-ups. */
-  rollupSources(): { projectId: string; environment: string; proxy: EnvironmentProxy }[] {
-    return this.#environments.all().map((e) => ({ projectId: e.projectId, environment: e.name, proxy: e.proxy }));
+  /**
+   * Where the roll-up recorder reads and acknowledges each open environment's roll-ups: the
+   * target's own proxy for an environment running on one (by its live release's config), else the
+   * environment's proxy.
+   */
+  async rollupSources(): Promise<{ projectId: string; environment: string; proxy: RollupReader }[]> {
+    return Promise.all(
+      this.#environments.all().map(async (e) => ({
+        projectId: e.projectId,
+        environment: e.name,
+        proxy: (await this.#targetRollups(e.projectId, e.name, e.stable)) ?? e.proxy,
+      })),
+    );
+  }
+
+  async #targetRollups(projectId: string, environment: string, releaseId: string | null): Promise<RollupReader | null> {
+    const rollupsFor = this.#deps.targets?.rollupsFor?.bind(this.#deps.targets);
+    if (rollupsFor === undefined || releaseId === null) return null;
+    const [project, release] = await Promise.all([this.#deps.store.projects.get(projectId), this.#deps.store.releases.get(releaseId)]);
+    if (project === undefined || release === undefined) return null;
+    try {
+      const { envConfig } = configOf(release, environment);
+      const releaseIdOf = async (n: number) => (await this.#deps.store.releases.getByNumber(projectId, n))?.id;
+      return envConfig.target === undefined ? null : rollupsFor({ project, environment, envConfig, releaseIdOf });
+    } catch {
+      // An unreadable config runs nothing on a target: the environment's proxy it is.
+      return null;
+    }
   }
 
   /** A change to an environment: only on the server that drives rollouts, one at a time per environment. */

@@ -183,9 +183,24 @@ export interface RolloutTargetInput {
   resumedCanary?: { weights: { stable: number; canary: number } };
 }
 
+/** What the roll-ups of an environment on a target are chosen by: its live release's config. */
+export interface RollupsForInput extends Pick<RolloutTargetInput, 'project' | 'environment' | 'envConfig'> {
+  /** The id of the project's release with this number (a target's proxy may label versions by number). */
+  releaseIdOf(number: number): Promise<string | undefined>;
+}
+
+/** A proxy's ten-second roll-ups as the roll-up recorder reads and acknowledges them. */
+export type RollupReader = Pick<EnvironmentProxy, 'readRollups' | 'ackRollups'>;
+
 export interface RolloutTargets {
   /** The target of an environment whose config names one (`target.kubernetes`); null: the embedded runtime. */
   targetFor(input: RolloutTargetInput): RolloutTarget | null;
+  /**
+   * The roll-ups of an environment running on a target, from the target's own proxy (this
+   * machine's carries none of its traffic); null: the environment's proxy. The same reader for
+   * the same environment every time: it keeps what a read took until it is acknowledged.
+   */
+  rollupsFor?(input: RollupsForInput): RollupReader | null;
   /**
    * What a chaos experiment takes of an environment a target runs: the target's own proxy (faults
    * and measurements) and its instances (the pods). Null: the embedded runtime's, as before.

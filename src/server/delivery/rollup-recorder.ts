@@ -25,7 +25,7 @@ export interface RollupSource {
 
 /** The environments open now (the delivery controller's). */
 export interface RollupSources {
-  rollupSources(): RollupSource[];
+  rollupSources(): RollupSource[] | Promise<RollupSource[]>;
 }
 
 /** WARN messages: static, data beside them. */
@@ -86,7 +86,13 @@ export class RollupRecorder {
   }
 
   async #flush(): Promise<void> {
-    await Promise.all(this.#sources.rollupSources().map((s) => this.#record(s)));
+    let sources: RollupSource[] = [];
+    try {
+      sources = await this.#sources.rollupSources();
+    } catch (error) {
+      this.#warn(LOG.readFailed, { error: String(error) });
+    }
+    await Promise.all(sources.map((s) => this.#record(s)));
     try {
       await this.#metrics.prune(Date.now() - ROLLUP_RETENTION_MS);
     } catch (error) {

@@ -210,15 +210,15 @@ export class ClientNodeCluster implements KubernetesCluster {
     }
   }
 
-  proxyGet(namespace: string, pod: string, port: number, path: string): Promise<unknown> {
-    return this.proxyCall(namespace, pod, port, 'GET', path);
+  proxyGet(namespace: string, pod: string, port: number, path: string, method: 'GET' | 'POST' = 'GET'): Promise<unknown> {
+    return this.proxyCall(namespace, pod, port, method, path);
   }
 
   async proxyCall(
     namespace: string,
     pod: string,
     port: number,
-    method: 'GET' | 'PUT' | 'DELETE',
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
     path: string,
     body?: unknown,
   ): Promise<unknown> {

@@ -12,6 +12,7 @@ import { type KubernetesRelease, kubernetesTargetOf } from '../../kubernetes/man
 import { kubernetesNames } from '../../kubernetes/names.ts';
 import { ClusterFaultProxy } from './cluster-chaos.ts';
 import { type ClusterCredentials, ClientNodeCluster } from './client-node-cluster.ts';
+import { ClusterRollups } from './cluster-rollups.ts';
 import { KubernetesDeployer } from './kubernetes-deployer.ts';
 import type { ApplyOutcome, KubernetesCluster } from './ports.ts';
 
@@ -46,6 +47,14 @@ export interface KubernetesChaosInput {
   releases: readonly ReleaseRef[];
 }
 
+/** What the delivery context gives when the roll-up recorder asks for an environment's roll-ups (its `RollupsForInput`). */
+export interface KubernetesRollupsInput {
+  project: { name: string };
+  environment: string;
+  envConfig: EnvironmentConfig;
+  releaseIdOf(number: number): Promise<string | undefined>;
+}
+
 export interface KubernetesTargetsDeps {
   now(): number;
   /** The cluster client of a set of credentials; default the client-node adapter. */
@@ -57,6 +66,7 @@ export interface KubernetesTargetsDeps {
 export class KubernetesTargets {
   readonly #deps: KubernetesTargetsDeps;
   readonly #clusters = new Map<string, KubernetesCluster>();
+  readonly #rollups = new Map<string, ClusterRollups>();
 
   constructor(deps: KubernetesTargetsDeps) {
     this.#deps = deps;
@@ -65,7 +75,7 @@ export class KubernetesTargets {
   targetFor(input: KubernetesTargetInput): KubernetesDeployer | null {
     const target = input.envConfig.target?.kubernetes;
     if (target === undefined) return null;
-    const cluster = this.#clusterFor(target);
+    const cluster = this.#clusterOf(target);
     const releases = new Map<string, KubernetesRelease>();
     for (const r of [input.release, input.previous]) if (r) releases.set(r.id, { number: r.number, sha: r.sha });
     const { previous } = input;
@@ -104,6 +114,30 @@ export class KubernetesTargets {
   }
 
   /**
+   * The roll-ups of an environment whose traffic the in-cluster proxy carries, one reader per
+   * environment and place (it keeps what each read took until acknowledged); null for a Gateway's
+   * traffic split, which no Gantry proxy measures.
+   */
+  rollupsFor(input: KubernetesRollupsInput): ClusterRollups | null {
+    const target = input.envConfig.target?.kubernetes;
+    if (target === undefined || kubernetesTargetOf(input.envConfig).traffic !== 'proxy') return null;
+    const app = kubernetesNames(input.project.name, input.environment).app;
+    const key = JSON.stringify([target.kubeconfig ?? null, target.context ?? null, target.namespace, app]);
+    let rollups = this.#rollups.get(key);
+    if (rollups === undefined) {
+      rollups = new ClusterRollups({
+        cluster: this.#clusterOf(target),
+        namespace: target.namespace,
+        app,
+        releaseIdOf: async (version) => (await input.releaseIdOf(Number(version))) ?? version,
+        now: this.#deps.now,
+      });
+      this.#rollups.set(key, rollups);
+    }
+    return rollups;
+  }
+
+  /**
    * What a chaos experiment takes of an environment deployed by `targetFor`: its proxy pods (the
    * faults, their report, the steady state) and its release pods (`kill`). Null for an environment
    * of the embedded runtime, or whose traffic a Gateway splits (no Gantry proxy carries it).
@@ -116,7 +150,7 @@ export class KubernetesTargets {
     const byId = new Map(input.releases.map((r) => [r.id, String(r.number)]));
     const byNumber = new Map(input.releases.map((r) => [String(r.number), r.id]));
     return new ClusterFaultProxy({
-      cluster: this.#clusterFor(target),
+      cluster: this.#clusterOf(target),
       namespace: resolved.namespace,
       app: kubernetesNames(input.project.name, input.environment).app,
       versionOf: (releaseId) => byId.get(releaseId) ?? releaseId,
@@ -124,7 +158,8 @@ export class KubernetesTargets {
     });
   }
 
-  #clusterFor(target: { kubeconfig?: string | undefined; context?: string | undefined }): KubernetesCluster {
+  /** One cluster client per set of credentials. */
+  #clusterOf(target: { kubeconfig?: string | undefined; context?: string | undefined }): KubernetesCluster {
     const credentials: ClusterCredentials = {};
     if (target.kubeconfig !== undefined) credentials.kubeconfig = target.kubeconfig;
     if (target.context !== undefined) credentials.context = target.context;

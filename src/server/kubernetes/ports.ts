@@ -40,12 +40,19 @@ export interface KubernetesCluster {
   /** Deletes an object by kind and name; a missing one is not an error. */
   delete(object: Pick<KubernetesObject, 'apiVersion' | 'kind' | 'metadata'>): Promise<void>;
   /**
-   * `GET <path>` on a pod's port through the API server's pod proxy
+   * `GET <path>` (or `method`) on a pod's port through the API server's pod proxy
    * (`/api/v1/namespaces/NS/pods/NAME:PORT/proxy/<path>`), as JSON; rejects on a non-2xx answer.
    */
-  proxyGet(namespace: string, pod: string, port: number, path: string): Promise<unknown>;
+  proxyGet(namespace: string, pod: string, port: number, path: string, method?: 'GET' | 'POST'): Promise<unknown>;
   /** As `proxyGet`, with a method and a JSON body (a chaos experiment's faults); null for an empty answer. */
-  proxyCall(namespace: string, pod: string, port: number, method: 'GET' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<unknown>;
+  proxyCall(
+    namespace: string,
+    pod: string,
+    port: number,
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+    path: string,
+    body?: unknown,
+  ): Promise<unknown>;
   /** Deletes a pod at once (grace period 0: a chaos `kill`); a missing one is not an error. */
   deletePod(namespace: string, pod: string): Promise<void>;
 }
