@@ -21,6 +21,7 @@ import { type JobContext, runJob as defaultRunJob, type RunJob } from '../execut
 import { type AgentTransport, bodyToFile, uploadBlob } from './blob-transfer.ts';
 import { LeaseWatchdog } from './lease-watchdog.ts';
 import { ServerCache } from './server-cache.ts';
+import { delay } from './abortable-delay.ts';
 
 export interface AgentOptions {
   /** The server's base URL, e.g. http://10.0.0.1:7700 */
@@ -430,18 +431,4 @@ async function readFrom(file: string, offset: number): Promise<Buffer> {
   } finally {
     await handle.close();
   }
-}
-
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
-  });
 }

@@ -23,6 +23,7 @@ import {
 } from '../placement/index.ts';
 import { ProxyClient, type RouteTable } from '../proxy/index.ts';
 import { type InstanceSpec, type InstanceStatus, Supervisor } from '../runtime/index.ts';
+import { delay } from './abortable-delay.ts';
 
 export interface PlacementRunnerOptions {
   server: string;
@@ -343,18 +344,4 @@ async function readSpecs(file: string): Promise<Map<string, Record<string, unkno
   } catch {
     return new Map();
   }
-}
-
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
-  });
 }
