@@ -1,9 +1,13 @@
 /**
- * Two `gantry up` processes on one PostgreSQL (each its own port and data dir, one runtime dir
- * for instances and proxies, the same secret key and admin token): both serve the API, the
- * background loops run on the holder of the lease, an SSE client of one server sees what the
- * other did (LISTEN/NOTIFY), and kill -9 of the owner in the middle of a canary hands the loops
- * to the survivor within 10 s, which finishes the rollout with no failed request through the proxy.
+ * Three `gantry up` processes on one PostgreSQL (each its own port and data dir, one runtime dir
+ * for instances and proxies, the same secret key and admin token): all serve the API, the
+ * background loops run on the holder of the lease, an SSE client of one server sees what another
+ * did (LISTEN/NOTIFY); an owner paused past its lease (SIGSTOP) while another takes the loops over
+ * and finishes its rollout writes nothing when it wakes (every write of the loops is fenced by the
+ * lease's token) and steps down; and kill -9 of the next owner in the middle of a canary hands the
+ * loops to the last server within 10 s, which finishes the rollout with no failed request through
+ * the proxy. One group serves every case, in order (each hands the loops on), because starting the
+ * servers and the first deploy is most of a case's cost.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICE_JS, serviceYaml, TIMED_CANARY } from './fixtures/service-config.ts';
@@ -30,11 +34,17 @@ describe.skipIf(!pgAvailable())('several servers on one PostgreSQL', () => {
   let group: ServerGroup;
   let a: GantryUp;
   let b: GantryUp;
+  let c: GantryUp;
   let repo: Awaited<ReturnType<typeof makeRepo>>;
+  /** The owner of the loops after A stepped down, and the server left after it. */
+  let next: GantryUp;
+  let last: GantryUp;
+  const view = (s: GantryUp) => api<View>(s, 'GET', '/api/projects/web/environments/production/rollout');
 
   beforeAll(async () => {
-    group = await startServerGroup(2);
-    [a, b] = group.servers as [GantryUp, GantryUp];
+    // A 4 s lease, so that a paused owner loses it soon; the default 5 s is for loaded machines.
+    group = await startServerGroup(3, { leaseMs: 4000 });
+    [a, b, c] = group.servers as [GantryUp, GantryUp, GantryUp];
     repo = await makeRepo({ 'server.js': SERVICE_JS, 'gantry.yaml': yaml('v1') });
     cleanups.push(() => repo.cleanup());
   }, 60_000);
@@ -43,12 +53,14 @@ describe.skipIf(!pgAvailable())('several servers on one PostgreSQL', () => {
     await group?.cleanup();
   });
 
-  it('serves one API from both, with the background loops on the first server only', async () => {
+  it('serves one API from all three, with the background loops on the first server only', async () => {
     const leases = await leaseEvents(b);
     expect(leases.map((e) => e.data.url)).toEqual([a.url]);
     await api(a, 'POST', '/api/projects', { path: repo.dir, name: 'web' });
-    const projects = await api<{ projects: { name: string }[] }>(b, 'GET', '/api/projects');
-    expect(projects.projects.map((p) => p.name)).toEqual(['web']);
+    for (const s of [b, c]) {
+      const projects = await api<{ projects: { name: string }[] }>(s, 'GET', '/api/projects');
+      expect(projects.projects.map((p) => p.name)).toEqual(['web']);
+    }
     // Proxies and instances are steered by the driver of rollouts alone; B says where it is.
     const refused = await b.api<{ error: { code: string; message: string } }>('POST', '/api/projects/web/environments/production/rollback');
     expect(refused.status).toBe(503);
@@ -118,10 +130,10 @@ describe.skipIf(!pgAvailable())('several servers on one PostgreSQL', () => {
     expect((await b.api<string>('GET', `/api/runs/${run}/jobs/print/artifacts/dist/app.txt`)).body.toString().trim()).toBe('built');
   });
 
-  it('hands the loops to B within 10 s of kill -9 of A, and B finishes the canary with no failed request', async () => {
-    const view = (s: GantryUp) => api<View>(s, 'GET', '/api/projects/web/environments/production/rollout');
-    const r1 = await releaseOf(a, 'web');
-    const first = await api<{ rollout: { id: string } }>(a, 'POST', '/api/projects/web/environments/production/deploy', { release: r1 });
+  it("writes nothing over the new owner's rollout when a paused owner wakes, and the paused owner steps down", async () => {
+    const first = await api<{ rollout: { id: string } }>(a, 'POST', '/api/projects/web/environments/production/deploy', {
+      release: await releaseOf(a, 'web'),
+    });
     await waitFor(async () => (await view(a)).rollout?.id === first.rollout.id && (await view(a)).rollout?.phase === 'succeeded', {
       what: 'the first deploy',
       timeoutMs: 30_000,
@@ -129,9 +141,51 @@ describe.skipIf(!pgAvailable())('several servers on one PostgreSQL', () => {
     await repo.commit({ 'gantry.yaml': yaml('v2') }, 'v2');
     const r2 = await releaseOf(a, 'web');
     const second = await api<{ rollout: { id: string } }>(a, 'POST', '/api/projects/web/environments/production/deploy', { release: r2 });
+    await waitFor(async () => (await view(a)).live.weights.canary === 20, { what: 'the canary at 20 %', timeoutMs: 30_000 });
+
+    // A pauses with the canary's pause running: its tick is due while it sleeps.
+    void a.kill('SIGSTOP');
+    next = await waitFor(
+      async () => {
+        const url = (await leaseEvents(b)).find((e) => e.data.url !== a.url)?.data.url;
+        return url === b.url ? b : url === c.url ? c : undefined;
+      },
+      { what: 'B or C to take the loops over', timeoutMs: 20_000 },
+    );
+    last = next === b ? c : b;
+    await waitFor(
+      async () => {
+        const v = await view(next);
+        return v.rollout?.id === second.rollout.id && v.rollout.phase === 'succeeded';
+      },
+      { what: 'the new owner to finish the rollout', timeoutMs: 40_000 },
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}\nthe new owner's output:\n${next.output().slice(-4000)}`);
+    });
+    const subject = `rollout:${second.rollout.id}`;
+    const before = (await api<{ events: StoredEvent[] }>(next, 'GET', `/api/events?subject=${subject}`)).events;
+
+    const exitCode = await a.kill('SIGCONT');
+    const after = (await api<{ events: StoredEvent[] }>(next, 'GET', `/api/events?subject=${subject}`)).events;
+    expect(
+      after.map((e) => e.type),
+      `A's output:\n${a.output().slice(-4000)}`,
+    ).toEqual(before.map((e) => e.type));
+    const final = await view(next);
+    expect(final.rollout).toMatchObject({ id: second.rollout.id, phase: 'succeeded' });
+    expect(final.live.weights.canary).toBe(0);
+    // It stepped down: refused, and gone once it saw its lease lost.
+    expect(exitCode).toBe(1);
+    expect(a.output()).toContain('LEASE_FENCED');
+  });
+
+  it('hands the loops to the last server within 10 s of kill -9 of the owner, which finishes the canary with no failed request', async () => {
+    await repo.commit({ 'gantry.yaml': yaml('v3') }, 'v3');
+    const r3 = await releaseOf(next, 'web');
+    const third = await api<{ rollout: { id: string } }>(next, 'POST', '/api/projects/web/environments/production/deploy', { release: r3 });
     const port = await waitFor(
       async () => {
-        const v = await view(a);
+        const v = await view(next);
         return v.live.weights.canary === 20 ? v.live.port : undefined;
       },
       { what: 'the canary at 20 %', timeoutMs: 30_000 },
@@ -160,25 +214,25 @@ describe.skipIf(!pgAvailable())('several servers on one PostgreSQL', () => {
     })();
 
     const killedAt = Date.now();
-    await a.kill('SIGKILL');
-    const takeover = await waitFor(async () => (await leaseEvents(b)).find((e) => e.data.url === b.url), {
-      what: 'B to take the lease over',
+    await next.kill('SIGKILL');
+    const takeover = await waitFor(async () => (await leaseEvents(last)).find((e) => e.data.url === last.url), {
+      what: 'the last server to take the lease over',
       timeoutMs: 15_000,
     });
     expect(Date.parse(takeover.at) - killedAt).toBeLessThan(10_000);
     await waitFor(
       async () => {
-        const v = await view(b);
-        return v.rollout?.id === second.rollout.id && v.rollout.phase === 'succeeded';
+        const v = await view(last);
+        return v.rollout?.id === third.rollout.id && v.rollout.phase === 'succeeded';
       },
-      { what: 'B to finish the rollout', timeoutMs: 30_000 },
+      { what: 'the last server to finish the rollout', timeoutMs: 30_000 },
     ).catch((error: Error) => {
-      throw new Error(`${error.message}\nB's output:\n${b.output().slice(-4000)}`);
+      throw new Error(`${error.message}\nthe last server's output:\n${last.output().slice(-4000)}`);
     });
     stop = true;
     await load;
     expect(requests).toBeGreaterThan(100);
     expect(failures).toBe(0);
-    expect(bodies).toEqual(new Set(['v1', 'v2']));
+    expect(bodies).toEqual(new Set(['v2', 'v3']));
   });
 });
