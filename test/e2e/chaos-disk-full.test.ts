@@ -73,9 +73,17 @@ describe.skipIf(!sandboxAvailable())('disk-full end to end', () => {
   let port = 0;
 
   const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => (await server.api<T>(method, path, body)).body;
-  const start = async () =>
-    (await api<{ experiment: { experimentId: string } }>('POST', '/api/projects/shop/experiments/fill-tmp/run', {})).experiment
-      .experimentId;
+  // An aborted run ends its last phase after the abort answers; until then a new run is refused (409).
+  const start = () =>
+    waitFor(
+      async () => {
+        const r = await server.api<{ experiment?: { experimentId: string } }>('POST', '/api/projects/shop/experiments/fill-tmp/run', {});
+        if (r.status === 409) return undefined;
+        if (r.status !== 201 || r.body.experiment === undefined) throw new Error(`run refused: ${r.status} ${JSON.stringify(r.body)}`);
+        return r.body.experiment.experimentId;
+      },
+      { what: 'the experiment to start (the previous run to end)', timeoutMs: 20_000 },
+    );
   const show = async (id: string) => (await api<{ run: Run }>('GET', `/api/projects/shop/experiment-runs/${id}`)).run;
   const write = async (): Promise<string> => {
     const res = await fetch(`http://127.0.0.1:${port}/write`);
