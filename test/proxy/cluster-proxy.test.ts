@@ -199,7 +199,10 @@ describe('gantry proxy --routes FILE (a real process, two real upstreams)', () =
 
     // The measurements the canary analysis reads, per version, on the metrics port.
     const metricsUrl = `http://127.0.0.1:${ready.metricsPort}`;
-    const window8 = (await (await fetch(`${metricsUrl}/window?since=${since}&until=${Date.now() + 1000}&version=8`)).json()) as {
+    // The window counts one-second slots that start at or after `since`: from the start of the
+    // second the test began (a fast run fits in that second, which `since` itself would leave out).
+    const fromSecond = since - (since % 1000);
+    const window8 = (await (await fetch(`${metricsUrl}/window?since=${fromSecond}&until=${Date.now() + 1000}&version=8`)).json()) as {
       requests: number;
       errors: number;
     };
