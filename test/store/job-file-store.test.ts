@@ -3,55 +3,34 @@
  * back contiguous from any offset, a re-sent chunk is a no-op, a gap ends a read, and a read is
  * bounded by its byte budget (whole chunks).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openStore, type Store } from '../../src/store/index.ts';
-import type { TestDatabase } from '../support/databases.ts';
-import { pgAvailable, pgTestDatabase, sqliteTestDatabase } from '../support/databases.ts';
+import { expect, it } from 'vitest';
+import { describeOnEachStore } from '../support/store-contract.ts';
 
-function contract(name: string, factory: () => Promise<TestDatabase | null>, skip: boolean): void {
-  describe.skipIf(skip)(`JobFileStore: ${name}`, () => {
-    let database: TestDatabase;
-    let store: Store;
-
-    beforeAll(async () => {
-      const made = await factory();
-      if (made === null) throw new Error(`${name}: no test database`);
-      database = made;
-      store = await openStore({ url: database.url });
-    });
-    afterAll(async () => {
-      await store?.close();
-      await database?.cleanup();
-    });
-
-    it('reads back the bytes from any chunk start, ignores a re-sent chunk and stops at a gap', async () => {
-      const { jobFiles } = store;
-      await jobFiles.append('r1', 'build', 'log', 0, Buffer.from('one\n'));
-      await jobFiles.append('r1', 'build', 'log', 4, Buffer.from('two\n\xff', 'latin1'));
-      await jobFiles.append('r1', 'build', 'log', 4, Buffer.from('XXXX'));
-      await jobFiles.append('r1', 'test', 'log', 0, Buffer.from('other job\n'));
-      expect((await jobFiles.read('r1', 'build', 'log', 0, 1024)).toString('latin1')).toBe('one\ntwo\n\xff');
-      expect((await jobFiles.read('r1', 'build', 'log', 4, 1024)).toString('latin1')).toBe('two\n\xff');
-      expect((await jobFiles.read('r1', 'build', 'log', 9, 1024)).length).toBe(0);
-      await jobFiles.append('r1', 'build', 'log', 20, Buffer.from('after a gap'));
-      expect((await jobFiles.read('r1', 'build', 'log', 0, 1024)).toString('latin1')).toBe('one\ntwo\n\xff');
-      expect((await jobFiles.read('r1', 'build', 'log', 0, 1)).toString()).toBe('one\n');
-    });
-
-    it('keeps each file of a job apart and lists them with their stored sizes', async () => {
-      const { jobFiles } = store;
-      await jobFiles.append('r2', 'build', 'artifacts/dist/app.js', 0, Buffer.from('console.log(1)\n'));
-      await jobFiles.append('r2', 'build', 'tests.json', 0, Buffer.from('{}'));
-      await jobFiles.append('r2', 'build', 'tests.json', 2, Buffer.from('\n'));
-      expect(await jobFiles.files('r2', 'build')).toEqual([
-        { path: 'artifacts/dist/app.js', bytes: 15 },
-        { path: 'tests.json', bytes: 3 },
-      ]);
-      expect((await jobFiles.read('r2', 'build', 'tests.json', 0, 1024)).toString()).toBe('{}\n');
-      expect(await jobFiles.files('r2', 'other')).toEqual([]);
-    });
+describeOnEachStore('JobFileStore', (db) => {
+  it('reads back the bytes from any chunk start, ignores a re-sent chunk and stops at a gap', async () => {
+    const { jobFiles } = db.store;
+    await jobFiles.append('r1', 'build', 'log', 0, Buffer.from('one\n'));
+    await jobFiles.append('r1', 'build', 'log', 4, Buffer.from('two\n\xff', 'latin1'));
+    await jobFiles.append('r1', 'build', 'log', 4, Buffer.from('XXXX'));
+    await jobFiles.append('r1', 'test', 'log', 0, Buffer.from('other job\n'));
+    expect((await jobFiles.read('r1', 'build', 'log', 0, 1024)).toString('latin1')).toBe('one\ntwo\n\xff');
+    expect((await jobFiles.read('r1', 'build', 'log', 4, 1024)).toString('latin1')).toBe('two\n\xff');
+    expect((await jobFiles.read('r1', 'build', 'log', 9, 1024)).length).toBe(0);
+    await jobFiles.append('r1', 'build', 'log', 20, Buffer.from('after a gap'));
+    expect((await jobFiles.read('r1', 'build', 'log', 0, 1024)).toString('latin1')).toBe('one\ntwo\n\xff');
+    expect((await jobFiles.read('r1', 'build', 'log', 0, 1)).toString()).toBe('one\n');
   });
-}
 
-contract('sqlite', sqliteTestDatabase, false);
-contract('postgres', pgTestDatabase, !pgAvailable());
+  it('keeps each file of a job apart and lists them with their stored sizes', async () => {
+    const { jobFiles } = db.store;
+    await jobFiles.append('r2', 'build', 'artifacts/dist/app.js', 0, Buffer.from('console.log(1)\n'));
+    await jobFiles.append('r2', 'build', 'tests.json', 0, Buffer.from('{}'));
+    await jobFiles.append('r2', 'build', 'tests.json', 2, Buffer.from('\n'));
+    expect(await jobFiles.files('r2', 'build')).toEqual([
+      { path: 'artifacts/dist/app.js', bytes: 15 },
+      { path: 'tests.json', bytes: 3 },
+    ]);
+    expect((await jobFiles.read('r2', 'build', 'tests.json', 0, 1024)).toString()).toBe('{}\n');
+    expect(await jobFiles.files('r2', 'other')).toEqual([]);
+  });
+});

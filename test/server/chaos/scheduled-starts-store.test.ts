@@ -3,70 +3,48 @@
  * on a real SQLite file and on PostgreSQL: only the schedule's starts of that experiment in that
  * very environment count, the newest wins, and a store without one says never.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { lastScheduledStart } from '../../../src/server/chaos/scheduled-starts.ts';
-import type { Store } from '../../../src/store/index.ts';
-import { openStore } from '../../../src/store/index.ts';
-import type { TestDatabase } from '../../support/databases.ts';
-import { pgAvailable, pgTestDatabase, sqliteTestDatabase } from '../../support/databases.ts';
+import { describeOnEachStore } from '../../support/store-contract.ts';
 
 const ENV = { gantryVersion: 'test', nodeVersion: process.version, host: 'test' };
 
-function contract(name: string, factory: () => Promise<TestDatabase | null>, skip: boolean): void {
-  describe.skipIf(skip)(`lastScheduledStart: ${name}`, () => {
-    let database: TestDatabase;
-    let store: Store;
-
-    beforeAll(async () => {
-      const made = await factory();
-      if (made === null) throw new Error(`${name}: no test database`);
-      database = made;
-      store = await openStore({ url: database.url });
-    });
-    afterAll(async () => {
-      await store?.close();
-      await database?.cleanup();
+describeOnEachStore('lastScheduledStart', (db) => {
+  const started = (subject: string, actor: string, experiment: string, at: string) =>
+    db.store.events.append({
+      type: 'experiment.started',
+      subject,
+      actor,
+      at,
+      data: { experimentId: `${experiment}-${at}`, name: experiment },
+      env: ENV,
     });
 
-    const started = (subject: string, actor: string, experiment: string, at: string) =>
-      store.events.append({
-        type: 'experiment.started',
-        subject,
-        actor,
-        at,
-        data: { experimentId: `${experiment}-${at}`, name: experiment },
-        env: ENV,
-      });
-
-    it('is null when the schedule never started the experiment there', async () => {
-      expect(await lastScheduledStart(store.events, 'p0', 'prod', 'game-day')).toBeNull();
-    });
-
-    it("returns the schedule's newest start of that experiment in that environment, ignoring the rest", async () => {
-      await started('environment:p1/prod', 'schedule', 'game-day', '2026-12-01T09:00:00.000Z');
-      await started('environment:p1/prod', 'schedule', 'game-day', '2026-12-02T09:00:00.000Z');
-      // Newer, but not a scheduled start of game-day in p1/prod: a run by hand, another
-      // experiment, an environment whose subject starts with `prod`, another project.
-      await started('environment:p1/prod', 'user:alice', 'game-day', '2026-12-03T09:00:00.000Z');
-      await started('environment:p1/prod', 'schedule', 'monkey', '2026-12-03T10:00:00.000Z');
-      await started('environment:p1/prod-eu', 'schedule', 'game-day', '2026-12-03T11:00:00.000Z');
-      await started('environment:p10/prod', 'schedule', 'game-day', '2026-12-03T12:00:00.000Z');
-      await store.events.append({
-        type: 'experiment.finished',
-        subject: 'environment:p1/prod',
-        actor: 'schedule',
-        at: '2026-12-03T13:00:00.000Z',
-        data: { experimentId: 'x', name: 'game-day' },
-        env: ENV,
-      });
-
-      expect(await lastScheduledStart(store.events, 'p1', 'prod', 'game-day')).toBe(Date.parse('2026-12-02T09:00:00.000Z'));
-      expect(await lastScheduledStart(store.events, 'p1', 'prod', 'monkey')).toBe(Date.parse('2026-12-03T10:00:00.000Z'));
-      expect(await lastScheduledStart(store.events, 'p1', 'prod-eu', 'game-day')).toBe(Date.parse('2026-12-03T11:00:00.000Z'));
-      expect(await lastScheduledStart(store.events, 'p1', 'staging', 'game-day')).toBeNull();
-    });
+  it('is null when the schedule never started the experiment there', async () => {
+    expect(await lastScheduledStart(db.store.events, 'p0', 'prod', 'game-day')).toBeNull();
   });
-}
 
-contract('sqlite', sqliteTestDatabase, false);
-contract('postgres', pgTestDatabase, !pgAvailable());
+  it("returns the schedule's newest start of that experiment in that environment, ignoring the rest", async () => {
+    await started('environment:p1/prod', 'schedule', 'game-day', '2026-12-01T09:00:00.000Z');
+    await started('environment:p1/prod', 'schedule', 'game-day', '2026-12-02T09:00:00.000Z');
+    // Newer, but not a scheduled start of game-day in p1/prod: a run by hand, another
+    // experiment, an environment whose subject starts with `prod`, another project.
+    await started('environment:p1/prod', 'user:alice', 'game-day', '2026-12-03T09:00:00.000Z');
+    await started('environment:p1/prod', 'schedule', 'monkey', '2026-12-03T10:00:00.000Z');
+    await started('environment:p1/prod-eu', 'schedule', 'game-day', '2026-12-03T11:00:00.000Z');
+    await started('environment:p10/prod', 'schedule', 'game-day', '2026-12-03T12:00:00.000Z');
+    await db.store.events.append({
+      type: 'experiment.finished',
+      subject: 'environment:p1/prod',
+      actor: 'schedule',
+      at: '2026-12-03T13:00:00.000Z',
+      data: { experimentId: 'x', name: 'game-day' },
+      env: ENV,
+    });
+
+    expect(await lastScheduledStart(db.store.events, 'p1', 'prod', 'game-day')).toBe(Date.parse('2026-12-02T09:00:00.000Z'));
+    expect(await lastScheduledStart(db.store.events, 'p1', 'prod', 'monkey')).toBe(Date.parse('2026-12-03T10:00:00.000Z'));
+    expect(await lastScheduledStart(db.store.events, 'p1', 'prod-eu', 'game-day')).toBe(Date.parse('2026-12-03T11:00:00.000Z'));
+    expect(await lastScheduledStart(db.store.events, 'p1', 'staging', 'game-day')).toBeNull();
+  });
+});
