@@ -25,10 +25,10 @@
  * `window` reads every second over the last five minutes, and the roll-ups read and acknowledged
  * every ten seconds. System under test (proxy + backends) pinned to CPU 0, load generator to CPU 1.
  *
- * Prints one JSON object; progress on stderr. Bounded: a deadline (DEADLINE_MS, default 240 s) and
+ * Prints one JSON object; progress on stderr. Bounded: a deadline (DEADLINE_MS, default 300 s) and
  * every process started here stopped by PID on exit, error, deadline or Ctrl-C.
  * Env: REPS [2] wrk runs per path, WRK_SECONDS [3], SECONDS [8] per open-loop run, OPEN_REPS [2]
- * open-loop rounds per level, CONNS [64] open-loop connections, WARM_SECONDS [1] unmeasured load before each open-loop run, RUNTIME [1] (0: do not read the Gantry process's pauses), PIN [1], NODE_FLAGS (extra flags for the proxy process, e.g.
+ * open-loop rounds per level, CONNS [64] open-loop connections, WARM_SECONDS [1] unmeasured load before each open-loop run, RUNTIME [1] (0: do not read the Gantry process's pauses), FLOOR [1] (0: without the minimal Node proxy), RT [0] (1: SCHED_FIFO, see below), PIN [1], NODE_FLAGS (extra flags for the proxy process, e.g.
  * `--cpu-prof --cpu-prof-dir=/tmp/prof` or `--trace-gc`), PROXY_LOG (a file that keeps the proxy
  * process's output, e.g. what --trace-gc prints; by default it goes with the temp dir).
  */
@@ -58,6 +58,7 @@ import {
 
 const SELF = fileURLToPath(import.meta.url);
 const PROXY_HOST = fileURLToPath(new URL('../src/proxy/proxy-host.ts', import.meta.url));
+const FLOOR = fileURLToPath(new URL('./proxy-floor.ts', import.meta.url));
 const mode = process.argv[2];
 
 if (mode === 'serve-backend') {
@@ -79,24 +80,44 @@ async function main(): Promise<void> {
   const WARM_SECONDS = Number(process.env.WARM_SECONDS ?? 1);
   // RUNTIME=0: do not watch the Gantry process's pauses (to check that watching them costs nothing).
   const RUNTIME = process.env.RUNTIME !== '0';
+  // FLOOR=0: leave out the minimal Node proxy (proxy-floor.ts), Node's own floor.
+  const WITH_FLOOR = process.env.FLOOR !== '0';
   const PIN = process.env.PIN !== '0';
   const NODE_FLAGS = (process.env.NODE_FLAGS ?? '').split(' ').filter(Boolean);
-  const procs = new ProcessSet(Number(process.env.DEADLINE_MS ?? 240_000));
+  const procs = new ProcessSet(Number(process.env.DEADLINE_MS ?? 300_000));
   const dir = mkdtempSync(join(tmpdir(), 'gantry-bench-tail-'));
   procs.onStop(() => rmSync(dir, { recursive: true, force: true }));
-  const sut = (argv: string[]): string[] => (PIN ? ['taskset', '-c', '0', ...argv] : argv);
+  // RT=1 (a loaded machine only): the system under test is SCHED_FIFO, so other users' work waits
+  // instead of the proxies and backends. Node's background threads are then turned off (--single-threaded): a
+  // main thread spinning on a GC helper pinned to its own core at the same FIFO priority never lets
+  // the helper run (seen: a backend stuck at 95 % CPU). Figures then compare the code, not quiet-machine latency.
+  const RT = process.env.RT === '1';
+  const rt = (argv: string[]): string[] => (RT ? ['chrt', '-f', '10', ...argv] : argv);
+  const NODE_RT = RT ? ['--single-threaded-gc'] : [];
+  const sut = (argv: string[]): string[] => rt(PIN ? ['taskset', '-c', '0', ...argv] : argv);
+  // The generator spins (it sends each request when due): under FIFO the kernel's RT throttling
+  // would stop it for 50 ms every second, so it stays in the normal class (run the benchmark in a
+  // high-priority session for it, see bench/README.md).
   const gen = (argv: string[]): string[] => (PIN ? ['taskset', '-c', '1', ...argv] : argv);
   let client: ProxyClient | null = null;
   let poller: NodeJS.Timeout | null = null;
 
   try {
-    const [pa, pb, pHa, pG] = (await freePorts(4)) as [number, number, number, number];
+    const [pa, pb, pHa, pG, pF] = (await freePorts(5)) as [number, number, number, number, number];
     const backends = await procs.start(
       'backends',
-      sut([process.execPath, SELF, 'serve-backend', String(pa), String(pb)]),
+      sut([process.execPath, ...NODE_RT, SELF, 'serve-backend', String(pa), String(pb)]),
       async () => (await answers(pa)) && answers(pb),
     );
     const haproxy = await procs.start('haproxy', sut(['haproxy', '-db', '-f', writeHaproxyConfig(dir, pHa, pa, pb)]), () => answers(pHa));
+    // The same Node flags as Gantry's proxy process: what differs between the two is the code.
+    const floor = WITH_FLOOR
+      ? await procs.start(
+          'node floor',
+          sut([process.execPath, ...PROXY_NODE_FLAGS, ...NODE_RT, ...NODE_FLAGS, FLOOR, String(pF), String(pa), String(pb)]),
+          () => answers(pF),
+        )
+      : null;
 
     // The proxy process is started here (pinned, with the flags ProxyClient gives it, and NODE_FLAGS) and adopted by a ProxyClient, as a restarted server adopts it.
     const dataDir = join(dir, 'data');
@@ -107,6 +128,7 @@ async function main(): Promise<void> {
     const argv = sut([
       process.execPath,
       ...PROXY_NODE_FLAGS,
+      ...NODE_RT,
       ...NODE_FLAGS,
       PROXY_HOST,
       '--dir',
@@ -155,7 +177,10 @@ async function main(): Promise<void> {
       { label: 'direct', port: pa, pid: 0 },
       { label: 'haproxy', port: pHa, pid: haproxy.pid },
       { label: 'gantry', port: pG, pid: gantryPid },
+      ...(floor === null ? [] : [{ label: 'node_floor', port: pF, pid: floor.pid }]),
     ];
+    const sutTicks = (): number =>
+      cpuTicks(backendsPid) + cpuTicks(haproxy.pid) + cpuTicks(gantryPid) + (floor === null ? 0 : cpuTicks(floor.pid));
     const max: Record<string, { rps: number[]; cpu_us: number[] }> = {};
     for (let rep = 1; rep <= REPS; rep++) {
       for (const p of paths) {
@@ -182,18 +207,20 @@ async function main(): Promise<void> {
       const rounds: Record<string, OpenRun>[] = [];
       for (let rep = 1; rep <= OPEN_REPS; rep++) {
         // Direct first (the baseline of the round), then the proxies in alternating order.
-        const order = rep % 2 === 1 ? ['direct', 'haproxy', 'gantry'] : ['direct', 'gantry', 'haproxy'];
+        const proxies = rep % 2 === 1 ? ['haproxy', 'gantry', 'node_floor'] : ['node_floor', 'gantry', 'haproxy'];
+        const order = ['direct', ...proxies.filter((l) => byLabel.has(l))];
         const runs: Record<string, OpenRun> = {};
         for (const label of order) {
           const p = byLabel.get(label) as (typeof paths)[number];
           const c0 = p.pid ? cpuTicks(p.pid) : 0;
-          const sut0 = cpuTicks(backendsPid) + cpuTicks(haproxy.pid) + cpuTicks(gantryPid);
+          const sut0 = sutTicks();
           const cores0 = coreBusyTicks();
           const wall0 = performance.now();
           let opened0 = 0;
           if (label === 'gantry' && RUNTIME) opened0 = (await gantryClient.runtime(true)).upstreamConnectionsOpened;
           const argv = gen([
             process.execPath,
+            ...NODE_RT,
             SELF,
             'load',
             String(p.port),
@@ -217,15 +244,7 @@ async function main(): Promise<void> {
           // The proxy's CPU over the warm-up and the measured run, per request of both.
           const requests = Math.max(paced.done, 1) * (1 + WARM_SECONDS / SECONDS);
           const cpuUs = p.pid ? round((((cpuTicks(p.pid) - c0) / TICKS_PER_SECOND) * 1e6) / requests, 1) : null;
-          const cpu = whereCpuWent(
-            cores0,
-            coreBusyTicks(),
-            sut0,
-            cpuTicks(backendsPid) + cpuTicks(haproxy.pid) + cpuTicks(gantryPid),
-            paced,
-            wall0,
-            PIN,
-          );
+          const cpu = whereCpuWent(cores0, coreBusyTicks(), sut0, sutTicks(), paced, wall0, PIN);
           const runtime = label === 'gantry' && RUNTIME ? gantryRuntime(await gantryClient.runtime(false), opened0, requests) : null;
           runs[label] = { ...paced, cpu_us_per_req: cpuUs, upstream_connections: p.pid ? conns : null, cpu, gantry_runtime: runtime };
           progress(
@@ -247,7 +266,8 @@ async function main(): Promise<void> {
         max_rate: `wrk -t1 -c50 -d${WRK_SECONDS}s after 1 s warm-up, ${REPS} interleaved reps, median`,
         open_loop: `${WARM_SECONDS} s unmeasured warm-up then ${SECONDS} s measured per path (same connections), ${OPEN_REPS} rounds per level (HAProxy and Gantry swap places each round), ${CONNS} keep-alive connections, latency from each request's scheduled time; added latencies are medians over rounds`,
         pinning: PIN ? 'proxies + backends on CPU 0, load generator on CPU 1' : 'none',
-        node_flags: [...PROXY_NODE_FLAGS, ...NODE_FLAGS].join(' '),
+        scheduling: RT ? 'system under test SCHED_FIFO 10 (chrt), Node single-threaded' : 'default',
+        node_flags: [...PROXY_NODE_FLAGS, ...NODE_RT, ...NODE_FLAGS].join(' '),
       },
       max_rate: Object.fromEntries(
         Object.entries(max).map(([k, v]) => [
@@ -383,25 +403,31 @@ function compare(rounds: Record<string, OpenRun>[]) {
   });
   const g = proxy('gantry');
   const h = proxy('haproxy');
+  const withFloor = rounds.every((r) => r.node_floor !== undefined);
+  const f = withFloor ? proxy('node_floor') : null;
+  const labels = withFloor ? ['direct', 'haproxy', 'gantry', 'node_floor'] : ['direct', 'haproxy', 'gantry'];
   const med = (label: string, key: 'cpu_us_per_req' | 'achieved_rps' | 'longest_stall_ms' | 'upstream_connections'): number =>
     round(median(rounds.map((r) => Number((r[label] as OpenRun)[key] ?? 0))), 2);
   return {
     per_round: rounds,
-    added_over_direct: { haproxy: h, gantry: g },
+    added_over_direct: { haproxy: h, gantry: g, ...(f === null ? {} : { node_floor: f }) },
     // HAProxy's added p99 can be ~0 on a quiet machine: the ratio is then measured against 0.1 ms.
     ratio_added_p99: round(g.p99_ms / Math.max(h.p99_ms, 0.1), 2),
-    cpu_us_per_req: { haproxy: med('haproxy', 'cpu_us_per_req'), gantry: med('gantry', 'cpu_us_per_req') },
+    // Node's floor against HAProxy (what any Node proxy pays) and Gantry against the floor (what Gantry's own code adds).
+    ratio_added_p99_floor_to_haproxy: f === null ? null : round(f.p99_ms / Math.max(h.p99_ms, 0.1), 2),
+    ratio_added_p99_gantry_to_floor: f === null ? null : round(g.p99_ms / Math.max(f.p99_ms, 0.1), 2),
+    cpu_us_per_req: {
+      haproxy: med('haproxy', 'cpu_us_per_req'),
+      gantry: med('gantry', 'cpu_us_per_req'),
+      ...(withFloor ? { node_floor: med('node_floor', 'cpu_us_per_req') } : {}),
+    },
     ratio_cpu_per_req: round(med('gantry', 'cpu_us_per_req') / Math.max(med('haproxy', 'cpu_us_per_req'), 0.1), 2),
     upstream_connections: { haproxy: med('haproxy', 'upstream_connections'), gantry: med('gantry', 'upstream_connections') },
-    longest_stall_ms: {
-      direct: med('direct', 'longest_stall_ms'),
-      haproxy: med('haproxy', 'longest_stall_ms'),
-      gantry: med('gantry', 'longest_stall_ms'),
-    },
+    longest_stall_ms: Object.fromEntries(labels.map((label) => [label, med(label, 'longest_stall_ms')])),
     throughput_ratio_gantry_to_haproxy: round(med('gantry', 'achieved_rps') / Math.max(med('haproxy', 'achieved_rps'), 1), 2),
     // Other users' CPU on the cores while each path ran (median over rounds): a path measured beside more of it was slowed by the machine, not by itself.
     foreign_cpu_pct: Object.fromEntries(
-      ['direct', 'haproxy', 'gantry'].map((label) => [
+      labels.map((label) => [
         label,
         {
           cpu0: round(median(rounds.map((r) => (r[label] as OpenRun).cpu.cpu0_foreign_pct)), 1),
