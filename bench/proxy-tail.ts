@@ -216,8 +216,7 @@ async function main(): Promise<void> {
           const sut0 = sutTicks();
           const cores0 = coreBusyTicks();
           const wall0 = performance.now();
-          let opened0 = 0;
-          if (label === 'gantry' && RUNTIME) opened0 = (await gantryClient.runtime(true)).upstreamConnectionsOpened;
+          const runtime0 = label === 'gantry' && RUNTIME ? await gantryClient.runtime(true) : null;
           const argv = gen([
             process.execPath,
             ...NODE_RT,
@@ -245,7 +244,7 @@ async function main(): Promise<void> {
           const requests = Math.max(paced.done, 1) * (1 + WARM_SECONDS / SECONDS);
           const cpuUs = p.pid ? round((((cpuTicks(p.pid) - c0) / TICKS_PER_SECOND) * 1e6) / requests, 1) : null;
           const cpu = whereCpuWent(cores0, coreBusyTicks(), sut0, sutTicks(), paced, wall0, PIN);
-          const runtime = label === 'gantry' && RUNTIME ? gantryRuntime(await gantryClient.runtime(false), opened0, requests) : null;
+          const runtime = runtime0 !== null ? gantryRuntime(await gantryClient.runtime(false), runtime0, requests) : null;
           runs[label] = { ...paced, cpu_us_per_req: cpuUs, upstream_connections: p.pid ? conns : null, cpu, gantry_runtime: runtime };
           progress(
             `${level.name} (${level.rate} req/s) round ${rep} ${label}: ${out}${cpuUs === null ? '' : ` cpu ${cpuUs} µs/req, upstream conns ${conns}`} cores ${JSON.stringify(cpu)}${runtime === null ? '' : ` gantry ${JSON.stringify(runtime)}`}`,
@@ -353,6 +352,11 @@ interface GantryRuntime {
   loop_delay_max_ms: number;
   loop_utilization: number;
   upstream_connections_opened: number;
+  /** Requests sent on an upstream connection still being opened, and the longest such wait (ms). */
+  requests_waiting_for_connect: number;
+  connect_wait_max_ms: number;
+  /** Requests that waited for a full pool's connection. */
+  requests_waiting_for_pool: number;
 }
 
 /** Medians over rounds of the Gantry process's pauses, and the worst GC pause and loop delay of any round. */
@@ -366,10 +370,13 @@ function summariseRuntime(runs: GantryRuntime[]) {
     loop_delay_max_ms: round(Math.max(...runs.map((r) => r.loop_delay_max_ms)), 2),
     loop_utilization: m('loop_utilization'),
     upstream_connections_opened: m('upstream_connections_opened'),
+    requests_waiting_for_connect: m('requests_waiting_for_connect'),
+    connect_wait_max_ms: round(Math.max(...runs.map((r) => r.connect_wait_max_ms)), 2),
+    requests_waiting_for_pool: m('requests_waiting_for_pool'),
   };
 }
 
-function gantryRuntime(r: RuntimeReport, openedBefore: number, requests: number): GantryRuntime {
+function gantryRuntime(r: RuntimeReport, before: RuntimeReport, requests: number): GantryRuntime {
   return {
     gc_count: r.gc.count,
     gc_per_10k_requests: round((r.gc.count * 10_000) / Math.max(requests, 1), 2),
@@ -378,7 +385,11 @@ function gantryRuntime(r: RuntimeReport, openedBefore: number, requests: number)
     loop_delay_p99_ms: r.eventLoop.delayP99Ms,
     loop_delay_max_ms: r.eventLoop.delayMaxMs,
     loop_utilization: r.eventLoop.utilization,
-    upstream_connections_opened: r.upstreamConnectionsOpened - openedBefore,
+    upstream_connections_opened: r.upstreamConnectionsOpened - before.upstreamConnectionsOpened,
+    // A proxy process older than this benchmark reports no waits.
+    requests_waiting_for_connect: (r.upstreamWaits?.connect.count ?? 0) - (before.upstreamWaits?.connect.count ?? 0),
+    connect_wait_max_ms: round(r.upstreamWaits?.connect.maxMs ?? 0, 2),
+    requests_waiting_for_pool: (r.upstreamWaits?.pool.count ?? 0) - (before.upstreamWaits?.pool.count ?? 0),
   };
 }
 

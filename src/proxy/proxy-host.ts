@@ -27,7 +27,8 @@
  * - `DELETE /faults?experiment=` → FaultReport | null: clears them (idempotent) and reports
  * - `GET /faults` → FaultReport | null: the current experiment's counts, or how the last one ended
  * - `GET /runtime?reset=1` → RuntimeReport: the process's GC and event-loop pauses since the last
- *   resetting read (watched from the first read on) and the upstream connections opened so far
+ *   resetting read (watched from the first read on), the upstream connections opened so far and
+ *   the requests that waited for one (counts and total since the start, longest since the last reset)
  * - `POST /shutdown` → 202, then the process exits
  */
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
@@ -248,10 +249,17 @@ export async function runProxyHost(o: ProxyHostOptions): Promise<ProxyHost> {
         case 'GET /faults':
           return send(res, 200, proxy.chaos.report());
         case 'GET /runtime': {
+          const reset = q.get('reset') === '1';
+          const u = proxy.upstreamStats;
           const report: RuntimeReport = {
-            ...pauses.read(q.get('reset') === '1'),
-            upstreamConnectionsOpened: proxy.upstreamStats.connectionsOpened,
+            ...pauses.read(reset),
+            upstreamConnectionsOpened: u.connectionsOpened,
+            upstreamWaits: { connect: { ...u.connectWaits }, pool: { ...u.poolWaits } },
           };
+          if (reset) {
+            u.connectWaits.maxMs = 0;
+            u.poolWaits.maxMs = 0;
+          }
           return send(res, 200, report);
         }
         case 'POST /shutdown':

@@ -42,8 +42,22 @@ export interface RuntimePauseReport {
   };
 }
 
-/** A proxy process's `GET /runtime`: its pauses, and the upstream connections its pools opened since it started. */
-export type RuntimeReport = RuntimePauseReport & { upstreamConnectionsOpened: number };
+/** Requests that waited for an upstream connection since the process started, and the longest wait since the last resetting read. */
+export interface UpstreamWaitReport {
+  count: number;
+  totalMs: number;
+  maxMs: number;
+}
+
+/**
+ * A proxy process's `GET /runtime`: its pauses, the upstream connections its pools opened since it
+ * started, and the requests that waited for one: sent on a connection still being opened
+ * (`connect`), or held until a full pool released one (`pool`).
+ */
+export type RuntimeReport = RuntimePauseReport & {
+  upstreamConnectionsOpened: number;
+  upstreamWaits: { connect: UpstreamWaitReport; pool: UpstreamWaitReport };
+};
 
 interface GcTotals {
   count: number;

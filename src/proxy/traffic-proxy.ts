@@ -16,7 +16,14 @@ import { RequestMetrics, type VersionSeries } from './request-metrics.ts';
 import { BODY_CHUNKED, MAX_REQUEST_HEAD, NO_BODY, trimOws, type RequestHead } from './request-parser.ts';
 import { compileRules, cookieMatches, Router, ruleMatches, validateRouteTable, type CompiledRule, type RouteTable } from './route-table.ts';
 import { Tunnel } from './tunnel.ts';
-import { UpstreamPool, type ExchangeSink, type PoolWaiter, type UpstreamConnection, type UpstreamStats } from './upstream-pool.ts';
+import {
+  newUpstreamStats,
+  UpstreamPool,
+  type ExchangeSink,
+  type PoolWaiter,
+  type UpstreamConnection,
+  type UpstreamStats,
+} from './upstream-pool.ts';
 import type { ErrorCode } from '../core/error-codes.ts';
 
 /** node:http's defaults for the client side: idle keep-alive 60 s (was keepAliveTimeout), a head within 30 s (headersTimeout). */
@@ -419,8 +426,8 @@ export class TrafficProxy {
   readonly tunnels = new Set<Tunnel>();
   /** A chaos experiment's faults, set and cleared through the control socket (chaos-faults.ts). */
   readonly chaos: ChaosFaults;
-  /** Upstream connections opened since the start, over every instance's pool (diagnostics). */
-  readonly upstreamStats: UpstreamStats = { connectionsOpened: 0 };
+  /** Upstream connections opened since the start, and the requests that waited for one, over every instance's pool (diagnostics). */
+  readonly upstreamStats: UpstreamStats = newUpstreamStats();
   readonly #callers = new WeakMap<ClientConnection, { generation: number; caller: string | null }>();
   readonly #o: Required<Omit<TrafficProxyOptions, 'metrics' | 'chaos'>>;
   readonly #server: Server;

@@ -2,9 +2,15 @@
  * Keep-alive connections to one upstream instance, and the HTTP/1.1 response parser that runs on
  * them. A custom pool instead of `http.Agent` because the agent's per-request `ClientRequest`,
  * `IncomingMessage` and listener churn were most of a naive proxy's CPU: here a connection's
- * listeners are attached once, idle connections are reused last-in first-out (the warmest one),
- * and a response is parsed straight from the socket's buffers into callbacks on the waiting
- * exchange. Bodies stream through piece by piece; nothing is buffered beyond one socket read.
+ * listeners are attached once, idle connections are reused least recently used first, and a
+ * response is parsed straight from the socket's buffers into callbacks on the waiting exchange.
+ * Bodies stream through piece by piece; nothing is buffered beyond one socket read.
+ *
+ * Least recently used first, not the warmest: under steady traffic every connection a burst once
+ * needed keeps being used, so none sits idle long enough to be closed, and the next burst finds
+ * them open (HAProxy's stay open too). Reusing the warmest one first let the others idle out after
+ * `idleTimeoutMs` (2 s) and each burst opened them again, a TCP handshake and the upstream's
+ * accept on the path of the requests that were already waiting longest.
  *
  * Framing follows RFC 9112 §6.3: no body for HEAD, 1xx, 204, 304; `Transfer-Encoding: chunked`
  * before `Content-Length`; otherwise read until close. Anything ambiguous (bad status line,
@@ -183,6 +189,8 @@ export class UpstreamConnection {
   exchange: ExchangeSink | null = null;
   /** performance.now() when it last went idle. */
   idleSince = 0;
+  /** performance.now() when it was opened; requests sent before it connected waited from then. */
+  readonly #openedAt = performance.now();
   #state = HEAD;
   #remaining = 0;
   #pending: Buffer | null = null;
@@ -248,6 +256,7 @@ export class UpstreamConnection {
   #onConnect = (): void => {
     this.#connected = true;
     this.socket.setTimeout(0);
+    if (this.exchange !== null) recordWait(this.pool.stats.connectWaits, performance.now() - this.#openedAt);
   };
 
   #onTimeout = (): void => {
@@ -583,12 +592,42 @@ export class UpstreamConnection {
   }
 }
 
+/** Requests that waited, and how long (ms; `maxMs` since whoever reads them last reset it). */
+export interface WaitStats {
+  count: number;
+  totalMs: number;
+  maxMs: number;
+}
+
 /**
  * Counters over all of a proxy's pools. Connections opened is the churn figure: a warm pool opens
- * none at a steady rate, and each opening is a TCP handshake on the request's path.
+ * none at a steady rate, and each opening is a TCP handshake on the request's path. The waits say
+ * what that cost: requests sent on a connection still being opened (`connectWaits`, from its
+ * opening to its connection) and requests that found every connection of a full pool busy
+ * (`poolWaits`, until one was released).
  */
 export interface UpstreamStats {
   connectionsOpened: number;
+  connectWaits: WaitStats;
+  poolWaits: WaitStats;
+  /** Requests waiting for a full pool's connection now. */
+  waitingForPool: number;
+}
+
+/** Fresh counters. */
+export function newUpstreamStats(): UpstreamStats {
+  return {
+    connectionsOpened: 0,
+    connectWaits: { count: 0, totalMs: 0, maxMs: 0 },
+    poolWaits: { count: 0, totalMs: 0, maxMs: 0 },
+    waitingForPool: 0,
+  };
+}
+
+function recordWait(w: WaitStats, ms: number): void {
+  w.count++;
+  w.totalMs += ms;
+  if (ms > w.maxMs) w.maxMs = ms;
 }
 
 /** Something waiting for a connection of a full pool. */
@@ -613,11 +652,15 @@ export class UpstreamPool {
   inFlight = 0;
   /** No longer in the table: no new requests, close once idle. */
   draining = false;
+  /** Idle connections, least recently used first. */
   readonly #idle: UpstreamConnection[] = [];
   readonly #waiters: PoolWaiter[] = [];
+  /** performance.now() when each waiter started waiting (same order as `#waiters`). */
+  readonly #waitingSince: number[] = [];
   #open = 0;
   readonly #onIdle: (pool: UpstreamPool) => void;
-  readonly #stats: UpstreamStats;
+  /** Shared by the proxy's pools. */
+  readonly stats: UpstreamStats;
 
   constructor(o: {
     upstream: Upstream;
@@ -635,7 +678,7 @@ export class UpstreamPool {
     this.connectTimeoutMs = o.connectTimeoutMs;
     this.idleTimeoutMs = o.idleTimeoutMs;
     this.#onIdle = o.onIdle;
-    this.#stats = o.stats ?? { connectionsOpened: 0 };
+    this.stats = o.stats ?? newUpstreamStats();
   }
 
   /** Open connections (idle and busy). */
@@ -648,35 +691,50 @@ export class UpstreamPool {
   }
 
   /**
-   * A connection for `w`: the most recently used idle one that is young enough, a new one, or —
+   * A connection for `w`: the least recently used idle one that is young enough, a new one, or —
    * when `maxSockets` are busy — the next one released (then `w.attach` is called later).
    */
   acquire(w: PoolWaiter): UpstreamConnection | null {
     const now = performance.now();
     while (this.#idle.length > 0) {
-      const c = this.#idle.pop() as UpstreamConnection;
+      const c = this.#idle.shift() as UpstreamConnection;
       // Old idle connections race the server's keep-alive timeout; close them rather than risk a reset.
       if (c.alive && now - c.idleSince < this.idleTimeoutMs) return c;
       c.destroy(); // its 'close' calls remove(), which does the accounting
     }
     if (this.#open < this.maxSockets) {
       this.#open++;
-      this.#stats.connectionsOpened++;
+      this.stats.connectionsOpened++;
       return new UpstreamConnection(this);
     }
     this.#waiters.push(w);
+    this.#waitingSince.push(now);
+    this.stats.waitingForPool++;
     return null;
   }
 
   /** Forgets a waiter that gave up (client gone). */
   cancel(w: PoolWaiter): void {
     const i = this.#waiters.indexOf(w);
-    if (i >= 0) this.#waiters.splice(i, 1);
+    if (i >= 0) {
+      this.#waiters.splice(i, 1);
+      this.#waitingSince.splice(i, 1);
+      this.stats.waitingForPool--;
+    }
+  }
+
+  /** The longest-waiting waiter, its wait counted. */
+  #nextWaiter(): PoolWaiter | undefined {
+    const w = this.#waiters.shift();
+    if (w === undefined) return w;
+    this.stats.waitingForPool--;
+    recordWait(this.stats.poolWaits, performance.now() - (this.#waitingSince.shift() as number));
+    return w;
   }
 
   /** Takes back a connection whose response is complete. */
   release(c: UpstreamConnection): void {
-    const w = this.#waiters.shift();
+    const w = this.#nextWaiter();
     if (w !== undefined) {
       w.attach(c);
       return;
@@ -705,9 +763,9 @@ export class UpstreamPool {
     this.#open--;
     // A waiter could now open a fresh connection.
     if (this.#waiters.length > 0 && this.#open < this.maxSockets) {
-      const w = this.#waiters.shift() as PoolWaiter;
+      const w = this.#nextWaiter() as PoolWaiter;
       this.#open++;
-      this.#stats.connectionsOpened++;
+      this.stats.connectionsOpened++;
       w.attach(new UpstreamConnection(this));
     }
   }

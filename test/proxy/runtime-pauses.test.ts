@@ -105,6 +105,15 @@ describe('GET /runtime of a proxy process', () => {
     const r = await client.runtime(false);
     expect(r.upstreamConnectionsOpened).toBe(1);
     expect(b.connections).toBe(1);
+    // Only the first request waited, for the one connection to open; none for a full pool.
+    expect(r.upstreamWaits.connect.count).toBe(1);
+    expect(r.upstreamWaits.connect.maxMs).toBeGreaterThan(0);
+    expect(r.upstreamWaits.pool).toEqual({ count: 0, totalMs: 0, maxMs: 0 });
+    // A resetting read starts the longest wait afresh; counts run from the start.
+    await client.runtime(true);
+    const after = await client.runtime(false);
+    expect(after.upstreamWaits.connect.count).toBe(1);
+    expect(after.upstreamWaits.connect.maxMs).toBe(0);
     expect(r.periodMs).toBeGreaterThan(0);
     expect(r.gc.count).toBeGreaterThanOrEqual(r.gc.minor + r.gc.major);
     expect(r.eventLoop.utilization).toBeGreaterThan(0);
