@@ -33,7 +33,7 @@
  * process's output, e.g. what --trace-gc prints; by default it goes with the temp dir).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -156,6 +156,10 @@ async function main(): Promise<void> {
     }
     client = await ProxyClient.start({ dataDir, environmentKey: key, label: 'bench/tail', host: HOST, port: pG, watch: false });
     const gantryPid = client.pid;
+    // Under FIFO, Node's helper threads (JIT compilers, the platform's workers) would hold the core
+    // as long as they run, against the main threads at the same priority: they go back to the
+    // normal class and run when the main threads wait.
+    if (RT) for (const pid of [backends.pid, gantryPid, ...(floor === null ? [] : [floor.pid])]) helpersToNormalClass(pid);
     if (gantryPid !== child.pid) throw new Error('adopted a proxy process this benchmark did not start');
     await client.setRoutes({
       upstreams: [
@@ -265,7 +269,7 @@ async function main(): Promise<void> {
         max_rate: `wrk -t1 -c50 -d${WRK_SECONDS}s after 1 s warm-up, ${REPS} interleaved reps, median`,
         open_loop: `${WARM_SECONDS} s unmeasured warm-up then ${SECONDS} s measured per path (same connections), ${OPEN_REPS} rounds per level (HAProxy and Gantry swap places each round), ${CONNS} keep-alive connections, latency from each request's scheduled time; added latencies are medians over rounds`,
         pinning: PIN ? 'proxies + backends on CPU 0, load generator on CPU 1' : 'none',
-        scheduling: RT ? 'system under test SCHED_FIFO 10 (chrt), Node single-threaded' : 'default',
+        scheduling: RT ? 'system under test SCHED_FIFO 10 (chrt; Node helper threads SCHED_OTHER, GC single-threaded)' : 'default',
         node_flags: [...PROXY_NODE_FLAGS, ...NODE_RT, ...NODE_FLAGS].join(' '),
       },
       max_rate: Object.fromEntries(
@@ -450,6 +454,15 @@ function compare(rounds: Record<string, OpenRun>[]) {
       ? summariseRuntime(rounds.map((r) => (r.gantry as OpenRun).gantry_runtime as GantryRuntime))
       : null,
   };
+}
+
+/** Moves every thread of `pid` but its main thread back to SCHED_OTHER. */
+function helpersToNormalClass(pid: number): void {
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    if (Number(tid) === pid) continue;
+    const r = spawnSync('chrt', ['-o', '-p', '0', tid]);
+    if (r.status !== 0) throw new Error(`chrt -o -p 0 ${tid}: ${r.stderr}`);
+  }
 }
 
 /** Established TCP connections to the two backends now (from any proxy; the direct path's own are counted too). */
