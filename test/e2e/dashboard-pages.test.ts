@@ -1,7 +1,7 @@
 /**
- * Pages of the dashboard in a real browser (Debian's Chromium) against a real `gantry up`, one
- * server and one browser for the file (each section used to start its own), sections in an order
- * where none sees another's state:
+ * Pages of the dashboard in a real browser (Debian's Chromium) against a real `gantry up` (no
+ * sandbox, see the security section), one server and one browser for the file (each section used
+ * to start its own), sections in an order where none sees another's state:
  * - DORA, first (the page opens on the first project): two releases built from real commits go to
  *   production, an incident is opened on the second and it is rolled back by hand. The page shows
  *   each number with its tier, the four charts, and the rollouts behind the numbers with the
@@ -14,6 +14,10 @@
  * - The log explorer: lines written where the supervisor writes them (the service-logs layout,
  *   RotatingLog) are shown, filtered by regex and JSON field on the server, followed live, and a
  *   line's link opens it highlighted.
+ * - Security: two real runs whose job leaves a SARIF log where the pipeline's scan step does, a
+ *   release of the second; the page shows its findings new vs existing vs fixed, that production
+ *   would refuse it, no SBOM, the trend, and a person suppresses the new critical finding with a
+ *   reason, which lifts the gate.
  * - Agents, last (its agent keeps a job until the file ends): a connected `gantry agent` with its
  *   labels, a capacity bar of its slots (one busy) and the job it runs, linked to that job's page;
  *   an agent registered but never started (lost); a revoked one; once the run is cancelled, idle.
@@ -26,6 +30,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMasker } from '../../src/executor/index.ts';
+import { type Finding, toSarif } from '../../src/security/index.ts';
 import { RotatingLog } from '../../src/runtime/rotating-log.ts';
 import { instanceLogDir } from '../../src/server/logs/index.ts';
 import { browserAvailable, launchBrowser, screenshot, signIn } from '../support/browser.ts';
@@ -41,7 +46,9 @@ describe.runIf(browserAvailable())('pages of the dashboard in a browser', () => 
   const problems: string[] = [];
 
   beforeAll(async () => {
-    [server, browser] = await Promise.all([startGantryUp(), launchBrowser()]);
+    // No sandbox: the security section's job writes into the server's data directory, as the
+    // pipeline's own scan step does; no other section looks at where its jobs ran.
+    [server, browser] = await Promise.all([startGantryUp({ env: { GANTRY_SANDBOX: 'off' } }), launchBrowser()]);
     page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
     page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
   }, 60_000);
@@ -337,6 +344,109 @@ pipeline:
       expect(await rows().locator('.text').allTextContents()).toEqual(['plain stderr: connection refused']);
       expect(problems).toEqual([]);
     }, 60_000);
+  });
+
+  describe('security', () => {
+    const found = (id: string, level: Finding['level'], path: string, line: number): Finding => ({
+      scanner: 'dependencies',
+      ruleId: `GHSA-${id}`,
+      ruleName: `Advisory ${id}`,
+      level,
+      message: `a vulnerable package (${id})`,
+      location: { path, startLine: line },
+      fingerprint: `fp-${id}`,
+    });
+    const sarif = (findings: Finding[]) => JSON.stringify(toSarif(findings, { name: 'gantry', version: '0.1.0' }));
+    let repo: TestRepo;
+
+    const yaml = (dataDir: string) => `
+pipeline:
+  on: { manual: {} }
+  jobs:
+    scan:
+      steps:
+        - cp sarif.json "${dataDir}/runs/$GANTRY_RUN_ID/jobs/scan/sarif.json"
+service:
+  run: node -e "require('http').createServer((q, s) => s.end('ok')).listen(process.env.PORT)"
+environments:
+  production: {}
+`;
+
+    async function scannedRun(findings: Finding[]): Promise<{ id: string; number: number }> {
+      await repo.commit({ 'sarif.json': sarif(findings) }, 'findings');
+      const { body } = await server.api<{ run: { id: string; number: number } }>('POST', '/api/projects/scanned/runs', {});
+      const status = await waitFor(
+        async () => {
+          const { status: now } = (await server.api<{ status: string }>('GET', `/api/runs/${body.run.id}`)).body;
+          return ['success', 'failure', 'cancelled'].includes(now) ? now : undefined;
+        },
+        { what: 'the run', timeoutMs: 30_000 },
+      );
+      expect(status).toBe('success');
+      await waitFor(
+        async () =>
+          (await server.api<{ run: { number: number } | null }>('GET', '/api/projects/scanned/findings')).body.run?.number ===
+          body.run.number,
+        { what: 'its findings', timeoutMs: 15_000 },
+      );
+      return body.run;
+    }
+
+    beforeAll(async () => {
+      repo = await makeRepo({ 'gantry.yaml': yaml(server.dataDir), 'sarif.json': sarif([]) });
+    });
+    afterAll(async () => {
+      await repo?.cleanup();
+    });
+
+    it('shows a release with a new critical finding refused for production, and lifts the gate with a suppression', {
+      timeout: 120_000,
+    }, async () => {
+      await page.setViewportSize({ width: 1280, height: 900 });
+      expect((await server.api('POST', '/api/projects', { path: repo.dir, name: 'scanned' })).status).toBe(201);
+      await scannedRun([found('old', 'medium', 'package-lock.json', 1), found('gone', 'high', 'yarn.lock', 3)]);
+      const second = await scannedRun([found('old', 'medium', 'package-lock.json', 1), found('leak', 'critical', 'package-lock.json', 42)]);
+      const made = await server.api<{ release: { number: number } }>('POST', '/api/projects/scanned/releases', { run: second.id });
+      expect(made.status).toBe(201);
+
+      await signIn(page, server);
+      // The run's own page says what its findings would do to a release, and why.
+      await page.goto(`${server.url}/runs/${second.id}`);
+      const verdict = page.locator('.run-security');
+      await verdict.waitFor();
+      expect(await verdict.textContent()).toMatch(/^1 new, 1 existing, 1 fixed · a release: block \(1 critical new finding/);
+
+      await page.goto(`${server.url}/projects/scanned`);
+      await page.getByRole('link', { name: 'findings' }).click();
+      await page.waitForURL(`${server.url}/projects/scanned/security?release=${made.body.release.number}`);
+      await page.getByRole('heading', { name: `Release #${made.body.release.number} (run #${second.number})` }).waitFor();
+
+      const row = (fingerprint: string) => page.locator(`tr[data-fingerprint="${fingerprint}"]`);
+      expect(await row('fp-leak').locator('.finding-status').textContent()).toBe('new');
+      expect(await row('fp-old').locator('.finding-status').textContent()).toBe('existing');
+      expect(await row('fp-gone').locator('.finding-status').textContent()).toBe('fixed');
+      const line = row('fp-leak').getByRole('link', { name: 'package-lock.json:42' });
+      expect(await line.getAttribute('href')).toBe(`/runs/${second.id}/jobs/scan`);
+      const gates = page.getByRole('list', { name: 'What the policy says' });
+      expect(await gates.textContent()).toMatch(/production: block — 1 critical new finding/);
+      // Every release is made with its SBOM (here of a tree without lockfiles), downloadable from the page.
+      const sbom = page.locator('.sbom').getByRole('link', { name: 'Download the SBOM (CycloneDX)' });
+      expect(await sbom.getAttribute('href')).toMatch(/\/api\/projects\/[^/]+\/releases\/\d+\/sbom$/);
+      expect(await page.locator('.advisory-age').textContent()).toContain('Advisory database: empty');
+      expect(await page.getByRole('img', { name: 'findings per scanned run, the last 2' }).count()).toBe(1);
+      await screenshot(page, 'security', { fullPage: true });
+
+      await row('fp-leak').getByRole('button', { name: 'Suppress…' }).click();
+      const form = page.getByRole('form', { name: 'Suppress GHSA-leak' });
+      await form.getByLabel('Reason').fill('not reachable: the dev-only tool');
+      await form.getByRole('button', { name: 'Suppress' }).click();
+      await row('fp-leak').getByText('not reachable: the dev-only tool').waitFor();
+      await waitFor(async () => /production: pass/.test((await gates.textContent()) ?? ''), { what: 'the gate to pass' });
+      expect(await page.locator('ul.suppressions').textContent()).toMatch(
+        /fp-leak — not reachable: the dev-only tool \(dashboard:\w+, until \d{4}-\d{2}-\d{2}\)/,
+      );
+      expect(problems).toEqual([]);
+    });
   });
 
   describe('the agents page', () => {
