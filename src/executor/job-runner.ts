@@ -28,14 +28,7 @@
  * - The runner never throws for a failing job: setup problems (a bad expression, a workspace
  *   that cannot be copied) are a `failure` with `error` set and a system line in the log.
  */
-import {
-  existsSync,
-  rmSync,
-  readFileSync,
-  realpathSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, rmSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { JobResult, StepConfig, StepResult, StepStatus, TestCounts, Value } from '../core/types.ts';
