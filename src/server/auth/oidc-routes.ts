@@ -124,10 +124,9 @@ export function registerOidcRoutes(routes: RouteTable, deps: OidcRouteDeps): Oid
           throw new SignInRefusedError('replayed', 'this answer from the identity provider was already used (a replayed state)');
         const rawQuery = request.url.slice(request.url.indexOf('?') + 1);
         const identity = await deps.oidc.finish(rawQuery, flow);
-        const { user, created } = await userOfIdentity(store, identity);
+        const { user, created, groups } = await userOfIdentity(store, identity);
         const session = await deps.sessions.startUserSession(user.name);
         const actor = `user:${user.name}`;
-        const groups = await store.access.groupsOf(user.name);
         if (created) await record('user.added', actor, { name: user.name, kind: 'person', groups, via: 'oidc' });
         await record('session.started', actor, { via: 'oidc', session: session.id, groups, from: request.ip });
         const next = samePagePath(cookieValue(request.headers.cookie, NEXT_COOKIE) ?? undefined);
