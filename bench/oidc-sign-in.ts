@@ -49,7 +49,7 @@ async function untilSignedIn(page: Page, who: string): Promise<void> {
   await page.locator('header .who').getByText(who).waitFor({ timeout: 30_000 });
 }
 
-void benchMain('oidc-sign-in', 60_000 + ROUNDS * 60_000, async () => {
+void benchMain('oidc-sign-in', 120_000 + ROUNDS * 90_000, async () => {
   const providerPort = await freePort();
   const issuer = `http://localhost:${providerPort}`;
   const server = await startServer({
