@@ -18,7 +18,7 @@
  * The provider is configured as a company's provider is for a first-party application: consent is
  * implied (no consent screen), the login form is the only page a person acts on.
  *
- * Target: the cold sign-in in under 2 s here. Env: ROUNDS (default 5).
+ * Target: the cold sign-in in under 2 s here. Env: ROUNDS (default 5), OIDC_TRACE=1 (each request of the direct sign-in on stderr).
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchChromium } from '../test/support/chromium.ts';
@@ -35,11 +35,21 @@ const ACCOUNTS = Array.from({ length: ROUNDS }, (_, i) => ({
   groups: ['platform'],
 }));
 
+/** OIDC_TRACE=1: each request of the direct sign-in on stderr, to see which hop's time is whose. */
+const TRACE = process.env.OIDC_TRACE === '1';
+
+function traceLine(url: string, t: ReturnType<import('playwright-core').Request['timing']>, t0: number): string {
+  // Playwright's timings are relative to startTime (epoch ms); t0 is this process's clock.
+  const start = t.startTime - (performance.timeOrigin + t0);
+  const at = (x: number) => round(start + x, 0);
+  return `  ${String(at(t.requestStart)).padStart(6)} ${String(at(t.responseStart)).padStart(6)} ${String(at(t.responseEnd)).padStart(6)}  ${url.replace(/\?.*/, '?…').slice(0, 110)}`;
+}
+
 async function untilSignedIn(page: Page, who: string): Promise<void> {
   await page.locator('header .who').getByText(who).waitFor({ timeout: 30_000 });
 }
 
-void benchMain('oidc-sign-in', 60_000 + ROUNDS * 60_000, async () => {
+void benchMain('oidc-sign-in', 120_000 + ROUNDS * 90_000, async () => {
   const providerPort = await freePort();
   const issuer = `http://localhost:${providerPort}`;
   const server = await startServer({
@@ -52,6 +62,8 @@ void benchMain('oidc-sign-in', 60_000 + ROUNDS * 60_000, async () => {
       GANTRY_OIDC_ROLES: 'platform=admin',
       GANTRY_OIDC_AUTO_SIGN_IN: 'on',
     },
+    // From the sources (GANTRY_BENCH_SOURCE=1) on a loaded machine the start alone can take half a minute.
+    readyTimeoutMs: 120_000,
   });
   const provider = await startTestProvider({ port: providerPort, redirectUri: `${server.url}/auth/oidc/callback`, accounts: ACCOUNTS });
   const browser: Browser = await launchChromium();
@@ -87,10 +99,12 @@ void benchMain('oidc-sign-in', 60_000 + ROUNDS * 60_000, async () => {
       const directPage = await directContext.newPage();
       // Where the waiting is: each request's time from sent to its answer's end, by host.
       const waited = { gantry: 0, provider: 0 };
+      const trace: string[] = [];
       directPage.on('requestfinished', (request) => {
         const t = request.timing();
         if (t.responseEnd <= 0 || t.requestStart < 0) return;
         waited[request.url().startsWith(server.url) ? 'gantry' : 'provider'] += t.responseEnd - t.requestStart;
+        if (TRACE) trace.push(traceLine(request.url(), t, t0));
       });
       await directPage.goto(server.url);
       await directPage.locator('input[name="login"]').fill(account);
@@ -106,6 +120,7 @@ void benchMain('oidc-sign-in', 60_000 + ROUNDS * 60_000, async () => {
       const directMs = performance.now() - t0;
       const hop = { toForm: tForm - t0, formToGantry: tBack - tSubmit, callbackToHeader: performance.now() - tBack };
       const served = { ...waited };
+      if (TRACE) progress(`round ${round_ + 1} requests (ms from the start: sent, first byte, end):\n${trace.join('\n')}`);
 
       t0 = performance.now();
       const context = await fresh();

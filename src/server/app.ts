@@ -19,7 +19,7 @@ import {
   registerAuditRoutes,
   registerSessionRoutes,
   registerOidcRoutes,
-  autoSignInRedirect,
+  autoSignInTarget,
   type OidcClient,
   type SecretBox,
   type SessionService,
@@ -134,14 +134,15 @@ export function createApp(deps: AppDeps): FastifyInstance {
     publicUrl: deps.publicUrl,
     eventEnv,
   });
-  if (deps.oidc)
-    registerOidcRoutes(routes, {
-      store,
-      sessions: deps.sessions,
-      oidc: deps.oidc.client,
-      https: deps.oidc.https,
-      eventEnv,
-    });
+  const oidcSignIn = deps.oidc
+    ? registerOidcRoutes(routes, {
+        store,
+        sessions: deps.sessions,
+        oidc: deps.oidc.client,
+        https: deps.oidc.https,
+        eventEnv,
+      })
+    : null;
   registerAccessRoutes(routes, { store, open: openRequests, eventEnv, now: Date.now });
   registerAuditRoutes(routes, { store, now: Date.now });
   recordApiCalls(app, store, eventEnv, onInternalError);
@@ -267,7 +268,19 @@ export function createApp(deps: AppDeps): FastifyInstance {
   }
 
   routes.register(app);
-  registerWebAssets(app, webRoot(), deps.oidc?.autoSignIn ? { signInFirst: autoSignInRedirect } : {});
+  const autoSignIn = deps.oidc?.autoSignIn ? oidcSignIn : null;
+  registerWebAssets(
+    app,
+    webRoot(),
+    autoSignIn
+      ? {
+          signInFirst: (request, reply) => {
+            const next = autoSignInTarget(request);
+            return next === null ? null : autoSignIn.sendToProvider(request, reply, next);
+          },
+        }
+      : {},
+  );
   return app;
 }
 

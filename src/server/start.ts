@@ -587,6 +587,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     await store.events
       .append({ type: 'server.stopped', subject: 'server', actor: 'server', data: {}, env: eventEnv() })
       .catch(() => undefined);
+    await sessions.settled();
     await store.close();
     log.info('server stopped');
   };
@@ -603,6 +604,8 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     createdAdminToken,
     start: async (address) => {
       url = address;
+      // The provider's discovery and keys, read before the first person signs in (not awaited: a provider down now is retried then).
+      void oidc?.client.warmUp();
       if (store.dialect === 'sqlite') return startBackground();
       // Other servers on the same PostgreSQL: their changes reach this one's streams, and the
       // background loops run where the lease is held.

@@ -4,46 +4,76 @@
  * transaction that writes a whole apply with its event, so an apply that fails half-way leaves
  * nothing behind.
  */
+import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import { newId } from '../core/ids.ts';
 import type { EnvironmentProtection } from '../core/protection.ts';
 import { toGrant } from './access-store.ts';
-import { fromJson, nowIso, toJson, type StoreContext } from './codec.ts';
+import { type Db, fromJson, nowIso, toJson, type StoreContext } from './codec.ts';
 import { insertEvents } from './event-store.ts';
 import { toChannel } from './notification-store.ts';
-import type { EstateStore } from './ports.ts';
+import type { EstateSnapshot, EstateStore } from './ports.ts';
+
+/** The event an apply appends: the newest one decides the plan's drift marks (src/server/estate). */
+const PLATFORM_APPLIED = 'platform.applied';
+
+/** The tables a plan reads: locked in this order by an apply on PostgreSQL. */
+const ESTATE_TABLES = [
+  'projects',
+  'grants',
+  'group_members',
+  'environment_protection',
+  'security_policies',
+  'secrets',
+  'notification_channels',
+] as const;
+
+/** Reads what a plan is made of, with its version, through `db` (the store or a transaction). */
+async function readEstate(db: Db): Promise<EstateSnapshot> {
+  const [projects, grants, protections, policies, secrets, groups, channels, lastApplied] = await Promise.all([
+    db.selectFrom('projects').select(['id', 'name']).orderBy('name').execute(),
+    db.selectFrom('grants').selectAll().orderBy('subject').orderBy('project').orderBy('environment').execute(),
+    db.selectFrom('environment_protection').selectAll().orderBy('project_id').orderBy('environment').execute(),
+    db.selectFrom('security_policies').select(['project_id', 'policy']).orderBy('project_id').execute(),
+    db.selectFrom('secrets').select(['project_id', 'name', 'ciphertext']).orderBy('name').orderBy('project_id').execute(),
+    db.selectFrom('group_members').selectAll().orderBy('group_name').orderBy('user_name').execute(),
+    // Every channel: a project's are the platform's, the others' names are what a new one may not take.
+    db.selectFrom('notification_channels').selectAll().orderBy('name').orderBy('id').execute(),
+    db.selectFrom('events').select('id').where('type', '=', PLATFORM_APPLIED).orderBy('id', 'desc').limit(1).executeTakeFirst(),
+  ]);
+  const version = createHash('sha256')
+    .update(JSON.stringify([projects, grants, protections, policies, secrets, groups, channels, lastApplied?.id ?? null]))
+    .digest('hex');
+  return {
+    projects,
+    grants: grants.map(toGrant),
+    protections: protections.map((p) => ({
+      projectId: p.project_id,
+      environment: p.environment,
+      protection: fromJson<EnvironmentProtection>(p.protection),
+    })),
+    policies: policies.map((p) => ({ projectId: p.project_id, policy: p.policy })),
+    secrets: secrets.map((s) => ({ projectId: s.project_id, name: s.name })),
+    groups: groups.map((g) => ({ group: g.group_name, user: g.user_name })),
+    channels: channels.filter((c) => c.project_id !== null).map((c) => ({ ...toChannel(c), projectId: c.project_id as string })),
+    version,
+  };
+}
 
 export function createEstateStore(ctx: StoreContext): EstateStore {
   const { db, dialect } = ctx;
   return {
-    async snapshot() {
-      const [projects, grants, protections, policies, secrets, groups, channels] = await Promise.all([
-        db.selectFrom('projects').select(['id', 'name']).orderBy('name').execute(),
-        db.selectFrom('grants').selectAll().orderBy('subject').orderBy('project').orderBy('environment').execute(),
-        db.selectFrom('environment_protection').selectAll().execute(),
-        db.selectFrom('security_policies').select(['project_id', 'policy']).execute(),
-        db.selectFrom('secrets').select(['project_id', 'name']).orderBy('name').execute(),
-        db.selectFrom('group_members').selectAll().orderBy('group_name').orderBy('user_name').execute(),
-        db.selectFrom('notification_channels').selectAll().where('project_id', 'is not', null).orderBy('name').execute(),
-      ]);
-      return {
-        projects,
-        grants: grants.map(toGrant),
-        protections: protections.map((p) => ({
-          projectId: p.project_id,
-          environment: p.environment,
-          protection: fromJson<EnvironmentProtection>(p.protection),
-        })),
-        policies: policies.map((p) => ({ projectId: p.project_id, policy: p.policy })),
-        secrets: secrets.map((s) => ({ projectId: s.project_id, name: s.name })),
-        groups: groups.map((g) => ({ group: g.group_name, user: g.user_name })),
-        channels: channels.map((c) => ({ ...toChannel(c), projectId: c.project_id as string })),
-      };
-    },
+    snapshot: () => readEstate(db),
 
-    async apply(writes, events) {
+    async apply(writes, events, planned) {
       const at = nowIso();
-      await db.transaction().execute(async (trx) => {
+      return db.transaction().execute(async (trx) => {
+        if (planned !== undefined) {
+          // Other writers wait until this commits; SQLite's one connection already serialises transactions.
+          if (dialect === 'postgres')
+            await sql`lock table ${sql.join(ESTATE_TABLES.map((t) => sql.table(t)))} in share row exclusive mode`.execute(trx);
+          if ((await readEstate(trx)).version !== planned) return 'changed';
+        }
         for (const g of writes.revokedGrants)
           await trx
             .deleteFrom('grants')
@@ -121,6 +151,7 @@ export function createEstateStore(ctx: StoreContext): EstateStore {
               .execute();
         }
         await insertEvents(trx, dialect, events);
+        return 'applied';
       });
     },
   };

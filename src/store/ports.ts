@@ -683,6 +683,11 @@ export interface EstateSnapshot {
   groups: { group: string; user: string }[];
   /** Notification channels of a project (a default one, of every project, is not the platform's). */
   channels: (Omit<NotificationChannel, 'projectId'> & { projectId: string })[];
+  /**
+   * A hash of every row a plan reads (the above with secrets' values and every channel, as
+   * stored) and of the newest `platform.applied` event: equal versions, equal plans.
+   */
+  version: string;
 }
 
 /** What one `gantry platform apply` writes, all in one transaction. */
@@ -708,8 +713,14 @@ export interface EstateWrites {
 
 export interface EstateStore {
   snapshot(): Promise<EstateSnapshot>;
-  /** Writes everything and appends the events in ONE transaction: all of it happens or none. */
-  apply(writes: EstateWrites, events: NewEvent[]): Promise<void>;
+  /**
+   * Writes everything and appends the events in ONE transaction: all of it happens or none. With
+   * `planned` (the version of the snapshot the writes were computed from), the transaction first
+   * reads the version again — on PostgreSQL after locking the estate's tables against other
+   * writers (SHARE ROW EXCLUSIVE, so concurrent applies queue) — and writes nothing when it
+   * differs: 'changed'.
+   */
+  apply(writes: EstateWrites, events: NewEvent[], planned?: string): Promise<'applied' | 'changed'>;
 }
 
 /**

@@ -1,11 +1,12 @@
 /**
  * GANTRY_OIDC_AUTO_SIGN_IN=on, against a real OpenID provider (oidc-provider on loopback) and, for
  * the whole way, a real Chromium: a browser without a session that opens a dashboard page goes
- * straight to the provider and comes back signed in to that same page; the sign-in page stays at
+ * straight to the provider (one redirect: the page's answer is the provider's address) and comes
+ * back signed in to that same page; the sign-in page stays at
  * /sign-in; a `next` that leaves Gantry's origin lands on the home page instead; API calls,
  * assets and browsers with a session are served as before.
  */
-import type { Browser, BrowserContext } from 'playwright-core';
+import type { Browser, BrowserContext, Request } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { browserAvailable, launchBrowser } from '../support/browser.ts';
 import { freePort } from '../support/net.ts';
@@ -47,10 +48,15 @@ describe.runIf(browserAvailable())('OIDC sign-in straight at the provider', () =
     await server?.cleanup();
   });
 
-  it('sends a page request without a session to the provider, and leaves the rest alone', async () => {
+  it('sends a page request without a session to the provider in one redirect, and leaves the rest alone', async () => {
     const page = await fetch(`${server.url}/events?type=deploy`, { headers: html, redirect: 'manual' });
-    expect(page.status).toBe(303);
-    expect(page.headers.get('location')).toBe(`/auth/oidc/start?next=${encodeURIComponent('/events?type=deploy')}`);
+    // Straight to the provider's authorization endpoint, with this sign-in's flow and the page to come back to.
+    expect(page.status).toBe(302);
+    expect(page.headers.get('location')).toMatch(/^http:\/\/localhost:\d+\/auth\?.*code_challenge_method=S256/);
+    expect(page.headers.get('cache-control')).toBe('no-store');
+    const cookies = page.headers.getSetCookie();
+    expect(cookies.find((c) => c.startsWith('gantry_oidc='))).toMatch(/Path=\/auth\/oidc; HttpOnly; SameSite=Lax/);
+    expect(cookies.find((c) => c.startsWith('gantry_oidc_next='))).toContain(encodeURIComponent('/events?type=deploy'));
     expect((await fetch(`${server.url}/sign-in`, { headers: html, redirect: 'manual' })).status).toBe(200);
     expect((await fetch(`${server.url}/api/session`, { headers: html, redirect: 'manual' })).status).toBe(401);
     expect((await fetch(`${server.url}/events`, { redirect: 'manual' })).status).toBe(200);
@@ -73,5 +79,26 @@ describe.runIf(browserAvailable())('OIDC sign-in straight at the provider', () =
     await page.goto(`${server.url}/events`);
     await page.locator('header .who').getByText('user:erin').waitFor({ timeout: 20_000 });
     expect(page.url()).toBe(`${server.url}/events`);
+  });
+
+  it('asks who is signed in while its scripts load, once: the header does not wait for the script to ask', async () => {
+    const page = await context.newPage();
+    const sessionAsked: Request[] = [];
+    let script: Request | undefined;
+    page.on('request', (request) => {
+      const path = new URL(request.url()).pathname;
+      if (path === '/api/session') sessionAsked.push(request);
+      if (/^\/assets\/index-[\w-]+\.js$/.test(path)) script = request;
+    });
+    await page.goto(`${server.url}/`);
+    await page.locator('header .who').getByText('user:erin').waitFor({ timeout: 20_000 });
+    // The page's preload is the app's answer (one request, not a second fetch of its own).
+    expect(sessionAsked).toHaveLength(1);
+    if (!script) throw new Error('the dashboard loaded no index script');
+    await (await script.response())?.finished();
+    // The app can only ask once its script has arrived: asked before that, it was the page's preload.
+    const { startTime, responseEnd } = script.timing();
+    expect(sessionAsked[0]!.timing().startTime).toBeLessThan(startTime + responseEnd);
+    await page.close();
   });
 });

@@ -10,4 +10,4 @@ export { registerAccessRoutes, type AccessRouteDeps } from './access-routes.ts';
 export { OpenRequests } from './open-requests.ts';
 export { recordApiCalls, registerAuditRoutes } from './audit.ts';
 export { OidcClient, type OidcSettings } from './oidc-client.ts';
-export { autoSignInRedirect, registerOidcRoutes, SIGN_IN_PAGE, type OidcRouteDeps } from './oidc-routes.ts';
+export { autoSignInTarget, type OidcRouteDeps, type OidcSignIn, registerOidcRoutes, SIGN_IN_PAGE } from './oidc-routes.ts';

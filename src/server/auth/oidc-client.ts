@@ -8,11 +8,14 @@
  * Nothing here is stored: the browser's flow cookie holds one random secret from which the PKCE
  * verifier, the state and the nonce are derived (an HMAC each), so the callback recomputes them;
  * the server keeps only the state's hash as a one-time row (sessions.ts) so a response cannot be
- * replayed. Discovery runs on the first sign-in and is kept (again after a failure).
+ * replayed. Discovery runs when the server starts (`warmUp`) and is kept (read again at the next
+ * sign-in after a failure); the provider's keys are read ahead at each sign-in's start when the
+ * copy held would be stale by the callback (jwks-read-ahead.ts).
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import * as client from 'openid-client';
 import { GantryError } from '../../core/errors.ts';
+import { JwksReadAhead, READ_AHEAD_MAX_AGE_MS } from './jwks-read-ahead.ts';
 
 export interface OidcSettings {
   issuer: string;
@@ -67,12 +70,29 @@ export interface VerifiedIdentity {
   groups: string[];
 }
 
+/** openid-client fetches the key set again once its copy is this old (oauth4webapi's rule). */
+const JWKS_KEPT_S = 300;
+const PROVIDER_TIMEOUT_S = 10;
+
 export class OidcClient {
   readonly #settings: OidcSettings;
   #config: Promise<client.Configuration> | null = null;
+  readonly #jwks = new JwksReadAhead();
 
   constructor(settings: OidcSettings) {
     this.#settings = settings;
+  }
+
+  /**
+   * Reads the provider's discovery document and keys now, so the first sign-in does not wait for
+   * them; a provider not reachable yet is read at that sign-in instead.
+   */
+  async warmUp(): Promise<void> {
+    try {
+      this.#readKeysAhead(await this.#configuration());
+    } catch {
+      // Said at the sign-in that needs it, with its reason (SignInRefusedError).
+    }
   }
 
   /** A new flow: the secrets derived from a fresh random cookie value. */
@@ -89,6 +109,7 @@ export class OidcClient {
   /** Where to send the browser to sign in. */
   async authorizationUrl(flow: FlowSecrets): Promise<string> {
     const config = await this.#configuration();
+    this.#readKeysAhead(config);
     return client.buildAuthorizationUrl(config, {
       redirect_uri: this.#settings.redirectUrl(),
       scope: 'openid profile email',
@@ -137,10 +158,11 @@ export class OidcClient {
       this.#config = client
         .discovery(new URL(issuer), clientId, clientSecret ?? undefined, clientSecret ? undefined : client.None(), {
           ...(insecure ? { execute: [client.allowInsecureRequests] } : {}),
-          timeout: 10,
+          timeout: PROVIDER_TIMEOUT_S,
         })
         .then((config) => {
           client.enableNonRepudiationChecks(config);
+          config[client.customFetch] = this.#jwks.fetch;
           return config;
         })
         .catch((error: unknown) => {
@@ -151,6 +173,16 @@ export class OidcClient {
         });
     }
     return this.#config;
+  }
+
+  /** Reads the key set ahead unless openid-client's copy will still be fresh a read-ahead's lifetime from now. */
+  #readKeysAhead(config: client.Configuration): void {
+    const url = config.serverMetadata().jwks_uri;
+    if (url === undefined) return;
+    const held = client.getJwksCache(config);
+    const ageS = held === undefined ? Number.POSITIVE_INFINITY : Date.now() / 1000 - held.uat;
+    if (ageS < JWKS_KEPT_S - READ_AHEAD_MAX_AGE_MS / 1000) return;
+    this.#jwks.start(url, PROVIDER_TIMEOUT_S * 1000);
   }
 }
 

@@ -6,6 +6,7 @@
  * (oidc-client.ts) — makes or updates the user (oidc-users.ts), and starts a session owned by the
  * user. Each refusal is a page that says which check failed, and an event in the audit trail.
  */
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { EventEnvironment, Store } from '../../store/ports.ts';
 import type { RouteTable } from '../http/index.ts';
@@ -23,16 +24,17 @@ export const SIGN_IN_PAGE = '/sign-in';
 /**
  * With GANTRY_OIDC_AUTO_SIGN_IN, a browser opening a dashboard page without a session goes
  * straight to the provider, and back to that page: one page load of Gantry's fewer than through
- * the sign-in page (Grafana's `oauth_auto_login` and oauth2-proxy do the same). Null: serve the
- * page (a session cookie, maybe stale, lets the dashboard decide; `/sign-in` shows its page).
+ * the sign-in page (Grafana's `oauth_auto_login` and oauth2-proxy do the same). Returns the page
+ * to come back to, or null: serve the page (a session cookie, maybe stale, lets the dashboard
+ * decide; `/sign-in` shows its page).
  */
-export function autoSignInRedirect(request: { url: string; headers: Record<string, string | string[] | undefined> }): string | null {
+export function autoSignInTarget(request: { url: string; headers: Record<string, string | string[] | undefined> }): string | null {
   // Only a page a person opens; a script's fetch of a missing file gets its 404 as before.
   if (!String(request.headers.accept ?? '').includes('text/html')) return null;
   if (cookieValue(request.headers.cookie as string | undefined, SESSION_COOKIE)) return null;
   const path = request.url.split('?')[0] ?? '/';
   if (path === SIGN_IN_PAGE || path.startsWith('/auth/')) return null;
-  return `/auth/oidc/start?next=${encodeURIComponent(request.url)}`;
+  return request.url;
 }
 
 /** A path of this origin only (`/x`, never `//host` or `/\\host`), else the dashboard's home. */
@@ -50,10 +52,41 @@ export interface OidcRouteDeps {
   eventEnv(): EventEnvironment;
 }
 
-export function registerOidcRoutes(routes: RouteTable, deps: OidcRouteDeps): void {
+/** What the dashboard's pages use of the sign-in: sending a browser to the provider. */
+export interface OidcSignIn {
+  /**
+   * Answers `request` with the redirect to the provider (the flow cookie set, the state
+   * remembered), to come back to `next` (a path of this origin, else home); a refusal page when
+   * the provider cannot be read.
+   */
+  sendToProvider(request: FastifyRequest, reply: FastifyReply, next: string | undefined): Promise<FastifyReply>;
+}
+
+export function registerOidcRoutes(routes: RouteTable, deps: OidcRouteDeps): OidcSignIn {
   const { store } = deps;
   const cookie = (name: string, value: string, path: string, maxAgeSeconds: number, secure: boolean) =>
     `${name}=${value}; Path=${path}; HttpOnly; SameSite=Lax; Max-Age=${maxAgeSeconds}${secure ? '; Secure' : ''}`;
+
+  const sendToProvider: OidcSignIn['sendToProvider'] = async (request, reply, nextAsAsked) => {
+    const secure = request.protocol === 'https' || deps.https();
+    const flow = OidcClient.newFlow();
+    let location: string;
+    try {
+      location = await deps.oidc.authorizationUrl(flow);
+    } catch (error) {
+      if (!(error instanceof SignInRefusedError)) throw error;
+      return refusalPage(reply, error, 502);
+    }
+    await deps.sessions.rememberSignIn(flow.state);
+    const next = samePagePath(nextAsAsked);
+    return reply
+      .header('set-cookie', [
+        cookie(FLOW_COOKIE, flow.cookie, '/auth/oidc', SIGN_IN_TTL_MS / 1000, secure),
+        cookie(NEXT_COOKIE, next === '/' ? '' : encodeURIComponent(next), '/auth/oidc', next === '/' ? 0 : SIGN_IN_TTL_MS / 1000, secure),
+      ])
+      .header('cache-control', 'no-store')
+      .redirect(location, 302);
+  };
 
   routes.add({
     method: 'GET',
@@ -62,26 +95,7 @@ export function registerOidcRoutes(routes: RouteTable, deps: OidcRouteDeps): voi
     auth: 'none',
     produces: 'text/html',
     query: z.object({ next: z.string().optional() }),
-    handler: async ({ query, request, reply }) => {
-      const secure = request.protocol === 'https' || deps.https();
-      const flow = OidcClient.newFlow();
-      let location: string;
-      try {
-        location = await deps.oidc.authorizationUrl(flow);
-      } catch (error) {
-        if (!(error instanceof SignInRefusedError)) throw error;
-        return refusalPage(reply, error, 502);
-      }
-      await deps.sessions.rememberSignIn(flow.state);
-      const next = samePagePath(query.next);
-      return reply
-        .header('set-cookie', [
-          cookie(FLOW_COOKIE, flow.cookie, '/auth/oidc', SIGN_IN_TTL_MS / 1000, secure),
-          cookie(NEXT_COOKIE, next === '/' ? '' : encodeURIComponent(next), '/auth/oidc', next === '/' ? 0 : SIGN_IN_TTL_MS / 1000, secure),
-        ])
-        .header('cache-control', 'no-store')
-        .redirect(location, 302);
-    },
+    handler: ({ query, request, reply }) => sendToProvider(request, reply, query.next),
   });
 
   routes.add({
@@ -110,22 +124,11 @@ export function registerOidcRoutes(routes: RouteTable, deps: OidcRouteDeps): voi
           throw new SignInRefusedError('replayed', 'this answer from the identity provider was already used (a replayed state)');
         const rawQuery = request.url.slice(request.url.indexOf('?') + 1);
         const identity = await deps.oidc.finish(rawQuery, flow);
-        const { user, created } = await userOfIdentity(store, identity);
+        const { user, created, groups } = await userOfIdentity(store, identity);
         const session = await deps.sessions.startUserSession(user.name);
         const actor = `user:${user.name}`;
-        if (created)
-          await record('user.added', actor, {
-            name: user.name,
-            kind: 'person',
-            groups: await store.access.groupsOf(user.name),
-            via: 'oidc',
-          });
-        await record('session.started', actor, {
-          via: 'oidc',
-          session: session.id,
-          groups: await store.access.groupsOf(user.name),
-          from: request.ip,
-        });
+        if (created) await record('user.added', actor, { name: user.name, kind: 'person', groups, via: 'oidc' });
+        await record('session.started', actor, { via: 'oidc', session: session.id, groups, from: request.ip });
         const next = samePagePath(cookieValue(request.headers.cookie, NEXT_COOKIE) ?? undefined);
         // 303: the page is fetched anew with GET, whatever brought the browser here.
         return reply
@@ -144,9 +147,11 @@ export function registerOidcRoutes(routes: RouteTable, deps: OidcRouteDeps): voi
   async function record(type: string, actor: string, data: Record<string, string | string[]>): Promise<void> {
     await store.events.append({ type, subject: 'server', actor, data, env: deps.eventEnv() });
   }
+
+  return { sendToProvider };
 }
 
-function refusalPage(reply: import('fastify').FastifyReply, error: SignInRefusedError, status: number) {
+function refusalPage(reply: FastifyReply, error: SignInRefusedError, status: number) {
   return reply
     .code(status)
     .type('text/html; charset=utf-8')

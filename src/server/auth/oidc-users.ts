@@ -13,7 +13,10 @@ import { ConflictError } from '../../core/errors.ts';
 import type { Store, UserRecord } from '../../store/ports.ts';
 import { SignInRefusedError, type VerifiedIdentity } from './oidc-client.ts';
 
-export async function userOfIdentity(store: Store, identity: VerifiedIdentity): Promise<{ user: UserRecord; created: boolean }> {
+export async function userOfIdentity(
+  store: Store,
+  identity: VerifiedIdentity,
+): Promise<{ user: UserRecord; created: boolean; groups: string[] }> {
   const externalId = `${identity.issuer}|${identity.subject}`;
   let user = await store.access.findUserByExternalId(externalId);
   let created = false;
@@ -23,8 +26,12 @@ export async function userOfIdentity(store: Store, identity: VerifiedIdentity): 
   }
   if (user.disabledAt !== null) throw new SignInRefusedError('user-disabled', `the Gantry user ${user.name} is disabled`);
   if (!created) user = await refreshProfile(store, user, identity);
-  await store.access.setGroups(user.name, identity.groups.map(groupName));
-  return { user, created };
+  const groups = [...new Set(identity.groups.map(groupName))];
+  const held = await store.access.groupsOf(user.name);
+  // Most sign-ins bring the groups of the last one: a read, not a write (one commit fewer before the session).
+  const same = held.length === groups.length && groups.every((g) => held.includes(g));
+  if (!same) await store.access.setGroups(user.name, groups);
+  return { user, created, groups: same ? held : await store.access.groupsOf(user.name) };
 }
 
 async function refreshProfile(store: Store, user: UserRecord, identity: VerifiedIdentity): Promise<UserRecord> {

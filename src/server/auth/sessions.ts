@@ -54,6 +54,7 @@ export function isSessionOrLinkToken(name: string): boolean {
 export class SessionService {
   readonly #store: Store;
   readonly #now: () => number;
+  #pruning: Promise<void> | null = null;
 
   constructor(store: Store, now: () => number = Date.now) {
     this.#store = store;
@@ -81,7 +82,7 @@ export class SessionService {
 
   /** A session for a user who signed in through the identity provider. */
   async startUserSession(user: string): Promise<{ cookie: string; maxAgeSeconds: number; id: string }> {
-    await this.#pruneExpired();
+    this.#pruneAside();
     return this.#newSession(user);
   }
 
@@ -97,7 +98,7 @@ export class SessionService {
 
   /** Remembers a sign-in's state until the provider sends the browser back (at most 10 minutes). */
   async rememberSignIn(state: string): Promise<void> {
-    await this.#pruneExpired();
+    this.#pruneAside();
     await this.#store.tokens.create({ name: `${SIGN_IN_STATE_PREFIX}${this.#now() + SIGN_IN_TTL_MS}`, hash: hashToken(state) });
   }
 
@@ -146,6 +147,24 @@ export class SessionService {
 
   async end(session: Session): Promise<void> {
     await this.#store.tokens.delete(session.hash);
+  }
+
+  /**
+   * Prunes without making a person wait: the sign-in's redirects do not depend on it (an expired
+   * row is refused by its expiry anyway). One at a time; a failure is retried by the next one.
+   */
+  #pruneAside(): void {
+    if (this.#pruning) return;
+    this.#pruning = this.#pruneExpired()
+      .catch(() => undefined)
+      .finally(() => {
+        this.#pruning = null;
+      });
+  }
+
+  /** Waits for a pruning under way (tests, shutdown). */
+  async settled(): Promise<void> {
+    await this.#pruning;
   }
 
   async #pruneExpired(): Promise<void> {

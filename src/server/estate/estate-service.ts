@@ -18,6 +18,8 @@ import { type ChannelSecretsDeps, channelCredentials, credentialResolver } from 
 import { currentEstate } from './current-estate.ts';
 
 export const PLATFORM_APPLIED_EVENT = 'platform.applied';
+/** An apply without a saved plan re-plans when the state changed under it, this many times in all. */
+const APPLY_ATTEMPTS = 3;
 
 export interface EstateServiceDeps {
   store: Store;
@@ -54,8 +56,21 @@ export class EstateService {
     return (await this.#plan(desired)).plan;
   }
 
-  /** With `expected`, refuses (PLATFORM_PLAN_STALE) unless the plan now is the one that fingerprint was made of. */
+  /**
+   * With `expected`, refuses (PLATFORM_PLAN_STALE) unless the plan now is the one that fingerprint
+   * was made of. The writes commit only if the state they were planned from is still the store's
+   * inside their transaction: a change landing in between refuses a saved plan (the plan shown is
+   * no longer the one that would run), and makes an apply without one plan again.
+   */
   async apply(desiredAsSent: Estate, actor: string, expected?: PlanFingerprint): Promise<FingerprintedPlan> {
+    for (let attempt = 1; ; attempt += 1) {
+      const outcome = await this.#applyOnce(desiredAsSent, actor, expected);
+      if (outcome !== 'changed') return outcome;
+      if (expected !== undefined || attempt === APPLY_ATTEMPTS) throw stale(["the server's state"], 'while it was being applied');
+    }
+  }
+
+  async #applyOnce(desiredAsSent: Estate, actor: string, expected?: PlanFingerprint): Promise<FingerprintedPlan | 'changed'> {
     const { store } = this.#deps;
     const { plan, desired, snapshot } = await this.#plan(desiredAsSent);
     if (expected !== undefined) refuseStale(expected, plan.fingerprint);
@@ -85,24 +100,28 @@ export class EstateService {
         );
     }
     const counts = countChanges(plan);
-    await store.estate.apply(writes, [
-      {
-        type: PLATFORM_APPLIED_EVENT,
-        subject: 'platform',
-        actor,
-        data: {
-          created: counts.create,
-          updated: counts.update,
-          deleted: counts.delete,
-          drifted: counts.drift,
-          changes: plan.changes.map((c) => `${c.action} ${c.kind} ${c.address}`),
-          // Names only: a channel's credentials are secret references, never values.
-          estate: desired as unknown as Value,
+    const outcome = await store.estate.apply(
+      writes,
+      [
+        {
+          type: PLATFORM_APPLIED_EVENT,
+          subject: 'platform',
+          actor,
+          data: {
+            created: counts.create,
+            updated: counts.update,
+            deleted: counts.delete,
+            drifted: counts.drift,
+            changes: plan.changes.map((c) => `${c.action} ${c.kind} ${c.address}`),
+            // Names only: a channel's credentials are secret references, never values.
+            estate: desired as unknown as Value,
+          },
+          env: this.#deps.eventEnv(),
         },
-        env: this.#deps.eventEnv(),
-      },
-    ]);
-    return plan;
+      ],
+      snapshot.version,
+    );
+    return outcome === 'changed' ? 'changed' : plan;
   }
 
   async #plan(sent: Estate): Promise<Planned> {
@@ -189,10 +208,13 @@ function refuseStale(expected: PlanFingerprint, now: PlanFingerprint): void {
     ...(expected.folder !== now.folder ? ['the platform folder'] : []),
     ...(expected.server !== now.server ? ["the server's state"] : []),
   ];
-  if (changed.length === 0) return;
-  throw new GantryError(
+  if (changed.length > 0) throw stale(changed, 'since the saved plan was made');
+}
+
+function stale(changed: string[], when: string): GantryError {
+  return new GantryError(
     'PLATFORM_PLAN_STALE',
-    `${changed.join(' and ')} changed since the saved plan was made; nothing was applied: make a new plan (\`gantry platform plan DIR --out FILE\`), review it and apply that`,
+    `${changed.join(' and ')} changed ${when}; nothing was applied: make a new plan (\`gantry platform plan DIR --out FILE\`), review it and apply that`,
     { changed },
   );
 }

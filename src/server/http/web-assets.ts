@@ -43,8 +43,11 @@ interface Asset {
 }
 
 export interface WebAssetOptions {
-  /** Where to send a page request first instead of serving the dashboard (sign-in straight at the provider); null: serve it. */
-  signInFirst?(request: FastifyRequest): string | null;
+  /**
+   * A page request answered by sending the browser elsewhere first instead of serving the
+   * dashboard (sign-in straight at the provider, in one redirect); null: serve it.
+   */
+  signInFirst?(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> | null;
 }
 
 export function registerWebAssets(app: FastifyInstance, root = webRoot(), options: WebAssetOptions = {}): void {
@@ -87,8 +90,8 @@ export function registerWebAssets(app: FastifyInstance, root = webRoot(), option
 
   app.get('/*', async (request, reply) => {
     if (request.url.startsWith('/api/')) throw new NotFoundError(`no route GET ${request.url}`);
-    const signInAt = options.signInFirst?.(request) ?? null;
-    if (signInAt !== null) return reply.header('cache-control', 'no-store').redirect(signInAt, 303);
+    const sentElsewhere = options.signInFirst?.(request, reply) ?? null;
+    if (sentElsewhere !== null) return sentElsewhere;
     const index = await load('index.html');
     void reply
       .header('content-security-policy', CONTENT_SECURITY_POLICY)
