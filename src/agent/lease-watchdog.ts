@@ -8,7 +8,7 @@
  * the server granted; when a deadline passes without a renewal it SIGKILLs every process of that
  * attempt, again every 100 ms until the agent ends the watch (so nothing the attempt forks
  * meanwhile survives), and says so. When its stdin closes (the agent died), every job still armed
- * is killed the same way and it exits.
+ * is killed the same way and it exits (SIGPIPE ignored: its stdout's reader is gone by then).
  *
  * A job's processes are found by their environment, as orphans.ts finds a crashed server's:
  * every step carries `GANTRY_WORKSPACE` with the attempt's own workspace (the agent puts the
@@ -33,6 +33,9 @@ use strict; use warnings;
 use Time::HiRes qw(clock_gettime CLOCK_MONOTONIC);
 use IO::Select;
 $| = 1;
+# Its stdout goes to the agent: once the agent is dead a write there must fail, not kill the
+# watchdog by SIGPIPE before it has swept the dead agent's jobs.
+$SIG{PIPE} = 'IGNORE';
 my (%jobs, $buf);
 $buf = '';
 my $open = 1;
@@ -71,7 +74,7 @@ for (;;) {
   my ($next, $firing);
   for my $id (sort keys %jobs) {
     my $job = $jobs{$id};
-    if (!$job->{fired} && (!$open || $job->{deadline} <= $now)) { $job->{fired} = 1; print "fired $id\n" }
+    if (!$job->{fired} && (!$open || $job->{deadline} <= $now)) { $job->{fired} = 1; print "fired $id\n" if $open }
     if ($job->{fired}) { $firing = 1 } elsif (!defined $next || $job->{deadline} < $next) { $next = $job->{deadline} }
   }
   sweep() if $firing;

@@ -333,6 +333,11 @@ export const ERROR_CODES = {
     sentence:
       "An instance fault other than kill (pause, restart, cpu, memory, disk-full) was refused on a Kubernetes environment: it acts on a process of Gantry's host, and the instances there are pods; use kill (the pods deleted), or run the experiment on an environment of the embedded runtime.",
   },
+  CHAOS_FAULT_NOT_ON_GATEWAY: {
+    httpStatus: 409,
+    sentence:
+      'An experiment was refused on a Kubernetes environment whose traffic a Gateway API HTTPRoute splits (`traffic: gateway`): no Gantry proxy is in its path, so no fault can be injected into its requests and no hypothesis measured from them; run it on an environment with `traffic: proxy` (the default).',
+  },
   CHAOS_FAULT_FAILED: {
     httpStatus: 500,
     sentence:

@@ -59,9 +59,10 @@
  * main-thread time to read, decode, prefix and write (the log's own cost 1.98× `> /dev/null`);
  * Perl's regex engine does the same per 64 KiB read at a fraction of it, off Node's thread.
  *
- * When Node dies, the helper reads EOF on stdin and exits (a nested helper first, ending its
- * sandbox, then the outer one); steps it started outside a sandbox carry on as they would have
- * (the server's recovery finds them by their GANTRY_* variables, see orphans.ts).
+ * When Node dies, the helper is killed with it (PR_SET_PDEATHSIG; else it reads EOF on stdin and
+ * exits once idle), and with it a sandbox it started (bubblewrap dies with its parent); steps it
+ * started outside a sandbox carry on as they would have (the server's recovery, or an agent's
+ * lease watchdog, finds them by their GANTRY_* variables, see orphans.ts).
  */
 import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -88,6 +89,9 @@ $nonblock = 0 + $nonblock; $append = 0 + $append; $cfr = 0 + $cfr;
 open(my $rep, '>&=', 3) or die "gantry spawner: fd 3: $!\n";
 fcntl($rep, 2, 1);
 my $reaper = ($prctl > 0 && syscall($prctl, 36, 1, 0, 0, 0) == 0) ? 1 : 0;
+# PR_SET_PDEATHSIG: killed with the process that started it. A helper waiting on a step sees no EOF,
+# and would keep a one-step sandbox (bwrap --die-with-parent is the helper's child) running on.
+syscall($prctl, 1, 9, 0, 0, 0) if $prctl > 0;
 # F_SETPIPE_SZ: a big pipe lets a chatty step write on while its reader is busy.
 for my $fh (\*STDOUT, \*STDERR) { fcntl($fh, 1031, 1048576) or fcntl($fh, 1031, 262144); }
 sub reply {

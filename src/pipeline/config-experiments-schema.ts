@@ -516,6 +516,11 @@ export function checkExperiments(sink: ExperimentCheckSink): void {
         `environment '${environment}' is not declared in 'environments'${hint === '' ? ` (${known})` : hint}`,
       );
     }
+    if (typeof environment === 'string' && gatewayRouted(isObject(environments) ? environments[environment] : undefined))
+      sink.report(
+        sink.valueOffset(['experiments', name, 'environment']),
+        `environment '${environment}' splits its traffic with a Gateway API HTTPRoute (traffic: gateway): no Gantry proxy is in its path to inject faults into or measure the hypothesis from; experiments need traffic: proxy (CHAOS_FAULT_NOT_ON_GATEWAY)`,
+      );
     const hypothesis = experiment.hypothesis;
     const slo = isObject(hypothesis) ? hypothesis.slo : undefined;
     if (typeof slo === 'string' && !declaredSlos.includes(slo)) {
@@ -535,6 +540,13 @@ export function checkExperiments(sink: ExperimentCheckSink): void {
       );
     });
   }
+}
+
+/** An environment (as written) deployed to Kubernetes with `traffic: gateway`. */
+function gatewayRouted(environment: unknown): boolean {
+  if (!isObject(environment) || !isObject(environment.target)) return false;
+  const kubernetes = environment.target.kubernetes;
+  return isObject(kubernetes) && kubernetes.traffic === 'gateway';
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -255,7 +255,9 @@ function settle(draft: Draft, env: ConditionEnv): void {
     let moved = true;
     while (moved) {
       moved = false;
-      for (const job of draft.list()) {
+      // The waiting jobs alone, in plan order: a scan of every job per event made a run of n jobs cost n².
+      for (const key of [...draft.waiting]) {
+        const job = draft.get(key);
         if (job.status !== 'waiting') continue;
         const needs = job.needs.map((key) => draft.get(key));
         if (!needs.every((need) => isFinalJob(need.status))) continue;
@@ -273,8 +275,8 @@ function settle(draft: Draft, env: ConditionEnv): void {
     }
   }
   if (isFinalRun(draft.status) || (draft.status === 'queued' && !draft.cancelRequested)) return;
+  if (draft.open > 0) return;
   const jobs = draft.list();
-  if (!jobs.every((job) => isFinalJob(job.status))) return;
   const status = draft.cancelRequested
     ? 'cancelled'
     : jobs.some((job) => job.status === 'failure' || job.status === 'cancelled')
@@ -369,6 +371,29 @@ function notIn(job: JobState, expected: JobStatus, event: string): IllegalTransi
   });
 }
 
+/** What `settle` needs of a jobs record without looking at every job: its waiting keys (plan order) and how many are not final. */
+interface JobIndex {
+  waiting: readonly string[];
+  open: number;
+}
+
+/**
+ * Per jobs record (never changed once a transition returned it), so each event updates the index
+ * of the state before it instead of scanning all its jobs; a state built elsewhere (recovery, a
+ * re-run) is indexed once, at its first event.
+ */
+const jobIndexes = new WeakMap<Record<string, JobState>, JobIndex>();
+
+function indexOf(jobs: Record<string, JobState>): JobIndex {
+  let index = jobIndexes.get(jobs);
+  if (index === undefined) {
+    const all = Object.values(jobs);
+    index = { waiting: all.filter((j) => j.status === 'waiting').map((j) => j.key), open: all.filter((j) => !isFinalJob(j.status)).length };
+    jobIndexes.set(jobs, index);
+  }
+  return index;
+}
+
 /** Copy-on-write view of a RunState that records what changed and the commands to emit. */
 class Draft {
   readonly base: RunState;
@@ -377,12 +402,19 @@ class Draft {
   readonly commands: RunCommand[] = [];
   status: RunStatus;
   cancelRequested: boolean;
+  /** The waiting jobs' keys, in plan order. */
+  waiting: Set<string>;
+  /** Jobs not in a final status. */
+  open: number;
 
   constructor(base: RunState) {
     this.base = base;
     this.jobs = { ...base.jobs };
     this.status = base.status;
     this.cancelRequested = base.cancelRequested;
+    const index = indexOf(base.jobs);
+    this.waiting = new Set(index.waiting);
+    this.open = index.open;
   }
 
   get(key: string): JobState {
@@ -396,12 +428,20 @@ class Draft {
   }
 
   set(key: string, patch: Partial<JobState>): void {
-    this.jobs[key] = { ...this.get(key), ...patch };
+    const before = this.get(key);
+    const after = { ...before, ...patch };
+    this.jobs[key] = after;
     this.changed.add(key);
+    this.open += (isFinalJob(after.status) ? 0 : 1) - (isFinalJob(before.status) ? 0 : 1);
+    if (before.status === 'waiting' && after.status !== 'waiting') this.waiting.delete(key);
+    else if (before.status !== 'waiting' && after.status === 'waiting')
+      // Back to waiting (no transition does this today): plan order again.
+      this.waiting = new Set(Object.keys(this.jobs).filter((k) => k === key || this.waiting.has(k)));
   }
 
   result(): RunTransition {
     const state: RunState = { ...this.base, status: this.status, cancelRequested: this.cancelRequested, jobs: this.jobs };
+    jobIndexes.set(this.jobs, { waiting: [...this.waiting], open: this.open });
     return { state, changed: [...this.changed], commands: this.commands };
   }
 }

@@ -20,6 +20,9 @@ import {
 import type { Db, StoreContext } from './codec.ts';
 import { insertEvents } from './event-store.ts';
 
+/** Job rows per INSERT statement: 17 parameters each, well under either database's bound. */
+const JOB_ROWS_PER_INSERT = 1000;
+
 function toRun(row: Selectable<RunsTable>): RunRecord {
   return {
     id: row.id,
@@ -142,14 +145,16 @@ export function createRunStore(ctx: StoreContext): RunStore {
               finished_at: null,
             })
             .execute();
-          if (jobs.length > 0) {
+          // In slices: one statement's parameters are bounded (SQLite 32,766, PostgreSQL 65,535),
+          // and a job row has 17, so a run of ~1,930 jobs or more failed as one insert.
+          for (let from = 0; from < jobs.length; from += JOB_ROWS_PER_INSERT) {
             await trx
               .insertInto('jobs')
               .values(
-                jobs.map((j, position) => ({
+                jobs.slice(from, from + JOB_ROWS_PER_INSERT).map((j, i) => ({
                   run_id: id,
                   key: j.key,
-                  position,
+                  position: from + i,
                   job_id: j.jobId,
                   matrix: j.matrix === null ? null : toJson(j.matrix),
                   needs: toJson(j.needs),

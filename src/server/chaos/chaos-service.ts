@@ -136,6 +136,12 @@ export class ChaosService {
     const declared = (candidates[0] as DeclaredExperiment).config;
     const target = await this.#deps.target(project.id, declared.environment);
     if (target === undefined) throw new ConflictError(`environment ${declared.environment} is not running: deploy a release first`);
+    // Faults set on a proxy no request passes through would let the hypothesis "hold" on nothing.
+    if (target.gateway)
+      throw new GantryError(
+        'CHAOS_FAULT_NOT_ON_GATEWAY',
+        `experiment '${name}' is refused: ${declared.environment}'s traffic is split by a Gateway API HTTPRoute (traffic: gateway), with no Gantry proxy in its path to inject faults into or measure; use traffic: proxy`,
+      );
     // The faults as applied: `release: canary` / `stable` name the releases running now.
     const running = { stable: target.release, canary: target.rolloutRelease };
     const config: ExperimentConfig = {

@@ -22,6 +22,11 @@ export interface ChaosTarget {
   instances?: EnvironmentInstances | null;
   /** Set where the instances are a cluster's pods (a Kubernetes target): only `kill` takes them, by deleting. */
   pods?: Pick<TargetChaos, 'readyPods' | 'killPod'>;
+  /**
+   * Set where a Gateway API HTTPRoute splits the environment's traffic (a Kubernetes target with
+   * `traffic: gateway`): no Gantry proxy carries it, so `proxy` is not in its requests' path.
+   */
+  gateway?: boolean;
 }
 
 export interface ChaosDeps {

@@ -388,6 +388,7 @@ export class DeliveryController {
         rolloutRelease: string | null;
         instances: EnvironmentInstances | null;
         pods?: TargetChaos;
+        gateway?: boolean;
       }
     | undefined
   > {
@@ -398,6 +399,9 @@ export class DeliveryController {
     const targetChaos = await this.#targetChaos(projectId, environment, [env.stable, rolloutRelease]);
     // A target's environment: its own proxy and pods, not this host's idle proxy and instances.
     if (targetChaos !== null) return { proxy: targetChaos, release: env.stable, rolloutRelease, instances: null, pods: targetChaos };
+    // Not this host's idle proxy either: the chaos context refuses the experiment.
+    if (await this.#gatewayRouted(environment, env.stable))
+      return { proxy: env.proxy, release: env.stable, rolloutRelease, instances: null, gateway: true };
     const { supervisor } = this.#deps;
     const key = environmentKey(projectId, environment);
     const instances: EnvironmentInstances | null =
@@ -431,6 +435,17 @@ export class DeliveryController {
       return null;
     }
     return chaosFor.call(this.#deps.targets, { project, environment, envConfig, releases });
+  }
+
+  /** Whether the environment runs on a Kubernetes target whose traffic an HTTPRoute splits (no Gantry proxy in its path). */
+  async #gatewayRouted(environment: string, stableId: string | null): Promise<boolean> {
+    const stable = stableId === null ? undefined : await this.#deps.store.releases.get(stableId);
+    if (stable === undefined) return false;
+    try {
+      return configOf(stable, environment).envConfig.target?.kubernetes?.traffic === 'gateway';
+    } catch {
+      return false;
+    }
   }
 
   /** The GANTRY_INSTANCE_KEY of each running instance of an environment (a chaos fault on the edge from it). */
