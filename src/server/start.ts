@@ -120,6 +120,8 @@ export interface StartOverrides {
   log?: (level: 'info' | 'warn', message: string, data?: Record<string, unknown>) => void;
   /** The clock protected environments read their deploy windows by (tests move it); default the system's. */
   clock?: Clock;
+  /** How often the proxies' roll-ups are stored (default ROLLUP_RECORD_EVERY_MS); tests shorten it to wait less. */
+  rollupRecordEveryMs?: number;
 }
 
 /** How many agents' jobs may be dispatched at once, all runs together (the agents' own capacity is the real bound). */
@@ -514,7 +516,9 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     const starting = (async () => {
       await projects.start(url);
       await delivery.start();
-      started = { rollups: new RollupRecorder(loopStore, delivery, (message, data) => deliveryLog.warn(message, data)) };
+      started = {
+        rollups: new RollupRecorder(loopStore, delivery, (message, data) => deliveryLog.warn(message, data), overrides.rollupRecordEveryMs),
+      };
       await slos.start();
       await chaos.start();
       notifier.start();

@@ -51,6 +51,8 @@ let server: TestServer | undefined;
 let project: Project;
 let backend: Server;
 const proxies: ClusterProxyPod[] = [];
+/** The servers store the pods' roll-ups this often: at the default 10 s a batch waited up to a period more. */
+const RECORDING = { rollupRecordEveryMs: 250 };
 
 /** Answers 500 under /fail, 200 elsewhere. */
 function startBackend(): Promise<Server> {
@@ -132,7 +134,7 @@ beforeAll(async () => {
     proxies.push(started);
     front.pods.set(`shop-production-proxy-${i}:9090`, started.metricsPort);
   }
-  server = await startTestServer({ dataDir });
+  server = await startTestServer({ dataDir, start: RECORDING });
   project = await server.store.projects.create({ name: 'shop', source: { kind: 'local', path: '/nowhere' }, webhookSecret: 'w' });
   await storeReleases(server.store, project.id, [{ sha: '1'.repeat(40), configText: CONFIG(kubeconfig) }]);
 }, 60_000);
@@ -213,7 +215,7 @@ describe('SLOs on a Kubernetes environment', () => {
     expect((await pendingRequests(0)) + (await pendingRequests(1))).toBe(20);
 
     // The next server reads the same roll-ups, stores nothing twice, and acknowledges them.
-    const next = await startTestServer({ dataDir });
+    const next = await startTestServer({ dataDir, start: RECORDING });
     server = next;
     await waitFor(async () => ((await pendingRequests(0)) + (await pendingRequests(1)) === 0 ? true : undefined), {
       what: 'the next server to acknowledge the pods’ roll-ups',
