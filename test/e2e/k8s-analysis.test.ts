@@ -32,7 +32,7 @@ environments:
   production:
     strategy:
       canary:
-        steps: [{ weight: 50, pause: 4s }]
+        steps: [{ weight: 50, pause: 2s }]
         analysis:
           error-rate: { max: 5% }
           min-requests: 10
