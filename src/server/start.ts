@@ -122,6 +122,8 @@ export interface StartOverrides {
   clock?: Clock;
   /** How often the proxies' roll-ups are stored (default ROLLUP_RECORD_EVERY_MS); tests shorten it to wait less. */
   rollupRecordEveryMs?: number;
+  /** How often the SLOs are evaluated (default 2 s); tests shorten it to see alerts and budgets sooner. */
+  sloEvaluateEveryMs?: number;
 }
 
 /** How many agents' jobs may be dispatched at once, all runs together (the agents' own capacity is the real bound). */
@@ -378,6 +380,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     eventEnv,
     changed: (projectId, environment) => hub.notify(`environment:${projectId}/${environment}`),
     warn: (message, data) => sloLog.warn(message, data),
+    intervalMs: overrides.sloEvaluateEveryMs,
   });
   const notifyLog = log.child({ component: 'notify' });
   const scopes = new EventScopes(store);

@@ -51,8 +51,8 @@ let server: TestServer | undefined;
 let project: Project;
 let backend: Server;
 const proxies: ClusterProxyPod[] = [];
-/** The servers store the pods' roll-ups this often: at the default 10 s a batch waited up to a period more. */
-const RECORDING = { rollupRecordEveryMs: 250 };
+/** The servers store the pods' roll-ups and evaluate the SLOs this often: at the defaults (10 s, 2 s) each batch waited a period more. */
+const RECORDING = { rollupRecordEveryMs: 250, sloEvaluateEveryMs: 500 };
 
 /** Answers 500 under /fail, 200 elsewhere. */
 function startBackend(): Promise<Server> {
