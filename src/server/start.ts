@@ -124,6 +124,8 @@ export interface StartOverrides {
   rollupRecordEveryMs?: number;
   /** How often the SLOs are evaluated (default 2 s); tests shorten it to see alerts and budgets sooner. */
   sloEvaluateEveryMs?: number;
+  /** How long after a period's end Kubernetes proxy pods' roll-ups are taken (default 5 s of clock skew); tests on one host shorten it. */
+  kubernetesRollupLagMs?: number;
 }
 
 /** How many agents' jobs may be dispatched at once, all runs together (the agents' own capacity is the real bound). */
@@ -353,6 +355,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     targets: new KubernetesTargets({
       now: () => systemClock.now(),
       onConflict: (environment, outcome) => deliveryLog.warn(LOG.kubernetesFieldsTaken, { environment, ...outcome }),
+      rollupCompletionLagMs: overrides.kubernetesRollupLagMs,
     }),
     // Before the server listens (tests that never do) there is nowhere to send traces.
     telemetryEnv: async (projectId, environment, releaseId) =>
