@@ -81,8 +81,7 @@ describe('SLOs end to end', () => {
     });
 
   beforeAll(async () => {
-    // Evaluated every 500 ms rather than 2 s: the alerts, the incident and the budget show sooner.
-    server = await startTestServer({ start: { sloEvaluateEveryMs: 500 } });
+    server = await startTestServer();
     repo = await makeRepo({ 'server.js': SERVICE, 'gantry.yaml': YAML });
     await server.api('POST', '/api/projects', { path: repo.dir, name: 'shop' });
     const run = (await server.api<{ run: { id: string } }>('POST', '/api/projects/shop/runs', {})).body.run.id;
