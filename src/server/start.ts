@@ -120,6 +120,12 @@ export interface StartOverrides {
   log?: (level: 'info' | 'warn', message: string, data?: Record<string, unknown>) => void;
   /** The clock protected environments read their deploy windows by (tests move it); default the system's. */
   clock?: Clock;
+  /** How often the proxies' roll-ups are stored (default ROLLUP_RECORD_EVERY_MS); tests shorten it to wait less. */
+  rollupRecordEveryMs?: number;
+  /** How often the SLOs are evaluated (default 2 s); tests shorten it to see alerts and budgets sooner. */
+  sloEvaluateEveryMs?: number;
+  /** How long after a period's end Kubernetes proxy pods' roll-ups are taken (default 5 s of clock skew); tests on one host shorten it. */
+  kubernetesRollupLagMs?: number;
 }
 
 /** How many agents' jobs may be dispatched at once, all runs together (the agents' own capacity is the real bound). */
@@ -349,6 +355,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     targets: new KubernetesTargets({
       now: () => systemClock.now(),
       onConflict: (environment, outcome) => deliveryLog.warn(LOG.kubernetesFieldsTaken, { environment, ...outcome }),
+      rollupCompletionLagMs: overrides.kubernetesRollupLagMs,
     }),
     // Before the server listens (tests that never do) there is nowhere to send traces.
     telemetryEnv: async (projectId, environment, releaseId) =>
@@ -376,6 +383,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     eventEnv,
     changed: (projectId, environment) => hub.notify(`environment:${projectId}/${environment}`),
     warn: (message, data) => sloLog.warn(message, data),
+    intervalMs: overrides.sloEvaluateEveryMs,
   });
   const notifyLog = log.child({ component: 'notify' });
   const scopes = new EventScopes(store);
@@ -514,7 +522,9 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     const starting = (async () => {
       await projects.start(url);
       await delivery.start();
-      started = { rollups: new RollupRecorder(loopStore, delivery, (message, data) => deliveryLog.warn(message, data)) };
+      started = {
+        rollups: new RollupRecorder(loopStore, delivery, (message, data) => deliveryLog.warn(message, data), overrides.rollupRecordEveryMs),
+      };
       await slos.start();
       await chaos.start();
       notifier.start();

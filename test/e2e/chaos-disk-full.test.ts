@@ -47,7 +47,7 @@ experiments:
     hypothesis: { latency-p50: { max: 30s } }
     faults:
       - disk-full: {}
-    duration: 6s
+    duration: 4s
     before: 1s
     after: 1s
   fill-tmp-long:

@@ -4,6 +4,7 @@
  * `gantry up` records how the run ended.
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import { deployShopToStaging } from '../support/chaos-deploy.ts';
 import { makeRepo } from '../support/repo.ts';
 import { type GantryUp, startGantryUp } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
@@ -14,7 +15,7 @@ const YAML = `${okServiceYaml()}  pay-outage:
     hypothesis: { latency-p50: { max: 10s } }
     faults:
       - abort: { status: 503, match: { path: /pay } }
-    duration: 6s
+    duration: 4s
     before: 1s
     after: 1s
 `;
@@ -34,25 +35,7 @@ describe('a chaos experiment across kill -9 of the server', () => {
     cleanups.push(() => repo.cleanup());
     const server = await startGantryUp({ env: { GANTRY_SANDBOX: 'off' } });
     cleanups.push(() => server.stop());
-    await api(server, 'POST', '/api/projects', { path: repo.dir, name: 'shop' });
-    const run = (await api<{ run: { id: string } }>(server, 'POST', '/api/projects/shop/runs', {})).run.id;
-    await waitFor(async () => (await api<{ status: string }>(server, 'GET', `/api/runs/${run}`)).status === 'success', {
-      what: 'the run',
-      timeoutMs: 30_000,
-    });
-    const release = (await api<{ release: { id: string } }>(server, 'POST', '/api/projects/shop/releases', { run })).release.id;
-    await api(server, 'POST', '/api/projects/shop/environments/staging/deploy', { release });
-    const port = await waitFor(
-      async () => {
-        const v = await api<{ rollout: { phase: string } | null; live: { port: number | null } }>(
-          server,
-          'GET',
-          '/api/projects/shop/environments/staging/rollout',
-        );
-        return v.rollout?.phase === 'succeeded' ? v.live.port : undefined;
-      },
-      { what: 'the deploy', timeoutMs: 30_000 },
-    );
+    const port = await deployShopToStaging(server, repo.dir);
     const pay = () =>
       fetch(`http://127.0.0.1:${port}/pay`).then(
         (r) => r.status,

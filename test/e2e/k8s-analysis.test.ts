@@ -8,17 +8,16 @@
  * release's Service replaced by a real loopback backend; clients load both proxies throughout.
  * A canary whose backend fails is rolled back by the analysis; a healthy one is promoted.
  */
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Project } from '../../src/store/ports.ts';
-import { type ClusterProxyPod, startClusterProxyPod, stopClusterProxyPods } from '../support/cluster-proxy-pods.ts';
+import type { ClusterProxyPod } from '../support/cluster-proxy-pods.ts';
 import { storeReleases } from '../support/kubernetes-releases.ts';
-import { PodProxyFront } from '../support/pod-proxy-front.ts';
-import { ScriptedKubernetesApi } from '../support/scripted-kubernetes-api.ts';
+import type { PodProxyFront } from '../support/pod-proxy-front.ts';
+import type { ScriptedKubernetesApi } from '../support/scripted-kubernetes-api.ts';
+import { type ScriptedCluster, startScriptedCluster } from '../support/scripted-cluster.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -32,7 +31,7 @@ environments:
   production:
     strategy:
       canary:
-        steps: [{ weight: 50, pause: 4s }]
+        steps: [{ weight: 50, pause: 2s }]
         analysis:
           error-rate: { max: 5% }
           min-requests: 10
@@ -45,13 +44,13 @@ const ROUTES = '/api/v1/namespaces/shop/configmaps/shop-production-routes';
 /** Release 2 fails every request; 1 and 3 answer. */
 const FAILING = new Set(['2']);
 
+let cluster: ScriptedCluster | undefined;
 let api: ScriptedKubernetesApi;
 let front: PodProxyFront;
-let dir: string;
 let server: TestServer;
 let project: Project;
 const backends = new Map<string, Server>();
-const proxies: ClusterProxyPod[] = [];
+let proxies: ClusterProxyPod[] = [];
 let routesFile: string;
 let syncing: NodeJS.Timeout | undefined;
 let loading = true;
@@ -90,24 +89,11 @@ function get(port: number): Promise<void> {
 }
 
 beforeAll(async () => {
-  api = await ScriptedKubernetesApi.start();
-  api.podsOnApply = 'ready';
-  front = await PodProxyFront.start(api.url);
-  dir = mkdtempSync(join(tmpdir(), 'gantry-k8s-analysis-'));
-  const kubeconfig = api.writeKubeconfig(dir);
-  front.redirectKubeconfig(kubeconfig, api.url);
   for (const release of ['1', '2', '3']) backends.set(release, await backend(release));
-  routesFile = join(dir, 'routes.json');
-  // Until the server applies its ConfigMap, release 1 alone (a proxy refuses to start without routes).
-  const first = portOf('1');
-  writeFileSync(routesFile, JSON.stringify({ routes: [{ version: '1', weight: 100, upstream: `http://127.0.0.1:${first}` }], match: [] }));
-  // The proxy Deployment's two pods, each a real proxy reached through the API's pod proxy.
-  for (const [i, started] of (
-    await Promise.all([startClusterProxyPod(dir, routesFile), startClusterProxyPod(dir, routesFile)])
-  ).entries()) {
-    proxies.push(started);
-    front.pods.set(`shop-production-proxy-${i}:9090`, started.metricsPort);
-  }
+  // Until the server applies its ConfigMap, release 1 alone.
+  cluster = await startScriptedCluster({ name: 'k8s-analysis', release1Upstream: `http://127.0.0.1:${portOf('1')}` });
+  ({ api, front, proxies, routesFile } = cluster);
+  const { kubeconfig } = cluster;
   syncing = setInterval(syncRoutes, 50);
   load = (async () => {
     while (loading) await Promise.all(proxies.map((p) => get(p.port)));
@@ -126,14 +112,11 @@ afterAll(async () => {
   await load;
   clearInterval(syncing);
   await server?.cleanup();
-  await stopClusterProxyPods(proxies);
+  await cluster?.stop();
   for (const s of backends.values()) {
     s.closeAllConnections();
     await new Promise<void>((resolve) => s.close(() => resolve()));
   }
-  await front?.close();
-  await api?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 function routeWeights(): string {

@@ -9,16 +9,15 @@
  * - a kill deletes one of the release's pods through the API with grace period 0;
  * - an instance fault that acts on a process of this host (pause) is refused with its code.
  */
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ClusterProxyPod, startClusterProxyPod, stopClusterProxyPods } from '../support/cluster-proxy-pods.ts';
+import type { ClusterProxyPod } from '../support/cluster-proxy-pods.ts';
 import { storeReleases } from '../support/kubernetes-releases.ts';
-import { PodProxyFront } from '../support/pod-proxy-front.ts';
-import { ScriptedKubernetesApi } from '../support/scripted-kubernetes-api.ts';
+import type { PodProxyFront } from '../support/pod-proxy-front.ts';
+import type { ScriptedKubernetesApi } from '../support/scripted-kubernetes-api.ts';
+import { type ScriptedCluster, startScriptedCluster } from '../support/scripted-cluster.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -59,12 +58,12 @@ experiments:
 
 const ROUTES = '/api/v1/namespaces/shop/configmaps/shop-production-routes';
 
+let cluster: ScriptedCluster | undefined;
 let api: ScriptedKubernetesApi;
 let front: PodProxyFront;
-let dir: string;
 let server: TestServer;
 let backend: Server;
-const proxies: ClusterProxyPod[] = [];
+let proxies: ClusterProxyPod[] = [];
 let routesFile: string;
 let syncing: NodeJS.Timeout | undefined;
 let loading = true;
@@ -95,27 +94,17 @@ function call(port: number, method = 'GET', path = '/'): Promise<{ status: numbe
 }
 
 beforeAll(async () => {
-  api = await ScriptedKubernetesApi.start();
-  api.podsOnApply = 'ready';
-  front = await PodProxyFront.start(api.url);
-  dir = mkdtempSync(join(tmpdir(), 'gantry-k8s-chaos-'));
-  const kubeconfig = api.writeKubeconfig(dir);
-  front.redirectKubeconfig(kubeconfig, api.url);
   backend = createServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/plain' });
     res.end('ok\n');
   });
   await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve));
-  routesFile = join(dir, 'routes.json');
-  const port = (backend.address() as AddressInfo).port;
-  writeFileSync(routesFile, JSON.stringify({ routes: [{ version: '1', weight: 100, upstream: `http://127.0.0.1:${port}` }], match: [] }));
-  // The proxy Deployment's two pods, each a real proxy reached through the API's pod proxy.
-  for (const [i, started] of (
-    await Promise.all([startClusterProxyPod(dir, routesFile), startClusterProxyPod(dir, routesFile)])
-  ).entries()) {
-    proxies.push(started);
-    front.pods.set(`shop-production-proxy-${i}:9090`, started.metricsPort);
-  }
+  cluster = await startScriptedCluster({
+    name: 'k8s-chaos',
+    release1Upstream: `http://127.0.0.1:${(backend.address() as AddressInfo).port}`,
+  });
+  ({ api, front, proxies, routesFile } = cluster);
+  const { kubeconfig } = cluster;
   syncing = setInterval(syncRoutes, 50);
   load = (async () => {
     while (loading)
@@ -144,12 +133,9 @@ afterAll(async () => {
   await load;
   clearInterval(syncing);
   await server?.cleanup();
-  await stopClusterProxyPods(proxies);
+  await cluster?.stop();
   backend?.closeAllConnections();
   await new Promise<void>((resolve) => (backend ? backend.close(() => resolve()) : resolve()));
-  await front?.close();
-  await api?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 interface Run {

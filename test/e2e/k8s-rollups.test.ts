@@ -9,10 +9,8 @@
  * that stored the pods' roll-ups and died before acknowledging them (a recorder whose
  * acknowledgement fails, on the same store) leaves nothing counted twice by the next server.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configOf } from '../../src/server/delivery/release-config.ts';
@@ -20,10 +18,9 @@ import { RollupRecorder } from '../../src/server/delivery/rollup-recorder.ts';
 import { KubernetesTargets } from '../../src/server/kubernetes/index.ts';
 import { openStore } from '../../src/store/open-store.ts';
 import type { Project } from '../../src/store/ports.ts';
-import { type ClusterProxyPod, startClusterProxyPod, stopClusterProxyPods } from '../support/cluster-proxy-pods.ts';
+import type { ClusterProxyPod } from '../support/cluster-proxy-pods.ts';
 import { storeReleases } from '../support/kubernetes-releases.ts';
-import { PodProxyFront } from '../support/pod-proxy-front.ts';
-import { ScriptedKubernetesApi } from '../support/scripted-kubernetes-api.ts';
+import { type ScriptedCluster, startScriptedCluster } from '../support/scripted-cluster.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -42,15 +39,21 @@ slos:
   availability: { objective: 99%, period: 1h }
 `;
 
-let api: ScriptedKubernetesApi;
-let front: PodProxyFront;
-let dir: string;
+let cluster: ScriptedCluster | undefined;
 let dataDir: string;
 let kubeconfig: string;
 let server: TestServer | undefined;
 let project: Project;
 let backend: Server;
-const proxies: ClusterProxyPod[] = [];
+let proxies: ClusterProxyPod[] = [];
+/**
+ * The servers store the pods' roll-ups and evaluate the SLOs this often (defaults 10 s and 2 s: each
+ * batch waited a period more), and take a period's roll-ups 250 ms after it ends rather than 5 s
+ * (the lag is for clock skew between nodes; the pods here share the server's clock).
+ */
+const RECORDING = { rollupRecordEveryMs: 250, sloEvaluateEveryMs: 500, kubernetesRollupLagMs: 250 };
+/** The same lag for the dying server's reader. */
+const ROLLUP_LAG_MS = RECORDING.kubernetesRollupLagMs;
 
 /** Answers 500 under /fail, 200 elsewhere. */
 function startBackend(): Promise<Server> {
@@ -113,38 +116,25 @@ function sloCounts(s: TestServer, total: number): Promise<{ total: number; bad: 
 }
 
 beforeAll(async () => {
-  api = await ScriptedKubernetesApi.start();
-  api.podsOnApply = 'ready';
-  front = await PodProxyFront.start(api.url);
-  dir = mkdtempSync(join(tmpdir(), 'gantry-k8s-rollups-'));
-  dataDir = join(dir, 'data');
-  kubeconfig = api.writeKubeconfig(dir);
-  front.redirectKubeconfig(kubeconfig, api.url);
   backend = await startBackend();
   // The mounted route file, as the kubelet would write it from the ConfigMap: release 1 behind a real backend.
-  const routesFile = join(dir, 'routes.json');
-  const upstream = `http://127.0.0.1:${(backend.address() as AddressInfo).port}`;
-  writeFileSync(routesFile, JSON.stringify({ routes: [{ version: '1', weight: 100, upstream }], match: [] }));
-  // The proxy Deployment's two pods, each a real proxy reached through the API's pod proxy.
-  for (const [i, started] of (
-    await Promise.all([startClusterProxyPod(dir, routesFile), startClusterProxyPod(dir, routesFile)])
-  ).entries()) {
-    proxies.push(started);
-    front.pods.set(`shop-production-proxy-${i}:9090`, started.metricsPort);
-  }
-  server = await startTestServer({ dataDir });
+  cluster = await startScriptedCluster({
+    name: 'k8s-rollups',
+    release1Upstream: `http://127.0.0.1:${(backend.address() as AddressInfo).port}`,
+  });
+  proxies = cluster.proxies;
+  dataDir = join(cluster.dir, 'data');
+  kubeconfig = cluster.kubeconfig;
+  server = await startTestServer({ dataDir, start: RECORDING });
   project = await server.store.projects.create({ name: 'shop', source: { kind: 'local', path: '/nowhere' }, webhookSecret: 'w' });
   await storeReleases(server.store, project.id, [{ sha: '1'.repeat(40), configText: CONFIG(kubeconfig) }]);
 }, 60_000);
 
 afterAll(async () => {
   await server?.cleanup();
-  await stopClusterProxyPods(proxies);
+  await cluster?.stop();
   backend?.closeAllConnections();
   await new Promise<void>((resolve) => (backend ? backend.close(() => resolve()) : resolve()));
-  await front?.close();
-  await api?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 describe('SLOs on a Kubernetes environment', () => {
@@ -178,7 +168,7 @@ describe('SLOs on a Kubernetes environment', () => {
       const release = await store.releases.getByNumber(project.id, 1);
       if (release === undefined) throw new Error('release 1 is gone');
       const { envConfig } = configOf(release, 'production');
-      const reader = new KubernetesTargets({ now: () => Date.now() }).rollupsFor({
+      const reader = new KubernetesTargets({ now: () => Date.now(), rollupCompletionLagMs: ROLLUP_LAG_MS }).rollupsFor({
         project,
         environment: 'production',
         envConfig,
@@ -213,7 +203,7 @@ describe('SLOs on a Kubernetes environment', () => {
     expect((await pendingRequests(0)) + (await pendingRequests(1))).toBe(20);
 
     // The next server reads the same roll-ups, stores nothing twice, and acknowledges them.
-    const next = await startTestServer({ dataDir });
+    const next = await startTestServer({ dataDir, start: RECORDING });
     server = next;
     await waitFor(async () => ((await pendingRequests(0)) + (await pendingRequests(1)) === 0 ? true : undefined), {
       what: 'the next server to acknowledge the pods’ roll-ups',

@@ -13,7 +13,8 @@ import type { Rollup } from '../../proxy/index.ts';
 import type { MetricRollup, MetricStore } from '../../store/ports.ts';
 import type { EnvironmentProxy } from './ports.ts';
 
-const EVERY_MS = 10_000;
+/** How often roll-ups are moved, by default: as often as the proxies complete them. */
+export const ROLLUP_RECORD_EVERY_MS = 10_000;
 export const ROLLUP_RETENTION_MS = 7 * 24 * 3600 * 1000;
 
 /** One environment's proxy, as the recorder reads it. */
@@ -67,13 +68,22 @@ export class RollupRecorder {
   /** Dropped counts already reported, by environment. */
   readonly #dropped = new Map<string, number>();
 
-  constructor(store: { metrics: MetricStore }, sources: RollupSources, warn: (message: string, data: Record<string, unknown>) => void) {
+  /**
+   * `everyMs` is shorter only in tests: a roll-up completed just after a tick otherwise waits a
+   * whole period more to be stored, and the SLOs of a Kubernetes environment count stored roll-ups.
+   */
+  constructor(
+    store: { metrics: MetricStore },
+    sources: RollupSources,
+    warn: (message: string, data: Record<string, unknown>) => void,
+    everyMs = ROLLUP_RECORD_EVERY_MS,
+  ) {
     this.#metrics = store.metrics;
     this.#sources = sources;
     this.#warn = warn;
     this.#timer = setInterval(() => {
       if (this.#flushing === null) void this.flush();
-    }, EVERY_MS);
+    }, everyMs);
     this.#timer.unref();
   }
 

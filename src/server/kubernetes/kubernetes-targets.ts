@@ -61,6 +61,8 @@ export interface KubernetesTargetsDeps {
   connect?(credentials: ClusterCredentials): KubernetesCluster;
   /** Told of every apply that took fields over from another manager. */
   onConflict?(environment: string, outcome: ApplyOutcome): void;
+  /** How long after a period's end the proxy pods' roll-ups are taken (ClusterRollupsDeps.completionLagMs). */
+  rollupCompletionLagMs?: number;
 }
 
 export class KubernetesTargets {
@@ -131,6 +133,7 @@ export class KubernetesTargets {
         app,
         releaseIdOf: async (version) => (await input.releaseIdOf(Number(version))) ?? version,
         now: this.#deps.now,
+        completionLagMs: this.#deps.rollupCompletionLagMs,
       });
       this.#rollups.set(key, rollups);
     }
