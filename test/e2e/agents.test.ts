@@ -187,8 +187,9 @@ pipeline:
       async () => {
         const view = (await server.api<{ agents: { name: string; leases: { runId: string }[] }[] }>('GET', '/api/agents')).body;
         const leases = view.agents.find((a) => a.name === 'host-c')?.leases ?? [];
-        const started = markLines();
-        return leases.length > 0 && leases.every((l) => started.includes(`start ${l.runId}`)) ? leases.map((l) => l.runId) : undefined;
+        const seen = markLines();
+        const running = (id: string) => seen.includes(`start ${id}`) && !seen.includes(`end ${id}`);
+        return leases.length > 0 && leases.every((l) => running(l.runId)) ? leases.map((l) => l.runId) : undefined;
       },
       { what: 'the victim host to be running jobs', timeoutMs: 60_000 },
     );
@@ -216,7 +217,11 @@ pipeline:
     // loaded machine a live agent may miss its renewals too: it then stops its job and the job
     // moves like the killed host's, which the checks above and below cover all the same.
     const lostByVictim = lost.filter((a) => a.agentId === 'host-c');
-    expect(lostByVictim.map((a) => a.runId)).toEqual(expect.arrayContaining(held));
+    // A job the test saw running can still end and be reported in the moment before the kill:
+    // what the host held when it died is what it had not finished.
+    const heldAtKill = held.filter((id) => !attempts.some((a) => a.runId === id && a.agentId === 'host-c' && a.outcome === 'finished'));
+    expect(heldAtKill.length).toBeGreaterThan(0);
+    expect(lostByVictim.map((a) => a.runId)).toEqual(expect.arrayContaining(heldAtKill));
     for (const attempt of lostByVictim) {
       const retry = attempts.find((a) => a.runId === attempt.runId && a.fence === attempt.fence + 1);
       expect(retry?.agentId).not.toBe('host-c');
@@ -236,7 +241,7 @@ pipeline:
       const starts = mine.filter((w) => w === 'start').length;
       expect(starts, id).toBeGreaterThanOrEqual(1);
       expect(starts, id).toBeLessThanOrEqual(1 + lostHere);
-      if (held.includes(id)) expect(starts, id).toBeGreaterThanOrEqual(2);
+      if (heldAtKill.includes(id)) expect(starts, id).toBeGreaterThanOrEqual(2);
     }
   });
 });
