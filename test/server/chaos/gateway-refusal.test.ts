@@ -13,7 +13,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/core/clock.ts';
 import { GantryError } from '../../../src/core/errors.ts';
 import { validateConfig } from '../../../src/pipeline/load-config.ts';
-import { ChaosService, type FaultProxy } from '../../../src/server/chaos/index.ts';
+import { ChaosService } from '../../../src/server/chaos/index.ts';
+import { FakeEnvironmentProxy, FakeProxyHost } from '../../support/fakes/fake-proxy.ts';
 import { openStore } from '../../../src/store/open-store.ts';
 
 const gantryYaml = (traffic: string) => `
@@ -71,20 +72,13 @@ describe('an experiment on a gateway-routed Kubernetes environment', () => {
       previousReleaseId: null,
       port: null,
     });
-    const faultsSet: unknown[] = [];
+    const proxy = new FakeEnvironmentProxy(new FakeProxyHost(), 'production', 0, null);
     const chaos = new ChaosService({
       store,
       clock: new ManualClock(Date.UTC(2026, 11, 7, 12, 0)),
       // The delivery context's answer for an environment an HTTPRoute routes.
       target: async () => ({
-        proxy: {
-          setFaults: async (f: unknown) => {
-            faultsSet.push(f);
-          },
-          clearFaults: async () => null,
-          faultReport: async () => null,
-          window: async () => ({ requests: 0, errors: 0, latency: [] }),
-        } as unknown as FaultProxy,
+        proxy,
         release: release.id,
         rolloutRelease: null,
         instances: null,
@@ -102,7 +96,7 @@ describe('an experiment on a gateway-routed Kubernetes environment', () => {
       expect(refused).toBeInstanceOf(GantryError);
       expect((refused as GantryError).code).toBe('CHAOS_FAULT_NOT_ON_GATEWAY');
       expect((refused as GantryError).message).toContain("production's traffic is split by a Gateway API HTTPRoute");
-      expect(faultsSet).toEqual([]);
+      expect(await proxy.faultReport()).toBeNull();
       expect(await store.events.list({ type: 'experiment.started' })).toEqual([]);
     } finally {
       await chaos.stop();

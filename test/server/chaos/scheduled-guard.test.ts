@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/core/clock.ts';
-import { ChaosService, type FaultProxy } from '../../../src/server/chaos/index.ts';
+import { ChaosService } from '../../../src/server/chaos/index.ts';
+import { FakeEnvironmentProxy, FakeProxyHost } from '../../support/fakes/fake-proxy.ts';
 import { SCHEDULE_CHECK_MS } from '../../../src/server/chaos/experiment-scheduler.ts';
 import { openStore } from '../../../src/store/open-store.ts';
 import { waitFor } from '../../support/wait.ts';
@@ -55,19 +56,12 @@ describe('a scheduled experiment and its guard', () => {
       port: null,
     });
     const clock = new ManualClock(Date.UTC(2026, 11, 7, 12, 59));
-    const faultsSet: unknown[] = [];
+    const proxy = new FakeEnvironmentProxy(new FakeProxyHost(), 'staging', 0, null);
     const chaos = new ChaosService({
       store,
       clock,
       target: async () => ({
-        proxy: {
-          setFaults: async (f: unknown) => {
-            faultsSet.push(f);
-          },
-          clearFaults: async () => null,
-          faultReport: async () => null,
-          window: async () => ({ requests: 0, errors: 0, latency: [] }),
-        } as unknown as FaultProxy,
+        proxy,
         release: release.id,
         rolloutRelease: null,
       }),
@@ -91,7 +85,7 @@ describe('a scheduled experiment and its guard', () => {
       expect(String(finished.data.reason)).toMatch(
         /^the guard refused: SLO 'availability' has 20% of its error budget left, below the guard's 50%/,
       );
-      expect(faultsSet).toEqual([]);
+      expect(await proxy.faultReport()).toBeNull();
     } finally {
       await chaos.stop();
       await store.close();
