@@ -9,7 +9,7 @@
  * that stored the pods' roll-ups and died before acknowledging them (a recorder whose
  * acknowledgement fails, on the same store) leaves nothing counted twice by the next server.
  */
-import { createServer, request, type Server } from 'node:http';
+import { request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,25 +19,10 @@ import { KubernetesTargets } from '../../src/server/kubernetes/index.ts';
 import { openStore } from '../../src/store/open-store.ts';
 import type { Project } from '../../src/store/ports.ts';
 import type { ClusterProxyPod } from '../support/cluster-proxy-pods.ts';
-import { storeReleases } from '../support/kubernetes-releases.ts';
+import { SLO_ON_KUBERNETES, startReleaseBackend, storeReleases } from '../support/kubernetes-releases.ts';
 import { type ScriptedCluster, startScriptedCluster } from '../support/scripted-cluster.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
-
-const CONFIG = (kubeconfig: string) => `
-pipeline:
-  jobs: { build: { steps: [make] } }
-service:
-  run: node server.js
-  instances: 1
-environments:
-  production:
-    strategy: { recreate: {} }
-    target:
-      kubernetes: { namespace: shop, image: "registry.test/shop:{release}", kubeconfig: "${kubeconfig}", context: scripted }
-slos:
-  availability: { objective: 99%, period: 1h }
-`;
 
 let cluster: ScriptedCluster | undefined;
 let dataDir: string;
@@ -54,15 +39,6 @@ let proxies: ClusterProxyPod[] = [];
 const RECORDING = { rollupRecordEveryMs: 250, sloEvaluateEveryMs: 500, kubernetesRollupLagMs: 250 };
 /** The same lag for the dying server's reader. */
 const ROLLUP_LAG_MS = RECORDING.kubernetesRollupLagMs;
-
-/** Answers 500 under /fail, 200 elsewhere. */
-function startBackend(): Promise<Server> {
-  const s = createServer((req, res) => {
-    res.writeHead(req.url?.startsWith('/fail') ? 500 : 200, { 'content-type': 'text/plain' });
-    res.end('release 1\n');
-  });
-  return new Promise((resolve) => s.listen(0, '127.0.0.1', () => resolve(s)));
-}
 
 function call(port: number, path: string, method = 'GET'): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -116,7 +92,7 @@ function sloCounts(s: TestServer, total: number): Promise<{ total: number; bad: 
 }
 
 beforeAll(async () => {
-  backend = await startBackend();
+  backend = await startReleaseBackend();
   // The mounted route file, as the kubelet would write it from the ConfigMap: release 1 behind a real backend.
   cluster = await startScriptedCluster({
     name: 'k8s-rollups',
@@ -127,7 +103,7 @@ beforeAll(async () => {
   kubeconfig = cluster.kubeconfig;
   server = await startTestServer({ dataDir, start: RECORDING });
   project = await server.store.projects.create({ name: 'shop', source: { kind: 'local', path: '/nowhere' }, webhookSecret: 'w' });
-  await storeReleases(server.store, project.id, [{ sha: '1'.repeat(40), configText: CONFIG(kubeconfig) }]);
+  await storeReleases(server.store, project.id, [{ sha: '1'.repeat(40), configText: SLO_ON_KUBERNETES(kubeconfig) }]);
 }, 60_000);
 
 afterAll(async () => {
@@ -155,6 +131,19 @@ describe('SLOs on a Kubernetes environment', () => {
     await traffic(1, 10, 5);
     const counted = await sloCounts(running, 45);
     expect(counted).toEqual({ total: 45, bad: 15 });
+    // The SLO counts the pods' live seconds too: their roll-ups are stored a period or so later.
+    await waitFor(
+      async () => {
+        const rows = await running.store.metrics.query({
+          projectId: project.id,
+          environment: 'production',
+          sinceMs: 0,
+          untilMs: Date.now(),
+        });
+        return rows.reduce((n, r) => n + r.requests, 0) >= 45 || undefined;
+      },
+      { what: 'the server to store the first 45 requests’ roll-ups', timeoutMs: 30_000 },
+    );
 
     // The server stops (acknowledging what it stored); 20 more requests, 4 failing, while none runs.
     await running.close();

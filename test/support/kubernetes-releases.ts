@@ -1,4 +1,5 @@
-/** Releases of a Kubernetes project stored directly (no pipeline run), for the Kubernetes end-to-end tests. */
+/** Releases of a Kubernetes project stored directly (no pipeline run), and what they run, for the Kubernetes end-to-end tests. */
+import { createServer, type Server } from 'node:http';
 import type { Store } from '../../src/store/ports.ts';
 
 /** One release per commit, numbered in order, each with its gantry.yaml. */
@@ -19,4 +20,29 @@ export async function storeReleases(
       createdBy: 'test',
     });
   }
+}
+
+/** `shop`'s gantry.yaml with production on the scripted cluster behind its proxy pods and one availability SLO. */
+export const SLO_ON_KUBERNETES = (kubeconfig: string) => `
+pipeline:
+  jobs: { build: { steps: [make] } }
+service:
+  run: node server.js
+  instances: 1
+environments:
+  production:
+    strategy: { recreate: {} }
+    target:
+      kubernetes: { namespace: shop, image: "registry.test/shop:{release}", kubeconfig: "${kubeconfig}", context: scripted }
+slos:
+  availability: { objective: 99%, period: 1h }
+`;
+
+/** Release 1's backend behind the pods: 500 under /fail, 200 elsewhere. */
+export function startReleaseBackend(): Promise<Server> {
+  const s = createServer((req, res) => {
+    res.writeHead(req.url?.startsWith('/fail') ? 500 : 200, { 'content-type': 'text/plain' });
+    res.end('release 1\n');
+  });
+  return new Promise((resolve) => s.listen(0, '127.0.0.1', () => resolve(s)));
 }

@@ -459,10 +459,25 @@ export class DeliveryController {
     });
   }
 
-  /** Every request through an environment's proxy in [sinceMs, untilMs), all releases together (SLOs); undefined without a proxy. */
+  /**
+   * Every request through an environment's proxy in [sinceMs, untilMs), all releases together
+   * (SLOs: the seconds not yet in a stored roll-up); undefined without a proxy. On a target (a
+   * Kubernetes namespace) this machine's proxy carries none of the traffic: the target's proxy pods
+   * measure it; behind a Gateway API route no Gantry proxy does.
+   */
   async traffic(projectId: string, environment: string, sinceMs: number, untilMs: number): Promise<WindowStats | undefined> {
     const env = this.#environments.get(projectId, environment);
-    return env === undefined ? undefined : env.proxy.window(sinceMs, untilMs);
+    if (env === undefined) return undefined;
+    const stable = env.stable === null ? undefined : await this.#deps.store.releases.get(env.stable);
+    let target: EnvironmentConfig['target'];
+    try {
+      target = stable === undefined ? undefined : configOf(stable, environment).envConfig.target;
+    } catch {
+      target = undefined;
+    }
+    if (target === undefined) return env.proxy.window(sinceMs, untilMs);
+    if (target.kubernetes?.traffic === 'gateway') return undefined;
+    return (await this.#targetChaos(projectId, environment, [env.stable]))?.window(sinceMs, untilMs);
   }
 
   /**
