@@ -37,6 +37,7 @@ import { caBinds } from '../platform/ca-binds.ts';
 import { childEnv, NETWORK_ENV } from '../platform/child-env.ts';
 import { restoreArtifacts, saveArtifacts } from './artifacts.ts';
 import { restoreCache, saveCache } from './cache.ts';
+import { directCommand, type DirectCommand } from './direct-command.ts';
 import { hashFiles } from './hash-files.ts';
 import { GANTRY_VERSION } from '../core/version.ts';
 import { collectJUnitResults } from './junit.ts';
@@ -47,7 +48,7 @@ import { createMasker, type Masker } from './masker.ts';
 import type { JobSpec, LogLine, RunJob } from './ports.ts';
 import { findJobProcesses } from './orphans.ts';
 import { DEFAULT_KILL_GRACE_MS, killLeftovers, processRefs, spawnStep, type ProcessRef, type StepExit } from './process-tree.ts';
-import { bubblewrapPath, sandboxArgv, sandboxAvailable } from './sandbox.ts';
+import { bubblewrapPath, sameInSandbox, sandboxArgv, sandboxAvailable } from './sandbox.ts';
 import { defaultSpawnerPool, type Spawner, spawnerAvailable } from './spawner.ts';
 import { isSettableEnvName, parseStepFile } from './step-files.ts';
 import { copySourceInto, emptyWorkspace } from './workspace.ts';
@@ -461,7 +462,12 @@ class JobRun {
     // when it can (`bash -c`), and GANTRY_OUTPUT / GANTRY_ENV are created by a step's first
     // write to them, not beforehand. A script file is written only for a custom shell or a
     // script too long for one argument — by the helper (see spawner.ts), off Node's main thread.
-    const command = stepCommand(step.shell, script, files.script);
+    let env = this.stepEnvironment(stepEnv, files);
+    // A step that is one simple command skips bash, as make does (direct-command.ts); `shell:`
+    // given, even `bash`, keeps the shell.
+    const direct = step.shell === undefined ? this.directCommand(script, env, cwd) : null;
+    const command = direct ? { argv: direct.argv, file: false } : stepCommand(step.shell, script, files.script);
+    if (direct) env = direct.env;
     const stepFiles = command.file ? [{ path: files.script, content: script, mode: 0o700 }] : [];
     if (!this.spawner && command.file) writeFileSync(files.script, script, { mode: 0o700 });
 
@@ -490,7 +496,6 @@ class JobRun {
         cwd,
       });
     }
-    const env = this.stepEnvironment(stepEnv, files);
     let exit: StepExit;
     try {
       const options = {
@@ -531,6 +536,17 @@ class JobRun {
     const how = exit.exitCode !== null ? `exit code ${exit.exitCode}` : `killed by ${exit.signal ?? 'a signal'}`;
     this.log.system(`✘ ${how} in ${exit.durationMs} ms${step.continueOnError ? ' (continue-on-error)' : ''}`);
     return record('failure', exit.exitCode, exit.durationMs, outputs);
+  }
+
+  private directCommand(script: string, env: Record<string, string>, cwd: string): DirectCommand | null {
+    const { spec } = this;
+    const sandbox = {
+      workspaceDir: spec.workspaceDir,
+      privateDirs: [this.tmpDir],
+      hiddenPaths: spec.hiddenPaths,
+      binds: this.sandboxBinds,
+    };
+    return directCommand(script, { env, cwd, sameInSandbox: this.sandboxed ? (file) => sameInSandbox(file, sandbox) : undefined });
   }
 
   /** Reads GANTRY_OUTPUT (returned) and GANTRY_ENV (merged into the env of later steps). */

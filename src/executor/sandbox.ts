@@ -94,6 +94,21 @@ export function sandboxArgv(argv: string[], o: SandboxOptions): string[] {
   return out;
 }
 
+/** Where the sandbox mounts something of its own over the host's root (see `sandboxArgv`). */
+const SANDBOX_OWN_MOUNTS = ['/dev', '/proc', '/tmp'];
+
+/**
+ * Whether the sandbox shows the host's `file` at the same path: under a dir bound back (the
+ * workspace, a private dir), or under none of the sandbox's own mounts, hidden paths and extra
+ * binds. A program found on the host outside those runs the same inside (docs/decisions/0047).
+ */
+export function sameInSandbox(file: string, o: Pick<SandboxOptions, 'workspaceDir' | 'privateDirs' | 'hiddenPaths' | 'binds'>): boolean {
+  const under = (dir: string) => file === dir || file.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
+  if ([o.workspaceDir, ...o.privateDirs].some(under)) return true;
+  const covered = [...SANDBOX_OWN_MOUNTS, ...o.hiddenPaths, ...(o.binds ?? []).filter((a) => a.startsWith('/'))];
+  return !covered.some(under);
+}
+
 function pathKind(p: string): 'dir' | 'file' | null {
   try {
     return statSync(p).isDirectory() ? 'dir' : 'file';

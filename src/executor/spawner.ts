@@ -26,7 +26,12 @@
  * - stdout/stderr of every step are the helper's own (inherited pipes). When a step ends, the
  *   helper writes a random per-helper marker to both, then sends `E`: Node knows all the step
  *   wrote before exiting has been read once it has seen the marker on both streams. Output of
- *   background processes a step leaves keeps flowing to the job's log, as before.
+ *   background processes a step leaves keeps flowing to the job's log, as before. In log mode
+ *   (below) the steps write to the helper's own pipes instead, and no marker is written: `E`
+ *   alone says what the step wrote is stored.
+ * - The forked child of a step makes syscalls only (setsid, dup2, chdir, execve with the
+ *   environment and argv packed before the fork, PATH searched as execvp does); a nested helper's
+ *   child, and any child where Node knows no syscall numbers, runs the Perl version.
  * - A nested helper (`L`, for the sandbox: argv is bubblewrap's command line running this same
  *   helper) inherits the helper's stdin and fd 3 instead of /dev/null: Node then talks to it over
  *   the same pipes (its `H`, `S`, `X`, `E`, and the same marker), while the outer helper only
@@ -83,9 +88,13 @@ import { leftoverProcesses, processRefs, StepStopper, type ProcessRef, type Step
  */
 const HELPER = String.raw`
 $| = 1;
-my ($marker, $prctl, $setsid, $gtod, $nonblock, $cfr, $append) = @ARGV;
+my ($marker, $prctl, $setsid, $gtod, $nonblock, $cfr, $append, $execve, $dup2, $chdir) = @ARGV;
 # Numbers, not strings: fcntl and syscall pass a string argument as a pointer.
 $nonblock = 0 + $nonblock; $append = 0 + $append; $cfr = 0 + $cfr;
+$execve = 0 + ($execve // 0); $dup2 = 0 + ($dup2 // 0); $chdir = 0 + ($chdir // 0);
+# A step's stdin; kept open here so a child only has to dup2 it.
+open(my $devnull, '<', '/dev/null') or die "gantry spawner: /dev/null: $!\n";
+fcntl($devnull, 2, 1);
 open(my $rep, '>&=', 3) or die "gantry spawner: fd 3: $!\n";
 fcntl($rep, 2, 1);
 my $reaper = ($prctl > 0 && syscall($prctl, 36, 1, 0, 0, 0) == 0) ? 1 : 0;
@@ -436,8 +445,43 @@ while (1) {
   my @argv = splice(@f, 0, $argc);
   my %env = map { my $i = index($_, '='); (substr($_, 0, $i) => substr($_, $i + 1)) } @f;
   if (defined $ferr) { reply("X $ferr"); done(-1); next; }
+  # A step's child makes syscalls only (below): every Perl op a forked child runs touches pages
+  # of the helper's heap, each a copy-on-write fault, and %ENV is rebuilt key by key. So the
+  # environment, argv and the PATH search's candidates are packed here, before the fork.
+  my $raw = $execve > 0 && $dup2 > 0 && $chdir > 0 && !$nested;
+  my (@envs, $envp, $argvp, @tries);
+  if ($raw) {
+    @envs = map { "$_=$env{$_}" } keys %env;
+    $envp = pack('p*', @envs, undef); $argvp = pack('p*', @argv, undef);
+    @tries = index($argv[0], '/') >= 0 ? ($argv[0])
+      : map { ($_ eq '' ? '' : "$_/") . $argv[0] } split(/:/, $env{PATH} // '/bin:/usr/bin', -1);
+  }
   my $pid = fork();
   if (!defined $pid) { close $_ for @opened; @opened = (); reply("X fork: $!"); done(-1); next; }
+  if ($pid == 0 && $raw) {
+    if ($setsid > 0) { syscall($setsid); } else { setpgrp(0, 0); }
+    syscall($dup2, fileno($devnull), 0, 0);
+    if ($logging) { syscall($dup2, fileno($outW), 1, 0); syscall($dup2, fileno($errW), 2, 0); }
+    if (syscall($chdir, $cwd) != 0) { reply("X chdir $cwd: $!"); exit 127; }
+    # execvp's search: on to the next directory past a missing file (ENOENT 2, ENOTDIR 20,
+    # ENODEV 19, ESTALE 116, ETIMEDOUT 110) or a denied one (EACCES 13, reported if nothing
+    # else runs); a file without a known format (ENOEXEC 8) runs under /bin/sh, as glibc does.
+    my $denied = 0;
+    for my $try (@tries) {
+      syscall($execve, $try, $argvp, $envp);
+      my $e = $! + 0;
+      if ($e == 8) {
+        # A variable: syscall refuses a read-only string (it could write through the pointer).
+        my @sh = ('/bin/sh', $try, @argv[1 .. $#argv]);
+        syscall($execve, $sh[0], pack('p*', @sh, undef), $envp);
+        last;
+      }
+      if ($e == 13) { $denied = 1; next; }
+      last if $e != 2 && $e != 20 && $e != 19 && $e != 116 && $e != 110;
+    }
+    $! = 13 if $denied && ($! == 2 || $! == 20);
+    reply("X $argv[0]: $!"); exit 127;
+  }
   if ($pid == 0) {
     # A new session where the syscall's number is known, else at least a new process group.
     if ($setsid > 0) { syscall($setsid); } else { setpgrp(0, 0); }
@@ -468,21 +512,38 @@ while (1) {
   if ($nested || $sandboxed) { 1 while waitpid(-1, 0) > 0 || $! == 4; drain() if $logging; }
   done($status);
 }
-sub finish { syswrite(STDOUT, $marker); syswrite(STDERR, $marker); reply("E $_[0]"); }
+# While this helper writes the log, steps write to its pipes, not to its stdout/stderr: no marker.
+sub finish { if (!$logging) { syswrite(STDOUT, $marker); syswrite(STDERR, $marker); } reply("E $_[0]"); }
 `;
 
 /**
  * Linux syscall numbers the helper needs (prctl for PR_SET_CHILD_SUBREAPER, setsid,
- * copy_file_range for the log's tail), by Node's name of the architecture. Elsewhere the helper
- * does without: no subreaper (leftovers are found by their environment), a new process group
- * instead of a session, the tail copied through the helper.
+ * copy_file_range for the log's tail, execve/dup2/chdir for a step's child), by Node's name of
+ * the architecture. Elsewhere the helper does without: no subreaper (leftovers are found by their
+ * environment), a new process group instead of a session, the tail copied through the helper, a
+ * child that runs Perl's own exec.
  */
-const SYSCALLS: Record<string, { prctl: number; setsid: number; gettimeofday: number; copyFileRange: number }> = {
-  x64: { prctl: 157, setsid: 112, gettimeofday: 96, copyFileRange: 326 },
-  arm64: { prctl: 167, setsid: 157, gettimeofday: 169, copyFileRange: 285 },
-  riscv64: { prctl: 167, setsid: 157, gettimeofday: 169, copyFileRange: 285 },
-  ia32: { prctl: 172, setsid: 66, gettimeofday: 78, copyFileRange: 377 },
+const SYSCALLS: Record<string, HelperSyscalls> = {
+  x64: { prctl: 157, setsid: 112, gettimeofday: 96, copyFileRange: 326, execve: 59, dup2: 33, chdir: 80 },
+  // No dup2 there: dup3 with flags 0 does the same for two different descriptors.
+  arm64: { prctl: 167, setsid: 157, gettimeofday: 169, copyFileRange: 285, execve: 221, dup2: 24, chdir: 49 },
+  riscv64: { prctl: 167, setsid: 157, gettimeofday: 169, copyFileRange: 285, execve: 221, dup2: 24, chdir: 49 },
+  ia32: { prctl: 172, setsid: 66, gettimeofday: 78, copyFileRange: 377, execve: 11, dup2: 63, chdir: 12 },
 };
+
+/**
+ * The numbers, and why each: a subreaper, a session per step, the log's time stamps and tail copy;
+ * execve, dup2 and chdir let a step's forked child run no Perl but syscalls (see the helper).
+ */
+interface HelperSyscalls {
+  prctl: number;
+  setsid: number;
+  gettimeofday: number;
+  copyFileRange: number;
+  execve: number;
+  dup2: number;
+  chdir: number;
+}
 
 /**
  * The helper's own environment (steps get exactly theirs). Its log mode builds a string of up to
@@ -984,7 +1045,9 @@ export class Spawner {
     if (o.sandboxed && sandbox) throw new GantryError('SPAWN_FAILED', 'a sandboxed step cannot start inside a sandbox');
     this.send(o.sandboxed ? 'B' : '', o.files ?? [], o.cwd, o.argv, o.env);
     this.sink = o;
-    const step = ++this.steps;
+    // A step's end marker comes only when the helper does not write the log (see `finish`).
+    const marked = !this.logging;
+    const step = marked ? ++this.steps : this.steps;
 
     let pid: number | null = null;
     let startError: string | null = null;
@@ -1011,14 +1074,16 @@ export class Spawner {
         throw new GantryError('SPAWN_FAILED', 'the step helper ended unexpectedly');
       }
       const status = (end as { status: number }).status;
-      let markerTimer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.all([this.out.until(step), this.err.until(step)]),
-        new Promise<void>((resolve) => {
-          markerTimer = setTimeout(resolve, MARKER_WAIT_MS);
-        }),
-      ]);
-      clearTimeout(markerTimer);
+      if (marked) {
+        let markerTimer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          Promise.all([this.out.until(step), this.err.until(step)]),
+          new Promise<void>((resolve) => {
+            markerTimer = setTimeout(resolve, MARKER_WAIT_MS);
+          }),
+        ]);
+        clearTimeout(markerTimer);
+      }
       if (startError !== null) throw new GantryError('SPAWN_FAILED', `cannot start ${o.argv[0] ?? ''}: ${startError}`);
       const termSignal = status & 0x7f;
       return {
@@ -1063,7 +1128,7 @@ export class Spawner {
 
 /** The helper's command line (also run inside bubblewrap as a nested helper). */
 function helperArgv(marker: string): [string, ...string[]] {
-  const calls = SYSCALLS[process.arch] ?? { prctl: 0, setsid: 0, gettimeofday: 0, copyFileRange: 0 };
+  const calls = SYSCALLS[process.arch] ?? { prctl: 0, setsid: 0, gettimeofday: 0, copyFileRange: 0, execve: 0, dup2: 0, chdir: 0 };
   return [
     'perl',
     '-e',
@@ -1075,6 +1140,9 @@ function helperArgv(marker: string): [string, ...string[]] {
     String(fsConstants.O_NONBLOCK),
     String(calls.copyFileRange),
     String(fsConstants.O_APPEND),
+    String(calls.execve),
+    String(calls.dup2),
+    String(calls.chdir),
   ];
 }
 
