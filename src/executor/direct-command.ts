@@ -127,6 +127,12 @@ export function plainCommandWords(script: string): string[] | null {
   return words;
 }
 
+/**
+ * Variables a non-interactive bash acts on before the command: `BASH_ENV` names a file it sources
+ * (GitHub Actions users set it for every step), `SHELLOPTS`/`BASHOPTS` turn options on (`xtrace`).
+ */
+const BASH_STARTUP = ['BASH_ENV', 'SHELLOPTS', 'BASHOPTS'];
+
 /** The program a command runs and the variables bash would have added for it. */
 export interface DirectCommand {
   argv: string[];
@@ -146,7 +152,7 @@ export interface DirectCommandOptions {
 /** How `script` runs without a shell, or null when it must go through bash (see the module comment). */
 export function directCommand(script: string, o: DirectCommandOptions): DirectCommand | null {
   const argv = plainCommandWords(script);
-  if (!argv) return null;
+  if (!argv || BASH_STARTUP.some((name) => o.env[name])) return null;
   const word = argv[0] as string;
   const program = findProgram(word, o.env.PATH ?? '', o.cwd);
   if (!program || (o.sameInSandbox && !o.sameInSandbox(program))) return null;

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { JobConfig, StepConfig } from '../../src/core/types.ts';
-import { plainCommandWords } from '../../src/executor/direct-command.ts';
+import { directCommand, plainCommandWords } from '../../src/executor/direct-command.ts';
 import { runJob } from '../../src/executor/job-runner.ts';
 import { sameInSandbox } from '../../src/executor/sandbox.ts';
 import { parseLogLine } from '../../src/executor/log-writer.ts';
@@ -71,6 +71,15 @@ describe('plainCommandWords', () => {
     ]) {
       expect(plainCommandWords(script), script).toBeNull();
     }
+  });
+});
+
+describe('directCommand', () => {
+  it('leaves a command to bash when a variable bash acts on at start is set', () => {
+    const env = { PATH: '/usr/bin:/bin' };
+    expect(directCommand('true', { env, cwd: '/' })?.argv).toEqual(['true']);
+    for (const name of ['BASH_ENV', 'SHELLOPTS', 'BASHOPTS'])
+      expect(directCommand('true', { env: { ...env, [name]: 'x' }, cwd: '/' }), name).toBeNull();
   });
 });
 
