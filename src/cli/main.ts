@@ -137,6 +137,7 @@ const SINGLE_GROUP_COMMANDS: ReadonlyMap<string, () => Promise<Registration>> = 
       [['agent', 'agents'], async () => (await import('./commands/agents.ts')).registerAgentCommands],
       [['k8s', 'proxy'], async () => (await import('./commands/k8s.ts')).registerK8sCommands],
       [['validate', 'init', 'schema', 'run'], async () => (await import('./commands/local.ts')).registerLocalCommands],
+      [['up'], async () => (await import('./commands/up.ts')).registerUpCommand],
     ] as const
   ).flatMap(([names, load]) => names.map((name) => [name, load] as const)),
 );

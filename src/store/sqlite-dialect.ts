@@ -50,10 +50,25 @@ export class NodeSqliteDialect implements Dialect {
     return new SqliteQueryCompiler();
   }
   createAdapter(): DialectAdapter {
-    return new SqliteAdapter();
+    return new TransactionalDdlSqliteAdapter();
   }
   createIntrospector(db: Kysely<any>): DatabaseIntrospector {
     return new SqliteIntrospector(db);
+  }
+}
+
+/**
+ * SQLite runs DDL inside transactions, but Kysely's SqliteAdapter says it does not, so its
+ * Migrator committed each statement of each migration on its own: ~80 fsyncs (synchronous=FULL)
+ * to create a fresh file, a half-migrated schema after a crash or a failed migration, and two
+ * processes opening a fresh file at once both creating the same tables. Saying yes makes the
+ * Migrator run all pending migrations in one transaction; the driver's BEGIN IMMEDIATE takes the
+ * write lock before the Migrator reads which migrations ran, so a second process waits
+ * (busy_timeout) and then finds nothing left to do.
+ */
+class TransactionalDdlSqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
   }
 }
 

@@ -171,6 +171,57 @@ describe('SQLite store', () => {
     });
   });
 
+  it('migrates a fresh file in one transaction: a migration that fails leaves no Gantry table behind', async () => {
+    const { path } = await tempDb();
+    // A table of the same name as one a late migration creates makes that migration fail.
+    const raw = openSqliteDatabase(path);
+    raw.exec('create table job_file_chunks (x text)');
+    raw.close();
+    await expect(openStore({ url: path })).rejects.toMatchObject({
+      code: 'STORE_UNAVAILABLE',
+      message: expect.stringContaining(`cannot migrate the SQLite database at ${path}`),
+    });
+    const after = openSqliteDatabase(path);
+    try {
+      const tables = after
+        .prepare("select name from sqlite_master where type = 'table' order by name")
+        .all()
+        .map((row) => row.name);
+      expect(tables).not.toContain('projects');
+      expect(tables).not.toContain('runs');
+      expect(after.prepare('select count(*) as n from gantry_migrations').get()).toEqual({ n: 0 });
+    } finally {
+      after.close();
+    }
+  });
+
+  it('lets several processes open and migrate the same fresh file at once', async () => {
+    const { url } = await tempDb();
+    const names = ['first', 'second'];
+    const children = names.map((name) =>
+      spawn(process.execPath, [join(import.meta.dirname, 'fixtures', 'open-and-close.ts'), url, name], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      }),
+    );
+    const results = await Promise.all(
+      children.map(async (child) => {
+        let stderr = '';
+        child.stderr?.on('data', (chunk: Buffer) => {
+          stderr += chunk.toString();
+        });
+        const [code] = await once(child, 'exit');
+        return { code, stderr };
+      }),
+    );
+    expect(results).toEqual(names.map(() => ({ code: 0, stderr: '' })));
+    const store = await openStore({ url });
+    try {
+      expect((await store.tokens.list()).map((t) => t.name).sort()).toEqual([...names].sort());
+    } finally {
+      await store.close();
+    }
+  });
+
   it('loses no resolved write when the writing process is killed with SIGKILL, while another process writes too', async () => {
     const { url } = await tempDb();
     const store = await openStore({ url });

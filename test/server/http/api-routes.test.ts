@@ -312,6 +312,19 @@ describe('the HTTP shell', () => {
     await app.close();
   });
 
+  it('refuses a route given a fastify JSON schema: requests are parsed with zod from the route table', async () => {
+    const app = createHttpApp({
+      routes: new RouteTable(),
+      authenticate: async () => undefined,
+      authorize: async () => undefined,
+      isClosing: () => false,
+      onInternalError: () => undefined,
+    });
+    app.post('/outside-the-api', { schema: { body: { type: 'object' } } }, async () => 'validated elsewhere');
+    await expect(app.ready()).rejects.toThrow(/fastify schemas are not used: parse the request with zod in the route table/);
+    await app.close();
+  });
+
   it('refuses an authenticated route that names no permission', () => {
     const routes = new RouteTable();
     routes.add({ method: 'GET', url: '/api/unguarded', summary: 'x', auth: 'admin', handler: async () => ({}) });
