@@ -343,6 +343,11 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
   // rollouts, and this server's own (its runs are its own while it holds it).
   let lease: LeaseKeeper | null = null;
   let serverLease: LeaseKeeper | null = null;
+  // Null on the server that drives rollouts (and on SQLite); else whom deploys and agents' placement polls go to.
+  const rolloutDriver = async (): Promise<string | null> => {
+    if (lease === null || lease.phase === 'owning') return null;
+    return (await store.leases.get(BACKGROUND_LEASE))?.holderUrl || 'the server holding the background-loops lease';
+  };
   const ingestTokens = new IngestTokens(options.dataDir);
   const protection = new DeployProtection({ store, clock: overrides.clock ?? systemClock, eventEnv });
   const traces = new TraceService();
@@ -381,10 +386,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
         .map((s) => ({ slo: s.slo.name, remaining: s.budget.remaining })),
     checkSecurity: (project, release, environment, actor, override) => security.checkDeploy(project, release, environment, actor, override),
     checkProtection: (project, release, environment, actor, override) => protection.check(project, release, environment, actor, override),
-    rolloutDriver: async () => {
-      if (lease === null || lease.phase === 'owning') return null;
-      return (await store.leases.get(BACKGROUND_LEASE))?.holderUrl || 'the server holding the background-loops lease';
-    },
+    rolloutDriver,
   });
   const slos: SloService = new SloService({
     store: loopStore,
@@ -500,7 +502,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     ...(oidc ? { oidc } : {}),
     searchIndexer,
     agents,
-    placement: { placement, trees: releaseTrees },
+    placement: { placement, trees: releaseTrees, rolloutDriver },
     // Service logs in the global search; a log query's times are ISO there, milliseconds here.
     searchSources: [
       serviceLogSource(
