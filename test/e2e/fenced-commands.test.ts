@@ -137,5 +137,5 @@ describe.skipIf(!pgAvailable())('commands of an owner paused past its lease', ()
     const port = (await view(b)).live.port!;
     const answers = await Promise.all(Array.from({ length: 20 }, () => fetch(`http://127.0.0.1:${port}/`).then((r) => r.text())));
     expect(new Set(answers.map((t) => t.trim()))).toEqual(new Set(['v1']));
-  });
+  }, 150_000);
 });

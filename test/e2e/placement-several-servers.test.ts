@@ -70,7 +70,7 @@ describe.skipIf(!pgAvailable() || !canUnshare)('placed environments with several
     host = spawnAgentHost('host-a', token, ['--server', b.url, '--capacity', '1', '--work-dir', join(work, 'host-a')]);
     await waitFor(async () => (await placement(a)).agents.some((g) => g.name === 'host-a' && g.live), {
       what: "the agent's polls to reach the driver through the other server",
-      timeoutMs: 60_000,
+      timeoutMs: 30_000,
     }).catch((error: Error) => {
       throw new Error(`${error.message}\nthe agent's output:\n${host?.output().slice(-3000)}`);
     });
@@ -133,5 +133,5 @@ describe.skipIf(!pgAvailable() || !canUnshare)('placed environments with several
     expect(Date.parse(takeover.at) - killedAt).toBeLessThan(10_000);
     expect(requests).toBeGreaterThan(50);
     expect(failures).toBe(0);
-  });
+  }, 180_000);
 });
