@@ -72,7 +72,8 @@ describe.skipIf(!pgAvailable())('commands of an owner paused past its lease', ()
     for (const file of ['secret.key', 'admin.token']) copyFileSync(join(dirA, file), join(dirB, file));
     b = await startGantryUp({ env, dataDir: dirB });
     repo = await makeRepo({ 'server.js': SERVICE_JS, 'gantry.yaml': yaml('v1') });
-  }, 60_000);
+    // Two servers one after the other: ~25 s at a load of 27 on 2 cores.
+  }, 90_000);
   afterAll(async () => {
     await b?.stop().catch(() => undefined);
     await a?.stop().catch(() => undefined);
