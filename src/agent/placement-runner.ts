@@ -61,9 +61,12 @@ export class PlacementRunner {
   #heartbeatMs = 1000;
   #reportTimer: ReturnType<typeof setTimeout> | undefined;
   #reporting: Promise<void> = Promise.resolve();
+  /** Where placement calls go: `--server`, or the server driving rollouts that one named (several servers, docs/decisions/0043). */
+  #server: string;
 
   constructor(options: PlacementRunnerOptions) {
     this.#o = options;
+    this.#server = options.server;
     this.#blobs = new BlobFolder(path.join(options.workDir, 'blobs'));
     this.#supervisor = new Supervisor({
       dataDir: path.join(options.workDir, 'runtime'),
@@ -317,7 +320,7 @@ export class PlacementRunner {
   }
 
   async #blob(sha256: string): Promise<Uint8Array> {
-    const response = await fetch(`${this.#o.server}/api/agents/placement/blobs/${sha256}`, {
+    const response = await fetch(`${this.#server}/api/agents/placement/blobs/${sha256}`, {
       headers: { authorization: `Bearer ${this.#o.token}` },
       signal: AbortSignal.any([AbortSignal.timeout(60_000), this.#stop.signal]),
     });
@@ -325,16 +328,37 @@ export class PlacementRunner {
     return new Uint8Array(await response.arrayBuffer());
   }
 
-  async #call(url: string, body: unknown, timeoutMs: number): Promise<unknown> {
-    const response = await fetch(`${this.#o.server}${url}`, {
+  async #call(url: string, body: unknown, timeoutMs: number, redirected = false): Promise<unknown> {
+    const server = this.#server;
+    const response = await fetch(`${server}${url}`, {
       method: 'POST',
       headers: { authorization: `Bearer ${this.#o.token}`, 'content-type': 'application/json' },
       body: JSON.stringify(body),
       signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), this.#stop.signal]),
+    }).catch((error: unknown) => {
+      // The driver it was sent to is gone: ask `--server` again, which names the next one (or is it).
+      this.#server = this.#o.server;
+      throw error;
     });
     const text = await response.text();
+    const driver = response.ok || redirected ? null : rolloutDriverOf(text);
+    if (driver !== null && driver !== server) {
+      this.#server = driver;
+      return this.#call(url, body, timeoutMs, true);
+    }
     if (!response.ok) throw new Error(`the server answered ${response.status}: ${text.slice(0, 300)}`);
     return text ? (JSON.parse(text) as unknown) : {};
+  }
+}
+
+/** The URL a server not driving rollouts names in its NOT_ROLLOUT_DRIVER answer, else null. */
+function rolloutDriverOf(text: string): string | null {
+  try {
+    const { error } = JSON.parse(text) as { error?: { code?: string; details?: { driver?: unknown } } };
+    const driver = error?.details?.driver;
+    return error?.code === 'NOT_ROLLOUT_DRIVER' && typeof driver === 'string' && /^https?:\/\//.test(driver) ? driver : null;
+  } catch {
+    return null;
   }
 }
 

@@ -172,6 +172,16 @@ export const ERROR_CODES = {
     sentence:
       'This server held the background-loops lease, paused past its expiry while another server took it over, and may no longer write what the lease guards; it stops, and the new owner carries on.',
   },
+  PROXY_FENCED: {
+    httpStatus: 409,
+    sentence:
+      "An environment's proxy refused a command (route table, faults, acknowledgement, shutdown) carrying an older background-loops lease token than one it already obeyed: the server that sent it was taken over while paused; it stops, and the new owner's table stays.",
+  },
+  SUPERVISOR_FENCED: {
+    httpStatus: 409,
+    sentence:
+      "This server's supervisor lock over the shared runtime dir was taken over by a server holding a newer background-loops lease; it starts, stops and records no instance any more, and stops itself.",
+  },
   // -- runtime (service instances)
   INSTANCE_NOT_READY: {
     httpStatus: 503,

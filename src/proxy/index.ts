@@ -83,8 +83,10 @@ export { bucketIndex, bucketHighUs, quantileUs } from './latency-histogram.ts';
 export {
   ProxyClient,
   ProxyControlError,
+  ProxyFencedError,
   ProxyStartError,
   PROXY_CONTROL_UNAVAILABLE,
+  PROXY_FENCED,
   PROXY_FILES,
   PROXY_NODE_FLAGS,
   PROXY_START_FAILED,

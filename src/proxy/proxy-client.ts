@@ -9,6 +9,7 @@
  * - `host.json`: pid, start time (field 22 of /proc/<pid>/stat: pids are reused), key, address.
  * - `routes.json`: the last route table, written (atomic rename) before it is applied.
  * - `control.sock`: JSON over HTTP, mode 0600.
+ * - `fence.json`: the highest lease token the process obeyed (several servers: see proxy-host.ts).
  * - `host.log`: the process's stdout and stderr.
  */
 import type { FaultCallersRequest, FaultReport, FaultSetRequest } from './chaos-faults.ts';
@@ -30,11 +31,25 @@ import type { RuntimeReport } from './runtime-pauses.ts';
 export const PROXY_CONTROL_UNAVAILABLE = 'PROXY_CONTROL_UNAVAILABLE' satisfies ErrorCode;
 /** Stable code of a proxy process that exited before it was ready (port taken, …). */
 export const PROXY_START_FAILED = 'PROXY_START_FAILED' satisfies ErrorCode;
+/** Stable code of a command the proxy refused because it carried an older lease token than one it obeyed. */
+export const PROXY_FENCED = 'PROXY_FENCED' satisfies ErrorCode;
+/** The control request header carrying the sender's background-loops lease token. */
+export const FENCE_HEADER = 'x-gantry-fence';
 
 /** The control socket did not answer (in time) or answered nonsense: the proxy keeps its last table. */
 export class ProxyControlError extends GantryError {
   constructor(message: string, details?: unknown) {
     super(PROXY_CONTROL_UNAVAILABLE, message, details);
+  }
+}
+
+/**
+ * The proxy refused a command: another server holding a newer lease token already steered it, so
+ * this one was taken over (paused past its lease). The proxy keeps the newer owner's table.
+ */
+export class ProxyFencedError extends GantryError {
+  constructor(message: string, details?: unknown) {
+    super(PROXY_FENCED, message, details);
   }
 }
 
@@ -61,7 +76,13 @@ export function proxyDir(dataDir: string, environmentKey: string): string {
 }
 
 /** File names inside `proxyDir`. */
-export const PROXY_FILES = { host: 'host.json', routes: 'routes.json', socket: 'control.sock', log: 'host.log' } as const;
+export const PROXY_FILES = {
+  host: 'host.json',
+  routes: 'routes.json',
+  socket: 'control.sock',
+  log: 'host.log',
+  fence: 'fence.json',
+} as const;
 
 /** Start time of a live process (field 22 of /proc/<pid>/stat), null when gone or a zombie. */
 export const processStartTime = startTimeOf;
@@ -82,6 +103,13 @@ export interface ProxyStartOptions {
   controlTimeoutMs?: number;
   /** Restart the process when it dies while this client is attached; default true. */
   watch?: boolean;
+  /**
+   * Several servers: the sender's background-loops lease token, sent with every control call
+   * (null while it holds none). The proxy refuses commands carrying a lower token than one it
+   * already obeyed (`ProxyFencedError`), so a server paused past its lease cannot overwrite
+   * what the new owner told it.
+   */
+  fence?: () => number | null;
 }
 
 /**
@@ -179,14 +207,17 @@ export class ProxyClient {
           `the proxy of ${o.label} answering on its control socket is process ${health.pid}, not ${existing.pid}`,
         );
       if (health.host === o.host && (o.port === 0 || health.port === o.port)) return new ProxyClient(o, health, true);
-      await shutdown(join(dir, PROXY_FILES.socket), health, o.controlTimeoutMs ?? 5000);
+      await shutdown(join(dir, PROXY_FILES.socket), health, o.controlTimeoutMs ?? 5000, o.fence?.() ?? null);
     }
     const record = await spawnHost(o, dir);
     return new ProxyClient(o, record, false);
   }
 
   /** Every proxy process running under `dataDir` (live, answering), as attached clients. */
-  static async adoptAll(dataDir: string, o: { controlTimeoutMs?: number; watch?: boolean } = {}): Promise<ProxyClient[]> {
+  static async adoptAll(
+    dataDir: string,
+    o: { controlTimeoutMs?: number; watch?: boolean; fence?: () => number | null } = {},
+  ): Promise<ProxyClient[]> {
     let names: string[];
     try {
       names = readdirSync(join(dataDir, 'proxies'));
@@ -321,7 +352,7 @@ export class ProxyClient {
   async close(): Promise<void> {
     await this.#flush();
     this.#release();
-    await shutdown(this.#socket, this.#record, this.#timeoutMs);
+    await shutdown(this.#socket, this.#record, this.#timeoutMs, this.#o.fence?.() ?? null);
   }
 
   /** Leaves the proxy process running by its last table (server shutdown); sends queued tables first. */
@@ -361,17 +392,42 @@ export class ProxyClient {
 
   #call(method: string, path: string, o: { body?: string; timeoutMs?: number } = {}): Promise<string> {
     if (this.#released) return Promise.reject(new ProxyControlError(`the proxy client of ${this.label} was closed or detached`));
-    return control(this.#socket, method, path, { ...o, timeoutMs: o.timeoutMs ?? this.#timeoutMs, agent: this.#agent, label: this.label });
+    return control(this.#socket, method, path, {
+      ...o,
+      timeoutMs: o.timeoutMs ?? this.#timeoutMs,
+      agent: this.#agent,
+      label: this.label,
+      fence: this.#o.fence?.() ?? null,
+    });
   }
 }
 
-/** One control request; the answer's body on 2xx, InputError on 400, ProxyControlError otherwise. */
-function control(
-  socketPath: string,
-  method: string,
-  path: string,
-  o: { body?: string; timeoutMs: number; agent?: Agent; label?: string },
-): Promise<string> {
+interface ControlOptions {
+  body?: string;
+  timeoutMs: number;
+  agent?: Agent;
+  label?: string;
+  fence?: number | null;
+}
+
+/**
+ * One control request; the answer's body on 2xx, InputError on 400, ProxyFencedError on a refused
+ * token, ProxyControlError otherwise. Sent again once when a kept-alive connection turns out
+ * closed (the proxy ends idle ones after 5 s; a server paused longer, by GC or SIGSTOP, finds them
+ * dead on waking): every control call is idempotent, and the next connection is a new one.
+ */
+async function control(socketPath: string, method: string, path: string, o: ControlOptions): Promise<string> {
+  try {
+    return await controlOnce(socketPath, method, path, o);
+  } catch (error) {
+    const details =
+      error instanceof ProxyControlError ? (error.details as { code?: string; reusedSocket?: boolean } | undefined) : undefined;
+    if (!details?.reusedSocket || (details.code !== 'ECONNRESET' && details.code !== 'EPIPE')) throw error;
+    return controlOnce(socketPath, method, path, o);
+  }
+}
+
+function controlOnce(socketPath: string, method: string, path: string, o: ControlOptions): Promise<string> {
   return new Promise((resolve, reject) => {
     const what = `the proxy control socket of ${o.label ?? socketPath}`;
     const req = request(
@@ -380,7 +436,10 @@ function control(
         method,
         path,
         agent: o.agent ?? false,
-        headers: o.body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(o.body) },
+        headers: {
+          ...(o.body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(o.body) }),
+          ...(o.fence === null || o.fence === undefined ? {} : { [FENCE_HEADER]: String(o.fence) }),
+        },
         signal: AbortSignal.timeout(o.timeoutMs),
       },
       (res) => {
@@ -395,10 +454,15 @@ function control(
             return;
           }
           let message = text;
+          let code: string | undefined;
           try {
-            message = (JSON.parse(text) as { error: { message: string } }).error.message;
+            ({ message, code } = (JSON.parse(text) as { error: { message: string; code?: string } }).error);
           } catch {
             // not our JSON: keep the text
+          }
+          if (code === PROXY_FENCED) {
+            reject(new ProxyFencedError(`${what} refused the command: ${message}`, { status }));
+            return;
           }
           reject(status === 400 ? new InputError(message) : new ProxyControlError(`${what} answered ${status}: ${message}`, { status }));
         });
@@ -407,7 +471,7 @@ function control(
     req.on('error', (e: NodeJS.ErrnoException) => {
       const why =
         e.name === 'AbortError' || e.name === 'TimeoutError' ? `no answer within ${o.timeoutMs} ms` : `${e.code ?? e.name}: ${e.message}`;
-      reject(new ProxyControlError(`${what}: ${why}`, { code: e.code }));
+      reject(new ProxyControlError(`${what}: ${why}`, { code: e.code, reusedSocket: req.reusedSocket }));
     });
     req.end(o.body);
   });
@@ -425,8 +489,13 @@ async function ping(socketPath: string, timeoutMs: number, attempts: number): Pr
 }
 
 /** Asks the process to stop, waits for it to be gone, and kills its group if it will not. */
-async function shutdown(socketPath: string, record: ProxyHostRecord, timeoutMs: number): Promise<void> {
-  await control(socketPath, 'POST', '/shutdown', { timeoutMs }).catch(() => undefined);
+async function shutdown(socketPath: string, record: ProxyHostRecord, timeoutMs: number, fence: number | null = null): Promise<void> {
+  try {
+    await control(socketPath, 'POST', '/shutdown', { timeoutMs, fence });
+  } catch (error) {
+    // A newer lease holder steers this proxy: neither ask nor kill.
+    if (error instanceof ProxyFencedError) throw error;
+  }
   // The proxy lets in-flight requests finish for up to 5 s.
   const deadline = Date.now() + 5000 + timeoutMs;
   while (isSame(record) && Date.now() < deadline) await sleep(20);

@@ -30,6 +30,14 @@
  *   resetting read (watched from the first read on), the upstream connections opened so far and
  *   the requests that waited for one (counts and total since the start, longest since the last reset)
  * - `POST /shutdown` → 202, then the process exits
+ *
+ * Fencing (several servers, docs/decisions/0037): the commands that change what the proxy does
+ * (`PUT /routes`, the faults' `PUT`/`DELETE`, `POST /rollups/ack`, `POST /shutdown`) may carry the
+ * sender's background-loops lease token in `x-gantry-fence`. The process keeps the highest token
+ * it obeyed (`fence.json`, written before the command is carried out, so a restarted process
+ * remembers it) and refuses a lower one with 409 `PROXY_FENCED`: a server paused past its lease
+ * that wakes with a command under way cannot undo what the new owner told the proxy. A command
+ * without a token (one server, agents) is obeyed and leaves the highest as it was.
  */
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -38,7 +46,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { GantryError, InputError } from '../core/errors.ts';
 import { createLogger, logSettingsFromEnv, type Logger } from '../platform/logger.ts';
-import { PROXY_FILES, processStartTime, type ProxyHostRecord } from './proxy-client.ts';
+import { FENCE_HEADER, PROXY_FILES, processStartTime, type ProxyHostRecord } from './proxy-client.ts';
 import { answerMeasurement, numberParam, send } from './measurement-api.ts';
 import { ROLLUP_MS } from './request-metrics.ts';
 import { validateRouteTable, type RouteTable } from './route-table.ts';
@@ -66,6 +74,15 @@ export interface ProxyHost {
 }
 
 const MAX_BODY = 4 * 1024 * 1024;
+/** The control routes that change what the proxy does: fenced. Reads are not (acting on one means a command). */
+const FENCED_ROUTES = new Set([
+  'PUT /routes',
+  'PUT /faults',
+  'PUT /faults/callers',
+  'DELETE /faults',
+  'POST /rollups/ack',
+  'POST /shutdown',
+]);
 const DIR_CHECK_MS = 1000;
 
 /** WARN and ERROR messages of the proxy process: static, data beside them. */
@@ -133,6 +150,24 @@ function parseTable(body: unknown): RouteTable {
   return { upstreams: t.upstreams, weights: t.weights, match: t.match ?? [] };
 }
 
+/** The highest lease token obeyed so far, as persisted (0: none yet). */
+function loadFence(file: string): number {
+  try {
+    const fence = (JSON.parse(readFileSync(file, 'utf8')) as { fence?: unknown }).fence;
+    return typeof fence === 'number' && Number.isSafeInteger(fence) ? fence : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** The token a command carries: null when absent, InputError when not a whole number. */
+function fenceOf(header: string | string[] | undefined): number | null {
+  if (header === undefined) return null;
+  const fence = Number(Array.isArray(header) ? header[0] : header);
+  if (!Number.isSafeInteger(fence) || fence < 0) throw new InputError(`${FENCE_HEADER} must be a lease token (a whole number)`);
+  return fence;
+}
+
 /** Whether something answers on `socketPath` (a live host); a stale socket file refuses. */
 function socketAnswers(socketPath: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -150,6 +185,8 @@ export async function runProxyHost(o: ProxyHostOptions): Promise<ProxyHost> {
   const routesFile = join(o.dir, PROXY_FILES.routes);
   const socketPath = join(o.dir, PROXY_FILES.socket);
   const hostFile = join(o.dir, PROXY_FILES.host);
+  const fenceFile = join(o.dir, PROXY_FILES.fence);
+  let highestFence = loadFence(fenceFile);
   const log = (o.log ?? processLogger()).child({ environment: o.label });
   const proxy = new TrafficProxy({ environment: o.label, host: o.host, port: o.port });
   let table = loadRoutes(routesFile, log);
@@ -206,12 +243,28 @@ export async function runProxyHost(o: ProxyHostOptions): Promise<ProxyHost> {
       const url = new URL(req.url ?? '/', 'http://proxy');
       const route = `${req.method} ${url.pathname}`;
       const q = url.searchParams;
+      // Read whole before the fence is checked: no other command can slip in between check and act.
+      const body = req.method === 'PUT' ? await readBody(req, MAX_BODY) : '';
+      if (FENCED_ROUTES.has(route)) {
+        const fence = fenceOf(req.headers[FENCE_HEADER]);
+        if (fence !== null && fence < highestFence) {
+          log.info('command of an older lease holder refused', { route, fence, highest: highestFence });
+          return send(res, 409, {
+            error: { code: 'PROXY_FENCED', message: `lease token ${fence} is older than ${highestFence}, which this proxy already obeyed` },
+          });
+        }
+        if (fence !== null && fence > highestFence) {
+          // Persisted before the command is carried out: a restarted process still refuses the older holder.
+          writeAtomic(fenceFile, JSON.stringify({ fence }));
+          highestFence = fence;
+        }
+      }
       if (answerMeasurement(proxy.metrics, route, q, res)) return;
       switch (route) {
         case 'GET /health':
           return send(res, 200, record);
         case 'PUT /routes': {
-          const next = parseTable(JSON.parse(await readBody(req, MAX_BODY)) as unknown);
+          const next = parseTable(JSON.parse(body) as unknown);
           validateRouteTable(next);
           // Persisted before applied: after a crash the file never lags what traffic saw.
           writeAtomic(routesFile, JSON.stringify(next));
@@ -228,14 +281,14 @@ export async function runProxyHost(o: ProxyHostOptions): Promise<ProxyHost> {
           return send(res, 200, { drained: await proxy.drained(upstream, numberParam(q, 'timeoutMs')) });
         }
         case 'PUT /faults': {
-          const faults = parseFaultSet(JSON.parse(await readBody(req, MAX_BODY)) as unknown);
+          const faults = parseFaultSet(JSON.parse(body) as unknown);
           proxy.chaos.set(faults);
           log.info('chaos faults set', { experiment: faults.experimentId, deadlineAt: faults.deadlineAt, faults: faults.faults.length });
           res.writeHead(204).end();
           return;
         }
         case 'PUT /faults/callers': {
-          const callers = parseFaultCallers(JSON.parse(await readBody(req, MAX_BODY)) as unknown);
+          const callers = parseFaultCallers(JSON.parse(body) as unknown);
           proxy.chaos.followCallers(callers.experimentId, callers.callerKeys);
           log.info('chaos faults follow their callers', { experiment: callers.experimentId });
           res.writeHead(204).end();

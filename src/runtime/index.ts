@@ -49,7 +49,9 @@
  *   one has its leftovers killed and is restarted at once; a stop interrupted by the server's
  *   death is finished. No duplicate is ever started: every process of an instance carries
  *   GANTRY_INSTANCE_KEY, and one supervisor at a time owns a data dir (SUPERVISOR_LOCKED, 409;
- *   the lock of a dead supervisor is taken over).
+ *   the lock of a dead supervisor is taken over, and with `lockFence` a live one's holding a lower
+ *   lease token; the supervisor that lost its lock so starts, stops, restarts and records nothing
+ *   more: SUPERVISOR_FENCED).
  * - `detach()` stops supervising (timers, probes, log capture) without touching the processes,
  *   after in-flight stops and restarts finish; the instance records keep what the next
  *   `adopt()` needs. A detached supervisor refuses `start`/`adopt` (SUPERVISOR_DETACHED).

@@ -9,7 +9,8 @@
  *
  * `<dataDir>/instances/.lock` names the one supervisor that owns the directory: two supervisors
  * adopting the same instances would both restart a dead one (duplicates). A lock whose holder
- * process is gone (pid + start time) is taken over.
+ * process is gone (pid + start time) is taken over, and so is a live holder's with a lower lease
+ * token (several servers); `holdsLock` tells the old holder, which then acts no more.
  */
 import { randomUUID } from 'node:crypto';
 import { linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -156,6 +157,16 @@ export class InstanceStore {
       rmSync(file, { force: true });
     }
     throw new GantryError('SUPERVISOR_LOCKED', `could not take the supervisor lock of ${this.dir}`);
+  }
+
+  /**
+   * Whether the lock this store took is still its own (true when it took none). False once a
+   * supervisor of a newer lease holder took it over: this one was paused past its lease, and
+   * whatever it still had under way must not start, stop or record an instance.
+   */
+  holdsLock(): boolean {
+    if (this.#lockToken === null) return true;
+    return readLock(join(this.dir, '.lock'))?.token === this.#lockToken;
   }
 
   unlock(): void {

@@ -36,6 +36,7 @@ const LOG = {
   startFailed: 'cannot start the instance',
   restartFailed: 'cannot restart the instance',
   exitHandlingFailed: 'exit handling failed',
+  superseded: 'a supervisor of a newer lease holder took the runtime dir over: this one starts, stops and records nothing more',
 } as const;
 
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -136,6 +137,8 @@ export class Supervisor {
   #pollTimer: NodeJS.Timeout | null = null;
   #statsTimer: NodeJS.Timeout | null = null;
   #detached = false;
+  /** Another supervisor took the lock over (a newer lease holder): this one acts no more. */
+  #superseded = false;
 
   constructor(o: SupervisorOptions) {
     this.#dataDir = resolve(o.dataDir);
@@ -159,6 +162,7 @@ export class Supervisor {
     this.#assertAttached();
     validateSpec(spec);
     this.#store.lock();
+    this.#assertNotFenced();
     if (this.#starting.has(spec.id)) throw new ConflictError(`instance ${spec.id} is being started`);
     const existing = this.#instances.get(spec.id);
     if (existing && existing.state !== 'stopped' && existing.state !== 'failed') {
@@ -228,6 +232,7 @@ export class Supervisor {
 
   async stop(id: string): Promise<void> {
     const inst = this.#get(id);
+    this.#assertNotFenced();
     const op = this.#stop(inst);
     inst.busy.add(op);
     try {
@@ -260,7 +265,7 @@ export class Supervisor {
   faultable(id: string): FaultableInstance | undefined {
     const inst = this.#instances.get(id);
     const proc = inst?.proc;
-    if (inst === undefined || !proc || inst.desired !== 'running' || proc.terminating) return undefined;
+    if (inst === undefined || !proc || inst.desired !== 'running' || proc.terminating || this.#fenced()) return undefined;
     return {
       ref: this.#refOf(inst, proc),
       tmpSizeBytes: inst.sandboxed ? (inst.spec.service.tmpSizeBytes ?? null) : null,
@@ -282,6 +287,7 @@ export class Supervisor {
   async adopt(): Promise<InstanceStatus[]> {
     this.#assertAttached();
     this.#store.lock();
+    this.#assertNotFenced();
     const adopted: Instance[] = [];
     const work: Promise<void>[] = [];
     for (const record of this.#store.loadAll().records) {
@@ -381,6 +387,8 @@ export class Supervisor {
           cwd,
         })
       : argv;
+    // A restart due while this server was paused past its lease: the new owner's supervisor decides now.
+    this.#assertNotFenced();
     // Persisted before the process exists: should we die right after spawning, the record's key finds it.
     this.#persist(inst);
 
@@ -507,7 +515,7 @@ export class Supervisor {
 
   /** Liveness failed: take the instance out of traffic, end it, and let exit handling restart it. */
   #killForRestart(inst: Instance, proc: Proc, reason: string): void {
-    if (proc.terminating || inst.desired !== 'running') return;
+    if (proc.terminating || inst.desired !== 'running' || this.#fenced()) return;
     inst.log.system(`[gantry] ${reason}: restarting`);
     clearProcTimers(proc);
     this.#setState(inst, 'restarting');
@@ -525,6 +533,8 @@ export class Supervisor {
     proc.exitSeen = true;
     clearProcTimers(proc);
     try {
+      // The new owner stopped it, or will restart it: not this supervisor's to handle any more.
+      if (this.#fenced()) return;
       if (proc.terminating) await proc.terminating;
       const leftovers = await killLeftovers(inst.envKey);
       inst.pump.drain();
@@ -821,6 +831,8 @@ export class Supervisor {
   }
 
   #persist(inst: Instance): void {
+    // The record is the new owner's now: writing this supervisor's stale view would undo its work.
+    if (this.#fenced()) return;
     const proc = inst.proc;
     inst.offsetsSavedAt = performance.now();
     this.#store.save({
@@ -870,6 +882,29 @@ export class Supervisor {
     const inst = this.#instances.get(id);
     if (!inst) throw new NotFoundError(`no instance ${id}`);
     return inst;
+  }
+
+  /**
+   * Whether another supervisor took the runtime dir's lock over (a server holding a newer lease,
+   * docs/decisions/0037). Checked before every start, stop, restart and record write, so a server
+   * paused past its lease that wakes with work under way does nothing more; its timers stop at once.
+   */
+  #fenced(): boolean {
+    if (this.#superseded) return true;
+    if (this.#store.holdsLock()) return false;
+    this.#superseded = true;
+    this.#clearTimers();
+    for (const inst of this.#instances.values()) {
+      if (inst.restartTimer) clearTimeout(inst.restartTimer);
+      inst.restartTimer = null;
+      if (inst.proc) clearProcTimers(inst.proc);
+    }
+    this.#logger.warn(LOG.superseded, { dir: this.#store.dir });
+    return true;
+  }
+
+  #assertNotFenced(): void {
+    if (this.#fenced()) throw new GantryError('SUPERVISOR_FENCED', `a supervisor of a newer lease holder took ${this.#store.dir} over`);
   }
 
   #assertAttached(): void {

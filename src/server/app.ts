@@ -73,7 +73,7 @@ export interface AppDeps {
   /** Build agents (`runs-on` jobs); absent in tests of the pipeline API alone. */
   agents?: AgentDispatcher;
   /** Environments placed on agents (their instances and proxies); absent in tests of the pipeline API alone. */
-  placement?: { placement: AgentPlacement; trees: ReleaseTrees };
+  placement?: { placement: AgentPlacement; trees: ReleaseTrees; rolloutDriver?: () => Promise<string | null> };
   runs: RunService;
   projects: ProjectService;
   secretBox: SecretBox;

@@ -17,6 +17,7 @@ import { SlotPool } from '../engine/slot-pool.ts';
 import { jobDir } from '../engine/run-paths.ts';
 import type { RunJob } from '../executor/ports.ts';
 import { runJob as defaultRunJob } from '../executor/job-runner.ts';
+import type { RouteTable } from '../proxy/index.ts';
 import { openStore } from '../store/index.ts';
 import type { EventEnvironment, Store } from '../store/ports.ts';
 import { ADMIN_TOKEN_FILE, SERVER_INFO_FILE } from '../core/data-files.ts';
@@ -31,6 +32,7 @@ import {
   environmentLogBudget,
   PrometheusSource,
   ProxyProcesses,
+  type ProxyControl,
   ReleaseService,
   RollupRecorder,
   SupervisedInstances,
@@ -126,6 +128,11 @@ export interface StartOverrides {
   sloEvaluateEveryMs?: number;
   /** How long after a period's end Kubernetes proxy pods' roll-ups are taken (default 5 s of clock skew); tests on one host shorten it. */
   kubernetesRollupLagMs?: number;
+  /**
+   * Called with each route table just before the server sends it to a local proxy process: the
+   * fencing test stops the server there (SIGSTOP), with a table under way, to let another take over.
+   */
+  beforeRoutes?(table: RouteTable): void;
 }
 
 /** How many agents' jobs may be dispatched at once, all runs together (the agents' own capacity is the real bound). */
@@ -336,13 +343,23 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
   // rollouts, and this server's own (its runs are its own while it holds it).
   let lease: LeaseKeeper | null = null;
   let serverLease: LeaseKeeper | null = null;
+  // Null on the server that drives rollouts (and on SQLite); else whom deploys and agents' placement polls go to.
+  const rolloutDriver = async (): Promise<string | null> => {
+    if (lease === null || lease.phase === 'owning') return null;
+    return (await store.leases.get(BACKGROUND_LEASE))?.holderUrl || 'the server holding the background-loops lease';
+  };
   const ingestTokens = new IngestTokens(options.dataDir);
   const protection = new DeployProtection({ store, clock: overrides.clock ?? systemClock, eventEnv });
   const traces = new TraceService();
   const delivery: DeliveryController = new DeliveryController({
     store: loopStore,
     supervisor,
-    proxies: new PlacedProxies(new ProxyProcesses(options.runtimeDir), placement, placementLookup),
+    // Each command to a proxy carries the loops' token: a proxy refuses a server paused past its lease (docs/decisions/0037).
+    proxies: new PlacedProxies(
+      observedRoutes(new ProxyProcesses(options.runtimeDir, { fence: () => loopToken }), overrides.beforeRoutes),
+      placement,
+      placementLookup,
+    ),
     secretBox,
     dataDir: options.runtimeDir,
     host: options.host,
@@ -369,10 +386,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
         .map((s) => ({ slo: s.slo.name, remaining: s.budget.remaining })),
     checkSecurity: (project, release, environment, actor, override) => security.checkDeploy(project, release, environment, actor, override),
     checkProtection: (project, release, environment, actor, override) => protection.check(project, release, environment, actor, override),
-    rolloutDriver: async () => {
-      if (lease === null || lease.phase === 'owning') return null;
-      return (await store.leases.get(BACKGROUND_LEASE))?.holderUrl || 'the server holding the background-loops lease';
-    },
+    rolloutDriver,
   });
   const slos: SloService = new SloService({
     store: loopStore,
@@ -488,7 +502,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     ...(oidc ? { oidc } : {}),
     searchIndexer,
     agents,
-    placement: { placement, trees: releaseTrees },
+    placement: { placement, trees: releaseTrees, rolloutDriver },
     // Service logs in the global search; a log query's times are ISO there, milliseconds here.
     searchSources: [
       serviceLogSource(
@@ -709,6 +723,23 @@ export async function startServer(options: ServerOptions, overrides: StartOverri
       await parts.close();
       await rm(infoFile, { force: true });
     },
+  };
+}
+
+/** The proxies, with `beforeRoutes` told of each table before it is sent (tests only). */
+function observedRoutes(control: ProxyControl, beforeRoutes: ((table: RouteTable) => void) | undefined): ProxyControl {
+  if (!beforeRoutes) return control;
+  return {
+    open: async (options) => {
+      const proxy = await control.open(options);
+      const send = proxy.setRoutes.bind(proxy);
+      proxy.setRoutes = (table) => {
+        beforeRoutes(table);
+        return send(table);
+      };
+      return proxy;
+    },
+    closeAbandoned: (keys) => control.closeAbandoned(keys),
   };
 }
 

@@ -26,7 +26,7 @@ export type ApiCall = <T = unknown>(
   headers?: Record<string, string>,
 ) => Promise<{ status: number; body: T }>;
 
-function apiClient(url: () => string, token: string): ApiCall {
+export function apiClient(url: () => string, token: string): ApiCall {
   return async <T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const response = await fetch(`${url()}${path}`, {
       method,

@@ -51,20 +51,26 @@ export class SupervisedInstances implements InstanceSupervisor {
   }
 }
 
-/** Proxy processes under `<dataDir>/proxies/`, one per environment (`ProxyClient`). */
+/**
+ * Proxy processes under `<dataDir>/proxies/`, one per environment (`ProxyClient`). With several
+ * servers, `fence` gives the background-loops lease token every command carries, so a proxy
+ * refuses the commands of a server taken over while paused (docs/decisions/0037).
+ */
 export class ProxyProcesses implements ProxyControl {
   readonly #dataDir: string;
+  readonly #fence: (() => number | null) | undefined;
 
-  constructor(dataDir: string) {
+  constructor(dataDir: string, o: { fence?: () => number | null } = {}) {
     this.#dataDir = dataDir;
+    this.#fence = o.fence;
   }
 
   open(options: ProxyOpenOptions): Promise<EnvironmentProxy> {
-    return ProxyClient.start({ dataDir: this.#dataDir, ...options });
+    return ProxyClient.start({ dataDir: this.#dataDir, ...options, ...(this.#fence ? { fence: this.#fence } : {}) });
   }
 
   async closeAbandoned(environmentKeys: ReadonlySet<string>): Promise<void> {
-    const found = await ProxyClient.adoptAll(this.#dataDir, { watch: false });
+    const found = await ProxyClient.adoptAll(this.#dataDir, { watch: false, ...(this.#fence ? { fence: this.#fence } : {}) });
     await Promise.all(found.map((proxy) => (environmentKeys.has(proxy.environmentKey) ? proxy.close() : proxy.detach())));
   }
 }

@@ -19,6 +19,12 @@ export interface PlacementRouteDeps {
   store: Store;
   placement: AgentPlacement;
   trees: ReleaseTrees;
+  /**
+   * Several servers (docs/decisions/0037, 0043): the URL of the server that drives rollouts when
+   * it is not this one, else null. The placement book lives there alone, so the protocol's calls
+   * made here are answered 503 NOT_ROLLOUT_DRIVER naming it, and the agent follows.
+   */
+  rolloutDriver?: () => Promise<string | null>;
 }
 
 function agentOf(request: FastifyRequest): string {
@@ -29,6 +35,13 @@ function agentOf(request: FastifyRequest): string {
 
 export function registerPlacementRoutes(routes: RouteTable, deps: PlacementRouteDeps): void {
   const { placement, trees, store } = deps;
+  const mustHoldBook = async () => {
+    const driver = (await deps.rolloutDriver?.()) ?? null;
+    if (driver !== null)
+      throw new GantryError('NOT_ROLLOUT_DRIVER', `this server does not hold the placement book; ${driver} does: poll it there`, {
+        driver,
+      });
+  };
   routes.add({
     method: 'POST',
     url: '/api/agents/placement/sync',
@@ -38,6 +51,7 @@ export function registerPlacementRoutes(routes: RouteTable, deps: PlacementRoute
     body: syncRequestSchema,
     handler: async ({ body, request }) => {
       const name = agentOf(request);
+      await mustHoldBook();
       await placement.report(name, body);
       return { ...(await placement.desired(name, body.version, body.waitMs)), heartbeatMs: placement.heartbeatMs };
     },
@@ -50,7 +64,9 @@ export function registerPlacementRoutes(routes: RouteTable, deps: PlacementRoute
     permission: 'agent.work',
     body: reportRequestSchema,
     handler: async ({ body, request }) => {
-      await placement.report(agentOf(request), body);
+      const name = agentOf(request);
+      await mustHoldBook();
+      await placement.report(name, body);
       return { ok: true };
     },
   });
@@ -64,6 +80,7 @@ export function registerPlacementRoutes(routes: RouteTable, deps: PlacementRoute
     produces: 'application/octet-stream',
     handler: async ({ params, request, reply }) => {
       agentOf(request);
+      await mustHoldBook();
       const data = await readFile(trees.blobFile(params.sha256));
       reply.header('content-type', 'application/octet-stream');
       return data;
