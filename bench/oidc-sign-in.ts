@@ -9,6 +9,13 @@
  * `gantry open` link opened in a cold context to the same header (the link is made before the
  * clock starts, as a person clicks the link the CLI printed). Chromium's own start is not counted.
  *
+ * Where the clock starts, two figures each for the direct sign-in and the link: `..._with_new_context_ms`
+ * from before `browser.newContext()` (the harness making an empty profile and a tab's renderer is
+ * counted: what the earlier sessions reported), and `..._from_navigation_start_ms` from right before
+ * `page.goto`, once the context and page exist — the start Navigation Timing uses, and what a person
+ * who already has the browser open waits. `met_from_navigation_start` and `met_with_new_context`
+ * say the target against each; neither is the other. The per-hop split starts at the navigation.
+ *
  * With GANTRY_OIDC_AUTO_SIGN_IN=on (the server here runs with it) a browser without a session
  * that opens Gantry goes straight to the provider: the **direct** cold sign-in opens Gantry's
  * address, fills the provider's form and stops at the same header, timed per hop (Gantry → the
@@ -77,10 +84,12 @@ void benchMain('oidc-sign-in', 120_000 + ROUNDS * 90_000, async () => {
   try {
     const oidcCold: number[] = [];
     const direct: number[] = [];
+    const directFromNavigation: number[] = [];
     const hops = { toForm: [] as number[], formToGantry: [] as number[], callbackToHeader: [] as number[] };
     const servedBy = { gantry: [] as number[], provider: [] as number[] };
     const oidcSso: number[] = [];
     const link: number[] = [];
+    const linkFromNavigation: number[] = [];
     // One untimed round of each first: discovery, JWKS and Chromium's first page are one-off costs.
     for (let round_ = -1; round_ < ROUNDS; round_++) {
       const account = ACCOUNTS[Math.max(0, round_)]!.sub;
@@ -89,14 +98,18 @@ void benchMain('oidc-sign-in', 120_000 + ROUNDS * 90_000, async () => {
       let t0 = performance.now();
       const linkContext = await fresh();
       const linkPage = await linkContext.newPage();
+      const linkNavigationStart = performance.now();
       await linkPage.goto(loginLink);
       await untilSignedIn(linkPage, 'dashboard:');
       const linkMs = performance.now() - t0;
+      const linkFromNavigationMs = performance.now() - linkNavigationStart;
 
       // Direct: Gantry's address → the provider's form → the dashboard, each hop timed.
-      t0 = performance.now();
+      const tNewContext = performance.now();
       const directContext = await fresh();
       const directPage = await directContext.newPage();
+      // From here on the clock is the navigation's (t0, as Navigation Timing's start).
+      t0 = performance.now();
       // Where the waiting is: each request's time from sent to its answer's end, by host.
       const waited = { gantry: 0, provider: 0 };
       const trace: string[] = [];
@@ -117,7 +130,8 @@ void benchMain('oidc-sign-in', 120_000 + ROUNDS * 90_000, async () => {
       ]);
       const tBack = performance.now();
       await untilSignedIn(directPage, `user:${account}`);
-      const directMs = performance.now() - t0;
+      const directFromNavigationMs = performance.now() - t0;
+      const directMs = performance.now() - tNewContext;
       const hop = { toForm: tForm - t0, formToGantry: tBack - tSubmit, callbackToHeader: performance.now() - tBack };
       const served = { ...waited };
       if (TRACE) progress(`round ${round_ + 1} requests (ms from the start: sent, first byte, end):\n${trace.join('\n')}`);
@@ -147,6 +161,7 @@ void benchMain('oidc-sign-in', 120_000 + ROUNDS * 90_000, async () => {
       if (round_ < 0) continue;
       oidcCold.push(coldMs);
       direct.push(directMs);
+      directFromNavigation.push(directFromNavigationMs);
       hops.toForm.push(hop.toForm);
       hops.formToGantry.push(hop.formToGantry);
       hops.callbackToHeader.push(hop.callbackToHeader);
@@ -154,14 +169,17 @@ void benchMain('oidc-sign-in', 120_000 + ROUNDS * 90_000, async () => {
       servedBy.provider.push(served.provider);
       oidcSso.push(ssoMs);
       link.push(linkMs);
+      linkFromNavigation.push(linkFromNavigationMs);
       progress(
-        `round ${round_ + 1}: oidc direct ${round(directMs, 0)} ms (to form ${round(hop.toForm, 0)}, form to gantry ${round(hop.formToGantry, 0)}, to header ${round(hop.callbackToHeader, 0)}; requests at gantry ${round(served.gantry, 0)}, at the provider ${round(served.provider, 0)}), via sign-in page ${round(coldMs, 0)} ms, oidc sso ${round(ssoMs, 0)} ms, gantry open link ${round(linkMs, 0)} ms`,
+        `round ${round_ + 1}: oidc direct from navigation start ${round(directFromNavigationMs, 0)} ms, with new context ${round(directMs, 0)} ms (to form ${round(hop.toForm, 0)}, form to gantry ${round(hop.formToGantry, 0)}, to header ${round(hop.callbackToHeader, 0)}; requests at gantry ${round(served.gantry, 0)}, at the provider ${round(served.provider, 0)}), via sign-in page ${round(coldMs, 0)} ms, oidc sso ${round(ssoMs, 0)} ms, gantry open link ${round(linkFromNavigationMs, 0)} ms from navigation start (${round(linkMs, 0)} with new context)`,
       );
     }
     const p50 = (xs: number[]) => round(percentile(xs, 50), 0);
+    const summary = (xs: number[]) => ({ p50: p50(xs), max: round(Math.max(...xs), 0), all: xs.map((x) => round(x, 0)) });
     return {
       rounds: ROUNDS,
-      oidc_cold_direct_ms: { p50: p50(direct), max: round(Math.max(...direct), 0), all: direct.map((x) => round(x, 0)) },
+      oidc_cold_direct_from_navigation_start_ms: summary(directFromNavigation),
+      oidc_cold_direct_with_new_context_ms: summary(direct),
       oidc_cold_direct_hops_p50_ms: {
         gantry_to_provider_form: p50(hops.toForm),
         form_sent_to_gantry_callback: p50(hops.formToGantry),
@@ -173,14 +191,16 @@ void benchMain('oidc-sign-in', 120_000 + ROUNDS * 90_000, async () => {
       oidc_single_sign_on_ms: { p50: p50(oidcSso), max: round(Math.max(...oidcSso), 0) },
       peer: {
         name: 'gantry open: a one-time login link opened in a cold context (the token-session sign-in)',
-        p50_ms: p50(link),
-        max_ms: round(Math.max(...link), 0),
+        from_navigation_start_ms: summary(linkFromNavigation),
+        with_new_context_ms: summary(link),
       },
-      ratio_direct_to_link: round(percentile(direct, 50) / percentile(link, 50), 2),
+      ratio_direct_to_link_from_navigation_start: round(percentile(directFromNavigation, 50) / percentile(linkFromNavigation, 50), 2),
+      ratio_direct_to_link_with_new_context: round(percentile(direct, 50) / percentile(link, 50), 2),
       ratio_cold_to_link: round(percentile(oidcCold, 50) / percentile(link, 50), 2),
       ratio_sso_to_link: round(percentile(oidcSso, 50) / percentile(link, 50), 2),
       target: 'oidc cold sign-in (direct) p50 < 2000 ms',
-      met: percentile(direct, 50) < 2000,
+      met_from_navigation_start: percentile(directFromNavigation, 50) < 2000,
+      met_with_new_context: percentile(direct, 50) < 2000,
     };
   } finally {
     for (const c of contexts) await c.close().catch(() => undefined);
