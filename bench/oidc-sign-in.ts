@@ -75,9 +75,13 @@ async function headerSplit(page: Page): Promise<{ pageToScripts: number; scripts
   return page.evaluate(() => {
     const header = performance.getEntriesByName('gantry:header-who')[0]?.startTime ?? Number.NaN;
     const committed = performance.getEntriesByName('gantry:document')[0]?.startTime ?? Number.NaN;
-    const scripts = (performance.getEntriesByType('resource') as PerformanceResourceTiming[]).filter(
-      (r) => /\/assets\/[^/]+\.js$/.test(r.name) && r.startTime < header,
+    // The page's own scripts (entry and modulepreload), not the chunks React asks for as it renders.
+    const entry = new Set(
+      [...document.querySelectorAll<HTMLScriptElement | HTMLLinkElement>('script[src], link[rel="modulepreload"]')].map((e) =>
+        'src' in e ? e.src : e.href,
+      ),
     );
+    const scripts = (performance.getEntriesByType('resource') as PerformanceResourceTiming[]).filter((r) => entry.has(r.name));
     const scriptsEnd = Math.max(...scripts.map((r) => r.responseEnd));
     return { pageToScripts: scriptsEnd - committed, scriptsToHeader: header - scriptsEnd };
   });
