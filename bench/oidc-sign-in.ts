@@ -61,6 +61,13 @@ async function markHeader(context: BrowserContext): Promise<void> {
   await context.addInitScript(() => {
     // Runs as each document is made, before its own scripts: the page has been answered and committed.
     performance.mark('gantry:document');
+    // The page's own scripts as its HTML names them: taken when parsing ends, before any module
+    // runs (and before Vite's loader adds preloads for the chunks React asks for as it renders).
+    document.addEventListener('readystatechange', () => {
+      if (document.readyState !== 'interactive') return;
+      const own = document.querySelectorAll<HTMLScriptElement | HTMLLinkElement>('script[src], link[rel="modulepreload"]');
+      (window as unknown as { gantryEntryScripts: string[] }).gantryEntryScripts = [...own].map((e) => ('src' in e ? e.src : e.href));
+    });
     const seen = new MutationObserver(() => {
       if (!document.querySelector('header .who')) return;
       performance.mark('gantry:header-who');
@@ -75,12 +82,7 @@ async function headerSplit(page: Page): Promise<{ pageToScripts: number; scripts
   return page.evaluate(() => {
     const header = performance.getEntriesByName('gantry:header-who')[0]?.startTime ?? Number.NaN;
     const committed = performance.getEntriesByName('gantry:document')[0]?.startTime ?? Number.NaN;
-    // The page's own scripts (entry and modulepreload), not the chunks React asks for as it renders.
-    const entry = new Set(
-      [...document.querySelectorAll<HTMLScriptElement | HTMLLinkElement>('script[src], link[rel="modulepreload"]')].map((e) =>
-        'src' in e ? e.src : e.href,
-      ),
-    );
+    const entry = new Set((window as unknown as { gantryEntryScripts?: string[] }).gantryEntryScripts ?? []);
     const scripts = (performance.getEntriesByType('resource') as PerformanceResourceTiming[]).filter((r) => entry.has(r.name));
     const scriptsEnd = Math.max(...scripts.map((r) => r.responseEnd));
     return { pageToScripts: scriptsEnd - committed, scriptsToHeader: header - scriptsEnd };
