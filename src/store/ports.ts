@@ -228,6 +228,15 @@ export interface TokenStore {
   delete(hash: string): Promise<boolean>;
   /** Marks it revoked (kept for the audit trail); false when unknown or already revoked. */
   revoke(id: string, at: string): Promise<boolean>;
+  /**
+   * Trades a one-time token for a new one in ONE transaction: deletes the token `consumedHash`
+   * names, creates `created` and appends `events(the created record)` — all of it, or, when that
+   * token is already gone, nothing (null). Of calls with the same hash at the same moment exactly
+   * one gets the record, as with `delete`. A sign-in's callback consumes its state and starts the
+   * session with its events in one commit this way: the event log never tells of a session the
+   * store does not hold, and a refused replay writes nothing.
+   */
+  trade(consumedHash: string, created: NewToken, events: (created: TokenRecord) => readonly NewEvent[]): Promise<TokenRecord | null>;
 }
 
 // ---------------------------------------------------------------- agents

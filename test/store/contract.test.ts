@@ -596,6 +596,50 @@ function storeContract(name: string, factory: () => Promise<TestDatabase | null>
         await store.tokens.create({ name: 'a', hash });
         await expect(store.tokens.create({ name: 'b', hash })).rejects.toMatchObject({ code: 'CONFLICT' });
       });
+
+      it('trades a one-time token for a new one with its events in one transaction, once', async () => {
+        const consumed = uniq('hash');
+        const subject = uniq('trade');
+        await store.tokens.create({ name: 'one-time', hash: consumed });
+        const created = { name: 'session', hash: uniq('hash'), owner: 'carol' };
+        const made = await store.tokens.trade(consumed, created, (t) => [event(subject, { data: { session: t.id } })]);
+        expect(made).toMatchObject(created);
+        expect(await store.tokens.findByHash(consumed)).toBeUndefined();
+        expect(await store.tokens.findByHash(created.hash)).toEqual(made);
+        expect((await store.events.list({ subjectPrefix: subject })).map((e) => e.data)).toEqual([{ session: made!.id }]);
+
+        // Gone: nothing is written, not the token nor its events.
+        const again = { name: 'session', hash: uniq('hash') };
+        expect(await store.tokens.trade(consumed, again, () => [event(subject)])).toBeNull();
+        expect(await store.tokens.findByHash(again.hash)).toBeUndefined();
+        expect(await store.events.list({ subjectPrefix: subject })).toHaveLength(1);
+      });
+
+      it('gives a one-time token to exactly one of several trades at the same moment', async () => {
+        const consumed = uniq('hash');
+        const subject = uniq('trade-race');
+        await store.tokens.create({ name: 'one-time', hash: consumed });
+        const wanted = Array.from({ length: 4 }, () => ({ name: 'session', hash: uniq('hash') }));
+        const results = await Promise.all(wanted.map((t) => store.tokens.trade(consumed, t, () => [event(subject)])));
+        const made = results.filter((r) => r !== null);
+        expect(made).toHaveLength(1);
+        const held = await Promise.all(wanted.map((t) => store.tokens.findByHash(t.hash)));
+        expect(held.filter((t) => t !== undefined)).toEqual(made);
+        expect(await store.events.list({ subjectPrefix: subject })).toHaveLength(1);
+      });
+
+      it('undoes the consumption when the new token cannot be made', async () => {
+        const consumed = uniq('hash');
+        const taken = uniq('hash');
+        const subject = uniq('trade-conflict');
+        await store.tokens.create({ name: 'one-time', hash: consumed });
+        await store.tokens.create({ name: 'other', hash: taken });
+        await expect(store.tokens.trade(consumed, { name: 'session', hash: taken }, () => [event(subject)])).rejects.toMatchObject({
+          code: 'CONFLICT',
+        });
+        expect(await store.tokens.findByHash(consumed)).toMatchObject({ name: 'one-time' });
+        expect(await store.events.list({ subjectPrefix: subject })).toEqual([]);
+      });
     });
 
     describe('releases', () => {

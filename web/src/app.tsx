@@ -1,13 +1,15 @@
 /**
- * The shell: who is signed in, the header, and the routes. Pages other than the projects list
- * load as their own chunks, so the first load stays small.
+ * The shell: who is signed in, the header, and the routes. Every page, the projects list on the
+ * landing route too, and the header's search box load as their own chunks: the first chunk is the
+ * shell (React and the header), so the header names the person as soon as React has run and the
+ * session arrived, while the page's chunk is still on its way.
  */
 import { lazy, Suspense, useEffect, useState } from 'react';
 import { Link, Redirect, Route, Switch } from 'wouter';
 import { loadSession, loadSignInMethods, onSessionEnded, send, type Session, type SignInMethods } from './api.ts';
-import ProjectsPage from './pages/ProjectsPage.tsx';
-import { SearchBox } from './search/SearchBox.tsx';
 
+const ProjectsPage = lazy(() => import('./pages/ProjectsPage.tsx'));
+const SearchBox = lazy(() => import('./search/SearchBox.tsx').then((m) => ({ default: m.SearchBox })));
 const ProjectPage = lazy(() => import('./pages/ProjectPage.tsx'));
 const RunPage = lazy(() => import('./pages/RunPage.tsx'));
 const EnvironmentPage = lazy(() => import('./pages/EnvironmentPage.tsx'));
@@ -62,7 +64,11 @@ export function App() {
             </>
           )}
         </nav>
-        {session && <SearchBox />}
+        {session && (
+          <Suspense fallback={null}>
+            <SearchBox />
+          </Suspense>
+        )}
         {session && (
           <span className="who">
             <span title="signed in as">{session.actor}</span>

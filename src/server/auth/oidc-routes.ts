@@ -3,12 +3,13 @@
  * with a flow cookie (HttpOnly, SameSite=Lax: it must come back with the provider's cross-site
  * redirect, 10 minutes, only on /auth/oidc), and `/auth/oidc/callback` checks the answer — state
  * against the cookie, the state unused (one-time row), then the code, PKCE and the ID token
- * (oidc-client.ts) — makes or updates the user (oidc-users.ts), and starts a session owned by the
- * user. Each refusal is a page that says which check failed, and an event in the audit trail.
+ * (oidc-client.ts) — makes or updates the user (oidc-users.ts), and takes the state and starts a
+ * session owned by the user, with its events, in one commit (of two callbacks with one state, one
+ * session). Each refusal is a page that says which check failed, and an event in the audit trail.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { EventEnvironment, Store } from '../../store/ports.ts';
+import type { EventEnvironment, NewEvent, Store } from '../../store/ports.ts';
 import type { RouteTable } from '../http/index.ts';
 import { OidcClient, SignInRefusedError } from './oidc-client.ts';
 import { userOfIdentity } from './oidc-users.ts';
@@ -120,15 +121,18 @@ export function registerOidcRoutes(routes: RouteTable, deps: OidcRouteDeps): Oid
         const flow = OidcClient.flowOf(flowCookie);
         if (query.state !== flow.state)
           throw new SignInRefusedError('state-mismatch', 'the answer does not belong to this sign-in (state)');
-        if (!(await deps.sessions.consumeSignIn(flow.state)))
-          throw new SignInRefusedError('replayed', 'this answer from the identity provider was already used (a replayed state)');
+        if (!(await deps.sessions.signInPending(flow.state))) throw replayed();
         const rawQuery = request.url.slice(request.url.indexOf('?') + 1);
         const identity = await deps.oidc.finish(rawQuery, flow);
         const { user, created, groups } = await userOfIdentity(store, identity);
-        const session = await deps.sessions.startUserSession(user.name);
         const actor = `user:${user.name}`;
-        if (created) await record('user.added', actor, { name: user.name, kind: 'person', groups, via: 'oidc' });
-        await record('session.started', actor, { via: 'oidc', session: session.id, groups, from: request.ip });
+        // The state taken, the session and its events: one commit (the callback's critical path
+        // waited on three), and a replay that got this far at the same moment writes nothing.
+        const session = await deps.sessions.finishSignIn(flow.state, user.name, (sessionId) => [
+          ...(created ? [event('user.added', actor, { name: user.name, kind: 'person', groups, via: 'oidc' })] : []),
+          event('session.started', actor, { via: 'oidc', session: sessionId, groups, from: request.ip }),
+        ]);
+        if (session === null) throw replayed();
         const next = samePagePath(cookieValue(request.headers.cookie, NEXT_COOKIE) ?? undefined);
         // 303: the page is fetched anew with GET, whatever brought the browser here.
         return reply
@@ -144,11 +148,19 @@ export function registerOidcRoutes(routes: RouteTable, deps: OidcRouteDeps): Oid
     },
   });
 
+  function event(type: string, actor: string, data: Record<string, string | string[]>): NewEvent {
+    return { type, subject: 'server', actor, data, env: deps.eventEnv() };
+  }
+
   async function record(type: string, actor: string, data: Record<string, string | string[]>): Promise<void> {
-    await store.events.append({ type, subject: 'server', actor, data, env: deps.eventEnv() });
+    await store.events.append(event(type, actor, data));
   }
 
   return { sendToProvider };
+}
+
+function replayed(): SignInRefusedError {
+  return new SignInRefusedError('replayed', 'this answer from the identity provider was already used (a replayed state)');
 }
 
 function refusalPage(reply: FastifyReply, error: SignInRefusedError, status: number) {

@@ -11,7 +11,7 @@
  * cannot be computed without the HttpOnly cookie.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Store } from '../../store/ports.ts';
+import type { NewEvent, NewToken, Store } from '../../store/ports.ts';
 import { hashToken } from './tokens.ts';
 
 export const SESSION_COOKIE = 'gantry_session';
@@ -80,20 +80,20 @@ export class SessionService {
     return this.#newSession(null);
   }
 
-  /** A session for a user who signed in through the identity provider. */
-  async startUserSession(user: string): Promise<{ cookie: string; maxAgeSeconds: number; id: string }> {
-    this.#pruneAside();
-    return this.#newSession(user);
+  async #newSession(owner: string | null): Promise<{ cookie: string; maxAgeSeconds: number; id: string }> {
+    const { cookie, token } = this.#sessionToken(owner);
+    const record = await this.#store.tokens.create(token);
+    return { cookie, maxAgeSeconds: SESSION_TTL_MS / 1000, id: record.id };
   }
 
-  async #newSession(owner: string | null): Promise<{ cookie: string; maxAgeSeconds: number; id: string }> {
+  #sessionToken(owner: string | null): { cookie: string; token: NewToken } {
     const cookie = `gns_${randomBytes(32).toString('base64url')}`;
-    const record = await this.#store.tokens.create({
+    const token = {
       name: `${SESSION_PREFIX}${this.#now() + SESSION_TTL_MS}`,
       hash: hashToken(cookie),
       ...(owner === null ? {} : { owner }),
-    });
-    return { cookie, maxAgeSeconds: SESSION_TTL_MS / 1000, id: record.id };
+    };
+    return { cookie, token };
   }
 
   /** Remembers a sign-in's state until the provider sends the browser back (at most 10 minutes). */
@@ -102,13 +102,31 @@ export class SessionService {
     await this.#store.tokens.create({ name: `${SIGN_IN_STATE_PREFIX}${this.#now() + SIGN_IN_TTL_MS}`, hash: hashToken(state) });
   }
 
-  /** Consumes a sign-in's state: false when it was already used (a replay), expired or never issued. */
-  async consumeSignIn(state: string): Promise<boolean> {
-    const hash = hashToken(state);
-    const record = await this.#store.tokens.findByHash(hash);
+  /**
+   * Whether `state` is a sign-in this server started, not yet finished and within its ten
+   * minutes: a read, so that a replay is refused before Gantry asks the provider anything. It
+   * does not take the state; `finishSignIn` does.
+   */
+  async signInPending(state: string): Promise<boolean> {
+    const record = await this.#store.tokens.findByHash(hashToken(state));
     if (!record?.name.startsWith(SIGN_IN_STATE_PREFIX)) return false;
-    if (!(await this.#store.tokens.delete(hash))) return false;
     return expiryOf(record.name, SIGN_IN_STATE_PREFIX) > this.#now();
+  }
+
+  /**
+   * Takes the sign-in's state and starts `user`'s session with `events` (given the session's id)
+   * in one commit. Null, with nothing written, when the state was taken meanwhile: a replay of
+   * the same answer that passed `signInPending` at the same moment loses here.
+   */
+  async finishSignIn(
+    state: string,
+    user: string,
+    events: (sessionId: string) => readonly NewEvent[],
+  ): Promise<{ cookie: string; maxAgeSeconds: number; id: string } | null> {
+    this.#pruneAside();
+    const { cookie, token } = this.#sessionToken(user);
+    const record = await this.#store.tokens.trade(hashToken(state), token, (created) => events(created.id));
+    return record === null ? null : { cookie, maxAgeSeconds: SESSION_TTL_MS / 1000, id: record.id };
   }
 
   /** Every live session, oldest first. */

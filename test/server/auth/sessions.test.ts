@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SessionService } from '../../../src/server/auth/sessions.ts';
 import { openStore } from '../../../src/store/open-store.ts';
-import type { Store } from '../../../src/store/ports.ts';
+import type { EventEnvironment, Store } from '../../../src/store/ports.ts';
+
+const ENV: EventEnvironment = { gantryVersion: '0.1.0', nodeVersion: 'v24.0.0', host: 'test-host', configHash: 'cafe' };
 import { startTestServer, type TestServer } from '../../support/server.ts';
 
 describe('dashboard sign-in over HTTP', () => {
@@ -154,26 +156,48 @@ describe('SessionService', () => {
     expect(await sessions.find(redeemed!.cookie)).toBeNull();
   });
 
+  const started = (type: string) => (sessionId: string) => [
+    { type, subject: 'server', actor: 'user:carol', data: { session: sessionId }, env: ENV },
+  ];
+
   it("takes a sign-in's state once, and only within its ten minutes", async () => {
     let now = Date.parse('2026-11-22T10:00:00Z');
     const sessions = new SessionService(store, () => now);
     await sessions.rememberSignIn('state-a');
-    expect(await sessions.consumeSignIn('state-a')).toBe(true);
-    expect(await sessions.consumeSignIn('state-a')).toBe(false);
-    expect(await sessions.consumeSignIn('never-issued')).toBe(false);
+    expect(await sessions.signInPending('state-a')).toBe(true);
+    expect(await sessions.finishSignIn('state-a', 'carol', started('test.once'))).not.toBeNull();
+    expect(await sessions.signInPending('state-a')).toBe(false);
+    expect(await sessions.finishSignIn('state-a', 'carol', started('test.once'))).toBeNull();
+    expect(await sessions.signInPending('never-issued')).toBe(false);
     await sessions.rememberSignIn('state-b');
     now += 10 * 60_000 + 1;
-    expect(await sessions.consumeSignIn('state-b')).toBe(false);
+    expect(await sessions.signInPending('state-b')).toBe(false);
+  });
+
+  it('finishes one sign-in of two with the same state at the same moment, and writes nothing for the other', async () => {
+    const sessions = new SessionService(store);
+    await sessions.rememberSignIn('state-raced');
+    const type = `test.raced.${Date.now()}`;
+    const results = await Promise.all([
+      sessions.finishSignIn('state-raced', 'carol', started(type)),
+      sessions.finishSignIn('state-raced', 'carol', started(type)),
+    ]);
+    const finished = results.filter((r) => r !== null);
+    expect(finished).toHaveLength(1);
+    const events = await store.events.list({ type });
+    expect(events.map((e) => e.data.session)).toEqual([finished[0]!.id]);
+    expect((await sessions.list()).filter((s) => s.owner === 'carol').map((s) => s.id)).toContain(finished[0]!.id);
   });
 
   it('makes user sessions that act as the user, listed for admins and ended by id', async () => {
     const sessions = new SessionService(store);
-    const started = await sessions.startUserSession('carol');
-    const found = await sessions.find(started.cookie);
-    expect(found).toMatchObject({ id: started.id, owner: 'carol', actor: 'user:carol' });
-    expect((await sessions.list()).find((s) => s.id === started.id)).toMatchObject({ owner: 'carol' });
-    expect(await sessions.revoke(started.id)).toBe(true);
-    expect(await sessions.find(started.cookie)).toBeNull();
-    expect(await sessions.revoke(started.id)).toBe(false);
+    await sessions.rememberSignIn('state-c');
+    const session = (await sessions.finishSignIn('state-c', 'carol', started('test.started')))!;
+    const found = await sessions.find(session.cookie);
+    expect(found).toMatchObject({ id: session.id, owner: 'carol', actor: 'user:carol' });
+    expect((await sessions.list()).find((s) => s.id === session.id)).toMatchObject({ owner: 'carol' });
+    expect(await sessions.revoke(session.id)).toBe(true);
+    expect(await sessions.find(session.cookie)).toBeNull();
+    expect(await sessions.revoke(session.id)).toBe(false);
   });
 });
