@@ -6,10 +6,10 @@
  * its next call and its open event stream ends at once. The admin token and `gantry open` links
  * keep working beside it.
  */
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AXE, seriousViolations } from '../support/axe.ts';
-import { browserAvailable, launchBrowser, screenshot, signIn } from '../support/browser.ts';
+import { browserAvailable, type FileBrowser, openBrowser, screenshot, signIn } from '../support/browser.ts';
 import { freePort } from '../support/net.ts';
 import { startTestProvider, type TestProvider } from '../support/oidc-provider.ts';
 import { loopbackOnly, signInWithProvider } from '../support/oidc-sign-in.ts';
@@ -25,7 +25,7 @@ const ROOT = { sub: 'root', preferred_username: 'root', name: 'Platform Root', e
 describe.runIf(browserAvailable())('dashboard sign-in through an OpenID provider', () => {
   let server: GantryUp;
   let provider: TestProvider;
-  let browser: Browser;
+  let browser: FileBrowser;
   let repo: TestRepo;
   const contexts: BrowserContext[] = [];
 
@@ -50,7 +50,7 @@ describe.runIf(browserAvailable())('dashboard sign-in through an OpenID provider
           GANTRY_OIDC_ROLES: 'shop-devs=developer@shop, platform=admin',
         },
       }),
-      launchBrowser(),
+      openBrowser(),
       makeRepo({ 'gantry.yaml': 'pipeline:\n  on: { manual: {} }\n  jobs:\n    hello: { steps: ["echo hi"] }\n' }),
     ]);
     provider = await startTestProvider({

@@ -10,9 +10,9 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { browserAvailable, launchBrowser, screenshot, signIn } from '../support/browser.ts';
+import { browserAvailable, type FileBrowser, openBrowser, screenshot, signIn } from '../support/browser.ts';
 import { makeRepo, type TestRepo } from '../support/repo.ts';
 import { startGantryUp, waitForRunEnd, type GantryUp } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
@@ -52,7 +52,7 @@ const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.mi
 describe.runIf(browserAvailable())('SLO and incident pages in a browser', () => {
   let server: GantryUp;
   let repo: TestRepo;
-  let browser: Browser;
+  let browser: FileBrowser;
   let context: BrowserContext;
   let page: Page;
   let projectId = '';
@@ -91,7 +91,7 @@ describe.runIf(browserAvailable())('SLO and incident pages in a browser', () => 
 
   beforeAll(async () => {
     server = await startGantryUp();
-    browser = await launchBrowser();
+    browser = await openBrowser();
     context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     page = await context.newPage();
     page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));

@@ -5,10 +5,10 @@
 import { createServer, type Server } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AXE, seriousViolations } from '../support/axe.ts';
-import { browserAvailable, launchBrowser, screenshot, signIn } from '../support/browser.ts';
+import { browserAvailable, type FileBrowser, openBrowser, screenshot, signIn } from '../support/browser.ts';
 import { openInApp } from '../support/in-app-navigation.ts';
 import { startGantryUp, type GantryUp } from '../support/server.ts';
 
@@ -100,7 +100,7 @@ pipeline:
 
 describe.runIf(browserAvailable())('the dashboard in a browser', () => {
   let server: GantryUp;
-  let browser: Browser;
+  let browser: FileBrowser;
   let context: BrowserContext;
   let page: Page;
   const repos: TestRepo[] = [];
@@ -108,7 +108,7 @@ describe.runIf(browserAvailable())('the dashboard in a browser', () => {
 
   beforeAll(async () => {
     server = await startGantryUp();
-    browser = await launchBrowser();
+    browser = await openBrowser();
     context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
     page = await context.newPage();
     // Uncaught errors and Content-Security-Policy refusals fail the file (see the last test).
