@@ -10,6 +10,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AXE, seriousViolations } from '../support/axe.ts';
 import { browserAvailable, type FileBrowser, openBrowser, screenshot, signIn } from '../support/browser.ts';
+import { openInApp } from '../support/in-app-navigation.ts';
 import { freePort } from '../support/net.ts';
 import { startTestProvider, type TestProvider } from '../support/oidc-provider.ts';
 import { loopbackOnly, signInWithProvider } from '../support/oidc-sign-in.ts';
@@ -237,14 +238,23 @@ describe.runIf(browserAvailable())('dashboard sign-in through an OpenID provider
     await page.addScriptTag({ content: AXE });
     expect(await seriousViolations(page)).toEqual([]);
     await signInWithProvider(page, server.url, 'root');
-    for (const [path, ready] of [
-      ['/people', 'Users'],
-      ['/audit', 'Audit trail'],
-      ['/projects/shop/members', 'Members'],
-    ] as const) {
-      await page.goto(`${server.url}${path}`);
-      await page.getByRole('table', { name: ready }).waitFor();
-      await page.addScriptTag({ content: AXE });
+    for (const [index, [path, ready]] of (
+      [
+        ['/people', 'Users'],
+        ['/audit', 'Audit trail'],
+        ['/projects/shop/members', 'Members'],
+      ] as const
+    ).entries()) {
+      // The first page loads in full and gets axe; the others open inside the app, as its links
+      // do, which keeps axe loaded (one load and one injection instead of three).
+      if (index === 0) {
+        await page.goto(`${server.url}${path}`);
+        await page.getByRole('table', { name: ready }).waitFor();
+        await page.addScriptTag({ content: AXE });
+      } else {
+        await openInApp(page, path);
+        await page.getByRole('table', { name: ready }).waitFor();
+      }
       expect(await seriousViolations(page), path).toEqual([]);
     }
   });
