@@ -242,7 +242,17 @@ describe.runIf(browserAvailable())('the dashboard in a browser', () => {
   });
 
   it('starts a canary, shows the traffic split move, aborts it and shows the rollback on the timeline', async () => {
-    const { second } = await webReleases();
+    const { first, second } = await webReleases();
+    // Numbered in the order they were made, as the project's list shows them.
+    const listed = await waitFor(
+      async () => {
+        const { releases } = (await server.api<{ releases: Release[] }>('GET', '/api/projects/web/releases')).body;
+        return releases.length >= 2 ? releases : undefined;
+      },
+      { what: "web's two releases", timeoutMs: 30_000 },
+    );
+    expect(listed.find((r) => r.number === 1)?.id).toBe(first.id);
+    expect(listed.find((r) => r.number === 2)?.id).toBe(second.id);
     await signedIn();
     const projectId = (await server.api<{ project: { id: string } }>('GET', '/api/projects/web')).body.project.id;
     // The first deploy from the project page, of release 1: production is listed before anything ran there.
