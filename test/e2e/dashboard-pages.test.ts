@@ -2,10 +2,10 @@
  * Pages of the dashboard in a real browser (Debian's Chromium) against a real `gantry up` (no
  * sandbox, see the security section), one server and one browser for the file (each section used
  * to start its own), sections in an order where none sees another's state:
- * - DORA's history, made through the API from the file's start while the other sections run (its
- *   time is waits on builds and health checks): two releases built from real commits go to
- *   production, an incident is opened on the second and it is rolled back by hand (the only section
- *   that deploys: the page counts deployments).
+ * - DORA, first (the page opens on the first project): two releases built from real commits go to
+ *   production, an incident is opened on the second and it is rolled back by hand. The page shows
+ *   each number with its tier, the four charts, and the rollouts behind the numbers with the
+ *   commits each deployment put live (the only section that deploys: the page counts deployments).
  * - "New service": a platform team's template (added under the data directory) is offered with its
  *   field, the form creates the service on the server — a repository under `<data>/services/`,
  *   registered, its first commit running its first pipeline — and the page links to the project.
@@ -18,9 +18,6 @@
  *   release of the second; the page shows its findings new vs existing vs fixed, that production
  *   would refuse it, no SBOM, the trend, and a person suppresses the new critical finding with a
  *   reason, which lifts the gate.
- * - DORA, once its history is made: the page (on project `app`, the first by name, which the page
- *   opens on) shows each number with its tier, the four charts, and the rollouts behind the
- *   numbers with the commits each deployment put live.
  * - Agents, last (its agent keeps a job until the file ends): a connected `gantry agent` with its
  *   labels, a capacity bar of its slots (one busy) and the job it runs, linked to that job's page;
  *   an agent registered but never started (lost); a revoked one; once the run is cancelled, idle.
@@ -47,20 +44,20 @@ describe.runIf(browserAvailable())('pages of the dashboard in a browser', () => 
   let browser: FileBrowser;
   let page: Page;
   const problems: string[] = [];
-  const repos: TestRepo[] = [];
 
-  /** The DORA section's history (see there), started by the file's beforeAll. */
-  let doraStarted: Promise<{ first: { id: string; number: number }; second: { id: string; number: number }; v2: string }> | undefined;
-  const doraHistory = () => {
-    if (!doraStarted) throw new Error("the file's beforeAll did not start the DORA history");
-    return doraStarted;
-  };
+  beforeAll(async () => {
+    // No sandbox: the security section's job writes into the server's data directory, as the
+    // pipeline's own scan step does; no other section looks at where its jobs ran.
+    [server, browser] = await Promise.all([startGantryUp({ env: { GANTRY_SANDBOX: 'off' } }), openBrowser()]);
+    page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
 
-  /**
-   * Two releases built from real commits go to production, an incident is opened on the second
-   * and it is rolled back by hand, all through the API.
-   */
-  async function makeDoraHistory() {
+  describe('DORA', () => {
     const SERVICE = readFileSync(join(import.meta.dirname, 'fixtures', 'service.js'), 'utf8');
     const serviceYaml = (version: string) => `
 pipeline:
@@ -76,20 +73,30 @@ environments:
   production:
     strategy: { recreate: {} }
 `;
-    const repo = await makeRepo({ 'server.js': SERVICE, 'gantry.yaml': serviceYaml('v1') });
-    repos.push(repo);
+    let repo: TestRepo;
+
+    beforeAll(async () => {
+      repo = await makeRepo({ 'server.js': SERVICE, 'gantry.yaml': serviceYaml('v1') });
+    });
+    afterAll(async () => {
+      await repo?.cleanup();
+    });
+
     const rolloutPhase = async () =>
-      (await server.api<{ rollout: { id: string; phase: string } | null }>('GET', '/api/projects/app/environments/production/rollout')).body
+      (await server.api<{ rollout: { id: string; phase: string } | null }>('GET', '/api/projects/web/environments/production/rollout')).body
         .rollout;
 
     /** Runs the pipeline on the repository's head, makes a release of it and deploys it; resolves once it is live. */
     async function release(): Promise<{ id: string; number: number }> {
-      const run = (await server.api<{ run: { id: string } }>('POST', '/api/projects/app/runs', {})).body.run;
+      const run = (await server.api<{ run: { id: string } }>('POST', '/api/projects/web/runs', {})).body.run;
       await waitFor(
         async () => (await server.api<{ status: string }>('GET', `/api/runs/${run.id}`)).body.status === 'success' || undefined,
-        { what: 'the build', timeoutMs: 60_000 },
+        {
+          what: 'the build',
+          timeoutMs: 30_000,
+        },
       );
-      const made = await server.api<{ release: { id: string; number: number } }>('POST', '/api/projects/app/releases', { run: run.id });
+      const made = await server.api<{ release: { id: string; number: number } }>('POST', '/api/projects/web/releases', { run: run.id });
       expect(made.status).toBe(201);
       return made.body.release;
     }
@@ -97,40 +104,73 @@ environments:
       const { status, body } = await action;
       expect(status).toBeLessThan(300);
       await waitFor(
-        async () => {
-          const rollout = await rolloutPhase();
-          return (rollout?.id === body.rollout.id && rollout.phase === 'succeeded') || undefined;
+        async () => ((await rolloutPhase())?.id === body.rollout.id && (await rolloutPhase())?.phase === 'succeeded') || undefined,
+        {
+          what: 'the rollout to succeed',
+          timeoutMs: 30_000,
         },
-        { what: 'the rollout to succeed', timeoutMs: 60_000 },
       );
     }
 
-    expect((await server.api('POST', '/api/projects', { path: repo.dir, name: 'app' })).status).toBe(201);
-    const first = await release();
-    await deployed(server.api('POST', '/api/projects/app/environments/production/deploy', { release: first.id }));
-    const v2 = await repo.commit({ 'gantry.yaml': serviceYaml('v2') }, 'v2');
-    const second = await release();
-    await deployed(server.api('POST', '/api/projects/app/environments/production/deploy', { release: second.id }));
-    const incident = await server.api('POST', '/api/projects/app/incidents', { title: 'v2 answers slowly', environment: 'production' });
-    expect(incident.status).toBe(201);
-    await deployed(server.api('POST', '/api/projects/app/environments/production/rollback'));
-    return { first, second, v2 };
-  }
+    it('shows the numbers with tiers, the four charts and the deployments behind them, from real deploys', async () => {
+      await page.setViewportSize({ width: 1280, height: 900 });
+      expect((await server.api('POST', '/api/projects', { path: repo.dir, name: 'web' })).status).toBe(201);
+      const first = await release();
+      await deployed(server.api('POST', '/api/projects/web/environments/production/deploy', { release: first.id }));
+      const v2 = await repo.commit({ 'gantry.yaml': serviceYaml('v2') }, 'v2');
+      const second = await release();
+      await deployed(server.api('POST', '/api/projects/web/environments/production/deploy', { release: second.id }));
+      const incident = await server.api('POST', '/api/projects/web/incidents', { title: 'v2 answers slowly', environment: 'production' });
+      expect(incident.status).toBe(201);
+      await deployed(server.api('POST', '/api/projects/web/environments/production/rollback'));
 
-  beforeAll(async () => {
-    // No sandbox: the security section's job writes into the server's data directory, as the
-    // pipeline's own scan step does; no other section looks at where its jobs ran.
-    [server, browser] = await Promise.all([startGantryUp({ env: { GANTRY_SANDBOX: 'off' } }), openBrowser()]);
-    doraStarted = makeDoraHistory();
-    // Awaited by the DORA case; until then a failure must not count as unhandled.
-    doraStarted.catch(() => undefined);
-    page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
-    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-  }, 60_000);
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    for (const repo of repos) await repo.cleanup();
+      // What the numbers are made of: each release lists its new commits, each rollout says what it is.
+      const events = async (type: string) =>
+        (await server.api<{ events: { data: Record<string, unknown> }[] }>('GET', `/api/events?type=${type}`)).body.events.map(
+          (e) => e.data,
+        );
+      expect((await events('rollout.created')).map((d) => d.kind)).toEqual(['deploy', 'deploy', 'rollback']);
+      const releases = await events('release.created');
+      expect(releases[1]).toMatchObject({
+        baseReleaseId: first.id,
+        commitsTruncated: false,
+        commits: [{ sha: v2, at: expect.any(String) }],
+      });
+
+      await signIn(page, server);
+      await page.getByRole('link', { name: 'DORA' }).click();
+      await page.waitForURL(`${server.url}/dora`);
+      const summary = page.locator('table.dora-summary');
+      await summary.waitFor();
+      const row = (name: string) => summary.getByRole('row', { name: new RegExp(`^${name}`) });
+      // Two deployments, one failed (an incident, then a rollback by hand); the rollback is no deployment.
+      await row('Deployment frequency').waitFor({ timeout: 20_000 });
+      expect(await row('Deployment frequency').textContent()).toMatch(/\(2\)/);
+      expect(await row('Change failure rate').textContent()).toMatch(/50%\s*\(1 of 2\)\s*low/);
+      expect(await row('Lead time for changes').locator('.tier').textContent()).toBe('elite');
+      expect(await row('Failed deployment recovery time').textContent()).toMatch(/1 recovered/);
+
+      // The four keys over time, drawn by ECharts on canvases.
+      const charts = page.locator('.dora-charts figure');
+      await charts.nth(3).waitFor({ timeout: 20_000 });
+      expect(await charts.count()).toBe(4);
+      await page.locator('.dora-chart canvas').nth(3).waitFor();
+      expect(await page.locator('.dora-chart[role="img"]').first().getAttribute('aria-label')).toMatch(
+        /2 deployments and 1 incidents marked/,
+      );
+
+      // The table behind the numbers: v2's commit with its lead time, the failure and how it recovered.
+      const rows = page.locator('table.dora-rollouts tbody tr');
+      await rows.nth(2).waitFor();
+      expect(await rows.count()).toBe(3);
+      const failed = page.locator('table.dora-rollouts tr.counted', { hasText: `#${second.number}` });
+      expect(await failed.textContent()).toContain(v2.slice(0, 7));
+      expect(await failed.textContent()).toMatch(/incident #1, rolled back by .*restored in/);
+      expect(await page.locator('table.dora-rollouts tr.not-counted').textContent()).toMatch(/a rollback restores/);
+      await page.getByText(/#1 opened .* failed deployment/).waitFor();
+      await screenshot(page, 'dora', { fullPage: true });
+      expect(problems).toEqual([]);
+    }, 120_000);
   });
 
   describe('New service', () => {
@@ -409,64 +449,6 @@ environments:
     });
   });
 
-  /**
-   * Project `app` (named to come first: the DORA page opens on the first project by name). Its
-   * deployments are made by the file's beforeAll and run while the other sections do (they are
-   * waits on builds and health checks); the case looks at the page once they are done.
-   */
-  describe('DORA', () => {
-    it('shows the numbers with tiers, the four charts and the deployments behind them, from real deploys', async () => {
-      const { first, second, v2 } = await doraHistory();
-
-      // What the numbers are made of: each release lists its new commits, each rollout says what it is.
-      const events = async (type: string) =>
-        (await server.api<{ events: { data: Record<string, unknown> }[] }>('GET', `/api/events?type=${type}&project=app`)).body.events.map(
-          (e) => e.data,
-        );
-      expect((await events('rollout.created')).map((d) => d.kind)).toEqual(['deploy', 'deploy', 'rollback']);
-      const releases = await events('release.created');
-      expect(releases[1]).toMatchObject({
-        baseReleaseId: first.id,
-        commitsTruncated: false,
-        commits: [{ sha: v2, at: expect.any(String) }],
-      });
-
-      await page.setViewportSize({ width: 1280, height: 900 });
-      await signIn(page, server);
-      await page.getByRole('link', { name: 'DORA' }).click();
-      await page.waitForURL(`${server.url}/dora`);
-      const summary = page.locator('table.dora-summary');
-      await summary.waitFor();
-      const row = (name: string) => summary.getByRole('row', { name: new RegExp(`^${name}`) });
-      // Two deployments, one failed (an incident, then a rollback by hand); the rollback is no deployment.
-      await row('Deployment frequency').waitFor({ timeout: 20_000 });
-      expect(await row('Deployment frequency').textContent()).toMatch(/\(2\)/);
-      expect(await row('Change failure rate').textContent()).toMatch(/50%\s*\(1 of 2\)\s*low/);
-      expect(await row('Lead time for changes').locator('.tier').textContent()).toBe('elite');
-      expect(await row('Failed deployment recovery time').textContent()).toMatch(/1 recovered/);
-
-      // The four keys over time, drawn by ECharts on canvases.
-      const charts = page.locator('.dora-charts figure');
-      await charts.nth(3).waitFor({ timeout: 20_000 });
-      expect(await charts.count()).toBe(4);
-      await page.locator('.dora-chart canvas').nth(3).waitFor();
-      expect(await page.locator('.dora-chart[role="img"]').first().getAttribute('aria-label')).toMatch(
-        /2 deployments and 1 incidents marked/,
-      );
-
-      // The table behind the numbers: v2's commit with its lead time, the failure and how it recovered.
-      const rows = page.locator('table.dora-rollouts tbody tr');
-      await rows.nth(2).waitFor();
-      expect(await rows.count()).toBe(3);
-      const failed = page.locator('table.dora-rollouts tr.counted', { hasText: `#${second.number}` });
-      expect(await failed.textContent()).toContain(v2.slice(0, 7));
-      expect(await failed.textContent()).toMatch(/incident #1, rolled back by .*restored in/);
-      expect(await page.locator('table.dora-rollouts tr.not-counted').textContent()).toMatch(/a rollback restores/);
-      await page.getByText(/#1 opened .* failed deployment/).waitFor();
-      await screenshot(page, 'dora', { fullPage: true });
-      expect(problems).toEqual([]);
-    }, 120_000);
-  });
   describe('the agents page', () => {
     let repo: TestRepo;
     let work: string;
