@@ -7,10 +7,10 @@
  * - where each instance fault ran and what it did, from the record: a CPU pressure's workers
  *   inside the instance's sandbox (bubblewrap), and how much of /tmp a disk-full filled.
  */
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sandboxAvailable } from '../../src/executor/index.ts';
-import { browserAvailable, launchBrowser, screenshot, signIn } from '../support/browser.ts';
+import { browserAvailable, type FileBrowser, openBrowser, screenshot, signIn } from '../support/browser.ts';
 import { deployShopToStaging } from '../support/chaos-deploy.ts';
 import { OK_SERVICE } from '../support/chaos-service.ts';
 import { makeRepo, type TestRepo } from '../support/repo.ts';
@@ -62,7 +62,7 @@ interface Run {
 
 describe.runIf(browserAvailable())('the experiment pages in a browser', () => {
   let server: GantryUp;
-  let browser: Browser;
+  let browser: FileBrowser;
   let context: BrowserContext;
   let page: Page;
   let repo: TestRepo;
@@ -73,7 +73,7 @@ describe.runIf(browserAvailable())('the experiment pages in a browser', () => {
   beforeAll(async () => {
     [server, browser, repo] = await Promise.all([
       startGantryUp(),
-      launchBrowser(),
+      openBrowser(),
       makeRepo({ 'server.js': OK_SERVICE, 'gantry.yaml': YAML }),
     ]);
     context = await browser.newContext({ viewport: { width: 1280, height: 900 } });

@@ -27,13 +27,13 @@ import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMasker } from '../../src/executor/index.ts';
 import { type Finding, toSarif } from '../../src/security/index.ts';
 import { RotatingLog } from '../../src/runtime/rotating-log.ts';
 import { instanceLogDir } from '../../src/server/logs/index.ts';
-import { browserAvailable, launchBrowser, screenshot, signIn } from '../support/browser.ts';
+import { browserAvailable, type FileBrowser, openBrowser, screenshot, signIn } from '../support/browser.ts';
 import { CLI_MAIN, cliEnv, NODE } from '../support/cli.ts';
 import { makeRepo, type TestRepo } from '../support/repo.ts';
 import { type GantryUp, startGantryUp } from '../support/server.ts';
@@ -41,14 +41,14 @@ import { waitFor } from '../support/wait.ts';
 
 describe.runIf(browserAvailable())('pages of the dashboard in a browser', () => {
   let server: GantryUp;
-  let browser: Browser;
+  let browser: FileBrowser;
   let page: Page;
   const problems: string[] = [];
 
   beforeAll(async () => {
     // No sandbox: the security section's job writes into the server's data directory, as the
     // pipeline's own scan step does; no other section looks at where its jobs ran.
-    [server, browser] = await Promise.all([startGantryUp({ env: { GANTRY_SANDBOX: 'off' } }), launchBrowser()]);
+    [server, browser] = await Promise.all([startGantryUp({ env: { GANTRY_SANDBOX: 'off' } }), openBrowser()]);
     page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
     page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
   }, 60_000);

@@ -5,10 +5,10 @@
 import { createServer, type Server } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AXE, seriousViolations } from '../support/axe.ts';
-import { browserAvailable, launchBrowser, screenshot, signIn } from '../support/browser.ts';
+import { browserAvailable, type FileBrowser, openBrowser, screenshot, signIn } from '../support/browser.ts';
 import { openInApp } from '../support/in-app-navigation.ts';
 import { startGantryUp, type GantryUp } from '../support/server.ts';
 
@@ -98,17 +98,53 @@ pipeline:
     package: { needs: [test, lint], steps: ["true"] }
 `;
 
+interface Release {
+  id: string;
+  number: number;
+}
+
 describe.runIf(browserAvailable())('the dashboard in a browser', () => {
   let server: GantryUp;
-  let browser: Browser;
+  let browser: FileBrowser;
   let context: BrowserContext;
   let page: Page;
   const repos: TestRepo[] = [];
   const problems: string[] = [];
 
+  /**
+   * Project `web`'s two releases (v1, then v2 from a later commit) for the canary case, built
+   * through the API from the file's start while the first cases run: builds are waits.
+   */
+  let webReleasesMade: Promise<{ first: Release; second: Release }> | undefined;
+  const webReleases = () => {
+    if (!webReleasesMade) throw new Error("the file's beforeAll did not start web's releases");
+    return webReleasesMade;
+  };
+  async function makeWebReleases(): Promise<{ first: Release; second: Release }> {
+    const repo = await makeRepo({ 'server.js': SERVICE, 'gantry.yaml': serviceYaml('v1') });
+    repos.push(repo);
+    expect((await server.api('POST', '/api/projects', { path: repo.dir, name: 'web' })).status).toBe(201);
+    const runAndRelease = async () => {
+      const run = (await server.api<{ run: { id: string } }>('POST', '/api/projects/web/runs', {})).body.run;
+      await waitFor(
+        async () => (await server.api<{ status: string }>('GET', `/api/runs/${run.id}`)).body.status === 'success' || undefined,
+        { what: 'the build', timeoutMs: 60_000 },
+      );
+      const made = await server.api<{ release: Release }>('POST', '/api/projects/web/releases', { run: run.id });
+      expect(made.status).toBe(201);
+      return made.body.release;
+    };
+    const first = await runAndRelease();
+    await repo.commit({ 'gantry.yaml': serviceYaml('v2') }, 'v2');
+    return { first, second: await runAndRelease() };
+  }
+
   beforeAll(async () => {
     server = await startGantryUp();
-    browser = await launchBrowser();
+    webReleasesMade = makeWebReleases();
+    // Awaited by the canary case; until then a failure must not count as unhandled.
+    webReleasesMade.catch(() => undefined);
+    browser = await openBrowser();
     context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
     page = await context.newPage();
     // Uncaught errors and Content-Security-Policy refusals fail the file (see the last test).
@@ -206,30 +242,22 @@ describe.runIf(browserAvailable())('the dashboard in a browser', () => {
   });
 
   it('starts a canary, shows the traffic split move, aborts it and shows the rollback on the timeline', async () => {
-    const repo = await project('web', { 'server.js': SERVICE, 'gantry.yaml': serviceYaml('v1') });
-    const release = async (number: number) =>
-      waitFor(
-        async () =>
-          (await server.api<{ releases: { id: string; number: number }[] }>('GET', '/api/projects/web/releases')).body.releases.find(
-            (r) => r.number === number,
-          ),
-        { what: `release ${number}`, timeoutMs: 30_000 },
-      );
-    const runAndRelease = async (number: number) => {
-      const run = (await server.api<{ run: { id: string } }>('POST', '/api/projects/web/runs', {})).body.run;
-      await waitFor(
-        async () => (await server.api<{ status: string }>('GET', `/api/runs/${run.id}`)).body.status === 'success' || undefined,
-        { what: 'the build', timeoutMs: 30_000 },
-      );
-      const made = await server.api<{ release: { id: string } }>('POST', '/api/projects/web/releases', { run: run.id });
-      expect(made.status).toBe(201);
-      return release(number);
-    };
-    await runAndRelease(1);
+    const { first, second } = await webReleases();
+    // Numbered in the order they were made, as the project's list shows them.
+    const listed = await waitFor(
+      async () => {
+        const { releases } = (await server.api<{ releases: Release[] }>('GET', '/api/projects/web/releases')).body;
+        return releases.length >= 2 ? releases : undefined;
+      },
+      { what: "web's two releases", timeoutMs: 30_000 },
+    );
+    expect(listed.find((r) => r.number === 1)?.id).toBe(first.id);
+    expect(listed.find((r) => r.number === 2)?.id).toBe(second.id);
+    await signedIn();
     const projectId = (await server.api<{ project: { id: string } }>('GET', '/api/projects/web')).body.project.id;
-    // The first deploy from the project page: production is listed before anything ran there.
+    // The first deploy from the project page, of release 1: production is listed before anything ran there.
     await page.goto(`${server.url}/projects/${projectId}`);
-    await page.getByRole('button', { name: 'Deploy to production' }).click();
+    await page.locator('tr', { hasText: /^#1\D/ }).getByRole('button', { name: 'Deploy to production' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Deploy' }).click();
     await page.waitForURL(`${server.url}/projects/${projectId}/environments/production`);
     await waitFor(
@@ -239,8 +267,6 @@ describe.runIf(browserAvailable())('the dashboard in a browser', () => {
       { what: 'v1 in production', timeoutMs: 30_000 },
     );
 
-    await repo.commit({ 'gantry.yaml': serviceYaml('v2') }, 'v2');
-    const second = await runAndRelease(2);
     await page.goto(`${server.url}/projects/${projectId}/environments/production`);
     const split = page.locator('[data-testid="traffic-split"]');
     await split.waitFor();

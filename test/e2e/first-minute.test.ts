@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { browserAvailable, launchBrowser, screenshot } from '../support/browser.ts';
+import { browserAvailable, openBrowser, screenshot } from '../support/browser.ts';
 import { type CliResult, runCli, startCli, type RunningCli } from '../support/cli.ts';
 import { killLeftovers } from '../support/instances.ts';
 import { waitFor } from '../support/wait.ts';
@@ -157,7 +157,7 @@ describe('the first minute', () => {
     'the dashboard shows the demo: the faulty canary rolled back, its decisions and charts',
     async () => {
       expect((await demoDone()).result.code).toBe(0);
-      const browser = await launchBrowser();
+      const browser = await openBrowser();
       try {
         const page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
         const { url: link } = (await (

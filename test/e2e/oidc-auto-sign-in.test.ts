@@ -6,9 +6,9 @@
  * /sign-in; a `next` that leaves Gantry's origin lands on the home page instead; API calls,
  * assets and browsers with a session are served as before.
  */
-import type { Browser, BrowserContext, Request } from 'playwright-core';
+import type { BrowserContext, Request } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { browserAvailable, launchBrowser } from '../support/browser.ts';
+import { browserAvailable, type FileBrowser, openBrowser } from '../support/browser.ts';
 import { freePort } from '../support/net.ts';
 import { startTestProvider, type TestProvider } from '../support/oidc-provider.ts';
 import { loopbackOnly } from '../support/oidc-sign-in.ts';
@@ -20,7 +20,7 @@ const html = { accept: 'text/html,application/xhtml+xml' };
 describe.runIf(browserAvailable())('OIDC sign-in straight at the provider', () => {
   let server: TestServer;
   let provider: TestProvider;
-  let browser: Browser;
+  let browser: FileBrowser;
   let context: BrowserContext;
 
   beforeAll(async () => {
@@ -35,7 +35,7 @@ describe.runIf(browserAvailable())('OIDC sign-in straight at the provider', () =
           oidcAutoSignIn: 'on',
         },
       }),
-      launchBrowser(),
+      openBrowser(),
     ]);
     provider = await startTestProvider({ port: providerPort, redirectUri: `${server.url}/auth/oidc/callback`, accounts: [ERIN] });
     context = await browser.newContext();
