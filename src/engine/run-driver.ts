@@ -5,12 +5,14 @@
  */
 import type { JobResult, RunStatus } from '../core/types.ts';
 import type { JobSpec, NeedsEntry, RunJob } from '../executor/ports.ts';
-import { reduceRun, type ConditionEnv, type JobState, type RunCommand, type RunEvent, type RunState } from '../pipeline/run-reducer.ts';
+import { applyRunEvent, type ConditionEnv, type JobState, type RunCommand, type RunEvent, type RunState } from '../pipeline/run-reducer.ts';
 import type { SlotPool } from './slot-pool.ts';
 
 export interface Transition {
   event: RunEvent;
+  /** The driver's own state, changed in place by the next event: read it now, do not keep it. */
   state: RunState;
+  /** The run before the event: its status, and of its jobs only those in `changed` (a copy of every job per event made a large run cost jobs²). */
   previous: RunState;
   changed: string[];
   /** ISO time the event was applied. */
@@ -45,7 +47,8 @@ export class RunDriver {
   readonly done: Promise<RunStatus>;
 
   constructor(state: RunState, env: ConditionEnv, host: RunHost) {
-    this.#state = state;
+    // Its own copy: events change it in place (see applyRunEvent).
+    this.#state = { ...state, jobs: { ...state.jobs } };
     this.#env = env;
     this.#host = host;
     this.done = new Promise((resolve, reject) => {
@@ -96,10 +99,21 @@ export class RunDriver {
   #apply(event: RunEvent, result?: JobResult): Promise<void> {
     const step = this.#queue.then(async () => {
       if (this.#detached) return;
-      const previous = this.#state;
-      const t = reduceRun(previous, event, this.#env);
-      await this.#host.persist({ event, state: t.state, previous, changed: t.changed, at: this.#host.now().toISOString(), result });
-      this.#state = t.state;
+      // The driver owns its state: the event changes it in place, and is taken back if it cannot be stored.
+      const t = applyRunEvent(this.#state, event, this.#env);
+      try {
+        await this.#host.persist({
+          event,
+          state: t.state,
+          previous: t.before,
+          changed: t.changed,
+          at: this.#host.now().toISOString(),
+          result,
+        });
+      } catch (error) {
+        t.undo();
+        throw error;
+      }
       for (const command of t.commands) this.#act(command);
     });
     this.#queue = step.catch((e: unknown) => {
