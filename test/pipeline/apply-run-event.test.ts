@@ -18,6 +18,7 @@ import {
   reduceRun,
 } from '../../src/pipeline/run-reducer.ts';
 import { deepFreeze } from '../scenarios/simulate.ts';
+import { waitFor } from '../support/wait.ts';
 import { GANTRY, type JobSpec, pipeline } from './pipeline-fixtures.ts';
 
 const ENV: ConditionEnv = { inputs: {}, gantry: GANTRY, env: {} };
@@ -135,5 +136,30 @@ describe('RunDriver on its own state', () => {
     expect(given.status).toBe('queued');
     expect(driver.state.status).toBe('running');
     expect(driver.state.jobs.build?.status).toBe('running');
+  });
+});
+
+describe('RunDriver with many jobs at once', () => {
+  it('lets the event loop turn while it starts them (the server answers requests meanwhile)', async () => {
+    const jobs: Record<string, JobSpec> = {};
+    for (let i = 0; i < 2000; i++) jobs[`j${i}`] = {};
+    const state = initialRunState('run-1', compilePlan(pipeline(jobs), { inputs: {}, gantry: GANTRY }));
+    let started = 0;
+    const host: RunHost = {
+      // A store whose writes never wait for I/O, as SQLite's do not.
+      async persist(t) {
+        if (t.event.type === 'job-started') started++;
+      },
+      jobSpec: async () => ({}) as ExecutorJobSpec,
+      // The jobs never end here: only their start matters.
+      runJob: () => new Promise<JobResult>(() => undefined),
+      slots: new SlotPool(100_000),
+      now: () => new Date(0),
+    };
+    const driver = new RunDriver(state, ENV, host);
+    const startedWhenATimerRan = new Promise<number>((resolve) => setTimeout(() => resolve(started), 0));
+    await driver.start();
+    expect(await startedWhenATimerRan).toBeLessThan(2000);
+    await waitFor(() => started === 2000, { what: 'every job to start' });
   });
 });
