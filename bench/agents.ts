@@ -7,10 +7,14 @@
  * another host's in production), and agents ÷ embedded for both.
  *
  * Knobs: JOBS [10000], AGENTS [4], CAPACITY [2], REPS [1], DEADLINE_MS [900000: each run's bound; the
- * whole benchmark's is every run's (2 × REPS) plus two minutes for starting and stopping].
+ * whole benchmark's is every run's (2 × REPS) plus two minutes for starting and stopping],
+ * EMBEDDED [1; 0 skips the embedded runs, to look at the agents' side alone: no ratio then].
+ * The server's and the agents' output go to a folder printed at the start and kept on failure.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { benchMain, GANTRY_CLI, NODE, progress, round, startServer, type ServerHandle, tempDir, tempRepo, track, waitFor } from './lib.ts';
 
@@ -19,6 +23,7 @@ const AGENTS = Number(process.env.AGENTS ?? 4);
 const CAPACITY = Number(process.env.CAPACITY ?? 2);
 const REPS = Number(process.env.REPS ?? 1);
 const DEADLINE_MS = Number(process.env.DEADLINE_MS ?? 900_000);
+const EMBEDDED = process.env.EMBEDDED !== '0';
 const CLOCK_TICKS = 100;
 
 function pipeline(runsOn: string | null): string {
@@ -83,39 +88,52 @@ function figures(m: Measure[]) {
 
 // Each repetition runs twice (embedded, then agents): the whole bound must hold all of them, or a
 // slow first run would leave the second none of its time.
+// Not a tempDir of lib's (removed at the end, however it ends): a failed run's logs are what tell why.
+const logsDir = await mkdtemp(join(tmpdir(), 'gantry-bench-agents-logs-'));
+let succeeded = false;
 await benchMain('agents', 2 * REPS * DEADLINE_MS + 120_000, async () => {
   const dataDir = await tempDir('agents-server');
+  progress(`logs in ${logsDir}`);
   const server = await startServer({
     dataDir,
     env: { ...process.env, GANTRY_SANDBOX: 'off', GANTRY_PARALLEL: String(AGENTS * CAPACITY), GANTRY_LOG_LEVEL: 'warn' },
+    logFile: join(logsDir, 'server.log'),
+    readyTimeoutMs: 120_000,
   });
   progress(`server ${server.url} (pid ${server.pid}); ${JOBS} jobs, ${AGENTS} agents × ${CAPACITY}`);
   const embeddedRepo = await tempRepo('agents-embedded', pipeline(null));
   const agentsRepo = await tempRepo('agents-remote', pipeline('bench'));
-  await server.api('POST', '/api/projects', { path: embeddedRepo, name: 'embedded' });
-  await server.api('POST', '/api/projects', { path: agentsRepo, name: 'agents' });
+  // A project of 10,000 jobs takes the loaded server more than lib's 10 s to read.
+  await call(server, 'POST', '/api/projects', { path: embeddedRepo, name: 'embedded' });
+  await call(server, 'POST', '/api/projects', { path: agentsRepo, name: 'agents' });
   const children: ChildProcess[] = [];
   for (let i = 0; i < AGENTS; i++) {
-    const { token } = await server.api<{ token: string }>('POST', '/api/agents', { name: `bench-${i}`, labels: ['bench'] });
+    const { token } = await call<{ token: string }>(server, 'POST', '/api/agents', { name: `bench-${i}`, labels: ['bench'] });
     const workDir = await tempDir(`agent-${i}`);
     const child = spawn(
       NODE,
       [GANTRY_CLI, 'agent', '--server', server.url, '--capacity', String(CAPACITY), '--work-dir', join(workDir, 'w')],
-      { env: { ...process.env, GANTRY_AGENT_TOKEN: token }, stdio: ['ignore', 'ignore', 'ignore'] },
+      { env: { ...process.env, GANTRY_AGENT_TOKEN: token }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
+    const log = createWriteStream(join(logsDir, `agent-${i}.log`));
+    child.stdout?.pipe(log);
+    child.stderr?.pipe(log);
     track(child, false);
     children.push(child);
   }
   const embedded: Measure[] = [];
   const agents: Measure[] = [];
   for (let rep = 0; rep < REPS; rep++) {
-    embedded.push(await measureRun(server, 'embedded'));
-    progress(`embedded rep ${rep + 1}: ${round(embedded.at(-1)?.wallMs ?? 0, 0)} ms`);
+    if (EMBEDDED) {
+      embedded.push(await measureRun(server, 'embedded'));
+      progress(`embedded rep ${rep + 1}: ${round(embedded.at(-1)?.wallMs ?? 0, 0)} ms`);
+    }
     agents.push(await measureRun(server, 'agents'));
     progress(`agents rep ${rep + 1}: ${round(agents.at(-1)?.wallMs ?? 0, 0)} ms`);
   }
   const a = figures(agents);
-  const e = figures(embedded);
+  const e = EMBEDDED ? figures(embedded) : null;
+  succeeded = true;
   return {
     jobs: JOBS,
     agents_count: AGENTS,
@@ -123,7 +141,7 @@ await benchMain('agents', 2 * REPS * DEADLINE_MS + 120_000, async () => {
     reps: REPS,
     agents: a,
     embedded: e,
-    ratio: {
+    ratio: e && {
       jobs_per_s: round(a.jobs_per_s / e.jobs_per_s, 2),
       server_cpu_per_job: round(a.server_cpu_ms_per_job / e.server_cpu_ms_per_job, 2),
     },
@@ -131,3 +149,5 @@ await benchMain('agents', 2 * REPS * DEADLINE_MS + 120_000, async () => {
     cli: GANTRY_CLI,
   };
 });
+if (succeeded) await rm(logsDir, { recursive: true, force: true });
+else progress(`the server's and agents' logs are kept in ${logsDir}`);

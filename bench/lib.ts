@@ -8,12 +8,13 @@
  * Progress goes to stderr; stdout carries only the final JSON object.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { inspect } from 'node:util';
 import { freePort } from '../src/platform/ports.ts';
 import { killLeftovers } from '../test/support/instances.ts';
 
@@ -244,6 +245,8 @@ export interface StartServerOptions {
   /** How often /api/health is polled while waiting, ms. */
   pollMs?: number;
   readyTimeoutMs?: number;
+  /** Where the server's whole output is also written (kept for a failed run's post-mortem). */
+  logFile?: string;
 }
 
 /**
@@ -264,8 +267,10 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
   // the benchmark, however it ends, they go too (before the data dir they live in).
   atCleanup(async () => killLeftovers(o.dataDir));
   let log = '';
+  const logStream = o.logFile ? createWriteStream(o.logFile) : undefined;
   const keep = (c: Buffer) => {
     log = (log + c.toString('utf8')).slice(-4000);
+    logStream?.write(c);
   };
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
@@ -474,7 +479,11 @@ export async function benchMain(name: string, deadlineMs: number, body: () => Pr
     if (finished) return;
     process.stdout.write(`${JSON.stringify({ bench: name, ...result, machine: machine() }, null, 2)}\n`);
   } catch (error) {
-    if (!finished) progress(`${name} failed: ${(error as Error).stack ?? String(error)}`);
+    // undici's `fetch failed` says nothing by itself: the reason (a socket closed, a refused
+    // connection, a timeout) is its cause.
+    const cause = (error as Error).cause;
+    if (!finished)
+      progress(`${name} failed: ${(error as Error).stack ?? String(error)}${cause === undefined ? '' : `\ncause: ${inspect(cause)}`}`);
     process.exitCode = 1;
   } finally {
     if (!finished) {

@@ -6,19 +6,25 @@
  * scans every job per event gives LARGE ÷ SMALL. (Before the sixth session it scanned every job
  * per event: ~77 s of wall time for the 4,000 events of a 2,000-job run at a load of 30.)
  *
- * Knobs: SMALL [2000], LARGE [10000].
+ * Two reducers: `applyRunEvent` (what the run driver runs: the driver's own state, changed in
+ * place) and the pure `reduceRun` (a copy of the jobs record per event; tests and one-off callers).
+ *
+ * Knobs: SMALL [2000], LARGE [10000], PURE [1; 0 measures applyRunEvent alone: the pure one is jobs² at LARGE].
  */
 import { parseConfig } from '../src/pipeline/load-config.ts';
 import { compilePlan } from '../src/pipeline/plan.ts';
-import { initialRunState, reduceRun } from '../src/pipeline/run-reducer.ts';
+import { applyRunEvent, type ConditionEnv, initialRunState, type RunEvent, type RunState, reduceRun } from '../src/pipeline/run-reducer.ts';
 import type { GantryContext } from '../src/core/types.ts';
 import { benchMain, progress, round } from './lib.ts';
 
 const SMALL = Number(process.env.SMALL ?? 2000);
 const LARGE = Number(process.env.LARGE ?? 10_000);
+const PURE = process.env.PURE !== '0';
+
+type Reducer = (state: RunState, event: RunEvent, env: ConditionEnv) => { state: RunState };
 
 /** CPU µs per event of one whole run of `jobs` independent jobs. */
-function perEvent(jobs: number): { events: number; cpu_us_per_event: number } {
+function perEvent(jobs: number, reduce: Reducer): { events: number; cpu_us_per_event: number } {
   const lines = ['pipeline:', '  jobs:'];
   for (let i = 0; i < jobs; i++) lines.push(`    j${i}:`, '      runs-on: [bench]', '      steps: ["true"]');
   const config = parseConfig(`${lines.join('\n')}\n`, 'gantry.yaml');
@@ -34,25 +40,35 @@ function perEvent(jobs: number): { events: number; cpu_us_per_event: number } {
   const env = { inputs: {}, gantry, env: {} };
   let state = initialRunState('r', compilePlan(config.pipeline, { inputs: {}, gantry }));
   const before = process.cpuUsage();
-  state = reduceRun(state, { type: 'start' }, env).state;
-  for (let i = 0; i < jobs; i++) state = reduceRun(state, { type: 'job-started', key: `j${i}` }, env).state;
-  for (let i = 0; i < jobs; i++)
-    state = reduceRun(state, { type: 'job-finished', key: `j${i}`, status: 'success', outputs: {} }, env).state;
+  state = reduce(state, { type: 'start' }, env).state;
+  for (let i = 0; i < jobs; i++) state = reduce(state, { type: 'job-started', key: `j${i}` }, env).state;
+  for (let i = 0; i < jobs; i++) state = reduce(state, { type: 'job-finished', key: `j${i}`, status: 'success', outputs: {} }, env).state;
   const used = process.cpuUsage(before);
   if (state.status !== 'success') throw new Error(`the run ended ${state.status}`);
   const events = 2 * jobs + 1;
   return { events, cpu_us_per_event: round((used.user + used.system) / events, 1) };
 }
 
-await benchMain('run-reducer', 600_000, async () => {
-  const small = perEvent(SMALL);
-  progress(`${SMALL} jobs: ${small.cpu_us_per_event} µs/event`);
-  const large = perEvent(LARGE);
-  progress(`${LARGE} jobs: ${large.cpu_us_per_event} µs/event`);
+function sizes(name: string, reduce: Reducer) {
+  const small = perEvent(SMALL, reduce);
+  progress(`${name}, ${SMALL} jobs: ${small.cpu_us_per_event} µs/event`);
+  const large = perEvent(LARGE, reduce);
+  progress(`${name}, ${LARGE} jobs: ${large.cpu_us_per_event} µs/event`);
   return {
     small: { jobs: SMALL, ...small },
     large: { jobs: LARGE, ...large },
     ratio_per_event: round(large.cpu_us_per_event / small.cpu_us_per_event, 2),
+  };
+}
+
+await benchMain('run-reducer', 600_000, async () => {
+  const applied = sizes('applyRunEvent', applyRunEvent);
+  const pure = PURE ? sizes('reduceRun', reduceRun) : null;
+  return {
+    apply_run_event: applied,
+    reduce_run: pure,
+    // Per event at LARGE: the driver's reducer against the pure one.
+    large_ratio_applied_to_pure: pure && round(applied.large.cpu_us_per_event / pure.large.cpu_us_per_event, 3),
     size_ratio: round(LARGE / SMALL, 2),
     loadavg: (await import('node:fs')).readFileSync('/proc/loadavg', 'utf8').trim(),
   };

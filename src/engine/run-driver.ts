@@ -5,12 +5,14 @@
  */
 import type { JobResult, RunStatus } from '../core/types.ts';
 import type { JobSpec, NeedsEntry, RunJob } from '../executor/ports.ts';
-import { reduceRun, type ConditionEnv, type JobState, type RunCommand, type RunEvent, type RunState } from '../pipeline/run-reducer.ts';
+import { applyRunEvent, type ConditionEnv, type JobState, type RunCommand, type RunEvent, type RunState } from '../pipeline/run-reducer.ts';
 import type { SlotPool } from './slot-pool.ts';
 
 export interface Transition {
   event: RunEvent;
+  /** The driver's own state, changed in place by the next event: read it now, do not keep it. */
   state: RunState;
+  /** The run before the event: its status, and of its jobs only those in `changed` (a copy of every job per event made a large run cost jobs²). */
   previous: RunState;
   changed: string[];
   /** ISO time the event was applied. */
@@ -31,6 +33,16 @@ export interface RunHost {
   now(): Date;
 }
 
+/**
+ * Transitions applied back to back before the driver lets the event loop turn. Storing one is
+ * asynchronous in name only with SQLite (promises, no I/O wait): without a turn, a run that starts
+ * 10,000 jobs at once (on agents: their capacity bounds them, not this host's slots) applied
+ * every job-started before the server answered anything else, agents' polls and renewals included.
+ */
+const TRANSITIONS_PER_TURN = 64;
+/** Per process: every driver's transitions share the one event loop. */
+let transitionsSinceTurn = 0;
+
 export class RunDriver {
   #state: RunState;
   readonly #env: ConditionEnv;
@@ -45,7 +57,8 @@ export class RunDriver {
   readonly done: Promise<RunStatus>;
 
   constructor(state: RunState, env: ConditionEnv, host: RunHost) {
-    this.#state = state;
+    // Its own copy: events change it in place (see applyRunEvent).
+    this.#state = { ...state, jobs: { ...state.jobs } };
     this.#env = env;
     this.#host = host;
     this.done = new Promise((resolve, reject) => {
@@ -95,11 +108,26 @@ export class RunDriver {
   /** Serialises transitions: the reducer sees events one at a time, in order. */
   #apply(event: RunEvent, result?: JobResult): Promise<void> {
     const step = this.#queue.then(async () => {
+      if (++transitionsSinceTurn >= TRANSITIONS_PER_TURN) {
+        transitionsSinceTurn = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
       if (this.#detached) return;
-      const previous = this.#state;
-      const t = reduceRun(previous, event, this.#env);
-      await this.#host.persist({ event, state: t.state, previous, changed: t.changed, at: this.#host.now().toISOString(), result });
-      this.#state = t.state;
+      // The driver owns its state: the event changes it in place, and is taken back if it cannot be stored.
+      const t = applyRunEvent(this.#state, event, this.#env);
+      try {
+        await this.#host.persist({
+          event,
+          state: t.state,
+          previous: t.before,
+          changed: t.changed,
+          at: this.#host.now().toISOString(),
+          result,
+        });
+      } catch (error) {
+        t.undo();
+        throw error;
+      }
       for (const command of t.commands) this.#act(command);
     });
     this.#queue = step.catch((e: unknown) => {

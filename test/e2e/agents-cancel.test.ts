@@ -61,6 +61,13 @@ async function startJob(label: keyof typeof SLEEPS): Promise<{ agent: ChildProce
   return { agent, runId: run.body.run.id, pid: pid as number };
 }
 
+async function cancelRun(runId: string): Promise<void> {
+  expect((await server.api('POST', `/api/runs/${runId}/cancel`, {})).status).toBeLessThan(300);
+  await waitFor(async () => (await server.api<{ status: string }>('GET', `/api/runs/${runId}`)).body.status === 'cancelled', {
+    what: `run ${runId} to be cancelled`,
+  });
+}
+
 function exited(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => child.once('exit', () => resolve()));
@@ -120,13 +127,16 @@ describe('a job on an agent', () => {
   });
 
   it('leaves no step behind when the agent is stopped with SIGTERM', async () => {
-    const { agent, pid } = await startJob('term');
+    const { agent, runId, pid } = await startJob('term');
     process.kill(agent.pid as number, 'SIGTERM');
     await waitFor(() => sleepers(SLEEPS.term).length === 0, {
       what: `the step (pid ${pid}) of the stopped agent to be gone`,
       timeoutMs: 20_000,
     });
     await exited(agent);
+    // The stopped agent's job is not over: once its lease expires it goes to the next agent that
+    // polls, which would be the next case's (capacity 1, its own job waiting behind this one).
+    await cancelRun(runId);
   });
 
   it('leaves no step behind when the agent is killed with SIGKILL', async () => {
