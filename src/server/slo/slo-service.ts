@@ -168,7 +168,10 @@ export class SloService {
       now,
     );
 
-    // Stored roll-ups into the histories, exactly once.
+    // Stored roll-ups into the histories, exactly once. Staged, and published with the new live
+    // windows below: between the two reads `status()` may be asked, and a new roll-up beside the
+    // previous live window that already counted its seconds would count them twice.
+    const staged = new Map<Tracked, HistoryBucket[]>();
     let cursor = this.#cursor;
     for (;;) {
       const rows = await this.#deps.store.metrics.after(cursor, ROLLUP_BATCH);
@@ -185,7 +188,7 @@ export class SloService {
           if (t.key.projectId !== row.projectId || t.key.environment !== row.environment) continue;
           const events = sliCounts(t.config.sli, counts);
           if (events !== undefined) {
-            t.buckets = recordSpan(t.buckets, t.tiers, row.startMs, row.endMs, events);
+            staged.set(t, recordSpan(staged.get(t) ?? t.buckets, t.tiers, row.startMs, row.endMs, events));
             t.touchedFromMs = Math.min(t.touchedFromMs ?? row.startMs, row.startMs);
           }
         }
@@ -194,15 +197,25 @@ export class SloService {
     }
 
     const readings = await prometheusReadings;
+    const liveWindows = new Map<string, RequestCounts | undefined>();
+    for (const target of targets) {
+      if (!target.slos.some((s) => s.sli.kind !== 'prometheus')) continue;
+      const env = envString(target.projectId, target.environment);
+      const since = Math.max(this.#consumedUntil.get(env) ?? 0, now - MAX_TAIL_MS);
+      liveWindows.set(env, await this.#deps.traffic(target.projectId, target.environment, since, now).catch(() => undefined));
+    }
+    // From here until the store write nothing is awaited: histories and live windows change together.
+    for (const [t, buckets] of staged) {
+      t.buckets = buckets;
+      t.tail = null;
+    }
     const events: NewEvent[] = [];
     const alertChanges: (SloKey & { alerts: Record<string, Value> })[] = [];
     const changedEnvs = new Set<string>();
     for (const target of targets) {
       const env = envString(target.projectId, target.environment);
       const since = this.#consumedUntil.get(env) ?? now - MAX_TAIL_MS;
-      const tail = target.slos.some((s) => s.sli.kind !== 'prometheus')
-        ? await this.#deps.traffic(target.projectId, target.environment, Math.max(since, now - MAX_TAIL_MS), now).catch(() => undefined)
-        : undefined;
+      const tail = liveWindows.get(env);
       for (const slo of target.slos) {
         const id = keyString({ projectId: target.projectId, environment: target.environment, slo: slo.name });
         const t = this.#tracked.get(id);

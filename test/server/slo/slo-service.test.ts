@@ -11,6 +11,7 @@ import { SloService } from '../../../src/server/slo/index.ts';
 import type { Store } from '../../../src/store/index.ts';
 import { openStore } from '../../../src/store/index.ts';
 import { sqliteTestDatabase, type TestDatabase } from '../../support/databases.ts';
+import { waitFor } from '../../support/wait.ts';
 
 const DAY = 86_400_000;
 const START = Date.UTC(2026, 11, 1); // a multiple of 10 s
@@ -126,6 +127,47 @@ describe('SloService', () => {
     expect(status?.alerts.page).toEqual({ status: 'inactive' });
     // 60 s of 50 failing req/s against 0.1 % of the day's requests so far.
     expect(status?.budget.bad).toBe(3000);
+  });
+
+  it('never shows a stored roll-up beside a live window that already counted it, while it reads the next window', async () => {
+    // The live window of the first evaluation counts the first 8 s; the roll-up of those seconds
+    // is stored before the second evaluation, whose read of the live window is held open.
+    let held: (() => void) | null = null;
+    const slo = new SloService({
+      store,
+      clock,
+      targets: async () => [{ projectId, environment: 'production', slos }],
+      traffic: async (_p, _e, sinceMs, untilMs) => {
+        if (held === null && clock.now() > START + 8_000) await new Promise<void>((resolve) => (held = resolve));
+        return traffic.counts(Math.max(sinceMs, START), untilMs);
+      },
+      eventEnv: () => ENV,
+      warn: () => undefined,
+    });
+    clock.advance(8_000);
+    await slo.evaluate();
+    expect(slo.status(projectId)[0]?.budget.total).toBe(400);
+    clock.advance(4_000);
+    await store.metrics.append([
+      {
+        projectId,
+        environment: 'production',
+        version: 'r1',
+        pool: 'stable',
+        startMs: START,
+        endMs: START + 10_000,
+        requests: 500,
+        errors: 0,
+        data: { latency: [] },
+      },
+    ]);
+    const second = slo.evaluate();
+    await waitFor(() => held !== null || undefined, { what: 'the second evaluation to read the live window' });
+    // Before: the roll-up's 500 beside the first live window's 400.
+    expect(slo.status(projectId)[0]?.budget.total).toBe(400);
+    (held as unknown as () => void)();
+    await second;
+    expect(slo.status(projectId)[0]?.budget.total).toBe(600);
   });
 
   it('counts every stored roll-up exactly once, across a crash between reading and storing, and a restart', async () => {
