@@ -9,12 +9,13 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { JobConfig, StepConfig } from '../../src/core/types.ts';
+import type { StepConfig } from '../../src/core/types.ts';
 import { directCommand, plainCommandWords } from '../../src/executor/direct-command.ts';
 import { runJob } from '../../src/executor/job-runner.ts';
 import { sameInSandbox } from '../../src/executor/sandbox.ts';
 import { parseLogLine } from '../../src/executor/log-writer.ts';
 import type { JobSpec } from '../../src/executor/ports.ts';
+import { jobSpecUnder } from '../support/job-spec.ts';
 import { hasBubblewrap, requirement } from '../support/requirements.ts';
 
 const MODES = requirement('bubblewrap', hasBubblewrap()) ? (['off', 'auto'] as const) : (['off'] as const);
@@ -124,39 +125,7 @@ beforeEach(() => {
 afterEach(() => rmSync(root, { recursive: true, force: true }));
 
 function makeSpec(steps: Partial<StepConfig>[], sandbox: 'off' | 'auto'): JobSpec {
-  const data = join(root, 'data');
-  const config: JobConfig = {
-    needs: [],
-    env: { PATH: `${join(work, 'bin')}:/usr/local/bin:/usr/bin:/bin` },
-    retry: 0,
-    outputs: {},
-    artifacts: [],
-    reports: {},
-    network: true,
-    steps: steps.map((s) => ({ run: 'true', env: {}, continueOnError: true, ...s })),
-  };
-  return {
-    runId: 'run1',
-    job: { key: 'build', jobId: 'build', matrix: null, needs: [], config },
-    context: {
-      env: {},
-      inputs: {},
-      secrets: {},
-      needs: {},
-      gantry: { sha: 'abc', ref: 'refs/heads/main', event: 'push', run_id: 'run1', workspace: '' },
-    },
-    sourceDir: join(root, 'source'),
-    workspaceDir: work,
-    artifactsIn: [],
-    artifactsOut: join(data, 'runs', 'run1', 'jobs', 'build', 'artifacts'),
-    cacheDir: join(data, 'cache'),
-    logFile: join(data, 'runs', 'run1', 'jobs', 'build', 'log'),
-    logCapBytes: 1024 * 1024,
-    sandbox,
-    hiddenPaths: [data],
-    killGraceMs: 500,
-    signal: new AbortController().signal,
-  };
+  return jobSpecUnder(root, steps, { sandbox, continueOnError: true, env: { PATH: `${join(work, 'bin')}:/usr/local/bin:/usr/bin:/bin` } });
 }
 
 /** The step output lines of the log, per stream, between each step's start line. */

@@ -12,11 +12,12 @@ import { createServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { JobConfig, StepConfig } from '../../src/core/types.ts';
+import type { StepConfig } from '../../src/core/types.ts';
 import { runJob } from '../../src/executor/job-runner.ts';
 import { parseLogLine } from '../../src/executor/log-writer.ts';
 import type { JobSpec } from '../../src/executor/ports.ts';
 import { INHERITED_ENV, NETWORK_ENV } from '../../src/platform/child-env.ts';
+import { jobSpecUnder } from '../support/job-spec.ts';
 import { hasBubblewrap, requirement } from '../support/requirements.ts';
 
 const MODES = requirement('bubblewrap', hasBubblewrap()) ? (['off', 'auto'] as const) : (['off'] as const);
@@ -99,40 +100,7 @@ beforeEach(() => {
 afterEach(() => rmSync(root, { recursive: true, force: true }));
 
 function makeSpec(steps: Partial<StepConfig>[], o: Partial<JobSpec> & { env?: Record<string, string> } = {}): JobSpec {
-  const data = join(root, 'data');
-  const config: JobConfig = {
-    needs: [],
-    env: o.env ?? {},
-    retry: 0,
-    outputs: {},
-    artifacts: [],
-    reports: {},
-    network: true,
-    steps: steps.map((s) => ({ run: 'true', env: {}, continueOnError: false, ...s })),
-  };
-  return {
-    runId: 'run1',
-    job: { key: 'build', jobId: 'build', matrix: null, needs: [], config },
-    context: {
-      env: {},
-      inputs: {},
-      secrets: {},
-      needs: {},
-      gantry: { sha: 'abc', ref: 'refs/heads/main', event: 'push', run_id: 'run1', workspace: '' },
-    },
-    sourceDir: join(root, 'source'),
-    workspaceDir: join(data, 'work', 'run1', 'build'),
-    artifactsIn: [],
-    artifactsOut: join(data, 'runs', 'run1', 'jobs', 'build', 'artifacts'),
-    cacheDir: join(data, 'cache'),
-    logFile: join(data, 'runs', 'run1', 'jobs', 'build', 'log'),
-    logCapBytes: 1024 * 1024,
-    sandbox: 'off',
-    hiddenPaths: [data],
-    killGraceMs: 500,
-    signal: new AbortController().signal,
-    ...o,
-  };
+  return jobSpecUnder(root, steps, o);
 }
 
 function stdoutOf(spec: JobSpec): string[] {
