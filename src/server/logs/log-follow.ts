@@ -54,73 +54,77 @@ export async function followServiceLogs(o: ServiceLogFollowOptions): Promise<voi
   while (!o.signal.aborted) {
     const segments = await listSegments(o.envDir, { releaseId: o.releaseId, instance: o.instance });
     for (const current of segments.filter((s) => !Number.isFinite(s.n))) {
-      const info = await stat(current.file).catch(() => null);
-      if (!info) continue;
-      let t = tracked.get(current.file);
-      if (!t) {
-        // What was there when following began is the search's to show; files born later are read whole.
-        t = { ino: info.ino, offset: first && !o.fromStart && o.matcher.sinceIso === null ? info.size : 0, partial: '' };
-        tracked.set(current.file, t);
-      }
-      if (info.ino !== t.ino) {
-        // Rotated since the last look, maybe more than once: finish the file we were reading
-        // (now a rotated segment, same inode), then every segment rotated after it, in order.
-        // Listed again: the rotation may have happened after this look's listing.
-        const fresh = await listSegments(o.envDir, { releaseId: current.releaseId, instance: current.instance });
-        const rotated = await rotatedSince(fresh, current, t.ino);
-        for (const [i, file] of rotated.entries()) {
-          if (i > 0) Object.assign(t, { offset: 0, partial: '' });
-          await readNew(file, current, t, o);
+      // Opened first, its inode taken from the open file: a name looked at and then opened may
+      // already be the next file, whose lines would be read at the previous one's offset.
+      const handle = await open(current.file, 'r').catch(() => null);
+      if (!handle) continue;
+      try {
+        const { ino, size } = await handle.stat();
+        let t = tracked.get(current.file);
+        if (!t) {
+          // What was there when following began is the search's to show; files born later are read whole.
+          t = { ino, offset: first && !o.fromStart && o.matcher.sinceIso === null ? size : 0, partial: '' };
+          tracked.set(current.file, t);
         }
-        t.ino = info.ino;
-        t.offset = 0;
-        t.partial = '';
+        if (ino !== t.ino) {
+          // Rotated since the last look, maybe more than once: finish the file we were reading
+          // (now a rotated segment, same inode), then every segment rotated after it, in order,
+          // up to the one open here if it has rotated too. Listed again: the rotation may have
+          // happened after this look's listing.
+          const fresh = await listSegments(o.envDir, { releaseId: current.releaseId, instance: current.instance });
+          const rotated = await rotatedBetween(fresh, current, t.ino, ino);
+          for (const [i, file] of rotated.entries()) {
+            if (i > 0) Object.assign(t, { offset: 0, partial: '' });
+            const old = await open(file, 'r').catch(() => null);
+            // Gone: the budget deleted it; its lines are lost, and the drop line says so.
+            if (old) await readNew(old, current, t, o).finally(() => old.close());
+          }
+          Object.assign(t, { ino, offset: 0, partial: '' });
+        }
+        await readNew(handle, current, t, o);
+      } finally {
+        await handle.close();
       }
-      await readNew(current.file, current, t, o);
     }
     first = false;
     await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
 }
 
-/** The rotated segment of the same instance that still has inode `ino`, and those rotated after it, oldest first. */
-async function rotatedSince(segments: Segment[], current: Segment, ino: number): Promise<string[]> {
+/**
+ * The rotated segment of the same instance that still has inode `from`, and those rotated after
+ * it, oldest first, stopping before the one with inode `to` (the file open now, if it rotated too).
+ */
+async function rotatedBetween(segments: Segment[], current: Segment, from: number, to: number): Promise<string[]> {
   const rotated = segments.filter((s) => s.instance === current.instance && s.releaseId === current.releaseId && Number.isFinite(s.n));
-  for (let i = rotated.length - 1; i >= 0; i--) {
-    if ((await stat((rotated[i] as Segment).file).catch(() => null))?.ino === ino) return rotated.slice(i).map((s) => s.file);
-  }
-  return [];
+  const inodes = await Promise.all(rotated.map(async (s) => (await stat(s.file).catch(() => null))?.ino));
+  const start = inodes.lastIndexOf(from);
+  if (start < 0) return [];
+  const end = inodes.indexOf(to, start);
+  return rotated.slice(start, end < 0 ? undefined : end).map((s) => s.file);
 }
 
-async function readNew(file: string, from: Segment, t: Tracked, o: ServiceLogFollowOptions): Promise<void> {
-  let handle: FileHandle | null = null;
-  try {
-    handle = await open(file, 'r');
-    const buffer = Buffer.allocUnsafe(READ_BYTES);
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, READ_BYTES, t.offset);
-      if (bytesRead === 0) return;
-      t.offset += bytesRead;
-      // Lines end in `\n` and are cut at line ends, so a UTF-8 character never straddles the cut.
-      const lastNl = buffer.lastIndexOf(0x0a, bytesRead - 1);
-      if (lastNl === -1) {
-        t.partial += buffer.toString('utf8', 0, bytesRead);
-        continue;
-      }
-      const text = t.partial + buffer.toString('utf8', 0, lastNl);
-      t.partial = buffer.toString('utf8', lastNl + 1, bytesRead);
-      const lines: FollowedLine[] = [];
-      for (const raw of text.split('\n')) {
-        if (raw === '') continue;
-        const line = parseLogLine(raw);
-        if (o.matcher.sinceIso !== null && line.at < o.matcher.sinceIso) continue;
-        if (o.matcher.accepts(line.stream, line.text)) lines.push({ releaseId: from.releaseId, instance: from.instance, ...line });
-      }
-      if (lines.length > 0) o.onLines(lines);
+async function readNew(handle: FileHandle, from: Segment, t: Tracked, o: ServiceLogFollowOptions): Promise<void> {
+  const buffer = Buffer.allocUnsafe(READ_BYTES);
+  for (;;) {
+    const { bytesRead } = await handle.read(buffer, 0, READ_BYTES, t.offset);
+    if (bytesRead === 0) return;
+    t.offset += bytesRead;
+    // Lines end in `\n` and are cut at line ends, so a UTF-8 character never straddles the cut.
+    const lastNl = buffer.lastIndexOf(0x0a, bytesRead - 1);
+    if (lastNl === -1) {
+      t.partial += buffer.toString('utf8', 0, bytesRead);
+      continue;
     }
-  } catch {
-    // The file went away (the budget deleted it): its lines are gone, and the drop line says so.
-  } finally {
-    await handle?.close();
+    const text = t.partial + buffer.toString('utf8', 0, lastNl);
+    t.partial = buffer.toString('utf8', lastNl + 1, bytesRead);
+    const lines: FollowedLine[] = [];
+    for (const raw of text.split('\n')) {
+      if (raw === '') continue;
+      const line = parseLogLine(raw);
+      if (o.matcher.sinceIso !== null && line.at < o.matcher.sinceIso) continue;
+      if (o.matcher.accepts(line.stream, line.text)) lines.push({ releaseId: from.releaseId, instance: from.instance, ...line });
+    }
+    if (lines.length > 0) o.onLines(lines);
   }
 }

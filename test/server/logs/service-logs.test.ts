@@ -276,4 +276,35 @@ describe('service log follow', () => {
     expect(got.filter((l) => l.instance === 'f1').map((l) => l.text.split(' ')[0])).toEqual(Array.from({ length: 30 }, (_, i) => `n${i}`));
     expect(got.find((l) => l.instance === 'f2')).toMatchObject({ releaseId: 'R2', stream: 'e', text: 'n999 from a new instance' });
   });
+
+  it('hands on every line exactly once, in order, while the file rotates between any two of its reads', async () => {
+    // The writer yields after each line, so rotations land between the follower's steps (a file
+    // looked at and then opened by its name could be the next one: its lines read at the old
+    // one's offset, skipped or handed on twice).
+    const log = instanceLog('R1', 'busy', 120);
+    const got: FollowedLine[] = [];
+    const controller = new AbortController();
+    const following = followServiceLogs({
+      envDir: environmentLogDir(dataDir, 'P1', 'production'),
+      matcher: compileLogQuery({}),
+      onLines: (lines) => got.push(...lines),
+      signal: controller.signal,
+      pollMs: 0,
+      fromStart: true,
+    });
+    const count = 1500;
+    log.lines('o', `n0 ${'z'.repeat(20)}\n`);
+    await waitFor(() => got.length === 1, { what: 'the first followed line' });
+    for (let i = 1; i < count; i++) {
+      log.lines('o', `n${i} ${'z'.repeat(20)}\n`);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    try {
+      await waitFor(() => got.length >= count, { what: 'every line', timeoutMs: 10_000 });
+    } finally {
+      controller.abort();
+      await following;
+    }
+    expect(got.map((l) => l.text.split(' ')[0])).toEqual(Array.from({ length: count }, (_, i) => `n${i}`));
+  });
 });
