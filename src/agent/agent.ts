@@ -98,9 +98,12 @@ export class Agent {
       log: options.log,
       onFired: (id) => {
         for (const job of this.#running.values()) {
-          if (job.watchId !== id || job.controller.signal.aborted) continue;
+          if (job.watchId !== id) continue;
+          // Said even when the job is already stopping: an agent waking from a stall may hear of
+          // its lost lease (a renewal's or a log shipment's answer) before it reads this line,
+          // and the watchdog's kill is still what ended the job's processes.
           this.#o.log('job stopped: the watchdog ended it at its lease deadline', { ...job.ref });
-          job.controller.abort(new Error('the lease deadline passed'));
+          if (!job.controller.signal.aborted) job.controller.abort(new Error('the lease deadline passed'));
         }
       },
     });
