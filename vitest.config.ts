@@ -23,11 +23,12 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Most of the suite's time is waiting on real processes (jobs, servers, canary analyses), not
-    // CPU: vitest's default of cores − 1 ran the files one at a time on 2 cores. One file per core
-    // keeps the CPU busy while files wait; one more than that (tried) loaded a 2-core machine
-    // enough to expose timing races in the rolling deploy and the proxy's replacement (see the
-    // session note). VITEST_MAX_WORKERS overrides it. Shared by both projects.
-    maxWorkers: availableParallelism(),
+    // CPU: with one file per core a quiet run kept only ~120 % of two cores busy. Two files per
+    // core fill the waits (vitest 546 → 431 s on this machine, loaded alike; ADR 0031). The
+    // timing races more files at once exposed (the rolling deploy and the proxy's replacement in
+    // an earlier session, the service-log follow across a rotation in this one) were bugs, fixed
+    // with tests. VITEST_MAX_WORKERS overrides it. Shared by both projects.
+    maxWorkers: 2 * availableParallelism(),
     projects: [
       { extends: true, test: { name: 'threads', include: THREADED, pool: 'threads' } },
       {
