@@ -3,13 +3,20 @@
  * prove something did NOT happen waits for a later thing that must happen after it, then looks.
  */
 
+const FIRST_POLL_MS = 25;
+const LAST_POLL_MS = 100;
+
 /** How long to wait and what for (the name goes into the timeout error). */
 export interface WaitOptions {
   /** Named in the timeout error: "timed out after 20000 ms waiting for <what>". */
   what: string;
   /** Default 20 s: generous, since a loaded 2-core machine is slow, and a pass returns at once. */
   timeoutMs?: number;
-  /** Between polls; default 25 ms. */
+  /**
+   * Between polls. Default: 25 ms, growing by half each poll up to 100 ms, so a condition that
+   * holds soon is seen at once while a long wait (a canary, an SLO window, a lease) does not ask
+   * a server 40 times a second for its whole length.
+   */
   intervalMs?: number;
 }
 
@@ -20,10 +27,11 @@ export interface WaitOptions {
  */
 export async function waitFor<T>(
   condition: () => T | undefined | null | false | 0 | '' | Promise<T | undefined | null | false | 0 | ''>,
-  { what, timeoutMs = 20_000, intervalMs = 25 }: WaitOptions,
+  { what, timeoutMs = 20_000, intervalMs }: WaitOptions,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
+  let pause = intervalMs ?? FIRST_POLL_MS;
   for (;;) {
     try {
       const value = await condition();
@@ -35,7 +43,8 @@ export async function waitFor<T>(
       const cause = last === undefined ? '' : ` (last error: ${last instanceof Error ? last.message : String(last)})`;
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${cause}`);
     }
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    await new Promise((resolve) => setTimeout(resolve, pause));
+    if (intervalMs === undefined) pause = Math.min(pause * 1.5, LAST_POLL_MS);
   }
 }
 
