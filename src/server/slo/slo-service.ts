@@ -64,6 +64,24 @@ export interface SloServiceDeps {
   warn(message: string, data: Record<string, unknown>): void;
   /** Default 2000 ms. */
   intervalMs?: number;
+  /** How long an environment's live window may take; default LIVE_WINDOW_TIMEOUT_MS. */
+  liveWindowTimeoutMs?: number;
+}
+
+/**
+ * Past this, an evaluation goes on without an environment's live window (its seconds wait for
+ * their roll-up): a proxy, a pod or a Kubernetes API that does not answer must not hold every SLO
+ * and alert of the server. A network bound, so real time, not the clock port's.
+ */
+const LIVE_WINDOW_TIMEOUT_MS = 5000;
+
+/** An environment's live window, or undefined when it could not be read within `ms`. */
+function liveWindowWithin<T>(read: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(resolve, ms, undefined);
+  });
+  return Promise.race([read.catch(() => undefined), late]).finally(() => clearTimeout(timer));
 }
 
 /** How many roll-ups one evaluation reads at most (the rest at the next). */
@@ -197,13 +215,19 @@ export class SloService {
     }
 
     const readings = await prometheusReadings;
-    const liveWindows = new Map<string, RequestCounts | undefined>();
-    for (const target of targets) {
-      if (!target.slos.some((s) => s.sli.kind !== 'prometheus')) continue;
-      const env = envString(target.projectId, target.environment);
-      const since = Math.max(this.#consumedUntil.get(env) ?? 0, now - MAX_TAIL_MS);
-      liveWindows.set(env, await this.#deps.traffic(target.projectId, target.environment, since, now).catch(() => undefined));
-    }
+    // Every environment's window at once, each within its bound.
+    const liveWindows = new Map<string, RequestCounts | undefined>(
+      await Promise.all(
+        targets
+          .filter((target) => target.slos.some((s) => s.sli.kind !== 'prometheus'))
+          .map(async (target): Promise<[string, RequestCounts | undefined]> => {
+            const env = envString(target.projectId, target.environment);
+            const since = Math.max(this.#consumedUntil.get(env) ?? 0, now - MAX_TAIL_MS);
+            const read = this.#deps.traffic(target.projectId, target.environment, since, now);
+            return [env, await liveWindowWithin(read, this.#deps.liveWindowTimeoutMs ?? LIVE_WINDOW_TIMEOUT_MS)];
+          }),
+      ),
+    );
     // From here until the store write nothing is awaited: histories and live windows change together.
     for (const [t, buckets] of staged) {
       t.buckets = buckets;

@@ -208,6 +208,26 @@ describe('SloService', () => {
     expect((await exact()).total).toBeGreaterThan(0);
   });
 
+  it('evaluates on stored roll-ups when a live window does not answer, instead of waiting for it', async () => {
+    await run(service(), 30);
+    const stuck = new SloService({
+      store,
+      clock,
+      targets: async () => [{ projectId, environment: 'production', slos }],
+      // A proxy pod (or the API in front of it) that never answers.
+      traffic: () => new Promise(() => undefined),
+      eventEnv: () => ENV,
+      warn: () => undefined,
+      liveWindowTimeoutMs: 50,
+    });
+    traffic.rate = 0;
+    await run(stuck, 10);
+    const rows = await store.metrics.after(0, 1000);
+    const [status] = stuck.status(projectId);
+    expect(status?.budget.total).toBe(rows.reduce((n, r) => n + r.requests, 0));
+    expect(status?.budget.total).toBeGreaterThan(0);
+  });
+
   it('counts a calendar month from its first second, so its budget is whole again at midnight UTC on the 1st', async () => {
     // Two minutes before 1 December 2026, 00:00 UTC.
     clock = new ManualClock(START - 120_000);
