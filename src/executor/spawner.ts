@@ -118,6 +118,9 @@ my ($headBudget, $ringSize, $headBytes, $headLines, $totalBytes, $totalLines, $r
 # checkpoints [ring position, ring lines before it] at least 64 KiB apart, so the tail's lines are
 # counted from the nearest one instead of by reading the whole ring back.
 my ($tailBudget, $markerFmt, $kernelCopy, $ringLines, @ck);
+# The ring file's offset when this helper knows it (-1: seek first): its writes are sequential
+# but where it wraps, so most need no seek.
+my $ringAt = -1;
 # The ring's path when this helper opens it itself (O): only once the head is full, so a job whose
 # log stays under the cap creates and removes no second file (each a journal write on the disk).
 my ($ringPath, $ownLog);
@@ -171,9 +174,9 @@ sub ring {
   for (my $off = 0; $off < $n;) {
     my $pos = $ringWritten % $ringSize;
     my $len = $ringSize - $pos; $len = $n - $off if $n - $off < $len;
-    sysseek($rfh, $pos, 0) or $logErr //= ($! + 0) . " $!";
+    if ($pos != $ringAt) { sysseek($rfh, $pos, 0) or $logErr //= ($! + 0) . " $!"; }
     out($rfh, $_[0], $at + $off, $len);
-    $off += $len; $ringWritten += $len;
+    $off += $len; $ringWritten += $len; $ringAt = $pos + $len;
   }
 }
 # Stores bytes [0, n) of the string (formatted whole lines, n by default its length).
@@ -194,6 +197,7 @@ sub store {
 # Bytes [a, a + len) of everything written to the ring (still in it), wherever the ring wrapped.
 sub ringread {
   my ($a, $len) = @_; my $out = '';
+  $ringAt = -1;
   while ($len > 0) {
     my $pos = $a % $ringSize; my $n = $ringSize - $pos; $n = $len if $len < $n;
     sysseek($rfh, $pos, 0) or return undef;
@@ -397,6 +401,7 @@ sub startlog {
   ($headBudget, $ringSize, $headBytes, $headLines, $readSize) = ($hb, $rs, $hbytes, $hlines, $rsz);
   ($totalBytes, $totalLines, $ringWritten, $truncated, $logErr) = ($hbytes, $hlines, 0, 0, undef);
   ($tailBudget, $markerFmt, $kernelCopy, $ringLines, @ck) = ($tb, $mf eq '' ? undef : pack('H*', $mf), $kc, 0);
+  $ringAt = -1;
   %pend = (o => '', e => ''); %ph = (o => 0, e => 0);
   $mask = undef;
   if (@forms) { my $alt = join('|', map { quotemeta(pack('H*', $_)) } @forms); $mask = qr/$alt/; }
