@@ -118,10 +118,18 @@ my ($headBudget, $ringSize, $headBytes, $headLines, $totalBytes, $totalLines, $r
 # checkpoints [ring position, ring lines before it] at least 64 KiB apart, so the tail's lines are
 # counted from the nearest one instead of by reading the whole ring back.
 my ($tailBudget, $markerFmt, $kernelCopy, $ringLines, @ck);
+# The ring file's offset when this helper knows it (-1: seek first): its writes are sequential
+# but where it wraps, so most need no seek.
+my $ringAt = -1;
 # The ring's path when this helper opens it itself (O): only once the head is full, so a job whose
 # log stays under the cap creates and removes no second file (each a journal write on the disk).
 my ($ringPath, $ownLog);
-my %pend;
+# Per stream: a place for the next line's prefix (its length in %ph), then the partial line read
+# so far. A read is appended here, the prefix is written into that place and the prefixes of the
+# following lines inserted by one substitution over the whole buffer, which leaves the place for
+# the next read's prefix after the last whole line: the lines are copied once per read (the
+# substitution), not four or five times (substr, concatenation, the prefix, the ring's pieces).
+my (%pend, %ph);
 my @opened;
 my ($stampS, $stampMs, $stamp) = (-1, -1, '');
 sub stamp {
@@ -135,17 +143,20 @@ sub stamp {
   my @t = gmtime($s);
   $stamp = sprintf('%04d-%02d-%02dT%02d:%02d:%02d.%03dZ', $t[5] + 1900, $t[4] + 1, $t[3], $t[2], $t[1], $t[0], $ms);
 }
+# Writes bytes [off, off + n) of the string (all of it by default), without copying them.
 sub out {
   return if defined $logErr;
-  my ($fh, $n, $off) = ($_[0], length $_[1], 0);
+  my ($fh, $off) = ($_[0], $_[2] // 0);
+  my $n = $off + ($_[3] // length($_[1]) - $off);
   while ($off < $n) {
     my $w = syswrite($fh, $_[1], $n - $off, $off);
     if (!defined $w) { next if $! == 4; $logErr = ($! + 0) . " $!"; return; }
     $off += $w;
   }
 }
+# Bytes [at, at + n) of the string to the ring, wherever it wraps.
 sub ring {
-  my ($t, $lines) = @_; my $n = length $t;
+  my ($at, $n, $lines) = @_[1, 2, 3];
   if (!$rfh) {
     return if defined $logErr;
     if (!defined $ringPath || !open($rfh, '+>', $ringPath)) { $logErr = ($! + 0) . " $!"; $rfh = undef; return; }
@@ -153,37 +164,40 @@ sub ring {
   }
   if ($n > $ringSize) {
     my $drop = $n - $ringSize;
-    $ringLines += (substr($t, 0, $drop) =~ tr/\n//); $lines = undef;
-    $ringWritten += $drop; $t = substr($t, $drop); $n = $ringSize;
+    $ringLines += (substr($_[0], $at, $drop) =~ tr/\n//); $lines = undef;
+    $ringWritten += $drop; $at += $drop; $n = $ringSize;
   }
   push @ck, [$ringWritten, $ringLines] if !@ck || $ringWritten - $ck[-1][0] >= 65536;
   # A checkpoint whose bytes the ring no longer holds cannot start a count.
   shift @ck while @ck && $ck[0][0] < $ringWritten + $n - $ringSize;
-  $ringLines += $lines // ($t =~ tr/\n//);
+  $ringLines += $lines // (substr($_[0], $at, $n) =~ tr/\n//);
   for (my $off = 0; $off < $n;) {
     my $pos = $ringWritten % $ringSize;
     my $len = $ringSize - $pos; $len = $n - $off if $n - $off < $len;
-    sysseek($rfh, $pos, 0) or $logErr //= ($! + 0) . " $!";
-    out($rfh, substr($t, $off, $len));
-    $off += $len; $ringWritten += $len;
+    if ($pos != $ringAt) { sysseek($rfh, $pos, 0) or $logErr //= ($! + 0) . " $!"; }
+    out($rfh, $_[0], $at + $off, $len);
+    $off += $len; $ringWritten += $len; $ringAt = $pos + $len;
   }
 }
+# Stores bytes [0, n) of the string (formatted whole lines, n by default its length).
 sub store {
-  my ($t, $lines) = @_;
+  my ($n, $lines) = ($_[1] // length $_[0], $_[2]);
+  my $at = 0;
   if (!$truncated) {
-    if ($headBudget < 0 || $headBytes + length($t) <= $headBudget) { out($lfh, $t); $headBytes += length $t; $headLines += $lines; return; }
-    my $cut = rindex($t, "\n", $headBudget - $headBytes - 1) + 1;
+    if ($headBudget < 0 || $headBytes + $n <= $headBudget) { out($lfh, $_[0], 0, $n); $headBytes += $n; $headLines += $lines; return; }
+    my $cut = rindex($_[0], "\n", $headBudget - $headBytes - 1) + 1;
     my $hl = 0;
-    if ($cut > 0) { my $h = substr($t, 0, $cut); out($lfh, $h); $headBytes += $cut; $hl = ($h =~ tr/\n//); $headLines += $hl; }
+    if ($cut > 0) { out($lfh, $_[0], 0, $cut); $headBytes += $cut; $hl = (substr($_[0], 0, $cut) =~ tr/\n//); $headLines += $hl; }
     $truncated = 1;
-    return if $cut == length $t;
-    $t = substr($t, $cut); $lines -= $hl;
+    return if $cut == $n;
+    $at = $cut; $lines -= $hl;
   }
-  ring($t, $lines);
+  ring($_[0], $at, $n - $at, $lines);
 }
 # Bytes [a, a + len) of everything written to the ring (still in it), wherever the ring wrapped.
 sub ringread {
   my ($a, $len) = @_; my $out = '';
+  $ringAt = -1;
   while ($len > 0) {
     my $pos = $a % $ringSize; my $n = $ringSize - $pos; $n = $len if $len < $n;
     sysseek($rfh, $pos, 0) or return undef;
@@ -270,46 +284,76 @@ sub emit {
   substr($t, -length $p) = '';
   $t = $p . $t;
   $totalBytes += length $t; $totalLines += $lines;
-  store($t, $lines);
+  store($t, undef, $lines);
 }
 # The longest cut <= max that does not split a UTF-8 sequence.
 sub utf8cut {
   for my $cut (reverse($_[1] - 3 .. $_[1])) { return $cut if $cut > 0 && ((ord(substr($_[0], $cut, 1)) & 0xc0) != 0x80); }
   return $_[1];
 }
+# The partial line of a stream, out of its buffer (the prefix's place emptied).
+sub partial {
+  my $c = $_[0];
+  my $t = substr($pend{$c}, $ph{$c}); $pend{$c} = ''; $ph{$c} = 0;
+  return $t;
+}
+# A partial line past 64 KiB (no newline yet) is stored in 64 KiB lines, as the Node writer does.
 sub flushlong {
   my $c = $_[0];
-  while (length($pend{$c}) > 65536) { my $cut = utf8cut($pend{$c}, 65536); emit($c, substr($pend{$c}, 0, $cut) . "\n"); substr($pend{$c}, 0, $cut) = ''; }
+  my $t = partial($c);
+  while (length($t) > 65536) { my $cut = utf8cut($t, 65536); emit($c, substr($t, 0, $cut) . "\n"); substr($t, 0, $cut) = ''; }
+  $pend{$c} = $t;
 }
+# After a read was appended to the stream's buffer: its whole lines are stored.
 sub chunk {
-  my ($c, $data) = @_;
+  my $c = $_[0];
+  my $h = $ph{$c};
+  my $last = rindex($pend{$c}, "\n");
   stamp();
-  my $last = rindex($data, "\n");
-  if ($last < 0) { $pend{$c} .= $data; flushlong($c) if length($pend{$c}) > 65536; return; }
-  my $t;
-  if ($pend{$c} ne '') {
-    # Reads are at most 64 KiB: only the first line of a read can be longer than that.
-    my $nl = index($data, "\n");
-    $t = $pend{$c} . substr($data, 0, $nl + 1);
-    if (length($t) > 65537) {
-      my $split = '';
-      while (length($t) - 1 > 65536) { my $cut = utf8cut($t, 65536); $split .= substr($t, 0, $cut) . "\n"; substr($t, 0, $cut) = ''; }
-      $t = $split . $t;
-    }
-    $t .= substr($data, $nl + 1, $last - $nl);
-  } else { $t = substr($data, 0, $last + 1); }
-  $pend{$c} = substr($data, $last + 1);
-  emit($c, $t);
-  flushlong($c) if length($pend{$c}) > 65536;
+  if ($last < $h) { flushlong($c) if length($pend{$c}) - $h > 65536; return; }
+  my $first = index($pend{$c}, "\n", $h);
+  # Reads are at most 64 KiB: only the first line of a read can be longer than that.
+  if ($first - $h > 65536) {
+    my $t = substr($pend{$c}, $h, $first + 1 - $h);
+    my $split = '';
+    while (length($t) - 1 > 65536) { my $cut = utf8cut($t, 65536); $split .= substr($t, 0, $cut) . "\n"; substr($t, 0, $cut) = ''; }
+    $t = $split . $t . substr($pend{$c}, $first + 1, $last - $first);
+    substr($pend{$c}, 0, $last + 1, ''); $ph{$c} = 0;
+    emit($c, $t);
+    return;
+  }
+  # CRLF to LF and the secrets, on the whole lines only (as emit does), before any prefix.
+  # (The forms hold no line break: the lines stay where they are, only their lengths change.)
+  if (defined $mask || index($pend{$c}, "\r", $h) >= 0) {
+    my $t = substr($pend{$c}, $h, $last + 1 - $h);
+    $t =~ s/\r\n/\n/g if index($t, "\r") >= 0;
+    $t =~ s/$mask/***/g if defined $mask;
+    substr($pend{$c}, $h, $last + 1 - $h, $t);
+    $last = $h + length($t) - 1;
+  }
+  my $p = "$stamp $c ";
+  substr($pend{$c}, 0, $h, $p);
+  $last += length($p) - $h;
+  my $np = "\n$p";
+  # Every newline of the buffer ends a whole line (the partial line has none): each gets the next
+  # line's prefix, the last one the place for the next read's.
+  my $lines = ($pend{$c} =~ s/\n/$np/g);
+  my $n = $last + 1 + length($p) * ($lines - 1);
+  $totalBytes += $n; $totalLines += $lines;
+  store($pend{$c}, $n, $lines);
+  # From the front: Perl moves the string's start, it copies nothing.
+  substr($pend{$c}, 0, $n, '');
+  $ph{$c} = length $p;
 }
 sub flushpartial {
-  for my $c ('o', 'e') { next if $pend{$c} eq ''; my $t = $pend{$c}; $pend{$c} = ''; emit($c, "$t\n"); }
+  for my $c ('o', 'e') { next if length($pend{$c}) == $ph{$c}; my $t = partial($c); emit($c, "$t\n"); }
 }
-my $pumped = 0;
+# Bytes read by the last pump, and whether it emptied a pipe (a short read).
+my ($pumped, $drained) = (0, 0);
 sub readpipe_ {
   my ($fh, $c) = @_;
-  my $r = sysread($fh, my $data, $readSize);
-  if ($r) { chunk($c, $data); $pumped += $r; }
+  my $r = sysread($fh, $pend{$c}, $readSize, length $pend{$c});
+  if ($r) { chunk($c); $pumped += $r; }
   return $r;
 }
 # Waits for output (and stdin when asked) up to $timeout; true when stdin is readable.
@@ -319,8 +363,12 @@ sub pump {
   vec($rin, 0, 1) = 1 if $stdin;
   my $n = select(my $rout = $rin, undef, undef, $timeout);
   return 0 if $n <= 0;
-  readpipe_($outR, 'o') if vec($rout, fileno($outR), 1);
-  readpipe_($errR, 'e') if vec($rout, fileno($errR), 1);
+  # A ready pipe is read until it is empty (at most 1 MiB): no select and waitpid between reads.
+  for my $c ('o', 'e') {
+    my $fh = $c eq 'o' ? $outR : $errR;
+    next if !vec($rout, fileno($fh), 1);
+    for (0 .. int(1048576 / $readSize)) { if ((readpipe_($fh, $c) // 0) < $readSize) { $drained = 1; last; } }
+  }
   return $stdin && vec($rout, 0, 1);
 }
 # What a step wrote before it ended is in the pipes (at most their size): read that much, no more,
@@ -353,7 +401,8 @@ sub startlog {
   ($headBudget, $ringSize, $headBytes, $headLines, $readSize) = ($hb, $rs, $hbytes, $hlines, $rsz);
   ($totalBytes, $totalLines, $ringWritten, $truncated, $logErr) = ($hbytes, $hlines, 0, 0, undef);
   ($tailBudget, $markerFmt, $kernelCopy, $ringLines, @ck) = ($tb, $mf eq '' ? undef : pack('H*', $mf), $kc, 0);
-  %pend = (o => '', e => '');
+  $ringAt = -1;
+  %pend = (o => '', e => ''); %ph = (o => 0, e => 0);
   $mask = undef;
   if (@forms) { my $alt = join('|', map { quotemeta(pack('H*', $_)) } @forms); $mask = qr/$alt/; }
   pipe($outR, $outW); pipe($errR, $errW);
@@ -401,11 +450,11 @@ sub waitlogged {
     my $p = waitpid($pid, 1);
     if ($p == $pid) { my $status = $?; drain(); return $status; }
     if ($p == -1 && $! != 4) { drain(); return -1; }
-    $pumped = 0;
+    ($pumped, $drained) = (0, 0);
     pump(0.02, 0);
     # A writer slower than this reader would make every read a few KiB (and as many wake-ups,
     # syscalls and prefixes): a millisecond lets the pipe fill. A step's end still wakes it (EINTR).
-    select(undef, undef, undef, 0.001) if $pumped > 0 && $pumped < $readSize;
+    select(undef, undef, undef, 0.001) if $pumped > 0 && $drained;
   }
 }
 my $nested = 0;

@@ -254,6 +254,23 @@ describe.runIf(requirement('perl', spawnerAvailable()))('the job log written by 
     }
   });
 
+  it('turns CRLF into LF and masks when a read ends between CR and LF or inside a secret', async () => {
+    // Reads of 2 and 5 bytes from a file: the pairs and the secret fall across read boundaries
+    // at every offset, so the partial line (never masked or converted on its own) must carry them.
+    const input = Buffer.from(`x\r\ny\r\n\r\nz ${SECRET}\r\n${SECRET}\r\nend\r`);
+    const inputFile = join(dir, 'input');
+    writeFileSync(inputFile, input);
+    const expected = await nodeLog(input, { secrets: [SECRET] });
+    expect(expected).toEqual(['o x', 'o y', 'o ', 'o z ***', 'o ***', 'o end']);
+    for (const readBytes of [2, 5]) {
+      const log = await helperLog({ secrets: [SECRET], readBytes });
+      await log.step(`cat ${inputFile}`);
+      await log.finish();
+      expect(streamsAndTexts(log.file), `read size ${readBytes}`).toEqual(expected);
+      rmSync(join(dir, 'log'), { recursive: true });
+    }
+  });
+
   it("writes as output arrives, between steps too, and keeps Gantry's lines in order with it", async () => {
     const file = join(dir, 'log', 'log');
     const writer = createLogWriter({ file, capBytes: 0, jobKey: 'job', masker: createMasker([]) });
