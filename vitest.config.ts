@@ -30,7 +30,9 @@ export default defineConfig({
     // with tests. VITEST_MAX_WORKERS overrides it. Shared by both projects.
     maxWorkers: 2 * availableParallelism(),
     projects: [
-      { extends: true, test: { name: 'threads', include: THREADED, pool: 'threads' } },
+      // A thread runs file after file with the modules it loaded (74 files: 50.7 → 27.1 s of CPU,
+      // all passing); these tests compute and leave no state behind.
+      { extends: true, test: { name: 'threads', include: THREADED, pool: 'threads', isolate: false } },
       {
         extends: true,
         test: {
