@@ -310,12 +310,13 @@ export interface SlowTimeline {
  * keep-alive connection (of `nConns`); its latency counts from when it was due, queueing included.
  * With `warmSeconds`, the same load runs that long first on the same connections, unmeasured: every
  * path is then measured in its steady state (upstream connections open, code compiled), not its start.
+ * Warm-up and measurement are one schedule, without a seam (a second schedule, its fresh
+ * closures and a 200 ms gap in which the load stopped) at the start of what is measured.
  */
 export async function pacedLoad(port: number, rate: number, seconds: number, nConns: number, warmSeconds = 0): Promise<PacedResult> {
   const cpu0 = process.cpuUsage();
   const conns = await openConnections(port, nConns);
-  if (warmSeconds > 0) await paced(conns, rate, warmSeconds);
-  const r = await paced(conns, rate, seconds);
+  const r = await paced(conns, rate, seconds, warmSeconds);
   for (const c of conns) c.s.destroy();
   const cpu = process.cpuUsage(cpu0);
   return { ...r, generator_cpu_ms: round((cpu.user + cpu.system) / 1000, 1) };
@@ -327,12 +328,12 @@ interface Conn {
   due: number;
   buf: Buffer | null;
   need: number;
-  /** The run being measured; set by `paced` for each run. */
+  /** The run being measured; set by `paced`. */
   run: PacedRun | null;
   /** A request is out on it. */
   busy: boolean;
-  /** Its request belongs to an earlier run that gave up waiting (its answer is not counted). */
-  stale: boolean;
+  /** Its request is one of the warm-up's (not measured). */
+  warm: boolean;
 }
 
 /** One paced run's counters (the connections outlive it). */
@@ -343,6 +344,8 @@ interface PacedRun {
   latency: Float32Array;
   t0: number;
   done: number;
+  /** Warm-up requests answered. */
+  warmDone: number;
   errors: number;
   lastAnswer: number;
   longestStall: number;
@@ -359,7 +362,7 @@ async function openConnections(port: number, n: number): Promise<Conn[]> {
       () =>
         new Promise<void>((resolve, reject) => {
           const s = connect({ host: HOST, port, noDelay: true }, () => resolve());
-          const c: Conn = { s, due: 0, buf: null, need: -1, run: null, busy: false, stale: false };
+          const c: Conn = { s, due: 0, buf: null, need: -1, run: null, busy: false, warm: false };
           s.on('error', (e) => {
             if (c.run !== null) c.run.errors++;
             reject(e);
@@ -397,8 +400,8 @@ async function openConnections(port: number, n: number): Promise<Conn[]> {
 
 function finishOne(run: PacedRun, c: Conn): void {
   c.busy = false;
-  if (c.stale) {
-    c.stale = false;
+  if (c.warm) {
+    run.warmDone++;
     run.idle.push(c);
     return;
   }
@@ -417,18 +420,25 @@ function finishOne(run: PacedRun, c: Conn): void {
   run.idle.push(c);
 }
 
-/** Paces `rate` requests a second for `seconds` over `conns` (all idle at the start) and measures them. */
-async function paced(conns: Conn[], rate: number, seconds: number): Promise<Omit<PacedResult, 'generator_cpu_ms'>> {
+/**
+ * Paces `rate` requests a second over `conns` (all idle at the start): `warmSeconds` unmeasured,
+ * then `seconds` measured, on one schedule.
+ */
+async function paced(conns: Conn[], rate: number, seconds: number, warmSeconds: number): Promise<Omit<PacedResult, 'generator_cpu_ms'>> {
   const first = conns[0] as Conn;
   const request = Buffer.from(`GET / HTTP/1.1\r\nHost: ${HOST}:${first.s.remotePort}\r\n\r\n`, 'latin1');
+  const warmN = Math.floor(rate * warmSeconds);
   const total = Math.floor(rate * seconds);
-  const t0 = performance.now() + 200;
+  const start = performance.now() + 200;
+  // The measured run's start: the due time of its first request.
+  const t0 = start + (warmN * 1000) / rate;
   const run: PacedRun = {
     hist: new Float64Array(BUCKETS),
     dueAt: new Float32Array(total),
     latency: new Float32Array(total),
     t0,
     done: 0,
+    warmDone: 0,
     errors: 0,
     lastAnswer: 0,
     longestStall: 0,
@@ -437,28 +447,31 @@ async function paced(conns: Conn[], rate: number, seconds: number): Promise<Omit
   };
   for (const c of conns) {
     c.run = run;
-    if (c.busy) c.stale = true;
-    else run.idle.push(c);
+    run.idle.push(c);
   }
-  let sent = 0;
+  // Requests sent, the warm-up's included (the first warmN).
+  let sentAll = 0;
   let maxGap = 0;
+  const all = warmN + total;
   await new Promise<void>((resolve) => {
     const deadline = t0 + seconds * 1000 + 5000;
     let lastTurn = performance.now();
     const tick = (): void => {
       const now = performance.now();
-      if (now - lastTurn > maxGap) maxGap = now - lastTurn;
+      // The generator's own pauses count from the measured run's start.
+      if (now - lastTurn > maxGap && now > t0) maxGap = now - lastTurn;
       lastTurn = now;
-      while (sent < total && run.idle.length > 0) {
-        const due = t0 + (sent * 1000) / rate;
+      while (sentAll < all && run.idle.length > 0) {
+        const due = start + (sentAll * 1000) / rate;
         if (due > now) break;
         const c = run.idle.pop() as Conn;
         c.due = due;
         c.busy = true;
+        c.warm = sentAll < warmN;
         c.s.write(request);
-        sent++;
+        sentAll++;
       }
-      if ((sent >= total && run.done >= sent) || now > deadline) {
+      if ((sentAll >= all && run.done + run.warmDone >= sentAll) || now > deadline) {
         resolve();
         return;
       }
@@ -467,6 +480,7 @@ async function paced(conns: Conn[], rate: number, seconds: number): Promise<Omit
     setImmediate(tick);
   });
   const done = run.done;
+  const sent = Math.max(0, sentAll - warmN);
   const elapsed = (performance.now() - t0) / 1000;
   const q = (p: number): number => quantileUs(run.hist, done, p) / 1000;
   return {
