@@ -168,6 +168,10 @@ export class VersionSeries {
   /** method → first path segment → series; the two-level map avoids building a key per request. */
   readonly routes = new Map<string, Map<string, RouteSeries>>();
   routeCount = 0;
+  /** The last request's method, target and series: traffic repeats targets, and a route never changes series once known. */
+  #lastMethod = '';
+  #lastUrl = '';
+  #lastRoute: RouteSeries | null = null;
   constructor(version: string, pool: Pool) {
     this.version = version;
     this.pool = pool;
@@ -175,6 +179,15 @@ export class VersionSeries {
 
   /** The series of `method` + the first segment of `url`; bounded by MAX_ROUTES. */
   route(method: string, url: string): RouteSeries {
+    if (this.#lastRoute !== null && url === this.#lastUrl && method === this.#lastMethod) return this.#lastRoute;
+    const r = this.#route(method, url);
+    this.#lastMethod = method;
+    this.#lastUrl = url;
+    this.#lastRoute = r;
+    return r;
+  }
+
+  #route(method: string, url: string): RouteSeries {
     const m = KNOWN_METHODS.has(method) ? method : 'OTHER';
     let byPath = this.routes.get(m);
     if (byPath === undefined) {

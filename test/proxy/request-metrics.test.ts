@@ -80,6 +80,23 @@ describe('RequestMetrics', () => {
     for (const line of text.trim().split('\n')) expect(line).toMatch(/^(# (HELP|TYPE) \w+ .+|\w+\{.*\} [\d.e+-]+)$/);
   });
 
+  it('counts repeated and alternating targets and methods each on their own route', () => {
+    const m = new RequestMetrics({ environment: 'prod', now: () => T0 });
+    const s = m.series('v1', 'stable');
+    for (const [method, url] of [
+      ['GET', '/a'],
+      ['GET', '/a'],
+      ['POST', '/a'],
+      ['GET', '/a?x'],
+      ['GET', '/b'],
+      ['POST', '/a'],
+    ])
+      m.record(s, method as string, url as string, 200, 1, T0);
+    const count = (route: string): number =>
+      Number(new RegExp(`route="${route}",status_class="2xx"\\} (\\d+)`).exec(m.prometheus())?.[1] ?? 0);
+    expect([count('GET /a'), count('POST /a'), count('GET /b')]).toEqual([3, 2, 1]);
+  });
+
   it('hands out each completed ten-second roll-up once', () => {
     let now = T0;
     const m = new RequestMetrics({ environment: 'prod', now: () => now });
