@@ -5,7 +5,7 @@
  * request's scheduled time (no coordinated omission).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -171,6 +171,30 @@ export function cpuTicks(pid: number): number {
 
 export const TICKS_PER_SECOND = 100;
 
+/**
+ * Context switches of `pid`'s threads so far (each thread's /proc status): voluntary (it waited for
+ * I/O) and involuntary (preempted while runnable, e.g. by a process its own write woke on the same core).
+ */
+export function contextSwitches(pid: number): { voluntary: number; involuntary: number } {
+  const out = { voluntary: 0, involuntary: 0 };
+  let tasks: string[] = [];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tasks) {
+    try {
+      const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+      out.voluntary += Number(/^voluntary_ctxt_switches:\s*(\d+)/m.exec(status)?.[1] ?? 0);
+      out.involuntary += Number(/^nonvoluntary_ctxt_switches:\s*(\d+)/m.exec(status)?.[1] ?? 0);
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
+}
+
 /** Busy ticks (everything but idle and iowait) of each CPU since boot, from /proc/stat. */
 export function coreBusyTicks(): number[] {
   const out: number[] = [];
@@ -261,6 +285,24 @@ export interface PacedResult {
   generator_max_gap_ms: number;
   /** The generator process's CPU (user + system) over the whole run, warm-up included, ms. */
   generator_cpu_ms: number;
+  /**
+   * When the slow requests (at or above the run's p99) were due: grouped into episodes (runs of
+   * 10 ms slots with a slow request, gaps under 50 ms joined), the longest five by slow requests,
+   * and the share of all slow requests they hold. A few episodes holding most of them are stalls
+   * (a pause, a burst of work); many small ones are queueing spread over the run.
+   */
+  slow: SlowTimeline;
+}
+
+/** See `PacedResult.slow`. */
+export interface SlowTimeline {
+  /** Slow requests (latency ≥ the run's p99). */
+  requests: number;
+  episodes: number;
+  /** The share of slow requests in the five largest episodes. */
+  top5_share: number;
+  /** The five largest: start (ms after the measured run's start, and epoch ms), length, slow requests, worst latency. */
+  top: { at_ms: number; epoch_ms: number; length_ms: number; slow: number; worst_ms: number }[];
 }
 
 /**
@@ -268,12 +310,13 @@ export interface PacedResult {
  * keep-alive connection (of `nConns`); its latency counts from when it was due, queueing included.
  * With `warmSeconds`, the same load runs that long first on the same connections, unmeasured: every
  * path is then measured in its steady state (upstream connections open, code compiled), not its start.
+ * Warm-up and measurement are one schedule, without a seam (a second schedule, its fresh
+ * closures and a 200 ms gap in which the load stopped) at the start of what is measured.
  */
 export async function pacedLoad(port: number, rate: number, seconds: number, nConns: number, warmSeconds = 0): Promise<PacedResult> {
   const cpu0 = process.cpuUsage();
   const conns = await openConnections(port, nConns);
-  if (warmSeconds > 0) await paced(conns, rate, warmSeconds);
-  const r = await paced(conns, rate, seconds);
+  const r = await paced(conns, rate, seconds, warmSeconds);
   for (const c of conns) c.s.destroy();
   const cpu = process.cpuUsage(cpu0);
   return { ...r, generator_cpu_ms: round((cpu.user + cpu.system) / 1000, 1) };
@@ -285,18 +328,24 @@ interface Conn {
   due: number;
   buf: Buffer | null;
   need: number;
-  /** The run being measured; set by `paced` for each run. */
+  /** The run being measured; set by `paced`. */
   run: PacedRun | null;
   /** A request is out on it. */
   busy: boolean;
-  /** Its request belongs to an earlier run that gave up waiting (its answer is not counted). */
-  stale: boolean;
+  /** Its request is one of the warm-up's (not measured). */
+  warm: boolean;
 }
 
 /** One paced run's counters (the connections outlive it). */
 interface PacedRun {
   hist: Float64Array;
+  /** Per measured request in answer order: when it was due (ms after t0) and its latency (ms). */
+  dueAt: Float32Array;
+  latency: Float32Array;
+  t0: number;
   done: number;
+  /** Warm-up requests answered. */
+  warmDone: number;
   errors: number;
   lastAnswer: number;
   longestStall: number;
@@ -313,7 +362,7 @@ async function openConnections(port: number, n: number): Promise<Conn[]> {
       () =>
         new Promise<void>((resolve, reject) => {
           const s = connect({ host: HOST, port, noDelay: true }, () => resolve());
-          const c: Conn = { s, due: 0, buf: null, need: -1, run: null, busy: false, stale: false };
+          const c: Conn = { s, due: 0, buf: null, need: -1, run: null, busy: false, warm: false };
           s.on('error', (e) => {
             if (c.run !== null) c.run.errors++;
             reject(e);
@@ -351,14 +400,18 @@ async function openConnections(port: number, n: number): Promise<Conn[]> {
 
 function finishOne(run: PacedRun, c: Conn): void {
   c.busy = false;
-  if (c.stale) {
-    c.stale = false;
+  if (c.warm) {
+    run.warmDone++;
     run.idle.push(c);
     return;
   }
   const now = performance.now();
   const ms = now - c.due;
   run.hist[bucketIndex(ms * 1000)]! += 1;
+  if (run.done < run.dueAt.length) {
+    run.dueAt[run.done] = c.due - run.t0;
+    run.latency[run.done] = ms;
+  }
   if (ms > 10) run.over10++;
   const stall = now - Math.max(run.lastAnswer, c.due);
   if (stall > run.longestStall) run.longestStall = stall;
@@ -367,37 +420,58 @@ function finishOne(run: PacedRun, c: Conn): void {
   run.idle.push(c);
 }
 
-/** Paces `rate` requests a second for `seconds` over `conns` (all idle at the start) and measures them. */
-async function paced(conns: Conn[], rate: number, seconds: number): Promise<Omit<PacedResult, 'generator_cpu_ms'>> {
+/**
+ * Paces `rate` requests a second over `conns` (all idle at the start): `warmSeconds` unmeasured,
+ * then `seconds` measured, on one schedule.
+ */
+async function paced(conns: Conn[], rate: number, seconds: number, warmSeconds: number): Promise<Omit<PacedResult, 'generator_cpu_ms'>> {
   const first = conns[0] as Conn;
   const request = Buffer.from(`GET / HTTP/1.1\r\nHost: ${HOST}:${first.s.remotePort}\r\n\r\n`, 'latin1');
-  const run: PacedRun = { hist: new Float64Array(BUCKETS), done: 0, errors: 0, lastAnswer: 0, longestStall: 0, over10: 0, idle: [] };
+  const warmN = Math.floor(rate * warmSeconds);
+  const total = Math.floor(rate * seconds);
+  const start = performance.now() + 200;
+  // The measured run's start: the due time of its first request.
+  const t0 = start + (warmN * 1000) / rate;
+  const run: PacedRun = {
+    hist: new Float64Array(BUCKETS),
+    dueAt: new Float32Array(total),
+    latency: new Float32Array(total),
+    t0,
+    done: 0,
+    warmDone: 0,
+    errors: 0,
+    lastAnswer: 0,
+    longestStall: 0,
+    over10: 0,
+    idle: [],
+  };
   for (const c of conns) {
     c.run = run;
-    if (c.busy) c.stale = true;
-    else run.idle.push(c);
+    run.idle.push(c);
   }
-  const total = Math.floor(rate * seconds);
-  let sent = 0;
+  // Requests sent, the warm-up's included (the first warmN).
+  let sentAll = 0;
   let maxGap = 0;
-  const t0 = performance.now() + 200;
+  const all = warmN + total;
   await new Promise<void>((resolve) => {
     const deadline = t0 + seconds * 1000 + 5000;
     let lastTurn = performance.now();
     const tick = (): void => {
       const now = performance.now();
-      if (now - lastTurn > maxGap) maxGap = now - lastTurn;
+      // The generator's own pauses count from the measured run's start.
+      if (now - lastTurn > maxGap && now > t0) maxGap = now - lastTurn;
       lastTurn = now;
-      while (sent < total && run.idle.length > 0) {
-        const due = t0 + (sent * 1000) / rate;
+      while (sentAll < all && run.idle.length > 0) {
+        const due = start + (sentAll * 1000) / rate;
         if (due > now) break;
         const c = run.idle.pop() as Conn;
         c.due = due;
         c.busy = true;
+        c.warm = sentAll < warmN;
         c.s.write(request);
-        sent++;
+        sentAll++;
       }
-      if ((sent >= total && run.done >= sent) || now > deadline) {
+      if ((sentAll >= all && run.done + run.warmDone >= sentAll) || now > deadline) {
         resolve();
         return;
       }
@@ -406,6 +480,7 @@ async function paced(conns: Conn[], rate: number, seconds: number): Promise<Omit
     setImmediate(tick);
   });
   const done = run.done;
+  const sent = Math.max(0, sentAll - warmN);
   const elapsed = (performance.now() - t0) / 1000;
   const q = (p: number): number => quantileUs(run.hist, done, p) / 1000;
   return {
@@ -423,5 +498,43 @@ async function paced(conns: Conn[], rate: number, seconds: number): Promise<Omit
     longest_stall_ms: round(run.longestStall, 2),
     over_10ms: run.over10,
     generator_max_gap_ms: round(maxGap, 2),
+    slow: slowTimeline(run, q(0.99), performance.timeOrigin + t0),
   };
+}
+
+/** Groups the requests at or above `p99Ms` by when they were due (see `PacedResult.slow`). */
+function slowTimeline(run: PacedRun, p99Ms: number, epochT0: number): SlowTimeline {
+  const n = Math.min(run.done, run.dueAt.length);
+  let last = 0;
+  for (let i = 0; i < n; i++) last = Math.max(last, run.dueAt[i] as number);
+  const slots = Math.floor(last / 10) + 1;
+  const count = new Uint32Array(slots);
+  const worst = new Float32Array(slots);
+  let slowN = 0;
+  for (let i = 0; i < n; i++) {
+    const ms = run.latency[i] as number;
+    // The histogram's p99 is its bucket's highest value: compare against that bucket's low end.
+    if (ms < p99Ms * 0.98) continue;
+    slowN++;
+    const k = Math.max(0, Math.floor((run.dueAt[i] as number) / 10));
+    count[k]! += 1;
+    if (ms > (worst[k] as number)) worst[k] = ms;
+  }
+  const episodes: SlowTimeline['top'] = [];
+  let cur: SlowTimeline['top'][number] | null = null;
+  let lastSlot = -100;
+  for (let k = 0; k < slots; k++) {
+    if (count[k] === 0) continue;
+    if (cur === null || k - lastSlot > 5) {
+      cur = { at_ms: k * 10, epoch_ms: Math.round(epochT0 + k * 10), length_ms: 10, slow: 0, worst_ms: 0 };
+      episodes.push(cur);
+    }
+    cur.length_ms = (k + 1) * 10 - cur.at_ms;
+    cur.slow += count[k] as number;
+    cur.worst_ms = Math.max(cur.worst_ms, round(worst[k] as number, 1));
+    lastSlot = k;
+  }
+  const top = [...episodes].sort((a, b) => b.slow - a.slow).slice(0, 5);
+  const inTop = top.reduce((t, e) => t + e.slow, 0);
+  return { requests: slowN, episodes: episodes.length, top5_share: slowN === 0 ? 0 : round(inTop / slowN, 2), top };
 }

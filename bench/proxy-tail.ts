@@ -30,7 +30,11 @@
  * Env: REPS [2] wrk runs per path, WRK_SECONDS [3], SECONDS [8] per open-loop run, OPEN_REPS [2]
  * open-loop rounds per level, CONNS [64] open-loop connections, WARM_SECONDS [1] unmeasured load before each open-loop run, RUNTIME [1] (0: do not read the Gantry process's pauses), FLOOR [1] (0: without the minimal Node proxy), RT [0] (1: SCHED_FIFO, see below), PIN [1], NODE_FLAGS (extra flags for the proxy process, e.g.
  * `--cpu-prof --cpu-prof-dir=/tmp/prof` or `--trace-gc`), PROXY_LOG (a file that keeps the proxy
- * process's output, e.g. what --trace-gc prints; by default it goes with the temp dir).
+ * process's output, e.g. what --trace-gc prints; by default it goes with the temp dir), RATE (no
+ * maximum rates: one open-loop level at this rate, to compare variants quickly), TRACE_CONTROL=1
+ * (the control plane's reads on stderr with their epoch ms, to set beside each run's `slow` episodes).
+ * Each run also reports when its slowest 1 % were due (`slow`: stalls or spread) and the proxy's
+ * context switches per request (`switches_per_req`).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync } from 'node:fs';
@@ -40,6 +44,7 @@ import { fileURLToPath } from 'node:url';
 import { PROXY_FILES, PROXY_NODE_FLAGS, ProxyClient, proxyDir, type RuntimeReport } from '../src/proxy/index.ts';
 import {
   answers,
+  contextSwitches,
   coreBusyTicks,
   cpuTicks,
   freePorts,
@@ -186,7 +191,9 @@ async function main(): Promise<void> {
     const sutTicks = (): number =>
       cpuTicks(backendsPid) + cpuTicks(haproxy.pid) + cpuTicks(gantryPid) + (floor === null ? 0 : cpuTicks(floor.pid));
     const max: Record<string, { rps: number[]; cpu_us: number[] }> = {};
-    for (let rep = 1; rep <= REPS; rep++) {
+    // RATE=n: no maximum rates, one open-loop level at n req/s (for comparing variants quickly).
+    const FIXED_RATE = Number(process.env.RATE ?? 0);
+    for (let rep = 1; rep <= (FIXED_RATE > 0 ? 0 : REPS); rep++) {
       for (const p of paths) {
         await wrk(p.port, 1);
         const c0 = p.pid ? cpuTicks(p.pid) : 0;
@@ -201,10 +208,13 @@ async function main(): Promise<void> {
     const med = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor((a.length - 1) / 2)] as number;
     const maxRps = (label: string): number => Math.round(med(max[label]?.rps ?? [0]));
 
-    const levels = [
-      { name: 'half_haproxy_max', rate: Math.round(maxRps('haproxy') / 2) },
-      { name: 'gantry_70pct_of_own_max', rate: Math.round(maxRps('gantry') * 0.7) },
-    ];
+    const levels =
+      FIXED_RATE > 0
+        ? [{ name: 'fixed', rate: FIXED_RATE }]
+        : [
+            { name: 'half_haproxy_max', rate: Math.round(maxRps('haproxy') / 2) },
+            { name: 'gantry_70pct_of_own_max', rate: Math.round(maxRps('gantry') * 0.7) },
+          ];
     const open: Record<string, { rate: number } & ReturnType<typeof compare>> = {};
     const byLabel = new Map(paths.map((p) => [p.label, p]));
     for (const level of levels) {
@@ -217,6 +227,7 @@ async function main(): Promise<void> {
         for (const label of order) {
           const p = byLabel.get(label) as (typeof paths)[number];
           const c0 = p.pid ? cpuTicks(p.pid) : 0;
+          const cs0 = contextSwitches(p.pid || backendsPid);
           const sut0 = sutTicks();
           const cores0 = coreBusyTicks();
           const wall0 = performance.now();
@@ -247,19 +258,32 @@ async function main(): Promise<void> {
           // The proxy's CPU over the warm-up and the measured run, per request of both.
           const requests = Math.max(paced.done, 1) * (1 + WARM_SECONDS / SECONDS);
           const cpuUs = p.pid ? round((((cpuTicks(p.pid) - c0) / TICKS_PER_SECOND) * 1e6) / requests, 1) : null;
+          // The proxy's (for direct: the backends') context switches per request, warm-up included.
+          const cs1 = contextSwitches(p.pid || backendsPid);
+          const switches = {
+            voluntary: round((cs1.voluntary - cs0.voluntary) / requests, 3),
+            involuntary: round((cs1.involuntary - cs0.involuntary) / requests, 3),
+          };
           const cpu = whereCpuWent(cores0, coreBusyTicks(), sut0, sutTicks(), paced, wall0, PIN);
           const runtime = runtime0 !== null ? gantryRuntime(await gantryClient.runtime(false), runtime0, requests) : null;
-          runs[label] = { ...paced, cpu_us_per_req: cpuUs, upstream_connections: p.pid ? conns : null, cpu, gantry_runtime: runtime };
+          runs[label] = {
+            ...paced,
+            cpu_us_per_req: cpuUs,
+            switches_per_req: switches,
+            upstream_connections: p.pid ? conns : null,
+            cpu,
+            gantry_runtime: runtime,
+          };
           progress(
-            `${level.name} (${level.rate} req/s) round ${rep} ${label}: ${out}${cpuUs === null ? '' : ` cpu ${cpuUs} µs/req, upstream conns ${conns}`} cores ${JSON.stringify(cpu)}${runtime === null ? '' : ` gantry ${JSON.stringify(runtime)}`}`,
+            `${level.name} (${level.rate} req/s) round ${rep} ${label}: ${out}${cpuUs === null ? '' : ` cpu ${cpuUs} µs/req, upstream conns ${conns}`} switches ${JSON.stringify(switches)} cores ${JSON.stringify(cpu)}${runtime === null ? '' : ` gantry ${JSON.stringify(runtime)}`}`,
           );
         }
         rounds.push(runs);
       }
       open[level.name] = { rate: level.rate, ...compare(rounds) };
     }
-    const half = open.half_haproxy_max as ReturnType<typeof compare>;
-    const at70 = open.gantry_70pct_of_own_max as ReturnType<typeof compare>;
+    const half = (open.half_haproxy_max ?? open.fixed) as ReturnType<typeof compare>;
+    const at70 = (open.gantry_70pct_of_own_max ?? open.fixed) as ReturnType<typeof compare>;
     const result = {
       bench: 'proxy-tail',
       setup: {
@@ -301,6 +325,7 @@ async function main(): Promise<void> {
 /** One open-loop run of a path, with the proxy's CPU per request, its upstream connections and where the CPU went. */
 type OpenRun = PacedResult & {
   cpu_us_per_req: number | null;
+  switches_per_req: { voluntary: number; involuntary: number };
   upstream_connections: number | null;
   cpu: CpuShares;
   gantry_runtime: GantryRuntime | null;
@@ -476,9 +501,12 @@ function upstreamConnections(pa: number, pb: number): number | null {
 function serverSide(client: ProxyClient): { timer: NodeJS.Timeout; stats: { windows: number; rollups: number; failures: number } } {
   const stats = { windows: 0, rollups: 0, failures: 0 };
   let tick = 0;
+  // TRACE_CONTROL=1: each second's reads with their epoch time, to set beside the slow episodes.
+  const trace = process.env.TRACE_CONTROL === '1';
   const timer = setInterval(() => {
     tick++;
     const now = Date.now();
+    if (trace) progress(`control reads at ${now}${tick % 10 === 0 ? ' (with roll-ups)' : ''}`);
     for (const version of ['v1', 'v2'])
       client.window(now - 300_000, now, { version }).then(
         () => stats.windows++,

@@ -60,7 +60,10 @@ export const PROXY_ERROR_CODES = {
   headTooLarge: 'PROXY_HEAD_TOO_LARGE' satisfies ErrorCode,
 } as const;
 
-const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** Methods retried on another instance when the connection failed before any response byte (compared, not looked up: every request asks). */
+function retryableMethod(m: string): boolean {
+  return m === 'GET' || m === 'HEAD' || m === 'OPTIONS';
+}
 
 /** `performance.timeOrigin`, read once: its getter allocates on every read, and every request needs it. */
 const TIME_ORIGIN = performance.timeOrigin;
@@ -219,7 +222,7 @@ class Exchange implements ExchangeSink, PoolWaiter, ClientExchange {
     this.isHead = req.method === 'HEAD';
     this.upgrade = req.upgrade;
     this.chunked = req.bodyMode === BODY_CHUNKED;
-    this.retryable = req.bodyMode === NO_BODY && RETRYABLE_METHODS.has(req.method);
+    this.retryable = req.bodyMode === NO_BODY && retryableMethod(req.method);
   }
 
   /** Sends the request to `pool` (now or when the pool has a free connection). */

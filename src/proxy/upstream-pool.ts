@@ -462,12 +462,14 @@ export class UpstreamConnection {
       // 100 Continue, 103 Early Hints: interim, not forwarded.
       return true;
     }
-    // No controls but HTAB and CRLF line ends (a bare CR or LF would let the upstream inject lines).
-    if (BAD_HEAD_CHARS.test(head)) throw new ProtocolError('bad character in response head');
-    const cr0 = head.indexOf('\r');
-    const lf0 = head.indexOf('\n');
-    if ((cr0 >= 0 && cr0 < lineEnd) || (lf0 >= 0 && lf0 <= lineEnd)) throw new ProtocolError('bare CR or LF in status line');
+    // No controls but HTAB and CRLF line ends (a bare CR or LF would let the upstream inject
+    // lines): the status line here, each header line as it is read below (one pass per line).
+    for (let i = 0; i < lineEnd; i++) {
+      const c = head.charCodeAt(i);
+      if (c < 32 ? c !== 9 : c === 127) throw new ProtocolError('bad character in status line');
+    }
     if (status === 101) {
+      if (BAD_HEAD_CHARS.test(head)) throw new ProtocolError('bad character in response head');
       // Only an upgrade request may be switched; its head is relayed whole (Upgrade and Connection included).
       if (!ex.upgrade) throw new ProtocolError('unexpected 101');
       if (!validFieldLines(head, lineEnd + 2)) throw new ProtocolError('bad header line');
@@ -485,21 +487,24 @@ export class UpstreamConnection {
     let p = lineEnd + 2;
     const len = head.length;
     while (p < len) {
-      let e = head.indexOf('\r\n', p);
-      if (e < 0) e = len;
       const first = head.charCodeAt(p);
       if (first === 32 || first === 9) throw new ProtocolError('obsolete line folding');
-      // The next CR and LF must be this line's end.
-      const cr = head.indexOf('\r', p);
-      const lf = head.indexOf('\n', p);
-      if ((cr >= 0 && cr < e) || (lf >= 0 && lf <= e)) throw new ProtocolError('bare CR or LF in response head');
-      const colon = head.indexOf(':', p);
-      if (colon < 0 || colon > e) throw new ProtocolError('header line without colon');
-      for (let i = p; i < colon; i++) {
+      // One pass: a token up to the first colon, then no controls but HTAB until the CRLF that
+      // ends the line (any other CR or LF is bare); the last line ends with the head.
+      let colon = -1;
+      let e = len;
+      for (let i = p; i < len; i++) {
         const c = head.charCodeAt(i);
-        if (c >= 128 || TOKEN[c] === 0) throw new ProtocolError('bad header name');
+        if (colon < 0) {
+          if (c === 58) colon = i;
+          else if (c >= 128 || TOKEN[c] === 0) throw new ProtocolError('bad header name');
+        } else if (c < 32 ? c !== 9 : c === 127) {
+          if (c !== 13 || head.charCodeAt(i + 1) !== 10) throw new ProtocolError('bad character in response head');
+          e = i;
+          break;
+        }
       }
-      if (colon === p) throw new ProtocolError('bad header name');
+      if (colon <= p) throw new ProtocolError('bad header name');
       const n = colon - p;
       const lineStart = p;
       p = e + 2;

@@ -138,12 +138,35 @@ describe('proxy client side', () => {
   }
 
   it('answers 502 instead of relaying a response head with control characters or bare CR/LF', async () => {
-    for (const evil of ['X-Evil: a\x01b\r\n', 'X-Evil: a\nSet-Cookie: injected=1\r\n', 'X-Evil: a\rb\r\n']) {
+    const lines = [
+      'X-Evil: a\x01b\r\n',
+      'X-Evil: a\nSet-Cookie: injected=1\r\n',
+      'X-Evil: a\rb\r\n',
+      'X-Evil: a\x7fb\r\n',
+      'X-Evil: a\r\n folded\r\n',
+      'X Evil: a\r\n',
+      'X-Evil\r\n',
+      ': a\r\nX-Evil: a\r\n',
+      'X-Evil\x01: a\r\n',
+    ];
+    for (const evil of lines) {
       const port = await rawUpstream(`HTTP/1.1 200 OK\r\n${evil}Content-Length: 2\r\n\r\nok`);
       const got = await get(port, (g) => g.includes('}\n'));
       expect(got, JSON.stringify(evil)).toMatch(/^HTTP\/1\.1 502 /);
       expect(got).toContain('PROXY_UPSTREAM_FAILED');
       expect(got).not.toMatch(/X-Evil|injected/);
+    }
+  });
+
+  it('answers 502 for a status line with control characters and for a last header line ending in a bare CR', async () => {
+    for (const head of [
+      'HTTP/1.1 200 O\x01K\r\nContent-Length: 2',
+      'HTTP/1.1 200 O\x7fK\r\nContent-Length: 2',
+      'HTTP/1.1 200 OK\r\nContent-Length: 2\r',
+    ]) {
+      const port = await rawUpstream(`${head}\r\n\r\nok`);
+      const got = await get(port, (g) => g.includes('}\n'));
+      expect(got, JSON.stringify(head)).toMatch(/^HTTP\/1\.1 502 /);
     }
   });
 

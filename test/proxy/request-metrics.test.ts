@@ -8,6 +8,7 @@ import {
   RING_SECONDS,
   ROLLUP_MS,
 } from '../../src/proxy/index.ts';
+import type { VersionSeries } from '../../src/proxy/request-metrics.ts';
 
 describe('latency histogram buckets', () => {
   it('is exact below 128 µs and within 1.6 % above, monotonic', () => {
@@ -77,6 +78,23 @@ describe('RequestMetrics', () => {
     expect(text).toContain('gantry_proxy_request_duration_seconds_count{environment="prod",version="v\\"1",route="OTHER /pot"} 1');
     expect(text).toMatch(/# TYPE gantry_proxy_request_duration_seconds histogram/);
     for (const line of text.trim().split('\n')) expect(line).toMatch(/^(# (HELP|TYPE) \w+ .+|\w+\{.*\} [\d.e+-]+)$/);
+  });
+
+  it('counts repeated and alternating targets and methods each on their own route', () => {
+    const m = new RequestMetrics({ environment: 'prod', now: () => T0 });
+    const s = m.series('v1', 'stable');
+    for (const [method, url] of [
+      ['GET', '/a'],
+      ['GET', '/a'],
+      ['POST', '/a'],
+      ['GET', '/a?x'],
+      ['GET', '/b'],
+      ['POST', '/a'],
+    ])
+      m.record(s, method as string, url as string, 200, 1, T0);
+    const count = (route: string): number =>
+      Number(new RegExp(`route="${route}",status_class="2xx"\\} (\\d+)`).exec(m.prometheus())?.[1] ?? 0);
+    expect([count('GET /a'), count('POST /a'), count('GET /b')]).toEqual([3, 2, 1]);
   });
 
   it('hands out each completed ten-second roll-up once', () => {
@@ -169,5 +187,90 @@ describe('RequestMetrics', () => {
     expect(w.latency.map((b) => b.count)).toEqual([1, 1]);
     expect(w.p99).toBeLessThan(4);
     expect(m.window(later, later + 1000).latency).toEqual([{ valueMs: bucketHighUs(bucketIndex(2000)) / 1000, count: 1 }]);
+  });
+
+  it('sums whole ten-second blocks and edge seconds to what each request recorded, across laps of the ring', () => {
+    // Seeded: the same traffic every run. Gaps of single seconds and of whole blocks, two laps of
+    // the ring, windows read at odd times with odd bounds, every roll-up collected on the way.
+    let seed = 7;
+    const rand = (): number => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    let now = T0;
+    const m = new RequestMetrics({ environment: 'prod', now: () => now });
+    const series = [m.series('v1', 'stable'), m.series('v2', 'canary')];
+    const seriesOf = (i: number): VersionSeries => series[i] as VersionSeries;
+    const sent: { at: number; series: number; status: number; ms: number; connError: boolean }[] = [];
+    const expected = (
+      since: number,
+      until: number,
+      version: string,
+    ): { requests: number; errors: number; conn: number; hist: number[] } => {
+      const from = Math.max(Math.ceil(since / 1000), Math.floor(now / 1000) - RING_SECONDS + 1);
+      const to = Math.ceil(until / 1000);
+      const hist: number[] = [];
+      let requests = 0;
+      let errors = 0;
+      let conn = 0;
+      for (const r of sent) {
+        const sec = Math.floor(r.at / 1000);
+        if (sec < from || sec >= to || seriesOf(r.series).version !== version) continue;
+        if (r.connError) {
+          conn++;
+          continue;
+        }
+        requests++;
+        if (r.status >= 500) errors++;
+        const b = bucketIndex(r.ms * 1000);
+        hist[b] = (hist[b] ?? 0) + 1;
+      }
+      return { requests, errors, conn, hist };
+    };
+    const asHist = (latency: { valueMs: number; count: number }[]): number[] => {
+      const out: number[] = [];
+      for (const b of latency) out[bucketIndex(b.valueMs * 1000)] = b.count;
+      return out;
+    };
+    let reads = 0;
+    let rolled = 0;
+    for (let sec = 0; sec < 2 * RING_SECONDS + 37; sec++) {
+      const quiet = rand() < 0.15 || (sec >= 200 && sec < 230);
+      if (!quiet) {
+        for (let i = rand() * 30; i > 0; i--) {
+          const r = {
+            at: T0 + sec * 1000 + Math.floor(rand() * 1000),
+            series: rand() < 0.2 ? 1 : 0,
+            status: rand() < 0.05 ? 503 : 200,
+            ms: rand() < 0.9 ? rand() * 3 : rand() * 2000,
+            connError: rand() < 0.02,
+          };
+          sent.push(r);
+          const s = seriesOf(r.series);
+          if (r.connError) m.recordConnectionError(s, r.at);
+          else m.record(s, 'GET', '/', r.status, r.ms, r.at);
+        }
+      }
+      now = T0 + sec * 1000 + 999;
+      if (sec % 7 === 3) {
+        const since = now - 1000 * Math.floor(rand() * 320) - Math.floor(rand() * 1000);
+        const until = now - Math.floor(rand() * 40_000);
+        for (const version of ['v1', 'v2']) {
+          const w = m.window(since, until, { version });
+          const e = expected(since, until, version);
+          expect([w.requests, w.errors, w.connectionErrors]).toEqual([e.requests, e.errors, e.conn]);
+          expect(asHist(w.latency)).toEqual(e.hist);
+          reads++;
+        }
+      }
+      for (const r of m.drainRollups()) {
+        const e = expected(r.startMs, r.endMs, r.version);
+        expect([r.requests, r.errors, r.connectionErrors]).toEqual([e.requests, e.errors, e.conn]);
+        expect(asHist(r.latency)).toEqual(e.hist);
+        rolled++;
+      }
+    }
+    expect(reads).toBeGreaterThan(150);
+    expect(rolled).toBeGreaterThan(100);
   });
 });
