@@ -191,7 +191,14 @@ describe.runIf(browserAvailable())('SLO and incident pages in a browser', () => 
     await waitFor(async () => ((await page.getByTestId('incident-owner').textContent()) === 'carol' ? true : undefined), {
       what: 'the new owner',
     });
-    const changes = (await server.api<{ events: { type: string }[] }>('GET', '/api/events?type=incident.*')).body.events.map((e) => e.type);
+    // The owner shows once its change is stored; the severity's may land a moment later.
+    const changes = await waitFor(
+      async () => {
+        const types = (await server.api<{ events: { type: string }[] }>('GET', '/api/events?type=incident.*')).body.events.map((e) => e.type);
+        return types.includes('incident.severity') ? types : undefined;
+      },
+      { what: 'the severity change to be recorded' },
+    );
     expect(changes).toEqual(expect.arrayContaining(['incident.assigned', 'incident.severity']));
 
     await page.getByLabel('Add a note').fill('500s started right after release 2');
