@@ -194,7 +194,9 @@ describe.runIf(browserAvailable())('SLO and incident pages in a browser', () => 
     // The owner shows once its change is stored; the severity's may land a moment later.
     const changes = await waitFor(
       async () => {
-        const types = (await server.api<{ events: { type: string }[] }>('GET', '/api/events?type=incident.*')).body.events.map((e) => e.type);
+        const types = (await server.api<{ events: { type: string }[] }>('GET', '/api/events?type=incident.*')).body.events.map(
+          (e) => e.type,
+        );
         return types.includes('incident.severity') ? types : undefined;
       },
       { what: 'the severity change to be recorded' },
