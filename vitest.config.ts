@@ -24,9 +24,9 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Most of the suite's time is waiting on real processes (jobs, servers, canary analyses), not
     // CPU: one file per core keeps the CPU busy while files wait. Two per core (tried again in the
-    // eighth session: vitest 512 → 432 s on a clean clone) exposed three races, two fixed with
-    // tests, and failed the Kubernetes roll-up test twice in five runs for a cause not yet found
-    // (ADR 0031). VITEST_MAX_WORKERS overrides it. Shared by both projects.
+    // eighth session: vitest 512 → 432 s on a clean clone) exposed timing races, three fixed, and
+    // failed the Kubernetes roll-up test twice in five runs for a cause not yet found (ADR 0031).
+    // VITEST_MAX_WORKERS overrides it. Shared by both projects.
     maxWorkers: availableParallelism(),
     projects: [
       // A thread runs file after file with the modules it loaded (74 files: 50.7 → 27.1 s of CPU,
