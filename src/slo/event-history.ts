@@ -170,5 +170,14 @@ export function sumEvents(history: readonly HistoryBucket[], fromMs: number, toM
     good += bucket.good * share;
     total += bucket.total * share;
   }
-  return { good, total };
+  return { good: toMillionths(good), total: toMillionths(total) };
+}
+
+/**
+ * Buckets hold spread shares of whole events (`recordSpan`: a 10-second roll-up in tenths), and
+ * their float sums drift by ~1e-14: 65 stored requests read back as 64.99999999999994, short of
+ * every "at least 65". Counts are read to a millionth of an event.
+ */
+function toMillionths(x: number): number {
+  return Math.round(x * 1e6) / 1e6;
 }

@@ -89,6 +89,26 @@ describe('downsampled event history', () => {
     expect(sumEvents(history, 15_000, 20_000).total).toBeCloseTo(50, 9);
   });
 
+  it('reads whole events back whole after spreading them (65 roll-up requests were 64.99999999999994)', () => {
+    const tiers = historyTiers(HOUR); // 1-second buckets: a 10-second roll-up is spread in tenths
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return seed / 2_147_483_648;
+    };
+    for (let trial = 0; trial < 200; trial++) {
+      let history: HistoryBucket[] = [];
+      let expected = 0;
+      for (let start = 0; start < 70_000; start += 10_000) {
+        const total = 1 + Math.floor(random() * 20);
+        const good = Math.floor(random() * (total + 1));
+        history = recordSpan(history, tiers, start, start + 10_000, { good, total });
+        expected += total;
+      }
+      expect(sumEvents(history, 0, HOUR).total).toBe(expected);
+    }
+  });
+
   it('drops what is older than the period (and one bucket of slack)', () => {
     const tiers = historyTiers(DAY);
     const history = recordEvents([], tiers, 0, { good: 1, total: 1 });
