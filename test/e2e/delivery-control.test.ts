@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, waitForRunEnd, type TestServer } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
 import { makeRepo } from '../support/repo.ts';
+import { steadyLoad } from '../support/steady-load.ts';
 
 const SERVICE = readFileSync(join(import.meta.dirname, 'fixtures', 'service.js'), 'utf8');
 const PASSWORD = 'pr0d-db-pa55word';
@@ -130,24 +131,8 @@ describe('delivery control', () => {
     // kill -9 one instance while requests flow: the other serves, the proxy retries refused GETs, the supervisor restarts it.
     const victim = live.live.instances[0]!;
     const pid = Number((await (await fetch(`http://127.0.0.1:${victim.port}/pid`)).text()).trim());
-    let failures = 0;
-    let requests = 0;
-    let stop = false;
-    const load = (async () => {
-      while (!stop) {
-        const results = await Promise.all(
-          Array.from({ length: 5 }, () =>
-            fetch(`http://127.0.0.1:${port}/`).then(
-              (r) => r.status,
-              () => 0,
-            ),
-          ),
-        );
-        requests += results.length;
-        failures += results.filter((s) => s !== 200).length;
-      }
-    })();
-    await waitFor(() => requests > 50, { what: 'load to start', timeoutMs: 10_000 });
+    const load = steadyLoad(port);
+    await waitFor(() => load.requests > 50, { what: 'load to start', timeoutMs: 10_000 });
     process.kill(pid, 'SIGKILL');
     const restarted = await waitFor(
       async () => {
@@ -158,17 +143,16 @@ describe('delivery control', () => {
       { what: 'the killed instance to be restarted', timeoutMs: 20_000 },
     );
     expect(restarted.restarts).toBeGreaterThan(0);
-    stop = true;
-    await load;
-    expect(requests).toBeGreaterThan(100);
-    expect(failures).toBe(0);
+    await load.stop();
+    expect(load.requests).toBeGreaterThan(100);
+    expect(load.failures).toBe(0);
 
     // What the proxy measured, live and in Prometheus format.
     const metrics = await server.api<{ live: { stable: { requests: number; errors: number; p99: number } } }>(
       'GET',
       '/api/projects/ctl/environments/production/metrics?seconds=60',
     );
-    expect(metrics.body.live.stable.requests).toBeGreaterThanOrEqual(requests);
+    expect(metrics.body.live.stable.requests).toBeGreaterThanOrEqual(load.requests);
     expect(metrics.body.live.stable.errors).toBe(0);
     const text = (await server.api<string>('GET', '/metrics')).body;
     expect(text).toMatch(/gantry_proxy_requests_total\{project="ctl",environment="production",[^}]*status_class="2xx"[^}]*\} \d+/);

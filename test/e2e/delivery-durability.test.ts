@@ -8,6 +8,7 @@ import { HELD_CANARY, SERVICE_JS, serviceYaml } from './fixtures/service-config.
 import { makeRepo } from '../support/repo.ts';
 import { type GantryUp, startGantryUp } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
+import { steadyLoad } from '../support/steady-load.ts';
 
 const yaml = (version: string) => serviceYaml({ version, environments: HELD_CANARY });
 
@@ -70,31 +71,11 @@ describe('delivery across kill -9 of the server', () => {
     const port = mid.live.port!;
     const pidsBefore = mid.live.instances.map((i) => i.pid).sort();
 
-    let failures = 0;
-    let requests = 0;
-    const bodies = new Set<string>();
-    let stop = false;
-    const load = (async () => {
-      while (!stop) {
-        const answers = await Promise.all(
-          Array.from({ length: 4 }, () =>
-            fetch(`http://127.0.0.1:${port}/`).then(
-              async (r) => (r.status === 200 ? (await r.text()).trim() : null),
-              () => null,
-            ),
-          ),
-        );
-        requests += answers.length;
-        for (const a of answers) {
-          if (a === null) failures++;
-          else bodies.add(a);
-        }
-      }
-    })();
+    const load = steadyLoad(port);
 
     await server.kill('SIGKILL');
-    const duringOutage = requests;
-    await waitFor(() => requests > duringOutage + 100, { what: 'requests served while the server is down', timeoutMs: 20_000 });
+    const duringOutage = load.requests;
+    await waitFor(() => load.requests > duringOutage + 100, { what: 'requests served while the server is down', timeoutMs: 20_000 });
     await server.startServer();
 
     const resumed = await waitFor(
@@ -110,10 +91,9 @@ describe('delivery across kill -9 of the server', () => {
 
     await api(server, 'POST', '/api/projects/web/environments/production/rollout/promote');
     await waitFor(async () => (await view()).rollout?.phase === 'succeeded' || undefined, { what: 'the promotion', timeoutMs: 30_000 });
-    stop = true;
-    await load;
-    expect(failures).toBe(0);
-    expect(bodies).toEqual(new Set(['v1', 'v2']));
+    await load.stop();
+    expect(load.failures).toBe(0);
+    expect(load.bodies).toEqual(new Set(['v1', 'v2']));
     const final = await view();
     expect(final.live.instances.filter((i) => i.state === 'ready').map((i) => i.releaseId)).toEqual([r2, r2]);
   });

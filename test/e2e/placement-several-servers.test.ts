@@ -18,6 +18,7 @@ import { makeRepo } from '../support/repo.ts';
 import type { GantryUp } from '../support/server.ts';
 import { apiOk as api, releaseOf, type ServerGroup, type StoredEvent, startServerGroup } from '../support/server-group.ts';
 import { waitFor } from '../support/wait.ts';
+import { steadyLoad } from '../support/steady-load.ts';
 
 const yaml = `
 pipeline:
@@ -91,23 +92,7 @@ describe.skipIf(!pgAvailable() || !canUnshare)('placed environments with several
     expect(before.proxy?.agent).toBe('host-a');
     expect(before.instances.filter((i) => i.state === 'ready').map((i) => i.agent)).toEqual(['host-a', 'host-a']);
 
-    let failures = 0;
-    let requests = 0;
-    let stop = false;
-    const load = (async () => {
-      while (!stop) {
-        const answers = await Promise.all(
-          Array.from({ length: 4 }, () =>
-            fetch(`http://127.0.0.1:${port}/`).then(
-              async (r) => (r.status === 200 ? (await r.text()).trim() : null),
-              () => null,
-            ),
-          ),
-        );
-        requests += answers.length;
-        failures += answers.filter((answer) => answer !== 'v1').length;
-      }
-    })();
+    const load = steadyLoad(port);
 
     const killedAt = Date.now();
     await a.kill('SIGKILL');
@@ -126,12 +111,13 @@ describe.skipIf(!pgAvailable() || !canUnshare)('placed environments with several
     ).catch((error: Error) => {
       throw new Error(`${error.message}\nthe agent's output:\n${host?.output().slice(-3000)}\nB's output:\n${b.output().slice(-3000)}`);
     });
-    stop = true;
-    await load;
+    await load.stop();
+    const { requests, failures } = load;
     // Figures for BENCHMARKS.md ("Several servers, seventh session").
     console.log(JSON.stringify({ takeoverMs: Date.parse(takeover.at) - killedAt, bookAdoptedMs: adopted - killedAt, requests, failures }));
     expect(Date.parse(takeover.at) - killedAt).toBeLessThan(10_000);
     expect(requests).toBeGreaterThan(50);
     expect(failures).toBe(0);
+    expect(load.bodies).toEqual(new Set(['v1']));
   }, 180_000);
 });

@@ -23,6 +23,7 @@ import {
   startServerGroup,
 } from '../support/server-group.ts';
 import { waitFor } from '../support/wait.ts';
+import { steadyLoad } from '../support/steady-load.ts';
 
 const yaml = (version: string) => serviceYaml({ version, environments: TIMED_CANARY });
 
@@ -191,27 +192,7 @@ describe.skipIf(!pgAvailable())('several servers on one PostgreSQL', () => {
       { what: 'the canary at 20 %', timeoutMs: 30_000 },
     );
 
-    let failures = 0;
-    let requests = 0;
-    const bodies = new Set<string>();
-    let stop = false;
-    const load = (async () => {
-      while (!stop) {
-        const answers = await Promise.all(
-          Array.from({ length: 4 }, () =>
-            fetch(`http://127.0.0.1:${port}/`).then(
-              async (r) => (r.status === 200 ? (await r.text()).trim() : null),
-              () => null,
-            ),
-          ),
-        );
-        requests += answers.length;
-        for (const answer of answers) {
-          if (answer === null) failures++;
-          else bodies.add(answer);
-        }
-      }
-    })();
+    const load = steadyLoad(port);
 
     const killedAt = Date.now();
     await next.kill('SIGKILL');
@@ -229,10 +210,9 @@ describe.skipIf(!pgAvailable())('several servers on one PostgreSQL', () => {
     ).catch((error: Error) => {
       throw new Error(`${error.message}\nthe last server's output:\n${last.output().slice(-4000)}`);
     });
-    stop = true;
-    await load;
-    expect(requests).toBeGreaterThan(100);
-    expect(failures).toBe(0);
-    expect(bodies).toEqual(new Set(['v2', 'v3']));
+    await load.stop();
+    expect(load.requests).toBeGreaterThan(100);
+    expect(load.failures).toBe(0);
+    expect(load.bodies).toEqual(new Set(['v2', 'v3']));
   });
 });
