@@ -172,7 +172,12 @@ describe('the first minute', () => {
         expect(await page.locator('.rollout-history').textContent()).toMatch(/error-rate/);
         await page.locator('[data-testid="traffic-split"][data-canary="0"]').waitFor();
         // Both analysis charts and both heatmaps drew (ECharts renders to canvas).
-        await page.waitForFunction(() => document.querySelectorAll('canvas').length >= 4, undefined, { timeout: 20_000 });
+        await page
+          .waitForFunction(() => document.querySelectorAll('canvas').length >= 4, undefined, { timeout: 20_000 })
+          .catch(async (error: Error) => {
+            const charts = await page.locator('section[aria-labelledby="charts-title"]').innerText();
+            throw new Error(`${error.message}\n${await page.locator('canvas').count()} canvases; the charts' section reads: ${charts}`);
+          });
         await screenshot(page, 'deployment', { fullPage: true });
       } finally {
         await browser.close();

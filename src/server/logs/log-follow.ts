@@ -11,7 +11,7 @@
 import { type FileHandle, open, stat } from 'node:fs/promises';
 import { parseLogLine, type StreamCode } from '../../core/log-line.ts';
 import type { LineMatcher } from './log-query.ts';
-import { listSegments, type Segment } from './log-segments.ts';
+import { listSegmentFiles, type SegmentFile } from './log-segments.ts';
 
 export interface FollowedLine {
   releaseId: string;
@@ -52,7 +52,7 @@ export async function followServiceLogs(o: ServiceLogFollowOptions): Promise<voi
   const tracked = new Map<string, Tracked>();
   let first = true;
   while (!o.signal.aborted) {
-    const segments = await listSegments(o.envDir, { releaseId: o.releaseId, instance: o.instance });
+    const segments = await listSegmentFiles(o.envDir, { releaseId: o.releaseId, instance: o.instance });
     for (const current of segments.filter((s) => !Number.isFinite(s.n))) {
       // Opened first, its inode taken from the open file: a name looked at and then opened may
       // already be the next file, whose lines would be read at the previous one's offset.
@@ -71,7 +71,7 @@ export async function followServiceLogs(o: ServiceLogFollowOptions): Promise<voi
           // (now a rotated segment, same inode), then every segment rotated after it, in order,
           // up to the one open here if it has rotated too. Listed again: the rotation may have
           // happened after this look's listing.
-          const fresh = await listSegments(o.envDir, { releaseId: current.releaseId, instance: current.instance });
+          const fresh = await listSegmentFiles(o.envDir, { releaseId: current.releaseId, instance: current.instance });
           const rotated = await rotatedBetween(fresh, current, t.ino, ino);
           for (const [i, file] of rotated.entries()) {
             if (i > 0) Object.assign(t, { offset: 0, partial: '' });
@@ -94,17 +94,25 @@ export async function followServiceLogs(o: ServiceLogFollowOptions): Promise<voi
 /**
  * The rotated segment of the same instance that still has inode `from`, and those rotated after
  * it, oldest first, stopping before the one with inode `to` (the file open now, if it rotated too).
+ * Looked for from the newest back: what rotated since the last look is a few files at the end,
+ * and stat-ing every rotated file at every rotation made a busy log's follow quadratic.
  */
-async function rotatedBetween(segments: Segment[], current: Segment, from: number, to: number): Promise<string[]> {
+async function rotatedBetween(segments: SegmentFile[], current: SegmentFile, from: number, to: number): Promise<string[]> {
   const rotated = segments.filter((s) => s.instance === current.instance && s.releaseId === current.releaseId && Number.isFinite(s.n));
-  const inodes = await Promise.all(rotated.map(async (s) => (await stat(s.file).catch(() => null))?.ino));
-  const start = inodes.lastIndexOf(from);
-  if (start < 0) return [];
-  const end = inodes.indexOf(to, start);
-  return rotated.slice(start, end < 0 ? undefined : end).map((s) => s.file);
+  const newer: { file: string; ino: number | undefined }[] = [];
+  for (let i = rotated.length - 1; i >= 0; i--) {
+    const file = rotated[i]?.file ?? '';
+    const ino = (await stat(file).catch(() => null))?.ino;
+    if (ino === from) {
+      const end = newer.findIndex((s) => s.ino === to);
+      return [file, ...newer.slice(0, end < 0 ? undefined : end).map((s) => s.file)];
+    }
+    newer.unshift({ file, ino });
+  }
+  return [];
 }
 
-async function readNew(handle: FileHandle, from: Segment, t: Tracked, o: ServiceLogFollowOptions): Promise<void> {
+async function readNew(handle: FileHandle, from: SegmentFile, t: Tracked, o: ServiceLogFollowOptions): Promise<void> {
   const buffer = Buffer.allocUnsafe(READ_BYTES);
   for (;;) {
     const { bytesRead } = await handle.read(buffer, 0, READ_BYTES, t.offset);

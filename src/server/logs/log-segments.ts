@@ -60,9 +60,22 @@ export interface SegmentFilter {
   untilMs?: number;
 }
 
+/** A segment's place, without its times (what a follow needs: no file opened to list it). */
+export type SegmentFile = Pick<Segment, 'file' | 'releaseId' | 'instance' | 'n'>;
+
 /** An environment's segments that may hold lines of the filter, oldest first within each instance. */
 export async function listSegments(envDir: string, filter: SegmentFilter = {}): Promise<Segment[]> {
   const out: Segment[] = [];
+  for (const f of await listSegmentFiles(envDir, filter)) {
+    const segment = await describe(f);
+    if (segment && overlaps(segment, filter)) out.push(segment);
+  }
+  return out;
+}
+
+/** The segment files of an environment (and its drops log, unfiltered), oldest first within each instance. */
+export async function listSegmentFiles(envDir: string, filter: Pick<SegmentFilter, 'releaseId' | 'instance'> = {}): Promise<SegmentFile[]> {
+  const out: SegmentFile[] = [];
   const releases = filter.releaseId === undefined ? await dirs(envDir) : [safeName(filter.releaseId)];
   for (const release of releases) {
     const instances = filter.instance === undefined ? await dirs(join(envDir, release)) : [safeName(filter.instance)];
@@ -70,15 +83,13 @@ export async function listSegments(envDir: string, filter: SegmentFilter = {}): 
       const dir = join(envDir, release, instance);
       for (const name of await files(dir)) {
         const n = segmentNumber(name);
-        if (n === null) continue;
-        const segment = await describe(join(dir, name), decodeURIComponent(release), decodeURIComponent(instance), n);
-        if (segment && overlaps(segment, filter)) out.push(segment);
+        if (n !== null)
+          out.push({ file: join(dir, name), releaseId: decodeURIComponent(release), instance: decodeURIComponent(instance), n });
       }
     }
   }
   if (filter.instance === undefined && filter.releaseId === undefined) {
-    const drops = await describe(join(envDir, DROPS_LOG), '', ENVIRONMENT_LINES, Number.POSITIVE_INFINITY);
-    if (drops && overlaps(drops, filter)) out.push(drops);
+    out.push({ file: join(envDir, DROPS_LOG), releaseId: '', instance: ENVIRONMENT_LINES, n: Number.POSITIVE_INFINITY });
   }
   return out.sort((a, b) => a.instance.localeCompare(b.instance) || a.n - b.n);
 }
@@ -94,11 +105,11 @@ function segmentNumber(name: string): number | null {
   return Number.isInteger(n) && n > 0 ? n : null;
 }
 
-async function describe(file: string, releaseId: string, instance: string, n: number): Promise<Segment | null> {
-  const info = await stat(file).catch(() => null);
+async function describe(f: SegmentFile): Promise<Segment | null> {
+  const info = await stat(f.file).catch(() => null);
   if (!info?.isFile()) return null;
-  const times = await edgeTimes(file, info.size);
-  return { file, releaseId, instance, n, size: info.size, firstMs: times.first ?? info.mtimeMs, lastMs: times.last ?? info.mtimeMs };
+  const times = await edgeTimes(f.file, info.size);
+  return { ...f, size: info.size, firstMs: times.first ?? info.mtimeMs, lastMs: times.last ?? info.mtimeMs };
 }
 
 /** How far back from a file's end its last line start is looked for (lines are cut at 64 KiB; most are short). */
