@@ -103,6 +103,8 @@ export class ScriptedKubernetesApi {
    * deleted one loses them: the Deployment controller and kubelets, scripted.
    */
   podsOnApply: 'ready' | 'unready' | null = null;
+  /** When set, requests are recorded and never answered: an API server that hangs. */
+  silent = false;
   /** The objects applied last, by path (what the cluster holds). */
   readonly objects = new Map<string, Record<string, Json>>();
   #resourceVersion = 100;
@@ -202,6 +204,7 @@ export class ScriptedKubernetesApi {
       body: Buffer.concat(chunks).toString('utf8'),
     };
     this.requests.push(recorded);
+    if (this.silent) return;
     const send = (status: number, body: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));

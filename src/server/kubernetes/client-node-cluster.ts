@@ -14,6 +14,7 @@ import type { ApplyOutcome, KubernetesCluster, PodReadiness } from './ports.ts';
 
 type ClientNode = typeof import('@kubernetes/client-node');
 type KubeConfig = InstanceType<ClientNode['KubeConfig']>;
+type RequestContext = Parameters<KubeConfig['applySecurityAuthentication']>[0];
 
 export interface ClusterCredentials {
   /** A kubeconfig file; absent means client-node's default order. */
@@ -21,8 +22,20 @@ export interface ClusterCredentials {
   context?: string;
 }
 
+export interface ClusterOptions {
+  /** How long one API call (apply, list, delete) may take in all; default 30 s. */
+  apiTimeoutMs?: number;
+}
+
 /** A measurement read through the API server must not hold an analysis tick up for long. */
 const PROXY_GET_TIMEOUT_MS = 5000;
+/**
+ * client-node sets no timeout of its own (kubernetes-client/javascript#1613): an API server that
+ * accepts a connection and never answers would hold a deploy, a rollback or a chaos experiment
+ * forever. kubectl's --request-timeout is unbounded by default too; 30 s is far beyond any
+ * healthy apply or list.
+ */
+const API_TIMEOUT_MS = 30_000;
 
 /** A conflict's cause as the API server words it: `conflict with "kubectl-edit" using apps/v1`. */
 const CONFLICT_MANAGER = /conflict with "([^"]+)"/;
@@ -32,7 +45,21 @@ interface Status {
   details?: { causes?: { message?: string; field?: string }[] };
 }
 
+/** The reason a call's signal aborts with: the API server did not answer within the bound. */
+class ApiTimeout extends Error {
+  readonly timeoutMs: number;
+  constructor(timeoutMs: number) {
+    super(`no answer within ${timeoutMs} ms`);
+    this.timeoutMs = timeoutMs;
+  }
+}
+
 function apiError(what: string, error: unknown): GantryError {
+  if (error instanceof ApiTimeout)
+    return new GantryError(
+      'KUBERNETES_API_ERROR',
+      `${what}: the API server did not answer within ${error.timeoutMs / 1000} s (is it reachable and healthy?)`,
+    );
   const status = (error as { code?: number; body?: unknown }).code;
   const body = (error as { body?: unknown }).body;
   const message = typeof body === 'string' ? (safeJson(body) as Status | undefined)?.message : (body as Status | undefined)?.message;
@@ -72,16 +99,32 @@ function readiness(pod: PodLike): PodReadiness {
 
 export class ClientNodeCluster implements KubernetesCluster {
   readonly #credentials: ClusterCredentials;
+  readonly #apiTimeoutMs: number;
   #loaded: Promise<{ k8s: ClientNode; config: KubeConfig }> | undefined;
 
-  constructor(credentials: ClusterCredentials) {
+  constructor(credentials: ClusterCredentials, options: ClusterOptions = {}) {
     this.#credentials = credentials;
+    this.#apiTimeoutMs = options.apiTimeoutMs ?? API_TIMEOUT_MS;
   }
 
   #load(): Promise<{ k8s: ClientNode; config: KubeConfig }> {
     this.#loaded ??= (async () => {
       const k8s = await import('@kubernetes/client-node');
-      const config = new k8s.KubeConfig();
+      const timeoutMs = this.#apiTimeoutMs;
+      // Every generated client asks its KubeConfig to authenticate each request just before
+      // sending it: the one place where every call (typed APIs and KubernetesObjectApi) can get
+      // its deadline.
+      class BoundedKubeConfig extends k8s.KubeConfig {
+        override async applySecurityAuthentication(context: RequestContext): Promise<void> {
+          await super.applySecurityAuthentication(context);
+          // Not AbortSignal.timeout(): fetch rejects with the signal's reason, and
+          // KubernetesObjectApi rewrites its errors' messages, which a DOMException does not allow.
+          const controller = new AbortController();
+          setTimeout(() => controller.abort(new ApiTimeout(timeoutMs)), timeoutMs).unref();
+          context.setSignal(controller.signal);
+        }
+      }
+      const config = new BoundedKubeConfig();
       try {
         if (this.#credentials.kubeconfig !== undefined) config.loadFromFile(this.#credentials.kubeconfig);
         else config.loadFromDefault();

@@ -47,6 +47,7 @@ afterEach(() => {
   api.requests.length = 0;
   api.patchAnswers.length = 0;
   api.pods = [];
+  api.silent = false;
 });
 
 const writes = () => api.requests.filter((r) => r.method !== 'GET');
@@ -213,6 +214,26 @@ describe('chaos through the API server (scripted API)', () => {
         { experimentId: 'x', faults: [], deadlineAt: 1 },
       ],
       ['DELETE', '/api/v1/namespaces/shop/pods/shop-production-r1-0', '0', expect.anything(), expect.anything()],
+    ]);
+  });
+});
+
+describe('an API server that does not answer', () => {
+  it('fails each call at its deadline with a clear error instead of waiting for ever', async () => {
+    api.silent = true;
+    const cluster = new ClientNodeCluster({ kubeconfig, context: 'scripted' }, { apiTimeoutMs: 300 });
+    const late = (what: string) => ({
+      code: 'KUBERNETES_API_ERROR',
+      message: `${what}: the API server did not answer within 0.3 s (is it reachable and healthy?)`,
+    });
+    await expect(cluster.pods('shop', 'app=shop')).rejects.toMatchObject(late('listing pods in shop'));
+    await expect(cluster.apply(objects.slice(0, 1))).rejects.toMatchObject(late('applying Deployment/shop-production-r3'));
+    await expect(cluster.deletePod('shop', 'shop-1')).rejects.toMatchObject(late('deleting pod shop-1'));
+    // The list, apply's resource discovery (the call that hung, before its PATCH), the delete.
+    expect(api.requests.map((r) => [r.method, r.path])).toEqual([
+      ['GET', '/api/v1/namespaces/shop/pods'],
+      ['GET', '/apis/apps/v1'],
+      ['DELETE', '/api/v1/namespaces/shop/pods/shop-1'],
     ]);
   });
 });
