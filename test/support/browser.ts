@@ -1,22 +1,22 @@
 /**
- * The dashboard's browser tests: Debian's Chromium driven through playwright-core (never a
- * downloaded browser), against a real `gantry up` (`startGantryUp` in server.ts).
+ * The dashboard's browser tests: Debian's Chromium (its headless shell, see chromium.ts) driven
+ * through playwright-core (never a downloaded browser), against a real `gantry up` (`startGantryUp`
+ * in server.ts).
  */
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
-import { CHROMIUM, launchChromium } from './chromium.ts';
+import { HEADLESS_SHELL, launchChromium } from './chromium.ts';
 import { requirement } from './requirements.ts';
 import type { GantryUp } from './server.ts';
 
-export { CHROMIUM };
 const SCREENSHOTS = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
 
-/** True when Chromium is installed (else the test is skipped, or fails under GANTRY_REQUIRE_ALL). */
+/** True when Chromium's headless shell is installed (else the test is skipped, or fails under GANTRY_REQUIRE_ALL). */
 export function browserAvailable(): boolean {
-  return requirement('Chromium (/usr/bin/chromium)', existsSync(CHROMIUM));
+  return requirement(`Chromium's headless shell (${HEADLESS_SHELL}, Debian's chromium-headless-shell)`, existsSync(HEADLESS_SHELL));
 }
 
 /**
@@ -41,7 +41,7 @@ let processBrowser: Promise<Browser> | undefined;
  * that crashed or was closed is launched again by the next file.
  */
 function sharedChromium(): Promise<Browser> {
-  processBrowser ??= launchChromium().then(
+  processBrowser ??= launchChromium(HEADLESS_SHELL).then(
     (browser) => {
       browser.on('disconnected', () => {
         processBrowser = undefined;
