@@ -23,11 +23,10 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Most of the suite's time is waiting on real processes (jobs, servers, canary analyses), not
-    // CPU: one file per core keeps the CPU busy while files wait. Two per core (eighth session:
-    // vitest 512–530 → 432–461 s on a clean clone) exposed timing bugs, four fixed; one clean-clone
-    // run of five still failed (the service-log rotation stress test), so not yet (ADR 0031).
-    // VITEST_MAX_WORKERS overrides it. Shared by both projects.
-    maxWorkers: availableParallelism(),
+    // CPU: with one file per core the cores idled while files waited. Two per core (ADR 0031; with
+    // the browser files' CPU cut the same day, vitest 414 → 282 s). VITEST_MAX_WORKERS overrides it.
+    // Shared by both projects.
+    maxWorkers: availableParallelism() * 2,
     projects: [
       // A thread runs file after file with the modules it loaded (74 files: 50.7 → 27.1 s of CPU,
       // all passing); these tests compute and leave no state behind.
