@@ -12,34 +12,10 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AXE } from '../support/axe.ts';
 import { browserAvailable, type FileBrowser, openBrowser, screenshot, signIn } from '../support/browser.ts';
+import { OUTAGE_SERVICE, outageServiceYaml } from '../support/outage-service.ts';
 import { makeRepo, type TestRepo } from '../support/repo.ts';
 import { startGantryUp, waitForRunEnd, type GantryUp } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
-
-/** Answers 200, or 500 to everything between POST /outage/on and POST /outage/off. */
-const SERVICE = `
-const http = require('node:http');
-let outage = false;
-http.createServer((req, res) => {
-  if (req.method === 'POST' && req.url.startsWith('/outage/')) { outage = req.url === '/outage/on'; res.end('ok'); return; }
-  res.statusCode = outage && req.url !== '/healthz' ? 500 : 200;
-  res.end(outage ? 'down' : 'up');
-}).listen(Number(process.env.PORT), '127.0.0.1');
-`;
-
-const YAML = `
-pipeline:
-  jobs:
-    build: { steps: ["node --check server.js"] }
-service:
-  run: node server.js
-  health: { path: /healthz, readiness: { interval: 100ms } }
-  stop: { drain-timeout: 1s }
-environments:
-  production: { strategy: { recreate: {} } }
-slos:
-  availability: { objective: 99%, period: 1h }
-`;
 
 interface SloView {
   budget: { total: number; remaining: number };
@@ -96,7 +72,7 @@ describe.runIf(browserAvailable())('SLO and incident pages in a browser', () => 
       if (message.type() === 'error' && /Content Security Policy|Refused/.test(message.text())) problems.push(message.text());
     });
 
-    repo = await makeRepo({ 'server.js': SERVICE, 'gantry.yaml': YAML });
+    repo = await makeRepo({ 'server.js': OUTAGE_SERVICE, 'gantry.yaml': outageServiceYaml('99%') });
     expect((await server.api('POST', '/api/projects', { path: repo.dir, name: 'shop' })).status).toBe(201);
     projectId = (await server.api<{ project: { id: string } }>('GET', '/api/projects/shop')).body.project.id;
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));

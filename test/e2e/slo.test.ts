@@ -14,34 +14,10 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyWebhook } from '../../src/server/notifications/index.ts';
 import { runCli } from '../support/cli.ts';
+import { OUTAGE_SERVICE, outageServiceYaml } from '../support/outage-service.ts';
 import { makeRepo } from '../support/repo.ts';
 import { startTestServer, waitForRunEnd, type TestServer } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
-
-/** Answers 200, or 500 to everything between POST /outage/on and POST /outage/off. */
-const SERVICE = `
-const http = require('node:http');
-let outage = false;
-http.createServer((req, res) => {
-  if (req.method === 'POST' && req.url.startsWith('/outage/')) { outage = req.url === '/outage/on'; res.end('ok'); return; }
-  res.statusCode = outage && req.url !== '/healthz' ? 500 : 200;
-  res.end(outage ? 'down' : 'up');
-}).listen(Number(process.env.PORT), '127.0.0.1');
-`;
-
-const YAML = `
-pipeline:
-  jobs:
-    build: { steps: ["node --check server.js"] }
-service:
-  run: node server.js
-  health: { path: /healthz, readiness: { interval: 100ms } }
-  stop: { drain-timeout: 1s }
-environments:
-  production: { strategy: { recreate: {} } }
-slos:
-  availability: { objective: 99.9%, period: 1h }
-`;
 
 interface SloView {
   environment: string;
@@ -82,7 +58,7 @@ describe('SLOs end to end', () => {
 
   beforeAll(async () => {
     server = await startTestServer();
-    repo = await makeRepo({ 'server.js': SERVICE, 'gantry.yaml': YAML });
+    repo = await makeRepo({ 'server.js': OUTAGE_SERVICE, 'gantry.yaml': outageServiceYaml('99.9%') });
     await server.api('POST', '/api/projects', { path: repo.dir, name: 'shop' });
     const run = (await server.api<{ run: { id: string } }>('POST', '/api/projects/shop/runs', {})).body.run.id;
     expect((await waitForRunEnd(server, run)).status).toBe('success');
