@@ -20,6 +20,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import type { VersionSeries } from './request-metrics.ts';
+import { digitsValue, nameIs } from './request-parser.ts';
 import type { Upstream } from './route-table.ts';
 
 /** What a connection reports to the exchange it serves. Called in this order: head, body*, end | failure. */
@@ -81,16 +82,6 @@ const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 const MAX_HEAD = 64 * 1024;
 const MAX_LINE = 4096;
 
-/** Whether `s` from `from` spells `lower` (lowercase ASCII) in any case; compares in place, so no name is sliced or lowercased. */
-function nameIs(s: string, from: number, lower: string): boolean {
-  for (let i = 0; i < lower.length; i++) {
-    let c = s.charCodeAt(from + i);
-    if (c >= 65 && c <= 90) c += 32;
-    if (c !== lower.charCodeAt(i)) return false;
-  }
-  return true;
-}
-
 const NOT_HOP = 0;
 const HOP_OTHER = 1;
 const HOP_CONNECTION = 2;
@@ -130,14 +121,7 @@ function isTrimmed(c: number): boolean {
 function contentLengthValue(s: string, from: number, to: number): number {
   while (from < to && isTrimmed(s.charCodeAt(from))) from++;
   while (to > from && isTrimmed(s.charCodeAt(to - 1))) to--;
-  if (to === from || to - from > 15) return -1;
-  let v = 0;
-  for (let i = from; i < to; i++) {
-    const d = s.charCodeAt(i) - 48;
-    if (d < 0 || d > 9) return -1;
-    v = v * 10 + d;
-  }
-  return v;
+  return digitsValue(s, from, to);
 }
 
 /** The lines of a header block whose (lowercased) names are not in `drop`. */
