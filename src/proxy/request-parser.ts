@@ -266,7 +266,11 @@ export function parseRequestHead(head: string): RequestHead {
     }
   }
 
-  const fields: number[] = [];
+  // Sized once (four numbers a header line) rather than grown by pushes.
+  let lines = 0;
+  for (let q = lineEnd; q >= 0 && q + 2 < head.length; q = head.indexOf('\r\n', q + 2)) lines++;
+  const fields: number[] = new Array(lines * 4);
+  let f = 0;
   let contentLength = -1;
   let te = '';
   let teCount = 0;
@@ -296,7 +300,10 @@ export function parseRequestHead(head: string): RequestHead {
     }
     const lineStart = p;
     p = e + 2;
-    fields.push(lineStart, colon, vs, ve);
+    fields[f++] = lineStart;
+    fields[f++] = colon;
+    fields[f++] = vs;
+    fields[f++] = ve;
     // Names are compared in place, by length first: no header costs a string here.
     switch (colon - lineStart) {
       case 4:
@@ -366,7 +373,9 @@ export function parseRequestHead(head: string): RequestHead {
   } else if (contentLength > 0) {
     bodyMode = BODY_LENGTH;
   }
-  const parsed = new RequestHead(method, target, minor, head, fields, authority, absoluteForm);
+  // A head passed with its last CRLF (not by the proxy's connection, which cuts at CRLF CRLF): `raw` ends with the last line.
+  const raw = n >= 2 && head.charCodeAt(n - 1) === 10 && head.charCodeAt(n - 2) === 13 ? head.slice(0, n - 2) : head;
+  const parsed = new RequestHead(method, target, minor, raw, fields, authority, absoluteForm);
   parsed.connectionOptions = connectionOptions;
   parsed.bodyMode = bodyMode;
   parsed.contentLength = Math.max(contentLength, 0);

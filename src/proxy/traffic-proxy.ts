@@ -205,9 +205,9 @@ class Exchange implements ExchangeSink, PoolWaiter, ClientExchange {
     this.client.flush();
   }
 
-  onResponseEnd(last: Buffer | null): void {
+  onResponseEnd(buf: Buffer | null, from: number, to: number): void {
     this.conn = null;
-    this.client.respondEnd(last);
+    this.client.respondEnd(buf, from, to);
     this.#finish();
   }
 

@@ -42,8 +42,11 @@ export interface ExchangeSink {
    * piece is valid during the call only (the connection reads into a reused buffer): copy to keep it.
    */
   onResponseBody(piece: Buffer): boolean;
-  /** The response is complete; `last` is its final body piece when there is one (valid during the call only). */
-  onResponseEnd(last: Buffer | null): void;
+  /**
+   * The response is complete; its final body piece, when there is one, is `buf[from, to)` (valid
+   * during the call only: a range rather than a view, one object fewer per response).
+   */
+  onResponseEnd(buf: Buffer | null, from: number, to: number): void;
   /** The connection failed; `responseStarted` is true once any response byte arrived. */
   onFailure(code: string, responseStarted: boolean): void;
   /** The connection can take more request body. */
@@ -162,6 +165,9 @@ function validFieldLines(head: string, from: number): boolean {
   return true;
 }
 
+/** The reason phrase of the last response head parsed, reused when the next one has the same. */
+let lastReason = '';
+
 class ProtocolError extends Error {
   readonly code = 'EPROTO';
 }
@@ -266,7 +272,7 @@ export class UpstreamConnection {
     }
     const ex = this.exchange;
     if (ex !== null && this.#state === BODY_CLOSE) {
-      this.#complete(null, false);
+      this.#complete(null, 0, 0, false);
       return;
     }
     this.#dead = true;
@@ -338,7 +344,7 @@ export class UpstreamConnection {
               return;
             }
             if (!more) {
-              this.#complete(null, pos < len);
+              this.#complete(null, 0, 0, pos < len);
               return;
             }
             break;
@@ -350,10 +356,10 @@ export class UpstreamConnection {
               if (!ex.onResponseBody(pos === 0 ? buf : buf.subarray(pos))) this.socket.pause();
               return;
             }
-            const piece = buf.subarray(pos, pos + this.#remaining);
+            const from = pos;
             pos += this.#remaining;
             this.#remaining = 0;
-            this.#complete(piece, pos < len);
+            this.#complete(buf, from, pos, pos < len);
             return;
           }
           case BODY_CLOSE: {
@@ -421,7 +427,7 @@ export class UpstreamConnection {
             const empty = nl === pos || (nl === pos + 1 && buf[pos] === 13);
             pos = nl + 1;
             if (empty) {
-              this.#complete(null, pos < len);
+              this.#complete(null, 0, 0, pos < len);
               return;
             }
             break;
@@ -441,7 +447,12 @@ export class UpstreamConnection {
     if (!(status >= 100 && status <= 999)) throw new ProtocolError('bad status code');
     let lineEnd = head.indexOf('\r\n');
     if (lineEnd < 0) lineEnd = head.length;
-    const reason = lineEnd > 13 ? head.slice(13, lineEnd) : '';
+    // The same reason phrase as the last response (most are `OK`): the same string, no slice.
+    let reason = lastReason;
+    if (lineEnd - 13 !== reason.length || !head.startsWith(reason, 13)) {
+      reason = lineEnd > 13 ? head.slice(13, lineEnd) : '';
+      lastReason = reason;
+    }
     if (status < 200 && status !== 101) {
       // 100 Continue, 103 Early Hints: interim, not forwarded.
       return true;
@@ -564,8 +575,8 @@ export class UpstreamConnection {
     ex.onSwitchingProtocols(this, `${head}\r\n\r\n`, Buffer.from(rest));
   }
 
-  /** The response is done: hand the connection back (or close it), then tell the exchange. */
-  #complete(last: Buffer | null, extraBytes: boolean): void {
+  /** The response is done: hand the connection back (or close it), then tell the exchange (its last piece: `buf[from, to)`). */
+  #complete(buf: Buffer | null, from: number, to: number, extraBytes: boolean): void {
     const ex = this.exchange;
     this.exchange = null;
     this.#state = HEAD;
@@ -577,7 +588,7 @@ export class UpstreamConnection {
       this.#dead = true;
       this.socket.destroy();
     }
-    ex.onResponseEnd(last === null || last.length === 0 ? null : last);
+    ex.onResponseEnd(to > from ? buf : null, from, to);
   }
 }
 

@@ -224,6 +224,11 @@ describe('buildUpstreamHead (copies the client head, writes only what changes)',
       'GET /p HTTP/1.1\r\nX-A: 1\r\nHost: b.test:81\r\nX-B: 2\r\n' +
         'X-Forwarded-For: 10.0.0.1\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: b.test:81\r\n\r\n',
     );
+    // A head handed over with its last CRLF still gets exactly one blank line.
+    const trailing = parseRequestHead('GET / HTTP/1.1\r\nHost: a.test\r\n');
+    expect(built(trailing, '10.0.0.1', 'a.test', []).head).toBe(
+      'GET / HTTP/1.1\r\nHost: a.test\r\nX-Forwarded-For: 10.0.0.1\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: a.test\r\n\r\n',
+    );
     const old = parseRequestHead('GET / HTTP/1.0\r\nAccept: */*');
     expect(built(old, '10.0.0.1', '127.0.0.1:80', []).head).toBe(
       'GET / HTTP/1.1\r\nAccept: */*\r\nHost: 127.0.0.1:80\r\n' +
