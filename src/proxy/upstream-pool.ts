@@ -117,6 +117,13 @@ function isTrimmed(c: number): boolean {
   return c === 32 || c === 9 || c === 160;
 }
 
+/** Whether the value between `from` and `to` is `lower` in any case, with only what `trim` would remove around it. */
+function onlyToken(s: string, from: number, to: number, lower: string): boolean {
+  while (from < to && isTrimmed(s.charCodeAt(from))) from++;
+  while (to > from && isTrimmed(s.charCodeAt(to - 1))) to--;
+  return to - from === lower.length && nameIs(s, from, lower);
+}
+
 /**
  * The Content-Length value between `from` and `to` (surrounding SP, HTAB and NBSP ignored, as a
  * trimmed value was before), or -1 unless it is 1 to 15 digits. Read in place, without slicing.
@@ -516,6 +523,9 @@ export class UpstreamConnection {
           }
         } else if (hop === NOT_HOP) {
           continue;
+        } else if (hop === HOP_CONNECTION && onlyToken(head, colon + 1, e, 'keep-alive')) {
+          // What nearly every upstream sends, read in place.
+          if (minor === 0) close = false;
         } else if (hop !== HOP_OTHER) {
           // Connection or Transfer-Encoding: read before being dropped (the others are dropped unread).
           const value = head.slice(colon + 1, e).trim();

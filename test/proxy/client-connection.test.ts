@@ -191,6 +191,31 @@ describe('proxy client side', () => {
     }
   });
 
+  it('keeps an HTTP/1.0 upstream connection only when the upstream said keep-alive, and an HTTP/1.1 one unless it said close', async () => {
+    const cases: [string, number][] = [
+      ['HTTP/1.0 200 OK\r\nConnection: Keep-Alive', 1],
+      ['HTTP/1.0 200 OK\r\nConnection:\t keep-alive \t', 1],
+      ['HTTP/1.0 200 OK', 3],
+      ['HTTP/1.0 200 OK\r\nConnection: keep-alive, close', 3],
+      ['HTTP/1.1 200 OK\r\nConnection: keep-alive', 1],
+      ['HTTP/1.1 200 OK\r\nConnection: Close', 3],
+      ['HTTP/1.1 200 OK\r\nConnection: keep-alivex', 1],
+    ];
+    for (const [head, connections] of cases) {
+      let opened = 0;
+      const up: Server = createNetServer((s) => {
+        opened++;
+        s.on('data', () => s.write(`${head}\r\nContent-Length: 2\r\n\r\nok`));
+        s.on('error', () => {});
+      });
+      await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
+      cleanups.push(() => new Promise<void>((r) => up.close(() => r())));
+      const port = await proxyTo((up.address() as AddressInfo).port);
+      for (let i = 0; i < 3; i++) expect(await get(port, (g) => g.endsWith('ok'))).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+      expect(opened, head).toBe(connections);
+    }
+  });
+
   it('relays other header lines as sent and drops Content-Length when Transfer-Encoding is present', async () => {
     const port = await rawUpstream(
       'HTTP/1.1 200 OK\r\nX-One:  spaced \r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\nX-Two: 2\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
