@@ -63,9 +63,11 @@ const BAD_REQUEST = 'PROXY_BAD_REQUEST' satisfies ErrorCode;
 const METHOD_NOT_ALLOWED = 'PROXY_METHOD_NOT_ALLOWED' satisfies ErrorCode;
 /** Why a head is refused with 431 (the proxy's limit is node:http's default). */
 const HEAD_TOO_LARGE = `request head larger than ${MAX_REQUEST_HEAD} bytes`;
-/** The last line of every response head the proxy relays, with the blank line. */
+/** The last lines of every response head the proxy relays (its framing and Connection), with the blank line. */
 const CLOSE_END = 'Connection: close\r\n\r\n';
 const KEEP_ALIVE_END = 'Connection: keep-alive\r\n\r\n';
+const CHUNKED_CLOSE_END = `Transfer-Encoding: chunked\r\n${CLOSE_END}`;
+const CHUNKED_KEEP_ALIVE_END = `Transfer-Encoding: chunked\r\n${KEEP_ALIVE_END}`;
 /**
  * The last status line written and what it was made from: most responses repeat it (`200 OK`),
  * and then it is neither checked nor formatted again.
@@ -194,20 +196,21 @@ export class ClientConnection {
       lastReason = reason;
       lastStatusLine = statusLine;
     }
-    let framing = '';
+    let chunked = false;
     const bodyless = noBody || this.#isHead || status === 204 || status === 304 || status < 200;
     this.#chunkedOut = false;
     if (!bodyless && !hasLength) {
       if (this.#minor === 1) {
         this.#chunkedOut = true;
-        framing = 'Transfer-Encoding: chunked\r\n';
+        chunked = true;
       } else {
         // An HTTP/1.0 client cannot read chunks: the end of the body is the end of the connection.
         this.#closeAfter = true;
       }
     }
     if (!this.#keepAlive || this.closeAfterResponse || this.#clientEnded) this.#closeAfter = true;
-    this.#pendingHead = `${statusLine}${block}${framing}${this.#closeAfter ? CLOSE_END : KEEP_ALIVE_END}`;
+    const end = chunked ? (this.#closeAfter ? CHUNKED_CLOSE_END : CHUNKED_KEEP_ALIVE_END) : this.#closeAfter ? CLOSE_END : KEEP_ALIVE_END;
+    this.#pendingHead = `${statusLine}${block}${end}`;
     return true;
   }
 

@@ -22,14 +22,22 @@ export interface HeadScan {
 let lastRemote = '';
 let lastAuthority = '';
 let lastForwarded = '';
+/** The same lines between the last header line as received and the blank line: the whole rest of a head copied as sent. */
+let lastTail = '';
 
 function forwardedLines(remote: string, authority: string): string {
   if (remote !== lastRemote || authority !== lastAuthority) {
     lastRemote = remote;
     lastAuthority = authority;
     lastForwarded = `X-Forwarded-For: ${remote}\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: ${authority}\r\n`;
+    lastTail = `\r\n${lastForwarded}\r\n`;
   }
   return lastForwarded;
+}
+
+function forwardedTail(remote: string, authority: string): string {
+  forwardedLines(remote, authority);
+  return lastTail;
 }
 
 /**
@@ -108,6 +116,12 @@ export function buildUpstreamHead(req: RequestHead, remote: string, authority: s
     if (ls > runStart) head += raw.slice(runStart, ls);
     if (added !== '') head += added;
     runStart = i + 4 < f.length ? (f[i + 4] as number) : raw.length;
+  }
+  if (runStart === 0 && hostSent && xff === '' && req.bodyMode !== BODY_CHUNKED && !req.upgrade) {
+    // Nothing dropped or replaced (most requests): the head as sent, then the forwarded lines.
+    out.head = raw + forwardedTail(remote, authority);
+    out.toCanary = toCanary;
+    return;
   }
   if (runStart < raw.length) head = `${head}${raw.slice(runStart)}\r\n`;
   // HTTP/1.0 without Host (or a Host named in Connection): HTTP/1.1 requires one (RFC 9112 §3.2).
