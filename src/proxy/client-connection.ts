@@ -63,6 +63,18 @@ const BAD_REQUEST = 'PROXY_BAD_REQUEST' satisfies ErrorCode;
 const METHOD_NOT_ALLOWED = 'PROXY_METHOD_NOT_ALLOWED' satisfies ErrorCode;
 /** Why a head is refused with 431 (the proxy's limit is node:http's default). */
 const HEAD_TOO_LARGE = `request head larger than ${MAX_REQUEST_HEAD} bytes`;
+/** The last lines of every response head the proxy relays (its framing and Connection), with the blank line. */
+const CLOSE_END = 'Connection: close\r\n\r\n';
+const KEEP_ALIVE_END = 'Connection: keep-alive\r\n\r\n';
+const CHUNKED_CLOSE_END = `Transfer-Encoding: chunked\r\n${CLOSE_END}`;
+const CHUNKED_KEEP_ALIVE_END = `Transfer-Encoding: chunked\r\n${KEEP_ALIVE_END}`;
+/**
+ * The last status line written and what it was made from: most responses repeat it (`200 OK`),
+ * and then it is neither checked nor formatted again.
+ */
+let lastStatus = 0;
+let lastReason = '';
+let lastStatusLine = '';
 /** Pipelined bytes buffered while a response is pending before the socket is paused. */
 const MAX_PIPELINED = 64 * 1024;
 
@@ -173,22 +185,32 @@ export class ClientConnection {
    * relayed safely.
    */
   respondHead(status: number, reason: string, block: string, hasLength: boolean, noBody: boolean): boolean {
-    if (reason === '') reason = STATUS_CODES[status] ?? 'Unknown';
-    else if (!validHeaderValue(reason)) return false;
-    let framing = '';
+    let statusLine: string;
+    if (status === lastStatus && reason === lastReason) statusLine = lastStatusLine;
+    else {
+      let phrase = reason;
+      if (phrase === '') phrase = STATUS_CODES[status] ?? 'Unknown';
+      else if (!validHeaderValue(phrase)) return false;
+      statusLine = `HTTP/1.1 ${status} ${phrase}\r\n`;
+      lastStatus = status;
+      lastReason = reason;
+      lastStatusLine = statusLine;
+    }
+    let chunked = false;
     const bodyless = noBody || this.#isHead || status === 204 || status === 304 || status < 200;
     this.#chunkedOut = false;
     if (!bodyless && !hasLength) {
       if (this.#minor === 1) {
         this.#chunkedOut = true;
-        framing = 'Transfer-Encoding: chunked\r\n';
+        chunked = true;
       } else {
         // An HTTP/1.0 client cannot read chunks: the end of the body is the end of the connection.
         this.#closeAfter = true;
       }
     }
     if (!this.#keepAlive || this.closeAfterResponse || this.#clientEnded) this.#closeAfter = true;
-    this.#pendingHead = `HTTP/1.1 ${status} ${reason}\r\n${block}${framing}${this.#closeAfter ? 'Connection: close' : 'Connection: keep-alive'}\r\n\r\n`;
+    const end = chunked ? (this.#closeAfter ? CHUNKED_CLOSE_END : CHUNKED_KEEP_ALIVE_END) : this.#closeAfter ? CLOSE_END : KEEP_ALIVE_END;
+    this.#pendingHead = `${statusLine}${block}${end}`;
     return true;
   }
 
@@ -231,19 +253,25 @@ export class ClientConnection {
     return ok;
   }
 
-  /** Ends the response (with its last body piece, if any) and moves on to the next request. */
-  respondEnd(last: Buffer | null): void {
+  /**
+   * Ends the response, with its last body piece `last[from, to)` if `last` is not null (copied
+   * before returning), and moves on to the next request.
+   */
+  respondEnd(last: Buffer | null, from = 0, to = last?.length ?? 0): void {
     const s = this.socket;
-    if (last !== null && last.length > JOIN_LIMIT) {
+    const n = to - from;
+    if (last !== null && n > JOIN_LIMIT) {
       s.cork();
-      this.respondBody(last);
+      this.respondBody(last.subarray(from, to));
       if (this.#chunkedOut) s.write('0\r\n\r\n', 'latin1');
       s.uncork();
     } else {
       let out = this.#pendingHead ?? '';
       this.#pendingHead = null;
-      if (last !== null)
-        out += this.#chunkedOut ? `${last.length.toString(16)}\r\n${last.toString('latin1')}\r\n` : last.toString('latin1');
+      if (last !== null && n > 0) {
+        const body = last.toString('latin1', from, to);
+        out += this.#chunkedOut ? `${n.toString(16)}\r\n${body}\r\n` : body;
+      }
       if (this.#chunkedOut) out += '0\r\n\r\n';
       if (out !== '') s.write(out, 'latin1');
     }

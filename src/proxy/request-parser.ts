@@ -33,26 +33,38 @@ export const NO_BODY = 0;
 export const BODY_LENGTH = 1;
 export const BODY_CHUNKED = 2;
 
-/** A parsed request head; header names and values are as sent (values without surrounding OWS). */
-export interface RequestHead {
+/**
+ * A parsed request head; header names and values are as sent (values without surrounding OWS).
+ * Names and values stay offsets into `raw` until someone asks for them as strings (`headers`):
+ * forwarding copies the lines it keeps from `raw` as they are.
+ */
+export class RequestHead {
   method: string;
   /** The target to forward: origin-form (`/path?query`, also for an absolute-form request) or `*`. */
   target: string;
   /** 0 or 1 (HTTP/1.0 or HTTP/1.1). */
   minor: number;
-  /** name, value, name, value, … in order. */
-  headers: string[];
-  bodyMode: number;
+  /** The head as received (latin1), request line to the last header line, without the final CRLF. */
+  raw: string;
+  /**
+   * Where each header line is in `raw`, four numbers a line: its start, its colon, and its value's
+   * start and end (surrounding OWS excluded). A line ends two characters before the next one
+   * starts, the last one at the end of `raw`.
+   */
+  fields: number[];
+  /** `Connection` names a header besides `close`, `keep-alive` and `upgrade`: that header is hop-by-hop. */
+  connectionOptions = false;
+  bodyMode = NO_BODY;
   /** Content-Length when `bodyMode` is BODY_LENGTH. */
-  contentLength: number;
+  contentLength = 0;
   /** The transfer codings when chunked: every Transfer-Encoding line combined (RFC 9110 §5.3), `chunked` last. */
-  transferEncoding: string;
+  transferEncoding = '';
   /** The client wants the connection kept open after this exchange. */
   keepAlive: boolean;
   /** HTTP/1.1 with `Connection: upgrade` and an `Upgrade` header: tunnel it if the upstream switches (101). */
-  upgrade: boolean;
+  upgrade = false;
   /** `Expect: 100-continue`. */
-  expectContinue: boolean;
+  expectContinue = false;
   /**
    * Host and port the request is for: an absolute-form target's authority (it replaces Host, RFC
    * 9112 §3.2.2), else the Host value; '' when neither names one (HTTP/1.0 without Host, empty Host).
@@ -60,6 +72,39 @@ export interface RequestHead {
   authority: string;
   /** The target came in absolute-form: Host is forwarded as `authority`, not as sent. */
   absoluteForm: boolean;
+  #headers: string[] | null = null;
+
+  constructor(method: string, target: string, minor: number, raw: string, fields: number[], authority: string, absoluteForm: boolean) {
+    this.method = method;
+    this.target = target;
+    this.minor = minor;
+    this.raw = raw;
+    this.fields = fields;
+    this.keepAlive = minor === 1;
+    this.authority = authority;
+    this.absoluteForm = absoluteForm;
+  }
+
+  /** name, value, name, value, … in order (made on first read: the proxy's own path reads `raw` and `fields`). */
+  get headers(): string[] {
+    if (this.#headers !== null) return this.#headers;
+    const raw = this.raw;
+    const f = this.fields;
+    const out: string[] = [];
+    for (let i = 0; i < f.length; i += 4) out.push(raw.slice(f[i], f[i + 1]), raw.slice(f[i + 2], f[i + 3]));
+    this.#headers = out;
+    return out;
+  }
+}
+
+/** Whether `s` from `from` spells `lower` (lowercase ASCII) in any case, compared in place. */
+export function nameIs(s: string, from: number, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) {
+    let c = s.charCodeAt(from + i);
+    if (c >= 65 && c <= 90) c += 32;
+    if (c !== lower.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 // tchar (RFC 9110 §5.6.2) by char code.
@@ -198,7 +243,8 @@ export function parseRequestHead(head: string): RequestHead {
   if (!head.startsWith('HTTP/1.', sp2 + 1)) throw bad('unsupported HTTP version');
   const minor = head.charCodeAt(sp2 + 8) - 48;
   if (minor !== 0 && minor !== 1) throw bad('unsupported HTTP version');
-  const method = head.slice(0, sp1);
+  // The common method as a constant: one string fewer per request.
+  const method = sp1 === 3 && head.startsWith('GET') ? 'GET' : head.slice(0, sp1);
   let authority = '';
   let absoluteForm = false;
   if (target.charCodeAt(0) !== 47 /* / */) {
@@ -220,13 +266,18 @@ export function parseRequestHead(head: string): RequestHead {
     }
   }
 
-  const headers: string[] = [];
+  // Sized once (four numbers a header line) rather than grown by pushes.
+  let lines = 0;
+  for (let q = lineEnd; q >= 0 && q + 2 < head.length; q = head.indexOf('\r\n', q + 2)) lines++;
+  const fields: number[] = new Array(lines * 4);
+  let f = 0;
   let contentLength = -1;
   let te = '';
   let teCount = 0;
   let hosts = 0;
   let keepAlive = minor === 1;
   let connUpgrade = false;
+  let connectionOptions = false;
   let hasUpgrade = false;
   let expectContinue = false;
   let p = lineEnd + 2;
@@ -242,59 +293,72 @@ export function parseRequestHead(head: string): RequestHead {
     let ve = e;
     while (vs < ve && (head.charCodeAt(vs) === 32 || head.charCodeAt(vs) === 9)) vs++;
     while (ve > vs && (head.charCodeAt(ve - 1) === 32 || head.charCodeAt(ve - 1) === 9)) ve--;
-    const name = head.slice(p, colon);
-    const value = head.slice(vs, ve);
-    if (BAD_VALUE.test(value)) throw bad('bad header value');
+    for (let i = vs; i < ve; i++) {
+      const c = head.charCodeAt(i);
+      // Field value characters (RFC 9110 §5.5): HTAB, visible ASCII, SP, obs-text; no CR, LF, NUL or other controls.
+      if (c < 32 ? c !== 9 : c === 127) throw bad('bad header value');
+    }
+    const lineStart = p;
     p = e + 2;
-    headers.push(name, value);
-    switch (name.length) {
+    fields[f++] = lineStart;
+    fields[f++] = colon;
+    fields[f++] = vs;
+    fields[f++] = ve;
+    // Names are compared in place, by length first: no header costs a string here.
+    switch (colon - lineStart) {
       case 4:
-        if (name.toLowerCase() === 'host') {
+        if (nameIs(head, lineStart, 'host')) {
           // RFC 9112 §3.2: an invalid Host is a 400 even when an absolute-form target overrides it.
-          if (!validAuthority(value, 0, value.length, false)) throw bad('bad Host');
+          if (!validAuthority(head, vs, ve, false)) throw bad('bad Host');
           hosts++;
-          if (!absoluteForm) authority = value;
+          if (!absoluteForm) authority = head.slice(vs, ve);
         }
         break;
       case 6:
-        if (name.toLowerCase() === 'expect' && value.toLowerCase() === '100-continue') expectContinue = true;
+        if (nameIs(head, lineStart, 'expect') && ve - vs === 12 && nameIs(head, vs, '100-continue')) expectContinue = true;
         break;
       case 7:
-        if (name.toLowerCase() === 'upgrade') hasUpgrade = true;
+        if (nameIs(head, lineStart, 'upgrade')) hasUpgrade = true;
         break;
       case 10:
-        if (name.toLowerCase() === 'connection') {
-          for (const t of value.split(',')) {
-            const tok = trimOws(t).toLowerCase();
-            if (tok === 'close') keepAlive = false;
-            else if (tok === 'keep-alive') {
+        if (nameIs(head, lineStart, 'connection')) {
+          let ts = vs;
+          while (ts <= ve) {
+            let comma = head.indexOf(',', ts);
+            if (comma < 0 || comma > ve) comma = ve;
+            let a = ts;
+            let b = comma;
+            while (a < b && (head.charCodeAt(a) === 32 || head.charCodeAt(a) === 9)) a++;
+            while (b > a && (head.charCodeAt(b - 1) === 32 || head.charCodeAt(b - 1) === 9)) b--;
+            const len = b - a;
+            if (len === 5 && nameIs(head, a, 'close')) keepAlive = false;
+            else if (len === 10 && nameIs(head, a, 'keep-alive')) {
               if (minor === 0) keepAlive = true;
-            } else if (tok === 'upgrade') connUpgrade = true;
+            } else if (len === 7 && nameIs(head, a, 'upgrade')) connUpgrade = true;
+            else if (len > 0) connectionOptions = true;
+            ts = comma + 1;
           }
         }
         break;
-      case 14: {
-        const l = name.toLowerCase();
-        if (l === 'content-length') {
+      case 14:
+        if (nameIs(head, lineStart, 'content-length')) {
           if (contentLength >= 0) throw bad('more than one Content-Length');
-          if (!/^\d{1,15}$/.test(value)) throw bad('bad Content-Length');
-          contentLength = Number(value);
-        } else if (l === 'content_length') {
+          contentLength = digitsValue(head, vs, ve);
+          if (contentLength < 0) throw bad('bad Content-Length');
+        } else if (nameIs(head, lineStart, 'content_length')) {
           throw bad(UNDERSCORE_FRAMING);
         }
         break;
-      }
-      case 17: {
-        const l = name.toLowerCase();
-        if (l === 'transfer-encoding') {
+      case 17:
+        if (nameIs(head, lineStart, 'transfer-encoding')) {
           // Field lines of one list combine in order (RFC 9110 §5.3).
+          const value = head.slice(vs, ve);
           te = teCount === 0 ? value : `${te}, ${value}`;
           teCount++;
-        } else if (l === 'transfer_encoding') {
+        } else if (nameIs(head, lineStart, 'transfer_encoding')) {
           throw bad(UNDERSCORE_FRAMING);
         }
         break;
-      }
     }
   }
   if (minor === 1 && hosts !== 1) throw bad(hosts === 0 ? 'missing Host' : 'more than one Host');
@@ -309,21 +373,30 @@ export function parseRequestHead(head: string): RequestHead {
   } else if (contentLength > 0) {
     bodyMode = BODY_LENGTH;
   }
-  return {
-    method,
-    target,
-    minor,
-    headers,
-    bodyMode,
-    contentLength: Math.max(contentLength, 0),
-    transferEncoding: te,
-    keepAlive,
-    // RFC 9110 §7.8: a server ignores Upgrade in an HTTP/1.0 request.
-    upgrade: connUpgrade && hasUpgrade && minor === 1,
-    expectContinue,
-    authority,
-    absoluteForm,
-  };
+  // A head passed with its last CRLF (not by the proxy's connection, which cuts at CRLF CRLF): `raw` ends with the last line.
+  const raw = n >= 2 && head.charCodeAt(n - 1) === 10 && head.charCodeAt(n - 2) === 13 ? head.slice(0, n - 2) : head;
+  const parsed = new RequestHead(method, target, minor, raw, fields, authority, absoluteForm);
+  parsed.connectionOptions = connectionOptions;
+  parsed.bodyMode = bodyMode;
+  parsed.contentLength = Math.max(contentLength, 0);
+  parsed.transferEncoding = te;
+  parsed.keepAlive = keepAlive;
+  // RFC 9110 §7.8: a server ignores Upgrade in an HTTP/1.0 request.
+  parsed.upgrade = connUpgrade && hasUpgrade && minor === 1;
+  parsed.expectContinue = expectContinue;
+  return parsed;
+}
+
+/** `s[from, to)` as a number when it is 1 to 15 decimal digits (no sign, no spaces), else -1. */
+export function digitsValue(s: string, from: number, to: number): number {
+  if (to <= from || to - from > 15) return -1;
+  let v = 0;
+  for (let i = from; i < to; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
 }
 
 /** Byte is a tchar. */

@@ -13,8 +13,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { ChaosFaults, type ChaosSample, type FaultAction } from './chaos-faults.ts';
 import { ClientConnection, type ClientExchange, type ClientHandler } from './client-connection.ts';
 import { RequestMetrics, type VersionSeries } from './request-metrics.ts';
-import { BODY_CHUNKED, MAX_REQUEST_HEAD, NO_BODY, trimOws, type RequestHead } from './request-parser.ts';
-import { compileRules, cookieMatches, Router, ruleMatches, validateRouteTable, type CompiledRule, type RouteTable } from './route-table.ts';
+import { BODY_CHUNKED, MAX_REQUEST_HEAD, NO_BODY, type RequestHead } from './request-parser.ts';
+import { compileRules, Router, validateRouteTable, type RouteTable } from './route-table.ts';
 import { Tunnel } from './tunnel.ts';
 import {
   newUpstreamStats,
@@ -24,6 +24,7 @@ import {
   type UpstreamConnection,
   type UpstreamStats,
 } from './upstream-pool.ts';
+import { buildUpstreamHead, type HeadScan } from './upstream-head.ts';
 import type { ErrorCode } from '../core/error-codes.ts';
 
 /** node:http's defaults for the client side: idle keep-alive 60 s (was keepAliveTimeout), a head within 30 s (headersTimeout). */
@@ -67,121 +68,6 @@ function retryableMethod(m: string): boolean {
 
 /** `performance.timeOrigin`, read once: its getter allocates on every read, and every request needs it. */
 const TIME_ORIGIN = performance.timeOrigin;
-
-/** What `buildHead` found besides the head itself (one reused object: the proxy is single-threaded). */
-interface HeadScan {
-  head: string;
-  toCanary: boolean;
-}
-
-/**
- * Builds the upstream request head from the client's parsed headers: hop-by-hop headers and those
- * named in `Connection` removed, `X-Forwarded-For/-Proto/-Host` added, match rules evaluated on
- * the way. `Host` and `X-Forwarded-Host` carry `authority` (the absolute-form target's, the
- * client's Host, or the proxy's address for a request that names none). An upgrade request keeps
- * `Connection: Upgrade` + `Upgrade`.
- */
-function buildHead(
-  req: RequestHead,
-  remote: string,
-  authority: string,
-  rules: CompiledRule[],
-  out: HeadScan,
-  drop: Set<string> | null,
-): void {
-  const raw = req.headers;
-  const upgrade = req.upgrade;
-  let head = `${req.method} ${req.target} HTTP/1.1\r\n`;
-  let xff = '';
-  let hostSent = false;
-  let toCanary = false;
-  let upgradeValue = '';
-  let connTokens: string[] | null = null;
-  const nRules = rules.length;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i] as string;
-    let value = raw[i + 1] as string;
-    const n = name.length;
-    const isHost = n === 4 && name.toLowerCase() === 'host';
-    // RFC 9112 §3.2.2: an absolute-form target's authority replaces Host; an empty Host names none.
-    if (isHost) value = authority;
-    if (nRules > 0 && !toCanary) toCanary = matchHeader(rules, name, value);
-    if (drop?.has(name.toLowerCase())) continue;
-    switch (n) {
-      case 2:
-        if (name.toLowerCase() === 'te') continue;
-        break;
-      case 4:
-        if (isHost) hostSent = true;
-        break;
-      case 7: {
-        const l = name.toLowerCase();
-        if (l === 'upgrade') {
-          upgradeValue = value;
-          continue;
-        }
-        if (l === 'trailer') continue;
-        break;
-      }
-      case 10: {
-        const l = name.toLowerCase();
-        if (l === 'keep-alive') continue;
-        if (l === 'connection') {
-          for (const t of value.split(',')) {
-            const tok = trimOws(t).toLowerCase();
-            if (tok !== '' && tok !== 'close' && tok !== 'keep-alive' && tok !== 'upgrade') (connTokens ??= []).push(tok);
-          }
-          continue;
-        }
-        break;
-      }
-      case 15:
-        if (name.toLowerCase() === 'x-forwarded-for') {
-          xff = xff === '' ? value : `${xff}, ${value}`;
-          continue;
-        }
-        break;
-      case 16: {
-        const l = name.toLowerCase();
-        if (l === 'proxy-connection' || l === 'x-forwarded-host') continue;
-        break;
-      }
-      case 17: {
-        const l = name.toLowerCase();
-        // Re-added below: the proxy re-chunks the decoded body.
-        if (l === 'transfer-encoding' || l === 'x-forwarded-proto') continue;
-        break;
-      }
-      case 19:
-        if (name.toLowerCase() === 'proxy-authorization') continue;
-        break;
-    }
-    head += `${name}: ${value}\r\n`;
-  }
-  if (connTokens !== null && drop === null) {
-    buildHead(req, remote, authority, rules, out, new Set(connTokens));
-    return;
-  }
-  // HTTP/1.0 without Host (or a Host named in Connection): HTTP/1.1 requires one (RFC 9112 §3.2).
-  if (!hostSent) head += `Host: ${authority}\r\n`;
-  head += `X-Forwarded-For: ${xff === '' ? remote : `${xff}, ${remote}`}\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: ${authority}\r\n`;
-  if (req.bodyMode === BODY_CHUNKED) head += `Transfer-Encoding: ${req.transferEncoding}\r\n`;
-  if (upgrade) head += `Connection: Upgrade\r\nUpgrade: ${upgradeValue}\r\n`;
-  out.head = `${head}\r\n`;
-  out.toCanary = toCanary;
-}
-
-function matchHeader(rules: CompiledRule[], name: string, value: string): boolean {
-  for (let r = 0; r < rules.length; r++) {
-    const rule = rules[r] as CompiledRule;
-    if (rule.kind === 'header') {
-      if (name.length === rule.name.length && name.toLowerCase() === rule.name && ruleMatches(rule, value)) return true;
-    } else if (name.length === 6 && name.toLowerCase() === 'cookie' && cookieMatches(rule, value)) {
-      return true;
-    }
-  }
-  return false;
-}
 
 /**
  * One client request on its way through the proxy. Implements the connections' callbacks on both
@@ -319,9 +205,9 @@ class Exchange implements ExchangeSink, PoolWaiter, ClientExchange {
     this.client.flush();
   }
 
-  onResponseEnd(last: Buffer | null): void {
+  onResponseEnd(buf: Buffer | null, from: number, to: number): void {
     this.conn = null;
-    this.client.respondEnd(last);
+    this.client.respondEnd(buf, from, to);
     this.#finish();
   }
 
@@ -615,7 +501,7 @@ export class TrafficProxy {
       return;
     }
     const scan = this.#scan;
-    buildHead(req, client.remoteAddress, req.authority === '' ? client.localAuthority : req.authority, router.rules, scan, null);
+    buildUpstreamHead(req, client.remoteAddress, req.authority === '' ? client.localAuthority : req.authority, router.rules, scan);
     // What the upstream gets must fit a Node upstream's default limit too, X-Forwarded-* included.
     if (scan.head.length > MAX_REQUEST_HEAD) {
       client.respondError(

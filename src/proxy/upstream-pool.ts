@@ -20,6 +20,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import type { VersionSeries } from './request-metrics.ts';
+import { digitsValue, nameIs } from './request-parser.ts';
 import type { Upstream } from './route-table.ts';
 
 /** What a connection reports to the exchange it serves. Called in this order: head, body*, end | failure. */
@@ -41,8 +42,11 @@ export interface ExchangeSink {
    * piece is valid during the call only (the connection reads into a reused buffer): copy to keep it.
    */
   onResponseBody(piece: Buffer): boolean;
-  /** The response is complete; `last` is its final body piece when there is one (valid during the call only). */
-  onResponseEnd(last: Buffer | null): void;
+  /**
+   * The response is complete; its final body piece, when there is one, is `buf[from, to)` (valid
+   * during the call only: a range rather than a view, one object fewer per response).
+   */
+  onResponseEnd(buf: Buffer | null, from: number, to: number): void;
   /** The connection failed; `responseStarted` is true once any response byte arrived. */
   onFailure(code: string, responseStarted: boolean): void;
   /** The connection can take more request body. */
@@ -81,16 +85,6 @@ const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 const MAX_HEAD = 64 * 1024;
 const MAX_LINE = 4096;
 
-/** Whether `s` from `from` spells `lower` (lowercase ASCII) in any case; compares in place, so no name is sliced or lowercased. */
-function nameIs(s: string, from: number, lower: string): boolean {
-  for (let i = 0; i < lower.length; i++) {
-    let c = s.charCodeAt(from + i);
-    if (c >= 65 && c <= 90) c += 32;
-    if (c !== lower.charCodeAt(i)) return false;
-  }
-  return true;
-}
-
 const NOT_HOP = 0;
 const HOP_OTHER = 1;
 const HOP_CONNECTION = 2;
@@ -123,6 +117,13 @@ function isTrimmed(c: number): boolean {
   return c === 32 || c === 9 || c === 160;
 }
 
+/** Whether the value between `from` and `to` is `lower` in any case, with only what `trim` would remove around it. */
+function onlyToken(s: string, from: number, to: number, lower: string): boolean {
+  while (from < to && isTrimmed(s.charCodeAt(from))) from++;
+  while (to > from && isTrimmed(s.charCodeAt(to - 1))) to--;
+  return to - from === lower.length && nameIs(s, from, lower);
+}
+
 /**
  * The Content-Length value between `from` and `to` (surrounding SP, HTAB and NBSP ignored, as a
  * trimmed value was before), or -1 unless it is 1 to 15 digits. Read in place, without slicing.
@@ -130,14 +131,7 @@ function isTrimmed(c: number): boolean {
 function contentLengthValue(s: string, from: number, to: number): number {
   while (from < to && isTrimmed(s.charCodeAt(from))) from++;
   while (to > from && isTrimmed(s.charCodeAt(to - 1))) to--;
-  if (to === from || to - from > 15) return -1;
-  let v = 0;
-  for (let i = from; i < to; i++) {
-    const d = s.charCodeAt(i) - 48;
-    if (d < 0 || d > 9) return -1;
-    v = v * 10 + d;
-  }
-  return v;
+  return digitsValue(s, from, to);
 }
 
 /** The lines of a header block whose (lowercased) names are not in `drop`. */
@@ -177,6 +171,9 @@ function validFieldLines(head: string, from: number): boolean {
   }
   return true;
 }
+
+/** The reason phrase of the last response head parsed, reused when the next one has the same. */
+let lastReason = '';
 
 class ProtocolError extends Error {
   readonly code = 'EPROTO';
@@ -282,7 +279,7 @@ export class UpstreamConnection {
     }
     const ex = this.exchange;
     if (ex !== null && this.#state === BODY_CLOSE) {
-      this.#complete(null, false);
+      this.#complete(null, 0, 0, false);
       return;
     }
     this.#dead = true;
@@ -354,7 +351,7 @@ export class UpstreamConnection {
               return;
             }
             if (!more) {
-              this.#complete(null, pos < len);
+              this.#complete(null, 0, 0, pos < len);
               return;
             }
             break;
@@ -366,10 +363,10 @@ export class UpstreamConnection {
               if (!ex.onResponseBody(pos === 0 ? buf : buf.subarray(pos))) this.socket.pause();
               return;
             }
-            const piece = buf.subarray(pos, pos + this.#remaining);
+            const from = pos;
             pos += this.#remaining;
             this.#remaining = 0;
-            this.#complete(piece, pos < len);
+            this.#complete(buf, from, pos, pos < len);
             return;
           }
           case BODY_CLOSE: {
@@ -437,7 +434,7 @@ export class UpstreamConnection {
             const empty = nl === pos || (nl === pos + 1 && buf[pos] === 13);
             pos = nl + 1;
             if (empty) {
-              this.#complete(null, pos < len);
+              this.#complete(null, 0, 0, pos < len);
               return;
             }
             break;
@@ -457,7 +454,12 @@ export class UpstreamConnection {
     if (!(status >= 100 && status <= 999)) throw new ProtocolError('bad status code');
     let lineEnd = head.indexOf('\r\n');
     if (lineEnd < 0) lineEnd = head.length;
-    const reason = lineEnd > 13 ? head.slice(13, lineEnd) : '';
+    // The same reason phrase as the last response (most are `OK`): the same string, no slice.
+    let reason = lastReason;
+    if (lineEnd - 13 !== reason.length || !head.startsWith(reason, 13)) {
+      reason = lineEnd > 13 ? head.slice(13, lineEnd) : '';
+      lastReason = reason;
+    }
     if (status < 200 && status !== 101) {
       // 100 Continue, 103 Early Hints: interim, not forwarded.
       return true;
@@ -521,6 +523,9 @@ export class UpstreamConnection {
           }
         } else if (hop === NOT_HOP) {
           continue;
+        } else if (hop === HOP_CONNECTION && onlyToken(head, colon + 1, e, 'keep-alive')) {
+          // What nearly every upstream sends, read in place.
+          if (minor === 0) close = false;
         } else if (hop !== HOP_OTHER) {
           // Connection or Transfer-Encoding: read before being dropped (the others are dropped unread).
           const value = head.slice(colon + 1, e).trim();
@@ -580,8 +585,8 @@ export class UpstreamConnection {
     ex.onSwitchingProtocols(this, `${head}\r\n\r\n`, Buffer.from(rest));
   }
 
-  /** The response is done: hand the connection back (or close it), then tell the exchange. */
-  #complete(last: Buffer | null, extraBytes: boolean): void {
+  /** The response is done: hand the connection back (or close it), then tell the exchange (its last piece: `buf[from, to)`). */
+  #complete(buf: Buffer | null, from: number, to: number, extraBytes: boolean): void {
     const ex = this.exchange;
     this.exchange = null;
     this.#state = HEAD;
@@ -593,7 +598,7 @@ export class UpstreamConnection {
       this.#dead = true;
       this.socket.destroy();
     }
-    ex.onResponseEnd(last === null || last.length === 0 ? null : last);
+    ex.onResponseEnd(to > from ? buf : null, from, to);
   }
 }
 

@@ -114,10 +114,11 @@ describe('proxy client side', () => {
     expect(c.got()).toMatch(/HTTP\/1\.1 200 OK\r\n[\s\S]*Transfer-Encoding: chunked\r\n/);
   });
 
-  /** A proxy in front of a raw upstream that answers every request with `answer`. */
-  async function rawUpstream(answer: string): Promise<number> {
+  /** A proxy in front of a raw upstream that answers every request with `answer` (or the next of `answer`, in turn). */
+  async function rawUpstream(answer: string | string[]): Promise<number> {
+    let next = 0;
     const up: Server = createNetServer((s) => {
-      s.on('data', () => s.write(answer));
+      s.on('data', () => s.write(typeof answer === 'string' ? answer : (answer[next++ % answer.length] as string)));
       s.on('error', () => {});
     });
     await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
@@ -167,6 +168,51 @@ describe('proxy client side', () => {
       const port = await rawUpstream(`${head}\r\n\r\nok`);
       const got = await get(port, (g) => g.includes('}\n'));
       expect(got, JSON.stringify(head)).toMatch(/^HTTP\/1\.1 502 /);
+    }
+  });
+
+  it('relays each status line as its upstream sent it, whatever the previous one was', async () => {
+    const answers: [string, string][] = [
+      ['HTTP/1.1 200 OK', 'HTTP/1.1 200 OK'],
+      ['HTTP/1.1 200 Fine', 'HTTP/1.1 200 Fine'],
+      ['HTTP/1.1 404 Not Found', 'HTTP/1.1 404 Not Found'],
+      ['HTTP/1.1 404 OK', 'HTTP/1.1 404 OK'],
+      ['HTTP/1.1 200 ', 'HTTP/1.1 200 OK'],
+      ['HTTP/1.1 201', 'HTTP/1.1 201 Created'],
+      ['HTTP/1.1 200 OK', 'HTTP/1.1 200 OK'],
+      ['HTTP/1.1 200 O\x01K', 'HTTP/1.1 502 Bad Gateway'],
+      ['HTTP/1.1 200 OK', 'HTTP/1.1 200 OK'],
+    ];
+    const port = await rawUpstream(answers.map(([line], i) => `${line}\r\nContent-Length: ${i + 1}\r\n\r\n${'b'.repeat(i + 1)}`));
+    for (const [i, [, relayed]] of answers.entries()) {
+      const got = await get(port, (g) => g.includes('}\n') || g.endsWith(`\r\n\r\n${'b'.repeat(i + 1)}`));
+      expect(got.slice(0, got.indexOf('\r\n')), `answer ${i}`).toBe(relayed);
+      if (!relayed.includes('502')) expect(got.endsWith(`\r\n\r\n${'b'.repeat(i + 1)}`)).toBe(true);
+    }
+  });
+
+  it('keeps an HTTP/1.0 upstream connection only when the upstream said keep-alive, and an HTTP/1.1 one unless it said close', async () => {
+    const cases: [string, number][] = [
+      ['HTTP/1.0 200 OK\r\nConnection: Keep-Alive', 1],
+      ['HTTP/1.0 200 OK\r\nConnection:\t keep-alive \t', 1],
+      ['HTTP/1.0 200 OK', 3],
+      ['HTTP/1.0 200 OK\r\nConnection: keep-alive, close', 3],
+      ['HTTP/1.1 200 OK\r\nConnection: keep-alive', 1],
+      ['HTTP/1.1 200 OK\r\nConnection: Close', 3],
+      ['HTTP/1.1 200 OK\r\nConnection: keep-alivex', 1],
+    ];
+    for (const [head, connections] of cases) {
+      let opened = 0;
+      const up: Server = createNetServer((s) => {
+        opened++;
+        s.on('data', () => s.write(`${head}\r\nContent-Length: 2\r\n\r\nok`));
+        s.on('error', () => {});
+      });
+      await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
+      cleanups.push(() => new Promise<void>((r) => up.close(() => r())));
+      const port = await proxyTo((up.address() as AddressInfo).port);
+      for (let i = 0; i < 3; i++) expect(await get(port, (g) => g.endsWith('ok'))).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+      expect(opened, head).toBe(connections);
     }
   });
 
