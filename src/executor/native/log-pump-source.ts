@@ -206,8 +206,8 @@ static void obReserve(size_t more) {
   ob = xrealloc(ob, ocap);
 }
 
-/* One line's text (no newline) into ob: prefix, CR before the newline dropped, secrets masked. */
-static void line(char code, const char *s, size_t n) {
+/* One line's text (no newline) into ob: prefix, CR before the newline dropped, secrets masked (unless done). */
+static void line(char code, const char *s, size_t n, int masked) {
   if (n > 0 && s[n - 1] == '\r') n--;
   obReserve(stampLen + 3 + n + n / 3 * 3 + 4);
   char *o = ob + olen;
@@ -216,7 +216,7 @@ static void line(char code, const char *s, size_t n) {
   *o++ = ' ';
   *o++ = code;
   *o++ = ' ';
-  if (nforms == 0) {
+  if (nforms == 0 || masked) {
     memcpy(o, s, n);
     o += n;
   } else {
@@ -255,21 +255,80 @@ static size_t utf8cut(const char *s, size_t max) {
   return max;
 }
 
+/* The region's secrets masked into mb (forms hold no line break: a match stays within its line). */
+static char *mb;
+static size_t mbCap;
+static size_t *occ;
+
+static size_t maskRegion(const char *s, size_t n) {
+  if (mbCap < n) {
+    mbCap = n;
+    mb = xrealloc(mb, mbCap);
+  }
+  for (size_t f = 0; f < nforms; f++) {
+    const char *m = memmem(s, n, forms[f], formLen[f]);
+    occ[f] = m ? (size_t)(m - s) : n;
+  }
+  size_t at = 0, o = 0;
+  for (;;) {
+    /* Leftmost match; at one position the first form in order (longest first) wins, as Perl's alternation. */
+    size_t best = n, bestF = 0;
+    for (size_t f = 0; f < nforms; f++)
+      if (occ[f] < best) {
+        best = occ[f];
+        bestF = f;
+      }
+    if (best == n) break;
+    memcpy(mb + o, s + at, best - at);
+    o += best - at;
+    memcpy(mb + o, "***", 3);
+    o += 3;
+    at = best + formLen[bestF];
+    for (size_t f = 0; f < nforms; f++)
+      if (occ[f] < at) {
+        const char *m = at < n ? memmem(s + at, n - at, forms[f], formLen[f]) : NULL;
+        occ[f] = m ? (size_t)(m - s) : n;
+      }
+  }
+  memcpy(mb + o, s + at, n - at);
+  return o + n - at;
+}
+
+/* Whether a line of [s, s + n) is longer than 64 KiB. */
+static int hasLong(const char *s, size_t n) {
+  if (n <= MAX_LINE) return 0;
+  for (const char *e = s + n; s < e;) {
+    const char *nl = memchr(s, '\n', (size_t)(e - s));
+    if (!nl) nl = e;
+    if (nl - s > MAX_LINE) return 1;
+    s = nl + 1;
+  }
+  return 0;
+}
+
 /* Whole lines [s, s + n) (n > 0, ending with a newline); split: lines past 64 KiB become several. */
 static void emit(char code, const char *s, size_t n, int split) {
   olen = 0;
   i64 lines = 0;
+  /* Masking before any split would mask a secret the split cuts, which the Perl code does not: such
+     regions (rare) are masked line by line, after the split. */
+  int masked = 0;
+  if (nforms > 0 && !(split && hasLong(s, n))) {
+    n = maskRegion(s, n);
+    s = mb;
+    masked = 1;
+  }
   for (const char *e = s + n; s < e;) {
     const char *nl = memchr(s, '\n', (size_t)(e - s));
     size_t len = (size_t)(nl - s);
     while (split && len > MAX_LINE) {
       size_t cut = utf8cut(s, MAX_LINE);
-      line(code, s, cut);
+      line(code, s, cut, masked);
       lines++;
       s += cut;
       len -= cut;
     }
-    line(code, s, len);
+    line(code, s, len, masked);
     lines++;
     s = nl + 1;
   }
@@ -286,7 +345,7 @@ static void flushlong(int c) {
   i64 lines = 0;
   while (n > MAX_LINE) {
     size_t cut = utf8cut(s, MAX_LINE);
-    line(codes[c], s, cut);
+    line(codes[c], s, cut, 0);
     lines++;
     s += cut;
     n -= cut;
@@ -600,6 +659,7 @@ int main(int argc, char **argv) {
   forms = xrealloc(NULL, (nforms + 1) * sizeof *forms);
   formLen = xrealloc(NULL, (nforms + 1) * sizeof *formLen);
   for (size_t i = 0; i < nforms; i++) forms[i] = unhex(f[13 + i], &formLen[i]);
+  occ = xrealloc(NULL, (nforms + 1) * sizeof *occ);
   size_t used = body + len;
   memmove(cb, cb + used, cbLen - used);
   cbLen -= used;
