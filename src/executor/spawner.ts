@@ -132,9 +132,10 @@ my ($ringPath, $ownLog);
 # substitution), not four or five times (substr, concatenation, the prefix, the ring's pieces).
 my (%pend, %ph);
 my @opened;
-# The native log pump (log-pump.ts) while it writes the log for this helper: its pid, the pipe of
-# commands to it and of its answers, and the handle of its binary when it came by number (F).
-my ($pumpPid, $pumpCmd, $pumpRep, $pumpFh);
+# The native log pump (log-pump.ts): started at the first log it can write, it serves this helper
+# until it exits, one log after the other. Its pid, the pipe of commands to it and of its answers,
+# whether it writes the current log, and the handle of its binary when that came by number (F).
+my ($pumpPid, $pumpCmd, $pumpRep, $pumpLog, $pumpFh);
 my ($stampS, $stampMs, $stamp) = (-1, -1, '');
 sub stamp {
   my ($s, $ms) = (time, 0);
@@ -412,40 +413,45 @@ sub pumpline {
   }
   return $l;
 }
-# Starts the native pump on this log (the pipes, the files and the cap's state as startlog set
-# them): one fork and exec per log, not per step. Nothing changes when it does not answer G: the
-# Perl code below writes the log.
+# The pump is gone: the next log is written here unless a new one starts.
+sub pumpgone {
+  close $_ for grep { defined } $pumpCmd, $pumpRep;
+  1 while $pumpPid && waitpid($pumpPid, 0) == -1 && $! == 4;
+  ($pumpPid, $pumpCmd, $pumpRep, $pumpLog) = (undef, undef, undef, 0);
+}
+# Hands this log (the pipes, the files and the cap's state as startlog set them) to the native
+# pump, started first if need be: one fork and exec per helper, not per log or step. Nothing
+# changes when it does not answer G: the Perl code below writes the log.
 sub startpump {
   my ($path, $mf, @forms) = @_;
-  my ($cr, $cw, $ar, $aw);
-  pipe($cr, $cw) or return; pipe($ar, $aw) or return;
+  if (!$pumpPid) {
+    my ($cr, $cw, $ar, $aw);
+    pipe($cr, $cw) or return; pipe($ar, $aw) or return;
+    my $pid = fork();
+    return if !defined $pid;
+    if ($pid == 0) {
+      fcntl($_, 2, 0) for $cr, $aw;
+      open(STDIN, '<&', $devnull); open(STDOUT, '>', '/dev/null'); open(STDERR, '>', '/dev/null');
+      exec { $path } 'gantry-log-pump', fileno($cr), fileno($aw);
+      exit 127;
+    }
+    close $cr; close $aw;
+    ($pumpPid, $pumpCmd, $pumpRep) = ($pid, $cw, $ar);
+  }
+  # The pump opens these descriptors of this helper's through /proc (fresh pipes for every log).
   my $cfg = join("\0", fileno($lfh), $rfh ? fileno($rfh) : -1, fileno($outR), fileno($errR), $headBudget, $ringSize,
     $headBytes, $headLines, $readSize, $tailBudget, $mf, $kernelCopy, defined $ringPath ? unpack('H*', $ringPath) : '', @forms);
-  my $pid = fork();
-  return if !defined $pid;
-  if ($pid == 0) {
-    fcntl($_, 2, 0) for grep { defined } $cr, $aw, $lfh, $rfh, $outR, $errR;
-    open(STDIN, '<&', $devnull); open(STDOUT, '>', '/dev/null'); open(STDERR, '>', '/dev/null');
-    exec { $path } 'gantry-log-pump', fileno($cr), fileno($aw);
-    exit 127;
-  }
-  close $cr; close $aw;
-  ($pumpCmd, $pumpRep) = ($cw, $ar);
-  my $l = pumpsend(length($cfg) . "\n" . $cfg) ? pumpline() : undef;
-  if (defined $l && $l eq "G\n") {
-    $pumpPid = $pid;
-    # The pump reads the pipes now; this helper keeps their write ends for the steps.
-    close $_ for $outR, $errR;
-    return;
-  }
-  close $_ for $cw, $ar;
-  ($pumpCmd, $pumpRep) = (undef, undef);
-  1 while waitpid($pid, 0) == -1 && $! == 4;
+  my $l = pumpsend('N' . length($cfg) . "\n" . $cfg) ? pumpline() : undef;
+  if (!defined $l) { pumpgone(); return; }
+  return if $l ne "G\n";
+  $pumpLog = 1;
+  # The pump reads the pipes now; this helper keeps their write ends for the steps.
+  close $_ for $outR, $errR;
 }
 # What a step wrote before it ended is stored: by the pump (a round trip) or here.
 sub logdrain {
-  if (!$pumpPid) { drain(); return; }
-  pumpline() if pumpsend("D\n");
+  if (!$pumpLog) { drain(); return; }
+  pumpgone() if !pumpsend("D\n") || !defined pumpline();
 }
 # This helper's children (Linux): the pump is one, while a sandbox's end is awaited.
 sub kids {
@@ -483,19 +489,18 @@ sub startlog {
   # A child's end interrupts select (EINTR); the timeout in waitlogged covers the tiny race.
   $SIG{CHLD} = sub {};
   # The pump needs the children list to await a sandbox's end without awaiting the pump's.
+  $pumpLog = 0;
   startpump($pump, $mf, @forms) if $pump ne '' && -r "/proc/$$/task/$$/children";
   $logging = 1;
-  reply('G ' . ($pumpPid // 0));
+  reply('G ' . ($pumpLog ? $pumpPid : 0));
 }
 sub endlog {
   return reply('C 0 0 0 0 0 0 0 0 0 not logging') if !$logging;
-  if ($pumpPid) {
+  if ($pumpLog) {
     # The pump stores what is left, assembles the tail (t) and answers as this helper would.
     my $l = pumpsend($_[0] ? "t\n" : "g\n") ? pumpline() : undef;
-    1 while waitpid($pumpPid, 0) == -1 && $! == 4;
-    close $_ for $pumpCmd, $pumpRep;
-    ($pumpPid, $pumpCmd, $pumpRep) = (undef, undef, undef);
-    if (defined $l && $l =~ /^C /) { chomp $l; reply($l); } else { reply('X the log pump ended'); }
+    $pumpLog = 0;
+    if (defined $l && $l =~ /^C /) { chomp $l; reply($l); } else { pumpgone(); reply('X the log pump ended'); }
   } else {
     drain(); stamp(); flushpartial();
     my @whole = $_[0] ? assemble() : ();
@@ -509,7 +514,7 @@ sub endlog {
 }
 sub fill {
   while (1) {
-    next if $logging && !$pumpPid && !pump(undef, 1);
+    next if $logging && !$pumpLog && !pump(undef, 1);
     my $r = sysread(STDIN, $buf, 65536, length $buf);
     return if $r;
     next if !defined $r && $! == 4;
@@ -527,7 +532,7 @@ sub readline_ {
 }
 sub waitlogged {
   my $pid = $_[0];
-  while ($pumpPid) {
+  while ($pumpLog) {
     my $p = waitpid($pid, 0);
     if ($p == $pid) { my $status = $?; logdrain(); return $status; }
     if ($p == -1 && $! != 4) { logdrain(); return -1; }
@@ -553,7 +558,7 @@ while (1) {
   my $kind = $len =~ s/^([LFGOWB])// ? $1 : '';
   my $body = readn($len);
   if ($kind eq 'W') {
-    if ($logging && $pumpPid) { pumpsend("W$len\n$body"); }
+    if ($logging && $pumpLog) { pumpsend("W$len\n$body"); }
     elsif ($logging) { stamp(); flushpartial(); emit('s', "$body\n"); }
     next;
   }
@@ -851,7 +856,7 @@ export class Spawner {
   private steps = 0;
   /** Between `startLog` and `endLog`: the helper writes the job's log. */
   private logging = false;
-  /** The native log pump's host pid while it writes the log outside a sandbox (see `adopted`). */
+  /** The native log pump's host pid, once this helper started one (see `adopted`). */
   private pumpPid: number | null = null;
   /** Whether the native pump writes the log now (else the helper's Perl code; a sandbox's nested helper's pump included). */
   nativeLog = false;
@@ -1105,7 +1110,8 @@ export class Spawner {
   private loggingFrom(reply: Reply): void {
     const pump = reply.kind === 'G' ? reply.pump : 0;
     this.logging = true;
-    this.pumpPid = pump > 0 && !this.sandbox ? pump : null;
+    // The pump serves this helper until it exits (a sandbox's nested helper has its own).
+    if (pump > 0 && !this.sandbox) this.pumpPid = pump;
     this.nativeLog = pump > 0;
   }
 
@@ -1141,7 +1147,6 @@ export class Spawner {
     if (!this.logging) return null;
     this.logging = false;
     this.nativeLog = false;
-    this.pumpPid = null;
     if (!this.usable) return null;
     this.write(o.final ? 't\n' : 'g\n');
     const reply = await this.replyOf('C', 'the step helper could not hand the log back').catch(() => null);

@@ -5,19 +5,22 @@
  * runs against both). Edit it as C: String.raw keeps every backslash as written.
  */
 export const LOG_PUMP_SOURCE = String.raw`/*
- * gantry log pump: writes a job's log for the Perl step helper (spawner.ts), which keeps process
+ * gantry log pump: writes job logs for the Perl step helper (spawner.ts), which keeps process
  * control. It reads the steps' stdout/stderr pipes and stores their lines exactly as the helper's
  * Perl log mode and log-writer.ts do: '<stamp> <o|e> ' per line, CRLF to LF, every secret form
  * masked per whole line (leftmost, longest first), lines past 64 KiB split at a UTF-8 boundary,
  * the head in the log file and the rest in a tail ring file, marker and tail assembled at the end.
  *
- * argv: <command fd> <reply fd>. The first command is '<length>\n' + NUL-separated fields: log fd,
- * ring fd (-1: open the ring path when the head is full), stdout pipe fd, stderr pipe fd, head
- * budget (-1: no cap), ring size, bytes and lines in the file, largest read, tail budget, marker
- * format (hex), kernel copy 0|1, ring path (hex), then each form to mask (hex). Answer: 'G\n'.
- * Then: 'D\n' reads what is in the pipes (a step ended) and answers 'd\n'; 'W<length>\n<text>'
- * stores a system line; 'g\n'/'t\n' (t: the last, assemble the tail) answers 'C …\n' as the
- * helper's 'g'/'t' do, and exits. EOF on the command fd: exit.
+ * One pump serves its helper for the helper's life, one log after the other (a start per log
+ * would cost each job ~2 ms of CPU). argv: <command fd> <reply fd>; EOF on the command fd: exit.
+ * Commands: 'N<length>\n' + NUL-separated fields starts a log: log fd, ring fd (-1: open the ring
+ * path when the head is full), stdout pipe fd, stderr pipe fd (all the helper's: opened here
+ * through /proc/<helper>/fd, so the helper can give every log fresh pipes without passing
+ * descriptors), head budget (-1: no cap), ring size, bytes and lines in the file, largest read,
+ * tail budget, marker format (hex), kernel copy 0|1, ring path (hex), then each form to mask
+ * (hex); answer 'G\n' or 'X <errno> <message>\n'. Then 'D\n' reads what is in the pipes (a step
+ * ended) and answers 'd\n'; 'W<length>\n<text>' stores a system line; 'g\n'/'t\n' (t: the last,
+ * assemble the tail) answers 'C ...\n' as the helper's 'g'/'t' do and ends the log.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -528,6 +531,33 @@ done:
   return ok;
 }
 
+static int logging;
+
+/* Closes the log's files and pipes and forgets its state: the next log starts afresh. */
+static void endSession(void) {
+  for (int c = 0; c < 2; c++) {
+    if (pfd[c] >= 0) close(pfd[c]);
+    pfd[c] = -1;
+    plen[c] = 0;
+  }
+  if (lfd >= 0) close(lfd);
+  if (rfd >= 0) close(rfd);
+  lfd = rfd = -1;
+  for (size_t i = 0; i < nforms; i++) free(forms[i]);
+  free(forms);
+  free(formLen);
+  free(occ);
+  free(markerFmt);
+  free(ringPath);
+  forms = NULL;
+  formLen = occ = NULL;
+  markerFmt = ringPath = NULL;
+  nforms = 0;
+  ckHead = ckLen = 0;
+  logErr[0] = 0;
+  logging = 0;
+}
+
 static void endlog(int last) {
   drain();
   setStamp();
@@ -538,7 +568,7 @@ static void endlog(int last) {
   int n = snprintf(r, sizeof r, "C %lld %lld %lld %lld %lld %d %lld %lld %lld%s%s\n", headBytes, headLines, totalBytes, totalLines,
                    ringWritten, truncated, whole[0], whole[1], whole[2], logErr[0] ? " " : "", logErr);
   reply(r, (size_t)n);
-  _exit(0);
+  endSession();
 }
 
 static char *unhex(const char *h, size_t *len) {
@@ -579,6 +609,8 @@ static int fillCommands(int block) {
   return r > 0;
 }
 
+static void startSession(char *s, char *e);
+
 /* Runs every whole command read so far. */
 static void commands(void) {
   size_t at = 0;
@@ -586,30 +618,39 @@ static void commands(void) {
     char *nl = memchr(cb + at, '\n', cbLen - at);
     if (!nl) break;
     char k = cb[at];
-    if (k == 'D') {
+    if (k == 'N' || k == 'W') {
+      size_t len = strtoul(cb + at + 1, NULL, 10), body = (size_t)(nl - cb) + 1;
+      if (cbLen < body + len + 1) {
+        if (cbCap < body + len + 1) {
+          cbCap = body + len + 1;
+          cb = xrealloc(cb, cbCap);
+        }
+        if (cbLen < body + len) break;
+      }
+      if (k == 'N') {
+        if (logging) _exit(2);
+        char keep = cb[body + len];
+        startSession(cb + body, cb + body + len);
+        cb[body + len] = keep;
+      } else if (logging) {
+        setStamp();
+        flushpartial();
+        /* The text and its newline: the byte after it is this buffer's (the room was made above). */
+        char keep = cb[body + len];
+        cb[body + len] = '\n';
+        emit('s', cb + body, len + 1, 0);
+        cb[body + len] = keep;
+      }
+      at = body + len;
+    } else if (!logging) {
+      _exit(2);
+    } else if (k == 'D') {
       drain();
       reply("d\n", 2);
       at = (size_t)(nl - cb) + 1;
     } else if (k == 'g' || k == 't') {
       endlog(k == 't');
-    } else if (k == 'W') {
-      size_t len = strtoul(cb + at + 1, NULL, 10), body = (size_t)(nl - cb) + 1;
-      if (cbLen < body + len) {
-        if (cbCap < body + len + 1) {
-          cbCap = body + len + 1;
-          cb = xrealloc(cb, cbCap);
-          nl = cb + body - 1;
-        }
-        break;
-      }
-      setStamp();
-      flushpartial();
-      char *t = xrealloc(NULL, len + 1);
-      memcpy(t, cb + body, len);
-      t[len] = '\n';
-      emit('s', t, len + 1, 0);
-      free(t);
-      at = body + len;
+      at = (size_t)(nl - cb) + 1;
     } else {
       _exit(2);
     }
@@ -618,37 +659,45 @@ static void commands(void) {
   cbLen -= at;
 }
 
-int main(int argc, char **argv) {
-  if (argc < 3) return 2;
-  cmdfd = atoi(argv[1]);
-  repfd = atoi(argv[2]);
-  /* The configuration: '<length>\n' and NUL-separated fields. */
-  while (!memchr(cb ? cb : "", '\n', cbLen)) fillCommands(1);
-  char *nl = memchr(cb, '\n', cbLen);
-  size_t len = strtoul(cb, NULL, 10), body = (size_t)(nl - cb) + 1;
-  while (cbLen < body + len) fillCommands(1);
-  if (cbCap < body + len + 1) {
-    cbCap = body + len + 1;
-    cb = xrealloc(cb, cbCap);
-  }
+/* The helper's descriptor n, opened anew here. */
+static int theirs(const char *n, int flags) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/fd/%s", (int)getppid(), n);
+  return open(path, flags | O_CLOEXEC);
+}
+
+/* 'N': a new log, from its NUL-separated fields [s, e). */
+static void startSession(char *s, char *e) {
   char *f[64];
   size_t nf = 0;
-  cb[body + len] = 0;
-  for (char *s = cb + body, *e = cb + body + len; nf < 64;) {
+  *e = 0;
+  for (; nf < 64;) {
     f[nf++] = s;
     char *z = memchr(s, 0, (size_t)(e - s) + 1);
     if (z >= e) break;
     s = z + 1;
   }
-  if (nf < 13) return 2;
-  lfd = atoi(f[0]);
-  rfd = atoi(f[1]);
-  pfd[0] = atoi(f[2]);
-  pfd[1] = atoi(f[3]);
+  if (nf < 13) {
+    reply("X 22 bad log fields\n", 20);
+    return;
+  }
+  lfd = theirs(f[0], O_WRONLY | O_APPEND);
+  rfd = atoi(f[1]) >= 0 ? theirs(f[1], O_RDWR) : -1;
+  pfd[0] = theirs(f[2], O_RDONLY | O_NONBLOCK);
+  pfd[1] = theirs(f[3], O_RDONLY | O_NONBLOCK);
+  if (lfd < 0 || pfd[0] < 0 || pfd[1] < 0 || (atoi(f[1]) >= 0 && rfd < 0)) {
+    char r[300];
+    int n = snprintf(r, sizeof r, "X %d %s\n", errno, strerror(errno));
+    endSession();
+    reply(r, (size_t)n);
+    return;
+  }
   headBudget = atoll(f[4]);
   ringSize = atoll(f[5]);
   headBytes = totalBytes = atoll(f[6]);
   headLines = totalLines = atoll(f[7]);
+  ringWritten = ringLines = 0;
+  truncated = 0;
   readSize = strtoul(f[8], NULL, 10);
   if (readSize < 1 || readSize > 65536) readSize = 65536;
   tailBudget = atoll(f[9]);
@@ -660,20 +709,24 @@ int main(int argc, char **argv) {
   formLen = xrealloc(NULL, (nforms + 1) * sizeof *formLen);
   for (size_t i = 0; i < nforms; i++) forms[i] = unhex(f[13 + i], &formLen[i]);
   occ = xrealloc(NULL, (nforms + 1) * sizeof *occ);
-  size_t used = body + len;
-  memmove(cb, cb + used, cbLen - used);
-  cbLen -= used;
-  for (int c = 0; c < 2; c++) fcntl(pfd[c], F_SETFL, fcntl(pfd[c], F_GETFL) | O_NONBLOCK);
-  fcntl(cmdfd, F_SETFL, fcntl(cmdfd, F_GETFL) | O_NONBLOCK);
+  logging = 1;
   reply("G\n", 2);
-  commands();
+}
+
+int main(int argc, char **argv) {
+  if (argc < 3) return 2;
+  cmdfd = atoi(argv[1]);
+  repfd = atoi(argv[2]);
+  lfd = rfd = pfd[0] = pfd[1] = -1;
+  fcntl(cmdfd, F_SETFL, fcntl(cmdfd, F_GETFL) | O_NONBLOCK);
   for (;;) {
+    /* Negative descriptors (no log now) are ignored by poll. */
     struct pollfd p[3] = {{cmdfd, POLLIN, 0}, {pfd[0], POLLIN, 0}, {pfd[1], POLLIN, 0}};
     if (poll(p, 3, -1) < 0) continue;
     int pumped = 0, drained = 0;
     /* A ready pipe is read until it is empty (at most 1 MiB) before the next poll. */
     for (int c = 0; c < 2; c++) {
-      if (!p[c + 1].revents) continue;
+      if (!p[c + 1].revents || pfd[c] < 0) continue;
       for (size_t i = 0; i <= 1048576 / readSize; i++) {
         ssize_t r = readpipe(c);
         if (r > 0) pumped = 1;
