@@ -395,6 +395,7 @@ sub openfiles {
 # Writes to the pump; false when it is gone (EPIPE, not the signal: it would end this helper).
 sub pumpsend {
   my $m = $_[0];
+  return 0 if !$pumpCmd;
   local $SIG{PIPE} = 'IGNORE';
   while (length $m) {
     my $w = syswrite($pumpCmd, $m);
@@ -405,6 +406,7 @@ sub pumpsend {
 }
 # The pump's next answer line, or undef when it ended.
 sub pumpline {
+  return undef if !$pumpRep;
   my $l = '';
   while (index($l, "\n") < 0) {
     my $r = sysread($pumpRep, $l, 256, length $l);
@@ -413,11 +415,12 @@ sub pumpline {
   }
   return $l;
 }
-# The pump is gone: the next log is written here unless a new one starts.
+# The pump is gone (killed?): the rest of its log is lost (the hand-back says so, and Node recounts
+# the file); the next log gets a new pump.
 sub pumpgone {
   close $_ for grep { defined } $pumpCmd, $pumpRep;
   1 while $pumpPid && waitpid($pumpPid, 0) == -1 && $! == 4;
-  ($pumpPid, $pumpCmd, $pumpRep, $pumpLog) = (undef, undef, undef, 0);
+  ($pumpPid, $pumpCmd, $pumpRep) = (undef, undef, undef);
 }
 # Hands this log (the pipes, the files and the cap's state as startlog set them) to the native
 # pump, started first if need be: one fork and exec per helper, not per log or step. Nothing

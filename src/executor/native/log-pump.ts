@@ -35,16 +35,19 @@ let built: Promise<string | null> | undefined;
 /** The pump binary's path, built if need be; null when the helper must use its Perl code. */
 export function logPump(): Promise<string | null> {
   if (process.env.GANTRY_LOG_PUMP === 'perl') return Promise.resolve(null);
-  built ??= build().catch((error: unknown) => {
+  built ??= buildLogPump(cacheDir()).catch((error: unknown) => {
     debug('log pump unavailable, the step helper writes logs in Perl: %s', error instanceof Error ? error.message : String(error));
     return null;
   });
   return built;
 }
 
-async function build(): Promise<string> {
+/**
+ * The pump's binary in `dir`, compiled there first when missing. Rejects when it cannot be: no
+ * compiler, a failed build, a directory that is not the user's own or that others may write to.
+ */
+export async function buildLogPump(dir: string, env: Record<string, string> = childEnv()): Promise<string> {
   const key = createHash('sha256').update(LOG_PUMP_SOURCE).update(CFLAGS.join(' ')).update(process.arch).digest('hex').slice(0, 16);
-  const dir = cacheDir();
   const bin = join(dir, `log-pump-${key}`);
   try {
     await access(bin, constants.X_OK);
@@ -61,7 +64,7 @@ async function build(): Promise<string> {
   try {
     await writeFile(`${tmp}.c`, LOG_PUMP_SOURCE);
     await new Promise<void>((resolve, reject) => {
-      execFile('cc', [...CFLAGS, '-o', tmp, `${tmp}.c`], { env: childEnv(), timeout: COMPILE_TIMEOUT_MS }, (error, _out, stderr) =>
+      execFile('cc', [...CFLAGS, '-o', tmp, `${tmp}.c`], { env, timeout: COMPILE_TIMEOUT_MS }, (error, _out, stderr) =>
         error ? reject(new Error(`cc: ${error.message} ${stderr}`.trim())) : resolve(),
       );
     });
