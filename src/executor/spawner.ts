@@ -39,13 +39,16 @@
  *   the nested one has ended (Node sends it `Q` when the job is done) and so has every process of
  *   the sandbox, then reads stdin again.
  * - The job log (log mode): `F<byte length>\n` + the log file's and the tail ring's paths
- *   (NUL-separated): the helper opens them (append; read-write, truncated) and answers
- *   `F <fd> <fd>`, or `X <message>`. A following `L` hands them to the nested helper (inherited,
+ *   (NUL-separated), and the native log pump's when there is one: the helper opens them (append;
+ *   read-write, truncated; read-only, skipped if it cannot) and answers `F <fd> <fd> [<fd>]`, or
+ *   `X <message>`. A following `L` hands them to the nested helper (inherited,
  *   by number: inside the sandbox the data dir is hidden) and closes them here. `G<byte length>\n`
  *   + fields: the two fds, head budget (-1: no cap), ring size, bytes and lines already in the
  *   file, largest read (≤ 64 KiB), the tail budget, the truncation marker's sprintf format as
- *   hex, whether the kernel may copy the tail (0|1), then each form to mask as hex: the helper
- *   answers `G` and from then on gives every step its own pipes for stdout/stderr, reads them
+ *   hex, whether the kernel may copy the tail (0|1), the native pump to run ('' for none: a path,
+ *   or `/proc/self/fd/<n>` for the binary `F` opened), then each form to mask as hex: the helper
+ *   answers `G <pump pid>` (0 when its Perl code writes the log) and from then on gives every
+ *   step its own pipes for stdout/stderr, reads them (itself or through the pump)
  *   (during and between steps) and writes the lines to the file itself, formatted, masked (per
  *   whole line), split and capped exactly as log-writer.ts does; `E` comes once what the step
  *   wrote is stored. `W<byte length>\n<text>` stores a system line (after the partial lines),
@@ -54,6 +57,14 @@
  *   bytes> [<errno> <message>]`; Node's writer then assembles the tail (`LogWriter.resume`). `t\n`
  *   is the last `g` of a job: the helper appends the marker and the kept tail itself and reports
  *   the whole log's bytes, lines and the bytes cut (all 0 when it did not: no cap reached, an error).
+ * - The native log pump (native/log-pump.ts, docs/decisions/0048): when `G`/`O` name one, the
+ *   helper starts it once (it then serves the helper until the helper exits) and hands it each
+ *   log: the descriptors by number (it opens them through /proc/<helper>/fd, so every log still
+ *   gets fresh pipes), the cap's state and the forms. A step's `E` then waits for the pump's `d`
+ *   (it read what the pipes held), `W`, `g` and `t` are forwarded, and the pump's `C` is the
+ *   answer. A pump that does not take the log leaves it to the Perl code; one that dies mid-log
+ *   makes `g`/`t` answer `X` (Node recounts the file). A sandbox's end (`B`, `L`) is awaited with
+ *   the helper's children list (/proc), the pump left out.
  *
  * The helper makes itself a child subreaper (Linux prctl), so a process that escapes its step's
  * process group (`setsid`, a daemon's double fork) is re-parented to the helper, not to init:
