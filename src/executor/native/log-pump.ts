@@ -18,8 +18,8 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { access, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { accessSync, constants } from 'node:fs';
+import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { debuglog } from 'node:util';
@@ -47,14 +47,8 @@ export function logPump(): Promise<string | null> {
  * compiler, a failed build, a directory that is not the user's own or that others may write to.
  */
 export async function buildLogPump(dir: string, env: Record<string, string> = childEnv()): Promise<string> {
-  const key = createHash('sha256').update(LOG_PUMP_SOURCE).update(CFLAGS.join(' ')).update(process.arch).digest('hex').slice(0, 16);
-  const bin = join(dir, `log-pump-${key}`);
-  try {
-    await access(bin, constants.X_OK);
-    return bin;
-  } catch {
-    // Not built yet.
-  }
+  const bin = binaryIn(dir);
+  if (executable(bin)) return bin;
   await mkdir(dir, { recursive: true, mode: 0o700 });
   // A binary others could replace would run with the server's rights.
   const st = await stat(dir);
@@ -74,6 +68,22 @@ export async function buildLogPump(dir: string, env: Record<string, string> = ch
   } finally {
     await rm(`${tmp}.c`, { force: true });
     await rm(tmp, { force: true });
+  }
+}
+
+/** The binary's name: a hash of what makes it (source, flags, architecture). */
+function binaryIn(dir: string): string {
+  const key = createHash('sha256').update(LOG_PUMP_SOURCE).update(CFLAGS.join(' ')).update(process.arch).digest('hex').slice(0, 16);
+  return join(dir, `log-pump-${key}`);
+}
+
+/** Synchronous on purpose: one stat, where an asynchronous one could wait for libuv's threads to start (~5 ms). */
+function executable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
   }
 }
 
