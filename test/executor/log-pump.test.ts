@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, chmodSync, constants, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createLogWriter } from '../../src/executor/log-writer.ts';
 import { buildLogPump } from '../../src/executor/native/log-pump.ts';
 import { createMasker } from '../../src/executor/masker.ts';
@@ -53,6 +53,15 @@ describe.runIf(requirement('cc (the native log pump)', hasCompiler))('building t
 describe.runIf(requirement('perl', spawnerAvailable()) && requirement('cc (the native log pump)', hasCompiler))(
   "the step helper's log pump",
   () => {
+    // These are the pump's tests even where the Perl path is forced for the others.
+    const forced = process.env.GANTRY_LOG_PUMP;
+    beforeAll(() => {
+      delete process.env.GANTRY_LOG_PUMP;
+    });
+    afterAll(() => {
+      if (forced !== undefined) process.env.GANTRY_LOG_PUMP = forced;
+    });
+
     async function helper(): Promise<Spawner> {
       const spawner = new Spawner({ cwd: dir });
       spawners.push(spawner);
