@@ -9,7 +9,7 @@
  * (`$GANTRY_NATIVE_DIR`, else `$XDG_CACHE_HOME/gantry/native`, else `~/.cache/gantry/native`), named
  * after a hash of the source, flags and architecture; the binary is written under a temporary name
  * and renamed into place, so processes building at once each rename a whole binary over the other.
- * The first job after an upgrade waits for the compiler (a few hundred ms); later ones find the file.
+ * The first job after an upgrade waits for the compiler (about a second); later ones find the file.
  *
  * No compiler, a failed build or an unusable directory: `null`, the Perl path, and one line in
  * Node's debug log (`NODE_DEBUG=gantry`). `GANTRY_LOG_PUMP=perl` forces the Perl path (tests run
