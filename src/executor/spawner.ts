@@ -39,13 +39,16 @@
  *   the nested one has ended (Node sends it `Q` when the job is done) and so has every process of
  *   the sandbox, then reads stdin again.
  * - The job log (log mode): `F<byte length>\n` + the log file's and the tail ring's paths
- *   (NUL-separated): the helper opens them (append; read-write, truncated) and answers
- *   `F <fd> <fd>`, or `X <message>`. A following `L` hands them to the nested helper (inherited,
+ *   (NUL-separated), and the native log pump's when there is one: the helper opens them (append;
+ *   read-write, truncated; read-only, skipped if it cannot) and answers `F <fd> <fd> [<fd>]`, or
+ *   `X <message>`. A following `L` hands them to the nested helper (inherited,
  *   by number: inside the sandbox the data dir is hidden) and closes them here. `G<byte length>\n`
  *   + fields: the two fds, head budget (-1: no cap), ring size, bytes and lines already in the
  *   file, largest read (≤ 64 KiB), the tail budget, the truncation marker's sprintf format as
- *   hex, whether the kernel may copy the tail (0|1), then each form to mask as hex: the helper
- *   answers `G` and from then on gives every step its own pipes for stdout/stderr, reads them
+ *   hex, whether the kernel may copy the tail (0|1), the native pump to run ('' for none: a path,
+ *   or `/proc/self/fd/<n>` for the binary `F` opened), then each form to mask as hex: the helper
+ *   answers `G <pump pid>` (0 when its Perl code writes the log) and from then on gives every
+ *   step its own pipes for stdout/stderr, reads them (itself or through the pump)
  *   (during and between steps) and writes the lines to the file itself, formatted, masked (per
  *   whole line), split and capped exactly as log-writer.ts does; `E` comes once what the step
  *   wrote is stored. `W<byte length>\n<text>` stores a system line (after the partial lines),
@@ -54,6 +57,14 @@
  *   bytes> [<errno> <message>]`; Node's writer then assembles the tail (`LogWriter.resume`). `t\n`
  *   is the last `g` of a job: the helper appends the marker and the kept tail itself and reports
  *   the whole log's bytes, lines and the bytes cut (all 0 when it did not: no cap reached, an error).
+ * - The native log pump (native/log-pump.ts, docs/decisions/0048): when `G`/`O` name one, the
+ *   helper starts it once (it then serves the helper until the helper exits) and hands it each
+ *   log: the descriptors by number (it opens them through /proc/<helper>/fd, so every log still
+ *   gets fresh pipes), the cap's state and the forms. A step's `E` then waits for the pump's `d`
+ *   (it read what the pipes held), `W`, `g` and `t` are forwarded, and the pump's `C` is the
+ *   answer. A pump that does not take the log leaves it to the Perl code; one that dies mid-log
+ *   makes `g`/`t` answer `X` (Node recounts the file). A sandbox's end (`B`, `L`) is awaited with
+ *   the helper's children list (/proc), the pump left out.
  *
  * The helper makes itself a child subreaper (Linux prctl), so a process that escapes its step's
  * process group (`setsid`, a daemon's double fork) is re-parented to the helper, not to init:
@@ -78,6 +89,7 @@ import { GantryError } from '../core/errors.ts';
 import type { LogLoanReturn } from './log-writer.ts';
 import { childEnv } from '../platform/child-env.ts';
 import { childrenOf } from '../platform/proc.ts';
+import { logPump } from './native/log-pump.ts';
 import { leftoverProcesses, processRefs, StepStopper, type ProcessRef, type StepExit } from './process-tree.ts';
 
 /**
@@ -131,6 +143,10 @@ my ($ringPath, $ownLog);
 # substitution), not four or five times (substr, concatenation, the prefix, the ring's pieces).
 my (%pend, %ph);
 my @opened;
+# The native log pump (log-pump.ts): started at the first log it can write, it serves this helper
+# until it exits, one log after the other. Its pid, the pipe of commands to it and of its answers,
+# whether it writes the current log, and the handle of its binary when that came by number (F).
+my ($pumpPid, $pumpCmd, $pumpRep, $pumpLog, $pumpFh);
 my ($stampS, $stampMs, $stamp) = (-1, -1, '');
 sub stamp {
   my ($s, $ms) = (time, 0);
@@ -380,13 +396,85 @@ sub openfiles {
   my @fds;
   for my $path (@_) {
     my $fh;
+    # The log pump's binary (third): opened here, outside any sandbox, it is run by number inside.
+    if (@fds == 2) { push(@opened, $fh), push(@fds, fileno($fh)) if open($fh, '<', $path); next; }
     if (!open($fh, @fds ? '+>' : '>>', $path)) { reply("X $path: $!"); close $_ for @opened; @opened = (); return; }
     binmode $fh; push @opened, $fh; push @fds, fileno($fh);
   }
   reply("F @fds");
 }
+# Writes to the pump; false when it is gone (EPIPE, not the signal: it would end this helper).
+sub pumpsend {
+  my $m = $_[0];
+  return 0 if !$pumpCmd;
+  local $SIG{PIPE} = 'IGNORE';
+  while (length $m) {
+    my $w = syswrite($pumpCmd, $m);
+    if (!defined $w) { next if $! == 4; return 0; }
+    substr($m, 0, $w, '');
+  }
+  return 1;
+}
+# The pump's next answer line, or undef when it ended.
+sub pumpline {
+  return undef if !$pumpRep;
+  my $l = '';
+  while (index($l, "\n") < 0) {
+    my $r = sysread($pumpRep, $l, 256, length $l);
+    next if !defined $r && $! == 4;
+    return undef if !$r;
+  }
+  return $l;
+}
+# The pump is gone (killed?): the rest of its log is lost (the hand-back says so, and Node recounts
+# the file); the next log gets a new pump.
+sub pumpgone {
+  close $_ for grep { defined } $pumpCmd, $pumpRep;
+  1 while $pumpPid && waitpid($pumpPid, 0) == -1 && $! == 4;
+  ($pumpPid, $pumpCmd, $pumpRep) = (undef, undef, undef);
+}
+# Hands this log (the pipes, the files and the cap's state as startlog set them) to the native
+# pump, started first if need be: one fork and exec per helper, not per log or step. Nothing
+# changes when it does not answer G: the Perl code below writes the log.
+sub startpump {
+  my ($path, $mf, @forms) = @_;
+  if (!$pumpPid) {
+    my ($cr, $cw, $ar, $aw);
+    pipe($cr, $cw) or return; pipe($ar, $aw) or return;
+    my $pid = fork();
+    return if !defined $pid;
+    if ($pid == 0) {
+      fcntl($_, 2, 0) for $cr, $aw;
+      open(STDIN, '<&', $devnull); open(STDOUT, '>', '/dev/null'); open(STDERR, '>', '/dev/null');
+      exec { $path } 'gantry-log-pump', fileno($cr), fileno($aw);
+      exit 127;
+    }
+    close $cr; close $aw;
+    ($pumpPid, $pumpCmd, $pumpRep) = ($pid, $cw, $ar);
+  }
+  # The pump opens these descriptors of this helper's through /proc (fresh pipes for every log).
+  my $cfg = join("\0", fileno($lfh), $rfh ? fileno($rfh) : -1, fileno($outR), fileno($errR), $headBudget, $ringSize,
+    $headBytes, $headLines, $readSize, $tailBudget, $mf, $kernelCopy, defined $ringPath ? unpack('H*', $ringPath) : '', @forms);
+  my $l = pumpsend('N' . length($cfg) . "\n" . $cfg) ? pumpline() : undef;
+  if (!defined $l) { pumpgone(); return; }
+  return if $l ne "G\n";
+  $pumpLog = 1;
+  # The pump reads the pipes now; this helper keeps their write ends for the steps.
+  close $_ for $outR, $errR;
+}
+# What a step wrote before it ended is stored: by the pump (a round trip) or here.
+sub logdrain {
+  if (!$pumpLog) { drain(); return; }
+  pumpgone() if !pumpsend("D\n") || !defined pumpline();
+}
+# This helper's children (Linux): the pump is one, while a sandbox's end is awaited.
+sub kids {
+  open(my $f, '<', "/proc/$$/task/$$/children") or return (0);
+  my $l = <$f>; close $f;
+  return split(' ', $l // '');
+}
 sub startlog {
-  my ($lfd, $rfd, $hb, $rs, $hbytes, $hlines, $rsz, $tb, $mf, $kc, @forms) = @_;
+  my ($lfd, $rfd, $hb, $rs, $hbytes, $hlines, $rsz, $tb, $mf, $kc, $pump, @forms) = @_;
   # The log this helper just opened (O, the ring opened when first needed), this helper's own files
   # (F), or the ones a nested helper inherited by number.
   if ($lfd eq '') { ($lfh, $rfh) = ($ownLog, undef); $ownLog = undef; }
@@ -396,8 +484,10 @@ sub startlog {
     @opened = ();
     ($lfh, $rfh) = ($mine{$lfd}, $mine{$rfd});
     if ((!$lfh && !open($lfh, '>>&=', $lfd)) || (!$rfh && !open($rfh, '+<&=', $rfd))) { reply("X log: $!"); return; }
+    # The pump's binary by number (F, then inherited by a nested helper): run as /proc/self/fd/<n>.
+    if ($pump =~ m{^/proc/self/fd/(\d+)$}) { $pumpFh = $mine{$1}; $pump = '' if !$pumpFh && !open($pumpFh, '<&=', $1); }
   }
-  fcntl($_, 2, 1) for grep { defined } $lfh, $rfh;
+  fcntl($_, 2, 1) for grep { defined } $lfh, $rfh, $pumpFh;
   ($headBudget, $ringSize, $headBytes, $headLines, $readSize) = ($hb, $rs, $hbytes, $hlines, $rsz);
   ($totalBytes, $totalLines, $ringWritten, $truncated, $logErr) = ($hbytes, $hlines, 0, 0, undef);
   ($tailBudget, $markerFmt, $kernelCopy, $ringLines, @ck) = ($tb, $mf eq '' ? undef : pack('H*', $mf), $kc, 0);
@@ -412,23 +502,33 @@ sub startlog {
   vec($lrin, fileno($_), 1) = 1 for $outR, $errR;
   # A child's end interrupts select (EINTR); the timeout in waitlogged covers the tiny race.
   $SIG{CHLD} = sub {};
+  # The pump needs the children list to await a sandbox's end without awaiting the pump's.
+  $pumpLog = 0;
+  startpump($pump, $mf, @forms) if $pump ne '' && -r "/proc/$$/task/$$/children";
   $logging = 1;
-  reply('G');
+  reply('G ' . ($pumpLog ? $pumpPid : 0));
 }
 sub endlog {
   return reply('C 0 0 0 0 0 0 0 0 0 not logging') if !$logging;
-  drain(); stamp(); flushpartial();
-  my @whole = $_[0] ? assemble() : ();
-  @whole = (0, 0, 0) if !@whole;
-  reply("C $headBytes $headLines $totalBytes $totalLines $ringWritten $truncated @whole" . (defined $logErr ? " $logErr" : ''));
-  close $_ for grep { defined } $lfh, $rfh, $outR, $outW, $errR, $errW;
-  ($lfh, $rfh) = (undef, undef);
+  if ($pumpLog) {
+    # The pump stores what is left, assembles the tail (t) and answers as this helper would.
+    my $l = pumpsend($_[0] ? "t\n" : "g\n") ? pumpline() : undef;
+    $pumpLog = 0;
+    if (defined $l && $l =~ /^C /) { chomp $l; reply($l); } else { pumpgone(); reply('X the log pump ended'); }
+  } else {
+    drain(); stamp(); flushpartial();
+    my @whole = $_[0] ? assemble() : ();
+    @whole = (0, 0, 0) if !@whole;
+    reply("C $headBytes $headLines $totalBytes $totalLines $ringWritten $truncated @whole" . (defined $logErr ? " $logErr" : ''));
+  }
+  close $_ for grep { defined } $lfh, $rfh, $outR, $outW, $errR, $errW, $pumpFh;
+  ($lfh, $rfh, $outR, $errR, $pumpFh) = (undef, undef, undef, undef, undef);
   $SIG{CHLD} = 'DEFAULT';
   $logging = 0;
 }
 sub fill {
   while (1) {
-    next if $logging && !pump(undef, 1);
+    next if $logging && !$pumpLog && !pump(undef, 1);
     my $r = sysread(STDIN, $buf, 65536, length $buf);
     return if $r;
     next if !defined $r && $! == 4;
@@ -446,6 +546,11 @@ sub readline_ {
 }
 sub waitlogged {
   my $pid = $_[0];
+  while ($pumpLog) {
+    my $p = waitpid($pid, 0);
+    if ($p == $pid) { my $status = $?; logdrain(); return $status; }
+    if ($p == -1 && $! != 4) { logdrain(); return -1; }
+  }
   while (1) {
     my $p = waitpid($pid, 1);
     if ($p == $pid) { my $status = $?; drain(); return $status; }
@@ -467,7 +572,8 @@ while (1) {
   my $kind = $len =~ s/^([LFGOWB])// ? $1 : '';
   my $body = readn($len);
   if ($kind eq 'W') {
-    if ($logging) { stamp(); flushpartial(); emit('s', "$body\n"); }
+    if ($logging && $pumpLog) { pumpsend("W$len\n$body"); }
+    elsif ($logging) { stamp(); flushpartial(); emit('s', "$body\n"); }
     next;
   }
   my @f = split(/\0/, $body, -1);
@@ -558,7 +664,13 @@ while (1) {
   # bubblewrap exits before its init (pid 1 of the sandbox) has ended the rest, and that init is
   # re-parented here (a subreaper): the sandbox is over only when every child is. Nothing else
   # can be a child here: a helper goes back to the pool only without children.
-  if ($nested || $sandboxed) { 1 while waitpid(-1, 0) > 0 || $! == 4; drain() if $logging; }
+  if ($nested || $sandboxed) {
+    while (1) {
+      last if $pumpPid && !grep { $_ != $pumpPid } kids();
+      last if waitpid(-1, 0) == -1 && $! != 4;
+    }
+    logdrain() if $logging;
+  }
   done($status);
 }
 # While this helper writes the log, steps write to its pipes, not to its stdout/stderr: no marker.
@@ -643,7 +755,7 @@ type Reply =
   | { kind: 'X'; message: string }
   | { kind: 'E'; status: number }
   | { kind: 'F'; fds: number[] }
-  | { kind: 'G' }
+  | { kind: 'G'; pump: number }
   | { kind: 'C'; summary: LogLoanReturn };
 
 /** How the helper writes a job's log (`startLog`); the cap's state is the log writer's at hand-over. */
@@ -758,6 +870,10 @@ export class Spawner {
   private steps = 0;
   /** Between `startLog` and `endLog`: the helper writes the job's log. */
   private logging = false;
+  /** The native log pump's host pid, once this helper started one (see `adopted`). */
+  private pumpPid: number | null = null;
+  /** Whether the native pump writes the log now (else the helper's Perl code; a sandbox's nested helper's pump included). */
+  nativeLog = false;
   /** System lines not sent yet (`logSystem`), and whether a flush is scheduled. */
   private held: Buffer[] = [];
   private flushScheduled = false;
@@ -972,8 +1088,9 @@ export class Spawner {
    * hidden. Resolves with their descriptor numbers for `startLog`.
    */
   async openLogFiles(file: string, ringFile: string): Promise<number[]> {
+    const pump = await logPump();
     await this.ready;
-    this.sendRequest('F', Buffer.from([file, ringFile].join('\0'), 'utf8'));
+    this.sendRequest('F', Buffer.from([file, ringFile, ...(pump === null ? [] : [pump])].join('\0'), 'utf8'));
     const reply = await this.replyOf('F', 'cannot open the job log');
     return reply.kind === 'F' ? reply.fds : [];
   }
@@ -984,10 +1101,11 @@ export class Spawner {
    * order; `endLog` hands the log back. Rejects when the helper cannot (the log stays Node's).
    */
   async startLog(o: HelperLogOptions): Promise<void> {
-    const fields = [...o.fds.map(String), ...this.logFields(o)];
+    // The pump's binary came with the files (a third descriptor): run by number, also in a sandbox.
+    const pump = o.fds[2] === undefined ? '' : `/proc/self/fd/${o.fds[2]}`;
+    const fields = [...o.fds.slice(0, 2).map(String), ...this.logFields(o, pump)];
     this.sendRequest('G', Buffer.from(fields.join('\0'), 'latin1'));
-    await this.replyOf('G', 'the step helper cannot write the job log');
-    this.logging = true;
+    this.loggingFrom(await this.replyOf('G', 'the step helper cannot write the job log'));
   }
 
   /**
@@ -996,17 +1114,26 @@ export class Spawner {
    * ring is created only if the head fills up.
    */
   async openAndStartLog(files: { file: string; ringFile: string }, o: Omit<HelperLogOptions, 'fds'>): Promise<void> {
+    const pump = (await logPump()) ?? '';
     await this.ready;
-    this.sendRequest('O', Buffer.from([files.file, files.ringFile, ...this.logFields(o)].join('\0'), 'utf8'));
-    await this.replyOf('G', 'the step helper cannot write the job log');
-    this.logging = true;
+    this.sendRequest('O', Buffer.from([files.file, files.ringFile, ...this.logFields(o, pump)].join('\0'), 'utf8'));
+    this.loggingFrom(await this.replyOf('G', 'the step helper cannot write the job log'));
   }
 
-  /** The fields of `G` after the two descriptors (see the protocol). */
-  private logFields(o: Omit<HelperLogOptions, 'fds'>): string[] {
+  /** Logging from the `G` answer on: the pump's pid (outside a sandbox) is not one of the job's processes. */
+  private loggingFrom(reply: Reply): void {
+    const pump = reply.kind === 'G' ? reply.pump : 0;
+    this.logging = true;
+    // The pump serves this helper until it exits (a sandbox's nested helper has its own).
+    if (pump > 0 && !this.sandbox) this.pumpPid = pump;
+    this.nativeLog = pump > 0;
+  }
+
+  /** The fields of `G` after the two descriptors (see the protocol); `pump`: the native pump to run, or ''. */
+  private logFields(o: Omit<HelperLogOptions, 'fds'>, pump: string): string[] {
     const readBytes = Math.max(1, Math.min(HELPER_LOG_READ_BYTES, o.readBytes ?? HELPER_LOG_READ_BYTES));
     const fields = [o.headBudget, o.ringBytes, o.headBytes, o.headLines, readBytes, o.tailBudget].map(String);
-    fields.push(Buffer.from(o.markerFormat, 'utf8').toString('hex'), o.kernelCopy === false ? '0' : '1');
+    fields.push(Buffer.from(o.markerFormat, 'utf8').toString('hex'), o.kernelCopy === false ? '0' : '1', pump);
     for (const form of o.maskForms) fields.push(form.toString('hex'));
     return fields;
   }
@@ -1033,6 +1160,7 @@ export class Spawner {
   async endLog(o: { final?: boolean } = {}): Promise<LogLoanReturn | null> {
     if (!this.logging) return null;
     this.logging = false;
+    this.nativeLog = false;
     if (!this.usable) return null;
     this.write(o.final ? 't\n' : 'g\n');
     const reply = await this.replyOf('C', 'the step helper could not hand the log back').catch(() => null);
@@ -1156,7 +1284,7 @@ export class Spawner {
    */
   adopted(): ProcessRef[] {
     if (this.sandbox || this.ownPid === null) return [];
-    return processRefs(childrenOf(this.ownPid));
+    return processRefs(childrenOf(this.ownPid).filter((pid) => pid !== this.pumpPid));
   }
 
   /** Whether the pool may hand this helper to another job. */
@@ -1211,7 +1339,7 @@ function parseReply(line: string): Reply {
     case 'F':
       return { kind, fds: rest.split(' ').map(Number) };
     case 'G':
-      return { kind };
+      return { kind, pump: Number(rest) || 0 };
     case 'C': {
       const [headBytes, headLines, totalBytes, totalLines, ringWritten, truncated, bytes, lines, cutBytes, ...error] = rest.split(' ');
       return {
