@@ -48,6 +48,18 @@ describe.runIf(requirement('cc (the native log pump)', hasCompiler))('building t
     chmodSync(open, 0o777);
     await expect(buildLogPump(open)).rejects.toThrow(/writable by others/);
   });
+
+  it('does not run a binary found where others may write, or one others may write to', async () => {
+    const cache = join(dir, 'cache');
+    const bin = await buildLogPump(cache);
+    chmodSync(bin, 0o777);
+    await expect(buildLogPump(cache)).rejects.toThrow(/writable by others/);
+    chmodSync(bin, 0o700);
+    chmodSync(cache, 0o777);
+    await expect(buildLogPump(cache)).rejects.toThrow(/writable by others/);
+    chmodSync(cache, 0o700);
+    expect(await buildLogPump(cache)).toBe(bin);
+  });
 });
 
 describe.runIf(requirement('perl', spawnerAvailable()) && requirement('cc (the native log pump)', hasCompiler))(

@@ -1,6 +1,6 @@
 /**
- * The native log pump: a small C program the Perl step helper runs to write a job's log (one per
- * log, not per step), used wherever it can be built. It does what the helper's Perl log mode does
+ * The native log pump: a small C program the Perl step helper runs to write a job's logs (one per
+ * helper, serving its logs one after the other), used wherever it can be built. It does what the helper's Perl log mode does
  * (spawner.ts, docs/decisions/0048) with about a third of its CPU time, and the helper falls back
  * to its Perl code when there is no pump.
  *
@@ -18,8 +18,8 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { accessSync, constants } from 'node:fs';
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { debuglog } from 'node:util';
@@ -48,12 +48,15 @@ export function logPump(): Promise<string | null> {
  */
 export async function buildLogPump(dir: string, env: Record<string, string> = childEnv()): Promise<string> {
   const bin = binaryIn(dir);
-  if (executable(bin)) return bin;
+  // A binary others could replace (or have put there) would run with the server's rights: the
+  // directory and a binary found in it are checked every time, not only when building.
+  if (existsSync(bin)) {
+    ownOnly(dir);
+    ownOnly(bin);
+    if (executable(bin)) return bin;
+  }
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  // A binary others could replace would run with the server's rights.
-  const st = await stat(dir);
-  if (typeof process.getuid === 'function' && st.uid !== process.getuid()) throw new Error(`${dir} is not ours`);
-  if ((st.mode & 0o022) !== 0) throw new Error(`${dir} is writable by others`);
+  ownOnly(dir);
   const tmp = `${bin}.${process.pid}.${randomBytes(4).toString('hex')}`;
   try {
     await writeFile(`${tmp}.c`, LOG_PUMP_SOURCE);
@@ -75,6 +78,13 @@ export async function buildLogPump(dir: string, env: Record<string, string> = ch
 function binaryIn(dir: string): string {
   const key = createHash('sha256').update(LOG_PUMP_SOURCE).update(CFLAGS.join(' ')).update(process.arch).digest('hex').slice(0, 16);
   return join(dir, `log-pump-${key}`);
+}
+
+/** Throws unless `path` is the user's own and no one else may write to it. Synchronous for the reason below. */
+function ownOnly(path: string): void {
+  const st = statSync(path);
+  if (typeof process.getuid === 'function' && st.uid !== process.getuid()) throw new Error(`${path} is not ours`);
+  if ((st.mode & 0o022) !== 0) throw new Error(`${path} is writable by others`);
 }
 
 /** Synchronous on purpose: one stat, where an asynchronous one could wait for libuv's threads to start (~5 ms). */
