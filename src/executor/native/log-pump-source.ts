@@ -724,7 +724,15 @@ int main(int argc, char **argv) {
     struct pollfd p[3] = {{cmdfd, POLLIN, 0}, {pfd[0], POLLIN, 0}, {pfd[1], POLLIN, 0}};
     if (poll(p, 3, -1) < 0) continue;
     int pumped = 0, drained = 0;
-    /* A ready pipe is read until it is empty (at most 1 MiB) before the next poll. */
+    /* Commands first: a system line (a step's header) was sent before the step it heads was
+       started, so it is in the command pipe before any of that step's output is in the step's. */
+    if (p[0].revents) {
+      fillCommands(0);
+      commands();
+    }
+    /* A ready pipe is read until it is empty (at most 1 MiB) before the next poll. A command above
+       may have ended the log or started another: descriptors are non-blocking, a stale readiness
+       costs one empty read. */
     for (int c = 0; c < 2; c++) {
       if (!p[c + 1].revents || pfd[c] < 0) continue;
       for (size_t i = 0; i <= 1048576 / readSize; i++) {
@@ -735,10 +743,6 @@ int main(int argc, char **argv) {
           break;
         }
       }
-    }
-    if (p[0].revents) {
-      fillCommands(0);
-      commands();
     }
     /* A writer slower than this reader would make every read a few KiB (and as many wake-ups and
        writes): a millisecond lets the pipes fill, unless a command comes first. */
