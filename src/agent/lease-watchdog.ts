@@ -16,8 +16,11 @@
  * the same job on the same agent. Perl because the agent must not fork a ~110 MB Node process for
  * it, and perl is already what the executor's step helper needs; one watchdog per agent, not per job.
  *
- * Protocol, lines on stdin: `arm ID MS MARKER` (deadline in MS ms; MARKER the rest of the line,
- * matched as one `NAME=value` of a process's environment), `renew ID MS`, `end ID`. On stdout:
+ * Protocol, lines on stdin: `arm ID AT MARKER` (the deadline AT in ms of CLOCK_MONOTONIC; MARKER
+ * the rest of the line, matched as one `NAME=value` of a process's environment), `renew ID AT`,
+ * `end ID`. Deadlines are absolute on the clock both processes read: a relative one would start
+ * counting when the watchdog reads it, and a watchdog starved for a CPU like its agent (the case
+ * it exists for) would move every deadline later by as long as it waited. On stdout:
  * `fired ID` when it kills, and `ended ID held|fired` in answer to `end`, in order, so the agent
  * knows for sure whether the attempt was killed before it reports its result.
  */
@@ -60,10 +63,10 @@ sub sweep {
 sub command {
   my ($line) = @_;
   if ($line =~ /^arm (\S+) (-?\d+) (.+)$/) {
-    $jobs{$1} = { deadline => now() + $2 / 1000, marker => $3, fired => 0 };
+    $jobs{$1} = { deadline => $2 / 1000, marker => $3, fired => 0 };
   } elsif ($line =~ /^renew (\S+) (-?\d+)$/) {
     my $job = $jobs{$1};
-    $job->{deadline} = now() + $2 / 1000 if $job && !$job->{fired};
+    $job->{deadline} = $2 / 1000 if $job && !$job->{fired};
   } elsif ($line =~ /^end (\S+)$/) {
     my $job = delete $jobs{$1};
     print "ended $1 " . ($job && $job->{fired} ? 'fired' : 'held') . "\n";
@@ -88,6 +91,14 @@ for (;;) {
   while ($buf =~ s/^([^\n]*)\n//) { command($1) }
 }
 `;
+
+/**
+ * `ms` from now on CLOCK_MONOTONIC, in whole ms: Node's hrtime reads it (libuv, on Linux), and so
+ * does the watchdog's `clock_gettime(CLOCK_MONOTONIC)`.
+ */
+function deadlineIn(ms: number): number {
+  return Math.floor(Number(process.hrtime.bigint() / 1_000_000n) + ms);
+}
 
 export class LeaseWatchdog {
   readonly #log: (message: string, data?: Record<string, unknown>) => void;
@@ -123,12 +134,17 @@ export class LeaseWatchdog {
 
   /** Watches attempt `id`: kills the processes whose environment holds `marker` in `ms` unless renewed. */
   arm(id: string, ms: number, marker: string): void {
-    this.#send(`arm ${id} ${Math.floor(ms)} ${marker.replaceAll('\n', ' ')}`);
+    this.#send(`arm ${id} ${deadlineIn(ms)} ${marker.replaceAll('\n', ' ')}`);
   }
 
   /** Moves the attempt's deadline to `ms` from now (nothing once it fired). */
   renew(id: string, ms: number): void {
-    this.#send(`renew ${id} ${Math.floor(ms)}`);
+    this.#send(`renew ${id} ${deadlineIn(ms)}`);
+  }
+
+  /** The watchdog's process id (tests stall it). */
+  get pid(): number | undefined {
+    return this.#child?.pid;
   }
 
   /** Ends the watch; says whether the watchdog had killed the attempt first. */

@@ -98,6 +98,24 @@ describe.each(modes)('the lease watchdog (sandbox %s)', (sandbox) => {
     expect(await dog.end('2')).toBe('held');
   });
 
+  it('keeps a deadline where the agent set it, however late a stalled watchdog reads it', async () => {
+    const { dog, fired } = watchdog();
+    const job = spec('late', 'sleep 30', sandbox);
+    const result = runJob(job);
+    await waitFor(async () => (await findJobProcesses('run1', 'late')).length > 0, { what: 'the step to start' });
+    // Starved like its agent: the deadline (2 s) passes while the watchdog cannot run.
+    process.kill(dog.pid as number, 'SIGSTOP');
+    try {
+      dog.arm('1', 2000, `GANTRY_WORKSPACE=${job.workspaceDir}`);
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+    } finally {
+      process.kill(dog.pid as number, 'SIGCONT');
+    }
+    // At once, not 2 s after it could read the deadline.
+    await waitFor(() => fired.includes('1'), { what: 'the watchdog to fire on waking', timeoutMs: 1500 });
+    expect((await result).status).toBe('failure');
+  });
+
   it('kills what is still armed when the agent goes away', async () => {
     const { dog } = watchdog();
     const job = spec('orphaned', 'sleep 30', sandbox);
