@@ -8,22 +8,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeRepo } from '../support/repo.ts';
+import { nodeServiceYaml } from '../support/service-yaml.ts';
 import { startTestServer, type TestServer, waitForRunEnd } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
 
 const SERVICE = readFileSync(join(import.meta.dirname, 'fixtures', 'service.js'), 'utf8');
 
 function gantryYaml(version: string): string {
-  return `
-pipeline:
-  jobs:
-    build: { steps: ["node --check server.js"] }
-service:
-  run: node server.js
-  env: { VERSION: "${version}" }
-  health: { path: /healthz, readiness: { interval: 100ms } }
-  stop: { drain-timeout: 1s }
-environments:
+  return nodeServiceYaml(
+    `environments:
   production:
     strategy:
       canary:
@@ -39,7 +32,9 @@ experiments:
     before: 1s
     after: 1s
     guard: { no-rollout: false }
-`;
+`,
+    `  env: { VERSION: "${version}" }\n`,
+  );
 }
 
 interface Run {

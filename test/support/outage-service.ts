@@ -2,6 +2,8 @@
  * A service for SLO tests: answers 200, or 500 to everything but its health check between
  * POST /outage/on and POST /outage/off; deployed to production with one availability SLO.
  */
+import { nodeServiceYaml } from './service-yaml.ts';
+
 export const OUTAGE_SERVICE = `
 const http = require('node:http');
 let outage = false;
@@ -14,17 +16,9 @@ http.createServer((req, res) => {
 
 /** Its gantry.yaml, with an availability SLO over 1 h at `objective` (e.g. `99%`). */
 export function outageServiceYaml(objective: string): string {
-  return `
-pipeline:
-  jobs:
-    build: { steps: ["node --check server.js"] }
-service:
-  run: node server.js
-  health: { path: /healthz, readiness: { interval: 100ms } }
-  stop: { drain-timeout: 1s }
-environments:
+  return nodeServiceYaml(`environments:
   production: { strategy: { recreate: {} } }
 slos:
   availability: { objective: ${objective}, period: 1h }
-`;
+`);
 }
