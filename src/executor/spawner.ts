@@ -61,7 +61,8 @@
  *   helper starts it once (it then serves the helper until the helper exits) and hands it each
  *   log: the descriptors by number (it opens them through /proc/<helper>/fd, so every log still
  *   gets fresh pipes), the cap's state and the forms. A step's `E` then waits for the pump's `d`
- *   (it read what the pipes held), `W`, `g` and `t` are forwarded, and the pump's `C` is the
+ *   (it read what the pipes held), `W` waits for its `w` (stored before the step it heads starts),
+ *   `g` and `t` are forwarded, and the pump's `C` is the
  *   answer. A pump that does not take the log leaves it to the Perl code; one that dies mid-log
  *   makes `g`/`t` answer `X` (Node recounts the file). A sandbox's end (`B`, `L`) is awaited with
  *   the helper's children list (/proc), the pump left out.
@@ -572,7 +573,8 @@ while (1) {
   my $kind = $len =~ s/^([LFGOWB])// ? $1 : '';
   my $body = readn($len);
   if ($kind eq 'W') {
-    if ($logging && $pumpLog) { pumpsend("W$len\n$body"); }
+    # Awaited: a step started after its header line must not reach the pump's pipes before it.
+    if ($logging && $pumpLog) { pumpgone() if !pumpsend("W$len\n$body") || !defined pumpline(); }
     elsif ($logging) { stamp(); flushpartial(); emit('s', "$body\n"); }
     next;
   }

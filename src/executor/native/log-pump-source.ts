@@ -19,7 +19,7 @@ export const LOG_PUMP_SOURCE = String.raw`/*
  * descriptors), head budget (-1: no cap), ring size, bytes and lines in the file, largest read,
  * tail budget, marker format (hex), kernel copy 0|1, ring path (hex), then each form to mask
  * (hex); answer 'G\n' or 'X <errno> <message>\n'. Then 'D\n' reads what is in the pipes (a step
- * ended) and answers 'd\n'; 'W<length>\n<text>' stores a system line; 'g\n'/'t\n' (t: the last,
+ * ended) and answers 'd\n'; 'W<length>\n<text>' stores a system line and answers 'w\n'; 'g\n'/'t\n' (t: the last,
  * assemble the tail) answers 'C ...\n' as the helper's 'g'/'t' do and ends the log.
  */
 #define _GNU_SOURCE
@@ -641,6 +641,9 @@ static void commands(void) {
         emit('s', cb + body, len + 1, 0);
         cb[body + len] = keep;
       }
+      /* Answered once stored: the helper starts the step a header heads only then, so none of the
+         step's output can be read (and stored) before it, however late this pump runs. */
+      if (k == 'W') reply("w\n", 2);
       at = body + len;
     } else if (!logging) {
       _exit(2);
@@ -724,8 +727,7 @@ int main(int argc, char **argv) {
     struct pollfd p[3] = {{cmdfd, POLLIN, 0}, {pfd[0], POLLIN, 0}, {pfd[1], POLLIN, 0}};
     if (poll(p, 3, -1) < 0) continue;
     int pumped = 0, drained = 0;
-    /* Commands first: a system line (a step's header) was sent before the step it heads was
-       started, so it is in the command pipe before any of that step's output is in the step's. */
+    /* Commands first: the pipes' data may be what a command (a drain, a log's end) is about. */
     if (p[0].revents) {
       fillCommands(0);
       commands();
