@@ -17,7 +17,7 @@ import path from 'node:path';
 import { type Assignment, type JobRef, pollResponseSchema, renewResponseSchema } from '../agents/index.ts';
 import type { JobResult, PlannedJob } from '../core/types.ts';
 import { BlobFolder, indexTree, materializeTree } from '../executor/content-addressed.ts';
-import { type JobContext, runJob as defaultRunJob, type RunJob } from '../executor/index.ts';
+import { type JobContext, prepareLogPump, runJob as defaultRunJob, type RunJob } from '../executor/index.ts';
 import { type AgentTransport, bodyToFile, uploadBlob } from './blob-transfer.ts';
 import { LeaseWatchdog } from './lease-watchdog.ts';
 import { ServerCache } from './server-cache.ts';
@@ -112,6 +112,7 @@ export class Agent {
   /** Polls until `stop()`; resolves once every job it took has ended. */
   async run(): Promise<void> {
     await mkdir(this.#o.workDir, { recursive: true });
+    prepareLogPump();
     this.#o.log('agent started', { server: this.#o.server, labels: this.#o.labels, capacity: this.#o.capacity });
     this.#watchdog.start();
     this.#scheduleRenewal(1000);

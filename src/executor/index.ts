@@ -9,3 +9,4 @@ export { parseLogLine, type ParsedLogLine, type StreamCode } from '../core/log-l
 export { createMasker, type Masker } from './masker.ts';
 export { SecretSet } from './secret-set.ts';
 export { sandboxAvailable } from './sandbox.ts';
+export { prepareLogPump } from './native/log-pump.ts';

@@ -21,7 +21,7 @@ import type { RouteTable } from '../proxy/index.ts';
 import { openStore } from '../store/index.ts';
 import type { EventEnvironment, Store } from '../store/ports.ts';
 import { ADMIN_TOKEN_FILE, SERVER_INFO_FILE } from '../core/data-files.ts';
-import { SecretSet } from '../executor/index.ts';
+import { prepareLogPump, SecretSet } from '../executor/index.ts';
 import { createLogger, type LogDestination, type Logger } from '../platform/logger.ts';
 import { createApp } from './app.ts';
 import { IngestTokens, otlpEnvironment, TraceService } from './traces/index.ts';
@@ -696,6 +696,7 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
 export async function startServer(options: ServerOptions, overrides: StartOverrides = {}): Promise<RunningServer> {
   const parts = await buildServer(options, overrides);
   const { app, store, log } = parts;
+  prepareLogPump();
   const address = await app.listen({ host: options.host, port: options.port });
   const url = address.replace('[::1]', 'localhost');
   const infoFile = join(options.dataDir, SERVER_INFO_FILE);

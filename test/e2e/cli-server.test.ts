@@ -1,5 +1,6 @@
 /** The README's tour against a real `gantry up`: every client command as a child process. */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,12 +46,17 @@ describe('gantry CLI against a running server', () => {
   let repo: TestRepo;
   let dataDir: string;
   let server: RunningCli;
+  let nativeDir: string;
   const gantry = (...args: string[]) => runCli(repo.dir, ['--data', dataDir, ...args]);
 
   beforeAll(async () => {
     repo = await makeRepo({ 'gantry.yaml': PIPELINE });
     dataDir = await mkdtemp(join(tmpdir(), 'gantry-cli-server-'));
-    server = startCli(repo.dir, ['--data', dataDir, 'up', '--port', '0'], { env: { GANTRY_SANDBOX: 'off' }, timeoutMs: 120_000 });
+    nativeDir = await mkdtemp(join(tmpdir(), 'gantry-cli-native-'));
+    server = startCli(repo.dir, ['--data', dataDir, 'up', '--port', '0'], {
+      env: { GANTRY_SANDBOX: 'off', GANTRY_NATIVE_DIR: nativeDir },
+      timeoutMs: 120_000,
+    });
     await waitFor(() => server.stdout().includes('Gantry is up at'), { what: 'gantry up', timeoutMs: 20_000 });
   });
   afterAll(async () => {
@@ -58,6 +64,15 @@ describe('gantry CLI against a running server', () => {
     await server?.result.catch(() => undefined);
     await repo?.cleanup();
     await rm(dataDir, { recursive: true, force: true });
+    await rm(nativeDir, { recursive: true, force: true });
+  });
+
+  // Before any job: the first one after an upgrade would otherwise wait for the compiler.
+  it.runIf(spawnSync('cc', ['--version'], { stdio: 'ignore' }).status === 0)('builds the native log pump as it starts', async () => {
+    await waitFor(() => readdirSync(nativeDir).some((name) => /^log-pump-[0-9a-f]{16}$/.test(name)), {
+      what: 'the log pump in GANTRY_NATIVE_DIR',
+      timeoutMs: 30_000,
+    });
   });
 
   it('registers a repository, stores a secret from stdin, triggers and follows a run', async () => {

@@ -9,7 +9,8 @@
  * (`$GANTRY_NATIVE_DIR`, else `$XDG_CACHE_HOME/gantry/native`, else `~/.cache/gantry/native`), named
  * after a hash of the source, flags and architecture; the binary is written under a temporary name
  * and renamed into place, so processes building at once each rename a whole binary over the other.
- * The first job after an upgrade waits for the compiler (about a second); later ones find the file.
+ * The server and agents start the build as they start (`prepareLogPump`), so jobs find the file;
+ * one that starts before the compiler is done waits for it (about a second).
  *
  * No compiler, a failed build or an unusable directory: `null`, the Perl path, and one line in
  * Node's debug log (`NODE_DEBUG=gantry`). `GANTRY_LOG_PUMP=perl` forces the Perl path (tests run
@@ -40,6 +41,14 @@ export function logPump(): Promise<string | null> {
     return null;
   });
   return built;
+}
+
+/**
+ * Builds the pump now, in the background, so that the first job after an upgrade does not wait
+ * for the compiler: the server and agents call it as they start. Never rejects.
+ */
+export function prepareLogPump(): void {
+  void logPump();
 }
 
 /**
