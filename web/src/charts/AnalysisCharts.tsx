@@ -9,6 +9,7 @@ import type { LineSeriesOption } from 'echarts/charts';
 import type { SeriesPoint } from '../../../src/delivery/metric-series.ts';
 import { type DeployMarker, deployMarkerSeries } from './deploy-markers.ts';
 import { useChart, useChartTheme, type ChartOption, type ChartTheme } from './echarts.ts';
+import { timeSeriesOption, withLegend } from './time-series-option.ts';
 
 // One point of GET …/series is the server's own type (type-only: nothing of the server is bundled).
 export type { SeriesPoint };
@@ -85,40 +86,6 @@ function colourOf(theme: ChartTheme, role: ReleaseLine['role']): string {
   return role === 'canary' ? theme.canary : theme.stable;
 }
 
-function baseOption(theme: ChartTheme, range: { min: number; max: number }, yName: string, yFormat: (v: number) => string): ChartOption {
-  const axisLine = { lineStyle: { color: theme.border } };
-  return {
-    animation: false,
-    textStyle: { color: theme.fg, fontFamily: theme.font },
-    grid: { left: 8, right: 16, top: 44, bottom: 8, containLabel: true },
-    legend: { top: 0, type: 'scroll', textStyle: { color: theme.fgSoft }, pageTextStyle: { color: theme.fgSoft } },
-    tooltip: {
-      trigger: 'axis',
-      backgroundColor: theme.bgRaised,
-      borderColor: theme.border,
-      textStyle: { color: theme.fg },
-      valueFormatter: (value) => (typeof value === 'number' ? yFormat(value) : '–'),
-    },
-    xAxis: {
-      type: 'time',
-      min: range.min,
-      max: range.max,
-      axisLine,
-      axisLabel: { color: theme.fgSoft, hideOverlap: true },
-      splitLine: { show: false },
-    },
-    yAxis: {
-      type: 'value',
-      name: yName,
-      nameTextStyle: { color: theme.fgSoft, align: 'left' },
-      min: 0,
-      axisLine,
-      axisLabel: { color: theme.fgSoft, formatter: (v: number) => yFormat(v) },
-      splitLine: { lineStyle: { color: theme.border, type: 'dashed' } },
-    },
-  };
-}
-
 /**
  * Decisions as vertical lines, on a series of their own (with no data) so they show even
  * before any traffic; labels of decisions within a few seconds of each other are joined.
@@ -149,11 +116,7 @@ function decisionSeries(theme: ChartTheme, marks: DecisionMark[]): LineSeriesOpt
 }
 
 /** The legend lists releases, not the carrier series of decisions and deploys. */
-function withLegend(option: ChartOption, series: LineSeriesOption[]): ChartOption {
-  const legend = option.legend as Record<string, unknown>;
-  const carriers = new Set(['decisions', 'deploys']);
-  return { ...option, legend: { ...legend, data: series.map((s) => String(s.name)).filter((name) => !carriers.has(name)) }, series };
-}
+const CARRIERS = new Set(['decisions', 'deploys']);
 
 function errorRateOption(
   theme: ChartTheme,
@@ -163,21 +126,25 @@ function errorRateOption(
   range: { min: number; max: number },
 ): ChartOption {
   const percent = (v: number) => `${(v * 100).toFixed(v < 0.01 && v > 0 ? 2 : 1)} %`;
-  return withLegend(baseOption(theme, range, 'errors', percent), [
-    ...lines.map(
-      (line): LineSeriesOption => ({
-        type: 'line',
-        name: `${line.role} ${line.label}`,
-        showSymbol: false,
-        connectNulls: false,
-        color: colourOf(theme, line.role),
-        lineStyle: { width: 2 },
-        data: line.points.map((p) => [p.t, p.errorRate]),
-      }),
-    ),
-    decisionSeries(theme, marks),
-    deployMarkerSeries(theme, deploys),
-  ]);
+  return withLegend(
+    timeSeriesOption(theme, { ...range, yName: 'errors', yFormat: percent, yMin: 0 }),
+    [
+      ...lines.map(
+        (line): LineSeriesOption => ({
+          type: 'line',
+          name: `${line.role} ${line.label}`,
+          showSymbol: false,
+          connectNulls: false,
+          color: colourOf(theme, line.role),
+          lineStyle: { width: 2 },
+          data: line.points.map((p) => [p.t, p.errorRate]),
+        }),
+      ),
+      decisionSeries(theme, marks),
+      deployMarkerSeries(theme, deploys),
+    ],
+    CARRIERS,
+  );
 }
 
 const PERCENTILES = [
@@ -194,21 +161,25 @@ function latencyOptionOf(
   range: { min: number; max: number },
 ): ChartOption {
   const ms = (v: number) => (v >= 1000 ? `${(v / 1000).toFixed(1)} s` : `${v < 10 ? v.toFixed(1) : Math.round(v)} ms`);
-  return withLegend(baseOption(theme, range, 'latency', ms), [
-    ...lines.flatMap((line) =>
-      PERCENTILES.map(
-        ({ key, dash, width }): LineSeriesOption => ({
-          type: 'line',
-          name: `${line.role} ${line.label} ${key}`,
-          showSymbol: false,
-          connectNulls: false,
-          color: colourOf(theme, line.role),
-          lineStyle: { width, type: dash },
-          data: line.points.map((p) => [p.t, p[key]]),
-        }),
+  return withLegend(
+    timeSeriesOption(theme, { ...range, yName: 'latency', yFormat: ms, yMin: 0 }),
+    [
+      ...lines.flatMap((line) =>
+        PERCENTILES.map(
+          ({ key, dash, width }): LineSeriesOption => ({
+            type: 'line',
+            name: `${line.role} ${line.label} ${key}`,
+            showSymbol: false,
+            connectNulls: false,
+            color: colourOf(theme, line.role),
+            lineStyle: { width, type: dash },
+            data: line.points.map((p) => [p.t, p[key]]),
+          }),
+        ),
       ),
-    ),
-    decisionSeries(theme, marks),
-    deployMarkerSeries(theme, deploys),
-  ]);
+      decisionSeries(theme, marks),
+      deployMarkerSeries(theme, deploys),
+    ],
+    CARRIERS,
+  );
 }

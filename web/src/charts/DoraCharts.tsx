@@ -7,6 +7,7 @@ import { useMemo } from 'react';
 import type { LineSeriesOption } from 'echarts/charts';
 import type { DoraBucket, DoraReport } from '../../../src/dora/index.ts';
 import { useChart, useChartTheme, type ChartOption, type ChartTheme } from './echarts.ts';
+import { timeSeriesOption } from './time-series-option.ts';
 import { deployMarkData } from './deploy-markers.ts';
 
 const HOUR = 3_600_000;
@@ -112,36 +113,10 @@ function markers(theme: ChartTheme, report: DoraReport): LineSeriesOption {
 }
 
 function optionOf(theme: ChartTheme, metric: Key, report: DoraReport): ChartOption {
-  const axisLine = { lineStyle: { color: theme.border } };
   const middle = (b: DoraBucket) => b.from + (b.to - b.from) / 2;
+  const axis = { min: report.window.from, max: report.window.to, yName: metric.unit, yFormat: metric.format, yMin: 0 };
   return {
-    animation: false,
-    textStyle: { color: theme.fg, fontFamily: theme.font },
-    grid: { left: 8, right: 16, top: 28, bottom: 8, containLabel: true },
-    tooltip: {
-      trigger: 'axis',
-      backgroundColor: theme.bgRaised,
-      borderColor: theme.border,
-      textStyle: { color: theme.fg },
-      valueFormatter: (value) => (typeof value === 'number' ? metric.format(value) : '–'),
-    },
-    xAxis: {
-      type: 'time',
-      min: report.window.from,
-      max: report.window.to,
-      axisLine,
-      axisLabel: { color: theme.fgSoft, hideOverlap: true },
-      splitLine: { show: false },
-    },
-    yAxis: {
-      type: 'value',
-      name: metric.unit,
-      nameTextStyle: { color: theme.fgSoft, align: 'left' },
-      min: 0,
-      axisLine,
-      axisLabel: { color: theme.fgSoft, formatter: (v: number) => metric.format(v) },
-      splitLine: { lineStyle: { color: theme.border, type: 'dashed' } },
-    },
+    ...timeSeriesOption(theme, axis, { legend: false }),
     series: [
       {
         type: 'line',

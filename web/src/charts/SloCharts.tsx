@@ -10,6 +10,7 @@ import { alertBands, windowLabel } from '../slo/budget-view.ts';
 import type { SloHistory } from '../slo/types.ts';
 import { deployMarkLine } from './deploy-markers.ts';
 import { useChart, useChartTheme, type ChartOption, type ChartTheme } from './echarts.ts';
+import { timeSeriesOption, withLegend } from './time-series-option.ts';
 
 export interface SloChartsProps {
   history: SloHistory;
@@ -49,39 +50,6 @@ export default function SloCharts({ history }: SloChartsProps) {
   );
 }
 
-function baseOption(theme: ChartTheme, history: SloHistory, yName: string, yFormat: (v: number) => string): ChartOption {
-  const axisLine = { lineStyle: { color: theme.border } };
-  return {
-    animation: false,
-    textStyle: { color: theme.fg, fontFamily: theme.font },
-    grid: { left: 8, right: 16, top: 44, bottom: 8, containLabel: true },
-    legend: { top: 0, type: 'scroll', textStyle: { color: theme.fgSoft }, pageTextStyle: { color: theme.fgSoft } },
-    tooltip: {
-      trigger: 'axis',
-      backgroundColor: theme.bgRaised,
-      borderColor: theme.border,
-      textStyle: { color: theme.fg },
-      valueFormatter: (value) => (typeof value === 'number' ? yFormat(value) : '–'),
-    },
-    xAxis: {
-      type: 'time',
-      min: history.fromMs,
-      max: history.toMs,
-      axisLine,
-      axisLabel: { color: theme.fgSoft, hideOverlap: true },
-      splitLine: { show: false },
-    },
-    yAxis: {
-      type: 'value',
-      name: yName,
-      nameTextStyle: { color: theme.fgSoft, align: 'left' },
-      axisLine,
-      axisLabel: { color: theme.fgSoft, formatter: (v: number) => yFormat(v) },
-      splitLine: { lineStyle: { color: theme.border, type: 'dashed' } },
-    },
-  };
-}
-
 /** Alerts as bands and deploys as vertical lines, on a series of their own so they show without data. */
 function contextSeries(theme: ChartTheme, history: SloHistory): LineSeriesOption {
   const bands = alertBands(history.alerts, history.fromMs, history.toMs);
@@ -115,35 +83,44 @@ function contextSeries(theme: ChartTheme, history: SloHistory): LineSeriesOption
   };
 }
 
-function withLegend(option: ChartOption, series: LineSeriesOption[]): ChartOption {
-  const legend = option.legend as Record<string, unknown>;
-  return { ...option, legend: { ...legend, data: series.map((s) => String(s.name)).filter((n) => n !== 'context') }, series };
-}
+/** The legend lists the series, not the carrier of the context marks. */
+const CARRIERS = new Set(['context']);
 
 const percent = (v: number) => `${Math.round(v * 100)} %`;
 
 function burnDownOption(theme: ChartTheme, history: SloHistory): ChartOption {
   const lowest = Math.min(0, ...history.points.map((p) => p.remaining));
-  const option = baseOption(theme, history, 'budget left', percent);
-  return withLegend({ ...option, yAxis: { ...(option.yAxis as object), min: lowest < 0 ? undefined : 0, max: 1 } }, [
-    {
-      type: 'line',
-      name: 'budget remaining',
-      showSymbol: false,
-      color: theme.accent,
-      lineStyle: { width: 2 },
-      areaStyle: { opacity: 0.12 },
-      data: history.points.map((p) => [p.t, p.remaining]),
-      markLine: {
-        symbol: ['none', 'none'],
-        silent: true,
-        lineStyle: { color: theme.bad, type: 'solid', width: 1 },
-        label: { show: true, position: 'insideStartTop', color: theme.bad, fontSize: 11, formatter: 'budget spent' },
-        data: [{ yAxis: 0 }],
+  const axis = {
+    min: history.fromMs,
+    max: history.toMs,
+    yName: 'budget left',
+    yFormat: percent,
+    yMin: lowest < 0 ? undefined : 0,
+    yMax: 1,
+  };
+  return withLegend(
+    timeSeriesOption(theme, axis),
+    [
+      {
+        type: 'line',
+        name: 'budget remaining',
+        showSymbol: false,
+        color: theme.accent,
+        lineStyle: { width: 2 },
+        areaStyle: { opacity: 0.12 },
+        data: history.points.map((p) => [p.t, p.remaining]),
+        markLine: {
+          symbol: ['none', 'none'],
+          silent: true,
+          lineStyle: { color: theme.bad, type: 'solid', width: 1 },
+          label: { show: true, position: 'insideStartTop', color: theme.bad, fontSize: 11, formatter: 'budget spent' },
+          data: [{ yAxis: 0 }],
+        },
       },
-    },
-    contextSeries(theme, history),
-  ]);
+      contextSeries(theme, history),
+    ],
+    CARRIERS,
+  );
 }
 
 /** The long windows are what each rule is named by; the short ones only confirm a burn is still going on. */
@@ -178,5 +155,9 @@ function burnRateOption(theme: ChartTheme, history: SloHistory): ChartOption {
         lineStyle: { color: label.startsWith('page') ? theme.bad : theme.warn, type: 'dotted', width: 1.5 },
       })),
     };
-  return withLegend(baseOption(theme, history, 'burn rate', rate), [...lines, contextSeries(theme, history)]);
+  return withLegend(
+    timeSeriesOption(theme, { min: history.fromMs, max: history.toMs, yName: 'burn rate', yFormat: rate }),
+    [...lines, contextSeries(theme, history)],
+    CARRIERS,
+  );
 }
