@@ -491,6 +491,23 @@ describe.runIf(browserAvailable())('the dashboard in a browser', () => {
     }
   });
 
+  it('filters the event log by type and project, and keeps the filter in the address', async () => {
+    await signedIn();
+    await page.goto(`${server.url}/events`);
+    const types = () => page.locator('li[data-event-type]').evaluateAll((items) => items.map((i) => i.getAttribute('data-event-type')));
+    const filters = page.getByRole('search', { name: 'Filter events' });
+    await filters.getByRole('combobox', { name: 'Type' }).selectOption('run.*');
+    await page.waitForURL(/[?&]type=run\.\*/);
+    await expect.poll(async () => (await types()).length).toBeGreaterThan(0);
+    expect((await types()).every((type) => type?.startsWith('run.'))).toBe(true);
+    const project = filters.getByRole('combobox', { name: 'Project' });
+    await project.selectOption({ label: 'web' });
+    await page.waitForURL(/[?&]project=/);
+    await filters.getByRole('combobox', { name: 'Type' }).selectOption('all');
+    await page.waitForURL((url) => !url.searchParams.has('type') && url.searchParams.has('project'));
+    await expect.poll(async () => new Set((await types()).map((type) => type?.split('.')[0])).size).toBeGreaterThan(1);
+  });
+
   it('signs out', async () => {
     await signedIn();
     await page.goto(server.url);

@@ -5,6 +5,7 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { Link, useLocation, useSearch } from 'wouter';
 import { getJson } from '../api.ts';
+import { FilterSelect } from '../components/FilterSelect.tsx';
 import { LiveIndicator } from '../components/LiveIndicator.tsx';
 import { eventQuery, useLiveEvents, type EventFilter, type ScopedEvent } from '../events.ts';
 import type { Project } from '../types.ts';
@@ -79,39 +80,24 @@ export default function EventsPage() {
         <LiveIndicator state={connection} />
       </div>
       <form className="toolbar filters" role="search" aria-label="Filter events" onSubmit={(e) => e.preventDefault()}>
-        <label>
-          Project{' '}
-          <select value={filter.project ?? ''} onChange={(e) => setFilter({ project: e.target.value || undefined })}>
-            <option value="">all</option>
-            {projects.map((project) => (
-              <option key={project.id} value={project.id}>
-                {project.name}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Environment{' '}
-          <select value={filter.environment ?? ''} onChange={(e) => setFilter({ environment: e.target.value || undefined })}>
-            <option value="">all</option>
-            {[...new Set(environments)].map((name) => (
-              <option key={name} value={name}>
-                {name}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Type{' '}
-          <select value={filter.type ?? ''} onChange={(e) => setFilter({ type: e.target.value || undefined })}>
-            <option value="">all</option>
-            {FAMILIES.map((family) => (
-              <option key={family} value={`${family}.*`}>
-                {family}
-              </option>
-            ))}
-          </select>
-        </label>
+        <FilterSelect
+          label="Project"
+          value={filter.project}
+          choices={projects.map((project) => ({ value: project.id, label: project.name }))}
+          onChange={(project) => setFilter({ project })}
+        />
+        <FilterSelect
+          label="Environment"
+          value={filter.environment}
+          choices={[...new Set(environments)]}
+          onChange={(environment) => setFilter({ environment })}
+        />
+        <FilterSelect
+          label="Type"
+          value={filter.type}
+          choices={FAMILIES.map((family) => ({ value: `${family}.*`, label: family }))}
+          onChange={(type) => setFilter({ type })}
+        />
       </form>
       {error && (
         <p role="alert" className="error">

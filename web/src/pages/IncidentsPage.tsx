@@ -6,6 +6,7 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { Link, useLocation, useSearch } from 'wouter';
 import { getJson, p } from '../api.ts';
+import { FilterSelect } from '../components/FilterSelect.tsx';
 import { LiveIndicator } from '../components/LiveIndicator.tsx';
 import { useLiveEvents } from '../events.ts';
 import { ago, duration } from '../format.ts';
@@ -82,28 +83,13 @@ export default function IncidentsPage() {
         <LiveIndicator state={connection} />
       </div>
       <form className="toolbar filters" role="search" aria-label="Filter incidents" onSubmit={(e) => e.preventDefault()}>
-        <label>
-          State{' '}
-          <select value={filter.state ?? ''} onChange={(e) => setFilter({ state: e.target.value || undefined })}>
-            <option value="">all</option>
-            {Object.keys(STATES).map((state) => (
-              <option key={state} value={state}>
-                {state}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Project{' '}
-          <select value={filter.project ?? ''} onChange={(e) => setFilter({ project: e.target.value || undefined })}>
-            <option value="">all</option>
-            {projects.map((project) => (
-              <option key={project.id} value={project.id}>
-                {project.name}
-              </option>
-            ))}
-          </select>
-        </label>
+        <FilterSelect label="State" value={filter.state} choices={Object.keys(STATES)} onChange={(state) => setFilter({ state })} />
+        <FilterSelect
+          label="Project"
+          value={filter.project}
+          choices={projects.map((project) => ({ value: project.id, label: project.name }))}
+          onChange={(project) => setFilter({ project })}
+        />
         {stats && (
           <span className="muted small" data-testid="incident-stats">
             {stats.incidents} incident{stats.incidents === 1 ? '' : 's'} · median time to acknowledge{' '}

@@ -7,6 +7,7 @@
  */
 import { useCallback, useEffect, useState } from 'react';
 import { getJson, p, send } from '../api.ts';
+import { FilterSelect } from '../components/FilterSelect.tsx';
 import { ConfirmButton } from '../components/ConfirmButton.tsx';
 import { LiveIndicator } from '../components/LiveIndicator.tsx';
 import { StatusBadge } from '../components/StatusBadge.tsx';
@@ -138,26 +139,18 @@ export default function NotificationsPage() {
       <section className="card deliveries-card" aria-labelledby="deliveries-title">
         <h2 id="deliveries-title">Delivery log</h2>
         <form className="toolbar filters" role="search" aria-label="Filter deliveries" onSubmit={(e) => e.preventDefault()}>
-          <label>
-            State{' '}
-            <select value={status} onChange={(e) => setStatus(e.target.value)}>
-              <option value="">all</option>
-              <option value="pending">pending</option>
-              <option value="delivered">delivered</option>
-              <option value="failed">failed</option>
-            </select>
-          </label>
-          <label>
-            Channel{' '}
-            <select value={channel} onChange={(e) => setChannel(e.target.value)}>
-              <option value="">all</option>
-              {(channels ?? []).map((c) => (
-                <option key={c.id} value={c.name}>
-                  {c.name}
-                </option>
-              ))}
-            </select>
-          </label>
+          <FilterSelect
+            label="State"
+            value={status || undefined}
+            choices={['pending', 'delivered', 'failed']}
+            onChange={(v) => setStatus(v ?? '')}
+          />
+          <FilterSelect
+            label="Channel"
+            value={channel || undefined}
+            choices={(channels ?? []).map((c) => c.name)}
+            onChange={(v) => setChannel(v ?? '')}
+          />
           <button type="button" onClick={load}>
             Refresh
           </button>
