@@ -3,48 +3,21 @@
  * directory: no accepted run is lost, the interrupted job is retried once, queued work runs, and
  * the interrupted job's old processes are gone before its retry starts.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../support/net.ts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeRepo } from '../support/repo.ts';
+import { type GantryUp, startGantryUp } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
 
-const NODE = process.execPath;
-const CLI = join(import.meta.dirname, '../../src/cli/main.ts');
+// The steps write their marks outside the workspace, so no sandbox.
+const ENV = { GANTRY_SANDBOX: 'off', GANTRY_DRAIN_MS: '0' };
+const ARGS = ['--parallel', '1'];
 
-interface Server {
-  child: ChildProcess;
-  url: string;
-  token: string;
-}
-
-async function up(dataDir: string, port: number, env: Record<string, string> = {}): Promise<Server> {
-  const child = spawn(NODE, [CLI, '--data', dataDir, 'up', '--port', String(port), '--parallel', '1'], {
-    env: { ...process.env, GANTRY_SANDBOX: 'off', GANTRY_DRAIN_MS: '0', GANTRY_SECURITY_SCANS: 'off', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    output += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    output += d.toString();
-  });
-  const url = await waitFor(() => /Gantry is up at (\S+)/.exec(output)?.[1], { what: `gantry up (output: ${output})`, timeoutMs: 20_000 });
-  return { child, url, token: readFileSync(join(dataDir, 'admin.token'), 'utf8').trim() };
-}
-
-async function api<T>(s: Server, method: string, path: string, body?: unknown): Promise<T> {
-  const response = await fetch(`${s.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${s.token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return (await response.json()) as T;
+async function api<T>(s: GantryUp, method: string, path: string, body?: unknown): Promise<T> {
+  return (await s.api<T>(method, path, body)).body;
 }
 
 describe('durability across kill -9', () => {
@@ -79,20 +52,16 @@ pipeline:
 `,
     });
     cleanups.push(() => repo.cleanup());
-    const port = await freePort();
-    let server = await up(dataDir, port);
-    cleanups.push(async () => {
-      server.child.kill('SIGKILL');
-    });
+    const server = await startGantryUp({ dataDir, env: ENV, args: ARGS });
+    cleanups.push(() => server.stop());
     await api(server, 'POST', '/api/projects', { path: repo.dir, name: 'durable' });
     const a = (await api<{ run: { id: string } }>(server, 'POST', '/api/projects/durable/runs', {})).run.id;
     const b = (await api<{ run: { id: string } }>(server, 'POST', '/api/projects/durable/runs', {})).run.id;
     const events = () => (existsSync(join(marks, 'events')) ? readFileSync(join(marks, 'events'), 'utf8') : '');
     await waitFor(() => events().includes(`start ${a}`), { what: 'the first job to start', timeoutMs: 20_000 });
 
-    server.child.kill('SIGKILL');
-    await new Promise((resolve) => server.child.once('exit', resolve));
-    server = await up(dataDir, port);
+    await server.kill('SIGKILL');
+    await server.startServer();
     // The very first attempt waits for the `go` file instead of a fixed time, so it cannot end by
     // itself while the server is down, however slow the machine; every later attempt runs
     // through. Once the retry of A has started, `go` appears: had the first attempt's process
@@ -135,8 +104,7 @@ pipeline:
 
     const log = await api<{ events: { type: string; subject: string }[] }>(server, 'GET', `/api/events?subject=job:${a}/first&limit=1000`);
     expect(log.events.map((e) => e.type).filter((t) => t === 'job.running')).toHaveLength(2);
-    server.child.kill('SIGTERM');
-    await new Promise((resolve) => server.child.once('exit', resolve));
+    await server.stopServer();
     expect(await readFile(join(dataDir, 'admin.token'), 'utf8')).toMatch(/^gnt_/);
   });
 
@@ -162,23 +130,18 @@ pipeline:
 `,
     });
     cleanups.push(() => repo.cleanup());
-    const port = await freePort();
-    let server = await up(dataDir, port, { GANTRY_DRAIN_MS: '300' });
-    cleanups.push(async () => {
-      server.child.kill('SIGKILL');
-    });
+    const server = await startGantryUp({ dataDir, env: { ...ENV, GANTRY_DRAIN_MS: '300' }, args: ARGS });
+    cleanups.push(() => server.stop());
     await api(server, 'POST', '/api/projects', { path: repo.dir, name: 'drain' });
     const runId = (await api<{ run: { id: string } }>(server, 'POST', '/api/projects/drain/runs', {})).run.id;
     const events = () => (existsSync(join(marks, 'events')) ? readFileSync(join(marks, 'events'), 'utf8') : '');
     await waitFor(() => events().includes('start'), { what: 'the job to start', timeoutMs: 20_000 });
-    server.child.kill('SIGTERM');
-    const code = await new Promise((resolve) => server.child.once('exit', resolve));
-    expect(code).toBe(0);
+    expect(await server.kill('SIGTERM')).toBe(0);
     // The server exited before the first attempt's 4 s were up (the drain deadline, not the job, ended it),
     // and it stopped the job rather than leaving it behind.
     expect(events()).not.toContain('end');
 
-    server = await up(dataDir, port);
+    await server.startServer();
     const view = await waitFor(
       async () => {
         const v = await api<{ status: string; jobs: { attempt: number; status: string }[] }>(server, 'GET', `/api/runs/${runId}`);
@@ -193,7 +156,6 @@ pipeline:
         .split('\n')
         .filter((l) => l.startsWith('end')),
     ).toHaveLength(1);
-    server.child.kill('SIGTERM');
-    await new Promise((resolve) => server.child.once('exit', resolve));
+    await server.stopServer();
   });
 });

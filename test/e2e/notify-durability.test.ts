@@ -5,8 +5,6 @@
  * exactly once, under the idempotency key it was queued with, with a valid signature.
  * GANTRY_NOTIFY_RETRY_MS=100 makes the retries come within a second instead of minutes.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,43 +12,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { verifyWebhook } from '../../src/server/notifications/index.ts';
-import { freePort } from '../support/net.ts';
 import { makeRepo } from '../support/repo.ts';
+import { type GantryUp, startGantryUp } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
 
-const NODE = process.execPath;
-const CLI = join(import.meta.dirname, '../../src/cli/main.ts');
 const QUEUED = 10;
 
-interface Server {
-  child: ChildProcess;
-  url: string;
-  token: string;
-}
-
-async function up(dataDir: string, port: number): Promise<Server> {
-  const child = spawn(NODE, [CLI, '--data', dataDir, 'up', '--port', String(port)], {
-    env: { ...process.env, GANTRY_SANDBOX: 'off', GANTRY_DRAIN_MS: '0', GANTRY_NOTIFY_RETRY_MS: '100' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    output += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    output += d.toString();
-  });
-  const url = await waitFor(() => /Gantry is up at (\S+)/.exec(output)?.[1], { what: `gantry up (output: ${output})`, timeoutMs: 60_000 });
-  return { child, url, token: readFileSync(join(dataDir, 'admin.token'), 'utf8').trim() };
-}
-
-async function api<T>(s: Server, method: string, path: string, body?: unknown): Promise<T> {
-  const response = await fetch(`${s.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${s.token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return (await response.json()) as T;
+async function api<T>(s: GantryUp, method: string, path: string, body?: unknown): Promise<T> {
+  return (await s.api<T>(method, path, body)).body;
 }
 
 /** Answers 503 until `up`, then 200, recording what it accepted. */
@@ -94,9 +63,8 @@ describe('notifications across kill -9', () => {
           hook.server.close(resolve);
         }),
     );
-    const port = await freePort();
-    let server = await up(dataDir, port);
-    cleanups.push(async () => server.child.kill('SIGKILL'));
+    const server = await startGantryUp({ dataDir, env: { GANTRY_SANDBOX: 'off', GANTRY_DRAIN_MS: '0', GANTRY_NOTIFY_RETRY_MS: '100' } });
+    cleanups.push(() => server.stop());
 
     await api(server, 'POST', '/api/projects', { path: repo.dir, name: 'shop' });
     const { secret } = await api<{ secret: string }>(server, 'POST', '/api/notify/channels', {
@@ -115,10 +83,9 @@ describe('notifications across kill -9', () => {
       { what: `${QUEUED} deliveries queued and refused once` },
     );
 
-    server.child.kill('SIGKILL');
-    await new Promise((resolve) => server.child.once('exit', resolve));
+    await server.kill('SIGKILL');
     const refusedBeforeRestart = hook.state.refused;
-    server = await up(dataDir, port);
+    await server.startServer();
     // The restarted server retries from the store alone: more refusals prove it before the receiver returns.
     await waitFor(() => hook.state.refused >= refusedBeforeRestart + QUEUED, { what: 'retries after the restart' });
     hook.state.up = true;
