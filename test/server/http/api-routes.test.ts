@@ -7,7 +7,8 @@ import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpStatusOf, isErrorCode } from '../../../src/core/error-codes.ts';
 import { GantryError } from '../../../src/core/errors.ts';
-import { createHttpApp, RouteTable } from '../../../src/server/http/index.ts';
+import { RouteTable } from '../../../src/server/http/index.ts';
+import { appWithoutAuth } from '../../support/http-app.ts';
 import { buildTestApp, type TestApp } from '../../support/app.ts';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'HEAD';
@@ -300,26 +301,14 @@ describe('API routes in process', () => {
 
 describe('the HTTP shell', () => {
   it('refuses an API route registered around the route table (it would have no auth)', async () => {
-    const app = createHttpApp({
-      routes: new RouteTable(),
-      authenticate: async () => undefined,
-      authorize: async () => undefined,
-      isClosing: () => false,
-      onInternalError: () => undefined,
-    });
+    const app = appWithoutAuth();
     expect(() => app.get('/api/sneaky', async () => ({ secret: true }))).toThrow(/not in the route table/);
     app.get('/outside-the-api', async () => 'fine');
     await app.close();
   });
 
   it('refuses a route given a fastify JSON schema: requests are parsed with zod from the route table', async () => {
-    const app = createHttpApp({
-      routes: new RouteTable(),
-      authenticate: async () => undefined,
-      authorize: async () => undefined,
-      isClosing: () => false,
-      onInternalError: () => undefined,
-    });
+    const app = appWithoutAuth();
     app.post('/outside-the-api', { schema: { body: { type: 'object' } } }, async () => 'validated elsewhere');
     await expect(app.ready()).rejects.toThrow(/fastify schemas are not used: parse the request with zod in the route table/);
     await app.close();
@@ -328,13 +317,7 @@ describe('the HTTP shell', () => {
   it('refuses an authenticated route that names no permission', () => {
     const routes = new RouteTable();
     routes.add({ method: 'GET', url: '/api/unguarded', summary: 'x', auth: 'admin', handler: async () => ({}) });
-    const app = createHttpApp({
-      routes,
-      authenticate: async () => undefined,
-      authorize: async () => undefined,
-      isClosing: () => false,
-      onInternalError: () => undefined,
-    });
+    const app = appWithoutAuth(routes);
     expect(() => routes.register(app)).toThrow(
       'GET /api/unguarded has no permission: declare the one it needs (src/access/permissions.ts)',
     );

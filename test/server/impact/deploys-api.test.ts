@@ -6,7 +6,8 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NotFoundError } from '../../../src/core/errors.ts';
-import { createHttpApp, RouteTable } from '../../../src/server/http/index.ts';
+import { RouteTable } from '../../../src/server/http/index.ts';
+import { appWithoutAuth } from '../../support/http-app.ts';
 import { type DeploysAnswer, type DeployWithImpact, registerImpactRoutes } from '../../../src/server/impact/index.ts';
 import { openStore } from '../../../src/store/index.ts';
 import type { MetricRollup, Project, Store } from '../../../src/store/ports.ts';
@@ -108,13 +109,7 @@ describe('GET /api/projects/:p/deploys', () => {
       },
       now: () => finishedAt + 16 * MIN,
     });
-    app = createHttpApp({
-      routes,
-      authenticate: async () => undefined,
-      authorize: async () => undefined,
-      isClosing: () => false,
-      onInternalError: () => undefined,
-    });
+    app = appWithoutAuth(routes);
     routes.register(app);
     await app.ready();
   });

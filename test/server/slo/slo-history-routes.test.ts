@@ -8,7 +8,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/core/clock.ts';
 import { defaultBurnRateRules, type SloConfig } from '../../../src/core/slo-config.ts';
 import { NotFoundError } from '../../../src/core/errors.ts';
-import { createHttpApp, RouteTable } from '../../../src/server/http/index.ts';
+import { RouteTable } from '../../../src/server/http/index.ts';
+import { appWithoutAuth } from '../../support/http-app.ts';
 import { registerSloHistoryRoutes, SloService } from '../../../src/server/slo/index.ts';
 import type { Project, Store } from '../../../src/store/index.ts';
 import { openStore } from '../../../src/store/index.ts';
@@ -71,13 +72,7 @@ describe('GET /api/projects/:project/slos/:slo/history', () => {
           .map((e) => ({ type: e.type, atMs: Date.parse(e.at), data: e.data })),
       clock,
     });
-    app = createHttpApp({
-      routes,
-      authenticate: async () => undefined,
-      authorize: async () => undefined,
-      isClosing: () => false,
-      onInternalError: () => undefined,
-    });
+    app = appWithoutAuth(routes);
     routes.register(app);
     await app.ready();
   });

@@ -13,7 +13,8 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NotFoundError } from '../../../src/core/errors.ts';
 import { LATENCY_BOUNDS_MS, latencyRow } from '../../../src/delivery/index.ts';
-import { createHttpApp, RouteTable } from '../../../src/server/http/index.ts';
+import { RouteTable } from '../../../src/server/http/index.ts';
+import { appWithoutAuth } from '../../support/http-app.ts';
 import { IngestTokens, otlpEnvironment, registerTraceRoutes, TraceService } from '../../../src/server/traces/index.ts';
 import type { Project } from '../../../src/store/ports.ts';
 import type { RouteLatencyRow, TraceSummary, Waterfall } from '../../../src/traces/index.ts';
@@ -51,13 +52,7 @@ describe('OTLP/HTTP traces from the OpenTelemetry SDK', () => {
       },
       publicUrl: () => base,
     });
-    app = createHttpApp({
-      routes,
-      authenticate: async () => undefined,
-      authorize: async () => undefined,
-      isClosing: () => false,
-      onInternalError: () => undefined,
-    });
+    app = appWithoutAuth(routes);
     routes.register(app);
     base = await app.listen({ host: '127.0.0.1', port: 0 });
     const token = await tokens.token({ projectId: PROJECT.id, environment: 'production' });
