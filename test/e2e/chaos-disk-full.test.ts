@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sandboxAvailable } from '../../src/executor/index.ts';
-import { deployShopToStaging } from '../support/chaos-deploy.ts';
+import { deployShopToStaging, recordAfterRestart } from '../support/chaos-deploy.ts';
 import { runCli } from '../support/cli.ts';
 import { makeRepo } from '../support/repo.ts';
 import { type GantryUp, startGantryUp } from '../support/server.ts';
@@ -161,14 +161,7 @@ describe.skipIf(!sandboxAvailable())('disk-full end to end', () => {
     expect(freedAt).toBeGreaterThanOrEqual(deadline - 50);
     expect(freedAt - deadline).toBeLessThanOrEqual(3000); // … and not much longer on a loaded machine.
 
-    await server.startServer();
-    const record = await waitFor(
-      async () => {
-        const r = await show(id);
-        return r.running ? undefined : r;
-      },
-      { what: 'the restarted server to record the run', timeoutMs: 30_000 },
-    );
+    const record = await recordAfterRestart<Run>(server, id);
     expect(record.verdict).toBe('aborted');
     expect(record.instanceFaults.map((f) => f.kind)).toEqual(['disk-full']);
   }, 90_000);

@@ -10,7 +10,7 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readStat } from '../../src/platform/proc.ts';
-import { deployShopToStaging } from '../support/chaos-deploy.ts';
+import { deployShopToStaging, recordAfterRestart } from '../support/chaos-deploy.ts';
 import { makeRepo } from '../support/repo.ts';
 import { type GantryUp, startGantryUp } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
@@ -158,14 +158,7 @@ describe('instance faults end to end', () => {
     expect(resumedAt).toBeGreaterThanOrEqual(deadline - 50);
     expect(resumedAt - deadline).toBeLessThanOrEqual(1500); // … and not much longer on a loaded machine.
 
-    await server.startServer();
-    const record = await waitFor(
-      async () => {
-        const r = await show(id);
-        return r.running ? undefined : r;
-      },
-      { what: 'the restarted server to record the run', timeoutMs: 30_000 },
-    );
+    const record = await recordAfterRestart<Run>(server, id);
     expect(record.verdict).toBe('aborted');
     expect(record.instanceFaults.map((f) => f.kind)).toEqual(['pause']);
   }, 90_000);

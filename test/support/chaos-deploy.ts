@@ -1,6 +1,7 @@
 /**
  * What every chaos end-to-end test does first: register the repository as project `shop`, build
- * it, make a release of the build and deploy it to `staging`, then wait for the rollout to finish.
+ * it, make a release of the build and deploy it to `staging`, then wait for the rollout to finish;
+ * and what the ones that kill the server check last: the restarted server records the run.
  */
 import type { GantryUp } from './server.ts';
 import { waitFor } from './wait.ts';
@@ -25,5 +26,20 @@ export async function deployShopToStaging(server: GantryUp, repoDir: string): Pr
       return v.rollout?.phase === 'succeeded' ? (v.live.port ?? undefined) : undefined;
     },
     { what: 'the deploy', timeoutMs: 30_000 },
+  );
+}
+
+/** Starts the killed `server` again and waits until it has recorded how experiment run `id` ended. */
+export async function recordAfterRestart<R extends { running?: boolean; verdict: string | null }>(
+  server: GantryUp,
+  id: string,
+): Promise<R> {
+  await server.startServer();
+  return waitFor(
+    async () => {
+      const { run } = (await server.api<{ run: R }>('GET', `/api/projects/shop/experiment-runs/${id}`)).body;
+      return run.running ? undefined : run;
+    },
+    { what: 'the restarted server to record the run', timeoutMs: 30_000 },
   );
 }
