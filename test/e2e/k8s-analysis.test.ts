@@ -14,31 +14,25 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Project } from '../../src/store/ports.ts';
 import type { ClusterProxyPod } from '../support/cluster-proxy-pods.ts';
-import { storeReleases } from '../support/kubernetes-releases.ts';
+import { shopOnKubernetes, storeReleases } from '../support/kubernetes-releases.ts';
 import type { PodProxyFront } from '../support/pod-proxy-front.ts';
 import type { ScriptedKubernetesApi } from '../support/scripted-kubernetes-api.ts';
 import { type ScriptedCluster, startScriptedCluster } from '../support/scripted-cluster.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
 
-const CONFIG = (kubeconfig: string) => `
-pipeline:
-  jobs: { build: { steps: [make] } }
-service:
-  run: node server.js
-  instances: 1
-environments:
-  production:
-    strategy:
+const CONFIG = (kubeconfig: string) =>
+  shopOnKubernetes(kubeconfig, {
+    instances: 1,
+    production: `    strategy:
       canary:
         steps: [{ weight: 50, pause: 2s }]
         analysis:
           error-rate: { max: 5% }
           min-requests: 10
           window: 4s
-    target:
-      kubernetes: { namespace: shop, image: "registry.test/shop:{release}", kubeconfig: "${kubeconfig}", context: scripted }
-`;
+`,
+  });
 
 const ROUTES = '/api/v1/namespaces/shop/configmaps/shop-production-routes';
 /** Release 2 fails every request; 1 and 3 answer. */

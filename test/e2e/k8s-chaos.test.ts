@@ -14,24 +14,17 @@ import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterProxyPod } from '../support/cluster-proxy-pods.ts';
-import { storeReleases } from '../support/kubernetes-releases.ts';
+import { shopOnKubernetes, storeReleases } from '../support/kubernetes-releases.ts';
 import type { PodProxyFront } from '../support/pod-proxy-front.ts';
 import type { ScriptedKubernetesApi } from '../support/scripted-kubernetes-api.ts';
 import { type ScriptedCluster, startScriptedCluster } from '../support/scripted-cluster.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { waitFor } from '../support/wait.ts';
 
-const CONFIG = (kubeconfig: string) => `
-pipeline:
-  jobs: { build: { steps: [make] } }
-service:
-  run: node server.js
-  instances: 2
-environments:
-  production:
-    target:
-      kubernetes: { namespace: shop, image: "registry.test/shop:{release}", kubeconfig: "${kubeconfig}", context: scripted }
-experiments:
+const CONFIG = (kubeconfig: string) =>
+  shopOnKubernetes(kubeconfig, {
+    instances: 2,
+    rest: `experiments:
   half-aborts:
     environment: production
     hypothesis: { error-rate: { max: 5% } }
@@ -54,7 +47,8 @@ experiments:
     faults:
       - pause: { instances: 1 }
     duration: 2s
-`;
+`,
+  });
 
 const ROUTES = '/api/v1/namespaces/shop/configmaps/shop-production-routes';
 

@@ -10,24 +10,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Project } from '../../src/store/ports.ts';
-import { storeReleases } from '../support/kubernetes-releases.ts';
+import { shopOnKubernetes, storeReleases } from '../support/kubernetes-releases.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { ScriptedKubernetesApi } from '../support/scripted-kubernetes-api.ts';
 import { waitFor } from '../support/wait.ts';
 
-const CONFIG = (kubeconfig: string) => `
-pipeline:
-  jobs: { build: { steps: [make] } }
-service:
-  run: node server.js
-  instances: 2
-environments:
-  production:
-    secrets: { DB_PASSWORD: SHOP_DB_PASSWORD }
+const CONFIG = (kubeconfig: string) =>
+  shopOnKubernetes(kubeconfig, {
+    instances: 2,
+    production: `    secrets: { DB_PASSWORD: SHOP_DB_PASSWORD }
     strategy: { canary: { steps: [{ weight: 20, pause: until-promoted }] } }
-    target:
-      kubernetes: { namespace: shop, image: "registry.test/shop:{release}", kubeconfig: "${kubeconfig}", context: scripted }
-`;
+`,
+  });
 
 const ROUTES = '/api/v1/namespaces/shop/configmaps/shop-production-routes';
 const SECRET = '/api/v1/namespaces/shop/secrets/shop-production-secrets';

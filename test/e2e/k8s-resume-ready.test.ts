@@ -7,22 +7,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { storeReleases } from '../support/kubernetes-releases.ts';
+import { shopOnKubernetes, storeReleases } from '../support/kubernetes-releases.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { ScriptedKubernetesApi } from '../support/scripted-kubernetes-api.ts';
 import { waitFor } from '../support/wait.ts';
 
-const CONFIG = (kubeconfig: string) => `
-pipeline:
-  jobs: { build: { steps: [make] } }
-service:
-  run: node server.js
-  instances: 2
-environments:
-  production:
-    target:
-      kubernetes: { namespace: shop, image: "registry.test/shop:{release}", kubeconfig: "${kubeconfig}", context: scripted }
-`;
+const CONFIG = (kubeconfig: string) =>
+  shopOnKubernetes(kubeconfig, {
+    instances: 2,
+  });
 
 let api: ScriptedKubernetesApi;
 let dir: string;

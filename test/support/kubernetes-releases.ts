@@ -22,21 +22,35 @@ export async function storeReleases(
   }
 }
 
-/** `shop`'s gantry.yaml with production on the scripted cluster behind its proxy pods and one availability SLO. */
-export const SLO_ON_KUBERNETES = (kubeconfig: string) => `
+/**
+ * `shop`'s gantry.yaml with production on the scripted cluster (context `scripted` of
+ * `kubeconfig`): `instances` of `node server.js`; `production` lines go under the environment
+ * before its target (strategy, secrets; indented four spaces, each ending in a newline), `rest`
+ * after the environments (SLOs, experiments).
+ */
+export function shopOnKubernetes(kubeconfig: string, o: { instances: number; production?: string; rest?: string }): string {
+  return `
 pipeline:
   jobs: { build: { steps: [make] } }
 service:
   run: node server.js
-  instances: 1
+  instances: ${o.instances}
 environments:
   production:
-    strategy: { recreate: {} }
-    target:
+${o.production ?? ''}    target:
       kubernetes: { namespace: shop, image: "registry.test/shop:{release}", kubeconfig: "${kubeconfig}", context: scripted }
-slos:
+${o.rest ?? ''}`;
+}
+
+/** `shop` on the scripted cluster behind its proxy pods, recreated on deploy, with one availability SLO. */
+export const SLO_ON_KUBERNETES = (kubeconfig: string) =>
+  shopOnKubernetes(kubeconfig, {
+    instances: 1,
+    production: '    strategy: { recreate: {} }\n',
+    rest: `slos:
   availability: { objective: 99%, period: 1h }
-`;
+`,
+  });
 
 /** Release 1's backend behind the pods: 500 under /fail, 200 elsewhere. */
 export function startReleaseBackend(): Promise<Server> {
