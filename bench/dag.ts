@@ -5,7 +5,8 @@
  * its own bubblewrap sandbox, when bubblewrap works here) and with `--no-sandbox`. Targets: the
  * sandboxed run ≤ 10× `make -j<cores>` of the same run; ≤ 10 s wall on 2 cores without the
  * sandbox. The peer floor is `make -j<cores>` (and `ninja -j<cores>` when installed) running the
- * same DAG shape in the same run, interleaved with Gantry's runs.
+ * same DAG shape in the same run, interleaved with Gantry's runs; beside it, the sandbox's own
+ * floor (`sandbox_floor`): make with each recipe in bubblewrap as Gantry runs a job.
  *
  * Env: JOBS (default 1000), REPS (default 1 for each gantry variant, make/ninja run 3×),
  * GANTRY_TIMEOUT_MS (default 120000: a run past it is reported as not finished, not as a figure),
@@ -13,9 +14,10 @@
  * (default 280000: the whole benchmark; a sandboxed run takes ~50 s on a loaded 2-core machine),
  * PARALLEL (Gantry's jobs at once, `--parallel`; default its own default; make and ninja keep -j<cores>).
  */
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { sandboxArgv } from '../src/executor/sandbox.ts';
 import {
   benchMain,
   bwrapWorks,
@@ -65,6 +67,21 @@ function makefile(): string {
   ].join('\n');
 }
 
+/**
+ * The sandbox's own floor: the same DAG under make, each recipe in bubblewrap as Gantry starts a
+ * one-step job (`sandboxArgv`, so the same mounts: the data dir hidden, a workspace and a temp
+ * dir per job bound back; made beforehand, outside the timing). Gantry's sandboxed run over this
+ * is what Gantry adds to the sandbox; this over plain make is what bubblewrap costs here.
+ */
+async function sandboxedMakefile(dir: string): Promise<string> {
+  const data = join(dir, 'data');
+  for (const id of ['root', 'final', ...middleIds]) await mkdir(join(data, 'w', `${id}.tmp`), { recursive: true });
+  for (const id of ['root', 'final', ...middleIds]) await mkdir(join(data, 'w', id), { recursive: true });
+  const ws = join(data, 'w', '$@');
+  const recipe = `\t@${sandboxArgv(['true'], { workspaceDir: ws, privateDirs: [`${ws}.tmp`], hiddenPaths: [data], network: true, cwd: ws }).join(' ')}`;
+  return makefile().replaceAll('\ttrue', recipe);
+}
+
 function ninjaFile(): string {
   const lines = ['rule r', '  command = true', 'build root: r'];
   for (const id of middleIds) lines.push(`build ${id}: r || root`);
@@ -108,16 +125,19 @@ await benchMain('dag', DEADLINE_MS, async () => {
   await writeFile(join(refs, 'build.ninja'), ninjaFile());
   const ninja = await hasTool('ninja');
   const bwrap = await bwrapWorks();
+  if (bwrap) await writeFile(join(refs, 'Makefile.sandboxed'), await sandboxedMakefile(refs));
   const variants: { name: 'sandbox' | 'no_sandbox'; args: string[] }[] = [];
   if (bwrap && SANDBOX !== 'off') variants.push({ name: 'sandbox', args: [] });
   if (SANDBOX !== 'on') variants.push({ name: 'no_sandbox', args: ['--no-sandbox'] });
 
   const make: number[] = [];
+  const makeSandboxed: number[] = [];
   const ninjaMs: number[] = [];
   const runs = { sandbox: [] as GantryRun[], no_sandbox: [] as GantryRun[] };
   const unfinished = { sandbox: null as string | null, no_sandbox: null as string | null };
   for (let rep = 0; rep < Math.max(3, REPS); rep++) {
     make.push((await runOk(['make', '-s', `-j${cores}`, '-f', 'Makefile'], { cwd: refs })).ms);
+    if (bwrap) makeSandboxed.push((await runOk(['make', '-s', `-j${cores}`, '-f', 'Makefile.sandboxed'], { cwd: refs })).ms);
     if (ninja) ninjaMs.push((await runOk(['ninja', '-j', String(cores)], { cwd: refs })).ms);
     // Its targets are never written, so ninja reruns everything each time; its log is dropped anyway.
     await runCmd(['rm', '-f', join(refs, '.ninja_log'), join(refs, '.ninja_deps')]);
@@ -169,6 +189,16 @@ await benchMain('dag', DEADLINE_MS, async () => {
       ratio_sandboxed_gantry_to_peer: sandboxRatio,
       ratio_gantry_no_sandbox_to_peer: plain.ratio_to_make,
     },
+    ...(bwrap
+      ? {
+          sandbox_floor: {
+            name: `make -j${cores}, each job in bubblewrap as Gantry starts a one-step job's sandbox, same run`,
+            wall_ms: spread(makeSandboxed),
+            ratio_to_make: round(spread(makeSandboxed).median / makeSpread.median, 1),
+            ratio_sandboxed_gantry_to_it: sandboxed.wall_ms ? round(sandboxed.wall_ms.median / spread(makeSandboxed).median, 2) : null,
+          },
+        }
+      : {}),
     ...(ninja ? { ninja_wall_ms: spread(ninjaMs) } : {}),
   };
 });
