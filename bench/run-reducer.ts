@@ -9,7 +9,8 @@
  * Two reducers: `applyRunEvent` (what the run driver runs: the driver's own state, changed in
  * place) and the pure `reduceRun` (a copy of the jobs record per event; tests and one-off callers).
  *
- * Knobs: SMALL [2000], LARGE [10000], PURE [1; 0 measures applyRunEvent alone: the pure one is jobs² at LARGE].
+ * Knobs: SMALL [2000], LARGE [10000], PURE [1; 0 measures applyRunEvent alone: the pure one is jobs² at LARGE],
+ * SHAPE [independent; `fan-in`: one more job needing all the others, as bench:dag's final job].
  */
 import { parseConfig } from '../src/pipeline/load-config.ts';
 import { compilePlan } from '../src/pipeline/plan.ts';
@@ -20,6 +21,7 @@ import { benchMain, progress, round } from './lib.ts';
 const SMALL = Number(process.env.SMALL ?? 2000);
 const LARGE = Number(process.env.LARGE ?? 10_000);
 const PURE = process.env.PURE !== '0';
+const FAN_IN = process.env.SHAPE === 'fan-in';
 
 type Reducer = (state: RunState, event: RunEvent, env: ConditionEnv) => { state: RunState };
 
@@ -27,6 +29,8 @@ type Reducer = (state: RunState, event: RunEvent, env: ConditionEnv) => { state:
 function perEvent(jobs: number, reduce: Reducer): { events: number; cpu_us_per_event: number } {
   const lines = ['pipeline:', '  jobs:'];
   for (let i = 0; i < jobs; i++) lines.push(`    j${i}:`, '      runs-on: [bench]', '      steps: ["true"]');
+  if (FAN_IN)
+    lines.push('    last:', `      needs: [${Array.from({ length: jobs }, (_, i) => `j${i}`).join(', ')}]`, '      steps: ["true"]');
   const config = parseConfig(`${lines.join('\n')}\n`, 'gantry.yaml');
   const gantry = {
     sha: 'a',
@@ -43,9 +47,13 @@ function perEvent(jobs: number, reduce: Reducer): { events: number; cpu_us_per_e
   state = reduce(state, { type: 'start' }, env).state;
   for (let i = 0; i < jobs; i++) state = reduce(state, { type: 'job-started', key: `j${i}` }, env).state;
   for (let i = 0; i < jobs; i++) state = reduce(state, { type: 'job-finished', key: `j${i}`, status: 'success', outputs: {} }, env).state;
+  if (FAN_IN) {
+    state = reduce(state, { type: 'job-started', key: 'last' }, env).state;
+    state = reduce(state, { type: 'job-finished', key: 'last', status: 'success', outputs: {} }, env).state;
+  }
   const used = process.cpuUsage(before);
   if (state.status !== 'success') throw new Error(`the run ended ${state.status}`);
-  const events = 2 * jobs + 1;
+  const events = 2 * jobs + 1 + (FAN_IN ? 2 : 0);
   return { events, cpu_us_per_event: round((used.user + used.system) / events, 1) };
 }
 
@@ -69,6 +77,7 @@ await benchMain('run-reducer', 600_000, async () => {
     reduce_run: pure,
     // Per event at LARGE: the driver's reducer against the pure one.
     large_ratio_applied_to_pure: pure && round(applied.large.cpu_us_per_event / pure.large.cpu_us_per_event, 3),
+    shape: FAN_IN ? 'fan-in: one job needing all the others' : 'independent jobs',
     size_ratio: round(LARGE / SMALL, 2),
     loadavg: (await import('node:fs')).readFileSync('/proc/loadavg', 'utf8').trim(),
   };

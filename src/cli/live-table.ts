@@ -9,7 +9,7 @@ export class LiveTable {
   readonly #out: NodeJS.WriteStream;
   readonly #tty: boolean;
   #linesDrawn = 0;
-  #latest: JobRecord[] = [];
+  #all: () => Iterable<JobRecord> = () => [];
   #timer: NodeJS.Timeout | null = null;
   readonly #lastStatus = new Map<string, string>();
 
@@ -18,10 +18,11 @@ export class LiveTable {
     this.#tty = Boolean(out.isTTY);
   }
 
-  update(jobs: JobRecord[]): void {
-    this.#latest = jobs;
+  /** `changed` jobs have a new state; `all` lists every job, read only when the table is redrawn. */
+  update(changed: readonly JobRecord[], all: () => Iterable<JobRecord>): void {
+    this.#all = all;
     if (!this.#tty) {
-      for (const job of jobs) {
+      for (const job of changed) {
         if (this.#lastStatus.get(job.key) === job.status) continue;
         this.#lastStatus.set(job.key, job.status);
         if (job.status === 'waiting') continue;
@@ -43,7 +44,7 @@ export class LiveTable {
   }
 
   #draw(): void {
-    const rows = this.#latest.map((job) => this.#row(job));
+    const rows = Array.from(this.#all(), (job) => this.#row(job));
     const up = this.#linesDrawn > 0 ? `\x1b[${this.#linesDrawn}F` : '';
     this.#out.write(`${up}${rows.map((r) => `\x1b[2K${r}`).join('\n')}\n`);
     this.#linesDrawn = rows.length;

@@ -33,8 +33,11 @@ export interface LocalRunOptions {
   /** More host variables for the steps (`GANTRY_PASS_ENV`; see JobSpec.passEnv). */
   passEnv?: readonly string[];
   runJob: RunJob;
-  /** Called after every persisted transition with all job rows (for the live table). */
-  onChange?: (jobs: JobRecord[], state: RunState) => void;
+  /**
+   * Called after every persisted transition with the job rows it changed, and every row on demand
+   * (for the live table: listing all of them per transition made a 1,000-job run cost n²).
+   */
+  onChange?: (changed: JobRecord[], all: () => Iterable<JobRecord>) => void;
   onLog?: (line: LogLine) => void;
   signal?: AbortSignal;
 }
@@ -113,11 +116,15 @@ export async function runLocally(o: LocalRunOptions): Promise<LocalRunResult> {
       },
       jobSpec: async (job, current, signal) => buildJobSpec(setting, job, current, signal),
       persist: async (t: Transition) => {
+        const changed: JobRecord[] = [];
         for (const { key, patch } of jobPatches(t)) {
           const record = records.get(key);
-          if (record) records.set(key, applyJobPatch(record, patch));
+          if (record === undefined) continue;
+          const next = applyJobPatch(record, patch);
+          records.set(key, next);
+          changed.push(next);
         }
-        o.onChange?.([...records.values()], t.state);
+        o.onChange?.(changed, () => records.values());
       },
     },
   );

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Value } from '../../src/core/types.ts';
 import { compilePlan } from '../../src/pipeline/plan.ts';
-import { IllegalTransitionError, initialRunState, reduceRun, rerunState } from '../../src/pipeline/run-reducer.ts';
+import { applyRunEvent, IllegalTransitionError, initialRunState, reduceRun, rerunState } from '../../src/pipeline/run-reducer.ts';
 import type { ConditionEnv, RunCommand, RunEvent, RunState, RunTransition } from '../../src/pipeline/run-reducer.ts';
 import { GANTRY, pipeline, type JobSpec } from './pipeline-fixtures.ts';
 
@@ -116,6 +116,46 @@ describe('reduceRun: ordering', () => {
     d.complete('test');
     expect(d.log()).toEqual(['dispatch build', 'dispatch lint', 'dispatch test', 'finished success']);
     expect(d.state.status).toBe('success');
+  });
+
+  it('starts a fan-in only once every need is final, whatever order they end in, in place or copied', () => {
+    // Each waiting job remembers how many of its needs are final: orders that end the first needs
+    // last, or leave a gap, must not let it start early.
+    const middle = Array.from({ length: 12 }, (_, i) => `m${i}`);
+    const jobs: Record<string, JobSpec> = { root: {} };
+    for (const id of middle) jobs[id] = { needs: ['root'] };
+    jobs.final = { needs: middle, if: 'always()' };
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const env: ConditionEnv = { inputs: {}, gantry: GANTRY, env: {} };
+    for (let trial = 0; trial < 40; trial++) {
+      const order = [...middle].sort(() => random() - 0.5);
+      for (const inPlace of [true, false]) {
+        let state = runOf(jobs);
+        const send = (event: RunEvent): RunCommand[] => {
+          const t = inPlace ? applyRunEvent(state, event, env) : reduceRun(state, event, env);
+          state = t.state;
+          return t.commands;
+        };
+        send({ type: 'start' });
+        send({ type: 'job-started', key: 'root' });
+        send({ type: 'job-finished', key: 'root', status: 'success', outputs: {} });
+        for (const [index, key] of order.entries()) {
+          send({ type: 'job-started', key });
+          const status = random() < 0.2 ? 'failure' : 'success';
+          const commands = send({ type: 'job-finished', key, status, outputs: {} });
+          const last = index === order.length - 1;
+          expect(
+            commands.some((c) => c.type === 'dispatch' && c.key === 'final'),
+            `${order.join(',')} at ${key}`,
+          ).toBe(last);
+          expect(state.jobs.final?.status).toBe(last ? 'queued' : 'waiting');
+        }
+      }
+    }
   });
 
   it('reports only the jobs whose record changed', () => {

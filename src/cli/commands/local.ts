@@ -187,7 +187,7 @@ async function runCommand(opts: RunOptions): Promise<number> {
       // The server's option, honoured here too: a pipeline sees the same host variables locally.
       passEnv: parseEnvNames(process.env.GANTRY_PASS_ENV ?? '', 'GANTRY_PASS_ENV'),
       runJob,
-      onChange: (jobs) => table?.update(jobs),
+      onChange: (changed, all) => table?.update(changed, all),
       onLog:
         opts.verbose && !opts.json
           ? (line) => process.stderr.write(`${dim(`[${line.jobKey}]`, process.stderr)} ${line.text}\n`)
