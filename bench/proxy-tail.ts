@@ -9,8 +9,11 @@
  *    p99 / p99.9 over direct, the longest stall (time during which requests were due and none was
  *    answered), throughput, each proxy's CPU per request (user + system, from /proc: far less
  *    sensitive to a shared machine than latency) and its upstream connections (mid-run, `ss`).
- *    OPEN_REPS rounds per level, HAProxy and Gantry swapping places each round (a load that
- *    drifts during a round then favours neither); the ratios are of the medians over rounds.
+ *    Many short rounds per level (OPEN_REPS, OPEN_REPS_70), every path once a round in a random
+ *    order: one machine stall lands in one path's round, and the headline ratio is of the medians
+ *    over rounds of each round's added p99, which such a stall cannot decide. Beside it each path's
+ *    p99 pooled over its rounds, and its episodes of requests ≥ 20 ms late per minute, with those
+ *    no stall probe saw (a 1 ms sleeper per core, late only when the machine took its core).
  *    Each run first sends WARM_SECONDS of the same load on the same connections, unmeasured, for
  *    every path alike: the figures are each proxy's steady state, not its first second (Gantry
  *    closes upstream connections idle for 2 s, HAProxy keeps them, so the gap between two runs
@@ -27,8 +30,10 @@
  *
  * Prints one JSON object; progress on stderr. Bounded: a deadline (DEADLINE_MS, default 300 s) and
  * every process started here stopped by PID on exit, error, deadline or Ctrl-C.
- * Env: REPS [2] wrk runs per path, WRK_SECONDS [3], SECONDS [8] per open-loop run, OPEN_REPS [2]
- * open-loop rounds per level, CONNS [64] open-loop connections, WARM_SECONDS [1] unmeasured load before each open-loop run, RUNTIME [1] (0: do not read the Gantry process's pauses), FLOOR [1] (0: without the minimal Node proxy), RT [0] (1: SCHED_FIFO, see below), PIN [1], NODE_FLAGS (extra flags for the proxy process, e.g.
+ * Env: REPS [2] wrk runs per path, WRK_SECONDS [3], SECONDS [2.5] per open-loop run, OPEN_REPS [7]
+ * rounds at half of HAProxy's max, OPEN_REPS_70 [3] at 70 % of Gantry's, SEED (the rounds' order),
+ * PROBE_MS [5] (a probe wake-up this late is a stall), CONNS [64] open-loop connections,
+ * WARM_SECONDS [0.8] unmeasured load before each open-loop run, RUNTIME [1] (0: do not read the Gantry process's pauses), FLOOR [1] (0: without the minimal Node proxy), RT [0] (1: SCHED_FIFO, see below), PIN [1], NODE_FLAGS (extra flags for the proxy process, e.g.
  * `--cpu-prof --cpu-prof-dir=/tmp/prof` or `--trace-gc`), PROXY_LOG (a file that keeps the proxy
  * process's output, e.g. what --trace-gc prints; by default it goes with the temp dir), RATE (no
  * maximum rates: one open-loop level at this rate, to compare variants quickly), TRACE_CONTROL=1
