@@ -570,8 +570,9 @@ function compare(rounds: Record<string, OpenRun>[], seconds: number) {
     // The histograms are pooled below; each run's own would only make the output long.
     per_round: rounds.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, { ...v, hist: undefined }]))),
     ...robust,
-    // The figure over all rounds of a path pooled (one machine stall in one round can decide it).
-    ratio_added_p99_pooled: round((gp - dp) / Math.max(hp - dp, 0.1), 2),
+    // The figure over all rounds of a path pooled (one machine stall in one round can decide
+    // it); null when the direct path's pooled p99 was not below HAProxy's (a stall in a direct round).
+    ratio_added_p99_pooled: hp - dp > 0.1 ? round((gp - dp) / (hp - dp), 2) : null,
     added_over_direct: { haproxy: h, gantry: g, ...(f === null ? {} : { node_floor: f }) },
     // HAProxy's added p99 can be ~0 on a quiet machine: the ratio is then measured against 0.1 ms.
     ratio_added_p99: round(g.p99_ms / Math.max(h.p99_ms, 0.1), 2),
