@@ -92,10 +92,11 @@ export class ProcessSet {
     this.#cleanups.push(fn);
   }
 
-  /** Starts a long-running process and waits until `ready()` says so (10 s at most). */
-  async start(name: string, argv: string[], ready: () => Promise<boolean>): Promise<Proc> {
+  /** Starts a long-running process and waits until `ready()` says so (10 s at most); `onStdout` sees its output as it comes. */
+  async start(name: string, argv: string[], ready: () => Promise<boolean>, onStdout?: (d: Buffer) => void): Promise<Proc> {
     const [cmd, ...args] = argv as [string, ...string[]];
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    if (onStdout !== undefined) child.stdout?.on('data', onStdout);
     let log = '';
     const keep = (d: Buffer): void => {
       log = (log + d.toString()).slice(-2000);
@@ -292,7 +293,28 @@ export interface PacedResult {
    * (a pause, a burst of work); many small ones are queueing spread over the run.
    */
   slow: SlowTimeline;
+  /** When the measured run started (the due time of its first request), epoch ms. */
+  epoch_t0_ms: number;
+  /** The latency histogram's non-empty buckets as [bucket index, count] (for pooling runs). */
+  hist: [number, number][];
+  /**
+   * Episodes of requests answered at least `LATE_MS` (20 ms) after they were due: runs of 10 ms
+   * slots (by due time) holding such a request, gaps under 50 ms joined. A fixed threshold, unlike
+   * `slow`: their count per minute compares paths whatever each run's p99 was.
+   */
+  late_episodes: LateEpisode[];
 }
+
+/** See `PacedResult.late_episodes`. */
+export interface LateEpisode {
+  epoch_ms: number;
+  length_ms: number;
+  requests: number;
+  worst_ms: number;
+}
+
+/** The lateness from which a request counts in `late_episodes`, ms. */
+export const LATE_MS = 20;
 
 /** See `PacedResult.slow`. */
 export interface SlowTimeline {
@@ -499,23 +521,44 @@ async function paced(conns: Conn[], rate: number, seconds: number, warmSeconds: 
     over_10ms: run.over10,
     generator_max_gap_ms: round(maxGap, 2),
     slow: slowTimeline(run, q(0.99), performance.timeOrigin + t0),
+    epoch_t0_ms: Math.round(performance.timeOrigin + t0),
+    hist: sparse(run.hist),
+    late_episodes: episodesOver(run, LATE_MS, performance.timeOrigin + t0).map((e) => ({
+      epoch_ms: e.epoch_ms,
+      length_ms: e.length_ms,
+      requests: e.slow,
+      worst_ms: e.worst_ms,
+    })),
   };
+}
+
+function sparse(hist: Float64Array): [number, number][] {
+  const out: [number, number][] = [];
+  for (let i = 0; i < hist.length; i++) if ((hist[i] as number) > 0) out.push([i, hist[i] as number]);
+  return out;
 }
 
 /** Groups the requests at or above `p99Ms` by when they were due (see `PacedResult.slow`). */
 function slowTimeline(run: PacedRun, p99Ms: number, epochT0: number): SlowTimeline {
+  // The histogram's p99 is its bucket's highest value: compare against that bucket's low end.
+  const episodes = episodesOver(run, p99Ms * 0.98, epochT0);
+  const slowN = episodes.reduce((t, e) => t + e.slow, 0);
+  const top = [...episodes].sort((a, b) => b.slow - a.slow).slice(0, 5);
+  const inTop = top.reduce((t, e) => t + e.slow, 0);
+  return { requests: slowN, episodes: episodes.length, top5_share: slowN === 0 ? 0 : round(inTop / slowN, 2), top };
+}
+
+/** Episodes (10 ms slots by due time, gaps under 50 ms joined) of the requests at least `minMs` late, in time order. */
+function episodesOver(run: PacedRun, minMs: number, epochT0: number): SlowTimeline['top'] {
   const n = Math.min(run.done, run.dueAt.length);
   let last = 0;
   for (let i = 0; i < n; i++) last = Math.max(last, run.dueAt[i] as number);
   const slots = Math.floor(last / 10) + 1;
   const count = new Uint32Array(slots);
   const worst = new Float32Array(slots);
-  let slowN = 0;
   for (let i = 0; i < n; i++) {
     const ms = run.latency[i] as number;
-    // The histogram's p99 is its bucket's highest value: compare against that bucket's low end.
-    if (ms < p99Ms * 0.98) continue;
-    slowN++;
+    if (ms < minMs) continue;
     const k = Math.max(0, Math.floor((run.dueAt[i] as number) / 10));
     count[k]! += 1;
     if (ms > (worst[k] as number)) worst[k] = ms;
@@ -534,7 +577,39 @@ function slowTimeline(run: PacedRun, p99Ms: number, epochT0: number): SlowTimeli
     cur.worst_ms = Math.max(cur.worst_ms, round(worst[k] as number, 1));
     lastSlot = k;
   }
-  const top = [...episodes].sort((a, b) => b.slow - a.slow).slice(0, 5);
-  const inTop = top.reduce((t, e) => t + e.slow, 0);
-  return { requests: slowN, episodes: episodes.length, top5_share: slowN === 0 ? 0 : round(inTop / slowN, 2), top };
+  return episodes;
+}
+
+/**
+ * The stall probe's child mode: sleeps 1 ms at a time (a blocking wait, no event loop between) and
+ * prints `<epoch ms> <ms late>` for every wake-up at least `thresholdMs` late, after `READY`. A
+ * process that does almost nothing is late only when its core was taken from the whole machine
+ * (hypervisor steal, a kernel stall, a higher-priority task): it names machine stalls without
+ * reference to any proxy. Stopped by SIGTERM (no handler: the default action ends it).
+ */
+export function stallProbe(thresholdMs: number): never {
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  process.stdout.write('READY\n');
+  for (;;) {
+    const t = performance.now();
+    Atomics.wait(cell, 0, 0, 1);
+    const late = performance.now() - t - 1;
+    if (late >= thresholdMs) process.stdout.write(`${Math.round(performance.timeOrigin + t)} ${round(late, 1)}\n`);
+  }
+}
+
+/** Steal ticks of each CPU (time the hypervisor ran something else) and the CPU pressure total (µs), now. */
+export function machineCounters(): { steal: number[]; psiSomeUs: number } {
+  const steal: number[] = [];
+  for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
+    const m = /^cpu(\d+) (.*)$/.exec(line);
+    if (m) steal[Number(m[1])] = Number((m[2] as string).trim().split(/\s+/)[7] ?? 0);
+  }
+  let psiSomeUs = Number.NaN;
+  try {
+    psiSomeUs = Number(/^some .*total=(\d+)/m.exec(readFileSync('/proc/pressure/cpu', 'utf8'))?.[1] ?? Number.NaN);
+  } catch {
+    // no PSI on this kernel
+  }
+  return { steal, psiSomeUs };
 }

@@ -9,8 +9,11 @@
  *    p99 / p99.9 over direct, the longest stall (time during which requests were due and none was
  *    answered), throughput, each proxy's CPU per request (user + system, from /proc: far less
  *    sensitive to a shared machine than latency) and its upstream connections (mid-run, `ss`).
- *    OPEN_REPS rounds per level, HAProxy and Gantry swapping places each round (a load that
- *    drifts during a round then favours neither); the ratios are of the medians over rounds.
+ *    Many short rounds per level (OPEN_REPS, OPEN_REPS_70), every path once a round in a random
+ *    order: one machine stall lands in one path's round, and the headline ratio is of the medians
+ *    over rounds of each round's added p99, which such a stall cannot decide. Beside it each path's
+ *    p99 pooled over its rounds, and its episodes of requests ≥ 20 ms late per minute, with those
+ *    no stall probe saw (a 1 ms sleeper per core, late only when the machine took its core).
  *    Each run first sends WARM_SECONDS of the same load on the same connections, unmeasured, for
  *    every path alike: the figures are each proxy's steady state, not its first second (Gantry
  *    closes upstream connections idle for 2 s, HAProxy keeps them, so the gap between two runs
@@ -27,8 +30,10 @@
  *
  * Prints one JSON object; progress on stderr. Bounded: a deadline (DEADLINE_MS, default 300 s) and
  * every process started here stopped by PID on exit, error, deadline or Ctrl-C.
- * Env: REPS [2] wrk runs per path, WRK_SECONDS [3], SECONDS [8] per open-loop run, OPEN_REPS [2]
- * open-loop rounds per level, CONNS [64] open-loop connections, WARM_SECONDS [1] unmeasured load before each open-loop run, RUNTIME [1] (0: do not read the Gantry process's pauses), FLOOR [1] (0: without the minimal Node proxy), RT [0] (1: SCHED_FIFO, see below), PIN [1], NODE_FLAGS (extra flags for the proxy process, e.g.
+ * Env: REPS [2] wrk runs per path, WRK_SECONDS [3], SECONDS [2.5] per open-loop run, OPEN_REPS [7]
+ * rounds at half of HAProxy's max, OPEN_REPS_70 [3] at 70 % of Gantry's, SEED (the rounds' order),
+ * PROBE_MS [5] (a probe wake-up this late is a stall), CONNS [64] open-loop connections,
+ * WARM_SECONDS [0.8] unmeasured load before each open-loop run, RUNTIME [1] (0: do not read the Gantry process's pauses), FLOOR [1] (0: without the minimal Node proxy), RT [0] (1: SCHED_FIFO, see below), PIN [1], NODE_FLAGS (extra flags for the proxy process, e.g.
  * `--cpu-prof --cpu-prof-dir=/tmp/prof` or `--trace-gc`), PROXY_LOG (a file that keeps the proxy
  * process's output, e.g. what --trace-gc prints; by default it goes with the temp dir), RATE (no
  * maximum rates: one open-loop level at this rate, to compare variants quickly), TRACE_CONTROL=1
@@ -41,7 +46,8 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, r
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PROXY_FILES, PROXY_NODE_FLAGS, ProxyClient, proxyDir, type RuntimeReport } from '../src/proxy/index.ts';
+import { BUCKETS, quantileUs } from '../src/proxy/latency-histogram.ts';
+import type { ProxyClient, RuntimeReport } from '../src/proxy/index.ts';
 import {
   answers,
   contextSwitches,
@@ -49,12 +55,16 @@ import {
   cpuTicks,
   freePorts,
   HOST,
+  type LateEpisode,
+  LATE_MS,
+  machineCounters,
   pacedLoad,
   ProcessSet,
   progress,
   round,
   runAsync,
   serveBackends,
+  stallProbe,
   TICKS_PER_SECOND,
   wrkRunner,
   writeHaproxyConfig,
@@ -68,6 +78,8 @@ const mode = process.argv[2];
 
 if (mode === 'serve-backend') {
   serveBackends(Number(process.argv[3]), Number(process.argv[4]));
+} else if (mode === 'probe') {
+  stallProbe(Number(process.argv[3]));
 } else if (mode === 'load') {
   const [port, rate, seconds, conns, warm] = process.argv.slice(3).map(Number) as [number, number, number, number, number];
   process.stdout.write(`${JSON.stringify(await pacedLoad(port, rate, seconds, conns, warm))}\n`);
@@ -77,12 +89,17 @@ if (mode === 'serve-backend') {
 }
 
 async function main(): Promise<void> {
+  // Imported here, not at the top: the generator and the probe start from this file once per run.
+  const { PROXY_FILES, PROXY_NODE_FLAGS, ProxyClient, proxyDir } = await import('../src/proxy/index.ts');
   const REPS = Number(process.env.REPS ?? 2);
   const WRK_SECONDS = Number(process.env.WRK_SECONDS ?? 3);
-  const SECONDS = Number(process.env.SECONDS ?? 8);
-  const OPEN_REPS = Number(process.env.OPEN_REPS ?? 2);
+  const SECONDS = Number(process.env.SECONDS ?? 2.5);
+  const OPEN_REPS = Number(process.env.OPEN_REPS ?? 7);
+  const OPEN_REPS_70 = Number(process.env.OPEN_REPS_70 ?? 3);
+  const PROBE_MS = Number(process.env.PROBE_MS ?? 5);
+  const SEED = Number(process.env.SEED ?? Date.now() % 100_000);
   const CONNS = Number(process.env.CONNS ?? 64);
-  const WARM_SECONDS = Number(process.env.WARM_SECONDS ?? 1);
+  const WARM_SECONDS = Number(process.env.WARM_SECONDS ?? 0.8);
   // RUNTIME=0: do not watch the Gantry process's pauses (to check that watching them costs nothing).
   const RUNTIME = process.env.RUNTIME !== '0';
   // FLOOR=0: leave out the minimal Node proxy (proxy-floor.ts), Node's own floor.
@@ -124,6 +141,9 @@ async function main(): Promise<void> {
         )
       : null;
 
+    // One stall probe per core, above everything else (FIFO 50 where chrt is allowed): what makes it
+    // late took the core from the whole machine, whichever path was being measured.
+    const probes = await Promise.all([0, 1].map((cpu) => startProbe(procs, cpu, PROBE_MS)));
     // The proxy process is started here (pinned, with the flags ProxyClient gives it, and NODE_FLAGS) and adopted by a ProxyClient, as a restarted server adopts it.
     const dataDir = join(dir, 'data');
     const key = 'bench:tail';
@@ -216,13 +236,15 @@ async function main(): Promise<void> {
             { name: 'gantry_70pct_of_own_max', rate: Math.round(maxRps('gantry') * 0.7) },
           ];
     const open: Record<string, { rate: number } & ReturnType<typeof compare>> = {};
+    const rng = lcg(SEED);
     const byLabel = new Map(paths.map((p) => [p.label, p]));
     for (const level of levels) {
       const rounds: Record<string, OpenRun>[] = [];
-      for (let rep = 1; rep <= OPEN_REPS; rep++) {
-        // Direct first (the baseline of the round), then the proxies in alternating order.
-        const proxies = rep % 2 === 1 ? ['haproxy', 'gantry', 'node_floor'] : ['node_floor', 'gantry', 'haproxy'];
-        const order = ['direct', ...proxies.filter((l) => byLabel.has(l))];
+      const nRounds = level.name === 'gantry_70pct_of_own_max' ? OPEN_REPS_70 : OPEN_REPS;
+      for (let rep = 1; rep <= nRounds; rep++) {
+        // Every path once a round, in a fresh random order: a machine stall lands on whichever
+        // path was running, and a drift over the round favours none.
+        const order = shuffle([...byLabel.keys()], rng);
         const runs: Record<string, OpenRun> = {};
         for (const label of order) {
           const p = byLabel.get(label) as (typeof paths)[number];
@@ -231,6 +253,7 @@ async function main(): Promise<void> {
           const sut0 = sutTicks();
           const cores0 = coreBusyTicks();
           const wall0 = performance.now();
+          const machine0 = machineCounters();
           const runtime0 = label === 'gantry' && RUNTIME ? await gantryClient.runtime(true) : null;
           const argv = gen([
             process.execPath,
@@ -273,14 +296,15 @@ async function main(): Promise<void> {
             upstream_connections: p.pid ? conns : null,
             cpu,
             gantry_runtime: runtime,
+            machine: machineDuring(paced, SECONDS, probes, machine0, machineCounters(), wall0),
           };
           progress(
-            `${level.name} (${level.rate} req/s) round ${rep} ${label}: ${out}${cpuUs === null ? '' : ` cpu ${cpuUs} µs/req, upstream conns ${conns}`} switches ${JSON.stringify(switches)} cores ${JSON.stringify(cpu)}${runtime === null ? '' : ` gantry ${JSON.stringify(runtime)}`}`,
+            `${level.name} (${level.rate} req/s) round ${rep} ${label}: ${JSON.stringify({ ...paced, hist: undefined, late_episodes: paced.late_episodes.length })} machine ${JSON.stringify(runs[label].machine)}${cpuUs === null ? '' : ` cpu ${cpuUs} µs/req, upstream conns ${conns}`} switches ${JSON.stringify(switches)} cores ${JSON.stringify(cpu)}${runtime === null ? '' : ` gantry ${JSON.stringify(runtime)}`}`,
           );
         }
         rounds.push(runs);
       }
-      open[level.name] = { rate: level.rate, ...compare(rounds) };
+      open[level.name] = { rate: level.rate, ...compare(rounds, SECONDS) };
     }
     const half = (open.half_haproxy_max ?? open.fixed) as ReturnType<typeof compare>;
     const at70 = (open.gantry_70pct_of_own_max ?? open.fixed) as ReturnType<typeof compare>;
@@ -291,7 +315,9 @@ async function main(): Promise<void> {
         split: '90/10',
         gantry: 'proxy process (proxy-host.ts), adopted by a ProxyClient reading window ×2 each second and roll-ups each 10 s',
         max_rate: `wrk -t1 -c50 -d${WRK_SECONDS}s after 1 s warm-up, ${REPS} interleaved reps, median`,
-        open_loop: `${WARM_SECONDS} s unmeasured warm-up then ${SECONDS} s measured per path (same connections), ${OPEN_REPS} rounds per level (HAProxy and Gantry swap places each round), ${CONNS} keep-alive connections, latency from each request's scheduled time; added latencies are medians over rounds`,
+        open_loop: `${WARM_SECONDS} s unmeasured warm-up then ${SECONDS} s measured per path (same connections), ${OPEN_REPS} rounds at half of HAProxy's max and ${OPEN_REPS_70} at 70 % of Gantry's, every path once a round in a random order (seed ${SEED}), ${CONNS} keep-alive connections, latency from each request's scheduled time; added latencies are medians over rounds of each round's path − direct`,
+        stall_probe: `one per core, ${probes[0]?.scheduling}, 1 ms sleeps, wake-ups ≥ ${PROBE_MS} ms late recorded; late episodes: requests ≥ ${LATE_MS} ms late`,
+        seed: SEED,
         pinning: PIN ? 'proxies + backends on CPU 0, load generator on CPU 1' : 'none',
         scheduling: RT ? 'system under test SCHED_FIFO 10 (chrt; Node helper threads SCHED_OTHER, GC single-threaded)' : 'default',
         node_flags: [...PROXY_NODE_FLAGS, ...NODE_RT, ...NODE_FLAGS].join(' '),
@@ -329,7 +355,95 @@ type OpenRun = PacedResult & {
   upstream_connections: number | null;
   cpu: CpuShares;
   gantry_runtime: GantryRuntime | null;
+  machine: MachineDuring;
 };
+
+/** What the machine did to everyone while a run was measured (see `machineDuring`). */
+interface MachineDuring {
+  /** Stall probe wake-ups at least PROBE_MS late on each core (count, longest ms, their epoch ms and lengths). */
+  probe_cpu0: { stalls: number; max_ms: number };
+  probe_cpu1: { stalls: number; max_ms: number };
+  /** The probes' stalls in the window, [epoch ms, ms late, core]. */
+  stalls: [number, number, number][];
+  /** Hypervisor steal on each core, % of the wall time (warm-up included). */
+  steal_cpu0_pct: number;
+  steal_cpu1_pct: number;
+  /** Time some task on the machine waited for a CPU (/proc/pressure/cpu), % of the wall time. */
+  psi_cpu_some_pct: number;
+}
+
+/** A running stall probe: its late wake-ups so far as [epoch ms, ms late]. */
+interface Probe {
+  cpu: number;
+  stalls: [number, number][];
+  scheduling: string;
+}
+
+/** Starts the stall probe on `cpu` (see `stallProbe` in proxy-lib.ts), FIFO 50 if allowed. */
+async function startProbe(procs: ProcessSet, cpu: number, thresholdMs: number): Promise<Probe> {
+  const fifo = spawnSync('chrt', ['-f', '50', 'true']).status === 0;
+  const argv = ['taskset', '-c', String(cpu), ...(fifo ? ['chrt', '-f', '50'] : []), process.execPath, SELF, 'probe', String(thresholdMs)];
+  const probe: Probe = { cpu, stalls: [], scheduling: fifo ? 'SCHED_FIFO 50' : 'default' };
+  let ready = false;
+  let rest = '';
+  const onData = (d: Buffer): void => {
+    const lines = (rest + d.toString()).split('\n');
+    rest = lines.pop() ?? '';
+    for (const line of lines) {
+      if (line === 'READY') ready = true;
+      const m = /^(\d+) (\S+)$/.exec(line);
+      if (m) probe.stalls.push([Number(m[1]), Number(m[2])]);
+    }
+  };
+  await procs.start(`stall probe ${cpu}`, argv, async () => ready, onData);
+  return probe;
+}
+
+/** The probes' stalls and the machine counters over one run's measured window. */
+function machineDuring(
+  paced: PacedResult,
+  seconds: number,
+  probes: Probe[],
+  before: ReturnType<typeof machineCounters>,
+  after: ReturnType<typeof machineCounters>,
+  wall0: number,
+): MachineDuring {
+  const from = paced.epoch_t0_ms - 100;
+  const to = paced.epoch_t0_ms + seconds * 1000;
+  const stalls: [number, number, number][] = [];
+  for (const p of probes) for (const [at, ms] of p.stalls) if (at + ms >= from && at <= to) stalls.push([at, ms, p.cpu]);
+  const on = (cpu: number) => {
+    const mine = stalls.filter((x) => x[2] === cpu);
+    return { stalls: mine.length, max_ms: round(Math.max(0, ...mine.map((x) => x[1])), 1) };
+  };
+  const wallTicks = ((performance.now() - wall0) / 1000) * TICKS_PER_SECOND;
+  const steal = (cpu: number): number => round((100 * ((after.steal[cpu] ?? 0) - (before.steal[cpu] ?? 0))) / Math.max(wallTicks, 1), 1);
+  return {
+    probe_cpu0: on(0),
+    probe_cpu1: on(1),
+    stalls,
+    steal_cpu0_pct: steal(0),
+    steal_cpu1_pct: steal(1),
+    psi_cpu_some_pct: round(((after.psiSomeUs - before.psiSomeUs) / 1000 / (performance.now() - wall0)) * 100, 1),
+  };
+}
+
+/** A small seeded generator (the run's order is reproducible from its `seed`). */
+function lcg(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    return x / 2 ** 32;
+  };
+}
+
+function shuffle<T>(a: T[], rnd: () => number): T[] {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1));
+    [a[i], a[j]] = [a[j] as T, a[i] as T];
+  }
+  return a;
+}
 
 /**
  * Where each core's time went during a run (warm-up included), in % of the core: the system under
@@ -432,7 +546,7 @@ function median(a: number[]): number {
  * Each proxy's added latency over the direct path of the same round, as the median over rounds,
  * and Gantry's against HAProxy's.
  */
-function compare(rounds: Record<string, OpenRun>[]) {
+function compare(rounds: Record<string, OpenRun>[], seconds: number) {
   const added = (label: string, key: 'p50_ms' | 'p99_ms' | 'p999_ms'): number =>
     round(median(rounds.map((r) => (r[label] as OpenRun)[key] - (r.direct as OpenRun)[key])), 3);
   const proxy = (label: string) => ({
@@ -448,8 +562,17 @@ function compare(rounds: Record<string, OpenRun>[]) {
   const labels = withFloor ? ['direct', 'haproxy', 'gantry', 'node_floor'] : ['direct', 'haproxy', 'gantry'];
   const med = (label: string, key: 'cpu_us_per_req' | 'achieved_rps' | 'longest_stall_ms' | 'upstream_connections'): number =>
     round(median(rounds.map((r) => Number((r[label] as OpenRun)[key] ?? 0))), 2);
+  const robust = robustFigures(rounds, labels, seconds);
+  const gp = robust.pooled_p99_ms.gantry ?? 0;
+  const hp = robust.pooled_p99_ms.haproxy ?? 0;
+  const dp = robust.pooled_p99_ms.direct ?? 0;
   return {
-    per_round: rounds,
+    // The histograms are pooled below; each run's own would only make the output long.
+    per_round: rounds.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, { ...v, hist: undefined }]))),
+    ...robust,
+    // The issue's figure over all rounds of a path pooled (one machine stall in one round can decide
+    // it); null when the direct path's pooled p99 was not below HAProxy's (a stall in a direct round).
+    ratio_added_p99_pooled: hp - dp > 0.1 ? round((gp - dp) / (hp - dp), 2) : null,
     added_over_direct: { haproxy: h, gantry: g, ...(f === null ? {} : { node_floor: f }) },
     // HAProxy's added p99 can be ~0 on a quiet machine: the ratio is then measured against 0.1 ms.
     ratio_added_p99: round(g.p99_ms / Math.max(h.p99_ms, 0.1), 2),
@@ -478,6 +601,40 @@ function compare(rounds: Record<string, OpenRun>[]) {
     gantry_runtime: rounds.every((r) => r.gantry?.gantry_runtime)
       ? summariseRuntime(rounds.map((r) => (r.gantry as OpenRun).gantry_runtime as GantryRuntime))
       : null,
+  };
+}
+
+/**
+ * Figures a stall in one round cannot decide: each path's median p99 over rounds, its p99 over
+ * all its rounds pooled, and its episodes of requests ≥ LATE_MS late per minute of measured load,
+ * all of them and those no stall probe saw (at least PROBE_MS late on either core within 100 ms
+ * before or during the episode): what the machine did not explain.
+ */
+function robustFigures(rounds: Record<string, OpenRun>[], labels: string[], seconds: number) {
+  const minutes = (rounds.length * seconds) / 60;
+  const each = <T>(f: (runs: OpenRun[]) => T): Record<string, T> =>
+    Object.fromEntries(labels.map((l) => [l, f(rounds.map((r) => r[l] as OpenRun))]));
+  const pooledP99 = (runs: OpenRun[]): number => {
+    const hist = new Float64Array(BUCKETS);
+    let n = 0;
+    for (const r of runs)
+      for (const [i, c] of r.hist) {
+        hist[i] = (hist[i] as number) + c;
+        n += c;
+      }
+    return quantileUs(hist, n, 0.99) / 1000;
+  };
+  const seenByProbe = (e: LateEpisode, r: OpenRun): boolean =>
+    r.machine.stalls.some(([at, ms]) => at + ms >= e.epoch_ms - 100 && at <= e.epoch_ms + e.length_ms);
+  return {
+    median_p99_ms: each((runs) => round(median(runs.map((r) => r.p99_ms)), 3)),
+    pooled_p99_ms: each((runs) => round(pooledP99(runs), 3)),
+    late_episodes_per_min: each((runs) => round(runs.reduce((t, r) => t + r.late_episodes.length, 0) / minutes, 1)),
+    late_episodes_not_seen_by_probe_per_min: each((runs) =>
+      round(runs.reduce((t, r) => t + r.late_episodes.filter((e) => !seenByProbe(e, r)).length, 0) / minutes, 1),
+    ),
+    // Rounds in which a probe was late on CPU 0 (the system under test's core) while the path ran.
+    runs_with_probe_stall_cpu0: each((runs) => runs.filter((r) => r.machine.probe_cpu0.stalls > 0).length),
   };
 }
 

@@ -55,7 +55,7 @@ const S_CLOSED = 4;
 
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 const LFLF = Buffer.from('\n\n', 'latin1');
-/** Bodies up to this size are sent in the same write as the head, as one latin1 string. */
+/** Bodies up to this size are copied into the same buffer as the head and sent in one write. */
 const JOIN_LIMIT = 16 * 1024;
 /** The codes of the connection's own refusals. */
 const HEAD_TOO_LARGE_CODE = 'PROXY_HEAD_TOO_LARGE' satisfies ErrorCode;
@@ -64,17 +64,20 @@ const METHOD_NOT_ALLOWED = 'PROXY_METHOD_NOT_ALLOWED' satisfies ErrorCode;
 /** Why a head is refused with 431 (the proxy's limit is node:http's default). */
 const HEAD_TOO_LARGE = `request head larger than ${MAX_REQUEST_HEAD} bytes`;
 /** The last lines of every response head the proxy relays (its framing and Connection), with the blank line. */
-const CLOSE_END = 'Connection: close\r\n\r\n';
-const KEEP_ALIVE_END = 'Connection: keep-alive\r\n\r\n';
-const CHUNKED_CLOSE_END = `Transfer-Encoding: chunked\r\n${CLOSE_END}`;
-const CHUNKED_KEEP_ALIVE_END = `Transfer-Encoding: chunked\r\n${KEEP_ALIVE_END}`;
+const CLOSE_END = Buffer.from('Connection: close\r\n\r\n', 'latin1');
+const KEEP_ALIVE_END = Buffer.from('Connection: keep-alive\r\n\r\n', 'latin1');
+const CHUNKED_CLOSE_END = Buffer.from('Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n', 'latin1');
+const CHUNKED_KEEP_ALIVE_END = Buffer.from('Transfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n', 'latin1');
+const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
+const CRLF = Buffer.from('\r\n', 'latin1');
+const EMPTY: Buffer = Buffer.alloc(0);
 /**
  * The last status line written and what it was made from: most responses repeat it (`200 OK`),
  * and then it is neither checked nor formatted again.
  */
 let lastStatus = 0;
 let lastReason = '';
-let lastStatusLine = '';
+let lastStatusLine = EMPTY;
 /** Pipelined bytes buffered while a response is pending before the socket is paused. */
 const MAX_PIPELINED = 64 * 1024;
 
@@ -107,7 +110,13 @@ export class ClientConnection {
   #clientEnded = false;
   #pausedForPipeline = false;
   // Response side.
-  #pendingHead: string | null = null;
+  /**
+   * A committed head not yet written: its status line, header lines (possibly a view of an
+   * upstream read, so written or copied before that read is over: see `flush`) and last lines.
+   */
+  #pendingHead: Buffer | null = null;
+  #pendingStatus = EMPTY;
+  #pendingEnd = EMPTY;
   #headWritten = false;
   #chunkedOut = false;
   #closeAfter = false;
@@ -181,17 +190,18 @@ export class ClientConnection {
   /**
    * Commits the response head (sent with the first body bytes, at the end, or by `flush`).
    * `block` holds validated header lines without hop-by-hop or framing headers except
-   * Content-Length (`hasLength`). Returns false, sending nothing, when the reason phrase cannot be
-   * relayed safely.
+   * Content-Length (`hasLength`); it is not copied: keep its bytes until the head is sent (the
+   * proxy flushes at the end of the upstream read that brought it). Returns false, sending
+   * nothing, when the reason phrase cannot be relayed safely.
    */
-  respondHead(status: number, reason: string, block: string, hasLength: boolean, noBody: boolean): boolean {
-    let statusLine: string;
+  respondHead(status: number, reason: string, block: Buffer, hasLength: boolean, noBody: boolean): boolean {
+    let statusLine: Buffer;
     if (status === lastStatus && reason === lastReason) statusLine = lastStatusLine;
     else {
       let phrase = reason;
       if (phrase === '') phrase = STATUS_CODES[status] ?? 'Unknown';
       else if (!validHeaderValue(phrase)) return false;
-      statusLine = `HTTP/1.1 ${status} ${phrase}\r\n`;
+      statusLine = Buffer.from(`HTTP/1.1 ${status} ${phrase}\r\n`, 'latin1');
       lastStatus = status;
       lastReason = reason;
       lastStatusLine = statusLine;
@@ -209,48 +219,66 @@ export class ClientConnection {
       }
     }
     if (!this.#keepAlive || this.closeAfterResponse || this.#clientEnded) this.#closeAfter = true;
-    const end = chunked ? (this.#closeAfter ? CHUNKED_CLOSE_END : CHUNKED_KEEP_ALIVE_END) : this.#closeAfter ? CLOSE_END : KEEP_ALIVE_END;
-    this.#pendingHead = `${statusLine}${block}${end}`;
+    this.#pendingEnd = chunked
+      ? this.#closeAfter
+        ? CHUNKED_CLOSE_END
+        : CHUNKED_KEEP_ALIVE_END
+      : this.#closeAfter
+        ? CLOSE_END
+        : KEEP_ALIVE_END;
+    this.#pendingStatus = statusLine;
+    this.#pendingHead = block;
     return true;
   }
 
   /** Sends a committed head that is still held (the body may take a while). */
   flush(): void {
-    const h = this.#pendingHead;
-    if (h === null) return;
+    if (this.#pendingHead !== null) this.socket.write(this.#out(0));
+  }
+
+  /**
+   * One buffer for the next write: the held head, if any, then `extra` bytes of room (filled by the
+   * caller). One write of one buffer, not strings: no encoding or flattening on the way out.
+   */
+  #out(extra: number): Buffer {
+    const block = this.#pendingHead;
+    if (block === null) return Buffer.allocUnsafe(extra);
+    const status = this.#pendingStatus;
+    const end = this.#pendingEnd;
+    const out = Buffer.allocUnsafe(status.length + block.length + end.length + extra);
+    out.set(status, 0);
+    out.set(block, status.length);
+    out.set(end, status.length + block.length);
     this.#pendingHead = null;
     this.#headWritten = true;
-    this.socket.write(h, 'latin1');
+    return out;
   }
 
   /**
    * Writes a piece of the response body; false when the client is slow (wait for `onClientDrain`).
-   * `piece` may be reused by the caller afterwards: it is copied (small pieces into the string written).
+   * `piece` may be reused by the caller afterwards: it is copied (small pieces into the head's buffer).
    */
-  respondBody(piece: Buffer): boolean {
+  respondBody(piece: Buffer, from = 0, to = piece.length): boolean {
     const s = this.socket;
-    const h = this.#pendingHead;
-    if (this.#chunkedOut) {
-      const size = `${h ?? ''}${piece.length.toString(16)}\r\n`;
-      this.#pendingHead = null;
-      this.#headWritten = true;
-      if (piece.length <= JOIN_LIMIT) return s.write(`${size}${piece.toString('latin1')}\r\n`, 'latin1');
+    const n = to - from;
+    const chunked = this.#chunkedOut;
+    if (n > JOIN_LIMIT) {
       s.cork();
-      s.write(size, 'latin1');
-      s.write(Buffer.from(piece));
-      const ok = s.write('\r\n', 'latin1');
+      if (this.#pendingHead !== null) s.write(this.#out(0));
+      if (chunked) s.write(`${n.toString(16)}\r\n`, 'latin1');
+      let ok = s.write(Buffer.from(piece.subarray(from, to)));
+      if (chunked) ok = s.write(CRLF);
       s.uncork();
       return ok;
     }
-    if (h === null) return piece.length <= JOIN_LIMIT ? s.write(piece.toString('latin1'), 'latin1') : s.write(Buffer.from(piece));
-    this.#pendingHead = null;
-    this.#headWritten = true;
-    if (piece.length <= JOIN_LIMIT) return s.write(`${h}${piece.toString('latin1')}`, 'latin1');
-    s.cork();
-    s.write(h, 'latin1');
-    const ok = s.write(Buffer.from(piece));
-    s.uncork();
-    return ok;
+    const size = chunked ? `${n.toString(16)}\r\n` : '';
+    const extra = size.length + n + (chunked ? 2 : 0);
+    const out = this.#out(extra);
+    let o = out.length - extra;
+    if (chunked) o += out.write(size, o, 'latin1');
+    piece.copy(out, o, from, to);
+    if (chunked) out.set(CRLF, o + n);
+    return s.write(out);
   }
 
   /**
@@ -259,21 +287,27 @@ export class ClientConnection {
    */
   respondEnd(last: Buffer | null, from = 0, to = last?.length ?? 0): void {
     const s = this.socket;
-    const n = to - from;
+    const n = last === null ? 0 : to - from;
+    const chunked = this.#chunkedOut;
     if (last !== null && n > JOIN_LIMIT) {
       s.cork();
-      this.respondBody(last.subarray(from, to));
-      if (this.#chunkedOut) s.write('0\r\n\r\n', 'latin1');
+      this.respondBody(last, from, to);
+      if (chunked) s.write(LAST_CHUNK);
       s.uncork();
     } else {
-      let out = this.#pendingHead ?? '';
-      this.#pendingHead = null;
-      if (last !== null && n > 0) {
-        const body = last.toString('latin1', from, to);
-        out += this.#chunkedOut ? `${n.toString(16)}\r\n${body}\r\n` : body;
+      const size = chunked && n > 0 ? `${n.toString(16)}\r\n` : '';
+      const extra = size.length + n + (chunked ? (n > 0 ? 2 : 0) + LAST_CHUNK.length : 0);
+      if (this.#pendingHead !== null || extra > 0) {
+        const out = this.#out(extra);
+        let o = out.length - extra;
+        if (size !== '') o += out.write(size, o, 'latin1');
+        if (last !== null && n > 0) o += last.copy(out, o, from, to);
+        if (chunked) {
+          if (n > 0) o += out.write('\r\n', o, 'latin1');
+          out.set(LAST_CHUNK, o);
+        }
+        s.write(out);
       }
-      if (this.#chunkedOut) out += '0\r\n\r\n';
-      if (out !== '') s.write(out, 'latin1');
     }
     this.#done();
   }

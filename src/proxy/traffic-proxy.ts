@@ -184,7 +184,7 @@ class Exchange implements ExchangeSink, PoolWaiter, ClientExchange {
     return this.reqDone;
   }
 
-  onResponseHead(status: number, reason: string, block: string, hasLength: boolean): void {
+  onResponseHead(status: number, reason: string, block: Buffer, hasLength: boolean): void {
     this.status = status;
     if (this.client.respondHead(status, reason, block, hasLength, this.isHead)) return;
     // A reason phrase that must not be sent (invalid characters): the answer cannot be relayed.

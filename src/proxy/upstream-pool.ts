@@ -20,7 +20,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import type { VersionSeries } from './request-metrics.ts';
-import { digitsValue, nameIs } from './request-parser.ts';
+import { parseResponseHead, type ResponseHead } from './response-head.ts';
 import type { Upstream } from './route-table.ts';
 
 /** What a connection reports to the exchange it serves. Called in this order: head, body*, end | failure. */
@@ -34,9 +34,10 @@ export interface ExchangeSink {
   /**
    * The final response head: `block` holds the header lines to relay (`Name: value\r\n` each,
    * validated, hop-by-hop and framing headers removed except Content-Length), `hasLength`
-   * whether Content-Length is among them.
+   * whether Content-Length is among them. `block` may be a view of the connection's read buffer:
+   * valid until this read is handled (`onReadEnd` or `onResponseEnd`), copy it to keep it longer.
    */
-  onResponseHead(status: number, reason: string, block: string, hasLength: boolean): void;
+  onResponseHead(status: number, reason: string, block: Buffer, hasLength: boolean): void;
   /**
    * One piece of the decoded body; false asks the connection to pause until `resume()`. The
    * piece is valid during the call only (the connection reads into a reused buffer): copy to keep it.
@@ -85,96 +86,6 @@ const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 const MAX_HEAD = 64 * 1024;
 const MAX_LINE = 4096;
 
-const NOT_HOP = 0;
-const HOP_OTHER = 1;
-const HOP_CONNECTION = 2;
-const HOP_TRANSFER_ENCODING = 3;
-
-/**
- * Whether the field name of `n` characters at `from` is hop-by-hop (RFC 9110 §7.6.1) or a framing
- * header the proxy re-creates, and which of those it must read.
- */
-function hopByHop(s: string, from: number, n: number): number {
-  switch (n) {
-    case 2:
-      return nameIs(s, from, 'te') ? HOP_OTHER : NOT_HOP;
-    case 7:
-      return nameIs(s, from, 'trailer') || nameIs(s, from, 'upgrade') ? HOP_OTHER : NOT_HOP;
-    case 10:
-      if (nameIs(s, from, 'connection')) return HOP_CONNECTION;
-      return nameIs(s, from, 'keep-alive') ? HOP_OTHER : NOT_HOP;
-    case 16:
-      return nameIs(s, from, 'proxy-connection') ? HOP_OTHER : NOT_HOP;
-    case 17:
-      return nameIs(s, from, 'transfer-encoding') ? HOP_TRANSFER_ENCODING : NOT_HOP;
-    default:
-      return NOT_HOP;
-  }
-}
-
-/** Characters `String.prototype.trim` removes that can appear in a validated header line: SP, HTAB, NBSP. */
-function isTrimmed(c: number): boolean {
-  return c === 32 || c === 9 || c === 160;
-}
-
-/** Whether the value between `from` and `to` is `lower` in any case, with only what `trim` would remove around it. */
-function onlyToken(s: string, from: number, to: number, lower: string): boolean {
-  while (from < to && isTrimmed(s.charCodeAt(from))) from++;
-  while (to > from && isTrimmed(s.charCodeAt(to - 1))) to--;
-  return to - from === lower.length && nameIs(s, from, lower);
-}
-
-/**
- * The Content-Length value between `from` and `to` (surrounding SP, HTAB and NBSP ignored, as a
- * trimmed value was before), or -1 unless it is 1 to 15 digits. Read in place, without slicing.
- */
-function contentLengthValue(s: string, from: number, to: number): number {
-  while (from < to && isTrimmed(s.charCodeAt(from))) from++;
-  while (to > from && isTrimmed(s.charCodeAt(to - 1))) to--;
-  return digitsValue(s, from, to);
-}
-
-/** The lines of a header block whose (lowercased) names are not in `drop`. */
-function dropHeaders(block: string, drop: Set<string>): string {
-  let out = '';
-  for (const line of block.split('\r\n')) {
-    if (line === '') continue;
-    if (!drop.has(line.slice(0, line.indexOf(':')).toLowerCase())) out += `${line}\r\n`;
-  }
-  return out;
-}
-
-/** Characters a response head must not contain besides CR and LF (checked per line): controls other than HTAB. */
-const BAD_HEAD_CHARS = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
-
-// tchar (RFC 9110 §5.6.2) by char code.
-const TOKEN = new Uint8Array(128);
-for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TOKEN[c.charCodeAt(0)] = 1;
-
-/** `head` from `from` on is CRLF-separated field lines: a token, a colon, no bare CR or LF, no obs-fold. */
-function validFieldLines(head: string, from: number): boolean {
-  let p = from;
-  while (p < head.length) {
-    let e = head.indexOf('\r\n', p);
-    if (e < 0) e = head.length;
-    const colon = head.indexOf(':', p);
-    if (colon <= p || colon > e) return false;
-    for (let i = p; i < colon; i++) {
-      const c = head.charCodeAt(i);
-      if (c >= 128 || TOKEN[c] === 0) return false;
-    }
-    for (let i = colon + 1; i < e; i++) {
-      const c = head.charCodeAt(i);
-      if (c === 13 || c === 10) return false;
-    }
-    p = e + 2;
-  }
-  return true;
-}
-
-/** The reason phrase of the last response head parsed, reused when the next one has the same. */
-let lastReason = '';
-
 class ProtocolError extends Error {
   readonly code = 'EPROTO';
 }
@@ -196,7 +107,7 @@ export class UpstreamConnection {
   #lastError: string | null = null;
   #connected = false;
   #dead = false;
-  /** Set by `#parseHead` on a 101 to an upgrade request. */
+  /** Set on a 101 to an upgrade request. */
   #switched = false;
   #tunnel: TunnelEnd | null = null;
 
@@ -343,14 +254,16 @@ export class UpstreamConnection {
               this.#pending = Buffer.from(buf.subarray(pos));
               return;
             }
-            const head = buf.toString('latin1', pos, end);
-            const more = this.#parseHead(head, ex);
+            const head = parseResponseHead(buf, pos, end, ex.upgrade);
+            const headStart = pos;
             pos = end + 4;
-            if (this.#switched) {
-              this.#switchProtocols(ex, head, buf.subarray(pos));
+            if (head.interim) break;
+            if (head.switched) {
+              this.#switched = true;
+              this.#switchProtocols(ex, buf.toString('latin1', headStart, end), buf.subarray(pos));
               return;
             }
-            if (!more) {
+            if (!this.#onHead(head, ex)) {
               this.#complete(null, 0, 0, pos < len);
               return;
             }
@@ -446,119 +359,12 @@ export class UpstreamConnection {
     }
   }
 
-  /** Parses a response head; returns whether a body follows (1xx heads are skipped, returning true). */
-  #parseHead(head: string, ex: ExchangeSink): boolean {
-    if (!head.startsWith('HTTP/1.') || head.charCodeAt(8) !== 32) throw new ProtocolError('bad status line');
-    const minor = head.charCodeAt(7) - 48;
-    const status = (head.charCodeAt(9) - 48) * 100 + (head.charCodeAt(10) - 48) * 10 + (head.charCodeAt(11) - 48);
-    if (!(status >= 100 && status <= 999)) throw new ProtocolError('bad status code');
-    let lineEnd = head.indexOf('\r\n');
-    if (lineEnd < 0) lineEnd = head.length;
-    // The same reason phrase as the last response (most are `OK`): the same string, no slice.
-    let reason = lastReason;
-    if (lineEnd - 13 !== reason.length || !head.startsWith(reason, 13)) {
-      reason = lineEnd > 13 ? head.slice(13, lineEnd) : '';
-      lastReason = reason;
-    }
-    if (status < 200 && status !== 101) {
-      // 100 Continue, 103 Early Hints: interim, not forwarded.
-      return true;
-    }
-    // No controls but HTAB and CRLF line ends (a bare CR or LF would let the upstream inject
-    // lines): the status line here, each header line as it is read below (one pass per line).
-    for (let i = 0; i < lineEnd; i++) {
-      const c = head.charCodeAt(i);
-      if (c < 32 ? c !== 9 : c === 127) throw new ProtocolError('bad character in status line');
-    }
-    if (status === 101) {
-      if (BAD_HEAD_CHARS.test(head)) throw new ProtocolError('bad character in response head');
-      // Only an upgrade request may be switched; its head is relayed whole (Upgrade and Connection included).
-      if (!ex.upgrade) throw new ProtocolError('unexpected 101');
-      if (!validFieldLines(head, lineEnd + 2)) throw new ProtocolError('bad header line');
-      this.#switched = true;
-      return false;
-    }
-    // Header lines are relayed as they came, in runs: only the dropped ones cost string work.
-    let block = '';
-    let runStart = lineEnd + 2;
-    let contentLength = -1;
-    let chunked = false;
-    let transferEncoding = false;
-    let close = minor === 0;
-    let connectionTokens: string[] | null = null;
-    let p = lineEnd + 2;
-    const len = head.length;
-    while (p < len) {
-      const first = head.charCodeAt(p);
-      if (first === 32 || first === 9) throw new ProtocolError('obsolete line folding');
-      // One pass: a token up to the first colon, then no controls but HTAB until the CRLF that
-      // ends the line (any other CR or LF is bare); the last line ends with the head.
-      let colon = -1;
-      let e = len;
-      for (let i = p; i < len; i++) {
-        const c = head.charCodeAt(i);
-        if (colon < 0) {
-          if (c === 58) colon = i;
-          else if (c >= 128 || TOKEN[c] === 0) throw new ProtocolError('bad header name');
-        } else if (c < 32 ? c !== 9 : c === 127) {
-          if (c !== 13 || head.charCodeAt(i + 1) !== 10) throw new ProtocolError('bad character in response head');
-          e = i;
-          break;
-        }
-      }
-      if (colon <= p) throw new ProtocolError('bad header name');
-      const n = colon - p;
-      const lineStart = p;
-      p = e + 2;
-      if (n === 2 || n === 7 || n === 10 || n === 14 || n === 16 || n === 17) {
-        // Names are compared in place: every response carries a few of these lengths.
-        const hop = n === 14 ? NOT_HOP : hopByHop(head, lineStart, n);
-        if (n === 14 && nameIs(head, lineStart, 'content-length')) {
-          const v = contentLengthValue(head, colon + 1, e);
-          if (v < 0) throw new ProtocolError('bad content-length');
-          if (contentLength >= 0 && contentLength !== v) throw new ProtocolError('conflicting content-length');
-          if (contentLength < 0) {
-            contentLength = v;
-            continue;
-          }
-        } else if (hop === NOT_HOP) {
-          continue;
-        } else if (hop === HOP_CONNECTION && onlyToken(head, colon + 1, e, 'keep-alive')) {
-          // What nearly every upstream sends, read in place.
-          if (minor === 0) close = false;
-        } else if (hop !== HOP_OTHER) {
-          // Connection or Transfer-Encoding: read before being dropped (the others are dropped unread).
-          const value = head.slice(colon + 1, e).trim();
-          if (hop === HOP_TRANSFER_ENCODING) {
-            transferEncoding = true;
-            chunked = /(?:^|,)\s*chunked\s*$/i.test(value);
-          } else if (value.length === 10 && value.toLowerCase() === 'keep-alive') {
-            if (minor === 0) close = false;
-          } else {
-            for (const t of value.split(',')) {
-              const tok = t.trim().toLowerCase();
-              if (tok === 'close') close = true;
-              else if (tok === 'keep-alive') {
-                if (minor === 0) close = false;
-              } else if (tok !== '') (connectionTokens ??= []).push(tok);
-            }
-          }
-        }
-        // Dropped: end the current run before this line.
-        if (lineStart > runStart) block += head.slice(runStart, lineStart);
-        runStart = p;
-      }
-    }
-    if (runStart < len) block += `${head.slice(runStart, len)}\r\n`;
-    if (transferEncoding && contentLength >= 0) {
-      // RFC 9112 §6.3: Transfer-Encoding wins, and the length must not reach the client.
-      (connectionTokens ??= []).push('content-length');
-      contentLength = -1;
-      close = true;
-    }
-    if (connectionTokens !== null) block = dropHeaders(block, new Set(connectionTokens));
-    this.#keepAlive = !close;
-    ex.onResponseHead(status, reason, block, contentLength >= 0);
+  /** A final response head arrived: hands it to the exchange; returns whether a body follows. */
+  #onHead(head: ResponseHead, ex: ExchangeSink): boolean {
+    // Read before the exchange runs: `head` is the parser's one shared object.
+    const { status, chunked, transferEncoding, contentLength } = head;
+    this.#keepAlive = !head.close;
+    ex.onResponseHead(status, head.reason, head.block, contentLength >= 0);
     if (this.exchange !== ex) return false;
     if (ex.isHead || status === 204 || status === 304) return false;
     if (chunked) {

@@ -171,6 +171,16 @@ describe('proxy client side', () => {
     }
   });
 
+  it('answers 502 for a status code that is not three digits followed by a space or the line end', async () => {
+    // Each was relayed before, as another status: 1:0 as 200 (the digits were summed unchecked),
+    // 2000 as 200, 200X as 200 with the reason phrase read from after the X.
+    for (const line of ['HTTP/1.1 1:0 OK', 'HTTP/1.1 2000 OK', 'HTTP/1.1 200XOK', 'HTTP/1.1 0200 OK', 'HTTP/1.1 2 0 OK']) {
+      const port = await rawUpstream(`${line}\r\nContent-Length: 2\r\n\r\nok`);
+      const got = await get(port, (g) => g.includes('}\n') || g.endsWith('\r\n\r\nok'));
+      expect(got, JSON.stringify(line)).toMatch(/^HTTP\/1\.1 502 /);
+    }
+  });
+
   it('relays each status line as its upstream sent it, whatever the previous one was', async () => {
     const answers: [string, string][] = [
       ['HTTP/1.1 200 OK', 'HTTP/1.1 200 OK'],
