@@ -7,6 +7,11 @@
  *    printing nothing (one `true` step: the fixed cost of any job), over the /dev/null time:
  *    target ≤ 1.5×. The whole job over /dev/null is reported beside it, and the log's own cost in
  *    CPU time (user + sys of all processes, job − quiet job, over the /dev/null pipeline's).
+ *    Each rep runs the reference right before and right after the job and divides by their mean;
+ *    `per_rep` lists every rep's figures, and `ratio_dev_null_after_to_before` how far a rep's two
+ *    references differ (the noise of other tenants that any single rep's ratio carries). The file
+ *    written by the to-file run and each job's run directory are removed before the next
+ *    measurement, so no disk write-back of one lands on another.
  * 2. A real server (`gantry up`, sandbox as configured by default): the same pipeline triggered
  *    with `gantry trigger`; the server process's RSS (/proc/<pid>/status VmRSS) is sampled every
  *    100 ms from before the trigger until the run ends. Target: max RSS < 200 MB.
@@ -14,6 +19,7 @@
  * Env: BYTES (default 100000000), REPS (default 3, local part only). The stored log is capped (64 MiB by default: head and tail
  * kept), so the log file itself is smaller than the output.
  */
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   benchMain,
@@ -78,31 +84,48 @@ await benchMain('logs', 118_000, async () => {
 
   const devNull: number[] = [];
   const devNullCpu: number[] = [];
+  /** Each rep's two references (before and after the job); devNull holds their mean. */
+  const devNullPair: [number, number][] = [];
   const toFile: number[] = [];
-  const local: { jobMs: number; wallMs: number; cpuMs: number; truncated: boolean | null }[] = [];
+  const local: { jobMs: number; stepMs: number; wallMs: number; cpuMs: number; truncated: boolean | null }[] = [];
   const quiet: number[] = [];
   const quietCpu: number[] = [];
-  for (let rep = 0; rep < REPS; rep++) {
-    // Interleaved, so the references and Gantry see the same load from other tenants.
+  const devNullRun = async () => {
     const ref = await runOk(['bash', '-c', `set -o pipefail; ${COMMAND} > /dev/null`], { cpu: true });
-    devNull.push(ref.ms);
-    devNullCpu.push(ref.cpuMs ?? Number.NaN);
-    toFile.push((await runOk(['bash', '-c', `set -o pipefail; ${COMMAND} > ${join(scratch, 'out.log')}`])).ms);
+    return { ms: ref.ms, cpuMs: ref.cpuMs ?? Number.NaN };
+  };
+  for (let rep = 0; rep < REPS; rep++) {
+    // The reference right before and right after the job, and the job's ratio to their mean: other
+    // tenants' load changes within a second (two references ~1.5 s apart differed by 0.75–1.62×
+    // on the shared machine), so one reference seconds away from the job made single reps noise.
+    const before = await devNullRun();
     const r = await gantryRunCountingAll(repo);
     if (r.code !== 0) throw new Error(`gantry run exited ${r.code}: ${r.stderr.slice(-1000)}`);
+    const after = await devNullRun();
     const run = parseRun(r.stdout);
     const q = await gantryRunCountingAll(quietRepo);
     if (q.code !== 0) throw new Error(`gantry run (quiet job) exited ${q.code}: ${q.stderr.slice(-1000)}`);
+    toFile.push((await runOk(['bash', '-c', `set -o pipefail; ${COMMAND} > ${join(scratch, 'out.log')}`])).ms);
+    // What was written is removed before anything else is measured: ext4 starts writing back a
+    // file rewritten over a truncated one when it is closed (auto_da_alloc), and otherwise the
+    // flusher writes it 30 s later; either way the disk's work would land on a later measurement
+    // (the reference right after the file run took ~25 % longer than the one after the job).
+    await rm(join(scratch, 'out.log'), { force: true });
+    await rm(join(repo, '.gantry', 'local', 'runs', run.id), { recursive: true, force: true });
+    devNull.push((before.ms + after.ms) / 2);
+    devNullCpu.push((before.cpuMs + after.cpuMs) / 2);
+    devNullPair.push([before.ms, after.ms]);
     quiet.push(jobsSpanMs(parseRun(q.stdout)));
     quietCpu.push(q.cpuMs ?? Number.NaN);
     local.push({
       jobMs: jobsSpanMs(run),
+      stepMs: (run.jobs[0]?.steps[0] as { durationMs?: number } | undefined)?.durationMs ?? Number.NaN,
       wallMs: r.ms,
       cpuMs: r.cpuMs ?? Number.NaN,
       truncated: (run.jobs[0] as { logTruncated?: boolean } | undefined)?.logTruncated ?? null,
     });
     progress(
-      `rep ${rep + 1}: gantry job ${local[rep]?.jobMs} ms (wall ${round(r.ms)} ms, CPU ${r.cpuMs} ms), a job printing nothing ${quiet[rep]} ms (CPU ${q.cpuMs} ms); bash > /dev/null ${round(devNull[rep] ?? 0)} ms (CPU ${ref.cpuMs} ms), > file ${round(toFile[rep] ?? 0)} ms`,
+      `rep ${rep + 1}: gantry job ${local[rep]?.jobMs} ms (wall ${round(r.ms)} ms, CPU ${r.cpuMs} ms), a job printing nothing ${quiet[rep]} ms (CPU ${q.cpuMs} ms); bash > /dev/null ${round(before.ms)} / ${round(after.ms)} ms before / after (CPU ${before.cpuMs} / ${after.cpuMs} ms), > file ${round(toFile[rep] ?? 0)} ms`,
     );
   }
 
@@ -146,6 +169,14 @@ await benchMain('logs', 118_000, async () => {
   // The same in CPU time (user + sys of every process): what the log costs the machine, and far
   // less swayed than wall time by other tenants on a loaded one.
   const logCostCpu = spread(local.map((l, i) => (l.cpuMs - (quietCpu[i] ?? 0)) / (devNullCpu[i] ?? Number.NaN)));
+  // Every rep's own figures: the target is per rep, and a median hides the slow ones.
+  const perRep = local.map((l, i) => ({
+    ratio: round((l.jobMs - (quiet[i] ?? 0)) / (devNull[i] ?? Number.NaN)),
+    job_ms: l.jobMs,
+    step_ms: l.stepMs,
+    quiet_job_ms: quiet[i],
+    dev_null_ms: devNullPair[i]?.map((v) => round(v, 0)),
+  }));
   return {
     bytes: BYTES,
     command: COMMAND,
@@ -168,6 +199,9 @@ await benchMain('logs', 118_000, async () => {
     bash_to_dev_null_ms: devNullMs,
     bash_to_file_ms: toFileMs,
     ratio_log_cost_to_dev_null: logCost,
+    per_rep: perRep,
+    // How far the two references of a rep are apart: the noise any single rep's ratio carries.
+    ratio_dev_null_after_to_before: spread(devNullPair.map(([b, a]) => a / b)),
     bash_to_dev_null_cpu_ms: spread(devNullCpu, 0),
     quiet_job_cpu_ms: spread(quietCpu, 0),
     ratio_log_cost_cpu_to_dev_null_cpu: logCostCpu,
