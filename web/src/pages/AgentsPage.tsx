@@ -7,6 +7,7 @@
 import { useCallback, useEffect, useState } from 'react';
 import { Link } from 'wouter';
 import { getJson, p } from '../api.ts';
+import { ErrorAlert, PageTitle } from '../components/PageTitle.tsx';
 import { StatusBadge } from '../components/StatusBadge.tsx';
 import { ago } from '../format.ts';
 import './AgentsPage.css';
@@ -71,14 +72,8 @@ export default function AgentsPage() {
 
   return (
     <section aria-labelledby="agents-title">
-      <div className="page-title">
-        <h1 id="agents-title">Build agents</h1>
-      </div>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <PageTitle id="agents-title">Build agents</PageTitle>
+      <ErrorAlert error={error} />
       {agents === null ? (
         <p aria-busy="true">Loading…</p>
       ) : agents.length === 0 ? (

@@ -7,6 +7,7 @@ import { useEffect, useState } from 'react';
 import { useSearch } from 'wouter';
 import { getJson } from '../api.ts';
 import { ago } from '../format.ts';
+import { ErrorAlert } from '../components/PageTitle.tsx';
 
 interface AuditEvent {
   id: number;
@@ -60,11 +61,7 @@ export default function AuditPage() {
           </select>
         </label>
       </form>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <ErrorAlert error={error} />
       {events === null && !error && <p aria-busy="true">Loading…</p>}
       {events?.length === 0 && <p className="muted">Nothing recorded for this filter.</p>}
       {events && events.length > 0 && (

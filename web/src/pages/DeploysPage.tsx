@@ -8,7 +8,7 @@ import { Link, useParams, useSearch } from 'wouter';
 import type { MetricChange } from '../../../src/impact/index.ts';
 import type { DeploysAnswer, DeployWithImpact } from '../../../src/server/impact/index.ts';
 import { getJson, p } from '../api.ts';
-import { LiveIndicator } from '../components/LiveIndicator.tsx';
+import { ErrorAlert, PageTitle } from '../components/PageTitle.tsx';
 import { StatusBadge } from '../components/StatusBadge.tsx';
 import { useLiveEvents } from '../events.ts';
 import { shortSha } from '../format.ts';
@@ -65,20 +65,15 @@ export default function DeploysPage() {
 
   return (
     <article aria-labelledby="deploys-title">
-      <div className="page-title">
-        <h1 id="deploys-title">Before and after each deploy</h1>
-        <LiveIndicator state={connection} />
-      </div>
+      <PageTitle id="deploys-title" live={connection}>
+        Before and after each deploy
+      </PageTitle>
       <p>
         <Link href={`/projects/${encodeURIComponent(project)}`}>{project}</Link> · {env} · each window{' '}
         {answer ? `${Math.round(answer.windowMs / 60_000)} min` : ''}, before the rollout began and after it finished; a change is
         significant at 1 % per deploy and only when it matters (see docs/deploy-impact.md).
       </p>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <ErrorAlert error={error} />
       {answer && answer.deploys.length === 0 && <p className="muted">No rollouts in {env} yet.</p>}
       {answer?.deploys.map((d) => (
         <Deploy key={d.rolloutId} deploy={d} name={name} />

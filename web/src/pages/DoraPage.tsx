@@ -10,10 +10,10 @@ import { frequencyText, rateText } from '../../../src/dora/dora-text.ts';
 import type { DoraTier, RolloutRow } from '../../../src/dora/index.ts';
 import type { DoraAnswer } from '../../../src/server/dora/index.ts';
 import { getJson } from '../api.ts';
-import { LiveIndicator } from '../components/LiveIndicator.tsx';
 import { useLiveEvents } from '../events.ts';
 import { duration } from '../format.ts';
 import type { Project } from '../types.ts';
+import { ErrorAlert, PageTitle } from '../components/PageTitle.tsx';
 import './DoraPage.css';
 
 const DoraCharts = lazy(() => import('../charts/DoraCharts.tsx'));
@@ -72,10 +72,9 @@ export default function DoraPage() {
 
   return (
     <section aria-labelledby="dora-title">
-      <div className="page-title">
-        <h1 id="dora-title">DORA metrics</h1>
-        <LiveIndicator state={connection} />
-      </div>
+      <PageTitle id="dora-title" live={connection}>
+        DORA metrics
+      </PageTitle>
       <form className="toolbar filters" aria-label="Choose what to measure" onSubmit={(e) => e.preventDefault()}>
         <label>
           Project{' '}
@@ -102,11 +101,7 @@ export default function DoraPage() {
           </select>
         </label>
       </form>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <ErrorAlert error={error} />
       {projects?.length === 0 && <p>No projects yet.</p>}
       {!report && !error && projects?.length !== 0 && <p aria-busy="true">Loading…</p>}
       {report && answer && (

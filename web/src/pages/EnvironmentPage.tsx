@@ -12,9 +12,9 @@ import type { AnalysisChartsProps, DecisionMark, ReleaseLine, SeriesPoint } from
 import { type DeployWithImpact, markersFromDeploys } from '../charts/deploy-markers.ts';
 import type { HeatmapCell } from '../charts/heatmap-cell.ts';
 import type { Heatmap, LatencyHeatmapProps } from '../charts/LatencyHeatmap.tsx';
+import { PageTitle } from '../components/PageTitle.tsx';
 import { RouteLatencyTable } from '../components/RouteLatencyTable.tsx';
 import { ConfirmButton } from '../components/ConfirmButton.tsx';
-import { LiveIndicator } from '../components/LiveIndicator.tsx';
 import { RolloutSteps, type CanaryStep } from '../components/RolloutSteps.tsx';
 import { SloPanel } from '../components/SloPanel.tsx';
 import { StatusBadge } from '../components/StatusBadge.tsx';
@@ -299,10 +299,9 @@ export default function EnvironmentPage() {
 
   return (
     <article className="env-page" aria-labelledby="env-title">
-      <div className="page-title">
-        <h1 id="env-title">{env}</h1>
-        <LiveIndicator state={connection} />
-      </div>
+      <PageTitle id="env-title" live={connection}>
+        {env}
+      </PageTitle>
       <p className="env-meta">
         <span>
           Project <Link href={`/projects/${encodeURIComponent(projectParam)}`}>{projectName}</Link>

@@ -5,8 +5,8 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { Link, useLocation, useSearch } from 'wouter';
 import { getJson } from '../api.ts';
+import { ErrorAlert, PageTitle } from '../components/PageTitle.tsx';
 import { FilterSelect } from '../components/FilterSelect.tsx';
-import { LiveIndicator } from '../components/LiveIndicator.tsx';
 import { eventQuery, useLiveEvents, type EventFilter, type ScopedEvent } from '../events.ts';
 import type { Project } from '../types.ts';
 
@@ -75,10 +75,9 @@ export default function EventsPage() {
 
   return (
     <section aria-labelledby="events-title">
-      <div className="page-title">
-        <h1 id="events-title">Events</h1>
-        <LiveIndicator state={connection} />
-      </div>
+      <PageTitle id="events-title" live={connection}>
+        Events
+      </PageTitle>
       <form className="toolbar filters" role="search" aria-label="Filter events" onSubmit={(e) => e.preventDefault()}>
         <FilterSelect
           label="Project"
@@ -99,11 +98,7 @@ export default function EventsPage() {
           onChange={(type) => setFilter({ type })}
         />
       </form>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <ErrorAlert error={error} />
       {events === null ? (
         <p aria-busy="true">Loading…</p>
       ) : events.length === 0 ? (

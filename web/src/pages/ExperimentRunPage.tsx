@@ -8,9 +8,9 @@ import { useCallback, useEffect, useState } from 'react';
 import { Link, useParams } from 'wouter';
 import { getJson, p, send } from '../api.ts';
 import { hypothesisChartShape, type Look } from '../chaos/hypothesis-chart.ts';
+import { ErrorAlert, PageTitle } from '../components/PageTitle.tsx';
 import { formatBytes } from '../components/Artifacts.tsx';
 import { ConfirmButton } from '../components/ConfirmButton.tsx';
-import { LiveIndicator } from '../components/LiveIndicator.tsx';
 import { useLiveEvents } from '../events.ts';
 
 interface Check {
@@ -162,19 +162,14 @@ export default function ExperimentRunPage() {
 
   return (
     <article aria-labelledby="run-title">
-      <div className="page-title">
-        <h1 id="run-title">Experiment {run?.name ?? id}</h1>
-        <LiveIndicator state={connection} />
-      </div>
+      <PageTitle id="run-title" live={connection}>
+        Experiment {run?.name ?? id}
+      </PageTitle>
       <p>
         <Link href={`/projects/${encodeURIComponent(project)}/experiments`}>{project} experiments</Link>
         {run && ` · ${run.environment} · release ${run.release ?? '—'}`}
       </p>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <ErrorAlert error={error} />
       {run && (
         <>
           <p className={`verdict ${run.verdict ?? 'running'}`} aria-live="polite">

@@ -8,7 +8,7 @@ import { Link, useLocation, useParams } from 'wouter';
 import type { DeclaredExperiment, ExperimentRunView } from '../../../src/server/chaos/index.ts';
 import { getJson, p, send } from '../api.ts';
 import { ConfirmButton } from '../components/ConfirmButton.tsx';
-import { LiveIndicator } from '../components/LiveIndicator.tsx';
+import { ErrorAlert, PageTitle } from '../components/PageTitle.tsx';
 import { useLiveEvents } from '../events.ts';
 
 interface Answer {
@@ -44,19 +44,14 @@ export default function ExperimentsPage() {
 
   return (
     <article aria-labelledby="experiments-title">
-      <div className="page-title">
-        <h1 id="experiments-title">Chaos experiments</h1>
-        <LiveIndicator state={connection} />
-      </div>
+      <PageTitle id="experiments-title" live={connection}>
+        Chaos experiments
+      </PageTitle>
       <p>
         <Link href={`/projects/${encodeURIComponent(project)}`}>{project}</Link> · experiments from gantry.yaml and .gantry/experiments/ of
         each environment's running release
       </p>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <ErrorAlert error={error} />
       {answer && environments.length === 0 && <p>No experiment is declared by a running release.</p>}
       {environments.map((env) => (
         <section key={env} aria-labelledby={`env-${env}`}>

@@ -10,9 +10,9 @@ import { useCallback, useEffect, useState } from 'react';
 import { Link, useParams } from 'wouter';
 import { getJson, getText, p, send } from '../api.ts';
 import { ConfirmButton } from '../components/ConfirmButton.tsx';
+import { ErrorAlert, PageTitle } from '../components/PageTitle.tsx';
 import { IncidentStateBadge, SeverityBadge } from '../components/IncidentBadges.tsx';
 import { IncidentTimeline } from '../components/IncidentTimeline.tsx';
-import { LiveIndicator } from '../components/LiveIndicator.tsx';
 import { useLiveEvents } from '../events.ts';
 import { duration, percent } from '../format.ts';
 import type { IncidentView } from '../slo/types.ts';
@@ -87,12 +87,9 @@ export default function IncidentPage() {
 
   return (
     <article className="incident-page" aria-labelledby="incident-title">
-      <div className="page-title">
-        <h1 id="incident-title">
-          #{incident.number} {incident.title}
-        </h1>
-        <LiveIndicator state={connection} />
-      </div>
+      <PageTitle id="incident-title" live={connection}>
+        #{incident.number} {incident.title}
+      </PageTitle>
       <p className="incident-meta">
         <IncidentStateBadge state={incident.state} /> <SeverityBadge severity={incident.severity} />{' '}
         <span>
@@ -295,11 +292,7 @@ function OwnerForm({
       <button type="submit" disabled={disabled || (who.trim() === owner && level === severity) || who.trim() === ''}>
         Save
       </button>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <ErrorAlert error={error} />
     </form>
   );
 }
@@ -333,11 +326,7 @@ function NoteForm({ add, disabled }: { add: (text: string) => Promise<void>; dis
       <button type="submit" disabled={disabled || busy || !text.trim()}>
         Add note
       </button>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <ErrorAlert error={error} />
     </form>
   );
 }
@@ -362,11 +351,7 @@ function Postmortem({ url, filename, version }: { url: string; filename: string;
           Download Markdown
         </a>
       </div>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <ErrorAlert error={error} />
       {open && text !== null && (
         <section className="postmortem" tabIndex={0} aria-label="Postmortem draft (Markdown)">
           <pre>{text}</pre>

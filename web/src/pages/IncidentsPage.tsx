@@ -6,8 +6,8 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { Link, useLocation, useSearch } from 'wouter';
 import { getJson, p } from '../api.ts';
+import { ErrorAlert, PageTitle } from '../components/PageTitle.tsx';
 import { FilterSelect } from '../components/FilterSelect.tsx';
-import { LiveIndicator } from '../components/LiveIndicator.tsx';
 import { useLiveEvents } from '../events.ts';
 import { ago, duration } from '../format.ts';
 import { IncidentStateBadge, SeverityBadge } from '../components/IncidentBadges.tsx';
@@ -78,10 +78,9 @@ export default function IncidentsPage() {
 
   return (
     <section aria-labelledby="incidents-title">
-      <div className="page-title">
-        <h1 id="incidents-title">Incidents</h1>
-        <LiveIndicator state={connection} />
-      </div>
+      <PageTitle id="incidents-title" live={connection}>
+        Incidents
+      </PageTitle>
       <form className="toolbar filters" role="search" aria-label="Filter incidents" onSubmit={(e) => e.preventDefault()}>
         <FilterSelect label="State" value={filter.state} choices={Object.keys(STATES)} onChange={(state) => setFilter({ state })} />
         <FilterSelect
@@ -98,11 +97,7 @@ export default function IncidentsPage() {
           </span>
         )}
       </form>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <ErrorAlert error={error} />
       {incidents === null ? (
         <p aria-busy="true">Loading…</p>
       ) : incidents.length === 0 ? (

@@ -7,6 +7,7 @@ import { useCallback, useEffect, useState } from 'react';
 import { useParams } from 'wouter';
 import { getJson, p, send } from '../api.ts';
 import { ConfirmButton } from '../components/ConfirmButton.tsx';
+import { ErrorAlert } from '../components/PageTitle.tsx';
 
 interface Grant {
   subject: string;
@@ -44,11 +45,7 @@ export default function MembersPage() {
   return (
     <section aria-labelledby="members-title">
       <h1 id="members-title">Members of {project}</h1>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <ErrorAlert error={error} />
       {grants === null && !error && <p aria-busy="true">Loading…</p>}
       {grants && (
         <div className="table-scroll" tabIndex={0}>

@@ -7,6 +7,7 @@
 import { type FormEvent, useEffect, useState } from 'react';
 import { Link } from 'wouter';
 import { getJson, p, send } from '../api.ts';
+import { ErrorAlert } from '../components/PageTitle.tsx';
 
 interface TemplateField {
   name: string;
@@ -75,11 +76,7 @@ export default function NewServicePage() {
       <p>
         A repository from a template, its gantry.yaml already wired (build, tests, staging that deploys itself, production by canary, SLOs).
       </p>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <ErrorAlert error={error} />
       {templates === null && !error && <p aria-busy="true">Loading…</p>}
       <form onSubmit={submit} aria-label="New service">
         <fieldset>

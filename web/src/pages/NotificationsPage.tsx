@@ -7,9 +7,9 @@
  */
 import { useCallback, useEffect, useState } from 'react';
 import { getJson, p, send } from '../api.ts';
+import { ErrorAlert, PageTitle } from '../components/PageTitle.tsx';
 import { FilterSelect } from '../components/FilterSelect.tsx';
 import { ConfirmButton } from '../components/ConfirmButton.tsx';
-import { LiveIndicator } from '../components/LiveIndicator.tsx';
 import { StatusBadge } from '../components/StatusBadge.tsx';
 import { useLiveEvents } from '../events.ts';
 import { ago } from '../format.ts';
@@ -62,15 +62,10 @@ export default function NotificationsPage() {
 
   return (
     <section aria-labelledby="notifications-title">
-      <div className="page-title">
-        <h1 id="notifications-title">Notifications</h1>
-        <LiveIndicator state={connection} />
-      </div>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <PageTitle id="notifications-title" live={connection}>
+        Notifications
+      </PageTitle>
+      <ErrorAlert error={error} />
       <section className="card" aria-labelledby="channels-title">
         <h2 id="channels-title">Channels</h2>
         {channels === null ? (

@@ -6,6 +6,7 @@
 import { useCallback, useEffect, useState } from 'react';
 import { getJson, p, send } from '../api.ts';
 import { ConfirmButton } from '../components/ConfirmButton.tsx';
+import { ErrorAlert } from '../components/PageTitle.tsx';
 import { ago } from '../format.ts';
 
 interface User {
@@ -60,11 +61,7 @@ export default function PeoplePage() {
   return (
     <section aria-labelledby="people-title">
       <h1 id="people-title">People</h1>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <ErrorAlert error={error} />
       {users === null && !error && <p aria-busy="true">Loading…</p>}
       {users && (
         <div className="table-scroll" tabIndex={0}>

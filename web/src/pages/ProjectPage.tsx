@@ -6,7 +6,7 @@ import { useCallback, useEffect, useState } from 'react';
 import { Link, useLocation, useParams } from 'wouter';
 import { getJson, p, send } from '../api.ts';
 import { ConfirmButton } from '../components/ConfirmButton.tsx';
-import { LiveIndicator } from '../components/LiveIndicator.tsx';
+import { PageTitle } from '../components/PageTitle.tsx';
 import { StatusBadge } from '../components/StatusBadge.tsx';
 import { useLiveEvents } from '../events.ts';
 import { ago, branchOf, elapsed, shortSha } from '../format.ts';
@@ -70,10 +70,9 @@ export default function ProjectPage() {
 
   return (
     <article aria-labelledby="project-title">
-      <div className="page-title">
-        <h1 id="project-title">{project.name}</h1>
-        <LiveIndicator state={connection} />
-      </div>
+      <PageTitle id="project-title" live={connection}>
+        {project.name}
+      </PageTitle>
       <p className="muted mono">{source}</p>
       <div className="toolbar">
         <ConfirmButton

@@ -6,7 +6,7 @@
 import { useCallback, useEffect, useState } from 'react';
 import { Link } from 'wouter';
 import { getJson, p } from '../api.ts';
-import { LiveIndicator } from '../components/LiveIndicator.tsx';
+import { ErrorAlert, PageTitle } from '../components/PageTitle.tsx';
 import { Sparkline } from '../components/Sparkline.tsx';
 import { BudgetBar } from '../components/BudgetBar.tsx';
 import { StatusBadge } from '../components/StatusBadge.tsx';
@@ -91,15 +91,10 @@ export default function ProjectsPage() {
 
   return (
     <section aria-labelledby="projects-title">
-      <div className="page-title">
-        <h1 id="projects-title">Projects</h1>
-        <LiveIndicator state={connection} />
-      </div>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <PageTitle id="projects-title" live={connection}>
+        Projects
+      </PageTitle>
+      <ErrorAlert error={error} />
       {projects?.length === 0 && (
         <div className="card">
           <p>

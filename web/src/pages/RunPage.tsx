@@ -8,6 +8,7 @@ import { Link, useLocation, useParams } from 'wouter';
 import { getJson, p, send } from '../api.ts';
 import { Artifacts } from '../components/Artifacts.tsx';
 import { ConfirmButton } from '../components/ConfirmButton.tsx';
+import { ErrorAlert } from '../components/PageTitle.tsx';
 import { JobGraph } from '../components/JobGraph.tsx';
 import { LogViewer } from '../components/LogViewer.tsx';
 import { StatusBadge } from '../components/StatusBadge.tsx';
@@ -244,11 +245,7 @@ export default function RunPage() {
           )}
         </div>
       </header>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <ErrorAlert error={error} />
 
       <section className="run-graph" aria-label="Jobs">
         {jobs.length === 0 ? (

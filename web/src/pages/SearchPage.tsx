@@ -9,6 +9,7 @@ import { Link, useSearch } from 'wouter';
 import { getJson } from '../api.ts';
 import { ago } from '../format.ts';
 import type { SearchResult } from '../../../src/search/search-result.ts';
+import { ErrorAlert } from '../components/PageTitle.tsx';
 
 /** `GET /api/search`'s answer (src/server/search/search-service.ts). */
 interface SearchAnswer {
@@ -42,11 +43,7 @@ export default function SearchPage() {
           </>
         ) : null}
       </h1>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <ErrorAlert error={error} />
       {!answer && !error && <p aria-busy="true">Searching…</p>}
       {answer && answer.results.length === 0 && <p>Nothing matches.</p>}
       {answer && answer.results.length > 0 && (

@@ -11,7 +11,7 @@ import type { FindingView, ReleaseSecurity, RunSecurity } from '../../../src/ser
 import type { Suppression } from '../../../src/store/security-ports.ts';
 import { getJson, p, send } from '../api.ts';
 import { ConfirmButton } from '../components/ConfirmButton.tsx';
-import { LiveIndicator } from '../components/LiveIndicator.tsx';
+import { ErrorAlert, PageTitle } from '../components/PageTitle.tsx';
 import { useLiveEvents } from '../events.ts';
 import type { Project } from '../types.ts';
 import './SecurityPage.css';
@@ -162,17 +162,10 @@ export default function SecurityPage() {
 
   return (
     <section aria-labelledby="security-title">
-      <div className="page-title">
-        <h1 id="security-title">
-          Security · <Link href={p`/projects/${project}`}>{project}</Link>
-        </h1>
-        <LiveIndicator state={connection} />
-      </div>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <PageTitle id="security-title" live={connection}>
+        Security · <Link href={p`/projects/${project}`}>{project}</Link>
+      </PageTitle>
+      <ErrorAlert error={error} />
       {!answer && !error && <p aria-busy="true">Loading…</p>}
       {answer && (
         <>
