@@ -25,7 +25,17 @@ export class StoreUnavailableError extends GantryError {
 
 export interface OpenStoreOptions {
   url: string;
+  /**
+   * PostgreSQL: how long a session may sit idle inside a transaction before the server ends it
+   * (`idle_in_transaction_session_timeout`; default 10 s). A server frozen mid-transaction
+   * (SIGSTOP, a paused VM, a stalled event loop) keeps the rows it locked, among them the lease
+   * row every claim and renewal reads FOR UPDATE, so without a bound the others' background loops
+   * wait until it wakes. Gantry's transactions are a few queries sent back to back.
+   */
+  abandonedTransactionMs?: number;
 }
+
+const ABANDONED_TRANSACTION_MS = 10_000;
 
 /** Where a store URL points, without any credentials (safe to log and to put in errors). */
 export type StoreLocation = { dialect: 'sqlite'; path: string } | { dialect: 'postgres'; url: string; display: string };
@@ -64,7 +74,9 @@ export function parseStoreUrl(url: string): StoreLocation {
  */
 export async function openStore(opts: OpenStoreOptions): Promise<Store> {
   const location = parseStoreUrl(opts.url);
-  return location.dialect === 'sqlite' ? openSqliteStore(location.path) : openPostgresStore(location.url, location.display);
+  return location.dialect === 'sqlite'
+    ? openSqliteStore(location.path)
+    : openPostgresStore(location.url, location.display, opts.abandonedTransactionMs ?? ABANDONED_TRANSACTION_MS);
 }
 
 async function openSqliteStore(path: string): Promise<Store> {
@@ -85,8 +97,13 @@ async function openSqliteStore(path: string): Promise<Store> {
   return createKyselyStore(db, 'sqlite');
 }
 
-async function openPostgresStore(url: string, display: string): Promise<Store> {
-  const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 10_000 });
+async function openPostgresStore(url: string, display: string, abandonedTransactionMs: number): Promise<Store> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 10,
+    connectionTimeoutMillis: 10_000,
+    idle_in_transaction_session_timeout: abandonedTransactionMs,
+  });
   // An idle client whose server connection drops emits 'error' on the pool; unhandled, that
   // would crash the process. The pool discards that client and the next query reconnects.
   pool.on('error', () => {});
