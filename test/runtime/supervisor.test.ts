@@ -49,17 +49,19 @@ describe('Supervisor', () => {
   });
 
   it('is not ready until its readiness check passes', async () => {
-    const started = await h.supervisor.start(spec(h.dataDir, 'slow', { env: { READY_AFTER_MS: '500' } }));
-    const t0 = performance.now();
-    // While /healthz still fails, the instance is up (it answers /) but not ready.
-    await waitFor(async () => (await httpGet(started.port, '/healthz').catch(() => null))?.status === 503, {
-      what: 'the instance to answer',
-    });
+    // Readiness waits for a file the test writes: a time-based one could pass before a loaded
+    // machine let the test see it fail.
+    const flag = join(h.dataDir, 'slow-ready');
+    const started = await h.supervisor.start(spec(h.dataDir, 'slow', { env: { READY_FILE: flag } }));
+    // While /healthz fails, the instance is up (it answers /) but not ready.
     await waitFor(async () => (await httpGet(started.port, '/').catch(() => null))?.status === 200, { what: 'it to answer /' });
+    expect((await httpGet(started.port, '/healthz')).status).toBe(503);
     expect(h.supervisor.status('slow')?.state).toBe('starting');
+    const flagAt = performance.now();
+    writeFileSync(flag, '');
     await h.supervisor.waitReady('slow', 10_000);
     const readyAt = h.changes.find((c) => c.state === 'ready')?.at ?? 0;
-    expect(readyAt - t0).toBeGreaterThanOrEqual(450);
+    expect(readyAt).toBeGreaterThanOrEqual(flagAt);
     await expect(h.supervisor.waitReady('nope', 10)).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 
