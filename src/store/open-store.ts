@@ -107,6 +107,9 @@ async function openPostgresStore(url: string, display: string, abandonedTransact
   // An idle client whose server connection drops emits 'error' on the pool; unhandled, that
   // would crash the process. The pool discards that client and the next query reconnects.
   pool.on('error', () => {});
+  // A client in use emits it on itself: a session PostgreSQL ended while this process was frozen
+  // inside a transaction (above) is one. Its next query fails instead, and the pool drops it.
+  pool.on('connect', (client) => client.on('error', () => {}));
   try {
     await pool.query('select 1');
   } catch (err) {

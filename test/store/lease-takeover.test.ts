@@ -38,7 +38,7 @@ describe.skipIf(!pgAvailable())('a lease holder frozen inside a transaction', ()
 
   it('loses its session, so another server takes the lease over once it expired', async () => {
     const child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures', 'renew-forever.ts'), database.url, '1000'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     holder = child;
     let output = '';
@@ -76,5 +76,12 @@ describe.skipIf(!pgAvailable())('a lease holder frozen inside a transaction', ()
     const outcome = await Promise.race([claim, new Promise<'blocked'>((resolve) => setTimeout(() => resolve('blocked'), 20_000))]);
     expect(outcome, 'the claim waited for the frozen holder').not.toBe('blocked');
     expect(outcome).toMatchObject({ granted: true, lease: { holder: 'next' } });
+    // Woken, the holder finds its session gone: that renewal fails, the process carries on.
+    process.kill(pid, 'SIGCONT');
+    await waitFor(() => output.includes('answered after a failure') || child.exitCode !== null, {
+      what: 'the woken holder to renew again',
+      timeoutMs: 30_000,
+    });
+    expect(child.exitCode, 'the woken holder crashed').toBeNull();
   }, 60_000);
 });
