@@ -13,6 +13,12 @@ export class JobLog {
   readonly #writer: LogWriter;
   /** The helper writing the log now, if any. */
   #helper: Spawner | null = null;
+  /**
+   * Gantry's lines written while the log is being handed to a helper (the job's setup, e.g. its
+   * cache restore, runs meanwhile): the lent writer would drop them, and the helper does not have
+   * the log yet. Whoever holds it at the end of the hand-over writes them, in order.
+   */
+  #handingOver: string[] | null = null;
 
   constructor(writer: LogWriter) {
     this.#writer = writer;
@@ -27,7 +33,8 @@ export class JobLog {
   }
 
   system(text: string): void {
-    if (this.#helper) this.#helper.logSystem(text);
+    if (this.#handingOver) this.#handingOver.push(text);
+    else if (this.#helper) this.#helper.logSystem(text);
     else this.#writer.system(text);
   }
 
@@ -41,6 +48,17 @@ export class JobLog {
   async lendTo(spawner: Spawner, masker: Masker, enterSandbox: (() => Promise<void>) | null): Promise<void> {
     const loan = this.#writer.lend();
     if (!loan) return enterSandbox?.();
+    this.#handingOver = [];
+    try {
+      await this.#handOver(loan, spawner, masker, enterSandbox);
+    } finally {
+      const lines = this.#handingOver;
+      this.#handingOver = null;
+      for (const text of lines) this.system(text);
+    }
+  }
+
+  async #handOver(loan: LogLoan, spawner: Spawner, masker: Masker, enterSandbox: (() => Promise<void>) | null): Promise<void> {
     if (!enterSandbox) {
       try {
         await spawner.openAndStartLog(loan, { ...loan, maskForms: masker.byteForms });

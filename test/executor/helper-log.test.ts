@@ -188,6 +188,23 @@ for (const pump of ['native', 'perl'] as const) {
       }
     });
 
+    it("keeps Gantry's lines written while the helper takes the log over, in order", async () => {
+      // The job's setup (its cache restore) writes while the hand-over is under way: the lent
+      // writer dropped those lines, so a job's log lost "cache restored" (seen in CI).
+      const file = join(dir, 'handover', 'log');
+      const writer = createLogWriter({ file, capBytes: 1_000_000, jobKey: 'job', masker: createMasker([]) });
+      const jobLog = new JobLog(writer);
+      const spawner = await helper();
+      jobLog.system('before');
+      const lending = jobLog.lendTo(spawner, createMasker([]), null);
+      jobLog.system('during');
+      await lending;
+      jobLog.system('after');
+      await jobLog.takeBack({ final: true });
+      await writer.close();
+      expect(streamsAndTexts(file)).toEqual(['s before', 's during', 's after']);
+    });
+
     it('assembles the same tail at the last hand-back whatever the read size, and appends later lines after it', async () => {
       // Lines of every length up to past 64 KiB, so the ring wraps mid-line and the tail's lines are
       // counted from checkpoints between reads of 61 bytes to 64 KiB.
