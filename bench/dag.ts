@@ -75,8 +75,10 @@ function makefile(): string {
  */
 async function sandboxedMakefile(dir: string): Promise<string> {
   const data = join(dir, 'data');
-  for (const id of ['root', 'final', ...middleIds]) await mkdir(join(data, 'w', `${id}.tmp`), { recursive: true });
-  for (const id of ['root', 'final', ...middleIds]) await mkdir(join(data, 'w', id), { recursive: true });
+  for (const id of ['root', 'final', ...middleIds]) {
+    await mkdir(join(data, 'w', id), { recursive: true });
+    await mkdir(join(data, 'w', `${id}.tmp`));
+  }
   const ws = join(data, 'w', '$@');
   const recipe = `\t@${sandboxArgv(['true'], { workspaceDir: ws, privateDirs: [`${ws}.tmp`], hiddenPaths: [data], network: true, cwd: ws }).join(' ')}`;
   return makefile().replaceAll('\ttrue', recipe);

@@ -33,6 +33,7 @@
 import http from 'node:http';
 import { promDuration } from '../../src/slo/index.ts';
 import { type ApiCall, waitForRunEnd } from './server.ts';
+import { nodeServiceYaml } from './service-yaml.ts';
 import { waitFor } from './wait.ts';
 
 /** Fails every ERROR_EVERY-th request with a 500 and answers every SLOW_EVERY-th after SLOW_MS. */
@@ -55,19 +56,12 @@ http.createServer((req, res) => {
 
 /** An availability and a latency SLO (250 ms: a bound of the proxy's Prometheus histogram) over `period`. */
 export function agreementYaml(period: string): string {
-  return `
-pipeline:
-  jobs:
-    build: { steps: ["node --check server.js"] }
-service:
-  run: node server.js
-  health: { path: /healthz, readiness: { interval: 100ms } }
-environments:
+  return nodeServiceYaml(`environments:
   production: { strategy: { recreate: {} } }
 slos:
   availability: { objective: 99%, period: ${period} }
   latency: { objective: 95%, threshold: 250ms, period: ${period} }
-`;
+`);
 }
 
 /**
