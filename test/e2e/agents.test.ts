@@ -99,6 +99,27 @@ async function finished(runId: string): Promise<RunView | undefined> {
   return ['success', 'failure', 'cancelled'].includes(view.status) ? view : undefined;
 }
 
+interface AttemptMarks {
+  runId: string;
+  fence: number;
+  /** ns since the epoch, as the step's `date +%s%N` wrote them */
+  start?: bigint;
+  end?: bigint;
+}
+
+/** The marks grouped by attempt: the agent's job folder (`RUN-JOB-FENCE`) names it. */
+function marksOf(lines: string[]): AttemptMarks[] {
+  const byAttempt = new Map<string, AttemptMarks>();
+  for (const line of lines) {
+    const [what, runId, folder, ns] = line.split(' ') as [string, string, string, string];
+    const marks = byAttempt.get(folder) ?? { runId, fence: Number(folder.split('-').at(-1)) };
+    byAttempt.set(folder, marks);
+    expect(marks[what as 'start' | 'end'], line).toBeUndefined();
+    marks[what as 'start' | 'end'] = BigInt(ns);
+  }
+  return [...byAttempt.values()];
+}
+
 function markLines(): string[] {
   const file = join(marks, 'events');
   return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean) : [];
@@ -174,9 +195,10 @@ pipeline:
       runs-on: [pool]
       steps:
         - run: |
-            echo "start $GANTRY_RUN_ID" >> ${marks}/events
+            attempt=$(basename "$(dirname "$GANTRY_WORKSPACE")")
+            echo "start $GANTRY_RUN_ID $attempt $(date +%s%N)" >> ${marks}/events
             sleep 1.5
-            echo "end $GANTRY_RUN_ID" >> ${marks}/events
+            echo "end $GANTRY_RUN_ID $attempt $(date +%s%N)" >> ${marks}/events
 `,
     );
     const victim = await startAgentHost('host-c', 'linux,pool', 2);
@@ -187,8 +209,8 @@ pipeline:
       async () => {
         const view = (await server.api<{ agents: { name: string; leases: { runId: string }[] }[] }>('GET', '/api/agents')).body;
         const leases = view.agents.find((a) => a.name === 'host-c')?.leases ?? [];
-        const seen = markLines();
-        const running = (id: string) => seen.includes(`start ${id}`) && !seen.includes(`end ${id}`);
+        const seen = marksOf(markLines());
+        const running = (id: string) => seen.some((m) => m.runId === id && m.start !== undefined && m.end === undefined);
         return leases.length > 0 && leases.every((l) => running(l.runId)) ? leases.map((l) => l.runId) : undefined;
       },
       { what: 'the victim host to be running jobs', timeoutMs: 60_000 },
@@ -229,19 +251,24 @@ pipeline:
       expect(Date.parse(retry?.startedAt ?? '') - killedAt).toBeLessThanOrEqual(LEASE_MS + LEASE_MS / 4 + 500);
     }
 
-    // What really ran: per run one end, the last line; a start more only for an attempt that
-    // lost its lease, whose process never wrote its end (it died, or was stopped first: by its
-    // agent, or by the agent's lease watchdog when the agent itself was stalled past the lease).
-    const lines = markLines();
+    // What really ran, per run: the finished attempt started and ended once, last; an attempt that
+    // lost its lease either never wrote its end (it died, or was stopped: by its agent, or by the
+    // agent's lease watchdog when the agent itself was stalled past the lease) or wrote it before
+    // the next attempt started (its step ended, but the lease ran out before its result reached
+    // the server). Never two at once: no attempt starts before an earlier one's end, if it had one.
+    const ran = marksOf(markLines());
     for (const id of runIds) {
-      const mine = lines.filter((l) => l.endsWith(` ${id}`)).map((l) => l.split(' ')[0]);
+      const mine = ran.filter((m) => m.runId === id).sort((a, b) => a.fence - b.fence);
+      const last = mine.at(-1);
+      expect(last?.fence, id).toBe(attempts.find((a) => a.runId === id && a.outcome === 'finished')?.fence);
+      expect(last?.end, id).toBeDefined();
+      for (let i = 1; i < mine.length; i++) {
+        const before = mine[i - 1] as AttemptMarks;
+        expect(before.end ?? before.start, id).toBeLessThan((mine[i] as AttemptMarks).start as bigint);
+      }
       const lostHere = lost.filter((a) => a.runId === id).length;
-      expect(mine.filter((w) => w === 'end').length, id).toBe(1);
-      expect(mine.at(-1), id).toBe('end');
-      const starts = mine.filter((w) => w === 'start').length;
-      expect(starts, id).toBeGreaterThanOrEqual(1);
-      expect(starts, id).toBeLessThanOrEqual(1 + lostHere);
-      if (heldAtKill.includes(id)) expect(starts, id).toBeGreaterThanOrEqual(2);
+      expect(mine.length, id).toBeLessThanOrEqual(1 + lostHere);
+      if (heldAtKill.includes(id)) expect(mine.length, id).toBeGreaterThanOrEqual(2);
     }
   });
 });

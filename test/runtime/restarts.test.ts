@@ -16,10 +16,14 @@ describe('Supervisor restarts', () => {
     // slowed machine has not yet started the process listening, and so (as in Kubernetes without a
     // startup probe) killed it before it was ever ready, in a loop, on a loaded CI run.
     const sick = join(h.dataDir, 'sick');
-    const liveness = check({ path: undefined, command: `test ! -e '${sick}'`, timeoutMs: 10_000, failureThreshold: 2, initialDelayMs: 200 });
-    const s = await h.supervisor.start(
-      spec(h.dataDir, 'sick', { service: service({ health: { readiness: check(), liveness } }) }),
-    );
+    const liveness = check({
+      path: undefined,
+      command: `test ! -e '${sick}'`,
+      timeoutMs: 10_000,
+      failureThreshold: 2,
+      initialDelayMs: 200,
+    });
+    const s = await h.supervisor.start(spec(h.dataDir, 'sick', { service: service({ health: { readiness: check(), liveness } }) }));
     // Healthy until it is ready (so its SIGTERM handler is installed, however slow the machine), then sick.
     await h.supervisor.waitReady('sick', 30_000);
     writeFileSync(sick, '');
