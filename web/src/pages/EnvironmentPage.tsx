@@ -148,6 +148,12 @@ const MAX_LIVE_POINTS = 1800;
 const DEFAULT_SPAN_S = 15 * 60;
 const MIN_SPAN_S = 3 * 60;
 const MAX_SPAN_S = 86_400;
+/**
+ * The proxy stores its roll-ups every 10 s (src/proxy/request-metrics.ts ROLLUP_MS): the stored
+ * series (and the heatmaps, drawn from it alone) are fetched again that often, or a page opened
+ * before a span's first roll-up said "no requests" until reloaded.
+ */
+const SERIES_REFRESH_MS = 10_000;
 
 // ---------------------------------------------------------------- the page
 
@@ -216,6 +222,20 @@ export default function EnvironmentPage() {
   ].join('|');
   const spanStart = rollout ? (state?.startedAt ?? Date.parse(rollout.createdAt)) : null;
 
+  const fetchSeries = useCallback(() => {
+    // The rollout's span (and a minute before it, the baseline), or the last 15 minutes when there
+    // is no rollout or it is older than the series reach back.
+    const sinceRollout = spanStart === null ? null : Math.ceil((Date.now() - spanStart) / 1000) + 60;
+    const seconds = sinceRollout === null || sinceRollout > MAX_SPAN_S ? DEFAULT_SPAN_S : Math.max(MIN_SPAN_S, sinceRollout);
+    const step = seconds <= 3 * 3600 ? 10 : 60;
+    const request = ++seriesRequest.current;
+    getJson<SeriesAnswer>(`${base}/series?seconds=${seconds}&step=${step}`).then(
+      (answer) => {
+        if (request === seriesRequest.current) setSeries(answer);
+      },
+      (err: Error) => setNotice(`Could not load the request metrics: ${err.message}`),
+    );
+  }, [base, spanStart]);
   const catchUp = useCallback(() => {
     setNotice(null);
     const failed = (what: string) => (err: Error) => setNotice(`Could not load the ${what}: ${err.message}`);
@@ -223,24 +243,21 @@ export default function EnvironmentPage() {
       ({ releases: list }) => setReleases(list),
       failed('releases'),
     );
-    // The rollout's span (and a minute before it, the baseline), or the last 15 minutes when there
-    // is no rollout or it is older than the series reach back.
-    const sinceRollout = spanStart === null ? null : Math.ceil((Date.now() - spanStart) / 1000) + 60;
-    const seconds = sinceRollout === null || sinceRollout > MAX_SPAN_S ? DEFAULT_SPAN_S : Math.max(MIN_SPAN_S, sinceRollout);
-    const step = seconds <= 3 * 3600 ? 10 : 60;
     getJson<{ deploys: DeployWithImpact[] }>(p`/api/projects/${projectParam}/deploys?env=${env}&limit=50`).then(
       (answer) => setDeploys(answer.deploys),
       failed('deploys'),
     );
-    const request = ++seriesRequest.current;
-    getJson<SeriesAnswer>(`${base}/series?seconds=${seconds}&step=${step}`).then((answer) => {
-      if (request === seriesRequest.current) setSeries(answer);
-    }, failed('request metrics'));
-    // releaseKey is what makes a refetch necessary; spanStart follows from it.
-  }, [projectParam, env, base, spanStart]);
+    fetchSeries();
+    // releaseKey is what makes a refetch necessary; spanStart (in fetchSeries) follows from it.
+  }, [projectParam, env, fetchSeries]);
   useEffect(() => {
     if (opened > 0) catchUp();
   }, [opened, catchUp]);
+  useEffect(() => {
+    if (opened === 0) return;
+    const timer = setInterval(fetchSeries, SERIES_REFRESH_MS);
+    return () => clearInterval(timer);
+  }, [opened, fetchSeries]);
 
   const releaseById = useMemo(() => new Map(releases.map((r) => [r.id, r])), [releases]);
   const name = (id: string | null | undefined) => (id ? (releaseById.get(id) ? `#${releaseById.get(id)?.number}` : shortSha(id)) : '–');
