@@ -72,7 +72,7 @@ import {
 } from './proxy-lib.ts';
 
 const SELF = fileURLToPath(import.meta.url);
-const PROXY_HOST = fileURLToPath(new URL('../src/proxy/proxy-host.ts', import.meta.url));
+const PROXY_HOST = fileURLToPath(new URL('../src/proxy/proxy-host-main.ts', import.meta.url));
 const FLOOR = fileURLToPath(new URL('./proxy-floor.ts', import.meta.url));
 const mode = process.argv[2];
 

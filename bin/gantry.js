@@ -26,9 +26,11 @@ if (major < 22 || (major === 22 && minor < 13)) {
   } catch {
     // Only the time it would save is lost.
   }
-  // The compiled CLI when built (the published package), the TypeScript sources in a checkout.
-  const compiled = new URL('../dist/cli/main.js', import.meta.url);
-  const { main } = await import(existsSync(fileURLToPath(compiled)) ? compiled.href : new URL('../src/cli/main.ts', import.meta.url).href);
+  // The bundled CLI when built (the published package, scripts/bundle.ts), else the compiled one,
+  // else the TypeScript sources in a checkout.
+  const built = ['../dist/bundle/main.js', '../dist/cli/main.js'].map((file) => new URL(file, import.meta.url));
+  const entry = built.find((url) => existsSync(fileURLToPath(url))) ?? new URL('../src/cli/main.ts', import.meta.url);
+  const { main } = await import(entry.href);
   process.exitCode = await main(process.argv.slice(2));
 }
 

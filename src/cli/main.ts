@@ -156,6 +156,9 @@ export function commandName(argv: readonly string[]): string | undefined {
 export const singleGroupCommands = (): string[] => [...SINGLE_GROUP_COMMANDS.keys()];
 
 export async function main(argv: string[]): Promise<number> {
+  // The bundled CLI's traces then name the sources: Node reads the source maps of the modules
+  // loaded from here on, which are every command's own (buildProgram imports them).
+  if (argv.includes('--debug')) process.setSourceMapsEnabled(true);
   try {
     const program = await buildProgram(argv);
     await program.parseAsync(argv, { from: 'user' });

@@ -121,7 +121,7 @@ export interface ProxyStartOptions {
  */
 export const PROXY_NODE_FLAGS = ['--min-semi-space-size=16', '--max-semi-space-size=16'] as const;
 
-const HOST_FILE = new URL(`./proxy-host.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url);
+const HOST_FILE = new URL(`./proxy-host-main.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url);
 const WATCH_MS = 1000;
 
 function readRecord(dir: string): ProxyHostRecord | null {

@@ -4,7 +4,7 @@
  * traffic). It lives apart from the server so that traffic keeps flowing by the last route table
  * while the server is busy, restarting or killed; `ProxyClient` starts or adopts it.
  *
- * Started as `node proxy-host.ts --dir D --key K --label L --host H --port P`. At start it loads
+ * Started as `node proxy-host-main.ts --dir D --key K --label L --host H --port P`. At start it loads
  * `routes.json`, so a proxy process that crashed and was started again routes by the last table
  * at once. Every accepted table is written to that file (temp file, fsync, rename) before it is
  * applied. It exits on `POST /shutdown` or SIGTERM (graceful: stops accepting, lets in-flight
@@ -43,7 +43,6 @@ import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, r
 import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { GantryError, InputError } from '../core/errors.ts';
 import { createLogger, logSettingsFromEnv, type Logger } from '../platform/logger.ts';
 import { FENCE_HEADER, PROXY_FILES, processStartTime, type ProxyHostRecord } from './proxy-client.ts';
@@ -86,7 +85,7 @@ const FENCED_ROUTES = new Set([
 const DIR_CHECK_MS = 1000;
 
 /** WARN and ERROR messages of the proxy process: static, data beside them. */
-const LOG = {
+export const LOG = {
   routesUnusable: 'the persisted route table is unusable; starting without one',
   controlFailed: 'control request failed',
   usage: 'usage: proxy-host --dir D --key K --label L --host H --port P',
@@ -98,7 +97,7 @@ const LOG = {
  * `host.log`, which the server reads back for the reason of a failed start). The proxy holds
  * no secrets, so only the credential paths are redacted. `GANTRY_LOG_LEVEL` is passed down.
  */
-function processLogger(): Logger {
+export function processLogger(): Logger {
   return createLogger({
     component: 'proxy',
     destination: process.stdout,
@@ -354,36 +353,3 @@ export async function runProxyHost(o: ProxyHostOptions): Promise<ProxyHost> {
   log.info('proxy ready', { port, routes: table?.upstreams.length ?? 0 });
   return { record, done, shutdown };
 }
-
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      dir: { type: 'string' },
-      key: { type: 'string' },
-      label: { type: 'string' },
-      host: { type: 'string' },
-      port: { type: 'string' },
-    },
-  });
-  const port = Number(values.port);
-  const log = processLogger();
-  if (!values.dir || !values.key || !values.label || !values.host || !Number.isInteger(port)) {
-    log.error(LOG.usage);
-    process.exit(2);
-  }
-  let host: ProxyHost;
-  try {
-    host = await runProxyHost({ dir: values.dir, environmentKey: values.key, label: values.label, host: values.host, port, log });
-  } catch (error) {
-    log.error(LOG.startFailed, { environment: values.label, err: error });
-    process.exit(1);
-  }
-  process.on('SIGTERM', () => void host.shutdown());
-  process.on('SIGINT', () => void host.shutdown());
-  // Detached from the server's terminal: a hangup there is not ours.
-  process.on('SIGHUP', () => undefined);
-  await host.done;
-  process.exit(0);
-}
-
-if (import.meta.main) await main();

@@ -5,6 +5,7 @@
  * environments, roll-ups) and resumes what a previous process left. `close()` shuts down in
  * reverse.
  */
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, extname, join } from 'node:path';
@@ -825,10 +826,14 @@ function storeUrlPassword(store: string): string | null {
 
 /**
  * How a job starts this very Gantry (the security job runs `gantry scan` in its sandbox): this
- * Node and this CLI, whether run from the sources (.ts) or the built package (.js).
+ * Node and this CLI, whether run from the bundle (its entry beside this chunk), the sources (.ts)
+ * or the compiled package (.js).
  */
 function gantryCommand(): string {
-  const cli = fileURLToPath(new URL(`../cli/main${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
+  const bundled = fileURLToPath(new URL('./main.js', import.meta.url));
+  const cli = existsSync(bundled)
+    ? bundled
+    : fileURLToPath(new URL(`../cli/main${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
   const quote = (word: string) => `'${word.replaceAll("'", `'\\''`)}'`;
   return `${quote(process.execPath)} ${quote(cli)}`;
 }

@@ -1,7 +1,10 @@
 /**
- * End-to-end helpers for the `gantry` CLI: the real `node src/cli/main.ts` as a child process
- * (Node 24 from the repo), so the tests see exactly what a user sees — exit code, stdout, stderr
- * and the files left under `.gantry/` (read them with `TestRepo.runFiles` from repo.ts).
+ * End-to-end helpers for the `gantry` CLI: the real CLI as a child process (Node 24 from the
+ * repo), so the tests see exactly what a user sees — exit code, stdout, stderr and the files left
+ * under `.gantry/` (read them with `TestRepo.runFiles` from repo.ts). The CLI is the bundled one,
+ * as the package ships it (scripts/bundle.ts), built from the sources into dist/test-bundle by
+ * the forks project's global setup at the start of every run; `GANTRY_TEST_CLI=src` runs
+ * `src/cli/main.ts` instead (stack traces in the sources, no bundle).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
@@ -11,7 +14,10 @@ import { GIT_VARS } from './repo.ts';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** Node 24 from the repo: the system node is older and cannot run .ts files. */
 export const NODE = path.join(ROOT, 'node_modules', '.bin', 'node');
-export const CLI_MAIN = path.join(ROOT, 'src', 'cli', 'main.ts');
+/** Where the global setup writes the bundle: two levels below the root, as dist/bundle is. */
+export const TEST_BUNDLE_DIR = path.join(ROOT, 'dist', 'test-bundle');
+export const CLI_FROM_SOURCES = process.env.GANTRY_TEST_CLI === 'src';
+export const CLI_MAIN = CLI_FROM_SOURCES ? path.join(ROOT, 'src', 'cli', 'main.ts') : path.join(TEST_BUNDLE_DIR, 'main.js');
 
 /**
  * The environment of a CLI child: the test's own minus anything that changes Gantry's or the

@@ -1,6 +1,8 @@
 /**
  * Vitest globalSetup: runs once per `vitest run`, before any test file, in the main process.
  *
+ * The bundled CLI that the tests start (test/support/cli.ts), built from the sources now.
+ *
  * PostgreSQL without configuration: when GANTRY_TEST_PG_URL is unset but PostgreSQL is installed
  * (`/usr/lib/postgresql/<version>/bin/initdb`), a throwaway cluster is started here — initdb in a
  * temp dir (as the `postgres` user when run as root: PostgreSQL refuses to run as root), a free
@@ -15,6 +17,8 @@ import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { bundle } from '../../scripts/bundle.ts';
+import { CLI_FROM_SOURCES, TEST_BUNDLE_DIR } from './cli.ts';
 import { freePort } from './net.ts';
 
 declare module 'vitest' {
@@ -28,6 +32,7 @@ const PG_USER = 'gantry';
 const PG_PASSWORD = 'gantry';
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  if (!CLI_FROM_SOURCES) await bundle(TEST_BUNDLE_DIR);
   const cluster = process.env.GANTRY_TEST_PG_URL ? null : await startThrowawayPostgres();
   project.provide('gantryTestPgUrl', cluster?.url ?? '');
   return async () => cluster?.stop();

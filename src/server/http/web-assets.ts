@@ -27,9 +27,14 @@ const TYPES: Record<string, string> = {
 const CONTENT_SECURITY_POLICY =
   "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-/** Where the build is: two levels up from dist/server/http when running from dist, under dist/web when running from src. */
+/**
+ * Where the build is: beside dist/bundle when running the bundled CLI (scripts/bundle.ts), two
+ * levels up from dist/server/http when running from dist, under dist/web when running from src.
+ * The bundle's own comes first: two levels up from it is the package root, whose web/ holds the
+ * dashboard's sources, not its build.
+ */
 export function webRoot(): string | null {
-  for (const candidate of ['../../web', '../../../dist/web']) {
+  for (const candidate of ['../web', '../../web', '../../../dist/web']) {
     const dir = fileURLToPath(new URL(candidate, import.meta.url));
     if (existsSync(join(dir, 'index.html'))) return dir;
   }
