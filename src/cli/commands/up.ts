@@ -31,8 +31,23 @@ export function registerUpCommand(program: Command): void {
       // Loaded here, not at the top: the server's dependencies (fastify, kysely, pg) would slow
       // every other command's start-up and make each step's fork in `gantry run` costlier.
       const { startServer } = await import('../../server/index.ts');
+      // Signals are watched before the server starts: a SIGTERM from a supervisor once the server
+      // listens but before this command had its handler killed the process outright (no close, no
+      // drain); now it stops the server as soon as it has started. A Ctrl-C while the example is
+      // being set up stops that too.
+      const stopping = new AbortController();
+      const stopped = new Promise<NodeJS.Signals>((resolve) => {
+        const stop = (signal: NodeJS.Signals) => {
+          process.stdout.write('shutting down…\n');
+          stopping.abort();
+          resolve(signal);
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
       const server = await startServer(options);
       const log = server.log.child({ component: 'up' });
+      void stopped.then((signal) => log.info('shutdown requested', { signal }));
       process.stdout.write(
         `${bold('Gantry is up')} at ${server.url}  ${dim(`(data: ${options.dataDir}, store: ${server.store.dialect})`)}\n`,
       );
@@ -42,18 +57,6 @@ export function registerUpCommand(program: Command): void {
         );
       if (options.host !== '127.0.0.1' && options.host !== 'localhost')
         process.stdout.write(`listening on ${options.host}: every API call still needs the token\n`);
-      // Signals are watched from here on: a Ctrl-C while the example is being set up stops it and closes the server cleanly.
-      const stopping = new AbortController();
-      const stopped = new Promise<void>((resolve) => {
-        const stop = (signal: NodeJS.Signals) => {
-          process.stdout.write('shutting down…\n');
-          log.info('shutdown requested', { signal });
-          stopping.abort();
-          resolve();
-        };
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
       if (opts.example) {
         await showExample(server.url, options.dataDir, stopping.signal, log);
         if (!stopping.signal.aborted) await printLoginLink(() => server.sessions.createLoginLink(server.url), log);
