@@ -27,6 +27,8 @@ export default defineConfig({
     // the browser files' CPU cut the same day, vitest 414 → 282 s). VITEST_MAX_WORKERS overrides it.
     // Shared by both projects.
     maxWorkers: availableParallelism() * 2,
+    // GANTRY_TEST_CPU_REPORT=FILE: each test file's CPU, own and its children's (test/support/cpu-report.ts).
+    setupFiles: process.env.GANTRY_TEST_CPU_REPORT ? ['test/support/cpu-report.ts'] : [],
     projects: [
       // A thread runs file after file with the modules it loaded (74 files: 50.7 → 27.1 s of CPU,
       // all passing); these tests compute and leave no state behind.
