@@ -174,7 +174,13 @@ export class AgentDispatcher {
     for (const jobId of jobIds) {
       const pending = this.#pending.get(jobId);
       if (!pending || !(await pending.stored)) continue;
-      assignments.push(await this.#assignment(pending));
+      const assignment = await this.#assignment(pending);
+      // The lease counts from the hand-over, not the grant: building the assignment (the source's
+      // index, the attempt's row) can take a while on a big tree or a busy server, and the agent
+      // counts its own deadlines from the answer. A lease that ran out meanwhile is not handed
+      // over at all: the job has moved on, and its holder would have run it beside the next one.
+      const renewed = this.#apply({ type: 'renew', jobId, agentId, fence: pending.fence, at: this.#deps.clock.now() });
+      if (renewed.some((c) => c.type === 'accepted') && this.#pending.get(jobId) === pending) assignments.push(assignment);
     }
     return assignments;
   }
