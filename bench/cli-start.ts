@@ -11,8 +11,8 @@
  * Run: `npm run bench:cli-start` (Env: REPS, default 9).
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { CLOCK_TICKS_PER_SECOND, readStat } from '../src/platform/proc.ts';
 import { benchMain, GANTRY_CLI, NODE, progress, REPO_ROOT, round, tempDir } from './lib.ts';
 
 const REPS = Number(process.env.REPS ?? 9);
@@ -27,11 +27,9 @@ interface Sample {
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 
-/** CPU ms of the children this process has waited for (cutime + cstime of /proc/self/stat, ticks of 10 ms). */
-function childrenCpuMs(): number {
-  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[13]) + Number(fields[14])) * 10;
-}
+const ticksToMs = (ticks: number): number => (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
+/** CPU ms of the children this process has waited for. */
+const childrenCpuMs = (): number => ticksToMs(readStat(process.pid)?.childrenCpuTicks ?? Number.NaN);
 
 /**
  * Runs argv to its own end (never killed: Node writes its compile cache as it exits): wall ms,
@@ -50,12 +48,6 @@ function runToEnd(argv: string[], env: NodeJS.ProcessEnv): Promise<Sample> {
   });
 }
 
-/** CPU ms of a process from /proc (utime + stime, in clock ticks of 10 ms). */
-function cpuMsOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
 /** Starts argv and samples its CPU when its output first matches `ready`, then stops it (SIGTERM: a graceful exit). */
 function runUntil(argv: string[], env: NodeJS.ProcessEnv, ready: RegExp): Promise<Sample> {
   return new Promise((resolve, reject) => {
@@ -66,7 +58,7 @@ function runUntil(argv: string[], env: NodeJS.ProcessEnv, ready: RegExp): Promis
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       if (sample || !ready.test(output) || child.pid === undefined) return;
-      sample = { wallMs: performance.now() - started, cpuMs: cpuMsOf(child.pid) };
+      sample = { wallMs: performance.now() - started, cpuMs: ticksToMs(readStat(child.pid)?.cpuTicks ?? Number.NaN) };
       child.kill('SIGTERM');
     };
     child.stdout.on('data', onData);

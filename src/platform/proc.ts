@@ -19,6 +19,8 @@ export interface ProcStat {
   startTime: string;
   /** utime + stime, in clock ticks. */
   cpuTicks: number;
+  /** cutime + cstime: the CPU of the children it has waited for, in clock ticks. */
+  childrenCpuTicks: number;
 }
 
 /** Linux reports CPU times in USER_HZ ticks, which is 100 on every architecture Node runs on. */
@@ -41,6 +43,7 @@ export function readStat(pid: number): ProcStat | null {
     ppid: Number(fields[1]),
     pgrp: Number(fields[2]),
     cpuTicks: Number(fields[11]) + Number(fields[12]),
+    childrenCpuTicks: Number(fields[13]) + Number(fields[14]),
     startTime: fields[19] ?? '',
   };
 }

@@ -1,20 +1,20 @@
 /**
  * Per test file, the CPU it cost: its worker's own (the file's in-process work: tests, in-process
  * servers) and its children's (the processes it started and waited for, from /proc/self/stat's
- * cutime and cstime). A setup file, on only when GANTRY_TEST_CPU_REPORT names a file to append
+ * cutime and cstime, platform/proc.ts). A setup file, on only when GANTRY_TEST_CPU_REPORT names a file to append
  * one JSON line per test file to (vitest.config.ts): vitest reports wall time, which on a
  * CPU-bound suite says little about what to make cheaper. In the threads pool a file's own CPU
  * is its thread's, and its children's are not known (0).
  */
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
 import { afterAll, beforeAll } from 'vitest';
+import { CLOCK_TICKS_PER_SECOND, readStat } from '../../src/platform/proc.ts';
 
 const report = process.env.GANTRY_TEST_CPU_REPORT;
 
 function childrenMs(): number {
-  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[13]) + Number(fields[14])) * 10;
+  return ((readStat(process.pid)?.childrenCpuTicks ?? Number.NaN) * 1000) / CLOCK_TICKS_PER_SECOND;
 }
 
 function ownMs(): number {
