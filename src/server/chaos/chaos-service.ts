@@ -21,7 +21,7 @@ import { ConflictError, GantryError, InputError, NotFoundError } from '../../cor
 import { createIdGenerator } from '../../core/ids.ts';
 import type { Value } from '../../core/types.ts';
 import { mergeExperiments } from '../../pipeline/experiment-files.ts';
-import { parseConfig } from '../../pipeline/load-config.ts';
+import { parseStoredConfig } from '../../pipeline/stored-config.ts';
 import type { GantryEvent, Project } from '../../store/ports.ts';
 import { ExperimentRunner, countsOf } from './experiment-runner.ts';
 import { ExperimentScheduler } from './experiment-scheduler.ts';
@@ -384,7 +384,7 @@ export class ChaosService {
   }
 
   readonly #configs = new Map<string, ExperimentConfig[]>();
-  readonly #slos = new Map<string, ReturnType<typeof parseConfig>['slos']>();
+  readonly #slos = new Map<string, ReturnType<typeof parseStoredConfig>['slos']>();
 
   async #experimentsOf(releaseId: string): Promise<ExperimentConfig[]> {
     const cached = this.#configs.get(releaseId);
@@ -392,7 +392,7 @@ export class ChaosService {
     const release = await this.#deps.store.releases.get(releaseId);
     let experiments: ExperimentConfig[] = [];
     try {
-      const config = release === undefined ? undefined : parseConfig(release.configText, 'gantry.yaml');
+      const config = release === undefined ? undefined : parseStoredConfig(release.configText);
       this.#slos.set(releaseId, config?.slos ?? []);
       if (release !== undefined && config !== undefined) {
         const files = (await this.#deps.experimentFiles?.(release.projectId, release.sha)) ?? [];

@@ -3,7 +3,7 @@
  * has a `service` becomes a release, and each environment with `auto: true` gets it deployed
  * (one with `approval: required` waits for `gantry rollout approve`).
  */
-import { parseConfig } from '../../pipeline/load-config.ts';
+import { parseStoredConfig } from '../../pipeline/stored-config.ts';
 import type { RunRecord, Store } from '../../store/ports.ts';
 import type { DeliveryController } from './delivery-controller.ts';
 import { runGit } from '../../platform/git.ts';
@@ -25,7 +25,7 @@ export class AutoRelease {
 
   async onSuccessfulRun(run: RunRecord): Promise<void> {
     if (run.event.kind !== 'push' || !run.projectId) return;
-    const config = parseConfig(run.configText, 'gantry.yaml');
+    const config = parseStoredConfig(run.configText);
     if (!config.service) return;
     const project = await this.#deps.store.projects.get(run.projectId);
     if (!project) return;

@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { z } from 'zod';
 import { NotFoundError } from '../../core/errors.ts';
-import { parseConfig } from '../../pipeline/load-config.ts';
+import { parseStoredConfig } from '../../pipeline/stored-config.ts';
 import type { Store } from '../../store/ports.ts';
 import type { DeliveryController } from './delivery-controller.ts';
 import { requirePermission } from '../auth/index.ts';
@@ -87,7 +87,7 @@ export function registerDeliveryRoutes(routes: RouteTable, deps: DeliveryRouteDe
       // Environments the newest release defines but nothing was deployed to yet are listed too
       // (without a release), so the dashboard can offer the first deploy.
       const newest = (await store.releases.list(project.id, 1))[0];
-      const defined = newest ? Object.keys(parseConfig(newest.configText, 'gantry.yaml').environments ?? {}) : [];
+      const defined = newest ? Object.keys(parseStoredConfig(newest.configText).environments ?? {}) : [];
       for (const name of defined) {
         if (!environments.some((e) => e.name === name))
           environments.push({

@@ -5,7 +5,7 @@
  */
 import type { EnvironmentConfig, MatchRule, ServiceConfig } from '../../core/delivery-config.ts';
 import { InputError, NotFoundError } from '../../core/errors.ts';
-import { parseConfig } from '../../pipeline/load-config.ts';
+import { parseStoredConfig } from '../../pipeline/stored-config.ts';
 import type { InstanceSpec } from '../../runtime/index.ts';
 import type { Project, ReleaseRecord, Store } from '../../store/ports.ts';
 import type { SecretBox } from '../auth/index.ts';
@@ -17,7 +17,7 @@ const DEFAULT_DRAIN_MS = 30_000;
 
 /** The release's service and its environment section; InputError when either is missing. */
 export function configOf(release: ReleaseRecord, environment: string): { service: ServiceConfig; envConfig: EnvironmentConfig } {
-  const config = parseConfig(release.configText, 'gantry.yaml');
+  const config = parseStoredConfig(release.configText);
   const service = config.service;
   const envConfig = config.environments?.[environment];
   if (!service) throw new InputError(`release #${release.number} has no \`service\` section`);

@@ -11,7 +11,7 @@ import { ConflictError, InputError, NotFoundError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
 import { jobArtifactsDir } from '../../engine/run-paths.ts';
 import { GANTRY_VERSION } from '../../core/version.ts';
-import { parseConfig } from '../../pipeline/load-config.ts';
+import { parseStoredConfig } from '../../pipeline/stored-config.ts';
 import { lockfileGraphs } from '../../scan/index.ts';
 import { cycloneDxSbom } from '../../security/index.ts';
 import type { EventEnvironment, Project, ReleaseRecord, RunRecord, Store } from '../../store/ports.ts';
@@ -69,7 +69,7 @@ export class ReleaseService {
     if (run.projectId !== project.id) throw new InputError(`run ${run.id} belongs to another project`);
     if (run.status !== 'success')
       throw new ConflictError(`run ${run.id} did not succeed (${run.status}): only a successful run can be released`);
-    const config = parseConfig(run.configText, 'gantry.yaml');
+    const config = parseStoredConfig(run.configText);
     if (!config.service) throw new InputError(`the gantry.yaml of run ${run.id} has no \`service\` section: there is nothing to release`);
     const id = newId();
     const base = (await store.releases.list(project.id, 1))[0] ?? null;

@@ -13,14 +13,14 @@ import {
   SCHEMA_VERSION,
   validateManifests,
 } from '../../kubernetes/index.ts';
-import { parseConfig } from '../../pipeline/load-config.ts';
+import { parseStoredConfig } from '../../pipeline/stored-config.ts';
 import type { Project, ReleaseRecord } from '../../store/ports.ts';
 
 export { KUBERNETES_VERSIONS, manifestsToYaml, SCHEMA_VERSION };
 
 /** The environment's manifests for one release taking all traffic, checked against every supported version. */
 export function renderRelease(project: Project, environment: string, release: ReleaseRecord): KubernetesObject[] {
-  const config = parseConfig(release.configText, 'gantry.yaml');
+  const config = parseStoredConfig(release.configText);
   const envConfig = config.environments?.[environment];
   if (config.service === undefined) throw new InputError(`release #${release.number} has no \`service\` section`);
   if (envConfig === undefined) throw new NotFoundError(`release #${release.number} defines no environment '${environment}'`);

@@ -4,7 +4,7 @@
  * A release's config never changes, so each answer is kept.
  */
 import type { PlacementConfig } from '../../core/delivery-config.ts';
-import { parseConfig } from '../../pipeline/load-config.ts';
+import { parseStoredConfig } from '../../pipeline/stored-config.ts';
 import type { Store } from '../../store/ports.ts';
 
 export class PlacementLookup {
@@ -22,7 +22,7 @@ export class PlacementLookup {
     const release = await this.#store.releases.get(releaseId);
     let placement: PlacementConfig | undefined;
     try {
-      placement = release ? parseConfig(release.configText, 'gantry.yaml').environments?.[environment]?.placement : undefined;
+      placement = release ? parseStoredConfig(release.configText).environments?.[environment]?.placement : undefined;
     } catch {
       // An unreadable config is the embedded runtime's to report, as before.
       placement = undefined;

@@ -21,7 +21,7 @@ import type { RunJob } from '../../executor/ports.ts';
 import { checkoutCommit, resolveRef } from '../../executor/workspace.ts';
 import { interpolate } from '../../pipeline/expressions/index.ts';
 import { resolveInputs } from '../../pipeline/inputs.ts';
-import { parseConfig } from '../../pipeline/load-config.ts';
+import { parseStoredConfig } from '../../pipeline/stored-config.ts';
 import { compilePlan } from '../../pipeline/plan.ts';
 import { SECURITY_INPUT_FOLDER, type SecurityJobRunner, withSecurityJob } from '../../pipeline/security-job.ts';
 import { initialRunState, rerunState, type RunState } from '../../pipeline/run-reducer.ts';
@@ -140,7 +140,7 @@ export class RunService {
     };
     let config: GantryConfig;
     try {
-      config = parseConfig(text, file);
+      config = parseStoredConfig(text, file);
     } catch (error) {
       await this.#event({
         type: 'run.rejected',
@@ -518,7 +518,7 @@ export class RunService {
 
   /** Re-plans a stored run from its own config text and inputs (deterministic), then lays the stored job rows over it. */
   #replan(run: RunRecord, jobs: JobRecord[]) {
-    const config = parseConfig(run.configText, 'gantry.yaml');
+    const config = parseStoredConfig(run.configText);
     const inputs = run.inputs;
     const gantry = gantryContext(run.id, run.event);
     const plan = compilePlan(this.#pipelineOf(config), { inputs, gantry });

@@ -16,7 +16,7 @@ import { GantryError, InputError, NotFoundError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
 import type { Value } from '../../core/types.ts';
 import { jobDir } from '../../engine/run-paths.ts';
-import { parseConfig } from '../../pipeline/load-config.ts';
+import { parseStoredConfig } from '../../pipeline/stored-config.ts';
 import {
   compareFindings,
   effectivePolicy,
@@ -498,7 +498,7 @@ function gateOf(findings: readonly FindingView[], levels: ReturnType<typeof poli
 /** The environments a release's gantry.yaml defines (none when it does not parse: the policy's still apply). */
 function configPolicy(configText: string): SecurityPolicy | undefined {
   try {
-    return parseConfig(configText, 'gantry.yaml').security?.policy;
+    return parseStoredConfig(configText).security?.policy;
   } catch {
     return undefined;
   }
@@ -506,7 +506,7 @@ function configPolicy(configText: string): SecurityPolicy | undefined {
 
 function releaseEnvironments(release: ReleaseRecord): string[] {
   try {
-    return Object.keys(parseConfig(release.configText, 'gantry.yaml').environments ?? {});
+    return Object.keys(parseStoredConfig(release.configText).environments ?? {});
   } catch {
     return [];
   }

@@ -4,7 +4,7 @@
  * per release.
  */
 import type { SloConfig } from '../../core/slo-config.ts';
-import { parseConfig } from '../../pipeline/load-config.ts';
+import { parseStoredConfig } from '../../pipeline/stored-config.ts';
 import type { Store } from '../../store/ports.ts';
 import type { SloTarget } from './slo-service.ts';
 
@@ -18,7 +18,7 @@ export function storeSloTargets(store: Store): () => Promise<SloTarget[]> {
     if (slos === undefined) {
       const release = await store.releases.get(releaseId);
       try {
-        slos = release === undefined ? [] : (parseConfig(release.configText, 'gantry.yaml').slos ?? []);
+        slos = release === undefined ? [] : (parseStoredConfig(release.configText).slos ?? []);
       } catch {
         // A release is made from a config that validated; one that no longer parses has none.
         slos = [];
