@@ -3,7 +3,7 @@
  * environment are stored as '' when absent, since they are part of the primary key (one role per
  * subject and scope) and a key cannot hold NULL.
  */
-import type { Selectable } from 'kysely';
+import { type Selectable, sql } from 'kysely';
 import { ConflictError } from '../core/errors.ts';
 import type { StoreContext } from './codec.ts';
 import { isUniqueViolation, nowIso } from './codec.ts';
@@ -137,6 +137,46 @@ export function createAccessStore(ctx: StoreContext): AccessStore {
         .orderBy('environment')
         .execute();
       return rows.map(toGrant);
+    },
+
+    async holdingsOf(user) {
+      const groups = db
+        .selectFrom('group_members')
+        .where('user_name', '=', user)
+        .select([
+          sql<string>`'group'`.as('kind'),
+          'group_name as subject',
+          sql<string>`''`.as('role'),
+          sql<string>`''`.as('project'),
+          sql<string>`''`.as('environment'),
+          sql<string>`''`.as('created_at'),
+          sql<string>`''`.as('created_by'),
+        ]);
+      const grants = db
+        .selectFrom('grants')
+        .where((eb) =>
+          eb.or([
+            eb('subject', '=', `user:${user}`),
+            eb(
+              'subject',
+              'in',
+              eb.selectFrom('group_members').where('user_name', '=', user).select(sql<string>`'group:' || group_name`.as('subject')),
+            ),
+          ]),
+        )
+        .select([sql<string>`'grant'`.as('kind'), 'subject', 'role', 'project', 'environment', 'created_at', 'created_by']);
+      const rows = await groups.unionAll(grants).execute();
+      const byKey = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+      return {
+        groups: rows
+          .filter((r) => r.kind === 'group')
+          .map((r) => r.subject)
+          .sort(byKey),
+        grants: rows
+          .filter((r) => r.kind === 'grant')
+          .sort((a, b) => byKey(a.subject, b.subject) || byKey(a.project, b.project) || byKey(a.environment, b.environment))
+          .map(toGrant),
+      };
     },
 
     async listGrants(filter = {}) {

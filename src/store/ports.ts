@@ -341,6 +341,11 @@ export interface AccessStore {
   revokeGrant(subject: string, project: string | null, environment: string | null): Promise<boolean>;
   /** Every grant held by any of `subjects`. */
   grantsOf(subjects: string[]): Promise<GrantRecord[]>;
+  /**
+   * A user's groups (by name) and every grant the user holds, itself or through a group (by
+   * subject, project, environment; code-point order): one query, since every request of a user's reads them.
+   */
+  holdingsOf(user: string): Promise<{ groups: string[]; grants: GrantRecord[] }>;
   /** Every grant, or those on one project (its environments included). */
   listGrants(filter?: { project?: string }): Promise<GrantRecord[]>;
 }

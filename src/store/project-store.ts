@@ -55,11 +55,15 @@ export function createProjectStore(ctx: StoreContext): ProjectStore {
     },
 
     async get(idOrName) {
-      // By id first: a name that happens to equal another project's id must not shadow it.
-      const byId = await db.selectFrom('projects').selectAll().where('id', '=', idOrName).executeTakeFirst();
-      if (byId !== undefined) return toProject(byId);
-      const byName = await db.selectFrom('projects').selectAll().where('name', '=', idOrName).executeTakeFirst();
-      return byName === undefined ? undefined : toProject(byName);
+      // One query (every project-scoped request asks, often twice), by id first: a name that
+      // happens to equal another project's id must not shadow it.
+      const rows = await db
+        .selectFrom('projects')
+        .selectAll()
+        .where((eb) => eb.or([eb('id', '=', idOrName), eb('name', '=', idOrName)]))
+        .execute();
+      const row = rows.find((r) => r.id === idOrName) ?? rows[0];
+      return row === undefined ? undefined : toProject(row);
     },
 
     async list() {

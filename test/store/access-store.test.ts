@@ -101,6 +101,34 @@ function contract(name: string, factory: () => Promise<TestDatabase | null>, ski
       expect(await store.access.grantsOf([])).toEqual([]);
     });
 
+    it('finds a user’s groups and every grant it holds, itself or through them, and no one else’s', async () => {
+      await store.access.createUser({ name: 'erin', kind: 'person', displayName: 'Erin' });
+      await store.access.createUser({ name: 'frank', kind: 'person', displayName: 'Frank' });
+      await store.access.setGroups('erin', ['web', 'db']);
+      await store.access.setGroups('frank', ['ops']);
+      const grant = (subject: string, role: string, project: string | null, environment: string | null = null) =>
+        store.access.grant({ subject, role, project, environment, createdBy: 'admin' });
+      await grant('user:erin', 'viewer', null);
+      await grant('user:erin', 'developer', 'cart', 'staging');
+      await grant('group:web', 'maintainer', 'cart');
+      await grant('group:db', 'developer', 'ledger', 'production');
+      await grant('group:ops', 'admin', null);
+      await grant('user:frank', 'viewer', 'cart');
+      // A subject that only looks like one of erin's: `user:erin2`, and a group erin is not in.
+      await grant('user:erin2', 'admin', null);
+      await grant('group:webmasters', 'admin', null);
+      const { groups, grants } = await store.access.holdingsOf('erin');
+      expect(groups).toEqual(['db', 'web']);
+      expect(grants.map((g) => [g.subject, g.role, g.project, g.environment])).toEqual([
+        ['group:db', 'developer', 'ledger', 'production'],
+        ['group:web', 'maintainer', 'cart', null],
+        ['user:erin', 'viewer', null, null],
+        ['user:erin', 'developer', 'cart', 'staging'],
+      ]);
+      expect(grants).toEqual(await store.access.grantsOf(['user:erin', 'group:db', 'group:web']));
+      expect(await store.access.holdingsOf('nobody')).toEqual({ groups: [], grants: [] });
+    });
+
     it('stores a token’s owner, scopes and expiry, and revokes it once', async () => {
       const t = await store.tokens.create({
         name: 'ci',

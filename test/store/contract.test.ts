@@ -155,6 +155,13 @@ function storeContract(name: string, factory: () => Promise<TestDatabase | null>
         expect(await store.projects.get(uniq('missing'))).toBeUndefined();
       });
 
+      it("finds by id before by name: a name equal to another project's id does not shadow that project", async () => {
+        const first = await project('first');
+        const second = await store.projects.create({ name: first.id, source: { kind: 'local', path: '/srv/b' }, webhookSecret: 'w' });
+        expect(await store.projects.get(first.id)).toEqual(first);
+        expect(await store.projects.get(second.id)).toEqual(second);
+      });
+
       it('refuses a duplicate name with ConflictError and keeps the first project', async () => {
         const first = await project('dup');
         const again = store.projects.create({ name: first.name, source: { kind: 'local', path: '/other' }, webhookSecret: 'other' });

@@ -119,6 +119,40 @@ describe('NodeSqliteDialect', () => {
       await db.destroy();
     }
   });
+  it('runs a statement again with other parameters, after a failed run, after the schema changed and past the statements it keeps', async () => {
+    const db = new Kysely<{ t: { id: number; name: string; note?: string } }>({
+      dialect: new NodeSqliteDialect({ database: openSqliteDatabase(':memory:') }),
+    });
+    try {
+      await db.schema
+        .createTable('t')
+        .addColumn('id', 'integer', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .execute();
+      const byId = (id: number) => db.selectFrom('t').selectAll().where('id', '=', id).executeTakeFirst();
+      for (let id = 1; id <= 3; id++)
+        await db
+          .insertInto('t')
+          .values({ id, name: `n${id}` })
+          .execute();
+      expect(await byId(2)).toEqual({ id: 2, name: 'n2' });
+      expect(await byId(3)).toEqual({ id: 3, name: 'n3' });
+      await expect(db.insertInto('t').values({ id: 1, name: 'again' }).execute()).rejects.toThrow(/UNIQUE/);
+      await db.insertInto('t').values({ id: 4, name: 'n4' }).execute();
+      // `select *` sees a column added after it was first prepared.
+      await db.schema.alterTable('t').addColumn('note', 'text').execute();
+      await db.updateTable('t').set({ note: 'x' }).where('id', '=', 2).execute();
+      expect(await byId(2)).toEqual({ id: 2, name: 'n2', note: 'x' });
+      // More distinct statements than are kept (lists of every length up to 300), then the first again.
+      for (let n = 1; n <= 300; n++) {
+        const ids = Array.from({ length: n }, (_, i) => i + 1);
+        expect(await db.selectFrom('t').select('id').where('id', 'in', ids).execute()).toHaveLength(Math.min(n, 4));
+      }
+      expect(await byId(4)).toEqual({ id: 4, name: 'n4', note: null });
+    } finally {
+      await db.destroy();
+    }
+  });
 });
 
 describe('SQLite store', () => {

@@ -98,8 +98,7 @@ async function principalOfToken(store: Store, record: TokenRecord, nowMs: number
 async function principalOfUser(store: Store, name: string, groupRoles: readonly GroupRole[]): Promise<Principal> {
   const user = await store.access.findUser(name);
   if (!user || user.disabledAt !== null) throw new UnauthorizedError(`the user ${name} is disabled or gone`);
-  const groups = await store.access.groupsOf(user.name);
-  const grants = await store.access.grantsOf([`user:${user.name}`, ...groups.map((g) => `group:${g}`)]);
+  const { groups, grants } = await store.access.holdingsOf(user.name);
   return {
     id: `user:${user.name}`,
     grants: [
