@@ -6,12 +6,43 @@
 import { type Selectable, sql } from 'kysely';
 import { ConflictError } from '../core/errors.ts';
 import type { StoreContext } from './codec.ts';
-import { isUniqueViolation, nowIso } from './codec.ts';
+import { isUniqueViolation, nowIso, reusableRead } from './codec.ts';
 import type { GrantsTable, UsersTable } from './migrations.ts';
 import type { AccessStore, GrantRecord, UserRecord } from './ports.ts';
 
 export function createAccessStore(ctx: StoreContext): AccessStore {
   const { db } = ctx;
+  const userByName = reusableRead(db, (name) => db.selectFrom('users').selectAll().where('name', '=', name));
+  // A user's groups, then the grants of the user and of those groups, as rows of one shape.
+  const holdings = reusableRead(db, (user) =>
+    db
+      .selectFrom('group_members')
+      .where('user_name', '=', user)
+      .select([
+        sql<string>`'group'`.as('kind'),
+        'group_name as subject',
+        sql<string>`''`.as('role'),
+        sql<string>`''`.as('project'),
+        sql<string>`''`.as('environment'),
+        sql<string>`''`.as('created_at'),
+        sql<string>`''`.as('created_by'),
+      ])
+      .unionAll(
+        db
+          .selectFrom('grants')
+          .where((eb) =>
+            eb.or([
+              eb('subject', '=', sql<string>`'user:' || ${user}`),
+              eb(
+                'subject',
+                'in',
+                eb.selectFrom('group_members').where('user_name', '=', user).select(sql<string>`'group:' || group_name`.as('subject')),
+              ),
+            ]),
+          )
+          .select([sql<string>`'grant'`.as('kind'), 'subject', 'role', 'project', 'environment', 'created_at', 'created_by']),
+      ),
+  );
   return {
     async createUser(u) {
       const user: UserRecord = {
@@ -44,7 +75,7 @@ export function createAccessStore(ctx: StoreContext): AccessStore {
     },
 
     async findUser(name) {
-      const row = await db.selectFrom('users').selectAll().where('name', '=', name).executeTakeFirst();
+      const [row] = await userByName(name);
       return row === undefined ? undefined : toUser(row);
     },
 
@@ -140,32 +171,7 @@ export function createAccessStore(ctx: StoreContext): AccessStore {
     },
 
     async holdingsOf(user) {
-      const groups = db
-        .selectFrom('group_members')
-        .where('user_name', '=', user)
-        .select([
-          sql<string>`'group'`.as('kind'),
-          'group_name as subject',
-          sql<string>`''`.as('role'),
-          sql<string>`''`.as('project'),
-          sql<string>`''`.as('environment'),
-          sql<string>`''`.as('created_at'),
-          sql<string>`''`.as('created_by'),
-        ]);
-      const grants = db
-        .selectFrom('grants')
-        .where((eb) =>
-          eb.or([
-            eb('subject', '=', `user:${user}`),
-            eb(
-              'subject',
-              'in',
-              eb.selectFrom('group_members').where('user_name', '=', user).select(sql<string>`'group:' || group_name`.as('subject')),
-            ),
-          ]),
-        )
-        .select([sql<string>`'grant'`.as('kind'), 'subject', 'role', 'project', 'environment', 'created_at', 'created_by']);
-      const rows = await groups.unionAll(grants).execute();
+      const rows = await holdings(user);
       const byKey = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
       return {
         groups: rows

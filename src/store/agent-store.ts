@@ -3,12 +3,13 @@ import type { Selectable } from 'kysely';
 import { ConflictError } from '../core/errors.ts';
 import { newId } from '../core/ids.ts';
 import type { Db, StoreContext } from './codec.ts';
-import { fromJson, isUniqueViolation, nowIso, toJson, toNumber } from './codec.ts';
+import { fromJson, isUniqueViolation, nowIso, toJson, toNumber, reusableRead } from './codec.ts';
 import type { AgentAttemptsTable, AgentsTable } from './migrations.ts';
 import type { AgentAttempt, AgentRecord, AgentStore, AttemptOutcome } from './ports.ts';
 
 export function createAgentStore(ctx: StoreContext): AgentStore {
   const { db } = ctx;
+  const byTokenHash = reusableRead(db, (hash) => db.selectFrom('agents').selectAll().where('token_hash', '=', hash));
   return {
     async create(a) {
       const record: AgentRecord = { id: newId(), name: a.name, labels: a.labels, createdAt: nowIso(), revokedAt: null, lastSeenAt: null };
@@ -33,7 +34,7 @@ export function createAgentStore(ctx: StoreContext): AgentStore {
     },
 
     async findByTokenHash(hash) {
-      const row = await db.selectFrom('agents').selectAll().where('token_hash', '=', hash).executeTakeFirst();
+      const [row] = await byTokenHash(hash);
       return row === undefined ? undefined : toAgent(row);
     },
 

@@ -2,7 +2,7 @@
  * What every Kysely store shares: the database handle type, column codecs that make SQLite and
  * PostgreSQL rows read the same, and database errors classified once by their codes.
  */
-import type { Kysely, Transaction } from 'kysely';
+import type { Compilable, CompiledQuery, Kysely, Transaction } from 'kysely';
 import type { Database, StoreDialect } from './migrations.ts';
 
 /** A database handle or an open transaction: store helpers work inside either. */
@@ -12,6 +12,43 @@ export type Db = Kysely<Database> | Transaction<Database>;
 export interface StoreContext {
   db: Kysely<Database>;
   dialect: StoreDialect;
+}
+
+/** Where a value goes in a reusable read's compiled query (see `reusableRead`). */
+class Slot {
+  readonly index: number;
+  constructor(index: number) {
+    this.index = index;
+  }
+}
+
+/**
+ * A read built and compiled to SQL once, then run with new values. Kysely builds an immutable
+ * query tree and compiles it on every call: 30–80 µs of a 40–100 µs lookup by key, and the reads
+ * every API request makes (its token, its user's grants, its project) are the same SQL each time.
+ * `build` gets a marker per value and must use each as a whole parameter (an `=` or a `like`,
+ * not a list's items: a list's length is part of the SQL).
+ */
+export function reusableRead<A extends string[], O>(
+  db: Kysely<Database>,
+  build: (...values: A) => Compilable<O>,
+): (...values: A) => Promise<O[]> {
+  let compiled: { query: CompiledQuery<O>; slots: (number | undefined)[] } | undefined;
+  return async (...values) => {
+    if (compiled === undefined) {
+      const markers = values.map((_, i) => new Slot(i)) as unknown as A;
+      const query = build(...markers).compile();
+      const slots = query.parameters.map((p) => (p instanceof Slot ? p.index : undefined));
+      if (values.some((_, i) => !slots.includes(i))) throw new Error(`a reusable read leaves one of its values out: ${query.sql}`);
+      compiled = { query, slots };
+    }
+    const { query, slots } = compiled;
+    const parameters = query.parameters.map((p, i) => {
+      const slot = slots[i];
+      return slot === undefined ? p : values[slot];
+    });
+    return (await db.executeQuery<O>({ ...query, parameters })).rows;
+  };
 }
 
 /** ISO-8601 UTC with milliseconds: sorts correctly as text in both dialects. */

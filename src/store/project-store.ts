@@ -5,7 +5,7 @@ import { ConflictError, NotFoundError } from '../core/errors.ts';
 import type { Value } from '../core/types.ts';
 import type { Project, ProjectSource, ProjectStore } from './ports.ts';
 import type { ProjectsTable } from './migrations.ts';
-import { fromJson, isUniqueViolation, nowIso, toJson } from './codec.ts';
+import { fromJson, isUniqueViolation, nowIso, toJson, reusableRead } from './codec.ts';
 import type { StoreContext } from './codec.ts';
 
 function toProject(row: Selectable<ProjectsTable>): Project {
@@ -25,6 +25,12 @@ function toProject(row: Selectable<ProjectsTable>): Project {
  */
 export function createProjectStore(ctx: StoreContext): ProjectStore {
   const { db } = ctx;
+  const byIdOrName = reusableRead(db, (idOrName) =>
+    db
+      .selectFrom('projects')
+      .selectAll()
+      .where((eb) => eb.or([eb('id', '=', idOrName), eb('name', '=', idOrName)])),
+  );
   return {
     async create(p) {
       const project: Project = {
@@ -57,11 +63,7 @@ export function createProjectStore(ctx: StoreContext): ProjectStore {
     async get(idOrName) {
       // One query (every project-scoped request asks, often twice), by id first: a name that
       // happens to equal another project's id must not shadow it.
-      const rows = await db
-        .selectFrom('projects')
-        .selectAll()
-        .where((eb) => eb.or([eb('id', '=', idOrName), eb('name', '=', idOrName)]))
-        .execute();
+      const rows = await byIdOrName(idOrName);
       const row = rows.find((r) => r.id === idOrName) ?? rows[0];
       return row === undefined ? undefined : toProject(row);
     },

@@ -16,6 +16,7 @@ import {
   nowIso,
   toJson,
   toNumber,
+  reusableRead,
 } from './codec.ts';
 import type { Db, StoreContext } from './codec.ts';
 import { insertEvents } from './event-store.ts';
@@ -111,6 +112,7 @@ async function nextNumber(trx: Db, ctx: StoreContext, scope: string): Promise<nu
 /** Runs numbered 1, 2, 3… per project; every state change persisted as one transaction. */
 export function createRunStore(ctx: StoreContext): RunStore {
   const { db } = ctx;
+  const runById = reusableRead(db, (id) => db.selectFrom('runs').selectAll().where('id', '=', id));
   return {
     /**
      * Throws NotFoundError when `projectId` names no project, ConflictError when a given `id`
@@ -209,7 +211,7 @@ export function createRunStore(ctx: StoreContext): RunStore {
     },
 
     async get(runId) {
-      const row = await db.selectFrom('runs').selectAll().where('id', '=', runId).executeTakeFirst();
+      const [row] = await runById(runId);
       return row === undefined ? undefined : toRun(row);
     },
 

@@ -3,7 +3,7 @@ import type { Selectable } from 'kysely';
 import { ConflictError } from '../core/errors.ts';
 import { newId } from '../core/ids.ts';
 import type { Db, StoreContext } from './codec.ts';
-import { fromJsonOrNull, isUniqueViolation, nowIso, toJson } from './codec.ts';
+import { fromJsonOrNull, isUniqueViolation, nowIso, toJson, reusableRead } from './codec.ts';
 import { insertEvents } from './event-store.ts';
 import type { TokensTable } from './migrations.ts';
 import type { NewToken, TokenRecord, TokenStore } from './ports.ts';
@@ -11,6 +11,7 @@ import type { NewToken, TokenRecord, TokenStore } from './ports.ts';
 /** Tokens looked up by hash; names are labels and may repeat. */
 export function createTokenStore(ctx: StoreContext): TokenStore {
   const { db, dialect } = ctx;
+  const byHash = reusableRead(db, (hash) => db.selectFrom('tokens').selectAll().where('hash', '=', hash));
   return {
     /** Throws ConflictError when a token with the same hash exists. */
     create(t) {
@@ -18,7 +19,7 @@ export function createTokenStore(ctx: StoreContext): TokenStore {
     },
 
     async findByHash(hash) {
-      const row = await db.selectFrom('tokens').selectAll().where('hash', '=', hash).executeTakeFirst();
+      const [row] = await byHash(hash);
       return row === undefined ? undefined : toRecord(row);
     },
 
