@@ -120,6 +120,11 @@ export interface RunStore {
   /** Creates the run and all its job rows in one transaction; assigns `number`. */
   create(run: NewRun, jobs: Omit<JobRecord, 'runId'>[]): Promise<RunRecord>;
   get(runId: string): Promise<RunRecord | undefined>;
+  /**
+   * The name of the run's project: null for a run of no project, undefined for no such run.
+   * What authorising a request about a run needs, without reading the run (its config can be large).
+   */
+  projectOf(runId: string): Promise<string | null | undefined>;
   /** Newest first. */
   list(filter?: RunFilter): Promise<RunRecord[]>;
   jobs(runId: string): Promise<JobRecord[]>;

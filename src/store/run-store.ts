@@ -113,6 +113,13 @@ async function nextNumber(trx: Db, ctx: StoreContext, scope: string): Promise<nu
 export function createRunStore(ctx: StoreContext): RunStore {
   const { db } = ctx;
   const runById = reusableRead(db, (id) => db.selectFrom('runs').selectAll().where('id', '=', id));
+  const projectOfRun = reusableRead(db, (id) =>
+    db
+      .selectFrom('runs')
+      .leftJoin('projects', 'projects.id', 'runs.project_id')
+      .select('projects.name as project')
+      .where('runs.id', '=', id),
+  );
   return {
     /**
      * Throws NotFoundError when `projectId` names no project, ConflictError when a given `id`
@@ -208,6 +215,11 @@ export function createRunStore(ctx: StoreContext): RunStore {
       query = from === null ? query.where('owner', 'is', null) : query.where('owner', '=', from);
       const updated = await query.executeTakeFirst();
       return Number(updated.numUpdatedRows) === 1;
+    },
+
+    async projectOf(runId) {
+      const [row] = await projectOfRun(runId);
+      return row === undefined ? undefined : row.project;
     },
 
     async get(runId) {

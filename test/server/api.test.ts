@@ -114,6 +114,10 @@ describe('server API', () => {
     expect(accepted.status).toBe(202);
     const { runId } = (await accepted.json()) as { runId: string };
     expect((await waitForRunEnd(server, runId)).status).toBe('success');
+    // Listed without the gantry.yaml it ran, as a run's own view shows it.
+    const listed = (await server.api<{ runs: Record<string, unknown>[] }>('GET', '/api/runs')).body.runs.find((r) => r.id === runId);
+    expect(listed).toMatchObject({ id: runId, status: 'success', number: expect.any(Number) });
+    expect(listed).not.toHaveProperty('configText');
   });
 
   it('stores secrets encrypted and masks them in logs', async () => {

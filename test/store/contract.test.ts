@@ -284,6 +284,15 @@ function storeContract(name: string, factory: () => Promise<TestDatabase | null>
         expect(await store.runs.jobs(uniq('missing'))).toEqual([]);
       });
 
+      it('names a run’s project: null for a run of none, undefined for no such run', async () => {
+        const p = await project('owner');
+        const run = await store.runs.create(newRun(p.id), []);
+        const local = await store.runs.create(newRun(null), []);
+        expect(await store.runs.projectOf(run.id)).toBe(p.name);
+        expect(await store.runs.projectOf(local.id)).toBeNull();
+        expect(await store.runs.projectOf(uniq('missing'))).toBeUndefined();
+      });
+
       it('uses an id the caller chose, and refuses one that is taken with ConflictError', async () => {
         const id = uniq('RUNID');
         const run = await store.runs.create({ ...newRun(null), id }, [job('a')]);

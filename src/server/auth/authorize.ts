@@ -64,9 +64,7 @@ function stringOf(value: unknown): string | undefined {
 
 /** A run's project by name; a run of no project (or none at all) points at nothing, so it needs the server-wide permission. */
 async function projectOfRun(store: Store, runId: string): Promise<string | undefined> {
-  const run = await store.runs.get(runId).catch(() => undefined);
-  if (!run?.projectId) return undefined;
-  return (await store.projects.get(run.projectId))?.name;
+  return (await store.runs.projectOf(runId).catch(() => undefined)) ?? undefined;
 }
 
 /** For routes that list across projects: whether the caller may see this project's entry. */

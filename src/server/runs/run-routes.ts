@@ -25,13 +25,13 @@ export function registerRunRoutes(routes: RouteTable, deps: RunRouteDeps): void 
   routes.add({
     method: 'GET',
     url: '/api/runs',
-    summary: 'Runs, newest first',
+    summary: 'Runs, newest first (without the gantry.yaml each ran, as GET /api/runs/:run shows a run)',
     auth: 'admin',
     permission: 'read',
     query: z.object({ project: z.string().optional(), limit: z.coerce.number().int().min(1).max(1000).optional() }),
     handler: async ({ query }) => {
       const projectId = query.project ? await deps.projectId(query.project) : undefined;
-      return { runs: await store.runs.list({ projectId, limit: query.limit ?? 50 }) };
+      return { runs: (await store.runs.list({ projectId, limit: query.limit ?? 50 })).map(withoutConfig) };
     },
   });
   routes.add({
@@ -110,6 +110,11 @@ export function registerRunRoutes(routes: RouteTable, deps: RunRouteDeps): void 
 }
 
 function runWithJobs(run: RunRecord, jobs: JobRecord[]) {
+  return { run: withoutConfig(run), id: run.id, status: run.status, jobs: jobs.map(jobReport) };
+}
+
+/** A run as the API shows it: without its gantry.yaml, which can be hundreds of KB and a list has up to 1,000 runs. */
+function withoutConfig(run: RunRecord): Omit<RunRecord, 'configText'> {
   const { configText: _configText, ...summary } = run;
-  return { run: summary, id: run.id, status: run.status, jobs: jobs.map(jobReport) };
+  return summary;
 }
