@@ -9,7 +9,7 @@
  * after reading the bearer header. The ratio is what Gantry adds per request over that floor:
  * authentication, authorisation, the store, the routes' own work.
  *
- * Env: REQUESTS (per path, default 3000), CONCURRENCY (default 8), ROUNDS (default 3: Gantry and
+ * Env: REQUESTS (per path, default 1000), CONCURRENCY (default 8), ROUNDS (default 3: Gantry and
  * the floor alternate; medians).
  */
 import { spawn } from 'node:child_process';
@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { CLOCK_TICKS_PER_SECOND, readStat } from '../src/platform/proc.ts';
 import { benchMain, freePort, NODE, progress, REPO_ROOT, round, spread, startServer, tempDir, tempRepo, track, waitFor } from './lib.ts';
 
-const REQUESTS = Number(process.env.REQUESTS ?? 3000);
+const REQUESTS = Number(process.env.REQUESTS ?? 1000);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 8);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 
@@ -67,7 +67,7 @@ async function load(base: string, pid: number, token: string, paths: string[]): 
   return ((cpuMs(pid) - before) * 1000) / total;
 }
 
-await benchMain('api-requests', 600_000, async () => {
+await benchMain('api-requests', 120_000, async () => {
   const server = await startServer({ dataDir: await tempDir('api-data') });
   const repo = await tempRepo('api-repo', PIPELINE);
   await server.api('POST', '/api/projects', { name: 'shop', path: repo });
