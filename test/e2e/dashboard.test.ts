@@ -274,6 +274,14 @@ describe.runIf(browserAvailable())('the dashboard in a browser', () => {
 
     await server.api('POST', '/api/projects/web/environments/production/deploy', { release: second.id });
     await page.locator('[data-testid="traffic-split"][data-canary="20"]').waitFor({ timeout: 30_000 });
+    // A second page, opened before any request was stored, on a clock the test moves: the heatmaps
+    // come from the stored roll-ups alone, so the page must fetch them again as they are stored.
+    const watching = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    await watching.addCookies(await context.cookies());
+    await watching.clock.install();
+    const watcher = await watching.newPage();
+    await watcher.goto(`${server.url}/projects/${projectId}/environments/production`);
+    await watcher.getByText('No requests in this span yet.').waitFor({ timeout: 30_000 });
 
     // Light traffic through the environment's proxy, so the charts and numbers have something to show.
     const port = (await server.api<{ live: { port: number } }>('GET', '/api/projects/web/environments/production/rollout')).body.live.port;
@@ -302,6 +310,20 @@ describe.runIf(browserAvailable())('the dashboard in a browser', () => {
         undefined,
         { timeout: 30_000 },
       );
+      // The proxy stores a roll-up every 10 s; once one with requests is stored, one refresh period on the page's clock shows it.
+      await waitFor(
+        async () => {
+          const series = await server.api<{ totalHeatmap: { cells: unknown[] } }>(
+            'GET',
+            '/api/projects/web/environments/production/series?seconds=900&step=10',
+          );
+          return series.body.totalHeatmap.cells.length > 0 || undefined;
+        },
+        { what: 'a stored roll-up with requests', timeoutMs: 30_000 },
+      );
+      await watcher.clock.fastForward(10_000);
+      await watcher.locator('.heatmaps').waitFor({ timeout: 10_000 });
+      await watching.close();
     } finally {
       load.abort();
       await traffic;
