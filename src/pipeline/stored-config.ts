@@ -1,10 +1,11 @@
 /**
  * A config the server reads again and again (a release's, a run's, a commit's), parsed once per
  * process. A release's gantry.yaml never changes, yet the server read it on every rollout step,
- * traffic query, placement lookup, SLO evaluation and security check: a parse (YAML, the schema, every cross-check) costs ~3 ms for a
- * 2 KB file, a copy of the result ~0.04 ms. Each caller gets its own copy, so one that changes
- * what it got changes nothing for the next. Only valid texts are kept; an invalid one is parsed
- * (and refused) again each time, with the caller's file name in its diagnostics.
+ * traffic query, placement lookup, SLO evaluation and security check: a parse (YAML, the schema,
+ * every cross-check) costs ~3 ms for a 2 KB file, a copy of the result ~0.04 ms. Each caller gets
+ * its own copy, so one that changes what it got changes nothing for the next. Only valid texts
+ * are kept; an invalid one is parsed (and refused) again each time, with the caller's file name
+ * in its diagnostics.
  */
 import type { GantryConfig } from '../core/types.ts';
 import { parseConfig } from './load-config.ts';

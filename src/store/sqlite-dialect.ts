@@ -108,7 +108,7 @@ class NodeSqliteDriver implements Driver {
 /**
  * Prepared statements kept per connection, by SQL text. Preparing is most of a small query's cost
  * (a lookup by primary key: ~40 µs prepared each time, ~10 µs reused), and the server runs the
- * same few hundred statements all day: every request's authentication alone is four. Bounded,
+ * same few hundred statements all day: every request's authentication alone is three. Bounded,
  * because Kysely writes a list's length into the SQL (`in (?, ?, ?)`). SQLite prepares a kept
  * statement again by itself when the schema has changed since.
  */
