@@ -12,12 +12,15 @@
  * GANTRY_TIMEOUT_MS (default 120000: a run past it is reported as not finished, not as a figure),
  * SANDBOX (`both` by default when bubblewrap works, `on` or `off` for one variant), DEADLINE_MS
  * (default 280000: the whole benchmark; a sandboxed run takes ~50 s on a loaded 2-core machine),
- * PARALLEL (Gantry's jobs at once, `--parallel`; default its own default; make and ninja keep -j<cores>).
+ * PARALLEL (Gantry's jobs at once, `--parallel`; default its own default; make and ninja keep -j<cores>),
+ * SERVER (`on` by default: also the same DAG started through a `gantry up` server's API without
+ * the sandbox, timed from the request to the run's end, with the server's CPU; `off` to skip).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { sandboxArgv } from '../src/executor/sandbox.ts';
+import { CLOCK_TICKS_PER_SECOND, readStat } from '../src/platform/proc.ts';
 import {
   benchMain,
   bwrapWorks,
@@ -29,8 +32,10 @@ import {
   runCmd,
   runOk,
   spread,
+  startServer,
   tempDir,
   tempRepo,
+  waitFor,
   type RunJson,
 } from './lib.ts';
 
@@ -42,6 +47,7 @@ const TARGET_MS = 10_000;
 const TARGET_SANDBOX_RATIO = 10;
 const SANDBOX = process.env.SANDBOX ?? 'both';
 const PARALLEL = process.env.PARALLEL;
+const SERVER = process.env.SERVER ?? 'on';
 const MIDDLE = JOBS - 2;
 const middleIds = Array.from({ length: MIDDLE }, (_, i) => `m${i + 1}`);
 
@@ -119,6 +125,37 @@ function summary(runs: GantryRun[], makeMedianMs: number, unfinished: string | n
   };
 }
 
+/**
+ * The DAG through a server: a fresh `gantry up` (no sandbox), the project added and the run
+ * started through the API, its status polled (the run list, which carries no jobs) every 100 ms.
+ * What the server adds over `gantry run`: every transition is a committed transaction.
+ */
+async function serverRun(repo: string): Promise<{ wallMs: number; cpuMs: number }> {
+  const server = await startServer({ dataDir: await tempDir('dag-server'), env: { ...process.env, GANTRY_SANDBOX: 'off' } });
+  try {
+    await server.api('POST', '/api/projects', { name: 'dag', path: repo });
+    const cpuMs = () => ((readStat(server.pid)?.cpuTicks ?? Number.NaN) * 1000) / CLOCK_TICKS_PER_SECOND;
+    const cpuBefore = cpuMs();
+    const started = performance.now();
+    const { run } = await server.api<{ run: { id: string } }>('POST', '/api/projects/dag/runs', {});
+    const status = await waitFor(
+      'the run to end',
+      async () => {
+        const { runs } = await server.api<{ runs: { id: string; status: string }[] }>('GET', '/api/runs?project=dag&limit=1');
+        const listed = runs[0];
+        return listed?.id === run.id && ['success', 'failure', 'cancelled'].includes(listed.status) ? listed.status : undefined;
+      },
+      GANTRY_TIMEOUT_MS,
+      100,
+    );
+    const wallMs = performance.now() - started;
+    if (status !== 'success') throw new Error(`the run ended ${status}`);
+    return { wallMs, cpuMs: cpuMs() - cpuBefore };
+  } finally {
+    await server.stop();
+  }
+}
+
 await benchMain('dag', DEADLINE_MS, async () => {
   const cores = cpus().length;
   const repo = await tempRepo('dag', pipeline());
@@ -136,6 +173,8 @@ await benchMain('dag', DEADLINE_MS, async () => {
   const makeSandboxed: number[] = [];
   const ninjaMs: number[] = [];
   const runs = { sandbox: [] as GantryRun[], no_sandbox: [] as GantryRun[] };
+  const serverRuns: { wallMs: number; cpuMs: number }[] = [];
+  let serverUnfinished: string | null = null;
   const unfinished = { sandbox: null as string | null, no_sandbox: null as string | null };
   for (let rep = 0; rep < Math.max(3, REPS); rep++) {
     make.push((await runOk(['make', '-s', `-j${cores}`, '-f', 'Makefile'], { cwd: refs })).ms);
@@ -166,6 +205,18 @@ await benchMain('dag', DEADLINE_MS, async () => {
         progress(`gantry run (${variant.name}) did not complete: ${unfinished[variant.name]}`);
       }
     }
+    if (SERVER !== 'off' && serverUnfinished === null) {
+      progress(`gantry up, the run started through the API: ${JOBS} jobs (rep ${rep + 1})`);
+      try {
+        serverRuns.push(await serverRun(repo));
+        progress(
+          `gantry (server): wall ${round(serverRuns.at(-1)?.wallMs ?? 0)} ms, server CPU ${round(serverRuns.at(-1)?.cpuMs ?? 0)} ms`,
+        );
+      } catch (error) {
+        serverUnfinished = (error as Error).message;
+        progress(`the server's run did not complete: ${serverUnfinished}`);
+      }
+    }
   }
 
   const makeSpread = spread(make);
@@ -181,6 +232,29 @@ await benchMain('dag', DEADLINE_MS, async () => {
     sandbox_variant: bwrap ? SANDBOX : 'not run: bubblewrap missing or not working',
     gantry_sandbox: sandboxed,
     gantry_no_sandbox: plain,
+    ...(SERVER !== 'off'
+      ? {
+          gantry_server_no_sandbox: {
+            reps: serverRuns.length,
+            not_finished: serverUnfinished,
+            wall_ms:
+              serverRuns.length === 0
+                ? null
+                : spread(
+                    serverRuns.map((r) => r.wallMs),
+                    0,
+                  ),
+            server_cpu_ms:
+              serverRuns.length === 0
+                ? null
+                : spread(
+                    serverRuns.map((r) => r.cpuMs),
+                    0,
+                  ),
+            ratio_to_make: serverRuns.length === 0 ? null : round(spread(serverRuns.map((r) => r.wallMs)).median / makeSpread.median, 1),
+          },
+        }
+      : {}),
     target_sandbox_ratio_to_make: TARGET_SANDBOX_RATIO,
     meets_sandbox_target: sandboxRatio !== null && sandboxRatio <= TARGET_SANDBOX_RATIO,
     target_no_sandbox_ms: TARGET_MS,

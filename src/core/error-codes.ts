@@ -161,6 +161,11 @@ export const ERROR_CODES = {
     sentence:
       'The database cannot be opened, reached or migrated; the message says which and where. Check GANTRY_STORE and that the database is up.',
   },
+  STORE_NOT_DURABLE: {
+    httpStatus: 503,
+    sentence:
+      "The SQLite database's write-ahead log could not be synced to disk, so the last writes may not survive a power failure; the server refuses every store call from then on. Check the disk (space, I/O errors in the kernel log), then restart Gantry.",
+  },
   // -- several servers
   NOT_ROLLOUT_DRIVER: {
     httpStatus: 503,

@@ -7,7 +7,6 @@
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, readdirSync, readlinkSync, symlinkSync } from 'node:fs';
 import { copyFile, lstat, mkdir, mkdtemp, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { InputError, NotFoundError } from '../core/errors.ts';
 import { REMOTE_GIT_TIMEOUT_MS, runGit, tryGit } from '../platform/git.ts';
@@ -286,7 +285,9 @@ export async function checkoutCommit(repo: string, sha: string, destDir: string,
   await ensureMirror(repo, absMirror);
   const absDest = path.resolve(destDir);
   await mkdir(absDest, { recursive: true });
-  const indexDir = await mkdtemp(path.join(tmpdir(), 'gantry-index-'));
+  // Beside the destination, not in the system's temp dir: a server killed mid-checkout leaves it
+  // where removing the run (or the release) removes it too, instead of in /tmp for good.
+  const indexDir = await mkdtemp(path.join(path.dirname(absDest), `.${path.basename(absDest)}.index-`));
   try {
     const env = { GIT_INDEX_FILE: path.join(indexDir, 'index') };
     // One git process in the usual case (the commit is there): read-tree -u writes the tree out

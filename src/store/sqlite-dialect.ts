@@ -1,22 +1,26 @@
 /**
- * A Kysely dialect over `node:sqlite` (Kysely ships one for better-sqlite3 only). Mirrors
- * Kysely's own SqliteDriver: one connection, and because SqliteAdapter says it does not support
- * multiple connections, Kysely serialises every query and transaction on it with a mutex.
+ * A Kysely dialect over `node:sqlite` (Kysely ships one for better-sqlite3 only). Like Kysely's
+ * own SqliteDriver it has one connection and serialises every query and transaction on it, but
+ * with its own lock, released before the caller waits for its commits to be synced (group
+ * commit, ./group-commit.ts): Kysely's lock would be held through that wait.
  */
 import { DatabaseSync } from 'node:sqlite';
 import type { SQLInputValue, StatementSync } from 'node:sqlite';
 import { CompiledQuery, SelectQueryNode, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler } from 'kysely';
 import type { DatabaseConnection, DatabaseIntrospector, Dialect, DialectAdapter, Driver, Kysely, QueryCompiler, QueryResult } from 'kysely';
+import { GroupCommit, type WalSync, walSync } from './group-commit.ts';
 
 /**
- * Applied to every database we open. WAL lets readers run beside the writer; synchronous=FULL
- * fsyncs the WAL on every commit, so a resolved write survives kill -9 and power loss alike;
- * busy_timeout makes a second process (the CLI next to the server) wait instead of failing.
+ * Applied to every database we open. WAL lets readers run beside the writer; synchronous=NORMAL
+ * writes each commit to the WAL without syncing it, which the driver then does for a group of
+ * commits before any of their callers is answered, so a resolved write survives kill -9 and power
+ * loss alike (docs/decisions/0050); busy_timeout makes a second process (the CLI next to the
+ * server) wait instead of failing.
  */
 export const SQLITE_PRAGMAS: readonly string[] = [
   'PRAGMA busy_timeout = 5000',
   'PRAGMA journal_mode = WAL',
-  'PRAGMA synchronous = FULL',
+  'PRAGMA synchronous = NORMAL',
   'PRAGMA foreign_keys = ON',
 ];
 
@@ -35,6 +39,11 @@ export function openSqliteDatabase(path: string): DatabaseSync {
 export interface NodeSqliteDialectConfig {
   /** An open database; the dialect owns it from now on and closes it on `Kysely.destroy()`. */
   database: DatabaseSync;
+  /**
+   * Makes the WAL's writes so far durable; by default fdatasync of the database file's WAL (none
+   * for an in-memory database). Tests pass one that counts or holds the real one.
+   */
+  syncWal?: WalSync;
 }
 
 /** The dialect to hand to `new Kysely({ dialect })`. */
@@ -44,7 +53,7 @@ export class NodeSqliteDialect implements Dialect {
     this.#config = config;
   }
   createDriver(): Driver {
-    return new NodeSqliteDriver(this.#config.database);
+    return new NodeSqliteDriver(this.#config.database, this.#config.syncWal);
   }
   createQueryCompiler(): QueryCompiler {
     return new SqliteQueryCompiler();
@@ -70,17 +79,30 @@ class TransactionalDdlSqliteAdapter extends SqliteAdapter {
   override get supportsTransactionalDdl(): boolean {
     return true;
   }
+  /** Not true of the database: it tells Kysely to leave the serialising to NodeSqliteDriver, which releases its lock earlier. */
+  override get supportsMultipleConnections(): boolean {
+    return true;
+  }
 }
 
 class NodeSqliteDriver implements Driver {
   readonly #db: DatabaseSync;
   readonly #connection: NodeSqliteConnection;
-  constructor(db: DatabaseSync) {
+  readonly #lock = new Lock();
+  readonly #commits: GroupCommit | null;
+  readonly #closeWal: () => void;
+  constructor(db: DatabaseSync, syncWal: WalSync | undefined) {
     this.#db = db;
-    this.#connection = new NodeSqliteConnection(db);
+    const path = db.location();
+    const wal = syncWal === undefined && path !== null ? walSync(path) : null;
+    const sync = syncWal ?? wal;
+    this.#commits = sync === null ? null : new GroupCommit(sync);
+    this.#closeWal = () => wal?.close();
+    this.#connection = new NodeSqliteConnection(db, this.#commits);
   }
   async init(): Promise<void> {}
   async acquireConnection(): Promise<DatabaseConnection> {
+    await this.#lock.take();
     return this.#connection;
   }
   /**
@@ -99,9 +121,42 @@ class NodeSqliteDriver implements Driver {
     if (!this.#db.isTransaction) return;
     await connection.executeQuery(CompiledQuery.raw('rollback'));
   }
-  async releaseConnection(): Promise<void> {}
+  /**
+   * Lets the next caller in, then waits until every commit made so far is durable: the caller's
+   * own writes, and any other caller's that its reads may have seen. Commits made while a sync
+   * runs share the next one; a caller that nobody waits behind syncs on the loop.
+   */
+  async releaseConnection(): Promise<void> {
+    this.#lock.give();
+    if (this.#commits?.pending) await this.#commits.durable(this.#lock.free);
+  }
   async destroy(): Promise<void> {
+    await this.#commits?.settled();
+    this.#closeWal();
     if (this.#db.isOpen) this.#db.close();
+  }
+}
+
+/** A FIFO lock: one holder, the others wait in order. */
+class Lock {
+  #held = false;
+  readonly #waiting: (() => void)[] = [];
+  /** Nobody holds it or waits for it. */
+  get free(): boolean {
+    return !this.#held;
+  }
+  async take(): Promise<void> {
+    if (!this.#held) {
+      this.#held = true;
+      return;
+    }
+    await new Promise<void>((resolve) => this.#waiting.push(resolve));
+  }
+  /** Hands the lock to the next waiter, still held, or frees it. */
+  give(): void {
+    const next = this.#waiting.shift();
+    if (next === undefined) this.#held = false;
+    else next();
   }
 }
 
@@ -122,21 +177,30 @@ interface KeptStatement {
 
 class NodeSqliteConnection implements DatabaseConnection {
   readonly #db: DatabaseSync;
+  readonly #commits: GroupCommit | null;
   readonly #statements = new Map<string, KeptStatement>();
-  constructor(db: DatabaseSync) {
+  constructor(db: DatabaseSync, commits: GroupCommit | null) {
     this.#db = db;
+    this.#commits = commits;
   }
 
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
     const { statement, reads } = this.#prepared(compiledQuery.sql);
     const params = toSqliteParams(compiledQuery.parameters);
-    if (reads) {
-      const rows = statement.all(...params) as unknown as unknown[][];
-      // After the run: SQLite prepares the statement again when the schema changed, and only then are its columns new.
-      return { rows: rowObjects<R>(statement.columns(), rows) };
+    try {
+      if (reads) {
+        const rows = statement.all(...params) as unknown as unknown[][];
+        // After the run: SQLite prepares the statement again when the schema changed, and only then are its columns new.
+        return { rows: rowObjects<R>(statement.columns(), rows) };
+      }
+      const { changes, lastInsertRowid } = statement.run(...params);
+      return { rows: [], numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid) };
+    } finally {
+      // Outside a transaction, anything but a SELECT may have committed: a COMMIT, or a write on
+      // its own (its own transaction). Counting one too many costs a sync of nothing. Also after
+      // a failure: a COMMIT that failed may have left the transaction committed or rolled back.
+      if (!this.#db.isTransaction && !SelectQueryNode.is(compiledQuery.query)) this.#commits?.committed();
     }
-    const { changes, lastInsertRowid } = statement.run(...params);
-    return { rows: [], numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid) };
   }
 
   async *streamQuery<R>(compiledQuery: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {

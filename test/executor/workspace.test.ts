@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InputError, NotFoundError } from '../../src/core/errors.ts';
@@ -123,6 +123,23 @@ describe('checkoutCommit', () => {
     await checkoutCommit(repo, second.slice(0, 12), dest2, mirror);
     expect(readFileSync(path.join(dest2, 'a.txt'), 'utf8')).toBe('v2');
     expect(readFileSync(path.join(dest2, 'b.txt'), 'utf8')).toBe('new');
+  });
+
+  it("keeps git's index beside the destination, so a checkout killed midway leaves nothing in the system's temp dir", async () => {
+    const { repo, first } = history();
+    const work = temp.make('server');
+    const dest = path.join(work, 'runs', 'r1', 'source.partial');
+    const systemTemp = process.env.TMPDIR;
+    // A temp dir that does not exist: a checkout that put anything there would fail.
+    process.env.TMPDIR = path.join(work, 'no-such-tmp');
+    try {
+      await checkoutCommit(repo, first, dest, path.join(work, 'm.git'));
+    } finally {
+      if (systemTemp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = systemTemp;
+    }
+    expect(readFileSync(path.join(dest, 'a.txt'), 'utf8')).toBe('v1');
+    expect(readdirSync(path.dirname(dest))).toEqual(['source.partial']);
   });
 
   it('fetches commits pushed after the mirror was made', async () => {
