@@ -74,11 +74,6 @@ export class GroupCommit {
     if (this.#failure !== null) throw this.#failure;
   }
 
-  /** Resolves when no sync is under way (before the file it syncs is closed). */
-  async settled(): Promise<void> {
-    await this.#syncing?.catch(() => undefined);
-  }
-
   async #runSync(): Promise<void> {
     const covered = this.#committed;
     try {

@@ -130,8 +130,9 @@ class NodeSqliteDriver implements Driver {
     this.#lock.give();
     if (this.#commits?.pending) await this.#commits.durable(this.#lock.free);
   }
+  /** Syncs what is committed first: callers still waiting for a sync are answered, and none is started on a closed file. */
   async destroy(): Promise<void> {
-    await this.#commits?.settled();
+    await this.#commits?.durable().catch(() => undefined);
     this.#closeWal();
     if (this.#db.isOpen) this.#db.close();
   }

@@ -178,6 +178,23 @@ describe('group commit', () => {
     await expect(db.selectFrom('t').selectAll().execute()).rejects.toMatchObject(refused);
   });
 
+  it('answers the callers still waiting for a sync when the database is closed, and syncs their commits first', async () => {
+    const { db, gate, committedRows, hold, releaseWaiting, nextSyncStarted } = await gatedDatabase();
+    hold();
+    const firstSync = nextSyncStarted();
+    const first = db.insertInto('t').values({ n: 1 }).execute();
+    await firstSync;
+    const second = db.insertInto('t').values({ n: 2 }).execute();
+    await until(() => committedRows().length === 2, 'the second write committed');
+    const closed = db.destroy();
+    const secondSync = nextSyncStarted();
+    releaseWaiting();
+    await secondSync;
+    releaseWaiting();
+    await Promise.all([first, second, closed]);
+    expect(committedRows()).toEqual([1, 2]);
+  });
+
   it('syncs on the loop for a caller alone, and on the thread pool, shared, once others wait', async () => {
     const { db, gate } = await gatedDatabase({ inline: true });
     const before = { inline: gate.inline, pool: gate.started };
