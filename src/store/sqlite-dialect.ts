@@ -29,11 +29,18 @@ export function openSqliteDatabase(path: string): DatabaseSync {
   const db = new DatabaseSync(path);
   try {
     for (const pragma of SQLITE_PRAGMAS) db.exec(pragma);
+    // A file system without the shared memory WAL needs keeps the rollback journal, where NORMAL
+    // is not durable and there is no WAL for the driver to sync: SQLite syncs every commit then.
+    if (!inWalMode(db)) db.exec('PRAGMA synchronous = FULL');
   } catch (err) {
     db.close();
     throw err;
   }
   return db;
+}
+
+function inWalMode(db: DatabaseSync): boolean {
+  return db.prepare('PRAGMA journal_mode').get()?.journal_mode === 'wal';
 }
 
 export interface NodeSqliteDialectConfig {
@@ -94,7 +101,7 @@ class NodeSqliteDriver implements Driver {
   constructor(db: DatabaseSync, syncWal: WalSync | undefined) {
     this.#db = db;
     const path = db.location();
-    const wal = syncWal === undefined && path !== null ? walSync(path) : null;
+    const wal = syncWal === undefined && path !== null && inWalMode(db) ? walSync(path) : null;
     const sync = syncWal ?? wal;
     this.#commits = sync === null ? null : new GroupCommit(sync);
     this.#closeWal = () => wal?.close();

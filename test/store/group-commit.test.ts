@@ -209,6 +209,24 @@ describe('group commit', () => {
     expect(gate.started - before.pool).toBeLessThanOrEqual(2);
   });
 
+  it('leaves a database in rollback-journal mode to SQLite: FULL, and no WAL to sync', async () => {
+    // SQLite keeps the rollback journal where WAL cannot work (no shared memory: some network
+    // file systems, and memory); NORMAL would not be durable there.
+    const memory = openSqliteDatabase(':memory:');
+    expect(memory.prepare('PRAGMA synchronous').get()?.synchronous).toBe(2);
+    memory.close();
+
+    const made = await sqliteTestDatabase();
+    cleanups.push(made.cleanup);
+    const database = openSqliteDatabase(made.path);
+    database.exec('PRAGMA journal_mode = DELETE');
+    const db = new Kysely<Db>({ dialect: new NodeSqliteDialect({ database }) });
+    cleanups.push(() => db.destroy());
+    await sql`create table t (n integer primary key)`.execute(db);
+    await db.insertInto('t').values({ n: 1 }).execute();
+    expect((await db.selectFrom('t').select('n').execute()).map((row) => row.n)).toEqual([1]);
+  });
+
   it('syncs nothing for an in-memory database', async () => {
     const db = new Kysely<Db>({ dialect: new NodeSqliteDialect({ database: openSqliteDatabase(':memory:') }) });
     cleanups.push(() => db.destroy());
