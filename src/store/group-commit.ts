@@ -62,7 +62,12 @@ export class GroupCommit {
   async durable(alone = false): Promise<void> {
     const target = this.#committed;
     if (alone && this.#syncing === null && this.#failure === null && this.#wal.syncNow !== undefined) {
-      this.#record(target, () => this.#wal.syncNow?.());
+      try {
+        this.#wal.syncNow();
+      } catch (err) {
+        throw this.#failed(err);
+      }
+      this.#durable = target;
     }
     while (this.#durable < target) {
       if (this.#failure !== null) throw this.#failure;
@@ -81,16 +86,7 @@ export class GroupCommit {
     } catch (err) {
       throw this.#failed(err);
     }
-    this.#durable = Math.max(this.#durable, covered);
-  }
-
-  #record(covered: number, syncNow: () => void): void {
-    try {
-      syncNow();
-    } catch (err) {
-      throw this.#failed(err);
-    }
-    this.#durable = Math.max(this.#durable, covered);
+    this.#durable = covered;
   }
 
   /** Linux reports a failed writeback once: a later fdatasync may "succeed" with the pages lost (PostgreSQL's fsyncgate). Nothing written since can be called durable. */
