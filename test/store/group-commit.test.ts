@@ -179,7 +179,7 @@ describe('group commit', () => {
   });
 
   it('answers the callers still waiting for a sync when the database is closed, and syncs their commits first', async () => {
-    const { db, gate, committedRows, hold, releaseWaiting, nextSyncStarted } = await gatedDatabase();
+    const { db, committedRows, hold, releaseWaiting, nextSyncStarted } = await gatedDatabase();
     hold();
     const firstSync = nextSyncStarted();
     const first = db.insertInto('t').values({ n: 1 }).execute();
