@@ -32,7 +32,7 @@ async function openVariant(variant: Variant, dir: string): Promise<Store> {
   const database = openSqliteDatabase(join(dir, 'gantry.db'));
   if (variant === 'sqlite_full') database.exec('PRAGMA synchronous = FULL');
   // The baseline's commits are durable when COMMIT returns: nothing left for the driver to sync.
-  const syncWal = variant === 'sqlite_full' ? { sync: async () => {} } : undefined;
+  const syncWal = variant === 'sqlite_full' ? () => {} : undefined;
   const db = new Kysely<Database>({ dialect: new NodeSqliteDialect({ database, syncWal }) });
   await migrateToLatest(db, 'sqlite');
   return createKyselyStore(db, 'sqlite');

@@ -2,17 +2,20 @@
  * Group commit for the SQLite store: commits are made durable by one fdatasync of the WAL for
  * all the commits made since the last one.
  *
- * Why: with `synchronous=FULL`, SQLite fsyncs the WAL inside every COMMIT, synchronously, on the
- * event loop (`node:sqlite`): 0.3–4 ms per transaction, one after the other even for writes made
- * at the same moment, while the server does nothing else (docs/decisions/0050). The database
- * runs with `synchronous=NORMAL` instead (commits are written to the WAL; SQLite syncs it around
- * checkpoints), and the driver answers no caller before `durable()` has seen every commit made up
- * to the end of its statement or transaction synced: what FULL promised, a resolved write survives
- * power loss, is kept. A caller alone syncs on the loop, as FULL did (a hop to the thread pool
- * costs more than the sync it saves the loop); once others wait, the sync runs on the thread pool
- * and the commits made meanwhile share the next one.
+ * Why: with `synchronous=FULL`, SQLite fsyncs the WAL inside every COMMIT (0.3–4 ms, depending on
+ * the disk and the day), one commit after the other even when callers wait in line for the
+ * database (docs/decisions/0050). The database runs with `synchronous=NORMAL` instead (commits
+ * are written to the WAL; SQLite syncs it around checkpoints), and no caller is answered before a
+ * sync has covered every commit made up to the end of its statement or transaction: what FULL
+ * promised, a resolved write survives power loss, is kept.
+ *
+ * Who syncs: a caller done with the database while others wait for it leaves the sync to them,
+ * and the last one in line syncs for all (so does one that finds `MAX_WAITING` callers already
+ * waiting, so a line that never ends does not hold answers back). The sync runs on the event loop,
+ * as FULL's did: on libuv's thread pool it cost a lone writer more than it saved, and it could
+ * wait there behind slow file-system work.
  */
-import { closeSync, fdatasync, fdatasyncSync, fsyncSync, openSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fsyncSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { GantryError } from '../core/errors.ts';
 
@@ -23,24 +26,22 @@ export class StoreNotDurableError extends GantryError {
   }
 }
 
-/** Makes every write to the WAL that finished before the call durable. */
-export interface WalSync {
-  /** Off the event loop (the thread pool). */
-  sync(): Promise<void>;
-  /** On the calling thread; absent when only `sync` can be offered. */
-  syncNow?(): void;
-}
+/** Makes every write to the WAL that finished before the call durable; throws when it cannot. */
+export type WalSync = () => void;
+
+/** Callers left waiting for one sync at most: the next caller done syncs for them all. */
+export const MAX_WAITING = 64;
 
 export class GroupCommit {
-  readonly #wal: WalSync;
-  /** Commits counted so far, and how many of them a finished sync covers. */
+  readonly #sync: WalSync;
+  /** Commits counted so far, and how many of them the last sync covered. */
   #committed = 0;
   #durable = 0;
-  #syncing: Promise<void> | null = null;
+  #waiting: { resolve: () => void; reject: (error: Error) => void }[] = [];
   #failure: StoreNotDurableError | null = null;
 
-  constructor(wal: WalSync) {
-    this.#wal = wal;
+  constructor(sync: WalSync) {
+    this.#sync = sync;
   }
 
   /** A commit has just been written (not yet synced). */
@@ -54,47 +55,36 @@ export class GroupCommit {
   }
 
   /**
-   * Resolves once every commit counted before the call is durable: a sync already under way may
-   * have started before some of them, so the loop may need the one after it, which then covers
-   * every commit made while the first ran. `alone`: no other caller is waiting for the database,
-   * so nothing would share a sync or run meanwhile; then it syncs on the loop when it can.
+   * Resolves once every commit counted before the call is durable. `othersInLine`: another caller
+   * holds or waits for the database, and syncs after its own work (or leaves it to the next).
    */
-  async durable(alone = false): Promise<void> {
-    const target = this.#committed;
-    if (alone && this.#syncing === null && this.#failure === null && this.#wal.syncNow !== undefined) {
-      try {
-        this.#wal.syncNow();
-      } catch (err) {
-        throw this.#failed(err);
-      }
-      this.#durable = target;
-    }
-    while (this.#durable < target) {
-      if (this.#failure !== null) throw this.#failure;
-      this.#syncing ??= this.#runSync().finally(() => {
-        this.#syncing = null;
-      });
-      await this.#syncing;
-    }
+  async durable(othersInLine = false): Promise<void> {
     if (this.#failure !== null) throw this.#failure;
+    if (this.#durable >= this.#committed) return;
+    if (othersInLine && this.#waiting.length < MAX_WAITING) {
+      return new Promise<void>((resolve, reject) => this.#waiting.push({ resolve, reject }));
+    }
+    this.#syncAll();
   }
 
-  async #runSync(): Promise<void> {
+  /** Syncs now for every commit so far, and answers everyone waiting (their commits came before). */
+  #syncAll(): void {
     const covered = this.#committed;
+    const waiting = this.#waiting;
+    this.#waiting = [];
     try {
-      await this.#wal.sync();
+      this.#sync();
     } catch (err) {
-      throw this.#failed(err);
+      // Linux reports a failed writeback once: a later fdatasync may "succeed" with the pages
+      // lost (PostgreSQL's fsyncgate). Nothing written since can be called durable.
+      this.#failure = new StoreNotDurableError(
+        `the database's write-ahead log could not be synced to disk (${(err as Error).message}); the last writes may not survive a power failure: check the disk, then restart Gantry`,
+      );
+      for (const w of waiting) w.reject(this.#failure);
+      throw this.#failure;
     }
     this.#durable = covered;
-  }
-
-  /** Linux reports a failed writeback once: a later fdatasync may "succeed" with the pages lost (PostgreSQL's fsyncgate). Nothing written since can be called durable. */
-  #failed(err: unknown): StoreNotDurableError {
-    this.#failure ??= new StoreNotDurableError(
-      `the database's write-ahead log could not be synced to disk (${(err as Error).message}); the last writes may not survive a power failure: check the disk, then restart Gantry`,
-    );
-    return this.#failure;
+    for (const w of waiting) w.resolve();
   }
 }
 
@@ -103,7 +93,7 @@ export class GroupCommit {
  * commit has created it by then). Opening it also fsyncs the directory, which makes the WAL
  * file's own entry durable, as SQLite does for a WAL it creates under synchronous=FULL.
  */
-export function walSync(databasePath: string): Required<WalSync> & { close(): void } {
+export function walSync(databasePath: string): { sync: WalSync; close(): void } {
   let fd: number | null = null;
   const wal = (): number => {
     if (fd === null) {
@@ -124,11 +114,7 @@ export function walSync(databasePath: string): Required<WalSync> & { close(): vo
     return fd;
   };
   return {
-    sync: () =>
-      new Promise<void>((resolve, reject) => {
-        fdatasync(wal(), (err) => (err ? reject(err) : resolve()));
-      }),
-    syncNow: () => fdatasyncSync(wal()),
+    sync: () => fdatasyncSync(wal()),
     close: () => {
       if (fd !== null) closeSync(fd);
       fd = null;

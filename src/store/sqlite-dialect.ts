@@ -2,7 +2,8 @@
  * A Kysely dialect over `node:sqlite` (Kysely ships one for better-sqlite3 only). Like Kysely's
  * own SqliteDriver it has one connection and serialises every query and transaction on it, but
  * with its own lock, released before the caller waits for its commits to be synced (group
- * commit, ./group-commit.ts): Kysely's lock would be held through that wait.
+ * commit, ./group-commit.ts): the callers in line behind it run meanwhile, and one sync then
+ * covers all of them. Kysely's lock would be held through that wait.
  */
 import { DatabaseSync } from 'node:sqlite';
 import type { SQLInputValue, StatementSync } from 'node:sqlite';
@@ -48,7 +49,7 @@ export interface NodeSqliteDialectConfig {
   database: DatabaseSync;
   /**
    * Makes the WAL's writes so far durable; by default fdatasync of the database file's WAL (none
-   * for an in-memory database). Tests pass one that counts or holds the real one.
+   * for an in-memory database). Tests pass one that counts the real one's calls.
    */
   syncWal?: WalSync;
 }
@@ -102,8 +103,8 @@ class NodeSqliteDriver implements Driver {
     this.#db = db;
     const path = db.location();
     const wal = syncWal === undefined && path !== null && inWalMode(db) ? walSync(path) : null;
-    const sync = syncWal ?? wal;
-    this.#commits = sync === null ? null : new GroupCommit(sync);
+    const sync = syncWal ?? wal?.sync;
+    this.#commits = sync === undefined ? null : new GroupCommit(sync);
     this.#closeWal = () => wal?.close();
     this.#connection = new NodeSqliteConnection(db, this.#commits);
   }
@@ -130,12 +131,12 @@ class NodeSqliteDriver implements Driver {
   }
   /**
    * Lets the next caller in, then waits until every commit made so far is durable: the caller's
-   * own writes, and any other caller's that its reads may have seen. Commits made while a sync
-   * runs share the next one; a caller that nobody waits behind syncs on the loop.
+   * own writes, and any other caller's that its reads may have seen. With callers in line, the
+   * sync is theirs to make, for all of them; the last one in line syncs.
    */
   async releaseConnection(): Promise<void> {
     this.#lock.give();
-    if (this.#commits?.pending) await this.#commits.durable(this.#lock.free);
+    if (this.#commits?.pending) await this.#commits.durable(!this.#lock.free);
   }
   /** Syncs what is committed first: callers still waiting for a sync are answered, and none is started on a closed file. */
   async destroy(): Promise<void> {

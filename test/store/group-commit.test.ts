@@ -1,18 +1,17 @@
 /**
  * Group commit (src/store/group-commit.ts, docs/decisions/0050): no store call is answered before
- * every commit it could have seen is synced; commits made while a sync runs share the next one;
- * a failed sync fails everything after it. On a real SQLite file through Kysely, with the real
- * WAL sync held by a gate; and under strace, the real store's fdatasync of the WAL against the
- * moment each write resolved.
+ * every commit it could have seen is synced; callers in line for the database when one is done
+ * share one sync, made by the last of them; a failed sync fails everything after it. On a real
+ * SQLite file through Kysely with the real WAL sync, counted; and under strace, the real store's
+ * fdatasync of the WAL against the moment each write resolved.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
 import { Kysely, sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
-import { walSync } from '../../src/store/group-commit.ts';
+import { MAX_WAITING, walSync } from '../../src/store/group-commit.ts';
 import { NodeSqliteDialect, openSqliteDatabase } from '../../src/store/sqlite-dialect.ts';
 import { sqliteTestDatabase } from '../support/databases.ts';
 import { requirement } from '../support/requirements.ts';
@@ -32,181 +31,125 @@ function watched<T>(promise: Promise<T>): { promise: Promise<T>; settled: () => 
   const tracked = promise.finally(() => {
     settled = true;
   });
+  tracked.catch(() => undefined);
   return { promise: tracked, settled: () => settled };
 }
 
 /**
- * A Kysely over a fresh file whose WAL sync is the real one behind a gate: while `hold()` is in
- * force, each sync on the thread pool waits for `releaseWaiting()`; `started` counts them. With
- * `inline`, the driver may also sync on the loop (`inline` counts those).
+ * A Kysely over a fresh file with the real WAL sync, counted: `syncs` holds, for each sync, how
+ * many of the `watching` promises had settled when it ran. `failWith` makes the next syncs throw.
  */
-async function gatedDatabase(o: { inline?: boolean } = {}) {
+async function countedDatabase() {
   const made = await sqliteTestDatabase();
   cleanups.push(made.cleanup);
   const real = walSync(made.path);
-  const gate = {
-    held: false,
-    started: 0,
-    inline: 0,
+  const state = {
+    syncs: [] as number[],
+    watching: [] as { settled: () => boolean }[],
     failWith: null as Error | null,
-    waiting: [] as (() => void)[],
-    onStart: [] as (() => void)[],
   };
-  const syncWal = async () => {
-    gate.started++;
-    for (const notify of gate.onStart.splice(0)) notify();
-    if (gate.held) await new Promise<void>((resolve) => gate.waiting.push(resolve));
-    if (gate.failWith !== null) throw gate.failWith;
-    await real.sync();
+  const syncWal = () => {
+    state.syncs.push(state.watching.filter((w) => w.settled()).length);
+    if (state.failWith !== null) throw state.failWith;
+    real.sync();
   };
-  const syncNow = () => {
-    gate.inline++;
-    real.syncNow();
-  };
-  const db = new Kysely<Db>({
-    dialect: new NodeSqliteDialect({
-      database: openSqliteDatabase(made.path),
-      syncWal: o.inline ? { sync: syncWal, syncNow } : { sync: syncWal },
-    }),
-  });
+  const db = new Kysely<Db>({ dialect: new NodeSqliteDialect({ database: openSqliteDatabase(made.path), syncWal }) });
   cleanups.push(async () => {
-    gate.held = false;
-    for (const open of gate.waiting.splice(0)) open();
     await db.destroy();
     real.close();
   });
   await sql`create table t (n integer primary key)`.execute(db);
-  /** Another connection to the file: sees what is committed, synced or not. */
-  const committedRows = () => {
-    const other = new DatabaseSync(made.path, { readOnly: true });
-    try {
-      return other
-        .prepare('select n from t order by n')
-        .all()
-        .map((row) => row.n);
-    } finally {
-      other.close();
-    }
+  state.syncs.length = 0;
+  const watch = <T>(promise: Promise<T>) => {
+    const w = watched(promise);
+    state.watching.push(w);
+    return w;
   };
-  return {
-    db,
-    gate,
-    committedRows,
-    hold: () => {
-      gate.held = true;
-    },
-    /** Lets the syncs waiting now go on; the gate stays closed for later ones. */
-    releaseWaiting: () => {
-      for (const open of gate.waiting.splice(0)) open();
-    },
-    nextSyncStarted: () => new Promise<void>((resolve) => gate.onStart.push(resolve)),
+  /** Holds the database inside a transaction (one commit) until `release()`; the callers meanwhile wait in line. */
+  const holdDatabase = () => {
+    let release = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let holding = () => {};
+    const held = new Promise<void>((resolve) => {
+      holding = resolve;
+    });
+    const transaction = watch(
+      db.transaction().execute(async (trx) => {
+        await trx.insertInto('t').values({ n: 0 }).execute();
+        holding();
+        await released;
+      }),
+    );
+    return { held, release, transaction };
   };
-}
-
-/** Resolves once `check` holds, polling on the event loop (each turn lets queued work run). */
-async function until(check: () => boolean, what: string): Promise<void> {
-  for (let turn = 0; turn < 10_000; turn++) {
-    if (check()) return;
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  throw new Error(`never happened: ${what}`);
+  return { db, state, watch, holdDatabase };
 }
 
 describe('group commit', () => {
-  it('answers a write only after its sync; commits made during a sync share the next; a read waits for what it saw', async () => {
-    const { db, gate, committedRows, hold, releaseWaiting, nextSyncStarted } = await gatedDatabase();
-    hold();
-    const firstSync = nextSyncStarted();
-    const first = watched(db.insertInto('t').values({ n: 1 }).execute());
-    await firstSync;
-    const syncsBefore = gate.started;
-
-    // While the first sync is held, three more writes commit, a read runs and one more write
-    // commits after it (the lock is first come, first served; another connection sees the
-    // commits): none of them, nor the first write, is answered.
-    const others = [2, 3, 4].map((n) => watched(db.insertInto('t').values({ n }).execute()));
-    const read = watched(db.selectFrom('t').select('n').orderBy('n').execute());
-    others.push(watched(db.insertInto('t').values({ n: 5 }).execute()));
-    await until(() => committedRows().length === 5, 'the other four writes committed');
-    expect(gate.started).toBe(syncsBefore);
-    expect([first.settled(), ...others.map((o) => o.settled()), read.settled()]).toEqual([false, false, false, false, false, false]);
-
-    // The held sync covers only the first write; one more sync, for all the others, answers them.
-    const secondSync = nextSyncStarted();
-    releaseWaiting();
-    await first.promise;
-    await secondSync;
-    expect(gate.started).toBe(syncsBefore + 1);
-    expect(others.some((o) => o.settled()) || read.settled()).toBe(false);
-    releaseWaiting();
-    await Promise.all(others.map((o) => o.promise));
-    expect((await read.promise).map((row) => row.n)).toEqual([1, 2, 3, 4]);
-    expect(gate.started).toBe(syncsBefore + 1);
+  it('answers no caller in line before one sync for all of them, made after the last one is done', async () => {
+    const { db, state, watch, holdDatabase } = await countedDatabase();
+    const holder = holdDatabase();
+    await holder.held;
+    // In line behind the transaction: three writes, a read, one more write.
+    const calls = [
+      ...[1, 2, 3].map((n) => watch(db.insertInto('t').values({ n }).execute())),
+      watch(db.selectFrom('t').select('n').orderBy('n').execute()),
+      watch(db.insertInto('t').values({ n: 4 }).execute()),
+    ];
+    expect(state.syncs).toEqual([]);
+    holder.release();
+    await Promise.all([holder.transaction.promise, ...calls.map((c) => c.promise)]);
+    // One sync for five commits, and it ran before any of the six callers was answered.
+    expect(state.syncs).toEqual([0]);
+    expect(((await calls[3]?.promise) as { n: number }[]).map((row) => row.n)).toEqual([0, 1, 2, 3]);
   });
 
-  it('answers a transaction after its sync, and a read with nothing unsynced without one', async () => {
-    const { db, gate, hold, releaseWaiting, nextSyncStarted } = await gatedDatabase();
-    const before = gate.started;
-    expect(await db.selectFrom('t').selectAll().execute()).toEqual([]);
-    expect(gate.started).toBe(before);
+  it('syncs for each write of a caller alone, and for a transaction once, at its COMMIT', async () => {
+    const { db, state } = await countedDatabase();
+    for (const n of [1, 2, 3]) await db.insertInto('t').values({ n }).execute();
+    expect(state.syncs.length).toBe(3);
+    await db.transaction().execute(async (trx) => {
+      await trx.insertInto('t').values({ n: 4 }).execute();
+      await trx.insertInto('t').values({ n: 5 }).execute();
+    });
+    expect(state.syncs.length).toBe(4);
+    // A read with nothing left unsynced syncs nothing.
+    expect((await db.selectFrom('t').select('n').execute()).length).toBe(5);
+    expect(state.syncs.length).toBe(4);
+  });
 
-    hold();
-    const synced = nextSyncStarted();
-    const transaction = watched(
-      db.transaction().execute(async (trx) => {
-        await trx.insertInto('t').values({ n: 1 }).execute();
-        await trx.insertInto('t').values({ n: 2 }).execute();
-        return 'done';
-      }),
+  it(`makes no caller wait for more than ${MAX_WAITING} others: a line that never ends still gets answers`, async () => {
+    const { db, state, holdDatabase } = await countedDatabase();
+    const holder = holdDatabase();
+    await holder.held;
+    const writes = Array.from({ length: 3 * MAX_WAITING }, (_, i) =>
+      db
+        .insertInto('t')
+        .values({ n: i + 1 })
+        .execute(),
     );
-    await synced;
-    // The statements inside the transaction did not sync: only its COMMIT did, once.
-    expect(gate.started).toBe(before + 1);
-    expect(transaction.settled()).toBe(false);
-    releaseWaiting();
-    expect(await transaction.promise).toBe('done');
+    holder.release();
+    await Promise.all([holder.transaction.promise, ...writes]);
+    // 3 × MAX_WAITING + 1 commits: every (MAX_WAITING + 1)th caller syncs for those waiting, the last one for the rest.
+    expect(state.syncs.length).toBe(Math.ceil((3 * MAX_WAITING + 1) / (MAX_WAITING + 1)));
   });
 
-  it('fails the write whose sync failed, and every store call after it, with STORE_NOT_DURABLE', async () => {
-    const { db, gate } = await gatedDatabase();
-    gate.failWith = Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+  it('fails the callers whose sync failed, and every store call after it, with STORE_NOT_DURABLE', async () => {
+    const { db, state, holdDatabase } = await countedDatabase();
     const refused = { code: 'STORE_NOT_DURABLE', message: expect.stringMatching(/could not be synced to disk \(EIO.*restart Gantry/) };
-    await expect(db.insertInto('t').values({ n: 1 }).execute()).rejects.toMatchObject(refused);
+    state.failWith = Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+    const holder = holdDatabase();
+    await holder.held;
+    const inLine = db.insertInto('t').values({ n: 1 }).execute();
+    holder.release();
+    await expect(holder.transaction.promise).rejects.toMatchObject(refused);
+    await expect(inLine).rejects.toMatchObject(refused);
     // Linux reports a lost writeback once; a sync that then succeeds proves nothing.
-    gate.failWith = null;
+    state.failWith = null;
     await expect(db.insertInto('t').values({ n: 2 }).execute()).rejects.toMatchObject(refused);
     await expect(db.selectFrom('t').selectAll().execute()).rejects.toMatchObject(refused);
-  });
-
-  it('answers the callers still waiting for a sync when the database is closed, and syncs their commits first', async () => {
-    const { db, committedRows, hold, releaseWaiting, nextSyncStarted } = await gatedDatabase();
-    hold();
-    const firstSync = nextSyncStarted();
-    const first = db.insertInto('t').values({ n: 1 }).execute();
-    await firstSync;
-    const second = db.insertInto('t').values({ n: 2 }).execute();
-    await until(() => committedRows().length === 2, 'the second write committed');
-    const closed = db.destroy();
-    const secondSync = nextSyncStarted();
-    releaseWaiting();
-    await secondSync;
-    releaseWaiting();
-    await Promise.all([first, second, closed]);
-    expect(committedRows()).toEqual([1, 2]);
-  });
-
-  it('syncs on the loop for a caller alone, and on the thread pool, shared, once others wait', async () => {
-    const { db, gate } = await gatedDatabase({ inline: true });
-    const before = { inline: gate.inline, pool: gate.started };
-    await db.insertInto('t').values({ n: 1 }).execute();
-    expect({ inline: gate.inline - before.inline, pool: gate.started - before.pool }).toEqual({ inline: 1, pool: 0 });
-
-    // Five at once: each of the first four has others waiting behind it when it is done; the
-    // fifth is alone by then, but a sync it must wait for is already running.
-    await Promise.all([2, 3, 4, 5, 6].map((n) => db.insertInto('t').values({ n }).execute()));
-    expect(gate.inline - before.inline).toBe(1);
-    expect(gate.started - before.pool).toBeGreaterThanOrEqual(1);
-    expect(gate.started - before.pool).toBeLessThanOrEqual(2);
   });
 
   it('leaves a database in rollback-journal mode to SQLite: FULL, and no WAL to sync', async () => {
