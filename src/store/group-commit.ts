@@ -10,8 +10,10 @@
  * promised, a resolved write survives power loss, is kept.
  *
  * Who syncs: a caller done with the database while others wait for it leaves the sync to them,
- * and the last one in line syncs for all (so does one that finds `MAX_WAITING` callers already
- * waiting, so a line that never ends does not hold answers back). The sync runs on the event loop,
+ * and the last one in line syncs for all. So does one that finds `MAX_WAITING` callers already
+ * waiting (a line that never ends), and a timer `MAX_WAIT_MS` after the first caller began to
+ * wait (a line held up: a transaction waiting for something else must not hold back the answers
+ * of the callers done before it). The sync runs on the event loop,
  * as FULL's did: on libuv's thread pool it cost a lone writer more than it saved, and it could
  * wait there behind slow file-system work.
  */
@@ -31,6 +33,8 @@ export type WalSync = () => void;
 
 /** Callers left waiting for one sync at most: the next caller done syncs for them all. */
 export const MAX_WAITING = 64;
+/** The longest a caller waits for the line to move on before the sync is made for it anyway. */
+export const MAX_WAIT_MS = 5;
 
 export class GroupCommit {
   readonly #sync: WalSync;
@@ -38,6 +42,7 @@ export class GroupCommit {
   #committed = 0;
   #durable = 0;
   #waiting: { resolve: () => void; reject: (error: Error) => void }[] = [];
+  #deadline: NodeJS.Timeout | null = null;
   #failure: StoreNotDurableError | null = null;
 
   constructor(sync: WalSync) {
@@ -62,6 +67,14 @@ export class GroupCommit {
     if (this.#failure !== null) throw this.#failure;
     if (this.#durable >= this.#committed) return;
     if (othersInLine && this.#waiting.length < MAX_WAITING) {
+      this.#deadline ??= setTimeout(() => {
+        this.#deadline = null;
+        try {
+          if (this.#waiting.length > 0) this.#syncAll();
+        } catch {
+          // Handed to the waiting callers already.
+        }
+      }, MAX_WAIT_MS);
       return new Promise<void>((resolve, reject) => this.#waiting.push({ resolve, reject }));
     }
     this.#syncAll();
@@ -72,6 +85,8 @@ export class GroupCommit {
     const covered = this.#committed;
     const waiting = this.#waiting;
     this.#waiting = [];
+    if (this.#deadline !== null) clearTimeout(this.#deadline);
+    this.#deadline = null;
     try {
       this.#sync();
     } catch (err) {

@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Kysely, sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MAX_WAITING, walSync } from '../../src/store/group-commit.ts';
+import { MAX_WAIT_MS, MAX_WAITING, walSync } from '../../src/store/group-commit.ts';
 import { NodeSqliteDialect, openSqliteDatabase } from '../../src/store/sqlite-dialect.ts';
 import { sqliteTestDatabase } from '../support/databases.ts';
 import { requirement } from '../support/requirements.ts';
@@ -66,7 +66,9 @@ async function countedDatabase() {
     return w;
   };
   /** Holds the database inside a transaction (one commit) until `release()`; the callers meanwhile wait in line. */
+  let holders = 0;
   const holdDatabase = () => {
+    const n = -++holders;
     let release = () => {};
     const released = new Promise<void>((resolve) => {
       release = resolve;
@@ -77,7 +79,7 @@ async function countedDatabase() {
     });
     const transaction = watch(
       db.transaction().execute(async (trx) => {
-        await trx.insertInto('t').values({ n: 0 }).execute();
+        await trx.insertInto('t').values({ n }).execute();
         holding();
         await released;
       }),
@@ -101,7 +103,7 @@ describe('group commit', () => {
     await Promise.all([holder.transaction.promise, read.promise, ...writes.map((w) => w.promise)]);
     // One sync for five commits, and it ran before any of the six callers was answered.
     expect(state.syncs).toEqual([0]);
-    expect((await read.promise).map((row) => row.n)).toEqual([0, 1, 2, 3]);
+    expect((await read.promise).map((row) => row.n)).toEqual([-1, 1, 2, 3]);
   });
 
   it('syncs for each write of a caller alone, and for a transaction once, at its COMMIT', async () => {
@@ -132,6 +134,23 @@ describe('group commit', () => {
     await Promise.all([holder.transaction.promise, ...writes]);
     // 3 × MAX_WAITING + 1 commits: every (MAX_WAITING + 1)th caller syncs for those waiting, the last one for the rest.
     expect(state.syncs.length).toBe(Math.ceil((3 * MAX_WAITING + 1) / (MAX_WAITING + 1)));
+  });
+
+  it(`answers the callers done before a transaction that holds the database on, within ${MAX_WAIT_MS} ms, without it`, async () => {
+    const { db, state, holdDatabase } = await countedDatabase();
+    const first = holdDatabase();
+    await first.held;
+    // In line: a write, then a second holder that keeps the database until the test lets it go.
+    const write = db.insertInto('t').values({ n: 1 }).execute();
+    const second = holdDatabase();
+    first.release();
+    await second.held;
+    // The first transaction and the write are done and wait for the line to sync; the line is held.
+    await Promise.all([first.transaction.promise, write]);
+    expect(state.syncs.length).toBe(1);
+    second.release();
+    await second.transaction.promise;
+    expect(state.syncs.length).toBe(2);
   });
 
   it('fails the callers whose sync failed, and every store call after it, with STORE_NOT_DURABLE', async () => {
