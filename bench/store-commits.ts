@@ -20,6 +20,7 @@ import { migrateToLatest } from '../src/store/migrations.ts';
 import { createKyselyStore } from '../src/store/kysely-store.ts';
 import type { Store } from '../src/store/ports.ts';
 import { NodeSqliteDialect, openSqliteDatabase } from '../src/store/sqlite-dialect.ts';
+import { jobRow, manualRun } from '../test/support/run-records.ts';
 import { benchMain, progress, round, spread, tempDir } from './lib.ts';
 
 const TRANSITIONS = Number(process.env.TRANSITIONS ?? 2000);
@@ -41,37 +42,7 @@ async function openVariant(variant: Variant, dir: string): Promise<Store> {
 const ENV = { gantryVersion: 'bench', nodeVersion: process.version, host: 'bench' };
 
 async function newRun(store: Store, n: number): Promise<string> {
-  const run = await store.runs.create(
-    {
-      projectId: null,
-      event: { kind: 'manual', ref: 'refs/heads/main', sha: 'abc' },
-      inputs: {},
-      configText: 'pipeline: {}',
-      configHash: 'h',
-      concurrencyGroup: null,
-      parentRunId: null,
-    },
-    [
-      {
-        key: 'build',
-        jobId: 'build',
-        matrix: null,
-        needs: [],
-        status: 'queued',
-        attempt: 1,
-        outputs: {},
-        steps: [],
-        tests: null,
-        logTruncated: false,
-        reason: null,
-        startedAt: null,
-        finishedAt: null,
-        reusedFromRunId: null,
-        interruptions: n,
-      },
-    ],
-  );
-  return run.id;
+  return (await store.runs.create(manualRun(), [jobRow('build', { status: 'queued', interruptions: n })])).id;
 }
 
 interface Figures {

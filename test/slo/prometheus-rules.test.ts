@@ -1,4 +1,4 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,18 +9,9 @@ import type { SloConfig } from '../../src/core/slo-config.ts';
 import { parseConfig } from '../../src/pipeline/load-config.ts';
 import { PROMETHEUS_BUCKETS_S } from '../../src/proxy/index.ts';
 import { prometheusRules, promDuration } from '../../src/slo/index.ts';
-import { requirement } from '../support/requirements.ts';
+import { commandWorks, requirement } from '../support/requirements.ts';
 
 const run = promisify(execFile);
-
-function hasPromtool(): boolean {
-  try {
-    execFileSync('promtool', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function slos(...lines: string[]): SloConfig[] {
   const text = ['pipeline: { jobs: { b: { steps: [make] } } }', 'slos:', ...lines.map((l) => `  ${l}`)].join('\n');
@@ -72,7 +63,7 @@ describe('generated rules', () => {
   });
 });
 
-describe.runIf(requirement('promtool', hasPromtool()))('generated rules in promtool', () => {
+describe.runIf(requirement('promtool', commandWorks('promtool', ['--version'])))('generated rules in promtool', () => {
   let dir = '';
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'gantry-rules-'));

@@ -7,9 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConflictError, InputError, NotFoundError } from '../../src/core/errors.ts';
 import type { MatrixValues, StepResult, TestCounts } from '../../src/core/types.ts';
 import { openStore } from '../../src/store/index.ts';
-import type { EventEnvironment, JobRecord, MetricRollup, NewEvent, NewRun, RolloutRecord, Store } from '../../src/store/index.ts';
+import type { EventEnvironment, MetricRollup, NewEvent, NewRun, RolloutRecord, Store } from '../../src/store/index.ts';
 import { pgAvailable, pgTestDatabase, sqliteTestDatabase } from '../support/databases.ts';
 import type { TestDatabase } from '../support/databases.ts';
+import { jobRow as job } from '../support/run-records.ts';
 
 const ENV: EventEnvironment = { gantryVersion: '0.1.0', nodeVersion: 'v24.0.0', host: 'test-host', configHash: 'cafe' };
 
@@ -29,27 +30,6 @@ function newRun(projectId: string | null, overrides: Partial<NewRun> = {}): NewR
     configHash: 'hash-1',
     concurrencyGroup: null,
     parentRunId: null,
-    ...overrides,
-  };
-}
-
-function job(key: string, overrides: Partial<Omit<JobRecord, 'runId'>> = {}): Omit<JobRecord, 'runId'> {
-  return {
-    key,
-    jobId: key.split(' ')[0] ?? key,
-    matrix: null,
-    needs: [],
-    status: 'waiting',
-    attempt: 1,
-    outputs: {},
-    steps: [],
-    tests: null,
-    logTruncated: false,
-    reason: null,
-    startedAt: null,
-    finishedAt: null,
-    reusedFromRunId: null,
-    interruptions: 0,
     ...overrides,
   };
 }

@@ -5,7 +5,7 @@
  * SQLite file through Kysely with the real WAL sync, counted; and under strace, the real store's
  * fdatasync of the WAL against the moment each write resolved.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -14,7 +14,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_WAIT_MS, MAX_WAITING, walSync } from '../../src/store/group-commit.ts';
 import { NodeSqliteDialect, openSqliteDatabase } from '../../src/store/sqlite-dialect.ts';
 import { sqliteTestDatabase } from '../support/databases.ts';
-import { requirement } from '../support/requirements.ts';
+import { commandWorks, requirement } from '../support/requirements.ts';
 
 interface Db {
   t: { n: number };
@@ -195,7 +195,7 @@ describe('group commit', () => {
     expect((await db.selectFrom('t').select('n').execute()).length).toBe(3);
   });
 
-  describe.runIf(requirement('strace', hasStrace()))('the real store, under strace', () => {
+  describe.runIf(requirement('strace', commandWorks('strace', ['-V'])))('the real store, under strace', () => {
     it('fdatasyncs the WAL before each write resolves, and once for many concurrent writes', async () => {
       const made = await sqliteTestDatabase();
       cleanups.push(made.cleanup);
@@ -255,12 +255,3 @@ describe('group commit', () => {
     });
   });
 });
-
-function hasStrace(): boolean {
-  try {
-    execFileSync('strace', ['-V'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -14,6 +14,7 @@ import { NodeSqliteDialect, openSqliteDatabase } from '../../src/store/sqlite-di
 import { createKyselyStore, openStore } from '../../src/store/index.ts';
 import { pgAvailable, pgTestDatabase, sqliteTestDatabase } from '../support/databases.ts';
 import type { TestDatabase } from '../support/databases.ts';
+import { manualRun } from '../support/run-records.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -49,18 +50,7 @@ function upgradeSuite(name: string, dialect: StoreDialect, factory: () => Promis
       const before = createKyselyStore(old, dialect);
       const project = await before.projects.create({ name: 'legacy', source: { kind: 'local', path: '/srv' }, webhookSecret: 's' });
       await before.secrets.set(project.id, 'TOKEN', 'v1:old');
-      const run = await before.runs.create(
-        {
-          projectId: project.id,
-          event: { kind: 'manual', ref: 'refs/heads/main', sha: 'abc' },
-          inputs: {},
-          configText: 'pipeline: {}',
-          configHash: 'h',
-          concurrencyGroup: null,
-          parentRunId: null,
-        },
-        [],
-      );
+      const run = await before.runs.create(manualRun({ projectId: project.id }), []);
       await before.close();
 
       const store = await openStore({ url: database.url });

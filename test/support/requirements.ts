@@ -12,13 +12,18 @@ import { inject } from 'vitest';
  */
 export const PG_URL = process.env.GANTRY_TEST_PG_URL || inject('gantryTestPgUrl') || '';
 
-export function hasBubblewrap(): boolean {
+/** True when `command args…` runs and exits 0 here. */
+export function commandWorks(command: string, args: readonly string[]): boolean {
   try {
-    execFileSync('bwrap', ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', 'true'], { stdio: 'ignore' });
+    execFileSync(command, args, { stdio: 'ignore' });
     return true;
   } catch {
     return false;
   }
+}
+
+export function hasBubblewrap(): boolean {
+  return commandWorks('bwrap', ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', 'true']);
 }
 
 /** Returns true when the requirement is met; otherwise prints a notice (or throws under GANTRY_REQUIRE_ALL). */

@@ -15,6 +15,7 @@ import { advisoriesFor, SecurityService } from '../../../src/server/security/ind
 import type { Project, ReleaseRecord, RunRecord, Store } from '../../../src/store/index.ts';
 import { openStore } from '../../../src/store/index.ts';
 import { sqliteTestDatabase, type TestDatabase } from '../../support/databases.ts';
+import { jobRow } from '../../support/run-records.ts';
 
 const ENV = { gantryVersion: '0.1.0', nodeVersion: 'v24', host: 'test' };
 const CONFIG =
@@ -73,25 +74,7 @@ describe('SecurityService', () => {
         concurrencyGroup: null,
         parentRunId: null,
       },
-      [
-        {
-          key: 'scan',
-          jobId: 'scan',
-          matrix: null,
-          needs: [],
-          status: 'running',
-          attempt: 1,
-          outputs: {},
-          steps: [],
-          tests: null,
-          logTruncated: false,
-          reason: null,
-          startedAt: null,
-          finishedAt: null,
-          reusedFromRunId: null,
-          interruptions: 0,
-        },
-      ],
+      [jobRow('scan', { status: 'running' })],
     );
     if (findings !== null) {
       const dir = jobDir(dataDir, run.id, 'scan');
