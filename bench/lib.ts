@@ -254,7 +254,9 @@ export async function startServer(o: StartServerOptions): Promise<ServerHandle> 
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const started = performance.now();
-  const child = spawn(NODE, [GANTRY_CLI, '--data', o.dataDir, 'up', '--port', String(port)], {
+  // SERVER_NODE_FLAGS: extra Node flags for the server, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+  const nodeFlags = process.env.SERVER_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(NODE, [...nodeFlags, GANTRY_CLI, '--data', o.dataDir, 'up', '--port', String(port)], {
     // No security job (GANTRY_SECURITY_SCANS): each benchmark measures the pipeline it declares.
     env: { GANTRY_DRAIN_MS: '1000', GANTRY_SECURITY_SCANS: 'off', ...(o.env ?? process.env) },
     stdio: ['ignore', 'pipe', 'pipe'],

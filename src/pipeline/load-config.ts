@@ -20,14 +20,24 @@ import { checkSecurity, securityPlace } from './config-security-schema.ts';
 import { checkSlos, sloPlace } from './config-slo-schema.ts';
 import { deliveryContextLabel, deliveryItemName, deliveryMapKind, isDeliveryPath } from './config-delivery-places.ts';
 import { KNOWN_KEYS, configErrorMap, gantryConfigSchema, type ConfigMapKind } from './config-schema.ts';
-import { conditionRunsAfterFailure, parseExpression, splitTemplate } from './expressions/index.ts';
+import { referenceProblems, type ReferenceScope } from './expression-references.ts';
+import { parseCondition, parseExpression, splitTemplate, type Expr } from './expressions/index.ts';
 
 /** The file names `gantry` looks for in a directory, in order. */
 export const CONFIG_FILE_NAMES = ['gantry.yaml', 'gantry.yml'] as const;
 
+export interface ValidateOptions {
+  /**
+   * Refuse `${{ }}` references that can only read nothing (expression-references.ts). Default on;
+   * off for a text the server accepted before this check existed (a stored run's or release's),
+   * which must still load after an upgrade.
+   */
+  checkReferences?: boolean;
+}
+
 /** Parses and validates gantry.yaml text. Throws InvalidConfigError carrying every diagnostic. */
-export function parseConfig(text: string, file: string): GantryConfig {
-  const { config, diagnostics } = validateConfig(text, file);
+export function parseConfig(text: string, file: string, options: ValidateOptions = {}): GantryConfig {
+  const { config, diagnostics } = validateConfig(text, file, options);
   if (config === null) throw new InvalidConfigError(diagnostics);
   return config;
 }
@@ -36,7 +46,11 @@ export function parseConfig(text: string, file: string): GantryConfig {
  * Same checks as parseConfig, for callers that show problems rather than fail (`gantry validate`,
  * the editor endpoint). Diagnostics are sorted by position; empty means valid.
  */
-export function validateConfig(text: string, file: string): { config: GantryConfig | null; diagnostics: Diagnostic[] } {
+export function validateConfig(
+  text: string,
+  file: string,
+  options: ValidateOptions = {},
+): { config: GantryConfig | null; diagnostics: Diagnostic[] } {
   const parsed = parseYaml(text, file);
   if ('diagnostics' in parsed) return { config: null, diagnostics: parsed.diagnostics };
   const { doc, lineCounter, raw } = parsed;
@@ -46,7 +60,7 @@ export function validateConfig(text: string, file: string): { config: GantryConf
   checkNeeds(checker);
   checkJobs(checker);
   checkTriggers(checker);
-  checkExpressions(checker);
+  checkExpressions(checker, options.checkReferences ?? true);
   checkDelivery(checker);
   checkSlos(checker);
   checkExperiments(checker);
@@ -614,13 +628,23 @@ function expressionSites(checker: Checker): ExpressionSite[] {
   return sites;
 }
 
-function checkExpressions(checker: Checker): void {
+function checkExpressions(checker: Checker, checkReferences: boolean): void {
+  const scopes = referenceScopes(checker);
   for (const site of expressionSites(checker)) {
-    const problem = site.condition ? conditionProblem(site.text) : templateProblem(site.text);
-    if (problem === undefined) continue;
-    const node = checker.locate(site.path).node;
-    const offset = isScalar(node) ? scalarSourceOffset(node, checker.text, problem.offset) : checker.valueOffset(site.path);
-    checker.report(offset, `invalid expression in ${describePath(site.path)}: ${problem.message}`);
+    const parsed = site.condition ? conditionTrees(site.text) : templateTrees(site.text);
+    const problems =
+      'problem' in parsed
+        ? [parsed.problem]
+        : !checkReferences
+          ? []
+          : parsed.trees.flatMap(({ tree, offset }) =>
+              referenceProblems(tree, scopes(site.path)).map((p) => ({ offset: offset + p.offset, message: p.message })),
+            );
+    for (const problem of problems) {
+      const node = checker.locate(site.path).node;
+      const offset = isScalar(node) ? scalarSourceOffset(node, checker.text, problem.offset) : checker.valueOffset(site.path);
+      checker.report(offset, `invalid expression in ${describePath(site.path)}: ${problem.message}`);
+    }
   }
 }
 
@@ -630,32 +654,78 @@ interface ExpressionProblem {
   message: string;
 }
 
-function templateProblem(text: string): ExpressionProblem | undefined {
-  if (!text.includes('${{')) return undefined;
+type ParsedSite = { trees: { tree: Expr; offset: number }[] } | { problem: ExpressionProblem };
+
+function templateTrees(text: string): ParsedSite {
+  if (!text.includes('${{')) return { trees: [] };
+  const trees: { tree: Expr; offset: number }[] = [];
   try {
     for (const part of splitTemplate(text)) {
       if (part.kind !== 'expr') continue;
       try {
-        parseExpression(part.source);
+        trees.push({ tree: parseExpression(part.source), offset: part.offset });
       } catch (error) {
         const problem = expressionProblem(error);
-        return { offset: part.offset + problem.offset, message: problem.message };
+        return { problem: { offset: part.offset + problem.offset, message: problem.message } };
       }
     }
-    return undefined;
+    return { trees };
   } catch (error) {
-    return expressionProblem(error);
+    return { problem: expressionProblem(error) };
   }
 }
 
 /** Conditions follow the runtime's rules exactly (bare, or one whole `${{ }}`), hence the runtime's own parser. */
-function conditionProblem(text: string): ExpressionProblem | undefined {
+function conditionTrees(text: string): ParsedSite {
   try {
-    conditionRunsAfterFailure(text);
-    return undefined;
+    const parsed = parseCondition(text);
+    return { trees: parsed === undefined ? [] : [parsed] };
   } catch (error) {
-    return expressionProblem(error);
+    return { problem: expressionProblem(error) };
   }
+}
+
+/**
+ * What an expression can read at each place (expression-references.ts): a job's places see the
+ * jobs it needs and its matrix; a step's see the steps before it; the job's outputs see all its
+ * steps, its if, env and cache key none (they are evaluated before the first step).
+ */
+function referenceScopes(checker: Checker): (path: Path) => ReferenceScope {
+  const jobs = new Map(rawJobs(checker));
+  const declared = checker.rawAt(['pipeline', 'on', 'manual', 'inputs']);
+  const inputs = isObject(declared) && Object.keys(declared).length > 0 ? Object.keys(declared) : undefined;
+  const outputsOf = (id: string): string[] => {
+    const outputs = jobs.get(id)?.outputs;
+    return isObject(outputs) ? Object.keys(outputs) : [];
+  };
+  return (path) => {
+    const id = jobPath(path);
+    const job = id === undefined ? undefined : jobs.get(id);
+    if (id === undefined || job === undefined) return { inputs };
+    const needs = new Map(
+      stringEntries(job.needs, [])
+        .filter(({ value }) => jobs.has(value) && value !== id)
+        .map(({ value }) => [value, outputsOf(value)]),
+    );
+    const matrix = isObject(job.matrix) ? matrixKeys(job.matrix) : null;
+    const stepIds = Array.isArray(job.steps)
+      ? job.steps.map((step) => (isObject(step) && typeof step.id === 'string' ? step.id : undefined))
+      : [];
+    const ids = (from: number, to: number) => stepIds.slice(from, to).filter((stepId) => stepId !== undefined);
+    const scope: ReferenceScope = { job: id, needs, inputs, ...(path[3] === 'matrix' ? {} : { matrix }) };
+    if (path[3] === 'steps' && typeof path[4] === 'number')
+      return { ...scope, steps: { before: ids(0, path[4]), after: ids(path[4], stepIds.length) } };
+    if (path[3] === 'outputs') return { ...scope, steps: { before: ids(0, stepIds.length), after: [] } };
+    return { ...scope, steps: { before: [], after: ids(0, stepIds.length) } };
+  };
+}
+
+/** A matrix's axes and the keys its include entries add. */
+function matrixKeys(matrix: Record<string, unknown>): string[] {
+  const keys = new Set(Object.keys(matrix).filter((key) => !MATRIX_OPTIONS.includes(key)));
+  if (Array.isArray(matrix.include))
+    for (const cell of matrix.include) if (isObject(cell)) for (const key of Object.keys(cell)) keys.add(key);
+  return [...keys];
 }
 
 function expressionProblem(error: unknown): ExpressionProblem {

@@ -15,20 +15,35 @@ const KEPT = 64;
 /** Texts larger than this are parsed every time, so the cache stays a few MB at most. */
 const LARGEST_KEPT = 256 * 1024;
 
+/** By mode and text. */
 const parsed = new Map<string, GantryConfig>();
 
-/** `parseConfig` for a text that is read again and again (see above); throws as it does. */
+/**
+ * A text the server accepted before (a run's, a release's): read with the checks it passed then,
+ * so a check added later (`checkReferences`) cannot strand a release or a run after an upgrade.
+ * Throws as `parseConfig` does.
+ */
 export function parseStoredConfig(text: string, file = 'gantry.yaml'): GantryConfig {
-  const kept = parsed.get(text);
+  return cachedParse(text, file, false);
+}
+
+/** A commit's text on its way to becoming a run (or a plan, a schedule): every check. */
+export function parseCommitConfig(text: string, file: string): GantryConfig {
+  return cachedParse(text, file, true);
+}
+
+function cachedParse(text: string, file: string, checkReferences: boolean): GantryConfig {
+  const key = `${checkReferences ? 'commit' : 'stored'}\0${text}`;
+  const kept = parsed.get(key);
   if (kept !== undefined) {
     // Most recently used last: Map keeps insertion order, so the first key is the one to drop.
-    parsed.delete(text);
-    parsed.set(text, kept);
+    parsed.delete(key);
+    parsed.set(key, kept);
     return structuredClone(kept);
   }
-  const config = parseConfig(text, file);
+  const config = parseConfig(text, file, { checkReferences });
   if (text.length <= LARGEST_KEPT) {
-    parsed.set(text, structuredClone(config));
+    parsed.set(key, structuredClone(config));
     if (parsed.size > KEPT) parsed.delete(parsed.keys().next().value as string);
   }
   return config;

@@ -296,6 +296,28 @@ pipeline:
     expect((await server.api<{ runs: unknown[] }>('GET', '/api/runs')).body.runs.length).toBe(runsBefore);
   });
 
+  it('refuses a commit whose gantry.yaml reads what it cannot, saying where, before any job starts', async () => {
+    await repo.commit(
+      {
+        'gantry.yaml': `
+pipeline:
+  jobs:
+    build: { outputs: { version: '\${{ steps.meta.outputs.version }}' }, steps: [{ id: meta, run: echo version=1 >> "$GANTRY_OUTPUT" }] }
+    deploy: { steps: ['echo \${{ needs.build.outputs.version }}'] }
+`,
+      },
+      'deploy reads build without needing it',
+    );
+    const runsBefore = (await server.api<{ runs: unknown[] }>('GET', '/api/runs')).body.runs.length;
+    const refused = await server.api<{ error: { code: string; message: string } }>('POST', '/api/projects/shop/runs', {});
+    expect(refused.status).toBe(422);
+    expect(refused.body.error.code).toBe('INVALID_CONFIG');
+    expect(refused.body.error.message).toContain(
+      "gantry.yaml:5:33: invalid expression in step 1 of job 'deploy': needs.build.outputs.version: job 'deploy' does not need 'build'",
+    );
+    expect((await server.api<{ runs: unknown[] }>('GET', '/api/runs')).body.runs.length).toBe(runsBefore);
+  });
+
   it('answers unknown things with coded errors', async () => {
     const missing = await server.api<{ error: { code: string } }>('GET', '/api/runs/nope');
     expect(missing.status).toBe(404);

@@ -10,7 +10,7 @@ describe.skipIf(!pgAvailable())('server on PostgreSQL', () => {
     if (!url) return;
     const repo = await makeRepo({
       'gantry.yaml':
-        "pipeline:\n  jobs:\n    a: { steps: ['echo \"out=1\" >> $GANTRY_OUTPUT'], outputs: { out: '${{ steps.x.outputs.out }}' } }\n    b: { needs: a, steps: [echo b] }\n",
+        "pipeline:\n  jobs:\n    a: { steps: [{ id: x, run: 'echo \"out=1\" >> $GANTRY_OUTPUT' }], outputs: { out: '${{ steps.x.outputs.out }}' } }\n    b: { needs: a, steps: [echo b] }\n",
     });
     try {
       let server = await startTestServer({ options: { store: url } });

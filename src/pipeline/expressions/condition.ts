@@ -36,10 +36,19 @@ export function evaluateCondition(condition: string | undefined, ctx: Expression
 
 /** True when the condition calls always(), failure() or cancelled(), i.e. it may run after a failure or cancel. */
 export function conditionRunsAfterFailure(condition: string | undefined): boolean {
+  const parsed = parseCondition(condition);
+  return parsed !== undefined && callsAny(parsed.tree, ['always', 'failure', 'cancelled']);
+}
+
+/**
+ * A condition's tree and where its expression starts in the condition as written; undefined when
+ * blank. Throws ExpressionError (offsets in `condition`) when it does not parse.
+ */
+export function parseCondition(condition: string | undefined): { tree: Expr; offset: number } | undefined {
   const found = conditionSource(condition);
-  if (found === undefined) return false;
+  if (found === undefined) return undefined;
   try {
-    return callsAny(parseExpression(found.source), ['always', 'failure', 'cancelled']);
+    return { tree: parseExpression(found.source), offset: found.offset };
   } catch (error) {
     throw shiftError(error, found.offset);
   }

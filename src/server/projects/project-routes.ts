@@ -4,7 +4,7 @@ import { GantryError, NotFoundError, UnauthorizedError } from '../../core/errors
 import type { TriggerKind } from '../../core/types.ts';
 import { resolveRef } from '../../executor/workspace.ts';
 import { resolveInputs } from '../../pipeline/inputs.ts';
-import { parseStoredConfig } from '../../pipeline/stored-config.ts';
+import { parseCommitConfig } from '../../pipeline/stored-config.ts';
 import { explainPlan } from '../../pipeline/triggers.ts';
 import type { EventEnvironment, Store } from '../../store/ports.ts';
 import { callerMay, type SecretBox } from '../auth/index.ts';
@@ -188,7 +188,7 @@ export function registerProjectRoutes(routes: RouteTable, deps: ProjectRouteDeps
       const gitDir = deps.runs.gitDir(project);
       const head = await resolveRef(gitDir, body.ref ?? 'HEAD');
       const { text, file } = await readConfigAtCommit(gitDir, head.sha);
-      const config = parseStoredConfig(text, file);
+      const config = parseCommitConfig(text, file);
       const kind: TriggerKind = body.kind ?? 'push';
       return explainPlan(
         config.pipeline,

@@ -9,7 +9,7 @@ import { basename, join, resolve } from 'node:path';
 import type { Clock } from '../../core/clock.ts';
 import { InputError, NotFoundError } from '../../core/errors.ts';
 import type { Value } from '../../core/types.ts';
-import { parseStoredConfig } from '../../pipeline/stored-config.ts';
+import { parseCommitConfig } from '../../pipeline/stored-config.ts';
 import type { EventEnvironment, Project, Store } from '../../store/ports.ts';
 import { CronScheduler } from './cron-scheduler.ts';
 import { runGit } from '../../platform/git.ts';
@@ -254,7 +254,7 @@ export class ProjectService {
    */
   async #refreshSchedules(project: Project): Promise<void> {
     const { text, file } = await readConfigAtCommit(this.#deps.runs.gitDir(project), 'HEAD');
-    this.#cron.set(project.id, parseStoredConfig(text, file).pipeline.on.schedule);
+    this.#cron.set(project.id, parseCommitConfig(text, file).pipeline.on.schedule);
   }
 
   async #fireSchedule(projectId: string, schedule: string): Promise<void> {

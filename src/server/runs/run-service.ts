@@ -21,7 +21,7 @@ import type { RunJob } from '../../executor/ports.ts';
 import { checkoutCommit, resolveRef } from '../../executor/workspace.ts';
 import { interpolate } from '../../pipeline/expressions/index.ts';
 import { resolveInputs } from '../../pipeline/inputs.ts';
-import { parseStoredConfig } from '../../pipeline/stored-config.ts';
+import { parseCommitConfig, parseStoredConfig } from '../../pipeline/stored-config.ts';
 import { compilePlan } from '../../pipeline/plan.ts';
 import { SECURITY_INPUT_FOLDER, type SecurityJobRunner, withSecurityJob } from '../../pipeline/security-job.ts';
 import { initialRunState, rerunState, type RunState } from '../../pipeline/run-reducer.ts';
@@ -140,7 +140,7 @@ export class RunService {
     };
     let config: GantryConfig;
     try {
-      config = parseStoredConfig(text, file);
+      config = parseCommitConfig(text, file);
     } catch (error) {
       await this.#event({
         type: 'run.rejected',
