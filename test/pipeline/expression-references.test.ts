@@ -2,7 +2,7 @@
  * References that can only read nothing (src/pipeline/expression-references.ts): GitHub turns them
  * into null at run time, actionlint refuses them before; `gantry validate` says where and why.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { referenceProblems } from '../../src/pipeline/expression-references.ts';
 import { parseExpression } from '../../src/pipeline/expressions/index.ts';
@@ -144,5 +144,26 @@ describe('references in expressions', () => {
     const example = /## gantry\.yaml\n\n```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
     expect(example).toContain('needs.build.outputs.version');
     expect(validateConfig(example ?? '', 'README.md').diagnostics).toEqual([]);
+  });
+
+  /** actionlint's test data in gantry.yaml's syntax (actionlint-references/README.md), its findings as comments. */
+  const ACTIONLINT = new URL('./actionlint-references/', import.meta.url);
+  const fixtures = readdirSync(ACTIONLINT).filter((name) => name.endsWith('.yaml'));
+
+  it.each(fixtures)('reports what actionlint reports in %s, on the same lines, and nothing else', (name) => {
+    const text = readFileSync(new URL(name, ACTIONLINT), 'utf8');
+    const expected = text.split('\n').flatMap((line, index) => {
+      const property = /# actionlint \d+:\d+: property "([^"]+)"/.exec(line)?.[1];
+      return property === undefined ? [] : [`${index + 1} ${property}`];
+    });
+    expect(expected.length).toBeGreaterThan(0);
+    const found = validateConfig(text, name).diagnostics.map((d) => {
+      // "invalid expression in …: needs.install.outputs.foo: job 'install' declares no output 'foo'": the reference's names.
+      const reference = /: ((?:needs|matrix|steps|inputs|gantry|job)(?:\.[\w-]+)+): /.exec(d.message)?.[1] ?? d.message;
+      const names = reference.split('.');
+      const property = expected.map((e) => e.split(' ')[1] as string).find((p) => names.includes(p)) ?? reference;
+      return `${d.line} ${property}`;
+    });
+    expect(found).toEqual(expected);
   });
 });
