@@ -7,7 +7,7 @@
  * says what each place of gantry.yaml can see.
  */
 import { didYouMean } from '../core/did-you-mean.ts';
-import type { Expr } from './expressions/index.ts';
+import { childrenOf, type Expr } from './expressions/index.ts';
 
 /** What an expression at one place of gantry.yaml can read; an absent field is not checked there. */
 export interface ReferenceScope {
@@ -48,6 +48,49 @@ export function referenceProblems(tree: Expr, scope: ReferenceScope): ReferenceP
     const message = problemOf(reference, scope);
     if (message !== undefined) problems.push({ offset: reference.offset, message });
   }
+  problems.push(...comparisonProblems(tree));
+  return problems.sort((a, b) => a.offset - b.offset);
+}
+
+const OUTCOMES = ['success', 'failure', 'cancelled', 'skipped'];
+
+/** The values a property can have when Gantry sets it from a fixed set (executor/ports.ts, job-runner.ts, core/types.ts). */
+function valuesOf({ context, names }: Reference): readonly string[] | undefined {
+  const last = names.at(-1)?.toLowerCase();
+  if (context === 'needs' && names.length === 2 && last === 'result') return OUTCOMES;
+  if (context === 'steps' && names.length === 2 && (last === 'outcome' || last === 'conclusion')) return OUTCOMES;
+  if (context === 'job' && names.length === 1 && last === 'status') return ['success', 'failure', 'cancelled'];
+  if (context === 'gantry' && names.length === 1 && last === 'event') return ['push', 'schedule', 'manual', 'webhook'];
+  return undefined;
+}
+
+/**
+ * `needs.build.result == 'sucess'`: a property of a fixed set of values compared with a string
+ * outside it never matches (`!=` always does), whatever the run does. Compared case-insensitively,
+ * as the evaluator compares strings.
+ */
+function comparisonProblems(tree: Expr): ReferenceProblem[] {
+  const problems: ReferenceProblem[] = [];
+  const visit = (node: Expr): void => {
+    if (node.kind === 'compare' && (node.operator === '==' || node.operator === '!=')) {
+      for (const [side, other] of [
+        [node.left, node.right],
+        [node.right, node.left],
+      ] as const) {
+        const reference = accessChain(side)?.reference;
+        const values = reference === undefined ? undefined : valuesOf(reference);
+        if (reference === undefined || values === undefined || other.kind !== 'literal' || typeof other.value !== 'string') continue;
+        if (findName(other.value, values) !== undefined) continue;
+        const written = `${reference.context}.${reference.names.join('.')}`;
+        problems.push({
+          offset: other.offset,
+          message: `'${other.value}' is never a value of ${written} (${values.join(', ')})${didYouMean(other.value, values)}`,
+        });
+      }
+    }
+    for (const child of childrenOf(node)) visit(child);
+  };
+  visit(tree);
   return problems;
 }
 

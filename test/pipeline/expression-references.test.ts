@@ -116,6 +116,23 @@ describe('references in expressions', () => {
     expect(problems('pipeline:', '  jobs:', '    a:', '      steps:', '        - run: echo ${{ inputs.anything }}')).toEqual([]);
   });
 
+  it('refuses a comparison with a value the property never has: a result, an outcome, a status, an event', () => {
+    expect(
+      problems(
+        ...pipeline(
+          '{ id: first, run: echo }',
+          "run: echo\n          if: needs.build.result == 'sucess' || steps.first.conclusion != 'failed'",
+          "run: echo\n          if: job.status == 'skipped' && gantry.event == 'pull_request' && 'Success' == needs.build.result",
+        ),
+      ),
+    ).toEqual([
+      "24:37: invalid expression in 'if' in step 2 of job 'test': 'sucess' is never a value of needs.build.result (success, failure, cancelled, skipped) (did you mean 'success'?)",
+      "24:75: invalid expression in 'if' in step 2 of job 'test': 'failed' is never a value of steps.first.conclusion (success, failure, cancelled, skipped)",
+      "26:29: invalid expression in 'if' in step 3 of job 'test': 'skipped' is never a value of job.status (success, failure, cancelled)",
+      "26:58: invalid expression in 'if' in step 3 of job 'test': 'pull_request' is never a value of gantry.event (push, schedule, manual, webhook)",
+    ]);
+  });
+
   it('checks what a computed index is computed from', () => {
     expect(problems(...pipeline('run: echo ${{ needs[matrix.nope].result }}'))).toEqual([
       "22:31: invalid expression in 'run' in step 1 of job 'test': matrix.nope: the matrix of job 'test' has no 'nope' (did you mean 'node'?)",

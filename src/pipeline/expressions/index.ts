@@ -3,7 +3,7 @@
  * `if:` conditions. Pure: no I/O, no clock; hashFiles is delegated to the caller. Every
  * evaluation runs under the limits of limits.ts.
  */
-export type { Expr } from './ast.ts';
+export { childrenOf, type Expr } from './ast.ts';
 export { parseExpression, type ParseOptions } from './parser.ts';
 export { splitTemplate, hasExpression, interpolate, type TemplatePart } from './template.ts';
 export { evaluate, type ExpressionContext } from './evaluate.ts';
