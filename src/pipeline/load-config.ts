@@ -632,14 +632,14 @@ function checkExpressions(checker: Checker, checkReferences: boolean): void {
   const scopes = referenceScopes(checker);
   for (const site of expressionSites(checker)) {
     const parsed = site.condition ? conditionTrees(site.text) : templateTrees(site.text);
-    const problems =
-      'problem' in parsed
-        ? [parsed.problem]
-        : !checkReferences
-          ? []
-          : parsed.trees.flatMap(({ tree, offset }) =>
-              referenceProblems(tree, scopes(site.path)).map((p) => ({ offset: offset + p.offset, message: p.message })),
-            );
+    let problems: ExpressionProblem[] = [];
+    if ('problem' in parsed) problems = [parsed.problem];
+    else if (checkReferences && parsed.trees.length > 0) {
+      const scope = scopes(site.path);
+      problems = parsed.trees.flatMap(({ tree, offset }) =>
+        referenceProblems(tree, scope).map((p) => ({ offset: offset + p.offset, message: p.message })),
+      );
+    }
     for (const problem of problems) {
       const node = checker.locate(site.path).node;
       const offset = isScalar(node) ? scalarSourceOffset(node, checker.text, problem.offset) : checker.valueOffset(site.path);
