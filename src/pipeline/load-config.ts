@@ -621,6 +621,10 @@ function expressionSites(checker: Checker): ExpressionSite[] {
           template(typeof step.run === 'string' ? step.run : undefined, [...stepPath, 'run']);
           condition(step.if, [...stepPath, 'if']);
           stringMap(step.env, [...stepPath, 'env']);
+          // Also evaluated when the step runs (job-runner.ts): its shown name and its directory.
+          template(typeof step.name === 'string' ? step.name : undefined, [...stepPath, 'name']);
+          const directory = step['working-directory'];
+          template(typeof directory === 'string' ? directory : undefined, [...stepPath, 'working-directory']);
         }
       });
     }

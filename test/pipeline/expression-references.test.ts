@@ -133,6 +133,15 @@ describe('references in expressions', () => {
     ]);
   });
 
+  it("checks a step's name and working directory too, which are evaluated when it runs", () => {
+    expect(
+      problems(...pipeline('name: Test on ${{ matrix.nod }}\n          working-directory: ${{ matrix.dir }}\n          run: npm test')),
+    ).toEqual([
+      "22:29: invalid expression in 'name' in step 1 of job 'test': matrix.nod: the matrix of job 'test' has no 'nod' (did you mean 'node'?)",
+      "23:34: invalid expression in 'working-directory' in step 1 of job 'test': matrix.dir: the matrix of job 'test' has no 'dir' (its keys: node, experimental)",
+    ]);
+  });
+
   it('checks what a computed index is computed from', () => {
     expect(problems(...pipeline('run: echo ${{ needs[matrix.nope].result }}'))).toEqual([
       "22:31: invalid expression in 'run' in step 1 of job 'test': matrix.nope: the matrix of job 'test' has no 'nope' (did you mean 'node'?)",
