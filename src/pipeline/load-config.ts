@@ -12,7 +12,7 @@ import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Docum
 import { z } from 'zod';
 import { closestName, didYouMean } from '../core/did-you-mean.ts';
 import { ExpressionError, InputError, InvalidConfigError, type Diagnostic } from '../core/errors.ts';
-import type { GantryConfig } from '../core/types.ts';
+import type { GantryConfig, Value } from '../core/types.ts';
 import { checkDelivery } from './config-delivery-checks.ts';
 import { checkExperiments, experimentPlace, experimentsSchema } from './config-experiments-schema.ts';
 import type { ExperimentConfig } from '../core/chaos-config.ts';
@@ -22,17 +22,19 @@ import { deliveryContextLabel, deliveryItemName, deliveryMapKind, isDeliveryPath
 import { KNOWN_KEYS, configErrorMap, gantryConfigSchema, type ConfigMapKind } from './config-schema.ts';
 import { referenceProblems, type ReferenceScope } from './expression-references.ts';
 import { parseCondition, parseExpression, splitTemplate, type Expr } from './expressions/index.ts';
+import { valueEquals } from './plan.ts';
 
 /** The file names `gantry` looks for in a directory, in order. */
 export const CONFIG_FILE_NAMES = ['gantry.yaml', 'gantry.yml'] as const;
 
 export interface ValidateOptions {
   /**
-   * Refuse `${{ }}` references that can only read nothing (expression-references.ts). Default on;
-   * off for a text the server accepted before this check existed (a stored run's or release's),
-   * which must still load after an upgrade.
+   * The text of a stored run or release, which the server accepted before: skip the checks that
+   * can refuse what an earlier Gantry accepted (`${{ }}` references that read nothing, exclude
+   * entries that match nothing), so it still loads after an upgrade. A check added later that can
+   * refuse a text goes behind this too (docs/decisions/0051).
    */
-  checkReferences?: boolean;
+  stored?: boolean;
 }
 
 /** Parses and validates gantry.yaml text. Throws InvalidConfigError carrying every diagnostic. */
@@ -57,10 +59,11 @@ export function validateConfig(
   const checker = new Checker(text, doc, lineCounter, raw);
   const result = gantryConfigSchema.safeParse(raw, { error: configErrorMap, reportInput: true });
   if (!result.success) checker.schemaIssues(result.error.issues, []);
+  const stored = options.stored ?? false;
   checkNeeds(checker);
-  checkJobs(checker);
+  checkJobs(checker, stored);
   checkTriggers(checker);
-  checkExpressions(checker, options.checkReferences ?? true);
+  checkExpressions(checker, stored);
   checkDelivery(checker);
   checkSlos(checker);
   checkExperiments(checker);
@@ -488,7 +491,7 @@ function findCycles(ids: readonly string[], edges: ReadonlyMap<string, readonly 
 
 const MATRIX_OPTIONS: readonly string[] = KNOWN_KEYS.matrix;
 
-function checkJobs(checker: Checker): void {
+function checkJobs(checker: Checker, stored: boolean): void {
   for (const [id, job] of rawJobs(checker)) {
     const jobPathPrefix = ['pipeline', 'jobs', id];
     if (Array.isArray(job.steps)) {
@@ -513,8 +516,50 @@ function checkJobs(checker: Checker): void {
           `the matrix of job '${id}' has no axes and no include: add an axis (name: [values]) or include combinations`,
         );
       }
+      if (!stored) checkExcludes(checker, id, job.matrix);
     }
   }
+}
+
+/**
+ * An `exclude` entry that can match no combination: a key that is no axis (exclude applies to
+ * the axes' product, before include adds its keys), or a value the axis does not hold (compared
+ * as the plan compares, by type and value: `"20"` is not `20`). Such an entry silently excludes
+ * nothing; actionlint refuses it too. Axes or entries computed by `${{ }}` are not judged.
+ */
+function checkExcludes(checker: Checker, id: string, matrix: Record<string, unknown>): void {
+  if (!Array.isArray(matrix.exclude)) return;
+  const axes = new Map(
+    Object.entries(matrix).filter(([key, values]) => !MATRIX_OPTIONS.includes(key) && Array.isArray(values)) as [string, Value[]][],
+  );
+  const axisNames = [...axes.keys()];
+  for (const [index, entry] of matrix.exclude.entries()) {
+    if (!isObject(entry)) continue;
+    for (const [key, value] of Object.entries(entry)) {
+      const path = ['pipeline', 'jobs', id, 'matrix', 'exclude', index, key];
+      const where = `exclude entry ${index + 1} of job '${id}'`;
+      const values = axes.get(key);
+      if (values === undefined) {
+        checker.report(
+          checker.keyOffset(path),
+          `${where}: '${key}' is no axis of the matrix, so the entry excludes nothing (axes: ${axisNames.join(', ')})${didYouMean(key, axisNames)}`,
+        );
+        continue;
+      }
+      const computed = (v: unknown) => typeof v === 'string' && v.includes('${{');
+      if (computed(value) || values.some(computed) || values.some((v) => valueEquals(v, value as Value))) continue;
+      const sameText = values.some((v) => String(v) === String(value));
+      const hint = sameText ? ` (${describeType(value)} here, ${describeType(values[0])} in the axis)` : '';
+      checker.report(
+        checker.valueOffset(path),
+        `${where}: ${JSON.stringify(value)} is no value of axis '${key}', so the entry excludes nothing (values: ${values.map((v) => JSON.stringify(v)).join(', ')})${hint}`,
+      );
+    }
+  }
+}
+
+function describeType(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value === 'object' ? 'a map' : `a ${typeof value}`;
 }
 
 function checkTriggers(checker: Checker): void {
@@ -632,13 +677,13 @@ function expressionSites(checker: Checker): ExpressionSite[] {
   return sites;
 }
 
-function checkExpressions(checker: Checker, checkReferences: boolean): void {
+function checkExpressions(checker: Checker, stored: boolean): void {
   const scopes = referenceScopes(checker);
   for (const site of expressionSites(checker)) {
     const parsed = site.condition ? conditionTrees(site.text) : templateTrees(site.text);
     let problems: ExpressionProblem[] = [];
     if ('problem' in parsed) problems = [parsed.problem];
-    else if (checkReferences && parsed.trees.length > 0) {
+    else if (!stored && parsed.trees.length > 0) {
       const scope = scopes(site.path);
       problems = parsed.trees.flatMap(({ tree, offset }) =>
         referenceProblems(tree, scope).map((p) => ({ offset: offset + p.offset, message: p.message })),

@@ -20,20 +20,20 @@ const parsed = new Map<string, GantryConfig>();
 
 /**
  * A text the server accepted before (a run's, a release's): read with the checks it passed then,
- * so a check added later (`checkReferences`) cannot strand a release or a run after an upgrade.
+ * so a check added later (`ValidateOptions.stored`) cannot strand a release or a run after an upgrade.
  * Throws as `parseConfig` does.
  */
 export function parseStoredConfig(text: string, file = 'gantry.yaml'): GantryConfig {
-  return cachedParse(text, file, false);
+  return cachedParse(text, file, true);
 }
 
 /** A commit's text on its way to becoming a run (or a plan, a schedule): every check. */
 export function parseCommitConfig(text: string, file: string): GantryConfig {
-  return cachedParse(text, file, true);
+  return cachedParse(text, file, false);
 }
 
-function cachedParse(text: string, file: string, checkReferences: boolean): GantryConfig {
-  const key = `${checkReferences ? 'commit' : 'stored'}\0${text}`;
+function cachedParse(text: string, file: string, stored: boolean): GantryConfig {
+  const key = `${stored ? 'stored' : 'commit'}\0${text}`;
   const kept = parsed.get(key);
   if (kept !== undefined) {
     // Most recently used last: Map keeps insertion order, so the first key is the one to drop.
@@ -41,7 +41,7 @@ function cachedParse(text: string, file: string, checkReferences: boolean): Gant
     parsed.set(key, kept);
     return structuredClone(kept);
   }
-  const config = parseConfig(text, file, { checkReferences });
+  const config = parseConfig(text, file, { stored });
   if (text.length <= LARGEST_KEPT) {
     parsed.set(key, structuredClone(config));
     if (parsed.size > KEPT) parsed.delete(parsed.keys().next().value as string);
