@@ -21,6 +21,7 @@ import { checkSlos, sloPlace } from './config-slo-schema.ts';
 import { deliveryContextLabel, deliveryItemName, deliveryMapKind, isDeliveryPath } from './config-delivery-places.ts';
 import { KNOWN_KEYS, configErrorMap, gantryConfigSchema, type ConfigMapKind } from './config-schema.ts';
 import { referenceProblems, type ReferenceScope } from './expression-references.ts';
+import { filterPatternProblem } from './filter-patterns.ts';
 import { parseCondition, parseExpression, splitTemplate, type Expr } from './expressions/index.ts';
 import { valueEquals } from './plan.ts';
 
@@ -62,7 +63,7 @@ export function validateConfig(
   const stored = options.stored ?? false;
   checkNeeds(checker);
   checkJobs(checker, stored);
-  checkTriggers(checker);
+  checkTriggers(checker, stored);
   checkExpressions(checker, stored);
   checkDelivery(checker);
   checkSlos(checker);
@@ -562,11 +563,12 @@ function describeType(value: unknown): string {
   return value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value === 'object' ? 'a map' : `a ${typeof value}`;
 }
 
-function checkTriggers(checker: Checker): void {
+function checkTriggers(checker: Checker, stored: boolean): void {
   for (const { value, path } of stringEntries(checker.rawAt(['pipeline', 'on', 'schedule']), ['pipeline', 'on', 'schedule'])) {
     const problem = cronProblem(value);
     if (problem !== undefined) checker.report(checker.valueOffset(path), `invalid cron schedule '${value}': ${problem}`);
   }
+  if (!stored) checkFilterPatterns(checker);
   const inputs = checker.rawAt(['pipeline', 'on', 'manual', 'inputs']);
   if (!isObject(inputs)) return;
   for (const [name, input] of Object.entries(inputs)) {
@@ -590,6 +592,20 @@ function checkTriggers(checker: Checker): void {
         checker.valueOffset([...path, 'default']),
         `default of input '${name}' must be a ${type}, got ${JSON.stringify(fallback)}`,
       );
+    }
+  }
+}
+
+/** Branch and path filters GitHub's syntax cannot mean (filter-patterns.ts), at the character. */
+function checkFilterPatterns(checker: Checker): void {
+  for (const kind of ['branch', 'path'] as const) {
+    const base = ['pipeline', 'on', 'push', kind === 'branch' ? 'branches' : 'paths'];
+    for (const { value, path } of stringEntries(checker.rawAt(base), base)) {
+      const problem = filterPatternProblem(value, kind);
+      if (problem === undefined) continue;
+      const node = checker.locate(path).node;
+      const offset = isScalar(node) ? scalarSourceOffset(node, checker.text, problem.offset) : checker.valueOffset(path);
+      checker.report(offset, `${kind} filter '${value}': ${problem.message}`);
     }
   }
 }

@@ -3,9 +3,9 @@
  * plan explanation behind `gantry run --plan`. Pure, so the server's webhook handler, the CLI and
  * tests all give the same answer and the same one-sentence reason.
  */
-import picomatch from 'picomatch';
 import type { GantryContext, PipelineConfig, TriggerEvent, TriggersConfig, Value } from '../core/types.ts';
 import { evaluateCondition } from './expressions/index.ts';
+import { lastMatchWins } from './filter-patterns.ts';
 import { compilePlan, wholeExpression } from './plan.ts';
 
 export interface TriggerMatch {
@@ -93,20 +93,6 @@ function matchPush(push: NonNullable<TriggersConfig['push']>, event: TriggerEven
     };
   }
   return { matched: true, reason: `${branchText} and changed file '${hit}' matches paths (${paths.join(', ')})` };
-}
-
-/**
- * GitHub's rule for mixed filters: the last pattern that matches decides (`!` excludes). With
- * only negative patterns everything not excluded matches, which is what such a list means.
- */
-function lastMatchWins(subject: string, patterns: string[]): boolean {
-  let matched = !patterns.some((p) => !p.startsWith('!'));
-  for (const pattern of patterns) {
-    const negative = pattern.startsWith('!');
-    const glob = negative ? pattern.slice(1) : pattern;
-    if (picomatch.isMatch(subject, glob, { dot: true })) matched = !negative;
-  }
-  return matched;
 }
 
 // ---------------------------------------------------------------- plan explanation

@@ -1,0 +1,97 @@
+/**
+ * Branch and path filters with GitHub's filter pattern syntax (src/pipeline/filter-patterns.ts),
+ * against two outside references (github-filter-patterns/README.md): act's matching cases, most
+ * of them GitHub's own cheat-sheet tables, and actionlint's validation cases. Then the filters
+ * through gantry.yaml: refused at the character, and the plan's matching.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { filterPatternProblem, lastMatchWins } from '../../src/pipeline/filter-patterns.ts';
+import { validateConfig } from '../../src/pipeline/load-config.ts';
+import { parseStoredConfig } from '../../src/pipeline/stored-config.ts';
+import { matchTrigger } from '../../src/pipeline/triggers.ts';
+
+interface Cases {
+  match: { patterns: string[]; inputs: string[]; skip: boolean }[];
+  valid: { both: string[]; path: string[] };
+  invalid: Record<'both' | 'branch' | 'path', { what: string; input: string; actionlint: string | null }[]>;
+}
+const cases = JSON.parse(readFileSync(new URL('./github-filter-patterns/cases.json', import.meta.url), 'utf8')) as Cases;
+
+/** actionlint's refusals Gantry does not make, each with its reason. */
+const ACCEPTED_ON_PURPOSE: Readonly<Record<string, string>> = {
+  '[x]': 'a class of one character is a style matter (actionlint: "useless"); it matches x, as GitHub reads it.',
+};
+
+describe("GitHub's filter patterns", () => {
+  it.each(cases.match.filter((c) => c.patterns.length > 0))(
+    'act: $patterns against $inputs, skipped: $skip',
+    ({ patterns, inputs, skip }) => {
+      // A push runs when one of its changed files (or its branch) passes the list; act's Skip says the opposite.
+      expect(!inputs.some((input) => lastMatchWins(input, patterns))).toBe(skip);
+    },
+  );
+
+  it.each(cases.valid.both)('actionlint accepts %j for branches and paths, and so does Gantry', (pattern) => {
+    expect(filterPatternProblem(pattern, 'branch')).toBeUndefined();
+    expect(filterPatternProblem(pattern, 'path')).toBeUndefined();
+  });
+
+  it.each(cases.valid.path)('actionlint accepts %j for paths, and so does Gantry', (pattern) => {
+    expect(filterPatternProblem(pattern, 'path')).toBeUndefined();
+  });
+
+  const refused = [
+    ...cases.invalid.both.flatMap((c) => [
+      { ...c, kind: 'branch' as const },
+      { ...c, kind: 'path' as const },
+    ]),
+    ...cases.invalid.branch.map((c) => ({ ...c, kind: 'branch' as const })),
+    ...cases.invalid.path.map((c) => ({ ...c, kind: 'path' as const })),
+  ].filter((c) => !(c.input in ACCEPTED_ON_PURPOSE));
+  it.each(refused)('actionlint refuses $input as a $kind filter ($what), and so does Gantry', ({ input, kind }) => {
+    expect(filterPatternProblem(input, kind)).toBeDefined();
+  });
+
+  it.each(Object.keys(ACCEPTED_ON_PURPOSE))('accepts %j on purpose', (pattern) => {
+    expect(filterPatternProblem(pattern, 'branch')).toBeUndefined();
+  });
+
+  it('means `+` and `?` as GitHub does, not as a shell glob does', () => {
+    expect(lastMatchWins('v1.10.2', ['v[0-9]+.[0-9]+.[0-9]+'])).toBe(true);
+    expect(lastMatchWins('v1.x.2', ['v[0-9]+.[0-9]+.[0-9]+'])).toBe(false);
+    expect(lastMatchWins('page.js', ['*.jsx?'])).toBe(true);
+    expect(lastMatchWins('page.jsp', ['*.jsx?'])).toBe(false);
+    expect(lastMatchWins('release+1', ['release\\+1'])).toBe(true);
+    // Braces are no alternation in GitHub's syntax.
+    expect(lastMatchWins('a', ['{a,b}'])).toBe(false);
+  });
+});
+
+describe('filters in gantry.yaml', () => {
+  const file = (branches: string, paths: string) =>
+    ['pipeline:', '  on:', '    push:', `      branches: ${branches}`, `      paths: ${paths}`, '  jobs:', '    a: { steps: [echo] }'].join(
+      '\n',
+    );
+
+  it('refuses a pattern GitHub cannot mean, at the character', () => {
+    expect(
+      validateConfig(file(`['release/[', "v[0-9]+.*", 'a b']`, `['src/**', '!', ./docs]`), 'gantry.yaml').diagnostics.map(
+        (d) => `${d.line}:${d.col}: ${d.message}`,
+      ),
+    ).toEqual([
+      "4:27: branch filter 'release/[': '[' is never closed: add ']' (or write \\[ for the character itself)",
+      "4:46: branch filter 'a b': a space can never match: a branch name cannot contain spaces, ~, ^ or : (git check-ref-format)",
+      "5:26: path filter '!': '!' must be followed by the pattern it excludes",
+      "5:30: path filter './docs': paths are relative to the repository's root: leave out './'",
+    ]);
+  });
+
+  it("triggers on a tag-like branch and a changed file as GitHub would, and a stored '!' no longer breaks a push", () => {
+    const on = parseStoredConfig(file(`['v[0-9]+.[0-9]+']`, `['src/**', '!']`)).pipeline.on;
+    const push = (ref: string, changedFiles: string[]) => matchTrigger(on, { kind: 'push', ref, sha: 'a1', changedFiles }).matched;
+    expect(push('refs/heads/v1.20', ['src/a.ts'])).toBe(true);
+    expect(push('refs/heads/v1', ['src/a.ts'])).toBe(false);
+    expect(push('refs/heads/v1.20', ['docs/a.md'])).toBe(false);
+  });
+});
