@@ -2,9 +2,10 @@
  * References in `${{ }}` that can only read nothing: `needs.<job>` of a job not needed,
  * `needs.<job>.outputs.<name>` not declared, `matrix.<axis>` of no axis, `steps.<id>` of no step
  * (or of a later one), `inputs.<name>` not declared, `gantry.<name>` and `job.<name>` that do not
- * exist. GitHub evaluates such a reference to null, so a typo turns silently into an empty string
- * or a false condition; actionlint refuses them, and so does `gantry validate`. Pure: the caller
- * says what each place of gantry.yaml can see.
+ * exist; and comparisons that never match (`needs.build.result == 'sucess'`). GitHub evaluates
+ * such a reference to null, so a typo turns silently into an empty string or a false condition;
+ * actionlint refuses them, and so does `gantry validate`. Pure: the caller says what each place
+ * of gantry.yaml can see.
  */
 import { didYouMean } from '../core/did-you-mean.ts';
 import { childrenOf, type Expr } from './expressions/index.ts';
@@ -180,21 +181,7 @@ function referencesIn(tree: Expr): Reference[] {
       for (const inner of chain.computed) visit(inner);
       return;
     }
-    switch (node.kind) {
-      case 'not':
-        visit(node.operand);
-        return;
-      case 'compare':
-        visit(node.left);
-        visit(node.right);
-        return;
-      case 'logical':
-      case 'call':
-        for (const child of node.kind === 'logical' ? node.operands : node.args) visit(child);
-        return;
-      default:
-        return;
-    }
+    for (const child of childrenOf(node)) visit(child);
   };
   visit(tree);
   return found;
