@@ -547,8 +547,7 @@ function checkExcludes(checker: Checker, id: string, matrix: Record<string, unkn
         );
         continue;
       }
-      const computed = (v: unknown) => typeof v === 'string' && v.includes('${{');
-      if (computed(value) || values.some(computed) || values.some((v) => valueEquals(v, value as Value))) continue;
+      if (isComputed(value) || values.some(isComputed) || values.some((v) => valueEquals(v, value as Value))) continue;
       const sameText = values.some((v) => String(v) === String(value));
       const hint = sameText ? ` (${describeType(value)} here, ${describeType(values[0])} in the axis)` : '';
       checker.report(
@@ -557,6 +556,11 @@ function checkExcludes(checker: Checker, id: string, matrix: Record<string, unkn
       );
     }
   }
+}
+
+/** A matrix value the plan computes (`${{ }}`): what it will be is not known here. */
+function isComputed(value: unknown): boolean {
+  return typeof value === 'string' && value.includes('${{');
 }
 
 function describeType(value: unknown): string {
