@@ -56,10 +56,12 @@ export function filterPatternProblem(pattern: string, kind: FilterKind): Pattern
       case '?':
       case '+':
         if (!repeatable) {
-          const before = at === 0 || (at === 1 && pattern[0] === '!') ? 'nothing' : `'${pattern[at - 1]}'`;
+          const previous = at === 0 || (at === 1 && pattern[0] === '!') ? undefined : pattern[at - 1];
+          const times = char === '?' ? 'zero or one' : 'one or more';
+          const but = previous === undefined ? 'there is none' : `'${previous}' cannot be repeated`;
           return {
             offset: at,
-            message: `'${char}' repeats the character before it (${char === '?' ? 'zero or one' : 'one or more'} times), and there is ${before === 'nothing' ? 'none' : `only ${before}, which it cannot repeat`}: write \\${char} for the character itself`,
+            message: `'${char}' repeats the character before it (${times} times), but ${but}: write \\${char} for the character itself`,
           };
         }
         repeatable = false;
