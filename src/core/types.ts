@@ -73,7 +73,8 @@ export interface InputConfig {
 }
 
 export interface TriggersConfig {
-  push?: { branches?: string[]; paths?: string[] };
+  /** GitHub's push filters: `branches` or `branchesIgnore`, `paths` or `pathsIgnore` (filter pattern syntax). */
+  push?: { branches?: string[]; branchesIgnore?: string[]; paths?: string[]; pathsIgnore?: string[] };
   schedule: string[];
   manual?: { inputs: Record<string, InputConfig> };
   webhook?: Record<string, never> | true;

@@ -230,15 +230,28 @@ const nothingOrTrue = z.union([z.null(), z.literal(true)]);
 
 const pushMap = z.strictObject(
   {
-    branches: stringOrList('branch globs').optional().describe("Branches (globs, e.g. 'release/*') whose pushes start a run."),
-    paths: stringOrList('path globs').optional().describe("Only run when a changed file matches (globs; '!glob' excludes)."),
+    branches: stringOrList('branch patterns')
+      .optional()
+      .describe("Branches whose pushes start a run (GitHub's filter patterns, e.g. 'release/*'; '!pattern' excludes)."),
+    'branches-ignore': stringOrList('branch patterns')
+      .optional()
+      .describe('Branches whose pushes never start a run; instead of branches.'),
+    paths: stringOrList('path patterns').optional().describe("Only run when a changed file matches (GitHub's filter patterns; '!pattern' excludes)."),
+    'paths-ignore': stringOrList('path patterns')
+      .optional()
+      .describe('Do not run when every changed file matches; instead of paths.'),
   },
   expected('a map'),
 );
 
 const push = z
   .union(
-    [nothingOrTrue.transform(() => ({})), pushMap.transform((raw) => compact(raw))],
+    [
+      nothingOrTrue.transform(() => ({})),
+      pushMap.transform((raw) =>
+        compact({ branches: raw.branches, branchesIgnore: raw['branches-ignore'], paths: raw.paths, pathsIgnore: raw['paths-ignore'] }),
+      ),
+    ],
     expected('nothing, true or a map with branches and paths'),
   )
   .describe('Run on git pushes (any branch unless branches is set).');

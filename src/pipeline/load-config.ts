@@ -602,15 +602,28 @@ function checkTriggers(checker: Checker, stored: boolean): void {
 
 /** Branch and path filters GitHub's syntax cannot mean (filter-patterns.ts), at the character. */
 function checkFilterPatterns(checker: Checker): void {
-  for (const kind of ['branch', 'path'] as const) {
-    const base = ['pipeline', 'on', 'push', kind === 'branch' ? 'branches' : 'paths'];
-    for (const { value, path } of stringEntries(checker.rawAt(base), base)) {
+  const push = ['pipeline', 'on', 'push'];
+  for (const [key, kind] of [
+    ['branches', 'branch'],
+    ['branches-ignore', 'branch'],
+    ['paths', 'path'],
+    ['paths-ignore', 'path'],
+  ] as const) {
+    for (const { value, path } of stringEntries(checker.rawAt([...push, key]), [...push, key])) {
       const problem = filterPatternProblem(value, kind);
       if (problem === undefined) continue;
       const node = checker.locate(path).node;
       const offset = isScalar(node) ? scalarSourceOffset(node, checker.text, problem.offset) : checker.valueOffset(path);
       checker.report(offset, `${kind} filter '${value}': ${problem.message}`);
     }
+  }
+  // As on GitHub: a list and its -ignore twin together would leave it unclear which decides.
+  for (const key of ['branches', 'paths']) {
+    if (checker.rawAt([...push, key]) !== undefined && checker.rawAt([...push, `${key}-ignore`]) !== undefined)
+      checker.report(
+        checker.keyOffset([...push, `${key}-ignore`]),
+        `use ${key} or ${key}-ignore, not both: a '!pattern' in ${key} excludes what it matches`,
+      );
   }
 }
 

@@ -60,39 +60,45 @@ function matchSchedule(on: TriggersConfig | undefined, event: TriggerEvent): Tri
 
 function matchPush(push: NonNullable<TriggersConfig['push']>, event: TriggerEvent): TriggerMatch {
   const branches = push.branches ?? [];
+  const ignored = push.branchesIgnore ?? [];
   let branchText = `push to '${event.ref}'`;
-  if (branches.length > 0) {
+  if (branches.length > 0 || ignored.length > 0) {
+    const filter = branches.length > 0 ? `branches (${branches.join(', ')})` : `branches not in branches-ignore (${ignored.join(', ')})`;
     if (!event.ref.startsWith('refs/heads/')) {
-      return {
-        matched: false,
-        reason: `${branchText} is not a branch push, and only branches (${branches.join(', ')}) trigger this pipeline`,
-      };
+      return { matched: false, reason: `${branchText} is not a branch push, and only ${filter} trigger this pipeline` };
     }
     const branch = event.ref.slice('refs/heads/'.length);
     branchText = `push to branch '${branch}'`;
-    if (!lastMatchWins(branch, branches)) {
+    if (branches.length > 0 && !lastMatchWins(branch, branches)) {
       return { matched: false, reason: `${branchText} does not match branches (${branches.join(', ')})` };
     }
-    branchText = `${branchText} matches branches (${branches.join(', ')})`;
+    if (ignored.length > 0 && lastMatchWins(branch, ignored)) {
+      return { matched: false, reason: `${branchText} matches branches-ignore (${ignored.join(', ')})` };
+    }
+    branchText = `${branchText} matches ${filter}`;
   }
 
   const paths = push.paths ?? [];
-  if (paths.length === 0)
-    return { matched: true, reason: branches.length > 0 ? branchText : `${branchText}: any push triggers this pipeline` };
+  const pathsIgnore = push.pathsIgnore ?? [];
+  const filtered = branches.length > 0 || ignored.length > 0;
+  if (paths.length === 0 && pathsIgnore.length === 0)
+    return { matched: true, reason: filtered ? branchText : `${branchText}: any push triggers this pipeline` };
   if (event.changedFiles === undefined) {
-    return {
-      matched: true,
-      reason: `${branchText}; the changed files are unknown, so the path filter (${paths.join(', ')}) is assumed to match`,
-    };
+    const list = paths.length > 0 ? paths.join(', ') : `paths-ignore: ${pathsIgnore.join(', ')}`;
+    return { matched: true, reason: `${branchText}; the changed files are unknown, so the path filter (${list}) is assumed to match` };
   }
-  const hit = event.changedFiles.find((file) => lastMatchWins(file, paths));
-  if (hit === undefined) {
-    return {
-      matched: false,
-      reason: `${branchText}, but none of the ${event.changedFiles.length} changed files match paths (${paths.join(', ')})`,
-    };
+  const files = event.changedFiles;
+  if (paths.length > 0) {
+    const hit = files.find((file) => lastMatchWins(file, paths));
+    return hit === undefined
+      ? { matched: false, reason: `${branchText}, but none of the ${files.length} changed files match paths (${paths.join(', ')})` }
+      : { matched: true, reason: `${branchText} and changed file '${hit}' matches paths (${paths.join(', ')})` };
   }
-  return { matched: true, reason: `${branchText} and changed file '${hit}' matches paths (${paths.join(', ')})` };
+  // paths-ignore: one changed file left out of it is enough.
+  const kept = files.find((file) => !lastMatchWins(file, pathsIgnore));
+  return kept === undefined
+    ? { matched: false, reason: `${branchText}, but all ${files.length} changed files match paths-ignore (${pathsIgnore.join(', ')})` }
+    : { matched: true, reason: `${branchText} and changed file '${kept}' is outside paths-ignore (${pathsIgnore.join(', ')})` };
 }
 
 // ---------------------------------------------------------------- plan explanation

@@ -12,7 +12,7 @@ import { parseStoredConfig } from '../../src/pipeline/stored-config.ts';
 import { matchTrigger } from '../../src/pipeline/triggers.ts';
 
 interface Cases {
-  match: { patterns: string[]; inputs: string[]; skip: boolean }[];
+  match: { patterns: string[]; inputs: string[]; skip: boolean; ignored: boolean }[];
   valid: { both: string[]; path: string[] };
   invalid: Record<'both' | 'branch' | 'path', { what: string; input: string; actionlint: string | null }[]>;
 }
@@ -29,6 +29,15 @@ describe("GitHub's filter patterns", () => {
     ({ patterns, inputs, skip }) => {
       // A push runs when one of its changed files (or its branch) passes the list; act's Skip says the opposite.
       expect(!inputs.some((input) => lastMatchWins(input, patterns))).toBe(skip);
+    },
+  );
+
+  // As a -ignore list (act's Filter): a push is left out when every one of its files (or its branch) is ignored.
+  // act reads a '!' in such a list its own way, which GitHub does not define: those cases are left out.
+  it.each(cases.match.filter((c) => c.patterns.length > 0 && !c.patterns.some((p) => p.startsWith('!'))))(
+    'act: $patterns as an -ignore list against $inputs, ignored: $ignored',
+    ({ patterns, inputs, ignored }) => {
+      expect(inputs.every((input) => lastMatchWins(input, patterns))).toBe(ignored);
     },
   );
 
@@ -84,6 +93,43 @@ describe('filters in gantry.yaml', () => {
       "4:46: branch filter 'a b': a space can never match: a branch name cannot contain spaces, ~, ^ or : (git check-ref-format)",
       "5:26: path filter '!': '!' must be followed by the pattern it excludes",
       "5:30: path filter './docs': paths are relative to the repository's root: leave out './'",
+    ]);
+  });
+
+  it('leaves out pushes to ignored branches and pushes that change only ignored files', () => {
+    const on = parseStoredConfig(
+      [
+        'pipeline:',
+        '  on:',
+        '    push:',
+        "      branches-ignore: ['wip/**']",
+        "      paths-ignore: ['docs/**', '*.md']",
+        '  jobs:',
+        '    a: { steps: [echo] }',
+      ].join('\n'),
+    ).pipeline.on;
+    const push = (ref: string, changedFiles: string[]) => matchTrigger(on, { kind: 'push', ref, sha: 'a1', changedFiles });
+    expect(push('refs/heads/main', ['src/a.ts', 'docs/x.md']).matched).toBe(true);
+    expect(push('refs/heads/wip/try', ['src/a.ts']).reason).toBe("push to branch 'wip/try' matches branches-ignore (wip/**)");
+    expect(push('refs/heads/main', ['docs/x.md', 'README.md']).reason).toBe(
+      "push to branch 'main' matches branches not in branches-ignore (wip/**), but all 2 changed files match paths-ignore (docs/**, *.md)",
+    );
+    // As on GitHub, a branch filter alone leaves tags out.
+    expect(push('refs/tags/v1', ['src/a.ts']).matched).toBe(false);
+  });
+
+  it('refuses a list together with its -ignore twin, as GitHub does', () => {
+    const text = [
+      'pipeline:',
+      '  on:',
+      '    push:',
+      '      branches: [main]',
+      '      branches-ignore: [wip]',
+      '  jobs:',
+      '    a: { steps: [echo] }',
+    ];
+    expect(validateConfig(text.join('\n'), 'gantry.yaml').diagnostics.map((d) => `${d.line}:${d.col}: ${d.message}`)).toEqual([
+      "5:7: use branches or branches-ignore, not both: a '!pattern' in branches excludes what it matches",
     ]);
   });
 
