@@ -109,7 +109,9 @@ export interface TreeSample {
  * CPU and RSS of an instance's tree (root, group, descendants; the environment scan is skipped
  * here because sampling runs every few seconds for every instance). CPU is the growth of each
  * process's utime+stime since the previous sample; a process that appeared meanwhile counts
- * with all its ticks, one that ended is dropped.
+ * with all its ticks, one that ended is dropped. The shared /proc scan only says which processes
+ * are in the tree: their ticks are read again at `atMs`, since a scan of a busy machine can take
+ * longer than the interval and its counters would be older than the time they are divided by.
  */
 export class TreeSampler {
   #ticks = new Map<string, number>();
@@ -123,8 +125,9 @@ export class TreeSampler {
     let deltaTicks = 0;
     let rssBytes = 0;
     for (const pid of pids) {
-      const p = byPid.get(pid);
-      if (!p) continue;
+      if (!byPid.has(pid)) continue;
+      const p = readStat(pid);
+      if (!isLive(p)) continue;
       const key = `${pid}:${p.startTime}`;
       ticks.set(key, p.cpuTicks);
       deltaTicks += Math.max(0, p.cpuTicks - (this.#ticks.get(key) ?? 0));

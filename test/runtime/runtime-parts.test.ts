@@ -1,5 +1,7 @@
+import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -8,9 +10,12 @@ import { instanceSandboxArgv } from '../../src/runtime/instance-sandbox.ts';
 import { backoffDelay, canTransition, DEFAULT_BACKOFF, transition } from '../../src/runtime/instance-state.ts';
 import { InstanceStore, type InstanceRecord } from '../../src/runtime/instance-store.ts';
 import { pickPort, portFree } from '../../src/platform/ports.ts';
+import { listProcesses, readStat } from '../../src/platform/proc.ts';
+import { TreeSampler } from '../../src/runtime/process-control.ts';
 import { RotatingLog } from '../../src/runtime/rotating-log.ts';
 import { MAX_LINE_BYTES, SpoolPump } from '../../src/runtime/spool-pump.ts';
 import { spec } from './helpers.ts';
+import { waitFor } from '../support/wait.ts';
 
 let dir: string;
 beforeEach(() => {
@@ -242,5 +247,33 @@ describe('InstanceStore', () => {
     old.unlock();
     expect(JSON.parse(readFileSync(join(dir, 'instances', '.lock'), 'utf8')).fence).toBe(4);
     next.unlock();
+  });
+});
+
+describe('TreeSampler', () => {
+  // A CI run measured 376 % for one busy process on two cores: the ticks came from a /proc scan
+  // made before the time they were divided by. The sampler now reads them at the sample's time.
+  it('divides CPU ticks read at the sample time, not those of an older /proc scan', async () => {
+    const burner = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
+    const pid = burner.pid as number;
+    try {
+      const ticks = () => readStat(pid)?.cpuTicks ?? 0;
+      const sampler = new TreeSampler();
+      const firstScan = listProcesses();
+      const scanned = firstScan.find((p) => p.pid === pid)?.cpuTicks ?? 0;
+      // 400 ms of CPU pass after the scan, as when one scan of a busy machine is slow.
+      await waitFor(() => ticks() >= scanned + 40, { what: 'the burner to use 400 ms of CPU' });
+      expect(sampler.sample(pid, performance.now(), firstScan).cpuPercent).toBeNull();
+      const secondScan = listProcesses();
+      const at = performance.now();
+      await delay(100);
+      const { cpuPercent } = sampler.sample(pid, performance.now(), secondScan);
+      expect(cpuPercent).not.toBeNull();
+      // One thread, 10 ms ticks over ~100 ms: at most ~110 %. Before, the scans' 400 ms made ~400 %.
+      expect(cpuPercent as number).toBeLessThan(150);
+      expect(performance.now() - at).toBeGreaterThanOrEqual(100);
+    } finally {
+      burner.kill('SIGKILL');
+    }
   });
 });
