@@ -233,13 +233,11 @@ const pushMap = z.strictObject(
     branches: stringOrList('branch patterns')
       .optional()
       .describe("Branches whose pushes start a run (GitHub's filter patterns, e.g. 'release/*'; '!pattern' excludes)."),
-    'branches-ignore': stringOrList('branch patterns')
+    'branches-ignore': stringOrList('branch patterns').optional().describe('Branches whose pushes never start a run; instead of branches.'),
+    paths: stringOrList('path patterns')
       .optional()
-      .describe('Branches whose pushes never start a run; instead of branches.'),
-    paths: stringOrList('path patterns').optional().describe("Only run when a changed file matches (GitHub's filter patterns; '!pattern' excludes)."),
-    'paths-ignore': stringOrList('path patterns')
-      .optional()
-      .describe('Do not run when every changed file matches; instead of paths.'),
+      .describe("Only run when a changed file matches (GitHub's filter patterns; '!pattern' excludes)."),
+    'paths-ignore': stringOrList('path patterns').optional().describe('Do not run when every changed file matches; instead of paths.'),
   },
   expected('a map'),
 );
