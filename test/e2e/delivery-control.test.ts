@@ -145,7 +145,7 @@ describe('delivery control', () => {
     expect(restarted.restarts).toBeGreaterThan(0);
     await load.stop();
     expect(load.requests).toBeGreaterThan(100);
-    expect(load.failures).toBe(0);
+    expect(load.failures, load.failureReasons.join('\n')).toBe(0);
 
     // What the proxy measured, live and in Prometheus format.
     const metrics = await server.api<{ live: { stable: { requests: number; errors: number; p99: number } } }>(

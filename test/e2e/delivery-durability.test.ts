@@ -92,7 +92,7 @@ describe('delivery across kill -9 of the server', () => {
     await api(server, 'POST', '/api/projects/web/environments/production/rollout/promote');
     await waitFor(async () => (await view()).rollout?.phase === 'succeeded' || undefined, { what: 'the promotion', timeoutMs: 30_000 });
     await load.stop();
-    expect(load.failures).toBe(0);
+    expect(load.failures, load.failureReasons.join('\n')).toBe(0);
     expect(load.bodies).toEqual(new Set(['v1', 'v2']));
     const final = await view();
     expect(final.live.instances.filter((i) => i.state === 'ready').map((i) => i.releaseId)).toEqual([r2, r2]);

@@ -117,7 +117,7 @@ describe.skipIf(!pgAvailable() || !canUnshare)('placed environments with several
     console.log(JSON.stringify({ takeoverMs: Date.parse(takeover.at) - killedAt, bookAdoptedMs: adopted - killedAt, requests, failures }));
     expect(Date.parse(takeover.at) - killedAt).toBeLessThan(10_000);
     expect(requests).toBeGreaterThan(50);
-    expect(failures).toBe(0);
+    expect(failures, load.failureReasons.join('\n')).toBe(0);
     expect(load.bodies).toEqual(new Set(['v1']));
   }, 180_000);
 });

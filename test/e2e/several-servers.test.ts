@@ -212,7 +212,7 @@ describe.skipIf(!pgAvailable())('several servers on one PostgreSQL', () => {
     });
     await load.stop();
     expect(load.requests).toBeGreaterThan(100);
-    expect(load.failures).toBe(0);
+    expect(load.failures, load.failureReasons.join('\n')).toBe(0);
     expect(load.bodies).toEqual(new Set(['v2', 'v3']));
   });
 });

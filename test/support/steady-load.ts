@@ -6,6 +6,8 @@
 export interface SteadyLoad {
   readonly requests: number;
   readonly failures: number;
+  /** The first failures, each with when it happened and what it was: for an assertion's message. */
+  readonly failureReasons: readonly string[];
   readonly bodies: ReadonlySet<string>;
   /** Stops after the requests in flight; resolves once they are counted. */
   stop(): Promise<void>;
@@ -15,22 +17,32 @@ export function steadyLoad(port: number): SteadyLoad {
   const bodies = new Set<string>();
   let requests = 0;
   let failures = 0;
+  const failureReasons: string[] = [];
+  const fail = (reason: string) => {
+    failures++;
+    if (failureReasons.length < 10) failureReasons.push(`${new Date().toISOString()} ${reason}`);
+  };
   let stopped = false;
   const loop = (async () => {
     while (!stopped) {
       const answers = await Promise.all(
         Array.from({ length: 4 }, () =>
           fetch(`http://127.0.0.1:${port}/`).then(
-            async (r) => (r.status === 200 ? (await r.text()).trim() : null),
-            () => null,
+            async (r) => {
+              const body = (await r.text()).trim();
+              if (r.status === 200) return body;
+              fail(`HTTP ${r.status}: ${body.slice(0, 200)}`);
+              return null;
+            },
+            (error: Error) => {
+              fail(String(error.cause ?? error));
+              return null;
+            },
           ),
         ),
       );
       requests += answers.length;
-      for (const answer of answers) {
-        if (answer === null) failures++;
-        else bodies.add(answer);
-      }
+      for (const answer of answers) if (answer !== null) bodies.add(answer);
     }
   })();
   return {
@@ -40,6 +52,7 @@ export function steadyLoad(port: number): SteadyLoad {
     get failures() {
       return failures;
     },
+    failureReasons,
     bodies,
     stop: async () => {
       stopped = true;
