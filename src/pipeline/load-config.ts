@@ -32,8 +32,9 @@ export interface ValidateOptions {
   /**
    * The text of a stored run or release, which the server accepted before: skip the checks that
    * can refuse what an earlier Gantry accepted (`${{ }}` references that read nothing, exclude
-   * entries that match nothing), so it still loads after an upgrade. A check added later that can
-   * refuse a text goes behind this too (docs/decisions/0051).
+   * entries that match nothing, filter patterns GitHub's syntax cannot mean), so it still loads
+   * after an upgrade. A check added later that can refuse a text goes behind this too
+   * (docs/decisions/0051).
    */
   stored?: boolean;
 }
