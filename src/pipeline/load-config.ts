@@ -254,6 +254,12 @@ class Checker {
     return node.range[0];
   }
 
+  /** Where character `at` of a string value is in the source (escapes and folding followed). */
+  charOffset(path: Path, at: number): number {
+    const { node } = this.locate(path);
+    return isScalar(node) ? scalarSourceOffset(node, this.text, at) : this.valueOffset(path);
+  }
+
   /** Where the key naming a value starts (a list item: where the item starts). */
   keyOffset(path: Path): number {
     const { node, key, found } = this.locate(path);
@@ -613,9 +619,7 @@ function checkFilterPatterns(checker: Checker): void {
     for (const { value, path } of stringEntries(checker.rawAt([...push, key]), [...push, key])) {
       const problem = filterPatternProblem(value, kind);
       if (problem === undefined) continue;
-      const node = checker.locate(path).node;
-      const offset = isScalar(node) ? scalarSourceOffset(node, checker.text, problem.offset) : checker.valueOffset(path);
-      checker.report(offset, `${kind} filter '${value}': ${problem.message}`);
+      checker.report(checker.charOffset(path, problem.offset), `${kind} filter '${value}': ${problem.message}`);
     }
   }
   // As on GitHub: a list and its -ignore twin together would leave it unclear which decides.
@@ -724,9 +728,7 @@ function checkExpressions(checker: Checker, stored: boolean): void {
       );
     }
     for (const problem of problems) {
-      const node = checker.locate(site.path).node;
-      const offset = isScalar(node) ? scalarSourceOffset(node, checker.text, problem.offset) : checker.valueOffset(site.path);
-      checker.report(offset, `invalid expression in ${describePath(site.path)}: ${problem.message}`);
+      checker.report(checker.charOffset(site.path, problem.offset), `invalid expression in ${describePath(site.path)}: ${problem.message}`);
     }
   }
 }
