@@ -73,8 +73,18 @@ export interface InputConfig {
 }
 
 export interface TriggersConfig {
-  /** GitHub's push filters: `branches` or `branchesIgnore`, `paths` or `pathsIgnore` (filter pattern syntax). */
-  push?: { branches?: string[]; branchesIgnore?: string[]; paths?: string[]; pathsIgnore?: string[] };
+  /**
+   * GitHub's push filters (filter pattern syntax): `branches` or `branchesIgnore`, `tags` or
+   * `tagsIgnore`, `paths` or `pathsIgnore`. Path filters are not evaluated for tag pushes.
+   */
+  push?: {
+    branches?: string[];
+    branchesIgnore?: string[];
+    tags?: string[];
+    tagsIgnore?: string[];
+    paths?: string[];
+    pathsIgnore?: string[];
+  };
   schedule: string[];
   manual?: { inputs: Record<string, InputConfig> };
   webhook?: Record<string, never> | true;
@@ -123,6 +133,10 @@ export interface TriggerEvent {
 export interface GantryContext {
   sha: string;
   ref: string;
+  /** The branch or tag name (`main`, `v1.2.0`), or the ref as it is when it is neither (GitHub's `ref_name`). */
+  ref_name: string;
+  /** `branch`, `tag`, or '' for any other ref (GitHub's `ref_type`). */
+  ref_type: 'branch' | 'tag' | '';
   event: TriggerKind;
   run_id: string;
   workspace: string;

@@ -10,6 +10,7 @@ import type { GantryConfig, PlannedJob, RunReport, TriggerKind } from '../core/t
 import type { LogLine, RunJob } from '../executor/ports.ts';
 import { snapshotWorkingTree } from '../executor/workspace.ts';
 import { compilePlan } from '../pipeline/plan.ts';
+import { gantryContextOf } from '../pipeline/triggers.ts';
 import { resolveInputs } from '../pipeline/inputs.ts';
 import { initialRunState, type RunState } from '../pipeline/run-reducer.ts';
 import type { JobRecord } from '../store/ports.ts';
@@ -59,7 +60,7 @@ export async function runLocally(o: LocalRunOptions): Promise<LocalRunResult> {
   const source = sourceDir(dataDir, runId);
   const prepare = async () => {
     const snapshot = await snapshotWorkingTree(repoDir, source);
-    const gantry = { sha: snapshot.sha ?? '', ref: snapshot.ref ?? '', event: o.event, run_id: runId, workspace: '' };
+    const gantry = gantryContextOf({ sha: snapshot.sha ?? '', ref: snapshot.ref ?? '', kind: o.event }, runId);
     return { gantry, plan: compilePlan(pipeline, { inputs, gantry, only: o.only }) };
   };
   const { gantry, plan } = await prepare().catch(async (error: unknown) => {

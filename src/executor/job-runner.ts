@@ -580,6 +580,8 @@ class JobRun {
         GANTRY_JOB: spec.job.key,
         GANTRY_SHA: spec.context.gantry.sha,
         GANTRY_REF: spec.context.gantry.ref,
+        GANTRY_REF_NAME: spec.context.gantry.ref_name,
+        GANTRY_REF_TYPE: spec.context.gantry.ref_type,
         GANTRY_EVENT: spec.context.gantry.event,
         GANTRY_OUTPUT: files.output,
         GANTRY_ENV: files.env,

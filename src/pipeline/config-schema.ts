@@ -234,9 +234,13 @@ const pushMap = z.strictObject(
       .optional()
       .describe("Branches whose pushes start a run (GitHub's filter patterns, e.g. 'release/*'; '!pattern' excludes)."),
     'branches-ignore': stringOrList('branch patterns').optional().describe('Branches whose pushes never start a run; instead of branches.'),
+    tags: stringOrList('tag patterns')
+      .optional()
+      .describe("Tags whose pushes start a run (e.g. 'v*'). With only branches set, tag pushes start nothing, and the other way round."),
+    'tags-ignore': stringOrList('tag patterns').optional().describe('Tags whose pushes never start a run; instead of tags.'),
     paths: stringOrList('path patterns')
       .optional()
-      .describe("Only run when a changed file matches (GitHub's filter patterns; '!pattern' excludes)."),
+      .describe("Only run when a changed file matches (GitHub's filter patterns; '!pattern' excludes). Not evaluated for tag pushes."),
     'paths-ignore': stringOrList('path patterns').optional().describe('Do not run when every changed file matches; instead of paths.'),
   },
   expected('a map'),
@@ -247,12 +251,19 @@ const push = z
     [
       nothingOrTrue.transform(() => ({})),
       pushMap.transform((raw) =>
-        compact({ branches: raw.branches, branchesIgnore: raw['branches-ignore'], paths: raw.paths, pathsIgnore: raw['paths-ignore'] }),
+        compact({
+          branches: raw.branches,
+          branchesIgnore: raw['branches-ignore'],
+          tags: raw.tags,
+          tagsIgnore: raw['tags-ignore'],
+          paths: raw.paths,
+          pathsIgnore: raw['paths-ignore'],
+        }),
       ),
     ],
-    expected('nothing, true or a map with branches and paths'),
+    expected('nothing, true or a map with branches, tags and paths'),
   )
-  .describe('Run on git pushes (any branch unless branches is set).');
+  .describe('Run on git pushes (any branch or tag unless branches or tags is set).');
 
 const manualMap = z.strictObject(
   { inputs: z.record(idString('input name'), input, expected('a map of inputs')).optional().describe('Values asked for when started.') },

@@ -31,7 +31,7 @@ export interface ReferenceProblem {
 }
 
 /** The properties of the contexts Gantry fills in itself (job-runner's expression context). */
-const GANTRY_PROPERTIES = ['sha', 'ref', 'event', 'run_id', 'workspace'];
+const GANTRY_PROPERTIES = ['sha', 'ref', 'ref_name', 'ref_type', 'event', 'run_id', 'workspace'];
 const JOB_PROPERTIES = ['status'];
 const NEEDS_PROPERTIES = ['result', 'outputs'];
 const STEP_PROPERTIES = ['outputs', 'outcome', 'conclusion'];
@@ -62,6 +62,7 @@ function valuesOf({ context, names }: Reference): readonly string[] | undefined 
   if (context === 'steps' && names.length === 2 && (last === 'outcome' || last === 'conclusion')) return OUTCOMES;
   if (context === 'job' && names.length === 1 && last === 'status') return ['success', 'failure', 'cancelled'];
   if (context === 'gantry' && names.length === 1 && last === 'event') return ['push', 'schedule', 'manual', 'webhook'];
+  if (context === 'gantry' && names.length === 1 && last === 'ref_type') return ['branch', 'tag', ''];
   return undefined;
 }
 
@@ -85,7 +86,7 @@ function comparisonProblems(tree: Expr): ReferenceProblem[] {
         const written = `${reference.context}.${reference.names.join('.')}`;
         problems.push({
           offset: other.offset,
-          message: `'${other.value}' is never a value of ${written} (${values.join(', ')})${didYouMean(other.value, values)}`,
+          message: `'${other.value}' is never a value of ${written} (${values.map((v) => (v === '' ? "''" : v)).join(', ')})${didYouMean(other.value, values)}`,
         });
       }
     }

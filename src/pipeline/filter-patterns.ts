@@ -1,5 +1,5 @@
 /**
- * Branch and path filters (`on.push.branches`, `on.push.paths`) with GitHub Actions' filter
+ * Branch, tag and path filters (`on.push.branches`, `tags`, `paths`) with GitHub Actions' filter
  * pattern syntax, as its cheat sheet defines it: `*` any characters but `/`, `**` any characters,
  * `?` zero or one of the preceding character, `+` one or more of it, `[…]` one character listed
  * or in a range, `\` escapes, a leading `!` excludes, the last matching pattern decides. Not glob
@@ -7,11 +7,11 @@
  *
  * `filterPatternProblem` refuses what GitHub cannot mean (actionlint's rules): a pattern that is
  * empty or only `!`, a `?` or `+` with nothing to repeat, an empty or unclosed `[…]`, a descending
- * range, a trailing `\`; paths with surrounding spaces or a leading `./`; branch names with
- * characters git refuses in a ref (`man git-check-ref-format`).
+ * range, a trailing `\`; paths with surrounding spaces or a leading `./`; branch and tag names
+ * with characters git refuses in a ref (`man git-check-ref-format`).
  */
 
-export type FilterKind = 'branch' | 'path';
+export type FilterKind = 'branch' | 'tag' | 'path';
 
 export interface PatternProblem {
   /** Where in the pattern (0-based). */
@@ -19,7 +19,7 @@ export interface PatternProblem {
   message: string;
 }
 
-/** Characters a `\` may escape in a branch pattern (elsewhere a `\` is a plain character of a path). */
+/** Characters a `\` may escape in a branch or tag pattern (elsewhere a `\` is a plain character of a path). */
 const ESCAPABLE = new Set(['[', '?', '*', '+', '\\', '!']);
 
 export function filterPatternProblem(pattern: string, kind: FilterKind): PatternProblem | undefined {
@@ -36,7 +36,7 @@ export function filterPatternProblem(pattern: string, kind: FilterKind): Pattern
     if (pattern.length === 1) return { offset: 0, message: "'!' must be followed by the pattern it excludes" };
     at = 1;
   }
-  if (kind === 'branch' && pattern[at] === '/') return refProblem(at, "'/'", 'start with /');
+  if (kind !== 'path' && pattern[at] === '/') return refProblem(kind, at, "'/'", 'start with /');
   /** Whether the character before can be repeated by `?` or `+`. */
   let repeatable = false;
   while (at < pattern.length) {
@@ -45,10 +45,10 @@ export function filterPatternProblem(pattern: string, kind: FilterKind): Pattern
       case '\\': {
         const next = pattern[at + 1];
         if (next === undefined) return { offset: at, message: "a '\\' at the end escapes nothing" };
-        if (kind === 'branch' && !ESCAPABLE.has(next))
-          return refProblem(at, "'\\'", 'contain \\ (in a pattern it escapes one of [ ? * + \\ !)');
-        if (kind === 'branch' && (next === '[' || next === '?' || next === '*'))
-          return refProblem(at + 1, `'${next}'`, 'contain [, ? or *');
+        if (kind !== 'path' && !ESCAPABLE.has(next))
+          return refProblem(kind, at, "'\\'", 'contain \\ (in a pattern it escapes one of [ ? * + \\ !)');
+        if (kind !== 'path' && (next === '[' || next === '?' || next === '*'))
+          return refProblem(kind, at + 1, `'${next}'`, 'contain [, ? or *');
         at += 2;
         repeatable = true;
         continue;
@@ -82,20 +82,20 @@ export function filterPatternProblem(pattern: string, kind: FilterKind): Pattern
       case '\r':
         return { offset: at, message: 'a pattern cannot hold a line break' };
       default:
-        if (kind === 'branch' && (char === ' ' || char === '\t' || char === '~' || char === '^' || char === ':'))
-          return refProblem(at, char === ' ' ? 'a space' : char === '\t' ? 'a tab' : `'${char}'`, 'contain spaces, ~, ^ or :');
+        if (kind !== 'path' && (char === ' ' || char === '\t' || char === '~' || char === '^' || char === ':'))
+          return refProblem(kind, at, char === ' ' ? 'a space' : char === '\t' ? 'a tab' : `'${char}'`, 'contain spaces, ~, ^ or :');
         repeatable = true;
         at++;
     }
   }
   const last = pattern.at(-1);
-  if (kind === 'branch' && (last === '/' || last === '.') && pattern.at(-2) !== '\\')
-    return refProblem(pattern.length - 1, `'${last}'`, 'end with / or .');
+  if (kind !== 'path' && (last === '/' || last === '.') && pattern.at(-2) !== '\\')
+    return refProblem(kind, pattern.length - 1, `'${last}'`, 'end with / or .');
   return undefined;
 }
 
-function refProblem(offset: number, what: string, rule: string): PatternProblem {
-  return { offset, message: `${what} can never match: a branch name cannot ${rule} (git check-ref-format)` };
+function refProblem(kind: FilterKind, offset: number, what: string, rule: string): PatternProblem {
+  return { offset, message: `${what} can never match: a ${kind} name cannot ${rule} (git check-ref-format)` };
 }
 
 /** The index of the `]` closing the class opened at `open`, or why it cannot be read. */

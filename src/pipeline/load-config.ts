@@ -607,12 +607,14 @@ function checkTriggers(checker: Checker, stored: boolean): void {
   }
 }
 
-/** Branch and path filters GitHub's syntax cannot mean (filter-patterns.ts), at the character. */
+/** Branch, tag and path filters GitHub's syntax cannot mean (filter-patterns.ts), at the character. */
 function checkFilterPatterns(checker: Checker): void {
   const push = ['pipeline', 'on', 'push'];
   for (const [key, kind] of [
     ['branches', 'branch'],
     ['branches-ignore', 'branch'],
+    ['tags', 'tag'],
+    ['tags-ignore', 'tag'],
     ['paths', 'path'],
     ['paths-ignore', 'path'],
   ] as const) {
@@ -623,7 +625,7 @@ function checkFilterPatterns(checker: Checker): void {
     }
   }
   // As on GitHub: a list and its -ignore twin together would leave it unclear which decides.
-  for (const key of ['branches', 'paths']) {
+  for (const key of ['branches', 'tags', 'paths']) {
     if (checker.rawAt([...push, key]) !== undefined && checker.rawAt([...push, `${key}-ignore`]) !== undefined)
       checker.report(
         checker.keyOffset([...push, `${key}-ignore`]),

@@ -58,47 +58,99 @@ function matchSchedule(on: TriggersConfig | undefined, event: TriggerEvent): Tri
   return { matched: false, reason: `schedule '${event.schedule}' is not among the declared schedules (${schedules.join(', ')})` };
 }
 
+/** What a pushed ref is, as GitHub's `ref_type` and `ref_name` say it. */
+export function refKind(ref: string): { type: 'branch' | 'tag' | ''; name: string } {
+  if (ref.startsWith('refs/heads/')) return { type: 'branch', name: ref.slice('refs/heads/'.length) };
+  if (ref.startsWith('refs/tags/')) return { type: 'tag', name: ref.slice('refs/tags/'.length) };
+  return { type: '', name: ref };
+}
+
+/** The `gantry` context of a run: the event's sha and ref, with the ref's kind and short name. */
+export function gantryContextOf(event: Pick<TriggerEvent, 'kind' | 'ref' | 'sha'>, runId: string): GantryContext {
+  const { type, name } = refKind(event.ref);
+  return { sha: event.sha, ref: event.ref, ref_name: name, ref_type: type, event: event.kind, run_id: runId, workspace: '' };
+}
+
+/**
+ * GitHub creates no push event when more than three tags are pushed at once: a `git push --tags`
+ * of an imported history must not start a run per tag. Gantry keeps that rule for every push
+ * source (git hook, poller).
+ */
+export const MAX_TAGS_PER_PUSH = 3;
+
+export function tagBurstReason(count: number): string {
+  return `${count} tags were pushed at once: as on GitHub, more than ${MAX_TAGS_PER_PUSH} tags pushed together start nothing`;
+}
+
+/** The updates of one push: `burst` holds its tags when they are more than MAX_TAGS_PER_PUSH, `kept` the rest. */
+export function splitTagBurst<T extends { ref: string }>(updates: readonly T[]): { kept: T[]; burst: T[] } {
+  const tags = updates.filter((u) => u.ref.startsWith('refs/tags/'));
+  if (tags.length <= MAX_TAGS_PER_PUSH) return { kept: [...updates], burst: [] };
+  return { kept: updates.filter((u) => !u.ref.startsWith('refs/tags/')), burst: tags };
+}
+
+interface RefFilter {
+  /** `branches` or `tags`. */
+  key: string;
+  include: string[];
+  ignore: string[];
+  /** How a reason names it: `tags (v*)`, `branches not in branches-ignore (wip/**)`. */
+  text: string;
+}
+
+function refFilter(key: string, include: string[] = [], ignore: string[] = []): RefFilter | undefined {
+  if (include.length === 0 && ignore.length === 0) return undefined;
+  const text = include.length > 0 ? `${key} (${include.join(', ')})` : `${key} not in ${key}-ignore (${ignore.join(', ')})`;
+  return { key, include, ignore, text };
+}
+
+/**
+ * GitHub's rules: with only branch filters a tag push starts nothing, with only tag filters a
+ * branch push starts nothing, with neither any push does; path filters are not evaluated for tag
+ * pushes, and must match too for branch pushes.
+ */
 function matchPush(push: NonNullable<TriggersConfig['push']>, event: TriggerEvent): TriggerMatch {
-  const branches = push.branches ?? [];
-  const ignored = push.branchesIgnore ?? [];
-  let branchText = `push to '${event.ref}'`;
-  if (branches.length > 0 || ignored.length > 0) {
-    const filter = branches.length > 0 ? `branches (${branches.join(', ')})` : `branches not in branches-ignore (${ignored.join(', ')})`;
-    if (!event.ref.startsWith('refs/heads/')) {
-      return { matched: false, reason: `${branchText} is not a branch push, and only ${filter} trigger this pipeline` };
+  const ref = refKind(event.ref);
+  const filters = { branch: refFilter('branches', push.branches, push.branchesIgnore), tag: refFilter('tags', push.tags, push.tagsIgnore) };
+  const filtered = filters.branch !== undefined || filters.tag !== undefined;
+  let refText = ref.type === '' ? `push to '${event.ref}'` : `push to ${ref.type} '${ref.name}'`;
+  if (filtered) {
+    const filter = ref.type === '' ? undefined : filters[ref.type];
+    if (filter === undefined) {
+      const declared = [filters.branch, filters.tag].filter((f) => f !== undefined).map((f) => f.text);
+      const only = filters.branch === undefined ? 'a tag' : filters.tag === undefined ? 'a branch' : 'a branch or tag';
+      return { matched: false, reason: `${refText} is not ${only} push, and only ${declared.join(' and ')} trigger this pipeline` };
     }
-    const branch = event.ref.slice('refs/heads/'.length);
-    branchText = `push to branch '${branch}'`;
-    if (branches.length > 0 && !lastMatchWins(branch, branches)) {
-      return { matched: false, reason: `${branchText} does not match branches (${branches.join(', ')})` };
+    if (filter.include.length > 0 && !lastMatchWins(ref.name, filter.include)) {
+      return { matched: false, reason: `${refText} does not match ${filter.text}` };
     }
-    if (ignored.length > 0 && lastMatchWins(branch, ignored)) {
-      return { matched: false, reason: `${branchText} matches branches-ignore (${ignored.join(', ')})` };
+    if (filter.ignore.length > 0 && lastMatchWins(ref.name, filter.ignore)) {
+      return { matched: false, reason: `${refText} matches ${filter.key}-ignore (${filter.ignore.join(', ')})` };
     }
-    branchText = `${branchText} matches ${filter}`;
+    refText = `${refText} matches ${filter.text}`;
   }
 
   const paths = push.paths ?? [];
   const pathsIgnore = push.pathsIgnore ?? [];
-  const filtered = branches.length > 0 || ignored.length > 0;
   if (paths.length === 0 && pathsIgnore.length === 0)
-    return { matched: true, reason: filtered ? branchText : `${branchText}: any push triggers this pipeline` };
+    return { matched: true, reason: filtered ? refText : `${refText}: any push triggers this pipeline` };
+  if (ref.type === 'tag') return { matched: true, reason: `${refText}; path filters are not evaluated for tag pushes` };
   if (event.changedFiles === undefined) {
     const list = paths.length > 0 ? paths.join(', ') : `paths-ignore: ${pathsIgnore.join(', ')}`;
-    return { matched: true, reason: `${branchText}; the changed files are unknown, so the path filter (${list}) is assumed to match` };
+    return { matched: true, reason: `${refText}; the changed files are unknown, so the path filter (${list}) is assumed to match` };
   }
   const files = event.changedFiles;
   if (paths.length > 0) {
     const hit = files.find((file) => lastMatchWins(file, paths));
     return hit === undefined
-      ? { matched: false, reason: `${branchText}, but none of the ${files.length} changed files match paths (${paths.join(', ')})` }
-      : { matched: true, reason: `${branchText} and changed file '${hit}' matches paths (${paths.join(', ')})` };
+      ? { matched: false, reason: `${refText}, but none of the ${files.length} changed files match paths (${paths.join(', ')})` }
+      : { matched: true, reason: `${refText} and changed file '${hit}' matches paths (${paths.join(', ')})` };
   }
   // paths-ignore: one changed file left out of it is enough.
   const kept = files.find((file) => !lastMatchWins(file, pathsIgnore));
   return kept === undefined
-    ? { matched: false, reason: `${branchText}, but all ${files.length} changed files match paths-ignore (${pathsIgnore.join(', ')})` }
-    : { matched: true, reason: `${branchText} and changed file '${kept}' is outside paths-ignore (${pathsIgnore.join(', ')})` };
+    ? { matched: false, reason: `${refText}, but all ${files.length} changed files match paths-ignore (${pathsIgnore.join(', ')})` }
+    : { matched: true, reason: `${refText} and changed file '${kept}' is outside paths-ignore (${pathsIgnore.join(', ')})` };
 }
 
 // ---------------------------------------------------------------- plan explanation
@@ -122,7 +174,7 @@ const RUNTIME_FUNCTIONS = new Set(['always', 'failure', 'cancelled', 'hashfiles'
  */
 export function explainPlan(pipeline: PipelineConfig, event: TriggerEvent, inputs: Record<string, Value>, runId?: string): PlanExplanation {
   const trigger = matchTrigger(pipeline.on, event);
-  const gantry: GantryContext = { sha: event.sha, ref: event.ref, event: event.kind, run_id: runId ?? '', workspace: '' };
+  const gantry = gantryContextOf(event, runId ?? '');
   const plan = compilePlan(pipeline, { inputs, gantry });
   if (!trigger.matched) {
     return {

@@ -113,7 +113,18 @@ function stdoutOf(spec: JobSpec): string[] {
 }
 
 /** The variables Gantry sets for every step, and those bash adds itself. */
-const GANTRY_SET = ['CI', 'GANTRY', 'GANTRY_ENV', 'GANTRY_EVENT', 'GANTRY_JOB', 'GANTRY_OUTPUT', 'GANTRY_REF', 'GANTRY_RUN_ID'];
+const GANTRY_SET = [
+  'CI',
+  'GANTRY',
+  'GANTRY_ENV',
+  'GANTRY_EVENT',
+  'GANTRY_JOB',
+  'GANTRY_OUTPUT',
+  'GANTRY_REF',
+  'GANTRY_REF_NAME',
+  'GANTRY_REF_TYPE',
+  'GANTRY_RUN_ID',
+];
 const MORE_SET = ['GANTRY_SHA', 'GANTRY_WORKSPACE', 'HOME', 'TMPDIR', 'PWD', 'SHLVL', '_'];
 
 describe.each(MODES)('the job environment (sandbox %s)', (sandbox) => {

@@ -76,7 +76,7 @@ describe('references in expressions', () => {
     ).toEqual([
       "22:25: invalid expression in 'run' in step 1 of job 'test': needs.deploy.result: job 'test' does not need 'deploy' (its needs: build; a job reads only the jobs it needs)",
       "22:52: invalid expression in 'run' in step 1 of job 'test': matrix.os: the matrix of job 'test' has no 'os' (its keys: node, experimental)",
-      "22:69: invalid expression in 'run' in step 1 of job 'test': gantry.branch: the gantry context has no 'branch' (it has: sha, ref, event, run_id, workspace)",
+      "22:69: invalid expression in 'run' in step 1 of job 'test': gantry.branch: the gantry context has no 'branch' (it has: sha, ref, ref_name, ref_type, event, run_id, workspace)",
       "22:90: invalid expression in 'run' in step 1 of job 'test': steps.x.outputs.y: no step with id 'x' runs before this place in job 'test'",
     ]);
   });
@@ -116,13 +116,14 @@ describe('references in expressions', () => {
     expect(problems('pipeline:', '  jobs:', '    a:', '      steps:', '        - run: echo ${{ inputs.anything }}')).toEqual([]);
   });
 
-  it('refuses a comparison with a value the property never has: a result, an outcome, a status, an event', () => {
+  it('refuses a comparison with a value the property never has: a result, an outcome, a status, an event, a ref type', () => {
     expect(
       problems(
         ...pipeline(
           '{ id: first, run: echo }',
           "run: echo\n          if: needs.build.result == 'sucess' || steps.first.conclusion != 'failed'",
           "run: echo\n          if: job.status == 'skipped' && gantry.event == 'pull_request' && 'Success' == needs.build.result",
+          "run: echo ${{ gantry.ref_name }}\n          if: gantry.ref_type == 'tags' || gantry.ref_type == ''",
         ),
       ),
     ).toEqual([
@@ -130,6 +131,7 @@ describe('references in expressions', () => {
       "24:75: invalid expression in 'if' in step 2 of job 'test': 'failed' is never a value of steps.first.conclusion (success, failure, cancelled, skipped)",
       "26:29: invalid expression in 'if' in step 3 of job 'test': 'skipped' is never a value of job.status (success, failure, cancelled)",
       "26:58: invalid expression in 'if' in step 3 of job 'test': 'pull_request' is never a value of gantry.event (push, schedule, manual, webhook)",
+      "28:34: invalid expression in 'if' in step 4 of job 'test': 'tags' is never a value of gantry.ref_type (branch, tag, '') (did you mean 'tag'?)",
     ]);
   });
 

@@ -133,6 +133,24 @@ describe('filters in gantry.yaml', () => {
     ]);
   });
 
+  it('checks tag filters as refs, and refuses tags with tags-ignore', () => {
+    const text = [
+      'pipeline:',
+      '  on:',
+      '    push:',
+      "      tags: ['v*', 'v 2', 'rc:1']",
+      "      tags-ignore: ['x.']",
+      '  jobs:',
+      '    a: { steps: [echo] }',
+    ];
+    expect(validateConfig(text.join('\n'), 'gantry.yaml').diagnostics.map((d) => `${d.line}:${d.col}: ${d.message}`)).toEqual([
+      "4:22: tag filter 'v 2': a space can never match: a tag name cannot contain spaces, ~, ^ or : (git check-ref-format)",
+      "4:30: tag filter 'rc:1': ':' can never match: a tag name cannot contain spaces, ~, ^ or : (git check-ref-format)",
+      "5:7: use tags or tags-ignore, not both: a '!pattern' in tags excludes what it matches",
+      "5:23: tag filter 'x.': '.' can never match: a tag name cannot end with / or . (git check-ref-format)",
+    ]);
+  });
+
   it("triggers on a tag-like branch and a changed file as GitHub would, and a stored '!' no longer breaks a push", () => {
     const on = parseStoredConfig(file(`['v[0-9]+.[0-9]+']`, `['src/**', '!']`)).pipeline.on;
     const push = (ref: string, changedFiles: string[]) => matchTrigger(on, { kind: 'push', ref, sha: 'a1', changedFiles }).matched;

@@ -36,4 +36,12 @@ export function pipeline(
   return out;
 }
 
-export const GANTRY: GantryContext = { sha: 'abc123', ref: 'refs/heads/main', event: 'push', run_id: 'run-1', workspace: '/tmp/ws' };
+export const GANTRY: GantryContext = {
+  sha: 'abc123',
+  ref: 'refs/heads/main',
+  ref_name: 'main',
+  ref_type: 'branch',
+  event: 'push',
+  run_id: 'run-1',
+  workspace: '/tmp/ws',
+};

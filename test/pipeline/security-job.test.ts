@@ -5,7 +5,15 @@ import { compilePlan } from '../../src/pipeline/plan.ts';
 import { withSecurityJob } from '../../src/pipeline/security-job.ts';
 
 const RUNNER = { gantry: "'/usr/bin/node' '/opt/gantry/main.js'", advisories: '/srv/osv/all.zip' };
-const GANTRY = { sha: 'abc', ref: 'refs/heads/main', event: 'push' as const, run_id: 'r1', workspace: '' };
+const GANTRY = {
+  sha: 'abc',
+  ref: 'refs/heads/main',
+  ref_name: 'main',
+  ref_type: 'branch' as const,
+  event: 'push' as const,
+  run_id: 'r1',
+  workspace: '',
+};
 
 describe('the security job', () => {
   it('is one more job of the DAG, without network, with no needs, collecting its SARIF', () => {

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { TriggerEvent, TriggersConfig } from '../../src/core/types.ts';
-import { conditionReferences, explainPlan, matchTrigger } from '../../src/pipeline/triggers.ts';
+import {
+  conditionReferences,
+  explainPlan,
+  gantryContextOf,
+  MAX_TAGS_PER_PUSH,
+  matchTrigger,
+  splitTagBurst,
+} from '../../src/pipeline/triggers.ts';
 import { pipeline } from './pipeline-fixtures.ts';
 
 function push(ref: string, changedFiles?: string[]): TriggerEvent {
@@ -58,7 +65,7 @@ describe('matchTrigger: push', () => {
     expect(matched(t, push('main', ['docs/guide.md']))).toBe(false);
     expect(matched(t, push('main', []))).toBe(false);
     expect(matchTrigger(t, push('main', ['src/x.ts'])).reason).toBe(
-      "push to 'refs/heads/main' and changed file 'src/x.ts' matches paths (src/**, !src/**/*.md, src/README.md)",
+      "push to branch 'main' and changed file 'src/x.ts' matches paths (src/**, !src/**/*.md, src/README.md)",
     );
   });
 
@@ -84,6 +91,85 @@ describe('matchTrigger: push', () => {
   it('does not run pushes when only other triggers are declared', () => {
     const result = matchTrigger(on({ schedule: ['0 3 * * *'], manual: { inputs: {} } }), push('main'));
     expect(result).toEqual({ matched: false, reason: 'pushes do not trigger this pipeline (it declares only schedule, manual)' });
+  });
+});
+
+// GitHub's documentation of on.push (workflow syntax, "Using filters"): "If you define only
+// tags/tags-ignore or only branches/branches-ignore, the workflow won't run for events affecting the
+// undefined Git ref. If you define neither tags/tags-ignore or branches/branches-ignore, the workflow
+// will run for events affecting either branches or tags." And: "Path filters are not evaluated for
+// pushes of tags." Each rule below is one of those sentences.
+describe('matchTrigger: tag pushes, by the rules GitHub documents', () => {
+  const tag = (name: string, changedFiles?: string[]) => push(`refs/tags/${name}`, changedFiles);
+
+  it('runs branch and tag pushes alike when neither is filtered', () => {
+    for (const t of [on({ push: {} }), on({ push: { paths: ['src/**'] } }), on({ push: { pathsIgnore: ['docs/**'] } })]) {
+      expect(matched(t, tag('v1'))).toBe(true);
+      expect(matched(t, push('main'))).toBe(true);
+    }
+  });
+
+  it('leaves tag pushes out when only branches are filtered, and branch pushes when only tags are', () => {
+    expect(matchTrigger(on({ push: { branches: ['**'] } }), tag('v1')).reason).toBe(
+      "push to tag 'v1' is not a branch push, and only branches (**) trigger this pipeline",
+    );
+    expect(matched(on({ push: { branchesIgnore: ['wip/**'] } }), tag('v1'))).toBe(false);
+    expect(matchTrigger(on({ push: { tags: ['v*'] } }), push('main')).reason).toBe(
+      "push to branch 'main' is not a tag push, and only tags (v*) trigger this pipeline",
+    );
+    // tags-ignore defines the tag filter as well: branches stay undefined, so they start nothing.
+    expect(matched(on({ push: { tagsIgnore: ['nightly-*'] } }), push('main'))).toBe(false);
+    expect(matched(on({ push: { tagsIgnore: ['nightly-*'] } }), tag('v1'))).toBe(true);
+  });
+
+  it('filters tags with the same pattern syntax as branches', () => {
+    const t = on({ push: { tags: ['v[0-9]+.[0-9]+.[0-9]+', '!v0.*'] } });
+    expect(matchTrigger(t, tag('v1.2.3'))).toEqual({
+      matched: true,
+      reason: "push to tag 'v1.2.3' matches tags (v[0-9]+.[0-9]+.[0-9]+, !v0.*)",
+    });
+    expect(matched(t, tag('v0.9.1'))).toBe(false);
+    expect(matched(t, tag('v1.2'))).toBe(false);
+    expect(matched(t, tag('release/v1.2.3'))).toBe(false);
+    expect(matchTrigger(on({ push: { tagsIgnore: ['*-rc*'] } }), tag('v2.0.0-rc1')).reason).toBe(
+      "push to tag 'v2.0.0-rc1' matches tags-ignore (*-rc*)",
+    );
+  });
+
+  it('filters both when both are set', () => {
+    const t = on({ push: { branches: ['main'], tags: ['v*'] } });
+    expect(matched(t, push('main'))).toBe(true);
+    expect(matched(t, push('dev'))).toBe(false);
+    expect(matched(t, tag('v1'))).toBe(true);
+    expect(matched(t, tag('nightly'))).toBe(false);
+    expect(matched(t, push('refs/notes/commits'))).toBe(false);
+  });
+
+  it('does not evaluate path filters for tag pushes, and does for branch pushes', () => {
+    const t = on({ push: { branches: ['main'], tags: ['v*'], paths: ['src/**'] } });
+    expect(matchTrigger(t, tag('v1', ['docs/a.md']))).toEqual({
+      matched: true,
+      reason: "push to tag 'v1' matches tags (v*); path filters are not evaluated for tag pushes",
+    });
+    expect(matched(t, push('main', ['docs/a.md']))).toBe(false);
+    expect(matched(on({ push: { paths: ['src/**'] } }), tag('v1', []))).toBe(true);
+    expect(matched(on({ push: { pathsIgnore: ['**'] } }), tag('v1', ['a.txt']))).toBe(true);
+  });
+
+  it('starts nothing for more than three tags pushed at once, as GitHub creates no event then', () => {
+    const update = (ref: string) => ({ ref, after: 'a1' });
+    const three = ['refs/heads/main', 'refs/tags/v1', 'refs/tags/v2', 'refs/tags/v3'].map(update);
+    expect(splitTagBurst(three)).toEqual({ kept: three, burst: [] });
+    const four = [...three, update('refs/tags/v4')];
+    expect(MAX_TAGS_PER_PUSH).toBe(3);
+    expect(splitTagBurst(four)).toEqual({ kept: [update('refs/heads/main')], burst: four.slice(1) });
+  });
+
+  it("names the ref's kind and short name as GitHub's ref_type and ref_name do", () => {
+    const context = (ref: string) => gantryContextOf({ kind: 'push', ref, sha: 'a1' }, 'r1');
+    expect(context('refs/heads/feature/x')).toMatchObject({ ref_name: 'feature/x', ref_type: 'branch' });
+    expect(context('refs/tags/v1.2.0')).toMatchObject({ ref: 'refs/tags/v1.2.0', ref_name: 'v1.2.0', ref_type: 'tag' });
+    expect(context('refs/notes/commits')).toMatchObject({ ref_name: 'refs/notes/commits', ref_type: '' });
   });
 });
 

@@ -78,7 +78,15 @@ const scriptFixture = z.strictObject({
   rerun: z.strictObject({ mode: z.enum(['all', 'failed']), outcomes: outcomesSchema, expect: expectSchema }).optional(),
 });
 
-const GANTRY: GantryContext = { sha: 'f00d', ref: 'refs/heads/main', event: 'push', run_id: 'scenario', workspace: '/workspace' };
+const GANTRY: GantryContext = {
+  sha: 'f00d',
+  ref: 'refs/heads/main',
+  ref_name: 'main',
+  ref_type: 'branch',
+  event: 'push',
+  run_id: 'scenario',
+  workspace: '/workspace',
+};
 
 function scripted(outcomes: Record<string, Outcome[]> | undefined): (key: string, run: number) => Outcome {
   return (key, run) => outcomes?.[key]?.[run - 1] ?? 'success';

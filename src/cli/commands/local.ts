@@ -17,7 +17,7 @@ import { gantryJsonSchema } from '../../pipeline/json-schema.ts';
 import { EXPERIMENTS_DIR, type ExperimentSource, isExperimentFile, mergeExperiments } from '../../pipeline/experiment-files.ts';
 import { loadConfigFile, validateConfig } from '../../pipeline/load-config.ts';
 import { compilePlan } from '../../pipeline/plan.ts';
-import { explainPlan } from '../../pipeline/triggers.ts';
+import { explainPlan, gantryContextOf } from '../../pipeline/triggers.ts';
 import { resolveInputs } from '../../pipeline/inputs.ts';
 import { parseEnvNames } from '../../platform/child-env.ts';
 import type { JobRecord } from '../../store/ports.ts';
@@ -148,7 +148,7 @@ async function runCommand(opts: RunOptions): Promise<number> {
     const selected = new Set(
       compilePlan(config.pipeline, {
         inputs: resolvedInputs,
-        gantry: { sha: head.sha, ref: head.ref, event, run_id: '', workspace: '' },
+        gantry: gantryContextOf({ sha: head.sha, ref: head.ref, kind: event }, ''),
         only: opts.job,
       }).jobs.map((j) => j.key),
     );

@@ -47,22 +47,22 @@ async function readIfExists(file: string): Promise<string | null> {
  * The hook script. It reads stdin with shell builtins only (no fork on the hot path: the hook
  * runs for every ref transaction, twice per commit), calls a chained hook first with the same
  * stdin and arguments and keeps its exit status (which can veto a "prepared" transaction), and
- * only in the "committed" state hands the branch lines to curl in a detached background job so
+ * only in the "committed" state hands the branch and tag lines to curl in a detached background job so
  * a slow or dead server never slows or fails git. The token goes to curl on stdin (`-H @-`),
  * not on its command line, where any local user could read it in the process list.
  */
 function hookScript(url: string, token: string, createdDirs: number): string {
   return `#!/bin/sh
 ${MARKER}
-${createdDirs > 0 ? `# gantry-created-dirs: ${createdDirs}\n` : ''}# Installed by Gantry: notifies the Gantry server of branch updates so pipelines start at once.
+${createdDirs > 0 ? `# gantry-created-dirs: ${createdDirs}\n` : ''}# Installed by Gantry: notifies the Gantry server of branch and tag updates so pipelines start at once.
 # Re-installing replaces this file; uninstalling restores any hook kept as ${CHAINED_NAME}.
 input=
-branches=
+pushed=
 while IFS= read -r line || [ -n "$line" ]; do
   input="$input$line
 "
   case "$line" in
-    *" refs/heads/"*) branches="$branches$line
+    *" refs/heads/"* | *" refs/tags/"*) pushed="$pushed$line
 " ;;
   esac
 done
@@ -72,10 +72,10 @@ if [ -x "$chained" ]; then
   printf '%s' "$input" | "$chained" "$@"
   status=$?
 fi
-if [ "$1" = committed ] && [ -n "$branches" ] && command -v curl >/dev/null 2>&1; then
+if [ "$1" = committed ] && [ -n "$pushed" ] && command -v curl >/dev/null 2>&1; then
   (
     body=$(mktemp) || exit 0
-    printf '%s' "$branches" >"$body"
+    printf '%s' "$pushed" >"$body"
     printf '%s\\r\\n' ${shellQuote(`Authorization: Bearer ${token}`)} |
       curl -s --max-time 2 -o /dev/null -H @- -H 'Content-Type: text/plain' --data-binary @"$body" ${shellQuote(url)}
     rm -f "$body"
@@ -88,7 +88,7 @@ exit $status
 /**
  * Installs Gantry's hook into a local repository so every ref update (commit, merge, rebase,
  * reset, push into it) notifies the server at once: a `reference-transaction` hook (git ≥ 2.28)
- * that, in the "committed" state, POSTs the `<old> <new> <ref>` lines of refs/heads/* (text/plain)
+ * that, in the "committed" state, POSTs the `<old> <new> <ref>` lines of refs/heads/* and refs/tags/* (text/plain)
  * with curl (`--max-time 2`, `Authorization: Bearer <token>`) to
  * `<serverUrl>/api/projects/<projectId>/git-hook` in the background, so a commit is never slowed
  * or failed by Gantry; without curl it does nothing. Respects `core.hooksPath`. An existing
@@ -188,9 +188,9 @@ async function removeEmptyFolders(dir: string, levels: number): Promise<void> {
   }
 }
 
-const HOOK_LINE = /^([0-9a-f]{40}|[0-9a-f]{64}) ([0-9a-f]{40}|[0-9a-f]{64}) (refs\/heads\/\S+)$/;
+const HOOK_LINE = /^([0-9a-f]{40}|[0-9a-f]{64}) ([0-9a-f]{40}|[0-9a-f]{64}) (refs\/(?:heads|tags)\/\S+)$/;
 
-/** Parses the hook's body into ref updates (ignoring non-branch refs, symref lines and deletions). */
+/** Parses the hook's body into ref updates of branches and tags (other refs, symref lines and deletions are dropped). */
 export function parseHookBody(body: string): { before: string | null; after: string; ref: string }[] {
   const updates: { before: string | null; after: string; ref: string }[] = [];
   for (const raw of body.split('\n')) {

@@ -10,10 +10,11 @@ import type { Clock } from '../../core/clock.ts';
 import { InputError, NotFoundError } from '../../core/errors.ts';
 import type { Value } from '../../core/types.ts';
 import { parseCommitConfig } from '../../pipeline/stored-config.ts';
+import { splitTagBurst, tagBurstReason } from '../../pipeline/triggers.ts';
 import type { EventEnvironment, Project, Store } from '../../store/ports.ts';
 import { CronScheduler } from './cron-scheduler.ts';
 import { runGit } from '../../platform/git.ts';
-import { changedFiles, listBranchHeads } from '../repos/index.ts';
+import { changedFiles, listPushRefs } from '../repos/index.ts';
 import { installGitHook, uninstallGitHook } from './git-hooks.ts';
 import { readConfigAtCommit, syncMirror } from '../repos/index.ts';
 import { RepoPoller } from './repo-poller.ts';
@@ -177,10 +178,18 @@ export class ProjectService {
   /** A git hook reported ref updates of a local repository. */
   async onRefUpdates(project: Project, updates: { before: string | null; after: string; ref: string }[]): Promise<unknown[]> {
     const outcomes: unknown[] = [];
-    for (const u of updates) {
+    const { kept, burst } = splitTagBurst(updates);
+    if (burst.length > 0) {
+      await this.#deps.runs.ignoreTagBurst(project, burst, 'trigger:git-hook');
+      outcomes.push({ skipped: tagBurstReason(burst.length) });
+    }
+    for (const u of kept) {
       // Not awaited here: the trigger reads the commit's gantry.yaml while git computes the diff.
+      // Path filters are not evaluated for tag pushes, so a tag's diff is never needed.
       const files =
-        project.source.kind === 'local' ? changedFiles(project.source.path, u.before, u.after).catch(() => undefined) : undefined;
+        project.source.kind === 'local' && !u.ref.startsWith('refs/tags/')
+          ? changedFiles(project.source.path, u.before, u.after).catch(() => undefined)
+          : undefined;
       const outcome = await this.#deps.runs.trigger(project, {
         kind: 'push',
         ref: u.ref,
@@ -215,16 +224,18 @@ export class ProjectService {
         // The heads at registration are the baseline: a push right after `project add` must run,
         // even if it lands before the poller's first look.
         await syncMirror(url, mirror);
-        project = { ...project, state: { ...project.state, heads: await listBranchHeads(mirror) } };
+        project = { ...project, state: { ...project.state, refs: await listPushRefs(mirror) } };
         await this.#deps.store.projects.setState(project.id, project.state);
       }
       const poller = new RepoPoller({
         url,
         intervalMs: this.#deps.pollIntervalMs,
-        initialState: (project.state.heads as Record<string, string> | undefined) ?? null,
+        // `heads` is the state of a Gantry that polled branches only.
+        initialState: (project.state.refs ?? project.state.heads ?? null) as Record<string, string> | null,
+        initialStateWithoutTags: project.state.refs === undefined,
         onChange: async (u) => {
           await syncMirror(url, mirror);
-          const files = await changedFiles(mirror, u.before, u.after).catch(() => undefined);
+          const files = u.ref.startsWith('refs/tags/') ? undefined : await changedFiles(mirror, u.before, u.after).catch(() => undefined);
           await this.#deps.runs.trigger(project, {
             kind: 'push',
             ref: u.ref,
@@ -235,8 +246,10 @@ export class ProjectService {
             byLoop: true,
           });
         },
-        onState: async (heads) => {
-          await this.#deps.store.projects.setState(project.id, { ...project.state, heads });
+        onTagBurst: (tags) => this.#deps.runs.ignoreTagBurst(project, tags, 'trigger:poll'),
+        onState: async (refs) => {
+          const { heads: _branchesOnly, ...state } = project.state;
+          await this.#deps.store.projects.setState(project.id, { ...state, refs });
         },
         onError: (error) => this.#deps.warn('polling a repository failed', { project: project.name, error: error.message }),
       });

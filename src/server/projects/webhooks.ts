@@ -64,7 +64,12 @@ export function verifyWebhook(provider: WebhookProvider, secret: string, rawBody
   return equalHex(expected, signature.slice('sha256='.length).trim());
 }
 
-const PUSH_EVENTS: Record<WebhookProvider, string> = { github: 'push', gitlab: 'Push Hook', gitea: 'push' };
+/** GitLab announces tag pushes as an event of their own; GitHub and Gitea as pushes to refs/tags/. */
+const PUSH_EVENTS: Record<WebhookProvider, readonly string[]> = {
+  github: ['push'],
+  gitlab: ['Push Hook', 'Tag Push Hook'],
+  gitea: ['push'],
+};
 
 const commitSchema = z.object({
   added: z.array(z.string()).optional(),
@@ -105,13 +110,14 @@ function filesOf(push: z.infer<typeof pushSchema>): string[] | undefined {
 /**
  * A push payload → TriggerEvent (kind 'push', ref, sha = `after`, changedFiles = union of
  * commits[].added/modified/removed, or undefined when the payload lists no commits info); null for
- * a branch deletion (after = 40 zeros) or a non-push event (with the event name, e.g. 'ping' → null).
- * Tag pushes are null too: like the git hook and the poller, only branches trigger runs.
+ * a deletion (after = 40 zeros), a ref that is neither a branch nor a tag, or a non-push event
+ * (with the event name, e.g. 'ping' → null). For an annotated tag `after` is the tag object:
+ * the trigger runs the commit it points to.
  * `body` is the parsed JSON (a string or Buffer of JSON is parsed here). A push payload of the
  * wrong shape throws InputError (code INVALID_INPUT).
  */
 export function parsePushPayload(provider: WebhookProvider, eventName: string, body: unknown): TriggerEvent | null {
-  if (eventName !== PUSH_EVENTS[provider]) return null;
+  if (!PUSH_EVENTS[provider].includes(eventName)) return null;
   let json = body;
   if (typeof body === 'string' || Buffer.isBuffer(body)) {
     try {
@@ -128,7 +134,7 @@ export function parsePushPayload(provider: WebhookProvider, eventName: string, b
   }
   const push = parsed.data;
   if (push.deleted === true || /^0+$/.test(push.after)) return null;
-  if (!push.ref.startsWith('refs/heads/')) return null;
+  if (!push.ref.startsWith('refs/heads/') && !push.ref.startsWith('refs/tags/')) return null;
   const changed = filesOf(push);
   return { kind: 'push', ref: push.ref, sha: push.after, ...(changed ? { changedFiles: changed } : {}) };
 }

@@ -1,6 +1,6 @@
 /**
  * What a push changed, read from git itself: the files between two commits of a local
- * repository, and the branch heads of a local repository or a remote URL. Used by the git hook
+ * repository, and the branches and tags of a local repository or a remote URL. Used by the git hook
  * and the repository poller, which only know shas, to fill `TriggerEvent.changedFiles`.
  */
 import { statSync } from 'node:fs';
@@ -47,23 +47,30 @@ function isLocalDirectory(repo: string): boolean {
   }
 }
 
-/** Parses `<sha> <ref>` (ls-remote uses a tab, for-each-ref our space) lines into a ref → sha map. */
+/**
+ * Parses `<sha> <ref>` (ls-remote uses a tab, for-each-ref our space) lines into a ref → sha map.
+ * ls-remote's peeled lines (`refs/tags/v1^{}`, the commit an annotated tag points to) are left
+ * out: a tag is known by its own object, as the git hook reports it.
+ */
 function parseRefLines(out: string): Record<string, string> {
-  const heads: Record<string, string> = {};
+  const refs: Record<string, string> = {};
   for (const line of out.split('\n')) {
-    const match = /^([0-9a-f]+)\s+(refs\/heads\/\S.*)$/.exec(line);
-    if (match?.[1] && match[2]) heads[match[2]] = match[1];
+    const match = /^([0-9a-f]+)\s+(refs\/(?:heads|tags)\/\S.*)$/.exec(line);
+    if (match?.[1] && match[2] && !match[2].endsWith('^{}')) refs[match[2]] = match[1];
   }
-  return heads;
+  return refs;
 }
 
-/** Reads refs/heads/* of a local repository or a URL: { 'refs/heads/main': sha } (`git ls-remote --heads` / for-each-ref). */
-export async function listBranchHeads(repo: string): Promise<Record<string, string>> {
+/**
+ * Reads the branches and tags of a local repository or a URL: { 'refs/heads/main': sha,
+ * 'refs/tags/v1': sha } (`git ls-remote --heads --tags` / for-each-ref).
+ */
+export async function listPushRefs(repo: string): Promise<Record<string, string>> {
   // A "repository" starting with '-' would be read by git as an option (e.g. --upload-pack=...).
   if (repo === '' || repo.startsWith('-')) throw new InputError(`not a repository location: ${JSON.stringify(repo)}`);
   if (isLocalDirectory(repo))
-    return parseRefLines(await runGit(['for-each-ref', '--format=%(objectname) %(refname)', 'refs/heads/'], { cwd: repo }));
-  return parseRefLines(await runGit(['ls-remote', '--heads', repo], { timeoutMs: REMOTE_GIT_TIMEOUT_MS }));
+    return parseRefLines(await runGit(['for-each-ref', '--format=%(objectname) %(refname)', 'refs/heads/', 'refs/tags/'], { cwd: repo }));
+  return parseRefLines(await runGit(['ls-remote', '--heads', '--tags', repo], { timeoutMs: REMOTE_GIT_TIMEOUT_MS }));
 }
 
 /** At most this many commits per release: enough for lead times, bounded for huge first imports. */

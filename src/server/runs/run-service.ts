@@ -25,7 +25,7 @@ import { parseCommitConfig, parseStoredConfig } from '../../pipeline/stored-conf
 import { compilePlan } from '../../pipeline/plan.ts';
 import { SECURITY_INPUT_FOLDER, type SecurityJobRunner, withSecurityJob } from '../../pipeline/security-job.ts';
 import { initialRunState, rerunState, type RunState } from '../../pipeline/run-reducer.ts';
-import { matchTrigger } from '../../pipeline/triggers.ts';
+import { gantryContextOf, matchTrigger, tagBurstReason } from '../../pipeline/triggers.ts';
 import type { EventEnvironment, JobRecord, NewEvent, Project, RunRecord, Store } from '../../store/ports.ts';
 import { runGit } from '../../platform/git.ts';
 import { type CommitList, commitsBetween, readConfigAtCommit, syncMirror } from '../repos/index.ts';
@@ -129,6 +129,16 @@ export class RunService {
     const resolved = req.sha
       ? { sha: req.sha, ref: fullRef(req.ref ?? 'HEAD') }
       : await resolveRef(this.gitDir(project), req.ref ?? 'HEAD');
+    if (req.sha && resolved.ref.startsWith('refs/tags/')) {
+      // An annotated tag's update names the tag object: the run is of the commit it points to.
+      const commit = await peeledCommit(this.gitDir(project), req.sha);
+      if (commit === null) {
+        const reason = `tag '${resolved.ref.slice('refs/tags/'.length)}' points to no commit`;
+        await this.#ignored(project, req, { ref: resolved.ref, sha: req.sha }, reason);
+        return { skipped: reason };
+      }
+      resolved.sha = commit;
+    }
     const [{ text, file }, changedFiles] = await Promise.all([readConfigAtCommit(this.gitDir(project), resolved.sha), req.changedFiles]);
     const event: TriggerEvent = {
       kind: req.kind,
@@ -154,19 +164,13 @@ export class RunService {
     if (req.kind !== 'manual') {
       const match = matchTrigger(config.pipeline.on, event);
       if (!match.matched) {
-        await this.#event({
-          type: 'trigger.ignored',
-          subject: `project:${project.id}`,
-          actor: req.actor,
-          data: { reason: match.reason, kind: req.kind, ref: event.ref, sha: event.sha },
-          commit: resolved.sha,
-        });
+        await this.#ignored(project, req, event, match.reason);
         return { skipped: match.reason };
       }
     }
     const inputs = resolveInputs(config.pipeline.on.manual?.inputs, req.inputs ?? {});
     const runId = newId();
-    const gantry = gantryContext(runId, event);
+    const gantry = gantryContextOf(event, runId);
     const plan = compilePlan(this.#pipelineOf(config), { inputs, gantry });
     const state = initialRunState(runId, plan);
     const concurrency = config.pipeline.concurrency;
@@ -212,6 +216,27 @@ export class RunService {
     if (group && concurrency?.cancelInProgress) await this.#cancelGroup(group, run.id, req.actor);
     this.#schedule(run, false, source && { source, planned: { config, state, plannedJobs: planMap(plan.jobs), inputs, gantry } });
     return { run };
+  }
+
+  /** Tags pushed together beyond GitHub's limit (splitTagBurst): one ignored trigger for them all, no run. */
+  async ignoreTagBurst(project: Project, tags: { ref: string; after: string }[], actor: string): Promise<void> {
+    const shown = tags.slice(0, 20).map((t) => t.ref);
+    await this.#event({
+      type: 'trigger.ignored',
+      subject: `project:${project.id}`,
+      actor,
+      data: { reason: tagBurstReason(tags.length), kind: 'push', refs: shown, count: tags.length },
+    });
+  }
+
+  async #ignored(project: Project, req: TriggerRequest, event: { ref: string; sha: string }, reason: string): Promise<void> {
+    await this.#event({
+      type: 'trigger.ignored',
+      subject: `project:${project.id}`,
+      actor: req.actor,
+      data: { reason, kind: req.kind, ref: event.ref, sha: event.sha },
+      commit: event.sha,
+    });
   }
 
   async cancel(runId: string, actor: string): Promise<RunRecord> {
@@ -520,7 +545,7 @@ export class RunService {
   #replan(run: RunRecord, jobs: JobRecord[]) {
     const config = parseStoredConfig(run.configText);
     const inputs = run.inputs;
-    const gantry = gantryContext(run.id, run.event);
+    const gantry = gantryContextOf(run.event, run.id);
     const plan = compilePlan(this.#pipelineOf(config), { inputs, gantry });
     const plannedJobs = planMap(plan.jobs);
     const initial = initialRunState(run.id, plan);
@@ -608,8 +633,13 @@ function planMap(jobs: readonly PlannedJob[]): Map<string, PlannedJob> {
   return new Map(jobs.map((j) => [j.key, j]));
 }
 
-export function gantryContext(runId: string, event: TriggerEvent): GantryContext {
-  return { sha: event.sha, ref: event.ref, event: event.kind, run_id: runId, workspace: '' };
+/** The commit a tag (annotated or not) points to, or null when it points to a tree or a blob. */
+async function peeledCommit(gitDir: string, sha: string): Promise<string | null> {
+  try {
+    return (await runGit(['rev-parse', '--verify', '-q', '--end-of-options', `${sha}^{commit}`], { cwd: gitDir })).trim();
+  } catch {
+    return null;
+  }
 }
 
 function fullRef(ref: string): string {

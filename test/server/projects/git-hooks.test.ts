@@ -93,6 +93,21 @@ describe('installGitHook', () => {
     expect(parseHookBody(received[0]?.body ?? '')).toEqual([{ before: null, after: head, ref: 'refs/heads/feature' }]);
   });
 
+  it('reports a new tag, lightweight or annotated, with what the tag ref points to', async () => {
+    const { url, received } = await serve();
+    await installGitHook(repo, { serverUrl: url, token: TOKEN, projectId: 'p' });
+    const head = await git(repo, ['rev-parse', 'HEAD']);
+    await git(repo, ['tag', 'v1']);
+    await vi.waitFor(() => expect(received).toHaveLength(1), { timeout: 5000, interval: 20 });
+    expect(parseHookBody(received[0]?.body ?? '')).toEqual([{ before: null, after: head, ref: 'refs/tags/v1' }]);
+
+    await git(repo, ['tag', '-a', 'v2', '-m', 'release 2']);
+    await vi.waitFor(() => expect(received).toHaveLength(2), { timeout: 5000, interval: 20 });
+    const tagObject = await git(repo, ['rev-parse', 'refs/tags/v2']);
+    expect(tagObject).not.toBe(head);
+    expect(parseHookBody(received[1]?.body ?? '')).toEqual([{ before: null, after: tagObject, ref: 'refs/tags/v2' }]);
+  });
+
   it('keeps an existing hook, runs it first with the same input, and keeps its exit code', async () => {
     const { url, received } = await serve();
     const hooks = path.join(repo, '.git', 'hooks');
@@ -245,12 +260,14 @@ describe('parseHookBody', () => {
   const b = 'b'.repeat(40);
   const zero = '0'.repeat(40);
 
-  it('keeps branch updates, marks new branches, drops deletions and other refs', () => {
+  it('keeps branch and tag updates, marks new ones, drops deletions and other refs', () => {
     const body = [
       `${a} ${b} refs/heads/main`,
       `${zero} ${b} refs/heads/new\r`,
       `${a} ${zero} refs/heads/gone`,
-      `${a} ${b} refs/tags/v1`,
+      `${zero} ${b} refs/tags/v1`,
+      `${a} ${zero} refs/tags/v0`,
+      `${a} ${b} refs/notes/commits`,
       `${a} ${b} HEAD`,
       `ref:refs/heads/main ref:refs/heads/other HEAD`,
       'garbage',
@@ -259,6 +276,7 @@ describe('parseHookBody', () => {
     expect(parseHookBody(body)).toEqual([
       { before: a, after: b, ref: 'refs/heads/main' },
       { before: null, after: b, ref: 'refs/heads/new' },
+      { before: null, after: b, ref: 'refs/tags/v1' },
     ]);
   });
 });

@@ -77,6 +77,37 @@ describe('RepoPoller', () => {
     expect(changes).toEqual([{ ref: 'refs/heads/main', before: old, after: first }]);
   });
 
+  it('reports new tags, and takes the tags of a branches-only state (an earlier Gantry) as seen', async () => {
+    await git(work, ['tag', 'old-1']);
+    await git(work, ['tag', '-a', 'old-2', '-m', 'annotated']);
+    await git(work, ['push', '-q', 'origin', '--tags']);
+    const { p, changes, states } = poller({ initialState: { 'refs/heads/main': first }, initialStateWithoutTags: true });
+    await p.pollNow();
+    expect(changes).toEqual([]);
+    const old2 = await git(work, ['rev-parse', 'refs/tags/old-2']);
+    expect(states).toEqual([{ 'refs/heads/main': first, 'refs/tags/old-1': first, 'refs/tags/old-2': old2 }]);
+
+    await git(work, ['tag', 'v1']);
+    await git(work, ['push', '-q', 'origin', 'v1']);
+    await p.pollNow();
+    expect(changes).toEqual([{ ref: 'refs/tags/v1', before: null, after: first }]);
+  });
+
+  it('records more than three tags moved at once as seen and hands them to onTagBurst, not onChange', async () => {
+    const bursts: { ref: string; after: string }[][] = [];
+    const { p, changes, states } = poller({ onTagBurst: async (tags) => void bursts.push(tags) });
+    await p.pollNow();
+    const second = await commit(work, { 'a.txt': 'a\n' });
+    for (const tag of ['a', 'b', 'c', 'd']) await git(work, ['tag', tag]);
+    await git(work, ['push', '-q', 'origin', 'main', '--tags']);
+    await p.pollNow();
+    expect(changes).toEqual([{ ref: 'refs/heads/main', before: first, after: second }]);
+    expect(bursts).toEqual([['a', 'b', 'c', 'd'].map((tag) => ({ ref: `refs/tags/${tag}`, before: null, after: second }))]);
+    expect(Object.keys(states.at(-1) ?? {})).toHaveLength(5);
+    await p.pollNow();
+    expect(bursts).toHaveLength(1);
+  });
+
   it('forgets a deleted branch without a trigger', async () => {
     await git(work, ['push', '-q', 'origin', `${first}:refs/heads/tmp`]);
     const { p, changes, states } = poller();

@@ -9,7 +9,12 @@ import { waitFor } from '../../support/wait.ts';
 import { makeRepo } from '../../support/repo.ts';
 
 interface RunList {
-  runs: { id: string; status: string; event: { kind: string; sha: string; schedule?: string }; concurrencyGroup: string | null }[];
+  runs: {
+    id: string;
+    status: string;
+    event: { kind: string; ref: string; sha: string; schedule?: string };
+    concurrencyGroup: string | null;
+  }[];
 }
 
 describe('server triggers', () => {
@@ -43,6 +48,90 @@ describe('server triggers', () => {
     const run = (await server.api<RunList>('GET', '/api/runs?project=remote')).body.runs.find((r) => r.event.sha === sha);
     expect(run?.event.kind).toBe('push');
     expect((await waitForRunEnd(server, run!.id)).status).toBe('success');
+  });
+
+  it('runs tag pushes by their tag filter, of the commit an annotated tag points to, through the poller and the git hook', async () => {
+    const config = [
+      'pipeline:',
+      '  on:',
+      "    push: { tags: ['v*'] }",
+      '  jobs:',
+      '    release:',
+      '      steps:',
+      '        - run: echo "release ${{ gantry.ref_name }} $GANTRY_REF_TYPE $GANTRY_REF"',
+    ].join('\n');
+    const work = await makeRepo({ 'gantry.yaml': config });
+    cleanups.push(() => work.cleanup());
+    const bareParent = await mkdtemp(join(tmpdir(), 'gantry-bare-'));
+    cleanups.push(() => rm(bareParent, { recursive: true, force: true }));
+    const bare = join(bareParent, 'tags.git');
+    execFileSync('git', ['clone', '-q', '--bare', work.dir, bare]);
+    await server.api('POST', '/api/projects', { url: `file://${bare}`, name: 'tagged' });
+    await server.api('POST', '/api/projects', { path: work.dir, name: 'tagged-local' });
+    const runs = async (project: string) => (await server.api<RunList>('GET', `/api/runs?project=${project}`)).body.runs;
+    const ignored = async (project: string) =>
+      (
+        await server.api<{ events: { data: { reason: string; ref?: string; count?: number } }[] }>(
+          'GET',
+          `/api/events?type=trigger.ignored&project=${project}`,
+        )
+      ).body.events;
+
+    // A branch push starts nothing: only tags are filtered.
+    const commit = await work.commit({ 'a.txt': 'a' }, 'release me');
+    execFileSync('git', ['-C', work.dir, 'push', '-q', bare, 'main']);
+    await waitFor(async () => (await ignored('tagged')).some((e) => e.data.ref === 'refs/heads/main'), {
+      what: 'the branch push to be ignored',
+      timeoutMs: 20_000,
+    });
+    expect((await ignored('tagged')).find((e) => e.data.ref === 'refs/heads/main')?.data.reason).toBe(
+      "push to branch 'main' is not a tag push, and only tags (v*) trigger this pipeline",
+    );
+
+    // An annotated tag names a tag object; the run is of its commit. Through the poller (URL project) and the hook (local one).
+    work.git('tag', '-a', 'v1.0.0', '-m', 'first release');
+    expect(work.git('rev-parse', 'refs/tags/v1.0.0')).not.toBe(commit);
+    execFileSync('git', ['-C', work.dir, 'push', '-q', bare, 'v1.0.0']);
+    for (const project of ['tagged', 'tagged-local']) {
+      const run = await waitFor(async () => (await runs(project)).find((r) => r.event.ref === 'refs/tags/v1.0.0'), {
+        what: `a run of the tag in ${project}`,
+        timeoutMs: 20_000,
+      });
+      expect(run.event.sha).toBe(commit);
+      expect((await waitForRunEnd(server, run.id)).status).toBe('success');
+      const log = await server.api<string>('GET', `/api/runs/${run.id}/jobs/release/log`);
+      expect(log.body).toContain('release v1.0.0 tag refs/tags/v1.0.0');
+    }
+
+    // Four tags pushed together start nothing, as on GitHub; one tag afterwards runs.
+    for (const tag of ['v1.0.1', 'v1.0.2', 'v1.0.3', 'v1.0.4']) work.git('tag', tag);
+    execFileSync('git', ['-C', work.dir, 'push', '-q', bare, '--tags']);
+    await waitFor(async () => (await ignored('tagged')).some((e) => e.data.count === 4), {
+      what: 'the four tags to be ignored',
+      timeoutMs: 20_000,
+    });
+    work.git('tag', 'v2.0.0');
+    execFileSync('git', ['-C', work.dir, 'push', '-q', bare, 'v2.0.0']);
+    await waitFor(async () => (await runs('tagged')).some((r) => r.event.ref === 'refs/tags/v2.0.0'), {
+      what: 'a run of v2.0.0',
+      timeoutMs: 20_000,
+    });
+    expect((await runs('tagged')).map((r) => r.event.ref).sort()).toEqual(['refs/tags/v1.0.0', 'refs/tags/v2.0.0']);
+    // In the local repository each `git tag` is its own ref transaction: each ran, the branch commit did not.
+    const local = await waitFor(async () => ((await runs('tagged-local')).length >= 6 ? runs('tagged-local') : undefined), {
+      what: 'a run of each tag made in the local repository',
+      timeoutMs: 20_000,
+    });
+    expect(local.map((r) => r.event.ref.slice('refs/tags/'.length)).sort()).toEqual([
+      'v1.0.0',
+      'v1.0.1',
+      'v1.0.2',
+      'v1.0.3',
+      'v1.0.4',
+      'v2.0.0',
+    ]);
+    await server.api('DELETE', '/api/projects/tagged');
+    await server.api('DELETE', '/api/projects/tagged-local');
   });
 
   it('runs cron schedules from the default branch', async () => {

@@ -152,8 +152,25 @@ describe('parsePushPayload', () => {
     expect(parsePushPayload('gitlab', 'Merge Request Hook', githubPush())).toBeNull();
   });
 
-  it('ignores tag pushes (only branches trigger runs)', () => {
-    expect(parsePushPayload('github', 'push', githubPush({ ref: 'refs/tags/v1.0.0' }))).toBeNull();
+  it('reads tag pushes: GitHub and Gitea as pushes to refs/tags/, GitLab as its Tag Push Hook', () => {
+    // GitHub's payload for a new annotated tag: `after` is the tag object, no commits listed.
+    const tag = githubPush({ ref: 'refs/tags/v1.0.0', before: ZEROS, created: true, commits: [], base_ref: 'refs/heads/main' });
+    expect(parsePushPayload('github', 'push', tag)).toEqual({ kind: 'push', ref: 'refs/tags/v1.0.0', sha: AFTER });
+    expect(parsePushPayload('gitea', 'push', tag)).toEqual({ kind: 'push', ref: 'refs/tags/v1.0.0', sha: AFTER });
+    const gitlab = {
+      object_kind: 'tag_push',
+      event_name: 'tag_push',
+      before: ZEROS,
+      after: AFTER,
+      ref: 'refs/tags/v1.0.0',
+      checkout_sha: BEFORE,
+      commits: [],
+      total_commits_count: 0,
+    };
+    expect(parsePushPayload('gitlab', 'Tag Push Hook', gitlab)).toEqual({ kind: 'push', ref: 'refs/tags/v1.0.0', sha: AFTER });
+    expect(parsePushPayload('gitlab', 'Tag Push Hook', { ...gitlab, after: ZEROS })).toBeNull();
+    // Neither a branch nor a tag.
+    expect(parsePushPayload('github', 'push', githubPush({ ref: 'refs/notes/commits' }))).toBeNull();
   });
 
   it('leaves changedFiles unknown when the payload lists no commits', () => {

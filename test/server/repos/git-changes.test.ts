@@ -1,7 +1,7 @@
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { writeFile } from 'node:fs/promises';
-import { changedFiles, commitsBetween, listBranchHeads } from '../../../src/server/repos/git-changes.ts';
+import { changedFiles, commitsBetween, listPushRefs } from '../../../src/server/repos/git-changes.ts';
 import { GIT_ENV, TempDirs, commit, git, initRepo } from './git-fixture.ts';
 
 const temp = new TempDirs();
@@ -51,21 +51,27 @@ describe('changedFiles', () => {
   });
 });
 
-describe('listBranchHeads', () => {
-  it('reads the branches of a local repository and of a file:// URL alike', async () => {
+describe('listPushRefs', () => {
+  it('reads the branches and tags of a local repository and of a file:// URL alike', async () => {
     await git(repo, ['branch', 'feature']);
+    await git(repo, ['tag', 'v1']);
     const tip = await commit(repo, { 'x.txt': 'x\n' });
-    const expected = { 'refs/heads/main': tip, 'refs/heads/feature': root };
-    expect(await listBranchHeads(repo)).toEqual(expected);
-    expect(await listBranchHeads(pathToFileURL(repo).href)).toEqual(expected);
+    await git(repo, ['tag', '-a', 'v2', '-m', 'annotated']);
+    await git(repo, ['notes', 'add', '-m', 'a note']);
+    // An annotated tag is its own object; ls-remote's peeled `v2^{}` line is not a ref of its own.
+    const tagObject = await git(repo, ['rev-parse', 'refs/tags/v2']);
+    expect(tagObject).not.toBe(tip);
+    const expected = { 'refs/heads/main': tip, 'refs/heads/feature': root, 'refs/tags/v1': root, 'refs/tags/v2': tagObject };
+    expect(await listPushRefs(repo)).toEqual(expected);
+    expect(await listPushRefs(pathToFileURL(repo).href)).toEqual(expected);
   });
 
   it('refuses a location git would read as an option', async () => {
-    await expect(listBranchHeads('--upload-pack=touch /tmp/pwned')).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await expect(listPushRefs('--upload-pack=touch /tmp/pwned')).rejects.toMatchObject({ code: 'INVALID_INPUT' });
   });
 
   it('fails with GIT_FAILED for a repository that does not exist', async () => {
-    await expect(listBranchHeads(pathToFileURL(`${repo}/missing`).href)).rejects.toMatchObject({ code: 'GIT_FAILED' });
+    await expect(listPushRefs(pathToFileURL(`${repo}/missing`).href)).rejects.toMatchObject({ code: 'GIT_FAILED' });
   });
 });
 
