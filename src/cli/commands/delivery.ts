@@ -58,7 +58,7 @@ export function registerDeliveryCommands(program: Command): void {
       }
       for (const r of releases)
         process.stdout.write(
-          `#${String(r.number).padEnd(4)} ${r.id}  ${r.sha.slice(0, 12)}  ${r.ref.replace('refs/heads/', '').padEnd(16)} ${dim(r.createdAt)}\n`,
+          `#${String(r.number).padEnd(4)} ${r.id}  ${r.sha.slice(0, 12)}  ${r.ref.replace(/^refs\/(heads|tags)\//, '').padEnd(16)} ${dim(r.createdAt)}\n`,
         );
     });
 

@@ -99,7 +99,7 @@ export function registerFindingsCommands(program: Command): void {
       const baseline = view.baseline
         ? `compared with run #${view.baseline.number} of the default branch`
         : 'no default-branch scan before it: every finding is new';
-      out.write(`${bold(what)}  ${view.run.ref.replace('refs/heads/', '')}  ${dim(baseline)}\n`);
+      out.write(`${bold(what)}  ${view.run.ref.replace(/^refs\/(heads|tags)\//, '')}  ${dim(baseline)}\n`);
       if (!view.scanned) out.write('not scanned: no job of its run left a SARIF log\n');
       if (view.counts)
         out.write(

@@ -141,7 +141,7 @@ export function registerRemoteCommands(program: Command): void {
       for (const r of list) {
         const took = r.startedAt && r.finishedAt ? formatMs(Date.parse(r.finishedAt) - Date.parse(r.startedAt)) : '';
         process.stdout.write(
-          `${statusSymbol(r.status)} ${r.id}  #${String(r.number).padEnd(4)} ${r.status.padEnd(9)} ${r.event.kind.padEnd(8)} ${r.event.ref.replace('refs/heads/', '').padEnd(16)} ${r.event.sha.slice(0, 8)} ${took}\n`,
+          `${statusSymbol(r.status)} ${r.id}  #${String(r.number).padEnd(4)} ${r.status.padEnd(9)} ${r.event.kind.padEnd(8)} ${r.event.ref.replace(/^refs\/(heads|tags)\//, '').padEnd(16)} ${r.event.sha.slice(0, 8)} ${took}\n`,
         );
       }
     });

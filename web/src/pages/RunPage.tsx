@@ -179,7 +179,7 @@ export default function RunPage() {
             <dd>{run.event.kind}</dd>
           </div>
           <div>
-            <dt>Branch</dt>
+            <dt>{run.event.ref.startsWith('refs/tags/') ? 'Tag' : 'Branch'}</dt>
             <dd className="mono">{branchOf(run.event.ref)}</dd>
           </div>
           <div>
