@@ -28,6 +28,8 @@ export interface LocalRunOptions {
   inputs: Record<string, string>;
   secrets: Record<string, string>;
   event: TriggerKind;
+  /** `--ref`: the branch or tag the run is for (gantry.ref); the files are the working tree's all the same. */
+  ref?: string;
   parallel: number;
   sandbox: 'auto' | 'off';
   logCapBytes: number;
@@ -60,7 +62,7 @@ export async function runLocally(o: LocalRunOptions): Promise<LocalRunResult> {
   const source = sourceDir(dataDir, runId);
   const prepare = async () => {
     const snapshot = await snapshotWorkingTree(repoDir, source);
-    const gantry = gantryContextOf({ sha: snapshot.sha ?? '', ref: snapshot.ref ?? '', kind: o.event }, runId);
+    const gantry = gantryContextOf({ sha: snapshot.sha ?? '', ref: o.ref ?? snapshot.ref ?? '', kind: o.event }, runId);
     return { gantry, plan: compilePlan(pipeline, { inputs, gantry, only: o.only }) };
   };
   const { gantry, plan } = await prepare().catch(async (error: unknown) => {

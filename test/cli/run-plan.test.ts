@@ -1,13 +1,14 @@
 /** `gantry run --plan`: which jobs would run and why not, without running anything. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.ts';
-import { git, makeRepo, type TestRepo } from '../support/repo.ts';
+import { git, jobLog, makeRepo, type TestRepo } from '../support/repo.ts';
 
 const PIPELINE = `
 pipeline:
   on:
     push:
       branches: [release/*]
+      tags: ['v*']
   jobs:
     build:
       steps: [echo build]
@@ -75,5 +76,34 @@ describe('gantry run --plan', () => {
     const unknown = await runCli(repo.dir, ['run', '--plan', '--job', 'nope']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/^gantry: .*'nope'/);
+  });
+
+  it('--ref plans a push of another branch or tag, one not made yet too; a ref that is neither is a usage error', async () => {
+    const repo = await repoOn('main');
+    git(repo.dir, 'tag', '-a', 'v1.0.0', '-m', 'release');
+    const tagged = JSON.parse((await runCli(repo.dir, ['run', '--plan', '--json', '--ref', 'v1.0.0'])).stdout) as PlanJson;
+    expect(tagged).toMatchObject({ triggered: true, reason: "push to tag 'v1.0.0' matches tags (v*)" });
+
+    const future = await runCli(repo.dir, ['run', '--plan', '--ref', 'refs/tags/nightly']);
+    expect(future.stdout).toMatch(/^not triggered: push to tag 'nightly' does not match tags \(v\*\)/);
+    const branch = JSON.parse((await runCli(repo.dir, ['run', '--plan', '--json', '--ref', 'refs/heads/release/2.0'])).stdout) as PlanJson;
+    expect(branch.triggered).toBe(true);
+
+    const unknown = await runCli(repo.dir, ['run', '--plan', '--ref', 'v9']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toBe(
+      "gantry: --ref: no branch or tag 'v9' in this repository; to try one not made yet, write it in full (refs/tags/v9 or refs/heads/v9)\n",
+    );
+  });
+
+  it('--ref names the ref a local run is for: gantry.ref_name and $GANTRY_REF_TYPE', async () => {
+    const repo = await makeRepo({
+      'gantry.yaml': 'pipeline:\n  jobs:\n    show:\n      steps:\n        - run: echo "ref ${{ gantry.ref_name }} $GANTRY_REF_TYPE"\n',
+    });
+    repos.push(repo);
+    const result = await runCli(repo.dir, ['run', '--ref', 'refs/tags/v2.0.0', '--json', '--no-sandbox']);
+    expect(result.code).toBe(0);
+    const [runId] = await repo.runIds();
+    expect(await jobLog(repo, runId as string, 'show')).toContain('ref v2.0.0 tag');
   });
 });

@@ -104,6 +104,7 @@ export function registerLocalCommands(program: Command): void {
     .option('--secret <NAME>', 'pass the environment variable NAME as secrets.NAME (repeatable)', collect, [])
     .option('--secrets-file <file>', 'read secrets from a dotenv file (repeatable)', collect, [])
     .option('--event <kind>', 'the event to simulate: push, manual, schedule, webhook', 'push')
+    .option('--ref <ref>', 'the branch or tag to simulate (main, v1.2.0, refs/tags/v2.0.0); default: the checked-out branch')
     .option('--file <path>', 'the config file (default gantry.yaml)')
     .option('--parallel <n>', 'jobs at once (default: the number of cores)', (v) => Number.parseInt(v, 10))
     .option('--no-sandbox', 'run jobs as plain processes even where bubblewrap is installed')
@@ -121,6 +122,7 @@ interface RunOptions {
   secret: string[];
   secretsFile: string[];
   event: string;
+  ref?: string;
   file?: string;
   parallel?: number;
   sandbox: boolean;
@@ -131,6 +133,22 @@ interface RunOptions {
 
 const EVENTS: TriggerKind[] = ['push', 'manual', 'schedule', 'webhook'];
 
+/**
+ * The ref a local run or plan is for: the checked-out branch, or `--ref` (a branch or tag of the
+ * repository, or a full `refs/heads/…` or `refs/tags/…` name not made yet, to try a filter before
+ * pushing it).
+ */
+async function simulatedRef(repoDir: string, ref: string | undefined): Promise<{ sha: string; ref: string }> {
+  const head = await resolveRef(repoDir, 'HEAD').catch(() => ({ sha: '', ref: '' }));
+  if (ref === undefined) return head;
+  const found = await resolveRef(repoDir, ref).catch(() => null);
+  if (found !== null && found.ref.startsWith('refs/')) return found;
+  if (/^refs\/(heads|tags)\/./.test(ref)) return { sha: head.sha, ref };
+  throw new InputError(
+    `--ref: no branch or tag '${ref}' in this repository; to try one not made yet, write it in full (refs/tags/${ref} or refs/heads/${ref})`,
+  );
+}
+
 async function runCommand(opts: RunOptions): Promise<number> {
   const event = opts.event as TriggerKind;
   if (!EVENTS.includes(event)) throw new InputError(`--event must be one of ${EVENTS.join(', ')}, got '${opts.event}'`);
@@ -140,8 +158,8 @@ async function runCommand(opts: RunOptions): Promise<number> {
   const { config } = await loadConfigFile(opts.file ? resolve(opts.file) : repoDir);
   const inputs = parsePairs(opts.input, '--input');
 
+  const head = await simulatedRef(repoDir, opts.ref);
   if (opts.plan) {
-    const head = await resolveRef(repoDir, 'HEAD').catch(() => ({ sha: '', ref: '' }));
     const resolvedInputs = resolveInputs(config.pipeline.on.manual?.inputs, inputs);
     const full = explainPlan(config.pipeline, { kind: event, ref: head.ref, sha: head.sha }, resolvedInputs);
     // --job narrows the plan as it narrows the run (and rejects an unknown id the same way).
@@ -181,6 +199,7 @@ async function runCommand(opts: RunOptions): Promise<number> {
       inputs,
       secrets: collectSecrets(opts.secret, opts.secretsFile),
       event,
+      ...(opts.ref === undefined ? {} : { ref: head.ref }),
       parallel,
       sandbox: opts.sandbox ? 'auto' : 'off',
       logCapBytes: DEFAULT_LOG_CAP_BYTES,
