@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { Clock } from '../../core/clock.ts';
-import { InputError, NotFoundError } from '../../core/errors.ts';
+import { InputError, InvalidConfigError, NotFoundError } from '../../core/errors.ts';
 import type { Value } from '../../core/types.ts';
 import { parseCommitConfig } from '../../pipeline/stored-config.ts';
 import { splitTagBurst, tagBurstReason } from '../../pipeline/triggers.ts';
@@ -236,15 +236,21 @@ export class ProjectService {
         onChange: async (u) => {
           await syncMirror(url, mirror);
           const files = u.ref.startsWith('refs/tags/') ? undefined : await changedFiles(mirror, u.before, u.after).catch(() => undefined);
-          await this.#deps.runs.trigger(project, {
-            kind: 'push',
-            ref: u.ref,
-            sha: u.after,
-            before: u.before,
-            changedFiles: files,
-            actor: 'trigger:poll',
-            byLoop: true,
-          });
+          await this.#deps.runs
+            .trigger(project, {
+              kind: 'push',
+              ref: u.ref,
+              sha: u.after,
+              before: u.before,
+              changedFiles: files,
+              actor: 'trigger:poll',
+              byLoop: true,
+            })
+            .catch((error: unknown) => {
+              // The commit's gantry.yaml is invalid: recorded (run.rejected) and final for that
+              // commit. Rethrown, the poller would offer it again at every poll, forever.
+              if (!(error instanceof InvalidConfigError)) throw error;
+            });
         },
         onTagBurst: (tags) => this.#deps.runs.ignoreTagBurst(project, tags, 'trigger:poll'),
         onState: async (refs) => {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import type { Clock, TimerHandle } from '../../core/clock.ts';
-import { ConflictError, NotFoundError } from '../../core/errors.ts';
+import { ConflictError, InputError, NotFoundError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
 import type { GantryConfig, GantryContext, PlannedJob, TriggerEvent, TriggerKind, Value } from '../../core/types.ts';
 import { buildJobSpec, type RunSetting } from '../../engine/job-spec.ts';
@@ -139,7 +139,19 @@ export class RunService {
       }
       resolved.sha = commit;
     }
-    const [{ text, file }, changedFiles] = await Promise.all([readConfigAtCommit(this.gitDir(project), resolved.sha), req.changedFiles]);
+    let read: { text: string; file: string };
+    try {
+      read = await readConfigAtCommit(this.gitDir(project), resolved.sha);
+    } catch (error) {
+      // A pushed branch or tag without a gantry.yaml (gh-pages, an old tag) has nothing to run, as
+      // on GitHub; asked by hand, it is the caller's error.
+      if (req.kind !== 'push' || !(error instanceof InputError)) throw error;
+      await this.#ignored(project, req, resolved, error.message);
+      return { skipped: error.message };
+    }
+    const { text, file } = read;
+    // Computed by git meanwhile (the caller started it).
+    const changedFiles = await req.changedFiles;
     const event: TriggerEvent = {
       kind: req.kind,
       ref: resolved.ref,

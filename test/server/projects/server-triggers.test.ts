@@ -134,6 +134,53 @@ describe('server triggers', () => {
     await server.api('DELETE', '/api/projects/tagged-local');
   });
 
+  it('records a polled commit with an invalid gantry.yaml once, and a branch without one as ignored, then goes on', async () => {
+    const work = await makeRepo({ 'gantry.yaml': 'pipeline:\n  jobs:\n    hello: { steps: [echo ok] }\n' });
+    cleanups.push(() => work.cleanup());
+    const bareParent = await mkdtemp(join(tmpdir(), 'gantry-bare-'));
+    cleanups.push(() => rm(bareParent, { recursive: true, force: true }));
+    const bare = join(bareParent, 'flaky.git');
+    execFileSync('git', ['clone', '-q', '--bare', work.dir, bare]);
+    await server.api('POST', '/api/projects', { url: `file://${bare}`, name: 'flaky' });
+    const events = async (type: string) =>
+      (
+        await server.api<{ events: { data: { sha?: string; ref?: string; reason: string } }[] }>(
+          'GET',
+          `/api/events?type=${type}&project=flaky`,
+        )
+      ).body.events;
+
+    const bad = await work.commit({ 'gantry.yaml': 'pipeline:\n  jobs:\n    hello: { stepz: [echo] }\n' }, 'broken');
+    execFileSync('git', ['-C', work.dir, 'push', '-q', bare, 'main']);
+    await waitFor(async () => (await events('run.rejected')).some((e) => e.data.sha === bad), { what: 'the rejection', timeoutMs: 20_000 });
+
+    // A branch without a gantry.yaml (a gh-pages) has nothing to run: ignored, with the reason.
+    work.git('checkout', '-q', '--orphan', 'pages');
+    const pages = await work.commit({ 'gantry.yaml': null, 'index.html': '<p>docs</p>' }, 'pages');
+    execFileSync('git', ['-C', work.dir, 'push', '-q', bare, 'pages']);
+    const ignored = await waitFor(async () => (await events('trigger.ignored')).find((e) => e.data.sha === pages), {
+      what: 'the pages branch to be ignored',
+      timeoutMs: 20_000,
+    });
+    expect(ignored.data.reason).toMatch(/has no gantry\.yaml/);
+
+    work.git('checkout', '-q', '-f', 'main');
+    const good = await work.commit({ 'gantry.yaml': 'pipeline:\n  jobs:\n    hello: { steps: [echo fixed] }\n' }, 'fixed');
+    execFileSync('git', ['-C', work.dir, 'push', '-q', bare, 'main']);
+    const run = await waitFor(
+      async () => (await server.api<RunList>('GET', '/api/runs?project=flaky')).body.runs.find((r) => r.event.sha === good),
+      {
+        what: 'a run of the fixed commit',
+        timeoutMs: 20_000,
+      },
+    );
+    expect((await waitForRunEnd(server, run.id)).status).toBe('success');
+    // Polls ran between the rejection and the fixed commit's run: none offered the broken commit again.
+    expect((await events('run.rejected')).filter((e) => e.data.sha === bad)).toHaveLength(1);
+    expect((await events('trigger.ignored')).filter((e) => e.data.sha === pages)).toHaveLength(1);
+    await server.api('DELETE', '/api/projects/flaky');
+  });
+
   it('runs cron schedules from the default branch', async () => {
     const repo = await makeRepo({
       'gantry.yaml': "pipeline:\n  on:\n    schedule: ['* * * * * *']\n  jobs:\n    nightly: { steps: [echo tick] }\n",
