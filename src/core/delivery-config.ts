@@ -131,8 +131,11 @@ export interface EnvironmentConfig {
   name: string;
   /** A deploy waits for `gantry approve` when required. */
   approval: 'required' | 'none';
-  /** Each new release deploys here by itself. */
-  auto: boolean;
+  /**
+   * New releases that deploy here by themselves: true for those of the default branch, or those
+   * made from pushes of matching branches or tags (filter patterns).
+   */
+  auto: boolean | { branches?: string[]; tags?: string[] };
   strategy: StrategyConfig;
   /** The proxy's listener port for this environment (127.0.0.1 unless the server binds wider). */
   port?: number;

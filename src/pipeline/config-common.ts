@@ -101,3 +101,10 @@ export function idString(what: string): z.ZodString {
 export function compact<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
+
+/** A string or a list of strings, always a list once parsed (`needs: build` ≡ `needs: [build]`). */
+export function stringOrList(what: string): z.ZodType<string[], string | string[]> {
+  return z
+    .union([z.string(), z.array(z.string(), expected(`a list of ${what}`))], expected(`a list of ${what} or a string`))
+    .transform((value) => (typeof value === 'string' ? [value] : value));
+}

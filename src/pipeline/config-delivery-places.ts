@@ -38,6 +38,7 @@ function environmentPlace(environment: string, rest: Path): Place {
     if (second === 'kubernetes' && third === 'gateway' && rest.length === 3) return { kind: 'gateway', context: `in the gateway ${of}` };
   }
   if (first === 'placement' && rest.length === 1) return { kind: 'placement', context: `in the placement ${of}` };
+  if (first === 'auto' && rest.length === 1) return { kind: 'auto', context: `in 'auto' ${of}` };
   if (first === 'strategy') {
     if (rest.length === 1) return { kind: 'strategy', context: `in the strategy ${of}` };
     if (typeof second === 'string' && STRATEGY_KINDS.includes(second)) {

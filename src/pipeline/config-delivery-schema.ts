@@ -33,6 +33,7 @@ import {
   expected,
   idString,
   scalar,
+  stringOrList,
 } from './config-common.ts';
 import { gatewayMap, kubernetesMap, targetMap, targetSchema } from './config-kubernetes-schema.ts';
 import { placementMap, placementSchema } from './config-placement-schema.ts';
@@ -792,10 +793,37 @@ const logsMap = z
   .transform((raw): NonNullable<EnvironmentConfig['logs']> => compact({ maxBytes: raw['max-size'], maxAgeMs: raw['max-age'] }))
   .describe("This environment's service log budget; past it the oldest lines go, with a line and an event saying so.");
 
+/**
+ * `auto: true`: each release of the default branch deploys here by itself. `auto: { branches,
+ * tags }`: each release made from a push of a matching branch or tag does (GitHub's filter
+ * patterns), e.g. staging from `main` and production from `tags: ['v*']`.
+ */
+const autoFilterMap = z.strictObject(
+  {
+    branches: stringOrList('branch patterns').optional().describe('Branches whose releases deploy here by themselves.'),
+    tags: stringOrList('tag patterns').optional().describe("Tags whose releases deploy here by themselves (e.g. 'v*')."),
+  },
+  expected('true, false or a map (branches, tags)'),
+);
+
+const autoDeploy = z
+  .union(
+    [
+      z.boolean(),
+      autoFilterMap.refine((value) => value.branches !== undefined || value.tags !== undefined, {
+        message: 'expected branches or tags (or auto: true for the default branch)',
+      }),
+    ],
+    expected('true, false or a map (branches, tags)'),
+  )
+  .describe(
+    'Deploy new releases here by themselves: true for those of the default branch, or those of matching branches or tags (default false).',
+  );
+
 const environmentMap = z.strictObject(
   {
     approval: approval.optional(),
-    auto: z.boolean().default(false).describe('Deploy each new release here by itself (default false).'),
+    auto: autoDeploy.default(false),
     strategy: strategyMap.optional(),
     port: z
       .int()
@@ -893,7 +921,8 @@ export type DeliveryMapKind =
   | 'target'
   | 'kubernetes'
   | 'gateway'
-  | 'placement';
+  | 'placement'
+  | 'auto';
 
 /** Known keys per kind of map; the analysis lists latency-p99 to stand for every latency-p<NN>. */
 export const DELIVERY_KNOWN_KEYS: Readonly<Record<DeliveryMapKind, readonly string[]>> = {
@@ -918,4 +947,5 @@ export const DELIVERY_KNOWN_KEYS: Readonly<Record<DeliveryMapKind, readonly stri
   kubernetes: Object.keys(kubernetesMap.shape),
   gateway: Object.keys(gatewayMap.shape),
   placement: Object.keys(placementMap.shape),
+  auto: Object.keys(autoFilterMap.shape),
 };

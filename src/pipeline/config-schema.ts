@@ -17,7 +17,7 @@ import type {
   TriggersConfig,
   Value,
 } from '../core/types.ts';
-import { compact, duration, envMap, expected, idString, scalar } from './config-common.ts';
+import { compact, duration, envMap, expected, idString, scalar, stringOrList } from './config-common.ts';
 import { DELIVERY_KNOWN_KEYS, environmentsSchema, serviceSchema, type DeliveryMapKind } from './config-delivery-schema.ts';
 import { withSloObjectives } from './config-delivery-slo.ts';
 import { EXPERIMENT_KNOWN_KEYS, experimentsSchema, type ExperimentMapKind } from './config-experiments-schema.ts';
@@ -30,13 +30,6 @@ export { ID_PATTERN, configErrorMap, describeValue } from './config-common.ts';
 const condition = z
   .union([z.string(), z.boolean()], expected('a condition (an expression such as "github.ref == \'refs/heads/main\'")'))
   .transform((value) => String(value));
-
-/** A string or a list of strings, always a list once parsed (`needs: build` ≡ `needs: [build]`). */
-function stringOrList(what: string): z.ZodType<string[], string | string[]> {
-  return z
-    .union([z.string(), z.array(z.string(), expected(`a list of ${what}`))], expected(`a list of ${what} or a string`))
-    .transform((value) => (typeof value === 'string' ? [value] : value));
-}
 
 // ---------------------------------------------------------------- steps
 

@@ -21,7 +21,8 @@ import { checkSlos, sloPlace } from './config-slo-schema.ts';
 import { deliveryContextLabel, deliveryItemName, deliveryMapKind, isDeliveryPath } from './config-delivery-places.ts';
 import { KNOWN_KEYS, configErrorMap, gantryConfigSchema, type ConfigMapKind } from './config-schema.ts';
 import { referenceProblems, type ReferenceScope } from './expression-references.ts';
-import { filterPatternProblem } from './filter-patterns.ts';
+import { unreachableAutoDeploys } from './auto-deploy.ts';
+import { type FilterKind, filterPatternProblem } from './filter-patterns.ts';
 import { parseCondition, parseExpression, splitTemplate, type Expr } from './expressions/index.ts';
 import { valueEquals } from './plan.ts';
 
@@ -70,6 +71,8 @@ export function validateConfig(
   checkSlos(checker);
   checkExperiments(checker);
   checkSecurity(checker);
+  if (result.success && !stored)
+    for (const problem of unreachableAutoDeploys(result.data)) checker.report(checker.keyOffset(problem.path), problem.message);
   const diagnostics = checker.diagnostics(file);
   return { config: result.success && diagnostics.length === 0 ? result.data : null, diagnostics };
 }
@@ -618,11 +621,12 @@ function checkFilterPatterns(checker: Checker): void {
     ['paths', 'path'],
     ['paths-ignore', 'path'],
   ] as const) {
-    for (const { value, path } of stringEntries(checker.rawAt([...push, key]), [...push, key])) {
-      const problem = filterPatternProblem(value, kind);
-      if (problem === undefined) continue;
-      checker.report(checker.charOffset(path, problem.offset), `${kind} filter '${value}': ${problem.message}`);
-    }
+    reportFilterProblems(checker, [...push, key], kind);
+  }
+  const environments = checker.rawAt(['environments']);
+  for (const name of isObject(environments) ? Object.keys(environments) : []) {
+    reportFilterProblems(checker, ['environments', name, 'auto', 'branches'], 'branch');
+    reportFilterProblems(checker, ['environments', name, 'auto', 'tags'], 'tag');
   }
   // As on GitHub: a list and its -ignore twin together would leave it unclear which decides.
   for (const key of ['branches', 'tags', 'paths']) {
@@ -631,6 +635,14 @@ function checkFilterPatterns(checker: Checker): void {
         checker.keyOffset([...push, `${key}-ignore`]),
         `use ${key} or ${key}-ignore, not both: a '!pattern' in ${key} excludes what it matches`,
       );
+  }
+}
+
+function reportFilterProblems(checker: Checker, path: Path, kind: FilterKind): void {
+  for (const entry of stringEntries(checker.rawAt(path), path)) {
+    const problem = filterPatternProblem(entry.value, kind);
+    if (problem !== undefined)
+      checker.report(checker.charOffset(entry.path, problem.offset), `${kind} filter '${entry.value}': ${problem.message}`);
   }
 }
 

@@ -20,7 +20,7 @@ import type { RunJob } from '../executor/ports.ts';
 import { runJob as defaultRunJob } from '../executor/job-runner.ts';
 import type { RouteTable } from '../proxy/index.ts';
 import { openStore } from '../store/index.ts';
-import type { EventEnvironment, Store } from '../store/ports.ts';
+import type { EventEnvironment, Project, Store } from '../store/ports.ts';
 import { ADMIN_TOKEN_FILE, SERVER_INFO_FILE } from '../core/data-files.ts';
 import { prepareLogPump, SecretSet } from '../executor/index.ts';
 import { createLogger, type LogDestination, type Logger } from '../platform/logger.ts';
@@ -440,17 +440,19 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     changed: (projectId) => hub.notify(`project:${projectId}`),
     warn: (message, data) => log.child({ component: 'incidents' }).warn(message, data),
   });
+  // The default branch is the repository's HEAD (a URL project's mirror keeps its remote's).
+  const defaultRef = async (project: Project) => (await runGit(['-C', runs.gitDir(project), 'symbolic-ref', '-q', 'HEAD'])).trim();
   const security: SecurityService = new SecurityService({
     store: loopStore,
     ...(jobFiles ? { jobFiles } : {}),
     clock: systemClock,
     dataDir: options.dataDir,
-    defaultRef: async (project) => (await runGit(['-C', runs.gitDir(project), 'symbolic-ref', '-q', 'HEAD'])).trim(),
+    defaultRef,
     eventEnv,
     changed: (projectId) => hub.notify(`project:${projectId}`),
     warn: (message, data) => log.child({ component: 'security' }).warn(message, data),
   });
-  const autoRelease = new AutoRelease({ store, releases, delivery, warn: (message, data) => deliveryLog.warn(message, data) });
+  const autoRelease = new AutoRelease({ store, releases, delivery, defaultRef, warn: (message, data) => deliveryLog.warn(message, data) });
   const projectsLog = log.child({ component: 'projects' });
   const projects = new ProjectService({
     store: loopStore,

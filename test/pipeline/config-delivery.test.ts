@@ -344,7 +344,7 @@ describe('service and environments: errors at their line and column', () => {
     ).toEqual([
       "5:3: invalid environment name 'Prod': use lower-case letters, digits and -, starting with a letter",
       "6:24: 'approval' in environment 'staging': expected required or none (or true/false), got 'maybe'",
-      "6:37: 'auto' in environment 'staging': expected true or false, got a string",
+      "6:37: 'auto' in environment 'staging': expected true, false or a map (branches, tags), got a string",
       "6:48: 'port' in environment 'staging': expected a number ≤ 65535, got 70000",
       "6:66: 'instances' in environment 'staging': expected a number ≥ 1, got 0",
       "7:24: 'DB' in 'secrets' of environment 'qa': invalid secret name 'db-password': secret names are letters, digits and _, not starting with a digit (as `gantry secret set` accepts)",

@@ -1,18 +1,21 @@
 /**
- * Continuous delivery: a successful push run on the project's default branch whose gantry.yaml
- * has a `service` becomes a release, and each environment with `auto: true` gets it deployed
- * (one with `approval: required` waits for `gantry rollout approve`).
+ * Continuous delivery: a successful push run whose gantry.yaml has a `service` becomes a release
+ * when it is of the default branch or of a branch or tag an environment's `auto` filter takes,
+ * and the environments that take it get it deployed (pipeline/auto-deploy.ts; one with
+ * `approval: required` waits for `gantry rollout approve`).
  */
+import { autoDeploys } from '../../pipeline/auto-deploy.ts';
 import { parseStoredConfig } from '../../pipeline/stored-config.ts';
-import type { RunRecord, Store } from '../../store/ports.ts';
+import type { Project, RunRecord, Store } from '../../store/ports.ts';
 import type { DeliveryController } from './delivery-controller.ts';
-import { runGit } from '../../platform/git.ts';
 import type { ReleaseService } from './release-service.ts';
 
 export interface AutoReleaseDeps {
   store: Store;
   releases: ReleaseService;
   delivery: DeliveryController;
+  /** The full ref of the project's default branch (the repository's or its mirror's HEAD). */
+  defaultRef(project: Project): Promise<string>;
   warn(message: string, data: Record<string, unknown>): void;
 }
 
@@ -29,12 +32,11 @@ export class AutoRelease {
     if (!config.service) return;
     const project = await this.#deps.store.projects.get(run.projectId);
     if (!project) return;
-    const gitDir = project.source.kind === 'local' ? project.source.path : null;
-    const defaultRef = gitDir ? (await runGit(['-C', gitDir, 'symbolic-ref', '-q', 'HEAD']).catch(() => '')).trim() : 'refs/heads/main';
-    if (run.event.ref !== defaultRef) return;
+    const defaultRef = await this.#deps.defaultRef(project).catch(() => 'refs/heads/main');
+    const decided = autoDeploys(config.environments, run.event.ref, defaultRef);
+    if (!decided.release) return;
     const release = await this.#deps.releases.create(project, { runId: run.id, actor: 'trigger:auto' });
-    for (const [name, env] of Object.entries(config.environments ?? {})) {
-      if (!env.auto) continue;
+    for (const name of decided.environments) {
       await this.#deps.delivery.deploy(project, release, name, 'trigger:auto').catch((error: unknown) =>
         this.#deps.warn('automatic deploy failed', {
           project: project.name,
