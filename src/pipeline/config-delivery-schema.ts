@@ -749,6 +749,19 @@ const strategyMap = z
     'How a new release replaces the running one: one of recreate, rolling, blue-green or canary (default: rolling, max-surge 1, max-unavailable 0).',
   );
 
+/**
+ * `strategy: recreate`, `rolling` or `blue-green` alone: that strategy with its defaults (as one
+ * writes `strategy: { type: Recreate }` in a Kubernetes Deployment). A canary needs its steps.
+ */
+const strategy = z
+  .union(
+    [z.enum(['recreate', 'rolling', 'blue-green']).transform((kind): StrategyConfig => strategyMap.parse({ [kind]: null })), strategyMap],
+    expected('recreate, rolling, blue-green, or a map with one strategy (a canary needs its steps: { canary: { steps: [...] } })'),
+  )
+  .describe(
+    'How a new release replaces the running one: recreate, rolling or blue-green by name with their defaults, or a map with one of them or canary (default: rolling).',
+  );
+
 // ---------------------------------------------------------------- environments
 
 /** Environment names: used in URLs, CLI flags (`--env`) and file names. */
@@ -824,7 +837,7 @@ const environmentMap = z.strictObject(
   {
     approval: approval.optional(),
     auto: autoDeploy.default(false),
-    strategy: strategyMap.optional(),
+    strategy: strategy.optional(),
     port: z
       .int()
       .min(1)

@@ -246,6 +246,25 @@ describe('service and environments: normalised', () => {
     expect(config.environments?.b).toMatchObject({ approval: 'required', strategy: { kind: 'rolling', maxSurge: 1, maxUnavailable: 2 } });
   });
 
+  it('reads a strategy that needs no settings by its name alone, with its defaults; a canary needs its steps', () => {
+    const config = parse(
+      ...PIPELINE,
+      'service: { run: x }',
+      'environments:',
+      '  a: { strategy: recreate }',
+      '  b: { strategy: rolling }',
+      '  c: { strategy: blue-green }',
+    );
+    expect(config.environments?.a?.strategy).toEqual({ kind: 'recreate' });
+    expect(config.environments?.b?.strategy).toEqual(ROLLING);
+    expect(config.environments?.c?.strategy).toEqual(
+      parse(...PIPELINE, 'service: { run: x }', 'environments:', '  c: { strategy: { blue-green: } }').environments?.c?.strategy,
+    );
+    expect(environmentProblems('strategy: canary')).toEqual([
+      "6:15: 'strategy' in environment 'production': expected recreate, rolling, blue-green, or a map with one strategy (a canary needs its steps: { canary: { steps: [...] } }), got a string",
+    ]);
+  });
+
   it('turns percentages into exact fractions and reads percentile keys', () => {
     expect(percentageToFraction('1%')).toBe(0.01);
     expect(percentageToFraction('0.5%')).toBe(0.005);
