@@ -71,8 +71,17 @@ describe('releases by tag', () => {
       { what: `${name} to serve release ${releaseId}`, timeoutMs: 30_000 },
     );
   /** The release the instance behind the environment's port says it runs. */
-  const answering = async (port: number) =>
-    (JSON.parse(await (await fetch(`http://127.0.0.1:${port}/gantry-env`)).text()) as { GANTRY_RELEASE_ID: string }).GANTRY_RELEASE_ID;
+  const answering = async (port: number) => {
+    const env = JSON.parse(await (await fetch(`http://127.0.0.1:${port}/gantry-env`)).text()) as Record<string, string>;
+    const release = (await releases()).find((r) => r.id === env.GANTRY_RELEASE_ID);
+    // It knows its release's number, ref and commit.
+    expect(env).toMatchObject({
+      GANTRY_RELEASE_NUMBER: String(release?.number),
+      GANTRY_RELEASE_REF: release?.ref,
+      GANTRY_RELEASE_SHA: release?.sha,
+    });
+    return env.GANTRY_RELEASE_ID;
+  };
   const push = (...refs: string[]) => execFileSync('git', ['-C', work.dir, 'push', '-q', bare, ...refs]);
 
   it('deploys the default branch to staging and v* tags to production, each by itself', async () => {

@@ -119,7 +119,18 @@ export async function instanceSpec(
     releaseId: release.id,
     service,
     // The environment by its name (the spec's `environment` is the supervisor's grouping key).
-    env: { GANTRY_ENVIRONMENT: environment, GANTRY_PROJECT: project.name, ...telemetry, ...service.env, ...envConfig.env, ...secrets },
+    // What it runs, as Heroku's and Render's runtimes say it: the release's number, its ref and commit.
+    env: {
+      GANTRY_ENVIRONMENT: environment,
+      GANTRY_PROJECT: project.name,
+      GANTRY_RELEASE_NUMBER: String(release.number),
+      GANTRY_RELEASE_REF: release.ref,
+      GANTRY_RELEASE_SHA: release.sha,
+      ...telemetry,
+      ...service.env,
+      ...envConfig.env,
+      ...secrets,
+    },
     // The ingest token rides in the exporter's headers: masked in the instance's log like a secret.
     secrets: [...Object.values(secrets), ...(telemetry.OTEL_EXPORTER_OTLP_HEADERS ? [telemetry.OTEL_EXPORTER_OTLP_HEADERS] : [])],
     workDir: releaseDir(deps.dataDir, release.id),
