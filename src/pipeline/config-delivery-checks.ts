@@ -16,6 +16,8 @@ export interface DeliveryCheckSink {
   keyOffset(path: Path): number;
   /** Where a value starts. */
   valueOffset(path: Path): number;
+  /** Where the character at `at` of a string value is. */
+  charOffset(path: Path, at: number): number;
   report(offset: number, message: string): void;
 }
 
@@ -23,13 +25,17 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Runs every cross-entry check of the delivery sections. */
-export function checkDelivery(sink: DeliveryCheckSink): void {
+/**
+ * Runs every cross-entry check of the delivery sections. `stored`: a text an earlier Gantry
+ * accepted (a release's), which the checks added since must not refuse (ADR 0051).
+ */
+export function checkDelivery(sink: DeliveryCheckSink, stored = false): void {
   const environments = sink.rawAt(['environments']);
   if (environments !== undefined && sink.rawAt(['service']) === undefined) {
     sink.report(sink.keyOffset(['environments']), "environments need a service to deploy: add a 'service' section with its 'run' command");
   }
   reservedPort(sink, sink.rawAt(['service', 'env']), ['service', 'env']);
+  if (!stored) notEvaluated(sink);
   checkSloChecks(sink);
   if (!isObject(environments)) return;
   const ports = new Map<number, string>();
@@ -60,4 +66,29 @@ export function checkDelivery(sink: DeliveryCheckSink): void {
 function reservedPort(sink: DeliveryCheckSink, variables: unknown, path: Path): void {
   if (!isObject(variables) || !Object.hasOwn(variables, 'PORT')) return;
   sink.report(sink.keyOffset([...path, 'PORT']), "'PORT' is set by Gantry for each instance: remove it and read $PORT in the service");
+}
+
+/**
+ * `${{ }}` is the pipeline's: a service's command and env reach the instance as written, so an
+ * expression there would silently be passed on as text. What an instance would read from one
+ * (the release's ref, commit, number) is in its environment already.
+ */
+function notEvaluated(sink: DeliveryCheckSink): void {
+  const places: Path[] = [['service', 'run']];
+  const variables = (path: Path) => {
+    const value = sink.rawAt(path);
+    if (isObject(value)) for (const name of Object.keys(value)) places.push([...path, name]);
+  };
+  variables(['service', 'env']);
+  const environments = sink.rawAt(['environments']);
+  if (isObject(environments)) for (const name of Object.keys(environments)) variables(['environments', name, 'env']);
+  for (const path of places) {
+    const value = sink.rawAt(path);
+    const at = typeof value === 'string' ? value.indexOf('${{') : -1;
+    if (at < 0) continue;
+    sink.report(
+      sink.charOffset(path, at),
+      `'${path.join('.')}' is passed to the service as written: \${{ }} is evaluated in the pipeline only (an instance finds its release in $GANTRY_RELEASE_REF, $GANTRY_RELEASE_SHA and $GANTRY_RELEASE_NUMBER)`,
+    );
+  }
 }

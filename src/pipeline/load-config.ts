@@ -67,7 +67,7 @@ export function validateConfig(
   checkJobs(checker, stored);
   checkTriggers(checker, stored);
   checkExpressions(checker, stored);
-  checkDelivery(checker);
+  checkDelivery(checker, stored);
   checkSlos(checker);
   checkExperiments(checker);
   checkSecurity(checker);

@@ -3,6 +3,7 @@ import type { EnvironmentConfig, ServiceConfig } from '../../src/core/delivery-c
 import type { GantryConfig } from '../../src/core/types.ts';
 import { latencyQuantile, percentageToFraction } from '../../src/pipeline/config-delivery-schema.ts';
 import { parseConfig, validateConfig } from '../../src/pipeline/load-config.ts';
+import { parseStoredConfig } from '../../src/pipeline/stored-config.ts';
 
 const PIPELINE = ['pipeline:', '  jobs: { build: { steps: [make] } }'];
 
@@ -497,6 +498,25 @@ describe('service and environments: errors at their line and column', () => {
     expect(analysisProblems('window: 30s')).toEqual([
       "10:11: 'analysis' in the canary strategy of environment 'production': an analysis needs at least one check: error-rate, latency-p<NN>, slo or prometheus",
     ]);
+  });
+
+  it("refuses ${{ }} in a service's command and env, which reach the instance as written; a stored release keeps loading", () => {
+    const lines = [
+      ...PIPELINE,
+      'service:',
+      '  run: ./start --tag ${{ gantry.ref_name }}',
+      '  env: { VERSION: "v-${{ gantry.sha }}", PLAIN: "$HOME" }',
+      'environments:',
+      '  production: { env: { REF: "${{ gantry.ref }}" } }',
+    ];
+    const explained =
+      'is evaluated in the pipeline only (an instance finds its release in $GANTRY_RELEASE_REF, $GANTRY_RELEASE_SHA and $GANTRY_RELEASE_NUMBER)';
+    expect(problems(...lines)).toEqual([
+      `4:22: 'service.run' is passed to the service as written: \${{ }} ${explained}`,
+      `5:22: 'service.env.VERSION' is passed to the service as written: \${{ }} ${explained}`,
+      `7:30: 'environments.production.env.REF' is passed to the service as written: \${{ }} ${explained}`,
+    ]);
+    expect(parseStoredConfig(lines.join('\n')).service?.env).toEqual({ VERSION: 'v-${{ gantry.sha }}', PLAIN: '$HOME' });
   });
 
   it('checks across sections: a service for the environments, distinct ports, PORT, env and secrets', () => {
