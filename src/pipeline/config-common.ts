@@ -108,3 +108,23 @@ export function stringOrList(what: string): z.ZodType<string[], string | string[
     .union([z.string(), z.array(z.string(), expected(`a list of ${what}`))], expected(`a list of ${what} or a string`))
     .transform((value) => (typeof value === 'string' ? [value] : value));
 }
+
+/** Where a value sits in gantry.yaml: keys and list indexes from the root. */
+export type ConfigPath = readonly (string | number)[];
+
+/** What the checks across entries (config-*-checks.ts) need from load-config's diagnostics collector. */
+export interface ConfigCheckSink {
+  /** The raw value at a path (undefined when absent). */
+  rawAt(path: ConfigPath): unknown;
+  /** Where the key naming a value starts. */
+  keyOffset(path: ConfigPath): number;
+  /** Where a value starts. */
+  valueOffset(path: ConfigPath): number;
+  /** Where the character at `at` of a string value is. */
+  charOffset(path: ConfigPath, at: number): number;
+  report(offset: number, message: string): void;
+}
+
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -5,31 +5,13 @@
  * defensively, so they report alongside the schema's own problems.
  */
 import { checkSloChecks } from './config-delivery-slo.ts';
-
-type Path = readonly (string | number)[];
-
-/** What the checks need from load-config's diagnostics collector. */
-export interface DeliveryCheckSink {
-  /** The raw value at a path (undefined when absent). */
-  rawAt(path: Path): unknown;
-  /** Where the key naming a value starts. */
-  keyOffset(path: Path): number;
-  /** Where a value starts. */
-  valueOffset(path: Path): number;
-  /** Where the character at `at` of a string value is. */
-  charOffset(path: Path, at: number): number;
-  report(offset: number, message: string): void;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+import { type ConfigCheckSink, type ConfigPath, isObject } from './config-common.ts';
 
 /**
  * Runs every cross-entry check of the delivery sections. `stored`: a text an earlier Gantry
  * accepted (a release's), which the checks added since must not refuse (ADR 0051).
  */
-export function checkDelivery(sink: DeliveryCheckSink, stored = false): void {
+export function checkDelivery(sink: ConfigCheckSink, stored = false): void {
   const environments = sink.rawAt(['environments']);
   if (environments !== undefined && sink.rawAt(['service']) === undefined) {
     sink.report(sink.keyOffset(['environments']), "environments need a service to deploy: add a 'service' section with its 'run' command");
@@ -63,7 +45,7 @@ export function checkDelivery(sink: DeliveryCheckSink, stored = false): void {
 }
 
 /** Each instance gets its own $PORT; a fixed one would make every instance collide. */
-function reservedPort(sink: DeliveryCheckSink, variables: unknown, path: Path): void {
+function reservedPort(sink: ConfigCheckSink, variables: unknown, path: ConfigPath): void {
   if (!isObject(variables) || !Object.hasOwn(variables, 'PORT')) return;
   sink.report(sink.keyOffset([...path, 'PORT']), "'PORT' is set by Gantry for each instance: remove it and read $PORT in the service");
 }
@@ -73,9 +55,9 @@ function reservedPort(sink: DeliveryCheckSink, variables: unknown, path: Path): 
  * expression there would silently be passed on as text. What an instance would read from one
  * (the release's ref, commit, number) is in its environment already.
  */
-function notEvaluated(sink: DeliveryCheckSink): void {
-  const places: Path[] = [['service', 'run']];
-  const variables = (path: Path) => {
+function notEvaluated(sink: ConfigCheckSink): void {
+  const places: ConfigPath[] = [['service', 'run']];
+  const variables = (path: ConfigPath) => {
     const value = sink.rawAt(path);
     if (isObject(value)) for (const name of Object.keys(value)) places.push([...path, name]);
   };

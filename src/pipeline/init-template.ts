@@ -32,7 +32,7 @@ function header(name: string): string {
   if (name.trim() !== '') lines.push(`name: ${yamlString(name.trim())}`, '');
   lines.push(
     'pipeline:',
-    '  # What starts a run: here a push to any branch (limit it with `branches: [main]`).',
+    "  # What starts a run: here a push of any branch or tag (limit it with `branches: [main]`, `tags: ['v*']`).",
     '  # Add `schedule: ["0 3 * * *"]` for a nightly run, or `manual:` to start runs by hand.',
     '  on:',
     '    push:',

@@ -7,13 +7,13 @@
  */
 import { stat, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Cron } from 'croner';
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Document, type Node, type Scalar } from 'yaml';
 import { z } from 'zod';
 import { closestName, didYouMean } from '../core/did-you-mean.ts';
 import { ExpressionError, InputError, InvalidConfigError, type Diagnostic } from '../core/errors.ts';
 import type { GantryConfig, Value } from '../core/types.ts';
 import { checkDelivery } from './config-delivery-checks.ts';
+import { checkTriggers, stringEntries } from './config-trigger-checks.ts';
 import { checkExperiments, experimentPlace, experimentsSchema } from './config-experiments-schema.ts';
 import type { ExperimentConfig } from '../core/chaos-config.ts';
 import { checkSecurity, securityPlace } from './config-security-schema.ts';
@@ -22,7 +22,6 @@ import { deliveryContextLabel, deliveryItemName, deliveryMapKind, isDeliveryPath
 import { KNOWN_KEYS, configErrorMap, gantryConfigSchema, type ConfigMapKind } from './config-schema.ts';
 import { referenceProblems, type ReferenceScope } from './expression-references.ts';
 import { unreachableAutoDeploys } from './auto-deploy.ts';
-import { type FilterKind, filterPatternProblem } from './filter-patterns.ts';
 import { parseCondition, parseExpression, splitTemplate, type Expr } from './expressions/index.ts';
 import { valueEquals } from './plan.ts';
 
@@ -441,13 +440,6 @@ function rawJobs(checker: Checker): [string, Record<string, unknown>][] {
   return Object.entries(jobs).filter((entry): entry is [string, Record<string, unknown>] => isObject(entry[1]));
 }
 
-/** A string-or-list field as (value, path) pairs, skipping entries of the wrong type. */
-function stringEntries(value: unknown, path: Path): { value: string; path: Path }[] {
-  if (typeof value === 'string') return [{ value, path }];
-  if (!Array.isArray(value)) return [];
-  return value.flatMap((item, index) => (typeof item === 'string' ? [{ value: item, path: [...path, index] }] : []));
-}
-
 function checkNeeds(checker: Checker): void {
   const jobs = rawJobs(checker);
   const ids = jobs.map(([id]) => id);
@@ -575,93 +567,6 @@ function isComputed(value: unknown): boolean {
 
 function describeType(value: unknown): string {
   return value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value === 'object' ? 'a map' : `a ${typeof value}`;
-}
-
-function checkTriggers(checker: Checker, stored: boolean): void {
-  for (const { value, path } of stringEntries(checker.rawAt(['pipeline', 'on', 'schedule']), ['pipeline', 'on', 'schedule'])) {
-    const problem = cronProblem(value);
-    if (problem !== undefined) checker.report(checker.valueOffset(path), `invalid cron schedule '${value}': ${problem}`);
-  }
-  if (!stored) checkFilterPatterns(checker);
-  const inputs = checker.rawAt(['pipeline', 'on', 'manual', 'inputs']);
-  if (!isObject(inputs)) return;
-  for (const [name, input] of Object.entries(inputs)) {
-    if (!isObject(input)) continue;
-    const path = ['pipeline', 'on', 'manual', 'inputs', name];
-    const type = input.type ?? 'string';
-    const fallback = input.default;
-    if (type === 'choice') {
-      const options = Array.isArray(input.options) ? input.options.map(String) : [];
-      if (options.length === 0) {
-        checker.report(checker.keyOffset(path), `input '${name}' is a choice but has no options: list them under options`);
-      } else if (fallback !== undefined && fallback !== null && !options.includes(String(fallback))) {
-        const listed = options.map((option) => `'${option}'`).join(', ');
-        checker.report(
-          checker.valueOffset([...path, 'default']),
-          `default '${String(fallback)}' of input '${name}' is not one of its options (${listed})`,
-        );
-      }
-    } else if ((type === 'number' || type === 'boolean') && fallback !== undefined && typeof fallback !== type) {
-      checker.report(
-        checker.valueOffset([...path, 'default']),
-        `default of input '${name}' must be a ${type}, got ${JSON.stringify(fallback)}`,
-      );
-    }
-  }
-}
-
-/** Branch, tag and path filters GitHub's syntax cannot mean (filter-patterns.ts), at the character. */
-function checkFilterPatterns(checker: Checker): void {
-  const push = ['pipeline', 'on', 'push'];
-  for (const [key, kind] of [
-    ['branches', 'branch'],
-    ['branches-ignore', 'branch'],
-    ['tags', 'tag'],
-    ['tags-ignore', 'tag'],
-    ['paths', 'path'],
-    ['paths-ignore', 'path'],
-  ] as const) {
-    reportFilterProblems(checker, [...push, key], kind);
-  }
-  const environments = checker.rawAt(['environments']);
-  for (const name of isObject(environments) ? Object.keys(environments) : []) {
-    reportFilterProblems(checker, ['environments', name, 'auto', 'branches'], 'branch');
-    reportFilterProblems(checker, ['environments', name, 'auto', 'tags'], 'tag');
-  }
-  // As on GitHub: a list and its -ignore twin together would leave it unclear which decides.
-  for (const key of ['branches', 'tags', 'paths']) {
-    if (checker.rawAt([...push, key]) !== undefined && checker.rawAt([...push, `${key}-ignore`]) !== undefined)
-      checker.report(
-        checker.keyOffset([...push, `${key}-ignore`]),
-        `use ${key} or ${key}-ignore, not both: a '!pattern' in ${key} excludes what it matches`,
-      );
-  }
-}
-
-function reportFilterProblems(checker: Checker, path: Path, kind: FilterKind): void {
-  for (const entry of stringEntries(checker.rawAt(path), path)) {
-    const problem = filterPatternProblem(entry.value, kind);
-    if (problem !== undefined)
-      checker.report(checker.charOffset(entry.path, problem.offset), `${kind} filter '${entry.value}': ${problem.message}`);
-  }
-}
-
-/** Why a cron string is unusable, or undefined. Croner also takes 7 fields and nicknames; Gantry keeps to 5 or 6. */
-function cronProblem(pattern: string): string | undefined {
-  const fields = pattern
-    .trim()
-    .split(/\s+/)
-    .filter((field) => field !== '').length;
-  if (fields !== 5 && fields !== 6) {
-    return `expected 5 fields (minute hour day-of-month month day-of-week) or 6 with seconds first, got ${fields}`;
-  }
-  try {
-    const cron = new Cron(pattern, { paused: true });
-    if (cron.nextRun() === null) return 'it never fires';
-    return undefined;
-  } catch (error) {
-    return (error as Error).message.replace(/^CronPattern:\s*/, '');
-  }
 }
 
 // ---------------------------------------------------------------- expressions

@@ -78,9 +78,16 @@ describe.skipIf(!pgAvailable())('a lease holder frozen inside a transaction', ()
     expect(outcome).toMatchObject({ granted: true, lease: { holder: 'next' } });
     // Woken, the holder finds its session gone: that renewal fails, the process carries on.
     process.kill(pid, 'SIGCONT');
+    const stderr: string[] = [];
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => stderr.push(chunk));
     await waitFor(() => output.includes('answered after a failure') || child.exitCode !== null, {
       what: 'the woken holder to renew again',
       timeoutMs: 30_000,
+    }).catch((error: Error) => {
+      // What the holder said since it was woken: why its renewals kept failing, or that none ended.
+      throw new Error(
+        `${error.message}; the holder printed: ${JSON.stringify(output.slice(-2000))}, stderr ${JSON.stringify(stderr.join('').slice(-2000))}`,
+      );
     });
     expect(child.exitCode, 'the woken holder crashed').toBeNull();
   }, 60_000);
