@@ -158,8 +158,9 @@ async function runCommand(opts: RunOptions): Promise<number> {
   const { config } = await loadConfigFile(opts.file ? resolve(opts.file) : repoDir);
   const inputs = parsePairs(opts.input, '--input');
 
-  const head = await simulatedRef(repoDir, opts.ref);
-  if (opts.plan) {
+  // Resolved only when asked for: a plain run names itself by its working tree's branch.
+  const head = opts.plan || opts.ref !== undefined ? await simulatedRef(repoDir, opts.ref) : null;
+  if (opts.plan && head) {
     const resolvedInputs = resolveInputs(config.pipeline.on.manual?.inputs, inputs);
     const full = explainPlan(config.pipeline, { kind: event, ref: head.ref, sha: head.sha }, resolvedInputs);
     // --job narrows the plan as it narrows the run (and rejects an unknown id the same way).
@@ -199,7 +200,7 @@ async function runCommand(opts: RunOptions): Promise<number> {
       inputs,
       secrets: collectSecrets(opts.secret, opts.secretsFile),
       event,
-      ...(opts.ref === undefined ? {} : { ref: head.ref }),
+      ...(opts.ref !== undefined && head ? { ref: head.ref } : {}),
       parallel,
       sandbox: opts.sandbox ? 'auto' : 'off',
       logCapBytes: DEFAULT_LOG_CAP_BYTES,
