@@ -382,6 +382,8 @@ export interface ReleaseStore {
   /** By id, or by `<projectId>#<number>`. */
   get(id: string): Promise<ReleaseRecord | undefined>;
   getByNumber(projectId: string, number: number): Promise<ReleaseRecord | undefined>;
+  /** The newest release made from a ref (`refs/tags/v1.2.0`), if any. */
+  latestOfRef(projectId: string, ref: string): Promise<ReleaseRecord | undefined>;
   /** Newest first. */
   list(projectId: string, limit?: number): Promise<ReleaseRecord[]>;
 }

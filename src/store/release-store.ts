@@ -132,6 +132,18 @@ export function createReleaseStore(ctx: StoreContext): ReleaseStore {
 
     getByNumber,
 
+    async latestOfRef(projectId, ref) {
+      const row = await db
+        .selectFrom('releases')
+        .selectAll()
+        .where('project_id', '=', projectId)
+        .where('ref', '=', ref)
+        .orderBy('number', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      return row === undefined ? undefined : toRelease(row);
+    },
+
     async list(projectId, limit) {
       let q = db.selectFrom('releases').selectAll().where('project_id', '=', projectId).orderBy('number', 'desc');
       if (limit !== undefined) q = q.limit(limit);

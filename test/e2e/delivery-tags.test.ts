@@ -128,5 +128,17 @@ describe('releases by tag', () => {
     expect(next.number).toBe(tagged.number + 1);
     expect((await releases()).map((r) => r.ref)).toEqual(['refs/tags/v1.1.0', 'refs/tags/v1.0.0', 'refs/heads/trunk']);
     expect(await answering(await serving('production', next.id))).toBe(next.id);
+
+    // A release can be named by the tag it was made from.
+    const byTag = await server.api<{ rollout: { releaseId: string } }>('POST', '/api/projects/shop/environments/staging/deploy', {
+      release: 'v1.0.0',
+    });
+    expect(byTag.status).toBe(201);
+    expect(await answering(await serving('staging', tagged.id))).toBe(tagged.id);
+    const unknown = await server.api<{ error: { message: string } }>('POST', '/api/projects/shop/environments/staging/deploy', {
+      release: 'v9.9.9',
+    });
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error.message).toMatch(/release v9\.9\.9 of shop does not exist: name it by number, id or tag/);
   });
 });

@@ -669,6 +669,20 @@ function storeContract(name: string, factory: () => Promise<TestDatabase | null>
         expect(await store.releases.getByNumber(p.id, 2 ** 40)).toBeUndefined();
       });
 
+      it('finds the newest release of a ref, in its own project only', async () => {
+        const p = await project();
+        const other = await project();
+        const tagged = { ref: 'refs/tags/v1.0.0' };
+        const first = await store.releases.create(newRelease(p.id, tagged));
+        await store.releases.create(newRelease(p.id));
+        const again = await store.releases.create(newRelease(p.id, tagged));
+        await store.releases.create(newRelease(other.id, tagged));
+        expect(first.number).toBe(1);
+        expect(await store.releases.latestOfRef(p.id, 'refs/tags/v1.0.0')).toEqual(again);
+        expect(await store.releases.latestOfRef(p.id, 'refs/heads/main')).toMatchObject({ number: 2 });
+        expect(await store.releases.latestOfRef(p.id, 'refs/tags/v2.0.0')).toBeUndefined();
+      });
+
       it('uses an id the caller chose, refuses a taken one with ConflictError and an unknown project with NotFoundError', async () => {
         const p = await project();
         const id = uniq('RELID');

@@ -64,7 +64,7 @@ export function registerDeliveryCommands(program: Command): void {
 
   program
     .command('deploy <project> <release>')
-    .description('deploy a release (id or number) to an environment with its strategy')
+    .description('deploy a release (number, id or the tag it was made from) to an environment with its strategy')
     .requiredOption('--env <env>', 'the environment')
     .option('--follow', 'show the rollout until it ends')
     .option('--override', "deploy although an SLO's error budget is spent (needs --reason)")

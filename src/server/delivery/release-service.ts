@@ -147,14 +147,22 @@ export class ReleaseService {
     return releaseSbomFile(this.#releasesRoot, release.id);
   }
 
-  /** By id or by number within the project (`3` or `#3`). */
+  /**
+   * By id, by number within the project (`3` or `#3`), or by the tag it was made from (`v1.2.0`
+   * or `refs/tags/v1.2.0`: the newest release of that tag).
+   */
   async require(project: Project, idOrNumber: string): Promise<ReleaseRecord> {
+    const releases = this.#deps.store.releases;
     const number = /^#?(\d+)$/.exec(idOrNumber)?.[1];
-    const release = number
-      ? await this.#deps.store.releases.getByNumber(project.id, Number(number))
-      : await this.#deps.store.releases.get(idOrNumber);
+    let release = number ? await releases.getByNumber(project.id, Number(number)) : await releases.get(idOrNumber);
+    if (!number && (!release || release.projectId !== project.id)) {
+      const tag = idOrNumber.startsWith('refs/') ? idOrNumber : `refs/tags/${idOrNumber}`;
+      release = await releases.latestOfRef(project.id, tag);
+    }
     if (!release || release.projectId !== project.id)
-      throw new NotFoundError(`release ${idOrNumber} of ${project.name} does not exist (see \`gantry release list ${project.name}\`)`);
+      throw new NotFoundError(
+        `release ${idOrNumber} of ${project.name} does not exist: name it by number, id or tag (see \`gantry release list ${project.name}\`)`,
+      );
     return release;
   }
 
