@@ -257,6 +257,8 @@ describe.runIf(browserAvailable())('the dashboard in a browser', () => {
     const projectId = (await server.api<{ project: { id: string } }>('GET', '/api/projects/web')).body.project.id;
     // The first deploy from the project page, of release 1: production is listed before anything ran there.
     await page.goto(`${server.url}/projects/${projectId}`);
+    // Production has no `auto`: its card says deploys there are by hand.
+    await page.locator('[data-environment="production"]').getByText('by hand').waitFor();
     await page.locator('tr', { hasText: /^#1\D/ }).getByRole('button', { name: 'Deploy to production' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Deploy' }).click();
     await page.waitForURL(`${server.url}/projects/${projectId}/environments/production`);

@@ -129,6 +129,13 @@ describe('releases by tag', () => {
     expect((await releases()).map((r) => r.ref)).toEqual(['refs/tags/v1.1.0', 'refs/tags/v1.0.0', 'refs/heads/trunk']);
     expect(await answering(await serving('production', next.id))).toBe(next.id);
 
+    // The project's environments say what deploys there by itself (the dashboard's project page shows it).
+    const listed = await server.api<{ environments: { name: string; auto: unknown }[] }>('GET', '/api/projects/shop/environments');
+    expect(Object.fromEntries(listed.body.environments.map((e) => [e.name, e.auto]))).toEqual({
+      staging: true,
+      production: { tags: ['v*', '!v*-rc*'] },
+    });
+
     // A release can be named by the tag it was made from.
     const byTag = await server.api<{ rollout: { releaseId: string } }>('POST', '/api/projects/shop/environments/staging/deploy', {
       release: 'v1.0.0',

@@ -40,6 +40,14 @@ export function branchOf(ref: string): string {
   return ref.replace(/^refs\/(heads|tags)\//, '');
 }
 
+/** What deploys to an environment by itself (its `auto` in gantry.yaml), in words. */
+export function autoDeployLabel(auto: boolean | { branches?: string[]; tags?: string[] } | null | undefined): string {
+  if (auto === true) return 'each release of the default branch';
+  if (!auto) return 'by hand';
+  const parts = [auto.branches && `branches ${auto.branches.join(', ')}`, auto.tags && `tags ${auto.tags.join(', ')}`].filter(Boolean);
+  return `each release of ${parts.join(' and ')}`;
+}
+
 export function percent(value: number, digits = 1): string {
   return `${(value * 100).toFixed(digits)} %`;
 }

@@ -87,7 +87,8 @@ export function registerDeliveryRoutes(routes: RouteTable, deps: DeliveryRouteDe
       // Environments the newest release defines but nothing was deployed to yet are listed too
       // (without a release), so the dashboard can offer the first deploy.
       const newest = (await store.releases.list(project.id, 1))[0];
-      const defined = newest ? Object.keys(parseStoredConfig(newest.configText).environments ?? {}) : [];
+      const configured = newest ? (parseStoredConfig(newest.configText).environments ?? {}) : {};
+      const defined = Object.keys(configured);
       for (const name of defined) {
         if (!environments.some((e) => e.name === name))
           environments.push({
@@ -103,6 +104,8 @@ export function registerDeliveryRoutes(routes: RouteTable, deps: DeliveryRouteDe
         environments: await Promise.all(
           environments.map(async (e) => ({
             ...e,
+            // What deploys here by itself, as the newest release's gantry.yaml says (`auto`); null when it no longer names it.
+            auto: configured[e.name]?.auto ?? null,
             rollout: (await store.rollouts.active(project.id, e.name)) ?? null,
             live: deps.delivery.status(project, e.name),
           })),

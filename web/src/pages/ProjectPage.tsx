@@ -9,7 +9,7 @@ import { ConfirmButton } from '../components/ConfirmButton.tsx';
 import { PageTitle } from '../components/PageTitle.tsx';
 import { StatusBadge } from '../components/StatusBadge.tsx';
 import { useLiveEvents } from '../events.ts';
-import { ago, branchOf, elapsed, shortSha } from '../format.ts';
+import { ago, autoDeployLabel, branchOf, elapsed, shortSha } from '../format.ts';
 import type { Project, Release, RolloutRecord, Run } from '../types.ts';
 
 interface EnvironmentRow {
@@ -19,6 +19,7 @@ interface EnvironmentRow {
   previousReleaseId: string | null;
   rollout: RolloutRecord | null;
   live?: { weights?: { stable: number; canary: number } };
+  auto?: boolean | { branches?: string[]; tags?: string[] } | null;
 }
 
 export default function ProjectPage() {
@@ -126,6 +127,8 @@ export default function ProjectPage() {
                         'none yet'
                       )}
                     </dd>
+                    <dt>Deploys</dt>
+                    <dd>{autoDeployLabel(env.auto)}</dd>
                     <dt>Address</dt>
                     <dd>
                       {env.port ? (
