@@ -102,6 +102,14 @@ describe('server triggers', () => {
       const log = await server.api<string>('GET', `/api/runs/${run.id}/jobs/release/log`);
       expect(log.body).toContain('release v1.0.0 tag refs/tags/v1.0.0');
     }
+    // A tag of a tree (git allows it) has no commit to run: ignored, with the reason.
+    work.git('tag', 'v-tree', 'HEAD^{tree}');
+    const treeTag = await waitFor(async () => (await ignored('tagged-local')).find((e) => e.data.ref === 'refs/tags/v-tree'), {
+      what: 'the tag of a tree to be ignored',
+      timeoutMs: 20_000,
+    });
+    expect(treeTag.data.reason).toBe("tag 'v-tree' points to no commit");
+    work.git('tag', '-d', 'v-tree');
     // The tags below are made one `git tag` (one ref transaction) at a time in the local repository.
     await server.api('DELETE', '/api/projects/tagged-local');
 
