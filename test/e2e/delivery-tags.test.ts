@@ -87,9 +87,6 @@ describe('releases by tag', () => {
   it('deploys the default branch to staging and v* tags to production, each by itself', async () => {
     const trunk = await work.commit({ 'README.md': 'one\n' }, 'one');
     push('trunk');
-    await new Promise((r) => setTimeout(r, 5000));
-    console.log(JSON.stringify((await server.api('GET', '/api/runs')).body).slice(0, 1500));
-    console.log(JSON.stringify((await server.api('GET', '/api/events?limit=50')).body).slice(0, 4000));
     const first = await waitFor(async () => (await releases()).find((r) => r.sha === trunk), {
       what: 'a release of trunk',
       timeoutMs: 30_000,

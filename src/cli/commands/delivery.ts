@@ -4,6 +4,7 @@ import { InputError } from '../../core/errors.ts';
 import { ApiClient, serverAddress } from '../api-client.ts';
 import { bold, dim, printJson, red, statusSymbol } from '../output.ts';
 import { isFinalRollout } from '../../core/rollout-phase.ts';
+import { refKind } from '../../pipeline/triggers.ts';
 
 const enc = encodeURIComponent;
 const client = (program: Command) => new ApiClient(serverAddress((program.opts() as { data?: string }).data));
@@ -58,7 +59,7 @@ export function registerDeliveryCommands(program: Command): void {
       }
       for (const r of releases)
         process.stdout.write(
-          `#${String(r.number).padEnd(4)} ${r.id}  ${r.sha.slice(0, 12)}  ${r.ref.replace(/^refs\/(heads|tags)\//, '').padEnd(16)} ${dim(r.createdAt)}\n`,
+          `#${String(r.number).padEnd(4)} ${r.id}  ${r.sha.slice(0, 12)}  ${refKind(r.ref).name.padEnd(16)} ${dim(r.createdAt)}\n`,
         );
     });
 

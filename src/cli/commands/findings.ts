@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { InputError } from '../../core/errors.ts';
 import { ApiClient, serverAddress } from '../api-client.ts';
 import { bold, dim, green, printJson, red, yellow } from '../output.ts';
+import { refKind } from '../../pipeline/triggers.ts';
 
 const enc = encodeURIComponent;
 const client = (program: Command) => new ApiClient(serverAddress((program.opts() as { data?: string }).data));
@@ -99,7 +100,7 @@ export function registerFindingsCommands(program: Command): void {
       const baseline = view.baseline
         ? `compared with run #${view.baseline.number} of the default branch`
         : 'no default-branch scan before it: every finding is new';
-      out.write(`${bold(what)}  ${view.run.ref.replace(/^refs\/(heads|tags)\//, '')}  ${dim(baseline)}\n`);
+      out.write(`${bold(what)}  ${refKind(view.run.ref).name}  ${dim(baseline)}\n`);
       if (!view.scanned) out.write('not scanned: no job of its run left a SARIF log\n');
       if (view.counts)
         out.write(

@@ -9,6 +9,7 @@ import type { RunRecord } from '../../store/ports.ts';
 import { ApiClient, serverAddress } from '../api-client.ts';
 import { bold, dim, formatMs, printJson, statusSymbol } from '../output.ts';
 import { parsePairs } from '../key-value-flags.ts';
+import { refKind } from '../../pipeline/triggers.ts';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 const client = (program: Command) => new ApiClient(serverAddress((program.opts() as { data?: string }).data));
@@ -141,7 +142,7 @@ export function registerRemoteCommands(program: Command): void {
       for (const r of list) {
         const took = r.startedAt && r.finishedAt ? formatMs(Date.parse(r.finishedAt) - Date.parse(r.startedAt)) : '';
         process.stdout.write(
-          `${statusSymbol(r.status)} ${r.id}  #${String(r.number).padEnd(4)} ${r.status.padEnd(9)} ${r.event.kind.padEnd(8)} ${r.event.ref.replace(/^refs\/(heads|tags)\//, '').padEnd(16)} ${r.event.sha.slice(0, 8)} ${took}\n`,
+          `${statusSymbol(r.status)} ${r.id}  #${String(r.number).padEnd(4)} ${r.status.padEnd(9)} ${r.event.kind.padEnd(8)} ${refKind(r.event.ref).name.padEnd(16)} ${r.event.sha.slice(0, 8)} ${took}\n`,
         );
       }
     });
