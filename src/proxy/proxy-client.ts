@@ -414,7 +414,8 @@ interface ControlOptions {
  * One control request; the answer's body on 2xx, InputError on 400, ProxyFencedError on a refused
  * token, ProxyControlError otherwise. Sent again once when a kept-alive connection turns out
  * closed (the proxy ends idle ones after 5 s; a server paused longer, by GC or SIGSTOP, finds them
- * dead on waking): every control call is idempotent, and the next connection is a new one.
+ * dead on waking): every control call is idempotent. The second try opens a connection of its own:
+ * the pool's other idle ones died in the same pause, and the client has not seen that yet.
  */
 async function control(socketPath: string, method: string, path: string, o: ControlOptions): Promise<string> {
   try {
@@ -423,7 +424,7 @@ async function control(socketPath: string, method: string, path: string, o: Cont
     const details =
       error instanceof ProxyControlError ? (error.details as { code?: string; reusedSocket?: boolean } | undefined) : undefined;
     if (!details?.reusedSocket || (details.code !== 'ECONNRESET' && details.code !== 'EPIPE')) throw error;
-    return controlOnce(socketPath, method, path, o);
+    return controlOnce(socketPath, method, path, { ...o, agent: undefined });
   }
 }
 

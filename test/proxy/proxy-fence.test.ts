@@ -108,3 +108,19 @@ describe('a proxy fenced by lease tokens', () => {
     expect(await answers(old.port)).toEqual(new Set(['c']));
   });
 });
+
+describe('a server that wakes from a pause longer than the proxy keeps idle connections', () => {
+  it('sends its command over a new connection when every kept-alive one is dead', async () => {
+    const dir = dataDir();
+    const [a, b] = (await backends('a', 'b')) as [Backend, Backend];
+    const c = await client({ dataDir: dir, fence: () => 1 });
+    await c.setRoutes(only(a));
+    // Several kept-alive connections in the client's pool.
+    await Promise.all([c.health(), c.health(), c.health()]);
+    // Paused as by SIGSTOP or a long GC: the proxy ends the idle connections (after 5 s and a second of grace), and the
+    // client learns of it only from the write it makes on waking, in the same tick.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 7_500);
+    await c.setRoutes(only(b));
+    expect(await answers(c.port)).toEqual(new Set(['b']));
+  }, 20_000);
+});
