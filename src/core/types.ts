@@ -85,9 +85,37 @@ export interface TriggersConfig {
     paths?: string[];
     pathsIgnore?: string[];
   };
+  /**
+   * GitHub's `pull_request` filters: `branches` name the base branch (the one the change would
+   * merge into), `paths` the files the pull request changes; `types` the actions that start a run
+   * (default opened, synchronize, reopened).
+   */
+  pullRequest?: {
+    branches?: string[];
+    branchesIgnore?: string[];
+    paths?: string[];
+    pathsIgnore?: string[];
+    types?: PullRequestAction[];
+  };
   schedule: string[];
   manual?: { inputs: Record<string, InputConfig> };
   webhook?: Record<string, never> | true;
+}
+
+/** What happened to a pull request (GitHub's names; GitLab's and Gitea's are mapped to them). */
+export type PullRequestAction = 'opened' | 'synchronize' | 'reopened' | 'closed';
+
+/** The pull request a `pull_request` run is for. */
+export interface PullRequestInfo {
+  number: number;
+  action: PullRequestAction;
+  /** The branch it would merge into (`main`). */
+  baseRef: string;
+  /** Its source branch (`feature/x`), in the fork when `fork` is true. */
+  headRef: string;
+  /** Opened from another repository: its code is untrusted, so its runs get no secrets. */
+  fork: boolean;
+  title?: string;
 }
 
 export interface PipelineConfig {
@@ -114,7 +142,7 @@ export interface GantryConfig {
 
 // ---------------------------------------------------------------- events that trigger runs
 
-export type TriggerKind = 'push' | 'schedule' | 'manual' | 'webhook';
+export type TriggerKind = 'push' | 'pull_request' | 'schedule' | 'manual' | 'webhook';
 
 export interface TriggerEvent {
   kind: TriggerKind;
@@ -127,6 +155,8 @@ export interface TriggerEvent {
   schedule?: string;
   /** For pushes: the ref's commit before the push, when it had one. */
   before?: string;
+  /** For pull_request events: the pull request (the ref is its head ref, the sha its head commit). */
+  pullRequest?: PullRequestInfo;
 }
 
 /** The `gantry` context of expressions. */
@@ -138,6 +168,9 @@ export interface GantryContext {
   /** `branch`, `tag`, or '' for any other ref (GitHub's `ref_type`). */
   ref_type: 'branch' | 'tag' | '';
   event: TriggerKind;
+  /** A pull request's source and target branch names; '' for other events (GitHub's `head_ref`, `base_ref`). */
+  head_ref: string;
+  base_ref: string;
   run_id: string;
   workspace: string;
 }

@@ -583,6 +583,8 @@ class JobRun {
         GANTRY_REF_NAME: spec.context.gantry.ref_name,
         GANTRY_REF_TYPE: spec.context.gantry.ref_type,
         GANTRY_EVENT: spec.context.gantry.event,
+        GANTRY_HEAD_REF: spec.context.gantry.head_ref,
+        GANTRY_BASE_REF: spec.context.gantry.base_ref,
         GANTRY_OUTPUT: files.output,
         GANTRY_ENV: files.env,
       },

@@ -13,6 +13,7 @@ import type {
   JobConfig,
   MatrixConfig,
   PipelineConfig,
+  PullRequestAction,
   StepConfig,
   TriggersConfig,
   Value,
@@ -258,6 +259,50 @@ const push = z
   )
   .describe('Run on git pushes (any branch or tag unless branches or tags is set).');
 
+const pullRequestAction = z.enum(['opened', 'synchronize', 'reopened', 'closed'] satisfies PullRequestAction[]);
+
+const pullRequestMap = z.strictObject(
+  {
+    branches: stringOrList('branch patterns')
+      .optional()
+      .describe("Base branches (the branch the change would merge into) whose pull requests start a run; '!pattern' excludes."),
+    'branches-ignore': stringOrList('branch patterns')
+      .optional()
+      .describe('Base branches whose pull requests never start a run; instead of branches.'),
+    paths: stringOrList('path patterns').optional().describe('Only run when a file the pull request changes matches.'),
+    'paths-ignore': stringOrList('path patterns')
+      .optional()
+      .describe('Do not run when every file the pull request changes matches; instead of paths.'),
+    types: z
+      .union(
+        [pullRequestAction, z.array(pullRequestAction, expected('a list of pull request actions'))],
+        expected('an action or a list of them'),
+      )
+      .transform((value) => (typeof value === 'string' ? [value] : value))
+      .optional()
+      .describe('Actions that start a run: opened, synchronize (new commits), reopened, closed. Default: opened, synchronize, reopened.'),
+  },
+  expected('a map'),
+);
+
+const pullRequest = z
+  .union(
+    [
+      nothingOrTrue.transform(() => ({})),
+      pullRequestMap.transform((raw) =>
+        compact({
+          branches: raw.branches,
+          branchesIgnore: raw['branches-ignore'],
+          paths: raw.paths,
+          pathsIgnore: raw['paths-ignore'],
+          types: raw.types,
+        }),
+      ),
+    ],
+    expected('nothing, true or a map with branches, paths and types'),
+  )
+  .describe("Run on pull requests (merge requests) a forge's webhook reports: their head commit, with the pull request's own gantry.yaml.");
+
 const manualMap = z.strictObject(
   { inputs: z.record(idString('input name'), input, expected('a map of inputs')).optional().describe('Values asked for when started.') },
   expected('a map'),
@@ -278,6 +323,7 @@ const webhook = z
 const triggerMap = z.strictObject(
   {
     push: push.optional(),
+    pull_request: pullRequest.optional(),
     schedule: stringOrList('cron strings').optional().describe("Cron schedules ('0 3 * * *'; 6 fields to give seconds)."),
     manual: manual.optional(),
     webhook: webhook.optional(),
@@ -290,7 +336,13 @@ const triggers = triggerMap
   .optional()
   .transform((raw): TriggersConfig => {
     if (raw === null || raw === undefined) return { push: {}, schedule: [] };
-    return compact({ push: raw.push, schedule: raw.schedule ?? [], manual: raw.manual, webhook: raw.webhook });
+    return compact({
+      push: raw.push,
+      pullRequest: raw.pull_request,
+      schedule: raw.schedule ?? [],
+      manual: raw.manual,
+      webhook: raw.webhook,
+    });
   })
   .describe('What starts a run. Default: a push to any branch.');
 
@@ -370,6 +422,7 @@ export const KNOWN_KEYS: Readonly<Record<ConfigMapKind, readonly string[]>> = {
   pipeline: Object.keys(pipeline.in.shape),
   on: Object.keys(triggerMap.shape),
   push: Object.keys(pushMap.shape),
+  pullRequest: Object.keys(pullRequestMap.shape),
   manual: Object.keys(manualMap.shape),
   input: Object.keys(inputMap.shape),
   concurrency: Object.keys(concurrencyMap.shape),
@@ -391,6 +444,7 @@ export type ConfigMapKind =
   | 'pipeline'
   | 'on'
   | 'push'
+  | 'pullRequest'
   | 'manual'
   | 'input'
   | 'concurrency'

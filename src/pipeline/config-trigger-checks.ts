@@ -1,5 +1,5 @@
 /**
- * Checks on `on:` and on the filters that name refs and paths (`on.push`, an environment's
+ * Checks on `on:` and on the filters that name refs and paths (`on.push`, `on.pull_request`, an environment's
  * `auto`): cron strings that never fire or are not 5 or 6 fields, filter patterns GitHub's syntax
  * cannot mean, a list with its `-ignore` twin, manual inputs whose default is not among their
  * options or of their type. They read the raw YAML values defensively, so they report alongside
@@ -56,6 +56,7 @@ export function checkTriggers(checker: ConfigCheckSink, stored: boolean): void {
 /** Branch, tag and path filters GitHub's syntax cannot mean (filter-patterns.ts), at the character. */
 function checkFilterPatterns(checker: ConfigCheckSink): void {
   const push = ['pipeline', 'on', 'push'];
+  const pullRequest = ['pipeline', 'on', 'pull_request'];
   for (const [key, kind] of [
     ['branches', 'branch'],
     ['branches-ignore', 'branch'],
@@ -65,6 +66,7 @@ function checkFilterPatterns(checker: ConfigCheckSink): void {
     ['paths-ignore', 'path'],
   ] as const) {
     reportFilterProblems(checker, [...push, key], kind);
+    if (kind !== 'tag') reportFilterProblems(checker, [...pullRequest, key], kind);
   }
   const environments = checker.rawAt(['environments']);
   for (const name of isObject(environments) ? Object.keys(environments) : []) {
@@ -72,12 +74,17 @@ function checkFilterPatterns(checker: ConfigCheckSink): void {
     reportFilterProblems(checker, ['environments', name, 'auto', 'tags'], 'tag');
   }
   // As on GitHub: a list and its -ignore twin together would leave it unclear which decides.
-  for (const key of ['branches', 'tags', 'paths']) {
-    if (checker.rawAt([...push, key]) !== undefined && checker.rawAt([...push, `${key}-ignore`]) !== undefined)
-      checker.report(
-        checker.keyOffset([...push, `${key}-ignore`]),
-        `use ${key} or ${key}-ignore, not both: a '!pattern' in ${key} excludes what it matches`,
-      );
+  for (const [trigger, keys] of [
+    [push, ['branches', 'tags', 'paths']],
+    [pullRequest, ['branches', 'paths']],
+  ] as const) {
+    for (const key of keys) {
+      if (checker.rawAt([...trigger, key]) !== undefined && checker.rawAt([...trigger, `${key}-ignore`]) !== undefined)
+        checker.report(
+          checker.keyOffset([...trigger, `${key}-ignore`]),
+          `use ${key} or ${key}-ignore, not both: a '!pattern' in ${key} excludes what it matches`,
+        );
+    }
   }
 }
 

@@ -31,7 +31,7 @@ export interface ReferenceProblem {
 }
 
 /** The properties of the contexts Gantry fills in itself (job-runner's expression context). */
-const GANTRY_PROPERTIES = ['sha', 'ref', 'ref_name', 'ref_type', 'event', 'run_id', 'workspace'];
+const GANTRY_PROPERTIES = ['sha', 'ref', 'ref_name', 'ref_type', 'event', 'head_ref', 'base_ref', 'run_id', 'workspace'];
 const JOB_PROPERTIES = ['status'];
 const NEEDS_PROPERTIES = ['result', 'outputs'];
 const STEP_PROPERTIES = ['outputs', 'outcome', 'conclusion'];
@@ -61,7 +61,7 @@ function valuesOf({ context, names }: Reference): readonly string[] | undefined 
   if (context === 'needs' && names.length === 2 && last === 'result') return OUTCOMES;
   if (context === 'steps' && names.length === 2 && (last === 'outcome' || last === 'conclusion')) return OUTCOMES;
   if (context === 'job' && names.length === 1 && last === 'status') return ['success', 'failure', 'cancelled'];
-  if (context === 'gantry' && names.length === 1 && last === 'event') return ['push', 'schedule', 'manual', 'webhook'];
+  if (context === 'gantry' && names.length === 1 && last === 'event') return ['push', 'pull_request', 'schedule', 'manual', 'webhook'];
   if (context === 'gantry' && names.length === 1 && last === 'ref_type') return ['branch', 'tag', ''];
   return undefined;
 }

@@ -370,6 +370,7 @@ const FIXED_MAPS: Readonly<Record<string, ConfigMapKind>> = {
   pipeline: 'pipeline',
   'pipeline.on': 'on',
   'pipeline.on.push': 'push',
+  'pipeline.on.pull_request': 'pullRequest',
   'pipeline.on.manual': 'manual',
   'pipeline.on.webhook': 'webhook',
   'pipeline.concurrency': 'concurrency',

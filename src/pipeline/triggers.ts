@@ -3,7 +3,7 @@
  * plan explanation behind `gantry run --plan`. Pure, so the server's webhook handler, the CLI and
  * tests all give the same answer and the same one-sentence reason.
  */
-import type { GantryContext, PipelineConfig, TriggerEvent, TriggersConfig, Value } from '../core/types.ts';
+import type { GantryContext, PipelineConfig, PullRequestAction, TriggerEvent, TriggersConfig, Value } from '../core/types.ts';
 import { evaluateCondition } from './expressions/index.ts';
 import { lastMatchWins } from './filter-patterns.ts';
 import { compilePlan, wholeExpression } from './plan.ts';
@@ -33,6 +33,10 @@ export function matchTrigger(on: TriggersConfig | undefined, event: TriggerEvent
       if (declared.length === 0) return { matched: true, reason: 'no triggers are declared, so every push runs' };
       if (!on?.push) return { matched: false, reason: `pushes do not trigger this pipeline (${describeDeclared(declared)})` };
       return matchPush(on.push, event);
+    case 'pull_request':
+      // Unlike pushes, pull requests run only when declared: their code comes from outside.
+      if (!on?.pullRequest) return { matched: false, reason: `pull requests do not trigger this pipeline (${describeDeclared(declared)})` };
+      return matchPullRequest(on.pullRequest, event);
   }
 }
 
@@ -40,6 +44,7 @@ function declaredTriggers(on: TriggersConfig | undefined): string[] {
   if (on === undefined) return [];
   const out: string[] = [];
   if (on.push) out.push('push');
+  if (on.pullRequest) out.push('pull_request');
   if ((on.schedule ?? []).length > 0) out.push('schedule');
   if (on.manual) out.push('manual');
   if (on.webhook) out.push('webhook');
@@ -58,17 +63,32 @@ function matchSchedule(on: TriggersConfig | undefined, event: TriggerEvent): Tri
   return { matched: false, reason: `schedule '${event.schedule}' is not among the declared schedules (${schedules.join(', ')})` };
 }
 
-/** What a pushed ref is, as GitHub's `ref_type` and `ref_name` say it. */
+/**
+ * What a ref is, as GitHub's `ref_type` and `ref_name` say it: a pull request's head ref
+ * (`refs/pull/7/head`, GitLab's `refs/merge-requests/7/head`) is named `7/head`, as GitHub names
+ * its merge ref `7/merge`.
+ */
 export function refKind(ref: string): { type: 'branch' | 'tag' | ''; name: string } {
   if (ref.startsWith('refs/heads/')) return { type: 'branch', name: ref.slice('refs/heads/'.length) };
   if (ref.startsWith('refs/tags/')) return { type: 'tag', name: ref.slice('refs/tags/'.length) };
-  return { type: '', name: ref };
+  const pull = /^refs\/(?:pull|merge-requests)\/(\d+\/head)$/.exec(ref);
+  return { type: '', name: pull?.[1] ?? ref };
 }
 
 /** The `gantry` context of a run: the event's sha and ref, with the ref's kind and short name. */
-export function gantryContextOf(event: Pick<TriggerEvent, 'kind' | 'ref' | 'sha'>, runId: string): GantryContext {
+export function gantryContextOf(event: Pick<TriggerEvent, 'kind' | 'ref' | 'sha' | 'pullRequest'>, runId: string): GantryContext {
   const { type, name } = refKind(event.ref);
-  return { sha: event.sha, ref: event.ref, ref_name: name, ref_type: type, event: event.kind, run_id: runId, workspace: '' };
+  return {
+    sha: event.sha,
+    ref: event.ref,
+    ref_name: name,
+    ref_type: type,
+    event: event.kind,
+    head_ref: event.pullRequest?.headRef ?? '',
+    base_ref: event.pullRequest?.baseRef ?? '',
+    run_id: runId,
+    workspace: '',
+  };
 }
 
 /**
@@ -130,27 +150,69 @@ function matchPush(push: NonNullable<TriggersConfig['push']>, event: TriggerEven
     refText = `${refText} matches ${filter.text}`;
   }
 
-  const paths = push.paths ?? [];
-  const pathsIgnore = push.pathsIgnore ?? [];
-  if (paths.length === 0 && pathsIgnore.length === 0)
-    return { matched: true, reason: filtered ? refText : `${refText}: any push triggers this pipeline` };
-  if (ref.type === 'tag') return { matched: true, reason: `${refText}; path filters are not evaluated for tag pushes` };
-  if (event.changedFiles === undefined) {
+  if (ref.type === 'tag' && ((push.paths ?? []).length > 0 || (push.pathsIgnore ?? []).length > 0))
+    return { matched: true, reason: `${refText}; path filters are not evaluated for tag pushes` };
+  return matchPaths(push, event.changedFiles, refText, filtered ? undefined : 'any push triggers this pipeline');
+}
+
+/**
+ * The path filters of a push or pull request over its changed files. `subject` opens the reason;
+ * `unfiltered` ends it when no path filter is set and nothing else was filtered either.
+ */
+function matchPaths(
+  filter: { paths?: string[]; pathsIgnore?: string[] },
+  changedFiles: string[] | undefined,
+  subject: string,
+  unfiltered?: string,
+): TriggerMatch {
+  const paths = filter.paths ?? [];
+  const pathsIgnore = filter.pathsIgnore ?? [];
+  if (paths.length === 0 && pathsIgnore.length === 0) return { matched: true, reason: unfiltered ? `${subject}: ${unfiltered}` : subject };
+  if (changedFiles === undefined) {
     const list = paths.length > 0 ? paths.join(', ') : `paths-ignore: ${pathsIgnore.join(', ')}`;
-    return { matched: true, reason: `${refText}; the changed files are unknown, so the path filter (${list}) is assumed to match` };
+    return { matched: true, reason: `${subject}; the changed files are unknown, so the path filter (${list}) is assumed to match` };
   }
-  const files = event.changedFiles;
+  const files = changedFiles;
   if (paths.length > 0) {
     const hit = files.find((file) => lastMatchWins(file, paths));
     return hit === undefined
-      ? { matched: false, reason: `${refText}, but none of the ${files.length} changed files match paths (${paths.join(', ')})` }
-      : { matched: true, reason: `${refText} and changed file '${hit}' matches paths (${paths.join(', ')})` };
+      ? { matched: false, reason: `${subject}, but none of the ${files.length} changed files match paths (${paths.join(', ')})` }
+      : { matched: true, reason: `${subject} and changed file '${hit}' matches paths (${paths.join(', ')})` };
   }
   // paths-ignore: one changed file left out of it is enough.
   const kept = files.find((file) => !lastMatchWins(file, pathsIgnore));
   return kept === undefined
-    ? { matched: false, reason: `${refText}, but all ${files.length} changed files match paths-ignore (${pathsIgnore.join(', ')})` }
-    : { matched: true, reason: `${refText} and changed file '${kept}' is outside paths-ignore (${pathsIgnore.join(', ')})` };
+    ? { matched: false, reason: `${subject}, but all ${files.length} changed files match paths-ignore (${pathsIgnore.join(', ')})` }
+    : { matched: true, reason: `${subject} and changed file '${kept}' is outside paths-ignore (${pathsIgnore.join(', ')})` };
+}
+
+/** The actions GitHub's `pull_request` runs on when `types` is not given. */
+export const DEFAULT_PULL_REQUEST_TYPES: readonly PullRequestAction[] = ['opened', 'synchronize', 'reopened'];
+
+/**
+ * GitHub's rules for `pull_request`: `types` (default opened, synchronize, reopened) name the
+ * actions that run, `branches` filter the base branch, and `paths` the files the pull request
+ * changes (against the base branch, from where the two diverged).
+ */
+function matchPullRequest(filter: NonNullable<TriggersConfig['pullRequest']>, event: TriggerEvent): TriggerMatch {
+  const pr = event.pullRequest;
+  if (pr === undefined) return { matched: false, reason: 'a pull_request event without its pull request' };
+  const types = filter.types ?? DEFAULT_PULL_REQUEST_TYPES;
+  let subject = `pull request #${pr.number} (${pr.headRef} into ${pr.baseRef}) ${pr.action === 'synchronize' ? 'got new commits' : `was ${pr.action}`}`;
+  if (!types.includes(pr.action))
+    return {
+      matched: false,
+      reason: `${subject}, and only ${types.join(', ')} pull requests trigger this pipeline${filter.types ? '' : ' (the default types)'}`,
+    };
+  const base = refFilter('branches', filter.branches, filter.branchesIgnore);
+  if (base !== undefined) {
+    if (base.include.length > 0 && !lastMatchWins(pr.baseRef, base.include))
+      return { matched: false, reason: `${subject}, but base branch '${pr.baseRef}' does not match ${base.text}` };
+    if (base.ignore.length > 0 && lastMatchWins(pr.baseRef, base.ignore))
+      return { matched: false, reason: `${subject}, but base branch '${pr.baseRef}' matches branches-ignore (${base.ignore.join(', ')})` };
+    subject = `${subject}; base branch '${pr.baseRef}' matches ${base.text}`;
+  }
+  return matchPaths(filter, event.changedFiles, subject, base === undefined ? 'any pull request triggers this pipeline' : undefined);
 }
 
 // ---------------------------------------------------------------- plan explanation

@@ -57,7 +57,7 @@ function spec(name: string, script: string, sandbox: 'auto' | 'off'): JobSpec {
       inputs: {},
       secrets: {},
       needs: {},
-      gantry: { sha: 'abc', ref: 'refs/heads/main', ref_name: 'main', ref_type: 'branch', event: 'push', run_id: 'run1', workspace: '' },
+      gantry: { sha: 'abc', ref: 'refs/heads/main', ref_name: 'main', ref_type: 'branch', event: 'push', head_ref: '', base_ref: '', run_id: 'run1', workspace: '' },
     },
     sourceDir: join(root, 'source'),
     workspaceDir: join(dir, 'workspace'),

@@ -61,7 +61,7 @@ function makeSpec(config: JobConfig, o: Partial<JobSpec> = {}): JobSpec {
       inputs: { version: '1.2.3' },
       secrets: {},
       needs: { prep: { result: 'success', outputs: { tag: 'v9' } } },
-      gantry: { sha: 'abc123', ref: 'refs/heads/main', ref_name: 'main', ref_type: 'branch', event: 'push', run_id: 'run1', workspace: '' },
+      gantry: { sha: 'abc123', ref: 'refs/heads/main', ref_name: 'main', ref_type: 'branch', event: 'push', head_ref: '', base_ref: '', run_id: 'run1', workspace: '' },
     },
     sourceDir: source,
     workspaceDir: join(data, 'work', 'run1', key),

@@ -53,7 +53,7 @@ function spec(run: string, sarif: string): JobSpec {
       inputs: {},
       secrets: {},
       needs: {},
-      gantry: { sha: 'abc', ref: 'refs/heads/main', ref_name: 'main', ref_type: 'branch', event: 'push', run_id: 'run1', workspace: '' },
+      gantry: { sha: 'abc', ref: 'refs/heads/main', ref_name: 'main', ref_type: 'branch', event: 'push', head_ref: '', base_ref: '', run_id: 'run1', workspace: '' },
     },
     sourceDir: source,
     workspaceDir: join(data, 'work', 'run1', key),

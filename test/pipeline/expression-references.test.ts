@@ -76,7 +76,7 @@ describe('references in expressions', () => {
     ).toEqual([
       "22:25: invalid expression in 'run' in step 1 of job 'test': needs.deploy.result: job 'test' does not need 'deploy' (its needs: build; a job reads only the jobs it needs)",
       "22:52: invalid expression in 'run' in step 1 of job 'test': matrix.os: the matrix of job 'test' has no 'os' (its keys: node, experimental)",
-      "22:69: invalid expression in 'run' in step 1 of job 'test': gantry.branch: the gantry context has no 'branch' (it has: sha, ref, ref_name, ref_type, event, run_id, workspace)",
+      "22:69: invalid expression in 'run' in step 1 of job 'test': gantry.branch: the gantry context has no 'branch' (it has: sha, ref, ref_name, ref_type, event, head_ref, base_ref, run_id, workspace)",
       "22:90: invalid expression in 'run' in step 1 of job 'test': steps.x.outputs.y: no step with id 'x' runs before this place in job 'test'",
     ]);
   });
@@ -122,7 +122,7 @@ describe('references in expressions', () => {
         ...pipeline(
           '{ id: first, run: echo }',
           "run: echo\n          if: needs.build.result == 'sucess' || steps.first.conclusion != 'failed'",
-          "run: echo\n          if: job.status == 'skipped' && gantry.event == 'pull_request' && 'Success' == needs.build.result",
+          "run: echo\n          if: job.status == 'skipped' && gantry.event == 'pull-request' && 'Success' == needs.build.result",
           "run: echo ${{ gantry.ref_name }}\n          if: gantry.ref_type == 'tags' || gantry.ref_type == ''",
         ),
       ),
@@ -130,7 +130,7 @@ describe('references in expressions', () => {
       "24:37: invalid expression in 'if' in step 2 of job 'test': 'sucess' is never a value of needs.build.result (success, failure, cancelled, skipped) (did you mean 'success'?)",
       "24:75: invalid expression in 'if' in step 2 of job 'test': 'failed' is never a value of steps.first.conclusion (success, failure, cancelled, skipped)",
       "26:29: invalid expression in 'if' in step 3 of job 'test': 'skipped' is never a value of job.status (success, failure, cancelled)",
-      "26:58: invalid expression in 'if' in step 3 of job 'test': 'pull_request' is never a value of gantry.event (push, schedule, manual, webhook)",
+      "26:58: invalid expression in 'if' in step 3 of job 'test': 'pull-request' is never a value of gantry.event (push, pull_request, schedule, manual, webhook) (did you mean 'pull_request'?)",
       "28:34: invalid expression in 'if' in step 4 of job 'test': 'tags' is never a value of gantry.ref_type (branch, tag, '') (did you mean 'tag'?)",
     ]);
   });

@@ -42,6 +42,8 @@ export const GANTRY: GantryContext = {
   ref_name: 'main',
   ref_type: 'branch',
   event: 'push',
+  head_ref: '',
+  base_ref: '',
   run_id: 'run-1',
   workspace: '/tmp/ws',
 };

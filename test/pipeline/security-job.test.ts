@@ -11,6 +11,8 @@ const GANTRY = {
   ref_name: 'main',
   ref_type: 'branch' as const,
   event: 'push' as const,
+  head_ref: '',
+  base_ref: '',
   run_id: 'r1',
   workspace: '',
 };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { TriggerEvent, TriggersConfig } from '../../src/core/types.ts';
+import type { PullRequestAction, TriggerEvent, TriggersConfig } from '../../src/core/types.ts';
 import {
   conditionReferences,
   explainPlan,
@@ -170,6 +170,87 @@ describe('matchTrigger: tag pushes, by the rules GitHub documents', () => {
     expect(context('refs/heads/feature/x')).toMatchObject({ ref_name: 'feature/x', ref_type: 'branch' });
     expect(context('refs/tags/v1.2.0')).toMatchObject({ ref: 'refs/tags/v1.2.0', ref_name: 'v1.2.0', ref_type: 'tag' });
     expect(context('refs/notes/commits')).toMatchObject({ ref_name: 'refs/notes/commits', ref_type: '' });
+  });
+});
+
+// GitHub's documentation of `on.pull_request`: "By default, a workflow only runs when a
+// pull_request event's activity type is opened, synchronize, or reopened"; "the branches filter
+// … evaluate[s] against the base branch"; paths are compared "against the base branch"; and
+// a pull request runs only when the workflow declares the event.
+describe('matchTrigger: pull requests, by the rules GitHub documents', () => {
+  function pr(action: PullRequestAction, base = 'main', changedFiles?: string[]): TriggerEvent {
+    return {
+      kind: 'pull_request',
+      ref: 'refs/pull/7/head',
+      sha: 'abc',
+      ...(changedFiles ? { changedFiles } : {}),
+      pullRequest: { number: 7, action, baseRef: base, headRef: 'feature/x', fork: false },
+    };
+  }
+
+  it('runs only when declared: not by default, and not for push filters', () => {
+    expect(matchTrigger(on({}), pr('opened'))).toEqual({
+      matched: false,
+      reason: 'pull requests do not trigger this pipeline (no triggers are declared)',
+    });
+    expect(matchTrigger(on({ push: {} }), pr('opened')).reason).toBe('pull requests do not trigger this pipeline (it declares only push)');
+    expect(matchTrigger(on({ pullRequest: {} }), pr('opened'))).toEqual({
+      matched: true,
+      reason: 'pull request #7 (feature/x into main) was opened: any pull request triggers this pipeline',
+    });
+  });
+
+  it('runs on opened, synchronize and reopened by default, and on closed only when types says so', () => {
+    for (const action of ['opened', 'synchronize', 'reopened'] as const) expect(matched(on({ pullRequest: {} }), pr(action))).toBe(true);
+    expect(matchTrigger(on({ pullRequest: {} }), pr('closed')).reason).toBe(
+      'pull request #7 (feature/x into main) was closed, and only opened, synchronize, reopened pull requests trigger this pipeline (the default types)',
+    );
+    const closing = on({ pullRequest: { types: ['closed'] } });
+    expect(matched(closing, pr('closed'))).toBe(true);
+    expect(matchTrigger(closing, pr('synchronize')).reason).toBe(
+      'pull request #7 (feature/x into main) got new commits, and only closed pull requests trigger this pipeline',
+    );
+  });
+
+  it('filters the base branch, not the source branch', () => {
+    const t = on({ pullRequest: { branches: ['main', 'release/**'] } });
+    expect(matched(t, pr('opened', 'main'))).toBe(true);
+    expect(matched(t, pr('opened', 'release/1.x'))).toBe(true);
+    expect(matchTrigger(t, pr('opened', 'dev')).reason).toBe(
+      "pull request #7 (feature/x into dev) was opened, but base branch 'dev' does not match branches (main, release/**)",
+    );
+    // The source branch is feature/x: a filter on it would not match, the base one does.
+    expect(matched(on({ pullRequest: { branches: ['feature/*'] } }), pr('opened', 'main'))).toBe(false);
+    expect(matchTrigger(on({ pullRequest: { branchesIgnore: ['gh-pages'] } }), pr('opened', 'gh-pages')).reason).toBe(
+      "pull request #7 (feature/x into gh-pages) was opened, but base branch 'gh-pages' matches branches-ignore (gh-pages)",
+    );
+  });
+
+  it('filters the files the pull request changes, with the base branch filter', () => {
+    const t = on({ pullRequest: { branches: ['main'], paths: ['src/**'] } });
+    expect(matchTrigger(t, pr('synchronize', 'main', ['src/a.ts', 'README.md']))).toEqual({
+      matched: true,
+      reason:
+        "pull request #7 (feature/x into main) got new commits; base branch 'main' matches branches (main) and changed file 'src/a.ts' matches paths (src/**)",
+    });
+    expect(matched(t, pr('synchronize', 'main', ['docs/a.md']))).toBe(false);
+    expect(matched(on({ pullRequest: { pathsIgnore: ['docs/**'] } }), pr('opened', 'main', ['docs/a.md']))).toBe(false);
+    expect(matchTrigger(t, pr('opened', 'main')).reason).toContain(
+      'the changed files are unknown, so the path filter (src/**) is assumed to match',
+    );
+  });
+
+  it("names the pull request's branches as GitHub's head_ref and base_ref, and its ref N/head", () => {
+    expect(gantryContextOf(pr('opened', 'main'), 'r1')).toMatchObject({
+      event: 'pull_request',
+      ref: 'refs/pull/7/head',
+      ref_name: '7/head',
+      ref_type: '',
+      head_ref: 'feature/x',
+      base_ref: 'main',
+    });
+    expect(gantryContextOf({ kind: 'push', ref: 'refs/merge-requests/12/head', sha: 'a' }, 'r1').ref_name).toBe('12/head');
+    expect(gantryContextOf(push('main'), 'r1')).toMatchObject({ head_ref: '', base_ref: '' });
   });
 });
 

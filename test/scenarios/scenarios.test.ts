@@ -84,6 +84,8 @@ const GANTRY: GantryContext = {
   ref_name: 'main',
   ref_type: 'branch',
   event: 'push',
+  head_ref: '',
+  base_ref: '',
   run_id: 'scenario',
   workspace: '/workspace',
 };

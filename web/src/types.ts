@@ -17,7 +17,13 @@ export interface Run {
   projectId: string | null;
   number: number;
   status: RunStatus;
-  event: { kind: string; ref: string; sha: string; changedFiles?: string[] };
+  event: {
+    kind: string;
+    ref: string;
+    sha: string;
+    changedFiles?: string[];
+    pullRequest?: { number: number; action: string; baseRef: string; headRef: string; fork: boolean; title?: string };
+  };
   inputs: Record<string, unknown>;
   configHash: string;
   parentRunId: string | null;

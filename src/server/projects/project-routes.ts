@@ -13,7 +13,7 @@ import { readConfigAtCommit } from '../repos/index.ts';
 import type { RunService } from '../runs/index.ts';
 import { parseHookBody } from './git-hooks.ts';
 import type { ProjectService } from './project-service.ts';
-import { detectProvider, parsePushPayload, verifyWebhook, webhookEventName } from './webhooks.ts';
+import { detectProvider, parsePullRequestPayload, parsePushPayload, verifyWebhook, webhookEventName } from './webhooks.ts';
 
 export interface ProjectRouteDeps {
   store: Store;
@@ -216,7 +216,7 @@ export function registerProjectRoutes(routes: RouteTable, deps: ProjectRouteDeps
   routes.add({
     method: 'POST',
     url: '/api/webhooks/:project',
-    summary: 'GitHub, GitLab and Gitea push webhooks (HMAC or token verified before anything else)',
+    summary: 'GitHub, GitLab and Gitea push and pull request webhooks (HMAC or token verified before anything else)',
     auth: 'signature',
     params: projectParams,
     handler: async ({ params, request, reply }) => {
@@ -233,6 +233,9 @@ export function registerProjectRoutes(routes: RouteTable, deps: ProjectRouteDeps
       }
       const eventName = webhookEventName(provider, request.headers);
       const push = parsePushPayload(provider, eventName, request.body);
+      const pullRequest = push ? null : parsePullRequestPayload(provider, eventName, request.body);
+      reply.code(202);
+      if (pullRequest && 'ignored' in pullRequest) return { skipped: pullRequest.ignored };
       const outcome = push
         ? await deps.runs.trigger(project, {
             kind: 'push',
@@ -241,8 +244,15 @@ export function registerProjectRoutes(routes: RouteTable, deps: ProjectRouteDeps
             changedFiles: push.changedFiles,
             actor: `webhook:${provider}`,
           })
-        : await deps.runs.trigger(project, { kind: 'webhook', actor: `webhook:${provider}:${eventName}` });
-      reply.code(202);
+        : pullRequest
+          ? await deps.runs.trigger(project, {
+              kind: 'pull_request',
+              ref: pullRequest.event.ref,
+              sha: pullRequest.event.sha,
+              pullRequest: pullRequest.event.pullRequest,
+              actor: `webhook:${provider}`,
+            })
+          : await deps.runs.trigger(project, { kind: 'webhook', actor: `webhook:${provider}:${eventName}` });
       return 'run' in outcome ? { runId: outcome.run.id } : { skipped: outcome.skipped };
     },
   });

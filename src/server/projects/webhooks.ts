@@ -1,12 +1,12 @@
 /**
- * Push webhooks from GitHub, GitLab and Gitea (and Forgejo, which speaks Gitea): who sent it,
- * whether it is genuine, and what it means as a TriggerEvent. Framework-free so the HTTP layer
+ * Push and pull request webhooks from GitHub, GitLab and Gitea (and Forgejo, which speaks Gitea):
+ * who sent it, whether it is genuine, and what it means as a TriggerEvent. Framework-free so the HTTP layer
  * can call it with the raw body it must keep for signature checks.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { InputError } from '../../core/errors.ts';
-import type { TriggerEvent } from '../../core/types.ts';
+import type { PullRequestAction, PullRequestInfo, TriggerEvent } from '../../core/types.ts';
 
 export type WebhookProvider = 'github' | 'gitlab' | 'gitea';
 
@@ -118,23 +118,115 @@ function filesOf(push: z.infer<typeof pushSchema>): string[] | undefined {
  */
 export function parsePushPayload(provider: WebhookProvider, eventName: string, body: unknown): TriggerEvent | null {
   if (!PUSH_EVENTS[provider].includes(eventName)) return null;
-  let json = body;
-  if (typeof body === 'string' || Buffer.isBuffer(body)) {
-    try {
-      json = JSON.parse(body.toString());
-    } catch {
-      throw new InputError('webhook body is not valid JSON');
-    }
-  }
-  const parsed = pushSchema.safeParse(json);
-  if (!parsed.success) {
-    throw new InputError(
-      `not a ${provider} push payload: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
-    );
-  }
+  const parsed = pushSchema.safeParse(parseJson(body));
+  if (!parsed.success) throw invalid(provider, 'push', parsed.error);
   const push = parsed.data;
   if (push.deleted === true || /^0+$/.test(push.after)) return null;
   if (!push.ref.startsWith('refs/heads/') && !push.ref.startsWith('refs/tags/')) return null;
   const changed = filesOf(push);
   return { kind: 'push', ref: push.ref, sha: push.after, ...(changed ? { changedFiles: changed } : {}) };
+}
+
+// ---------------------------------------------------------------- pull requests
+
+/** GitHub's and Gitea's pull_request payload, the fields read; Gitea says `synchronized` for GitHub's `synchronize`. */
+const githubPullRequestSchema = z.object({
+  action: z.string(),
+  number: z.number().int().positive(),
+  pull_request: z.object({
+    title: z.string().optional(),
+    head: z.object({
+      ref: z.string().min(1),
+      sha: z.string().regex(/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/, 'must be a full commit sha'),
+      // null when the fork was deleted.
+      repo: z.object({ full_name: z.string() }).nullish(),
+    }),
+    base: z.object({ ref: z.string().min(1), repo: z.object({ full_name: z.string() }) }),
+  }),
+});
+
+/** GitLab's Merge Request Hook, the fields read. */
+const gitlabMergeRequestSchema = z.object({
+  object_attributes: z.object({
+    iid: z.number().int().positive(),
+    action: z.string().optional(),
+    title: z.string().optional(),
+    source_branch: z.string().min(1),
+    target_branch: z.string().min(1),
+    source_project_id: z.number(),
+    target_project_id: z.number(),
+    last_commit: z.object({ id: z.string().regex(/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/, 'must be a full commit sha') }),
+    /** Present on an update that pushed commits; an update without it changed the title, labels… */
+    oldrev: z.string().optional(),
+  }),
+});
+
+const GITHUB_ACTIONS: Record<string, PullRequestAction> = {
+  opened: 'opened',
+  synchronize: 'synchronize',
+  synchronized: 'synchronize',
+  reopened: 'reopened',
+  closed: 'closed',
+};
+
+const GITLAB_ACTIONS: Record<string, PullRequestAction> = { open: 'opened', reopen: 'reopened', close: 'closed', merge: 'closed' };
+
+/** A pull request event, or why it starts nothing (an action no trigger takes: edited, labeled, approved…). */
+export type PullRequestDelivery = { event: TriggerEvent } | { ignored: string };
+
+function parseJson(body: unknown): unknown {
+  if (typeof body !== 'string' && !Buffer.isBuffer(body)) return body;
+  try {
+    return JSON.parse(body.toString());
+  } catch {
+    throw new InputError('webhook body is not valid JSON');
+  }
+}
+
+function invalid(provider: WebhookProvider, what: string, error: z.ZodError): InputError {
+  return new InputError(`not a ${provider} ${what} payload: ${error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+}
+
+function pullRequestEvent(ref: string, sha: string, info: PullRequestInfo): { event: TriggerEvent } {
+  return { event: { kind: 'pull_request', ref, sha, pullRequest: info } };
+}
+
+/**
+ * A pull request payload → a `pull_request` TriggerEvent of its head commit, with the ref the
+ * forge keeps it under (`refs/pull/N/head`; GitLab `refs/merge-requests/N/head`), which a mirror
+ * clone fetches with the branches. null for another event. GitLab's actions are mapped to
+ * GitHub's (open → opened, an update with new commits → synchronize, merge → closed). A
+ * pull request from another repository is marked `fork`: its code is untrusted.
+ */
+export function parsePullRequestPayload(provider: WebhookProvider, eventName: string, body: unknown): PullRequestDelivery | null {
+  if (provider === 'gitlab') {
+    if (eventName !== 'Merge Request Hook') return null;
+    const parsed = gitlabMergeRequestSchema.safeParse(parseJson(body));
+    if (!parsed.success) throw invalid(provider, 'merge request', parsed.error);
+    const mr = parsed.data.object_attributes;
+    const action = mr.action === 'update' ? (mr.oldrev ? 'synchronize' : undefined) : GITLAB_ACTIONS[mr.action ?? ''];
+    if (action === undefined) return { ignored: `merge request !${mr.iid}: '${mr.action ?? 'update'}' without new commits starts nothing` };
+    return pullRequestEvent(`refs/merge-requests/${mr.iid}/head`, mr.last_commit.id, {
+      number: mr.iid,
+      action,
+      baseRef: mr.target_branch,
+      headRef: mr.source_branch,
+      fork: mr.source_project_id !== mr.target_project_id,
+      ...(mr.title ? { title: mr.title } : {}),
+    });
+  }
+  if (eventName !== 'pull_request' && !(provider === 'gitea' && eventName === 'pull_request_sync')) return null;
+  const parsed = githubPullRequestSchema.safeParse(parseJson(body));
+  if (!parsed.success) throw invalid(provider, 'pull request', parsed.error);
+  const { action: raw, number, pull_request: pr } = parsed.data;
+  const action = GITHUB_ACTIONS[raw];
+  if (action === undefined) return { ignored: `pull request #${number}: '${raw}' starts nothing` };
+  return pullRequestEvent(`refs/pull/${number}/head`, pr.head.sha, {
+    number,
+    action,
+    baseRef: pr.base.ref,
+    headRef: pr.head.ref,
+    fork: pr.head.repo?.full_name !== pr.base.repo.full_name,
+    ...(pr.title ? { title: pr.title } : {}),
+  });
 }

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import type { Clock, TimerHandle } from '../../core/clock.ts';
 import { ConflictError, InputError, NotFoundError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
-import type { GantryConfig, GantryContext, PlannedJob, TriggerEvent, TriggerKind, Value } from '../../core/types.ts';
+import type { GantryConfig, GantryContext, PlannedJob, PullRequestInfo, TriggerEvent, TriggerKind, Value } from '../../core/types.ts';
 import { buildJobSpec, type RunSetting } from '../../engine/job-spec.ts';
 import { RunDriver, type Transition } from '../../engine/run-driver.ts';
 import { runDir, securityInputDir, sourceDir } from '../../engine/run-paths.ts';
@@ -28,7 +28,7 @@ import { initialRunState, rerunState, type RunState } from '../../pipeline/run-r
 import { gantryContextOf, matchTrigger, tagBurstReason } from '../../pipeline/triggers.ts';
 import type { EventEnvironment, JobRecord, NewEvent, Project, RunRecord, Store } from '../../store/ports.ts';
 import { runGit } from '../../platform/git.ts';
-import { type CommitList, commitsBetween, readConfigAtCommit, syncMirror } from '../repos/index.ts';
+import { type CommitList, commitsBetween, pullRequestChangedFiles, readConfigAtCommit, syncMirror } from '../repos/index.ts';
 
 /**
  * Several servers on one PostgreSQL: each run is driven by the server that owns it (its `server:`
@@ -96,6 +96,8 @@ export interface TriggerRequest {
   changedFiles?: string[] | Promise<string[] | undefined>;
   inputs?: Record<string, string>;
   schedule?: string;
+  /** For `pull_request`: the pull request; its changed files are read from git (against the base branch). */
+  pullRequest?: PullRequestInfo;
   actor: string;
   /** Fired by a background loop (cron, polling) rather than for a caller: stored through `loopStore`. */
   byLoop?: boolean;
@@ -144,14 +146,16 @@ export class RunService {
       read = await readConfigAtCommit(this.gitDir(project), resolved.sha);
     } catch (error) {
       // A pushed branch or tag without a gantry.yaml (gh-pages, an old tag) has nothing to run, as
-      // on GitHub; asked by hand, it is the caller's error.
-      if (req.kind !== 'push' || !(error instanceof InputError)) throw error;
+      // on GitHub (nor has a pull request's); asked by hand, it is the caller's error.
+      if ((req.kind !== 'push' && req.kind !== 'pull_request') || !(error instanceof InputError)) throw error;
       await this.#ignored(project, req, resolved, error.message);
       return { skipped: error.message };
     }
     const { text, file } = read;
     // Computed by git meanwhile (the caller started it).
-    const changedFiles = await req.changedFiles;
+    const changedFiles = req.pullRequest
+      ? await pullRequestChangedFiles(this.gitDir(project), req.pullRequest.baseRef, resolved.sha)
+      : await req.changedFiles;
     const event: TriggerEvent = {
       kind: req.kind,
       ref: resolved.ref,
@@ -159,6 +163,7 @@ export class RunService {
       changedFiles,
       schedule: req.schedule,
       ...(req.before ? { before: req.before } : {}),
+      ...(req.pullRequest ? { pullRequest: req.pullRequest } : {}),
     };
     let config: GantryConfig;
     try {
@@ -411,7 +416,8 @@ export class RunService {
       plannedJobs,
       pipelineEnv: config.pipeline.env,
       inputs,
-      secrets: run.projectId ? await this.#deps.secrets(run.projectId) : {},
+      // A pull request from a fork runs code from outside with its own gantry.yaml: no secrets, as on GitHub.
+      secrets: run.projectId && !run.event.pullRequest?.fork ? await this.#deps.secrets(run.projectId) : {},
       gantry,
       logCapBytes: this.#deps.logCapBytes,
       sandbox: this.#deps.sandbox,

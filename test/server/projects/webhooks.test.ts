@@ -1,7 +1,13 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../../src/core/errors.ts';
-import { detectProvider, parsePushPayload, verifyWebhook, webhookEventName } from '../../../src/server/projects/webhooks.ts';
+import {
+  detectProvider,
+  parsePullRequestPayload,
+  parsePushPayload,
+  verifyWebhook,
+  webhookEventName,
+} from '../../../src/server/projects/webhooks.ts';
 
 const SECRET = 's3cr3t-webhook-key';
 const BEFORE = '6113728f27ae82c7b1a177c8d03f9e96e0adf246';
@@ -227,5 +233,121 @@ describe('parsePushPayload', () => {
     } catch (e) {
       expect((e as InputError).code).toBe('INVALID_INPUT');
     }
+  });
+});
+
+/** GitHub's pull_request payload (its documented example, trimmed to the fields that matter and a few that do not). */
+function githubPullRequest(action: string, headRepo: string | null = 'acme/gantry'): Record<string, unknown> {
+  return {
+    action,
+    number: 42,
+    pull_request: {
+      url: 'https://api.github.com/repos/acme/gantry/pulls/42',
+      number: 42,
+      state: 'open',
+      title: 'Faster builds',
+      user: { login: 'octocat', id: 1 },
+      head: {
+        label: 'octocat:feature/fast',
+        ref: 'feature/fast',
+        sha: AFTER,
+        repo: headRepo === null ? null : { id: 2, full_name: headRepo },
+      },
+      base: { label: 'acme:main', ref: 'main', sha: BEFORE, repo: { id: 186853002, full_name: 'acme/gantry' } },
+      merged: false,
+    },
+    repository: { id: 186853002, full_name: 'acme/gantry' },
+    sender: { login: 'octocat', id: 1, type: 'User' },
+  };
+}
+
+/** GitLab's Merge Request Hook (its documented example, trimmed). */
+function gitlabMergeRequest(attributes: Record<string, unknown>): Record<string, unknown> {
+  return {
+    object_kind: 'merge_request',
+    event_type: 'merge_request',
+    user: { id: 1, username: 'root' },
+    project: { id: 1, path_with_namespace: 'acme/gantry' },
+    object_attributes: {
+      id: 99,
+      iid: 3,
+      title: 'Faster builds',
+      source_branch: 'feature/fast',
+      target_branch: 'main',
+      source_project_id: 1,
+      target_project_id: 1,
+      state: 'opened',
+      last_commit: { id: AFTER, message: 'Faster builds', timestamp: '2024-05-01T10:00:00+02:00' },
+      action: 'open',
+      ...attributes,
+    },
+  };
+}
+
+describe('parsePullRequestPayload', () => {
+  it('turns a GitHub pull request into a pull_request trigger of its head commit, under refs/pull/N/head', () => {
+    expect(parsePullRequestPayload('github', 'pull_request', githubPullRequest('opened'))).toEqual({
+      event: {
+        kind: 'pull_request',
+        ref: 'refs/pull/42/head',
+        sha: AFTER,
+        pullRequest: { number: 42, action: 'opened', baseRef: 'main', headRef: 'feature/fast', fork: false, title: 'Faster builds' },
+      },
+    });
+  });
+
+  it('marks a pull request from another repository as a fork, a deleted one too', () => {
+    const fromFork = parsePullRequestPayload('github', 'pull_request', githubPullRequest('synchronize', 'octocat/gantry'));
+    expect(fromFork).toMatchObject({ event: { pullRequest: { action: 'synchronize', fork: true } } });
+    expect(parsePullRequestPayload('github', 'pull_request', githubPullRequest('reopened', null))).toMatchObject({
+      event: { pullRequest: { action: 'reopened', fork: true } },
+    });
+  });
+
+  it('says why other actions start nothing, and leaves other events alone', () => {
+    expect(parsePullRequestPayload('github', 'pull_request', githubPullRequest('labeled'))).toEqual({
+      ignored: "pull request #42: 'labeled' starts nothing",
+    });
+    expect(parsePullRequestPayload('github', 'push', githubPush())).toBeNull();
+    expect(parsePullRequestPayload('gitlab', 'Push Hook', githubPush())).toBeNull();
+  });
+
+  it("reads Gitea's pull requests, whose new commits are 'synchronized'", () => {
+    const body = Buffer.from(JSON.stringify(githubPullRequest('synchronized')));
+    expect(parsePullRequestPayload('gitea', 'pull_request', body)).toMatchObject({
+      event: { ref: 'refs/pull/42/head', sha: AFTER, pullRequest: { action: 'synchronize', fork: false } },
+    });
+    expect(parsePullRequestPayload('gitea', 'pull_request_sync', body)).toMatchObject({
+      event: { pullRequest: { action: 'synchronize' } },
+    });
+  });
+
+  it("maps GitLab's merge request actions to GitHub's, under refs/merge-requests/N/head", () => {
+    const parse = (attributes: Record<string, unknown>) =>
+      parsePullRequestPayload('gitlab', 'Merge Request Hook', gitlabMergeRequest(attributes));
+    expect(parse({})).toEqual({
+      event: {
+        kind: 'pull_request',
+        ref: 'refs/merge-requests/3/head',
+        sha: AFTER,
+        pullRequest: { number: 3, action: 'opened', baseRef: 'main', headRef: 'feature/fast', fork: false, title: 'Faster builds' },
+      },
+    });
+    expect(parse({ action: 'update', oldrev: BEFORE })).toMatchObject({ event: { pullRequest: { action: 'synchronize' } } });
+    expect(parse({ action: 'update' })).toEqual({ ignored: "merge request !3: 'update' without new commits starts nothing" });
+    expect(parse({ action: 'merge' })).toMatchObject({ event: { pullRequest: { action: 'closed' } } });
+    expect(parse({ action: 'reopen' })).toMatchObject({ event: { pullRequest: { action: 'reopened' } } });
+    expect(parse({ action: 'approved' })).toEqual({ ignored: "merge request !3: 'approved' without new commits starts nothing" });
+    expect(parse({ source_project_id: 7 })).toMatchObject({ event: { pullRequest: { fork: true } } });
+  });
+
+  it('refuses a pull request payload of the wrong shape with INVALID_INPUT', () => {
+    const broken = githubPullRequest('opened');
+    (broken.pull_request as { head: { sha: string } }).head.sha = 'abc';
+    expect(() => parsePullRequestPayload('github', 'pull_request', broken)).toThrow(InputError);
+    expect(() => parsePullRequestPayload('github', 'pull_request', broken)).toThrow(
+      'not a github pull request payload: pull_request.head.sha: must be a full commit sha',
+    );
+    expect(() => parsePullRequestPayload('gitlab', 'Merge Request Hook', { object_kind: 'merge_request' })).toThrow(InputError);
   });
 });

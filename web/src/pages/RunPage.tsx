@@ -178,10 +178,23 @@ export default function RunPage() {
             <dt>Trigger</dt>
             <dd>{run.event.kind}</dd>
           </div>
-          <div>
-            <dt>{run.event.ref.startsWith('refs/tags/') ? 'Tag' : 'Branch'}</dt>
-            <dd className="mono">{branchOf(run.event.ref)}</dd>
-          </div>
+          {run.event.pullRequest ? (
+            <div>
+              <dt>Pull request</dt>
+              <dd>
+                #{run.event.pullRequest.number}{' '}
+                <span className="mono">
+                  {run.event.pullRequest.headRef} → {run.event.pullRequest.baseRef}
+                </span>
+                {run.event.pullRequest.fork ? ' (from a fork: no secrets)' : ''}
+              </dd>
+            </div>
+          ) : (
+            <div>
+              <dt>{run.event.ref.startsWith('refs/tags/') ? 'Tag' : 'Branch'}</dt>
+              <dd className="mono">{branchOf(run.event.ref)}</dd>
+            </div>
+          )}
           <div>
             <dt>Commit</dt>
             <dd className="mono" title={run.event.sha}>
