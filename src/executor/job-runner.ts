@@ -266,7 +266,12 @@ class JobRun {
     }
     let tests: TestCounts | null = null;
     if (!cancelled) {
-      if (status === 'success' && config.cache && cacheKey !== null && !exactHit) {
+      const wouldSave = status === 'success' && config.cache && cacheKey !== null && !exactHit;
+      // A pull request's code may come from a fork: an entry it saved under a key the default
+      // branch computes too would be restored there (cache poisoning). It restores, never saves.
+      if (wouldSave && spec.context.gantry.event === 'pull_request') {
+        this.log.system(`[gantry] cache not saved: a pull request's run only restores caches (${cacheKey})`);
+      } else if (wouldSave && cacheKey !== null) {
         await this.bestEffort('cache save', async () => {
           const saved = await saveCache({
             cacheDir: spec.cacheDir,

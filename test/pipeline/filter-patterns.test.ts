@@ -151,6 +151,27 @@ describe('filters in gantry.yaml', () => {
     ]);
   });
 
+  it('checks pull_request filters the same way, and its types by name', () => {
+    const text = [
+      'pipeline:',
+      '  on:',
+      '    pull_request:',
+      "      branches: ['main', 'v 2']",
+      '      branches-ignore: [wip]',
+      "      paths: ['src/**']",
+      '      types: [opened, synchronized]',
+      '      tags: [v1]',
+      '  jobs:',
+      '    a: { steps: [echo] }',
+    ];
+    expect(validateConfig(text.join('\n'), 'gantry.yaml').diagnostics.map((d) => `${d.line}:${d.col}: ${d.message}`)).toEqual([
+      "4:28: branch filter 'v 2': a space can never match: a branch name cannot contain spaces, ~, ^ or : (git check-ref-format)",
+      "5:7: use branches or branches-ignore, not both: a '!pattern' in branches excludes what it matches",
+      "7:23: item 2 of 'types' in 'pipeline.on.pull_request': expected 'opened', 'synchronize', 'reopened' or 'closed', got 'synchronized'",
+      "8:7: unknown key 'tags' in 'pipeline.on.pull_request'",
+    ]);
+  });
+
   it("triggers on a tag-like branch and a changed file as GitHub would, and a stored '!' no longer breaks a push", () => {
     const on = parseStoredConfig(file(`['v[0-9]+.[0-9]+']`, `['src/**', '!']`)).pipeline.on;
     const push = (ref: string, changedFiles: string[]) => matchTrigger(on, { kind: 'push', ref, sha: 'a1', changedFiles }).matched;

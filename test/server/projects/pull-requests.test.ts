@@ -1,0 +1,184 @@
+/**
+ * Pull request runs through a real server (ADR 0054): a URL project whose "forge" is a bare
+ * repository holding each pull request's head under refs/pull/N/head, as GitHub's do (GitHub
+ * itself cannot run here: its webhook is the payload GitHub documents, signed with the project's
+ * secret). The mirror fetches those refs with the branches; the run is of the head commit, with
+ * the pull request's own gantry.yaml.
+ */
+import { createHmac } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeRepo, type TestRepo } from '../../support/repo.ts';
+import { startTestServer, type TestServer, waitForRunEnd } from '../../support/server.ts';
+
+const CONFIG = [
+  'pipeline:',
+  '  on:',
+  '    pull_request:',
+  '      branches: [main]',
+  "      paths-ignore: ['docs/**']",
+  '  jobs:',
+  '    check:',
+  '      steps:',
+  '        - run: echo "pr ${{ gantry.event }} ${{ gantry.head_ref }} into ${{ gantry.base_ref }} as $GANTRY_REF_NAME, token of ${#TOKEN} characters"',
+  "          env: { TOKEN: '${{ secrets.TOKEN }}' }",
+  '    deps:',
+  '      cache: { key: deps-1, paths: [deps] }',
+  '      steps:',
+  '        - run: mkdir -p deps && echo built > deps/out',
+].join('\n');
+
+describe('pull request runs', () => {
+  let server: TestServer;
+  let work: TestRepo;
+  let bare = '';
+  let secret = '';
+  let projectId = '';
+  const cleanups: (() => Promise<unknown>)[] = [];
+
+  beforeAll(async () => {
+    // No polling during the test: what starts runs here is the webhook.
+    server = await startTestServer({ options: { pollIntervalMs: 3_600_000 } });
+    cleanups.push(() => server.cleanup());
+    work = await makeRepo({ 'gantry.yaml': CONFIG, 'src/app.txt': 'v1' });
+    cleanups.push(() => work.cleanup());
+    const parent = await mkdtemp(join(tmpdir(), 'gantry-forge-'));
+    cleanups.push(() => rm(parent, { recursive: true, force: true }));
+    bare = join(parent, 'shop.git');
+    execFileSync('git', ['clone', '-q', '--bare', work.dir, bare]);
+    const added = await server.api<{ project: { id: string }; webhook: { secret: string } }>('POST', '/api/projects', {
+      url: `file://${bare}`,
+      name: 'shop',
+    });
+    expect(added.status).toBe(201);
+    projectId = added.body.project.id;
+    secret = added.body.webhook.secret;
+    expect((await server.api('PUT', '/api/projects/shop/secrets/TOKEN', { value: 'hunter2' })).status).toBe(200);
+  });
+  afterAll(async () => {
+    for (const c of cleanups.reverse()) await c();
+  });
+
+  /** A branch of `main` with these files, published as pull request `number`'s head, as the forge does. */
+  async function openPullRequest(number: number, branch: string, files: Record<string, string>): Promise<string> {
+    work.git('checkout', '-q', '-b', branch, 'main');
+    const sha = await work.commit(files, `change for #${number}`);
+    work.git('checkout', '-q', 'main');
+    execFileSync('git', ['-C', work.dir, 'push', '-q', bare, `${sha}:refs/pull/${number}/head`]);
+    return sha;
+  }
+
+  /** GitHub's pull_request delivery (the fields its documentation shows, trimmed), signed with the project's secret. */
+  async function deliver(
+    action: string,
+    number: number,
+    o: { sha: string; head: string; base?: string; fromRepo?: string },
+  ): Promise<{ status: number; body: { runId?: string; skipped?: string } }> {
+    const payload = JSON.stringify({
+      action,
+      number,
+      pull_request: {
+        number,
+        title: `Pull request ${number}`,
+        head: { ref: o.head, sha: o.sha, repo: { full_name: o.fromRepo ?? 'acme/shop' } },
+        base: { ref: o.base ?? 'main', repo: { full_name: 'acme/shop' } },
+      },
+      repository: { full_name: 'acme/shop' },
+    });
+    const response = await fetch(`${server.url}/api/webhooks/${projectId}`, {
+      method: 'POST',
+      body: payload,
+      headers: {
+        'content-type': 'application/json',
+        'x-github-event': 'pull_request',
+        'x-hub-signature-256': `sha256=${createHmac('sha256', secret).update(payload).digest('hex')}`,
+      },
+    });
+    return { status: response.status, body: (await response.json()) as { runId?: string; skipped?: string } };
+  }
+
+  async function logOf(runId: string, job = 'check'): Promise<string> {
+    expect((await waitForRunEnd(server, runId)).status).toBe('success');
+    return (await server.api<string>('GET', `/api/runs/${runId}/jobs/${job}/log`)).body;
+  }
+
+  it("runs a pull request's head commit with its branches in the context, and the project's secrets when it comes from the repository itself", async () => {
+    const sha = await openPullRequest(7, 'feature/fast', { 'src/app.txt': 'v2' });
+    const delivered = await deliver('opened', 7, { sha, head: 'feature/fast' });
+    expect(delivered.status).toBe(202);
+    expect(await logOf(delivered.body.runId as string)).toContain(
+      'pr pull_request feature/fast into main as 7/head, token of 7 characters',
+    );
+    const run = await server.api<{ run: { event: Record<string, unknown> } }>('GET', `/api/runs/${delivered.body.runId}`);
+    expect(run.body.run.event).toMatchObject({
+      kind: 'pull_request',
+      ref: 'refs/pull/7/head',
+      sha,
+      changedFiles: ['src/app.txt'],
+      pullRequest: { number: 7, action: 'opened', baseRef: 'main', headRef: 'feature/fast', fork: false },
+    });
+  });
+
+  it('gives a pull request from a fork no secrets: its code and its gantry.yaml come from outside', async () => {
+    const sha = await openPullRequest(8, 'fork-change', {
+      'src/app.txt': 'v3',
+      // The fork's own gantry.yaml is what runs: here it tries to print the secret.
+      'gantry.yaml': CONFIG.replace('token of ${#TOKEN} characters', 'token [$TOKEN]'),
+    });
+    const delivered = await deliver('synchronize', 8, { sha, head: 'fork-change', fromRepo: 'mallory/shop' });
+    expect(delivered.status).toBe(202);
+    const log = await logOf(delivered.body.runId as string);
+    expect(log).toContain('as 8/head, token []');
+    expect(log).not.toContain('hunter2');
+  });
+
+  it('filters on the files changed since the pull request left its base branch, as GitHub compares them', async () => {
+    const sha = await openPullRequest(9, 'docs-only', { 'docs/guide.md': 'how to' });
+    // The base branch moves on after the branch point: its change to src/ is not the pull request's.
+    await work.commit({ 'src/app.txt': 'main moved on' }, 'main moves on');
+    execFileSync('git', ['-C', work.dir, 'push', '-q', bare, 'main']);
+    const delivered = await deliver('opened', 9, { sha, head: 'docs-only' });
+    expect(delivered.body.skipped).toBe(
+      "pull request #9 (docs-only into main) was opened; base branch 'main' matches branches (main), but all 1 changed files match paths-ignore (docs/**)",
+    );
+  });
+
+  it('starts nothing for another base branch, a closed pull request or an action no trigger takes, and says why', async () => {
+    const sha = await openPullRequest(10, 'to-dev', { 'src/app.txt': 'for dev' });
+    expect((await deliver('opened', 10, { sha, head: 'to-dev', base: 'dev' })).body.skipped).toBe(
+      "pull request #10 (to-dev into dev) was opened, but base branch 'dev' does not match branches (main)",
+    );
+    expect((await deliver('closed', 10, { sha, head: 'to-dev' })).body.skipped).toBe(
+      'pull request #10 (to-dev into main) was closed, and only opened, synchronize, reopened pull requests trigger this pipeline (the default types)',
+    );
+    expect(await deliver('labeled', 10, { sha, head: 'to-dev' })).toEqual({
+      status: 202,
+      body: { skipped: "pull request #10: 'labeled' starts nothing" },
+    });
+    const ignored = await server.api<{ events: { data: { reason: string; kind: string; ref: string } }[] }>(
+      'GET',
+      '/api/events?type=trigger.ignored&project=shop',
+    );
+    expect(ignored.body.events.map((e) => e.data)).toContainEqual(
+      expect.objectContaining({ kind: 'pull_request', ref: 'refs/pull/10/head', reason: expect.stringContaining("base branch 'dev'") }),
+    );
+  });
+
+  it("restores caches but never saves one: the default branch's runs would restore what a fork saved", async () => {
+    const sha = await openPullRequest(11, 'cached', { 'src/app.txt': 'cached' });
+    const first = await deliver('opened', 11, { sha, head: 'cached' });
+    const prLog = await logOf(first.body.runId as string, 'deps');
+    expect(prLog).toContain('cache miss: deps-1');
+    expect(prLog).toContain("cache not saved: a pull request's run only restores caches (deps-1)");
+    // The default branch misses too (the pull request saved nothing), and saves.
+    const manual = await server.api<{ run: { id: string } }>('POST', '/api/projects/shop/runs', {});
+    const mainLog = await logOf(manual.body.run.id, 'deps');
+    expect(mainLog).toContain('cache miss: deps-1');
+    expect(mainLog).toContain('cache saved: deps-1');
+    const again = await deliver('synchronize', 11, { sha, head: 'cached' });
+    expect(await logOf(again.body.runId as string, 'deps')).toContain('cache restored (exact hit): deps-1');
+  });
+});
