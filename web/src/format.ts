@@ -40,6 +40,17 @@ export function branchOf(ref: string): string {
   return ref.replace(/^refs\/(heads|tags)\//, '');
 }
 
+/** What a run was started for, as its page names it: a pull request, a tag or a branch. */
+export function triggerRef(event: { ref: string; pullRequest?: { number: number; baseRef: string; headRef: string; fork: boolean } }): {
+  label: string;
+  value: string;
+} {
+  const pr = event.pullRequest;
+  if (pr)
+    return { label: 'Pull request', value: `#${pr.number} ${pr.headRef} → ${pr.baseRef}${pr.fork ? ' (from a fork: no secrets)' : ''}` };
+  return { label: event.ref.startsWith('refs/tags/') ? 'Tag' : 'Branch', value: branchOf(event.ref) };
+}
+
 /** What deploys to an environment by itself (its `auto` in gantry.yaml), in words. */
 export function autoDeployLabel(auto: boolean | { branches?: string[]; tags?: string[] } | null | undefined): string {
   if (auto === true) return 'each release of the default branch';

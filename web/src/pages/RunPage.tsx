@@ -14,7 +14,7 @@ import { LogViewer } from '../components/LogViewer.tsx';
 import { StatusBadge } from '../components/StatusBadge.tsx';
 import { RunSecurity } from '../components/RunSecurity.tsx';
 import { TestResults } from '../components/TestResults.tsx';
-import { ago, branchOf, duration, elapsed, shortSha } from '../format.ts';
+import { ago, duration, elapsed, shortSha, triggerRef } from '../format.ts';
 import { useEventStream } from '../live.ts';
 import type { Job, Project, Run, RunWithJobs } from '../types.ts';
 import './RunPage.css';
@@ -178,23 +178,10 @@ export default function RunPage() {
             <dt>Trigger</dt>
             <dd>{run.event.kind}</dd>
           </div>
-          {run.event.pullRequest ? (
-            <div>
-              <dt>Pull request</dt>
-              <dd>
-                #{run.event.pullRequest.number}{' '}
-                <span className="mono">
-                  {run.event.pullRequest.headRef} → {run.event.pullRequest.baseRef}
-                </span>
-                {run.event.pullRequest.fork ? ' (from a fork: no secrets)' : ''}
-              </dd>
-            </div>
-          ) : (
-            <div>
-              <dt>{run.event.ref.startsWith('refs/tags/') ? 'Tag' : 'Branch'}</dt>
-              <dd className="mono">{branchOf(run.event.ref)}</dd>
-            </div>
-          )}
+          <div>
+            <dt>{triggerRef(run.event).label}</dt>
+            <dd className="mono">{triggerRef(run.event).value}</dd>
+          </div>
           <div>
             <dt>Commit</dt>
             <dd className="mono" title={run.event.sha}>
