@@ -116,8 +116,10 @@ function stdoutOf(spec: JobSpec): string[] {
 const GANTRY_SET = [
   'CI',
   'GANTRY',
+  'GANTRY_BASE_REF',
   'GANTRY_ENV',
   'GANTRY_EVENT',
+  'GANTRY_HEAD_REF',
   'GANTRY_JOB',
   'GANTRY_OUTPUT',
   'GANTRY_REF',
