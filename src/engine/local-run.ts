@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { newId } from '../core/ids.ts';
-import type { GantryConfig, PlannedJob, RunReport, TriggerKind } from '../core/types.ts';
+import type { GantryConfig, PlannedJob, PullRequestInfo, RunReport, TriggerKind } from '../core/types.ts';
 import type { LogLine, RunJob } from '../executor/ports.ts';
 import { snapshotWorkingTree } from '../executor/workspace.ts';
 import { compilePlan } from '../pipeline/plan.ts';
@@ -30,6 +30,8 @@ export interface LocalRunOptions {
   event: TriggerKind;
   /** `--ref`: the branch or tag the run is for (gantry.ref); the files are the working tree's all the same. */
   ref?: string;
+  /** `--event pull_request`: the pull request simulated (gantry.head_ref, gantry.base_ref). */
+  pullRequest?: PullRequestInfo;
   parallel: number;
   sandbox: 'auto' | 'off';
   logCapBytes: number;
@@ -62,7 +64,10 @@ export async function runLocally(o: LocalRunOptions): Promise<LocalRunResult> {
   const source = sourceDir(dataDir, runId);
   const prepare = async () => {
     const snapshot = await snapshotWorkingTree(repoDir, source);
-    const gantry = gantryContextOf({ sha: snapshot.sha ?? '', ref: o.ref ?? snapshot.ref ?? '', kind: o.event }, runId);
+    const gantry = gantryContextOf(
+      { sha: snapshot.sha ?? '', ref: o.ref ?? snapshot.ref ?? '', kind: o.event, pullRequest: o.pullRequest },
+      runId,
+    );
     return { gantry, plan: compilePlan(pipeline, { inputs, gantry, only: o.only }) };
   };
   const { gantry, plan } = await prepare().catch(async (error: unknown) => {

@@ -61,3 +61,17 @@ export function tryGit(args: string[], o: GitOptions = {}): Promise<GitResult> {
     );
   });
 }
+
+/**
+ * The files a pull request changes, as GitHub's path filters see them: `head` against the base
+ * branch from where the two diverged (`git diff base...head`). Undefined when the base branch is
+ * not in the repository (then path filters match). Used by the server and by `gantry run
+ * --event pull_request`.
+ */
+export async function pullRequestChangedFiles(gitDir: string, baseBranch: string, head: string): Promise<string[] | undefined> {
+  if (!/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(head)) throw new Error(`not a full commit sha: ${JSON.stringify(head.slice(0, 80))}`);
+  const base = `refs/heads/${baseBranch}`;
+  if (!(await tryGit(['rev-parse', '--verify', '--quiet', `${base}^{commit}`], { cwd: gitDir })).ok) return undefined;
+  const out = await runGit(['diff', '--name-only', '-z', '--no-renames', `${base}...${head}`], { cwd: gitDir });
+  return out.split('\0').filter((name) => name !== '');
+}

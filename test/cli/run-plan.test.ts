@@ -104,4 +104,34 @@ describe('gantry run --plan', () => {
     const [runId] = await repo.runIds();
     expect(await jobLog(repo, runId as string, 'show')).toContain('ref v2.0.0 tag');
   });
+
+  it('--event pull_request plans and runs a pull request of this branch into --base, filtered on base...HEAD', async () => {
+    const repo = await makeRepo({
+      'gantry.yaml': [
+        'pipeline:',
+        '  on:',
+        "    pull_request: { branches: [main], paths: ['src/**'] }",
+        '  jobs:',
+        '    check:',
+        '      steps:',
+        '        - run: echo "${{ gantry.event }} of $GANTRY_HEAD_REF into ${{ gantry.base_ref }}"',
+      ].join('\n'),
+      'src/app.txt': 'v1',
+    });
+    repos.push(repo);
+    git(repo.dir, 'checkout', '-q', '-b', 'feature');
+    await repo.commit({ 'docs/guide.md': 'how to' }, 'docs only');
+    const docsOnly = await runCli(repo.dir, ['run', '--plan', '--event', 'pull_request']);
+    expect(docsOnly.stdout).toContain(
+      "not triggered: pull request #0 (feature into main) was opened; base branch 'main' matches branches (main), but none of the 1 changed files match paths (src/**)",
+    );
+    await repo.commit({ 'src/app.txt': 'v2' }, 'code');
+    const run = await runCli(repo.dir, ['run', '--event', 'pull_request', '--json', '--no-sandbox']);
+    expect(run.code).toBe(0);
+    const [runId] = await repo.runIds();
+    expect(await jobLog(repo, runId as string, 'check')).toContain('pull_request of feature into main');
+    const noBase = await runCli(repo.dir, ['run', '--plan', '--event', 'pull_request', '--base', 'develop']);
+    expect(noBase.code).toBe(2);
+    expect(noBase.stderr.trim()).toBe("gantry: --base: no branch 'develop' in this repository to compare feature with");
+  });
 });

@@ -6,7 +6,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import type { Command } from 'commander';
 import { type Diagnostic, formatDiagnostic, InputError, InvalidConfigError } from '../../core/errors.ts';
-import type { GantryConfig, TriggerKind } from '../../core/types.ts';
+import type { GantryConfig, PullRequestInfo, TriggerEvent, TriggerKind } from '../../core/types.ts';
 import { runLocally } from '../../engine/local-run.ts';
 import { jobLogFile } from '../../engine/run-paths.ts';
 import { runJob } from '../../executor/job-runner.ts';
@@ -17,9 +17,10 @@ import { gantryJsonSchema } from '../../pipeline/json-schema.ts';
 import { EXPERIMENTS_DIR, type ExperimentSource, isExperimentFile, mergeExperiments } from '../../pipeline/experiment-files.ts';
 import { loadConfigFile, validateConfig } from '../../pipeline/load-config.ts';
 import { compilePlan } from '../../pipeline/plan.ts';
-import { explainPlan, gantryContextOf } from '../../pipeline/triggers.ts';
+import { explainPlan, gantryContextOf, refKind } from '../../pipeline/triggers.ts';
 import { resolveInputs } from '../../pipeline/inputs.ts';
 import { parseEnvNames } from '../../platform/child-env.ts';
+import { pullRequestChangedFiles } from '../../platform/git.ts';
 import type { JobRecord } from '../../store/ports.ts';
 import { parsePairs } from '../key-value-flags.ts';
 import { LiveTable } from '../live-table.ts';
@@ -103,8 +104,9 @@ export function registerLocalCommands(program: Command): void {
     .option('--input <key=value>', 'a manual input (repeatable)', collect, [])
     .option('--secret <NAME>', 'pass the environment variable NAME as secrets.NAME (repeatable)', collect, [])
     .option('--secrets-file <file>', 'read secrets from a dotenv file (repeatable)', collect, [])
-    .option('--event <kind>', 'the event to simulate: push, manual, schedule, webhook', 'push')
+    .option('--event <kind>', 'the event to simulate: push, pull_request, manual, schedule, webhook', 'push')
     .option('--ref <ref>', 'the branch or tag to simulate (main, v1.2.0, refs/tags/v2.0.0); default: the checked-out branch')
+    .option('--base <branch>', 'with --event pull_request: the branch the change would merge into (default main)', 'main')
     .option('--file <path>', 'the config file (default gantry.yaml)')
     .option('--parallel <n>', 'jobs at once (default: the number of cores)', (v) => Number.parseInt(v, 10))
     .option('--no-sandbox', 'run jobs as plain processes even where bubblewrap is installed')
@@ -123,6 +125,7 @@ interface RunOptions {
   secretsFile: string[];
   event: string;
   ref?: string;
+  base: string;
   file?: string;
   parallel?: number;
   sandbox: boolean;
@@ -131,7 +134,23 @@ interface RunOptions {
   verbose?: boolean;
 }
 
-const EVENTS: TriggerKind[] = ['push', 'manual', 'schedule', 'webhook'];
+const EVENTS: TriggerKind[] = ['push', 'pull_request', 'manual', 'schedule', 'webhook'];
+
+/**
+ * `--event pull_request`: a pull request of the checked-out branch (or `--ref`'s) into `--base`,
+ * changing what `git diff base...HEAD` lists, as the server reads a pull request's files.
+ */
+async function simulatedPullRequest(
+  repoDir: string,
+  head: { sha: string; ref: string },
+  base: string,
+): Promise<{ pullRequest: PullRequestInfo; changedFiles: string[] | undefined }> {
+  const headRef = refKind(head.ref).name;
+  const changedFiles = head.sha ? await pullRequestChangedFiles(repoDir, base, head.sha).catch(() => undefined) : undefined;
+  if (changedFiles === undefined && head.sha)
+    throw new InputError(`--base: no branch '${base}' in this repository to compare ${headRef || 'HEAD'} with`);
+  return { pullRequest: { number: 0, action: 'opened', baseRef: base, headRef, fork: false }, changedFiles };
+}
 
 /**
  * The ref a local run or plan is for: the checked-out branch, or `--ref` (a branch or tag of the
@@ -159,15 +178,18 @@ async function runCommand(opts: RunOptions): Promise<number> {
   const inputs = parsePairs(opts.input, '--input');
 
   // Resolved only when asked for: a plain run names itself by its working tree's branch.
-  const head = opts.plan || opts.ref !== undefined ? await simulatedRef(repoDir, opts.ref) : null;
+  const pr = event === 'pull_request';
+  const head = opts.plan || opts.ref !== undefined || pr ? await simulatedRef(repoDir, opts.ref) : null;
+  const simulated = pr && head ? await simulatedPullRequest(repoDir, head, opts.base) : undefined;
   if (opts.plan && head) {
     const resolvedInputs = resolveInputs(config.pipeline.on.manual?.inputs, inputs);
-    const full = explainPlan(config.pipeline, { kind: event, ref: head.ref, sha: head.sha }, resolvedInputs);
+    const triggerEvent: TriggerEvent = { kind: event, ref: head.ref, sha: head.sha, ...simulated };
+    const full = explainPlan(config.pipeline, triggerEvent, resolvedInputs);
     // --job narrows the plan as it narrows the run (and rejects an unknown id the same way).
     const selected = new Set(
       compilePlan(config.pipeline, {
         inputs: resolvedInputs,
-        gantry: gantryContextOf({ sha: head.sha, ref: head.ref, kind: event }, ''),
+        gantry: gantryContextOf(triggerEvent, ''),
         only: opts.job,
       }).jobs.map((j) => j.key),
     );
@@ -201,6 +223,7 @@ async function runCommand(opts: RunOptions): Promise<number> {
       secrets: collectSecrets(opts.secret, opts.secretsFile),
       event,
       ...(opts.ref !== undefined && head ? { ref: head.ref } : {}),
+      ...(simulated ? { pullRequest: simulated.pullRequest } : {}),
       parallel,
       sandbox: opts.sandbox ? 'auto' : 'off',
       logCapBytes: DEFAULT_LOG_CAP_BYTES,

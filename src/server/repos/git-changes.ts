@@ -1,6 +1,6 @@
 /**
- * What a push or pull request changed, read from git itself: the files between two commits of a
- * local repository, and the branches and tags of a local repository or a remote URL. Used by the git hook
+ * What a push changed, read from git itself: the files between two commits of a local
+ * repository, and the branches and tags of a local repository or a remote URL. Used by the git hook
  * and the repository poller, which only know shas, to fill `TriggerEvent.changedFiles`.
  */
 import { statSync } from 'node:fs';
@@ -35,22 +35,6 @@ export async function changedFiles(repoDir: string, before: string | null, after
   const [, firstParent] = (await runGit(['rev-list', '--parents', '-n', '1', after], { cwd: repoDir })).trim().split(' ');
   if (firstParent === undefined) return splitNul(await runGit(['ls-tree', '-r', '--name-only', '-z', after], { cwd: repoDir }));
   return splitNul(await runGit(['diff', '--name-only', '-z', '--no-renames', firstParent, after], { cwd: repoDir }));
-}
-
-/**
- * The files a pull request changes, as GitHub's path filters see them: its head against the base
- * branch from where the two diverged (`git diff base...head`). Undefined when the base branch is
- * not in the repository (then path filters match).
- */
-export async function pullRequestChangedFiles(gitDir: string, baseBranch: string, head: string): Promise<string[] | undefined> {
-  assertObjectId(head, 'head');
-  const base = `refs/heads/${baseBranch}`;
-  const known = await runGit(['rev-parse', '--verify', '--quiet', `${base}^{commit}`], { cwd: gitDir }).then(
-    () => true,
-    () => false,
-  );
-  if (!known) return undefined;
-  return splitNul(await runGit(['diff', '--name-only', '-z', '--no-renames', `${base}...${head}`], { cwd: gitDir }));
 }
 
 /** A local directory is read directly; anything else (a URL, scp-like `git@host:path`) is asked over the wire. */

@@ -5,6 +5,5 @@ export {
   commitsBetween,
   listPushRefs,
   MAX_RELEASE_COMMITS,
-  pullRequestChangedFiles,
 } from './git-changes.ts';
 export { CONFIG_FILES, readConfigAtCommit, readFilesAtCommit, syncMirror } from './repo-files.ts';

@@ -27,8 +27,8 @@ import { SECURITY_INPUT_FOLDER, type SecurityJobRunner, withSecurityJob } from '
 import { initialRunState, rerunState, type RunState } from '../../pipeline/run-reducer.ts';
 import { gantryContextOf, matchTrigger, tagBurstReason } from '../../pipeline/triggers.ts';
 import type { EventEnvironment, JobRecord, NewEvent, Project, RunRecord, Store } from '../../store/ports.ts';
-import { runGit } from '../../platform/git.ts';
-import { type CommitList, commitsBetween, pullRequestChangedFiles, readConfigAtCommit, syncMirror } from '../repos/index.ts';
+import { pullRequestChangedFiles, runGit } from '../../platform/git.ts';
+import { type CommitList, commitsBetween, readConfigAtCommit, syncMirror } from '../repos/index.ts';
 
 /**
  * Several servers on one PostgreSQL: each run is driven by the server that owns it (its `server:`
