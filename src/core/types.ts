@@ -157,6 +157,14 @@ export interface TriggerEvent {
   before?: string;
   /** For pull_request events: the pull request (the ref is its head ref, the sha its head commit). */
   pullRequest?: PullRequestInfo;
+  /** For a forge's deliveries: where the run's commit statuses go. */
+  forge?: ForgeTarget;
+}
+
+/** A forge's commit statuses API for one repository, as its signed delivery named it (`{sha}` stands for the commit). */
+export interface ForgeTarget {
+  provider: 'github' | 'gitlab' | 'gitea';
+  statusesUrl: string;
 }
 
 /** The `gantry` context of expressions. */

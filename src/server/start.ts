@@ -41,7 +41,7 @@ import {
 import { EventScopes, LiveHub, RemoteChanges } from './events/index.ts';
 import { LeaseKeeper } from './leases/index.ts';
 import { newId } from '../core/ids.ts';
-import { ProjectService } from './projects/index.ts';
+import { commitStateOf, FORGE_TOKEN_SECRET, ForgeStatusReporter, ProjectService } from './projects/index.ts';
 import { pullJobFiles, RunService, shipJobFiles, shipJobLog, storedLogPath, writingJobLog } from './runs/index.ts';
 import { readFilesAtCommit } from './repos/index.ts';
 import { EXPERIMENTS_DIR, isExperimentFile } from '../pipeline/experiment-files.ts';
@@ -203,6 +203,17 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     info: (message, data) => agentsLog.info(message, data),
     warn: (message, data) => agentsLog.warn(message, data),
   });
+  // The address the server listens on, once it does: links, git hooks and instances' OTLP endpoint.
+  let url = '';
+  const forgeLog = log.child({ component: 'forge' });
+  const forgeStatus = new ForgeStatusReporter({
+    token: async (projectId) => {
+      const sealed = (await store.secrets.all(projectId))[FORGE_TOKEN_SECRET];
+      return sealed === undefined ? undefined : secretBox.decrypt(sealed);
+    },
+    runUrl: (runId) => `${url}/runs/${runId}`,
+    warn: (message, data) => forgeLog.warn(message, data),
+  });
   const runs = new RunService({
     store: runStore,
     loopStore,
@@ -249,7 +260,9 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
             },
           }
         : null,
+    onRunCreated: (run) => void forgeStatus.report(run, 'pending'),
     onRunFinished: (run, status) => {
+      void forgeStatus.report(run, commitStateOf(status));
       if (status === 'success')
         void autoRelease
           .onSuccessfulRun(run)
@@ -338,8 +351,6 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
   });
   // One client for canary checks and Prometheus SLIs alike.
   const prometheus = options.prometheusUrl ? new PrometheusSource({ baseUrl: options.prometheusUrl }) : null;
-  // The address the server listens on, once it does: links, git hooks and instances' OTLP endpoint.
-  let url = '';
   // Several servers on PostgreSQL: the lease whose holder runs the background loops and drives
   // rollouts, and this server's own (its runs are its own while it holds it).
   let lease: LeaseKeeper | null = null;

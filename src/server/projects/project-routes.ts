@@ -13,6 +13,7 @@ import { readConfigAtCommit } from '../repos/index.ts';
 import type { RunService } from '../runs/index.ts';
 import { parseHookBody } from './git-hooks.ts';
 import type { ProjectService } from './project-service.ts';
+import { forgeTargetOf } from './forge-status.ts';
 import { detectProvider, parsePullRequestPayload, parsePushPayload, verifyWebhook, webhookEventName } from './webhooks.ts';
 
 export interface ProjectRouteDeps {
@@ -236,12 +237,14 @@ export function registerProjectRoutes(routes: RouteTable, deps: ProjectRouteDeps
       const pullRequest = push ? null : parsePullRequestPayload(provider, eventName, request.body);
       reply.code(202);
       if (pullRequest && 'ignored' in pullRequest) return { skipped: pullRequest.ignored };
+      const forge = forgeTargetOf(provider, request.body);
       const outcome = push
         ? await deps.runs.trigger(project, {
             kind: 'push',
             ref: push.ref,
             sha: push.sha,
             changedFiles: push.changedFiles,
+            forge,
             actor: `webhook:${provider}`,
           })
         : pullRequest
@@ -250,6 +253,7 @@ export function registerProjectRoutes(routes: RouteTable, deps: ProjectRouteDeps
               ref: pullRequest.event.ref,
               sha: pullRequest.event.sha,
               pullRequest: pullRequest.event.pullRequest,
+              forge,
               actor: `webhook:${provider}`,
             })
           : await deps.runs.trigger(project, { kind: 'webhook', actor: `webhook:${provider}:${eventName}` });

@@ -10,7 +10,16 @@ import { createHash } from 'node:crypto';
 import type { Clock, TimerHandle } from '../../core/clock.ts';
 import { ConflictError, InputError, NotFoundError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
-import type { GantryConfig, GantryContext, PlannedJob, PullRequestInfo, TriggerEvent, TriggerKind, Value } from '../../core/types.ts';
+import type {
+  ForgeTarget,
+  GantryConfig,
+  GantryContext,
+  PlannedJob,
+  PullRequestInfo,
+  TriggerEvent,
+  TriggerKind,
+  Value,
+} from '../../core/types.ts';
 import { buildJobSpec, type RunSetting } from '../../engine/job-spec.ts';
 import { RunDriver, type Transition } from '../../engine/run-driver.ts';
 import { runDir, securityInputDir, sourceDir } from '../../engine/run-paths.ts';
@@ -72,6 +81,8 @@ export interface RunServiceDeps {
   eventEnv(): EventEnvironment;
   /** Called after anything about a run was stored (drives live streams). */
   notify(runId: string): void;
+  /** Called once a run was stored (its forge hears it is pending). Must not throw. */
+  onRunCreated?(run: RunRecord): void;
   /** Called once a run has ended (releases are made from successful ones). Must not throw. */
   onRunFinished?(run: RunRecord, status: RunRecord['status']): void;
   /** Time of transitions (job and run start/end). */
@@ -98,6 +109,8 @@ export interface TriggerRequest {
   schedule?: string;
   /** For `pull_request`: the pull request; its changed files are read from git (against the base branch). */
   pullRequest?: PullRequestInfo;
+  /** For a forge's deliveries: where the run's commit statuses go. */
+  forge?: ForgeTarget;
   actor: string;
   /** Fired by a background loop (cron, polling) rather than for a caller: stored through `loopStore`. */
   byLoop?: boolean;
@@ -164,6 +177,7 @@ export class RunService {
       schedule: req.schedule,
       ...(req.before ? { before: req.before } : {}),
       ...(req.pullRequest ? { pullRequest: req.pullRequest } : {}),
+      ...(req.forge ? { forge: req.forge } : {}),
     };
     let config: GantryConfig;
     try {
@@ -230,6 +244,7 @@ export class RunService {
       configHash,
     });
     this.#deps.notify(run.id);
+    this.#deps.onRunCreated?.(run);
     if (group && concurrency?.cancelInProgress) await this.#cancelGroup(group, run.id, req.actor);
     this.#schedule(run, false, source && { source, planned: { config, state, plannedJobs: planMap(plan.jobs), inputs, gantry } });
     return { run };

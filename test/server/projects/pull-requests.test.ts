@@ -6,6 +6,8 @@
  * the pull request's own gantry.yaml.
  */
 import { createHmac } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,6 +15,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeRepo, type TestRepo } from '../../support/repo.ts';
 import { startTestServer, type TestServer, waitForRunEnd } from '../../support/server.ts';
+import { waitFor } from '../../support/wait.ts';
 
 const CONFIG = [
   'pipeline:',
@@ -38,8 +41,33 @@ describe('pull request runs', () => {
   let secret = '';
   let projectId = '';
   const cleanups: (() => Promise<unknown>)[] = [];
+  /** Stands in for GitHub's statuses API (GitHub cannot run here): records what it is sent; answers 502 when told to. */
+  const forge = {
+    url: '',
+    received: [] as { path: string; authorization: string | undefined; body: Record<string, string> }[],
+    failNext: 0,
+  };
 
   beforeAll(async () => {
+    const forgeServer = createServer((req, res) => {
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      req.on('end', () => {
+        if (forge.failNext > 0) {
+          forge.failNext -= 1;
+          res.writeHead(502).end();
+          return;
+        }
+        forge.received.push({ path: req.url ?? '', authorization: req.headers.authorization, body: JSON.parse(body) });
+        res.writeHead(201, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    await new Promise<void>((resolve) => forgeServer.listen(0, '127.0.0.1', resolve));
+    forge.url = `http://127.0.0.1:${(forgeServer.address() as AddressInfo).port}`;
+    cleanups.push(() => new Promise((resolve) => forgeServer.close(resolve)));
     // No polling during the test: what starts runs here is the webhook.
     server = await startTestServer({ options: { pollIntervalMs: 3_600_000 } });
     cleanups.push(() => server.cleanup());
@@ -86,7 +114,7 @@ describe('pull request runs', () => {
         head: { ref: o.head, sha: o.sha, repo: { full_name: o.fromRepo ?? 'acme/shop' } },
         base: { ref: o.base ?? 'main', repo: { full_name: 'acme/shop' } },
       },
-      repository: { full_name: 'acme/shop' },
+      repository: { full_name: 'acme/shop', statuses_url: `${forge.url}/repos/acme/shop/statuses/{sha}` },
     });
     const response = await fetch(`${server.url}/api/webhooks/${projectId}`, {
       method: 'POST',
@@ -180,5 +208,36 @@ describe('pull request runs', () => {
     expect(mainLog).toContain('cache saved: deps-1');
     const again = await deliver('synchronize', 11, { sha, head: 'cached' });
     expect(await logOf(again.body.runId as string, 'deps')).toContain('cache restored (exact hit): deps-1');
+  });
+
+  it("reports the run to the forge as commit statuses, pending then its end, with the project's FORGE_TOKEN, trying again after a 502", async () => {
+    // Without a token nothing was sent for the runs above.
+    expect(forge.received).toEqual([]);
+    expect((await server.api('PUT', '/api/projects/shop/secrets/FORGE_TOKEN', { value: 'ghp_forge' })).status).toBe(200);
+    const sha = await openPullRequest(12, 'reported', { 'src/app.txt': 'reported' });
+    forge.failNext = 1;
+    const delivered = await deliver('opened', 12, { sha, head: 'reported' });
+    const runId = delivered.body.runId as string;
+    expect((await waitForRunEnd(server, runId)).status).toBe('success');
+    const statuses = await waitFor(() => (forge.received.length >= 2 ? forge.received : undefined), {
+      what: 'the pending and the final status',
+    });
+    expect(statuses).toEqual([
+      {
+        path: `/repos/acme/shop/statuses/${sha}`,
+        authorization: 'Bearer ghp_forge',
+        body: {
+          state: 'pending',
+          context: 'gantry',
+          target_url: `${server.url}/runs/${runId}`,
+          description: 'Gantry is running the pipeline',
+        },
+      },
+      {
+        path: `/repos/acme/shop/statuses/${sha}`,
+        authorization: 'Bearer ghp_forge',
+        body: { state: 'success', context: 'gantry', target_url: `${server.url}/runs/${runId}`, description: 'The pipeline passed' },
+      },
+    ]);
   });
 });
