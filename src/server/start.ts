@@ -41,7 +41,14 @@ import {
 import { EventScopes, LiveHub, RemoteChanges } from './events/index.ts';
 import { LeaseKeeper } from './leases/index.ts';
 import { newId } from '../core/ids.ts';
-import { commitStateOf, FORGE_TOKEN_SECRET, ForgeStatusReporter, ProjectService } from './projects/index.ts';
+import {
+  commitStateOf,
+  FORGE_STATUS_SENT,
+  FORGE_TOKEN_SECRET,
+  ForgeStatusReporter,
+  ProjectService,
+  resendLostStatuses,
+} from './projects/index.ts';
 import { pullJobFiles, RunService, shipJobFiles, shipJobLog, storedLogPath, writingJobLog } from './runs/index.ts';
 import { readFilesAtCommit } from './repos/index.ts';
 import { EXPERIMENTS_DIR, isExperimentFile } from '../pipeline/experiment-files.ts';
@@ -213,6 +220,15 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     },
     runUrl: (runId) => `${url}/runs/${runId}`,
     warn: (message, data) => forgeLog.warn(message, data),
+    recordSent: async (runId, state) => {
+      await store.events.append({
+        type: FORGE_STATUS_SENT,
+        subject: `run:${runId}`,
+        actor: 'server',
+        data: { runId, state },
+        env: eventEnv(),
+      });
+    },
   });
   const runs = new RunService({
     store: runStore,
@@ -642,6 +658,10 @@ export async function buildServer(options: ServerOptions, overrides: StartOverri
     createdAdminToken,
     start: async (address) => {
       url = address;
+      // Final statuses a crash kept from the forge: the runs that ended in the last day.
+      void resendLostStatuses(store, forgeStatus).catch((error: unknown) =>
+        forgeLog.warn('resending commit statuses failed', { err: error }),
+      );
       // The provider's discovery and keys, read before the first person signs in (not awaited: a provider down now is retried then).
       void oidc?.client.warmUp();
       if (store.dialect === 'sqlite') return startBackground();

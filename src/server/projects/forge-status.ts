@@ -6,14 +6,21 @@
  * Where to: the statuses URL the signed delivery named (GitHub's `repository.statuses_url`,
  * Gitea's repository API URL, GitLab's project id on its host), kept in the run's event. With
  * what: the project's `FORGE_TOKEN` secret; without one nothing is reported. A status is sent
- * again after a failure (three tries, 1 s and 4 s apart); a run's statuses leave in order.
+ * again after a failure (three tries, 1 s and 4 s apart); a run's statuses leave in order. A
+ * final status sent is recorded (`forge.status.sent`); one a crash kept from the forge is sent
+ * when the server starts again (`resendLost`), so a pull request is not left pending.
  */
 import type { ForgeTarget, RunStatus } from '../../core/types.ts';
-import type { RunRecord } from '../../store/ports.ts';
+import type { RunRecord, Store } from '../../store/ports.ts';
 import type { WebhookProvider } from './webhooks.ts';
 
 /** The project secret holding the forge token statuses are sent with. */
 export const FORGE_TOKEN_SECRET = 'FORGE_TOKEN';
+/** The event recording that a run's final status reached the forge. */
+export const FORGE_STATUS_SENT = 'forge.status.sent';
+/** How far back a restarted server looks for final statuses it may not have sent. */
+const RESEND_WINDOW_MS = 24 * 3600_000;
+const RESEND_RUNS = 200;
 
 export type CommitState = 'pending' | 'success' | 'failure' | 'error';
 
@@ -93,6 +100,8 @@ export interface ForgeStatusDeps {
   /** The run's page on the dashboard. */
   runUrl(runId: string): string;
   warn(message: string, data: Record<string, unknown>): void;
+  /** Records that a run's final status reached the forge (the event log: durable, read by `resendLost`). */
+  recordSent?(runId: string, state: CommitState): Promise<void>;
   fetch?: typeof fetch;
   /** Between tries; a test shortens it. */
   retryDelaysMs?: readonly number[];
@@ -128,6 +137,15 @@ export class ForgeStatusReporter {
     return next;
   }
 
+  /**
+   * After a restart: the final status of each of these ended runs that came from a forge and has
+   * none recorded as sent (`sent`: their ids). Resolves once all were tried.
+   */
+  async resendLost(ended: readonly RunRecord[], sent: ReadonlySet<string>): Promise<void> {
+    const lost = ended.filter((run) => run.event.forge && !sent.has(run.id) && commitStateOf(run.status) !== 'pending');
+    for (const run of lost) await this.report(run, commitStateOf(run.status));
+  }
+
   async #send(run: RunRecord, projectId: string, target: ForgeTarget, state: CommitState): Promise<void> {
     const token = await this.#deps.token(projectId).catch(() => undefined);
     if (!token) return;
@@ -146,7 +164,10 @@ export class ForgeStatusReporter {
       try {
         const response = await (this.#deps.fetch ?? fetch)(request.url, { ...request.init, signal: AbortSignal.timeout(10_000) });
         await response.arrayBuffer().catch(() => undefined);
-        if (response.ok) return;
+        if (response.ok) {
+          if (state !== 'pending') await this.#deps.recordSent?.(run.id, state).catch(() => undefined);
+          return;
+        }
         why = `the forge answered ${response.status}`;
         // A refusal (bad token, no such commit) will not change on a second try; a 429 or a 5xx may.
         if (response.status < 500 && response.status !== 429) break;
@@ -156,4 +177,19 @@ export class ForgeStatusReporter {
     }
     this.#deps.warn('sending the commit status to the forge failed', { runId: run.id, state, url: request.url, why });
   }
+}
+
+/** On start: the final statuses of the newest ended runs of the last day that none recorded as sent. */
+export async function resendLostStatuses(
+  store: Pick<Store, 'runs' | 'events'>,
+  reporter: ForgeStatusReporter,
+  now = Date.now(),
+): Promise<void> {
+  const since = new Date(now - RESEND_WINDOW_MS).toISOString();
+  const ended = (await store.runs.list({ status: ['success', 'failure', 'cancelled'], limit: RESEND_RUNS })).filter(
+    (run) => run.event.forge && (run.finishedAt ?? '') >= since,
+  );
+  if (ended.length === 0) return;
+  const sent = await store.events.list({ type: FORGE_STATUS_SENT, since });
+  await reporter.resendLost(ended, new Set(sent.map((e) => String((e.data as { runId?: string }).runId))));
 }

@@ -46,7 +46,11 @@ describe('pull request runs', () => {
     url: '',
     received: [] as { path: string; authorization: string | undefined; body: Record<string, string> }[],
     failNext: 0,
+    /** A state the forge refuses once with 403 (not tried again), as if the server had died before sending it. */
+    refuseState: '',
   };
+  /** The head of the pull request whose statuses reached the forge. */
+  let reportedSha = '';
 
   beforeAll(async () => {
     const forgeServer = createServer((req, res) => {
@@ -59,6 +63,11 @@ describe('pull request runs', () => {
         if (forge.failNext > 0) {
           forge.failNext -= 1;
           res.writeHead(502).end();
+          return;
+        }
+        if (forge.refuseState !== '' && (JSON.parse(body) as { state: string }).state === forge.refuseState) {
+          forge.refuseState = '';
+          res.writeHead(403).end();
           return;
         }
         forge.received.push({ path: req.url ?? '', authorization: req.headers.authorization, body: JSON.parse(body) });
@@ -215,6 +224,7 @@ describe('pull request runs', () => {
     expect(forge.received).toEqual([]);
     expect((await server.api('PUT', '/api/projects/shop/secrets/FORGE_TOKEN', { value: 'ghp_forge' })).status).toBe(200);
     const sha = await openPullRequest(12, 'reported', { 'src/app.txt': 'reported' });
+    reportedSha = sha;
     forge.failNext = 1;
     const delivered = await deliver('opened', 12, { sha, head: 'reported' });
     const runId = delivered.body.runId as string;
@@ -239,5 +249,25 @@ describe('pull request runs', () => {
         body: { state: 'success', context: 'gantry', target_url: `${server.url}/runs/${runId}`, description: 'The pipeline passed' },
       },
     ]);
+  });
+
+  it('sends a final status that never reached the forge when the server starts again', async () => {
+    await server.api('PUT', '/api/projects/shop/secrets/FORGE_TOKEN', { value: 'ghp_forge' });
+    const sha = await openPullRequest(13, 'lost', { 'src/app.txt': 'lost' });
+    forge.refuseState = 'success';
+    const runId = (await deliver('opened', 13, { sha, head: 'lost' })).body.runId as string;
+    expect((await waitForRunEnd(server, runId)).status).toBe('success');
+    await waitFor(() => forge.refuseState === '', { what: 'the forge to refuse the final status' });
+    await server.close();
+    const again = await startTestServer({ dataDir: server.dataDir, options: { pollIntervalMs: 3_600_000 } });
+    cleanups.push(() => again.cleanup());
+    const resent = await waitFor(() => forge.received.find((r) => r.path.endsWith(sha) && r.body.state === 'success'), {
+      what: 'the final status sent again',
+    });
+    expect(resent.body.target_url).toBe(`${again.url}/runs/${runId}`);
+    const recorded = await again.api<{ events: { data: { runId: string; state: string } }[] }>('GET', '/api/events?type=forge.status.sent');
+    expect(recorded.body.events.map((e) => e.data)).toContainEqual({ runId, state: 'success' });
+    // A run whose final status did reach the forge is not sent again.
+    expect(forge.received.filter((r) => r.path.endsWith(reportedSha) && r.body.state === 'success')).toHaveLength(1);
   });
 });
