@@ -14,7 +14,7 @@
  * not timers per request.
  */
 import type { Socket } from 'node:net';
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES } from '../platform/node-http.ts';
 import type { ErrorCode } from '../core/error-codes.ts';
 import {
   BODY_CHUNKED,

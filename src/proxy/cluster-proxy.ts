@@ -14,7 +14,8 @@
  * `GET /routes`. Each pod measures only the requests it carried; a reader sums over the pods.
  */
 import { readFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
+import { createHttpServer } from '../platform/node-http.ts';
 import { GantryError, InputError } from '../core/errors.ts';
 import type { Logger } from '../platform/logger.ts';
 import { parseFaultSet } from './chaos-faults.ts';
@@ -75,7 +76,7 @@ export async function runClusterProxy(o: ClusterProxyOptions): Promise<ClusterPr
   let lastText = initial.text;
   const { port } = await proxy.listen();
 
-  const metricsServer: Server = createServer((req, res) => {
+  const metricsServer: Server = createHttpServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://proxy');
     const route = `${req.method} ${url.pathname}`;
     void (async () => {

@@ -16,12 +16,13 @@ import type { FaultCallersRequest, FaultReport, FaultSetRequest } from './chaos-
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import type { Agent } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GantryError, InputError } from '../core/errors.ts';
 import type { ErrorCode } from '../core/error-codes.ts';
 import { childEnv } from '../platform/child-env.ts';
+import { HttpAgent, httpRequest } from '../platform/node-http.ts';
 import { startTimeOf } from '../platform/proc.ts';
 import type { Pool, RollupBatch, WindowStats } from './request-metrics.ts';
 import type { RouteTable } from './route-table.ts';
@@ -177,7 +178,7 @@ export class ProxyClient {
     this.#record = record;
     this.#socket = join(this.dir, PROXY_FILES.socket);
     this.#timeoutMs = o.controlTimeoutMs ?? 5000;
-    this.#agent = new Agent({ keepAlive: true, maxSockets: 4 });
+    this.#agent = new HttpAgent({ keepAlive: true, maxSockets: 4 });
     if (o.watch ?? true) {
       this.#watcher = setInterval(() => this.#watch(), WATCH_MS);
       this.#watcher.unref();
@@ -380,7 +381,7 @@ export class ProxyClient {
       try {
         this.#record = await spawnHost({ ...this.#o, host: this.host, port: this.port }, this.dir);
         this.#agent.destroy();
-        this.#agent = new Agent({ keepAlive: true, maxSockets: 4 });
+        this.#agent = new HttpAgent({ keepAlive: true, maxSockets: 4 });
         if (this.#lastTable && !this.#released) await this.setRoutes(this.#lastTable);
       } catch {
         // Tried again on the next tick.
@@ -431,7 +432,7 @@ async function control(socketPath: string, method: string, path: string, o: Cont
 function controlOnce(socketPath: string, method: string, path: string, o: ControlOptions): Promise<string> {
   return new Promise((resolve, reject) => {
     const what = `the proxy control socket of ${o.label ?? socketPath}`;
-    const req = request(
+    const req = httpRequest(
       {
         socketPath,
         method,

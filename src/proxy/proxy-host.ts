@@ -40,7 +40,8 @@
  * without a token (one server, agents) is obeyed and leaves the highest as it was.
  */
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
+import { createHttpServer } from '../platform/node-http.ts';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { GantryError, InputError } from '../core/errors.ts';
@@ -237,7 +238,7 @@ export async function runProxyHost(o: ProxyHostOptions): Promise<ProxyHost> {
     return stopping;
   };
 
-  const server = createServer((req, res) => {
+  const server = createHttpServer((req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://proxy');
       const route = `${req.method} ${url.pathname}`;

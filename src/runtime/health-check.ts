@@ -6,7 +6,7 @@
  * A probe never throws: every error is "unhealthy".
  */
 import { spawn } from 'node:child_process';
-import { request } from 'node:http';
+import { httpRequest } from '../platform/node-http.ts';
 import type { HealthCheckConfig } from '../core/delivery-config.ts';
 
 export interface ProbeTarget {
@@ -31,7 +31,7 @@ function httpProbe(path: string, timeoutMs: number, port: number): Promise<boole
       req.destroy();
       resolve(healthy);
     };
-    const req = request(
+    const req = httpRequest(
       { host: '127.0.0.1', port, path, method: 'GET', agent: false, headers: { connection: 'close', 'user-agent': 'gantry-probe' } },
       (res) => {
         const status = res.statusCode ?? 0;

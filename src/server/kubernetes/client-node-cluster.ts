@@ -4,8 +4,8 @@
  * target's kubeconfig file, else $KUBECONFIG or ~/.kube/config, else the pod's service account
  * (client-node's `loadFromDefault` order); `context` picks one of the kubeconfig's contexts.
  */
-import { request as httpRequest } from 'node:http';
-import { type RequestOptions, request as httpsRequest } from 'node:https';
+import type { RequestOptions } from 'node:https';
+import { httpRequest, httpsRequest } from '../../platform/node-http.ts';
 import { GantryError } from '../../core/errors.ts';
 import type { KubernetesObject } from '../../kubernetes/index.ts';
 // names.ts alone: the package's index also loads the schemas' validators, which applying does not need.
