@@ -5,6 +5,7 @@
  * module can import them without importing the other.
  */
 import { z } from 'zod';
+import { didYouMean } from '../core/did-you-mean.ts';
 import { parseDuration } from './durations.ts';
 
 /** Job ids, step ids, input and output names: safe in expressions (`needs.<id>`) and file names. */
@@ -47,11 +48,14 @@ export function configErrorMap(issue: z.core.$ZodRawIssue): string | undefined {
   switch (issue.code) {
     case 'invalid_type':
       return `expected ${EXPECTED_LABELS[issue.expected] ?? issue.expected}, got ${got}`;
-    case 'invalid_value':
-      return `expected ${issue.values
+    case 'invalid_value': {
+      const listed = issue.values
         .map((v) => `'${String(v)}'`)
         .join(', ')
-        .replace(/, ([^,]*)$/, ' or $1')}, got ${typeof issue.input === 'string' ? `'${issue.input}'` : got}`;
+        .replace(/, ([^,]*)$/, ' or $1');
+      if (typeof issue.input !== 'string') return `expected ${listed}, got ${got}`;
+      return `expected ${listed}, got '${issue.input}'${didYouMean(issue.input, issue.values.map(String))}`;
+    }
     case 'too_small':
       if (issue.origin === 'array') return `expected at least ${String(issue.minimum)} item${issue.minimum === 1 ? '' : 's'}, got ${got}`;
       if (issue.origin === 'string') return `expected a non-empty string, got ${got}`;

@@ -167,7 +167,7 @@ describe('filters in gantry.yaml', () => {
     expect(validateConfig(text.join('\n'), 'gantry.yaml').diagnostics.map((d) => `${d.line}:${d.col}: ${d.message}`)).toEqual([
       "4:28: branch filter 'v 2': a space can never match: a branch name cannot contain spaces, ~, ^ or : (git check-ref-format)",
       "5:7: use branches or branches-ignore, not both: a '!pattern' in branches excludes what it matches",
-      "7:23: item 2 of 'types' in 'pipeline.on.pull_request': expected 'opened', 'synchronize', 'reopened' or 'closed', got 'synchronized'",
+      "7:23: item 2 of 'types' in 'pipeline.on.pull_request': expected 'opened', 'synchronize', 'reopened' or 'closed', got 'synchronized' (did you mean 'synchronize'?)",
       "8:7: unknown key 'tags' in 'pipeline.on.pull_request'",
     ]);
   });
