@@ -79,6 +79,11 @@ describe('gantry CLI against a running server', () => {
     const added = await gantry('project', 'add', '.', '--name', 'tour');
     expect(added.code, added.stderr).toBe(0);
     expect(added.stdout).toContain('registered tour');
+    const hook = await gantry('project', 'webhook', 'tour');
+    expect(hook.stdout).toMatch(/^url: {4}http:\/\/127\.0\.0\.1:\d+\/api\/webhooks\/\S+\nsecret: \S+\n$/);
+    expect(hook.stderr).toContain(
+      'with push and pull request (merge request) events; for commit statuses on the forge, `gantry secret set tour FORGE_TOKEN`',
+    );
 
     const noValue = await withStdin(repo.dir, ['--data', dataDir, 'secret', 'set', 'tour', 'API_TOKEN'], '');
     expect(noValue.code).toBe(2);

@@ -72,6 +72,14 @@ export function registerRemoteCommands(program: Command): void {
       const c = client(program);
       const hook = await c.request<{ url: string; secret: string }>('GET', `/api/projects/${enc(name)}/webhook`);
       process.stdout.write(`url:    ${c.address.url}${hook.url}\nsecret: ${hook.secret}\n`);
+      // What to tick in the forge's settings, and how runs get back to it.
+      process.stderr.write(
+        dim(
+          `send JSON, with push and pull request (merge request) events; for commit statuses on the forge, ` +
+            `\`gantry secret set ${name} FORGE_TOKEN\` with a token that may set them\n`,
+          process.stderr,
+        ),
+      );
     });
 
   const secret = program.command('secret').description('manage encrypted secrets');
