@@ -25,6 +25,8 @@ export interface RunSetting {
   passEnv?: readonly string[];
   /** Artifacts of jobs reused from an earlier run (rerun --failed) live in that run's directory. */
   artifactRunOf?: (key: string) => string;
+  /** The project whose cache keys the jobs use (JobContext.cacheScope). */
+  cacheScope?: string;
   onLog?: (line: LogLine) => void;
 }
 
@@ -43,6 +45,7 @@ export function buildJobSpec(setting: RunSetting, job: JobState, state: RunState
       secrets: setting.secrets,
       needs: needsContext(state, job),
       gantry: { ...setting.gantry, workspace },
+      ...(setting.cacheScope ? { cacheScope: setting.cacheScope } : {}),
     },
     sourceDir: setting.sourceDir,
     sourceReady: setting.sourceReady,

@@ -219,20 +219,22 @@ class JobRun {
       if (config.cache) {
         const cache = config.cache;
         cacheKey = this.interpolateSetup(cache.key, 'cache key');
-        const restoreKeys = cache.restoreKeys.map((k) => this.interpolateSetup(k, 'cache restore-keys'));
-        const key = cacheKey;
+        const restoreKeys = cache.restoreKeys.map((k) => this.scopedCacheKey(this.interpolateSetup(k, 'cache restore-keys')));
+        const key = this.scopedCacheKey(cacheKey);
         if (spec.sharedCache)
           await this.bestEffort('shared cache download', () => spec.sharedCache?.pull(key, restoreKeys) ?? Promise.resolve());
         const restored = await restoreCache({
           cacheDir: spec.cacheDir,
-          key: cacheKey,
+          key,
           restoreKeys,
           paths: cache.paths,
           workspaceDir: spec.workspaceDir,
         });
         exactHit = restored.hit === 'exact';
         this.log.system(
-          restored.hit ? `[gantry] cache restored (${restored.hit} hit): ${restored.key}` : `[gantry] cache miss: ${cacheKey}`,
+          restored.hit
+            ? `[gantry] cache restored (${restored.hit} hit): ${restored.key?.slice(this.scopedCacheKey('').length)}`
+            : `[gantry] cache miss: ${cacheKey}`,
         );
       }
     } catch (error) {
@@ -272,16 +274,17 @@ class JobRun {
       if (wouldSave && spec.context.gantry.event === 'pull_request') {
         this.log.system(`[gantry] cache not saved: a pull request's run only restores caches (${cacheKey})`);
       } else if (wouldSave && cacheKey !== null) {
+        const key = this.scopedCacheKey(cacheKey);
         await this.bestEffort('cache save', async () => {
           const saved = await saveCache({
             cacheDir: spec.cacheDir,
-            key: cacheKey,
+            key,
             paths: config.cache?.paths ?? [],
             workspaceDir: spec.workspaceDir,
           });
           if (saved.saved) this.log.system(`[gantry] cache saved: ${cacheKey} (${saved.files} files, ${saved.bytes} bytes)`);
           // Also when this host had the key already: the other side may not have it yet.
-          if (spec.sharedCache) await spec.sharedCache.push(cacheKey);
+          if (spec.sharedCache) await spec.sharedCache.push(key);
         });
       }
       if (config.artifacts.length > 0) {
@@ -629,6 +632,16 @@ class JobRun {
       }
     }
     return out;
+  }
+
+  /**
+   * A cache key in its project's own space: the cache directory is the whole server's, and a key
+   * another project's job can compute (`deps-${{ hashFiles('package-lock.json') }}`) would restore
+   * what that project saved. GitHub scopes caches per repository too.
+   */
+  private scopedCacheKey(key: string): string {
+    const scope = this.spec.context.cacheScope;
+    return scope ? `${scope}/${key}` : key;
   }
 
   private interpolateSetup(template: string, what: string): string {

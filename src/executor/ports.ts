@@ -33,6 +33,8 @@ export interface JobContext {
   /** jobId → result/outputs of the jobs this one needs. */
   needs: Record<string, NeedsEntry>;
   gantry: GantryContext;
+  /** The space the job's cache keys live in (its project); none for local runs, whose cache is the repository's own. */
+  cacheScope?: string;
 }
 
 export interface JobSpec {

@@ -438,6 +438,7 @@ export class RunService {
       sandbox: this.#deps.sandbox,
       passEnv: this.#deps.passEnv,
       artifactRunOf: (key) => reused.get(key) ?? run.id,
+      ...(run.projectId ? { cacheScope: `project-${run.projectId}` } : {}),
     };
     const env = this.#deps.eventEnv();
     return new RunDriver(

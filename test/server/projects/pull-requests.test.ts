@@ -219,6 +219,23 @@ describe('pull request runs', () => {
     expect(await logOf(again.body.runId as string, 'deps')).toContain('cache restored (exact hit): deps-1');
   });
 
+  it("keeps each project's cache to itself: another project's job with the same key misses", async () => {
+    // shop's default branch saved deps-1 in the test above.
+    const other = await makeRepo({
+      'gantry.yaml':
+        'pipeline:\n  jobs:\n    deps:\n      cache: { key: deps-1, paths: [deps] }\n      steps:\n        - run: ls deps || true\n',
+    });
+    cleanups.push(() => other.cleanup());
+    expect((await server.api('POST', '/api/projects', { path: other.dir, name: 'other' })).status).toBe(201);
+    const run = await server.api<{ run: { id: string } }>('POST', '/api/projects/other/runs', {});
+    const log = await logOf(run.body.run.id, 'deps');
+    expect(log).toContain('cache miss: deps-1');
+    expect(log).not.toContain('out');
+    // shop still has its own.
+    const again = await server.api<{ run: { id: string } }>('POST', '/api/projects/shop/runs', {});
+    expect(await logOf(again.body.run.id, 'deps')).toContain('cache restored (exact hit): deps-1');
+  });
+
   it("reports the run to the forge as commit statuses, pending then its end, with the project's FORGE_TOKEN, trying again after a 502", async () => {
     // Without a token nothing was sent for the runs above.
     expect(forge.received).toEqual([]);
