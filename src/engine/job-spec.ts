@@ -25,8 +25,9 @@ export interface RunSetting {
   passEnv?: readonly string[];
   /** Artifacts of jobs reused from an earlier run (rerun --failed) live in that run's directory. */
   artifactRunOf?: (key: string) => string;
-  /** The project whose cache keys the jobs use (JobContext.cacheScope). */
+  /** Where the jobs' cache entries are saved, and where else restores look (JobContext.cacheScope). */
   cacheScope?: string;
+  cacheReadScopes?: string[];
   onLog?: (line: LogLine) => void;
 }
 
@@ -45,7 +46,7 @@ export function buildJobSpec(setting: RunSetting, job: JobState, state: RunState
       secrets: setting.secrets,
       needs: needsContext(state, job),
       gantry: { ...setting.gantry, workspace },
-      ...(setting.cacheScope ? { cacheScope: setting.cacheScope } : {}),
+      ...(setting.cacheScope ? { cacheScope: setting.cacheScope, cacheReadScopes: setting.cacheReadScopes ?? [] } : {}),
     },
     sourceDir: setting.sourceDir,
     sourceReady: setting.sourceReady,

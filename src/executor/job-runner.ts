@@ -121,6 +121,15 @@ export const runJob: RunJob = async (spec) => {
   return { ...result, logTruncated };
 };
 
+/**
+ * A cache key in a scope (a project's, a pull request's): the cache directory is the whole
+ * server's, and a key another project's job can compute (`deps-${{ hashFiles('package-lock.json') }}`)
+ * would restore what that project saved. GitHub scopes caches per repository and per pull request.
+ */
+function scoped(scope: string, key: string): string {
+  return scope ? `${scope}/${key}` : key;
+}
+
 class JobRun {
   readonly stepResults: StepResult[] = [];
   private readonly spec: JobSpec;
@@ -219,21 +228,29 @@ class JobRun {
       if (config.cache) {
         const cache = config.cache;
         cacheKey = this.interpolateSetup(cache.key, 'cache key');
-        const restoreKeys = cache.restoreKeys.map((k) => this.scopedCacheKey(this.interpolateSetup(k, 'cache restore-keys')));
-        const key = this.scopedCacheKey(cacheKey);
-        if (spec.sharedCache)
-          await this.bestEffort('shared cache download', () => spec.sharedCache?.pull(key, restoreKeys) ?? Promise.resolve());
-        const restored = await restoreCache({
-          cacheDir: spec.cacheDir,
-          key,
-          restoreKeys,
-          paths: cache.paths,
-          workspaceDir: spec.workspaceDir,
-        });
+        const written = cacheKey;
+        const restoreKeys = cache.restoreKeys.map((k) => this.interpolateSetup(k, 'cache restore-keys'));
+        // The job's own space first, then those it may read (a pull request's: its base's).
+        let restored: Awaited<ReturnType<typeof restoreCache>> = { hit: null, key: null };
+        let scope = '';
+        for (scope of this.cacheScopes()) {
+          const key = scoped(scope, written);
+          const prefixes = restoreKeys.map((k) => scoped(scope, k));
+          if (spec.sharedCache)
+            await this.bestEffort('shared cache download', () => spec.sharedCache?.pull(key, prefixes) ?? Promise.resolve());
+          restored = await restoreCache({
+            cacheDir: spec.cacheDir,
+            key,
+            restoreKeys: prefixes,
+            paths: cache.paths,
+            workspaceDir: spec.workspaceDir,
+          });
+          if (restored.hit) break;
+        }
         exactHit = restored.hit === 'exact';
         this.log.system(
           restored.hit
-            ? `[gantry] cache restored (${restored.hit} hit): ${restored.key?.slice(this.scopedCacheKey('').length)}`
+            ? `[gantry] cache restored (${restored.hit} hit): ${restored.key?.slice(scoped(scope, '').length)}`
             : `[gantry] cache miss: ${cacheKey}`,
         );
       }
@@ -268,13 +285,8 @@ class JobRun {
     }
     let tests: TestCounts | null = null;
     if (!cancelled) {
-      const wouldSave = status === 'success' && config.cache && cacheKey !== null && !exactHit;
-      // A pull request's code may come from a fork: an entry it saved under a key the default
-      // branch computes too would be restored there (cache poisoning). It restores, never saves.
-      if (wouldSave && spec.context.gantry.event === 'pull_request') {
-        this.log.system(`[gantry] cache not saved: a pull request's run only restores caches (${cacheKey})`);
-      } else if (wouldSave && cacheKey !== null) {
-        const key = this.scopedCacheKey(cacheKey);
+      if (status === 'success' && config.cache && cacheKey !== null && !exactHit) {
+        const key = scoped(this.cacheScopes()[0] ?? '', cacheKey);
         await this.bestEffort('cache save', async () => {
           const saved = await saveCache({
             cacheDir: spec.cacheDir,
@@ -634,14 +646,10 @@ class JobRun {
     return out;
   }
 
-  /**
-   * A cache key in its project's own space: the cache directory is the whole server's, and a key
-   * another project's job can compute (`deps-${{ hashFiles('package-lock.json') }}`) would restore
-   * what that project saved. GitHub scopes caches per repository too.
-   */
-  private scopedCacheKey(key: string): string {
-    const scope = this.spec.context.cacheScope;
-    return scope ? `${scope}/${key}` : key;
+  /** Where the job's cache entries are saved (the first) and read from, in order (JobContext.cacheScope). */
+  private cacheScopes(): string[] {
+    const own = this.spec.context.cacheScope;
+    return own ? [own, ...(this.spec.context.cacheReadScopes ?? [])] : [''];
   }
 
   private interpolateSetup(template: string, what: string): string {

@@ -33,8 +33,13 @@ export interface JobContext {
   /** jobId → result/outputs of the jobs this one needs. */
   needs: Record<string, NeedsEntry>;
   gantry: GantryContext;
-  /** The space the job's cache keys live in (its project); none for local runs, whose cache is the repository's own. */
+  /**
+   * The space the job's cache entries are saved in (its project's; a pull request's own); none for
+   * local runs, whose cache is the repository's own.
+   */
   cacheScope?: string;
+  /** More spaces a restore falls back to, in order (a pull request reads its project's). */
+  cacheReadScopes?: string[];
 }
 
 export interface JobSpec {

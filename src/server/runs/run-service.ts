@@ -438,7 +438,7 @@ export class RunService {
       sandbox: this.#deps.sandbox,
       passEnv: this.#deps.passEnv,
       artifactRunOf: (key) => reused.get(key) ?? run.id,
-      ...(run.projectId ? { cacheScope: `project-${run.projectId}` } : {}),
+      ...cacheScopesOf(run),
     };
     const env = this.#deps.eventEnv();
     return new RunDriver(
@@ -711,4 +711,16 @@ function jobRecordsOf(state: RunState): Omit<JobRecord, 'runId'>[] {
 function stripRunId(record: JobRecord): Omit<JobRecord, 'runId'> {
   const { runId: _runId, ...rest } = record;
   return rest;
+}
+
+/**
+ * A run's cache spaces (ADR 0055): its project's; a pull request saves in its own and reads its
+ * project's as well, as GitHub scopes a pull request's caches to it — what a fork saved is never
+ * restored outside its pull request.
+ */
+function cacheScopesOf(run: RunRecord): { cacheScope?: string; cacheReadScopes?: string[] } {
+  if (!run.projectId) return {};
+  const project = `project-${run.projectId}`;
+  const pr = run.event.pullRequest;
+  return pr ? { cacheScope: `${project}/pull-${pr.number}`, cacheReadScopes: [project] } : { cacheScope: project };
 }

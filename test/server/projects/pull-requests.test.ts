@@ -31,7 +31,7 @@ const CONFIG = [
   '    deps:',
   '      cache: { key: deps-1, paths: [deps] }',
   '      steps:',
-  '        - run: mkdir -p deps && echo built > deps/out',
+  '        - run: cat deps/out 2>/dev/null || (mkdir -p deps && echo "saved by $GANTRY_EVENT $GANTRY_REF_NAME" | tee deps/out)',
 ].join('\n');
 
 describe('pull request runs', () => {
@@ -204,19 +204,28 @@ describe('pull request runs', () => {
     );
   });
 
-  it("restores caches but never saves one: the default branch's runs would restore what a fork saved", async () => {
+  it("saves a pull request's caches for it alone, and restores its base's: what a fork saved never reaches the default branch", async () => {
     const sha = await openPullRequest(11, 'cached', { 'src/app.txt': 'cached' });
     const first = await deliver('opened', 11, { sha, head: 'cached' });
     const prLog = await logOf(first.body.runId as string, 'deps');
     expect(prLog).toContain('cache miss: deps-1');
-    expect(prLog).toContain("cache not saved: a pull request's run only restores caches (deps-1)");
-    // The default branch misses too (the pull request saved nothing), and saves.
+    expect(prLog).toContain('saved by pull_request 11/head');
+    expect(prLog).toContain('cache saved: deps-1');
+    // The default branch misses: the pull request's entry is its own.
     const manual = await server.api<{ run: { id: string } }>('POST', '/api/projects/shop/runs', {});
     const mainLog = await logOf(manual.body.run.id, 'deps');
     expect(mainLog).toContain('cache miss: deps-1');
-    expect(mainLog).toContain('cache saved: deps-1');
+    expect(mainLog).toContain('saved by manual main');
+    // The pull request gets its own back; another pull request gets the project's.
     const again = await deliver('synchronize', 11, { sha, head: 'cached' });
-    expect(await logOf(again.body.runId as string, 'deps')).toContain('cache restored (exact hit): deps-1');
+    const againLog = await logOf(again.body.runId as string, 'deps');
+    expect(againLog).toContain('cache restored (exact hit): deps-1');
+    expect(againLog).toContain('saved by pull_request 11/head');
+    const otherSha = await openPullRequest(14, 'other-change', { 'src/app.txt': 'other' });
+    const other = await deliver('opened', 14, { sha: otherSha, head: 'other-change' });
+    const otherLog = await logOf(other.body.runId as string, 'deps');
+    expect(otherLog).toContain('cache restored (exact hit): deps-1');
+    expect(otherLog).toContain('saved by manual main');
   });
 
   it("keeps each project's cache to itself: another project's job with the same key misses", async () => {
