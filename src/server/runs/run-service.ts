@@ -35,6 +35,7 @@ import { compilePlan } from '../../pipeline/plan.ts';
 import { SECURITY_INPUT_FOLDER, type SecurityJobRunner, withSecurityJob } from '../../pipeline/security-job.ts';
 import { initialRunState, rerunState, type RunState } from '../../pipeline/run-reducer.ts';
 import { gantryContextOf, matchTrigger, tagBurstReason } from '../../pipeline/triggers.ts';
+import { cacheScopesOf } from './cache-scopes.ts';
 import type { EventEnvironment, JobRecord, NewEvent, Project, RunRecord, Store } from '../../store/ports.ts';
 import { pullRequestChangedFiles, runGit } from '../../platform/git.ts';
 import { type CommitList, commitsBetween, readConfigAtCommit, syncMirror } from '../repos/index.ts';
@@ -711,16 +712,4 @@ function jobRecordsOf(state: RunState): Omit<JobRecord, 'runId'>[] {
 function stripRunId(record: JobRecord): Omit<JobRecord, 'runId'> {
   const { runId: _runId, ...rest } = record;
   return rest;
-}
-
-/**
- * A run's cache spaces (ADR 0055): its project's; a pull request saves in its own and reads its
- * project's as well, as GitHub scopes a pull request's caches to it — what a fork saved is never
- * restored outside its pull request.
- */
-function cacheScopesOf(run: RunRecord): { cacheScope?: string; cacheReadScopes?: string[] } {
-  if (!run.projectId) return {};
-  const project = `project-${run.projectId}`;
-  const pr = run.event.pullRequest;
-  return pr ? { cacheScope: `${project}/pull-${pr.number}`, cacheReadScopes: [project] } : { cacheScope: project };
 }
