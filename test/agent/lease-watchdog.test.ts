@@ -13,6 +13,7 @@ import { LeaseWatchdog } from '../../src/agent/lease-watchdog.ts';
 import { runJob } from '../../src/executor/job-runner.ts';
 import { findJobProcesses } from '../../src/executor/orphans.ts';
 import type { JobSpec } from '../../src/executor/ports.ts';
+import { gantryContextOf } from '../../src/pipeline/triggers.ts';
 import { hasBubblewrap, requirement } from '../support/requirements.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -57,17 +58,7 @@ function spec(name: string, script: string, sandbox: 'auto' | 'off'): JobSpec {
       inputs: {},
       secrets: {},
       needs: {},
-      gantry: {
-        sha: 'abc',
-        ref: 'refs/heads/main',
-        ref_name: 'main',
-        ref_type: 'branch',
-        event: 'push',
-        head_ref: '',
-        base_ref: '',
-        run_id: 'run1',
-        workspace: '',
-      },
+      gantry: gantryContextOf({ kind: 'push', ref: 'refs/heads/main', sha: 'abc' }, 'run1'),
     },
     sourceDir: join(root, 'source'),
     workspaceDir: join(dir, 'workspace'),

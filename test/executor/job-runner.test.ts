@@ -7,6 +7,7 @@ import type { JobConfig, StepConfig } from '../../src/core/types.ts';
 import { runJob } from '../../src/executor/job-runner.ts';
 import { parseLogLine, type ParsedLogLine } from '../../src/executor/log-writer.ts';
 import type { JobSpec, LogLine } from '../../src/executor/ports.ts';
+import { gantryContextOf } from '../../src/pipeline/triggers.ts';
 import { findJobProcesses } from '../../src/executor/orphans.ts';
 import { isAlive } from '../../src/executor/process-tree.ts';
 import { childrenOf, readStat } from '../../src/platform/proc.ts';
@@ -51,34 +52,30 @@ function jobConfig(steps: Partial<StepConfig>[], extra: Partial<JobConfig> = {})
   };
 }
 
+/**
+ * This file's own run id: `findJobProcesses` looks across the machine, and other test files
+ * running beside this one start jobs of run `run1`, job `build`.
+ */
+const RUN = 'run-job-runner-test';
+
 function makeSpec(config: JobConfig, o: Partial<JobSpec> = {}): JobSpec {
   const key = 'build';
   return {
-    runId: 'run1',
+    runId: RUN,
     job: { key, jobId: key, matrix: { os: 'linux' }, needs: [], config },
     context: {
       env: {},
       inputs: { version: '1.2.3' },
       secrets: {},
       needs: { prep: { result: 'success', outputs: { tag: 'v9' } } },
-      gantry: {
-        sha: 'abc123',
-        ref: 'refs/heads/main',
-        ref_name: 'main',
-        ref_type: 'branch',
-        event: 'push',
-        head_ref: '',
-        base_ref: '',
-        run_id: 'run1',
-        workspace: '',
-      },
+      gantry: gantryContextOf({ kind: 'push', ref: 'refs/heads/main', sha: 'abc123' }, RUN),
     },
     sourceDir: source,
-    workspaceDir: join(data, 'work', 'run1', key),
+    workspaceDir: join(data, 'work', RUN, key),
     artifactsIn: [],
-    artifactsOut: join(data, 'runs', 'run1', 'jobs', key, 'artifacts'),
+    artifactsOut: join(data, 'runs', RUN, 'jobs', key, 'artifacts'),
     cacheDir: join(data, 'cache'),
-    logFile: join(data, 'runs', 'run1', 'jobs', key, 'log'),
+    logFile: join(data, 'runs', RUN, 'jobs', key, 'log'),
     logCapBytes: 10 * 1024 * 1024,
     sandbox: 'off',
     hiddenPaths: [data],
@@ -130,7 +127,7 @@ describe('runJob', () => {
       'hello from the source',
       'carried job-linux+v9 job-linux abc123 success',
       '2',
-      'build run1 abc123 refs/heads/main push true true',
+      `build ${RUN} abc123 refs/heads/main push true true`,
     ]);
     expect(texts(log, 's')[0]).toMatch(/^▶ echo "version=/);
     expect(texts(log, 's')[1]).toMatch(/^✔ exit code 0 in \d+ ms$/);

@@ -16,6 +16,7 @@ import { jobSarifFile } from '../../src/engine/run-paths.ts';
 import { runJob } from '../../src/executor/job-runner.ts';
 import { parseLogLine } from '../../src/executor/log-writer.ts';
 import type { JobSpec } from '../../src/executor/ports.ts';
+import { gantryContextOf } from '../../src/pipeline/triggers.ts';
 import { fromSarif } from '../../src/security/index.ts';
 
 const REFERENCE = join(import.meta.dirname, '..', 'security', 'reference');
@@ -53,17 +54,7 @@ function spec(run: string, sarif: string): JobSpec {
       inputs: {},
       secrets: {},
       needs: {},
-      gantry: {
-        sha: 'abc',
-        ref: 'refs/heads/main',
-        ref_name: 'main',
-        ref_type: 'branch',
-        event: 'push',
-        head_ref: '',
-        base_ref: '',
-        run_id: 'run1',
-        workspace: '',
-      },
+      gantry: gantryContextOf({ kind: 'push', ref: 'refs/heads/main', sha: 'abc' }, 'run1'),
     },
     sourceDir: source,
     workspaceDir: join(data, 'work', 'run1', key),

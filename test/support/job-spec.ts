@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import type { JobConfig, StepConfig } from '../../src/core/types.ts';
 import type { JobSpec } from '../../src/executor/ports.ts';
+import { gantryContextOf } from '../../src/pipeline/triggers.ts';
 
 export function jobSpecUnder(
   root: string,
@@ -32,17 +33,7 @@ export function jobSpecUnder(
       inputs: {},
       secrets: {},
       needs: {},
-      gantry: {
-        sha: 'abc',
-        ref: 'refs/heads/main',
-        ref_name: 'main',
-        ref_type: 'branch',
-        event: 'push',
-        head_ref: '',
-        base_ref: '',
-        run_id: 'run1',
-        workspace: '',
-      },
+      gantry: gantryContextOf({ kind: 'push', ref: 'refs/heads/main', sha: 'abc' }, 'run1'),
     },
     sourceDir: join(root, 'source'),
     workspaceDir: join(data, 'work', 'run1', 'build'),

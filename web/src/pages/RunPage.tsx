@@ -150,6 +150,7 @@ export default function RunPage() {
   if (!data) return <p aria-busy="true">Loading the run…</p>;
   const { run } = data;
   const project = projects?.find((pr) => pr.id === run.projectId);
+  const trigger = triggerRef(run.event);
 
   return (
     <div className="run-page">
@@ -179,8 +180,8 @@ export default function RunPage() {
             <dd>{run.event.kind}</dd>
           </div>
           <div>
-            <dt>{triggerRef(run.event).label}</dt>
-            <dd className="mono">{triggerRef(run.event).value}</dd>
+            <dt>{trigger.label}</dt>
+            <dd className="mono">{trigger.value}</dd>
           </div>
           <div>
             <dt>Commit</dt>
